@@ -1,0 +1,72 @@
+package model
+
+import "time"
+
+// MaxAttempts bounds how often a retryable failure is tried in all.
+const MaxAttempts = 3
+
+// Usage counts the tokens of LM calls to one model.
+type Usage struct {
+	Calls            int `json:"calls,omitempty"`
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+// Total is prompt plus completion tokens.
+func (u Usage) Total() int { return u.PromptTokens + u.CompletionTokens }
+
+// Add sums two usages.
+func (u Usage) Add(o Usage) Usage {
+	return Usage{Calls: u.Calls + o.Calls, PromptTokens: u.PromptTokens + o.PromptTokens, CompletionTokens: u.CompletionTokens + o.CompletionTokens}
+}
+
+// Execution is one run of one program version on one input.
+type Execution struct {
+	ID          ID               `json:"id"`
+	Program     string           `json:"program"`
+	Version     int              `json:"version"`
+	LM          string           `json:"lm,omitempty"`
+	State       RunState         `json:"state"`
+	Attempts    int              `json:"attempts"`
+	Inputs      map[string]any   `json:"inputs"`
+	Outputs     map[string]any   `json:"outputs,omitempty"`
+	Usage       map[string]Usage `json:"usage,omitempty"` // by model string
+	Cost        float64          `json:"cost"`
+	CostUnknown bool             `json:"cost_unknown,omitempty"`
+	Duration    time.Duration    `json:"duration_ns,omitempty"`
+	ErrorCode   string           `json:"error_code,omitempty"`
+	Error       string           `json:"error,omitempty"`
+	CacheHit    bool             `json:"cache_hit,omitempty"`
+	CreatedAt   time.Time        `json:"created_at"`
+	StartedAt   time.Time        `json:"started_at,omitzero"`
+	FinishedAt  time.Time        `json:"finished_at,omitzero"`
+}
+
+// Move applies a state transition, stamping times and counting attempts.
+// An illegal transition is an error and leaves e as it was.
+func (e *Execution) Move(to RunState, now time.Time) error {
+	if !e.State.CanMove(to) {
+		return &TransitionError{Kind: "execution", From: string(e.State), To: string(to)}
+	}
+	switch to {
+	case Running:
+		e.Attempts++
+		e.StartedAt = now
+	case Completed, Failed, Cancelled:
+		e.FinishedAt = now
+		if !e.StartedAt.IsZero() {
+			e.Duration = now.Sub(e.StartedAt)
+		}
+	}
+	e.State = to
+	return nil
+}
+
+// TotalUsage sums usage over every model.
+func (e *Execution) TotalUsage() Usage {
+	var t Usage
+	for _, u := range e.Usage {
+		t = t.Add(u)
+	}
+	return t
+}

@@ -1,0 +1,178 @@
+package model
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// ProgramStatus is the deployment stage of a program, changed only by an
+// explicit action that is recorded in its history.
+type ProgramStatus string
+
+const (
+	Draft      ProgramStatus = "draft"
+	Testing    ProgramStatus = "testing"
+	Production ProgramStatus = "production"
+)
+
+// ParseProgramStatus checks a status name given by a user.
+func ParseProgramStatus(s string) (ProgramStatus, error) {
+	switch ProgramStatus(s) {
+	case Draft, Testing, Production:
+		return ProgramStatus(s), nil
+	}
+	return "", fmt.Errorf("unknown status %q (want draft, testing or production)", s)
+}
+
+// ModuleType is the DSPy module a pipeline step is built as.
+type ModuleType string
+
+const (
+	Predict        ModuleType = "predict"
+	ChainOfThought ModuleType = "chain_of_thought"
+	ReAct          ModuleType = "react"
+	Retrieve       ModuleType = "retrieve"
+	Custom         ModuleType = "custom"
+)
+
+// ModuleTypes lists the supported module types.
+var ModuleTypes = []ModuleType{Predict, ChainOfThought, ReAct, Retrieve, Custom}
+
+// Program is a named, versioned pipeline of modules over a shared record of
+// fields: each module reads its inputs from the record (program inputs plus
+// earlier modules' outputs) and adds its outputs to it.
+type Program struct {
+	Name        string        `json:"name" yaml:"name"`
+	Description string        `json:"description,omitempty" yaml:"description,omitempty"`
+	Status      ProgramStatus `json:"status,omitempty" yaml:"status,omitempty"`
+	Version     int           `json:"version,omitempty" yaml:"version,omitempty"`
+	// LM names an LM profile; keys live only in the environment variable the
+	// profile names, never here.
+	LM      string   `json:"lm,omitempty" yaml:"lm,omitempty"`
+	Modules []Module `json:"modules" yaml:"modules"`
+	// CompiledFrom is the optimization run this version came out of.
+	CompiledFrom string    `json:"compiled_from,omitempty" yaml:"compiled_from,omitempty"`
+	Note         string    `json:"note,omitempty" yaml:"note,omitempty"`
+	CreatedAt    time.Time `json:"created_at,omitzero" yaml:"created_at,omitempty"`
+}
+
+// Module is one step of a program: a DSPy module with a signature.
+type Module struct {
+	Name         string     `json:"name" yaml:"name"`
+	Type         ModuleType `json:"type" yaml:"type"`
+	Signature    string     `json:"signature,omitempty" yaml:"signature,omitempty"`
+	Instructions string     `json:"instructions,omitempty" yaml:"instructions,omitempty"`
+	// Fields holds per-field descriptions (DSPy's desc=...).
+	Fields map[string]string `json:"fields,omitempty" yaml:"fields,omitempty"`
+	Demos  []map[string]any  `json:"demos,omitempty" yaml:"demos,omitempty"`
+	LM     string            `json:"lm,omitempty" yaml:"lm,omitempty"`
+	// Source is the user's own DSPy code for custom modules and ReAct tools:
+	// "path/to/file.py:ClassOrFactory".
+	Source string         `json:"source,omitempty" yaml:"source,omitempty"`
+	Config map[string]any `json:"config,omitempty" yaml:"config,omitempty"`
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidName checks names of programs and datasets: they appear in keys,
+// file names and command lines, so they stay simple.
+func ValidName(kind, name string) error {
+	if !namePattern.MatchString(name) {
+		return &FieldError{Field: kind + ".name", Msg: fmt.Sprintf("%q is not a valid name (letters, digits, '_', '.', '-'; up to 128; starts with a letter or digit)", name)}
+	}
+	return nil
+}
+
+// Validate checks a program definition: names, module types, signatures and
+// the data flow (every module input is a program input or an earlier output).
+func (p *Program) Validate() error {
+	if err := ValidName("program", p.Name); err != nil {
+		return err
+	}
+	if p.Status != "" {
+		if _, err := ParseProgramStatus(string(p.Status)); err != nil {
+			return &FieldError{Field: "status", Msg: err.Error()}
+		}
+	}
+	if len(p.Modules) == 0 {
+		return &FieldError{Field: "modules", Msg: "a program needs at least one module"}
+	}
+	seen := map[string]bool{}
+	for i := range p.Modules {
+		m := &p.Modules[i]
+		where := fmt.Sprintf("modules[%d]", i)
+		if m.Name != "" {
+			where = fmt.Sprintf("modules[%d] (%s)", i, m.Name)
+		}
+		if !isIdentifier(m.Name) {
+			return &FieldError{Field: where + ".name", Msg: fmt.Sprintf("%q is not a Python identifier", m.Name)}
+		}
+		if seen[m.Name] {
+			return &FieldError{Field: where + ".name", Msg: fmt.Sprintf("duplicate module name %q", m.Name)}
+		}
+		seen[m.Name] = true
+		if !validModuleType(m.Type) {
+			return &FieldError{Field: where + ".type", Msg: fmt.Sprintf("unknown module type %q (want predict, chain_of_thought, react, retrieve or custom)", m.Type)}
+		}
+		if m.Type == Custom {
+			if m.Source == "" {
+				return &FieldError{Field: where + ".source", Msg: "a custom module needs source: path/to/file.py:Name"}
+			}
+			if m.Signature == "" {
+				continue
+			}
+		}
+		sig, err := ParseSignature(m.Signature)
+		if err != nil {
+			return &FieldError{Field: where + ".signature", Msg: err.Error()}
+		}
+		for name := range m.Fields {
+			if sig.Field(name) == nil {
+				return &FieldError{Field: where + ".fields." + name, Msg: fmt.Sprintf("no field %q in signature %q", name, m.Signature)}
+			}
+		}
+	}
+	return nil
+}
+
+// Inputs are the fields a caller must supply: the input fields of every
+// module that no earlier module produces, in first-use order.
+func (p *Program) Inputs() []Field {
+	produced := map[string]bool{}
+	seen := map[string]bool{}
+	var out []Field
+	for _, m := range p.Modules {
+		sig, err := ParseSignature(m.Signature)
+		if err != nil {
+			continue
+		}
+		for _, f := range sig.Inputs {
+			if !produced[f.Name] && !seen[f.Name] {
+				seen[f.Name] = true
+				out = append(out, f)
+			}
+		}
+		for _, f := range sig.Outputs {
+			produced[f.Name] = true
+		}
+	}
+	return out
+}
+
+func validModuleType(t ModuleType) bool {
+	for _, v := range ModuleTypes {
+		if v == t {
+			return true
+		}
+	}
+	return false
+}
+
+// FieldError names the field of a record that is wrong and why.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }

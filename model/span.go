@@ -1,0 +1,50 @@
+package model
+
+import "time"
+
+// SpanKind says which DSPy hook produced a span.
+type SpanKind string
+
+const (
+	SpanModule  SpanKind = "module"
+	SpanAdapter SpanKind = "adapter"
+	SpanLM      SpanKind = "lm"
+	SpanTool    SpanKind = "tool"
+)
+
+// Message is one chat message of a rendered prompt.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Span is one node of an execution's trace tree. Seq orders spans within an
+// execution by arrival; ID and Parent are DSPy's call ids.
+type Span struct {
+	Execution  ID             `json:"execution"`
+	Seq        uint64         `json:"seq"`
+	ID         string         `json:"id"`
+	Parent     string         `json:"parent,omitempty"`
+	Kind       SpanKind       `json:"kind"`
+	Name       string         `json:"name"`
+	Module     string         `json:"module,omitempty"` // program module the span belongs to
+	Start      time.Time      `json:"start"`
+	End        time.Time      `json:"end,omitzero"`
+	Inputs     map[string]any `json:"inputs,omitempty"`
+	Outputs    map[string]any `json:"outputs,omitempty"`
+	Messages   []Message      `json:"messages,omitempty"`
+	Completion string         `json:"completion,omitempty"`
+	Model      string         `json:"model,omitempty"`
+	Usage      Usage          `json:"usage,omitzero"`
+	Cost       float64        `json:"cost,omitempty"`
+	CacheHit   bool           `json:"cache_hit,omitempty"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// Latency is End − Start, or zero for a span still open.
+func (s *Span) Latency() time.Duration {
+	if s.End.IsZero() {
+		return 0
+	}
+	return s.End.Sub(s.Start)
+}
