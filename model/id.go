@@ -18,11 +18,23 @@ var (
 	idLast ID
 )
 
-// NewID returns a time-ordered ID. IDs made in one process are strictly
-// increasing even within one millisecond (the random tail is bumped).
-func NewID() ID { return NewIDAt(time.Now()) }
+// NewID returns a time-ordered ID. IDs made by NewID in one process are
+// strictly increasing, even within one millisecond or if the clock steps
+// back (the last ID's random tail is bumped).
+func NewID() ID {
+	id := NewIDAt(time.Now())
+	idMu.Lock()
+	defer idMu.Unlock()
+	if string(id[:]) <= string(idLast[:]) {
+		id = idLast
+		id.increment()
+	}
+	idLast = id
+	return id
+}
 
-// NewIDAt returns an ID whose time part is t (used by imports and benchmarks).
+// NewIDAt returns an ID whose time part is t, for records that carry their
+// own time (benchmarks, restored data). It is not ordered against NewID.
 func NewIDAt(t time.Time) ID {
 	var id ID
 	ms := uint64(t.UnixMilli())
@@ -32,14 +44,6 @@ func NewIDAt(t time.Time) ID {
 	}
 	id[6] = 0x70 | (id[6] & 0x0f) // version 7
 	id[8] = 0x80 | (id[8] & 0x3f) // RFC 4122 variant
-
-	idMu.Lock()
-	defer idMu.Unlock()
-	if string(id[:]) <= string(idLast[:]) {
-		id = idLast
-		id.increment()
-	}
-	idLast = id
 	return id
 }
 

@@ -125,7 +125,7 @@ func (p *Program) Validate() error {
 		}
 		sig, err := ParseSignature(m.Signature)
 		if err != nil {
-			return &FieldError{Field: where + ".signature", Msg: err.Error()}
+			return &FieldError{Field: where + ".signature", Msg: err.Error(), Err: err}
 		}
 		for name := range m.Fields {
 			if sig.Field(name) == nil {
@@ -173,6 +173,8 @@ func validModuleType(t ModuleType) bool {
 type FieldError struct {
 	Field string
 	Msg   string
+	Err   error // the cause, such as a *SignatureError with its column
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Unwrap() error { return e.Err }

@@ -1,0 +1,81 @@
+package datafile
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// readHeader reads the header row; a problem becomes the sticky error.
+func (r *Reader) readHeader() {
+	r.started = true
+	rec, err := r.cr.Read()
+	if err == io.EOF {
+		r.fail(&Error{File: r.name, Line: 1, Msg: "empty file: want a header row naming the columns"})
+		return
+	}
+	if err != nil {
+		r.fail(r.csvError(err))
+		return
+	}
+	line, _ := r.cr.FieldPos(0)
+	header := make([]string, len(rec))
+	at := make(map[string]int, len(rec))
+	for i, name := range rec {
+		_, col := r.cr.FieldPos(i)
+		if strings.TrimSpace(name) == "" {
+			r.fail(&Error{File: r.name, Line: line, Col: col, Msg: fmt.Sprintf("column %d of the header has no name", i+1)})
+			return
+		}
+		if j, dup := at[name]; dup {
+			r.fail(&Error{File: r.name, Line: line, Col: col, Field: name, Msg: fmt.Sprintf("header names two columns alike (columns %d and %d)", j+1, i+1)})
+			return
+		}
+		at[name] = i
+		header[i] = name
+	}
+	for _, name := range header {
+		r.addField(name)
+	}
+	r.header = header
+	r.line = line
+}
+
+func (r *Reader) nextCSV() (map[string]any, error) {
+	if !r.started {
+		if r.readHeader(); r.err != nil {
+			return nil, r.err
+		}
+	}
+	rec, err := r.cr.Read()
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	if err != nil {
+		return r.fail(r.csvError(err))
+	}
+	line, _ := r.cr.FieldPos(0)
+	if len(rec) != len(r.header) {
+		return r.bad(&Error{File: r.name, Line: line, Msg: fmt.Sprintf("row has %d columns, header has %d (%s)", len(rec), len(r.header), strings.Join(r.header, ","))})
+	}
+	m := make(map[string]any, len(rec))
+	for i, v := range rec {
+		m[r.header[i]] = v
+	}
+	r.line = line
+	return m, nil
+}
+
+func (r *Reader) csvError(err error) *Error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		msg := "invalid CSV: " + pe.Err.Error()
+		if pe.StartLine != pe.Line {
+			msg += fmt.Sprintf(" (in the row that starts on line %d)", pe.StartLine)
+		}
+		return &Error{File: r.name, Line: pe.Line, Col: pe.Column, Msg: msg, Err: err}
+	}
+	return &Error{File: r.name, Line: max(r.line, 1), Msg: "read error: " + err.Error(), Err: err}
+}

@@ -1,0 +1,156 @@
+package datafile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fuzzRead reads data in format f and checks what every input must give: no
+// panic, an end, errors that are *Error with a line, record lines that never
+// go back. It then writes the records read and reads them again: the same
+// records must come back.
+func fuzzRead(t *testing.T, data []byte, f Format) {
+	if len(data) > 1<<20 {
+		return
+	}
+	r := NewReader(bytes.NewReader(data), "fuzz."+string(f), f)
+	res := readAll(t, r) // checks the errors
+	for i := 1; i < len(res.lines); i++ {
+		if res.lines[i] < res.lines[i-1] || (f != JSON && res.lines[i] == res.lines[i-1]) {
+			t.Fatalf("record lines go back: %v", res.lines)
+		}
+	}
+	for _, l := range res.lines {
+		if l < 1 {
+			t.Fatalf("record line %d", l)
+		}
+	}
+	fields := r.Fields()
+	if f == CSV && len(fields) == 0 {
+		return // no header, so nothing to write
+	}
+	var buf bytes.Buffer
+	if _, err := Write(&buf, f, fields, slices.Values(res.recs)); err != nil {
+		t.Fatalf("writing back %v: %v", res.recs, err)
+	}
+	r2 := NewReader(bytes.NewReader(buf.Bytes()), "again."+string(f), f)
+	again := readAll(t, r2)
+	if len(again.errs) > 0 {
+		t.Fatalf("reading back what was written:\n%q\nerrors: %q", buf.String(), again.errs)
+	}
+	want := res.recs
+	if f == CSV {
+		want = crlfToLF(want)
+	}
+	if len(again.recs) != len(want) || (len(want) > 0 && !reflect.DeepEqual(again.recs, want)) {
+		t.Fatalf("round trip changed the records\nwritten: %q\n got %#v\nwant %#v", buf.String(), again.recs, want)
+	}
+	if f == CSV && !reflect.DeepEqual(r2.Fields(), fields) {
+		t.Fatalf("round trip changed the header: %q, want %q", r2.Fields(), fields)
+	}
+}
+
+// crlfToLF: encoding/csv reads "\r\n" inside a quoted value as "\n", so a
+// CSV value cannot carry it through a write and a read.
+func crlfToLF(recs []map[string]any) []map[string]any {
+	out := make([]map[string]any, len(recs))
+	for i, rec := range recs {
+		m := make(map[string]any, len(rec))
+		for k, v := range rec {
+			m[k] = strings.ReplaceAll(v.(string), "\r\n", "\n")
+		}
+		out[i] = m
+	}
+	return out
+}
+
+func FuzzJSONL(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"{\"a\":1}\n{\"b\":[1,2,{\"c\":null}]}\n",
+		"\uFEFF{\"q\":\"x\"}\r\n\n  \n{\"q\":\"y\"}",
+		"{\"a\":\n1}\n",
+		"[1]\n\"s\"\n3\nnull\ntrue\n",
+		"{\"a\":1} x\n{\"a\": tru}\n{\"a\":\"\\ud800\"}\n",
+		"{\"n\":1e400,\"m\":-0.0e-0,\"big\":123456789012345678901234567890}",
+		"{\"a\":1,\"a\":2}",
+		"{\"\":\"\\u0000\"}\n{\"x\":\"\xff\xfe\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, JSONL) })
+}
+
+func FuzzJSON(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"[]",
+		"[{\"a\":1},\n {\"b\":[1,2,{\"c\":null}]}]",
+		"\uFEFF[\n{\"q\":\"x\"},\n\"s\",\n[1,[2]],\n{\"q\":\"y\"}\n]",
+		"{\"a\":1}",
+		"[{\"a\":1}]{\"b\":2}",
+		"[{\"a\": tru}]",
+		"[{\"a\":1},",
+		"[{\"a\":1} {\"b\":2}]",
+		"[{1:2}]",
+		"[{\"a\":1,}]",
+		"[{\"n\":1e400,\"a\":1,\"a\":\"\xff\"}]",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzRead(t, data, JSON)
+		checkSyntaxPosition(t, data)
+	})
+}
+
+// checkSyntaxPosition checks that a syntax error in a JSON array is placed
+// where json.Unmarshal, reading the whole input at once, places it.
+func checkSyntaxPosition(t *testing.T, data []byte) {
+	res := readAll(t, NewReader(bytes.NewReader(data), "fuzz.json", JSON))
+	if len(res.errv) == 0 {
+		return
+	}
+	e := res.errv[len(res.errv)-1]
+	var se *json.SyntaxError
+	if !errors.As(e, &se) {
+		return
+	}
+	data = bytes.TrimPrefix(data, bom)
+	var v any
+	err := json.Unmarshal(data, &v)
+	var want *json.SyntaxError
+	if !errors.As(err, &want) {
+		t.Fatalf("reader: %v; json.Unmarshal: %v", e, err)
+	}
+	at := int(want.Offset) - 1
+	line := 1 + bytes.Count(data[:at], []byte("\n"))
+	col := at - bytes.LastIndexByte(data[:at], '\n')
+	if e.Line != line || e.Col != col {
+		t.Fatalf("reader: %v; json.Unmarshal: %v at %d:%d", e, err, line, col)
+	}
+}
+
+func FuzzCSV(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"a,b\n1,2\n",
+		"\uFEFFq,a\r\n\"x, y\",\"multi\nline\"\r\n3,4\r\n",
+		"a,b,c\n1,2\n1,2,3,4\n",
+		"a,a\n1,2\n",
+		"a,,b\n",
+		"a,b\n\"unclosed,2\n",
+		"a,b\nx\"y,2\n",
+		"only\n\n\"\"\nx\n",
+		"\"\uFEFFa\",b\n1,2\n",
+		"a\n\"\r\r\n\"\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, CSV) })
+}
