@@ -31,8 +31,19 @@ func fuzzRead(t *testing.T, data []byte, f Format) {
 		}
 	}
 	fields := r.Fields()
-	if f == CSV && len(fields) == 0 {
-		return // no header, so nothing to write
+	if f == CSV {
+		if len(fields) == 0 {
+			return // no header, so nothing to write
+		}
+		// Names that differ only in "\r\n" against "\n" cannot both survive
+		// CSV (see crlfToLF).
+		seen := map[string]bool{}
+		for _, k := range fields {
+			if seen[crlf.Replace(k)] {
+				return
+			}
+			seen[crlf.Replace(k)] = true
+		}
 	}
 	var buf bytes.Buffer
 	if _, err := Write(&buf, f, fields, slices.Values(res.recs)); err != nil {
@@ -50,19 +61,26 @@ func fuzzRead(t *testing.T, data []byte, f Format) {
 	if len(again.recs) != len(want) || (len(want) > 0 && !reflect.DeepEqual(again.recs, want)) {
 		t.Fatalf("round trip changed the records\nwritten: %q\n got %#v\nwant %#v", buf.String(), again.recs, want)
 	}
+	if f == CSV {
+		for i := range fields {
+			fields[i] = crlf.Replace(fields[i])
+		}
+	}
 	if f == CSV && !reflect.DeepEqual(r2.Fields(), fields) {
 		t.Fatalf("round trip changed the header: %q, want %q", r2.Fields(), fields)
 	}
 }
 
-// crlfToLF: encoding/csv reads "\r\n" inside a quoted value as "\n", so a
-// CSV value cannot carry it through a write and a read.
+var crlf = strings.NewReplacer("\r\n", "\n")
+
+// crlfToLF: encoding/csv reads "\r\n" inside a quoted value (or header
+// name) as "\n", so CSV cannot carry it through a write and a read.
 func crlfToLF(recs []map[string]any) []map[string]any {
 	out := make([]map[string]any, len(recs))
 	for i, rec := range recs {
 		m := make(map[string]any, len(rec))
 		for k, v := range rec {
-			m[k] = strings.ReplaceAll(v.(string), "\r\n", "\n")
+			m[crlf.Replace(k)] = crlf.Replace(v.(string))
 		}
 		out[i] = m
 	}
