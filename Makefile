@@ -1,0 +1,43 @@
+# Signet: the two commands of the README are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/signet
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/signet-dspy/signet/cmd.Version=$(VERSION)
+# Where `make run` keeps its demo workspace (override: make run WORKSPACE=/some/dir).
+WORKSPACE ?= $(CURDIR)/.signet-demo
+FUZZTIME ?= 5s
+
+.PHONY: build run test vet unit fuzz bench clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+run: build
+	$(BIN) --workspace $(WORKSPACE) demo
+	$(BIN) --workspace $(WORKSPACE) program list
+	$(BIN) --workspace $(WORKSPACE) dataset list
+
+test: vet unit fuzz
+
+vet:
+	$(GO) mod download
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# A short pass of every fuzz target (go test takes one -fuzz target at a time).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg > /tmp/signet-fuzz.log 2>&1 || { cat /tmp/signet-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=60m ./...
+
+clean:
+	rm -rf bin

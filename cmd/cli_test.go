@@ -1,0 +1,248 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// signet runs the command line in-process against workspace ws.
+func signet(t *testing.T, ws string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	all := append([]string{"--workspace", ws}, args...)
+	code = Execute(context.Background(), all, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func mustSignet(t *testing.T, ws string, args ...string) string {
+	t.Helper()
+	out, errOut, code := signet(t, ws, args...)
+	if code != 0 {
+		t.Fatalf("signet %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+	}
+	return out
+}
+
+func examplePath(name string) string { return filepath.Join("..", "examples", name) }
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestFirstSteps(t *testing.T) {
+	ws := t.TempDir()
+	mustSignet(t, ws, "init")
+	out := mustSignet(t, ws, "dataset", "import", examplePath("qa.jsonl"), "--split", "train", "--inputs", "question")
+	if !strings.Contains(out, "dataset qa (train: 32; total 32)") {
+		t.Errorf("import output: %q", out)
+	}
+	mustSignet(t, ws, "program", "create", "-f", examplePath("qa.yaml"))
+
+	var progs []programRow
+	if err := json.Unmarshal([]byte(mustSignet(t, ws, "program", "list", "--json")), &progs); err != nil {
+		t.Fatal(err)
+	}
+	if len(progs) != 1 || progs[0].Name != "qa" || progs[0].Version != 1 || progs[0].Status != "draft" || progs[0].Modules != 1 {
+		t.Errorf("program list: %+v", progs)
+	}
+	var ds []datasetRow
+	if err := json.Unmarshal([]byte(mustSignet(t, ws, "dataset", "list", "--json")), &ds); err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].Train != 32 || strings.Join(ds[0].InputKeys, ",") != "question" || strings.Join(ds[0].Fields, ",") != "question,answer" {
+		t.Errorf("dataset list: %+v", ds)
+	}
+
+	// show --format yaml is a valid input of create: programs can live in git.
+	yamlOut := mustSignet(t, ws, "program", "show", "qa", "--format", "yaml")
+	renamed := strings.Replace(yamlOut, "name: qa\n", "name: qa_copy\n", 1)
+	mustSignet(t, ws, "program", "create", "-f", writeFile(t, t.TempDir(), "copy.yaml", renamed))
+	if got := mustSignet(t, ws, "program", "show", "qa_copy", "--json"); !strings.Contains(got, `"instructions": "Answer the question`) {
+		t.Errorf("copied program lost its instructions: %s", got)
+	}
+}
+
+// state captures everything a command could have written, to show that a
+// failed command wrote nothing.
+func state(t *testing.T, ws string) string {
+	t.Helper()
+	return mustSignet(t, ws, "program", "list", "--json") + mustSignet(t, ws, "dataset", "list", "--json")
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	files := t.TempDir()
+	var big strings.Builder
+	for i := 1; i <= 10000; i++ {
+		if i == 4812 {
+			big.WriteString(`{"question": "broken", "answer": }` + "\n")
+			continue
+		}
+		fmt.Fprintf(&big, "{\"question\": \"q%d\", \"answer\": \"a%d\"}\n", i, i)
+	}
+	badJSONL := writeFile(t, files, "big.jsonl", big.String())
+	badCSV := writeFile(t, files, "rows.csv", "question,answer\nq1,a1\n\"q2, with comma\",a2\nq3,a3,extra\n")
+	badType := writeFile(t, files, "badtype.yaml", "name: typed\nmodules:\n  - name: answer\n    type: predict\n    signature: \"question: strang -> answer\"\n")
+	badSig := writeFile(t, files, "badsig.yaml", "name: broken\nmodules:\n  - name: answer\n    type: predict\n    signature: \"question answer\"\n")
+	unknownKey := writeFile(t, files, "unknown.yaml", "name: extra\nmodles: []\n")
+	badModType := writeFile(t, files, "modtype.yaml", "name: modtype\nmodules:\n  - name: answer\n    type: predikt\n    signature: \"question -> answer\"\n")
+	missingInput := writeFile(t, files, "missing.jsonl", "{\"question\": \"a\", \"answer\": \"b\"}\n{\"answer\": \"c\"}\n")
+
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		wantErrs []string
+	}{
+		{"malformed JSONL line", []string{"dataset", "import", badJSONL}, 1, []string{"big.jsonl:4812:", "nothing was imported"}},
+		{"CSV row with wrong column count", []string{"dataset", "import", badCSV}, 1, []string{"rows.csv:4:", "3 columns"}},
+		{"unknown field type", []string{"program", "create", "-f", badType}, 1, []string{"badtype.yaml:5:", "modules[0] (answer).signature", "strang"}},
+		{"signature that does not parse", []string{"program", "create", "-f", badSig}, 1, []string{"badsig.yaml:5:", "column"}},
+		{"unknown key in program file", []string{"program", "create", "-f", unknownKey}, 1, []string{"unknown.yaml", "line 2", "modles"}},
+		{"unknown module type", []string{"program", "create", "-f", badModType}, 1, []string{"modtype.yaml:4:", "predikt"}},
+		{"duplicate program name", []string{"program", "create", "-f", examplePath("qa.yaml")}, 1, []string{`"qa"`, "exists"}},
+		{"input field missing in a row", []string{"dataset", "import", missingInput, "--inputs", "question"}, 1, []string{"missing.jsonl:2:", `"question"`}},
+		{"unknown split", []string{"dataset", "import", examplePath("qa.jsonl"), "--split", "holdout"}, 2, []string{"holdout"}},
+		{"unknown program", []string{"program", "show", "nope"}, 1, []string{`"nope"`, "not found"}},
+	}
+	ws := t.TempDir()
+	mustSignet(t, ws, "init")
+	mustSignet(t, ws, "program", "create", "-f", examplePath("qa.yaml"))
+	mustSignet(t, ws, "dataset", "import", examplePath("sentiment.csv"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := state(t, ws)
+			_, stderr, code := signet(t, ws, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			for _, want := range tt.wantErrs {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr %q does not mention %q", stderr, want)
+				}
+			}
+			if after := state(t, ws); after != before {
+				t.Errorf("store changed by a failed command:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+func TestMissingWorkspace(t *testing.T) {
+	ws := filepath.Join(t.TempDir(), "nowhere")
+	_, stderr, code := signet(t, ws, "program", "list")
+	if code != 1 || !strings.Contains(stderr, "does not exist") || !strings.Contains(stderr, "signet init") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(ws); !os.IsNotExist(err) {
+		t.Errorf("a failed command created the workspace: %v", err)
+	}
+}
+
+func TestEditSavesNewVersionAndDiff(t *testing.T) {
+	ws := t.TempDir()
+	mustSignet(t, ws, "init")
+	mustSignet(t, ws, "program", "create", "-f", examplePath("qa.yaml"))
+
+	// The "editor" is a script that rewrites the instruction, as a user would.
+	editor := writeFile(t, t.TempDir(), "ed.sh", "#!/bin/sh\nsed -i 's/a few words at most/one word only/' \"$1\"\n")
+	os.Chmod(editor, 0o755)
+	t.Setenv("VISUAL", "")
+	t.Setenv("EDITOR", editor)
+	if out := mustSignet(t, ws, "program", "edit", "qa"); !strings.Contains(out, "saved qa version 2") {
+		t.Fatalf("edit output %q", out)
+	}
+	diff := mustSignet(t, ws, "program", "diff", "qa")
+	for _, want := range []string{"version 1 → 2", "modules.answer.instructions", "a few words at most", "one word only"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("diff lacks %q:\n%s", want, diff)
+		}
+	}
+
+	// An edit that breaks the program saves nothing and keeps the text.
+	breaker := writeFile(t, t.TempDir(), "break.sh", "#!/bin/sh\nsed -i 's/question -> answer/question -> /' \"$1\"\n")
+	os.Chmod(breaker, 0o755)
+	t.Setenv("EDITOR", breaker)
+	_, stderr, code := signet(t, ws, "program", "edit", "qa")
+	if code != 1 || !strings.Contains(stderr, "your edit is kept in") {
+		t.Fatalf("broken edit: exit %d, stderr %q", code, stderr)
+	}
+	kept := strings.TrimSpace(stderr[strings.Index(stderr, "kept in ")+len("kept in "):])
+	kept = strings.Fields(kept)[0]
+	kept = strings.TrimSuffix(kept, ";")
+	if b, err := os.ReadFile(kept); err != nil || !strings.Contains(string(b), "question -> ") {
+		t.Errorf("edited text not kept at %q: %v", kept, err)
+	}
+	os.Remove(kept)
+
+	var versions []versionRow
+	json.Unmarshal([]byte(mustSignet(t, ws, "program", "versions", "qa", "--json")), &versions)
+	if len(versions) != 2 {
+		t.Errorf("versions after a failed edit: %+v", versions)
+	}
+
+	out := mustSignet(t, ws, "program", "status", "qa", "production", "--note", "ship it")
+	if !strings.Contains(out, "qa is now production (version 3)") {
+		t.Errorf("status output %q", out)
+	}
+	json.Unmarshal([]byte(mustSignet(t, ws, "program", "versions", "qa", "--json")), &versions)
+	if len(versions) != 3 || versions[2].Status != "production" || versions[2].Note != "ship it" || versions[0].Status != "draft" {
+		t.Errorf("history %+v", versions)
+	}
+}
+
+func TestDatasetExportImportRoundTrip(t *testing.T) {
+	ws := t.TempDir()
+	mustSignet(t, ws, "init")
+	mustSignet(t, ws, "dataset", "import", examplePath("sentiment.csv"), "--inputs", "review")
+	for _, format := range []string{"jsonl", "json", "csv"} {
+		out := filepath.Join(t.TempDir(), "export."+format)
+		mustSignet(t, ws, "dataset", "export", "sentiment", "-o", out)
+		name := "back_" + format
+		mustSignet(t, ws, "dataset", "import", out, "--name", name, "--split", "test")
+		a := mustSignet(t, ws, "dataset", "export", "sentiment", "--format", "jsonl")
+		b := mustSignet(t, ws, "dataset", "export", name, "--format", "jsonl")
+		if a != b {
+			t.Errorf("%s round trip differs:\n%s\nvs\n%s", format, a, b)
+		}
+	}
+	var st datasetStats
+	if err := json.Unmarshal([]byte(mustSignet(t, ws, "dataset", "stats", "sentiment", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Examples != 30 || st.Splits["train"] != 30 || len(st.Fields) != 2 || st.Fields[0].FillRate != 1 || !st.Fields[0].Input {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestDemoIsIdempotent(t *testing.T) {
+	ws := t.TempDir()
+	first := mustSignet(t, ws, "demo")
+	if !strings.Contains(first, "program qa") || !strings.Contains(first, "dataset sentiment") {
+		t.Errorf("demo output %q", first)
+	}
+	before := state(t, ws)
+	if second := mustSignet(t, ws, "demo"); !strings.Contains(second, "nothing new") {
+		t.Errorf("second demo output %q", second)
+	}
+	if state(t, ws) != before {
+		t.Error("second demo changed the workspace")
+	}
+	var ds []datasetRow
+	json.Unmarshal([]byte(mustSignet(t, ws, "dataset", "list", "--json")), &ds)
+	for _, d := range ds {
+		if d.Train == 0 || d.Val == 0 {
+			t.Errorf("demo dataset %s has no train/validation split: %+v", d.Name, d)
+		}
+	}
+}

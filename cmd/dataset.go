@@ -1,0 +1,479 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/datafile"
+	"github.com/signet-dspy/signet/store"
+)
+
+func (a *app) datasetCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "dataset",
+		Aliases: []string{"datasets", "ds"},
+		Short:   "Import, inspect and export datasets of examples",
+	}
+	c.AddCommand(a.datasetImport(), a.datasetList(), a.datasetShow(), a.datasetExport(), a.datasetStats(), a.datasetDelete())
+	return c
+}
+
+func (a *app) datasetImport() *cobra.Command {
+	var name, split, inputs, format, desc string
+	c := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Import examples from JSONL, JSON (array of objects) or CSV with a header; all or nothing",
+		Args:  exactArgs("FILE"),
+		RunE: func(c *cobra.Command, args []string) error {
+			path := args[0]
+			sp, err := model.ParseSplit(split)
+			if err != nil {
+				return usageError{err}
+			}
+			if name == "" {
+				name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+			}
+			if err := model.ValidName("dataset", name); err != nil {
+				return usagef("%v (choose one with --name)", err)
+			}
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			d, err := importFile(c.Context(), st, path, datafile.Format(format), &model.Dataset{Name: name, Description: desc}, sp, inputs)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "imported %s into dataset %s (%s: %d; total %d)\n", path, d.Name, sp, d.Counts[sp], d.Size())
+			return nil
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "dataset name (default: the file name without extension)")
+	c.Flags().StringVar(&split, "split", "train", "train, validation (val, dev) or test")
+	c.Flags().StringVar(&inputs, "inputs", "", "input fields, comma separated (like dspy.Example.with_inputs)")
+	c.Flags().StringVar(&format, "format", "", "jsonl, json or csv (default: from the file extension)")
+	c.Flags().StringVar(&desc, "description", "", "what the dataset is")
+	return c
+}
+
+// importFile streams one file into the store. Every row is checked before
+// anything becomes visible: an error anywhere imports nothing.
+func importFile(ctx context.Context, st *store.Store, path string, f datafile.Format, d *model.Dataset, split model.Split, inputs string) (*model.Dataset, error) {
+	if f == "" {
+		var err error
+		if f, err = datafile.DetectFormat(path); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	r, err := datafile.Open(path, f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+
+	var keys []string
+	if inputs != "" {
+		for _, k := range strings.Split(inputs, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	d.InputKeys = keys
+	if inputs != "" && len(r.Fields()) > 0 {
+		// A CSV header names every field up front: check before reading rows.
+		if _, err := datafile.InputKeys(inputs, r.Fields()); err != nil {
+			return nil, usageError{fmt.Errorf("%s: --inputs: %w", path, err)}
+		}
+	}
+	rows := 0
+	next := func() (*model.Example, error) {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			if rows == 0 {
+				return nil, fmt.Errorf("%s: no examples in file", path)
+			}
+			if inputs != "" {
+				// Checked against every field the file has, with suggestions.
+				if _, err := datafile.InputKeys(inputs, r.Fields()); err != nil {
+					return nil, usageError{fmt.Errorf("%s: --inputs: %w", path, err)}
+				}
+			}
+			d.Fields = r.Fields() // the file's field order, read when the import commits
+			return nil, io.EOF
+		}
+		if err != nil {
+			return nil, err
+		}
+		rows++
+		for _, k := range keys {
+			if _, ok := rec[k]; !ok {
+				return nil, &datafile.Error{File: path, Line: r.Line(), Msg: fmt.Sprintf("input field %q is missing (this row has: %s)", k, strings.Join(sortedKeys(rec), ", "))}
+			}
+		}
+		return &model.Example{Split: split, Data: rec}, nil
+	}
+	out, err := st.ImportExamples(ctx, d, next)
+	if err != nil {
+		return nil, fmt.Errorf("import of %s failed, nothing was imported: %w", path, err)
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+type datasetRow struct {
+	Name      string   `json:"name"`
+	Examples  int      `json:"examples"`
+	Train     int      `json:"train"`
+	Val       int      `json:"validation"`
+	Test      int      `json:"test"`
+	Fields    []string `json:"fields"`
+	InputKeys []string `json:"input_keys,omitempty"`
+}
+
+func rowOf(d *model.Dataset) datasetRow {
+	return datasetRow{d.Name, d.Size(), d.Counts[model.Train], d.Counts[model.Validation], d.Counts[model.Test], d.Fields, d.InputKeys}
+}
+
+func (a *app) datasetList() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List datasets with their sizes and splits",
+		Args:    exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			ds, err := st.ListDatasets(c.Context())
+			if err != nil {
+				return err
+			}
+			rows := make([]datasetRow, 0, len(ds))
+			for _, d := range ds {
+				rows = append(rows, rowOf(d))
+			}
+			if asJSON {
+				return writeJSON(a.stdout, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(a.stdout, "no datasets yet: signet dataset import FILE")
+				return nil
+			}
+			t := newTable(a.stdout, "name", "examples", "train", "val", "test", "inputs", "fields")
+			for _, r := range rows {
+				t.row(r.Name, r.Examples, r.Train, r.Val, r.Test, orDash(strings.Join(r.InputKeys, ",")), clip(strings.Join(r.Fields, ","), 40))
+			}
+			return t.flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (a *app) datasetShow() *cobra.Command {
+	var asJSON bool
+	var split, cursor string
+	var limit int
+	c := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a dataset and a page of its examples",
+		Args:  exactArgs("NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			var sp model.Split
+			if split != "" {
+				var err error
+				if sp, err = model.ParseSplit(split); err != nil {
+					return usageError{err}
+				}
+			}
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			d, err := st.GetDataset(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			exs, next, err := st.ListExamples(c.Context(), store.ExampleQuery{Dataset: d.Name, Split: sp, Cursor: cursor, Limit: limit})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, struct {
+					Dataset  *model.Dataset   `json:"dataset"`
+					Examples []*model.Example `json:"examples"`
+					Next     string           `json:"next_cursor,omitempty"`
+				}{d, exs, next})
+			}
+			r := rowOf(d)
+			fmt.Fprintf(a.stdout, "%s: %d examples (train %d, validation %d, test %d)\nfields: %s\ninputs: %s\n\n",
+				d.Name, r.Examples, r.Train, r.Val, r.Test, strings.Join(d.Fields, ", "), orDash(strings.Join(d.InputKeys, ", ")))
+			cols := append([]string{"id", "split"}, d.Fields...)
+			t := newTable(a.stdout, cols...)
+			for _, e := range exs {
+				cells := []any{e.ID, e.Split}
+				for _, f := range d.Fields {
+					cells = append(cells, clip(cellText(e.Data[f]), 40))
+				}
+				t.row(cells...)
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if next != "" {
+				fmt.Fprintf(a.stdout, "\nmore: signet dataset show %s --cursor %s\n", d.Name, next)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&split, "split", "", "only this split")
+	c.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page")
+	c.Flags().IntVar(&limit, "limit", 20, "examples per page")
+	return c
+}
+
+func cellText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+func (a *app) datasetExport() *cobra.Command {
+	var out, format, split string
+	c := &cobra.Command{
+		Use:   "export NAME",
+		Short: "Write a dataset as JSONL, JSON or CSV (to stdout, or -o FILE)",
+		Args:  exactArgs("NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			var sp model.Split
+			if split != "" {
+				var err error
+				if sp, err = model.ParseSplit(split); err != nil {
+					return usageError{err}
+				}
+			}
+			f := datafile.Format(format)
+			if f == "" {
+				f = datafile.JSONL
+				if out != "" {
+					var err error
+					if f, err = datafile.DetectFormat(out); err != nil {
+						return usageError{err}
+					}
+				}
+			}
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			d, err := st.GetDataset(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			w := a.stdout
+			var file *os.File
+			if out != "" {
+				// Written beside the target and renamed, so a failed export never
+				// leaves half a file where a good one was.
+				file, err = os.CreateTemp(filepath.Dir(out), ".signet-export-*")
+				if err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				defer os.Remove(file.Name())
+				w = file
+			}
+			if err := exportDataset(c.Context(), st, d, sp, f, w); err != nil {
+				if file != nil {
+					file.Close()
+				}
+				return fmt.Errorf("exporting dataset %s: %w", d.Name, err)
+			}
+			if file != nil {
+				if err := file.Close(); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				if err := os.Rename(file.Name(), out); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				fmt.Fprintf(a.stderr, "exported dataset %s to %s\n", d.Name, out)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&out, "output", "o", "", "output file (default stdout)")
+	c.Flags().StringVar(&format, "format", "", "jsonl, json or csv (default: from -o, else jsonl)")
+	c.Flags().StringVar(&split, "split", "", "only this split")
+	return c
+}
+
+// eachExample pages through a dataset in store order, calling fn per example.
+func eachExample(ctx context.Context, st *store.Store, name string, sp model.Split, fn func(*model.Example) error) error {
+	cursor := ""
+	for {
+		page, next, err := st.ListExamples(ctx, store.ExampleQuery{Dataset: name, Split: sp, Cursor: cursor, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+type fieldStats struct {
+	Field    string  `json:"field"`
+	Input    bool    `json:"input"`
+	FillRate float64 `json:"fill_rate"`
+	AvgChars float64 `json:"avg_chars"`
+}
+
+type datasetStats struct {
+	Name     string              `json:"name"`
+	Examples int                 `json:"examples"`
+	Splits   map[model.Split]int `json:"splits"`
+	Fields   []fieldStats        `json:"fields"`
+}
+
+func (a *app) datasetStats() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "stats NAME",
+		Short: "Fields, fill rate, average lengths and split sizes",
+		Args:  exactArgs("NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			d, err := st.GetDataset(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			filled := map[string]int{}
+			chars := map[string]int{}
+			n := 0
+			err = eachExample(c.Context(), st, d.Name, "", func(e *model.Example) error {
+				n++
+				for k, v := range e.Data {
+					if s := cellText(v); s != "" {
+						filled[k]++
+						chars[k] += len([]rune(s))
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			out := datasetStats{Name: d.Name, Examples: n, Splits: map[model.Split]int{}}
+			for _, s := range model.Splits {
+				out.Splits[s] = d.Counts[s]
+			}
+			isInput := map[string]bool{}
+			for _, k := range d.InputKeys {
+				isInput[k] = true
+			}
+			for _, f := range d.Fields {
+				fs := fieldStats{Field: f, Input: isInput[f]}
+				if n > 0 {
+					fs.FillRate = float64(filled[f]) / float64(n)
+				}
+				if filled[f] > 0 {
+					fs.AvgChars = float64(chars[f]) / float64(filled[f])
+				}
+				out.Fields = append(out.Fields, fs)
+			}
+			if asJSON {
+				return writeJSON(a.stdout, out)
+			}
+			fmt.Fprintf(a.stdout, "%s: %d examples (train %d, validation %d, test %d)\n\n", d.Name, n, out.Splits[model.Train], out.Splits[model.Validation], out.Splits[model.Test])
+			t := newTable(a.stdout, "field", "input", "filled", "avg chars")
+			for _, f := range out.Fields {
+				in := ""
+				if f.Input {
+					in = "yes"
+				}
+				t.row(f.Field, orDash(in), fmt.Sprintf("%.1f%%", 100*f.FillRate), fmt.Sprintf("%.1f", f.AvgChars))
+			}
+			return t.flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (a *app) datasetDelete() *cobra.Command {
+	var yes bool
+	c := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a dataset and all of its examples",
+		Args:  exactArgs("NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if !yes {
+				if err := a.confirm(fmt.Sprintf("delete dataset %s and all its examples?", args[0]), args[0]); err != nil {
+					return err
+				}
+			}
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := st.DeleteDataset(c.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "deleted dataset %s\n", args[0])
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return c
+}
+
+// exportDataset streams a dataset (or one split) to w, page by page.
+func exportDataset(ctx context.Context, st *store.Store, d *model.Dataset, sp model.Split, f datafile.Format, w io.Writer) error {
+	dw, err := datafile.NewWriter(w, f, d.Fields)
+	if err != nil {
+		return err
+	}
+	if err := eachExample(ctx, st, d.Name, sp, func(e *model.Example) error { return dw.Write(e.Data) }); err != nil {
+		return err
+	}
+	return dw.Close()
+}

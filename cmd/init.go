@@ -1,0 +1,28 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) initCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create the workspace (store and log) if it does not exist",
+		Args:  exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			dir, err := a.workspaceDir()
+			if err != nil {
+				return err
+			}
+			_, closeFn, err := openWorkspace(c.Context(), dir)
+			if err != nil {
+				return err
+			}
+			closeFn()
+			fmt.Fprintf(a.stdout, "workspace ready: %s\n", dir)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,135 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// readProgramFile reads a program definition (YAML, or JSON, which YAML
+// reads too) strictly: unknown keys are errors, and every error names the
+// file and line.
+func readProgramFile(path string) (*model.Program, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading program file: %w", err)
+	}
+	return parseProgram(path, data)
+}
+
+func parseProgram(name string, data []byte) (*model.Program, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty program file", name)
+	}
+	var p model.Program
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %s", name, strings.Join(te.Errors, "; "))
+		}
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	// Version and creation time belong to the store; a file exported with
+	// `show` carries them, and they are ignored on the way back in.
+	p.Version = 0
+	p.CreatedAt = p.CreatedAt.UTC()
+	if err := p.Validate(); err != nil {
+		var fe *model.FieldError
+		if errors.As(err, &fe) {
+			if line := fieldLine(root.Content[0], fe.Field); line > 0 {
+				return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+			}
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &p, nil
+}
+
+var modulePath = regexp.MustCompile(`^modules\[(\d+)\](?: \([^)]*\))?(?:\.(\w+))?`)
+
+// fieldLine finds the line of the YAML node a validation error names, such
+// as "modules[1] (answer).signature" or "status".
+func fieldLine(doc *yaml.Node, field string) int {
+	if m := modulePath.FindStringSubmatch(field); m != nil {
+		mods := mapValue(doc, "modules")
+		i, _ := strconv.Atoi(m[1])
+		if mods == nil || mods.Kind != yaml.SequenceNode || i >= len(mods.Content) {
+			if mods != nil {
+				return mods.Line
+			}
+			return 0
+		}
+		mod := mods.Content[i]
+		if m[2] != "" {
+			if v := mapValue(mod, m[2]); v != nil {
+				return v.Line
+			}
+		}
+		return mod.Line
+	}
+	key := field
+	if i := strings.IndexByte(key, '.'); i >= 0 {
+		key = key[:i]
+	}
+	if v := mapValue(doc, key); v != nil {
+		return v.Line
+	}
+	return 0
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// encodeProgram renders a program as YAML or JSON for show, edit and export.
+func encodeProgram(p *model.Program, format string) ([]byte, error) {
+	switch format {
+	case "yaml", "yml", "":
+		var b bytes.Buffer
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(p); err != nil {
+			return nil, fmt.Errorf("encoding program %q as YAML: %w", p.Name, err)
+		}
+		return b.Bytes(), nil
+	case "json":
+		out, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("encoding program %q as JSON: %w", p.Name, err)
+		}
+		return append(out, '\n'), nil
+	}
+	return nil, usagef("unknown format %q (want yaml or json)", format)
+}
+
+// formatFromPath picks yaml or json from a file name.
+func formatFromPath(path string) string {
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		return "json"
+	}
+	return "yaml"
+}
