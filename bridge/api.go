@@ -1,0 +1,249 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/signet-dspy/signet/bridge/wire"
+	"github.com/signet-dspy/signet/model"
+)
+
+// LMSpec is a resolved LM profile as the protocol's LM object. The key
+// itself never travels: the worker reads the variable APIKeyEnv names.
+type LMSpec struct {
+	Model       string
+	APIBase     string
+	APIKeyEnv   string
+	Temperature *float64
+	MaxTokens   int
+	Cache       bool
+	Adapter     string  // "chat" (default) or "json"
+	PriceIn     float64 // USD per million prompt tokens; 0 sends null (LiteLLM's price table decides)
+	PriceOut    float64 // USD per million completion tokens; 0 sends null
+	Kwargs      map[string]any
+}
+
+type lmJSON struct {
+	Model       string         `json:"model"`
+	APIBase     *string        `json:"api_base"`
+	APIKeyEnv   *string        `json:"api_key_env"`
+	Temperature *float64       `json:"temperature"`
+	MaxTokens   *int           `json:"max_tokens"`
+	Cache       bool           `json:"cache"`
+	Adapter     string         `json:"adapter,omitempty"`
+	PriceIn     *float64       `json:"price_in"`
+	PriceOut    *float64       `json:"price_out"`
+	Kwargs      map[string]any `json:"kwargs,omitempty"`
+}
+
+func nonEmpty[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+// MarshalJSON writes unset optional fields as null, as the protocol has them.
+func (l LMSpec) MarshalJSON() ([]byte, error) {
+	return json.Marshal(lmJSON{Model: l.Model, APIBase: nonEmpty(l.APIBase), APIKeyEnv: nonEmpty(l.APIKeyEnv),
+		Temperature: l.Temperature, MaxTokens: nonEmpty(l.MaxTokens), Cache: l.Cache, Adapter: l.Adapter,
+		PriceIn: nonEmpty(l.PriceIn), PriceOut: nonEmpty(l.PriceOut), Kwargs: l.Kwargs})
+}
+
+// UnmarshalJSON reads the protocol's LM object.
+func (l *LMSpec) UnmarshalJSON(b []byte) error {
+	var j lmJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*l = LMSpec{Model: j.Model, Temperature: j.Temperature, Cache: j.Cache, Adapter: j.Adapter, Kwargs: j.Kwargs}
+	if j.PriceIn != nil {
+		l.PriceIn = *j.PriceIn
+	}
+	if j.PriceOut != nil {
+		l.PriceOut = *j.PriceOut
+	}
+	if j.APIBase != nil {
+		l.APIBase = *j.APIBase
+	}
+	if j.APIKeyEnv != nil {
+		l.APIKeyEnv = *j.APIKeyEnv
+	}
+	if j.MaxTokens != nil {
+		l.MaxTokens = *j.MaxTokens
+	}
+	return nil
+}
+
+// ExecuteRequest runs Program on one input.
+type ExecuteRequest struct {
+	Program   *model.Program
+	Inputs    map[string]any
+	LM        LMSpec
+	ModuleLMs map[string]LMSpec // per-module overrides, by module name
+	State     json.RawMessage   // DSPy dump_state() of the program, or nil
+	Trace     bool              // stream spans
+	BaseDir   string            // resolves relative custom module sources; "" = the worker's working directory
+}
+
+// ExecuteResult is what an execution produced.
+type ExecuteResult struct {
+	Outputs     map[string]any
+	Usage       map[string]model.Usage // by model string
+	Cost        float64
+	CostUnknown bool
+	Duration    time.Duration // as the worker measured it
+}
+
+type executeParams struct {
+	Program   *model.Program    `json:"program"`
+	Inputs    map[string]any    `json:"inputs"`
+	LM        LMSpec            `json:"lm"`
+	ModuleLMs map[string]LMSpec `json:"module_lms,omitempty"`
+	State     json.RawMessage   `json:"state"`
+	Trace     bool              `json:"trace"`
+	BaseDir   string            `json:"base_dir,omitempty"`
+}
+
+// Execute runs a program through DSPy on one worker. Spans stream to onSpan
+// (when not nil) as they start and end, with Execution and Seq left for
+// the caller to fill.
+func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(model.Span)) (*ExecuteResult, error) {
+	if req.Program == nil {
+		return nil, fmt.Errorf("bridge: execute: no program")
+	}
+	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
+		State: req.State, Trace: req.Trace, BaseDir: req.BaseDir}
+	if params.Inputs == nil {
+		params.Inputs = map[string]any{}
+	}
+	var onEvent func(wire.Event)
+	var spanErr error
+	if onSpan != nil {
+		onEvent = func(e wire.Event) {
+			if e.Event != wire.EventSpan {
+				return
+			}
+			var s model.Span
+			if err := json.Unmarshal(e.Data, &s); err != nil {
+				if spanErr == nil {
+					spanErr = fmt.Errorf("span event of request %d: %w", e.ID, err)
+				}
+				return
+			}
+			onSpan(s)
+		}
+	}
+	raw, err := p.Call(ctx, wire.MethodExecute, params, onEvent)
+	if spanErr != nil {
+		// A worker bug, not the program's: log it, keep the result.
+		p.logf(0, 0, "execute %s: %v", req.Program.Name, spanErr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Outputs     map[string]any         `json:"outputs"`
+		Usage       map[string]model.Usage `json:"usage"`
+		Cost        float64                `json:"cost"`
+		CostUnknown bool                   `json:"cost_unknown"`
+		DurationMS  float64                `json:"duration_ms"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: " + err.Error(), Err: err}
+	}
+	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
+		Duration: time.Duration(r.DurationMS * float64(time.Millisecond))}, nil
+}
+
+// RenderRequest asks for the messages each module would send. Only the
+// LM profiles' adapters matter: no LM is built, no key read.
+type RenderRequest struct {
+	Program   *model.Program
+	Inputs    map[string]any
+	LM        LMSpec
+	ModuleLMs map[string]LMSpec
+	State     json.RawMessage // render the prompts of an optimized state
+	Module    string          // one module, or "" for all
+	BaseDir   string          // as in ExecuteRequest
+}
+
+// RenderResult holds the rendered prompt of each module.
+type RenderResult struct {
+	Modules []RenderedModule `json:"modules"`
+}
+
+// RenderedModule is one module's prompt; Missing names inputs it would
+// need that are not known yet (then Messages is empty), Note why a module
+// renders only partly or not at all (ReAct's first step, retrieve, custom).
+type RenderedModule struct {
+	Module   string          `json:"module"`
+	Messages []model.Message `json:"messages"`
+	Missing  []string        `json:"missing"`
+	Note     string          `json:"note,omitempty"`
+}
+
+// Render renders prompts through DSPy's adapters without calling the LM.
+func (p *Pool) Render(ctx context.Context, req RenderRequest) (*RenderResult, error) {
+	if req.Program == nil {
+		return nil, fmt.Errorf("bridge: render: no program")
+	}
+	params := struct {
+		Program   *model.Program    `json:"program"`
+		Inputs    map[string]any    `json:"inputs"`
+		LM        LMSpec            `json:"lm"`
+		ModuleLMs map[string]LMSpec `json:"module_lms,omitempty"`
+		State     json.RawMessage   `json:"state,omitempty"`
+		Module    *string           `json:"module"`
+		BaseDir   string            `json:"base_dir,omitempty"`
+	}{req.Program, req.Inputs, req.LM, req.ModuleLMs, req.State, nonEmpty(req.Module), req.BaseDir}
+	if params.Inputs == nil {
+		params.Inputs = map[string]any{}
+	}
+	var r RenderResult
+	if err := p.callInto(ctx, wire.MethodRender, params, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ValidateResult is the data flow of a program as DSPy builds it.
+type ValidateResult struct {
+	Modules []ValidatedModule `json:"modules"`
+	Inputs  []string          `json:"inputs"` // what a caller must give, in first-use order
+}
+
+// ValidatedModule names a module's input and output fields.
+type ValidatedModule struct {
+	Name    string   `json:"name"`
+	Type    string   `json:"type"`
+	Inputs  []string `json:"inputs"`
+	Outputs []string `json:"outputs"`
+}
+
+// Validate builds the program in DSPy without running it; a program that
+// does not build is the *Error bad_program, with Detail["module"].
+func (p *Pool) Validate(ctx context.Context, prog *model.Program) (*ValidateResult, error) {
+	if prog == nil {
+		return nil, fmt.Errorf("bridge: validate: no program")
+	}
+	var r ValidateResult
+	if err := p.callInto(ctx, wire.MethodValidate, map[string]any{"program": prog}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (p *Pool) callInto(ctx context.Context, method string, params, out any) error {
+	raw, err := p.Call(ctx, method, params, nil)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return &Error{Code: CodeProtocol, Retryable: true, Method: method, Message: "bad " + method + " result: " + err.Error(), Err: err}
+	}
+	return nil
+}

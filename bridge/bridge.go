@@ -1,0 +1,156 @@
+// Package bridge runs DSPy in a supervised pool of long-lived Python worker
+// processes and talks to them over the line protocol of docs/protocol.md
+// (framing in bridge/wire). It imports only model: cmd wires it to the store
+// and the TUI.
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+)
+
+// Config says how to run the workers. Only Python is required.
+type Config struct {
+	Python       string        // interpreter path (required)
+	Workers      int           // default max(2, runtime.NumCPU())
+	Threads      int           // concurrent requests per worker (SIGNET_WORKER_THREADS), default 8
+	Workspace    string        // DSPy's cache goes to <Workspace>/dspy-cache (SIGNET_DSPY_CACHEDIR)
+	Env          []string      // extra environment (the rest is inherited, so API key variables reach workers)
+	Log          io.Writer     // worker stderr lines and pool events, prefixed with worker id and pid; never the terminal
+	StartTimeout time.Duration // handshake, default 60s (importing dspy takes seconds)
+	PingInterval time.Duration // health pings, default 10s
+	PingTimeout  time.Duration // a ping unanswered this long kills the worker, default 5s
+	MaxRequests  int           // recycle a worker after this many requests (0 = never)
+	MaxRSS       int64         // recycle a worker above this resident size in bytes (0 = never)
+	CancelGrace  time.Duration // after sending cancel, wait this long before killing the process group (default 3s)
+	WorkerDir    string        // PYTHONPATH dir holding signet_worker (default: the embedded copy, see WorkerDir)
+
+	backoff time.Duration // first restart delay; tests shorten it
+}
+
+// Defaults that Config leaves to us.
+const (
+	DefaultThreads      = 8
+	DefaultStartTimeout = 60 * time.Second
+	DefaultPingInterval = 10 * time.Second
+	DefaultPingTimeout  = 5 * time.Second
+	DefaultCancelGrace  = 3 * time.Second
+	// shutdownGrace bounds how long a worker may take to exit after a
+	// shutdown frame when recycling, or when Close's context has no deadline.
+	shutdownGrace = 10 * time.Second
+)
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Python == "" {
+		return c, errors.New("bridge: Config.Python (the interpreter path) is required")
+	}
+	if c.Workers <= 0 {
+		c.Workers = max(2, runtime.NumCPU())
+	}
+	if c.Threads <= 0 {
+		c.Threads = DefaultThreads
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = DefaultPingTimeout
+	}
+	if c.backoff <= 0 {
+		c.backoff = backoffBase
+	}
+	if c.CancelGrace <= 0 {
+		c.CancelGrace = DefaultCancelGrace
+	}
+	return c, nil
+}
+
+// Error codes made on the Go side; the others come from the worker's error
+// frames (docs/protocol.md, "Errors").
+const (
+	CodeWorkerDied = "worker_died" // the worker exited mid-request (retryable)
+	CodeProtocol   = "protocol"    // handshake or framing failure (retryable)
+	CodeCancelled  = "cancelled"   // the caller's context was cancelled
+	CodeTimeout    = "timeout"     // the caller's context deadline passed (retryable)
+)
+
+// ErrClosed is returned by calls on a closed pool.
+var ErrClosed = errors.New("bridge: pool is closed")
+
+// Error is a failed call: from a worker's error frame or made on the Go side.
+type Error struct {
+	Code      string
+	Message   string
+	Retryable bool
+	Detail    map[string]any
+	Worker    int    // the worker's id in the pool; 0 when no worker took the call
+	PID       int    // the worker's process id
+	Method    string // the request's method, when the error is about one request
+	Request   uint64 // the request's id on that worker
+	Err       error  // the cause, such as context.DeadlineExceeded or a *wire.DecodeError
+}
+
+func (e *Error) Error() string {
+	s := ""
+	if e.Worker != 0 {
+		s = fmt.Sprintf("worker %d (pid %d): ", e.Worker, e.PID)
+	}
+	if e.Method != "" {
+		s += fmt.Sprintf("%s #%d: ", e.Method, e.Request)
+	}
+	return s + e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsRetryable says whether err is an *Error that a retry may cure.
+func IsRetryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Retryable
+}
+
+// State is where a worker slot is in its life.
+type State string
+
+const (
+	StateStarting   State = "starting"   // first start, waiting for the hello
+	StateReady      State = "ready"      // running, idle
+	StateBusy       State = "busy"       // running, with requests in flight
+	StateDraining   State = "draining"   // being recycled: takes no new work, finishing what it has
+	StateRestarting State = "restarting" // between a process and its replacement (backoff, handshake)
+	StateFailed     State = "failed"     // too many quick failures: given up until Restart
+	StateStopped    State = "stopped"    // the pool is closed
+)
+
+// WorkerStatus is one worker slot as Status sees it.
+type WorkerStatus struct {
+	ID        int
+	State     State
+	PID       int       // 0 when no process runs
+	Started   time.Time // when the current process said hello; uptime is time.Since(Started)
+	Served    int       // requests the current process has ended
+	Restarts  int       // processes this slot has had after its first
+	Inflight  int
+	Current   *Job // one running request, nil when idle
+	LastError string
+	DSPy      string // versions the worker stated in its hello
+	Python    string
+}
+
+// Job names one running request.
+type Job struct {
+	Method  string
+	Request uint64
+	Since   time.Time
+}
+
+func (j *Job) String() string { return fmt.Sprintf("%s #%d", j.Method, j.Request) }

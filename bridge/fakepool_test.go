@@ -1,0 +1,426 @@
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/bridge/wire"
+)
+
+// These tests drive the pool's mechanics with the fake worker of
+// fake_test.go; pool_test.go runs the real worker and DSPy.
+
+func fakeConfig(t testing.TB) Config {
+	return Config{Python: python(t), WorkerDir: fakeWorkerDir(t), Workers: 1, StartTimeout: 20 * time.Second}
+}
+
+func TestGarbageOnProtocolStream(t *testing.T) {
+	p, log := startPool(t, fakeConfig(t))
+	old := p.Status()[0].PID
+	ctx := context.Background()
+
+	// A request in flight when the garbage comes fails as well.
+	var wg sync.WaitGroup
+	var sleepErr error
+	wg.Go(func() { _, sleepErr = p.Call(ctx, "sleep", map[string]int{"ms": 10000}, nil) })
+	waitFor(t, 5*time.Second, "the sleep to run", func() bool { return p.Status()[0].Inflight == 1 })
+
+	_, err := p.Call(ctx, "garble", nil, nil)
+	e := asError(t, err)
+	if e.Code != CodeProtocol || !e.Retryable || e.Worker != 1 || e.PID != old {
+		t.Fatalf("garble: got %#v, want a retryable protocol error naming worker 1 pid %d", e, old)
+	}
+	contains(t, e.Error(), "broke the protocol")
+	contains(t, e.Error(), "this is not a frame")
+	var de *wire.DecodeError
+	if !errors.As(err, &de) {
+		t.Fatalf("the error does not wrap the *wire.DecodeError: %v", err)
+	}
+	wg.Wait()
+	if e := asError(t, sleepErr); e.Code != CodeProtocol || !e.Retryable {
+		t.Fatalf("the request in flight: %v, want a retryable protocol error", sleepErr)
+	}
+
+	st := slotReady(t, p, 1, old)
+	if st.Restarts != 1 || !strings.Contains(st.LastError, "broke the protocol") {
+		t.Fatalf("status after the restart: %+v", st)
+	}
+	if alive(old) {
+		t.Fatalf("the garbling worker %d is still alive", old)
+	}
+	if _, err := p.Call(ctx, "echo", map[string]int{"x": 1}, nil); err != nil {
+		t.Fatalf("a call after the restart: %v", err)
+	}
+	contains(t, log.String(), "broke the protocol")
+}
+
+// fakeInterpreter writes a shell script to use as Config.Python.
+func fakeInterpreter(t testing.TB, script string) string {
+	path := filepath.Join(t.TempDir(), "python")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestHandshakeVersionMismatch(t *testing.T) {
+	py := fakeInterpreter(t, `echo '{"id":0,"event":"hello","data":{"protocol":999,"dspy":"9","python":"3.99","pid":1,"threads":8}}'
+exec sleep 60`)
+	start := time.Now()
+	_, err := Start(context.Background(), Config{Python: py, WorkerDir: t.TempDir(), Workers: 2})
+	if err == nil {
+		t.Fatal("Start accepted a worker speaking protocol 999")
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("refusing the worker took %s", time.Since(start))
+	}
+	e := asError(t, err)
+	if e.Code != CodeProtocol || e.Retryable {
+		t.Fatalf("got %#v, want a non-retryable protocol error", e)
+	}
+	contains(t, err.Error(), "worker speaks protocol 999")
+	contains(t, err.Error(), "signet speaks protocol 1")
+	if alive(e.PID) {
+		t.Fatalf("the refused worker (pid %d) is still alive", e.PID)
+	}
+}
+
+func TestHandshakeFailures(t *testing.T) {
+	tests := []struct {
+		name, script string
+		want         []string
+	}{
+		{"exit before hello", `echo "ModuleNotFoundError: No module named 'dspy'" >&2; exit 1`,
+			[]string{"exited before its hello", "exit status 1", "No module named 'dspy'"}},
+		{"silent", `exec sleep 60`, []string{"no hello within 300ms"}},
+		{"garbage first", `echo 'Downloading...'; exec sleep 60`, []string{"bad hello", "not JSON"}},
+		{"not a hello", `echo '{"id":3,"result":{}}'; exec sleep 60`, []string{"bad hello", "expected the hello"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Start(context.Background(), Config{Python: fakeInterpreter(t, tt.script), WorkerDir: t.TempDir(),
+				Workers: 1, StartTimeout: 300 * time.Millisecond})
+			if err == nil {
+				t.Fatal("Start succeeded")
+			}
+			e := asError(t, err)
+			if e.Code != CodeProtocol || e.Worker != 1 || e.PID == 0 {
+				t.Fatalf("got %#v", e)
+			}
+			for _, w := range tt.want {
+				contains(t, err.Error(), w)
+			}
+			if alive(e.PID) {
+				t.Fatalf("pid %d is alive", e.PID)
+			}
+		})
+	}
+	if _, err := Start(context.Background(), Config{}); err == nil || !strings.Contains(err.Error(), "Python") {
+		t.Fatalf("Start without Python: %v", err)
+	}
+	_, err := Start(context.Background(), Config{Python: "/nonexistent/python", WorkerDir: t.TempDir(), Workers: 1})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/python") {
+		t.Fatalf("Start with a missing interpreter: %v", err)
+	}
+}
+
+func TestEventsInOrder(t *testing.T) {
+	p, _ := startPool(t, fakeConfig(t))
+	var got []int
+	raw, err := p.Call(context.Background(), "events", map[string]int{"n": 2000}, func(e wire.Event) {
+		var d struct{ I int }
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Error(err)
+		}
+		got = append(got, d.I)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != `{"n": 2000}` && string(raw) != `{"n":2000}` {
+		t.Fatalf("result %s", raw)
+	}
+	if len(got) != 2000 {
+		t.Fatalf("%d events, want 2000", len(got))
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("event %d is %d", i, v)
+		}
+	}
+}
+
+func TestCancelHonoured(t *testing.T) {
+	cfg := fakeConfig(t)
+	cfg.CancelGrace = 2 * time.Second
+	p, _ := startPool(t, cfg)
+	pid := p.Status()[0].PID
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := p.Call(ctx, "sleep", map[string]int{"ms": 30000}, nil)
+	if e := asError(t, err); e.Code != CodeCancelled || e.Retryable || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %#v", e)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the cancelled call returned after %s", d)
+	}
+	// The worker ends the request itself, so it is not killed.
+	waitFor(t, 5*time.Second, "the request to end", func() bool { return p.Status()[0].Inflight == 0 })
+	time.Sleep(cfg.CancelGrace + 200*time.Millisecond)
+	if st := p.Status()[0]; st.PID != pid || st.Restarts != 0 {
+		t.Fatalf("the worker was replaced: %+v", st)
+	}
+}
+
+func TestCancelIgnoredKills(t *testing.T) {
+	cfg := fakeConfig(t)
+	cfg.CancelGrace = 300 * time.Millisecond
+	p, _ := startPool(t, cfg)
+	pid := p.Status()[0].PID
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := p.Call(ctx, "sleep", map[string]any{"ms": 30000, "ignore_cancel": true}, nil)
+	if e := asError(t, err); e.Code != CodeTimeout || !e.Retryable || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %#v", e)
+	}
+	st := slotReady(t, p, 1, pid)
+	contains(t, st.LastError, "did not end within 300ms of its cancel")
+	if alive(pid) {
+		t.Fatal("the worker that ignored its cancel is alive")
+	}
+}
+
+func TestHealthPingKillsStuckWorker(t *testing.T) {
+	cfg := fakeConfig(t)
+	cfg.PingInterval, cfg.PingTimeout = 100*time.Millisecond, 300*time.Millisecond
+	p, _ := startPool(t, cfg)
+	pid := p.Status()[0].PID
+	// SIGSTOP freezes the worker: pings go unanswered.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	st := slotReady(t, p, 1, pid)
+	contains(t, st.LastError, "health ping unanswered")
+	if err := p.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGivesUpAfterRepeatedFailures(t *testing.T) {
+	cfg := fakeConfig(t)
+	cfg.backoff = time.Millisecond
+	marker := filepath.Join(t.TempDir(), "broken")
+	// After the first crash every start fails before its hello.
+	cfg.Python = fakeInterpreter(t, `[ -e `+marker+` ] && { echo "broken for good" >&2; exit 4; }
+exec `+python(t)+` "$@"`)
+	p, _ := startPool(t, cfg)
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.Call(context.Background(), "crash", nil, nil)
+	if e := asError(t, err); e.Code != CodeWorkerDied || !e.Retryable {
+		t.Fatalf("crash: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the slot to be given up", func() bool { return p.Status()[0].State == StateFailed })
+	st := p.Status()[0]
+	contains(t, st.LastError, "broken for good")
+	_, err = p.Call(context.Background(), "echo", nil, nil)
+	if e := asError(t, err); e.Code != CodeWorkerDied || e.Retryable {
+		t.Fatalf("a call with every worker failed: %v", err)
+	}
+	// Restart revives it once the cause is gone.
+	os.Remove(marker)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.Restart(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Call(ctx, "echo", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRecycleByMemory(t *testing.T) {
+	cfg := fakeConfig(t)
+	cfg.PingInterval = 100 * time.Millisecond
+	cfg.MaxRSS = 1 // any process is above it
+	p, log := startPool(t, cfg)
+	pid := p.Status()[0].PID
+	st := slotReady(t, p, 1, pid)
+	if st.Restarts < 1 || st.LastError != "" {
+		t.Fatalf("after recycling: %+v", st)
+	}
+	contains(t, log.String(), "above the limit")
+}
+
+func TestRestartAndRecycle(t *testing.T) {
+	cfg := fakeConfig(t)
+	cfg.Workers = 2
+	p, _ := startPool(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// Recycle lets the running request finish.
+	pid := p.Status()[0].PID
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Call(ctx, "sleep", map[string]int{"ms": 500}, nil)
+		done <- err
+	}()
+	waitFor(t, 5*time.Second, "the sleep to run", func() bool { return p.Status()[0].Inflight+p.Status()[1].Inflight == 1 })
+	busy := 1
+	if p.Status()[1].Inflight == 1 {
+		busy, pid = 2, p.Status()[1].PID
+	}
+	if err := p.Recycle(ctx, busy); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the request running during the recycle: %v", err)
+	}
+	if st := p.Status()[busy-1]; st.PID == pid || st.Restarts != 1 || st.LastError != "" {
+		t.Fatalf("after Recycle: %+v", st)
+	}
+
+	// Restart fails the running request as retryable.
+	pid = p.Status()[0].PID
+	go func() {
+		_, err := p.Call(ctx, "sleep", map[string]int{"ms": 10000}, nil)
+		done <- err
+	}()
+	waitFor(t, 5*time.Second, "the sleep to run", func() bool { return p.Status()[0].Inflight+p.Status()[1].Inflight == 1 })
+	busy = 1
+	if p.Status()[1].Inflight == 1 {
+		busy = 2
+	}
+	pid = p.Status()[busy-1].PID
+	if err := p.Restart(ctx, busy); err != nil {
+		t.Fatal(err)
+	}
+	if e := asError(t, <-done); e.Code != CodeWorkerDied || !e.Retryable {
+		t.Fatalf("the request running during the restart: %v", e)
+	}
+	if st := p.Status()[busy-1]; st.PID == pid {
+		t.Fatalf("after Restart: %+v", st)
+	}
+	if err := p.Restart(ctx, 3); err == nil {
+		t.Fatal("Restart of worker 3 of 2 succeeded")
+	}
+}
+
+func TestCloseIdempotentAndBounded(t *testing.T) {
+	cfg := fakeConfig(t)
+	cfg.Workers = 2
+	p, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := poolPIDs(p)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Call(context.Background(), "sleep", map[string]any{"ms": 60000, "ignore_cancel": true}, nil)
+		errc <- err
+	}()
+	waitFor(t, 5*time.Second, "the sleep to run", func() bool { return p.Status()[0].Inflight+p.Status()[1].Inflight == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close took %s with a 500ms context", d)
+	}
+	if e := asError(t, <-errc); e.Code != CodeWorkerDied {
+		t.Fatalf("the request running at Close: %v", e)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("pid %d alive after Close", pid)
+		}
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := p.Call(context.Background(), "echo", nil, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Call after Close: %v", err)
+	}
+	for _, s := range p.Status() {
+		if s.State != StateStopped || s.PID != 0 {
+			t.Fatalf("status after Close: %+v", s)
+		}
+	}
+}
+
+// TestNoWorkerOutlivesSignet kills a process that runs a pool with SIGKILL
+// (no Close, no deferred cleanup) and checks that its workers die too.
+func TestNoWorkerOutlivesSignet(t *testing.T) {
+	if os.Getenv("SIGNET_BRIDGE_HELPER") == "1" {
+		p, err := Start(context.Background(), Config{Python: python(t), WorkerDir: os.Getenv("SIGNET_BRIDGE_WORKERDIR"), Workers: 2,
+			Env: []string{"FAKE_IGNORE_EOF=1"}})
+		if err != nil {
+			os.Stdout.WriteString("error " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		for _, pid := range poolPIDs(p) {
+			os.Stdout.WriteString(strconv.Itoa(pid) + "\n")
+		}
+		os.Stdout.WriteString("ready\n")
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	py := python(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoWorkerOutlivesSignet$")
+	cmd.Env = append(os.Environ(), "SIGNET_BRIDGE_HELPER=1", "SIGNET_PYTHON="+py, "SIGNET_BRIDGE_WORKERDIR="+fakeWorkerDir(t))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "ready" {
+		pid, err := strconv.Atoi(sc.Text())
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("helper said %q", sc.Text())
+		}
+		pids = append(pids, pid)
+	}
+	if len(pids) != 2 {
+		t.Fatalf("helper's workers: %v", pids)
+	}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitFor(t, 5*time.Second, "the orphaned workers to die", func() bool {
+		for _, pid := range pids {
+			// An orphan is reaped by init; until then Kill(pid, 0) succeeds on
+			// its zombie, so look at its state.
+			if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && !bytes.Contains(b, []byte(") Z ")) {
+				return false
+			}
+		}
+		return true
+	})
+}

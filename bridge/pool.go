@@ -1,0 +1,775 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/signet-dspy/signet/bridge/wire"
+)
+
+// Restart policy: a slot's failure count grows by one per unexpected death
+// and halves every minute; each restart waits backoffBase·2^(count-1) (with
+// ±25% jitter, at most backoffMax), and above maxFailures the slot is
+// given up as failed until Restart.
+const (
+	backoffBase   = 200 * time.Millisecond
+	backoffMax    = 30 * time.Second
+	maxFailures   = 5
+	failureDecay  = time.Minute     // the count halves over this long
+	stdioDrainMax = 2 * time.Second // how long a dead worker's pipes may stay open (held by an escaped child)
+)
+
+// Pool is a supervised set of Python workers. Its methods are safe for
+// concurrent use.
+type Pool struct {
+	cfg Config
+	env []string
+	dir string // PYTHONPATH entry holding signet_worker
+	log logSink
+
+	ctx       context.Context // cancelled by Close: aborts handshakes and backoffs
+	cancel    context.CancelFunc
+	closing   chan struct{}
+	closeOnce sync.Once
+	closeCtx  context.Context // the first Close's context, read after closing is closed
+	done      chan struct{}   // closed when every supervisor has returned
+	wg        sync.WaitGroup
+	forks     chan func() // run on one locked OS thread, see spawnThread
+
+	mu      sync.Mutex
+	slots   []*slot
+	changed chan struct{}   // closed and replaced when a state or a count changed
+	waiters []chan struct{} // calls waiting for a free worker, first come first served
+	closed  bool
+	rr      int // where the next dispatch starts looking, to spread ties
+}
+
+// slot is one place in the pool, filled by a succession of processes.
+type slot struct {
+	id      int
+	recycle chan struct{} // cap 1: drain the process and replace it
+	restart chan struct{} // cap 1: kill the process and replace it
+
+	// Guarded by Pool.mu.
+	state    State
+	proc     *proc
+	gen      int // counts processes that became ready here
+	restarts int
+	lastErr  string
+	failures float64
+	failedAt time.Time
+}
+
+// Start spawns cfg.Workers workers and returns once every one has said
+// hello, or the first error (then nothing is left running).
+func Start(ctx context.Context, cfg Config) (*Pool, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	dir := cfg.WorkerDir
+	if dir == "" {
+		if dir, err = WorkerDir(); err != nil {
+			return nil, fmt.Errorf("bridge: %w", err)
+		}
+	}
+	p := &Pool{cfg: cfg, dir: dir, log: logSink{w: cfg.Log}, closing: make(chan struct{}),
+		done: make(chan struct{}), changed: make(chan struct{})}
+	p.env = workerEnv(cfg, dir)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.forks = make(chan func())
+	forkerDone := make(chan struct{})
+	go p.spawnThread(forkerDone)
+	for i := range cfg.Workers {
+		p.slots = append(p.slots, &slot{id: i + 1, state: StateStarting,
+			recycle: make(chan struct{}, 1), restart: make(chan struct{}, 1)})
+	}
+	procs := make([]*proc, cfg.Workers)
+	errs := make([]error, cfg.Workers)
+	var wg sync.WaitGroup
+	for i, s := range p.slots {
+		wg.Go(func() { procs[i], errs[i] = p.spawn(ctx, s.id) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, pr := range procs {
+			if pr != nil {
+				pr.kill("another worker failed to start", false)
+				<-pr.exited
+			}
+		}
+		p.cancel()
+		close(p.forks)
+		<-forkerDone
+		return nil, fmt.Errorf("bridge: starting %d workers: %w", cfg.Workers, err)
+	}
+	for i, s := range p.slots {
+		p.install(s, procs[i])
+		p.wg.Add(1)
+		go p.supervise(s, procs[i])
+	}
+	go func() {
+		p.wg.Wait()
+		close(p.forks) // no supervisor is left to spawn
+		<-forkerDone
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// spawnThread starts every worker process from one OS thread that lives as
+// long as the pool: Linux sends the parent-death signal when the thread
+// that forked a child exits, not the process, and Go does end threads (one
+// left locked by an exiting goroutine). So no Go thread's end may kill a
+// healthy worker.
+func (p *Pool) spawnThread(done chan<- struct{}) {
+	runtime.LockOSThread()
+	defer close(done)
+	defer runtime.UnlockOSThread()
+	for f := range p.forks {
+		f()
+	}
+}
+
+// startCmd runs cmd.Start on the spawn thread.
+func (p *Pool) startCmd(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	p.forks <- func() { errc <- cmd.Start() }
+	return <-errc
+}
+
+// workerEnv is the inherited environment plus what a worker needs; later
+// entries win, so cfg.Env may override the tuning variables.
+func workerEnv(cfg Config, dir string) []string {
+	env := os.Environ()
+	env = append(env,
+		"PYTHONUNBUFFERED=1",
+		"PYTHONSAFEPATH=1", // the working directory must not shadow signet_worker
+		"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1", "MKL_NUM_THREADS=1",
+		"TOKENIZERS_PARALLELISM=false",
+		"LITELLM_LOCAL_MODEL_COST_MAP=True", // no network fetch of the price table at import
+		"SIGNET_WORKER_THREADS="+strconv.Itoa(cfg.Threads),
+	)
+	if cfg.Workspace != "" {
+		env = append(env, "SIGNET_DSPY_CACHEDIR="+filepath.Join(cfg.Workspace, "dspy-cache"))
+	}
+	env = append(env, cfg.Env...)
+	pp := dir
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "PYTHONPATH="); ok {
+			if v != "" {
+				pp += string(os.PathListSeparator) + v
+			}
+			break
+		}
+	}
+	return append(env, "PYTHONPATH="+pp)
+}
+
+// install makes pr the running process of s.
+func (p *Pool) install(s *slot, pr *proc) {
+	// Requests made while there was no process are met by this fresh one.
+	select {
+	case <-s.recycle:
+	default:
+	}
+	select {
+	case <-s.restart:
+	default:
+	}
+	p.mu.Lock()
+	if s.gen > 0 {
+		s.restarts++
+	}
+	s.gen++
+	s.proc = pr
+	s.state = StateReady
+	p.broadcastLocked()
+	p.mu.Unlock()
+}
+
+// broadcastLocked tells everyone that something changed: every waiting
+// call looks again.
+func (p *Pool) broadcastLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+	for _, w := range p.waiters {
+		w <- struct{}{}
+	}
+	p.waiters = p.waiters[:0]
+}
+
+// freedLocked says one request slot came free: the first waiting call gets
+// it (waking them all would have each of them race for one place).
+func (p *Pool) freedLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+	if len(p.waiters) > 0 {
+		p.waiters[0] <- struct{}{}
+		p.waiters = p.waiters[1:]
+	}
+}
+
+func (p *Pool) setState(s *slot, st State) {
+	p.mu.Lock()
+	s.state = st
+	p.broadcastLocked()
+	p.mu.Unlock()
+}
+
+// supervise keeps slot s filled until the pool closes.
+func (p *Pool) supervise(s *slot, pr *proc) {
+	defer p.wg.Done()
+	for {
+		failed := p.monitor(s, pr)
+		p.mu.Lock()
+		s.proc = nil
+		if d := pr.deathErr; d != nil && (failed || pr.killed()) {
+			s.lastErr = d.Error()
+		}
+		if p.closed {
+			s.state = StateStopped
+			p.broadcastLocked()
+			p.mu.Unlock()
+			return
+		}
+		s.state = StateRestarting
+		p.broadcastLocked()
+		var delay time.Duration
+		if failed {
+			delay = p.failureLocked(s)
+		}
+		p.mu.Unlock()
+
+		for pr = nil; pr == nil; {
+			if delay < 0 {
+				p.mu.Lock()
+				s.state = StateFailed
+				p.broadcastLocked()
+				p.mu.Unlock()
+				p.logf(s.id, 0, "given up after repeated failures (Restart to try again): %s", s.lastErr)
+				select {
+				case <-s.restart:
+					p.mu.Lock()
+					s.failures = 0
+					s.state = StateRestarting
+					p.broadcastLocked()
+					p.mu.Unlock()
+				case <-p.closing:
+					p.setState(s, StateStopped)
+					return
+				}
+			} else if delay > 0 {
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-s.restart:
+				case <-p.closing:
+					t.Stop()
+					p.setState(s, StateStopped)
+					return
+				}
+				t.Stop()
+			}
+			var err error
+			pr, err = p.spawn(p.ctx, s.id)
+			if err != nil {
+				p.mu.Lock()
+				if p.closed {
+					s.state = StateStopped
+					p.broadcastLocked()
+					p.mu.Unlock()
+					return
+				}
+				s.lastErr = err.Error()
+				delay = p.failureLocked(s)
+				p.mu.Unlock()
+			}
+		}
+		p.install(s, pr)
+	}
+}
+
+// failureLocked counts a failure of s and returns how long to wait before
+// the next try, or -1 to give up.
+func (p *Pool) failureLocked(s *slot) time.Duration {
+	now := time.Now()
+	if !s.failedAt.IsZero() {
+		s.failures *= math.Exp2(-float64(now.Sub(s.failedAt)) / float64(failureDecay))
+	}
+	s.failures++
+	s.failedAt = now
+	if s.failures > maxFailures {
+		return -1
+	}
+	d := min(time.Duration(float64(p.cfg.backoff)*math.Exp2(s.failures-1)), backoffMax)
+	return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
+}
+
+// monitor watches one process until it has exited: health pings, memory,
+// recycling, restarts and shutdown. It says whether the end counts as a
+// failure of the slot.
+func (p *Pool) monitor(s *slot, pr *proc) (failed bool) {
+	ticker := time.NewTicker(p.cfg.PingInterval)
+	defer ticker.Stop()
+	var (
+		pingDone    <-chan struct{}
+		pingTimeout <-chan time.Time
+		killAt      <-chan time.Time // the grace after a shutdown frame
+		closeDone   <-chan struct{}  // Close's context
+		draining    bool
+		shutdown    bool
+		closing     = p.closing
+		recycle     = s.recycle
+		restart     = s.restart
+	)
+	sendShutdown := func(grace time.Duration) {
+		shutdown = true
+		if _, err := pr.send(wire.MethodShutdown, nil, true, nil); err != nil {
+			pr.kill("could not send shutdown: "+err.Error(), false)
+		}
+		if grace > 0 {
+			killAt = time.After(grace)
+		}
+	}
+	for {
+		var changed <-chan struct{}
+		if draining && !shutdown {
+			p.mu.Lock()
+			n, ch := pr.inflight, p.changed
+			p.mu.Unlock()
+			if n == 0 {
+				sendShutdown(shutdownGrace)
+			} else {
+				changed = ch
+			}
+		}
+		select {
+		case <-pr.exited:
+			return !shutdown && pr.failure()
+		case <-closing:
+			closing, recycle, restart = nil, nil, nil
+			// The worker finishes what it runs, then exits; Close's context
+			// (or shutdownGrace without a deadline) bounds the wait.
+			grace := time.Duration(0)
+			closeDone = p.closeCtx.Done()
+			if _, ok := p.closeCtx.Deadline(); !ok {
+				grace = shutdownGrace
+			}
+			if !shutdown {
+				sendShutdown(grace)
+			} else if grace > 0 && killAt == nil {
+				killAt = time.After(grace)
+			}
+		case <-closeDone:
+			closeDone = nil
+			pr.kill("Close's context ended before the worker exited", false)
+		case <-recycle:
+			recycle = nil
+			draining = true
+			p.setState(s, StateDraining)
+			p.logf(s.id, pr.pid, "recycling: draining, then replacing")
+		case <-restart:
+			restart = nil
+			pr.kill("restart requested", false)
+		case <-changed:
+		case <-ticker.C:
+			if pingDone == nil && !shutdown {
+				if c, err := pr.send(wire.MethodPing, nil, true, nil); err == nil {
+					pingDone = c.done
+					pingTimeout = time.After(p.cfg.PingTimeout)
+				}
+			}
+			if p.cfg.MaxRSS > 0 && !draining {
+				if n, err := rss(pr.pid); err == nil && n > p.cfg.MaxRSS {
+					p.logf(s.id, pr.pid, "resident size %d MiB above the limit of %d MiB", n>>20, p.cfg.MaxRSS>>20)
+					draining = true
+					recycle = nil
+					p.setState(s, StateDraining)
+				}
+			}
+		case <-pingDone:
+			pingDone, pingTimeout = nil, nil
+		case <-pingTimeout:
+			pingDone, pingTimeout = nil, nil
+			pr.kill(fmt.Sprintf("health ping unanswered after %s", p.cfg.PingTimeout), true)
+		case <-killAt:
+			killAt = nil
+			pr.kill("did not exit after shutdown", false)
+		}
+	}
+}
+
+// acquire picks the ready worker with the fewest requests in flight, below
+// its thread count, and counts the request. When none is free it waits its
+// turn: calls are served in arrival order.
+func (p *Pool) acquire(ctx context.Context) (*proc, error) {
+	woken := false
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		// A new call queues behind those already waiting.
+		if woken || len(p.waiters) == 0 {
+			if pr, ok := p.pickLocked(); ok {
+				p.mu.Unlock()
+				return pr, nil
+			}
+		}
+		if err := p.unavailableLocked(); err != nil {
+			p.mu.Unlock()
+			return nil, err
+		}
+		w := make(chan struct{}, 1)
+		if woken { // it lost its place to nothing: keep it at the front
+			p.waiters = slices.Insert(p.waiters, 0, w)
+		} else {
+			p.waiters = append(p.waiters, w)
+		}
+		p.mu.Unlock()
+		select {
+		case <-w:
+			woken = true
+		case <-ctx.Done():
+			p.mu.Lock()
+			if i := slices.Index(p.waiters, w); i >= 0 {
+				p.waiters = slices.Delete(p.waiters, i, i+1)
+			} else if len(p.waiters) > 0 {
+				// It was woken as it gave up: pass the turn on.
+				p.waiters[0] <- struct{}{}
+				p.waiters = p.waiters[1:]
+			}
+			p.mu.Unlock()
+			e := &Error{Code: CodeCancelled, Message: "cancelled while waiting for a free worker", Err: ctx.Err()}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				e.Code, e.Retryable, e.Message = CodeTimeout, true, "timed out waiting for a free worker"
+			}
+			return nil, e
+		}
+	}
+}
+
+func (p *Pool) pickLocked() (*proc, bool) {
+	var best *slot
+	n := len(p.slots)
+	for i := range n {
+		s := p.slots[(p.rr+i)%n]
+		pr := s.proc
+		if s.state != StateReady || pr == nil || pr.gone || pr.inflight >= pr.threads {
+			continue
+		}
+		if best == nil || pr.inflight < best.proc.inflight {
+			best = s
+		}
+	}
+	if best == nil {
+		return nil, false
+	}
+	pr := best.proc
+	pr.inflight++
+	pr.assigned++
+	p.rr = best.id % n // the next search starts after this one, to spread ties
+	if p.cfg.MaxRequests > 0 && pr.assigned >= p.cfg.MaxRequests {
+		// Exactly MaxRequests go to this process; then it drains.
+		best.state = StateDraining
+		p.broadcastLocked()
+		select {
+		case best.recycle <- struct{}{}:
+		default:
+		}
+	}
+	return pr, true
+}
+
+// unavailableLocked is the error for a call when no worker can ever take
+// it: every slot has been given up.
+func (p *Pool) unavailableLocked() error {
+	var last []string
+	for _, s := range p.slots {
+		if s.state != StateFailed {
+			return nil
+		}
+		last = append(last, fmt.Sprintf("worker %d: %s", s.id, s.lastErr))
+	}
+	return &Error{Code: CodeWorkerDied, Message: "every worker has failed and been given up (Restart revives one):\n" + strings.Join(last, "\n")}
+}
+
+// release undoes acquire for a request that never reached the worker.
+func (p *Pool) release(pr *proc) {
+	p.mu.Lock()
+	if !pr.gone {
+		pr.inflight--
+		pr.assigned--
+		p.freedLocked()
+	}
+	p.mu.Unlock()
+}
+
+func (p *Pool) requestEnded(pr *proc) {
+	p.mu.Lock()
+	if !pr.gone {
+		pr.inflight--
+		pr.served++
+		p.freedLocked()
+	}
+	p.mu.Unlock()
+}
+
+func (p *Pool) procDied(pr *proc) {
+	p.mu.Lock()
+	pr.gone = true
+	pr.inflight = 0
+	p.broadcastLocked()
+	p.mu.Unlock()
+}
+
+// Call sends one request to the least busy worker and waits for its end,
+// handing its events to onEvent (in order, on the caller's goroutine,
+// before Call returns). When ctx ends first the worker is asked to cancel
+// the request and Call returns a cancelled or timeout *Error at once; a
+// worker that has not ended the request CancelGrace later is killed and
+// replaced.
+func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func(wire.Event)) (json.RawMessage, error) {
+	if method == wire.MethodCancel || method == wire.MethodShutdown {
+		return nil, fmt.Errorf("bridge: %s is the pool's own to send", method)
+	}
+	// Encoded once, not once per dispatch attempt.
+	var raw any
+	if params != nil {
+		b, err := json.Marshal(params)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: encoding params of %s: %w", method, err)
+		}
+		raw = json.RawMessage(b)
+	}
+	for {
+		pr, err := p.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c, err := pr.send(method, raw, false, onEvent)
+		if errors.Is(err, errGone) {
+			p.release(pr) // it died between dispatch and send: nothing reached it, try another
+			continue
+		}
+		if err != nil {
+			p.release(pr)
+			return nil, fmt.Errorf("bridge: worker %d (pid %d): %w", pr.slot, pr.pid, err)
+		}
+		return p.await(ctx, pr, c)
+	}
+}
+
+func (p *Pool) await(ctx context.Context, pr *proc, c *call) (json.RawMessage, error) {
+	for {
+		select {
+		case <-c.notify:
+			c.deliver()
+		case <-c.done:
+			if c.onEvent != nil {
+				c.deliver()
+			}
+			return c.result, c.err
+		case <-ctx.Done():
+			select {
+			case <-c.done: // it ended anyway: the result is worth more than the cancel
+				if c.onEvent != nil {
+					c.deliver()
+				}
+				return c.result, c.err
+			default:
+			}
+			c.abandon()
+			p.cancelRequest(pr, c)
+			return nil, ctxError(ctx.Err(), pr, c)
+		}
+	}
+}
+
+// cancelRequest asks the worker to stop c and kills it if it has not ended
+// c within the grace: an LM call in flight cannot be interrupted.
+func (p *Pool) cancelRequest(pr *proc, c *call) {
+	if _, err := pr.send(wire.MethodCancel, map[string]uint64{"target": c.id}, true, nil); err != nil {
+		return // the worker is gone: nothing runs any more
+	}
+	grace := p.cfg.CancelGrace
+	time.AfterFunc(grace, func() {
+		if pr.isPending(c.id) {
+			pr.kill(fmt.Sprintf("%s #%d did not end within %s of its cancel", c.method, c.id, grace), false)
+		}
+	})
+}
+
+// Ping pings every worker at once; the error names each worker that did
+// not answer, or is not running.
+func (p *Pool) Ping(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	var procs []*proc
+	var errs []error
+	for _, s := range p.slots {
+		if s.proc == nil || s.proc.gone {
+			errs = append(errs, fmt.Errorf("worker %d is %s", s.id, s.state))
+			continue
+		}
+		procs = append(procs, s.proc)
+	}
+	p.mu.Unlock()
+	perr := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, pr := range procs {
+		wg.Go(func() { _, perr[i] = pr.roundTrip(ctx, wire.MethodPing, nil) })
+	}
+	wg.Wait()
+	return errors.Join(append(errs, perr...)...)
+}
+
+// Status is a snapshot of every worker slot.
+func (p *Pool) Status() []WorkerStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]WorkerStatus, 0, len(p.slots))
+	for _, s := range p.slots {
+		ws := WorkerStatus{ID: s.id, State: s.state, Restarts: s.restarts, LastError: s.lastErr}
+		if pr := s.proc; pr != nil && !pr.gone {
+			ws.PID, ws.Started, ws.Served, ws.Inflight = pr.pid, pr.started, pr.served, pr.inflight
+			ws.DSPy, ws.Python = pr.hello.DSPy, pr.hello.Python
+			ws.Current = pr.current()
+			if ws.State == StateReady && pr.inflight > 0 {
+				ws.State = StateBusy
+			}
+		}
+		out = append(out, ws)
+	}
+	return out
+}
+
+// Restart kills worker id (its running requests fail as worker_died,
+// retryable) and returns once its replacement is ready. It also revives a
+// failed worker.
+func (p *Pool) Restart(ctx context.Context, id int) error {
+	return p.replace(ctx, id, false)
+}
+
+// Recycle replaces worker id gracefully: it takes no new work, finishes
+// what it runs, exits, and a fresh process takes its place. It returns once
+// the replacement is ready.
+func (p *Pool) Recycle(ctx context.Context, id int) error {
+	return p.replace(ctx, id, true)
+}
+
+func (p *Pool) replace(ctx context.Context, id int, graceful bool) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	if id < 1 || id > len(p.slots) {
+		p.mu.Unlock()
+		return fmt.Errorf("bridge: no worker %d (the pool has workers 1 to %d)", id, len(p.slots))
+	}
+	s := p.slots[id-1]
+	if s.state == StateFailed {
+		if graceful {
+			p.mu.Unlock()
+			return fmt.Errorf("bridge: worker %d has failed (%s): restart it instead", id, s.lastErr)
+		}
+		s.state = StateRestarting // so that a later failed means a new failure
+		p.broadcastLocked()
+	}
+	gen := s.gen
+	ch := s.restart
+	if graceful {
+		ch = s.recycle
+	}
+	p.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default: // one is already asked for; its replacement serves this call too
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return ErrClosed
+		}
+		st, g, last := s.state, s.gen, s.lastErr
+		changed := p.changed
+		p.mu.Unlock()
+		switch {
+		case g > gen && st != StateStarting && st != StateRestarting:
+			return nil
+		case st == StateFailed:
+			return fmt.Errorf("bridge: worker %d failed to come back: %s", id, last)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("bridge: waiting for worker %d to be replaced: %w", id, ctx.Err())
+		}
+	}
+}
+
+// Close sends every worker a shutdown frame, waits for them to finish what
+// they run and exit (until ctx ends, or 10s when ctx has no deadline),
+// kills the process groups that remain, and returns when every process has
+// been reaped. It is idempotent; requests after it fail with ErrClosed.
+func (p *Pool) Close(ctx context.Context) error {
+	first := false
+	p.closeOnce.Do(func() {
+		first = true
+		p.closeCtx = ctx
+		p.mu.Lock()
+		p.closed = true
+		p.broadcastLocked()
+		p.mu.Unlock()
+		close(p.closing)
+		p.cancel()
+	})
+	if first {
+		<-p.done // bounded: every supervisor kills after its grace
+		return nil
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// logSink writes pool lines to Config.Log, one Write per line.
+type logSink struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *Pool) logf(slot, pid int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	prefix := time.Now().Format("2006-01-02T15:04:05.000") + " worker " + strconv.Itoa(slot)
+	if pid != 0 {
+		prefix += " pid " + strconv.Itoa(pid)
+	}
+	p.log.mu.Lock()
+	defer p.log.mu.Unlock()
+	_, _ = p.log.w.Write([]byte(prefix + ": " + msg + "\n"))
+}

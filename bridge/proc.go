@@ -1,0 +1,560 @@
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/signet-dspy/signet/bridge/wire"
+)
+
+// errGone says a request was not sent because its worker is dead; the pool
+// may safely send it to another worker.
+var errGone = errors.New("worker is gone")
+
+// stderrTail is how many of a worker's last stderr lines are kept to explain
+// its death.
+const stderrTail = 20
+
+// proc is one worker process and the goroutines that serve it: a reader of
+// the protocol stream, a drain of stderr and a waiter that reaps it.
+type proc struct {
+	pool *Pool
+	slot int
+	cmd  *exec.Cmd
+	pid  int
+
+	stdin          *os.File
+	stdout, stderr *os.File // our read ends
+
+	wmu    sync.Mutex // one writer of stdin at a time: a frame is one write
+	nextID atomic.Uint64
+
+	hello   wire.Hello
+	threads int
+	started time.Time
+	helloCh chan helloMsg // the reader's first frame, sent once
+
+	mu          sync.Mutex
+	pending     map[uint64]*call
+	dead        bool   // pending is closed: the process has been reaped
+	reaped      bool   // cmd.Wait returned: its pid may be reused, never signal it
+	killReason  string // why we killed it, first reason wins
+	killFailure bool   // the kill counts as a failure of the worker
+	protoErr    error  // the framing failure that ended it
+	tail        []string
+	deathErr    *Error
+
+	readerDone chan struct{}
+	stderrDone chan struct{}
+	exited     chan struct{} // closed once reaped and every pending call failed
+
+	// Guarded by Pool.mu.
+	inflight int  // requests sent (not control) that the worker has not ended
+	assigned int  // requests ever dispatched here, for MaxRequests
+	served   int  // requests the worker ended
+	gone     bool // died: take no work, ignore releases
+}
+
+type helloMsg struct {
+	hello wire.Hello
+	err   error
+}
+
+// call is one request waiting for its end. Events queue here and are
+// handed to onEvent on the caller's goroutine, so a slow callback never
+// stalls the reader (and with it every other request of the worker).
+type call struct {
+	id      uint64
+	method  string
+	control bool // ping, cancel, shutdown: answered at once, not counted as work
+	onEvent func(wire.Event)
+	start   time.Time
+
+	notify chan struct{} // cap 1: events are queued
+	done   chan struct{} // closed when result or err is set
+
+	mu        sync.Mutex
+	queue     []wire.Event
+	abandoned bool
+	result    json.RawMessage
+	err       error
+}
+
+func newCall(id uint64, method string, control bool, onEvent func(wire.Event)) *call {
+	return &call{id: id, method: method, control: control, onEvent: onEvent, start: time.Now(),
+		notify: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (c *call) push(e wire.Event) {
+	c.mu.Lock()
+	if c.abandoned || c.onEvent == nil {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, e)
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *call) finish(result json.RawMessage, err error) {
+	c.mu.Lock()
+	c.result, c.err = result, err
+	c.mu.Unlock()
+	close(c.done)
+}
+
+// deliver hands queued events to onEvent; only the waiting goroutine calls it.
+func (c *call) deliver() {
+	c.mu.Lock()
+	q := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	for _, e := range q {
+		c.onEvent(e)
+	}
+}
+
+func (c *call) abandon() {
+	c.mu.Lock()
+	c.abandoned = true
+	c.queue = nil
+	c.mu.Unlock()
+}
+
+// spawn starts one worker process and waits for its hello.
+func (p *Pool) spawn(ctx context.Context, slot int) (*proc, error) {
+	begin := time.Now()
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			files = append(files, r, w)
+		}
+		return r, w, err
+	}
+	inR, inW, err1 := pipe()
+	outR, outW, err2 := pipe()
+	errR, errW, err3 := pipe()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("worker %d: creating pipes: %w", slot, err)
+	}
+	cmd := exec.Command(p.cfg.Python, "-m", "signet_worker")
+	cmd.Env = p.env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	// Its own process group, so one signal reaches whatever DSPy or user
+	// code started; and SIGKILL if we die, so no worker outlives Signet.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := p.startCmd(cmd); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("worker %d: starting %s: %w", slot, p.cfg.Python, err)
+	}
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	pr := &proc{
+		pool: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid,
+		stdin: inW, stdout: outR, stderr: errR,
+		helloCh:    make(chan helloMsg, 1),
+		pending:    map[uint64]*call{},
+		readerDone: make(chan struct{}),
+		stderrDone: make(chan struct{}),
+		exited:     make(chan struct{}),
+	}
+	p.logf(slot, pr.pid, "started %s -m signet_worker", p.cfg.Python)
+	go pr.readLoop()
+	go pr.stderrLoop()
+	go pr.waitLoop()
+
+	timer := time.NewTimer(p.cfg.StartTimeout)
+	defer timer.Stop()
+	fail := func(e *Error) (*proc, error) {
+		pr.kill("handshake failed: "+e.Message, true)
+		<-pr.exited
+		if tail := pr.stderrTail(5); tail != "" && e.Detail == nil {
+			e.Message += "; its last stderr lines:\n" + tail
+			e.Detail = map[string]any{"stderr": pr.stderrTail(stderrTail)}
+		}
+		p.logf(slot, pr.pid, "%s", e.Message)
+		return nil, e
+	}
+	perr := func(format string, args ...any) *Error {
+		return &Error{Code: CodeProtocol, Retryable: true, Worker: slot, PID: pr.pid, Message: fmt.Sprintf(format, args...)}
+	}
+	var m helloMsg
+	select {
+	case m = <-pr.helloCh:
+	case <-pr.exited:
+		select {
+		case m = <-pr.helloCh: // it said hello and exited; judge the hello first
+			if m.err == nil && m.hello.Protocol == wire.Protocol {
+				return fail(perr("exited right after its hello (%s)", exitText(pr.cmd)))
+			}
+		default:
+			return fail(perr("exited before its hello (%s)", exitText(pr.cmd)))
+		}
+	case <-timer.C:
+		return fail(perr("no hello within %s (start timeout)", p.cfg.StartTimeout))
+	case <-ctx.Done():
+		e := perr("start abandoned: %v", ctx.Err())
+		e.Err = ctx.Err()
+		return fail(e)
+	}
+	if m.err != nil {
+		e := perr("bad hello: %v", m.err)
+		e.Err = m.err
+		return fail(e)
+	}
+	if m.hello.Protocol != wire.Protocol {
+		e := perr("protocol version mismatch: the worker speaks protocol %d, this signet speaks protocol %d (worker package in %s)",
+			m.hello.Protocol, wire.Protocol, p.dir)
+		e.Retryable = false
+		e.Detail = map[string]any{"worker_protocol": m.hello.Protocol, "protocol": wire.Protocol}
+		return fail(e)
+	}
+	pr.hello = m.hello
+	pr.threads = p.cfg.Threads
+	if m.hello.Threads > 0 && m.hello.Threads < pr.threads {
+		pr.threads = m.hello.Threads
+	}
+	pr.started = time.Now()
+	p.logf(slot, pr.pid, "ready in %s: protocol %d, dspy %s, python %s, %d threads",
+		time.Since(begin).Round(time.Millisecond), m.hello.Protocol, m.hello.DSPy, m.hello.Python, m.hello.Threads)
+	return pr, nil
+}
+
+// readLoop decodes the protocol stream until it ends or breaks.
+func (pr *proc) readLoop() {
+	defer close(pr.readerDone)
+	r := wire.NewReader(pr.stdout)
+	greeted := false
+	for {
+		line, err := r.ReadLine()
+		if err != nil {
+			// A clean end, or a line cut by the process dying, is the
+			// waiter's to explain; anything else breaks the protocol.
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, os.ErrClosed) {
+				pr.breakProtocol(err)
+			}
+			return
+		}
+		f, err := wire.Decode(line)
+		if !greeted {
+			// The handshake judges the first line, whatever it is.
+			greeted = true
+			var h wire.Hello
+			if err == nil {
+				h, err = wire.DecodeHello(f)
+			}
+			pr.helloCh <- helloMsg{h, err}
+			if err != nil {
+				return
+			}
+			continue
+		}
+		if err != nil {
+			pr.breakProtocol(err)
+			return
+		}
+		if err := pr.route(f); err != nil {
+			pr.breakProtocol(err)
+			return
+		}
+	}
+}
+
+// route hands a frame to the call it belongs to.
+func (pr *proc) route(f wire.Frame) error {
+	pr.mu.Lock()
+	c, ok := pr.pending[f.ID]
+	if !ok {
+		pr.mu.Unlock()
+		if f.ID == 0 {
+			return errors.New("a second hello")
+		}
+		return fmt.Errorf("%s frame for request %d, which is not running", f.Kind, f.ID)
+	}
+	if f.Kind == wire.KindEvent {
+		pr.mu.Unlock()
+		c.push(f.AsEvent())
+		return nil
+	}
+	delete(pr.pending, f.ID)
+	pr.mu.Unlock()
+	if !c.control {
+		pr.pool.requestEnded(pr)
+	}
+	if f.Kind == wire.KindResult {
+		c.finish(f.Result, nil)
+		return nil
+	}
+	c.finish(nil, &Error{Code: f.Error.Code, Message: f.Error.Message, Retryable: f.Error.Retryable, Detail: f.Error.Detail,
+		Worker: pr.slot, PID: pr.pid, Method: c.method, Request: c.id})
+	return nil
+}
+
+// stderrLoop copies stderr into the log line by line, keeping a tail.
+func (pr *proc) stderrLoop() {
+	defer close(pr.stderrDone)
+	br := bufio.NewReaderSize(pr.stderr, 16<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			// A line longer than the buffer arrives in pieces; each is logged.
+			s := string(bytes.TrimRight(line, "\r\n"))
+			pr.pool.logf(pr.slot, pr.pid, "stderr: %s", s)
+			if len(s) > 500 {
+				s = s[:500] + "..."
+			}
+			pr.mu.Lock()
+			if len(pr.tail) == stderrTail {
+				copy(pr.tail, pr.tail[1:])
+				pr.tail = pr.tail[:stderrTail-1]
+			}
+			pr.tail = append(pr.tail, s)
+			pr.mu.Unlock()
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+func (pr *proc) stderrTail(n int) string {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	t := pr.tail
+	if len(t) > n {
+		t = t[len(t)-n:]
+	}
+	return strings.Join(t, "\n")
+}
+
+// waitLoop reaps the process, cleans its group up and fails what it left.
+func (pr *proc) waitLoop() {
+	werr := pr.cmd.Wait()
+	// Helpers that DSPy or user code started share the group; they must not
+	// outlive the worker (nor hold its pipes open).
+	_ = syscall.Kill(-pr.pid, syscall.SIGKILL)
+	pr.mu.Lock()
+	pr.reaped = true
+	pr.mu.Unlock()
+	// Let the reader take what the worker wrote before it ended; a process
+	// that escaped the group could hold the pipe open, so not forever.
+	for _, f := range []struct {
+		done <-chan struct{}
+		file *os.File
+	}{{pr.readerDone, pr.stdout}, {pr.stderrDone, pr.stderr}} {
+		select {
+		case <-f.done:
+		case <-time.After(stdioDrainMax):
+			f.file.Close()
+			<-f.done
+		}
+	}
+	pr.stdout.Close()
+	pr.stderr.Close()
+	// Closing unblocks a Write stuck on a full pipe (os.File allows it).
+	pr.stdin.Close()
+	pr.die(werr)
+	close(pr.exited)
+}
+
+// die fails every pending call with the reason the process ended.
+func (pr *proc) die(werr error) {
+	pr.mu.Lock()
+	e := &Error{Code: CodeWorkerDied, Retryable: true, Worker: pr.slot, PID: pr.pid, Err: werr}
+	switch {
+	case pr.protoErr != nil:
+		e.Code, e.Err = CodeProtocol, pr.protoErr
+		e.Message = "broke the protocol: " + pr.protoErr.Error()
+	case pr.killReason != "":
+		e.Message = "killed: " + pr.killReason
+	default:
+		e.Message = "exited: " + exitText(pr.cmd)
+	}
+	if len(pr.tail) > 0 {
+		e.Detail = map[string]any{"stderr": strings.Join(pr.tail, "\n")}
+	}
+	pr.dead = true
+	pr.deathErr = e
+	pending := pr.pending
+	pr.pending = nil
+	pr.mu.Unlock()
+
+	pr.pool.procDied(pr)
+	pr.pool.logf(pr.slot, pr.pid, "%s", e.Message)
+	for _, c := range pending {
+		ce := *e
+		ce.Method, ce.Request = c.method, c.id
+		c.finish(nil, &ce)
+	}
+}
+
+// failure says whether the way the process ended counts against its slot.
+func (pr *proc) failure() bool {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	switch {
+	case pr.protoErr != nil:
+		return true
+	case pr.killReason != "":
+		return pr.killFailure
+	}
+	return true
+}
+
+// killed says whether we killed the process (rather than it exiting).
+func (pr *proc) killed() bool {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.killReason != "" || pr.protoErr != nil
+}
+
+func exitText(cmd *exec.Cmd) string {
+	if cmd.ProcessState == nil {
+		return "still running"
+	}
+	return cmd.ProcessState.String()
+}
+
+// kill SIGKILLs the process group; the waiter then reaps it.
+func (pr *proc) kill(reason string, failure bool) {
+	pr.mu.Lock()
+	if pr.killReason == "" && pr.protoErr == nil {
+		pr.killReason, pr.killFailure = reason, failure
+	}
+	reaped := pr.reaped
+	pr.mu.Unlock()
+	if !reaped {
+		pr.pool.logf(pr.slot, pr.pid, "killing the process group: %s", reason)
+		_ = syscall.Kill(-pr.pid, syscall.SIGKILL)
+	}
+}
+
+func (pr *proc) breakProtocol(err error) {
+	pr.mu.Lock()
+	if pr.protoErr == nil && pr.killReason == "" {
+		pr.protoErr = err
+	}
+	pr.mu.Unlock()
+	pr.pool.logf(pr.slot, pr.pid, "broke the protocol: %v", err)
+	pr.kill("broke the protocol", true)
+}
+
+// send writes a request and registers its call; the caller waits on it.
+func (pr *proc) send(method string, params any, control bool, onEvent func(wire.Event)) (*call, error) {
+	id := pr.nextID.Add(1)
+	line, err := wire.EncodeRequest(id, method, params)
+	if err != nil {
+		return nil, err
+	}
+	c := newCall(id, method, control, onEvent)
+	pr.mu.Lock()
+	if pr.dead {
+		pr.mu.Unlock()
+		return nil, errGone
+	}
+	pr.pending[id] = c
+	pr.mu.Unlock()
+	pr.wmu.Lock()
+	_, err = pr.stdin.Write(line)
+	pr.wmu.Unlock()
+	if err != nil {
+		// The worker closed its stdin or is gone: it is of no more use, and
+		// its death fails c with the reason.
+		pr.kill(fmt.Sprintf("writing request %d: %v", id, err), true)
+	}
+	return c, nil
+}
+
+// isPending says whether the worker has not ended request id yet.
+func (pr *proc) isPending(id uint64) bool {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	_, ok := pr.pending[id]
+	return ok
+}
+
+// current is the oldest running request, for Status.
+func (pr *proc) current() *Job {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	var j *Job
+	for _, c := range pr.pending {
+		if !c.control && (j == nil || c.id < j.Request) {
+			j = &Job{Method: c.method, Request: c.id, Since: c.start}
+		}
+	}
+	return j
+}
+
+// roundTrip sends a control request and waits for its answer.
+func (pr *proc) roundTrip(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	c, err := pr.send(method, params, true, nil)
+	if err != nil {
+		if errors.Is(err, errGone) {
+			return nil, &Error{Code: CodeWorkerDied, Retryable: true, Worker: pr.slot, PID: pr.pid, Method: method, Message: "the worker is gone", Err: err}
+		}
+		return nil, fmt.Errorf("worker %d (pid %d): %s: %w", pr.slot, pr.pid, method, err)
+	}
+	select {
+	case <-c.done:
+		return c.result, c.err
+	case <-ctx.Done():
+		c.abandon()
+		return nil, ctxError(ctx.Err(), pr, c)
+	}
+}
+
+// ctxError is the error of a call whose context ended first.
+func ctxError(cause error, pr *proc, c *call) *Error {
+	e := &Error{Code: CodeCancelled, Message: "the call was cancelled", Err: cause, Method: c.method, Request: c.id}
+	if errors.Is(cause, context.DeadlineExceeded) {
+		e.Code, e.Retryable = CodeTimeout, true
+		e.Message = "the call timed out after " + time.Since(c.start).Round(time.Millisecond).String()
+	}
+	if pr != nil {
+		e.Worker, e.PID = pr.slot, pr.pid
+	}
+	return e
+}
+
+// rss is the process's resident set size from /proc/<pid>/status.
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for l := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("VmRSS %q: %w", strings.TrimSpace(v), err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc/" + strconv.Itoa(pid) + "/status")
+}

@@ -1,0 +1,158 @@
+"""Framing of the worker protocol: stdout isolation, frame writing, JSON safety.
+
+Nothing here imports DSPy. `isolate_stdout` must run before anything that
+might print: it keeps a private duplicate of the original fd 1 for frames and
+points fd 1 (C level) and `sys.stdout` (Python level) at stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+import math
+import os
+import sys
+import threading
+import time
+from typing import Any, BinaryIO
+
+from . import redact
+
+MAX_FRAME = 64 << 20  # bytes, newline included (docs/protocol.md)
+
+
+def isolate_stdout() -> int:
+    """Return a private fd for the protocol; fd 1 and sys.stdout now go to stderr."""
+    try:
+        sys.stdout.flush()
+    except Exception:
+        pass
+    proto_fd = os.dup(1)
+    os.set_inheritable(proto_fd, False)  # child processes of user code must not get it
+    os.dup2(2, 1)
+    stream = redact.RedactingStream(sys.stderr)
+    sys.stderr = stream  # type: ignore[assignment]
+    sys.stdout = stream  # type: ignore[assignment]
+    return proto_fd
+
+
+def isolate_stdin() -> int:
+    """Return a private fd for requests; fd 0 and sys.stdin now read /dev/null.
+
+    User code that calls input() or reads fd 0 must not consume request bytes.
+    """
+    proto_fd = os.dup(0)
+    os.set_inheritable(proto_fd, False)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdin = open(os.devnull, "r")  # noqa: SIM115 - lives as long as the process
+    return proto_fd
+
+
+def now_rfc3339() -> str:
+    """The current UTC time as RFC 3339 with nanoseconds (Go's time.RFC3339Nano)."""
+    return format_ns(time.time_ns())
+
+
+def format_ns(ns: int) -> str:
+    seconds, frac = divmod(ns, 1_000_000_000)
+    stamp = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{frac:09d}Z"
+
+
+def jsonable(value: Any, _depth: int = 0) -> Any:
+    """A JSON-safe copy of value: pydantic models dumped, DSPy examples as dicts, else str()."""
+    if _depth > 40:
+        return str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value, _depth + 1)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v, _depth + 1) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        try:
+            return jsonable(model_dump(mode="json"), _depth + 1)
+        except Exception:
+            try:
+                return jsonable(model_dump(), _depth + 1)
+            except Exception:
+                pass
+    to_dict = getattr(value, "toDict", None)  # dspy.Example / dspy.Prediction
+    if callable(to_dict):
+        try:
+            return jsonable(to_dict(), _depth + 1)
+        except Exception:
+            pass
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def encode(frame: dict) -> bytes:
+    """One frame as a line. ASCII-only JSON (always valid UTF-8), no NaN, secrets redacted."""
+    text = json.dumps(frame, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return (redact.redact(text) + "\n").encode("ascii")
+
+
+class FrameWriter:
+    """Writes frames to the private protocol fd, one whole line at a time."""
+
+    def __init__(self, fd_or_file: int | BinaryIO):
+        if isinstance(fd_or_file, int):
+            self._out: BinaryIO = os.fdopen(fd_or_file, "wb", buffering=1 << 16)
+        else:
+            self._out = fd_or_file
+        self._lock = threading.Lock()
+        self.broken = False
+
+    def write(self, frame: dict) -> None:
+        try:
+            line = encode(frame)
+        except (TypeError, ValueError):
+            line = encode(jsonable(frame))
+        if len(line) > MAX_FRAME:
+            line = encode(_too_large(frame, len(line)))
+        with self._lock:
+            if self.broken:
+                return
+            try:
+                self._out.write(line)
+                self._out.flush()
+            except (BrokenPipeError, OSError):
+                # Go is gone; nobody reads frames any more. The parent-death
+                # signal or EOF on stdin ends the process.
+                self.broken = True
+
+    def event(self, req_id: int, name: str, data: dict) -> None:
+        self.write({"id": req_id, "event": name, "data": data})
+
+    def result(self, req_id: int, result: dict) -> None:
+        self.write({"id": req_id, "result": result})
+
+    def error(self, req_id: int, error: dict) -> None:
+        self.write({"id": req_id, "error": error})
+
+
+def _too_large(frame: dict, size: int) -> dict:
+    """Replace a frame that exceeds the limit with one that says so."""
+    req_id = frame.get("id", 0)
+    message = f"frame of {size} bytes exceeds the 64 MiB limit"
+    if "event" in frame:
+        data = frame.get("data") or {}
+        small = {k: data[k] for k in ("id", "parent", "kind", "name", "module", "start", "end") if k in data}
+        small["error"] = message
+        return {"id": req_id, "event": frame["event"], "data": small}
+    return {"id": req_id, "error": {"code": "internal", "message": message, "retryable": False}}

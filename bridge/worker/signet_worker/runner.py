@@ -1,0 +1,121 @@
+"""The methods that touch DSPy: execute, render, validate (docs/protocol.md, "Methods")."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import dspy
+from dspy.clients import base_lm
+
+from . import builder, lms, render as render_mod
+from .errors import BadInput
+from .protocol import jsonable
+from .tracing import Tracer
+
+# Per-LM and per-module DSPy histories are kept this short: the tracer reads an
+# entry right after the call that appended it.
+MAX_HISTORY_SIZE = 32
+# DSPy's process-wide history (dspy.inspect_history) keeps at most this many entries here.
+GLOBAL_HISTORY_KEEP = 16
+
+
+def configure_dspy(cache_dir: str | None, memory_cache_entries: int) -> None:
+    """Process-wide DSPy settings for a long-lived worker (called once, from the main thread)."""
+    kwargs: dict[str, Any] = {"memory_max_entries": memory_cache_entries}
+    if cache_dir:
+        kwargs["disk_cache_dir"] = cache_dir
+    dspy.configure_cache(**kwargs)
+    # DSPy bounds its global history at MAX_HISTORY_SIZE (10 000 by default) on each append.
+    base_lm.MAX_HISTORY_SIZE = GLOBAL_HISTORY_KEEP
+
+
+def trim_global_history() -> None:
+    history = base_lm.GLOBAL_HISTORY
+    excess = len(history) - GLOBAL_HISTORY_KEEP
+    if excess > 0:
+        del history[:excess]
+
+
+def _base_dir(params: dict) -> str | None:
+    base_dir = params.get("base_dir")
+    if base_dir is not None and not isinstance(base_dir, str):
+        raise BadInput("base_dir must be a string", field="base_dir")
+    return base_dir or None
+
+
+def _module_profiles(params: dict, program: builder.SignetProgram) -> dict[str, lms.LMProfile]:
+    raw = params.get("module_lms") or {}
+    if not isinstance(raw, dict):
+        raise BadInput("module_lms must map module names to LM profiles", field="module_lms")
+    names = {s.name for s in program.steps}
+    out = {}
+    for name, spec in raw.items():
+        if name not in names:
+            raise BadInput(f"module_lms names no module of the program: {name!r}", field=f"module_lms.{name}")
+        if spec is None:
+            continue
+        out[name] = lms.parse_profile(spec, f"module_lms.{name}")
+    return out
+
+
+def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: threading.Event | None,
+            lm_cache: lms.LMCache) -> dict[str, Any]:
+    started = time.monotonic()
+    program = builder.build_program(params.get("program"), _base_dir(params))
+    if params.get("lm") is None:
+        raise BadInput("execute needs an LM profile (lm)", field="lm")
+    profile = lms.parse_profile(params.get("lm"))
+    module_profiles = _module_profiles(params, program)
+    builder.load_state(program, params.get("state"))
+    inputs = builder.check_inputs(program, params.get("inputs"))
+
+    lm = lm_cache.for_request(profile)
+    profiles: dict[int, lms.LMProfile] = {id(lm): profile}
+    for name, module_profile in module_profiles.items():
+        module_lm = lm_cache.for_request(module_profile)
+        profiles[id(module_lm)] = module_profile
+        program.set_module_context(name, module_lm, lms.make_adapter(module_profile))
+
+    trace = params.get("trace", True) is not False
+    tracer = Tracer(emit=emit if trace else None, cancel=cancel, program=program,
+                    modules=builder.module_map(program), profiles=profiles)
+    try:
+        with dspy.context(lm=lm, adapter=lms.make_adapter(profile), callbacks=[tracer], trace=[],
+                          max_history_size=MAX_HISTORY_SIZE, track_usage=False):
+            prediction = program(**inputs)
+    finally:
+        trim_global_history()
+    outputs = jsonable(dict(prediction.items()))
+    return {
+        "outputs": outputs,
+        "usage": tracer.usage_dict(),
+        "cost": round(tracer.cost, 12),
+        "cost_unknown": tracer.cost_unknown,
+        "duration_ms": round((time.monotonic() - started) * 1000, 3),
+    }
+
+
+def render(params: dict) -> dict[str, Any]:
+    program = builder.build_program(params.get("program"), _base_dir(params))
+    raw_lm = params.get("lm")
+    if isinstance(raw_lm, dict) and not raw_lm.get("model"):
+        # Only the adapter matters here; a caller without an LM profile may send an empty one.
+        raw_lm = {"model": "-", "adapter": raw_lm.get("adapter") or "chat"}
+    profile = lms.parse_profile(raw_lm) if raw_lm is not None else None
+    module_profiles = _module_profiles(params, program)
+    builder.load_state(program, params.get("state"))
+    module = params.get("module")
+    if module is not None and not isinstance(module, str):
+        raise BadInput("module must be a module name or null", field="module")
+
+    def adapter_for(name: str) -> dspy.Adapter:
+        return lms.make_adapter(module_profiles.get(name, profile))
+
+    return render_mod.render(program, params.get("inputs") or {}, adapter_for, module)
+
+
+def validate(params: dict) -> dict[str, Any]:
+    program = builder.build_program(params.get("program"), _base_dir(params))
+    return {"modules": builder.describe(program), "inputs": program.program_inputs()}

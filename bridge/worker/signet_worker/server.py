@@ -1,0 +1,219 @@
+"""The worker's request loop: the reader thread, the thread pool, dispatch, cancel, shutdown.
+
+The reader thread (the main thread) reads request lines from stdin. `ping` and
+`cancel` are answered on it at once; `shutdown` stops intake and exits once the
+running requests have ended; every other method runs on the thread pool, each
+request in a fresh `contextvars.Context` so nothing DSPy keeps in context
+variables leaks from one request to the next.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import platform
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO
+
+import dspy
+
+from . import PROTOCOL_VERSION, errors, lms, runner
+from .errors import BadInput, Cancelled
+from .protocol import FrameWriter
+
+log = logging.getLogger("signet.worker")
+
+POOL_METHODS = ("execute", "render", "validate")
+
+
+class Server:
+    def __init__(self, writer: FrameWriter, threads: int):
+        self.writer = writer
+        self.threads = threads
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="signet-req")
+        self.lm_cache = lms.LMCache()
+        self._lock = threading.Lock()
+        self._inflight: dict[int, threading.Event] = {}
+        self._served = 0
+        self._stopping = False
+        self._shutdown_thread: threading.Thread | None = None
+
+    # -- frames ---------------------------------------------------------------------------------------
+
+    def hello(self) -> None:
+        self.writer.event(0, "hello", {
+            "protocol": PROTOCOL_VERSION,
+            "dspy": getattr(dspy, "__version__", "unknown"),
+            "python": platform.python_version(),
+            "pid": os.getpid(),
+            "threads": self.threads,
+        })
+
+    def _error(self, req_id: int, exc: BaseException) -> None:
+        body = errors.to_error(exc)
+        if body["code"] == "internal":
+            log.error("request %s failed: %s", req_id, body.get("detail", {}).get("traceback", body["message"]))
+        self.writer.error(req_id, body)
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def serve(self, stdin: BinaryIO) -> int:
+        """Read requests until EOF; then let running requests finish. Returns the exit status."""
+        while True:
+            raw = stdin.readline()
+            if not raw:
+                break
+            self.handle_line(raw)
+        with self._lock:
+            self._stopping = True
+            shutdown_thread = self._shutdown_thread
+        if shutdown_thread is not None:
+            shutdown_thread.join()
+        self.pool.shutdown(wait=True)
+        return 0
+
+    def handle_line(self, raw: bytes) -> None:
+        line = raw.strip()
+        if not line:
+            return
+        try:
+            request = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            # No id to answer to: Go's decoder refuses error frames with id 0.
+            log.error("ignoring a request line that is not JSON (%s): %.200r", exc, line)
+            return
+        req_id = request.get("id") if isinstance(request, dict) else None
+        if isinstance(req_id, bool) or not isinstance(req_id, int) or req_id <= 0:
+            log.error("ignoring a request without a positive integer id: %.200r", line)
+            return
+        method = request.get("method")
+        params = request.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(method, str) or not method:
+            self._error(req_id, BadInput("request without a method", field="method"))
+            return
+        if not isinstance(params, dict):
+            self._error(req_id, BadInput("params must be an object", field="params"))
+            return
+        try:
+            self.dispatch(req_id, method, params)
+        except Exception as exc:  # never let one request take the reader down
+            self._error(req_id, exc)
+
+    def dispatch(self, req_id: int, method: str, params: dict[str, Any]) -> None:
+        if method == "ping":
+            with self._lock:
+                result = {"pid": os.getpid(), "served": self._served, "inflight": len(self._inflight)}
+            self.writer.result(req_id, result)
+        elif method == "cancel":
+            target = params.get("target")
+            with self._lock:
+                event = self._inflight.get(target) if isinstance(target, int) else None
+            if event is not None:
+                event.set()
+            self.writer.result(req_id, {"cancelled": event is not None})
+        elif method == "shutdown":
+            self._begin_shutdown(req_id)
+        elif method in POOL_METHODS:
+            with self._lock:
+                if self._stopping:
+                    raise errors.WorkerError("the worker is shutting down", retryable=True, reason="shutting_down")
+                if req_id in self._inflight:
+                    raise BadInput(f"request id {req_id} is already running", field="id")
+                cancel = threading.Event()
+                self._inflight[req_id] = cancel
+            try:
+                self.pool.submit(self._run, req_id, method, params, cancel)
+            except RuntimeError as exc:  # the pool is shut down
+                with self._lock:
+                    self._inflight.pop(req_id, None)
+                raise errors.WorkerError("the worker is shutting down", retryable=True,
+                                         reason="shutting_down") from exc
+        else:
+            raise BadInput(f"unknown method {method!r}", field="method")
+
+    # -- running --------------------------------------------------------------------------------------
+
+    def _run(self, req_id: int, method: str, params: dict, cancel: threading.Event) -> None:
+        contextvars.Context().run(self._run_in_context, req_id, method, params, cancel)
+
+    def _run_in_context(self, req_id: int, method: str, params: dict, cancel: threading.Event) -> None:
+        result: dict | None = None
+        failure: BaseException | None = None
+        try:
+            if cancel.is_set():
+                raise Cancelled()
+            if method == "execute":
+                result = runner.execute(
+                    params, emit=lambda data: self.writer.event(req_id, "span", data), cancel=cancel,
+                    lm_cache=self.lm_cache,
+                )
+            elif method == "render":
+                result = runner.render(params)
+            else:
+                result = runner.validate(params)
+        except BaseException as exc:  # noqa: BLE001 - user code may raise SystemExit too
+            failure = exc
+        finally:
+            with self._lock:
+                self._inflight.pop(req_id, None)
+                self._served += 1
+        if failure is not None:
+            try:
+                self._error(req_id, failure)
+            except BaseException as exc:  # noqa: BLE001
+                self.writer.error(req_id, {"code": "internal", "message": f"reporting an error failed: {exc!r}",
+                                           "retryable": False})
+        else:
+            self.writer.result(req_id, result or {})
+
+    # -- stopping -------------------------------------------------------------------------------------
+
+    def _begin_shutdown(self, req_id: int) -> None:
+        with self._lock:
+            self._stopping = True
+            if self._shutdown_thread is not None:
+                self.writer.result(req_id, {})
+                return
+
+            def finish() -> None:
+                self.pool.shutdown(wait=True)
+                self.writer.result(req_id, {})
+                _exit(0)
+
+            self._shutdown_thread = threading.Thread(target=finish, name="signet-shutdown", daemon=True)
+            self._shutdown_thread.start()
+
+
+def _exit(status: int) -> None:
+    try:
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
+def _threads() -> int:
+    raw = os.environ.get("SIGNET_WORKER_THREADS", "")
+    try:
+        value = int(raw) if raw.strip() else 8
+    except ValueError:
+        value = 8
+    return max(1, value)
+
+
+def main(in_fd: int, out_fd: int) -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    memory_entries = int(os.environ.get("SIGNET_MEMORY_CACHE_ENTRIES", "2000") or 2000)
+    runner.configure_dspy(os.environ.get("DSPY_CACHEDIR"), memory_entries)
+    writer = FrameWriter(out_fd)
+    server = Server(writer, _threads())
+    server.hello()
+    status = server.serve(os.fdopen(in_fd, "rb", buffering=1 << 16))
+    _exit(status)
+    return status

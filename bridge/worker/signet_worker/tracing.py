@@ -1,0 +1,313 @@
+"""DSPy callbacks to span events, usage and cost; the request's cancel point.
+
+One `Tracer` per request, registered with `dspy.context(callbacks=[tracer])`.
+DSPy's `with_callbacks` calls the start hook before it sets `ACTIVE_CALL_ID`
+to the new call, so `ACTIVE_CALL_ID.get()` in a start hook is the parent span.
+
+LM spans read the LM's own history entry for the call (DSPy appends it before
+the end hook runs): the entry whose `messages` is the very list the LM was
+called with. It carries the usage DSPy recorded and the cost the provider (or
+DSPy's pricing metadata) reported. Each request runs on per-request LM copies,
+so that history belongs to the request alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
+
+from .errors import Cancelled
+from .protocol import format_ns, jsonable
+
+HISTORY_SCAN = 64
+
+
+@dataclass
+class _Span:
+    data: dict[str, Any]
+    instance: Any = None
+    call_inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+
+def messages_of(raw: Any) -> list[dict[str, str]]:
+    """Chat messages as {role, content} with string content (parts joined)."""
+    out = []
+    for message in raw or []:
+        if not isinstance(message, dict):
+            message = jsonable(message)
+            if not isinstance(message, dict):
+                out.append({"role": "user", "content": str(message)})
+                continue
+        content = message.get("content")
+        if content is None:
+            content = ""
+        elif not isinstance(content, str):
+            parts = content if isinstance(content, list) else [content]
+            texts = []
+            for part in parts:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+                else:
+                    texts.append(str(jsonable(part)))
+            content = "\n".join(texts)
+        out.append({"role": str(message.get("role") or "user"), "content": content})
+    return out
+
+
+def _completion_text(output: Any) -> str:
+    if isinstance(output, dict):
+        text = output.get("text")
+        return text if isinstance(text, str) else str(jsonable(output))
+    return output if isinstance(output, str) else str(jsonable(output))
+
+
+def _flat_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Module/tool call arguments: `kwargs` spread out, positional `args` kept if any."""
+    out: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if key == "kwargs" and isinstance(value, dict):
+            out.update(value)
+        elif key == "args" and not value:
+            continue
+        else:
+            out[key] = value
+    return {str(k): jsonable(v) for k, v in out.items()}
+
+
+class Tracer(BaseCallback):
+    """Turns DSPy hooks into span events; accumulates usage and cost; raises Cancelled."""
+
+    def __init__(
+        self,
+        *,
+        emit: Callable[[dict[str, Any]], None] | None,
+        cancel: threading.Event | None = None,
+        program: Any = None,
+        modules: dict[int, tuple[str, str]] | None = None,
+        profiles: dict[int, Any] | None = None,
+    ):
+        self._emit = emit
+        self._cancel = cancel
+        self._program = program
+        self._modules = modules or {}
+        self._profiles = profiles or {}
+        self._lock = threading.Lock()
+        self._open: dict[str, _Span] = {}
+        self._module_of: dict[str, str] = {}
+        self.root_id: str | None = None
+        self.usage: dict[str, Usage] = {}
+        self.cost = 0.0
+        self.cost_unknown = False
+        self.spans = 0
+
+    # -- plumbing -------------------------------------------------------------------------------------
+
+    def _check_cancel(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled()
+
+    def _parent(self, call_id: str) -> str | None:
+        parent = ACTIVE_CALL_ID.get()
+        if parent is None and self.root_id is not None and call_id != self.root_id:
+            # A thread DSPy started without copying the context (e.g. user threads): hang it on the root.
+            parent = self.root_id
+        return parent
+
+    def _start(self, call_id: str, kind: str, name: str, module: str | None, instance: Any = None,
+               call_inputs: dict | None = None, **fields: Any) -> None:
+        self._check_cancel()
+        parent = self._parent(call_id)
+        if module is None and parent is not None:
+            module = self._module_of.get(parent)
+        data: dict[str, Any] = {"id": call_id, "kind": kind, "name": name, "start": format_ns(time.time_ns())}
+        if parent:
+            data["parent"] = parent
+        if module:
+            data["module"] = module
+        data.update({k: v for k, v in fields.items() if v is not None})
+        with self._lock:
+            self._open[call_id] = _Span(data, instance, call_inputs or {})
+            if module:
+                self._module_of[call_id] = module
+            self.spans += 1
+        self._send(data)
+
+    def _end(self, call_id: str, exception: BaseException | None, **fields: Any) -> _Span | None:
+        with self._lock:
+            span = self._open.pop(call_id, None)
+        if span is None:
+            return None
+        data = span.data
+        data["end"] = format_ns(time.time_ns())
+        data.update({k: v for k, v in fields.items() if v is not None})
+        if exception is not None:
+            data["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
+        self._send(data)
+        if exception is None or not isinstance(exception, Cancelled):
+            self._check_cancel()
+        return span
+
+    def _send(self, data: dict[str, Any]) -> None:
+        if self._emit is not None:
+            self._emit(dict(data))
+
+    # -- modules -------------------------------------------------------------------------------------
+
+    def on_module_start(self, call_id, instance, inputs):
+        if self._program is not None and instance is self._program:
+            if self.root_id is None:
+                self.root_id = call_id
+            name, module = getattr(instance, "signet_name", type(instance).__name__), None
+        elif id(instance) in self._modules:
+            module, path = self._modules[id(instance)]
+            rel = path[len(module) + 1:] if path.startswith(module + ".") else ""
+            name = f"{type(instance).__name__}({rel})" if rel else type(instance).__name__
+        else:
+            name, module = type(instance).__name__, None
+        self._start(call_id, "module", name, module, instance, inputs=_flat_inputs(inputs))
+
+    def on_module_end(self, call_id, outputs, exception=None):
+        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None else None)
+
+    @staticmethod
+    def _outputs(outputs: Any) -> dict[str, Any] | None:
+        if outputs is None:
+            return None
+        value = jsonable(outputs)
+        return value if isinstance(value, dict) else {"output": value}
+
+    # -- adapters ------------------------------------------------------------------------------------
+
+    def on_adapter_format_start(self, call_id, instance, inputs):
+        signature = inputs.get("signature")
+        sig_text = getattr(signature, "signature", None) if signature is not None else None
+        demos = inputs.get("demos") or []
+        data = {"signature": sig_text or str(signature), "demos": len(demos),
+                "inputs": jsonable(inputs.get("inputs") or {})}
+        self._start(call_id, "adapter", f"{type(instance).__name__}.format", None, instance, inputs=data)
+
+    def on_adapter_format_end(self, call_id, outputs, exception=None):
+        self._end(call_id, exception, messages=messages_of(outputs) if outputs is not None else None)
+
+    def on_adapter_parse_start(self, call_id, instance, inputs):
+        completion = inputs.get("completion")
+        self._start(call_id, "adapter", f"{type(instance).__name__}.parse", None, instance,
+                    completion=completion if isinstance(completion, str) else None)
+
+    def on_adapter_parse_end(self, call_id, outputs, exception=None):
+        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None else None)
+
+    # -- tools ---------------------------------------------------------------------------------------
+
+    def on_tool_start(self, call_id, instance, inputs):
+        module = self._modules.get(id(instance), (None, ""))[0]
+        self._start(call_id, "tool", str(getattr(instance, "name", None) or type(instance).__name__), module,
+                    instance, inputs=_flat_inputs(inputs))
+
+    def on_tool_end(self, call_id, outputs, exception=None):
+        self._end(call_id, exception, outputs={"result": jsonable(outputs)} if exception is None else None)
+
+    # -- LMs -----------------------------------------------------------------------------------------
+
+    def on_lm_start(self, call_id, instance, inputs):
+        model = str(getattr(instance, "model", type(instance).__name__))
+        messages = inputs.get("messages")
+        prompt = inputs.get("prompt")
+        shown = messages if messages is not None else ([{"role": "user", "content": prompt}] if isinstance(prompt, str) else None)
+        kwargs = {k: v for k, v in (inputs.get("kwargs") or {}).items() if not str(k).startswith("api_")}
+        self._start(call_id, "lm", model, None, instance, call_inputs={"messages": messages, "prompt": prompt},
+                    model=model, messages=messages_of(shown) if shown is not None else None,
+                    inputs=jsonable(kwargs) if kwargs else None)
+
+    def on_lm_end(self, call_id, outputs, exception=None):
+        with self._lock:
+            span = self._open.get(call_id)
+        fields: dict[str, Any] = {}
+        if span is not None and exception is None:
+            fields = self._account(span, outputs)
+        self._end(call_id, exception, **fields)
+
+    def _account(self, span: _Span, outputs: Any) -> dict[str, Any]:
+        lm = span.instance
+        model = str(getattr(lm, "model", "unknown"))
+        entry = _history_entry(lm, span.call_inputs.get("messages"), span.call_inputs.get("prompt"))
+        fields: dict[str, Any] = {}
+        if isinstance(outputs, list) and outputs:
+            fields["completion"] = _completion_text(outputs[0])
+            if len(outputs) > 1:
+                fields["outputs"] = {"completions": [_completion_text(o) for o in outputs]}
+        usage = (entry or {}).get("usage") or {}
+        prompt_tokens = _int(usage.get("prompt_tokens"))
+        completion_tokens = _int(usage.get("completion_tokens"))
+        # DSPy records a cache hit with empty usage (nothing billed) and the original cost.
+        cache_hit = entry is not None and not usage and bool(getattr(lm, "cache", False))
+        profile = self._profiles.get(id(lm))
+        cost: float | None
+        if cache_hit:
+            cost = 0.0
+        elif entry is None:
+            cost = None
+        elif profile is not None and getattr(profile, "priced", False):
+            cost = profile.price(prompt_tokens, completion_tokens)
+        elif isinstance(entry.get("cost"), (int, float)):
+            cost = float(entry["cost"])
+        else:
+            cost = None
+        with self._lock:
+            if not cache_hit:
+                u = self.usage.setdefault(model, Usage())
+                u.calls += 1
+                u.prompt_tokens += prompt_tokens
+                u.completion_tokens += completion_tokens
+            if cost is None:
+                self.cost_unknown = True
+            else:
+                self.cost += cost
+        if not cache_hit:
+            fields["usage"] = {"calls": 1, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+        if cost:
+            fields["cost"] = cost
+        if cache_hit:
+            fields["cache_hit"] = True
+        return fields
+
+    # -- results -------------------------------------------------------------------------------------
+
+    def usage_dict(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {model: u.as_dict() for model, u in self.usage.items()}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _history_entry(lm: Any, messages: Any, prompt: Any) -> dict | None:
+    history = getattr(lm, "history", None)
+    if not history:
+        return None
+    for entry in reversed(list(history[-HISTORY_SCAN:])):
+        if not isinstance(entry, dict):
+            continue
+        if messages is not None and entry.get("messages") is messages:
+            return entry
+        if messages is None and prompt is not None and entry.get("prompt") is prompt:
+            return entry
+    return None
