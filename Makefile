@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/signet-dspy/signet/cmd.Version=$(VERSION)
 WORKSPACE ?= $(CURDIR)/.signet-demo
 FUZZTIME ?= 5s
 
-.PHONY: build run test vet unit fuzz bench clean
+.PHONY: build run test vet venv unit pytest fuzz bench clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -18,14 +18,24 @@ run: build
 	$(BIN) --workspace $(WORKSPACE) program list
 	$(BIN) --workspace $(WORKSPACE) dataset list
 
-test: vet unit fuzz
+test: vet venv unit pytest fuzz
 
 vet:
 	$(GO) mod download
 	$(GO) vet ./...
 
-unit:
-	$(GO) test -race -count=1 ./...
+# The workers' Python environment (dspy and its pinned dependencies), made by
+# the real `signet setup`; a second run reuses it.
+venv: build
+	$(BIN) setup
+
+# Go tests run against real Python workers; SIGNET_REQUIRE_PYTHON turns the
+# skip they would take without an interpreter into a failure.
+unit: venv
+	SIGNET_PYTHON="$$($(BIN) setup --quiet --print-python)" SIGNET_REQUIRE_PYTHON=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+pytest: venv
+	cd bridge/worker && "$$(../../$(BIN) setup --quiet --print-python)" -m pytest -q -p no:cacheprovider
 
 # A short pass of every fuzz target (go test takes one -fuzz target at a time).
 fuzz:
@@ -36,8 +46,8 @@ fuzz:
 	  done; \
 	done
 
-bench:
-	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=60m ./...
+bench: venv
+	SIGNET_PYTHON="$$($(BIN) setup --quiet --print-python)" $(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=60m ./...
 
 clean:
 	rm -rf bin

@@ -99,3 +99,74 @@ func TestBinaryFirstSteps(t *testing.T) {
 		t.Errorf("missing argument: exit %d, want 2", code)
 	}
 }
+
+// pythonEnv is the interpreter for tests that run real workers: make test
+// sets SIGNET_PYTHON (and SIGNET_REQUIRE_PYTHON, which turns a skip into a
+// failure so CI cannot pass without running them).
+func pythonEnv(t *testing.T) []string {
+	t.Helper()
+	py := os.Getenv("SIGNET_PYTHON")
+	if py == "" {
+		if os.Getenv("SIGNET_REQUIRE_PYTHON") != "" {
+			t.Fatal("SIGNET_PYTHON is not set but SIGNET_REQUIRE_PYTHON is: run `make test`")
+		}
+		t.Skip("no SIGNET_PYTHON: `make test` sets it after `signet setup`")
+	}
+	return []string{"SIGNET_PYTHON=" + py, "XDG_CACHE_HOME=" + os.Getenv("XDG_CACHE_HOME")}
+}
+
+// TestBinaryRun runs a demo program and a custom user module through real
+// DSPy workers with the deterministic test LM.
+func TestBinaryRun(t *testing.T) {
+	env := append(pythonEnv(t), "SIGNET_HOME="+t.TempDir(), "SIGNET_CONFIG="+filepath.Join(t.TempDir(), "none.yaml"))
+	if out, errOut, code := run(t, env, "demo"); code != 0 {
+		t.Fatalf("demo: %d %s %s", code, out, errOut)
+	}
+	out, errOut, code := run(t, env, "run", "qa", "--lm", "test", "--input", "question=What is the capital of France?")
+	if code != 0 {
+		t.Fatalf("run qa: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"qa v1 on test (signet/test)", "answer: ", "module ", "lm ", "signet/test", "LM calls"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+
+	if out, errOut, code := run(t, env, "program", "create", "-f", "examples/custom/program.yaml"); code != 0 {
+		t.Fatalf("create custom: %d %s %s", code, out, errOut)
+	}
+	out, errOut, code = run(t, env, "run", "custom_qa", "--json", "--input", "question=Who wrote Hamlet?")
+	if code != 0 {
+		t.Fatalf("run custom_qa: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res struct {
+		Result struct {
+			Outputs map[string]any
+			Usage   map[string]struct{ Calls int }
+		}
+		Spans []struct {
+			Kind, Name, Parent, ID string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("run --json: %v\n%s", err, out)
+	}
+	if _, ok := res.Result.Outputs["answer"]; !ok {
+		t.Errorf("custom module gave no answer: %+v", res.Result.Outputs)
+	}
+	if res.Result.Usage["signet/test"].Calls != 2 {
+		t.Errorf("custom module (draft + shorten) made %+v LM calls, want 2", res.Result.Usage)
+	}
+	lmSpans := 0
+	for _, s := range res.Spans {
+		if s.Kind == "lm" {
+			lmSpans++
+			if s.Parent == "" {
+				t.Errorf("lm span %s has no parent", s.ID)
+			}
+		}
+	}
+	if lmSpans != 2 {
+		t.Errorf("%d lm spans, want 2: %+v", lmSpans, res.Spans)
+	}
+}

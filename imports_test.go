@@ -23,6 +23,7 @@ var allowedImports = map[string][]string{
 	"themes":   {"themes"},
 	"tui":      {"tui", "model", "themes"},
 	"examples": {"examples"},
+	"config":   {"config", "model"},
 }
 
 type goPackage struct {

@@ -24,7 +24,45 @@ func readProgramFile(path string) (*model.Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading program file: %w", err)
 	}
-	return parseProgram(path, data)
+	p, err := parseProgram(path, data)
+	if err != nil {
+		return nil, err
+	}
+	// User code is named relative to the program file, as a DSPy project
+	// would; it is stored absolute so runs do not depend on the cwd.
+	dir := filepath.Dir(path)
+	for i := range p.Modules {
+		m := &p.Modules[i]
+		if m.Source != "" {
+			if m.Source, err = absSource(dir, m.Source); err != nil {
+				return nil, fmt.Errorf("%s: modules[%d].source: %w", path, i, err)
+			}
+		}
+		// ReAct tools are user code too: config.tools lists file.py:function.
+		if tools, ok := m.Config["tools"].([]any); ok {
+			for j, t := range tools {
+				if s, ok := t.(string); ok {
+					if tools[j], err = absSource(dir, s); err != nil {
+						return nil, fmt.Errorf("%s: modules[%d].config.tools[%d]: %w", path, i, j, err)
+					}
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// absSource makes the file part of "file.py:Name" absolute against dir.
+func absSource(dir, src string) (string, error) {
+	file, obj, _ := strings.Cut(src, ":")
+	if filepath.IsAbs(file) {
+		return src, nil
+	}
+	abs, err := filepath.Abs(filepath.Join(dir, file))
+	if err != nil {
+		return "", err
+	}
+	return abs + ":" + obj, nil
 }
 
 func parseProgram(name string, data []byte) (*model.Program, error) {

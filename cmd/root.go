@@ -69,6 +69,9 @@ func (a *app) rootCommand() *cobra.Command {
 		a.programCommand(),
 		a.datasetCommand(),
 		a.demoCommand(),
+		a.setupCommand(),
+		a.doctorCommand(),
+		a.runCommand(),
 	)
 	return root
 }

@@ -1,0 +1,180 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/config"
+)
+
+// managedVenv is the virtual environment `signet setup` creates, under the
+// user cache dir so every workspace shares it.
+func managedVenv() (string, error) {
+	if d := os.Getenv("SIGNET_VENV"); d != "" {
+		return filepath.Abs(d)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the cache dir: %w", err)
+	}
+	return filepath.Join(cache, "signet", "venv"), nil
+}
+
+const lockStamp = ".signet-requirements-sha256"
+
+// pythonChoice is the interpreter the workers run, and why it was chosen.
+type pythonChoice struct {
+	Path   string
+	Source string // --python, config, SIGNET_PYTHON, VIRTUAL_ENV, managed venv
+}
+
+// resolvePython picks the interpreter in the documented order: --python, the
+// config file, SIGNET_PYTHON, an active VIRTUAL_ENV, the managed venv. So a
+// user's own project environment, with their own DSPy code, just works.
+func resolvePython(flag string, cfg *config.Config) (pythonChoice, error) {
+	switch {
+	case flag != "":
+		return pythonChoice{flag, "--python"}, nil
+	case cfg != nil && cfg.Python != "":
+		return pythonChoice{cfg.Python, "config " + cfg.Path()}, nil
+	case os.Getenv("SIGNET_PYTHON") != "":
+		return pythonChoice{os.Getenv("SIGNET_PYTHON"), "SIGNET_PYTHON"}, nil
+	case os.Getenv("VIRTUAL_ENV") != "":
+		return pythonChoice{filepath.Join(os.Getenv("VIRTUAL_ENV"), "bin", "python"), "VIRTUAL_ENV"}, nil
+	}
+	venv, err := managedVenv()
+	if err != nil {
+		return pythonChoice{}, err
+	}
+	py := filepath.Join(venv, "bin", "python")
+	if _, err := os.Stat(py); errors.Is(err, fs.ErrNotExist) {
+		return pythonChoice{py, "managed venv"}, fmt.Errorf("no Python environment for the workers: run `signet setup` (or point --python, SIGNET_PYTHON or VIRTUAL_ENV at one with dspy installed)")
+	}
+	return pythonChoice{py, "managed venv"}, nil
+}
+
+func (a *app) setupCommand() *cobra.Command {
+	var base string
+	var printPython, quiet bool
+	c := &cobra.Command{
+		Use:   "setup",
+		Short: "Create the managed Python environment for the workers (dspy and its pinned dependencies)",
+		Args:  exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			venv, err := managedVenv()
+			if err != nil {
+				return err
+			}
+			py := filepath.Join(venv, "bin", "python")
+			out := a.stderr
+			if quiet {
+				out = io.Discard
+			}
+			if err := setupVenv(c.Context(), base, venv, out); err != nil {
+				return err
+			}
+			if printPython {
+				fmt.Fprintln(a.stdout, py)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&base, "base-python", "", "interpreter to create the venv with (default: python3 on PATH, 3.10 or newer)")
+	c.Flags().BoolVar(&printPython, "print-python", false, "print the venv's interpreter path when done")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	return c
+}
+
+// setupVenv makes venv match the embedded lock; a venv already made from the
+// same lock is kept as it is.
+func setupVenv(ctx context.Context, base, venv string, out io.Writer) error {
+	want := bridge.RequirementsHash()
+	if got, err := os.ReadFile(filepath.Join(venv, lockStamp)); err == nil && strings.TrimSpace(string(got)) == want {
+		fmt.Fprintf(out, "python environment up to date: %s\n", venv)
+		return nil
+	}
+	if base == "" {
+		var err error
+		if base, err = exec.LookPath("python3"); err != nil {
+			return fmt.Errorf("no python3 on PATH: install Python 3.10 or newer, or pass --base-python")
+		}
+	}
+	if err := exec.CommandContext(ctx, base, "-c", "import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)").Run(); err != nil {
+		return fmt.Errorf("%s is not Python 3.10 or newer (DSPy needs it): pass --base-python", base)
+	}
+	fmt.Fprintf(out, "creating %s with %s\n", venv, base)
+	os.RemoveAll(venv) // a half-made or outdated venv is rebuilt whole
+	if err := os.MkdirAll(filepath.Dir(venv), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(venv), err)
+	}
+	if msg, err := exec.CommandContext(ctx, base, "-m", "venv", venv).CombinedOutput(); err != nil {
+		return fmt.Errorf("python -m venv %s: %w\n%s", venv, err, msg)
+	}
+	lock := filepath.Join(venv, "requirements.lock")
+	if err := os.WriteFile(lock, bridge.Requirements, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", lock, err)
+	}
+	pip := exec.CommandContext(ctx, filepath.Join(venv, "bin", "python"), "-m", "pip", "install",
+		"--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-r", lock)
+	pip.Env = append(os.Environ(), "PIP_NO_WARN_SCRIPT_LOCATION=1")
+	if err := runWithProgress(pip, countRequirements(bridge.Requirements), out); err != nil {
+		return fmt.Errorf("installing the pinned packages into %s: %w", venv, err)
+	}
+	if err := os.WriteFile(filepath.Join(venv, lockStamp), []byte(want+"\n"), 0o644); err != nil {
+		return fmt.Errorf("stamping %s: %w", venv, err)
+	}
+	fmt.Fprintf(out, "python environment ready: %s\n", venv)
+	return nil
+}
+
+func countRequirements(lock []byte) int {
+	n := 0
+	for _, l := range strings.Split(string(lock), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			n++
+		}
+	}
+	return n
+}
+
+// runWithProgress runs pip, turning its "Collecting X" lines into a counter
+// and keeping the whole output to show if it fails.
+func runWithProgress(cmd *exec.Cmd, total int, out io.Writer) error {
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); pw.Close() }()
+	var log strings.Builder
+	n := 0
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		log.WriteString(line + "\n")
+		switch {
+		case strings.HasPrefix(line, "Collecting "):
+			n++
+			pkg, _, _ := strings.Cut(strings.TrimPrefix(line, "Collecting "), " (from")
+			fmt.Fprintf(out, "  [%2d/%d] %s\n", n, total, pkg)
+		case strings.HasPrefix(line, "Installing collected packages"):
+			fmt.Fprintf(out, "  installing %d packages…\n", n)
+		}
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("%w\n%s", err, log.String())
+	}
+	return nil
+}

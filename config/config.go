@@ -1,0 +1,142 @@
+// Package config reads the user's Signet configuration: the Python
+// interpreter, the worker pool size and the LM profiles. It holds names of
+// environment variables for API keys, never the keys.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the content of config.yaml; every field is optional.
+type Config struct {
+	Python   string             `yaml:"python,omitempty"`  // interpreter for the workers
+	Workers  int                `yaml:"workers,omitempty"` // pool size
+	Threads  int                `yaml:"threads,omitempty"` // concurrent requests per worker
+	LM       string             `yaml:"lm,omitempty"`      // default LM profile
+	Profiles map[string]Profile `yaml:"profiles,omitempty"`
+
+	path string
+}
+
+// Profile is a named LM: a DSPy/LiteLLM model string and how to reach it.
+type Profile struct {
+	Model       string         `yaml:"model"`
+	APIBase     string         `yaml:"api_base,omitempty"`
+	APIKeyEnv   string         `yaml:"api_key_env,omitempty"` // the variable that holds the key
+	Temperature *float64       `yaml:"temperature,omitempty"`
+	MaxTokens   int            `yaml:"max_tokens,omitempty"`
+	Cache       *bool          `yaml:"cache,omitempty"`
+	Adapter     string         `yaml:"adapter,omitempty"`   // chat (default) or json
+	PriceIn     float64        `yaml:"price_in,omitempty"`  // USD per 1M input tokens, when the provider reports no cost
+	PriceOut    float64        `yaml:"price_out,omitempty"` // USD per 1M output tokens
+	Kwargs      map[string]any `yaml:"kwargs,omitempty"`
+}
+
+// TestProfile is the deterministic rule-based LM shipped with the worker:
+// no key, no network, answers that follow the prompt.
+const TestProfile = "test"
+
+// builtin profiles exist without any config file.
+var builtin = map[string]Profile{
+	// Uncached, so every run really calls it and reports its tokens.
+	TestProfile: {Model: "signet/test", Cache: new(false)},
+}
+
+// Dir is $XDG_CONFIG_HOME/signet (usually ~/.config/signet).
+func Dir() (string, error) {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the config dir: %w", err)
+	}
+	return filepath.Join(d, "signet"), nil
+}
+
+// Load reads the config file at path; a missing file is the empty config.
+// An empty path means Dir()/config.yaml, or $SIGNET_CONFIG when set.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		path = os.Getenv("SIGNET_CONFIG")
+	}
+	if path == "" {
+		d, err := Dir()
+		if err != nil {
+			return nil, err
+		}
+		path = filepath.Join(d, "config.yaml")
+	}
+	c := &Config{path: path}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return c, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %s", path, strings.Join(te.Errors, "; "))
+		}
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	for name, p := range c.Profiles {
+		if p.Model == "" {
+			return nil, fmt.Errorf("%s: profile %q: model is required (a DSPy model string such as openai/gpt-4o-mini)", path, name)
+		}
+		if p.Adapter != "" && p.Adapter != "chat" && p.Adapter != "json" {
+			return nil, fmt.Errorf("%s: profile %q: adapter %q: want chat or json", path, name, p.Adapter)
+		}
+	}
+	return c, nil
+}
+
+// Path is the file the config was read from (it may not exist).
+func (c *Config) Path() string { return c.path }
+
+// Profile finds a profile by name, configured ones first, then built-ins.
+func (c *Config) Profile(name string) (Profile, error) {
+	if p, ok := c.Profiles[name]; ok {
+		return p, nil
+	}
+	if p, ok := builtin[name]; ok {
+		return p, nil
+	}
+	return Profile{}, fmt.Errorf("no LM profile %q (have: %s; add one under profiles: in %s)", name, strings.Join(c.ProfileNames(), ", "), c.path)
+}
+
+// ProfileNames lists every profile, sorted.
+func (c *Config) ProfileNames() []string {
+	var names []string
+	for n := range builtin {
+		if _, ok := c.Profiles[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	for n := range c.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// DefaultLM is the profile used when a program names none.
+func (c *Config) DefaultLM() string {
+	if c.LM != "" {
+		return c.LM
+	}
+	return TestProfile
+}
