@@ -246,3 +246,16 @@ func TestDemoIsIdempotent(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingKeyNamesTheVariable(t *testing.T) {
+	cfgPath := writeFile(t, t.TempDir(), "config.yaml", "profiles:\n  openai:\n    model: openai/gpt-4o-mini\n    api_key_env: SIGNET_TEST_MISSING_KEY\n")
+	t.Setenv("SIGNET_CONFIG", cfgPath)
+	t.Setenv("SIGNET_TEST_MISSING_KEY", "")
+	ws := t.TempDir()
+	mustSignet(t, ws, "init")
+	mustSignet(t, ws, "program", "create", "-f", examplePath("qa.yaml"))
+	_, stderr, code := signet(t, ws, "run", "qa", "--lm", "openai", "--input", "question=hi")
+	if code != 1 || !strings.Contains(stderr, "SIGNET_TEST_MISSING_KEY") || !strings.Contains(stderr, "not set") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
