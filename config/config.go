@@ -12,16 +12,22 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // Config is the content of config.yaml; every field is optional.
 type Config struct {
-	Python   string             `yaml:"python,omitempty"`  // interpreter for the workers
-	Workers  int                `yaml:"workers,omitempty"` // pool size
-	Threads  int                `yaml:"threads,omitempty"` // concurrent requests per worker
-	LM       string             `yaml:"lm,omitempty"`      // default LM profile
+	Python  string `yaml:"python,omitempty"`  // interpreter for the workers
+	Workers int    `yaml:"workers,omitempty"` // pool size
+	Threads int    `yaml:"threads,omitempty"` // concurrent requests per worker
+	// Concurrency bounds the executions in flight at once (default 8).
+	Concurrency int `yaml:"concurrency,omitempty"`
+	// Cache is the execution cache's TTL as a Go duration ("10m", "1h");
+	// "off" turns it off. Default 10m.
+	Cache    string             `yaml:"cache,omitempty"`
+	LM       string             `yaml:"lm,omitempty"` // default LM profile
 	Profiles map[string]Profile `yaml:"profiles,omitempty"`
 
 	path string
@@ -39,14 +45,31 @@ type Profile struct {
 	PriceIn     float64        `yaml:"price_in,omitempty"`  // USD per 1M input tokens, when the provider reports no cost
 	PriceOut    float64        `yaml:"price_out,omitempty"` // USD per 1M output tokens
 	Kwargs      map[string]any `yaml:"kwargs,omitempty"`
+	// GGUF, for the local model (model: signet/local), serves another GGUF
+	// file instead of the SmolLM2 model that setup installs.
+	GGUF string `yaml:"gguf,omitempty"`
 }
+
+// IsLocal reports whether the profile is the supervised llama.cpp server
+// that Signet starts itself.
+func (p Profile) IsLocal() bool { return p.Model == LocalModel }
 
 // TestProfile is the deterministic rule-based LM shipped with the worker:
 // no key, no network, answers that follow the prompt.
 const TestProfile = "test"
 
+// LocalProfile is the default LM: SmolLM2-135M-Instruct on llama.cpp,
+// served on loopback by a process Signet supervises. No key, no network.
+const LocalProfile = "local"
+
+// LocalModel is the model string that means "Signet's own local server".
+const LocalModel = "signet/local"
+
 // builtin profiles exist without any config file.
 var builtin = map[string]Profile{
+	// So small a model follows DSPy's formats only when the server's grammar
+	// enforces the output schema (see BENCHMARKS.md for the parse rates).
+	LocalProfile: {Model: LocalModel, Adapter: "json_schema", Temperature: new(0.0), MaxTokens: 256},
 	// Uncached, so every run really calls it and reports its tokens.
 	TestProfile: {Model: "signet/test", Cache: new(false)},
 }
@@ -93,15 +116,34 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	if c.Cache != "" && c.Cache != "off" && c.Cache != "0" {
+		if d, err := time.ParseDuration(c.Cache); err != nil || d <= 0 {
+			return nil, fmt.Errorf("%s: cache: %q is not a duration such as 10m, or off", path, c.Cache)
+		}
+	}
 	for name, p := range c.Profiles {
 		if p.Model == "" {
 			return nil, fmt.Errorf("%s: profile %q: model is required (a DSPy model string such as openai/gpt-4o-mini)", path, name)
 		}
-		if p.Adapter != "" && p.Adapter != "chat" && p.Adapter != "json" {
-			return nil, fmt.Errorf("%s: profile %q: adapter %q: want chat or json", path, name, p.Adapter)
+		switch p.Adapter {
+		case "", "chat", "json", "json_schema":
+		default:
+			return nil, fmt.Errorf("%s: profile %q: adapter %q: want chat, json or json_schema", path, name, p.Adapter)
 		}
 	}
 	return c, nil
+}
+
+// CacheTTL is the execution cache's time to live; negative means off.
+func (c *Config) CacheTTL() time.Duration {
+	switch c.Cache {
+	case "":
+		return 10 * time.Minute
+	case "off", "0":
+		return -1
+	}
+	d, _ := time.ParseDuration(c.Cache) // checked by Load
+	return d
 }
 
 // Path is the file the config was read from (it may not exist).
@@ -138,5 +180,5 @@ func (c *Config) DefaultLM() string {
 	if c.LM != "" {
 		return c.LM
 	}
-	return TestProfile
+	return LocalProfile
 }

