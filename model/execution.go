@@ -37,6 +37,8 @@ type Execution struct {
 	ErrorCode   string           `json:"error_code,omitempty"`
 	Error       string           `json:"error,omitempty"`
 	CacheHit    bool             `json:"cache_hit,omitempty"`
+	CacheOf     ID               `json:"cache_of,omitzero"` // a cache hit: the execution whose outputs it returned
+	Batch       string           `json:"batch,omitempty"`   // groups the executions of one dataset run
 	CreatedAt   time.Time        `json:"created_at"`
 	StartedAt   time.Time        `json:"started_at,omitzero"`
 	FinishedAt  time.Time        `json:"finished_at,omitzero"`

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// MaxExecutionBatch is the most executions CreateExecutions writes in one
+// transaction; Badger refuses much bigger ones.
+const MaxExecutionBatch = 2000
+
+// CreateExecutions writes new executions, their index keys and their cost
+// rollups in one transaction: all of them or none. Zero IDs are assigned; an
+// ID that is already stored is ErrExists. Everything is encoded before the
+// transaction starts and each rollup is read and written once, so the
+// transaction is short and rarely loses a race on a rollup key to the
+// executions that finish meanwhile.
+func (s *Store) CreateExecutions(ctx context.Context, es []*model.Execution) error {
+	if len(es) == 0 {
+		return nil
+	}
+	if len(es) > MaxExecutionBatch {
+		return fmt.Errorf("create executions: %d in one batch, at most %d", len(es), MaxExecutionBatch)
+	}
+	recs := make([][]byte, len(es))
+	deltas := map[string]rollupRecord{}
+	var order []string // rollup keys in first-use order, so retries write the same way
+	for i, e := range es {
+		if e == nil {
+			return fmt.Errorf("create executions: #%d is nil", i)
+		}
+		if err := s.prepareExecution(e); err != nil {
+			return fmt.Errorf("create executions: #%d (%s): %w", i, e.Program, err)
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("create executions: execution %s: %w", e.ID, err)
+		}
+		recs[i] = b
+		k := string(rollupKey(e.Program, monthOf(e.CreatedAt)))
+		d, seen := deltas[k]
+		if !seen {
+			order = append(order, k)
+		}
+		d.Executions++
+		d.CostNanos += costNanos(e.Cost)
+		d.Usage = d.Usage.Add(e.TotalUsage())
+		deltas[k] = d
+	}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		for i, e := range es {
+			switch _, err := txn.Get(execKey(e.ID)); {
+			case err == nil:
+				return fmt.Errorf("execution %s: %w", e.ID, ErrExists)
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return fmt.Errorf("execution %s: %w", e.ID, err)
+			}
+			if err := txn.Set(execKey(e.ID), recs[i]); err != nil {
+				return fmt.Errorf("execution %s: %w", e.ID, err)
+			}
+			for _, k := range execIndexKeys(e) {
+				if err := txn.Set(k, nil); err != nil {
+					return fmt.Errorf("execution %s: %w", e.ID, err)
+				}
+			}
+		}
+		for _, k := range order {
+			if err := addRollup(txn, []byte(k), deltas[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create %d executions: %w", len(es), err)
+	}
+	return nil
+}
