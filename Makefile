@@ -13,10 +13,14 @@ FUZZTIME ?= 5s
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-run: build
+# Everything on its embedded defaults: the Python environment and the local
+# LM (first time: a few minutes), the demo workspace, one demo program run on
+# the local model.
+run: venv
 	$(BIN) --workspace $(WORKSPACE) demo
 	$(BIN) --workspace $(WORKSPACE) program list
 	$(BIN) --workspace $(WORKSPACE) dataset list
+	$(BIN) --workspace $(WORKSPACE) run qa --input question="What is the capital of France?"
 
 test: vet venv unit pytest fuzz
 

@@ -170,3 +170,54 @@ func TestBinaryRun(t *testing.T) {
 		t.Errorf("%d lm spans, want 2: %+v", lmSpans, res.Spans)
 	}
 }
+
+// TestBinaryLocalLM is the local-LM check: no key, no network, a demo
+// program on SmolLM2 through the supervised llama.cpp server returns parsed
+// outputs with token counts, and `lm test local` works.
+func TestBinaryLocalLM(t *testing.T) {
+	env := append(pythonEnv(t), "SIGNET_HOME="+t.TempDir(), "SIGNET_CONFIG="+filepath.Join(t.TempDir(), "none.yaml"))
+	if out, errOut, code := run(t, env, "demo"); code != 0 {
+		t.Fatalf("demo: %d %s %s", code, out, errOut)
+	}
+	out, errOut, code := run(t, env, "run", "sentiment", "--json", "--input", "review=I love this blender, it crushes ice in seconds.")
+	if code != 0 {
+		t.Fatalf("run sentiment on local: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res struct {
+		LM     string
+		Result struct {
+			Outputs     map[string]any
+			Usage       map[string]struct{ Calls, PromptTokens, CompletionTokens int } `json:"usage"`
+			Cost        float64
+			CostUnknown bool `json:"cost_unknown"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("run --json: %v\n%s", err, out)
+	}
+	label, _ := res.Result.Outputs["sentiment"].(string)
+	if label != "positive" && label != "negative" && label != "neutral" {
+		t.Errorf("sentiment %q is not one of the Literal labels (outputs %v)", label, res.Result.Outputs)
+	}
+	if res.LM != "local" || len(res.Result.Usage) != 1 || res.Result.CostUnknown || res.Result.Cost != 0 {
+		t.Errorf("lm %q, usage %+v, cost %v unknown %v", res.LM, res.Result.Usage, res.Result.Cost, res.Result.CostUnknown)
+	}
+	for m, u := range res.Result.Usage {
+		if u.PromptTokens == 0 || u.CompletionTokens == 0 || !strings.HasPrefix(m, "openai/") {
+			t.Errorf("usage of %s: %+v", m, u)
+		}
+	}
+
+	out, errOut, code = run(t, env, "lm", "test", "local")
+	if code != 0 || !strings.Contains(out, "local (openai/") || !strings.Contains(out, "tokens in") {
+		t.Errorf("lm test local: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// A hosted profile without its key fails before any work, naming the variable.
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte("profiles:\n  openai:\n    model: openai/gpt-4o-mini\n    api_key_env: OPENAI_API_KEY\n"), 0o600)
+	_, errOut, code = run(t, append(env, "SIGNET_CONFIG="+cfg), "lm", "test", "openai")
+	if code != 1 || !strings.Contains(errOut, "OPENAI_API_KEY") {
+		t.Errorf("openai without key: exit %d, %q", code, errOut)
+	}
+}

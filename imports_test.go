@@ -24,6 +24,7 @@ var allowedImports = map[string][]string{
 	"tui":      {"tui", "model", "themes"},
 	"examples": {"examples"},
 	"config":   {"config", "model"},
+	"engine":   {"engine", "model", "store", "bridge"},
 }
 
 type goPackage struct {

@@ -72,6 +72,10 @@ func (a *app) rootCommand() *cobra.Command {
 		a.setupCommand(),
 		a.doctorCommand(),
 		a.runCommand(),
+		a.lmCommand(),
+		a.execCommand(),
+		a.traceCommand(),
+		a.costCommand(),
 	)
 	return root
 }

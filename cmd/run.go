@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/config"
+	"github.com/signet-dspy/signet/engine"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
 )
 
 // poolFlags are the flags of every command that starts Python workers.
@@ -30,126 +33,232 @@ func (f *poolFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.workers, "workers", 0, "worker processes (default: config, else 1 for a single run)")
 }
 
-// startPool starts the worker pool with the resolved interpreter, logging
-// into the workspace log file.
-func startPool(ctx context.Context, f poolFlags, cfg *config.Config, workspace string, log io.Writer, workers int) (*bridge.Pool, error) {
+// runEnv is what commands that run DSPy share: the config, the worker pool,
+// the LM resolver (which may own the local model server) and the log file.
+type runEnv struct {
+	cfg   *config.Config
+	py    pythonChoice
+	flags poolFlags
+	pool  *bridge.Pool
+	lms   *lmResolver
+	logf  *os.File
+}
+
+func (e *runEnv) close() {
+	if e.pool != nil {
+		e.pool.Close(context.Background())
+	}
+	if e.lms != nil {
+		e.lms.close()
+	}
+	if e.logf != nil {
+		e.logf.Close()
+	}
+}
+
+// newEnv loads the config, resolves the interpreter and opens the log; logs
+// go to the workspace's log file when there is a workspace, else to the
+// cache dir's, so nothing the workers or the local server print reaches the
+// terminal. LM profiles can be resolved before any worker starts.
+func (a *app) newEnv(f poolFlags) (*runEnv, error) {
+	cfg, err := config.Load("")
+	if err != nil {
+		return nil, err
+	}
 	py, err := resolvePython(f.python, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if f.workers > 0 {
-		workers = f.workers
-	} else if cfg.Workers > 0 {
-		workers = cfg.Workers
+	env := &runEnv{cfg: cfg, py: py, flags: f}
+	if env.logf, err = a.openLog(); err != nil {
+		return nil, err
 	}
-	pool, err := bridge.Start(ctx, bridge.Config{
-		Python:    py.Path,
-		Workers:   workers,
-		Threads:   cfg.Threads,
-		Workspace: workspace,
-		Log:       log,
-	})
+	env.lms = &lmResolver{cfg: cfg, python: py.Path, log: env.logf}
+	return env, nil
+}
+
+// startPool starts the workers: one by default, since one run needs one.
+func (e *runEnv) startPool(ctx context.Context) error {
+	workers := 1
+	if e.flags.workers > 0 {
+		workers = e.flags.workers
+	} else if e.cfg.Workers > 0 {
+		workers = e.cfg.Workers
+	}
+	var err error
+	e.pool, err = bridge.Start(ctx, bridge.Config{Python: e.py.Path, Workers: workers, Threads: e.cfg.Threads,
+		Workspace: filepath.Dir(e.logf.Name()), Log: e.logf})
 	if err != nil {
-		return nil, fmt.Errorf("starting Python workers with %s (from %s): %w", py.Path, py.Source, err)
+		return fmt.Errorf("starting Python workers with %s (from %s): %w", e.py.Path, e.py.Source, err)
 	}
-	return pool, nil
+	return nil
+}
+
+// startEnv is newEnv then startPool.
+func (a *app) startEnv(ctx context.Context, f poolFlags) (*runEnv, error) {
+	env, err := a.newEnv(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := env.startPool(ctx); err != nil {
+		env.close()
+		return nil, err
+	}
+	return env, nil
+}
+
+// openLog opens the workspace log, or with no workspace the one in the
+// user cache dir.
+func (a *app) openLog() (*os.File, error) {
+	dir, err := a.workspaceDir()
+	if err == nil {
+		if _, serr := os.Stat(filepath.Join(dir, dbDir)); serr != nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		cache, cerr := os.UserCacheDir()
+		if cerr != nil {
+			return nil, fmt.Errorf("finding a place for the log: %w", cerr)
+		}
+		dir = filepath.Join(cache, "signet")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening log file: %w", err)
+	}
+	return f, nil
 }
 
 func (a *app) runCommand() *cobra.Command {
 	var inputs []string
-	var lmName string
-	var version int
-	var asJSON bool
+	var example, dataset, split, lmName string
+	var version, limit, concurrency int
+	var asJSON, noCache, wait bool
 	var pf poolFlags
 	c := &cobra.Command{
-		Use:   "run PROGRAM --input field=value ...",
-		Short: "Run a program on one input through DSPy and print its outputs and trace",
-		Args:  exactArgs("PROGRAM"),
+		Use:   "run PROGRAM (--input field=value ... | --example DATASET:N | --dataset DATASET)",
+		Short: "Run a program through DSPy as a stored execution; print its outputs and trace",
+		Long: "Run a program on one input (--input, or --example DATASET:N), or on every example of a dataset\n" +
+			"(--dataset, with a progress bar and a summary). Each run is an execution kept in the workspace:\n" +
+			"see `signet exec list` and `signet trace ID`. An identical run within the cache TTL is answered\n" +
+			"from the cache at no cost.",
+		Args: exactArgs("PROGRAM"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
+			modes := 0
+			for _, set := range []bool{len(inputs) > 0, example != "", dataset != ""} {
+				if set {
+					modes++
+				}
+			}
+			if modes > 1 {
+				return usagef("run: give one of --input, --example or --dataset")
+			}
 			in, err := parseInputs(inputs)
 			if err != nil {
 				return err
 			}
-			cfg, err := config.Load("")
-			if err != nil {
-				return err
-			}
-			st, done, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
 			var p *model.Program
-			if version > 0 {
-				p, err = st.GetProgramVersion(ctx, args[0], version)
-			} else {
-				p, err = st.GetProgram(ctx, args[0])
+			check := func(st *store.Store, env *runEnv) error {
+				var err error
+				if version > 0 {
+					p, err = st.GetProgramVersion(ctx, args[0], version)
+				} else {
+					p, err = st.GetProgram(ctx, args[0])
+				}
+				if err != nil {
+					return err
+				}
+				// Every profile the run needs, checked before workers start.
+				profiles := []string{cmp.Or(lmName, p.LM, env.cfg.DefaultLM())}
+				for _, m := range p.Modules {
+					if m.LM != "" {
+						profiles = append(profiles, m.LM)
+					}
+				}
+				for _, name := range profiles {
+					if err := env.lms.check(name); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
+			o, _, err := a.startOwner(ctx, pf, concurrency, check)
 			if err != nil {
 				return err
+			}
+			defer o.close()
+			if dataset != "" {
+				return a.runDataset(ctx, o, p, dataset, split, limit, lmName, noCache, asJSON)
+			}
+			if example != "" {
+				name, n, err := parseExampleRef(example)
+				if err != nil {
+					return err
+				}
+				d, err := o.st.GetDataset(ctx, name)
+				if err != nil {
+					return err
+				}
+				sp, _ := model.ParseSplit(split)
+				if split == "" {
+					sp = ""
+				}
+				ex, err := o.st.ExampleAt(ctx, name, sp, n)
+				if err != nil {
+					return err
+				}
+				in = exampleInputs(d, p, ex)
 			}
 			for _, f := range p.Inputs() {
 				if _, ok := in[f.Name]; !ok {
-					return usagef("program %s needs input %q: pass --input %s=...", p.Name, f.Name, f.Name)
+					return usagef("program %s needs input %q: pass --input %s=... (or --example DATASET:N)", p.Name, f.Name, f.Name)
 				}
 			}
-			if lmName == "" {
-				lmName = p.LM
-			}
-			if lmName == "" {
-				lmName = cfg.DefaultLM()
-			}
-			lm, err := lmSpec(cfg, lmName)
+			e, err := o.eng.Submit(ctx, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: lmName, NoCache: noCache})
 			if err != nil {
 				return err
 			}
-			moduleLMs := map[string]bridge.LMSpec{}
-			for _, m := range p.Modules {
-				if m.LM != "" {
-					if moduleLMs[m.Name], err = lmSpec(cfg, m.LM); err != nil {
-						return fmt.Errorf("module %s: %w", m.Name, err)
-					}
-				}
-			}
-			ws, _ := a.workspaceDir()
-			logf, err := os.OpenFile(filepath.Join(ws, logFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-			if err != nil {
-				return fmt.Errorf("opening log file: %w", err)
-			}
-			defer logf.Close()
-			pool, err := startPool(ctx, pf, cfg, ws, logf, 1)
-			if err != nil {
+			if e, err = o.eng.Wait(ctx, e.ID); err != nil {
 				return err
 			}
-			defer pool.Close(context.Background())
-
-			tr := newTraceTree()
-			res, err := pool.Execute(ctx, bridge.ExecuteRequest{Program: p, Inputs: in, LM: lm, ModuleLMs: moduleLMs, Trace: true}, tr.add)
+			traced := e
+			if e.CacheHit && !e.CacheOf.IsZero() {
+				// A cache hit ran nothing: its trace is the one it answers from.
+				if traced, err = o.st.GetExecution(ctx, e.CacheOf); err != nil {
+					return err
+				}
+			}
+			tr, err := loadTrace(ctx, o.st, traced)
 			if err != nil {
-				return fmt.Errorf("running %s v%d: %w", p.Name, p.Version, err)
+				return err
 			}
 			if asJSON {
 				return writeJSON(a.stdout, struct {
-					Program string                `json:"program"`
-					Version int                   `json:"version"`
-					LM      string                `json:"lm"`
-					Result  *bridge.ExecuteResult `json:"result"`
-					Spans   []model.Span          `json:"spans"`
-				}{p.Name, p.Version, lmName, res, tr.ordered()})
+					*model.Execution
+					Spans []model.Span `json:"spans"`
+				}{e, tr.ordered()})
 			}
-			fmt.Fprintf(a.stdout, "%s v%d on %s (%s) in %s\n\n", p.Name, p.Version, lmName, lm.Model, res.Duration.Round(time.Millisecond))
-			for _, k := range sortedKeys(res.Outputs) {
-				fmt.Fprintf(a.stdout, "%s: %s\n", k, indentCont(cellText(res.Outputs[k])))
+			lm := e.LM
+			fmt.Fprintf(a.stdout, "%s v%d on %s: %s in %s (execution %s)\n\n", e.Program, e.Version, orDash(lm), e.State, e.Duration.Round(time.Millisecond), e.ID)
+			if e.CacheHit {
+				fmt.Fprintf(a.stdout, "answered from the cache (execution %s), at no cost\n\n", e.CacheOf)
+			}
+			if e.State != model.Completed {
+				return fmt.Errorf("execution %s %s after %d attempt(s): %s: %s", e.ID, e.State, e.Attempts, e.ErrorCode, e.Error)
+			}
+			for _, k := range sortedKeys(e.Outputs) {
+				fmt.Fprintf(a.stdout, "%s: %s\n", k, indentCont(cellText(e.Outputs[k])))
 			}
 			fmt.Fprintln(a.stdout)
 			tr.print(a.stdout)
-			u := model.Usage{}
-			for _, mu := range res.Usage {
-				u = u.Add(mu)
-			}
-			cost := fmt.Sprintf("$%.6f", res.Cost)
-			if res.CostUnknown {
+			u := e.TotalUsage()
+			cost := fmt.Sprintf("$%.6f", e.Cost)
+			if e.CostUnknown {
 				cost = "cost unknown"
 			}
 			fmt.Fprintf(a.stdout, "\n%d LM calls, %d tokens in, %d out, %s\n", u.Calls, u.PromptTokens, u.CompletionTokens, cost)
@@ -157,11 +266,198 @@ func (a *app) runCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringArrayVarP(&inputs, "input", "i", nil, "an input field, field=value (JSON values for lists: facts='[\"a\"]')")
+	c.Flags().StringVar(&example, "example", "", "take the inputs from example N (from 0) of a dataset: DATASET:N")
+	c.Flags().StringVar(&dataset, "dataset", "", "run on every example of a dataset (a batch)")
+	c.Flags().StringVar(&split, "split", "", "with --dataset or --example: only this split")
+	c.Flags().IntVar(&limit, "limit", 0, "with --dataset: at most this many examples")
 	c.Flags().StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
 	c.Flags().IntVar(&version, "version", 0, "run a specific version (default: latest)")
+	c.Flags().IntVar(&concurrency, "concurrency", 0, "executions at once (default: config, else 8)")
+	c.Flags().BoolVar(&noCache, "no-cache", false, "do not answer from the execution cache")
+	c.Flags().BoolVar(&wait, "wait", true, "wait for the execution to end (this process owns the workspace, so it always does)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	pf.register(c)
 	return c
+}
+
+// loadTrace reads an execution's spans from the store, page by page.
+func loadTrace(ctx context.Context, st *store.Store, e *model.Execution) (*traceTree, error) {
+	tr := newTraceTree()
+	var after uint64
+	for {
+		page, err := st.Spans(ctx, e.ID, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range page {
+			tr.add(s)
+			after = s.Seq
+		}
+		if len(page) < 1000 {
+			return tr, nil
+		}
+	}
+}
+
+type batchSummary struct {
+	Program    string             `json:"program"`
+	Version    int                `json:"version"`
+	Dataset    string             `json:"dataset"`
+	Batch      string             `json:"batch"`
+	Total      int                `json:"total"`
+	States     map[string]int     `json:"states"`
+	CacheHits  int                `json:"cache_hits"`
+	Usage      model.Usage        `json:"usage"`
+	Cost       float64            `json:"cost"`
+	Elapsed    time.Duration      `json:"elapsed_ns"`
+	ExactMatch map[string]float64 `json:"exact_match,omitempty"` // per output field the examples label
+	Failures   []execRow          `json:"failures,omitempty"`
+}
+
+// runDataset submits one execution per example and waits for all of them,
+// drawing progress from the engine's events.
+func (a *app) runDataset(ctx context.Context, o *owner, p *model.Program, name, split string, limit int, lm string, noCache, asJSON bool) error {
+	d, err := o.st.GetDataset(ctx, name)
+	if err != nil {
+		return err
+	}
+	var sp model.Split
+	if split != "" {
+		if sp, err = model.ParseSplit(split); err != nil {
+			return usageError{err}
+		}
+	}
+	batch := model.NewID().String()
+	var reqs []engine.Request
+	var examples []*model.Example
+	err = eachExample(ctx, o.st, d.Name, sp, func(e *model.Example) error {
+		if limit > 0 && len(reqs) >= limit {
+			return nil
+		}
+		reqs = append(reqs, engine.Request{Program: p.Name, Version: p.Version, Inputs: exampleInputs(d, p, e), LM: lm, Batch: batch, NoCache: noCache})
+		examples = append(examples, e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(reqs) == 0 {
+		return fmt.Errorf("dataset %s has no examples%s", d.Name, map[bool]string{true: " in split " + string(sp)}[sp != ""])
+	}
+	events, stop := o.eng.Subscribe(256)
+	defer stop()
+	start := time.Now()
+	execs, err := o.eng.SubmitBatch(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	index := map[model.ID]int{}
+	final := make([]*model.Execution, len(execs))
+	left := 0
+	for i, e := range execs {
+		index[e.ID] = i
+		if e.State.Terminal() {
+			final[i] = e
+		} else {
+			left++
+		}
+	}
+	bar := newProgress(a.stderr, len(execs))
+	done, failed, cost := len(execs)-left, 0, 0.0
+	for left > 0 {
+		select {
+		case <-ctx.Done():
+			bar.update(done, failed, cost, true)
+			return fmt.Errorf("interrupted with %d of %d executions left; they stay pending: `signet exec resume` finishes them", left, len(execs))
+		case ev := <-events:
+			if ev.Kind != engine.EventExecution {
+				continue
+			}
+			i, ok := index[ev.Execution.ID]
+			if !ok || final[i] != nil || !ev.Execution.State.Terminal() {
+				continue
+			}
+			final[i] = ev.Execution
+			left--
+			done++
+			cost += ev.Execution.Cost
+			if ev.Execution.State != model.Completed {
+				failed++
+			}
+			bar.update(done, failed, cost, false)
+		}
+	}
+	bar.update(done, failed, cost, true)
+
+	sum := batchSummary{Program: p.Name, Version: p.Version, Dataset: d.Name, Batch: batch, Total: len(final), States: map[string]int{}, Elapsed: time.Since(start)}
+	matches := map[string]int{}
+	labelled := map[string]int{}
+	for i, e := range final {
+		sum.States[string(e.State)]++
+		if e.CacheHit {
+			sum.CacheHits++
+		}
+		sum.Usage = sum.Usage.Add(e.TotalUsage())
+		sum.Cost += e.Cost
+		if e.State != model.Completed {
+			sum.Failures = append(sum.Failures, execRowOf(e))
+			continue
+		}
+		for field, want := range examples[i].Data {
+			got, ok := e.Outputs[field]
+			if _, isInput := reqs[i].Inputs[field]; isInput || !ok {
+				continue
+			}
+			labelled[field]++
+			if normalise(cellText(got)) == normalise(cellText(want)) {
+				matches[field]++
+			}
+		}
+	}
+	if len(labelled) > 0 {
+		sum.ExactMatch = map[string]float64{}
+		for f, n := range labelled {
+			sum.ExactMatch[f] = float64(matches[f]) / float64(n)
+		}
+	}
+	if asJSON {
+		return writeJSON(a.stdout, sum)
+	}
+	fmt.Fprintf(a.stdout, "%s v%d on dataset %s: %d executions in %s (batch %s)\n", p.Name, p.Version, d.Name, sum.Total, sum.Elapsed.Round(time.Millisecond), batch)
+	for _, s := range model.RunStates {
+		if n := sum.States[string(s)]; n > 0 {
+			fmt.Fprintf(a.stdout, "  %-10s %d\n", s, n)
+		}
+	}
+	if sum.CacheHits > 0 {
+		fmt.Fprintf(a.stdout, "  from cache %d\n", sum.CacheHits)
+	}
+	fmt.Fprintf(a.stdout, "  tokens     %d in, %d out\n  cost       $%.6f\n", sum.Usage.PromptTokens, sum.Usage.CompletionTokens, sum.Cost)
+	for _, f := range sortedKeys(toAnyMap(sum.ExactMatch)) {
+		fmt.Fprintf(a.stdout, "  exact match on %s: %d/%d (%.1f%%)\n", f, matches[f], labelled[f], 100*sum.ExactMatch[f])
+	}
+	for i, r := range sum.Failures {
+		if i == 5 {
+			fmt.Fprintf(a.stdout, "  … %d more failures: signet exec list --state failed\n", len(sum.Failures)-5)
+			break
+		}
+		fmt.Fprintf(a.stdout, "  failed %s: %s\n", r.ID, clip(r.Error, 100))
+	}
+	return nil
+}
+
+func toAnyMap(m map[string]float64) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// normalise is the comparison of DSPy's answer_exact_match: case, spacing
+// and punctuation at the ends do not count.
+func normalise(s string) string {
+	return strings.ToLower(strings.Trim(strings.Join(strings.Fields(s), " "), ".,;:!?\"' "))
 }
 
 // parseInputs reads field=value pairs; a value that is a JSON list or object

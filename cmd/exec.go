@@ -1,0 +1,514 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
+)
+
+// owner is a process that holds the workspace: its store, workers and the
+// execution engine, shut down in reverse order.
+type owner struct {
+	st     *store.Store
+	env    *runEnv
+	eng    *engine.Engine
+	closeS func()
+}
+
+func (o *owner) close() {
+	if o.eng != nil {
+		o.eng.Close(context.Background())
+	}
+	if o.env != nil {
+		o.env.close()
+	}
+	if o.closeS != nil {
+		o.closeS()
+	}
+}
+
+// startOwner opens the store, starts the workers and the engine, which first
+// recovers what an earlier process left pending or running. check, if not
+// nil, runs before any worker starts, so that a bad request fails fast.
+func (a *app) startOwner(ctx context.Context, pf poolFlags, concurrency int, check func(*store.Store, *runEnv) error) (*owner, engine.Recovered, error) {
+	o := &owner{}
+	var rec engine.Recovered
+	var err error
+	if o.st, o.closeS, err = a.openStore(ctx); err != nil {
+		return nil, rec, err
+	}
+	if o.env, err = a.newEnv(pf); err != nil {
+		o.close()
+		return nil, rec, err
+	}
+	if check != nil {
+		if err := check(o.st, o.env); err != nil {
+			o.close()
+			return nil, rec, err
+		}
+	}
+	if err := o.env.startPool(ctx); err != nil {
+		o.close()
+		return nil, rec, err
+	}
+	if concurrency <= 0 {
+		concurrency = o.env.cfg.Concurrency
+	}
+	o.eng = engine.New(engine.Options{
+		Store: o.st, Pool: o.env.pool, LMs: o.env.lms, DefaultLM: o.env.cfg.DefaultLM(),
+		Concurrency: concurrency, CacheTTL: o.env.cfg.CacheTTL(), Log: o.env.logf,
+	})
+	if rec, err = o.eng.Start(ctx); err != nil {
+		o.close()
+		return nil, rec, fmt.Errorf("starting the execution engine: %w", err)
+	}
+	if rec.Requeued+rec.Retried+rec.Failed > 0 {
+		fmt.Fprintf(a.stderr, "recovered from an earlier run: %d pending requeued, %d interrupted retried, %d out of attempts failed\n", rec.Requeued, rec.Retried, rec.Failed)
+	}
+	return o, rec, nil
+}
+
+// exampleInputs takes the input fields of an example: the dataset's input
+// keys, else every field the program reads.
+func exampleInputs(d *model.Dataset, p *model.Program, e *model.Example) map[string]any {
+	keys := d.InputKeys
+	if len(keys) == 0 {
+		for _, f := range p.Inputs() {
+			keys = append(keys, f.Name)
+		}
+	}
+	in := map[string]any{}
+	for _, k := range keys {
+		if v, ok := e.Data[k]; ok {
+			in[k] = v
+		}
+	}
+	return in
+}
+
+// parseExampleRef reads DATASET:N (N counts from 0 within the split).
+func parseExampleRef(s string) (string, int, error) {
+	name, num, ok := strings.Cut(s, ":")
+	n, err := strconv.Atoi(num)
+	if !ok || err != nil || n < 0 || name == "" {
+		return "", 0, usagef("--example %q: want DATASET:N, such as qa:3", s)
+	}
+	return name, n, nil
+}
+
+func (a *app) execCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "exec",
+		Aliases: []string{"execution", "executions"},
+		Short:   "List, inspect, cancel and resume executions",
+	}
+	c.AddCommand(a.execList(), a.execShow(), a.execCancel(), a.execResume())
+	return c
+}
+
+type execRow struct {
+	ID       string         `json:"id"`
+	Program  string         `json:"program"`
+	Version  int            `json:"version"`
+	State    model.RunState `json:"state"`
+	Attempts int            `json:"attempts"`
+	Tokens   int            `json:"tokens"`
+	Cost     float64        `json:"cost"`
+	Duration string         `json:"duration"`
+	CacheHit bool           `json:"cache_hit,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	Created  time.Time      `json:"created_at"`
+}
+
+func execRowOf(e *model.Execution) execRow {
+	msg := e.Error
+	if e.ErrorCode != "" {
+		msg = e.ErrorCode + ": " + e.Error
+	}
+	return execRow{e.ID.String(), e.Program, e.Version, e.State, e.Attempts, e.TotalUsage().Total(), e.Cost,
+		e.Duration.Round(time.Millisecond).String(), e.CacheHit, msg, e.CreatedAt}
+}
+
+func (a *app) execList() *cobra.Command {
+	var program, state, cursor string
+	var limit int
+	var asJSON, all bool
+	c := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "Executions, newest first",
+		Args:    exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			q := store.ExecQuery{Program: program, Cursor: cursor, Limit: limit}
+			if state != "" {
+				s, err := model.ParseRunState(state)
+				if err != nil {
+					return usageError{err}
+				}
+				q.State = s
+			}
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			var rows []execRow
+			next := ""
+			for {
+				page, nx, err := st.ListExecutions(c.Context(), q)
+				if err != nil {
+					return err
+				}
+				for _, e := range page {
+					rows = append(rows, execRowOf(e))
+				}
+				next = nx
+				if !all || nx == "" {
+					break
+				}
+				q.Cursor = nx
+			}
+			if asJSON {
+				if rows == nil {
+					rows = []execRow{}
+				}
+				return writeJSON(a.stdout, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(a.stdout, "no executions")
+				return nil
+			}
+			t := newTable(a.stdout, "id", "program", "v", "state", "try", "tokens", "cost", "duration", "created", "error")
+			for _, r := range rows {
+				state := string(r.State)
+				if r.CacheHit {
+					state += " (cache)"
+				}
+				t.row(r.ID, r.Program, r.Version, state, r.Attempts, r.Tokens, fmt.Sprintf("$%.6f", r.Cost), r.Duration, ago(r.Created), clip(r.Error, 40))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if next != "" {
+				fmt.Fprintf(a.stdout, "\nmore: signet exec list --cursor %s (or --all)\n", next)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&program, "program", "", "only this program")
+	c.Flags().StringVar(&state, "state", "", "only this state (pending, running, completed, failed, cancelled)")
+	c.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page")
+	c.Flags().IntVar(&limit, "limit", 50, "executions per page")
+	c.Flags().BoolVar(&all, "all", false, "every page")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (a *app) getExecution(ctx context.Context, st *store.Store, arg string) (*model.Execution, error) {
+	id, err := model.ParseID(arg)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("execution id: %w", err)}
+	}
+	return st.GetExecution(ctx, id)
+}
+
+func (a *app) execShow() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "show ID",
+		Short: "One execution: inputs, outputs, usage, cost, error",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			e, err := a.getExecution(c.Context(), st, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, e)
+			}
+			printExecution(a.stdout, e)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func printExecution(w io.Writer, e *model.Execution) {
+	fmt.Fprintf(w, "execution %s\nprogram   %s v%d (lm %s)\nstate     %s after %d attempt(s)", e.ID, e.Program, e.Version, orDash(e.LM), e.State, e.Attempts)
+	if e.CacheHit {
+		fmt.Fprintf(w, ", from the cache (execution %s)", e.CacheOf)
+	}
+	fmt.Fprintf(w, "\ncreated   %s\n", e.CreatedAt.UTC().Format(time.RFC3339))
+	if e.Duration > 0 {
+		fmt.Fprintf(w, "duration  %s\n", e.Duration.Round(time.Millisecond))
+	}
+	if e.ErrorCode != "" || e.Error != "" {
+		fmt.Fprintf(w, "error     %s: %s\n", e.ErrorCode, e.Error)
+	}
+	fmt.Fprintln(w, "\ninputs:")
+	for _, k := range sortedKeys(e.Inputs) {
+		fmt.Fprintf(w, "  %s: %s\n", k, indentCont(cellText(e.Inputs[k])))
+	}
+	if len(e.Outputs) > 0 {
+		fmt.Fprintln(w, "outputs:")
+		for _, k := range sortedKeys(e.Outputs) {
+			fmt.Fprintf(w, "  %s: %s\n", k, indentCont(cellText(e.Outputs[k])))
+		}
+	}
+	models := make([]string, 0, len(e.Usage))
+	for m := range e.Usage {
+		models = append(models, m)
+	}
+	sort.Strings(models)
+	for _, m := range models {
+		u := e.Usage[m]
+		fmt.Fprintf(w, "usage     %s: %d calls, %d tokens in, %d out\n", m, u.Calls, u.PromptTokens, u.CompletionTokens)
+	}
+	cost := fmt.Sprintf("$%.6f", e.Cost)
+	if e.CostUnknown {
+		cost += " (unknown: the provider reported none and the profile has no prices)"
+	}
+	fmt.Fprintf(w, "cost      %s\n", cost)
+}
+
+func (a *app) execCancel() *cobra.Command {
+	var pf poolFlags
+	c := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a pending or running execution",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := model.ParseID(args[0])
+			if err != nil {
+				return usageError{fmt.Errorf("execution id: %w", err)}
+			}
+			o, _, err := a.startOwner(c.Context(), pf, 0, nil)
+			if err != nil {
+				return err
+			}
+			defer o.close()
+			if err := o.eng.Cancel(c.Context(), id); err != nil {
+				if errors.Is(err, engine.ErrFinished) {
+					return fmt.Errorf("execution %s had already finished: %w", id, err)
+				}
+				return err
+			}
+			fmt.Fprintf(a.stdout, "cancelled %s\n", id)
+			return nil
+		},
+	}
+	pf.register(c)
+	return c
+}
+
+func (a *app) execResume() *cobra.Command {
+	var pf poolFlags
+	var concurrency int
+	c := &cobra.Command{
+		Use:   "resume",
+		Short: "Recover executions an interrupted Signet left behind and run every pending one to the end",
+		Args:  exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			o, rec, err := a.startOwner(c.Context(), pf, concurrency, nil)
+			if err != nil {
+				return err
+			}
+			defer o.close()
+			pending, err := o.st.CountExecutions(c.Context(), store.ExecQuery{State: model.Pending})
+			if err != nil {
+				return err
+			}
+			if err := o.eng.Drain(c.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "resumed: %d requeued, %d retried, %d failed out of attempts; %d pending ran to the end\n", rec.Requeued, rec.Retried, rec.Failed, pending)
+			return nil
+		},
+	}
+	c.Flags().IntVar(&concurrency, "concurrency", 0, "executions at once (default: config, else 8)")
+	pf.register(c)
+	return c
+}
+
+func (a *app) traceCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "trace ID",
+		Short: "The span tree of an execution: every module, adapter and LM call with tokens, cost and latency",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			e, err := a.getExecution(c.Context(), st, args[0])
+			if err != nil {
+				return err
+			}
+			tr, err := loadTrace(c.Context(), st, e)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, tr.ordered())
+			}
+			fmt.Fprintf(a.stdout, "execution %s: %s v%d, %s", e.ID, e.Program, e.Version, e.State)
+			if e.CacheHit {
+				fmt.Fprintf(a.stdout, " from the cache: the trace is execution %s's", e.CacheOf)
+			}
+			fmt.Fprintln(a.stdout)
+			fmt.Fprintln(a.stdout)
+			tr.print(a.stdout)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+type costRow struct {
+	Program    string  `json:"program"`
+	Month      string  `json:"month"`
+	Executions int     `json:"executions"`
+	Tokens     int     `json:"tokens"`
+	Cost       float64 `json:"cost"`
+	Budget     float64 `json:"budget,omitempty"`
+}
+
+func (a *app) costCommand() *cobra.Command {
+	var program, month string
+	var asJSON bool
+	var setBudget float64
+	c := &cobra.Command{
+		Use:   "cost",
+		Short: "Cost per program per month, against the monthly budgets",
+		Args:  exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			st, done, err := a.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			if c.Flags().Changed("set-budget") {
+				if setBudget < 0 {
+					return usagef("--set-budget %v: want a USD amount ≥ 0 (0 removes the cap)", setBudget)
+				}
+				if setBudget == 0 {
+					err = st.ClearBudget(c.Context(), program)
+				} else {
+					err = st.SetBudget(c.Context(), program, setBudget)
+				}
+				if err != nil {
+					return err
+				}
+				scope := "the workspace"
+				if program != "" {
+					scope = "program " + program
+				}
+				fmt.Fprintf(a.stdout, "monthly budget of %s: $%.2f\n", scope, setBudget)
+				return nil
+			}
+			if month == "" {
+				month = time.Now().UTC().Format("2006-01")
+			} else if _, err := time.Parse("2006-01", month); err != nil {
+				return usagef("--month %q: want YYYY-MM", month)
+			}
+			if month == "all" {
+				month = ""
+			}
+			rs, err := st.CostRollups(c.Context(), program, month)
+			if err != nil {
+				return err
+			}
+			budgets, err := st.Budgets(c.Context())
+			if err != nil {
+				return err
+			}
+			rows := []costRow{}
+			var total costRow
+			for _, r := range rs {
+				rows = append(rows, costRow{r.Program, r.Month, r.Executions, r.Usage.Total(), r.Cost, budgets[r.Program]})
+				total.Executions += r.Executions
+				total.Tokens += r.Usage.Total()
+				total.Cost += r.Cost
+			}
+			if asJSON {
+				return writeJSON(a.stdout, struct {
+					Month           string             `json:"month"`
+					Rows            []costRow          `json:"programs"`
+					Total           float64            `json:"total"`
+					WorkspaceBudget float64            `json:"workspace_budget,omitempty"`
+					Budgets         map[string]float64 `json:"budgets,omitempty"`
+				}{month, rows, total.Cost, budgets[""], budgets})
+			}
+			t := newTable(a.stdout, "program", "month", "executions", "tokens", "cost", "budget")
+			for _, r := range rows {
+				t.row(r.Program, r.Month, r.Executions, r.Tokens, fmt.Sprintf("$%.6f", r.Cost), budgetCell(r.Cost, r.Budget))
+			}
+			if program == "" {
+				t.row("(workspace)", orDash(month), total.Executions, total.Tokens, fmt.Sprintf("$%.6f", total.Cost), budgetCell(total.Cost, budgets[""]))
+			}
+			return t.flush()
+		},
+	}
+	c.Flags().StringVar(&program, "program", "", "only this program (with --set-budget: its cap)")
+	c.Flags().StringVar(&month, "month", "", "YYYY-MM (default: this month, UTC)")
+	c.Flags().Float64Var(&setBudget, "set-budget", 0, "set the monthly USD cap of the workspace, or of --program (0 removes it)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func budgetCell(spent, cap float64) string {
+	if cap == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("$%.2f (%.0f%% used)", cap, 100*spent/cap)
+}
+
+// progress draws a one-line bar on a terminal; elsewhere it stays quiet and
+// the summary says it all.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	total int
+	start time.Time
+	last  time.Time
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	f, ok := w.(*os.File)
+	return &progress{w: w, tty: ok && isTerminal(f), total: total, start: time.Now()}
+}
+
+func (p *progress) update(done, failed int, cost float64, final bool) {
+	if !p.tty || (!final && time.Since(p.last) < 100*time.Millisecond) {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	fill := width * done / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d  failed %d  $%.6f  %s ", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
+		done, p.total, failed, cost, time.Since(p.start).Round(100*time.Millisecond))
+	if final {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// reliabilityEnv is a workspace with a one-module program over a dataset of
+// n questions, and a config whose profiles are the test LM with a sleep
+// (time to kill something mid-run) or a poison input that crashes workers.
+func reliabilityEnv(t *testing.T, n int) ([]string, string) {
+	t.Helper()
+	env := pythonEnv(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(`cache: "off"
+profiles:
+  slow:
+    model: signet/test
+    cache: false
+    kwargs: {sleep_ms: 100}
+  poison:
+    model: signet/test
+    cache: false
+    kwargs: {crash_on: "poison"}
+`), 0o600)
+	var data strings.Builder
+	for i := 0; i < n; i++ {
+		q := fmt.Sprintf("What is the name of item %d?", i)
+		if i == 7 {
+			q = "What is the poison of item 7?"
+		}
+		fmt.Fprintf(&data, "{\"question\": %q, \"answer\": \"%d\"}\n", q, i)
+	}
+	dataFile := filepath.Join(dir, "items.jsonl")
+	os.WriteFile(dataFile, []byte(data.String()), 0o600)
+	env = append(env, "SIGNET_HOME="+filepath.Join(dir, "ws"), "SIGNET_CONFIG="+cfg)
+	for _, args := range [][]string{{"init"}, {"program", "create", "-f", "examples/qa.yaml"}, {"dataset", "import", dataFile, "--inputs", "question"}} {
+		if out, errOut, code := run(t, env, args...); code != 0 {
+			t.Fatalf("signet %v: %d %s %s", args, code, out, errOut)
+		}
+	}
+	return env, filepath.Join(dir, "ws")
+}
+
+// waitWorkersReady waits until n more workers than before said hello, as the
+// workspace log records it.
+func waitWorkersReady(t *testing.T, ws string, before, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(ws, "signet.log"))
+		if strings.Count(string(b), ": ready in ") >= before+n {
+			return
+		}
+	}
+	t.Fatalf("%d workers did not become ready", n)
+}
+
+func readyCount(ws string) int {
+	b, _ := os.ReadFile(filepath.Join(ws, "signet.log"))
+	return strings.Count(string(b), ": ready in ")
+}
+
+type execJSON struct {
+	ID       string
+	State    string
+	Attempts int
+	Error    string
+	Created  string `json:"created_at"`
+}
+
+func listAll(t *testing.T, env []string) []execJSON {
+	t.Helper()
+	out, errOut, code := run(t, env, "exec", "list", "--all", "--json")
+	if code != 0 {
+		t.Fatalf("exec list: %d %s", code, errOut)
+	}
+	var rows []execJSON
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("exec list --json: %v", err)
+	}
+	return rows
+}
+
+// start runs the binary in the background.
+func start(t *testing.T, env []string, args ...string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(signetBinary(t), args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+// workerPIDs lists the Python workers the process pid started.
+func workerPIDs(pid int) []int {
+	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(pid), "-f", "signet_worker").Output()
+	var pids []int
+	for _, f := range strings.Fields(string(out)) {
+		if p, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+func TestKillWorkerMidBatchLosesNothing(t *testing.T) {
+	env, ws := reliabilityEnv(t, 100)
+	ready := readyCount(ws)
+	cmd, out := start(t, env, "run", "qa", "--dataset", "items", "--lm", "slow", "--workers", "2", "--concurrency", "8")
+	waitWorkersReady(t, ws, ready, 2)
+	time.Sleep(500 * time.Millisecond) // the batch is under way: 100 × 100 ms over 8 slots takes over a second
+	pids := workerPIDs(cmd.Process.Pid)
+	if len(pids) < 2 {
+		cmd.Process.Kill()
+		t.Fatalf("workers: %v\n%s", pids, out)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("batch: %v\n%s", err, out)
+	}
+	rows := listAll(t, env)
+	if len(rows) != 100 {
+		t.Fatalf("%d executions, want 100", len(rows))
+	}
+	retried := 0
+	for _, r := range rows {
+		if r.State != "completed" {
+			t.Errorf("execution %s %s: %s", r.ID, r.State, r.Error)
+		}
+		if r.Attempts > 1 {
+			retried++
+		}
+	}
+	if retried == 0 {
+		t.Errorf("no execution was retried: was the worker killed mid-request?\n%s", out)
+	}
+	if !strings.Contains(out.String(), "completed  100") {
+		t.Errorf("summary: %s", out)
+	}
+}
+
+func TestKillSignetMidBatchThenResume(t *testing.T) {
+	env, ws := reliabilityEnv(t, 1000)
+	ready := readyCount(ws)
+	cmd, out := start(t, env, "run", "qa", "--dataset", "items", "--lm", "slow", "--workers", "2", "--concurrency", "32")
+	waitWorkersReady(t, ws, ready, 2)
+	time.Sleep(1500 * time.Millisecond) // about a third of the batch
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	before := listAll(t, env)
+	if len(before) != 1000 {
+		t.Fatalf("%d executions after the kill, want 1000 (the batch is written before it runs)", len(before))
+	}
+	done := map[string]execJSON{}
+	states := map[string]int{}
+	for _, r := range before {
+		states[r.State]++
+		if r.State == "completed" {
+			done[r.ID] = r
+		}
+	}
+	if len(done) == 0 || len(done) == 1000 {
+		t.Fatalf("kill was not mid-batch: %v\n%s", states, out)
+	}
+
+	o, errOut, code := run(t, env, "exec", "resume", "--workers", "2", "--concurrency", "32")
+	if code != 0 {
+		t.Fatalf("resume: %d %s %s", code, o, errOut)
+	}
+	after := listAll(t, env)
+	if len(after) != 1000 {
+		t.Fatalf("%d executions after resume, want 1000", len(after))
+	}
+	for _, r := range after {
+		switch r.State {
+		case "completed":
+		case "failed":
+			if r.Error == "" {
+				t.Errorf("execution %s failed without a reason", r.ID)
+			}
+		default:
+			t.Errorf("execution %s still %s after resume", r.ID, r.State)
+		}
+		if prev, ok := done[r.ID]; ok && (r.State != "completed" || r.Attempts != prev.Attempts) {
+			t.Errorf("completed execution %s ran again: %+v → %+v", r.ID, prev, r)
+		}
+	}
+	t.Logf("before resume %v; %d completed kept as they were", states, len(done))
+}
+
+func TestPoisonInputFailsAfterThreeAttempts(t *testing.T) {
+	env, _ := reliabilityEnv(t, 20)
+	out, errOut, code := run(t, env, "run", "qa", "--dataset", "items", "--lm", "poison", "--workers", "2", "--json")
+	if code != 0 {
+		t.Fatalf("batch: %d %s %s", code, out, errOut)
+	}
+	rows := listAll(t, env)
+	if len(rows) != 20 {
+		t.Fatalf("%d executions, want 20", len(rows))
+	}
+	failed := 0
+	for _, r := range rows {
+		if r.State == "failed" {
+			failed++
+			if r.Attempts != 3 || !strings.Contains(r.Error, "worker_died") {
+				t.Errorf("poisoned execution: attempts %d, error %q; want 3 attempts, worker_died", r.Attempts, r.Error)
+			}
+		} else if r.State != "completed" {
+			t.Errorf("execution %s: %s", r.ID, r.State)
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d failed executions, want exactly the poisoned one", failed)
+	}
+}
