@@ -126,7 +126,7 @@ func TestBinaryRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run qa: exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"qa v1 on test (signet/test)", "answer: ", "module ", "lm ", "signet/test", "LM calls"} {
+	for _, want := range []string{"qa v1 on test: completed", "answer: ", "module ", "lm ", "signet/test", "LM calls"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("run output lacks %q:\n%s", want, out)
 		}
@@ -135,27 +135,26 @@ func TestBinaryRun(t *testing.T) {
 	if out, errOut, code := run(t, env, "program", "create", "-f", "examples/custom/program.yaml"); code != 0 {
 		t.Fatalf("create custom: %d %s %s", code, out, errOut)
 	}
-	out, errOut, code = run(t, env, "run", "custom_qa", "--json", "--input", "question=Who wrote Hamlet?")
+	out, errOut, code = run(t, env, "run", "custom_qa", "--json", "--lm", "test", "--input", "question=Who wrote Hamlet?")
 	if code != 0 {
 		t.Fatalf("run custom_qa: exit %d\n%s\n%s", code, out, errOut)
 	}
 	var res struct {
-		Result struct {
-			Outputs map[string]any
-			Usage   map[string]struct{ Calls int }
-		}
-		Spans []struct {
+		State   string
+		Outputs map[string]any
+		Usage   map[string]struct{ Calls int }
+		Spans   []struct {
 			Kind, Name, Parent, ID string
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("run --json: %v\n%s", err, out)
 	}
-	if _, ok := res.Result.Outputs["answer"]; !ok {
-		t.Errorf("custom module gave no answer: %+v", res.Result.Outputs)
+	if _, ok := res.Outputs["answer"]; !ok || res.State != "completed" {
+		t.Errorf("custom module: state %s, outputs %+v", res.State, res.Outputs)
 	}
-	if res.Result.Usage["signet/test"].Calls != 2 {
-		t.Errorf("custom module (draft + shorten) made %+v LM calls, want 2", res.Result.Usage)
+	if res.Usage["signet/test"].Calls != 2 {
+		t.Errorf("custom module (draft + shorten) made %+v LM calls, want 2", res.Usage)
 	}
 	lmSpans := 0
 	for _, s := range res.Spans {
@@ -179,33 +178,55 @@ func TestBinaryLocalLM(t *testing.T) {
 	if out, errOut, code := run(t, env, "demo"); code != 0 {
 		t.Fatalf("demo: %d %s %s", code, out, errOut)
 	}
-	out, errOut, code := run(t, env, "run", "sentiment", "--json", "--input", "review=I love this blender, it crushes ice in seconds.")
+	review := "review=I love this blender, it crushes ice in seconds."
+	out, errOut, code := run(t, env, "run", "sentiment", "--json", "--input", review)
 	if code != 0 {
 		t.Fatalf("run sentiment on local: exit %d\n%s\n%s", code, out, errOut)
 	}
-	var res struct {
-		LM     string
-		Result struct {
-			Outputs     map[string]any
-			Usage       map[string]struct{ Calls, PromptTokens, CompletionTokens int } `json:"usage"`
-			Cost        float64
-			CostUnknown bool `json:"cost_unknown"`
+	type result struct {
+		ID      string
+		LM      string
+		State   string
+		Outputs map[string]any
+		Usage   map[string]struct {
+			Calls            int
+			PromptTokens     int `json:"prompt_tokens"`
+			CompletionTokens int `json:"completion_tokens"`
 		}
+		Cost        float64
+		CostUnknown bool `json:"cost_unknown"`
+		CacheHit    bool `json:"cache_hit"`
 	}
+	var res result
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("run --json: %v\n%s", err, out)
 	}
-	label, _ := res.Result.Outputs["sentiment"].(string)
+	label, _ := res.Outputs["sentiment"].(string)
 	if label != "positive" && label != "negative" && label != "neutral" {
-		t.Errorf("sentiment %q is not one of the Literal labels (outputs %v)", label, res.Result.Outputs)
+		t.Errorf("sentiment %q is not one of the Literal labels (outputs %v)", label, res.Outputs)
 	}
-	if res.LM != "local" || len(res.Result.Usage) != 1 || res.Result.CostUnknown || res.Result.Cost != 0 {
-		t.Errorf("lm %q, usage %+v, cost %v unknown %v", res.LM, res.Result.Usage, res.Result.Cost, res.Result.CostUnknown)
+	if res.LM != "local" || len(res.Usage) != 1 || res.CostUnknown || res.Cost != 0 {
+		t.Errorf("lm %q, usage %+v, cost %v unknown %v", res.LM, res.Usage, res.Cost, res.CostUnknown)
 	}
-	for m, u := range res.Result.Usage {
+	for m, u := range res.Usage {
 		if u.PromptTokens == 0 || u.CompletionTokens == 0 || !strings.HasPrefix(m, "openai/") {
 			t.Errorf("usage of %s: %+v", m, u)
 		}
+	}
+
+	// The execution is stored: its trace shows the module and the LM call with tokens.
+	trace, errOut, code := run(t, env, "trace", res.ID)
+	if code != 0 || !strings.Contains(trace, "module ") || !strings.Contains(trace, "lm ") || !strings.Contains(trace, " tok") {
+		t.Errorf("trace %s: exit %d\n%s\n%s", res.ID, code, trace, errOut)
+	}
+	// The same run again, within the cache TTL: a new execution, from the cache, at no cost.
+	out, errOut, code = run(t, env, "run", "sentiment", "--json", "--input", review)
+	var again result
+	if err := json.Unmarshal([]byte(out), &again); err != nil || code != 0 {
+		t.Fatalf("second run: %v %d %s", err, code, errOut)
+	}
+	if !again.CacheHit || again.ID == res.ID || again.Cost != 0 || again.Outputs["sentiment"] != res.Outputs["sentiment"] {
+		t.Errorf("second run: %+v (first %+v)", again, res)
 	}
 
 	out, errOut, code = run(t, env, "lm", "test", "local")

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/signet-dspy/signet/store"
 )
@@ -62,6 +63,11 @@ func openWorkspace(ctx context.Context, dir string) (*store.Store, func(), error
 	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, dbDir), Log: logf})
 	if err != nil {
 		logf.Close()
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			// One process owns a workspace (Badger's lock); a local API for the
+			// others is an open issue.
+			return nil, nil, fmt.Errorf("workspace %s is in use by another Signet process; wait for it to finish, or use another --workspace", dir)
+		}
 		return nil, nil, fmt.Errorf("opening workspace %s: %w", dir, err)
 	}
 	closeFn := func() {

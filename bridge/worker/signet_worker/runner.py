@@ -21,9 +21,13 @@ MAX_HISTORY_SIZE = 32
 GLOBAL_HISTORY_KEEP = 16
 
 
-def configure_dspy(cache_dir: str | None, memory_cache_entries: int) -> None:
+# DSPy's on-disk LM cache lives in the workspace; this bounds it (DSPy's own default is 30 GB).
+DEFAULT_DISK_CACHE_LIMIT = 1 << 30
+
+
+def configure_dspy(cache_dir: str | None, memory_cache_entries: int, disk_limit: int = DEFAULT_DISK_CACHE_LIMIT) -> None:
     """Process-wide DSPy settings for a long-lived worker (called once, from the main thread)."""
-    kwargs: dict[str, Any] = {"memory_max_entries": memory_cache_entries}
+    kwargs: dict[str, Any] = {"memory_max_entries": memory_cache_entries, "disk_size_limit_bytes": disk_limit}
     if cache_dir:
         kwargs["disk_cache_dir"] = cache_dir
     dspy.configure_cache(**kwargs)

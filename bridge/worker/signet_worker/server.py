@@ -210,7 +210,8 @@ def main(in_fd: int, out_fd: int) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     memory_entries = int(os.environ.get("SIGNET_MEMORY_CACHE_ENTRIES", "2000") or 2000)
-    runner.configure_dspy(os.environ.get("DSPY_CACHEDIR"), memory_entries)
+    disk_limit = int(os.environ.get("SIGNET_DSPY_CACHE_LIMIT", "0") or 0) or runner.DEFAULT_DISK_CACHE_LIMIT
+    runner.configure_dspy(os.environ.get("DSPY_CACHEDIR"), memory_entries, disk_limit)
     writer = FrameWriter(out_fd)
     server = Server(writer, _threads())
     server.hello()

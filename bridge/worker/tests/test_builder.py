@@ -252,3 +252,15 @@ def test_custom_module_without_signature_uses_forward_parameters(tmp_path):
     assert described["inputs"] == ["question"]
     result, _ = execute(spec, {"question": "q", "hint": "h"}, base_dir=str(tmp_path))
     assert result["outputs"] == {"seen": "q|h", "extra": 1, "keys": ["extra", "hint", "question", "seen"]}
+
+
+def test_dspy_disk_cache_is_bounded_and_in_the_given_dir(tmp_path):
+    import dspy
+    from signet_worker import runner
+
+    runner.configure_dspy(str(tmp_path), 100, 12345678)
+    cache = dspy.cache
+    assert cache.disk_cache_dir == str(tmp_path)
+    assert cache.disk_cache.directory == str(tmp_path)
+    # FanoutCache spreads the limit over its shards.
+    assert sum(shard.size_limit for shard in cache.disk_cache._shards) <= 12345678 + len(cache.disk_cache._shards)
