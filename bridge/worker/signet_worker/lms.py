@@ -18,11 +18,17 @@ from typing import Any
 
 import dspy
 
-from . import redact, testlm
+from . import redact, structured, testlm
 from .errors import BadInput, LMAuthMissing, LMRequest
 
 DEFAULT_NUM_RETRIES = 1  # Go retries whole executions; DSPy retries single calls once
-ADAPTERS = ("chat", "json")
+# The key sent to an `api_base` when the profile names no key variable (a local server such as
+# llama.cpp's): DSPy's OpenAI-compatible routes refuse to call without some key, and an ambient
+# OPENAI_API_KEY must never go to a server the profile did not give it to.
+NO_KEY = "signet-no-key"
+# chat: DSPy's ChatAdapter (with its JSONAdapter fallback); json: DSPy's JSONAdapter; json_schema:
+# JSONAdapter with the signature's JSON schema sent as response_format for the server to enforce.
+ADAPTERS = ("chat", "json", "json_schema")
 _MAX_BASES = 64
 
 
@@ -37,21 +43,37 @@ class LMProfile:
     adapter: str = "chat"
     price_in: float | None = None  # USD per million prompt tokens
     price_out: float | None = None  # USD per million completion tokens
+    free: bool = False  # every call costs exactly 0 (a local model)
     kwargs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def priced(self) -> bool:
-        return self.price_in is not None or self.price_out is not None
+        """The profile itself says what a call costs (free, or prices per token)."""
+        return self.free or self.price_in is not None or self.price_out is not None
 
     def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+        if self.free:
+            return 0.0
         return (prompt_tokens * (self.price_in or 0.0) + completion_tokens * (self.price_out or 0.0)) / 1_000_000
 
+    def engine(self) -> str | None:
+        """The DSPy engine the LM is built with, when the profile decides it (else DSPy's "auto").
+
+        `json_schema` sends llama.cpp's `{"type": "json_object", "schema": ...}`, which DSPy's
+        native (lm15) route cannot carry: its LM goes through DSPy's LiteLLM compatibility engine,
+        which hands `response_format` to the server unchanged (and sends `max_tokens`, the name
+        llama.cpp's servers read). A profile's own `kwargs.engine` wins.
+        """
+        if "engine" in self.kwargs or self.model == testlm.MODEL:
+            return None
+        return "litellm" if self.adapter == "json_schema" else None
+
     def key(self) -> str:
-        """Identity of the LM this profile builds (prices and adapter do not matter)."""
+        """Identity of the LM this profile builds (prices do not matter; the adapter only by its engine)."""
         data = {
             "model": self.model, "api_base": self.api_base, "api_key_env": self.api_key_env,
             "temperature": self.temperature, "max_tokens": self.max_tokens, "cache": self.cache,
-            "kwargs": self.kwargs,
+            "kwargs": self.kwargs, "engine": self.engine(),
         }
         return json.dumps(data, sort_keys=True, default=str)
 
@@ -77,11 +99,20 @@ def parse_profile(raw: Any, where: str = "lm") -> LMProfile:
             raise BadInput(f"{where}.{name} must be a string", field=f"{where}.{name}")
     adapter = raw.get("adapter") or "chat"
     if adapter not in ADAPTERS:
-        raise BadInput(f"{where}.adapter must be 'chat' or 'json', got {adapter!r}", field=f"{where}.adapter")
+        raise BadInput(f"{where}.adapter must be one of {', '.join(repr(a) for a in ADAPTERS)}, got {adapter!r}",
+                       field=f"{where}.adapter")
+    free = raw.get("free", False)
+    if free is None:
+        free = False
+    if not isinstance(free, bool):
+        raise BadInput(f"{where}.free must be true or false", field=f"{where}.free")
     kwargs = raw.get("kwargs") or {}
     if not isinstance(kwargs, dict):
         raise BadInput(f"{where}.kwargs must be an object", field=f"{where}.kwargs")
     cache = raw.get("cache", True)
+    price_in, price_out = _number(raw, "price_in", where), _number(raw, "price_out", where)
+    if free and (price_in or price_out):
+        raise BadInput(f"{where}: a free LM profile cannot have a price (price_in/price_out)", field=f"{where}.free")
     return LMProfile(
         model=model.strip(),
         api_base=raw.get("api_base") or None,
@@ -90,8 +121,9 @@ def parse_profile(raw: Any, where: str = "lm") -> LMProfile:
         max_tokens=_number(raw, "max_tokens", where, int),
         cache=True if cache is None else bool(cache),
         adapter=adapter,
-        price_in=_number(raw, "price_in", where),
-        price_out=_number(raw, "price_out", where),
+        price_in=price_in,
+        price_out=price_out,
+        free=free,
         kwargs=dict(kwargs),
     )
 
@@ -99,6 +131,8 @@ def parse_profile(raw: Any, where: str = "lm") -> LMProfile:
 def make_adapter(profile: LMProfile | None) -> dspy.Adapter:
     if profile is not None and profile.adapter == "json":
         return dspy.JSONAdapter()
+    if profile is not None and profile.adapter == "json_schema":
+        return structured.JSONSchemaAdapter()
     return dspy.ChatAdapter()
 
 
@@ -124,10 +158,15 @@ def build_lm(profile: LMProfile) -> dspy.BaseLM:
         return testlm.make_lm(profile)
     kwargs = dict(profile.kwargs)
     num_retries = kwargs.pop("num_retries", DEFAULT_NUM_RETRIES)
+    engine = profile.engine()
+    if engine is not None:
+        kwargs["engine"] = engine
     if profile.api_base:
         kwargs["api_base"] = profile.api_base
     if key is not None:
         kwargs["api_key"] = key
+    elif profile.api_base and "api_key" not in kwargs:
+        kwargs["api_key"] = NO_KEY
     try:
         return dspy.LM(
             profile.model,

@@ -257,8 +257,8 @@ class Tracer(BaseCallback):
         cache_hit = entry is not None and not usage and bool(getattr(lm, "cache", False))
         profile = self._profiles.get(id(lm))
         cost: float | None
-        if cache_hit:
-            cost = 0.0
+        if cache_hit or (profile is not None and getattr(profile, "free", False)):
+            cost = 0.0  # a free profile (a local model) costs nothing, whatever DSPy recorded
         elif entry is None:
             cost = None
         elif profile is not None and getattr(profile, "priced", False):

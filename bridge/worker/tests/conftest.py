@@ -163,13 +163,20 @@ class FakeOpenAI:
         self.reply = "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
         self.error_message = "nope"
         self.requests = 0
+        self.bodies: list[dict] = []  # every request's JSON body, in order
+        self.headers: list[dict] = []  # and its headers (lower-case names)
         self.release = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("content-length") or 0)
-                self.rfile.read(length)
+                raw = self.rfile.read(length)
+                try:
+                    fake.bodies.append(json.loads(raw))
+                except ValueError:
+                    fake.bodies.append({"_raw": raw.decode("utf-8", "replace")})
+                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 fake.requests += 1
                 mode = fake.mode
                 if mode == "hang":
