@@ -18,7 +18,7 @@ var (
 )
 
 // signetBinary builds the real binary once for the end-to-end tests.
-func signetBinary(t *testing.T) string {
+func signetBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "signet-e2e-bin")
@@ -39,7 +39,7 @@ func signetBinary(t *testing.T) string {
 }
 
 // run runs the binary with env added to a minimal environment.
-func run(t *testing.T, env []string, args ...string) (string, string, int) {
+func run(t testing.TB, env []string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(signetBinary(t), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
@@ -103,7 +103,7 @@ func TestBinaryFirstSteps(t *testing.T) {
 // pythonEnv is the interpreter for tests that run real workers: make test
 // sets SIGNET_PYTHON (and SIGNET_REQUIRE_PYTHON, which turns a skip into a
 // failure so CI cannot pass without running them).
-func pythonEnv(t *testing.T) []string {
+func pythonEnv(t testing.TB) []string {
 	t.Helper()
 	py := os.Getenv("SIGNET_PYTHON")
 	if py == "" {

@@ -25,6 +25,7 @@ var allowedImports = map[string][]string{
 	"examples": {"examples"},
 	"config":   {"config", "model"},
 	"engine":   {"engine", "model", "store", "bridge"},
+	"api":      {"api", "model", "store", "bridge", "engine"},
 }
 
 type goPackage struct {

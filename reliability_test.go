@@ -91,7 +91,7 @@ func listAll(t *testing.T, env []string) []execJSON {
 }
 
 // start runs the binary in the background.
-func start(t *testing.T, env []string, args ...string) (*exec.Cmd, *strings.Builder) {
+func start(t testing.TB, env []string, args ...string) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
 	cmd := exec.Command(signetBinary(t), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)

@@ -50,7 +50,7 @@ func (a *app) datasetImport() *cobra.Command {
 				return err
 			}
 			defer done()
-			d, err := importFile(c.Context(), st, path, datafile.Format(format), &model.Dataset{Name: name, Description: desc}, sp, inputs)
+			d, err := importFile(c.Context(), st, path, a.abs(path), datafile.Format(format), &model.Dataset{Name: name, Description: desc}, sp, inputs)
 			if err != nil {
 				return err
 			}
@@ -67,19 +67,33 @@ func (a *app) datasetImport() *cobra.Command {
 }
 
 // importFile streams one file into the store. Every row is checked before
-// anything becomes visible: an error anywhere imports nothing.
-func importFile(ctx context.Context, st *store.Store, path string, f datafile.Format, d *model.Dataset, split model.Split, inputs string) (*model.Dataset, error) {
+// anything becomes visible: an error anywhere imports nothing. path is the
+// file as the user typed it, which errors name; abs is where it is.
+func importFile(ctx context.Context, st *store.Store, path, abs string, f datafile.Format, d *model.Dataset, split model.Split, inputs string) (*model.Dataset, error) {
 	if f == "" {
 		var err error
 		if f, err = datafile.DetectFormat(path); err != nil {
 			return nil, usageError{err}
 		}
 	}
-	r, err := datafile.Open(path, f)
+	file, err := os.Open(abs)
 	if err != nil {
-		return nil, err
+		return nil, asTyped(err, path)
 	}
-	defer r.Close()
+	defer file.Close()
+	r := datafile.NewReader(file, path, f)
+	// A CSV header is read up front (as datafile.Open does), so that a bad
+	// one fails before any row and --inputs can be checked against it.
+	var first map[string]any
+	var firstErr error
+	primed := false
+	if f == datafile.CSV {
+		first, firstErr = r.Next()
+		if firstErr != nil && !errors.Is(firstErr, io.EOF) && len(r.Fields()) == 0 {
+			return nil, firstErr
+		}
+		primed = true
+	}
 
 	var keys []string
 	if inputs != "" {
@@ -98,7 +112,13 @@ func importFile(ctx context.Context, st *store.Store, path string, f datafile.Fo
 	}
 	rows := 0
 	next := func() (*model.Example, error) {
-		rec, err := r.Next()
+		var rec map[string]any
+		var err error
+		if primed {
+			rec, err, primed = first, firstErr, false
+		} else {
+			rec, err = r.Next()
+		}
 		if errors.Is(err, io.EOF) {
 			if rows == 0 {
 				return nil, fmt.Errorf("%s: no examples in file", path)
@@ -301,10 +321,11 @@ func (a *app) datasetExport() *cobra.Command {
 			}
 			w := a.stdout
 			var file *os.File
+			target := a.abs(out)
 			if out != "" {
 				// Written beside the target and renamed, so a failed export never
 				// leaves half a file where a good one was.
-				file, err = os.CreateTemp(filepath.Dir(out), ".signet-export-*")
+				file, err = os.CreateTemp(filepath.Dir(target), ".signet-export-*")
 				if err != nil {
 					return fmt.Errorf("export: %w", err)
 				}
@@ -321,7 +342,7 @@ func (a *app) datasetExport() *cobra.Command {
 				if err := file.Close(); err != nil {
 					return fmt.Errorf("export: %w", err)
 				}
-				if err := os.Rename(file.Name(), out); err != nil {
+				if err := os.Rename(file.Name(), target); err != nil {
 					return fmt.Errorf("export: %w", err)
 				}
 				fmt.Fprintf(a.stderr, "exported dataset %s to %s\n", d.Name, out)
@@ -444,12 +465,11 @@ func (a *app) datasetDelete() *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a dataset and all of its examples",
 		Args:  exactArgs("NAME"),
+		// Asked here, on this terminal, before the command may go to the owner.
+		PreRunE: func(c *cobra.Command, args []string) error {
+			return a.confirmDelete(yes, fmt.Sprintf("delete dataset %s and all its examples?", args[0]), args[0])
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			if !yes {
-				if err := a.confirm(fmt.Sprintf("delete dataset %s and all its examples?", args[0]), args[0]); err != nil {
-					return err
-				}
-			}
 			st, done, err := a.openStore(c.Context())
 			if err != nil {
 				return err

@@ -25,7 +25,7 @@ func (a *app) demoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, done, err := openWorkspace(c.Context(), dir)
+			st, done, err := a.openStore(c.Context())
 			if err != nil {
 				return err
 			}

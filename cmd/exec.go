@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,66 +17,27 @@ import (
 	"github.com/signet-dspy/signet/store"
 )
 
-// owner is a process that holds the workspace: its store, workers and the
-// execution engine, shut down in reverse order.
-type owner struct {
-	st     *store.Store
-	env    *runEnv
-	eng    *engine.Engine
-	closeS func()
-}
-
-func (o *owner) close() {
-	if o.eng != nil {
-		o.eng.Close(context.Background())
-	}
-	if o.env != nil {
-		o.env.close()
-	}
-	if o.closeS != nil {
-		o.closeS()
-	}
-}
-
-// startOwner opens the store, starts the workers and the engine, which first
-// recovers what an earlier process left pending or running. check, if not
-// nil, runs before any worker starts, so that a bad request fails fast.
-func (a *app) startOwner(ctx context.Context, pf poolFlags, concurrency int, check func(*store.Store, *runEnv) error) (*owner, engine.Recovered, error) {
-	o := &owner{}
+// startOwner gives a command the engine of the workspace's owner, starting
+// the workers and the engine if they do not run yet (the engine first
+// recovers what an earlier owner left pending or running). check, if not
+// nil, runs first, so that a bad request fails before any worker starts.
+func (a *app) startOwner(ctx context.Context, pf poolFlags, concurrency int, check func(*store.Store, *runEnv) error) (*engine.Engine, engine.Recovered, error) {
 	var rec engine.Recovered
-	var err error
-	if o.st, o.closeS, err = a.openStore(ctx); err != nil {
-		return nil, rec, err
+	o := a.shared
+	if o == nil {
+		return nil, rec, errors.New("internal error: the workspace is not open (the command does not run through inWorkspace)")
 	}
-	if o.env, err = a.newEnv(pf); err != nil {
-		o.close()
+	a.noteEnv()
+	env, err := o.environment(pf)
+	if err != nil {
 		return nil, rec, err
 	}
 	if check != nil {
-		if err := check(o.st, o.env); err != nil {
-			o.close()
-			return nil, rec, err
+		if err := check(o.st, env); err != nil {
+			return nil, rec, a.ownerKeyNote(err)
 		}
 	}
-	if err := o.env.startPool(ctx); err != nil {
-		o.close()
-		return nil, rec, err
-	}
-	if concurrency <= 0 {
-		concurrency = o.env.cfg.Concurrency
-	}
-	o.eng = engine.New(engine.Options{
-		Store: o.st, Pool: o.env.pool, LMs: o.env.lms, DefaultLM: o.env.cfg.DefaultLM(),
-		Concurrency: concurrency, CacheTTL: o.env.cfg.CacheTTL(), Log: o.env.logf,
-	})
-	if rec, err = o.eng.Start(ctx); err != nil {
-		o.close()
-		return nil, rec, fmt.Errorf("starting the execution engine: %w", err)
-	}
-	if rec.Requeued+rec.Retried+rec.Failed > 0 {
-		fmt.Fprintf(a.stderr, "recovered from an earlier run: %d pending requeued, %d interrupted retried, %d out of attempts failed\n", rec.Requeued, rec.Retried, rec.Failed)
-	}
-	return o, rec, nil
+	return o.startEngine(ctx, pf, concurrency, a.stderr)
 }
 
 // exampleInputs takes the input fields of an example: the dataset's input
@@ -300,12 +260,11 @@ func (a *app) execCancel() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("execution id: %w", err)}
 			}
-			o, _, err := a.startOwner(c.Context(), pf, 0, nil)
+			eng, _, err := a.startOwner(c.Context(), pf, 0, nil)
 			if err != nil {
 				return err
 			}
-			defer o.close()
-			if err := o.eng.Cancel(c.Context(), id); err != nil {
+			if err := eng.Cancel(c.Context(), id); err != nil {
 				if errors.Is(err, engine.ErrFinished) {
 					return fmt.Errorf("execution %s had already finished: %w", id, err)
 				}
@@ -327,16 +286,15 @@ func (a *app) execResume() *cobra.Command {
 		Short: "Recover executions an interrupted Signet left behind and run every pending one to the end",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			o, rec, err := a.startOwner(c.Context(), pf, concurrency, nil)
+			eng, rec, err := a.startOwner(c.Context(), pf, concurrency, nil)
 			if err != nil {
 				return err
 			}
-			defer o.close()
-			pending, err := o.st.CountExecutions(c.Context(), store.ExecQuery{State: model.Pending})
+			pending, err := a.shared.st.CountExecutions(c.Context(), store.ExecQuery{State: model.Pending})
 			if err != nil {
 				return err
 			}
-			if err := o.eng.Drain(c.Context()); err != nil {
+			if err := eng.Drain(c.Context()); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "resumed: %d requeued, %d retried, %d failed out of attempts; %d pending ran to the end\n", rec.Requeued, rec.Retried, rec.Failed, pending)
@@ -494,9 +452,8 @@ type progress struct {
 	last  time.Time
 }
 
-func newProgress(w io.Writer, total int) *progress {
-	f, ok := w.(*os.File)
-	return &progress{w: w, tty: ok && isTerminal(f), total: total, start: time.Now()}
+func newProgress(w io.Writer, tty bool, total int) *progress {
+	return &progress{w: w, tty: tty, total: total, start: time.Now()}
 }
 
 func (p *progress) update(done, failed int, cost float64, final bool) {

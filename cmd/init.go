@@ -12,15 +12,11 @@ func (a *app) initCommand() *cobra.Command {
 		Short: "Create the workspace (store and log) if it does not exist",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
+			// inWorkspace has created and opened it.
 			dir, err := a.workspaceDir()
 			if err != nil {
 				return err
 			}
-			_, closeFn, err := openWorkspace(c.Context(), dir)
-			if err != nil {
-				return err
-			}
-			closeFn()
 			fmt.Fprintf(a.stdout, "workspace ready: %s\n", dir)
 			return nil
 		},

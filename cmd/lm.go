@@ -34,13 +34,16 @@ func (r *lmResolver) check(name string) error {
 		return err
 	}
 	if p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) == "" {
-		return missingKey(name, p.APIKeyEnv)
+		return &keyError{name, p.APIKeyEnv}
 	}
 	return nil
 }
 
-func missingKey(profile, env string) error {
-	return fmt.Errorf("LM profile %q needs an API key in the environment variable %s, which is not set (export %s=...)", profile, env, env)
+// keyError is a profile whose key variable is not set.
+type keyError struct{ profile, env string }
+
+func (e *keyError) Error() string {
+	return fmt.Sprintf("LM profile %q needs an API key in the environment variable %s, which is not set (export %s=...)", e.profile, e.env, e.env)
 }
 
 // Spec resolves a profile. The key itself never leaves the environment: only
@@ -211,7 +214,11 @@ func (a *app) lmTest() *cobra.Command {
 		Args:  exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			env, err := a.newEnv(pf)
+			dir, err := a.logDir()
+			if err != nil {
+				return err
+			}
+			env, err := newEnv(pf, dir)
 			if err != nil {
 				return err
 			}
@@ -220,7 +227,7 @@ func (a *app) lmTest() *cobra.Command {
 			if err := env.lms.check(args[0]); err != nil {
 				return err
 			}
-			if err := env.startPool(ctx); err != nil {
+			if err := env.startPool(ctx, pf); err != nil {
 				return err
 			}
 			r, err := probeLM(ctx, env.pool, env.lms, args[0])

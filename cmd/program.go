@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +49,7 @@ func (a *app) programCreate() *cobra.Command {
 				}
 				p, err = parseProgram("<stdin>", data)
 			} else {
-				p, err = readProgramFile(file)
+				p, err = readProgramFile(file, a.abs(file))
 			}
 			if err != nil {
 				return err
@@ -166,18 +167,32 @@ func (a *app) programShow() *cobra.Command {
 	return c
 }
 
+// programRepo is what edit needs of the workspace: the store when this
+// process owns it, else the owner's API (edit runs the editor here, on this
+// terminal, in both cases).
+type programRepo interface {
+	GetProgram(ctx context.Context, name string) (*model.Program, error)
+	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
+}
+
 func (a *app) programEdit() *cobra.Command {
-	return &cobra.Command{
+	return withMode(&cobra.Command{
 		Use:   "edit NAME",
 		Short: "Edit a program in $EDITOR; saving creates a new version",
 		Args:  exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, done, err := a.openStore(c.Context())
-			if err != nil {
-				return err
+			var repo programRepo
+			if a.remote != nil {
+				repo = a.remote
+			} else {
+				st, done, err := a.openStore(c.Context())
+				if err != nil {
+					return err
+				}
+				defer done()
+				repo = st
 			}
-			defer done()
-			cur, err := st.GetProgram(c.Context(), args[0])
+			cur, err := repo.GetProgram(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -217,7 +232,7 @@ func (a *app) programEdit() *cobra.Command {
 			if p.Name != cur.Name {
 				return fmt.Errorf("%s: the name cannot change in edit (was %q, now %q); your edit is kept there", path, cur.Name, p.Name)
 			}
-			saved, err := st.SaveProgram(c.Context(), p)
+			saved, err := repo.SaveProgram(c.Context(), p)
 			if err != nil {
 				return fmt.Errorf("%w (your edit is kept in %s)", err, path)
 			}
@@ -225,7 +240,7 @@ func (a *app) programEdit() *cobra.Command {
 			fmt.Fprintf(a.stdout, "saved %s version %d\n", saved.Name, saved.Version)
 			return nil
 		},
-	}
+	}, wsAttach)
 }
 
 // runEditor opens path in $VISUAL or $EDITOR (default vi), on the terminal.
@@ -402,12 +417,11 @@ func (a *app) programDelete() *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a program and all of its versions",
 		Args:  exactArgs("NAME"),
+		// Asked here, on this terminal, before the command may go to the owner.
+		PreRunE: func(c *cobra.Command, args []string) error {
+			return a.confirmDelete(yes, fmt.Sprintf("delete program %s and all its versions?", args[0]), args[0])
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			if !yes {
-				if err := a.confirm(fmt.Sprintf("delete program %s and all its versions?", args[0]), args[0]); err != nil {
-					return err
-				}
-			}
 			st, done, err := a.openStore(c.Context())
 			if err != nil {
 				return err
@@ -422,6 +436,19 @@ func (a *app) programDelete() *cobra.Command {
 	}
 	c.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	return c
+}
+
+// confirmDelete asks for confirmation unless --yes was given; once asked,
+// a command forwarded to the owner carries --yes.
+func (a *app) confirmDelete(yes bool, question, name string) error {
+	if yes {
+		return nil
+	}
+	if err := a.confirm(question, name); err != nil {
+		return err
+	}
+	a.extraArgs = append(a.extraArgs, "--yes")
+	return nil
 }
 
 // confirm asks the user to type name on a terminal; without one, --yes is needed.

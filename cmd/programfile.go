@@ -18,24 +18,25 @@ import (
 
 // readProgramFile reads a program definition (YAML, or JSON, which YAML
 // reads too) strictly: unknown keys are errors, and every error names the
-// file and line.
-func readProgramFile(path string) (*model.Program, error) {
-	data, err := os.ReadFile(path)
+// file (as the user typed it) and line. abs is the file resolved against the
+// command line's working directory.
+func readProgramFile(name, abs string) (*model.Program, error) {
+	data, err := os.ReadFile(abs)
 	if err != nil {
-		return nil, fmt.Errorf("reading program file: %w", err)
+		return nil, fmt.Errorf("reading program file: %w", asTyped(err, name))
 	}
-	p, err := parseProgram(path, data)
+	p, err := parseProgram(name, data)
 	if err != nil {
 		return nil, err
 	}
 	// User code is named relative to the program file, as a DSPy project
 	// would; it is stored absolute so runs do not depend on the cwd.
-	dir := filepath.Dir(path)
+	dir := filepath.Dir(abs)
 	for i := range p.Modules {
 		m := &p.Modules[i]
 		if m.Source != "" {
 			if m.Source, err = absSource(dir, m.Source); err != nil {
-				return nil, fmt.Errorf("%s: modules[%d].source: %w", path, i, err)
+				return nil, fmt.Errorf("%s: modules[%d].source: %w", name, i, err)
 			}
 		}
 		// ReAct tools are user code too: config.tools lists file.py:function.
@@ -43,7 +44,7 @@ func readProgramFile(path string) (*model.Program, error) {
 			for j, t := range tools {
 				if s, ok := t.(string); ok {
 					if tools[j], err = absSource(dir, s); err != nil {
-						return nil, fmt.Errorf("%s: modules[%d].config.tools[%d]: %w", path, i, j, err)
+						return nil, fmt.Errorf("%s: modules[%d].config.tools[%d]: %w", name, i, j, err)
 					}
 				}
 			}

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/signet-dspy/signet/api"
 )
 
 // Version is set at build time with -ldflags "-X .../cmd.Version=...".
@@ -22,28 +25,57 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// exitCode is the exit code of a command the owner ran for this process;
+// the owner has already printed its error, if any.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
 // app carries what every command needs; flags fill it before RunE runs.
 type app struct {
 	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
 	workspace string
+	args      []string // the command line, forwarded as it is to an owner
+	cwd       string   // relative paths resolve here (the client's, for a client's command)
+
+	// shared is the owner of the workspace, when this process is it: every
+	// command uses its store and engine instead of opening its own.
+	shared *owner
+	// client is set while this process runs another process's command.
+	client *api.CLIRequest
+	// remote is set, for commands that need this process's terminal, while
+	// another process owns the workspace.
+	remote *api.Client
+	// extraArgs are added to the forwarded command line (--yes, once this
+	// process has asked for confirmation on its own terminal).
+	extraArgs []string
 }
 
 // Execute runs the command line and returns the process exit code:
 // 0 success, 1 failure, 2 bad usage.
 func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	cwd, _ := os.Getwd()
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, args: args, cwd: cwd}
+	return a.execute(ctx)
+}
+
+func (a *app) execute(ctx context.Context) int {
 	root := a.rootCommand()
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetArgs(a.args)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "signet: %v\n", err)
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return int(ec)
+	}
+	fmt.Fprintf(a.stderr, "signet: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
@@ -65,18 +97,21 @@ func (a *app) rootCommand() *cobra.Command {
 		return usageError{fmt.Errorf("%s: %w", c.CommandPath(), err)}
 	})
 	root.AddCommand(
-		a.initCommand(),
+		withMode(a.initCommand(), wsCreate),
 		a.programCommand(),
 		a.datasetCommand(),
-		a.demoCommand(),
-		a.setupCommand(),
-		a.doctorCommand(),
+		withMode(a.demoCommand(), wsCreate),
+		withMode(a.setupCommand(), wsNone),
+		withMode(a.doctorCommand(), wsNone),
 		a.runCommand(),
-		a.lmCommand(),
+		withMode(a.lmCommand(), wsNone),
 		a.execCommand(),
 		a.traceCommand(),
 		a.costCommand(),
+		withMode(a.serveCommand(), wsNone),
+		withMode(a.statusCommand(), wsNone),
 	)
+	a.wrapWorkspaceCommands(root)
 	return root
 }
 

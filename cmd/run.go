@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -26,7 +27,14 @@ import (
 type poolFlags struct {
 	python  string
 	workers int
+	// defaultWorkers is the pool size when neither the flag nor the config
+	// sets one: 1 for a command (one run needs one), more for serve.
+	defaultWorkers int
 }
+
+// serveWorkers is the pool of an owner that serves others: the number of
+// cores, at least 2 (DESIGN.md section 4).
+func serveWorkers() int { return max(2, runtime.NumCPU()) }
 
 func (f *poolFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.python, "python", "", "Python interpreter for the workers (default: config, SIGNET_PYTHON, VIRTUAL_ENV, then the managed venv)")
@@ -36,12 +44,11 @@ func (f *poolFlags) register(c *cobra.Command) {
 // runEnv is what commands that run DSPy share: the config, the worker pool,
 // the LM resolver (which may own the local model server) and the log file.
 type runEnv struct {
-	cfg   *config.Config
-	py    pythonChoice
-	flags poolFlags
-	pool  *bridge.Pool
-	lms   *lmResolver
-	logf  *os.File
+	cfg  *config.Config
+	py   pythonChoice
+	pool *bridge.Pool
+	lms  *lmResolver
+	logf *os.File
 }
 
 func (e *runEnv) close() {
@@ -56,11 +63,11 @@ func (e *runEnv) close() {
 	}
 }
 
-// newEnv loads the config, resolves the interpreter and opens the log; logs
-// go to the workspace's log file when there is a workspace, else to the
-// cache dir's, so nothing the workers or the local server print reaches the
-// terminal. LM profiles can be resolved before any worker starts.
-func (a *app) newEnv(f poolFlags) (*runEnv, error) {
+// newEnv loads the config, resolves the interpreter and opens the log file
+// in logDir (the workspace, else the cache dir), so nothing the workers or
+// the local server print reaches the terminal. LM profiles can be resolved
+// before any worker starts.
+func newEnv(f poolFlags, logDir string) (*runEnv, error) {
 	cfg, err := config.Load("")
 	if err != nil {
 		return nil, err
@@ -69,19 +76,20 @@ func (a *app) newEnv(f poolFlags) (*runEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := &runEnv{cfg: cfg, py: py, flags: f}
-	if env.logf, err = a.openLog(); err != nil {
-		return nil, err
+	env := &runEnv{cfg: cfg, py: py}
+	if env.logf, err = os.OpenFile(filepath.Join(logDir, logFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+		return nil, fmt.Errorf("opening log file: %w", err)
 	}
 	env.lms = &lmResolver{cfg: cfg, python: py.Path, log: env.logf}
 	return env, nil
 }
 
-// startPool starts the workers: one by default, since one run needs one.
-func (e *runEnv) startPool(ctx context.Context) error {
-	workers := 1
-	if e.flags.workers > 0 {
-		workers = e.flags.workers
+// startPool starts the workers: the flag's number, else the config's, else
+// the command's default (one, since one run needs one).
+func (e *runEnv) startPool(ctx context.Context, f poolFlags) error {
+	workers := max(f.defaultWorkers, 1)
+	if f.workers > 0 {
+		workers = f.workers
 	} else if e.cfg.Workers > 0 {
 		workers = e.cfg.Workers
 	}
@@ -94,43 +102,25 @@ func (e *runEnv) startPool(ctx context.Context) error {
 	return nil
 }
 
-// startEnv is newEnv then startPool.
-func (a *app) startEnv(ctx context.Context, f poolFlags) (*runEnv, error) {
-	env, err := a.newEnv(f)
-	if err != nil {
-		return nil, err
-	}
-	if err := env.startPool(ctx); err != nil {
-		env.close()
-		return nil, err
-	}
-	return env, nil
-}
-
-// openLog opens the workspace log, or with no workspace the one in the
-// user cache dir.
-func (a *app) openLog() (*os.File, error) {
+// logDir is where a command that needs no workspace logs: the workspace
+// if there is one (appending beside its owner is fine), else the user
+// cache dir.
+func (a *app) logDir() (string, error) {
 	dir, err := a.workspaceDir()
 	if err == nil {
-		if _, serr := os.Stat(filepath.Join(dir, dbDir)); serr != nil {
-			err = serr
+		if _, serr := os.Stat(filepath.Join(dir, dbDir)); serr == nil {
+			return dir, nil
 		}
 	}
+	cache, err := os.UserCacheDir()
 	if err != nil {
-		cache, cerr := os.UserCacheDir()
-		if cerr != nil {
-			return nil, fmt.Errorf("finding a place for the log: %w", cerr)
-		}
-		dir = filepath.Join(cache, "signet")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", dir, err)
-		}
+		return "", fmt.Errorf("finding a place for the log: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening log file: %w", err)
+	dir = filepath.Join(cache, "signet")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
 	}
-	return f, nil
+	return dir, nil
 }
 
 func (a *app) runCommand() *cobra.Command {
@@ -187,20 +177,20 @@ func (a *app) runCommand() *cobra.Command {
 				}
 				return nil
 			}
-			o, _, err := a.startOwner(ctx, pf, concurrency, check)
+			eng, _, err := a.startOwner(ctx, pf, concurrency, check)
 			if err != nil {
 				return err
 			}
-			defer o.close()
+			st := a.shared.st
 			if dataset != "" {
-				return a.runDataset(ctx, o, p, dataset, split, limit, lmName, noCache, asJSON)
+				return a.runDataset(ctx, st, eng, p, dataset, split, limit, lmName, noCache, asJSON)
 			}
 			if example != "" {
 				name, n, err := parseExampleRef(example)
 				if err != nil {
 					return err
 				}
-				d, err := o.st.GetDataset(ctx, name)
+				d, err := st.GetDataset(ctx, name)
 				if err != nil {
 					return err
 				}
@@ -208,7 +198,7 @@ func (a *app) runCommand() *cobra.Command {
 				if split == "" {
 					sp = ""
 				}
-				ex, err := o.st.ExampleAt(ctx, name, sp, n)
+				ex, err := st.ExampleAt(ctx, name, sp, n)
 				if err != nil {
 					return err
 				}
@@ -219,21 +209,21 @@ func (a *app) runCommand() *cobra.Command {
 					return usagef("program %s needs input %q: pass --input %s=... (or --example DATASET:N)", p.Name, f.Name, f.Name)
 				}
 			}
-			e, err := o.eng.Submit(ctx, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: lmName, NoCache: noCache})
+			e, err := eng.Submit(ctx, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: lmName, NoCache: noCache})
 			if err != nil {
 				return err
 			}
-			if e, err = o.eng.Wait(ctx, e.ID); err != nil {
+			if e, err = eng.Wait(ctx, e.ID); err != nil {
 				return err
 			}
 			traced := e
 			if e.CacheHit && !e.CacheOf.IsZero() {
 				// A cache hit ran nothing: its trace is the one it answers from.
-				if traced, err = o.st.GetExecution(ctx, e.CacheOf); err != nil {
+				if traced, err = st.GetExecution(ctx, e.CacheOf); err != nil {
 					return err
 				}
 			}
-			tr, err := loadTrace(ctx, o.st, traced)
+			tr, err := loadTrace(ctx, st, traced)
 			if err != nil {
 				return err
 			}
@@ -274,7 +264,7 @@ func (a *app) runCommand() *cobra.Command {
 	c.Flags().IntVar(&version, "version", 0, "run a specific version (default: latest)")
 	c.Flags().IntVar(&concurrency, "concurrency", 0, "executions at once (default: config, else 8)")
 	c.Flags().BoolVar(&noCache, "no-cache", false, "do not answer from the execution cache")
-	c.Flags().BoolVar(&wait, "wait", true, "wait for the execution to end (this process owns the workspace, so it always does)")
+	c.Flags().BoolVar(&wait, "wait", true, "wait for the execution to end (it always does)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	pf.register(c)
 	return c
@@ -316,8 +306,8 @@ type batchSummary struct {
 
 // runDataset submits one execution per example and waits for all of them,
 // drawing progress from the engine's events.
-func (a *app) runDataset(ctx context.Context, o *owner, p *model.Program, name, split string, limit int, lm string, noCache, asJSON bool) error {
-	d, err := o.st.GetDataset(ctx, name)
+func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engine, p *model.Program, name, split string, limit int, lm string, noCache, asJSON bool) error {
+	d, err := st.GetDataset(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -330,7 +320,7 @@ func (a *app) runDataset(ctx context.Context, o *owner, p *model.Program, name, 
 	batch := model.NewID().String()
 	var reqs []engine.Request
 	var examples []*model.Example
-	err = eachExample(ctx, o.st, d.Name, sp, func(e *model.Example) error {
+	err = eachExample(ctx, st, d.Name, sp, func(e *model.Example) error {
 		if limit > 0 && len(reqs) >= limit {
 			return nil
 		}
@@ -344,10 +334,10 @@ func (a *app) runDataset(ctx context.Context, o *owner, p *model.Program, name, 
 	if len(reqs) == 0 {
 		return fmt.Errorf("dataset %s has no examples%s", d.Name, map[bool]string{true: " in split " + string(sp)}[sp != ""])
 	}
-	events, stop := o.eng.Subscribe(256)
+	events, stop := eng.Subscribe(256)
 	defer stop()
 	start := time.Now()
-	execs, err := o.eng.SubmitBatch(ctx, reqs)
+	execs, err := eng.SubmitBatch(ctx, reqs)
 	if err != nil {
 		return err
 	}
@@ -362,7 +352,7 @@ func (a *app) runDataset(ctx context.Context, o *owner, p *model.Program, name, 
 			left++
 		}
 	}
-	bar := newProgress(a.stderr, len(execs))
+	bar := newProgress(a.stderr, a.stderrTTY(), len(execs))
 	done, failed, cost := len(execs)-left, 0, 0.0
 	for left > 0 {
 		select {
