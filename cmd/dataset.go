@@ -460,30 +460,9 @@ func (a *app) datasetStats() *cobra.Command {
 }
 
 func (a *app) datasetDelete() *cobra.Command {
-	var yes bool
-	c := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a dataset and all of its examples",
-		Args:  exactArgs("NAME"),
-		// Asked here, on this terminal, before the command may go to the owner.
-		PreRunE: func(c *cobra.Command, args []string) error {
-			return a.confirmDelete(yes, fmt.Sprintf("delete dataset %s and all its examples?", args[0]), args[0])
-		},
-		RunE: func(c *cobra.Command, args []string) error {
-			st, done, err := a.openStore(c.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			if err := st.DeleteDataset(c.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "deleted dataset %s\n", args[0])
-			return nil
-		},
-	}
-	c.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
-	return c
+	return a.deleteCommand("dataset", "all its examples", func(ctx context.Context, st *store.Store, name string) error {
+		return st.DeleteDataset(ctx, name)
+	})
 }
 
 // exportDataset streams a dataset (or one split) to w, page by page.

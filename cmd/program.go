@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
 )
 
 func (a *app) programCommand() *cobra.Command {
@@ -412,14 +414,21 @@ func (a *app) programStatus() *cobra.Command {
 }
 
 func (a *app) programDelete() *cobra.Command {
+	return a.deleteCommand("program", "all its versions", func(ctx context.Context, st *store.Store, name string) error {
+		return st.DeleteProgram(ctx, name)
+	})
+}
+
+// deleteCommand is `program delete` and `dataset delete`: confirmation on
+// this terminal (before the command may go to the owner), then del.
+func (a *app) deleteCommand(kind, what string, del func(context.Context, *store.Store, string) error) *cobra.Command {
 	var yes bool
 	c := &cobra.Command{
 		Use:   "delete NAME",
-		Short: "Delete a program and all of its versions",
+		Short: fmt.Sprintf("Delete a %s and %s", kind, what),
 		Args:  exactArgs("NAME"),
-		// Asked here, on this terminal, before the command may go to the owner.
 		PreRunE: func(c *cobra.Command, args []string) error {
-			return a.confirmDelete(yes, fmt.Sprintf("delete program %s and all its versions?", args[0]), args[0])
+			return a.confirmDelete(yes, fmt.Sprintf("delete %s %s and %s?", kind, args[0], what), args[0])
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			st, done, err := a.openStore(c.Context())
@@ -427,10 +436,10 @@ func (a *app) programDelete() *cobra.Command {
 				return err
 			}
 			defer done()
-			if err := st.DeleteProgram(c.Context(), args[0]); err != nil {
+			if err := del(c.Context(), st, args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "deleted program %s\n", args[0])
+			fmt.Fprintf(a.stdout, "deleted %s %s\n", kind, args[0])
 			return nil
 		},
 	}
@@ -469,6 +478,6 @@ func (a *app) confirm(question, name string) error {
 }
 
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	// A character device is not enough: /dev/null is one too.
+	return term.IsTerminal(int(f.Fd()))
 }
