@@ -1,0 +1,159 @@
+// Package keys is the one key map of the TUI. The root model matches key
+// presses against it with key.Matches, and the same bindings feed the short
+// help line and the full help (DESIGN.md section 6), so what help shows is
+// what the keys do — including after the user overrides them in the config.
+package keys
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+)
+
+// Map holds every binding of the shell. Use Default or New to build one.
+type Map struct {
+	Quit     key.Binding
+	Help     key.Binding
+	Filter   key.Binding
+	Back     key.Binding
+	NextPage key.Binding
+	PrevPage key.Binding
+	// Pages[i] jumps to page i (Programs, Datasets, Executions,
+	// Optimizations, Workers).
+	Pages    [5]key.Binding
+	Up       key.Binding
+	Down     key.Binding
+	Top      key.Binding
+	Bottom   key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Open     key.Binding
+}
+
+// action describes one overridable action: its name in the config, its
+// default keys, its help text and where it lives in a Map.
+type action struct {
+	name string
+	keys []string
+	desc string
+	get  func(*Map) *key.Binding
+}
+
+var actions = []action{
+	{"quit", []string{"q", "ctrl+c"}, "quit", func(m *Map) *key.Binding { return &m.Quit }},
+	{"help", []string{"?"}, "help", func(m *Map) *key.Binding { return &m.Help }},
+	{"filter", []string{"/"}, "filter", func(m *Map) *key.Binding { return &m.Filter }},
+	{"back", []string{"esc"}, "back", func(m *Map) *key.Binding { return &m.Back }},
+	{"next_page", []string{"tab"}, "next page", func(m *Map) *key.Binding { return &m.NextPage }},
+	{"prev_page", []string{"shift+tab"}, "previous page", func(m *Map) *key.Binding { return &m.PrevPage }},
+	{"page_1", []string{"1"}, "programs", func(m *Map) *key.Binding { return &m.Pages[0] }},
+	{"page_2", []string{"2"}, "datasets", func(m *Map) *key.Binding { return &m.Pages[1] }},
+	{"page_3", []string{"3"}, "executions", func(m *Map) *key.Binding { return &m.Pages[2] }},
+	{"page_4", []string{"4"}, "optimizations", func(m *Map) *key.Binding { return &m.Pages[3] }},
+	{"page_5", []string{"5"}, "workers", func(m *Map) *key.Binding { return &m.Pages[4] }},
+	{"up", []string{"k", "up"}, "up", func(m *Map) *key.Binding { return &m.Up }},
+	{"down", []string{"j", "down"}, "down", func(m *Map) *key.Binding { return &m.Down }},
+	{"top", []string{"g", "home"}, "top", func(m *Map) *key.Binding { return &m.Top }},
+	{"bottom", []string{"G", "end"}, "bottom", func(m *Map) *key.Binding { return &m.Bottom }},
+	{"page_up", []string{"pgup"}, "page up", func(m *Map) *key.Binding { return &m.PageUp }},
+	{"page_down", []string{"pgdown"}, "page down", func(m *Map) *key.Binding { return &m.PageDown }},
+	{"open", []string{"enter"}, "open", func(m *Map) *key.Binding { return &m.Open }},
+}
+
+// Actions lists the names that New accepts as override keys, in help order.
+func Actions() []string {
+	out := make([]string, len(actions))
+	for i, a := range actions {
+		out[i] = a.name
+	}
+	return out
+}
+
+// Default is the built-in key map.
+func Default() Map {
+	m, _ := New(nil)
+	return m
+}
+
+// New builds the default key map with overrides applied: each entry maps an
+// action name (see Actions) to the keys that replace its defaults, in the
+// spelling of tea.KeyPressMsg.String ("ctrl+p", "shift+tab", "pgdown").
+// An empty list unbinds the action. An unknown action is an error that names
+// it and lists the known ones.
+func New(overrides map[string][]string) (Map, error) {
+	var m Map
+	for _, a := range actions {
+		*a.get(&m) = binding(a.keys, a.desc)
+	}
+	names := make([]string, 0, len(overrides))
+	for name := range overrides {
+		names = append(names, name)
+	}
+	slices.Sort(names) // deterministic error for several unknown actions
+	for _, name := range names {
+		i := slices.IndexFunc(actions, func(a action) bool { return a.name == name })
+		if i < 0 {
+			return Default(), fmt.Errorf("keys: unknown action %q (known: %s)", name, strings.Join(Actions(), ", "))
+		}
+		ks := overrides[name]
+		for _, k := range ks {
+			if strings.TrimSpace(k) == "" {
+				return Default(), fmt.Errorf("keys: action %q: empty key name", name)
+			}
+		}
+		*actions[i].get(&m) = binding(ks, actions[i].desc)
+	}
+	return m, nil
+}
+
+func binding(ks []string, desc string) key.Binding {
+	if len(ks) == 0 {
+		return key.NewBinding(key.WithDisabled())
+	}
+	return key.NewBinding(key.WithKeys(ks...), key.WithHelp(helpKeys(ks), desc))
+}
+
+// helpKeys spells keys for help: arrows as symbols, joined with "/".
+func helpKeys(ks []string) string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		switch k {
+		case "up":
+			k = "↑"
+		case "down":
+			k = "↓"
+		}
+		out[i] = k
+	}
+	return strings.Join(out, "/")
+}
+
+// pagesBinding is a help-only binding summarising the page keys.
+func (m Map) pagesBinding() key.Binding {
+	var ks []string
+	for _, b := range m.Pages {
+		if b.Enabled() {
+			ks = append(ks, b.Keys()...)
+		}
+	}
+	if len(ks) == 0 {
+		return key.NewBinding(key.WithDisabled())
+	}
+	return key.NewBinding(key.WithKeys(ks...), key.WithHelp(strings.Join(ks, " "), "go to page"))
+}
+
+// ShortHelp is the one-line help (help.KeyMap).
+func (m Map) ShortHelp() []key.Binding {
+	return []key.Binding{m.Help, m.Filter, m.Open, m.Back, m.Quit, m.NextPage}
+}
+
+// FullHelp is the full help, in columns (help.KeyMap).
+func (m Map) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{m.Up, m.Down, m.Top, m.Bottom, m.PageUp, m.PageDown},
+		{m.Open, m.Back, m.Filter, m.Help, m.Quit},
+		{m.NextPage, m.PrevPage, m.pagesBinding()},
+	}
+}
