@@ -111,7 +111,20 @@ func (a *app) rootCommand() *cobra.Command {
 		withMode(a.serveCommand(), wsNone),
 		withMode(a.statusCommand(), wsNone),
 	)
+	tuiCmd := a.tuiCommand()
+	root.AddCommand(tuiCmd)
 	a.wrapWorkspaceCommands(root)
+	// `signet` alone opens the workbench; anything else unknown is an error.
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown command %q (see `signet --help`)", args[0])
+		}
+		return nil
+	}
+	root.RunE = func(c *cobra.Command, args []string) error {
+		tuiCmd.SetContext(c.Context())
+		return tuiCmd.RunE(tuiCmd, args)
+	}
 	return root
 }
 
