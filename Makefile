@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/signet-dspy/signet/cmd.Version=$(VERSION)
 WORKSPACE ?= $(CURDIR)/.signet-demo
 FUZZTIME ?= 5s
 
-.PHONY: build run test vet venv unit pytest fuzz bench clean
+.PHONY: build run test vet venv tools unit pytest fuzz bench clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -33,10 +33,15 @@ vet:
 venv: build
 	$(BIN) setup
 
-# Go tests run against real Python workers; SIGNET_REQUIRE_PYTHON turns the
-# skip they would take without an interpreter into a failure.
-unit: venv
-	SIGNET_PYTHON="$$($(BIN) setup --quiet --print-python)" SIGNET_REQUIRE_PYTHON=1 $(GO) test -race -count=1 -timeout 30m ./...
+# tmux, for the workbench's end-to-end tests (CI runs as root on Debian).
+tools:
+	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)
+
+# Go tests run against real Python workers and drive the workbench in tmux;
+# SIGNET_REQUIRE_PYTHON and SIGNET_REQUIRE_TMUX turn the skips they would take
+# without an interpreter or tmux into failures.
+unit: venv tools
+	SIGNET_PYTHON="$$($(BIN) setup --quiet --print-python)" SIGNET_REQUIRE_PYTHON=1 SIGNET_REQUIRE_TMUX=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 pytest: venv
 	cd bridge/worker && "$$(../../$(BIN) setup --quiet --print-python)" -m pytest -q -p no:cacheprovider

@@ -6,12 +6,15 @@ import (
 	"os"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/config"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/keys"
 )
 
 // remotePrograms reads programs through the owner's API when another process
@@ -47,6 +50,15 @@ func (a *app) tuiCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			in, _ := a.stdin.(*os.File)
+			styles, km, err := tuiLook(cfg, func() bool {
+				// Only a terminal can report its background; anything else
+				// keeps the dark default.
+				return in == nil || !isTerminal(in) || lipgloss.HasDarkBackground(in, f)
+			})
+			if err != nil {
+				return err
+			}
 			var deps tui.Deps
 			switch {
 			case a.shared != nil:
@@ -56,9 +68,41 @@ func (a *app) tuiCommand() *cobra.Command {
 			default:
 				return fmt.Errorf("internal error: the workspace is not open")
 			}
-			m := tui.New(deps, tui.Options{Workspace: dir, LMProfile: cfg.DefaultLM(), Context: c.Context()})
+			m := tui.New(deps, tui.Options{
+				Workspace: dir, LMProfile: cfg.DefaultLM(), Styles: styles, Keys: &km, Context: c.Context(),
+			})
 			_, err = tea.NewProgram(m, tea.WithContext(c.Context()), tea.WithInput(a.stdin), tea.WithOutput(a.stdout)).Run()
 			return err
 		},
 	}, wsAttach)
+}
+
+// tuiLook builds the workbench's styles and key map from the config: theme
+// (auto, a built-in name or a theme file) and keys (overrides). darkBG is
+// asked only for theme auto. Errors name the config file, so a bad theme
+// file or key override stops `signet` before the TUI takes the terminal.
+func tuiLook(cfg *config.Config, darkBG func() bool) (*themes.Styles, keys.Map, error) {
+	var (
+		p   themes.Palette
+		err error
+	)
+	switch name := cfg.ThemeName(); {
+	case name == config.ThemeAuto:
+		p = themes.Auto(darkBG())
+	case cfg.ThemeFile() != "":
+		p, err = themes.Load(cfg.ThemeFile())
+		if err != nil {
+			return nil, keys.Map{}, fmt.Errorf("%s: theme: %w", cfg.Path(), err)
+		}
+	default:
+		p, err = themes.Get(name)
+		if err != nil {
+			return nil, keys.Map{}, fmt.Errorf("%s: theme: %w", cfg.Path(), err)
+		}
+	}
+	km, err := keys.New(cfg.Keys)
+	if err != nil {
+		return nil, keys.Map{}, fmt.Errorf("%s: %w", cfg.Path(), err)
+	}
+	return themes.New(p), km, nil
 }

@@ -1,5 +1,6 @@
 // Package config reads the user's Signet configuration: the Python
-// interpreter, the worker pool size and the LM profiles. It holds names of
+// interpreter, the worker pool size, the LM profiles and the workbench's
+// theme and keys. It holds names of
 // environment variables for API keys, never the keys.
 package config
 
@@ -8,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +32,14 @@ type Config struct {
 	Cache    string             `yaml:"cache,omitempty"`
 	LM       string             `yaml:"lm,omitempty"` // default LM profile
 	Profiles map[string]Profile `yaml:"profiles,omitempty"`
+	// Theme is the workbench's theme: a built-in name (dark, light,
+	// high-contrast), auto (the default: light on a terminal that reports a
+	// light background, dark otherwise), or the path of a theme file, relative
+	// to the config file's directory unless absolute ("~/" is the home dir).
+	Theme string `yaml:"theme,omitempty"`
+	// Keys overrides the workbench's key bindings: action name (quit, help,
+	// filter, back, open, page_1 ...) → the keys that replace its defaults.
+	Keys map[string][]string `yaml:"keys,omitempty"`
 
 	path string
 }
@@ -121,6 +132,23 @@ func Load(path string) (*Config, error) {
 			return nil, fmt.Errorf("%s: cache: %q is not a duration such as 10m, or off", path, c.Cache)
 		}
 	}
+	if c.Theme != "" && !slices.Contains(themeNames, c.Theme) {
+		file := c.ThemeFile()
+		if st, err := os.Stat(file); err != nil || st.IsDir() {
+			return nil, fmt.Errorf("%s: theme: %q is neither a built-in theme (%s) nor a theme file (%s does not exist or is not a file)",
+				path, c.Theme, strings.Join(themeNames, ", "), file)
+		}
+	}
+	for _, action := range slices.Sorted(maps.Keys(c.Keys)) {
+		if strings.TrimSpace(action) == "" {
+			return nil, fmt.Errorf("%s: keys: empty action name", path)
+		}
+		for _, k := range c.Keys[action] {
+			if strings.TrimSpace(k) == "" {
+				return nil, fmt.Errorf("%s: keys: action %q: empty key name", path, action)
+			}
+		}
+	}
 	for name, p := range c.Profiles {
 		if p.Model == "" {
 			return nil, fmt.Errorf("%s: profile %q: model is required (a DSPy model string such as openai/gpt-4o-mini)", path, name)
@@ -132,6 +160,40 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// ThemeAuto is the theme value that picks dark or light from the terminal's
+// background; it is the default.
+const ThemeAuto = "auto"
+
+// themeNames are the values of theme: that are not files: auto and the
+// built-in themes of package themes (which config may not import).
+var themeNames = []string{ThemeAuto, "dark", "light", "high-contrast"}
+
+// ThemeName is the configured theme, ThemeAuto when none is set.
+func (c *Config) ThemeName() string {
+	if c.Theme == "" {
+		return ThemeAuto
+	}
+	return c.Theme
+}
+
+// ThemeFile is the theme file the config names, resolved against the config
+// file's directory; "" when the theme is auto or a built-in name.
+func (c *Config) ThemeFile() string {
+	t := c.Theme
+	if t == "" || slices.Contains(themeNames, t) {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(t, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	if filepath.IsAbs(t) {
+		return t
+	}
+	return filepath.Join(filepath.Dir(c.path), t)
 }
 
 // CacheTTL is the execution cache's time to live; negative means off.

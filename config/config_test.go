@@ -66,3 +66,103 @@ func TestUnknownProfileListsKnownOnes(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestConfigThemeAndKeys(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		files     map[string]string // written next to config.yaml
+		wantErr   string
+		wantTheme string // ThemeName
+		wantFile  string // ThemeFile, relative to the config dir ("" = none)
+		wantKeys  map[string][]string
+	}{
+		{name: "no theme is auto", body: "lm: test\n", wantTheme: "auto"},
+		{name: "auto", body: "theme: auto\n", wantTheme: "auto"},
+		{name: "dark", body: "theme: dark\n", wantTheme: "dark"},
+		{name: "light", body: "theme: light\n", wantTheme: "light"},
+		{name: "high-contrast", body: "theme: high-contrast\n", wantTheme: "high-contrast"},
+		{name: "theme file relative to the config", body: "theme: mine.yaml\n",
+			files: map[string]string{"mine.yaml": "extends: dark\naccent: \"#ff0000\"\n"}, wantTheme: "mine.yaml", wantFile: "mine.yaml"},
+		{name: "theme file in a subdir", body: "theme: themes/mine.yaml\n",
+			files: map[string]string{"themes/mine.yaml": "extends: light\n"}, wantTheme: "themes/mine.yaml", wantFile: "themes/mine.yaml"},
+		{name: "unknown theme name", body: "theme: solarized\n", wantErr: `theme: "solarized" is neither a built-in theme (auto, dark, light, high-contrast) nor a theme file`},
+		{name: "theme names a directory", body: "theme: themes\n", files: map[string]string{"themes/x.yaml": "extends: dark\n"}, wantErr: `theme: "themes"`},
+		{name: "missing theme file", body: "theme: ./nope.yaml\n", wantErr: `theme: "./nope.yaml"`},
+		{name: "keys", body: "keys:\n  quit: [x, ctrl+q]\n  filter: [ctrl+f]\n  help: []\n",
+			wantTheme: "auto", wantKeys: map[string][]string{"quit": {"x", "ctrl+q"}, "filter": {"ctrl+f"}, "help": {}}},
+		{name: "keys not a list", body: "keys:\n  quit: x\n", wantErr: "cannot unmarshal"},
+		{name: "keys not a map", body: "keys: [q]\n", wantErr: "cannot unmarshal"},
+		{name: "empty key name", body: "keys:\n  quit: [\"q\", \" \"]\n", wantErr: `keys: action "quit": empty key name`},
+		{name: "theme is not a string", body: "theme: {name: dark}\n", wantErr: "cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "config.yaml")
+			if err := os.WriteFile(path, []byte(tt.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for name, body := range tt.files {
+				f := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := Load(path)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("Load error = %v, want one naming %s and %q", err, path, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantTheme != "" && c.ThemeName() != tt.wantTheme {
+				t.Errorf("ThemeName = %q, want %q", c.ThemeName(), tt.wantTheme)
+			}
+			wantFile := ""
+			if tt.wantFile != "" {
+				wantFile = filepath.Join(dir, tt.wantFile)
+			}
+			if got := c.ThemeFile(); got != wantFile {
+				t.Errorf("ThemeFile = %q, want %q", got, wantFile)
+			}
+			if tt.wantKeys != nil {
+				if len(c.Keys) != len(tt.wantKeys) {
+					t.Fatalf("Keys = %v, want %v", c.Keys, tt.wantKeys)
+				}
+				for action, ks := range tt.wantKeys {
+					if got, ok := c.Keys[action]; !ok || strings.Join(got, ",") != strings.Join(ks, ",") {
+						t.Errorf("Keys[%s] = %v, want %v", action, got, ks)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestConfigThemeFileAbsoluteAndHome(t *testing.T) {
+	abs := filepath.Join(t.TempDir(), "abs.yaml")
+	if err := os.WriteFile(abs, []byte("extends: dark\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("theme: "+abs+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(cfg)
+	if err != nil || c.ThemeFile() != abs {
+		t.Fatalf("absolute theme: %v, ThemeFile %q", err, c.ThemeFile())
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	c = &Config{Theme: "~/t.yaml", path: cfg}
+	if got := c.ThemeFile(); got != filepath.Join(home, "t.yaml") {
+		t.Errorf("~/ theme: ThemeFile = %q", got)
+	}
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The workbench end to end: the real binary in a real terminal (tmux),
+// driven with send-keys and read with capture-pane. make test sets
+// SIGNET_REQUIRE_TMUX so that a machine without tmux fails instead of
+// skipping.
+
+// tmuxSeq makes socket and session names unique within this process.
+var tmuxSeq atomic.Int64
+
+// tuiTerm is one tmux server (on its own socket, so the tests never touch
+// the user's tmux) running one session.
+type tuiTerm struct {
+	t       *testing.T
+	socket  string
+	session string
+}
+
+// requireTmux skips without tmux, or fails when SIGNET_REQUIRE_TMUX is set.
+func requireTmux(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("SIGNET_REQUIRE_TMUX") == "1" {
+			t.Fatal("tmux is not installed but SIGNET_REQUIRE_TMUX=1: install tmux (`make tools`)")
+		}
+		t.Skip("tmux is not installed: the workbench end-to-end tests need it (apt-get install tmux; `make test` installs it)")
+	}
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// tuiWorkspace makes a demo workspace and a config file with the given body
+// ("" = no file), and returns the environment that selects them.
+func tuiWorkspace(t *testing.T, configBody string) (env []string, configPath string) {
+	t.Helper()
+	configPath = filepath.Join(t.TempDir(), "config.yaml")
+	env = []string{"SIGNET_HOME=" + filepath.Join(t.TempDir(), "ws"), "SIGNET_CONFIG=" + configPath}
+	if out, errOut, code := run(t, env, "demo"); code != 0 {
+		t.Fatalf("signet demo: exit %d\n%s%s", code, out, errOut)
+	}
+	if configBody != "" {
+		if err := os.WriteFile(configPath, []byte(configBody), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env, configPath
+}
+
+// startTUI runs shellCmd in a new 100x30 tmux session whose environment is
+// env plus a fixed PATH, HOME and TERM. The session is killed at cleanup.
+func startTUI(t *testing.T, env []string, shellCmd string) *tuiTerm {
+	t.Helper()
+	requireTmux(t)
+	// A short directory of our own: socket paths are limited to ~100 bytes.
+	sockDir, err := os.MkdirTemp("", "sgtmux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := &tuiTerm{
+		t:       t,
+		socket:  filepath.Join(sockDir, "s"),
+		session: fmt.Sprintf("signet-e2e-%d-%d", os.Getpid(), tmuxSeq.Add(1)),
+	}
+	full := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm-256color"}, env...)
+	var prefix strings.Builder
+	prefix.WriteString("env")
+	for _, kv := range full {
+		prefix.WriteString(" " + shellQuote(kv))
+	}
+	t.Cleanup(func() {
+		// Both are no-ops once the program has quit and the server exited.
+		_ = exec.Command("tmux", "-S", tt.socket, "kill-session", "-t", tt.session).Run()
+		_ = exec.Command("tmux", "-S", tt.socket, "kill-server").Run()
+		_ = os.RemoveAll(sockDir)
+	})
+	tt.tmux("-f", "/dev/null", "new-session", "-d", "-s", tt.session, "-x", "100", "-y", "30", prefix.String()+" "+shellCmd)
+	return tt
+}
+
+// tmux runs a tmux command on this test's server and fails the test on error.
+func (tt *tuiTerm) tmux(args ...string) string {
+	tt.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", tt.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		tt.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// keys sends keys by tmux name (Enter, Escape) or literally with -l.
+func (tt *tuiTerm) keys(keys ...string) {
+	tt.t.Helper()
+	tt.tmux(append([]string{"send-keys", "-t", tt.session}, keys...)...)
+}
+
+// screen captures the pane; extra flags: -e (colours), -J (join wrapped lines).
+func (tt *tuiTerm) screen(flags ...string) string {
+	tt.t.Helper()
+	args := append([]string{"capture-pane", "-p", "-t", tt.session}, flags...)
+	out, err := exec.Command("tmux", append([]string{"-S", tt.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		return "" // the session may be between states; the caller polls
+	}
+	return string(out)
+}
+
+const tuiDeadline = 15 * time.Second
+
+// waitFor polls the screen until ok accepts it, and fails with the last
+// screen at the deadline.
+func (tt *tuiTerm) waitFor(what string, ok func(screen string) bool) string {
+	tt.t.Helper()
+	deadline := time.Now().Add(tuiDeadline)
+	var s string
+	for {
+		s = tt.screen()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tt.t.Fatalf("timed out after %s waiting for %s; screen:\n%s", tuiDeadline, what, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitText waits until the screen contains every one of want.
+func (tt *tuiTerm) waitText(want ...string) string {
+	tt.t.Helper()
+	return tt.waitFor(fmt.Sprintf("%q", want), func(s string) bool {
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitExit waits until the session has ended (the program quit).
+func (tt *tuiTerm) waitExit() {
+	tt.t.Helper()
+	deadline := time.Now().Add(tuiDeadline)
+	for exec.Command("tmux", "-S", tt.socket, "has-session", "-t", tt.session).Run() == nil {
+		if time.Now().After(deadline) {
+			tt.t.Fatalf("the tmux session is still there %s after quitting; screen:\n%s", tuiDeadline, tt.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTUIBinaryProgramsFlow drives the Programs page of the real binary:
+// list, fuzzy filter, detail, back, another page, quit.
+func TestTUIBinaryProgramsFlow(t *testing.T) {
+	requireTmux(t)
+	env, _ := tuiWorkspace(t, "")
+	term := startTUI(t, env, shellQuote(signetBinary(t)))
+
+	term.waitText("Programs", "facts", "qa", "sentiment", "1–3 of 3")
+
+	term.keys("/")
+	term.keys("-l", "sen")
+	s := term.waitText("/sen", "sentiment", "1–1 of 1 (3 total)")
+	if strings.Contains(s, "facts") {
+		t.Errorf("the filter /sen still lists facts:\n%s", s)
+	}
+
+	// The first enter accepts the filter, the next opens the selected program.
+	term.keys("Enter")
+	term.waitFor("the filter to be accepted", func(s string) bool {
+		return strings.Contains(s, "/sen") && !strings.Contains(s, "/sen█")
+	})
+	term.keys("Enter")
+	term.waitText("sentiment  v1", "read-only", "review -> sentiment: Literal[")
+
+	term.keys("Escape")
+	term.waitFor("the list after esc", func(s string) bool {
+		return strings.Contains(s, "NAME") && strings.Contains(s, "sentiment") && !strings.Contains(s, "read-only")
+	})
+
+	term.keys("2")
+	term.waitText("Datasets is not built yet")
+
+	term.keys("q")
+	term.waitExit()
+}
+
+// TestTUIBinaryLightTheme starts the workbench with theme: light, checks
+// that the light palette is what it draws, and quits.
+func TestTUIBinaryLightTheme(t *testing.T) {
+	requireTmux(t)
+	env, _ := tuiWorkspace(t, "theme: light\n")
+	term := startTUI(t, env, shellQuote(signetBinary(t)))
+	term.waitText("Programs", "facts", "sentiment")
+	// The selected row's background is the light theme's selection colour
+	// (#d4dcf0; 189 in the 256 colours of TERM=xterm-256color), not the
+	// dark theme's (#3b3f5c, 238).
+	colored := term.screen("-e")
+	if !strings.Contains(colored, "48;5;189m") && !strings.Contains(colored, "48;2;212;220;240m") {
+		t.Errorf("theme: light, but the selection is not drawn in the light palette:\n%q", colored)
+	}
+	term.keys("q")
+	term.waitExit()
+}
+
+// TestTUIBinaryBadLook: a bad theme or key override in the config is an
+// error naming the config file before the workbench starts.
+func TestTUIBinaryBadLook(t *testing.T) {
+	requireTmux(t)
+	tests := []struct {
+		name   string
+		config string
+		files  map[string]string // written next to the config file
+		want   []string
+	}{
+		{name: "unknown theme", config: "theme: solarized\n", want: []string{`theme: "solarized" is neither a built-in theme`}},
+		{name: "broken theme file", config: "theme: mine.yaml\n", files: map[string]string{"mine.yaml": "extends: dark\naccent: red\n"},
+			want: []string{"theme:", "mine.yaml", "accent"}},
+		{name: "unknown key action", config: "keys:\n  frobnicate: [x]\n", want: []string{`keys: unknown action "frobnicate"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env, cfg := tuiWorkspace(t, tc.config)
+			for name, body := range tc.files {
+				if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), name), []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The shell stays after signet exits, so the pane keeps its output.
+			term := startTUI(t, env, shellQuote("sh")+" -c "+shellQuote(shellQuote(signetBinary(t))+`; echo "EXIT=$?"; sleep 60`))
+			term.waitText("EXIT=")
+			// The error is longer than the pane is wide: join wrapped lines.
+			s := term.screen("-J")
+			for _, w := range append([]string{cfg + ":", "EXIT=1"}, tc.want...) {
+				if !strings.Contains(s, w) {
+					t.Errorf("output lacks %q:\n%s", w, s)
+				}
+			}
+			if strings.Contains(s, "NAME") {
+				t.Errorf("the workbench started despite the bad config:\n%s", s)
+			}
+		})
+	}
+}
