@@ -45,11 +45,10 @@ func (a *app) datasetImport() *cobra.Command {
 			if err := model.ValidName("dataset", name); err != nil {
 				return usagef("%v (choose one with --name)", err)
 			}
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			d, err := importFile(c.Context(), st, path, a.abs(path), datafile.Format(format), &model.Dataset{Name: name, Description: desc}, sp, inputs)
 			if err != nil {
 				return err
@@ -181,11 +180,10 @@ func (a *app) datasetList() *cobra.Command {
 		Short:   "List datasets with their sizes and splits",
 		Args:    exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			ds, err := st.ListDatasets(c.Context())
 			if err != nil {
 				return err
@@ -228,11 +226,10 @@ func (a *app) datasetShow() *cobra.Command {
 					return usageError{err}
 				}
 			}
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			d, err := st.GetDataset(c.Context(), args[0])
 			if err != nil {
 				return err
@@ -310,11 +307,10 @@ func (a *app) datasetExport() *cobra.Command {
 					}
 				}
 			}
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			d, err := st.GetDataset(c.Context(), args[0])
 			if err != nil {
 				return err
@@ -397,11 +393,10 @@ func (a *app) datasetStats() *cobra.Command {
 		Short: "Fields, fill rate, average lengths and split sizes",
 		Args:  exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			d, err := st.GetDataset(c.Context(), args[0])
 			if err != nil {
 				return err

@@ -25,11 +25,10 @@ func (a *app) demoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			added, err := loadDemo(c.Context(), st)
 			if err != nil {
 				return err

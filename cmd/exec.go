@@ -119,11 +119,10 @@ func (a *app) execList() *cobra.Command {
 				}
 				q.State = s
 			}
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			var rows []execRow
 			next := ""
 			for {
@@ -191,11 +190,10 @@ func (a *app) execShow() *cobra.Command {
 		Short: "One execution: inputs, outputs, usage, cost, error",
 		Args:  exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			e, err := a.getExecution(c.Context(), st, args[0])
 			if err != nil {
 				return err
@@ -313,11 +311,10 @@ func (a *app) traceCommand() *cobra.Command {
 		Short: "The span tree of an execution: every module, adapter and LM call with tokens, cost and latency",
 		Args:  exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			e, err := a.getExecution(c.Context(), st, args[0])
 			if err != nil {
 				return err
@@ -361,11 +358,10 @@ func (a *app) costCommand() *cobra.Command {
 		Short: "Cost per program per month, against the monthly budgets",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			if c.Flags().Changed("set-budget") {
 				if setBudget < 0 {
 					return usagef("--set-budget %v: want a USD amount ≥ 0 (0 removes the cap)", setBudget)

@@ -56,11 +56,10 @@ func (a *app) programCreate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			saved, err := st.CreateProgram(c.Context(), p)
 			if err != nil {
 				return fmt.Errorf("creating program from %s: %w", file, err)
@@ -91,11 +90,10 @@ func (a *app) programList() *cobra.Command {
 		Short:   "List programs (latest versions)",
 		Args:    exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			ps, err := st.ListPrograms(c.Context())
 			if err != nil {
 				return err
@@ -141,11 +139,10 @@ func (a *app) programShow() *cobra.Command {
 			if asJSON {
 				format = "json"
 			}
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			var p *model.Program
 			if version > 0 {
 				p, err = st.GetProgramVersion(c.Context(), args[0], version)
@@ -187,11 +184,10 @@ func (a *app) programEdit() *cobra.Command {
 			if a.remote != nil {
 				repo = a.remote
 			} else {
-				st, done, err := a.openStore(c.Context())
+				st, err := a.store()
 				if err != nil {
 					return err
 				}
-				defer done()
 				repo = st
 			}
 			cur, err := repo.GetProgram(c.Context(), args[0])
@@ -279,11 +275,10 @@ func (a *app) programVersions() *cobra.Command {
 		Short:   "List every version of a program",
 		Args:    exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			vs, err := st.ProgramVersions(c.Context(), args[0])
 			if err != nil {
 				return err
@@ -318,11 +313,10 @@ func (a *app) programDiff() *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			head, err := st.GetProgram(c.Context(), args[0])
 			if err != nil {
 				return err
@@ -396,11 +390,10 @@ func (a *app) programStatus() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			p, err := st.SetProgramStatus(c.Context(), args[0], status, note)
 			if err != nil {
 				return err
@@ -431,11 +424,10 @@ func (a *app) deleteCommand(kind, what string, del func(context.Context, *store.
 			return a.confirmDelete(yes, fmt.Sprintf("delete %s %s and %s?", kind, args[0], what), args[0])
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			st, done, err := a.openStore(c.Context())
+			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			defer done()
 			if err := del(c.Context(), st, args[0]); err != nil {
 				return err
 			}

@@ -71,15 +71,15 @@ func missingWorkspace(dir string) error {
 	return fmt.Errorf("workspace %s does not exist: run `signet init` (or `signet --workspace DIR init`) first", dir)
 }
 
-// openStore is the store of the workspace this process owns. Every command
-// that needs it runs through inWorkspace, which makes this process the owner
-// or forwards the command to the owner; the store stays open for the owner's
-// lifetime, so done does nothing.
-func (a *app) openStore(ctx context.Context) (*store.Store, func(), error) {
+// store is the store of the workspace this process owns. Every command that
+// needs it runs through inWorkspace, which makes this process the owner or
+// forwards the command to the owner; the store stays open for the owner's
+// lifetime, so commands do not close it.
+func (a *app) store() (*store.Store, error) {
 	if a.shared == nil {
-		return nil, nil, errors.New("internal error: the workspace is not open (the command does not run through inWorkspace)")
+		return nil, errors.New("internal error: the workspace is not open (the command does not run through inWorkspace)")
 	}
-	return a.shared.st, func() {}, nil
+	return a.shared.st, nil
 }
 
 // openWorkspace opens (creating if needed) the store in dir, logging to the
