@@ -164,7 +164,8 @@ func (tt *tuiTerm) waitExit() {
 }
 
 // TestTUIBinaryProgramsFlow drives the Programs page of the real binary:
-// list, fuzzy filter, detail, back, another page, quit.
+// list, fuzzy filter, detail, back, the Datasets page and an examples
+// table, quit.
 func TestTUIBinaryProgramsFlow(t *testing.T) {
 	requireTmux(t)
 	env, _ := tuiWorkspace(t, "")
@@ -192,8 +193,18 @@ func TestTUIBinaryProgramsFlow(t *testing.T) {
 		return strings.Contains(s, "NAME") && strings.Contains(s, "sentiment") && !strings.Contains(s, "read-only")
 	})
 
+	// The Datasets page lists the demo datasets; enter opens qa's examples.
 	term.keys("2")
-	term.waitText("Datasets is not built yet")
+	term.waitText("NAME", "EXAMPLES", "INPUTS", "qa", "sentiment", "1–2 of 2")
+	term.keys("g", "Enter")
+	s = term.waitText("qa  ", "inputs question", "SPLIT", "QUESTION", "What is the capital of France?")
+	if strings.Contains(s, "not built") {
+		t.Errorf("the Datasets page says it is not built:\n%s", s)
+	}
+	term.keys("Escape")
+	term.waitFor("the dataset list after esc", func(s string) bool {
+		return strings.Contains(s, "sentiment") && !strings.Contains(s, "QUESTION")
+	})
 
 	term.keys("q")
 	term.waitExit()
@@ -255,4 +266,32 @@ func TestTUIBinaryBadLook(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTUIBinaryAttachedDatasets browses datasets with the workbench
+// attached to another owner (`signet serve`), through the owner's API.
+func TestTUIBinaryAttachedDatasets(t *testing.T) {
+	requireTmux(t)
+	env, _ := tuiWorkspace(t, "")
+	ws := strings.TrimPrefix(env[0], "SIGNET_HOME=")
+	serve, serveOut := start(t, append(pythonEnv(t), env...), "serve")
+	defer serve.Process.Kill()
+	waitOwner(t, ws, true)
+
+	term := startTUI(t, env, shellQuote(signetBinary(t)))
+	term.waitText("Programs", "qa", "sentiment")
+	term.keys("2")
+	term.waitText("EXAMPLES", "qa", "sentiment", "1–2 of 2")
+	term.keys("j", "Enter")
+	term.waitText("sentiment  ", "inputs review", "REVIEW", "SENTIMENT")
+	// Escape on its own: followed at once by g, a terminal reads alt+g.
+	term.keys("Escape")
+	term.waitFor("the dataset list after esc", func(s string) bool {
+		return strings.Contains(s, "EXAMPLES") && !strings.Contains(s, "REVIEW")
+	})
+	term.keys("g", "Enter")
+	term.waitText("qa  ", "What is the capital of France?", "Paris")
+	term.keys("q")
+	term.waitExit()
+	stopServe(t, serve, serveOut, ws)
 }

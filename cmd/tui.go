@@ -3,7 +3,9 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -12,12 +14,13 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/config"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/keys"
 )
 
-// remotePrograms reads programs through the owner's API when another process
+// remotePrograms reads programs and datasets through the owner's API when another process
 // owns the workspace.
 type remotePrograms struct{ cl *api.Client }
 
@@ -27,6 +30,47 @@ func (r remotePrograms) ListPrograms(ctx context.Context) ([]*model.Program, err
 		return nil, err
 	}
 	return ps, nil
+}
+
+func (r remotePrograms) ListDatasets(ctx context.Context) ([]*model.Dataset, error) {
+	var ds []*model.Dataset
+	if err := r.cl.Get(ctx, "/v1/datasets", &ds); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+func (r remotePrograms) ListExamples(ctx context.Context, dataset string, split model.Split, cursor string, limit int) ([]*model.Example, string, error) {
+	q := url.Values{}
+	if split != "" {
+		q.Set("split", string(split))
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/v1/datasets/" + url.PathEscape(dataset) + "/examples"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var page api.ExamplePage
+	if err := r.cl.Get(ctx, path, &page); err != nil {
+		return nil, "", err
+	}
+	return page.Examples, page.Next, nil
+}
+
+// storeDatasets adapts the store to tui.Datasets.
+type storeDatasets struct{ st *store.Store }
+
+func (s storeDatasets) ListDatasets(ctx context.Context) ([]*model.Dataset, error) {
+	return s.st.ListDatasets(ctx)
+}
+
+func (s storeDatasets) ListExamples(ctx context.Context, dataset string, split model.Split, cursor string, limit int) ([]*model.Example, string, error) {
+	return s.st.ListExamples(ctx, store.ExampleQuery{Dataset: dataset, Split: split, Cursor: cursor, Limit: limit})
 }
 
 // tuiCommand opens the workbench; `signet` with no arguments runs it. It
@@ -63,8 +107,10 @@ func (a *app) tuiCommand() *cobra.Command {
 			switch {
 			case a.shared != nil:
 				deps.Programs = a.shared.st
+				deps.Datasets = storeDatasets{a.shared.st}
 			case a.remote != nil:
 				deps.Programs = remotePrograms{a.remote}
+				deps.Datasets = remotePrograms{a.remote}
 			default:
 				return fmt.Errorf("internal error: the workspace is not open")
 			}

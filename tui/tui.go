@@ -1,11 +1,12 @@
 // Package tui is Signet's terminal workbench (Bubble Tea v2): the root model,
 // its pages and the key map. It never imports store or bridge (DESIGN.md
-// section 2): it declares the small interfaces it needs (Programs) and cmd
-// hands it concrete values through Deps.
+// section 2): it declares the small interfaces it needs (Programs,
+// Datasets) and cmd hands it concrete values through Deps.
 //
 // Only the root model returns a tea.View; pages render strings at a given
-// size. Update does no I/O: loading programs and fuzzy filtering run as
-// tea.Cmds that come back as typed messages.
+// size. Update does no I/O: loading programs, datasets and pages of
+// examples, and fuzzy filtering, run as tea.Cmds that come back as typed
+// messages.
 package tui
 
 import (
@@ -32,6 +33,7 @@ type Programs interface {
 // Deps are the services the TUI uses; cmd provides the concrete values.
 type Deps struct {
 	Programs Programs
+	Datasets Datasets
 }
 
 // Options configure the TUI's look and what the status bar shows.
@@ -73,7 +75,6 @@ func (p Page) String() string {
 
 // notBuilt says, for each page that does not exist yet, which issue brings it.
 var notBuilt = map[Page]string{
-	PageDatasets:      "Datasets is not built yet. It comes with issue 6 (TUI shell), deliverable 3: dataset list, example table, import and statistics.",
 	PageExecutions:    "Executions is not built yet. It comes with issue 6 (TUI shell), deliverable 4, on top of issue 5 (executions): live list of runs with state, duration, tokens and cost.",
 	PageOptimizations: "Optimizations is not built yet. It comes with issue 8 (optimizations): optimizer runs, live progress and side-by-side comparison.",
 	PageWorkers:       "Workers is not built yet. It comes with issue 6 (TUI shell), deliverable 4, on top of issue 3 (bridge): the worker table from the pool's Status() with restart and recycle.",
@@ -106,6 +107,7 @@ type Model struct {
 	showHelp      bool
 
 	programs programsPage
+	datasets datasetsPage
 }
 
 // New builds the root model. Call Init (tea.Program does) to load programs.
@@ -137,6 +139,7 @@ func New(deps Deps, opts Options) Model {
 		FullSeparator:  m.styles.HelpSep,
 	}
 	m.programs = newProgramsPage(m.styles)
+	m.datasets = newDatasetsPage(m.styles)
 	// A size until the terminal reports one, so a View before the first
 	// WindowSizeMsg is sane.
 	m.setSize(80, 24)
@@ -173,6 +176,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case filterResultMsg:
 		m.programs.filterResult(msg.res)
 		return m, nil
+	case datasetsLoadedMsg:
+		return m, m.datasets.applyLoaded(m.ctx, msg)
+	case datasetsFilterMsg:
+		m.datasets.list.SetFilterResult(msg.res)
+		return m, nil
+	case examplesPageMsg:
+		return m, m.datasets.applyPage(m.ctx, m.deps.Datasets, msg)
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
 	}
@@ -188,6 +198,12 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.programs.filterKey(m.ctx, msg)
 	}
+	if m.page == PageDatasets && m.datasets.typing() {
+		if msg.String() == "ctrl+c" {
+			return m, tea.Quit
+		}
+		return m, m.datasets.filterKey(m.ctx, msg)
+	}
 	switch {
 	case key.Matches(msg, m.keys.Quit):
 		return m, tea.Quit
@@ -198,16 +214,13 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.showHelp = false
 		return m, nil
 	case key.Matches(msg, m.keys.NextPage):
-		m.page = (m.page + 1) % pageCount
-		return m, nil
+		return m.goTo((m.page + 1) % pageCount)
 	case key.Matches(msg, m.keys.PrevPage):
-		m.page = (m.page + pageCount - 1) % pageCount
-		return m, nil
+		return m.goTo((m.page + pageCount - 1) % pageCount)
 	}
 	for i, b := range m.keys.Pages {
 		if key.Matches(msg, b) {
-			m.page = Page(i)
-			return m, nil
+			return m.goTo(Page(i))
 		}
 	}
 	if m.showHelp {
@@ -215,6 +228,18 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.page == PagePrograms {
 		return m, m.programs.key(m.ctx, msg, m.keys)
+	}
+	if m.page == PageDatasets {
+		return m, m.datasets.key(m.ctx, m.deps.Datasets, msg, m.keys)
+	}
+	return m, nil
+}
+
+// goTo shows page p; the Datasets page loads its list the first time.
+func (m Model) goTo(p Page) (tea.Model, tea.Cmd) {
+	m.page = p
+	if p == PageDatasets {
+		return m, m.datasets.load(m.ctx, m.deps.Datasets)
 	}
 	return m, nil
 }
@@ -227,6 +252,7 @@ func (m *Model) setSize(w, h int) {
 	m.width, m.height = max(w, 1), max(h, 1)
 	m.help.SetWidth(m.width)
 	m.programs.setSize(m.width, m.bodyHeight())
+	m.datasets.setSize(m.width, m.bodyHeight())
 }
 
 func (m Model) bodyHeight() int { return max(m.height-chrome, 1) }

@@ -67,7 +67,7 @@ func newTestModel(t *testing.T, w, h int) Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}}, Options{
+	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}, Datasets: sampleDatasets()}, Options{
 		Workspace: "/home/ada/signet-workspace",
 		LMProfile: "local-smollm2",
 		Styles:    themes.New(p),
@@ -283,7 +283,7 @@ func TestPageSwitching(t *testing.T) {
 			t.Fatalf("step %d (%s): page %v, want %v", i, st.key, m.Page(), st.want)
 		}
 	}
-	for p := PageDatasets; p < pageCount; p++ {
+	for p := PageExecutions; p < pageCount; p++ {
 		m = send(t, m, keyText(fmt.Sprint(int(p)+1)))
 		s := screen(m)
 		if !strings.Contains(s, "not built yet") || !strings.Contains(s, "issue") {
@@ -392,6 +392,8 @@ func TestViewSize(t *testing.T) {
 		check("filter", typeText(t, send(t, m, keyText("/")), "ra"))
 		check("detail", send(t, send(t, m, keyText("j")), keyCode(tea.KeyEnter, 0)))
 		check("help", send(t, m, keyText("?")))
+		check("examples", send(t, send(t, m, keyText("2")), keyCode(tea.KeyEnter, 0)))
+		check("datasets filter", typeText(t, send(t, send(t, m, keyText("2")), keyText("/")), "se"))
 		for p := 2; p <= 5; p++ {
 			check(fmt.Sprintf("page %d", p), send(t, m, keyText(fmt.Sprint(p))))
 		}
@@ -411,8 +413,9 @@ func TestGolden(t *testing.T) {
 				"detail":   send(t, send(t, base, keyText("j")), keyCode(tea.KeyEnter, 0)),
 				"help":     send(t, base, keyText("?")),
 				"datasets": send(t, base, keyText("2")),
+				"examples": send(t, send(t, send(t, base, keyText("2")), keyText("j")), keyCode(tea.KeyEnter, 0)),
 			}
-			for _, name := range []string{"programs", "filter", "detail", "help", "datasets"} {
+			for _, name := range []string{"programs", "filter", "detail", "help", "datasets", "examples"} {
 				t.Run(name, func(t *testing.T) {
 					golden.RequireEqual(t, []byte(screen(screens[name])))
 				})

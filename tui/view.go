@@ -45,6 +45,9 @@ func (m Model) renderBody() string {
 	if m.page == PagePrograms {
 		return m.programs.render()
 	}
+	if m.page == PageDatasets {
+		return m.datasets.render()
+	}
 	text := ansi.Wrap(notBuilt[m.page], max(w-4, 10), " ")
 	return fit("\n"+s.Title.Render("  "+m.page.String())+"\n\n"+indent(s.Muted.Render(text), "  "), w, h)
 }
