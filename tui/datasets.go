@@ -211,18 +211,8 @@ func (p *datasetsPage) key(ctx context.Context, repo Datasets, msg tea.KeyPressM
 		case key.Matches(msg, km.Back):
 			p.ex = examplesTable{}
 			return nil
-		case key.Matches(msg, km.Down):
-			l.Down()
-		case key.Matches(msg, km.Up):
-			l.Up()
-		case key.Matches(msg, km.Top):
-			l.Top()
-		case key.Matches(msg, km.Bottom):
-			l.Bottom()
-		case key.Matches(msg, km.PageDown):
-			l.PageDown()
-		case key.Matches(msg, km.PageUp):
-			l.PageUp()
+		default:
+			navigate(l, msg, km)
 		}
 		return p.maybeFetch(ctx, repo)
 	}
@@ -236,22 +226,12 @@ func (p *datasetsPage) key(ctx context.Context, repo Datasets, msg tea.KeyPressM
 			p.list.SetHeight(p.listHeight())
 			return p.filterCmd(ctx)
 		}
-	case key.Matches(msg, km.Down):
-		p.list.Down()
-	case key.Matches(msg, km.Up):
-		p.list.Up()
-	case key.Matches(msg, km.Top):
-		p.list.Top()
-	case key.Matches(msg, km.Bottom):
-		p.list.Bottom()
-	case key.Matches(msg, km.PageDown):
-		p.list.PageDown()
-	case key.Matches(msg, km.PageUp):
-		p.list.PageUp()
 	case key.Matches(msg, km.Open):
 		if d := p.selected(); d != nil {
 			return p.open(ctx, repo, d)
 		}
+	default:
+		navigate(&p.list, msg, km)
 	}
 	return nil
 }

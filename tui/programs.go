@@ -191,22 +191,12 @@ func (p *programsPage) key(ctx context.Context, msg tea.KeyPressMsg, km keys.Map
 			p.list.SetHeight(p.listHeight())
 			return p.filterCmd(ctx)
 		}
-	case key.Matches(msg, km.Down):
-		p.list.Down()
-	case key.Matches(msg, km.Up):
-		p.list.Up()
-	case key.Matches(msg, km.Top):
-		p.list.Top()
-	case key.Matches(msg, km.Bottom):
-		p.list.Bottom()
-	case key.Matches(msg, km.PageDown):
-		p.list.PageDown()
-	case key.Matches(msg, km.PageUp):
-		p.list.PageUp()
 	case key.Matches(msg, km.Open):
 		if row, ok := p.list.Selected(); ok && row < len(p.programs) {
 			p.detail, p.detailOffset = p.programs[row], 0
 		}
+	default:
+		navigate(&p.list, msg, km)
 	}
 	return nil
 }
@@ -339,4 +329,22 @@ func box(content string, w, h int, s *themes.Styles) string {
 	}
 	b.WriteString("\n" + bs.Render(border.BottomLeft+strings.Repeat(border.Bottom, innerW)+border.BottomRight))
 	return b.String()
+}
+
+// navigate moves a list's cursor for the movement keys every list shares.
+func navigate(l *components.List, msg tea.KeyPressMsg, km keys.Map) {
+	switch {
+	case key.Matches(msg, km.Down):
+		l.Down()
+	case key.Matches(msg, km.Up):
+		l.Up()
+	case key.Matches(msg, km.Top):
+		l.Top()
+	case key.Matches(msg, km.Bottom):
+		l.Bottom()
+	case key.Matches(msg, km.PageDown):
+		l.PageDown()
+	case key.Matches(msg, km.PageUp):
+		l.PageUp()
+	}
 }
