@@ -14,7 +14,6 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
-	"github.com/signet-dspy/signet/tui/keys"
 )
 
 // Datasets is the dataset repository the TUI reads from (the store, or the
@@ -204,7 +203,41 @@ func (p *datasetsPage) selected() *model.Dataset {
 	return nil
 }
 
-func (p *datasetsPage) key(ctx context.Context, repo Datasets, msg tea.KeyPressMsg, km keys.Map) tea.Cmd {
+func (p *datasetsPage) enter(e *env) tea.Cmd { return p.load(e.ctx, e.deps.Datasets) }
+
+func (p *datasetsPage) update(e *env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case datasetsLoadedMsg:
+		return p.applyLoaded(e.ctx, msg)
+	case datasetsFilterMsg:
+		p.list.SetFilterResult(msg.res)
+	case examplesPageMsg:
+		return p.applyPage(e.ctx, e.deps.Datasets, msg)
+	}
+	return nil
+}
+
+func (p *datasetsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	if p.ex.ds != nil {
+		listMouse(&p.ex.list, msg, y-1) // below the dataset's header line
+		return p.maybeFetch(e.ctx, e.deps.Datasets)
+	}
+	if p.showFilterLine() {
+		y--
+	}
+	if listMouse(&p.list, msg, y) {
+		return p.key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
+	}
+	return nil
+}
+
+func (p *datasetsPage) bindings() []key.Binding { return nil }
+
+func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
+	ctx, repo, km := e.ctx, e.deps.Datasets, e.keys
+	if p.typing() {
+		return p.filterKey(ctx, msg)
+	}
 	if p.ex.ds != nil {
 		l := &p.ex.list
 		switch {
@@ -373,3 +406,6 @@ func (p *datasetsPage) renderExamples() string {
 	}
 	return fit(header, p.width, 1) + "\n" + body
 }
+
+// restyle picks up a theme switched in place.
+func (p *datasetsPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }

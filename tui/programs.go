@@ -98,6 +98,70 @@ func (p *programsPage) setPrograms(ps []*model.Program) {
 	p.list.SetRows(rows)
 }
 
+// programsLoadedMsg carries the result of Deps.Programs.ListPrograms.
+type programsLoadedMsg struct {
+	programs []*model.Program
+	err      error
+}
+
+// programsFilterMsg carries a filter result for the programs list.
+type programsFilterMsg struct {
+	res components.FilterResult
+}
+
+// load returns the command that lists the programs.
+func (p *programsPage) load(e *env) tea.Cmd {
+	repo, ctx := e.deps.Programs, e.ctx
+	return func() tea.Msg {
+		if repo == nil {
+			return programsLoadedMsg{err: fmt.Errorf("no program repository configured")}
+		}
+		ps, err := repo.ListPrograms(ctx)
+		return programsLoadedMsg{programs: ps, err: err}
+	}
+}
+
+func (p *programsPage) enter(e *env) tea.Cmd { return nil } // Init loads the list
+
+func (p *programsPage) update(e *env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case programsLoadedMsg:
+		return p.applyLoaded(e.ctx, msg)
+	case programsFilterMsg:
+		p.list.SetFilterResult(msg.res)
+	}
+	return nil
+}
+
+func (p *programsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	if p.detail != nil {
+		if w, ok := msg.(tea.MouseWheelMsg); ok {
+			maxOff := max(len(p.detailLines(p.width))-p.detailBodyHeight(), 0)
+			if w.Button == tea.MouseWheelUp {
+				p.detailOffset -= wheelLines
+			} else if w.Button == tea.MouseWheelDown {
+				p.detailOffset += wheelLines
+			}
+			p.detailOffset = min(max(p.detailOffset, 0), maxOff)
+		}
+		return nil
+	}
+	if p.showFilterLine() {
+		y--
+	}
+	if listMouse(&p.list, msg, y) {
+		return p.key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
+	}
+	return nil
+}
+
+func (p *programsPage) bindings() []key.Binding {
+	if p.detail != nil {
+		return nil
+	}
+	return nil
+}
+
 // applyLoaded applies the result of loading programs; it re-runs the filter when
 // a pattern is set.
 func (p *programsPage) applyLoaded(ctx context.Context, msg programsLoadedMsg) tea.Cmd {
@@ -117,13 +181,8 @@ func (p *programsPage) applyLoaded(ctx context.Context, msg programsLoadedMsg) t
 func (p *programsPage) filterCmd(ctx context.Context) tea.Cmd {
 	req := p.list.FilterRequest(p.pattern)
 	return func() tea.Msg {
-		return filterResultMsg{res: components.Filter(ctx, req)}
+		return programsFilterMsg{res: components.Filter(ctx, req)}
 	}
-}
-
-// filterResult shows a filter result unless a newer request made it stale.
-func (p *programsPage) filterResult(res components.FilterResult) {
-	p.list.SetFilterResult(res)
 }
 
 // filterKey handles a key while the filter prompt has the keyboard.
@@ -158,8 +217,12 @@ func (p *programsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.C
 	return nil
 }
 
-// key handles a key on the page when the filter prompt does not have it.
-func (p *programsPage) key(ctx context.Context, msg tea.KeyPressMsg, km keys.Map) tea.Cmd {
+// key handles a key on the page.
+func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
+	ctx, km := e.ctx, e.keys
+	if p.typing() {
+		return p.filterKey(ctx, msg)
+	}
 	if p.detail != nil {
 		maxOff := max(len(p.detailLines(p.width))-p.detailBodyHeight(), 0)
 		switch {
@@ -348,3 +411,6 @@ func navigate(l *components.List, msg tea.KeyPressMsg, km keys.Map) {
 		l.PageUp()
 	}
 }
+
+// restyle picks up a theme switched in place.
+func (p *programsPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
-	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/keys"
 )
 
@@ -73,93 +72,102 @@ func (p Page) String() string {
 	return pageNames[p]
 }
 
-// notBuilt says, for each page that does not exist yet, which issue brings it.
-var notBuilt = map[Page]string{
-	PageExecutions:    "Executions is not built yet. It comes with issue 6 (TUI shell), deliverable 4, on top of issue 5 (executions): live list of runs with state, duration, tokens and cost.",
-	PageOptimizations: "Optimizations is not built yet. It comes with issue 8 (optimizations): optimizer runs, live progress and side-by-side comparison.",
-	PageWorkers:       "Workers is not built yet. It comes with issue 6 (TUI shell), deliverable 4, on top of issue 3 (bridge): the worker table from the pool's Status() with restart and recycle.",
-}
-
-// Messages. They are unexported: only the commands of this package make them.
-
-// programsLoadedMsg carries the result of Deps.Programs.ListPrograms.
-type programsLoadedMsg struct {
-	programs []*model.Program
-	err      error
-}
-
-// filterResultMsg carries the result of a components.Filter run.
-type filterResultMsg struct {
-	res components.FilterResult
-}
-
 // Model is the root model. It is a value: Update returns the new one.
+// Pages are fields (values too) reached through pageAt.
 type Model struct {
-	deps   Deps
-	opts   Options
-	ctx    context.Context
-	styles *themes.Styles
-	keys   keys.Map
-	help   help.Model
+	opts Options
+	env  env
+	help help.Model
 
 	width, height int
 	page          Page
 	showHelp      bool
+	palette       palette
+	notice        noticeMsg
 
-	programs programsPage
-	datasets datasetsPage
+	programs      programsPage
+	datasets      datasetsPage
+	executions    placeholderPage
+	optimizations placeholderPage
+	workers       placeholderPage
 }
 
 // New builds the root model. Call Init (tea.Program does) to load programs.
 func New(deps Deps, opts Options) Model {
-	m := Model{deps: deps, opts: opts, ctx: opts.Context}
-	if m.ctx == nil {
-		m.ctx = context.Background()
+	m := Model{opts: opts}
+	m.env.deps = deps
+	m.env.ctx = opts.Context
+	if m.env.ctx == nil {
+		m.env.ctx = context.Background()
 	}
-	m.styles = opts.Styles
-	if m.styles == nil {
+	m.env.styles = opts.Styles
+	if m.env.styles == nil {
 		p, err := themes.Get(themes.Dark)
 		if err != nil {
 			panic("tui: built-in dark theme: " + err.Error()) // a bug in themes
 		}
-		m.styles = themes.New(p)
+		m.env.styles = themes.New(p)
+	} else {
+		// A private copy: switching themes from the palette rewrites it in
+		// place, and must not change the caller's.
+		st := *opts.Styles
+		m.env.styles = &st
 	}
-	m.keys = keys.Default()
+	m.env.keys = keys.Default()
 	if opts.Keys != nil {
-		m.keys = *opts.Keys
+		m.env.keys = *opts.Keys
 	}
 	m.help = help.New()
-	m.help.Styles = help.Styles{
-		Ellipsis:       m.styles.HelpSep,
-		ShortKey:       m.styles.HelpKey,
-		ShortDesc:      m.styles.HelpDesc,
-		ShortSeparator: m.styles.HelpSep,
-		FullKey:        m.styles.HelpKey,
-		FullDesc:       m.styles.HelpDesc,
-		FullSeparator:  m.styles.HelpSep,
-	}
-	m.programs = newProgramsPage(m.styles)
-	m.datasets = newDatasetsPage(m.styles)
+	m.applyHelpStyles()
+	s := m.env.styles
+	m.programs = newProgramsPage(s)
+	m.datasets = newDatasetsPage(s)
+	m.executions = placeholderPage{styles: s, name: PageExecutions.String(),
+		text: "Executions is not built yet. It comes with issue 6 (TUI shell), deliverable 4: live list of runs with state, duration, tokens and cost."}
+	m.optimizations = placeholderPage{styles: s, name: PageOptimizations.String(),
+		text: "Optimizations is not built yet. It comes with issue 8 (optimizations): optimizer runs, live progress and side-by-side comparison."}
+	m.workers = placeholderPage{styles: s, name: PageWorkers.String(),
+		text: "Workers is not built yet. It comes with issue 6 (TUI shell), deliverable 4: the worker table from the pool's Status() with restart and recycle."}
+	m.palette = newPalette()
 	// A size until the terminal reports one, so a View before the first
 	// WindowSizeMsg is sane.
 	m.setSize(80, 24)
 	return m
 }
 
-// Init loads the programs.
-func (m Model) Init() tea.Cmd {
-	return m.loadPrograms()
+func (m *Model) applyHelpStyles() {
+	s := m.env.styles
+	m.help.Styles = help.Styles{
+		Ellipsis:       s.HelpSep,
+		ShortKey:       s.HelpKey,
+		ShortDesc:      s.HelpDesc,
+		ShortSeparator: s.HelpSep,
+		FullKey:        s.HelpKey,
+		FullDesc:       s.HelpDesc,
+		FullSeparator:  s.HelpSep,
+	}
 }
 
-func (m Model) loadPrograms() tea.Cmd {
-	repo, ctx := m.deps.Programs, m.ctx
-	return func() tea.Msg {
-		if repo == nil {
-			return programsLoadedMsg{err: fmt.Errorf("no program repository configured")}
-		}
-		ps, err := repo.ListPrograms(ctx)
-		return programsLoadedMsg{programs: ps, err: err}
+// pageAt is the page p. A new page adds its field to Model and a case here.
+func (m *Model) pageAt(p Page) page {
+	switch p {
+	case PagePrograms:
+		return &m.programs
+	case PageDatasets:
+		return &m.datasets
+	case PageExecutions:
+		return &m.executions
+	case PageOptimizations:
+		return &m.optimizations
+	case PageWorkers:
+		return &m.workers
 	}
+	panic(fmt.Sprintf("tui: no page %d", p))
+}
+
+// Init loads the programs, the first page.
+func (m Model) Init() tea.Cmd {
+	return m.programs.load(&m.env)
 }
 
 // Page is the page on screen.
@@ -171,54 +179,64 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
 		return m, nil
-	case programsLoadedMsg:
-		return m, m.programs.applyLoaded(m.ctx, msg)
-	case filterResultMsg:
-		m.programs.filterResult(msg.res)
-		return m, nil
-	case datasetsLoadedMsg:
-		return m, m.datasets.applyLoaded(m.ctx, msg)
-	case datasetsFilterMsg:
-		m.datasets.list.SetFilterResult(msg.res)
-		return m, nil
-	case examplesPageMsg:
-		return m, m.datasets.applyPage(m.ctx, m.deps.Datasets, msg)
 	case tea.KeyPressMsg:
+		m.notice = noticeMsg{}
 		return m.handleKey(msg)
+	case tea.MouseMsg:
+		return m.handleMouse(msg)
+	case gotoPageMsg:
+		return m.goTo(msg.page)
+	case noticeMsg:
+		m.notice = msg
+		return m, nil
+	case themeMsg:
+		return m.setTheme(msg)
+	case paletteRunMsg:
+		return m.runAction(msg.action)
+	case paletteFilterMsg:
+		m.palette.list.SetFilterResult(msg.res)
+		return m, nil
 	}
-	return m, nil
+	// Every page sees every other message; each takes its own.
+	var cmds []tea.Cmd
+	for p := range pageCount {
+		if c := m.pageAt(p).update(&m.env, msg); c != nil {
+			cmds = append(cmds, c)
+		}
+	}
+	return m, tea.Batch(cmds...)
 }
 
 func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	// While typing a filter pattern, keys are text, except the ones that
-	// leave the filter (handled by the page).
-	if m.page == PagePrograms && m.programs.typing() {
-		if msg.String() == "ctrl+c" { // always a way out, even mid-pattern
-			return m, tea.Quit
-		}
-		return m, m.programs.filterKey(m.ctx, msg)
-	}
-	if m.page == PageDatasets && m.datasets.typing() {
-		if msg.String() == "ctrl+c" {
-			return m, tea.Quit
-		}
-		return m, m.datasets.filterKey(m.ctx, msg)
-	}
-	switch {
-	case key.Matches(msg, m.keys.Quit):
+	if msg.String() == "ctrl+c" { // always a way out, even mid-pattern
 		return m, tea.Quit
-	case key.Matches(msg, m.keys.Help):
+	}
+	if m.palette.open {
+		return m.paletteKey(msg)
+	}
+	cur := m.pageAt(m.page)
+	// While a page's text input has the keyboard, keys are text.
+	if cur.typing() {
+		return m, cur.key(&m.env, msg)
+	}
+	km := m.env.keys
+	switch {
+	case key.Matches(msg, km.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, km.Help):
 		m.showHelp = !m.showHelp
 		return m, nil
-	case m.showHelp && key.Matches(msg, m.keys.Back):
+	case m.showHelp && key.Matches(msg, km.Back):
 		m.showHelp = false
 		return m, nil
-	case key.Matches(msg, m.keys.NextPage):
+	case key.Matches(msg, km.Palette):
+		return m.openPalette()
+	case key.Matches(msg, km.NextPage):
 		return m.goTo((m.page + 1) % pageCount)
-	case key.Matches(msg, m.keys.PrevPage):
+	case key.Matches(msg, km.PrevPage):
 		return m.goTo((m.page + pageCount - 1) % pageCount)
 	}
-	for i, b := range m.keys.Pages {
+	for i, b := range km.Pages {
 		if key.Matches(msg, b) {
 			return m.goTo(Page(i))
 		}
@@ -226,22 +244,38 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.showHelp {
 		return m, nil
 	}
-	if m.page == PagePrograms {
-		return m, m.programs.key(m.ctx, msg, m.keys)
-	}
-	if m.page == PageDatasets {
-		return m, m.datasets.key(m.ctx, m.deps.Datasets, msg, m.keys)
-	}
-	return m, nil
+	return m, cur.key(&m.env, msg)
 }
 
-// goTo shows page p; the Datasets page loads its list the first time.
-func (m Model) goTo(p Page) (tea.Model, tea.Cmd) {
-	m.page = p
-	if p == PageDatasets {
-		return m, m.datasets.load(m.ctx, m.deps.Datasets)
+// handleMouse selects a tab on the tab bar and hands the body's events to
+// the page, with y relative to the body.
+func (m Model) handleMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
+	mo := msg.Mouse()
+	if m.palette.open || m.showHelp {
+		return m, nil
 	}
-	return m, nil
+	if mo.Y == 0 {
+		if _, ok := msg.(tea.MouseClickMsg); ok {
+			if p, ok := m.tabAt(mo.X); ok {
+				return m.goTo(p)
+			}
+		}
+		return m, nil
+	}
+	if mo.Y > m.bodyHeight() {
+		return m, nil
+	}
+	return m, m.pageAt(m.page).mouse(&m.env, msg, mo.X, mo.Y-1)
+}
+
+// goTo shows page p.
+func (m Model) goTo(p Page) (tea.Model, tea.Cmd) {
+	if p < 0 || p >= pageCount {
+		return m, nil
+	}
+	m.page = p
+	m.showHelp = false
+	return m, m.pageAt(p).enter(&m.env)
 }
 
 // chrome is the number of lines around the page body: tab bar, status bar
@@ -251,8 +285,9 @@ const chrome = 3
 func (m *Model) setSize(w, h int) {
 	m.width, m.height = max(w, 1), max(h, 1)
 	m.help.SetWidth(m.width)
-	m.programs.setSize(m.width, m.bodyHeight())
-	m.datasets.setSize(m.width, m.bodyHeight())
+	for p := range pageCount {
+		m.pageAt(p).setSize(m.width, m.bodyHeight())
+	}
 }
 
 func (m Model) bodyHeight() int { return max(m.height-chrome, 1) }
@@ -261,11 +296,12 @@ func (m Model) bodyHeight() int { return max(m.height-chrome, 1) }
 func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = m.title()
-	if c := m.styles.Palette.Background; c != "" {
+	if c := m.env.styles.Palette.Background; c != "" {
 		v.BackgroundColor = lipgloss.Color(c)
 	}
-	if c := m.styles.Palette.Text; c != "" {
+	if c := m.env.styles.Palette.Text; c != "" {
 		v.ForegroundColor = lipgloss.Color(c)
 	}
 	return v

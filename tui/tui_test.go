@@ -195,7 +195,7 @@ func TestFilterTyping(t *testing.T) {
 		t.Fatal("the filter ran inside Update")
 	}
 	msg := cmd()
-	res, ok := msg.(filterResultMsg)
+	res, ok := msg.(programsFilterMsg)
 	if !ok {
 		t.Fatalf("filter command returned %T", msg)
 	}
@@ -430,8 +430,8 @@ func TestFilterHighlightsMatches(t *testing.T) {
 	raw := m.View().Content
 	// The cursor row is the only match, so its matched characters are drawn
 	// with the theme's MatchSelected style.
-	want := m.styles.MatchSelected.Inline(true).Render("c")
-	if want == m.styles.RowSelected.Inline(true).Render("c") {
+	want := m.env.styles.MatchSelected.Inline(true).Render("c")
+	if want == m.env.styles.RowSelected.Inline(true).Render("c") {
 		t.Fatal("theme draws matches like the row: the check would pass vacuously")
 	}
 	if !strings.Contains(raw, want) {

@@ -14,13 +14,13 @@ func (m Model) render() string {
 		fit(m.renderTabs(), w, 1),
 		m.renderBody(),
 		fit(m.renderStatus(), w, 1),
-		fit(m.help.ShortHelpView(m.keys.ShortHelp()), w, 1),
+		fit(m.help.ShortHelpView(m.env.keys.ShortHelp()), w, 1),
 	}
 	return fit(strings.Join(parts, "\n"), w, m.height)
 }
 
 func (m Model) renderTabs() string {
-	s := m.styles
+	s := m.env.styles
 	var b strings.Builder
 	b.WriteString(s.Title.Render(" signet "))
 	for i, name := range pageNames {
@@ -37,23 +37,23 @@ func (m Model) renderTabs() string {
 
 func (m Model) renderBody() string {
 	w, h := m.width, m.bodyHeight()
-	s := m.styles
+	s := m.env.styles
 	if m.showHelp {
-		full := m.help.FullHelpView(m.keys.FullHelp())
+		cols := m.env.keys.FullHelp()
+		if pb := m.pageAt(m.page).bindings(); len(pb) > 0 {
+			cols = append(cols, pb)
+		}
+		full := m.help.FullHelpView(cols)
 		return fit(s.Title.Render("Keys")+s.Muted.Render("  (? or esc to close)")+"\n\n"+full, w, h)
 	}
-	if m.page == PagePrograms {
-		return m.programs.render()
+	if m.palette.open {
+		return fit(m.renderPalette(), w, h)
 	}
-	if m.page == PageDatasets {
-		return m.datasets.render()
-	}
-	text := ansi.Wrap(notBuilt[m.page], max(w-4, 10), " ")
-	return fit("\n"+s.Title.Render("  "+m.page.String())+"\n\n"+indent(s.Muted.Render(text), "  "), w, h)
+	return m.pageAt(m.page).render()
 }
 
 func (m Model) renderStatus() string {
-	s := m.styles
+	s := m.env.styles
 	count := "…"
 	switch {
 	case m.programs.err != nil:
@@ -80,6 +80,13 @@ func (m Model) renderStatus() string {
 		ws = "…" + ansi.TruncateLeft(ws, ansi.StringWidth(ws)-room+1, "")
 	}
 	line := left + seg("workspace", ws)
+	if m.notice.text != "" {
+		st := s.Accent
+		if m.notice.err {
+			st = s.Error
+		}
+		line = st.Render(" "+m.notice.text+" ") + line
+	}
 	if pad := m.width - ansi.StringWidth(line); pad > 0 {
 		line += s.StatusBar.Render(strings.Repeat(" ", pad))
 	}

@@ -30,6 +30,32 @@ type Map struct {
 	PageUp   key.Binding
 	PageDown key.Binding
 	Open     key.Binding
+	Palette  key.Binding
+
+	// Page actions. A page matches only the ones that make sense in its
+	// current view and lists those in its bindings(), which feed the help
+	// and the palette.
+	Edit     key.Binding // edit in place (textarea)
+	External key.Binding // edit in $EDITOR
+	Save     key.Binding
+	New      key.Binding
+	Delete   key.Binding
+	Versions key.Binding
+	Diff     key.Binding
+	Status   key.Binding
+	Run      key.Binding
+	Cancel   key.Binding
+	Import   key.Binding
+	Stats    key.Binding
+	Restart  key.Binding
+	Recycle  key.Binding
+	NextCall key.Binding
+	PrevCall key.Binding
+	Expand   key.Binding
+	Compare  key.Binding
+	Replay   key.Binding
+	Preview  key.Binding
+	Refresh  key.Binding
 }
 
 // action describes one overridable action: its name in the config, its
@@ -60,6 +86,28 @@ var actions = []action{
 	{"page_up", []string{"pgup"}, "page up", func(m *Map) *key.Binding { return &m.PageUp }},
 	{"page_down", []string{"pgdown"}, "page down", func(m *Map) *key.Binding { return &m.PageDown }},
 	{"open", []string{"enter"}, "open", func(m *Map) *key.Binding { return &m.Open }},
+	{"palette", []string{":", "ctrl+p"}, "commands", func(m *Map) *key.Binding { return &m.Palette }},
+	{"edit", []string{"i"}, "edit", func(m *Map) *key.Binding { return &m.Edit }},
+	{"external", []string{"e"}, "edit in $EDITOR", func(m *Map) *key.Binding { return &m.External }},
+	{"save", []string{"ctrl+s"}, "save", func(m *Map) *key.Binding { return &m.Save }},
+	{"new", []string{"n"}, "new", func(m *Map) *key.Binding { return &m.New }},
+	{"delete", []string{"d"}, "delete", func(m *Map) *key.Binding { return &m.Delete }},
+	{"versions", []string{"v"}, "versions", func(m *Map) *key.Binding { return &m.Versions }},
+	{"diff", []string{"D"}, "diff", func(m *Map) *key.Binding { return &m.Diff }},
+	{"status", []string{"s"}, "set status", func(m *Map) *key.Binding { return &m.Status }},
+	{"run", []string{"r"}, "run", func(m *Map) *key.Binding { return &m.Run }},
+	{"cancel", []string{"x"}, "cancel", func(m *Map) *key.Binding { return &m.Cancel }},
+	{"import", []string{"I"}, "import", func(m *Map) *key.Binding { return &m.Import }},
+	{"stats", []string{"S"}, "statistics", func(m *Map) *key.Binding { return &m.Stats }},
+	{"restart", []string{"R"}, "restart", func(m *Map) *key.Binding { return &m.Restart }},
+	{"recycle", []string{"c"}, "recycle", func(m *Map) *key.Binding { return &m.Recycle }},
+	{"next_call", []string{"n"}, "next LM call", func(m *Map) *key.Binding { return &m.NextCall }},
+	{"prev_call", []string{"p"}, "previous LM call", func(m *Map) *key.Binding { return &m.PrevCall }},
+	{"expand", []string{"space"}, "expand/collapse", func(m *Map) *key.Binding { return &m.Expand }},
+	{"compare", []string{"C"}, "compare", func(m *Map) *key.Binding { return &m.Compare }},
+	{"replay", []string{"P"}, "replay module", func(m *Map) *key.Binding { return &m.Replay }},
+	{"preview", []string{"w"}, "render preview", func(m *Map) *key.Binding { return &m.Preview }},
+	{"refresh", []string{"ctrl+r"}, "refresh", func(m *Map) *key.Binding { return &m.Refresh }},
 }
 
 // Actions lists the names that New accepts as override keys, in help order.
@@ -146,14 +194,23 @@ func (m Map) pagesBinding() key.Binding {
 
 // ShortHelp is the one-line help (help.KeyMap).
 func (m Map) ShortHelp() []key.Binding {
-	return []key.Binding{m.Help, m.Filter, m.Open, m.Back, m.Quit, m.NextPage}
+	return []key.Binding{m.Help, m.Palette, m.Filter, m.Open, m.Back, m.Quit, m.NextPage}
 }
 
 // FullHelp is the full help, in columns (help.KeyMap).
 func (m Map) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{m.Up, m.Down, m.Top, m.Bottom, m.PageUp, m.PageDown},
-		{m.Open, m.Back, m.Filter, m.Help, m.Quit},
+		{m.Open, m.Back, m.Filter, m.Help, m.Palette, m.Quit},
 		{m.NextPage, m.PrevPage, m.pagesBinding()},
 	}
+}
+
+// PageActions are the bindings pages use. Which apply depends on the page
+// and its view, so the root's help shows the page's own list (its
+// bindings()) next to FullHelp; this list is for documentation and tests.
+func (m Map) PageActions() []key.Binding {
+	return []key.Binding{m.Edit, m.External, m.Save, m.New, m.Delete, m.Versions, m.Diff, m.Status,
+		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
+		m.Compare, m.Replay, m.Preview, m.Refresh}
 }

@@ -80,7 +80,7 @@ func TestOverrideUnknownAction(t *testing.T) {
 func TestHelpCoversEveryAction(t *testing.T) {
 	m := Default()
 	seen := map[string]bool{}
-	for _, col := range m.FullHelp() {
+	for _, col := range append(m.FullHelp(), m.PageActions()) {
 		for _, b := range col {
 			for _, k := range b.Keys() {
 				seen[k] = true
@@ -90,7 +90,7 @@ func TestHelpCoversEveryAction(t *testing.T) {
 	for _, a := range actions {
 		for _, k := range a.keys {
 			if !seen[k] {
-				t.Errorf("key %q of action %s is missing from the full help", k, a.name)
+				t.Errorf("key %q of action %s is in neither the full help nor the page actions", k, a.name)
 			}
 		}
 	}
