@@ -92,7 +92,9 @@ func (m Model) openPalette() (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) paletteListHeight() int { return max(min(len(m.palette.actions)+2, m.bodyHeight()-3), 3) }
+func (m Model) paletteListHeight() int {
+	return max(min(len(m.palette.actions)+2, m.bodyHeight()-3), 3)
+}
 
 func (m Model) paletteKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	p := &m.palette
@@ -235,13 +237,13 @@ type placeholderPage struct {
 	width, height int
 }
 
-func (p *placeholderPage) enter(*env) tea.Cmd                           { return nil }
-func (p *placeholderPage) update(*env, tea.Msg) tea.Cmd                 { return nil }
-func (p *placeholderPage) key(*env, tea.KeyPressMsg) tea.Cmd            { return nil }
-func (p *placeholderPage) mouse(*env, tea.MouseMsg, int, int) tea.Cmd   { return nil }
-func (p *placeholderPage) typing() bool                                 { return false }
-func (p *placeholderPage) bindings() []key.Binding                      { return nil }
-func (p *placeholderPage) setSize(w, h int)                             { p.width, p.height = w, h }
+func (p *placeholderPage) enter(*env) tea.Cmd                         { return nil }
+func (p *placeholderPage) update(*env, tea.Msg) tea.Cmd               { return nil }
+func (p *placeholderPage) key(*env, tea.KeyPressMsg) tea.Cmd          { return nil }
+func (p *placeholderPage) mouse(*env, tea.MouseMsg, int, int) tea.Cmd { return nil }
+func (p *placeholderPage) typing() bool                               { return false }
+func (p *placeholderPage) bindings() []key.Binding                    { return nil }
+func (p *placeholderPage) setSize(w, h int)                           { p.width, p.height = w, h }
 func (p *placeholderPage) render() string {
 	s := p.styles
 	text := ansi.Wrap(p.text, max(p.width-4, 10), " ")
