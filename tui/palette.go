@@ -127,7 +127,9 @@ func (m Model) paletteKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) paletteFilter() tea.Cmd {
+// paletteFilter has a pointer receiver: FilterRequest records the request
+// in the list, so that older results are recognised as stale.
+func (m *Model) paletteFilter() tea.Cmd {
 	req := m.palette.list.FilterRequest(m.palette.pattern)
 	ctx := m.env.ctx
 	return func() tea.Msg { return paletteFilterMsg{res: components.Filter(ctx, req)} }

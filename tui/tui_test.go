@@ -87,14 +87,24 @@ func update(t *testing.T, m Model, msg tea.Msg) Model {
 // message, and those of the commands that follow, back into Update.
 func run(t *testing.T, m Model, cmd tea.Cmd) Model {
 	t.Helper()
-	for i := 0; cmd != nil; i++ {
-		if i > 10 {
+	queue := []tea.Cmd{cmd}
+	for i := 0; len(queue) > 0; i++ {
+		if i > 100 {
 			t.Fatal("command chain does not end")
 		}
-		msg := cmd()
-		var next tea.Cmd
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		msg := c()
+		if b, ok := msg.(tea.BatchMsg); ok { // run a batch's commands in order
+			queue = append(queue, b...)
+			continue
+		}
 		nm, next := m.Update(msg)
-		m, cmd = nm.(Model), next
+		m = nm.(Model)
+		queue = append(queue, next)
 	}
 	return m
 }
