@@ -45,6 +45,27 @@ type Optimization struct {
 	Budget        float64        `json:"budget,omitempty"`
 	Cost          float64        `json:"cost"`
 	LMCalls       int            `json:"lm_calls"`
+	// LM and ReflectionLM are the profiles of the run ("" = the program's
+	// and none); Threads and Seed are passed to the optimizer.
+	LM           string `json:"lm,omitempty"`
+	ReflectionLM string `json:"reflection_lm,omitempty"`
+	Threads      int    `json:"threads,omitempty"`
+	Seed         int    `json:"seed,omitempty"`
+	// BestTrial is the trial whose program became ResultVersion.
+	BestTrial int `json:"best_trial,omitempty"`
+	// TestBaseline and TestScore are the base and the optimized program's
+	// scores on the held-out test split; nil when there was none.
+	TestBaseline *float64 `json:"test_baseline,omitempty"`
+	TestScore    *float64 `json:"test_score,omitempty"`
+	CostUnknown  bool     `json:"cost_unknown,omitempty"`
+	// Stopped says why a run ended early and still has a result:
+	// "budget" (its own budget was spent) or "cancelled".
+	Stopped  string        `json:"stopped,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	// Estimate is what the run was expected to need before it started.
+	Estimate *OptEstimate `json:"estimate,omitempty"`
+	// Progress is the last progress the worker reported.
+	Progress *OptProgress `json:"progress,omitempty"`
 	ErrorCode     string         `json:"error_code,omitempty"`
 	Error         string         `json:"error,omitempty"`
 	CreatedAt     time.Time      `json:"created_at"`
@@ -83,4 +104,36 @@ type Trial struct {
 	Demos        map[string][]map[string]any `json:"demos,omitempty"`        // by predictor
 	Results      []ExampleResult             `json:"results,omitempty"`
 	At           time.Time                   `json:"at"`
+}
+
+// OptEstimate is the expected size of an optimization run, computed before
+// it starts from the optimizer, its settings and the dataset sizes. LMCalls
+// is an upper bound of the program's LM calls (the optimizer's own calls,
+// such as instruction proposals, included); Cost is nil when the LM
+// profile has no prices.
+type OptEstimate struct {
+	LMCalls   int      `json:"lm_calls"`
+	TokensIn  int      `json:"tokens_in"`
+	TokensOut int      `json:"tokens_out"`
+	Cost      *float64 `json:"cost,omitempty"`
+	Train     int      `json:"train"`
+	Val       int      `json:"val"`
+	Test      int      `json:"test"`
+	Note      string   `json:"note,omitempty"`
+}
+
+// OptProgress is a progress report of a running optimization, as the
+// worker streams it.
+type OptProgress struct {
+	Phase     string  `json:"phase"` // baseline, bootstrap, propose, trials, evaluate, test, done
+	Trial     int     `json:"trial"`
+	Trials    int     `json:"trials"`
+	Score     float64 `json:"score"`
+	BestScore float64 `json:"best_score"`
+	LMCalls   int     `json:"lm_calls"`
+	TokensIn  int     `json:"tokens_in"`
+	TokensOut int     `json:"tokens_out"`
+	Cost      float64 `json:"cost"`
+	Elapsed   float64 `json:"elapsed_s"`
+	ETA       float64 `json:"eta_s"`
 }

@@ -1,0 +1,294 @@
+package model
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"time"
+)
+
+// RunForCompare is what CompareRuns needs of one optimization run: the
+// record, its trials, the program version it started from and the version
+// it produced (nil while it has none).
+type RunForCompare struct {
+	Run    *Optimization `json:"run"`
+	Trials []*Trial      `json:"trials,omitempty"`
+	Base   *Program      `json:"base,omitempty"`
+	Result *Program      `json:"result,omitempty"`
+}
+
+// Comparison sets optimization runs side by side (`signet opt compare`, the
+// TUI's comparison view, GET /v1/optimizations/compare).
+type Comparison struct {
+	Runs []RunSummary `json:"runs"`
+	// Predictors lists, per predictor (module) of any run's program, what
+	// each run changed in it relative to its own base version.
+	Predictors []PredictorChanges `json:"predictors"`
+	// Examples is the pass/fail matrix of the validation examples across
+	// the runs, from each run's best trial (baseline trial when none).
+	Examples []ExampleRow `json:"examples"`
+	// Flips counts the examples whose outcome differs between runs.
+	Flips int `json:"flips"`
+}
+
+// RunSummary is one run's headline figures.
+type RunSummary struct {
+	ID            ID             `json:"id"`
+	Program       string         `json:"program"`
+	BaseVersion   int            `json:"base_version"`
+	ResultVersion int            `json:"result_version,omitempty"`
+	Optimizer     string         `json:"optimizer"`
+	Settings      map[string]any `json:"settings,omitempty"`
+	Metric        string         `json:"metric"`
+	State         RunState       `json:"state"`
+	Stopped       string         `json:"stopped,omitempty"`
+	Trials        int            `json:"trials"`
+	Before        float64        `json:"score_before"`
+	After         float64        `json:"score_after"`
+	TestBefore    *float64       `json:"test_before,omitempty"`
+	TestAfter     *float64       `json:"test_after,omitempty"`
+	Cost          float64        `json:"cost"`
+	CostUnknown   bool           `json:"cost_unknown,omitempty"`
+	LMCalls       int            `json:"lm_calls"`
+	Duration      time.Duration  `json:"duration_ns"`
+}
+
+// PredictorChanges is one predictor across the runs; Runs[i] belongs to
+// Comparison.Runs[i].
+type PredictorChanges struct {
+	Name string            `json:"name"`
+	Runs []PredictorChange `json:"runs"`
+}
+
+// PredictorChange is what one run did to one predictor.
+type PredictorChange struct {
+	OldInstructions string `json:"old_instructions"`
+	NewInstructions string `json:"new_instructions"`
+	// InstructionsChanged is false when the run kept the instructions.
+	InstructionsChanged bool `json:"instructions_changed"`
+	// DemosAdded and DemosRemoved are demos (as canonical JSON) the result
+	// has that the base had not, and the other way round.
+	DemosAdded   []string `json:"demos_added,omitempty"`
+	DemosRemoved []string `json:"demos_removed,omitempty"`
+	DemosBefore  int      `json:"demos_before"`
+	DemosAfter   int      `json:"demos_after"`
+}
+
+// ExampleRow is one validation example across the runs: Pass[i] is run i's
+// outcome, nil when run i did not evaluate it.
+type ExampleRow struct {
+	Example ID      `json:"example"`
+	Pass    []*bool `json:"pass"`
+	// Flip is true when two runs that evaluated the example disagree.
+	Flip bool `json:"flip"`
+}
+
+// CompareRuns compares runs in the order given. It does no I/O: the caller
+// loads the records, trials and program versions.
+func CompareRuns(runs []RunForCompare) *Comparison {
+	c := &Comparison{Runs: make([]RunSummary, len(runs)), Predictors: []PredictorChanges{}, Examples: []ExampleRow{}}
+	for i, r := range runs {
+		c.Runs[i] = summarize(r)
+	}
+	c.Predictors = comparePredictors(runs)
+	c.Examples, c.Flips = passMatrix(runs)
+	return c
+}
+
+func summarize(r RunForCompare) RunSummary {
+	o := r.Run
+	if o == nil {
+		return RunSummary{}
+	}
+	s := RunSummary{
+		ID: o.ID, Program: o.Program, BaseVersion: o.BaseVersion, ResultVersion: o.ResultVersion,
+		Optimizer: o.Optimizer, Settings: o.Settings, Metric: o.Metric.Name, State: o.State, Stopped: o.Stopped,
+		Trials: o.Trials, Before: o.BaselineScore, After: o.BestScore, TestBefore: o.TestBaseline,
+		TestAfter: o.TestScore, Cost: o.Cost, CostUnknown: o.CostUnknown, LMCalls: o.LMCalls, Duration: o.Duration,
+	}
+	if s.Duration == 0 && !o.StartedAt.IsZero() && !o.FinishedAt.IsZero() {
+		s.Duration = o.FinishedAt.Sub(o.StartedAt)
+	}
+	return s
+}
+
+// comparePredictors lists every module name of any run's base or result,
+// in the order first seen, with what each run changed in it.
+func comparePredictors(runs []RunForCompare) []PredictorChanges {
+	var names []string
+	seen := map[string]bool{}
+	add := func(p *Program) {
+		if p == nil {
+			return
+		}
+		for _, m := range p.Modules {
+			if !seen[m.Name] {
+				seen[m.Name] = true
+				names = append(names, m.Name)
+			}
+		}
+	}
+	for _, r := range runs {
+		add(r.Base)
+		add(r.Result)
+	}
+	out := make([]PredictorChanges, 0, len(names))
+	for _, name := range names {
+		pc := PredictorChanges{Name: name, Runs: make([]PredictorChange, len(runs))}
+		for i, r := range runs {
+			old, nw := findModule(r.Base, name), findModule(r.Result, name)
+			if nw == nil { // no result (yet): nothing changed
+				nw = old
+			}
+			var ch PredictorChange
+			var oldDemos, newDemos []map[string]any
+			if old != nil {
+				ch.OldInstructions, oldDemos = old.Instructions, old.Demos
+			}
+			if nw != nil {
+				ch.NewInstructions, newDemos = nw.Instructions, nw.Demos
+			}
+			ch.InstructionsChanged = ch.OldInstructions != ch.NewInstructions
+			ch.DemosBefore, ch.DemosAfter = len(oldDemos), len(newDemos)
+			ch.DemosAdded, ch.DemosRemoved = demoDiff(oldDemos, newDemos)
+			pc.Runs[i] = ch
+		}
+		out = append(out, pc)
+	}
+	return out
+}
+
+func findModule(p *Program, name string) *Module {
+	if p == nil {
+		return nil
+	}
+	for i := range p.Modules {
+		if p.Modules[i].Name == name {
+			return &p.Modules[i]
+		}
+	}
+	return nil
+}
+
+// demoDiff compares demos as multisets of their canonical JSON (map keys
+// sorted by encoding/json), so reordering is not a change.
+func demoDiff(old, nw []map[string]any) (added, removed []string) {
+	count := map[string]int{}
+	for _, d := range old {
+		count[canonical(d)]++
+	}
+	for _, d := range nw {
+		k := canonical(d)
+		if count[k] > 0 {
+			count[k]--
+			continue
+		}
+		added = append(added, k)
+	}
+	for _, d := range old {
+		k := canonical(d)
+		if count[k] > 0 {
+			count[k]--
+			removed = append(removed, k)
+		}
+	}
+	return added, removed
+}
+
+func canonical(d map[string]any) string {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "<unencodable demo>"
+	}
+	return string(b)
+}
+
+// passMatrix builds the example rows from each run's best trial (the one
+// whose program became the result; else the best scored trial that has
+// results; else the baseline), in the order examples first appear.
+func passMatrix(runs []RunForCompare) ([]ExampleRow, int) {
+	var order []ID
+	rows := map[ID]*ExampleRow{}
+	for i, r := range runs {
+		t := bestTrial(r)
+		if t == nil {
+			continue
+		}
+		for _, res := range t.Results {
+			row := rows[res.Example]
+			if row == nil {
+				row = &ExampleRow{Example: res.Example, Pass: make([]*bool, len(runs))}
+				rows[res.Example] = row
+				order = append(order, res.Example)
+			}
+			pass := res.Pass
+			row.Pass[i] = &pass
+		}
+	}
+	out := make([]ExampleRow, 0, len(order))
+	flips := 0
+	for _, id := range order {
+		row := rows[id]
+		var first *bool
+		for _, p := range row.Pass {
+			if p == nil {
+				continue
+			}
+			if first == nil {
+				first = p
+			} else if *p != *first {
+				row.Flip = true
+			}
+		}
+		if row.Flip {
+			flips++
+		}
+		out = append(out, *row)
+	}
+	return out, flips
+}
+
+func bestTrial(r RunForCompare) *Trial {
+	if r.Run != nil && r.Run.BestTrial > 0 {
+		for _, t := range r.Trials {
+			if t.N == r.Run.BestTrial && len(t.Results) > 0 {
+				return t
+			}
+		}
+	}
+	withResults := slices.DeleteFunc(slices.Clone(r.Trials), func(t *Trial) bool { return len(t.Results) == 0 })
+	if len(withResults) == 0 {
+		return nil
+	}
+	// Highest score; on a tie the later trial (optimizers keep the newest best).
+	sort.SliceStable(withResults, func(a, b int) bool { return withResults[a].Score > withResults[b].Score })
+	best := withResults[0]
+	for _, t := range withResults[1:] {
+		if t.Score == best.Score && t.N > best.N {
+			best = t
+		}
+	}
+	return best
+}
+
+// ScorePoint is one run on a program's score-versus-cost view.
+type ScorePoint struct {
+	ID        ID      `json:"id"`
+	Optimizer string  `json:"optimizer"`
+	Score     float64 `json:"score"`
+	Cost      float64 `json:"cost"`
+}
+
+// ScoreVsCost lists the finished runs' best scores against their costs,
+// cheapest first; ties keep the runs' order.
+func ScoreVsCost(runs []*Optimization) []ScorePoint {
+	var out []ScorePoint
+	for _, o := range runs {
+		if o == nil || !o.State.Terminal() || o.State == Failed {
+			continue
+		}
+		out = append(out, ScorePoint{ID: o.ID, Optimizer: o.Optimizer, Score: o.BestScore, Cost: o.Cost})
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Cost < out[b].Cost })
+	return out
+}
