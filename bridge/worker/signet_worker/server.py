@@ -21,13 +21,13 @@ from typing import Any, BinaryIO
 
 import dspy
 
-from . import PROTOCOL_VERSION, errors, lms, runner
+from . import PROTOCOL_VERSION, errors, export, lms, optimize, runner
 from .errors import BadInput, Cancelled
 from .protocol import FrameWriter
 
 log = logging.getLogger("signet.worker")
 
-POOL_METHODS = ("execute", "render", "validate")
+POOL_METHODS = ("execute", "render", "validate", "optimize", "export", "import_state")
 
 
 class Server:
@@ -146,13 +146,23 @@ class Server:
         result: dict | None = None
         failure: BaseException | None = None
         try:
-            if cancel.is_set():
+            # A cancelled optimize still ends with a result (the base program, stopped "cancelled").
+            if cancel.is_set() and method != "optimize":
                 raise Cancelled()
             if method == "execute":
                 result = runner.execute(
                     params, emit=lambda data: self.writer.event(req_id, "span", data), cancel=cancel,
                     lm_cache=self.lm_cache,
                 )
+            elif method == "optimize":
+                result = optimize.optimize(
+                    params, emit=lambda name, data: self.writer.event(req_id, name, data), cancel=cancel,
+                    lm_cache=self.lm_cache,
+                )
+            elif method == "export":
+                result = export.export(params)
+            elif method == "import_state":
+                result = export.import_state(params)
             elif method == "render":
                 result = runner.render(params)
             else:

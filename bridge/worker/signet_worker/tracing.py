@@ -24,6 +24,9 @@ from .errors import Cancelled
 from .protocol import format_ns, jsonable
 
 HISTORY_SCAN = 64
+# Attribute an LM may carry naming its LM profile: optimizers call the request's LMs through copies
+# (`lm.copy(rollout_id=..., temperature=1.0)`, deep copies of programs), whose ids the tracer never saw.
+PROFILE_ATTR = "_signet_profile"
 
 
 @dataclass
@@ -255,7 +258,7 @@ class Tracer(BaseCallback):
         completion_tokens = _int(usage.get("completion_tokens"))
         # DSPy records a cache hit with empty usage (nothing billed) and the original cost.
         cache_hit = entry is not None and not usage and bool(getattr(lm, "cache", False))
-        profile = self._profiles.get(id(lm))
+        profile = self.profile_of(lm)
         cost: float | None
         if cache_hit or (profile is not None and getattr(profile, "free", False)):
             cost = 0.0  # a free profile (a local model) costs nothing, whatever DSPy recorded
@@ -284,6 +287,11 @@ class Tracer(BaseCallback):
         if cache_hit:
             fields["cache_hit"] = True
         return fields
+
+    def profile_of(self, lm: Any) -> Any:
+        """The LM profile an LM was built from; optimizers' copies of it carry it as `PROFILE_ATTR`."""
+        profile = self._profiles.get(id(lm))
+        return profile if profile is not None else getattr(lm, PROFILE_ATTR, None)
 
     # -- results -------------------------------------------------------------------------------------
 
