@@ -25,7 +25,8 @@ var allowedImports = map[string][]string{
 	"examples": {"examples"},
 	"config":   {"config", "model"},
 	"engine":   {"engine", "model", "store", "bridge"},
-	"api":      {"api", "model", "store", "bridge", "engine"},
+	"optimize": {"optimize", "model", "store", "bridge"},
+	"api":      {"api", "model", "store", "bridge", "engine", "optimize"},
 }
 
 type goPackage struct {

@@ -103,6 +103,10 @@ type Event struct {
 	Span      *model.Span      `json:"span,omitempty"`
 	Pool      []Worker         `json:"pool,omitempty"`
 	Engine    string           `json:"engine,omitempty"` // with EventPool
+	// Optimization is a run's record with EventOptimization; Progress is
+	// set on a progress report (droppable), nil on a state change.
+	Optimization *model.Optimization `json:"optimization,omitempty"`
+	Progress     *model.OptProgress  `json:"progress,omitempty"`
 }
 
 // Event kinds.
@@ -110,6 +114,9 @@ const (
 	EventExecution = engine.EventExecution // a state change; never dropped
 	EventSpan      = engine.EventSpan      // a span started or ended; dropped when the client is far behind
 	EventPool      = "pool"                // the pool changed (sent first, then when it changes)
+	// EventOptimization is an optimization run's state change (never
+	// dropped) or progress report (dropped when the client is far behind).
+	EventOptimization = engine.EventOptimization
 )
 
 // SubmitRequest is POST /v1/executions.
@@ -120,6 +127,10 @@ type SubmitRequest struct {
 	LM      string         `json:"lm,omitempty"`
 	NoCache bool           `json:"no_cache,omitempty"`
 	Wait    bool           `json:"wait,omitempty"` // answer once the execution has ended
+	// Variant is an optional unsaved program to run instead of the stored
+	// version (a prompt iteration or a module replay): named like Program,
+	// derived from Version, recorded on the execution, never cached.
+	Variant *model.Program `json:"variant,omitempty"`
 }
 
 // ExecutionPage is GET /v1/executions.

@@ -77,15 +77,20 @@ func NewServer(b Backend) *Server {
 	m.HandleFunc("GET /v1/programs/{name}", s.getProgram)
 	m.HandleFunc("PUT /v1/programs/{name}", s.saveProgram)
 	m.HandleFunc("GET /v1/programs/{name}/versions", s.programVersions)
+	s.programRoutes(m) // create, status, delete (api/programs.go)
 	m.HandleFunc("GET /v1/datasets", s.listDatasets)
 	m.HandleFunc("GET /v1/datasets/{name}", s.getDataset)
 	m.HandleFunc("GET /v1/datasets/{name}/examples", s.listExamples)
+	s.routeExamples(m) // api/datasets_edit.go
 	m.HandleFunc("GET /v1/executions", s.listExecutions)
 	m.HandleFunc("POST /v1/executions", s.submit)
 	m.HandleFunc("GET /v1/executions/{id}", s.getExecution)
 	m.HandleFunc("GET /v1/executions/{id}/spans", s.spans)
 	m.HandleFunc("POST /v1/executions/{id}/cancel", s.cancelExecution)
 	m.HandleFunc("GET /v1/cost", s.cost)
+	s.optimizationRoutes(m)
+	s.poolRoutes(m)                           // api/pool.go
+	m.HandleFunc("POST /v1/render", s.render) // api/runs.go
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: fmt.Sprintf("no route %s %s (see docs/api.md)", r.Method, r.URL.Path)})
 	})
@@ -386,7 +391,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func wireEvent(ev engine.Event) Event {
-	return Event{Kind: ev.Kind, Execution: ev.Execution, Span: ev.Span}
+	return Event{Kind: ev.Kind, Execution: ev.Execution, Span: ev.Span, Optimization: ev.Optimization, Progress: ev.Progress}
 }
 
 // poolKey is what of the pool is worth an event: not uptimes or counters.
@@ -587,7 +592,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	x, err := eng.Submit(r.Context(), engine.Request{Program: req.Program, Version: req.Version, Inputs: req.Inputs, LM: req.LM, NoCache: req.NoCache})
+	x, err := eng.Submit(r.Context(), engine.Request{Program: req.Program, Version: req.Version, Inputs: req.Inputs, LM: req.LM, NoCache: req.NoCache, Variant: req.Variant})
 	if err != nil {
 		writeError(w, err)
 		return

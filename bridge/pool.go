@@ -558,10 +558,19 @@ func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func
 		}
 		raw = json.RawMessage(b)
 	}
+	pr, c, err := p.dispatch(ctx, method, raw, onEvent)
+	if err != nil {
+		return nil, err
+	}
+	return p.await(ctx, pr, c)
+}
+
+// dispatch sends one encoded request to the least busy worker.
+func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent func(wire.Event)) (*proc, *call, error) {
 	for {
 		pr, err := p.acquire(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c, err := pr.send(method, raw, false, onEvent)
 		if errors.Is(err, errGone) {
@@ -570,9 +579,9 @@ func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func
 		}
 		if err != nil {
 			p.release(pr)
-			return nil, fmt.Errorf("bridge: worker %d (pid %d): %w", pr.slot, pr.pid, err)
+			return nil, nil, fmt.Errorf("bridge: worker %d (pid %d): %w", pr.slot, pr.pid, err)
 		}
-		return p.await(ctx, pr, c)
+		return pr, c, nil
 	}
 }
 

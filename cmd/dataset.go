@@ -80,6 +80,12 @@ func importFile(ctx context.Context, st *store.Store, path, abs string, f datafi
 		return nil, asTyped(err, path)
 	}
 	defer file.Close()
+	return importFrom(ctx, st, path, file, f, d, split, inputs)
+}
+
+// importFrom is importFile's work on an open file (the TUI's import wraps
+// it to count the bytes read, for its progress bar). f must be set.
+func importFrom(ctx context.Context, st *store.Store, path string, file io.Reader, f datafile.Format, d *model.Dataset, split model.Split, inputs string) (*model.Dataset, error) {
 	r := datafile.NewReader(file, path, f)
 	// A CSV header is read up front (as datafile.Open does), so that a bad
 	// one fails before any row and --inputs can be checked against it.
@@ -273,15 +279,7 @@ func (a *app) datasetShow() *cobra.Command {
 	return c
 }
 
-func cellText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	}
-	return fmt.Sprint(v)
-}
+func cellText(v any) string { return model.ValueText(v) }
 
 func (a *app) datasetExport() *cobra.Command {
 	var out, format, split string
@@ -372,19 +370,9 @@ func eachExample(ctx context.Context, st *store.Store, name string, sp model.Spl
 	}
 }
 
-type fieldStats struct {
-	Field    string  `json:"field"`
-	Input    bool    `json:"input"`
-	FillRate float64 `json:"fill_rate"`
-	AvgChars float64 `json:"avg_chars"`
-}
-
-type datasetStats struct {
-	Name     string              `json:"name"`
-	Examples int                 `json:"examples"`
-	Splits   map[model.Split]int `json:"splits"`
-	Fields   []fieldStats        `json:"fields"`
-}
+// datasetStats is what `dataset stats --json` prints (computed by
+// model.StatsCounter, which the TUI's statistics view shares).
+type datasetStats = model.DatasetStats
 
 func (a *app) datasetStats() *cobra.Command {
 	var asJSON bool
@@ -401,40 +389,16 @@ func (a *app) datasetStats() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			filled := map[string]int{}
-			chars := map[string]int{}
-			n := 0
+			var counter model.StatsCounter
 			err = eachExample(c.Context(), st, d.Name, "", func(e *model.Example) error {
-				n++
-				for k, v := range e.Data {
-					if s := cellText(v); s != "" {
-						filled[k]++
-						chars[k] += len([]rune(s))
-					}
-				}
+				counter.Add(e)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			out := datasetStats{Name: d.Name, Examples: n, Splits: map[model.Split]int{}}
-			for _, s := range model.Splits {
-				out.Splits[s] = d.Counts[s]
-			}
-			isInput := map[string]bool{}
-			for _, k := range d.InputKeys {
-				isInput[k] = true
-			}
-			for _, f := range d.Fields {
-				fs := fieldStats{Field: f, Input: isInput[f]}
-				if n > 0 {
-					fs.FillRate = float64(filled[f]) / float64(n)
-				}
-				if filled[f] > 0 {
-					fs.AvgChars = float64(chars[f]) / float64(filled[f])
-				}
-				out.Fields = append(out.Fields, fs)
-			}
+			out := counter.Stats(d)
+			n := out.Examples
 			if asJSON {
 				return writeJSON(a.stdout, out)
 			}

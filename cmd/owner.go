@@ -16,6 +16,7 @@ import (
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/engine"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/optimize"
 	"github.com/signet-dspy/signet/store"
 )
 
@@ -39,6 +40,8 @@ type owner struct {
 	env     *runEnv                       // under startMu
 	eng     atomic.Pointer[engine.Engine] // once it runs
 	pool    atomic.Pointer[bridge.Pool]
+	opt     atomic.Pointer[optimize.Runner] // once it runs, on optPool (see opt_owner.go)
+	optPool *bridge.Pool                    // under startMu
 	// events is the engine from its creation, before it starts; the API's
 	// event streams that came before it wait in subs and are subscribed
 	// then, so that none misses an event of it.
@@ -242,6 +245,7 @@ func (o *owner) release(ctx context.Context, force bool, notify io.Writer) {
 	o.startMu.Lock()
 	o.closing = true
 	o.startMu.Unlock()
+	o.closeOptimizer(sctx)
 	if eng := o.eng.Load(); eng != nil {
 		if err := eng.Close(sctx); err != nil {
 			o.logf("engine: %v", err)

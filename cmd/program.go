@@ -28,6 +28,7 @@ func (a *app) programCommand() *cobra.Command {
 	c.AddCommand(
 		a.programCreate(), a.programList(), a.programShow(), a.programEdit(),
 		a.programVersions(), a.programDiff(), a.programStatus(), a.programDelete(),
+		a.programExport(), a.programImport(),
 	)
 	return c
 }

@@ -106,6 +106,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runCommand(),
 		withMode(a.lmCommand(), wsNone),
 		a.execCommand(),
+		a.optCommand(),
 		a.traceCommand(),
 		a.costCommand(),
 		withMode(a.serveCommand(), wsNone),

@@ -257,16 +257,19 @@ func (a *attemptError) Unwrap() error { return a.err }
 // execute resolves the program version and LM profiles and calls the pool.
 // It also returns the cache key of this run, or nil when the cache is off.
 func (e *Engine) execute(ctx context.Context, x *model.Execution, onSpan func(model.Span)) (*bridge.ExecuteResult, []byte, error) {
-	prog, err := e.st.GetProgramVersion(ctx, x.Program, x.Version)
-	if err != nil {
-		return nil, nil, &attemptError{code: CodeNotFound, err: err}
+	prog := x.Variant // an unsaved variant runs as recorded, outside the cache
+	if prog == nil {
+		var err error
+		if prog, err = e.st.GetProgramVersion(ctx, x.Program, x.Version); err != nil {
+			return nil, nil, &attemptError{code: CodeNotFound, err: err}
+		}
 	}
 	lms, err := e.resolveLMs(ctx, prog, x.LM)
 	if err != nil {
 		return nil, nil, err
 	}
 	var key []byte
-	if e.o.CacheTTL > 0 {
+	if e.o.CacheTTL > 0 && x.Variant == nil {
 		key, _ = cacheKey(prog, x.Inputs, lms) // the inputs encoded at submit: it does not fail here
 	}
 	res, err := e.o.Pool.Execute(ctx, bridge.ExecuteRequest{Program: prog, Inputs: x.Inputs, LM: lms.main.spec,

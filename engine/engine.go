@@ -81,20 +81,31 @@ type Request struct {
 	LM      string // profile; "" = the program's, else Options.DefaultLM
 	Batch   string // optional id grouping the executions of a dataset run
 	NoCache bool   // do not answer from the execution cache (the result is still cached)
+	// Variant, when set, is run instead of the stored version: an unsaved
+	// program derived from Program/Version (its Name must be Program). It is
+	// recorded on the execution (model.Execution.Variant), so a retry or a
+	// recovery runs it again; it never reads or writes the execution cache.
+	Variant *model.Program
 }
 
 // Event is a state change of an execution or a span streamed by a running
 // one. Execution and Span are shared by every subscriber: do not modify them.
 type Event struct {
-	Kind      string // EventExecution or EventSpan
+	Kind      string // EventExecution, EventSpan or EventOptimization
 	Execution *model.Execution
 	Span      *model.Span
+	// Optimization is a run's record (EventOptimization), published by the
+	// optimization runner through Publish; Progress is set on a progress
+	// report, nil on a state change.
+	Optimization *model.Optimization
+	Progress     *model.OptProgress
 }
 
 // Event kinds.
 const (
-	EventExecution = "execution"
-	EventSpan      = "span"
+	EventExecution    = "execution"
+	EventSpan         = "span"
+	EventOptimization = "optimization"
 )
 
 // Recovered counts what Start found left by the previous owner.

@@ -77,7 +77,7 @@ func (s *subscriber) forward() {
 		ev := s.q[0]
 		s.q[0] = Event{}
 		s.q = s.q[1:]
-		if ev.Kind == EventSpan {
+		if droppable(ev) {
 			s.spans--
 		}
 		s.mu.Unlock()
@@ -93,10 +93,10 @@ func (s *subscriber) push(ev Event) {
 	s.mu.Lock()
 	switch {
 	case s.ending:
-	case ev.Kind == EventSpan && s.spans >= s.max:
+	case droppable(ev) && s.spans >= s.max:
 		s.dropped++
 	default:
-		if ev.Kind == EventSpan {
+		if droppable(ev) {
 			s.spans++
 		}
 		s.q = append(s.q, ev)
@@ -118,6 +118,17 @@ func (s *subscriber) end() {
 	s.ending = true
 	s.mu.Unlock()
 	s.poke()
+}
+
+// Publish hands every subscriber an event made outside the engine: the
+// optimization runner's, so that one stream carries all the workspace's
+// live changes. A progress report (Progress set) may be dropped like a
+// span; a state change never is.
+func (e *Engine) Publish(ev Event) { e.publish(ev) }
+
+// droppable says whether a slow subscriber may lose ev.
+func droppable(ev Event) bool {
+	return ev.Kind == EventSpan || (ev.Kind == EventOptimization && ev.Progress != nil)
 }
 
 func (e *Engine) publish(ev Event) {

@@ -116,6 +116,13 @@ func (e *Engine) submit(ctx context.Context, rs []Request) ([]*model.Execution, 
 func (e *Engine) prepare(ctx context.Context, r Request, progs map[string]*model.Program) (prepared, error) {
 	pk := fmt.Sprintf("%s\x00%d", r.Program, r.Version)
 	prog := progs[pk]
+	if r.Variant != nil {
+		v, err := e.variant(ctx, r)
+		if err != nil {
+			return prepared{}, err
+		}
+		prog = v
+	}
 	if prog == nil {
 		var err error
 		if r.Version == 0 {
@@ -146,7 +153,10 @@ func (e *Engine) prepare(ctx context.Context, r Request, progs map[string]*model
 	if x.Inputs == nil {
 		x.Inputs = map[string]any{}
 	}
-	if e.o.CacheTTL < 0 || r.NoCache || err != nil {
+	if r.Variant != nil {
+		x.Variant = prog
+	}
+	if e.o.CacheTTL < 0 || r.NoCache || err != nil || r.Variant != nil {
 		return prepared{x: x}, nil
 	}
 	key, kerr := cacheKey(prog, x.Inputs, lms)
@@ -172,6 +182,38 @@ func (e *Engine) prepare(ctx context.Context, r Request, progs map[string]*model
 	must(x.Move(model.Completed, now))
 	x.CacheHit, x.CacheOf, x.Outputs = true, src.ID, maps.Clone(src.Outputs)
 	return prepared{x: x, hit: true}, nil
+}
+
+// variant checks an unsaved program variant: it must name the program it
+// is derived from, be a valid program, and that program must exist (its
+// version 0 = the latest). The copy returned carries the base version.
+func (e *Engine) variant(ctx context.Context, r Request) (*model.Program, error) {
+	v := *r.Variant
+	v.Modules = slices.Clone(v.Modules)
+	if v.Name == "" {
+		v.Name = r.Program
+	}
+	if v.Name != r.Program {
+		return nil, &model.FieldError{Field: "variant.name", Msg: fmt.Sprintf("a variant of %s cannot be named %q", r.Program, v.Name)}
+	}
+	if err := v.Validate(); err != nil {
+		return nil, &model.FieldError{Field: "variant", Msg: err.Error(), Err: err}
+	}
+	var base *model.Program
+	var err error
+	if r.Version == 0 {
+		base, err = e.st.GetProgram(ctx, r.Program)
+	} else {
+		base, err = e.st.GetProgramVersion(ctx, r.Program, r.Version)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.Version = base.Version
+	if v.LM == "" {
+		v.LM = base.LM
+	}
+	return &v, nil
 }
 
 // checkInputs wants every input the program reads and nothing else. A custom

@@ -39,9 +39,13 @@ type Execution struct {
 	CacheHit    bool             `json:"cache_hit,omitempty"`
 	CacheOf     ID               `json:"cache_of,omitzero"` // a cache hit: the execution whose outputs it returned
 	Batch       string           `json:"batch,omitempty"`   // groups the executions of one dataset run
-	CreatedAt   time.Time        `json:"created_at"`
-	StartedAt   time.Time        `json:"started_at,omitzero"`
-	FinishedAt  time.Time        `json:"finished_at,omitzero"`
+	// Variant is the unsaved program this execution ran instead of the stored
+	// version Program/Version (which it was derived from): a prompt iteration
+	// or a one-module replay from the TUI. Nil for ordinary runs.
+	Variant    *Program  `json:"variant,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
 // Move applies a state transition, stamping times and counting attempts.

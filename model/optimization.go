@@ -65,12 +65,12 @@ type Optimization struct {
 	// Estimate is what the run was expected to need before it started.
 	Estimate *OptEstimate `json:"estimate,omitempty"`
 	// Progress is the last progress the worker reported.
-	Progress *OptProgress `json:"progress,omitempty"`
-	ErrorCode     string         `json:"error_code,omitempty"`
-	Error         string         `json:"error,omitempty"`
-	CreatedAt     time.Time      `json:"created_at"`
-	StartedAt     time.Time      `json:"started_at,omitzero"`
-	FinishedAt    time.Time      `json:"finished_at,omitzero"`
+	Progress   *OptProgress `json:"progress,omitempty"`
+	ErrorCode  string       `json:"error_code,omitempty"`
+	Error      string       `json:"error,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	StartedAt  time.Time    `json:"started_at,omitzero"`
+	FinishedAt time.Time    `json:"finished_at,omitzero"`
 }
 
 // Move applies a state transition; an illegal one is an error.

@@ -25,6 +25,9 @@ const (
 	MethodExecute  = "execute"
 	MethodRender   = "render"
 	MethodValidate = "validate"
+	MethodOptimize = "optimize"
+	MethodExport   = "export"
+	MethodImport   = "import_state"
 	MethodCancel   = "cancel"
 	MethodShutdown = "shutdown"
 )
@@ -34,6 +37,13 @@ const EventHello = "hello"
 
 // EventSpan is the event that streams a trace span of an execution.
 const EventSpan = "span"
+
+// EventProgress and EventTrial stream the progress and the candidates of
+// an optimize request.
+const (
+	EventProgress = "progress"
+	EventTrial    = "trial"
+)
 
 // Request is a frame Go sends to a worker.
 type Request struct {

@@ -1,0 +1,741 @@
+package cmd
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/optimize"
+	"github.com/signet-dspy/signet/store"
+)
+
+// optStopWait bounds how long a cancelled run is waited for on the command
+// line: it stops at its next hook, after the LM call in flight.
+const optStopWait = 90 * time.Second
+
+func (a *app) optCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "opt",
+		Aliases: []string{"optimize", "optimization", "optimizations"},
+		Short:   "Optimize programs with DSPy's optimizers; list, inspect, cancel and compare runs",
+	}
+	c.AddCommand(a.optRun(), a.optList(), a.optShow(), a.optCancel(), a.optCompare())
+	return c
+}
+
+// startOptimizer is startOwner for optimization commands: the runner, on
+// its dedicated worker, after the engine.
+func (a *app) startOptimizer(ctx context.Context, pf poolFlags, check func(*store.Store, *runEnv) error) (*optimize.Runner, error) {
+	o := a.shared
+	if o == nil {
+		return nil, errors.New("internal error: the workspace is not open (the command does not run through inWorkspace)")
+	}
+	a.noteEnv()
+	env, err := o.environment(pf)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(o.st, env); err != nil {
+			return nil, a.ownerKeyNote(err)
+		}
+	}
+	return o.startOptimizer(ctx, pf, a.stderr)
+}
+
+// parseSettings reads key=value pairs; a value that is JSON (a number, a
+// bool, a list) is decoded, anything else is a string.
+func parseSettings(pairs []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, kv := range pairs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--set %q: want key=value", kv)
+		}
+		var decoded any
+		if err := json.Unmarshal([]byte(v), &decoded); err == nil {
+			out[k] = decoded
+		} else {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func (a *app) optRun() *cobra.Command {
+	var optimizer, auto, train, val, test, metric, metricLM, lmName, reflection string
+	var sets []string
+	var budget float64
+	var version, threads, seed int
+	var asJSON, detach, estimateOnly bool
+	var pf poolFlags
+	c := &cobra.Command{
+		Use:   "run PROGRAM --optimizer NAME --train DATASET[:SPLIT] --metric METRIC",
+		Short: "Optimize a program with a DSPy optimizer; the best program becomes a new version",
+		Long: "Compile a program with a DSPy optimizer (mipro, bootstrap, labeled, random_search, copro, simba,\n" +
+			"gepa) on a training set, scoring candidates with a metric on the validation set. Before it starts the\n" +
+			"run's LM calls and cost are estimated and checked against the monthly budgets; --budget is the run's\n" +
+			"own hard stop. The best program is saved as a new version compiled from the run. ctrl-c (or\n" +
+			"`signet opt cancel ID`) stops the run and keeps the best program found so far.\n\n" +
+			"Metrics: exact_match, answer_exact_match, f1, passage_match, semantic_f1 (an LM judge: --metric-lm),\n" +
+			"path/to/file.py:function (fn(example, prediction, trace=None) -> float|bool), or judge:SIGNATURE\n" +
+			"(an LM judge, e.g. judge:\"question, answer, prediction -> correct: bool\").",
+		Args: exactArgs("PROGRAM"),
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx := c.Context()
+			opt, err := optimize.ParseOptimizer(optimizer)
+			if err != nil {
+				return usageError{err}
+			}
+			settings, err := parseSettings(sets)
+			if err != nil {
+				return err
+			}
+			if auto != "" {
+				switch auto {
+				case "light", "medium", "heavy":
+					settings["auto"] = auto
+				default:
+					return usagef("--auto %q: want light, medium or heavy", auto)
+				}
+			} else if explicit := map[string][]string{"mipro_v2": {"num_candidates", "num_trials"}, "gepa": {"max_metric_calls", "max_full_evals"}}[opt]; explicit != nil {
+				// DSPy refuses auto beside an explicit budget: light is the
+				// default only when none is given.
+				given := slices.ContainsFunc(explicit, func(k string) bool { _, ok := settings[k]; return ok })
+				if _, ok := settings["auto"]; !ok && !given {
+					settings["auto"] = "light"
+				}
+			}
+			req := optimize.Request{Program: args[0], Version: version, Optimizer: opt, Settings: settings,
+				LM: lmName, ReflectionLM: reflection, Budget: budget, Threads: threads, Seed: seed}
+			if req.Train, err = optimize.ParseDataRef(train); err != nil {
+				return usagef("--train: %v", err)
+			}
+			if val != "" {
+				if req.Val, err = optimize.ParseDataRef(val); err != nil {
+					return usagef("--val: %v", err)
+				}
+			}
+			if test != "" {
+				if req.Test, err = optimize.ParseDataRef(test); err != nil {
+					return usagef("--test: %v", err)
+				}
+			}
+			if req.Metric, err = optimize.ParseMetric(metric, metricLM); err != nil {
+				return usageError{err}
+			}
+			if req.Metric.Kind == model.MetricCustom {
+				file, fn, _ := strings.Cut(req.Metric.Source, ".py:")
+				req.Metric.Source = a.abs(file+".py") + ":" + fn
+			}
+			if budget < 0 || math.IsNaN(budget) {
+				return usagef("--budget %v: want a USD amount ≥ 0", budget)
+			}
+			check := func(st *store.Store, env *runEnv) error {
+				p, err := st.GetProgram(ctx, req.Program)
+				if err != nil {
+					return err
+				}
+				for _, name := range []string{cmp.Or(lmName, p.LM, env.cfg.DefaultLM()), reflection, metricLM} {
+					if name == "" {
+						continue
+					}
+					if err := env.lms.check(name); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			r, err := a.startOptimizer(ctx, pf, check)
+			if err != nil {
+				return err
+			}
+			if estimateOnly {
+				o, err := r.Prepare(ctx, req)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.stdout, o.Estimate)
+				}
+				printEstimate(a.stdout, o)
+				return nil
+			}
+			// The runner publishes through the engine's stream: subscribed
+			// before the submit, so that no change of the run is missed.
+			events, stop := a.shared.eng.Load().Subscribe(256)
+			defer stop()
+			o, err := r.Submit(ctx, req)
+			if err != nil {
+				return err
+			}
+			if !asJSON {
+				fmt.Fprintf(a.stderr, "optimization %s: %s on %s v%d\n", o.ID, o.Optimizer, o.Program, o.BaseVersion)
+				printEstimate(a.stderr, o)
+			}
+			if detach {
+				if asJSON {
+					return writeJSON(a.stdout, o)
+				}
+				fmt.Fprintf(a.stdout, "%s\n", o.ID)
+				return nil
+			}
+			final, err := a.followOptimization(ctx, r, o, events)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, final)
+			}
+			printOptimization(a.stdout, final)
+			if final.State == model.Failed {
+				return fmt.Errorf("optimization %s failed: %s: %s", final.ID, final.ErrorCode, final.Error)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&optimizer, "optimizer", "", "mipro, bootstrap, labeled, random_search, copro, simba or gepa (required)")
+	f.StringVar(&auto, "auto", "", "MIPROv2's and GEPA's preset: light (default), medium or heavy")
+	f.StringVar(&train, "train", "", "training set: DATASET or DATASET:SPLIT (required)")
+	f.StringVar(&val, "val", "", "validation set: DATASET or DATASET:SPLIT (default: the optimizer's, from train)")
+	f.StringVar(&test, "test", "", "held-out set, scored before and after: DATASET or DATASET:SPLIT")
+	f.StringVar(&metric, "metric", "exact_match", "metric: a built-in name, file.py:function or judge:SIGNATURE")
+	f.StringVar(&metricLM, "metric-lm", "", "LM profile of an LM-judge metric (semantic_f1, judge:...)")
+	f.StringArrayVar(&sets, "set", nil, "an optimizer setting, key=value (max_bootstrapped_demos=2, num_trials=10, ...)")
+	f.Float64Var(&budget, "budget", 0, "the run's own hard stop in USD (0 = none; a monthly cap still applies)")
+	f.StringVar(&lmName, "lm", "", "LM profile of the program (default: the program's, else the config's default)")
+	f.StringVar(&reflection, "reflection-lm", "", "GEPA's reflection LM profile")
+	f.IntVar(&version, "version", 0, "optimize a specific version (default: latest)")
+	f.IntVar(&threads, "threads", 0, "evaluation threads (default 16)")
+	f.IntVar(&seed, "seed", 0, "the optimizer's random seed")
+	f.BoolVar(&detach, "detach", false, "print the run's id and return; the run goes on in the owner")
+	f.BoolVar(&estimateOnly, "estimate", false, "print the estimate of LM calls and cost, and do not run")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	_ = c.MarkFlagRequired("optimizer")
+	_ = c.MarkFlagRequired("train")
+	pf.register(c)
+	return c
+}
+
+func printEstimate(w io.Writer, o *model.Optimization) {
+	e := o.Estimate
+	if e == nil {
+		return
+	}
+	cost := "cost unknown (the LM profile has no prices)"
+	if e.Cost != nil {
+		cost = fmt.Sprintf("about $%.4f", *e.Cost)
+	}
+	fmt.Fprintf(w, "estimate: at most %d LM calls (%d train, %d val, %d test examples), %s", e.LMCalls, e.Train, e.Val, e.Test, cost)
+	if e.Note != "" {
+		fmt.Fprintf(w, "; %s", e.Note)
+	}
+	if o.Budget > 0 {
+		fmt.Fprintf(w, "; hard stop at $%.4f", o.Budget)
+	}
+	fmt.Fprintln(w)
+}
+
+// followOptimization draws the run's progress until it ends. ctrl-c
+// cancels it, and waits for it to stop with its best program so far.
+func (a *app) followOptimization(ctx context.Context, r *optimize.Runner, o *model.Optimization, events <-chan engine.Event) (*model.Optimization, error) {
+	bar := &optBar{w: a.stderr, tty: a.stderrTTY(), start: time.Now()}
+	for {
+		select {
+		case <-ctx.Done():
+			bar.clear()
+			fmt.Fprintf(a.stderr, "interrupted: stopping optimization %s; it keeps the best program found so far\n", o.ID)
+			wctx, cancel := context.WithTimeout(context.Background(), optStopWait)
+			defer cancel()
+			if err := r.Cancel(wctx, o.ID); err != nil && !errors.Is(err, optimize.ErrFinished) {
+				return nil, err
+			}
+			return r.Wait(wctx, o.ID)
+		case ev, ok := <-events:
+			if !ok {
+				return r.Wait(ctx, o.ID)
+			}
+			if ev.Kind != engine.EventOptimization || ev.Optimization.ID != o.ID {
+				continue
+			}
+			if ev.Progress != nil {
+				bar.draw(ev.Progress, ev.Optimization.Trials)
+			}
+			if ev.Optimization.State.Terminal() {
+				bar.clear()
+				return ev.Optimization, nil
+			}
+		}
+	}
+}
+
+// optBar is the one-line progress of a run on a terminal.
+type optBar struct {
+	w     io.Writer
+	tty   bool
+	start time.Time
+	last  time.Time
+	drawn bool
+}
+
+func (b *optBar) draw(p *model.OptProgress, trials int) {
+	if !b.tty || time.Since(b.last) < 100*time.Millisecond {
+		return
+	}
+	b.last = time.Now()
+	const width = 24
+	fill := 0
+	if p.Trials > 0 {
+		fill = min(width, width*p.Trial/p.Trials)
+	}
+	eta := ""
+	if p.ETA > 0 {
+		eta = fmt.Sprintf("  eta %s", (time.Duration(p.ETA * float64(time.Second))).Round(time.Second))
+	}
+	fmt.Fprintf(b.w, "\r\x1b[K[%s%s] %-9s trial %d/%d  score %.3f  best %.3f  %d calls  %d tok  $%.4f  %s%s",
+		strings.Repeat("█", fill), strings.Repeat("·", width-fill), p.Phase, p.Trial, p.Trials, p.Score, p.BestScore,
+		p.LMCalls, p.TokensIn+p.TokensOut, p.Cost, time.Since(b.start).Round(100*time.Millisecond), eta)
+	b.drawn = true
+}
+
+func (b *optBar) clear() {
+	if b.drawn {
+		fmt.Fprint(b.w, "\r\x1b[K")
+		b.drawn = false
+	}
+}
+
+func scorePtr(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}
+
+func printOptimization(w io.Writer, o *model.Optimization) {
+	fmt.Fprintf(w, "optimization %s\nprogram     %s v%d", o.ID, o.Program, o.BaseVersion)
+	if o.ResultVersion > 0 {
+		fmt.Fprintf(w, " → v%d", o.ResultVersion)
+	}
+	fmt.Fprintf(w, "\noptimizer   %s", o.Optimizer)
+	if len(o.Settings) > 0 {
+		b, _ := json.Marshal(o.Settings)
+		fmt.Fprintf(w, " %s", b)
+	}
+	fmt.Fprintf(w, "\nmetric      %s\ndata        train %s", metricText(o.Metric), refText(o.Train))
+	if o.Val.Dataset != "" {
+		fmt.Fprintf(w, ", val %s", refText(o.Val))
+	}
+	if o.Test.Dataset != "" {
+		fmt.Fprintf(w, ", test %s", refText(o.Test))
+	}
+	fmt.Fprintf(w, "\nstate       %s", o.State)
+	if o.Stopped != "" {
+		fmt.Fprintf(w, " (stopped: %s)", o.Stopped)
+	}
+	fmt.Fprintln(w)
+	if o.ErrorCode != "" || o.Error != "" {
+		fmt.Fprintf(w, "error       %s: %s\n", o.ErrorCode, o.Error)
+	}
+	if o.State != model.Pending {
+		fmt.Fprintf(w, "validation  %.3f → %.3f (best trial %d of %d)\n", o.BaselineScore, o.BestScore, o.BestTrial, o.Trials)
+	}
+	if o.TestBaseline != nil || o.TestScore != nil {
+		fmt.Fprintf(w, "test        %s → %s\n", scorePtr(o.TestBaseline), scorePtr(o.TestScore))
+	}
+	cost := fmt.Sprintf("$%.6f", o.Cost)
+	if o.CostUnknown {
+		cost += " (unknown: no prices)"
+	}
+	fmt.Fprintf(w, "usage       %d LM calls, %s", o.LMCalls, cost)
+	if o.Duration > 0 {
+		fmt.Fprintf(w, ", %s", o.Duration.Round(time.Millisecond))
+	}
+	if o.Budget > 0 {
+		fmt.Fprintf(w, " (budget $%.4f)", o.Budget)
+	}
+	fmt.Fprintln(w)
+	if o.ResultVersion > 0 {
+		fmt.Fprintf(w, "saved as    %s v%d (compiled from this run): signet program show %s --version %d\n", o.Program, o.ResultVersion, o.Program, o.ResultVersion)
+	}
+}
+
+func metricText(m model.Metric) string {
+	switch m.Kind {
+	case model.MetricCustom:
+		return m.Source
+	case model.MetricJudge:
+		return "judge: " + m.Signature
+	}
+	if m.LM != "" {
+		return m.Name + " (lm " + m.LM + ")"
+	}
+	return m.Name
+}
+
+func refText(r model.DataRef) string {
+	if r.Split == "" {
+		return r.Dataset
+	}
+	return r.Dataset + ":" + string(r.Split)
+}
+
+func (a *app) optList() *cobra.Command {
+	var asJSON, all bool
+	var cursor string
+	var limit int
+	c := &cobra.Command{
+		Use:     "list [PROGRAM]",
+		Aliases: []string{"ls"},
+		Short:   "Optimization runs, newest first",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			program := ""
+			if len(args) == 1 {
+				program = args[0]
+			}
+			var rows []*model.Optimization
+			next := ""
+			for {
+				page, nx, err := st.ListOptimizations(c.Context(), program, cursor, limit)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, page...)
+				next = nx
+				if !all || nx == "" {
+					break
+				}
+				cursor = nx
+			}
+			if r := a.shared.opt.Load(); r != nil {
+				for i, o := range rows {
+					if !o.State.Terminal() {
+						if cur, err := r.Current(c.Context(), o.ID); err == nil {
+							rows[i] = cur
+						}
+					}
+				}
+			}
+			if asJSON {
+				if rows == nil {
+					rows = []*model.Optimization{}
+				}
+				return writeJSON(a.stdout, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(a.stdout, "no optimizations")
+				return nil
+			}
+			t := newTable(a.stdout, "id", "program", "version", "optimizer", "state", "val", "test", "trials", "calls", "cost", "created")
+			for _, o := range rows {
+				ver := fmt.Sprintf("v%d", o.BaseVersion)
+				if o.ResultVersion > 0 {
+					ver += fmt.Sprintf("→v%d", o.ResultVersion)
+				}
+				state := string(o.State)
+				if o.Stopped != "" && o.Stopped != "cancelled" {
+					state += " (" + o.Stopped + ")"
+				}
+				valCell, testCell := "-", "-"
+				if o.State != model.Pending {
+					valCell = fmt.Sprintf("%.3f→%.3f", o.BaselineScore, o.BestScore)
+				}
+				if o.TestScore != nil {
+					testCell = scorePtr(o.TestBaseline) + "→" + scorePtr(o.TestScore)
+				}
+				t.row(o.ID, o.Program, ver, o.Optimizer, state, valCell, testCell, o.Trials, o.LMCalls, fmt.Sprintf("$%.4f", o.Cost), ago(o.CreatedAt))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if next != "" {
+				fmt.Fprintf(a.stdout, "\nmore: signet opt list --cursor %s (or --all)\n", next)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page")
+	c.Flags().IntVar(&limit, "limit", 50, "runs per page")
+	c.Flags().BoolVar(&all, "all", false, "every page")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func parseOptID(s string) (model.ID, error) {
+	id, err := model.ParseID(s)
+	if err != nil {
+		return id, usageError{fmt.Errorf("optimization id: %w", err)}
+	}
+	return id, nil
+}
+
+func (a *app) optShow() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "show ID",
+		Short: "One optimization run and its trials",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := parseOptID(args[0])
+			if err != nil {
+				return err
+			}
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			o, err := st.GetOptimization(c.Context(), id)
+			if err != nil {
+				return err
+			}
+			if r := a.shared.opt.Load(); r != nil && !o.State.Terminal() {
+				if cur, err := r.Current(c.Context(), id); err == nil {
+					o = cur
+				}
+			}
+			trials, err := st.Trials(c.Context(), id)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if trials == nil {
+					trials = []*model.Trial{}
+				}
+				return writeJSON(a.stdout, struct {
+					*model.Optimization
+					TrialList []*model.Trial `json:"trial_list"`
+				}{o, trials})
+			}
+			printOptimization(a.stdout, o)
+			if p := o.Progress; p != nil && !o.State.Terminal() {
+				fmt.Fprintf(a.stdout, "progress    %s, trial %d/%d, best %.3f, %.0fs elapsed\n", p.Phase, p.Trial, p.Trials, p.BestScore, p.Elapsed)
+			}
+			if len(trials) == 0 {
+				fmt.Fprintln(a.stdout, "\nno trials yet")
+				return nil
+			}
+			fmt.Fprintln(a.stdout)
+			t := newTable(a.stdout, "trial", "score", "passed", "demos", "instructions")
+			for _, tr := range trials {
+				passed := "-"
+				if len(tr.Results) > 0 {
+					n := 0
+					for _, r := range tr.Results {
+						if r.Pass {
+							n++
+						}
+					}
+					passed = fmt.Sprintf("%d/%d", n, len(tr.Results))
+				}
+				demos := 0
+				for _, d := range tr.Demos {
+					demos += len(d)
+				}
+				var ins []string
+				for _, name := range sortedKeys(toAnyMapS(tr.Instructions)) {
+					ins = append(ins, name+": "+tr.Instructions[name])
+				}
+				n := fmt.Sprint(tr.N)
+				switch {
+				case tr.N == 0:
+					n += " (base)"
+				case tr.N == o.BestTrial:
+					n += " (best)"
+				}
+				t.row(n, fmt.Sprintf("%.3f", tr.Score), passed, demos, clip(strings.Join(ins, " | "), 70))
+			}
+			return t.flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func toAnyMapS(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (a *app) optCancel() *cobra.Command {
+	var pf poolFlags
+	var noWait bool
+	c := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Stop an optimization run; it keeps the best program found so far",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := parseOptID(args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := a.shared.st.GetOptimization(c.Context(), id); err != nil {
+				return err
+			}
+			r, err := a.startOptimizer(c.Context(), pf, nil)
+			if err != nil {
+				return err
+			}
+			if err := r.Cancel(c.Context(), id); err != nil {
+				return err
+			}
+			if noWait {
+				fmt.Fprintf(a.stdout, "stopping %s\n", id)
+				return nil
+			}
+			wctx, cancel := context.WithTimeout(c.Context(), optStopWait)
+			defer cancel()
+			o, err := r.Wait(wctx, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s %s", id, o.State)
+			if o.ResultVersion > 0 {
+				fmt.Fprintf(a.stdout, "; best so far (%.3f) saved as %s v%d", o.BestScore, o.Program, o.ResultVersion)
+			}
+			fmt.Fprintln(a.stdout)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&noWait, "no-wait", false, "return once the run is asked to stop")
+	pf.register(c)
+	return c
+}
+
+func (a *app) optCompare() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "compare A B [C...]",
+		Short: "Compare optimization runs: scores, cost, what each changed, and the examples that flip",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usagef("%s: want at least two run ids", c.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			var ids []model.ID
+			for _, s := range args {
+				id, err := parseOptID(s)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			cmpn, err := optimize.Compare(c.Context(), st, ids)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, cmpn)
+			}
+			printComparison(a.stdout, cmpn)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func printComparison(w io.Writer, c *optimize.Comparison) {
+	label := func(i int) string { return string(rune('A' + i%26)) }
+	t := newTable(w, "run", "id", "program", "optimizer", "settings", "state", "val before→after", "test before→after", "calls", "cost", "duration", "result")
+	for i, r := range c.Runs {
+		set := "-"
+		if len(r.Settings) > 0 {
+			b, _ := json.Marshal(r.Settings)
+			set = clip(string(b), 40)
+		}
+		res := "-"
+		if r.ResultVersion > 0 {
+			res = fmt.Sprintf("v%d", r.ResultVersion)
+		}
+		t.row(label(i), r.ID, fmt.Sprintf("%s v%d", r.Program, r.BaseVersion), r.Optimizer, set, r.State,
+			fmt.Sprintf("%.3f→%.3f", r.Before, r.After), scorePtr(r.TestBefore)+"→"+scorePtr(r.TestAfter),
+			r.LMCalls, fmt.Sprintf("$%.4f", r.Cost), r.Duration.Round(time.Millisecond), res)
+	}
+	t.flush()
+
+	for _, p := range c.Predictors {
+		fmt.Fprintf(w, "\npredictor %s\n", p.Name)
+		for i, ch := range p.Runs {
+			if !ch.InstructionsChanged {
+				fmt.Fprintf(w, "  %s instructions: unchanged\n", label(i))
+			} else {
+				fmt.Fprintf(w, "  %s instructions: %s\n", label(i), optimize.WordDiff(ch.OldInstructions, ch.NewInstructions))
+			}
+			fmt.Fprintf(w, "  %s demos: %d → %d (+%d -%d)\n", label(i), ch.DemosBefore, ch.DemosAfter, len(ch.DemosAdded), len(ch.DemosRemoved))
+			for _, d := range ch.DemosAdded {
+				fmt.Fprintf(w, "      + %s\n", clip(d, 100))
+			}
+			for _, d := range ch.DemosRemoved {
+				fmt.Fprintf(w, "      - %s\n", clip(d, 100))
+			}
+		}
+	}
+
+	if len(c.Examples) > 0 {
+		fmt.Fprintf(w, "\nvalidation examples (best trial of each run; ✓ pass, ✗ fail, · no result; ! flips): %d flip(s)\n", c.Flips)
+		header := []string{"", "example"}
+		for i := range c.Runs {
+			header = append(header, label(i))
+		}
+		t := newTable(w, header...)
+		for _, row := range c.Examples {
+			cells := []any{" ", row.Example}
+			if row.Flip {
+				cells[0] = "!"
+			}
+			for _, p := range row.Pass {
+				switch {
+				case p == nil:
+					cells = append(cells, "·")
+				case *p:
+					cells = append(cells, "✓")
+				default:
+					cells = append(cells, "✗")
+				}
+			}
+			t.row(cells...)
+		}
+		t.flush()
+	}
+
+	if len(c.Points) > 0 {
+		fmt.Fprintln(w, "\nscore vs cost, every finished run of the program(s), cheapest first (* compared):")
+		t := newTable(w, "", "id", "optimizer", "score", "cost", "")
+		for _, p := range c.Points {
+			mark := " "
+			if slices.ContainsFunc(c.Runs, func(r model.RunSummary) bool { return r.ID == p.ID }) {
+				mark = "*"
+			}
+			const width = 20
+			bar := strings.Repeat("█", int(math.Round(max(0, min(1, p.Score))*width)))
+			t.row(mark, p.ID, p.Optimizer, fmt.Sprintf("%.3f", p.Score), fmt.Sprintf("$%.4f", p.Cost), bar)
+		}
+		t.flush()
+	}
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBinaryOptimize drives `signet opt` and `program export|import` with
+// the real binary, real DSPy workers and the test LM: two runs, run as the
+// owner, then shown, compared and cancelled as clients of `signet serve`.
+func TestBinaryOptimize(t *testing.T) {
+	env, ws, _ := ownerEnv(t)
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := run(t, env, args...)
+		if code != 0 {
+			t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+		return out
+	}
+	mustRun("dataset", "import", "examples/qa.jsonl", "--split", "train")
+
+	type optJSON struct {
+		ID            string
+		State         string
+		BaselineScore float64 `json:"baseline_score"`
+		BestScore     float64 `json:"best_score"`
+		ResultVersion int     `json:"result_version"`
+		Trials        int
+		Estimate      struct {
+			LMCalls int `json:"lm_calls"`
+		}
+	}
+	var boot, labeled optJSON
+	out := mustRun("opt", "run", "qa", "--optimizer", "bootstrap", "--train", "qa:train", "--metric", "exact_match",
+		"--lm", "fast", "--set", "max_bootstrapped_demos=2", "--json")
+	if err := json.Unmarshal([]byte(out), &boot); err != nil {
+		t.Fatalf("opt run --json: %v\n%s", err, out)
+	}
+	if boot.State != "completed" || boot.ResultVersion != 2 || boot.BestScore <= boot.BaselineScore || boot.Estimate.LMCalls == 0 {
+		t.Fatalf("bootstrap run %+v", boot)
+	}
+	out = mustRun("opt", "run", "qa", "--optimizer", "labeled", "--version", "1", "--train", "qa", "--lm", "fast", "--set", "k=4", "--json")
+	if err := json.Unmarshal([]byte(out), &labeled); err != nil || labeled.State != "completed" {
+		t.Fatalf("labeled run: %v %+v", err, labeled)
+	}
+
+	// The rest as clients of an owner.
+	serve, serveOut := start(t, env, "serve")
+	waitOwner(t, ws, false)
+	defer stopServe(t, serve, serveOut, ws)
+
+	list := mustRun("opt", "list", "qa")
+	for _, want := range []string{boot.ID, labeled.ID, "bootstrap_fewshot", "v1→v2"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("opt list lacks %q:\n%s", want, list)
+		}
+	}
+	show := mustRun("opt", "show", boot.ID)
+	for _, want := range []string{"state       completed", "0 (base)", "(best)", "saved as    qa v2"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("opt show lacks %q:\n%s", want, show)
+		}
+	}
+	var cmp struct {
+		Runs     []struct{ ID string }
+		Examples []struct {
+			Pass []*bool
+			Flip bool
+		}
+		Flips  int
+		Points []struct{ ID string }
+	}
+	out = mustRun("opt", "compare", labeled.ID, boot.ID, "--json")
+	if err := json.Unmarshal([]byte(out), &cmp); err != nil {
+		t.Fatalf("compare --json: %v\n%s", err, out)
+	}
+	flips := 0
+	for _, e := range cmp.Examples {
+		if len(e.Pass) == 2 && e.Pass[0] != nil && e.Pass[1] != nil && *e.Pass[0] != *e.Pass[1] {
+			flips++
+			if !e.Flip {
+				t.Errorf("an example that flips is not flagged: %+v", e)
+			}
+		}
+	}
+	if len(cmp.Runs) != 2 || len(cmp.Examples) == 0 || flips == 0 || cmp.Flips != flips || len(cmp.Points) != 2 {
+		t.Errorf("comparison: %d runs, %d examples, %d flips (%d flagged), %d points\n%s", len(cmp.Runs), len(cmp.Examples), flips, cmp.Flips, len(cmp.Points), out)
+	}
+	text := mustRun("opt", "compare", labeled.ID, boot.ID)
+	for _, want := range []string{"predictor answer", "demos:", "flip(s)", "score vs cost"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("compare lacks %q:\n%s", want, text)
+		}
+	}
+
+	// Export the optimized version, import it back as a new version.
+	file := filepath.Join(t.TempDir(), "qa.json")
+	mustRun("program", "export", "qa@2", "-o", file)
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]struct{ Demos []map[string]any }
+	if err := json.Unmarshal(raw, &state); err != nil || len(state["answer"].Demos) == 0 {
+		t.Fatalf("export: %v\n%s", err, raw)
+	}
+	if out := mustRun("program", "import", "qa", file); !strings.Contains(out, "as qa v4") {
+		t.Errorf("import: %s", out)
+	}
+	// Plain DSPy loads the export into the same structure.
+	py := strings.TrimPrefix(env[0], "SIGNET_PYTHON=")
+	script := `import dspy, sys
+class QA(dspy.Module):
+    def __init__(self):
+        super().__init__()
+        self.answer = dspy.Predict("question -> answer")
+p = QA(); p.load(sys.argv[1]); print(len(p.answer.demos))`
+	if b, err := exec.Command(py, "-c", script, file).CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != itoa(len(state["answer"].Demos)) {
+		t.Errorf("plain DSPy load: %v\n%s", err, b)
+	}
+
+	// A slow run, detached, then cancelled by a client: it ends cancelled.
+	id := strings.TrimSpace(mustRun("opt", "run", "qa", "--optimizer", "random_search", "--train", "qa", "--lm", "slow",
+		"--set", "num_candidate_programs=6", "--detach"))
+	if out := mustRun("opt", "cancel", id); !strings.Contains(out, "cancelled") {
+		t.Errorf("opt cancel: %s", out)
+	}
+	var after optJSON
+	out = mustRun("opt", "show", id, "--json")
+	if err := json.Unmarshal([]byte(out), &after); err != nil || after.State != "cancelled" {
+		t.Errorf("after cancel: %v %+v", err, after)
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,179 @@
+package optimize
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/model"
+)
+
+// recordingPool keeps what the worker streamed, to check the store
+// against it.
+type recordingPool struct {
+	*bridge.Pool
+	mu     sync.Mutex
+	trials []bridge.TrialEvent
+	result *bridge.OptimizeResult
+}
+
+func (p *recordingPool) Optimize(ctx context.Context, req bridge.OptimizeRequest, on func(bridge.OptimizeEvent)) (*bridge.OptimizeResult, error) {
+	res, err := p.Pool.Optimize(ctx, req, func(ev bridge.OptimizeEvent) {
+		if ev.Trial != nil {
+			p.mu.Lock()
+			p.trials = append(p.trials, *ev.Trial)
+			p.mu.Unlock()
+		}
+		on(ev)
+	})
+	p.mu.Lock()
+	p.result = res
+	p.mu.Unlock()
+	return res, err
+}
+
+// TestRealOptimizers runs labeled and bootstrap few-shot through real DSPy
+// with the test LM, whose answers come from demos with the same question:
+// optimizing really raises the score, the stored trials are the worker's,
+// and compare shows the examples the two runs disagree on.
+func TestRealOptimizers(t *testing.T) {
+	pool := startPool(t, 2)
+	st := openStore(t)
+	seedCapitals(t, st, 6, 4, 8) // val: 4 questions train answers, 4 it does not
+	rec := &recordingPool{Pool: pool}
+	r := startRunner(t, Options{Store: st, Pool: rec, Threads: 4})
+	ctx := context.Background()
+
+	req := baseReq
+	req.Optimizer = "labeled"
+	req.Settings = map[string]any{"k": 2}
+	labeled := waitDone(t, r, submit(t, r, req).ID, 3*time.Minute)
+	if labeled.State != model.Completed {
+		t.Fatalf("labeled few-shot: %+v", labeled)
+	}
+
+	req.Optimizer = "bootstrap"
+	req.Settings = map[string]any{"max_bootstrapped_demos": 4, "max_labeled_demos": 6}
+	boot := waitDone(t, r, submit(t, r, req).ID, 3*time.Minute)
+	if boot.State != model.Completed || boot.ResultVersion == 0 {
+		t.Fatalf("bootstrap few-shot: %+v", boot)
+	}
+	if boot.BaselineScore >= 0.5 || boot.BestScore != 0.5 {
+		t.Errorf("bootstrap scores %.3f → %.3f, want below 0.5 → 0.5 (demos answer the 4 questions train has)", boot.BaselineScore, boot.BestScore)
+	}
+	if boot.TestScore == nil || *boot.TestScore != 0.5 || boot.LMCalls == 0 {
+		t.Errorf("bootstrap test score %v, %d LM calls", boot.TestScore, boot.LMCalls)
+	}
+	v, err := st.GetProgramVersion(ctx, "qa", boot.ResultVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.CompiledFrom != boot.ID.String() || len(v.Modules[0].Demos) == 0 {
+		t.Errorf("saved version %+v", v)
+	}
+
+	// The stored trials are what DSPy produced, one per candidate.
+	trials, err := st.Trials(ctx, boot.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	var streamed []bridge.TrialEvent
+	for _, tr := range rec.trials { // the last run's trials follow the labeled run's
+		streamed = append(streamed, tr)
+		if tr.N == 0 {
+			streamed = []bridge.TrialEvent{tr}
+		}
+	}
+	rec.mu.Unlock()
+	if len(trials) < len(streamed) || len(streamed) == 0 {
+		t.Fatalf("%d trials stored, %d streamed", len(trials), len(streamed))
+	}
+	for _, s := range streamed {
+		i := slices.IndexFunc(trials, func(t *model.Trial) bool { return t.N == s.N })
+		if i < 0 || trials[i].Score != s.Score {
+			t.Errorf("streamed trial %d (score %v) not stored as such", s.N, s.Score)
+		}
+	}
+
+	c, err := Compare(ctx, st, []model.ID{labeled.ID, boot.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// k=2 labeled demos answer 2 questions; bootstrap's demos answer 4.
+	if labeled.BestScore >= boot.BestScore {
+		t.Errorf("labeled %.3f, bootstrap %.3f", labeled.BestScore, boot.BestScore)
+	}
+	if len(c.Examples) != 8 || c.Flips != int((boot.BestScore-labeled.BestScore)*8+0.5) {
+		b, _ := json.MarshalIndent(c, "", " ")
+		t.Errorf("comparison: %d examples, %d flips\n%s", len(c.Examples), c.Flips, b)
+	}
+
+	// Export gives DSPy's JSON with the demos.
+	state, err := pool.Export(ctx, v, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dumped map[string]any
+	if err := json.Unmarshal(state, &dumped); err != nil || len(dumped) == 0 {
+		t.Fatalf("export: %s %v", state, err)
+	}
+	mods, err := pool.ImportState(ctx, qa, state, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mods["answer"].Demos) != len(v.Modules[0].Demos) {
+		t.Errorf("import of the export: %+v, want %d demos", mods, len(v.Modules[0].Demos))
+	}
+}
+
+// TestRealCancel stops a slow run mid-way: it ends cancelled with a
+// consistent record (its trials stored, the best so far kept).
+func TestRealCancel(t *testing.T) {
+	pool := startPool(t, 2)
+	st := openStore(t)
+	seedCapitals(t, st, 6, 4, 8)
+	events := newEvents()
+	r := startRunner(t, Options{Store: st, Pool: pool, Threads: 2, Publish: events.publish})
+	req := baseReq
+	req.LM = "slow"
+	req.Optimizer = "random_search"
+	req.Settings = map[string]any{"num_candidate_programs": 6, "max_bootstrapped_demos": 2, "max_labeled_demos": 2}
+	o := submit(t, r, req)
+	timeout := time.After(2 * time.Minute)
+	for waiting := true; waiting; {
+		select {
+		case ev := <-events:
+			if ev.Optimization.ID == o.ID && ev.Progress == nil && ev.Optimization.Trials >= 2 {
+				waiting = false
+			}
+			if ev.Optimization.State.Terminal() {
+				t.Fatalf("ended before the cancel: %+v", ev.Optimization)
+			}
+		case <-timeout:
+			t.Fatal("no trial after 2 minutes")
+		}
+	}
+	if err := r.Cancel(context.Background(), o.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := waitDone(t, r, o.ID, 2*time.Minute)
+	if done.State != model.Cancelled || done.Stopped != "cancelled" || done.FinishedAt.IsZero() {
+		t.Fatalf("after cancel: %+v", done)
+	}
+	trials, err := st.Trials(context.Background(), o.ID)
+	if err != nil || len(trials) < 2 || len(trials) != done.Trials {
+		t.Fatalf("%d trials stored (%v), record says %d", len(trials), err, done.Trials)
+	}
+	if done.BestTrial > 0 && done.ResultVersion == 0 {
+		t.Errorf("best trial %d but no version saved", done.BestTrial)
+	}
+	if err := r.Cancel(context.Background(), o.ID); !errors.Is(err, ErrFinished) {
+		t.Errorf("cancel of a finished run: %v", err)
+	}
+}
