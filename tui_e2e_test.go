@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -186,11 +188,11 @@ func TestTUIBinaryProgramsFlow(t *testing.T) {
 		return strings.Contains(s, "/sen") && !strings.Contains(s, "/sen█")
 	})
 	term.keys("Enter")
-	term.waitText("sentiment  v1", "read-only", "review -> sentiment: Literal[")
+	term.waitText("sentiment  v1", "pipeline", "review -> sentiment: Literal[")
 
 	term.keys("Escape")
 	term.waitFor("the list after esc", func(s string) bool {
-		return strings.Contains(s, "NAME") && strings.Contains(s, "sentiment") && !strings.Contains(s, "read-only")
+		return strings.Contains(s, "NAME") && strings.Contains(s, "sentiment") && !strings.Contains(s, "pipeline")
 	})
 
 	// The Datasets page lists the demo datasets; enter opens qa's examples.
@@ -294,4 +296,270 @@ func TestTUIBinaryAttachedDatasets(t *testing.T) {
 	term.keys("q")
 	term.waitExit()
 	stopServe(t, serve, serveOut, ws)
+}
+
+// TestTUIBinaryEditExample browses a dataset in the real binary, opens an
+// example, edits a field, saves, sees it changed, and finds the change in
+// the store afterwards (`signet dataset show`).
+func TestTUIBinaryEditExample(t *testing.T) {
+	requireTmux(t)
+	env, _ := tuiWorkspace(t, "")
+	term := startTUI(t, env, shellQuote(signetBinary(t)))
+	term.waitText("1 Programs", "2 Datasets")
+
+	term.keys("2")
+	term.waitText("EXAMPLES", "qa", "sentiment", "1–2 of 2")
+	term.keys("g", "Enter")
+	term.waitText("qa  ", "QUESTION", "What is the capital of France?")
+	term.keys("Enter")
+	term.waitText("question (input)", "What is the capital of France?", "answer")
+
+	term.keys("i")
+	term.waitText("edit example", "ctrl+s save")
+	term.keys("Tab", "C-e")
+	for range 30 {
+		term.keys("BSpace")
+	}
+	term.keys("-l", "Paris, on the Seine")
+	term.waitText("│ Paris, on the Seine")
+	term.keys("C-s")
+	s := term.waitText("saved example", "Paris, on the Seine")
+	if strings.Contains(s, "ctrl+s save") {
+		t.Errorf("the form is still open after saving:\n%s", s)
+	}
+	// Back in the table, the row shows the new answer.
+	term.keys("Escape")
+	term.waitFor("the table with the edited row", func(s string) bool {
+		return strings.Contains(s, "QUESTION") && strings.Contains(s, "Paris, on the Seine")
+	})
+	term.keys("q")
+	term.waitExit()
+
+	out, errOut, code := run(t, env, "dataset", "show", "qa", "--json")
+	if code != 0 {
+		t.Fatalf("dataset show: exit %d\n%s", code, errOut)
+	}
+	if !strings.Contains(out, `"answer": "Paris, on the Seine"`) && !strings.Contains(out, `"answer":"Paris, on the Seine"`) {
+		t.Errorf("the edit is not in the store:\n%s", out)
+	}
+}
+
+// TestTUIBinaryEditProgram is issue 6's flow on the real binary: open,
+// filter, open a program, edit an instruction in place, save, see version
+// 2 in the history, diff it against version 1, edit again in $EDITOR
+// (a script standing in for the user), quit. The workbench is the owner
+// here, so its writes go through its own API socket.
+func TestTUIBinaryEditProgram(t *testing.T) {
+	requireTmux(t)
+	env, _ := tuiWorkspace(t, "")
+	editor := filepath.Join(t.TempDir(), "editor.sh")
+	script := "#!/bin/sh\nsed -i 's/^instructions: .*/instructions: Edited in the editor./' \"$1\"\n"
+	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, "VISUAL=", "EDITOR="+editor)
+	term := startTUI(t, env, shellQuote(signetBinary(t)))
+	term.waitText("Programs", "facts", "qa", "sentiment", "LAST RUN", "MONTH COST", "never")
+
+	term.keys("/")
+	term.keys("-l", "qa")
+	term.waitText("/qa", "1–1 of 1 (3 total)")
+	term.keys("Enter")
+	term.waitFor("the filter to be accepted", func(s string) bool {
+		return strings.Contains(s, "/qa") && !strings.Contains(s, "/qa█")
+	})
+	term.keys("Enter")
+	term.waitText("qa  v1", "pipeline", "▸ 1. answer", "question -> answer")
+
+	// Edit in place: i, tab to the instructions (cursor at their start), type, save.
+	term.keys("i")
+	term.waitText("Edit qa", "Signature", "Instructions", "ctrl+s save")
+	term.keys("Tab")
+	term.keys("-l", "Be brief. ")
+	term.waitText("Be brief. Answer the question", "modified")
+	term.keys("C-s")
+	term.waitText("saved qa v2", "qa  v2", "Be brief. Answer the question")
+
+	// The history lists version 2; D diffs it against version 1.
+	term.keys("v")
+	term.waitText("history", "2 versions", "v2", "v1")
+	term.keys("D")
+	s := term.waitText("v1 → v2", "modules.answer.instructions", "+ Be brief. Answer the question")
+	if !strings.Contains(s, "- Answer the question") {
+		t.Errorf("the diff lacks the old instruction:\n%s", s)
+	}
+	term.keys("Escape")
+	term.waitFor("the history after esc", func(s string) bool {
+		return strings.Contains(s, "2 versions") && !strings.Contains(s, "v1 → v2")
+	})
+	term.keys("Escape")
+	term.waitText("qa  v2", "pipeline")
+
+	// $EDITOR: the script rewrites the instruction; the TUI comes back and saves v3.
+	term.keys("e")
+	term.waitText("saved qa v3", "qa  v3", "Edited in the editor.")
+
+	term.keys("q")
+	term.waitExit()
+	// The versions are in the store: the CLI sees them.
+	out, errOut, code := run(t, env, "program", "versions", "qa")
+	if code != 0 || !strings.Contains(out, "3 ") {
+		t.Errorf("program versions qa: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestTUIBinaryLiveExecutions is issue 9's check with the real binary: the
+// workbench is open (and owns the workspace) in one terminal; `signet run`
+// in another completes, prints its outputs, and shows up live on the
+// Executions page; the Workers page shows the pool; then the workbench is
+// killed with kill -9, and `signet exec list` takes over the workspace and
+// lists every execution.
+func TestTUIBinaryLiveExecutions(t *testing.T) {
+	requireTmux(t)
+	env, _ := tuiWorkspace(t, "")
+	env = append(pythonEnv(t), env...)
+	term := startTUI(t, env, shellQuote(signetBinary(t)))
+	term.waitText("Programs", "qa", "sentiment")
+	term.keys("3")
+	term.waitText("Executions", "all states · live", "No executions yet")
+
+	var ids []string
+	for _, q := range []string{"What is the capital of France?", "Who wrote Hamlet?"} {
+		out, errOut, code := run(t, env, "run", "qa", "--lm", "test", "--input", "question="+q)
+		if code != 0 || !strings.Contains(out, "answer:") || !strings.Contains(out, "completed") {
+			t.Fatalf("signet run: exit %d\n%s%s", code, out, errOut)
+		}
+		_, after, ok := strings.Cut(out, "(execution ")
+		id, _, ok2 := strings.Cut(after, ")")
+		if !ok || !ok2 {
+			t.Fatalf("no execution id in the run's output:\n%s", out)
+		}
+		ids = append(ids, id)
+		// The run has ended when it returns: the TUI shows it completed.
+		term.waitFor(fmt.Sprintf("%d completed executions", len(ids)), func(s string) bool {
+			return strings.Count(s, "completed") == len(ids) && strings.Contains(s, fmt.Sprintf("1–%d of %d", len(ids), len(ids)))
+		})
+	}
+	term.waitText("pool", "1/1 ready")
+	// The Workers page shows the pool the runs started.
+	term.keys("5")
+	term.waitText("Workers", "engine running", "PID", "ready")
+
+	// kill -9 the workbench, the owner.
+	pid, err := strconv.Atoi(strings.TrimSpace(term.tmux("display-message", "-p", "-t", term.session, "#{pane_pid}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", pid, err)
+	}
+	term.waitExit()
+	out, errOut, code := run(t, env, "exec", "list")
+	if code != 0 {
+		t.Fatalf("exec list after kill -9 of the workbench: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, id := range ids {
+		if !strings.Contains(out, id) {
+			t.Errorf("exec list lacks %s:\n%s", id, out)
+		}
+	}
+	if n := strings.Count(out, "completed"); n != len(ids) {
+		t.Errorf("%d completed executions listed, want %d:\n%s", n, len(ids), out)
+	}
+}
+
+// waitLong is waitText with a longer deadline, for what starts the worker
+// pool (Python and DSPy import on first use).
+func (tt *tuiTerm) waitLong(d time.Duration, want ...string) string {
+	tt.t.Helper()
+	deadline := time.Now().Add(d)
+	var s string
+	for {
+		s = tt.screen()
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(s, w)
+		}
+		if ok {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tt.t.Fatalf("timed out after %s waiting for %q; screen:\n%s", d, want, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestTUIBinaryRunIterate (issue 7): run the demo qa program with the test
+// LM from the workbench, step through its LM calls, edit the module's
+// instruction to "Answer in uppercase.", re-run the same inputs, see the
+// side-by-side difference, and save the variant as version 2.
+func TestTUIBinaryRunIterate(t *testing.T) {
+	requireTmux(t)
+	py := pythonEnv(t)
+	env, _ := tuiWorkspace(t, "lm: test\n")
+	env = append(env, py...)
+	bin := signetBinary(t)
+	term := startTUI(t, env, shellQuote(bin))
+	term.waitText("Programs", "facts", "qa", "sentiment")
+
+	term.keys("/")
+	term.keys("-l", "qa")
+	term.waitText("/qa")
+	term.keys("Enter")
+	term.waitFor("the filter to be accepted", func(s string) bool { return !strings.Contains(s, "/qa█") })
+	term.keys("r")
+	term.waitText("Run qa", "question")
+	term.keys("-l", "What is the capital of France?")
+	term.keys("Enter")
+
+	// The trace: live, then completed with its LM call.
+	s := term.waitLong(90*time.Second, "Trace qa v1", "completed", "signet/test")
+	if !strings.Contains(s, "Predict") {
+		t.Errorf("the trace has no module span:\n%s", s)
+	}
+	term.keys("n")
+	term.waitText("λ lm signet/test", "[system]", "tokens")
+	term.keys("p", "n") // back and forth among the LM calls
+	term.waitText("λ lm signet/test")
+
+	// Iterate on the module: replace its instruction and re-run.
+	term.keys("i")
+	term.waitText("Iterate qa", "module answer", "#0")
+	term.waitLong(30*time.Second, "#0 ✓ original")
+	term.keys("i")
+	term.waitText("Editing instructions")
+	term.keys("C-u")
+	term.keys("-l", "Answer in uppercase.")
+	term.keys("Escape")
+	term.waitFor("the editor to close", func(s string) bool { return !strings.Contains(s, "Editing instructions") })
+	term.keys("r")
+	s = term.waitLong(60*time.Second, "#1 vs #0", "#1 ✓", "FRANCE")
+	if !strings.Contains(s, "answer: France") {
+		t.Errorf("the old output is not beside the new one:\n%s", s)
+	}
+	colored := term.screen("-e")
+	if !strings.Contains(colored, "FRANCE") {
+		t.Errorf("no coloured side-by-side:\n%q", colored)
+	}
+
+	term.keys("C-s")
+	term.waitText("saved qa v2")
+
+	// The render preview: the module's prompt for these inputs, no LM call.
+	term.keys("w")
+	term.waitLong(30*time.Second, "Render preview qa", "no LM called", "[system]", "What is the capital of France?")
+	term.keys("Escape")
+	term.waitText("Iterate qa")
+	term.keys("Escape")
+	term.waitText("Trace qa v1")
+	term.keys("Escape")
+	term.waitFor("the Programs page", func(s string) bool { return strings.Contains(s, "NAME") && !strings.Contains(s, "Trace qa") })
+	term.keys("q")
+	term.waitExit()
+
+	out, errOut, code := run(t, env, "program", "show", "qa", "--version", "2", "--json")
+	if code != 0 || !strings.Contains(out, "Answer in uppercase.") {
+		t.Errorf("qa after saving: exit %d\n%s%s", code, out, errOut)
+	}
 }

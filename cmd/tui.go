@@ -106,14 +106,22 @@ func (a *app) tuiCommand() *cobra.Command {
 			var deps tui.Deps
 			switch {
 			case a.shared != nil:
-				deps.Programs = a.shared.st
 				deps.Datasets = storeDatasets{a.shared.st}
 			case a.remote != nil:
-				deps.Programs = remotePrograms{a.remote}
 				deps.Datasets = remotePrograms{a.remote}
 			default:
 				return fmt.Errorf("internal error: the workspace is not open")
 			}
+			// Executions, events and the pool through the owner's API, even
+			// when this process is the owner (cmd/tui_events.go).
+			live := a.remote
+			if a.shared != nil {
+				live = api.NewClient(a.shared.sock)
+			}
+			liveDeps(&deps, live)
+			deps.Programs = tuiPrograms{live}           // cmd/tui_programs.go
+			deps.Optimizations = tuiOptimizations{live} // cmd/tui_opts.go
+			deps.Runner = tuiRunner{live}               // cmd/tui_runs.go
 			m := tui.New(deps, tui.Options{
 				Workspace: dir, LMProfile: cfg.DefaultLM(), Styles: styles, Keys: &km, Context: c.Context(),
 			})

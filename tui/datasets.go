@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -14,6 +13,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/keys"
 )
 
 // Datasets is the dataset repository the TUI reads from (the store, or the
@@ -24,6 +24,24 @@ type Datasets interface {
 	// (split "" is every split) after cursor, and the next page's cursor,
 	// "" after the last.
 	ListExamples(ctx context.Context, dataset string, split model.Split, cursor string, limit int) ([]*model.Example, string, error)
+	// PutExample saves an edited example (its ID set; its split kept when
+	// Split is "") or adds a new one (zero ID) and returns it as stored.
+	PutExample(ctx context.Context, e *model.Example) (*model.Example, error)
+	DeleteExample(ctx context.Context, dataset string, id model.ID) error
+	// ImportFile imports a JSONL, JSON or CSV file as `signet dataset
+	// import` does: all or nothing, errors naming file:line.
+	ImportFile(ctx context.Context, req ImportRequest) (*model.Dataset, error)
+}
+
+// ImportRequest is one file import.
+type ImportRequest struct {
+	Path   string      // absolute
+	Name   string      // the dataset, created if needed
+	Inputs string      // input keys, comma separated ("" = none)
+	Split  model.Split // "" = train
+	// Progress, if not nil, is called (from the importing goroutine) with
+	// the share of the file read so far, 0..1.
+	Progress func(done float64)
 }
 
 // examplesPageSize is how many examples one fetch asks for; the next page
@@ -35,8 +53,9 @@ const (
 
 // datasetsLoadedMsg carries the result of Deps.Datasets.ListDatasets.
 type datasetsLoadedMsg struct {
-	datasets []*model.Dataset
-	err      error
+	datasets   []*model.Dataset
+	err        error
+	selectName string // the dataset to select once loaded (one just imported)
 }
 
 // datasetsFilterMsg carries a filter result for the datasets list.
@@ -57,6 +76,7 @@ type examplesPageMsg struct {
 // read-only, paged table of the selected dataset's examples.
 type datasetsPage struct {
 	styles *themes.Styles
+	keys   keys.Map // the key map, for bindings()
 	list   components.List
 
 	datasets []*model.Dataset
@@ -64,11 +84,23 @@ type datasetsPage struct {
 	loaded   bool
 	err      error
 
-	filtering bool
-	pattern   string
+	filterBar
 
 	ex  examplesTable // ex.ds is non-nil while a dataset's examples are open
 	gen uint64        // bumped on each open, to discard stale pages
+
+	// Views over the list or the table, at most one of each at a time;
+	// key routes to the first set of: form, importer, picker, stats,
+	// confirm, exView.
+	exView    *exampleView   // an example's fields (over the table)
+	form      *exampleForm   // editing or adding an example
+	confirm   *model.Example // asking whether to delete this example
+	formSeq   uint64
+	imp       *importer  // the file picker and import form
+	stats     *statsView // statistics of a dataset
+	seq       uint64     // ids of importers and stats runs
+	workspace string     // the workspace, whose parent the picker starts in without a cwd
+	importDir string     // where the picker starts, if set (tests); else the cwd
 
 	width, height int
 }
@@ -79,6 +111,8 @@ type examplesTable struct {
 	gen     uint64
 	list    components.List
 	rows    []components.Row
+	exs     []*model.Example  // the example of each row
+	seen    map[model.ID]bool // IDs in the table, so a page never repeats one added or moved here
 	next    string
 	done    bool // every page is loaded
 	loading bool // a page fetch is under way
@@ -96,7 +130,7 @@ var datasetColumns = []components.Column{
 }
 
 func newDatasetsPage(s *themes.Styles) datasetsPage {
-	return datasetsPage{styles: s, list: components.NewList(datasetColumns, 0, listStyles(s))}
+	return datasetsPage{styles: s, keys: keys.Default(), list: components.NewList(datasetColumns, 0, listStyles(s))}
 }
 
 func (p *datasetsPage) setSize(w, h int) {
@@ -105,9 +139,9 @@ func (p *datasetsPage) setSize(w, h int) {
 	if p.ex.ds != nil {
 		p.ex.list.SetHeight(p.tableHeight())
 	}
+	p.layoutForm()
+	p.layoutImporter()
 }
-
-func (p *datasetsPage) showFilterLine() bool { return p.filtering || p.pattern != "" }
 
 func (p *datasetsPage) listHeight() int {
 	if p.showFilterLine() {
@@ -119,7 +153,22 @@ func (p *datasetsPage) listHeight() int {
 // tableHeight is the examples table's height: the page minus its header line.
 func (p *datasetsPage) tableHeight() int { return max(p.height-1, 1) }
 
-func (p *datasetsPage) typing() bool { return p.filtering && p.ex.ds == nil }
+func (p *datasetsPage) typing() bool {
+	switch {
+	case p.form != nil:
+		return true
+	case p.imp != nil:
+		return p.imp.typing()
+	case p.stats != nil || p.confirm != nil || p.exView != nil:
+		return false
+	}
+	return p.filtering && p.ex.ds == nil
+}
+
+// refresh reloads the dataset list (after a write changed its counts).
+func (p *datasetsPage) refresh(ctx context.Context, repo Datasets) tea.Cmd {
+	return p.refreshSelect(ctx, repo, "")
+}
 
 // load returns the command that lists the datasets, or nil when a load is
 // under way or done.
@@ -142,6 +191,13 @@ func (p *datasetsPage) applyLoaded(ctx context.Context, msg datasetsLoadedMsg) t
 	if msg.err != nil {
 		return nil
 	}
+	selected := ""
+	if d := p.selected(); d != nil {
+		selected = d.Name
+	}
+	if msg.selectName != "" {
+		selected = msg.selectName
+	}
 	p.datasets = msg.datasets
 	rows := make([]components.Row, len(msg.datasets))
 	for i, d := range msg.datasets {
@@ -156,6 +212,11 @@ func (p *datasetsPage) applyLoaded(ctx context.Context, msg datasetsLoadedMsg) t
 		}
 	}
 	p.list.SetRows(rows)
+	for i, d := range msg.datasets {
+		if d.Name == selected {
+			p.list.SelectRow(i)
+		}
+	}
 	if p.pattern != "" {
 		return p.filterCmd(ctx)
 	}
@@ -170,27 +231,11 @@ func (p *datasetsPage) filterCmd(ctx context.Context) tea.Cmd {
 }
 
 func (p *datasetsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.Cmd {
-	switch {
-	case msg.Code == tea.KeyEscape:
-		p.filtering, p.pattern = false, ""
+	ev := p.filterInput(msg, &p.list)
+	if ev == filterClosed || ev == filterCleared {
 		p.list.SetHeight(p.listHeight())
-		return p.filterCmd(ctx)
-	case msg.Code == tea.KeyEnter:
-		p.filtering = false
-		p.list.SetHeight(p.listHeight())
-	case msg.Code == tea.KeyUp:
-		p.list.Up()
-	case msg.Code == tea.KeyDown:
-		p.list.Down()
-	case msg.Code == tea.KeyBackspace:
-		if p.pattern == "" {
-			return nil
-		}
-		_, size := utf8.DecodeLastRuneInString(p.pattern)
-		p.pattern = p.pattern[:len(p.pattern)-size]
-		return p.filterCmd(ctx)
-	case msg.Text != "" && msg.Mod&^tea.ModShift == 0:
-		p.pattern += msg.Text
+	}
+	if ev == filterChanged || ev == filterCleared {
 		return p.filterCmd(ctx)
 	}
 	return nil
@@ -203,7 +248,10 @@ func (p *datasetsPage) selected() *model.Dataset {
 	return nil
 }
 
-func (p *datasetsPage) enter(e *env) tea.Cmd { return p.load(e.ctx, e.deps.Datasets) }
+func (p *datasetsPage) enter(e *env) tea.Cmd {
+	p.keys = e.keys
+	return p.load(e.ctx, e.deps.Datasets)
+}
 
 func (p *datasetsPage) update(e *env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -213,11 +261,36 @@ func (p *datasetsPage) update(e *env, msg tea.Msg) tea.Cmd {
 		p.list.SetFilterResult(msg.res)
 	case examplesPageMsg:
 		return p.applyPage(e.ctx, e.deps.Datasets, msg)
+	case exampleSavedMsg:
+		return p.applySaved(e, msg)
+	case exampleDeletedMsg:
+		return p.applyDeleted(e, msg)
+	case statsPageMsg:
+		return p.applyStats(e, msg)
+	case statsContinue:
+		return p.applyStatsStep(e, msg)
+	}
+	if p.imp != nil {
+		return p.imp.update(e, p, msg)
 	}
 	return nil
 }
 
 func (p *datasetsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	if p.form != nil || p.imp != nil || p.stats != nil || p.confirm != nil {
+		return nil
+	}
+	if p.exView != nil {
+		if w, ok := msg.(tea.MouseWheelMsg); ok {
+			switch w.Button {
+			case tea.MouseWheelUp:
+				p.exView.scroll = max(p.exView.scroll-wheelLines, 0)
+			case tea.MouseWheelDown:
+				p.exView.scroll += wheelLines // clamped when drawn
+			}
+		}
+		return nil
+	}
 	if p.ex.ds != nil {
 		listMouse(&p.ex.list, msg, y-1) // below the dataset's header line
 		return p.maybeFetch(e.ctx, e.deps.Datasets)
@@ -231,11 +304,62 @@ func (p *datasetsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	return nil
 }
 
-func (p *datasetsPage) bindings() []key.Binding { return nil }
+// bindings are the keys of the view on screen.
+func (p *datasetsPage) bindings() []key.Binding {
+	km := p.keys
+	nextField, prevField := helpAs(km.NextPage, "next field"), helpAs(km.PrevPage, "previous field")
+	cancel := helpAs(km.Back, "cancel")
+	switch {
+	case p.form != nil:
+		return []key.Binding{km.Save, nextField, prevField, cancel}
+	case p.imp != nil && p.imp.stage == stagePick:
+		parent := key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
+		return []key.Binding{helpAs(km.Open, "open/choose"), parent, km.Up, km.Down, cancel}
+	case p.imp != nil && p.imp.running:
+		return []key.Binding{helpAs(km.Back, "cancel import")}
+	case p.imp != nil:
+		return []key.Binding{helpAs(km.Save, "import"), nextField, prevField, helpAs(km.Back, "back to files")}
+	case p.stats != nil:
+		if !p.stats.done && p.stats.err == nil {
+			return []key.Binding{cancel}
+		}
+		return []key.Binding{km.Back}
+	case p.confirm != nil:
+		yes := key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "delete"))
+		no := key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "keep"))
+		return []key.Binding{yes, no}
+	case p.exView != nil:
+		return []key.Binding{km.Edit, km.Delete, helpAs(km.Down, "scroll down"), helpAs(km.Up, "scroll up"), km.Back}
+	case p.ex.ds != nil:
+		return []key.Binding{helpAs(km.Open, "view example"), helpAs(km.Edit, "edit example"), helpAs(km.New, "new example"),
+			helpAs(km.Delete, "delete example"), km.Stats, km.Back}
+	}
+	return []key.Binding{helpAs(km.Open, "open dataset"), km.Filter, helpAs(km.Import, "import a file"), km.Stats}
+}
+
+// helpAs is b with another description (the keys stay).
+func helpAs(b key.Binding, desc string) key.Binding {
+	if b.Enabled() {
+		b.SetHelp(b.Help().Key, desc)
+	}
+	return b
+}
 
 func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 	ctx, repo, km := e.ctx, e.deps.Datasets, e.keys
-	if p.typing() {
+	p.keys = km
+	switch {
+	case p.form != nil:
+		return p.formKey(e, msg)
+	case p.imp != nil:
+		return p.imp.key(e, p, msg)
+	case p.stats != nil:
+		return p.statsKey(e, msg)
+	case p.confirm != nil:
+		return p.confirmKey(e, msg)
+	case p.exView != nil:
+		return p.exampleViewKey(e, msg)
+	case p.typing():
 		return p.filterKey(ctx, msg)
 	}
 	if p.ex.ds != nil {
@@ -244,6 +368,23 @@ func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, km.Back):
 			p.ex = examplesTable{}
 			return nil
+		case key.Matches(msg, km.Open):
+			if ex := p.selectedExample(); ex != nil {
+				p.exView = &exampleView{ex: ex}
+			}
+			return nil
+		case key.Matches(msg, km.Edit):
+			if ex := p.selectedExample(); ex != nil {
+				return p.openForm(ex)
+			}
+			return nil
+		case key.Matches(msg, km.New):
+			return p.openForm(nil)
+		case key.Matches(msg, km.Delete):
+			p.confirm = p.selectedExample()
+			return nil
+		case key.Matches(msg, km.Stats):
+			return p.openStats(e, p.ex.ds)
 		default:
 			navigate(l, msg, km)
 		}
@@ -263,6 +404,12 @@ func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		if d := p.selected(); d != nil {
 			return p.open(ctx, repo, d)
 		}
+	case key.Matches(msg, km.Import):
+		return p.openImporter(e)
+	case key.Matches(msg, km.Stats):
+		if d := p.selected(); d != nil {
+			return p.openStats(e, d)
+		}
 	default:
 		navigate(&p.list, msg, km)
 	}
@@ -276,7 +423,7 @@ func (p *datasetsPage) open(ctx context.Context, repo Datasets, d *model.Dataset
 	for _, f := range d.Fields {
 		cols = append(cols, components.Column{Title: strings.ToUpper(f), Flex: 1, MinWidth: 8})
 	}
-	p.ex = examplesTable{ds: d, gen: p.gen, list: components.NewList(cols, 1, listStyles(p.styles))}
+	p.ex = examplesTable{ds: d, gen: p.gen, list: components.NewList(cols, 1, listStyles(p.styles)), seen: map[model.ID]bool{}}
 	p.ex.list.SetHeight(p.tableHeight())
 	return p.fetch(ctx, repo)
 }
@@ -321,16 +468,38 @@ func (p *datasetsPage) applyPage(ctx context.Context, repo Datasets, msg example
 		return nil
 	}
 	for _, e := range msg.examples {
-		row := components.Row{string(e.Split)}
-		for _, f := range t.ds.Fields {
-			row = append(row, cell(e.Data[f]))
+		if !e.ID.IsZero() {
+			if t.seen[e.ID] {
+				continue // added or moved here by an edit, already shown
+			}
+			t.seen[e.ID] = true
 		}
-		t.rows = append(t.rows, row)
+		t.rows = append(t.rows, p.exampleRow(e))
+		t.exs = append(t.exs, e)
 	}
 	t.next = msg.next
 	t.done = msg.next == "" || len(msg.examples) == 0
 	t.list.SetRows(t.rows)
 	return p.maybeFetch(ctx, repo)
+}
+
+// exampleRow is e's row in the open table.
+func (p *datasetsPage) exampleRow(e *model.Example) components.Row {
+	row := components.Row{string(e.Split)}
+	for _, f := range p.ex.ds.Fields {
+		row = append(row, cell(e.Data[f]))
+	}
+	return row
+}
+
+// indexOf is the row of the example id in the table, -1 if not loaded.
+func (t *examplesTable) indexOf(id model.ID) int {
+	for i, e := range t.exs {
+		if e.ID == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // cell renders a field value on one line.
@@ -353,25 +522,26 @@ func (p *datasetsPage) render() string {
 	switch {
 	case p.err != nil:
 		return fit(s.Error.Render("Could not load datasets: ")+p.err.Error(), p.width, p.height)
-	case !p.loaded:
-		return fit(s.Muted.Render("Loading datasets…"), p.width, p.height)
+	case p.imp != nil:
+		return p.imp.render(p)
+	case p.stats != nil:
+		return p.renderStats()
+	case p.form != nil:
+		return p.renderForm()
+	case p.exView != nil:
+		return p.renderExampleView()
 	case p.ex.ds != nil:
 		return p.renderExamples()
+	case !p.loaded:
+		return fit(s.Muted.Render("Loading datasets…"), p.width, p.height)
 	}
 	var b strings.Builder
 	if p.showFilterLine() {
-		line := s.Accent.Render("/") + p.pattern
-		if p.filtering {
-			line += s.Accent.Render("█")
-		}
-		if p.pattern != p.list.Pattern() {
-			line += s.Muted.Render("  filtering…")
-		}
-		b.WriteString(fit(line, p.width, 1))
+		b.WriteString(p.filterLine(s, p.list.Pattern(), p.width))
 		b.WriteByte('\n')
 	}
 	if p.list.Total() == 0 {
-		b.WriteString(fit(s.Muted.Render("No datasets yet. Import one with `signet dataset import`."), p.width, p.listHeight()))
+		b.WriteString(fit(s.Muted.Render("No datasets yet. Press I to import a JSONL, JSON or CSV file."), p.width, p.listHeight()))
 		return b.String()
 	}
 	b.WriteString(p.list.Render(p.width, p.listHeight()))
@@ -398,6 +568,9 @@ func (p *datasetsPage) renderExamples() string {
 		state = " · loading…"
 	}
 	header := s.Title.Render(d.Name) + s.Muted.Render(info+state)
+	if p.confirm != nil {
+		header = p.confirmLine()
+	}
 	var body string
 	if t.done && len(t.rows) == 0 && t.err == nil {
 		body = fit(s.Muted.Render("This dataset has no examples."), p.width, p.tableHeight())
@@ -408,4 +581,12 @@ func (p *datasetsPage) renderExamples() string {
 }
 
 // restyle picks up a theme switched in place.
-func (p *datasetsPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }
+func (p *datasetsPage) restyle() {
+	p.list.SetStyles(listStyles(p.styles))
+	if p.ex.ds != nil {
+		p.ex.list.SetStyles(listStyles(p.styles))
+	}
+	if p.imp != nil {
+		p.imp.picker.Styles = pickerStyles(p.styles)
+	}
+}

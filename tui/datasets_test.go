@@ -2,7 +2,12 @@ package tui
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,34 +16,65 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/datafile"
 )
 
-// fakeDatasets serves datasets whose examples are generated on demand, so
-// a 100k-example dataset costs nothing until paged. The cursor is the index
-// of the next example.
+// fakeDatasets serves datasets whose examples are either generated on
+// demand (gen), so a 100k-example dataset costs nothing until paged, or
+// kept in memory (mem), which the writes change. The cursor is the index of
+// the next example.
 type fakeDatasets struct {
 	datasets []*model.Dataset
 	gen      map[string]func(i int) *model.Example
+	mem      map[string][]*model.Example
 	err      error
+	writeErr error // returned by PutExample and DeleteExample when set
 
-	mu    sync.Mutex
-	calls []string // "name@cursor" of each ListExamples
+	mu      sync.Mutex
+	calls   []string // "name@cursor" of each ListExamples
+	nextID  uint64
+	imports []ImportRequest
+}
+
+// fakeID is a deterministic example ID.
+func fakeID(tag byte, i int) model.ID {
+	var id model.ID
+	id[0] = tag
+	binary.BigEndian.PutUint64(id[8:], uint64(i+1))
+	return id
 }
 
 func (f *fakeDatasets) ListDatasets(context.Context) ([]*model.Dataset, error) {
-	return f.datasets, f.err
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	// Copies, as a real repository returns: the TUI must not share them.
+	out := make([]*model.Dataset, len(f.datasets))
+	for i, d := range f.datasets {
+		c := *d
+		c.Counts = maps.Clone(d.Counts)
+		c.Fields, c.InputKeys = slices.Clone(d.Fields), slices.Clone(d.InputKeys)
+		out[i] = &c
+	}
+	return out, nil
+}
+
+func (f *fakeDatasets) dataset(name string) *model.Dataset {
+	for _, x := range f.datasets {
+		if x.Name == name {
+			return x
+		}
+	}
+	return nil
 }
 
 func (f *fakeDatasets) ListExamples(_ context.Context, name string, _ model.Split, cursor string, limit int) ([]*model.Example, string, error) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, name+"@"+cursor)
-	f.mu.Unlock()
-	var d *model.Dataset
-	for _, x := range f.datasets {
-		if x.Name == name {
-			d = x
-		}
-	}
+	d := f.dataset(name)
 	if d == nil {
 		return nil, "", fmt.Errorf("dataset %q not found", name)
 	}
@@ -46,16 +82,125 @@ func (f *fakeDatasets) ListExamples(_ context.Context, name string, _ model.Spli
 	if cursor != "" {
 		start, _ = strconv.Atoi(cursor)
 	}
-	end := min(start+limit, d.Size())
+	size := d.Size()
+	exs, inMem := f.mem[name]
+	if inMem {
+		size = len(exs)
+	}
+	end := min(start+limit, size)
 	var out []*model.Example
 	for i := start; i < end; i++ {
-		out = append(out, f.gen[name](i))
+		if inMem {
+			c := *exs[i]
+			c.Data = maps.Clone(exs[i].Data)
+			out = append(out, &c)
+		} else {
+			out = append(out, f.gen[name](i))
+		}
 	}
 	next := ""
-	if end < d.Size() {
+	if end < size {
 		next = strconv.Itoa(end)
 	}
 	return out, next, nil
+}
+
+func (f *fakeDatasets) PutExample(_ context.Context, e *model.Example) (*model.Example, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.writeErr != nil {
+		return nil, f.writeErr
+	}
+	d := f.dataset(e.Dataset)
+	if d == nil {
+		return nil, fmt.Errorf("dataset %q not found", e.Dataset)
+	}
+	out := *e
+	out.Data = maps.Clone(e.Data)
+	exs := f.mem[e.Dataset]
+	if out.ID.IsZero() {
+		f.nextID++
+		out.ID = fakeID('n', int(f.nextID))
+		if out.Split == "" {
+			out.Split = model.Train
+		}
+		f.mem[e.Dataset] = append(exs, &out)
+		d.Counts[out.Split]++
+	} else {
+		i := slices.IndexFunc(exs, func(x *model.Example) bool { return x.ID == out.ID })
+		if i < 0 {
+			return nil, fmt.Errorf("example %s: not found", out.ID)
+		}
+		if out.Split == "" {
+			out.Split = exs[i].Split
+		}
+		d.Counts[exs[i].Split]--
+		d.Counts[out.Split]++
+		exs[i] = &out
+	}
+	c := out
+	return &c, nil
+}
+
+func (f *fakeDatasets) DeleteExample(_ context.Context, dataset string, id model.ID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.writeErr != nil {
+		return f.writeErr
+	}
+	exs := f.mem[dataset]
+	i := slices.IndexFunc(exs, func(x *model.Example) bool { return x.ID == id })
+	if i < 0 {
+		return fmt.Errorf("example %s: not found", id)
+	}
+	f.dataset(dataset).Counts[exs[i].Split]--
+	f.mem[dataset] = slices.Delete(exs, i, i+1)
+	return nil
+}
+
+// ImportFile reads the file with model/datafile, as the real import does,
+// so a bad file fails with its file:line.
+func (f *fakeDatasets) ImportFile(ctx context.Context, req ImportRequest) (*model.Dataset, error) {
+	format, err := datafile.DetectFormat(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := datafile.Open(req.Path, format)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	split := req.Split
+	if split == "" {
+		split = model.Train
+	}
+	var exs []*model.Example
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("import of %s failed, nothing was imported: %w", req.Path, err)
+		}
+		exs = append(exs, &model.Example{Dataset: req.Name, ID: fakeID('i', len(exs)), Split: split, Data: rec})
+	}
+	if req.Progress != nil {
+		req.Progress(1)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.imports = append(f.imports, req)
+	var inputs []string
+	if req.Inputs != "" {
+		inputs = strings.Split(req.Inputs, ",")
+	}
+	d := &model.Dataset{Name: req.Name, Fields: r.Fields(), InputKeys: inputs, Counts: map[model.Split]int{split: len(exs)}}
+	f.datasets = append(f.datasets, d)
+	slices.SortFunc(f.datasets, func(a, b *model.Dataset) int { return strings.Compare(a.Name, b.Name) })
+	f.mem[req.Name] = exs
+	c := *d
+	return &c, nil
 }
 
 func (f *fakeDatasets) callCount() int {
@@ -73,6 +218,15 @@ func sampleDatasets() *fakeDatasets {
 		{"Which planet is known as the red planet?", "Mars"},
 	}
 	splits := []model.Split{model.Train, model.Train, model.Train, model.Validation, model.Test}
+	var qaExs []*model.Example
+	for i, x := range qa {
+		qaExs = append(qaExs, &model.Example{Dataset: "qa", ID: fakeID('q', i), Split: splits[i],
+			Data: map[string]any{"question": x.q, "answer": x.a}})
+	}
+	sentiment := []*model.Example{
+		{Dataset: "sentiment", ID: fakeID('s', 0), Split: model.Train, Data: map[string]any{"review": "Loved it.", "sentiment": "positive"}},
+		{Dataset: "sentiment", ID: fakeID('s', 1), Split: model.Train, Data: map[string]any{"review": "Dull.", "sentiment": "negative"}},
+	}
 	return &fakeDatasets{
 		datasets: []*model.Dataset{
 			{Name: "big", Fields: []string{"text", "label"}, InputKeys: []string{"text"},
@@ -84,18 +238,11 @@ func sampleDatasets() *fakeDatasets {
 		},
 		gen: map[string]func(int) *model.Example{
 			"big": func(i int) *model.Example {
-				return &model.Example{Dataset: "big", Split: model.Train,
+				return &model.Example{Dataset: "big", ID: fakeID('b', i), Split: model.Train,
 					Data: map[string]any{"text": fmt.Sprintf("example %d", i), "label": i % 2}}
 			},
-			"qa": func(i int) *model.Example {
-				return &model.Example{Dataset: "qa", Split: splits[i],
-					Data: map[string]any{"question": qa[i].q, "answer": qa[i].a}}
-			},
-			"sentiment": func(i int) *model.Example {
-				return &model.Example{Dataset: "sentiment", Split: model.Train,
-					Data: map[string]any{"review": []string{"Loved it.", "Dull."}[i], "sentiment": []string{"positive", "negative"}[i]}}
-			},
 		},
+		mem: map[string][]*model.Example{"qa": qaExs, "sentiment": sentiment},
 	}
 }
 

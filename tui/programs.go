@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
@@ -18,21 +17,45 @@ import (
 	"github.com/signet-dspy/signet/tui/keys"
 )
 
-// programsPage is the Programs page: a filterable list of programs and a
-// read-only detail pane of the selected program's modules.
+// ProgramSummary is what the Programs list shows of a program's runs.
+type ProgramSummary struct {
+	LastRun   time.Time // when its newest execution was created; zero: never run
+	LastState model.RunState
+	MonthRuns int
+	MonthCost float64
+}
+
+// programsPage is the Programs page: a filterable list of programs, a
+// detail view of one program's modules, the in-place module editor, the
+// version history with its diff, and the dialogs (new from a template,
+// status, delete). Views stack: list → detail → edit, and list or detail →
+// versions → diff; esc goes back one.
 type programsPage struct {
 	styles *themes.Styles
+	keys   keys.Map // the key map, for bindings (which gets no env)
 	list   components.List
+	now    func() time.Time // for "last run" ages; tests fix it
 
-	programs []*model.Program
-	loaded   bool
-	err      error
+	programs  []*model.Program
+	summaries map[string]ProgramSummary
+	loaded    bool
+	err       error
 
-	filtering bool   // the filter prompt has the keyboard
-	pattern   string // the pattern typed (the list shows it once its result arrives)
+	filterBar
 
-	detail       *model.Program // non-nil while the detail pane is open
+	detail       *model.Program // non-nil while the detail view is open
 	detailOffset int            // first line of the detail shown
+	module       int            // the module selected in the detail
+
+	edit     *moduleEdit    // the in-place editor, over the detail
+	versions *versionsView  // the version history, over the detail or the list
+	diff     *diffView      // a diff of two versions, over the history
+	dialog   programsDialog // a dialog over whatever is on screen
+
+	// seq numbers the requests whose answer belongs to a view (versions,
+	// editor, save); an answer with an older number is for a view since
+	// closed or replaced, and is dropped.
+	seq int
 
 	width, height int
 }
@@ -42,6 +65,8 @@ var programColumns = []components.Column{
 	{Title: "STATUS", Width: 10},
 	{Title: "VERSION", Width: 7, Align: components.AlignRight},
 	{Title: "MODULES", Width: 7, Align: components.AlignRight},
+	{Title: "LAST RUN", Width: 9, Align: components.AlignRight},
+	{Title: "MONTH COST", Width: 10, Align: components.AlignRight},
 	{Title: "DESCRIPTION", Flex: 3, MinWidth: 10},
 }
 
@@ -58,16 +83,21 @@ func listStyles(s *themes.Styles) components.ListStyles {
 }
 
 func newProgramsPage(s *themes.Styles) programsPage {
-	return programsPage{styles: s, list: components.NewList(programColumns, 0, listStyles(s))}
+	return programsPage{styles: s, keys: keys.Default(), now: time.Now, list: components.NewList(programColumns, 0, listStyles(s))}
 }
 
 func (p *programsPage) setSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
+	if p.edit != nil {
+		p.edit.setSize(w, h)
+	}
+	if p.versions != nil {
+		p.versions.list.SetHeight(p.versionsListHeight())
+	}
 }
 
 // showFilterLine reports whether the filter prompt takes a line.
-func (p *programsPage) showFilterLine() bool { return p.filtering || p.pattern != "" }
 
 func (p *programsPage) listHeight() int {
 	if p.showFilterLine() {
@@ -76,32 +106,98 @@ func (p *programsPage) listHeight() int {
 	return p.height
 }
 
-// typing reports whether keys go to the filter prompt.
-func (p *programsPage) typing() bool { return p.filtering && p.detail == nil }
+// typing reports whether a text input of the page has the keyboard: the
+// filter prompt, the module editor or a dialog.
+func (p *programsPage) typing() bool {
+	switch {
+	case p.dialog != nil, p.edit != nil:
+		return true
+	case p.detail != nil || p.versions != nil:
+		return false
+	}
+	return p.filtering
+}
+
+func progStatusText(st model.ProgramStatus) string {
+	if st == "" {
+		return "-"
+	}
+	return string(st)
+}
 
 func (p *programsPage) setPrograms(ps []*model.Program) {
 	p.programs = ps
-	rows := make([]components.Row, len(ps))
-	for i, pr := range ps {
-		status := string(pr.Status)
-		if status == "" {
-			status = "-"
+	p.refreshRows()
+}
+
+// refreshRows rebuilds the list's rows (programs or summaries changed).
+func (p *programsPage) refreshRows() {
+	sel := ""
+	if pr := p.selected(); pr != nil {
+		sel = pr.Name
+	}
+	defer p.reselect(sel)
+	rows := make([]components.Row, len(p.programs))
+	for i, pr := range p.programs {
+		last, cost := "…", "…"
+		if p.summaries != nil {
+			sum := p.summaries[pr.Name]
+			last, cost = progAge(p.now(), sum.LastRun), progMoney(sum.MonthCost, sum.MonthRuns)
 		}
 		rows[i] = components.Row{
 			pr.Name,
-			status,
+			progStatusText(pr.Status),
 			"v" + strconv.Itoa(pr.Version),
 			strconv.Itoa(len(pr.Modules)),
+			last,
+			cost,
 			strings.Join(strings.Fields(pr.Description), " "),
 		}
 	}
 	p.list.SetRows(rows)
 }
 
+// progAge is a short "how long ago": 45s, 12m, 3h, 5d, 2026-01-04.
+func progAge(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", max(int(d.Seconds()), 0))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	case d < 60*24*time.Hour:
+		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// progMoney is a month's cost: "-" without runs, cents above a dollar,
+// four decimals below (local models cost little or nothing).
+func progMoney(cost float64, runs int) string {
+	switch {
+	case runs == 0 && cost == 0:
+		return "-"
+	case cost >= 1:
+		return fmt.Sprintf("$%.2f", cost)
+	}
+	return fmt.Sprintf("$%.4f", cost)
+}
+
 // programsLoadedMsg carries the result of Deps.Programs.ListPrograms.
 type programsLoadedMsg struct {
 	programs []*model.Program
 	err      error
+}
+
+// programSummariesMsg carries the runs and costs of the listed programs.
+type programSummariesMsg struct {
+	summaries map[string]ProgramSummary
+	err       error
 }
 
 // programsFilterMsg carries a filter result for the programs list.
@@ -121,28 +217,96 @@ func (p *programsPage) load(e *env) tea.Cmd {
 	}
 }
 
-func (p *programsPage) enter(e *env) tea.Cmd { return nil } // Init loads the list
+// loadSummaries returns the command that reads the runs and costs of the
+// programs listed; it follows each load, so a slow cost query never holds
+// the list back.
+func (p *programsPage) loadSummaries(e *env) tea.Cmd {
+	repo, ctx := e.deps.Programs, e.ctx
+	if repo == nil || len(p.programs) == 0 {
+		return nil
+	}
+	names := make([]string, len(p.programs))
+	for i, pr := range p.programs {
+		names[i] = pr.Name
+	}
+	return func() tea.Msg {
+		sums, err := repo.ProgramSummaries(ctx, names)
+		return programSummariesMsg{summaries: sums, err: err}
+	}
+}
+
+// enter refreshes the list each time the page comes back on screen (Init
+// loads it the first time).
+func (p *programsPage) enter(e *env) tea.Cmd {
+	if !p.loaded {
+		return nil
+	}
+	return p.load(e)
+}
 
 func (p *programsPage) update(e *env, msg tea.Msg) tea.Cmd {
+	p.keys = e.keys
 	switch msg := msg.(type) {
+	case progChainMsg:
+		return progSequence(p.update(e, msg.msg), msg.next)
 	case programsLoadedMsg:
-		return p.applyLoaded(e.ctx, msg)
+		return p.applyLoaded(e, msg)
+	case programSummariesMsg:
+		if msg.err != nil {
+			// The list stays useful without them; say why the columns are empty.
+			p.summaries = map[string]ProgramSummary{}
+			p.refreshRows()
+			return noticeErr(fmt.Errorf("program runs and costs: %w", msg.err))
+		}
+		p.summaries = msg.summaries
+		if p.summaries == nil {
+			p.summaries = map[string]ProgramSummary{}
+		}
+		p.refreshRows()
+		if p.pattern != "" {
+			return p.filterCmd(e.ctx)
+		}
 	case programsFilterMsg:
 		p.list.SetFilterResult(msg.res)
+	case programWrittenMsg:
+		return p.applyWritten(e, msg)
+	case programVersionsMsg:
+		p.applyVersions(msg)
+	case programTemplatesMsg:
+		if d, ok := p.dialog.(*templateDialog); ok {
+			d.addTemplates(msg)
+		}
+	case editorFileMsg:
+		return p.applyEditorFile(msg)
+	case editorDoneMsg:
+		return p.applyEditorDone(e, msg)
+	case editorParsedMsg:
+		return p.applyEditorParsed(e, msg)
+	default:
+		if p.edit != nil {
+			return p.edit.updateOther(msg)
+		}
 	}
 	return nil
 }
 
 func (p *programsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
-	if p.detail != nil {
+	switch {
+	case p.dialog != nil, p.edit != nil:
+		return nil
+	case p.diff != nil:
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
-			maxOff := max(len(p.detailLines(p.width))-p.detailBodyHeight(), 0)
-			if w.Button == tea.MouseWheelUp {
-				p.detailOffset -= wheelLines
-			} else if w.Button == tea.MouseWheelDown {
-				p.detailOffset += wheelLines
-			}
-			p.detailOffset = min(max(p.detailOffset, 0), maxOff)
+			p.diff.scroll(progWheelDelta(w), p.diffBodyHeight())
+		}
+		return nil
+	case p.versions != nil:
+		if listMouse(&p.versions.list, msg, y-1) {
+			return p.versionsKey(e, tea.KeyPressMsg{Code: tea.KeySpace, Text: " "})
+		}
+		return nil
+	case p.detail != nil:
+		if w, ok := msg.(tea.MouseWheelMsg); ok {
+			p.scrollDetail(progWheelDelta(w))
 		}
 		return nil
 	}
@@ -155,25 +319,99 @@ func (p *programsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	return nil
 }
 
-func (p *programsPage) bindings() []key.Binding {
-	if p.detail != nil {
-		return nil
+func progWheelDelta(w tea.MouseWheelMsg) int {
+	switch w.Button {
+	case tea.MouseWheelUp:
+		return -wheelLines
+	case tea.MouseWheelDown:
+		return wheelLines
 	}
-	return nil
+	return 0
 }
 
-// applyLoaded applies the result of loading programs; it re-runs the filter when
-// a pattern is set.
-func (p *programsPage) applyLoaded(ctx context.Context, msg programsLoadedMsg) tea.Cmd {
+// bindings are the keys of the view on screen, for the help and the palette.
+func (p *programsPage) bindings() []key.Binding {
+	km := p.keys
+	back := km.Back
+	switch {
+	case p.dialog != nil:
+		return p.dialog.bindings(km)
+	case p.edit != nil:
+		return p.edit.bindings(km)
+	case p.diff != nil:
+		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, progHelp(back, "back to the history")}
+	case p.versions != nil:
+		return []key.Binding{
+			progHelp(km.Expand, "mark for diff"), progHelp(km.Open, "mark for diff"),
+			progHelp(km.Diff, "diff against previous"), progHelp(back, "back"),
+		}
+	case p.detail != nil:
+		return []key.Binding{
+			progHelp(km.Down, "next module"), progHelp(km.Up, "previous module"),
+			progHelp(km.Edit, "edit module"), progHelp(km.External, "edit module in $EDITOR"),
+			km.Versions, km.Status, progHelp(km.Delete, "delete program"), progHelp(km.Run, "run program"),
+			progHelp(back, "back to the list"),
+		}
+	}
+	return []key.Binding{
+		progHelp(km.Open, "open program"), progHelp(km.New, "new program from a template"),
+		km.Versions, km.Status, progHelp(km.Delete, "delete program"), progHelp(km.Run, "run program"), km.Filter,
+	}
+}
+
+// progHelp is b with another description (the key stays).
+func progHelp(b key.Binding, desc string) key.Binding {
+	if !b.Enabled() {
+		return b
+	}
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+// applyLoaded applies the result of loading programs: it keeps the open
+// views on the fresh versions, re-runs the filter when a pattern is set and
+// then loads the summaries.
+func (p *programsPage) applyLoaded(e *env, msg programsLoadedMsg) tea.Cmd {
 	p.loaded, p.err = true, msg.err
 	if msg.err != nil {
 		return nil
 	}
 	p.setPrograms(msg.programs)
 	if p.pattern != "" {
-		return p.filterCmd(ctx)
+		return progSequence(p.filterCmd(e.ctx), p.loadSummaries(e))
 	}
-	return nil
+	return p.loadSummaries(e)
+}
+
+// progSequence runs a, then b, as one chain of messages: b's command is run
+// after a's message is delivered. (Unlike tea.Batch it keeps the order.)
+func progSequence(a, b tea.Cmd) tea.Cmd {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return func() tea.Msg { return progChainMsg{msg: a(), next: b} }
+}
+
+// progChainMsg delivers msg, then runs next.
+type progChainMsg struct {
+	msg  tea.Msg
+	next tea.Cmd
+}
+
+// reselect puts the cursor back on the program called name, if listed.
+func (p *programsPage) reselect(name string) {
+	if name == "" {
+		return
+	}
+	for i, pr := range p.programs {
+		if pr.Name == name {
+			p.list.SelectRow(i)
+			return
+		}
+	}
 }
 
 // filterCmd issues a filter request for the current pattern and returns the
@@ -187,31 +425,11 @@ func (p *programsPage) filterCmd(ctx context.Context) tea.Cmd {
 
 // filterKey handles a key while the filter prompt has the keyboard.
 func (p *programsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.Cmd {
-	switch {
-	case msg.Code == tea.KeyEscape:
-		p.filtering = false
-		p.pattern = ""
+	ev := p.filterInput(msg, &p.list)
+	if ev == filterClosed || ev == filterCleared {
 		p.list.SetHeight(p.listHeight())
-		return p.filterCmd(ctx)
-	case msg.Code == tea.KeyEnter:
-		p.filtering = false
-		p.list.SetHeight(p.listHeight())
-		return nil
-	case msg.Code == tea.KeyUp:
-		p.list.Up()
-		return nil
-	case msg.Code == tea.KeyDown:
-		p.list.Down()
-		return nil
-	case msg.Code == tea.KeyBackspace:
-		if p.pattern == "" {
-			return nil
-		}
-		_, size := utf8.DecodeLastRuneInString(p.pattern)
-		p.pattern = p.pattern[:len(p.pattern)-size]
-		return p.filterCmd(ctx)
-	case msg.Text != "" && msg.Mod&^tea.ModShift == 0:
-		p.pattern += msg.Text
+	}
+	if ev == filterChanged || ev == filterCleared {
 		return p.filterCmd(ctx)
 	}
 	return nil
@@ -219,30 +437,26 @@ func (p *programsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.C
 
 // key handles a key on the page.
 func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
+	p.keys = e.keys
 	ctx, km := e.ctx, e.keys
-	if p.typing() {
-		return p.filterKey(ctx, msg)
-	}
-	if p.detail != nil {
-		maxOff := max(len(p.detailLines(p.width))-p.detailBodyHeight(), 0)
-		switch {
-		case key.Matches(msg, km.Back):
-			p.detail, p.detailOffset = nil, 0
-		case key.Matches(msg, km.Down):
-			p.detailOffset++
-		case key.Matches(msg, km.Up):
-			p.detailOffset--
-		case key.Matches(msg, km.PageDown):
-			p.detailOffset += p.detailBodyHeight()
-		case key.Matches(msg, km.PageUp):
-			p.detailOffset -= p.detailBodyHeight()
-		case key.Matches(msg, km.Top):
-			p.detailOffset = 0
-		case key.Matches(msg, km.Bottom):
-			p.detailOffset = maxOff
+	switch {
+	case p.dialog != nil:
+		return p.dialogKey(e, msg)
+	case p.edit != nil:
+		return p.editKey(e, msg)
+	case p.diff != nil:
+		return p.diffKey(e, msg)
+	case p.versions != nil:
+		return p.versionsKey(e, msg)
+	case key.Matches(msg, km.Run) && !p.filtering: // run it: the run form (tui/run.go, issue 7)
+		if p.detail != nil {
+			return runProgram(p.detail)
 		}
-		p.detailOffset = min(max(p.detailOffset, 0), maxOff)
-		return nil
+		return runProgram(p.selected())
+	case p.detail != nil:
+		return p.detailKey(e, msg)
+	case p.filtering:
+		return p.filterKey(ctx, msg)
 	}
 	switch {
 	case key.Matches(msg, km.Filter):
@@ -255,13 +469,104 @@ func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			return p.filterCmd(ctx)
 		}
 	case key.Matches(msg, km.Open):
-		if row, ok := p.list.Selected(); ok && row < len(p.programs) {
-			p.detail, p.detailOffset = p.programs[row], 0
+		if pr := p.selected(); pr != nil {
+			p.openDetail(pr)
+		}
+	case key.Matches(msg, km.New):
+		return p.openTemplates(e)
+	case key.Matches(msg, km.Versions):
+		if pr := p.selected(); pr != nil {
+			return p.openVersions(e, pr.Name)
+		}
+	case key.Matches(msg, km.Status):
+		if pr := p.selected(); pr != nil {
+			p.dialog = newStatusDialog(pr)
+		}
+	case key.Matches(msg, km.Delete):
+		if pr := p.selected(); pr != nil {
+			p.dialog = &deleteDialog{program: pr}
 		}
 	default:
 		navigate(&p.list, msg, km)
 	}
 	return nil
+}
+
+func (p *programsPage) openDetail(pr *model.Program) {
+	p.detail, p.detailOffset, p.module = pr, 0, 0
+}
+
+// detailKey handles a key in the detail view: j/k select a module (and
+// scroll to it), the page keys scroll.
+func (p *programsPage) detailKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.keys
+	switch {
+	case key.Matches(msg, km.Back):
+		p.detail, p.detailOffset = nil, 0
+	case key.Matches(msg, km.Down):
+		p.selectModule(p.module + 1)
+	case key.Matches(msg, km.Up):
+		p.selectModule(p.module - 1)
+	case key.Matches(msg, km.PageDown):
+		p.scrollDetail(p.detailBodyHeight())
+	case key.Matches(msg, km.PageUp):
+		p.scrollDetail(-p.detailBodyHeight())
+	case key.Matches(msg, km.Top):
+		p.selectModule(0)
+		p.detailOffset = 0
+	case key.Matches(msg, km.Bottom):
+		p.selectModule(len(p.detail.Modules) - 1)
+		p.scrollDetail(len(p.detailLines(p.width)))
+	case key.Matches(msg, km.Edit):
+		if p.module < len(p.detail.Modules) {
+			p.edit = newModuleEdit(p.styles, p.detail, p.module, p.width, p.height)
+			return p.edit.focusCmd()
+		}
+	case key.Matches(msg, km.External):
+		if p.module < len(p.detail.Modules) {
+			return p.startEditor(p.detail, p.module)
+		}
+	case key.Matches(msg, km.Versions):
+		return p.openVersions(e, p.detail.Name)
+	case key.Matches(msg, km.Status):
+		p.dialog = newStatusDialog(p.detail)
+	case key.Matches(msg, km.Delete):
+		p.dialog = &deleteDialog{program: p.detail}
+	}
+	return nil
+}
+
+// selectModule selects module i of the detail and scrolls so that its
+// heading is on screen.
+func (p *programsPage) selectModule(i int) {
+	if p.detail == nil || len(p.detail.Modules) == 0 {
+		return
+	}
+	i = min(max(i, 0), len(p.detail.Modules)-1)
+	if i == p.module {
+		p.scrollDetail(0) // at the first or last module: the keys do nothing
+		return
+	}
+	p.module = i
+	_, starts := p.detailLayout(p.width)
+	line, h := starts[p.module], p.detailBodyHeight()
+	end := len(starts) // the next module's heading, or the end
+	if p.module+1 < len(starts) {
+		end = starts[p.module+1]
+	}
+	switch {
+	case line < p.detailOffset:
+		p.detailOffset = line
+	case end > p.detailOffset+h:
+		// Show as much of the module as fits, its heading first.
+		p.detailOffset = min(line, end-h)
+	}
+	p.scrollDetail(0)
+}
+
+func (p *programsPage) scrollDetail(delta int) {
+	maxOff := max(len(p.detailLines(p.width))-p.detailBodyHeight(), 0)
+	p.detailOffset = min(max(p.detailOffset+delta, 0), maxOff)
 }
 
 // selected is the program under the cursor.
@@ -275,104 +580,53 @@ func (p *programsPage) selected() *model.Program {
 // render draws the page in exactly p.width x p.height.
 func (p *programsPage) render() string {
 	s := p.styles
+	var body string
 	switch {
 	case p.err != nil:
-		return fit(s.Error.Render("Could not load programs: ")+p.err.Error(), p.width, p.height)
+		body = fit(s.Error.Render("Could not load programs: ")+p.err.Error(), p.width, p.height)
 	case !p.loaded:
-		return fit(s.Muted.Render("Loading programs…"), p.width, p.height)
+		body = fit(s.Muted.Render("Loading programs…"), p.width, p.height)
+	case p.edit != nil:
+		body = p.edit.render()
+	case p.diff != nil:
+		body = p.renderDiff()
+	case p.versions != nil:
+		body = p.renderVersions()
 	case p.detail != nil:
-		return p.renderDetail()
+		body = p.renderDetail()
+	default:
+		body = p.renderList()
 	}
+	if p.dialog != nil {
+		return p.overlay(body, p.dialog.render(s, min(p.width-4, 72)))
+	}
+	return body
+}
+
+func (p *programsPage) renderList() string {
+	s := p.styles
 	var b strings.Builder
 	if p.showFilterLine() {
-		line := s.Accent.Render("/") + p.pattern
-		if p.filtering {
-			line += s.Accent.Render("█")
-		}
-		if p.pattern != p.list.Pattern() {
-			line += s.Muted.Render("  filtering…")
-		}
-		b.WriteString(fit(line, p.width, 1))
+		b.WriteString(p.filterLine(s, p.list.Pattern(), p.width))
 		b.WriteByte('\n')
 	}
 	b.WriteString(p.list.Render(p.width, p.listHeight()))
 	return b.String()
 }
 
-// detailBodyHeight is the number of content lines the detail pane shows
-// (the page minus its title line and border).
-func (p *programsPage) detailBodyHeight() int { return max(p.height-3, 1) }
-
-// detailLines lays out the selected program's modules for an inner width.
-func (p *programsPage) detailLines(width int) []string {
-	s := p.styles
-	pr := p.detail
-	inner := max(width-4, 10) // border and one space of padding each side
-	var lines []string
-	add := func(str string) { lines = append(lines, strings.Split(str, "\n")...) }
-	wrap := func(indent, text string) {
-		add(ansi.Wrap(text, max(inner-len(indent), 4), " -"))
-	}
-	if pr.Description != "" {
-		wrap("", strings.Join(strings.Fields(pr.Description), " "))
-		add("")
-	}
-	if len(pr.Modules) == 0 {
-		add(s.Muted.Render("This program has no modules."))
-	}
-	for i, mod := range pr.Modules {
-		if i > 0 {
-			add("")
+// overlay draws a dialog box over the middle of the page: the page's
+// lines above and below it stay, the rows it covers are replaced.
+func (p *programsPage) overlay(page, dialog string) string {
+	lines := strings.Split(fit(page, p.width, p.height), "\n")
+	box := strings.Split(dialog, "\n")
+	top := max((p.height-len(box))/2, 0)
+	for i, l := range box {
+		if top+i >= len(lines) {
+			break
 		}
-		add(s.Subtitle.Render(fmt.Sprintf("%d. %s", i+1, mod.Name)) + "  " + s.Muted.Render(string(mod.Type)))
-		sig := mod.Signature
-		if sig == "" {
-			sig = "(none)"
-		}
-		for j, l := range strings.Split(ansi.Wrap(sig, max(inner-16, 4), " ,"), "\n") {
-			lab := "signature"
-			if j > 0 {
-				lab = ""
-			}
-			add(s.Muted.Render(fmt.Sprintf("   %-13s", lab)) + l)
-		}
-		instr := strings.TrimSpace(mod.Instructions)
-		if instr == "" {
-			add(s.Muted.Render("   instructions ") + s.Muted.Render("(none)"))
-			continue
-		}
-		add(s.Muted.Render("   instructions"))
-		for _, para := range strings.Split(instr, "\n") {
-			for _, l := range strings.Split(ansi.Wrap(para, max(inner-5, 4), " -"), "\n") {
-				add("     " + l)
-			}
-		}
+		lines[top+i] = lipgloss.PlaceHorizontal(p.width, lipgloss.Center, l)
 	}
-	return lines
-}
-
-func (p *programsPage) renderDetail() string {
-	s := p.styles
-	pr := p.detail
-	status := string(pr.Status)
-	if status == "" {
-		status = "-"
-	}
-	mods := fmt.Sprintf("%d modules", len(pr.Modules))
-	if len(pr.Modules) == 1 {
-		mods = "1 module"
-	}
-	title := s.Title.Render(pr.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %s · %s · read-only · esc back", pr.Version, status, mods))
-	lines := p.detailLines(p.width)
-	h := p.detailBodyHeight()
-	off := min(p.detailOffset, max(len(lines)-h, 0))
-	end := min(off+h, len(lines))
-	body := strings.Join(lines[off:end], "\n")
-	if len(lines) > h {
-		title += s.Muted.Render(fmt.Sprintf(" · lines %d-%d of %d", off+1, end, len(lines)))
-	}
-	pane := box(body, p.width, h+2, s)
-	return fit(title, p.width, 1) + "\n" + pane
+	return fit(strings.Join(lines, "\n"), p.width, p.height)
 }
 
 // box draws content in a rounded border of exactly w x h cells with one
@@ -413,4 +667,12 @@ func navigate(l *components.List, msg tea.KeyPressMsg, km keys.Map) {
 }
 
 // restyle picks up a theme switched in place.
-func (p *programsPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }
+func (p *programsPage) restyle() {
+	p.list.SetStyles(listStyles(p.styles))
+	if p.versions != nil {
+		p.versions.list.SetStyles(listStyles(p.styles))
+	}
+	if p.edit != nil {
+		p.edit.restyle(p.styles)
+	}
+}

@@ -23,16 +23,42 @@ import (
 	"github.com/signet-dspy/signet/tui/keys"
 )
 
-// Programs is the program repository the TUI reads from (the store, in cmd).
-// It is only ever called from a tea.Cmd, never from Update.
+// Programs is the program repository the TUI reads from and writes to (the
+// owner's API, in cmd). It is only ever called from a tea.Cmd, never from
+// Update. ProgramSummary and the Programs page are in programs.go.
 type Programs interface {
 	ListPrograms(ctx context.Context) ([]*model.Program, error)
+	// ProgramSummaries gives the last run and this month's cost of the
+	// named programs; a program without runs may be missing from the map.
+	ProgramSummaries(ctx context.Context, names []string) (map[string]ProgramSummary, error)
+	// ProgramVersions is every version of a program, oldest first.
+	ProgramVersions(ctx context.Context, name string) ([]*model.Program, error)
+	// SaveProgram stores p as the next version of an existing program.
+	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
+	// CreateProgram stores version 1 of a new program.
+	CreateProgram(ctx context.Context, p *model.Program) (*model.Program, error)
+	// SetProgramStatus records a status change as a new version.
+	SetProgramStatus(ctx context.Context, name string, status model.ProgramStatus, note string) (*model.Program, error)
+	DeleteProgram(ctx context.Context, name string) error
+	// ProgramTemplates are extra templates for new programs (the examples
+	// `signet demo` loads), offered after the built-in ones.
+	ProgramTemplates(ctx context.Context) ([]*model.Program, error)
 }
 
 // Deps are the services the TUI uses; cmd provides the concrete values.
 type Deps struct {
 	Programs Programs
 	Datasets Datasets
+	// Optimizations runs and compares optimizations (tui/optimizations.go).
+	Optimizations Optimizations
+	// Executions, Events and Pool feed the Executions and Workers pages and
+	// the status bar (tui/executions.go, tui/live.go, tui/workers.go).
+	Executions Executions
+	Events     Events
+	Pool       Pool
+	// Runner starts and follows runs: the run form, the trace view and
+	// prompt iteration (tui/run.go, tui/trace.go, tui/iterate.go).
+	Runner Runner
 }
 
 // Options configure the TUI's look and what the status bar shows.
@@ -84,12 +110,17 @@ type Model struct {
 	showHelp      bool
 	palette       palette
 	notice        noticeMsg
+	// screen, when set, is a full-screen view over the page (a run form, a
+	// trace, an iteration; tui/run.go): it takes the body, keys and mouse,
+	// and esc closes it back to the page. runs sums this session's runs.
+	screen overlay
+	runs   *runSession
 
 	programs      programsPage
 	datasets      datasetsPage
-	executions    placeholderPage
-	optimizations placeholderPage
-	workers       placeholderPage
+	executions    executionsPage
+	optimizations optimizationsPage
+	workers       workersPage
 }
 
 // New builds the root model. Call Init (tea.Program does) to load programs.
@@ -122,12 +153,10 @@ func New(deps Deps, opts Options) Model {
 	s := m.env.styles
 	m.programs = newProgramsPage(s)
 	m.datasets = newDatasetsPage(s)
-	m.executions = placeholderPage{styles: s, name: PageExecutions.String(),
-		text: "Executions is not built yet. It comes with issue 6 (TUI shell), deliverable 4: live list of runs with state, duration, tokens and cost."}
-	m.optimizations = placeholderPage{styles: s, name: PageOptimizations.String(),
-		text: "Optimizations is not built yet. It comes with issue 8 (optimizations): optimizer runs, live progress and side-by-side comparison."}
-	m.workers = placeholderPage{styles: s, name: PageWorkers.String(),
-		text: "Workers is not built yet. It comes with issue 6 (TUI shell), deliverable 4: the worker table from the pool's Status() with restart and recycle."}
+	m.datasets.workspace = opts.Workspace // the import picker starts near it
+	m.executions = newExecutionsPage(m.env.ctx, s, m.env.keys, deps.Events)
+	m.optimizations = newOptimizationsPage(s, m.env.keys)
+	m.workers = newWorkersPage(s, m.env.keys, deps.Events != nil)
 	m.palette = newPalette()
 	// A size until the terminal reports one, so a View before the first
 	// WindowSizeMsg is sane.
@@ -167,7 +196,8 @@ func (m *Model) pageAt(p Page) page {
 
 // Init loads the programs, the first page.
 func (m Model) Init() tea.Cmd {
-	return m.programs.load(&m.env)
+	// The executions page starts the live event feed and the month's cost.
+	return tea.Batch(m.programs.load(&m.env), m.executions.start(&m.env))
 }
 
 // Page is the page on screen.
@@ -196,6 +226,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case paletteFilterMsg:
 		m.palette.list.SetFilterResult(msg.res)
 		return m, nil
+	case runProgramMsg, openTraceMsg: // open a screen over the page (tui/run.go)
+		return m.openScreen(msg)
 	}
 	// Every page sees every other message; each takes its own.
 	var cmds []tea.Cmd
@@ -203,6 +235,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if c := m.pageAt(p).update(&m.env, msg); c != nil {
 			cmds = append(cmds, c)
 		}
+	}
+	if m.screen != nil { // the open screen sees them too (tui/run.go)
+		cmds = append(cmds, m.screenUpdate(msg))
 	}
 	return m, tea.Batch(cmds...)
 }
@@ -213,6 +248,9 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.palette.open {
 		return m.paletteKey(msg)
+	}
+	if m.screen != nil { // an open screen takes the keys (tui/run.go)
+		return m.screenKey(msg)
 	}
 	cur := m.pageAt(m.page)
 	// While a page's text input has the keyboard, keys are text.
@@ -254,6 +292,9 @@ func (m Model) handleMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 	if m.palette.open || m.showHelp {
 		return m, nil
 	}
+	if m.screen != nil { // an open screen takes the mouse (tui/run.go)
+		return m, m.screenMouse(msg)
+	}
 	if mo.Y == 0 {
 		if _, ok := msg.(tea.MouseClickMsg); ok {
 			if p, ok := m.tabAt(mo.X); ok {
@@ -287,6 +328,9 @@ func (m *Model) setSize(w, h int) {
 	m.help.SetWidth(m.width)
 	for p := range pageCount {
 		m.pageAt(p).setSize(m.width, m.bodyHeight())
+	}
+	if m.screen != nil {
+		m.screen.setSize(m.width, m.bodyHeight())
 	}
 }
 

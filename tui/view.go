@@ -2,6 +2,8 @@ package tui
 
 import (
 	"fmt"
+
+	"charm.land/bubbles/v2/key"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -40,14 +42,28 @@ func (m Model) renderBody() string {
 	s := m.env.styles
 	if m.showHelp {
 		cols := m.env.keys.FullHelp()
-		if pb := m.pageAt(m.page).bindings(); len(pb) > 0 {
-			cols = append(cols, pb)
-		}
 		full := m.help.FullHelpView(cols)
+		if pb := m.bodyBindings(); len(pb) > 0 { // the page's, or the open screen's (tui/run.go)
+			// Beside the shell's keys when they fit, else below them in
+			// columns of their own, so nothing is cut at 80 columns.
+			if wide := m.help.FullHelpView(append(cols, pb)); ansi.StringWidth(lastLine(wide)) <= w && !strings.Contains(wide, "…") {
+				full = wide
+			} else {
+				var pcols [][]key.Binding
+				per := max((len(pb)+2)/3, 1)
+				for i := 0; i < len(pb); i += per {
+					pcols = append(pcols, pb[i:min(i+per, len(pb))])
+				}
+				full += "\n\n" + s.Subtitle.Render("On this page") + "\n" + m.help.FullHelpView(pcols)
+			}
+		}
 		return fit(s.Title.Render("Keys")+s.Muted.Render("  (? or esc to close)")+"\n\n"+full, w, h)
 	}
 	if m.palette.open {
 		return fit(m.renderPalette(), w, h)
+	}
+	if m.screen != nil { // a screen opened over the page (tui/run.go)
+		return m.screen.render()
 	}
 	return m.pageAt(m.page).render()
 }
@@ -68,24 +84,80 @@ func (m Model) renderStatus() string {
 		lm = "-"
 	}
 	seg := func(k, v string) string { return s.StatusKey.Render(k) + s.StatusValue.Render(v) }
-	left := seg("programs", count) + seg("lm", lm)
-	// The workspace path gets what is left, cut from the left so its end
-	// (the directory name) stays visible.
-	room := m.width - ansi.StringWidth(left+seg("workspace", ""))
-	ws := m.opts.Workspace
-	if ws == "" {
-		ws = "-"
+	// Segments in the order shown; when the line is too narrow the one with
+	// the highest drop goes first. The workspace path is flexible: it gets
+	// what is left, at least wsMin cells, cut from the left so its end (the
+	// directory name) stays visible.
+	type segment struct {
+		text string
+		drop int
 	}
-	if room > 1 && ansi.StringWidth(ws) > room {
-		ws = "…" + ansi.TruncateLeft(ws, ansi.StringWidth(ws)-room+1, "")
+	const wsDrop, wsMin = 4, 16
+	segs := []segment{{seg("programs", count), 3}, {seg("lm", lm), 2}}
+	if m.executions.live != nil {
+		pool := "…"
+		switch c := m.executions.conn; {
+		case c != nil && !c.up:
+			pool = "owner unreachable"
+		case m.workers.pool != nil:
+			pool = poolSummary(m.workers.pool)
+		}
+		segs = append(segs, segment{seg("pool", pool), 0})
 	}
-	line := left + seg("workspace", ws)
+	if m.executions.cost.known {
+		segs = append(segs, segment{seg("month", fmtUSD(m.executions.cost.usd)), 1})
+	}
+	notice := ""
 	if m.notice.text != "" {
 		st := s.Accent
 		if m.notice.err {
 			st = s.Error
 		}
-		line = st.Render(" "+m.notice.text+" ") + line
+		notice = st.Render(" " + m.notice.text + " ")
+	}
+	wsKey := seg("workspace", "")
+	avail := m.width - ansi.StringWidth(notice)
+	showWS := true
+	for {
+		used := 0
+		for _, g := range segs {
+			used += ansi.StringWidth(g.text)
+		}
+		if showWS {
+			used += ansi.StringWidth(wsKey) + wsMin
+		}
+		if used <= avail || (len(segs) == 0 && !showWS) {
+			break
+		}
+		worst, at := -1, -1
+		for i, g := range segs {
+			if g.drop > worst {
+				worst, at = g.drop, i
+			}
+		}
+		if showWS && wsDrop > worst {
+			showWS = false
+			continue
+		}
+		if at < 0 {
+			break
+		}
+		segs = append(segs[:at], segs[at+1:]...)
+	}
+	line := notice
+	for _, g := range segs {
+		line += g.text
+	}
+	if showWS {
+		room := avail - ansi.StringWidth(line[len(notice):]+wsKey)
+		ws := m.opts.Workspace
+		if ws == "" {
+			ws = "-"
+		}
+		if room > 1 && ansi.StringWidth(ws) > room {
+			ws = "…" + ansi.TruncateLeft(ws, ansi.StringWidth(ws)-room+1, "")
+		}
+		line += seg("workspace", ws)
 	}
 	if pad := m.width - ansi.StringWidth(line); pad > 0 {
 		line += s.StatusBar.Render(strings.Repeat(" ", pad))
@@ -120,3 +192,5 @@ func fit(s string, w, h int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func lastLine(s string) string { return s[strings.LastIndexByte(s, '\n')+1:] }

@@ -1,0 +1,868 @@
+package tui
+
+// Prompt iteration (issue 7): edit a module's instructions, signature or
+// demos, re-run the same inputs as an unsaved variant, and compare old and
+// new outputs, prompts and costs side by side with the changed words
+// highlighted; every run is kept in a list to go back to, and a good one is
+// saved as the program's next version. Also the render preview screen.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textarea"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
+)
+
+// iteration is one run of the module's program: the original (0) or a
+// variant.
+type iteration struct {
+	n       int
+	program *model.Program
+	change  string // what differs from the original, in words
+	exec    *model.Execution
+	prompt  []model.Message
+	err     error
+	done    bool // ended, and its prompt read
+}
+
+// Editable parts of a module.
+const (
+	editInstructions = iota
+	editSignature
+	editDemos
+	editParts
+)
+
+var editNames = [editParts]string{"instructions", "signature", "demos (JSON)"}
+
+type iterateScreen struct {
+	styles  *themes.Styles
+	session *runSession
+	gen     uint64
+	back    overlay
+
+	base   *model.Program // the stored version the variants derive from
+	mod    int            // module index
+	inputs map[string]any
+	lm     string
+	draft  *model.Program
+
+	iters   []*iteration
+	sel     int
+	editing bool
+	part    int
+	area    textarea.Model
+	editErr error
+	scroll  int
+	tickGen uint64
+	started bool
+	saving  bool
+
+	width, height int
+}
+
+// Messages of the iteration screen.
+type (
+	iterStartedMsg struct {
+		gen  uint64
+		n    int
+		exec *model.Execution
+		err  error
+	}
+	iterExecMsg struct {
+		gen  uint64
+		n    int
+		exec *model.Execution
+		err  error
+	}
+	iterSpansMsg struct {
+		gen   uint64
+		n     int
+		spans []model.Span
+		err   error
+	}
+	iterTickMsg  struct{ gen, tick uint64 }
+	iterSavedMsg struct {
+		gen     uint64
+		program *model.Program
+		err     error
+	}
+)
+
+func cloneProgram(p *model.Program) *model.Program {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic("tui: program does not encode: " + err.Error())
+	}
+	var out model.Program
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic("tui: program does not decode: " + err.Error())
+	}
+	return &out
+}
+
+// newIterateScreen iterates on module mod of program p with these inputs.
+// base is the execution to compare with (its prompt in baseMsgs); without
+// one, the original is run first.
+func newIterateScreen(s *themes.Styles, session *runSession, p *model.Program, mod int, inputs map[string]any, base *model.Execution, baseMsgs []model.Message, back overlay) *iterateScreen {
+	it := &iterateScreen{styles: s, session: session, gen: screenGen.Add(1), back: back, base: p, mod: mod,
+		inputs: inputs, draft: cloneProgram(p)}
+	it.area = textarea.New()
+	it.area.ShowLineNumbers = false
+	it.area.SetStyles(progEditStyles(s)) // a steady cursor, the theme's colours
+	if base != nil {
+		it.lm = base.LM
+		it.iters = append(it.iters, &iteration{n: 0, program: p, change: "original", exec: base, prompt: baseMsgs,
+			done: base.State.Terminal()})
+	}
+	return it
+}
+
+func (it *iterateScreen) module() *model.Module { return &it.draft.Modules[it.mod] }
+
+func (it *iterateScreen) typing() bool { return it.editing }
+
+func (it *iterateScreen) setSize(w, h int) {
+	it.width, it.height = w, h
+	it.area.SetWidth(max(w-2, 10))
+	it.area.SetHeight(max(h-4, 3))
+}
+
+func (it *iterateScreen) enter(e *env) tea.Cmd {
+	var cmds []tea.Cmd
+	if !it.started {
+		it.started = true
+		if len(it.iters) == 0 {
+			cmds = append(cmds, it.run(e, true))
+		} else if !it.iters[0].done {
+			cmds = append(cmds, it.fetchSpans(e, 0))
+		}
+	}
+	cmds = append(cmds, it.tick())
+	return tea.Batch(cmds...)
+}
+
+func (it *iterateScreen) tick() tea.Cmd {
+	it.tickGen++
+	gen, tk := it.gen, it.tickGen
+	return pollTick(pollEvery, func(time.Time) tea.Msg { return iterTickMsg{gen: gen, tick: tk} })
+}
+
+// run starts an iteration: the original program (first) or the draft.
+func (it *iterateScreen) run(e *env, original bool) tea.Cmd {
+	n := len(it.iters)
+	req := RunRequest{Program: it.base.Name, Version: it.base.Version, Inputs: it.inputs, LM: it.lm}
+	itn := &iteration{n: n, program: it.base, change: "original"}
+	if !original {
+		v := cloneProgram(it.draft)
+		v.Note = fmt.Sprintf("iteration #%d of module %s", n, v.Modules[it.mod].Name)
+		itn.program, itn.change = v, describeChange(&it.base.Modules[it.mod], &v.Modules[it.mod])
+		req.Variant = v
+	}
+	it.iters = append(it.iters, itn)
+	it.sel, it.scroll = n, 0
+	r, ctx, gen := e.deps.Runner, e.ctx, it.gen
+	return func() tea.Msg {
+		if r == nil {
+			return iterStartedMsg{gen: gen, n: n, err: fmt.Errorf("no runner configured")}
+		}
+		x, err := r.Submit(ctx, req)
+		return iterStartedMsg{gen: gen, n: n, exec: x, err: err}
+	}
+}
+
+// describeChange says what a variant changed in its module.
+func describeChange(a, b *model.Module) string {
+	var parts []string
+	if a.Instructions != b.Instructions {
+		parts = append(parts, "instructions")
+	}
+	if a.Signature != b.Signature {
+		parts = append(parts, "signature")
+	}
+	ja, _ := json.Marshal(a.Demos)
+	jb, _ := json.Marshal(b.Demos)
+	if string(ja) != string(jb) {
+		parts = append(parts, "demos")
+	}
+	if len(parts) == 0 {
+		return "unchanged"
+	}
+	return strings.Join(parts, ", ") + " edited"
+}
+
+func (it *iterateScreen) fetchExec(e *env, n int) tea.Cmd {
+	r, ctx, gen, id := e.deps.Runner, e.ctx, it.gen, it.iters[n].exec.ID
+	return func() tea.Msg {
+		x, err := r.Execution(ctx, id)
+		return iterExecMsg{gen: gen, n: n, exec: x, err: err}
+	}
+}
+
+func (it *iterateScreen) fetchSpans(e *env, n int) tea.Cmd {
+	r, ctx, gen, id := e.deps.Runner, e.ctx, it.gen, it.iters[n].exec.ID
+	return func() tea.Msg {
+		spans, _, err := r.Spans(ctx, id, 0, tracePage)
+		return iterSpansMsg{gen: gen, n: n, spans: spans, err: err}
+	}
+}
+
+func (it *iterateScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
+	switch msg := msg.(type) {
+	case iterStartedMsg:
+		if msg.gen != it.gen || msg.n >= len(it.iters) {
+			return it, nil
+		}
+		itn := it.iters[msg.n]
+		if msg.err != nil {
+			itn.err, itn.done = msg.err, true
+			return it, nil
+		}
+		itn.exec = msg.exec
+		it.session.track(msg.exec)
+		if msg.exec.State.Terminal() {
+			return it, it.fetchSpans(e, msg.n)
+		}
+	case iterExecMsg:
+		if msg.gen != it.gen || msg.n >= len(it.iters) || msg.err != nil {
+			return it, nil
+		}
+		itn := it.iters[msg.n]
+		itn.exec = msg.exec
+		it.session.update(msg.exec)
+		if msg.exec.State.Terminal() {
+			return it, it.fetchSpans(e, msg.n)
+		}
+	case iterSpansMsg:
+		if msg.gen != it.gen || msg.n >= len(it.iters) {
+			return it, nil
+		}
+		itn := it.iters[msg.n]
+		itn.done = true
+		if msg.err != nil {
+			itn.err = msg.err
+			return it, nil
+		}
+		name := it.base.Modules[it.mod].Name
+		for i := range msg.spans {
+			if sp := &msg.spans[i]; sp.Kind == model.SpanLM && sp.Module == name {
+				itn.prompt = sp.Messages
+				break
+			}
+		}
+	case iterTickMsg:
+		if msg.gen != it.gen || msg.tick != it.tickGen {
+			return it, nil
+		}
+		cmds := []tea.Cmd{}
+		for _, itn := range it.iters {
+			if itn.exec != nil && !itn.exec.State.Terminal() {
+				cmds = append(cmds, it.fetchExec(e, itn.n))
+			}
+		}
+		if len(cmds) > 0 || it.pending() {
+			cmds = append(cmds, it.tick())
+		}
+		return it, tea.Batch(cmds...)
+	case iterSavedMsg:
+		if msg.gen != it.gen {
+			return it, nil
+		}
+		it.saving = false
+		if msg.err != nil {
+			return it, noticeErr(msg.err)
+		}
+		it.base = msg.program
+		return it, notice(fmt.Sprintf("saved %s v%d", msg.program.Name, msg.program.Version))
+	}
+	if it.editing {
+		var cmd tea.Cmd
+		it.area, cmd = it.area.Update(msg)
+		return it, cmd
+	}
+	return it, nil
+}
+
+// pending says whether some iteration has not ended yet.
+func (it *iterateScreen) pending() bool {
+	for _, itn := range it.iters {
+		if !itn.done {
+			return true
+		}
+	}
+	return false
+}
+
+func (it *iterateScreen) bindings() []key.Binding {
+	k := keyHelp
+	if it.editing {
+		return []key.Binding{k("tab", "next part"), k("esc", "done editing")}
+	}
+	return []key.Binding{k("i", "edit the module"), k("r", "re-run the same inputs"), k("j/k", "iteration"),
+		k("pgup/pgdown", "scroll"), k("ctrl+s", "save as new version"), k("w", "render preview"), k("esc", "back")}
+}
+
+// partText is the draft's text of an editable part.
+func (it *iterateScreen) partText(p int) string {
+	m := it.module()
+	switch p {
+	case editInstructions:
+		return m.Instructions
+	case editSignature:
+		return m.Signature
+	}
+	if len(m.Demos) == 0 {
+		return "[]"
+	}
+	b, _ := json.MarshalIndent(m.Demos, "", "  ")
+	return string(b)
+}
+
+// commit writes the textarea back into the draft; a signature that does not
+// parse or demos that are not a JSON list of objects are refused.
+func (it *iterateScreen) commit() error {
+	m := it.module()
+	v := it.area.Value()
+	switch it.part {
+	case editInstructions:
+		m.Instructions = v
+	case editSignature:
+		if _, err := model.ParseSignature(v); err != nil {
+			return err
+		}
+		m.Signature = strings.TrimSpace(v)
+	case editDemos:
+		var ds []map[string]any
+		if err := json.Unmarshal([]byte(v), &ds); err != nil {
+			return fmt.Errorf("demos: want a JSON list of objects: %w", err)
+		}
+		m.Demos = ds
+	}
+	return nil
+}
+
+func (it *iterateScreen) startEdit(p int) tea.Cmd {
+	it.part, it.editing, it.editErr = p, true, nil
+	it.area.SetValue(it.partText(p))
+	return it.area.Focus()
+}
+
+func (it *iterateScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
+	km := e.keys
+	if it.editing {
+		switch msg.String() {
+		case "esc":
+			if err := it.commit(); err != nil {
+				it.editErr = err
+				return it, nil
+			}
+			it.editing, it.editErr = false, nil
+			it.area.Blur()
+			return it, nil
+		case "tab":
+			if err := it.commit(); err != nil {
+				it.editErr = err
+				return it, nil
+			}
+			return it, it.startEdit((it.part + 1) % editParts)
+		}
+		var cmd tea.Cmd
+		it.area, cmd = it.area.Update(msg)
+		return it, cmd
+	}
+	switch {
+	case key.Matches(msg, km.Back):
+		return it.back, nil
+	case key.Matches(msg, km.Edit):
+		return it, it.startEdit(editInstructions)
+	case key.Matches(msg, km.Run):
+		return it, tea.Batch(it.run(e, false), it.tick())
+	case key.Matches(msg, km.Down):
+		it.sel, it.scroll = min(it.sel+1, max(len(it.iters)-1, 0)), 0
+	case key.Matches(msg, km.Up):
+		it.sel, it.scroll = max(it.sel-1, 0), 0
+	case key.Matches(msg, km.PageDown):
+		it.scroll += max(it.height/2, 1)
+	case key.Matches(msg, km.PageUp):
+		it.scroll = max(it.scroll-max(it.height/2, 1), 0)
+	case key.Matches(msg, km.Save):
+		return it, it.save(e)
+	case key.Matches(msg, km.Preview):
+		req := RunRequest{Program: it.base.Name, Version: it.base.Version, Variant: cloneProgram(it.draft), Inputs: it.inputs, LM: it.lm}
+		return newPreviewScreen(it.styles, req, it.base.Modules[it.mod].Name, it), nil
+	}
+	return it, nil
+}
+
+// save stores the selected iteration's program (the draft when the
+// original is selected) as the program's next version.
+func (it *iterateScreen) save(e *env) tea.Cmd {
+	if it.saving {
+		return nil
+	}
+	p := it.draft
+	if it.sel > 0 && it.sel < len(it.iters) {
+		p = it.iters[it.sel].program
+	}
+	v := cloneProgram(p)
+	v.Version, v.Note = 0, fmt.Sprintf("saved from a TUI iteration on module %s", v.Modules[it.mod].Name)
+	it.saving = true
+	r, ctx, gen := e.deps.Runner, e.ctx, it.gen
+	return func() tea.Msg {
+		out, err := r.SaveProgram(ctx, v)
+		return iterSavedMsg{gen: gen, program: out, err: err}
+	}
+}
+
+func (it *iterateScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	if w, ok := msg.(tea.MouseWheelMsg); ok && !it.editing {
+		if w.Button == tea.MouseWheelUp {
+			it.scroll = max(it.scroll-wheelLines, 0)
+		} else if w.Button == tea.MouseWheelDown {
+			it.scroll += wheelLines
+		}
+	}
+	return nil
+}
+
+func (it *iterateScreen) render() string {
+	s := it.styles
+	mod := it.base.Modules[it.mod]
+	title := s.Title.Render("Iterate "+it.base.Name) + s.Muted.Render(fmt.Sprintf(" v%d · module %s (%s)", it.base.Version, mod.Name, mod.Type))
+	if it.sel > 0 {
+		title += s.Muted.Render(fmt.Sprintf(" · #%d vs #%d", it.sel, it.sel-1))
+	}
+	title += s.Muted.Render(" · esc back")
+	if it.editing {
+		var b strings.Builder
+		b.WriteString(fit(title, it.width, 1) + "\n")
+		b.WriteString(fit(s.Subtitle.Render("Editing "+editNames[it.part])+s.Muted.Render("  tab: next part · esc: done"), it.width, 1) + "\n")
+		if it.editErr != nil {
+			b.WriteString(fit(s.Error.Render(it.editErr.Error()), it.width, 1))
+		}
+		b.WriteString("\n" + it.area.View())
+		return fit(b.String(), it.width, it.height)
+	}
+	listW := 20
+	if it.width >= 120 {
+		listW = 26
+	}
+	colW := max((it.width-listW-2)/2, 10)
+	h := it.height - 1
+	list := it.renderList(listW, h)
+	var left, right []string
+	if it.sel < len(it.iters) {
+		cur := it.iters[it.sel]
+		if it.sel > 0 {
+			left, right = sideBySide(s, it.iters[it.sel-1], cur, colW-1)
+		} else {
+			_, right = sideBySide(s, nil, cur, colW-1)
+			left = []string{s.Muted.Render("The original run."), "", s.Muted.Render("i edit the module,"), s.Muted.Render("r re-run the inputs,"), s.Muted.Render("then compare here.")}
+			left, right = right, left
+		}
+	}
+	maxLen := max(len(left), len(right))
+	off := min(it.scroll, max(maxLen-h, 0))
+	it.scroll = off
+	sep := s.Muted.Render("│")
+	ll := strings.Split(list, "\n")
+	var b strings.Builder
+	b.WriteString(fit(title, it.width, 1))
+	for i := range h {
+		b.WriteByte('\n')
+		l := ""
+		if i < len(ll) {
+			l = ll[i]
+		}
+		b.WriteString(l + sep + fit(lineAt(left, off+i), colW, 1) + sep + fit(lineAt(right, off+i), colW, 1))
+	}
+	return fit(b.String(), it.width, it.height)
+}
+
+func lineAt(ls []string, i int) string {
+	if i < len(ls) {
+		return " " + ls[i]
+	}
+	return ""
+}
+
+func (it *iterateScreen) renderList(w, h int) string {
+	s := it.styles
+	var lines []string
+	lines = append(lines, s.Header.Render(fit(" ITERATIONS", w, 1)))
+	for i, itn := range it.iters {
+		st := "…"
+		switch {
+		case itn.err != nil:
+			st = "✗"
+		case itn.exec != nil && itn.exec.State == model.Failed:
+			st = "✗"
+		case itn.done:
+			st = "✓"
+		}
+		line := fmt.Sprintf(" #%d %s %s", itn.n, st, itn.change)
+		if i == it.sel {
+			lines = append(lines, s.RowSelected.Render(fit(line, w, 1)))
+		} else {
+			lines = append(lines, fit(line, w, 1))
+		}
+	}
+	lines = append(lines, "")
+	d := describeChange(&it.base.Modules[it.mod], &it.draft.Modules[it.mod])
+	lines = append(lines, s.Muted.Render(fit(" draft: "+d, w, 1)))
+	for _, l := range []string{"i edit · r run", "j/k pick · ctrl+s", "save · w preview"} {
+		lines = append(lines, s.Muted.Render(fit(" "+l, w, 1)))
+	}
+	for len(lines) < h {
+		lines = append(lines, strings.Repeat(" ", w))
+	}
+	for i := range lines {
+		lines[i] = fit(lines[i], w, 1)
+	}
+	return strings.Join(lines[:h], "\n")
+}
+
+// sideBySide lays out two iterations as columns of w cells, the words that
+// differ highlighted: removed ones in a (the older), added ones in b.
+func sideBySide(s *themes.Styles, a, b *iteration, w int) (left, right []string) {
+	col := func(x *iteration, outs, prompt []diffOp, keep int) []string {
+		var lines []string
+		add := func(str string) { lines = append(lines, strings.Split(str, "\n")...) }
+		add(s.Subtitle.Render(fmt.Sprintf("#%d %s", x.n, x.change)))
+		switch {
+		case x.err != nil:
+			add(s.Error.Render(ansi.Wrap(x.err.Error(), w, " ")))
+			return lines
+		case x.exec == nil:
+			add(s.Muted.Render("submitting…"))
+			return lines
+		}
+		ex := x.exec
+		facts := fmt.Sprintf("%s · %s tok · %s · %s", ex.State, thousands(ex.TotalUsage().Total()), money(ex.Cost), fmtDur(ex.Duration))
+		add(s.Muted.Render(ansi.Wrap(facts, w, " ")))
+		if ex.Error != "" {
+			add(s.Error.Render(ansi.Wrap(sanitizeLine(ex.Error), w, " ")))
+		}
+		add(s.Subtitle.Render("── outputs"))
+		add(renderDiff(s, outs, keep, w))
+		add(s.Subtitle.Render("── prompt"))
+		if !x.done {
+			add(s.Muted.Render("running…"))
+		} else {
+			add(renderDiff(s, prompt, keep, w))
+		}
+		return lines
+	}
+	if a == nil {
+		ops := wordDiff("", outputsText(b))
+		pops := wordDiff("", promptText(b.prompt))
+		return nil, col(b, ops, pops, diffSame)
+	}
+	outs := wordDiff(outputsText(a), outputsText(b))
+	prompt := wordDiff(promptText(a.prompt), promptText(b.prompt))
+	return col(a, outs, prompt, diffDel), col(b, outs, prompt, diffAdd)
+}
+
+func outputsText(x *iteration) string {
+	if x == nil || x.exec == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, k := range sortedKeys(x.exec.Outputs) {
+		b.WriteString(k + ": " + valueText(x.exec.Outputs[k]) + "\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func promptText(ms []model.Message) string {
+	var parts []string
+	demo := demoRoles(ms)
+	for i, m := range ms {
+		parts = append(parts, "["+m.Role+demo[i]+"]\n"+m.Content)
+	}
+	return strings.Join(parts, "\n")
+}
+
+// --- word diff ----------------------------------------------------------------------------------
+
+// Kinds of diffOp.
+const (
+	diffSame = iota
+	diffDel
+	diffAdd
+)
+
+// diffOp is one token of a word diff: a word or a run of whitespace, kept,
+// removed (only in the old text) or added (only in the new).
+type diffOp struct {
+	kind int
+	text string
+}
+
+// diffCells bounds the LCS table; larger middles are shown as replaced
+// whole.
+const diffCells = 4 << 20
+
+// tokens splits text into words and runs of whitespace; joined they are
+// the text again.
+func tokens(text string) []string {
+	var out []string
+	start := 0
+	var inSpace bool
+	for i, r := range text {
+		sp := unicode.IsSpace(r)
+		if i > start && sp != inSpace {
+			out = append(out, text[start:i])
+			start = i
+		}
+		inSpace = sp
+	}
+	if start < len(text) {
+		out = append(out, text[start:])
+	}
+	return out
+}
+
+// wordDiff is a word-level diff of a and b (longest common subsequence of
+// their tokens, after the common prefix and suffix are taken off).
+func wordDiff(a, b string) []diffOp {
+	ta, tb := tokens(a), tokens(b)
+	pre := 0
+	for pre < len(ta) && pre < len(tb) && ta[pre] == tb[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(ta)-pre && suf < len(tb)-pre && ta[len(ta)-1-suf] == tb[len(tb)-1-suf] {
+		suf++
+	}
+	var ops []diffOp
+	for _, t := range ta[:pre] {
+		ops = append(ops, diffOp{diffSame, t})
+	}
+	ma, mb := ta[pre:len(ta)-suf], tb[pre:len(tb)-suf]
+	ops = append(ops, lcsOps(ma, mb)...)
+	for _, t := range ta[len(ta)-suf:] {
+		ops = append(ops, diffOp{diffSame, t})
+	}
+	return ops
+}
+
+func lcsOps(a, b []string) []diffOp {
+	var ops []diffOp
+	if len(a) == 0 || len(b) == 0 || (len(a)+1)*(len(b)+1) > diffCells {
+		for _, t := range a {
+			ops = append(ops, diffOp{diffDel, t})
+		}
+		for _, t := range b {
+			ops = append(ops, diffOp{diffAdd, t})
+		}
+		return ops
+	}
+	n, m := len(a), len(b)
+	// l[i][j] is the LCS length of a[i:] and b[j:].
+	l := make([]int32, (n+1)*(m+1))
+	at := func(i, j int) int32 { return l[i*(m+1)+j] }
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				l[i*(m+1)+j] = at(i+1, j+1) + 1
+			} else {
+				l[i*(m+1)+j] = max(at(i+1, j), at(i, j+1))
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < n && j < m {
+		switch {
+		case a[i] == b[j]:
+			ops = append(ops, diffOp{diffSame, a[i]})
+			i++
+			j++
+		case at(i+1, j) >= at(i, j+1):
+			ops = append(ops, diffOp{diffDel, a[i]})
+			i++
+		default:
+			ops = append(ops, diffOp{diffAdd, b[j]})
+			j++
+		}
+	}
+	for ; i < n; i++ {
+		ops = append(ops, diffOp{diffDel, a[i]})
+	}
+	for ; j < m; j++ {
+		ops = append(ops, diffOp{diffAdd, b[j]})
+	}
+	return ops
+}
+
+// renderDiff draws one side of a diff, wrapped to w: the tokens that are
+// the same and those of kind side (diffDel for the old text, diffAdd for the
+// new, diffSame for text alone), the changed words highlighted.
+func renderDiff(s *themes.Styles, ops []diffOp, side, w int) string {
+	var b strings.Builder
+	for _, op := range ops {
+		switch {
+		case op.kind == diffSame:
+			b.WriteString(op.text)
+		case op.kind != side:
+			continue
+		case strings.TrimSpace(op.text) == "":
+			b.WriteString(op.text) // whitespace is never styled: it may hold a newline
+		case side == diffDel:
+			b.WriteString(s.DiffDel.Render(op.text))
+		default:
+			b.WriteString(s.DiffAdd.Render(op.text))
+		}
+	}
+	var out []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		out = append(out, ansi.Wrap(sanitizeTabs(l), max(w, 4), " -"))
+	}
+	return strings.Join(out, "\n")
+}
+
+// --- render preview -----------------------------------------------------------------------------
+
+type previewScreen struct {
+	styles *themes.Styles
+	gen    uint64
+	back   overlay
+	req    RunRequest
+	module string
+	res    []RenderedPrompt
+	err    error
+	loaded bool
+	off    int
+
+	width, height int
+}
+
+type previewMsg struct {
+	gen uint64
+	res []RenderedPrompt
+	err error
+}
+
+func newPreviewScreen(s *themes.Styles, req RunRequest, module string, back overlay) *previewScreen {
+	return &previewScreen{styles: s, gen: screenGen.Add(1), back: back, req: req, module: module}
+}
+
+func (p *previewScreen) enter(e *env) tea.Cmd {
+	if p.loaded {
+		return nil
+	}
+	r, ctx, gen, req, mod := e.deps.Runner, e.ctx, p.gen, p.req, p.module
+	return func() tea.Msg {
+		if r == nil {
+			return previewMsg{gen: gen, err: fmt.Errorf("no runner configured")}
+		}
+		res, err := r.Render(ctx, req, mod)
+		return previewMsg{gen: gen, res: res, err: err}
+	}
+}
+
+func (p *previewScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
+	if m, ok := msg.(previewMsg); ok && m.gen == p.gen {
+		p.res, p.err, p.loaded = m.res, m.err, true
+	}
+	return p, nil
+}
+
+func (p *previewScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
+	km := e.keys
+	switch {
+	case key.Matches(msg, km.Back):
+		return p.back, nil
+	case key.Matches(msg, km.Down):
+		p.off++
+	case key.Matches(msg, km.Up):
+		p.off = max(p.off-1, 0)
+	case key.Matches(msg, km.PageDown):
+		p.off += max(p.height-2, 1)
+	case key.Matches(msg, km.PageUp):
+		p.off = max(p.off-max(p.height-2, 1), 0)
+	case key.Matches(msg, km.Top):
+		p.off = 0
+	}
+	return p, nil
+}
+
+func (p *previewScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	if w, ok := msg.(tea.MouseWheelMsg); ok {
+		if w.Button == tea.MouseWheelUp {
+			p.off = max(p.off-wheelLines, 0)
+		} else if w.Button == tea.MouseWheelDown {
+			p.off += wheelLines
+		}
+	}
+	return nil
+}
+
+func (p *previewScreen) typing() bool { return false }
+
+func (p *previewScreen) bindings() []key.Binding {
+	return []key.Binding{keyHelp("j/k", "scroll"), keyHelp("esc", "back")}
+}
+
+func (p *previewScreen) setSize(w, h int) { p.width, p.height = w, h }
+
+func (p *previewScreen) lines() []string {
+	s := p.styles
+	w := max(p.width-2, 8)
+	var lines []string
+	add := func(str string) { lines = append(lines, strings.Split(str, "\n")...) }
+	switch {
+	case p.err != nil:
+		add(s.Error.Render("Could not render: ") + p.err.Error())
+		return lines
+	case !p.loaded:
+		add(s.Muted.Render("Rendering…"))
+		return lines
+	case len(p.res) == 0:
+		add(s.Muted.Render("Nothing to render."))
+	}
+	for _, m := range p.res {
+		add(s.Subtitle.Render("── module " + m.Module + " " + strings.Repeat("─", max(w-len(m.Module)-11, 0))))
+		if len(m.Missing) > 0 {
+			add(s.Warning.Render("not rendered: needs " + strings.Join(m.Missing, ", ") + " (an earlier module's outputs)"))
+		}
+		if m.Note != "" {
+			add(s.Muted.Render(ansi.Wrap(m.Note, w, " ")))
+		}
+		demo := demoRoles(m.Messages)
+		for i, msg := range m.Messages {
+			add(s.Accent.Render("[" + msg.Role + demo[i] + "]"))
+			for _, para := range strings.Split(msg.Content, "\n") {
+				add(ansi.Wrap(sanitizeTabs(para), w, " -"))
+			}
+		}
+	}
+	return lines
+}
+
+func (p *previewScreen) render() string {
+	s := p.styles
+	what := p.req.Program
+	if p.module != "" {
+		what += " · module " + p.module
+	}
+	title := s.Title.Render("Render preview "+what) + s.Muted.Render(" · the exact messages, no LM called · esc back")
+	ls := p.lines()
+	h := max(p.height-1, 1)
+	off := min(p.off, max(len(ls)-h, 0))
+	p.off = off
+	body := ls[off:min(off+h, len(ls))]
+	for i := range body {
+		body[i] = " " + body[i]
+	}
+	return fit(title+"\n"+strings.Join(body, "\n"), p.width, p.height)
+}

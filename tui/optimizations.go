@@ -1,0 +1,907 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/keys"
+)
+
+// Optimizations is the optimization service the Optimizations page uses
+// (the owner's API, in cmd). It is only ever called from a tea.Cmd.
+type Optimizations interface {
+	// ListOptimizations lists runs, newest first; program "" is every program.
+	ListOptimizations(ctx context.Context, program string) ([]*model.Optimization, error)
+	OptimizationTrials(ctx context.Context, id model.ID) ([]*model.Trial, error)
+	StartOptimization(ctx context.Context, req OptimizationRequest) (*model.Optimization, error)
+	CancelOptimization(ctx context.Context, id model.ID) error
+	CompareOptimizations(ctx context.Context, ids []model.ID) (*model.Comparison, error)
+}
+
+// OptimizationRequest is what the new-run form asks for, in the spelling
+// of `signet opt run` (datasets as NAME or NAME:SPLIT, metric as a built-in
+// name or file.py:function).
+type OptimizationRequest struct {
+	Program   string
+	Optimizer string
+	Auto      string // MIPROv2's light, medium or heavy; "" otherwise
+	Train     string
+	Val       string
+	Metric    string
+	Budget    float64
+	LM        string
+}
+
+// Optimizer and metric choices of the form, in the CLI's spelling.
+var (
+	optimizerChoices = []string{"bootstrap", "labeled", "random_search", "mipro", "copro", "simba", "gepa"}
+	autoChoices      = []string{"light", "medium", "heavy"}
+	metricChoices    = []string{"exact_match", "answer_exact_match", "f1", "passage_match", "semantic_f1"}
+)
+
+// optPollEvery is how often the page reloads while a run is in progress.
+const optPollEvery = time.Second
+
+// Messages of the Optimizations page.
+type (
+	optsLoadedMsg struct {
+		runs []*model.Optimization
+		err  error
+	}
+	optTrialsMsg struct {
+		id     model.ID
+		trials []*model.Trial
+		err    error
+	}
+	optStartedMsg struct {
+		run *model.Optimization
+		err error
+	}
+	optCancelledMsg struct {
+		id  model.ID
+		err error
+	}
+	optCompareMsg struct {
+		gen uint64
+		cmp *model.Comparison
+		err error
+	}
+	optTickMsg struct{}
+)
+
+// optView is what the page shows.
+type optView int
+
+const (
+	optList optView = iota
+	optForm
+	optCompare
+)
+
+// optimizationsPage lists optimization runs with the selected run's live
+// progress and score per trial, starts new runs and compares runs.
+type optimizationsPage struct {
+	styles *themes.Styles
+	keys   keys.Map
+	list   components.List
+	view   optView
+
+	runs    []*model.Optimization
+	loaded  bool
+	loading bool
+	err     error
+	marked  map[model.ID]bool // runs chosen for comparison
+	polling bool              // a poll tick is scheduled
+
+	trials   map[model.ID][]*model.Trial
+	trialsOf model.ID // the run whose trials were asked for last
+
+	form optRunForm
+
+	cmpGen    uint64
+	cmp       *model.Comparison
+	cmpErr    error
+	cmpLines  []string
+	cmpOffset int
+
+	width, height int
+}
+
+var optColumns = []components.Column{
+	{Title: " ", Width: 1},
+	{Title: "PROGRAM", Flex: 2, MinWidth: 10},
+	{Title: "OPTIMIZER", Width: 13},
+	{Title: "STATE", Width: 9},
+	{Title: "TRIALS", Width: 6, Align: components.AlignRight},
+	{Title: "SCORE", Width: 11, Align: components.AlignRight},
+	{Title: "COST", Width: 8, Align: components.AlignRight},
+	{Title: "TIME", Width: 7, Align: components.AlignRight},
+	{Title: "STARTED", Width: 12},
+}
+
+func newOptimizationsPage(s *themes.Styles, km keys.Map) optimizationsPage {
+	return optimizationsPage{
+		styles: s, keys: km, list: components.NewList(optColumns, 1, listStyles(s)),
+		marked: map[model.ID]bool{}, trials: map[model.ID][]*model.Trial{},
+	}
+}
+
+func (p *optimizationsPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }
+
+// progressHeight is the height of the pane under the list.
+func (p *optimizationsPage) progressHeight() int {
+	if p.height < 16 {
+		return min(6, max(p.height-6, 0))
+	}
+	return min(10, p.height/3)
+}
+
+func (p *optimizationsPage) listHeight() int { return max(p.height-p.progressHeight(), 3) }
+
+func (p *optimizationsPage) setSize(w, h int) {
+	p.width, p.height = w, h
+	p.list.SetHeight(p.listHeight())
+	if p.cmp != nil {
+		p.cmpLines = p.compareLines()
+	}
+}
+
+func (p *optimizationsPage) typing() bool { return p.view == optForm }
+
+func (p *optimizationsPage) enter(e *env) tea.Cmd { return p.load(e) }
+
+func (p *optimizationsPage) load(e *env) tea.Cmd {
+	if p.loading {
+		return nil
+	}
+	p.loading = true
+	repo, ctx := e.deps.Optimizations, e.ctx
+	return func() tea.Msg {
+		if repo == nil {
+			return optsLoadedMsg{err: fmt.Errorf("no optimization service configured")}
+		}
+		runs, err := repo.ListOptimizations(ctx, "")
+		return optsLoadedMsg{runs: runs, err: err}
+	}
+}
+
+func (p *optimizationsPage) loadTrials(e *env, id model.ID) tea.Cmd {
+	repo, ctx := e.deps.Optimizations, e.ctx
+	if repo == nil {
+		return nil
+	}
+	p.trialsOf = id
+	return func() tea.Msg {
+		ts, err := repo.OptimizationTrials(ctx, id)
+		return optTrialsMsg{id: id, trials: ts, err: err}
+	}
+}
+
+func (p *optimizationsPage) update(e *env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case optsLoadedMsg:
+		p.loading, p.loaded = false, true
+		p.err = msg.err
+		if msg.err != nil {
+			return nil
+		}
+		p.setRuns(msg.runs)
+		var cmds []tea.Cmd
+		if r := p.selected(); r != nil {
+			cmds = append(cmds, p.loadTrials(e, r.ID))
+		}
+		if p.active() && !p.polling {
+			p.polling = true
+			cmds = append(cmds, tea.Tick(optPollEvery, func(time.Time) tea.Msg { return optTickMsg{} }))
+		}
+		return tea.Batch(cmds...)
+	case optTickMsg:
+		p.polling = false
+		if !p.active() {
+			return nil
+		}
+		return p.load(e)
+	case optTrialsMsg:
+		if msg.err == nil {
+			p.trials[msg.id] = msg.trials
+		}
+	case optStartedMsg:
+		if msg.err != nil {
+			return noticeErr(fmt.Errorf("optimization not started: %w", msg.err))
+		}
+		p.view = optList
+		return tea.Batch(notice(fmt.Sprintf("started %s on %s (%s)", msg.run.Optimizer, msg.run.Program, runID(msg.run.ID))), p.load(e))
+	case optCancelledMsg:
+		if msg.err != nil {
+			return noticeErr(fmt.Errorf("cancel %s: %w", runID(msg.id), msg.err))
+		}
+		return tea.Batch(notice("cancelling "+runID(msg.id)), p.load(e))
+	case optCompareMsg:
+		if msg.gen != p.cmpGen {
+			return nil
+		}
+		p.cmp, p.cmpErr = msg.cmp, msg.err
+		if msg.cmp != nil {
+			p.cmpLines = p.compareLines()
+		}
+	}
+	return nil
+}
+
+// active reports whether some run is still in progress.
+func (p *optimizationsPage) active() bool {
+	return slices.ContainsFunc(p.runs, func(o *model.Optimization) bool { return !o.State.Terminal() })
+}
+
+func (p *optimizationsPage) setRuns(runs []*model.Optimization) {
+	var sel model.ID
+	if r := p.selected(); r != nil {
+		sel = r.ID
+	}
+	p.runs = runs
+	rows := make([]components.Row, len(runs))
+	for i, o := range runs {
+		rows[i] = p.row(o)
+	}
+	p.list.SetRows(rows)
+	if i := slices.IndexFunc(runs, func(o *model.Optimization) bool { return o.ID == sel }); i >= 0 {
+		p.list.SelectRow(i)
+	}
+}
+
+func (p *optimizationsPage) row(o *model.Optimization) components.Row {
+	mark := " "
+	if p.marked[o.ID] {
+		mark = "✓"
+	}
+	score := "-"
+	switch {
+	case o.State == model.Completed || o.Stopped != "":
+		score = fmt.Sprintf("%.2f→%.2f", o.BaselineScore, o.BestScore)
+	case o.Progress != nil:
+		score = fmt.Sprintf("best %.2f", o.Progress.BestScore)
+	}
+	trials := strconv.Itoa(o.Trials)
+	if o.Progress != nil && o.Progress.Trials > 0 && !o.State.Terminal() {
+		trials = fmt.Sprintf("%d/%d", o.Progress.Trial, o.Progress.Trials)
+	}
+	cost := usd(o.Cost, o.CostUnknown)
+	if o.Progress != nil && !o.State.Terminal() {
+		cost = usd(o.Progress.Cost, false) // the record's cost is set when the run ends
+	}
+	started := "-"
+	if !o.StartedAt.IsZero() {
+		started = o.StartedAt.Local().Format("Jan 02 15:04")
+	}
+	return components.Row{mark, fmt.Sprintf("%s v%d", o.Program, o.BaseVersion), o.Optimizer, string(o.State),
+		trials, score, cost, shortDuration(runDuration(o)), started}
+}
+
+func runDuration(o *model.Optimization) time.Duration {
+	switch {
+	case o.Duration > 0:
+		return o.Duration
+	case !o.StartedAt.IsZero() && !o.FinishedAt.IsZero():
+		return o.FinishedAt.Sub(o.StartedAt)
+	case o.Progress != nil:
+		return time.Duration(o.Progress.Elapsed * float64(time.Second))
+	}
+	return 0
+}
+
+func usd(c float64, unknown bool) string {
+	s := fmt.Sprintf("$%.4f", c)
+	if c >= 1 {
+		s = fmt.Sprintf("$%.2f", c)
+	}
+	if unknown {
+		s += "?"
+	}
+	return s
+}
+
+func shortDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+func runID(id model.ID) string {
+	s := id.String()
+	return s[max(len(s)-8, 0):]
+}
+
+func (p *optimizationsPage) selected() *model.Optimization {
+	if row, ok := p.list.Selected(); ok && row < len(p.runs) {
+		return p.runs[row]
+	}
+	return nil
+}
+
+// bindings lists the keys of the current view.
+func (p *optimizationsPage) bindings() []key.Binding {
+	km := p.keys
+	switch p.view {
+	case optForm:
+		return []key.Binding{withHelpText(km.Save, "start the run"), withHelpText(km.Back, "cancel")}
+	case optCompare:
+		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, km.Back}
+	}
+	return []key.Binding{withHelpText(km.New, "new run"), withHelpText(km.Cancel, "cancel run"),
+		withHelpText(km.Expand, "mark for compare"), withHelpText(km.Compare, "compare marked"), km.Refresh}
+}
+
+// withHelpText is b with another description, for a page's own wording.
+func withHelpText(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.keys
+	switch p.view {
+	case optForm:
+		return p.form.key(e, p, msg)
+	case optCompare:
+		maxOff := max(len(p.cmpLines)-(p.height-1), 0)
+		switch {
+		case key.Matches(msg, km.Back):
+			p.view, p.cmp, p.cmpErr = optList, nil, nil
+		case key.Matches(msg, km.Down):
+			p.cmpOffset++
+		case key.Matches(msg, km.Up):
+			p.cmpOffset--
+		case key.Matches(msg, km.PageDown):
+			p.cmpOffset += p.height - 1
+		case key.Matches(msg, km.PageUp):
+			p.cmpOffset -= p.height - 1
+		case key.Matches(msg, km.Top):
+			p.cmpOffset = 0
+		case key.Matches(msg, km.Bottom):
+			p.cmpOffset = maxOff
+		}
+		p.cmpOffset = min(max(p.cmpOffset, 0), maxOff)
+		return nil
+	}
+	switch {
+	case key.Matches(msg, km.New):
+		p.form = newOptRunForm(p.selected())
+		p.view = optForm
+	case key.Matches(msg, km.Cancel):
+		if r := p.selected(); r != nil && !r.State.Terminal() {
+			repo, ctx, id := e.deps.Optimizations, e.ctx, r.ID
+			return func() tea.Msg { return optCancelledMsg{id: id, err: repo.CancelOptimization(ctx, id)} }
+		}
+	case key.Matches(msg, km.Expand):
+		if r := p.selected(); r != nil {
+			if p.marked[r.ID] {
+				delete(p.marked, r.ID)
+			} else {
+				p.marked[r.ID] = true
+			}
+			p.setRuns(p.runs)
+			p.list.Down()
+		}
+	case key.Matches(msg, km.Compare):
+		return p.compare(e)
+	case key.Matches(msg, km.Refresh):
+		return p.load(e)
+	default:
+		before := p.selected()
+		navigate(&p.list, msg, km)
+		if r := p.selected(); r != nil && r != before {
+			return p.loadTrials(e, r.ID)
+		}
+	}
+	return nil
+}
+
+// compare asks for the comparison of the marked runs, in list order (or the
+// selected run and the one below it when fewer than two are marked).
+func (p *optimizationsPage) compare(e *env) tea.Cmd {
+	var ids []model.ID
+	for _, o := range p.runs {
+		if p.marked[o.ID] {
+			ids = append(ids, o.ID)
+		}
+	}
+	if len(ids) < 2 {
+		return notice("mark two or more runs with space, then C to compare")
+	}
+	p.cmpGen++
+	p.view, p.cmp, p.cmpErr, p.cmpOffset = optCompare, nil, nil, 0
+	gen, repo, ctx := p.cmpGen, e.deps.Optimizations, e.ctx
+	return func() tea.Msg {
+		c, err := repo.CompareOptimizations(ctx, ids)
+		return optCompareMsg{gen: gen, cmp: c, err: err}
+	}
+}
+
+func (p *optimizationsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	if p.view != optList {
+		if w, ok := msg.(tea.MouseWheelMsg); ok && p.view == optCompare {
+			if w.Button == tea.MouseWheelUp {
+				p.cmpOffset = max(p.cmpOffset-wheelLines, 0)
+			} else if w.Button == tea.MouseWheelDown {
+				p.cmpOffset = min(p.cmpOffset+wheelLines, max(len(p.cmpLines)-(p.height-1), 0))
+			}
+		}
+		return nil
+	}
+	before := p.selected()
+	listMouse(&p.list, msg, y)
+	if r := p.selected(); r != nil && r != before {
+		return p.loadTrials(e, r.ID)
+	}
+	return nil
+}
+
+// render draws the page.
+func (p *optimizationsPage) render() string {
+	s := p.styles
+	switch {
+	case p.err != nil:
+		return fit(s.Error.Render("Could not load optimizations: ")+p.err.Error(), p.width, p.height)
+	case !p.loaded:
+		return fit(s.Muted.Render("Loading optimizations…"), p.width, p.height)
+	case p.view == optForm:
+		return p.form.render(s, p.width, p.height)
+	case p.view == optCompare:
+		return p.renderCompare()
+	}
+	if len(p.runs) == 0 {
+		text := "No optimization runs yet. Press n to start one (or `signet opt run PROGRAM --optimizer bootstrap --train DATASET`)."
+		return fit(s.Muted.Render(ansi.Wrap(text, max(p.width-2, 10), " ")), p.width, p.height)
+	}
+	return p.list.Render(p.width, p.listHeight()) + "\n" + p.renderProgress(p.width, p.progressHeight())
+}
+
+// renderProgress is the selected run's pane: a progress bar with the
+// phase, trial, scores, LM calls, tokens, cost and times, and a chart of the
+// score per trial.
+func (p *optimizationsPage) renderProgress(w, h int) string {
+	s := p.styles
+	o := p.selected()
+	if o == nil || h < 3 {
+		return fit("", w, h)
+	}
+	var lines []string
+	head := s.Title.Render(o.Program) + s.Muted.Render(fmt.Sprintf(" v%d · %s · %s · metric %s", o.BaseVersion, o.Optimizer, o.State, o.Metric.Name))
+	if o.ResultVersion > 0 {
+		head += s.Success.Render(fmt.Sprintf(" · saved v%d", o.ResultVersion))
+	}
+	if o.Stopped != "" {
+		head += s.Warning.Render(" · stopped: " + o.Stopped)
+	}
+	lines = append(lines, head)
+	pr := o.Progress
+	if pr != nil && !o.State.Terminal() {
+		frac := 0.0
+		if pr.Trials > 0 {
+			frac = float64(pr.Trial) / float64(pr.Trials)
+		}
+		label := fmt.Sprintf(" %s %d/%d", pr.Phase, pr.Trial, pr.Trials)
+		lines = append(lines, bar(s, frac, max(min(w-len(label)-2, 50), 10))+s.Accent.Render(label))
+		lines = append(lines, s.Muted.Render(fmt.Sprintf("score %.3f · best %.3f · %d LM calls · %d/%d tokens · %s · %s elapsed · ~%s left",
+			pr.Score, pr.BestScore, pr.LMCalls, pr.TokensIn, pr.TokensOut, usd(pr.Cost, false),
+			shortDuration(time.Duration(pr.Elapsed*float64(time.Second))), shortDuration(time.Duration(pr.ETA*float64(time.Second))))))
+	} else {
+		line := fmt.Sprintf("baseline %.3f → best %.3f · %d trials · %d LM calls · %s · %s",
+			o.BaselineScore, o.BestScore, o.Trials, o.LMCalls, usd(o.Cost, o.CostUnknown), shortDuration(runDuration(o)))
+		if o.TestBaseline != nil && o.TestScore != nil {
+			line += fmt.Sprintf(" · held-out %.3f → %.3f", *o.TestBaseline, *o.TestScore)
+		}
+		lines = append(lines, s.Muted.Render(line))
+		if o.Error != "" {
+			lines = append(lines, s.Error.Render(o.ErrorCode+": ")+o.Error)
+		}
+	}
+	if ts := p.trials[o.ID]; len(ts) > 0 && h-len(lines) >= 3 {
+		lines = append(lines, s.Subtitle.Render("score per trial"))
+		lines = append(lines, trialChart(s, ts, w, h-len(lines))...)
+	}
+	return fit(strings.Join(lines, "\n"), w, h)
+}
+
+// bar draws a progress bar of width w filled to frac.
+func bar(s *themes.Styles, frac float64, w int) string {
+	frac = math.Min(math.Max(frac, 0), 1)
+	n := int(math.Round(frac * float64(w)))
+	return s.Accent.Render(strings.Repeat("█", n)) + s.Muted.Render(strings.Repeat("░", w-n))
+}
+
+// trialChart draws the score of each trial as a column of block
+// characters, h lines high (the last is the axis), newest trials kept when
+// they do not fit.
+func trialChart(s *themes.Styles, ts []*model.Trial, w, h int) []string {
+	rows := max(h-1, 1)
+	ts = slices.Clone(ts)
+	slices.SortFunc(ts, func(a, b *model.Trial) int { return a.N - b.N })
+	if len(ts) > w-8 {
+		ts = ts[len(ts)-(w-8):]
+	}
+	lo, hi := 0.0, 1.0
+	for _, t := range ts {
+		hi = math.Max(hi, t.Score)
+		lo = math.Min(lo, t.Score)
+	}
+	best := math.Inf(-1)
+	for _, t := range ts {
+		best = math.Max(best, t.Score)
+	}
+	const blocks = " ▁▂▃▄▅▆▇█"
+	bl := []rune(blocks)
+	lines := make([]string, rows)
+	for r := range rows {
+		var b strings.Builder
+		switch r {
+		case 0:
+			b.WriteString(s.Muted.Render(fmt.Sprintf("%6.2f ", hi)))
+		case rows - 1:
+			b.WriteString(s.Muted.Render(fmt.Sprintf("%6.2f ", lo)))
+		default:
+			b.WriteString("       ")
+		}
+		for _, t := range ts {
+			// Height in eighths of a line, from the bottom.
+			eighths := int(math.Round((t.Score - lo) / (hi - lo) * float64(rows*8)))
+			level := rows - 1 - r
+			fill := min(max(eighths-level*8, 0), 8)
+			st := s.Accent
+			if t.Score == best {
+				st = s.Success
+			}
+			b.WriteString(st.Render(string(bl[fill])))
+		}
+		lines[r] = b.String()
+	}
+	return append(lines, s.Muted.Render(fmt.Sprintf("       trials %d–%d · best %.3f", ts[0].N, ts[len(ts)-1].N, best)))
+}
+
+// renderCompare draws the comparison, scrolled.
+func (p *optimizationsPage) renderCompare() string {
+	s := p.styles
+	title := s.Title.Render("Compare runs") + s.Muted.Render(" · esc back")
+	switch {
+	case p.cmpErr != nil:
+		return fit(title+"\n"+s.Error.Render("Could not compare: ")+p.cmpErr.Error(), p.width, p.height)
+	case p.cmp == nil:
+		return fit(title+"\n"+s.Muted.Render("Comparing…"), p.width, p.height)
+	}
+	h := max(p.height-1, 1)
+	off := min(p.cmpOffset, max(len(p.cmpLines)-h, 0))
+	end := min(off+h, len(p.cmpLines))
+	if len(p.cmpLines) > h {
+		title += s.Muted.Render(fmt.Sprintf(" · lines %d-%d of %d", off+1, end, len(p.cmpLines)))
+	}
+	return fit(title+"\n"+strings.Join(p.cmpLines[off:end], "\n"), p.width, p.height)
+}
+
+// compareLines lays the comparison out: a table of the runs, what each run
+// changed per predictor, the pass/fail matrix with flips, and score versus
+// cost.
+func (p *optimizationsPage) compareLines() []string {
+	s := p.styles
+	c := p.cmp
+	w := p.width
+	var out []string
+	add := func(l ...string) { out = append(out, l...) }
+	colW := max(min((w-18)/max(len(c.Runs), 1), 28), 10)
+	cell := func(v string) string { return padRight(ansi.Truncate(v, colW-1, "…"), colW) }
+	row := func(label string, vals func(i int, r model.RunSummary) string) {
+		var b strings.Builder
+		b.WriteString(s.Muted.Render(padRight(label, 18)))
+		for i, r := range c.Runs {
+			b.WriteString(cell(vals(i, r)))
+		}
+		add(b.String())
+	}
+	add(s.Subtitle.Render("Runs"))
+	row("run", func(_ int, r model.RunSummary) string { return runID(r.ID) })
+	row("program", func(_ int, r model.RunSummary) string { return fmt.Sprintf("%s v%d", r.Program, r.BaseVersion) })
+	row("optimizer", func(_ int, r model.RunSummary) string { return r.Optimizer })
+	row("settings", func(_ int, r model.RunSummary) string { return settingsString(r.Settings) })
+	row("metric", func(_ int, r model.RunSummary) string { return r.Metric })
+	row("state", func(_ int, r model.RunSummary) string {
+		if r.Stopped != "" {
+			return string(r.State) + " (" + r.Stopped + ")"
+		}
+		return string(r.State)
+	})
+	row("score", func(_ int, r model.RunSummary) string { return fmt.Sprintf("%.3f → %.3f", r.Before, r.After) })
+	row("held-out", func(_ int, r model.RunSummary) string {
+		if r.TestBefore == nil || r.TestAfter == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.3f → %.3f", *r.TestBefore, *r.TestAfter)
+	})
+	row("result", func(_ int, r model.RunSummary) string {
+		if r.ResultVersion == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("v%d", r.ResultVersion)
+	})
+	row("cost", func(_ int, r model.RunSummary) string { return usd(r.Cost, r.CostUnknown) })
+	row("LM calls", func(_ int, r model.RunSummary) string { return strconv.Itoa(r.LMCalls) })
+	row("duration", func(_ int, r model.RunSummary) string { return shortDuration(r.Duration) })
+	row("trials", func(_ int, r model.RunSummary) string { return strconv.Itoa(r.Trials) })
+
+	for _, pc := range c.Predictors {
+		add("", s.Subtitle.Render("Predictor "+pc.Name))
+		for i, ch := range pc.Runs {
+			who := s.Muted.Render(fmt.Sprintf("  %s %s: ", runID(c.Runs[i].ID), c.Runs[i].Optimizer))
+			if !ch.InstructionsChanged {
+				add(who + s.Muted.Render("instructions unchanged"))
+			} else {
+				add(who + "instructions")
+				for _, l := range wrapLines(ch.OldInstructions, w-6) {
+					add("    " + s.DiffDel.Render("- "+l))
+				}
+				for _, l := range wrapLines(ch.NewInstructions, w-6) {
+					add("    " + s.DiffAdd.Render("+ "+l))
+				}
+			}
+			add(s.Muted.Render(fmt.Sprintf("    demos %d → %d", ch.DemosBefore, ch.DemosAfter)))
+			for _, d := range ch.DemosRemoved {
+				add("    " + s.DiffDel.Render(ansi.Truncate("- "+d, w-6, "…")))
+			}
+			for _, d := range ch.DemosAdded {
+				add("    " + s.DiffAdd.Render(ansi.Truncate("+ "+d, w-6, "…")))
+			}
+		}
+	}
+
+	add("", s.Subtitle.Render(fmt.Sprintf("Validation examples · %d flip between runs", c.Flips)))
+	if len(c.Examples) == 0 {
+		add(s.Muted.Render("  no per-example results recorded"))
+	} else {
+		var hdr strings.Builder
+		hdr.WriteString(s.Muted.Render(padRight("  example", 14)))
+		for _, r := range c.Runs {
+			hdr.WriteString(s.Muted.Render(padRight(runID(r.ID), 10)))
+		}
+		add(hdr.String())
+		for _, ex := range c.Examples {
+			var b strings.Builder
+			mark := "  "
+			if ex.Flip {
+				mark = s.Warning.Render("▶ ")
+			}
+			b.WriteString(mark + padRight(runID(ex.Example), 12))
+			for _, pass := range ex.Pass {
+				switch {
+				case pass == nil:
+					b.WriteString(s.Muted.Render(padRight("·", 10)))
+				case *pass:
+					b.WriteString(s.Success.Render(padRight("pass", 10)))
+				default:
+					b.WriteString(s.Error.Render(padRight("fail", 10)))
+				}
+			}
+			add(b.String())
+		}
+	}
+
+	add("", s.Subtitle.Render("Score versus cost"))
+	pts := make([]model.RunSummary, len(c.Runs))
+	copy(pts, c.Runs)
+	slices.SortStableFunc(pts, func(a, b model.RunSummary) int { return cmpFloat(a.Cost, b.Cost) })
+	barW := max(min(w-40, 40), 10)
+	for _, r := range pts {
+		add(fmt.Sprintf("  %s %s %s %s", padRight(runID(r.ID), 9), padRight(r.Optimizer, 14),
+			bar(s, r.After, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", r.After, usd(r.Cost, r.CostUnknown)))))
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func settingsString(m map[string]any) string {
+	if len(m) == 0 {
+		return "defaults"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func padRight(s string, w int) string {
+	if n := ansi.StringWidth(s); n < w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	return s
+}
+
+func wrapLines(text string, w int) []string {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return []string{"(none)"}
+	}
+	var out []string
+	for _, para := range strings.Split(text, "\n") {
+		out = append(out, strings.Split(ansi.Wrap(para, max(w, 10), " -"), "\n")...)
+	}
+	return out
+}
+
+// optRunForm is the new-run form: text fields and choices, one focused.
+type optRunForm struct {
+	fields []optField
+	focus  int
+	err    string
+}
+
+type optField struct {
+	label   string
+	value   string
+	choices []string // a choice field cycles with left/right
+	help    string
+}
+
+func newOptRunForm(sel *model.Optimization) optRunForm {
+	prog, train, val, lm := "", "", "", ""
+	if sel != nil { // start from the selected run: the usual next step is another optimizer on the same data
+		prog, lm = sel.Program, sel.LM
+		train, val = refString(sel.Train), refString(sel.Val)
+	}
+	return optRunForm{fields: []optField{
+		{label: "program", value: prog, help: "NAME"},
+		{label: "optimizer", value: optimizerChoices[0], choices: optimizerChoices},
+		{label: "auto", value: autoChoices[0], choices: autoChoices, help: "MIPROv2 only"},
+		{label: "train", value: train, help: "DATASET or DATASET:SPLIT"},
+		{label: "val", value: val, help: "optional; DATASET or DATASET:SPLIT"},
+		{label: "metric", value: metricChoices[0], choices: metricChoices, help: "←/→ for built-ins, or type file.py:function"},
+		{label: "budget", value: "", help: "USD, optional hard stop"},
+		{label: "lm", value: lm, help: "LM profile, optional"},
+	}}
+}
+
+func refString(r model.DataRef) string {
+	if r.Dataset == "" {
+		return ""
+	}
+	if r.Split != "" {
+		return r.Dataset + ":" + string(r.Split)
+	}
+	return r.Dataset
+}
+
+func (f *optRunForm) value(label string) string {
+	for _, fl := range f.fields {
+		if fl.label == label {
+			return strings.TrimSpace(fl.value)
+		}
+	}
+	return ""
+}
+
+// request validates the form.
+func (f *optRunForm) request() (OptimizationRequest, error) {
+	req := OptimizationRequest{
+		Program: f.value("program"), Optimizer: f.value("optimizer"), Train: f.value("train"),
+		Val: f.value("val"), Metric: f.value("metric"), LM: f.value("lm"),
+	}
+	if req.Optimizer == "mipro" {
+		req.Auto = f.value("auto")
+	}
+	switch {
+	case req.Program == "":
+		return req, fmt.Errorf("program: a program name is needed")
+	case req.Train == "":
+		return req, fmt.Errorf("train: a dataset is needed (NAME or NAME:SPLIT)")
+	case req.Metric == "":
+		return req, fmt.Errorf("metric: a metric is needed")
+	}
+	if b := f.value("budget"); b != "" {
+		v, err := strconv.ParseFloat(strings.TrimPrefix(b, "$"), 64)
+		if err != nil || v < 0 {
+			return req, fmt.Errorf("budget: %q is not an amount in USD", b)
+		}
+		req.Budget = v
+	}
+	return req, nil
+}
+
+func (f *optRunForm) key(e *env, p *optimizationsPage, msg tea.KeyPressMsg) tea.Cmd {
+	fl := &f.fields[f.focus]
+	switch {
+	case msg.Code == tea.KeyEscape:
+		p.view = optList
+	case key.Matches(msg, e.keys.Save) || msg.Code == tea.KeyEnter && f.focus == len(f.fields)-1:
+		req, err := f.request()
+		if err != nil {
+			f.err = err.Error()
+			return nil
+		}
+		f.err = ""
+		repo, ctx := e.deps.Optimizations, e.ctx
+		return func() tea.Msg {
+			run, err := repo.StartOptimization(ctx, req)
+			return optStartedMsg{run: run, err: err}
+		}
+	case msg.Code == tea.KeyTab || msg.Code == tea.KeyDown || msg.Code == tea.KeyEnter:
+		f.focus = (f.focus + 1) % len(f.fields)
+	case msg.Code == tea.KeyUp || msg.String() == "shift+tab":
+		f.focus = (f.focus + len(f.fields) - 1) % len(f.fields)
+	case (msg.Code == tea.KeyLeft || msg.Code == tea.KeyRight) && len(fl.choices) > 0:
+		i := slices.Index(fl.choices, fl.value)
+		if msg.Code == tea.KeyRight {
+			i = (i + 1) % len(fl.choices)
+		} else {
+			i = (i + len(fl.choices) - 1) % len(fl.choices)
+			if i < 0 {
+				i = len(fl.choices) - 1
+			}
+		}
+		fl.value = fl.choices[i]
+	case msg.Code == tea.KeyBackspace:
+		if fl.value != "" {
+			_, n := utf8.DecodeLastRuneInString(fl.value)
+			fl.value = fl.value[:len(fl.value)-n]
+		}
+	case msg.Text != "" && msg.Mod&^tea.ModShift == 0:
+		fl.value += msg.Text
+	}
+	return nil
+}
+
+func (f *optRunForm) render(s *themes.Styles, w, h int) string {
+	lines := []string{s.Title.Render("New optimization run") + s.Muted.Render(" · tab/↑↓ move · ←/→ choose · ctrl+s start · esc cancel"), ""}
+	for i, fl := range f.fields {
+		label := padRight(fl.label, 11)
+		val := fl.value
+		if i == f.focus {
+			label = s.Accent.Render("▌" + label)
+			val += s.Accent.Render("█")
+		} else {
+			label = " " + s.Muted.Render(label)
+		}
+		if len(fl.choices) > 0 {
+			val = "‹ " + val + " ›"
+		}
+		line := label + " " + val
+		if fl.help != "" {
+			line += "  " + s.Muted.Render(fl.help)
+		}
+		lines = append(lines, line)
+	}
+	if f.err != "" {
+		lines = append(lines, "", s.Error.Render(f.err))
+	}
+	lines = append(lines, "", s.Muted.Render(ansi.Wrap("The run is estimated and checked against the budget before it starts; progress shows here live.", max(w-2, 10), " ")))
+	return fit(strings.Join(lines, "\n"), w, h)
+}

@@ -1,0 +1,355 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
+)
+
+type fakeOptimizations struct {
+	mu        sync.Mutex
+	runs      []*model.Optimization
+	trials    map[model.ID][]*model.Trial
+	programs  map[string]*model.Program // "name@version"
+	started   []OptimizationRequest
+	cancelled []model.ID
+	lists     int
+}
+
+func (f *fakeOptimizations) ListOptimizations(context.Context, string) ([]*model.Optimization, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lists++
+	out := make([]*model.Optimization, len(f.runs))
+	for i, o := range f.runs {
+		c := *o
+		out[i] = &c
+	}
+	return out, nil
+}
+
+func (f *fakeOptimizations) OptimizationTrials(_ context.Context, id model.ID) ([]*model.Trial, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.trials[id], nil
+}
+
+func (f *fakeOptimizations) StartOptimization(_ context.Context, req OptimizationRequest) (*model.Optimization, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if req.Program == "missing" {
+		return nil, fmt.Errorf("program %q: not found", req.Program)
+	}
+	f.started = append(f.started, req)
+	o := &model.Optimization{ID: model.NewID(), Program: req.Program, BaseVersion: 1, Optimizer: req.Optimizer, State: model.Pending}
+	f.runs = append([]*model.Optimization{o}, f.runs...)
+	return o, nil
+}
+
+func (f *fakeOptimizations) CancelOptimization(_ context.Context, id model.ID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancelled = append(f.cancelled, id)
+	return nil
+}
+
+func (f *fakeOptimizations) CompareOptimizations(_ context.Context, ids []model.ID) (*model.Comparison, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var runs []model.RunForCompare
+	for _, id := range ids {
+		for _, o := range f.runs {
+			if o.ID == id {
+				runs = append(runs, model.RunForCompare{Run: o, Trials: f.trials[id],
+					Base:   f.programs[fmt.Sprintf("%s@%d", o.Program, o.BaseVersion)],
+					Result: f.programs[fmt.Sprintf("%s@%d", o.Program, o.ResultVersion)]})
+			}
+		}
+	}
+	return model.CompareRuns(runs), nil
+}
+
+// fixedID makes IDs whose short form (the last 8 hex digits) is readable
+// and stable across runs, for goldens.
+func fixedID(n int) model.ID {
+	id, err := model.ParseID(fmt.Sprintf("0190b6c8-0000-7000-8000-0000%08d", n))
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+func sampleOptimizations() *fakeOptimizations {
+	start := time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
+	ex := []model.ID{fixedID(101), fixedID(102), fixedID(103), fixedID(104)}
+	res := func(pass ...bool) []model.ExampleResult {
+		out := make([]model.ExampleResult, len(pass))
+		for i, p := range pass {
+			out[i] = model.ExampleResult{Example: ex[i], Pass: p}
+		}
+		return out
+	}
+	boot := &model.Optimization{ID: fixedID(1), Program: "qa", BaseVersion: 1, ResultVersion: 2, Optimizer: "bootstrap_fewshot",
+		Settings: map[string]any{"max_bootstrapped_demos": 4}, Metric: model.Metric{Name: "exact_match"},
+		State: model.Completed, Trials: 3, BaselineScore: 0.25, BestScore: 0.75, BestTrial: 3, LMCalls: 48, Cost: 0.0123,
+		StartedAt: start, FinishedAt: start.Add(95 * time.Second)}
+	mipro := &model.Optimization{ID: fixedID(2), Program: "qa", BaseVersion: 1, ResultVersion: 3, Optimizer: "mipro_v2",
+		Settings: map[string]any{"auto": "light"}, Metric: model.Metric{Name: "exact_match"},
+		State: model.Completed, Trials: 2, BaselineScore: 0.25, BestScore: 0.5, BestTrial: 2, LMCalls: 120, Cost: 0.0456,
+		StartedAt: start.Add(time.Hour), FinishedAt: start.Add(time.Hour + 4*time.Minute)}
+	running := &model.Optimization{ID: fixedID(3), Program: "sentiment", BaseVersion: 2, Optimizer: "gepa",
+		Metric: model.Metric{Name: "f1"}, State: model.Running, StartedAt: start.Add(2 * time.Hour),
+		Progress: &model.OptProgress{Phase: "trials", Trial: 4, Trials: 10, Score: 0.6, BestScore: 0.7, LMCalls: 80,
+			TokensIn: 12000, TokensOut: 900, Cost: 0.02, Elapsed: 42, ETA: 63}}
+	return &fakeOptimizations{
+		runs: []*model.Optimization{running, mipro, boot},
+		trials: map[model.ID][]*model.Trial{
+			boot.ID: {
+				{N: 0, Score: 0.25, Results: res(true, false, false, false)},
+				{N: 1, Score: 0.5, Results: res(true, true, false, false)},
+				{N: 2, Score: 0.5, Results: res(true, false, true, false)},
+				{N: 3, Score: 0.75, Results: res(true, true, true, false)},
+			},
+			mipro.ID: {
+				{N: 0, Score: 0.25, Results: res(true, false, false, false)},
+				{N: 1, Score: 0.25, Results: res(false, true, false, false)},
+				{N: 2, Score: 0.5, Results: res(false, true, true, false)},
+			},
+			running.ID: {{N: 0, Score: 0.4}, {N: 1, Score: 0.55}, {N: 2, Score: 0.7}, {N: 3, Score: 0.6}},
+		},
+		programs: map[string]*model.Program{
+			"qa@1": {Name: "qa", Version: 1, Modules: []model.Module{{Name: "answer", Instructions: "Answer the question."}}},
+			"qa@2": {Name: "qa", Version: 2, Modules: []model.Module{{Name: "answer", Instructions: "Answer the question.",
+				Demos: []map[string]any{{"question": "Capital of France?", "answer": "Paris"}}}}},
+			"qa@3": {Name: "qa", Version: 3, Modules: []model.Module{{Name: "answer", Instructions: "Answer in one word."}}},
+		},
+	}
+}
+
+func newOptModel(t *testing.T, w, h int, f *fakeOptimizations) Model {
+	t.Helper()
+	p, err := themes.Get(themes.Dark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}, Datasets: sampleDatasets(), Optimizations: f},
+		Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p)})
+	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+	m = run(t, m, m.Init())
+	return sendNoTick(t, m, keyText("4"))
+}
+
+// sendNoTick delivers a key and runs what follows, except poll ticks (a
+// test drives the clock itself with optTickMsg).
+func sendNoTick(t *testing.T, m Model, k tea.KeyPressMsg) Model {
+	t.Helper()
+	nm, cmd := m.Update(k)
+	return runNoTick(t, nm.(Model), cmd)
+}
+
+func runNoTick(t *testing.T, m Model, cmd tea.Cmd) Model {
+	t.Helper()
+	queue := []tea.Cmd{cmd}
+	for i := 0; len(queue) > 0; i++ {
+		if i > 100 {
+			t.Fatal("command chain does not end")
+		}
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		done := make(chan tea.Msg, 1)
+		go func() { done <- c() }()
+		var msg tea.Msg
+		select {
+		case msg = <-done:
+		case <-time.After(50 * time.Millisecond):
+			continue // a tick: not run in tests
+		}
+		if b, ok := msg.(tea.BatchMsg); ok {
+			queue = append(queue, b...)
+			continue
+		}
+		nm, next := m.Update(msg)
+		m = nm.(Model)
+		queue = append(queue, next)
+	}
+	return m
+}
+
+func TestOptimizationsListAndProgress(t *testing.T) {
+	f := sampleOptimizations()
+	m := newOptModel(t, 120, 40, f)
+	if m.page != PageOptimizations || !m.optimizations.loaded || len(m.optimizations.runs) != 3 {
+		t.Fatalf("page %v loaded %v runs %d", m.page, m.optimizations.loaded, len(m.optimizations.runs))
+	}
+	sc := screen(m)
+	for _, want := range []string{"sentiment v2", "gepa", "4/10", "trials 4/10", "best 0.700", "80 LM calls", "~1m03s left", "score per trial"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("screen lacks %q:\n%s", want, sc)
+		}
+	}
+	if !m.optimizations.polling {
+		t.Error("a running optimization does not schedule a reload")
+	}
+	// The run finishes; the next tick's reload shows its scores and stops polling.
+	f.mu.Lock()
+	f.runs[0].State, f.runs[0].Progress, f.runs[0].BaselineScore, f.runs[0].BestScore, f.runs[0].ResultVersion =
+		model.Completed, nil, 0.4, 0.7, 3
+	f.mu.Unlock()
+	m = runNoTick(t, m, func() tea.Msg { return optTickMsg{} })
+	sc = screen(m)
+	if !strings.Contains(sc, "0.40→0.70") || !strings.Contains(sc, "saved v3") {
+		t.Errorf("finished run not shown:\n%s", sc)
+	}
+	if m.optimizations.polling {
+		t.Error("still polling with every run finished")
+	}
+}
+
+func TestOptimizationsStartFromForm(t *testing.T) {
+	f := sampleOptimizations()
+	m := newOptModel(t, 100, 30, f)
+	m = sendNoTick(t, m, keyText("j")) // qa's MIPROv2 run: the form starts from its program and datasets
+	m = sendNoTick(t, m, keyText("n"))
+	if !m.optimizations.typing() {
+		t.Fatal("n did not open the form")
+	}
+	// q is text in the form, not quit.
+	nm, cmd := m.Update(keyText("q"))
+	if cmd != nil {
+		t.Fatal("q in the form returned a command")
+	}
+	m = sendNoTick(t, nm.(Model), keyCode(tea.KeyBackspace, 0))
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))   // optimizer
+	m = sendNoTick(t, m, keyCode(tea.KeyRight, 0)) // labeled
+	m = sendNoTick(t, m, keyCode(tea.KeyLeft, 0))  // bootstrap
+	m = sendNoTick(t, m, keyCode(tea.KeyLeft, 0))  // gepa (wraps)
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))   // auto
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))   // train: empty, the run had none
+	m = typeText(t, m, "qa:train")
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // val
+	m = typeText(t, m, "qa:val")
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // metric
+	m = sendNoTick(t, m, keyCode(tea.KeyRight, 0))
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // budget
+	m = typeText(t, m, "abc")
+	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	if len(f.started) != 0 || !strings.Contains(screen(m), `budget: "abc" is not an amount`) {
+		t.Fatalf("a bad budget was not refused inline:\n%s", screen(m))
+	}
+	for range 3 {
+		m = sendNoTick(t, m, keyCode(tea.KeyBackspace, 0))
+	}
+	m = typeText(t, m, "0.50")
+	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	if len(f.started) != 1 {
+		t.Fatalf("started %d runs", len(f.started))
+	}
+	want := OptimizationRequest{Program: "qa", Optimizer: "gepa", Train: "qa:train", Val: "qa:val", Metric: "answer_exact_match", Budget: 0.5}
+	if f.started[0] != want {
+		t.Fatalf("request %+v, want %+v", f.started[0], want)
+	}
+	if m.optimizations.typing() || len(m.optimizations.runs) != 4 || !strings.Contains(screen(m), "started gepa on qa") {
+		t.Fatalf("after start: typing %v, %d runs\n%s", m.optimizations.typing(), len(m.optimizations.runs), screen(m))
+	}
+}
+
+func TestOptimizationsFormErrorFromService(t *testing.T) {
+	f := sampleOptimizations()
+	m := newOptModel(t, 100, 30, f)
+	m = sendNoTick(t, m, keyText("n"))
+	for range 20 {
+		m = sendNoTick(t, m, keyCode(tea.KeyBackspace, 0))
+	}
+	m = typeText(t, m, "missing")
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))
+	m = typeText(t, m, "qa")
+	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	if !strings.Contains(screen(m), `optimization not started: program "missing": not found`) {
+		t.Fatalf("service error not shown:\n%s", screen(m))
+	}
+	if !m.optimizations.typing() {
+		t.Error("the form closed on an error: what was typed is lost")
+	}
+}
+
+func TestOptimizationsCancelRunning(t *testing.T) {
+	f := sampleOptimizations()
+	m := newOptModel(t, 100, 30, f)
+	m = sendNoTick(t, m, keyText("x"))
+	if len(f.cancelled) != 1 || f.cancelled[0] != fixedID(3) {
+		t.Fatalf("cancelled %v", f.cancelled)
+	}
+	m = sendNoTick(t, m, keyText("j"))
+	m = sendNoTick(t, m, keyText("x")) // a finished run: nothing to cancel
+	if len(f.cancelled) != 1 {
+		t.Fatalf("cancelled a finished run: %v", f.cancelled)
+	}
+}
+
+func TestOptimizationsCompare(t *testing.T) {
+	f := sampleOptimizations()
+	m := newOptModel(t, 120, 60, f)
+	m = sendNoTick(t, m, keyText("C"))
+	if m.optimizations.view != optList || !strings.Contains(screen(m), "mark two or more") {
+		t.Fatal("compare with nothing marked did not explain itself")
+	}
+	m = sendNoTick(t, m, keyText("j"))
+	m = sendNoTick(t, m, keyCode(tea.KeySpace, 0)) // mark MIPROv2, cursor moves on
+	m = sendNoTick(t, m, keyCode(tea.KeySpace, 0)) // mark bootstrap
+	if len(m.optimizations.marked) != 2 {
+		t.Fatalf("marked %d", len(m.optimizations.marked))
+	}
+	m = sendNoTick(t, m, keyText("C"))
+	if m.optimizations.view != optCompare || m.optimizations.cmp == nil {
+		t.Fatal("C did not compare")
+	}
+	c := m.optimizations.cmp
+	// Best trials: MIPROv2 F T T F, bootstrap T T T F: the first example flips.
+	if c.Flips != 1 || c.Runs[0].ID != fixedID(2) || c.Runs[1].ID != fixedID(1) {
+		t.Fatalf("comparison: %d flips, runs %v %v", c.Flips, c.Runs[0].ID, c.Runs[1].ID)
+	}
+	sc := screen(m)
+	for _, want := range []string{"1 flip between runs", "▶ 00000101", "- Answer the question.", "+ Answer in one word.", "demos 0 → 1", "Score versus cost"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, sc)
+		}
+	}
+	m = sendNoTick(t, m, keyCode(tea.KeyEscape, 0))
+	if m.optimizations.view != optList {
+		t.Fatal("esc did not leave the comparison")
+	}
+}
+
+func TestGoldenOptimizations(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			base := newOptModel(t, sz[0], sz[1], sampleOptimizations())
+			marked := sendNoTick(t, sendNoTick(t, sendNoTick(t, base, keyText("j")), keyCode(tea.KeySpace, 0)), keyCode(tea.KeySpace, 0))
+			screens := map[string]Model{
+				"list":     base,
+				"finished": sendNoTick(t, base, keyText("G")),
+				"form":     sendNoTick(t, base, keyText("n")),
+				"compare":  sendNoTick(t, marked, keyText("C")),
+			}
+			for _, name := range []string{"list", "finished", "form", "compare"} {
+				t.Run(name, func(t *testing.T) {
+					golden.RequireEqual(t, []byte(screen(screens[name])))
+				})
+			}
+		})
+	}
+}

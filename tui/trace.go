@@ -1,0 +1,1144 @@
+package tui
+
+// The trace view (issue 7): the span tree of one execution, live while it
+// runs, with a detail pane for the selected span and the token-cost pane.
+// It holds 100k spans: rows are laid out only for the lines on screen, and
+// spans are paged from the API as the cursor nears the end of those loaded.
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
+)
+
+// openTraceMsg (tui/executions.go) opens the trace of an execution.
+
+// tracePage is how many spans one request reads (the API's maximum).
+const tracePage = 1000
+
+// traceNode is one span in the tree.
+type traceNode struct {
+	span      model.Span
+	parent    int32 // index of the parent node, -1 for a root
+	children  []int32
+	depth     int32
+	collapsed bool
+}
+
+type traceScreen struct {
+	styles  *themes.Styles
+	session *runSession
+	gen     uint64
+	back    overlay // where esc goes; nil = the page
+
+	id          model.ID
+	exec        *model.Execution
+	execErr     error
+	startedHere bool
+
+	nodes []traceNode
+	byID  map[string]int32
+	bySeq map[uint64]int32
+	roots []int32
+	rows  []int32 // visible nodes in tree order
+	dirty bool
+
+	next     uint64 // after= of the next page of a finished trace
+	complete bool   // every stored span is loaded
+	loading  bool   // a span request is out
+	spanErr  error
+	started  bool // enter has loaded once
+	tickGen  uint64
+	frame    int
+
+	cursor, offset int
+	focusDetail    bool
+	detailOff      int
+
+	showCost bool
+	cost     *CostSummary
+	costErr  error
+	notice   string
+
+	width, height int
+}
+
+// Messages of the trace screen; each carries the screen's gen.
+type (
+	traceSpansMsg struct {
+		gen   uint64
+		spans []model.Span
+		next  uint64
+		live  bool // a poll of a running execution, not a page
+		err   error
+	}
+	traceExecMsg struct {
+		gen  uint64
+		exec *model.Execution
+		err  error
+	}
+	traceTickMsg struct{ gen, tick uint64 }
+	traceCostMsg struct {
+		gen  uint64
+		cost *CostSummary
+		err  error
+	}
+	traceNoticeMsg struct {
+		gen  uint64
+		text string
+		err  error
+	}
+	// traceProgramMsg brings the program of the trace's execution, for a
+	// replay or an iteration started from it.
+	traceProgramMsg struct {
+		gen     uint64
+		program *model.Program
+		action  string // "replay" or "iterate"
+		node    int32
+		err     error
+	}
+)
+
+func newTraceScreen(s *themes.Styles, session *runSession, id model.ID, back overlay) *traceScreen {
+	return &traceScreen{styles: s, session: session, gen: screenGen.Add(1), back: back, id: id,
+		byID: map[string]int32{}, bySeq: map[uint64]int32{}}
+}
+
+func (t *traceScreen) typing() bool { return false }
+
+func (t *traceScreen) setSize(w, h int) { t.width, t.height = w, h }
+
+// live says whether the execution runs (its state is known and not final).
+func (t *traceScreen) live() bool { return t.exec != nil && !t.exec.State.Terminal() }
+
+// enter loads the first page, the execution and the cost, and (re)starts
+// the poll of a live execution.
+func (t *traceScreen) enter(e *env) tea.Cmd {
+	var cmds []tea.Cmd
+	if !t.started {
+		t.started = true
+		cmds = append(cmds, t.loadSpans(e, 0, false), t.loadExec(e))
+		if t.showCost {
+			cmds = append(cmds, t.loadCost(e))
+		}
+	}
+	if t.live() {
+		cmds = append(cmds, t.tick())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (t *traceScreen) tick() tea.Cmd {
+	t.tickGen++
+	gen, tk := t.gen, t.tickGen
+	return pollTick(pollEvery, func(time.Time) tea.Msg { return traceTickMsg{gen: gen, tick: tk} })
+}
+
+func (t *traceScreen) loadSpans(e *env, after uint64, live bool) tea.Cmd {
+	if t.loading {
+		return nil
+	}
+	t.loading = true
+	r, ctx, gen, id := e.deps.Runner, e.ctx, t.gen, t.id
+	return func() tea.Msg {
+		if r == nil {
+			return traceSpansMsg{gen: gen, err: fmt.Errorf("no runner configured"), live: live}
+		}
+		spans, next, err := r.Spans(ctx, id, after, tracePage)
+		return traceSpansMsg{gen: gen, spans: spans, next: next, live: live, err: err}
+	}
+}
+
+func (t *traceScreen) loadExec(e *env) tea.Cmd {
+	r, ctx, gen, id := e.deps.Runner, e.ctx, t.gen, t.id
+	return func() tea.Msg {
+		if r == nil {
+			return traceExecMsg{gen: gen, err: fmt.Errorf("no runner configured")}
+		}
+		x, err := r.Execution(ctx, id)
+		return traceExecMsg{gen: gen, exec: x, err: err}
+	}
+}
+
+func (t *traceScreen) loadCost(e *env) tea.Cmd {
+	if t.exec == nil {
+		return nil
+	}
+	r, ctx, gen, prog := e.deps.Runner, e.ctx, t.gen, t.exec.Program
+	return func() tea.Msg {
+		if r == nil {
+			return traceCostMsg{gen: gen, err: fmt.Errorf("no runner configured")}
+		}
+		c, err := r.Cost(ctx, prog)
+		return traceCostMsg{gen: gen, cost: c, err: err}
+	}
+}
+
+// pollAfter is where a poll of a live execution reads from: just before the
+// first span still open (its end replaces it under the same seq), the
+// program's root span aside (it closes with the execution), else after the
+// last span loaded.
+func (t *traceScreen) pollAfter(includeRoot bool) uint64 {
+	after := t.lastSeq()
+	for i := range t.nodes {
+		n := &t.nodes[i]
+		if n.span.End.IsZero() && (includeRoot || n.parent >= 0) && n.span.Seq-1 < after {
+			after = n.span.Seq - 1
+		}
+	}
+	return after
+}
+
+func (t *traceScreen) lastSeq() uint64 {
+	if len(t.nodes) == 0 {
+		return 0
+	}
+	return t.nodes[len(t.nodes)-1].span.Seq
+}
+
+// merge adds spans or replaces the ones already loaded (same seq).
+func (t *traceScreen) merge(spans []model.Span) {
+	for _, sp := range spans {
+		if i, ok := t.bySeq[sp.Seq]; ok {
+			t.nodes[i].span = sp
+			continue
+		}
+		idx := int32(len(t.nodes))
+		n := traceNode{span: sp, parent: -1}
+		if p, ok := t.byID[sp.Parent]; ok && sp.Parent != "" {
+			n.parent, n.depth = p, t.nodes[p].depth+1
+			t.nodes[p].children = append(t.nodes[p].children, idx)
+		} else {
+			t.roots = append(t.roots, idx)
+		}
+		t.nodes = append(t.nodes, n)
+		if sp.ID != "" {
+			t.byID[sp.ID] = idx
+		}
+		t.bySeq[sp.Seq] = idx
+		t.dirty = true
+	}
+}
+
+// ensureRows lays the visible rows out again after a change of the tree,
+// keeping the cursor on the same span.
+func (t *traceScreen) ensureRows() {
+	if !t.dirty {
+		return
+	}
+	t.dirty = false
+	sel := int32(-1)
+	if t.cursor < len(t.rows) {
+		sel = t.rows[t.cursor]
+	}
+	rows := t.rows[:0]
+	stack := make([]int32, 0, 64)
+	for i := len(t.roots) - 1; i >= 0; i-- {
+		stack = append(stack, t.roots[i])
+	}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		rows = append(rows, n)
+		if nd := &t.nodes[n]; !nd.collapsed {
+			for i := len(nd.children) - 1; i >= 0; i-- {
+				stack = append(stack, nd.children[i])
+			}
+		}
+	}
+	t.rows = rows
+	if sel >= 0 && (t.cursor >= len(rows) || rows[t.cursor] != sel) {
+		for i, r := range rows {
+			if r == sel {
+				t.cursor = i
+				break
+			}
+		}
+	}
+	t.clamp()
+}
+
+func (t *traceScreen) treeHeight() int { return max(t.height-2, 1) } // title line and header
+
+func (t *traceScreen) clamp() {
+	n := len(t.rows)
+	t.cursor = min(max(t.cursor, 0), max(n-1, 0))
+	h := t.treeHeight()
+	if t.cursor < t.offset {
+		t.offset = t.cursor
+	}
+	if t.cursor >= t.offset+h {
+		t.offset = t.cursor - h + 1
+	}
+	t.offset = min(max(t.offset, 0), max(n-h, 0))
+}
+
+// selected is the node under the cursor, or -1.
+func (t *traceScreen) selected() int32 {
+	t.ensureRows()
+	if t.cursor < len(t.rows) {
+		return t.rows[t.cursor]
+	}
+	return -1
+}
+
+// moduleNode is the program-module span the node belongs to: the ancestor
+// just under the root (or the node itself), or -1 for the root.
+func (t *traceScreen) moduleNode(n int32) int32 {
+	for n >= 0 {
+		p := t.nodes[n].parent
+		if p < 0 {
+			return -1
+		}
+		if t.nodes[p].parent < 0 && t.nodes[n].span.Kind == model.SpanModule {
+			return n
+		}
+		n = p
+	}
+	return -1
+}
+
+// maybePage asks for the next page when the cursor is within a screenful
+// of the end of what is loaded.
+func (t *traceScreen) maybePage(e *env) tea.Cmd {
+	if t.complete || t.loading || t.live() || t.spanErr != nil {
+		return nil
+	}
+	if t.cursor+2*t.treeHeight() < len(t.rows) {
+		return nil
+	}
+	return t.loadSpans(e, t.lastSeq(), false)
+}
+
+func (t *traceScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
+	switch msg := msg.(type) {
+	case traceSpansMsg:
+		if msg.gen != t.gen {
+			return t, nil
+		}
+		t.loading = false
+		if msg.err != nil {
+			t.spanErr = msg.err
+			return t, nil
+		}
+		t.spanErr = nil
+		t.merge(msg.spans)
+		t.ensureRows()
+		if !msg.live {
+			t.complete = msg.next == 0
+		}
+		if msg.next != 0 && (msg.live || t.live()) {
+			return t, t.loadSpans(e, msg.next, true) // more are waiting: read on
+		}
+		return t, t.maybePage(e)
+	case traceExecMsg:
+		if msg.gen != t.gen {
+			return t, nil
+		}
+		if msg.err != nil {
+			t.execErr = msg.err
+			return t, nil
+		}
+		return t, t.applyExec(e, msg.exec)
+	case traceTickMsg:
+		if msg.gen != t.gen || msg.tick != t.tickGen || !t.live() {
+			return t, nil
+		}
+		t.frame++
+		return t, tea.Batch(t.tick(), t.loadSpans(e, t.pollAfter(false), true), t.loadExec(e))
+	case traceCostMsg:
+		if msg.gen == t.gen {
+			t.cost, t.costErr = msg.cost, msg.err
+		}
+		return t, nil
+	case traceNoticeMsg:
+		if msg.gen != t.gen {
+			return t, nil
+		}
+		if msg.err != nil {
+			return t, noticeErr(msg.err)
+		}
+		return t, notice(msg.text)
+	case traceProgramMsg:
+		if msg.gen != t.gen {
+			return t, nil
+		}
+		if msg.err != nil {
+			return t, noticeErr(msg.err)
+		}
+		return t.withProgram(e, msg)
+	case liveMsg:
+		// The owner's event stream (tui/live.go), when it runs: spans and
+		// state changes are applied at once; the stream may drop spans, so
+		// the poll still reads what was missed.
+		for _, sp := range msg.spans {
+			// A span whose parent has not been read yet is left to the
+			// poll, which reads spans in start order, parents first.
+			_, known := t.byID[sp.Parent]
+			_, loaded := t.bySeq[sp.Seq]
+			if sp.Execution == t.id && t.live() && (loaded || sp.Parent == "" || known) {
+				t.merge([]model.Span{sp})
+			}
+		}
+		var cmds []tea.Cmd
+		for _, x := range msg.execs {
+			if x.ID == t.id {
+				cmds = append(cmds, t.applyExec(e, x))
+			}
+		}
+		return t, tea.Batch(cmds...)
+	case replayStartedMsg:
+		if msg.gen != t.gen {
+			return t, nil
+		}
+		if msg.err != nil {
+			return t, noticeErr(msg.err)
+		}
+		t.session.track(msg.exec)
+		r := newTraceScreen(t.styles, t.session, msg.exec.ID, t)
+		r.exec, r.startedHere, r.showCost = msg.exec, true, t.showCost
+		return r, nil
+	}
+	return t, nil
+}
+
+// applyExec takes a new state of the execution; at its end it reads every
+// span that may have changed since the last poll (root included) and the
+// program's cost again.
+func (t *traceScreen) applyExec(e *env, x *model.Execution) tea.Cmd {
+	if x == nil {
+		return nil
+	}
+	was := t.live()
+	hadExec := t.exec != nil
+	t.exec, t.execErr = x, nil
+	t.session.update(x)
+	var cmds []tea.Cmd
+	if !hadExec && t.showCost {
+		cmds = append(cmds, t.loadCost(e))
+	}
+	if !was && t.live() {
+		cmds = append(cmds, t.tick()) // first seen running: poll it
+	}
+	if was && !t.live() {
+		t.loading = false
+		t.complete = false
+		cmds = append(cmds, t.loadSpans(e, t.pollAfter(true), true))
+		if t.showCost {
+			cmds = append(cmds, t.loadCost(e))
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// spanModule is the program module a node belongs to: its own module
+// field, else the first descendant's.
+func (t *traceScreen) spanModule(n int32) string {
+	if m := t.nodes[n].span.Module; m != "" {
+		return m
+	}
+	for _, c := range t.nodes[n].children {
+		if m := t.spanModule(c); m != "" {
+			return m
+		}
+	}
+	return ""
+}
+
+// withProgram carries out a replay or an iteration once the program of the
+// execution is known.
+func (t *traceScreen) withProgram(e *env, msg traceProgramMsg) (overlay, tea.Cmd) {
+	if msg.node < 0 || int(msg.node) >= len(t.nodes) {
+		return t, nil
+	}
+	mod := t.spanModule(msg.node)
+	idx := moduleIndex(msg.program, mod)
+	if idx < 0 {
+		return t, noticeErr(fmt.Errorf("program %s has no module %q", msg.program.Name, mod))
+	}
+	switch msg.action {
+	case "replay":
+		return t, t.replay(e, msg.program, idx, t.nodes[msg.node].span.Inputs)
+	case "iterate":
+		var inputs map[string]any
+		if t.exec != nil {
+			inputs = t.exec.Inputs
+		}
+		it := newIterateScreen(t.styles, t.session, msg.program, idx, inputs, t.exec, t.moduleMessages(mod), t)
+		return it, nil
+	case "preview":
+		// The module alone, with the inputs recorded on its span: exactly
+		// the prompt it sent, rendered again without calling the LM.
+		req := RunRequest{Program: msg.program.Name, Version: msg.program.Version,
+			Variant: replayProgram(msg.program, idx, t.nodes[msg.node].span.ID), Inputs: moduleInputs(msg.program.Modules[idx], t.nodes[msg.node].span.Inputs)}
+		if t.exec != nil {
+			req.LM = t.exec.LM
+		}
+		return newPreviewScreen(t.styles, req, mod, t), nil
+	}
+	return t, nil
+}
+
+func moduleIndex(p *model.Program, name string) int {
+	for i, m := range p.Modules {
+		if m.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// moduleMessages are the prompt messages of a module's first LM call in the
+// loaded spans.
+func (t *traceScreen) moduleMessages(mod string) []model.Message {
+	for i := range t.nodes {
+		if sp := &t.nodes[i].span; sp.Kind == model.SpanLM && sp.Module == mod {
+			return sp.Messages
+		}
+	}
+	return nil
+}
+
+// replayProgram is the one-module program a module replay runs: the module
+// alone, fed the inputs recorded on its span.
+func replayProgram(p *model.Program, idx int, spanID string) *model.Program {
+	v := *p
+	v.Modules = []model.Module{p.Modules[idx]}
+	v.Note = fmt.Sprintf("replay of module %s (span %s)", p.Modules[idx].Name, spanID)
+	return &v
+}
+
+// replay re-runs one module with its recorded inputs; its trace opens over
+// this one.
+func (t *traceScreen) replay(e *env, p *model.Program, idx int, inputs map[string]any) tea.Cmd {
+	r, ctx, gen := e.deps.Runner, e.ctx, t.gen
+	v := replayProgram(p, idx, "")
+	in := moduleInputs(p.Modules[idx], inputs)
+	lm := ""
+	if t.exec != nil {
+		lm = t.exec.LM
+	}
+	req := RunRequest{Program: p.Name, Version: p.Version, Variant: v, Inputs: in, LM: lm}
+	return func() tea.Msg {
+		x, err := r.Submit(ctx, req)
+		return replayStartedMsg{gen: gen, exec: x, err: err}
+	}
+}
+
+// moduleInputs keeps the recorded inputs a module's signature reads (all
+// of them when it has none).
+func moduleInputs(mod model.Module, inputs map[string]any) map[string]any {
+	sig, err := model.ParseSignature(mod.Signature)
+	if err != nil || mod.Signature == "" {
+		return inputs
+	}
+	in := map[string]any{}
+	for _, f := range sig.Inputs {
+		if val, ok := inputs[f.Name]; ok {
+			in[f.Name] = val
+		}
+	}
+	return in
+}
+
+type replayStartedMsg struct {
+	gen  uint64
+	exec *model.Execution
+	err  error
+}
+
+func (t *traceScreen) program(e *env, action string, node int32) tea.Cmd {
+	r, ctx, gen := e.deps.Runner, e.ctx, t.gen
+	x := t.exec
+	if x == nil || r == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		if x.Variant != nil {
+			return traceProgramMsg{gen: gen, program: x.Variant, action: action, node: node}
+		}
+		p, err := r.Program(ctx, x.Program, x.Version)
+		return traceProgramMsg{gen: gen, program: p, action: action, node: node, err: err}
+	}
+}
+
+func (t *traceScreen) bindings() []key.Binding {
+	k := keyHelp
+	return []key.Binding{k("j/k", "move"), k("space", "expand/collapse"), k("n/p", "next/previous LM call"),
+		k("tab", "tree/detail focus"), k("x", "cancel run"), k("i", "iterate on the module"),
+		k("P", "replay the module"), k("w", "render preview"), k("S", "cost pane"), k("esc", "back")}
+}
+
+func (t *traceScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
+	km := e.keys
+	t.ensureRows()
+	if key.Matches(msg, km.Back) {
+		return t.back, nil
+	}
+	if msg.String() == "tab" {
+		t.focusDetail = !t.focusDetail
+		return t, nil
+	}
+	if t.focusDetail {
+		switch {
+		case key.Matches(msg, km.Down):
+			t.detailOff++
+		case key.Matches(msg, km.Up):
+			t.detailOff--
+		case key.Matches(msg, km.PageDown):
+			t.detailOff += t.height / 2
+		case key.Matches(msg, km.PageUp):
+			t.detailOff -= t.height / 2
+		case key.Matches(msg, km.Top):
+			t.detailOff = 0
+		}
+		t.detailOff = max(t.detailOff, 0)
+		if !key.Matches(msg, km.NextCall) && !key.Matches(msg, km.PrevCall) {
+			return t, t.actionKey(e, msg)
+		}
+	}
+	prev := t.cursor
+	switch {
+	case key.Matches(msg, km.Down):
+		t.cursor++
+	case key.Matches(msg, km.Up):
+		t.cursor--
+	case key.Matches(msg, km.PageDown):
+		t.cursor += t.treeHeight()
+		t.offset += t.treeHeight()
+	case key.Matches(msg, km.PageUp):
+		t.cursor -= t.treeHeight()
+		t.offset -= t.treeHeight()
+	case key.Matches(msg, km.Top):
+		t.cursor = 0
+	case key.Matches(msg, km.Bottom):
+		t.cursor = len(t.rows) - 1
+	case key.Matches(msg, km.NextCall):
+		t.jumpCall(1)
+	case key.Matches(msg, km.PrevCall):
+		t.jumpCall(-1)
+	case key.Matches(msg, km.Expand), key.Matches(msg, km.Open):
+		if n := t.selected(); n >= 0 && len(t.nodes[n].children) > 0 {
+			t.nodes[n].collapsed = !t.nodes[n].collapsed
+			t.dirty = true
+			t.ensureRows()
+		}
+	default:
+		return t, t.actionKey(e, msg)
+	}
+	t.clamp()
+	if t.cursor != prev {
+		t.detailOff = 0
+	}
+	return t, t.maybePage(e)
+}
+
+// actionKey handles the keys that act on the selected span.
+func (t *traceScreen) actionKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.keys
+	switch {
+	case key.Matches(msg, km.Cancel):
+		if !t.live() || t.exec == nil {
+			return notice("the execution has ended")
+		}
+		r, ctx, gen, id := e.deps.Runner, e.ctx, t.gen, t.id
+		return func() tea.Msg {
+			if err := r.Cancel(ctx, id); err != nil {
+				return traceNoticeMsg{gen: gen, err: err}
+			}
+			return traceNoticeMsg{gen: gen, text: "cancelled " + id.String()}
+		}
+	case key.Matches(msg, km.Stats):
+		t.showCost = !t.showCost
+		if t.showCost {
+			return t.loadCost(e)
+		}
+	case key.Matches(msg, km.Replay), key.Matches(msg, km.Edit), key.Matches(msg, km.Preview):
+		n := t.selected()
+		mn := int32(-1)
+		if n >= 0 {
+			mn = t.moduleNode(n)
+		}
+		if mn < 0 {
+			return notice("select a span inside a program module")
+		}
+		switch {
+		case key.Matches(msg, km.Replay):
+			return t.program(e, "replay", mn)
+		case key.Matches(msg, km.Edit):
+			return t.program(e, "iterate", mn)
+		default:
+			return t.program(e, "preview", mn)
+		}
+	}
+	return nil
+}
+
+// jumpCall moves the cursor to the next (dir 1) or previous (dir -1) LM
+// call among the visible rows.
+func (t *traceScreen) jumpCall(dir int) {
+	for i := t.cursor + dir; i >= 0 && i < len(t.rows); i += dir {
+		if t.nodes[t.rows[i]].span.Kind == model.SpanLM {
+			t.cursor = i
+			return
+		}
+	}
+}
+
+func (t *traceScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	t.ensureRows()
+	switch msg := msg.(type) {
+	case tea.MouseWheelMsg:
+		d := wheelLines
+		if msg.Button == tea.MouseWheelUp {
+			d = -d
+		}
+		if x >= t.treeWidth() {
+			t.detailOff = max(t.detailOff+d, 0)
+			return nil
+		}
+		h := t.treeHeight()
+		t.offset = min(max(t.offset+d, 0), max(len(t.rows)-h, 0))
+		t.cursor = min(max(t.cursor, t.offset), t.offset+h-1)
+		t.clamp()
+	case tea.MouseClickMsg:
+		if x < t.treeWidth() && y >= 2 {
+			if pos := t.offset + y - 2; pos < len(t.rows) {
+				t.cursor = pos
+				t.detailOff = 0
+			}
+		}
+	}
+	return t.maybePage(e)
+}
+
+// --- rendering ----------------------------------------------------------------------------------
+
+var traceSpinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+func (t *traceScreen) treeWidth() int {
+	if t.width >= 120 {
+		return t.width * 2 / 5
+	}
+	return max(t.width*9/20, 20)
+}
+
+func (t *traceScreen) render() string {
+	t.ensureRows()
+	s := t.styles
+	tw := t.treeWidth()
+	rw := max(t.width-tw-1, 10)
+	title := t.titleLine()
+	tree := t.renderTree(tw, t.height-1)
+	var right string
+	if t.showCost && t.height >= 14 {
+		ch := min(9, t.height/2)
+		right = t.renderDetail(rw, t.height-1-ch) + "\n" + t.renderCost(rw, ch)
+	} else {
+		right = t.renderDetail(rw, t.height-1)
+	}
+	tl, rl := strings.Split(tree, "\n"), strings.Split(right, "\n")
+	var b strings.Builder
+	b.WriteString(fit(title, t.width, 1))
+	sep := s.Muted.Render("│")
+	for i := 0; i < t.height-1; i++ {
+		b.WriteByte('\n')
+		var l, r string
+		if i < len(tl) {
+			l = tl[i]
+		}
+		if i < len(rl) {
+			r = rl[i]
+		}
+		b.WriteString(l + sep + r)
+	}
+	return fit(b.String(), t.width, t.height)
+}
+
+func (t *traceScreen) titleLine() string {
+	s := t.styles
+	name, state := "…", "loading"
+	var extra []string
+	if x := t.exec; x != nil {
+		name = fmt.Sprintf("%s v%d", x.Program, x.Version)
+		state = string(x.State)
+		if x.Variant != nil {
+			if strings.HasPrefix(x.Variant.Note, "replay") {
+				extra = append(extra, s.Warning.Render("REPLAY: "+x.Variant.Note))
+			} else {
+				extra = append(extra, s.Warning.Render("unsaved variant"))
+			}
+		}
+	}
+	st := s.Muted
+	switch {
+	case t.exec != nil && t.exec.State == model.Failed:
+		st = s.Error
+	case t.exec != nil && t.exec.State == model.Completed:
+		st = s.Success
+	case t.live():
+		state += " " + traceSpinner[t.frame%len(traceSpinner)]
+		st = s.Accent
+	}
+	line := s.Title.Render("Trace "+name) + " " + st.Render(state) + s.Muted.Render(" · "+t.id.String())
+	n := fmt.Sprintf(" · %d spans", len(t.nodes))
+	if !t.complete && !t.live() {
+		n += "+"
+	}
+	line += s.Muted.Render(n)
+	if x := t.exec; x != nil {
+		line += s.Muted.Render(fmt.Sprintf(" · %s tok · %s", thousands(x.TotalUsage().Total()), money(x.Cost)))
+	}
+	for _, e := range extra {
+		line += "  " + e
+	}
+	if t.execErr != nil {
+		line += "  " + s.Error.Render(t.execErr.Error())
+	}
+	return line
+}
+
+func (t *traceScreen) renderTree(w, h int) string {
+	s := t.styles
+	var b strings.Builder
+	head := " SPANS"
+	if t.focusDetail {
+		head += "  (tab: back to the tree)"
+	}
+	b.WriteString(s.Header.Render(fit(head, w, 1)))
+	body := max(h-1, 0)
+	if len(t.rows) == 0 {
+		msg := "Loading spans…"
+		switch {
+		case t.spanErr != nil:
+			msg = "Could not load spans: " + t.spanErr.Error()
+		case !t.loading && t.started:
+			msg = "No spans yet."
+		}
+		b.WriteString("\n" + fit(s.Muted.Render(" "+msg), w, 1))
+		body--
+		for range max(body, 0) {
+			b.WriteString("\n" + strings.Repeat(" ", w))
+		}
+		return b.String()
+	}
+	for k := range body {
+		b.WriteByte('\n')
+		pos := t.offset + k
+		if pos >= len(t.rows) {
+			if pos == len(t.rows) && !t.complete && !t.live() {
+				b.WriteString(fit(s.Muted.Render(" loading more…"), w, 1))
+			} else {
+				b.WriteString(strings.Repeat(" ", w))
+			}
+			continue
+		}
+		b.WriteString(t.treeRow(t.rows[pos], pos == t.cursor, w))
+	}
+	return b.String()
+}
+
+// treeRow lays out one row: indentation, expander, kind, name, and on the
+// right the latency and tokens, or a spinner while the span runs.
+func (t *traceScreen) treeRow(n int32, sel bool, w int) string {
+	s := t.styles
+	nd := &t.nodes[n]
+	sp := &nd.span
+	exp := "  "
+	if len(nd.children) > 0 {
+		exp = "▾ "
+		if nd.collapsed {
+			exp = "▸ "
+		}
+	}
+	ind := strings.Repeat("  ", int(min(nd.depth, 12)))
+	var right string
+	switch {
+	case sp.End.IsZero() && t.live():
+		right = traceSpinner[(t.frame+int(n))%len(traceSpinner)]
+	case sp.End.IsZero():
+		right = "open"
+	default:
+		right = fmtDur(sp.Latency())
+		if sp.Kind == model.SpanLM {
+			if sp.CacheHit {
+				right = "cache " + right
+			} else if u := sp.Usage.Total(); u > 0 {
+				right = fmt.Sprintf("%dt %s", u, right)
+			}
+		}
+	}
+	if sp.Error != "" {
+		right = "✗ " + right
+	}
+	kind := kindTag(sp.Kind)
+	left := " " + ind + exp + kind + " " + sanitizeLine(sp.Name)
+	lw := w - ansi.StringWidth(right) - 2
+	if lw < 4 {
+		right, lw = "", w-1
+	}
+	left = ansi.Truncate(left, lw, "…")
+	pad := max(w-ansi.StringWidth(left)-ansi.StringWidth(right)-1, 0)
+	line := left + strings.Repeat(" ", pad) + right + " "
+	switch {
+	case sel:
+		return s.RowSelected.Render(line)
+	case sp.Error != "":
+		return s.Error.Render(line)
+	case sp.Kind == model.SpanLM:
+		return s.Accent.Render(line)
+	case sp.Kind == model.SpanAdapter:
+		return s.Muted.Render(line)
+	}
+	return s.Row.Render(line)
+}
+
+func kindTag(k model.SpanKind) string {
+	switch k {
+	case model.SpanModule:
+		return "◆"
+	case model.SpanAdapter:
+		return "·"
+	case model.SpanLM:
+		return "λ"
+	case model.SpanTool:
+		return "⚒"
+	}
+	return "?"
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0ms"
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+func money(c float64) string {
+	if c == 0 {
+		return "$0"
+	}
+	if c < 0.01 {
+		return fmt.Sprintf("$%.6f", c)
+	}
+	return fmt.Sprintf("$%.4f", c)
+}
+
+// sanitizeLine keeps a one-line label on one line.
+func sanitizeLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func (t *traceScreen) renderDetail(w, h int) string {
+	n := t.selected()
+	var lines []string
+	if n < 0 {
+		lines = []string{t.styles.Muted.Render("No span selected.")}
+	} else {
+		lines = spanDetail(t.styles, &t.nodes[n].span, max(w-2, 8))
+	}
+	off := min(t.detailOff, max(len(lines)-h, 0))
+	t.detailOff = off
+	end := min(off+h, len(lines))
+	out := make([]string, 0, h)
+	for _, l := range lines[off:end] {
+		out = append(out, " "+l)
+	}
+	if t.focusDetail && len(lines) > h {
+		out[0] = fit(out[0], max(w-12, 1), 1) + t.styles.Muted.Render(fmt.Sprintf(" %d/%d", off+1, len(lines)))
+	}
+	return fit(strings.Join(out, "\n"), w, h)
+}
+
+// spanDetail lays out a span for the detail pane: what it is, its numbers,
+// its error, the rendered prompt (demos marked), the raw completion, the
+// parsed outputs and the inputs.
+func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
+	var lines []string
+	add := func(str string) { lines = append(lines, strings.Split(str, "\n")...) }
+	wrap := func(text string) {
+		for _, para := range strings.Split(text, "\n") {
+			add(ansi.Wrap(sanitizeTabs(para), w, " -"))
+		}
+	}
+	section := func(name string) {
+		add(s.Subtitle.Render("── " + name + " " + strings.Repeat("─", max(w-len(name)-4, 0))))
+	}
+	add(s.Title.Render(kindTag(sp.Kind)+" "+string(sp.Kind)) + " " + sanitizeLine(sp.Name))
+	var facts []string
+	if sp.Module != "" {
+		facts = append(facts, "module "+sp.Module)
+	}
+	if sp.Model != "" && sp.Model != sp.Name {
+		facts = append(facts, sp.Model)
+	}
+	if sp.End.IsZero() {
+		facts = append(facts, "running")
+	} else {
+		facts = append(facts, "latency "+fmtDur(sp.Latency()))
+	}
+	if sp.Kind == model.SpanLM {
+		facts = append(facts, fmt.Sprintf("tokens %d in / %d out", sp.Usage.PromptTokens, sp.Usage.CompletionTokens), "cost "+money(sp.Cost))
+		if sp.CacheHit {
+			facts = append(facts, "cache hit")
+		} else {
+			facts = append(facts, "no cache hit")
+		}
+	}
+	wrap(s.Muted.Render(strings.Join(facts, " · ")))
+	if sp.Error != "" {
+		add(s.Error.Render("error: ") + sanitizeLine(sp.Error))
+	}
+	if len(sp.Messages) > 0 {
+		section("prompt")
+		demo := demoRoles(sp.Messages)
+		for i, m := range sp.Messages {
+			add(s.Accent.Render("[" + m.Role + demo[i] + "]"))
+			wrap(m.Content)
+		}
+	}
+	if sp.Completion != "" {
+		section("completion")
+		wrap(sp.Completion)
+	}
+	if len(sp.Outputs) > 0 {
+		section("outputs")
+		for _, k := range sortedKeys(sp.Outputs) {
+			wrap(s.Subtitle.Render(k+": ") + valueText(sp.Outputs[k]))
+		}
+	}
+	if len(sp.Inputs) > 0 {
+		section("inputs")
+		for _, k := range sortedKeys(sp.Inputs) {
+			wrap(s.Subtitle.Render(k+": ") + valueText(sp.Inputs[k]))
+		}
+	}
+	return lines
+}
+
+// demoRoles marks the few-shot demos of a chat prompt: the user/assistant
+// pairs between the system message and the final user message.
+func demoRoles(ms []model.Message) []string {
+	out := make([]string, len(ms))
+	last := -1
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Role == "user" {
+			last = i
+			break
+		}
+	}
+	d := 0
+	for i, m := range ms {
+		if i == last || m.Role == "system" {
+			continue
+		}
+		if i < last && m.Role == "user" {
+			d++
+		}
+		if i < last && d > 0 {
+			out[i] = fmt.Sprintf(" · demo %d", d)
+		}
+	}
+	return out
+}
+
+func sanitizeTabs(s string) string { return strings.ReplaceAll(s, "\t", "    ") }
+
+// renderCost draws the token-cost pane: this run, this session, the
+// program month to date against its budget, and cost per day this month.
+func (t *traceScreen) renderCost(w, h int) string {
+	s := t.styles
+	var lines []string
+	lines = append(lines, " "+s.Subtitle.Render("── cost "+strings.Repeat("─", max(w-10, 0))))
+	row := func(label, val string) { lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", label))+val) }
+	if x := t.exec; x != nil {
+		row("this run", fmt.Sprintf("%s tok  %s", thousands(x.TotalUsage().Total()), money(x.Cost)))
+	}
+	runs, tok, cost := t.session.totals()
+	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", thousands(tok), money(cost), runs))
+	switch c := t.cost; {
+	case t.costErr != nil:
+		row("month", s.Error.Render(t.costErr.Error()))
+	case c == nil:
+		row("month", s.Muted.Render("…"))
+	default:
+		v := fmt.Sprintf("%s tok  %s", thousands(c.Tokens), money(c.Cost))
+		if c.HasBudget {
+			v += fmt.Sprintf(" of %s · %s left", money(c.Budget), money(math.Max(c.Budget-c.Cost, 0)))
+		} else {
+			v += " · no budget"
+		}
+		row(truncate(c.Program, 10), v)
+		lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", "per day"))+s.Accent.Render(sparkBars(c.Days, max(w-13, 4))))
+		if len(c.Days) > 0 {
+			lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s1%s%d", c.Month, strings.Repeat(" ", max(min(len(c.Days), w-13)-1-len(fmt.Sprint(len(c.Days))), 0)), len(c.Days))))
+		}
+	}
+	return fit(strings.Join(lines, "\n"), w, h)
+}
+
+// sparkBars draws values as a bar chart of at most w cells (one per value,
+// or buckets of them when there are more values than cells).
+func sparkBars(vals []float64, w int) string {
+	if len(vals) == 0 || w <= 0 {
+		return ""
+	}
+	bars := []rune("▁▂▃▄▅▆▇█")
+	vs := vals
+	if len(vals) > w {
+		vs = make([]float64, w)
+		for i, v := range vals {
+			vs[i*w/len(vals)] += v
+		}
+	}
+	hi := 0.0
+	for _, v := range vs {
+		hi = math.Max(hi, v)
+	}
+	var b strings.Builder
+	for _, v := range vs {
+		switch {
+		case v <= 0:
+			b.WriteRune(' ')
+		case hi == 0:
+			b.WriteRune(bars[0])
+		default:
+			b.WriteRune(bars[min(int(v/hi*float64(len(bars)-1)+0.5), len(bars)-1)])
+		}
+	}
+	return b.String()
+}
+
+// thousands formats n with thousands separators: 100000 → "100,000".
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

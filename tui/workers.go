@@ -1,0 +1,426 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/keys"
+)
+
+// Pool controls the owner's worker pool (the API, in cmd). It is only ever
+// called from a tea.Cmd.
+type Pool interface {
+	// RestartWorker kills worker id (its running requests fail and are
+	// retried) and returns once its replacement is ready; id 0 restarts
+	// every worker, one after the other.
+	RestartWorker(ctx context.Context, id int) error
+	// RecycleWorker replaces worker id gracefully (it finishes what it runs
+	// first); id 0 recycles every worker, one after the other.
+	RecycleWorker(ctx context.Context, id int) error
+	// StartPool starts the worker pool (and the engine) if it does not run.
+	StartPool(ctx context.Context) error
+}
+
+// poolOp is a pool action: what it is called and what the Pool does.
+type poolOp int
+
+const (
+	opRestart poolOp = iota + 1
+	opRecycle
+	opStart
+)
+
+func (o poolOp) verb() string {
+	switch o {
+	case opRestart:
+		return "restart"
+	case opRecycle:
+		return "recycle"
+	}
+	return "start"
+}
+
+// poolActionMsg is the end of a pool action.
+type poolActionMsg struct {
+	op  poolOp
+	id  int
+	err error
+}
+
+var workerColumns = []components.Column{
+	{Title: "ID", Width: 3, Align: components.AlignRight},
+	{Title: "STATE", Width: stateCol},
+	{Title: "PID", Width: 8, Align: components.AlignRight},
+	{Title: "UPTIME", Width: 8, Align: components.AlignRight},
+	{Title: "SERVED", Width: 7, Align: components.AlignRight},
+	{Title: "RESTARTS", Width: 8, Align: components.AlignRight},
+	{Title: "CURRENT", Flex: 2, MinWidth: 8},
+	{Title: "LAST ERROR", Flex: 3, MinWidth: 10},
+}
+
+// workerBadge maps a worker state to the run state whose colour it shares.
+var workerBadge = map[string]string{
+	"ready": "completed", "busy": "running", "starting": "pending", "restarting": "pending",
+	"draining": "pending", "failed": "failed", "stopped": "cancelled",
+}
+
+// workersPage is the worker table, updated live from the pool events.
+type workersPage struct {
+	styles *themes.Styles
+	keys   keys.Map
+	live   bool // an event stream is configured
+
+	list    components.List
+	pool    *PoolStatus
+	conn    *liveConn
+	confirm poolOp // restart or recycle waiting for y/a/esc; 0 = none
+	running string // the action under way, for the header; "" = none
+
+	now func() time.Time
+	// tick is how often uptimes are redrawn (0: only when events come, as
+	// in tests); ticking says the tick runs.
+	tick    time.Duration
+	ticking bool
+	width   int
+	// height is the page's; the list gets what the header and the action
+	// line leave.
+	height int
+}
+
+func newWorkersPage(s *themes.Styles, km keys.Map, live bool) workersPage {
+	return workersPage{styles: s, keys: km, live: live, now: time.Now, tick: time.Second,
+		list: components.NewList(workerColumns, 1, listStyles(s))}
+}
+
+func (p *workersPage) setSize(w, h int) {
+	p.width, p.height = w, h
+	p.list.SetHeight(p.listHeight())
+}
+
+// listHeight is the page minus the header and the action line.
+func (p *workersPage) listHeight() int { return max(p.height-2, 1) }
+
+func (p *workersPage) typing() bool { return p.confirm != 0 }
+
+func (p *workersPage) enter(e *env) tea.Cmd { return nil }
+
+func (p *workersPage) idle() bool {
+	return p.pool != nil && (p.pool.Engine != "running" || len(p.pool.Workers) == 0)
+}
+
+func (p *workersPage) update(e *env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case liveMsg:
+		if msg.conn != nil {
+			p.conn = msg.conn
+		}
+		if msg.pool != nil {
+			p.setPool(msg.pool)
+		} else if p.pool != nil {
+			p.setPool(p.pool) // uptimes move on
+		}
+		// The owner reports the pool when it changes, not as uptimes grow.
+		if p.pool != nil && !p.ticking && p.tick > 0 {
+			p.ticking = true
+			return p.nextTick()
+		}
+	case workersTickMsg:
+		if p.pool != nil {
+			p.setPool(p.pool)
+		}
+		return p.nextTick()
+	case poolActionMsg:
+		p.running = ""
+		if msg.err != nil {
+			return noticeErr(fmt.Errorf("%s %s: %w", msg.op.verb(), workerName(msg.id), msg.err))
+		}
+		if msg.op == opStart {
+			return notice("worker pool started")
+		}
+		return notice(fmt.Sprintf("%s: %sed", workerName(msg.id), strings.TrimSuffix(msg.op.verb(), "e")))
+	}
+	return nil
+}
+
+// workersTickMsg redraws the uptimes.
+type workersTickMsg struct{}
+
+func (p *workersPage) nextTick() tea.Cmd {
+	return tea.Tick(p.tick, func(time.Time) tea.Msg { return workersTickMsg{} })
+}
+
+func workerName(id int) string {
+	if id == 0 {
+		return "every worker"
+	}
+	return "worker " + strconv.Itoa(id)
+}
+
+func (p *workersPage) setPool(ps *PoolStatus) {
+	sel := 0
+	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
+		sel = p.pool.Workers[row].ID
+	}
+	p.pool = ps
+	rows := make([]components.Row, len(ps.Workers))
+	for i, w := range ps.Workers {
+		rows[i] = p.row(w)
+	}
+	p.list.SetRows(rows)
+	for i, w := range ps.Workers {
+		if w.ID == sel {
+			p.list.SetCursor(i)
+		}
+	}
+}
+
+func (p *workersPage) row(w Worker) components.Row {
+	pid, up := "-", "-"
+	if w.PID > 0 {
+		pid = strconv.Itoa(w.PID)
+		up = fmtUptime(w.Uptime + p.now().Sub(p.pool.At))
+	}
+	cur := w.Current
+	if cur == "" && w.Inflight > 0 {
+		cur = fmt.Sprintf("%d in flight", w.Inflight)
+	} else if w.Inflight > 1 {
+		cur += fmt.Sprintf(" (+%d)", w.Inflight-1)
+	}
+	return components.Row{strconv.Itoa(w.ID), w.State, pid, up, strconv.Itoa(w.Served), strconv.Itoa(w.Restarts), cur, oneLine(w.LastError)}
+}
+
+func oneLine(s string) string {
+	if line, _, ok := strings.Cut(s, "\n"); ok {
+		return line
+	}
+	return s
+}
+
+func fmtUptime(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// poolSummary is the pool's state in a few words, for the status bar:
+// "4/4 ready", "idle", "3/4 · 1 restarting".
+func poolSummary(ps *PoolStatus) string {
+	if ps.Engine != "running" || len(ps.Workers) == 0 {
+		return "idle"
+	}
+	up := 0
+	other := map[string]int{}
+	var order []string
+	for _, w := range ps.Workers {
+		switch w.State {
+		case "ready", "busy":
+			up++
+		default:
+			if other[w.State] == 0 {
+				order = append(order, w.State)
+			}
+			other[w.State]++
+		}
+	}
+	s := fmt.Sprintf("%d/%d", up, len(ps.Workers))
+	if len(order) == 0 {
+		return s + " ready"
+	}
+	for _, st := range order {
+		s += fmt.Sprintf(" · %d %s", other[st], st)
+	}
+	return s
+}
+
+func (p *workersPage) selectedID() int {
+	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
+		return p.pool.Workers[row].ID
+	}
+	return 0
+}
+
+func (p *workersPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
+	km := p.keys
+	if p.confirm != 0 {
+		op := p.confirm
+		switch {
+		case msg.Text == "y":
+			p.confirm = 0
+			if id := p.selectedID(); id > 0 {
+				return p.act(e, op, id)
+			}
+		case msg.Text == "a":
+			p.confirm = 0
+			return p.act(e, op, 0)
+		case msg.Code == tea.KeyEscape || msg.Text == "n":
+			p.confirm = 0
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, km.Restart), key.Matches(msg, km.Recycle):
+		if p.running != "" {
+			return notice("wait: " + p.running)
+		}
+		if p.pool == nil || p.idle() {
+			return notice("the worker pool is not started")
+		}
+		p.confirm = opRestart
+		if key.Matches(msg, km.Recycle) {
+			p.confirm = opRecycle
+		}
+	case key.Matches(msg, km.Run):
+		if p.pool != nil && p.idle() && p.running == "" {
+			return p.act(e, opStart, 0)
+		}
+	default:
+		navigate(&p.list, msg, km)
+	}
+	return nil
+}
+
+// act runs a pool action in a command.
+func (p *workersPage) act(e *env, op poolOp, id int) tea.Cmd {
+	pool, ctx := e.deps.Pool, e.ctx
+	if pool == nil {
+		return noticeErr(fmt.Errorf("no pool control configured"))
+	}
+	if op == opStart {
+		p.running = "starting the worker pool…"
+	} else {
+		p.running = fmt.Sprintf("%s %s…", strings.TrimSuffix(op.verb(), "e")+"ing", workerName(id))
+	}
+	return func() tea.Msg {
+		var err error
+		switch op {
+		case opRestart:
+			err = pool.RestartWorker(ctx, id)
+		case opRecycle:
+			err = pool.RecycleWorker(ctx, id)
+		default:
+			err = pool.StartPool(ctx)
+		}
+		return poolActionMsg{op: op, id: id, err: err}
+	}
+}
+
+func (p *workersPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	if p.confirm == 0 {
+		listMouse(&p.list, msg, y-1) // below the header line
+	}
+	return nil
+}
+
+func (p *workersPage) bindings() []key.Binding {
+	km := p.keys
+	switch {
+	case p.confirm != 0:
+		return []key.Binding{
+			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", p.confirm.verb()+" this worker")),
+			key.NewBinding(key.WithKeys("a"), key.WithHelp("a", p.confirm.verb()+" every worker")),
+			bindingAs(km.Back, "cancel"),
+		}
+	case p.pool != nil && p.idle():
+		return []key.Binding{bindingAs(km.Run, "start the worker pool")}
+	case p.pool != nil:
+		return []key.Binding{bindingAs(km.Restart, "restart worker(s)"), bindingAs(km.Recycle, "recycle worker(s)"), km.Up, km.Down}
+	}
+	return nil
+}
+
+func (p *workersPage) render() string {
+	s := p.styles
+	head := fit(p.header(), p.width, 1) + "\n"
+	body := p.height - 1
+	switch {
+	case !p.live:
+		return head + fit(s.Muted.Render("No connection to the workspace's owner: the worker table follows its event stream."), p.width, body)
+	case p.pool == nil:
+		return head + fit(s.Muted.Render("Waiting for the owner's pool status…"), p.width, body)
+	case p.idle():
+		text := s.Muted.Render("The worker pool is not started:\nthe owner starts it when something needs the workers.")
+		if p.running == "" {
+			text += "\n\n" + s.Accent.Render("Press "+p.keys.Run.Help().Key+" to start it now.")
+		}
+		return head + fit(text, p.width, body)
+	}
+	out := p.renderList()
+	return head + out + "\n" + fit(p.actionLine(), p.width, 1)
+}
+
+func (p *workersPage) header() string {
+	s := p.styles
+	info := ""
+	if p.pool != nil {
+		info = "  engine " + p.pool.Engine
+		if n := len(p.pool.Workers); n > 0 {
+			info += " · pool " + poolSummary(p.pool)
+		}
+	}
+	if p.conn != nil && !p.conn.up {
+		info += " · " + s.Warning.Render("owner unreachable (last known state)")
+	}
+	if p.running != "" {
+		info += " · " + s.Accent.Render(p.running)
+	}
+	return s.Title.Render("Workers") + s.Muted.Render(info)
+}
+
+func (p *workersPage) actionLine() string {
+	s := p.styles
+	if p.confirm == 0 {
+		return ""
+	}
+	id := p.selectedID()
+	what := "Restart"
+	note := "its running requests fail and are retried"
+	if p.confirm == opRecycle {
+		what, note = "Recycle", "it finishes what it runs, then a fresh process replaces it"
+	}
+	return s.Warning.Render(fmt.Sprintf("%s worker %d? (%s)", what, id, note)) +
+		s.Muted.Render("  y this worker · a every worker · esc cancel")
+}
+
+func (p *workersPage) renderList() string {
+	h := p.listHeight()
+	out := p.list.Render(p.width, h)
+	// The state column (after the 3-cell ID and a space) as a badge.
+	const at = 1 + 3 + 1
+	if p.width < at+stateCol || p.pool == nil {
+		return out
+	}
+	lines := strings.Split(out, "\n")
+	off, n := p.list.Offset(), p.list.Len()
+	for k := 1; k < len(lines)-1; k++ {
+		pos := off + k - 1
+		if pos >= n || pos >= len(p.pool.Workers) {
+			break
+		}
+		st := p.pool.Workers[pos].State
+		badge := p.styles.StateBadge(workerBadge[st]).Render(st)
+		if w := ansi.StringWidth(badge); w < stateCol {
+			badge += strings.Repeat(" ", stateCol-w)
+		}
+		l := lines[k]
+		lines[k] = ansi.Cut(l, 0, at) + badge + ansi.Cut(l, at+stateCol, p.width)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// restyle picks up a theme switched in place.
+func (p *workersPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }
