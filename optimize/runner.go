@@ -336,6 +336,8 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization,
 // spentThisMonth is what executions and optimization runs of program (""
 // = all) cost this month.
 func (r *Runner) spentThisMonth(ctx context.Context, program, month string) (float64, error) {
+	// The rollups hold executions' and optimization runs' costs alike
+	// (store.PutOptimization adds a run's cost to its program's month).
 	rs, err := r.st.CostRollups(ctx, program, month)
 	if err != nil {
 		return 0, err
@@ -344,21 +346,7 @@ func (r *Runner) spentThisMonth(ctx context.Context, program, month string) (flo
 	for _, x := range rs {
 		sum += x.Cost
 	}
-	for cursor := ""; ; {
-		page, next, err := r.st.ListOptimizations(ctx, program, cursor, 1000)
-		if err != nil {
-			return 0, err
-		}
-		for _, o := range page {
-			if o.CreatedAt.UTC().Format("2006-01") == month {
-				sum += o.Cost
-			}
-		}
-		if next == "" {
-			return sum, nil
-		}
-		cursor = next
-	}
+	return sum, nil
 }
 
 // checkBudget refuses a run whose estimate would take the month's spending

@@ -54,8 +54,21 @@ func (s *Store) PutOptimization(ctx context.Context, o *model.Optimization) erro
 					return err
 				}
 			}
+			// Undo the old record's cost, so the rollup holds the final one.
+			if c := costNanos(old.Cost); c != 0 {
+				if err := addRollup(txn, rollupKey(old.Program, monthOf(old.CreatedAt)), rollupRecord{CostNanos: -c}); err != nil {
+					return err
+				}
+			}
 		case !errors.Is(err, badger.ErrKeyNotFound):
 			return fmt.Errorf("old record: %w", err)
+		}
+		// An optimization's LM calls are spend like an execution's: they
+		// count in the program's month (signet cost, budgets, the status bar).
+		if c := costNanos(o.Cost); c != 0 {
+			if err := addRollup(txn, rollupKey(o.Program, monthOf(o.CreatedAt)), rollupRecord{CostNanos: c}); err != nil {
+				return err
+			}
 		}
 		if err := txn.Set(optKey(o.ID), rec); err != nil {
 			return err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -114,5 +115,30 @@ func TestOptimizationsAndTrials(t *testing.T) {
 	}
 	if err := s.PutOptimization(ctx, &model.Optimization{Program: "qa", State: "bogus"}); err == nil {
 		t.Fatal("bad state accepted")
+	}
+}
+
+func TestOptimizationCostInRollups(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore(t)
+	at := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	o := &model.Optimization{Program: "qa", BaseVersion: 1, Optimizer: "mipro_v2", State: model.Running, CreatedAt: at, Cost: 0.25}
+	if err := st.PutOptimization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	o.Cost = 0.75 // progress: the record is saved again with its cost so far
+	if err := st.PutOptimization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	x := &model.Execution{Program: "qa", Version: 1, State: model.Pending, CreatedAt: at, Cost: 0.5}
+	if err := st.PutExecution(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := st.CostRollups(ctx, "qa", "2026-11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || math.Abs(rs[0].Cost-1.25) > 1e-9 || rs[0].Executions != 1 {
+		t.Fatalf("rollups %+v, want cost 1.25 over 1 execution", rs)
 	}
 }
