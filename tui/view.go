@@ -107,6 +107,10 @@ func (m Model) renderStatus() string {
 	if m.executions.cost.known {
 		segs = append(segs, segment{seg("month", fmtUSD(m.executions.cost.usd)), 1})
 	}
+	// What the runs started in this TUI cost so far (the cost pane has the detail).
+	if n, tokens, cost := m.runs.totals(); n > 0 {
+		segs = append(segs, segment{seg("session", fmt.Sprintf("%s · %s tok", fmtUSD(cost), thousands(tokens))), 2})
+	}
 	notice := ""
 	if m.notice.text != "" {
 		st := s.Accent
