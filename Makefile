@@ -21,6 +21,8 @@ run: venv
 	$(BIN) --workspace $(WORKSPACE) program list
 	$(BIN) --workspace $(WORKSPACE) dataset list
 	$(BIN) --workspace $(WORKSPACE) run qa --input question="What is the capital of France?"
+	@# On a terminal, then open the workbench on the same workspace (q quits).
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN) --workspace $(WORKSPACE); fi
 
 test: vet venv unit pytest fuzz
 
