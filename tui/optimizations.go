@@ -29,6 +29,9 @@ type Optimizations interface {
 	StartOptimization(ctx context.Context, req OptimizationRequest) (*model.Optimization, error)
 	CancelOptimization(ctx context.Context, id model.ID) error
 	CompareOptimizations(ctx context.Context, ids []model.ID) (*model.Comparison, error)
+	// PromoteOptimization saves the run's result version again as the
+	// program's newest version, so that runs use it; it returns that version.
+	PromoteOptimization(ctx context.Context, run *model.Optimization) (*model.Program, error)
 }
 
 // OptimizationRequest is what the new-run form asks for, in the spelling
@@ -77,6 +80,11 @@ type (
 	optCompareMsg struct {
 		gen uint64
 		cmp *model.Comparison
+		err error
+	}
+	optPromotedMsg struct {
+		run *model.Optimization
+		p   *model.Program
 		err error
 	}
 	optTickMsg struct{}
@@ -224,6 +232,11 @@ func (p *optimizationsPage) update(e *env, msg tea.Msg) tea.Cmd {
 		}
 		p.view = optList
 		return tea.Batch(notice(fmt.Sprintf("started %s on %s (%s)", msg.run.Optimizer, msg.run.Program, runID(msg.run.ID))), p.load(e))
+	case optPromotedMsg:
+		if msg.err != nil {
+			return noticeErr(fmt.Errorf("promote %s: %w", runID(msg.run.ID), msg.err))
+		}
+		return notice(fmt.Sprintf("%s v%d is now the result of %s run %s", msg.p.Name, msg.p.Version, msg.run.Optimizer, runID(msg.run.ID)))
 	case optCancelledMsg:
 		if msg.err != nil {
 			return noticeErr(fmt.Errorf("cancel %s: %w", runID(msg.id), msg.err))
@@ -347,7 +360,8 @@ func (p *optimizationsPage) bindings() []key.Binding {
 		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, km.Back}
 	}
 	return []key.Binding{withHelpText(km.New, "new run"), withHelpText(km.Cancel, "cancel run"),
-		withHelpText(km.Expand, "mark for compare"), withHelpText(km.Compare, "compare marked"), km.Refresh}
+		withHelpText(km.Save, "promote its result"), withHelpText(km.Expand, "mark for compare"),
+		withHelpText(km.Compare, "compare marked"), km.Refresh}
 }
 
 // withHelpText is b with another description, for a page's own wording.
@@ -390,6 +404,16 @@ func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		if r := p.selected(); r != nil && !r.State.Terminal() {
 			repo, ctx, id := e.deps.Optimizations, e.ctx, r.ID
 			return func() tea.Msg { return optCancelledMsg{id: id, err: repo.CancelOptimization(ctx, id)} }
+		}
+	case key.Matches(msg, km.Save):
+		r := p.selected()
+		if r == nil || r.ResultVersion == 0 {
+			return notice("this run has no result version to promote")
+		}
+		repo, ctx := e.deps.Optimizations, e.ctx
+		return func() tea.Msg {
+			pr, err := repo.PromoteOptimization(ctx, r)
+			return optPromotedMsg{run: r, p: pr, err: err}
 		}
 	case key.Matches(msg, km.Expand):
 		if r := p.selected(); r != nil {

@@ -22,6 +22,7 @@ type fakeOptimizations struct {
 	programs  map[string]*model.Program // "name@version"
 	started   []OptimizationRequest
 	cancelled []model.ID
+	promoted  []model.ID
 	lists     int
 }
 
@@ -60,6 +61,19 @@ func (f *fakeOptimizations) CancelOptimization(_ context.Context, id model.ID) e
 	defer f.mu.Unlock()
 	f.cancelled = append(f.cancelled, id)
 	return nil
+}
+
+func (f *fakeOptimizations) PromoteOptimization(_ context.Context, run *model.Optimization) (*model.Program, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	res := f.programs[fmt.Sprintf("%s@%d", run.Program, run.ResultVersion)]
+	if res == nil {
+		return nil, fmt.Errorf("program %s v%d: not found", run.Program, run.ResultVersion)
+	}
+	f.promoted = append(f.promoted, run.ID)
+	p := *res
+	p.Version = 4
+	return &p, nil
 }
 
 func (f *fakeOptimizations) CompareOptimizations(_ context.Context, ids []model.ID) (*model.Comparison, error) {
@@ -351,5 +365,22 @@ func TestGoldenOptimizations(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+func TestOptimizationsPromote(t *testing.T) {
+	f := sampleOptimizations()
+	m := newOptModel(t, 100, 30, f)
+	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl)) // the running run has no result yet
+	if len(f.promoted) != 0 || !strings.Contains(screen(m), "no result version") {
+		t.Fatalf("promoted a run without a result: %v\n%s", f.promoted, screen(m))
+	}
+	m = sendNoTick(t, m, keyText("G")) // bootstrap: result v2
+	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	if len(f.promoted) != 1 || f.promoted[0] != fixedID(1) {
+		t.Fatalf("promoted %v", f.promoted)
+	}
+	if !strings.Contains(screen(m), "qa v4 is now the result of bootstrap_fewshot run 00000001") {
+		t.Fatalf("no notice:\n%s", screen(m))
 	}
 }
