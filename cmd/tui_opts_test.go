@@ -32,7 +32,7 @@ func TestTUIOptimizationsAdapter(t *testing.T) {
 
 	// The form's mistakes come back as errors naming the field.
 	for req, want := range map[tui.OptimizationRequest]string{
-		{Program: "qa", Optimizer: "nope", Train: "qa", Metric: "exact_match"}:      "unknown optimizer",
+		{Program: "qa", Optimizer: "nope", Train: "qa", Metric: "exact_match"}:         "unknown optimizer",
 		{Program: "qa", Optimizer: "labeled", Train: "qa:nope", Metric: "exact_match"}: "train",
 		{Program: "qa", Optimizer: "labeled", Train: "qa", Metric: "nope"}:             "metric",
 	} {
