@@ -231,8 +231,12 @@ func (p *datasetsPage) filterCmd(ctx context.Context) tea.Cmd {
 }
 
 func (p *datasetsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.Cmd {
-	ev := p.filterInput(msg, &p.list)
-	if ev == filterClosed || ev == filterCleared {
+	return p.filterDone(ctx, p.filterInput(msg, &p.list))
+}
+
+// filterDone lays the page out again and runs the filter, as ev requires.
+func (p *datasetsPage) filterDone(ctx context.Context, ev filterEvent) tea.Cmd {
+	if ev == filterOpened || ev == filterClosed || ev == filterCleared {
 		p.list.SetHeight(p.listHeight())
 	}
 	if ev == filterChanged || ev == filterCleared {
@@ -390,16 +394,11 @@ func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return p.maybeFetch(ctx, repo)
 	}
+	if ev, ok := p.filterListKey(msg, km); ok {
+		return p.filterDone(ctx, ev)
+	}
 	switch {
-	case key.Matches(msg, km.Filter):
-		p.filtering = true
-		p.list.SetHeight(p.listHeight())
 	case key.Matches(msg, km.Back):
-		if p.pattern != "" {
-			p.pattern = ""
-			p.list.SetHeight(p.listHeight())
-			return p.filterCmd(ctx)
-		}
 	case key.Matches(msg, km.Open):
 		if d := p.selected(); d != nil {
 			return p.open(ctx, repo, d)

@@ -20,26 +20,7 @@ import (
 // each message back into Update (run does not take batches apart).
 func drain(t *testing.T, m Model, cmd tea.Cmd) Model {
 	t.Helper()
-	queue := []tea.Cmd{cmd}
-	for steps := 0; len(queue) > 0; steps++ {
-		if steps > 200 {
-			t.Fatal("commands do not end")
-		}
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		msg := c()
-		if b, ok := msg.(tea.BatchMsg); ok {
-			queue = append(queue, b...)
-			continue
-		}
-		nm, next := m.Update(msg)
-		m = nm.(Model)
-		queue = append(queue, next)
-	}
-	return m
+	return run(t, m, cmd)
 }
 
 // press delivers a key and drains what follows.

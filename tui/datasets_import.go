@@ -372,7 +372,7 @@ func (m *importer) render(p *datasetsPage) string {
 		elapsed := m.now.Sub(m.started).Round(100 * time.Millisecond)
 		b.WriteString(s.Accent.Render(spinnerFrames[m.frame%len(spinnerFrames)]) +
 			fmt.Sprintf(" importing… %.0f%% · %s · esc to cancel\n", 100*m.shown, elapsed))
-		b.WriteString(dsBar(s, m.shown, min(inner, 50)) + "\n")
+		b.WriteString(bar(s, m.shown, min(inner, 50)) + "\n")
 	case m.err != nil:
 		b.WriteString(s.Error.Render(ansi.Wrap("Import failed: "+m.err.Error(), inner, " /:")) + "\n")
 	}

@@ -10,7 +10,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/themes"
 )
 
 // The statistics view (S): fields, fill rate, average length per field and
@@ -131,18 +130,18 @@ func (p *datasetsPage) renderStats() string {
 	case v.err != nil:
 		state = "  " + s.Error.Render("error: ") + v.err.Error()
 	case !v.done:
-		state = s.Muted.Render(fmt.Sprintf("  counting… %s of %s examples · esc to cancel", dsCommas(st.Examples), dsCommas(v.total)))
+		state = s.Muted.Render(fmt.Sprintf("  counting… %s of %s examples · esc to cancel", thousands(st.Examples), thousands(v.total)))
 	}
 	b.WriteString(fit(s.Title.Render(v.ds.Name)+s.Muted.Render("  statistics")+state, p.width, 1))
 	b.WriteString("\n")
 	if !v.done && v.err == nil {
-		b.WriteString(fit(dsBar(s, float64(st.Examples)/float64(max(v.total, 1)), min(p.width, 60)), p.width, 1))
+		b.WriteString(fit(bar(s, float64(st.Examples)/float64(max(v.total, 1)), min(p.width, 60)), p.width, 1))
 	} else {
 		b.WriteString(fit("", p.width, 1))
 	}
 	b.WriteString("\n")
 	b.WriteString(fit(s.Subtitle.Render("Splits")+"  "+fmt.Sprintf("%s · train %s · validation %s · test %s",
-		examplesCount(st.Examples), dsCommas(st.Splits[model.Train]), dsCommas(st.Splits[model.Validation]), dsCommas(st.Splits[model.Test])), p.width, 1))
+		examplesCount(st.Examples), thousands(st.Splits[model.Train]), thousands(st.Splits[model.Validation]), thousands(st.Splits[model.Test])), p.width, 1))
 	b.WriteString("\n\n")
 
 	nameW := len("FIELD")
@@ -160,7 +159,7 @@ func (p *datasetsPage) renderStats() string {
 		}
 		line := fmt.Sprintf("%-*s  %-5s  %7.1f%%  %10.1f", nameW, dsClip(f.Field, nameW), in, 100*f.FillRate, f.AvgChars)
 		if barW > 0 {
-			line += "  " + dsBar(s, f.FillRate, barW)
+			line += "  " + bar(s, f.FillRate, barW)
 		}
 		b.WriteString(line)
 		b.WriteString("\n")
@@ -171,32 +170,10 @@ func (p *datasetsPage) renderStats() string {
 	return fit(b.String(), p.width, p.height)
 }
 
-// dsBar draws share (0..1) as a bar w cells wide.
-func dsBar(s *themes.Styles, share float64, w int) string {
-	filled := dsClamp(int(share*float64(w)+0.5), 0, w)
-	return s.Accent.Render(strings.Repeat("█", filled)) + s.Muted.Render(strings.Repeat("░", w-filled))
-}
-
-// commas writes n with thousands separators.
-func dsCommas(n int) string {
-	str := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + dsCommas(-n)
-	}
-	var b strings.Builder
-	for i, r := range str {
-		if i > 0 && (len(str)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // examplesCount is "1 example", "2,000 examples".
 func examplesCount(n int) string {
 	if n == 1 {
 		return "1 example"
 	}
-	return dsCommas(n) + " examples"
+	return thousands(n) + " examples"
 }

@@ -509,7 +509,7 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 	case x.CostUnknown:
 		cost = "?"
 	case x.Cost > 0 || x.State == model.Completed:
-		cost = fmtUSD(x.Cost)
+		cost = usd(x.Cost)
 	}
 	note := ""
 	switch {
@@ -529,29 +529,6 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 	return components.Row{string(x.State), x.Program, "v" + strconv.Itoa(x.Version), started, dur, fmtTokens(tokens), cost, note}
 }
 
-// clockTime is a start time: the time of day today, else the date too.
-func (p *executionsPage) clockTime(t time.Time) string {
-	t, now := t.In(p.loc), p.now().In(p.loc)
-	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
-		return t.Format("15:04:05")
-	}
-	return t.Format("Jan 02 15:04")
-}
-
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "-"
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-}
-
 func fmtTokens(n int) string {
 	switch {
 	case n == 0:
@@ -564,12 +541,13 @@ func fmtTokens(n int) string {
 	return fmt.Sprintf("%.1fM", float64(n)/1e6)
 }
 
-// fmtUSD shows cents, or four places for amounts under a cent.
-func fmtUSD(usd float64) string {
-	if usd > 0 && usd < 0.01 {
-		return fmt.Sprintf("$%.4f", usd)
+// clockTime is a start time: the time of day today, else the date too.
+func (p *executionsPage) clockTime(t time.Time) string {
+	t, now := t.In(p.loc), p.now().In(p.loc)
+	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
+		return t.Format("15:04:05")
 	}
-	return fmt.Sprintf("$%.2f", usd)
+	return t.Format("Jan 02 15:04")
 }
 
 // shortID is the first group of an execution ID, as the CLI shows it.
@@ -587,14 +565,21 @@ func (p *executionsPage) filterCmd(ctx context.Context) tea.Cmd {
 }
 
 func (p *executionsPage) filterKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	ev := p.filterInput(msg, &p.list)
-	if ev == filterClosed || ev == filterCleared {
+	if ev := p.filterInput(msg, &p.list); ev != filterNone {
+		return p.filterDone(e.ctx, ev)
+	}
+	return p.maybeFetch(e) // down may near the end of what is loaded
+}
+
+// filterDone lays the page out again and runs the filter, as ev requires.
+func (p *executionsPage) filterDone(ctx context.Context, ev filterEvent) tea.Cmd {
+	if ev == filterOpened || ev == filterClosed || ev == filterCleared {
 		p.list.SetHeight(p.listHeight())
 	}
 	if ev == filterChanged || ev == filterCleared {
-		return p.filterCmd(e.ctx)
+		return p.filterCmd(ctx)
 	}
-	return p.maybeFetch(e) // down may near the end of what is loaded
+	return nil
 }
 
 func (p *executionsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
@@ -602,16 +587,11 @@ func (p *executionsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 	if p.filtering {
 		return p.filterKey(e, msg)
 	}
+	if ev, ok := p.filterListKey(msg, km); ok {
+		return p.filterDone(e.ctx, ev)
+	}
 	switch {
-	case key.Matches(msg, km.Filter):
-		p.filtering = true
-		p.list.SetHeight(p.listHeight())
 	case key.Matches(msg, km.Back):
-		if p.pattern != "" {
-			p.pattern = ""
-			p.list.SetHeight(p.listHeight())
-			return p.filterCmd(e.ctx)
-		}
 	case key.Matches(msg, km.Status):
 		i := 0
 		for k, s := range execStates {

@@ -3,10 +3,12 @@ package tui
 import (
 	"unicode/utf8"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/keys"
 )
 
 // filterBar is the `/` prompt every list page shares: the pattern typed
@@ -23,6 +25,7 @@ const (
 	filterNone    filterEvent = iota
 	filterChanged             // the pattern changed: run the filter
 	filterClosed              // enter closed the prompt, keeping the pattern: the layout changes
+	filterOpened              // `/` opened the prompt: the layout changes
 	filterCleared             // esc cleared the pattern and closed the prompt: both
 )
 
@@ -55,6 +58,22 @@ func (f *filterBar) filterInput(msg tea.KeyPressMsg, l *components.List) filterE
 		return filterChanged
 	}
 	return filterNone
+}
+
+// filterListKey handles the prompt's keys on a list whose prompt is
+// closed: the filter key opens it, back clears a pattern kept after enter.
+// ok is false for every other key (and back with no pattern), which the
+// page handles itself.
+func (f *filterBar) filterListKey(msg tea.KeyPressMsg, km keys.Map) (ev filterEvent, ok bool) {
+	switch {
+	case key.Matches(msg, km.Filter):
+		f.filtering = true
+		return filterOpened, true
+	case key.Matches(msg, km.Back) && f.pattern != "":
+		f.pattern = ""
+		return filterCleared, true
+	}
+	return filterNone, false
 }
 
 // filterLine draws the prompt, with a note while the result for what was

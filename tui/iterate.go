@@ -547,7 +547,7 @@ func sideBySide(s *themes.Styles, a, b *iteration, w int) (left, right []string)
 			return lines
 		}
 		ex := x.exec
-		facts := fmt.Sprintf("%s · %s tok · %s · %s", ex.State, thousands(ex.TotalUsage().Total()), money(ex.Cost), fmtDur(ex.Duration))
+		facts := fmt.Sprintf("%s · %s tok · %s · %s", ex.State, thousands(ex.TotalUsage().Total()), usd(ex.Cost), fmtDuration(ex.Duration))
 		add(s.Muted.Render(ansi.Wrap(facts, w, " ")))
 		if ex.Error != "" {
 			add(s.Error.Render(ansi.Wrap(sanitizeLine(ex.Error), w, " ")))

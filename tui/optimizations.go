@@ -291,16 +291,16 @@ func (p *optimizationsPage) row(o *model.Optimization) components.Row {
 	if o.Progress != nil && o.Progress.Trials > 0 && !o.State.Terminal() {
 		trials = fmt.Sprintf("%d/%d", o.Progress.Trial, o.Progress.Trials)
 	}
-	cost := usd(o.Cost, o.CostUnknown)
+	cost := usdMaybe(o.Cost, o.CostUnknown)
 	if o.Progress != nil && !o.State.Terminal() {
-		cost = usd(o.Progress.Cost, false) // the record's cost is set when the run ends
+		cost = usd(o.Progress.Cost) // the record's cost is set when the run ends
 	}
 	started := "-"
 	if !o.StartedAt.IsZero() {
 		started = o.StartedAt.Local().Format("Jan 02 15:04")
 	}
 	return components.Row{mark, fmt.Sprintf("%s v%d", o.Program, o.BaseVersion), o.Optimizer, string(o.State),
-		trials, score, cost, shortDuration(runDuration(o)), started}
+		trials, score, cost, optDuration(runDuration(o)), started}
 }
 
 func runDuration(o *model.Optimization) time.Duration {
@@ -313,29 +313,6 @@ func runDuration(o *model.Optimization) time.Duration {
 		return time.Duration(o.Progress.Elapsed * float64(time.Second))
 	}
 	return 0
-}
-
-func usd(c float64, unknown bool) string {
-	s := fmt.Sprintf("$%.4f", c)
-	if c >= 1 {
-		s = fmt.Sprintf("$%.2f", c)
-	}
-	if unknown {
-		s += "?"
-	}
-	return s
-}
-
-func shortDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "-"
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
 func runID(id model.ID) string {
@@ -526,11 +503,11 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 		label := fmt.Sprintf(" %s %d/%d", pr.Phase, pr.Trial, pr.Trials)
 		lines = append(lines, bar(s, frac, max(min(w-len(label)-2, 50), 10))+s.Accent.Render(label))
 		lines = append(lines, s.Muted.Render(fmt.Sprintf("score %.3f · best %.3f · %d LM calls · %d/%d tokens · %s · %s elapsed · ~%s left",
-			pr.Score, pr.BestScore, pr.LMCalls, pr.TokensIn, pr.TokensOut, usd(pr.Cost, false),
-			shortDuration(time.Duration(pr.Elapsed*float64(time.Second))), shortDuration(time.Duration(pr.ETA*float64(time.Second))))))
+			pr.Score, pr.BestScore, pr.LMCalls, pr.TokensIn, pr.TokensOut, usd(pr.Cost),
+			optDuration(time.Duration(pr.Elapsed*float64(time.Second))), optDuration(time.Duration(pr.ETA*float64(time.Second))))))
 	} else {
 		line := fmt.Sprintf("baseline %.3f → best %.3f · %d trials · %d LM calls · %s · %s",
-			o.BaselineScore, o.BestScore, o.Trials, o.LMCalls, usd(o.Cost, o.CostUnknown), shortDuration(runDuration(o)))
+			o.BaselineScore, o.BestScore, o.Trials, o.LMCalls, usdMaybe(o.Cost, o.CostUnknown), optDuration(runDuration(o)))
 		if o.TestBaseline != nil && o.TestScore != nil {
 			line += fmt.Sprintf(" · held-out %.3f → %.3f", *o.TestBaseline, *o.TestScore)
 		}
@@ -544,13 +521,6 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 		lines = append(lines, trialChart(s, ts, w, h-len(lines))...)
 	}
 	return fit(strings.Join(lines, "\n"), w, h)
-}
-
-// bar draws a progress bar of width w filled to frac.
-func bar(s *themes.Styles, frac float64, w int) string {
-	frac = math.Min(math.Max(frac, 0), 1)
-	n := int(math.Round(frac * float64(w)))
-	return s.Accent.Render(strings.Repeat("█", n)) + s.Muted.Render(strings.Repeat("░", w-n))
 }
 
 // trialChart draws the score of each trial as a column of block
@@ -664,9 +634,9 @@ func (p *optimizationsPage) compareLines() []string {
 		}
 		return fmt.Sprintf("v%d", r.ResultVersion)
 	})
-	row("cost", func(_ int, r model.RunSummary) string { return usd(r.Cost, r.CostUnknown) })
+	row("cost", func(_ int, r model.RunSummary) string { return usdMaybe(r.Cost, r.CostUnknown) })
 	row("LM calls", func(_ int, r model.RunSummary) string { return strconv.Itoa(r.LMCalls) })
-	row("duration", func(_ int, r model.RunSummary) string { return shortDuration(r.Duration) })
+	row("duration", func(_ int, r model.RunSummary) string { return optDuration(r.Duration) })
 	row("trials", func(_ int, r model.RunSummary) string { return strconv.Itoa(r.Trials) })
 
 	for _, pc := range c.Predictors {
@@ -732,7 +702,7 @@ func (p *optimizationsPage) compareLines() []string {
 	barW := max(min(w-40, 40), 10)
 	for _, r := range pts {
 		add(fmt.Sprintf("  %s %s %s %s", padRight(runID(r.ID), 9), padRight(r.Optimizer, 14),
-			bar(s, r.After, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", r.After, usd(r.Cost, r.CostUnknown)))))
+			bar(s, r.After, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", r.After, usdMaybe(r.Cost, r.CostUnknown)))))
 	}
 	return out
 }
@@ -928,4 +898,12 @@ func (f *optRunForm) render(s *themes.Styles, w, h int) string {
 	}
 	lines = append(lines, "", s.Muted.Render(ansi.Wrap("The run is estimated and checked against the budget before it starts; progress shows here live.", max(w-2, 10), " ")))
 	return fit(strings.Join(lines, "\n"), w, h)
+}
+
+// optDuration is a run's duration, "-" before it has one.
+func optDuration(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmtDuration(d)
 }

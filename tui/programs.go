@@ -182,10 +182,8 @@ func progMoney(cost float64, runs int) string {
 	switch {
 	case runs == 0 && cost == 0:
 		return "-"
-	case cost >= 1:
-		return fmt.Sprintf("$%.2f", cost)
 	}
-	return fmt.Sprintf("$%.4f", cost)
+	return usd(cost)
 }
 
 // programsLoadedMsg carries the result of Deps.Programs.ListPrograms.
@@ -425,8 +423,12 @@ func (p *programsPage) filterCmd(ctx context.Context) tea.Cmd {
 
 // filterKey handles a key while the filter prompt has the keyboard.
 func (p *programsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.Cmd {
-	ev := p.filterInput(msg, &p.list)
-	if ev == filterClosed || ev == filterCleared {
+	return p.filterDone(ctx, p.filterInput(msg, &p.list))
+}
+
+// filterDone lays the page out again and runs the filter, as ev requires.
+func (p *programsPage) filterDone(ctx context.Context, ev filterEvent) tea.Cmd {
+	if ev == filterOpened || ev == filterClosed || ev == filterCleared {
 		p.list.SetHeight(p.listHeight())
 	}
 	if ev == filterChanged || ev == filterCleared {
@@ -458,16 +460,11 @@ func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 	case p.filtering:
 		return p.filterKey(ctx, msg)
 	}
+	if ev, ok := p.filterListKey(msg, km); ok {
+		return p.filterDone(ctx, ev)
+	}
 	switch {
-	case key.Matches(msg, km.Filter):
-		p.filtering = true
-		p.list.SetHeight(p.listHeight())
 	case key.Matches(msg, km.Back):
-		if p.pattern != "" {
-			p.pattern = ""
-			p.list.SetHeight(p.listHeight())
-			return p.filterCmd(ctx)
-		}
 	case key.Matches(msg, km.Open):
 		if pr := p.selected(); pr != nil {
 			p.openDetail(pr)

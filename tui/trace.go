@@ -795,7 +795,7 @@ func (t *traceScreen) titleLine() string {
 	}
 	line += s.Muted.Render(n)
 	if x := t.exec; x != nil {
-		line += s.Muted.Render(fmt.Sprintf(" · %s tok · %s", thousands(x.TotalUsage().Total()), money(x.Cost)))
+		line += s.Muted.Render(fmt.Sprintf(" · %s tok · %s", thousands(x.TotalUsage().Total()), usd(x.Cost)))
 	}
 	for _, e := range extra {
 		line += "  " + e
@@ -867,7 +867,7 @@ func (t *traceScreen) treeRow(n int32, sel bool, w int) string {
 	case sp.End.IsZero():
 		right = "open"
 	default:
-		right = fmtDur(sp.Latency())
+		right = fmtDuration(sp.Latency())
 		if sp.Kind == model.SpanLM {
 			if sp.CacheHit {
 				right = "cache " + right
@@ -913,28 +913,6 @@ func kindTag(k model.SpanKind) string {
 		return "⚒"
 	}
 	return "?"
-}
-
-func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0ms"
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	}
-	return d.Round(time.Second).String()
-}
-
-func money(c float64) string {
-	if c == 0 {
-		return "$0"
-	}
-	if c < 0.01 {
-		return fmt.Sprintf("$%.6f", c)
-	}
-	return fmt.Sprintf("$%.4f", c)
 }
 
 // sanitizeLine keeps a one-line label on one line.
@@ -993,10 +971,10 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	if sp.End.IsZero() {
 		facts = append(facts, "running")
 	} else {
-		facts = append(facts, "latency "+fmtDur(sp.Latency()))
+		facts = append(facts, "latency "+fmtDuration(sp.Latency()))
 	}
 	if sp.Kind == model.SpanLM {
-		facts = append(facts, fmt.Sprintf("tokens %d in / %d out", sp.Usage.PromptTokens, sp.Usage.CompletionTokens), "cost "+money(sp.Cost))
+		facts = append(facts, fmt.Sprintf("tokens %d in / %d out", sp.Usage.PromptTokens, sp.Usage.CompletionTokens), "cost "+usd(sp.Cost))
 		if sp.CacheHit {
 			facts = append(facts, "cache hit")
 		} else {
@@ -1070,19 +1048,19 @@ func (t *traceScreen) renderCost(w, h int) string {
 	lines = append(lines, " "+s.Subtitle.Render("── cost "+strings.Repeat("─", max(w-10, 0))))
 	row := func(label, val string) { lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", label))+val) }
 	if x := t.exec; x != nil {
-		row("this run", fmt.Sprintf("%s tok  %s", thousands(x.TotalUsage().Total()), money(x.Cost)))
+		row("this run", fmt.Sprintf("%s tok  %s", thousands(x.TotalUsage().Total()), usd(x.Cost)))
 	}
 	runs, tok, cost := t.session.totals()
-	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", thousands(tok), money(cost), runs))
+	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", thousands(tok), usd(cost), runs))
 	switch c := t.cost; {
 	case t.costErr != nil:
 		row("month", s.Error.Render(t.costErr.Error()))
 	case c == nil:
 		row("month", s.Muted.Render("…"))
 	default:
-		v := fmt.Sprintf("%s tok  %s", thousands(c.Tokens), money(c.Cost))
+		v := fmt.Sprintf("%s tok  %s", thousands(c.Tokens), usd(c.Cost))
 		if c.HasBudget {
-			v += fmt.Sprintf(" of %s · %s left", money(c.Budget), money(math.Max(c.Budget-c.Cost, 0)))
+			v += fmt.Sprintf(" of %s · %s left", usd(c.Budget), usd(math.Max(c.Budget-c.Cost, 0)))
 		} else {
 			v += " · no budget"
 		}
@@ -1123,22 +1101,6 @@ func sparkBars(vals []float64, w int) string {
 		default:
 			b.WriteRune(bars[min(int(v/hi*float64(len(bars)-1)+0.5), len(bars)-1)])
 		}
-	}
-	return b.String()
-}
-
-// thousands formats n with thousands separators: 100000 → "100,000".
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
 	}
 	return b.String()
 }

@@ -89,7 +89,7 @@ func run(t *testing.T, m Model, cmd tea.Cmd) Model {
 	t.Helper()
 	queue := []tea.Cmd{cmd}
 	for i := 0; len(queue) > 0; i++ {
-		if i > 100 {
+		if i > 200 {
 			t.Fatal("command chain does not end")
 		}
 		c := queue[0]

@@ -105,11 +105,11 @@ func (m Model) renderStatus() string {
 		segs = append(segs, segment{seg("pool", pool), 0})
 	}
 	if m.executions.cost.known {
-		segs = append(segs, segment{seg("month", fmtUSD(m.executions.cost.usd)), 1})
+		segs = append(segs, segment{seg("month", usd(m.executions.cost.usd)), 1})
 	}
 	// What the runs started in this TUI cost so far (the cost pane has the detail).
 	if n, tokens, cost := m.runs.totals(); n > 0 {
-		segs = append(segs, segment{seg("session", fmt.Sprintf("%s · %s tok", fmtUSD(cost), thousands(tokens))), 2})
+		segs = append(segs, segment{seg("session", fmt.Sprintf("%s · %s tok", usd(cost), thousands(tokens))), 2})
 	}
 	notice := ""
 	if m.notice.text != "" {
