@@ -177,13 +177,13 @@ func qaTrace(id model.ID) (*model.Execution, []model.Span) {
 }
 
 // noTicks makes the polls of live screens wait for a tick the test sends.
-func noTicks(t *testing.T) {
+func noTicks(t testing.TB) {
 	old := pollTick
 	pollTick = func(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return nil }
 	t.Cleanup(func() { pollTick = old })
 }
 
-func runnerModel(t *testing.T, f *fakeRunner, w, h int) Model {
+func runnerModel(t testing.TB, f *fakeRunner, w, h int) Model {
 	t.Helper()
 	noTicks(t)
 	m := newTestModel(t, w, h)
@@ -191,7 +191,7 @@ func runnerModel(t *testing.T, f *fakeRunner, w, h int) Model {
 	return m
 }
 
-func openTrace(t *testing.T, m Model, f *fakeRunner, id model.ID) (Model, *traceScreen) {
+func openTrace(t testing.TB, m Model, f *fakeRunner, id model.ID) (Model, *traceScreen) {
 	t.Helper()
 	m = run(t, m, func() tea.Msg { return openTraceMsg{id: id} })
 	ts, ok := m.screen.(*traceScreen)
@@ -618,10 +618,31 @@ func TestTraceEventsAtRate(t *testing.T) {
 	if grew > 32<<20 {
 		t.Errorf("heap grew by %d MiB for %d distinct spans", grew>>20, distinct)
 	}
-	if per := elapsed / spans; per > time.Millisecond {
-		t.Errorf("%v per span event: slower than 1,000/s", per)
-	}
+	// The rate is measured by BenchmarkTraceLiveEvent, not asserted here.
 	t.Logf("%d events in %v (%v each), heap %+d KiB", spans, elapsed, elapsed/spans, grew>>10)
+}
+
+// BenchmarkTraceLiveEvent is the cost of one live span event on an open
+// trace (applied, with a frame drawn every 16 events, as above).
+func BenchmarkTraceLiveEvent(b *testing.B) {
+	f := newFakeRunner()
+	id := traceID(4)
+	f.execs[id] = &model.Execution{ID: id, Program: "qa", Version: 1, State: model.Running, CreatedAt: traceT0}
+	m, _ := openTrace(b, runnerModel(b, f, 120, 40), f, id)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		sp := genSpan(id, uint64(i%500)+1)
+		if i < 500 {
+			sp.End = time.Time{}
+		}
+		nm, _ := m.Update(liveMsg{spans: []model.Span{sp}})
+		m = nm.(Model)
+		if i%16 == 0 {
+			_ = m.View()
+		}
+		i++
+	}
 }
 
 func BenchmarkTrace100kOpen(b *testing.B) {

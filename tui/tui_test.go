@@ -61,7 +61,7 @@ func samplePrograms() []*model.Program {
 	}
 }
 
-func newTestModel(t *testing.T, w, h int) Model {
+func newTestModel(t testing.TB, w, h int) Model {
 	t.Helper()
 	p, err := themes.Get(themes.Dark)
 	if err != nil {
@@ -77,7 +77,7 @@ func newTestModel(t *testing.T, w, h int) Model {
 }
 
 // update sends one message and returns the new model (ignoring commands).
-func update(t *testing.T, m Model, msg tea.Msg) Model {
+func update(t testing.TB, m Model, msg tea.Msg) Model {
 	t.Helper()
 	nm, _ := m.Update(msg)
 	return nm.(Model)
@@ -85,7 +85,7 @@ func update(t *testing.T, m Model, msg tea.Msg) Model {
 
 // run runs cmd (as tea.Program would, but synchronously) and feeds its
 // message, and those of the commands that follow, back into Update.
-func run(t *testing.T, m Model, cmd tea.Cmd) Model {
+func run(t testing.TB, m Model, cmd tea.Cmd) Model {
 	t.Helper()
 	queue := []tea.Cmd{cmd}
 	for i := 0; len(queue) > 0; i++ {
