@@ -562,9 +562,9 @@ func sideBySide(s *themes.Styles, a, b *iteration, w int) (left, right []string)
 		}
 		return lines
 	}
-	if a == nil {
-		ops := wordDiff("", outputsText(b))
-		pops := wordDiff("", promptText(b.prompt))
+	if a == nil { // one column: everything is unchanged text
+		ops := wordDiff(outputsText(b), outputsText(b))
+		pops := wordDiff(promptText(b.prompt), promptText(b.prompt))
 		return nil, col(b, ops, pops, diffSame)
 	}
 	outs := wordDiff(outputsText(a), outputsText(b))

@@ -451,6 +451,10 @@ func TestIterationList(t *testing.T) {
 	if len(it.iters) != 1 || it.iters[0].change != "original" || len(it.iters[0].prompt) != 4 {
 		t.Fatalf("iterations at open: %d, prompt %d messages", len(it.iters), len(it.iters[0].prompt))
 	}
+	// Before any re-run the original's outputs and prompt are shown.
+	if out := screen(m); !strings.Contains(out, "answer: France") || !strings.Contains(out, "[system]") {
+		t.Fatalf("the original run's outputs and prompt are not shown:\n%s", out)
+	}
 	m = send(t, m, keyText("i"))
 	if !it.typing() {
 		t.Fatal("i does not start editing")
