@@ -466,7 +466,7 @@ func (t *traceScreen) withProgram(e *env, msg traceProgramMsg) (overlay, tea.Cmd
 	}
 	switch msg.action {
 	case "replay":
-		return t, t.replay(e, msg.program, idx, t.nodes[msg.node].span.Inputs)
+		return t, t.replay(e, msg.program, idx, &t.nodes[msg.node].span)
 	case "iterate":
 		var inputs map[string]any
 		if t.exec != nil {
@@ -518,9 +518,10 @@ func replayProgram(p *model.Program, idx int, spanID string) *model.Program {
 
 // replay re-runs one module with its recorded inputs; its trace opens over
 // this one.
-func (t *traceScreen) replay(e *env, p *model.Program, idx int, inputs map[string]any) tea.Cmd {
+func (t *traceScreen) replay(e *env, p *model.Program, idx int, sp *model.Span) tea.Cmd {
+	inputs := sp.Inputs
 	r, ctx, gen := e.deps.Runner, e.ctx, t.gen
-	v := replayProgram(p, idx, "")
+	v := replayProgram(p, idx, sp.ID)
 	in := moduleInputs(p.Modules[idx], inputs)
 	lm := ""
 	if t.exec != nil {
