@@ -435,7 +435,10 @@ def test_progress_is_throttled():
     for before, after in zip(progress, progress[1:]):
         if (before["phase"], before["trial"]) == (after["phase"], after["trial"]):
             ticks += 1  # neither a phase change nor a trial: a throttled tick
-            assert after["elapsed_s"] - before["elapsed_s"] >= 0.09
     assert ticks >= 1  # LM calls do report progress between trials
+    # At most one tick per 0.1 s interval (a forced event, such as a score
+    # update, may land next to a tick, so the rate is checked, not each gap).
+    span = progress[-1]["elapsed_s"] - progress[0]["elapsed_s"]
+    assert ticks <= span / 0.1 + 2, f"{ticks} ticks in {span:.2f}s"
     assert [p["lm_calls"] for p in progress] == sorted(p["lm_calls"] for p in progress)
     check_consistent(result, events)
