@@ -38,8 +38,11 @@ func (o tuiOptimizations) StartOptimization(ctx context.Context, r tui.Optimizat
 		return nil, err
 	}
 	req := optimize.Request{Program: r.Program, Optimizer: opt, LM: r.LM, Budget: r.Budget}
+	if req.Settings, err = parseSettings(r.Settings); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
 	if r.Auto != "" {
-		req.Settings = map[string]any{"auto": r.Auto}
+		req.Settings["auto"] = r.Auto
 	}
 	if req.Train, err = optimize.ParseDataRef(r.Train); err != nil {
 		return nil, fmt.Errorf("train: %w", err)

@@ -31,19 +31,29 @@ func TestTUIOptimizationsAdapter(t *testing.T) {
 	o := tuiOptimizations{api.NewClient(api.SocketPath(ws))}
 
 	// The form's mistakes come back as errors naming the field.
-	for req, want := range map[tui.OptimizationRequest]string{
-		{Program: "qa", Optimizer: "nope", Train: "qa", Metric: "exact_match"}:         "unknown optimizer",
-		{Program: "qa", Optimizer: "labeled", Train: "qa:nope", Metric: "exact_match"}: "train",
-		{Program: "qa", Optimizer: "labeled", Train: "qa", Metric: "nope"}:             "metric",
+	for _, c := range []struct {
+		req  tui.OptimizationRequest
+		want string
+	}{
+		{tui.OptimizationRequest{Program: "qa", Optimizer: "nope", Train: "qa", Metric: "exact_match"}, "unknown optimizer"},
+		{tui.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa:nope", Metric: "exact_match"}, "train"},
+		{tui.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa", Metric: "nope"}, "metric"},
 	} {
+		req, want := c.req, c.want
 		if _, err := o.StartOptimization(ctx, req); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%+v: error %v, want one naming %q", req, err, want)
 		}
 	}
 
+	if _, err := o.StartOptimization(ctx, tui.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa",
+		Metric: "exact_match", Settings: []string{"nokey"}}); err == nil || !strings.Contains(err.Error(), "settings") {
+		t.Errorf("a setting without a value: %v", err)
+	}
+
 	var runs []*model.Optimization
 	for _, opt := range []string{"labeled", "bootstrap"} {
-		r, err := o.StartOptimization(ctx, tui.OptimizationRequest{Program: "qa", Optimizer: opt, Train: "qa", Metric: "exact_match", LM: "test"})
+		r, err := o.StartOptimization(ctx, tui.OptimizationRequest{Program: "qa", Optimizer: opt, Train: "qa", Metric: "exact_match", LM: "test",
+			Settings: []string{"max_labeled_demos=2"}})
 		if err != nil {
 			t.Fatalf("%s: %v", opt, err)
 		}
@@ -71,6 +81,9 @@ func TestTUIOptimizationsAdapter(t *testing.T) {
 		if r.State != model.Completed || r.ResultVersion == 0 {
 			t.Fatalf("run %s: %s, result v%d, error %s", r.Optimizer, r.State, r.ResultVersion, r.Error)
 		}
+	}
+	if v, ok := first.Settings["max_labeled_demos"].(float64); !ok || v != 2 {
+		t.Errorf("settings of the run: %v", first.Settings)
 	}
 	trials, err := o.OptimizationTrials(ctx, second.ID)
 	if err != nil || len(trials) == 0 {

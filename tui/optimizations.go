@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -46,6 +47,9 @@ type OptimizationRequest struct {
 	Metric    string
 	Budget    float64
 	LM        string
+	// Settings are the optimizer's own, as `signet opt run --set` takes
+	// them: "max_bootstrapped_demos=2 num_trials=10".
+	Settings []string
 }
 
 // Optimizer and metric choices of the form, in the CLI's spelling.
@@ -494,6 +498,14 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 		head += s.Warning.Render(" · stopped: " + o.Stopped)
 	}
 	lines = append(lines, head)
+	if est := o.Estimate; est != nil && !o.State.Terminal() {
+		cost := "cost unknown (no prices)"
+		if est.Cost != nil {
+			cost = "about " + usd(*est.Cost)
+		}
+		lines = append(lines, s.Muted.Render(fmt.Sprintf("estimate: at most %d LM calls, %s · %d train, %d val, %d test",
+			est.LMCalls, cost, est.Train, est.Val, est.Test)))
+	}
 	pr := o.Progress
 	if pr != nil && !o.State.Terminal() {
 		frac := 0.0
@@ -695,14 +707,29 @@ func (p *optimizationsPage) compareLines() []string {
 		}
 	}
 
-	add("", s.Subtitle.Render("Score versus cost"))
-	pts := make([]model.RunSummary, len(c.Runs))
-	copy(pts, c.Runs)
-	slices.SortStableFunc(pts, func(a, b model.RunSummary) int { return cmpFloat(a.Cost, b.Cost) })
-	barW := max(min(w-40, 40), 10)
-	for _, r := range pts {
-		add(fmt.Sprintf("  %s %s %s %s", padRight(runID(r.ID), 9), padRight(r.Optimizer, 14),
-			bar(s, r.After, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", r.After, usdMaybe(r.Cost, r.CostUnknown)))))
+	// Every finished run of the compared programs, cheapest first, the
+	// compared ones marked: is the better score worth what it cost?
+	progs := map[string]bool{}
+	compared := map[model.ID]bool{}
+	for _, r := range c.Runs {
+		progs[r.Program] = true
+		compared[r.ID] = true
+	}
+	var all []*model.Optimization
+	for _, o := range p.runs {
+		if progs[o.Program] {
+			all = append(all, o)
+		}
+	}
+	add("", s.Subtitle.Render("Score versus cost")+s.Muted.Render(" · every finished run of "+strings.Join(slices.Sorted(maps.Keys(progs)), ", ")+"; ▶ compared"))
+	barW := max(min(w-44, 40), 10)
+	for _, pt := range model.ScoreVsCost(all) {
+		mark := "  "
+		if compared[pt.ID] {
+			mark = s.Accent.Render("▶ ")
+		}
+		add(fmt.Sprintf("  %s%s %s %s %s", mark, padRight(runID(pt.ID), 9), padRight(pt.Optimizer, 18),
+			bar(s, pt.Score, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", pt.Score, usd(pt.Cost)))))
 	}
 	return out
 }
@@ -779,6 +806,7 @@ func newOptRunForm(sel *model.Optimization) optRunForm {
 		{label: "train", value: train, help: "DATASET or DATASET:SPLIT"},
 		{label: "val", value: val, help: "optional; DATASET or DATASET:SPLIT"},
 		{label: "metric", value: metricChoices[0], choices: metricChoices, help: "←/→ for built-ins, or type file.py:function"},
+		{label: "settings", value: "", help: "optional: key=value … (max_bootstrapped_demos=2 num_trials=10)"},
 		{label: "budget", value: "", help: "USD, optional hard stop"},
 		{label: "lm", value: lm, help: "LM profile, optional"},
 	}}
@@ -811,6 +839,12 @@ func (f *optRunForm) request() (OptimizationRequest, error) {
 	}
 	if req.Optimizer == "mipro" {
 		req.Auto = f.value("auto")
+	}
+	for _, kv := range strings.Fields(f.value("settings")) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return req, fmt.Errorf("settings: %q is not key=value", kv)
+		}
+		req.Settings = append(req.Settings, kv)
 	}
 	switch {
 	case req.Program == "":

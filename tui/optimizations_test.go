@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -123,7 +124,8 @@ func sampleOptimizations() *fakeOptimizations {
 	running := &model.Optimization{ID: fixedID(3), Program: "sentiment", BaseVersion: 2, Optimizer: "gepa",
 		Metric: model.Metric{Name: "f1"}, State: model.Running, StartedAt: start.Add(2 * time.Hour),
 		Progress: &model.OptProgress{Phase: "trials", Trial: 4, Trials: 10, Score: 0.6, BestScore: 0.7, LMCalls: 80,
-			TokensIn: 12000, TokensOut: 900, Cost: 0.02, Elapsed: 42, ETA: 63}}
+			TokensIn: 12000, TokensOut: 900, Cost: 0.02, Elapsed: 42, ETA: 63},
+		Estimate: &model.OptEstimate{LMCalls: 240, Cost: ptr(0.03), Train: 20, Val: 10}}
 	return &fakeOptimizations{
 		runs: []*model.Optimization{running, mipro, boot},
 		trials: map[model.ID][]*model.Trial{
@@ -208,7 +210,7 @@ func TestOptimizationsListAndProgress(t *testing.T) {
 		t.Fatalf("page %v loaded %v runs %d", m.page, m.optimizations.loaded, len(m.optimizations.runs))
 	}
 	sc := screen(m)
-	for _, want := range []string{"sentiment v2", "gepa", "4/10", "trials 4/10", "best 0.700", "80 LM calls", "~1m03s left", "score per trial"} {
+	for _, want := range []string{"sentiment v2", "gepa", "4/10", "trials 4/10", "estimate: at most 240 LM calls, about $0.0300", "best 0.700", "80 LM calls", "~1m03s left", "score per trial"} {
 		if !strings.Contains(sc, want) {
 			t.Errorf("screen lacks %q:\n%s", want, sc)
 		}
@@ -256,6 +258,13 @@ func TestOptimizationsStartFromForm(t *testing.T) {
 	m = typeText(t, m, "qa:val")
 	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // metric
 	m = sendNoTick(t, m, keyCode(tea.KeyRight, 0))
+	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // settings
+	m = typeText(t, m, "max_labeled_demos")
+	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	if len(f.started) != 0 || !strings.Contains(screen(m), `settings: "max_labeled_demos" is not key=value`) {
+		t.Fatalf("a bad setting was not refused inline:\n%s", screen(m))
+	}
+	m = typeText(t, m, "=2")
 	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // budget
 	m = typeText(t, m, "abc")
 	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
@@ -270,8 +279,9 @@ func TestOptimizationsStartFromForm(t *testing.T) {
 	if len(f.started) != 1 {
 		t.Fatalf("started %d runs", len(f.started))
 	}
-	want := OptimizationRequest{Program: "qa", Optimizer: "gepa", Train: "qa:train", Val: "qa:val", Metric: "answer_exact_match", Budget: 0.5}
-	if f.started[0] != want {
+	want := OptimizationRequest{Program: "qa", Optimizer: "gepa", Train: "qa:train", Val: "qa:val", Metric: "answer_exact_match", Budget: 0.5,
+		Settings: []string{"max_labeled_demos=2"}}
+	if !reflect.DeepEqual(f.started[0], want) {
 		t.Fatalf("request %+v, want %+v", f.started[0], want)
 	}
 	if m.optimizations.typing() || len(m.optimizations.runs) != 4 || !strings.Contains(screen(m), "started gepa on qa") {
@@ -337,7 +347,7 @@ func TestOptimizationsCompare(t *testing.T) {
 		t.Fatalf("comparison: %d flips, runs %v %v", c.Flips, c.Runs[0].ID, c.Runs[1].ID)
 	}
 	sc := screen(m)
-	for _, want := range []string{"1 flip between runs", "▶ 00000101", "- Answer the question.", "+ Answer in one word.", "demos 0 → 1", "Score versus cost"} {
+	for _, want := range []string{"1 flip between runs", "▶ 00000101", "- Answer the question.", "+ Answer in one word.", "demos 0 → 1", "Score versus cost", "every finished run of qa"} {
 		if !strings.Contains(sc, want) {
 			t.Errorf("comparison lacks %q:\n%s", want, sc)
 		}
@@ -384,3 +394,5 @@ func TestOptimizationsPromote(t *testing.T) {
 		t.Fatalf("no notice:\n%s", screen(m))
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
