@@ -124,6 +124,19 @@ p = QA(); p.load(sys.argv[1]); print(len(p.answer.demos))`
 		t.Errorf("plain DSPy load: %v\n%s", err, b)
 	}
 
+	// Promote the bootstrap run's result (v2) back to the head, through the owner.
+	if out := mustRun("opt", "promote", boot.ID); !strings.Contains(out, "qa v5 is now the result of bootstrap_fewshot") {
+		t.Errorf("opt promote: %s", out)
+	}
+	var head struct {
+		Version      int    `json:"version"`
+		CompiledFrom string `json:"compiled_from"`
+	}
+	if err := json.Unmarshal([]byte(mustRun("program", "show", "qa", "--format", "json")), &head); err != nil ||
+		head.Version != 5 || head.CompiledFrom != boot.ID {
+		t.Errorf("head after promote: %+v, %v", head, err)
+	}
+
 	// A slow run, detached, then cancelled by a client: it ends cancelled.
 	id := strings.TrimSpace(mustRun("opt", "run", "qa", "--optimizer", "random_search", "--train", "qa", "--lm", "slow",
 		"--set", "num_candidate_programs=6", "--detach"))

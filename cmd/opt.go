@@ -30,7 +30,7 @@ func (a *app) optCommand() *cobra.Command {
 		Aliases: []string{"optimize", "optimization", "optimizations"},
 		Short:   "Optimize programs with DSPy's optimizers; list, inspect, cancel and compare runs",
 	}
-	c.AddCommand(a.optRun(), a.optList(), a.optShow(), a.optCancel(), a.optCompare())
+	c.AddCommand(a.optRun(), a.optList(), a.optShow(), a.optCancel(), a.optCompare(), a.optPromote())
 	return c
 }
 
@@ -619,6 +619,43 @@ func (a *app) optCancel() *cobra.Command {
 	c.Flags().BoolVar(&noWait, "no-wait", false, "return once the run is asked to stop")
 	pf.register(c)
 	return c
+}
+
+// optPromote makes a run's result the program's newest version again:
+// every run saves its result as the newest version, so after several runs
+// the better one may be behind a later, worse one.
+func (a *app) optPromote() *cobra.Command {
+	return &cobra.Command{
+		Use:   "promote ID",
+		Short: "Save a run's result again as the program's newest version (after comparing runs)",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := parseOptID(args[0])
+			if err != nil {
+				return err
+			}
+			st := a.shared.st
+			o, err := st.GetOptimization(c.Context(), id)
+			if err != nil {
+				return err
+			}
+			if o.ResultVersion == 0 {
+				return fmt.Errorf("optimization %s (%s) has no result version to promote", id, o.State)
+			}
+			p, err := st.GetProgramVersion(c.Context(), o.Program, o.ResultVersion)
+			if err != nil {
+				return err
+			}
+			p.Note = fmt.Sprintf("promoted v%d, the result of %s run %s", o.ResultVersion, o.Optimizer, o.ID)
+			saved, err := st.SaveProgram(c.Context(), p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s v%d is now the result of %s run %s (v%d, validation %.3f)\n",
+				saved.Name, saved.Version, o.Optimizer, o.ID, o.ResultVersion, o.BestScore)
+			return nil
+		},
+	}
 }
 
 func (a *app) optCompare() *cobra.Command {
