@@ -12,21 +12,9 @@ import (
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/engine"
 	"github.com/signet-dspy/signet/store"
-)
 
-// poolPython is the interpreter of the worker venv (make test sets
-// SIGNET_PYTHON); without it the test skips, unless SIGNET_REQUIRE_PYTHON=1.
-func poolPython(t *testing.T) string {
-	t.Helper()
-	py := os.Getenv("SIGNET_PYTHON")
-	if py == "" {
-		if os.Getenv("SIGNET_REQUIRE_PYTHON") == "1" {
-			t.Fatal("SIGNET_PYTHON is not set and SIGNET_REQUIRE_PYTHON=1: point it at the worker venv's python")
-		}
-		t.Skip("SIGNET_PYTHON is not set; skipping a test that runs Python workers")
-	}
-	return py
-}
+	"github.com/signet-dspy/signet/internal/testenv"
+)
 
 // realPoolBackend is the test backend with a real worker pool, started
 // by the first Engine call as the owner starts it.
@@ -85,7 +73,7 @@ func pids(a *PoolAnswer) map[int]int {
 // TestPoolRoutes starts, restarts and recycles real Python workers
 // through POST /v1/pool/start, /restart and /recycle.
 func TestPoolRoutes(t *testing.T) {
-	py := poolPython(t)
+	py := testenv.Python(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{InMemory: true})
 	if err != nil {

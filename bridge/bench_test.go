@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/model"
+
+	"github.com/signet-dspy/signet/internal/testenv"
 )
 
 // Each benchmark measures fixed-size samples per iteration, so the figures
@@ -105,7 +107,7 @@ func (r *rawEcho) pipelined(n, window int) error {
 // BenchmarkPing: ping round trips through a pool of 2 real workers, and the
 // same over raw pipes to 2 minimal Python echo loops (no pool).
 func BenchmarkPing(b *testing.B) {
-	py := python(b)
+	py := testenv.Python(b)
 	const sequential, concurrent, callers = 2000, 20000, 32
 	p, _ := startPool(b, Config{Python: py, Workers: 2})
 	raws := []*rawEcho{startRawEcho(b, py), startRawEcho(b, py)}
@@ -195,7 +197,7 @@ var benchProgram = &model.Program{Name: "facts3", Modules: []model.Module{
 // directly in one Python process: one at a time (latency), and many at
 // once (throughput: 16 callers on the pool, 8 threads in the one process).
 func BenchmarkExecute3Modules(b *testing.B) {
-	py := python(b)
+	py := testenv.Python(b)
 	const runs, concurrent, callers, directThreads = 200, 400, 16, 8
 	p, _ := startPool(b, Config{Python: py, Workers: 2})
 	ctx := context.Background()
@@ -284,7 +286,7 @@ func runBenchDirect(py string, n, threads int) (float64, error) {
 // BenchmarkPoolReady: Start of 4 workers until every one said hello,
 // against one `python -c "import dspy"`.
 func BenchmarkPoolReady(b *testing.B) {
-	py := python(b)
+	py := testenv.Python(b)
 	if _, err := WorkerDir(); err != nil { // the one-time copy is not what is measured
 		b.Fatal(err)
 	}

@@ -17,13 +17,15 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/bridge/wire"
+
+	"github.com/signet-dspy/signet/internal/testenv"
 )
 
 // These tests drive the pool's mechanics with the fake worker of
 // fake_test.go; pool_test.go runs the real worker and DSPy.
 
 func fakeConfig(t testing.TB) Config {
-	return Config{Python: python(t), WorkerDir: fakeWorkerDir(t), Workers: 1, StartTimeout: 20 * time.Second}
+	return Config{Python: testenv.Python(t), WorkerDir: fakeWorkerDir(t), Workers: 1, StartTimeout: 20 * time.Second}
 }
 
 func TestGarbageOnProtocolStream(t *testing.T) {
@@ -225,7 +227,7 @@ func TestGivesUpAfterRepeatedFailures(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "broken")
 	// After the first crash every start fails before its hello.
 	cfg.Python = fakeInterpreter(t, `[ -e `+marker+` ] && { echo "broken for good" >&2; exit 4; }
-exec `+python(t)+` "$@"`)
+exec `+testenv.Python(t)+` "$@"`)
 	p, _ := startPool(t, cfg)
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -369,7 +371,7 @@ func TestCloseIdempotentAndBounded(t *testing.T) {
 // (no Close, no deferred cleanup) and checks that its workers die too.
 func TestNoWorkerOutlivesSignet(t *testing.T) {
 	if os.Getenv("SIGNET_BRIDGE_HELPER") == "1" {
-		p, err := Start(context.Background(), Config{Python: python(t), WorkerDir: os.Getenv("SIGNET_BRIDGE_WORKERDIR"), Workers: 2,
+		p, err := Start(context.Background(), Config{Python: testenv.Python(t), WorkerDir: os.Getenv("SIGNET_BRIDGE_WORKERDIR"), Workers: 2,
 			Env: []string{"FAKE_IGNORE_EOF=1"}})
 		if err != nil {
 			os.Stdout.WriteString("error " + err.Error() + "\n")
@@ -382,7 +384,7 @@ func TestNoWorkerOutlivesSignet(t *testing.T) {
 		time.Sleep(time.Minute)
 		os.Exit(0)
 	}
-	py := python(t)
+	py := testenv.Python(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNoWorkerOutlivesSignet$")
 	cmd.Env = append(os.Environ(), "SIGNET_BRIDGE_HELPER=1", "SIGNET_PYTHON="+py, "SIGNET_BRIDGE_WORKERDIR="+fakeWorkerDir(t))
 	out, err := cmd.StdoutPipe()

@@ -4,41 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/signet-dspy/signet/internal/testenv"
 )
 
-// TestMain fails the package if any test leaves a goroutine behind, and
-// keeps the embedded worker's copy out of the user's cache.
-func TestMain(m *testing.M) {
-	cache, err := os.MkdirTemp("", "signet-bridge-cache")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_CACHE_HOME", cache)
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(cache) }))
-}
-
-// python is the interpreter of the worker venv. `make test` sets
-// SIGNET_PYTHON; without it the tests that need Python skip, unless
-// SIGNET_REQUIRE_PYTHON=1 makes that a failure.
-func python(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("SIGNET_PYTHON")
-	if py == "" {
-		if os.Getenv("SIGNET_REQUIRE_PYTHON") == "1" {
-			t.Fatal("SIGNET_PYTHON is not set and SIGNET_REQUIRE_PYTHON=1: point it at the worker venv's python")
-		}
-		t.Skip("SIGNET_PYTHON is not set (make test sets it to the worker venv's python); skipping a test that runs Python workers")
-	}
-	return py
-}
+func TestMain(m *testing.M) { testenv.Main(m, "bridge") }
 
 // syncBuffer is a log sink tests can read while workers write to it.
 type syncBuffer struct {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signet-dspy/signet/internal/testenv"
 )
 
 // These tests run the real llama-cpp-python server with the real SmolLM2
@@ -28,7 +30,7 @@ import (
 // under SIGNET_REQUIRE_PYTHON=1) when the local LM is not installed.
 func localModel(t testing.TB) (py, model string) {
 	t.Helper()
-	py = python(t)
+	py = testenv.Python(t)
 	localModelOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -384,7 +386,7 @@ srv.serve_forever()
 
 // fakeServer returns an interpreter path that runs fakeServerScript in mode.
 func fakeServer(t testing.TB, mode string) string {
-	py := python(t)
+	py := testenv.Python(t)
 	script := filepath.Join(t.TempDir(), "fake_server.py")
 	if err := os.WriteFile(script, []byte(fakeServerScript), 0o644); err != nil {
 		t.Fatal(err)

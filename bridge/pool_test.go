@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/model"
+
+	"github.com/signet-dspy/signet/internal/testenv"
 )
 
 // These tests run the real worker package (the embedded copy) with real
@@ -33,7 +35,7 @@ func testLM(kwargs map[string]any) LMSpec {
 }
 
 func realConfig(t testing.TB, workers int) Config {
-	return Config{Python: python(t), Workers: workers}
+	return Config{Python: testenv.Python(t), Workers: workers}
 }
 
 func question(i int) map[string]any {

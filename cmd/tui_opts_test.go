@@ -2,12 +2,12 @@ package cmd
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
 )
@@ -17,12 +17,7 @@ import (
 // the form's fields as typed, two runs, their comparison, and promoting
 // the first run's result.
 func TestTUIOptimizationsAdapter(t *testing.T) {
-	if os.Getenv("SIGNET_PYTHON") == "" {
-		if os.Getenv("SIGNET_REQUIRE_PYTHON") == "1" {
-			t.Fatal("SIGNET_PYTHON is not set and SIGNET_REQUIRE_PYTHON=1")
-		}
-		t.Skip("SIGNET_PYTHON is not set (make test sets it); this test runs Python workers")
-	}
+	testenv.Python(t)
 	ws := t.TempDir()
 	mustSignet(t, ws, "demo")
 	own(t, ws)

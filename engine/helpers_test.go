@@ -5,43 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store"
 )
 
-// TestMain fails the package if a test leaves a goroutine behind, and keeps
-// the embedded worker's copy out of the user's cache.
-func TestMain(m *testing.M) {
-	cache, err := os.MkdirTemp("", "signet-engine-cache")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_CACHE_HOME", cache)
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(cache) }))
-}
-
-// python is the interpreter of the worker venv; without SIGNET_PYTHON the
-// tests that run Python skip, unless SIGNET_REQUIRE_PYTHON=1.
-func python(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("SIGNET_PYTHON")
-	if py == "" {
-		if os.Getenv("SIGNET_REQUIRE_PYTHON") == "1" {
-			t.Fatal("SIGNET_PYTHON is not set and SIGNET_REQUIRE_PYTHON=1: point it at the worker venv's python")
-		}
-		t.Skip("SIGNET_PYTHON is not set (make test sets it to the worker venv's python); skipping a test that runs Python workers")
-	}
-	return py
-}
+func TestMain(m *testing.M) { testenv.Main(m, "engine") }
 
 // testLMs maps profile names to specs; "test" is the deterministic test LM.
 type testLMs map[string]bridge.LMSpec
@@ -104,7 +79,7 @@ func startPool(t testing.TB, workers, threads int) *bridge.Pool {
 	log := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := bridge.Start(ctx, bridge.Config{Python: python(t), Workers: workers, Threads: threads,
+	p, err := bridge.Start(ctx, bridge.Config{Python: testenv.Python(t), Workers: workers, Threads: threads,
 		Workspace: t.TempDir(), Log: log, CancelGrace: time.Second})
 	if err != nil {
 		t.Fatalf("starting workers: %v\n%s", err, log)

@@ -4,43 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store"
 )
 
-// TestMain fails the package if a test leaves a goroutine behind, and keeps
-// the embedded worker's copy out of the user's cache.
-func TestMain(m *testing.M) {
-	cache, err := os.MkdirTemp("", "signet-optimize-cache")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_CACHE_HOME", cache)
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(cache) }))
-}
-
-// python is the worker venv's interpreter; without SIGNET_PYTHON the tests
-// that run Python skip, unless SIGNET_REQUIRE_PYTHON=1.
-func python(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("SIGNET_PYTHON")
-	if py == "" {
-		if os.Getenv("SIGNET_REQUIRE_PYTHON") == "1" {
-			t.Fatal("SIGNET_PYTHON is not set and SIGNET_REQUIRE_PYTHON=1: point it at the worker venv's python")
-		}
-		t.Skip("SIGNET_PYTHON is not set (make test sets it to the worker venv's python); skipping a test that runs Python workers")
-	}
-	return py
-}
+func TestMain(m *testing.M) { testenv.Main(m, "optimize") }
 
 type testLMs map[string]bridge.LMSpec
 
@@ -156,7 +131,7 @@ func startPool(t testing.TB, threads int) *bridge.Pool {
 	log := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	p, err := bridge.Start(ctx, bridge.Config{Python: python(t), Workers: 1, Threads: threads, Workspace: t.TempDir(), Log: log, CancelGrace: 2 * time.Second})
+	p, err := bridge.Start(ctx, bridge.Config{Python: testenv.Python(t), Workers: 1, Threads: threads, Workspace: t.TempDir(), Log: log, CancelGrace: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("starting workers: %v\n%s", err, log)
 	}

@@ -1,0 +1,39 @@
+// Package testenv is what the tests of several packages share about their
+// environment: the worker venv's Python, and a TestMain that keeps the
+// embedded worker's copy out of the user's cache and fails a package that
+// leaks goroutines. Only tests import it.
+package testenv
+
+import (
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Python is the worker venv's interpreter. `make test` sets SIGNET_PYTHON;
+// without it a test that needs Python skips, unless SIGNET_REQUIRE_PYTHON=1
+// makes that a failure (so CI cannot pass by skipping).
+func Python(t testing.TB) string {
+	t.Helper()
+	py := os.Getenv("SIGNET_PYTHON")
+	if py == "" {
+		if os.Getenv("SIGNET_REQUIRE_PYTHON") == "1" {
+			t.Fatal("SIGNET_PYTHON is not set and SIGNET_REQUIRE_PYTHON=1: point it at the worker venv's python (make test does)")
+		}
+		t.Skip("SIGNET_PYTHON is not set (make test sets it to the worker venv's python); skipping a test that runs Python workers")
+	}
+	return py
+}
+
+// Main runs a package's tests with XDG_CACHE_HOME in a temporary directory
+// (removed after) and fails the package if a test leaves a goroutine behind.
+// Use it as TestMain: func TestMain(m *testing.M) { testenv.Main(m, "engine") }.
+func Main(m *testing.M, pkg string) {
+	cache, err := os.MkdirTemp("", "signet-"+pkg+"-cache")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(cache) }))
+}
