@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -111,8 +109,7 @@ type LocalLM struct {
 	gen      int
 	restarts int
 	lastErr  string
-	failures float64
-	failedAt time.Time
+	fails    failureCount
 }
 
 // llmProc is one server process.
@@ -128,7 +125,7 @@ type llmProc struct {
 	reaped      bool // its pid may be reused: never signal it
 	killReason  string
 	killFailure bool
-	tail        []string
+	tail        lineTail
 }
 
 // FindLocalModel returns the path of the SmolLM2 GGUF file that the
@@ -437,7 +434,7 @@ func (l *LocalLM) supervise(ctx context.Context, first chan<- error) {
 		l.state = StateRestarting
 		var delay time.Duration
 		if failed {
-			delay = l.failureLocked()
+			delay = l.fails.next(l.cfg.backoff)
 		}
 		l.mu.Unlock()
 
@@ -465,7 +462,7 @@ func (l *LocalLM) supervise(ctx context.Context, first chan<- error) {
 					return
 				}
 				l.lastErr = err.Error()
-				delay = l.failureLocked()
+				delay = l.fails.next(l.cfg.backoff)
 				l.mu.Unlock()
 			}
 		}
@@ -485,22 +482,6 @@ func (l *LocalLM) setState(s State) {
 	l.mu.Lock()
 	l.state = s
 	l.mu.Unlock()
-}
-
-// failureLocked counts a failure and returns the delay before the next
-// start, or -1 to give up: the pool's policy (see backoffBase).
-func (l *LocalLM) failureLocked() time.Duration {
-	now := time.Now()
-	if !l.failedAt.IsZero() {
-		l.failures *= math.Exp2(-float64(now.Sub(l.failedAt)) / float64(failureDecay))
-	}
-	l.failures++
-	l.failedAt = now
-	if l.failures > maxFailures {
-		return -1
-	}
-	d := min(time.Duration(float64(l.cfg.backoff)*math.Exp2(l.failures-1)), backoffMax)
-	return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
 }
 
 // spawn starts one server and waits until it serves; it runs on the
@@ -571,7 +552,7 @@ func (l *LocalLM) spawn(ctx context.Context, restart bool) (*llmProc, error) {
 		if cause != nil {
 			err = fmt.Errorf("%w: %w", err, cause)
 		}
-		if tail := p.tailText(8); tail != "" {
+		if tail := p.tail.last(8); tail != "" {
 			err = fmt.Errorf("%w; its last output lines:\n%s", err, tail)
 		}
 		l.logf(p.pid, "%v", err)
@@ -748,16 +729,7 @@ func (p *llmProc) drain(l *LocalLM) {
 			s := string(bytes.TrimRight(line, "\r\n"))
 			if !strings.Contains(s, `"GET /v1/models HTTP/1.1" 200`) && !strings.Contains(s, "GET "+livenessPath+" ") {
 				l.logf(p.pid, "%s", s)
-				if len(s) > 500 {
-					s = s[:500] + "..."
-				}
-				p.mu.Lock()
-				if len(p.tail) == stderrTail {
-					copy(p.tail, p.tail[1:])
-					p.tail = p.tail[:stderrTail-1]
-				}
-				p.tail = append(p.tail, s)
-				p.mu.Unlock()
+				p.tail.add(s)
 			}
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
@@ -821,20 +793,10 @@ func (p *llmProc) endText() string {
 	} else {
 		s += "exited: " + exitText(p.cmd)
 	}
-	if n := len(p.tail); n > 0 {
-		s += "; last output: " + p.tail[n-1]
+	if last := p.tail.last(1); last != "" {
+		s += "; last output: " + last
 	}
 	return s
-}
-
-func (p *llmProc) tailText(n int) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t := p.tail
-	if len(t) > n {
-		t = t[len(t)-n:]
-	}
-	return strings.Join(t, "\n")
 }
 
 // lineLog writes whole lines to LocalLMConfig.Log, one Write each.

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,8 +68,7 @@ type slot struct {
 	gen      int // counts processes that became ready here
 	restarts int
 	lastErr  string
-	failures float64
-	failedAt time.Time
+	fails    failureCount
 }
 
 // Start spawns cfg.Workers workers and returns once every one has said
@@ -251,7 +248,7 @@ func (p *Pool) supervise(s *slot, pr *proc) {
 		p.broadcastLocked()
 		var delay time.Duration
 		if failed {
-			delay = p.failureLocked(s)
+			delay = s.fails.next(p.cfg.backoff)
 		}
 		p.mu.Unlock()
 
@@ -265,7 +262,7 @@ func (p *Pool) supervise(s *slot, pr *proc) {
 				select {
 				case <-s.restart:
 					p.mu.Lock()
-					s.failures = 0
+					s.fails = failureCount{}
 					s.state = StateRestarting
 					p.broadcastLocked()
 					p.mu.Unlock()
@@ -296,28 +293,12 @@ func (p *Pool) supervise(s *slot, pr *proc) {
 					return
 				}
 				s.lastErr = err.Error()
-				delay = p.failureLocked(s)
+				delay = s.fails.next(p.cfg.backoff)
 				p.mu.Unlock()
 			}
 		}
 		p.install(s, pr)
 	}
-}
-
-// failureLocked counts a failure of s and returns how long to wait before
-// the next try, or -1 to give up.
-func (p *Pool) failureLocked(s *slot) time.Duration {
-	now := time.Now()
-	if !s.failedAt.IsZero() {
-		s.failures *= math.Exp2(-float64(now.Sub(s.failedAt)) / float64(failureDecay))
-	}
-	s.failures++
-	s.failedAt = now
-	if s.failures > maxFailures {
-		return -1
-	}
-	d := min(time.Duration(float64(p.cfg.backoff)*math.Exp2(s.failures-1)), backoffMax)
-	return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
 }
 
 // monitor watches one process until it has exited: health pings, memory,

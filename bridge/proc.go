@@ -49,12 +49,12 @@ type proc struct {
 
 	mu          sync.Mutex
 	pending     map[uint64]*call
-	dead        bool   // pending is closed: the process has been reaped
-	reaped      bool   // cmd.Wait returned: its pid may be reused, never signal it
-	killReason  string // why we killed it, first reason wins
-	killFailure bool   // the kill counts as a failure of the worker
-	protoErr    error  // the framing failure that ended it
-	tail        []string
+	dead        bool     // pending is closed: the process has been reaped
+	reaped      bool     // cmd.Wait returned: its pid may be reused, never signal it
+	killReason  string   // why we killed it, first reason wins
+	killFailure bool     // the kill counts as a failure of the worker
+	protoErr    error    // the framing failure that ended it
+	tail        lineTail // its stderr
 	deathErr    *Error
 
 	readerDone chan struct{}
@@ -192,9 +192,9 @@ func (p *Pool) spawn(ctx context.Context, slot int) (*proc, error) {
 	fail := func(e *Error) (*proc, error) {
 		pr.kill("handshake failed: "+e.Message, true)
 		<-pr.exited
-		if tail := pr.stderrTail(5); tail != "" && e.Detail == nil {
+		if tail := pr.tail.last(5); tail != "" && e.Detail == nil {
 			e.Message += "; its last stderr lines:\n" + tail
-			e.Detail = map[string]any{"stderr": pr.stderrTail(stderrTail)}
+			e.Detail = map[string]any{"stderr": pr.tail.last(stderrTail)}
 		}
 		p.logf(slot, pr.pid, "%s", e.Message)
 		return nil, e
@@ -324,31 +324,12 @@ func (pr *proc) stderrLoop() {
 			// A line longer than the buffer arrives in pieces; each is logged.
 			s := string(bytes.TrimRight(line, "\r\n"))
 			pr.pool.logf(pr.slot, pr.pid, "stderr: %s", s)
-			if len(s) > 500 {
-				s = s[:500] + "..."
-			}
-			pr.mu.Lock()
-			if len(pr.tail) == stderrTail {
-				copy(pr.tail, pr.tail[1:])
-				pr.tail = pr.tail[:stderrTail-1]
-			}
-			pr.tail = append(pr.tail, s)
-			pr.mu.Unlock()
+			pr.tail.add(s)
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return
 		}
 	}
-}
-
-func (pr *proc) stderrTail(n int) string {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	t := pr.tail
-	if len(t) > n {
-		t = t[len(t)-n:]
-	}
-	return strings.Join(t, "\n")
 }
 
 // waitLoop reaps the process, cleans its group up and fails what it left.
@@ -394,8 +375,8 @@ func (pr *proc) die(werr error) {
 	default:
 		e.Message = "exited: " + exitText(pr.cmd)
 	}
-	if len(pr.tail) > 0 {
-		e.Detail = map[string]any{"stderr": strings.Join(pr.tail, "\n")}
+	if tail := pr.tail.last(stderrTail); tail != "" {
+		e.Detail = map[string]any{"stderr": tail}
 	}
 	pr.dead = true
 	pr.deathErr = e
