@@ -94,7 +94,6 @@ type executionsPage struct {
 	list  components.List
 	view  *components.FilterResult // the filter result on screen; nil = every row
 	execs []*model.Execution       // rows, in list order
-	rows  []components.Row         // shared with list (see setRow)
 	index map[model.ID]int
 	// activity is the latest span name of a running execution.
 	activity map[model.ID]string
@@ -416,12 +415,10 @@ func (p *executionsPage) applyExecs(e *env, xs []*model.Execution) tea.Cmd {
 	return p.setExecs(e, out)
 }
 
-// setRow updates row i in place. The list keeps the rows slice it was
-// given, so the new cells show at once and the filter (which matches on the
-// program, a column that never changes for an execution) stays applied.
+// setRow updates row i in place; the filter stays applied.
 func (p *executionsPage) setRow(i int, x *model.Execution) {
 	p.execs[i] = x
-	p.rows[i] = p.row(x)
+	p.list.SetRow(i, p.row(x))
 }
 
 // setExecs replaces the rows, keeping the cursor on the execution it was on
@@ -439,7 +436,6 @@ func (p *executionsPage) setExecs(e *env, xs []*model.Execution) tea.Cmd {
 		p.index[x.ID] = i
 		rows[i] = p.row(x)
 	}
-	p.rows = rows
 	p.list.SetRows(rows)
 	p.view = nil
 	if hadSel {
@@ -457,7 +453,7 @@ func (p *executionsPage) setExecs(e *env, xs []*model.Execution) tea.Cmd {
 func (p *executionsPage) refreshRunning() {
 	for i, x := range p.execs {
 		if x.State == model.Running {
-			p.rows[i] = p.row(x)
+			p.list.SetRow(i, p.row(x))
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package components
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -128,7 +129,8 @@ func (l *List) SetStyles(s ListStyles) {
 
 // SetRows replaces the rows. The filter is cleared (run a new FilterRequest
 // to re-apply a pattern) and results of requests issued before are refused.
-// The rows must not be mutated afterwards: filters may be reading them.
+// The rows must not be mutated afterwards except through SetRow: filters
+// may be reading them.
 func (l *List) SetRows(rows []Row) {
 	l.rows = rows
 	names := make([]string, len(rows))
@@ -142,6 +144,25 @@ func (l *List) SetRows(rows []Row) {
 	l.pending = ""
 	l.view = FilterResult{Seq: l.seq, All: true, Total: len(rows)}
 	l.clamp()
+}
+
+// SetRow replaces row i in place, for live updates of one row: the cursor,
+// the offset and the filtered view stay. A changed filter column is seen by
+// the next filter request (the names are copied first: a filter running now
+// reads the old ones).
+func (l *List) SetRow(i int, r Row) {
+	if i < 0 || i >= len(l.rows) {
+		return
+	}
+	l.rows[i] = r
+	name := ""
+	if l.filterCol < len(r) {
+		name = r[l.filterCol]
+	}
+	if name != l.names[i] {
+		l.names = slices.Clone(l.names)
+		l.names[i] = name
+	}
 }
 
 // Names returns the filter column of every row (do not modify).

@@ -365,3 +365,29 @@ func TestRenderHighlightsMatches(t *testing.T) {
 		})
 	}
 }
+
+func TestSetRowKeepsViewAndCopiesNames(t *testing.T) {
+	l := NewList([]Column{{Title: "NAME", Flex: 1}, {Title: "STATE", Width: 10}}, 0, ListStyles{})
+	l.SetRows([]Row{{"alpha", "running"}, {"beta", "running"}, {"gamma", "running"}})
+	l.SetHeight(10)
+	req := l.FilterRequest("a")
+	names := req.Names
+	if !l.SetFilterResult(Filter(context.Background(), req)) {
+		t.Fatal("filter result refused")
+	}
+	l.SetCursor(1)
+	before := l.Len()
+	l.SetRow(1, Row{"beta", "completed"})
+	if l.Len() != before || l.Cursor() != 1 || l.Pattern() != "a" {
+		t.Fatalf("SetRow changed the view: len %d→%d, cursor %d, pattern %q", before, l.Len(), l.Cursor(), l.Pattern())
+	}
+	if !strings.Contains(l.Render(40, 6), "completed") {
+		t.Error("the new cell is not drawn")
+	}
+	// A new name goes to a fresh names slice: a filter holding the old one
+	// must not see it change under it.
+	l.SetRow(0, Row{"delta", "running"})
+	if names[0] != "alpha" || l.Names()[0] != "delta" {
+		t.Fatalf("names: request saw %q, list has %q", names[0], l.Names()[0])
+	}
+}
