@@ -43,6 +43,7 @@ func (s *Server) optimizationRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /v1/optimizations/{id}", s.getOptimization)
 	m.HandleFunc("GET /v1/optimizations/{id}/trials", s.optimizationTrials)
 	m.HandleFunc("POST /v1/optimizations/{id}/cancel", s.cancelOptimization)
+	m.HandleFunc("POST /v1/optimizations/{id}/promote", s.promoteOptimization)
 }
 
 func (s *Server) runner(ctx context.Context) (*optimize.Runner, error) {
@@ -59,6 +60,8 @@ func optError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &be):
 		err = &Error{Status: http.StatusConflict, Code: CodeBudget, Message: err.Error()}
+	case errors.Is(err, optimize.ErrNoResult):
+		err = &Error{Status: http.StatusConflict, Code: CodeBadRequest, Message: err.Error()}
 	case errors.Is(err, optimize.ErrFinished):
 		err = &Error{Status: http.StatusConflict, Code: CodeFinished, Message: err.Error()}
 	case errors.Is(err, optimize.ErrClosed):
@@ -155,6 +158,20 @@ func (s *Server) submitOptimization(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, o)
+}
+
+func (s *Server) promoteOptimization(w http.ResponseWriter, r *http.Request) {
+	id, err := optID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, _, err := optimize.Promote(r.Context(), s.b.Store(), id)
+	if err != nil {
+		optError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 func (s *Server) cancelOptimization(w http.ResponseWriter, r *http.Request) {
@@ -254,6 +271,16 @@ func (c *Client) SubmitOptimization(ctx context.Context, req OptimizationRequest
 
 // CancelOptimization stops a run; a running one ends cancelled with its
 // best program so far saved.
+// PromoteOptimization makes run id's result its program's newest version
+// again (optimize.Promote) and returns that version.
+func (c *Client) PromoteOptimization(ctx context.Context, id model.ID) (*model.Program, error) {
+	var p model.Program
+	if err := c.do(ctx, http.MethodPost, "/v1/optimizations/"+id.String()+"/promote", nil, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
 func (c *Client) CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
 	var o model.Optimization
 	if err := c.do(ctx, http.MethodPost, "/v1/optimizations/"+id.String()+"/cancel", nil, &o); err != nil {

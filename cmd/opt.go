@@ -634,20 +634,7 @@ func (a *app) optPromote() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st := a.shared.st
-			o, err := st.GetOptimization(c.Context(), id)
-			if err != nil {
-				return err
-			}
-			if o.ResultVersion == 0 {
-				return fmt.Errorf("optimization %s (%s) has no result version to promote", id, o.State)
-			}
-			p, err := st.GetProgramVersion(c.Context(), o.Program, o.ResultVersion)
-			if err != nil {
-				return err
-			}
-			p.Note = fmt.Sprintf("promoted v%d, the result of %s run %s", o.ResultVersion, o.Optimizer, o.ID)
-			saved, err := st.SaveProgram(c.Context(), p)
+			saved, o, err := optimize.Promote(c.Context(), a.shared.st, id)
 			if err != nil {
 				return err
 			}

@@ -71,13 +71,7 @@ func (o tuiOptimizations) CompareOptimizations(ctx context.Context, ids []model.
 	return c.Comparison, nil
 }
 
-// PromoteOptimization saves the run's result again as the newest version,
-// noting where it came from; the store keeps compiled_from from the copy.
+// PromoteOptimization is optimize.Promote in the owner.
 func (o tuiOptimizations) PromoteOptimization(ctx context.Context, run *model.Optimization) (*model.Program, error) {
-	p, err := o.cl.Program(ctx, run.Program, run.ResultVersion)
-	if err != nil {
-		return nil, err
-	}
-	p.Note = fmt.Sprintf("promoted v%d, the result of %s run %s", run.ResultVersion, run.Optimizer, run.ID)
-	return o.cl.SaveProgram(ctx, p)
+	return o.cl.PromoteOptimization(ctx, run.ID)
 }
