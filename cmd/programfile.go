@@ -164,11 +164,3 @@ func encodeProgram(p *model.Program, format string) ([]byte, error) {
 	}
 	return nil, usagef("unknown format %q (want yaml or json)", format)
 }
-
-// formatFromPath picks yaml or json from a file name.
-func formatFromPath(path string) string {
-	if strings.EqualFold(filepath.Ext(path), ".json") {
-		return "json"
-	}
-	return "yaml"
-}

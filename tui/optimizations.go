@@ -118,8 +118,7 @@ type optimizationsPage struct {
 	marked  map[model.ID]bool // runs chosen for comparison
 	polling bool              // a poll tick is scheduled
 
-	trials   map[model.ID][]*model.Trial
-	trialsOf model.ID // the run whose trials were asked for last
+	trials map[model.ID][]*model.Trial
 
 	form optRunForm
 
@@ -195,7 +194,6 @@ func (p *optimizationsPage) loadTrials(e *env, id model.ID) tea.Cmd {
 	if repo == nil {
 		return nil
 	}
-	p.trialsOf = id
 	return func() tea.Msg {
 		ts, err := repo.OptimizationTrials(ctx, id)
 		return optTrialsMsg{id: id, trials: ts, err: err}
@@ -732,16 +730,6 @@ func (p *optimizationsPage) compareLines() []string {
 			bar(s, pt.Score, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", pt.Score, usd(pt.Cost)))))
 	}
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func settingsString(m map[string]any) string {

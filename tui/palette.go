@@ -231,23 +231,3 @@ func (m Model) tabAt(x int) (Page, bool) {
 	}
 	return 0, false
 }
-
-// placeholderPage stands for a page another issue builds.
-type placeholderPage struct {
-	styles        *themes.Styles
-	name, text    string
-	width, height int
-}
-
-func (p *placeholderPage) enter(*env) tea.Cmd                         { return nil }
-func (p *placeholderPage) update(*env, tea.Msg) tea.Cmd               { return nil }
-func (p *placeholderPage) key(*env, tea.KeyPressMsg) tea.Cmd          { return nil }
-func (p *placeholderPage) mouse(*env, tea.MouseMsg, int, int) tea.Cmd { return nil }
-func (p *placeholderPage) typing() bool                               { return false }
-func (p *placeholderPage) bindings() []key.Binding                    { return nil }
-func (p *placeholderPage) setSize(w, h int)                           { p.width, p.height = w, h }
-func (p *placeholderPage) render() string {
-	s := p.styles
-	text := ansi.Wrap(p.text, max(p.width-4, 10), " ")
-	return fit("\n"+s.Title.Render("  "+p.name)+"\n\n"+indent(s.Muted.Render(text), "  "), p.width, p.height)
-}

@@ -51,9 +51,8 @@ type traceScreen struct {
 	rows  []int32 // visible nodes in tree order
 	dirty bool
 
-	next     uint64 // after= of the next page of a finished trace
-	complete bool   // every stored span is loaded
-	loading  bool   // a span request is out
+	complete bool // every stored span is loaded
+	loading  bool // a span request is out
 	spanErr  error
 	started  bool // enter has loaded once
 	tickGen  uint64
@@ -66,7 +65,6 @@ type traceScreen struct {
 	showCost bool
 	cost     *CostSummary
 	costErr  error
-	notice   string
 
 	width, height int
 }

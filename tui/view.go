@@ -3,8 +3,9 @@ package tui
 import (
 	"fmt"
 
-	"charm.land/bubbles/v2/key"
 	"strings"
+
+	"charm.land/bubbles/v2/key"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -167,14 +168,6 @@ func (m Model) renderStatus() string {
 		line += s.StatusBar.Render(strings.Repeat(" ", pad))
 	}
 	return line
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = prefix + l
-	}
-	return strings.Join(lines, "\n")
 }
 
 // fit makes s exactly w cells wide and h lines high: long lines are cut,
