@@ -13,7 +13,7 @@ import (
 )
 
 // TestEmbedHasEveryWorkerSource catches a worker source file that the
-// go:embed patterns miss (a new sub-package needs its own pattern).
+// embed patterns miss (a new sub-package needs its own pattern).
 func TestEmbedHasEveryWorkerSource(t *testing.T) {
 	var onDisk []string
 	err := filepath.WalkDir(workerRoot, func(path string, d fs.DirEntry, err error) error {

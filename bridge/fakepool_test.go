@@ -298,7 +298,6 @@ func TestRestartAndRecycle(t *testing.T) {
 	}
 
 	// Restart fails the running request as retryable.
-	pid = p.Status()[0].PID
 	go func() {
 		_, err := p.Call(ctx, "sleep", map[string]int{"ms": 10000}, nil)
 		done <- err
