@@ -585,7 +585,7 @@ func outputsText(x *iteration) string {
 
 func promptText(ms []model.Message) string {
 	var parts []string
-	demo := demoRoles(ms)
+	demo := model.DemoLabels(ms)
 	for i, m := range ms {
 		parts = append(parts, "["+m.Role+demo[i]+"]\n"+m.Content)
 	}
@@ -831,14 +831,18 @@ func (p *previewScreen) lines() []string {
 		add(s.Muted.Render("Nothing to render."))
 	}
 	for _, m := range p.res {
-		add(s.Subtitle.Render("── module " + m.Module + " " + strings.Repeat("─", max(w-len(m.Module)-11, 0))))
-		if len(m.Missing) > 0 {
-			add(s.Warning.Render("not rendered: needs " + strings.Join(m.Missing, ", ") + " (an earlier module's outputs)"))
+		head := "── module " + m.Module
+		if m.Predictor != "" && m.Predictor != "self" {
+			head += " · " + m.Predictor
+		}
+		add(s.Subtitle.Render(head + " " + strings.Repeat("─", max(w-ansi.StringWidth(head)-1, 0))))
+		if len(m.Placeholders) > 0 {
+			add(s.Warning.Render(placeholderNote(m.Placeholders)))
 		}
 		if m.Note != "" {
 			add(s.Muted.Render(ansi.Wrap(m.Note, w, " ")))
 		}
-		demo := demoRoles(m.Messages)
+		demo := model.DemoLabels(m.Messages)
 		for i, msg := range m.Messages {
 			add(s.Accent.Render("[" + msg.Role + demo[i] + "]"))
 			for _, para := range strings.Split(msg.Content, "\n") {
@@ -847,6 +851,16 @@ func (p *previewScreen) lines() []string {
 		}
 	}
 	return lines
+}
+
+// placeholderNote says which {fields} of a rendered prompt are known only
+// during a run.
+func placeholderNote(names []string) string {
+	marked := make([]string, len(names))
+	for i, n := range names {
+		marked[i] = "{" + n + "}"
+	}
+	return strings.Join(marked, ", ") + ": known only during the run (an earlier module's output or the module's own work)"
 }
 
 func (p *previewScreen) render() string {
