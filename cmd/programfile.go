@@ -145,13 +145,40 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 }
 
 // encodeProgram renders a program as YAML or JSON for show, edit and export.
+// flowFields writes each field of a predictor's state on one line
+// ({name: answer, type: str, prefix: 'Answer:', ...}): a predictor lists
+// every field of its signature, and one line each keeps them readable.
+func flowFields(n *yaml.Node, inPredictor bool) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if inPredictor && k.Value == "fields" && v.Kind == yaml.SequenceNode {
+				for _, f := range v.Content {
+					f.Style = yaml.FlowStyle
+				}
+				continue
+			}
+			flowFields(v, k.Value == "predictors")
+		}
+		return
+	}
+	for _, c := range n.Content {
+		flowFields(c, inPredictor && n.Kind == yaml.SequenceNode)
+	}
+}
+
 func encodeProgram(p *model.Program, format string) ([]byte, error) {
 	switch format {
 	case "yaml", "yml", "":
+		var node yaml.Node
+		if err := node.Encode(p); err != nil {
+			return nil, fmt.Errorf("encoding program %q as YAML: %w", p.Name, err)
+		}
+		flowFields(&node, false)
 		var b bytes.Buffer
 		enc := yaml.NewEncoder(&b)
 		enc.SetIndent(2)
-		if err := enc.Encode(p); err != nil {
+		if err := enc.Encode(&node); err != nil {
 			return nil, fmt.Errorf("encoding program %q as YAML: %w", p.Name, err)
 		}
 		return b.Bytes(), nil
