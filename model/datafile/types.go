@@ -40,19 +40,19 @@ func ParseTypes(spec string) (Types, error) {
 	out := Types{}
 	for _, part := range splitTopLevel(spec) {
 		if strings.TrimSpace(part) == "" {
-			return nil, fmt.Errorf("types %q: empty entry between commas (want field=type,...)", spec)
+			return nil, fmt.Errorf("%q: empty entry between commas (want field=type,...)", spec)
 		}
 		name, expr, ok := strings.Cut(part, "=")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
-			return nil, fmt.Errorf("types: %q is not field=type (e.g. score=float,tags=list[str])", strings.TrimSpace(part))
+			return nil, fmt.Errorf("%q is not field=type (e.g. score=float,tags=list[str])", strings.TrimSpace(part))
 		}
 		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("types: field %q is given twice", name)
+			return nil, fmt.Errorf("field %q is given twice", name)
 		}
 		t, err := model.ParseType(strings.TrimSpace(expr))
 		if err != nil {
-			return nil, fmt.Errorf("types: field %q: type %q: %w", name, strings.TrimSpace(expr), err)
+			return nil, fmt.Errorf("field %q: type %q: %w", name, strings.TrimSpace(expr), err)
 		}
 		out[name] = t
 	}
