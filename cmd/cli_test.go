@@ -274,7 +274,9 @@ func TestDatasetImportTypes(t *testing.T) {
 		"Great,5,\"[\"\"food\"\"]\",good,0.9,007\n"+
 		"Awful,,[],bad,1,008\n")
 	mustSignet(t, ws, "dataset", "import", good, "--program", "rate@1", "--inputs", "review,stars,tags")
-	var shown struct{ Examples []struct{ Data map[string]any } }
+	var shown struct {
+		Examples []struct{ Data map[string]any }
+	}
 	if err := json.Unmarshal([]byte(mustSignet(t, ws, "dataset", "show", "reviews", "--json")), &shown); err != nil {
 		t.Fatal(err)
 	}
