@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -16,44 +15,10 @@ import (
 // stored in the execution and shown as JSON by `exec show`.
 func TestBinaryTypedInputs(t *testing.T) {
 	env := append(pythonEnv(t), "SIGNET_HOME="+t.TempDir(), "SIGNET_CONFIG="+filepath.Join(t.TempDir(), "none.yaml"))
-	dir := t.TempDir()
-	files := map[string]string{
-		"places.py": `import dspy
-import pydantic
-
-
-class Place(pydantic.BaseModel):
-    city: str
-    population: int
-    tags: list[str]
-
-
-class Ask(dspy.Signature):
-    """Describe the place asked about."""
-    question: str = dspy.InputField()
-    history: dspy.History = dspy.InputField()
-    place: Place = dspy.OutputField()
-
-
-class Describe(dspy.Module):
-    def __init__(self):
-        super().__init__()
-        self.ask = dspy.Predict(Ask)
-
-    def forward(self, question: str, history: dspy.History):
-        return self.ask(question=question, history=history)
-`,
-		"places.yaml": "name: places\nmodules:\n  - name: describe\n    type: custom\n    source: places.py:Describe\n",
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if out, errOut, code := run(t, env, "init"); code != 0 {
 		t.Fatalf("init: %d %s %s", code, out, errOut)
 	}
-	if out, errOut, code := run(t, env, "program", "create", "-f", filepath.Join(dir, "places.yaml")); code != 0 {
+	if out, errOut, code := run(t, env, "program", "create", "-f", "examples/typed/program.yaml"); code != 0 {
 		t.Fatalf("program create: %d %s %s", code, out, errOut)
 	}
 	history := `history=[{"question": "Tell me about Paris.", "place": {"city": "Paris", "population": 2100000, "tags": ["capital", "river"]}}]`

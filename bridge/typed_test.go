@@ -3,41 +3,12 @@ package bridge
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/signet-dspy/signet/model"
 )
-
-// A user's module as DSPy users write it: a dspy.History input and a
-// pydantic model output, declared in a class signature, no YAML signature.
-const placesModule = `import dspy
-import pydantic
-
-
-class Place(pydantic.BaseModel):
-    city: str
-    population: int
-    tags: list[str]
-
-
-class Ask(dspy.Signature):
-    """Describe the place asked about."""
-    question: str = dspy.InputField()
-    history: dspy.History = dspy.InputField()
-    place: Place = dspy.OutputField()
-
-
-class Describe(dspy.Module):
-    def __init__(self):
-        super().__init__()
-        self.ask = dspy.Predict(Ask)
-
-    def forward(self, question: str, history: dspy.History):
-        return self.ask(question=question, history=history)
-`
 
 // TestTypedInputsAndOutputsRoundTrip sends a History as the JSON list of
 // turns a CLI or an API client sends; the worker must hand DSPy a
@@ -46,8 +17,10 @@ class Describe(dspy.Module):
 // as a conversation), and DSPy's parsed pydantic output must come back as
 // a JSON object, field for field.
 func TestTypedInputsAndOutputsRoundTrip(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "places.py"), []byte(placesModule), 0o644); err != nil {
+	// The user's module as DSPy users write it: a dspy.History input and a
+	// pydantic model output, declared in a class signature.
+	dir, err := filepath.Abs(filepath.Join("..", "examples", "typed"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	prog := &model.Program{Name: "places", Modules: []model.Module{

@@ -121,21 +121,26 @@ func TestBadInputChangesNothing(t *testing.T) {
 	mustSignet(t, ws, "program", "create", "-f", examplePath("qa.yaml"))
 	mustSignet(t, ws, "dataset", "import", examplePath("sentiment.csv"))
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := state(t, ws)
-			_, stderr, code := signet(t, ws, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
-			}
-			for _, want := range tt.wantErrs {
-				if !strings.Contains(stderr, want) {
-					t.Errorf("stderr %q does not mention %q", stderr, want)
-				}
-			}
-			if after := state(t, ws); after != before {
-				t.Errorf("store changed by a failed command:\nbefore %s\nafter  %s", before, after)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { failsCleanly(t, ws, tt.args, tt.code, tt.wantErrs) })
+	}
+}
+
+// failsCleanly runs a command that must exit with code, say every one of
+// wants on stderr, and change nothing in the store.
+func failsCleanly(t *testing.T, ws string, args []string, code int, wants []string) {
+	t.Helper()
+	before := state(t, ws)
+	_, stderr, got := signet(t, ws, args...)
+	if got != code {
+		t.Errorf("exit code %d, want %d (stderr %q)", got, code, stderr)
+	}
+	for _, want := range wants {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not mention %q", stderr, want)
+		}
+	}
+	if after := state(t, ws); after != before {
+		t.Errorf("store changed by a failed command:\nbefore %s\nafter  %s", before, after)
 	}
 }
 
@@ -316,21 +321,7 @@ func TestDatasetImportTypes(t *testing.T) {
 		{"one object in a .json file", []string{"dataset", "import", oneObject}, 1, []string{"one.json:1:1:", "found one object"}},
 		{"a JSON array in a .jsonl file", []string{"dataset", "import", arrayInJSONL}, 1, []string{"array.jsonl:1:1:", "the content is a JSON array, not jsonl"}},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			before := state(t, ws)
-			_, stderr, code := signet(t, ws, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr %q does not mention %q", stderr, w)
-				}
-			}
-			if after := state(t, ws); after != before {
-				t.Errorf("a failed import changed the store")
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { failsCleanly(t, ws, tt.args, tt.code, tt.want) })
 	}
 
 	out := mustSignet(t, ws, "dataset", "import", lines, "--types", "n=int")

@@ -112,12 +112,7 @@ func importTypes(ctx context.Context, st *store.Store, programRef, spec string) 
 		if err != nil {
 			return nil, err
 		}
-		var p *model.Program
-		if version > 0 {
-			p, err = st.GetProgramVersion(ctx, name, version)
-		} else {
-			p, err = st.GetProgram(ctx, name)
-		}
+		p, err := programAt(ctx, st, name, version)
 		if err != nil {
 			return nil, fmt.Errorf("--program %s: %w", programRef, err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
 )
 
 // parseProgramRef reads NAME or NAME@VERSION.
@@ -28,6 +29,14 @@ func parseProgramRef(s string) (string, int, error) {
 		return "", 0, usagef("%q: want NAME or NAME@VERSION (a version number)", s)
 	}
 	return name, n, nil
+}
+
+// programAt is a program's version (0: its head).
+func programAt(ctx context.Context, st *store.Store, name string, version int) (*model.Program, error) {
+	if version > 0 {
+		return st.GetProgramVersion(ctx, name, version)
+	}
+	return st.GetProgram(ctx, name)
 }
 
 // mainPool starts the engine's pool (export and import are quick: they
@@ -62,12 +71,7 @@ func (a *app) programExport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var p *model.Program
-			if version > 0 {
-				p, err = st.GetProgramVersion(ctx, name, version)
-			} else {
-				p, err = st.GetProgram(ctx, name)
-			}
+			p, err := programAt(ctx, st, name, version)
 			if err != nil {
 				return err
 			}

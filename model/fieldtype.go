@@ -32,14 +32,10 @@ const (
 // ParseType parses one type expression, such as the part after "name:"
 // in a signature field.
 func ParseType(s string) (*FieldType, error) {
-	if err := checkSource(s); err != nil {
-		return nil, err
-	}
-	toks, err := lexSignature(s)
+	p, err := newSigParser(s)
 	if err != nil {
 		return nil, err
 	}
-	p := &sigParser{src: s, toks: toks, seen: map[string]seenField{}}
 	if p.peek().kind == tEOF {
 		return nil, p.errAt(0, "expected a type, found nothing")
 	}

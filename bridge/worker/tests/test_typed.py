@@ -8,6 +8,7 @@ import json
 import struct
 import textwrap
 import zlib
+from pathlib import Path
 from typing import Literal, Optional
 
 import dspy
@@ -288,43 +289,24 @@ def test_optimize_examples_are_converted_and_errors_name_the_example():
 
 # --- outputs: pydantic models and dicts come back as JSON -----------------------------------------
 
-def test_pydantic_and_dict_outputs_come_back_as_json(tmp_path):
-    write(tmp_path, "places.py", '''
-        import dspy
-        import pydantic
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
-        class Place(pydantic.BaseModel):
-            city: str
-            population: int
-            tags: list[str]
 
-        class Ask(dspy.Signature):
-            """Describe the place asked about."""
-            question: str = dspy.InputField()
-            history: dspy.History = dspy.InputField()
-            place: Place = dspy.OutputField()
-
-        class Describe(dspy.Module):
-            def __init__(self):
-                super().__init__()
-                self.ask = dspy.Predict(Ask)
-
-            def forward(self, question: str, history: dspy.History):
-                return self.ask(question=question, history=history)
-    ''')
+def test_pydantic_and_dict_outputs_come_back_as_json():
+    # examples/typed/places.py: a dspy.History input and a pydantic `Place` output in a class signature.
     spec = {"name": "p", "modules": [
         {"name": "describe", "type": "custom", "source": "places.py:Describe"},
         {"name": "count", "type": "predict", "signature": "question -> counts: dict[str, int]"},
     ]}
     paris = {"city": "Paris", "population": 2100000, "tags": ["capital", "river"]}
     history = [{"question": "Tell me about Paris.", "place": paris}]
-    result = runner.execute({"program": spec, "lm": lm_profile(), "base_dir": str(tmp_path),
+    result = runner.execute({"program": spec, "lm": lm_profile(), "base_dir": str(EXAMPLES / "typed"),
                              "inputs": {"question": "Tell me about Paris.", "history": history}},
                             emit=None, cancel=None, lm_cache=lms.LMCache())
     outputs = json.loads(json.dumps(result["outputs"]))  # what travels in the result frame
     assert outputs["place"] == paris  # from the history turn, parsed by DSPy into Place, dumped as JSON
     assert outputs["counts"] == {"about": 0}
-    fresh = runner.execute({"program": spec, "lm": lm_profile(), "base_dir": str(tmp_path),
+    fresh = runner.execute({"program": spec, "lm": lm_profile(), "base_dir": str(EXAMPLES / "typed"),
                             "inputs": {"question": "Tell me about Rome 3.", "history": []}},
                            emit=None, cancel=None, lm_cache=lms.LMCache())
     assert fresh["outputs"]["place"] == {"city": "3", "population": 3, "tags": ["about", "Rome"]}
