@@ -178,14 +178,18 @@ type RenderResult struct {
 	Modules []RenderedModule `json:"modules"`
 }
 
-// RenderedModule is one module's prompt; Missing names inputs it would
-// need that are not known yet (then Messages is empty), Note why a module
-// renders only partly or not at all (ReAct's first step, retrieve, custom).
+// RenderedModule is one predictor's prompt (a module has one entry per
+// predictor; a retrieve module one without messages). Placeholders names
+// the inputs known only during a run (an earlier module's output, a ReAct
+// trajectory), rendered as {name}; Note says what the prompt is (ReAct's
+// first step, a call from a custom module's forward()).
 type RenderedModule struct {
-	Module   string          `json:"module"`
-	Messages []model.Message `json:"messages"`
-	Missing  []string        `json:"missing"`
-	Note     string          `json:"note,omitempty"`
+	Module       string          `json:"module"`
+	Predictor    string          `json:"predictor,omitempty"` // its name in the module: self, predict, extract.predict
+	Path         string          `json:"path,omitempty"`      // its key in the program's saved state
+	Messages     []model.Message `json:"messages"`
+	Placeholders []string        `json:"placeholders"`
+	Note         string          `json:"note,omitempty"`
 }
 
 // Render renders prompts through DSPy's adapters without calling the LM.
@@ -218,25 +222,52 @@ type ValidateResult struct {
 	Inputs  []string          `json:"inputs"` // what a caller must give, in first-use order
 }
 
-// ValidatedModule names a module's input and output fields.
+// ValidatedModule names a module's input and output fields. Declared is
+// false for a custom module without a signature: its outputs are then its
+// predictors' (what forward() returns is known only when it runs).
 type ValidatedModule struct {
-	Name    string   `json:"name"`
-	Type    string   `json:"type"`
-	Inputs  []string `json:"inputs"`
-	Outputs []string `json:"outputs"`
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Inputs   []string `json:"inputs"`
+	Outputs  []string `json:"outputs"`
+	Declared *bool    `json:"declared,omitempty"`
 }
 
 // Validate builds the program in DSPy without running it; a program that
 // does not build is the *Error bad_program, with Detail["module"].
-func (p *Pool) Validate(ctx context.Context, prog *model.Program) (*ValidateResult, error) {
+func (p *Pool) Validate(ctx context.Context, prog *model.Program, baseDir string) (*ValidateResult, error) {
 	if prog == nil {
 		return nil, fmt.Errorf("bridge: validate: no program")
 	}
 	var r ValidateResult
-	if err := p.callInto(ctx, wire.MethodValidate, map[string]any{"program": prog}, &r); err != nil {
+	if err := p.callInto(ctx, wire.MethodValidate, map[string]any{"program": prog, "base_dir": baseDir}, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// Flow is a program's data flow: from its signatures when they say it all,
+// else as a worker builds the program (a custom module without a signature
+// reads its forward()'s parameters and produces its predictors' outputs).
+func (p *Pool) Flow(ctx context.Context, prog *model.Program, baseDir string) (model.Flow, error) {
+	if f, ok := prog.StaticFlow(); ok {
+		return f, nil
+	}
+	v, err := p.Validate(ctx, prog, baseDir)
+	if err != nil {
+		return model.Flow{}, err
+	}
+	f := model.Flow{Inputs: v.Inputs}
+	seen := map[string]bool{}
+	for _, m := range v.Modules {
+		for _, o := range m.Outputs {
+			if !seen[o] {
+				seen[o] = true
+				f.Outputs = append(f.Outputs, o)
+			}
+		}
+	}
+	return f, nil
 }
 
 func (p *Pool) callInto(ctx context.Context, method string, params, out any) error {

@@ -83,10 +83,10 @@ type optimizeParams struct {
 	Seed         int               `json:"seed"`
 }
 
-// ModuleState is what an optimizer set on one predictor.
+// ModuleState is the state of every predictor inside one program module,
+// as the worker read it back from DSPy.
 type ModuleState struct {
-	Instructions string           `json:"instructions"`
-	Demos        []map[string]any `json:"demos"`
+	Predictors []model.Predictor `json:"predictors"`
 }
 
 // TrialEvent is one candidate program the optimizer evaluated (N = 0 is
@@ -202,41 +202,87 @@ func (p *Pool) Optimize(ctx context.Context, req OptimizeRequest, onEvent func(O
 	return &r, nil
 }
 
-// Export returns the DSPy JSON of a program (what program.save(path)
-// writes), with its instructions and demos, for plain DSPy to load.
-func (p *Pool) Export(ctx context.Context, prog *model.Program, baseDir string) (json.RawMessage, error) {
-	if prog == nil {
+// ExportRequest asks for what DSPy's save(path) writes for a program.
+type ExportRequest struct {
+	Program *model.Program
+	State   json.RawMessage // a whole-program state to apply first (an optimization's candidate), or nil
+	BaseDir string
+	Python  bool // also a standalone Python file that rebuilds the program in plain DSPy
+}
+
+// ExportResult is the saved JSON (for a one-module program, that module's
+// own save) and, when asked, the Python file.
+type ExportResult struct {
+	State  json.RawMessage `json:"state"`
+	Python string          `json:"python"`
+}
+
+// Export returns the DSPy JSON of a program, for plain DSPy to load.
+func (p *Pool) Export(ctx context.Context, req ExportRequest) (*ExportResult, error) {
+	if req.Program == nil {
 		return nil, errors.New("bridge: export: no program")
 	}
-	var r struct {
-		State json.RawMessage `json:"state"`
+	params := map[string]any{"program": req.Program, "base_dir": req.BaseDir, "python": req.Python}
+	if len(req.State) > 0 {
+		params["state"] = req.State
 	}
-	params := map[string]any{"program": prog, "base_dir": baseDir}
+	var r ExportResult
 	if err := p.callInto(ctx, wire.MethodExport, params, &r); err != nil {
 		return nil, err
 	}
 	if len(r.State) == 0 {
 		return nil, &Error{Code: CodeProtocol, Method: wire.MethodExport, Message: "export result has no state"}
 	}
-	return r.State, nil
+	return &r, nil
 }
 
-// ImportState loads a DSPy state (a file plain DSPy saved) into prog and
-// returns each predictor's instructions and demos, by module name. A state
-// that does not fit the program is the *Error bad_input naming the
-// predictor.
-func (p *Pool) ImportState(ctx context.Context, prog *model.Program, state json.RawMessage, baseDir string) (map[string]ModuleState, error) {
-	if prog == nil {
-		return nil, errors.New("bridge: import_state: no program")
+// ImportRequest is a state DSPy saved, for an existing program (Program
+// set) or a new one (Name set, its module inferred from the state's shape,
+// or from Type, Signature and Source when given).
+type ImportRequest struct {
+	Program   *model.Program
+	State     json.RawMessage // what save(path) wrote as JSON
+	Pickle    string          // a save_program=True directory, loaded only when the caller trusts it
+	Name      string
+	Type      model.ModuleType
+	Signature string
+	Source    string
+	BaseDir   string
+}
+
+// ImportResult is the program with its predictors' state set, and what the
+// user should know (a DSPy version mismatch, a guessed signature).
+type ImportResult struct {
+	Program  *model.Program `json:"program"`
+	Warnings []string       `json:"warnings"`
+}
+
+// ImportState turns a DSPy state into a program whose built modules dump
+// exactly that state. A state that does not fit is the *Error bad_input
+// naming the predictor key.
+func (p *Pool) ImportState(ctx context.Context, req ImportRequest) (*ImportResult, error) {
+	params := map[string]any{"base_dir": req.BaseDir}
+	switch {
+	case req.Program != nil:
+		params["program"] = req.Program
+	case req.Name == "":
+		return nil, errors.New("bridge: import_state: neither a program nor a name")
+	default:
+		params["name"], params["type"], params["signature"], params["source"] = req.Name, string(req.Type), req.Signature, req.Source
 	}
-	var r struct {
-		Modules map[string]ModuleState `json:"modules"`
+	if req.Pickle != "" {
+		params["pickle"] = req.Pickle
+	} else {
+		params["state"] = req.State
 	}
-	params := map[string]any{"program": prog, "state": state, "base_dir": baseDir}
+	var r ImportResult
 	if err := p.callInto(ctx, wire.MethodImport, params, &r); err != nil {
 		return nil, err
 	}
-	return r.Modules, nil
+	if r.Program == nil {
+		return nil, &Error{Code: CodeProtocol, Method: wire.MethodImport, Message: "import_state result has no program"}
+	}
+	return &r, nil
 }
 
 // callStoppable is Call with a second, gentler cancel: closing stop sends

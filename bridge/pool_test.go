@@ -123,7 +123,7 @@ func TestExecuteEndToEnd(t *testing.T) {
 func TestValidateRenderPing(t *testing.T) {
 	p, _ := startPool(t, realConfig(t, 2))
 	ctx := context.Background()
-	v, err := p.Validate(ctx, threeModules)
+	v, err := p.Validate(ctx, threeModules, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestValidateRenderPing(t *testing.T) {
 		t.Fatalf("validate: %+v", v)
 	}
 	bad := &model.Program{Name: "bad", Modules: []model.Module{{Name: "x", Type: model.Predict, Signature: "question -> "}}}
-	_, err = p.Validate(ctx, bad)
+	_, err = p.Validate(ctx, bad, "")
 	if e := asError(t, err); e.Code != "bad_program" || e.Retryable || e.Detail["module"] != "x" || e.Worker == 0 {
 		t.Fatalf("validate of a bad program: %#v", e)
 	}
@@ -141,7 +141,8 @@ func TestValidateRenderPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Modules) != 3 || len(r.Modules[0].Messages) == 0 || len(r.Modules[1].Missing) == 0 {
+	if len(r.Modules) != 3 || len(r.Modules[0].Messages) == 0 || strings.Join(r.Modules[1].Placeholders, ",") != "facts" ||
+		len(r.Modules[1].Messages) == 0 || !strings.Contains(r.Modules[1].Messages[len(r.Modules[1].Messages)-1].Content, "{facts}") {
 		t.Fatalf("render: %+v", r)
 	}
 

@@ -60,7 +60,13 @@ func (a *app) datasetImport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts, err := importOptionsOf(c.Context(), st, inputs, program, typesSpec)
+			var typedBy *model.Program
+			if program != "" {
+				if typedBy, err = a.programRef(c.Context(), program); err != nil {
+					return fmt.Errorf("--program %s: %w", program, err)
+				}
+			}
+			opts, err := importOptionsOf(inputs, typedBy, typesSpec)
 			if err != nil {
 				return err
 			}
@@ -89,48 +95,29 @@ type importOptions struct {
 	named  []string       // the fields --types names, which the file must have
 }
 
-// importOptionsOf reads the flags: the field types are a program's
-// declared types, then --types over them.
-func importOptionsOf(ctx context.Context, st *store.Store, inputs, programRef, spec string) (importOptions, error) {
+// importOptionsOf reads the flags: the field types are those the
+// signatures of typedBy (if not nil) declare, then --types over them.
+func importOptionsOf(inputs string, typedBy *model.Program, spec string) (importOptions, error) {
 	opts := importOptions{inputs: inputs}
-	types, err := importTypes(ctx, st, programRef, spec)
-	if err != nil {
-		return opts, err
-	}
-	opts.types = types
-	if spec != "" {
-		given, _ := datafile.ParseTypes(spec) // parsed without error by importTypes
-		opts.named = slices.Sorted(maps.Keys(given))
-	}
-	return opts, nil
-}
-
-func importTypes(ctx context.Context, st *store.Store, programRef, spec string) (datafile.Types, error) {
 	types := datafile.Types{}
-	if programRef != "" {
-		name, version, err := parseProgramRef(programRef)
-		if err != nil {
-			return nil, err
-		}
-		p, err := programAt(ctx, st, name, version)
-		if err != nil {
-			return nil, fmt.Errorf("--program %s: %w", programRef, err)
-		}
-		if types, err = datafile.TypesOf(model.FieldTypes(p)); err != nil {
-			return nil, fmt.Errorf("--program %s: %w", programRef, err)
+	if typedBy != nil {
+		var err error
+		if types, err = datafile.TypesOf(model.FieldTypes(typedBy)); err != nil {
+			return opts, fmt.Errorf("program %s: %w", typedBy.Name, err)
 		}
 	}
 	if spec != "" {
 		given, err := datafile.ParseTypes(spec)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--types: %w", err)}
+			return opts, usageError{fmt.Errorf("--types: %w", err)}
 		}
 		maps.Copy(types, given)
+		opts.named = slices.Sorted(maps.Keys(given))
 	}
-	if len(types) == 0 {
-		return nil, nil
+	if len(types) > 0 {
+		opts.types = types
 	}
-	return types, nil
+	return opts, nil
 }
 
 // importFile streams one file into the store. Every row is checked before

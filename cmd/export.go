@@ -31,14 +31,6 @@ func parseProgramRef(s string) (string, int, error) {
 	return name, n, nil
 }
 
-// programAt is a program's version (0: its head).
-func programAt(ctx context.Context, st *store.Store, name string, version int) (*model.Program, error) {
-	if version > 0 {
-		return st.GetProgramVersion(ctx, name, version)
-	}
-	return st.GetProgram(ctx, name)
-}
-
 // mainPool starts the engine's pool (export and import are quick: they
 // share it with executions).
 func (a *app) mainPool(ctx context.Context, pf poolFlags) (*bridge.Pool, error) {
@@ -54,24 +46,21 @@ func (a *app) mainPool(ctx context.Context, pf poolFlags) (*bridge.Pool, error) 
 
 func (a *app) programExport() *cobra.Command {
 	var out string
+	var python bool
 	var pf poolFlags
 	c := &cobra.Command{
-		Use:   "export NAME[@VERSION] [-o FILE.json]",
-		Short: "Export a program as DSPy JSON, which plain DSPy loads with program.load(path)",
-		Long: "Write what DSPy's program.save(path) writes for the program as Signet builds it: per predictor its\n" +
-			"instructions, fields and demos. Build the same modules in plain DSPy and call program.load(FILE).",
+		Use:   "export NAME[@VERSION] [-o FILE.json] [--python -o prog.py]",
+		Short: "Export a program as DSPy JSON (what save() writes), or as one standalone Python file",
+		Long: "Write exactly what DSPy's save(path) writes for the program as Signet builds it: every predictor's\n" +
+			"instructions, fields and demos. For a one-module program that is the module's own save, so\n" +
+			"dspy.ChainOfThought(sig).load(FILE) or your own dspy.Module class's load(FILE) reads it; for several\n" +
+			"modules, build a dspy.Module with one attribute per Signet module.\n\n" +
+			"--python writes a Python file instead that rebuilds the program in plain DSPy (same signatures,\n" +
+			"tools and classes) and loads that state: leave Signet with one file.",
 		Args: exactArgs("NAME[@VERSION]"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			name, version, err := parseProgramRef(args[0])
-			if err != nil {
-				return err
-			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			p, err := programAt(ctx, st, name, version)
+			p, err := a.programRef(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -79,20 +68,26 @@ func (a *app) programExport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			state, err := pool.Export(ctx, p, a.cwd)
+			res, err := pool.Export(ctx, bridge.ExportRequest{Program: p, BaseDir: a.cwd, Python: python})
 			if err != nil {
 				return fmt.Errorf("exporting %s v%d: %w", p.Name, p.Version, err)
 			}
-			var buf bytes.Buffer
-			if err := json.Indent(&buf, state, "", "  "); err != nil {
-				return fmt.Errorf("exporting %s v%d: the worker's state is not JSON: %w", p.Name, p.Version, err)
+			var body []byte
+			if python {
+				body = []byte(res.Python)
+			} else {
+				var buf bytes.Buffer
+				if err := json.Indent(&buf, res.State, "", "  "); err != nil {
+					return fmt.Errorf("exporting %s v%d: the worker's state is not JSON: %w", p.Name, p.Version, err)
+				}
+				buf.WriteByte('\n')
+				body = buf.Bytes()
 			}
-			buf.WriteByte('\n')
 			if out == "" || out == "-" {
-				_, err := a.stdout.Write(buf.Bytes())
+				_, err := a.stdout.Write(body)
 				return err
 			}
-			if err := os.WriteFile(a.abs(out), buf.Bytes(), 0o644); err != nil {
+			if err := os.WriteFile(a.abs(out), body, 0o644); err != nil {
 				return fmt.Errorf("writing %s: %w", out, err)
 			}
 			fmt.Fprintf(a.stderr, "exported %s v%d to %s\n", p.Name, p.Version, out)
@@ -100,68 +95,185 @@ func (a *app) programExport() *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "write to this file (default: stdout)")
-	pf.register(c)
+	c.Flags().BoolVar(&python, "python", false, "write a standalone Python file that rebuilds the program in plain DSPy")
+	pf.registerWorkers(c) // the interpreter comes from the config or SIGNET_PYTHON here
 	return c
 }
 
+// programRef reads NAME or NAME@VERSION from the store.
+func (a *app) programRef(ctx context.Context, ref string) (*model.Program, error) {
+	name, version, err := parseProgramRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	if version > 0 {
+		return st.GetProgramVersion(ctx, name, version)
+	}
+	return st.GetProgram(ctx, name)
+}
+
+// errPickle explains why a save_program=True directory is refused.
+func errPickle(path string) error {
+	return usagef("%s holds a cloudpickled program (DSPy's save(..., save_program=True)): unpickling it runs\n"+
+		"arbitrary code. Re-save it as JSON in DSPy, program.save(\"program.json\"), and import that, or pass\n"+
+		"--trust-pickle if you trust where it came from (it is then loaded inside a worker)", path)
+}
+
 func (a *app) programImport() *cobra.Command {
-	var note string
+	var note, signature, kind, source string
+	var trustPickle bool
 	var pf poolFlags
 	c := &cobra.Command{
 		Use:   "import NAME FILE.json",
-		Short: "Import a DSPy JSON state (program.save) into a program as a new version",
-		Long: "Load a state that DSPy's program.save(path) wrote into the program's latest version, as DSPy's\n" +
-			"load_state does, and save the instructions and demos it sets as a new version. A state that does\n" +
-			"not fit the program's predictors imports nothing.",
+		Short: "Import what DSPy's save() wrote, as a new program or a new version of one",
+		Long: "Read what DSPy's save(path) wrote as JSON: a bare Predict, a ChainOfThought, a ReAct, your own\n" +
+			"dspy.Module (--source names its class), or a whole Signet export. Into an existing program the state\n" +
+			"becomes a new version (predictors matched by their names); otherwise a new program is made, its module\n" +
+			"inferred from the state (--type, --signature and --source say what cannot be inferred). Every key must\n" +
+			"fit a predictor, and the imported program must dump exactly the imported state, or nothing is imported.\n" +
+			"A save_program=True directory (a pickled program) is refused unless --trust-pickle.",
 		Args: exactArgs("NAME", "FILE.json"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			raw, err := os.ReadFile(a.abs(args[1]))
+			name, file := args[0], a.abs(args[1])
+			req := bridge.ImportRequest{BaseDir: a.cwd}
+			info, err := os.Stat(file)
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", args[1], err)
 			}
-			if !json.Valid(raw) {
-				return fmt.Errorf("%s is not JSON", args[1])
+			pickled := info.IsDir() || strings.HasSuffix(file, ".pkl")
+			switch {
+			case pickled && !trustPickle:
+				return errPickle(args[1])
+			case info.IsDir():
+				if _, err := os.Stat(filepath.Join(file, "program.pkl")); err != nil {
+					return usagef("%s is a directory without program.pkl: not something DSPy's save() wrote", args[1])
+				}
+				req.Pickle = file
+			case pickled:
+				req.Pickle = file
+			default:
+				raw, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("reading %s: %w", args[1], err)
+				}
+				if err := checkJSONObject(raw); err != nil {
+					return fmt.Errorf("%s: %w", args[1], err)
+				}
+				req.State = raw
 			}
 			st, err := a.store()
 			if err != nil {
 				return err
 			}
-			p, err := st.GetProgram(ctx, args[0])
-			if err != nil {
+			base, err := st.GetProgram(ctx, name)
+			switch {
+			case err == nil:
+				if signature != "" || kind != "" || source != "" {
+					return usagef("--signature, --type and --source describe a new program; %s exists (its modules say it)", name)
+				}
+				req.Program = base
+			case errors.Is(err, store.ErrNotFound):
+				if err := model.ValidName("program", name); err != nil {
+					return usagef("%v", err)
+				}
+				req.Name, req.Signature, req.Source = name, signature, source
+				req.Type = model.ModuleType(kind)
+				if req.Source != "" {
+					if req.Source, err = absSource(a.cwd, req.Source); err != nil {
+						return usagef("--source: %v", err)
+					}
+				}
+			default:
 				return err
 			}
 			pool, err := a.mainPool(ctx, pf)
 			if err != nil {
 				return err
 			}
-			mods, err := pool.ImportState(ctx, p, raw, a.cwd)
+			res, err := pool.ImportState(ctx, req)
 			if err != nil {
-				return fmt.Errorf("importing %s into %s v%d: %w", args[1], p.Name, p.Version, err)
+				return fmt.Errorf("importing %s: %w", args[1], err)
 			}
-			next := *p
-			next.Modules = append([]model.Module(nil), p.Modules...)
-			for i := range next.Modules {
-				if m, ok := mods[next.Modules[i].Name]; ok {
-					next.Modules[i].Instructions = m.Instructions
-					next.Modules[i].Demos = m.Demos
-				}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(a.stderr, "warning: %s\n", w)
 			}
-			next.CompiledFrom = ""
-			next.Note = note
+			next := res.Program
+			next.Name, next.CompiledFrom, next.Note = name, "", note
 			if next.Note == "" {
 				next.Note = "imported from " + filepath.Base(args[1])
 			}
-			saved, err := st.SaveProgram(ctx, &next)
-			if err != nil {
-				return err
+			var saved *model.Program
+			if base != nil {
+				saved, err = st.SaveProgram(ctx, next)
+			} else {
+				next.Version, next.Status = 0, model.Draft
+				saved, err = st.CreateProgram(ctx, next)
 			}
-			changes := model.DiffPrograms(p, saved)
-			fmt.Fprintf(a.stdout, "imported %s as %s v%d (%d change(s) from v%d)\n", args[1], saved.Name, saved.Version, len(changes), p.Version)
+			if err != nil {
+				return fmt.Errorf("importing %s: %w", args[1], err)
+			}
+			what := "a new program"
+			if base != nil {
+				what = fmt.Sprintf("%d change(s) from v%d", len(model.DiffPrograms(base, saved)), base.Version)
+			}
+			fmt.Fprintf(a.stdout, "imported %s as %s v%d (%s): %s\n", args[1], saved.Name, saved.Version, what, predictorSummary(saved))
 			return nil
 		},
 	}
 	c.Flags().StringVar(&note, "note", "", "the new version's note")
+	c.Flags().StringVar(&signature, "signature", "", "a new program's signature (\"question -> answer\"), when the state cannot say which fields are inputs")
+	c.Flags().StringVar(&kind, "type", "", "a new program's module type: predict, chain_of_thought, react or custom (default: from the state's shape)")
+	c.Flags().StringVar(&source, "source", "", "a new program's custom module class or ReAct tools: path/to/file.py:Name[,Name...]")
+	c.Flags().BoolVar(&trustPickle, "trust-pickle", false, "load a save_program=True directory (runs the pickled code, inside a worker)")
 	pf.register(c)
 	return c
+}
+
+// checkJSONObject says where a file that should hold one JSON object is
+// not one.
+func checkJSONObject(raw []byte) error {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := lineCol(raw, se.Offset)
+			return fmt.Errorf("not JSON: line %d, column %d: %v", line, col, err)
+		}
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return errors.New("not what DSPy's save() writes: a JSON object")
+	}
+	return nil
+}
+
+func lineCol(b []byte, off int64) (line, col int) {
+	line, col = 1, 1
+	for _, c := range b[:min(int(off), len(b))] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// predictorSummary is one line on what a program's predictors hold.
+func predictorSummary(p *model.Program) string {
+	var parts []string
+	for _, m := range p.Modules {
+		for _, pr := range m.Predictors {
+			parts = append(parts, fmt.Sprintf("%s %d demo(s)", model.PredictorPath(m.Name, pr.Name), len(pr.Demos)))
+		}
+	}
+	if len(parts) == 0 {
+		return "no predictor state"
+	}
+	return strings.Join(parts, ", ")
 }

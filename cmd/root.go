@@ -104,6 +104,7 @@ func (a *app) rootCommand() *cobra.Command {
 		withMode(a.setupCommand(), wsNone),
 		withMode(a.doctorCommand(), wsNone),
 		a.runCommand(),
+		a.renderCommand(),
 		withMode(a.lmCommand(), wsNone),
 		a.execCommand(),
 		a.optCommand(),

@@ -38,6 +38,12 @@ func serveWorkers() int { return max(2, runtime.NumCPU()) }
 
 func (f *poolFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.python, "python", "", "Python interpreter for the workers (default: config, SIGNET_PYTHON, VIRTUAL_ENV, then the managed venv)")
+	f.registerWorkers(c)
+}
+
+// registerWorkers is register without --python, for a command whose
+// --python means something else (program export --python).
+func (f *poolFlags) registerWorkers(c *cobra.Command) {
 	c.Flags().IntVar(&f.workers, "workers", 0, "worker processes (default: config, else 1 for a single run)")
 }
 

@@ -58,7 +58,7 @@ func (s storeDatasets) ImportFile(ctx context.Context, req tui.ImportRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	opts, err := importOptionsOf(ctx, s.st, req.Inputs, "", req.Types)
+	opts, err := importOptionsOf(req.Inputs, nil, req.Types)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func (r tuiRunner) Render(ctx context.Context, req tui.RunRequest, module string
 	}
 	out := make([]tui.RenderedPrompt, len(res.Modules))
 	for i, m := range res.Modules {
-		out[i] = tui.RenderedPrompt{Module: m.Module, Messages: m.Messages, Missing: m.Missing, Note: m.Note}
+		out[i] = tui.RenderedPrompt{Module: m.Module, Predictor: m.Predictor, Messages: m.Messages, Placeholders: m.Placeholders, Note: m.Note}
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -112,45 +113,116 @@ func summarize(r RunForCompare) RunSummary {
 	return s
 }
 
-// comparePredictors lists every module name of any run's base or result,
-// in the order first seen, with what each run changed in it.
+// predictorState is what compare shows of one predictor.
+type predictorState struct {
+	instructions string
+	demos        []map[string]any
+}
+
+// statesOf is what a program version stores per predictor path: its
+// predictors' state, else the module's own instructions and demos.
+func statesOf(p *Program) (map[string]predictorState, []string) {
+	out := map[string]predictorState{}
+	var order []string
+	if p == nil {
+		return out, nil
+	}
+	for _, m := range p.Modules {
+		if len(m.Predictors) == 0 {
+			if m.Type != Retrieve {
+				out[m.Name] = predictorState{m.Instructions, m.Demos}
+				order = append(order, m.Name)
+			}
+			continue
+		}
+		for _, pr := range m.Predictors {
+			path := PredictorPath(m.Name, pr.Name)
+			out[path] = predictorState{pr.Instructions, pr.Demos}
+			order = append(order, path)
+		}
+	}
+	return out, order
+}
+
+// statesOfTrial is the state a trial recorded per predictor path (the
+// worker's view of the built program, so the constructor's text too).
+func statesOfTrial(t *Trial) (map[string]predictorState, []string) {
+	out := map[string]predictorState{}
+	if t == nil || len(t.Instructions) == 0 {
+		return nil, nil
+	}
+	order := slices.Sorted(func(yield func(string) bool) {
+		for k := range t.Instructions {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, k := range order {
+		out[k] = predictorState{t.Instructions[k], t.Demos[k]}
+	}
+	return out, order
+}
+
+func trialN(ts []*Trial, n int) *Trial {
+	for _, t := range ts {
+		if t.N == n {
+			return t
+		}
+	}
+	return nil
+}
+
+// comparePredictors lists every predictor of any run's base or result, in
+// the order first seen, with what each run changed in it. Each run's
+// before and after come from its baseline and best trials, as the worker
+// read them from DSPy, else from the stored program versions.
 func comparePredictors(runs []RunForCompare) []PredictorChanges {
 	var names []string
 	seen := map[string]bool{}
-	add := func(p *Program) {
-		if p == nil {
-			return
-		}
-		for _, m := range p.Modules {
-			if !seen[m.Name] {
-				seen[m.Name] = true
-				names = append(names, m.Name)
+	before := make([]map[string]predictorState, len(runs))
+	after := make([]map[string]predictorState, len(runs))
+	for i, r := range runs {
+		for _, side := range []struct {
+			into  *map[string]predictorState
+			trial *Trial
+			prog  *Program
+		}{{&before[i], trialN(r.Trials, 0), r.Base}, {&after[i], resultTrial(r), r.Result}} {
+			states, order := statesOfTrial(side.trial)
+			if states == nil {
+				states, order = statesOf(side.prog)
+			}
+			*side.into = states
+			for _, k := range order {
+				if !seen[k] {
+					seen[k] = true
+					names = append(names, k)
+				}
 			}
 		}
 	}
-	for _, r := range runs {
-		add(r.Base)
-		add(r.Result)
-	}
+	// A module's own key (a version without stored predictor state) gives
+	// way to its predictors' keys when another side has them.
+	all := slices.Clone(names)
+	names = slices.DeleteFunc(names, func(n string) bool {
+		return slices.ContainsFunc(all, func(o string) bool { return strings.HasPrefix(o, n+".") })
+	})
 	out := make([]PredictorChanges, 0, len(names))
 	for _, name := range names {
 		pc := PredictorChanges{Name: name, Runs: make([]PredictorChange, len(runs))}
-		for i, r := range runs {
-			old, nw := findModule(r.Base, name), findModule(r.Result, name)
-			if nw == nil { // no result (yet): nothing changed
+		for i := range runs {
+			old, okOld := before[i][name]
+			nw, okNew := after[i][name]
+			if !okNew { // no result (yet): nothing changed
 				nw = old
 			}
-			var ch PredictorChange
-			var oldDemos, newDemos []map[string]any
-			if old != nil {
-				ch.OldInstructions, oldDemos = old.Instructions, old.Demos
+			if !okOld { // nothing stored before: the constructor's text, no demos
+				old = predictorState{instructions: nw.instructions}
 			}
-			if nw != nil {
-				ch.NewInstructions, newDemos = nw.Instructions, nw.Demos
-			}
+			ch := PredictorChange{OldInstructions: old.instructions, NewInstructions: nw.instructions}
 			ch.InstructionsChanged = ch.OldInstructions != ch.NewInstructions
-			ch.DemosBefore, ch.DemosAfter = len(oldDemos), len(newDemos)
-			ch.DemosAdded, ch.DemosRemoved = demoDiff(oldDemos, newDemos)
+			ch.DemosBefore, ch.DemosAfter = len(old.demos), len(nw.demos)
+			ch.DemosAdded, ch.DemosRemoved = demoDiff(old.demos, nw.demos)
 			pc.Runs[i] = ch
 		}
 		out = append(out, pc)
@@ -158,16 +230,12 @@ func comparePredictors(runs []RunForCompare) []PredictorChanges {
 	return out
 }
 
-func findModule(p *Program, name string) *Module {
-	if p == nil {
+// resultTrial is the trial whose program became the run's result.
+func resultTrial(r RunForCompare) *Trial {
+	if r.Run == nil || r.Run.BestTrial == 0 {
 		return nil
 	}
-	for i := range p.Modules {
-		if p.Modules[i].Name == name {
-			return &p.Modules[i]
-		}
-	}
-	return nil
+	return trialN(r.Trials, r.Run.BestTrial)
 }
 
 // demoDiff compares demos as multisets of their canonical JSON (map keys

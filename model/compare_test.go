@@ -112,3 +112,34 @@ func TestScoreVsCost(t *testing.T) {
 		t.Fatalf("points: %+v", pts)
 	}
 }
+
+// A run on a two-predictor module: the comparison is per predictor, from
+// the trials' per-predictor state (what DSPy held), not the module's.
+func TestComparePerPredictorFromTrials(t *testing.T) {
+	base := &Program{Name: "hop", Version: 1, Modules: []Module{{Name: "hop", Type: Custom, Source: "hop.py:Hop"}}}
+	d1 := map[string]any{"question": "q1", "query": "x", "augmented": true}
+	d2 := map[string]any{"question": "q1", "query": "x", "answer": "a", "augmented": true}
+	result := &Program{Name: "hop", Version: 2, Modules: []Module{{Name: "hop", Type: Custom, Source: "hop.py:Hop",
+		Predictors: []Predictor{{Name: "first_hop.predict", Demos: []map[string]any{d1}}, {Name: "second_hop.predict", Demos: []map[string]any{d2}}}}}}
+	run := &Optimization{ID: NewID(), Program: "hop", BaseVersion: 1, ResultVersion: 2, BestTrial: 1, State: Completed}
+	instr := map[string]string{"hop.first_hop.predict": "Find a query.", "hop.second_hop.predict": "Answer."}
+	c := CompareRuns([]RunForCompare{{Run: run, Base: base, Result: result, Trials: []*Trial{
+		{N: 0, Instructions: instr},
+		{N: 1, Instructions: instr, Demos: map[string][]map[string]any{"hop.first_hop.predict": {d1}, "hop.second_hop.predict": {d2}}},
+	}}})
+	if len(c.Predictors) != 2 || c.Predictors[0].Name != "hop.first_hop.predict" || c.Predictors[1].Name != "hop.second_hop.predict" {
+		t.Fatalf("predictors: %+v", c.Predictors)
+	}
+	for _, p := range c.Predictors {
+		ch := p.Runs[0]
+		if ch.InstructionsChanged || ch.DemosBefore != 0 || ch.DemosAfter != 1 || len(ch.DemosAdded) != 1 {
+			t.Errorf("%s: %+v", p.Name, ch)
+		}
+	}
+	// Without trials, the stored versions say it.
+	c = CompareRuns([]RunForCompare{{Run: run, Base: base, Result: result}})
+	if len(c.Predictors) != 2 || c.Predictors[0].Name != "hop.first_hop.predict" || c.Predictors[0].Runs[0].DemosAfter != 1 ||
+		len(c.Predictors[1].Runs[0].DemosAdded) != 1 {
+		t.Errorf("from versions: %+v", c.Predictors)
+	}
+}

@@ -112,19 +112,8 @@ func (d *differ) module(p string, a, b *Module) {
 	for _, k := range unionKeys(a.Fields, b.Fields) {
 		d.str(p+".fields."+k, a.Fields[k], b.Fields[k])
 	}
-	if len(a.Demos) != len(b.Demos) {
-		d.add(p+".demos", demoCount(len(a.Demos)), demoCount(len(b.Demos)))
-	}
-	for i := range max(len(a.Demos), len(b.Demos)) {
-		var was, now string
-		if i < len(a.Demos) {
-			was = render(a.Demos[i])
-		}
-		if i < len(b.Demos) {
-			now = render(b.Demos[i])
-		}
-		d.str(fmt.Sprintf("%s.demos[%d]", p, i), was, now)
-	}
+	d.demos(p+".demos", a.Demos, b.Demos)
+	d.predictors(p+".predictors", a.Predictors, b.Predictors)
 	d.str(p+".lm", a.LM, b.LM)
 	d.str(p+".source", a.Source, b.Source)
 	for _, k := range unionKeys(a.Config, b.Config) {
@@ -137,6 +126,109 @@ func (d *differ) module(p string, a, b *Module) {
 		}
 		d.str(p+".config."+k, was, now)
 	}
+}
+
+func (d *differ) demos(p string, a, b []map[string]any) {
+	if len(a) != len(b) {
+		d.add(p, demoCount(len(a)), demoCount(len(b)))
+	}
+	for i := range max(len(a), len(b)) {
+		var was, now string
+		if i < len(a) {
+			was = render(a[i])
+		}
+		if i < len(b) {
+			now = render(b[i])
+		}
+		d.str(fmt.Sprintf("%s[%d]", p, i), was, now)
+	}
+}
+
+// asConstructed stands for a predictor state Signet does not store: the
+// module's constructor decides it.
+const asConstructed = "(as constructed)"
+
+// predictors compares stored predictor states by name, in a's order then
+// b's new ones; a predictor or a field stored on one side only is compared
+// with what the constructor makes, shown as "(as constructed)".
+func (d *differ) predictors(p string, a, b []Predictor) {
+	am, bm := map[string]*Predictor{}, map[string]*Predictor{}
+	var names []string
+	for i := range a {
+		am[a[i].Name] = &a[i]
+		names = append(names, a[i].Name)
+	}
+	for i := range b {
+		bm[b[i].Name] = &b[i]
+		if am[b[i].Name] == nil {
+			names = append(names, b[i].Name)
+		}
+	}
+	for _, name := range names {
+		pa, pb := am[name], bm[name]
+		at := p + "." + name
+		d.str(at+".instructions", storedInstructions(pa), storedInstructions(pb))
+		fa, fb := fieldsOf(pa), fieldsOf(pb)
+		var fields []string
+		for _, x := range []*Predictor{pa, pb} {
+			if x == nil {
+				continue
+			}
+			for _, f := range x.Fields {
+				if !slices.Contains(fields, f.Name) {
+					fields = append(fields, f.Name)
+				}
+			}
+		}
+		for _, f := range fields {
+			xa, oka := fa[f]
+			xb, okb := fb[f]
+			d.str(at+".fields."+f+".prefix", orConstructed(xa.Prefix, oka), orConstructed(xb.Prefix, okb))
+			d.str(at+".fields."+f+".description", orConstructed(xa.Description, oka), orConstructed(xb.Description, okb))
+		}
+		var da, db []map[string]any
+		var oa, ob string
+		if pa != nil {
+			da = pa.Demos
+			if len(pa.Other) > 0 {
+				oa = render(pa.Other)
+			}
+		}
+		if pb != nil {
+			db = pb.Demos
+			if len(pb.Other) > 0 {
+				ob = render(pb.Other)
+			}
+		}
+		d.demos(at+".demos", da, db)
+		d.str(at+".other", oa, ob)
+	}
+}
+
+func storedInstructions(p *Predictor) string {
+	if p == nil {
+		return asConstructed
+	}
+	return orConstructed(p.Instructions, true)
+}
+
+func fieldsOf(p *Predictor) map[string]PredictorField {
+	out := map[string]PredictorField{}
+	if p != nil {
+		for _, f := range p.Fields {
+			out[f.Name] = f
+		}
+	}
+	return out
+}
+
+// orConstructed is a stored value, or "(as constructed)" when none is
+// stored (an empty string is DSPy's constructor's value too).
+func orConstructed(v string, stored bool) string {
+	if !stored || v == "" {
+		return asConstructed
+	}
+	return v
 }
 
 // sameSignature ignores spelling that DSPy ignores ("q->a" is "q -> a").

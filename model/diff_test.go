@@ -112,6 +112,28 @@ func TestDiffPrograms(t *testing.T) {
 			{"modules.answer.demos[0]", `{"answer":"4","question":"2+2?"}`, `{"answer":"Paris","question":"capital of France?"}`},
 			{"modules.answer.demos[1]", `{"answer":"Paris","question":"capital of France?"}`, ""},
 		}},
+		{"predictor state added by an optimizer", qaProgram(), edit(func(p *Program) {
+			p.Modules[1].Predictors = []Predictor{{Name: "predict", Instructions: "Answer tersely.",
+				Fields: []PredictorField{{Name: "answer", Prefix: "Answer:", Description: "${answer}"}},
+				Demos:  []map[string]any{{"question": "q", "answer": "a", "augmented": true}}}}
+		}), []Change{
+			{"modules.answer.predictors.predict.instructions", "(as constructed)", "Answer tersely."},
+			{"modules.answer.predictors.predict.fields.answer.prefix", "(as constructed)", "Answer:"},
+			{"modules.answer.predictors.predict.fields.answer.description", "(as constructed)", "${answer}"},
+			{"modules.answer.predictors.predict.demos", "0 demos", "1 demo"},
+			{"modules.answer.predictors.predict.demos[0]", "", `{"answer":"a","augmented":true,"question":"q"}`},
+		}},
+		{"one predictor of two changed", edit(func(p *Program) {
+			p.Modules[1].Type, p.Modules[1].Source = Custom, "hop.py:Hop"
+			p.Modules[1].Predictors = []Predictor{{Name: "first.predict", Instructions: "A."}, {Name: "second.predict", Instructions: "B."}}
+		}), edit(func(p *Program) {
+			p.Modules[1].Type, p.Modules[1].Source = Custom, "hop.py:Hop"
+			p.Modules[1].Predictors = []Predictor{{Name: "first.predict", Instructions: "A."}, {Name: "second.predict", Instructions: "B2.",
+				Fields: []PredictorField{{Name: "answer", Prefix: "Final:"}}}}
+		}), []Change{
+			{"modules.answer.predictors.second.predict.instructions", "B.", "B2."},
+			{"modules.answer.predictors.second.predict.fields.answer.prefix", "(as constructed)", "Final:"},
+		}},
 		{"config keys", qaProgram(), edit(func(p *Program) {
 			p.Modules[0].Config = map[string]any{"k": 5, "filter": map[string]any{"lang": "en", "year": 2024}}
 		}), []Change{

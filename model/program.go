@@ -65,8 +65,13 @@ type Module struct {
 	Instructions string     `json:"instructions,omitempty" yaml:"instructions,omitempty"`
 	// Fields holds per-field descriptions (DSPy's desc=...).
 	Fields map[string]string `json:"fields,omitempty" yaml:"fields,omitempty"`
-	Demos  []map[string]any  `json:"demos,omitempty" yaml:"demos,omitempty"`
-	LM     string            `json:"lm,omitempty" yaml:"lm,omitempty"`
+	// Demos are hand-written demos for the module's predictors that have
+	// no stored state in Predictors (the simple form of a program file).
+	Demos []map[string]any `json:"demos,omitempty" yaml:"demos,omitempty"`
+	// Predictors is the state of the predictors inside the module, as DSPy
+	// dumps it (see Predictor): what an optimizer or an import set.
+	Predictors []Predictor `json:"predictors,omitempty" yaml:"predictors,omitempty"`
+	LM         string      `json:"lm,omitempty" yaml:"lm,omitempty"`
 	// Source is the user's own DSPy code for custom modules and ReAct tools:
 	// "path/to/file.py:ClassOrFactory".
 	Source string         `json:"source,omitempty" yaml:"source,omitempty"`
@@ -115,6 +120,9 @@ func (p *Program) Validate() error {
 		if !validModuleType(m.Type) {
 			return &FieldError{Field: where + ".type", Msg: fmt.Sprintf("unknown module type %q (want predict, chain_of_thought, react, retrieve or custom)", m.Type)}
 		}
+		if err := validatePredictors(where, m); err != nil {
+			return err
+		}
 		if m.Type == Custom {
 			if m.Source == "" {
 				return &FieldError{Field: where + ".source", Msg: "a custom module needs source: path/to/file.py:Name"}
@@ -158,6 +166,41 @@ func (p *Program) Inputs() []Field {
 		}
 	}
 	return out
+}
+
+// Flow is a program's data flow: the fields a caller gives (in first-use
+// order) and the fields its modules produce (in pipeline order).
+type Flow struct {
+	Inputs  []string `json:"inputs"`
+	Outputs []string `json:"outputs"`
+}
+
+// StaticFlow is the flow as the modules' signatures give it; ok is false
+// when a custom module has no signature, so only its Python code knows its
+// fields (bridge's Pool.Flow asks a worker then).
+func (p *Program) StaticFlow() (f Flow, ok bool) {
+	for _, m := range p.Modules {
+		if m.Type == Custom && m.Signature == "" {
+			return Flow{}, false
+		}
+	}
+	for _, in := range p.Inputs() {
+		f.Inputs = append(f.Inputs, in.Name)
+	}
+	seen := map[string]bool{}
+	for _, m := range p.Modules {
+		sig, err := ParseSignature(m.Signature)
+		if err != nil {
+			continue
+		}
+		for _, o := range sig.Outputs {
+			if !seen[o.Name] {
+				seen[o.Name] = true
+				f.Outputs = append(f.Outputs, o.Name)
+			}
+		}
+	}
+	return f, true
 }
 
 func validModuleType(t ModuleType) bool {

@@ -59,6 +59,23 @@ func TestProgramValidate(t *testing.T) {
 			"modules[0] (retrieve).signature", `column 1: expected "->"`},
 		{"description of an unknown field", func(p *Program) { p.Modules[1].Fields["context"] = "x" },
 			"modules[1] (answer).fields.context", `no field "context" in signature`},
+		{"stored predictor state", func(p *Program) {
+			p.Modules[1].Predictors = []Predictor{{Name: "predict", Fields: []PredictorField{{Name: "answer", Prefix: "A:"}}}}
+			p.Modules = append(p.Modules, Module{Name: "c", Type: Custom, Source: "m.py:M",
+				Predictors: []Predictor{{Name: "first_hop.predict"}, {Name: "self"}}})
+		}, "", ""},
+		{"a predictor the module type lacks", func(p *Program) { p.Modules[1].Predictors = []Predictor{{Name: "self"}} },
+			"modules[1] (answer).predictors[0].name", `a chain_of_thought module has no predictor "self" (it has predict)`},
+		{"a predictor listed twice", func(p *Program) { p.Modules[1].Predictors = []Predictor{{Name: "predict"}, {Name: "predict"}} },
+			"modules[1] (answer).predictors[1].name", "listed twice"},
+		{"a predictor path that is not one", func(p *Program) {
+			p.Modules = append(p.Modules, Module{Name: "c", Type: Custom, Source: "m.py:M", Predictors: []Predictor{{Name: "a..b"}}})
+		}, "modules[2] (c).predictors[0].name", "not a predictor path"},
+		{"a retrieve module's predictor", func(p *Program) { p.Modules[0].Predictors = []Predictor{{Name: "self"}} },
+			"modules[0] (retrieve).predictors[0].name", "no predictors"},
+		{"a predictor field listed twice", func(p *Program) {
+			p.Modules[1].Predictors = []Predictor{{Name: "predict", Fields: []PredictorField{{Name: "answer"}, {Name: "answer"}}}}
+		}, "modules[1] (answer).predictors[0].fields[1].name", "listed twice"},
 		{"custom without source", func(p *Program) {
 			p.Modules = append(p.Modules, Module{Name: "mine", Type: Custom, Signature: "answer -> final"})
 		}, "modules[2] (mine).source", "a custom module needs source"},
@@ -153,5 +170,30 @@ func TestValidateExposesSignatureColumn(t *testing.T) {
 	var se *SignatureError
 	if err := p.Validate(); !errors.As(err, &se) || se.Col != 13 {
 		t.Fatalf("Validate() = %v; want a *SignatureError at column 13", err)
+	}
+}
+
+func TestSetInstructionsForgetsDerivedPredictorInstructions(t *testing.T) {
+	m := Module{Name: "agent", Type: ReAct, Signature: "question -> answer", Instructions: "Be kind.",
+		Predictors: []Predictor{
+			{Name: "react", Instructions: "Be kind.\n\nYou are an Agent. ...", Demos: []map[string]any{{"question": "q"}}},
+			{Name: "extract.predict", Instructions: "Be kind."},
+		}}
+	m.SetInstructions("Be brief.")
+	if m.Instructions != "Be brief." || m.Predictors[0].Instructions != "" || m.Predictors[1].Instructions != "" {
+		t.Fatalf("after SetInstructions: %+v", m)
+	}
+	if len(m.Predictors[0].Demos) != 1 {
+		t.Fatalf("demos lost: %+v", m.Predictors[0])
+	}
+	m.SetPredictorInstructions("extract.predict", "Extract it.")
+	m.SetPredictorDemos("react", nil)
+	if m.Predictor("extract.predict").Instructions != "Extract it." || m.Predictor("react").Demos != nil {
+		t.Fatalf("per-predictor edits: %+v", m.Predictors)
+	}
+	c := Module{Name: "c", Type: Custom, Source: "m.py:M"}
+	c.SetPredictorDemos("second.predict", []map[string]any{{"a": 1}})
+	if len(c.Predictors) != 1 || c.Predictors[0].Name != "second.predict" || c.DemoCount() != 1 {
+		t.Fatalf("a predictor state added: %+v", c.Predictors)
 	}
 }

@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // SpanKind says which DSPy hook produced a span.
 type SpanKind string
@@ -16,6 +19,33 @@ const (
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+}
+
+// DemoLabels marks the few-shot demos of a chat prompt: the user/assistant
+// pairs before the last user message are demos, labelled " · demo N"; other
+// messages get "".
+func DemoLabels(ms []Message) []string {
+	out := make([]string, len(ms))
+	last := -1
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Role == "user" {
+			last = i
+			break
+		}
+	}
+	d := 0
+	for i, m := range ms {
+		if i == last || m.Role == "system" {
+			continue
+		}
+		if i < last && m.Role == "user" {
+			d++
+		}
+		if i < last && d > 0 {
+			out[i] = fmt.Sprintf(" · demo %d", d)
+		}
+	}
+	return out
 }
 
 // Span is one node of an execution's trace tree. Seq orders spans within an

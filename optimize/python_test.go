@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -73,7 +74,7 @@ func TestRealOptimizers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.CompiledFrom != boot.ID.String() || len(v.Modules[0].Demos) == 0 {
+	if v.CompiledFrom != boot.ID.String() || len(v.Modules[0].Predictors) != 1 || len(v.Modules[0].Predictors[0].Demos) == 0 {
 		t.Errorf("saved version %+v", v)
 	}
 
@@ -115,20 +116,20 @@ func TestRealOptimizers(t *testing.T) {
 	}
 
 	// Export gives DSPy's JSON with the demos.
-	state, err := pool.Export(ctx, v, "")
+	exported, err := pool.Export(ctx, bridge.ExportRequest{Program: v})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dumped map[string]any
-	if err := json.Unmarshal(state, &dumped); err != nil || len(dumped) == 0 {
-		t.Fatalf("export: %s %v", state, err)
+	if err := json.Unmarshal(exported.State, &dumped); err != nil || len(dumped) == 0 {
+		t.Fatalf("export: %s %v", exported.State, err)
 	}
-	mods, err := pool.ImportState(ctx, qa, state, "")
+	imported, err := pool.ImportState(ctx, bridge.ImportRequest{Program: qa, State: exported.State})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mods["answer"].Demos) != len(v.Modules[0].Demos) {
-		t.Errorf("import of the export: %+v, want %d demos", mods, len(v.Modules[0].Demos))
+	if got := imported.Program.Modules[0].Predictors; !reflect.DeepEqual(got, v.Modules[0].Predictors) {
+		t.Errorf("import of the export: %+v, want %+v", got, v.Modules[0].Predictors)
 	}
 }
 

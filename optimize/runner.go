@@ -38,6 +38,8 @@ import (
 // Optimizer is what the runner needs of a worker pool (*bridge.Pool).
 type Optimizer interface {
 	Optimize(ctx context.Context, req bridge.OptimizeRequest, onEvent func(bridge.OptimizeEvent)) (*bridge.OptimizeResult, error)
+	// Flow is the program's data flow (a worker knows a custom module's fields).
+	Flow(ctx context.Context, prog *model.Program, baseDir string) (model.Flow, error)
 }
 
 var _ Optimizer = (*bridge.Pool)(nil)
@@ -534,19 +536,25 @@ func (r *Runner) run(ctx context.Context, j *job) {
 	r.finish(ctx, j, base, res)
 }
 
+// fillFromModules fills a trial's per-predictor instructions and demos,
+// keyed by predictor path as in the program's dump_state(), from the
+// modules' full state where the event did not give them.
 func fillFromModules(t *model.Trial, mods map[string]bridge.ModuleState) {
 	for name, m := range mods {
-		if t.Instructions == nil {
-			t.Instructions = map[string]string{}
-		}
-		if _, ok := t.Instructions[name]; !ok {
-			t.Instructions[name] = m.Instructions
-		}
-		if t.Demos == nil {
-			t.Demos = map[string][]map[string]any{}
-		}
-		if _, ok := t.Demos[name]; !ok && m.Demos != nil {
-			t.Demos[name] = m.Demos
+		for _, p := range m.Predictors {
+			path := model.PredictorPath(name, p.Name)
+			if t.Instructions == nil {
+				t.Instructions = map[string]string{}
+			}
+			if _, ok := t.Instructions[path]; !ok {
+				t.Instructions[path] = p.Instructions
+			}
+			if t.Demos == nil {
+				t.Demos = map[string][]map[string]any{}
+			}
+			if _, ok := t.Demos[path]; !ok && p.Demos != nil {
+				t.Demos[path] = p.Demos
+			}
 		}
 	}
 }
@@ -606,7 +614,11 @@ func (r *Runner) request(ctx context.Context, o *model.Optimization) (bridge.Opt
 		}
 		req.Metric.LM = &s
 	}
-	in := inputNames(p)
+	flow, err := r.o.Pool.Flow(ctx, p, "")
+	if err != nil {
+		return req, nil, err
+	}
+	in := flow.Inputs
 	if req.Train, err = loadExamples(ctx, r.st, o.Train, in); err != nil {
 		return req, nil, err
 	}
@@ -671,8 +683,10 @@ func (r *Runner) finish(ctx context.Context, j *job, base *model.Program, res *b
 			if !ok {
 				continue
 			}
-			next.Modules[i].Instructions = m.Instructions
-			next.Modules[i].Demos = m.Demos
+			// Every predictor's state as the optimizer left it; the
+			// module's own instructions stay the user's.
+			next.Modules[i].Predictors = m.Predictors
+			next.Modules[i].Demos = nil
 		}
 		next.CompiledFrom = o.ID.String()
 		next.Note = fmt.Sprintf("optimized by %s (run %s) from v%d: validation score %.3f → %.3f", o.Optimizer, o.ID, base.Version, res.BaselineScore, res.BestScore)

@@ -22,6 +22,11 @@ type fakeOptimizer struct {
 
 type bgReq struct{ req bridge.OptimizeRequest }
 
+func (f *fakeOptimizer) Flow(_ context.Context, p *model.Program, _ string) (model.Flow, error) {
+	flow, _ := p.StaticFlow()
+	return flow, nil
+}
+
 func (f *fakeOptimizer) Optimize(ctx context.Context, req bridge.OptimizeRequest, on func(bridge.OptimizeEvent)) (*bridge.OptimizeResult, error) {
 	if f.started != nil {
 		f.started <- bgReq{req}
@@ -40,16 +45,16 @@ func (f *fakeOptimizer) Optimize(ctx context.Context, req bridge.OptimizeRequest
 	}
 	on(bridge.OptimizeEvent{Progress: &model.OptProgress{Phase: "baseline", Trials: f.n}})
 	on(bridge.OptimizeEvent{Trial: &bridge.TrialEvent{N: 0, Score: 0.25, Results: results(1)}})
-	res := &bridge.OptimizeResult{BaselineScore: 0.25, Modules: map[string]bridge.ModuleState{"answer": {Instructions: "", Demos: nil}}}
+	res := &bridge.OptimizeResult{BaselineScore: 0.25, Modules: map[string]bridge.ModuleState{"answer": {Predictors: []model.Predictor{{Name: "self"}}}}}
 	stopped := ""
 	for n := 1; n <= f.n; n++ {
 		score := 0.25 + 0.25*float64(n)
 		demos := []map[string]any{{"question": "q", "answer": "a"}}
 		on(bridge.OptimizeEvent{Trial: &bridge.TrialEvent{N: n, Score: score, Results: results(n + 1),
-			Modules: map[string]bridge.ModuleState{"answer": {Instructions: "Answer with the capital.", Demos: demos}}}})
+			Modules: map[string]bridge.ModuleState{"answer": {Predictors: []model.Predictor{{Name: "self", Instructions: "Answer with the capital.", Demos: demos}}}}}})
 		on(bridge.OptimizeEvent{Progress: &model.OptProgress{Phase: "trials", Trial: n, Trials: f.n, Score: score, BestScore: score, LMCalls: 10 * n}})
 		res.BestScore, res.BestTrial, res.Trials = score, n, n
-		res.Modules = map[string]bridge.ModuleState{"answer": {Instructions: "Answer with the capital.", Demos: demos}}
+		res.Modules = map[string]bridge.ModuleState{"answer": {Predictors: []model.Predictor{{Name: "self", Instructions: "Answer with the capital.", Demos: demos}}}}
 		if f.block && n == 1 {
 			select {
 			case <-req.Stop:
@@ -97,7 +102,7 @@ func TestRunCompletesAndSavesVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.CompiledFrom != o.ID.String() || v.Modules[0].Instructions != "Answer with the capital." || len(v.Modules[0].Demos) != 1 {
+	if v.CompiledFrom != o.ID.String() || v.Modules[0].Predictors[0].Instructions != "Answer with the capital." || len(v.Modules[0].Predictors[0].Demos) != 1 {
 		t.Fatalf("saved version %+v", v)
 	}
 	trials, err := st.Trials(context.Background(), o.ID)

@@ -9,6 +9,7 @@ package tui
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -34,15 +35,47 @@ type iteration struct {
 	done    bool // ended, and its prompt read
 }
 
-// Editable parts of a module.
+// What an editable part of a module is.
 const (
 	editInstructions = iota
 	editSignature
 	editDemos
-	editParts
 )
 
-var editNames = [editParts]string{"instructions", "signature", "demos (JSON)"}
+// editPart is one editable text: of the module itself (predictor "") or
+// of one of its predictors (instructions and demos).
+type editPart struct {
+	predictor string
+	what      int
+}
+
+func (p editPart) name() string {
+	what := [...]string{"instructions", "signature", "demos (JSON)"}[p.what]
+	if p.predictor == "" {
+		return what
+	}
+	if p.what == editInstructions {
+		what += " (empty: as DSPy's constructor makes them)"
+	}
+	return "predictor " + p.predictor + " " + what
+}
+
+// parts lists the module's editable texts: its own, then each predictor's
+// (those it stores, and those its type is known to have).
+func (it *iterateScreen) parts() []editPart {
+	out := []editPart{{"", editInstructions}, {"", editSignature}, {"", editDemos}}
+	m := it.module()
+	names := model.PredictorNames(m.Type)
+	for _, p := range m.Predictors {
+		if !slices.Contains(names, p.Name) {
+			names = append(names, p.Name)
+		}
+	}
+	for _, n := range names {
+		out = append(out, editPart{n, editInstructions}, editPart{n, editDemos})
+	}
+	return out
+}
 
 type iterateScreen struct {
 	styles  *themes.Styles
@@ -180,19 +213,26 @@ func (it *iterateScreen) run(e *env, original bool) tea.Cmd {
 	}
 }
 
-// describeChange says what a variant changed in its module.
+// describeChange says what a variant changed in its module, in words:
+// "instructions, react demos edited".
 func describeChange(a, b *model.Module) string {
 	var parts []string
-	if a.Instructions != b.Instructions {
-		parts = append(parts, "instructions")
-	}
-	if a.Signature != b.Signature {
-		parts = append(parts, "signature")
-	}
-	ja, _ := json.Marshal(a.Demos)
-	jb, _ := json.Marshal(b.Demos)
-	if string(ja) != string(jb) {
-		parts = append(parts, "demos")
+	for _, c := range model.DiffPrograms(&model.Program{Modules: []model.Module{*a}}, &model.Program{Modules: []model.Module{*b}}) {
+		rest := strings.TrimPrefix(c.Path, "modules."+a.Name+".")
+		what := strings.SplitN(rest, ".", 2)[0]
+		if what == "predictors" { // predictors.<name>.<what>: name may hold dots
+			tail := strings.TrimPrefix(rest, "predictors.")
+			for _, k := range []string{".instructions", ".fields.", ".demos", ".other"} {
+				if i := strings.Index(tail, k); i >= 0 {
+					what = tail[:i] + " " + strings.Trim(strings.SplitN(k, ".", 3)[1], ".")
+					break
+				}
+			}
+		}
+		what = strings.SplitN(what, "[", 2)[0]
+		if !slices.Contains(parts, what) {
+			parts = append(parts, what)
+		}
 	}
 	if len(parts) == 0 {
 		return "unchanged"
@@ -312,47 +352,66 @@ func (it *iterateScreen) bindings() []key.Binding {
 }
 
 // partText is the draft's text of an editable part.
-func (it *iterateScreen) partText(p int) string {
+func (it *iterateScreen) partText(p editPart) string {
 	m := it.module()
-	switch p {
+	instructions, demos := m.Instructions, m.Demos
+	if p.predictor != "" {
+		instructions, demos = "", nil
+		if st := m.Predictor(p.predictor); st != nil {
+			instructions, demos = st.Instructions, st.Demos
+		}
+	}
+	switch p.what {
 	case editInstructions:
-		return m.Instructions
+		return instructions
 	case editSignature:
 		return m.Signature
 	}
-	if len(m.Demos) == 0 {
+	if len(demos) == 0 {
 		return "[]"
 	}
-	b, _ := json.MarshalIndent(m.Demos, "", "  ")
+	b, _ := json.MarshalIndent(demos, "", "  ")
 	return string(b)
 }
 
-// commit writes the textarea back into the draft; a signature that does not
-// parse or demos that are not a JSON list of objects are refused.
+// commit writes the textarea back into the draft when it changed; a
+// signature that does not parse or demos that are not a JSON list of
+// objects are refused. New module instructions make DSPy's constructor
+// derive its predictors' instructions again (model.Module.SetInstructions).
 func (it *iterateScreen) commit() error {
 	m := it.module()
+	p := it.parts()[it.part]
 	v := it.area.Value()
-	switch it.part {
-	case editInstructions:
-		m.Instructions = v
-	case editSignature:
+	if v == it.partText(p) {
+		return nil
+	}
+	switch {
+	case p.what == editSignature:
 		if _, err := model.ParseSignature(v); err != nil {
 			return err
 		}
 		m.Signature = strings.TrimSpace(v)
-	case editDemos:
+	case p.what == editInstructions && p.predictor == "":
+		m.SetInstructions(v)
+	case p.what == editInstructions:
+		m.SetPredictorInstructions(p.predictor, v)
+	default:
 		var ds []map[string]any
 		if err := json.Unmarshal([]byte(v), &ds); err != nil {
 			return fmt.Errorf("demos: want a JSON list of objects: %w", err)
 		}
-		m.Demos = ds
+		if p.predictor == "" {
+			m.Demos = ds
+		} else {
+			m.SetPredictorDemos(p.predictor, ds)
+		}
 	}
 	return nil
 }
 
 func (it *iterateScreen) startEdit(p int) tea.Cmd {
 	it.part, it.editing, it.editErr = p, true, nil
-	it.area.SetValue(it.partText(p))
+	it.area.SetValue(it.partText(it.parts()[p]))
 	return it.area.Focus()
 }
 
@@ -373,7 +432,7 @@ func (it *iterateScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 				it.editErr = err
 				return it, nil
 			}
-			return it, it.startEdit((it.part + 1) % editParts)
+			return it, it.startEdit((it.part + 1) % len(it.parts()))
 		}
 		var cmd tea.Cmd
 		it.area, cmd = it.area.Update(msg)
@@ -383,7 +442,7 @@ func (it *iterateScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 	case key.Matches(msg, km.Back):
 		return it.back, nil
 	case key.Matches(msg, km.Edit):
-		return it, it.startEdit(editInstructions)
+		return it, it.startEdit(0)
 	case key.Matches(msg, km.Run):
 		return it, tea.Batch(it.run(e, false), it.tick())
 	case key.Matches(msg, km.Down):
@@ -445,7 +504,7 @@ func (it *iterateScreen) render() string {
 	if it.editing {
 		var b strings.Builder
 		b.WriteString(fit(title, it.width, 1) + "\n")
-		b.WriteString(fit(s.Subtitle.Render("Editing "+editNames[it.part])+s.Muted.Render("  tab: next part · esc: done"), it.width, 1) + "\n")
+		b.WriteString(fit(s.Subtitle.Render("Editing "+it.parts()[it.part].name())+s.Muted.Render("  tab: next part · esc: done"), it.width, 1) + "\n")
 		if it.editErr != nil {
 			b.WriteString(fit(s.Error.Render(it.editErr.Error()), it.width, 1))
 		}
@@ -585,7 +644,7 @@ func outputsText(x *iteration) string {
 
 func promptText(ms []model.Message) string {
 	var parts []string
-	demo := demoRoles(ms)
+	demo := model.DemoLabels(ms)
 	for i, m := range ms {
 		parts = append(parts, "["+m.Role+demo[i]+"]\n"+m.Content)
 	}
@@ -831,14 +890,18 @@ func (p *previewScreen) lines() []string {
 		add(s.Muted.Render("Nothing to render."))
 	}
 	for _, m := range p.res {
-		add(s.Subtitle.Render("── module " + m.Module + " " + strings.Repeat("─", max(w-len(m.Module)-11, 0))))
-		if len(m.Missing) > 0 {
-			add(s.Warning.Render("not rendered: needs " + strings.Join(m.Missing, ", ") + " (an earlier module's outputs)"))
+		head := "── module " + m.Module
+		if m.Predictor != "" && m.Predictor != "self" {
+			head += " · " + m.Predictor
+		}
+		add(s.Subtitle.Render(head + " " + strings.Repeat("─", max(w-ansi.StringWidth(head)-1, 0))))
+		if len(m.Placeholders) > 0 {
+			add(s.Warning.Render(placeholderNote(m.Placeholders)))
 		}
 		if m.Note != "" {
 			add(s.Muted.Render(ansi.Wrap(m.Note, w, " ")))
 		}
-		demo := demoRoles(m.Messages)
+		demo := model.DemoLabels(m.Messages)
 		for i, msg := range m.Messages {
 			add(s.Accent.Render("[" + msg.Role + demo[i] + "]"))
 			for _, para := range strings.Split(msg.Content, "\n") {
@@ -847,6 +910,16 @@ func (p *previewScreen) lines() []string {
 		}
 	}
 	return lines
+}
+
+// placeholderNote says which {fields} of a rendered prompt are known only
+// during a run.
+func placeholderNote(names []string) string {
+	marked := make([]string, len(names))
+	for i, n := range names {
+		marked[i] = "{" + n + "}"
+	}
+	return strings.Join(marked, ", ") + ": known only during the run (an earlier module's output or the module's own work)"
 }
 
 func (p *previewScreen) render() string {

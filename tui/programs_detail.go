@@ -79,30 +79,52 @@ func (p *programsPage) detailLayout(width int) (lines []string, starts []int) {
 		}
 		add(head + "  " + s.Muted.Render(string(mod.Type)))
 		labelled("signature", progNone(mod.Signature), nil)
-		if instr := strings.TrimSpace(mod.Instructions); instr == "" {
-			labelled("instructions", "(none)", s.Muted.Render)
-		} else {
-			for j, para := range strings.Split(instr, "\n") {
-				lab := "instructions"
+		instructions := func(label, text string) {
+			if text = strings.TrimSpace(text); text == "" {
+				labelled(label, "(none)", s.Muted.Render)
+				return
+			}
+			for j, para := range strings.Split(text, "\n") {
 				if j > 0 {
-					lab = ""
+					label = ""
 				}
-				labelled(lab, para, nil)
+				labelled(label, para, nil)
 			}
 		}
-		p.detailFields(mod, labelled)
-		if len(mod.Demos) > 0 {
+		demos := func(label string, ds []map[string]any) {
 			const shown = 5
-			for j, d := range mod.Demos {
+			for j, d := range ds {
 				if j == shown {
-					labelled("", fmt.Sprintf("… %d more", len(mod.Demos)-shown), s.Muted.Render)
+					labelled("", fmt.Sprintf("… %d more", len(ds)-shown), s.Muted.Render)
 					break
 				}
 				lab := ""
 				if j == 0 {
-					lab = fmt.Sprintf("demos (%d)", len(mod.Demos))
+					lab = fmt.Sprintf("%s (%d)", label, len(ds))
 				}
 				add(s.Muted.Render(fmt.Sprintf("   %-*s", labelW-3, lab)) + ansi.Truncate(progDemoText(d), max(inner-labelW, 4), "…"))
+			}
+		}
+		instructions("instructions", mod.Instructions)
+		p.detailFields(mod, labelled)
+		if len(mod.Demos) > 0 {
+			demos("demos", mod.Demos)
+		}
+		// What an optimizer or an import stored, per predictor, as DSPy holds it.
+		for _, pr := range mod.Predictors {
+			labelled("predictor", pr.Name, s.Accent.Render)
+			if pr.Instructions != "" {
+				instructions(" instructions", pr.Instructions)
+			}
+			for _, f := range pr.Fields {
+				if f.Description != "" && f.Description != "${"+f.Name+"}" {
+					labelled(" "+f.Name, strings.TrimSpace(f.Prefix+" "+f.Description), nil)
+				}
+			}
+			if len(pr.Demos) > 0 {
+				demos(" demos", pr.Demos)
+			} else {
+				labelled(" demos", "(none)", s.Muted.Render)
 			}
 		}
 		if mod.LM != "" {
@@ -154,11 +176,14 @@ func (p *programsPage) detailFields(mod model.Module, labelled func(string, stri
 	}
 }
 
-// progDemoText renders a demo on one line: key: value, by key.
+// progDemoText renders a demo on one line: key: value, by key; a
+// bootstrapped demo (DSPy's "augmented") is marked "⟳".
 func progDemoText(d map[string]any) string {
 	ks := make([]string, 0, len(d))
 	for k := range d {
-		ks = append(ks, k)
+		if k != "augmented" {
+			ks = append(ks, k)
+		}
 	}
 	sort.Strings(ks)
 	parts := make([]string, len(ks))
@@ -168,6 +193,9 @@ func progDemoText(d map[string]any) string {
 			v = fmt.Sprintf("%q", str)
 		}
 		parts[i] = k + ": " + v
+	}
+	if aug, _ := d["augmented"].(bool); aug {
+		return "⟳ " + strings.Join(parts, "  ")
 	}
 	return strings.Join(parts, "  ")
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -159,7 +160,12 @@ func progApplyModule(pr *model.Program, index int, m model.Module, sig, instr st
 	if index < 0 || index >= len(pr.Modules) {
 		return nil, fmt.Errorf("program %s has no module %d", pr.Name, index+1)
 	}
-	m.Signature, m.Instructions = sig, instr
+	m.Signature = sig
+	if instr != m.Instructions {
+		// Shares nothing with pr: SetInstructions writes into the predictors.
+		m.Predictors = slices.Clone(m.Predictors)
+		m.SetInstructions(instr)
+	}
 	if m.Type != model.Custom || sig != "" {
 		if _, err := model.ParseSignature(sig); err != nil {
 			return nil, err

@@ -776,3 +776,29 @@ func TestProgramsGolden(t *testing.T) {
 		})
 	}
 }
+
+// A module whose predictors hold an optimizer's state shows each
+// predictor's instructions, changed fields and demos (bootstrapped ones
+// marked ⟳).
+func TestProgramsPredictorGolden(t *testing.T) {
+	hop := &model.Program{Name: "hop", Status: model.Draft, Version: 2, Description: "Two hops over a question.",
+		Modules: []model.Module{{Name: "hop", Type: model.Custom, Source: "hop.py:Hop", Predictors: []model.Predictor{
+			{Name: "first_hop.predict", Instructions: "Write a search query for the question.",
+				Demos: []map[string]any{{"question": "Where is Paris?", "reasoning": "r", "query": "Paris", "augmented": true}}},
+			{Name: "second_hop.predict", Instructions: "Answer from the query.",
+				Fields: []model.PredictorField{{Name: "answer", Prefix: "Final Answer:", Description: "one word"}},
+				Demos:  []map[string]any{{"question": "Where is Paris?", "query": "Paris", "answer": "France"}}},
+		}}}}
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			m := openProgram(t, repoModel(t, newFakeRepo(hop), sz[0], sz[1]), "hop")
+			out := screen(m)
+			for _, want := range []string{"first_hop.predict", "second_hop.predict", "⟳ query: \"Paris\"", "Final Answer: one word"} {
+				if !strings.Contains(out, want) && sz[0] == 160 {
+					t.Errorf("%q not shown:\n%s", want, out)
+				}
+			}
+			golden.RequireEqual(t, []byte(out))
+		})
+	}
+}

@@ -31,12 +31,14 @@ type RunRequest struct {
 	LM      string // profile; "" = the program's or the default
 }
 
-// RenderedPrompt is one module's prompt as the render preview shows it.
+// RenderedPrompt is one predictor's prompt as the render preview shows it;
+// Placeholders are the inputs known only during a run, shown as {name}.
 type RenderedPrompt struct {
-	Module   string
-	Messages []model.Message
-	Missing  []string
-	Note     string
+	Module       string
+	Predictor    string // "self", "predict", "extract.predict"; "" for a module without predictors
+	Messages     []model.Message
+	Placeholders []string
+	Note         string
 }
 
 // CostSummary is a program's cost this month, for the token-cost pane.

@@ -986,7 +986,7 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	}
 	if len(sp.Messages) > 0 {
 		section("prompt")
-		demo := demoRoles(sp.Messages)
+		demo := model.DemoLabels(sp.Messages)
 		for i, m := range sp.Messages {
 			add(s.Accent.Render("[" + m.Role + demo[i] + "]"))
 			wrap(m.Content)
@@ -1009,32 +1009,6 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 		}
 	}
 	return lines
-}
-
-// demoRoles marks the few-shot demos of a chat prompt: the user/assistant
-// pairs between the system message and the final user message.
-func demoRoles(ms []model.Message) []string {
-	out := make([]string, len(ms))
-	last := -1
-	for i := len(ms) - 1; i >= 0; i-- {
-		if ms[i].Role == "user" {
-			last = i
-			break
-		}
-	}
-	d := 0
-	for i, m := range ms {
-		if i == last || m.Role == "system" {
-			continue
-		}
-		if i < last && m.Role == "user" {
-			d++
-		}
-		if i < last && d > 0 {
-			out[i] = fmt.Sprintf(" · demo %d", d)
-		}
-	}
-	return out
 }
 
 func sanitizeTabs(s string) string { return strings.ReplaceAll(s, "\t", "    ") }

@@ -501,6 +501,42 @@ func TestIterationList(t *testing.T) {
 	}
 }
 
+// Any predictor of a module can be edited: here the Predict's own ("self"),
+// which the module stores no state for yet.
+func TestIterationEditsAPredictor(t *testing.T) {
+	f := iterateFake()
+	m, it := openIteration(t, f, 120, 36)
+	m = send(t, m, keyText("i"))
+	for range 3 { // module instructions, signature, demos, then predictor self's instructions
+		m = send(t, m, keyCode(tea.KeyTab, 0))
+	}
+	if p := it.parts()[it.part]; p.predictor != "self" || p.what != editInstructions {
+		t.Fatalf("after three tabs editing %+v", p)
+	}
+	if !strings.Contains(screen(m), "Editing predictor self instructions") {
+		t.Fatalf("the part being edited is not named:\n%s", screen(m))
+	}
+	m = typeText(t, m, "Stored.")
+	m = send(t, m, keyCode(tea.KeyTab, 0))
+	it.area.SetValue(`[{"question": "q", "answer": "a", "augmented": true}]`)
+	m = send(t, m, keyCode(tea.KeyEscape, 0))
+	mod := it.draft.Modules[0]
+	st := mod.Predictor("self")
+	if it.typing() || st == nil || st.Instructions != "Stored." || len(st.Demos) != 1 || mod.Instructions != "Answer the question." {
+		t.Fatalf("draft module after editing predictor self: %+v", mod)
+	}
+	if got := describeChange(&it.base.Modules[0], &mod); got != "self instructions, self demos edited" {
+		t.Errorf("change described as %q", got)
+	}
+	// New module instructions drop the predictor's stored ones: the constructor derives them again.
+	m = send(t, m, keyText("i"))
+	it.area.SetValue("Answer in uppercase.")
+	send(t, m, keyCode(tea.KeyEscape, 0))
+	if st := it.draft.Modules[0].Predictor("self"); st.Instructions != "" || len(st.Demos) != 1 {
+		t.Errorf("after new module instructions: %+v", st)
+	}
+}
+
 func TestReplayModule(t *testing.T) {
 	f := newFakeRunner()
 	id := withQATrace(f, 1)

@@ -17,7 +17,7 @@ from typing import Any
 
 import dspy
 
-from . import typed, userload
+from . import state, typed, userload
 from .errors import BadInput, BadProgram, UserCodeError
 
 MODULE_TYPES = ("predict", "chain_of_thought", "react", "retrieve", "custom")
@@ -156,17 +156,14 @@ def make_signature(spec: dict, module: str, *, default: str | None = None) -> An
     return sig
 
 
-def _demos(spec: dict, sig: Any, module: str) -> list[dspy.Example]:
+def _raw_demos(spec: dict, module: str) -> list[dict[str, Any]]:
     raw = spec.get("demos") or []
     if not isinstance(raw, list):
         raise BadProgram(f"module {module}: demos must be a list of objects", module=module, field="demos")
-    out = []
     for i, demo in enumerate(raw):
         if not isinstance(demo, dict):
             raise BadProgram(f"module {module}: demos[{i}] must be an object", module=module, field=f"demos[{i}]")
-        keys = [k for k in sig.input_fields if k in demo]
-        out.append(dspy.Example(**demo).with_inputs(*keys))
-    return out
+    return raw
 
 
 def _config(spec: dict, module: str) -> dict[str, Any]:
@@ -270,6 +267,7 @@ def _build_custom(spec: dict, module: str, base_dir: str | None) -> tuple[dspy.M
     else:
         inputs, optional, pass_all = _forward_params(instance)
         step = Step(module, "custom", inputs, [], None, pass_all=pass_all, optional=optional)
+    state.apply(instance, spec, module, _raw_demos(spec, module))
     return instance, step
 
 
@@ -329,13 +327,11 @@ def build_module(spec: dict, index: int, base_dir: str | None) -> tuple[dspy.Mod
                                         int(k) if isinstance(k, (int, float)) else None)
         return mod, Step(name, kind, list(sig.input_fields), list(sig.output_fields), sig)
     sig = make_signature(spec, name)
-    demos = _demos(spec, sig, name)
+    demos = _raw_demos(spec, name)
     if kind == "predict":
         mod = dspy.Predict(sig, **config)
-        mod.demos = demos
     elif kind == "chain_of_thought":
         mod = dspy.ChainOfThought(sig, **config)
-        mod.predict.demos = demos
     else:  # react
         tools = _tools(spec, config, name, base_dir)
         max_iters = config.pop("max_iters", None)
@@ -343,6 +339,7 @@ def build_module(spec: dict, index: int, base_dir: str | None) -> tuple[dspy.Mod
             raise BadProgram(f"module {name}: config.max_iters must be a positive integer", module=name,
                              field="config.max_iters")
         mod = dspy.ReAct(sig, tools=tools, **({"max_iters": max_iters} if max_iters else {}))
+    state.apply(mod, spec, name, demos)
     return mod, Step(name, kind, list(sig.input_fields), list(sig.output_fields), sig)
 
 
@@ -412,5 +409,15 @@ def module_map(program: SignetProgram) -> dict[int, tuple[str, str]]:
 
 
 def describe(program: SignetProgram) -> list[dict[str, Any]]:
-    return [{"name": s.name, "type": s.type, "inputs": list(s.inputs), "outputs": list(s.outputs)}
-            for s in program.steps]
+    """Each module's fields. A custom module without a signature reads its forward()'s parameters; what it
+    returns is known only when it runs, so its outputs here are those of its predictors (`declared` false)."""
+    out = []
+    for s in program.steps:
+        entry: dict[str, Any] = {"name": s.name, "type": s.type, "inputs": list(s.inputs), "outputs": list(s.outputs)}
+        if s.type == "custom" and s.signature is None:
+            outputs: list[str] = []
+            for _, predictor in getattr(program, s.name).named_predictors():
+                outputs += [n for n in predictor.signature.output_fields if n not in outputs]
+            entry.update(outputs=outputs, declared=False)
+        out.append(entry)
+    return out

@@ -1,4 +1,4 @@
-"""`export` and `import_state`: compiled state in DSPy's own JSON form (docs/protocol.md).
+"""`export`: compiled state in DSPy's own JSON form (docs/protocol.md), and the views of it.
 
 `export` writes the built program with DSPy's `program.save(path)` (JSON,
 save_program=False) and returns the file's content, so what Signet hands a user is
@@ -15,37 +15,25 @@ from typing import Any
 
 import dspy
 
-from . import builder
+from . import builder, pyfile, state
 from .builder import SignetProgram
-from .errors import BadInput
 from .protocol import jsonable
 from .runner import _base_dir
 
 
-def _demo_dict(demo: Any) -> dict[str, Any]:
-    """A demo as plain fields: DSPy's bookkeeping key `augmented` dropped."""
-    raw = demo.toDict() if hasattr(demo, "toDict") else dict(demo)
-    return {str(k): jsonable(v) for k, v in raw.items() if k != "augmented"}
-
-
-def module_views(program: SignetProgram) -> dict[str, dict[str, Any]]:
-    """Per program module: the instructions and demos of its (first) predictor.
-
-    A chain_of_thought module's predictor is `<module>.predict`, a react module's first one
-    `<module>.react`; modules without a predictor (retrieve) are left out.
-    """
+def module_states(program: SignetProgram) -> dict[str, dict[str, Any]]:
+    """Per program module with predictors: {"predictors": [stored form of each]} (retrieve modules have none)."""
     out: dict[str, dict[str, Any]] = {}
     for step in program.steps:
-        module = getattr(program, step.name)
-        predictors = module.named_predictors()
-        if not predictors:
-            continue
-        predictor = predictors[0][1]
-        out[step.name] = {
-            "instructions": predictor.signature.instructions,
-            "demos": [_demo_dict(d) for d in predictor.demos],
-        }
+        predictors = state.module_predictors(getattr(program, step.name))
+        if predictors:
+            out[step.name] = {"predictors": predictors}
     return out
+
+
+def by_path(modules: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
+    """One key of every predictor ("instructions", "demos"), by its path in the program's dump_state()."""
+    return {state.predictor_path(m, p["name"]): p[key] for m, v in modules.items() for p in v["predictors"]}
 
 
 def clean_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -74,33 +62,13 @@ def saved_state(program: dspy.Module) -> dict[str, Any]:
 
 
 def export(params: dict) -> dict[str, Any]:
+    """What `save(path)` writes: for a one-module program, that module's own save (so
+    `dspy.ChainOfThought(sig).load(path)` or the user's own class loads it), else the program's."""
     program = builder.build_program(params.get("program"), _base_dir(params))
     # Optional: a state to apply first (an optimization's result), exported without a program version.
     builder.load_state(program, params.get("state"))
-    return {"state": saved_state(program)}
-
-
-def import_state(params: dict) -> dict[str, Any]:
-    program = builder.build_program(params.get("program"), _base_dir(params))
-    state = params.get("state")
-    if not isinstance(state, dict):
-        raise BadInput("state must be an object in DSPy's dump_state() form", field="state")
-    entries = {k: v for k, v in state.items() if k != "metadata"}
-    names = [name for name, _ in program.named_parameters()]
-    for name in names:
-        if name not in entries:
-            raise BadInput(f"state does not match the program: no entry for predictor {name}", field="state",
-                           predictor=name)
-    for name, entry in entries.items():
-        if name not in names:
-            raise BadInput(f"state does not match the program: it has predictor {name}, the program has "
-                           f"{', '.join(names)}", field="state", predictor=name)
-        if not isinstance(entry, dict):
-            raise BadInput(f"state entry {name} must be an object", field="state", predictor=name)
-    for name, predictor in program.named_parameters():
-        try:
-            predictor.load_state({**entries[name], "lm": None})
-        except Exception as exc:
-            raise BadInput(f"state for predictor {name} does not load: {type(exc).__name__}: {exc}",
-                           field="state", predictor=name) from exc
-    return {"modules": module_views(program)}
+    target = getattr(program, program.steps[0].name) if len(program.steps) == 1 else program
+    result: dict[str, Any] = {"state": saved_state(target)}
+    if params.get("python"):
+        result["python"] = pyfile.render(params.get("program"), program, result["state"], _base_dir(params))
+    return result

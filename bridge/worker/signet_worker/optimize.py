@@ -33,7 +33,7 @@ from dspy.utils.callback import BaseCallback
 
 from . import builder, lms, runner, typed
 from .errors import BadInput, Cancelled, WorkerError
-from .export import clean_state, module_views
+from .export import by_path, clean_state, module_states
 from .metrics import Metric, build_metric, passed, program_fields, score_of
 from .progress import OptTracer, Progress, RunControl
 from .tracing import PROFILE_ATTR
@@ -139,7 +139,7 @@ class Recorder:
 
     def record(self, program: dspy.Module, score: float, results: list[dict[str, Any]], full: bool) -> int:
         state = clean_state(program.dump_state())
-        modules = module_views(program) if isinstance(program, builder.SignetProgram) else {}
+        modules = module_states(program) if isinstance(program, builder.SignetProgram) else {}
         key = json.dumps(state, sort_keys=True, default=str)
         with self.lock:
             self.count += 1
@@ -152,8 +152,8 @@ class Recorder:
         if self.emit is not None:
             self.emit({
                 "n": n, "score": score,
-                "instructions": {k: v["instructions"] for k, v in modules.items()},
-                "demos": {k: v["demos"] for k, v in modules.items()},
+                "instructions": by_path(modules, "instructions"),
+                "demos": by_path(modules, "demos"),
                 "results": results if full else [],
                 "modules": modules,
             })
@@ -520,13 +520,13 @@ def optimize(params: dict, *, emit: Callable[[str, dict[str, Any]], None] | None
 
     if best_program is not None:
         state = clean_state(best_program.dump_state())
-        modules = module_views(best_program)
+        modules = module_states(best_program)
     elif recorder.best is not None:
         state, modules = recorder.best.state, recorder.best.modules
         result.update(best_score=recorder.best.score, best_trial=recorder.best.n)
         val_results["best"] = recorder.best.results
     else:
-        state, modules = clean_state(program.dump_state()), module_views(program)
+        state, modules = clean_state(program.dump_state()), module_states(program)
     progress.set_phase("done")
     lm_calls, _, _, cost = tracer.totals()
     result.update({

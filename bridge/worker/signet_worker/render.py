@@ -1,4 +1,10 @@
-"""`render`: the messages each module would send, through DSPy's adapters, without an LM call."""
+"""`render`: the messages each predictor would send, through DSPy's adapters, without an LM call.
+
+Every predictor of every module is rendered with its applied state (instructions, field
+prefixes and descriptions, demos). A value known only during a run (an earlier module's
+output, a ReAct trajectory, a field a custom module computes in forward()) is shown as
+the placeholder `{name}` and listed in `placeholders`.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +14,48 @@ import dspy
 
 from .builder import SignetProgram, Step
 from .errors import BadInput
+from .state import predictor_path
 from .tracing import messages_of
 
 
-def _format(adapter: dspy.Adapter, predictor: dspy.Predict, inputs: dict[str, Any]) -> list[dict[str, str]]:
-    kwargs = {k: v for k, v in inputs.items() if k in predictor.signature.input_fields}
-    return messages_of(adapter.format(predictor.signature, list(predictor.demos), kwargs))
+def placeholder(name: str) -> str:
+    return "{" + name + "}"
 
 
-def render_step(step: Step, module: dspy.Module, adapter: dspy.Adapter, inputs: dict[str, Any]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"module": step.name, "messages": [], "missing": []}
-    missing = [name for name in step.inputs if name not in inputs]
-    if missing:
-        entry["missing"] = missing
-        return entry
-    if step.type == "predict":
-        entry["messages"] = _format(adapter, module, inputs)
-    elif step.type == "chain_of_thought":
-        entry["messages"] = _format(adapter, module.predict, inputs)  # the extended signature, with reasoning
-    elif step.type == "react":
-        with dspy.context(adapter=adapter):
-            trajectory = module._format_trajectory({})
-        entry["messages"] = _format(adapter, module.react, {**inputs, "trajectory": trajectory})
-        entry["note"] = "the first step of the ReAct loop; later steps add the trajectory"
-    elif step.type == "retrieve":
-        entry["note"] = "a retrieve module calls the user's retriever, not an LM"
-    else:
-        predictors = module.named_predictors()
-        usable = [p for _, p in predictors if all(k in inputs for k in p.signature.input_fields)]
-        if len(predictors) == 1 and usable:
-            entry["messages"] = _format(adapter, usable[0], inputs)
-            entry["note"] = "the custom module's only predictor, called with the record's fields"
+def _format(adapter: dspy.Adapter, predictor: dspy.Predict, inputs: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
+    kwargs, missing = {}, []
+    for name in predictor.signature.input_fields:
+        if name in inputs:
+            kwargs[name] = inputs[name]
         else:
-            entry["note"] = "a custom module builds its own LM calls in forward(); run it to see them"
-    return entry
+            kwargs[name] = placeholder(name)
+            missing.append(name)
+    return messages_of(adapter.format(predictor.signature, list(predictor.demos), kwargs)), missing
+
+
+def render_step(step: Step, module: dspy.Module, adapter: dspy.Adapter, inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    if step.type == "retrieve":
+        return [{"module": step.name, "predictor": "", "messages": [], "placeholders": [],
+                 "note": "a retrieve module calls your retriever, not an LM"}]
+    entries = []
+    for name, predictor in module.named_predictors():
+        given = dict(inputs)
+        note = ""
+        if step.type == "react" and name == "react":
+            with dspy.context(adapter=adapter):
+                given["trajectory"] = module._format_trajectory({})
+            note = "the first step of the ReAct loop; later steps add the trajectory"
+        elif step.type == "react":
+            note = "the extraction after the ReAct loop, over its trajectory"
+        elif step.type == "custom" and len(module.named_predictors()) > 1:
+            note = "called from the module's forward(), with the values it computes"
+        messages, missing = _format(adapter, predictor, given)
+        entries.append({"module": step.name, "predictor": name, "path": predictor_path(step.name, name),
+                        "messages": messages, "placeholders": missing, "note": note})
+    if not entries:
+        entries.append({"module": step.name, "predictor": "", "messages": [], "placeholders": [],
+                        "note": "a custom module without predictors: its forward() makes no DSPy LM call Signet can render"})
+    return entries
 
 
 def render(program: SignetProgram, inputs: dict[str, Any], adapter_for: Any, module: str | None = None) -> dict[str, Any]:
@@ -55,4 +69,7 @@ def render(program: SignetProgram, inputs: dict[str, Any], adapter_for: Any, mod
         steps = [s for s in steps if s.name == module]
         if not steps:
             raise BadInput(f"no module {module!r} in the program", field="module")
-    return {"modules": [render_step(s, getattr(program, s.name), adapter_for(s.name), inputs) for s in steps]}
+    out: list[dict[str, Any]] = []
+    for s in steps:
+        out += render_step(s, getattr(program, s.name), adapter_for(s.name), inputs)
+    return {"modules": out}

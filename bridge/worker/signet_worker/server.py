@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import dspy
 
-from . import PROTOCOL_VERSION, errors, export, lms, optimize, runner
+from . import PROTOCOL_VERSION, errors, export, importer, lms, optimize, runner
 from .errors import BadInput, Cancelled
 from .protocol import FrameWriter
 
@@ -162,7 +162,7 @@ class Server:
             elif method == "export":
                 result = export.export(params)
             elif method == "import_state":
-                result = export.import_state(params)
+                result = importer.import_state(params)
             elif method == "render":
                 result = runner.render(params)
             else:

@@ -19,7 +19,7 @@ import dspy
 import pytest
 
 from conftest import Worker
-from signet_worker import export, lms, optimize
+from signet_worker import export, importer, lms, optimize
 from signet_worker.errors import BadInput, UserCodeError, to_error
 from signet_worker.progress import PHASES
 
@@ -46,6 +46,12 @@ PROGRAM = {"name": "hemi", "modules": [{
 LM = {"model": "signet/test", "cache": False}
 PRICED_LM = {**LM, "price_in": 1000.0, "price_out": 1000.0}  # USD per million tokens: calls cost ~0.2 each
 EXACT = {"name": "exact_match", "kind": "builtin"}
+
+
+def only(result: dict, module: str = "answer") -> dict:
+    """The one predictor of a one-predictor module in a result's per-module state."""
+    (predictor,) = result["modules"][module]["predictors"]
+    return predictor
 
 
 def params(optimizer: str, settings: dict | None = None, **extra: Any) -> dict[str, Any]:
@@ -106,7 +112,7 @@ def test_labeled_fewshot_demos_raise_exact_match():
     assert result["baseline_score"] == pytest.approx(2 / 6)
     assert result["best_score"] == 1.0 and result["stopped"] is None
     assert result["test_baseline"] == pytest.approx(1 / 4) and result["test_score"] == 1.0
-    assert len(result["modules"]["answer"]["demos"]) == 10
+    assert len(only(result)["demos"]) == 10
     assert result["state"]["answer"]["demos"]
     assert [r["example"] for r in result["val_results"]["best"]] == [e["id"] for e in VAL]
     assert all(r["pass"] for r in result["val_results"]["best"])
@@ -145,14 +151,14 @@ def test_mipro_v2_auto_light_instructions_only():
     result, events = run(params("mipro_v2", {"auto": "light", "max_bootstrapped_demos": 0, "max_labeled_demos": 0}))
     # Zero-shot MIPROv2 can only change instructions; it keeps the best it scored on the validation set.
     assert result["best_score"] >= result["baseline_score"]
-    assert result["modules"]["answer"]["demos"] == []
+    assert only(result)["demos"] == []
     assert result["trials"] >= 3
     check_consistent(result, events)
 
 
 def test_copro_changes_instructions():
     result, events = run(params("copro", {"breadth": 2, "depth": 1}))
-    assert result["modules"]["answer"]["instructions"] == "South"
+    assert only(result)["instructions"] == "South"
     assert result["best_score"] == pytest.approx(4 / 6)
     assert result["best_score"] > result["baseline_score"]
     # COPRO scores candidates on the training set: those trials carry no per-example validation results.
@@ -169,7 +175,7 @@ def test_simba_steps():
 def test_gepa_with_reflection_lm():
     reflection = {**LM, "price_in": 1.0, "price_out": 1.0}
     result, events = run(params("gepa", {"max_metric_calls": 40}, reflection_lm=reflection))
-    assert result["modules"]["answer"]["instructions"] == "South"
+    assert only(result)["instructions"] == "South"
     assert result["best_score"] > result["baseline_score"]
     assert result["cost"] > 0  # the reflection LM's calls have a price (same model: attributed to it)
     check_consistent(result, events)
@@ -268,7 +274,7 @@ def test_cancel_before_anything_was_scored_returns_the_base_program():
     cancel.set()
     result, events = run(params("labeled_fewshot"), cancel=cancel)
     assert result["stopped"] == "cancelled" and result["best_trial"] is None and result["baseline_score"] is None
-    assert result["modules"]["answer"] == {"instructions": "Say north or South.", "demos": []}
+    assert only(result)["instructions"] == "Say north or South." and only(result)["demos"] == []
     assert result["lm_calls"] == 0
 
 
@@ -319,16 +325,11 @@ def test_export_loads_in_plain_dspy(tmp_path):
 def test_optimized_state_loads_in_plain_dspy(tmp_path):
     result, _ = run(params("labeled_fewshot", {"k": 3}, test=[]))
     path = tmp_path / "optimized.json"
-    # export with the run's state: what program.save() writes, metadata included (DSPy's load needs it)
+    # export with the run's state: a one-module program is what its module's own save() writes,
+    # metadata included (DSPy's load needs it)
     path.write_text(json.dumps(export.export({"program": PROGRAM, "state": result["state"]})["state"]))
-    plain = dspy.Predict("question -> answer")
-
-    class Plain(dspy.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.answer = plain
-
-    Plain().load(str(path))
+    plain = dspy.Predict("question -> answer: Literal['north', 'south']")
+    plain.load(str(path))
     assert len(plain.demos) == 3 and plain.signature.instructions == "Say north or South."
 
 
@@ -336,22 +337,26 @@ def test_import_state_round_trips():
     state = export.export({"program": COMPILED})["state"]
     bare = {"name": "qa", "modules": [{k: v for k, v in m.items() if k not in ("demos", "instructions")}
                                       for m in COMPILED["modules"]]}
-    modules = export.import_state({"program": bare, "state": state})["modules"]
-    assert modules["answer"] == {"instructions": "Answer in one word.",
-                                 "demos": [{"question": "Capital of France?", "answer": "Paris"}]}
-    assert modules["explain"]["instructions"] == "Explain briefly."
-    assert modules["explain"]["demos"] == [{"question": "Q?", "answer": "A", "explanation": "E"}]
+    imported = importer.import_state({"program": bare, "state": state})["program"]
+    answer, explain = imported["modules"]
+    (self_state,) = answer["predictors"]
+    assert self_state["name"] == "self" and self_state["instructions"] == "Answer in one word."
+    assert self_state["demos"] == [{"question": "Capital of France?", "answer": "Paris"}]
+    (predict,) = explain["predictors"]
+    assert predict["instructions"] == "Explain briefly."
+    assert predict["demos"] == [{"question": "Q?", "answer": "A", "explanation": "E"}]
     result, _ = run(params("labeled_fewshot", {"k": 2}, test=[]))
-    assert export.import_state({"program": PROGRAM, "state": result["state"]})["modules"] == result["modules"]
+    again = importer.import_state({"program": PROGRAM, "state": result["state"]})["program"]
+    assert again["modules"][0]["predictors"] == result["modules"]["answer"]["predictors"]
 
 
 def test_import_state_mismatch_names_the_predictor():
     state = export.export({"program": COMPILED})["state"]
     with pytest.raises(BadInput) as info:
-        export.import_state({"program": PROGRAM, "state": state})
+        importer.import_state({"program": PROGRAM, "state": state})
     assert info.value.detail["predictor"] in ("explain.predict",)
     with pytest.raises(BadInput) as info:
-        export.import_state({"program": COMPILED, "state": {"answer": state["answer"]}})
+        importer.import_state({"program": COMPILED, "state": {"answer": state["answer"]}})
     assert info.value.detail["predictor"] == "explain.predict"
 
 
@@ -375,7 +380,7 @@ def test_protocol_optimize_export_import(proto_worker):
     final, _ = w.call(2, "export", {"program": COMPILED})
     assert final["result"]["state"]["answer"]["demos"]
     final, _ = w.call(3, "import_state", {"program": PROGRAM, "state": result["state"]})
-    assert final["result"]["modules"] == result["modules"]
+    assert final["result"]["program"]["modules"][0]["predictors"] == result["modules"]["answer"]["predictors"]
     final, _ = w.call(4, "optimize", params("copro", {"depth": 1, "nonsense": True}))
     assert final["error"]["code"] == "bad_input" and final["error"]["detail"]["field"] == "settings.nonsense"
     assert not [f for f in w.others if "_invalid" in f]  # DSPy's, tqdm's and GEPA's prints stay off the protocol

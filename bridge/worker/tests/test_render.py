@@ -28,10 +28,12 @@ def test_render_matches_what_the_lm_receives(adapter):
     inputs = {"question": "What is the capital of France?"}
     sent = lm_messages(spec, inputs, lm)
     rendered = runner.render({"program": spec, "inputs": inputs, "lm": lm})["modules"]
-    assert rendered[0]["module"] == "recall" and rendered[0]["missing"] == []
+    assert rendered[0]["module"] == "recall" and rendered[0]["placeholders"] == []
     assert rendered[0]["messages"] == sent[0]["messages"]
     assert len(rendered[0]["messages"]) == 4  # system, demo user, demo assistant, user
-    assert rendered[1] == {"module": "answer", "messages": [], "missing": ["facts"]}
+    # The second module's input comes from the first: it renders with a placeholder for it.
+    assert rendered[1]["module"] == "answer" and rendered[1]["predictor"] == "predict"
+    assert rendered[1]["placeholders"] == ["facts"] and "{facts}" in rendered[1]["messages"][-1]["content"]
     # Given the first module's output, the second renders too, with ChainOfThought's reasoning field.
     full = dict(inputs, facts=["capital", "France"])
     second = runner.render({"program": spec, "inputs": full, "lm": lm, "module": "answer"})["modules"]
