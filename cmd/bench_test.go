@@ -65,7 +65,7 @@ func BenchmarkImportJSONL100k(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			d, err := importFile(ctx, st, path, path, "", &model.Dataset{Name: "big"}, model.Train, "question,context")
+			d, err := importFile(ctx, st, path, path, "", &model.Dataset{Name: "big"}, model.Train, importOptions{inputs: "question,context"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -120,21 +121,26 @@ func TestBadInputChangesNothing(t *testing.T) {
 	mustSignet(t, ws, "program", "create", "-f", examplePath("qa.yaml"))
 	mustSignet(t, ws, "dataset", "import", examplePath("sentiment.csv"))
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := state(t, ws)
-			_, stderr, code := signet(t, ws, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
-			}
-			for _, want := range tt.wantErrs {
-				if !strings.Contains(stderr, want) {
-					t.Errorf("stderr %q does not mention %q", stderr, want)
-				}
-			}
-			if after := state(t, ws); after != before {
-				t.Errorf("store changed by a failed command:\nbefore %s\nafter  %s", before, after)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { failsCleanly(t, ws, tt.args, tt.code, tt.wantErrs) })
+	}
+}
+
+// failsCleanly runs a command that must exit with code, say every one of
+// wants on stderr, and change nothing in the store.
+func failsCleanly(t *testing.T, ws string, args []string, code int, wants []string) {
+	t.Helper()
+	before := state(t, ws)
+	_, stderr, got := signet(t, ws, args...)
+	if got != code {
+		t.Errorf("exit code %d, want %d (stderr %q)", got, code, stderr)
+	}
+	for _, want := range wants {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not mention %q", stderr, want)
+		}
+	}
+	if after := state(t, ws); after != before {
+		t.Errorf("store changed by a failed command:\nbefore %s\nafter  %s", before, after)
 	}
 }
 
@@ -257,5 +263,72 @@ func TestMissingKeyNamesTheVariable(t *testing.T) {
 	_, stderr, code := signet(t, ws, "run", "qa", "--lm", "openai", "--input", "question=hi")
 	if code != 1 || !strings.Contains(stderr, "SIGNET_TEST_MISSING_KEY") || !strings.Contains(stderr, "not set") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestDatasetImportTypes: CSV cells parsed by the types of a program's
+// signatures or of --types, errors naming file:line:column and the field,
+// and a .json file of JSON lines imported as JSONL.
+func TestDatasetImportTypes(t *testing.T) {
+	ws, files := t.TempDir(), t.TempDir()
+	mustSignet(t, ws, "init")
+	mustSignet(t, ws, "program", "create", "-f", writeFile(t, files, "rate.yaml",
+		"name: rate\nmodules:\n  - name: rate\n    type: predict\n"+
+			"    signature: \"review, stars: int, tags: list[str] -> verdict: Literal['good', 'bad'], score: float\"\n"))
+	good := writeFile(t, files, "reviews.csv", "review,stars,tags,verdict,score,id\n"+
+		"Great,5,\"[\"\"food\"\"]\",good,0.9,007\n"+
+		"Awful,,[],bad,1,008\n")
+	mustSignet(t, ws, "dataset", "import", good, "--program", "rate@1", "--inputs", "review,stars,tags")
+	var shown struct {
+		Examples []struct{ Data map[string]any }
+	}
+	if err := json.Unmarshal([]byte(mustSignet(t, ws, "dataset", "show", "reviews", "--json")), &shown); err != nil {
+		t.Fatal(err)
+	}
+	byReview := map[string]map[string]any{}
+	for _, e := range shown.Examples {
+		byReview[e.Data["review"].(string)] = e.Data
+	}
+	want := map[string]map[string]any{
+		"Great": {"review": "Great", "stars": 5.0, "tags": []any{"food"}, "verdict": "good", "score": 0.9, "id": "007"},
+		"Awful": {"review": "Awful", "stars": nil, "tags": []any{}, "verdict": "bad", "score": 1.0, "id": "008"},
+	}
+	if !reflect.DeepEqual(byReview, want) {
+		t.Errorf("typed examples:\n got %#v\nwant %#v", byReview, want)
+	}
+
+	badCell := writeFile(t, files, "bad.csv", "review,stars,verdict\nOk,4,good\n\"Meh\",3,so-so\n")
+	lines := writeFile(t, files, "lines.json", "{\"q\": \"a\", \"n\": \"1\"}\n{\"q\": \"b\", \"n\": 2}\n")
+	oneObject := writeFile(t, files, "one.json", "{\n  \"q\": \"a\"\n}\n")
+	arrayInJSONL := writeFile(t, files, "array.jsonl", "[{\"q\": \"a\"}]\n")
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"a cell that does not fit the program's type", []string{"dataset", "import", badCell, "--program", "rate"}, 1,
+			[]string{"bad.csv:3:9:", `field "verdict"`, "type Literal['good', 'bad']", `found "so-so"`, "nothing was imported"}},
+		{"a cell that does not fit --types", []string{"dataset", "import", badCell, "--types", "stars=list[int]"}, 1,
+			[]string{"bad.csv:2:4:", `field "stars"`, "type list[int]", "want an array, found a number"}},
+		{"--types over --program", []string{"dataset", "import", badCell, "--program", "rate", "--types", "verdict=str,stars=bool"}, 1,
+			[]string{"bad.csv:2:4:", `field "stars"`, "want a boolean"}},
+		{"a type that does not parse", []string{"dataset", "import", badCell, "--types", "stars=lst[int]"}, 2,
+			[]string{`--types: field "stars": type "lst[int]": column 1: unknown type "lst"`}},
+		{"--types naming no field", []string{"dataset", "import", badCell, "--types", "stras=int"}, 2,
+			[]string{`--types names "stras", which is not a field of the file (fields: review, stars, verdict)`}},
+		{"an unknown program", []string{"dataset", "import", badCell, "--program", "nope"}, 1, []string{"--program nope", `"nope"`}},
+		{"one object in a .json file", []string{"dataset", "import", oneObject}, 1, []string{"one.json:1:1:", "found one object"}},
+		{"a JSON array in a .jsonl file", []string{"dataset", "import", arrayInJSONL}, 1, []string{"array.jsonl:1:1:", "the content is a JSON array, not jsonl"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) { failsCleanly(t, ws, tt.args, tt.code, tt.want) })
+	}
+
+	out := mustSignet(t, ws, "dataset", "import", lines, "--types", "n=int")
+	if !strings.Contains(out, "dataset lines (train: 2; total 2)") {
+		t.Errorf("JSON lines in a .json file: %q", out)
+	}
+	if got := mustSignet(t, ws, "dataset", "show", "lines", "--json"); !strings.Contains(got, `"n": 1`) || strings.Contains(got, `"n": "1"`) {
+		t.Errorf("n not typed: %s", got)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,11 +30,20 @@ func (a *app) datasetCommand() *cobra.Command {
 }
 
 func (a *app) datasetImport() *cobra.Command {
-	var name, split, inputs, format, desc string
+	var name, split, inputs, format, desc, program, typesSpec string
 	c := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Import examples from JSONL, JSON (array of objects) or CSV with a header; all or nothing",
-		Args:  exactArgs("FILE"),
+		Long: "Import examples from JSONL, JSON (an array of objects) or CSV with a header row. A .json file that\n" +
+			"holds JSON lines (one object per line) imports as JSONL. Nothing is imported if any row is bad.\n\n" +
+			"Field types: CSV cells are strings unless a type says otherwise. --program NAME[@VERSION] takes the\n" +
+			"types its signatures declare (inputs and outputs); --types field=type,... gives them in DSPy's syntax\n" +
+			"(int, float, bool, list[str], dict[str, int], Literal['a', 'b'], Optional[int], ...) and wins over\n" +
+			"--program. A typed cell is parsed (\"3\" is 3, [\"a\"] a list) and an empty cell of a non-str field\n" +
+			"is null (None); JSON and JSONL values are checked against their type. A value that does not fit\n" +
+			"stops the import with file:line:column and the field. Without types the cells stay strings, and the\n" +
+			"worker still gives each module its declared types when the program runs.",
+		Args: exactArgs("FILE"),
 		RunE: func(c *cobra.Command, args []string) error {
 			path := args[0]
 			sp, err := model.ParseSplit(split)
@@ -49,7 +60,17 @@ func (a *app) datasetImport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := importFile(c.Context(), st, path, a.abs(path), datafile.Format(format), &model.Dataset{Name: name, Description: desc}, sp, inputs)
+			var typedBy *model.Program
+			if program != "" {
+				if typedBy, err = a.programRef(c.Context(), program); err != nil {
+					return fmt.Errorf("--program %s: %w", program, err)
+				}
+			}
+			opts, err := importOptionsOf(inputs, typedBy, typesSpec)
+			if err != nil {
+				return err
+			}
+			d, err := importFile(c.Context(), st, path, a.abs(path), datafile.Format(format), &model.Dataset{Name: name, Description: desc}, sp, opts)
 			if err != nil {
 				return err
 			}
@@ -62,13 +83,47 @@ func (a *app) datasetImport() *cobra.Command {
 	c.Flags().StringVar(&inputs, "inputs", "", "input fields, comma separated (like dspy.Example.with_inputs)")
 	c.Flags().StringVar(&format, "format", "", "jsonl, json or csv (default: from the file extension)")
 	c.Flags().StringVar(&desc, "description", "", "what the dataset is")
+	c.Flags().StringVar(&program, "program", "", "NAME[@VERSION]: parse fields by the types this program's signatures declare")
+	c.Flags().StringVar(&typesSpec, "types", "", "field types, e.g. score=float,tags=list[str] (see above; over --program's)")
 	return c
+}
+
+// importOptions say how an import reads its file beyond the format.
+type importOptions struct {
+	inputs string         // --inputs, as given
+	types  datafile.Types // field types; nil: cells stay strings
+	named  []string       // the fields --types names, which the file must have
+}
+
+// importOptionsOf reads the flags: the field types are those the
+// signatures of typedBy (if not nil) declare, then --types over them.
+func importOptionsOf(inputs string, typedBy *model.Program, spec string) (importOptions, error) {
+	opts := importOptions{inputs: inputs}
+	types := datafile.Types{}
+	if typedBy != nil {
+		var err error
+		if types, err = datafile.TypesOf(model.FieldTypes(typedBy)); err != nil {
+			return opts, fmt.Errorf("program %s: %w", typedBy.Name, err)
+		}
+	}
+	if spec != "" {
+		given, err := datafile.ParseTypes(spec)
+		if err != nil {
+			return opts, usageError{fmt.Errorf("--types: %w", err)}
+		}
+		maps.Copy(types, given)
+		opts.named = slices.Sorted(maps.Keys(given))
+	}
+	if len(types) > 0 {
+		opts.types = types
+	}
+	return opts, nil
 }
 
 // importFile streams one file into the store. Every row is checked before
 // anything becomes visible: an error anywhere imports nothing. path is the
 // file as the user typed it, which errors name; abs is where it is.
-func importFile(ctx context.Context, st *store.Store, path, abs string, f datafile.Format, d *model.Dataset, split model.Split, inputs string) (*model.Dataset, error) {
+func importFile(ctx context.Context, st *store.Store, path, abs string, f datafile.Format, d *model.Dataset, split model.Split, opts importOptions) (*model.Dataset, error) {
 	if f == "" {
 		var err error
 		if f, err = datafile.DetectFormat(path); err != nil {
@@ -80,13 +135,15 @@ func importFile(ctx context.Context, st *store.Store, path, abs string, f datafi
 		return nil, asTyped(err, path)
 	}
 	defer file.Close()
-	return importFrom(ctx, st, path, file, f, d, split, inputs)
+	return importFrom(ctx, st, path, file, f, d, split, opts)
 }
 
 // importFrom is importFile's work on an open file (the TUI's import wraps
 // it to count the bytes read, for its progress bar). f must be set.
-func importFrom(ctx context.Context, st *store.Store, path string, file io.Reader, f datafile.Format, d *model.Dataset, split model.Split, inputs string) (*model.Dataset, error) {
+func importFrom(ctx context.Context, st *store.Store, path string, file io.Reader, f datafile.Format, d *model.Dataset, split model.Split, opts importOptions) (*model.Dataset, error) {
+	inputs := opts.inputs
 	r := datafile.NewReader(file, path, f)
+	r.SetTypes(opts.types)
 	// A CSV header is read up front (as datafile.Open does), so that a bad
 	// one fails before any row and --inputs can be checked against it.
 	var first map[string]any
@@ -109,10 +166,10 @@ func importFrom(ctx context.Context, st *store.Store, path string, file io.Reade
 		}
 	}
 	d.InputKeys = keys
-	if inputs != "" && len(r.Fields()) > 0 {
+	if len(r.Fields()) > 0 {
 		// A CSV header names every field up front: check before reading rows.
-		if _, err := datafile.InputKeys(inputs, r.Fields()); err != nil {
-			return nil, usageError{fmt.Errorf("%s: --inputs: %w", path, err)}
+		if err := checkNamedFields(path, opts, r.Fields()); err != nil {
+			return nil, err
 		}
 	}
 	rows := 0
@@ -128,11 +185,9 @@ func importFrom(ctx context.Context, st *store.Store, path string, file io.Reade
 			if rows == 0 {
 				return nil, fmt.Errorf("%s: no examples in file", path)
 			}
-			if inputs != "" {
-				// Checked against every field the file has, with suggestions.
-				if _, err := datafile.InputKeys(inputs, r.Fields()); err != nil {
-					return nil, usageError{fmt.Errorf("%s: --inputs: %w", path, err)}
-				}
+			// Checked against every field the file has, with suggestions.
+			if err := checkNamedFields(path, opts, r.Fields()); err != nil {
+				return nil, err
 			}
 			d.Fields = r.Fields() // the file's field order, read when the import commits
 			return nil, io.EOF
@@ -153,6 +208,22 @@ func importFrom(ctx context.Context, st *store.Store, path string, file io.Reade
 		return nil, fmt.Errorf("import of %s failed, nothing was imported: %w", path, err)
 	}
 	return out, nil
+}
+
+// checkNamedFields: the fields --inputs and --types name must be fields
+// of the file (a typo would silently leave a field untyped).
+func checkNamedFields(path string, opts importOptions, fields []string) error {
+	if opts.inputs != "" {
+		if _, err := datafile.InputKeys(opts.inputs, fields); err != nil {
+			return usageError{fmt.Errorf("%s: --inputs: %w", path, err)}
+		}
+	}
+	for _, name := range opts.named {
+		if !slices.Contains(fields, name) {
+			return usageError{fmt.Errorf("%s: --types names %q, which is not a field of the file (fields: %s)", path, name, strings.Join(fields, ", "))}
+		}
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]any) []string {

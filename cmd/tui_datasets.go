@@ -58,6 +58,10 @@ func (s storeDatasets) ImportFile(ctx context.Context, req tui.ImportRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	opts, err := importOptionsOf(req.Inputs, nil, req.Types)
+	if err != nil {
+		return nil, err
+	}
 	file, err := os.Open(req.Path)
 	if err != nil {
 		return nil, err
@@ -69,7 +73,7 @@ func (s storeDatasets) ImportFile(ctx context.Context, req tui.ImportRequest) (*
 			rd = &progressReader{r: file, total: fi.Size(), report: req.Progress}
 		}
 	}
-	return importFrom(ctx, s.st, req.Path, rd, f, &model.Dataset{Name: req.Name}, split, req.Inputs)
+	return importFrom(ctx, s.st, req.Path, rd, f, &model.Dataset{Name: req.Name}, split, opts)
 }
 
 func importSplit(sp model.Split) (model.Split, error) {
@@ -120,6 +124,9 @@ func (r remotePrograms) ImportFile(ctx context.Context, req tui.ImportRequest) (
 	}
 	if req.Inputs != "" {
 		args = append(args, "--inputs", req.Inputs)
+	}
+	if req.Types != "" {
+		args = append(args, "--types", req.Types)
 	}
 	var stdout, stderr bytes.Buffer
 	code, err := r.cl.CLI(ctx, &api.CLIRequest{Args: args, Cwd: cwd, Workspace: st.Workspace}, &stdout, &stderr)

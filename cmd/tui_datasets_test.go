@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -25,6 +27,8 @@ func TestTUIDatasetsAdapters(t *testing.T) {
 {"question": "ok", "answer": "yes"}
 {"question": "broken", "answer": }
 `)
+	typedCSV := writeFile(t, dir, "typed.csv", "question,n,tags\nq1,1,\"[\"\"a\"\"]\"\nq2,,[]\n")
+	badTyped := writeFile(t, dir, "badtyped.csv", "question,n\nq1,1\nq2,two\n")
 	ctx := context.Background()
 	for _, c := range []struct {
 		name string
@@ -57,6 +61,25 @@ func TestTUIDatasetsAdapters(t *testing.T) {
 			}
 			if _, err := c.repo.ImportFile(ctx, tui.ImportRequest{Path: good, Name: name, Inputs: "nope"}); err == nil || !strings.Contains(err.Error(), "nope") {
 				t.Errorf("unknown input key: %v", err)
+			}
+			// Field types: cells parsed, a bad cell named by file:line:column and field.
+			if _, err := c.repo.ImportFile(ctx, tui.ImportRequest{Path: typedCSV, Name: name + "_typed", Types: "n=int,tags=list[str]"}); err != nil {
+				t.Fatalf("typed import: %v", err)
+			}
+			typedExs, _, err := c.repo.ListExamples(ctx, name+"_typed", "", "", 10)
+			if err != nil || len(typedExs) != 2 {
+				t.Fatalf("typed examples %v %v", typedExs, err)
+			}
+			byQ := map[string]map[string]any{}
+			for _, e := range typedExs {
+				byQ[e.Data["question"].(string)] = e.Data
+			}
+			if n := byQ["q1"]["n"]; fmt.Sprint(n) != "1" || reflect.TypeOf(n).Kind() == reflect.String || !reflect.DeepEqual(byQ["q1"]["tags"], []any{"a"}) || byQ["q2"]["n"] != nil {
+				t.Errorf("typed values %#v", byQ)
+			}
+			_, err = c.repo.ImportFile(ctx, tui.ImportRequest{Path: badTyped, Name: name + "_badtyped", Types: "n=int"})
+			if err == nil || !strings.Contains(err.Error(), `badtyped.csv:3:4: field "n": type int: want an integer, found "two"`) {
+				t.Errorf("bad typed cell: %v", err)
 			}
 
 			exs, _, err := c.repo.ListExamples(ctx, name, "", "", 10)

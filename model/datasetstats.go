@@ -1,9 +1,12 @@
 package model
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -82,7 +85,9 @@ func (c *StatsCounter) Stats(d *Dataset) *DatasetStats {
 }
 
 // ValueText is a field value as text: a string as it is, nil as "", any
-// other value as fmt prints it. Statistics measure lengths on it.
+// other value as JSON (a list, an object from a pydantic output, a number
+// as written), so what is shown can be pasted back as an input.
+// Statistics measure lengths on it.
 func ValueText(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -90,5 +95,11 @@ func ValueText(v any) string {
 	case string:
 		return x
 	}
-	return fmt.Sprint(v)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

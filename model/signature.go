@@ -95,17 +95,13 @@ func (e *SignatureError) Error() string { return fmt.Sprintf("column %d: %s", e.
 // refuses it); defaults, *args, comments, f-strings, triple-quoted strings,
 // calls such as Field(...) and non-ASCII names are not accepted.
 func ParseSignature(s string) (*Signature, error) {
-	if err := checkSource(s); err != nil {
-		return nil, err
-	}
-	toks, err := lexSignature(s)
+	p, err := newSigParser(s)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkArrows(s, toks); err != nil {
+	if err := checkArrows(s, p.toks); err != nil {
 		return nil, err
 	}
-	p := &sigParser{src: s, toks: toks, seen: map[string]seenField{}}
 	sig := &Signature{}
 	if sig.Inputs, err = p.side(true); err != nil {
 		return nil, err
@@ -120,6 +116,18 @@ func ParseSignature(s string) (*Signature, error) {
 		return nil, p.errAt(len(s), "expected an output field after \"->\": a signature needs at least one output")
 	}
 	return sig, nil
+}
+
+// newSigParser checks and lexes s, ready to parse.
+func newSigParser(s string) (*sigParser, error) {
+	if err := checkSource(s); err != nil {
+		return nil, err
+	}
+	toks, err := lexSignature(s)
+	if err != nil {
+		return nil, err
+	}
+	return &sigParser{src: s, toks: toks, seen: map[string]seenField{}}, nil
 }
 
 // checkSource rejects bytes no Python source string can hold.
@@ -513,27 +521,14 @@ const (
 	nUnion                     // a | b | c
 )
 
-// typeNode is a parsed type expression; render gives its canonical text.
+// typeNode is a parsed type expression; fieldType().String() gives its
+// canonical text.
 type typeNode struct {
 	kind nodeKind
 	text string // nName, nSubscript: the dotted name; nValue: canonical literal
 	tok  tokKind
 	args []*typeNode // nSubscript: arguments; nUnion: members
 	off  int
-}
-
-func (n *typeNode) render() string {
-	if n.kind != nSubscript && n.kind != nUnion {
-		return n.text
-	}
-	parts := make([]string, len(n.args))
-	for i, a := range n.args {
-		parts[i] = a.render()
-	}
-	if n.kind == nUnion {
-		return strings.Join(parts, " | ")
-	}
-	return n.text + "[" + strings.Join(parts, ", ") + "]"
 }
 
 type seenField struct {
@@ -635,7 +630,7 @@ func (p *sigParser) field(input bool) (Field, error) {
 	if err := p.check(n, ctxField); err != nil {
 		return Field{}, err
 	}
-	f.Type = n.render()
+	f.Type = n.fieldType().String()
 	return f, nil
 }
 

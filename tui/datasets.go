@@ -38,6 +38,7 @@ type ImportRequest struct {
 	Path   string      // absolute
 	Name   string      // the dataset, created if needed
 	Inputs string      // input keys, comma separated ("" = none)
+	Types  string      // field types, as `dataset import --types` takes them ("" = none)
 	Split  model.Split // "" = train
 	// Progress, if not nil, is called (from the importing goroutine) with
 	// the share of the file read so far, 0..1.

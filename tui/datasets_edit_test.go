@@ -347,6 +347,8 @@ func TestImportFlow(t *testing.T) {
 	m = press(t, m, keyTab)
 	m = press(t, m, keyTab) // split
 	m = typeIn(t, m, "val")
+	m = press(t, m, keyTab) // field types
+	m = typeIn(t, m, "answer=Optional[str]")
 	m = press(t, m, ctrlS)
 	if m.datasets.imp != nil {
 		t.Fatalf("import did not finish: %v\n%s", m.datasets.imp.err, screen(m))
@@ -356,7 +358,8 @@ func TestImportFlow(t *testing.T) {
 	}
 	req := fake.imports[0]
 	abs, _ := filepath.Abs(filepath.Join("testdata", "import", "capitals.jsonl"))
-	if req.Name != "capitals" || req.Inputs != "question" || req.Split != model.Validation || (req.Path != abs && !strings.HasSuffix(req.Path, "capitals.jsonl")) {
+	if req.Name != "capitals" || req.Inputs != "question" || req.Split != model.Validation || req.Types != "answer=Optional[str]" ||
+		(req.Path != abs && !strings.HasSuffix(req.Path, "capitals.jsonl")) {
 		t.Errorf("import request %+v", req)
 	}
 	s = screen(m)

@@ -26,7 +26,7 @@ import (
 )
 
 // Importing a file (I): a file picker limited to the dataset formats, then
-// a small form (dataset name, input keys, split), then the import itself,
+// a small form (dataset name, input keys, split, field types), then the import itself,
 // run by a command through Datasets.ImportFile (the path of `signet
 // dataset import`), with progress, cancellable by esc.
 
@@ -68,7 +68,7 @@ type importer struct {
 	bad    string // a file of another type was chosen
 
 	path   string
-	inputs []*textinput.Model // name, input keys, split
+	inputs []*textinput.Model // name, input keys, split, field types
 	focus  int
 
 	fields     []string // the first record's fields
@@ -251,6 +251,7 @@ func (m *importer) picked(p *datasetsPage, path string) tea.Cmd {
 		newInput(p.styles, stem, "dataset name"),
 		newInput(p.styles, "", "e.g. question (none: leave empty)"),
 		newInput(p.styles, "", "train (default), validation or test"),
+		newInput(p.styles, "", "e.g. score=float,tags=list[str] (none: CSV cells stay text)"),
 	}
 	p.layoutImporter()
 	id := m.id
@@ -328,6 +329,7 @@ func (m *importer) start(e *env) tea.Cmd {
 	m.progress = new(atomic.Uint64)
 	prog := m.progress
 	req := ImportRequest{Path: m.path, Name: name, Inputs: strings.TrimSpace(m.inputs[1].Value()), Split: split,
+		Types:    strings.TrimSpace(m.inputs[3].Value()),
 		Progress: func(done float64) { prog.Store(math.Float64bits(done)) }}
 	id := m.id
 	return tea.Batch(importTickCmd(id), func() tea.Msg {
@@ -353,7 +355,7 @@ func (m *importer) render(p *datasetsPage) string {
 	var b strings.Builder
 	b.WriteString(s.Title.Render("Import "+filepath.Base(m.path)) + "\n")
 	b.WriteString(s.Muted.Render(m.path) + "\n\n")
-	labels := []string{"Dataset name", "Input keys (comma separated)", "Split (optional)"}
+	labels := []string{"Dataset name", "Input keys (comma separated)", "Split (optional)", "Field types (optional)"}
 	for i, in := range m.inputs {
 		b.WriteString(s.Subtitle.Render(labels[i]) + "\n")
 		b.WriteString(in.View() + "\n")

@@ -62,7 +62,22 @@ func (r *Reader) nextCSV() (map[string]any, error) {
 	}
 	m := make(map[string]any, len(rec))
 	for i, v := range rec {
-		m[r.header[i]] = v
+		name := r.header[i]
+		t := r.types[name]
+		if t == nil {
+			m[name] = v
+			continue
+		}
+		typed, err := parseCell(v, t)
+		if err != nil {
+			cellLine, col := r.cr.FieldPos(i)
+			msg := fmt.Sprintf("type %s: %s", t, err.msg)
+			if err.off > 0 {
+				msg += fmt.Sprintf(" (at byte %d of the cell)", err.off+1)
+			}
+			return r.bad(&Error{File: r.name, Line: cellLine, Col: col, Field: name, Msg: msg})
+		}
+		m[name] = typed
 	}
 	r.line = line
 	return m, nil

@@ -16,15 +16,18 @@
 // Float64 methods for arithmetic. If an object repeats a key, the last
 // value wins, as in Python's json module.
 //
-// A CSV record holds strings only; no type is guessed.
+// A CSV record holds strings only; no type is guessed. With Types set
+// (Reader.SetTypes), a cell of a typed field holds the JSON value its type
+// says, and JSON values of a typed field are checked (see Types).
 //
 // # Errors
 //
 // Every problem with the input is an *Error naming the file, the 1-based
 // line, and where known the column (1-based, in bytes, like Go's own parsers)
-// and the field. Some errors concern one record only (a JSONL line that is
-// not valid JSON or not an object, a JSON array element that is not an
-// object, a CSV row with the wrong number of columns): after those, Next
+// and the field, as "file:line:column: field "f": what". Some errors concern
+// one record only (a JSONL line that is not valid JSON or not an object, a
+// JSON array element that is not an object, a CSV row with the wrong number
+// of columns, a value that does not fit its field's type): after those, Next
 // may be called again and goes on with the following record, so a caller
 // can report several at once. After any other error (a syntax error in a
 // JSON array or in CSV quoting, a read error) Next keeps returning the same
@@ -105,8 +108,8 @@ type Error struct {
 	Err   error  // the underlying error, if any (a *json.SyntaxError, *csv.ParseError, read error...)
 }
 
-// Error reads like "data/qa.jsonl:4812: invalid JSON: unexpected end of
-// input at column 37".
+// Error reads like "data/qa.jsonl:4812:37: invalid JSON: unexpected end
+// of input", the form editors and compilers use.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -117,6 +120,9 @@ func (e *Error) Error() string {
 			b.WriteByte(':')
 		}
 		fmt.Fprint(&b, e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
 	}
 	if b.Len() > 0 {
 		b.WriteString(": ")
@@ -125,9 +131,6 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "field %q: ", e.Field)
 	}
 	b.WriteString(e.Msg)
-	if e.Col > 0 {
-		fmt.Fprintf(&b, " at column %d", e.Col)
-	}
 	return b.String()
 }
 
@@ -146,6 +149,10 @@ type Reader struct {
 	fields []string       // field names in first-seen order
 	seen   map[string]int // field name -> index in fields
 	err    error          // sticky error
+	types  Types          // see SetTypes
+	// typeNames are the typed fields in sorted order, so a record with two
+	// bad values always reports the same one.
+	typeNames []string
 
 	// JSONL
 	phys       int          // physical lines consumed
@@ -159,6 +166,9 @@ type Reader struct {
 	index      int      // index of the next array element
 	markPrefix string   // see setMark
 	keys       []string // keys of the object being read, in order
+
+	// JSON lines in a file named .json (see sniff)
+	jsonNamed bool
 
 	// CSV
 	cr      *csv.Reader
@@ -204,7 +214,10 @@ func NewReader(rd io.Reader, name string, f Format) *Reader {
 	if b, _ := r.br.Peek(3); bytes.Equal(b, bom) {
 		r.br.Discard(3)
 	}
-	switch f {
+	if r.sniff(); r.err != nil {
+		return r
+	}
+	switch r.format {
 	case JSON:
 		r.pos = newPosReader(r.br)
 		r.dec = json.NewDecoder(r.pos)
@@ -218,6 +231,34 @@ func NewReader(rd io.Reader, name string, f Format) *Reader {
 }
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// sniff looks at the first byte of content: a .json file whose content
+// starts with "{" holds JSON lines (nextJSONL checks that there is more
+// than one value), and content that cannot be the format asked for is an
+// error that says what it looks like.
+func (r *Reader) sniff() {
+	head, _ := r.br.Peek(readBufSize)
+	i := firstNonSpace(head)
+	if i == len(head) {
+		return // empty: each format says so in its own words
+	}
+	line := 1 + bytes.Count(head[:i], []byte{'\n'})
+	col := i - bytes.LastIndexByte(head[:i], '\n')
+	lies := func(found string, want Format) {
+		r.err = &Error{File: r.name, Line: line, Col: col, Msg: fmt.Sprintf(
+			"the content is %s, not %s: name the file .%s or give the format explicitly", found, r.format, want)}
+	}
+	switch c := head[i]; {
+	case r.format == JSON && c == '{':
+		r.format, r.jsonNamed = JSONL, true
+	case r.format == JSONL && c == '[':
+		lies("a JSON array", JSON)
+	case r.format == CSV && c == '[':
+		lies("a JSON array", JSON)
+	case r.format == CSV && c == '{':
+		lies("JSON objects", JSONL)
+	}
+}
 
 // Next returns the next record, or io.EOF after the last one.
 func (r *Reader) Next() (map[string]any, error) {

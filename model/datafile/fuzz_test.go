@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/signet-dspy/signet/model"
 )
 
 // fuzzRead reads data in format f and checks what every input must give: no
@@ -130,6 +132,9 @@ func FuzzJSON(f *testing.F) {
 // checkSyntaxPosition checks that a syntax error in a JSON array is placed
 // where json.Unmarshal, reading the whole input at once, places it.
 func checkSyntaxPosition(t *testing.T, data []byte) {
+	if body := bytes.TrimPrefix(data, bom); firstNonSpace(body) < len(body) && body[firstNonSpace(body)] == '{' {
+		return // JSON lines, read line by line (see sniff)
+	}
 	res := readAll(t, NewReader(bytes.NewReader(data), "fuzz.json", JSON))
 	if len(res.errv) == 0 {
 		return
@@ -170,5 +175,91 @@ func FuzzCSV(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, CSV) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzRead(t, data, CSV)
+		fuzzTypedCSV(t, data)
+	})
+}
+
+// fuzzTypes are the types the fuzz targets give CSV columns, in turn.
+var fuzzTypes = []string{"int", "float", "bool", "list[str]", "dict[str, int]", "Literal['a', 'b', 3]",
+	"Optional[int]", "str", "dspy.Image", "tuple[int, str]", "list[Optional[float]]", "int | list[int]"}
+
+// fuzzTypedCSV reads data again with every column typed: each row gives a
+// record or an error naming the row's line, the cell's column and its
+// field, and every typed value is JSON that fits its type.
+func fuzzTypedCSV(t *testing.T, data []byte) {
+	if len(data) > 1<<20 {
+		return
+	}
+	plain := readAll(t, NewReader(bytes.NewReader(data), "fuzz.csv", CSV))
+	r := NewReader(bytes.NewReader(data), "fuzz.csv", CSV)
+	ts := Types{}
+	for i, name := range r.Fields() {
+		ft, err := model.ParseType(fuzzTypes[i%len(fuzzTypes)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts[name] = ft
+	}
+	r.SetTypes(ts)
+	typed := readAll(t, r)
+	var typeErrs int
+	for _, e := range typed.errv {
+		if !strings.HasPrefix(e.Msg, "type ") {
+			continue
+		}
+		typeErrs++
+		if ts[e.Field] == nil || e.Col < 1 || e.Line < 1 {
+			t.Fatalf("type error without its field, line or column: %#v", e)
+		}
+	}
+	if len(typed.recs)+typeErrs != len(plain.recs) || len(typed.errs)-typeErrs != len(plain.errs) {
+		t.Fatalf("typing changed the rows: %d records + %d type errors, %d other errors; untyped %d records, %d errors",
+			len(typed.recs), typeErrs, len(typed.errs)-typeErrs, len(plain.recs), len(plain.errs))
+	}
+	for _, rec := range typed.recs {
+		for name, v := range rec {
+			checkTyped(t, v, ts[name])
+		}
+	}
+}
+
+// checkTyped: a typed value is JSON, and checking it against its type
+// again changes nothing.
+func checkTyped(t *testing.T, v any, ft *model.FieldType) {
+	if _, err := json.Marshal(v); err != nil {
+		t.Fatalf("value %#v of type %s is not JSON: %v", v, ft, err)
+	}
+	if v == nil {
+		return
+	}
+	again, err := checkJSON(v, ft)
+	if err != nil || !reflect.DeepEqual(again, v) {
+		t.Fatalf("value %#v of type %s checks as %#v, %v", v, ft, again, err)
+	}
+}
+
+// FuzzTypedCell parses one cell by one type: no panic, and a value that
+// fits (see checkTyped) or an error.
+func FuzzTypedCell(f *testing.F) {
+	for _, typ := range fuzzTypes {
+		for _, cell := range []string{"", "3", " 2.5 ", "true", "a", "[1, \"x\"]", "{\"k\": 1}", "[1,", "null", "1e400", "-0"} {
+			f.Add(cell, typ)
+		}
+	}
+	f.Fuzz(func(t *testing.T, cell, typ string) {
+		ft, err := model.ParseType(typ)
+		if err != nil {
+			return
+		}
+		v, terr := parseCell(cell, ft)
+		if terr != nil {
+			if terr.msg == "" {
+				t.Fatalf("%s %q: an error without a message", ft, cell)
+			}
+			return
+		}
+		checkTyped(t, v, ft)
+	})
 }

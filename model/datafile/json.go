@@ -109,6 +109,9 @@ func (r *Reader) nextJSON() (map[string]any, error) {
 	}
 	r.keys = keys
 	r.setMark("[{}")
+	if e := r.checkTypes(m, line); e != nil {
+		return r.bad(e)
+	}
 	r.line = line
 	return m, nil
 }

@@ -53,11 +53,37 @@ func (r *Reader) nextJSONL() (map[string]any, error) {
 		m, e := decodeLine(&r.lineReader, line, start)
 		if e != nil {
 			e.File, e.Line = r.name, r.phys
+			if r.jsonNamed && r.line == 0 && errors.Is(e.Err, io.ErrUnexpectedEOF) {
+				// The first object does not end on its line: one object over
+				// several lines, not JSON lines.
+				return r.fail(&Error{File: r.name, Line: r.phys, Col: start + 1, Msg: notArrayMsg})
+			}
+			return r.bad(e)
+		}
+		if r.jsonNamed && r.line == 0 && !r.moreContent() {
+			return r.fail(&Error{File: r.name, Line: r.phys, Col: start + 1, Msg: notArrayMsg})
+		}
+		r.noteKeys(m, line)
+		if e := r.checkTypes(m, r.phys); e != nil {
 			return r.bad(e)
 		}
 		r.line = r.phys
-		r.noteKeys(m, line)
 		return m, nil
+	}
+}
+
+const notArrayMsg = "want a JSON array of objects, found one object (a .json file holds an array of objects, or JSON lines: one object per line)"
+
+// moreContent is whether anything but whitespace follows in the input.
+func (r *Reader) moreContent() bool {
+	for n := 1; ; n *= 2 {
+		b, err := r.br.Peek(min(n, readBufSize))
+		if firstNonSpace(b) < len(b) {
+			return true
+		}
+		if err != nil || n >= readBufSize {
+			return err == nil // a buffer of nothing but spaces: let the next lines tell
+		}
 	}
 }
 

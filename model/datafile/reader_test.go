@@ -153,11 +153,11 @@ func TestReadJSONL(t *testing.T) {
 			recs:  []map[string]any{{"a": num("1")}, {"a": num("2")}},
 			lines: []int{1, 7},
 			errs: []string{
-				"in.jsonl:2: want a JSON object, found an array at column 1",
-				"in.jsonl:3: want a JSON object, found a string at column 1",
-				"in.jsonl:4: want a JSON object, found a number at column 3",
-				"in.jsonl:5: want a JSON object, found null",
-				"in.jsonl:6: want a JSON object, found a boolean",
+				"in.jsonl:2:1: want a JSON object, found an array",
+				"in.jsonl:3:1: want a JSON object, found a string",
+				"in.jsonl:4:3: want a JSON object, found a number",
+				"in.jsonl:5:1: want a JSON object, found null",
+				"in.jsonl:6:1: want a JSON object, found a boolean",
 			},
 		},
 		{
@@ -165,22 +165,22 @@ func TestReadJSONL(t *testing.T) {
 			in:    "{\"a\":1}\n{\"a\": x}\n{\"a\":3}\n",
 			recs:  []map[string]any{{"a": num("1")}, {"a": num("3")}},
 			lines: []int{1, 3},
-			errs:  []string{"in.jsonl:2: invalid JSON: invalid character 'x' looking for beginning of value at column 7"},
+			errs:  []string{"in.jsonl:2:7: invalid JSON: invalid character 'x' looking for beginning of value"},
 		},
 		{
 			name: "truncated line",
 			in:   `{"question": "what is the capital of"` + "\n",
-			errs: []string{"in.jsonl:1: invalid JSON: unexpected end of input at column 38"},
+			errs: []string{"in.jsonl:1:38: invalid JSON: unexpected end of input"},
 		},
 		{
 			name: "two objects on a line",
 			in:   `{"a":1} {"a":2}`,
-			errs: []string{"in.jsonl:1: invalid JSON: unexpected content after the object (one JSON object per line) at column 9"},
+			errs: []string{"in.jsonl:1:9: invalid JSON: unexpected content after the object (one JSON object per line)"},
 		},
 		{
 			name: "object split over lines",
 			in:   "{\"a\":\n1}\n",
-			errs: []string{"in.jsonl:1: invalid JSON: unexpected end of input at column 6", "in.jsonl:2: invalid JSON: unexpected content after the number (one JSON object per line) at column 2"},
+			errs: []string{"in.jsonl:1:6: invalid JSON: unexpected end of input", "in.jsonl:2:2: invalid JSON: unexpected content after the number (one JSON object per line)"},
 		},
 		{
 			name:   "fields in first-seen order",
@@ -223,7 +223,7 @@ func TestJSONLErrorDeepInLargeFile(t *testing.T) {
 		}
 		if err != nil {
 			// The line is `{"id":4812,"question":"q4812","answer":` (39 bytes).
-			want := path + ":4812: invalid JSON: unexpected end of input at column 40"
+			want := path + ":4812:40: invalid JSON: unexpected end of input"
 			if err.Error() != want {
 				t.Fatalf("got  %q\nwant %q", err, want)
 			}
@@ -327,14 +327,14 @@ func TestReadJSON(t *testing.T) {
 			lines: []int{2, 6},
 			errs: []string{
 				"in.json:3: element [1] of the array is a string, want an object",
-				"in.json:4: element [2] of the array is an array, want an object at column 1",
+				"in.json:4:1: element [2] of the array is an array, want an object",
 				"in.json:5: element [3] of the array is a number, want an object",
 			},
 		},
 		{
 			name: "top level is an object",
 			in:   "\n  {\"a\":1}",
-			errs: []string{"in.json:2: want a JSON array of objects, found an object at column 3"},
+			errs: []string{"in.json:2:3: want a JSON array of objects, found one object (a .json file holds an array of objects, or JSON lines: one object per line)"},
 		},
 		{
 			name: "top level is a string",
@@ -351,38 +351,38 @@ func TestReadJSON(t *testing.T) {
 			in:    "[\n  {\"a\": 1},\n  {\"a\": tru}\n]",
 			recs:  []map[string]any{{"a": num("1")}},
 			lines: []int{2},
-			errs:  []string{"in.json:3: invalid JSON: invalid character '}' in literal true (expecting 'e') at column 12"},
+			errs:  []string{"in.json:3:12: invalid JSON: invalid character '}' in literal true (expecting 'e')"},
 		},
 		{
 			name:  "missing comma",
 			in:    "[\n  {\"a\": 1}\n  {\"a\": 2}\n]",
 			recs:  []map[string]any{{"a": num("1")}},
 			lines: []int{2},
-			errs:  []string{"in.json:3: invalid JSON: invalid character '{' after array element at column 3"},
+			errs:  []string{"in.json:3:3: invalid JSON: invalid character '{' after array element"},
 		},
 		{
 			name: "bad key",
 			in:   "[{\"a\": 1,\n 2: 3}]",
-			errs: []string{"in.json:2: invalid JSON: invalid character '2' looking for beginning of object key string at column 2"},
+			errs: []string{"in.json:2:2: invalid JSON: invalid character '2' looking for beginning of object key string"},
 		},
 		{
 			name: "error deep in a nested value",
 			in:   "[{\"a\": {\"b\": [1,\n2,\n3 4]}}]",
-			errs: []string{"in.json:3: invalid JSON: invalid character '4' after array element at column 3"},
+			errs: []string{"in.json:3:3: invalid JSON: invalid character '4' after array element"},
 		},
 		{
 			name:  "unterminated",
 			in:    "[{\"a\":1},\n{\"a\":2}\n\n",
 			recs:  []map[string]any{{"a": num("1")}, {"a": num("2")}},
 			lines: []int{1, 2},
-			errs:  []string{"in.json:2: invalid JSON: unexpected end of input at column 8"},
+			errs:  []string{"in.json:2:8: invalid JSON: unexpected end of input"},
 		},
 		{
 			name:  "cut inside an object",
 			in:    "[{\"a\":1},\n{\"a\":",
 			recs:  []map[string]any{{"a": num("1")}},
 			lines: []int{1},
-			errs:  []string{"in.json:2: invalid JSON: unexpected end of input at column 6"},
+			errs:  []string{"in.json:2:6: invalid JSON: unexpected end of input"},
 		},
 		{
 			name:   "a broken object adds no fields",
@@ -395,7 +395,7 @@ func TestReadJSON(t *testing.T) {
 			in:    "[{\"a\":1}]\n\n{\"b\":2}",
 			recs:  []map[string]any{{"a": num("1")}},
 			lines: []int{1},
-			errs:  []string{"in.json:3: invalid JSON: an object after the top-level array (the file must hold one array) at column 1"},
+			errs:  []string{"in.json:3:1: invalid JSON: an object after the top-level array (the file must hold one array)"},
 		},
 	})
 }
@@ -450,12 +450,12 @@ func TestReadCSV(t *testing.T) {
 		{
 			name: "duplicate header",
 			in:   "question,answer,question\nq,a,b\n",
-			errs: []string{`in.csv:1: field "question": header names two columns alike (columns 1 and 3) at column 17`},
+			errs: []string{`in.csv:1:17: field "question": header names two columns alike (columns 1 and 3)`},
 		},
 		{
 			name: "empty header name",
 			in:   "question,,answer\nq,a,b\n",
-			errs: []string{"in.csv:1: column 2 of the header has no name at column 10"},
+			errs: []string{"in.csv:1:10: column 2 of the header has no name"},
 		},
 		{
 			name: "empty file",
@@ -472,12 +472,12 @@ func TestReadCSV(t *testing.T) {
 			in:    "a,b\nx,y\nx,ab\"c\n",
 			recs:  []map[string]any{{"a": "x", "b": "y"}},
 			lines: []int{2},
-			errs:  []string{"in.csv:3: invalid CSV: bare \" in non-quoted-field at column 5"},
+			errs:  []string{"in.csv:3:5: invalid CSV: bare \" in non-quoted-field"},
 		},
 		{
 			name: "quote never closed",
 			in:   "a,b\nx,\"y\n\nz\n",
-			errs: []string{"in.csv:4: invalid CSV: extraneous or missing \" in quoted-field (in the row that starts on line 2)"},
+			errs: []string{"in.csv:4:3: invalid CSV: extraneous or missing \" in quoted-field (in the row that starts on line 2)"},
 		},
 	})
 }
@@ -616,7 +616,7 @@ func TestErrorText(t *testing.T) {
 		e    Error
 		want string
 	}{
-		{Error{File: "data/qa.jsonl", Line: 4812, Col: 37, Msg: "invalid JSON: unexpected end of input"}, "data/qa.jsonl:4812: invalid JSON: unexpected end of input at column 37"},
+		{Error{File: "data/qa.jsonl", Line: 4812, Col: 37, Msg: "invalid JSON: unexpected end of input"}, "data/qa.jsonl:4812:37: invalid JSON: unexpected end of input"},
 		{Error{File: "data/qa.csv", Line: 17, Msg: "row has 4 columns, header has 3 (question,answer,context)"}, "data/qa.csv:17: row has 4 columns, header has 3 (question,answer,context)"},
 		{Error{File: "a.csv", Line: 1, Field: "q", Msg: "m"}, `a.csv:1: field "q": m`},
 		{Error{Line: 3, Msg: "m"}, "line 3: m"},

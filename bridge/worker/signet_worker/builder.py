@@ -17,7 +17,7 @@ from typing import Any
 
 import dspy
 
-from . import state, userload
+from . import state, typed, userload
 from .errors import BadInput, BadProgram, UserCodeError
 
 MODULE_TYPES = ("predict", "chain_of_thought", "react", "retrieve", "custom")
@@ -389,7 +389,7 @@ def check_inputs(program: SignetProgram, inputs: Any) -> dict[str, Any]:
         if name not in inputs:
             raise BadInput(f"missing input {name!r} (the program needs {', '.join(program.program_inputs())})",
                            field=name)
-    return inputs
+    return typed.convert_inputs(program, inputs)
 
 
 def module_map(program: SignetProgram) -> dict[int, tuple[str, str]]:

@@ -31,7 +31,7 @@ from typing import Any, Callable
 import dspy
 from dspy.utils.callback import BaseCallback
 
-from . import builder, lms, runner
+from . import builder, lms, runner, typed
 from .errors import BadInput, Cancelled, WorkerError
 from .export import by_path, clean_state, module_states
 from .metrics import Metric, build_metric, passed, program_fields, score_of
@@ -72,7 +72,8 @@ class Dataset:
         return {id(ex): eid for ex, eid in zip(self.examples, self.ids)}
 
 
-def _dataset(raw: Any, where: str, needed: list[str]) -> Dataset:
+def _dataset(raw: Any, where: str, program: builder.SignetProgram) -> Dataset:
+    needed = program.program_inputs()
     if raw is None:
         return Dataset([], [])
     if not isinstance(raw, list):
@@ -88,6 +89,7 @@ def _dataset(raw: Any, where: str, needed: list[str]) -> Dataset:
         if missing:
             raise BadInput(f"{where}[{i}] has no input {missing[0]!r} (the program needs {', '.join(needed)})",
                            field=f"{where}[{i}].inputs.{missing[0]}")
+        inputs = typed.convert_inputs(program, inputs, where=f"{where}[{i}].inputs.")
         # A field both given and labelled (an input echoed as output) is an input: its given value wins.
         examples.append(dspy.Example(**{**outputs, **inputs}).with_inputs(*inputs.keys()))
         ids.append(str(item.get("id") if item.get("id") is not None else f"{where}[{i}]"))
@@ -442,10 +444,9 @@ def optimize(params: dict, *, emit: Callable[[str, dict[str, Any]], None] | None
         program.set_module_context(name, module_lm, lms.make_adapter(module_profile))
     builder.load_state(program, params.get("state"))
 
-    needed = program.program_inputs()
-    train = _dataset(params.get("train"), "train", needed)
-    val = _dataset(params.get("val"), "val", needed)
-    test = _dataset(params.get("test"), "test", needed)
+    train = _dataset(params.get("train"), "train", program)
+    val = _dataset(params.get("val"), "val", program)
+    test = _dataset(params.get("test"), "test", program)
     if not train.examples:
         raise BadInput("optimize needs training examples (train)", field="train")
     scoring = val if val.examples else train

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import dspy
 from dspy.clients import base_lm
 
-from . import builder, lms, render as render_mod
+from . import builder, lms, render as render_mod, typed
 from .errors import BadInput
 from .protocol import jsonable
 from .tracing import Tracer
@@ -117,7 +117,8 @@ def render(params: dict) -> dict[str, Any]:
     def adapter_for(name: str) -> dspy.Adapter:
         return lms.make_adapter(module_profiles.get(name, profile))
 
-    return render_mod.render(program, params.get("inputs") or {}, adapter_for, module)
+    inputs = typed.convert_inputs(program, params.get("inputs"))
+    return render_mod.render(program, inputs, adapter_for, module)
 
 
 def validate(params: dict) -> dict[str, Any]:

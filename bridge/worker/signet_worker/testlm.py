@@ -10,7 +10,8 @@ replies in the adapter's format, which DSPy's adapter then parses.
 Rules, in order, per output field (no randomness):
 
 a. a demo in the prompt whose input values equal the current input's: copy its
-   value for that field (so few-shot demos change answers);
+   value for that field (so few-shot demos change answers); the turns of a
+   `dspy.History` input are demos too (DSPy renders them as the same pairs);
 b. `Literal[...]`: the option that appears (whole word, case-insensitive) in the
    input text, else in the instructions, else the option sharing the most words
    with them, else the first option. ReAct's `next_tool_name` picks `finish` once
@@ -23,7 +24,9 @@ d. otherwise `str`: the last capitalised word or number of the first input
    ("What is the capital of France?" -> "France"); `list[...]`: two content words
    of the input; `int`/`float`: the first number in the input, else 0; `bool`:
    True; `dict` (ReAct's `next_tool_args`): the chosen tool's arguments filled
-   by these rules; a `reasoning` field: "Looking at <first input>, ...".
+   by these rules; a `reasoning` field: "Looking at <first input>, ...";
+   another type whose JSON schema the prompt states (a pydantic model,
+   `dict[str, int]`): a value of that schema, its leaves filled by these rules.
 
 Usage: prompt tokens are the whitespace-separated words of all messages,
 completion tokens the words of the reply. No cost is reported.
@@ -52,6 +55,8 @@ MODEL = "signet/test"
 _HEADER = re.compile(r"^\[\[ ## (\w+) ## \]\]\s*$")
 _FIELD_LINE = re.compile(r"^(\d+)\. `([^`]+)` \(")
 _TOOL_LINE = re.compile(r"^\((\d+)\) (\S+?)(?:, whose description is <desc>(.*)</desc>)?\.\s+It takes arguments (\{.*\})\.\s*$")
+_SCHEMA_NOTE = re.compile(r"\{(\w+)\}\s+# note: the value you produce must adhere to the JSON schema: (\{.*\})\s*$")
+_JSON_FIELD_LINE = re.compile(r'^\s*"(\w+)": (".*")\s*,?\s*$')
 _OBJECTIVE = "In adhering to this structure, your objective is: "
 _REQUIREMENTS = ("Respond with the corresponding output fields", "Respond with a JSON object in the following order of fields")
 _NOT_SUPPLIED = ("Not supplied for this particular example.", "Not supplied for this conversation history message.")
@@ -81,6 +86,7 @@ class Prompt:
     tools: dict[str, tuple[str, dict]] = field(default_factory=dict)  # name -> (description, args schema)
     demos: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
     current: dict[str, str] = field(default_factory=dict)
+    schemas: dict[str, dict] = field(default_factory=dict)  # output field -> the JSON schema the prompt states
 
 
 def _type_after(line: str, start: int) -> str:
@@ -155,6 +161,29 @@ def _json_object(content: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _schemas(system: str) -> dict[str, dict]:
+    """The JSON schemas DSPy's adapters state for output fields of a non-primitive type."""
+    out: dict[str, dict] = {}
+    for line in system.splitlines():
+        if "# note: the value you produce must adhere to the JSON schema" not in line:
+            continue
+        m = _JSON_FIELD_LINE.match(line)  # JSONAdapter: the note sits in a JSON string
+        if m:
+            try:
+                line = json.loads(m.group(2))
+            except ValueError:
+                continue
+        m = _SCHEMA_NOTE.search(line)
+        if m:
+            try:
+                schema = json.loads(m.group(2))
+            except ValueError:
+                continue
+            if isinstance(schema, dict):
+                out[m.group(1)] = schema
+    return out
+
+
 def parse_prompt(messages: list[dict[str, str]]) -> Prompt:
     """Recover what the adapter asked for from the rendered messages."""
     p = Prompt()
@@ -169,6 +198,7 @@ def parse_prompt(messages: list[dict[str, str]]) -> Prompt:
         p.inputs = _fields(system[in_at:out_at])
     if out_at >= 0:
         p.outputs = _fields(system[out_at:end_at if end_at > out_at else len(system)])
+    p.schemas = _schemas(system)
     obj = system.find(_OBJECTIVE)
     if obj >= 0:
         p.instructions = textwrap.dedent(system[obj + len(_OBJECTIVE):].lstrip("\n")).strip()
@@ -194,7 +224,8 @@ def parse_prompt(messages: list[dict[str, str]]) -> Prompt:
                     _json_object(assistant["content"]) if p.adapter == "json" else _sections(assistant["content"], out_names)
                 )
                 outs = {k: v for k, v in outs.items() if k != "completed" and not (isinstance(v, str) and v in _NOT_SUPPLIED)}
-                p.demos.append((_sections(user["content"], in_names), outs))
+                # A history turn's user message ends with the reply requirements, as the current one does.
+                p.demos.append((_strip_requirements(_sections(user["content"], in_names)), outs))
                 i += 2
             else:
                 i += 1
@@ -395,9 +426,56 @@ class Rules:
                 n = self.number()
                 return [int(n) if inner == "int" else n]
             return self.content_words()
+        schema = self.p.schemas.get(spec.name)
         if t.startswith(("dict[", "Dict[")) or t == "dict":
             tool = done.get("next_tool_name")
-            return self.tool_args(tool) if tool is not None and self.p.tools else {}
+            if tool is not None and self.p.tools:
+                return self.tool_args(tool)
+            return self.from_schema(schema, schema.get("$defs") or {}) if schema else {}
+        if schema:
+            return self.from_schema(schema, schema.get("$defs") or {})
+        return self.shaped(self.word_answer())
+
+    def from_schema(self, schema: Any, defs: dict[str, Any], depth: int = 0) -> Any:
+        """A value of a JSON schema (pydantic's), its leaves filled by the rules for plain values."""
+        if depth > 8 or not isinstance(schema, dict):
+            return None
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            return self.from_schema(defs.get(ref.rsplit("/", 1)[-1]), defs, depth + 1)
+        if schema.get("enum"):
+            return self.choose(list(schema["enum"]))
+        if "const" in schema:
+            return schema["const"]
+        for key in ("anyOf", "oneOf"):
+            options = [o for o in schema.get(key) or [] if isinstance(o, dict) and o.get("type") != "null"]
+            if options:
+                return self.from_schema(options[0], defs, depth + 1)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), None)
+        if kind == "object" or "properties" in schema:
+            props = schema.get("properties") or {}
+            if props:
+                return {name: self.from_schema(sub, defs, depth + 1) for name, sub in props.items()}
+            extra = schema.get("additionalProperties")
+            if isinstance(extra, dict):
+                return {w.lower(): self.from_schema(extra, defs, depth + 1) for w in self.content_words(1)}
+            return {}
+        if kind == "array":
+            items = schema.get("items")
+            if not isinstance(items, dict) or items.get("type", "string") == "string" and not (
+                    items.get("$ref") or items.get("enum")):
+                return self.content_words()
+            return [self.from_schema(items, defs, depth + 1)]
+        if kind == "integer":
+            return int(self.number())
+        if kind == "number":
+            return self.number()
+        if kind == "boolean":
+            return True
+        if kind == "null":
+            return None
         return self.shaped(self.word_answer())
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 import dspy
+import pydantic
 import pytest
 
 from signet_worker import testlm
@@ -91,6 +94,38 @@ def test_demos_change_the_answer(lm, adapter):
     assert run(lm, "question -> answer", adapter, demos=demos, question=q).answer == "Paris"
     # A demo with other inputs is not copied.
     assert run(lm, "question -> answer", adapter, demos=demos, question="What is the capital of Spain?").answer == "Spain"
+
+
+class Town(pydantic.BaseModel):
+    name: str
+    size: Literal["small", "large"]
+    rivers: list[str]
+    mayor: Optional["Person"] = None
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    age: int
+
+
+Town.model_rebuild()
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_values_of_the_json_schema_the_prompt_states(lm, adapter):
+    sig = dspy.Signature({"question": (str, dspy.InputField()), "town": (Town, dspy.OutputField()),
+                          "counts": (dict[str, int], dspy.OutputField())})
+    out = run(lm, sig, adapter, question="Is Lyon a large town with 2 rivers?")
+    assert out.town == Town(name="2", size="large", rivers=["Lyon", "large"], mayor=Person(name="2", age=2))
+    assert out.counts == {"lyon": 2}
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_history_turns_count_as_demos(lm, adapter):
+    history = dspy.History(messages=[{"question": "What is the capital of France?", "answer": "Lyon"}])
+    sig = "question, history: dspy.History -> answer"
+    assert run(lm, sig, adapter, question="What is the capital of France?", history=history).answer == "Lyon"
+    assert run(lm, sig, adapter, question="What is the capital of Spain?", history=history).answer == "Spain"
 
 
 def test_chain_of_thought_reasoning(lm):
