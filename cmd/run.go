@@ -239,7 +239,11 @@ func (a *app) runCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "answered from the cache (execution %s), at no cost\n\n", e.CacheOf)
 			}
 			if e.State != model.Completed {
-				return fmt.Errorf("execution %s %s after %d attempt(s): %s: %s", e.ID, e.State, e.Attempts, e.ErrorCode, e.Error)
+				err := fmt.Errorf("execution %s %s after %d attempt(s): %s: %s", e.ID, e.State, e.Attempts, e.ErrorCode, e.Error)
+				if n := e.TotalUsage().Calls; n > 0 || e.CostUnknown {
+					err = fmt.Errorf("%w (its %d LM calls cost %s)", err, n, costText(e))
+				}
+				return err
 			}
 			for _, k := range sortedKeys(e.Outputs) {
 				fmt.Fprintf(a.stdout, "%s: %s\n", k, indentCont(cellText(e.Outputs[k])))
