@@ -133,6 +133,30 @@ type OptimizeResult struct {
 	ValResults    ValResults             `json:"val_results"`
 }
 
+// Spent is what a run spent before an error ended it: the worker's error
+// carries it as detail.spent (docs/protocol.md, "optimize").
+type Spent struct {
+	LMCalls     int                    `json:"lm_calls"`
+	Cost        float64                `json:"cost"`
+	CostUnknown bool                   `json:"cost_unknown"`
+	Usage       map[string]model.Usage `json:"usage"`
+}
+
+// SpentOf reads what a failed run spent from the worker's error; false when
+// the error does not say (the run had not begun, or no worker answered).
+func SpentOf(err error) (*Spent, bool) {
+	var be *Error
+	if !errors.As(err, &be) || be.Detail["spent"] == nil {
+		return nil, false
+	}
+	b, jerr := json.Marshal(be.Detail["spent"])
+	var s Spent
+	if jerr != nil || json.Unmarshal(b, &s) != nil {
+		return nil, false
+	}
+	return &s, true
+}
+
 // Duration is the run's length as the worker measured it.
 func (r *OptimizeResult) Duration() time.Duration {
 	return time.Duration(r.DurationMS * float64(time.Millisecond))

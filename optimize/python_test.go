@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -175,5 +177,30 @@ func TestRealCancel(t *testing.T) {
 	}
 	if err := r.Cancel(context.Background(), o.ID); !errors.Is(err, ErrFinished) {
 		t.Errorf("cancel of a finished run: %v", err)
+	}
+}
+
+// TestRealFailedRunIsCharged: a run whose metric raises once the baseline's
+// LM calls are made fails, and is charged those calls; the charge counts in
+// the program's month.
+func TestRealFailedRunIsCharged(t *testing.T) {
+	pool := startPool(t, 2)
+	st := openStore(t)
+	seedCapitals(t, st, 4, 2, 4)
+	src := filepath.Join(t.TempDir(), "bad.py")
+	if err := os.WriteFile(src, []byte("def metric(example, pred, trace=None):\n    raise ValueError('boom')\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, Options{Store: st, Pool: pool, Threads: 1})
+	req := baseReq
+	req.LM = "priced"
+	req.Metric = model.Metric{Name: "bad", Kind: model.MetricCustom, Source: src + ":metric"}
+	done := waitDone(t, r, submit(t, r, req).ID, 2*time.Minute)
+	if done.State != model.Failed || done.ErrorCode != "user_code" || done.Cost <= 0 || done.LMCalls == 0 || done.CostUnknown {
+		t.Fatalf("failed run: %s %s, cost $%v (unknown %v) for %d LM calls", done.State, done.ErrorCode, done.Cost, done.CostUnknown, done.LMCalls)
+	}
+	rs, err := st.CostRollups(context.Background(), "qa", time.Now().UTC().Format("2006-01"))
+	if err != nil || len(rs) != 1 || rs[0].Cost != done.Cost {
+		t.Fatalf("rollups %+v (%v), want the run's $%v", rs, err, done.Cost)
 	}
 }

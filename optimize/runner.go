@@ -220,6 +220,9 @@ func (r *Runner) Start(ctx context.Context) (Recovered, error) {
 			}
 			o.ErrorCode = CodeInterrupted
 			o.Error = "owner stopped: Signet stopped while the run was in progress; the trials it stored are kept (run it again with `signet opt run`)"
+			// Its cost is the last progress stored (every few seconds): what
+			// it spent after that is charged to no one, and unknown.
+			o.CostUnknown = true
 			if err := r.st.PutOptimization(ctx, o); err != nil {
 				return rec, fmt.Errorf("optimize: recovery: %w", err)
 			}
@@ -454,6 +457,7 @@ func (r *Runner) run(ctx context.Context, j *job) {
 		o := r.snapshot(j)
 		_ = o.Move(model.Failed, r.now())
 		o.ErrorCode, o.Error = code, err.Error()
+		chargeFailed(o, err)
 		if ctx.Err() != nil && r.closing() {
 			o.ErrorCode = CodeInterrupted
 			o.Error = "owner stopped: Signet stopped while the run was in progress; the trials it stored are kept"
@@ -532,6 +536,25 @@ func (r *Runner) run(ctx context.Context, j *job) {
 		return
 	}
 	r.finish(ctx, j, base, res)
+}
+
+// chargeFailed sets what a failed run is charged: every LM call it made.
+// The worker's error says what the run spent when the worker lived to send
+// it (bridge.SpentOf). Otherwise the last progress report (already on o) is
+// what is known; if the call had reached a worker that then died, timed out
+// or was abandoned, calls after that report (progress is throttled) or in
+// flight may have been billed too, so the cost is unknown beyond it.
+func chargeFailed(o *model.Optimization, err error) {
+	if sp, ok := bridge.SpentOf(err); ok {
+		o.Cost, o.LMCalls = sp.Cost, sp.LMCalls
+		o.CostUnknown = o.CostUnknown || sp.CostUnknown
+		return
+	}
+	var be *bridge.Error
+	if errors.As(err, &be) && be.Worker != 0 &&
+		slices.Contains([]string{bridge.CodeWorkerDied, bridge.CodeTimeout, bridge.CodeCancelled, bridge.CodeProtocol}, be.Code) {
+		o.CostUnknown = true
+	}
 }
 
 func fillFromModules(t *model.Trial, mods map[string]bridge.ModuleState) {
