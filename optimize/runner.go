@@ -645,7 +645,8 @@ func (r *Runner) request(ctx context.Context, o *model.Optimization) (bridge.Opt
 }
 
 // finish records a result: scores, cost, the best program as a new version
-// (for a stopped run too, if it learned anything), and the final state.
+// (for a stopped run too, if it learned anything) or, when it scores below
+// the baseline, as the run's candidate, and the final state.
 func (r *Runner) finish(ctx context.Context, j *job, base *model.Program, res *bridge.OptimizeResult) {
 	o := r.snapshot(j)
 	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -702,15 +703,21 @@ func (r *Runner) finish(ctx context.Context, j *job, base *model.Program, res *b
 		if res.Stopped != "" {
 			next.Note += fmt.Sprintf(" (stopped: %s; best so far)", res.Stopped)
 		}
-		saved, err := r.st.SaveProgram(wctx, &next)
-		if err != nil {
-			o := r.snapshot(j)
-			_ = o.Move(model.Failed, r.now())
-			o.ErrorCode, o.Error = CodeInternal, fmt.Sprintf("saving the best program: %v", err)
-			r.save(j, o)
-			return
+		// No run silently makes a program worse: a result that scores below
+		// the baseline stays with the run as a candidate, and the head stays
+		// (Promote with force makes the candidate the head).
+		if res.BestScore < res.BaselineScore {
+			o.Regressed, o.Candidate = true, &next
+		} else {
+			saved, err := r.st.SaveProgram(wctx, &next)
+			if err != nil {
+				_ = o.Move(model.Failed, r.now())
+				o.ErrorCode, o.Error = CodeInternal, fmt.Sprintf("saving the best program: %v", err)
+				r.save(j, o)
+				return
+			}
+			o.ResultVersion = saved.Version
 		}
-		o.ResultVersion = saved.Version
 	}
 	to := model.Completed
 	if res.Stopped == "cancelled" {
