@@ -88,7 +88,7 @@ type ExecuteRequest struct {
 	ModuleLMs map[string]LMSpec // per-module overrides, by module name
 	State     json.RawMessage   // DSPy dump_state() of the program, or nil
 	Trace     bool              // stream spans
-	BaseDir   string            // resolves relative custom module sources; "" = the worker's working directory
+	BaseDir   string            // resolves relative user-code paths; "" = Program.BaseDir (else the worker's working directory)
 }
 
 // ExecuteResult is what an execution produced.
@@ -118,7 +118,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		return nil, fmt.Errorf("bridge: execute: no program")
 	}
 	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
-		State: req.State, Trace: req.Trace, BaseDir: req.BaseDir}
+		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program)}
 	if params.Inputs == nil {
 		params.Inputs = map[string]any{}
 	}
@@ -201,7 +201,7 @@ func (p *Pool) Render(ctx context.Context, req RenderRequest) (*RenderResult, er
 		State     json.RawMessage   `json:"state,omitempty"`
 		Module    *string           `json:"module"`
 		BaseDir   string            `json:"base_dir,omitempty"`
-	}{req.Program, req.Inputs, req.LM, req.ModuleLMs, req.State, nonEmpty(req.Module), req.BaseDir}
+	}{req.Program, req.Inputs, req.LM, req.ModuleLMs, req.State, nonEmpty(req.Module), baseDir(req.BaseDir, req.Program)}
 	if params.Inputs == nil {
 		params.Inputs = map[string]any{}
 	}
@@ -233,10 +233,19 @@ func (p *Pool) Validate(ctx context.Context, prog *model.Program) (*ValidateResu
 		return nil, fmt.Errorf("bridge: validate: no program")
 	}
 	var r ValidateResult
-	if err := p.callInto(ctx, wire.MethodValidate, map[string]any{"program": prog}, &r); err != nil {
+	if err := p.callInto(ctx, wire.MethodValidate, map[string]any{"program": prog, "base_dir": prog.BaseDir}, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// baseDir is what relative user-code paths of prog resolve against: the
+// request's directory, else the program's own (its file's directory).
+func baseDir(req string, prog *model.Program) string {
+	if req != "" {
+		return req
+	}
+	return prog.BaseDir
 }
 
 func (p *Pool) callInto(ctx context.Context, method string, params, out any) error {

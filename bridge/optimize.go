@@ -36,8 +36,8 @@ type OptimizeRequest struct {
 	LM           LMSpec
 	ModuleLMs    map[string]LMSpec
 	State        json.RawMessage // the base program's DSPy state, or nil
-	BaseDir      string
-	Optimizer    string // labeled_fewshot, bootstrap_fewshot, bootstrap_random_search, mipro_v2, copro, simba, gepa
+	BaseDir      string          // as in ExecuteRequest
+	Optimizer    string          // labeled_fewshot, bootstrap_fewshot, bootstrap_random_search, mipro_v2, copro, simba, gepa
 	Settings     map[string]any
 	Train        []Example
 	Val          []Example // empty: the optimizer's default
@@ -172,7 +172,7 @@ func (p *Pool) Optimize(ctx context.Context, req OptimizeRequest, onEvent func(O
 	if req.Optimizer == "" {
 		return nil, errors.New("bridge: optimize: no optimizer")
 	}
-	params := optimizeParams{Program: req.Program, LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, BaseDir: req.BaseDir,
+	params := optimizeParams{Program: req.Program, LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, BaseDir: baseDir(req.BaseDir, req.Program),
 		Optimizer: req.Optimizer, Settings: req.Settings, Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric,
 		ReflectionLM: req.ReflectionLM, PromptLM: req.PromptLM, Budget: req.Budget, Threads: req.Threads, Seed: req.Seed}
 	if params.Settings == nil {
@@ -228,14 +228,14 @@ func (p *Pool) Optimize(ctx context.Context, req OptimizeRequest, onEvent func(O
 
 // Export returns the DSPy JSON of a program (what program.save(path)
 // writes), with its instructions and demos, for plain DSPy to load.
-func (p *Pool) Export(ctx context.Context, prog *model.Program, baseDir string) (json.RawMessage, error) {
+func (p *Pool) Export(ctx context.Context, prog *model.Program, dir string) (json.RawMessage, error) {
 	if prog == nil {
 		return nil, errors.New("bridge: export: no program")
 	}
 	var r struct {
 		State json.RawMessage `json:"state"`
 	}
-	params := map[string]any{"program": prog, "base_dir": baseDir}
+	params := map[string]any{"program": prog, "base_dir": baseDir(dir, prog)}
 	if err := p.callInto(ctx, wire.MethodExport, params, &r); err != nil {
 		return nil, err
 	}
@@ -249,14 +249,14 @@ func (p *Pool) Export(ctx context.Context, prog *model.Program, baseDir string) 
 // returns each predictor's instructions and demos, by module name. A state
 // that does not fit the program is the *Error bad_input naming the
 // predictor.
-func (p *Pool) ImportState(ctx context.Context, prog *model.Program, state json.RawMessage, baseDir string) (map[string]ModuleState, error) {
+func (p *Pool) ImportState(ctx context.Context, prog *model.Program, state json.RawMessage, dir string) (map[string]ModuleState, error) {
 	if prog == nil {
 		return nil, errors.New("bridge: import_state: no program")
 	}
 	var r struct {
 		Modules map[string]ModuleState `json:"modules"`
 	}
-	params := map[string]any{"program": prog, "state": state, "base_dir": baseDir}
+	params := map[string]any{"program": prog, "state": state, "base_dir": baseDir(dir, prog)}
 	if err := p.callInto(ctx, wire.MethodImport, params, &r); err != nil {
 		return nil, err
 	}

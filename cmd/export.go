@@ -75,7 +75,7 @@ func (a *app) programExport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			state, err := pool.Export(ctx, p, a.cwd)
+			state, err := pool.Export(ctx, p, "")
 			if err != nil {
 				return fmt.Errorf("exporting %s v%d: %w", p.Name, p.Version, err)
 			}
@@ -131,7 +131,7 @@ func (a *app) programImport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mods, err := pool.ImportState(ctx, p, raw, a.cwd)
+			mods, err := pool.ImportState(ctx, p, raw, "")
 			if err != nil {
 				return fmt.Errorf("importing %s into %s v%d: %w", args[1], p.Name, p.Version, err)
 			}

@@ -195,14 +195,19 @@ func (a *app) optRun() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A failed run fails the command, with --json too (exit 1).
+			var failed error
+			if final.State == model.Failed {
+				failed = fmt.Errorf("optimization %s failed: %s: %s", final.ID, final.ErrorCode, final.Error)
+			}
 			if asJSON {
-				return writeJSON(a.stdout, final)
+				if err := writeJSON(a.stdout, final); err != nil {
+					return err
+				}
+				return failed
 			}
 			printOptimization(a.stdout, final)
-			if final.State == model.Failed {
-				return fmt.Errorf("optimization %s failed: %s: %s", final.ID, final.ErrorCode, final.Error)
-			}
-			return nil
+			return failed
 		},
 	}
 	f := c.Flags()
