@@ -105,16 +105,8 @@ func TestBinaryProgramFilesArePortable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := run(t, env, args...)
-		if code != 0 {
-			t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-		return out
-	}
-	mustRun("program", "create", "-f", filepath.Join(proj, "program.yaml"))
-	mustRun("program", "show", "custom_qa", "-o", filepath.Join(proj, "saved.yaml"))
+	mustRun(t, env, "program", "create", "-f", filepath.Join(proj, "program.yaml"))
+	mustRun(t, env, "program", "show", "custom_qa", "-o", filepath.Join(proj, "saved.yaml"))
 	saved, err := os.ReadFile(filepath.Join(proj, "saved.yaml"))
 	if err != nil || !strings.Contains(string(saved), "source: qa_module.py:DraftThenAnswer") || strings.Contains(string(saved), root) {
 		t.Fatalf("written out: %v\n%s", err, saved)
@@ -127,8 +119,8 @@ func TestBinaryProgramFilesArePortable(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(moved, "saved.yaml"), []byte(renamed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mustRun("program", "create", "-f", filepath.Join(moved, "saved.yaml"))
-	out := mustRun("run", "moved_qa", "--lm", "test", "--input", "question=Who wrote Hamlet?", "--json")
+	mustRun(t, env, "program", "create", "-f", filepath.Join(moved, "saved.yaml"))
+	out := mustRun(t, env, "run", "moved_qa", "--lm", "test", "--input", "question=Who wrote Hamlet?", "--json")
 	var res struct{ State string }
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.State != "completed" {
 		t.Fatalf("the moved program: %v\n%s", err, out)

@@ -17,11 +17,7 @@ func TestBinaryOptimize(t *testing.T) {
 	env, ws, _ := ownerEnv(t)
 	mustRun := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := run(t, env, args...)
-		if code != 0 {
-			t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-		return out
+		return mustRun(t, env, args...)
 	}
 	mustRun("dataset", "import", "examples/qa.jsonl", "--split", "train")
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -221,17 +220,7 @@ func seedMisleading(t testing.TB, st *store.Store, n int) {
 		exs = append(exs, &model.Example{Split: model.Train, Data: map[string]any{"question": q, "answer": c[1]}},
 			&model.Example{Split: model.Validation, Data: map[string]any{"question": q, "answer": c[0]}})
 	}
-	k := 0
-	_, err := st.ImportExamples(context.Background(), &model.Dataset{Name: "mislead", InputKeys: []string{"question"}}, func() (*model.Example, error) {
-		if k == len(exs) {
-			return nil, io.EOF
-		}
-		k++
-		return exs[k-1], nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	importExamples(t, st, "mislead", exs)
 }
 
 // TestRealRegressionIsNotTheHead: a run whose result scores below its
