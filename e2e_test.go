@@ -55,6 +55,16 @@ func run(t testing.TB, env []string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
+// mustRun runs the binary and fails the test unless it exits 0.
+func mustRun(t testing.TB, env []string, args ...string) string {
+	t.Helper()
+	out, errOut, code := run(t, env, args...)
+	if code != 0 {
+		t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
+	}
+	return out
+}
+
 // TestBinaryFirstSteps is the check, with the real binary and the
 // workspace chosen by XDG_DATA_HOME as on a fresh machine.
 func TestBinaryFirstSteps(t *testing.T) {

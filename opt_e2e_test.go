@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,11 +17,7 @@ func TestBinaryOptimize(t *testing.T) {
 	env, ws, _ := ownerEnv(t)
 	mustRun := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := run(t, env, args...)
-		if code != 0 {
-			t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-		return out
+		return mustRun(t, env, args...)
 	}
 	mustRun("dataset", "import", "examples/qa.jsonl", "--split", "train")
 
@@ -150,4 +147,81 @@ p = dspy.Predict("question -> answer"); p.load(sys.argv[1]); print(len(p.demos))
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestBinaryRegressionIsNotTheHead: a run whose result scores below its
+// baseline on validation (training labels the test LM copies from demos,
+// validation labels it gets right unaided) keeps the result as a candidate;
+// `opt run` and `opt show` (--json too) say so with both scores, zero
+// included; promote refuses without --force, and with it the candidate
+// becomes the head. Each command is its own process: the candidate survives
+// a restart.
+func TestBinaryRegressionIsNotTheHead(t *testing.T) {
+	env, _, _ := ownerEnv(t)
+	dir := t.TempDir()
+	var train, val strings.Builder
+	for _, c := range [][2]string{{"France", "Paris"}, {"Japan", "Tokyo"}, {"Italy", "Rome"}, {"Peru", "Lima"}} {
+		q := "What is the capital of " + c[0] + "?"
+		fmt.Fprintf(&train, "{\"question\": %q, \"answer\": %q}\n", q, c[1])
+		fmt.Fprintf(&val, "{\"question\": %q, \"answer\": %q}\n", q, c[0])
+	}
+	for split, body := range map[string]string{"train": train.String(), "validation": val.String()} {
+		file := filepath.Join(dir, split+".jsonl")
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut, code := run(t, env, "dataset", "import", file, "--name", "mislead", "--split", split); code != 0 {
+			t.Fatalf("import %s: %d %s %s", split, code, out, errOut)
+		}
+	}
+	out, errOut, code := run(t, env, "opt", "run", "qa", "--optimizer", "labeled", "--train", "mislead:train",
+		"--val", "mislead:validation", "--set", "k=4", "--lm", "fast", "--json")
+	if code != 0 {
+		t.Fatalf("opt run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("opt run --json: %v\n%s", err, out)
+	}
+	id, _ := raw["id"].(string)
+	if raw["state"] != "completed" || raw["baseline_score"] != 1.0 || raw["best_score"] != 0.0 || raw["regressed"] != true ||
+		raw["result_version"] != nil || raw["candidate"] == nil {
+		t.Fatalf("a regressing run (both scores, the zero one included):\n%s", out)
+	}
+	head := func() (v int, from string) {
+		t.Helper()
+		out, errOut, code := run(t, env, "program", "show", "qa", "--format", "json")
+		var p struct {
+			Version      int    `json:"version"`
+			CompiledFrom string `json:"compiled_from"`
+		}
+		if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil {
+			t.Fatalf("program show: %d %v %s", code, err, errOut)
+		}
+		return p.Version, p.CompiledFrom
+	}
+	if v, _ := head(); v != 1 {
+		t.Fatalf("the regressing run's result became the head (v%d)", v)
+	}
+	show, errOut, code := run(t, env, "opt", "show", id)
+	for _, want := range []string{"validation  1.000 → 0.000", "regressed   the result scored 0.000 on validation, below the baseline's 1.000",
+		"not saved   kept with the run as a candidate", "signet opt promote " + id + " --force"} {
+		if code != 0 || !strings.Contains(show, want) {
+			t.Errorf("opt show (exit %d) lacks %q:\n%s%s", code, want, show, errOut)
+		}
+	}
+	out, errOut, code = run(t, env, "opt", "promote", id)
+	if code != 1 || !strings.Contains(errOut, "below the baseline") || !strings.Contains(errOut, "--force") {
+		t.Errorf("promote without --force: exit %d\n%s%s", code, out, errOut)
+	}
+	if v, _ := head(); v != 1 {
+		t.Fatalf("a refused promote moved the head to v%d", v)
+	}
+	out, errOut, code = run(t, env, "opt", "promote", id, "--force")
+	if code != 0 || !strings.Contains(out, "qa v2 is now the result of labeled_fewshot run "+id) {
+		t.Errorf("promote --force: exit %d\n%s%s", code, out, errOut)
+	}
+	if v, from := head(); v != 2 || from != id {
+		t.Errorf("head after promote --force: v%d compiled from %q", v, from)
+	}
 }

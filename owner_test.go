@@ -50,6 +50,12 @@ profiles:
     model: signet/test
     cache: false
     kwargs: {sleep_ms: %d}
+  outage:
+    model: signet/test
+    cache: false
+    price_in: 3
+    price_out: 15
+    kwargs: {fail_on: BOOM}
 `, crawlMS)
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/engine"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/optimize"
 	"github.com/signet-dspy/signet/store"
 )
 
@@ -175,6 +176,7 @@ const (
 	CodeBadRequest  = "bad_request"
 	CodeFinished    = "finished"
 	CodeBudget      = "budget"
+	CodeRegressed   = "regressed"   // a promote without force of a result that scored below its baseline
 	CodeUnavailable = "unavailable" // the owner is stopping
 	CodeInternal    = "internal"
 )
@@ -209,6 +211,8 @@ func (e *Error) Is(target error) bool {
 		return target == engine.ErrFinished
 	case CodeUnavailable:
 		return target == engine.ErrClosed
+	case CodeRegressed:
+		return target == optimize.ErrRegressed
 	}
 	return false
 }

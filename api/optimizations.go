@@ -62,6 +62,8 @@ func optError(w http.ResponseWriter, err error) {
 		err = &Error{Status: http.StatusConflict, Code: CodeBudget, Message: err.Error()}
 	case errors.Is(err, optimize.ErrNoResult):
 		err = &Error{Status: http.StatusConflict, Code: CodeBadRequest, Message: err.Error()}
+	case errors.Is(err, optimize.ErrRegressed):
+		err = &Error{Status: http.StatusConflict, Code: CodeRegressed, Message: err.Error()}
 	case errors.Is(err, optimize.ErrFinished):
 		err = &Error{Status: http.StatusConflict, Code: CodeFinished, Message: err.Error()}
 	case errors.Is(err, optimize.ErrClosed):
@@ -166,7 +168,12 @@ func (s *Server) promoteOptimization(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	p, _, err := optimize.Promote(r.Context(), s.b.Store(), id)
+	force, err := boolParam(r, "force")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, _, err := optimize.Promote(r.Context(), s.b.Store(), id, force)
 	if err != nil {
 		optError(w, err)
 		return
@@ -269,18 +276,23 @@ func (c *Client) SubmitOptimization(ctx context.Context, req OptimizationRequest
 	return &o, nil
 }
 
-// CancelOptimization stops a run; a running one ends cancelled with its
-// best program so far saved.
 // PromoteOptimization makes run id's result its program's newest version
-// again (optimize.Promote) and returns that version.
-func (c *Client) PromoteOptimization(ctx context.Context, id model.ID) (*model.Program, error) {
+// (optimize.Promote; force promotes a result that regressed) and returns
+// that version.
+func (c *Client) PromoteOptimization(ctx context.Context, id model.ID, force bool) (*model.Program, error) {
 	var p model.Program
-	if err := c.do(ctx, http.MethodPost, "/v1/optimizations/"+id.String()+"/promote", nil, &p); err != nil {
+	path := "/v1/optimizations/" + id.String() + "/promote"
+	if force {
+		path += "?force=true"
+	}
+	if err := c.do(ctx, http.MethodPost, path, nil, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
 }
 
+// CancelOptimization stops a run; a running one ends cancelled with its
+// best program so far saved.
 func (c *Client) CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
 	var o model.Optimization
 	if err := c.do(ctx, http.MethodPost, "/v1/optimizations/"+id.String()+"/cancel", nil, &o); err != nil {

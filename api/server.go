@@ -680,6 +680,18 @@ func intParam(r *http.Request, name string) (int, error) {
 	return n, nil
 }
 
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("%s %q: want true or false", name, v)
+	}
+	return b, nil
+}
+
 func pathID(r *http.Request) (model.ID, error) {
 	id, err := model.ParseID(r.PathValue("id"))
 	if err != nil {

@@ -88,7 +88,7 @@ type ExecuteRequest struct {
 	ModuleLMs map[string]LMSpec // per-module overrides, by module name
 	State     json.RawMessage   // DSPy dump_state() of the program, or nil
 	Trace     bool              // stream spans
-	BaseDir   string            // resolves relative custom module sources; "" = the worker's working directory
+	BaseDir   string            // resolves relative user-code paths; "" = Program.BaseDir (else the worker's working directory)
 }
 
 // ExecuteResult is what an execution produced.
@@ -118,7 +118,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		return nil, fmt.Errorf("bridge: execute: no program")
 	}
 	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
-		State: req.State, Trace: req.Trace, BaseDir: req.BaseDir}
+		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program)}
 	if params.Inputs == nil {
 		params.Inputs = map[string]any{}
 	}
@@ -205,7 +205,7 @@ func (p *Pool) Render(ctx context.Context, req RenderRequest) (*RenderResult, er
 		State     json.RawMessage   `json:"state,omitempty"`
 		Module    *string           `json:"module"`
 		BaseDir   string            `json:"base_dir,omitempty"`
-	}{req.Program, req.Inputs, req.LM, req.ModuleLMs, req.State, nonEmpty(req.Module), req.BaseDir}
+	}{req.Program, req.Inputs, req.LM, req.ModuleLMs, req.State, nonEmpty(req.Module), baseDir(req.BaseDir, req.Program)}
 	if params.Inputs == nil {
 		params.Inputs = map[string]any{}
 	}
@@ -235,12 +235,12 @@ type ValidatedModule struct {
 
 // Validate builds the program in DSPy without running it; a program that
 // does not build is the *Error bad_program, with Detail["module"].
-func (p *Pool) Validate(ctx context.Context, prog *model.Program, baseDir string) (*ValidateResult, error) {
+func (p *Pool) Validate(ctx context.Context, prog *model.Program, dir string) (*ValidateResult, error) {
 	if prog == nil {
 		return nil, fmt.Errorf("bridge: validate: no program")
 	}
 	var r ValidateResult
-	if err := p.callInto(ctx, wire.MethodValidate, map[string]any{"program": prog, "base_dir": baseDir}, &r); err != nil {
+	if err := p.callInto(ctx, wire.MethodValidate, map[string]any{"program": prog, "base_dir": baseDir(dir, prog)}, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -249,11 +249,11 @@ func (p *Pool) Validate(ctx context.Context, prog *model.Program, baseDir string
 // Flow is a program's data flow: from its signatures when they say it all,
 // else as a worker builds the program (a custom module without a signature
 // reads its forward()'s parameters and produces its predictors' outputs).
-func (p *Pool) Flow(ctx context.Context, prog *model.Program, baseDir string) (model.Flow, error) {
+func (p *Pool) Flow(ctx context.Context, prog *model.Program, dir string) (model.Flow, error) {
 	if f, ok := prog.StaticFlow(); ok {
 		return f, nil
 	}
-	v, err := p.Validate(ctx, prog, baseDir)
+	v, err := p.Validate(ctx, prog, dir)
 	if err != nil {
 		return model.Flow{}, err
 	}
@@ -268,6 +268,15 @@ func (p *Pool) Flow(ctx context.Context, prog *model.Program, baseDir string) (m
 		}
 	}
 	return f, nil
+}
+
+// baseDir is what relative user-code paths of prog resolve against: the
+// request's directory, else the program's own (its file's directory).
+func baseDir(req string, prog *model.Program) string {
+	if req != "" {
+		return req
+	}
+	return prog.BaseDir
 }
 
 func (p *Pool) callInto(ctx context.Context, method string, params, out any) error {

@@ -36,8 +36,8 @@ type OptimizeRequest struct {
 	LM           LMSpec
 	ModuleLMs    map[string]LMSpec
 	State        json.RawMessage // the base program's DSPy state, or nil
-	BaseDir      string
-	Optimizer    string // labeled_fewshot, bootstrap_fewshot, bootstrap_random_search, mipro_v2, copro, simba, gepa
+	BaseDir      string          // as in ExecuteRequest
+	Optimizer    string          // labeled_fewshot, bootstrap_fewshot, bootstrap_random_search, mipro_v2, copro, simba, gepa
 	Settings     map[string]any
 	Train        []Example
 	Val          []Example // empty: the optimizer's default
@@ -133,6 +133,30 @@ type OptimizeResult struct {
 	ValResults    ValResults             `json:"val_results"`
 }
 
+// Spent is what a run spent before an error ended it: the worker's error
+// carries it as detail.spent (docs/protocol.md, "optimize").
+type Spent struct {
+	LMCalls     int                    `json:"lm_calls"`
+	Cost        float64                `json:"cost"`
+	CostUnknown bool                   `json:"cost_unknown"`
+	Usage       map[string]model.Usage `json:"usage"`
+}
+
+// SpentOf reads what a failed run spent from the worker's error; false when
+// the error does not say (the run had not begun, or no worker answered).
+func SpentOf(err error) (*Spent, bool) {
+	var be *Error
+	if !errors.As(err, &be) || be.Detail["spent"] == nil {
+		return nil, false
+	}
+	b, jerr := json.Marshal(be.Detail["spent"])
+	var s Spent
+	if jerr != nil || json.Unmarshal(b, &s) != nil {
+		return nil, false
+	}
+	return &s, true
+}
+
 // Duration is the run's length as the worker measured it.
 func (r *OptimizeResult) Duration() time.Duration {
 	return time.Duration(r.DurationMS * float64(time.Millisecond))
@@ -148,7 +172,7 @@ func (p *Pool) Optimize(ctx context.Context, req OptimizeRequest, onEvent func(O
 	if req.Optimizer == "" {
 		return nil, errors.New("bridge: optimize: no optimizer")
 	}
-	params := optimizeParams{Program: req.Program, LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, BaseDir: req.BaseDir,
+	params := optimizeParams{Program: req.Program, LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, BaseDir: baseDir(req.BaseDir, req.Program),
 		Optimizer: req.Optimizer, Settings: req.Settings, Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric,
 		ReflectionLM: req.ReflectionLM, PromptLM: req.PromptLM, Budget: req.Budget, Threads: req.Threads, Seed: req.Seed}
 	if params.Settings == nil {
@@ -222,7 +246,7 @@ func (p *Pool) Export(ctx context.Context, req ExportRequest) (*ExportResult, er
 	if req.Program == nil {
 		return nil, errors.New("bridge: export: no program")
 	}
-	params := map[string]any{"program": req.Program, "base_dir": req.BaseDir, "python": req.Python}
+	params := map[string]any{"program": req.Program, "base_dir": baseDir(req.BaseDir, req.Program), "python": req.Python}
 	if len(req.State) > 0 {
 		params["state"] = req.State
 	}
@@ -264,7 +288,7 @@ func (p *Pool) ImportState(ctx context.Context, req ImportRequest) (*ImportResul
 	params := map[string]any{"base_dir": req.BaseDir}
 	switch {
 	case req.Program != nil:
-		params["program"] = req.Program
+		params["program"], params["base_dir"] = req.Program, baseDir(req.BaseDir, req.Program)
 	case req.Name == "":
 		return nil, errors.New("bridge: import_state: neither a program nor a name")
 	default:

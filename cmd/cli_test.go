@@ -332,3 +332,68 @@ func TestDatasetImportTypes(t *testing.T) {
 		t.Errorf("n not typed: %s", got)
 	}
 }
+
+// A program file names its user code relative to itself: the paths are
+// stored as written, and written out relative to the file written (or the
+// current directory), never with the workspace's base directory.
+func TestProgramFilesKeepUserCodeRelative(t *testing.T) {
+	ws := t.TempDir()
+	mustSignet(t, ws, "init")
+	root := t.TempDir()
+	proj := filepath.Join(root, "proj")
+	if err := os.MkdirAll(filepath.Join(root, "out", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(proj, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, proj, "prog.yaml", `name: mine
+modules:
+  - name: first
+    type: custom
+    source: mod.py:Mine
+    signature: "question -> answer"
+  - name: agent
+    type: react
+    signature: "question -> result"
+    config:
+      tools: ["tools.py:search"]
+`)
+	mustSignet(t, ws, "program", "create", "-f", file)
+	shown := func(args ...string) string {
+		t.Helper()
+		return mustSignet(t, ws, append([]string{"program", "show", "mine"}, args...)...)
+	}
+	read := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// Beside the original: as the user wrote it.
+	shown("-o", filepath.Join(proj, "again.yaml"))
+	if got := read(filepath.Join(proj, "again.yaml")); !strings.Contains(got, "source: mod.py:Mine") || !strings.Contains(got, "- tools.py:search") {
+		t.Errorf("written beside the original:\n%s", got)
+	}
+	// Elsewhere: relative to where it is written.
+	shown("-o", filepath.Join(root, "out", "sub", "p.yaml"))
+	if got := read(filepath.Join(root, "out", "sub", "p.yaml")); !strings.Contains(got, "source: ../../proj/mod.py:Mine") ||
+		!strings.Contains(got, "- ../../proj/tools.py:search") || strings.Contains(got, "base_dir") || strings.Contains(got, root) {
+		t.Errorf("written elsewhere:\n%s", got)
+	}
+	// JSON, to stdout: relative to the current directory, no base_dir.
+	var p struct {
+		BaseDir *string `json:"base_dir"`
+		Modules []struct{ Source string }
+	}
+	if err := json.Unmarshal([]byte(shown("--json")), &p); err != nil {
+		t.Fatal(err)
+	}
+	cwd, _ := os.Getwd()
+	want, _ := filepath.Rel(cwd, filepath.Join(proj, "mod.py"))
+	if p.BaseDir != nil || p.Modules[0].Source != filepath.ToSlash(want)+":Mine" {
+		t.Errorf("show --json: base_dir %v, source %q (want %q)", p.BaseDir, p.Modules[0].Source, want+":Mine")
+	}
+}

@@ -240,11 +240,16 @@ func printExecution(w io.Writer, e *model.Execution) {
 		u := e.Usage[m]
 		fmt.Fprintf(w, "usage     %s: %d calls, %d tokens in, %d out\n", m, u.Calls, u.PromptTokens, u.CompletionTokens)
 	}
+	fmt.Fprintf(w, "cost      %s\n", costText(e))
+}
+
+// costText is what an execution's LM calls cost, every attempt's included.
+func costText(e *model.Execution) string {
 	cost := fmt.Sprintf("$%.6f", e.Cost)
 	if e.CostUnknown {
-		cost += " (unknown: the provider reported none and the profile has no prices)"
+		cost += " or more (some LM call's cost is unknown: no price from the provider or the profile, or a call cut short)"
 	}
-	fmt.Fprintf(w, "cost      %s\n", cost)
+	return cost
 }
 
 func (a *app) execCancel() *cobra.Command {

@@ -68,7 +68,7 @@ func (a *app) programExport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := pool.Export(ctx, bridge.ExportRequest{Program: p, BaseDir: a.cwd, Python: python})
+			res, err := pool.Export(ctx, bridge.ExportRequest{Program: p, Python: python})
 			if err != nil {
 				return fmt.Errorf("exporting %s v%d: %w", p.Name, p.Version, err)
 			}
@@ -140,7 +140,7 @@ func (a *app) programImport() *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
 			name, file := args[0], a.abs(args[1])
-			req := bridge.ImportRequest{BaseDir: a.cwd}
+			var req bridge.ImportRequest
 			info, err := os.Stat(file)
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", args[1], err)
@@ -181,13 +181,9 @@ func (a *app) programImport() *cobra.Command {
 				if err := model.ValidName("program", name); err != nil {
 					return usagef("%v", err)
 				}
-				req.Name, req.Signature, req.Source = name, signature, source
+				// --source is relative to where the command runs, as a program file's paths are to the file.
+				req.Name, req.Signature, req.Source, req.BaseDir = name, signature, source, a.cwd
 				req.Type = model.ModuleType(kind)
-				if req.Source != "" {
-					if req.Source, err = absSource(a.cwd, req.Source); err != nil {
-						return usagef("--source: %v", err)
-					}
-				}
 			default:
 				return err
 			}
@@ -211,7 +207,7 @@ func (a *app) programImport() *cobra.Command {
 			if base != nil {
 				saved, err = st.SaveProgram(ctx, next)
 			} else {
-				next.Version, next.Status = 0, model.Draft
+				next.Version, next.Status, next.BaseDir = 0, model.Draft, a.cwd
 				saved, err = st.CreateProgram(ctx, next)
 			}
 			if err != nil {

@@ -195,14 +195,19 @@ func (a *app) optRun() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A failed run fails the command, with --json too (exit 1).
+			var failed error
+			if final.State == model.Failed {
+				failed = fmt.Errorf("optimization %s failed: %s: %s", final.ID, final.ErrorCode, final.Error)
+			}
 			if asJSON {
-				return writeJSON(a.stdout, final)
+				if err := writeJSON(a.stdout, final); err != nil {
+					return err
+				}
+				return failed
 			}
 			printOptimization(a.stdout, final)
-			if final.State == model.Failed {
-				return fmt.Errorf("optimization %s failed: %s: %s", final.ID, final.ErrorCode, final.Error)
-			}
-			return nil
+			return failed
 		},
 	}
 	f := c.Flags()
@@ -367,8 +372,14 @@ func printOptimization(w io.Writer, o *model.Optimization) {
 		fmt.Fprintf(w, " (budget $%.4f)", o.Budget)
 	}
 	fmt.Fprintln(w)
-	if o.ResultVersion > 0 {
+	if o.Regressed {
+		fmt.Fprintf(w, "regressed   the result scored %.3f on validation, below the baseline's %.3f\n", o.BestScore, o.BaselineScore)
+	}
+	switch {
+	case o.ResultVersion > 0:
 		fmt.Fprintf(w, "saved as    %s v%d (compiled from this run): signet program show %s --version %d\n", o.Program, o.ResultVersion, o.Program, o.ResultVersion)
+	case o.Candidate != nil:
+		fmt.Fprintf(w, "not saved   kept with the run as a candidate; %s's newest version is unchanged (signet opt promote %s --force makes it the newest)\n", o.Program, o.ID)
 	}
 }
 
@@ -452,6 +463,9 @@ func (a *app) optList() *cobra.Command {
 				state := string(o.State)
 				if o.Stopped != "" && o.Stopped != "cancelled" {
 					state += " (" + o.Stopped + ")"
+				}
+				if o.Regressed && o.ResultVersion == 0 {
+					state += " (regressed: not saved)"
 				}
 				valCell, testCell := "-", "-"
 				if o.State != model.Pending {
@@ -625,24 +639,30 @@ func (a *app) optCancel() *cobra.Command {
 // every run saves its result as the newest version, so after several runs
 // the better one may be behind a later, worse one.
 func (a *app) optPromote() *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	c := &cobra.Command{
 		Use:   "promote ID",
-		Short: "Save a run's result again as the program's newest version (after comparing runs)",
-		Args:  exactArgs("ID"),
+		Short: "Save a run's result as the program's newest version (after comparing runs)",
+		Long: "Save a run's result as the program's newest version. A result that scored below its run's\n" +
+			"baseline on validation never became a version (it is kept with the run as a candidate); --force\n" +
+			"promotes it anyway.",
+		Args: exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			id, err := parseOptID(args[0])
 			if err != nil {
 				return err
 			}
-			saved, o, err := optimize.Promote(c.Context(), a.shared.st, id)
+			saved, o, err := optimize.Promote(c.Context(), a.shared.st, id, force)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s v%d is now the result of %s run %s (v%d, validation %.3f)\n",
-				saved.Name, saved.Version, o.Optimizer, o.ID, o.ResultVersion, o.BestScore)
+			fmt.Fprintf(a.stdout, "%s v%d is now the result of %s run %s (validation %.3f → %.3f)\n",
+				saved.Name, saved.Version, o.Optimizer, o.ID, o.BaselineScore, o.BestScore)
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&force, "force", false, "promote a result that scored below its baseline")
+	return c
 }
 
 func (a *app) optCompare() *cobra.Command {
@@ -694,8 +714,11 @@ func printComparison(w io.Writer, c *optimize.Comparison) {
 			set = clip(string(b), 40)
 		}
 		res := "-"
-		if r.ResultVersion > 0 {
+		switch {
+		case r.ResultVersion > 0:
 			res = fmt.Sprintf("v%d", r.ResultVersion)
+		case r.Regressed:
+			res = "candidate (regressed)"
 		}
 		t.row(label(i), r.ID, fmt.Sprintf("%s v%d", r.Program, r.BaseVersion), r.Optimizer, set, r.State,
 			fmt.Sprintf("%.3f→%.3f", r.Before, r.After), scorePtr(r.TestBefore)+"→"+scorePtr(r.TestAfter),

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,9 @@ func (a *app) programCreate() *cobra.Command {
 					return fmt.Errorf("reading stdin: %w", rerr)
 				}
 				p, err = parseProgram("<stdin>", data)
+				if p != nil {
+					p.BaseDir = a.cwd // relative user code is named from where the command runs
+				}
 			} else {
 				p, err = readProgramFile(file, a.abs(file))
 			}
@@ -129,13 +133,16 @@ func orDash(s string) string {
 }
 
 func (a *app) programShow() *cobra.Command {
-	var format string
+	var format, out string
 	var version int
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Print a program definition (YAML by default; the output is a valid input of create)",
-		Args:  exactArgs("NAME"),
+		Long: "Print a program definition, a valid input of `program create`. Paths of user code (a custom\n" +
+			"module's source, ReAct tools) are written relative to the file written (-o), else to the current\n" +
+			"directory, so the definition and the code it names can move together.",
+		Args: exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			if asJSON {
 				format = "json"
@@ -153,14 +160,29 @@ func (a *app) programShow() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := encodeProgram(p, format)
+			dir := a.cwd
+			if out != "" {
+				dir = filepath.Dir(a.abs(out))
+				if !c.Flags().Changed("format") && !asJSON && strings.EqualFold(filepath.Ext(out), ".json") {
+					format = "json"
+				}
+			}
+			text, err := encodeProgram(relativeTo(p, dir), format)
 			if err != nil {
 				return err
 			}
-			_, err = a.stdout.Write(out)
-			return err
+			if out == "" {
+				_, err = a.stdout.Write(text)
+				return err
+			}
+			if err := os.WriteFile(a.abs(out), text, 0o644); err != nil {
+				return fmt.Errorf("writing %s: %w", out, err)
+			}
+			fmt.Fprintf(a.stderr, "wrote %s v%d to %s\n", p.Name, p.Version, out)
+			return nil
 		},
 	}
+	c.Flags().StringVarP(&out, "output", "o", "", "write to this file (default: stdout)")
 	c.Flags().StringVar(&format, "format", "yaml", "yaml or json")
 	c.Flags().BoolVar(&asJSON, "json", false, "same as --format json")
 	c.Flags().IntVar(&version, "version", 0, "a specific version (default: latest)")
@@ -231,6 +253,7 @@ func (a *app) programEdit() *cobra.Command {
 			if p.Name != cur.Name {
 				return fmt.Errorf("%s: the name cannot change in edit (was %q, now %q); your edit is kept there", path, cur.Name, p.Name)
 			}
+			p.BaseDir = cur.BaseDir // its paths are still relative to the program's file, not the edit file
 			saved, err := repo.SaveProgram(c.Context(), p)
 			if err != nil {
 				return fmt.Errorf("%w (your edit is kept in %s)", err, path)

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +22,11 @@ import (
 // reads too) strictly: unknown keys are errors, and every error names the
 // file (as the user typed it) and line. abs is the file resolved against the
 // command line's working directory.
+//
+// User code is named relative to the program file, as in a DSPy project:
+// the paths are kept as written and the file's directory becomes the
+// program's BaseDir, against which runs resolve them (the worker's
+// base_dir), so a program file and its code can move together.
 func readProgramFile(name, abs string) (*model.Program, error) {
 	data, err := os.ReadFile(abs)
 	if err != nil {
@@ -29,41 +36,55 @@ func readProgramFile(name, abs string) (*model.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	// User code is named relative to the program file, as a DSPy project
-	// would; it is stored absolute so runs do not depend on the cwd.
-	dir := filepath.Dir(abs)
-	for i := range p.Modules {
-		m := &p.Modules[i]
-		if m.Source != "" {
-			if m.Source, err = absSource(dir, m.Source); err != nil {
-				return nil, fmt.Errorf("%s: modules[%d].source: %w", name, i, err)
-			}
-		}
-		// ReAct tools are user code too: config.tools lists file.py:function.
-		if tools, ok := m.Config["tools"].([]any); ok {
-			for j, t := range tools {
-				if s, ok := t.(string); ok {
-					if tools[j], err = absSource(dir, s); err != nil {
-						return nil, fmt.Errorf("%s: modules[%d].config.tools[%d]: %w", name, i, j, err)
-					}
-				}
-			}
-		}
-	}
+	p.BaseDir = filepath.Dir(abs)
 	return p, nil
 }
 
-// absSource makes the file part of "file.py:Name" absolute against dir.
-func absSource(dir, src string) (string, error) {
-	file, obj, _ := strings.Cut(src, ":")
-	if filepath.IsAbs(file) {
-		return src, nil
+// userCode calls fn on every path of user code in p (a module's source,
+// config.tools of a ReAct module), for it to rewrite.
+func userCode(p *model.Program, fn func(ref string) string) {
+	for i := range p.Modules {
+		m := &p.Modules[i]
+		if m.Source != "" {
+			m.Source = fn(m.Source)
+		}
+		if tools, ok := m.Config["tools"].([]any); ok {
+			tools = slices.Clone(tools)
+			for j, t := range tools {
+				if s, ok := t.(string); ok {
+					tools[j] = fn(s)
+				}
+			}
+			m.Config = maps.Clone(m.Config)
+			m.Config["tools"] = tools
+		}
 	}
-	abs, err := filepath.Abs(filepath.Join(dir, file))
-	if err != nil {
-		return "", err
-	}
-	return abs + ":" + obj, nil
+}
+
+// relativeTo is p as written into a program file in dir: the paths of its
+// user code (resolved against p.BaseDir when relative) made relative to dir
+// where they can be, and no BaseDir, which a file never carries.
+func relativeTo(p *model.Program, dir string) *model.Program {
+	out := *p
+	out.Modules = slices.Clone(p.Modules)
+	out.BaseDir = ""
+	userCode(&out, func(ref string) string {
+		file, obj, ok := strings.Cut(ref, ":")
+		if !ok || file == "" {
+			return ref
+		}
+		if !filepath.IsAbs(file) {
+			if p.BaseDir == "" {
+				return ref // relative to an unknown directory: keep it as written
+			}
+			file = filepath.Join(p.BaseDir, file)
+		}
+		if rel, err := filepath.Rel(dir, file); err == nil {
+			file = rel
+		}
+		return filepath.ToSlash(file) + ":" + obj
+	})
+	return &out
 }
 
 func parseProgram(name string, data []byte) (*model.Program, error) {
@@ -144,7 +165,6 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// encodeProgram renders a program as YAML or JSON for show, edit and export.
 // flowFields writes each field of a predictor's state on one line
 // ({name: answer, type: str, prefix: 'Answer:', ...}): a predictor lists
 // every field of its signature, and one line each keeps them readable.
@@ -167,7 +187,14 @@ func flowFields(n *yaml.Node, inPredictor bool) {
 	}
 }
 
+// encodeProgram renders a program as YAML or JSON for show, edit and export:
+// a program file, which never carries BaseDir (paths stay as stored).
 func encodeProgram(p *model.Program, format string) ([]byte, error) {
+	if p.BaseDir != "" {
+		c := *p
+		c.BaseDir = ""
+		p = &c
+	}
 	switch format {
 	case "yaml", "yml", "":
 		var node yaml.Node

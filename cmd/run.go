@@ -233,19 +233,25 @@ func (a *app) runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A run that did not complete fails the command, with --json too:
+			// the JSON goes to stdout, the error to stderr, the exit code is 1.
+			failed := runFailure(e)
 			if asJSON {
-				return writeJSON(a.stdout, struct {
+				if err := writeJSON(a.stdout, struct {
 					*model.Execution
 					Spans []model.Span `json:"spans"`
-				}{e, tr.ordered()})
+				}{e, tr.ordered()}); err != nil {
+					return err
+				}
+				return failed
 			}
 			lm := e.LM
 			fmt.Fprintf(a.stdout, "%s v%d on %s: %s in %s (execution %s)\n\n", e.Program, e.Version, orDash(lm), e.State, e.Duration.Round(time.Millisecond), e.ID)
 			if e.CacheHit {
 				fmt.Fprintf(a.stdout, "answered from the cache (execution %s), at no cost\n\n", e.CacheOf)
 			}
-			if e.State != model.Completed {
-				return fmt.Errorf("execution %s %s after %d attempt(s): %s: %s", e.ID, e.State, e.Attempts, e.ErrorCode, e.Error)
+			if failed != nil {
+				return failed
 			}
 			for _, k := range sortedKeys(e.Outputs) {
 				fmt.Fprintf(a.stdout, "%s: %s\n", k, indentCont(cellText(e.Outputs[k])))
@@ -274,6 +280,19 @@ func (a *app) runCommand() *cobra.Command {
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	pf.register(c)
 	return c
+}
+
+// runFailure is the command's error for an execution that did not
+// complete (nil when it did), with what its LM calls cost.
+func runFailure(e *model.Execution) error {
+	if e.State == model.Completed {
+		return nil
+	}
+	err := fmt.Errorf("execution %s %s after %d attempt(s): %s: %s", e.ID, e.State, e.Attempts, e.ErrorCode, e.Error)
+	if n := e.TotalUsage().Calls; n > 0 || e.CostUnknown {
+		err = fmt.Errorf("%w (its %d LM calls cost %s)", err, n, costText(e))
+	}
+	return err
 }
 
 // loadTrace reads an execution's spans from the store, page by page.

@@ -72,6 +72,6 @@ func (o tuiOptimizations) CompareOptimizations(ctx context.Context, ids []model.
 }
 
 // PromoteOptimization is optimize.Promote in the owner.
-func (o tuiOptimizations) PromoteOptimization(ctx context.Context, run *model.Optimization) (*model.Program, error) {
-	return o.cl.PromoteOptimization(ctx, run.ID)
+func (o tuiOptimizations) PromoteOptimization(ctx context.Context, run *model.Optimization, force bool) (*model.Program, error) {
+	return o.cl.PromoteOptimization(ctx, run.ID, force)
 }

@@ -93,7 +93,7 @@ func TestTUIOptimizationsAdapter(t *testing.T) {
 		t.Fatalf("comparison: %+v", c)
 	}
 
-	p, err := o.PromoteOptimization(ctx, first)
+	p, err := o.PromoteOptimization(ctx, first, false)
 	if err != nil {
 		t.Fatal(err)
 	}

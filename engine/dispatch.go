@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -176,10 +177,23 @@ func (e *Engine) run(ctx context.Context, cancel context.CancelFunc, j *job, x *
 	if err != nil {
 		open = fmt.Sprintf("attempt %d ended before this span did: %v", cur.Attempts, err)
 	}
-	rest := sw.finish(open, e.now())
+	rest, bill := sw.finish(open, e.now())
 	j.nextSeq = sw.last()
 
 	next := clone(cur)
+	// Every LM call an attempt made is charged to the execution, whatever
+	// the outcome: completed, failed, cancelled, retried, cut short. The
+	// charge is summed from the attempt's LM spans, the one record that
+	// exists in every case: each carries its call's usage and cost when it
+	// ends and is persisted as it streams in, so it survives a worker killed
+	// mid-run, where no result or error frame ever comes (the worker's own
+	// totals exist only when it lives to send them). A call begun and never
+	// ended makes the cost unknown: it may have been billed.
+	bill.to(next)
+	if err == nil && (math.Abs(res.Cost-bill.cost) > 1e-9 || res.CostUnknown != bill.unknown) {
+		e.log.printf("execution %s: its trace accounts $%.9f (unknown %v), the worker $%.9f (unknown %v): a span was lost",
+			cur.ID, bill.cost, bill.unknown, res.Cost, res.CostUnknown)
+	}
 	now := e.now()
 	e.mu.Lock()
 	cancelled := j.cancelReq
@@ -188,7 +202,7 @@ func (e *Engine) run(ctx context.Context, cancel context.CancelFunc, j *job, x *
 	switch {
 	case err == nil:
 		must(next.Move(model.Completed, now))
-		next.Outputs, next.Usage, next.Cost, next.CostUnknown = res.Outputs, res.Usage, res.Cost, res.CostUnknown
+		next.Outputs = res.Outputs
 		next.ErrorCode, next.Error = "", ""
 		e.finish(j, next, rest, key)
 	case cancelled:

@@ -310,6 +310,13 @@ func (e *Engine) recover(ctx context.Context, id model.ID, rec *Recovered) error
 		return nil
 	}
 	next := clone(x)
+	if x.State == model.Running {
+		// The interrupted attempt was never charged: its LM spans, stored as
+		// they ended, say what it spent.
+		if err := e.chargeTrace(ctx, next); err != nil {
+			return fmt.Errorf("execution %s: %w", id, err)
+		}
+	}
 	now := e.now()
 	switch {
 	case x.Attempts >= model.MaxAttempts:
@@ -347,6 +354,41 @@ func (e *Engine) recover(ctx context.Context, id model.ID, rec *Recovered) error
 	e.jobs[id] = j
 	e.pushLocked(j)
 	e.mu.Unlock()
+	return nil
+}
+
+// chargeTrace sets x's cost and usage to what the LM spans of its stored
+// trace add up to. Earlier attempts were charged from the same spans, so
+// this adds what the interrupted attempt stored before Signet stopped; a
+// charge already made is never taken back (should a span's write have
+// failed, it was charged and is not stored).
+func (e *Engine) chargeTrace(ctx context.Context, x *model.Execution) error {
+	var bill charge
+	for after := uint64(0); ; {
+		page, err := e.st.Spans(ctx, x.ID, after, 0)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for i := range page {
+			if page[i].End.IsZero() {
+				bill.unknown = bill.unknown || page[i].Kind == model.SpanLM
+				continue
+			}
+			bill.add(&page[i])
+		}
+		after = page[len(page)-1].Seq
+	}
+	var calls int
+	for _, u := range bill.usage {
+		calls += u.Calls
+	}
+	if bill.cost >= x.Cost && calls >= x.TotalUsage().Calls {
+		x.Cost, x.Usage = bill.cost, bill.usage
+	}
+	x.CostUnknown = x.CostUnknown || bill.unknown
 	return nil
 }
 

@@ -179,8 +179,12 @@ func TestRecoveryAfterCrash(t *testing.T) {
 	r3 := mk(2, model.Running, 3)
 	p0 := mk(3, model.Pending, 0)
 	done := mk(4, model.Completed, 1)
-	// The interrupted run had written part of its trace.
-	open := []model.Span{{Seq: 1, ID: "root", Kind: model.SpanModule, Name: "qa", Start: t0}, {Seq: 2, ID: "lm1", Parent: "root", Kind: model.SpanLM, Name: "lm", Start: t0}}
+	// The interrupted run had written part of its trace: one LM call ended
+	// (and billed), one under way.
+	open := []model.Span{{Seq: 1, ID: "root", Kind: model.SpanModule, Name: "qa", Start: t0},
+		{Seq: 2, ID: "lm0", Parent: "root", Kind: model.SpanLM, Name: "signet/test", Model: "signet/test", Start: t0, End: t0,
+			Usage: model.Usage{Calls: 1, PromptTokens: 10, CompletionTokens: 2}, Cost: 0.25},
+		{Seq: 3, ID: "lm1", Parent: "root", Kind: model.SpanLM, Name: "lm", Start: t0}}
 	if err := st.AppendSpans(ctx, r1.ID, open); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +204,10 @@ func TestRecoveryAfterCrash(t *testing.T) {
 		}
 		return x
 	}
-	if x := get(r1.ID); x.State != model.Completed || x.Attempts != 2 || x.Outputs["answer"] != "Country1" {
+	// The interrupted attempt is charged what its trace recorded, and the
+	// call it left under way makes the cost unknown.
+	if x := get(r1.ID); x.State != model.Completed || x.Attempts != 2 || x.Outputs["answer"] != "Country1" ||
+		x.Cost != 0.25 || !x.CostUnknown || x.Usage["signet/test"].Calls != 2 {
 		t.Fatalf("running on attempt 1: %+v", x)
 	}
 	if x := get(r3.ID); x.State != model.Failed || x.Attempts != 3 || x.ErrorCode != CodeInterrupted || !strings.Contains(x.Error, "interrupted") {
@@ -220,8 +227,8 @@ func TestRecoveryAfterCrash(t *testing.T) {
 	}
 	// The retry's spans follow the interrupted attempt's.
 	spans := allSpans(t, st, r1.ID)
-	if len(spans) <= 2 || spans[0].ID != "root" || spans[1].ID != "lm1" || spans[2].Seq != 3 || spans[2].Parent != "" {
-		t.Fatalf("trace after the retry: %d spans, first %+v", len(spans), spans[:min(3, len(spans))])
+	if len(spans) <= 3 || spans[0].ID != "root" || spans[2].ID != "lm1" || spans[3].Seq != 4 || spans[3].Parent != "" {
+		t.Fatalf("trace after the retry: %d spans, first %+v", len(spans), spans[:min(4, len(spans))])
 	}
 }
 

@@ -34,13 +34,18 @@ func TestRetryThenSuccessKeepsEveryAttemptsTrace(t *testing.T) {
 		now := time.Now()
 		root := fmt.Sprintf("root%d", n)
 		onSpan(span(root, "", now, false))
-		onSpan(span("lm"+root, root, now, false))
+		lm := span("lm"+root, root, now, false)
+		lm.Kind = model.SpanLM
+		onSpan(lm)
 		if n < 3 {
 			return nil, &bridge.Error{Code: "lm_rate_limit", Message: "slow down", Retryable: true}
 		}
-		onSpan(span("lm"+root, root, now, true))
+		lm.End, lm.Cost, lm.Usage = now, 0.001, model.Usage{Calls: 1, PromptTokens: 10, CompletionTokens: 2}
+		onSpan(lm)
 		onSpan(span(root, "", now, true))
-		return echo(req), nil
+		res := echo(req)
+		res.Cost, res.Usage = lm.Cost, map[string]model.Usage{"": lm.Usage}
+		return res, nil
 	}}
 	e, _ := startEngine(t, Options{Store: st, Pool: fp, LMs: testLM(nil), Backoff: time.Millisecond})
 	x, err := e.Submit(ctx, Request{Program: "qa", Inputs: question(1)})
@@ -48,7 +53,9 @@ func TestRetryThenSuccessKeepsEveryAttemptsTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := waitAll(t, e, []*model.Execution{x})[0]
-	if got.State != model.Completed || got.Attempts != 3 || got.ErrorCode != "" || got.Error != "" || got.Cost != 0.001 {
+	// The failed attempts' LM calls never ended: what they cost is unknown.
+	if got.State != model.Completed || got.Attempts != 3 || got.ErrorCode != "" || got.Error != "" || got.Cost != 0.001 ||
+		!got.CostUnknown {
 		t.Fatalf("%+v", got)
 	}
 	spans := allSpans(t, st, x.ID)

@@ -161,9 +161,10 @@ func (f *fakePool) Execute(ctx context.Context, req bridge.ExecuteRequest, onSpa
 	return echo(req), nil
 }
 
+// echo answers with the question, as if no LM call were made: what calls
+// cost is charged from their spans (see TestRetryThenSuccessKeepsEveryAttemptsTrace).
 func echo(req bridge.ExecuteRequest) *bridge.ExecuteResult {
-	return &bridge.ExecuteResult{Outputs: map[string]any{"answer": req.Inputs["question"]},
-		Usage: map[string]model.Usage{req.LM.Model: {Calls: 1, PromptTokens: 10, CompletionTokens: 2}}, Cost: 0.001}
+	return &bridge.ExecuteResult{Outputs: map[string]any{"answer": req.Inputs["question"]}}
 }
 
 func waitAll(t testing.TB, e *Engine, xs []*model.Execution) []*model.Execution {

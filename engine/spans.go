@@ -36,6 +36,7 @@ type spanWriter struct {
 	buf  []model.Span          // not yet written
 	at   map[uint64]int        // index in buf by seq
 	next uint64                // last seq handed out
+	bill charge                // the LM calls of this attempt that ended
 
 	kick chan struct{}
 	quit chan struct{}
@@ -66,6 +67,11 @@ func (w *spanWriter) add(s model.Span) {
 
 func (w *spanWriter) putLocked(s *model.Span) {
 	seq, ok := w.seqs[s.ID]
+	if !s.End.IsZero() {
+		if _, open := w.open[s.ID]; open || !ok || s.ID == "" {
+			w.bill.add(s) // its first end: an LM call is charged once
+		}
+	}
 	if !ok || s.ID == "" {
 		w.next++
 		seq = w.next
@@ -118,14 +124,23 @@ func (w *spanWriter) take() []model.Span {
 }
 
 // finish stops the background writes and returns the spans still to be
-// written, to go in the same transaction as the attempt's outcome. When the
-// attempt failed (openErr != ""), spans still open are closed at now with
-// that error, so the trace does not show them running forever.
-func (w *spanWriter) finish(openErr string, now time.Time) []model.Span {
+// written, to go in the same transaction as the attempt's outcome, and what
+// the attempt's LM calls cost. When the attempt failed (openErr != ""),
+// spans still open are closed at now with that error, so the trace does not
+// show them running forever.
+func (w *spanWriter) finish(openErr string, now time.Time) ([]model.Span, charge) {
 	close(w.quit)
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for _, s := range w.open {
+		if s.Kind == model.SpanLM {
+			// Begun and never ended (the worker died, or the call was
+			// abandoned): the provider may have billed it, for an amount
+			// nobody will report.
+			w.bill.unknown = true
+		}
+	}
 	if openErr != "" {
 		for _, s := range w.open {
 			s.End, s.Error = now, openErr
@@ -136,7 +151,7 @@ func (w *spanWriter) finish(openErr string, now time.Time) []model.Span {
 	w.buf = nil
 	clear(w.at)
 	slices.SortFunc(rest, func(a, b model.Span) int { return cmp.Compare(a.Seq, b.Seq) })
-	return rest
+	return rest, w.bill
 }
 
 // last is the highest seq handed out.
@@ -144,4 +159,47 @@ func (w *spanWriter) last() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.next
+}
+
+// charge is what LM calls cost, summed from their spans: each LM span
+// carries the usage and cost of its call when it ends (docs/protocol.md).
+type charge struct {
+	cost    float64
+	usage   map[string]model.Usage // by model
+	unknown bool
+}
+
+// add counts one ended span; spans of other kinds cost nothing.
+func (c *charge) add(s *model.Span) {
+	if s.Kind != model.SpanLM {
+		return
+	}
+	c.cost += s.Cost
+	c.unknown = c.unknown || s.CostUnknown
+	if s.Usage == (model.Usage{}) {
+		return // a cache hit, or a call that failed: nothing billed
+	}
+	if c.usage == nil {
+		c.usage = map[string]model.Usage{}
+	}
+	m := cmp.Or(s.Model, s.Name)
+	c.usage[m] = c.usage[m].Add(s.Usage)
+}
+
+// to adds c to x's cost and usage. x's usage map is replaced, not written:
+// maps of a stored execution are shared (see clone).
+func (c charge) to(x *model.Execution) {
+	x.Cost += c.cost
+	x.CostUnknown = x.CostUnknown || c.unknown
+	if len(c.usage) == 0 {
+		return
+	}
+	u := make(map[string]model.Usage, len(x.Usage)+len(c.usage))
+	for m, v := range x.Usage {
+		u[m] = v
+	}
+	for m, v := range c.usage {
+		u[m] = u[m].Add(v)
+	}
+	x.Usage = u
 }

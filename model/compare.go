@@ -38,6 +38,7 @@ type RunSummary struct {
 	Program       string         `json:"program"`
 	BaseVersion   int            `json:"base_version"`
 	ResultVersion int            `json:"result_version,omitempty"`
+	Regressed     bool           `json:"regressed,omitempty"` // the result is a candidate that scored below the baseline
 	Optimizer     string         `json:"optimizer"`
 	Settings      map[string]any `json:"settings,omitempty"`
 	Metric        string         `json:"metric"`
@@ -102,7 +103,7 @@ func summarize(r RunForCompare) RunSummary {
 		return RunSummary{}
 	}
 	s := RunSummary{
-		ID: o.ID, Program: o.Program, BaseVersion: o.BaseVersion, ResultVersion: o.ResultVersion,
+		ID: o.ID, Program: o.Program, BaseVersion: o.BaseVersion, ResultVersion: o.ResultVersion, Regressed: o.Regressed,
 		Optimizer: o.Optimizer, Settings: o.Settings, Metric: o.Metric.Name, State: o.State, Stopped: o.Stopped,
 		Trials: o.Trials, Before: o.BaselineScore, After: o.BestScore, TestBefore: o.TestBaseline,
 		TestAfter: o.TestScore, Cost: o.Cost, CostUnknown: o.CostUnknown, LMCalls: o.LMCalls, Duration: o.Duration,

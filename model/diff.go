@@ -37,6 +37,7 @@ func DiffPrograms(a, b *Program) []Change {
 	d.str("status", string(a.Status), string(b.Status))
 	d.str("lm", a.LM, b.LM)
 	d.str("compiled_from", a.CompiledFrom, b.CompiledFrom)
+	d.str("base_dir", a.BaseDir, b.BaseDir)
 
 	ak, bk := moduleKeys(a.Modules), moduleKeys(b.Modules)
 	am, bm := map[string]*Module{}, map[string]*Module{}

@@ -39,8 +39,8 @@ type Optimization struct {
 	Metric        Metric         `json:"metric"`
 	State         RunState       `json:"state"`
 	Trials        int            `json:"trials"`
-	BaselineScore float64        `json:"baseline_score,omitempty"`
-	BestScore     float64        `json:"best_score,omitempty"`
+	BaselineScore float64        `json:"baseline_score"`
+	BestScore     float64        `json:"best_score"`
 	ResultVersion int            `json:"result_version,omitempty"`
 	Budget        float64        `json:"budget,omitempty"`
 	Cost          float64        `json:"cost"`
@@ -53,6 +53,13 @@ type Optimization struct {
 	Seed         int    `json:"seed,omitempty"`
 	// BestTrial is the trial whose program became ResultVersion.
 	BestTrial int `json:"best_trial,omitempty"`
+	// Regressed is true when the best program scored below the baseline on
+	// the validation set (the scoring set: validation, else training). Its
+	// program is then kept here as Candidate, not saved as the program's
+	// newest version, until a promote with force makes it so (and sets
+	// ResultVersion).
+	Regressed bool     `json:"regressed,omitempty"`
+	Candidate *Program `json:"candidate,omitempty"`
 	// TestBaseline and TestScore are the base and the optimized program's
 	// scores on the held-out test split; nil when there was none.
 	TestBaseline *float64 `json:"test_baseline,omitempty"`
@@ -72,6 +79,10 @@ type Optimization struct {
 	StartedAt  time.Time    `json:"started_at,omitzero"`
 	FinishedAt time.Time    `json:"finished_at,omitzero"`
 }
+
+// HasResult says whether the run has a program to promote: a saved result
+// version, or a candidate that regressed.
+func (o *Optimization) HasResult() bool { return o.ResultVersion > 0 || o.Candidate != nil }
 
 // Move applies a state transition; an illegal one is an error.
 func (o *Optimization) Move(to RunState, now time.Time) error {

@@ -55,6 +55,11 @@ type Program struct {
 	CompiledFrom string    `json:"compiled_from,omitempty" yaml:"compiled_from,omitempty"`
 	Note         string    `json:"note,omitempty" yaml:"note,omitempty"`
 	CreatedAt    time.Time `json:"created_at,omitzero" yaml:"created_at,omitempty"`
+	// BaseDir is the absolute directory that relative paths of user code
+	// (a module's source, ReAct tools) resolve against: the program file's,
+	// for a program read from one. The paths stay as the user wrote them, so
+	// program files are portable; BaseDir is never written into one.
+	BaseDir string `json:"base_dir,omitempty" yaml:"-"`
 }
 
 // Module is one step of a program: a DSPy module with a signature.
@@ -72,8 +77,9 @@ type Module struct {
 	// dumps it (see Predictor): what an optimizer or an import set.
 	Predictors []Predictor `json:"predictors,omitempty" yaml:"predictors,omitempty"`
 	LM         string      `json:"lm,omitempty" yaml:"lm,omitempty"`
-	// Source is the user's own DSPy code for custom modules and ReAct tools:
-	// "path/to/file.py:ClassOrFactory".
+	// Source is the user's own DSPy code for custom modules, ReAct tools and
+	// retrievers: "path/to/file.py:ClassOrFactory", relative to the
+	// program's BaseDir unless absolute.
 	Source string         `json:"source,omitempty" yaml:"source,omitempty"`
 	Config map[string]any `json:"config,omitempty" yaml:"config,omitempty"`
 }

@@ -67,8 +67,11 @@ type Span struct {
 	Model      string         `json:"model,omitempty"`
 	Usage      Usage          `json:"usage,omitzero"`
 	Cost       float64        `json:"cost,omitempty"`
-	CacheHit   bool           `json:"cache_hit,omitempty"`
-	Error      string         `json:"error,omitempty"`
+	// CostUnknown marks an LM call whose cost nobody reported (no price in
+	// its profile, none from the provider).
+	CostUnknown bool   `json:"cost_unknown,omitempty"`
+	CacheHit    bool   `json:"cache_hit,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Latency is End − Start, or zero for a span still open.

@@ -37,10 +37,13 @@ func Compare(ctx context.Context, st *store.Store, ids []model.ID) (*Comparison,
 		if rc.Base, err = st.GetProgramVersion(ctx, o.Program, o.BaseVersion); err != nil {
 			return nil, fmt.Errorf("optimization %s: base version: %w", id, err)
 		}
-		if o.ResultVersion > 0 {
+		switch {
+		case o.ResultVersion > 0:
 			if rc.Result, err = st.GetProgramVersion(ctx, o.Program, o.ResultVersion); err != nil {
 				return nil, fmt.Errorf("optimization %s: result version: %w", id, err)
 			}
+		case o.Candidate != nil:
+			rc.Result = o.Candidate // a result that regressed: not a version
 		}
 		runs = append(runs, rc)
 		if !slices.Contains(programs, o.Program) {

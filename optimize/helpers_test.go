@@ -83,8 +83,14 @@ func seedCapitals(t testing.TB, st *store.Store, nTrain, nOverlap, nVal int) {
 	for i := range nVal - nOverlap {
 		add(nTrain+i, model.Validation)
 	}
+	importExamples(t, st, "caps", exs)
+}
+
+// importExamples imports dataset name, whose input is the question.
+func importExamples(t testing.TB, st *store.Store, name string, exs []*model.Example) {
+	t.Helper()
 	k := 0
-	_, err := st.ImportExamples(context.Background(), &model.Dataset{Name: "caps", InputKeys: []string{"question"}}, func() (*model.Example, error) {
+	_, err := st.ImportExamples(context.Background(), &model.Dataset{Name: name, InputKeys: []string{"question"}}, func() (*model.Example, error) {
 		if k == len(exs) {
 			return nil, io.EOF
 		}

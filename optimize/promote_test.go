@@ -23,7 +23,7 @@ func TestPromote(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A run without a result has nothing to promote.
-	if _, _, err := Promote(ctx, st, run.ID); !errors.Is(err, ErrNoResult) {
+	if _, _, err := Promote(ctx, st, run.ID, false); !errors.Is(err, ErrNoResult) {
 		t.Fatalf("promote without a result: %v", err)
 	}
 	// v2 is the run's result, v3 a later, worse one.
@@ -40,7 +40,7 @@ func TestPromote(t *testing.T) {
 	if err := st.PutOptimization(ctx, run); err != nil {
 		t.Fatal(err)
 	}
-	p, o, err := Promote(ctx, st, run.ID)
+	p, o, err := Promote(ctx, st, run.ID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,5 +51,16 @@ func TestPromote(t *testing.T) {
 	head, err := st.GetProgram(ctx, "promo")
 	if err != nil || head.Version != 4 {
 		t.Fatalf("head after promote: %v, %v", head, err)
+	}
+	// A run that regressed needs force, also once its result is a version.
+	run.Regressed = true
+	if err := st.PutOptimization(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Promote(ctx, st, run.ID, false); !errors.Is(err, ErrRegressed) {
+		t.Fatalf("promote of a regressed run without force: %v", err)
+	}
+	if p, _, err := Promote(ctx, st, run.ID, true); err != nil || p.Version != 5 {
+		t.Fatalf("forced promote: %+v %v", p, err)
 	}
 }

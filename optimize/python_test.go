@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
 )
 
 // recordingPool keeps what the worker streamed, to check the store
@@ -176,5 +181,82 @@ func TestRealCancel(t *testing.T) {
 	}
 	if err := r.Cancel(context.Background(), o.ID); !errors.Is(err, ErrFinished) {
 		t.Errorf("cancel of a finished run: %v", err)
+	}
+}
+
+// TestRealFailedRunIsCharged: a run whose metric raises once the baseline's
+// LM calls are made fails, and is charged those calls; the charge counts in
+// the program's month.
+func TestRealFailedRunIsCharged(t *testing.T) {
+	pool := startPool(t, 2)
+	st := openStore(t)
+	seedCapitals(t, st, 4, 2, 4)
+	src := filepath.Join(t.TempDir(), "bad.py")
+	if err := os.WriteFile(src, []byte("def metric(example, pred, trace=None):\n    raise ValueError('boom')\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, Options{Store: st, Pool: pool, Threads: 1})
+	req := baseReq
+	req.LM = "priced"
+	req.Metric = model.Metric{Name: "bad", Kind: model.MetricCustom, Source: src + ":metric"}
+	done := waitDone(t, r, submit(t, r, req).ID, 2*time.Minute)
+	if done.State != model.Failed || done.ErrorCode != "user_code" || done.Cost <= 0 || done.LMCalls == 0 || done.CostUnknown {
+		t.Fatalf("failed run: %s %s, cost $%v (unknown %v) for %d LM calls", done.State, done.ErrorCode, done.Cost, done.CostUnknown, done.LMCalls)
+	}
+	rs, err := st.CostRollups(context.Background(), "qa", time.Now().UTC().Format("2006-01"))
+	if err != nil || len(rs) != 1 || rs[0].Cost != done.Cost {
+		t.Fatalf("rollups %+v (%v), want the run's $%v", rs, err, done.Cost)
+	}
+}
+
+// seedMisleading imports dataset "mislead": its training labels are the
+// capitals, its validation labels the countries the test LM names unaided.
+// Demos of the training set (same questions) make it copy the capitals, so
+// a labeled few-shot run scores 1 → 0 on validation.
+func seedMisleading(t testing.TB, st *store.Store, n int) {
+	t.Helper()
+	var exs []*model.Example
+	for _, c := range capitals[:n] {
+		q := fmt.Sprintf("What is the capital of %s?", c[0])
+		exs = append(exs, &model.Example{Split: model.Train, Data: map[string]any{"question": q, "answer": c[1]}},
+			&model.Example{Split: model.Validation, Data: map[string]any{"question": q, "answer": c[0]}})
+	}
+	importExamples(t, st, "mislead", exs)
+}
+
+// TestRealRegressionIsNotTheHead: a run whose result scores below its
+// baseline keeps the result as a candidate; the program's head stays; a
+// promote without force refuses, with force the candidate becomes the head.
+func TestRealRegressionIsNotTheHead(t *testing.T) {
+	ctx := context.Background()
+	pool := startPool(t, 2)
+	st := openStore(t)
+	seedMisleading(t, st, 4)
+	r := startRunner(t, Options{Store: st, Pool: pool, Threads: 2})
+	req := Request{Program: "qa", Optimizer: "labeled", Settings: map[string]any{"k": 4},
+		Train: model.DataRef{Dataset: "mislead", Split: model.Train}, Val: model.DataRef{Dataset: "mislead", Split: model.Validation},
+		Metric: model.Metric{Name: "exact_match", Kind: model.MetricBuiltin}}
+	o := waitDone(t, r, submit(t, r, req).ID, 3*time.Minute)
+	if o.State != model.Completed || o.BaselineScore != 1 || o.BestScore != 0 || !o.Regressed || o.ResultVersion != 0 ||
+		o.Candidate == nil || len(o.Candidate.Modules[0].Demos) != 4 {
+		t.Fatalf("regressing run: %+v", o)
+	}
+	if head, err := st.GetProgram(ctx, "qa"); err != nil || head.Version != 1 {
+		t.Fatalf("head after a regressing run: %+v %v", head, err)
+	}
+	// compare reads the candidate as the run's result.
+	c, err := Compare(ctx, st, []model.ID{o.ID, o.ID})
+	if err != nil || !c.Runs[0].Regressed || c.Predictors[0].Runs[0].DemosAfter != 4 {
+		t.Fatalf("compare of a regressing run: %+v %v", c, err)
+	}
+	if _, _, err := Promote(ctx, st, o.ID, false); !errors.Is(err, ErrRegressed) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("promote without force: %v", err)
+	}
+	p, got, err := Promote(ctx, st, o.ID, true)
+	if err != nil || p.Version != 2 || p.CompiledFrom != o.ID.String() || len(p.Modules[0].Demos) != 4 || got.ResultVersion != 2 {
+		t.Fatalf("forced promote: %+v %v", p, err)
+	}
+	if stored, err := st.GetOptimization(ctx, o.ID); err != nil || stored.ResultVersion != 2 || !stored.Regressed {
+		t.Fatalf("record after the forced promote: %+v %v", stored, err)
 	}
 }

@@ -222,6 +222,9 @@ func (r *Runner) Start(ctx context.Context) (Recovered, error) {
 			}
 			o.ErrorCode = CodeInterrupted
 			o.Error = "owner stopped: Signet stopped while the run was in progress; the trials it stored are kept (run it again with `signet opt run`)"
+			// Its cost is the last progress stored (every few seconds): what
+			// it spent after that is charged to no one, and unknown.
+			o.CostUnknown = true
 			if err := r.st.PutOptimization(ctx, o); err != nil {
 				return rec, fmt.Errorf("optimize: recovery: %w", err)
 			}
@@ -456,6 +459,7 @@ func (r *Runner) run(ctx context.Context, j *job) {
 		o := r.snapshot(j)
 		_ = o.Move(model.Failed, r.now())
 		o.ErrorCode, o.Error = code, err.Error()
+		chargeFailed(o, err)
 		if ctx.Err() != nil && r.closing() {
 			o.ErrorCode = CodeInterrupted
 			o.Error = "owner stopped: Signet stopped while the run was in progress; the trials it stored are kept"
@@ -534,6 +538,25 @@ func (r *Runner) run(ctx context.Context, j *job) {
 		return
 	}
 	r.finish(ctx, j, base, res)
+}
+
+// chargeFailed sets what a failed run is charged: every LM call it made.
+// The worker's error says what the run spent when the worker lived to send
+// it (bridge.SpentOf). Otherwise the last progress report (already on o) is
+// what is known; if the call had reached a worker that then died, timed out
+// or was abandoned, calls after that report (progress is throttled) or in
+// flight may have been billed too, so the cost is unknown beyond it.
+func chargeFailed(o *model.Optimization, err error) {
+	if sp, ok := bridge.SpentOf(err); ok {
+		o.Cost, o.LMCalls = sp.Cost, sp.LMCalls
+		o.CostUnknown = o.CostUnknown || sp.CostUnknown
+		return
+	}
+	var be *bridge.Error
+	if errors.As(err, &be) && be.Worker != 0 &&
+		slices.Contains([]string{bridge.CodeWorkerDied, bridge.CodeTimeout, bridge.CodeCancelled, bridge.CodeProtocol}, be.Code) {
+		o.CostUnknown = true
+	}
 }
 
 // fillFromModules fills a trial's per-predictor instructions and demos,
@@ -634,7 +657,8 @@ func (r *Runner) request(ctx context.Context, o *model.Optimization) (bridge.Opt
 }
 
 // finish records a result: scores, cost, the best program as a new version
-// (for a stopped run too, if it learned anything), and the final state.
+// (for a stopped run too, if it learned anything) or, when it scores below
+// the baseline, as the run's candidate, and the final state.
 func (r *Runner) finish(ctx context.Context, j *job, base *model.Program, res *bridge.OptimizeResult) {
 	o := r.snapshot(j)
 	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -693,15 +717,21 @@ func (r *Runner) finish(ctx context.Context, j *job, base *model.Program, res *b
 		if res.Stopped != "" {
 			next.Note += fmt.Sprintf(" (stopped: %s; best so far)", res.Stopped)
 		}
-		saved, err := r.st.SaveProgram(wctx, &next)
-		if err != nil {
-			o := r.snapshot(j)
-			_ = o.Move(model.Failed, r.now())
-			o.ErrorCode, o.Error = CodeInternal, fmt.Sprintf("saving the best program: %v", err)
-			r.save(j, o)
-			return
+		// No run silently makes a program worse: a result that scores below
+		// the baseline stays with the run as a candidate, and the head stays
+		// (Promote with force makes the candidate the head).
+		if res.BestScore < res.BaselineScore {
+			o.Regressed, o.Candidate = true, &next
+		} else {
+			saved, err := r.st.SaveProgram(wctx, &next)
+			if err != nil {
+				_ = o.Move(model.Failed, r.now())
+				o.ErrorCode, o.Error = CodeInternal, fmt.Sprintf("saving the best program: %v", err)
+				r.save(j, o)
+				return
+			}
+			o.ResultVersion = saved.Version
 		}
-		o.ResultVersion = saved.Version
 	}
 	to := model.Completed
 	if res.Stopped == "cancelled" {

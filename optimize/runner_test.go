@@ -190,6 +190,47 @@ func TestWorkerErrorFailsRun(t *testing.T) {
 	}
 }
 
+// dyingOptimizer reports progress, then fails with err.
+type dyingOptimizer struct {
+	fakeOptimizer
+	err error
+}
+
+func (d dyingOptimizer) Optimize(ctx context.Context, req bridge.OptimizeRequest, on func(bridge.OptimizeEvent)) (*bridge.OptimizeResult, error) {
+	on(bridge.OptimizeEvent{Progress: &model.OptProgress{Phase: "baseline", LMCalls: 3, Cost: 0.02}})
+	return nil, d.err
+}
+
+// A failed run is charged what it spent: what the worker's error says, else
+// the last progress, then marked unknown when the worker died under it.
+func TestFailedRunIsChargedWhatItSpent(t *testing.T) {
+	spent := map[string]any{"lm_calls": 5, "cost": 0.05, "cost_unknown": false}
+	for _, c := range []struct {
+		name    string
+		err     error
+		cost    float64
+		calls   int
+		unknown bool
+	}{
+		{"worker error", &bridge.Error{Code: "user_code", Message: "boom", Worker: 1, Detail: map[string]any{"spent": spent}}, 0.05, 5, false},
+		{"worker died", &bridge.Error{Code: bridge.CodeWorkerDied, Message: "exited", Worker: 1, PID: 7}, 0.02, 3, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := openStore(t)
+			seedCapitals(t, st, 4, 2, 4)
+			r := startRunner(t, Options{Store: st, Pool: &dyingOptimizer{err: c.err}})
+			done := waitDone(t, r, submit(t, r, baseReq).ID, 5*time.Second)
+			if done.State != model.Failed || done.Cost != c.cost || done.LMCalls != c.calls || done.CostUnknown != c.unknown {
+				t.Fatalf("failed run %+v", done)
+			}
+			rs, err := st.CostRollups(context.Background(), "qa", "")
+			if err != nil || len(rs) != 1 || rs[0].Cost != c.cost {
+				t.Fatalf("rollups %+v %v", rs, err)
+			}
+		})
+	}
+}
+
 func TestRecovery(t *testing.T) {
 	st := openStore(t)
 	seedCapitals(t, st, 4, 2, 4)
@@ -216,7 +257,7 @@ func TestRecovery(t *testing.T) {
 		t.Fatalf("recovered %+v", rec)
 	}
 	got, _ := st.GetOptimization(ctx, running.ID)
-	if got.State != model.Failed || got.ErrorCode != CodeInterrupted {
+	if got.State != model.Failed || got.ErrorCode != CodeInterrupted || !got.CostUnknown {
 		t.Fatalf("interrupted run %+v", got)
 	}
 	if o := waitDone(t, r, pending.ID, 5*time.Second); o.State != model.Completed {

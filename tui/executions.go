@@ -502,6 +502,8 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 	}
 	cost := "-"
 	switch {
+	case x.CostUnknown && x.Cost > 0:
+		cost = usdMaybe(x.Cost, true) // what the calls that reported one cost, and more
 	case x.CostUnknown:
 		cost = "?"
 	case x.Cost > 0 || x.State == model.Completed:

@@ -30,9 +30,10 @@ type Optimizations interface {
 	StartOptimization(ctx context.Context, req OptimizationRequest) (*model.Optimization, error)
 	CancelOptimization(ctx context.Context, id model.ID) error
 	CompareOptimizations(ctx context.Context, ids []model.ID) (*model.Comparison, error)
-	// PromoteOptimization saves the run's result version again as the
-	// program's newest version, so that runs use it; it returns that version.
-	PromoteOptimization(ctx context.Context, run *model.Optimization) (*model.Program, error)
+	// PromoteOptimization saves the run's result as the program's newest
+	// version, so that runs use it; it returns that version. A result that
+	// scored below its baseline is refused unless force is set.
+	PromoteOptimization(ctx context.Context, run *model.Optimization, force bool) (*model.Program, error)
 }
 
 // OptimizationRequest is what the new-run form asks for, in the spelling
@@ -120,6 +121,9 @@ type optimizationsPage struct {
 
 	trials map[model.ID][]*model.Trial
 
+	// confirm is a run whose result regressed, waiting for "promote anyway?".
+	confirm *model.Optimization
+
 	form optRunForm
 
 	cmpGen    uint64
@@ -170,7 +174,7 @@ func (p *optimizationsPage) setSize(w, h int) {
 	}
 }
 
-func (p *optimizationsPage) typing() bool { return p.view == optForm }
+func (p *optimizationsPage) typing() bool { return p.view == optForm || p.confirm != nil }
 
 func (p *optimizationsPage) enter(e *env) tea.Cmd { return p.load(e) }
 
@@ -332,6 +336,9 @@ func (p *optimizationsPage) selected() *model.Optimization {
 // bindings lists the keys of the current view.
 func (p *optimizationsPage) bindings() []key.Binding {
 	km := p.keys
+	if p.confirm != nil {
+		return promoteDialogKeys
+	}
 	switch p.view {
 	case optForm:
 		return []key.Binding{withHelpText(km.Save, "start the run"), withHelpText(km.Back, "cancel")}
@@ -351,6 +358,9 @@ func withHelpText(b key.Binding, desc string) key.Binding {
 
 func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 	km := e.keys
+	if p.confirm != nil {
+		return p.confirmKey(e, msg)
+	}
 	switch p.view {
 	case optForm:
 		return p.form.key(e, p, msg)
@@ -386,14 +396,14 @@ func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, km.Save):
 		r := p.selected()
-		if r == nil || r.ResultVersion == 0 {
-			return notice("this run has no result version to promote")
+		if r == nil || !r.HasResult() {
+			return notice("this run has no result to promote")
 		}
-		repo, ctx := e.deps.Optimizations, e.ctx
-		return func() tea.Msg {
-			pr, err := repo.PromoteOptimization(ctx, r)
-			return optPromotedMsg{run: r, p: pr, err: err}
+		if r.Regressed {
+			p.confirm = r // it scored below its baseline: ask first
+			return nil
 		}
+		return p.promote(e, r, false)
 	case key.Matches(msg, km.Expand):
 		if r := p.selected(); r != nil {
 			if p.marked[r.ID] {
@@ -416,6 +426,49 @@ func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// promote makes run r's result the program's newest version.
+func (p *optimizationsPage) promote(e *env, r *model.Optimization, force bool) tea.Cmd {
+	repo, ctx := e.deps.Optimizations, e.ctx
+	return func() tea.Msg {
+		pr, err := repo.PromoteOptimization(ctx, r, force)
+		return optPromotedMsg{run: r, p: pr, err: err}
+	}
+}
+
+// promoteDialogKeys are the keys of the "promote anyway?" dialog.
+var promoteDialogKeys = []key.Binding{
+	key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "promote anyway")),
+	key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "keep the current version")),
+}
+
+// confirmKey answers the "promote anyway?" dialog.
+func (p *optimizationsPage) confirmKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
+	r := p.confirm
+	switch msg.String() {
+	case "y", "Y":
+		p.confirm = nil
+		return p.promote(e, r, true)
+	case "n", "N", "esc", "q":
+		p.confirm = nil
+	}
+	return nil
+}
+
+// promoteDialog asks before a result that regressed becomes the newest version.
+func (p *optimizationsPage) promoteDialog(w int) string {
+	s, r := p.styles, p.confirm
+	body := []string{
+		s.Warning.Render("Promote a result that regressed?"),
+		"",
+		fmt.Sprintf("Run %s (%s) scored %.3f on validation, below", runID(r.ID), r.Optimizer, r.BestScore),
+		fmt.Sprintf("its baseline's %.3f, so it did not become %s's newest version.", r.BaselineScore, r.Program),
+		"Promoting saves its result as the newest version anyway.",
+		"",
+		s.HelpKey.Render("y") + s.HelpDesc.Render(" promote anyway · ") + s.HelpKey.Render("n/esc") + s.HelpDesc.Render(" keep the current version"),
+	}
+	return progDialogBox(body, s, w)
 }
 
 // compare asks for the comparison of the marked runs, in list order (or the
@@ -475,7 +528,11 @@ func (p *optimizationsPage) render() string {
 		text := "No optimization runs yet. Press n to start one (or `signet opt run PROGRAM --optimizer bootstrap --train DATASET`)."
 		return fit(s.Muted.Render(ansi.Wrap(text, max(p.width-2, 10), " ")), p.width, p.height)
 	}
-	return p.list.Render(p.width, p.listHeight()) + "\n" + p.renderProgress(p.width, p.progressHeight())
+	page := p.list.Render(p.width, p.listHeight()) + "\n" + p.renderProgress(p.width, p.progressHeight())
+	if p.confirm != nil {
+		return overlayDialog(page, p.promoteDialog(min(p.width-4, 72)), p.width, p.height)
+	}
+	return page
 }
 
 // renderProgress is the selected run's pane: a progress bar with the
@@ -489,8 +546,11 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 	}
 	var lines []string
 	head := s.Title.Render(o.Program) + s.Muted.Render(fmt.Sprintf(" v%d · %s · %s · metric %s", o.BaseVersion, o.Optimizer, o.State, o.Metric.Name))
-	if o.ResultVersion > 0 {
+	switch {
+	case o.ResultVersion > 0:
 		head += s.Success.Render(fmt.Sprintf(" · saved v%d", o.ResultVersion))
+	case o.Candidate != nil:
+		head += s.Warning.Render(" · regressed: not saved")
 	}
 	if o.Stopped != "" {
 		head += s.Warning.Render(" · stopped: " + o.Stopped)
@@ -522,6 +582,13 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 			line += fmt.Sprintf(" · held-out %.3f → %.3f", *o.TestBaseline, *o.TestScore)
 		}
 		lines = append(lines, s.Muted.Render(line))
+		if o.Regressed && o.ResultVersion == 0 {
+			text := fmt.Sprintf("Regressed: the result scored %.3f on validation, below the baseline's %.3f; it is kept as a candidate, not made %s's newest version (ctrl+s promotes it anyway).",
+				o.BestScore, o.BaselineScore, o.Program)
+			for _, l := range wrapLines(text, w) {
+				lines = append(lines, s.Warning.Render(l))
+			}
+		}
 		if o.Error != "" {
 			lines = append(lines, s.Error.Render(o.ErrorCode+": ")+o.Error)
 		}
@@ -639,10 +706,13 @@ func (p *optimizationsPage) compareLines() []string {
 		return fmt.Sprintf("%.3f → %.3f", *r.TestBefore, *r.TestAfter)
 	})
 	row("result", func(_ int, r model.RunSummary) string {
-		if r.ResultVersion == 0 {
-			return "-"
+		switch {
+		case r.ResultVersion > 0:
+			return fmt.Sprintf("v%d", r.ResultVersion)
+		case r.Regressed:
+			return "regressed: not saved"
 		}
-		return fmt.Sprintf("v%d", r.ResultVersion)
+		return "-"
 	})
 	row("cost", func(_ int, r model.RunSummary) string { return usdMaybe(r.Cost, r.CostUnknown) })
 	row("LM calls", func(_ int, r model.RunSummary) string { return strconv.Itoa(r.LMCalls) })

@@ -24,6 +24,7 @@ type fakeOptimizations struct {
 	started   []OptimizationRequest
 	cancelled []model.ID
 	promoted  []model.ID
+	forced    []bool
 	lists     int
 }
 
@@ -64,14 +65,21 @@ func (f *fakeOptimizations) CancelOptimization(_ context.Context, id model.ID) e
 	return nil
 }
 
-func (f *fakeOptimizations) PromoteOptimization(_ context.Context, run *model.Optimization) (*model.Program, error) {
+func (f *fakeOptimizations) PromoteOptimization(_ context.Context, run *model.Optimization, force bool) (*model.Program, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	res := f.programs[fmt.Sprintf("%s@%d", run.Program, run.ResultVersion)]
+	if run.Regressed && !force {
+		return nil, fmt.Errorf("optimization %s: its result scored below the baseline", run.ID)
+	}
+	res := run.Candidate
+	if res == nil {
+		res = f.programs[fmt.Sprintf("%s@%d", run.Program, run.ResultVersion)]
+	}
 	if res == nil {
 		return nil, fmt.Errorf("program %s v%d: not found", run.Program, run.ResultVersion)
 	}
 	f.promoted = append(f.promoted, run.ID)
+	f.forced = append(f.forced, force)
 	p := *res
 	p.Version = 4
 	return &p, nil
@@ -382,7 +390,7 @@ func TestOptimizationsPromote(t *testing.T) {
 	f := sampleOptimizations()
 	m := newOptModel(t, 100, 30, f)
 	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl)) // the running run has no result yet
-	if len(f.promoted) != 0 || !strings.Contains(screen(m), "no result version") {
+	if len(f.promoted) != 0 || !strings.Contains(screen(m), "no result to promote") {
 		t.Fatalf("promoted a run without a result: %v\n%s", f.promoted, screen(m))
 	}
 	m = sendNoTick(t, m, keyText("G")) // bootstrap: result v2
@@ -391,6 +399,39 @@ func TestOptimizationsPromote(t *testing.T) {
 		t.Fatalf("promoted %v", f.promoted)
 	}
 	if !strings.Contains(screen(m), "qa v4 is now the result of bootstrap_fewshot run 00000001") {
+		t.Fatalf("no notice:\n%s", screen(m))
+	}
+}
+
+// A result that regressed is shown as such, and promoting it asks first.
+func TestOptimizationsPromoteRegressedAsksFirst(t *testing.T) {
+	f := sampleOptimizations()
+	start := time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
+	f.runs = append(f.runs, &model.Optimization{ID: fixedID(4), Program: "qa", BaseVersion: 1, Optimizer: "labeled_fewshot",
+		Metric: model.Metric{Name: "exact_match"}, State: model.Completed, Trials: 1, BaselineScore: 0.636, BestScore: 0,
+		BestTrial: 1, Regressed: true, Candidate: f.programs["qa@2"], StartedAt: start, FinishedAt: start.Add(time.Minute)})
+	m := newOptModel(t, 110, 30, f)
+	m = sendNoTick(t, m, keyText("G"))
+	for _, want := range []string{"regressed: not saved", "Regressed: the result scored 0.000 on validation, below the baseline's 0.636",
+		"newest version (ctrl+s promotes it anyway)"} {
+		if !strings.Contains(screen(m), want) {
+			t.Fatalf("the regressed run does not say %q:\n%s", want, screen(m))
+		}
+	}
+	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	if len(f.promoted) != 0 || !strings.Contains(screen(m), "Promote a result that regressed?") || !strings.Contains(screen(m), "promote anyway") {
+		t.Fatalf("no confirmation (promoted %v):\n%s", f.promoted, screen(m))
+	}
+	m = sendNoTick(t, m, keyText("n"))
+	if len(f.promoted) != 0 || strings.Contains(screen(m), "Promote a result that regressed?") {
+		t.Fatalf("n promoted or kept the dialog (promoted %v):\n%s", f.promoted, screen(m))
+	}
+	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	m = sendNoTick(t, m, keyText("y"))
+	if len(f.promoted) != 1 || f.promoted[0] != fixedID(4) || !f.forced[0] {
+		t.Fatalf("promoted %v (forced %v)", f.promoted, f.forced)
+	}
+	if !strings.Contains(screen(m), "qa v4 is now the result of labeled_fewshot run 00000004") {
 		t.Fatalf("no notice:\n%s", screen(m))
 	}
 }

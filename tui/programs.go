@@ -595,7 +595,7 @@ func (p *programsPage) render() string {
 		body = p.renderList()
 	}
 	if p.dialog != nil {
-		return p.overlay(body, p.dialog.render(s, min(p.width-4, 72)))
+		return overlayDialog(body, p.dialog.render(s, min(p.width-4, 72)), p.width, p.height)
 	}
 	return body
 }
@@ -611,19 +611,19 @@ func (p *programsPage) renderList() string {
 	return b.String()
 }
 
-// overlay draws a dialog box over the middle of the page: the page's
+// overlayDialog draws a dialog box over the middle of a page w x h: the page's
 // lines above and below it stay, the rows it covers are replaced.
-func (p *programsPage) overlay(page, dialog string) string {
-	lines := strings.Split(fit(page, p.width, p.height), "\n")
+func overlayDialog(page, dialog string, w, h int) string {
+	lines := strings.Split(fit(page, w, h), "\n")
 	box := strings.Split(dialog, "\n")
-	top := max((p.height-len(box))/2, 0)
+	top := max((h-len(box))/2, 0)
 	for i, l := range box {
 		if top+i >= len(lines) {
 			break
 		}
-		lines[top+i] = lipgloss.PlaceHorizontal(p.width, lipgloss.Center, l)
+		lines[top+i] = lipgloss.PlaceHorizontal(w, lipgloss.Center, l)
 	}
-	return fit(strings.Join(lines, "\n"), p.width, p.height)
+	return fit(strings.Join(lines, "\n"), w, h)
 }
 
 // box draws content in a rounded border of exactly w x h cells with one

@@ -195,8 +195,26 @@ def _traceback(exc: BaseException) -> str:
     return redact.redact(text)
 
 
+SPENT_ATTR = "_signet_spent"
+
+
+def with_spent(exc: BaseException, spent: dict[str, Any]) -> BaseException:
+    """Attach what the request spent before `exc` ended it: `to_error` reports it as `detail.spent`,
+    so a failed run is charged its LM calls."""
+    setattr(exc, SPENT_ATTR, spent)
+    return exc
+
+
 def to_error(exc: BaseException) -> dict[str, Any]:
-    """The protocol error body for an exception."""
+    """The protocol error body for an exception, with `detail.spent` when the request spent something."""
+    body = _body(exc)
+    spent = getattr(exc, SPENT_ATTR, None)
+    if isinstance(spent, dict):
+        body["detail"] = {**(body.get("detail") or {}), "spent": spent}
+    return body
+
+
+def _body(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, Cancelled):
         return {"code": "cancelled", "message": "the request was cancelled", "retryable": False}
     if isinstance(exc, WorkerError):
@@ -206,10 +224,8 @@ def to_error(exc: BaseException) -> dict[str, Any]:
         return body
     chain = _chain(exc)
     for i, e in enumerate(chain):
-        if isinstance(e, Cancelled):
-            return to_error(e)
-        if isinstance(e, WorkerError):
-            return to_error(e)
+        if isinstance(e, (Cancelled, WorkerError)):
+            return _body(e)
         found = _dspy_code(e, chain[i + 1:])
         if found is None:
             code = _sdk_code(e)

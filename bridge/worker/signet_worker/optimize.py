@@ -32,7 +32,7 @@ import dspy
 from dspy.utils.callback import BaseCallback
 
 from . import builder, lms, runner, typed
-from .errors import BadInput, Cancelled, WorkerError
+from .errors import BadInput, Cancelled, WorkerError, with_spent
 from .export import by_path, clean_state, module_states
 from .metrics import Metric, build_metric, passed, program_fields, score_of
 from .progress import OptTracer, Progress, RunControl
@@ -512,9 +512,13 @@ def optimize(params: dict, *, emit: Callable[[str, dict[str, Any]], None] | None
                 result["test_score"], _ = run.evaluate(compiled, test)
     except Cancelled:
         if control.error is not None:
-            raise control.error from None
+            raise with_spent(control.error, tracer.spent()) from None
         result["stopped"] = control.reason if control.reason in ("budget", "cancelled") else "cancelled"
         best_program = None
+    except BaseException as exc:
+        # A failed run is charged what it spent: the error says so (detail.spent).
+        with_spent(exc, tracer.spent())
+        raise
     finally:
         runner.trim_global_history()
 

@@ -116,6 +116,12 @@ class OptTracer(Tracer):
             tout = sum(u.completion_tokens for u in self.usage.values())
             return self.lm_calls, tin, tout, self.cost
 
+    def spent(self) -> dict[str, Any]:
+        """What the run's LM calls cost so far: a failed run's `detail.spent` (docs/protocol.md)."""
+        lm_calls, _, _, cost = self.totals()
+        return {"lm_calls": lm_calls, "cost": round(cost, 12), "cost_unknown": self.cost_unknown,
+                "usage": self.usage_totals()}
+
     def usage_totals(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {model: {"calls": u.calls, "prompt_tokens": u.prompt_tokens,

@@ -111,6 +111,14 @@ def encode(frame: dict) -> bytes:
 FLUSH_EVERY = 0.002
 
 
+def _lm_span(frame: dict) -> bool:
+    """An LM call's span events are sent at once, not coalesced: its end carries what the call cost and
+    its start says a call is in flight, so a worker killed right after either (kill -9, a crash in the
+    next call) has still reported every charge, and every call whose cost nobody will know."""
+    data = frame.get("data")
+    return frame.get("event") == "span" and isinstance(data, dict) and data.get("kind") == "lm"
+
+
 class FrameWriter:
     """Writes frames to the private protocol fd, one whole line at a time."""
 
@@ -140,7 +148,7 @@ class FrameWriter:
                 return
             try:
                 self._out.write(line)
-                if "event" in frame:
+                if "event" in frame and not _lm_span(frame):
                     self._dirty = True
                     self._wake.set()
                 else:

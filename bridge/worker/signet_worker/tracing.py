@@ -284,6 +284,8 @@ class Tracer(BaseCallback):
             fields["usage"] = {"calls": 1, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
         if cost:
             fields["cost"] = cost
+        elif cost is None:
+            fields["cost_unknown"] = True
         if cache_hit:
             fields["cache_hit"] = True
         return fields

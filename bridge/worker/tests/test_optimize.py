@@ -216,6 +216,23 @@ def test_custom_metric_raising_is_user_code(tmp_path):
     assert "ValueError" in body["detail"]["traceback"]
 
 
+def test_a_failed_run_reports_what_it_spent(tmp_path):
+    # The metric raises once the baseline's LM calls are made: the error carries their cost.
+    (tmp_path / "bad.py").write_text("def metric(example, pred, trace=None):\n    raise ValueError('boom')\n")
+    with pytest.raises(UserCodeError) as info:
+        run(params("bootstrap_fewshot", lm=PRICED_LM, metric={"kind": "custom", "source": "bad.py:metric"},
+                   base_dir=str(tmp_path), threads=1))
+    spent = to_error(info.value)["detail"]["spent"]
+    assert spent["lm_calls"] >= 1 and spent["cost"] > 0 and spent["cost_unknown"] is False
+    assert spent["usage"]["signet/test"]["calls"] == spent["lm_calls"]
+    # So does an LM outage that ends the run, with no call billed.
+    with pytest.raises(Exception) as info:
+        run(params("labeled_fewshot", lm={**PRICED_LM, "kwargs": {"fail_on": "hemisphere"}}))
+    body = to_error(info.value)
+    assert body["code"] == "lm_unavailable" and body["detail"]["spent"]["cost"] == 0
+    assert body["detail"]["type"]  # the LM error's own detail is kept
+
+
 def test_bad_metric_and_settings():
     with pytest.raises(BadInput) as info:
         run(params("mipro_v2", {"num_trials": 2, "bogus_knob": 1}))

@@ -154,6 +154,24 @@ def test_crash_on_exits_with_status_3(worker):
     assert_all_frames(worker)
 
 
+def test_a_crash_keeps_what_lm_calls_reported(worker):
+    """Each LM span event is sent at once: a worker that dies mid-call has reported the calls it ended,
+    with their cost, and the call it began (so Go knows that call's cost is unknown)."""
+    program = {"name": "two", "modules": [
+        {"name": "first", "type": "predict", "signature": "question -> answer"},
+        {"name": "second", "type": "predict", "signature": "answer -> final", "instructions": "Say CRASH."},
+    ]}
+    lm = dict(lm_profile(crash_on="CRASH"), price_in=3, price_out=15)
+    worker.send(1, "execute", {"program": program, "inputs": {"question": "What is the capital of France?"}, "lm": lm})
+    assert worker.proc.wait(timeout=30) == 3
+    frames = []
+    while (frame := worker.next(timeout=10)) is not None:
+        frames.append(frame)
+    lm_events = [f["data"] for f in frames if f.get("event") == "span" and f["data"]["kind"] == "lm"]
+    assert [("end" in d, d.get("module")) for d in lm_events] == [(False, "first"), (True, "first"), (False, "second")]
+    assert lm_events[1]["cost"] > 0 and lm_events[1]["usage"]["calls"] == 1
+
+
 NOISY = '''
 import ctypes, os, sys
 import dspy

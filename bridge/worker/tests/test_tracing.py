@@ -85,12 +85,14 @@ def test_usage_and_cost():
     assert usage["calls"] == 2
     assert usage["prompt_tokens"] == sum(s["usage"]["prompt_tokens"] for s in lm_spans)
     assert usage["completion_tokens"] == sum(s["usage"]["completion_tokens"] for s in lm_spans)
+    assert all(s["cost_unknown"] is True and "cost" not in s for s in lm_spans)  # each call says so
     priced = dict(lm_profile(), price_in=0.15, price_out=0.6)
     result2, spans2 = execute(FACTS, {"question": "What is the capital of France?"}, lm=priced)
     expected = (usage["prompt_tokens"] * 0.15 + usage["completion_tokens"] * 0.6) / 1e6
     assert result2["cost_unknown"] is False
     assert result2["cost"] == pytest.approx(expected)
     assert sum(s["cost"] for s in finished(spans2).values() if s["kind"] == "lm") == pytest.approx(expected)
+    assert not any("cost_unknown" in s for s in finished(spans2).values())
     assert isinstance(result2["duration_ms"], float) and result2["duration_ms"] > 0
 
 
