@@ -238,7 +238,7 @@ func TestRealRegressionIsNotTheHead(t *testing.T) {
 		Metric: model.Metric{Name: "exact_match", Kind: model.MetricBuiltin}}
 	o := waitDone(t, r, submit(t, r, req).ID, 3*time.Minute)
 	if o.State != model.Completed || o.BaselineScore != 1 || o.BestScore != 0 || !o.Regressed || o.ResultVersion != 0 ||
-		o.Candidate == nil || len(o.Candidate.Modules[0].Demos) != 4 {
+		o.Candidate == nil || len(o.Candidate.Modules[0].Predictors) != 1 || len(o.Candidate.Modules[0].Predictors[0].Demos) != 4 {
 		t.Fatalf("regressing run: %+v", o)
 	}
 	if head, err := st.GetProgram(ctx, "qa"); err != nil || head.Version != 1 {
@@ -253,7 +253,7 @@ func TestRealRegressionIsNotTheHead(t *testing.T) {
 		t.Fatalf("promote without force: %v", err)
 	}
 	p, got, err := Promote(ctx, st, o.ID, true)
-	if err != nil || p.Version != 2 || p.CompiledFrom != o.ID.String() || len(p.Modules[0].Demos) != 4 || got.ResultVersion != 2 {
+	if err != nil || p.Version != 2 || p.CompiledFrom != o.ID.String() || len(p.Modules[0].Predictors[0].Demos) != 4 || got.ResultVersion != 2 {
 		t.Fatalf("forced promote: %+v %v", p, err)
 	}
 	if stored, err := st.GetOptimization(ctx, o.ID); err != nil || stored.ResultVersion != 2 || !stored.Regressed {
