@@ -40,24 +40,6 @@ func (a *app) startOwner(ctx context.Context, pf poolFlags, concurrency int, che
 	return o.startEngine(ctx, pf, concurrency, a.stderr)
 }
 
-// exampleInputs takes the input fields of an example: the dataset's input
-// keys, else every field the program reads.
-func exampleInputs(d *model.Dataset, p *model.Program, e *model.Example) map[string]any {
-	keys := d.InputKeys
-	if len(keys) == 0 {
-		for _, f := range p.Inputs() {
-			keys = append(keys, f.Name)
-		}
-	}
-	in := map[string]any{}
-	for _, k := range keys {
-		if v, ok := e.Data[k]; ok {
-			in[k] = v
-		}
-	}
-	return in
-}
-
 // parseExampleRef reads DATASET:N (N counts from 0 within the split).
 func parseExampleRef(s string) (string, int, error) {
 	name, num, ok := strings.Cut(s, ":")

@@ -125,7 +125,7 @@ func (a *app) logDir() (string, error) {
 
 func (a *app) runCommand() *cobra.Command {
 	var inputs []string
-	var example, dataset, split, lmName string
+	var example, dataset, split, lmName, labels string
 	var version, limit, concurrency int
 	var asJSON, noCache, wait bool
 	var pf poolFlags
@@ -183,7 +183,7 @@ func (a *app) runCommand() *cobra.Command {
 			}
 			st := a.shared.st
 			if dataset != "" {
-				return a.runDataset(ctx, st, eng, p, dataset, split, limit, lmName, noCache, asJSON)
+				return a.runDataset(ctx, st, eng, p, dataset, split, limit, lmName, model.ParseLabels(labels), noCache, asJSON)
 			}
 			if example != "" {
 				name, n, err := parseExampleRef(example)
@@ -202,7 +202,11 @@ func (a *app) runCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				in = exampleInputs(d, p, ex)
+				lab, err := model.Labels(p, d, nil)
+				if err != nil {
+					return err
+				}
+				in, _ = lab.Split(ex.Data)
 			}
 			for _, f := range p.Inputs() {
 				if _, ok := in[f.Name]; !ok {
@@ -260,6 +264,7 @@ func (a *app) runCommand() *cobra.Command {
 	c.Flags().StringVar(&dataset, "dataset", "", "run on every example of a dataset (a batch)")
 	c.Flags().StringVar(&split, "split", "", "with --dataset or --example: only this split")
 	c.Flags().IntVar(&limit, "limit", 0, "with --dataset: at most this many examples")
+	c.Flags().StringVar(&labels, "labels", "", "with --dataset: the fields to compare with the outputs, a,b (default: the program's outputs the dataset has)")
 	c.Flags().StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
 	c.Flags().IntVar(&version, "version", 0, "run a specific version (default: latest)")
 	c.Flags().IntVar(&concurrency, "concurrency", 0, "executions at once (default: config, else 8)")
@@ -300,16 +305,23 @@ type batchSummary struct {
 	Usage      model.Usage        `json:"usage"`
 	Cost       float64            `json:"cost"`
 	Elapsed    time.Duration      `json:"elapsed_ns"`
-	ExactMatch map[string]float64 `json:"exact_match,omitempty"` // per output field the examples label
+	// Labels are the fields compared with the outputs (model.Labels);
+	// ExactMatch is the share of completed executions that match each.
+	Labels     model.Labeling     `json:"labels"`
+	ExactMatch map[string]float64 `json:"exact_match,omitempty"`
 	Failures   []execRow          `json:"failures,omitempty"`
 }
 
 // runDataset submits one execution per example and waits for all of them,
 // drawing progress from the engine's events.
-func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engine, p *model.Program, name, split string, limit int, lm string, noCache, asJSON bool) error {
+func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engine, p *model.Program, name, split string, limit int, lm string, labels []string, noCache, asJSON bool) error {
 	d, err := st.GetDataset(ctx, name)
 	if err != nil {
 		return err
+	}
+	lab, err := model.Labels(p, d, labels)
+	if err != nil {
+		return usageError{err}
 	}
 	var sp model.Split
 	if split != "" {
@@ -324,7 +336,8 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 		if limit > 0 && len(reqs) >= limit {
 			return nil
 		}
-		reqs = append(reqs, engine.Request{Program: p.Name, Version: p.Version, Inputs: exampleInputs(d, p, e), LM: lm, Batch: batch, NoCache: noCache})
+		in, _ := lab.Split(e.Data)
+		reqs = append(reqs, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: lm, Batch: batch, NoCache: noCache})
 		examples = append(examples, e)
 		return nil
 	})
@@ -379,7 +392,8 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 	}
 	bar.update(done, failed, cost, true)
 
-	sum := batchSummary{Program: p.Name, Version: p.Version, Dataset: d.Name, Batch: batch, Total: len(final), States: map[string]int{}, Elapsed: time.Since(start)}
+	sum := batchSummary{Program: p.Name, Version: p.Version, Dataset: d.Name, Batch: batch, Total: len(final), States: map[string]int{},
+		Elapsed: time.Since(start), Labels: lab}
 	matches := map[string]int{}
 	labelled := map[string]int{}
 	for i, e := range final {
@@ -393,13 +407,10 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 			sum.Failures = append(sum.Failures, execRowOf(e))
 			continue
 		}
-		for field, want := range examples[i].Data {
-			got, ok := e.Outputs[field]
-			if _, isInput := reqs[i].Inputs[field]; isInput || !ok {
-				continue
-			}
+		_, want := lab.Split(examples[i].Data)
+		for field, w := range want {
 			labelled[field]++
-			if normalise(cellText(got)) == normalise(cellText(want)) {
+			if got, ok := e.Outputs[field]; ok && normalise(cellText(got)) == normalise(cellText(w)) {
 				matches[field]++
 			}
 		}
@@ -423,6 +434,7 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 		fmt.Fprintf(a.stdout, "  from cache %d\n", sum.CacheHits)
 	}
 	fmt.Fprintf(a.stdout, "  tokens     %d in, %d out\n  cost       $%.6f\n", sum.Usage.PromptTokens, sum.Usage.CompletionTokens, sum.Cost)
+	printLabeling(a.stdout, lab)
 	for _, f := range sortedKeys(toAnyMap(sum.ExactMatch)) {
 		fmt.Fprintf(a.stdout, "  exact match on %s: %d/%d (%.1f%%)\n", f, matches[f], labelled[f], 100*sum.ExactMatch[f])
 	}
@@ -434,6 +446,23 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 		fmt.Fprintf(a.stdout, "  failed %s: %s\n", r.ID, clip(r.Error, 100))
 	}
 	return nil
+}
+
+// printLabeling says which fields were compared with the outputs and
+// which were ignored, and why when the labels had to be guessed.
+func printLabeling(w io.Writer, lab model.Labeling) {
+	labels := strings.Join(lab.Labels, ", ")
+	if labels == "" {
+		labels = "none (no output field of the program is a column of the dataset; see --labels)"
+	}
+	fmt.Fprintf(w, "  labels     %s", labels)
+	if len(lab.Ignored) > 0 {
+		fmt.Fprintf(w, " (ignored: %s)", strings.Join(lab.Ignored, ", "))
+	}
+	fmt.Fprintln(w)
+	if lab.Guessed {
+		fmt.Fprintf(w, "  note       %s\n", lab.Note)
+	}
 }
 
 func toAnyMap(m map[string]float64) map[string]any {

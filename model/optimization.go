@@ -37,6 +37,7 @@ type Optimization struct {
 	Val           DataRef        `json:"val,omitzero"`
 	Test          DataRef        `json:"test,omitzero"`
 	Metric        Metric         `json:"metric"`
+	Labels        []string       `json:"labels,omitempty"` // explicit labels; none: model.Labels's rule
 	State         RunState       `json:"state"`
 	Trials        int            `json:"trials"`
 	BaselineScore float64        `json:"baseline_score,omitempty"`

@@ -90,6 +90,7 @@ type Request struct {
 	Val          model.DataRef  `json:"val,omitzero"`
 	Test         model.DataRef  `json:"test,omitzero"`
 	Metric       model.Metric   `json:"metric"`
+	Labels       []string       `json:"labels,omitempty"` // explicit labels (model.Labels)
 	LM           string         `json:"lm,omitempty"`
 	ReflectionLM string         `json:"reflection_lm,omitempty"`
 	Budget       float64        `json:"budget,omitempty"` // USD; the run's own hard stop
@@ -302,6 +303,11 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization,
 	if sz.test, err = refSize(ctx, r.st, req.Test); err != nil {
 		return nil, err
 	}
+	for _, ref := range []model.DataRef{req.Train, req.Val, req.Test} {
+		if err := checkLabels(ctx, r.st, ref, p, req.Labels); err != nil {
+			return nil, err
+		}
+	}
 	profile := firstNonEmpty(req.LM, p.LM, r.o.DefaultLM)
 	spec, err := r.o.LMs.Spec(ctx, profile)
 	if err != nil {
@@ -323,7 +329,7 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization,
 		threads = r.o.Threads
 	}
 	o := &model.Optimization{Program: p.Name, BaseVersion: p.Version, Optimizer: opt, Settings: settings,
-		Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric, State: model.Pending,
+		Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric, Labels: req.Labels, State: model.Pending,
 		Budget: req.Budget, LM: req.LM, ReflectionLM: req.ReflectionLM, Threads: threads, Seed: req.Seed,
 		CreatedAt: r.now()}
 	o.Estimate = estimate(p, opt, settings, sz, spec)
@@ -606,14 +612,13 @@ func (r *Runner) request(ctx context.Context, o *model.Optimization) (bridge.Opt
 		}
 		req.Metric.LM = &s
 	}
-	in := inputNames(p)
-	if req.Train, err = loadExamples(ctx, r.st, o.Train, in); err != nil {
+	if req.Train, err = loadExamples(ctx, r.st, o.Train, p, o.Labels); err != nil {
 		return req, nil, err
 	}
-	if req.Val, err = loadExamples(ctx, r.st, o.Val, in); err != nil {
+	if req.Val, err = loadExamples(ctx, r.st, o.Val, p, o.Labels); err != nil {
 		return req, nil, err
 	}
-	if req.Test, err = loadExamples(ctx, r.st, o.Test, in); err != nil {
+	if req.Test, err = loadExamples(ctx, r.st, o.Test, p, o.Labels); err != nil {
 		return req, nil, err
 	}
 	req.Program, req.Optimizer, req.Settings = p, o.Optimizer, o.Settings
