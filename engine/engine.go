@@ -86,6 +86,11 @@ type Request struct {
 	// recorded on the execution (model.Execution.Variant), so a retry or a
 	// recovery runs it again; it never reads or writes the execution cache.
 	Variant *model.Program
+	// Eval, when set, makes the execution one example of an evaluation:
+	// the worker scores it with Eval.Metric against Eval.Labels in the same
+	// request, and the completed execution carries the score in its Eval.
+	// It is never answered from the cache (the metric must run).
+	Eval *model.ExecEval
 }
 
 // Event is a state change of an execution or a span streamed by a running

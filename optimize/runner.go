@@ -604,14 +604,15 @@ func (r *Runner) request(ctx context.Context, o *model.Optimization) (bridge.Opt
 		}
 		req.ReflectionLM = &s
 	}
-	req.Metric = bridge.MetricSpec{Name: o.Metric.Name, Kind: string(o.Metric.Kind), Source: o.Metric.Source, Signature: o.Metric.Signature}
+	var judge *bridge.LMSpec
 	if o.Metric.LM != "" {
 		s, err := spec(o.Metric.LM)
 		if err != nil {
 			return req, nil, err
 		}
-		req.Metric.LM = &s
+		judge = &s
 	}
+	req.Metric = bridge.MetricOf(o.Metric, judge)
 	if req.Train, err = loadExamples(ctx, r.st, o.Train, p, o.Labels); err != nil {
 		return req, nil, err
 	}
