@@ -96,7 +96,7 @@ type Request struct {
 // Event is a state change of an execution or a span streamed by a running
 // one. Execution and Span are shared by every subscriber: do not modify them.
 type Event struct {
-	Kind      string // EventExecution, EventSpan or EventOptimization
+	Kind      string // EventExecution, EventSpan, EventOptimization or EventEvaluation
 	Execution *model.Execution
 	Span      *model.Span
 	// Optimization is a run's record (EventOptimization), published by the
@@ -104,6 +104,9 @@ type Event struct {
 	// report, nil on a state change.
 	Optimization *model.Optimization
 	Progress     *model.OptProgress
+	// Evaluation is an evaluation's record (EventEvaluation), published by
+	// the evaluation runner as each example ends and at each state change.
+	Evaluation *model.Evaluation
 }
 
 // Event kinds.
@@ -111,6 +114,7 @@ const (
 	EventExecution    = "execution"
 	EventSpan         = "span"
 	EventOptimization = "optimization"
+	EventEvaluation   = "evaluation"
 )
 
 // Recovered counts what Start found left by the previous owner.

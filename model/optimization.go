@@ -8,6 +8,14 @@ type DataRef struct {
 	Split   Split  `json:"split,omitempty"`
 }
 
+// String is DATASET or DATASET:SPLIT, "" for none: how the CLI takes it.
+func (r DataRef) String() string {
+	if r.Dataset == "" || r.Split == "" {
+		return r.Dataset
+	}
+	return r.Dataset + ":" + string(r.Split)
+}
+
 // MetricKind says how a metric is computed.
 type MetricKind string
 

@@ -60,7 +60,9 @@ func ParseMetric(s, lm string) (model.Metric, error) {
 	return model.Metric{}, fmt.Errorf("unknown metric %q (want %s, path/to/file.py:function or judge:SIGNATURE)", s, strings.Join(BuiltinMetrics, ", "))
 }
 
-func checkMetric(m model.Metric) error {
+// CheckMetric checks a metric as the worker will build it; evaluations
+// take the same metrics as optimizations.
+func CheckMetric(m model.Metric) error {
 	switch m.Kind {
 	case model.MetricBuiltin:
 		if !slices.Contains(BuiltinMetrics, m.Name) {
@@ -95,14 +97,6 @@ func ParseDataRef(s string) (model.DataRef, error) {
 		ref.Split = sp
 	}
 	return ref, nil
-}
-
-// String is DATASET or DATASET:SPLIT, "" for none.
-func refString(r model.DataRef) string {
-	if r.Split == "" {
-		return r.Dataset
-	}
-	return r.Dataset + ":" + string(r.Split)
 }
 
 // refSize is the number of examples a reference selects.
@@ -161,7 +155,7 @@ func loadExamples(ctx context.Context, st *store.Store, r model.DataRef, p *mode
 			in, labels := lab.Split(e.Data)
 			for _, k := range lab.Inputs {
 				if _, ok := in[k]; !ok {
-					return nil, &model.FieldError{Field: fmt.Sprintf("dataset %s: example %s", refString(r), e.ID),
+					return nil, &model.FieldError{Field: fmt.Sprintf("dataset %s: example %s", r.String(), e.ID),
 						Msg: fmt.Sprintf("no field %q, an input of the program", k)}
 				}
 			}

@@ -272,7 +272,7 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization,
 	if err != nil {
 		return nil, &model.FieldError{Field: "optimizer", Msg: err.Error()}
 	}
-	if err := checkMetric(req.Metric); err != nil {
+	if err := CheckMetric(req.Metric); err != nil {
 		return nil, &model.FieldError{Field: "metric", Msg: err.Error()}
 	}
 	if req.Train.Dataset == "" {
@@ -295,7 +295,7 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization,
 		return nil, err
 	}
 	if sz.train == 0 {
-		return nil, &model.FieldError{Field: "train", Msg: fmt.Sprintf("%s has no examples", refString(req.Train))}
+		return nil, &model.FieldError{Field: "train", Msg: fmt.Sprintf("%s has no examples", req.Train.String())}
 	}
 	if sz.val, err = refSize(ctx, r.st, req.Val); err != nil {
 		return nil, err

@@ -785,7 +785,7 @@ func newOptRunForm(sel *model.Optimization) optRunForm {
 	prog, train, val, lm := "", "", "", ""
 	if sel != nil { // start from the selected run: the usual next step is another optimizer on the same data
 		prog, lm = sel.Program, sel.LM
-		train, val = refString(sel.Train), refString(sel.Val)
+		train, val = sel.Train.String(), sel.Val.String()
 	}
 	return optRunForm{fields: []optField{
 		{label: "program", value: prog, help: "NAME"},
@@ -798,16 +798,6 @@ func newOptRunForm(sel *model.Optimization) optRunForm {
 		{label: "budget", value: "", help: "USD, optional hard stop"},
 		{label: "lm", value: lm, help: "LM profile, optional"},
 	}}
-}
-
-func refString(r model.DataRef) string {
-	if r.Dataset == "" {
-		return ""
-	}
-	if r.Split != "" {
-		return r.Dataset + ":" + string(r.Split)
-	}
-	return r.Dataset
 }
 
 func (f *optRunForm) value(label string) string {
