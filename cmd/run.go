@@ -295,20 +295,18 @@ func loadTrace(ctx context.Context, st *store.Store, e *model.Execution) (*trace
 }
 
 type batchSummary struct {
-	Program   string         `json:"program"`
-	Version   int            `json:"version"`
-	Dataset   string         `json:"dataset"`
-	Batch     string         `json:"batch"`
-	Total     int            `json:"total"`
-	States    map[string]int `json:"states"`
-	CacheHits int            `json:"cache_hits"`
-	Usage     model.Usage    `json:"usage"`
-	Cost      float64        `json:"cost"`
-	Elapsed   time.Duration  `json:"elapsed_ns"`
-	// Labels are the fields compared with the outputs (model.Labels);
-	// ExactMatch is the share of completed executions that match each.
-	Labels     model.Labeling     `json:"labels"`
-	ExactMatch map[string]float64 `json:"exact_match,omitempty"`
+	Program    string             `json:"program"`
+	Version    int                `json:"version"`
+	Dataset    string             `json:"dataset"`
+	Batch      string             `json:"batch"`
+	Total      int                `json:"total"`
+	States     map[string]int     `json:"states"`
+	CacheHits  int                `json:"cache_hits"`
+	Usage      model.Usage        `json:"usage"`
+	Cost       float64            `json:"cost"`
+	Elapsed    time.Duration      `json:"elapsed_ns"`
+	Labels     model.Labeling     `json:"labels"`                // the fields compared with the outputs (model.Labels)
+	ExactMatch map[string]float64 `json:"exact_match,omitempty"` // per label, over the completed executions
 	Failures   []execRow          `json:"failures,omitempty"`
 }
 
