@@ -53,3 +53,80 @@ func TestBatchSummaryLabels(t *testing.T) {
 		t.Errorf("--labels gold: exit %d, %q", code, errOut)
 	}
 }
+
+// TestEvalCLI drives `signet eval` with real workers on the test LM: the
+// score as DSPy prints it and as JSON (present when 0), labels, list and
+// show, the latter as a client of an owner.
+func TestEvalCLI(t *testing.T) {
+	testenv.Python(t)
+	ws := evalWorkspace(t)
+	out, errOut, code := signet(t, ws, "eval", "qa", "--dataset", "caps:validation", "--metric", "exact_match", "--lm", "test")
+	if code != 0 {
+		t.Fatalf("eval: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"Average Metric: 2 / 3 (66.7%)", "score       0.6667 (66.67%) over 3 of 3 examples, 0 failed",
+		"labels      answer (ignored: id, source)", "state       completed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "metric exact_match") {
+		t.Errorf("stderr: %q", errOut)
+	}
+
+	// --json: a score of 0 is written, not left out.
+	out = mustSignet(t, ws, "eval", "qa@1", "--dataset", "caps", "--metric", "exact_match", "--labels", "source", "--lm", "test", "--json")
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if score, ok := raw["score"]; !ok || score != 0.0 || raw["state"] != "completed" || raw["n"] != 3.0 {
+		t.Errorf("eval --json: score %v (present %v), %s", score, ok, out)
+	}
+	zeroID, _ := raw["id"].(string)
+
+	if _, errOut, code := signet(t, ws, "eval", "qa", "--dataset", "caps", "--metric", "exact_match", "--labels", "gold"); code != 2 || !strings.Contains(errOut, `"gold" is not a field of dataset caps`) {
+		t.Errorf("--labels gold: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := signet(t, ws, "eval", "qa", "--dataset", "caps", "--metric", "bleu"); code != 2 || !strings.Contains(errOut, "unknown metric") {
+		t.Errorf("--metric bleu: exit %d, %q", code, errOut)
+	}
+
+	// The rest as a client of an owner.
+	own(t, ws)
+	list := mustSignet(t, ws, "eval", "list", "qa")
+	for _, want := range []string{zeroID, "caps:validation", "exact_match", "66.7%", "0.0%", "3/3"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("eval list lacks %q:\n%s", want, list)
+		}
+	}
+	show := mustSignet(t, ws, "eval", "show", zeroID)
+	for _, want := range []string{"Average Metric: 0 / 3 (0.0%)", "0.000", "- (want atlas)", "trace of an example"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("eval show lacks %q:\n%s", want, show)
+		}
+	}
+	var detail struct {
+		Score   *float64
+		Results []struct {
+			Score     *float64
+			Execution string
+			Expected  map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(mustSignet(t, ws, "eval", "show", zeroID, "--json")), &detail); err != nil {
+		t.Fatal(err)
+	}
+	if detail.Score == nil || *detail.Score != 0 || len(detail.Results) != 3 {
+		t.Fatalf("eval show --json: %+v", detail)
+	}
+	for _, r := range detail.Results {
+		if r.Score == nil || r.Execution == "" || len(r.Expected) != 1 || r.Expected["source"] == nil {
+			t.Errorf("result %+v", r)
+		}
+	}
+	// Each example is an execution with its trace.
+	if tr := mustSignet(t, ws, "trace", detail.Results[0].Execution); !strings.Contains(tr, "metric exact_match") {
+		t.Errorf("trace of an example lacks the metric span:\n%s", tr)
+	}
+}

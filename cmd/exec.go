@@ -435,14 +435,23 @@ func newProgress(w io.Writer, tty bool, total int) *progress {
 }
 
 func (p *progress) update(done, failed int, cost float64, final bool) {
+	p.updateNote(done, failed, cost, "", final)
+}
+
+// updateNote is update with a note after the count (an evaluation's
+// running score).
+func (p *progress) updateNote(done, failed int, cost float64, note string, final bool) {
 	if !p.tty || (!final && time.Since(p.last) < 100*time.Millisecond) {
 		return
 	}
 	p.last = time.Now()
 	const width = 30
 	fill := width * done / max(p.total, 1)
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d  failed %d  $%.6f  %s ", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
-		done, p.total, failed, cost, time.Since(p.start).Round(100*time.Millisecond))
+	if note != "" {
+		note = "  " + note
+	}
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d%s  failed %d  $%.6f  %s ", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
+		done, p.total, note, failed, cost, time.Since(p.start).Round(100*time.Millisecond))
 	if final {
 		fmt.Fprintln(p.w)
 	}

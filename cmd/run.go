@@ -432,7 +432,7 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 		fmt.Fprintf(a.stdout, "  from cache %d\n", sum.CacheHits)
 	}
 	fmt.Fprintf(a.stdout, "  tokens     %d in, %d out\n  cost       $%.6f\n", sum.Usage.PromptTokens, sum.Usage.CompletionTokens, sum.Cost)
-	printLabeling(a.stdout, lab)
+	printLabeling(a.stdout, lab, "  %-11s")
 	for _, f := range sortedKeys(toAnyMap(sum.ExactMatch)) {
 		fmt.Fprintf(a.stdout, "  exact match on %s: %d/%d (%.1f%%)\n", f, matches[f], labelled[f], 100*sum.ExactMatch[f])
 	}
@@ -447,19 +447,20 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 }
 
 // printLabeling says which fields were compared with the outputs and
-// which were ignored, and why when the labels had to be guessed.
-func printLabeling(w io.Writer, lab model.Labeling) {
+// which were ignored, and why when the labels had to be guessed; key
+// formats the left column ("  %-11s" in a batch summary).
+func printLabeling(w io.Writer, lab model.Labeling, key string) {
 	labels := strings.Join(lab.Labels, ", ")
 	if labels == "" {
 		labels = "none (no output field of the program is a column of the dataset; see --labels)"
 	}
-	fmt.Fprintf(w, "  labels     %s", labels)
+	fmt.Fprintf(w, key+"%s", "labels", labels)
 	if len(lab.Ignored) > 0 {
 		fmt.Fprintf(w, " (ignored: %s)", strings.Join(lab.Ignored, ", "))
 	}
 	fmt.Fprintln(w)
 	if lab.Guessed {
-		fmt.Fprintf(w, "  note       %s\n", lab.Note)
+		fmt.Fprintf(w, key+"%s\n", "note", lab.Note)
 	}
 }
 
