@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/engine"
 	"github.com/signet-dspy/signet/evaluate"
 	"github.com/signet-dspy/signet/model"
@@ -287,12 +288,6 @@ func (a *app) evalList() *cobra.Command {
 	return c
 }
 
-// evalDetail is `eval show --json`: the evaluation and every example.
-type evalDetail struct {
-	*model.Evaluation
-	Results []*model.EvalResult `json:"results"`
-}
-
 func (a *app) evalShow() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
@@ -325,7 +320,7 @@ func (a *app) evalShow() *cobra.Command {
 				if results == nil {
 					results = []*model.EvalResult{}
 				}
-				return writeJSON(a.stdout, evalDetail{v, results})
+				return writeJSON(a.stdout, api.EvaluationDetail{Evaluation: v, Results: results})
 			}
 			printEvaluation(a.stdout, v)
 			fmt.Fprintln(a.stdout)

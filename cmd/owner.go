@@ -338,6 +338,18 @@ func (o *owner) Pool() []bridge.WorkerStatus {
 
 func (o *owner) Owner() api.Owner { return o.info }
 
+// The owner serves the evaluation routes; the runner starts with the engine.
+var _ api.EvaluationBackend = (*owner)(nil)
+
+func (o *owner) Evaluations(ctx context.Context) (*evaluate.Runner, error) {
+	if _, err := o.Engine(ctx); err != nil {
+		return nil, err
+	}
+	return o.evals.Load(), nil
+}
+
+func (o *owner) RunningEvaluations() *evaluate.Runner { return o.evals.Load() }
+
 // CLI runs a client's command line here, against this owner's store and
 // engine, with the client's working directory, stdin and terminal.
 func (o *owner) CLI(ctx context.Context, req *api.CLIRequest, stdout, stderr io.Writer) int {
