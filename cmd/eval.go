@@ -56,10 +56,7 @@ func (a *app) evalCommand() *cobra.Command {
 			if req.Metric, err = optimize.ParseMetric(metric, metricLM); err != nil {
 				return usageError{err}
 			}
-			if req.Metric.Kind == model.MetricCustom {
-				file, fn, _ := strings.Cut(req.Metric.Source, ".py:")
-				req.Metric.Source = a.abs(file+".py") + ":" + fn
-			}
+			req.Metric = absMetric(req.Metric, a.abs)
 			if threads < 0 {
 				return usagef("--threads %d: want a number ≥ 0", threads)
 			}

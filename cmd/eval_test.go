@@ -1,12 +1,18 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/internal/testenv"
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui"
 )
 
 // capsJSONL has an id column beside the question and its label; the test
@@ -128,5 +134,73 @@ func TestEvalCLI(t *testing.T) {
 	// Each example is an execution with its trace.
 	if tr := mustSignet(t, ws, "trace", detail.Results[0].Execution); !strings.Contains(tr, "metric exact_match") {
 		t.Errorf("trace of an example lacks the metric span:\n%s", tr)
+	}
+}
+
+var errStop = errors.New("stop")
+
+// TestTUIEvaluationsAdapter drives the evaluations screen's service
+// through a real owner's API, its engine and DSPy with the test LM: the
+// form's fields as typed, the evaluation's examples as the screen shows
+// them, and the form's mistakes as errors naming the field.
+func TestTUIEvaluationsAdapter(t *testing.T) {
+	testenv.Python(t)
+	ws := evalWorkspace(t)
+	own(t, ws)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e := tuiEvaluations{api.NewClient(api.SocketPath(ws))}
+	for _, c := range []struct {
+		req  tui.EvaluationRequest
+		want string
+	}{
+		{tui.EvaluationRequest{Program: "qa", Data: "caps:holdout", Metric: "exact_match"}, "dataset"},
+		{tui.EvaluationRequest{Program: "qa", Data: "caps", Metric: "bleu"}, "metric"},
+		{tui.EvaluationRequest{Program: "qa", Data: "caps", Metric: "exact_match", Labels: "gold"}, `"gold" is not a field`},
+	} {
+		if _, err := e.StartEvaluation(ctx, c.req); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one naming %q", c.req, err, c.want)
+		}
+	}
+	// Its end arrives on the owner's event stream.
+	ended := make(chan model.ID, 1)
+	subscribed := make(chan struct{})
+	go e.cl.Events(ctx, func(ev *api.Event) error {
+		if ev.Kind == api.EventPool {
+			select {
+			case <-subscribed:
+			default:
+				close(subscribed)
+			}
+		}
+		if ev.Kind == api.EventEvaluation && ev.Evaluation.State.Terminal() {
+			ended <- ev.Evaluation.ID
+			return errStop
+		}
+		return nil
+	})
+	<-subscribed
+	v, err := e.StartEvaluation(ctx, tui.EvaluationRequest{Program: "qa", Version: 1, Data: "caps:validation", Metric: "exact_match", LM: "test", Labels: "answer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-ended:
+		if id != v.ID {
+			t.Fatalf("evaluation %s ended, not %s", id, v.ID)
+		}
+	case <-ctx.Done():
+		t.Fatal("the evaluation did not end")
+	}
+	v, results, err := e.Evaluation(ctx, v.ID)
+	if err != nil || v.State != model.Completed || v.N != 3 || len(results) != 3 || results[1].Score != 0 || results[0].Score != 1 {
+		t.Fatalf("evaluation %+v, %d results, %v", v, len(results), err)
+	}
+	list, err := e.ListEvaluations(ctx, "qa")
+	if err != nil || len(list) != 1 || list[0].ID != v.ID {
+		t.Fatalf("list %v %v", list, err)
+	}
+	if err := e.CancelEvaluation(ctx, v.ID); err == nil || !strings.Contains(err.Error(), "finished") {
+		t.Errorf("cancel a finished evaluation: %v", err)
 	}
 }

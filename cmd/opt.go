@@ -54,6 +54,16 @@ func (a *app) startOptimizer(ctx context.Context, pf poolFlags, check func(*stor
 	return o.startOptimizer(ctx, pf, a.stderr)
 }
 
+// absMetric makes a custom metric's file absolute, abs resolving it
+// against the caller's directory: the worker that loads it runs elsewhere.
+func absMetric(m model.Metric, abs func(string) string) model.Metric {
+	if m.Kind == model.MetricCustom {
+		file, fn, _ := strings.Cut(m.Source, ".py:")
+		m.Source = abs(file+".py") + ":" + fn
+	}
+	return m
+}
+
 // parseSettings reads key=value pairs; a value that is JSON (a number, a
 // bool, a list) is decoded, anything else is a string.
 func parseSettings(pairs []string) (map[string]any, error) {
@@ -135,10 +145,7 @@ func (a *app) optRun() *cobra.Command {
 			if req.Metric, err = optimize.ParseMetric(metric, metricLM); err != nil {
 				return usageError{err}
 			}
-			if req.Metric.Kind == model.MetricCustom {
-				file, fn, _ := strings.Cut(req.Metric.Source, ".py:")
-				req.Metric.Source = a.abs(file+".py") + ":" + fn
-			}
+			req.Metric = absMetric(req.Metric, a.abs)
 			if budget < 0 || math.IsNaN(budget) {
 				return usagef("--budget %v: want a USD amount ≥ 0", budget)
 			}
