@@ -61,29 +61,8 @@ func (a *app) evalCommand() *cobra.Command {
 				return usagef("--threads %d: want a number ≥ 0", threads)
 			}
 			check := func(st *store.Store, env *runEnv) error {
-				var p *model.Program
-				var err error
-				if req.Version > 0 {
-					p, err = st.GetProgramVersion(ctx, req.Program, req.Version)
-				} else {
-					p, err = st.GetProgram(ctx, req.Program)
-				}
-				if err != nil {
-					return err
-				}
-				profiles := []string{cmp.Or(lmName, p.LM, env.cfg.DefaultLM()), metricLM}
-				for _, m := range p.Modules {
-					profiles = append(profiles, m.LM)
-				}
-				for _, name := range profiles {
-					if name == "" {
-						continue
-					}
-					if err := env.lms.check(name); err != nil {
-						return err
-					}
-				}
-				return nil
+				_, err := env.checkRun(ctx, st, req.Program, req.Version, lmName, metricLM)
+				return err
 			}
 			eng, _, err := a.startOwner(ctx, pf, concurrency, check)
 			if err != nil {
@@ -102,7 +81,7 @@ func (a *app) evalCommand() *cobra.Command {
 				return err
 			}
 			if !asJSON {
-				fmt.Fprintf(a.stderr, "evaluation %s: %s v%d on %s (%d examples), metric %s\n", v.ID, v.Program, v.Version, v.Data, v.Total, metricName(v.Metric))
+				fmt.Fprintf(a.stderr, "evaluation %s: %s v%d on %s (%d examples), metric %s\n", v.ID, v.Program, v.Version, v.Data, v.Total, v.Metric.Spelling())
 			}
 			final, interrupted, err := a.followEvaluation(ctx, runner, v, events)
 			if err != nil {
@@ -139,16 +118,6 @@ func (a *app) evalCommand() *cobra.Command {
 	pf.register(c)
 	c.AddCommand(a.evalList(), a.evalShow())
 	return c
-}
-
-func metricName(m model.Metric) string {
-	switch m.Kind {
-	case model.MetricCustom:
-		return m.Source
-	case model.MetricJudge:
-		return "judge:" + m.Signature
-	}
-	return m.Name
 }
 
 // followEvaluation draws the evaluation's progress until it ends. ctrl-c
@@ -203,7 +172,7 @@ func dspyAverage(v *model.Evaluation) string {
 
 func printEvaluation(w io.Writer, v *model.Evaluation) {
 	fmt.Fprintln(w, dspyAverage(v))
-	fmt.Fprintf(w, "evaluation  %s\nprogram     %s v%d\ndata        %s\nmetric      %s\nstate       %s\n", v.ID, v.Program, v.Version, v.Data, metricName(v.Metric), v.State)
+	fmt.Fprintf(w, "evaluation  %s\nprogram     %s v%d\ndata        %s\nmetric      %s\nstate       %s\n", v.ID, v.Program, v.Version, v.Data, v.Metric.Spelling(), v.State)
 	fmt.Fprintf(w, "score       %.4f (%.2f%%) over %d of %d examples, %d failed (scored 0)\n", v.Score, 100*v.Score, v.N, v.Total, v.Failures)
 	printLabeling(w, v.Labels, "%-12s")
 	u := v.TotalUsage()
@@ -267,7 +236,7 @@ func (a *app) evalList() *cobra.Command {
 			}
 			t := newTable(a.stdout, "id", "program", "data", "metric", "state", "score", "examples", "failed", "cost", "created")
 			for _, v := range rows {
-				t.row(v.ID, fmt.Sprintf("%s v%d", v.Program, v.Version), v.Data, clip(metricName(v.Metric), 30), v.State,
+				t.row(v.ID, fmt.Sprintf("%s v%d", v.Program, v.Version), v.Data, clip(v.Metric.Spelling(), 30), v.State,
 					fmt.Sprintf("%.1f%%", 100*v.Score), fmt.Sprintf("%d/%d", v.N, v.Total), v.Failures, costText(v.Cost, v.CostUnknown), ago(v.CreatedAt))
 			}
 			if err := t.flush(); err != nil {

@@ -102,6 +102,36 @@ func (e *runEnv) startPool(ctx context.Context, f poolFlags) error {
 	return nil
 }
 
+// checkRun reads the program version a run needs and checks, before any
+// worker starts, every LM profile it will use: the run's (else the
+// program's, else the default), each module's and the extra ones (a
+// judge's).
+func (e *runEnv) checkRun(ctx context.Context, st *store.Store, program string, version int, lm string, extra ...string) (*model.Program, error) {
+	var p *model.Program
+	var err error
+	if version > 0 {
+		p, err = st.GetProgramVersion(ctx, program, version)
+	} else {
+		p, err = st.GetProgram(ctx, program)
+	}
+	if err != nil {
+		return nil, err
+	}
+	profiles := append([]string{cmp.Or(lm, p.LM, e.cfg.DefaultLM())}, extra...)
+	for _, m := range p.Modules {
+		profiles = append(profiles, m.LM)
+	}
+	for _, name := range profiles {
+		if name == "" {
+			continue
+		}
+		if err := e.lms.check(name); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 // logDir is where a command that needs no workspace logs: the workspace
 // if there is one (appending beside its owner is fine), else the user
 // cache dir.
@@ -155,27 +185,8 @@ func (a *app) runCommand() *cobra.Command {
 			var p *model.Program
 			check := func(st *store.Store, env *runEnv) error {
 				var err error
-				if version > 0 {
-					p, err = st.GetProgramVersion(ctx, args[0], version)
-				} else {
-					p, err = st.GetProgram(ctx, args[0])
-				}
-				if err != nil {
-					return err
-				}
-				// Every profile the run needs, checked before workers start.
-				profiles := []string{cmp.Or(lmName, p.LM, env.cfg.DefaultLM())}
-				for _, m := range p.Modules {
-					if m.LM != "" {
-						profiles = append(profiles, m.LM)
-					}
-				}
-				for _, name := range profiles {
-					if err := env.lms.check(name); err != nil {
-						return err
-					}
-				}
-				return nil
+				p, err = env.checkRun(ctx, st, args[0], version, lmName)
+				return err
 			}
 			eng, _, err := a.startOwner(ctx, pf, concurrency, check)
 			if err != nil {

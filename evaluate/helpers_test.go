@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -83,7 +81,7 @@ func openStore(t testing.TB) *store.Store {
 
 func startPool(t testing.TB) *bridge.Pool {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testenv.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	p, err := bridge.Start(ctx, bridge.Config{Python: testenv.Python(t), Workers: 1, Threads: 4, Workspace: t.TempDir(), Log: log, CancelGrace: time.Second})
@@ -105,7 +103,7 @@ func startPool(t testing.TB) *bridge.Pool {
 
 func startEngine(t testing.TB, st *store.Store, pool engine.Executor) *engine.Engine {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testenv.Buffer{}
 	e := engine.New(engine.Options{Store: st, Pool: pool, LMs: lms, DefaultLM: "test", Backoff: time.Millisecond, Log: log})
 	if _, err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -126,7 +124,7 @@ func startEngine(t testing.TB, st *store.Store, pool engine.Executor) *engine.En
 // startRunner starts a runner, closed at cleanup (before the engine).
 func startRunner(t testing.TB, st *store.Store, eng *engine.Engine) *Runner {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testenv.Buffer{}
 	r := New(Options{Store: st, Engine: eng, LMs: lms, DefaultLM: "test", Log: log})
 	if _, err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -153,23 +151,6 @@ func wait(t testing.TB, r *Runner, id model.ID) *model.Evaluation {
 		t.Fatal(err)
 	}
 	return v
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func storeQuery(program string) store.ExecQuery { return store.ExecQuery{Program: program} }

@@ -38,17 +38,7 @@ type Evaluation struct {
 
 // Move applies a state transition; an illegal one is an error.
 func (v *Evaluation) Move(to RunState, now time.Time) error {
-	if !v.State.CanMove(to) {
-		return &TransitionError{Kind: "evaluation", From: string(v.State), To: string(to)}
-	}
-	switch to {
-	case Running:
-		v.StartedAt = now
-	case Completed, Failed, Cancelled:
-		v.FinishedAt = now
-	}
-	v.State = to
-	return nil
+	return moveRun("evaluation", &v.State, &v.StartedAt, &v.FinishedAt, to, now)
 }
 
 // Add counts one example that ended: its score (0 for a failure) and what

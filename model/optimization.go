@@ -34,6 +34,18 @@ type Metric struct {
 	LM        string     `json:"lm,omitempty"`        // judge and semantic_f1: LM profile
 }
 
+// Spelling is the metric as the CLI takes it (--metric): a built-in's
+// name, path/to/file.py:function, or judge:SIGNATURE.
+func (m Metric) Spelling() string {
+	switch m.Kind {
+	case MetricCustom:
+		return m.Source
+	case MetricJudge:
+		return "judge:" + m.Signature
+	}
+	return m.Name
+}
+
 // Optimization is one compile of a program version by a DSPy optimizer.
 type Optimization struct {
 	ID            ID             `json:"id"`
@@ -84,17 +96,7 @@ type Optimization struct {
 
 // Move applies a state transition; an illegal one is an error.
 func (o *Optimization) Move(to RunState, now time.Time) error {
-	if !o.State.CanMove(to) {
-		return &TransitionError{Kind: "optimization", From: string(o.State), To: string(to)}
-	}
-	switch to {
-	case Running:
-		o.StartedAt = now
-	case Completed, Failed, Cancelled:
-		o.FinishedAt = now
-	}
-	o.State = to
-	return nil
+	return moveRun("optimization", &o.State, &o.StartedAt, &o.FinishedAt, to, now)
 }
 
 // ExampleResult is one validation example's outcome in a trial.

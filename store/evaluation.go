@@ -138,14 +138,23 @@ func (s *Store) GetEvaluation(ctx context.Context, id model.ID) (*model.Evaluati
 // ListEvaluations returns a page of the evaluations of one program ("" =
 // all), newest first, and the cursor of the next page ("" after the last).
 func (s *Store) ListEvaluations(ctx context.Context, program, cursor string, limit int) ([]*model.Evaluation, string, error) {
-	prefix := []byte{keys.Evaluation}
+	return listNewest[model.Evaluation](ctx, s, "evaluation", keys.Evaluation, keys.EvalByProgram, evalKey, program, cursor, limit)
+}
+
+// listNewest pages the records of a table whose keys are time-ordered
+// IDs, newest first: every one, or a program's through its index table
+// (byProgram str(program) id → nil). key is a record's key from its ID;
+// kind names the records in errors.
+func listNewest[T any](ctx context.Context, s *Store, kind string, table, byProgram byte, key func(model.ID) []byte,
+	program, cursor string, limit int) ([]*T, string, error) {
+	prefix := []byte{table}
 	if program != "" {
 		if err := model.ValidName("program", program); err != nil {
-			return nil, "", fmt.Errorf("list evaluations: %w", err)
+			return nil, "", fmt.Errorf("list %ss: %w", kind, err)
 		}
-		prefix = keys.New(keys.EvalByProgram).Str(program).Bytes()
+		prefix = keys.New(byProgram).Str(program).Bytes()
 	}
-	var out []*model.Evaluation
+	var out []*T
 	var next string
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		ids, cur, err := newestIDs(txn, prefix, cursor, pageLimit(limit))
@@ -154,16 +163,16 @@ func (s *Store) ListEvaluations(ctx context.Context, program, cursor string, lim
 		}
 		next = cur
 		for _, id := range ids {
-			var v model.Evaluation
-			if err := getJSON(txn, evalKey(id), &v); err != nil {
-				return fmt.Errorf("evaluation %s (indexed): %w", id, notFound(err))
+			var v T
+			if err := getJSON(txn, key(id), &v); err != nil {
+				return fmt.Errorf("%s %s (indexed): %w", kind, id, notFound(err))
 			}
 			out = append(out, &v)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("list evaluations of %q: %w", program, err)
+		return nil, "", fmt.Errorf("list %ss of %q: %w", kind, program, err)
 	}
 	return out, next, nil
 }

@@ -147,7 +147,7 @@ func newEvalScreen(s *themes.Styles, session *runSession, p *model.Program) *eva
 func newEvalForm(p *model.Program, last *model.Evaluation) fieldForm {
 	data, metric, labels, lm := "", metricChoices[0], "", ""
 	if last != nil {
-		data, metric, lm = last.Data.String(), metricSpelling(last.Metric), last.LM
+		data, metric, lm = last.Data.String(), last.Metric.Spelling(), last.LM
 		if !last.Labels.Guessed {
 			labels = strings.Join(last.Labels.Labels, ",")
 		}
@@ -158,17 +158,6 @@ func newEvalForm(p *model.Program, last *model.Evaluation) fieldForm {
 		{label: "labels", value: labels, help: "optional: a,b (default: the program's outputs the dataset has)"},
 		{label: "lm", value: lm, help: "LM profile, optional"},
 	}, note: "Every example runs as an execution (see Executions); a failed one scores 0 and counts, as in dspy.Evaluate."}
-}
-
-// metricSpelling is a metric as the form and `signet eval --metric` take it.
-func metricSpelling(m model.Metric) string {
-	switch m.Kind {
-	case model.MetricCustom:
-		return m.Source
-	case model.MetricJudge:
-		return "judge:" + m.Signature
-	}
-	return m.Name
 }
 
 func (es *evalScreen) typing() bool { return es.view == evalForm }
@@ -295,7 +284,7 @@ func (es *evalScreen) setEvals(vs []*model.Evaluation) {
 	es.evals = vs
 	rows := make([]components.Row, len(vs))
 	for i, v := range vs {
-		rows[i] = components.Row{runID(v.ID), "v" + strconv.Itoa(v.Version), v.Data.String(), metricSpelling(v.Metric), string(v.State),
+		rows[i] = components.Row{runID(v.ID), "v" + strconv.Itoa(v.Version), v.Data.String(), v.Metric.Spelling(), string(v.State),
 			pct(v.Score), fmt.Sprintf("%d/%d", v.N, v.Total), strconv.Itoa(v.Failures), usdMaybe(v.Cost, v.CostUnknown)}
 	}
 	es.list.SetRows(rows)
@@ -473,7 +462,7 @@ func (es *evalScreen) renderPane(v *model.Evaluation, w, h int) string {
 		return fit("", w, h)
 	}
 	var lines []string
-	head := s.Title.Render(v.Program) + s.Muted.Render(fmt.Sprintf(" v%d · %s · %s · metric %s", v.Version, v.Data, v.State, metricSpelling(v.Metric)))
+	head := s.Title.Render(v.Program) + s.Muted.Render(fmt.Sprintf(" v%d · %s · %s · metric %s", v.Version, v.Data, v.State, v.Metric.Spelling()))
 	if !v.StartedAt.IsZero() {
 		head += s.Muted.Render(" · started " + v.StartedAt.UTC().Format("Jan 02 15:04"))
 	}
