@@ -111,7 +111,6 @@ func TestEvaluationRoutes(t *testing.T) {
 		t.Errorf("no program: %v", err)
 	}
 
-
 	// An owner that does not run evaluations still lists them.
 	plain, pb, _ := serve(t)
 	v.ID = model.ID{}
