@@ -284,3 +284,38 @@ func TestSubmitChecks(t *testing.T) {
 		t.Errorf("refused requests stored %d evaluations (%v)", len(vs), err)
 	}
 }
+
+// TestCostCountsAsExecutions: an evaluation costs what its executions
+// cost, which the program's month rollup already holds (never twice), and
+// once the month's cap is reached the next evaluation is refused its
+// examples and fails with code budget.
+func TestCostCountsAsExecutions(t *testing.T) {
+	st := openStore(t)
+	eng := startEngine(t, st, startPool(t))
+	r := startRunner(t, st, eng)
+	ctx := context.Background()
+	req := Request{Program: "qa", Data: model.DataRef{Dataset: "caps"}, LM: "priced", Metric: model.Metric{Name: "exact_match", Kind: model.MetricBuiltin}}
+	v, err := r.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = wait(t, r, v.ID)
+	if v.State != model.Completed || v.Cost <= 0 || v.TotalUsage().Calls != 5 {
+		t.Fatalf("evaluation %+v", v)
+	}
+	rs, err := st.CostRollups(ctx, "qa", time.Now().UTC().Format("2006-01"))
+	if err != nil || len(rs) != 1 || math.Abs(rs[0].Cost-v.Cost) > 1e-9 || rs[0].Executions != 5 {
+		t.Fatalf("rollups %+v (%v), evaluation cost %v", rs, err, v.Cost)
+	}
+	if err := st.SetBudget(ctx, "qa", v.Cost/2); err != nil {
+		t.Fatal(err)
+	}
+	over, err := r.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	over = wait(t, r, over.ID)
+	if over.State != model.Failed || over.ErrorCode != engine.CodeBudget || over.N != 0 || !strings.Contains(over.Error, "monthly cap") {
+		t.Errorf("over the budget: %+v", over)
+	}
+}
