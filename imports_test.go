@@ -26,7 +26,8 @@ var allowedImports = map[string][]string{
 	"config":   {"config", "model"},
 	"engine":   {"engine", "model", "store", "bridge"},
 	"optimize": {"optimize", "model", "store", "bridge"},
-	"api":      {"api", "model", "store", "bridge", "engine", "optimize"},
+	"evaluate": {"evaluate", "model", "store", "bridge", "engine", "optimize"},
+	"api":      {"api", "model", "store", "bridge", "engine", "optimize", "evaluate"},
 }
 
 type goPackage struct {

@@ -108,6 +108,8 @@ type Event struct {
 	// set on a progress report (droppable), nil on a state change.
 	Optimization *model.Optimization `json:"optimization,omitempty"`
 	Progress     *model.OptProgress  `json:"progress,omitempty"`
+	// Evaluation is an evaluation's record with EventEvaluation.
+	Evaluation *model.Evaluation `json:"evaluation,omitempty"`
 }
 
 // Event kinds.
@@ -118,6 +120,9 @@ const (
 	// EventOptimization is an optimization run's state change (never
 	// dropped) or progress report (dropped when the client is far behind).
 	EventOptimization = engine.EventOptimization
+	// EventEvaluation is an evaluation's record, sent as each example ends
+	// and at each state change; never dropped.
+	EventEvaluation = engine.EventEvaluation
 )
 
 // SubmitRequest is POST /v1/executions.

@@ -29,7 +29,15 @@ func (fakePool) Execute(ctx context.Context, req bridge.ExecuteRequest, onSpan f
 	now := time.Now()
 	onSpan(model.Span{ID: "root", Kind: model.SpanModule, Name: "qa", Start: now})
 	onSpan(model.Span{ID: "root", Kind: model.SpanModule, Name: "qa", Start: now, End: now.Add(time.Millisecond)})
-	return &bridge.ExecuteResult{Outputs: map[string]any{"answer": fmt.Sprint(req.Inputs["question"])}}, nil
+	res := &bridge.ExecuteResult{Outputs: map[string]any{"answer": fmt.Sprint(req.Inputs["question"])}}
+	if req.Metric != nil { // an evaluation's example: the worker's contract scores it
+		score := 0.0
+		if req.Labels["answer"] == res.Outputs["answer"] {
+			score = 1
+		}
+		res.Score = &score
+	}
+	return res, nil
 }
 
 type fakeLMs struct{}
@@ -89,6 +97,12 @@ func (b *backend) CLI(ctx context.Context, req *CLIRequest, stdout, stderr io.Wr
 
 func serve(t *testing.T) (*Client, *backend, *Server) {
 	t.Helper()
+	return serveWith(t, nil)
+}
+
+// serveWith serves wrap(b) instead of the test backend b when wrap is set.
+func serveWith(t *testing.T, wrap func(*backend) Backend) (*Client, *backend, *Server) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{InMemory: true})
 	if err != nil {
@@ -110,12 +124,19 @@ func serve(t *testing.T) (*Client, *backend, *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(b)
+	var served Backend = b
+	if wrap != nil {
+		served = wrap(b)
+	}
+	srv := NewServer(served)
 	done := make(chan struct{})
 	go func() { srv.Serve(ln); close(done) }()
 	t.Cleanup(func() {
 		srv.Shutdown(context.Background())
 		<-done
+		if c, ok := served.(interface{ close() }); ok {
+			c.close() // before the engine it uses
+		}
 		if b.eng != nil {
 			b.eng.Close(context.Background())
 		}

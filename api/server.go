@@ -89,6 +89,7 @@ func NewServer(b Backend) *Server {
 	m.HandleFunc("POST /v1/executions/{id}/cancel", s.cancelExecution)
 	m.HandleFunc("GET /v1/cost", s.cost)
 	s.optimizationRoutes(m)
+	s.evaluationRoutes(m)                     // api/evaluations.go
 	s.poolRoutes(m)                           // api/pool.go
 	m.HandleFunc("POST /v1/render", s.render) // api/runs.go
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -391,7 +392,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func wireEvent(ev engine.Event) Event {
-	return Event{Kind: ev.Kind, Execution: ev.Execution, Span: ev.Span, Optimization: ev.Optimization, Progress: ev.Progress}
+	return Event{Kind: ev.Kind, Execution: ev.Execution, Span: ev.Span, Optimization: ev.Optimization, Progress: ev.Progress,
+		Evaluation: ev.Evaluation}
 }
 
 // poolKey is what of the pool is worth an event: not uptimes or counters.

@@ -89,6 +89,11 @@ type ExecuteRequest struct {
 	State     json.RawMessage   // DSPy dump_state() of the program, or nil
 	Trace     bool              // stream spans
 	BaseDir   string            // resolves relative user-code paths; "" = Program.BaseDir (else the worker's working directory)
+	// Metric, when set, makes the run one example of an evaluation: the
+	// worker scores the prediction against Labels in the same request
+	// (docs/protocol.md, execute, "metric").
+	Metric *MetricSpec
+	Labels map[string]any
 }
 
 // ExecuteResult is what an execution produced.
@@ -98,6 +103,7 @@ type ExecuteResult struct {
 	Cost        float64
 	CostUnknown bool
 	Duration    time.Duration // as the worker measured it
+	Score       *float64      // the metric's value; nil without a metric
 }
 
 type executeParams struct {
@@ -108,6 +114,8 @@ type executeParams struct {
 	State     json.RawMessage   `json:"state"`
 	Trace     bool              `json:"trace"`
 	BaseDir   string            `json:"base_dir,omitempty"`
+	Metric    *MetricSpec       `json:"metric,omitempty"`
+	Labels    map[string]any    `json:"labels,omitempty"`
 }
 
 // Execute runs a program through DSPy on one worker. Spans stream to onSpan
@@ -118,7 +126,10 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		return nil, fmt.Errorf("bridge: execute: no program")
 	}
 	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
-		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program)}
+		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program), Metric: req.Metric, Labels: req.Labels}
+	if params.Metric != nil && params.Labels == nil {
+		params.Labels = map[string]any{}
+	}
 	if params.Inputs == nil {
 		params.Inputs = map[string]any{}
 	}
@@ -153,12 +164,16 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		Cost        float64                `json:"cost"`
 		CostUnknown bool                   `json:"cost_unknown"`
 		DurationMS  float64                `json:"duration_ms"`
+		Score       *float64               `json:"score"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: " + err.Error(), Err: err}
 	}
+	if req.Metric != nil && r.Score == nil {
+		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: no score for the metric"}
+	}
 	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
-		Duration: time.Duration(r.DurationMS * float64(time.Millisecond))}, nil
+		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score}, nil
 }
 
 // RenderRequest asks for the messages each module would send. Only the

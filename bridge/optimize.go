@@ -29,6 +29,12 @@ type MetricSpec struct {
 	LM        *LMSpec `json:"lm"`
 }
 
+// MetricOf is a metric as the worker takes it, with its judge's LM
+// resolved (nil: the task LM).
+func MetricOf(m model.Metric, lm *LMSpec) MetricSpec {
+	return MetricSpec{Name: m.Name, Kind: string(m.Kind), Source: m.Source, Signature: m.Signature, LM: lm}
+}
+
 // OptimizeRequest compiles Program with a DSPy optimizer (docs/protocol.md,
 // "optimize").
 type OptimizeRequest struct {

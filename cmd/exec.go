@@ -40,24 +40,6 @@ func (a *app) startOwner(ctx context.Context, pf poolFlags, concurrency int, che
 	return o.startEngine(ctx, pf, concurrency, a.stderr)
 }
 
-// exampleInputs takes the input fields of an example: the dataset's input
-// keys, else every field the program reads.
-func exampleInputs(d *model.Dataset, p *model.Program, e *model.Example) map[string]any {
-	keys := d.InputKeys
-	if len(keys) == 0 {
-		for _, f := range p.Inputs() {
-			keys = append(keys, f.Name)
-		}
-	}
-	in := map[string]any{}
-	for _, k := range keys {
-		if v, ok := e.Data[k]; ok {
-			in[k] = v
-		}
-	}
-	return in
-}
-
 // parseExampleRef reads DATASET:N (N counts from 0 within the split).
 func parseExampleRef(s string) (string, int, error) {
 	name, num, ok := strings.Cut(s, ":")
@@ -240,16 +222,10 @@ func printExecution(w io.Writer, e *model.Execution) {
 		u := e.Usage[m]
 		fmt.Fprintf(w, "usage     %s: %d calls, %d tokens in, %d out\n", m, u.Calls, u.PromptTokens, u.CompletionTokens)
 	}
-	fmt.Fprintf(w, "cost      %s\n", costText(e))
-}
-
-// costText is what an execution's LM calls cost, every attempt's included.
-func costText(e *model.Execution) string {
-	cost := fmt.Sprintf("$%.6f", e.Cost)
+	fmt.Fprintf(w, "cost      %s\n", costText(e.Cost, e.CostUnknown))
 	if e.CostUnknown {
-		cost += " or more (some LM call's cost is unknown: no price from the provider or the profile, or a call cut short)"
+		fmt.Fprintln(w, "          (some LM call's cost is unknown: no price from the provider or the profile, or a call cut short)")
 	}
-	return cost
 }
 
 func (a *app) execCancel() *cobra.Command {
@@ -458,14 +434,23 @@ func newProgress(w io.Writer, tty bool, total int) *progress {
 }
 
 func (p *progress) update(done, failed int, cost float64, final bool) {
+	p.updateNote(done, failed, cost, "", final)
+}
+
+// updateNote is update with a note after the count (an evaluation's
+// running score).
+func (p *progress) updateNote(done, failed int, cost float64, note string, final bool) {
 	if !p.tty || (!final && time.Since(p.last) < 100*time.Millisecond) {
 		return
 	}
 	p.last = time.Now()
 	const width = 30
 	fill := width * done / max(p.total, 1)
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d  failed %d  $%.6f  %s ", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
-		done, p.total, failed, cost, time.Since(p.start).Round(100*time.Millisecond))
+	if note != "" {
+		note = "  " + note
+	}
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d%s  failed %d  $%.6f  %s ", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
+		done, p.total, note, failed, cost, time.Since(p.start).Round(100*time.Millisecond))
 	if final {
 		fmt.Fprintln(p.w)
 	}

@@ -54,6 +54,16 @@ func (a *app) startOptimizer(ctx context.Context, pf poolFlags, check func(*stor
 	return o.startOptimizer(ctx, pf, a.stderr)
 }
 
+// absMetric makes a custom metric's file absolute, abs resolving it
+// against the caller's directory: the worker that loads it runs elsewhere.
+func absMetric(m model.Metric, abs func(string) string) model.Metric {
+	if m.Kind == model.MetricCustom {
+		file, fn, _ := strings.Cut(m.Source, ".py:")
+		m.Source = abs(file+".py") + ":" + fn
+	}
+	return m
+}
+
 // parseSettings reads key=value pairs; a value that is JSON (a number, a
 // bool, a list) is decoded, anything else is a string.
 func parseSettings(pairs []string) (map[string]any, error) {
@@ -74,7 +84,7 @@ func parseSettings(pairs []string) (map[string]any, error) {
 }
 
 func (a *app) optRun() *cobra.Command {
-	var optimizer, auto, train, val, test, metric, metricLM, lmName, reflection string
+	var optimizer, auto, train, val, test, metric, metricLM, lmName, reflection, labels string
 	var sets []string
 	var budget float64
 	var version, threads, seed int
@@ -118,7 +128,7 @@ func (a *app) optRun() *cobra.Command {
 				}
 			}
 			req := optimize.Request{Program: args[0], Version: version, Optimizer: opt, Settings: settings,
-				LM: lmName, ReflectionLM: reflection, Budget: budget, Threads: threads, Seed: seed}
+				LM: lmName, ReflectionLM: reflection, Budget: budget, Threads: threads, Seed: seed, Labels: model.ParseLabels(labels)}
 			if req.Train, err = optimize.ParseDataRef(train); err != nil {
 				return usagef("--train: %v", err)
 			}
@@ -135,10 +145,7 @@ func (a *app) optRun() *cobra.Command {
 			if req.Metric, err = optimize.ParseMetric(metric, metricLM); err != nil {
 				return usageError{err}
 			}
-			if req.Metric.Kind == model.MetricCustom {
-				file, fn, _ := strings.Cut(req.Metric.Source, ".py:")
-				req.Metric.Source = a.abs(file+".py") + ":" + fn
-			}
+			req.Metric = absMetric(req.Metric, a.abs)
 			if budget < 0 || math.IsNaN(budget) {
 				return usagef("--budget %v: want a USD amount ≥ 0", budget)
 			}
@@ -217,6 +224,7 @@ func (a *app) optRun() *cobra.Command {
 	f.StringVar(&val, "val", "", "validation set: DATASET or DATASET:SPLIT (default: the optimizer's, from train)")
 	f.StringVar(&test, "test", "", "held-out set, scored before and after: DATASET or DATASET:SPLIT")
 	f.StringVar(&metric, "metric", "exact_match", "metric: a built-in name, file.py:function or judge:SIGNATURE")
+	f.StringVar(&labels, "labels", "", "the fields the metric compares, a,b (default: the program's outputs the dataset has; ids and other columns are ignored)")
 	f.StringVar(&metricLM, "metric-lm", "", "LM profile of an LM-judge metric (semantic_f1, judge:...)")
 	f.StringArrayVar(&sets, "set", nil, "an optimizer setting, key=value (max_bootstrapped_demos=2, num_trials=10, ...)")
 	f.Float64Var(&budget, "budget", 0, "the run's own hard stop in USD (0 = none; a monthly cap still applies)")

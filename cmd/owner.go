@@ -15,6 +15,7 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/evaluate"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/optimize"
 	"github.com/signet-dspy/signet/store"
@@ -42,6 +43,7 @@ type owner struct {
 	pool    atomic.Pointer[bridge.Pool]
 	opt     atomic.Pointer[optimize.Runner] // once it runs, on optPool (see opt_owner.go)
 	optPool *bridge.Pool                    // under startMu
+	evals   atomic.Pointer[evaluate.Runner] // started with the engine (see startEngine)
 	// events is the engine from its creation, before it starts; the API's
 	// event streams that came before it wait in subs and are subscribed
 	// then, so that none misses an event of it.
@@ -202,6 +204,19 @@ func (o *owner) startEngine(ctx context.Context, pf poolFlags, concurrency int, 
 		eng.Close(context.Background())
 		return nil, rec, fmt.Errorf("starting the execution engine: %w", err)
 	}
+	// Evaluations run on the engine: their runner starts with it, so that
+	// one left running by an earlier owner is taken up as its executions are.
+	ev := evaluate.New(evaluate.Options{Store: o.st, Engine: eng, LMs: env.lms, DefaultLM: env.cfg.DefaultLM(), Log: env.logf})
+	n, err := ev.Start(ctx)
+	if err != nil {
+		ev.Close(context.Background())
+		eng.Close(context.Background())
+		return nil, rec, fmt.Errorf("starting the evaluation runner: %w", err)
+	}
+	if n > 0 && notify != nil {
+		fmt.Fprintf(notify, "recovered %d evaluation(s) from an earlier run\n", n)
+	}
+	o.evals.Store(ev)
 	o.eng.Store(eng)
 	if n := rec.Requeued + rec.Retried + rec.Failed; n > 0 && notify != nil {
 		fmt.Fprintf(notify, "recovered from an earlier run: %d pending requeued, %d interrupted retried, %d out of attempts failed\n", rec.Requeued, rec.Retried, rec.Failed)
@@ -246,6 +261,11 @@ func (o *owner) release(ctx context.Context, force bool, notify io.Writer) {
 	o.closing = true
 	o.startMu.Unlock()
 	o.closeOptimizer(sctx)
+	if ev := o.evals.Load(); ev != nil { // before the engine it follows
+		if err := ev.Close(sctx); err != nil {
+			o.logf("evaluate: %v", err)
+		}
+	}
 	if eng := o.eng.Load(); eng != nil {
 		if err := eng.Close(sctx); err != nil {
 			o.logf("engine: %v", err)
@@ -317,6 +337,18 @@ func (o *owner) Pool() []bridge.WorkerStatus {
 }
 
 func (o *owner) Owner() api.Owner { return o.info }
+
+// The owner serves the evaluation routes; the runner starts with the engine.
+var _ api.EvaluationBackend = (*owner)(nil)
+
+func (o *owner) Evaluations(ctx context.Context) (*evaluate.Runner, error) {
+	if _, err := o.Engine(ctx); err != nil {
+		return nil, err
+	}
+	return o.evals.Load(), nil
+}
+
+func (o *owner) RunningEvaluations() *evaluate.Runner { return o.evals.Load() }
 
 // CLI runs a client's command line here, against this owner's store and
 // engine, with the client's working directory, stdin and terminal.

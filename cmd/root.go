@@ -108,6 +108,7 @@ func (a *app) rootCommand() *cobra.Command {
 		withMode(a.lmCommand(), wsNone),
 		a.execCommand(),
 		a.optCommand(),
+		a.evalCommand(),
 		a.traceCommand(),
 		a.costCommand(),
 		withMode(a.serveCommand(), wsNone),

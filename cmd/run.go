@@ -108,6 +108,36 @@ func (e *runEnv) startPool(ctx context.Context, f poolFlags) error {
 	return nil
 }
 
+// checkRun reads the program version a run needs and checks, before any
+// worker starts, every LM profile it will use: the run's (else the
+// program's, else the default), each module's and the extra ones (a
+// judge's).
+func (e *runEnv) checkRun(ctx context.Context, st *store.Store, program string, version int, lm string, extra ...string) (*model.Program, error) {
+	var p *model.Program
+	var err error
+	if version > 0 {
+		p, err = st.GetProgramVersion(ctx, program, version)
+	} else {
+		p, err = st.GetProgram(ctx, program)
+	}
+	if err != nil {
+		return nil, err
+	}
+	profiles := append([]string{cmp.Or(lm, p.LM, e.cfg.DefaultLM())}, extra...)
+	for _, m := range p.Modules {
+		profiles = append(profiles, m.LM)
+	}
+	for _, name := range profiles {
+		if name == "" {
+			continue
+		}
+		if err := e.lms.check(name); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 // logDir is where a command that needs no workspace logs: the workspace
 // if there is one (appending beside its owner is fine), else the user
 // cache dir.
@@ -131,7 +161,7 @@ func (a *app) logDir() (string, error) {
 
 func (a *app) runCommand() *cobra.Command {
 	var inputs []string
-	var example, dataset, split, lmName string
+	var example, dataset, split, lmName, labels string
 	var version, limit, concurrency int
 	var asJSON, noCache, wait bool
 	var pf poolFlags
@@ -161,27 +191,8 @@ func (a *app) runCommand() *cobra.Command {
 			var p *model.Program
 			check := func(st *store.Store, env *runEnv) error {
 				var err error
-				if version > 0 {
-					p, err = st.GetProgramVersion(ctx, args[0], version)
-				} else {
-					p, err = st.GetProgram(ctx, args[0])
-				}
-				if err != nil {
-					return err
-				}
-				// Every profile the run needs, checked before workers start.
-				profiles := []string{cmp.Or(lmName, p.LM, env.cfg.DefaultLM())}
-				for _, m := range p.Modules {
-					if m.LM != "" {
-						profiles = append(profiles, m.LM)
-					}
-				}
-				for _, name := range profiles {
-					if err := env.lms.check(name); err != nil {
-						return err
-					}
-				}
-				return nil
+				p, err = env.checkRun(ctx, st, args[0], version, lmName)
+				return err
 			}
 			eng, _, err := a.startOwner(ctx, pf, concurrency, check)
 			if err != nil {
@@ -189,7 +200,7 @@ func (a *app) runCommand() *cobra.Command {
 			}
 			st := a.shared.st
 			if dataset != "" {
-				return a.runDataset(ctx, st, eng, p, dataset, split, limit, lmName, noCache, asJSON)
+				return a.runDataset(ctx, st, eng, p, dataset, split, limit, lmName, model.ParseLabels(labels), noCache, asJSON)
 			}
 			if example != "" {
 				name, n, err := parseExampleRef(example)
@@ -208,7 +219,11 @@ func (a *app) runCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				in = exampleInputs(d, p, ex)
+				lab, err := model.Labels(p, d, nil)
+				if err != nil {
+					return err
+				}
+				in, _ = lab.Split(ex.Data)
 			}
 			for _, f := range p.Inputs() {
 				if _, ok := in[f.Name]; !ok {
@@ -272,6 +287,7 @@ func (a *app) runCommand() *cobra.Command {
 	c.Flags().StringVar(&dataset, "dataset", "", "run on every example of a dataset (a batch)")
 	c.Flags().StringVar(&split, "split", "", "with --dataset or --example: only this split")
 	c.Flags().IntVar(&limit, "limit", 0, "with --dataset: at most this many examples")
+	c.Flags().StringVar(&labels, "labels", "", "with --dataset: the fields to compare with the outputs, a,b (default: the program's outputs the dataset has)")
 	c.Flags().StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
 	c.Flags().IntVar(&version, "version", 0, "run a specific version (default: latest)")
 	c.Flags().IntVar(&concurrency, "concurrency", 0, "executions at once (default: config, else 8)")
@@ -290,7 +306,7 @@ func runFailure(e *model.Execution) error {
 	}
 	err := fmt.Errorf("execution %s %s after %d attempt(s): %s: %s", e.ID, e.State, e.Attempts, e.ErrorCode, e.Error)
 	if n := e.TotalUsage().Calls; n > 0 || e.CostUnknown {
-		err = fmt.Errorf("%w (its %d LM calls cost %s)", err, n, costText(e))
+		err = fmt.Errorf("%w (its %d LM calls cost %s)", err, n, costText(e.Cost, e.CostUnknown))
 	}
 	return err
 }
@@ -325,16 +341,21 @@ type batchSummary struct {
 	Usage      model.Usage        `json:"usage"`
 	Cost       float64            `json:"cost"`
 	Elapsed    time.Duration      `json:"elapsed_ns"`
-	ExactMatch map[string]float64 `json:"exact_match,omitempty"` // per output field the examples label
+	Labels     model.Labeling     `json:"labels"`                // the fields compared with the outputs (model.Labels)
+	ExactMatch map[string]float64 `json:"exact_match,omitempty"` // per label, over the completed executions
 	Failures   []execRow          `json:"failures,omitempty"`
 }
 
 // runDataset submits one execution per example and waits for all of them,
 // drawing progress from the engine's events.
-func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engine, p *model.Program, name, split string, limit int, lm string, noCache, asJSON bool) error {
+func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engine, p *model.Program, name, split string, limit int, lm string, labels []string, noCache, asJSON bool) error {
 	d, err := st.GetDataset(ctx, name)
 	if err != nil {
 		return err
+	}
+	lab, err := model.Labels(p, d, labels)
+	if err != nil {
+		return usageError{err}
 	}
 	var sp model.Split
 	if split != "" {
@@ -349,7 +370,8 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 		if limit > 0 && len(reqs) >= limit {
 			return nil
 		}
-		reqs = append(reqs, engine.Request{Program: p.Name, Version: p.Version, Inputs: exampleInputs(d, p, e), LM: lm, Batch: batch, NoCache: noCache})
+		in, _ := lab.Split(e.Data)
+		reqs = append(reqs, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: lm, Batch: batch, NoCache: noCache})
 		examples = append(examples, e)
 		return nil
 	})
@@ -404,7 +426,8 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 	}
 	bar.update(done, failed, cost, true)
 
-	sum := batchSummary{Program: p.Name, Version: p.Version, Dataset: d.Name, Batch: batch, Total: len(final), States: map[string]int{}, Elapsed: time.Since(start)}
+	sum := batchSummary{Program: p.Name, Version: p.Version, Dataset: d.Name, Batch: batch, Total: len(final), States: map[string]int{},
+		Elapsed: time.Since(start), Labels: lab}
 	matches := map[string]int{}
 	labelled := map[string]int{}
 	for i, e := range final {
@@ -418,13 +441,10 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 			sum.Failures = append(sum.Failures, execRowOf(e))
 			continue
 		}
-		for field, want := range examples[i].Data {
-			got, ok := e.Outputs[field]
-			if _, isInput := reqs[i].Inputs[field]; isInput || !ok {
-				continue
-			}
+		_, want := lab.Split(examples[i].Data)
+		for field, w := range want {
 			labelled[field]++
-			if normalise(cellText(got)) == normalise(cellText(want)) {
+			if got, ok := e.Outputs[field]; ok && normalise(cellText(got)) == normalise(cellText(w)) {
 				matches[field]++
 			}
 		}
@@ -448,6 +468,7 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 		fmt.Fprintf(a.stdout, "  from cache %d\n", sum.CacheHits)
 	}
 	fmt.Fprintf(a.stdout, "  tokens     %d in, %d out\n  cost       $%.6f\n", sum.Usage.PromptTokens, sum.Usage.CompletionTokens, sum.Cost)
+	printLabeling(a.stdout, lab, "  %-11s")
 	for _, f := range sortedKeys(toAnyMap(sum.ExactMatch)) {
 		fmt.Fprintf(a.stdout, "  exact match on %s: %d/%d (%.1f%%)\n", f, matches[f], labelled[f], 100*sum.ExactMatch[f])
 	}
@@ -459,6 +480,24 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 		fmt.Fprintf(a.stdout, "  failed %s: %s\n", r.ID, clip(r.Error, 100))
 	}
 	return nil
+}
+
+// printLabeling says which fields were compared with the outputs and
+// which were ignored, and why when the labels had to be guessed; key
+// formats the left column ("  %-11s" in a batch summary).
+func printLabeling(w io.Writer, lab model.Labeling, key string) {
+	labels := strings.Join(lab.Labels, ", ")
+	if labels == "" {
+		labels = "none (no output field of the program is a column of the dataset; see --labels)"
+	}
+	fmt.Fprintf(w, key+"%s", "labels", labels)
+	if len(lab.Ignored) > 0 {
+		fmt.Fprintf(w, " (ignored: %s)", strings.Join(lab.Ignored, ", "))
+	}
+	fmt.Fprintln(w)
+	if lab.Guessed {
+		fmt.Fprintf(w, key+"%s\n", "note", lab.Note)
+	}
 }
 
 func toAnyMap(m map[string]float64) map[string]any {

@@ -122,6 +122,7 @@ func (a *app) tuiCommand() *cobra.Command {
 			deps.Programs = tuiPrograms{live}           // cmd/tui_programs.go
 			deps.Optimizations = tuiOptimizations{live} // cmd/tui_opts.go
 			deps.Runner = tuiRunner{live}               // cmd/tui_runs.go
+			deps.Evaluations = tuiEvaluations{live}     // cmd/tui_evals.go
 			m := tui.New(deps, tui.Options{
 				Workspace: dir, LMProfile: cfg.DefaultLM(), Styles: styles, Keys: &km, Context: c.Context(),
 			})

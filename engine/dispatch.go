@@ -204,6 +204,11 @@ func (e *Engine) run(ctx context.Context, cancel context.CancelFunc, j *job, x *
 		must(next.Move(model.Completed, now))
 		next.Outputs = res.Outputs
 		next.ErrorCode, next.Error = "", ""
+		if next.Eval != nil {
+			ev := *next.Eval
+			ev.Score = res.Score
+			next.Eval = &ev
+		}
 		e.finish(j, next, rest, key)
 	case cancelled:
 		must(next.Move(model.Cancelled, now))
@@ -286,8 +291,21 @@ func (e *Engine) execute(ctx context.Context, x *model.Execution, onSpan func(mo
 	if e.o.CacheTTL > 0 && x.Variant == nil {
 		key, _ = cacheKey(prog, x.Inputs, lms) // the inputs encoded at submit: it does not fail here
 	}
-	res, err := e.o.Pool.Execute(ctx, bridge.ExecuteRequest{Program: prog, Inputs: x.Inputs, LM: lms.main.spec,
-		ModuleLMs: lms.moduleSpecs(), Trace: true}, onSpan)
+	req := bridge.ExecuteRequest{Program: prog, Inputs: x.Inputs, LM: lms.main.spec, ModuleLMs: lms.moduleSpecs(), Trace: true}
+	if x.Eval != nil {
+		// One example of an evaluation: the worker scores it in this request.
+		var judge *bridge.LMSpec
+		if x.Eval.Metric.LM != "" {
+			s, err := e.lmSpec(ctx, x.Eval.Metric.LM, "metric: ")
+			if err != nil {
+				return nil, nil, err
+			}
+			judge = &s
+		}
+		m := bridge.MetricOf(x.Eval.Metric, judge)
+		req.Metric, req.Labels = &m, x.Eval.Labels
+	}
+	res, err := e.o.Pool.Execute(ctx, req, onSpan)
 	if err != nil {
 		return nil, nil, err
 	}

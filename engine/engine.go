@@ -86,12 +86,17 @@ type Request struct {
 	// recorded on the execution (model.Execution.Variant), so a retry or a
 	// recovery runs it again; it never reads or writes the execution cache.
 	Variant *model.Program
+	// Eval, when set, makes the execution one example of an evaluation:
+	// the worker scores it with Eval.Metric against Eval.Labels in the same
+	// request, and the completed execution carries the score in its Eval.
+	// It is never answered from the cache (the metric must run).
+	Eval *model.ExecEval
 }
 
 // Event is a state change of an execution or a span streamed by a running
 // one. Execution and Span are shared by every subscriber: do not modify them.
 type Event struct {
-	Kind      string // EventExecution, EventSpan or EventOptimization
+	Kind      string // EventExecution, EventSpan, EventOptimization or EventEvaluation
 	Execution *model.Execution
 	Span      *model.Span
 	// Optimization is a run's record (EventOptimization), published by the
@@ -99,6 +104,9 @@ type Event struct {
 	// report, nil on a state change.
 	Optimization *model.Optimization
 	Progress     *model.OptProgress
+	// Evaluation is an evaluation's record (EventEvaluation), published by
+	// the evaluation runner as each example ends and at each state change.
+	Evaluation *model.Evaluation
 }
 
 // Event kinds.
@@ -106,6 +114,7 @@ const (
 	EventExecution    = "execution"
 	EventSpan         = "span"
 	EventOptimization = "optimization"
+	EventEvaluation   = "evaluation"
 )
 
 // Recovered counts what Start found left by the previous owner.

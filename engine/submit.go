@@ -156,7 +156,17 @@ func (e *Engine) prepare(ctx context.Context, r Request, progs map[string]*model
 	if r.Variant != nil {
 		x.Variant = prog
 	}
-	if e.o.CacheTTL < 0 || r.NoCache || err != nil || r.Variant != nil {
+	if r.Eval != nil {
+		if r.Eval.Metric.LM != "" {
+			if _, merr := e.lmSpec(ctx, r.Eval.Metric.LM, "metric: "); merr != nil && !bridge.IsRetryable(merr) {
+				return prepared{}, fmt.Errorf("program %s v%d: %w", prog.Name, prog.Version, merr)
+			}
+		}
+		ev := *r.Eval
+		ev.Score = nil
+		x.Eval = &ev
+	}
+	if e.o.CacheTTL < 0 || r.NoCache || err != nil || r.Variant != nil || r.Eval != nil {
 		return prepared{x: x}, nil
 	}
 	key, kerr := cacheKey(prog, x.Inputs, lms)
@@ -293,16 +303,11 @@ func (e *Engine) resolveLMs(ctx context.Context, prog *model.Program, profile st
 		if s, ok := byName[name]; ok {
 			return s, nil
 		}
-		s, err := e.o.LMs.Spec(ctx, name)
-		if err != nil {
-			var be *bridge.Error
-			if errors.As(err, &be) {
-				return s, err
-			}
-			return s, &attemptError{code: CodeLMProfile, err: fmt.Errorf("%sLM profile %q: %w", where, name, err)}
+		s, err := e.lmSpec(ctx, name, where)
+		if err == nil {
+			byName[name] = s
 		}
-		byName[name] = s
-		return s, nil
+		return s, err
 	}
 	var set lmSet
 	s, err := spec(profile, "")
@@ -324,6 +329,21 @@ func (e *Engine) resolveLMs(ctx context.Context, prog *model.Program, profile st
 		set.modules[m.Name] = lmChoice{m.LM, s}
 	}
 	return set, nil
+}
+
+// lmSpec resolves one profile; where prefixes the error ("module m: ").
+// An error that is not a *bridge.Error is an attemptError "lm_profile",
+// not retryable.
+func (e *Engine) lmSpec(ctx context.Context, name, where string) (bridge.LMSpec, error) {
+	s, err := e.o.LMs.Spec(ctx, name)
+	if err != nil {
+		var be *bridge.Error
+		if errors.As(err, &be) {
+			return s, err
+		}
+		return s, &attemptError{code: CodeLMProfile, err: fmt.Errorf("%sLM profile %q: %w", where, name, err)}
+	}
+	return s, nil
 }
 
 // cacheLM is what of an LM choice decides its outputs. Never the API base

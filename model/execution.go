@@ -43,6 +43,7 @@ type Execution struct {
 	// version Program/Version (which it was derived from): a prompt iteration
 	// or a one-module replay from the TUI. Nil for ordinary runs.
 	Variant    *Program  `json:"variant,omitempty"`
+	Eval       *ExecEval `json:"eval,omitempty"` // one example of an evaluation, which the worker scores
 	CreatedAt  time.Time `json:"created_at"`
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`

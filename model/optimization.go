@@ -8,6 +8,14 @@ type DataRef struct {
 	Split   Split  `json:"split,omitempty"`
 }
 
+// String is DATASET or DATASET:SPLIT, "" for none: how the CLI takes it.
+func (r DataRef) String() string {
+	if r.Dataset == "" || r.Split == "" {
+		return r.Dataset
+	}
+	return r.Dataset + ":" + string(r.Split)
+}
+
 // MetricKind says how a metric is computed.
 type MetricKind string
 
@@ -26,6 +34,18 @@ type Metric struct {
 	LM        string     `json:"lm,omitempty"`        // judge and semantic_f1: LM profile
 }
 
+// Spelling is the metric as the CLI takes it (--metric): a built-in's
+// name, path/to/file.py:function, or judge:SIGNATURE.
+func (m Metric) Spelling() string {
+	switch m.Kind {
+	case MetricCustom:
+		return m.Source
+	case MetricJudge:
+		return "judge:" + m.Signature
+	}
+	return m.Name
+}
+
 // Optimization is one compile of a program version by a DSPy optimizer.
 type Optimization struct {
 	ID            ID             `json:"id"`
@@ -37,6 +57,7 @@ type Optimization struct {
 	Val           DataRef        `json:"val,omitzero"`
 	Test          DataRef        `json:"test,omitzero"`
 	Metric        Metric         `json:"metric"`
+	Labels        []string       `json:"labels,omitempty"` // explicit labels; none: model.Labels's rule
 	State         RunState       `json:"state"`
 	Trials        int            `json:"trials"`
 	BaselineScore float64        `json:"baseline_score"`
@@ -86,17 +107,7 @@ func (o *Optimization) HasResult() bool { return o.ResultVersion > 0 || o.Candid
 
 // Move applies a state transition; an illegal one is an error.
 func (o *Optimization) Move(to RunState, now time.Time) error {
-	if !o.State.CanMove(to) {
-		return &TransitionError{Kind: "optimization", From: string(o.State), To: string(to)}
-	}
-	switch to {
-	case Running:
-		o.StartedAt = now
-	case Completed, Failed, Cancelled:
-		o.FinishedAt = now
-	}
-	o.State = to
-	return nil
+	return moveRun("optimization", &o.State, &o.StartedAt, &o.FinishedAt, to, now)
 }
 
 // ExampleResult is one validation example's outcome in a trial.

@@ -1,6 +1,9 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // TransitionError is returned for a move the state machine does not allow.
 type TransitionError struct {
@@ -63,4 +66,21 @@ func ParseRunState(s string) (RunState, error) {
 		return "", fmt.Errorf("unknown state %q (want one of pending, running, completed, failed, cancelled)", s)
 	}
 	return r, nil
+}
+
+// moveRun applies a transition of a run (an optimization, an evaluation)
+// and stamps when it started or ended; an illegal one is an error and
+// changes nothing.
+func moveRun(kind string, state *RunState, started, finished *time.Time, to RunState, now time.Time) error {
+	if !state.CanMove(to) {
+		return &TransitionError{Kind: kind, From: string(*state), To: string(to)}
+	}
+	switch to {
+	case Running:
+		*started = now
+	case Completed, Failed, Cancelled:
+		*finished = now
+	}
+	*state = to
+	return nil
 }

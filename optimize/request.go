@@ -3,7 +3,6 @@ package optimize
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -61,7 +60,9 @@ func ParseMetric(s, lm string) (model.Metric, error) {
 	return model.Metric{}, fmt.Errorf("unknown metric %q (want %s, path/to/file.py:function or judge:SIGNATURE)", s, strings.Join(BuiltinMetrics, ", "))
 }
 
-func checkMetric(m model.Metric) error {
+// CheckMetric checks a metric as the worker will build it; evaluations
+// take the same metrics as optimizations.
+func CheckMetric(m model.Metric) error {
 	switch m.Kind {
 	case model.MetricBuiltin:
 		if !slices.Contains(BuiltinMetrics, m.Name) {
@@ -98,14 +99,6 @@ func ParseDataRef(s string) (model.DataRef, error) {
 	return ref, nil
 }
 
-// String is DATASET or DATASET:SPLIT, "" for none.
-func refString(r model.DataRef) string {
-	if r.Split == "" {
-		return r.Dataset
-	}
-	return r.Dataset + ":" + string(r.Split)
-}
-
 // refSize is the number of examples a reference selects.
 func refSize(ctx context.Context, st *store.Store, r model.DataRef) (int, error) {
 	if r.Dataset == "" {
@@ -121,11 +114,35 @@ func refSize(ctx context.Context, st *store.Store, r model.DataRef) (int, error)
 	return d.Counts[r.Split], nil
 }
 
+// checkLabels refuses explicit labels that are not columns of a dataset
+// the run reads, before the run starts.
+func checkLabels(ctx context.Context, st *store.Store, r model.DataRef, p *model.Program, explicit []string) error {
+	if r.Dataset == "" || len(explicit) == 0 {
+		return nil
+	}
+	d, err := st.GetDataset(ctx, r.Dataset)
+	if err != nil {
+		return fmt.Errorf("dataset %s: %w", r.Dataset, err)
+	}
+	_, err = model.Labels(p, d, explicit)
+	return err
+}
+
 // loadExamples reads the examples a reference selects in the contract's
-// shape: the program's inputs, and every other field as a label.
-func loadExamples(ctx context.Context, st *store.Store, r model.DataRef, inputs []string) ([]bridge.Example, error) {
+// shape: the program's inputs, and the labels model.Labels picks (explicit
+// ones, else the program's outputs the dataset has); other columns (ids,
+// metadata) are left out.
+func loadExamples(ctx context.Context, st *store.Store, r model.DataRef, p *model.Program, explicit []string) ([]bridge.Example, error) {
 	if r.Dataset == "" {
 		return nil, nil
+	}
+	d, err := st.GetDataset(ctx, r.Dataset)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", r.Dataset, err)
+	}
+	lab, err := model.Labels(p, d, explicit)
+	if err != nil {
+		return nil, err
 	}
 	var out []bridge.Example
 	cursor := ""
@@ -135,33 +152,18 @@ func loadExamples(ctx context.Context, st *store.Store, r model.DataRef, inputs 
 			return nil, err
 		}
 		for _, e := range page {
-			ex := bridge.Example{ID: e.ID.String(), Inputs: map[string]any{}, Outputs: map[string]any{}}
-			for _, k := range slices.Sorted(maps.Keys(e.Data)) {
-				if slices.Contains(inputs, k) {
-					ex.Inputs[k] = e.Data[k]
-				} else {
-					ex.Outputs[k] = e.Data[k]
-				}
-			}
-			for _, k := range inputs {
-				if _, ok := ex.Inputs[k]; !ok {
-					return nil, &model.FieldError{Field: fmt.Sprintf("dataset %s: example %s", refString(r), e.ID),
+			in, labels := lab.Split(e.Data)
+			for _, k := range lab.Inputs {
+				if _, ok := in[k]; !ok {
+					return nil, &model.FieldError{Field: fmt.Sprintf("dataset %s: example %s", r.String(), e.ID),
 						Msg: fmt.Sprintf("no field %q, an input of the program", k)}
 				}
 			}
-			out = append(out, ex)
+			out = append(out, bridge.Example{ID: e.ID.String(), Inputs: in, Outputs: labels})
 		}
 		if next == "" {
 			return out, nil
 		}
 		cursor = next
 	}
-}
-
-func inputNames(p *model.Program) []string {
-	var out []string
-	for _, f := range p.Inputs() {
-		out = append(out, f.Name)
-	}
-	return out
 }

@@ -92,6 +92,7 @@ type Request struct {
 	Val          model.DataRef  `json:"val,omitzero"`
 	Test         model.DataRef  `json:"test,omitzero"`
 	Metric       model.Metric   `json:"metric"`
+	Labels       []string       `json:"labels,omitempty"` // explicit labels (model.Labels)
 	LM           string         `json:"lm,omitempty"`
 	ReflectionLM string         `json:"reflection_lm,omitempty"`
 	Budget       float64        `json:"budget,omitempty"` // USD; the run's own hard stop
@@ -276,7 +277,7 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization,
 	if err != nil {
 		return nil, &model.FieldError{Field: "optimizer", Msg: err.Error()}
 	}
-	if err := checkMetric(req.Metric); err != nil {
+	if err := CheckMetric(req.Metric); err != nil {
 		return nil, &model.FieldError{Field: "metric", Msg: err.Error()}
 	}
 	if req.Train.Dataset == "" {
@@ -299,13 +300,18 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization,
 		return nil, err
 	}
 	if sz.train == 0 {
-		return nil, &model.FieldError{Field: "train", Msg: fmt.Sprintf("%s has no examples", refString(req.Train))}
+		return nil, &model.FieldError{Field: "train", Msg: fmt.Sprintf("%s has no examples", req.Train.String())}
 	}
 	if sz.val, err = refSize(ctx, r.st, req.Val); err != nil {
 		return nil, err
 	}
 	if sz.test, err = refSize(ctx, r.st, req.Test); err != nil {
 		return nil, err
+	}
+	for _, ref := range []model.DataRef{req.Train, req.Val, req.Test} {
+		if err := checkLabels(ctx, r.st, ref, p, req.Labels); err != nil {
+			return nil, err
+		}
 	}
 	profile := firstNonEmpty(req.LM, p.LM, r.o.DefaultLM)
 	spec, err := r.o.LMs.Spec(ctx, profile)
@@ -328,7 +334,7 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization,
 		threads = r.o.Threads
 	}
 	o := &model.Optimization{Program: p.Name, BaseVersion: p.Version, Optimizer: opt, Settings: settings,
-		Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric, State: model.Pending,
+		Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric, Labels: req.Labels, State: model.Pending,
 		Budget: req.Budget, LM: req.LM, ReflectionLM: req.ReflectionLM, Threads: threads, Seed: req.Seed,
 		CreatedAt: r.now()}
 	o.Estimate = estimate(p, opt, settings, sz, spec)
@@ -629,26 +635,22 @@ func (r *Runner) request(ctx context.Context, o *model.Optimization) (bridge.Opt
 		}
 		req.ReflectionLM = &s
 	}
-	req.Metric = bridge.MetricSpec{Name: o.Metric.Name, Kind: string(o.Metric.Kind), Source: o.Metric.Source, Signature: o.Metric.Signature}
+	var judge *bridge.LMSpec
 	if o.Metric.LM != "" {
 		s, err := spec(o.Metric.LM)
 		if err != nil {
 			return req, nil, err
 		}
-		req.Metric.LM = &s
+		judge = &s
 	}
-	flow, err := r.o.Pool.Flow(ctx, p, "")
-	if err != nil {
+	req.Metric = bridge.MetricOf(o.Metric, judge)
+	if req.Train, err = loadExamples(ctx, r.st, o.Train, p, o.Labels); err != nil {
 		return req, nil, err
 	}
-	in := flow.Inputs
-	if req.Train, err = loadExamples(ctx, r.st, o.Train, in); err != nil {
+	if req.Val, err = loadExamples(ctx, r.st, o.Val, p, o.Labels); err != nil {
 		return req, nil, err
 	}
-	if req.Val, err = loadExamples(ctx, r.st, o.Val, in); err != nil {
-		return req, nil, err
-	}
-	if req.Test, err = loadExamples(ctx, r.st, o.Test, in); err != nil {
+	if req.Test, err = loadExamples(ctx, r.st, o.Test, p, o.Labels); err != nil {
 		return req, nil, err
 	}
 	req.Program, req.Optimizer, req.Settings = p, o.Optimizer, o.Settings

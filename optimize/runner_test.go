@@ -3,6 +3,9 @@ package optimize
 import (
 	"context"
 	"errors"
+	"io"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -406,5 +409,47 @@ func TestCompareFlips(t *testing.T) {
 	}
 	if len(c.Runs) != 2 || c.Runs[1].After != 1.0 || len(c.Points) != 2 || len(c.Predictors) != 1 || !c.Predictors[0].Runs[0].InstructionsChanged {
 		t.Fatalf("comparison %+v", c)
+	}
+}
+
+// TestExamplesCarryOnlyLabels: the worker gets the program's inputs and
+// the labels model.Labels picks, never an id or metadata column.
+func TestExamplesCarryOnlyLabels(t *testing.T) {
+	st := openStore(t)
+	k := 0
+	_, err := st.ImportExamples(context.Background(), &model.Dataset{Name: "ids"}, func() (*model.Example, error) {
+		if k == 3 {
+			return nil, io.EOF
+		}
+		k++
+		return &model.Example{Split: model.Train, Data: map[string]any{"id": k, "question": "q", "answer": "a", "source": "web"}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan bgReq, 2)
+	r := startRunner(t, Options{Store: st, Pool: &fakeOptimizer{n: 1, started: started}})
+	req := baseReq
+	req.Train, req.Val, req.Test = model.DataRef{Dataset: "ids"}, model.DataRef{}, model.DataRef{}
+	for _, tc := range []struct {
+		labels []string
+		want   map[string]any
+	}{{nil, map[string]any{"answer": "a"}}, {[]string{"source"}, map[string]any{"source": "web"}}} {
+		req.Labels = tc.labels
+		o := submit(t, r, req)
+		got := (<-started).req
+		waitDone(t, r, o.ID, 10*time.Second)
+		if len(got.Train) != 3 {
+			t.Fatalf("%d train examples", len(got.Train))
+		}
+		for _, ex := range got.Train {
+			if !reflect.DeepEqual(ex.Inputs, map[string]any{"question": "q"}) || !reflect.DeepEqual(ex.Outputs, tc.want) {
+				t.Errorf("labels %v: example inputs %v, outputs %v; want outputs %v", tc.labels, ex.Inputs, ex.Outputs, tc.want)
+			}
+		}
+	}
+	req.Labels = []string{"gold"}
+	if _, err := r.Submit(context.Background(), req); err == nil || !strings.Contains(err.Error(), `"gold" is not a field of dataset ids`) {
+		t.Errorf("a label the dataset lacks: %v", err)
 	}
 }

@@ -96,34 +96,7 @@ func (s *Store) GetOptimization(ctx context.Context, id model.ID) (*model.Optimi
 // ListOptimizations returns a page of the runs of one program ("" = all),
 // newest first, and the cursor of the next page ("" after the last).
 func (s *Store) ListOptimizations(ctx context.Context, program string, cursor string, limit int) ([]*model.Optimization, string, error) {
-	prefix := []byte{keys.Optimization}
-	if program != "" {
-		if err := model.ValidName("program", program); err != nil {
-			return nil, "", fmt.Errorf("list optimizations: %w", err)
-		}
-		prefix = keys.New(keys.OptByProgram).Str(program).Bytes()
-	}
-	var out []*model.Optimization
-	var next string
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		ids, cur, err := newestIDs(txn, prefix, cursor, pageLimit(limit))
-		if err != nil {
-			return err
-		}
-		next = cur
-		for _, id := range ids {
-			var o model.Optimization
-			if err := getJSON(txn, optKey(id), &o); err != nil {
-				return fmt.Errorf("optimization %s (indexed): %w", id, notFound(err))
-			}
-			out = append(out, &o)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("list optimizations of %q: %w", program, err)
-	}
-	return out, next, nil
+	return listNewest[model.Optimization](ctx, s, "optimization", keys.Optimization, keys.OptByProgram, optKey, program, cursor, limit)
 }
 
 // PutTrial stores trial t.N of an existing optimization run (replacing a

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -837,27 +836,16 @@ func wrapLines(text string, w int) []string {
 	return out
 }
 
-// optRunForm is the new-run form: text fields and choices, one focused.
-type optRunForm struct {
-	fields []optField
-	focus  int
-	err    string
-}
-
-type optField struct {
-	label   string
-	value   string
-	choices []string // a choice field cycles with left/right
-	help    string
-}
+// optRunForm is the new-run form (tui/form.go).
+type optRunForm struct{ fieldForm }
 
 func newOptRunForm(sel *model.Optimization) optRunForm {
 	prog, train, val, lm := "", "", "", ""
 	if sel != nil { // start from the selected run: the usual next step is another optimizer on the same data
 		prog, lm = sel.Program, sel.LM
-		train, val = refString(sel.Train), refString(sel.Val)
+		train, val = sel.Train.String(), sel.Val.String()
 	}
-	return optRunForm{fields: []optField{
+	return optRunForm{fieldForm{title: "New optimization run", fields: []choiceField{
 		{label: "program", value: prog, help: "NAME"},
 		{label: "optimizer", value: optimizerChoices[0], choices: optimizerChoices},
 		{label: "auto", value: autoChoices[0], choices: autoChoices, help: "MIPROv2 only"},
@@ -867,26 +855,7 @@ func newOptRunForm(sel *model.Optimization) optRunForm {
 		{label: "settings", value: "", help: "optional: key=value … (max_bootstrapped_demos=2 num_trials=10)"},
 		{label: "budget", value: "", help: "USD, optional hard stop"},
 		{label: "lm", value: lm, help: "LM profile, optional"},
-	}}
-}
-
-func refString(r model.DataRef) string {
-	if r.Dataset == "" {
-		return ""
-	}
-	if r.Split != "" {
-		return r.Dataset + ":" + string(r.Split)
-	}
-	return r.Dataset
-}
-
-func (f *optRunForm) value(label string) string {
-	for _, fl := range f.fields {
-		if fl.label == label {
-			return strings.TrimSpace(fl.value)
-		}
-	}
-	return ""
+	}, note: "The run is estimated and checked against the budget before it starts; progress shows here live."}}
 }
 
 // request validates the form.
@@ -923,11 +892,10 @@ func (f *optRunForm) request() (OptimizationRequest, error) {
 }
 
 func (f *optRunForm) key(e *env, p *optimizationsPage, msg tea.KeyPressMsg) tea.Cmd {
-	fl := &f.fields[f.focus]
-	switch {
-	case msg.Code == tea.KeyEscape:
+	switch f.fieldForm.key(e.keys, msg) {
+	case formCancel:
 		p.view = optList
-	case key.Matches(msg, e.keys.Save) || msg.Code == tea.KeyEnter && f.focus == len(f.fields)-1:
+	case formSubmit:
 		req, err := f.request()
 		if err != nil {
 			f.err = err.Error()
@@ -939,57 +907,8 @@ func (f *optRunForm) key(e *env, p *optimizationsPage, msg tea.KeyPressMsg) tea.
 			run, err := repo.StartOptimization(ctx, req)
 			return optStartedMsg{run: run, err: err}
 		}
-	case msg.Code == tea.KeyTab || msg.Code == tea.KeyDown || msg.Code == tea.KeyEnter:
-		f.focus = (f.focus + 1) % len(f.fields)
-	case msg.Code == tea.KeyUp || msg.String() == "shift+tab":
-		f.focus = (f.focus + len(f.fields) - 1) % len(f.fields)
-	case (msg.Code == tea.KeyLeft || msg.Code == tea.KeyRight) && len(fl.choices) > 0:
-		i := slices.Index(fl.choices, fl.value)
-		if msg.Code == tea.KeyRight {
-			i = (i + 1) % len(fl.choices)
-		} else {
-			i = (i + len(fl.choices) - 1) % len(fl.choices)
-			if i < 0 {
-				i = len(fl.choices) - 1
-			}
-		}
-		fl.value = fl.choices[i]
-	case msg.Code == tea.KeyBackspace:
-		if fl.value != "" {
-			_, n := utf8.DecodeLastRuneInString(fl.value)
-			fl.value = fl.value[:len(fl.value)-n]
-		}
-	case msg.Text != "" && msg.Mod&^tea.ModShift == 0:
-		fl.value += msg.Text
 	}
 	return nil
-}
-
-func (f *optRunForm) render(s *themes.Styles, w, h int) string {
-	lines := []string{s.Title.Render("New optimization run") + s.Muted.Render(" · tab/↑↓ move · ←/→ choose · ctrl+s start · esc cancel"), ""}
-	for i, fl := range f.fields {
-		label := padRight(fl.label, 11)
-		val := fl.value
-		if i == f.focus {
-			label = s.Accent.Render("▌" + label)
-			val += s.Accent.Render("█")
-		} else {
-			label = " " + s.Muted.Render(label)
-		}
-		if len(fl.choices) > 0 {
-			val = "‹ " + val + " ›"
-		}
-		line := label + " " + val
-		if fl.help != "" {
-			line += "  " + s.Muted.Render(fl.help)
-		}
-		lines = append(lines, line)
-	}
-	if f.err != "" {
-		lines = append(lines, "", s.Error.Render(f.err))
-	}
-	lines = append(lines, "", s.Muted.Render(ansi.Wrap("The run is estimated and checked against the budget before it starts; progress shows here live.", max(w-2, 10), " ")))
-	return fit(strings.Join(lines, "\n"), w, h)
 }
 
 // optDuration is a run's duration, "-" before it has one.

@@ -348,12 +348,13 @@ func (p *programsPage) bindings() []key.Binding {
 			progHelp(km.Down, "next module"), progHelp(km.Up, "previous module"),
 			progHelp(km.Edit, "edit module"), progHelp(km.External, "edit module in $EDITOR"),
 			km.Versions, km.Status, progHelp(km.Delete, "delete program"), progHelp(km.Run, "run program"),
-			progHelp(back, "back to the list"),
+			progHelp(km.Evaluate, "evaluate program"), progHelp(back, "back to the list"),
 		}
 	}
 	return []key.Binding{
 		progHelp(km.Open, "open program"), progHelp(km.New, "new program from a template"),
-		km.Versions, km.Status, progHelp(km.Delete, "delete program"), progHelp(km.Run, "run program"), km.Filter,
+		km.Versions, km.Status, progHelp(km.Delete, "delete program"), progHelp(km.Run, "run program"),
+		progHelp(km.Evaluate, "evaluate program"), km.Filter,
 	}
 }
 
@@ -455,6 +456,11 @@ func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			return runProgram(p.detail)
 		}
 		return runProgram(p.selected())
+	case key.Matches(msg, km.Evaluate) && !p.filtering: // its evaluations (tui/evaluations.go)
+		if p.detail != nil {
+			return evaluateProgram(p.detail)
+		}
+		return evaluateProgram(p.selected())
 	case p.detail != nil:
 		return p.detailKey(e, msg)
 	case p.filtering:

@@ -515,8 +515,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // --- the root's screen handling (wired in tui.go) -----------------------------------------------
 
-// openScreen opens the run form of a program or the trace of an execution
-// over the page.
+// openScreen opens the run form of a program, the trace of an execution or
+// a program's evaluations over the page.
 func (m Model) openScreen(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if m.runs == nil {
 		m.runs = &runSession{}
@@ -527,6 +527,8 @@ func (m Model) openScreen(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.setScreen(newRunForm(m.env.styles, m.runs, msg.program))
 	case openTraceMsg:
 		return m, m.setScreen(newTraceScreen(m.env.styles, m.runs, msg.id, nil))
+	case evaluateProgramMsg:
+		return m, m.setScreen(newEvalScreen(m.env.styles, m.runs, msg.program))
 	}
 	return m, nil
 }

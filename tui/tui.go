@@ -59,6 +59,8 @@ type Deps struct {
 	// Runner starts and follows runs: the run form, the trace view and
 	// prompt iteration (tui/run.go, tui/trace.go, tui/iterate.go).
 	Runner Runner
+	// Evaluations starts and reads evaluations (tui/evaluations.go).
+	Evaluations Evaluations
 }
 
 // Options configure the TUI's look and what the status bar shows.
@@ -226,7 +228,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case paletteFilterMsg:
 		m.palette.list.SetFilterResult(msg.res)
 		return m, nil
-	case runProgramMsg, openTraceMsg: // open a screen over the page (tui/run.go)
+	case runProgramMsg, openTraceMsg, evaluateProgramMsg: // open a screen over the page (tui/run.go)
 		return m.openScreen(msg)
 	}
 	// Every page sees every other message; each takes its own.

@@ -6,6 +6,8 @@ package testenv
 
 import (
 	"os"
+	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -36,4 +38,23 @@ func Main(m *testing.M, pkg string) {
 	}
 	os.Setenv("XDG_CACHE_HOME", cache)
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(cache) }))
+}
+
+// Buffer is a log a test hands to code that writes from several
+// goroutines (a pool, an engine), and prints when the test fails.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

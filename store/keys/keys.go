@@ -38,6 +38,9 @@ const (
 	Optimization    byte = 'o' // o id(opt)                                     → optimization JSON
 	OptByProgram    byte = 'q' // q str(program) id(opt)                        → nil
 	Trial           byte = 'r' // r id(opt) u32(n)                              → trial JSON
+	Evaluation      byte = 'v' // v id(eval)                                    → evaluation JSON
+	EvalByProgram   byte = 'u' // u str(program) id(eval)                       → nil
+	EvalResult      byte = 'g' // g id(eval) u32(index)                         → example result JSON
 )
 
 // MaxString is the longest string a key can hold.

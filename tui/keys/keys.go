@@ -56,6 +56,7 @@ type Map struct {
 	Replay   key.Binding
 	Preview  key.Binding
 	Refresh  key.Binding
+	Evaluate key.Binding
 }
 
 // action describes one overridable action: its name in the config, its
@@ -108,6 +109,7 @@ var actions = []action{
 	{"replay", []string{"P"}, "replay module", func(m *Map) *key.Binding { return &m.Replay }},
 	{"preview", []string{"w"}, "render preview", func(m *Map) *key.Binding { return &m.Preview }},
 	{"refresh", []string{"ctrl+r"}, "refresh", func(m *Map) *key.Binding { return &m.Refresh }},
+	{"evaluate", []string{"E"}, "evaluate", func(m *Map) *key.Binding { return &m.Evaluate }},
 }
 
 // Actions lists the names that New accepts as override keys, in help order.
@@ -212,5 +214,5 @@ func (m Map) FullHelp() [][]key.Binding {
 func (m Map) PageActions() []key.Binding {
 	return []key.Binding{m.Edit, m.External, m.Save, m.New, m.Delete, m.Versions, m.Diff, m.Status,
 		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
-		m.Compare, m.Replay, m.Preview, m.Refresh}
+		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate}
 }

@@ -56,6 +56,14 @@ def passed(value: Any) -> bool:
     return score_of(value) >= PASS_THRESHOLD
 
 
+def example_of(inputs: dict[str, Any], labels: dict[str, Any]) -> dspy.Example:
+    """A dataset example as the optimizers and Evaluate get it: labels and inputs, the inputs marked.
+
+    A field both given and labelled (an input echoed as output) is an input: its given value wins.
+    """
+    return dspy.Example(**{**labels, **inputs}).with_inputs(*inputs.keys())
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value

@@ -34,7 +34,7 @@ from dspy.utils.callback import BaseCallback
 from . import builder, lms, runner, typed
 from .errors import BadInput, Cancelled, WorkerError, with_spent
 from .export import by_path, clean_state, module_states
-from .metrics import Metric, build_metric, passed, program_fields, score_of
+from .metrics import Metric, build_metric, example_of, passed, program_fields, score_of
 from .progress import OptTracer, Progress, RunControl
 from .tracing import PROFILE_ATTR
 
@@ -90,8 +90,7 @@ def _dataset(raw: Any, where: str, program: builder.SignetProgram) -> Dataset:
             raise BadInput(f"{where}[{i}] has no input {missing[0]!r} (the program needs {', '.join(needed)})",
                            field=f"{where}[{i}].inputs.{missing[0]}")
         inputs = typed.convert_inputs(program, inputs, where=f"{where}[{i}].inputs.")
-        # A field both given and labelled (an input echoed as output) is an input: its given value wins.
-        examples.append(dspy.Example(**{**outputs, **inputs}).with_inputs(*inputs.keys()))
+        examples.append(example_of(inputs, outputs))
         ids.append(str(item.get("id") if item.get("id") is not None else f"{where}[{i}]"))
     return Dataset(examples, ids)
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import dspy
 from dspy.clients import base_lm
 
-from . import builder, lms, render as render_mod, typed
+from . import builder, lms, render as render_mod, scoring, typed
 from .errors import BadInput
 from .protocol import jsonable
 from .tracing import Tracer
@@ -82,23 +82,32 @@ def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: thread
         profiles[id(module_lm)] = module_profile
         program.set_module_context(name, module_lm, lms.make_adapter(module_profile))
 
+    metric = scoring.build(params, program, task_lm=lm, lm_cache=lm_cache, profiles=profiles, cancel=cancel,
+                           base_dir=_base_dir(params))
+
     trace = params.get("trace", True) is not False
     tracer = Tracer(emit=emit if trace else None, cancel=cancel, program=program,
                     modules=builder.module_map(program), profiles=profiles)
+    score: float | None = None
     try:
         with dspy.context(lm=lm, adapter=lms.make_adapter(profile), callbacks=[tracer], trace=[],
                           max_history_size=MAX_HISTORY_SIZE, track_usage=False):
             prediction = program(**inputs)
+            if metric is not None:
+                score = metric.score(inputs, prediction, tracer)
     finally:
         trim_global_history()
     outputs = jsonable(dict(prediction.items()))
-    return {
+    result: dict[str, Any] = {
         "outputs": outputs,
         "usage": tracer.usage_dict(),
         "cost": round(tracer.cost, 12),
         "cost_unknown": tracer.cost_unknown,
         "duration_ms": round((time.monotonic() - started) * 1000, 3),
     }
+    if metric is not None:
+        result["score"] = score
+    return result
 
 
 def render(params: dict) -> dict[str, Any]:

@@ -13,10 +13,12 @@ so that history belongs to the request alone.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
@@ -163,6 +165,27 @@ class Tracer(BaseCallback):
         if exception is None or not isinstance(exception, Cancelled):
             self._check_cancel()
         return span
+
+    @contextlib.contextmanager
+    def span(self, name: str, inputs: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """A span of Signet's own around work DSPy has no hook for (an evaluated example's metric).
+
+        It hangs on the program's root span; the DSPy calls made inside it (a judge's) nest under it.
+        The caller fills the dict it yields with the span's outputs.
+        """
+        call_id = uuid.uuid4().hex
+        self._start(call_id, "module", name, None, inputs=jsonable(inputs) if inputs else None)
+        token = ACTIVE_CALL_ID.set(call_id)
+        outputs: dict[str, Any] = {}
+        failure: BaseException | None = None
+        try:
+            yield outputs
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            ACTIVE_CALL_ID.reset(token)
+            self._end(call_id, failure, outputs=jsonable(outputs) if failure is None else None)
 
     def _send(self, data: dict[str, Any]) -> None:
         if self._emit is not None:

@@ -1,0 +1,336 @@
+package cmd
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/evaluate"
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/optimize"
+	"github.com/signet-dspy/signet/store"
+)
+
+// evalStopWait bounds how long an interrupted evaluation is waited for:
+// its running examples are cancelled, which takes the LM call in flight.
+const evalStopWait = 60 * time.Second
+
+func (a *app) evalCommand() *cobra.Command {
+	var dataset, metric, metricLM, labels, lmName string
+	var version, threads, concurrency int
+	var asJSON bool
+	var pf poolFlags
+	c := &cobra.Command{
+		Use:     "eval PROGRAM[@VERSION] --dataset DATASET[:SPLIT] --metric METRIC",
+		Aliases: []string{"evaluate", "evaluation", "evaluations"},
+		Short:   "Evaluate a program on a dataset with a metric, as dspy.Evaluate does; list and show evaluations",
+		Long: "Run the program on every example of a dataset (or one split) and score each prediction with a\n" +
+			"metric, with dspy.Evaluate's semantics: an example whose run fails scores 0 and counts, and the\n" +
+			"score is the mean. Each example is an execution (traced, costed, retried, on the Executions page)\n" +
+			"whose worker request also computes the metric. The metrics are the optimizers' (see `signet opt\n" +
+			"run --help`). Labels are the program's output fields the dataset has, unless --labels names\n" +
+			"them; other columns (ids, metadata) are ignored. ctrl-c cancels and keeps what ended.",
+		Args: exactArgs("PROGRAM[@VERSION]"),
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx := c.Context()
+			name, at, err := parseProgramRef(args[0])
+			if err != nil {
+				return err
+			}
+			if at > 0 && version > 0 && at != version {
+				return usagef("%s and --version %d name different versions", args[0], version)
+			}
+			req := evaluate.Request{Program: name, Version: cmp.Or(at, version), LM: lmName, Threads: threads, Labels: model.ParseLabels(labels)}
+			if req.Data, err = optimize.ParseDataRef(dataset); err != nil {
+				return usagef("--dataset: %v", err)
+			}
+			if req.Metric, err = optimize.ParseMetric(metric, metricLM); err != nil {
+				return usageError{err}
+			}
+			req.Metric = absMetric(req.Metric, a.abs)
+			if threads < 0 {
+				return usagef("--threads %d: want a number ≥ 0", threads)
+			}
+			check := func(st *store.Store, env *runEnv) error {
+				_, err := env.checkRun(ctx, st, req.Program, req.Version, lmName, metricLM)
+				return err
+			}
+			eng, _, err := a.startOwner(ctx, pf, concurrency, check)
+			if err != nil {
+				return err
+			}
+			runner := a.shared.evals.Load()
+			// Subscribed before the submit, so that no change is missed.
+			events, stop := eng.Subscribe(256)
+			defer stop()
+			v, err := runner.Submit(ctx, req)
+			if err != nil {
+				var fe *model.FieldError
+				if errors.As(err, &fe) && strings.HasPrefix(fe.Field, "labels") {
+					return usageError{err}
+				}
+				return err
+			}
+			if !asJSON {
+				fmt.Fprintf(a.stderr, "evaluation %s: %s v%d on %s (%d examples), metric %s\n", v.ID, v.Program, v.Version, v.Data, v.Total, v.Metric.Spelling())
+			}
+			final, interrupted, err := a.followEvaluation(ctx, runner, v, events)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := writeJSON(a.stdout, final); err != nil {
+					return err
+				}
+			} else {
+				printEvaluation(a.stdout, final)
+			}
+			switch {
+			case interrupted:
+				return fmt.Errorf("interrupted: evaluation %s cancelled; the %d examples that ended are kept (signet eval show %s)", final.ID, final.N, final.ID)
+			case final.State == model.Failed:
+				return fmt.Errorf("evaluation %s failed: %s: %s", final.ID, final.ErrorCode, final.Error)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&dataset, "dataset", "", "the examples: DATASET or DATASET:SPLIT (required)")
+	f.StringVar(&metric, "metric", "", "a built-in name (exact_match, answer_exact_match, f1, passage_match, semantic_f1), file.py:function or judge:SIGNATURE (required)")
+	f.StringVar(&metricLM, "metric-lm", "", "LM profile of an LM-judge metric (semantic_f1, judge:...)")
+	f.StringVar(&labels, "labels", "", "the fields the metric compares, a,b (default: the program's outputs the dataset has)")
+	f.IntVar(&version, "version", 0, "evaluate a specific version (default: latest; also PROGRAM@VERSION)")
+	f.StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
+	f.IntVar(&threads, "threads", 0, "examples in flight at once (default: as many as the engine runs)")
+	f.IntVar(&concurrency, "concurrency", 0, "executions at once when this command starts the engine (default: config, else 8)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	_ = c.MarkFlagRequired("dataset")
+	_ = c.MarkFlagRequired("metric")
+	pf.register(c)
+	c.AddCommand(a.evalList(), a.evalShow())
+	return c
+}
+
+// followEvaluation draws the evaluation's progress until it ends. ctrl-c
+// cancels it and waits for it to stop with the examples that ended.
+func (a *app) followEvaluation(ctx context.Context, r *evaluate.Runner, v *model.Evaluation, events <-chan engine.Event) (*model.Evaluation, bool, error) {
+	bar := newProgress(a.stderr, a.stderrTTY(), v.Total)
+	for {
+		select {
+		case <-ctx.Done():
+			bar.updateNote(v.N, v.Failures, v.Cost, runningScore(v), true)
+			fmt.Fprintf(a.stderr, "interrupted: cancelling evaluation %s; the examples that ended are kept\n", v.ID)
+			wctx, cancel := context.WithTimeout(context.Background(), evalStopWait)
+			defer cancel()
+			if err := r.Cancel(wctx, v.ID); err != nil && !errors.Is(err, evaluate.ErrFinished) {
+				return nil, true, err
+			}
+			final, err := r.Wait(wctx, v.ID)
+			return final, true, err
+		case ev, ok := <-events:
+			if !ok {
+				final, err := r.Wait(ctx, v.ID)
+				return final, false, err
+			}
+			if ev.Kind != engine.EventEvaluation || ev.Evaluation.ID != v.ID {
+				continue
+			}
+			v = ev.Evaluation
+			done := v.State.Terminal()
+			bar.updateNote(v.N, v.Failures, v.Cost, runningScore(v), done)
+			if done {
+				return v, false, nil
+			}
+		}
+	}
+}
+
+func runningScore(v *model.Evaluation) string {
+	if v.N == 0 {
+		return "score -"
+	}
+	return fmt.Sprintf("score %.1f%%", 100*v.Score)
+}
+
+// dspyAverage is the line dspy.Evaluate logs: "Average Metric: 3 / 5 (60.0%)".
+func dspyAverage(v *model.Evaluation) string {
+	pct := 0.0
+	if v.N > 0 {
+		pct = 100 * v.Sum / float64(v.N)
+	}
+	return fmt.Sprintf("Average Metric: %s / %d (%.1f%%)", strconv.FormatFloat(v.Sum, 'f', -1, 64), v.N, pct)
+}
+
+func printEvaluation(w io.Writer, v *model.Evaluation) {
+	fmt.Fprintln(w, dspyAverage(v))
+	fmt.Fprintf(w, "evaluation  %s\nprogram     %s v%d\ndata        %s\nmetric      %s\nstate       %s\n", v.ID, v.Program, v.Version, v.Data, v.Metric.Spelling(), v.State)
+	fmt.Fprintf(w, "score       %.4f (%.2f%%) over %d of %d examples, %d failed (scored 0)\n", v.Score, 100*v.Score, v.N, v.Total, v.Failures)
+	printLabeling(w, v.Labels, "%-12s")
+	u := v.TotalUsage()
+	fmt.Fprintf(w, "tokens      %d in, %d out (%d LM calls)\ncost        %s\n", u.PromptTokens, u.CompletionTokens, u.Calls, costText(v.Cost, v.CostUnknown))
+	if v.Error != "" {
+		fmt.Fprintf(w, "error       %s: %s\n", v.ErrorCode, v.Error)
+	}
+}
+
+// costText is what LM calls cost (every attempt's included); "or more"
+// when some call had no price or was cut short.
+func costText(c float64, unknown bool) string {
+	s := fmt.Sprintf("$%.6f", c)
+	if unknown {
+		s += " or more"
+	}
+	return s
+}
+
+func (a *app) evalList() *cobra.Command {
+	var asJSON bool
+	var cursor string
+	var limit int
+	c := &cobra.Command{
+		Use:     "list [PROGRAM]",
+		Aliases: []string{"ls"},
+		Short:   "Evaluations, newest first",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			program := ""
+			if len(args) == 1 {
+				program = args[0]
+			}
+			rows, next, err := st.ListEvaluations(c.Context(), program, cursor, limit)
+			if err != nil {
+				return err
+			}
+			if r := a.shared.evals.Load(); r != nil {
+				for i, v := range rows {
+					if !v.State.Terminal() {
+						if cur, err := r.Current(c.Context(), v.ID); err == nil {
+							rows[i] = cur
+						}
+					}
+				}
+			}
+			if asJSON {
+				if rows == nil {
+					rows = []*model.Evaluation{}
+				}
+				return writeJSON(a.stdout, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(a.stdout, "no evaluations")
+				return nil
+			}
+			t := newTable(a.stdout, "id", "program", "data", "metric", "state", "score", "examples", "failed", "cost", "created")
+			for _, v := range rows {
+				t.row(v.ID, fmt.Sprintf("%s v%d", v.Program, v.Version), v.Data, clip(v.Metric.Spelling(), 30), v.State,
+					fmt.Sprintf("%.1f%%", 100*v.Score), fmt.Sprintf("%d/%d", v.N, v.Total), v.Failures, costText(v.Cost, v.CostUnknown), ago(v.CreatedAt))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if next != "" {
+				fmt.Fprintf(a.stdout, "\nmore: signet eval list --cursor %s\n", next)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page")
+	c.Flags().IntVar(&limit, "limit", 50, "evaluations per page")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (a *app) evalShow() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "show ID",
+		Short: "One evaluation and its examples: score, cost and execution (its trace) of each; failures with their error",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := model.ParseID(args[0])
+			if err != nil {
+				return usagef("evaluation id %q: %v", args[0], err)
+			}
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			v, err := st.GetEvaluation(c.Context(), id)
+			if err != nil {
+				return err
+			}
+			if r := a.shared.evals.Load(); r != nil && !v.State.Terminal() {
+				if cur, err := r.Current(c.Context(), id); err == nil {
+					v = cur
+				}
+			}
+			results, err := st.EvalResults(c.Context(), id, 0, 0)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if results == nil {
+					results = []*model.EvalResult{}
+				}
+				return writeJSON(a.stdout, api.EvaluationDetail{Evaluation: v, Results: results})
+			}
+			printEvaluation(a.stdout, v)
+			fmt.Fprintln(a.stdout)
+			t := newTable(a.stdout, "example", "score", "state", "cost", "execution", "output")
+			for _, r := range results {
+				t.row(fmt.Sprintf("%d %s", r.Index, shortID(r.Example)), fmt.Sprintf("%.3f", r.Score), r.State,
+					costText(r.Cost, r.CostUnknown), r.Execution, clip(outputText(r), 40))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if len(results) < v.Total {
+				fmt.Fprintf(a.stdout, "(%d of %d examples have ended)\n", len(results), v.Total)
+			}
+			for _, r := range results {
+				if r.State != model.Completed {
+					fmt.Fprintf(a.stdout, "\nexample %d failed (execution %s): %s: %s", r.Index, r.Execution, r.ErrorCode, clip(r.Error, 200))
+				}
+			}
+			if v.Failures > 0 {
+				fmt.Fprintln(a.stdout)
+			}
+			fmt.Fprintf(a.stdout, "\ntrace of an example: signet trace EXECUTION\n")
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+// outputText is an example's outputs against what was expected, for a
+// table cell: "France (want Paris)".
+func outputText(r *model.EvalResult) string {
+	var parts []string
+	for _, k := range sortedKeys(r.Expected) {
+		got := "-"
+		if v, ok := r.Outputs[k]; ok {
+			got = cellText(v)
+		}
+		parts = append(parts, fmt.Sprintf("%s (want %s)", got, cellText(r.Expected[k])))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func shortID(id model.ID) string {
+	s := id.String()
+	return s[max(len(s)-8, 0):]
+}
