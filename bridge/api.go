@@ -265,7 +265,7 @@ func (p *Pool) Validate(ctx context.Context, prog *model.Program, dir string) (*
 // else as a worker builds the program (a custom module without a signature
 // reads its forward()'s parameters and produces its predictors' outputs).
 func (p *Pool) Flow(ctx context.Context, prog *model.Program, dir string) (model.Flow, error) {
-	if f, ok := prog.StaticFlow(); ok {
+	if f := prog.StaticFlow(); len(f.Opaque) == 0 {
 		return f, nil
 	}
 	v, err := p.Validate(ctx, prog, dir)

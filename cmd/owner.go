@@ -206,7 +206,8 @@ func (o *owner) startEngine(ctx context.Context, pf poolFlags, concurrency int, 
 	}
 	// Evaluations run on the engine: their runner starts with it, so that
 	// one left running by an earlier owner is taken up as its executions are.
-	ev := evaluate.New(evaluate.Options{Store: o.st, Engine: eng, LMs: env.lms, DefaultLM: env.cfg.DefaultLM(), Log: env.logf})
+	ev := evaluate.New(evaluate.Options{Store: o.st, Engine: eng, LMs: env.lms, DefaultLM: env.cfg.DefaultLM(), Log: env.logf,
+		Flow: o.flow})
 	n, err := ev.Start(ctx)
 	if err != nil {
 		ev.Close(context.Background())
@@ -281,6 +282,19 @@ func (o *owner) release(ctx context.Context, force bool, notify io.Writer) {
 		o.leftPending = n
 	}
 	o.closeS()
+}
+
+// flow is a program's data flow: its signatures', else a worker's reading
+// of its custom modules (the pool must run).
+func (o *owner) flow(ctx context.Context, p *model.Program) (model.Flow, error) {
+	if f := p.StaticFlow(); len(f.Opaque) == 0 {
+		return f, nil
+	}
+	pool := o.pool.Load()
+	if pool == nil {
+		return model.Flow{}, errors.New("the worker pool is not running")
+	}
+	return pool.Flow(ctx, p, "")
 }
 
 // logf notes what went wrong while serving in the workspace log; nobody

@@ -219,7 +219,11 @@ func (a *app) runCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				lab, err := model.Labels(p, d, nil)
+				flow, err := a.shared.flow(ctx, p)
+				if err != nil {
+					return err
+				}
+				lab, err := model.Labels(p.Name, flow, d, nil)
 				if err != nil {
 					return err
 				}
@@ -353,7 +357,11 @@ func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engin
 	if err != nil {
 		return err
 	}
-	lab, err := model.Labels(p, d, labels)
+	flow, err := a.shared.flow(ctx, p)
+	if err != nil {
+		return err
+	}
+	lab, err := model.Labels(p.Name, flow, d, labels)
 	if err != nil {
 		return usageError{err}
 	}

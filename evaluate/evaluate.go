@@ -48,8 +48,11 @@ type Options struct {
 	Engine    *engine.Engine
 	LMs       LMs
 	DefaultLM string // profile when neither the request nor the program names one
-	Log       io.Writer
-	Now       func() time.Time
+	// Flow is a program's data flow (bridge's Pool.Flow: a worker reads a
+	// custom module without a signature); nil: the signatures'.
+	Flow func(ctx context.Context, p *model.Program) (model.Flow, error)
+	Log  io.Writer
+	Now  func() time.Time
 }
 
 // Request asks for one evaluation, in the CLI's terms.
@@ -235,7 +238,13 @@ func (r *Runner) examples(ctx context.Context, p *model.Program, ref model.DataR
 	if err != nil {
 		return model.Labeling{}, nil, fmt.Errorf("dataset %s: %w", ref.Dataset, err)
 	}
-	lab, err := model.Labels(p, d, labels)
+	flow := p.StaticFlow()
+	if r.o.Flow != nil {
+		if flow, err = r.o.Flow(ctx, p); err != nil {
+			return model.Labeling{}, nil, err
+		}
+	}
+	lab, err := model.Labels(p.Name, flow, d, labels)
 	if err != nil {
 		return lab, nil, err
 	}

@@ -26,18 +26,16 @@ type Labeling struct {
 // fields that are columns of the dataset, unless explicit labels are given
 // (each must be a column and not an input). Every other column that is not
 // an input is ignored, so an id column never counts against a prediction.
+// f is the program's flow (Program.StaticFlow, or a worker's when a custom
+// module has no signature: bridge's Pool.Flow).
 //
-// A custom module without a signature has outputs only DSPy knows; then,
+// When the flow still has opaque modules, their outputs are unknown; then,
 // without explicit labels, every non-input column is a label and Guessed is
-// set. That fallback lives here alone, so that a better source of the
-// program's fields can replace it.
-func Labels(p *Program, d *Dataset, explicit []string) (Labeling, error) {
-	opaque := opaqueModules(p)
+// set. That fallback lives here alone.
+func Labels(program string, f Flow, d *Dataset, explicit []string) (Labeling, error) {
 	var lab Labeling
-	for _, f := range p.Inputs() {
-		lab.Inputs = append(lab.Inputs, f.Name)
-	}
-	if len(opaque) > 0 {
+	lab.Inputs = slices.Clone(f.Inputs)
+	if len(f.Opaque) > 0 {
 		// Its inputs are unknown too: the dataset's own input keys say more.
 		for _, k := range d.InputKeys {
 			if !slices.Contains(lab.Inputs, k) {
@@ -55,13 +53,13 @@ func Labels(p *Program, d *Dataset, explicit []string) (Labeling, error) {
 					Msg: fmt.Sprintf("%q is not a field of dataset %s (its fields: %s)", l, d.Name, strings.Join(columns, ", "))}
 			case slices.Contains(lab.Inputs, l):
 				return Labeling{}, &FieldError{Field: "labels." + l,
-					Msg: fmt.Sprintf("%q is an input of program %s, not a label", l, p.Name)}
+					Msg: fmt.Sprintf("%q is an input of program %s, not a label", l, program)}
 			case slices.Contains(lab.Labels, l):
 				return Labeling{}, &FieldError{Field: "labels." + l, Msg: fmt.Sprintf("%q is given twice", l)}
 			}
 			lab.Labels = append(lab.Labels, l)
 		}
-	case len(opaque) > 0:
+	case len(f.Opaque) > 0:
 		for _, c := range columns {
 			if !slices.Contains(lab.Inputs, c) {
 				lab.Labels = append(lab.Labels, c)
@@ -69,9 +67,9 @@ func Labels(p *Program, d *Dataset, explicit []string) (Labeling, error) {
 		}
 		lab.Guessed = true
 		lab.Note = fmt.Sprintf("the outputs of custom module %s are unknown (it has no signature): every column that is not an input is a label (%s); give labels to choose",
-			strings.Join(opaque, ", "), strings.Join(lab.Labels, ", "))
+			strings.Join(f.Opaque, ", "), strings.Join(lab.Labels, ", "))
 	default:
-		for _, o := range programOutputs(p) {
+		for _, o := range f.Outputs {
 			if slices.Contains(columns, o) && !slices.Contains(lab.Inputs, o) {
 				lab.Labels = append(lab.Labels, o)
 			}
@@ -110,35 +108,6 @@ func ParseLabels(s string) []string {
 	for _, l := range strings.Split(s, ",") {
 		if l = strings.TrimSpace(l); l != "" {
 			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// programOutputs are the output fields of every module in pipeline order,
-// each once: the fields of the prediction the program returns.
-func programOutputs(p *Program) []string {
-	var out []string
-	for _, m := range p.Modules {
-		sig, err := ParseSignature(m.Signature)
-		if err != nil {
-			continue
-		}
-		for _, f := range sig.Outputs {
-			if !slices.Contains(out, f.Name) {
-				out = append(out, f.Name)
-			}
-		}
-	}
-	return out
-}
-
-// opaqueModules names the modules whose fields Go cannot read.
-func opaqueModules(p *Program) []string {
-	var out []string
-	for _, m := range p.Modules {
-		if m.Type == Custom && m.Signature == "" {
-			out = append(out, m.Name)
 		}
 	}
 	return out

@@ -17,6 +17,7 @@ func TestLabels(t *testing.T) {
 	tests := []struct {
 		name     string
 		p        *Program
+		flow     *Flow // what a worker says; nil: the program's static flow
 		d        Dataset
 		explicit []string
 		want     Labeling
@@ -41,13 +42,20 @@ func TestLabels(t *testing.T) {
 		{name: "custom without signature: every non-input column", p: custom,
 			d:    Dataset{Name: "d", Fields: []string{"id", "question", "answer"}, InputKeys: []string{"question"}},
 			want: Labeling{Inputs: []string{"question"}, Labels: []string{"id", "answer"}, Guessed: true}},
+		{name: "custom without signature, its flow known from a worker", p: custom, flow: &Flow{Inputs: []string{"question"}, Outputs: []string{"reasoning", "query", "answer"}},
+			d:    Dataset{Name: "d", Fields: []string{"id", "question", "answer"}, InputKeys: []string{"question"}},
+			want: Labeling{Inputs: []string{"question"}, Labels: []string{"answer"}, Ignored: []string{"id"}}},
 		{name: "custom without signature, explicit labels", p: custom, explicit: []string{"answer"},
 			d:    Dataset{Name: "d", Fields: []string{"id", "question", "answer"}, InputKeys: []string{"question"}},
 			want: Labeling{Inputs: []string{"question"}, Labels: []string{"answer"}, Ignored: []string{"id"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Labels(tt.p, &tt.d, tt.explicit)
+			flow := tt.p.StaticFlow()
+			if tt.flow != nil {
+				flow = *tt.flow
+			}
+			got, err := Labels(tt.p.Name, flow, &tt.d, tt.explicit)
 			if tt.err != "" {
 				var fe *FieldError
 				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.As(err, &fe) {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"slices"
 	"fmt"
 	"regexp"
 	"time"
@@ -179,34 +180,35 @@ func (p *Program) Inputs() []Field {
 type Flow struct {
 	Inputs  []string `json:"inputs"`
 	Outputs []string `json:"outputs"`
+	// Opaque names the custom modules without a signature whose fields
+	// only their Python code knows; bridge's Pool.Flow asks a worker, and
+	// then none is opaque.
+	Opaque []string `json:"opaque,omitempty"`
 }
 
-// StaticFlow is the flow as the modules' signatures give it; ok is false
-// when a custom module has no signature, so only its Python code knows its
-// fields (bridge's Pool.Flow asks a worker then).
-func (p *Program) StaticFlow() (f Flow, ok bool) {
-	for _, m := range p.Modules {
-		if m.Type == Custom && m.Signature == "" {
-			return Flow{}, false
-		}
-	}
+// StaticFlow is the flow as the modules' signatures give it, with the
+// custom modules that have none listed in Opaque.
+func (p *Program) StaticFlow() Flow {
+	var f Flow
 	for _, in := range p.Inputs() {
 		f.Inputs = append(f.Inputs, in.Name)
 	}
-	seen := map[string]bool{}
 	for _, m := range p.Modules {
+		if m.Type == Custom && m.Signature == "" {
+			f.Opaque = append(f.Opaque, m.Name)
+			continue
+		}
 		sig, err := ParseSignature(m.Signature)
 		if err != nil {
 			continue
 		}
 		for _, o := range sig.Outputs {
-			if !seen[o.Name] {
-				seen[o.Name] = true
+			if !slices.Contains(f.Outputs, o.Name) {
 				f.Outputs = append(f.Outputs, o.Name)
 			}
 		}
 	}
-	return f, true
+	return f
 }
 
 func validModuleType(t ModuleType) bool {

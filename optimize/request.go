@@ -124,7 +124,7 @@ func checkLabels(ctx context.Context, st *store.Store, r model.DataRef, p *model
 	if err != nil {
 		return fmt.Errorf("dataset %s: %w", r.Dataset, err)
 	}
-	_, err = model.Labels(p, d, explicit)
+	_, err = model.Labels(p.Name, p.StaticFlow(), d, explicit)
 	return err
 }
 
@@ -132,7 +132,7 @@ func checkLabels(ctx context.Context, st *store.Store, r model.DataRef, p *model
 // shape: the program's inputs, and the labels model.Labels picks (explicit
 // ones, else the program's outputs the dataset has); other columns (ids,
 // metadata) are left out.
-func loadExamples(ctx context.Context, st *store.Store, r model.DataRef, p *model.Program, explicit []string) ([]bridge.Example, error) {
+func loadExamples(ctx context.Context, st *store.Store, r model.DataRef, program string, flow model.Flow, explicit []string) ([]bridge.Example, error) {
 	if r.Dataset == "" {
 		return nil, nil
 	}
@@ -140,7 +140,7 @@ func loadExamples(ctx context.Context, st *store.Store, r model.DataRef, p *mode
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", r.Dataset, err)
 	}
-	lab, err := model.Labels(p, d, explicit)
+	lab, err := model.Labels(program, flow, d, explicit)
 	if err != nil {
 		return nil, err
 	}

@@ -644,13 +644,18 @@ func (r *Runner) request(ctx context.Context, o *model.Optimization) (bridge.Opt
 		judge = &s
 	}
 	req.Metric = bridge.MetricOf(o.Metric, judge)
-	if req.Train, err = loadExamples(ctx, r.st, o.Train, p, o.Labels); err != nil {
+	// A custom module without a signature: a worker reads its fields.
+	flow, err := r.o.Pool.Flow(ctx, p, "")
+	if err != nil {
 		return req, nil, err
 	}
-	if req.Val, err = loadExamples(ctx, r.st, o.Val, p, o.Labels); err != nil {
+	if req.Train, err = loadExamples(ctx, r.st, o.Train, p.Name, flow, o.Labels); err != nil {
 		return req, nil, err
 	}
-	if req.Test, err = loadExamples(ctx, r.st, o.Test, p, o.Labels); err != nil {
+	if req.Val, err = loadExamples(ctx, r.st, o.Val, p.Name, flow, o.Labels); err != nil {
+		return req, nil, err
+	}
+	if req.Test, err = loadExamples(ctx, r.st, o.Test, p.Name, flow, o.Labels); err != nil {
 		return req, nil, err
 	}
 	req.Program, req.Optimizer, req.Settings = p, o.Optimizer, o.Settings

@@ -26,8 +26,7 @@ type fakeOptimizer struct {
 type bgReq struct{ req bridge.OptimizeRequest }
 
 func (f *fakeOptimizer) Flow(_ context.Context, p *model.Program, _ string) (model.Flow, error) {
-	flow, _ := p.StaticFlow()
-	return flow, nil
+	return p.StaticFlow(), nil
 }
 
 func (f *fakeOptimizer) Optimize(ctx context.Context, req bridge.OptimizeRequest, on func(bridge.OptimizeEvent)) (*bridge.OptimizeResult, error) {

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import dspy
 
 from . import builder, state
@@ -30,8 +31,7 @@ def import_state(params: dict) -> dict[str, Any]:
     warnings: list[str] = []
     obj = None
     if params.get("pickle"):
-        obj, metadata = _unpickle(params["pickle"])
-        raw = {**obj.dump_state(), "metadata": metadata}
+        obj, raw = _unpickle(params["pickle"])
     else:
         raw = params.get("state")
     if not isinstance(raw, dict):
@@ -71,22 +71,34 @@ def import_state(params: dict) -> dict[str, Any]:
     return {"program": spec, "warnings": warnings}
 
 
-def _unpickle(path: Any) -> tuple[dspy.Module, dict[str, Any]]:
+def _unpickle(path: Any) -> tuple[dspy.Module | None, dict[str, Any]]:
+    """A save_program=True directory (the module, and its state with metadata), or a state
+    saved as .pkl (no module). Only ever called when the user trusts the file."""
     if not isinstance(path, str):
-        raise BadInput("pickle must be the path of a save_program=True directory", field="pickle")
-    folder = Path(path)
+        raise BadInput("pickle must be the path of a save_program=True directory or a .pkl file", field="pickle")
+    where = Path(path)
+    if where.is_file():
+        try:
+            with open(where, "rb") as f:
+                state = cloudpickle.load(f)
+        except Exception as exc:
+            raise BadInput(f"{where}: the pickled state does not load: {type(exc).__name__}: {exc}",
+                           field="pickle") from exc
+        if not isinstance(state, dict):
+            raise BadInput(f"{where} holds a {type(state).__name__}, not a saved state", field="pickle")
+        return None, json.loads(json.dumps(state, default=str))
     try:
-        metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+        metadata = json.loads((where / "metadata.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise BadInput(f"{folder}: no readable metadata.json: {exc}", field="pickle") from exc
+        raise BadInput(f"{where}: no readable metadata.json: {exc}", field="pickle") from exc
     try:
-        obj = dspy.load(str(folder), allow_pickle=True)
+        obj = dspy.load(str(where), allow_pickle=True)
     except Exception as exc:
-        raise BadInput(f"{folder}: the pickled program does not load: {type(exc).__name__}: {exc}",
+        raise BadInput(f"{where}: the pickled program does not load: {type(exc).__name__}: {exc}",
                        field="pickle") from exc
     if not isinstance(obj, dspy.Module):
-        raise BadInput(f"{folder}: program.pkl holds a {type(obj).__name__}, not a dspy.Module", field="pickle")
-    return obj, metadata
+        raise BadInput(f"{where}: program.pkl holds a {type(obj).__name__}, not a dspy.Module", field="pickle")
+    return obj, {**obj.dump_state(), "metadata": metadata}
 
 
 def _version_warnings(metadata: Any) -> list[str]:

@@ -268,3 +268,23 @@ def test_stored_predictor_state_is_what_runs() -> None:
     with pytest.raises(Exception) as info:
         runner.render({"program": bad, "inputs": {"question": "q"}})
     assert "no predictor 'self'" in str(info.value) and "predict" in str(info.value)
+
+
+def test_trusted_pickle_imports_its_state(tmp_path: Path) -> None:
+    """A save_program=True directory (cloudpickled), loaded only because the caller trusts it."""
+    cot = dspy.ChainOfThought("question, context -> answer")
+    cot.predict.demos = [dspy.Example(question="q", context="c", reasoning="r", answer="a", augmented=True)]
+    cot.save(str(tmp_path / "saved"), save_program=True)
+    result = importer.import_state({"name": "pickled", "pickle": str(tmp_path / "saved")})
+    module = result["program"]["modules"][0]
+    assert module["type"] == "chain_of_thought" and module["signature"] == "question, context -> answer"
+    (predict,) = module["predictors"]
+    assert predict["demos"] == [{"question": "q", "context": "c", "reasoning": "r", "answer": "a", "augmented": True}]
+    exported = export.export({"program": result["program"]})["state"]
+    assert {k: v for k, v in exported.items() if k != "metadata"} == json.loads(json.dumps(cot.dump_state()))
+    with pytest.raises(BadInput):
+        importer.import_state({"name": "x", "pickle": str(tmp_path / "nothing-here")})
+    # A state saved as .pkl: the state only.
+    cot.save(str(tmp_path / "state.pkl"))
+    again = importer.import_state({"program": result["program"], "pickle": str(tmp_path / "state.pkl")})
+    assert again["program"]["modules"][0]["predictors"] == module["predictors"]
