@@ -21,6 +21,7 @@ import dspy
 from . import builder, state
 from .errors import BadInput, BadProgram
 from .export import clean_state
+from .protocol import jsonable
 from .state import predictor_path
 from .runner import _base_dir
 
@@ -86,7 +87,7 @@ def _unpickle(path: Any) -> tuple[dspy.Module | None, dict[str, Any]]:
                            field="pickle") from exc
         if not isinstance(state, dict):
             raise BadInput(f"{where} holds a {type(state).__name__}, not a saved state", field="pickle")
-        return None, json.loads(json.dumps(state, default=str))
+        return None, jsonable(state)
     try:
         metadata = json.loads((where / "metadata.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
