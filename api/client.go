@@ -14,14 +14,22 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 )
 
-// Client talks to an owner over its socket.
+// Client is the application service of a workspace whose owner is another
+// process: every method is a request on the owner's socket. Its errors are
+// *app.Error with the owner's code and text.
 type Client struct {
 	sock string
 	hc   *http.Client
+	// Hold makes the event streams this client opens hold the owner: it
+	// waits for them before it stops (a command following its own jobs).
+	Hold bool
 }
+
+var _ app.Service = (*Client)(nil)
 
 // NewClient makes a client of the owner listening on sock; it does not
 // connect until the first request.
@@ -47,147 +55,126 @@ const statusTimeout = 10 * time.Second
 
 // Status asks the owner who it is. An error wrapping ErrNoOwner means
 // nothing listens on the socket.
-func (c *Client) Status(ctx context.Context) (*Status, error) {
+func (c *Client) Status(ctx context.Context) (*app.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	var st Status
-	if err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
+	return call[app.Status](c, ctx, http.MethodGet, "/v1/status", nil)
+}
+
+// Programs.
+
+func (c *Client) ListPrograms(ctx context.Context) ([]*model.Program, error) {
+	return list[*model.Program](c, ctx, "/v1/programs")
+}
+
+func (c *Client) ProgramSummaries(ctx context.Context, names []string) (map[string]app.ProgramSummary, error) {
+	out, err := call[map[string]app.ProgramSummary](c, ctx, http.MethodGet, "/v1/programs/summaries?"+url.Values{"name": names}.Encode(), nil)
+	if err != nil {
 		return nil, err
 	}
-	return &st, nil
+	return *out, nil
 }
 
-// CLI runs a command line in the owner, copying its output to stdout and
-// stderr as it comes, and returns its exit code. An error wrapping
-// ErrNoOwner means the command never reached an owner, so it did not run.
-func (c *Client) CLI(ctx context.Context, req *CLIRequest, stdout, stderr io.Writer) (int, error) {
-	resp, err := c.send(ctx, http.MethodPost, "/v1/cli", req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, decodeError(resp)
-	}
-	dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
-	for {
-		var f Frame
-		if err := dec.Decode(&f); err != nil {
-			if ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, fmt.Errorf("the owner's answer ended before the command did: %w", err)
-		}
-		if f.Exit != nil {
-			return *f.Exit, nil
-		}
-		w := stdout
-		if f.Stream == "stderr" {
-			w = stderr
-		}
-		data := f.Bytes
-		if data == nil {
-			data = []byte(f.Data)
-		}
-		if _, err := w.Write(data); err != nil {
-			return 0, err
-		}
-	}
-}
-
-// Program is GET /v1/programs/{name} (version 0: the latest).
 func (c *Client) Program(ctx context.Context, name string, version int) (*model.Program, error) {
-	path := "/v1/programs/" + url.PathEscape(name)
-	if version > 0 {
-		path += "?version=" + strconv.Itoa(version)
-	}
-	var p model.Program
-	if err := c.do(ctx, http.MethodGet, path, nil, &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return call[model.Program](c, ctx, http.MethodGet, "/v1/programs/"+url.PathEscape(name)+query("version", version), nil)
 }
 
-// GetProgram is Program's latest version, with the store's method set.
-func (c *Client) GetProgram(ctx context.Context, name string) (*model.Program, error) {
-	return c.Program(ctx, name, 0)
+func (c *Client) ProgramVersions(ctx context.Context, name string) ([]*model.Program, error) {
+	return list[*model.Program](c, ctx, "/v1/programs/"+url.PathEscape(name)+"/versions")
 }
 
-// SaveProgram is PUT /v1/programs/{name}: a new version.
+func (c *Client) CreateProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
+	return call[model.Program](c, ctx, http.MethodPost, "/v1/programs", p)
+}
+
 func (c *Client) SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
-	var out model.Program
-	if err := c.do(ctx, http.MethodPut, "/v1/programs/"+url.PathEscape(p.Name), p, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[model.Program](c, ctx, http.MethodPut, "/v1/programs/"+url.PathEscape(p.Name), p)
 }
 
-// Executions is GET /v1/executions.
-func (c *Client) Executions(ctx context.Context, program, state, cursor string, limit int) (*ExecutionPage, error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"program": program, "state": state, "cursor": cursor} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	var page ExecutionPage
-	if err := c.do(ctx, http.MethodGet, "/v1/executions?"+q.Encode(), nil, &page); err != nil {
-		return nil, err
-	}
-	return &page, nil
+func (c *Client) SetProgramStatus(ctx context.Context, name string, status model.ProgramStatus, note string) (*model.Program, error) {
+	return call[model.Program](c, ctx, http.MethodPut, "/v1/programs/"+url.PathEscape(name)+"/status", statusBody{status, note})
 }
 
-// Submit is POST /v1/executions.
-func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*model.Execution, error) {
-	var x model.Execution
-	if err := c.do(ctx, http.MethodPost, "/v1/executions", req, &x); err != nil {
-		return nil, err
-	}
-	return &x, nil
+func (c *Client) DeleteProgram(ctx context.Context, name string) error {
+	_, err := call[struct{}](c, ctx, http.MethodDelete, "/v1/programs/"+url.PathEscape(name), nil)
+	return err
 }
 
-// Get is a GET of any route into out, for the routes without a method here.
-func (c *Client) Get(ctx context.Context, path string, out any) error {
-	return c.do(ctx, http.MethodGet, path, nil, out)
-}
-
-// Events follows GET /v1/events, calling fn for each event until fn returns
-// an error, ctx ends or the owner ends the stream (then it returns nil).
-func (c *Client) Events(ctx context.Context, fn func(*Event) error) error {
-	resp, err := c.send(ctx, http.MethodGet, "/v1/events", nil)
+func (c *Client) Flow(ctx context.Context, name string, version int) (model.Flow, error) {
+	f, err := call[model.Flow](c, ctx, http.MethodGet, "/v1/programs/"+url.PathEscape(name)+"/flow"+query("version", version), nil)
 	if err != nil {
-		return err
+		return model.Flow{}, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return decodeError(resp)
-	}
-	dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
-	for {
-		var ev Event
-		if err := dec.Decode(&ev); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("events: %w", err)
-		}
-		if err := fn(&ev); err != nil {
-			return err
-		}
-	}
+	return *f, nil
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	resp, err := c.send(ctx, method, path, body)
+func (c *Client) Render(ctx context.Context, req app.RenderRequest) (*app.RenderResult, error) {
+	return call[app.RenderResult](c, ctx, http.MethodPost, "/v1/render", req)
+}
+
+func (c *Client) ExportProgram(ctx context.Context, req app.ExportRequest) (*app.ExportResult, error) {
+	return call[app.ExportResult](c, ctx, http.MethodPost, "/v1/programs/"+url.PathEscape(req.Program)+"/export", req)
+}
+
+func (c *Client) ImportProgram(ctx context.Context, req app.ImportProgramRequest) (*app.ImportProgramResult, error) {
+	return call[app.ImportProgramResult](c, ctx, http.MethodPost, "/v1/programs/"+url.PathEscape(req.Name)+"/import", req)
+}
+
+// Datasets.
+
+func (c *Client) ListDatasets(ctx context.Context) ([]*model.Dataset, error) {
+	return list[*model.Dataset](c, ctx, "/v1/datasets")
+}
+
+func (c *Client) Dataset(ctx context.Context, name string) (*model.Dataset, error) {
+	return call[model.Dataset](c, ctx, http.MethodGet, "/v1/datasets/"+url.PathEscape(name), nil)
+}
+
+func (c *Client) ListExamples(ctx context.Context, q app.ExampleQuery) (*app.ExamplePage, error) {
+	v := url.Values{}
+	set(v, "split", string(q.Split))
+	set(v, "cursor", q.Cursor)
+	setInt(v, "limit", q.Limit)
+	return call[app.ExamplePage](c, ctx, http.MethodGet, "/v1/datasets/"+url.PathEscape(q.Dataset)+"/examples"+encode(v), nil)
+}
+
+func (c *Client) Example(ctx context.Context, dataset string, id model.ID) (*model.Example, error) {
+	return call[model.Example](c, ctx, http.MethodGet, "/v1/datasets/"+url.PathEscape(dataset)+"/examples/"+id.String(), nil)
+}
+
+func (c *Client) ExampleAt(ctx context.Context, dataset string, split model.Split, n int) (*model.Example, error) {
+	v := url.Values{"n": {strconv.Itoa(n)}}
+	set(v, "split", string(split))
+	return call[model.Example](c, ctx, http.MethodGet, "/v1/datasets/"+url.PathEscape(dataset)+"/at"+encode(v), nil)
+}
+
+func (c *Client) PutExample(ctx context.Context, e *model.Example) (*model.Example, error) {
+	return call[model.Example](c, ctx, http.MethodPut, "/v1/datasets/"+url.PathEscape(e.Dataset)+"/examples", e)
+}
+
+func (c *Client) DeleteExample(ctx context.Context, dataset string, id model.ID) error {
+	_, err := call[struct{}](c, ctx, http.MethodDelete, "/v1/datasets/"+url.PathEscape(dataset)+"/examples/"+id.String(), nil)
+	return err
+}
+
+func (c *Client) ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error) {
+	head, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, http.MethodPost, "/v1/datasets/"+url.PathEscape(req.Name)+"/import", req.Data,
+		http.Header{requestHeader: {string(head)}, "Content-Type": {"application/octet-stream"}})
+	if err != nil {
+		return nil, err
+	}
+	return decodeAnswer[app.ImportDatasetResult](resp)
+}
+
+func (c *Client) ExportDataset(ctx context.Context, req app.ExportDatasetRequest, w io.Writer) error {
+	v := url.Values{}
+	set(v, "split", string(req.Split))
+	set(v, "format", req.Format)
+	resp, err := c.send(ctx, http.MethodGet, "/v1/datasets/"+url.PathEscape(req.Dataset)+"/export"+encode(v), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -195,34 +182,250 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode >= 300 {
 		return decodeError(resp)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
-	}
-	return nil
+	_, err = io.Copy(w, resp.Body)
+	return err
 }
 
-func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+func (c *Client) DatasetStats(ctx context.Context, name string) (*model.DatasetStats, error) {
+	return call[model.DatasetStats](c, ctx, http.MethodGet, "/v1/datasets/"+url.PathEscape(name)+"/stats", nil)
+}
+
+func (c *Client) DeleteDataset(ctx context.Context, name string) error {
+	_, err := call[struct{}](c, ctx, http.MethodDelete, "/v1/datasets/"+url.PathEscape(name), nil)
+	return err
+}
+
+// Executions.
+
+func (c *Client) Run(ctx context.Context, req app.RunRequest) (*model.Execution, error) {
+	return call[model.Execution](c, ctx, http.MethodPost, "/v1/executions", req)
+}
+
+func (c *Client) RunBatch(ctx context.Context, req app.BatchRequest) (*app.Batch, error) {
+	return call[app.Batch](c, ctx, http.MethodPost, "/v1/batches", req)
+}
+
+func (c *Client) ListExecutions(ctx context.Context, q app.ExecutionQuery) (*app.ExecutionPage, error) {
+	v := url.Values{}
+	set(v, "program", q.Program)
+	set(v, "state", string(q.State))
+	if !q.Batch.IsZero() {
+		v.Set("batch", q.Batch.String())
+	}
+	set(v, "cursor", q.Cursor)
+	setInt(v, "limit", q.Limit)
+	return call[app.ExecutionPage](c, ctx, http.MethodGet, "/v1/executions"+encode(v), nil)
+}
+
+func (c *Client) Execution(ctx context.Context, id model.ID) (*model.Execution, error) {
+	return call[model.Execution](c, ctx, http.MethodGet, "/v1/executions/"+id.String(), nil)
+}
+
+func (c *Client) Spans(ctx context.Context, id model.ID, after uint64, limit int) (*app.SpanPage, error) {
+	v := url.Values{}
+	if after > 0 {
+		v.Set("after", strconv.FormatUint(after, 10))
+	}
+	setInt(v, "limit", limit)
+	return call[app.SpanPage](c, ctx, http.MethodGet, "/v1/executions/"+id.String()+"/spans"+encode(v), nil)
+}
+
+func (c *Client) CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error) {
+	return call[model.Execution](c, ctx, http.MethodPost, "/v1/executions/"+id.String()+"/cancel", nil)
+}
+
+func (c *Client) ResumeExecutions(ctx context.Context) (*app.Recovered, error) {
+	return call[app.Recovered](c, ctx, http.MethodPost, "/v1/executions/resume", nil)
+}
+
+// Evaluations.
+
+func (c *Client) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.Evaluation, error) {
+	return call[model.Evaluation](c, ctx, http.MethodPost, "/v1/evaluations", req)
+}
+
+func (c *Client) ListEvaluations(ctx context.Context, q app.JobQuery) (*app.EvaluationPage, error) {
+	return call[app.EvaluationPage](c, ctx, http.MethodGet, "/v1/evaluations"+jobValues(q), nil)
+}
+
+func (c *Client) Evaluation(ctx context.Context, id model.ID) (*app.EvaluationDetail, error) {
+	return call[app.EvaluationDetail](c, ctx, http.MethodGet, "/v1/evaluations/"+id.String(), nil)
+}
+
+func (c *Client) CancelEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error) {
+	return call[model.Evaluation](c, ctx, http.MethodPost, "/v1/evaluations/"+id.String()+"/cancel", nil)
+}
+
+// Optimizations.
+
+func (c *Client) EstimateOptimization(ctx context.Context, req app.OptimizeRequest) (*model.OptEstimate, error) {
+	return call[model.OptEstimate](c, ctx, http.MethodPost, "/v1/optimizations/estimate", req)
+}
+
+func (c *Client) Optimize(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {
+	return call[model.Optimization](c, ctx, http.MethodPost, "/v1/optimizations", req)
+}
+
+func (c *Client) ListOptimizations(ctx context.Context, q app.JobQuery) (*app.OptimizationPage, error) {
+	return call[app.OptimizationPage](c, ctx, http.MethodGet, "/v1/optimizations"+jobValues(q), nil)
+}
+
+func (c *Client) Optimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
+	return call[model.Optimization](c, ctx, http.MethodGet, "/v1/optimizations/"+id.String(), nil)
+}
+
+func (c *Client) Trials(ctx context.Context, id model.ID) ([]*model.Trial, error) {
+	return list[*model.Trial](c, ctx, "/v1/optimizations/"+id.String()+"/trials")
+}
+
+func (c *Client) CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
+	return call[model.Optimization](c, ctx, http.MethodPost, "/v1/optimizations/"+id.String()+"/cancel", nil)
+}
+
+func (c *Client) CompareOptimizations(ctx context.Context, ids []model.ID) (*app.Comparison, error) {
+	v := url.Values{}
+	for _, id := range ids {
+		v.Add("id", id.String())
+	}
+	return call[app.Comparison](c, ctx, http.MethodGet, "/v1/optimizations/compare"+encode(v), nil)
+}
+
+func (c *Client) PromoteOptimization(ctx context.Context, id model.ID, force bool) (*app.Promoted, error) {
+	path := "/v1/optimizations/" + id.String() + "/promote"
+	if force {
+		path += "?force=true"
+	}
+	return call[app.Promoted](c, ctx, http.MethodPost, path, nil)
+}
+
+// Costs.
+
+func (c *Client) Cost(ctx context.Context, q app.CostQuery) (*app.CostReport, error) {
+	v := url.Values{}
+	set(v, "program", q.Program)
+	set(v, "month", q.Month)
+	if q.Days {
+		v.Set("days", "true")
+	}
+	return call[app.CostReport](c, ctx, http.MethodGet, "/v1/cost"+encode(v), nil)
+}
+
+func (c *Client) SetBudget(ctx context.Context, program string, usd float64) error {
+	_, err := call[struct{}](c, ctx, http.MethodPut, "/v1/budgets", budgetBody{program, usd})
+	return err
+}
+
+// Workers.
+
+func (c *Client) Pool(ctx context.Context) (*app.PoolStatus, error) {
+	return call[app.PoolStatus](c, ctx, http.MethodGet, "/v1/pool", nil)
+}
+
+func (c *Client) StartPool(ctx context.Context) (*app.PoolStatus, error) {
+	return call[app.PoolStatus](c, ctx, http.MethodPost, "/v1/pool/start", nil)
+}
+
+func (c *Client) RestartWorker(ctx context.Context, id int) (*app.PoolStatus, error) {
+	return call[app.PoolStatus](c, ctx, http.MethodPost, "/v1/pool/restart"+query("worker", id), nil)
+}
+
+func (c *Client) RecycleWorker(ctx context.Context, id int) (*app.PoolStatus, error) {
+	return call[app.PoolStatus](c, ctx, http.MethodPost, "/v1/pool/recycle"+query("worker", id), nil)
+}
+
+// Events.
+
+// Subscribe follows GET /v1/events; the channel closes when ctx ends or
+// the owner ends the stream (it stopped, or the connection broke).
+func (c *Client) Subscribe(ctx context.Context) (<-chan app.Event, error) {
+	path := "/v1/events"
+	if c.Hold {
+		path += "?hold=1"
+	}
+	resp, err := c.send(ctx, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, decodeError(resp)
+	}
+	ch := make(chan app.Event, 256)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
+		for {
+			var ev app.Event
+			if err := dec.Decode(&ev); err != nil {
+				return
+			}
+			select {
+			case ch <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// The request plumbing.
+
+func call[T any](c *Client, ctx context.Context, method, path string, body any) (*T, error) {
 	var rd io.Reader
+	var h http.Header
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		rd, h = bytes.NewReader(b), http.Header{"Content-Type": {"application/json"}}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://signet"+path, rd)
+	resp, err := c.send(ctx, method, path, rd, h)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	return decodeAnswer[T](resp)
+}
+
+func list[T any](c *Client, ctx context.Context, path string) ([]T, error) {
+	out, err := call[[]T](c, ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return *out, nil
+}
+
+func decodeAnswer[T any](resp *http.Response) (*T, error) {
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return nil, decodeError(resp)
+	}
+	var out T
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("%s %s: decoding the answer: %w", resp.Request.Method, resp.Request.URL.Path, err)
+	}
+	return &out, nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, h http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://signet"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if notConnected(err) {
 			return nil, fmt.Errorf("%w: %w", ErrNoOwner, err)
 		}
-		return nil, fmt.Errorf("owner at %s: %w", c.sock, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, app.Errorf(app.CodeUnavailable, "lost the workspace's owner (%s): %w", c.sock, err)
 	}
 	return resp, nil
 }
@@ -239,7 +442,41 @@ func decodeError(resp *http.Response) error {
 	var body ErrorBody
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err := json.Unmarshal(b, &body); err != nil || body.Error.Code == "" {
-		return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("owner answered %s: %s", resp.Status, bytes.TrimSpace(b))}
+		return app.Errorf(app.CodeInternal, "owner answered %s: %s", resp.Status, bytes.TrimSpace(b))
 	}
-	return &Error{Status: resp.StatusCode, Code: body.Error.Code, Message: body.Error.Message}
+	return &app.Error{Code: body.Error.Code, Message: body.Error.Message, Field: body.Error.Field}
+}
+
+func query(name string, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return "?" + name + "=" + strconv.Itoa(n)
+}
+
+func set(v url.Values, k, s string) {
+	if s != "" {
+		v.Set(k, s)
+	}
+}
+
+func setInt(v url.Values, k string, n int) {
+	if n != 0 {
+		v.Set(k, strconv.Itoa(n))
+	}
+}
+
+func encode(v url.Values) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+func jobValues(q app.JobQuery) string {
+	v := url.Values{}
+	set(v, "program", q.Program)
+	set(v, "cursor", q.Cursor)
+	setInt(v, "limit", q.Limit)
+	return encode(v)
 }

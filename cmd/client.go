@@ -37,7 +37,7 @@ func withMode(c *cobra.Command, mode string) *cobra.Command {
 
 // wrapWorkspaceCommands makes every command that uses the workspace run
 // through inWorkspace. A command without a mode has its parent's.
-func (a *app) wrapWorkspaceCommands(c *cobra.Command) {
+func (a *cli) wrapWorkspaceCommands(c *cobra.Command) {
 	mode, ok := c.Annotations[wsMode]
 	if !ok && c.HasParent() {
 		mode = c.Parent().Annotations[wsMode]
@@ -61,7 +61,7 @@ func (a *app) wrapWorkspaceCommands(c *cobra.Command) {
 // forwarded to it and its output and exit code become this process's; if
 // none does, this process becomes the owner for the command's lifetime,
 // serving others meanwhile.
-func (a *app) inWorkspace(c *cobra.Command, mode string, run func() error) error {
+func (a *cli) inWorkspace(c *cobra.Command, mode string, run func() error) error {
 	if a.shared != nil {
 		return run()
 	}
@@ -106,7 +106,7 @@ func (a *app) inWorkspace(c *cobra.Command, mode string, run func() error) error
 const maxStdin = 16 << 20
 
 // forward runs this command line in the owner and copies its output here.
-func (a *app) forward(ctx context.Context, c *cobra.Command, dir string, cl *api.Client, st *api.Status) (int, error) {
+func (a *cli) forward(ctx context.Context, c *cobra.Command, dir string, cl *api.Client, st *api.Status) (int, error) {
 	req := &api.CLIRequest{Args: append(slices.Clone(a.args), a.extraArgs...), Cwd: a.cwd, Workspace: dir,
 		Env: clientEnv(), StdoutTTY: isTTY(a.stdout), StderrTTY: isTTY(a.stderr)}
 	if f := c.Flags().Lookup("file"); f != nil && f.Value.String() == "-" {
@@ -151,7 +151,7 @@ var envThatMatters = []string{"SIGNET_CONFIG", "SIGNET_PYTHON", "VIRTUAL_ENV", "
 
 // noteEnv tells a client whose environment would choose another config or
 // interpreter that runs use the owner's.
-func (a *app) noteEnv() {
+func (a *cli) noteEnv() {
 	if a.client == nil {
 		return
 	}
@@ -168,7 +168,7 @@ func (a *app) noteEnv() {
 }
 
 // ownerKeyNote explains a missing API key when the owner is another process.
-func (a *app) ownerKeyNote(err error) error {
+func (a *cli) ownerKeyNote(err error) error {
 	var ke *keyError
 	if a.client == nil || !errors.As(err, &ke) {
 		return err
@@ -187,7 +187,7 @@ func isTTY(w io.Writer) bool {
 }
 
 // stderrTTY says whether stderr is a terminal: the client's, for a client's command.
-func (a *app) stderrTTY() bool {
+func (a *cli) stderrTTY() bool {
 	if a.client != nil {
 		return a.client.StderrTTY
 	}

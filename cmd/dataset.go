@@ -19,7 +19,7 @@ import (
 	"github.com/signet-dspy/signet/store"
 )
 
-func (a *app) datasetCommand() *cobra.Command {
+func (a *cli) datasetCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:     "dataset",
 		Aliases: []string{"datasets", "ds"},
@@ -29,7 +29,7 @@ func (a *app) datasetCommand() *cobra.Command {
 	return c
 }
 
-func (a *app) datasetImport() *cobra.Command {
+func (a *cli) datasetImport() *cobra.Command {
 	var name, split, inputs, format, desc, program, typesSpec string
 	c := &cobra.Command{
 		Use:   "import FILE",
@@ -249,7 +249,7 @@ func rowOf(d *model.Dataset) datasetRow {
 	return datasetRow{d.Name, d.Size(), d.Counts[model.Train], d.Counts[model.Validation], d.Counts[model.Test], d.Fields, d.InputKeys}
 }
 
-func (a *app) datasetList() *cobra.Command {
+func (a *cli) datasetList() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:     "list",
@@ -287,7 +287,7 @@ func (a *app) datasetList() *cobra.Command {
 	return c
 }
 
-func (a *app) datasetShow() *cobra.Command {
+func (a *cli) datasetShow() *cobra.Command {
 	var asJSON bool
 	var split, cursor string
 	var limit int
@@ -352,7 +352,7 @@ func (a *app) datasetShow() *cobra.Command {
 
 func cellText(v any) string { return model.ValueText(v) }
 
-func (a *app) datasetExport() *cobra.Command {
+func (a *cli) datasetExport() *cobra.Command {
 	var out, format, split string
 	c := &cobra.Command{
 		Use:   "export NAME",
@@ -445,7 +445,7 @@ func eachExample(ctx context.Context, st *store.Store, name string, sp model.Spl
 // model.StatsCounter, which the TUI's statistics view shares).
 type datasetStats = model.DatasetStats
 
-func (a *app) datasetStats() *cobra.Command {
+func (a *cli) datasetStats() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "stats NAME",
@@ -489,7 +489,7 @@ func (a *app) datasetStats() *cobra.Command {
 	return c
 }
 
-func (a *app) datasetDelete() *cobra.Command {
+func (a *cli) datasetDelete() *cobra.Command {
 	return a.deleteCommand("dataset", "all its examples", func(ctx context.Context, st *store.Store, name string) error {
 		return st.DeleteDataset(ctx, name)
 	})

@@ -15,7 +15,7 @@ import (
 	"github.com/signet-dspy/signet/store"
 )
 
-func (a *app) demoCommand() *cobra.Command {
+func (a *cli) demoCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
 		Short: "Create the workspace if needed and load the example programs and datasets (idempotent)",

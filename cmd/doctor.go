@@ -25,7 +25,7 @@ type check struct {
 	Fix    string `json:"fix,omitempty"`
 }
 
-func (a *app) doctorCommand() *cobra.Command {
+func (a *cli) doctorCommand() *cobra.Command {
 	var pf poolFlags
 	var lmName string
 	var asJSON bool
@@ -71,7 +71,7 @@ func (a *app) doctorCommand() *cobra.Command {
 
 // doctor runs the checks in order; each later check needs the earlier ones,
 // so the first failure ends the list.
-func (a *app) doctor(ctx context.Context, pf poolFlags, lmName string) []check {
+func (a *cli) doctor(ctx context.Context, pf poolFlags, lmName string) []check {
 	var out []check
 	cfg, err := config.Load("")
 	if err != nil {
@@ -79,7 +79,7 @@ func (a *app) doctor(ctx context.Context, pf poolFlags, lmName string) []check {
 	}
 	out = append(out, check{"config", true, cfg.Path(), ""})
 
-	py, err := resolvePython(pf.python, cfg)
+	py, err := config.Python(pf.python, cfg)
 	if err != nil {
 		return append(out, check{"python", false, err.Error(), "run `signet setup`"})
 	}

@@ -24,7 +24,7 @@ import (
 // its running examples are cancelled, which takes the LM call in flight.
 const evalStopWait = 60 * time.Second
 
-func (a *app) evalCommand() *cobra.Command {
+func (a *cli) evalCommand() *cobra.Command {
 	var dataset, metric, metricLM, labels, lmName string
 	var version, threads, concurrency int
 	var asJSON bool
@@ -122,7 +122,7 @@ func (a *app) evalCommand() *cobra.Command {
 
 // followEvaluation draws the evaluation's progress until it ends. ctrl-c
 // cancels it and waits for it to stop with the examples that ended.
-func (a *app) followEvaluation(ctx context.Context, r *evaluate.Runner, v *model.Evaluation, events <-chan engine.Event) (*model.Evaluation, bool, error) {
+func (a *cli) followEvaluation(ctx context.Context, r *evaluate.Runner, v *model.Evaluation, events <-chan engine.Event) (*model.Evaluation, bool, error) {
 	bar := newProgress(a.stderr, a.stderrTTY(), v.Total)
 	for {
 		select {
@@ -192,7 +192,7 @@ func costText(c float64, unknown bool) string {
 	return s
 }
 
-func (a *app) evalList() *cobra.Command {
+func (a *cli) evalList() *cobra.Command {
 	var asJSON bool
 	var cursor string
 	var limit int
@@ -253,7 +253,7 @@ func (a *app) evalList() *cobra.Command {
 	return c
 }
 
-func (a *app) evalShow() *cobra.Command {
+func (a *cli) evalShow() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "show ID",

@@ -21,7 +21,7 @@ import (
 // the workers and the engine if they do not run yet (the engine first
 // recovers what an earlier owner left pending or running). check, if not
 // nil, runs first, so that a bad request fails before any worker starts.
-func (a *app) startOwner(ctx context.Context, pf poolFlags, concurrency int, check func(*store.Store, *runEnv) error) (*engine.Engine, engine.Recovered, error) {
+func (a *cli) startOwner(ctx context.Context, pf poolFlags, concurrency int, check func(*store.Store, *runEnv) error) (*engine.Engine, engine.Recovered, error) {
 	var rec engine.Recovered
 	o := a.shared
 	if o == nil {
@@ -50,7 +50,7 @@ func parseExampleRef(s string) (string, int, error) {
 	return name, n, nil
 }
 
-func (a *app) execCommand() *cobra.Command {
+func (a *cli) execCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:     "exec",
 		Aliases: []string{"execution", "executions"},
@@ -83,7 +83,7 @@ func execRowOf(e *model.Execution) execRow {
 		e.Duration.Round(time.Millisecond).String(), e.CacheHit, msg, e.CreatedAt}
 }
 
-func (a *app) execList() *cobra.Command {
+func (a *cli) execList() *cobra.Command {
 	var program, state, cursor string
 	var limit int
 	var asJSON, all bool
@@ -157,7 +157,7 @@ func (a *app) execList() *cobra.Command {
 	return c
 }
 
-func (a *app) getExecution(ctx context.Context, st *store.Store, arg string) (*model.Execution, error) {
+func (a *cli) getExecution(ctx context.Context, st *store.Store, arg string) (*model.Execution, error) {
 	id, err := model.ParseID(arg)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("execution id: %w", err)}
@@ -165,7 +165,7 @@ func (a *app) getExecution(ctx context.Context, st *store.Store, arg string) (*m
 	return st.GetExecution(ctx, id)
 }
 
-func (a *app) execShow() *cobra.Command {
+func (a *cli) execShow() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "show ID",
@@ -228,7 +228,7 @@ func printExecution(w io.Writer, e *model.Execution) {
 	}
 }
 
-func (a *app) execCancel() *cobra.Command {
+func (a *cli) execCancel() *cobra.Command {
 	var pf poolFlags
 	c := &cobra.Command{
 		Use:   "cancel ID",
@@ -257,7 +257,7 @@ func (a *app) execCancel() *cobra.Command {
 	return c
 }
 
-func (a *app) execResume() *cobra.Command {
+func (a *cli) execResume() *cobra.Command {
 	var pf poolFlags
 	var concurrency int
 	c := &cobra.Command{
@@ -285,7 +285,7 @@ func (a *app) execResume() *cobra.Command {
 	return c
 }
 
-func (a *app) traceCommand() *cobra.Command {
+func (a *cli) traceCommand() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "trace ID",
@@ -330,7 +330,7 @@ type costRow struct {
 	Budget     float64 `json:"budget,omitempty"`
 }
 
-func (a *app) costCommand() *cobra.Command {
+func (a *cli) costCommand() *cobra.Command {
 	var program, month string
 	var asJSON bool
 	var setBudget float64

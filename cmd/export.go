@@ -33,7 +33,7 @@ func parseProgramRef(s string) (string, int, error) {
 
 // mainPool starts the engine's pool (export and import are quick: they
 // share it with executions).
-func (a *app) mainPool(ctx context.Context, pf poolFlags) (*bridge.Pool, error) {
+func (a *cli) mainPool(ctx context.Context, pf poolFlags) (*bridge.Pool, error) {
 	if _, _, err := a.startOwner(ctx, pf, 0, nil); err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (a *app) mainPool(ctx context.Context, pf poolFlags) (*bridge.Pool, error) 
 	return p, nil
 }
 
-func (a *app) programExport() *cobra.Command {
+func (a *cli) programExport() *cobra.Command {
 	var out string
 	var python bool
 	var pf poolFlags
@@ -101,7 +101,7 @@ func (a *app) programExport() *cobra.Command {
 }
 
 // programRef reads NAME or NAME@VERSION from the store.
-func (a *app) programRef(ctx context.Context, ref string) (*model.Program, error) {
+func (a *cli) programRef(ctx context.Context, ref string) (*model.Program, error) {
 	name, version, err := parseProgramRef(ref)
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func errPickle(path string) error {
 		"--trust-pickle if you trust where it came from (it is then loaded inside a worker)", path)
 }
 
-func (a *app) programImport() *cobra.Command {
+func (a *cli) programImport() *cobra.Command {
 	var note, signature, kind, source string
 	var trustPickle bool
 	var pf poolFlags

@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func (a *app) initCommand() *cobra.Command {
+func (a *cli) initCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "init",
 		Short: "Create the workspace (store and log) if it does not exist",

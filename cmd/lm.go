@@ -93,7 +93,7 @@ func (r *lmResolver) close() {
 	}
 }
 
-func (a *app) lmCommand() *cobra.Command {
+func (a *cli) lmCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "lm",
 		Short: "List and test LM profiles",
@@ -114,7 +114,7 @@ type profileRow struct {
 	PriceOut  float64 `json:"price_out,omitempty"`
 }
 
-func (a *app) lmList() *cobra.Command {
+func (a *cli) lmList() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "list",
@@ -205,7 +205,7 @@ func probeLM(ctx context.Context, pool *bridge.Pool, r *lmResolver, name string)
 	return out, nil
 }
 
-func (a *app) lmTest() *cobra.Command {
+func (a *cli) lmTest() *cobra.Command {
 	var pf poolFlags
 	var asJSON bool
 	c := &cobra.Command{

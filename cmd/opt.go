@@ -24,7 +24,7 @@ import (
 // line: it stops at its next hook, after the LM call in flight.
 const optStopWait = 90 * time.Second
 
-func (a *app) optCommand() *cobra.Command {
+func (a *cli) optCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:     "opt",
 		Aliases: []string{"optimize", "optimization", "optimizations"},
@@ -36,7 +36,7 @@ func (a *app) optCommand() *cobra.Command {
 
 // startOptimizer is startOwner for optimization commands: the runner, on
 // its dedicated worker, after the engine.
-func (a *app) startOptimizer(ctx context.Context, pf poolFlags, check func(*store.Store, *runEnv) error) (*optimize.Runner, error) {
+func (a *cli) startOptimizer(ctx context.Context, pf poolFlags, check func(*store.Store, *runEnv) error) (*optimize.Runner, error) {
 	o := a.shared
 	if o == nil {
 		return nil, errors.New("internal error: the workspace is not open (the command does not run through inWorkspace)")
@@ -83,7 +83,7 @@ func parseSettings(pairs []string) (map[string]any, error) {
 	return out, nil
 }
 
-func (a *app) optRun() *cobra.Command {
+func (a *cli) optRun() *cobra.Command {
 	var optimizer, auto, train, val, test, metric, metricLM, lmName, reflection, labels string
 	var sets []string
 	var budget float64
@@ -263,7 +263,7 @@ func printEstimate(w io.Writer, o *model.Optimization) {
 
 // followOptimization draws the run's progress until it ends. ctrl-c
 // cancels it, and waits for it to stop with its best program so far.
-func (a *app) followOptimization(ctx context.Context, r *optimize.Runner, o *model.Optimization, events <-chan engine.Event) (*model.Optimization, error) {
+func (a *cli) followOptimization(ctx context.Context, r *optimize.Runner, o *model.Optimization, events <-chan engine.Event) (*model.Optimization, error) {
 	bar := &optBar{w: a.stderr, tty: a.stderrTTY(), start: time.Now()}
 	for {
 		select {
@@ -411,7 +411,7 @@ func refText(r model.DataRef) string {
 	return r.Dataset + ":" + string(r.Split)
 }
 
-func (a *app) optList() *cobra.Command {
+func (a *cli) optList() *cobra.Command {
 	var asJSON, all bool
 	var cursor string
 	var limit int
@@ -508,7 +508,7 @@ func parseOptID(s string) (model.ID, error) {
 	return id, nil
 }
 
-func (a *app) optShow() *cobra.Command {
+func (a *cli) optShow() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "show ID",
@@ -598,7 +598,7 @@ func toAnyMapS(m map[string]string) map[string]any {
 	return out
 }
 
-func (a *app) optCancel() *cobra.Command {
+func (a *cli) optCancel() *cobra.Command {
 	var pf poolFlags
 	var noWait bool
 	c := &cobra.Command{
@@ -646,7 +646,7 @@ func (a *app) optCancel() *cobra.Command {
 // optPromote makes a run's result the program's newest version again:
 // every run saves its result as the newest version, so after several runs
 // the better one may be behind a later, worse one.
-func (a *app) optPromote() *cobra.Command {
+func (a *cli) optPromote() *cobra.Command {
 	var force bool
 	c := &cobra.Command{
 		Use:   "promote ID",
@@ -673,7 +673,7 @@ func (a *app) optPromote() *cobra.Command {
 	return c
 }
 
-func (a *app) optCompare() *cobra.Command {
+func (a *cli) optCompare() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "compare A B [C...]",

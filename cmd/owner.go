@@ -67,7 +67,7 @@ const ownerWait = 30 * time.Second
 // nobody answers on is stale only if the lock can be taken, so two
 // processes racing end with exactly one owner; the other retries as a
 // client once the winner listens.
-func (a *app) acquire(ctx context.Context, dir string, create bool, command string) (*api.Client, *api.Status, *owner, error) {
+func (a *cli) acquire(ctx context.Context, dir string, create bool, command string) (*api.Client, *api.Status, *owner, error) {
 	sock := api.SocketPath(dir)
 	cl := api.NewClient(sock)
 	deadline := time.Now().Add(ownerWait)
@@ -106,7 +106,7 @@ func (a *app) acquire(ctx context.Context, dir string, create bool, command stri
 // becomeOwner opens the store (Badger's lock: errLocked if another process
 // holds it), then binds the socket, replacing one a dead owner left, and
 // starts serving the API.
-func (a *app) becomeOwner(ctx context.Context, dir, sock string, create bool, command string) (*owner, error) {
+func (a *cli) becomeOwner(ctx context.Context, dir, sock string, create bool, command string) (*owner, error) {
 	if !create {
 		if _, err := os.Stat(filepath.Join(dir, dbDir)); err != nil {
 			return nil, missingWorkspace(dir)
@@ -371,7 +371,7 @@ func (o *owner) CLI(ctx context.Context, req *api.CLIRequest, stdout, stderr io.
 		fmt.Fprintf(stderr, "signet: this Signet process owns workspace %s, not %s\n", o.dir, req.Workspace)
 		return 1
 	}
-	a := &app{stdin: bytes.NewReader(req.Stdin), stdout: stdout, stderr: stderr, cwd: req.Cwd,
+	a := &cli{stdin: bytes.NewReader(req.Stdin), stdout: stdout, stderr: stderr, cwd: req.Cwd,
 		args: req.Args, shared: o, client: req}
 	return a.execute(ctx)
 }

@@ -22,7 +22,7 @@ import (
 // their command line to it, in this same process (so -race sees both sides).
 func own(t *testing.T, ws string) *owner {
 	t.Helper()
-	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	a := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
 	cl, _, o, err := a.acquire(context.Background(), ws, false, "test")
 	if err != nil || cl != nil {
 		t.Fatalf("acquire: client %v, %v", cl, err)
@@ -123,7 +123,7 @@ func TestRaceForOwnership(t *testing.T) {
 	clients := make(chan int, n)
 	for range n {
 		wg.Go(func() {
-			a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+			a := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
 			cl, st, o, err := a.acquire(context.Background(), ws, false, "race")
 			switch {
 			case err != nil:

@@ -20,7 +20,7 @@ import (
 	"github.com/signet-dspy/signet/store"
 )
 
-func (a *app) programCommand() *cobra.Command {
+func (a *cli) programCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:     "program",
 		Aliases: []string{"programs", "prog"},
@@ -34,7 +34,7 @@ func (a *app) programCommand() *cobra.Command {
 	return c
 }
 
-func (a *app) programCreate() *cobra.Command {
+func (a *cli) programCreate() *cobra.Command {
 	var file string
 	c := &cobra.Command{
 		Use:   "create -f FILE",
@@ -87,7 +87,7 @@ type programRow struct {
 	Description string              `json:"description,omitempty"`
 }
 
-func (a *app) programList() *cobra.Command {
+func (a *cli) programList() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:     "list",
@@ -132,7 +132,7 @@ func orDash(s string) string {
 	return s
 }
 
-func (a *app) programShow() *cobra.Command {
+func (a *cli) programShow() *cobra.Command {
 	var format, out string
 	var version int
 	var asJSON bool
@@ -197,7 +197,7 @@ type programRepo interface {
 	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
 }
 
-func (a *app) programEdit() *cobra.Command {
+func (a *cli) programEdit() *cobra.Command {
 	return withMode(&cobra.Command{
 		Use:   "edit NAME",
 		Short: "Edit a program in $EDITOR; saving creates a new version",
@@ -291,7 +291,7 @@ type versionRow struct {
 	Note         string              `json:"note,omitempty"`
 }
 
-func (a *app) programVersions() *cobra.Command {
+func (a *cli) programVersions() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:     "versions NAME",
@@ -325,7 +325,7 @@ func (a *app) programVersions() *cobra.Command {
 	return c
 }
 
-func (a *app) programDiff() *cobra.Command {
+func (a *cli) programDiff() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "diff NAME [FROM [TO]]",
@@ -403,7 +403,7 @@ func parseVersion(s string) (int, error) {
 	return n, nil
 }
 
-func (a *app) programStatus() *cobra.Command {
+func (a *cli) programStatus() *cobra.Command {
 	var note string
 	c := &cobra.Command{
 		Use:   "status NAME draft|testing|production",
@@ -430,7 +430,7 @@ func (a *app) programStatus() *cobra.Command {
 	return c
 }
 
-func (a *app) programDelete() *cobra.Command {
+func (a *cli) programDelete() *cobra.Command {
 	return a.deleteCommand("program", "all its versions", func(ctx context.Context, st *store.Store, name string) error {
 		return st.DeleteProgram(ctx, name)
 	})
@@ -438,7 +438,7 @@ func (a *app) programDelete() *cobra.Command {
 
 // deleteCommand is `program delete` and `dataset delete`: confirmation on
 // this terminal (before the command may go to the owner), then del.
-func (a *app) deleteCommand(kind, what string, del func(context.Context, *store.Store, string) error) *cobra.Command {
+func (a *cli) deleteCommand(kind, what string, del func(context.Context, *store.Store, string) error) *cobra.Command {
 	var yes bool
 	c := &cobra.Command{
 		Use:   "delete NAME",
@@ -465,7 +465,7 @@ func (a *app) deleteCommand(kind, what string, del func(context.Context, *store.
 
 // confirmDelete asks for confirmation unless --yes was given; once asked,
 // a command forwarded to the owner carries --yes.
-func (a *app) confirmDelete(yes bool, question, name string) error {
+func (a *cli) confirmDelete(yes bool, question, name string) error {
 	if yes {
 		return nil
 	}
@@ -477,7 +477,7 @@ func (a *app) confirmDelete(yes bool, question, name string) error {
 }
 
 // confirm asks the user to type name on a terminal; without one, --yes is needed.
-func (a *app) confirm(question, name string) error {
+func (a *cli) confirm(question, name string) error {
 	f, ok := a.stdin.(*os.File)
 	if !ok || !isTerminal(f) {
 		return usagef("%s Not a terminal: pass --yes to confirm", question)

@@ -3,10 +3,8 @@ package cmd
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,57 +18,13 @@ import (
 	"github.com/signet-dspy/signet/config"
 )
 
-// managedVenv is the virtual environment `signet setup` creates, under the
-// user cache dir so every workspace shares it.
-func managedVenv() (string, error) {
-	if d := os.Getenv("SIGNET_VENV"); d != "" {
-		return filepath.Abs(d)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the cache dir: %w", err)
-	}
-	return filepath.Join(cache, "signet", "venv"), nil
-}
-
 // Stamps record which lock a venv was made from, so setup reuses it.
 const (
 	lockStamp      = ".signet-requirements-sha256"
 	localLockStamp = ".signet-local-requirements-sha256"
 )
 
-// pythonChoice is the interpreter the workers run, and why it was chosen.
-type pythonChoice struct {
-	Path   string
-	Source string // --python, config, SIGNET_PYTHON, VIRTUAL_ENV, managed venv
-}
-
-// resolvePython picks the interpreter in the documented order: --python, the
-// config file, SIGNET_PYTHON, an active VIRTUAL_ENV, the managed venv. So a
-// user's own project environment, with their own DSPy code, just works.
-func resolvePython(flag string, cfg *config.Config) (pythonChoice, error) {
-	switch {
-	case flag != "":
-		return pythonChoice{flag, "--python"}, nil
-	case cfg != nil && cfg.Python != "":
-		return pythonChoice{cfg.Python, "config " + cfg.Path()}, nil
-	case os.Getenv("SIGNET_PYTHON") != "":
-		return pythonChoice{os.Getenv("SIGNET_PYTHON"), "SIGNET_PYTHON"}, nil
-	case os.Getenv("VIRTUAL_ENV") != "":
-		return pythonChoice{filepath.Join(os.Getenv("VIRTUAL_ENV"), "bin", "python"), "VIRTUAL_ENV"}, nil
-	}
-	venv, err := managedVenv()
-	if err != nil {
-		return pythonChoice{}, err
-	}
-	py := filepath.Join(venv, "bin", "python")
-	if _, err := os.Stat(py); errors.Is(err, fs.ErrNotExist) {
-		return pythonChoice{py, "managed venv"}, fmt.Errorf("no Python environment for the workers: run `signet setup` (or point --python, SIGNET_PYTHON or VIRTUAL_ENV at one with dspy installed)")
-	}
-	return pythonChoice{py, "managed venv"}, nil
-}
-
-func (a *app) setupCommand() *cobra.Command {
+func (a *cli) setupCommand() *cobra.Command {
 	var base string
 	var printPython, quiet, noLocal bool
 	c := &cobra.Command{
@@ -78,7 +32,7 @@ func (a *app) setupCommand() *cobra.Command {
 		Short: "Create the managed Python environment for the workers (dspy and its pinned dependencies)",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			venv, err := managedVenv()
+			venv, err := config.ManagedVenv()
 			if err != nil {
 				return err
 			}

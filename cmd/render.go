@@ -10,7 +10,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 )
 
-func (a *app) renderCommand() *cobra.Command {
+func (a *cli) renderCommand() *cobra.Command {
 	var inputs []string
 	var module, lm string
 	var version int

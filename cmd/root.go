@@ -31,8 +31,8 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// app carries what every command needs; flags fill it before RunE runs.
-type app struct {
+// cli carries what every command needs; flags fill it before RunE runs.
+type cli struct {
 	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
@@ -57,11 +57,11 @@ type app struct {
 // 0 success, 1 failure, 2 bad usage.
 func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cwd, _ := os.Getwd()
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, args: args, cwd: cwd}
+	a := &cli{stdin: stdin, stdout: stdout, stderr: stderr, args: args, cwd: cwd}
 	return a.execute(ctx)
 }
 
-func (a *app) execute(ctx context.Context) int {
+func (a *cli) execute(ctx context.Context) int {
 	root := a.rootCommand()
 	root.SetArgs(a.args)
 	root.SetIn(a.stdin)
@@ -83,7 +83,7 @@ func (a *app) execute(ctx context.Context) int {
 	return 1
 }
 
-func (a *app) rootCommand() *cobra.Command {
+func (a *cli) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "signet",
 		Short:         "A terminal workbench for DSPy programs",

@@ -51,7 +51,7 @@ func (f *poolFlags) registerWorkers(c *cobra.Command) {
 // the LM resolver (which may own the local model server) and the log file.
 type runEnv struct {
 	cfg  *config.Config
-	py   pythonChoice
+	py   config.PythonChoice
 	pool *bridge.Pool
 	lms  *lmResolver
 	logf *os.File
@@ -78,7 +78,7 @@ func newEnv(f poolFlags, logDir string) (*runEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	py, err := resolvePython(f.python, cfg)
+	py, err := config.Python(f.python, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (e *runEnv) checkRun(ctx context.Context, st *store.Store, program string, 
 // logDir is where a command that needs no workspace logs: the workspace
 // if there is one (appending beside its owner is fine), else the user
 // cache dir.
-func (a *app) logDir() (string, error) {
+func (a *cli) logDir() (string, error) {
 	dir, err := a.workspaceDir()
 	if err == nil {
 		if _, serr := os.Stat(filepath.Join(dir, dbDir)); serr == nil {
@@ -159,7 +159,7 @@ func (a *app) logDir() (string, error) {
 	return dir, nil
 }
 
-func (a *app) runCommand() *cobra.Command {
+func (a *cli) runCommand() *cobra.Command {
 	var inputs []string
 	var example, dataset, split, lmName, labels string
 	var version, limit, concurrency int
@@ -352,7 +352,7 @@ type batchSummary struct {
 
 // runDataset submits one execution per example and waits for all of them,
 // drawing progress from the engine's events.
-func (a *app) runDataset(ctx context.Context, st *store.Store, eng *engine.Engine, p *model.Program, name, split string, limit int, lm string, labels []string, noCache, asJSON bool) error {
+func (a *cli) runDataset(ctx context.Context, st *store.Store, eng *engine.Engine, p *model.Program, name, split string, limit int, lm string, labels []string, noCache, asJSON bool) error {
 	d, err := st.GetDataset(ctx, name)
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 	"github.com/signet-dspy/signet/api"
 )
 
-func (a *app) serveCommand() *cobra.Command {
+func (a *cli) serveCommand() *cobra.Command {
 	var pf poolFlags
 	var concurrency int
 	c := &cobra.Command{
@@ -68,7 +68,7 @@ type statusJSON struct {
 	*api.Status
 }
 
-func (a *app) statusCommand() *cobra.Command {
+func (a *cli) statusCommand() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "status",

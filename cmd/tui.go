@@ -76,7 +76,7 @@ func (s storeDatasets) ListExamples(ctx context.Context, dataset string, split m
 // tuiCommand opens the workbench; `signet` with no arguments runs it. It
 // needs this process's terminal, so with another owner running it attaches
 // to that owner's API instead of forwarding.
-func (a *app) tuiCommand() *cobra.Command {
+func (a *cli) tuiCommand() *cobra.Command {
 	return withMode(&cobra.Command{
 		Use:   "tui",
 		Short: "Open the workbench (also what `signet` with no arguments does)",

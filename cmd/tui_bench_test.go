@@ -84,7 +84,7 @@ func tuiBenchWorkspace(b *testing.B) string {
 func BenchmarkTUIFirstFrame1M(b *testing.B) {
 	ws := tuiBenchWorkspace(b)
 	ctx := context.Background()
-	a := &app{}
+	a := &cli{}
 	t0 := time.Now()
 	o, err := a.becomeOwner(ctx, ws, api.SocketPath(ws), false, "bench")
 	if err != nil {

@@ -21,7 +21,7 @@ const (
 
 // workspaceDir resolves --workspace, then SIGNET_HOME, then XDG_DATA_HOME/signet.
 // A command run for a client uses the workspace the client resolved.
-func (a *app) workspaceDir() (string, error) {
+func (a *cli) workspaceDir() (string, error) {
 	if a.client != nil {
 		return a.client.Workspace, nil
 	}
@@ -44,7 +44,7 @@ func (a *app) workspaceDir() (string, error) {
 
 // abs resolves a path the user typed against the working directory of the
 // command line: the client's, when this process runs a client's command.
-func (a *app) abs(p string) string {
+func (a *cli) abs(p string) string {
 	if p == "" || p == "-" || filepath.IsAbs(p) {
 		return p
 	}
@@ -75,7 +75,7 @@ func missingWorkspace(dir string) error {
 // needs it runs through inWorkspace, which makes this process the owner or
 // forwards the command to the owner; the store stays open for the owner's
 // lifetime, so commands do not close it.
-func (a *app) store() (*store.Store, error) {
+func (a *cli) store() (*store.Store, error) {
 	if a.shared == nil {
 		return nil, errors.New("internal error: the workspace is not open (the command does not run through inWorkspace)")
 	}

@@ -1,0 +1,469 @@
+// Package app is Signet's one application service: every operation a user
+// can ask of a workspace, as typed Go methods taking a context.
+//
+// The workspace's owner implements Service over its store, its worker pool
+// and its job kernel (package app/owner); any other Signet process on the
+// workspace implements the same interface over the owner's socket (package
+// api). The CLI and the workbench hold one Service and never know which side
+// they are on. This package holds the contract only: the interface, its
+// request and answer types, its events and its errors; it imports nothing of
+// Signet's but model.
+package app
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// Service is everything a user can do with a workspace.
+type Service interface {
+	Programs
+	Datasets
+	Executions
+	Evaluations
+	Optimizations
+	Costs
+	Workers
+	Events
+	// Status is the owner's state: process, pool, queue.
+	Status(ctx context.Context) (*Status, error)
+}
+
+// Programs are versioned DSPy programs (model.Program): every save is a new
+// immutable version.
+type Programs interface {
+	ListPrograms(ctx context.Context) ([]*model.Program, error)
+	// ProgramSummaries are each named program's last run and month cost.
+	ProgramSummaries(ctx context.Context, names []string) (map[string]ProgramSummary, error)
+	// Program is one version; version 0 is the newest.
+	Program(ctx context.Context, name string, version int) (*model.Program, error)
+	ProgramVersions(ctx context.Context, name string) ([]*model.Program, error)
+	CreateProgram(ctx context.Context, p *model.Program) (*model.Program, error)
+	// SaveProgram stores p as the program's next version.
+	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
+	SetProgramStatus(ctx context.Context, name string, status model.ProgramStatus, note string) (*model.Program, error)
+	DeleteProgram(ctx context.Context, name string) error
+	// Flow is a program version's data flow (a worker reads the fields of a
+	// custom module without a signature).
+	Flow(ctx context.Context, name string, version int) (model.Flow, error)
+	// Render is the exact messages each predictor would send, no LM called.
+	Render(ctx context.Context, req RenderRequest) (*RenderResult, error)
+	// ExportProgram is what DSPy's save() writes for a version (or one
+	// standalone Python file).
+	ExportProgram(ctx context.Context, req ExportRequest) (*ExportResult, error)
+	// ImportProgram takes what DSPy's save() wrote, into a new program or a
+	// new version of one.
+	ImportProgram(ctx context.Context, req ImportProgramRequest) (*ImportProgramResult, error)
+}
+
+// Datasets are named sets of examples, split into train, validation and test.
+type Datasets interface {
+	ListDatasets(ctx context.Context) ([]*model.Dataset, error)
+	Dataset(ctx context.Context, name string) (*model.Dataset, error)
+	// ListExamples is a page of a dataset's examples (a split's, or all).
+	ListExamples(ctx context.Context, q ExampleQuery) (*ExamplePage, error)
+	Example(ctx context.Context, dataset string, id model.ID) (*model.Example, error)
+	// ExampleAt is the n-th example (from 0) of a dataset or one split.
+	ExampleAt(ctx context.Context, dataset string, split model.Split, n int) (*model.Example, error)
+	// PutExample adds an example (no ID) or replaces one.
+	PutExample(ctx context.Context, e *model.Example) (*model.Example, error)
+	DeleteExample(ctx context.Context, dataset string, id model.ID) error
+	// ImportDataset reads a dataset file, all or nothing.
+	ImportDataset(ctx context.Context, req ImportDatasetRequest) (*ImportDatasetResult, error)
+	// ExportDataset writes a dataset as a file to w.
+	ExportDataset(ctx context.Context, req ExportDatasetRequest, w io.Writer) error
+	DatasetStats(ctx context.Context, name string) (*model.DatasetStats, error)
+	DeleteDataset(ctx context.Context, name string) error
+}
+
+// Executions are runs of a program on one input: jobs of the kernel.
+type Executions interface {
+	// Run submits one execution; with Wait it answers once it has ended.
+	Run(ctx context.Context, req RunRequest) (*model.Execution, error)
+	// RunBatch submits one execution per example of a dataset.
+	RunBatch(ctx context.Context, req BatchRequest) (*Batch, error)
+	ListExecutions(ctx context.Context, q ExecutionQuery) (*ExecutionPage, error)
+	Execution(ctx context.Context, id model.ID) (*model.Execution, error)
+	// Spans is a page of an execution's trace after sequence number after.
+	Spans(ctx context.Context, id model.ID, after uint64, limit int) (*SpanPage, error)
+	CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error)
+	// ResumeExecutions recovers what an interrupted owner left and runs
+	// every pending execution to its end.
+	ResumeExecutions(ctx context.Context) (*Recovered, error)
+}
+
+// Evaluations score a program version on a dataset with a metric, as
+// dspy.Evaluate does.
+type Evaluations interface {
+	Evaluate(ctx context.Context, req EvaluateRequest) (*model.Evaluation, error)
+	ListEvaluations(ctx context.Context, q JobQuery) (*EvaluationPage, error)
+	Evaluation(ctx context.Context, id model.ID) (*EvaluationDetail, error)
+	CancelEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error)
+}
+
+// Optimizations compile a program version with a DSPy optimizer.
+type Optimizations interface {
+	// EstimateOptimization is what a run would need, before it starts.
+	EstimateOptimization(ctx context.Context, req OptimizeRequest) (*model.OptEstimate, error)
+	Optimize(ctx context.Context, req OptimizeRequest) (*model.Optimization, error)
+	ListOptimizations(ctx context.Context, q JobQuery) (*OptimizationPage, error)
+	Optimization(ctx context.Context, id model.ID) (*model.Optimization, error)
+	Trials(ctx context.Context, id model.ID) ([]*model.Trial, error)
+	CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error)
+	CompareOptimizations(ctx context.Context, ids []model.ID) (*Comparison, error)
+	// PromoteOptimization makes a run's result the program's newest
+	// version; a result that scored below its baseline needs force.
+	PromoteOptimization(ctx context.Context, id model.ID, force bool) (*Promoted, error)
+}
+
+// Costs are what LM calls cost, per program per month, against the budgets.
+type Costs interface {
+	Cost(ctx context.Context, q CostQuery) (*CostReport, error)
+	// SetBudget sets a monthly cap in USD: a program's, or the workspace's
+	// when program is ""; 0 removes it.
+	SetBudget(ctx context.Context, program string, usd float64) error
+}
+
+// Workers are the owner's pool of Python workers running DSPy.
+type Workers interface {
+	Pool(ctx context.Context) (*PoolStatus, error)
+	// StartPool starts the pool if it does not run yet.
+	StartPool(ctx context.Context) (*PoolStatus, error)
+	// RestartWorker kills a worker (0: every worker) and lets the
+	// supervisor start another; RecycleWorker replaces it once idle.
+	RestartWorker(ctx context.Context, id int) (*PoolStatus, error)
+	RecycleWorker(ctx context.Context, id int) (*PoolStatus, error)
+}
+
+// Events is the owner's live stream of what changes.
+type Events interface {
+	// Subscribe streams events until ctx ends or the owner goes (then the
+	// channel closes). Job state changes are never dropped; span and
+	// progress events may be when the subscriber falls far behind.
+	Subscribe(ctx context.Context) (<-chan Event, error)
+}
+
+// Status is the owner's state.
+type Status struct {
+	API       string    `json:"api"`
+	PID       int       `json:"pid"`
+	Started   time.Time `json:"started"`
+	Uptime    float64   `json:"uptime_s"`
+	Workspace string    `json:"workspace"`
+	Version   string    `json:"version"`
+	Command   string    `json:"command"` // what the owner was started as: "serve", "run", ...
+	Engine    string    `json:"engine"`  // "running", or "idle" until something needs the workers
+	Pool      []Worker  `json:"pool"`
+	Queue     Queue     `json:"queue"`
+	Clients   int       `json:"clients"` // requests of other processes being served now
+	LM        string    `json:"lm"`      // the default LM profile
+}
+
+// Queue counts the kernel's jobs that have not ended.
+type Queue struct {
+	Pending int `json:"pending"`
+	Running int `json:"running"`
+	Depth   int `json:"depth"` // pending + running
+}
+
+// PoolStatus is the pool and whether the kernel runs on it.
+type PoolStatus struct {
+	Engine string   `json:"engine"`
+	Pool   []Worker `json:"pool"`
+}
+
+// Worker is one Python worker of the pool.
+type Worker struct {
+	ID        int     `json:"id"`
+	State     string  `json:"state"`
+	PID       int     `json:"pid,omitempty"`
+	Uptime    float64 `json:"uptime_s,omitempty"`
+	Served    int     `json:"served"`
+	Restarts  int     `json:"restarts"`
+	Inflight  int     `json:"inflight"`
+	Current   string  `json:"current,omitempty"`
+	LastError string  `json:"last_error,omitempty"`
+	DSPy      string  `json:"dspy,omitempty"`
+	Python    string  `json:"python,omitempty"`
+}
+
+// ProgramSummary is what the program list shows beside each program.
+type ProgramSummary struct {
+	LastRun   time.Time      `json:"last_run,omitzero"`
+	LastState model.RunState `json:"last_state,omitempty"`
+	MonthRuns int            `json:"month_runs"`
+	MonthCost float64        `json:"month_cost"`
+}
+
+// RenderRequest asks for a program's prompts: a stored version, or an
+// unsaved variant of it.
+type RenderRequest struct {
+	Program string         `json:"program"`
+	Version int            `json:"version,omitempty"` // 0 = the newest
+	Variant *model.Program `json:"variant,omitempty"` // rendered instead of the stored version
+	Inputs  map[string]any `json:"inputs"`
+	LM      string         `json:"lm,omitempty"`     // the profile whose adapter renders; "" = the program's or the default
+	Module  string         `json:"module,omitempty"` // one module, or "" for all
+}
+
+// RenderResult is one entry per predictor of each module.
+type RenderResult struct {
+	Modules []RenderedPrompt `json:"modules"`
+}
+
+// RenderedPrompt is one predictor's prompt. Placeholders name the inputs
+// known only during a run, rendered as {name}.
+type RenderedPrompt struct {
+	Module       string          `json:"module"`
+	Predictor    string          `json:"predictor,omitempty"`
+	Path         string          `json:"path,omitempty"`
+	Messages     []model.Message `json:"messages"`
+	Placeholders []string        `json:"placeholders"`
+	Note         string          `json:"note,omitempty"`
+}
+
+// ExportRequest asks for what DSPy's save() writes for a version.
+type ExportRequest struct {
+	Program string `json:"program"`
+	Version int    `json:"version,omitempty"`
+	Python  bool   `json:"python,omitempty"` // a standalone Python file instead
+}
+
+// ExportResult is the saved JSON, or the Python file.
+type ExportResult struct {
+	Program string `json:"program"`
+	Version int    `json:"version"`
+	State   []byte `json:"state,omitempty"` // JSON, indented
+	Python  string `json:"python,omitempty"`
+}
+
+// ImportProgramRequest is what DSPy's save() wrote, for the program Name:
+// a new version of it when it exists, else a new program whose module is
+// inferred from the state (Type, Signature and Source say what cannot be).
+type ImportProgramRequest struct {
+	Name      string           `json:"name"`
+	File      string           `json:"file"`            // the file's name, for the note and errors
+	State     []byte           `json:"state,omitempty"` // the JSON save() wrote
+	Pickle    string           `json:"pickle,omitempty"`
+	Type      model.ModuleType `json:"type,omitempty"`
+	Signature string           `json:"signature,omitempty"`
+	Source    string           `json:"source,omitempty"`
+	BaseDir   string           `json:"base_dir,omitempty"` // what Source and Pickle are relative to
+	Note      string           `json:"note,omitempty"`
+}
+
+// ImportProgramResult is the version made, and what the user should know.
+type ImportProgramResult struct {
+	Program  *model.Program `json:"program"`
+	Created  bool           `json:"created"` // a new program rather than a new version
+	Changes  int            `json:"changes"` // fields changed from the previous version
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// ExampleQuery selects a page of a dataset's examples.
+type ExampleQuery struct {
+	Dataset string      `json:"dataset"`
+	Split   model.Split `json:"split,omitempty"`
+	Cursor  string      `json:"cursor,omitempty"`
+	Limit   int         `json:"limit,omitempty"`
+}
+
+// ExamplePage is a page of examples; Next continues it.
+type ExamplePage struct {
+	Examples []*model.Example `json:"examples"`
+	Next     string           `json:"next_cursor,omitempty"`
+}
+
+// ImportDatasetRequest is a dataset file to read into a dataset.
+type ImportDatasetRequest struct {
+	Name        string      `json:"name"`
+	File        string      `json:"file"`             // its name: errors say file:line:column
+	Format      string      `json:"format,omitempty"` // jsonl, json or csv; "" = from the name and content
+	Split       model.Split `json:"split,omitempty"`
+	Inputs      []string    `json:"inputs,omitempty"`
+	Description string      `json:"description,omitempty"`
+	// Types parse CSV cells and check JSON values by DSPy type; TypesFrom
+	// takes them from a program version's signatures ("NAME[@VERSION]").
+	Types     map[string]string `json:"types,omitempty"`
+	TypesFrom string            `json:"types_from,omitempty"`
+	Data      io.Reader         `json:"-"` // the file's bytes
+}
+
+// ImportDatasetResult is the dataset after the import.
+type ImportDatasetResult struct {
+	Dataset  *model.Dataset `json:"dataset"`
+	Imported int            `json:"imported"`
+}
+
+// ExportDatasetRequest asks for a dataset (or one split) as a file.
+type ExportDatasetRequest struct {
+	Dataset string      `json:"dataset"`
+	Split   model.Split `json:"split,omitempty"`
+	Format  string      `json:"format"`
+}
+
+// RunRequest asks for one execution of a stored version, or of an unsaved
+// variant of it (a prompt iteration, a module replay).
+type RunRequest struct {
+	Program string         `json:"program"`
+	Version int            `json:"version,omitempty"` // 0 = the newest
+	Variant *model.Program `json:"variant,omitempty"`
+	Inputs  map[string]any `json:"inputs"`
+	LM      string         `json:"lm,omitempty"` // profile; "" = the program's or the default
+	NoCache bool           `json:"no_cache,omitempty"`
+	Wait    bool           `json:"wait,omitempty"` // answer once the execution has ended
+}
+
+// BatchRequest runs a program on every example of a dataset (or a split).
+type BatchRequest struct {
+	Program string        `json:"program"`
+	Version int           `json:"version,omitempty"`
+	Data    model.DataRef `json:"data"`
+	Limit   int           `json:"limit,omitempty"`
+	LM      string        `json:"lm,omitempty"`
+	Labels  []string      `json:"labels,omitempty"` // explicit labels (model.Labels)
+	NoCache bool          `json:"no_cache,omitempty"`
+}
+
+// Batch is a submitted batch: its executions, in the examples' order, and
+// how the program met the dataset.
+type Batch struct {
+	ID         model.ID       `json:"id"`
+	Program    string         `json:"program"`
+	Version    int            `json:"version"`
+	Labeling   model.Labeling `json:"labeling"`
+	Executions []model.ID     `json:"executions"`
+	Examples   []model.ID     `json:"examples"`
+}
+
+// ExecutionQuery selects executions, newest first.
+type ExecutionQuery struct {
+	Program string         `json:"program,omitempty"`
+	State   model.RunState `json:"state,omitempty"`
+	Batch   model.ID       `json:"batch,omitzero"`
+	Cursor  string         `json:"cursor,omitempty"`
+	Limit   int            `json:"limit,omitempty"`
+}
+
+// ExecutionPage is a page of executions; Next continues it.
+type ExecutionPage struct {
+	Executions []*model.Execution `json:"executions"`
+	Next       string             `json:"next_cursor,omitempty"`
+}
+
+// SpanPage is a page of a trace; Next is the after of the next page, 0 at
+// its end.
+type SpanPage struct {
+	Spans []model.Span `json:"spans"`
+	Next  uint64       `json:"next_after,omitempty"`
+}
+
+// Recovered counts what a recovery found.
+type Recovered struct {
+	Requeued int `json:"requeued"` // pending, queued again
+	Retried  int `json:"retried"`  // running when the owner stopped, attempted again
+	Failed   int `json:"failed"`   // running and out of attempts
+}
+
+// JobQuery selects evaluations or optimizations, newest first.
+type JobQuery struct {
+	Program string `json:"program,omitempty"`
+	Cursor  string `json:"cursor,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
+}
+
+// EvaluateRequest asks for an evaluation.
+type EvaluateRequest struct {
+	Program string        `json:"program"`
+	Version int           `json:"version,omitempty"`
+	Data    model.DataRef `json:"data"`
+	Metric  model.Metric  `json:"metric"`
+	Labels  []string      `json:"labels,omitempty"`
+	LM      string        `json:"lm,omitempty"`
+	Threads int           `json:"threads,omitempty"`
+}
+
+// EvaluationPage is a page of evaluations.
+type EvaluationPage struct {
+	Evaluations []*model.Evaluation `json:"evaluations"`
+	Next        string              `json:"next_cursor,omitempty"`
+}
+
+// EvaluationDetail is an evaluation with its per-example results.
+type EvaluationDetail struct {
+	Evaluation *model.Evaluation   `json:"evaluation"`
+	Results    []*model.EvalResult `json:"results"`
+}
+
+// OptimizeRequest asks for an optimization run.
+type OptimizeRequest struct {
+	Program      string         `json:"program"`
+	Version      int            `json:"version,omitempty"`
+	Optimizer    string         `json:"optimizer"` // a DSPy optimizer or an alias (mipro, bootstrap, ...)
+	Settings     map[string]any `json:"settings,omitempty"`
+	Train        model.DataRef  `json:"train"`
+	Val          model.DataRef  `json:"val,omitzero"`
+	Test         model.DataRef  `json:"test,omitzero"`
+	Metric       model.Metric   `json:"metric"`
+	Labels       []string       `json:"labels,omitempty"`
+	LM           string         `json:"lm,omitempty"`
+	ReflectionLM string         `json:"reflection_lm,omitempty"`
+	Budget       float64        `json:"budget,omitempty"` // USD: the run's own hard stop
+	Threads      int            `json:"threads,omitempty"`
+	Seed         int            `json:"seed,omitempty"`
+}
+
+// OptimizationPage is a page of optimization runs.
+type OptimizationPage struct {
+	Optimizations []*model.Optimization `json:"optimizations"`
+	Next          string                `json:"next_cursor,omitempty"`
+}
+
+// Comparison sets runs side by side, with the score against cost of every
+// run of their programs.
+type Comparison struct {
+	model.Comparison
+	Points []ScorePoint `json:"points"`
+}
+
+// ScorePoint is one run of a program: its best score and what it cost.
+type ScorePoint struct {
+	ID        model.ID `json:"id"`
+	Optimizer string   `json:"optimizer"`
+	Score     float64  `json:"score"`
+	Cost      float64  `json:"cost"`
+}
+
+// Promoted is the version a promote made, and the run it came from.
+type Promoted struct {
+	Program      *model.Program      `json:"program"`
+	Optimization *model.Optimization `json:"optimization"`
+}
+
+// CostQuery selects cost rollups: one program or all, one month or all.
+type CostQuery struct {
+	Program string `json:"program,omitempty"`
+	Month   string `json:"month,omitempty"` // "2006-01"; "" = every month
+	Days    bool   `json:"days,omitempty"`  // also the cost per day of Month
+}
+
+// CostReport is cost per program per month, against the budgets.
+type CostReport struct {
+	Month    string             `json:"month,omitempty"`
+	Programs []CostRow          `json:"programs"`
+	Total    float64            `json:"total"`
+	Budgets  map[string]float64 `json:"budgets,omitempty"` // by program; the workspace's under ""
+	Days     []float64          `json:"days,omitempty"`    // cost per day of Month, index 0 is day 1
+}
+
+// CostRow is one program's month.
+type CostRow struct {
+	Program    string      `json:"program"`
+	Month      string      `json:"month"`
+	Executions int         `json:"executions"`
+	Usage      model.Usage `json:"usage"`
+	Cost       float64     `json:"cost"`
+}

@@ -1,0 +1,25 @@
+package app
+
+import "github.com/signet-dspy/signet/model"
+
+// EventKind says what an Event carries.
+type EventKind string
+
+const (
+	EventExecution    EventKind = "execution"    // an execution changed state; never dropped
+	EventSpan         EventKind = "span"         // a span started or ended; may be dropped
+	EventPool         EventKind = "pool"         // the pool changed (sent first on a subscription)
+	EventOptimization EventKind = "optimization" // an optimization changed or progressed
+	EventEvaluation   EventKind = "evaluation"   // an evaluation changed or progressed
+)
+
+// Event is one change in the workspace; the field its Kind names is set.
+type Event struct {
+	Kind         EventKind           `json:"kind"`
+	Execution    *model.Execution    `json:"execution,omitempty"`
+	Span         *model.Span         `json:"span,omitempty"`
+	Pool         *PoolStatus         `json:"pool,omitempty"`
+	Optimization *model.Optimization `json:"optimization,omitempty"`
+	Progress     *model.OptProgress  `json:"progress,omitempty"` // with EventOptimization, when it is progress
+	Evaluation   *model.Evaluation   `json:"evaluation,omitempty"`
+}

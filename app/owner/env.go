@@ -1,0 +1,220 @@
+package owner
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/config"
+	"github.com/signet-dspy/signet/model"
+)
+
+// Env is what running DSPy needs, with or without a workspace: the config,
+// the workers' interpreter, the LM profiles (LMs), the log file and, once
+// started, the worker pool. `signet lm test` and `signet doctor` use one
+// outside any workspace; an owner makes one with its first run.
+type Env struct {
+	Config *config.Config
+	Python config.PythonChoice
+	LMs    *LMs
+	Pool   *bridge.Pool
+	Log    *os.File
+}
+
+// NewEnv loads the config, resolves the interpreter (python is --python)
+// and opens the log file in logDir, so nothing the workers or the local LM
+// server print reaches the terminal.
+func NewEnv(python, logDir string) (*Env, error) {
+	cfg, err := config.Load("")
+	if err != nil {
+		return nil, err
+	}
+	py, err := config.Python(python, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Config: cfg, Python: py}
+	if e.Log, err = os.OpenFile(filepath.Join(logDir, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+		return nil, fmt.Errorf("opening log file: %w", err)
+	}
+	e.LMs = &LMs{cfg: cfg, python: py.Path, log: e.Log}
+	return e, nil
+}
+
+// StartPool starts the workers: workers of them, else the config's number,
+// else def.
+func (e *Env) StartPool(ctx context.Context, workers, def int) error {
+	n := max(def, 1)
+	if workers > 0 {
+		n = workers
+	} else if e.Config.Workers > 0 {
+		n = e.Config.Workers
+	}
+	var err error
+	e.Pool, err = bridge.Start(ctx, bridge.Config{Python: e.Python.Path, Workers: n, Threads: e.Config.Threads,
+		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log})
+	if err != nil {
+		return fmt.Errorf("starting Python workers with %s (from %s): %w", e.Python.Path, e.Python.Source, err)
+	}
+	return nil
+}
+
+// Close stops the pool and the local LM server this Env started.
+func (e *Env) Close() {
+	if e.Pool != nil {
+		e.Pool.Close(context.Background())
+	}
+	e.LMs.close()
+	e.Log.Close()
+}
+
+// LMs turns profile names into the LM specs workers need, starting the
+// local model server the first time a profile asks for it. It holds the
+// one rule of which profile a run uses (Profile).
+type LMs struct {
+	cfg    *config.Config
+	python string // interpreter with llama-cpp-python, for the local server
+	log    io.Writer
+
+	mu    sync.Mutex // resolved from several goroutines
+	local *bridge.LocalLM
+}
+
+// Profile is the one rule for which LM profile runs: a module's own
+// profile when it names one (for module != ""), else the one asked for,
+// else the program's, else the workspace's default.
+func (r *LMs) Profile(asked string, p *model.Program, module string) string {
+	if p != nil && module != "" {
+		for _, m := range p.Modules {
+			if m.Name == module && m.LM != "" {
+				return m.LM
+			}
+		}
+	}
+	var prog string
+	if p != nil {
+		prog = p.LM
+	}
+	return cmp.Or(asked, prog, r.cfg.DefaultLM())
+}
+
+// Check says whether a profile exists and has its key, starting nothing.
+func (r *LMs) Check(name string) error {
+	p, err := r.cfg.Profile(name)
+	if err != nil {
+		return err
+	}
+	if p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) == "" {
+		return &KeyError{Profile: name, Env: p.APIKeyEnv}
+	}
+	return nil
+}
+
+// CheckProgram checks every profile a run of p uses: the run's (asked, else
+// the program's, else the default), each module's, and extra ones (a
+// judge's), before any worker starts.
+func (r *LMs) CheckProgram(p *model.Program, asked string, extra ...string) error {
+	profiles := append([]string{r.Profile(asked, p, "")}, extra...)
+	for _, m := range p.Modules {
+		profiles = append(profiles, m.LM)
+	}
+	for _, name := range profiles {
+		if name == "" {
+			continue
+		}
+		if err := r.Check(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KeyError is a profile whose key variable is not set.
+type KeyError struct{ Profile, Env string }
+
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("LM profile %q needs an API key in the environment variable %s, which is not set (export %s=...)", e.Profile, e.Env, e.Env)
+}
+
+// Spec resolves a profile. The key itself never leaves the environment: only
+// the variable's name is sent, after checking that it is set so a missing
+// key fails here, naming the variable.
+func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
+	if err := r.Check(name); err != nil {
+		return bridge.LMSpec{}, err
+	}
+	p, _ := r.cfg.Profile(name)
+	spec := bridge.LMSpec{
+		Model:       p.Model,
+		APIBase:     p.APIBase,
+		APIKeyEnv:   p.APIKeyEnv,
+		Temperature: p.Temperature,
+		MaxTokens:   p.MaxTokens,
+		Cache:       p.Cache == nil || *p.Cache,
+		Adapter:     p.Adapter,
+		PriceIn:     p.PriceIn,
+		PriceOut:    p.PriceOut,
+		Kwargs:      p.Kwargs,
+	}
+	if p.IsLocal() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.local == nil {
+			var err error
+			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log})
+			if err != nil {
+				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", err)
+			}
+		}
+		// The same OpenAI-compatible path a user's Ollama or vLLM takes.
+		spec.Model = "openai/" + r.local.ModelName()
+		spec.APIBase = r.local.BaseURL()
+		spec.Free = true
+	}
+	return spec, nil
+}
+
+// Specs resolves the profiles a run of p uses: the run's (asked, else the
+// program's, else the default) and each module's own, by module name.
+func (r *LMs) Specs(ctx context.Context, p *model.Program, asked string) (bridge.LMSpec, map[string]bridge.LMSpec, error) {
+	var spec bridge.LMSpec
+	if name := r.Profile(asked, p, ""); name != "" {
+		s, err := r.Spec(ctx, name)
+		if err != nil {
+			return spec, nil, fmt.Errorf("LM profile %q: %w", name, err)
+		}
+		spec = s
+	}
+	var mods map[string]bridge.LMSpec
+	for _, m := range p.Modules {
+		if m.LM == "" {
+			continue
+		}
+		s, err := r.Spec(ctx, m.LM)
+		if err != nil {
+			return spec, nil, fmt.Errorf("module %s: LM profile %q: %w", m.Name, m.LM, err)
+		}
+		if mods == nil {
+			mods = map[string]bridge.LMSpec{}
+		}
+		mods[m.Name] = s
+	}
+	return spec, mods, nil
+}
+
+// Default is the workspace's default LM profile.
+func (r *LMs) Default() string { return r.cfg.DefaultLM() }
+
+// close stops the local server if this process started it.
+func (r *LMs) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.local != nil {
+		r.local.Close(context.Background())
+	}
+}

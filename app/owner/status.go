@@ -1,0 +1,214 @@
+package owner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
+)
+
+func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
+	st := &app.Status{API: api.Version, PID: o.info.PID, Started: o.info.Started, Uptime: time.Since(o.info.Started).Seconds(),
+		Workspace: o.dir, Version: o.info.Version, Command: o.info.Command, Clients: o.srv.Clients()}
+	ps := o.poolStatus()
+	st.Engine, st.Pool = ps.Engine, ps.Pool
+	if e, err := o.environment(); err == nil {
+		st.LM = e.Config.DefaultLM()
+	}
+	var err error
+	if st.Queue.Pending, err = o.st.CountExecutions(ctx, store.ExecQuery{State: model.Pending}); err != nil {
+		return nil, fail(err)
+	}
+	if st.Queue.Running, err = o.st.CountExecutions(ctx, store.ExecQuery{State: model.Running}); err != nil {
+		return nil, fail(err)
+	}
+	st.Queue.Depth = st.Queue.Pending + st.Queue.Running
+	return st, nil
+}
+
+// poolStatus is the pool as the API and the workbench show it.
+func (o *Owner) poolStatus() *app.PoolStatus {
+	ps := &app.PoolStatus{Engine: "idle", Pool: []app.Worker{}}
+	if o.eng.Load() != nil {
+		ps.Engine = "running"
+	}
+	if p := o.pool.Load(); p != nil {
+		ps.Pool = workersOf(p.Status())
+	}
+	return ps
+}
+
+func workersOf(ws []bridge.WorkerStatus) []app.Worker {
+	out := make([]app.Worker, 0, len(ws))
+	for _, w := range ws {
+		x := app.Worker{ID: w.ID, State: string(w.State), PID: w.PID, Served: w.Served, Restarts: w.Restarts,
+			Inflight: w.Inflight, LastError: w.LastError, DSPy: w.DSPy, Python: w.Python}
+		if !w.Started.IsZero() {
+			x.Uptime = time.Since(w.Started).Seconds()
+		}
+		if w.Current != nil {
+			x.Current = w.Current.String()
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func (o *Owner) Pool(ctx context.Context) (*app.PoolStatus, error) { return o.poolStatus(), nil }
+
+// StartPool starts the pool and the runners on it.
+func (o *Owner) StartPool(ctx context.Context) (*app.PoolStatus, error) {
+	if _, err := o.engine(ctx); err != nil {
+		return nil, err
+	}
+	return o.poolStatus(), nil
+}
+
+// RestartWorker kills a worker (0: every worker, one after the other so
+// the others keep serving) and answers once its replacement is ready.
+func (o *Owner) RestartWorker(ctx context.Context, id int) (*app.PoolStatus, error) {
+	return o.replace(ctx, id, (*bridge.Pool).Restart)
+}
+
+// RecycleWorker replaces a worker (0: every worker) once it is idle.
+func (o *Owner) RecycleWorker(ctx context.Context, id int) (*app.PoolStatus, error) {
+	return o.replace(ctx, id, (*bridge.Pool).Recycle)
+}
+
+func (o *Owner) replace(ctx context.Context, id int, do func(*bridge.Pool, context.Context, int) error) (*app.PoolStatus, error) {
+	p := o.pool.Load()
+	if p == nil {
+		return nil, app.Errorf(app.CodeInvalid, "the worker pool is not started (start it first)")
+	}
+	ws := p.Status()
+	ids := []int{id}
+	switch {
+	case id == 0:
+		ids = ids[:0]
+		for _, w := range ws {
+			ids = append(ids, w.ID)
+		}
+	case id < 0 || id > len(ws):
+		return nil, app.Errorf(app.CodeNotFound, "no worker %d (the pool has workers 1 to %d)", id, len(ws))
+	}
+	for _, w := range ids {
+		if err := do(p, ctx, w); err != nil {
+			return nil, fail(fmt.Errorf("worker %d: %w", w, err))
+		}
+	}
+	return o.poolStatus(), nil
+}
+
+// subscriberBuffer is how far a subscriber may fall behind before its
+// droppable events (spans, progress) are dropped.
+const subscriberBuffer = 1024
+
+// Subscribe streams the pool's state first, then the runners' events (the
+// engine's stream carries the optimizations' and evaluations' too) and the
+// pool's changes, until ctx ends or the owner stops. Before the engine
+// runs there is nothing to stream but the pool; the stream joins the
+// engine's the moment it is created, so no event of it is missed.
+func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
+	out := make(chan app.Event, subscriberBuffer)
+	subc, cancel := o.subscribeEngine(subscriberBuffer)
+	go func() {
+		defer close(out)
+		defer cancel()
+		send := func(ev app.Event) bool {
+			select {
+			case out <- ev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		last := ""
+		pool := func(force bool) bool {
+			ps := o.poolStatus()
+			key := poolKey(ps)
+			if !force && key == last {
+				return true
+			}
+			last = key
+			return send(app.Event{Kind: app.EventPool, Pool: ps})
+		}
+		var ch <-chan engine.Event
+		select {
+		case sub := <-subc:
+			ch = sub.c
+			defer sub.stop()
+		default:
+		}
+		if !pool(true) {
+			return
+		}
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case sub := <-subc:
+				ch = sub.c
+				defer sub.stop()
+			case ev, ok := <-ch:
+				if !ok {
+					return // the engine closed: the owner is stopping
+				}
+				if !send(eventOf(ev)) {
+					return
+				}
+			case <-tick.C:
+				if !pool(false) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// subscribeEngine subscribes to the engine's events: at once if there is
+// an engine, else when one is created, before it starts. cancel gives up
+// (and ends a subscription that arrived but was not taken).
+func (o *Owner) subscribeEngine(buffer int) (<-chan engineSub, func()) {
+	c := make(chan engineSub, 1)
+	o.subMu.Lock()
+	defer o.subMu.Unlock()
+	if o.events != nil {
+		ch, stop := o.events.Subscribe(buffer)
+		c <- engineSub{ch, stop}
+		return c, func() {}
+	}
+	o.subs[c] = buffer
+	return c, func() {
+		o.subMu.Lock()
+		delete(o.subs, c)
+		o.subMu.Unlock()
+		select {
+		case sub := <-c: // arrived, never taken
+			sub.stop()
+		default:
+		}
+	}
+}
+
+func eventOf(ev engine.Event) app.Event {
+	return app.Event{Kind: app.EventKind(ev.Kind), Execution: ev.Execution, Span: ev.Span, Optimization: ev.Optimization,
+		Progress: ev.Progress, Evaluation: ev.Evaluation}
+}
+
+// poolKey is what of the pool is worth an event: not uptimes or counters.
+func poolKey(ps *app.PoolStatus) string {
+	k := ps.Engine
+	for _, w := range ps.Pool {
+		k += fmt.Sprintf("|%d %s %d %d %d %s", w.ID, w.State, w.PID, w.Restarts, w.Inflight, w.LastError)
+	}
+	return k
+}
