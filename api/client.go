@@ -209,9 +209,6 @@ func (c *Client) ListExecutions(ctx context.Context, q app.ExecutionQuery) (*app
 	v := url.Values{}
 	set(v, "program", q.Program)
 	set(v, "state", string(q.State))
-	if !q.Batch.IsZero() {
-		v.Set("batch", q.Batch.String())
-	}
 	set(v, "cursor", q.Cursor)
 	setInt(v, "limit", q.Limit)
 	return call[app.ExecutionPage](c, ctx, http.MethodGet, "/v1/executions"+encode(v), nil)

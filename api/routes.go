@@ -184,13 +184,8 @@ func (s *Server) routes() {
 			return nil, err
 		}
 		q := r.URL.Query()
-		eq := app.ExecutionQuery{Program: q.Get("program"), State: model.RunState(q.Get("state")), Cursor: q.Get("cursor"), Limit: limit}
-		if b := q.Get("batch"); b != "" {
-			if eq.Batch, err = model.ParseID(b); err != nil {
-				return nil, badRoute(r, "batch: %v", err)
-			}
-		}
-		return svc.ListExecutions(r.Context(), eq)
+		return svc.ListExecutions(r.Context(), app.ExecutionQuery{Program: q.Get("program"), State: model.RunState(q.Get("state")),
+			Cursor: q.Get("cursor"), Limit: limit})
 	})
 	h("POST /v1/executions/resume", func(r *http.Request) (any, error) { return svc.ResumeExecutions(r.Context()) })
 	h("GET /v1/executions/{id}", func(r *http.Request) (any, error) {

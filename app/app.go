@@ -343,7 +343,6 @@ type Batch struct {
 type ExecutionQuery struct {
 	Program string         `json:"program,omitempty"`
 	State   model.RunState `json:"state,omitempty"`
-	Batch   model.ID       `json:"batch,omitzero"`
 	Cursor  string         `json:"cursor,omitempty"`
 	Limit   int            `json:"limit,omitempty"`
 }
