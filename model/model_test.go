@@ -279,3 +279,34 @@ func TestUsage(t *testing.T) {
 		t.Errorf("Total() = %d, want 175", got.Total())
 	}
 }
+
+func TestParsers(t *testing.T) {
+	for in, want := range map[string]string{"mipro": "mipro_v2", "MIPROv2": "mipro_v2", "bootstrap": "bootstrap_fewshot",
+		"labeled": "labeled_fewshot", "random_search": "bootstrap_random_search", "copro": "copro", "simba": "simba", "gepa": "gepa",
+		"bootstrap-fewshot": "bootstrap_fewshot"} {
+		if got, err := ParseOptimizer(in); err != nil || got != want {
+			t.Errorf("ParseOptimizer(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseOptimizer("sgd"); err == nil {
+		t.Error("sgd accepted")
+	}
+	for in, kind := range map[string]MetricKind{"f1": MetricBuiltin, "metrics/m.py:score": MetricCustom,
+		"judge:question, answer, prediction -> correct: bool": MetricJudge} {
+		if m, err := ParseMetric(in, ""); err != nil || m.Kind != kind {
+			t.Errorf("ParseMetric(%q) = %+v, %v", in, m, err)
+		}
+	}
+	for _, bad := range []string{"bleu", "m.txt:x", "judge:->"} {
+		if _, err := ParseMetric(bad, ""); err == nil {
+			t.Errorf("ParseMetric(%q) accepted", bad)
+		}
+	}
+	if r, err := ParseDataRef("caps:val"); err != nil || r.Split != Validation {
+		t.Errorf("ParseDataRef: %+v %v", r, err)
+	}
+	if _, err := ParseDataRef("caps:dev2"); err == nil {
+		t.Error("bad split accepted")
+	}
+}
+

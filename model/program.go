@@ -1,9 +1,9 @@
 package model
 
 import (
-	"slices"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 )
 

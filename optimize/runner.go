@@ -273,11 +273,11 @@ func (r *Runner) Submit(ctx context.Context, req Request) (*model.Optimization, 
 // Prepare checks a request and builds its pending record with the
 // estimate, without storing it: what Submit would run.
 func (r *Runner) Prepare(ctx context.Context, req Request) (*model.Optimization, error) {
-	opt, err := ParseOptimizer(req.Optimizer)
+	opt, err := model.ParseOptimizer(req.Optimizer)
 	if err != nil {
 		return nil, &model.FieldError{Field: "optimizer", Msg: err.Error()}
 	}
-	if err := CheckMetric(req.Metric); err != nil {
+	if err := model.CheckMetric(req.Metric); err != nil {
 		return nil, &model.FieldError{Field: "metric", Msg: err.Error()}
 	}
 	if req.Train.Dataset == "" {

@@ -326,7 +326,7 @@ func TestRequestChecks(t *testing.T) {
 func TestEstimateGrowsWithWork(t *testing.T) {
 	sz := sizes{train: 20, val: 50, test: 10}
 	calls := map[string]int{}
-	for _, opt := range Optimizers {
+	for _, opt := range model.Optimizers {
 		e := estimate(qa, opt, map[string]any{"auto": "light"}, sz, bridge.LMSpec{Free: true})
 		if e.LMCalls <= sz.val || e.Cost == nil || *e.Cost != 0 {
 			t.Errorf("%s: %+v", opt, e)
@@ -343,36 +343,6 @@ func TestEstimateGrowsWithWork(t *testing.T) {
 	}
 	if e := estimate(qa, "gepa", nil, sz, bridge.LMSpec{}); e.Cost != nil {
 		t.Errorf("no prices: cost %v", *e.Cost)
-	}
-}
-
-func TestParsers(t *testing.T) {
-	for in, want := range map[string]string{"mipro": "mipro_v2", "MIPROv2": "mipro_v2", "bootstrap": "bootstrap_fewshot",
-		"labeled": "labeled_fewshot", "random_search": "bootstrap_random_search", "copro": "copro", "simba": "simba", "gepa": "gepa",
-		"bootstrap-fewshot": "bootstrap_fewshot"} {
-		if got, err := ParseOptimizer(in); err != nil || got != want {
-			t.Errorf("ParseOptimizer(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	if _, err := ParseOptimizer("sgd"); err == nil {
-		t.Error("sgd accepted")
-	}
-	for in, kind := range map[string]model.MetricKind{"f1": model.MetricBuiltin, "metrics/m.py:score": model.MetricCustom,
-		"judge:question, answer, prediction -> correct: bool": model.MetricJudge} {
-		if m, err := ParseMetric(in, ""); err != nil || m.Kind != kind {
-			t.Errorf("ParseMetric(%q) = %+v, %v", in, m, err)
-		}
-	}
-	for _, bad := range []string{"bleu", "m.txt:x", "judge:->"} {
-		if _, err := ParseMetric(bad, ""); err == nil {
-			t.Errorf("ParseMetric(%q) accepted", bad)
-		}
-	}
-	if r, err := ParseDataRef("caps:val"); err != nil || r.Split != model.Validation {
-		t.Errorf("ParseDataRef: %+v %v", r, err)
-	}
-	if _, err := ParseDataRef("caps:dev2"); err == nil {
-		t.Error("bad split accepted")
 	}
 }
 
