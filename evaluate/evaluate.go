@@ -32,7 +32,6 @@ import (
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/engine"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/optimize"
 	"github.com/signet-dspy/signet/store"
 )
 
@@ -185,7 +184,7 @@ func (r *Runner) Submit(ctx context.Context, req Request) (*model.Evaluation, er
 }
 
 func (r *Runner) prepare(ctx context.Context, req Request) (*model.Evaluation, []*model.Example, error) {
-	if err := optimize.CheckMetric(req.Metric); err != nil {
+	if err := model.CheckMetric(req.Metric); err != nil {
 		return nil, nil, &model.FieldError{Field: "metric", Msg: err.Error()}
 	}
 	if req.Data.Dataset == "" {
