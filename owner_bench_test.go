@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store"
 )
@@ -110,7 +111,7 @@ func submitAll(b *testing.B, ctx context.Context, cl *api.Client, n, offset int)
 		wg.Go(func() {
 			for i := s; i < n; i += submitters {
 				q := fmt.Sprintf("What is item %d?", offset+i)
-				if _, err := cl.Submit(ctx, api.SubmitRequest{Program: "qa", LM: "fast", Inputs: map[string]any{"question": q}}); err != nil {
+				if _, err := cl.Run(ctx, app.RunRequest{Program: "qa", LM: "fast", Inputs: map[string]any{"question": q}}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -159,24 +160,29 @@ func BenchmarkEventsStream(b *testing.B) {
 		var once sync.Once
 		var ids sync.Map
 		sctx, stop := context.WithCancel(ctx)
-		go cl.Events(sctx, func(ev *api.Event) error {
-			events.Add(1)
-			switch ev.Kind {
-			case api.EventPool:
-				once.Do(func() { close(subscribed) })
-			case api.EventSpan:
-				spans.Add(1)
-			case api.EventExecution:
-				execEvents.Add(1)
-				if ev.Execution.State.Terminal() {
-					ids.Store(ev.Execution.ID, true)
-					if done.Add(1) == n {
-						close(finished)
+		evs, err := cl.Subscribe(sctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for ev := range evs {
+				events.Add(1)
+				switch ev.Kind {
+				case app.EventPool:
+					once.Do(func() { close(subscribed) })
+				case app.EventSpan:
+					spans.Add(1)
+				case app.EventExecution:
+					execEvents.Add(1)
+					if ev.Execution.State.Terminal() {
+						ids.Store(ev.Execution.ID, true)
+						if done.Add(1) == n {
+							close(finished)
+						}
 					}
 				}
 			}
-			return nil
-		})
+		}()
 		<-subscribed
 		t0 = time.Now()
 		submitAll(b, ctx, cl, n, (2*i+1)*n)
@@ -192,8 +198,8 @@ func BenchmarkEventsStream(b *testing.B) {
 		// published twice (start, end).
 		stored, sampled := 0, 0
 		ids.Range(func(k, _ any) bool {
-			var page api.SpanPage
-			if err := cl.Get(ctx, "/v1/executions/"+k.(model.ID).String()+"/spans", &page); err != nil {
+			page, err := cl.Spans(ctx, k.(model.ID), 0, 0)
+			if err != nil {
 				b.Fatal(err)
 			}
 			stored += len(page.Spans)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
 )
 
 // ownerEnv is a workspace with the qa program and a config of test-LM
@@ -90,7 +91,7 @@ func runAsync(bin string, env []string, args ...string) result {
 
 // waitOwner polls the socket until an owner answers (with its engine
 // running, if engine).
-func waitOwner(t testing.TB, ws string, engine bool) *api.Status {
+func waitOwner(t testing.TB, ws string, engine bool) *app.Status {
 	t.Helper()
 	cl := api.NewClient(api.SocketPath(ws))
 	deadline := time.Now().Add(90 * time.Second)
@@ -237,7 +238,7 @@ func TestOwnerKilledMidBatch(t *testing.T) {
 	cl := api.NewClient(api.SocketPath(ws))
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		st, err := cl.Status(context.Background())
-		page, perr := cl.Executions(context.Background(), "", "", "", 100)
+		page, perr := cl.ListExecutions(context.Background(), app.ExecutionQuery{Limit: 100})
 		if err == nil && perr == nil && len(page.Executions) == clients && st.Queue.Running > 0 {
 			break
 		}

@@ -46,6 +46,13 @@ func NewClient(sock string) *Client {
 	return &Client{sock: sock, hc: &http.Client{Transport: tr}}
 }
 
+// Holding is a copy of c whose event streams hold the owner.
+func (c *Client) Holding() *Client {
+	d := *c
+	d.Hold = true
+	return &d
+}
+
 // Socket is the path the client connects to.
 func (c *Client) Socket() string { return c.sock }
 
@@ -422,7 +429,7 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, app.Errorf(app.CodeUnavailable, "lost the workspace's owner (%s): %w", c.sock, err)
+		return nil, app.Errorf(app.CodeUnavailable, "lost the owner of the workspace (%s): %w", c.sock, err)
 	}
 	return resp, nil
 }

@@ -422,18 +422,10 @@ type OptimizationPage struct {
 }
 
 // Comparison sets runs side by side, with the score against cost of every
-// run of their programs.
+// finished run of their programs.
 type Comparison struct {
 	model.Comparison
-	Points []ScorePoint `json:"points"`
-}
-
-// ScorePoint is one run of a program: its best score and what it cost.
-type ScorePoint struct {
-	ID        model.ID `json:"id"`
-	Optimizer string   `json:"optimizer"`
-	Score     float64  `json:"score"`
-	Cost      float64  `json:"cost"`
+	Points []model.ScorePoint `json:"points"`
 }
 
 // Promoted is the version a promote made, and the run it came from.

@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/app/owner"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
-	"github.com/signet-dspy/signet/store"
 )
 
 func writeQAJSONL(b *testing.B, n int) string {
@@ -30,8 +31,8 @@ func writeQAJSONL(b *testing.B, n int) string {
 	return path
 }
 
-// BenchmarkImportJSONL100k imports a 100k-line JSONL file into a store on
-// disk, as `signet dataset import` does; the baseline is only reading the
+// BenchmarkImportJSONL100k imports a 100k-line JSONL file into a workspace
+// on disk through the service, as `signet dataset import` does; the baseline is only reading the
 // file, so the ratio is what staging and committing in Badger adds.
 func BenchmarkImportJSONL100k(b *testing.B) {
 	const lines = 100_000
@@ -61,18 +62,24 @@ func BenchmarkImportJSONL100k(b *testing.B) {
 	b.Run("import", func(b *testing.B) {
 		ctx := context.Background()
 		for i := 0; b.Loop(); i++ {
-			st, err := store.Open(ctx, store.Options{Dir: filepath.Join(b.TempDir(), "db")})
+			o, err := owner.Open(ctx, owner.Options{Dir: b.TempDir(), Create: true, Command: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}
-			d, err := importFile(ctx, st, path, path, "", &model.Dataset{Name: "big"}, model.Train, importOptions{inputs: "question,context"})
+			f, err := os.Open(path)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if d.Size() != lines {
-				b.Fatalf("imported %d", d.Size())
+			res, err := o.ImportDataset(ctx, app.ImportDatasetRequest{Name: "big", File: path, Split: model.Train,
+				Inputs: []string{"question", "context"}, Data: f})
+			f.Close()
+			if err != nil {
+				b.Fatal(err)
 			}
-			st.Close()
+			if res.Dataset.Size() != lines {
+				b.Fatalf("imported %d", res.Dataset.Size())
+			}
+			o.Close(ctx, true)
 		}
 		b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "lines/s")
 	})

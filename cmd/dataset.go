@@ -2,21 +2,17 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
-	"github.com/signet-dspy/signet/store"
 )
 
 func (a *cli) datasetCommand() *cobra.Command {
@@ -56,24 +52,24 @@ func (a *cli) datasetImport() *cobra.Command {
 			if err := model.ValidName("dataset", name); err != nil {
 				return usagef("%v (choose one with --name)", err)
 			}
-			st, err := a.store()
+			types, err := parseTypesFlag(typesSpec)
 			if err != nil {
 				return err
 			}
-			var typedBy *model.Program
-			if program != "" {
-				if typedBy, err = a.programRef(c.Context(), program); err != nil {
-					return fmt.Errorf("--program %s: %w", program, err)
+			file, err := os.Open(a.abs(path))
+			if err != nil {
+				return asTyped(err, path)
+			}
+			defer file.Close()
+			res, err := a.svc.ImportDataset(c.Context(), app.ImportDatasetRequest{Name: name, File: path, Format: format,
+				Split: sp, Inputs: model.ParseLabels(inputs), Description: desc, Types: types, TypesFrom: program, Data: file})
+			if err != nil {
+				if app.CodeOf(err) == app.CodeInvalid && appField(err) == "usage" {
+					return usageError{err}
 				}
-			}
-			opts, err := importOptionsOf(inputs, typedBy, typesSpec)
-			if err != nil {
 				return err
 			}
-			d, err := importFile(c.Context(), st, path, a.abs(path), datafile.Format(format), &model.Dataset{Name: name, Description: desc}, sp, opts)
-			if err != nil {
-				return err
-			}
+			d := res.Dataset
 			fmt.Fprintf(a.stdout, "imported %s into dataset %s (%s: %d; total %d)\n", path, d.Name, sp, d.Counts[sp], d.Size())
 			return nil
 		},
@@ -88,142 +84,21 @@ func (a *cli) datasetImport() *cobra.Command {
 	return c
 }
 
-// importOptions say how an import reads its file beyond the format.
-type importOptions struct {
-	inputs string         // --inputs, as given
-	types  datafile.Types // field types; nil: cells stay strings
-	named  []string       // the fields --types names, which the file must have
-}
-
-// importOptionsOf reads the flags: the field types are those the
-// signatures of typedBy (if not nil) declare, then --types over them.
-func importOptionsOf(inputs string, typedBy *model.Program, spec string) (importOptions, error) {
-	opts := importOptions{inputs: inputs}
-	types := datafile.Types{}
-	if typedBy != nil {
-		var err error
-		if types, err = datafile.TypesOf(model.FieldTypes(typedBy)); err != nil {
-			return opts, fmt.Errorf("program %s: %w", typedBy.Name, err)
-		}
+// parseTypesFlag reads --types (field=type,...) into the service's form,
+// a usage error naming what does not parse.
+func parseTypesFlag(spec string) (map[string]string, error) {
+	if spec == "" {
+		return nil, nil
 	}
-	if spec != "" {
-		given, err := datafile.ParseTypes(spec)
-		if err != nil {
-			return opts, usageError{fmt.Errorf("--types: %w", err)}
-		}
-		maps.Copy(types, given)
-		opts.named = slices.Sorted(maps.Keys(given))
-	}
-	if len(types) > 0 {
-		opts.types = types
-	}
-	return opts, nil
-}
-
-// importFile streams one file into the store. Every row is checked before
-// anything becomes visible: an error anywhere imports nothing. path is the
-// file as the user typed it, which errors name; abs is where it is.
-func importFile(ctx context.Context, st *store.Store, path, abs string, f datafile.Format, d *model.Dataset, split model.Split, opts importOptions) (*model.Dataset, error) {
-	if f == "" {
-		var err error
-		if f, err = datafile.DetectFormat(path); err != nil {
-			return nil, usageError{err}
-		}
-	}
-	file, err := os.Open(abs)
+	given, err := datafile.ParseTypes(spec)
 	if err != nil {
-		return nil, asTyped(err, path)
+		return nil, usageError{fmt.Errorf("--types: %w", err)}
 	}
-	defer file.Close()
-	return importFrom(ctx, st, path, file, f, d, split, opts)
-}
-
-// importFrom is importFile's work on an open file (the TUI's import wraps
-// it to count the bytes read, for its progress bar). f must be set.
-func importFrom(ctx context.Context, st *store.Store, path string, file io.Reader, f datafile.Format, d *model.Dataset, split model.Split, opts importOptions) (*model.Dataset, error) {
-	inputs := opts.inputs
-	r := datafile.NewReader(file, path, f)
-	r.SetTypes(opts.types)
-	// A CSV header is read up front (as datafile.Open does), so that a bad
-	// one fails before any row and --inputs can be checked against it.
-	var first map[string]any
-	var firstErr error
-	primed := false
-	if f == datafile.CSV {
-		first, firstErr = r.Next()
-		if firstErr != nil && !errors.Is(firstErr, io.EOF) && len(r.Fields()) == 0 {
-			return nil, firstErr
-		}
-		primed = true
-	}
-
-	var keys []string
-	if inputs != "" {
-		for _, k := range strings.Split(inputs, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				keys = append(keys, k)
-			}
-		}
-	}
-	d.InputKeys = keys
-	if len(r.Fields()) > 0 {
-		// A CSV header names every field up front: check before reading rows.
-		if err := checkNamedFields(path, opts, r.Fields()); err != nil {
-			return nil, err
-		}
-	}
-	rows := 0
-	next := func() (*model.Example, error) {
-		var rec map[string]any
-		var err error
-		if primed {
-			rec, err, primed = first, firstErr, false
-		} else {
-			rec, err = r.Next()
-		}
-		if errors.Is(err, io.EOF) {
-			if rows == 0 {
-				return nil, fmt.Errorf("%s: no examples in file", path)
-			}
-			// Checked against every field the file has, with suggestions.
-			if err := checkNamedFields(path, opts, r.Fields()); err != nil {
-				return nil, err
-			}
-			d.Fields = r.Fields() // the file's field order, read when the import commits
-			return nil, io.EOF
-		}
-		if err != nil {
-			return nil, err
-		}
-		rows++
-		for _, k := range keys {
-			if _, ok := rec[k]; !ok {
-				return nil, &datafile.Error{File: path, Line: r.Line(), Msg: fmt.Sprintf("input field %q is missing (this row has: %s)", k, strings.Join(sortedKeys(rec), ", "))}
-			}
-		}
-		return &model.Example{Split: split, Data: rec}, nil
-	}
-	out, err := st.ImportExamples(ctx, d, next)
-	if err != nil {
-		return nil, fmt.Errorf("import of %s failed, nothing was imported: %w", path, err)
+	out := make(map[string]string, len(given))
+	for k, t := range given {
+		out[k] = t.String()
 	}
 	return out, nil
-}
-
-// checkNamedFields: the fields --inputs and --types name must be fields
-// of the file (a typo would silently leave a field untyped).
-func checkNamedFields(path string, opts importOptions, fields []string) error {
-	if opts.inputs != "" {
-		if _, err := datafile.InputKeys(opts.inputs, fields); err != nil {
-			return usageError{fmt.Errorf("%s: --inputs: %w", path, err)}
-		}
-	}
-	for _, name := range opts.named {
-		if !slices.Contains(fields, name) {
-			return usageError{fmt.Errorf("%s: --types names %q, which is not a field of the file (fields: %s)", path, name, strings.Join(fields, ", "))}
-		}
-	}
-	return nil
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -257,11 +132,7 @@ func (a *cli) datasetList() *cobra.Command {
 		Short:   "List datasets with their sizes and splits",
 		Args:    exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			ds, err := st.ListDatasets(c.Context())
+			ds, err := a.svc.ListDatasets(c.Context())
 			if err != nil {
 				return err
 			}
@@ -303,18 +174,15 @@ func (a *cli) datasetShow() *cobra.Command {
 					return usageError{err}
 				}
 			}
-			st, err := a.store()
+			d, err := a.svc.Dataset(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			d, err := st.GetDataset(c.Context(), args[0])
+			page, err := a.svc.ListExamples(c.Context(), app.ExampleQuery{Dataset: d.Name, Split: sp, Cursor: cursor, Limit: limit})
 			if err != nil {
 				return err
 			}
-			exs, next, err := st.ListExamples(c.Context(), store.ExampleQuery{Dataset: d.Name, Split: sp, Cursor: cursor, Limit: limit})
-			if err != nil {
-				return err
-			}
+			exs, next := page.Examples, page.Next
 			if asJSON {
 				return writeJSON(a.stdout, struct {
 					Dataset  *model.Dataset   `json:"dataset"`
@@ -376,11 +244,7 @@ func (a *cli) datasetExport() *cobra.Command {
 					}
 				}
 			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			d, err := st.GetDataset(c.Context(), args[0])
+			d, err := a.svc.Dataset(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -397,7 +261,7 @@ func (a *cli) datasetExport() *cobra.Command {
 				defer os.Remove(file.Name())
 				w = file
 			}
-			if err := exportDataset(c.Context(), st, d, sp, f, w); err != nil {
+			if err := a.svc.ExportDataset(c.Context(), app.ExportDatasetRequest{Dataset: d.Name, Split: sp, Format: string(f)}, w); err != nil {
 				if file != nil {
 					file.Close()
 				}
@@ -422,25 +286,6 @@ func (a *cli) datasetExport() *cobra.Command {
 }
 
 // eachExample pages through a dataset in store order, calling fn per example.
-func eachExample(ctx context.Context, st *store.Store, name string, sp model.Split, fn func(*model.Example) error) error {
-	cursor := ""
-	for {
-		page, next, err := st.ListExamples(ctx, store.ExampleQuery{Dataset: name, Split: sp, Cursor: cursor, Limit: 1000})
-		if err != nil {
-			return err
-		}
-		for _, e := range page {
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		if next == "" {
-			return nil
-		}
-		cursor = next
-	}
-}
-
 // datasetStats is what `dataset stats --json` prints (computed by
 // model.StatsCounter, which the TUI's statistics view shares).
 type datasetStats = model.DatasetStats
@@ -452,23 +297,14 @@ func (a *cli) datasetStats() *cobra.Command {
 		Short: "Fields, fill rate, average lengths and split sizes",
 		Args:  exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := a.store()
+			d, err := a.svc.Dataset(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			d, err := st.GetDataset(c.Context(), args[0])
+			out, err := a.svc.DatasetStats(c.Context(), d.Name)
 			if err != nil {
 				return err
 			}
-			var counter model.StatsCounter
-			err = eachExample(c.Context(), st, d.Name, "", func(e *model.Example) error {
-				counter.Add(e)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			out := counter.Stats(d)
 			n := out.Examples
 			if asJSON {
 				return writeJSON(a.stdout, out)
@@ -490,19 +326,7 @@ func (a *cli) datasetStats() *cobra.Command {
 }
 
 func (a *cli) datasetDelete() *cobra.Command {
-	return a.deleteCommand("dataset", "all its examples", func(ctx context.Context, st *store.Store, name string) error {
-		return st.DeleteDataset(ctx, name)
+	return a.deleteCommand("dataset", "all its examples", func(ctx context.Context, name string) error {
+		return a.svc.DeleteDataset(ctx, name)
 	})
-}
-
-// exportDataset streams a dataset (or one split) to w, page by page.
-func exportDataset(ctx context.Context, st *store.Store, d *model.Dataset, sp model.Split, f datafile.Format, w io.Writer) error {
-	dw, err := datafile.NewWriter(w, f, d.Fields)
-	if err != nil {
-		return err
-	}
-	if err := eachExample(ctx, st, d.Name, sp, func(e *model.Example) error { return dw.Write(e.Data) }); err != nil {
-		return err
-	}
-	return dw.Close()
 }

@@ -1,18 +1,18 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/examples"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
-	"github.com/signet-dspy/signet/store"
 )
 
 func (a *cli) demoCommand() *cobra.Command {
@@ -25,11 +25,7 @@ func (a *cli) demoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			added, err := loadDemo(c.Context(), st)
+			added, err := loadDemo(c.Context(), a.svc)
 			if err != nil {
 				return err
 			}
@@ -46,11 +42,11 @@ func (a *cli) demoCommand() *cobra.Command {
 // loadDemo adds each demo program and dataset that is not there yet. Two
 // thirds of each dataset go to train and the rest to validation, so the
 // optimizers have a held-out split from the start.
-func loadDemo(ctx context.Context, st *store.Store) ([]string, error) {
+func loadDemo(ctx context.Context, svc app.Service) ([]string, error) {
 	var added []string
 	for _, d := range examples.Demo {
-		if _, err := st.GetDataset(ctx, d.Dataset); errors.Is(err, store.ErrNotFound) {
-			if err := loadDemoDataset(ctx, st, d.Dataset, d.DatasetFile, d.Inputs); err != nil {
+		if _, err := svc.Dataset(ctx, d.Dataset); errors.Is(err, app.ErrNotFound) {
+			if err := loadDemoDataset(ctx, svc, d.Dataset, d.DatasetFile, d.Inputs); err != nil {
 				return added, err
 			}
 			added = append(added, "dataset "+d.Dataset)
@@ -65,8 +61,8 @@ func loadDemo(ctx context.Context, st *store.Store) ([]string, error) {
 		if err != nil {
 			return added, err
 		}
-		if _, err := st.GetProgram(ctx, p.Name); errors.Is(err, store.ErrNotFound) {
-			if _, err := st.CreateProgram(ctx, p); err != nil {
+		if _, err := svc.Program(ctx, p.Name, 0); errors.Is(err, app.ErrNotFound) {
+			if _, err := svc.CreateProgram(ctx, p); err != nil {
 				return added, fmt.Errorf("demo program %s: %w", p.Name, err)
 			}
 			added = append(added, "program "+p.Name)
@@ -77,44 +73,65 @@ func loadDemo(ctx context.Context, st *store.Store) ([]string, error) {
 	return added, nil
 }
 
-func loadDemoDataset(ctx context.Context, st *store.Store, name, file, inputs string) error {
-	f, err := examples.FS.Open(file)
+// loadDemoDataset imports an example file, its first two thirds as train
+// and the rest as validation (two imports into the same dataset).
+func loadDemoDataset(ctx context.Context, svc app.Service, name, file, inputs string) error {
+	data, err := examples.FS.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("demo dataset %s: %w", file, err)
 	}
-	defer f.Close()
 	format, err := datafile.DetectFormat(file)
 	if err != nil {
 		return err
 	}
-	// Read whole (the demo files are small) so the split point is two thirds.
-	var rows []map[string]any
-	r := datafile.NewReader(f, "examples/"+file, format)
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	train, val, err := splitTwoThirds(data, format)
+	if err != nil {
+		return fmt.Errorf("demo dataset %s: %w", file, err)
+	}
+	for _, part := range []struct {
+		split model.Split
+		data  []byte
+	}{{model.Train, train}, {model.Validation, val}} {
+		if len(part.data) == 0 {
+			continue
 		}
+		_, err := svc.ImportDataset(ctx, app.ImportDatasetRequest{Name: name, File: "examples/" + file, Format: string(format),
+			Split: part.split, Inputs: model.ParseLabels(inputs), Data: bytes.NewReader(part.data)})
 		if err != nil {
 			return err
 		}
-		rows = append(rows, rec)
 	}
-	i := 0
-	cut := len(rows) * 2 / 3
-	fields := r.Fields()
-	next := func() (*model.Example, error) {
-		if i == len(rows) {
-			return nil, io.EOF
+	return nil
+}
+
+// splitTwoThirds cuts a JSONL or CSV file (the demo's) after two thirds of
+// its records; a CSV's header goes with both parts.
+func splitTwoThirds(data []byte, format datafile.Format) (first, rest []byte, err error) {
+	lines := bytes.SplitAfter(bytes.TrimRight(data, "\n"), []byte("\n"))
+	var header []byte
+	switch format {
+	case datafile.CSV:
+		header, lines = lines[0], lines[1:]
+		if !bytes.HasSuffix(header, []byte("\n")) {
+			header = append(header, '\n')
 		}
-		sp := model.Train
-		if i >= cut {
-			sp = model.Validation
-		}
-		e := &model.Example{Split: sp, Data: rows[i]}
-		i++
-		return e, nil
+	case datafile.JSONL:
+	default:
+		return nil, nil, fmt.Errorf("a demo file is JSONL or CSV, not %s", format)
 	}
-	_, err = st.ImportExamples(ctx, &model.Dataset{Name: name, Fields: fields, InputKeys: strings.Split(inputs, ","), Description: "demo data from examples/" + file}, next)
-	return err
+	cut := len(lines) * 2 / 3
+	join := func(ls [][]byte) []byte {
+		if len(ls) == 0 {
+			return nil
+		}
+		out := append([]byte{}, header...)
+		for _, l := range ls {
+			out = append(out, l...)
+		}
+		if !bytes.HasSuffix(out, []byte("\n")) {
+			out = append(out, '\n')
+		}
+		return out
+	}
+	return join(lines[:cut]), join(lines[cut:]), nil
 }

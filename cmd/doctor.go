@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-dspy/signet/app/owner"
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/bridge/wire"
 	"github.com/signet-dspy/signet/config"
@@ -123,8 +124,8 @@ func (a *cli) doctor(ctx context.Context, pf poolFlags, lmName string) []check {
 	if lmName == "" {
 		lmName = cfg.DefaultLM()
 	}
-	lms := &lmResolver{cfg: cfg, python: py.Path, log: &wlog}
-	defer lms.close()
+	lms := owner.NewLMs(cfg, py.Path, &wlog)
+	defer lms.Close()
 	r, err := probeLM(ctx, pool, lms, lmName)
 	if err != nil {
 		return append(out, check{"lm " + lmName, false, err.Error() + "\n" + wlog.tail(10), "check the profile's model, api_base and key variable (`signet lm list`); for local, `signet setup`"})

@@ -12,12 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/signet-dspy/signet/api"
-	"github.com/signet-dspy/signet/engine"
-	"github.com/signet-dspy/signet/evaluate"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/optimize"
-	"github.com/signet-dspy/signet/store"
 )
 
 // evalStopWait bounds how long an interrupted evaluation is waited for:
@@ -26,7 +22,7 @@ const evalStopWait = 60 * time.Second
 
 func (a *cli) evalCommand() *cobra.Command {
 	var dataset, metric, metricLM, labels, lmName string
-	var version, threads, concurrency int
+	var version, threads int
 	var asJSON bool
 	var pf poolFlags
 	c := &cobra.Command{
@@ -49,33 +45,20 @@ func (a *cli) evalCommand() *cobra.Command {
 			if at > 0 && version > 0 && at != version {
 				return usagef("%s and --version %d name different versions", args[0], version)
 			}
-			req := evaluate.Request{Program: name, Version: cmp.Or(at, version), LM: lmName, Threads: threads, Labels: model.ParseLabels(labels)}
-			if req.Data, err = optimize.ParseDataRef(dataset); err != nil {
+			req := app.EvaluateRequest{Program: name, Version: cmp.Or(at, version), LM: lmName, Threads: threads, Labels: model.ParseLabels(labels)}
+			if req.Data, err = model.ParseDataRef(dataset); err != nil {
 				return usagef("--dataset: %v", err)
 			}
-			if req.Metric, err = optimize.ParseMetric(metric, metricLM); err != nil {
+			if req.Metric, err = model.ParseMetric(metric, metricLM); err != nil {
 				return usageError{err}
 			}
 			req.Metric = absMetric(req.Metric, a.abs)
 			if threads < 0 {
 				return usagef("--threads %d: want a number ≥ 0", threads)
 			}
-			check := func(st *store.Store, env *runEnv) error {
-				_, err := env.checkRun(ctx, st, req.Program, req.Version, lmName, metricLM)
-				return err
-			}
-			eng, _, err := a.startOwner(ctx, pf, concurrency, check)
+			v, err := a.svc.Evaluate(ctx, req)
 			if err != nil {
-				return err
-			}
-			runner := a.shared.evals.Load()
-			// Subscribed before the submit, so that no change is missed.
-			events, stop := eng.Subscribe(256)
-			defer stop()
-			v, err := runner.Submit(ctx, req)
-			if err != nil {
-				var fe *model.FieldError
-				if errors.As(err, &fe) && strings.HasPrefix(fe.Field, "labels") {
+				if app.CodeOf(err) == app.CodeInvalid && strings.HasPrefix(appField(err), "labels") {
 					return usageError{err}
 				}
 				return err
@@ -83,7 +66,7 @@ func (a *cli) evalCommand() *cobra.Command {
 			if !asJSON {
 				fmt.Fprintf(a.stderr, "evaluation %s: %s v%d on %s (%d examples), metric %s\n", v.ID, v.Program, v.Version, v.Data, v.Total, v.Metric.Spelling())
 			}
-			final, interrupted, err := a.followEvaluation(ctx, runner, v, events)
+			final, interrupted, err := a.followEvaluation(ctx, v)
 			if err != nil {
 				return err
 			}
@@ -111,7 +94,7 @@ func (a *cli) evalCommand() *cobra.Command {
 	f.IntVar(&version, "version", 0, "evaluate a specific version (default: latest; also PROGRAM@VERSION)")
 	f.StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
 	f.IntVar(&threads, "threads", 0, "examples in flight at once (default: as many as the engine runs)")
-	f.IntVar(&concurrency, "concurrency", 0, "executions at once when this command starts the engine (default: config, else 8)")
+	f.Int("concurrency", 0, "executions at once, when this process starts the queue (default: config, else 8)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = c.MarkFlagRequired("dataset")
 	_ = c.MarkFlagRequired("metric")
@@ -122,36 +105,50 @@ func (a *cli) evalCommand() *cobra.Command {
 
 // followEvaluation draws the evaluation's progress until it ends. ctrl-c
 // cancels it and waits for it to stop with the examples that ended.
-func (a *cli) followEvaluation(ctx context.Context, r *evaluate.Runner, v *model.Evaluation, events <-chan engine.Event) (*model.Evaluation, bool, error) {
-	bar := newProgress(a.stderr, a.stderrTTY(), v.Total)
-	for {
-		select {
-		case <-ctx.Done():
-			bar.updateNote(v.N, v.Failures, v.Cost, runningScore(v), true)
+func (a *cli) followEvaluation(ctx context.Context, v *model.Evaluation) (*model.Evaluation, bool, error) {
+	bar := newProgress(a.stderr, isTTY(a.stderr), v.Total)
+	last := v
+	final, interrupted, err := followJob(a, ctx, job[model.Evaluation]{
+		id: v.ID,
+		of: func(ev app.Event) *model.Evaluation {
+			if ev.Kind == app.EventEvaluation && ev.Evaluation != nil && ev.Evaluation.ID == v.ID {
+				return ev.Evaluation
+			}
+			return nil
+		},
+		ended: func(x *model.Evaluation) bool { return x.State.Terminal() },
+		get: func(ctx context.Context) (*model.Evaluation, error) {
+			d, err := a.svc.Evaluation(ctx, v.ID)
+			return evalOf(d), err
+		},
+		cancel:   func(ctx context.Context) error { _, err := a.svc.CancelEvaluation(ctx, v.ID); return err },
+		stopWait: evalStopWait,
+		step: func(_ app.Event, x *model.Evaluation) {
+			last = x
+			bar.updateNote(x.N, x.Failures, x.Cost, runningScore(x), x.State.Terminal())
+		},
+		stopping: func() {
+			bar.updateNote(last.N, last.Failures, last.Cost, runningScore(last), true)
 			fmt.Fprintf(a.stderr, "interrupted: cancelling evaluation %s; the examples that ended are kept\n", v.ID)
-			wctx, cancel := context.WithTimeout(context.Background(), evalStopWait)
-			defer cancel()
-			if err := r.Cancel(wctx, v.ID); err != nil && !errors.Is(err, evaluate.ErrFinished) {
-				return nil, true, err
-			}
-			final, err := r.Wait(wctx, v.ID)
-			return final, true, err
-		case ev, ok := <-events:
-			if !ok {
-				final, err := r.Wait(ctx, v.ID)
-				return final, false, err
-			}
-			if ev.Kind != engine.EventEvaluation || ev.Evaluation.ID != v.ID {
-				continue
-			}
-			v = ev.Evaluation
-			done := v.State.Terminal()
-			bar.updateNote(v.N, v.Failures, v.Cost, runningScore(v), done)
-			if done {
-				return v, false, nil
-			}
-		}
+		},
+	})
+	return final, interrupted, err
+}
+
+func evalOf(d *app.EvaluationDetail) *model.Evaluation {
+	if d == nil {
+		return nil
 	}
+	return d.Evaluation
+}
+
+// appField is the request field a service error names.
+func appField(err error) string {
+	var ae *app.Error
+	if errors.As(err, &ae) {
+		return ae.Field
+	}
+	return ""
 }
 
 func runningScore(v *model.Evaluation) string {
@@ -202,27 +199,15 @@ func (a *cli) evalList() *cobra.Command {
 		Short:   "Evaluations, newest first",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
 			program := ""
 			if len(args) == 1 {
 				program = args[0]
 			}
-			rows, next, err := st.ListEvaluations(c.Context(), program, cursor, limit)
+			page, err := a.svc.ListEvaluations(c.Context(), app.JobQuery{Program: program, Cursor: cursor, Limit: limit})
 			if err != nil {
 				return err
 			}
-			if r := a.shared.evals.Load(); r != nil {
-				for i, v := range rows {
-					if !v.State.Terminal() {
-						if cur, err := r.Current(c.Context(), v.ID); err == nil {
-							rows[i] = cur
-						}
-					}
-				}
-			}
+			rows, next := page.Evaluations, page.Next
 			if asJSON {
 				if rows == nil {
 					rows = []*model.Evaluation{}
@@ -264,28 +249,16 @@ func (a *cli) evalShow() *cobra.Command {
 			if err != nil {
 				return usagef("evaluation id %q: %v", args[0], err)
 			}
-			st, err := a.store()
+			d, err := a.svc.Evaluation(c.Context(), id)
 			if err != nil {
 				return err
 			}
-			v, err := st.GetEvaluation(c.Context(), id)
-			if err != nil {
-				return err
-			}
-			if r := a.shared.evals.Load(); r != nil && !v.State.Terminal() {
-				if cur, err := r.Current(c.Context(), id); err == nil {
-					v = cur
-				}
-			}
-			results, err := st.EvalResults(c.Context(), id, 0, 0)
-			if err != nil {
-				return err
-			}
+			v, results := d.Evaluation, d.Results
 			if asJSON {
-				if results == nil {
-					results = []*model.EvalResult{}
+				if d.Results == nil {
+					d.Results = []*model.EvalResult{}
 				}
-				return writeJSON(a.stdout, api.EvaluationDetail{Evaluation: v, Results: results})
+				return writeJSON(a.stdout, d)
 			}
 			printEvaluation(a.stdout, v)
 			fmt.Fprintln(a.stdout)

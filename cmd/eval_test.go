@@ -3,13 +3,13 @@ package cmd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
@@ -137,8 +137,6 @@ func TestEvalCLI(t *testing.T) {
 	}
 }
 
-var errStop = errors.New("stop")
-
 // TestTUIEvaluationsAdapter drives the evaluations screen's service
 // through a real owner's API, its engine and DSPy with the test LM: the
 // form's fields as typed, the evaluation's examples as the screen shows
@@ -149,7 +147,8 @@ func TestTUIEvaluationsAdapter(t *testing.T) {
 	own(t, ws)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	e := tuiEvaluations{api.NewClient(api.SocketPath(ws))}
+	cl := api.NewClient(api.SocketPath(ws))
+	e := tuiDeps{cl}
 	for _, c := range []struct {
 		req  tui.EvaluationRequest
 		want string
@@ -165,20 +164,25 @@ func TestTUIEvaluationsAdapter(t *testing.T) {
 	// Its end arrives on the owner's event stream.
 	ended := make(chan model.ID, 1)
 	subscribed := make(chan struct{})
-	go e.cl.Events(ctx, func(ev *api.Event) error {
-		if ev.Kind == api.EventPool {
-			select {
-			case <-subscribed:
-			default:
-				close(subscribed)
+	evs, err := cl.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ev := range evs {
+			if ev.Kind == app.EventPool {
+				select {
+				case <-subscribed:
+				default:
+					close(subscribed)
+				}
+			}
+			if ev.Kind == app.EventEvaluation && ev.Evaluation.State.Terminal() {
+				ended <- ev.Evaluation.ID
+				return
 			}
 		}
-		if ev.Kind == api.EventEvaluation && ev.Evaluation.State.Terminal() {
-			ended <- ev.Evaluation.ID
-			return errStop
-		}
-		return nil
-	})
+	}()
 	<-subscribed
 	v, err := e.StartEvaluation(ctx, tui.EvaluationRequest{Program: "qa", Version: 1, Data: "caps:validation", Metric: "exact_match", LM: "test", Labels: "answer"})
 	if err != nil {

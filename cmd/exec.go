@@ -12,33 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/store"
 )
-
-// startOwner gives a command the engine of the workspace's owner, starting
-// the workers and the engine if they do not run yet (the engine first
-// recovers what an earlier owner left pending or running). check, if not
-// nil, runs first, so that a bad request fails before any worker starts.
-func (a *cli) startOwner(ctx context.Context, pf poolFlags, concurrency int, check func(*store.Store, *runEnv) error) (*engine.Engine, engine.Recovered, error) {
-	var rec engine.Recovered
-	o := a.shared
-	if o == nil {
-		return nil, rec, errors.New("internal error: the workspace is not open (the command does not run through inWorkspace)")
-	}
-	a.noteEnv()
-	env, err := o.environment(pf)
-	if err != nil {
-		return nil, rec, err
-	}
-	if check != nil {
-		if err := check(o.st, env); err != nil {
-			return nil, rec, a.ownerKeyNote(err)
-		}
-	}
-	return o.startEngine(ctx, pf, concurrency, a.stderr)
-}
 
 // parseExampleRef reads DATASET:N (N counts from 0 within the split).
 func parseExampleRef(s string) (string, int, error) {
@@ -93,7 +69,7 @@ func (a *cli) execList() *cobra.Command {
 		Short:   "Executions, newest first",
 		Args:    exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			q := store.ExecQuery{Program: program, Cursor: cursor, Limit: limit}
+			q := app.ExecutionQuery{Program: program, Cursor: cursor, Limit: limit}
 			if state != "" {
 				s, err := model.ParseRunState(state)
 				if err != nil {
@@ -101,25 +77,21 @@ func (a *cli) execList() *cobra.Command {
 				}
 				q.State = s
 			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
 			var rows []execRow
 			next := ""
 			for {
-				page, nx, err := st.ListExecutions(c.Context(), q)
+				page, err := a.svc.ListExecutions(c.Context(), q)
 				if err != nil {
 					return err
 				}
-				for _, e := range page {
+				for _, e := range page.Executions {
 					rows = append(rows, execRowOf(e))
 				}
-				next = nx
-				if !all || nx == "" {
+				next = page.Next
+				if !all || next == "" {
 					break
 				}
-				q.Cursor = nx
+				q.Cursor = next
 			}
 			if asJSON {
 				if rows == nil {
@@ -157,12 +129,12 @@ func (a *cli) execList() *cobra.Command {
 	return c
 }
 
-func (a *cli) getExecution(ctx context.Context, st *store.Store, arg string) (*model.Execution, error) {
+func (a *cli) getExecution(ctx context.Context, arg string) (*model.Execution, error) {
 	id, err := model.ParseID(arg)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("execution id: %w", err)}
 	}
-	return st.GetExecution(ctx, id)
+	return a.svc.Execution(ctx, id)
 }
 
 func (a *cli) execShow() *cobra.Command {
@@ -172,11 +144,7 @@ func (a *cli) execShow() *cobra.Command {
 		Short: "One execution: inputs, outputs, usage, cost, error",
 		Args:  exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			e, err := a.getExecution(c.Context(), st, args[0])
+			e, err := a.getExecution(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -239,12 +207,8 @@ func (a *cli) execCancel() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("execution id: %w", err)}
 			}
-			eng, _, err := a.startOwner(c.Context(), pf, 0, nil)
-			if err != nil {
-				return err
-			}
-			if err := eng.Cancel(c.Context(), id); err != nil {
-				if errors.Is(err, engine.ErrFinished) {
+			if _, err := a.svc.CancelExecution(c.Context(), id); err != nil {
+				if errors.Is(err, app.ErrFinished) {
 					return fmt.Errorf("execution %s had already finished: %w", id, err)
 				}
 				return err
@@ -259,28 +223,39 @@ func (a *cli) execCancel() *cobra.Command {
 
 func (a *cli) execResume() *cobra.Command {
 	var pf poolFlags
-	var concurrency int
 	c := &cobra.Command{
 		Use:   "resume",
 		Short: "Recover executions an interrupted Signet left behind and run every pending one to the end",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			eng, rec, err := a.startOwner(c.Context(), pf, concurrency, nil)
+			ctx := c.Context()
+			rec, err := a.svc.ResumeExecutions(ctx)
 			if err != nil {
 				return err
 			}
-			pending, err := a.shared.st.CountExecutions(c.Context(), store.ExecQuery{State: model.Pending})
-			if err != nil {
+			var open []model.ID
+			for _, st := range []model.RunState{model.Pending, model.Running} {
+				for cursor := ""; ; {
+					page, err := a.svc.ListExecutions(ctx, app.ExecutionQuery{State: st, Cursor: cursor, Limit: 1000})
+					if err != nil {
+						return err
+					}
+					for _, x := range page.Executions {
+						open = append(open, x.ID)
+					}
+					if cursor = page.Next; cursor == "" {
+						break
+					}
+				}
+			}
+			if _, err := a.followExecutions(ctx, open, nil); err != nil {
 				return err
 			}
-			if err := eng.Drain(c.Context()); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "resumed: %d requeued, %d retried, %d failed out of attempts; %d pending ran to the end\n", rec.Requeued, rec.Retried, rec.Failed, pending)
+			fmt.Fprintf(a.stdout, "resumed: %d requeued, %d retried, %d failed out of attempts; %d pending ran to the end\n", rec.Requeued, rec.Retried, rec.Failed, len(open))
 			return nil
 		},
 	}
-	c.Flags().IntVar(&concurrency, "concurrency", 0, "executions at once (default: config, else 8)")
+	c.Flags().Int("concurrency", 0, "executions at once, when this process starts the queue (default: config, else 8)")
 	pf.register(c)
 	return c
 }
@@ -292,15 +267,15 @@ func (a *cli) traceCommand() *cobra.Command {
 		Short: "The span tree of an execution: every module, adapter and LM call with tokens, cost and latency",
 		Args:  exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := a.store()
+			e, err := a.getExecution(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			e, err := a.getExecution(c.Context(), st, args[0])
-			if err != nil {
-				return err
+			traced := e.ID
+			if e.CacheHit && !e.CacheOf.IsZero() {
+				traced = e.CacheOf
 			}
-			tr, err := loadTrace(c.Context(), st, e)
+			tr, err := loadTrace(c.Context(), a.svc, traced)
 			if err != nil {
 				return err
 			}
@@ -339,20 +314,11 @@ func (a *cli) costCommand() *cobra.Command {
 		Short: "Cost per program per month, against the monthly budgets",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
 			if c.Flags().Changed("set-budget") {
 				if setBudget < 0 {
 					return usagef("--set-budget %v: want a USD amount ≥ 0 (0 removes the cap)", setBudget)
 				}
-				if setBudget == 0 {
-					err = st.ClearBudget(c.Context(), program)
-				} else {
-					err = st.SetBudget(c.Context(), program, setBudget)
-				}
-				if err != nil {
+				if err := a.svc.SetBudget(c.Context(), program, setBudget); err != nil {
 					return err
 				}
 				scope := "the workspace"
@@ -362,25 +328,24 @@ func (a *cli) costCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "monthly budget of %s: $%.2f\n", scope, setBudget)
 				return nil
 			}
-			if month == "" {
+			switch {
+			case month == "":
 				month = time.Now().UTC().Format("2006-01")
-			} else if _, err := time.Parse("2006-01", month); err != nil {
-				return usagef("--month %q: want YYYY-MM", month)
-			}
-			if month == "all" {
+			case month == "all":
 				month = ""
+			default:
+				if _, err := time.Parse("2006-01", month); err != nil {
+					return usagef("--month %q: want YYYY-MM (or all)", month)
+				}
 			}
-			rs, err := st.CostRollups(c.Context(), program, month)
+			rep, err := a.svc.Cost(c.Context(), app.CostQuery{Program: program, Month: month})
 			if err != nil {
 				return err
 			}
-			budgets, err := st.Budgets(c.Context())
-			if err != nil {
-				return err
-			}
+			budgets := rep.Budgets
 			rows := []costRow{}
 			var total costRow
-			for _, r := range rs {
+			for _, r := range rep.Programs {
 				rows = append(rows, costRow{r.Program, r.Month, r.Executions, r.Usage.Total(), r.Cost, budgets[r.Program]})
 				total.Executions += r.Executions
 				total.Tokens += r.Usage.Total()

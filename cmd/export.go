@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,9 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/store"
 )
 
 // parseProgramRef reads NAME or NAME@VERSION.
@@ -29,19 +26,6 @@ func parseProgramRef(s string) (string, int, error) {
 		return "", 0, usagef("%q: want NAME or NAME@VERSION (a version number)", s)
 	}
 	return name, n, nil
-}
-
-// mainPool starts the engine's pool (export and import are quick: they
-// share it with executions).
-func (a *cli) mainPool(ctx context.Context, pf poolFlags) (*bridge.Pool, error) {
-	if _, _, err := a.startOwner(ctx, pf, 0, nil); err != nil {
-		return nil, err
-	}
-	p := a.shared.pool.Load()
-	if p == nil {
-		return nil, errors.New("internal error: the engine runs without a worker pool")
-	}
-	return p, nil
 }
 
 func (a *cli) programExport() *cobra.Command {
@@ -59,29 +43,17 @@ func (a *cli) programExport() *cobra.Command {
 			"tools and classes) and loads that state: leave Signet with one file.",
 		Args: exactArgs("NAME[@VERSION]"),
 		RunE: func(c *cobra.Command, args []string) error {
-			ctx := c.Context()
-			p, err := a.programRef(ctx, args[0])
+			name, version, err := parseProgramRef(args[0])
 			if err != nil {
 				return err
 			}
-			pool, err := a.mainPool(ctx, pf)
+			res, err := a.svc.ExportProgram(c.Context(), app.ExportRequest{Program: name, Version: version, Python: python})
 			if err != nil {
 				return err
 			}
-			res, err := pool.Export(ctx, bridge.ExportRequest{Program: p, Python: python})
-			if err != nil {
-				return fmt.Errorf("exporting %s v%d: %w", p.Name, p.Version, err)
-			}
-			var body []byte
+			body := res.State
 			if python {
 				body = []byte(res.Python)
-			} else {
-				var buf bytes.Buffer
-				if err := json.Indent(&buf, res.State, "", "  "); err != nil {
-					return fmt.Errorf("exporting %s v%d: the worker's state is not JSON: %w", p.Name, p.Version, err)
-				}
-				buf.WriteByte('\n')
-				body = buf.Bytes()
 			}
 			if out == "" || out == "-" {
 				_, err := a.stdout.Write(body)
@@ -90,7 +62,7 @@ func (a *cli) programExport() *cobra.Command {
 			if err := os.WriteFile(a.abs(out), body, 0o644); err != nil {
 				return fmt.Errorf("writing %s: %w", out, err)
 			}
-			fmt.Fprintf(a.stderr, "exported %s v%d to %s\n", p.Name, p.Version, out)
+			fmt.Fprintf(a.stderr, "exported %s v%d to %s\n", res.Program, res.Version, out)
 			return nil
 		},
 	}
@@ -98,22 +70,6 @@ func (a *cli) programExport() *cobra.Command {
 	c.Flags().BoolVar(&python, "python", false, "write a standalone Python file that rebuilds the program in plain DSPy")
 	pf.registerWorkers(c) // the interpreter comes from the config or SIGNET_PYTHON here
 	return c
-}
-
-// programRef reads NAME or NAME@VERSION from the store.
-func (a *cli) programRef(ctx context.Context, ref string) (*model.Program, error) {
-	name, version, err := parseProgramRef(ref)
-	if err != nil {
-		return nil, err
-	}
-	st, err := a.store()
-	if err != nil {
-		return nil, err
-	}
-	if version > 0 {
-		return st.GetProgramVersion(ctx, name, version)
-	}
-	return st.GetProgram(ctx, name)
 }
 
 // errPickle explains why a save_program=True directory is refused.
@@ -138,9 +94,9 @@ func (a *cli) programImport() *cobra.Command {
 			"A save_program=True directory (a pickled program) is refused unless --trust-pickle.",
 		Args: exactArgs("NAME", "FILE.json"),
 		RunE: func(c *cobra.Command, args []string) error {
-			ctx := c.Context()
 			name, file := args[0], a.abs(args[1])
-			var req bridge.ImportRequest
+			req := app.ImportProgramRequest{Name: name, File: args[1], Type: model.ModuleType(kind), Signature: signature,
+				Source: source, BaseDir: a.cwd, Note: note}
 			info, err := os.Stat(file)
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", args[1], err)
@@ -166,58 +122,18 @@ func (a *cli) programImport() *cobra.Command {
 				}
 				req.State = raw
 			}
-			st, err := a.store()
+			res, err := a.svc.ImportProgram(c.Context(), req)
 			if err != nil {
 				return err
-			}
-			base, err := st.GetProgram(ctx, name)
-			switch {
-			case err == nil:
-				if signature != "" || kind != "" || source != "" {
-					return usagef("--signature, --type and --source describe a new program; %s exists (its modules say it)", name)
-				}
-				req.Program = base
-			case errors.Is(err, store.ErrNotFound):
-				if err := model.ValidName("program", name); err != nil {
-					return usagef("%v", err)
-				}
-				// --source is relative to where the command runs, as a program file's paths are to the file.
-				req.Name, req.Signature, req.Source, req.BaseDir = name, signature, source, a.cwd
-				req.Type = model.ModuleType(kind)
-			default:
-				return err
-			}
-			pool, err := a.mainPool(ctx, pf)
-			if err != nil {
-				return err
-			}
-			res, err := pool.ImportState(ctx, req)
-			if err != nil {
-				return fmt.Errorf("importing %s: %w", args[1], err)
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintf(a.stderr, "warning: %s\n", w)
 			}
-			next := res.Program
-			next.Name, next.CompiledFrom, next.Note = name, "", note
-			if next.Note == "" {
-				next.Note = "imported from " + filepath.Base(args[1])
-			}
-			var saved *model.Program
-			if base != nil {
-				saved, err = st.SaveProgram(ctx, next)
-			} else {
-				next.Version, next.Status, next.BaseDir = 0, model.Draft, a.cwd
-				saved, err = st.CreateProgram(ctx, next)
-			}
-			if err != nil {
-				return fmt.Errorf("importing %s: %w", args[1], err)
-			}
 			what := "a new program"
-			if base != nil {
-				what = fmt.Sprintf("%d change(s) from v%d", len(model.DiffPrograms(base, saved)), base.Version)
+			if !res.Created {
+				what = fmt.Sprintf("%d change(s) from v%d", res.Changes, res.Program.Version-1)
 			}
-			fmt.Fprintf(a.stdout, "imported %s as %s v%d (%s): %s\n", args[1], saved.Name, saved.Version, what, predictorSummary(saved))
+			fmt.Fprintf(a.stdout, "imported %s as %s v%d (%s): %s\n", args[1], res.Program.Name, res.Program.Version, what, predictorSummary(res.Program))
 			return nil
 		},
 	}
@@ -262,14 +178,15 @@ func lineCol(b []byte, off int64) (line, col int) {
 
 // predictorSummary is one line on what a program's predictors hold.
 func predictorSummary(p *model.Program) string {
-	var parts []string
+	np, nd := 0, 0
 	for _, m := range p.Modules {
 		for _, pr := range m.Predictors {
-			parts = append(parts, fmt.Sprintf("%s %d demo(s)", model.PredictorPath(m.Name, pr.Name), len(pr.Demos)))
+			np++
+			nd += len(pr.Demos)
 		}
 	}
-	if len(parts) == 0 {
+	if np == 0 {
 		return "no predictor state"
 	}
-	return strings.Join(parts, ", ")
+	return fmt.Sprintf("%d predictor(s), %d demo(s)", np, nd)
 }

@@ -3,95 +3,17 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-dspy/signet/app/owner"
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/config"
 	"github.com/signet-dspy/signet/model"
 )
-
-// lmResolver turns profile names into the LM specs workers need, starting
-// the local model server the first time a profile asks for it.
-type lmResolver struct {
-	cfg    *config.Config
-	python string // interpreter with llama-cpp-python, for the local server
-	log    io.Writer
-
-	mu    sync.Mutex // the engine resolves from several goroutines
-	local *bridge.LocalLM
-}
-
-// check says whether a profile exists and has its key, starting nothing.
-func (r *lmResolver) check(name string) error {
-	p, err := r.cfg.Profile(name)
-	if err != nil {
-		return err
-	}
-	if p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) == "" {
-		return &keyError{name, p.APIKeyEnv}
-	}
-	return nil
-}
-
-// keyError is a profile whose key variable is not set.
-type keyError struct{ profile, env string }
-
-func (e *keyError) Error() string {
-	return fmt.Sprintf("LM profile %q needs an API key in the environment variable %s, which is not set (export %s=...)", e.profile, e.env, e.env)
-}
-
-// Spec resolves a profile. The key itself never leaves the environment: only
-// the variable's name is sent, after checking that it is set so a missing
-// key fails here, naming the variable.
-func (r *lmResolver) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
-	if err := r.check(name); err != nil {
-		return bridge.LMSpec{}, err
-	}
-	p, _ := r.cfg.Profile(name)
-	spec := bridge.LMSpec{
-		Model:       p.Model,
-		APIBase:     p.APIBase,
-		APIKeyEnv:   p.APIKeyEnv,
-		Temperature: p.Temperature,
-		MaxTokens:   p.MaxTokens,
-		Cache:       p.Cache == nil || *p.Cache,
-		Adapter:     p.Adapter,
-		PriceIn:     p.PriceIn,
-		PriceOut:    p.PriceOut,
-		Kwargs:      p.Kwargs,
-	}
-	if p.IsLocal() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.local == nil {
-			var err error
-			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log})
-			if err != nil {
-				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", err)
-			}
-		}
-		// The same OpenAI-compatible path a user's Ollama or vLLM takes.
-		spec.Model = "openai/" + r.local.ModelName()
-		spec.APIBase = r.local.BaseURL()
-		spec.Free = true
-	}
-	return spec, nil
-}
-
-// close stops the local server if this process started it.
-func (r *lmResolver) close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.local != nil {
-		r.local.Close(context.Background())
-	}
-}
 
 func (a *cli) lmCommand() *cobra.Command {
 	c := &cobra.Command{
@@ -184,7 +106,7 @@ type lmTestResult struct {
 }
 
 // probeLM sends lmProbe through a pool and reports what came back.
-func probeLM(ctx context.Context, pool *bridge.Pool, r *lmResolver, name string) (*lmTestResult, error) {
+func probeLM(ctx context.Context, pool *bridge.Pool, r *owner.LMs, name string) (*lmTestResult, error) {
 	spec, err := r.Spec(ctx, name)
 	if err != nil {
 		return nil, err
@@ -218,19 +140,19 @@ func (a *cli) lmTest() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := newEnv(pf, dir)
+			env, err := owner.NewEnv(pf.python, dir)
 			if err != nil {
 				return err
 			}
-			defer env.close()
+			defer env.Close()
 			// A missing key fails before any worker starts.
-			if err := env.lms.check(args[0]); err != nil {
+			if err := env.LMs.Check(args[0]); err != nil {
 				return err
 			}
-			if err := env.startPool(ctx, pf); err != nil {
+			if err := env.StartPool(ctx, pf.workers, 1); err != nil {
 				return err
 			}
-			r, err := probeLM(ctx, env.pool, env.lms, args[0])
+			r, err := probeLM(ctx, env.Pool, env.LMs, args[0])
 			if err != nil {
 				return err
 			}

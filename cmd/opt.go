@@ -1,10 +1,8 @@
 package cmd
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,10 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/optimize"
-	"github.com/signet-dspy/signet/store"
 )
 
 // optStopWait bounds how long a cancelled run is waited for on the command
@@ -32,26 +28,6 @@ func (a *cli) optCommand() *cobra.Command {
 	}
 	c.AddCommand(a.optRun(), a.optList(), a.optShow(), a.optCancel(), a.optCompare(), a.optPromote())
 	return c
-}
-
-// startOptimizer is startOwner for optimization commands: the runner, on
-// its dedicated worker, after the engine.
-func (a *cli) startOptimizer(ctx context.Context, pf poolFlags, check func(*store.Store, *runEnv) error) (*optimize.Runner, error) {
-	o := a.shared
-	if o == nil {
-		return nil, errors.New("internal error: the workspace is not open (the command does not run through inWorkspace)")
-	}
-	a.noteEnv()
-	env, err := o.environment(pf)
-	if err != nil {
-		return nil, err
-	}
-	if check != nil {
-		if err := check(o.st, env); err != nil {
-			return nil, a.ownerKeyNote(err)
-		}
-	}
-	return o.startOptimizer(ctx, pf, a.stderr)
 }
 
 // absMetric makes a custom metric's file absolute, abs resolving it
@@ -104,7 +80,7 @@ func (a *cli) optRun() *cobra.Command {
 		Args: exactArgs("PROGRAM"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			opt, err := optimize.ParseOptimizer(optimizer)
+			opt, err := model.ParseOptimizer(optimizer)
 			if err != nil {
 				return usageError{err}
 			}
@@ -127,63 +103,40 @@ func (a *cli) optRun() *cobra.Command {
 					settings["auto"] = "light"
 				}
 			}
-			req := optimize.Request{Program: args[0], Version: version, Optimizer: opt, Settings: settings,
+			req := app.OptimizeRequest{Program: args[0], Version: version, Optimizer: opt, Settings: settings,
 				LM: lmName, ReflectionLM: reflection, Budget: budget, Threads: threads, Seed: seed, Labels: model.ParseLabels(labels)}
-			if req.Train, err = optimize.ParseDataRef(train); err != nil {
+			if req.Train, err = model.ParseDataRef(train); err != nil {
 				return usagef("--train: %v", err)
 			}
 			if val != "" {
-				if req.Val, err = optimize.ParseDataRef(val); err != nil {
+				if req.Val, err = model.ParseDataRef(val); err != nil {
 					return usagef("--val: %v", err)
 				}
 			}
 			if test != "" {
-				if req.Test, err = optimize.ParseDataRef(test); err != nil {
+				if req.Test, err = model.ParseDataRef(test); err != nil {
 					return usagef("--test: %v", err)
 				}
 			}
-			if req.Metric, err = optimize.ParseMetric(metric, metricLM); err != nil {
+			if req.Metric, err = model.ParseMetric(metric, metricLM); err != nil {
 				return usageError{err}
 			}
 			req.Metric = absMetric(req.Metric, a.abs)
 			if budget < 0 || math.IsNaN(budget) {
 				return usagef("--budget %v: want a USD amount ≥ 0", budget)
 			}
-			check := func(st *store.Store, env *runEnv) error {
-				p, err := st.GetProgram(ctx, req.Program)
-				if err != nil {
-					return err
-				}
-				for _, name := range []string{cmp.Or(lmName, p.LM, env.cfg.DefaultLM()), reflection, metricLM} {
-					if name == "" {
-						continue
-					}
-					if err := env.lms.check(name); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			r, err := a.startOptimizer(ctx, pf, check)
-			if err != nil {
-				return err
-			}
 			if estimateOnly {
-				o, err := r.Prepare(ctx, req)
+				est, err := a.svc.EstimateOptimization(ctx, req)
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					return writeJSON(a.stdout, o.Estimate)
+					return writeJSON(a.stdout, est)
 				}
-				printEstimate(a.stdout, o)
+				printEstimate(a.stdout, &model.Optimization{Estimate: est, Budget: req.Budget})
 				return nil
 			}
-			// The runner publishes through the engine's stream: subscribed
-			// before the submit, so that no change of the run is missed.
-			events, stop := a.shared.eng.Load().Subscribe(256)
-			defer stop()
-			o, err := r.Submit(ctx, req)
+			o, err := a.svc.Optimize(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -198,7 +151,7 @@ func (a *cli) optRun() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s\n", o.ID)
 				return nil
 			}
-			final, err := a.followOptimization(ctx, r, o, events)
+			final, err := a.followOptimization(ctx, o)
 			if err != nil {
 				return err
 			}
@@ -263,35 +216,32 @@ func printEstimate(w io.Writer, o *model.Optimization) {
 
 // followOptimization draws the run's progress until it ends. ctrl-c
 // cancels it, and waits for it to stop with its best program so far.
-func (a *cli) followOptimization(ctx context.Context, r *optimize.Runner, o *model.Optimization, events <-chan engine.Event) (*model.Optimization, error) {
-	bar := &optBar{w: a.stderr, tty: a.stderrTTY(), start: time.Now()}
-	for {
-		select {
-		case <-ctx.Done():
+func (a *cli) followOptimization(ctx context.Context, o *model.Optimization) (*model.Optimization, error) {
+	bar := &optBar{w: a.stderr, tty: isTTY(a.stderr), start: time.Now()}
+	defer bar.clear()
+	final, _, err := followJob(a, ctx, job[model.Optimization]{
+		id: o.ID,
+		of: func(ev app.Event) *model.Optimization {
+			if ev.Kind == app.EventOptimization && ev.Optimization != nil && ev.Optimization.ID == o.ID {
+				return ev.Optimization
+			}
+			return nil
+		},
+		ended:    func(x *model.Optimization) bool { return x.State.Terminal() },
+		get:      func(ctx context.Context) (*model.Optimization, error) { return a.svc.Optimization(ctx, o.ID) },
+		cancel:   func(ctx context.Context) error { _, err := a.svc.CancelOptimization(ctx, o.ID); return err },
+		stopWait: optStopWait,
+		step: func(ev app.Event, x *model.Optimization) {
+			if ev.Progress != nil {
+				bar.draw(ev.Progress, x.Trials)
+			}
+		},
+		stopping: func() {
 			bar.clear()
 			fmt.Fprintf(a.stderr, "interrupted: stopping optimization %s; it keeps the best program found so far\n", o.ID)
-			wctx, cancel := context.WithTimeout(context.Background(), optStopWait)
-			defer cancel()
-			if err := r.Cancel(wctx, o.ID); err != nil && !errors.Is(err, optimize.ErrFinished) {
-				return nil, err
-			}
-			return r.Wait(wctx, o.ID)
-		case ev, ok := <-events:
-			if !ok {
-				return r.Wait(ctx, o.ID)
-			}
-			if ev.Kind != engine.EventOptimization || ev.Optimization.ID != o.ID {
-				continue
-			}
-			if ev.Progress != nil {
-				bar.draw(ev.Progress, ev.Optimization.Trials)
-			}
-			if ev.Optimization.State.Terminal() {
-				bar.clear()
-				return ev.Optimization, nil
-			}
-		}
-	}
+		},
+	})
+	return final, err
 }
 
 // optBar is the one-line progress of a run on a terminal.
@@ -421,10 +371,6 @@ func (a *cli) optList() *cobra.Command {
 		Short:   "Optimization runs, newest first",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
 			program := ""
 			if len(args) == 1 {
 				program = args[0]
@@ -432,25 +378,16 @@ func (a *cli) optList() *cobra.Command {
 			var rows []*model.Optimization
 			next := ""
 			for {
-				page, nx, err := st.ListOptimizations(c.Context(), program, cursor, limit)
+				page, err := a.svc.ListOptimizations(c.Context(), app.JobQuery{Program: program, Cursor: cursor, Limit: limit})
 				if err != nil {
 					return err
 				}
-				rows = append(rows, page...)
-				next = nx
-				if !all || nx == "" {
+				rows = append(rows, page.Optimizations...)
+				next = page.Next
+				if !all || next == "" {
 					break
 				}
-				cursor = nx
-			}
-			if r := a.shared.opt.Load(); r != nil {
-				for i, o := range rows {
-					if !o.State.Terminal() {
-						if cur, err := r.Current(c.Context(), o.ID); err == nil {
-							rows[i] = cur
-						}
-					}
-				}
+				cursor = next
 			}
 			if asJSON {
 				if rows == nil {
@@ -519,20 +456,12 @@ func (a *cli) optShow() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := a.store()
+
+			o, err := a.svc.Optimization(c.Context(), id)
 			if err != nil {
 				return err
 			}
-			o, err := st.GetOptimization(c.Context(), id)
-			if err != nil {
-				return err
-			}
-			if r := a.shared.opt.Load(); r != nil && !o.State.Terminal() {
-				if cur, err := r.Current(c.Context(), id); err == nil {
-					o = cur
-				}
-			}
-			trials, err := st.Trials(c.Context(), id)
+			trials, err := a.svc.Trials(c.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -610,25 +539,20 @@ func (a *cli) optCancel() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := a.shared.st.GetOptimization(c.Context(), id); err != nil {
-				return err
-			}
-			r, err := a.startOptimizer(c.Context(), pf, nil)
+			o, err := a.svc.CancelOptimization(c.Context(), id)
 			if err != nil {
-				return err
-			}
-			if err := r.Cancel(c.Context(), id); err != nil {
 				return err
 			}
 			if noWait {
 				fmt.Fprintf(a.stdout, "stopping %s\n", id)
 				return nil
 			}
-			wctx, cancel := context.WithTimeout(c.Context(), optStopWait)
-			defer cancel()
-			o, err := r.Wait(wctx, id)
-			if err != nil {
-				return err
+			if !o.State.Terminal() {
+				wctx, cancel := context.WithTimeout(c.Context(), optStopWait)
+				defer cancel()
+				if o, err = a.followOptimization(wctx, o); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(a.stdout, "%s %s", id, o.State)
 			if o.ResultVersion > 0 {
@@ -660,10 +584,11 @@ func (a *cli) optPromote() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			saved, o, err := optimize.Promote(c.Context(), a.shared.st, id, force)
+			pr, err := a.svc.PromoteOptimization(c.Context(), id, force)
 			if err != nil {
 				return err
 			}
+			saved, o := pr.Program, pr.Optimization
 			fmt.Fprintf(a.stdout, "%s v%d is now the result of %s run %s (validation %.3f → %.3f)\n",
 				saved.Name, saved.Version, o.Optimizer, o.ID, o.BaselineScore, o.BestScore)
 			return nil
@@ -693,11 +618,8 @@ func (a *cli) optCompare() *cobra.Command {
 				}
 				ids = append(ids, id)
 			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			cmpn, err := optimize.Compare(c.Context(), st, ids)
+
+			cmpn, err := a.svc.CompareOptimizations(c.Context(), ids)
 			if err != nil {
 				return err
 			}
@@ -712,7 +634,7 @@ func (a *cli) optCompare() *cobra.Command {
 	return c
 }
 
-func printComparison(w io.Writer, c *optimize.Comparison) {
+func printComparison(w io.Writer, c *app.Comparison) {
 	label := func(i int) string { return string(rune('A' + i%26)) }
 	t := newTable(w, "run", "id", "program", "optimizer", "settings", "state", "val before→after", "test before→after", "calls", "cost", "duration", "result")
 	for i, r := range c.Runs {
@@ -740,7 +662,7 @@ func printComparison(w io.Writer, c *optimize.Comparison) {
 			if !ch.InstructionsChanged {
 				fmt.Fprintf(w, "  %s instructions: unchanged\n", label(i))
 			} else {
-				fmt.Fprintf(w, "  %s instructions: %s\n", label(i), optimize.WordDiff(ch.OldInstructions, ch.NewInstructions))
+				fmt.Fprintf(w, "  %s instructions: %s\n", label(i), model.WordDiff(ch.OldInstructions, ch.NewInstructions))
 			}
 			fmt.Fprintf(w, "  %s demos: %d → %d (+%d -%d)\n", label(i), ch.DemosBefore, ch.DemosAfter, len(ch.DemosAdded), len(ch.DemosRemoved))
 			for _, d := range ch.DemosAdded {

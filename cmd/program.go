@@ -17,7 +17,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/store"
 )
 
 func (a *cli) programCommand() *cobra.Command {
@@ -61,11 +60,7 @@ func (a *cli) programCreate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			saved, err := st.CreateProgram(c.Context(), p)
+			saved, err := a.svc.CreateProgram(c.Context(), p)
 			if err != nil {
 				return fmt.Errorf("creating program from %s: %w", file, err)
 			}
@@ -95,11 +90,7 @@ func (a *cli) programList() *cobra.Command {
 		Short:   "List programs (latest versions)",
 		Args:    exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			ps, err := st.ListPrograms(c.Context())
+			ps, err := a.svc.ListPrograms(c.Context())
 			if err != nil {
 				return err
 			}
@@ -147,16 +138,7 @@ func (a *cli) programShow() *cobra.Command {
 			if asJSON {
 				format = "json"
 			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			var p *model.Program
-			if version > 0 {
-				p, err = st.GetProgramVersion(c.Context(), args[0], version)
-			} else {
-				p, err = st.GetProgram(c.Context(), args[0])
-			}
+			p, err := a.svc.Program(c.Context(), args[0], version)
 			if err != nil {
 				return err
 			}
@@ -189,31 +171,13 @@ func (a *cli) programShow() *cobra.Command {
 	return c
 }
 
-// programRepo is what edit needs of the workspace: the store when this
-// process owns it, else the owner's API (edit runs the editor here, on this
-// terminal, in both cases).
-type programRepo interface {
-	GetProgram(ctx context.Context, name string) (*model.Program, error)
-	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
-}
-
 func (a *cli) programEdit() *cobra.Command {
 	return withMode(&cobra.Command{
 		Use:   "edit NAME",
 		Short: "Edit a program in $EDITOR; saving creates a new version",
 		Args:  exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			var repo programRepo
-			if a.remote != nil {
-				repo = a.remote
-			} else {
-				st, err := a.store()
-				if err != nil {
-					return err
-				}
-				repo = st
-			}
-			cur, err := repo.GetProgram(c.Context(), args[0])
+			cur, err := a.svc.Program(c.Context(), args[0], 0)
 			if err != nil {
 				return err
 			}
@@ -254,7 +218,7 @@ func (a *cli) programEdit() *cobra.Command {
 				return fmt.Errorf("%s: the name cannot change in edit (was %q, now %q); your edit is kept there", path, cur.Name, p.Name)
 			}
 			p.BaseDir = cur.BaseDir // its paths are still relative to the program's file, not the edit file
-			saved, err := repo.SaveProgram(c.Context(), p)
+			saved, err := a.svc.SaveProgram(c.Context(), p)
 			if err != nil {
 				return fmt.Errorf("%w (your edit is kept in %s)", err, path)
 			}
@@ -262,7 +226,7 @@ func (a *cli) programEdit() *cobra.Command {
 			fmt.Fprintf(a.stdout, "saved %s version %d\n", saved.Name, saved.Version)
 			return nil
 		},
-	}, wsAttach)
+	}, "")
 }
 
 // runEditor opens path in $VISUAL or $EDITOR (default vi), on the terminal.
@@ -299,11 +263,7 @@ func (a *cli) programVersions() *cobra.Command {
 		Short:   "List every version of a program",
 		Args:    exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			vs, err := st.ProgramVersions(c.Context(), args[0])
+			vs, err := a.svc.ProgramVersions(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -337,11 +297,7 @@ func (a *cli) programDiff() *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			head, err := st.GetProgram(c.Context(), args[0])
+			head, err := a.svc.Program(c.Context(), args[0], 0)
 			if err != nil {
 				return err
 			}
@@ -359,11 +315,11 @@ func (a *cli) programDiff() *cobra.Command {
 			if from < 1 {
 				return fmt.Errorf("program %q has only version %d: nothing to diff", head.Name, head.Version)
 			}
-			a1, err := st.GetProgramVersion(c.Context(), head.Name, from)
+			a1, err := a.svc.Program(c.Context(), head.Name, from)
 			if err != nil {
 				return err
 			}
-			b1, err := st.GetProgramVersion(c.Context(), head.Name, to)
+			b1, err := a.svc.Program(c.Context(), head.Name, to)
 			if err != nil {
 				return err
 			}
@@ -414,11 +370,7 @@ func (a *cli) programStatus() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			p, err := st.SetProgramStatus(c.Context(), args[0], status, note)
+			p, err := a.svc.SetProgramStatus(c.Context(), args[0], status, note)
 			if err != nil {
 				return err
 			}
@@ -431,14 +383,14 @@ func (a *cli) programStatus() *cobra.Command {
 }
 
 func (a *cli) programDelete() *cobra.Command {
-	return a.deleteCommand("program", "all its versions", func(ctx context.Context, st *store.Store, name string) error {
-		return st.DeleteProgram(ctx, name)
+	return a.deleteCommand("program", "all its versions", func(ctx context.Context, name string) error {
+		return a.svc.DeleteProgram(ctx, name)
 	})
 }
 
 // deleteCommand is `program delete` and `dataset delete`: confirmation on
 // this terminal (before the command may go to the owner), then del.
-func (a *cli) deleteCommand(kind, what string, del func(context.Context, *store.Store, string) error) *cobra.Command {
+func (a *cli) deleteCommand(kind, what string, del func(context.Context, string) error) *cobra.Command {
 	var yes bool
 	c := &cobra.Command{
 		Use:   "delete NAME",
@@ -448,11 +400,7 @@ func (a *cli) deleteCommand(kind, what string, del func(context.Context, *store.
 			return a.confirmDelete(yes, fmt.Sprintf("delete %s %s and %s?", kind, args[0], what), args[0])
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			if err := del(c.Context(), st, args[0]); err != nil {
+			if err := del(c.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "deleted %s %s\n", kind, args[0])
@@ -463,17 +411,12 @@ func (a *cli) deleteCommand(kind, what string, del func(context.Context, *store.
 	return c
 }
 
-// confirmDelete asks for confirmation unless --yes was given; once asked,
-// a command forwarded to the owner carries --yes.
+// confirmDelete asks for confirmation unless --yes was given.
 func (a *cli) confirmDelete(yes bool, question, name string) error {
 	if yes {
 		return nil
 	}
-	if err := a.confirm(question, name); err != nil {
-		return err
-	}
-	a.extraArgs = append(a.extraArgs, "--yes")
-	return nil
+	return a.confirm(question, name)
 }
 
 // confirm asks the user to type name on a terminal; without one, --yes is needed.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -40,10 +40,7 @@ func (a *cli) renderCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, _, err := a.startOwner(ctx, pf, 0, nil); err != nil {
-				return err
-			}
-			res, err := a.shared.Render(ctx, &api.RenderRequest{Program: name, Version: v, Inputs: in, LM: lm, Module: module})
+			res, err := a.svc.Render(ctx, app.RenderRequest{Program: name, Version: v, Inputs: in, LM: lm, Module: module})
 			if err != nil {
 				return err
 			}

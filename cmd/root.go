@@ -11,7 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/app/owner"
 )
 
 // Version is set at build time with -ldflags "-X .../cmd.Version=...".
@@ -25,8 +26,8 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-// exitCode is the exit code of a command the owner ran for this process;
-// the owner has already printed its error, if any.
+// exitCode is an exit code a command chose after printing what it had to
+// say (a batch with failures).
 type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
@@ -37,20 +38,13 @@ type cli struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	workspace string
-	args      []string // the command line, forwarded as it is to an owner
-	cwd       string   // relative paths resolve here (the client's, for a client's command)
+	args      []string
+	cwd       string // relative paths resolve here
 
-	// shared is the owner of the workspace, when this process is it: every
-	// command uses its store and engine instead of opening its own.
-	shared *owner
-	// client is set while this process runs another process's command.
-	client *api.CLIRequest
-	// remote is set, for commands that need this process's terminal, while
-	// another process owns the workspace.
-	remote *api.Client
-	// extraArgs are added to the forwarded command line (--yes, once this
-	// process has asked for confirmation on its own terminal).
-	extraArgs []string
+	// svc is the workspace's service while a command that uses it runs:
+	// this process as the owner, or a client of the owner (sess says which).
+	svc  app.Service
+	sess *owner.Session
 }
 
 // Execute runs the command line and returns the process exit code:

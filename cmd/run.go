@@ -1,14 +1,12 @@
 package cmd
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -16,127 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/signet-dspy/signet/bridge"
-	"github.com/signet-dspy/signet/config"
-	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/app/owner"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/store"
 )
-
-// poolFlags are the flags of every command that starts Python workers.
-type poolFlags struct {
-	python  string
-	workers int
-	// defaultWorkers is the pool size when neither the flag nor the config
-	// sets one: 1 for a command (one run needs one), more for serve.
-	defaultWorkers int
-}
-
-// serveWorkers is the pool of an owner that serves others: the number of
-// cores, at least 2 (DESIGN.md section 4).
-func serveWorkers() int { return max(2, runtime.NumCPU()) }
-
-func (f *poolFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.python, "python", "", "Python interpreter for the workers (default: config, SIGNET_PYTHON, VIRTUAL_ENV, then the managed venv)")
-	f.registerWorkers(c)
-}
-
-// registerWorkers is register without --python, for a command whose
-// --python means something else (program export --python).
-func (f *poolFlags) registerWorkers(c *cobra.Command) {
-	c.Flags().IntVar(&f.workers, "workers", 0, "worker processes (default: config, else 1 for a single run)")
-}
-
-// runEnv is what commands that run DSPy share: the config, the worker pool,
-// the LM resolver (which may own the local model server) and the log file.
-type runEnv struct {
-	cfg  *config.Config
-	py   config.PythonChoice
-	pool *bridge.Pool
-	lms  *lmResolver
-	logf *os.File
-}
-
-func (e *runEnv) close() {
-	if e.pool != nil {
-		e.pool.Close(context.Background())
-	}
-	if e.lms != nil {
-		e.lms.close()
-	}
-	if e.logf != nil {
-		e.logf.Close()
-	}
-}
-
-// newEnv loads the config, resolves the interpreter and opens the log file
-// in logDir (the workspace, else the cache dir), so nothing the workers or
-// the local server print reaches the terminal. LM profiles can be resolved
-// before any worker starts.
-func newEnv(f poolFlags, logDir string) (*runEnv, error) {
-	cfg, err := config.Load("")
-	if err != nil {
-		return nil, err
-	}
-	py, err := config.Python(f.python, cfg)
-	if err != nil {
-		return nil, err
-	}
-	env := &runEnv{cfg: cfg, py: py}
-	if env.logf, err = os.OpenFile(filepath.Join(logDir, logFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
-		return nil, fmt.Errorf("opening log file: %w", err)
-	}
-	env.lms = &lmResolver{cfg: cfg, python: py.Path, log: env.logf}
-	return env, nil
-}
-
-// startPool starts the workers: the flag's number, else the config's, else
-// the command's default (one, since one run needs one).
-func (e *runEnv) startPool(ctx context.Context, f poolFlags) error {
-	workers := max(f.defaultWorkers, 1)
-	if f.workers > 0 {
-		workers = f.workers
-	} else if e.cfg.Workers > 0 {
-		workers = e.cfg.Workers
-	}
-	var err error
-	e.pool, err = bridge.Start(ctx, bridge.Config{Python: e.py.Path, Workers: workers, Threads: e.cfg.Threads,
-		Workspace: filepath.Dir(e.logf.Name()), Log: e.logf})
-	if err != nil {
-		return fmt.Errorf("starting Python workers with %s (from %s): %w", e.py.Path, e.py.Source, err)
-	}
-	return nil
-}
-
-// checkRun reads the program version a run needs and checks, before any
-// worker starts, every LM profile it will use: the run's (else the
-// program's, else the default), each module's and the extra ones (a
-// judge's).
-func (e *runEnv) checkRun(ctx context.Context, st *store.Store, program string, version int, lm string, extra ...string) (*model.Program, error) {
-	var p *model.Program
-	var err error
-	if version > 0 {
-		p, err = st.GetProgramVersion(ctx, program, version)
-	} else {
-		p, err = st.GetProgram(ctx, program)
-	}
-	if err != nil {
-		return nil, err
-	}
-	profiles := append([]string{cmp.Or(lm, p.LM, e.cfg.DefaultLM())}, extra...)
-	for _, m := range p.Modules {
-		profiles = append(profiles, m.LM)
-	}
-	for _, name := range profiles {
-		if name == "" {
-			continue
-		}
-		if err := e.lms.check(name); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
 
 // logDir is where a command that needs no workspace logs: the workspace
 // if there is one (appending beside its owner is fine), else the user
@@ -144,7 +25,7 @@ func (e *runEnv) checkRun(ctx context.Context, st *store.Store, program string, 
 func (a *cli) logDir() (string, error) {
 	dir, err := a.workspaceDir()
 	if err == nil {
-		if _, serr := os.Stat(filepath.Join(dir, dbDir)); serr == nil {
+		if _, serr := os.Stat(filepath.Join(dir, owner.DBDir)); serr == nil {
 			return dir, nil
 		}
 	}
@@ -162,7 +43,7 @@ func (a *cli) logDir() (string, error) {
 func (a *cli) runCommand() *cobra.Command {
 	var inputs []string
 	var example, dataset, split, lmName, labels string
-	var version, limit, concurrency int
+	var version, limit int
 	var asJSON, noCache, wait bool
 	var pf poolFlags
 	c := &cobra.Command{
@@ -188,67 +69,24 @@ func (a *cli) runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var p *model.Program
-			check := func(st *store.Store, env *runEnv) error {
-				var err error
-				p, err = env.checkRun(ctx, st, args[0], version, lmName)
-				return err
-			}
-			eng, _, err := a.startOwner(ctx, pf, concurrency, check)
-			if err != nil {
-				return err
-			}
-			st := a.shared.st
 			if dataset != "" {
-				return a.runDataset(ctx, st, eng, p, dataset, split, limit, lmName, model.ParseLabels(labels), noCache, asJSON)
+				return a.runDataset(ctx, app.BatchRequest{Program: args[0], Version: version, LM: lmName,
+					Labels: model.ParseLabels(labels), NoCache: noCache, Limit: limit}, dataset, split, asJSON)
 			}
 			if example != "" {
-				name, n, err := parseExampleRef(example)
-				if err != nil {
+				if in, err = a.exampleInputs(ctx, args[0], version, example, split); err != nil {
 					return err
-				}
-				d, err := st.GetDataset(ctx, name)
-				if err != nil {
-					return err
-				}
-				sp, _ := model.ParseSplit(split)
-				if split == "" {
-					sp = ""
-				}
-				ex, err := st.ExampleAt(ctx, name, sp, n)
-				if err != nil {
-					return err
-				}
-				flow, err := a.shared.flow(ctx, p)
-				if err != nil {
-					return err
-				}
-				lab, err := model.Labels(p.Name, flow, d, nil)
-				if err != nil {
-					return err
-				}
-				in, _ = lab.Split(ex.Data)
-			}
-			for _, f := range p.Inputs() {
-				if _, ok := in[f.Name]; !ok {
-					return usagef("program %s needs input %q: pass --input %s=... (or --example DATASET:N)", p.Name, f.Name, f.Name)
 				}
 			}
-			e, err := eng.Submit(ctx, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: lmName, NoCache: noCache})
+			e, err := a.svc.Run(ctx, app.RunRequest{Program: args[0], Version: version, Inputs: in, LM: lmName, NoCache: noCache, Wait: true})
 			if err != nil {
 				return err
 			}
-			if e, err = eng.Wait(ctx, e.ID); err != nil {
-				return err
-			}
-			traced := e
+			traced := e.ID
 			if e.CacheHit && !e.CacheOf.IsZero() {
-				// A cache hit ran nothing: its trace is the one it answers from.
-				if traced, err = st.GetExecution(ctx, e.CacheOf); err != nil {
-					return err
-				}
+				traced = e.CacheOf // a cache hit ran nothing: its trace is the one it answers from
 			}
-			tr, err := loadTrace(ctx, st, traced)
+			tr, err := loadTrace(ctx, a.svc, traced)
 			if err != nil {
 				return err
 			}
@@ -294,7 +132,7 @@ func (a *cli) runCommand() *cobra.Command {
 	c.Flags().StringVar(&labels, "labels", "", "with --dataset: the fields to compare with the outputs, a,b (default: the program's outputs the dataset has)")
 	c.Flags().StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
 	c.Flags().IntVar(&version, "version", 0, "run a specific version (default: latest)")
-	c.Flags().IntVar(&concurrency, "concurrency", 0, "executions at once (default: config, else 8)")
+	c.Flags().Int("concurrency", 0, "executions at once, when this process starts the queue (default: config, else 8)")
 	c.Flags().BoolVar(&noCache, "no-cache", false, "do not answer from the execution cache")
 	c.Flags().BoolVar(&wait, "wait", true, "wait for the execution to end (it always does)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -315,23 +153,56 @@ func runFailure(e *model.Execution) error {
 	return err
 }
 
-// loadTrace reads an execution's spans from the store, page by page.
-func loadTrace(ctx context.Context, st *store.Store, e *model.Execution) (*traceTree, error) {
+// loadTrace reads an execution's spans, page by page.
+func loadTrace(ctx context.Context, svc app.Executions, id model.ID) (*traceTree, error) {
 	tr := newTraceTree()
 	var after uint64
 	for {
-		page, err := st.Spans(ctx, e.ID, after, 1000)
+		page, err := svc.Spans(ctx, id, after, 1000)
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range page {
+		for _, s := range page.Spans {
 			tr.add(s)
-			after = s.Seq
 		}
-		if len(page) < 1000 {
+		if page.Next == 0 {
 			return tr, nil
 		}
+		after = page.Next
 	}
+}
+
+// exampleInputs are the inputs of example N of a dataset (--example
+// DATASET:N) for a program version: its fields split by the one labels rule.
+func (a *cli) exampleInputs(ctx context.Context, program string, version int, ref, split string) (map[string]any, error) {
+	name, n, err := parseExampleRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	var sp model.Split
+	if split != "" {
+		if sp, err = model.ParseSplit(split); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	d, err := a.svc.Dataset(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := a.svc.ExampleAt(ctx, name, sp, n)
+	if err != nil {
+		return nil, err
+	}
+	flow, err := a.svc.Flow(ctx, program, version)
+	if err != nil {
+		return nil, err
+	}
+	lab, err := model.Labels(program, flow, d, nil)
+	if err != nil {
+		return nil, err
+	}
+	in, _ := lab.Split(ex.Data)
+	return in, nil
 }
 
 type batchSummary struct {
@@ -350,90 +221,51 @@ type batchSummary struct {
 	Failures   []execRow          `json:"failures,omitempty"`
 }
 
-// runDataset submits one execution per example and waits for all of them,
-// drawing progress from the engine's events.
-func (a *cli) runDataset(ctx context.Context, st *store.Store, eng *engine.Engine, p *model.Program, name, split string, limit int, lm string, labels []string, noCache, asJSON bool) error {
-	d, err := st.GetDataset(ctx, name)
-	if err != nil {
-		return err
-	}
-	flow, err := a.shared.flow(ctx, p)
-	if err != nil {
-		return err
-	}
-	lab, err := model.Labels(p.Name, flow, d, labels)
-	if err != nil {
-		return usageError{err}
-	}
-	var sp model.Split
+// runDataset runs a batch and follows it to its end with a progress bar,
+// then prints the summary.
+func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, split string, asJSON bool) error {
+	req.Data.Dataset = dataset
 	if split != "" {
-		if sp, err = model.ParseSplit(split); err != nil {
+		sp, err := model.ParseSplit(split)
+		if err != nil {
 			return usageError{err}
 		}
+		req.Data.Split = sp
 	}
-	batch := model.NewID().String()
-	var reqs []engine.Request
-	var examples []*model.Example
-	err = eachExample(ctx, st, d.Name, sp, func(e *model.Example) error {
-		if limit > 0 && len(reqs) >= limit {
-			return nil
-		}
-		in, _ := lab.Split(e.Data)
-		reqs = append(reqs, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: lm, Batch: batch, NoCache: noCache})
-		examples = append(examples, e)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if len(reqs) == 0 {
-		return fmt.Errorf("dataset %s has no examples%s", d.Name, map[bool]string{true: " in split " + string(sp)}[sp != ""])
-	}
-	events, stop := eng.Subscribe(256)
-	defer stop()
 	start := time.Now()
-	execs, err := eng.SubmitBatch(ctx, reqs)
+	b, err := a.svc.RunBatch(ctx, req)
+	if err != nil {
+		if app.CodeOf(err) == app.CodeInvalid {
+			return usageError{err}
+		}
+		return err
+	}
+	lab := b.Labeling
+	bar := newProgress(a.stderr, isTTY(a.stderr), len(b.Executions))
+	done, failed, cost := 0, 0, 0.0
+	finals, err := a.followExecutions(ctx, b.Executions, func(x *model.Execution) {
+		done++
+		cost += x.Cost
+		if x.State != model.Completed {
+			failed++
+		}
+		bar.update(done, failed, cost, false)
+	})
+	bar.update(done, failed, cost, true)
 	if err != nil {
 		return err
 	}
-	index := map[model.ID]int{}
-	final := make([]*model.Execution, len(execs))
-	left := 0
-	for i, e := range execs {
-		index[e.ID] = i
-		if e.State.Terminal() {
-			final[i] = e
-		} else {
-			left++
-		}
+	final := make([]*model.Execution, len(b.Executions))
+	for i, id := range b.Executions {
+		final[i] = finals[id]
 	}
-	bar := newProgress(a.stderr, a.stderrTTY(), len(execs))
-	done, failed, cost := len(execs)-left, 0, 0.0
-	for left > 0 {
-		select {
-		case <-ctx.Done():
-			bar.update(done, failed, cost, true)
-			return fmt.Errorf("interrupted with %d of %d executions left; they stay pending: `signet exec resume` finishes them", left, len(execs))
-		case ev := <-events:
-			if ev.Kind != engine.EventExecution {
-				continue
-			}
-			i, ok := index[ev.Execution.ID]
-			if !ok || final[i] != nil || !ev.Execution.State.Terminal() {
-				continue
-			}
-			final[i] = ev.Execution
-			left--
-			done++
-			cost += ev.Execution.Cost
-			if ev.Execution.State != model.Completed {
-				failed++
-			}
-			bar.update(done, failed, cost, false)
-		}
+	examples, err := a.batchExamples(ctx, req.Data, b.Examples)
+	if err != nil {
+		return err
 	}
-	bar.update(done, failed, cost, true)
-
+	p := &model.Program{Name: b.Program, Version: b.Version}
+	d := &model.Dataset{Name: dataset}
+	batch := b.ID.String()
 	sum := batchSummary{Program: p.Name, Version: p.Version, Dataset: d.Name, Batch: batch, Total: len(final), States: map[string]int{},
 		Elapsed: time.Since(start), Labels: lab}
 	matches := map[string]int{}
@@ -633,4 +465,44 @@ func spanLine(s model.Span) string {
 		fmt.Fprintf(&b, "  error: %s", clip(s.Error, 80))
 	}
 	return b.String()
+}
+
+// batchExamples are a batch's examples, in the batch's order, read page
+// by page from its dataset.
+func (a *cli) batchExamples(ctx context.Context, ref model.DataRef, ids []model.ID) ([]*model.Example, error) {
+	byID := make(map[model.ID]*model.Example, len(ids))
+	err := eachExample(ctx, a.svc, ref.Dataset, ref.Split, func(e *model.Example) error {
+		byID[e.ID] = e
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Example, len(ids))
+	for i, id := range ids {
+		if out[i] = byID[id]; out[i] == nil {
+			return nil, fmt.Errorf("dataset %s: example %s of the batch is gone", ref.Dataset, id)
+		}
+	}
+	return out, nil
+}
+
+// eachExample calls fn on every example of a dataset (or one split), page
+// by page.
+func eachExample(ctx context.Context, svc app.Datasets, name string, sp model.Split, fn func(*model.Example) error) error {
+	for cursor := ""; ; {
+		page, err := svc.ListExamples(ctx, app.ExampleQuery{Dataset: name, Split: sp, Cursor: cursor, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Examples {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		cursor = page.Next
+	}
 }

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/app/owner"
 )
 
 func (a *cli) serveCommand() *cobra.Command {
@@ -30,28 +31,27 @@ func (a *cli) serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(filepath.Join(dir, dbDir)); err != nil {
-				return missingWorkspace(dir)
-			}
-			_, st, o, err := a.acquire(ctx, dir, false, "serve")
+			s, err := owner.Acquire(ctx, owner.Options{Dir: dir, Command: "serve", Version: Version, Python: pf.python,
+				Workers: pf.workers, DefaultWorkers: serveWorkers(), Concurrency: concurrency, Notify: a.stderr})
 			if err != nil {
 				return err
 			}
-			if o == nil {
+			if s.Owner == nil {
+				st, err := s.Status(ctx)
+				if err != nil {
+					return err
+				}
 				return fmt.Errorf("workspace %s already has an owner: pid %d (signet %s), up %s; `signet status` shows it",
 					dir, st.PID, st.Command, (time.Duration(st.Uptime) * time.Second).Round(time.Second))
 			}
-			a.shared = o
-			defer func() { a.shared = nil }()
-			pf.defaultWorkers = serveWorkers()
-			if _, _, err := a.startOwner(ctx, pf, concurrency, nil); err != nil {
-				o.release(ctx, true, a.stderr)
+			if _, err := s.StartPool(ctx); err != nil {
+				s.Close(ctx, true)
 				return err
 			}
-			fmt.Fprintf(a.stdout, "serving workspace %s on %s (pid %d, API %s); ctrl-c stops\n", dir, o.sock, os.Getpid(), api.Version)
+			fmt.Fprintf(a.stdout, "serving workspace %s on %s (pid %d, API %s); ctrl-c stops\n", dir, s.Owner.Info().Socket, os.Getpid(), api.Version)
 			<-ctx.Done()
-			o.release(ctx, true, a.stderr)
-			fmt.Fprintf(a.stdout, "stopped; %d executions pending for the next owner\n", o.leftPending)
+			s.Close(ctx, true)
+			fmt.Fprintf(a.stdout, "stopped; %d executions pending for the next owner\n", s.Owner.LeftPending())
 			return nil
 		},
 	}
@@ -65,7 +65,7 @@ func (a *cli) serveCommand() *cobra.Command {
 type statusJSON struct {
 	Running   bool   `json:"running"`
 	Workspace string `json:"workspace"`
-	*api.Status
+	*app.Status
 }
 
 func (a *cli) statusCommand() *cobra.Command {
@@ -101,12 +101,12 @@ func (a *cli) statusCommand() *cobra.Command {
 	return c
 }
 
-func printStatus(w io.Writer, st *api.Status) {
+func printStatus(w io.Writer, st *app.Status) {
 	up := (time.Duration(st.Uptime * float64(time.Second))).Round(time.Second)
 	fmt.Fprintf(w, "owner      pid %d (signet %s), up %s, version %s, API %s\n", st.PID, st.Command, up, st.Version, st.API)
 	fmt.Fprintf(w, "workspace  %s\n", st.Workspace)
 	fmt.Fprintf(w, "queue      %d (%d pending, %d running)\n", st.Queue.Depth, st.Queue.Pending, st.Queue.Running)
-	fmt.Fprintf(w, "clients    %d command(s) of other processes running\n", st.Clients)
+	fmt.Fprintf(w, "clients    %d request(s) of other processes in flight\n", st.Clients)
 	if len(st.Pool) == 0 {
 		fmt.Fprintf(w, "engine     %s (workers start when something runs)\n", st.Engine)
 		return

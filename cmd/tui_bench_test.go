@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app/owner"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store"
 	"github.com/signet-dspy/signet/tui"
@@ -34,7 +35,7 @@ func tuiBenchWorkspace(b *testing.B) string {
 	os.RemoveAll(dir)
 	start := time.Now()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, dbDir)})
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, owner.DBDir)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,17 +85,16 @@ func tuiBenchWorkspace(b *testing.B) string {
 func BenchmarkTUIFirstFrame1M(b *testing.B) {
 	ws := tuiBenchWorkspace(b)
 	ctx := context.Background()
-	a := &cli{}
 	t0 := time.Now()
-	o, err := a.becomeOwner(ctx, ws, api.SocketPath(ws), false, "bench")
+	o, err := owner.Open(ctx, owner.Options{Dir: ws, Command: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	open := time.Since(t0)
-	defer o.release(ctx, true, nil)
+	defer o.Close(ctx, true)
 	var frames []time.Duration
 	for b.Loop() {
-		frames = append(frames, firstFrame(b, o.sock))
+		frames = append(frames, firstFrame(b, o.Info().Socket))
 	}
 	slices.Sort(frames)
 	b.ReportMetric(float64(frames[len(frames)/2].Microseconds())/1000, "median-ms")
@@ -107,9 +107,7 @@ func BenchmarkTUIFirstFrame1M(b *testing.B) {
 func firstFrame(b *testing.B, sock string) time.Duration {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cl := api.NewClient(sock)
-	deps := tui.Deps{Programs: tuiPrograms{cl}, Datasets: remotePrograms{cl}}
-	liveDeps(&deps, cl)
+	deps := tuiDeps{api.NewClient(sock)}.deps()
 	start := time.Now()
 	m := tui.New(deps, tui.Options{Workspace: "bench", Context: ctx})
 	msgs := make(chan tea.Msg, 64)

@@ -34,8 +34,8 @@ func TestTUIDatasetsAdapters(t *testing.T) {
 		name string
 		repo tui.Datasets
 	}{
-		{"store", storeDatasets{o.st}},
-		{"remote", remotePrograms{api.NewClient(api.SocketPath(ws))}},
+		{"owner", tuiDeps{o}},
+		{"client", tuiDeps{api.NewClient(api.SocketPath(ws))}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			name := "caps_" + c.name
@@ -107,11 +107,11 @@ func TestTUIDatasetsAdapters(t *testing.T) {
 			if _, err := c.repo.PutExample(ctx, &gone); err == nil {
 				t.Error("an edit re-created a deleted example")
 			}
-			got, err := o.st.GetExample(ctx, name, exs[0].ID)
+			got, err := o.Example(ctx, name, exs[0].ID)
 			if err != nil || got.Data["answer"] != "Roma" {
 				t.Errorf("stored %+v %v", got, err)
 			}
-			d, err = o.st.GetDataset(ctx, name)
+			d, err = o.Dataset(ctx, name)
 			if err != nil || d.Counts[model.Validation] != 1 || d.Counts[model.Test] != 1 || d.Size() != 2 {
 				t.Errorf("counts %+v %v", d, err)
 			}

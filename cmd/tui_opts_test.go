@@ -23,7 +23,7 @@ func TestTUIOptimizationsAdapter(t *testing.T) {
 	own(t, ws)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	o := tuiOptimizations{api.NewClient(api.SocketPath(ws))}
+	o := tuiDeps{api.NewClient(api.SocketPath(ws))}
 
 	// The form's mistakes come back as errors naming the field.
 	for _, c := range []struct {

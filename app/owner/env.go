@@ -42,7 +42,7 @@ func NewEnv(python, logDir string) (*Env, error) {
 	if e.Log, err = os.OpenFile(filepath.Join(logDir, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
 		return nil, fmt.Errorf("opening log file: %w", err)
 	}
-	e.LMs = &LMs{cfg: cfg, python: py.Path, log: e.Log}
+	e.LMs = NewLMs(cfg, py.Path, e.Log)
 	return e, nil
 }
 
@@ -69,7 +69,7 @@ func (e *Env) Close() {
 	if e.Pool != nil {
 		e.Pool.Close(context.Background())
 	}
-	e.LMs.close()
+	e.LMs.Close()
 	e.Log.Close()
 }
 
@@ -210,8 +210,14 @@ func (r *LMs) Specs(ctx context.Context, p *model.Program, asked string) (bridge
 // Default is the workspace's default LM profile.
 func (r *LMs) Default() string { return r.cfg.DefaultLM() }
 
-// close stops the local server if this process started it.
-func (r *LMs) close() {
+// NewLMs resolves cfg's profiles; python runs the local LM server when a
+// profile needs it, and its output goes to log.
+func NewLMs(cfg *config.Config, python string, log io.Writer) *LMs {
+	return &LMs{cfg: cfg, python: python, log: log}
+}
+
+// Close stops the local server if these LMs started it.
+func (r *LMs) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.local != nil {

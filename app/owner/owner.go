@@ -52,6 +52,7 @@ type Options struct {
 	Python         string
 	Workers        int
 	DefaultWorkers int
+	Concurrency    int // executions at once; 0: the config's
 	// Notify, when set, hears what the owner does on its own: recovery of
 	// an earlier owner's jobs, waiting for clients before stopping.
 	Notify io.Writer

@@ -78,9 +78,13 @@ func (o *Owner) startEngine(ctx context.Context) (*engine.Engine, engine.Recover
 		}
 		o.pool.Store(e.Pool)
 	}
+	concurrency := e.Config.Concurrency
+	if o.opts.Concurrency > 0 {
+		concurrency = o.opts.Concurrency
+	}
 	eng := engine.New(engine.Options{
 		Store: o.st, Pool: e.Pool, LMs: e.LMs, DefaultLM: e.Config.DefaultLM(),
-		Concurrency: e.Config.Concurrency, CacheTTL: e.Config.CacheTTL(), Log: e.Log,
+		Concurrency: concurrency, CacheTTL: e.Config.CacheTTL(), Log: e.Log,
 	})
 	o.subMu.Lock()
 	o.events = eng
