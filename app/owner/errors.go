@@ -10,6 +10,7 @@ import (
 	"github.com/signet-dspy/signet/engine"
 	"github.com/signet-dspy/signet/evaluate"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/datafile"
 	"github.com/signet-dspy/signet/optimize"
 	"github.com/signet-dspy/signet/store"
 )
@@ -29,6 +30,7 @@ func fail(err error) error {
 		ob *optimize.BudgetError
 		be *bridge.Error
 		ke *KeyError
+		de *datafile.Error
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -46,7 +48,7 @@ func fail(err error) error {
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, optimize.ErrClosed), errors.Is(err, evaluate.ErrClosed),
 		errors.Is(err, bridge.ErrClosed):
 		return app.Wrap(app.CodeUnavailable, err)
-	case errors.As(err, &fe), errors.As(err, &se), errors.As(err, &te), errors.As(err, &ke),
+	case errors.As(err, &fe), errors.As(err, &se), errors.As(err, &te), errors.As(err, &ke), errors.As(err, &de),
 		errors.Is(err, store.ErrInvalidCursor), errors.Is(err, optimize.ErrNoResult):
 		return app.Wrap(app.CodeInvalid, err)
 	case errors.As(err, &be) && (be.Code == "bad_input" || be.Code == "bad_program"):
