@@ -309,4 +309,3 @@ func TestParsers(t *testing.T) {
 		t.Error("bad split accepted")
 	}
 }
-

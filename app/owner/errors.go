@@ -10,6 +10,7 @@ import (
 	"github.com/signet-dspy/signet/engine"
 	"github.com/signet-dspy/signet/evaluate"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/datafile"
 	"github.com/signet-dspy/signet/optimize"
 	"github.com/signet-dspy/signet/store"
 )
@@ -29,6 +30,7 @@ func fail(err error) error {
 		ob *optimize.BudgetError
 		be *bridge.Error
 		ke *KeyError
+		de *datafile.Error
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -50,7 +52,7 @@ func fail(err error) error {
 		e := app.Wrap(app.CodeInvalid, err).(*app.Error)
 		e.Field = fe.Field
 		return e
-	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &ke),
+	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &ke), errors.As(err, &de),
 		errors.Is(err, store.ErrInvalidCursor), errors.Is(err, optimize.ErrNoResult):
 		return app.Wrap(app.CodeInvalid, err)
 	case errors.As(err, &be) && (be.Code == "bad_input" || be.Code == "bad_program"):
