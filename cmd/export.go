@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,17 +14,13 @@ import (
 	"github.com/signet-dspy/signet/model"
 )
 
-// parseProgramRef reads NAME or NAME@VERSION.
+// parseProgramRef reads NAME or NAME@VERSION; a bad one is a usage error.
 func parseProgramRef(s string) (string, int, error) {
-	name, v, ok := strings.Cut(s, "@")
-	if !ok {
-		return name, 0, nil
+	name, v, err := model.ParseProgramRef(s)
+	if err != nil {
+		return "", 0, usageError{err}
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
-	if err != nil || n <= 0 {
-		return "", 0, usagef("%q: want NAME or NAME@VERSION (a version number)", s)
-	}
-	return name, n, nil
+	return name, v, nil
 }
 
 func (a *cli) programExport() *cobra.Command {

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -92,4 +93,17 @@ func ParseDataRef(s string) (DataRef, error) {
 		ref.Split = sp
 	}
 	return ref, nil
+}
+
+// ParseProgramRef reads NAME or NAME@VERSION ("qa@3", "qa@v3").
+func ParseProgramRef(s string) (string, int, error) {
+	name, v, ok := strings.Cut(s, "@")
+	if !ok {
+		return name, 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
+	if err != nil || n <= 0 {
+		return "", 0, &FieldError{Field: "program", Msg: fmt.Sprintf("%q: want NAME or NAME@VERSION (a version number)", s)}
+	}
+	return name, n, nil
 }

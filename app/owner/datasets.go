@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/signet-dspy/signet/app"
@@ -343,25 +342,11 @@ func checkNamedFields(path string, opts importOptions, fields []string) error {
 // programRef is the program version "NAME[@VERSION]" names (the newest
 // without a version).
 func (o *Owner) programRef(ctx context.Context, ref string) (*model.Program, error) {
-	name, version, err := ParseProgramRef(ref)
+	name, version, err := model.ParseProgramRef(ref)
 	if err != nil {
 		return nil, err
 	}
 	return o.program(ctx, name, version)
-}
-
-// ParseProgramRef reads NAME or NAME@VERSION (also NAME@vVERSION); the
-// version is 0 when not given.
-func ParseProgramRef(s string) (string, int, error) {
-	name, v, ok := strings.Cut(s, "@")
-	if !ok {
-		return name, 0, nil
-	}
-	n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
-	if err != nil || n <= 0 {
-		return "", 0, app.Errorf(app.CodeInvalid, "%q: want NAME or NAME@VERSION (a version number)", s)
-	}
-	return name, n, nil
 }
 
 // splitOrAll checks a split that may be "" for every split.
