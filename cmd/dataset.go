@@ -64,7 +64,8 @@ func (a *cli) datasetImport() *cobra.Command {
 			res, err := a.svc.ImportDataset(c.Context(), app.ImportDatasetRequest{Name: name, File: path, Format: format,
 				Split: sp, Inputs: model.ParseLabels(inputs), Description: desc, Types: types, TypesFrom: program, Data: file})
 			if err != nil {
-				if app.CodeOf(err) == app.CodeInvalid && appField(err) == "usage" {
+				// A flag naming what the file does not have is how the command was called.
+				if f := appField(err); app.CodeOf(err) == app.CodeInvalid && (f == "types" || f == "inputs") {
 					return usageError{err}
 				}
 				return err
