@@ -45,11 +45,11 @@ func TestCost(t *testing.T) {
 	}
 	for _, row := range rep.Programs {
 		n := map[string]int{"qa": 2, "other": 1}[row.Program]
-		if row.Month != month || row.Executions != n || !near(row.Cost, spent[row.Program]) || row.Usage.Calls != n {
+		if row.Month != month || row.Executions != n || !sameCost(row.Cost, spent[row.Program]) || row.Usage.Calls != n {
 			t.Fatalf("row %+v: want %d executions costing %v", row, n, spent[row.Program])
 		}
 	}
-	if !near(rep.Total, spent["qa"]+spent["other"]) {
+	if !sameCost(rep.Total, spent["qa"]+spent["other"]) {
 		t.Fatalf("total %v, spent %v", rep.Total, spent)
 	}
 
@@ -58,7 +58,7 @@ func TestCost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if all.Month != "" || len(all.Programs) != 2 || !near(all.Total, rep.Total) {
+		if all.Month != "" || len(all.Programs) != 2 || !sameCost(all.Total, rep.Total) {
 			t.Fatalf("every month: %+v", all)
 		}
 	})
@@ -71,7 +71,7 @@ func TestCost(t *testing.T) {
 			}
 			// The current month's days end today, which is the runs' day or,
 			// past midnight, a later one.
-			if len(got.Days) < day || !near(got.Days[day-1], want) || !near(sum(got.Days), got.Total) || !near(got.Total, want) {
+			if len(got.Days) < day || !sameCost(got.Days[day-1], want) || !sameCost(sumDays(got.Days), got.Total) || !sameCost(got.Total, want) {
 				t.Fatalf("program %q: days %v, total %v; want %v on day %d", program, got.Days, got.Total, want, day)
 			}
 		}
@@ -79,7 +79,7 @@ func TestCost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(past.Days) != 29 || sum(past.Days) != 0 || len(past.Programs) != 0 || past.Total != 0 {
+		if len(past.Days) != 29 || sumDays(past.Days) != 0 || len(past.Programs) != 0 || past.Total != 0 {
 			t.Fatalf("a past month: %+v", past)
 		}
 		future, err := o.Cost(ctx, app.CostQuery{Month: "2999-01", Days: true})
@@ -200,7 +200,7 @@ func TestCostRefuses(t *testing.T) {
 	}
 }
 
-func sum(xs []float64) float64 {
+func sumDays(xs []float64) float64 {
 	var s float64
 	for _, x := range xs {
 		s += x
@@ -208,6 +208,6 @@ func sum(xs []float64) float64 {
 	return s
 }
 
-// near compares costs summed in another order (the store's rollups keep
+// sameCost compares costs summed in another order (the store's rollups keep
 // nano-dollars).
-func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+func sameCost(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
