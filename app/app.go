@@ -91,7 +91,9 @@ type Executions interface {
 	Spans(ctx context.Context, id model.ID, after uint64, limit int) (*SpanPage, error)
 	CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error)
 	// ResumeExecutions recovers what an interrupted owner left and runs
-	// every pending execution to its end.
+	// every pending execution to its end; it answers once they are queued
+	// again, with what it recovered (the executions' events say when they
+	// end).
 	ResumeExecutions(ctx context.Context) (*Recovered, error)
 }
 
@@ -438,7 +440,7 @@ type Promoted struct {
 type CostQuery struct {
 	Program string `json:"program,omitempty"`
 	Month   string `json:"month,omitempty"` // "2006-01"; "" = every month
-	Days    bool   `json:"days,omitempty"`  // also the cost per day of Month
+	Days    bool   `json:"days,omitempty"`  // also the cost per day of Month (which it needs)
 }
 
 // CostReport is cost per program per month, against the budgets.
@@ -447,7 +449,7 @@ type CostReport struct {
 	Programs []CostRow          `json:"programs"`
 	Total    float64            `json:"total"`
 	Budgets  map[string]float64 `json:"budgets,omitempty"` // by program; the workspace's under ""
-	Days     []float64          `json:"days,omitempty"`    // cost per day of Month, index 0 is day 1
+	Days     []float64          `json:"days,omitempty"`    // cost per day of Month, index 0 is day 1; the current month's end today
 }
 
 // CostRow is one program's month.

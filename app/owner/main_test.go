@@ -1,4 +1,4 @@
-package owner_test
+package owner
 
 import (
 	"testing"

@@ -1,0 +1,226 @@
+package owner
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
+)
+
+// Run checks what a run needs that no worker has to see (the version or
+// the variant, every LM profile and its key), then submits it to the
+// engine, which checks the inputs; with Wait it answers once it has ended.
+func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, error) {
+	p, err := o.runnable(ctx, req.Program, req.Version, req.Variant, req.LM)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := o.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The version read above, not "the newest" again: a save in between
+	// does not change what was checked.
+	x, err := eng.Submit(ctx, engine.Request{Program: p.Name, Version: p.Version, Inputs: req.Inputs, LM: req.LM,
+		NoCache: req.NoCache, Variant: req.Variant})
+	if err != nil {
+		return nil, fail(err)
+	}
+	if req.Wait && !x.State.Terminal() {
+		if x, err = eng.Wait(ctx, x.ID); err != nil {
+			return nil, fail(err)
+		}
+	}
+	return x, nil
+}
+
+// runnable is the program a run executes: the stored version, or the
+// variant over it (its LM, when it names none, is the version's), once
+// every LM profile it uses is known and has its key. The engine validates
+// the variant's name against the program.
+func (o *Owner) runnable(ctx context.Context, name string, version int, variant *model.Program, lm string) (*model.Program, error) {
+	p, err := o.program(ctx, name, version)
+	if err != nil {
+		return nil, fail(err)
+	}
+	run := p
+	if variant != nil {
+		v := *variant
+		v.Name, v.LM = name, cmp.Or(v.LM, p.LM)
+		if err := v.Validate(); err != nil {
+			return nil, app.Wrap(app.CodeInvalid, &model.FieldError{Field: "variant", Msg: err.Error(), Err: err})
+		}
+		run = &v
+	}
+	lms, err := o.LMs()
+	if err != nil {
+		return nil, err
+	}
+	if err := lms.CheckProgram(run, lm); err != nil {
+		// An unknown profile or a missing key is the request's fault.
+		return nil, app.Wrap(app.CodeInvalid, err)
+	}
+	return p, nil
+}
+
+// RunBatch submits one execution per example of a dataset (or a split), in
+// the dataset's order, up to Limit: each takes the example's inputs as the
+// program's flow and the labels (model.Labels) divide them.
+func (o *Owner) RunBatch(ctx context.Context, req app.BatchRequest) (*app.Batch, error) {
+	if req.Limit < 0 {
+		return nil, app.Errorf(app.CodeInvalid, "limit %d: want a number of examples ≥ 0 (0: all)", req.Limit)
+	}
+	if req.Data.Dataset == "" {
+		return nil, app.Errorf(app.CodeInvalid, "data: name the dataset to run on")
+	}
+	q := store.ExampleQuery{Dataset: req.Data.Dataset, Limit: 1000}
+	if req.Data.Split != "" {
+		sp, err := model.ParseSplit(string(req.Data.Split))
+		if err != nil {
+			return nil, app.Errorf(app.CodeInvalid, "data %s: %w", req.Data, err)
+		}
+		q.Split = sp
+	}
+	p, err := o.runnable(ctx, req.Program, req.Version, nil, req.LM)
+	if err != nil {
+		return nil, err
+	}
+	d, err := o.st.GetDataset(ctx, req.Data.Dataset)
+	if err != nil {
+		return nil, fail(err)
+	}
+	flow, err := o.flow(ctx, p)
+	if err != nil {
+		return nil, fail(err)
+	}
+	lab, err := model.Labels(p.Name, flow, d, req.Labels)
+	if err != nil {
+		return nil, app.Wrap(app.CodeInvalid, err)
+	}
+	b := &app.Batch{ID: model.NewID(), Program: p.Name, Version: p.Version, Labeling: lab}
+	var reqs []engine.Request
+	full := func() bool { return req.Limit > 0 && len(reqs) == req.Limit }
+	for {
+		page, next, err := o.st.ListExamples(ctx, q)
+		if err != nil {
+			return nil, fail(err)
+		}
+		for _, e := range page {
+			if full() {
+				break
+			}
+			in, _ := lab.Split(e.Data)
+			reqs = append(reqs, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: req.LM,
+				Batch: b.ID.String(), NoCache: req.NoCache})
+			b.Examples = append(b.Examples, e.ID)
+		}
+		if next == "" || full() {
+			break
+		}
+		q.Cursor = next
+	}
+	if len(reqs) == 0 {
+		return nil, app.Errorf(app.CodeInvalid, "dataset %s has no examples to run", req.Data)
+	}
+	eng, err := o.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	xs, err := eng.SubmitBatch(ctx, reqs)
+	if err != nil {
+		return nil, fail(fmt.Errorf("dataset %s: %w", req.Data, err))
+	}
+	b.Executions = make([]model.ID, len(xs))
+	for i, x := range xs {
+		b.Executions[i] = x.ID
+	}
+	return b, nil
+}
+
+func (o *Owner) ListExecutions(ctx context.Context, q app.ExecutionQuery) (*app.ExecutionPage, error) {
+	sq := store.ExecQuery{Program: q.Program, Cursor: q.Cursor, Limit: q.Limit}
+	if q.State != "" {
+		s, err := model.ParseRunState(string(q.State))
+		if err != nil {
+			return nil, app.Wrap(app.CodeInvalid, &model.FieldError{Field: "state", Msg: err.Error(), Err: err})
+		}
+		sq.State = s
+	}
+	xs, next, err := o.st.ListExecutions(ctx, sq)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if xs == nil {
+		xs = []*model.Execution{}
+	}
+	return &app.ExecutionPage{Executions: xs, Next: next}, nil
+}
+
+func (o *Owner) Execution(ctx context.Context, id model.ID) (*model.Execution, error) {
+	x, err := o.st.GetExecution(ctx, id)
+	return x, fail(err)
+}
+
+// maxSpanPage bounds a page of spans (and is the page when none is asked).
+const maxSpanPage = 1000
+
+// Spans is a page of an execution's trace. One span more than the page is
+// read, so that Next is 0 exactly when the trace has no more.
+func (o *Owner) Spans(ctx context.Context, id model.ID, after uint64, limit int) (*app.SpanPage, error) {
+	if limit <= 0 || limit > maxSpanPage {
+		limit = maxSpanPage
+	}
+	if _, err := o.st.GetExecution(ctx, id); err != nil {
+		return nil, fail(err)
+	}
+	spans, err := o.st.Spans(ctx, id, after, limit+1)
+	if err != nil {
+		return nil, fail(err)
+	}
+	page := &app.SpanPage{Spans: spans}
+	if len(spans) > limit {
+		page.Spans = spans[:limit]
+		page.Next = spans[limit-1].Seq
+	}
+	if page.Spans == nil {
+		page.Spans = []model.Span{}
+	}
+	return page, nil
+}
+
+// CancelExecution cancels a pending or running execution and answers it as
+// it is then. One that has ended is CodeFinished, told without starting
+// the workers.
+func (o *Owner) CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error) {
+	x, err := o.st.GetExecution(ctx, id)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if x.State.Terminal() {
+		return nil, fail(fmt.Errorf("cancel execution %s: %w (%s)", id, engine.ErrFinished, x.State))
+	}
+	eng, err := o.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Cancel(ctx, id); err != nil {
+		return nil, fail(err)
+	}
+	x, err = o.st.GetExecution(ctx, id)
+	return x, fail(err)
+}
+
+// ResumeExecutions starts the engine, which recovers what an earlier owner
+// left pending or running and runs it; the counts are what this call
+// recovered (none when the engine already ran: it recovered then).
+func (o *Owner) ResumeExecutions(ctx context.Context) (*app.Recovered, error) {
+	_, rec, err := o.startEngine(ctx)
+	if err != nil {
+		return nil, fail(err)
+	}
+	return &app.Recovered{Requeued: rec.Requeued, Retried: rec.Retried, Failed: rec.Failed}, nil
+}
