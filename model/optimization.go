@@ -48,24 +48,27 @@ func (m Metric) Spelling() string {
 
 // Optimization is one compile of a program version by a DSPy optimizer.
 type Optimization struct {
-	ID            ID             `json:"id"`
-	Program       string         `json:"program"`
-	BaseVersion   int            `json:"base_version"`
-	Optimizer     string         `json:"optimizer"`
-	Settings      map[string]any `json:"settings,omitempty"`
-	Train         DataRef        `json:"train"`
-	Val           DataRef        `json:"val,omitzero"`
-	Test          DataRef        `json:"test,omitzero"`
-	Metric        Metric         `json:"metric"`
-	Labels        []string       `json:"labels,omitempty"` // explicit labels; none: model.Labels's rule
-	State         RunState       `json:"state"`
-	Trials        int            `json:"trials"`
-	BaselineScore float64        `json:"baseline_score"`
-	BestScore     float64        `json:"best_score"`
-	ResultVersion int            `json:"result_version,omitempty"`
-	Budget        float64        `json:"budget,omitempty"`
-	Cost          float64        `json:"cost"`
-	LMCalls       int            `json:"lm_calls"`
+	ID          ID             `json:"id"`
+	Program     string         `json:"program"`
+	BaseVersion int            `json:"base_version"`
+	Optimizer   string         `json:"optimizer"`
+	Settings    map[string]any `json:"settings,omitempty"`
+	Train       DataRef        `json:"train"`
+	Val         DataRef        `json:"val,omitzero"`
+	Test        DataRef        `json:"test,omitzero"`
+	Metric      Metric         `json:"metric"`
+	Labels      []string       `json:"labels,omitempty"` // explicit labels; none: model.Labels's rule
+	State       RunState       `json:"state"`
+	// Attempts counts the times the run was started: an attempt cut short
+	// by a crash resumes in the next one (at most MaxAttempts in all).
+	Attempts      int     `json:"attempts,omitempty"`
+	Trials        int     `json:"trials"`
+	BaselineScore float64 `json:"baseline_score"`
+	BestScore     float64 `json:"best_score"`
+	ResultVersion int     `json:"result_version,omitempty"`
+	Budget        float64 `json:"budget,omitempty"`
+	Cost          float64 `json:"cost"`
+	LMCalls       int     `json:"lm_calls"`
 	// LM and ReflectionLM are the profiles of the run ("" = the program's
 	// and none); Threads and Seed are passed to the optimizer.
 	LM           string `json:"lm,omitempty"`
@@ -105,9 +108,20 @@ type Optimization struct {
 // version, or a candidate that regressed.
 func (o *Optimization) HasResult() bool { return o.ResultVersion > 0 || o.Candidate != nil }
 
-// Move applies a state transition; an illegal one is an error.
+// Move applies a state transition, counting attempts; an illegal one is an
+// error. StartedAt stays the first attempt's start.
 func (o *Optimization) Move(to RunState, now time.Time) error {
-	return moveRun("optimization", &o.State, &o.StartedAt, &o.FinishedAt, to, now)
+	first := o.StartedAt
+	if err := moveRun("optimization", &o.State, &o.StartedAt, &o.FinishedAt, to, now); err != nil {
+		return err
+	}
+	if to == Running {
+		o.Attempts++
+		if !first.IsZero() {
+			o.StartedAt = first
+		}
+	}
+	return nil
 }
 
 // ExampleResult is one validation example's outcome in a trial.

@@ -1,0 +1,205 @@
+package jobs
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// Spans are written in batches while an execution runs: every
+// spanFlushEvery, or as soon as spanFlushCount are waiting.
+const (
+	spanFlushEvery = 50 * time.Millisecond
+	spanFlushCount = 64
+)
+
+// spanWriter persists the spans of one attempt as they stream in.
+//
+// Each span arrives twice, open at its start and closed at its end, with the
+// same ID. The first arrival takes the next seq and is written as soon as a
+// batch goes out, so a crash mid-run keeps the spans open at that moment;
+// the second arrival is written under the same seq and replaces it. So a
+// stored trace has one record per span, in start order (parents before
+// their children), and a reader needs no merging. A later attempt of the
+// same execution continues the numbering: its spans follow the earlier
+// attempts' under their own root.
+type spanWriter struct {
+	k    *Kernel
+	exec model.ID
+
+	mu   sync.Mutex
+	seqs map[string]uint64     // span ID → seq
+	open map[string]model.Span // spans started and not yet ended
+	buf  []model.Span          // not yet written
+	at   map[uint64]int        // index in buf by seq
+	next uint64                // last seq handed out
+	bill charge                // the LM calls of this attempt that ended
+
+	kick chan struct{}
+	quit chan struct{}
+	done chan struct{}
+}
+
+func (k *Kernel) newSpanWriter(exec model.ID, last uint64) *spanWriter {
+	w := &spanWriter{k: k, exec: exec, seqs: map[string]uint64{}, open: map[string]model.Span{},
+		at: map[uint64]int{}, next: last, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// add is the pool's onSpan: it is called on one goroutine, in arrival order.
+func (w *spanWriter) add(s model.Span) {
+	w.mu.Lock()
+	w.putLocked(&s)
+	full := len(w.buf) >= spanFlushCount
+	w.mu.Unlock()
+	if full {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	w.k.publishSpan(&s)
+}
+
+func (w *spanWriter) putLocked(s *model.Span) {
+	seq, ok := w.seqs[s.ID]
+	if !s.End.IsZero() {
+		if _, open := w.open[s.ID]; open || !ok || s.ID == "" {
+			w.bill.add(s) // its first end: an LM call is charged once
+		}
+	}
+	if !ok || s.ID == "" {
+		w.next++
+		seq = w.next
+		if s.ID != "" {
+			w.seqs[s.ID] = seq
+		}
+	}
+	s.Execution, s.Seq = w.exec, seq
+	if s.End.IsZero() {
+		w.open[s.ID] = *s
+	} else {
+		delete(w.open, s.ID)
+	}
+	if i, ok := w.at[seq]; ok {
+		w.buf[i] = *s
+		return
+	}
+	w.at[seq] = len(w.buf)
+	w.buf = append(w.buf, *s)
+}
+
+func (w *spanWriter) loop() {
+	defer close(w.done)
+	t := time.NewTicker(spanFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case <-t.C:
+		case <-w.kick:
+		}
+		if b := w.take(); len(b) > 0 {
+			if err := w.k.st.AppendSpans(storeCtx, w.exec, b); err != nil {
+				// The end of the run writes what is left; what was lost here
+				// is only part of a trace, never the execution.
+				w.k.log.printf("execution %s: writing %d spans: %v", w.exec, len(b), err)
+			}
+		}
+	}
+}
+
+func (w *spanWriter) take() []model.Span {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := w.buf
+	w.buf = nil
+	clear(w.at)
+	return b
+}
+
+// finish stops the background writes and returns the spans still to be
+// written, to go in the same transaction as the attempt's outcome, and what
+// the attempt's LM calls cost. When the attempt failed (openErr != ""),
+// spans still open are closed at now with that error, so the trace does not
+// show them running forever.
+func (w *spanWriter) finish(openErr string, now time.Time) ([]model.Span, charge) {
+	close(w.quit)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.open {
+		if s.Kind == model.SpanLM {
+			// Begun and never ended (the worker died, or the call was
+			// abandoned): the provider may have billed it, for an amount
+			// nobody will report.
+			w.bill.unknown = true
+		}
+	}
+	if openErr != "" {
+		for _, s := range w.open {
+			s.End, s.Error = now, openErr
+			w.putLocked(&s)
+		}
+	}
+	rest := w.buf
+	w.buf = nil
+	clear(w.at)
+	slices.SortFunc(rest, func(a, b model.Span) int { return cmp.Compare(a.Seq, b.Seq) })
+	return rest, w.bill
+}
+
+// last is the highest seq handed out.
+func (w *spanWriter) last() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.next
+}
+
+// charge is what LM calls cost, summed from their spans: each LM span
+// carries the usage and cost of its call when it ends (docs/protocol.md).
+type charge struct {
+	cost    float64
+	usage   map[string]model.Usage // by model
+	unknown bool
+}
+
+// add counts one ended span; spans of other kinds cost nothing.
+func (c *charge) add(s *model.Span) {
+	if s.Kind != model.SpanLM {
+		return
+	}
+	c.cost += s.Cost
+	c.unknown = c.unknown || s.CostUnknown
+	if s.Usage == (model.Usage{}) {
+		return // a cache hit, or a call that failed: nothing billed
+	}
+	if c.usage == nil {
+		c.usage = map[string]model.Usage{}
+	}
+	m := cmp.Or(s.Model, s.Name)
+	c.usage[m] = c.usage[m].Add(s.Usage)
+}
+
+// to adds c to x's cost and usage. x's usage map is replaced, not written:
+// maps of a stored execution are shared (see clone).
+func (c charge) to(x *model.Execution) {
+	x.Cost += c.cost
+	x.CostUnknown = x.CostUnknown || c.unknown
+	if len(c.usage) == 0 {
+		return
+	}
+	u := make(map[string]model.Usage, len(x.Usage)+len(c.usage))
+	for m, v := range x.Usage {
+		u[m] = v
+	}
+	for m, v := range c.usage {
+		u[m] = u[m].Add(v)
+	}
+	x.Usage = u
+}
