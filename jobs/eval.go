@@ -290,6 +290,9 @@ func (f *evalRun) run(ctx context.Context) {
 			f.cancel()
 		default:
 		}
+		for _, x := range f.received() {
+			f.observe(x)
+		}
 		if !f.cancelling {
 			if err := f.submit(ctx); err != nil {
 				if ctx.Err() != nil || errors.Is(err, ErrClosed) {
@@ -297,9 +300,6 @@ func (f *evalRun) run(ctx context.Context) {
 				}
 				f.stop(err)
 			}
-		}
-		for _, x := range f.received() {
-			f.observe(x)
 		}
 		if len(f.flight) == 0 && (f.cancelling || len(f.queue) == 0) {
 			f.finish()
