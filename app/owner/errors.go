@@ -46,7 +46,13 @@ func fail(err error) error {
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, optimize.ErrClosed), errors.Is(err, evaluate.ErrClosed),
 		errors.Is(err, bridge.ErrClosed):
 		return app.Wrap(app.CodeUnavailable, err)
-	case errors.As(err, &fe), errors.As(err, &se), errors.As(err, &te), errors.As(err, &ke),
+	case errors.As(err, &fe):
+		// The field survives the socket, so a caller can tell which flag
+		// or form field to blame.
+		e := app.Wrap(app.CodeInvalid, err).(*app.Error)
+		e.Field = fe.Field
+		return e
+	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &ke),
 		errors.Is(err, store.ErrInvalidCursor), errors.Is(err, optimize.ErrNoResult):
 		return app.Wrap(app.CodeInvalid, err)
 	case errors.As(err, &be) && (be.Code == "bad_input" || be.Code == "bad_program"):
