@@ -262,8 +262,8 @@ func (c *Client) CancelEvaluation(ctx context.Context, id model.ID) (*model.Eval
 
 // Optimizations.
 
-func (c *Client) EstimateOptimization(ctx context.Context, req app.OptimizeRequest) (*model.OptEstimate, error) {
-	return call[model.OptEstimate](c, ctx, http.MethodPost, "/v1/optimizations/estimate", req)
+func (c *Client) EstimateOptimization(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {
+	return call[model.Optimization](c, ctx, http.MethodPost, "/v1/optimizations/estimate", req)
 }
 
 func (c *Client) Optimize(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {

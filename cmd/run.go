@@ -332,7 +332,6 @@ func toAnyMap(m map[string]float64) map[string]any {
 	return out
 }
 
-
 // parseInputs reads field=value pairs; a value that is a JSON list or object
 // is decoded, anything else is a string.
 func parseInputs(pairs []string) (map[string]any, error) {
