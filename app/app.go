@@ -404,8 +404,8 @@ type EvaluationPage struct {
 
 // EvaluationDetail is an evaluation with its per-example results.
 type EvaluationDetail struct {
-	Evaluation *model.Evaluation   `json:"evaluation"`
-	Results    []*model.EvalResult `json:"results"`
+	*model.Evaluation
+	Results []*model.EvalResult `json:"results"`
 }
 
 // OptimizeRequest asks for an optimization run.
