@@ -434,6 +434,7 @@ func (l *LocalLM) spawn(ctx context.Context, restart bool) (*llmProc, error) {
 		port = np
 		l.mu.Lock()
 		l.port = port
+		l.broadcastLocked()
 		l.mu.Unlock()
 	}
 	// -I: no PYTHON* variables, no user site, no working directory on

@@ -164,6 +164,7 @@ func restart[P any](s *supervisor, l life[P], delay time.Duration) (P, bool) {
 		}
 		s.lastErr = err.Error()
 		delay = s.fails.next(s.clock.Now(), s.backoff)
+		s.changed()
 		s.lock.Unlock()
 	}
 }

@@ -41,9 +41,10 @@ def _wait_for_eof(fd: int) -> None:
 
 
 def _die() -> None:
-    """Kill our process group when we lead it (never a group we merely joined), else just us."""
+    """Kill the process group we lead, else (no group has our pid as its id) just us: never a group we joined."""
     try:
-        if os.getpgrp() == os.getpid():
-            os.killpg(os.getpid(), signal.SIGKILL)
+        os.killpg(os.getpid(), signal.SIGKILL)
+    except OSError:
+        pass
     finally:
         os._exit(70)
