@@ -113,19 +113,26 @@ func await(t testing.TB, what string, next func() <-chan struct{}, cond func() b
 	}
 }
 
-// awaitPool returns the pool's status once cond holds of it.
-func awaitPool(t testing.TB, p *Pool, what string, cond func([]WorkerStatus) bool) []WorkerStatus {
+// awaitStatus returns status() once cond holds of it; changed is the
+// channel the owner closes at each change, guarded by mu.
+func awaitStatus[S any](t testing.TB, what string, mu *sync.Mutex, changed *chan struct{}, status func() S, cond func(S) bool) S {
 	t.Helper()
-	var st []WorkerStatus
+	var st S
 	await(t, what, func() <-chan struct{} {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.changed
+		mu.Lock()
+		defer mu.Unlock()
+		return *changed
 	}, func() bool {
-		st = p.Status()
+		st = status()
 		return cond(st)
 	})
 	return st
+}
+
+// awaitPool returns the pool's status once cond holds of it.
+func awaitPool(t testing.TB, p *Pool, what string, cond func([]WorkerStatus) bool) []WorkerStatus {
+	t.Helper()
+	return awaitStatus(t, what, &p.mu, &p.changed, p.Status, cond)
 }
 
 // slotReady waits until worker id runs a process other than oldPID.

@@ -94,16 +94,7 @@ func closeLocal(t testing.TB, l *LocalLM) {
 // awaitLocal returns l's status once cond holds of it.
 func awaitLocal(t testing.TB, l *LocalLM, what string, cond func(LocalLMStatus) bool) LocalLMStatus {
 	t.Helper()
-	var st LocalLMStatus
-	await(t, what, func() <-chan struct{} {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.changed
-	}, func() bool {
-		st = l.Status()
-		return cond(st)
-	})
-	return st
+	return awaitStatus(t, what, &l.mu, &l.changed, l.Status, cond)
 }
 
 // readyAgain waits until l runs a ready process other than oldPID.
