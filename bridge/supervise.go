@@ -122,7 +122,6 @@ func restart[P any](s *supervisor, l life[P], delay time.Duration) (P, bool) {
 	var none P
 	for {
 		if delay < 0 {
-			s.set(StateFailed)
 			hint := ""
 			if s.revive != nil {
 				hint = " (Restart to try again)"
@@ -130,7 +129,9 @@ func restart[P any](s *supervisor, l life[P], delay time.Duration) (P, bool) {
 			s.lock.Lock()
 			last := s.lastErr
 			s.lock.Unlock()
+			// Logged first: whoever sees the failed state finds the reason in the log.
 			s.logf("given up after repeated failures%s: %s", hint, last)
+			s.set(StateFailed)
 			select {
 			case <-s.revive:
 				s.lock.Lock()
