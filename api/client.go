@@ -75,7 +75,7 @@ func (c *Client) ListPrograms(ctx context.Context) ([]*model.Program, error) {
 }
 
 func (c *Client) ProgramSummaries(ctx context.Context, names []string) (map[string]app.ProgramSummary, error) {
-	out, err := call[map[string]app.ProgramSummary](c, ctx, http.MethodGet, "/v1/programs/summaries?"+url.Values{"name": names}.Encode(), nil)
+	out, err := call[map[string]app.ProgramSummary](c, ctx, http.MethodGet, "/v1/program-summaries?"+url.Values{"name": names}.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -239,7 +239,7 @@ type ExportRequest struct {
 type ExportResult struct {
 	Program string `json:"program"`
 	Version int    `json:"version"`
-	State   []byte `json:"state,omitempty"` // JSON, indented
+	State   string `json:"state,omitempty"` // the JSON file's text
 	Python  string `json:"python,omitempty"`
 }
 
@@ -249,7 +249,7 @@ type ExportResult struct {
 type ImportProgramRequest struct {
 	Name      string           `json:"name"`
 	File      string           `json:"file"`            // the file's name, for the note and errors
-	State     []byte           `json:"state,omitempty"` // the JSON save() wrote
+	State     string           `json:"state,omitempty"` // the JSON text save() wrote
 	Pickle    string           `json:"pickle,omitempty"`
 	Type      model.ModuleType `json:"type,omitempty"`
 	Signature string           `json:"signature,omitempty"`
