@@ -217,13 +217,7 @@ func (a *cli) evalList() *cobra.Command {
 				t.row(v.ID, fmt.Sprintf("%s v%d", v.Program, v.Version), v.Data, clip(v.Metric.Spelling(), 30), v.State,
 					fmt.Sprintf("%.1f%%", 100*v.Score), fmt.Sprintf("%d/%d", v.N, v.Total), v.Failures, costText(v.Cost, v.CostUnknown), ago(v.CreatedAt))
 			}
-			if err := t.flush(); err != nil {
-				return err
-			}
-			if next != "" {
-				fmt.Fprintf(a.stdout, "\nmore: signet eval list --cursor %s\n", next)
-			}
-			return nil
+			return a.flushPage(t, next, "signet eval list")
 		},
 	}
 	c.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page")

@@ -405,13 +405,7 @@ func (a *cli) optList() *cobra.Command {
 				}
 				t.row(o.ID, o.Program, ver, o.Optimizer, state, valCell, testCell, o.Trials, o.LMCalls, fmt.Sprintf("$%.4f", o.Cost), ago(o.CreatedAt))
 			}
-			if err := t.flush(); err != nil {
-				return err
-			}
-			if next != "" {
-				fmt.Fprintf(a.stdout, "\nmore: signet opt list --cursor %s (or --all)\n", next)
-			}
-			return nil
+			return a.flushPage(t, next, "signet opt list (or --all)")
 		},
 	}
 	c.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page")

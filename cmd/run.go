@@ -179,11 +179,9 @@ func (a *cli) exampleInputs(ctx context.Context, program string, version int, re
 	if err != nil {
 		return nil, err
 	}
-	var sp model.Split
-	if split != "" {
-		if sp, err = model.ParseSplit(split); err != nil {
-			return nil, usageError{err}
-		}
+	sp, err := splitFlag(split)
+	if err != nil {
+		return nil, err
 	}
 	d, err := a.svc.Dataset(ctx, name)
 	if err != nil {
@@ -220,14 +218,11 @@ type batchSummary struct {
 // runDataset runs a batch and follows it to its end with a progress bar,
 // then prints the summary.
 func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, split string, asJSON bool) error {
-	req.Data.Dataset = dataset
-	if split != "" {
-		sp, err := model.ParseSplit(split)
-		if err != nil {
-			return usageError{err}
-		}
-		req.Data.Split = sp
+	sp, err := splitFlag(split)
+	if err != nil {
+		return err
 	}
+	req.Data = model.DataRef{Dataset: dataset, Split: sp}
 	start := time.Now()
 	b, err := a.svc.RunBatch(ctx, req)
 	if err != nil {
