@@ -79,6 +79,10 @@ func (a *cli) runCommand() *cobra.Command {
 				}
 			}
 			e, err := a.svc.Run(ctx, app.RunRequest{Program: args[0], Version: version, Inputs: in, LM: lmName, NoCache: noCache, Wait: true})
+			if f := appField(err); app.CodeOf(err) == app.CodeInvalid && strings.HasPrefix(f, "inputs.") {
+				name := strings.TrimPrefix(f, "inputs.")
+				return usagef("%v: pass --input %s=... (or --example DATASET:N)", err, name)
+			}
 			if err != nil {
 				return err
 			}
