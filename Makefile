@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/signet-dspy/signet/cmd.Version=$(VERSION)
 WORKSPACE ?= $(CURDIR)/.signet-demo
 FUZZTIME ?= 5s
 
-.PHONY: build run test vet venv tools unit pytest fuzz bench clean
+.PHONY: build run test vet cross venv tools unit pytest fuzz bench clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -24,11 +24,18 @@ run: venv
 	@# On a terminal, then open the workbench on the same workspace (q quits).
 	@if [ -t 0 ] && [ -t 1 ]; then $(BIN) --workspace $(WORKSPACE); fi
 
-test: vet venv unit pytest fuzz
+test: vet cross venv unit pytest fuzz
 
 vet:
 	$(GO) mod download
 	$(GO) vet ./...
+
+# Signet runs on Linux and macOS: every package must build for darwin/arm64
+# and linux/arm64 too (vet type-checks the tests as well).
+cross:
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	GOOS=linux GOARCH=arm64 $(GO) build ./...
 
 # The workers' Python environment (dspy and its pinned dependencies), made by
 # the real `signet setup`; a second run reuses it.

@@ -38,7 +38,9 @@ func TestBinaryOptimize(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &boot); err != nil {
 		t.Fatalf("opt run --json: %v\n%s", err, out)
 	}
-	if boot.State != "completed" || boot.ResultVersion != 2 || boot.BestScore <= boot.BaselineScore || boot.Estimate.LMCalls == 0 {
+	// (Scores on the training set the test LM answers from say nothing:
+	// TestBinaryOptimizeHeldOut checks improvement on held-out data.)
+	if boot.State != "completed" || boot.ResultVersion != 2 || boot.Estimate.LMCalls == 0 {
 		t.Fatalf("bootstrap run %+v", boot)
 	}
 	out = mustRun("opt", "run", "qa", "--optimizer", "labeled", "--version", "1", "--train", "qa", "--lm", "fast", "--set", "k=4", "--json")
@@ -141,6 +143,58 @@ p = dspy.Predict("question -> answer"); p.load(sys.argv[1]); print(len(p.demos))
 	out = mustRun("opt", "show", id, "--json")
 	if err := json.Unmarshal([]byte(out), &after); err != nil || after.State != "cancelled" {
 		t.Errorf("after cancel: %v %+v", err, after)
+	}
+}
+
+// TestBinaryOptimizeHeldOut: an optimization improves the score on a
+// validation split it never trained on. The test LM picks the first option
+// of a Literal that the instructions name; "Say north or South." answers
+// north, and COPRO's proposal from it ("South", its last capitalised word)
+// answers south, which most of the held-out questions want.
+func TestBinaryOptimizeHeldOut(t *testing.T) {
+	env, _, _ := ownerEnv(t)
+	dir := t.TempDir()
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := run(t, env, args...)
+		if code != 0 {
+			t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+		return out
+	}
+	prog := filepath.Join(dir, "hemi.yaml")
+	os.WriteFile(prog, []byte("name: hemi\nmodules:\n  - name: answer\n    type: predict\n"+
+		"    signature: \"question -> answer: Literal['north', 'south']\"\n    instructions: Say north or South.\n"), 0o644)
+	mustRun("program", "create", "-f", prog)
+	var train, val strings.Builder
+	for i, c := range []struct{ place, side string }{
+		{"Australia", "south"}, {"Canada", "north"}, {"Chile", "south"}, {"Zambia", "south"}, {"Argentina", "south"}, {"Japan", "north"},
+	} {
+		fmt.Fprintf(&train, "{\"id\": %d, \"question\": \"Which hemisphere holds %s?\", \"answer\": %q}\n", i, c.place, c.side)
+	}
+	for i, c := range []struct{ place, side string }{
+		{"Peru", "south"}, {"Bolivia", "south"}, {"Angola", "south"}, {"Egypt", "north"}, {"Namibia", "south"}, {"Uruguay", "south"},
+	} {
+		fmt.Fprintf(&val, "{\"id\": %d, \"question\": \"Which hemisphere holds %s?\", \"answer\": %q}\n", 10+i, c.place, c.side)
+	}
+	os.WriteFile(filepath.Join(dir, "train.jsonl"), []byte(train.String()), 0o644)
+	os.WriteFile(filepath.Join(dir, "val.jsonl"), []byte(val.String()), 0o644)
+	mustRun("dataset", "import", filepath.Join(dir, "train.jsonl"), "--name", "hemi", "--split", "train", "--inputs", "question")
+	mustRun("dataset", "import", filepath.Join(dir, "val.jsonl"), "--name", "hemi", "--split", "validation", "--inputs", "question")
+	var o struct {
+		State         string
+		BaselineScore float64 `json:"baseline_score"`
+		BestScore     float64 `json:"best_score"`
+		ResultVersion int     `json:"result_version"`
+	}
+	out := mustRun("opt", "run", "hemi", "--optimizer", "copro", "--train", "hemi:train", "--val", "hemi:validation",
+		"--metric", "exact_match", "--lm", "fast", "--set", "breadth=2", "--set", "depth=1", "--json")
+	if err := json.Unmarshal([]byte(out), &o); err != nil {
+		t.Fatalf("opt run --json: %v\n%s", err, out)
+	}
+	// The id column is not a label (model.Labels): only answer is compared.
+	if o.State != "completed" || o.BaselineScore != 1.0/6 || o.BestScore != 5.0/6 || o.ResultVersion != 2 {
+		t.Fatalf("held-out validation: %+v", o)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/model"
 )
 
 // reliabilityEnv is a workspace with a one-module program over a dataset of
@@ -51,22 +56,26 @@ profiles:
 	return env, filepath.Join(dir, "ws")
 }
 
-// waitWorkersReady waits until n more workers than before said hello, as the
-// workspace log records it.
-func waitWorkersReady(t *testing.T, ws string, before, n int) {
+// waitCompleted follows the events of the workspace's owner (the command
+// under test) until n executions have completed: the batch is then under way.
+func waitCompleted(t *testing.T, ws string, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		b, _ := os.ReadFile(filepath.Join(ws, "signet.log"))
-		if strings.Count(string(b), ": ready in ") >= before+n {
-			return
+	waitOwner(t, ws, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	evs, err := api.NewClient(api.SocketPath(ws)).Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := 0
+	for ev := range evs {
+		if ev.Kind == app.EventExecution && ev.Execution.State == model.Completed {
+			if done++; done == n {
+				return
+			}
 		}
 	}
-	t.Fatalf("%d workers did not become ready", n)
-}
-
-func readyCount(ws string) int {
-	b, _ := os.ReadFile(filepath.Join(ws, "signet.log"))
-	return strings.Count(string(b), ": ready in ")
+	t.Fatalf("%d executions completed before the stream ended (%v)", done, ctx.Err())
 }
 
 type execJSON struct {
@@ -117,10 +126,8 @@ func workerPIDs(pid int) []int {
 
 func TestKillWorkerMidBatchLosesNothing(t *testing.T) {
 	env, ws := reliabilityEnv(t, 100)
-	ready := readyCount(ws)
 	cmd, out := start(t, env, "run", "qa", "--dataset", "items", "--lm", "slow", "--workers", "2", "--concurrency", "8")
-	waitWorkersReady(t, ws, ready, 2)
-	time.Sleep(500 * time.Millisecond) // the batch is under way: 100 × 100 ms over 8 slots takes over a second
+	waitCompleted(t, ws, 8) // the batch is under way, both workers busy
 	pids := workerPIDs(cmd.Process.Pid)
 	if len(pids) < 2 {
 		cmd.Process.Kill()
@@ -155,10 +162,8 @@ func TestKillWorkerMidBatchLosesNothing(t *testing.T) {
 
 func TestKillSignetMidBatchThenResume(t *testing.T) {
 	env, ws := reliabilityEnv(t, 1000)
-	ready := readyCount(ws)
 	cmd, out := start(t, env, "run", "qa", "--dataset", "items", "--lm", "slow", "--workers", "2", "--concurrency", "32")
-	waitWorkersReady(t, ws, ready, 2)
-	time.Sleep(1500 * time.Millisecond) // about a third of the batch
+	waitCompleted(t, ws, 300) // about a third of the batch
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 

@@ -75,7 +75,7 @@ func (c *Client) ListPrograms(ctx context.Context) ([]*model.Program, error) {
 }
 
 func (c *Client) ProgramSummaries(ctx context.Context, names []string) (map[string]app.ProgramSummary, error) {
-	out, err := call[map[string]app.ProgramSummary](c, ctx, http.MethodGet, "/v1/programs/summaries?"+url.Values{"name": names}.Encode(), nil)
+	out, err := call[map[string]app.ProgramSummary](c, ctx, http.MethodGet, "/v1/program-summaries?"+url.Values{"name": names}.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -262,8 +262,8 @@ func (c *Client) CancelEvaluation(ctx context.Context, id model.ID) (*model.Eval
 
 // Optimizations.
 
-func (c *Client) EstimateOptimization(ctx context.Context, req app.OptimizeRequest) (*model.OptEstimate, error) {
-	return call[model.OptEstimate](c, ctx, http.MethodPost, "/v1/optimizations/estimate", req)
+func (c *Client) EstimateOptimization(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {
+	return call[model.Optimization](c, ctx, http.MethodPost, "/v1/optimizations/estimate", req)
 }
 
 func (c *Client) Optimize(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {

@@ -19,7 +19,7 @@ func (s *Server) routes() {
 
 	// Programs.
 	h("GET /v1/programs", func(r *http.Request) (any, error) { return nonNil(svc.ListPrograms(r.Context())) })
-	h("GET /v1/programs/summaries", func(r *http.Request) (any, error) {
+	h("GET /v1/program-summaries", func(r *http.Request) (any, error) {
 		return svc.ProgramSummaries(r.Context(), r.URL.Query()["name"])
 	})
 	h("POST /v1/programs", func(r *http.Request) (any, error) {

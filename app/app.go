@@ -108,8 +108,9 @@ type Evaluations interface {
 
 // Optimizations compile a program version with a DSPy optimizer.
 type Optimizations interface {
-	// EstimateOptimization is what a run would need, before it starts.
-	EstimateOptimization(ctx context.Context, req OptimizeRequest) (*model.OptEstimate, error)
+	// EstimateOptimization is the run Optimize would submit, not stored:
+	// its Estimate, and its Budget lowered to what a monthly cap leaves.
+	EstimateOptimization(ctx context.Context, req OptimizeRequest) (*model.Optimization, error)
 	Optimize(ctx context.Context, req OptimizeRequest) (*model.Optimization, error)
 	ListOptimizations(ctx context.Context, q JobQuery) (*OptimizationPage, error)
 	Optimization(ctx context.Context, id model.ID) (*model.Optimization, error)
@@ -238,7 +239,7 @@ type ExportRequest struct {
 type ExportResult struct {
 	Program string `json:"program"`
 	Version int    `json:"version"`
-	State   []byte `json:"state,omitempty"` // JSON, indented
+	State   string `json:"state,omitempty"` // the JSON file's text
 	Python  string `json:"python,omitempty"`
 }
 
@@ -248,7 +249,7 @@ type ExportResult struct {
 type ImportProgramRequest struct {
 	Name      string           `json:"name"`
 	File      string           `json:"file"`            // the file's name, for the note and errors
-	State     []byte           `json:"state,omitempty"` // the JSON save() wrote
+	State     string           `json:"state,omitempty"` // the JSON text save() wrote
 	Pickle    string           `json:"pickle,omitempty"`
 	Type      model.ModuleType `json:"type,omitempty"`
 	Signature string           `json:"signature,omitempty"`
@@ -381,11 +382,19 @@ type EvaluateRequest struct {
 	Program string        `json:"program"`
 	Version int           `json:"version,omitempty"`
 	Data    model.DataRef `json:"data"`
-	Metric  model.Metric  `json:"metric"`
+	Metric  model.Metric  `json:"metric"` // see MetricSpelled
 	Labels  []string      `json:"labels,omitempty"`
 	LM      string        `json:"lm,omitempty"`
 	Threads int           `json:"threads,omitempty"`
+	BaseDir string        `json:"base_dir,omitempty"` // what a custom metric's relative file is relative to
 }
+
+// MetricSpelled is the kind of a request's metric that is the metric as
+// the user spells it, in Name (exact_match, path/to/file.py:function,
+// judge:SIGNATURE: `--metric`), which the service parses; any other kind is
+// a parsed model.Metric. A custom metric's file, when relative, is relative
+// to the request's BaseDir: the caller's directory, not the owner's.
+const MetricSpelled model.MetricKind = ""
 
 // EvaluationPage is a page of evaluations.
 type EvaluationPage struct {
@@ -395,8 +404,8 @@ type EvaluationPage struct {
 
 // EvaluationDetail is an evaluation with its per-example results.
 type EvaluationDetail struct {
-	Evaluation *model.Evaluation   `json:"evaluation"`
-	Results    []*model.EvalResult `json:"results"`
+	*model.Evaluation
+	Results []*model.EvalResult `json:"results"`
 }
 
 // OptimizeRequest asks for an optimization run.
@@ -408,13 +417,14 @@ type OptimizeRequest struct {
 	Train        model.DataRef  `json:"train"`
 	Val          model.DataRef  `json:"val,omitzero"`
 	Test         model.DataRef  `json:"test,omitzero"`
-	Metric       model.Metric   `json:"metric"`
+	Metric       model.Metric   `json:"metric"` // see MetricSpelled
 	Labels       []string       `json:"labels,omitempty"`
 	LM           string         `json:"lm,omitempty"`
 	ReflectionLM string         `json:"reflection_lm,omitempty"`
 	Budget       float64        `json:"budget,omitempty"` // USD: the run's own hard stop
 	Threads      int            `json:"threads,omitempty"`
 	Seed         int            `json:"seed,omitempty"`
+	BaseDir      string         `json:"base_dir,omitempty"` // what a custom metric's relative file is relative to
 }
 
 // OptimizationPage is a page of optimization runs.
@@ -424,7 +434,7 @@ type OptimizationPage struct {
 }
 
 // Comparison sets runs side by side, with the score against cost of every
-// finished run of their programs.
+// finished run of their programs, cheapest first.
 type Comparison struct {
 	model.Comparison
 	Points []model.ScorePoint `json:"points"`

@@ -29,6 +29,7 @@ type Config struct {
 	WorkerDir    string        // PYTHONPATH dir holding signet_worker (default: the embedded copy, see WorkerDir)
 
 	backoff time.Duration // first restart delay; tests shorten it
+	clock   clock         // tests hold or fire the supervision's timers; nil: the real clock
 }
 
 // Defaults that Config leaves to us.
@@ -70,6 +71,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CancelGrace <= 0 {
 		c.CancelGrace = DefaultCancelGrace
+	}
+	if c.clock == nil {
+		c.clock = realClock{}
 	}
 	return c, nil
 }

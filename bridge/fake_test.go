@@ -10,8 +10,9 @@ import (
 // DSPy, for what the real worker cannot be made to do on purpose: write
 // garbage on the protocol stream, state another protocol version. Methods:
 // ping, cancel, shutdown as in docs/protocol.md; echo (result = params);
-// sleep {"ms"}; events {"n"} (n span-like events, then a result); garble
-// (a non-frame line); crash (exit 3).
+// sleep {"ms", "ignore_cancel"} (a "started" event, then the sleep); events
+// {"n"} (n span-like events, then a result); garble (a non-frame line);
+// crash (exit 3). It reads no parent-death pipe.
 const fakeWorker = `
 import json, os, sys, threading, time
 out = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -32,6 +33,7 @@ def work(rid, method, params):
         if method == "echo":
             send({"id": rid, "result": params})
         elif method == "sleep":
+            send({"id": rid, "event": "started", "data": {}})
             end = time.time() + params.get("ms", 0) / 1000
             while time.time() < end:
                 if rid in cancelled and not params.get("ignore_cancel"):

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -41,6 +40,7 @@ type LocalLMConfig struct {
 	healthTimeout time.Duration // default 5s
 	busyLimit     time.Duration // default 10m
 	backoff       time.Duration // first restart delay, default backoffBase
+	clock         clock         // the restart backoff's; default the real clock
 }
 
 // Defaults of LocalLMConfig.
@@ -91,41 +91,27 @@ type LocalLM struct {
 	env    []string
 	log    *lineLog
 	client *http.Client
+	forker *forker
 
-	ctx       context.Context // cancelled by Close: aborts restarts and probes
-	cancel    context.CancelFunc
-	closing   chan struct{}
-	closeOnce sync.Once
-	closeCtx  context.Context // the first Close's context, read after closing is closed
-	done      chan struct{}   // the supervisor has returned: nothing runs
-	probes    sync.WaitGroup
+	ctx    context.Context // cancelled by Close: aborts restarts and probes
+	cancel context.CancelFunc
+	closer // its done is closed when the supervisor has returned: nothing runs
+	probes sync.WaitGroup
 
-	mu       sync.Mutex
-	state    State
-	port     int
-	name     string
-	proc     *llmProc
-	started  time.Time
-	gen      int
-	restarts int
-	lastErr  string
-	fails    failureCount
+	mu      sync.Mutex
+	sup     supervisor    // state, counts, restart policy; guarded by mu
+	changed chan struct{} // closed and replaced when the status changed
+	port    int
+	name    string
+	proc    *llmProc
+	started time.Time
 }
 
 // llmProc is one server process.
 type llmProc struct {
-	cmd     *exec.Cmd
-	pid     int
-	port    int
-	out     *os.File      // read end of its stdout and stderr
-	drained chan struct{} // closed when out has ended
-	exited  chan struct{} // closed once reaped and its output drained
-
-	mu          sync.Mutex
-	reaped      bool // its pid may be reused: never signal it
-	killReason  string
-	killFailure bool
-	tail        lineTail
+	*child
+	port int
+	name string // the model id it serves, once it does
 }
 
 // FindLocalModel returns the path of the SmolLM2 GGUF file that the
@@ -223,12 +209,20 @@ if _cpu_has_amx():
     print("signet: the CPU has AMX: llama.cpp's extra buffer types are off (its AMX matmul faults, llama.cpp#20824)", file=sys.stderr)
 `
 
-// serverLauncher runs llama_cpp.server's own main after llamaAMXFix.
-const serverLauncher = llamaAMXFix + `
+// serverLauncher runs llama_cpp.server's own main after the worker's
+// parent watch (signet_worker/parentwatch.py: the server exits when we are
+// gone) and llamaAMXFix.
+var serverLauncher = sync.OnceValue(func() string {
+	watch, err := workerFS.ReadFile(workerRoot + "/parentwatch.py")
+	if err != nil {
+		panic("bridge: parentwatch.py is not embedded: " + err.Error()) // go:embed takes every .py
+	}
+	return string(watch) + "\nwatch_parent()\n" + llamaAMXFix + `
 sys.argv[0] = "llama_cpp.server"
 from llama_cpp.server.__main__ import main
 main()
 `
+})
 
 // serverEnv is the part of our environment a Python process needs.
 // llama_cpp.server reads its settings from environment variables too (PORT,
@@ -282,6 +276,9 @@ func (c LocalLMConfig) withDefaults() (LocalLMConfig, error) {
 	if c.backoff <= 0 {
 		c.backoff = backoffBase
 	}
+	if c.clock == nil {
+		c.clock = realClock{}
+	}
 	return c, nil
 }
 
@@ -313,16 +310,46 @@ func StartLocalLM(ctx context.Context, cfg LocalLMConfig) (*LocalLM, error) {
 			Proxy:             nil,  // loopback, never through a proxy
 			DisableKeepAlives: true, // a probe every 10s: no idle connections (nor their goroutines) to keep
 		}},
-		closing: make(chan struct{}), done: make(chan struct{}), state: StateStarting, port: port}
+		forker: newForker(),
+		closer: newCloser(), changed: make(chan struct{}), port: port}
+	l.sup = supervisor{lock: &l.mu, changed: l.broadcastLocked, closing: l.closing, backoff: cfg.backoff,
+		clock: cfg.clock, state: StateStarting, logf: func(format string, args ...any) { l.logf(0, format, args...) }}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	first := make(chan error, 1)
-	go l.supervise(ctx, first)
-	if err := <-first; err != nil {
-		<-l.done
+	p, err := l.spawn(ctx, false)
+	if err != nil {
 		l.cancel()
+		l.forker.close()
 		return nil, err
 	}
+	lf := l.life()
+	ready(&l.sup, lf, p)
+	go func() {
+		defer close(l.done)
+		supervise(&l.sup, lf, p)
+		l.forker.close() // nothing runs any more
+	}()
 	return l, nil
+}
+
+// life is how the supervisor starts, watches and installs servers.
+func (l *LocalLM) life() life[*llmProc] {
+	return life[*llmProc]{
+		spawn: func() (*llmProc, error) { return l.spawn(l.ctx, true) },
+		watch: func(p *llmProc) (bool, string) {
+			if l.watch(p) {
+				return true, p.endText()
+			}
+			return false, ""
+		},
+		attach: func(p *llmProc) { l.proc, l.name, l.started = p, p.name, time.Now() },
+		detach: func() { l.proc, l.started = nil, time.Time{} },
+	}
+}
+
+// broadcastLocked tells whoever waits on l.changed that the status changed.
+func (l *LocalLM) broadcastLocked() {
+	close(l.changed)
+	l.changed = make(chan struct{})
 }
 
 // freePort asks the kernel for a free loopback port. Another process may
@@ -370,8 +397,8 @@ func (l *LocalLM) ModelName() string {
 func (l *LocalLM) Status() LocalLMStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := LocalLMStatus{State: l.state, Port: l.port, BaseURL: baseURL(l.port), Model: l.name,
-		Restarts: l.restarts, LastError: l.lastErr}
+	s := LocalLMStatus{State: l.sup.state, Port: l.port, BaseURL: baseURL(l.port), Model: l.name,
+		Restarts: l.sup.restarts, LastError: l.sup.lastErr}
 	if l.proc != nil {
 		s.PID, s.Started = l.proc.pid, l.started
 	}
@@ -383,109 +410,15 @@ func (l *LocalLM) Status() LocalLMStatus {
 // process has been reaped. It is idempotent; a later call waits for the
 // first one until its own ctx ends.
 func (l *LocalLM) Close(ctx context.Context) error {
-	first := false
-	l.closeOnce.Do(func() {
-		first = true
-		l.closeCtx = ctx
-		close(l.closing)
-		l.cancel()
-	})
-	if first {
-		<-l.done // bounded: the supervisor SIGKILLs after the grace
-		l.probes.Wait()
-		return nil
+	if err := l.close(ctx, l.cancel); err != nil {
+		return err
 	}
-	select {
-	case <-l.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	l.probes.Wait()
+	return nil
 }
 
-// supervise runs the server until Close, on one locked OS thread: Linux
-// sends the parent-death signal when the thread that forked the child ends,
-// and Go ends threads, so every server must be forked from a thread that
-// lives as long as the LocalLM. The first start's outcome goes to first.
-func (l *LocalLM) supervise(ctx context.Context, first chan<- error) {
-	runtime.LockOSThread()
-	defer close(l.done)
-	defer runtime.UnlockOSThread()
-
-	p, err := l.spawn(ctx, false)
-	first <- err
-	if err != nil {
-		l.setState(StateStopped)
-		return
-	}
-	for {
-		failed := l.watch(p)
-		l.mu.Lock()
-		l.proc = nil
-		l.started = time.Time{}
-		if l.isClosing() {
-			l.state = StateStopped
-			l.mu.Unlock()
-			return
-		}
-		if failed {
-			l.lastErr = p.endText()
-		}
-		l.state = StateRestarting
-		var delay time.Duration
-		if failed {
-			delay = l.fails.next(l.cfg.backoff)
-		}
-		l.mu.Unlock()
-
-		for p = nil; p == nil; {
-			if delay < 0 {
-				l.setState(StateFailed)
-				l.logf(0, "given up after repeated failures: %s", l.Status().LastError)
-				<-l.closing
-				l.setState(StateStopped)
-				return
-			}
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-l.closing:
-				t.Stop()
-				l.setState(StateStopped)
-				return
-			}
-			if p, err = l.spawn(l.ctx, true); err != nil {
-				l.mu.Lock()
-				if l.isClosing() {
-					l.state = StateStopped
-					l.mu.Unlock()
-					return
-				}
-				l.lastErr = err.Error()
-				delay = l.fails.next(l.cfg.backoff)
-				l.mu.Unlock()
-			}
-		}
-	}
-}
-
-func (l *LocalLM) isClosing() bool {
-	select {
-	case <-l.closing:
-		return true
-	default:
-		return false
-	}
-}
-
-func (l *LocalLM) setState(s State) {
-	l.mu.Lock()
-	l.state = s
-	l.mu.Unlock()
-}
-
-// spawn starts one server and waits until it serves; it runs on the
-// supervisor's locked thread. On error nothing is left running.
+// spawn starts one server and waits until it serves. On error nothing is
+// left running.
 func (l *LocalLM) spawn(ctx context.Context, restart bool) (*llmProc, error) {
 	begin := time.Now()
 	l.mu.Lock()
@@ -501,15 +434,12 @@ func (l *LocalLM) spawn(ctx context.Context, restart bool) (*llmProc, error) {
 		port = np
 		l.mu.Lock()
 		l.port = port
+		l.broadcastLocked()
 		l.mu.Unlock()
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("local LM (port %d): creating a pipe: %w", port, err)
 	}
 	// -I: no PYTHON* variables, no user site, no working directory on
 	// sys.path; -u: output arrives line by line.
-	args := []string{"-I", "-u", "-c", serverLauncher,
+	args := []string{"-I", "-u", "-c", serverLauncher(),
 		"--model", l.model, "--model_alias", l.alias,
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--n_ctx", strconv.Itoa(l.cfg.Ctx),
@@ -526,23 +456,23 @@ func (l *LocalLM) spawn(ctx context.Context, restart bool) (*llmProc, error) {
 		// null, and top_logprobs a 500 saying logits_all is off).
 		"--logits_all", "False",
 	}
-	cmd := exec.Command(l.cfg.Python, args...)
-	cmd.Env = l.env
-	cmd.Stdout, cmd.Stderr = w, w
-	// Its own group, so one signal reaches anything it starts; SIGKILL if
-	// we die, so no server outlives Signet.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		r.Close()
-		return nil, fmt.Errorf("local LM (port %d): starting %s: %w", port, l.cfg.Python, err)
+	p := &llmProc{port: port}
+	p.child = newChild(childSpec{path: l.cfg.Python, args: args, env: l.env,
+		// Our own probes' access lines are left out: one every 10s would
+		// bury the rest.
+		line: func(s string) bool {
+			if strings.Contains(s, `"GET /v1/models HTTP/1.1" 200`) || strings.Contains(s, "GET "+livenessPath+" ") {
+				return false
+			}
+			l.logf(p.pid, "%s", s)
+			return true
+		},
+		logf: func(format string, args ...any) { l.logf(p.pid, format, args...) },
+	})
+	if err := p.start(l.forker); err != nil {
+		return nil, fmt.Errorf("local LM (port %d): %w", port, err)
 	}
-	p := &llmProc{cmd: cmd, pid: cmd.Process.Pid, port: port, out: r,
-		exited: make(chan struct{}), drained: make(chan struct{})}
 	l.logf(p.pid, "started the llama_cpp.server of %s on port %d (%d threads, context %d)", l.model, port, l.cfg.Threads, l.cfg.Ctx)
-	go p.drain(l)
-	go p.wait()
 
 	fail := func(cause error, format string, args ...any) (*llmProc, error) {
 		msg := fmt.Sprintf(format, args...)
@@ -565,20 +495,14 @@ func (l *LocalLM) spawn(ctx context.Context, restart bool) (*llmProc, error) {
 	for {
 		name, err := l.models(ctx, port, time.Second)
 		if err == nil {
-			l.mu.Lock()
-			if l.gen > 0 {
-				l.restarts++
-			}
-			l.gen++
-			l.proc, l.name, l.started, l.state = p, name, time.Now(), StateReady
-			l.mu.Unlock()
+			p.name = name
 			l.logf(p.pid, "ready in %s: serving %q at %s", time.Since(begin).Round(time.Millisecond), name, baseURL(port))
 			return p, nil
 		}
 		select {
 		case <-tick.C:
 		case <-p.exited:
-			return fail(nil, "exited before serving (%s)", exitText(p.cmd))
+			return fail(nil, "exited before serving (%s)", p.exitText())
 		case <-deadline.C:
 			return fail(err, "GET /v1/models did not answer 200 within %s (start timeout)", l.cfg.StartTimeout)
 		case <-ctx.Done():
@@ -670,6 +594,7 @@ func (l *LocalLM) watch(p *llmProc) (failed bool) {
 		killAt    <-chan time.Time
 		closeDone <-chan struct{}
 		stopping  bool
+		busy      bool // /v1/models went unanswered while the server answered HTTP
 	)
 	for {
 		select {
@@ -678,14 +603,9 @@ func (l *LocalLM) watch(p *llmProc) (failed bool) {
 		case <-closing:
 			closing = nil
 			stopping = true
-			grace := localStopGrace
-			if dl, ok := l.closeCtx.Deadline(); ok {
-				grace = time.Until(dl)
-				closeDone = l.closeCtx.Done()
-			}
 			l.logf(p.pid, "stopping: SIGTERM to the process group")
 			p.signal(syscall.SIGTERM)
-			killAt = time.After(grace)
+			closeDone, killAt = stopBounds(l.closeCtx, localStopGrace)
 		case <-closeDone:
 			closeDone = nil
 			p.kill("Close's context ended before the server exited", false)
@@ -707,111 +627,28 @@ func (l *LocalLM) watch(p *llmProc) (failed bool) {
 			switch {
 			case stopping:
 			case r.ok:
-				lastOK = time.Now()
+				lastOK, busy = time.Now(), false
 			case r.alive != nil:
 				p.kill(fmt.Sprintf("health check: no HTTP answer within %s (%v)", l.cfg.healthTimeout, r.alive), true)
 			case time.Since(lastOK) > l.cfg.busyLimit:
 				p.kill(fmt.Sprintf("health check: GET /v1/models unanswered for %s (%v)", time.Since(lastOK).Round(time.Second), r.err), true)
+			case !busy:
+				busy = true // said once per busy stretch
+				l.logf(p.pid, "health check: busy (GET /v1/models waits for the model), alive (HTTP answers)")
 			}
 		}
 	}
-}
-
-// drain copies the server's output into the log line by line, keeping a
-// tail to explain its end. Our own probes' access lines are left out: one
-// every 10s would bury the rest.
-func (p *llmProc) drain(l *LocalLM) {
-	defer close(p.drained)
-	br := bufio.NewReaderSize(p.out, 16<<10)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			s := string(bytes.TrimRight(line, "\r\n"))
-			if !strings.Contains(s, `"GET /v1/models HTTP/1.1" 200`) && !strings.Contains(s, "GET "+livenessPath+" ") {
-				l.logf(p.pid, "%s", s)
-				p.tail.add(s)
-			}
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-	}
-}
-
-// wait reaps the process and cleans its group up.
-func (p *llmProc) wait() {
-	_ = p.cmd.Wait()
-	// Whatever it started shares the group and must not outlive it (nor
-	// hold the pipe open).
-	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
-	p.mu.Lock()
-	p.reaped = true
-	p.mu.Unlock()
-	select {
-	case <-p.drained:
-	case <-time.After(stdioDrainMax):
-		p.out.Close()
-		<-p.drained
-	}
-	p.out.Close()
-	close(p.exited)
-}
-
-// signal sends sig to the process group unless the process was reaped.
-func (p *llmProc) signal(sig syscall.Signal) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.reaped {
-		_ = syscall.Kill(-p.pid, sig)
-	}
-}
-
-// kill SIGKILLs the process group; the first reason wins.
-func (p *llmProc) kill(reason string, failure bool) {
-	p.mu.Lock()
-	if p.killReason == "" {
-		p.killReason, p.killFailure = reason, failure
-	}
-	p.mu.Unlock()
-	p.signal(syscall.SIGKILL)
-}
-
-// failure says whether the way the process ended counts against it.
-func (p *llmProc) failure() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.killReason == "" || p.killFailure
 }
 
 // endText says how and why the process ended.
 func (p *llmProc) endText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := fmt.Sprintf("local LM (pid %d, port %d) ", p.pid, p.port)
-	if p.killReason != "" {
-		s += "killed: " + p.killReason
-	} else {
-		s += "exited: " + exitText(p.cmd)
-	}
+	s := fmt.Sprintf("local LM (pid %d, port %d) %s", p.pid, p.port, p.child.endText())
 	if last := p.tail.last(1); last != "" {
 		s += "; last output: " + last
 	}
 	return s
 }
 
-// lineLog writes whole lines to LocalLMConfig.Log, one Write each.
-type lineLog struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
 func (l *LocalLM) logf(pid int, format string, args ...any) {
-	prefix := time.Now().Format("2006-01-02T15:04:05.000") + " locallm"
-	if pid != 0 {
-		prefix += " pid " + strconv.Itoa(pid)
-	}
-	msg := prefix + ": " + fmt.Sprintf(format, args...) + "\n"
-	l.log.mu.Lock()
-	defer l.log.mu.Unlock()
-	_, _ = l.log.w.Write([]byte(msg))
+	l.log.printf("locallm", pid, format, args...)
 }

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -93,15 +91,18 @@ func closeLocal(t testing.TB, l *LocalLM) {
 	}
 }
 
+// awaitLocal returns l's status once cond holds of it.
+func awaitLocal(t testing.TB, l *LocalLM, what string, cond func(LocalLMStatus) bool) LocalLMStatus {
+	t.Helper()
+	return awaitStatus(t, what, &l.mu, &l.changed, l.Status, cond)
+}
+
 // readyAgain waits until l runs a ready process other than oldPID.
 func readyAgain(t testing.TB, l *LocalLM, oldPID int) LocalLMStatus {
 	t.Helper()
-	var st LocalLMStatus
-	waitFor(t, 30*time.Second, "the local LM to be restarted", func() bool {
-		st = l.Status()
+	return awaitLocal(t, l, "the local LM to be restarted", func(st LocalLMStatus) bool {
 		return st.State == StateReady && st.PID != 0 && st.PID != oldPID
 	})
-	return st
 }
 
 type chatResult struct {
@@ -229,18 +230,16 @@ func TestLocalLMHealthCheck(t *testing.T) {
 		healthEvery: 100 * time.Millisecond, healthTimeout: 300 * time.Millisecond})
 	old := l.Status()
 
-	start := time.Now()
 	r, err := chatCompletion(context.Background(), testClient(t), l.BaseURL(), l.ModelName(),
 		[]map[string]string{{"role": "user", "content": "Write a long story about a cat who travels the world."}}, 256)
-	busy := time.Since(start)
 	if err != nil {
 		t.Fatalf("the long completion: %v\n%s", err, log)
 	}
-	if busy < 3*(100+300)*time.Millisecond { // three probe rounds, each timed out on /v1/models
-		t.Fatalf("the long completion took %s (%d tokens): too short to test a busy server", busy, r.Usage.CompletionTokens)
+	if !strings.Contains(log.String(), "health check: busy") {
+		t.Fatalf("no health check found the server busy during the completion (%d tokens): too short to test a busy server", r.Usage.CompletionTokens)
 	}
 	if st := l.Status(); st.PID != old.PID || st.Restarts != 0 {
-		t.Fatalf("the server was replaced while busy for %s: %+v", busy, st)
+		t.Fatalf("the server was replaced while busy: %+v", st)
 	}
 
 	// SIGSTOP makes a server that is there but answers nothing.
@@ -407,8 +406,7 @@ func TestLocalLMGivesUp(t *testing.T) {
 	if l.ModelName() != "Fake-Model" {
 		t.Fatalf("model name %q", l.ModelName())
 	}
-	waitFor(t, 20*time.Second, "the local LM to be given up", func() bool { return l.Status().State == StateFailed })
-	st := l.Status()
+	st := awaitLocal(t, l, "the local LM to be given up", func(st LocalLMStatus) bool { return st.State == StateFailed })
 	if st.PID != 0 || st.Restarts != maxFailures {
 		t.Fatalf("status when given up: %+v", st)
 	}
@@ -429,67 +427,35 @@ func TestLocalLMStuckServerReplaced(t *testing.T) {
 }
 
 func TestLocalLMMovesWhenPortTaken(t *testing.T) {
-	l, _ := startLocal(t, LocalLMConfig{Python: fakeServer(t, "ok"), Model: fakeModel(t), backoff: 500 * time.Millisecond})
+	clk := newHeldClock()
+	l, _ := startLocal(t, LocalLMConfig{Python: fakeServer(t, "ok"), Model: fakeModel(t), clock: clk})
 	old := l.Status()
 	syscall.Kill(old.PID, syscall.SIGKILL)
-	// Take the port as soon as the server has let go of it, before the
-	// restart (at least 375ms later).
-	var ln net.Listener
-	waitFor(t, 5*time.Second, "the port to be free", func() bool {
-		var err error
-		ln, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(old.Port))
-		return err == nil
-	})
+	// The restart waits for its backoff once the server has been reaped
+	// (its port is free): take the port, then let the restart go.
+	backoff := receive(t, "the restart backoff to start", clk.afters)
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(old.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer ln.Close()
+	backoff <- time.Now()
 	st := readyAgain(t, l, old.PID)
 	if st.Port == old.Port || l.BaseURL() == old.BaseURL || st.BaseURL != l.BaseURL() {
 		t.Fatalf("after the restart: %+v (before: %+v)", st, old)
 	}
 }
 
-// TestNoLocalLMOutlivesSignet kills a process that runs the local LM with
-// SIGKILL (no Close) and checks that the server dies too.
+// TestNoLocalLMOutlivesSignet: the server of a process killed with SIGKILL
+// ends, even without the parent-death signal (macOS has none): its
+// launcher reads EOF on the parent-death pipe.
 func TestNoLocalLMOutlivesSignet(t *testing.T) {
-	if os.Getenv("SIGNET_LOCALLM_HELPER") == "1" {
-		l, err := StartLocalLM(context.Background(), LocalLMConfig{Python: os.Getenv("SIGNET_PYTHON"), Model: os.Getenv("SIGNET_LOCALLM_MODEL")})
-		if err != nil {
-			os.Stdout.WriteString("error " + err.Error() + "\n")
-			os.Exit(1)
-		}
-		os.Stdout.WriteString(strconv.Itoa(l.Status().PID) + "\nready\n")
-		time.Sleep(time.Minute)
-		os.Exit(0)
-	}
 	py, model := localModel(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestNoLocalLMOutlivesSignet$")
-	cmd.Env = append(os.Environ(), "SIGNET_LOCALLM_HELPER=1", "SIGNET_PYTHON="+py, "SIGNET_LOCALLM_MODEL="+model)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	var pid int
-	for sc.Scan() && sc.Text() != "ready" {
-		if pid, err = strconv.Atoi(sc.Text()); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("helper said %q", sc.Text())
+	noOrphans(t, false, func(t *testing.T) []int {
+		l, err := StartLocalLM(context.Background(), LocalLMConfig{Python: py, Model: model})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if pid == 0 {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("the helper did not say its server's pid")
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	cmd.Process.Kill()
-	cmd.Wait()
-	waitFor(t, 5*time.Second, "the orphaned server to die", func() bool {
-		// An orphan's zombie lingers until init reaps it: look at its state.
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		return err != nil || bytes.Contains(b, []byte(") Z "))
+		return []int{l.Status().PID}
 	})
 }

@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,34 +16,19 @@ import (
 	"github.com/signet-dspy/signet/bridge/wire"
 )
 
-// Restart policy: a slot's failure count grows by one per unexpected death
-// and halves every minute; each restart waits backoffBase·2^(count-1) (with
-// ±25% jitter, at most backoffMax), and above maxFailures the slot is
-// given up as failed until Restart.
-const (
-	backoffBase   = 200 * time.Millisecond
-	backoffMax    = 30 * time.Second
-	maxFailures   = 5
-	failureDecay  = time.Minute     // the count halves over this long
-	stdioDrainMax = 2 * time.Second // how long a dead worker's pipes may stay open (held by an escaped child)
-)
-
 // Pool is a supervised set of Python workers. Its methods are safe for
 // concurrent use.
 type Pool struct {
 	cfg Config
 	env []string
 	dir string // PYTHONPATH entry holding signet_worker
-	log logSink
+	log *lineLog
 
-	ctx       context.Context // cancelled by Close: aborts handshakes and backoffs
-	cancel    context.CancelFunc
-	closing   chan struct{}
-	closeOnce sync.Once
-	closeCtx  context.Context // the first Close's context, read after closing is closed
-	done      chan struct{}   // closed when every supervisor has returned
-	wg        sync.WaitGroup
-	forks     chan func() // run on one locked OS thread, see spawnThread
+	ctx    context.Context // cancelled by Close: aborts handshakes and backoffs
+	cancel context.CancelFunc
+	closer // its done is closed when every supervisor has returned
+	wg     sync.WaitGroup
+	forker *forker
 
 	mu      sync.Mutex
 	slots   []*slot
@@ -58,17 +40,12 @@ type Pool struct {
 
 // slot is one place in the pool, filled by a succession of processes.
 type slot struct {
-	id      int
-	recycle chan struct{} // cap 1: drain the process and replace it
-	restart chan struct{} // cap 1: kill the process and replace it
+	supervisor // its state, counts and restart policy; guarded by Pool.mu
+	id         int
+	recycle    chan struct{} // cap 1: drain the process and replace it
+	restart    chan struct{} // cap 1: kill the process and replace it
 
-	// Guarded by Pool.mu.
-	state    State
-	proc     *proc
-	gen      int // counts processes that became ready here
-	restarts int
-	lastErr  string
-	fails    failureCount
+	proc *proc // guarded by Pool.mu
 }
 
 // Start spawns cfg.Workers workers and returns once every one has said
@@ -84,16 +61,16 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 			return nil, fmt.Errorf("bridge: %w", err)
 		}
 	}
-	p := &Pool{cfg: cfg, dir: dir, log: logSink{w: cfg.Log}, closing: make(chan struct{}),
-		done: make(chan struct{}), changed: make(chan struct{})}
+	p := &Pool{cfg: cfg, dir: dir, log: &lineLog{w: cfg.Log}, closer: newCloser(), changed: make(chan struct{})}
 	p.env = workerEnv(cfg, dir)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.forks = make(chan func())
-	forkerDone := make(chan struct{})
-	go p.spawnThread(forkerDone)
+	p.forker = newForker()
 	for i := range cfg.Workers {
-		p.slots = append(p.slots, &slot{id: i + 1, state: StateStarting,
-			recycle: make(chan struct{}, 1), restart: make(chan struct{}, 1)})
+		s := &slot{id: i + 1, recycle: make(chan struct{}, 1), restart: make(chan struct{}, 1)}
+		s.supervisor = supervisor{lock: &p.mu, changed: p.broadcastLocked, closing: p.closing, revive: s.restart,
+			backoff: cfg.backoff, clock: cfg.clock, state: StateStarting,
+			logf: func(format string, args ...any) { p.logf(s.id, 0, format, args...) }}
+		p.slots = append(p.slots, s)
 	}
 	procs := make([]*proc, cfg.Workers)
 	errs := make([]error, cfg.Workers)
@@ -110,43 +87,20 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 			}
 		}
 		p.cancel()
-		close(p.forks)
-		<-forkerDone
+		p.forker.close()
 		return nil, fmt.Errorf("bridge: starting %d workers: %w", cfg.Workers, err)
 	}
 	for i, s := range p.slots {
-		p.install(s, procs[i])
-		p.wg.Add(1)
-		go p.supervise(s, procs[i])
+		l := p.life(s)
+		ready(&s.supervisor, l, procs[i])
+		p.wg.Go(func() { supervise(&s.supervisor, l, procs[i]) })
 	}
 	go func() {
 		p.wg.Wait()
-		close(p.forks) // no supervisor is left to spawn
-		<-forkerDone
+		p.forker.close() // no supervisor is left to spawn, no worker runs
 		close(p.done)
 	}()
 	return p, nil
-}
-
-// spawnThread starts every worker process from one OS thread that lives as
-// long as the pool: Linux sends the parent-death signal when the thread
-// that forked a child exits, not the process, and Go does end threads (one
-// left locked by an exiting goroutine). So no Go thread's end may kill a
-// healthy worker.
-func (p *Pool) spawnThread(done chan<- struct{}) {
-	runtime.LockOSThread()
-	defer close(done)
-	defer runtime.UnlockOSThread()
-	for f := range p.forks {
-		f()
-	}
-}
-
-// startCmd runs cmd.Start on the spawn thread.
-func (p *Pool) startCmd(cmd *exec.Cmd) error {
-	errc := make(chan error, 1)
-	p.forks <- func() { errc <- cmd.Start() }
-	return <-errc
 }
 
 // workerEnv is the inherited environment plus what a worker needs; later
@@ -177,26 +131,31 @@ func workerEnv(cfg Config, dir string) []string {
 	return append(env, "PYTHONPATH="+pp)
 }
 
-// install makes pr the running process of s.
-func (p *Pool) install(s *slot, pr *proc) {
-	// Requests made while there was no process are met by this fresh one.
-	select {
-	case <-s.recycle:
-	default:
+// life is how slot s's supervisor starts, watches and installs workers.
+func (p *Pool) life(s *slot) life[*proc] {
+	return life[*proc]{
+		spawn: func() (*proc, error) { return p.spawn(p.ctx, s.id) },
+		watch: func(pr *proc) (bool, string) {
+			failed := p.monitor(s, pr)
+			if d := pr.deathErr; d != nil && (failed || pr.killed()) {
+				return failed, d.Error()
+			}
+			return failed, ""
+		},
+		attach: func(pr *proc) {
+			// Requests made while there was no process are met by this fresh one.
+			select {
+			case <-s.recycle:
+			default:
+			}
+			select {
+			case <-s.restart:
+			default:
+			}
+			s.proc = pr
+		},
+		detach: func() { s.proc = nil },
 	}
-	select {
-	case <-s.restart:
-	default:
-	}
-	p.mu.Lock()
-	if s.gen > 0 {
-		s.restarts++
-	}
-	s.gen++
-	s.proc = pr
-	s.state = StateReady
-	p.broadcastLocked()
-	p.mu.Unlock()
 }
 
 // broadcastLocked tells everyone that something changed: every waiting
@@ -218,86 +177,6 @@ func (p *Pool) freedLocked() {
 	if len(p.waiters) > 0 {
 		p.waiters[0] <- struct{}{}
 		p.waiters = p.waiters[1:]
-	}
-}
-
-func (p *Pool) setState(s *slot, st State) {
-	p.mu.Lock()
-	s.state = st
-	p.broadcastLocked()
-	p.mu.Unlock()
-}
-
-// supervise keeps slot s filled until the pool closes.
-func (p *Pool) supervise(s *slot, pr *proc) {
-	defer p.wg.Done()
-	for {
-		failed := p.monitor(s, pr)
-		p.mu.Lock()
-		s.proc = nil
-		if d := pr.deathErr; d != nil && (failed || pr.killed()) {
-			s.lastErr = d.Error()
-		}
-		if p.closed {
-			s.state = StateStopped
-			p.broadcastLocked()
-			p.mu.Unlock()
-			return
-		}
-		s.state = StateRestarting
-		p.broadcastLocked()
-		var delay time.Duration
-		if failed {
-			delay = s.fails.next(p.cfg.backoff)
-		}
-		p.mu.Unlock()
-
-		for pr = nil; pr == nil; {
-			if delay < 0 {
-				p.mu.Lock()
-				s.state = StateFailed
-				p.broadcastLocked()
-				p.mu.Unlock()
-				p.logf(s.id, 0, "given up after repeated failures (Restart to try again): %s", s.lastErr)
-				select {
-				case <-s.restart:
-					p.mu.Lock()
-					s.fails = failureCount{}
-					s.state = StateRestarting
-					p.broadcastLocked()
-					p.mu.Unlock()
-				case <-p.closing:
-					p.setState(s, StateStopped)
-					return
-				}
-			} else if delay > 0 {
-				t := time.NewTimer(delay)
-				select {
-				case <-t.C:
-				case <-s.restart:
-				case <-p.closing:
-					t.Stop()
-					p.setState(s, StateStopped)
-					return
-				}
-				t.Stop()
-			}
-			var err error
-			pr, err = p.spawn(p.ctx, s.id)
-			if err != nil {
-				p.mu.Lock()
-				if p.closed {
-					s.state = StateStopped
-					p.broadcastLocked()
-					p.mu.Unlock()
-					return
-				}
-				s.lastErr = err.Error()
-				delay = s.fails.next(p.cfg.backoff)
-				p.mu.Unlock()
-			}
-		}
-		p.install(s, pr)
 	}
 }
 
@@ -346,15 +225,13 @@ func (p *Pool) monitor(s *slot, pr *proc) (failed bool) {
 			closing, recycle, restart = nil, nil, nil
 			// The worker finishes what it runs, then exits; Close's context
 			// (or shutdownGrace without a deadline) bounds the wait.
-			grace := time.Duration(0)
-			closeDone = p.closeCtx.Done()
-			if _, ok := p.closeCtx.Deadline(); !ok {
-				grace = shutdownGrace
-			}
+			var bound <-chan time.Time
+			closeDone, bound = stopBounds(p.closeCtx, shutdownGrace)
 			if !shutdown {
-				sendShutdown(grace)
-			} else if grace > 0 && killAt == nil {
-				killAt = time.After(grace)
+				sendShutdown(0)
+			}
+			if killAt == nil {
+				killAt = bound
 			}
 		case <-closeDone:
 			closeDone = nil
@@ -362,7 +239,7 @@ func (p *Pool) monitor(s *slot, pr *proc) (failed bool) {
 		case <-recycle:
 			recycle = nil
 			draining = true
-			p.setState(s, StateDraining)
+			s.set(StateDraining)
 			p.logf(s.id, pr.pid, "recycling: draining, then replacing")
 		case <-restart:
 			restart = nil
@@ -380,7 +257,7 @@ func (p *Pool) monitor(s *slot, pr *proc) (failed bool) {
 					p.logf(s.id, pr.pid, "resident size %d MiB above the limit of %d MiB", n>>20, p.cfg.MaxRSS>>20)
 					draining = true
 					recycle = nil
-					p.setState(s, StateDraining)
+					s.set(StateDraining)
 				}
 			}
 		case <-pingDone:
@@ -599,7 +476,7 @@ func (p *Pool) cancelRequest(pr *proc, c *call) {
 		return // the worker is gone: nothing runs any more
 	}
 	grace := p.cfg.CancelGrace
-	time.AfterFunc(grace, func() {
+	p.cfg.clock.AfterFunc(grace, func() {
 		if pr.isPending(c.id) {
 			pr.kill(fmt.Sprintf("%s #%d did not end within %s of its cancel", c.method, c.id, grace), false)
 		}
@@ -724,42 +601,14 @@ func (p *Pool) replace(ctx context.Context, id int, graceful bool) error {
 // kills the process groups that remain, and returns when every process has
 // been reaped. It is idempotent; requests after it fail with ErrClosed.
 func (p *Pool) Close(ctx context.Context) error {
-	first := false
-	p.closeOnce.Do(func() {
-		first = true
-		p.closeCtx = ctx
-		p.mu.Lock()
-		p.closed = true
-		p.broadcastLocked()
-		p.mu.Unlock()
-		close(p.closing)
-		p.cancel()
-	})
-	if first {
-		<-p.done // bounded: every supervisor kills after its grace
-		return nil
-	}
-	select {
-	case <-p.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// logSink writes pool lines to Config.Log, one Write per line.
-type logSink struct {
-	mu sync.Mutex
-	w  io.Writer
+	// No new call may pick a worker that is about to get its shutdown.
+	p.mu.Lock()
+	p.closed = true
+	p.broadcastLocked()
+	p.mu.Unlock()
+	return p.close(ctx, p.cancel)
 }
 
 func (p *Pool) logf(slot, pid int, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	prefix := time.Now().Format("2006-01-02T15:04:05.000") + " worker " + strconv.Itoa(slot)
-	if pid != 0 {
-		prefix += " pid " + strconv.Itoa(pid)
-	}
-	p.log.mu.Lock()
-	defer p.log.mu.Unlock()
-	_, _ = p.log.w.Write([]byte(prefix + ": " + msg + "\n"))
+	p.log.printf("worker "+strconv.Itoa(slot), pid, format, args...)
 }

@@ -1,20 +1,14 @@
 package bridge
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/signet-dspy/signet/bridge/wire"
@@ -24,20 +18,11 @@ import (
 // may safely send it to another worker.
 var errGone = errors.New("worker is gone")
 
-// stderrTail is how many of a worker's last stderr lines are kept to explain
-// its death.
-const stderrTail = 20
-
-// proc is one worker process and the goroutines that serve it: a reader of
-// the protocol stream, a drain of stderr and a waiter that reaps it.
+// proc is one worker process: a child whose stdout carries the protocol.
 type proc struct {
+	*child
 	pool *Pool
 	slot int
-	cmd  *exec.Cmd
-	pid  int
-
-	stdin          *os.File
-	stdout, stderr *os.File // our read ends
 
 	wmu    sync.Mutex // one writer of stdin at a time: a frame is one write
 	nextID atomic.Uint64
@@ -47,19 +32,11 @@ type proc struct {
 	started time.Time
 	helloCh chan helloMsg // the reader's first frame, sent once
 
-	mu          sync.Mutex
-	pending     map[uint64]*call
-	dead        bool     // pending is closed: the process has been reaped
-	reaped      bool     // cmd.Wait returned: its pid may be reused, never signal it
-	killReason  string   // why we killed it, first reason wins
-	killFailure bool     // the kill counts as a failure of the worker
-	protoErr    error    // the framing failure that ended it
-	tail        lineTail // its stderr
-	deathErr    *Error
-
-	readerDone chan struct{}
-	stderrDone chan struct{}
-	exited     chan struct{} // closed once reaped and every pending call failed
+	mu       sync.Mutex
+	pending  map[uint64]*call
+	dead     bool  // pending is closed: the process has been reaped
+	protoErr error // the framing failure that ended it
+	deathErr *Error
 
 	// Guarded by Pool.mu.
 	inflight int  // requests sent (not control) that the worker has not ended
@@ -140,52 +117,21 @@ func (c *call) abandon() {
 // spawn starts one worker process and waits for its hello.
 func (p *Pool) spawn(ctx context.Context, slot int) (*proc, error) {
 	begin := time.Now()
-	var files []*os.File
-	closeAll := func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}
-	pipe := func() (r, w *os.File, err error) {
-		r, w, err = os.Pipe()
-		if err == nil {
-			files = append(files, r, w)
-		}
-		return r, w, err
-	}
-	inR, inW, err1 := pipe()
-	outR, outW, err2 := pipe()
-	errR, errW, err3 := pipe()
-	if err := errors.Join(err1, err2, err3); err != nil {
-		closeAll()
-		return nil, fmt.Errorf("worker %d: creating pipes: %w", slot, err)
-	}
-	cmd := exec.Command(p.cfg.Python, "-m", "signet_worker")
-	cmd.Env = p.env
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	// Its own process group, so one signal reaches whatever DSPy or user
-	// code started; and SIGKILL if we die, so no worker outlives Signet.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.startCmd(cmd); err != nil {
-		closeAll()
-		return nil, fmt.Errorf("worker %d: starting %s: %w", slot, p.cfg.Python, err)
-	}
-	inR.Close()
-	outW.Close()
-	errW.Close()
-	pr := &proc{
-		pool: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid,
-		stdin: inW, stdout: outR, stderr: errR,
-		helloCh:    make(chan helloMsg, 1),
-		pending:    map[uint64]*call{},
-		readerDone: make(chan struct{}),
-		stderrDone: make(chan struct{}),
-		exited:     make(chan struct{}),
+	pr := &proc{pool: p, slot: slot, helloCh: make(chan helloMsg, 1), pending: map[uint64]*call{}}
+	pr.child = newChild(childSpec{
+		path: p.cfg.Python, args: []string{"-m", "signet_worker"}, env: p.env, stdin: true,
+		stdout: pr.readLoop,
+		line: func(s string) bool {
+			p.logf(slot, pr.pid, "stderr: %s", s)
+			return true
+		},
+		logf:   func(format string, args ...any) { p.logf(slot, pr.pid, format, args...) },
+		exited: pr.die,
+	})
+	if err := pr.start(p.forker); err != nil {
+		return nil, fmt.Errorf("worker %d: %w", slot, err)
 	}
 	p.logf(slot, pr.pid, "started %s -m signet_worker", p.cfg.Python)
-	go pr.readLoop()
-	go pr.stderrLoop()
-	go pr.waitLoop()
 
 	timer := time.NewTimer(p.cfg.StartTimeout)
 	defer timer.Stop()
@@ -209,10 +155,10 @@ func (p *Pool) spawn(ctx context.Context, slot int) (*proc, error) {
 		select {
 		case m = <-pr.helloCh: // it said hello and exited; judge the hello first
 			if m.err == nil && m.hello.Protocol == wire.Protocol {
-				return fail(perr("exited right after its hello (%s)", exitText(pr.cmd)))
+				return fail(perr("exited right after its hello (%s)", pr.exitText()))
 			}
 		default:
-			return fail(perr("exited before its hello (%s)", exitText(pr.cmd)))
+			return fail(perr("exited before its hello (%s)", pr.exitText()))
 		}
 	case <-timer.C:
 		return fail(perr("no hello within %s (start timeout)", p.cfg.StartTimeout))
@@ -245,9 +191,8 @@ func (p *Pool) spawn(ctx context.Context, slot int) (*proc, error) {
 }
 
 // readLoop decodes the protocol stream until it ends or breaks.
-func (pr *proc) readLoop() {
-	defer close(pr.readerDone)
-	r := wire.NewReader(pr.stdout)
+func (pr *proc) readLoop(stdout io.Reader) {
+	r := wire.NewReader(stdout)
 	greeted := false
 	for {
 		line, err := r.ReadLine()
@@ -314,66 +259,15 @@ func (pr *proc) route(f wire.Frame) error {
 	return nil
 }
 
-// stderrLoop copies stderr into the log line by line, keeping a tail.
-func (pr *proc) stderrLoop() {
-	defer close(pr.stderrDone)
-	br := bufio.NewReaderSize(pr.stderr, 16<<10)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			// A line longer than the buffer arrives in pieces; each is logged.
-			s := string(bytes.TrimRight(line, "\r\n"))
-			pr.pool.logf(pr.slot, pr.pid, "stderr: %s", s)
-			pr.tail.add(s)
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-	}
-}
-
-// waitLoop reaps the process, cleans its group up and fails what it left.
-func (pr *proc) waitLoop() {
-	werr := pr.cmd.Wait()
-	// Helpers that DSPy or user code started share the group; they must not
-	// outlive the worker (nor hold its pipes open).
-	_ = syscall.Kill(-pr.pid, syscall.SIGKILL)
-	pr.mu.Lock()
-	pr.reaped = true
-	pr.mu.Unlock()
-	// Let the reader take what the worker wrote before it ended; a process
-	// that escaped the group could hold the pipe open, so not forever.
-	for _, f := range []struct {
-		done <-chan struct{}
-		file *os.File
-	}{{pr.readerDone, pr.stdout}, {pr.stderrDone, pr.stderr}} {
-		select {
-		case <-f.done:
-		case <-time.After(stdioDrainMax):
-			f.file.Close()
-			<-f.done
-		}
-	}
-	pr.stdout.Close()
-	pr.stderr.Close()
-	// Closing unblocks a Write stuck on a full pipe (os.File allows it).
-	pr.stdin.Close()
-	pr.die(werr)
-	close(pr.exited)
-}
-
 // die fails every pending call with the reason the process ended.
 func (pr *proc) die(werr error) {
 	pr.mu.Lock()
 	e := &Error{Code: CodeWorkerDied, Retryable: true, Worker: pr.slot, PID: pr.pid, Err: werr}
-	switch {
-	case pr.protoErr != nil:
+	if pr.protoErr != nil {
 		e.Code, e.Err = CodeProtocol, pr.protoErr
 		e.Message = "broke the protocol: " + pr.protoErr.Error()
-	case pr.killReason != "":
-		e.Message = "killed: " + pr.killReason
-	default:
-		e.Message = "exited: " + exitText(pr.cmd)
+	} else {
+		e.Message = pr.endText()
 	}
 	if tail := pr.tail.last(stderrTail); tail != "" {
 		e.Detail = map[string]any{"stderr": tail}
@@ -393,55 +287,15 @@ func (pr *proc) die(werr error) {
 	}
 }
 
-// failure says whether the way the process ended counts against its slot.
-func (pr *proc) failure() bool {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	switch {
-	case pr.protoErr != nil:
-		return true
-	case pr.killReason != "":
-		return pr.killFailure
-	}
-	return true
-}
-
-// killed says whether we killed the process (rather than it exiting).
-func (pr *proc) killed() bool {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	return pr.killReason != "" || pr.protoErr != nil
-}
-
-func exitText(cmd *exec.Cmd) string {
-	if cmd.ProcessState == nil {
-		return "still running"
-	}
-	return cmd.ProcessState.String()
-}
-
-// kill SIGKILLs the process group; the waiter then reaps it.
-func (pr *proc) kill(reason string, failure bool) {
-	pr.mu.Lock()
-	if pr.killReason == "" && pr.protoErr == nil {
-		pr.killReason, pr.killFailure = reason, failure
-	}
-	reaped := pr.reaped
-	pr.mu.Unlock()
-	if !reaped {
-		pr.pool.logf(pr.slot, pr.pid, "killing the process group: %s", reason)
-		_ = syscall.Kill(-pr.pid, syscall.SIGKILL)
-	}
-}
-
+// breakProtocol kills a worker whose stream is not the protocol. The
+// waiter reads protoErr once the reader (this caller) has returned.
 func (pr *proc) breakProtocol(err error) {
-	pr.mu.Lock()
-	if pr.protoErr == nil && pr.killReason == "" {
-		pr.protoErr = err
-	}
-	pr.mu.Unlock()
 	pr.pool.logf(pr.slot, pr.pid, "broke the protocol: %v", err)
-	pr.kill("broke the protocol", true)
+	if pr.kill("broke the protocol", true) {
+		pr.mu.Lock()
+		pr.protoErr = err
+		pr.mu.Unlock()
+	}
 }
 
 // send writes a request and registers its call; the caller waits on it.
@@ -520,22 +374,4 @@ func ctxError(cause error, pr *proc, c *call) *Error {
 		e.Worker, e.PID = pr.slot, pr.pid
 	}
 	return e
-}
-
-// rss is the process's resident set size from /proc/<pid>/status.
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for l := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("VmRSS %q: %w", strings.TrimSpace(v), err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc/" + strconv.Itoa(pid) + "/status")
 }

@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
 )
 
 // signet runs the command line in-process against workspace ws.
@@ -395,5 +399,24 @@ modules:
 	want, _ := filepath.Rel(cwd, filepath.Join(proj, "mod.py"))
 	if p.BaseDir != nil || p.Modules[0].Source != filepath.ToSlash(want)+":Mine" {
 		t.Errorf("show --json: base_dir %v, source %q (want %q)", p.BaseDir, p.Modules[0].Source, want+":Mine")
+	}
+}
+
+// followExecutions counts executions, not ids: one read from two lists
+// (pending, then running, while it moved) is waited for once.
+func TestFollowExecutionsDedupes(t *testing.T) {
+	ws := t.TempDir()
+	mustSignet(t, ws, "init")
+	o := own(t, ws)
+	x := &model.Execution{ID: model.NewID(), Program: "qa", Version: 1, State: model.Completed, CreatedAt: time.Now()}
+	if err := o.Store().PutExecution(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	a := &cli{stdout: io.Discard, stderr: io.Discard, svc: o}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	final, err := a.followExecutions(ctx, []model.ID{x.ID, x.ID}, nil)
+	if err != nil || len(final) != 1 {
+		t.Fatalf("followed %d, %v", len(final), err)
 	}
 }

@@ -168,12 +168,9 @@ func (a *cli) datasetShow() *cobra.Command {
 		Short: "Show a dataset and a page of its examples",
 		Args:  exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			var sp model.Split
-			if split != "" {
-				var err error
-				if sp, err = model.ParseSplit(split); err != nil {
-					return usageError{err}
-				}
+			sp, err := splitFlag(split)
+			if err != nil {
+				return err
 			}
 			d, err := a.svc.Dataset(c.Context(), args[0])
 			if err != nil {
@@ -203,13 +200,7 @@ func (a *cli) datasetShow() *cobra.Command {
 				}
 				t.row(cells...)
 			}
-			if err := t.flush(); err != nil {
-				return err
-			}
-			if next != "" {
-				fmt.Fprintf(a.stdout, "\nmore: signet dataset show %s --cursor %s\n", d.Name, next)
-			}
-			return nil
+			return a.flushPage(t, next, "signet dataset show "+d.Name)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -228,12 +219,9 @@ func (a *cli) datasetExport() *cobra.Command {
 		Short: "Write a dataset as JSONL, JSON or CSV (to stdout, or -o FILE)",
 		Args:  exactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			var sp model.Split
-			if split != "" {
-				var err error
-				if sp, err = model.ParseSplit(split); err != nil {
-					return usageError{err}
-				}
+			sp, err := splitFlag(split)
+			if err != nil {
+				return err
 			}
 			f := datafile.Format(format)
 			if f == "" {

@@ -49,19 +49,13 @@ func (a *cli) evalCommand() *cobra.Command {
 			if req.Data, err = model.ParseDataRef(dataset); err != nil {
 				return usagef("--dataset: %v", err)
 			}
-			if req.Metric, err = model.ParseMetric(metric, metricLM); err != nil {
-				return usageError{err}
-			}
-			req.Metric = absMetric(req.Metric, a.abs)
+			req.Metric, req.BaseDir = model.Metric{Name: metric, Kind: app.MetricSpelled, LM: metricLM}, a.cwd
 			if threads < 0 {
 				return usagef("--threads %d: want a number ≥ 0", threads)
 			}
 			v, err := a.svc.Evaluate(ctx, req)
 			if err != nil {
-				if app.CodeOf(err) == app.CodeInvalid && strings.HasPrefix(appField(err), "labels") {
-					return usageError{err}
-				}
-				return err
+				return requestError(err)
 			}
 			if !asJSON {
 				fmt.Fprintf(a.stderr, "evaluation %s: %s v%d on %s (%d examples), metric %s\n", v.ID, v.Program, v.Version, v.Data, v.Total, v.Metric.Spelling())
@@ -223,13 +217,7 @@ func (a *cli) evalList() *cobra.Command {
 				t.row(v.ID, fmt.Sprintf("%s v%d", v.Program, v.Version), v.Data, clip(v.Metric.Spelling(), 30), v.State,
 					fmt.Sprintf("%.1f%%", 100*v.Score), fmt.Sprintf("%d/%d", v.N, v.Total), v.Failures, costText(v.Cost, v.CostUnknown), ago(v.CreatedAt))
 			}
-			if err := t.flush(); err != nil {
-				return err
-			}
-			if next != "" {
-				fmt.Fprintf(a.stdout, "\nmore: signet eval list --cursor %s\n", next)
-			}
-			return nil
+			return a.flushPage(t, next, "signet eval list")
 		},
 	}
 	c.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page")

@@ -111,13 +111,7 @@ func (a *cli) execList() *cobra.Command {
 				}
 				t.row(r.ID, r.Program, r.Version, state, r.Attempts, r.Tokens, fmt.Sprintf("$%.6f", r.Cost), r.Duration, ago(r.Created), clip(r.Error, 40))
 			}
-			if err := t.flush(); err != nil {
-				return err
-			}
-			if next != "" {
-				fmt.Fprintf(a.stdout, "\nmore: signet exec list --cursor %s (or --all)\n", next)
-			}
-			return nil
+			return a.flushPage(t, next, "signet exec list (or --all)")
 		},
 	}
 	c.Flags().StringVar(&program, "program", "", "only this program")

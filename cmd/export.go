@@ -46,7 +46,7 @@ func (a *cli) programExport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body := res.State
+			body := []byte(res.State)
 			if python {
 				body = []byte(res.Python)
 			}
@@ -115,7 +115,7 @@ func (a *cli) programImport() *cobra.Command {
 				if err := checkJSONObject(raw); err != nil {
 					return fmt.Errorf("%s: %w", args[1], err)
 				}
-				req.State = raw
+				req.State = string(raw)
 			}
 			res, err := a.svc.ImportProgram(c.Context(), req)
 			if err != nil {

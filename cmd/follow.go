@@ -52,20 +52,22 @@ func (a *cli) followExecutions(ctx context.Context, ids []model.ID, ended func(*
 		}
 		end(x)
 	}
-	for len(final) < len(ids) {
+	// ids may name one execution twice (read from two lists while it moved
+	// between them): the set decides when all have ended.
+	for len(final) < len(want) {
 		select {
 		case ev, ok := <-evs:
 			if !ok {
 				if ctx.Err() != nil {
 					return final, ctx.Err()
 				}
-				return final, app.Errorf(app.CodeUnavailable, "lost the owner of the workspace with %d of %d executions not ended; they stay pending: `signet exec resume` finishes them", len(ids)-len(final), len(ids))
+				return final, app.Errorf(app.CodeUnavailable, "lost the owner of the workspace with %d of %d executions not ended; they stay pending: `signet exec resume` finishes them", len(want)-len(final), len(want))
 			}
 			if ev.Kind == app.EventExecution && ev.Execution != nil {
 				end(ev.Execution)
 			}
 		case <-ctx.Done():
-			return final, fmt.Errorf("interrupted with %d of %d executions left; they stay pending: `signet exec resume` finishes them", len(ids)-len(final), len(ids))
+			return final, fmt.Errorf("interrupted with %d of %d executions left; they stay pending: `signet exec resume` finishes them", len(want)-len(final), len(want))
 		}
 	}
 	return final, nil

@@ -30,14 +30,15 @@ func (a *cli) optCommand() *cobra.Command {
 	return c
 }
 
-// absMetric makes a custom metric's file absolute, abs resolving it
-// against the caller's directory: the worker that loads it runs elsewhere.
-func absMetric(m model.Metric, abs func(string) string) model.Metric {
-	if m.Kind == model.MetricCustom {
-		file, fn, _ := strings.Cut(m.Source, ".py:")
-		m.Source = abs(file+".py") + ":" + fn
+// requestError makes the service's refusal of a field the user gave
+// (--metric, --optimizer, --auto, --labels, the data) a usage error.
+func requestError(err error) error {
+	f := appField(err)
+	if app.CodeOf(err) == app.CodeInvalid && (f == "metric" || f == "optimizer" || f == "settings.auto" || f == "train" ||
+		f == "val" || f == "test" || f == "data" || strings.HasPrefix(f, "labels")) {
+		return usageError{err}
 	}
-	return m
+	return err
 }
 
 // parseSettings reads key=value pairs; a value that is JSON (a number, a
@@ -80,31 +81,18 @@ func (a *cli) optRun() *cobra.Command {
 		Args: exactArgs("PROGRAM"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			opt, err := model.ParseOptimizer(optimizer)
-			if err != nil {
-				return usageError{err}
-			}
 			settings, err := parseSettings(sets)
 			if err != nil {
 				return err
 			}
 			if auto != "" {
-				switch auto {
-				case "light", "medium", "heavy":
-					settings["auto"] = auto
-				default:
-					return usagef("--auto %q: want light, medium or heavy", auto)
-				}
-			} else if explicit := map[string][]string{"mipro_v2": {"num_candidates", "num_trials"}, "gepa": {"max_metric_calls", "max_full_evals"}}[opt]; explicit != nil {
-				// DSPy refuses auto beside an explicit budget: light is the
-				// default only when none is given.
-				given := slices.ContainsFunc(explicit, func(k string) bool { _, ok := settings[k]; return ok })
-				if _, ok := settings["auto"]; !ok && !given {
-					settings["auto"] = "light"
-				}
+				settings["auto"] = auto
 			}
-			req := app.OptimizeRequest{Program: args[0], Version: version, Optimizer: opt, Settings: settings,
-				LM: lmName, ReflectionLM: reflection, Budget: budget, Threads: threads, Seed: seed, Labels: model.ParseLabels(labels)}
+			// The optimizer, the metric, its file (relative to here) and the
+			// profiles are checked by the service, as for the workbench.
+			req := app.OptimizeRequest{Program: args[0], Version: version, Optimizer: optimizer, Settings: settings,
+				LM: lmName, ReflectionLM: reflection, Budget: budget, Threads: threads, Seed: seed, Labels: model.ParseLabels(labels),
+				Metric: model.Metric{Name: metric, Kind: app.MetricSpelled, LM: metricLM}, BaseDir: a.cwd}
 			if req.Train, err = model.ParseDataRef(train); err != nil {
 				return usagef("--train: %v", err)
 			}
@@ -118,27 +106,23 @@ func (a *cli) optRun() *cobra.Command {
 					return usagef("--test: %v", err)
 				}
 			}
-			if req.Metric, err = model.ParseMetric(metric, metricLM); err != nil {
-				return usageError{err}
-			}
-			req.Metric = absMetric(req.Metric, a.abs)
 			if budget < 0 || math.IsNaN(budget) {
 				return usagef("--budget %v: want a USD amount ≥ 0", budget)
 			}
 			if estimateOnly {
 				est, err := a.svc.EstimateOptimization(ctx, req)
 				if err != nil {
-					return err
+					return requestError(err)
 				}
 				if asJSON {
-					return writeJSON(a.stdout, est)
+					return writeJSON(a.stdout, est.Estimate)
 				}
-				printEstimate(a.stdout, &model.Optimization{Estimate: est, Budget: req.Budget})
+				printEstimate(a.stdout, est)
 				return nil
 			}
 			o, err := a.svc.Optimize(ctx, req)
 			if err != nil {
-				return err
+				return requestError(err)
 			}
 			if !asJSON {
 				fmt.Fprintf(a.stderr, "optimization %s: %s on %s v%d\n", o.ID, o.Optimizer, o.Program, o.BaseVersion)
@@ -421,13 +405,7 @@ func (a *cli) optList() *cobra.Command {
 				}
 				t.row(o.ID, o.Program, ver, o.Optimizer, state, valCell, testCell, o.Trials, o.LMCalls, fmt.Sprintf("$%.4f", o.Cost), ago(o.CreatedAt))
 			}
-			if err := t.flush(); err != nil {
-				return err
-			}
-			if next != "" {
-				fmt.Fprintf(a.stdout, "\nmore: signet opt list --cursor %s (or --all)\n", next)
-			}
-			return nil
+			return a.flushPage(t, next, "signet opt list (or --all)")
 		},
 	}
 	c.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page")

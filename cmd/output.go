@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/signet-dspy/signet/model"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -74,4 +76,28 @@ func clip(s string, n int) string {
 func isTTY(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isTerminal(f)
+}
+
+// splitFlag reads --split: "" is every split.
+func splitFlag(s string) (model.Split, error) {
+	if s == "" {
+		return "", nil
+	}
+	sp, err := model.ParseSplit(s)
+	if err != nil {
+		return "", usageError{err}
+	}
+	return sp, nil
+}
+
+// flushPage writes a listing's table, then how to get the next page when
+// there is one (more is the command line without its cursor).
+func (a *cli) flushPage(t *table, next, more string) error {
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if next != "" {
+		fmt.Fprintf(a.stdout, "\nmore: %s --cursor %s\n", more, next)
+	}
+	return nil
 }

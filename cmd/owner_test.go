@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app/owner"
+	"github.com/signet-dspy/signet/internal/testenv"
 )
 
 // own makes this test the owner of ws, as a second process would find it:
@@ -144,4 +146,100 @@ func mustGetwd(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return wd
+}
+
+// TestEveryCommandAloneAndAsClient runs every command that uses a
+// workspace on two workspaces built alike: on one with no owner running
+// (the command is the owner for its lifetime), on the other as a client of
+// an owner. Output and exit codes must be the same, once the ids, times and
+// paths that differ between any two workspaces are masked.
+func TestEveryCommandAloneAndAsClient(t *testing.T) {
+	testenv.Python(t)
+	cfg := writeFile(t, t.TempDir(), "config.yaml", "cache: \"off\"\nprofiles:\n  test:\n    model: signet/test\n    cache: false\n")
+	t.Setenv("SIGNET_CONFIG", cfg)
+	data := writeFile(t, t.TempDir(), "qa.jsonl", `{"id": 1, "question": "What is the capital of France?", "answer": "France"}
+{"id": 2, "question": "Where is Rome?", "answer": "Rome"}
+{"id": 3, "question": "Which city is Lima?", "answer": "Peru"}
+`)
+	build := func() string {
+		ws := t.TempDir()
+		mustSignet(t, ws, "init")
+		mustSignet(t, ws, "program", "create", "-f", examplePath("qa.yaml"))
+		mustSignet(t, ws, "dataset", "import", data, "--inputs", "question")
+		return ws
+	}
+	alone, client := build(), build()
+	own(t, client)
+	// Each step is a command line, given the workspace (some name what an
+	// earlier step made there).
+	lastExec := func(ws string) string {
+		var rows []struct{ ID string }
+		if err := json.Unmarshal([]byte(mustSignet(t, ws, "exec", "list", "--json")), &rows); err != nil || len(rows) == 0 {
+			t.Fatalf("exec list: %v %d", err, len(rows))
+		}
+		return rows[0].ID
+	}
+	steps := []func(ws string) []string{
+		func(string) []string { return []string{"program", "list"} },
+		func(string) []string { return []string{"program", "show", "qa"} },
+		func(string) []string { return []string{"program", "show", "nope"} },
+		func(string) []string { return []string{"program", "status", "qa", "testing", "--note", "try it"} },
+		func(string) []string { return []string{"program", "versions", "qa"} },
+		func(string) []string { return []string{"program", "diff", "qa"} },
+		func(string) []string { return []string{"dataset", "list"} },
+		func(string) []string { return []string{"dataset", "show", "qa", "--json"} },
+		func(string) []string { return []string{"dataset", "stats", "qa"} },
+		func(string) []string { return []string{"dataset", "export", "qa", "--format", "csv"} },
+		func(string) []string { return []string{"dataset", "import", "nope.jsonl"} },
+		func(string) []string {
+			return []string{"run", "qa", "--lm", "test", "--input", "question=Where is Paris?"}
+		},
+		func(string) []string { return []string{"run", "qa", "--lm", "test"} },
+		func(string) []string { return []string{"run", "qa", "--lm", "test", "--dataset", "qa"} },
+		func(string) []string { return []string{"run", "qa", "--lm", "test", "--example", "qa:1"} },
+		func(ws string) []string { return []string{"exec", "show", lastExec(ws)} },
+		func(ws string) []string { return []string{"trace", lastExec(ws)} },
+		func(string) []string { return []string{"exec", "list", "--state", "bogus"} },
+		func(string) []string { return []string{"cost", "--month", "all"} },
+		func(string) []string { return []string{"render", "qa", "--lm", "test", "--input", "question=Why?"} },
+		func(string) []string { return []string{"program", "export", "qa"} },
+		func(string) []string {
+			return []string{"eval", "qa", "--dataset", "qa", "--metric", "exact_match", "--lm", "test"}
+		},
+		func(string) []string { return []string{"eval", "list"} },
+		func(string) []string {
+			return []string{"opt", "run", "qa", "--optimizer", "labeled", "--train", "qa", "--lm", "test", "--set", "k=2"}
+		},
+		func(string) []string { return []string{"opt", "list"} },
+		func(string) []string { return []string{"opt", "run", "qa", "--optimizer", "sgd", "--train", "qa"} },
+		func(string) []string { return []string{"program", "delete", "qa", "--yes"} },
+	}
+	mask := func(s, ws string) string {
+		s = strings.ReplaceAll(s, ws, "<ws>")
+		for _, re := range maskers {
+			s = re.pat.ReplaceAllString(s, re.with)
+		}
+		return s
+	}
+	for _, step := range steps {
+		args := step(alone)
+		aOut, aErr, aCode := signet(t, alone, args...)
+		cOut, cErr, cCode := signet(t, client, step(client)...)
+		if aCode != cCode || mask(aOut, alone) != mask(cOut, client) || mask(aErr, alone) != mask(cErr, client) {
+			t.Errorf("signet %v:\nalone:  exit %d\n%s%s\nclient: exit %d\n%s%s", args, aCode, aOut, aErr, cCode, cOut, cErr)
+		}
+	}
+}
+
+// maskers hide what differs between two workspaces built alike: ids,
+// times, durations and timings.
+var maskers = []struct {
+	pat  *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<id>"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "<time>"},
+	{regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|ms|s|m)\b`), "<dur>"},
+	{regexp.MustCompile(`\b\d+[smhd] ago\b|just now`), "<ago>"},
+	{regexp.MustCompile(`"(duration_ns|elapsed_ns|latency_ns|duration_ms|created_at|started_at|finished_at|ended_at|start|end)": ?[^,}\n]+`), `"$1": <t>`},
 }

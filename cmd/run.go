@@ -79,6 +79,10 @@ func (a *cli) runCommand() *cobra.Command {
 				}
 			}
 			e, err := a.svc.Run(ctx, app.RunRequest{Program: args[0], Version: version, Inputs: in, LM: lmName, NoCache: noCache, Wait: true})
+			if f := appField(err); app.CodeOf(err) == app.CodeInvalid && strings.HasPrefix(f, "inputs.") {
+				name := strings.TrimPrefix(f, "inputs.")
+				return usagef("%v: pass --input %s=... (or --example DATASET:N)", err, name)
+			}
 			if err != nil {
 				return err
 			}
@@ -179,11 +183,9 @@ func (a *cli) exampleInputs(ctx context.Context, program string, version int, re
 	if err != nil {
 		return nil, err
 	}
-	var sp model.Split
-	if split != "" {
-		if sp, err = model.ParseSplit(split); err != nil {
-			return nil, usageError{err}
-		}
+	sp, err := splitFlag(split)
+	if err != nil {
+		return nil, err
 	}
 	d, err := a.svc.Dataset(ctx, name)
 	if err != nil {
@@ -206,15 +208,11 @@ func (a *cli) exampleInputs(ctx context.Context, program string, version int, re
 }
 
 type batchSummary struct {
-	Program    string             `json:"program"`
-	Version    int                `json:"version"`
-	Dataset    string             `json:"dataset"`
-	Batch      string             `json:"batch"`
-	Total      int                `json:"total"`
-	States     map[string]int     `json:"states"`
-	CacheHits  int                `json:"cache_hits"`
-	Usage      model.Usage        `json:"usage"`
-	Cost       float64            `json:"cost"`
+	Program string `json:"program"`
+	Version int    `json:"version"`
+	Dataset string `json:"dataset"`
+	Batch   string `json:"batch"`
+	model.BatchSummary
 	Elapsed    time.Duration      `json:"elapsed_ns"`
 	Labels     model.Labeling     `json:"labels"`                // the fields compared with the outputs (model.Labels)
 	ExactMatch map[string]float64 `json:"exact_match,omitempty"` // per label, over the completed executions
@@ -224,14 +222,11 @@ type batchSummary struct {
 // runDataset runs a batch and follows it to its end with a progress bar,
 // then prints the summary.
 func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, split string, asJSON bool) error {
-	req.Data.Dataset = dataset
-	if split != "" {
-		sp, err := model.ParseSplit(split)
-		if err != nil {
-			return usageError{err}
-		}
-		req.Data.Split = sp
+	sp, err := splitFlag(split)
+	if err != nil {
+		return err
 	}
+	req.Data = model.DataRef{Dataset: dataset, Split: sp}
 	start := time.Now()
 	b, err := a.svc.RunBatch(ctx, req)
 	if err != nil {
@@ -266,33 +261,21 @@ func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, spl
 	p := &model.Program{Name: b.Program, Version: b.Version}
 	d := &model.Dataset{Name: dataset}
 	batch := b.ID.String()
-	sum := batchSummary{Program: p.Name, Version: p.Version, Dataset: d.Name, Batch: batch, Total: len(final), States: map[string]int{},
-		Elapsed: time.Since(start), Labels: lab}
-	matches := map[string]int{}
-	labelled := map[string]int{}
-	for i, e := range final {
-		sum.States[string(e.State)]++
-		if e.CacheHit {
-			sum.CacheHits++
-		}
-		sum.Usage = sum.Usage.Add(e.TotalUsage())
-		sum.Cost += e.Cost
-		if e.State != model.Completed {
-			sum.Failures = append(sum.Failures, execRowOf(e))
-			continue
-		}
-		_, want := lab.Split(examples[i].Data)
-		for field, w := range want {
-			labelled[field]++
-			if got, ok := e.Outputs[field]; ok && normalise(cellText(got)) == normalise(cellText(w)) {
-				matches[field]++
-			}
+	labels := make([]map[string]any, len(examples))
+	for i, ex := range examples {
+		_, labels[i] = lab.Split(ex.Data)
+	}
+	sum := batchSummary{Program: p.Name, Version: p.Version, Dataset: d.Name, Batch: batch, Elapsed: time.Since(start), Labels: lab,
+		BatchSummary: model.SummariseBatch(final, labels)}
+	if len(sum.Matches) > 0 {
+		sum.ExactMatch = map[string]float64{}
+		for f, m := range sum.Matches {
+			sum.ExactMatch[f] = m.Rate()
 		}
 	}
-	if len(labelled) > 0 {
-		sum.ExactMatch = map[string]float64{}
-		for f, n := range labelled {
-			sum.ExactMatch[f] = float64(matches[f]) / float64(n)
+	for _, e := range final {
+		if e.State != model.Completed {
+			sum.Failures = append(sum.Failures, execRowOf(e))
 		}
 	}
 	if asJSON {
@@ -300,7 +283,7 @@ func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, spl
 	}
 	fmt.Fprintf(a.stdout, "%s v%d on dataset %s: %d executions in %s (batch %s)\n", p.Name, p.Version, d.Name, sum.Total, sum.Elapsed.Round(time.Millisecond), batch)
 	for _, s := range model.RunStates {
-		if n := sum.States[string(s)]; n > 0 {
+		if n := sum.States[s]; n > 0 {
 			fmt.Fprintf(a.stdout, "  %-10s %d\n", s, n)
 		}
 	}
@@ -310,7 +293,7 @@ func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, spl
 	fmt.Fprintf(a.stdout, "  tokens     %d in, %d out\n  cost       $%.6f\n", sum.Usage.PromptTokens, sum.Usage.CompletionTokens, sum.Cost)
 	printLabeling(a.stdout, lab, "  %-11s")
 	for _, f := range sortedKeys(toAnyMap(sum.ExactMatch)) {
-		fmt.Fprintf(a.stdout, "  exact match on %s: %d/%d (%.1f%%)\n", f, matches[f], labelled[f], 100*sum.ExactMatch[f])
+		fmt.Fprintf(a.stdout, "  exact match on %s: %d/%d (%.1f%%)\n", f, sum.Matches[f].Matched, sum.Matches[f].Of, 100*sum.ExactMatch[f])
 	}
 	for i, r := range sum.Failures {
 		if i == 5 {
@@ -346,12 +329,6 @@ func toAnyMap(m map[string]float64) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// normalise is the comparison of DSPy's answer_exact_match: case, spacing
-// and punctuation at the ends do not count.
-func normalise(s string) string {
-	return strings.ToLower(strings.Trim(strings.Join(strings.Fields(s), " "), ".,;:!?\"' "))
 }
 
 // parseInputs reads field=value pairs; a value that is a JSON list or object

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -288,7 +287,9 @@ func (d tuiDeps) OptimizationTrials(ctx context.Context, id model.ID) ([]*model.
 // StartOptimization reads the form's fields as `signet opt run` reads its
 // flags, so both accept and refuse the same things.
 func (d tuiDeps) StartOptimization(ctx context.Context, r tui.OptimizationRequest) (*model.Optimization, error) {
-	req := app.OptimizeRequest{Program: r.Program, Optimizer: r.Optimizer, LM: r.LM, Budget: r.Budget}
+	cwd, _ := os.Getwd()
+	req := app.OptimizeRequest{Program: r.Program, Optimizer: r.Optimizer, LM: r.LM, Budget: r.Budget,
+		Metric: model.Metric{Name: r.Metric, Kind: app.MetricSpelled}, BaseDir: cwd}
 	var err error
 	if req.Settings, err = parseSettings(r.Settings); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
@@ -303,9 +304,6 @@ func (d tuiDeps) StartOptimization(ctx context.Context, r tui.OptimizationReques
 		if req.Val, err = model.ParseDataRef(r.Val); err != nil {
 			return nil, fmt.Errorf("val: %w", err)
 		}
-	}
-	if req.Metric, err = model.ParseMetric(r.Metric, ""); err != nil {
-		return nil, fmt.Errorf("metric: %w", err)
 	}
 	return d.svc.Optimize(ctx, req)
 }
@@ -355,20 +353,13 @@ func (d tuiDeps) Evaluation(ctx context.Context, id model.ID) (*model.Evaluation
 // StartEvaluation reads the form's fields as `signet eval` reads its
 // flags; a custom metric's relative path is this process's.
 func (d tuiDeps) StartEvaluation(ctx context.Context, r tui.EvaluationRequest) (*model.Evaluation, error) {
-	req := app.EvaluateRequest{Program: r.Program, Version: r.Version, LM: r.LM, Labels: model.ParseLabels(r.Labels)}
+	cwd, _ := os.Getwd()
+	req := app.EvaluateRequest{Program: r.Program, Version: r.Version, LM: r.LM, Labels: model.ParseLabels(r.Labels),
+		Metric: model.Metric{Name: r.Metric, Kind: app.MetricSpelled}, BaseDir: cwd}
 	var err error
 	if req.Data, err = model.ParseDataRef(r.Data); err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
-	if req.Metric, err = model.ParseMetric(r.Metric, ""); err != nil {
-		return nil, fmt.Errorf("metric: %w", err)
-	}
-	req.Metric = absMetric(req.Metric, func(p string) string {
-		if abs, err := filepath.Abs(p); err == nil {
-			return abs
-		}
-		return p
-	})
 	return d.svc.Evaluate(ctx, req)
 }
 

@@ -103,7 +103,7 @@ func ParseProgramRef(s string) (string, int, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
 	if err != nil || n <= 0 {
-		return "", 0, &FieldError{Field: "program", Msg: fmt.Sprintf("%q: want NAME or NAME@VERSION (a version number)", s)}
+		return "", 0, fmt.Errorf("%q: want NAME or NAME@VERSION (a version number)", s)
 	}
 	return name, n, nil
 }

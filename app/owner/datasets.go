@@ -344,7 +344,7 @@ func checkNamedFields(path string, opts importOptions, fields []string) error {
 func (o *Owner) programRef(ctx context.Context, ref string) (*model.Program, error) {
 	name, version, err := model.ParseProgramRef(ref)
 	if err != nil {
-		return nil, err
+		return nil, app.Wrap(app.CodeInvalid, err)
 	}
 	return o.program(ctx, name, version)
 }

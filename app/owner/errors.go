@@ -49,6 +49,8 @@ func fail(err error) error {
 		errors.Is(err, bridge.ErrClosed):
 		return app.Wrap(app.CodeUnavailable, err)
 	case errors.As(err, &fe):
+		// The field survives the socket, so a caller can tell which flag
+		// or form field to blame.
 		e := app.Wrap(app.CodeInvalid, err).(*app.Error)
 		e.Field = fe.Field
 		return e

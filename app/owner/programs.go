@@ -170,7 +170,7 @@ func (o *Owner) ExportProgram(ctx context.Context, req app.ExportRequest) (*app.
 			return nil, fmt.Errorf("exporting %s v%d: the worker's state is not JSON: %w", p.Name, p.Version, err)
 		}
 		buf.WriteByte('\n')
-		out.State = buf.Bytes()
+		out.State = buf.String()
 	}
 	return out, nil
 }
@@ -179,7 +179,7 @@ func (o *Owner) ExportProgram(ctx context.Context, req app.ExportRequest) (*app.
 // program, or a new program, through a worker (it builds the program and
 // checks the round trip).
 func (o *Owner) ImportProgram(ctx context.Context, req app.ImportProgramRequest) (*app.ImportProgramResult, error) {
-	breq := bridge.ImportRequest{State: req.State, BaseDir: req.BaseDir}
+	breq := bridge.ImportRequest{State: json.RawMessage(req.State), BaseDir: req.BaseDir}
 	if req.Pickle != "" {
 		breq.Pickle = absIn(req.BaseDir, req.Pickle)
 	}

@@ -1,16 +1,18 @@
 """Entry point: `python -m signet_worker` (docs/protocol.md).
 
-Order matters: the protocol fd is set aside and fd 1 / sys.stdout are pointed
-at stderr before DSPy (or anything that might print) is imported.
+Order matters: the watch on Signet's life starts first (a worker stuck importing
+DSPy must die with Signet too); the protocol fd is set aside and fd 1 / sys.stdout
+are pointed at stderr before DSPy (or anything that might print) is imported.
 """
 
 import os
 import sys
 
-from signet_worker import protocol  # imports no DSPy
+from signet_worker import parentwatch, protocol  # import no DSPy
 
 
 def run() -> int:
+    parentwatch.watch_parent()
     out_fd = protocol.isolate_stdout()
     in_fd = protocol.isolate_stdin()
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"

@@ -1,0 +1,80 @@
+package owner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/evaluate"
+	"github.com/signet-dspy/signet/model"
+)
+
+// Evaluate checks the request (the metric, the program version and every
+// LM profile the evaluation uses) before any worker starts, then submits
+// it to the evaluation runner, which starts with the engine. It answers
+// with the pending record; its changes follow on the event stream.
+func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.Evaluation, error) {
+	metric, err := metricOf(req.Metric, req.BaseDir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := o.jobProgram(ctx, req.Program, req.Version, req.LM, metric.LM)
+	if err != nil {
+		return nil, err
+	}
+	r, err := o.evaluator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.Submit(ctx, evaluate.Request{Program: p.Name, Version: p.Version, Data: req.Data, Metric: metric,
+		Labels: req.Labels, LM: req.LM, Threads: req.Threads})
+	return v, fail(err)
+}
+
+// ListEvaluations is a page of evaluations, newest first, live while they
+// run.
+func (o *Owner) ListEvaluations(ctx context.Context, q app.JobQuery) (*app.EvaluationPage, error) {
+	rows, next, err := o.st.ListEvaluations(ctx, q.Program, q.Cursor, q.Limit)
+	if err != nil {
+		return nil, fail(err)
+	}
+	rows = live(ctx, rows, func(v *model.Evaluation) (model.ID, model.RunState) { return v.ID, v.State }, o.currentEvaluation)
+	return &app.EvaluationPage{Evaluations: rows, Next: next}, nil
+}
+
+// Evaluation is an evaluation (live while it runs) with the results of
+// its examples that have ended, by index.
+func (o *Owner) Evaluation(ctx context.Context, id model.ID) (*app.EvaluationDetail, error) {
+	v, err := o.currentEvaluation(ctx, id)
+	if err != nil {
+		return nil, fail(err)
+	}
+	results, err := o.st.EvalResults(ctx, id, 0, 0)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if results == nil {
+		results = []*model.EvalResult{}
+	}
+	return &app.EvaluationDetail{Evaluation: v, Results: results}, nil
+}
+
+func (o *Owner) currentEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error) {
+	if r := o.evals.Load(); r != nil {
+		return r.Current(ctx, id)
+	}
+	return o.st.GetEvaluation(ctx, id)
+}
+
+// CancelEvaluation stops an evaluation: no more examples start, the
+// running ones are cancelled, and it ends cancelled with the examples that
+// ended (an event says when). It answers with the evaluation as it is now.
+// An evaluation that has ended is CodeFinished, without starting workers.
+func (o *Owner) CancelEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error) {
+	return cancelJob(ctx, id, o.currentEvaluation, func(v *model.Evaluation) error {
+		if v.State.Terminal() {
+			return fmt.Errorf("evaluation %s is %s: %w", id, v.State, evaluate.ErrFinished)
+		}
+		return nil
+	}, o.evaluator)
+}

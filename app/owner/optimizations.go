@@ -1,0 +1,140 @@
+package owner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/optimize"
+)
+
+// optimizeRequest checks an optimization request (the optimizer, the
+// metric, the settings, the program version and every LM profile the run
+// uses) before any worker starts, and makes it the runner's.
+func (o *Owner) optimizeRequest(ctx context.Context, req app.OptimizeRequest) (optimize.Request, error) {
+	opt, err := model.ParseOptimizer(req.Optimizer)
+	if err != nil {
+		return optimize.Request{}, invalidField("optimizer", err)
+	}
+	metric, err := metricOf(req.Metric, req.BaseDir)
+	if err != nil {
+		return optimize.Request{}, err
+	}
+	settings, err := settingsOf(opt, req.Settings)
+	if err != nil {
+		return optimize.Request{}, err
+	}
+	p, err := o.jobProgram(ctx, req.Program, req.Version, req.LM, req.ReflectionLM, metric.LM)
+	if err != nil {
+		return optimize.Request{}, err
+	}
+	return optimize.Request{Program: p.Name, Version: p.Version, Optimizer: opt, Settings: settings,
+		Train: req.Train, Val: req.Val, Test: req.Test, Metric: metric, Labels: req.Labels, LM: req.LM,
+		ReflectionLM: req.ReflectionLM, Budget: req.Budget, Threads: req.Threads, Seed: req.Seed}, nil
+}
+
+// EstimateOptimization is the run Optimize would submit, with its estimate
+// of LM calls and cost, not stored; a run a monthly cap refuses is
+// CodeBudget here too.
+func (o *Owner) EstimateOptimization(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {
+	return o.submitOptimization(ctx, req, (*optimize.Runner).Prepare)
+}
+
+// Optimize submits a run: it is estimated, refused with CodeBudget when
+// the estimate would exceed a monthly cap, stored pending and queued. Its
+// changes and progress follow on the event stream.
+func (o *Owner) Optimize(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {
+	return o.submitOptimization(ctx, req, (*optimize.Runner).Submit)
+}
+
+// submitOptimization checks a request, then hands it to the runner (which
+// starts with its worker), to prepare or submit.
+func (o *Owner) submitOptimization(ctx context.Context, req app.OptimizeRequest,
+	do func(*optimize.Runner, context.Context, optimize.Request) (*model.Optimization, error)) (*model.Optimization, error) {
+	oreq, err := o.optimizeRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	r, err := o.optimizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run, err := do(r, ctx, oreq)
+	return run, fail(err)
+}
+
+// ListOptimizations is a page of runs, newest first, live (with their
+// progress) while they run.
+func (o *Owner) ListOptimizations(ctx context.Context, q app.JobQuery) (*app.OptimizationPage, error) {
+	rows, next, err := o.st.ListOptimizations(ctx, q.Program, q.Cursor, q.Limit)
+	if err != nil {
+		return nil, fail(err)
+	}
+	rows = live(ctx, rows, func(x *model.Optimization) (model.ID, model.RunState) { return x.ID, x.State }, o.currentOptimization)
+	return &app.OptimizationPage{Optimizations: rows, Next: next}, nil
+}
+
+// Optimization is a run, live (with its latest progress) while it runs.
+func (o *Owner) Optimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
+	run, err := o.currentOptimization(ctx, id)
+	return run, fail(err)
+}
+
+func (o *Owner) currentOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
+	if r := o.opt.Load(); r != nil {
+		return r.Current(ctx, id)
+	}
+	return o.st.GetOptimization(ctx, id)
+}
+
+// Trials are a run's trials, by N (0 is the base program).
+func (o *Owner) Trials(ctx context.Context, id model.ID) ([]*model.Trial, error) {
+	ts, err := o.st.Trials(ctx, id)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if ts == nil {
+		ts = []*model.Trial{}
+	}
+	return ts, nil
+}
+
+// CancelOptimization stops a run: a queued one is cancelled at once, a
+// running one stops at its next hook and ends cancelled with the best
+// program found so far saved (an event says when). It answers with the run
+// as it is now. A run that has ended is CodeFinished, without starting
+// workers.
+func (o *Owner) CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
+	return cancelJob(ctx, id, o.currentOptimization, func(run *model.Optimization) error {
+		if run.State.Terminal() {
+			return fmt.Errorf("optimization %s is %s: %w", id, run.State, optimize.ErrFinished)
+		}
+		return nil
+	}, o.optimizer)
+}
+
+// CompareOptimizations sets two or more runs side by side (model.CompareRuns)
+// with the score against cost of every finished run of their programs.
+func (o *Owner) CompareOptimizations(ctx context.Context, ids []model.ID) (*app.Comparison, error) {
+	if len(ids) < 2 {
+		return nil, app.Errorf(app.CodeInvalid, "compare: want at least two optimization runs, got %d", len(ids))
+	}
+	c, err := optimize.Compare(ctx, o.st, ids)
+	if err != nil {
+		return nil, fail(err)
+	}
+	return &app.Comparison{Comparison: *c.Comparison, Points: c.Points}, nil
+}
+
+// PromoteOptimization saves a run's result as its program's newest version
+// (optimize.Promote). A result that scored below its baseline needs force:
+// without it, CodeRegressed, saying to pass --force; a run without a result
+// is CodeInvalid.
+func (o *Owner) PromoteOptimization(ctx context.Context, id model.ID, force bool) (*app.Promoted, error) {
+	p, run, err := optimize.Promote(ctx, o.st, id, force)
+	if err != nil {
+		return nil, fail(err)
+	}
+	return &app.Promoted{Program: p, Optimization: run}, nil
+}
