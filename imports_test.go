@@ -26,13 +26,12 @@ var allowedImports = map[string][]string{
 	"tui":       {"tui", "model", "themes"},
 	"examples":  {"examples"},
 	"config":    {"config", "model"},
-	"engine":    {"engine", "model", "store", "bridge"},
-	"optimize":  {"optimize", "model", "store", "bridge"},
-	"evaluate":  {"evaluate", "model", "store", "bridge", "engine", "optimize"},
+	"jobs":      {"jobs", "model", "store", "bridge"},
+	"optimize":  {"optimize", "model", "store"},
 	"app":       {"app", "model"},
 	"api":       {"api", "app", "model"},
-	"app/owner": {"app", "model", "store", "bridge", "engine", "optimize", "evaluate", "config", "api"},
-	// The faces hold the service: never the store or the runners. bridge
+	"app/owner": {"app", "model", "store", "bridge", "jobs", "optimize", "config", "api"},
+	// The faces hold the service: never the store or the job kernel. bridge
 	// only for `signet setup`'s pinned requirements.
 	"cmd": {"cmd", "app", "app/owner", "api", "model", "config", "themes", "tui", "examples", "bridge"},
 }
@@ -120,8 +119,9 @@ func TestImportRulesCatchForbiddenEdges(t *testing.T) {
 		{goPackage{ImportPath: m + "bridge", Deps: []string{m + "model", m + "bridge/wire"}}, 0},
 		{goPackage{ImportPath: m + "themes", Deps: []string{m + "model"}}, 1},
 		{goPackage{ImportPath: m + "app", Deps: []string{m + "model", m + "store"}}, 1},
-		{goPackage{ImportPath: m + "app/owner", Deps: []string{m + "app", m + "store", m + "engine"}}, 0},
-		{goPackage{ImportPath: m + "api", Deps: []string{m + "app", m + "engine"}}, 1},
+		{goPackage{ImportPath: m + "app/owner", Deps: []string{m + "app", m + "store", m + "jobs"}}, 0},
+		{goPackage{ImportPath: m + "api", Deps: []string{m + "app", m + "jobs"}}, 1},
+		{goPackage{ImportPath: m + "jobs", Deps: []string{m + "store", m + "app"}}, 1},
 		{goPackage{ImportPath: m + "cmd", Imports: []string{m + "app/owner", m + "tui"}, Deps: []string{m + "store"}}, 0},
 		{goPackage{ImportPath: m + "cmd", Imports: []string{m + "store", m + "tui"}}, 1},
 	}

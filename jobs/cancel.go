@@ -106,44 +106,19 @@ func (k *Kernel) cancelStored(ctx context.Context, id model.ID) error {
 	}
 	defer k.life.Unlock()
 	const why = "cancelled while Signet was not running it"
-	now := k.now()
-	finished := func(kind string, st model.RunState) error {
-		return fmt.Errorf("cancel %s %s: %w (%s)", kind, id, ErrFinished, st)
+	found, err := cancelStoredAs(ctx, k, executions, id, why)
+	if !found && err == nil {
+		found, err = cancelStoredAs(ctx, k, optimizations, id, why)
 	}
-	var err error
-	if x, gerr := k.st.GetExecution(ctx, id); gerr == nil {
-		if x.State.Terminal() {
-			return finished("execution", x.State)
-		}
-		must(x.Move(model.Cancelled, now))
-		x.ErrorCode, x.Error = CodeCancelled, why
-		if err = k.st.PutExecution(ctx, x); err == nil {
-			k.publishExec(x)
-		}
-	} else if o, gerr := k.st.GetOptimization(ctx, id); gerr == nil {
-		if o.State.Terminal() {
-			return finished("optimization", o.State)
-		}
-		must(o.Move(model.Cancelled, now))
-		o.ErrorCode, o.Error = CodeCancelled, why
-		if err = k.st.PutOptimization(ctx, o); err == nil {
-			k.publishOpt(o, nil)
-		}
-	} else if v, gerr := k.st.GetEvaluation(ctx, id); gerr == nil {
-		if v.State.Terminal() {
-			return finished("evaluation", v.State)
-		}
-		must(v.Move(model.Cancelled, now))
-		v.ErrorCode, v.Error = CodeCancelled, why
-		if err = k.st.PutEvaluation(ctx, v); err == nil {
-			k.publishEval(v)
-		}
-	} else if errors.Is(gerr, store.ErrNotFound) {
+	if !found && err == nil {
+		found, err = cancelStoredAs(ctx, k, evaluations, id, why)
+	}
+	switch {
+	case !found && err == nil:
 		return fmt.Errorf("cancel: no job %s: %w", id, store.ErrNotFound)
-	} else {
-		err = gerr
-	}
-	if err != nil {
+	case errors.Is(err, ErrFinished):
+		return err
+	case err != nil:
 		return fmt.Errorf("cancel: %w", err)
 	}
 	k.mu.Lock()

@@ -95,22 +95,10 @@ func (k *Kernel) Evaluate(ctx context.Context, req EvalRequest) (*model.Evaluati
 	if err != nil {
 		return nil, err
 	}
-	k.life.RLock() // Start's recovery must not take it up a second time
-	defer k.life.RUnlock()
-	k.mu.Lock()
-	closed := k.closed
-	k.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	if err := k.st.PutEvaluation(ctx, v); err != nil {
+	err = k.enter(ctx, func(ctx context.Context) error { return k.st.PutEvaluation(ctx, v) },
+		func() { k.publishEval(cloneEval(v)) }, func() { k.startEvalLocked(v, examples) })
+	if err != nil {
 		return nil, err
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.publishEval(cloneEval(v))
-	if !k.closed { // closed meanwhile: it stays pending for the next start
-		k.startEvalLocked(v, examples)
 	}
 	return cloneEval(v), nil
 }
@@ -193,59 +181,18 @@ func (k *Kernel) startEvalLocked(v *model.Evaluation, examples []*model.Example)
 // unfinishedEvaluations lists the evaluations left pending or running,
 // oldest first.
 func (k *Kernel) unfinishedEvaluations(ctx context.Context) ([]*model.Evaluation, error) {
-	var left []*model.Evaluation
-	for cursor := ""; ; {
-		page, next, err := k.st.ListEvaluations(ctx, "", cursor, 1000)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range page {
-			if !v.State.Terminal() {
-				left = append(left, v)
-			}
-		}
-		if next == "" {
-			break
-		}
-		cursor = next
-	}
-	slices.Reverse(left)
-	return left, nil
+	return unfinished(ctx, k.st.ListEvaluations, evaluations.state)
 }
 
 // WaitEvaluation returns an evaluation once it has ended.
 func (k *Kernel) WaitEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error) {
-	var stored *model.Evaluation
-	j, err := k.await(ctx, "evaluation", id, func(ctx context.Context) (bool, error) {
-		v, err := k.st.GetEvaluation(ctx, id)
-		stored = v
-		return err == nil && v.State.Terminal(), err
-	})
-	if err != nil || j == nil {
-		return stored, err
-	}
-	k.mu.Lock()
-	v := cloneEval(j.eval.rec)
-	k.mu.Unlock()
-	if err := ended(j, "evaluation", v.State); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return waitFor(ctx, k, evaluations, id)
 }
 
 // Evaluation is the live record of an evaluation the kernel holds, else the
 // stored one.
 func (k *Kernel) Evaluation(ctx context.Context, id model.ID) (*model.Evaluation, error) {
-	k.mu.Lock()
-	var v *model.Evaluation
-	if j := k.jobs[id]; j != nil && j.kind == KindEvaluation {
-		v = cloneEval(j.eval.rec)
-	}
-	k.mu.Unlock()
-	if v != nil {
-		return v, nil
-	}
-	return k.st.GetEvaluation(ctx, id)
+	return current(ctx, k, evaluations, id)
 }
 
 // attach makes f hear of execution id's end, if the kernel holds it.

@@ -65,13 +65,7 @@ func evalKernel(t testing.TB, st *store.Store) *Kernel {
 
 func waitEval(t testing.TB, k *Kernel, id model.ID) *model.Evaluation {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	v, err := k.WaitEvaluation(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return waitDone(t, k.WaitEvaluation, id)
 }
 
 // plainDSPy runs the same program, examples, metric and LM in plain DSPy

@@ -203,13 +203,7 @@ func (k *Kernel) retryExecution(j *job, next *model.Execution, rest []model.Span
 // runs once per job: the job's owner calls it and the job leaves the
 // kernel.
 func (k *Kernel) finishExecution(j *job, next *model.Execution, rest []model.Span, key []byte) {
-	k.mu.Lock()
-	if j.finishing || j.phase == phaseDone {
-		k.mu.Unlock()
-		panic(fmt.Sprintf("jobs: execution %s finished twice", next.ID))
-	}
-	j.finishing = true
-	k.mu.Unlock()
+	k.ending(j)
 	var err error
 	for try := 0; ; try++ {
 		if err = k.st.PutExecutionWithSpans(storeCtx, next, rest); err == nil || try == 4 {
@@ -276,22 +270,7 @@ func (k *Kernel) failExecution(j *job, x *model.Execution, code, msg string) {
 
 // Wait returns an execution once it has reached a terminal state.
 func (k *Kernel) Wait(ctx context.Context, id model.ID) (*model.Execution, error) {
-	var stored *model.Execution
-	j, err := k.await(ctx, "execution", id, func(ctx context.Context) (bool, error) {
-		x, err := k.st.GetExecution(ctx, id)
-		stored = x
-		return err == nil && x.State.Terminal(), err
-	})
-	if err != nil || j == nil {
-		return stored, err
-	}
-	k.mu.Lock()
-	x := j.exec
-	k.mu.Unlock()
-	if err := ended(j, "execution", x.State); err != nil {
-		return nil, err
-	}
-	return clone(x), nil
+	return waitFor(ctx, k, executions, id)
 }
 
 // recoverExecutions brings back the executions left pending or running:

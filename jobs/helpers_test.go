@@ -202,17 +202,24 @@ func echo(req bridge.ExecuteRequest) *bridge.ExecuteResult {
 	return &bridge.ExecuteResult{Outputs: map[string]any{"answer": req.Inputs["question"]}}
 }
 
+// waitDone waits for job id with one of the kernel's Wait methods; the
+// deadline is a safety net against a hang, never a measure.
+func waitDone[T any](t testing.TB, wait func(context.Context, model.ID) (*T, error), id model.ID) *T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rec, err := wait(ctx, id)
+	if err != nil {
+		t.Fatalf("wait for %s: %v", id, err)
+	}
+	return rec
+}
+
 func waitAll(t testing.TB, k *Kernel, xs []*model.Execution) []*model.Execution {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	out := make([]*model.Execution, len(xs))
 	for i, x := range xs {
-		got, err := k.Wait(ctx, x.ID)
-		if err != nil {
-			t.Fatalf("wait for #%d (%s): %v", i, x.ID, err)
-		}
-		out[i] = got
+		out[i] = waitDone(t, k.Wait, x.ID)
 	}
 	return out
 }

@@ -405,6 +405,43 @@ func (k *Kernel) Close(ctx context.Context) error {
 	return err
 }
 
+// enter stores a new job's record (put) and, under the kernel's lock,
+// announces it and registers it, so that Cancel cannot slip in between and
+// "pending" is always its first event. Start's recovery is held off
+// meanwhile, so it cannot take the job up a second time. A job stored as
+// the kernel closes stays pending for the next start.
+func (k *Kernel) enter(ctx context.Context, put func(context.Context) error, announce, register func()) error {
+	k.life.RLock()
+	defer k.life.RUnlock()
+	k.mu.Lock()
+	closed := k.closed
+	k.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if err := put(ctx); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	announce()
+	if !k.closed {
+		register()
+	}
+	return nil
+}
+
+// ending marks j as having its terminal state written: a job ends once,
+// by its owner, so a second end is a bug.
+func (k *Kernel) ending(j *job) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if j.finishing || j.phase == phaseDone {
+		panic(fmt.Sprintf("jobs: %s %s ended twice", j.kind, j.id))
+	}
+	j.finishing = true
+}
+
 // releaseLocked drops j from the kernel and wakes its waiters.
 func (k *Kernel) releaseLocked(j *job, err error) {
 	if j.phase == phaseDone {

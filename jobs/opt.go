@@ -59,24 +59,14 @@ func (k *Kernel) Optimize(ctx context.Context, req OptRequest) (*model.Optimizat
 	if err != nil {
 		return nil, err
 	}
-	k.life.RLock() // Start's recovery must not queue it a second time
-	defer k.life.RUnlock()
-	k.mu.Lock()
-	closed := k.closed
-	k.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	if err := k.st.PutOptimization(ctx, o); err != nil {
+	err = k.enter(ctx, func(ctx context.Context) error { return k.st.PutOptimization(ctx, o) },
+		func() { k.publishOpt(cloneOpt(o), nil) }, func() {
+			j := k.optJob(o)
+			k.jobs[o.ID] = j
+			k.pushLocked(j)
+		})
+	if err != nil {
 		return nil, err
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.publishOpt(cloneOpt(o), nil)
-	if !k.closed { // closed meanwhile: it stays pending for the next start
-		j := k.optJob(o)
-		k.jobs[o.ID] = j
-		k.pushLocked(j)
 	}
 	return cloneOpt(o), nil
 }
@@ -651,13 +641,7 @@ func (k *Kernel) saveOptimization(j *job, o *model.Optimization) bool {
 // endOptimization writes a run's terminal state and lets it go; what it
 // kept to resume is of no more use.
 func (k *Kernel) endOptimization(j *job, o *model.Optimization) {
-	k.mu.Lock()
-	if j.finishing || j.phase == phaseDone {
-		k.mu.Unlock()
-		panic(fmt.Sprintf("jobs: optimization %s ended twice", o.ID))
-	}
-	j.finishing = true
-	k.mu.Unlock()
+	k.ending(j)
 	var err error
 	if !k.saveOptimization(j, o) {
 		err = fmt.Errorf("optimization %s: writing %s failed (the next start settles it)", o.ID, o.State)
@@ -677,23 +661,10 @@ func (k *Kernel) endOptimization(j *job, o *model.Optimization) {
 // pending with its attempt counted, to resume (see above), or fails
 // "interrupted" when that was its last attempt.
 func (k *Kernel) recoverOptimizations(ctx context.Context, rec *Counts) error {
-	var left []*model.Optimization
-	for cursor := ""; ; {
-		page, next, err := k.st.ListOptimizations(ctx, "", cursor, 1000)
-		if err != nil {
-			return err
-		}
-		for _, o := range page {
-			if !o.State.Terminal() {
-				left = append(left, o)
-			}
-		}
-		if next == "" {
-			break
-		}
-		cursor = next
+	left, err := unfinished(ctx, k.st.ListOptimizations, optimizations.state)
+	if err != nil {
+		return err
 	}
-	slices.Reverse(left) // oldest first
 	now := k.now()
 	for _, o := range left {
 		k.mu.Lock()
@@ -746,37 +717,13 @@ func (k *Kernel) recoverOptimizations(ctx context.Context, rec *Counts) error {
 
 // WaitOptimization returns a run once it has reached a terminal state.
 func (k *Kernel) WaitOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
-	var stored *model.Optimization
-	j, err := k.await(ctx, "optimization", id, func(ctx context.Context) (bool, error) {
-		o, err := k.st.GetOptimization(ctx, id)
-		stored = o
-		return err == nil && o.State.Terminal(), err
-	})
-	if err != nil || j == nil {
-		return stored, err
-	}
-	k.mu.Lock()
-	o := cloneOpt(j.opt)
-	k.mu.Unlock()
-	if err := ended(j, "optimization", o.State); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return waitFor(ctx, k, optimizations, id)
 }
 
 // Optimization is the live record of a run the kernel holds (with its
 // latest progress), else the stored one.
 func (k *Kernel) Optimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
-	k.mu.Lock()
-	var o *model.Optimization
-	if j := k.jobs[id]; j != nil && j.kind == KindOptimization {
-		o = cloneOpt(j.opt)
-	}
-	k.mu.Unlock()
-	if o != nil {
-		return o, nil
-	}
-	return k.st.GetOptimization(ctx, id)
+	return current(ctx, k, optimizations, id)
 }
 
 func cloneOpt(o *model.Optimization) *model.Optimization {

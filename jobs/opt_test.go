@@ -74,13 +74,7 @@ func optKernel(t testing.TB, o Options, opt Optimizer) *Kernel {
 
 func waitOpt(t testing.TB, k *Kernel, id model.ID) *model.Optimization {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	o, err := k.WaitOptimization(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
+	return waitDone(t, k.WaitOptimization, id)
 }
 
 // fakeOptimizer plays the worker's side of the contract: a baseline trial,

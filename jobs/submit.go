@@ -152,12 +152,7 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 	}
 	if prog == nil {
 		var err error
-		if r.Version == 0 {
-			prog, err = k.st.GetProgram(ctx, r.Program)
-		} else {
-			prog, err = k.st.GetProgramVersion(ctx, r.Program, r.Version)
-		}
-		if err != nil {
+		if prog, err = k.program(ctx, r.Program, r.Version); err != nil {
 			return prepared{}, err
 		}
 		progs[pk] = prog
@@ -240,13 +235,7 @@ func (k *Kernel) variant(ctx context.Context, r Request) (*model.Program, error)
 	if err := v.Validate(); err != nil {
 		return nil, &model.FieldError{Field: "variant", Msg: err.Error(), Err: err}
 	}
-	var base *model.Program
-	var err error
-	if r.Version == 0 {
-		base, err = k.st.GetProgram(ctx, r.Program)
-	} else {
-		base, err = k.st.GetProgramVersion(ctx, r.Program, r.Version)
-	}
+	base, err := k.program(ctx, r.Program, r.Version)
 	if err != nil {
 		return nil, err
 	}

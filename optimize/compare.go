@@ -1,3 +1,6 @@
+// Package optimize reads finished optimization runs: Compare sets runs side
+// by side, Promote makes a run's result its program's newest version. The
+// runs themselves are jobs of the job kernel (package jobs).
 package optimize
 
 import (

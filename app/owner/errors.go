@@ -7,8 +7,7 @@ import (
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
-	"github.com/signet-dspy/signet/engine"
-	"github.com/signet-dspy/signet/evaluate"
+	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
 	"github.com/signet-dspy/signet/optimize"
@@ -26,8 +25,7 @@ func fail(err error) error {
 		fe *model.FieldError
 		se *model.SignatureError
 		te *model.TransitionError
-		eb *engine.BudgetError
-		ob *optimize.BudgetError
+		eb *jobs.BudgetError
 		be *bridge.Error
 		ke *KeyError
 		de *datafile.Error
@@ -39,14 +37,13 @@ func fail(err error) error {
 		return app.Wrap(app.CodeNotFound, err)
 	case errors.Is(err, store.ErrExists):
 		return app.Wrap(app.CodeExists, err)
-	case errors.Is(err, engine.ErrFinished), errors.Is(err, optimize.ErrFinished), errors.Is(err, evaluate.ErrFinished):
+	case errors.Is(err, jobs.ErrFinished):
 		return app.Wrap(app.CodeFinished, err)
-	case errors.As(err, &eb), errors.As(err, &ob):
+	case errors.As(err, &eb):
 		return app.Wrap(app.CodeBudget, err)
 	case errors.Is(err, optimize.ErrRegressed):
 		return app.Wrap(app.CodeRegressed, err)
-	case errors.Is(err, engine.ErrClosed), errors.Is(err, optimize.ErrClosed), errors.Is(err, evaluate.ErrClosed),
-		errors.Is(err, bridge.ErrClosed):
+	case errors.Is(err, jobs.ErrClosed), errors.Is(err, bridge.ErrClosed):
 		return app.Wrap(app.CodeUnavailable, err)
 	case errors.As(err, &fe):
 		// The field survives the socket, so a caller can tell which flag

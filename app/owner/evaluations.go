@@ -2,17 +2,16 @@ package owner
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/signet-dspy/signet/app"
-	"github.com/signet-dspy/signet/evaluate"
+	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 )
 
 // Evaluate checks the request (the metric, the program version and every
 // LM profile the evaluation uses) before any worker starts, then submits
-// it to the evaluation runner, which starts with the engine. It answers
-// with the pending record; its changes follow on the event stream.
+// it to the job kernel. It answers with the pending record; its changes
+// follow on the event stream.
 func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.Evaluation, error) {
 	metric, err := metricOf(req.Metric, req.BaseDir)
 	if err != nil {
@@ -22,11 +21,11 @@ func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.E
 	if err != nil {
 		return nil, err
 	}
-	r, err := o.evaluator(ctx)
+	k, err := o.kernel(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v, err := r.Submit(ctx, evaluate.Request{Program: p.Name, Version: p.Version, Data: req.Data, Metric: metric,
+	v, err := k.Evaluate(ctx, jobs.EvalRequest{Program: p.Name, Version: p.Version, Data: req.Data, Metric: metric,
 		Labels: req.Labels, LM: req.LM, Threads: req.Threads})
 	return v, fail(err)
 }
@@ -60,21 +59,16 @@ func (o *Owner) Evaluation(ctx context.Context, id model.ID) (*app.EvaluationDet
 }
 
 func (o *Owner) currentEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error) {
-	if r := o.evals.Load(); r != nil {
-		return r.Current(ctx, id)
+	if k := o.kern.Load(); k != nil {
+		return k.Evaluation(ctx, id)
 	}
 	return o.st.GetEvaluation(ctx, id)
 }
 
 // CancelEvaluation stops an evaluation: no more examples start, the
 // running ones are cancelled, and it ends cancelled with the examples that
-// ended (an event says when). It answers with the evaluation as it is now.
-// An evaluation that has ended is CodeFinished, without starting workers.
+// ended. It answers with the cancelled evaluation. An evaluation that has
+// ended is CodeFinished, without starting workers.
 func (o *Owner) CancelEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error) {
-	return cancelJob(ctx, id, o.currentEvaluation, func(v *model.Evaluation) error {
-		if v.State.Terminal() {
-			return fmt.Errorf("evaluation %s is %s: %w", id, v.State, evaluate.ErrFinished)
-		}
-		return nil
-	}, o.evaluator)
+	return cancelJob(o, ctx, "evaluation", id, o.currentEvaluation, func(v *model.Evaluation) model.RunState { return v.State })
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -123,7 +124,7 @@ func invalidField(field string, err error) error {
 }
 
 // live replaces each record of a page that has not ended by its current
-// one (the runner's, with its progress, while the runner holds it);
+// one (the kernel's, with its progress, while the kernel holds it);
 // errors leave the record as stored. The page is never nil.
 func live[T any](ctx context.Context, rows []*T, state func(*T) (model.ID, model.RunState), current func(context.Context, model.ID) (*T, error)) []*T {
 	if rows == nil {
@@ -139,33 +140,27 @@ func live[T any](ctx context.Context, rows []*T, state func(*T) (model.ID, model
 	return rows
 }
 
-// jobRunner is what cancelJob needs of a runner (evaluate's, optimize's).
-type jobRunner[T any] interface {
-	Cancel(ctx context.Context, id model.ID) error
-	Current(ctx context.Context, id model.ID) (*T, error)
-}
-
-// cancelJob is the cancel of evaluations and optimizations: a job that has
-// ended (finished says so, with the runner's words) is CodeFinished without
-// starting the runner; else the runner, started if need be (one an earlier
-// owner left unfinished is its to take up and cancel), is asked to cancel
-// it, and the job is answered as it is now: it ends shortly after.
-func cancelJob[T any, R jobRunner[T]](ctx context.Context, id model.ID, current func(context.Context, model.ID) (*T, error),
-	finished func(*T) error, runner func(context.Context) (R, error)) (*T, error) {
+// cancelJob is the cancel of evaluations and optimizations (what of a job
+// kind says; state reads a record's): a job that has ended is CodeFinished
+// without starting the kernel; else the kernel, started if need be (one an
+// earlier owner left unfinished is its to take up and cancel), cancels it,
+// and the job is answered as it ended.
+func cancelJob[T any](o *Owner, ctx context.Context, what string, id model.ID, current func(context.Context, model.ID) (*T, error),
+	state func(*T) model.RunState) (*T, error) {
 	rec, err := current(ctx, id)
 	if err != nil {
 		return nil, fail(err)
 	}
-	if err := finished(rec); err != nil {
-		return nil, fail(err)
+	if st := state(rec); st.Terminal() {
+		return nil, fail(fmt.Errorf("%s %s is %s: %w", what, id, st, jobs.ErrFinished))
 	}
-	r, err := runner(ctx)
+	k, err := o.kernel(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Cancel(ctx, id); err != nil {
+	if err := k.Cancel(ctx, id); err != nil {
 		return nil, fail(err)
 	}
-	rec, err = r.Current(ctx, id)
+	rec, err = current(ctx, id)
 	return rec, fail(err)
 }

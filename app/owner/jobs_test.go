@@ -452,8 +452,8 @@ func TestOptimizeThroughWorkers(t *testing.T) {
 	}
 	for _, s := range services(o) {
 		_, err := s.svc.Optimize(ctx, app.OptimizeRequest{Program: "qa", Optimizer: "mipro", Train: geoTrain, Metric: spelled("exact_match"), LM: "priced"})
-		wantErr(t, s.name+": over the cap", err, app.CodeBudget, "", "budget: this run is estimated at $")
-		wantErr(t, s.name+": over the cap", err, app.CodeBudget, "", "it would exceed program qa's monthly cap")
+		wantErr(t, s.name+": over the cap", err, app.CodeBudget, "", "budget: program qa has spent $0.0000 of its $")
+		wantErr(t, s.name+": over the cap", err, app.CodeBudget, "", "this optimization is estimated at $")
 	}
 	if err := o.Store().ClearBudget(ctx, "qa"); err != nil {
 		t.Fatal(err)

@@ -2,34 +2,34 @@ package owner
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/optimize"
 )
 
 // optimizeRequest checks an optimization request (the optimizer, the
 // metric, the settings, the program version and every LM profile the run
-// uses) before any worker starts, and makes it the runner's.
-func (o *Owner) optimizeRequest(ctx context.Context, req app.OptimizeRequest) (optimize.Request, error) {
+// uses) before any worker starts, and makes it the kernel's.
+func (o *Owner) optimizeRequest(ctx context.Context, req app.OptimizeRequest) (jobs.OptRequest, error) {
 	opt, err := model.ParseOptimizer(req.Optimizer)
 	if err != nil {
-		return optimize.Request{}, invalidField("optimizer", err)
+		return jobs.OptRequest{}, invalidField("optimizer", err)
 	}
 	metric, err := metricOf(req.Metric, req.BaseDir)
 	if err != nil {
-		return optimize.Request{}, err
+		return jobs.OptRequest{}, err
 	}
 	settings, err := settingsOf(opt, req.Settings)
 	if err != nil {
-		return optimize.Request{}, err
+		return jobs.OptRequest{}, err
 	}
 	p, err := o.jobProgram(ctx, req.Program, req.Version, req.LM, req.ReflectionLM, metric.LM)
 	if err != nil {
-		return optimize.Request{}, err
+		return jobs.OptRequest{}, err
 	}
-	return optimize.Request{Program: p.Name, Version: p.Version, Optimizer: opt, Settings: settings,
+	return jobs.OptRequest{Program: p.Name, Version: p.Version, Optimizer: opt, Settings: settings,
 		Train: req.Train, Val: req.Val, Test: req.Test, Metric: metric, Labels: req.Labels, LM: req.LM,
 		ReflectionLM: req.ReflectionLM, Budget: req.Budget, Threads: req.Threads, Seed: req.Seed}, nil
 }
@@ -38,29 +38,35 @@ func (o *Owner) optimizeRequest(ctx context.Context, req app.OptimizeRequest) (o
 // of LM calls and cost, not stored; a run a monthly cap refuses is
 // CodeBudget here too.
 func (o *Owner) EstimateOptimization(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {
-	return o.submitOptimization(ctx, req, (*optimize.Runner).Prepare)
+	return o.submitOptimization(ctx, req, (*jobs.Kernel).PrepareOptimization)
 }
 
 // Optimize submits a run: it is estimated, refused with CodeBudget when
 // the estimate would exceed a monthly cap, stored pending and queued. Its
-// changes and progress follow on the event stream.
+// changes and progress follow on the event stream. The optimization worker
+// starts first, so that one that cannot start is this request's error.
 func (o *Owner) Optimize(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error) {
-	return o.submitOptimization(ctx, req, (*optimize.Runner).Submit)
+	return o.submitOptimization(ctx, req, func(k *jobs.Kernel, ctx context.Context, r jobs.OptRequest) (*model.Optimization, error) {
+		if _, err := o.optimizer(ctx); err != nil {
+			return nil, err
+		}
+		return k.Optimize(ctx, r)
+	})
 }
 
-// submitOptimization checks a request, then hands it to the runner (which
-// starts with its worker), to prepare or submit.
+// submitOptimization checks a request, then hands it to the job kernel,
+// to prepare or submit.
 func (o *Owner) submitOptimization(ctx context.Context, req app.OptimizeRequest,
-	do func(*optimize.Runner, context.Context, optimize.Request) (*model.Optimization, error)) (*model.Optimization, error) {
+	do func(*jobs.Kernel, context.Context, jobs.OptRequest) (*model.Optimization, error)) (*model.Optimization, error) {
 	oreq, err := o.optimizeRequest(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	r, err := o.optimizer(ctx)
+	k, err := o.kernel(ctx)
 	if err != nil {
 		return nil, err
 	}
-	run, err := do(r, ctx, oreq)
+	run, err := do(k, ctx, oreq)
 	return run, fail(err)
 }
 
@@ -82,8 +88,8 @@ func (o *Owner) Optimization(ctx context.Context, id model.ID) (*model.Optimizat
 }
 
 func (o *Owner) currentOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
-	if r := o.opt.Load(); r != nil {
-		return r.Current(ctx, id)
+	if k := o.kern.Load(); k != nil {
+		return k.Optimization(ctx, id)
 	}
 	return o.st.GetOptimization(ctx, id)
 }
@@ -102,16 +108,10 @@ func (o *Owner) Trials(ctx context.Context, id model.ID) ([]*model.Trial, error)
 
 // CancelOptimization stops a run: a queued one is cancelled at once, a
 // running one stops at its next hook and ends cancelled with the best
-// program found so far saved (an event says when). It answers with the run
-// as it is now. A run that has ended is CodeFinished, without starting
-// workers.
+// program found so far saved. It answers with the cancelled run. A run that
+// has ended is CodeFinished, without starting workers.
 func (o *Owner) CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
-	return cancelJob(ctx, id, o.currentOptimization, func(run *model.Optimization) error {
-		if run.State.Terminal() {
-			return fmt.Errorf("optimization %s is %s: %w", id, run.State, optimize.ErrFinished)
-		}
-		return nil
-	}, o.optimizer)
+	return cancelJob(o, ctx, "optimization", id, o.currentOptimization, func(run *model.Optimization) model.RunState { return run.State })
 }
 
 // CompareOptimizations sets two or more runs side by side (model.CompareRuns)

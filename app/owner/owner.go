@@ -1,6 +1,6 @@
 // Package owner is the application service as the workspace's owner runs
 // it: the one process that holds a workspace's store (Badger lets one
-// process open it), its worker pool and its job runners, and serves the
+// process open it), its worker pool and its job kernel, and serves the
 // service to every other Signet process on its socket (DESIGN.md section 8).
 //
 // Owner implements app.Service directly; Acquire gives any process the
@@ -23,10 +23,8 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
-	"github.com/signet-dspy/signet/engine"
-	"github.com/signet-dspy/signet/evaluate"
+	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/optimize"
 	"github.com/signet-dspy/signet/store"
 )
 
@@ -59,7 +57,7 @@ type Options struct {
 }
 
 // Owner holds a workspace and implements app.Service over it. Its pool and
-// job runners start with the first request that needs them.
+// job kernel start with the first request that needs them.
 type Owner struct {
 	opts   Options
 	dir    string
@@ -69,26 +67,24 @@ type Owner struct {
 	srv    *api.Server
 	served chan struct{} // closed when the API server has stopped
 
-	startMu sync.Mutex // serialises the lazy start of env, pool and runners
+	startMu sync.Mutex // serialises the lazy start of env, pools and kernel
 	closing bool       // under startMu: nothing starts any more
 	env     *Env       // under startMu
-	eng     atomic.Pointer[engine.Engine]
+	kern    atomic.Pointer[jobs.Kernel]
 	pool    atomic.Pointer[bridge.Pool]
-	evals   atomic.Pointer[evaluate.Runner]
-	opt     atomic.Pointer[optimize.Runner]
-	optPool *bridge.Pool // under startMu
+	optPool *bridge.Pool // under startMu: the optimization worker, started by the first run
 
-	// The engine's event stream exists from the engine's creation; a
+	// The kernel's event stream exists from the kernel's creation; a
 	// subscription made before waits in subs and is joined to it then.
 	subMu  sync.Mutex
-	events *engine.Engine // under subMu
-	subs   map[chan engineSub]int
+	events *jobs.Kernel // under subMu
+	subs   map[chan kernelSub]int
 
 	leftPending int // executions pending when the store closed, for serve's last words
 }
 
-type engineSub struct {
-	c    <-chan engine.Event
+type kernelSub struct {
+	c    <-chan jobs.Event
 	stop func()
 }
 
@@ -120,7 +116,7 @@ func Open(ctx context.Context, opts Options) (*Owner, error) {
 		return nil, fmt.Errorf("opening workspace %s: %w", dir, err)
 	}
 	sock := api.SocketPath(dir)
-	o := &Owner{opts: opts, dir: dir, st: st, log: logf, served: make(chan struct{}), subs: map[chan engineSub]int{},
+	o := &Owner{opts: opts, dir: dir, st: st, log: logf, served: make(chan struct{}), subs: map[chan kernelSub]int{},
 		info: api.Owner{PID: os.Getpid(), Started: time.Now().UTC(), Workspace: dir, Version: opts.Version, Command: opts.Command, Socket: sock}}
 	ln, err := api.Listen(sock)
 	if err != nil {
@@ -163,7 +159,7 @@ func (o *Owner) LeftPending() int { return o.leftPending }
 // Close ends ownership. Unless forced, it first waits for the requests
 // other processes have in flight here (serving meanwhile); ctx ending
 // forces. Then the socket goes, so the next process finds no owner and takes
-// the lock once it is free; the API stops; the runners put what runs back to
+// the lock once it is free; the API stops; the kernel puts what runs back to
 // pending; the pools and the store close.
 func (o *Owner) Close(ctx context.Context, force bool) {
 	if !force && o.srv.Clients() > 0 {

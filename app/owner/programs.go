@@ -136,9 +136,9 @@ func (o *Owner) Render(ctx context.Context, req app.RenderRequest) (*app.RenderR
 	return out, nil
 }
 
-// workers is the running pool, started (with the engine) if it is not.
+// workers is the running pool, started (with the job kernel) if it is not.
 func (o *Owner) workers(ctx context.Context) (*bridge.Pool, error) {
-	if _, err := o.engine(ctx); err != nil {
+	if _, err := o.kernel(ctx); err != nil {
 		return nil, err
 	}
 	pool := o.pool.Load()

@@ -6,32 +6,32 @@ import (
 	"fmt"
 
 	"github.com/signet-dspy/signet/app"
-	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store"
 )
 
 // Run checks what a run needs that no worker has to see (the version or
 // the variant, every LM profile and its key), then submits it to the
-// engine, which checks the inputs; with Wait it answers once it has ended.
+// job kernel, which checks the inputs; with Wait it answers once it has ended.
 func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, error) {
 	p, err := o.runnable(ctx, req.Program, req.Version, req.Variant, req.LM)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := o.engine(ctx)
+	k, err := o.kernel(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// The version read above, not "the newest" again: a save in between
 	// does not change what was checked.
-	x, err := eng.Submit(ctx, engine.Request{Program: p.Name, Version: p.Version, Inputs: req.Inputs, LM: req.LM,
+	x, err := k.Submit(ctx, jobs.Request{Program: p.Name, Version: p.Version, Inputs: req.Inputs, LM: req.LM,
 		NoCache: req.NoCache, Variant: req.Variant})
 	if err != nil {
 		return nil, fail(err)
 	}
 	if req.Wait && !x.State.Terminal() {
-		if x, err = eng.Wait(ctx, x.ID); err != nil {
+		if x, err = k.Wait(ctx, x.ID); err != nil {
 			return nil, fail(err)
 		}
 	}
@@ -40,7 +40,7 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 
 // runnable is the program a run executes: the stored version, or the
 // variant over it (its LM, when it names none, is the version's), once
-// every LM profile it uses is known and has its key. The engine validates
+// every LM profile it uses is known and has its key. The kernel validates
 // the variant's name against the program.
 func (o *Owner) runnable(ctx context.Context, name string, version int, variant *model.Program, lm string) (*model.Program, error) {
 	p, err := o.program(ctx, name, version)
@@ -102,7 +102,7 @@ func (o *Owner) RunBatch(ctx context.Context, req app.BatchRequest) (*app.Batch,
 		return nil, app.Wrap(app.CodeInvalid, err)
 	}
 	b := &app.Batch{ID: model.NewID(), Program: p.Name, Version: p.Version, Labeling: lab}
-	var reqs []engine.Request
+	var reqs []jobs.Request
 	full := func() bool { return req.Limit > 0 && len(reqs) == req.Limit }
 	for {
 		page, next, err := o.st.ListExamples(ctx, q)
@@ -114,7 +114,7 @@ func (o *Owner) RunBatch(ctx context.Context, req app.BatchRequest) (*app.Batch,
 				break
 			}
 			in, _ := lab.Split(e.Data)
-			reqs = append(reqs, engine.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: req.LM,
+			reqs = append(reqs, jobs.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: req.LM,
 				Batch: b.ID.String(), NoCache: req.NoCache})
 			b.Examples = append(b.Examples, e.ID)
 		}
@@ -126,11 +126,11 @@ func (o *Owner) RunBatch(ctx context.Context, req app.BatchRequest) (*app.Batch,
 	if len(reqs) == 0 {
 		return nil, app.Errorf(app.CodeInvalid, "dataset %s has no examples to run", req.Data)
 	}
-	eng, err := o.engine(ctx)
+	k, err := o.kernel(ctx)
 	if err != nil {
 		return nil, err
 	}
-	xs, err := eng.SubmitBatch(ctx, reqs)
+	xs, err := k.SubmitBatch(ctx, reqs)
 	if err != nil {
 		return nil, fail(fmt.Errorf("dataset %s: %w", req.Data, err))
 	}
@@ -201,26 +201,28 @@ func (o *Owner) CancelExecution(ctx context.Context, id model.ID) (*model.Execut
 		return nil, fail(err)
 	}
 	if x.State.Terminal() {
-		return nil, fail(fmt.Errorf("cancel execution %s: %w (%s)", id, engine.ErrFinished, x.State))
+		return nil, fail(fmt.Errorf("cancel execution %s: %w (%s)", id, jobs.ErrFinished, x.State))
 	}
-	eng, err := o.engine(ctx)
+	k, err := o.kernel(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := eng.Cancel(ctx, id); err != nil {
+	if err := k.Cancel(ctx, id); err != nil {
 		return nil, fail(err)
 	}
 	x, err = o.st.GetExecution(ctx, id)
 	return x, fail(err)
 }
 
-// ResumeExecutions starts the engine, which recovers what an earlier owner
-// left pending or running and runs it; the counts are what this call
-// recovered (none when the engine already ran: it recovered then).
+// ResumeExecutions starts the job kernel, which takes up what an earlier
+// owner left pending or running (every kind of job) and runs it; the counts
+// are the executions this call recovered (none when the kernel already ran:
+// it recovered then).
 func (o *Owner) ResumeExecutions(ctx context.Context) (*app.Recovered, error) {
-	_, rec, err := o.startEngine(ctx)
+	_, rec, err := o.startKernel(ctx)
 	if err != nil {
 		return nil, fail(err)
 	}
-	return &app.Recovered{Requeued: rec.Requeued, Retried: rec.Retried, Failed: rec.Failed}, nil
+	x := rec.Executions
+	return &app.Recovered{Requeued: x.Requeued, Retried: x.Retried, Failed: x.Failed}, nil
 }

@@ -212,7 +212,7 @@ func TestRunRefusesBeforeWorkers(t *testing.T) {
 			wantCode(t, err, tc.code, tc.parts...)
 		})
 	}
-	if o.pool.Load() != nil || o.eng.Load() != nil {
+	if o.pool.Load() != nil || o.kern.Load() != nil {
 		t.Fatal("a refused run started the workers")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
-	"github.com/signet-dspy/signet/engine"
+	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store"
 )
@@ -35,7 +35,7 @@ func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
 // poolStatus is the pool as the API and the workbench show it.
 func (o *Owner) poolStatus() *app.PoolStatus {
 	ps := &app.PoolStatus{Engine: "idle", Pool: []app.Worker{}}
-	if o.eng.Load() != nil {
+	if o.kern.Load() != nil {
 		ps.Engine = "running"
 	}
 	if p := o.pool.Load(); p != nil {
@@ -62,9 +62,9 @@ func workersOf(ws []bridge.WorkerStatus) []app.Worker {
 
 func (o *Owner) Pool(ctx context.Context) (*app.PoolStatus, error) { return o.poolStatus(), nil }
 
-// StartPool starts the pool and the runners on it.
+// StartPool starts the pool and the job kernel on it.
 func (o *Owner) StartPool(ctx context.Context) (*app.PoolStatus, error) {
-	if _, err := o.engine(ctx); err != nil {
+	if _, err := o.kernel(ctx); err != nil {
 		return nil, err
 	}
 	return o.poolStatus(), nil
@@ -109,14 +109,14 @@ func (o *Owner) replace(ctx context.Context, id int, do func(*bridge.Pool, conte
 // droppable events (spans, progress) are dropped.
 const subscriberBuffer = 1024
 
-// Subscribe streams the pool's state first, then the runners' events (the
-// engine's stream carries the optimizations' and evaluations' too) and the
-// pool's changes, until ctx ends or the owner stops. Before the engine
-// runs there is nothing to stream but the pool; the stream joins the
-// engine's the moment it is created, so no event of it is missed.
+// Subscribe streams the pool's state first, then the job kernel's events
+// (every kind's) and the pool's changes, until ctx ends or the owner stops.
+// Before the kernel runs there is nothing to stream but the pool; the
+// stream joins the kernel's the moment it is created, so no event of it is
+// missed.
 func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	out := make(chan app.Event, subscriberBuffer)
-	subc, cancel := o.subscribeEngine(subscriberBuffer)
+	subc, cancel := o.subscribeKernel(subscriberBuffer)
 	go func() {
 		defer close(out)
 		defer cancel()
@@ -138,7 +138,7 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 			last = key
 			return send(app.Event{Kind: app.EventPool, Pool: ps})
 		}
-		var ch <-chan engine.Event
+		var ch <-chan jobs.Event
 		select {
 		case sub := <-subc:
 			ch = sub.c
@@ -157,7 +157,7 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 				defer sub.stop()
 			case ev, ok := <-ch:
 				if !ok {
-					return // the engine closed: the owner is stopping
+					return // the kernel closed: the owner is stopping
 				}
 				if !send(eventOf(ev)) {
 					return
@@ -174,16 +174,16 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	return out, nil
 }
 
-// subscribeEngine subscribes to the engine's events: at once if there is
-// an engine, else when one is created, before it starts. cancel gives up
+// subscribeKernel subscribes to the kernel's events: at once if there is
+// a kernel, else when one is created, before it starts. cancel gives up
 // (and ends a subscription that arrived but was not taken).
-func (o *Owner) subscribeEngine(buffer int) (<-chan engineSub, func()) {
-	c := make(chan engineSub, 1)
+func (o *Owner) subscribeKernel(buffer int) (<-chan kernelSub, func()) {
+	c := make(chan kernelSub, 1)
 	o.subMu.Lock()
 	defer o.subMu.Unlock()
 	if o.events != nil {
 		ch, stop := o.events.Subscribe(buffer)
-		c <- engineSub{ch, stop}
+		c <- kernelSub{ch, stop}
 		return c, func() {}
 	}
 	o.subs[c] = buffer
@@ -199,7 +199,7 @@ func (o *Owner) subscribeEngine(buffer int) (<-chan engineSub, func()) {
 	}
 }
 
-func eventOf(ev engine.Event) app.Event {
+func eventOf(ev jobs.Event) app.Event {
 	return app.Event{Kind: app.EventKind(ev.Kind), Execution: ev.Execution, Span: ev.Span, Optimization: ev.Optimization,
 		Progress: ev.Progress, Evaluation: ev.Evaluation}
 }
