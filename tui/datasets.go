@@ -14,6 +14,7 @@ import (
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // Datasets is the dataset repository the TUI reads from (the store, or the
@@ -85,7 +86,7 @@ type datasetsPage struct {
 	loaded   bool
 	err      error
 
-	filterBar
+	components.FilterBar
 
 	ex  examplesTable // ex.ds is non-nil while a dataset's examples are open
 	gen uint64        // bumped on each open, to discard stale pages
@@ -131,7 +132,7 @@ var datasetColumns = []components.Column{
 }
 
 func newDatasetsPage(s *themes.Styles) datasetsPage {
-	return datasetsPage{styles: s, keys: keys.Default(), list: components.NewList(datasetColumns, 0, listStyles(s))}
+	return datasetsPage{styles: s, keys: keys.Default(), list: components.NewList(datasetColumns, 0, components.ThemeStyles(s))}
 }
 
 func (p *datasetsPage) setSize(w, h int) {
@@ -145,7 +146,7 @@ func (p *datasetsPage) setSize(w, h int) {
 }
 
 func (p *datasetsPage) listHeight() int {
-	if p.showFilterLine() {
+	if p.ShowFilterLine() {
 		return max(p.height-1, 1)
 	}
 	return p.height
@@ -163,7 +164,7 @@ func (p *datasetsPage) typing() bool {
 	case p.stats != nil || p.confirm != nil || p.exView != nil:
 		return false
 	}
-	return p.filtering && p.ex.ds == nil
+	return p.Filtering && p.ex.ds == nil
 }
 
 // refresh reloads the dataset list (after a write changed its counts).
@@ -218,29 +219,29 @@ func (p *datasetsPage) applyLoaded(ctx context.Context, msg datasetsLoadedMsg) t
 			p.list.SelectRow(i)
 		}
 	}
-	if p.pattern != "" {
+	if p.Pattern != "" {
 		return p.filterCmd(ctx)
 	}
 	return nil
 }
 
 func (p *datasetsPage) filterCmd(ctx context.Context) tea.Cmd {
-	req := p.list.FilterRequest(p.pattern)
+	req := p.list.FilterRequest(p.Pattern)
 	return func() tea.Msg {
 		return datasetsFilterMsg{res: components.Filter(ctx, req)}
 	}
 }
 
 func (p *datasetsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.Cmd {
-	return p.filterDone(ctx, p.filterInput(msg, &p.list))
+	return p.filterDone(ctx, p.FilterInput(msg, &p.list))
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *datasetsPage) filterDone(ctx context.Context, ev filterEvent) tea.Cmd {
-	if ev == filterOpened || ev == filterClosed || ev == filterCleared {
+func (p *datasetsPage) filterDone(ctx context.Context, ev components.FilterEvent) tea.Cmd {
+	if ev == components.FilterOpened || ev == components.FilterClosed || ev == components.FilterCleared {
 		p.list.SetHeight(p.listHeight())
 	}
-	if ev == filterChanged || ev == filterCleared {
+	if ev == components.FilterChanged || ev == components.FilterCleared {
 		return p.filterCmd(ctx)
 	}
 	return nil
@@ -289,21 +290,21 @@ func (p *datasetsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
 			switch w.Button {
 			case tea.MouseWheelUp:
-				p.exView.scroll = max(p.exView.scroll-wheelLines, 0)
+				p.exView.scroll = max(p.exView.scroll-components.WheelLines, 0)
 			case tea.MouseWheelDown:
-				p.exView.scroll += wheelLines // clamped when drawn
+				p.exView.scroll += components.WheelLines // clamped when drawn
 			}
 		}
 		return nil
 	}
 	if p.ex.ds != nil {
-		listMouse(&p.ex.list, msg, y-1) // below the dataset's header line
+		p.ex.list.Mouse(msg, y-1) // below the dataset's header line
 		return p.maybeFetch(e.ctx, e.deps.Datasets)
 	}
-	if p.showFilterLine() {
+	if p.ShowFilterLine() {
 		y--
 	}
-	if listMouse(&p.list, msg, y) {
+	if p.list.Mouse(msg, y) {
 		return p.key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
 	}
 	return nil
@@ -312,18 +313,18 @@ func (p *datasetsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 // bindings are the keys of the view on screen.
 func (p *datasetsPage) bindings() []key.Binding {
 	km := p.keys
-	nextField, prevField := helpAs(km.NextPage, "next field"), helpAs(km.PrevPage, "previous field")
-	cancel := helpAs(km.Back, "cancel")
+	nextField, prevField := keys.As(km.NextPage, "next field"), keys.As(km.PrevPage, "previous field")
+	cancel := keys.As(km.Back, "cancel")
 	switch {
 	case p.form != nil:
 		return []key.Binding{km.Save, nextField, prevField, cancel}
 	case p.imp != nil && p.imp.stage == stagePick:
 		parent := key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
-		return []key.Binding{helpAs(km.Open, "open/choose"), parent, km.Up, km.Down, cancel}
+		return []key.Binding{keys.As(km.Open, "open/choose"), parent, km.Up, km.Down, cancel}
 	case p.imp != nil && p.imp.running:
-		return []key.Binding{helpAs(km.Back, "cancel import")}
+		return []key.Binding{keys.As(km.Back, "cancel import")}
 	case p.imp != nil:
-		return []key.Binding{helpAs(km.Save, "import"), nextField, prevField, helpAs(km.Back, "back to files")}
+		return []key.Binding{keys.As(km.Save, "import"), nextField, prevField, keys.As(km.Back, "back to files")}
 	case p.stats != nil:
 		if !p.stats.done && p.stats.err == nil {
 			return []key.Binding{cancel}
@@ -334,20 +335,12 @@ func (p *datasetsPage) bindings() []key.Binding {
 		no := key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "keep"))
 		return []key.Binding{yes, no}
 	case p.exView != nil:
-		return []key.Binding{km.Edit, km.Delete, helpAs(km.Down, "scroll down"), helpAs(km.Up, "scroll up"), km.Back}
+		return []key.Binding{km.Edit, km.Delete, keys.As(km.Down, "scroll down"), keys.As(km.Up, "scroll up"), km.Back}
 	case p.ex.ds != nil:
-		return []key.Binding{helpAs(km.Open, "view example"), helpAs(km.Edit, "edit example"), helpAs(km.New, "new example"),
-			helpAs(km.Delete, "delete example"), km.Stats, km.Back}
+		return []key.Binding{keys.As(km.Open, "view example"), keys.As(km.Edit, "edit example"), keys.As(km.New, "new example"),
+			keys.As(km.Delete, "delete example"), km.Stats, km.Back}
 	}
-	return []key.Binding{helpAs(km.Open, "open dataset"), km.Filter, helpAs(km.Import, "import a file"), km.Stats}
-}
-
-// helpAs is b with another description (the keys stay).
-func helpAs(b key.Binding, desc string) key.Binding {
-	if b.Enabled() {
-		b.SetHelp(b.Help().Key, desc)
-	}
-	return b
+	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats}
 }
 
 func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
@@ -391,11 +384,11 @@ func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, km.Stats):
 			return p.openStats(e, p.ex.ds)
 		default:
-			navigate(l, msg, km)
+			l.Navigate(msg, km)
 		}
 		return p.maybeFetch(ctx, repo)
 	}
-	if ev, ok := p.filterListKey(msg, km); ok {
+	if ev, ok := p.FilterListKey(msg, km); ok {
 		return p.filterDone(ctx, ev)
 	}
 	switch {
@@ -411,7 +404,7 @@ func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			return p.openStats(e, d)
 		}
 	default:
-		navigate(&p.list, msg, km)
+		p.list.Navigate(msg, km)
 	}
 	return nil
 }
@@ -423,7 +416,7 @@ func (p *datasetsPage) open(ctx context.Context, repo Datasets, d *model.Dataset
 	for _, f := range d.Fields {
 		cols = append(cols, components.Column{Title: strings.ToUpper(f), Flex: 1, MinWidth: 8})
 	}
-	p.ex = examplesTable{ds: d, gen: p.gen, list: components.NewList(cols, 1, listStyles(p.styles)), seen: map[model.ID]bool{}}
+	p.ex = examplesTable{ds: d, gen: p.gen, list: components.NewList(cols, 1, components.ThemeStyles(p.styles)), seen: map[model.ID]bool{}}
 	p.ex.list.SetHeight(p.tableHeight())
 	return p.fetch(ctx, repo)
 }
@@ -521,7 +514,7 @@ func (p *datasetsPage) render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
-		return fit(s.Error.Render("Could not load datasets: ")+p.err.Error(), p.width, p.height)
+		return layout.Fit(s.Error.Render("Could not load datasets: ")+p.err.Error(), p.width, p.height)
 	case p.imp != nil:
 		return p.imp.render(p)
 	case p.stats != nil:
@@ -533,15 +526,15 @@ func (p *datasetsPage) render() string {
 	case p.ex.ds != nil:
 		return p.renderExamples()
 	case !p.loaded:
-		return fit(s.Muted.Render("Loading datasets…"), p.width, p.height)
+		return layout.Fit(s.Muted.Render("Loading datasets…"), p.width, p.height)
 	}
 	var b strings.Builder
-	if p.showFilterLine() {
-		b.WriteString(p.filterLine(s, p.list.Pattern(), p.width))
+	if p.ShowFilterLine() {
+		b.WriteString(p.FilterLine(s, p.list.Pattern(), p.width))
 		b.WriteByte('\n')
 	}
 	if p.list.Total() == 0 {
-		b.WriteString(fit(s.Muted.Render("No datasets yet. Press I to import a JSONL, JSON or CSV file."), p.width, p.listHeight()))
+		b.WriteString(layout.Fit(s.Muted.Render("No datasets yet. Press I to import a JSONL, JSON or CSV file."), p.width, p.listHeight()))
 		return b.String()
 	}
 	b.WriteString(p.list.Render(p.width, p.listHeight()))
@@ -573,18 +566,18 @@ func (p *datasetsPage) renderExamples() string {
 	}
 	var body string
 	if t.done && len(t.rows) == 0 && t.err == nil {
-		body = fit(s.Muted.Render("This dataset has no examples."), p.width, p.tableHeight())
+		body = layout.Fit(s.Muted.Render("This dataset has no examples."), p.width, p.tableHeight())
 	} else {
 		body = t.list.Render(p.width, p.tableHeight())
 	}
-	return fit(header, p.width, 1) + "\n" + body
+	return layout.Fit(header, p.width, 1) + "\n" + body
 }
 
 // restyle picks up a theme switched in place.
 func (p *datasetsPage) restyle() {
-	p.list.SetStyles(listStyles(p.styles))
+	p.list.SetStyles(components.ThemeStyles(p.styles))
 	if p.ex.ds != nil {
-		p.ex.list.SetStyles(listStyles(p.styles))
+		p.ex.list.SetStyles(components.ThemeStyles(p.styles))
 	}
 	if p.imp != nil {
 		p.imp.picker.Styles = pickerStyles(p.styles)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // The example pane (enter on a row), the edit/add form (i, n) and the
@@ -145,9 +146,9 @@ func (p *datasetsPage) renderExampleView() string {
 		foot = fmt.Sprintf("lines %d–%d of %d", v.scroll+1, end, len(lines))
 	}
 	if p.confirm != nil {
-		return fit(header, p.width, 1) + "\n" + fit(body, p.width, h) + "\n" + fit(p.confirmLine(), p.width, 1)
+		return layout.Fit(header, p.width, 1) + "\n" + layout.Fit(body, p.width, h) + "\n" + layout.Fit(p.confirmLine(), p.width, 1)
 	}
-	return fit(header, p.width, 1) + "\n" + fit(body, p.width, h) + "\n" + fit(s.Muted.Render(foot), p.width, 1)
+	return layout.Fit(header, p.width, 1) + "\n" + layout.Fit(body, p.width, h) + "\n" + layout.Fit(s.Muted.Render(foot), p.width, 1)
 }
 
 func dsClamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
@@ -636,7 +637,7 @@ func (p *datasetsPage) renderForm() string {
 	default:
 		hint = s.Muted.Render("ctrl+s save · tab/shift+tab next/previous field · esc cancel")
 	}
-	return fit(title, p.width, 1) + "\n" + fit(body, p.width, h) + "\n" + fit(hint, p.width, 1)
+	return layout.Fit(title, p.width, 1) + "\n" + layout.Fit(body, p.width, h) + "\n" + layout.Fit(hint, p.width, 1)
 }
 
 // typeLabel names a value's type in the form's labels, for the values

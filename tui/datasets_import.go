@@ -23,6 +23,8 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // Importing a file (I): a file picker limited to the dataset formats, then
@@ -178,7 +180,7 @@ func (m *importer) update(e *env, p *datasetsPage, msg tea.Msg) tea.Cmd {
 		}
 		p.imp = nil
 		return tea.Batch(
-			notice(fmt.Sprintf("imported %s into dataset %s (%s)", filepath.Base(m.path), msg.ds.Name, examplesCount(msg.ds.Size()))),
+			notice(fmt.Sprintf("imported %s into dataset %s (%s)", filepath.Base(m.path), msg.ds.Name, format.Examples(msg.ds.Size()))),
 			p.refreshSelect(e.ctx, e.deps.Datasets, msg.ds.Name))
 	}
 	if m.stage == stagePick {
@@ -338,8 +340,6 @@ func (m *importer) start(e *env) tea.Cmd {
 	})
 }
 
-var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-
 func (m *importer) render(p *datasetsPage) string {
 	s := p.styles
 	w, h := p.width, p.height
@@ -350,7 +350,7 @@ func (m *importer) render(p *datasetsPage) string {
 		if m.bad != "" {
 			hint = s.Warning.Render(m.bad)
 		}
-		return fit(title, w, 1) + "\n" + fit(dir, w, 1) + "\n" + fit(m.picker.View(), w, max(h-3, 1)) + "\n" + fit(hint, w, 1)
+		return layout.Fit(title, w, 1) + "\n" + layout.Fit(dir, w, 1) + "\n" + layout.Fit(m.picker.View(), w, max(h-3, 1)) + "\n" + layout.Fit(hint, w, 1)
 	}
 	var b strings.Builder
 	b.WriteString(s.Title.Render("Import "+filepath.Base(m.path)) + "\n")
@@ -360,7 +360,7 @@ func (m *importer) render(p *datasetsPage) string {
 		b.WriteString(s.Subtitle.Render(labels[i]) + "\n")
 		b.WriteString(in.View() + "\n")
 		if i == 1 {
-			fields := s.Muted.Render("  fields: " + orDash(strings.Join(m.fields, ", ")))
+			fields := s.Muted.Render("  fields: " + format.Dash(strings.Join(m.fields, ", ")))
 			if m.previewErr != nil {
 				fields = s.Warning.Render("  " + m.previewErr.Error())
 			}
@@ -372,22 +372,15 @@ func (m *importer) render(p *datasetsPage) string {
 	switch {
 	case m.running:
 		elapsed := m.now.Sub(m.started).Round(100 * time.Millisecond)
-		b.WriteString(s.Accent.Render(spinnerFrames[m.frame%len(spinnerFrames)]) +
+		b.WriteString(s.Accent.Render(layout.Spinner(m.frame)) +
 			fmt.Sprintf(" importing… %.0f%% · %s · esc to cancel\n", 100*m.shown, elapsed))
-		b.WriteString(bar(s, m.shown, min(inner, 50)) + "\n")
+		b.WriteString(layout.Bar(s, m.shown, min(inner, 50)) + "\n")
 	case m.err != nil:
 		b.WriteString(s.Error.Render(ansi.Wrap("Import failed: "+m.err.Error(), inner, " /:")) + "\n")
 	}
-	body := fit(b.String(), w, max(h-1, 1))
+	body := layout.Fit(b.String(), w, max(h-1, 1))
 	hint := s.Muted.Render("ctrl+s import · tab next field · esc back to the files")
-	return body + "\n" + fit(hint, w, 1)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return body + "\n" + layout.Fit(hint, w, 1)
 }
 
 // refreshSelect reloads the dataset list and selects name.

@@ -10,6 +10,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // The statistics view (S): fields, fill rate, average length per field and
@@ -130,18 +132,18 @@ func (p *datasetsPage) renderStats() string {
 	case v.err != nil:
 		state = "  " + s.Error.Render("error: ") + v.err.Error()
 	case !v.done:
-		state = s.Muted.Render(fmt.Sprintf("  counting… %s of %s examples · esc to cancel", thousands(st.Examples), thousands(v.total)))
+		state = s.Muted.Render(fmt.Sprintf("  counting… %s of %s examples · esc to cancel", format.Thousands(st.Examples), format.Thousands(v.total)))
 	}
-	b.WriteString(fit(s.Title.Render(v.ds.Name)+s.Muted.Render("  statistics")+state, p.width, 1))
+	b.WriteString(layout.Fit(s.Title.Render(v.ds.Name)+s.Muted.Render("  statistics")+state, p.width, 1))
 	b.WriteString("\n")
 	if !v.done && v.err == nil {
-		b.WriteString(fit(bar(s, float64(st.Examples)/float64(max(v.total, 1)), min(p.width, 60)), p.width, 1))
+		b.WriteString(layout.Fit(layout.Bar(s, float64(st.Examples)/float64(max(v.total, 1)), min(p.width, 60)), p.width, 1))
 	} else {
-		b.WriteString(fit("", p.width, 1))
+		b.WriteString(layout.Fit("", p.width, 1))
 	}
 	b.WriteString("\n")
-	b.WriteString(fit(s.Subtitle.Render("Splits")+"  "+fmt.Sprintf("%s · train %s · validation %s · test %s",
-		examplesCount(st.Examples), thousands(st.Splits[model.Train]), thousands(st.Splits[model.Validation]), thousands(st.Splits[model.Test])), p.width, 1))
+	b.WriteString(layout.Fit(s.Subtitle.Render("Splits")+"  "+fmt.Sprintf("%s · train %s · validation %s · test %s",
+		format.Examples(st.Examples), format.Thousands(st.Splits[model.Train]), format.Thousands(st.Splits[model.Validation]), format.Thousands(st.Splits[model.Test])), p.width, 1))
 	b.WriteString("\n\n")
 
 	nameW := len("FIELD")
@@ -159,7 +161,7 @@ func (p *datasetsPage) renderStats() string {
 		}
 		line := fmt.Sprintf("%-*s  %-5s  %7.1f%%  %10.1f", nameW, dsClip(f.Field, nameW), in, 100*f.FillRate, f.AvgChars)
 		if barW > 0 {
-			line += "  " + bar(s, f.FillRate, barW)
+			line += "  " + layout.Bar(s, f.FillRate, barW)
 		}
 		b.WriteString(line)
 		b.WriteString("\n")
@@ -167,13 +169,5 @@ func (p *datasetsPage) renderStats() string {
 	if len(st.Fields) == 0 {
 		b.WriteString(s.Muted.Render("no fields"))
 	}
-	return fit(b.String(), p.width, p.height)
-}
-
-// examplesCount is "1 example", "2,000 examples".
-func examplesCount(n int) string {
-	if n == 1 {
-		return "1 example"
-	}
-	return thousands(n) + " examples"
+	return layout.Fit(b.String(), p.width, p.height)
 }

@@ -8,6 +8,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,9 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // Evaluations runs and reads evaluations (the owner's API, in cmd). It is
@@ -137,7 +141,7 @@ var resultColumns = []components.Column{
 
 func newEvalScreen(s *themes.Styles, session *runSession, p *model.Program) *evalScreen {
 	es := &evalScreen{styles: s, session: session, gen: screenGen.Add(1), program: p, view: evalForm,
-		list: components.NewList(evalColumns, 2, listStyles(s)), resultList: components.NewList(resultColumns, 4, listStyles(s))}
+		list: components.NewList(evalColumns, 2, components.ThemeStyles(s)), resultList: components.NewList(resultColumns, 4, components.ThemeStyles(s))}
 	es.form = newEvalForm(p, nil)
 	return es
 }
@@ -263,15 +267,15 @@ func (es *evalScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
 		es.view = evalList
 		es.setEvals(append([]*model.Evaluation{msg.v}, es.evals...))
 		es.list.Top()
-		return es, tea.Batch(notice(fmt.Sprintf("evaluating %s v%d on %s (%s)", msg.v.Program, msg.v.Version, msg.v.Data, runID(msg.v.ID))), es.load(e))
+		return es, tea.Batch(notice(fmt.Sprintf("evaluating %s v%d on %s (%s)", msg.v.Program, msg.v.Version, msg.v.Data, format.RunID(msg.v.ID))), es.load(e))
 	case evalCancelledMsg:
 		if msg.gen != es.gen {
 			return es, nil
 		}
 		if msg.err != nil {
-			return es, noticeErr(fmt.Errorf("cancel evaluation %s: %w", runID(msg.id), msg.err))
+			return es, noticeErr(fmt.Errorf("cancel evaluation %s: %w", format.RunID(msg.id), msg.err))
 		}
-		return es, tea.Batch(notice("cancelling evaluation "+runID(msg.id)), es.load(e))
+		return es, tea.Batch(notice("cancelling evaluation "+format.RunID(msg.id)), es.load(e))
 	}
 	return es, nil
 }
@@ -284,8 +288,8 @@ func (es *evalScreen) setEvals(vs []*model.Evaluation) {
 	es.evals = vs
 	rows := make([]components.Row, len(vs))
 	for i, v := range vs {
-		rows[i] = components.Row{runID(v.ID), "v" + strconv.Itoa(v.Version), v.Data.String(), v.Metric.Spelling(), string(v.State),
-			pct(v.Score), fmt.Sprintf("%d/%d", v.N, v.Total), strconv.Itoa(v.Failures), usdMaybe(v.Cost, v.CostUnknown)}
+		rows[i] = components.Row{format.RunID(v.ID), "v" + strconv.Itoa(v.Version), v.Data.String(), v.Metric.Spelling(), string(v.State),
+			pct(v.Score), fmt.Sprintf("%d/%d", v.N, v.Total), strconv.Itoa(v.Failures), format.USDMaybe(v.Cost, v.CostUnknown)}
 	}
 	es.list.SetRows(rows)
 	if i := slices.IndexFunc(vs, func(v *model.Evaluation) bool { return v.ID == sel }); i >= 0 {
@@ -299,9 +303,9 @@ func (es *evalScreen) setResults(v *model.Evaluation, rs []*model.EvalResult) {
 	for i, r := range rs {
 		exec := "-"
 		if !r.Execution.IsZero() {
-			exec = runID(r.Execution)
+			exec = format.RunID(r.Execution)
 		}
-		rows[i] = components.Row{strconv.Itoa(r.Index), fmt.Sprintf("%.3f", r.Score), string(r.State), usdMaybe(r.Cost, r.CostUnknown),
+		rows[i] = components.Row{strconv.Itoa(r.Index), fmt.Sprintf("%.3f", r.Score), string(r.State), format.USDMaybe(r.Cost, r.CostUnknown),
 			resultText(r), exec}
 	}
 	es.resultList.SetRows(rows)
@@ -316,7 +320,7 @@ func resultText(r *model.EvalResult) string {
 		return r.ErrorCode + ": " + strings.Join(strings.Fields(r.Error), " ")
 	}
 	var parts []string
-	for _, k := range sortedKeys(r.Expected) {
+	for _, k := range slices.Sorted(maps.Keys(r.Expected)) {
 		got := "-"
 		if v, ok := r.Outputs[k]; ok {
 			got = model.ValueText(v)
@@ -341,7 +345,7 @@ func (es *evalScreen) selectedResult() *model.EvalResult {
 }
 
 func (es *evalScreen) bindings() []key.Binding {
-	k := keyHelp
+	k := keys.Hint
 	switch es.view {
 	case evalForm:
 		return []key.Binding{k("ctrl+s", "start the evaluation"), k("tab", "next field"), k("esc", "the program's evaluations")}
@@ -373,7 +377,7 @@ func (es *evalScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 				return newTraceScreen(es.styles, es.session, r.Execution, es), nil
 			}
 		default:
-			navigate(&es.resultList, msg, km)
+			es.resultList.Navigate(msg, km)
 		}
 		return es, nil
 	}
@@ -396,7 +400,7 @@ func (es *evalScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 			return es, func() tea.Msg { return evalCancelledMsg{gen: gen, id: id, err: svc.CancelEvaluation(ctx, id)} }
 		}
 	default:
-		navigate(&es.list, msg, km)
+		es.list.Navigate(msg, km)
 	}
 	return es, nil
 }
@@ -427,9 +431,9 @@ func (es *evalScreen) submit(e *env) tea.Cmd {
 func (es *evalScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	switch es.view {
 	case evalList:
-		listMouse(&es.list, msg, y-1)
+		es.list.Mouse(msg, y-1)
 	case evalResults:
-		listMouse(&es.resultList, msg, y-2)
+		es.resultList.Mouse(msg, y-2)
 	}
 	return nil
 }
@@ -440,18 +444,18 @@ func (es *evalScreen) render() string {
 	case es.view == evalForm:
 		return es.form.render(s, es.width, es.height)
 	case es.err != nil:
-		return fit(s.Error.Render("Could not load evaluations: ")+es.err.Error(), es.width, es.height)
+		return layout.Fit(s.Error.Render("Could not load evaluations: ")+es.err.Error(), es.width, es.height)
 	case es.view == evalResults:
 		return es.renderResults()
 	}
 	title := s.Title.Render("Evaluations of "+es.program.Name) + s.Muted.Render(" · n new · enter examples · x cancel · esc back")
 	if !es.loaded {
-		return fit(title+"\n"+s.Muted.Render("Loading evaluations…"), es.width, es.height)
+		return layout.Fit(title+"\n"+s.Muted.Render("Loading evaluations…"), es.width, es.height)
 	}
 	if len(es.evals) == 0 {
-		return fit(title+"\n"+s.Muted.Render("No evaluations of this program yet. Press n to start one (or `signet eval "+es.program.Name+" --dataset DATASET --metric exact_match`)."), es.width, es.height)
+		return layout.Fit(title+"\n"+s.Muted.Render("No evaluations of this program yet. Press n to start one (or `signet eval "+es.program.Name+" --dataset DATASET --metric exact_match`)."), es.width, es.height)
 	}
-	return fit(title, es.width, 1) + "\n" + es.list.Render(es.width, es.listHeight()) + "\n" + es.renderPane(es.selected(), es.width, es.paneHeight())
+	return layout.Fit(title, es.width, 1) + "\n" + es.list.Render(es.width, es.listHeight()) + "\n" + es.renderPane(es.selected(), es.width, es.paneHeight())
 }
 
 // renderPane is an evaluation's progress and summary: a bar while it
@@ -459,7 +463,7 @@ func (es *evalScreen) render() string {
 func (es *evalScreen) renderPane(v *model.Evaluation, w, h int) string {
 	s := es.styles
 	if v == nil {
-		return fit("", w, h)
+		return layout.Fit("", w, h)
 	}
 	var lines []string
 	head := s.Title.Render(v.Program) + s.Muted.Render(fmt.Sprintf(" v%d · %s · %s · metric %s", v.Version, v.Data, v.State, v.Metric.Spelling()))
@@ -473,11 +477,11 @@ func (es *evalScreen) renderPane(v *model.Evaluation, w, h int) string {
 			frac = float64(v.N) / float64(v.Total)
 		}
 		label := fmt.Sprintf(" %d/%d examples · score %s", v.N, v.Total, pct(v.Score))
-		lines = append(lines, bar(s, frac, max(min(w-ansi.StringWidth(label)-2, 40), 10))+s.Accent.Render(label))
+		lines = append(lines, layout.Bar(s, frac, max(min(w-ansi.StringWidth(label)-2, 40), 10))+s.Accent.Render(label))
 	}
 	u := v.TotalUsage()
 	lines = append(lines, fmt.Sprintf("Average Metric: %s / %d (%s)", strconv.FormatFloat(v.Sum, 'f', -1, 64), v.N, pct(v.Score))+
-		s.Muted.Render(fmt.Sprintf(" · %d failed (scored 0) · %s · %d LM calls · %d/%d tokens", v.Failures, usdMaybe(v.Cost, v.CostUnknown),
+		s.Muted.Render(fmt.Sprintf(" · %d failed (scored 0) · %s · %d LM calls · %d/%d tokens", v.Failures, format.USDMaybe(v.Cost, v.CostUnknown),
 			u.Calls, u.PromptTokens, u.CompletionTokens)))
 	labels := strings.Join(v.Labels.Labels, ", ")
 	if labels == "" {
@@ -493,7 +497,7 @@ func (es *evalScreen) renderPane(v *model.Evaluation, w, h int) string {
 	if v.Error != "" {
 		lines = append(lines, s.Error.Render(v.ErrorCode+": ")+v.Error)
 	}
-	return fit(strings.Join(lines, "\n"), w, h)
+	return layout.Fit(strings.Join(lines, "\n"), w, h)
 }
 
 // renderResults is one evaluation's examples and the selected one's
@@ -501,32 +505,32 @@ func (es *evalScreen) renderPane(v *model.Evaluation, w, h int) string {
 func (es *evalScreen) renderResults() string {
 	s := es.styles
 	v := es.detail
-	title := s.Title.Render("Evaluation "+runID(v.ID)) + s.Muted.Render(fmt.Sprintf(" · %s v%d on %s · %s · score %s over %d/%d · enter trace · esc back",
+	title := s.Title.Render("Evaluation "+format.RunID(v.ID)) + s.Muted.Render(fmt.Sprintf(" · %s v%d on %s · %s · score %s over %d/%d · enter trace · esc back",
 		v.Program, v.Version, v.Data, v.State, pct(v.Score), v.N, v.Total))
 	var b strings.Builder
-	b.WriteString(fit(title, es.width, 1) + "\n")
+	b.WriteString(layout.Fit(title, es.width, 1) + "\n")
 	switch {
 	case es.detailErr != nil:
 		b.WriteString(s.Error.Render("Could not load the examples: ") + es.detailErr.Error())
-		return fit(b.String(), es.width, es.height)
+		return layout.Fit(b.String(), es.width, es.height)
 	case es.results == nil:
 		b.WriteString(s.Muted.Render("Loading examples…"))
-		return fit(b.String(), es.width, es.height)
+		return layout.Fit(b.String(), es.width, es.height)
 	}
-	b.WriteString(fit(s.Muted.Render(fmt.Sprintf("Average Metric: %s / %d (%s)", strconv.FormatFloat(v.Sum, 'f', -1, 64), v.N, pct(v.Score))), es.width, 1) + "\n")
+	b.WriteString(layout.Fit(s.Muted.Render(fmt.Sprintf("Average Metric: %s / %d (%s)", strconv.FormatFloat(v.Sum, 'f', -1, 64), v.N, pct(v.Score))), es.width, 1) + "\n")
 	b.WriteString(es.resultList.Render(es.width, es.resultsHeight()) + "\n")
 	b.WriteString(es.renderExample(es.selectedResult(), es.width, es.paneHeight()))
-	return fit(b.String(), es.width, es.height)
+	return layout.Fit(b.String(), es.width, es.height)
 }
 
 func (es *evalScreen) renderExample(r *model.EvalResult, w, h int) string {
 	s := es.styles
 	if r == nil {
-		return fit(s.Muted.Render("No example has ended yet."), w, h)
+		return layout.Fit(s.Muted.Render("No example has ended yet."), w, h)
 	}
 	fields := func(m map[string]any) string {
 		var parts []string
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			parts = append(parts, k+"="+model.ValueText(m[k]))
 		}
 		return strings.Join(strings.Fields(strings.Join(parts, " · ")), " ")
@@ -540,5 +544,5 @@ func (es *evalScreen) renderExample(r *model.EvalResult, w, h int) string {
 	if r.Error != "" {
 		lines = append(lines, s.Error.Render(r.ErrorCode+": ")+strings.Join(strings.Fields(r.Error), " "))
 	}
-	return fit(strings.Join(lines, "\n"), w, h)
+	return layout.Fit(strings.Join(lines, "\n"), w, h)
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // Executions is the execution history the TUI reads and acts on (the
@@ -109,7 +111,7 @@ type executionsPage struct {
 	// applied over it when it comes.
 	recent map[model.ID]*model.Execution
 
-	filterBar
+	components.FilterBar
 
 	cost struct {
 		usd            float64
@@ -127,7 +129,7 @@ type executionsPage struct {
 }
 
 func newExecutionsPage(ctx context.Context, s *themes.Styles, km keys.Map, ev Events) executionsPage {
-	p := executionsPage{styles: s, keys: km, list: components.NewList(executionColumns, 1, listStyles(s)),
+	p := executionsPage{styles: s, keys: km, list: components.NewList(executionColumns, 1, components.ThemeStyles(s)),
 		index: map[model.ID]int{}, activity: map[model.ID]string{}, now: time.Now, loc: time.Local}
 	if ev != nil {
 		p.live = newLiveFeed(ctx, ev)
@@ -148,13 +150,13 @@ func (p *executionsPage) setSize(w, h int) {
 // listHeight is the page minus the header line and the filter line.
 func (p *executionsPage) listHeight() int {
 	h := p.height - 1
-	if p.showFilterLine() {
+	if p.ShowFilterLine() {
 		h--
 	}
 	return max(h, 1)
 }
 
-func (p *executionsPage) typing() bool { return p.filtering }
+func (p *executionsPage) typing() bool { return p.Filtering }
 
 func (p *executionsPage) enter(e *env) tea.Cmd {
 	if p.loaded || p.loading {
@@ -443,7 +445,7 @@ func (p *executionsPage) setExecs(e *env, xs []*model.Execution) tea.Cmd {
 			p.list.SelectRow(i)
 		}
 	}
-	if p.pattern != "" {
+	if p.Pattern != "" {
 		return p.filterCmd(e.ctx)
 	}
 	return nil
@@ -492,9 +494,9 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 	dur := "-"
 	switch {
 	case x.State == model.Running && !x.StartedAt.IsZero():
-		dur = fmtDuration(p.now().Sub(x.StartedAt))
+		dur = format.Duration(p.now().Sub(x.StartedAt))
 	case x.Duration > 0:
-		dur = fmtDuration(x.Duration)
+		dur = format.Duration(x.Duration)
 	}
 	tokens := 0
 	for _, u := range x.Usage {
@@ -503,11 +505,11 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 	cost := "-"
 	switch {
 	case x.CostUnknown && x.Cost > 0:
-		cost = usdMaybe(x.Cost, true) // what the calls that reported one cost, and more
+		cost = format.USDMaybe(x.Cost, true) // what the calls that reported one cost, and more
 	case x.CostUnknown:
 		cost = "?"
 	case x.Cost > 0 || x.State == model.Completed:
-		cost = usd(x.Cost)
+		cost = format.USD(x.Cost)
 	}
 	note := ""
 	switch {
@@ -524,19 +526,7 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 	case x.CacheHit:
 		note = "cache hit"
 	}
-	return components.Row{string(x.State), x.Program, "v" + strconv.Itoa(x.Version), started, dur, fmtTokens(tokens), cost, note}
-}
-
-func fmtTokens(n int) string {
-	switch {
-	case n == 0:
-		return "-"
-	case n < 10_000:
-		return strconv.Itoa(n)
-	case n < 1_000_000:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	return components.Row{string(x.State), x.Program, "v" + strconv.Itoa(x.Version), started, dur, format.Tokens(tokens), cost, note}
 }
 
 // clockTime is a start time: the time of day today, else the date too.
@@ -558,23 +548,23 @@ func execShortID(id model.ID) string {
 }
 
 func (p *executionsPage) filterCmd(ctx context.Context) tea.Cmd {
-	req := p.list.FilterRequest(p.pattern)
+	req := p.list.FilterRequest(p.Pattern)
 	return func() tea.Msg { return execFilterMsg{res: components.Filter(ctx, req)} }
 }
 
 func (p *executionsPage) filterKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	if ev := p.filterInput(msg, &p.list); ev != filterNone {
+	if ev := p.FilterInput(msg, &p.list); ev != components.FilterNone {
 		return p.filterDone(e.ctx, ev)
 	}
 	return p.maybeFetch(e) // down may near the end of what is loaded
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *executionsPage) filterDone(ctx context.Context, ev filterEvent) tea.Cmd {
-	if ev == filterOpened || ev == filterClosed || ev == filterCleared {
+func (p *executionsPage) filterDone(ctx context.Context, ev components.FilterEvent) tea.Cmd {
+	if ev == components.FilterOpened || ev == components.FilterClosed || ev == components.FilterCleared {
 		p.list.SetHeight(p.listHeight())
 	}
-	if ev == filterChanged || ev == filterCleared {
+	if ev == components.FilterChanged || ev == components.FilterCleared {
 		return p.filterCmd(ctx)
 	}
 	return nil
@@ -582,10 +572,10 @@ func (p *executionsPage) filterDone(ctx context.Context, ev filterEvent) tea.Cmd
 
 func (p *executionsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 	km := e.keys
-	if p.filtering {
+	if p.Filtering {
 		return p.filterKey(e, msg)
 	}
-	if ev, ok := p.filterListKey(msg, km); ok {
+	if ev, ok := p.FilterListKey(msg, km); ok {
 		return p.filterDone(e.ctx, ev)
 	}
 	switch {
@@ -616,7 +606,7 @@ func (p *executionsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			return func() tea.Msg { return openTraceMsg{id: id} }
 		}
 	default:
-		navigate(&p.list, msg, km)
+		p.list.Navigate(msg, km)
 		return p.maybeFetch(e)
 	}
 	return nil
@@ -635,10 +625,10 @@ func (p *executionsPage) cancel(e *env, id model.ID) tea.Cmd {
 
 func (p *executionsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	y-- // the header line
-	if p.showFilterLine() {
+	if p.ShowFilterLine() {
 		y--
 	}
-	if listMouse(&p.list, msg, y) {
+	if p.list.Mouse(msg, y) {
 		return p.key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
 	}
 	return p.maybeFetch(e)
@@ -646,15 +636,15 @@ func (p *executionsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 
 func (p *executionsPage) bindings() []key.Binding {
 	km := p.keys
-	if p.filtering {
-		return []key.Binding{bindingAs(km.Open, "accept filter"), bindingAs(km.Back, "clear filter")}
+	if p.Filtering {
+		return []key.Binding{keys.As(km.Open, "accept filter"), keys.As(km.Back, "clear filter")}
 	}
 	bs := []key.Binding{
-		bindingAs(km.Open, "open trace"), km.Filter, bindingAs(km.Status, "filter by state"),
-		bindingAs(km.Cancel, "cancel execution"), km.Refresh, km.Up, km.Down, km.Top, km.Bottom,
+		keys.As(km.Open, "open trace"), km.Filter, keys.As(km.Status, "filter by state"),
+		keys.As(km.Cancel, "cancel execution"), km.Refresh, km.Up, km.Down, km.Top, km.Bottom,
 	}
-	if p.pattern != "" {
-		bs = append(bs, bindingAs(km.Back, "clear filter"))
+	if p.Pattern != "" {
+		bs = append(bs, keys.As(km.Back, "clear filter"))
 	}
 	return bs
 }
@@ -662,24 +652,24 @@ func (p *executionsPage) bindings() []key.Binding {
 func (p *executionsPage) render() string {
 	s := p.styles
 	var b strings.Builder
-	b.WriteString(fit(p.header(), p.width, 1))
+	b.WriteString(layout.Fit(p.header(), p.width, 1))
 	b.WriteByte('\n')
-	if p.showFilterLine() {
-		b.WriteString(p.filterLine(s, p.list.Pattern(), p.width))
+	if p.ShowFilterLine() {
+		b.WriteString(p.FilterLine(s, p.list.Pattern(), p.width))
 		b.WriteByte('\n')
 	}
 	h := p.listHeight()
 	switch {
 	case p.err != nil && len(p.execs) == 0:
-		b.WriteString(fit(s.Error.Render("Could not load executions: ")+p.err.Error(), p.width, h))
+		b.WriteString(layout.Fit(s.Error.Render("Could not load executions: ")+p.err.Error(), p.width, h))
 	case !p.loaded:
-		b.WriteString(fit(s.Muted.Render("Loading executions…"), p.width, h))
+		b.WriteString(layout.Fit(s.Muted.Render("Loading executions…"), p.width, h))
 	case p.list.Total() == 0:
 		text := "No executions yet. Run a program with `signet run <program>` or from the Programs page."
 		if p.state != "" {
 			text = fmt.Sprintf("No %s executions. Press s to show another state.", p.state)
 		}
-		b.WriteString(fit(s.Muted.Render(text), p.width, h))
+		b.WriteString(layout.Fit(s.Muted.Render(text), p.width, h))
 	default:
 		b.WriteString(p.renderList(h))
 	}
@@ -746,16 +736,7 @@ func (p *executionsPage) renderList(h int) string {
 }
 
 // restyle picks up a theme switched in place.
-func (p *executionsPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }
-
-// bindingAs is b with another help text (what the key does on this page).
-func bindingAs(b key.Binding, desc string) key.Binding {
-	if !b.Enabled() {
-		return b
-	}
-	b.SetHelp(b.Help().Key, desc)
-	return b
-}
+func (p *executionsPage) restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
 
 // reconnected refreshes what the stream may have missed while it was down.
 func (p *executionsPage) reconnected(e *env) []tea.Cmd {

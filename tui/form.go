@@ -11,6 +11,7 @@ import (
 
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // fieldForm is a small form of text and choice fields, one focused: the
@@ -85,7 +86,7 @@ func (f *fieldForm) key(km keys.Map, msg tea.KeyPressMsg) formEvent {
 func (f *fieldForm) render(s *themes.Styles, w, h int) string {
 	lines := []string{s.Title.Render(f.title) + s.Muted.Render(" · tab/↑↓ move · ←/→ choose · ctrl+s start · esc cancel"), ""}
 	for i, fl := range f.fields {
-		label := padRight(fl.label, 11)
+		label := layout.PadRight(fl.label, 11)
 		val := fl.value
 		if i == f.focus {
 			label = s.Accent.Render("▌" + label)
@@ -108,5 +109,5 @@ func (f *fieldForm) render(s *themes.Styles, w, h int) string {
 	if f.note != "" {
 		lines = append(lines, "", s.Muted.Render(ansi.Wrap(f.note, max(w-2, 10), " ")))
 	}
-	return fit(strings.Join(lines, "\n"), w, h)
+	return layout.Fit(strings.Join(lines, "\n"), w, h)
 }

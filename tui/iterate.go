@@ -9,6 +9,7 @@ package tui
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,10 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // iteration is one run of the module's program: the original (0) or a
@@ -151,7 +156,7 @@ func newIterateScreen(s *themes.Styles, session *runSession, p *model.Program, m
 		inputs: inputs, draft: cloneProgram(p)}
 	it.area = textarea.New()
 	it.area.ShowLineNumbers = false
-	it.area.SetStyles(progEditStyles(s)) // a steady cursor, the theme's colours
+	it.area.SetStyles(components.TextAreaStyles(s)) // a steady cursor, the theme's colours
 	if base != nil {
 		it.lm = base.LM
 		it.iters = append(it.iters, &iteration{n: 0, program: p, change: "original", exec: base, prompt: baseMsgs,
@@ -343,7 +348,7 @@ func (it *iterateScreen) pending() bool {
 }
 
 func (it *iterateScreen) bindings() []key.Binding {
-	k := keyHelp
+	k := keys.Hint
 	if it.editing {
 		return []key.Binding{k("tab", "next part"), k("esc", "done editing")}
 	}
@@ -485,9 +490,9 @@ func (it *iterateScreen) save(e *env) tea.Cmd {
 func (it *iterateScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if w, ok := msg.(tea.MouseWheelMsg); ok && !it.editing {
 		if w.Button == tea.MouseWheelUp {
-			it.scroll = max(it.scroll-wheelLines, 0)
+			it.scroll = max(it.scroll-components.WheelLines, 0)
 		} else if w.Button == tea.MouseWheelDown {
-			it.scroll += wheelLines
+			it.scroll += components.WheelLines
 		}
 	}
 	return nil
@@ -503,13 +508,13 @@ func (it *iterateScreen) render() string {
 	title += s.Muted.Render(" · esc back")
 	if it.editing {
 		var b strings.Builder
-		b.WriteString(fit(title, it.width, 1) + "\n")
-		b.WriteString(fit(s.Subtitle.Render("Editing "+it.parts()[it.part].name())+s.Muted.Render("  tab: next part · esc: done"), it.width, 1) + "\n")
+		b.WriteString(layout.Fit(title, it.width, 1) + "\n")
+		b.WriteString(layout.Fit(s.Subtitle.Render("Editing "+it.parts()[it.part].name())+s.Muted.Render("  tab: next part · esc: done"), it.width, 1) + "\n")
 		if it.editErr != nil {
-			b.WriteString(fit(s.Error.Render(it.editErr.Error()), it.width, 1))
+			b.WriteString(layout.Fit(s.Error.Render(it.editErr.Error()), it.width, 1))
 		}
 		b.WriteString("\n" + it.area.View())
-		return fit(b.String(), it.width, it.height)
+		return layout.Fit(b.String(), it.width, it.height)
 	}
 	listW := 20
 	if it.width >= 120 {
@@ -535,16 +540,16 @@ func (it *iterateScreen) render() string {
 	sep := s.Muted.Render("│")
 	ll := strings.Split(list, "\n")
 	var b strings.Builder
-	b.WriteString(fit(title, it.width, 1))
+	b.WriteString(layout.Fit(title, it.width, 1))
 	for i := range h {
 		b.WriteByte('\n')
 		l := ""
 		if i < len(ll) {
 			l = ll[i]
 		}
-		b.WriteString(l + sep + fit(lineAt(left, off+i), colW, 1) + sep + fit(lineAt(right, off+i), colW, 1))
+		b.WriteString(l + sep + layout.Fit(lineAt(left, off+i), colW, 1) + sep + layout.Fit(lineAt(right, off+i), colW, 1))
 	}
-	return fit(b.String(), it.width, it.height)
+	return layout.Fit(b.String(), it.width, it.height)
 }
 
 func lineAt(ls []string, i int) string {
@@ -557,7 +562,7 @@ func lineAt(ls []string, i int) string {
 func (it *iterateScreen) renderList(w, h int) string {
 	s := it.styles
 	var lines []string
-	lines = append(lines, s.Header.Render(fit(" ITERATIONS", w, 1)))
+	lines = append(lines, s.Header.Render(layout.Fit(" ITERATIONS", w, 1)))
 	for i, itn := range it.iters {
 		st := "…"
 		switch {
@@ -570,22 +575,22 @@ func (it *iterateScreen) renderList(w, h int) string {
 		}
 		line := fmt.Sprintf(" #%d %s %s", itn.n, st, itn.change)
 		if i == it.sel {
-			lines = append(lines, s.RowSelected.Render(fit(line, w, 1)))
+			lines = append(lines, s.RowSelected.Render(layout.Fit(line, w, 1)))
 		} else {
-			lines = append(lines, fit(line, w, 1))
+			lines = append(lines, layout.Fit(line, w, 1))
 		}
 	}
 	lines = append(lines, "")
 	d := describeChange(&it.base.Modules[it.mod], &it.draft.Modules[it.mod])
-	lines = append(lines, s.Muted.Render(fit(" draft: "+d, w, 1)))
+	lines = append(lines, s.Muted.Render(layout.Fit(" draft: "+d, w, 1)))
 	for _, l := range []string{"i edit · r run", "j/k pick · ctrl+s", "save · w preview"} {
-		lines = append(lines, s.Muted.Render(fit(" "+l, w, 1)))
+		lines = append(lines, s.Muted.Render(layout.Fit(" "+l, w, 1)))
 	}
 	for len(lines) < h {
 		lines = append(lines, strings.Repeat(" ", w))
 	}
 	for i := range lines {
-		lines[i] = fit(lines[i], w, 1)
+		lines[i] = layout.Fit(lines[i], w, 1)
 	}
 	return strings.Join(lines[:h], "\n")
 }
@@ -606,10 +611,10 @@ func sideBySide(s *themes.Styles, a, b *iteration, w int) (left, right []string)
 			return lines
 		}
 		ex := x.exec
-		facts := fmt.Sprintf("%s · %s tok · %s · %s", ex.State, thousands(ex.TotalUsage().Total()), usd(ex.Cost), fmtDuration(ex.Duration))
+		facts := fmt.Sprintf("%s · %s tok · %s · %s", ex.State, format.Thousands(ex.TotalUsage().Total()), format.USD(ex.Cost), format.Duration(ex.Duration))
 		add(s.Muted.Render(ansi.Wrap(facts, w, " ")))
 		if ex.Error != "" {
-			add(s.Error.Render(ansi.Wrap(sanitizeLine(ex.Error), w, " ")))
+			add(s.Error.Render(ansi.Wrap(layout.OneLine(ex.Error), w, " ")))
 		}
 		add(s.Subtitle.Render("── outputs"))
 		add(renderDiff(s, outs, keep, w))
@@ -636,8 +641,8 @@ func outputsText(x *iteration) string {
 		return ""
 	}
 	var b strings.Builder
-	for _, k := range sortedKeys(x.exec.Outputs) {
-		b.WriteString(k + ": " + valueText(x.exec.Outputs[k]) + "\n")
+	for _, k := range slices.Sorted(maps.Keys(x.exec.Outputs)) {
+		b.WriteString(k + ": " + model.ValueText(x.exec.Outputs[k]) + "\n")
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
@@ -858,9 +863,9 @@ func (p *previewScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 func (p *previewScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if w, ok := msg.(tea.MouseWheelMsg); ok {
 		if w.Button == tea.MouseWheelUp {
-			p.off = max(p.off-wheelLines, 0)
+			p.off = max(p.off-components.WheelLines, 0)
 		} else if w.Button == tea.MouseWheelDown {
-			p.off += wheelLines
+			p.off += components.WheelLines
 		}
 	}
 	return nil
@@ -869,7 +874,7 @@ func (p *previewScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 func (p *previewScreen) typing() bool { return false }
 
 func (p *previewScreen) bindings() []key.Binding {
-	return []key.Binding{keyHelp("j/k", "scroll"), keyHelp("esc", "back")}
+	return []key.Binding{keys.Hint("j/k", "scroll"), keys.Hint("esc", "back")}
 }
 
 func (p *previewScreen) setSize(w, h int) { p.width, p.height = w, h }
@@ -937,5 +942,5 @@ func (p *previewScreen) render() string {
 	for i := range body {
 		body[i] = " " + body[i]
 	}
-	return fit(title+"\n"+strings.Join(body, "\n"), p.width, p.height)
+	return layout.Fit(title+"\n"+strings.Join(body, "\n"), p.width, p.height)
 }

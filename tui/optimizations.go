@@ -17,7 +17,9 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // Optimizations is the optimization service the Optimizations page uses
@@ -148,12 +150,12 @@ var optColumns = []components.Column{
 
 func newOptimizationsPage(s *themes.Styles, km keys.Map) optimizationsPage {
 	return optimizationsPage{
-		styles: s, keys: km, list: components.NewList(optColumns, 1, listStyles(s)),
+		styles: s, keys: km, list: components.NewList(optColumns, 1, components.ThemeStyles(s)),
 		marked: map[model.ID]bool{}, trials: map[model.ID][]*model.Trial{},
 	}
 }
 
-func (p *optimizationsPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }
+func (p *optimizationsPage) restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
 
 // progressHeight is the height of the pane under the list.
 func (p *optimizationsPage) progressHeight() int {
@@ -236,17 +238,17 @@ func (p *optimizationsPage) update(e *env, msg tea.Msg) tea.Cmd {
 			return noticeErr(fmt.Errorf("optimization not started: %w", msg.err))
 		}
 		p.view = optList
-		return tea.Batch(notice(fmt.Sprintf("started %s on %s (%s)", msg.run.Optimizer, msg.run.Program, runID(msg.run.ID))), p.load(e))
+		return tea.Batch(notice(fmt.Sprintf("started %s on %s (%s)", msg.run.Optimizer, msg.run.Program, format.RunID(msg.run.ID))), p.load(e))
 	case optPromotedMsg:
 		if msg.err != nil {
-			return noticeErr(fmt.Errorf("promote %s: %w", runID(msg.run.ID), msg.err))
+			return noticeErr(fmt.Errorf("promote %s: %w", format.RunID(msg.run.ID), msg.err))
 		}
-		return notice(fmt.Sprintf("%s v%d is now the result of %s run %s", msg.p.Name, msg.p.Version, msg.run.Optimizer, runID(msg.run.ID)))
+		return notice(fmt.Sprintf("%s v%d is now the result of %s run %s", msg.p.Name, msg.p.Version, msg.run.Optimizer, format.RunID(msg.run.ID)))
 	case optCancelledMsg:
 		if msg.err != nil {
-			return noticeErr(fmt.Errorf("cancel %s: %w", runID(msg.id), msg.err))
+			return noticeErr(fmt.Errorf("cancel %s: %w", format.RunID(msg.id), msg.err))
 		}
-		return tea.Batch(notice("cancelling "+runID(msg.id)), p.load(e))
+		return tea.Batch(notice("cancelling "+format.RunID(msg.id)), p.load(e))
 	case optCompareMsg:
 		if msg.gen != p.cmpGen {
 			return nil
@@ -296,9 +298,9 @@ func (p *optimizationsPage) row(o *model.Optimization) components.Row {
 	if o.Progress != nil && o.Progress.Trials > 0 && !o.State.Terminal() {
 		trials = fmt.Sprintf("%d/%d", o.Progress.Trial, o.Progress.Trials)
 	}
-	cost := usdMaybe(o.Cost, o.CostUnknown)
+	cost := format.USDMaybe(o.Cost, o.CostUnknown)
 	if o.Progress != nil && !o.State.Terminal() {
-		cost = usd(o.Progress.Cost) // the record's cost is set when the run ends
+		cost = format.USD(o.Progress.Cost) // the record's cost is set when the run ends
 	}
 	started := "-"
 	if !o.StartedAt.IsZero() {
@@ -320,11 +322,6 @@ func runDuration(o *model.Optimization) time.Duration {
 	return 0
 }
 
-func runID(id model.ID) string {
-	s := id.String()
-	return s[max(len(s)-8, 0):]
-}
-
 func (p *optimizationsPage) selected() *model.Optimization {
 	if row, ok := p.list.Selected(); ok && row < len(p.runs) {
 		return p.runs[row]
@@ -340,19 +337,13 @@ func (p *optimizationsPage) bindings() []key.Binding {
 	}
 	switch p.view {
 	case optForm:
-		return []key.Binding{withHelpText(km.Save, "start the run"), withHelpText(km.Back, "cancel")}
+		return []key.Binding{keys.As(km.Save, "start the run"), keys.As(km.Back, "cancel")}
 	case optCompare:
 		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, km.Back}
 	}
-	return []key.Binding{withHelpText(km.New, "new run"), withHelpText(km.Cancel, "cancel run"),
-		withHelpText(km.Save, "promote its result"), withHelpText(km.Expand, "mark for compare"),
-		withHelpText(km.Compare, "compare marked"), km.Refresh}
-}
-
-// withHelpText is b with another description, for a page's own wording.
-func withHelpText(b key.Binding, desc string) key.Binding {
-	b.SetHelp(b.Help().Key, desc)
-	return b
+	return []key.Binding{keys.As(km.New, "new run"), keys.As(km.Cancel, "cancel run"),
+		keys.As(km.Save, "promote its result"), keys.As(km.Expand, "mark for compare"),
+		keys.As(km.Compare, "compare marked"), km.Refresh}
 }
 
 func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
@@ -419,7 +410,7 @@ func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		return p.load(e)
 	default:
 		before := p.selected()
-		navigate(&p.list, msg, km)
+		p.list.Navigate(msg, km)
 		if r := p.selected(); r != nil && r != before {
 			return p.loadTrials(e, r.ID)
 		}
@@ -461,13 +452,13 @@ func (p *optimizationsPage) promoteDialog(w int) string {
 	body := []string{
 		s.Warning.Render("Promote a result that regressed?"),
 		"",
-		fmt.Sprintf("Run %s (%s) scored %.3f on validation, below", runID(r.ID), r.Optimizer, r.BestScore),
+		fmt.Sprintf("Run %s (%s) scored %.3f on validation, below", format.RunID(r.ID), r.Optimizer, r.BestScore),
 		fmt.Sprintf("its baseline's %.3f, so it did not become %s's newest version.", r.BaselineScore, r.Program),
 		"Promoting saves its result as the newest version anyway.",
 		"",
 		s.HelpKey.Render("y") + s.HelpDesc.Render(" promote anyway · ") + s.HelpKey.Render("n/esc") + s.HelpDesc.Render(" keep the current version"),
 	}
-	return progDialogBox(body, s, w)
+	return layout.BoxLines(body, s, w)
 }
 
 // compare asks for the comparison of the marked runs, in list order (or the
@@ -495,15 +486,15 @@ func (p *optimizationsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if p.view != optList {
 		if w, ok := msg.(tea.MouseWheelMsg); ok && p.view == optCompare {
 			if w.Button == tea.MouseWheelUp {
-				p.cmpOffset = max(p.cmpOffset-wheelLines, 0)
+				p.cmpOffset = max(p.cmpOffset-components.WheelLines, 0)
 			} else if w.Button == tea.MouseWheelDown {
-				p.cmpOffset = min(p.cmpOffset+wheelLines, max(len(p.cmpLines)-(p.height-1), 0))
+				p.cmpOffset = min(p.cmpOffset+components.WheelLines, max(len(p.cmpLines)-(p.height-1), 0))
 			}
 		}
 		return nil
 	}
 	before := p.selected()
-	listMouse(&p.list, msg, y)
+	p.list.Mouse(msg, y)
 	if r := p.selected(); r != nil && r != before {
 		return p.loadTrials(e, r.ID)
 	}
@@ -515,9 +506,9 @@ func (p *optimizationsPage) render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
-		return fit(s.Error.Render("Could not load optimizations: ")+p.err.Error(), p.width, p.height)
+		return layout.Fit(s.Error.Render("Could not load optimizations: ")+p.err.Error(), p.width, p.height)
 	case !p.loaded:
-		return fit(s.Muted.Render("Loading optimizations…"), p.width, p.height)
+		return layout.Fit(s.Muted.Render("Loading optimizations…"), p.width, p.height)
 	case p.view == optForm:
 		return p.form.render(s, p.width, p.height)
 	case p.view == optCompare:
@@ -525,11 +516,11 @@ func (p *optimizationsPage) render() string {
 	}
 	if len(p.runs) == 0 {
 		text := "No optimization runs yet. Press n to start one (or `signet opt run PROGRAM --optimizer bootstrap --train DATASET`)."
-		return fit(s.Muted.Render(ansi.Wrap(text, max(p.width-2, 10), " ")), p.width, p.height)
+		return layout.Fit(s.Muted.Render(ansi.Wrap(text, max(p.width-2, 10), " ")), p.width, p.height)
 	}
 	page := p.list.Render(p.width, p.listHeight()) + "\n" + p.renderProgress(p.width, p.progressHeight())
 	if p.confirm != nil {
-		return overlayDialog(page, p.promoteDialog(min(p.width-4, 72)), p.width, p.height)
+		return layout.Overlay(page, p.promoteDialog(min(p.width-4, 72)), p.width, p.height)
 	}
 	return page
 }
@@ -541,7 +532,7 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 	s := p.styles
 	o := p.selected()
 	if o == nil || h < 3 {
-		return fit("", w, h)
+		return layout.Fit("", w, h)
 	}
 	var lines []string
 	head := s.Title.Render(o.Program) + s.Muted.Render(fmt.Sprintf(" v%d · %s · %s · metric %s", o.BaseVersion, o.Optimizer, o.State, o.Metric.Name))
@@ -558,7 +549,7 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 	if est := o.Estimate; est != nil && !o.State.Terminal() {
 		cost := "cost unknown (no prices)"
 		if est.Cost != nil {
-			cost = "about " + usd(*est.Cost)
+			cost = "about " + format.USD(*est.Cost)
 		}
 		lines = append(lines, s.Muted.Render(fmt.Sprintf("estimate: at most %d LM calls, %s · %d train, %d val, %d test",
 			est.LMCalls, cost, est.Train, est.Val, est.Test)))
@@ -570,13 +561,13 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 			frac = float64(pr.Trial) / float64(pr.Trials)
 		}
 		label := fmt.Sprintf(" %s %d/%d", pr.Phase, pr.Trial, pr.Trials)
-		lines = append(lines, bar(s, frac, max(min(w-len(label)-2, 50), 10))+s.Accent.Render(label))
+		lines = append(lines, layout.Bar(s, frac, max(min(w-len(label)-2, 50), 10))+s.Accent.Render(label))
 		lines = append(lines, s.Muted.Render(fmt.Sprintf("score %.3f · best %.3f · %d LM calls · %d/%d tokens · %s · %s elapsed · ~%s left",
-			pr.Score, pr.BestScore, pr.LMCalls, pr.TokensIn, pr.TokensOut, usd(pr.Cost),
+			pr.Score, pr.BestScore, pr.LMCalls, pr.TokensIn, pr.TokensOut, format.USD(pr.Cost),
 			optDuration(time.Duration(pr.Elapsed*float64(time.Second))), optDuration(time.Duration(pr.ETA*float64(time.Second))))))
 	} else {
 		line := fmt.Sprintf("baseline %.3f → best %.3f · %d trials · %d LM calls · %s · %s",
-			o.BaselineScore, o.BestScore, o.Trials, o.LMCalls, usdMaybe(o.Cost, o.CostUnknown), optDuration(runDuration(o)))
+			o.BaselineScore, o.BestScore, o.Trials, o.LMCalls, format.USDMaybe(o.Cost, o.CostUnknown), optDuration(runDuration(o)))
 		if o.TestBaseline != nil && o.TestScore != nil {
 			line += fmt.Sprintf(" · held-out %.3f → %.3f", *o.TestBaseline, *o.TestScore)
 		}
@@ -584,7 +575,7 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 		if o.Regressed && o.ResultVersion == 0 {
 			text := fmt.Sprintf("Regressed: the result scored %.3f on validation, below the baseline's %.3f; it is kept as a candidate, not made %s's newest version (ctrl+s promotes it anyway).",
 				o.BestScore, o.BaselineScore, o.Program)
-			for _, l := range wrapLines(text, w) {
+			for _, l := range layout.WrapLines(text, w) {
 				lines = append(lines, s.Warning.Render(l))
 			}
 		}
@@ -596,7 +587,7 @@ func (p *optimizationsPage) renderProgress(w, h int) string {
 		lines = append(lines, s.Subtitle.Render("score per trial"))
 		lines = append(lines, trialChart(s, ts, w, h-len(lines))...)
 	}
-	return fit(strings.Join(lines, "\n"), w, h)
+	return layout.Fit(strings.Join(lines, "\n"), w, h)
 }
 
 // trialChart draws the score of each trial as a column of block
@@ -653,9 +644,9 @@ func (p *optimizationsPage) renderCompare() string {
 	title := s.Title.Render("Compare runs") + s.Muted.Render(" · esc back")
 	switch {
 	case p.cmpErr != nil:
-		return fit(title+"\n"+s.Error.Render("Could not compare: ")+p.cmpErr.Error(), p.width, p.height)
+		return layout.Fit(title+"\n"+s.Error.Render("Could not compare: ")+p.cmpErr.Error(), p.width, p.height)
 	case p.cmp == nil:
-		return fit(title+"\n"+s.Muted.Render("Comparing…"), p.width, p.height)
+		return layout.Fit(title+"\n"+s.Muted.Render("Comparing…"), p.width, p.height)
 	}
 	h := max(p.height-1, 1)
 	off := min(p.cmpOffset, max(len(p.cmpLines)-h, 0))
@@ -663,7 +654,7 @@ func (p *optimizationsPage) renderCompare() string {
 	if len(p.cmpLines) > h {
 		title += s.Muted.Render(fmt.Sprintf(" · lines %d-%d of %d", off+1, end, len(p.cmpLines)))
 	}
-	return fit(title+"\n"+strings.Join(p.cmpLines[off:end], "\n"), p.width, p.height)
+	return layout.Fit(title+"\n"+strings.Join(p.cmpLines[off:end], "\n"), p.width, p.height)
 }
 
 // compareLines lays the comparison out: a table of the runs, what each run
@@ -676,17 +667,17 @@ func (p *optimizationsPage) compareLines() []string {
 	var out []string
 	add := func(l ...string) { out = append(out, l...) }
 	colW := max(min((w-18)/max(len(c.Runs), 1), 28), 10)
-	cell := func(v string) string { return padRight(ansi.Truncate(v, colW-1, "…"), colW) }
+	cell := func(v string) string { return layout.PadRight(ansi.Truncate(v, colW-1, "…"), colW) }
 	row := func(label string, vals func(i int, r model.RunSummary) string) {
 		var b strings.Builder
-		b.WriteString(s.Muted.Render(padRight(label, 18)))
+		b.WriteString(s.Muted.Render(layout.PadRight(label, 18)))
 		for i, r := range c.Runs {
 			b.WriteString(cell(vals(i, r)))
 		}
 		add(b.String())
 	}
 	add(s.Subtitle.Render("Runs"))
-	row("run", func(_ int, r model.RunSummary) string { return runID(r.ID) })
+	row("run", func(_ int, r model.RunSummary) string { return format.RunID(r.ID) })
 	row("program", func(_ int, r model.RunSummary) string { return fmt.Sprintf("%s v%d", r.Program, r.BaseVersion) })
 	row("optimizer", func(_ int, r model.RunSummary) string { return r.Optimizer })
 	row("settings", func(_ int, r model.RunSummary) string { return settingsString(r.Settings) })
@@ -713,7 +704,7 @@ func (p *optimizationsPage) compareLines() []string {
 		}
 		return "-"
 	})
-	row("cost", func(_ int, r model.RunSummary) string { return usdMaybe(r.Cost, r.CostUnknown) })
+	row("cost", func(_ int, r model.RunSummary) string { return format.USDMaybe(r.Cost, r.CostUnknown) })
 	row("LM calls", func(_ int, r model.RunSummary) string { return strconv.Itoa(r.LMCalls) })
 	row("duration", func(_ int, r model.RunSummary) string { return optDuration(r.Duration) })
 	row("trials", func(_ int, r model.RunSummary) string { return strconv.Itoa(r.Trials) })
@@ -721,15 +712,15 @@ func (p *optimizationsPage) compareLines() []string {
 	for _, pc := range c.Predictors {
 		add("", s.Subtitle.Render("Predictor "+pc.Name))
 		for i, ch := range pc.Runs {
-			who := s.Muted.Render(fmt.Sprintf("  %s %s: ", runID(c.Runs[i].ID), c.Runs[i].Optimizer))
+			who := s.Muted.Render(fmt.Sprintf("  %s %s: ", format.RunID(c.Runs[i].ID), c.Runs[i].Optimizer))
 			if !ch.InstructionsChanged {
 				add(who + s.Muted.Render("instructions unchanged"))
 			} else {
 				add(who + "instructions")
-				for _, l := range wrapLines(ch.OldInstructions, w-6) {
+				for _, l := range layout.WrapLines(ch.OldInstructions, w-6) {
 					add("    " + s.DiffDel.Render("- "+l))
 				}
-				for _, l := range wrapLines(ch.NewInstructions, w-6) {
+				for _, l := range layout.WrapLines(ch.NewInstructions, w-6) {
 					add("    " + s.DiffAdd.Render("+ "+l))
 				}
 			}
@@ -748,9 +739,9 @@ func (p *optimizationsPage) compareLines() []string {
 		add(s.Muted.Render("  no per-example results recorded"))
 	} else {
 		var hdr strings.Builder
-		hdr.WriteString(s.Muted.Render(padRight("  example", 14)))
+		hdr.WriteString(s.Muted.Render(layout.PadRight("  example", 14)))
 		for _, r := range c.Runs {
-			hdr.WriteString(s.Muted.Render(padRight(runID(r.ID), 10)))
+			hdr.WriteString(s.Muted.Render(layout.PadRight(format.RunID(r.ID), 10)))
 		}
 		add(hdr.String())
 		for _, ex := range c.Examples {
@@ -759,15 +750,15 @@ func (p *optimizationsPage) compareLines() []string {
 			if ex.Flip {
 				mark = s.Warning.Render("▶ ")
 			}
-			b.WriteString(mark + padRight(runID(ex.Example), 12))
+			b.WriteString(mark + layout.PadRight(format.RunID(ex.Example), 12))
 			for _, pass := range ex.Pass {
 				switch {
 				case pass == nil:
-					b.WriteString(s.Muted.Render(padRight("·", 10)))
+					b.WriteString(s.Muted.Render(layout.PadRight("·", 10)))
 				case *pass:
-					b.WriteString(s.Success.Render(padRight("pass", 10)))
+					b.WriteString(s.Success.Render(layout.PadRight("pass", 10)))
 				default:
-					b.WriteString(s.Error.Render(padRight("fail", 10)))
+					b.WriteString(s.Error.Render(layout.PadRight("fail", 10)))
 				}
 			}
 			add(b.String())
@@ -795,8 +786,8 @@ func (p *optimizationsPage) compareLines() []string {
 		if compared[pt.ID] {
 			mark = s.Accent.Render("▶ ")
 		}
-		add(fmt.Sprintf("  %s%s %s %s %s", mark, padRight(runID(pt.ID), 9), padRight(pt.Optimizer, 18),
-			bar(s, pt.Score, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", pt.Score, usd(pt.Cost)))))
+		add(fmt.Sprintf("  %s%s %s %s %s", mark, layout.PadRight(format.RunID(pt.ID), 9), layout.PadRight(pt.Optimizer, 18),
+			layout.Bar(s, pt.Score, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", pt.Score, format.USD(pt.Cost)))))
 	}
 	return out
 }
@@ -815,25 +806,6 @@ func settingsString(m map[string]any) string {
 		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
 	}
 	return strings.Join(parts, " ")
-}
-
-func padRight(s string, w int) string {
-	if n := ansi.StringWidth(s); n < w {
-		return s + strings.Repeat(" ", w-n)
-	}
-	return s
-}
-
-func wrapLines(text string, w int) []string {
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return []string{"(none)"}
-	}
-	var out []string
-	for _, para := range strings.Split(text, "\n") {
-		out = append(out, strings.Split(ansi.Wrap(para, max(w, 10), " -"), "\n")...)
-	}
-	return out
 }
 
 // optRunForm is the new-run form (tui/form.go).
@@ -916,5 +888,5 @@ func optDuration(d time.Duration) string {
 	if d <= 0 {
 		return "-"
 	}
-	return fmtDuration(d)
+	return format.Duration(d)
 }

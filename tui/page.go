@@ -64,36 +64,3 @@ func notice(text string) tea.Cmd { return func() tea.Msg { return noticeMsg{text
 func noticeErr(err error) tea.Cmd {
 	return func() tea.Msg { return noticeMsg{text: err.Error(), err: true} }
 }
-
-// wheelLines is how many lines one wheel notch scrolls.
-const wheelLines = 3
-
-// listMouse is the mouse handling every list page shares: a click selects
-// the row under the pointer, the wheel scrolls. It reports whether the
-// click landed on the row that was already selected (a double action, as
-// a second click opens it).
-func listMouse(l interface {
-	PosAt(y int) (int, bool)
-	Cursor() int
-	SetCursor(int)
-	ScrollBy(int)
-}, msg tea.MouseMsg, y int) (again bool) {
-	switch msg := msg.(type) {
-	case tea.MouseClickMsg:
-		if msg.Button != tea.MouseLeft {
-			return false
-		}
-		if pos, ok := l.PosAt(y); ok {
-			again = pos == l.Cursor()
-			l.SetCursor(pos)
-		}
-	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			l.ScrollBy(-wheelLines)
-		case tea.MouseWheelDown:
-			l.ScrollBy(wheelLines)
-		}
-	}
-	return again
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // action is one entry of the command palette: what it is called, the keys
@@ -82,7 +83,7 @@ func (m Model) openPalette() (tea.Model, tea.Cmd) {
 	p := &m.palette
 	p.open, p.pattern = true, ""
 	p.actions = m.actionsFor()
-	p.list = components.NewList(paletteColumns, 0, listStyles(m.env.styles))
+	p.list = components.NewList(paletteColumns, 0, components.ThemeStyles(m.env.styles))
 	rows := make([]components.Row, len(p.actions))
 	for i, a := range p.actions {
 		rows[i] = components.Row{a.title, a.keys}
@@ -172,9 +173,9 @@ func (m Model) renderPalette() string {
 	if p.pattern != p.list.Pattern() {
 		line += s.Muted.Render("  filtering…")
 	}
-	body := fit(line, max(w-4, 1), 1) + "\n" + p.list.Render(max(w-4, 1), h)
+	body := layout.Fit(line, max(w-4, 1), 1) + "\n" + p.list.Render(max(w-4, 1), h)
 	title := s.Title.Render(" Commands ") + s.Muted.Render(fmt.Sprintf(" %d · enter run · esc close", p.list.Len()))
-	return fit(title, m.width, 1) + "\n" + box(body, w, h+3, s)
+	return layout.Fit(title, m.width, 1) + "\n" + layout.Box(body, w, h+3, s)
 }
 
 // keyPress builds the key press a key name from a key.Binding stands for

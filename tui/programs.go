@@ -9,12 +9,13 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // ProgramSummary is what the Programs list shows of a program's runs.
@@ -41,7 +42,7 @@ type programsPage struct {
 	loaded    bool
 	err       error
 
-	filterBar
+	components.FilterBar
 
 	detail       *model.Program // non-nil while the detail view is open
 	detailOffset int            // first line of the detail shown
@@ -70,20 +71,8 @@ var programColumns = []components.Column{
 	{Title: "DESCRIPTION", Flex: 3, MinWidth: 10},
 }
 
-func listStyles(s *themes.Styles) components.ListStyles {
-	return components.ListStyles{
-		Header:        s.Header,
-		Row:           s.Row,
-		Selected:      s.RowSelected,
-		Match:         s.Match,
-		SelectedMatch: s.MatchSelected,
-		Footer:        s.Muted,
-		Empty:         s.Muted,
-	}
-}
-
 func newProgramsPage(s *themes.Styles) programsPage {
-	return programsPage{styles: s, keys: keys.Default(), now: time.Now, list: components.NewList(programColumns, 0, listStyles(s))}
+	return programsPage{styles: s, keys: keys.Default(), now: time.Now, list: components.NewList(programColumns, 0, components.ThemeStyles(s))}
 }
 
 func (p *programsPage) setSize(w, h int) {
@@ -100,7 +89,7 @@ func (p *programsPage) setSize(w, h int) {
 // showFilterLine reports whether the filter prompt takes a line.
 
 func (p *programsPage) listHeight() int {
-	if p.showFilterLine() {
+	if p.ShowFilterLine() {
 		return max(p.height-1, 1)
 	}
 	return p.height
@@ -115,7 +104,7 @@ func (p *programsPage) typing() bool {
 	case p.detail != nil || p.versions != nil:
 		return false
 	}
-	return p.filtering
+	return p.Filtering
 }
 
 func progStatusText(st model.ProgramStatus) string {
@@ -183,7 +172,7 @@ func progMoney(cost float64, runs int) string {
 	case runs == 0 && cost == 0:
 		return "-"
 	}
-	return usd(cost)
+	return format.USD(cost)
 }
 
 // programsLoadedMsg carries the result of Deps.Programs.ListPrograms.
@@ -261,7 +250,7 @@ func (p *programsPage) update(e *env, msg tea.Msg) tea.Cmd {
 			p.summaries = map[string]ProgramSummary{}
 		}
 		p.refreshRows()
-		if p.pattern != "" {
+		if p.Pattern != "" {
 			return p.filterCmd(e.ctx)
 		}
 	case programsFilterMsg:
@@ -294,37 +283,27 @@ func (p *programsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 		return nil
 	case p.diff != nil:
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
-			p.diff.scroll(progWheelDelta(w), p.diffBodyHeight())
+			p.diff.scroll(components.WheelDelta(w), p.diffBodyHeight())
 		}
 		return nil
 	case p.versions != nil:
-		if listMouse(&p.versions.list, msg, y-1) {
+		if p.versions.list.Mouse(msg, y-1) {
 			return p.versionsKey(e, tea.KeyPressMsg{Code: tea.KeySpace, Text: " "})
 		}
 		return nil
 	case p.detail != nil:
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
-			p.scrollDetail(progWheelDelta(w))
+			p.scrollDetail(components.WheelDelta(w))
 		}
 		return nil
 	}
-	if p.showFilterLine() {
+	if p.ShowFilterLine() {
 		y--
 	}
-	if listMouse(&p.list, msg, y) {
+	if p.list.Mouse(msg, y) {
 		return p.key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
 	}
 	return nil
-}
-
-func progWheelDelta(w tea.MouseWheelMsg) int {
-	switch w.Button {
-	case tea.MouseWheelUp:
-		return -wheelLines
-	case tea.MouseWheelDown:
-		return wheelLines
-	}
-	return 0
 }
 
 // bindings are the keys of the view on screen, for the help and the palette.
@@ -337,34 +316,25 @@ func (p *programsPage) bindings() []key.Binding {
 	case p.edit != nil:
 		return p.edit.bindings(km)
 	case p.diff != nil:
-		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, progHelp(back, "back to the history")}
+		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, keys.As(back, "back to the history")}
 	case p.versions != nil:
 		return []key.Binding{
-			progHelp(km.Expand, "mark for diff"), progHelp(km.Open, "mark for diff"),
-			progHelp(km.Diff, "diff against previous"), progHelp(back, "back"),
+			keys.As(km.Expand, "mark for diff"), keys.As(km.Open, "mark for diff"),
+			keys.As(km.Diff, "diff against previous"), keys.As(back, "back"),
 		}
 	case p.detail != nil:
 		return []key.Binding{
-			progHelp(km.Down, "next module"), progHelp(km.Up, "previous module"),
-			progHelp(km.Edit, "edit module"), progHelp(km.External, "edit module in $EDITOR"),
-			km.Versions, km.Status, progHelp(km.Delete, "delete program"), progHelp(km.Run, "run program"),
-			progHelp(km.Evaluate, "evaluate program"), progHelp(back, "back to the list"),
+			keys.As(km.Down, "next module"), keys.As(km.Up, "previous module"),
+			keys.As(km.Edit, "edit module"), keys.As(km.External, "edit module in $EDITOR"),
+			km.Versions, km.Status, keys.As(km.Delete, "delete program"), keys.As(km.Run, "run program"),
+			keys.As(km.Evaluate, "evaluate program"), keys.As(back, "back to the list"),
 		}
 	}
 	return []key.Binding{
-		progHelp(km.Open, "open program"), progHelp(km.New, "new program from a template"),
-		km.Versions, km.Status, progHelp(km.Delete, "delete program"), progHelp(km.Run, "run program"),
-		progHelp(km.Evaluate, "evaluate program"), km.Filter,
+		keys.As(km.Open, "open program"), keys.As(km.New, "new program from a template"),
+		km.Versions, km.Status, keys.As(km.Delete, "delete program"), keys.As(km.Run, "run program"),
+		keys.As(km.Evaluate, "evaluate program"), km.Filter,
 	}
-}
-
-// progHelp is b with another description (the key stays).
-func progHelp(b key.Binding, desc string) key.Binding {
-	if !b.Enabled() {
-		return b
-	}
-	b.SetHelp(b.Help().Key, desc)
-	return b
 }
 
 // applyLoaded applies the result of loading programs: it keeps the open
@@ -376,7 +346,7 @@ func (p *programsPage) applyLoaded(e *env, msg programsLoadedMsg) tea.Cmd {
 		return nil
 	}
 	p.setPrograms(msg.programs)
-	if p.pattern != "" {
+	if p.Pattern != "" {
 		return progSequence(p.filterCmd(e.ctx), p.loadSummaries(e))
 	}
 	return p.loadSummaries(e)
@@ -416,7 +386,7 @@ func (p *programsPage) reselect(name string) {
 // filterCmd issues a filter request for the current pattern and returns the
 // command that runs it off the Update loop.
 func (p *programsPage) filterCmd(ctx context.Context) tea.Cmd {
-	req := p.list.FilterRequest(p.pattern)
+	req := p.list.FilterRequest(p.Pattern)
 	return func() tea.Msg {
 		return programsFilterMsg{res: components.Filter(ctx, req)}
 	}
@@ -424,15 +394,15 @@ func (p *programsPage) filterCmd(ctx context.Context) tea.Cmd {
 
 // filterKey handles a key while the filter prompt has the keyboard.
 func (p *programsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.Cmd {
-	return p.filterDone(ctx, p.filterInput(msg, &p.list))
+	return p.filterDone(ctx, p.FilterInput(msg, &p.list))
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *programsPage) filterDone(ctx context.Context, ev filterEvent) tea.Cmd {
-	if ev == filterOpened || ev == filterClosed || ev == filterCleared {
+func (p *programsPage) filterDone(ctx context.Context, ev components.FilterEvent) tea.Cmd {
+	if ev == components.FilterOpened || ev == components.FilterClosed || ev == components.FilterCleared {
 		p.list.SetHeight(p.listHeight())
 	}
-	if ev == filterChanged || ev == filterCleared {
+	if ev == components.FilterChanged || ev == components.FilterCleared {
 		return p.filterCmd(ctx)
 	}
 	return nil
@@ -451,22 +421,22 @@ func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		return p.diffKey(e, msg)
 	case p.versions != nil:
 		return p.versionsKey(e, msg)
-	case key.Matches(msg, km.Run) && !p.filtering: // run it: the run form (tui/run.go, issue 7)
+	case key.Matches(msg, km.Run) && !p.Filtering: // run it: the run form (tui/run.go, issue 7)
 		if p.detail != nil {
 			return runProgram(p.detail)
 		}
 		return runProgram(p.selected())
-	case key.Matches(msg, km.Evaluate) && !p.filtering: // its evaluations (tui/evaluations.go)
+	case key.Matches(msg, km.Evaluate) && !p.Filtering: // its evaluations (tui/evaluations.go)
 		if p.detail != nil {
 			return evaluateProgram(p.detail)
 		}
 		return evaluateProgram(p.selected())
 	case p.detail != nil:
 		return p.detailKey(e, msg)
-	case p.filtering:
+	case p.Filtering:
 		return p.filterKey(ctx, msg)
 	}
-	if ev, ok := p.filterListKey(msg, km); ok {
+	if ev, ok := p.FilterListKey(msg, km); ok {
 		return p.filterDone(ctx, ev)
 	}
 	switch {
@@ -490,7 +460,7 @@ func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			p.dialog = &deleteDialog{program: pr}
 		}
 	default:
-		navigate(&p.list, msg, km)
+		p.list.Navigate(msg, km)
 	}
 	return nil
 }
@@ -586,9 +556,9 @@ func (p *programsPage) render() string {
 	var body string
 	switch {
 	case p.err != nil:
-		body = fit(s.Error.Render("Could not load programs: ")+p.err.Error(), p.width, p.height)
+		body = layout.Fit(s.Error.Render("Could not load programs: ")+p.err.Error(), p.width, p.height)
 	case !p.loaded:
-		body = fit(s.Muted.Render("Loading programs…"), p.width, p.height)
+		body = layout.Fit(s.Muted.Render("Loading programs…"), p.width, p.height)
 	case p.edit != nil:
 		body = p.edit.render()
 	case p.diff != nil:
@@ -601,7 +571,7 @@ func (p *programsPage) render() string {
 		body = p.renderList()
 	}
 	if p.dialog != nil {
-		return overlayDialog(body, p.dialog.render(s, min(p.width-4, 72)), p.width, p.height)
+		return layout.Overlay(body, p.dialog.render(s, min(p.width-4, 72)), p.width, p.height)
 	}
 	return body
 }
@@ -609,71 +579,19 @@ func (p *programsPage) render() string {
 func (p *programsPage) renderList() string {
 	s := p.styles
 	var b strings.Builder
-	if p.showFilterLine() {
-		b.WriteString(p.filterLine(s, p.list.Pattern(), p.width))
+	if p.ShowFilterLine() {
+		b.WriteString(p.FilterLine(s, p.list.Pattern(), p.width))
 		b.WriteByte('\n')
 	}
 	b.WriteString(p.list.Render(p.width, p.listHeight()))
 	return b.String()
 }
 
-// overlayDialog draws a dialog box over the middle of a page w x h: the page's
-// lines above and below it stay, the rows it covers are replaced.
-func overlayDialog(page, dialog string, w, h int) string {
-	lines := strings.Split(fit(page, w, h), "\n")
-	box := strings.Split(dialog, "\n")
-	top := max((h-len(box))/2, 0)
-	for i, l := range box {
-		if top+i >= len(lines) {
-			break
-		}
-		lines[top+i] = lipgloss.PlaceHorizontal(w, lipgloss.Center, l)
-	}
-	return fit(strings.Join(lines, "\n"), w, h)
-}
-
-// box draws content in a rounded border of exactly w x h cells with one
-// space of padding each side.
-func box(content string, w, h int, s *themes.Styles) string {
-	border := s.PaneFocused.GetBorderStyle()
-	if border.Top == "" {
-		border = lipgloss.RoundedBorder()
-	}
-	bs := lipgloss.NewStyle().Foreground(s.PaneFocused.GetBorderTopForeground())
-	innerW, innerH := max(w-2, 0), max(h-2, 0)
-	body := fit(content, max(innerW-2, 0), innerH)
-	var b strings.Builder
-	b.WriteString(bs.Render(border.TopLeft + strings.Repeat(border.Top, innerW) + border.TopRight))
-	for _, l := range strings.Split(body, "\n") {
-		b.WriteString("\n" + bs.Render(border.Left) + " " + l + " " + bs.Render(border.Right))
-	}
-	b.WriteString("\n" + bs.Render(border.BottomLeft+strings.Repeat(border.Bottom, innerW)+border.BottomRight))
-	return b.String()
-}
-
-// navigate moves a list's cursor for the movement keys every list shares.
-func navigate(l *components.List, msg tea.KeyPressMsg, km keys.Map) {
-	switch {
-	case key.Matches(msg, km.Down):
-		l.Down()
-	case key.Matches(msg, km.Up):
-		l.Up()
-	case key.Matches(msg, km.Top):
-		l.Top()
-	case key.Matches(msg, km.Bottom):
-		l.Bottom()
-	case key.Matches(msg, km.PageDown):
-		l.PageDown()
-	case key.Matches(msg, km.PageUp):
-		l.PageUp()
-	}
-}
-
 // restyle picks up a theme switched in place.
 func (p *programsPage) restyle() {
-	p.list.SetStyles(listStyles(p.styles))
+	p.list.SetStyles(components.ThemeStyles(p.styles))
 	if p.versions != nil {
-		p.versions.list.SetStyles(listStyles(p.styles))
+		p.versions.list.SetStyles(components.ThemeStyles(p.styles))
 	}
 	if p.edit != nil {
 		p.edit.restyle(p.styles)

@@ -8,6 +8,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // detailBodyHeight is the number of content lines the detail pane shows
@@ -67,7 +69,7 @@ func (p *programsPage) detailLayout(width int) (lines []string, starts []int) {
 			}
 		}
 	}
-	add(s.Muted.Render("inputs    ") + progDash(strings.Join(ins, ", ")) + s.Muted.Render("   produces  ") + progDash(strings.Join(outs, ", ")))
+	add(s.Muted.Render("inputs    ") + format.Dash(strings.Join(ins, ", ")) + s.Muted.Render("   produces  ") + format.Dash(strings.Join(outs, ", ")))
 	for i, mod := range pr.Modules {
 		add("")
 		starts = append(starts, len(lines))
@@ -248,6 +250,6 @@ func (p *programsPage) renderDetail() string {
 		title = s.Title.Render(pr.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %s · %s · lines %d-%d of %d · i edit · v versions · esc back",
 			pr.Version, progStatusText(pr.Status), mods, off+1, end, len(lines)))
 	}
-	pane := box(body, p.width, h+2, s)
-	return fit(title, p.width, 1) + "\n" + pane
+	pane := layout.Box(body, p.width, h+2, s)
+	return layout.Fit(title, p.width, 1) + "\n" + pane
 }

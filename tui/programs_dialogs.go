@@ -13,6 +13,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // programsDialog is a small dialog over the Programs page: new program
@@ -76,7 +77,7 @@ func (p *programsPage) applyWritten(e *env, msg programWrittenMsg) tea.Cmd {
 	var cmds []tea.Cmd
 	if msg.listErr == nil && msg.programs != nil {
 		p.setPrograms(msg.programs)
-		if p.pattern != "" {
+		if p.Pattern != "" {
 			cmds = append(cmds, p.filterCmd(e.ctx))
 		}
 	}
@@ -196,7 +197,7 @@ func (d *deleteDialog) render(s *themes.Styles, w int) string {
 		"",
 		s.HelpKey.Render("y") + s.HelpDesc.Render(" delete · ") + s.HelpKey.Render("n/esc") + s.HelpDesc.Render(" keep it"),
 	}
-	return progDialogBox(body, s, w)
+	return layout.BoxLines(body, s, w)
 }
 
 var programStatuses = []model.ProgramStatus{model.Draft, model.Testing, model.Production}
@@ -245,18 +246,7 @@ func (d *statusDialog) render(s *themes.Styles, w int) string {
 	}
 	body = append(body, "", s.Muted.Render("A change is recorded as a new version."),
 		s.HelpKey.Render("enter")+s.HelpDesc.Render(" set · ")+s.HelpKey.Render("esc")+s.HelpDesc.Render(" cancel"))
-	return progDialogBox(body, s, w)
-}
-
-// progDialogBox draws lines in a bordered box as wide as its widest line, up
-// to w.
-func progDialogBox(lines []string, s *themes.Styles, w int) string {
-	inner := 0
-	for _, l := range lines {
-		inner = max(inner, ansi.StringWidth(l))
-	}
-	bw := min(inner+4, max(w, 20))
-	return box(strings.Join(lines, "\n"), bw, len(lines)+2, s)
+	return layout.BoxLines(body, s, w)
 }
 
 // programTemplate is a starting point for a new program.
@@ -431,5 +421,5 @@ func (d *templateDialog) render(s *themes.Styles, w int) string {
 	for len(body) < 3 {
 		body = append(body, "")
 	}
-	return box(strings.Join(body, "\n"), min(w, inner+4), len(body)+2, s)
+	return layout.Box(strings.Join(body, "\n"), min(w, inner+4), len(body)+2, s)
 }

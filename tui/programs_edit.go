@@ -9,12 +9,13 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textarea"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // moduleEdit edits one module's signature and instructions in place: two
@@ -76,25 +77,14 @@ func progEditArea(s *themes.Styles, placeholder string) textarea.Model {
 	t.Placeholder = placeholder
 	t.CharLimit = 0
 	t.MaxHeight = 0
-	t.SetStyles(progEditStyles(s))
+	t.SetStyles(components.TextAreaStyles(s))
 	return t
-}
-
-func progEditStyles(s *themes.Styles) textarea.Styles {
-	st := textarea.Styles{
-		Focused: textarea.StyleState{Text: s.Base, Prompt: s.Accent, Placeholder: s.Muted, Selection: s.RowSelected},
-		Blurred: textarea.StyleState{Text: s.Muted, Prompt: s.Muted, Placeholder: s.Muted, Selection: s.RowSelected},
-	}
-	st.Cursor.Color = lipgloss.Color(s.Palette.Accent)
-	st.Cursor.Shape = tea.CursorBlock
-	st.Cursor.Blink = false // a steady cursor: no tick messages, stable snapshots
-	return st
 }
 
 func (e *moduleEdit) restyle(s *themes.Styles) {
 	e.styles = s
-	e.sig.SetStyles(progEditStyles(s))
-	e.instr.SetStyles(progEditStyles(s))
+	e.sig.SetStyles(components.TextAreaStyles(s))
+	e.instr.SetStyles(components.TextAreaStyles(s))
 }
 
 func progSameModule(a, b model.Module) bool {
@@ -191,7 +181,7 @@ func (e *moduleEdit) bindings(km keys.Map) []key.Binding {
 	return []key.Binding{
 		km.Save,
 		key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
-		progHelp(km.Back, "cancel editing"),
+		keys.As(km.Back, "cancel editing"),
 	}
 }
 
@@ -333,17 +323,17 @@ func (e *moduleEdit) render() string {
 			s.HelpDesc.Render(" next field · ") + s.HelpKey.Render("esc") + s.HelpDesc.Render(" cancel")
 	}
 	parts := []string{
-		fit(title, w, 1),
+		layout.Fit(title, w, 1),
 		"",
-		fit(label("Signature", "inputs -> outputs", e.focus == 0), w, 1),
-		fit(e.sig.View(), w, e.sigLines()),
-		fit(caret, w, 1),
-		fit(msgLine, w, 1),
-		fit(label("Instructions", "what the module should do", e.focus == 1), w, 1),
-		fit(e.instr.View(), w, max(e.height-editFixedLines-e.sigLines(), 1)),
-		fit(foot, w, 1),
+		layout.Fit(label("Signature", "inputs -> outputs", e.focus == 0), w, 1),
+		layout.Fit(e.sig.View(), w, e.sigLines()),
+		layout.Fit(caret, w, 1),
+		layout.Fit(msgLine, w, 1),
+		layout.Fit(label("Instructions", "what the module should do", e.focus == 1), w, 1),
+		layout.Fit(e.instr.View(), w, max(e.height-editFixedLines-e.sigLines(), 1)),
+		layout.Fit(foot, w, 1),
 	}
-	return fit(strings.Join(parts, "\n"), w, e.height)
+	return layout.Fit(strings.Join(parts, "\n"), w, e.height)
 }
 
 // caret draws a ^ under the column of a signature error and the message.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // versionsView is a program's version history, newest first. Two versions
@@ -60,7 +62,7 @@ func (p *programsPage) versionsListHeight() int { return max(p.height-1, 1) }
 // openVersions opens the history of program name and loads it.
 func (p *programsPage) openVersions(e *env, name string) tea.Cmd {
 	p.seq++
-	p.versions = &versionsView{name: name, seq: p.seq, list: components.NewList(versionColumns, 1, listStyles(p.styles))}
+	p.versions = &versionsView{name: name, seq: p.seq, list: components.NewList(versionColumns, 1, components.ThemeStyles(p.styles))}
 	p.versions.list.SetHeight(p.versionsListHeight())
 	p.diff = nil
 	repo, ctx, seq := e.deps.Programs, e.ctx, p.seq
@@ -98,19 +100,12 @@ func (v *versionsView) refresh() {
 		}
 		rows[i] = components.Row{
 			mark, "v" + strconv.Itoa(pr.Version), progStatusText(pr.Status), created,
-			progDash(pr.CompiledFrom), progDash(strings.Join(strings.Fields(pr.Note), " ")),
+			format.Dash(pr.CompiledFrom), format.Dash(strings.Join(strings.Fields(pr.Note), " ")),
 		}
 	}
 	cur := v.list.Cursor()
 	v.list.SetRows(rows)
 	v.list.SetCursor(cur)
-}
-
-func progDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // selectedVersion is the version under the cursor and its index.
@@ -167,7 +162,7 @@ func (p *programsPage) versionsKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 		p.openDiff(v.versions[i+1], pr)
 	default:
-		navigate(&v.list, msg, km)
+		v.list.Navigate(msg, km)
 	}
 	return nil
 }
@@ -258,7 +253,7 @@ func (p *programsPage) renderDiff() string {
 	if len(lines) > h {
 		title += s.Muted.Render(fmt.Sprintf(" · lines %d-%d of %d", d.offset+1, end, len(lines)))
 	}
-	return fit(title, p.width, 1) + "\n" + box(strings.Join(lines[d.offset:end], "\n"), p.width, h+2, s)
+	return layout.Fit(title, p.width, 1) + "\n" + layout.Box(strings.Join(lines[d.offset:end], "\n"), p.width, h+2, s)
 }
 
 func (p *programsPage) renderVersions() string {
@@ -266,14 +261,14 @@ func (p *programsPage) renderVersions() string {
 	title := s.Title.Render(v.name) + s.Muted.Render("  history")
 	switch {
 	case v.err != nil:
-		return fit(title+"\n"+s.Error.Render("Could not load the versions: ")+v.err.Error(), p.width, p.height)
+		return layout.Fit(title+"\n"+s.Error.Render("Could not load the versions: ")+v.err.Error(), p.width, p.height)
 	case !v.loaded:
-		return fit(title+"\n"+s.Muted.Render("Loading versions…"), p.width, p.height)
+		return layout.Fit(title+"\n"+s.Muted.Render("Loading versions…"), p.width, p.height)
 	}
 	hint := " · space mark two to diff · D diff against previous · esc back"
 	if len(v.marked) == 1 {
 		hint = fmt.Sprintf(" · v%d marked: mark another to diff · esc back", v.marked[0])
 	}
 	title += s.Muted.Render(fmt.Sprintf(" · %d versions", len(v.versions)) + hint)
-	return fit(title, p.width, 1) + "\n" + v.list.Render(p.width, p.versionsListHeight())
+	return layout.Fit(title, p.width, 1) + "\n" + v.list.Render(p.width, p.versionsListHeight())
 }

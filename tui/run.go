@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // RunRequest asks for one execution: a stored program version, or an
@@ -217,14 +218,9 @@ func (f *runForm) setSize(w, h int) {
 }
 
 func (f *runForm) bindings() []key.Binding {
-	k := keyHelp
+	k := keys.Hint
 	return []key.Binding{k("enter", "next field / run"), k("tab", "next field"), k("ctrl+e", "dataset example"),
 		k("esc", "leave field / close"), k("r", "run"), k("i", "iterate on a module"), k("w", "render preview")}
-}
-
-// keyHelp is a help-only binding for keys a screen handles itself.
-func keyHelp(k, desc string) key.Binding {
-	return key.NewBinding(key.WithKeys(k), key.WithHelp(k, desc))
 }
 
 // values reads the form: a field whose type is not str, or whose text
@@ -410,25 +406,12 @@ func (f *runForm) chooserKey(msg tea.KeyPressMsg) tea.Cmd {
 		if f.exCursor < len(f.examples) {
 			x := f.examples[f.exCursor]
 			for i, fd := range f.fields {
-				f.inputs[i].SetValue(valueText(x.Data[fd.Name]))
+				f.inputs[i].SetValue(model.ValueText(x.Data[fd.Name]))
 			}
 		}
 		f.choosing = false
 	}
 	return nil
-}
-
-// valueText shows a value as a user would type it: strings as they are,
-// everything else as JSON.
-func valueText(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }
 
 func (f *runForm) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd { return nil }
@@ -454,7 +437,7 @@ func (f *runForm) render() string {
 			x := f.examples[i]
 			var parts []string
 			for _, fd := range f.fields {
-				parts = append(parts, fd.Name+"="+valueText(x.Data[fd.Name]))
+				parts = append(parts, fd.Name+"="+model.ValueText(x.Data[fd.Name]))
 			}
 			line := fmt.Sprintf("%s %s  %s", x.Dataset, x.Split, strings.Join(parts, " "))
 			if i == f.exCursor {
@@ -464,13 +447,13 @@ func (f *runForm) render() string {
 			}
 			b.WriteString(line + "\n")
 		}
-		return fit(b.String(), f.width, f.height)
+		return layout.Fit(b.String(), f.width, f.height)
 	}
 	if len(f.fields) == 0 {
 		b.WriteString(s.Muted.Render("This program takes no inputs.") + "\n")
 	}
 	for i, fd := range f.fields {
-		lab := fmt.Sprintf("%-18s", truncate(fd.Name, 17))
+		lab := fmt.Sprintf("%-18s", layout.Truncate(fd.Name, 17))
 		mark := "  "
 		if i == f.focus {
 			mark = s.Accent.Render("▸ ")
@@ -492,25 +475,7 @@ func (f *runForm) render() string {
 	default:
 		b.WriteString(s.Muted.Render("r/enter run · tab edit fields · i iterate on a module · w render preview · ctrl+e example · esc close"))
 	}
-	return fit(b.String(), f.width, f.height)
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:max(n-1, 0)]) + "…"
-}
-
-// sortedKeys is a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return layout.Fit(b.String(), f.width, f.height)
 }
 
 // --- the root's screen handling (wired in tui.go) -----------------------------------------------

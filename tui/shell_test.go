@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
 )
 
 func TestPaletteRunsActionByFuzzyName(t *testing.T) {
@@ -152,8 +153,8 @@ func TestMouseWheelScrollsList(t *testing.T) {
 	}
 	off := m.datasets.ex.list.Offset()
 	m = deliver(t, m, (tea.MouseWheelMsg{X: 3, Y: 5, Button: tea.MouseWheelDown}))
-	if got := m.datasets.ex.list.Offset(); got != off+wheelLines {
-		t.Fatalf("wheel down: offset %d -> %d, want +%d", off, got, wheelLines)
+	if got := m.datasets.ex.list.Offset(); got != off+components.WheelLines {
+		t.Fatalf("wheel down: offset %d -> %d, want +%d", off, got, components.WheelLines)
 	}
 	m = deliver(t, m, (tea.MouseWheelMsg{X: 3, Y: 5, Button: tea.MouseWheelUp}))
 	if got := m.datasets.ex.list.Offset(); got != off {

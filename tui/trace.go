@@ -7,7 +7,9 @@ package tui
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +19,10 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // openTraceMsg (tui/executions.go) opens the trace of an execution.
@@ -570,7 +576,7 @@ func (t *traceScreen) program(e *env, action string, node int32) tea.Cmd {
 }
 
 func (t *traceScreen) bindings() []key.Binding {
-	k := keyHelp
+	k := keys.Hint
 	return []key.Binding{k("j/k", "move"), k("space", "expand/collapse"), k("n/p", "next/previous LM call"),
 		k("tab", "tree/detail focus"), k("x", "cancel run"), k("i", "iterate on the module"),
 		k("P", "replay the module"), k("w", "render preview"), k("S", "cost pane"), k("esc", "back")}
@@ -696,7 +702,7 @@ func (t *traceScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	t.ensureRows()
 	switch msg := msg.(type) {
 	case tea.MouseWheelMsg:
-		d := wheelLines
+		d := components.WheelLines
 		if msg.Button == tea.MouseWheelUp {
 			d = -d
 		}
@@ -721,8 +727,6 @@ func (t *traceScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 
 // --- rendering ----------------------------------------------------------------------------------
 
-var traceSpinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-
 func (t *traceScreen) treeWidth() int {
 	if t.width >= 120 {
 		return t.width * 2 / 5
@@ -746,7 +750,7 @@ func (t *traceScreen) render() string {
 	}
 	tl, rl := strings.Split(tree, "\n"), strings.Split(right, "\n")
 	var b strings.Builder
-	b.WriteString(fit(title, t.width, 1))
+	b.WriteString(layout.Fit(title, t.width, 1))
 	sep := s.Muted.Render("│")
 	for i := 0; i < t.height-1; i++ {
 		b.WriteByte('\n')
@@ -759,7 +763,7 @@ func (t *traceScreen) render() string {
 		}
 		b.WriteString(l + sep + r)
 	}
-	return fit(b.String(), t.width, t.height)
+	return layout.Fit(b.String(), t.width, t.height)
 }
 
 func (t *traceScreen) titleLine() string {
@@ -784,7 +788,7 @@ func (t *traceScreen) titleLine() string {
 	case t.exec != nil && t.exec.State == model.Completed:
 		st = s.Success
 	case t.live():
-		state += " " + traceSpinner[t.frame%len(traceSpinner)]
+		state += " " + layout.Spinner(t.frame)
 		st = s.Accent
 	}
 	line := s.Title.Render("Trace "+name) + " " + st.Render(state) + s.Muted.Render(" · "+t.id.String())
@@ -794,7 +798,7 @@ func (t *traceScreen) titleLine() string {
 	}
 	line += s.Muted.Render(n)
 	if x := t.exec; x != nil {
-		line += s.Muted.Render(fmt.Sprintf(" · %s tok · %s", thousands(x.TotalUsage().Total()), usd(x.Cost)))
+		line += s.Muted.Render(fmt.Sprintf(" · %s tok · %s", format.Thousands(x.TotalUsage().Total()), format.USD(x.Cost)))
 	}
 	for _, e := range extra {
 		line += "  " + e
@@ -812,7 +816,7 @@ func (t *traceScreen) renderTree(w, h int) string {
 	if t.focusDetail {
 		head += "  (tab: back to the tree)"
 	}
-	b.WriteString(s.Header.Render(fit(head, w, 1)))
+	b.WriteString(s.Header.Render(layout.Fit(head, w, 1)))
 	body := max(h-1, 0)
 	if len(t.rows) == 0 {
 		msg := "Loading spans…"
@@ -822,7 +826,7 @@ func (t *traceScreen) renderTree(w, h int) string {
 		case !t.loading && t.started:
 			msg = "No spans yet."
 		}
-		b.WriteString("\n" + fit(s.Muted.Render(" "+msg), w, 1))
+		b.WriteString("\n" + layout.Fit(s.Muted.Render(" "+msg), w, 1))
 		body--
 		for range max(body, 0) {
 			b.WriteString("\n" + strings.Repeat(" ", w))
@@ -834,7 +838,7 @@ func (t *traceScreen) renderTree(w, h int) string {
 		pos := t.offset + k
 		if pos >= len(t.rows) {
 			if pos == len(t.rows) && !t.complete && !t.live() {
-				b.WriteString(fit(s.Muted.Render(" loading more…"), w, 1))
+				b.WriteString(layout.Fit(s.Muted.Render(" loading more…"), w, 1))
 			} else {
 				b.WriteString(strings.Repeat(" ", w))
 			}
@@ -862,11 +866,11 @@ func (t *traceScreen) treeRow(n int32, sel bool, w int) string {
 	var right string
 	switch {
 	case sp.End.IsZero() && t.live():
-		right = traceSpinner[(t.frame+int(n))%len(traceSpinner)]
+		right = layout.Spinner((t.frame + int(n)))
 	case sp.End.IsZero():
 		right = "open"
 	default:
-		right = fmtDuration(sp.Latency())
+		right = format.Duration(sp.Latency())
 		if sp.Kind == model.SpanLM {
 			if sp.CacheHit {
 				right = "cache " + right
@@ -879,7 +883,7 @@ func (t *traceScreen) treeRow(n int32, sel bool, w int) string {
 		right = "✗ " + right
 	}
 	kind := kindTag(sp.Kind)
-	left := " " + ind + exp + kind + " " + sanitizeLine(sp.Name)
+	left := " " + ind + exp + kind + " " + layout.OneLine(sp.Name)
 	lw := w - ansi.StringWidth(right) - 2
 	if lw < 4 {
 		right, lw = "", w-1
@@ -914,16 +918,6 @@ func kindTag(k model.SpanKind) string {
 	return "?"
 }
 
-// sanitizeLine keeps a one-line label on one line.
-func sanitizeLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 func (t *traceScreen) renderDetail(w, h int) string {
 	n := t.selected()
 	var lines []string
@@ -940,9 +934,9 @@ func (t *traceScreen) renderDetail(w, h int) string {
 		out = append(out, " "+l)
 	}
 	if t.focusDetail && len(lines) > h {
-		out[0] = fit(out[0], max(w-12, 1), 1) + t.styles.Muted.Render(fmt.Sprintf(" %d/%d", off+1, len(lines)))
+		out[0] = layout.Fit(out[0], max(w-12, 1), 1) + t.styles.Muted.Render(fmt.Sprintf(" %d/%d", off+1, len(lines)))
 	}
-	return fit(strings.Join(out, "\n"), w, h)
+	return layout.Fit(strings.Join(out, "\n"), w, h)
 }
 
 // spanDetail lays out a span for the detail pane: what it is, its numbers,
@@ -959,7 +953,7 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	section := func(name string) {
 		add(s.Subtitle.Render("── " + name + " " + strings.Repeat("─", max(w-len(name)-4, 0))))
 	}
-	add(s.Title.Render(kindTag(sp.Kind)+" "+string(sp.Kind)) + " " + sanitizeLine(sp.Name))
+	add(s.Title.Render(kindTag(sp.Kind)+" "+string(sp.Kind)) + " " + layout.OneLine(sp.Name))
 	var facts []string
 	if sp.Module != "" {
 		facts = append(facts, "module "+sp.Module)
@@ -970,10 +964,10 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	if sp.End.IsZero() {
 		facts = append(facts, "running")
 	} else {
-		facts = append(facts, "latency "+fmtDuration(sp.Latency()))
+		facts = append(facts, "latency "+format.Duration(sp.Latency()))
 	}
 	if sp.Kind == model.SpanLM {
-		facts = append(facts, fmt.Sprintf("tokens %d in / %d out", sp.Usage.PromptTokens, sp.Usage.CompletionTokens), "cost "+usd(sp.Cost))
+		facts = append(facts, fmt.Sprintf("tokens %d in / %d out", sp.Usage.PromptTokens, sp.Usage.CompletionTokens), "cost "+format.USD(sp.Cost))
 		if sp.CacheHit {
 			facts = append(facts, "cache hit")
 		} else {
@@ -982,7 +976,7 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	}
 	wrap(s.Muted.Render(strings.Join(facts, " · ")))
 	if sp.Error != "" {
-		add(s.Error.Render("error: ") + sanitizeLine(sp.Error))
+		add(s.Error.Render("error: ") + layout.OneLine(sp.Error))
 	}
 	if len(sp.Messages) > 0 {
 		section("prompt")
@@ -998,14 +992,14 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	}
 	if len(sp.Outputs) > 0 {
 		section("outputs")
-		for _, k := range sortedKeys(sp.Outputs) {
-			wrap(s.Subtitle.Render(k+": ") + valueText(sp.Outputs[k]))
+		for _, k := range slices.Sorted(maps.Keys(sp.Outputs)) {
+			wrap(s.Subtitle.Render(k+": ") + model.ValueText(sp.Outputs[k]))
 		}
 	}
 	if len(sp.Inputs) > 0 {
 		section("inputs")
-		for _, k := range sortedKeys(sp.Inputs) {
-			wrap(s.Subtitle.Render(k+": ") + valueText(sp.Inputs[k]))
+		for _, k := range slices.Sorted(maps.Keys(sp.Inputs)) {
+			wrap(s.Subtitle.Render(k+": ") + model.ValueText(sp.Inputs[k]))
 		}
 	}
 	return lines
@@ -1021,29 +1015,29 @@ func (t *traceScreen) renderCost(w, h int) string {
 	lines = append(lines, " "+s.Subtitle.Render("── cost "+strings.Repeat("─", max(w-10, 0))))
 	row := func(label, val string) { lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", label))+val) }
 	if x := t.exec; x != nil {
-		row("this run", fmt.Sprintf("%s tok  %s", thousands(x.TotalUsage().Total()), usd(x.Cost)))
+		row("this run", fmt.Sprintf("%s tok  %s", format.Thousands(x.TotalUsage().Total()), format.USD(x.Cost)))
 	}
 	runs, tok, cost := t.session.totals()
-	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", thousands(tok), usd(cost), runs))
+	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", format.Thousands(tok), format.USD(cost), runs))
 	switch c := t.cost; {
 	case t.costErr != nil:
 		row("month", s.Error.Render(t.costErr.Error()))
 	case c == nil:
 		row("month", s.Muted.Render("…"))
 	default:
-		v := fmt.Sprintf("%s tok  %s", thousands(c.Tokens), usd(c.Cost))
+		v := fmt.Sprintf("%s tok  %s", format.Thousands(c.Tokens), format.USD(c.Cost))
 		if c.HasBudget {
-			v += fmt.Sprintf(" of %s · %s left", usd(c.Budget), usd(math.Max(c.Budget-c.Cost, 0)))
+			v += fmt.Sprintf(" of %s · %s left", format.USD(c.Budget), format.USD(math.Max(c.Budget-c.Cost, 0)))
 		} else {
 			v += " · no budget"
 		}
-		row(truncate(c.Program, 10), v)
+		row(layout.Truncate(c.Program, 10), v)
 		lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", "per day"))+s.Accent.Render(sparkBars(c.Days, max(w-13, 4))))
 		if len(c.Days) > 0 {
 			lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s1%s%d", c.Month, strings.Repeat(" ", max(min(len(c.Days), w-13)-1-len(fmt.Sprint(len(c.Days))), 0)), len(c.Days))))
 		}
 	}
-	return fit(strings.Join(lines, "\n"), w, h)
+	return layout.Fit(strings.Join(lines, "\n"), w, h)
 }
 
 // sparkBars draws values as a bar chart of at most w cells (one per value,

@@ -219,8 +219,8 @@ func TestFilterTyping(t *testing.T) {
 	}
 	// j is text while typing, not navigation.
 	m = typeText(t, m, "j")
-	if m.programs.pattern != "sumj" {
-		t.Fatalf("pattern %q", m.programs.pattern)
+	if m.programs.Pattern != "sumj" {
+		t.Fatalf("pattern %q", m.programs.Pattern)
 	}
 	m = send(t, m, keyCode(tea.KeyBackspace, 0))
 	// enter leaves the prompt and keeps the filter.
@@ -233,8 +233,8 @@ func TestFilterTyping(t *testing.T) {
 	}
 	// esc clears it.
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if m.programs.list.Len() != 4 || m.programs.pattern != "" {
-		t.Fatalf("esc did not clear the filter: %d rows, pattern %q", m.programs.list.Len(), m.programs.pattern)
+	if m.programs.list.Len() != 4 || m.programs.Pattern != "" {
+		t.Fatalf("esc did not clear the filter: %d rows, pattern %q", m.programs.list.Len(), m.programs.Pattern)
 	}
 }
 

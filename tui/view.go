@@ -8,18 +8,21 @@ import (
 	"charm.land/bubbles/v2/key"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // render draws the whole screen in exactly m.width x m.height cells.
 func (m Model) render() string {
 	w := m.width
 	parts := []string{
-		fit(m.renderTabs(), w, 1),
+		layout.Fit(m.renderTabs(), w, 1),
 		m.renderBody(),
-		fit(m.renderStatus(), w, 1),
-		fit(m.help.ShortHelpView(m.env.keys.ShortHelp()), w, 1),
+		layout.Fit(m.renderStatus(), w, 1),
+		layout.Fit(m.help.ShortHelpView(m.env.keys.ShortHelp()), w, 1),
 	}
-	return fit(strings.Join(parts, "\n"), w, m.height)
+	return layout.Fit(strings.Join(parts, "\n"), w, m.height)
 }
 
 func (m Model) renderTabs() string {
@@ -58,10 +61,10 @@ func (m Model) renderBody() string {
 				full += "\n\n" + s.Subtitle.Render("On this page") + "\n" + m.help.FullHelpView(pcols)
 			}
 		}
-		return fit(s.Title.Render("Keys")+s.Muted.Render("  (? or esc to close)")+"\n\n"+full, w, h)
+		return layout.Fit(s.Title.Render("Keys")+s.Muted.Render("  (? or esc to close)")+"\n\n"+full, w, h)
 	}
 	if m.palette.open {
-		return fit(m.renderPalette(), w, h)
+		return layout.Fit(m.renderPalette(), w, h)
 	}
 	if m.screen != nil { // a screen opened over the page (tui/run.go)
 		return m.screen.render()
@@ -106,11 +109,11 @@ func (m Model) renderStatus() string {
 		segs = append(segs, segment{seg("pool", pool), 0})
 	}
 	if m.executions.cost.known {
-		segs = append(segs, segment{seg("month", usd(m.executions.cost.usd)), 1})
+		segs = append(segs, segment{seg("month", format.USD(m.executions.cost.usd)), 1})
 	}
 	// What the runs started in this TUI cost so far (the cost pane has the detail).
 	if n, tokens, cost := m.runs.totals(); n > 0 {
-		segs = append(segs, segment{seg("session", fmt.Sprintf("%s · %s tok", usd(cost), thousands(tokens))), 2})
+		segs = append(segs, segment{seg("session", fmt.Sprintf("%s · %s tok", format.USD(cost), format.Thousands(tokens))), 2})
 	}
 	notice := ""
 	if m.notice.text != "" {
@@ -168,26 +171,6 @@ func (m Model) renderStatus() string {
 		line += s.StatusBar.Render(strings.Repeat(" ", pad))
 	}
 	return line
-}
-
-// fit makes s exactly w cells wide and h lines high: long lines are cut,
-// short ones padded with spaces, missing lines added and extra ones dropped.
-func fit(s string, w, h int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > h {
-		lines = lines[:h]
-	}
-	for len(lines) < h {
-		lines = append(lines, "")
-	}
-	for i, l := range lines {
-		if lw := ansi.StringWidth(l); lw > w {
-			lines[i] = ansi.Truncate(l, w, "…")
-		} else if lw < w {
-			lines[i] = l + strings.Repeat(" ", w-lw)
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 func lastLine(s string) string { return s[strings.LastIndexByte(s, '\n')+1:] }

@@ -14,6 +14,7 @@ import (
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // Pool controls the owner's worker pool (the API, in cmd). It is only ever
@@ -98,7 +99,7 @@ type workersPage struct {
 
 func newWorkersPage(s *themes.Styles, km keys.Map, live bool) workersPage {
 	return workersPage{styles: s, keys: km, live: live, now: time.Now, tick: time.Second,
-		list: components.NewList(workerColumns, 1, listStyles(s))}
+		list: components.NewList(workerColumns, 1, components.ThemeStyles(s))}
 }
 
 func (p *workersPage) setSize(w, h int) {
@@ -289,7 +290,7 @@ func (p *workersPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			return p.act(e, opStart, 0)
 		}
 	default:
-		navigate(&p.list, msg, km)
+		p.list.Navigate(msg, km)
 	}
 	return nil
 }
@@ -321,7 +322,7 @@ func (p *workersPage) act(e *env, op poolOp, id int) tea.Cmd {
 
 func (p *workersPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if p.confirm == 0 {
-		listMouse(&p.list, msg, y-1) // below the header line
+		p.list.Mouse(msg, y-1) // below the header line
 	}
 	return nil
 }
@@ -333,34 +334,34 @@ func (p *workersPage) bindings() []key.Binding {
 		return []key.Binding{
 			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", p.confirm.verb()+" this worker")),
 			key.NewBinding(key.WithKeys("a"), key.WithHelp("a", p.confirm.verb()+" every worker")),
-			bindingAs(km.Back, "cancel"),
+			keys.As(km.Back, "cancel"),
 		}
 	case p.pool != nil && p.idle():
-		return []key.Binding{bindingAs(km.Run, "start the worker pool")}
+		return []key.Binding{keys.As(km.Run, "start the worker pool")}
 	case p.pool != nil:
-		return []key.Binding{bindingAs(km.Restart, "restart worker(s)"), bindingAs(km.Recycle, "recycle worker(s)"), km.Up, km.Down}
+		return []key.Binding{keys.As(km.Restart, "restart worker(s)"), keys.As(km.Recycle, "recycle worker(s)"), km.Up, km.Down}
 	}
 	return nil
 }
 
 func (p *workersPage) render() string {
 	s := p.styles
-	head := fit(p.header(), p.width, 1) + "\n"
+	head := layout.Fit(p.header(), p.width, 1) + "\n"
 	body := p.height - 1
 	switch {
 	case !p.live:
-		return head + fit(s.Muted.Render("No connection to the workspace's owner: the worker table follows its event stream."), p.width, body)
+		return head + layout.Fit(s.Muted.Render("No connection to the workspace's owner: the worker table follows its event stream."), p.width, body)
 	case p.pool == nil:
-		return head + fit(s.Muted.Render("Waiting for the owner's pool status…"), p.width, body)
+		return head + layout.Fit(s.Muted.Render("Waiting for the owner's pool status…"), p.width, body)
 	case p.idle():
 		text := s.Muted.Render("The worker pool is not started:\nthe owner starts it when something needs the workers.")
 		if p.running == "" {
 			text += "\n\n" + s.Accent.Render("Press "+p.keys.Run.Help().Key+" to start it now.")
 		}
-		return head + fit(text, p.width, body)
+		return head + layout.Fit(text, p.width, body)
 	}
 	out := p.renderList()
-	return head + out + "\n" + fit(p.actionLine(), p.width, 1)
+	return head + out + "\n" + layout.Fit(p.actionLine(), p.width, 1)
 }
 
 func (p *workersPage) header() string {
@@ -423,4 +424,4 @@ func (p *workersPage) renderList() string {
 }
 
 // restyle picks up a theme switched in place.
-func (p *workersPage) restyle() { p.list.SetStyles(listStyles(p.styles)) }
+func (p *workersPage) restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
