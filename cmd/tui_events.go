@@ -7,6 +7,7 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 // The workbench's live side goes through the owner's API, whether the
@@ -14,32 +15,32 @@ import (
 // another process: the Executions page, the event stream and the pool
 // controls of the Workers page.
 
-// tuiEvents follows GET /v1/events as tui.Events.
+// tuiEvents follows GET /v1/events as live.Events.
 type tuiEvents struct{ cl *api.Client }
 
-func (e tuiEvents) Subscribe(ctx context.Context, fn func(tui.Event)) error {
+func (e tuiEvents) Subscribe(ctx context.Context, fn func(live.Event)) error {
 	return e.cl.Events(ctx, func(ev *api.Event) error {
 		switch ev.Kind {
 		case api.EventExecution:
 			if ev.Execution != nil {
-				fn(tui.Event{Kind: tui.EventExecution, Execution: ev.Execution})
+				fn(live.Event{Kind: live.EventExecution, Execution: ev.Execution})
 			}
 		case api.EventSpan:
 			if ev.Span != nil {
-				fn(tui.Event{Kind: tui.EventSpan, Span: ev.Span})
+				fn(live.Event{Kind: live.EventSpan, Span: ev.Span})
 			}
 		case api.EventPool:
-			fn(tui.Event{Kind: tui.EventPool, Pool: tuiPool(ev.Engine, ev.Pool)})
+			fn(live.Event{Kind: live.EventPool, Pool: tuiPool(ev.Engine, ev.Pool)})
 		}
 		return nil
 	})
 }
 
 // tuiPool converts the pool's wire status.
-func tuiPool(engine string, ws []api.Worker) *tui.PoolStatus {
-	ps := &tui.PoolStatus{Engine: engine, At: time.Now()}
+func tuiPool(engine string, ws []api.Worker) *live.PoolStatus {
+	ps := &live.PoolStatus{Engine: engine, At: time.Now()}
 	for _, w := range ws {
-		ps.Workers = append(ps.Workers, tui.Worker{
+		ps.Workers = append(ps.Workers, live.Worker{
 			ID: w.ID, State: w.State, PID: w.PID, Uptime: time.Duration(w.Uptime * float64(time.Second)),
 			Served: w.Served, Restarts: w.Restarts, Inflight: w.Inflight, Current: w.Current, LastError: w.LastError,
 		})

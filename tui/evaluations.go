@@ -21,6 +21,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
@@ -101,7 +102,7 @@ type evalScreen struct {
 	program *model.Program
 	view    evalView
 
-	form    fieldForm
+	form    dialog.Fields
 	list    components.List
 	evals   []*model.Evaluation
 	loaded  bool
@@ -148,7 +149,7 @@ func newEvalScreen(s *themes.Styles, session *runSession, p *model.Program) *eva
 
 // newEvalForm starts from the last evaluation of the program, if any: the
 // usual next step is the same data and metric on a new version.
-func newEvalForm(p *model.Program, last *model.Evaluation) fieldForm {
+func newEvalForm(p *model.Program, last *model.Evaluation) dialog.Fields {
 	data, metric, labels, lm := "", metricChoices[0], "", ""
 	if last != nil {
 		data, metric, lm = last.Data.String(), last.Metric.Spelling(), last.LM
@@ -156,12 +157,12 @@ func newEvalForm(p *model.Program, last *model.Evaluation) fieldForm {
 			labels = strings.Join(last.Labels.Labels, ",")
 		}
 	}
-	return fieldForm{title: fmt.Sprintf("Evaluate %s v%d", p.Name, p.Version), fields: []choiceField{
-		{label: "dataset", value: data, help: "DATASET or DATASET:SPLIT"},
-		{label: "metric", value: metric, choices: metricChoices, help: "←/→ for built-ins, or type file.py:function or judge:SIGNATURE"},
-		{label: "labels", value: labels, help: "optional: a,b (default: the program's outputs the dataset has)"},
-		{label: "lm", value: lm, help: "LM profile, optional"},
-	}, note: "Every example runs as an execution (see Executions); a failed one scores 0 and counts, as in dspy.Evaluate."}
+	return dialog.Fields{Title: fmt.Sprintf("Evaluate %s v%d", p.Name, p.Version), Fields: []dialog.Field{
+		{Label: "dataset", Value: data, Help: "DATASET or DATASET:SPLIT"},
+		{Label: "metric", Value: metric, Choices: metricChoices, Help: "←/→ for built-ins, or type file.py:function or judge:SIGNATURE"},
+		{Label: "labels", Value: labels, Help: "optional: a,b (default: the program's outputs the dataset has)"},
+		{Label: "lm", Value: lm, Help: "LM profile, optional"},
+	}, Note: "Every example runs as an execution (see Executions); a failed one scores 0 and counts, as in dspy.Evaluate."}
 }
 
 func (es *evalScreen) typing() bool { return es.view == evalForm }
@@ -233,7 +234,7 @@ func (es *evalScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
 		if msg.err == nil {
 			first := es.evals == nil
 			es.setEvals(msg.evals)
-			if first && len(msg.evals) > 0 && es.view == evalForm && es.form.value("dataset") == "" {
+			if first && len(msg.evals) > 0 && es.view == evalForm && es.form.Value("dataset") == "" {
 				es.form = newEvalForm(es.program, msg.evals[0])
 			}
 		}
@@ -261,7 +262,7 @@ func (es *evalScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
 			return es, nil
 		}
 		if msg.err != nil {
-			es.form.err = msg.err.Error()
+			es.form.Err = msg.err.Error()
 			return es, nil
 		}
 		es.view = evalList
@@ -359,10 +360,10 @@ func (es *evalScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 	km := e.keys
 	switch es.view {
 	case evalForm:
-		switch es.form.key(km, msg) {
-		case formCancel:
+		switch es.form.Key(km, msg) {
+		case dialog.FieldsCancel:
 			es.view = evalList
-		case formSubmit:
+		case dialog.FieldsSubmit:
 			return es, es.submit(e)
 		}
 		return es, nil
@@ -407,17 +408,17 @@ func (es *evalScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 
 func (es *evalScreen) submit(e *env) tea.Cmd {
 	f := &es.form
-	req := EvaluationRequest{Program: es.program.Name, Version: es.program.Version, Data: f.value("dataset"),
-		Metric: f.value("metric"), Labels: f.value("labels"), LM: f.value("lm")}
+	req := EvaluationRequest{Program: es.program.Name, Version: es.program.Version, Data: f.Value("dataset"),
+		Metric: f.Value("metric"), Labels: f.Value("labels"), LM: f.Value("lm")}
 	switch {
 	case req.Data == "":
-		f.err = "dataset: a dataset is needed (NAME or NAME:SPLIT)"
+		f.Err = "dataset: a dataset is needed (NAME or NAME:SPLIT)"
 		return nil
 	case req.Metric == "":
-		f.err = "metric: a metric is needed"
+		f.Err = "metric: a metric is needed"
 		return nil
 	}
-	f.err = ""
+	f.Err = ""
 	svc, ctx, gen := e.deps.Evaluations, e.ctx, es.gen
 	return func() tea.Msg {
 		if svc == nil {
@@ -442,7 +443,7 @@ func (es *evalScreen) render() string {
 	s := es.styles
 	switch {
 	case es.view == evalForm:
-		return es.form.render(s, es.width, es.height)
+		return es.form.Render(s, es.width, es.height)
 	case es.err != nil:
 		return layout.Fit(s.Error.Render("Could not load evaluations: ")+es.err.Error(), es.width, es.height)
 	case es.view == evalResults:

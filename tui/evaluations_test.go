@@ -127,14 +127,14 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	if es.view != evalForm || es.program.Name != "qa" || !es.typing() {
 		t.Fatalf("E opened view %v of %s", es.view, es.program.Name)
 	}
-	if got := es.form.value("dataset"); got != "caps:validation" {
+	if got := es.form.Value("dataset"); got != "caps:validation" {
 		t.Errorf("dataset prefilled with %q, want the last evaluation's", got)
 	}
 	// Typed keys are text while the form has the keyboard: q does not quit.
 	m = send(t, m, keyCode(tea.KeyTab, 0))
 	m = send(t, m, keyCode(tea.KeyTab, 0))
 	m = typeText(t, m, ",q") // after "answer", the last evaluation's labels
-	if got := evalScreenOf(t, m).form.value("labels"); got != "answer,q" {
+	if got := evalScreenOf(t, m).form.Value("labels"); got != "answer,q" {
 		t.Fatalf("labels %q", got)
 	}
 	m = send(t, m, keyCode('s', tea.ModCtrl))
@@ -155,10 +155,10 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	// A refused request keeps the form, with the service's error.
 	m = send(t, m, keyText("n"))
 	es = evalScreenOf(t, m)
-	es.form.fields[0].value = "nope"
+	es.form.Fields[0].Value = "nope"
 	m = send(t, m, keyCode('s', tea.ModCtrl))
-	if es := evalScreenOf(t, m); es.view != evalForm || !strings.Contains(es.form.err, "dataset nope") {
-		t.Errorf("a refused start: view %v, error %q", es.view, es.form.err)
+	if es := evalScreenOf(t, m); es.view != evalForm || !strings.Contains(es.form.Err, "dataset nope") {
+		t.Errorf("a refused start: view %v, error %q", es.view, es.form.Err)
 	}
 	// esc: the list; esc again: the Programs page.
 	m = send(t, m, keyCode(tea.KeyEscape, 0))

@@ -18,6 +18,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 // Executions is the execution history the TUI reads and acts on (the
@@ -91,7 +92,7 @@ var executionColumns = []components.Column{
 type executionsPage struct {
 	styles *themes.Styles
 	keys   keys.Map
-	live   *liveFeed // nil without an event stream
+	live   *live.Feed // nil without an event stream
 
 	list  components.List
 	view  *components.FilterResult // the filter result on screen; nil = every row
@@ -119,8 +120,8 @@ type executionsPage struct {
 		loading, again bool
 		err            error
 	}
-	conn    *liveConn // the stream's state; nil before it is first known
-	session int       // the latest stream session seen (liveConn.session)
+	conn    *live.Conn // the stream's state; nil before it is first known
+	session int        // the latest stream session seen (live.Conn.Session)
 
 	now func() time.Time
 	loc *time.Location
@@ -128,18 +129,18 @@ type executionsPage struct {
 	width, height int
 }
 
-func newExecutionsPage(ctx context.Context, s *themes.Styles, km keys.Map, ev Events) executionsPage {
+func newExecutionsPage(ctx context.Context, s *themes.Styles, km keys.Map, ev live.Events) executionsPage {
 	p := executionsPage{styles: s, keys: km, list: components.NewList(executionColumns, 1, components.ThemeStyles(s)),
 		index: map[model.ID]int{}, activity: map[model.ID]string{}, now: time.Now, loc: time.Local}
 	if ev != nil {
-		p.live = newLiveFeed(ctx, ev)
+		p.live = live.NewFeed(ctx, ev)
 	}
 	return p
 }
 
 // start is what Init runs for this page: the live feed and the month's cost.
 func (p *executionsPage) start(e *env) tea.Cmd {
-	return tea.Batch(p.live.listen(), p.fetchCost(e))
+	return tea.Batch(p.live.Listen(), p.fetchCost(e))
 }
 
 func (p *executionsPage) setSize(w, h int) {
@@ -239,20 +240,20 @@ func (p *executionsPage) update(e *env, msg tea.Msg) tea.Cmd {
 			p.cost.again = false
 			return p.fetchCost(e)
 		}
-	case liveMsg:
+	case live.Msg:
 		return p.applyLive(e, msg)
 	}
 	return nil
 }
 
 // applyLive applies what the stream brought and listens for more.
-func (p *executionsPage) applyLive(e *env, msg liveMsg) tea.Cmd {
-	cmds := []tea.Cmd{p.live.listen()}
-	if msg.conn != nil {
-		p.conn = msg.conn
+func (p *executionsPage) applyLive(e *env, msg live.Msg) tea.Cmd {
+	cmds := []tea.Cmd{p.live.Listen()}
+	if msg.Conn != nil {
+		p.conn = msg.Conn
 		// A new session after an earlier one: what happened in between was
 		// not streamed.
-		if n := msg.conn.session; n > p.session {
+		if n := msg.Conn.Session; n > p.session {
 			again := p.session > 0
 			p.session = n
 			if again {
@@ -260,16 +261,16 @@ func (p *executionsPage) applyLive(e *env, msg liveMsg) tea.Cmd {
 			}
 		}
 	}
-	for _, sp := range msg.spans {
+	for _, sp := range msg.Spans {
 		name := sp.Module
 		if name == "" {
 			name = sp.Name
 		}
 		p.activity[sp.Execution] = name
 	}
-	if len(msg.execs) > 0 {
-		cmds = append(cmds, p.applyExecs(e, msg.execs))
-		for _, x := range msg.execs {
+	if len(msg.Execs) > 0 {
+		cmds = append(cmds, p.applyExecs(e, msg.Execs))
+		for _, x := range msg.Execs {
 			if x.State.Terminal() {
 				cmds = append(cmds, p.fetchCost(e))
 				break
@@ -697,10 +698,10 @@ func (p *executionsPage) header() string {
 	case p.live == nil:
 	case p.conn == nil:
 		info += " · connecting…"
-	case p.conn.up:
+	case p.conn.Up:
 		info += " · " + s.Success.Render("live")
 	default:
-		info += " · " + s.Warning.Render(fmt.Sprintf("owner unreachable, retrying in %s", p.conn.retry.Round(time.Millisecond)))
+		info += " · " + s.Warning.Render(fmt.Sprintf("owner unreachable, retrying in %s", p.conn.Retry.Round(time.Millisecond)))
 	}
 	return s.Title.Render("Executions") + s.Muted.Render(info)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 // testNow is the fixed clock of the live pages' tests and goldens.
@@ -109,7 +110,7 @@ func (f *fakePool) StartPool(context.Context) error { return f.record("start") }
 // themselves.
 type blockEvents struct{}
 
-func (blockEvents) Subscribe(ctx context.Context, _ func(Event)) error {
+func (blockEvents) Subscribe(ctx context.Context, _ func(live.Event)) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -162,7 +163,7 @@ func newLiveModel(t *testing.T, w, h int, fx *fakeExecutions, fp *fakePool) Mode
 	// (synchronously, in run) return at once instead of waiting for events.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	m.executions.live = newLiveFeed(ctx, blockEvents{})
+	m.executions.live = live.NewFeed(ctx, blockEvents{})
 	m.executions.now, m.executions.loc = func() time.Time { return testNow }, time.UTC
 	m.workers.now = func() time.Time { return testNow }
 	m.workers.tick = 0 // no timers: run would wait on them
@@ -170,8 +171,8 @@ func newLiveModel(t *testing.T, w, h int, fx *fakeExecutions, fp *fakePool) Mode
 	return run(t, m, m.Init())
 }
 
-func samplePool() *PoolStatus {
-	return &PoolStatus{Engine: "running", At: testNow.Add(-5 * time.Second), Workers: []Worker{
+func samplePool() *live.PoolStatus {
+	return &live.PoolStatus{Engine: "running", At: testNow.Add(-5 * time.Second), Workers: []live.Worker{
 		{ID: 1, State: "ready", PID: 41201, Uptime: 3*time.Hour + 12*time.Minute, Served: 1834, Restarts: 0},
 		{ID: 2, State: "busy", PID: 41202, Uptime: 3*time.Hour + 12*time.Minute, Served: 1790, Inflight: 2, Current: "execute #1893"},
 		{ID: 3, State: "restarting", Restarts: 2, LastError: "worker died: signal: killed\n(stderr tail)"},
@@ -179,7 +180,7 @@ func samplePool() *PoolStatus {
 	}}
 }
 
-func connected() *liveConn { return &liveConn{up: true, session: 1} }
+func connected() *live.Conn { return &live.Conn{Up: true, Session: 1} }
 
 func selectedExec(m Model) *model.Execution { return m.executions.selected() }
 
@@ -231,7 +232,7 @@ func TestExecutionsLiveEvents(t *testing.T) {
 	// A run started elsewhere appears at the top; the cursor stays put.
 	x := testExec(0, "sentiment", model.Pending)
 	x.ID = model.NewIDAt(testNow.Add(time.Second))
-	m = run(t, m, func() tea.Msg { return liveMsg{execs: []*model.Execution{x}, conn: connected()} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Execs: []*model.Execution{x}, Conn: connected()} })
 	if got := m.executions.execs[0]; got.ID != x.ID {
 		t.Fatalf("the new execution is not the first row: %s", got.Program)
 	}
@@ -246,7 +247,7 @@ func TestExecutionsLiveEvents(t *testing.T) {
 	// fetched again, which the status bar shows.
 	y := *x
 	y.Move(model.Running, testNow)
-	m = run(t, m, func() tea.Msg { return liveMsg{execs: []*model.Execution{&y}} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Execs: []*model.Execution{&y}} })
 	if m.executions.execs[0].State != model.Running {
 		t.Fatalf("state %s, want running", m.executions.execs[0].State)
 	}
@@ -255,7 +256,7 @@ func TestExecutionsLiveEvents(t *testing.T) {
 	fx.mu.Unlock()
 	z := y
 	z.Move(model.Completed, testNow.Add(1200*time.Millisecond))
-	m = run(t, m, func() tea.Msg { return liveMsg{execs: []*model.Execution{&z}} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Execs: []*model.Execution{&z}} })
 	if m.executions.execs[0].State != model.Completed || m.executions.list.Total() != len(fx.execs)+1 {
 		t.Fatalf("after completion: state %s, %d rows", m.executions.execs[0].State, m.executions.list.Total())
 	}
@@ -282,7 +283,7 @@ func TestExecutionsEventsDuringLoad(t *testing.T) {
 	done.Move(model.Completed, testNow)
 	fresh := testExec(0, "sentiment", model.Running)
 	fresh.ID = model.NewIDAt(testNow.Add(time.Second))
-	m = update(t, m, liveMsg{execs: []*model.Execution{&done, fresh}})
+	m = update(t, m, live.Msg{Execs: []*model.Execution{&done, fresh}})
 	m = run(t, m, cmd)
 	if got := m.executions.execs; got[0].ID != fresh.ID || got[1].ID != done.ID || got[1].State != model.Completed {
 		t.Fatalf("events during the load were lost: first rows %s/%s, %s/%s", got[0].Program, got[0].State, got[1].Program, got[1].State)
@@ -304,7 +305,7 @@ func TestExecutionsStateFilterRemovesRows(t *testing.T) {
 	n := m.executions.list.Total()
 	done := *m.executions.execs[0]
 	done.Move(model.Completed, testNow)
-	m = run(t, m, func() tea.Msg { return liveMsg{execs: []*model.Execution{&done}} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Execs: []*model.Execution{&done}} })
 	if m.executions.list.Total() != n-1 {
 		t.Errorf("a completed execution stays under the running filter")
 	}
@@ -394,7 +395,7 @@ func TestExecutionsFilter(t *testing.T) {
 	// the row's own (rowAt follows the filter).
 	first := *m.executions.execs[m.executions.rowAt(0)]
 	first.Move(model.Running, testNow)
-	m = run(t, m, func() tea.Msg { return liveMsg{execs: []*model.Execution{&first}} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Execs: []*model.Execution{&first}} })
 	if m.executions.list.Len() != 10 {
 		t.Errorf("a live update undid the filter: %d rows", m.executions.list.Len())
 	}
@@ -417,28 +418,28 @@ func TestStatusBarPoolAndCost(t *testing.T) {
 		t.Errorf("before any pool event the bar should say pool … and the cost:\n%s", lastLines(s, 2))
 	}
 	pool := samplePool()
-	m = run(t, m, func() tea.Msg { return liveMsg{pool: pool, conn: connected()} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Pool: pool, Conn: connected()} })
 	if s := lastLines(screen(m), 2); !strings.Contains(s, "pool 3/4 · 1 restarting") {
 		t.Errorf("status bar:\n%s", lastLines(s, 2))
 	}
 	ready := *pool
-	ready.Workers = append([]Worker(nil), pool.Workers...)
+	ready.Workers = append([]live.Worker(nil), pool.Workers...)
 	ready.Workers[2].State, ready.Workers[2].PID = "ready", 42000
-	m = run(t, m, func() tea.Msg { return liveMsg{pool: &ready} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Pool: &ready} })
 	if s := lastLines(screen(m), 2); !strings.Contains(s, "pool 4/4 ready") {
 		t.Errorf("status bar:\n%s", lastLines(s, 2))
 	}
-	m = run(t, m, func() tea.Msg { return liveMsg{pool: &PoolStatus{Engine: "idle"}} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle"}} })
 	if s := lastLines(screen(m), 2); !strings.Contains(s, "pool idle") {
 		t.Errorf("status bar:\n%s", lastLines(s, 2))
 	}
-	m = run(t, m, func() tea.Msg { return liveMsg{conn: &liveConn{err: errors.New("EOF"), retry: time.Second}} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Err: errors.New("EOF"), Retry: time.Second}} })
 	if s := lastLines(screen(m), 2); !strings.Contains(s, "pool owner unreachable") {
 		t.Errorf("status bar after the owner went away:\n%s", lastLines(s, 2))
 	}
 	// Back: the cost is fetched again (runs may have ended meanwhile).
 	calls := fx.costCalls
-	m = run(t, m, func() tea.Msg { return liveMsg{conn: &liveConn{up: true, session: 2}, pool: &ready} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Up: true, Session: 2}, Pool: &ready} })
 	if fx.costCalls != calls+1 {
 		t.Errorf("reconnecting did not refresh the cost")
 	}
@@ -450,7 +451,7 @@ func TestStatusBarPoolAndCost(t *testing.T) {
 func TestStatusBarFits80(t *testing.T) {
 	fx := &fakeExecutions{cost: 1234.5}
 	m := newLiveModel(t, 80, 24, fx, &fakePool{})
-	m = run(t, m, func() tea.Msg { return liveMsg{pool: samplePool(), conn: connected()} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Pool: samplePool(), Conn: connected()} })
 	lines := strings.Split(screen(m), "\n")
 	if w := ansi.StringWidth(lines[len(lines)-2]); w != 80 {
 		t.Fatalf("bar is %d wide", w)
@@ -490,11 +491,11 @@ func TestLiveGolden(t *testing.T) {
 			fx := &fakeExecutions{execs: sampleExecutions(), cost: 3.1416}
 			base := newLiveModel(t, sz[0], sz[1], fx, &fakePool{})
 			base = run(t, base, func() tea.Msg {
-				return liveMsg{pool: samplePool(), conn: connected(),
-					spans: []model.Span{{Execution: fx.execs[0].ID, Module: "retrieve", Name: "Retrieve.forward"}}}
+				return live.Msg{Pool: samplePool(), Conn: connected(),
+					Spans: []model.Span{{Execution: fx.execs[0].ID, Module: "retrieve", Name: "Retrieve.forward"}}}
 			})
 			execs := send(t, base, keyText("3"))
-			idle := run(t, base, func() tea.Msg { return liveMsg{pool: &PoolStatus{Engine: "idle", At: testNow}} })
+			idle := run(t, base, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: testNow}} })
 			screens := map[string]Model{
 				"executions":         execs,
 				"executions-failed":  send(t, send(t, send(t, send(t, execs, keyText("s")), keyText("s")), keyText("s")), keyText("s")),
@@ -502,7 +503,7 @@ func TestLiveGolden(t *testing.T) {
 				"workers":            send(t, base, keyText("5")),
 				"workers-confirm":    send(t, send(t, send(t, base, keyText("5")), keyText("j")), keyText("R")),
 				"workers-idle":       send(t, idle, keyText("5")),
-				"executions-offline": run(t, execs, func() tea.Msg { return liveMsg{conn: &liveConn{err: errors.New("EOF"), retry: 2 * time.Second}} }),
+				"executions-offline": run(t, execs, func() tea.Msg { return live.Msg{Conn: &live.Conn{Err: errors.New("EOF"), Retry: 2 * time.Second}} }),
 			}
 			for name, m := range screens {
 				t.Run(name, func(t *testing.T) {

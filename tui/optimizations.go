@@ -17,6 +17,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
@@ -510,7 +511,7 @@ func (p *optimizationsPage) render() string {
 	case !p.loaded:
 		return layout.Fit(s.Muted.Render("Loading optimizations…"), p.width, p.height)
 	case p.view == optForm:
-		return p.form.render(s, p.width, p.height)
+		return p.form.Render(s, p.width, p.height)
 	case p.view == optCompare:
 		return p.renderCompare()
 	}
@@ -809,7 +810,7 @@ func settingsString(m map[string]any) string {
 }
 
 // optRunForm is the new-run form (tui/form.go).
-type optRunForm struct{ fieldForm }
+type optRunForm struct{ dialog.Fields }
 
 func newOptRunForm(sel *model.Optimization) optRunForm {
 	prog, train, val, lm := "", "", "", ""
@@ -817,29 +818,29 @@ func newOptRunForm(sel *model.Optimization) optRunForm {
 		prog, lm = sel.Program, sel.LM
 		train, val = sel.Train.String(), sel.Val.String()
 	}
-	return optRunForm{fieldForm{title: "New optimization run", fields: []choiceField{
-		{label: "program", value: prog, help: "NAME"},
-		{label: "optimizer", value: optimizerChoices[0], choices: optimizerChoices},
-		{label: "auto", value: autoChoices[0], choices: autoChoices, help: "MIPROv2 only"},
-		{label: "train", value: train, help: "DATASET or DATASET:SPLIT"},
-		{label: "val", value: val, help: "optional; DATASET or DATASET:SPLIT"},
-		{label: "metric", value: metricChoices[0], choices: metricChoices, help: "←/→ for built-ins, or type file.py:function"},
-		{label: "settings", value: "", help: "optional: key=value … (max_bootstrapped_demos=2 num_trials=10)"},
-		{label: "budget", value: "", help: "USD, optional hard stop"},
-		{label: "lm", value: lm, help: "LM profile, optional"},
-	}, note: "The run is estimated and checked against the budget before it starts; progress shows here live."}}
+	return optRunForm{dialog.Fields{Title: "New optimization run", Fields: []dialog.Field{
+		{Label: "program", Value: prog, Help: "NAME"},
+		{Label: "optimizer", Value: optimizerChoices[0], Choices: optimizerChoices},
+		{Label: "auto", Value: autoChoices[0], Choices: autoChoices, Help: "MIPROv2 only"},
+		{Label: "train", Value: train, Help: "DATASET or DATASET:SPLIT"},
+		{Label: "val", Value: val, Help: "optional; DATASET or DATASET:SPLIT"},
+		{Label: "metric", Value: metricChoices[0], Choices: metricChoices, Help: "←/→ for built-ins, or type file.py:function"},
+		{Label: "settings", Value: "", Help: "optional: key=value … (max_bootstrapped_demos=2 num_trials=10)"},
+		{Label: "budget", Value: "", Help: "USD, optional hard stop"},
+		{Label: "lm", Value: lm, Help: "LM profile, optional"},
+	}, Note: "The run is estimated and checked against the budget before it starts; progress shows here live."}}
 }
 
 // request validates the form.
 func (f *optRunForm) request() (OptimizationRequest, error) {
 	req := OptimizationRequest{
-		Program: f.value("program"), Optimizer: f.value("optimizer"), Train: f.value("train"),
-		Val: f.value("val"), Metric: f.value("metric"), LM: f.value("lm"),
+		Program: f.Value("program"), Optimizer: f.Value("optimizer"), Train: f.Value("train"),
+		Val: f.Value("val"), Metric: f.Value("metric"), LM: f.Value("lm"),
 	}
 	if req.Optimizer == "mipro" {
-		req.Auto = f.value("auto")
+		req.Auto = f.Value("auto")
 	}
-	for _, kv := range strings.Fields(f.value("settings")) {
+	for _, kv := range strings.Fields(f.Value("settings")) {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return req, fmt.Errorf("settings: %q is not key=value", kv)
 		}
@@ -853,7 +854,7 @@ func (f *optRunForm) request() (OptimizationRequest, error) {
 	case req.Metric == "":
 		return req, fmt.Errorf("metric: a metric is needed")
 	}
-	if b := f.value("budget"); b != "" {
+	if b := f.Value("budget"); b != "" {
 		v, err := strconv.ParseFloat(strings.TrimPrefix(b, "$"), 64)
 		if err != nil || v < 0 {
 			return req, fmt.Errorf("budget: %q is not an amount in USD", b)
@@ -864,16 +865,16 @@ func (f *optRunForm) request() (OptimizationRequest, error) {
 }
 
 func (f *optRunForm) key(e *env, p *optimizationsPage, msg tea.KeyPressMsg) tea.Cmd {
-	switch f.fieldForm.key(e.keys, msg) {
-	case formCancel:
+	switch f.Fields.Key(e.keys, msg) {
+	case dialog.FieldsCancel:
 		p.view = optList
-	case formSubmit:
+	case dialog.FieldsSubmit:
 		req, err := f.request()
 		if err != nil {
-			f.err = err.Error()
+			f.Err = err.Error()
 			return nil
 		}
-		f.err = ""
+		f.Err = ""
 		repo, ctx := e.deps.Optimizations, e.ctx
 		return func() tea.Msg {
 			run, err := repo.StartOptimization(ctx, req)

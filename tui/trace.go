@@ -23,6 +23,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 // openTraceMsg (tui/executions.go) opens the trace of an execution.
@@ -379,11 +380,11 @@ func (t *traceScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
 			return t, noticeErr(msg.err)
 		}
 		return t.withProgram(e, msg)
-	case liveMsg:
+	case live.Msg:
 		// The owner's event stream (tui/live.go), when it runs: spans and
 		// state changes are applied at once; the stream may drop spans, so
 		// the poll still reads what was missed.
-		for _, sp := range msg.spans {
+		for _, sp := range msg.Spans {
 			// A span whose parent has not been read yet is left to the
 			// poll, which reads spans in start order, parents first.
 			_, known := t.byID[sp.Parent]
@@ -393,7 +394,7 @@ func (t *traceScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
 			}
 		}
 		var cmds []tea.Cmd
-		for _, x := range msg.execs {
+		for _, x := range msg.Execs {
 			if x.ID == t.id {
 				cmds = append(cmds, t.applyExec(e, x))
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 // fakeRunner is an in-memory Runner: executions, their spans (generated
@@ -355,14 +356,14 @@ func TestTraceLiveEvents(t *testing.T) {
 	m, ts := openTrace(t, runnerModel(t, f, 100, 30), f, id)
 	_, spans := qaTrace(id)
 	for _, sp := range spans {
-		m = update(t, m, liveMsg{spans: []model.Span{sp}})
+		m = update(t, m, live.Msg{Spans: []model.Span{sp}})
 	}
 	if len(ts.nodes) != len(spans) {
 		t.Fatalf("%d spans from events, want %d", len(ts.nodes), len(spans))
 	}
 	done := *f.execs[id]
 	done.State = model.Completed
-	m = update(t, m, liveMsg{execs: []*model.Execution{&done}})
+	m = update(t, m, live.Msg{Execs: []*model.Execution{&done}})
 	if ts.live() {
 		t.Fatal("the execution's final state was not applied")
 	}
@@ -635,7 +636,7 @@ func TestTraceEventsAtRate(t *testing.T) {
 		if i < distinct {
 			sp.End = time.Time{}
 		}
-		nm, _ := m.Update(liveMsg{spans: []model.Span{sp}})
+		nm, _ := m.Update(live.Msg{Spans: []model.Span{sp}})
 		m = nm.(Model)
 		if i%16 == 0 {
 			_ = m.View() // frames render while events arrive
@@ -644,7 +645,7 @@ func TestTraceEventsAtRate(t *testing.T) {
 	elapsed := time.Since(start)
 	done := *f.execs[id]
 	done.State = model.Completed
-	nm, _ := m.Update(liveMsg{execs: []*model.Execution{&done}})
+	nm, _ := m.Update(live.Msg{Execs: []*model.Execution{&done}})
 	m = nm.(Model)
 	if ts.live() || ts.exec.State != model.Completed {
 		t.Fatal("the terminal execution event was not applied")
@@ -677,7 +678,7 @@ func BenchmarkTraceLiveEvent(b *testing.B) {
 		if i < 500 {
 			sp.End = time.Time{}
 		}
-		nm, _ := m.Update(liveMsg{spans: []model.Span{sp}})
+		nm, _ := m.Update(live.Msg{Spans: []model.Span{sp}})
 		m = nm.(Model)
 		if i%16 == 0 {
 			_ = m.View()

@@ -21,6 +21,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 // Programs is the program repository the TUI reads from and writes to (the
@@ -52,9 +53,9 @@ type Deps struct {
 	// Optimizations runs and compares optimizations (tui/optimizations.go).
 	Optimizations Optimizations
 	// Executions, Events and Pool feed the Executions and Workers pages and
-	// the status bar (tui/executions.go, tui/live.go, tui/workers.go).
+	// the status bar (tui/executions.go, tui/live, tui/workers.go).
 	Executions Executions
-	Events     Events
+	Events     live.Events
 	Pool       Pool
 	// Runner starts and follows runs: the run form, the trace view and
 	// prompt iteration (tui/run.go, tui/trace.go, tui/iterate.go).

@@ -101,10 +101,10 @@ func (m Model) renderStatus() string {
 	if m.executions.live != nil {
 		pool := "…"
 		switch c := m.executions.conn; {
-		case c != nil && !c.up:
+		case c != nil && !c.Up:
 			pool = "owner unreachable"
 		case m.workers.pool != nil:
-			pool = poolSummary(m.workers.pool)
+			pool = m.workers.pool.Summary()
 		}
 		segs = append(segs, segment{seg("pool", pool), 0})
 	}

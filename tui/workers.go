@@ -15,6 +15,7 @@ import (
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 // Pool controls the owner's worker pool (the API, in cmd). It is only ever
@@ -81,8 +82,8 @@ type workersPage struct {
 	live   bool // an event stream is configured
 
 	list    components.List
-	pool    *PoolStatus
-	conn    *liveConn
+	pool    *live.PoolStatus
+	conn    *live.Conn
 	confirm poolOp // restart or recycle waiting for y/a/esc; 0 = none
 	running string // the action under way, for the header; "" = none
 
@@ -115,17 +116,17 @@ func (p *workersPage) typing() bool { return p.confirm != 0 }
 func (p *workersPage) enter(e *env) tea.Cmd { return nil }
 
 func (p *workersPage) idle() bool {
-	return p.pool != nil && (p.pool.Engine != "running" || len(p.pool.Workers) == 0)
+	return p.pool != nil && (p.pool.Idle())
 }
 
 func (p *workersPage) update(e *env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case liveMsg:
-		if msg.conn != nil {
-			p.conn = msg.conn
+	case live.Msg:
+		if msg.Conn != nil {
+			p.conn = msg.Conn
 		}
-		if msg.pool != nil {
-			p.setPool(msg.pool)
+		if msg.Pool != nil {
+			p.setPool(msg.Pool)
 		} else if p.pool != nil {
 			p.setPool(p.pool) // uptimes move on
 		}
@@ -166,7 +167,7 @@ func workerName(id int) string {
 	return "worker " + strconv.Itoa(id)
 }
 
-func (p *workersPage) setPool(ps *PoolStatus) {
+func (p *workersPage) setPool(ps *live.PoolStatus) {
 	sel := 0
 	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
 		sel = p.pool.Workers[row].ID
@@ -184,7 +185,7 @@ func (p *workersPage) setPool(ps *PoolStatus) {
 	}
 }
 
-func (p *workersPage) row(w Worker) components.Row {
+func (p *workersPage) row(w live.Worker) components.Row {
 	pid, up := "-", "-"
 	if w.PID > 0 {
 		pid = strconv.Itoa(w.PID)
@@ -216,36 +217,6 @@ func fmtUptime(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
-}
-
-// poolSummary is the pool's state in a few words, for the status bar:
-// "4/4 ready", "idle", "3/4 · 1 restarting".
-func poolSummary(ps *PoolStatus) string {
-	if ps.Engine != "running" || len(ps.Workers) == 0 {
-		return "idle"
-	}
-	up := 0
-	other := map[string]int{}
-	var order []string
-	for _, w := range ps.Workers {
-		switch w.State {
-		case "ready", "busy":
-			up++
-		default:
-			if other[w.State] == 0 {
-				order = append(order, w.State)
-			}
-			other[w.State]++
-		}
-	}
-	s := fmt.Sprintf("%d/%d", up, len(ps.Workers))
-	if len(order) == 0 {
-		return s + " ready"
-	}
-	for _, st := range order {
-		s += fmt.Sprintf(" · %d %s", other[st], st)
-	}
-	return s
 }
 
 func (p *workersPage) selectedID() int {
@@ -370,10 +341,10 @@ func (p *workersPage) header() string {
 	if p.pool != nil {
 		info = "  engine " + p.pool.Engine
 		if n := len(p.pool.Workers); n > 0 {
-			info += " · pool " + poolSummary(p.pool)
+			info += " · pool " + p.pool.Summary()
 		}
 	}
-	if p.conn != nil && !p.conn.up {
+	if p.conn != nil && !p.conn.Up {
 		info += " · " + s.Warning.Render("owner unreachable (last known state)")
 	}
 	if p.running != "" {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 func TestWorkersTableFollowsPoolEvents(t *testing.T) {
@@ -14,7 +16,7 @@ func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 	if s := screen(m); !strings.Contains(s, "Waiting for the owner's pool status") {
 		t.Fatalf("before the first pool event:\n%s", s)
 	}
-	m = run(t, m, func() tea.Msg { return liveMsg{pool: samplePool(), conn: connected()} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Pool: samplePool(), Conn: connected()} })
 	s := screen(m)
 	for _, want := range []string{"41201", "busy", "execute #1893 (+1)", "restarting", "worker died: signal: killed", "3h12m", "52s", "recycled: 512 MiB"} {
 		if !strings.Contains(s, want) {
@@ -32,7 +34,7 @@ func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 	next := samplePool()
 	next.Workers[2].State, next.Workers[2].PID, next.Workers[2].Uptime = "ready", 42001, 0
 	next.At = testNow
-	m = run(t, m, func() tea.Msg { return liveMsg{pool: next} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Pool: next} })
 	if id := m.workers.selectedID(); id != 3 {
 		t.Errorf("selection moved to worker %d", id)
 	}
@@ -41,7 +43,7 @@ func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 	}
 	// Uptimes move on with the clock.
 	m.workers.now = func() time.Time { return testNow.Add(time.Minute) }
-	m = run(t, m, func() tea.Msg { return liveMsg{} })
+	m = run(t, m, func() tea.Msg { return live.Msg{} })
 	if s := screen(m); !strings.Contains(s, "1m00s") {
 		t.Errorf("the new worker's uptime did not advance:\n%s", s)
 	}
@@ -51,7 +53,7 @@ func TestWorkersRestartRecycle(t *testing.T) {
 	fp := &fakePool{}
 	m := newLiveModel(t, 120, 30, &fakeExecutions{}, fp)
 	m = send(t, m, keyText("5"))
-	m = run(t, m, func() tea.Msg { return liveMsg{pool: samplePool(), conn: connected()} })
+	m = run(t, m, func() tea.Msg { return live.Msg{Pool: samplePool(), Conn: connected()} })
 	m = send(t, m, keyText("j")) // worker 2
 
 	// R asks first; esc gives up.
@@ -86,7 +88,9 @@ func TestWorkersIdleStartsPool(t *testing.T) {
 	fp := &fakePool{}
 	m := newLiveModel(t, 100, 24, &fakeExecutions{}, fp)
 	m = send(t, m, keyText("5"))
-	m = run(t, m, func() tea.Msg { return liveMsg{pool: &PoolStatus{Engine: "idle", At: testNow}, conn: connected()} })
+	m = run(t, m, func() tea.Msg {
+		return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: testNow}, Conn: connected()}
+	})
 	s := screen(m)
 	if !strings.Contains(s, "The worker pool is not started") || !strings.Contains(s, "Press r to start it now") {
 		t.Fatalf("idle pool:\n%s", s)
@@ -114,11 +118,11 @@ func TestPoolSummary(t *testing.T) {
 		{[]string{"failed", "restarting", "failed", "starting"}, "0/4 · 2 failed · 1 restarting · 1 starting"},
 		{nil, "idle"},
 	} {
-		ps := &PoolStatus{Engine: "running"}
+		ps := &live.PoolStatus{Engine: "running"}
 		for i, s := range tc.states {
-			ps.Workers = append(ps.Workers, Worker{ID: i + 1, State: s})
+			ps.Workers = append(ps.Workers, live.Worker{ID: i + 1, State: s})
 		}
-		if got := poolSummary(ps); got != tc.want {
+		if got := ps.Summary(); got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.states, got, tc.want)
 		}
 	}
