@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -13,8 +14,11 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // Datasets is the dataset repository the TUI reads from (the store, or the
@@ -74,11 +78,15 @@ type examplesPageMsg struct {
 	err      error
 }
 
-// datasetsPage is the Datasets page: a filterable list of datasets and a
-// read-only, paged table of the selected dataset's examples.
+// datasetsPage is the Datasets page: a filterable list of datasets, a
+// paged table of the selected dataset's examples and one example's fields;
+// it pushes the example form, the delete confirmation, the import (file
+// picker, then its form) and the statistics.
 type datasetsPage struct {
 	styles *themes.Styles
-	keys   keys.Map // the key map, for bindings()
+	keys   keys.Map
+	clock  page.Clock
+	repo   Datasets
 	list   components.List
 
 	datasets []*model.Dataset
@@ -88,21 +96,12 @@ type datasetsPage struct {
 
 	components.FilterBar
 
-	ex  examplesTable // ex.ds is non-nil while a dataset's examples are open
-	gen uint64        // bumped on each open, to discard stale pages
+	ex     examplesTable // ex.ds is non-nil while a dataset's examples are open
+	gen    uint64        // bumped on each open, to discard stale pages
+	exView *exampleView  // an example's fields (over the table)
 
-	// Views over the list or the table, at most one of each at a time;
-	// key routes to the first set of: form, importer, picker, stats,
-	// confirm, exView.
-	exView    *exampleView   // an example's fields (over the table)
-	form      *exampleForm   // editing or adding an example
-	confirm   *model.Example // asking whether to delete this example
-	formSeq   uint64
-	imp       *importer  // the file picker and import form
-	stats     *statsView // statistics of a dataset
-	seq       uint64     // ids of importers and stats runs
-	workspace string     // the workspace, whose parent the picker starts in without a cwd
-	importDir string     // where the picker starts, if set (tests); else the cwd
+	workspace string // the workspace, whose parent the picker starts in without a cwd
+	importDir string // where the picker starts, if set; else the cwd
 
 	width, height int
 }
@@ -131,18 +130,17 @@ var datasetColumns = []components.Column{
 	{Title: "FIELDS", Flex: 3, MinWidth: 8},
 }
 
-func newDatasetsPage(s *themes.Styles) datasetsPage {
-	return datasetsPage{styles: s, keys: keys.Default(), list: components.NewList(datasetColumns, 0, components.ThemeStyles(s))}
+func newDatasetsPage(e *page.Env, repo Datasets, importDir, workspace string) datasetsPage {
+	return datasetsPage{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, importDir: importDir, workspace: workspace,
+		list: components.NewList(datasetColumns, 0, components.ThemeStyles(e.Styles))}
 }
 
-func (p *datasetsPage) setSize(w, h int) {
+func (p *datasetsPage) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
 	if p.ex.ds != nil {
 		p.ex.list.SetHeight(p.tableHeight())
 	}
-	p.layoutForm()
-	p.layoutImporter()
 }
 
 func (p *datasetsPage) listHeight() int {
@@ -155,40 +153,44 @@ func (p *datasetsPage) listHeight() int {
 // tableHeight is the examples table's height: the page minus its header line.
 func (p *datasetsPage) tableHeight() int { return max(p.height-1, 1) }
 
-func (p *datasetsPage) typing() bool {
-	switch {
-	case p.form != nil:
-		return true
-	case p.imp != nil:
-		return p.imp.typing()
-	case p.stats != nil || p.confirm != nil || p.exView != nil:
-		return false
-	}
-	return p.Filtering && p.ex.ds == nil
+// Typing reports whether the filter prompt has the keyboard.
+func (p *datasetsPage) Typing() bool {
+	return p.Filtering && p.ex.ds == nil && p.exView == nil
 }
 
 // refresh reloads the dataset list (after a write changed its counts).
-func (p *datasetsPage) refresh(ctx context.Context, repo Datasets) tea.Cmd {
-	return p.refreshSelect(ctx, repo, "")
+func (p *datasetsPage) refresh(e *page.Env) tea.Cmd { return p.refreshSelect(e, "") }
+
+// refreshSelect reloads the dataset list and selects name.
+func (p *datasetsPage) refreshSelect(e *page.Env, name string) tea.Cmd {
+	if p.repo == nil {
+		return nil
+	}
+	p.loading = true
+	repo, ctx := p.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
+		ds, err := repo.ListDatasets(ctx)
+		return datasetsLoadedMsg{datasets: ds, err: err, selectName: name}
+	})
 }
 
-// load returns the command that lists the datasets, or nil when a load is
-// under way or done.
-func (p *datasetsPage) load(ctx context.Context, repo Datasets) tea.Cmd {
+// Enter lists the datasets the first time the page comes on screen.
+func (p *datasetsPage) Enter(e *page.Env) tea.Cmd {
 	if p.loading || p.loaded {
 		return nil
 	}
 	p.loading = true
-	return func() tea.Msg {
+	repo, ctx := p.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		if repo == nil {
 			return datasetsLoadedMsg{err: fmt.Errorf("no dataset repository configured")}
 		}
 		ds, err := repo.ListDatasets(ctx)
 		return datasetsLoadedMsg{datasets: ds, err: err}
-	}
+	})
 }
 
-func (p *datasetsPage) applyLoaded(ctx context.Context, msg datasetsLoadedMsg) tea.Cmd {
+func (p *datasetsPage) applyLoaded(e *page.Env, msg datasetsLoadedMsg) tea.Cmd {
 	p.loading, p.loaded, p.err = false, true, msg.err
 	if msg.err != nil {
 		return nil
@@ -220,29 +222,24 @@ func (p *datasetsPage) applyLoaded(ctx context.Context, msg datasetsLoadedMsg) t
 		}
 	}
 	if p.Pattern != "" {
-		return p.filterCmd(ctx)
+		return p.filterCmd(e)
 	}
 	return nil
 }
 
-func (p *datasetsPage) filterCmd(ctx context.Context) tea.Cmd {
+func (p *datasetsPage) filterCmd(e *page.Env) tea.Cmd {
 	req := p.list.FilterRequest(p.Pattern)
-	return func() tea.Msg {
-		return datasetsFilterMsg{res: components.Filter(ctx, req)}
-	}
-}
-
-func (p *datasetsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.Cmd {
-	return p.filterDone(ctx, p.FilterInput(msg, &p.list))
+	ctx := e.Ctx
+	return e.Cmd(func() tea.Msg { return datasetsFilterMsg{res: components.Filter(ctx, req)} })
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *datasetsPage) filterDone(ctx context.Context, ev components.FilterEvent) tea.Cmd {
-	if ev == components.FilterOpened || ev == components.FilterClosed || ev == components.FilterCleared {
+func (p *datasetsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
+	if ev.Relayout() {
 		p.list.SetHeight(p.listHeight())
 	}
-	if ev == components.FilterChanged || ev == components.FilterCleared {
-		return p.filterCmd(ctx)
+	if ev.Refilter() {
+		return p.filterCmd(e)
 	}
 	return nil
 }
@@ -254,86 +251,53 @@ func (p *datasetsPage) selected() *model.Dataset {
 	return nil
 }
 
-func (p *datasetsPage) enter(e *env) tea.Cmd {
-	p.keys = e.keys
-	return p.load(e.ctx, e.deps.Datasets)
-}
-
-func (p *datasetsPage) update(e *env, msg tea.Msg) tea.Cmd {
+func (p *datasetsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case datasetsLoadedMsg:
-		return p.applyLoaded(e.ctx, msg)
+		return p.applyLoaded(e, msg)
 	case datasetsFilterMsg:
 		p.list.SetFilterResult(msg.res)
 	case examplesPageMsg:
-		return p.applyPage(e.ctx, e.deps.Datasets, msg)
-	case exampleSavedMsg:
+		return p.applyPage(e, msg)
+	case exampleSavedMsg: // the example form's result
 		return p.applySaved(e, msg)
+	case deleteExampleMsg: // the delete confirmation's yes
+		return p.deleteExample(e, msg.ex)
 	case exampleDeletedMsg:
 		return p.applyDeleted(e, msg)
-	case statsPageMsg:
-		return p.applyStats(e, msg)
-	case statsContinue:
-		return p.applyStatsStep(e, msg)
-	}
-	if p.imp != nil {
-		return p.imp.update(e, p, msg)
+	case importedMsg: // the import's result
+		return tea.Batch(
+			page.Notice(fmt.Sprintf("imported %s into dataset %s (%s)", filepath.Base(msg.path), msg.ds.Name, format.Examples(msg.ds.Size()))),
+			p.refreshSelect(e, msg.ds.Name))
 	}
 	return nil
 }
 
-func (p *datasetsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
-	if p.form != nil || p.imp != nil || p.stats != nil || p.confirm != nil {
-		return nil
-	}
+func (p *datasetsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if p.exView != nil {
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
-			switch w.Button {
-			case tea.MouseWheelUp:
-				p.exView.scroll = max(p.exView.scroll-components.WheelLines, 0)
-			case tea.MouseWheelDown:
-				p.exView.scroll += components.WheelLines // clamped when drawn
-			}
+			// clamped when drawn
+			p.exView.scroll = max(p.exView.scroll+components.WheelDelta(w), 0)
 		}
 		return nil
 	}
 	if p.ex.ds != nil {
 		p.ex.list.Mouse(msg, y-1) // below the dataset's header line
-		return p.maybeFetch(e.ctx, e.deps.Datasets)
+		return p.maybeFetch(e)
 	}
 	if p.ShowFilterLine() {
 		y--
 	}
 	if p.list.Mouse(msg, y) {
-		return p.key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
+		return p.Key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
 	}
 	return nil
 }
 
-// bindings are the keys of the view on screen.
-func (p *datasetsPage) bindings() []key.Binding {
+// Bindings are the keys of the view on screen.
+func (p *datasetsPage) Bindings() []key.Binding {
 	km := p.keys
-	nextField, prevField := keys.As(km.NextPage, "next field"), keys.As(km.PrevPage, "previous field")
-	cancel := keys.As(km.Back, "cancel")
 	switch {
-	case p.form != nil:
-		return []key.Binding{km.Save, nextField, prevField, cancel}
-	case p.imp != nil && p.imp.stage == stagePick:
-		parent := key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
-		return []key.Binding{keys.As(km.Open, "open/choose"), parent, km.Up, km.Down, cancel}
-	case p.imp != nil && p.imp.running:
-		return []key.Binding{keys.As(km.Back, "cancel import")}
-	case p.imp != nil:
-		return []key.Binding{keys.As(km.Save, "import"), nextField, prevField, keys.As(km.Back, "back to files")}
-	case p.stats != nil:
-		if !p.stats.done && p.stats.err == nil {
-			return []key.Binding{cancel}
-		}
-		return []key.Binding{km.Back}
-	case p.confirm != nil:
-		yes := key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "delete"))
-		no := key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "keep"))
-		return []key.Binding{yes, no}
 	case p.exView != nil:
 		return []key.Binding{km.Edit, km.Delete, keys.As(km.Down, "scroll down"), keys.As(km.Up, "scroll up"), km.Back}
 	case p.ex.ds != nil:
@@ -343,25 +307,15 @@ func (p *datasetsPage) bindings() []key.Binding {
 	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats}
 }
 
-func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	ctx, repo, km := e.ctx, e.deps.Datasets, e.keys
-	p.keys = km
+func (p *datasetsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := p.keys
 	switch {
-	case p.form != nil:
-		return p.formKey(e, msg)
-	case p.imp != nil:
-		return p.imp.key(e, p, msg)
-	case p.stats != nil:
-		return p.statsKey(e, msg)
-	case p.confirm != nil:
-		return p.confirmKey(e, msg)
 	case p.exView != nil:
 		return p.exampleViewKey(e, msg)
-	case p.typing():
-		return p.filterKey(ctx, msg)
+	case p.Typing():
+		return p.filterDone(e, p.FilterInput(msg, &p.list))
 	}
 	if p.ex.ds != nil {
-		l := &p.ex.list
 		switch {
 		case key.Matches(msg, km.Back):
 			p.ex = examplesTable{}
@@ -373,35 +327,39 @@ func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		case key.Matches(msg, km.Edit):
 			if ex := p.selectedExample(); ex != nil {
-				return p.openForm(ex)
+				e.Push(p.newForm(ex, false))
 			}
 			return nil
 		case key.Matches(msg, km.New):
-			return p.openForm(nil)
+			e.Push(p.newForm(nil, false))
+			return nil
 		case key.Matches(msg, km.Delete):
-			p.confirm = p.selectedExample()
+			if ex := p.selectedExample(); ex != nil {
+				e.Push(p.deleteDialog(ex, dialog.TopLine))
+			}
 			return nil
 		case key.Matches(msg, km.Stats):
-			return p.openStats(e, p.ex.ds)
+			e.Push(newStatsView(p.styles, p.keys, p.repo, p.ex.ds))
+			return nil
 		default:
-			l.Navigate(msg, km)
+			p.ex.list.Navigate(msg, km)
 		}
-		return p.maybeFetch(ctx, repo)
+		return p.maybeFetch(e)
 	}
 	if ev, ok := p.FilterListKey(msg, km); ok {
-		return p.filterDone(ctx, ev)
+		return p.filterDone(e, ev)
 	}
 	switch {
 	case key.Matches(msg, km.Back):
 	case key.Matches(msg, km.Open):
 		if d := p.selected(); d != nil {
-			return p.open(ctx, repo, d)
+			return p.open(e, d)
 		}
 	case key.Matches(msg, km.Import):
-		return p.openImporter(e)
+		e.Push(newFilePicker(p.styles, p.keys, p.clock, p.repo, p.importStartDir()))
 	case key.Matches(msg, km.Stats):
 		if d := p.selected(); d != nil {
-			return p.openStats(e, d)
+			e.Push(newStatsView(p.styles, p.keys, p.repo, d))
 		}
 	default:
 		p.list.Navigate(msg, km)
@@ -410,7 +368,7 @@ func (p *datasetsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // open shows d's examples table and fetches its first page.
-func (p *datasetsPage) open(ctx context.Context, repo Datasets, d *model.Dataset) tea.Cmd {
+func (p *datasetsPage) open(e *page.Env, d *model.Dataset) tea.Cmd {
 	p.gen++
 	cols := []components.Column{{Title: "SPLIT", Width: 10}}
 	for _, f := range d.Fields {
@@ -418,12 +376,12 @@ func (p *datasetsPage) open(ctx context.Context, repo Datasets, d *model.Dataset
 	}
 	p.ex = examplesTable{ds: d, gen: p.gen, list: components.NewList(cols, 1, components.ThemeStyles(p.styles)), seen: map[model.ID]bool{}}
 	p.ex.list.SetHeight(p.tableHeight())
-	return p.fetch(ctx, repo)
+	return p.fetch(e)
 }
 
 // maybeFetch fetches the next page when the cursor is near the end of the
 // loaded rows.
-func (p *datasetsPage) maybeFetch(ctx context.Context, repo Datasets) tea.Cmd {
+func (p *datasetsPage) maybeFetch(e *page.Env) tea.Cmd {
 	t := &p.ex
 	if t.ds == nil || t.done || t.loading || t.err != nil {
 		return nil
@@ -431,26 +389,26 @@ func (p *datasetsPage) maybeFetch(ctx context.Context, repo Datasets) tea.Cmd {
 	if t.list.Cursor() < len(t.rows)-examplesPrefetch {
 		return nil
 	}
-	return p.fetch(ctx, repo)
+	return p.fetch(e)
 }
 
-func (p *datasetsPage) fetch(ctx context.Context, repo Datasets) tea.Cmd {
+func (p *datasetsPage) fetch(e *page.Env) tea.Cmd {
 	t := &p.ex
 	t.loading = true
-	gen, name, cursor := t.gen, t.ds.Name, t.next
-	return func() tea.Msg {
+	repo, ctx, gen, name, cursor := p.repo, e.Ctx, t.gen, t.ds.Name, t.next
+	return e.Cmd(func() tea.Msg {
 		if repo == nil {
 			return examplesPageMsg{gen: gen, err: fmt.Errorf("no dataset repository configured")}
 		}
 		exs, next, err := repo.ListExamples(ctx, name, "", cursor, examplesPageSize)
 		return examplesPageMsg{gen: gen, examples: exs, next: next, err: err}
-	}
+	})
 }
 
 // applyPage adds a page to the open table; pages for another table are
 // dropped. It may fetch the next page at once if the cursor is already near
 // the end (e.g. after G).
-func (p *datasetsPage) applyPage(ctx context.Context, repo Datasets, msg examplesPageMsg) tea.Cmd {
+func (p *datasetsPage) applyPage(e *page.Env, msg examplesPageMsg) tea.Cmd {
 	t := &p.ex
 	if t.ds == nil || msg.gen != t.gen {
 		return nil
@@ -473,7 +431,7 @@ func (p *datasetsPage) applyPage(ctx context.Context, repo Datasets, msg example
 	t.next = msg.next
 	t.done = msg.next == "" || len(msg.examples) == 0
 	t.list.SetRows(t.rows)
-	return p.maybeFetch(ctx, repo)
+	return p.maybeFetch(e)
 }
 
 // exampleRow is e's row in the open table.
@@ -510,17 +468,11 @@ func cell(v any) string {
 	return string(b)
 }
 
-func (p *datasetsPage) render() string {
+func (p *datasetsPage) Render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
 		return layout.Fit(s.Error.Render("Could not load datasets: ")+p.err.Error(), p.width, p.height)
-	case p.imp != nil:
-		return p.imp.render(p)
-	case p.stats != nil:
-		return p.renderStats()
-	case p.form != nil:
-		return p.renderForm()
 	case p.exView != nil:
 		return p.renderExampleView()
 	case p.ex.ds != nil:
@@ -561,9 +513,6 @@ func (p *datasetsPage) renderExamples() string {
 		state = " · loading…"
 	}
 	header := s.Title.Render(d.Name) + s.Muted.Render(info+state)
-	if p.confirm != nil {
-		header = p.confirmLine()
-	}
 	var body string
 	if t.done && len(t.rows) == 0 && t.err == nil {
 		body = layout.Fit(s.Muted.Render("This dataset has no examples."), p.width, p.tableHeight())
@@ -573,13 +522,10 @@ func (p *datasetsPage) renderExamples() string {
 	return layout.Fit(header, p.width, 1) + "\n" + body
 }
 
-// restyle picks up a theme switched in place.
-func (p *datasetsPage) restyle() {
+// Restyle picks up a theme switched in place.
+func (p *datasetsPage) Restyle() {
 	p.list.SetStyles(components.ThemeStyles(p.styles))
 	if p.ex.ds != nil {
 		p.ex.list.SetStyles(components.ThemeStyles(p.styles))
-	}
-	if p.imp != nil {
-		p.imp.picker.Styles = pickerStyles(p.styles)
 	}
 }

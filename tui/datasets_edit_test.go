@@ -8,12 +8,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // drain runs cmd and everything it leads to, batches included, feeding
@@ -62,11 +66,26 @@ func clearField(t *testing.T, m Model) Model {
 	return m
 }
 
+// datasetsModel is newTestModel over the datasets fake, the import's file
+// picker starting in importDir.
+func datasetsModel(t *testing.T, fake *fakeDatasets, w, h int, importDir string) Model {
+	t.Helper()
+	p, err := themes.Get(themes.Dark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}, Datasets: fake}, Options{
+		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p), ImportDir: importDir,
+		Clock: &page.Clock{Now: time.Now, Location: time.UTC}, // no timers: nothing waits
+	})
+	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+	return run(t, m, m.Init())
+}
+
 // openQA opens the qa dataset's examples.
 func openQA(t *testing.T, fake *fakeDatasets, w, h int) Model {
 	t.Helper()
-	m := newTestModel(t, w, h)
-	m.env.deps.Datasets = fake
+	m := datasetsModel(t, fake, w, h, "")
 	m = press(t, m, keyText("2"))
 	m = press(t, m, keyText("j"))
 	return press(t, m, keyEnter)
@@ -86,7 +105,7 @@ func TestExampleViewEditSave(t *testing.T) {
 		}
 	}
 	m = press(t, m, keyText("i"))
-	if m.datasets.form == nil || !m.datasets.typing() {
+	if !isTop[*exampleForm](m) || !typingNow(m) {
 		t.Fatal("i did not open the edit form with the keyboard")
 	}
 	if !strings.Contains(screen(m), "edit example") {
@@ -96,8 +115,8 @@ func TestExampleViewEditSave(t *testing.T) {
 	m = clearField(t, m)
 	m = typeIn(t, m, "Paris, France")
 	m = press(t, m, ctrlS)
-	if m.datasets.form != nil {
-		t.Fatalf("form still open after ctrl+s: %q", m.datasets.form.err)
+	if f, ok := top(m).(*exampleForm); ok {
+		t.Fatalf("form still open after ctrl+s: %q", f.err)
 	}
 	if got := fake.mem["qa"][0].Data["answer"]; got != "Paris, France" {
 		t.Errorf("stored answer %q", got)
@@ -117,7 +136,7 @@ func TestExampleViewEditSave(t *testing.T) {
 	m = press(t, m, keyText("i"))
 	m = typeIn(t, m, "zzz")
 	m = press(t, m, keyEsc)
-	if m.datasets.form != nil || strings.Contains(fake.mem["qa"][0].Data["question"].(string), "zzz") {
+	if top(m) != nil || strings.Contains(fake.mem["qa"][0].Data["question"].(string), "zzz") {
 		t.Error("esc did not cancel the edit")
 	}
 }
@@ -131,7 +150,7 @@ func TestExampleEditMovesSplitAndKeepsCounts(t *testing.T) {
 	m = clearField(t, m)
 	m = typeIn(t, m, "bogus")
 	m = press(t, m, ctrlS)
-	if f := m.datasets.form; f == nil || !strings.Contains(f.err, "unknown split") {
+	if f, ok := top(m).(*exampleForm); !ok || !strings.Contains(f.err, "unknown split") {
 		t.Fatalf("a bad split was not refused inline")
 	}
 	if !strings.Contains(screen(m), "unknown split") {
@@ -155,8 +174,7 @@ func TestExampleKeepsValueTypes(t *testing.T) {
 		Counts: map[model.Split]int{model.Train: 1}})
 	fake.mem["typed"] = []*model.Example{{Dataset: "typed", ID: fakeID('t', 0), Split: model.Train,
 		Data: map[string]any{"q": "42", "n": 3.0, "tags": []any{"a"}, "ok": true}}}
-	m := newTestModel(t, 80, 24)
-	m.env.deps.Datasets = fake
+	m := datasetsModel(t, fake, 80, 24, "")
 	m = press(t, m, keyText("2"))
 	m = press(t, m, tea.KeyPressMsg{Code: 'G', Mod: tea.ModShift, Text: "G"})
 	m = press(t, m, keyEnter)
@@ -164,7 +182,7 @@ func TestExampleKeepsValueTypes(t *testing.T) {
 		t.Fatal("typed not opened")
 	}
 	m = press(t, m, keyText("i"))
-	f := m.datasets.form
+	f := topAs[*exampleForm](t, m)
 	if f.fields[1].input == nil || f.fields[3].input == nil || f.fields[0].area == nil || f.fields[2].area == nil {
 		t.Fatal("numbers and booleans should get a text input, text and lists a text area")
 	}
@@ -172,8 +190,8 @@ func TestExampleKeepsValueTypes(t *testing.T) {
 	m = clearField(t, m)
 	m = typeIn(t, m, "four")
 	m = press(t, m, ctrlS)
-	if f := m.datasets.form; f == nil || f.errField != 1 || !strings.Contains(f.err, "want a number") {
-		t.Fatalf("a non-number for a number field was not refused: %+v", m.datasets.form)
+	if f.errField != 1 || !strings.Contains(f.err, "want a number") || top(m) != f {
+		t.Fatalf("a non-number for a number field was not refused: %+v", f)
 	}
 	m = clearField(t, m)
 	m = typeIn(t, m, "4")
@@ -181,8 +199,8 @@ func TestExampleKeepsValueTypes(t *testing.T) {
 	m = clearField(t, m)
 	m = typeIn(t, m, `["a","b"]`)
 	m = press(t, m, ctrlS)
-	if m.datasets.form != nil {
-		t.Fatalf("not saved: %s", m.datasets.form.err)
+	if top(m) == f {
+		t.Fatalf("not saved: %s", f.err)
 	}
 	got := fake.mem["typed"][0].Data
 	want := map[string]any{"q": "42", "n": json.Number("4"), "tags": []any{"a", "b"}, "ok": true}
@@ -227,15 +245,16 @@ func TestExampleAdd(t *testing.T) {
 	fake := sampleDatasets()
 	m := openQA(t, fake, 80, 24)
 	m = press(t, m, keyText("n"))
-	if f := m.datasets.form; f == nil || f.orig != nil || f.split.Value() != "train" {
+	f, ok := top(m).(*exampleForm)
+	if !ok || f.orig != nil || f.split.Value() != "train" {
 		t.Fatal("n did not open an empty form for a train example")
 	}
 	m = typeIn(t, m, "Who painted the Mona Lisa?")
 	m = press(t, m, keyTab)
 	m = typeIn(t, m, "Leonardo")
 	m = press(t, m, ctrlS)
-	if m.datasets.form != nil {
-		t.Fatalf("not saved: %s", m.datasets.form.err)
+	if top(m) != nil {
+		t.Fatalf("not saved: %s", f.err)
 	}
 	if n := len(fake.mem["qa"]); n != 6 {
 		t.Fatalf("%d examples stored, want 6", n)
@@ -263,11 +282,11 @@ func TestExampleDelete(t *testing.T) {
 	m := openQA(t, fake, 80, 24)
 	m = press(t, m, keyText("j"))
 	m = press(t, m, keyText("d"))
-	if m.datasets.confirm == nil || !strings.Contains(screen(m), "Delete example") {
+	if !isTop[*dialog.Confirm](m) || !strings.Contains(screen(m), "Delete example") {
 		t.Fatalf("d did not ask:\n%s", screen(m))
 	}
 	m = press(t, m, keyText("n"))
-	if m.datasets.confirm != nil || len(fake.mem["qa"]) != 5 {
+	if top(m) != nil || len(fake.mem["qa"]) != 5 {
 		t.Fatal("n did not keep the example")
 	}
 	m = press(t, m, keyText("d"))
@@ -292,9 +311,7 @@ func TestExampleDelete(t *testing.T) {
 // openImport opens the picker on testdata/import and returns the model.
 func openImport(t *testing.T, fake *fakeDatasets, w, h int) Model {
 	t.Helper()
-	m := newTestModel(t, w, h)
-	m.env.deps.Datasets = fake
-	m.datasets.importDir = filepath.Join("testdata", "import")
+	m := datasetsModel(t, fake, w, h, filepath.Join("testdata", "import"))
 	m = press(t, m, keyText("2"))
 	return press(t, m, keyI)
 }
@@ -303,7 +320,7 @@ func openImport(t *testing.T, fake *fakeDatasets, w, h int) Model {
 func pick(t *testing.T, m Model, name string) Model {
 	t.Helper()
 	for range 10 {
-		if filepath.Base(m.datasets.imp.picker.HighlightedPath()) == name {
+		if filepath.Base(topAs[*filePicker](t, m).picker.HighlightedPath()) == name {
 			return press(t, m, keyEnter)
 		}
 		m = press(t, m, keyText("j"))
@@ -315,7 +332,7 @@ func pick(t *testing.T, m Model, name string) Model {
 func TestImportFlow(t *testing.T) {
 	fake := sampleDatasets()
 	m := openImport(t, fake, 80, 24)
-	if m.datasets.imp == nil || m.datasets.typing() {
+	if !isTop[*filePicker](m) || typingNow(m) {
 		t.Fatal("I did not open the picker")
 	}
 	s := screen(m)
@@ -326,13 +343,13 @@ func TestImportFlow(t *testing.T) {
 	}
 	// A file of another type is refused.
 	m = pick(t, m, "notes.txt")
-	if m.datasets.imp.stage != stagePick || !strings.Contains(screen(m), "notes.txt is not a .jsonl") {
+	if !isTop[*filePicker](m) || !strings.Contains(screen(m), "notes.txt is not a .jsonl") {
 		t.Fatalf("notes.txt was accepted:\n%s", screen(m))
 	}
 	m = press(t, m, keyText("g"))
 	m = pick(t, m, "capitals.jsonl")
-	imp := m.datasets.imp
-	if imp.stage != stageForm || !m.datasets.typing() {
+	imp, ok := top(m).(*importForm)
+	if !ok || !typingNow(m) {
 		t.Fatal("choosing capitals.jsonl did not open the form")
 	}
 	if got := imp.inputs[0].Value(); got != "capitals" {
@@ -350,8 +367,8 @@ func TestImportFlow(t *testing.T) {
 	m = press(t, m, keyTab) // field types
 	m = typeIn(t, m, "answer=Optional[str]")
 	m = press(t, m, ctrlS)
-	if m.datasets.imp != nil {
-		t.Fatalf("import did not finish: %v\n%s", m.datasets.imp.err, screen(m))
+	if top(m) != nil {
+		t.Fatalf("import did not finish: %v\n%s", imp.err, screen(m))
 	}
 	if len(fake.imports) != 1 {
 		t.Fatalf("%d imports", len(fake.imports))
@@ -376,8 +393,8 @@ func TestImportBadFileShowsLine(t *testing.T) {
 	m := openImport(t, fake, 80, 24)
 	m = pick(t, m, "bad.jsonl")
 	m = press(t, m, ctrlS)
-	imp := m.datasets.imp
-	if imp == nil || imp.err == nil {
+	imp, ok := top(m).(*importForm)
+	if !ok || imp.err == nil {
 		t.Fatal("a bad file imported")
 	}
 	if !strings.Contains(imp.err.Error(), "bad.jsonl:3") {
@@ -392,11 +409,11 @@ func TestImportBadFileShowsLine(t *testing.T) {
 	}
 	// esc goes back to the files, esc again closes.
 	m = press(t, m, keyEsc)
-	if m.datasets.imp == nil || m.datasets.imp.stage != stagePick {
+	if !isTop[*filePicker](m) {
 		t.Fatal("esc did not go back to the picker")
 	}
 	m = press(t, m, keyEsc)
-	if m.datasets.imp != nil {
+	if top(m) != nil {
 		t.Fatal("esc did not close the picker")
 	}
 }
@@ -407,7 +424,7 @@ func TestImportInvalidName(t *testing.T) {
 	m = clearField(t, m)
 	m = typeIn(t, m, "bad name!")
 	m = press(t, m, ctrlS)
-	if imp := m.datasets.imp; imp == nil || imp.running || imp.err == nil || !strings.Contains(screen(m), "Import failed") {
+	if imp, ok := top(m).(*importForm); !ok || imp.running || imp.err == nil || !strings.Contains(screen(m), "Import failed") {
 		t.Fatalf("a bad dataset name was not refused:\n%s", screen(m))
 	}
 }
@@ -432,13 +449,12 @@ func TestGuessInputs(t *testing.T) {
 
 func TestStats(t *testing.T) {
 	fake := sampleDatasets()
-	m := newTestModel(t, 80, 24)
-	m.env.deps.Datasets = fake
+	m := datasetsModel(t, fake, 80, 24, "")
 	m = press(t, m, keyText("2"))
 	m = press(t, m, keyText("j"))
 	m = press(t, m, keyS)
-	v := m.datasets.stats
-	if v == nil || !v.done {
+	v, ok := top(m).(*statsView)
+	if !ok || !v.done {
 		t.Fatal("S did not compute statistics")
 	}
 	st := v.stats
@@ -460,19 +476,19 @@ func TestStats(t *testing.T) {
 		}
 	}
 	m = press(t, m, keyEsc)
-	if m.datasets.stats != nil {
+	if top(m) != nil {
 		t.Fatal("esc did not close the statistics")
 	}
 }
 
 func TestStatsStreamsAndCancels(t *testing.T) {
 	fake := sampleDatasets()
-	m := newTestModel(t, 80, 24)
-	m.env.deps.Datasets = fake
+	m := datasetsModel(t, fake, 80, 24, "")
 	m = press(t, m, keyText("2"))
 	nm, cmd := m.Update(keyS) // big: 100k examples, 100 pages
 	m = nm.(Model)
-	if m.datasets.stats == nil || cmd == nil {
+	v, ok := top(m).(*statsView)
+	if !ok || cmd == nil {
 		t.Fatal("no statistics command")
 	}
 	// Two steps, one page each.
@@ -483,7 +499,6 @@ func TestStatsStreamsAndCancels(t *testing.T) {
 			t.Fatal("the computation stopped early")
 		}
 	}
-	v := m.datasets.stats
 	if v.done || v.stats.Examples != 2*statsPageSize {
 		t.Fatalf("after two steps: %d examples, done %v", v.stats.Examples, v.done)
 	}
@@ -491,12 +506,12 @@ func TestStatsStreamsAndCancels(t *testing.T) {
 		t.Errorf("no progress:\n%s", s)
 	}
 	m = press(t, m, keyEsc)
-	if m.datasets.stats != nil {
+	if top(m) != nil {
 		t.Fatal("esc did not cancel")
 	}
 	// The step in flight lands after the cancel and goes nowhere.
 	nm, next := m.Update(cmd())
-	if next != nil || nm.(Model).datasets.stats != nil {
+	if next != nil || top(nm.(Model)) != nil {
 		t.Error("a cancelled computation went on")
 	}
 }
@@ -506,12 +521,12 @@ func TestDatasetsBindings(t *testing.T) {
 	has := func(m Model, keys ...string) {
 		t.Helper()
 		var got []string
-		for _, b := range m.datasets.bindings() {
+		for _, b := range bindingsNow(m) {
 			got = append(got, b.Help().Key)
 		}
 		for _, k := range keys {
 			found := false
-			for _, b := range m.datasets.bindings() {
+			for _, b := range bindingsNow(m) {
 				if key.Matches(tea.KeyPressMsg(keyFor(k)), b) {
 					found = true
 				}
@@ -521,8 +536,7 @@ func TestDatasetsBindings(t *testing.T) {
 			}
 		}
 	}
-	m := newTestModel(t, 80, 24)
-	m.env.deps.Datasets = fake
+	m := datasetsModel(t, fake, 80, 24, "")
 	m = press(t, m, keyText("2"))
 	has(m, "enter", "/", "I", "S")
 	m = press(t, m, keyText("j"))
@@ -571,7 +585,7 @@ func TestDatasetsGolden(t *testing.T) {
 			// share a history share them.
 			table := func() Model { return openQA(t, sampleDatasets(), w, h) }
 			picker := func() Model { return openImport(t, sampleDatasets(), w, h) }
-			stats := press(t, press(t, press(t, newTestModel(t, w, h), keyText("2")), keyText("j")), keyS)
+			stats := press(t, press(t, press(t, datasetsModel(t, sampleDatasets(), w, h, ""), keyText("2")), keyText("j")), keyS)
 			screens := map[string]Model{
 				"example":     press(t, table(), keyEnter),
 				"edit":        press(t, table(), keyText("i")),

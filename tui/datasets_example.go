@@ -16,19 +16,26 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
-// The example pane (enter on a row), the edit/add form (i, n) and the
-// delete confirmation (d) of the Datasets page.
+// The example pane (enter on a row) of the Datasets page, and the dialogs
+// it pushes: the edit/add form (i, n) and the delete confirmation (d).
 
-// exampleSavedMsg is the result of Datasets.PutExample for form form.
+// exampleSavedMsg is the answer to Datasets.PutExample; the form ends with
+// it when it is good, for the page to show.
 type exampleSavedMsg struct {
-	form  uint64
-	isNew bool
-	ex    *model.Example
-	err   error
+	isNew    bool
+	fromView bool // the form was opened from the example pane: go back there
+	ex       *model.Example
+	err      error
 }
+
+// deleteExampleMsg is the delete confirmation's yes.
+type deleteExampleMsg struct{ ex *model.Example }
 
 // exampleDeletedMsg is the result of Datasets.DeleteExample.
 type exampleDeletedMsg struct {
@@ -145,16 +152,13 @@ func (p *datasetsPage) renderExampleView() string {
 	if len(lines) > h {
 		foot = fmt.Sprintf("lines %d–%d of %d", v.scroll+1, end, len(lines))
 	}
-	if p.confirm != nil {
-		return layout.Fit(header, p.width, 1) + "\n" + layout.Fit(body, p.width, h) + "\n" + layout.Fit(p.confirmLine(), p.width, 1)
-	}
 	return layout.Fit(header, p.width, 1) + "\n" + layout.Fit(body, p.width, h) + "\n" + layout.Fit(s.Muted.Render(foot), p.width, 1)
 }
 
 func dsClamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
-func (p *datasetsPage) exampleViewKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	km := e.keys
+func (p *datasetsPage) exampleViewKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := p.keys
 	v := p.exView
 	n := len(exampleLines(p.styles, p.ex.ds, v.ex, p.width))
 	h := p.viewHeight()
@@ -162,9 +166,11 @@ func (p *datasetsPage) exampleViewKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Back):
 		p.exView = nil
 	case key.Matches(msg, km.Edit):
-		return p.openForm(v.ex)
+		e.Push(p.newForm(v.ex, true))
+		return nil
 	case key.Matches(msg, km.Delete):
-		p.confirm = v.ex
+		e.Push(p.deleteDialog(v.ex, dialog.BottomLine))
+		return nil
 	case key.Matches(msg, km.Down):
 		v.scroll++
 	case key.Matches(msg, km.Up):
@@ -192,28 +198,25 @@ func (p *datasetsPage) selectedExample() *model.Example {
 
 // ---- delete -----------------------------------------------------------
 
-func (p *datasetsPage) confirmLine() string {
-	return p.styles.Warning.Render(fmt.Sprintf("Delete example %s? (y/n)", p.confirm.ID))
+// deleteDialog asks before ex is deleted, on the line where (the table's
+// header, the pane's footer).
+func (p *datasetsPage) deleteDialog(ex *model.Example, where dialog.Placement) *dialog.Confirm {
+	yes := dialog.Choice{Keys: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "delete")), Result: deleteExampleMsg{ex: ex}}
+	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys(append([]string{"n", "N"}, p.keys.Back.Keys()...)...), key.WithHelp("n/esc", "keep"))}
+	line := p.styles.Warning.Render(fmt.Sprintf("Delete example %s? (y/n)", ex.ID))
+	return dialog.NewConfirm(p.styles, where, []string{line}, yes, no)
 }
 
-func (p *datasetsPage) confirmKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	ex := p.confirm
-	switch {
-	case msg.Text == "y" || msg.Text == "Y":
-		p.confirm = nil
-		repo, ctx := e.deps.Datasets, e.ctx
-		return func() tea.Msg {
-			return exampleDeletedMsg{dataset: ex.Dataset, id: ex.ID, err: repo.DeleteExample(ctx, ex.Dataset, ex.ID)}
-		}
-	case msg.Text == "n" || msg.Text == "N" || key.Matches(msg, e.keys.Back):
-		p.confirm = nil
-	}
-	return nil
+func (p *datasetsPage) deleteExample(e *page.Env, ex *model.Example) tea.Cmd {
+	repo, ctx := p.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
+		return exampleDeletedMsg{dataset: ex.Dataset, id: ex.ID, err: repo.DeleteExample(ctx, ex.Dataset, ex.ID)}
+	})
 }
 
-func (p *datasetsPage) applyDeleted(e *env, msg exampleDeletedMsg) tea.Cmd {
+func (p *datasetsPage) applyDeleted(e *page.Env, msg exampleDeletedMsg) tea.Cmd {
 	if msg.err != nil {
-		return noticeErr(fmt.Errorf("delete example: %w", msg.err))
+		return page.NoticeErr(fmt.Errorf("delete example: %w", msg.err))
 	}
 	t := &p.ex
 	if t.ds != nil && t.ds.Name == msg.dataset {
@@ -228,7 +231,7 @@ func (p *datasetsPage) applyDeleted(e *env, msg exampleDeletedMsg) tea.Cmd {
 		}
 	}
 	// The counts on the list changed.
-	return tea.Batch(notice(fmt.Sprintf("deleted example %s from %s", msg.id, msg.dataset)), p.refresh(e.ctx, e.deps.Datasets))
+	return tea.Batch(page.Notice(fmt.Sprintf("deleted example %s from %s", msg.id, msg.dataset)), p.refresh(e))
 }
 
 // countsWith is counts with delta added to sp, as a new map (the old one
@@ -248,9 +251,14 @@ func countsWith(counts map[model.Split]int, sp model.Split, delta int) map[model
 // ---- edit / add form ----------------------------------------------------
 
 // exampleForm edits one example (orig set) or a new one: one input per
-// field and one for the split.
+// field and one for the split. It saves the example itself and ends with
+// the answer.
 type exampleForm struct {
-	id       uint64
+	page.Defaults
+	styles   *themes.Styles
+	keys     keys.Map
+	repo     Datasets
+	ds       *model.Dataset
 	orig     *model.Example // nil when adding
 	fromView bool           // opened from the example pane: go back there
 	fields   []formField
@@ -259,6 +267,8 @@ type exampleForm struct {
 	err      string
 	errField int // the field the error is about, -1 for none
 	saving   bool
+
+	width, height int
 }
 
 // formField is one field's input: a textarea for text, lists and objects,
@@ -328,10 +338,10 @@ func newInput(s *themes.Styles, value, placeholder string) *textinput.Model {
 	return &ti
 }
 
-// openForm opens the form on ex, or on a new example when ex is nil.
-func (p *datasetsPage) openForm(ex *model.Example) tea.Cmd {
-	p.formSeq++
-	f := &exampleForm{id: p.formSeq, orig: ex, fromView: p.exView != nil, errField: -1}
+// newForm is the form on ex of the open dataset, or on a new example when
+// ex is nil.
+func (p *datasetsPage) newForm(ex *model.Example, fromView bool) *exampleForm {
+	f := &exampleForm{styles: p.styles, keys: p.keys, repo: p.repo, ds: p.ex.ds, orig: ex, fromView: fromView, errField: -1}
 	for _, name := range exampleFields(p.ex.ds, ex) {
 		ff := formField{name: name}
 		if ex != nil {
@@ -351,9 +361,15 @@ func (p *datasetsPage) openForm(ex *model.Example) tea.Cmd {
 	}
 	si := newInput(p.styles, split, "train, validation or test")
 	f.split = *si
-	p.form = f
-	p.layoutForm()
-	return f.focusCmd()
+	return f
+}
+
+func (f *exampleForm) Enter(e *page.Env) tea.Cmd { return e.Wrap(f.focusCmd()) }
+func (f *exampleForm) Typing() bool              { return true }
+
+func (f *exampleForm) Bindings() []key.Binding {
+	km := f.keys
+	return []key.Binding{km.Save, keys.As(km.NextPage, "next field"), keys.As(km.PrevPage, "previous field"), keys.As(km.Back, "cancel")}
 }
 
 func (f *exampleForm) focusCmd() tea.Cmd {
@@ -370,14 +386,15 @@ func (f *exampleForm) blurAll() {
 	f.split.Blur()
 }
 
-// layoutForm sizes the inputs to the page: text areas share the lines left
+// SetSize sizes the inputs to the body: text areas share the lines left
 // after the title, labels, split and hint, between 1 and 8 lines each.
-func (p *datasetsPage) layoutForm() {
-	f := p.form
-	if f == nil {
-		return
-	}
-	w := max(p.width-2, 10)
+func (f *exampleForm) SetSize(w, h int) {
+	f.width, f.height = w, h
+	f.layout()
+}
+
+func (f *exampleForm) layout() {
+	w := max(f.width-2, 10)
 	areas := 0
 	for _, ff := range f.fields {
 		if ff.area != nil {
@@ -388,7 +405,7 @@ func (p *datasetsPage) layoutForm() {
 	fixed := 4 + 2*len(f.fields) - areas
 	h := 1
 	if areas > 0 {
-		h = dsClamp((p.height-fixed)/areas, 1, 8)
+		h = dsClamp((f.height-fixed)/areas, 1, 8)
 	}
 	for i := range f.fields {
 		ff := &f.fields[i]
@@ -406,18 +423,17 @@ func (p *datasetsPage) layoutForm() {
 	f.split.SetWidth(w - 2)
 }
 
-func (p *datasetsPage) formKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	f := p.form
-	km := e.keys
+func (f *exampleForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := f.keys
 	if f.saving {
 		return nil
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		p.form = nil
+		e.Close(nil)
 		return nil
 	case key.Matches(msg, km.Save):
-		return p.saveForm(e)
+		return f.save(e)
 	case key.Matches(msg, km.NextPage), key.Matches(msg, km.PrevPage):
 		f.blurAll()
 		n := len(f.fields) + 1
@@ -426,14 +442,19 @@ func (p *datasetsPage) formKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		} else {
 			f.focus = (f.focus + n - 1) % n
 		}
-		return f.focusCmd()
+		return e.Wrap(f.focusCmd())
 	}
+	return e.Wrap(f.edit(msg))
+}
+
+// edit hands an input to the focused field.
+func (f *exampleForm) edit(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	if f.focus < len(f.fields) {
 		ff := &f.fields[f.focus]
 		if ff.area != nil {
 			*ff.area, cmd = ff.area.Update(msg)
-			p.layoutForm() // grow with the text
+			f.layout() // grow with the text
 		} else {
 			*ff.input, cmd = ff.input.Update(msg)
 		}
@@ -441,6 +462,22 @@ func (p *datasetsPage) formKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		f.split, cmd = f.split.Update(msg)
 	}
 	return cmd
+}
+
+// Update takes the save's answer, and what is not a key (a paste) for the
+// focused field.
+func (f *exampleForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	m, ok := msg.(exampleSavedMsg)
+	if !ok {
+		return e.Wrap(f.edit(msg))
+	}
+	f.saving = false
+	if m.err != nil {
+		f.err, f.errField = "save: "+m.err.Error(), -1
+		return nil
+	}
+	e.Close(m)
+	return nil
 }
 
 // parseValue turns what was typed for a field back into a value. A field
@@ -494,17 +531,16 @@ func jsonValue(s string) (any, bool) {
 	return v, true
 }
 
-// saveForm checks the form (in Update: no I/O) and returns the command
-// that writes the example.
-func (p *datasetsPage) saveForm(e *env) tea.Cmd {
-	f := p.form
+// save checks the form (in Update: no I/O) and returns the command that
+// writes the example.
+func (f *exampleForm) save(e *page.Env) tea.Cmd {
 	f.err, f.errField = "", -1
 	sp, err := model.ParseSplit(strings.TrimSpace(f.split.Value()))
 	if err != nil {
 		f.err, f.errField = "split: "+err.Error(), len(f.fields)
 		return nil
 	}
-	ex := &model.Example{Dataset: p.ex.ds.Name, Split: sp, Data: map[string]any{}}
+	ex := &model.Example{Dataset: f.ds.Name, Split: sp, Data: map[string]any{}}
 	if f.orig != nil {
 		ex.ID = f.orig.ID
 	}
@@ -519,23 +555,15 @@ func (p *datasetsPage) saveForm(e *env) tea.Cmd {
 		}
 	}
 	f.saving = true
-	repo, ctx, id, isNew := e.deps.Datasets, e.ctx, f.id, f.orig == nil
-	return func() tea.Msg {
+	repo, ctx, isNew, fromView := f.repo, e.Ctx, f.orig == nil, f.fromView
+	return e.Cmd(func() tea.Msg {
 		saved, err := repo.PutExample(ctx, ex)
-		return exampleSavedMsg{form: id, isNew: isNew, ex: saved, err: err}
-	}
+		return exampleSavedMsg{isNew: isNew, fromView: fromView, ex: saved, err: err}
+	})
 }
 
-func (p *datasetsPage) applySaved(e *env, msg exampleSavedMsg) tea.Cmd {
-	f := p.form
-	if f == nil || f.id != msg.form {
-		return nil
-	}
-	f.saving = false
-	if msg.err != nil {
-		f.err, f.errField = "save: "+msg.err.Error(), -1
-		return nil
-	}
+// applySaved shows a saved example in the table, and in the pane.
+func (p *datasetsPage) applySaved(e *page.Env, msg exampleSavedMsg) tea.Cmd {
 	ex := msg.ex
 	t := &p.ex
 	if msg.isNew {
@@ -560,8 +588,7 @@ func (p *datasetsPage) applySaved(e *env, msg exampleSavedMsg) tea.Cmd {
 		t.rows[i] = p.exampleRow(ex)
 		t.list.SetRows(t.rows)
 	}
-	p.form = nil
-	if f.fromView || msg.isNew {
+	if msg.fromView || msg.isNew {
 		p.exView = &exampleView{ex: ex}
 	}
 	verb := "saved"
@@ -569,13 +596,13 @@ func (p *datasetsPage) applySaved(e *env, msg exampleSavedMsg) tea.Cmd {
 		verb = "added"
 	}
 	// The counts on the list changed.
-	return tea.Batch(notice(fmt.Sprintf("%s example %s in %s", verb, ex.ID, ex.Dataset)), p.refresh(e.ctx, e.deps.Datasets))
+	return tea.Batch(page.Notice(fmt.Sprintf("%s example %s in %s", verb, ex.ID, ex.Dataset)), p.refresh(e))
 }
 
-func (p *datasetsPage) renderForm() string {
-	s := p.styles
-	f := p.form
-	d := p.ex.ds
+// Render draws the form over the whole body.
+func (f *exampleForm) Render(func() string) string {
+	s := f.styles
+	d := f.ds
 	title := s.Title.Render(d.Name) + s.Muted.Render("  new example")
 	if f.orig != nil {
 		title = s.Title.Render(d.Name) + s.Muted.Render(fmt.Sprintf("  edit example %s", f.orig.ID))
@@ -620,7 +647,7 @@ func (p *datasetsPage) renderForm() string {
 	if f.focus == len(f.fields) {
 		focusEnd = len(lines)
 	}
-	h := max(p.height-2, 1)
+	h := max(f.height-2, 1)
 	// Scroll so that the focused input is in view.
 	off := 0
 	if len(lines) > h {
@@ -637,7 +664,7 @@ func (p *datasetsPage) renderForm() string {
 	default:
 		hint = s.Muted.Render("ctrl+s save · tab/shift+tab next/previous field · esc cancel")
 	}
-	return layout.Fit(title, p.width, 1) + "\n" + layout.Fit(body, p.width, h) + "\n" + layout.Fit(hint, p.width, 1)
+	return layout.Fit(title, f.width, 1) + "\n" + layout.Fit(body, f.width, h) + "\n" + layout.Fit(hint, f.width, 1)
 }
 
 // typeLabel names a value's type in the form's labels, for the values

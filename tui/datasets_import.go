@@ -24,70 +24,44 @@ import (
 	"github.com/signet-dspy/signet/model/datafile"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // Importing a file (I): a file picker limited to the dataset formats, then
-// a small form (dataset name, input keys, split, field types), then the import itself,
-// run by a command through Datasets.ImportFile (the path of `signet
-// dataset import`), with progress, cancellable by esc.
+// over it a small form (dataset name, input keys, split, field types), then
+// the import itself, run by a command through Datasets.ImportFile (the path
+// of `signet dataset import`), with progress, cancellable by esc. The form
+// ends with importedMsg, which the picker passes on to the page.
 
 var importExts = []string{".jsonl", ".json", ".csv"}
 
 const importTick = 100 * time.Millisecond
 
-// importPreviewMsg carries the fields of the picked file's first record.
-type importPreviewMsg struct {
-	id     uint64
-	fields []string
-	err    error
-}
-
-// importDoneMsg is the end of an import.
-type importDoneMsg struct {
-	id  uint64
-	ds  *model.Dataset
-	err error
-}
-
-// importTickMsg animates a running import and samples its progress.
-type importTickMsg struct {
-	id  uint64
-	now time.Time
-}
-
-type importStage int
-
-const (
-	stagePick importStage = iota
-	stageForm
+// Messages of the import.
+type (
+	// importPreviewMsg carries the fields of the picked file's first record.
+	importPreviewMsg struct {
+		fields []string
+		err    error
+	}
+	// importDoneMsg is the end of an import.
+	importDoneMsg struct {
+		ds  *model.Dataset
+		err error
+	}
+	// importTickMsg animates a running import and samples its progress.
+	importTickMsg struct{ now time.Time }
+	// importedMsg is the import's result: the dataset path went into.
+	importedMsg struct {
+		path string
+		ds   *model.Dataset
+	}
 )
 
-type importer struct {
-	id     uint64
-	stage  importStage
-	picker filepicker.Model
-	bad    string // a file of another type was chosen
-
-	path   string
-	inputs []*textinput.Model // name, input keys, split, field types
-	focus  int
-
-	fields     []string // the first record's fields
-	previewErr error
-	err        error // the last import's error
-
-	running  bool
-	started  time.Time
-	now      time.Time
-	progress *atomic.Uint64 // float64 bits of the share read, written by the import
-	shown    float64
-	frame    int
-	cancel   context.CancelFunc
-}
-
-// importStartDir is where the picker opens: the working directory, else
-// the workspace's parent.
+// importStartDir is where the picker opens: the directory set, else the
+// working directory, else the workspace's parent.
 func (p *datasetsPage) importStartDir() string {
 	if p.importDir != "" {
 		return p.importDir
@@ -117,57 +91,186 @@ func pickerStyles(s *themes.Styles) filepicker.Styles {
 	}
 }
 
-func (p *datasetsPage) openImporter(e *env) tea.Cmd {
-	p.seq++
+// filePicker chooses the file to import; the form opens over it, and esc
+// in the form comes back here.
+type filePicker struct {
+	styles *themes.Styles
+	keys   keys.Map
+	clock  page.Clock
+	repo   Datasets
+	picker filepicker.Model
+	read   bool   // the directory has been read once
+	bad    string // a file of another type was chosen
+
+	width, height int
+}
+
+func newFilePicker(s *themes.Styles, km keys.Map, clock page.Clock, repo Datasets, dir string) *filePicker {
 	fp := filepicker.New()
-	fp.CurrentDirectory = p.importStartDir()
+	fp.CurrentDirectory = dir
 	fp.AllowedTypes = importExts
 	fp.ShowPermissions = false
 	fp.ShowSize = false // a directory's size is the file system's business, not the user's
 	fp.AutoHeight = false
 	fp.Cursor = "›"
 	fp.KeyMap.Back = key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
-	fp.Styles = pickerStyles(p.styles)
-	p.imp = &importer{id: p.seq, picker: fp}
-	p.layoutImporter()
-	return fp.Init()
+	fp.Styles = pickerStyles(s)
+	return &filePicker{styles: s, keys: km, clock: clock, repo: repo, picker: fp}
 }
 
-func (p *datasetsPage) layoutImporter() {
-	if p.imp == nil {
-		return
+// Enter reads the directory, the first time.
+func (f *filePicker) Enter(e *page.Env) tea.Cmd {
+	if f.read {
+		return nil
 	}
-	p.imp.picker.SetHeight(max(p.height-3, 1))
-	for _, in := range p.imp.inputs {
-		in.SetWidth(max(min(p.width-4, 60), 10))
+	f.read = true
+	return e.Wrap(f.picker.Init())
+}
+
+func (f *filePicker) Typing() bool { return false }
+
+func (f *filePicker) SetSize(w, h int) {
+	f.width, f.height = w, h
+	f.picker.SetHeight(max(h-3, 1))
+}
+
+func (f *filePicker) Restyle() { f.picker.Styles = pickerStyles(f.styles) }
+
+func (f *filePicker) Bindings() []key.Binding {
+	km := f.keys
+	parent := key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
+	return []key.Binding{keys.As(km.Open, "open/choose"), parent, km.Up, km.Down, keys.As(km.Back, "cancel")}
+}
+
+// Update takes the picker's directory listings, and the form's result.
+func (f *filePicker) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(importedMsg); ok {
+		e.Close(m)
+		return nil
+	}
+	var cmd tea.Cmd
+	f.picker, cmd = f.picker.Update(msg)
+	return e.Wrap(cmd)
+}
+
+func (f *filePicker) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(msg, f.keys.Back) {
+		e.Close(nil)
+		return nil
+	}
+	f.bad = ""
+	var cmd tea.Cmd
+	f.picker, cmd = f.picker.Update(msg)
+	if ok, path := f.picker.DidSelectFile(msg); ok {
+		e.Push(newImportForm(f.styles, f.keys, f.clock, f.repo, path))
+		return nil
+	}
+	if ok, path := f.picker.DidSelectDisabledFile(msg); ok {
+		f.bad = fmt.Sprintf("%s is not a .jsonl, .json or .csv file", filepath.Base(path))
+	}
+	return e.Wrap(cmd)
+}
+
+func (f *filePicker) Mouse(*page.Env, tea.MouseMsg, int, int) tea.Cmd { return nil }
+
+func (f *filePicker) Render(func() string) string {
+	s := f.styles
+	w, h := f.width, f.height
+	title := s.Title.Render("Import a dataset file") + s.Muted.Render("  "+strings.Join(importExts, " "))
+	dir := s.Muted.Render(f.picker.CurrentDirectory)
+	hint := s.Muted.Render("enter open/choose · h parent directory · j/k move · esc cancel")
+	if f.bad != "" {
+		hint = s.Warning.Render(f.bad)
+	}
+	return layout.Fit(title, w, 1) + "\n" + layout.Fit(dir, w, 1) + "\n" + layout.Fit(f.picker.View(), w, max(h-3, 1)) + "\n" + layout.Fit(hint, w, 1)
+}
+
+// importForm names the dataset a picked file goes into, and runs the import.
+type importForm struct {
+	styles *themes.Styles
+	keys   keys.Map
+	clock  page.Clock
+	repo   Datasets
+
+	path    string
+	inputs  []*textinput.Model // name, input keys, split, field types
+	focus   int
+	entered bool
+
+	fields     []string // the first record's fields
+	previewErr error
+	err        error // the last import's error
+
+	running  bool
+	started  time.Time
+	now      time.Time
+	progress *atomic.Uint64 // float64 bits of the share read, written by the import
+	shown    float64
+	frame    int
+	cancel   context.CancelFunc
+
+	width, height int
+}
+
+func newImportForm(s *themes.Styles, km keys.Map, clock page.Clock, repo Datasets, path string) *importForm {
+	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return &importForm{styles: s, keys: km, clock: clock, repo: repo, path: path, inputs: []*textinput.Model{
+		newInput(s, stem, "dataset name"),
+		newInput(s, "", "e.g. question (none: leave empty)"),
+		newInput(s, "", "train (default), validation or test"),
+		newInput(s, "", "e.g. score=float,tags=list[str] (none: CSV cells stay text)"),
+	}}
+}
+
+// Enter focuses the name and reads the file's first record's fields.
+func (m *importForm) Enter(e *page.Env) tea.Cmd {
+	if m.entered {
+		return nil
+	}
+	m.entered = true
+	path := m.path
+	return tea.Batch(e.Wrap(m.focusOn(0)), e.Cmd(func() tea.Msg {
+		fields, err := previewFields(path)
+		return importPreviewMsg{fields: fields, err: err}
+	}))
+}
+
+func (m *importForm) Typing() bool { return !m.running }
+
+func (m *importForm) SetSize(w, h int) {
+	m.width, m.height = w, h
+	for _, in := range m.inputs {
+		in.SetWidth(max(min(w-4, 60), 10))
 	}
 }
 
-func (m *importer) typing() bool { return m.stage == stageForm && !m.running }
+func (m *importForm) Bindings() []key.Binding {
+	km := m.keys
+	if m.running {
+		return []key.Binding{keys.As(km.Back, "cancel import")}
+	}
+	return []key.Binding{keys.As(km.Save, "import"), keys.As(km.NextPage, "next field"), keys.As(km.PrevPage, "previous field"),
+		keys.As(km.Back, "back to files")}
+}
 
-// update takes the picker's directory listings and the import's messages.
-func (m *importer) update(e *env, p *datasetsPage, msg tea.Msg) tea.Cmd {
+// Update takes the preview, the ticks and the end of the import.
+func (m *importForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case importPreviewMsg:
-		if msg.id == m.id {
-			m.fields, m.previewErr = msg.fields, msg.err
-			if v := m.inputs[1]; v.Value() == "" {
-				v.SetValue(strings.Join(guessInputs(msg.fields), ","))
-			}
+		m.fields, m.previewErr = msg.fields, msg.err
+		if v := m.inputs[1]; v.Value() == "" {
+			v.SetValue(strings.Join(guessInputs(msg.fields), ","))
 		}
 		return nil
 	case importTickMsg:
-		if msg.id != m.id || !m.running {
+		if !m.running {
 			return nil
 		}
 		m.frame++
 		m.now = msg.now
 		m.shown = math.Float64frombits(m.progress.Load())
-		return importTickCmd(m.id)
+		return m.tick(e)
 	case importDoneMsg:
-		if msg.id != m.id {
-			return nil
-		}
 		m.running = false
 		m.cancel()
 		if msg.err != nil {
@@ -178,41 +281,23 @@ func (m *importer) update(e *env, p *datasetsPage, msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		p.imp = nil
-		return tea.Batch(
-			notice(fmt.Sprintf("imported %s into dataset %s (%s)", filepath.Base(m.path), msg.ds.Name, format.Examples(msg.ds.Size()))),
-			p.refreshSelect(e.ctx, e.deps.Datasets, msg.ds.Name))
+		e.Close(importedMsg{path: m.path, ds: msg.ds})
+		return nil
 	}
-	if m.stage == stagePick {
+	if !m.running { // a paste
 		var cmd tea.Cmd
-		m.picker, cmd = m.picker.Update(msg)
-		return cmd
+		*m.inputs[m.focus], cmd = m.inputs[m.focus].Update(msg)
+		return e.Wrap(cmd)
 	}
 	return nil
 }
 
-func importTickCmd(id uint64) tea.Cmd {
-	return tea.Tick(importTick, func(t time.Time) tea.Msg { return importTickMsg{id: id, now: t} })
+func (m *importForm) tick(e *page.Env) tea.Cmd {
+	return e.After(importTick, func(t time.Time) tea.Msg { return importTickMsg{now: t} })
 }
 
-func (m *importer) key(e *env, p *datasetsPage, msg tea.KeyPressMsg) tea.Cmd {
-	km := e.keys
-	if m.stage == stagePick {
-		if key.Matches(msg, km.Back) {
-			p.imp = nil
-			return nil
-		}
-		m.bad = ""
-		var cmd tea.Cmd
-		m.picker, cmd = m.picker.Update(msg)
-		if ok, path := m.picker.DidSelectFile(msg); ok {
-			return m.picked(p, path)
-		}
-		if ok, path := m.picker.DidSelectDisabledFile(msg); ok {
-			m.bad = fmt.Sprintf("%s is not a .jsonl, .json or .csv file", filepath.Base(path))
-		}
-		return cmd
-	}
+func (m *importForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := m.keys
 	if m.running {
 		if key.Matches(msg, km.Back) {
 			m.cancel() // the import ends with context.Canceled and imports nothing
@@ -221,46 +306,30 @@ func (m *importer) key(e *env, p *datasetsPage, msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		m.stage, m.err, m.previewErr, m.fields = stagePick, nil, nil, nil
+		e.Close(nil) // back to the files
 		return nil
 	case key.Matches(msg, km.Save):
 		return m.start(e)
 	case msg.Code == tea.KeyEnter && m.focus == len(m.inputs)-1:
 		return m.start(e)
 	case key.Matches(msg, km.NextPage), msg.Code == tea.KeyEnter:
-		return m.focusOn((m.focus + 1) % len(m.inputs))
+		return e.Wrap(m.focusOn((m.focus + 1) % len(m.inputs)))
 	case key.Matches(msg, km.PrevPage):
-		return m.focusOn((m.focus + len(m.inputs) - 1) % len(m.inputs))
+		return e.Wrap(m.focusOn((m.focus + len(m.inputs) - 1) % len(m.inputs)))
 	}
 	var cmd tea.Cmd
 	*m.inputs[m.focus], cmd = m.inputs[m.focus].Update(msg)
-	return cmd
+	return e.Wrap(cmd)
 }
 
-func (m *importer) focusOn(i int) tea.Cmd {
+func (m *importForm) Mouse(*page.Env, tea.MouseMsg, int, int) tea.Cmd { return nil }
+
+func (m *importForm) focusOn(i int) tea.Cmd {
 	for _, in := range m.inputs {
 		in.Blur()
 	}
 	m.focus = i
 	return m.inputs[i].Focus()
-}
-
-// picked moves to the form for path and reads its first record's fields.
-func (m *importer) picked(p *datasetsPage, path string) tea.Cmd {
-	m.stage, m.path, m.err, m.previewErr, m.fields = stageForm, path, nil, nil, nil
-	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	m.inputs = []*textinput.Model{
-		newInput(p.styles, stem, "dataset name"),
-		newInput(p.styles, "", "e.g. question (none: leave empty)"),
-		newInput(p.styles, "", "train (default), validation or test"),
-		newInput(p.styles, "", "e.g. score=float,tags=list[str] (none: CSV cells stay text)"),
-	}
-	p.layoutImporter()
-	id := m.id
-	return tea.Batch(m.focusOn(0), func() tea.Msg {
-		fields, err := previewFields(path)
-		return importPreviewMsg{id: id, fields: fields, err: err}
-	})
 }
 
 // previewFields reads the fields of a file's first record.
@@ -303,7 +372,7 @@ func guessInputs(fields []string) []string {
 }
 
 // start checks the form and runs the import as a command.
-func (m *importer) start(e *env) tea.Cmd {
+func (m *importForm) start(e *page.Env) tea.Cmd {
 	name := strings.TrimSpace(m.inputs[0].Value())
 	if err := model.ValidName("dataset", name); err != nil {
 		m.err = err
@@ -318,40 +387,30 @@ func (m *importer) start(e *env) tea.Cmd {
 		}
 		split = sp
 	}
-	repo := e.deps.Datasets
+	repo := m.repo
 	if repo == nil {
 		m.err = errors.New("no dataset repository configured")
 		return nil
 	}
-	ctx, cancel := context.WithCancel(e.ctx)
+	ctx, cancel := context.WithCancel(e.Ctx)
 	m.cancel = cancel
 	m.running, m.err, m.shown, m.frame = true, nil, 0, 0
-	m.started = time.Now()
+	m.started = e.Now()
 	m.now = m.started
 	m.progress = new(atomic.Uint64)
 	prog := m.progress
 	req := ImportRequest{Path: m.path, Name: name, Inputs: strings.TrimSpace(m.inputs[1].Value()), Split: split,
 		Types:    strings.TrimSpace(m.inputs[3].Value()),
 		Progress: func(done float64) { prog.Store(math.Float64bits(done)) }}
-	id := m.id
-	return tea.Batch(importTickCmd(id), func() tea.Msg {
+	return tea.Batch(m.tick(e), e.Cmd(func() tea.Msg {
 		ds, err := repo.ImportFile(ctx, req)
-		return importDoneMsg{id: id, ds: ds, err: err}
-	})
+		return importDoneMsg{ds: ds, err: err}
+	}))
 }
 
-func (m *importer) render(p *datasetsPage) string {
-	s := p.styles
-	w, h := p.width, p.height
-	if m.stage == stagePick {
-		title := s.Title.Render("Import a dataset file") + s.Muted.Render("  "+strings.Join(importExts, " "))
-		dir := s.Muted.Render(m.picker.CurrentDirectory)
-		hint := s.Muted.Render("enter open/choose · h parent directory · j/k move · esc cancel")
-		if m.bad != "" {
-			hint = s.Warning.Render(m.bad)
-		}
-		return layout.Fit(title, w, 1) + "\n" + layout.Fit(dir, w, 1) + "\n" + layout.Fit(m.picker.View(), w, max(h-3, 1)) + "\n" + layout.Fit(hint, w, 1)
-	}
+func (m *importForm) Render(func() string) string {
+	s := m.styles
+	w, h := m.width, m.height
 	var b strings.Builder
 	b.WriteString(s.Title.Render("Import "+filepath.Base(m.path)) + "\n")
 	b.WriteString(s.Muted.Render(m.path) + "\n\n")
@@ -381,16 +440,4 @@ func (m *importer) render(p *datasetsPage) string {
 	body := layout.Fit(b.String(), w, max(h-1, 1))
 	hint := s.Muted.Render("ctrl+s import · tab next field · esc back to the files")
 	return body + "\n" + layout.Fit(hint, w, 1)
-}
-
-// refreshSelect reloads the dataset list and selects name.
-func (p *datasetsPage) refreshSelect(ctx context.Context, repo Datasets, name string) tea.Cmd {
-	if repo == nil {
-		return nil
-	}
-	p.loading = true
-	return func() tea.Msg {
-		ds, err := repo.ListDatasets(ctx)
-		return datasetsLoadedMsg{datasets: ds, err: err, selectName: name}
-	}
 }

@@ -10,8 +10,11 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // The statistics view (S): fields, fill rate, average length per field and
@@ -21,111 +24,117 @@ import (
 // statsPageSize is how many examples each step of the computation reads.
 const statsPageSize = 1000
 
-// statsPageMsg is one step of a statistics run: the statistics so far.
+// statsPageMsg is one step of a statistics run: the statistics so far, and
+// the step after it (nil after the last).
 type statsPageMsg struct {
-	id    uint64
 	stats *model.DatasetStats // a snapshot; the counter stays with the commands
-	next  string
+	next  tea.Cmd
 	err   error
 }
 
 type statsView struct {
-	id     uint64
+	page.Defaults
+	styles *themes.Styles
+	keys   keys.Map
+	repo   Datasets
 	ds     *model.Dataset // a private copy
 	total  int            // the dataset's size, for the progress
 	stats  *model.DatasetStats
 	done   bool
 	err    error
 	cancel context.CancelFunc
+
+	width, height int
 }
 
-// openStats starts computing d's statistics.
-func (p *datasetsPage) openStats(e *env, d *model.Dataset) tea.Cmd {
-	p.seq++
-	ctx, cancel := context.WithCancel(e.ctx)
+// newStatsView computes d's statistics once it is pushed.
+func newStatsView(s *themes.Styles, km keys.Map, repo Datasets, d *model.Dataset) *statsView {
 	dc := *d
 	dc.Fields, dc.InputKeys = slices.Clone(d.Fields), slices.Clone(d.InputKeys)
-	v := &statsView{id: p.seq, ds: &dc, total: d.Size(), cancel: cancel}
+	v := &statsView{styles: s, keys: km, repo: repo, ds: &dc, total: d.Size()}
 	v.stats = new(model.StatsCounter).Stats(&dc)
-	p.stats = v
-	return statsStep(ctx, e.deps.Datasets, v.id, &dc, new(model.StatsCounter), "")
+	return v
+}
+
+// Enter starts the computation.
+func (v *statsView) Enter(e *page.Env) tea.Cmd {
+	if v.cancel != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(e.Ctx)
+	v.cancel = cancel
+	return statsStep(ctx, e.Cmd, v.repo, v.ds, new(model.StatsCounter), "")
 }
 
 // statsStep reads the page at cursor into counter. The counter belongs to
-// the chain of commands: Update only ever sees snapshots.
-func statsStep(ctx context.Context, repo Datasets, id uint64, d *model.Dataset, counter *model.StatsCounter, cursor string) tea.Cmd {
-	return func() tea.Msg {
+// the chain of commands: Update only ever sees snapshots. cmd addresses
+// each step's message to the view.
+func statsStep(ctx context.Context, cmd func(func() tea.Msg) tea.Cmd, repo Datasets, d *model.Dataset, counter *model.StatsCounter, cursor string) tea.Cmd {
+	return cmd(func() tea.Msg {
 		if repo == nil {
-			return statsPageMsg{id: id, err: fmt.Errorf("no dataset repository configured")}
+			return statsPageMsg{err: fmt.Errorf("no dataset repository configured")}
 		}
 		exs, next, err := repo.ListExamples(ctx, d.Name, "", cursor, statsPageSize)
 		if err != nil {
-			return statsPageMsg{id: id, err: err}
+			return statsPageMsg{err: err}
 		}
 		for _, e := range exs {
 			counter.Add(e)
 		}
-		msg := statsPageMsg{id: id, stats: counter.Stats(d), next: next}
+		msg := statsPageMsg{stats: counter.Stats(d)}
 		if next != "" && len(exs) > 0 {
-			// Carry the counter to the next step through the message's
-			// command, so no one else touches it.
-			return statsContinue{msg: msg, step: statsStep(ctx, repo, id, d, counter, next)}
+			// Carry the counter to the next step through the message, so
+			// no one else touches it.
+			msg.next = statsStep(ctx, cmd, repo, d, counter, next)
 		}
-		msg.next = ""
 		return msg
-	}
+	})
 }
 
-// statsContinue is a step that is not the last: Update shows the snapshot
-// and runs step.
-type statsContinue struct {
-	msg  statsPageMsg
-	step tea.Cmd
-}
-
-func (p *datasetsPage) applyStatsStep(e *env, msg statsContinue) tea.Cmd {
-	p.applyStats(e, msg.msg)
-	if v := p.stats; v != nil && v.id == msg.msg.id && v.err == nil {
-		return msg.step
-	}
-	return nil
-}
-
-func (p *datasetsPage) applyStats(e *env, msg statsPageMsg) tea.Cmd {
-	v := p.stats
-	if v == nil || v.id != msg.id {
+func (v *statsView) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	m, ok := msg.(statsPageMsg)
+	if !ok || v.done || v.err != nil {
 		return nil
 	}
-	if msg.err != nil {
-		v.err = msg.err
+	if m.err != nil {
+		v.err = m.err
 		v.cancel()
 		return nil
 	}
-	v.stats = msg.stats
-	if msg.next == "" {
+	v.stats = m.stats
+	if m.next == nil {
 		v.done = true
 		v.cancel()
 	}
-	return nil
+	return m.next
 }
 
-func (p *datasetsPage) statsKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	if key.Matches(msg, e.keys.Back) {
-		if !p.stats.done && p.stats.err == nil {
-			p.stats.cancel()
-			p.stats = nil
-			return notice("statistics cancelled")
-		}
-		p.stats.cancel()
-		p.stats = nil
+func (v *statsView) Typing() bool     { return false }
+func (v *statsView) SetSize(w, h int) { v.width, v.height = w, h }
+
+func (v *statsView) Bindings() []key.Binding {
+	if !v.done && v.err == nil {
+		return []key.Binding{keys.As(v.keys.Back, "cancel")}
+	}
+	return []key.Binding{v.keys.Back}
+}
+
+func (v *statsView) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	if !key.Matches(msg, v.keys.Back) {
+		return nil
+	}
+	e.Close(nil)
+	v.cancel()
+	if !v.done && v.err == nil {
+		return page.Notice("statistics cancelled")
 	}
 	return nil
 }
 
-func (p *datasetsPage) renderStats() string {
-	s := p.styles
-	v := p.stats
+func (v *statsView) Render(func() string) string {
+	s := v.styles
 	st := v.stats
+	w, h := v.width, v.height
 	var b strings.Builder
 	state := ""
 	switch {
@@ -134,24 +143,24 @@ func (p *datasetsPage) renderStats() string {
 	case !v.done:
 		state = s.Muted.Render(fmt.Sprintf("  counting… %s of %s examples · esc to cancel", format.Thousands(st.Examples), format.Thousands(v.total)))
 	}
-	b.WriteString(layout.Fit(s.Title.Render(v.ds.Name)+s.Muted.Render("  statistics")+state, p.width, 1))
+	b.WriteString(layout.Fit(s.Title.Render(v.ds.Name)+s.Muted.Render("  statistics")+state, w, 1))
 	b.WriteString("\n")
 	if !v.done && v.err == nil {
-		b.WriteString(layout.Fit(layout.Bar(s, float64(st.Examples)/float64(max(v.total, 1)), min(p.width, 60)), p.width, 1))
+		b.WriteString(layout.Fit(layout.Bar(s, float64(st.Examples)/float64(max(v.total, 1)), min(w, 60)), w, 1))
 	} else {
-		b.WriteString(layout.Fit("", p.width, 1))
+		b.WriteString(layout.Fit("", w, 1))
 	}
 	b.WriteString("\n")
 	b.WriteString(layout.Fit(s.Subtitle.Render("Splits")+"  "+fmt.Sprintf("%s · train %s · validation %s · test %s",
-		format.Examples(st.Examples), format.Thousands(st.Splits[model.Train]), format.Thousands(st.Splits[model.Validation]), format.Thousands(st.Splits[model.Test])), p.width, 1))
+		format.Examples(st.Examples), format.Thousands(st.Splits[model.Train]), format.Thousands(st.Splits[model.Validation]), format.Thousands(st.Splits[model.Test])), w, 1))
 	b.WriteString("\n\n")
 
 	nameW := len("FIELD")
 	for _, f := range st.Fields {
 		nameW = max(nameW, len([]rune(f.Field)))
 	}
-	nameW = min(nameW, max(p.width/3, 10))
-	barW := dsClamp(p.width-nameW-40, 0, 30)
+	nameW = min(nameW, max(w/3, 10))
+	barW := dsClamp(w-nameW-40, 0, 30)
 	b.WriteString(s.Header.Render(fmt.Sprintf("%-*s  %-5s  %8s  %10s", nameW, "FIELD", "INPUT", "FILLED", "AVG CHARS")))
 	b.WriteString("\n")
 	for _, f := range st.Fields {
@@ -169,5 +178,5 @@ func (p *datasetsPage) renderStats() string {
 	if len(st.Fields) == 0 {
 		b.WriteString(s.Muted.Render("no fields"))
 	}
-	return layout.Fit(b.String(), p.width, p.height)
+	return layout.Fit(b.String(), w, h)
 }

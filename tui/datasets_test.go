@@ -313,7 +313,7 @@ func TestDatasetsNavigationAndFilter(t *testing.T) {
 		}
 	}
 	m = send(t, m, keyText("/"))
-	if !m.datasets.typing() {
+	if !m.datasets.Typing() {
 		t.Fatal("/ did not open the filter prompt")
 	}
 	m = typeText(t, m, "qa") // q is text here, not quit

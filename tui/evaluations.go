@@ -1,9 +1,9 @@
 package tui
 
 // Evaluations from the Programs page (issue 14): `E` on a program opens a
-// screen with the form that starts an evaluation and the program's
-// evaluations, live while they run; enter shows one's examples, and enter
-// on an example opens its execution's trace.
+// screen of the program's evaluations, live while they run, with the form
+// that starts one over it; enter shows one's examples, and enter on an
+// example opens its execution's trace.
 
 import (
 	"context"
@@ -25,6 +25,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // Evaluations runs and reads evaluations (the owner's API, in cmd). It is
@@ -49,60 +50,47 @@ type EvaluationRequest struct {
 	LM      string
 }
 
-// evaluateProgramMsg opens the evaluations screen of a program (the
-// Programs page sends it on E).
-type evaluateProgramMsg struct{ program *model.Program }
-
-func evaluateProgram(p *model.Program) tea.Cmd {
-	if p == nil {
-		return nil
-	}
-	return func() tea.Msg { return evaluateProgramMsg{program: p} }
-}
-
-// Messages of the evaluations screen; each carries the screen's gen.
+// Messages of the evaluations screen and its form.
 type (
 	evalsLoadedMsg struct {
-		gen   uint64
 		evals []*model.Evaluation
 		err   error
 	}
+	// evalStartedMsg answers the form's start; the form ends with it.
 	evalStartedMsg struct {
-		gen uint64
 		v   *model.Evaluation
 		err error
 	}
 	evalDetailMsg struct {
-		gen     uint64
 		v       *model.Evaluation
 		results []*model.EvalResult
 		err     error
 	}
 	evalCancelledMsg struct {
-		gen uint64
 		id  model.ID
 		err error
 	}
-	evalTickMsg struct{ gen, tick uint64 }
+	evalTickMsg struct{ tick uint64 }
 )
 
 type evalView int
 
 const (
-	evalForm evalView = iota
-	evalList
+	evalList evalView = iota
 	evalResults
 )
 
-// evalScreen is the screen of one program's evaluations.
+// evalScreen is the screen of one program's evaluations. It opens with
+// the form over it (once the list has loaded, so the form starts from the
+// last evaluation).
 type evalScreen struct {
-	styles  *themes.Styles
-	session *runSession
-	gen     uint64
-	program *model.Program
-	view    evalView
+	page.Defaults
+	scr      *screens
+	styles   *themes.Styles
+	program  *model.Program
+	view     evalView
+	formOnce bool // the form has been opened over the list
 
-	form    dialog.Fields
 	list    components.List
 	evals   []*model.Evaluation
 	loaded  bool
@@ -140,34 +128,21 @@ var resultColumns = []components.Column{
 	{Title: "EXECUTION", Width: 9},
 }
 
-func newEvalScreen(s *themes.Styles, session *runSession, p *model.Program) *evalScreen {
-	es := &evalScreen{styles: s, session: session, gen: screenGen.Add(1), program: p, view: evalForm,
+func newEvalScreen(scr *screens, p *model.Program) *evalScreen {
+	s := scr.styles
+	return &evalScreen{scr: scr, styles: s, program: p, view: evalList,
 		list: components.NewList(evalColumns, 2, components.ThemeStyles(s)), resultList: components.NewList(resultColumns, 4, components.ThemeStyles(s))}
-	es.form = newEvalForm(p, nil)
-	return es
 }
 
-// newEvalForm starts from the last evaluation of the program, if any: the
-// usual next step is the same data and metric on a new version.
-func newEvalForm(p *model.Program, last *model.Evaluation) dialog.Fields {
-	data, metric, labels, lm := "", metricChoices[0], "", ""
-	if last != nil {
-		data, metric, lm = last.Data.String(), last.Metric.Spelling(), last.LM
-		if !last.Labels.Guessed {
-			labels = strings.Join(last.Labels.Labels, ",")
-		}
-	}
-	return dialog.Fields{Title: fmt.Sprintf("Evaluate %s v%d", p.Name, p.Version), Fields: []dialog.Field{
-		{Label: "dataset", Value: data, Help: "DATASET or DATASET:SPLIT"},
-		{Label: "metric", Value: metric, Choices: metricChoices, Help: "←/→ for built-ins, or type file.py:function or judge:SIGNATURE"},
-		{Label: "labels", Value: labels, Help: "optional: a,b (default: the program's outputs the dataset has)"},
-		{Label: "lm", Value: lm, Help: "LM profile, optional"},
-	}, Note: "Every example runs as an execution (see Executions); a failed one scores 0 and counts, as in dspy.Evaluate."}
+func (es *evalScreen) Typing() bool { return false }
+
+// Restyle picks up a theme switched in place.
+func (es *evalScreen) Restyle() {
+	es.list.SetStyles(components.ThemeStyles(es.styles))
+	es.resultList.SetStyles(components.ThemeStyles(es.styles))
 }
 
-func (es *evalScreen) typing() bool { return es.view == evalForm }
-
-func (es *evalScreen) setSize(w, h int) {
+func (es *evalScreen) SetSize(w, h int) {
 	es.width, es.height = w, h
 	es.list.SetHeight(es.listHeight())
 	es.resultList.SetHeight(es.resultsHeight())
@@ -179,30 +154,30 @@ func (es *evalScreen) listHeight() int    { return max(es.height-1-es.paneHeight
 func (es *evalScreen) resultsHeight() int { return max(es.height-2-es.paneHeight(), 3) }
 
 // enter (re)loads what the screen shows: on opening, and back from a trace.
-func (es *evalScreen) enter(e *env) tea.Cmd {
+func (es *evalScreen) Enter(e *page.Env) tea.Cmd {
 	if es.view == evalResults && es.detail != nil {
 		return es.loadDetail(e, es.detail.ID)
 	}
 	return es.load(e)
 }
 
-func (es *evalScreen) load(e *env) tea.Cmd {
-	svc, ctx, gen, name := e.deps.Evaluations, e.ctx, es.gen, es.program.Name
-	return func() tea.Msg {
+func (es *evalScreen) load(e *page.Env) tea.Cmd {
+	svc, ctx, name := es.scr.evals, e.Ctx, es.program.Name
+	return e.Cmd(func() tea.Msg {
 		if svc == nil {
-			return evalsLoadedMsg{gen: gen, err: fmt.Errorf("no evaluation service configured")}
+			return evalsLoadedMsg{err: fmt.Errorf("no evaluation service configured")}
 		}
 		vs, err := svc.ListEvaluations(ctx, name)
-		return evalsLoadedMsg{gen: gen, evals: vs, err: err}
-	}
+		return evalsLoadedMsg{evals: vs, err: err}
+	})
 }
 
-func (es *evalScreen) loadDetail(e *env, id model.ID) tea.Cmd {
-	svc, ctx, gen := e.deps.Evaluations, e.ctx, es.gen
-	return func() tea.Msg {
+func (es *evalScreen) loadDetail(e *page.Env, id model.ID) tea.Cmd {
+	svc, ctx := es.scr.evals, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		v, rs, err := svc.Evaluation(ctx, id)
-		return evalDetailMsg{gen: gen, v: v, results: rs, err: err}
-	}
+		return evalDetailMsg{v: v, results: rs, err: err}
+	})
 }
 
 // active reports whether what the screen shows is still running.
@@ -214,71 +189,63 @@ func (es *evalScreen) active() bool {
 }
 
 // poll schedules the next reload while something runs.
-func (es *evalScreen) poll() tea.Cmd {
+func (es *evalScreen) poll(e *page.Env) tea.Cmd {
 	if es.polling || !es.active() {
 		return nil
 	}
 	es.polling = true
 	es.tickGen++
-	gen, tick := es.gen, es.tickGen
-	return pollTick(optPollEvery, func(time.Time) tea.Msg { return evalTickMsg{gen: gen, tick: tick} })
+	tick := es.tickGen
+	return e.After(optPollEvery, func(time.Time) tea.Msg { return evalTickMsg{tick: tick} })
 }
 
-func (es *evalScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
+func (es *evalScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case evalsLoadedMsg:
-		if msg.gen != es.gen {
-			return es, nil
-		}
 		es.loaded, es.err = true, msg.err
 		if msg.err == nil {
-			first := es.evals == nil
 			es.setEvals(msg.evals)
-			if first && len(msg.evals) > 0 && es.view == evalForm && es.form.Value("dataset") == "" {
-				es.form = newEvalForm(es.program, msg.evals[0])
-			}
 		}
-		return es, es.poll()
+		if !es.formOnce {
+			// The form opens over the list, from the last evaluation.
+			es.formOnce = true
+			var last *model.Evaluation
+			if len(es.evals) > 0 {
+				last = es.evals[0]
+			}
+			e.Push(newEvalForm(es.scr, es.program, last))
+		}
+		return es.poll(e)
 	case evalDetailMsg:
-		if msg.gen != es.gen || es.view != evalResults {
-			return es, nil
+		if es.view != evalResults {
+			return nil
 		}
 		es.detailErr = msg.err
 		if msg.err == nil {
 			es.setResults(msg.v, msg.results)
 		}
-		return es, es.poll()
+		return es.poll(e)
 	case evalTickMsg:
-		if msg.gen != es.gen || msg.tick != es.tickGen {
-			return es, nil
+		if msg.tick != es.tickGen {
+			return nil
 		}
 		es.polling = false
 		if es.view == evalResults && es.detail != nil {
-			return es, es.loadDetail(e, es.detail.ID)
+			return es.loadDetail(e, es.detail.ID)
 		}
-		return es, es.load(e)
-	case evalStartedMsg:
-		if msg.gen != es.gen {
-			return es, nil
-		}
-		if msg.err != nil {
-			es.form.Err = msg.err.Error()
-			return es, nil
-		}
+		return es.load(e)
+	case evalStartedMsg: // the form's result: it started
 		es.view = evalList
 		es.setEvals(append([]*model.Evaluation{msg.v}, es.evals...))
 		es.list.Top()
-		return es, tea.Batch(notice(fmt.Sprintf("evaluating %s v%d on %s (%s)", msg.v.Program, msg.v.Version, msg.v.Data, format.RunID(msg.v.ID))), es.load(e))
+		return tea.Batch(page.Notice(fmt.Sprintf("evaluating %s v%d on %s (%s)", msg.v.Program, msg.v.Version, msg.v.Data, format.RunID(msg.v.ID))), es.load(e))
 	case evalCancelledMsg:
-		if msg.gen != es.gen {
-			return es, nil
-		}
 		if msg.err != nil {
-			return es, noticeErr(fmt.Errorf("cancel evaluation %s: %w", format.RunID(msg.id), msg.err))
+			return page.NoticeErr(fmt.Errorf("cancel evaluation %s: %w", format.RunID(msg.id), msg.err))
 		}
-		return es, tea.Batch(notice("cancelling evaluation "+format.RunID(msg.id)), es.load(e))
+		return tea.Batch(page.Notice("cancelling evaluation "+format.RunID(msg.id)), es.load(e))
 	}
-	return es, nil
+	return nil
 }
 
 func (es *evalScreen) setEvals(vs []*model.Evaluation) {
@@ -345,91 +312,142 @@ func (es *evalScreen) selectedResult() *model.EvalResult {
 	return nil
 }
 
-func (es *evalScreen) bindings() []key.Binding {
+func (es *evalScreen) Bindings() []key.Binding {
 	k := keys.Hint
 	switch es.view {
-	case evalForm:
-		return []key.Binding{k("ctrl+s", "start the evaluation"), k("tab", "next field"), k("esc", "the program's evaluations")}
 	case evalResults:
 		return []key.Binding{k("enter", "open the example's trace"), k("j/k", "move"), k("esc", "back to the evaluations")}
 	}
 	return []key.Binding{k("n", "new evaluation"), k("enter", "the examples"), k("x", "cancel evaluation"), k("esc", "back")}
 }
 
-func (es *evalScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
-	km := e.keys
-	switch es.view {
-	case evalForm:
-		switch es.form.Key(km, msg) {
-		case dialog.FieldsCancel:
-			es.view = evalList
-		case dialog.FieldsSubmit:
-			return es, es.submit(e)
-		}
-		return es, nil
-	case evalResults:
+func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.Keys
+	if es.view == evalResults {
 		switch {
 		case key.Matches(msg, km.Back):
 			es.view, es.detail, es.results, es.detailErr = evalList, nil, nil, nil
 			es.polling = false
-			return es, es.load(e)
+			return es.load(e)
 		case key.Matches(msg, km.Open):
 			if r := es.selectedResult(); r != nil && !r.Execution.IsZero() {
-				return newTraceScreen(es.styles, es.session, r.Execution, es), nil
+				e.Push(newTraceScreen(es.scr, r.Execution)) // esc comes back here
 			}
 		default:
 			es.resultList.Navigate(msg, km)
 		}
-		return es, nil
+		return nil
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		return nil, nil
+		e.Close(nil)
 	case key.Matches(msg, km.New):
-		es.form = newEvalForm(es.program, es.selected())
-		es.view = evalForm
+		e.Push(newEvalForm(es.scr, es.program, es.selected()))
 	case key.Matches(msg, km.Open):
 		if v := es.selected(); v != nil {
 			es.view, es.detail, es.results, es.detailErr = evalResults, v, nil, nil
 			es.resultList.SetRows(nil)
 			es.polling = false
-			return es, es.loadDetail(e, v.ID)
+			return es.loadDetail(e, v.ID)
 		}
 	case key.Matches(msg, km.Cancel):
 		if v := es.selected(); v != nil && !v.State.Terminal() {
-			svc, ctx, gen, id := e.deps.Evaluations, e.ctx, es.gen, v.ID
-			return es, func() tea.Msg { return evalCancelledMsg{gen: gen, id: id, err: svc.CancelEvaluation(ctx, id)} }
+			svc, ctx, id := es.scr.evals, e.Ctx, v.ID
+			return e.Cmd(func() tea.Msg { return evalCancelledMsg{id: id, err: svc.CancelEvaluation(ctx, id)} })
 		}
 	default:
 		es.list.Navigate(msg, km)
 	}
-	return es, nil
+	return nil
 }
 
-func (es *evalScreen) submit(e *env) tea.Cmd {
-	f := &es.form
-	req := EvaluationRequest{Program: es.program.Name, Version: es.program.Version, Data: f.Value("dataset"),
-		Metric: f.Value("metric"), Labels: f.Value("labels"), LM: f.Value("lm")}
+// evalForm starts an evaluation of a program; it ends when the service
+// has started one, and shows the service's refusal otherwise.
+type evalForm struct {
+	page.Defaults
+	scr     *screens
+	program *model.Program
+	fields  dialog.Fields
+
+	width, height int
+}
+
+// newEvalForm starts from the last evaluation of the program, if any: the
+// usual next step is the same data and metric on a new version.
+func newEvalForm(scr *screens, p *model.Program, last *model.Evaluation) *evalForm {
+	data, metric, labels, lm := "", metricChoices[0], "", ""
+	if last != nil {
+		data, metric, lm = last.Data.String(), last.Metric.Spelling(), last.LM
+		if !last.Labels.Guessed {
+			labels = strings.Join(last.Labels.Labels, ",")
+		}
+	}
+	return &evalForm{scr: scr, program: p, fields: dialog.Fields{Title: fmt.Sprintf("Evaluate %s v%d", p.Name, p.Version), Fields: []dialog.Field{
+		{Label: "dataset", Value: data, Help: "DATASET or DATASET:SPLIT"},
+		{Label: "metric", Value: metric, Choices: metricChoices, Help: "←/→ for built-ins, or type file.py:function or judge:SIGNATURE"},
+		{Label: "labels", Value: labels, Help: "optional: a,b (default: the program's outputs the dataset has)"},
+		{Label: "lm", Value: lm, Help: "LM profile, optional"},
+	}, Note: "Every example runs as an execution (see Executions); a failed one scores 0 and counts, as in dspy.Evaluate."}}
+}
+
+func (f *evalForm) Typing() bool     { return true }
+func (f *evalForm) SetSize(w, h int) { f.width, f.height = w, h }
+
+func (f *evalForm) Bindings() []key.Binding {
+	k := keys.Hint
+	return []key.Binding{k("ctrl+s", "start the evaluation"), k("tab", "next field"), k("esc", "the program's evaluations")}
+}
+
+func (f *evalForm) Render(func() string) string {
+	return f.fields.Render(f.scr.styles, f.width, f.height)
+}
+
+func (f *evalForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	switch f.fields.Key(e.Keys, msg) {
+	case dialog.FieldsCancel:
+		e.Close(nil)
+	case dialog.FieldsSubmit:
+		return f.submit(e)
+	}
+	return nil
+}
+
+func (f *evalForm) submit(e *page.Env) tea.Cmd {
+	v := f.fields.Value
+	req := EvaluationRequest{Program: f.program.Name, Version: f.program.Version, Data: v("dataset"),
+		Metric: v("metric"), Labels: v("labels"), LM: v("lm")}
 	switch {
 	case req.Data == "":
-		f.Err = "dataset: a dataset is needed (NAME or NAME:SPLIT)"
+		f.fields.Err = "dataset: a dataset is needed (NAME or NAME:SPLIT)"
 		return nil
 	case req.Metric == "":
-		f.Err = "metric: a metric is needed"
+		f.fields.Err = "metric: a metric is needed"
 		return nil
 	}
-	f.Err = ""
-	svc, ctx, gen := e.deps.Evaluations, e.ctx, es.gen
-	return func() tea.Msg {
+	f.fields.Err = ""
+	svc, ctx := f.scr.evals, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		if svc == nil {
-			return evalStartedMsg{gen: gen, err: fmt.Errorf("no evaluation service configured")}
+			return evalStartedMsg{err: fmt.Errorf("no evaluation service configured")}
 		}
 		v, err := svc.StartEvaluation(ctx, req)
-		return evalStartedMsg{gen: gen, v: v, err: err}
-	}
+		return evalStartedMsg{v: v, err: err}
+	})
 }
 
-func (es *evalScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+// Update takes the service's answer.
+func (f *evalForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(evalStartedMsg); ok {
+		if m.err != nil {
+			f.fields.Err = m.err.Error()
+			return nil
+		}
+		e.Close(m)
+	}
+	return nil
+}
+
+func (es *evalScreen) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	switch es.view {
 	case evalList:
 		es.list.Mouse(msg, y-1)
@@ -439,11 +457,9 @@ func (es *evalScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	return nil
 }
 
-func (es *evalScreen) render() string {
+func (es *evalScreen) Render(func() string) string {
 	s := es.styles
 	switch {
-	case es.view == evalForm:
-		return es.form.Render(s, es.width, es.height)
 	case es.err != nil:
 		return layout.Fit(s.Error.Render("Could not load evaluations: ")+es.err.Error(), es.width, es.height)
 	case es.view == evalResults:

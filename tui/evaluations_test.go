@@ -13,6 +13,7 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 type fakeEvaluations struct {
@@ -94,28 +95,31 @@ func sampleEvaluations() *fakeEvaluations {
 	}
 }
 
+// newEvalModel is the workbench over f; its clock sets no timers: the
+// tests deliver the poll's ticks.
 func newEvalModel(t *testing.T, w, h int, f *fakeEvaluations) Model {
 	t.Helper()
-	old := pollTick
-	pollTick = func(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return nil }
-	t.Cleanup(func() { pollTick = old })
 	p, err := themes.Get(themes.Dark)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}, Datasets: sampleDatasets(), Evaluations: f},
-		Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p)})
+		Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p),
+			Clock: &page.Clock{Now: time.Now, Location: time.UTC}})
 	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	return run(t, m, m.Init())
 }
 
+// evalScreenOf is the evaluations screen on the stack.
 func evalScreenOf(t *testing.T, m Model) *evalScreen {
 	t.Helper()
-	es, ok := m.screen.(*evalScreen)
-	if !ok {
-		t.Fatalf("the screen is %T, not the evaluations screen", m.screen)
+	for _, e := range m.stack.Entries() {
+		if es, ok := e.Dialog.(*evalScreen); ok {
+			return es
+		}
 	}
-	return es
+	t.Fatalf("no evaluations screen (top: %T)", top(m))
+	return nil
 }
 
 // TestEvaluateFromPrograms: E on a program opens the form, prefilled
@@ -124,17 +128,18 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	f := sampleEvaluations()
 	m := send(t, newEvalModel(t, 120, 40, f), keyText("E"))
 	es := evalScreenOf(t, m)
-	if es.view != evalForm || es.program.Name != "qa" || !es.typing() {
-		t.Fatalf("E opened view %v of %s", es.view, es.program.Name)
+	form, ok := top(m).(*evalForm)
+	if !ok || es.program.Name != "qa" || !typingNow(m) {
+		t.Fatalf("E opened %T over the evaluations of %s", top(m), es.program.Name)
 	}
-	if got := es.form.Value("dataset"); got != "caps:validation" {
+	if got := form.fields.Value("dataset"); got != "caps:validation" {
 		t.Errorf("dataset prefilled with %q, want the last evaluation's", got)
 	}
 	// Typed keys are text while the form has the keyboard: q does not quit.
 	m = send(t, m, keyCode(tea.KeyTab, 0))
 	m = send(t, m, keyCode(tea.KeyTab, 0))
 	m = typeText(t, m, ",q") // after "answer", the last evaluation's labels
-	if got := evalScreenOf(t, m).form.Value("labels"); got != "answer,q" {
+	if got := form.fields.Value("labels"); got != "answer,q" {
 		t.Fatalf("labels %q", got)
 	}
 	m = send(t, m, keyCode('s', tea.ModCtrl))
@@ -145,26 +150,25 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	if f.started[0] != want {
 		t.Errorf("request %+v, want %+v", f.started[0], want)
 	}
-	es = evalScreenOf(t, m)
-	if es.view != evalList || len(es.evals) != 3 || es.selected().ID != fixedID(901) {
-		t.Fatalf("after start: view %v, %d evaluations, selected %v", es.view, len(es.evals), es.selected())
+	if top(m) != es || es.view != evalList || len(es.evals) != 3 || es.selected().ID != fixedID(901) {
+		t.Fatalf("after start: %T on top, view %v, %d evaluations, selected %v", top(m), es.view, len(es.evals), es.selected())
 	}
 	if !strings.Contains(screen(m), "evaluating qa v3 on caps:validation") {
 		t.Errorf("no notice:\n%s", screen(m))
 	}
 	// A refused request keeps the form, with the service's error.
 	m = send(t, m, keyText("n"))
-	es = evalScreenOf(t, m)
-	es.form.Fields[0].Value = "nope"
+	form = topAs[*evalForm](t, m)
+	form.fields.Fields[0].Value = "nope"
 	m = send(t, m, keyCode('s', tea.ModCtrl))
-	if es := evalScreenOf(t, m); es.view != evalForm || !strings.Contains(es.form.Err, "dataset nope") {
-		t.Errorf("a refused start: view %v, error %q", es.view, es.form.Err)
+	if top(m) != form || !strings.Contains(form.fields.Err, "dataset nope") {
+		t.Errorf("a refused start: %T on top, error %q", top(m), form.fields.Err)
 	}
 	// esc: the list; esc again: the Programs page.
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if m.screen != nil || m.page != PagePrograms {
-		t.Errorf("esc twice left screen %T on page %v", m.screen, m.page)
+	if top(m) != nil || m.page != PagePrograms {
+		t.Errorf("esc twice left %T on page %v", top(m), m.page)
 	}
 }
 
@@ -190,12 +194,12 @@ func TestEvaluationResultsAndTrace(t *testing.T) {
 	m = send(t, m, keyText("j"))
 	nm, _ := m.Update(keyCode(tea.KeyEnter, 0))
 	m = nm.(Model)
-	tr, ok := m.screen.(*traceScreen)
-	if !ok || tr.id != fixedID(301) || tr.back != es {
-		t.Fatalf("enter on an example opened %T (id %v)", m.screen, tr)
+	tr, ok := top(m).(*traceScreen)
+	if below := m.stack.Entries(); !ok || tr.id != fixedID(301) || len(below) != 2 || below[0].Dialog != es {
+		t.Fatalf("enter on an example opened %T (id %v) over %d dialogs", top(m), tr, len(below)-1)
 	}
 	nm, _ = m.Update(keyCode(tea.KeyEscape, 0))
-	if back := nm.(Model).screen; back != es {
+	if back := top(nm.(Model)); back != es {
 		t.Errorf("esc from the trace went to %T", back)
 	}
 }
@@ -224,7 +228,7 @@ func TestEvaluationCancelAndPalette(t *testing.T) {
 	f.evals[0].N, f.evals[0].State = 40, model.Completed
 	f.mu.Unlock()
 	es := evalScreenOf(t, m)
-	m = run(t, m, func() tea.Msg { return evalTickMsg{gen: es.gen, tick: es.tickGen} })
+	m = toTop(t, m, evalTickMsg{tick: es.tickGen})
 	if es := evalScreenOf(t, m); es.evals[0].State != model.Completed || es.active() {
 		t.Errorf("after the tick: %+v, active %v", es.evals[0], es.active())
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // Executions is the execution history the TUI reads and acts on (the
@@ -34,9 +35,10 @@ type Executions interface {
 	MonthCost(ctx context.Context) (float64, error)
 }
 
-// openTraceMsg asks for the trace view of an execution; the root opens the
-// trace screen over the page for it (tui/run.go, tui/trace.go).
-type openTraceMsg struct{ id model.ID }
+// traceScreens opens an execution's trace over the page.
+type traceScreens interface {
+	Trace(id model.ID) page.Dialog
+}
 
 // Paging: the first page is fetched when the page opens; the next when the
 // cursor comes within execPrefetch rows of the end of what is loaded. The
@@ -90,9 +92,12 @@ var executionColumns = []components.Column{
 
 // executionsPage lists the executions, newest first, updated live.
 type executionsPage struct {
-	styles *themes.Styles
-	keys   keys.Map
-	live   *live.Feed // nil without an event stream
+	styles  *themes.Styles
+	keys    keys.Map
+	clock   page.Clock
+	repo    Executions
+	screens traceScreens
+	live    bool // an event stream is configured
 
 	list  components.List
 	view  *components.FilterResult // the filter result on screen; nil = every row
@@ -123,27 +128,22 @@ type executionsPage struct {
 	conn    *live.Conn // the stream's state; nil before it is first known
 	session int        // the latest stream session seen (live.Conn.Session)
 
-	now func() time.Time
-	loc *time.Location
-
 	width, height int
 }
 
-func newExecutionsPage(ctx context.Context, s *themes.Styles, km keys.Map, ev live.Events) executionsPage {
-	p := executionsPage{styles: s, keys: km, list: components.NewList(executionColumns, 1, components.ThemeStyles(s)),
-		index: map[model.ID]int{}, activity: map[model.ID]string{}, now: time.Now, loc: time.Local}
-	if ev != nil {
-		p.live = live.NewFeed(ctx, ev)
-	}
-	return p
+func newExecutionsPage(e *page.Env, repo Executions, live bool, screens traceScreens) executionsPage {
+	return executionsPage{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, screens: screens, live: live,
+		list:  components.NewList(executionColumns, 1, components.ThemeStyles(e.Styles)),
+		index: map[model.ID]int{}, activity: map[model.ID]string{}}
 }
 
-// start is what Init runs for this page: the live feed and the month's cost.
-func (p *executionsPage) start(e *env) tea.Cmd {
-	return tea.Batch(p.live.Listen(), p.fetchCost(e))
-}
+// Start is what Init runs for this page: the month's cost, for the status bar.
+func (p *executionsPage) Start(e *page.Env) tea.Cmd { return p.fetchCost(e) }
 
-func (p *executionsPage) setSize(w, h int) {
+// MonthCost is what the workspace's executions cost this month, once known.
+func (p *executionsPage) MonthCost() (usd float64, known bool) { return p.cost.usd, p.cost.known }
+
+func (p *executionsPage) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
 }
@@ -157,9 +157,9 @@ func (p *executionsPage) listHeight() int {
 	return max(h, 1)
 }
 
-func (p *executionsPage) typing() bool { return p.Filtering }
+func (p *executionsPage) Typing() bool { return p.Filtering }
 
-func (p *executionsPage) enter(e *env) tea.Cmd {
+func (p *executionsPage) Enter(e *page.Env) tea.Cmd {
 	if p.loaded || p.loading {
 		return nil
 	}
@@ -167,27 +167,27 @@ func (p *executionsPage) enter(e *env) tea.Cmd {
 }
 
 // reload drops what is loaded and fetches the first page.
-func (p *executionsPage) reload(e *env) tea.Cmd {
+func (p *executionsPage) reload(e *page.Env) tea.Cmd {
 	p.gen++
 	p.loading, p.err = true, nil
 	p.recent = map[model.ID]*model.Execution{}
 	return p.fetch(e, "", true)
 }
 
-func (p *executionsPage) fetch(e *env, cursor string, first bool) tea.Cmd {
-	repo, ctx, gen, state := e.deps.Executions, e.ctx, p.gen, p.state
+func (p *executionsPage) fetch(e *page.Env, cursor string, first bool) tea.Cmd {
+	repo, ctx, gen, state := p.repo, e.Ctx, p.gen, p.state
 	p.loading = true
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		if repo == nil {
 			return execPageMsg{gen: gen, first: first, err: fmt.Errorf("no execution history configured")}
 		}
 		xs, next, err := repo.ListExecutions(ctx, state, cursor, execPageSize)
 		return execPageMsg{gen: gen, first: first, execs: xs, next: next, err: err}
-	}
+	})
 }
 
 // maybeFetch fetches the next page when the cursor nears the end.
-func (p *executionsPage) maybeFetch(e *env) tea.Cmd {
+func (p *executionsPage) maybeFetch(e *page.Env) tea.Cmd {
 	if !p.loaded || p.done || p.loading || p.err != nil {
 		return nil
 	}
@@ -197,8 +197,8 @@ func (p *executionsPage) maybeFetch(e *env) tea.Cmd {
 	return p.fetch(e, p.next, false)
 }
 
-func (p *executionsPage) fetchCost(e *env) tea.Cmd {
-	repo, ctx := e.deps.Executions, e.ctx
+func (p *executionsPage) fetchCost(e *page.Env) tea.Cmd {
+	repo, ctx := p.repo, e.Ctx
 	if repo == nil {
 		return nil
 	}
@@ -207,13 +207,13 @@ func (p *executionsPage) fetchCost(e *env) tea.Cmd {
 		return nil
 	}
 	p.cost.loading = true
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		usd, err := repo.MonthCost(ctx)
 		return costMsg{usd: usd, err: err}
-	}
+	})
 }
 
-func (p *executionsPage) update(e *env, msg tea.Msg) tea.Cmd {
+func (p *executionsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case execPageMsg:
 		return p.applyPage(e, msg)
@@ -223,13 +223,13 @@ func (p *executionsPage) update(e *env, msg tea.Msg) tea.Cmd {
 		}
 	case execCancelMsg:
 		if msg.err != nil {
-			return noticeErr(fmt.Errorf("cancel %s: %w", execShortID(msg.id), msg.err))
+			return page.NoticeErr(fmt.Errorf("cancel %s: %w", execShortID(msg.id), msg.err))
 		}
 		text := "cancelled " + execShortID(msg.id)
 		if !msg.x.State.Terminal() {
 			text = "cancelling " + execShortID(msg.id) + "…" // it ends when the worker lets go
 		}
-		return tea.Batch(p.applyExecs(e, []*model.Execution{msg.x}), notice(text))
+		return tea.Batch(p.applyExecs(e, []*model.Execution{msg.x}), page.Notice(text))
 	case costMsg:
 		p.cost.loading = false
 		if msg.err == nil {
@@ -240,15 +240,13 @@ func (p *executionsPage) update(e *env, msg tea.Msg) tea.Cmd {
 			p.cost.again = false
 			return p.fetchCost(e)
 		}
-	case live.Msg:
-		return p.applyLive(e, msg)
 	}
 	return nil
 }
 
-// applyLive applies what the stream brought and listens for more.
-func (p *executionsPage) applyLive(e *env, msg live.Msg) tea.Cmd {
-	cmds := []tea.Cmd{p.live.Listen()}
+// Live applies what the stream brought.
+func (p *executionsPage) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	var cmds []tea.Cmd
 	if msg.Conn != nil {
 		p.conn = msg.Conn
 		// A new session after an earlier one: what happened in between was
@@ -281,7 +279,7 @@ func (p *executionsPage) applyLive(e *env, msg live.Msg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (p *executionsPage) applyPage(e *env, msg execPageMsg) tea.Cmd {
+func (p *executionsPage) applyPage(e *page.Env, msg execPageMsg) tea.Cmd {
 	if msg.gen != p.gen {
 		return nil
 	}
@@ -350,7 +348,7 @@ func newer(a, b *model.Execution) bool { return bytes.Compare(a.ID[:], b.ID[:]) 
 // there is updated (or removed when it leaves the state filter), a new
 // execution is inserted where it belongs by age — unless it is older than
 // every row loaded while older pages remain (paging will bring it).
-func (p *executionsPage) applyExecs(e *env, xs []*model.Execution) tea.Cmd {
+func (p *executionsPage) applyExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
 	if p.recent != nil { // the first page is loading
 		for _, x := range xs {
 			if r, ok := p.recent[x.ID]; !ok || stateRank(x.State) >= stateRank(r.State) {
@@ -426,7 +424,7 @@ func (p *executionsPage) setRow(i int, x *model.Execution) {
 
 // setExecs replaces the rows, keeping the cursor on the execution it was on
 // and re-applying the text filter.
-func (p *executionsPage) setExecs(e *env, xs []*model.Execution) tea.Cmd {
+func (p *executionsPage) setExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
 	var sel model.ID
 	hadSel := false
 	if x := p.selected(); x != nil {
@@ -447,7 +445,7 @@ func (p *executionsPage) setExecs(e *env, xs []*model.Execution) tea.Cmd {
 		}
 	}
 	if p.Pattern != "" {
-		return p.filterCmd(e.ctx)
+		return p.filterCmd(e)
 	}
 	return nil
 }
@@ -495,7 +493,7 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 	dur := "-"
 	switch {
 	case x.State == model.Running && !x.StartedAt.IsZero():
-		dur = format.Duration(p.now().Sub(x.StartedAt))
+		dur = format.Duration(p.clock.Now().Sub(x.StartedAt))
 	case x.Duration > 0:
 		dur = format.Duration(x.Duration)
 	}
@@ -532,7 +530,7 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 
 // clockTime is a start time: the time of day today, else the date too.
 func (p *executionsPage) clockTime(t time.Time) string {
-	t, now := t.In(p.loc), p.now().In(p.loc)
+	t, now := t.In(p.clock.Location), p.clock.Now().In(p.clock.Location)
 	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
 		return t.Format("15:04:05")
 	}
@@ -548,36 +546,37 @@ func execShortID(id model.ID) string {
 	return s
 }
 
-func (p *executionsPage) filterCmd(ctx context.Context) tea.Cmd {
+func (p *executionsPage) filterCmd(e *page.Env) tea.Cmd {
 	req := p.list.FilterRequest(p.Pattern)
-	return func() tea.Msg { return execFilterMsg{res: components.Filter(ctx, req)} }
+	ctx := e.Ctx
+	return e.Cmd(func() tea.Msg { return execFilterMsg{res: components.Filter(ctx, req)} })
 }
 
-func (p *executionsPage) filterKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *executionsPage) filterKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	if ev := p.FilterInput(msg, &p.list); ev != components.FilterNone {
-		return p.filterDone(e.ctx, ev)
+		return p.filterDone(e, ev)
 	}
 	return p.maybeFetch(e) // down may near the end of what is loaded
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *executionsPage) filterDone(ctx context.Context, ev components.FilterEvent) tea.Cmd {
-	if ev == components.FilterOpened || ev == components.FilterClosed || ev == components.FilterCleared {
+func (p *executionsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
+	if ev.Relayout() {
 		p.list.SetHeight(p.listHeight())
 	}
-	if ev == components.FilterChanged || ev == components.FilterCleared {
-		return p.filterCmd(ctx)
+	if ev.Refilter() {
+		return p.filterCmd(e)
 	}
 	return nil
 }
 
-func (p *executionsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	km := e.keys
+func (p *executionsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := p.keys
 	if p.Filtering {
 		return p.filterKey(e, msg)
 	}
 	if ev, ok := p.FilterListKey(msg, km); ok {
-		return p.filterDone(e.ctx, ev)
+		return p.filterDone(e, ev)
 	}
 	switch {
 	case key.Matches(msg, km.Back):
@@ -598,13 +597,12 @@ func (p *executionsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		if x.State.Terminal() {
-			return notice(fmt.Sprintf("%s has already %s", execShortID(x.ID), x.State))
+			return page.Notice(fmt.Sprintf("%s has already %s", execShortID(x.ID), x.State))
 		}
 		return p.cancel(e, x.ID)
 	case key.Matches(msg, km.Open):
-		if x := p.selected(); x != nil {
-			id := x.ID
-			return func() tea.Msg { return openTraceMsg{id: id} }
+		if x := p.selected(); x != nil && p.screens != nil {
+			e.Push(p.screens.Trace(x.ID))
 		}
 	default:
 		p.list.Navigate(msg, km)
@@ -613,29 +611,29 @@ func (p *executionsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (p *executionsPage) cancel(e *env, id model.ID) tea.Cmd {
-	repo, ctx := e.deps.Executions, e.ctx
+func (p *executionsPage) cancel(e *page.Env, id model.ID) tea.Cmd {
+	repo, ctx := p.repo, e.Ctx
 	if repo == nil {
 		return nil
 	}
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		x, err := repo.CancelExecution(ctx, id)
 		return execCancelMsg{id: id, x: x, err: err}
-	}
+	})
 }
 
-func (p *executionsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (p *executionsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	y-- // the header line
 	if p.ShowFilterLine() {
 		y--
 	}
 	if p.list.Mouse(msg, y) {
-		return p.key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
+		return p.Key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
 	}
 	return p.maybeFetch(e)
 }
 
-func (p *executionsPage) bindings() []key.Binding {
+func (p *executionsPage) Bindings() []key.Binding {
 	km := p.keys
 	if p.Filtering {
 		return []key.Binding{keys.As(km.Open, "accept filter"), keys.As(km.Back, "clear filter")}
@@ -650,7 +648,7 @@ func (p *executionsPage) bindings() []key.Binding {
 	return bs
 }
 
-func (p *executionsPage) render() string {
+func (p *executionsPage) Render() string {
 	s := p.styles
 	var b strings.Builder
 	b.WriteString(layout.Fit(p.header(), p.width, 1))
@@ -695,7 +693,7 @@ func (p *executionsPage) header() string {
 		info += " · newest " + strconv.Itoa(len(p.execs)) + ", more below"
 	}
 	switch {
-	case p.live == nil:
+	case !p.live:
 	case p.conn == nil:
 		info += " · connecting…"
 	case p.conn.Up:
@@ -736,11 +734,11 @@ func (p *executionsPage) renderList(h int) string {
 	return strings.Join(lines, "\n")
 }
 
-// restyle picks up a theme switched in place.
-func (p *executionsPage) restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+// Restyle picks up a theme switched in place.
+func (p *executionsPage) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
 
 // reconnected refreshes what the stream may have missed while it was down.
-func (p *executionsPage) reconnected(e *env) []tea.Cmd {
+func (p *executionsPage) reconnected(e *page.Env) []tea.Cmd {
 	cmds := []tea.Cmd{p.fetchCost(e)}
 	if p.loaded || p.loading {
 		cmds = append(cmds, p.reload(e))

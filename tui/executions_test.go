@@ -17,6 +17,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // testNow is the fixed clock of the live pages' tests and goldens.
@@ -106,13 +107,17 @@ func (f *fakePool) RecycleWorker(_ context.Context, id int) error {
 }
 func (f *fakePool) StartPool(context.Context) error { return f.record("start") }
 
-// blockEvents never delivers anything: the tests hand liveMsgs to Update
-// themselves.
-type blockEvents struct{}
+// noStream is an event source without a stream: the feed ends at once,
+// and the tests hand the live messages to Update themselves.
+type noStream struct{}
 
-func (blockEvents) Subscribe(ctx context.Context, _ func(live.Event)) error {
-	<-ctx.Done()
-	return ctx.Err()
+func (noStream) Subscribe(context.Context, func(live.Event)) error { return errors.ErrUnsupported }
+
+// testClock is a clock the tests set; it sets no timers, so nothing waits.
+type testClock struct{ now time.Time }
+
+func (c *testClock) clock() *page.Clock {
+	return &page.Clock{Now: func() time.Time { return c.now }, Location: time.UTC}
 }
 
 // exec makes an execution created i minutes before testNow.
@@ -151,22 +156,19 @@ func sampleExecutions() []*model.Execution {
 // pool control and an event stream whose messages the test sends itself.
 func newLiveModel(t *testing.T, w, h int, fx *fakeExecutions, fp *fakePool) Model {
 	t.Helper()
+	return newLiveModelAt(t, w, h, fx, fp, &testClock{now: testNow})
+}
+
+func newLiveModelAt(t *testing.T, w, h int, fx *fakeExecutions, fp *fakePool, clk *testClock) Model {
+	t.Helper()
 	p, err := themes.Get(themes.Dark)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}, Datasets: sampleDatasets(),
-		Executions: fx, Pool: fp, Events: blockEvents{}}, Options{
-		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p),
+		Executions: fx, Pool: fp, Events: noStream{}}, Options{
+		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p), Clock: clk.clock(),
 	})
-	// The feed's own context is cancelled, so the listen commands that run
-	// (synchronously, in run) return at once instead of waiting for events.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	m.executions.live = live.NewFeed(ctx, blockEvents{})
-	m.executions.now, m.executions.loc = func() time.Time { return testNow }, time.UTC
-	m.workers.now = func() time.Time { return testNow }
-	m.workers.tick = 0 // no timers: run would wait on them
 	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	return run(t, m, m.Init())
 }
@@ -365,13 +367,9 @@ func TestExecutionsEnterOpensTrace(t *testing.T) {
 	fx := &fakeExecutions{execs: sampleExecutions()}
 	m := newLiveModel(t, 80, 24, fx, &fakePool{})
 	m = send(t, send(t, m, keyText("3")), keyText("j"))
-	_, cmd := m.Update(keyCode(tea.KeyEnter, 0))
-	if cmd == nil {
-		t.Fatal("enter does nothing")
-	}
-	msg, ok := cmd().(openTraceMsg)
-	if !ok || msg.id != fx.execs[1].ID {
-		t.Errorf("enter sent %#v, want openTraceMsg for %s", msg, fx.execs[1].ID)
+	nm, _ := m.Update(keyCode(tea.KeyEnter, 0))
+	if tr, ok := top(nm.(Model)).(*traceScreen); !ok || tr.id != fx.execs[1].ID {
+		t.Errorf("enter opened %T, want the trace of %s", top(nm.(Model)), fx.execs[1].ID)
 	}
 }
 
@@ -379,7 +377,7 @@ func TestExecutionsFilter(t *testing.T) {
 	fx := &fakeExecutions{execs: sampleExecutions()}
 	m := newLiveModel(t, 120, 30, fx, &fakePool{})
 	m = typeText(t, send(t, send(t, m, keyText("3")), keyText("/")), "summ")
-	if !m.executions.typing() {
+	if !m.executions.Typing() {
 		t.Fatal("/ does not take the keyboard")
 	}
 	m = send(t, m, keyCode(tea.KeyEnter, 0))
@@ -466,7 +464,7 @@ func TestStatusBarFits80(t *testing.T) {
 		t.Errorf("the workspace path should be the first to go at 80 columns: %q", bar)
 	}
 	// A long notice pushes out more, never the pool.
-	m = update(t, m, noticeMsg{text: "a fairly long notice about something that happened"})
+	m = update(t, m, page.NoticeMsg{Text: "a fairly long notice about something that happened"})
 	lines = strings.Split(screen(m), "\n")
 	bar = lastLines(screen(m), 2)
 	if !strings.Contains(bar, "pool 3/4") || ansi.StringWidth(lines[len(lines)-2]) != 80 {

@@ -26,6 +26,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // iteration is one run of the module's program: the original (0) or a
@@ -83,10 +84,9 @@ func (it *iterateScreen) parts() []editPart {
 }
 
 type iterateScreen struct {
-	styles  *themes.Styles
-	session *runSession
-	gen     uint64
-	back    overlay
+	page.Defaults
+	scr    *screens
+	styles *themes.Styles
 
 	base   *model.Program // the stored version the variants derive from
 	mod    int            // module index
@@ -111,26 +111,22 @@ type iterateScreen struct {
 // Messages of the iteration screen.
 type (
 	iterStartedMsg struct {
-		gen  uint64
 		n    int
 		exec *model.Execution
 		err  error
 	}
 	iterExecMsg struct {
-		gen  uint64
 		n    int
 		exec *model.Execution
 		err  error
 	}
 	iterSpansMsg struct {
-		gen   uint64
 		n     int
 		spans []model.Span
 		err   error
 	}
-	iterTickMsg  struct{ gen, tick uint64 }
+	iterTickMsg  struct{ tick uint64 }
 	iterSavedMsg struct {
-		gen     uint64
 		program *model.Program
 		err     error
 	}
@@ -151,12 +147,11 @@ func cloneProgram(p *model.Program) *model.Program {
 // newIterateScreen iterates on module mod of program p with these inputs.
 // base is the execution to compare with (its prompt in baseMsgs); without
 // one, the original is run first.
-func newIterateScreen(s *themes.Styles, session *runSession, p *model.Program, mod int, inputs map[string]any, base *model.Execution, baseMsgs []model.Message, back overlay) *iterateScreen {
-	it := &iterateScreen{styles: s, session: session, gen: screenGen.Add(1), back: back, base: p, mod: mod,
-		inputs: inputs, draft: cloneProgram(p)}
+func newIterateScreen(scr *screens, p *model.Program, mod int, inputs map[string]any, base *model.Execution, baseMsgs []model.Message) *iterateScreen {
+	it := &iterateScreen{scr: scr, styles: scr.styles, base: p, mod: mod, inputs: inputs, draft: cloneProgram(p)}
 	it.area = textarea.New()
 	it.area.ShowLineNumbers = false
-	it.area.SetStyles(components.TextAreaStyles(s)) // a steady cursor, the theme's colours
+	it.area.SetStyles(components.TextAreaStyles(scr.styles)) // a steady cursor, the theme's colours
 	if base != nil {
 		it.lm = base.LM
 		it.iters = append(it.iters, &iteration{n: 0, program: p, change: "original", exec: base, prompt: baseMsgs,
@@ -167,15 +162,18 @@ func newIterateScreen(s *themes.Styles, session *runSession, p *model.Program, m
 
 func (it *iterateScreen) module() *model.Module { return &it.draft.Modules[it.mod] }
 
-func (it *iterateScreen) typing() bool { return it.editing }
+func (it *iterateScreen) Typing() bool { return it.editing }
 
-func (it *iterateScreen) setSize(w, h int) {
+// Restyle picks up a theme switched in place.
+func (it *iterateScreen) Restyle() { it.area.SetStyles(components.TextAreaStyles(it.styles)) }
+
+func (it *iterateScreen) SetSize(w, h int) {
 	it.width, it.height = w, h
 	it.area.SetWidth(max(w-2, 10))
 	it.area.SetHeight(max(h-4, 3))
 }
 
-func (it *iterateScreen) enter(e *env) tea.Cmd {
+func (it *iterateScreen) Enter(e *page.Env) tea.Cmd {
 	var cmds []tea.Cmd
 	if !it.started {
 		it.started = true
@@ -185,18 +183,18 @@ func (it *iterateScreen) enter(e *env) tea.Cmd {
 			cmds = append(cmds, it.fetchSpans(e, 0))
 		}
 	}
-	cmds = append(cmds, it.tick())
+	cmds = append(cmds, it.tick(e))
 	return tea.Batch(cmds...)
 }
 
-func (it *iterateScreen) tick() tea.Cmd {
+func (it *iterateScreen) tick(e *page.Env) tea.Cmd {
 	it.tickGen++
-	gen, tk := it.gen, it.tickGen
-	return pollTick(pollEvery, func(time.Time) tea.Msg { return iterTickMsg{gen: gen, tick: tk} })
+	tk := it.tickGen
+	return e.After(pollEvery, func(time.Time) tea.Msg { return iterTickMsg{tick: tk} })
 }
 
 // run starts an iteration: the original program (first) or the draft.
-func (it *iterateScreen) run(e *env, original bool) tea.Cmd {
+func (it *iterateScreen) run(e *page.Env, original bool) tea.Cmd {
 	n := len(it.iters)
 	req := RunRequest{Program: it.base.Name, Version: it.base.Version, Inputs: it.inputs, LM: it.lm}
 	itn := &iteration{n: n, program: it.base, change: "original"}
@@ -208,14 +206,14 @@ func (it *iterateScreen) run(e *env, original bool) tea.Cmd {
 	}
 	it.iters = append(it.iters, itn)
 	it.sel, it.scroll = n, 0
-	r, ctx, gen := e.deps.Runner, e.ctx, it.gen
-	return func() tea.Msg {
+	r, ctx := it.scr.runner, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		if r == nil {
-			return iterStartedMsg{gen: gen, n: n, err: fmt.Errorf("no runner configured")}
+			return iterStartedMsg{n: n, err: fmt.Errorf("no runner configured")}
 		}
 		x, err := r.Submit(ctx, req)
-		return iterStartedMsg{gen: gen, n: n, exec: x, err: err}
-	}
+		return iterStartedMsg{n: n, exec: x, err: err}
+	})
 }
 
 // describeChange says what a variant changed in its module, in words:
@@ -245,57 +243,57 @@ func describeChange(a, b *model.Module) string {
 	return strings.Join(parts, ", ") + " edited"
 }
 
-func (it *iterateScreen) fetchExec(e *env, n int) tea.Cmd {
-	r, ctx, gen, id := e.deps.Runner, e.ctx, it.gen, it.iters[n].exec.ID
-	return func() tea.Msg {
+func (it *iterateScreen) fetchExec(e *page.Env, n int) tea.Cmd {
+	r, ctx, id := it.scr.runner, e.Ctx, it.iters[n].exec.ID
+	return e.Cmd(func() tea.Msg {
 		x, err := r.Execution(ctx, id)
-		return iterExecMsg{gen: gen, n: n, exec: x, err: err}
-	}
+		return iterExecMsg{n: n, exec: x, err: err}
+	})
 }
 
-func (it *iterateScreen) fetchSpans(e *env, n int) tea.Cmd {
-	r, ctx, gen, id := e.deps.Runner, e.ctx, it.gen, it.iters[n].exec.ID
-	return func() tea.Msg {
+func (it *iterateScreen) fetchSpans(e *page.Env, n int) tea.Cmd {
+	r, ctx, id := it.scr.runner, e.Ctx, it.iters[n].exec.ID
+	return e.Cmd(func() tea.Msg {
 		spans, _, err := r.Spans(ctx, id, 0, tracePage)
-		return iterSpansMsg{gen: gen, n: n, spans: spans, err: err}
-	}
+		return iterSpansMsg{n: n, spans: spans, err: err}
+	})
 }
 
-func (it *iterateScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
+func (it *iterateScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case iterStartedMsg:
-		if msg.gen != it.gen || msg.n >= len(it.iters) {
-			return it, nil
+		if msg.n >= len(it.iters) {
+			return nil
 		}
 		itn := it.iters[msg.n]
 		if msg.err != nil {
 			itn.err, itn.done = msg.err, true
-			return it, nil
+			return nil
 		}
 		itn.exec = msg.exec
-		it.session.track(msg.exec)
+		it.scr.session.track(msg.exec)
 		if msg.exec.State.Terminal() {
-			return it, it.fetchSpans(e, msg.n)
+			return it.fetchSpans(e, msg.n)
 		}
 	case iterExecMsg:
-		if msg.gen != it.gen || msg.n >= len(it.iters) || msg.err != nil {
-			return it, nil
+		if msg.n >= len(it.iters) || msg.err != nil {
+			return nil
 		}
 		itn := it.iters[msg.n]
 		itn.exec = msg.exec
-		it.session.update(msg.exec)
+		it.scr.session.update(msg.exec)
 		if msg.exec.State.Terminal() {
-			return it, it.fetchSpans(e, msg.n)
+			return it.fetchSpans(e, msg.n)
 		}
 	case iterSpansMsg:
-		if msg.gen != it.gen || msg.n >= len(it.iters) {
-			return it, nil
+		if msg.n >= len(it.iters) {
+			return nil
 		}
 		itn := it.iters[msg.n]
 		itn.done = true
 		if msg.err != nil {
 			itn.err = msg.err
-			return it, nil
+			return nil
 		}
 		name := it.base.Modules[it.mod].Name
 		for i := range msg.spans {
@@ -305,8 +303,8 @@ func (it *iterateScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
 			}
 		}
 	case iterTickMsg:
-		if msg.gen != it.gen || msg.tick != it.tickGen {
-			return it, nil
+		if msg.tick != it.tickGen {
+			return nil
 		}
 		cmds := []tea.Cmd{}
 		for _, itn := range it.iters {
@@ -315,26 +313,23 @@ func (it *iterateScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
 			}
 		}
 		if len(cmds) > 0 || it.pending() {
-			cmds = append(cmds, it.tick())
+			cmds = append(cmds, it.tick(e))
 		}
-		return it, tea.Batch(cmds...)
+		return tea.Batch(cmds...)
 	case iterSavedMsg:
-		if msg.gen != it.gen {
-			return it, nil
-		}
 		it.saving = false
 		if msg.err != nil {
-			return it, noticeErr(msg.err)
+			return page.NoticeErr(msg.err)
 		}
 		it.base = msg.program
-		return it, notice(fmt.Sprintf("saved %s v%d", msg.program.Name, msg.program.Version))
+		return page.Notice(fmt.Sprintf("saved %s v%d", msg.program.Name, msg.program.Version))
 	}
-	if it.editing {
+	if it.editing { // a paste
 		var cmd tea.Cmd
 		it.area, cmd = it.area.Update(msg)
-		return it, cmd
+		return e.Wrap(cmd)
 	}
-	return it, nil
+	return nil
 }
 
 // pending says whether some iteration has not ended yet.
@@ -347,7 +342,7 @@ func (it *iterateScreen) pending() bool {
 	return false
 }
 
-func (it *iterateScreen) bindings() []key.Binding {
+func (it *iterateScreen) Bindings() []key.Binding {
 	k := keys.Hint
 	if it.editing {
 		return []key.Binding{k("tab", "next part"), k("esc", "done editing")}
@@ -420,36 +415,36 @@ func (it *iterateScreen) startEdit(p int) tea.Cmd {
 	return it.area.Focus()
 }
 
-func (it *iterateScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
-	km := e.keys
+func (it *iterateScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.Keys
 	if it.editing {
 		switch msg.String() {
 		case "esc":
 			if err := it.commit(); err != nil {
 				it.editErr = err
-				return it, nil
+				return nil
 			}
 			it.editing, it.editErr = false, nil
 			it.area.Blur()
-			return it, nil
+			return nil
 		case "tab":
 			if err := it.commit(); err != nil {
 				it.editErr = err
-				return it, nil
+				return nil
 			}
-			return it, it.startEdit((it.part + 1) % len(it.parts()))
+			return e.Wrap(it.startEdit((it.part + 1) % len(it.parts())))
 		}
 		var cmd tea.Cmd
 		it.area, cmd = it.area.Update(msg)
-		return it, cmd
+		return e.Wrap(cmd)
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		return it.back, nil
+		e.Close(nil)
 	case key.Matches(msg, km.Edit):
-		return it, it.startEdit(0)
+		return e.Wrap(it.startEdit(0))
 	case key.Matches(msg, km.Run):
-		return it, tea.Batch(it.run(e, false), it.tick())
+		return tea.Batch(it.run(e, false), it.tick(e))
 	case key.Matches(msg, km.Down):
 		it.sel, it.scroll = min(it.sel+1, max(len(it.iters)-1, 0)), 0
 	case key.Matches(msg, km.Up):
@@ -459,17 +454,17 @@ func (it *iterateScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 	case key.Matches(msg, km.PageUp):
 		it.scroll = max(it.scroll-max(it.height/2, 1), 0)
 	case key.Matches(msg, km.Save):
-		return it, it.save(e)
+		return it.save(e)
 	case key.Matches(msg, km.Preview):
 		req := RunRequest{Program: it.base.Name, Version: it.base.Version, Variant: cloneProgram(it.draft), Inputs: it.inputs, LM: it.lm}
-		return newPreviewScreen(it.styles, req, it.base.Modules[it.mod].Name, it), nil
+		e.Push(newPreviewScreen(it.scr, req, it.base.Modules[it.mod].Name))
 	}
-	return it, nil
+	return nil
 }
 
 // save stores the selected iteration's program (the draft when the
 // original is selected) as the program's next version.
-func (it *iterateScreen) save(e *env) tea.Cmd {
+func (it *iterateScreen) save(e *page.Env) tea.Cmd {
 	if it.saving {
 		return nil
 	}
@@ -480,14 +475,14 @@ func (it *iterateScreen) save(e *env) tea.Cmd {
 	v := cloneProgram(p)
 	v.Version, v.Note = 0, fmt.Sprintf("saved from a TUI iteration on module %s", v.Modules[it.mod].Name)
 	it.saving = true
-	r, ctx, gen := e.deps.Runner, e.ctx, it.gen
-	return func() tea.Msg {
+	r, ctx := it.scr.runner, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		out, err := r.SaveProgram(ctx, v)
-		return iterSavedMsg{gen: gen, program: out, err: err}
-	}
+		return iterSavedMsg{program: out, err: err}
+	})
 }
 
-func (it *iterateScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (it *iterateScreen) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if w, ok := msg.(tea.MouseWheelMsg); ok && !it.editing {
 		if w.Button == tea.MouseWheelUp {
 			it.scroll = max(it.scroll-components.WheelLines, 0)
@@ -498,7 +493,7 @@ func (it *iterateScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	return nil
 }
 
-func (it *iterateScreen) render() string {
+func (it *iterateScreen) Render(func() string) string {
 	s := it.styles
 	mod := it.base.Modules[it.mod]
 	title := s.Title.Render("Iterate "+it.base.Name) + s.Muted.Render(fmt.Sprintf(" v%d · module %s (%s)", it.base.Version, mod.Name, mod.Type))
@@ -797,9 +792,9 @@ func renderDiff(s *themes.Styles, ops []diffOp, side, w int) string {
 // --- render preview -----------------------------------------------------------------------------
 
 type previewScreen struct {
+	page.Defaults
+	scr    *screens
 	styles *themes.Styles
-	gen    uint64
-	back   overlay
 	req    RunRequest
 	module string
 	res    []RenderedPrompt
@@ -811,41 +806,40 @@ type previewScreen struct {
 }
 
 type previewMsg struct {
-	gen uint64
 	res []RenderedPrompt
 	err error
 }
 
-func newPreviewScreen(s *themes.Styles, req RunRequest, module string, back overlay) *previewScreen {
-	return &previewScreen{styles: s, gen: screenGen.Add(1), back: back, req: req, module: module}
+func newPreviewScreen(scr *screens, req RunRequest, module string) *previewScreen {
+	return &previewScreen{scr: scr, styles: scr.styles, req: req, module: module}
 }
 
-func (p *previewScreen) enter(e *env) tea.Cmd {
+func (p *previewScreen) Enter(e *page.Env) tea.Cmd {
 	if p.loaded {
 		return nil
 	}
-	r, ctx, gen, req, mod := e.deps.Runner, e.ctx, p.gen, p.req, p.module
-	return func() tea.Msg {
+	r, ctx, req, mod := p.scr.runner, e.Ctx, p.req, p.module
+	return e.Cmd(func() tea.Msg {
 		if r == nil {
-			return previewMsg{gen: gen, err: fmt.Errorf("no runner configured")}
+			return previewMsg{err: fmt.Errorf("no runner configured")}
 		}
 		res, err := r.Render(ctx, req, mod)
-		return previewMsg{gen: gen, res: res, err: err}
-	}
+		return previewMsg{res: res, err: err}
+	})
 }
 
-func (p *previewScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
-	if m, ok := msg.(previewMsg); ok && m.gen == p.gen {
+func (p *previewScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(previewMsg); ok {
 		p.res, p.err, p.loaded = m.res, m.err, true
 	}
-	return p, nil
+	return nil
 }
 
-func (p *previewScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
-	km := e.keys
+func (p *previewScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.Keys
 	switch {
 	case key.Matches(msg, km.Back):
-		return p.back, nil
+		e.Close(nil)
 	case key.Matches(msg, km.Down):
 		p.off++
 	case key.Matches(msg, km.Up):
@@ -857,10 +851,10 @@ func (p *previewScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 	case key.Matches(msg, km.Top):
 		p.off = 0
 	}
-	return p, nil
+	return nil
 }
 
-func (p *previewScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (p *previewScreen) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if w, ok := msg.(tea.MouseWheelMsg); ok {
 		if w.Button == tea.MouseWheelUp {
 			p.off = max(p.off-components.WheelLines, 0)
@@ -871,13 +865,13 @@ func (p *previewScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	return nil
 }
 
-func (p *previewScreen) typing() bool { return false }
+func (p *previewScreen) Typing() bool { return false }
 
-func (p *previewScreen) bindings() []key.Binding {
+func (p *previewScreen) Bindings() []key.Binding {
 	return []key.Binding{keys.Hint("j/k", "scroll"), keys.Hint("esc", "back")}
 }
 
-func (p *previewScreen) setSize(w, h int) { p.width, p.height = w, h }
+func (p *previewScreen) SetSize(w, h int) { p.width, p.height = w, h }
 
 func (p *previewScreen) lines() []string {
 	s := p.styles
@@ -927,7 +921,7 @@ func placeholderNote(names []string) string {
 	return strings.Join(marked, ", ") + ": known only during the run (an earlier module's output or the module's own work)"
 }
 
-func (p *previewScreen) render() string {
+func (p *previewScreen) Render(func() string) string {
 	s := p.styles
 	what := p.req.Program
 	if p.module != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // Optimizations is the optimization service the Optimizations page uses
@@ -85,7 +86,6 @@ type (
 		err error
 	}
 	optCompareMsg struct {
-		gen uint64
 		cmp *model.Comparison
 		err error
 	}
@@ -95,15 +95,8 @@ type (
 		err error
 	}
 	optTickMsg struct{}
-)
-
-// optView is what the page shows.
-type optView int
-
-const (
-	optList optView = iota
-	optForm
-	optCompare
+	// promoteMsg is the "promote anyway?" confirmation's yes.
+	promoteMsg struct{ run *model.Optimization }
 )
 
 // optimizationsPage lists optimization runs with the selected run's live
@@ -111,8 +104,8 @@ const (
 type optimizationsPage struct {
 	styles *themes.Styles
 	keys   keys.Map
+	repo   Optimizations
 	list   components.List
-	view   optView
 
 	runs    []*model.Optimization
 	loaded  bool
@@ -122,17 +115,6 @@ type optimizationsPage struct {
 	polling bool              // a poll tick is scheduled
 
 	trials map[model.ID][]*model.Trial
-
-	// confirm is a run whose result regressed, waiting for "promote anyway?".
-	confirm *model.Optimization
-
-	form optRunForm
-
-	cmpGen    uint64
-	cmp       *model.Comparison
-	cmpErr    error
-	cmpLines  []string
-	cmpOffset int
 
 	width, height int
 }
@@ -149,14 +131,15 @@ var optColumns = []components.Column{
 	{Title: "STARTED", Width: 12},
 }
 
-func newOptimizationsPage(s *themes.Styles, km keys.Map) optimizationsPage {
+func newOptimizationsPage(e *page.Env, repo Optimizations) optimizationsPage {
 	return optimizationsPage{
-		styles: s, keys: km, list: components.NewList(optColumns, 1, components.ThemeStyles(s)),
+		styles: e.Styles, keys: e.Keys, repo: repo, list: components.NewList(optColumns, 1, components.ThemeStyles(e.Styles)),
 		marked: map[model.ID]bool{}, trials: map[model.ID][]*model.Trial{},
 	}
 }
 
-func (p *optimizationsPage) restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+// Restyle picks up a theme switched in place.
+func (p *optimizationsPage) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
 
 // progressHeight is the height of the pane under the list.
 func (p *optimizationsPage) progressHeight() int {
@@ -168,45 +151,42 @@ func (p *optimizationsPage) progressHeight() int {
 
 func (p *optimizationsPage) listHeight() int { return max(p.height-p.progressHeight(), 3) }
 
-func (p *optimizationsPage) setSize(w, h int) {
+func (p *optimizationsPage) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
-	if p.cmp != nil {
-		p.cmpLines = p.compareLines()
-	}
 }
 
-func (p *optimizationsPage) typing() bool { return p.view == optForm || p.confirm != nil }
+func (p *optimizationsPage) Typing() bool { return false }
 
-func (p *optimizationsPage) enter(e *env) tea.Cmd { return p.load(e) }
+func (p *optimizationsPage) Enter(e *page.Env) tea.Cmd { return p.load(e) }
 
-func (p *optimizationsPage) load(e *env) tea.Cmd {
+func (p *optimizationsPage) load(e *page.Env) tea.Cmd {
 	if p.loading {
 		return nil
 	}
 	p.loading = true
-	repo, ctx := e.deps.Optimizations, e.ctx
-	return func() tea.Msg {
+	repo, ctx := p.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		if repo == nil {
 			return optsLoadedMsg{err: fmt.Errorf("no optimization service configured")}
 		}
 		runs, err := repo.ListOptimizations(ctx, "")
 		return optsLoadedMsg{runs: runs, err: err}
-	}
+	})
 }
 
-func (p *optimizationsPage) loadTrials(e *env, id model.ID) tea.Cmd {
-	repo, ctx := e.deps.Optimizations, e.ctx
+func (p *optimizationsPage) loadTrials(e *page.Env, id model.ID) tea.Cmd {
+	repo, ctx := p.repo, e.Ctx
 	if repo == nil {
 		return nil
 	}
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		ts, err := repo.OptimizationTrials(ctx, id)
 		return optTrialsMsg{id: id, trials: ts, err: err}
-	}
+	})
 }
 
-func (p *optimizationsPage) update(e *env, msg tea.Msg) tea.Cmd {
+func (p *optimizationsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case optsLoadedMsg:
 		p.loading, p.loaded = false, true
@@ -221,7 +201,7 @@ func (p *optimizationsPage) update(e *env, msg tea.Msg) tea.Cmd {
 		}
 		if p.active() && !p.polling {
 			p.polling = true
-			cmds = append(cmds, tea.Tick(optPollEvery, func(time.Time) tea.Msg { return optTickMsg{} }))
+			cmds = append(cmds, e.After(optPollEvery, func(time.Time) tea.Msg { return optTickMsg{} }))
 		}
 		return tea.Batch(cmds...)
 	case optTickMsg:
@@ -234,30 +214,20 @@ func (p *optimizationsPage) update(e *env, msg tea.Msg) tea.Cmd {
 		if msg.err == nil {
 			p.trials[msg.id] = msg.trials
 		}
-	case optStartedMsg:
-		if msg.err != nil {
-			return noticeErr(fmt.Errorf("optimization not started: %w", msg.err))
-		}
-		p.view = optList
-		return tea.Batch(notice(fmt.Sprintf("started %s on %s (%s)", msg.run.Optimizer, msg.run.Program, format.RunID(msg.run.ID))), p.load(e))
+	case optStartedMsg: // the form's result: it started
+		return tea.Batch(page.Notice(fmt.Sprintf("started %s on %s (%s)", msg.run.Optimizer, msg.run.Program, format.RunID(msg.run.ID))), p.load(e))
+	case promoteMsg:
+		return p.promote(e, msg.run, true)
 	case optPromotedMsg:
 		if msg.err != nil {
-			return noticeErr(fmt.Errorf("promote %s: %w", format.RunID(msg.run.ID), msg.err))
+			return page.NoticeErr(fmt.Errorf("promote %s: %w", format.RunID(msg.run.ID), msg.err))
 		}
-		return notice(fmt.Sprintf("%s v%d is now the result of %s run %s", msg.p.Name, msg.p.Version, msg.run.Optimizer, format.RunID(msg.run.ID)))
+		return page.Notice(fmt.Sprintf("%s v%d is now the result of %s run %s", msg.p.Name, msg.p.Version, msg.run.Optimizer, format.RunID(msg.run.ID)))
 	case optCancelledMsg:
 		if msg.err != nil {
-			return noticeErr(fmt.Errorf("cancel %s: %w", format.RunID(msg.id), msg.err))
+			return page.NoticeErr(fmt.Errorf("cancel %s: %w", format.RunID(msg.id), msg.err))
 		}
-		return tea.Batch(notice("cancelling "+format.RunID(msg.id)), p.load(e))
-	case optCompareMsg:
-		if msg.gen != p.cmpGen {
-			return nil
-		}
-		p.cmp, p.cmpErr = msg.cmp, msg.err
-		if msg.cmp != nil {
-			p.cmpLines = p.compareLines()
-		}
+		return tea.Batch(page.Notice("cancelling "+format.RunID(msg.id)), p.load(e))
 	}
 	return nil
 }
@@ -330,68 +300,31 @@ func (p *optimizationsPage) selected() *model.Optimization {
 	return nil
 }
 
-// bindings lists the keys of the current view.
-func (p *optimizationsPage) bindings() []key.Binding {
+// Bindings lists the keys of the page.
+func (p *optimizationsPage) Bindings() []key.Binding {
 	km := p.keys
-	if p.confirm != nil {
-		return promoteDialogKeys
-	}
-	switch p.view {
-	case optForm:
-		return []key.Binding{keys.As(km.Save, "start the run"), keys.As(km.Back, "cancel")}
-	case optCompare:
-		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, km.Back}
-	}
 	return []key.Binding{keys.As(km.New, "new run"), keys.As(km.Cancel, "cancel run"),
 		keys.As(km.Save, "promote its result"), keys.As(km.Expand, "mark for compare"),
 		keys.As(km.Compare, "compare marked"), km.Refresh}
 }
 
-func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	km := e.keys
-	if p.confirm != nil {
-		return p.confirmKey(e, msg)
-	}
-	switch p.view {
-	case optForm:
-		return p.form.key(e, p, msg)
-	case optCompare:
-		maxOff := max(len(p.cmpLines)-(p.height-1), 0)
-		switch {
-		case key.Matches(msg, km.Back):
-			p.view, p.cmp, p.cmpErr = optList, nil, nil
-		case key.Matches(msg, km.Down):
-			p.cmpOffset++
-		case key.Matches(msg, km.Up):
-			p.cmpOffset--
-		case key.Matches(msg, km.PageDown):
-			p.cmpOffset += p.height - 1
-		case key.Matches(msg, km.PageUp):
-			p.cmpOffset -= p.height - 1
-		case key.Matches(msg, km.Top):
-			p.cmpOffset = 0
-		case key.Matches(msg, km.Bottom):
-			p.cmpOffset = maxOff
-		}
-		p.cmpOffset = min(max(p.cmpOffset, 0), maxOff)
-		return nil
-	}
+func (p *optimizationsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := p.keys
 	switch {
 	case key.Matches(msg, km.New):
-		p.form = newOptRunForm(p.selected())
-		p.view = optForm
+		e.Push(newOptRunForm(p.styles, p.keys, p.repo, p.selected()))
 	case key.Matches(msg, km.Cancel):
 		if r := p.selected(); r != nil && !r.State.Terminal() {
-			repo, ctx, id := e.deps.Optimizations, e.ctx, r.ID
-			return func() tea.Msg { return optCancelledMsg{id: id, err: repo.CancelOptimization(ctx, id)} }
+			repo, ctx, id := p.repo, e.Ctx, r.ID
+			return e.Cmd(func() tea.Msg { return optCancelledMsg{id: id, err: repo.CancelOptimization(ctx, id)} })
 		}
 	case key.Matches(msg, km.Save):
 		r := p.selected()
 		if r == nil || !r.HasResult() {
-			return notice("this run has no result to promote")
+			return page.Notice("this run has no result to promote")
 		}
 		if r.Regressed {
-			p.confirm = r // it scored below its baseline: ask first
+			e.Push(promoteDialog(p.styles, r)) // it scored below its baseline: ask first
 			return nil
 		}
 		return p.promote(e, r, false)
@@ -420,51 +353,31 @@ func (p *optimizationsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // promote makes run r's result the program's newest version.
-func (p *optimizationsPage) promote(e *env, r *model.Optimization, force bool) tea.Cmd {
-	repo, ctx := e.deps.Optimizations, e.ctx
-	return func() tea.Msg {
+func (p *optimizationsPage) promote(e *page.Env, r *model.Optimization, force bool) tea.Cmd {
+	repo, ctx := p.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		pr, err := repo.PromoteOptimization(ctx, r, force)
 		return optPromotedMsg{run: r, p: pr, err: err}
-	}
-}
-
-// promoteDialogKeys are the keys of the "promote anyway?" dialog.
-var promoteDialogKeys = []key.Binding{
-	key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "promote anyway")),
-	key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "keep the current version")),
-}
-
-// confirmKey answers the "promote anyway?" dialog.
-func (p *optimizationsPage) confirmKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	r := p.confirm
-	switch msg.String() {
-	case "y", "Y":
-		p.confirm = nil
-		return p.promote(e, r, true)
-	case "n", "N", "esc", "q":
-		p.confirm = nil
-	}
-	return nil
+	})
 }
 
 // promoteDialog asks before a result that regressed becomes the newest version.
-func (p *optimizationsPage) promoteDialog(w int) string {
-	s, r := p.styles, p.confirm
-	body := []string{
+func promoteDialog(s *themes.Styles, r *model.Optimization) *dialog.Confirm {
+	yes := dialog.Choice{Keys: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "promote anyway")), Result: promoteMsg{run: r}}
+	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys("n", "N", "esc", "q"), key.WithHelp("n/esc", "keep the current version"))}
+	return dialog.NewConfirm(s, dialog.Centre, []string{
 		s.Warning.Render("Promote a result that regressed?"),
 		"",
 		fmt.Sprintf("Run %s (%s) scored %.3f on validation, below", format.RunID(r.ID), r.Optimizer, r.BestScore),
 		fmt.Sprintf("its baseline's %.3f, so it did not become %s's newest version.", r.BaselineScore, r.Program),
 		"Promoting saves its result as the newest version anyway.",
 		"",
-		s.HelpKey.Render("y") + s.HelpDesc.Render(" promote anyway · ") + s.HelpKey.Render("n/esc") + s.HelpDesc.Render(" keep the current version"),
-	}
-	return layout.BoxLines(body, s, w)
+		dialog.Hint(s, yes, no),
+	}, yes, no)
 }
 
-// compare asks for the comparison of the marked runs, in list order (or the
-// selected run and the one below it when fewer than two are marked).
-func (p *optimizationsPage) compare(e *env) tea.Cmd {
+// compare opens the comparison of the marked runs, in list order.
+func (p *optimizationsPage) compare(e *page.Env) tea.Cmd {
 	var ids []model.ID
 	for _, o := range p.runs {
 		if p.marked[o.ID] {
@@ -472,28 +385,13 @@ func (p *optimizationsPage) compare(e *env) tea.Cmd {
 		}
 	}
 	if len(ids) < 2 {
-		return notice("mark two or more runs with space, then C to compare")
+		return page.Notice("mark two or more runs with space, then C to compare")
 	}
-	p.cmpGen++
-	p.view, p.cmp, p.cmpErr, p.cmpOffset = optCompare, nil, nil, 0
-	gen, repo, ctx := p.cmpGen, e.deps.Optimizations, e.ctx
-	return func() tea.Msg {
-		c, err := repo.CompareOptimizations(ctx, ids)
-		return optCompareMsg{gen: gen, cmp: c, err: err}
-	}
+	e.Push(&compareView{styles: p.styles, keys: p.keys, repo: p.repo, ids: ids, runs: slices.Clone(p.runs)})
+	return nil
 }
 
-func (p *optimizationsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
-	if p.view != optList {
-		if w, ok := msg.(tea.MouseWheelMsg); ok && p.view == optCompare {
-			if w.Button == tea.MouseWheelUp {
-				p.cmpOffset = max(p.cmpOffset-components.WheelLines, 0)
-			} else if w.Button == tea.MouseWheelDown {
-				p.cmpOffset = min(p.cmpOffset+components.WheelLines, max(len(p.cmpLines)-(p.height-1), 0))
-			}
-		}
-		return nil
-	}
+func (p *optimizationsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	before := p.selected()
 	p.list.Mouse(msg, y)
 	if r := p.selected(); r != nil && r != before {
@@ -502,28 +400,20 @@ func (p *optimizationsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	return nil
 }
 
-// render draws the page.
-func (p *optimizationsPage) render() string {
+// Render draws the page.
+func (p *optimizationsPage) Render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
 		return layout.Fit(s.Error.Render("Could not load optimizations: ")+p.err.Error(), p.width, p.height)
 	case !p.loaded:
 		return layout.Fit(s.Muted.Render("Loading optimizations…"), p.width, p.height)
-	case p.view == optForm:
-		return p.form.Render(s, p.width, p.height)
-	case p.view == optCompare:
-		return p.renderCompare()
 	}
 	if len(p.runs) == 0 {
 		text := "No optimization runs yet. Press n to start one (or `signet opt run PROGRAM --optimizer bootstrap --train DATASET`)."
 		return layout.Fit(s.Muted.Render(ansi.Wrap(text, max(p.width-2, 10), " ")), p.width, p.height)
 	}
-	page := p.list.Render(p.width, p.listHeight()) + "\n" + p.renderProgress(p.width, p.progressHeight())
-	if p.confirm != nil {
-		return layout.Overlay(page, p.promoteDialog(min(p.width-4, 72)), p.width, p.height)
-	}
-	return page
+	return p.list.Render(p.width, p.listHeight()) + "\n" + p.renderProgress(p.width, p.progressHeight())
 }
 
 // renderProgress is the selected run's pane: a progress bar with the
@@ -639,32 +529,118 @@ func trialChart(s *themes.Styles, ts []*model.Trial, w, h int) []string {
 	return append(lines, s.Muted.Render(fmt.Sprintf("       trials %d–%d · best %.3f", ts[0].N, ts[len(ts)-1].N, best)))
 }
 
-// renderCompare draws the comparison, scrolled.
-func (p *optimizationsPage) renderCompare() string {
-	s := p.styles
+// compareView is the comparison of optimization runs, full screen: a
+// table of the runs, what each changed per predictor, the pass/fail matrix
+// with flips, and score versus cost.
+type compareView struct {
+	page.Defaults
+	styles *themes.Styles
+	keys   keys.Map
+	repo   Optimizations
+	ids    []model.ID
+	runs   []*model.Optimization // every run listed, for score versus cost
+
+	cmp    *model.Comparison
+	err    error
+	lines  []string
+	offset int
+
+	width, height int
+}
+
+// Enter asks for the comparison.
+func (c *compareView) Enter(e *page.Env) tea.Cmd {
+	if c.cmp != nil || c.err != nil {
+		return nil
+	}
+	repo, ctx, ids := c.repo, e.Ctx, c.ids
+	return e.Cmd(func() tea.Msg {
+		cmp, err := repo.CompareOptimizations(ctx, ids)
+		return optCompareMsg{cmp: cmp, err: err}
+	})
+}
+
+func (c *compareView) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(optCompareMsg); ok {
+		c.cmp, c.err = m.cmp, m.err
+		if m.cmp != nil {
+			c.lines = c.compareLines()
+		}
+	}
+	return nil
+}
+
+func (c *compareView) Typing() bool { return false }
+
+func (c *compareView) SetSize(w, h int) {
+	c.width, c.height = w, h
+	if c.cmp != nil {
+		c.lines = c.compareLines()
+	}
+}
+
+func (c *compareView) Bindings() []key.Binding {
+	km := c.keys
+	return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, km.Back}
+}
+
+func (c *compareView) maxOffset() int { return max(len(c.lines)-(c.height-1), 0) }
+
+func (c *compareView) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := c.keys
+	switch {
+	case key.Matches(msg, km.Back):
+		e.Close(nil)
+	case key.Matches(msg, km.Down):
+		c.offset++
+	case key.Matches(msg, km.Up):
+		c.offset--
+	case key.Matches(msg, km.PageDown):
+		c.offset += c.height - 1
+	case key.Matches(msg, km.PageUp):
+		c.offset -= c.height - 1
+	case key.Matches(msg, km.Top):
+		c.offset = 0
+	case key.Matches(msg, km.Bottom):
+		c.offset = c.maxOffset()
+	}
+	c.offset = min(max(c.offset, 0), c.maxOffset())
+	return nil
+}
+
+func (c *compareView) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	if w, ok := msg.(tea.MouseWheelMsg); ok {
+		c.offset = min(max(c.offset+components.WheelDelta(w), 0), c.maxOffset())
+	}
+	return nil
+}
+
+// Render draws the comparison, scrolled.
+func (c *compareView) Render(func() string) string {
+	s := c.styles
 	title := s.Title.Render("Compare runs") + s.Muted.Render(" · esc back")
 	switch {
-	case p.cmpErr != nil:
-		return layout.Fit(title+"\n"+s.Error.Render("Could not compare: ")+p.cmpErr.Error(), p.width, p.height)
-	case p.cmp == nil:
-		return layout.Fit(title+"\n"+s.Muted.Render("Comparing…"), p.width, p.height)
+	case c.err != nil:
+		return layout.Fit(title+"\n"+s.Error.Render("Could not compare: ")+c.err.Error(), c.width, c.height)
+	case c.cmp == nil:
+		return layout.Fit(title+"\n"+s.Muted.Render("Comparing…"), c.width, c.height)
 	}
-	h := max(p.height-1, 1)
-	off := min(p.cmpOffset, max(len(p.cmpLines)-h, 0))
-	end := min(off+h, len(p.cmpLines))
-	if len(p.cmpLines) > h {
-		title += s.Muted.Render(fmt.Sprintf(" · lines %d-%d of %d", off+1, end, len(p.cmpLines)))
+	h := max(c.height-1, 1)
+	off := min(c.offset, max(len(c.lines)-h, 0))
+	end := min(off+h, len(c.lines))
+	if len(c.lines) > h {
+		title += s.Muted.Render(fmt.Sprintf(" · lines %d-%d of %d", off+1, end, len(c.lines)))
 	}
-	return layout.Fit(title+"\n"+strings.Join(p.cmpLines[off:end], "\n"), p.width, p.height)
+	return layout.Fit(title+"\n"+strings.Join(c.lines[off:end], "\n"), c.width, c.height)
 }
 
 // compareLines lays the comparison out: a table of the runs, what each run
 // changed per predictor, the pass/fail matrix with flips, and score versus
 // cost.
-func (p *optimizationsPage) compareLines() []string {
-	s := p.styles
-	c := p.cmp
-	w := p.width
+func (cv *compareView) compareLines() []string {
+	s := cv.styles
+	c := cv.cmp
+	w := cv.width
 	var out []string
 	add := func(l ...string) { out = append(out, l...) }
 	colW := max(min((w-18)/max(len(c.Runs), 1), 28), 10)
@@ -775,7 +751,7 @@ func (p *optimizationsPage) compareLines() []string {
 		compared[r.ID] = true
 	}
 	var all []*model.Optimization
-	for _, o := range p.runs {
+	for _, o := range cv.runs {
 		if progs[o.Program] {
 			all = append(all, o)
 		}
@@ -809,16 +785,26 @@ func settingsString(m map[string]any) string {
 	return strings.Join(parts, " ")
 }
 
-// optRunForm is the new-run form (tui/form.go).
-type optRunForm struct{ dialog.Fields }
+// optRunForm is the new-run form: it starts the run itself and ends with
+// the answer when the run started; a refusal is a notice, and the form
+// stays with what was typed.
+type optRunForm struct {
+	page.Defaults
+	styles *themes.Styles
+	keys   keys.Map
+	repo   Optimizations
+	fields dialog.Fields
 
-func newOptRunForm(sel *model.Optimization) optRunForm {
+	width, height int
+}
+
+func newOptRunForm(s *themes.Styles, km keys.Map, repo Optimizations, sel *model.Optimization) *optRunForm {
 	prog, train, val, lm := "", "", "", ""
 	if sel != nil { // start from the selected run: the usual next step is another optimizer on the same data
 		prog, lm = sel.Program, sel.LM
 		train, val = sel.Train.String(), sel.Val.String()
 	}
-	return optRunForm{dialog.Fields{Title: "New optimization run", Fields: []dialog.Field{
+	return &optRunForm{styles: s, keys: km, repo: repo, fields: dialog.Fields{Title: "New optimization run", Fields: []dialog.Field{
 		{Label: "program", Value: prog, Help: "NAME"},
 		{Label: "optimizer", Value: optimizerChoices[0], Choices: optimizerChoices},
 		{Label: "auto", Value: autoChoices[0], Choices: autoChoices, Help: "MIPROv2 only"},
@@ -831,16 +817,28 @@ func newOptRunForm(sel *model.Optimization) optRunForm {
 	}, Note: "The run is estimated and checked against the budget before it starts; progress shows here live."}}
 }
 
+func (f *optRunForm) Typing() bool     { return true }
+func (f *optRunForm) SetSize(w, h int) { f.width, f.height = w, h }
+
+func (f *optRunForm) Bindings() []key.Binding {
+	return []key.Binding{keys.As(f.keys.Save, "start the run"), keys.As(f.keys.Back, "cancel")}
+}
+
+func (f *optRunForm) Render(func() string) string {
+	return f.fields.Render(f.styles, f.width, f.height)
+}
+
 // request validates the form.
 func (f *optRunForm) request() (OptimizationRequest, error) {
+	v := f.fields.Value
 	req := OptimizationRequest{
-		Program: f.Value("program"), Optimizer: f.Value("optimizer"), Train: f.Value("train"),
-		Val: f.Value("val"), Metric: f.Value("metric"), LM: f.Value("lm"),
+		Program: v("program"), Optimizer: v("optimizer"), Train: v("train"),
+		Val: v("val"), Metric: v("metric"), LM: v("lm"),
 	}
 	if req.Optimizer == "mipro" {
-		req.Auto = f.Value("auto")
+		req.Auto = v("auto")
 	}
-	for _, kv := range strings.Fields(f.Value("settings")) {
+	for _, kv := range strings.Fields(v("settings")) {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return req, fmt.Errorf("settings: %q is not key=value", kv)
 		}
@@ -854,33 +852,46 @@ func (f *optRunForm) request() (OptimizationRequest, error) {
 	case req.Metric == "":
 		return req, fmt.Errorf("metric: a metric is needed")
 	}
-	if b := f.Value("budget"); b != "" {
-		v, err := strconv.ParseFloat(strings.TrimPrefix(b, "$"), 64)
-		if err != nil || v < 0 {
+	if b := v("budget"); b != "" {
+		val, err := strconv.ParseFloat(strings.TrimPrefix(b, "$"), 64)
+		if err != nil || val < 0 {
 			return req, fmt.Errorf("budget: %q is not an amount in USD", b)
 		}
-		req.Budget = v
+		req.Budget = val
 	}
 	return req, nil
 }
 
-func (f *optRunForm) key(e *env, p *optimizationsPage, msg tea.KeyPressMsg) tea.Cmd {
-	switch f.Fields.Key(e.keys, msg) {
+func (f *optRunForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	switch f.fields.Key(f.keys, msg) {
 	case dialog.FieldsCancel:
-		p.view = optList
+		e.Close(nil)
 	case dialog.FieldsSubmit:
 		req, err := f.request()
 		if err != nil {
-			f.Err = err.Error()
+			f.fields.Err = err.Error()
 			return nil
 		}
-		f.Err = ""
-		repo, ctx := e.deps.Optimizations, e.ctx
-		return func() tea.Msg {
+		f.fields.Err = ""
+		repo, ctx := f.repo, e.Ctx
+		return e.Cmd(func() tea.Msg {
 			run, err := repo.StartOptimization(ctx, req)
 			return optStartedMsg{run: run, err: err}
-		}
+		})
 	}
+	return nil
+}
+
+// Update takes the service's answer: started, or why not.
+func (f *optRunForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	m, ok := msg.(optStartedMsg)
+	if !ok {
+		return nil
+	}
+	if m.err != nil {
+		return page.NoticeErr(fmt.Errorf("optimization not started: %w", m.err))
+	}
+	e.Close(m)
 	return nil
 }
 

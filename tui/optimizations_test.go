@@ -14,6 +14,7 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 type fakeOptimizations struct {
@@ -159,6 +160,8 @@ func sampleOptimizations() *fakeOptimizations {
 	}
 }
 
+// newOptModel is the workbench on the Optimizations page over f; its
+// clock sets no timers: the tests deliver the poll's ticks.
 func newOptModel(t *testing.T, w, h int, f *fakeOptimizations) Model {
 	t.Helper()
 	p, err := themes.Get(themes.Dark)
@@ -166,49 +169,11 @@ func newOptModel(t *testing.T, w, h int, f *fakeOptimizations) Model {
 		t.Fatal(err)
 	}
 	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}, Datasets: sampleDatasets(), Optimizations: f},
-		Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p)})
+		Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p),
+			Clock: &page.Clock{Now: time.Now, Location: time.UTC}})
 	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	m = run(t, m, m.Init())
-	return sendNoTick(t, m, keyText("4"))
-}
-
-// sendNoTick delivers a key and runs what follows, except poll ticks (a
-// test drives the clock itself with optTickMsg).
-func sendNoTick(t *testing.T, m Model, k tea.KeyPressMsg) Model {
-	t.Helper()
-	nm, cmd := m.Update(k)
-	return runNoTick(t, nm.(Model), cmd)
-}
-
-func runNoTick(t *testing.T, m Model, cmd tea.Cmd) Model {
-	t.Helper()
-	queue := []tea.Cmd{cmd}
-	for i := 0; len(queue) > 0; i++ {
-		if i > 100 {
-			t.Fatal("command chain does not end")
-		}
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		done := make(chan tea.Msg, 1)
-		go func() { done <- c() }()
-		var msg tea.Msg
-		select {
-		case msg = <-done:
-		case <-time.After(50 * time.Millisecond):
-			continue // a tick: not run in tests
-		}
-		if b, ok := msg.(tea.BatchMsg); ok {
-			queue = append(queue, b...)
-			continue
-		}
-		nm, next := m.Update(msg)
-		m = nm.(Model)
-		queue = append(queue, next)
-	}
-	return m
+	return send(t, m, keyText("4"))
 }
 
 func TestOptimizationsListAndProgress(t *testing.T) {
@@ -231,7 +196,7 @@ func TestOptimizationsListAndProgress(t *testing.T) {
 	f.runs[0].State, f.runs[0].Progress, f.runs[0].BaselineScore, f.runs[0].BestScore, f.runs[0].ResultVersion =
 		model.Completed, nil, 0.4, 0.7, 3
 	f.mu.Unlock()
-	m = runNoTick(t, m, func() tea.Msg { return optTickMsg{} })
+	m = toPage(t, m, PageOptimizations, optTickMsg{})
 	sc = screen(m)
 	if !strings.Contains(sc, "0.40→0.70") || !strings.Contains(sc, "saved v3") {
 		t.Errorf("finished run not shown:\n%s", sc)
@@ -244,9 +209,9 @@ func TestOptimizationsListAndProgress(t *testing.T) {
 func TestOptimizationsStartFromForm(t *testing.T) {
 	f := sampleOptimizations()
 	m := newOptModel(t, 100, 30, f)
-	m = sendNoTick(t, m, keyText("j")) // qa's MIPROv2 run: the form starts from its program and datasets
-	m = sendNoTick(t, m, keyText("n"))
-	if !m.optimizations.typing() {
+	m = send(t, m, keyText("j")) // qa's MIPROv2 run: the form starts from its program and datasets
+	m = send(t, m, keyText("n"))
+	if !isTop[*optRunForm](m) || !typingNow(m) {
 		t.Fatal("n did not open the form")
 	}
 	// q is text in the form, not quit.
@@ -254,36 +219,36 @@ func TestOptimizationsStartFromForm(t *testing.T) {
 	if cmd != nil {
 		t.Fatal("q in the form returned a command")
 	}
-	m = sendNoTick(t, nm.(Model), keyCode(tea.KeyBackspace, 0))
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))   // optimizer
-	m = sendNoTick(t, m, keyCode(tea.KeyRight, 0)) // labeled
-	m = sendNoTick(t, m, keyCode(tea.KeyLeft, 0))  // bootstrap
-	m = sendNoTick(t, m, keyCode(tea.KeyLeft, 0))  // gepa (wraps)
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))   // auto
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))   // train: empty, the run had none
+	m = send(t, nm.(Model), keyCode(tea.KeyBackspace, 0))
+	m = send(t, m, keyCode(tea.KeyTab, 0))   // optimizer
+	m = send(t, m, keyCode(tea.KeyRight, 0)) // labeled
+	m = send(t, m, keyCode(tea.KeyLeft, 0))  // bootstrap
+	m = send(t, m, keyCode(tea.KeyLeft, 0))  // gepa (wraps)
+	m = send(t, m, keyCode(tea.KeyTab, 0))   // auto
+	m = send(t, m, keyCode(tea.KeyTab, 0))   // train: empty, the run had none
 	m = typeText(t, m, "qa:train")
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // val
+	m = send(t, m, keyCode(tea.KeyTab, 0)) // val
 	m = typeText(t, m, "qa:val")
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // metric
-	m = sendNoTick(t, m, keyCode(tea.KeyRight, 0))
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // settings
+	m = send(t, m, keyCode(tea.KeyTab, 0)) // metric
+	m = send(t, m, keyCode(tea.KeyRight, 0))
+	m = send(t, m, keyCode(tea.KeyTab, 0)) // settings
 	m = typeText(t, m, "max_labeled_demos")
-	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	m = send(t, m, keyCode('s', tea.ModCtrl))
 	if len(f.started) != 0 || !strings.Contains(screen(m), `settings: "max_labeled_demos" is not key=value`) {
 		t.Fatalf("a bad setting was not refused inline:\n%s", screen(m))
 	}
 	m = typeText(t, m, "=2")
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0)) // budget
+	m = send(t, m, keyCode(tea.KeyTab, 0)) // budget
 	m = typeText(t, m, "abc")
-	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	m = send(t, m, keyCode('s', tea.ModCtrl))
 	if len(f.started) != 0 || !strings.Contains(screen(m), `budget: "abc" is not an amount`) {
 		t.Fatalf("a bad budget was not refused inline:\n%s", screen(m))
 	}
 	for range 3 {
-		m = sendNoTick(t, m, keyCode(tea.KeyBackspace, 0))
+		m = send(t, m, keyCode(tea.KeyBackspace, 0))
 	}
 	m = typeText(t, m, "0.50")
-	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	m = send(t, m, keyCode('s', tea.ModCtrl))
 	if len(f.started) != 1 {
 		t.Fatalf("started %d runs", len(f.started))
 	}
@@ -292,28 +257,28 @@ func TestOptimizationsStartFromForm(t *testing.T) {
 	if !reflect.DeepEqual(f.started[0], want) {
 		t.Fatalf("request %+v, want %+v", f.started[0], want)
 	}
-	if m.optimizations.typing() || len(m.optimizations.runs) != 4 || !strings.Contains(screen(m), "started gepa on qa") {
-		t.Fatalf("after start: typing %v, %d runs\n%s", m.optimizations.typing(), len(m.optimizations.runs), screen(m))
+	if top(m) != nil || len(m.optimizations.runs) != 4 || !strings.Contains(screen(m), "started gepa on qa") {
+		t.Fatalf("after start: %T on top, %d runs\n%s", top(m), len(m.optimizations.runs), screen(m))
 	}
 }
 
 func TestOptimizationsFormErrorFromService(t *testing.T) {
 	f := sampleOptimizations()
 	m := newOptModel(t, 100, 30, f)
-	m = sendNoTick(t, m, keyText("n"))
+	m = send(t, m, keyText("n"))
 	for range 20 {
-		m = sendNoTick(t, m, keyCode(tea.KeyBackspace, 0))
+		m = send(t, m, keyCode(tea.KeyBackspace, 0))
 	}
 	m = typeText(t, m, "missing")
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))
-	m = sendNoTick(t, m, keyCode(tea.KeyTab, 0))
+	m = send(t, m, keyCode(tea.KeyTab, 0))
+	m = send(t, m, keyCode(tea.KeyTab, 0))
+	m = send(t, m, keyCode(tea.KeyTab, 0))
 	m = typeText(t, m, "qa")
-	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	m = send(t, m, keyCode('s', tea.ModCtrl))
 	if !strings.Contains(screen(m), `optimization not started: program "missing": not found`) {
 		t.Fatalf("service error not shown:\n%s", screen(m))
 	}
-	if !m.optimizations.typing() {
+	if !isTop[*optRunForm](m) {
 		t.Error("the form closed on an error: what was typed is lost")
 	}
 }
@@ -321,12 +286,12 @@ func TestOptimizationsFormErrorFromService(t *testing.T) {
 func TestOptimizationsCancelRunning(t *testing.T) {
 	f := sampleOptimizations()
 	m := newOptModel(t, 100, 30, f)
-	m = sendNoTick(t, m, keyText("x"))
+	m = send(t, m, keyText("x"))
 	if len(f.cancelled) != 1 || f.cancelled[0] != fixedID(3) {
 		t.Fatalf("cancelled %v", f.cancelled)
 	}
-	m = sendNoTick(t, m, keyText("j"))
-	m = sendNoTick(t, m, keyText("x")) // a finished run: nothing to cancel
+	m = send(t, m, keyText("j"))
+	m = send(t, m, keyText("x")) // a finished run: nothing to cancel
 	if len(f.cancelled) != 1 {
 		t.Fatalf("cancelled a finished run: %v", f.cancelled)
 	}
@@ -335,21 +300,22 @@ func TestOptimizationsCancelRunning(t *testing.T) {
 func TestOptimizationsCompare(t *testing.T) {
 	f := sampleOptimizations()
 	m := newOptModel(t, 120, 60, f)
-	m = sendNoTick(t, m, keyText("C"))
-	if m.optimizations.view != optList || !strings.Contains(screen(m), "mark two or more") {
+	m = send(t, m, keyText("C"))
+	if top(m) != nil || !strings.Contains(screen(m), "mark two or more") {
 		t.Fatal("compare with nothing marked did not explain itself")
 	}
-	m = sendNoTick(t, m, keyText("j"))
-	m = sendNoTick(t, m, keyCode(tea.KeySpace, 0)) // mark MIPROv2, cursor moves on
-	m = sendNoTick(t, m, keyCode(tea.KeySpace, 0)) // mark bootstrap
+	m = send(t, m, keyText("j"))
+	m = send(t, m, keyCode(tea.KeySpace, 0)) // mark MIPROv2, cursor moves on
+	m = send(t, m, keyCode(tea.KeySpace, 0)) // mark bootstrap
 	if len(m.optimizations.marked) != 2 {
 		t.Fatalf("marked %d", len(m.optimizations.marked))
 	}
-	m = sendNoTick(t, m, keyText("C"))
-	if m.optimizations.view != optCompare || m.optimizations.cmp == nil {
+	m = send(t, m, keyText("C"))
+	cv, ok := top(m).(*compareView)
+	if !ok || cv.cmp == nil {
 		t.Fatal("C did not compare")
 	}
-	c := m.optimizations.cmp
+	c := cv.cmp
 	// Best trials: MIPROv2 F T T F, bootstrap T T T F: the first example flips.
 	if c.Flips != 1 || c.Runs[0].ID != fixedID(2) || c.Runs[1].ID != fixedID(1) {
 		t.Fatalf("comparison: %d flips, runs %v %v", c.Flips, c.Runs[0].ID, c.Runs[1].ID)
@@ -360,8 +326,8 @@ func TestOptimizationsCompare(t *testing.T) {
 			t.Errorf("comparison lacks %q:\n%s", want, sc)
 		}
 	}
-	m = sendNoTick(t, m, keyCode(tea.KeyEscape, 0))
-	if m.optimizations.view != optList {
+	m = send(t, m, keyCode(tea.KeyEscape, 0))
+	if top(m) != nil {
 		t.Fatal("esc did not leave the comparison")
 	}
 }
@@ -370,12 +336,12 @@ func TestGoldenOptimizations(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
 			base := newOptModel(t, sz[0], sz[1], sampleOptimizations())
-			marked := sendNoTick(t, sendNoTick(t, sendNoTick(t, base, keyText("j")), keyCode(tea.KeySpace, 0)), keyCode(tea.KeySpace, 0))
+			marked := send(t, send(t, send(t, base, keyText("j")), keyCode(tea.KeySpace, 0)), keyCode(tea.KeySpace, 0))
 			screens := map[string]Model{
 				"list":     base,
-				"finished": sendNoTick(t, base, keyText("G")),
-				"form":     sendNoTick(t, base, keyText("n")),
-				"compare":  sendNoTick(t, marked, keyText("C")),
+				"finished": send(t, base, keyText("G")),
+				"form":     send(t, base, keyText("n")),
+				"compare":  send(t, marked, keyText("C")),
 			}
 			for _, name := range []string{"list", "finished", "form", "compare"} {
 				t.Run(name, func(t *testing.T) {
@@ -389,12 +355,12 @@ func TestGoldenOptimizations(t *testing.T) {
 func TestOptimizationsPromote(t *testing.T) {
 	f := sampleOptimizations()
 	m := newOptModel(t, 100, 30, f)
-	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl)) // the running run has no result yet
+	m = send(t, m, keyCode('s', tea.ModCtrl)) // the running run has no result yet
 	if len(f.promoted) != 0 || !strings.Contains(screen(m), "no result to promote") {
 		t.Fatalf("promoted a run without a result: %v\n%s", f.promoted, screen(m))
 	}
-	m = sendNoTick(t, m, keyText("G")) // bootstrap: result v2
-	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	m = send(t, m, keyText("G")) // bootstrap: result v2
+	m = send(t, m, keyCode('s', tea.ModCtrl))
 	if len(f.promoted) != 1 || f.promoted[0] != fixedID(1) {
 		t.Fatalf("promoted %v", f.promoted)
 	}
@@ -411,23 +377,23 @@ func TestOptimizationsPromoteRegressedAsksFirst(t *testing.T) {
 		Metric: model.Metric{Name: "exact_match"}, State: model.Completed, Trials: 1, BaselineScore: 0.636, BestScore: 0,
 		BestTrial: 1, Regressed: true, Candidate: f.programs["qa@2"], StartedAt: start, FinishedAt: start.Add(time.Minute)})
 	m := newOptModel(t, 110, 30, f)
-	m = sendNoTick(t, m, keyText("G"))
+	m = send(t, m, keyText("G"))
 	for _, want := range []string{"regressed: not saved", "Regressed: the result scored 0.000 on validation, below the baseline's 0.636",
 		"newest version (ctrl+s promotes it anyway)"} {
 		if !strings.Contains(screen(m), want) {
 			t.Fatalf("the regressed run does not say %q:\n%s", want, screen(m))
 		}
 	}
-	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
+	m = send(t, m, keyCode('s', tea.ModCtrl))
 	if len(f.promoted) != 0 || !strings.Contains(screen(m), "Promote a result that regressed?") || !strings.Contains(screen(m), "promote anyway") {
 		t.Fatalf("no confirmation (promoted %v):\n%s", f.promoted, screen(m))
 	}
-	m = sendNoTick(t, m, keyText("n"))
+	m = send(t, m, keyText("n"))
 	if len(f.promoted) != 0 || strings.Contains(screen(m), "Promote a result that regressed?") {
 		t.Fatalf("n promoted or kept the dialog (promoted %v):\n%s", f.promoted, screen(m))
 	}
-	m = sendNoTick(t, m, keyCode('s', tea.ModCtrl))
-	m = sendNoTick(t, m, keyText("y"))
+	m = send(t, m, keyCode('s', tea.ModCtrl))
+	m = send(t, m, keyText("y"))
 	if len(f.promoted) != 1 || f.promoted[0] != fixedID(4) || !f.forced[0] {
 		t.Fatalf("promoted %v (forced %v)", f.promoted, f.forced)
 	}

@@ -13,10 +13,34 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
+
+// Programs is the program repository the Programs page reads from and
+// writes to (the owner's API, in cmd). It is only ever called from a
+// tea.Cmd, never from Update.
+type Programs interface {
+	ListPrograms(ctx context.Context) ([]*model.Program, error)
+	// ProgramSummaries gives the last run and this month's cost of the
+	// named programs; a program without runs may be missing from the map.
+	ProgramSummaries(ctx context.Context, names []string) (map[string]ProgramSummary, error)
+	// ProgramVersions is every version of a program, oldest first.
+	ProgramVersions(ctx context.Context, name string) ([]*model.Program, error)
+	// SaveProgram stores p as the next version of an existing program.
+	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
+	// CreateProgram stores version 1 of a new program.
+	CreateProgram(ctx context.Context, p *model.Program) (*model.Program, error)
+	// SetProgramStatus records a status change as a new version.
+	SetProgramStatus(ctx context.Context, name string, status model.ProgramStatus, note string) (*model.Program, error)
+	DeleteProgram(ctx context.Context, name string) error
+	// ProgramTemplates are extra templates for new programs (the examples
+	// `signet demo` loads), offered after the built-in ones.
+	ProgramTemplates(ctx context.Context) ([]*model.Program, error)
+}
 
 // ProgramSummary is what the Programs list shows of a program's runs.
 type ProgramSummary struct {
@@ -26,16 +50,25 @@ type ProgramSummary struct {
 	MonthCost float64
 }
 
+// programScreens opens what a program's actions lead to, over the page:
+// its run form (r) and its evaluations (E).
+type programScreens interface {
+	RunForm(p *model.Program) page.Dialog
+	Evaluations(p *model.Program) page.Dialog
+}
+
 // programsPage is the Programs page: a filterable list of programs, a
-// detail view of one program's modules, the in-place module editor, the
-// version history with its diff, and the dialogs (new from a template,
-// status, delete). Views stack: list → detail → edit, and list or detail →
+// detail view of one program's modules, the version history with its diff,
+// and the dialogs it pushes (new from a template, status, delete, the
+// module editor). Views stack: list → detail, and list or detail →
 // versions → diff; esc goes back one.
 type programsPage struct {
-	styles *themes.Styles
-	keys   keys.Map // the key map, for bindings (which gets no env)
-	list   components.List
-	now    func() time.Time // for "last run" ages; tests fix it
+	styles  *themes.Styles
+	keys    keys.Map
+	clock   page.Clock
+	repo    Programs
+	screens programScreens
+	list    components.List
 
 	programs  []*model.Program
 	summaries map[string]ProgramSummary
@@ -48,14 +81,12 @@ type programsPage struct {
 	detailOffset int            // first line of the detail shown
 	module       int            // the module selected in the detail
 
-	edit     *moduleEdit    // the in-place editor, over the detail
-	versions *versionsView  // the version history, over the detail or the list
-	diff     *diffView      // a diff of two versions, over the history
-	dialog   programsDialog // a dialog over whatever is on screen
+	versions *versionsView // the version history, over the detail or the list
+	diff     *diffView     // a diff of two versions, over the history
 
 	// seq numbers the requests whose answer belongs to a view (versions,
-	// editor, save); an answer with an older number is for a view since
-	// closed or replaced, and is dropped.
+	// the $EDITOR round trip); an answer with an older number is for a view
+	// since closed or replaced, and is dropped.
 	seq int
 
 	width, height int
@@ -71,22 +102,18 @@ var programColumns = []components.Column{
 	{Title: "DESCRIPTION", Flex: 3, MinWidth: 10},
 }
 
-func newProgramsPage(s *themes.Styles) programsPage {
-	return programsPage{styles: s, keys: keys.Default(), now: time.Now, list: components.NewList(programColumns, 0, components.ThemeStyles(s))}
+func newProgramsPage(e *page.Env, repo Programs, screens programScreens) programsPage {
+	return programsPage{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, screens: screens,
+		list: components.NewList(programColumns, 0, components.ThemeStyles(e.Styles))}
 }
 
-func (p *programsPage) setSize(w, h int) {
+func (p *programsPage) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
-	if p.edit != nil {
-		p.edit.setSize(w, h)
-	}
 	if p.versions != nil {
 		p.versions.list.SetHeight(p.versionsListHeight())
 	}
 }
-
-// showFilterLine reports whether the filter prompt takes a line.
 
 func (p *programsPage) listHeight() int {
 	if p.ShowFilterLine() {
@@ -95,16 +122,26 @@ func (p *programsPage) listHeight() int {
 	return p.height
 }
 
-// typing reports whether a text input of the page has the keyboard: the
-// filter prompt, the module editor or a dialog.
-func (p *programsPage) typing() bool {
-	switch {
-	case p.dialog != nil, p.edit != nil:
-		return true
-	case p.detail != nil || p.versions != nil:
+// Typing reports whether the filter prompt has the keyboard.
+func (p *programsPage) Typing() bool {
+	if p.detail != nil || p.versions != nil {
 		return false
 	}
 	return p.Filtering
+}
+
+// Count is the programs listed, for the status bar: "4", "1/4" while a
+// filter is applied, "…" while loading.
+func (p *programsPage) Count() string {
+	switch {
+	case p.err != nil:
+		return "error"
+	case p.loaded && p.list.Pattern() != "":
+		return fmt.Sprintf("%d/%d", p.list.Len(), p.list.Total())
+	case p.loaded:
+		return fmt.Sprint(p.list.Total())
+	}
+	return "…"
 }
 
 func progStatusText(st model.ProgramStatus) string {
@@ -131,7 +168,7 @@ func (p *programsPage) refreshRows() {
 		last, cost := "…", "…"
 		if p.summaries != nil {
 			sum := p.summaries[pr.Name]
-			last, cost = progAge(p.now(), sum.LastRun), progMoney(sum.MonthCost, sum.MonthRuns)
+			last, cost = progAge(p.clock.Now(), sum.LastRun), progMoney(sum.MonthCost, sum.MonthRuns)
 		}
 		rows[i] = components.Row{
 			pr.Name,
@@ -168,47 +205,51 @@ func progAge(now, t time.Time) string {
 // progMoney is a month's cost: "-" without runs, cents above a dollar,
 // four decimals below (local models cost little or nothing).
 func progMoney(cost float64, runs int) string {
-	switch {
-	case runs == 0 && cost == 0:
+	if runs == 0 && cost == 0 {
 		return "-"
 	}
 	return format.USD(cost)
 }
 
-// programsLoadedMsg carries the result of Deps.Programs.ListPrograms.
-type programsLoadedMsg struct {
-	programs []*model.Program
-	err      error
-}
+// Messages of the Programs page.
+type (
+	// programsLoadedMsg carries the result of Programs.ListPrograms.
+	programsLoadedMsg struct {
+		programs []*model.Program
+		err      error
+	}
+	// programSummariesMsg carries the runs and costs of the listed programs.
+	programSummariesMsg struct {
+		summaries map[string]ProgramSummary
+		err       error
+	}
+	// programsFilterMsg carries a filter result for the programs list.
+	programsFilterMsg struct{ res components.FilterResult }
+	// deleteProgramMsg is the delete confirmation's yes.
+	deleteProgramMsg struct{ name string }
+	// setStatusMsg is the status chooser's choice.
+	setStatusMsg struct {
+		name   string
+		status model.ProgramStatus
+	}
+)
 
-// programSummariesMsg carries the runs and costs of the listed programs.
-type programSummariesMsg struct {
-	summaries map[string]ProgramSummary
-	err       error
-}
-
-// programsFilterMsg carries a filter result for the programs list.
-type programsFilterMsg struct {
-	res components.FilterResult
-}
-
-// load returns the command that lists the programs.
-func (p *programsPage) load(e *env) tea.Cmd {
-	repo, ctx := e.deps.Programs, e.ctx
-	return func() tea.Msg {
+// Load lists the programs: what Init runs for this page.
+func (p *programsPage) Load(e *page.Env) tea.Cmd {
+	repo, ctx := p.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		if repo == nil {
 			return programsLoadedMsg{err: fmt.Errorf("no program repository configured")}
 		}
 		ps, err := repo.ListPrograms(ctx)
 		return programsLoadedMsg{programs: ps, err: err}
-	}
+	})
 }
 
-// loadSummaries returns the command that reads the runs and costs of the
-// programs listed; it follows each load, so a slow cost query never holds
-// the list back.
-func (p *programsPage) loadSummaries(e *env) tea.Cmd {
-	repo, ctx := e.deps.Programs, e.ctx
+// loadSummaries reads the runs and costs of the programs listed; it
+// follows each load, so a slow cost query never holds the list back.
+func (p *programsPage) loadSummaries(e *page.Env) tea.Cmd {
+	repo, ctx := p.repo, e.Ctx
 	if repo == nil || len(p.programs) == 0 {
 		return nil
 	}
@@ -216,26 +257,23 @@ func (p *programsPage) loadSummaries(e *env) tea.Cmd {
 	for i, pr := range p.programs {
 		names[i] = pr.Name
 	}
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		sums, err := repo.ProgramSummaries(ctx, names)
 		return programSummariesMsg{summaries: sums, err: err}
-	}
+	})
 }
 
-// enter refreshes the list each time the page comes back on screen (Init
+// Enter refreshes the list each time the page comes back on screen (Init
 // loads it the first time).
-func (p *programsPage) enter(e *env) tea.Cmd {
+func (p *programsPage) Enter(e *page.Env) tea.Cmd {
 	if !p.loaded {
 		return nil
 	}
-	return p.load(e)
+	return p.Load(e)
 }
 
-func (p *programsPage) update(e *env, msg tea.Msg) tea.Cmd {
-	p.keys = e.keys
+func (p *programsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case progChainMsg:
-		return progSequence(p.update(e, msg.msg), msg.next)
 	case programsLoadedMsg:
 		return p.applyLoaded(e, msg)
 	case programSummariesMsg:
@@ -243,7 +281,7 @@ func (p *programsPage) update(e *env, msg tea.Msg) tea.Cmd {
 			// The list stays useful without them; say why the columns are empty.
 			p.summaries = map[string]ProgramSummary{}
 			p.refreshRows()
-			return noticeErr(fmt.Errorf("program runs and costs: %w", msg.err))
+			return page.NoticeErr(fmt.Errorf("program runs and costs: %w", msg.err))
 		}
 		p.summaries = msg.summaries
 		if p.summaries == nil {
@@ -251,7 +289,7 @@ func (p *programsPage) update(e *env, msg tea.Msg) tea.Cmd {
 		}
 		p.refreshRows()
 		if p.Pattern != "" {
-			return p.filterCmd(e.ctx)
+			return p.filterCmd(e)
 		}
 	case programsFilterMsg:
 		p.list.SetFilterResult(msg.res)
@@ -259,28 +297,27 @@ func (p *programsPage) update(e *env, msg tea.Msg) tea.Cmd {
 		return p.applyWritten(e, msg)
 	case programVersionsMsg:
 		p.applyVersions(msg)
-	case programTemplatesMsg:
-		if d, ok := p.dialog.(*templateDialog); ok {
-			d.addTemplates(msg)
-		}
+	case deleteProgramMsg:
+		name := msg.name
+		return p.write(e, writeDelete, name, func(ctx context.Context, r Programs) (*model.Program, error) {
+			return nil, r.DeleteProgram(ctx, name)
+		})
+	case setStatusMsg:
+		return p.write(e, writeStatus, msg.name, func(ctx context.Context, r Programs) (*model.Program, error) {
+			return r.SetProgramStatus(ctx, msg.name, msg.status, "")
+		})
 	case editorFileMsg:
-		return p.applyEditorFile(msg)
+		return p.applyEditorFile(e, msg)
 	case editorDoneMsg:
 		return p.applyEditorDone(e, msg)
 	case editorParsedMsg:
 		return p.applyEditorParsed(e, msg)
-	default:
-		if p.edit != nil {
-			return p.edit.updateOther(msg)
-		}
 	}
 	return nil
 }
 
-func (p *programsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (p *programsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	switch {
-	case p.dialog != nil, p.edit != nil:
-		return nil
 	case p.diff != nil:
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
 			p.diff.scroll(components.WheelDelta(w), p.diffBodyHeight())
@@ -301,20 +338,16 @@ func (p *programsPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
 		y--
 	}
 	if p.list.Mouse(msg, y) {
-		return p.key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
+		return p.Key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
 	}
 	return nil
 }
 
-// bindings are the keys of the view on screen, for the help and the palette.
-func (p *programsPage) bindings() []key.Binding {
+// Bindings are the keys of the view on screen, for the help and the palette.
+func (p *programsPage) Bindings() []key.Binding {
 	km := p.keys
 	back := km.Back
 	switch {
-	case p.dialog != nil:
-		return p.dialog.bindings(km)
-	case p.edit != nil:
-		return p.edit.bindings(km)
 	case p.diff != nil:
 		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, keys.As(back, "back to the history")}
 	case p.versions != nil:
@@ -340,34 +373,16 @@ func (p *programsPage) bindings() []key.Binding {
 // applyLoaded applies the result of loading programs: it keeps the open
 // views on the fresh versions, re-runs the filter when a pattern is set and
 // then loads the summaries.
-func (p *programsPage) applyLoaded(e *env, msg programsLoadedMsg) tea.Cmd {
+func (p *programsPage) applyLoaded(e *page.Env, msg programsLoadedMsg) tea.Cmd {
 	p.loaded, p.err = true, msg.err
 	if msg.err != nil {
 		return nil
 	}
 	p.setPrograms(msg.programs)
 	if p.Pattern != "" {
-		return progSequence(p.filterCmd(e.ctx), p.loadSummaries(e))
+		return page.Then(p.filterCmd(e), p.loadSummaries(e))
 	}
 	return p.loadSummaries(e)
-}
-
-// progSequence runs a, then b, as one chain of messages: b's command is run
-// after a's message is delivered. (Unlike tea.Batch it keeps the order.)
-func progSequence(a, b tea.Cmd) tea.Cmd {
-	if a == nil {
-		return b
-	}
-	if b == nil {
-		return a
-	}
-	return func() tea.Msg { return progChainMsg{msg: a(), next: b} }
-}
-
-// progChainMsg delivers msg, then runs next.
-type progChainMsg struct {
-	msg  tea.Msg
-	next tea.Cmd
 }
 
 // reselect puts the cursor back on the program called name, if listed.
@@ -385,59 +400,42 @@ func (p *programsPage) reselect(name string) {
 
 // filterCmd issues a filter request for the current pattern and returns the
 // command that runs it off the Update loop.
-func (p *programsPage) filterCmd(ctx context.Context) tea.Cmd {
+func (p *programsPage) filterCmd(e *page.Env) tea.Cmd {
 	req := p.list.FilterRequest(p.Pattern)
-	return func() tea.Msg {
-		return programsFilterMsg{res: components.Filter(ctx, req)}
-	}
-}
-
-// filterKey handles a key while the filter prompt has the keyboard.
-func (p *programsPage) filterKey(ctx context.Context, msg tea.KeyPressMsg) tea.Cmd {
-	return p.filterDone(ctx, p.FilterInput(msg, &p.list))
+	ctx := e.Ctx
+	return e.Cmd(func() tea.Msg { return programsFilterMsg{res: components.Filter(ctx, req)} })
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *programsPage) filterDone(ctx context.Context, ev components.FilterEvent) tea.Cmd {
-	if ev == components.FilterOpened || ev == components.FilterClosed || ev == components.FilterCleared {
+func (p *programsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
+	if ev.Relayout() {
 		p.list.SetHeight(p.listHeight())
 	}
-	if ev == components.FilterChanged || ev == components.FilterCleared {
-		return p.filterCmd(ctx)
+	if ev.Refilter() {
+		return p.filterCmd(e)
 	}
 	return nil
 }
 
-// key handles a key on the page.
-func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	p.keys = e.keys
-	ctx, km := e.ctx, e.keys
+// Key handles a key on the page.
+func (p *programsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := p.keys
 	switch {
-	case p.dialog != nil:
-		return p.dialogKey(e, msg)
-	case p.edit != nil:
-		return p.editKey(e, msg)
 	case p.diff != nil:
-		return p.diffKey(e, msg)
+		return p.diffKey(msg)
 	case p.versions != nil:
 		return p.versionsKey(e, msg)
-	case key.Matches(msg, km.Run) && !p.Filtering: // run it: the run form (tui/run.go, issue 7)
-		if p.detail != nil {
-			return runProgram(p.detail)
-		}
-		return runProgram(p.selected())
-	case key.Matches(msg, km.Evaluate) && !p.Filtering: // its evaluations (tui/evaluations.go)
-		if p.detail != nil {
-			return evaluateProgram(p.detail)
-		}
-		return evaluateProgram(p.selected())
+	case key.Matches(msg, km.Run) && !p.Filtering: // run it: the run form (issue 7)
+		return p.open(e, p.current(), p.screens.RunForm)
+	case key.Matches(msg, km.Evaluate) && !p.Filtering: // its evaluations (issue 14)
+		return p.open(e, p.current(), p.screens.Evaluations)
 	case p.detail != nil:
 		return p.detailKey(e, msg)
 	case p.Filtering:
-		return p.filterKey(ctx, msg)
+		return p.filterDone(e, p.FilterInput(msg, &p.list))
 	}
 	if ev, ok := p.FilterListKey(msg, km); ok {
-		return p.filterDone(ctx, ev)
+		return p.filterDone(e, ev)
 	}
 	switch {
 	case key.Matches(msg, km.Back):
@@ -446,21 +444,37 @@ func (p *programsPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			p.openDetail(pr)
 		}
 	case key.Matches(msg, km.New):
-		return p.openTemplates(e)
+		e.Push(newTemplateDialog(p.styles, p.repo, p.programs))
 	case key.Matches(msg, km.Versions):
 		if pr := p.selected(); pr != nil {
 			return p.openVersions(e, pr.Name)
 		}
 	case key.Matches(msg, km.Status):
 		if pr := p.selected(); pr != nil {
-			p.dialog = newStatusDialog(pr)
+			e.Push(newStatusDialog(p.styles, p.keys, pr))
 		}
 	case key.Matches(msg, km.Delete):
 		if pr := p.selected(); pr != nil {
-			p.dialog = &deleteDialog{program: pr}
+			e.Push(deleteDialog(p.styles, pr))
 		}
 	default:
 		p.list.Navigate(msg, km)
+	}
+	return nil
+}
+
+// current is the program the keys act on: the one open, else the selected one.
+func (p *programsPage) current() *model.Program {
+	if p.detail != nil {
+		return p.detail
+	}
+	return p.selected()
+}
+
+// open pushes the view of pr that screen makes.
+func (p *programsPage) open(e *page.Env, pr *model.Program, screen func(*model.Program) page.Dialog) tea.Cmd {
+	if pr != nil && p.screens != nil {
+		e.Push(screen(pr))
 	}
 	return nil
 }
@@ -471,8 +485,8 @@ func (p *programsPage) openDetail(pr *model.Program) {
 
 // detailKey handles a key in the detail view: j/k select a module (and
 // scroll to it), the page keys scroll.
-func (p *programsPage) detailKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	km := e.keys
+func (p *programsPage) detailKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := p.keys
 	switch {
 	case key.Matches(msg, km.Back):
 		p.detail, p.detailOffset = nil, 0
@@ -492,19 +506,18 @@ func (p *programsPage) detailKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
 		p.scrollDetail(len(p.detailLines(p.width)))
 	case key.Matches(msg, km.Edit):
 		if p.module < len(p.detail.Modules) {
-			p.edit = newModuleEdit(p.styles, p.detail, p.module, p.width, p.height)
-			return p.edit.focusCmd()
+			e.Push(newModuleEdit(p.styles, p.keys, p.repo, p.detail, p.module))
 		}
 	case key.Matches(msg, km.External):
 		if p.module < len(p.detail.Modules) {
-			return p.startEditor(p.detail, p.module)
+			return p.startEditor(e, p.detail, p.module)
 		}
 	case key.Matches(msg, km.Versions):
 		return p.openVersions(e, p.detail.Name)
 	case key.Matches(msg, km.Status):
-		p.dialog = newStatusDialog(p.detail)
+		e.Push(newStatusDialog(p.styles, p.keys, p.detail))
 	case key.Matches(msg, km.Delete):
-		p.dialog = &deleteDialog{program: p.detail}
+		e.Push(deleteDialog(p.styles, p.detail))
 	}
 	return nil
 }
@@ -550,34 +563,21 @@ func (p *programsPage) selected() *model.Program {
 	return nil
 }
 
-// render draws the page in exactly p.width x p.height.
-func (p *programsPage) render() string {
+// Render draws the page in exactly p.width x p.height.
+func (p *programsPage) Render() string {
 	s := p.styles
-	var body string
 	switch {
 	case p.err != nil:
-		body = layout.Fit(s.Error.Render("Could not load programs: ")+p.err.Error(), p.width, p.height)
+		return layout.Fit(s.Error.Render("Could not load programs: ")+p.err.Error(), p.width, p.height)
 	case !p.loaded:
-		body = layout.Fit(s.Muted.Render("Loading programs…"), p.width, p.height)
-	case p.edit != nil:
-		body = p.edit.render()
+		return layout.Fit(s.Muted.Render("Loading programs…"), p.width, p.height)
 	case p.diff != nil:
-		body = p.renderDiff()
+		return p.renderDiff()
 	case p.versions != nil:
-		body = p.renderVersions()
+		return p.renderVersions()
 	case p.detail != nil:
-		body = p.renderDetail()
-	default:
-		body = p.renderList()
+		return p.renderDetail()
 	}
-	if p.dialog != nil {
-		return layout.Overlay(body, p.dialog.render(s, min(p.width-4, 72)), p.width, p.height)
-	}
-	return body
-}
-
-func (p *programsPage) renderList() string {
-	s := p.styles
 	var b strings.Builder
 	if p.ShowFilterLine() {
 		b.WriteString(p.FilterLine(s, p.list.Pattern(), p.width))
@@ -587,13 +587,28 @@ func (p *programsPage) renderList() string {
 	return b.String()
 }
 
-// restyle picks up a theme switched in place.
-func (p *programsPage) restyle() {
+// Restyle picks up a theme switched in place.
+func (p *programsPage) Restyle() {
 	p.list.SetStyles(components.ThemeStyles(p.styles))
 	if p.versions != nil {
 		p.versions.list.SetStyles(components.ThemeStyles(p.styles))
 	}
-	if p.edit != nil {
-		p.edit.restyle(p.styles)
+}
+
+// deleteDialog asks before a program and its history are deleted.
+func deleteDialog(s *themes.Styles, pr *model.Program) *dialog.Confirm {
+	versions := "its version"
+	if pr.Version > 1 {
+		versions = fmt.Sprintf("all %d versions", pr.Version)
 	}
+	yes := dialog.Choice{Keys: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "delete")), Result: deleteProgramMsg{name: pr.Name}}
+	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys("n", "N", "esc", "q"), key.WithHelp("n/esc", "keep it"))}
+	return dialog.NewConfirm(s, dialog.Centre, []string{
+		s.Error.Render("Delete program " + pr.Name + "?"),
+		"",
+		fmt.Sprintf("This deletes %s and %s.", pr.Name, versions),
+		"Its executions stay, as history.",
+		"",
+		dialog.Hint(s, yes, no),
+	}, yes, no)
 }

@@ -14,15 +14,8 @@ import (
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
-
-// programsDialog is a small dialog over the Programs page: new program
-// from a template, status, delete. While one is open it has the keyboard.
-type programsDialog interface {
-	bindings(km keys.Map) []key.Binding
-	// render draws the dialog at most w cells wide.
-	render(s *themes.Styles, w int) string
-}
 
 // writeKind says what a programWrittenMsg answers.
 type writeKind int
@@ -35,10 +28,11 @@ const (
 )
 
 // programWrittenMsg answers a write (save, status, create, delete) and
-// carries the list as it is after it, read in the same command.
+// carries the list as it is after it, read in the same command. The page
+// gets it from its own writes (status, delete, a save from $EDITOR) and as
+// the result of the dialogs that write (the module editor, new program).
 type programWrittenMsg struct {
 	kind     writeKind
-	seq      int
 	name     string
 	program  *model.Program // the version written (not for delete)
 	err      error
@@ -46,60 +40,51 @@ type programWrittenMsg struct {
 	listErr  error
 }
 
-// writeCmd runs a write and then lists the programs, in one command.
-func (p *programsPage) writeCmd(e *env, kind writeKind, name string, write func(context.Context, Programs) (*model.Program, error)) tea.Cmd {
-	p.seq++
-	repo, ctx, seq := e.deps.Programs, e.ctx, p.seq
-	return func() tea.Msg {
+// writeProgram runs a write and then lists the programs, in one command.
+func writeProgram(e *page.Env, repo Programs, kind writeKind, name string, write func(context.Context, Programs) (*model.Program, error)) tea.Cmd {
+	ctx := e.Ctx
+	return e.Cmd(func() tea.Msg {
 		pr, err := write(ctx, repo)
 		if err != nil {
-			return programWrittenMsg{kind: kind, seq: seq, name: name, err: err}
+			return programWrittenMsg{kind: kind, name: name, err: err}
 		}
 		ps, lerr := repo.ListPrograms(ctx)
-		return programWrittenMsg{kind: kind, seq: seq, name: name, program: pr, programs: ps, listErr: lerr}
-	}
+		return programWrittenMsg{kind: kind, name: name, program: pr, programs: ps, listErr: lerr}
+	})
 }
 
-// applyWritten applies the answer to a write: the fresh list, the views
-// moved onto the new version (or closed, for a delete), and a notice.
-func (p *programsPage) applyWritten(e *env, msg programWrittenMsg) tea.Cmd {
+func (p *programsPage) write(e *page.Env, kind writeKind, name string, write func(context.Context, Programs) (*model.Program, error)) tea.Cmd {
+	return writeProgram(e, p.repo, kind, name, write)
+}
+
+// applyWritten applies a write: the fresh list, the views moved onto the
+// new version (or closed, for a delete), and a notice.
+func (p *programsPage) applyWritten(e *page.Env, msg programWrittenMsg) tea.Cmd {
 	if msg.err != nil {
-		if msg.kind == writeSave && p.edit != nil && p.edit.seq == msg.seq {
-			p.edit.saving, p.edit.err = false, "not saved: "+msg.err.Error()
-			return nil
-		}
-		if d, ok := p.dialog.(*templateDialog); ok && msg.kind == writeCreate {
-			d.creating, d.err = false, msg.err.Error()
-			return nil
-		}
-		return noticeErr(msg.err)
+		return page.NoticeErr(msg.err)
 	}
 	var cmds []tea.Cmd
 	if msg.listErr == nil && msg.programs != nil {
 		p.setPrograms(msg.programs)
 		if p.Pattern != "" {
-			cmds = append(cmds, p.filterCmd(e.ctx))
+			cmds = append(cmds, p.filterCmd(e))
 		}
 	}
 	pr := msg.program
 	var text string
 	switch msg.kind {
 	case writeSave:
-		if p.edit != nil && p.edit.seq == msg.seq {
-			p.edit = nil
-		}
 		text = fmt.Sprintf("saved %s v%d", pr.Name, pr.Version)
 	case writeStatus:
 		text = fmt.Sprintf("%s is now %s (v%d)", pr.Name, pr.Status, pr.Version)
 	case writeCreate:
-		p.dialog = nil
-		p.versions, p.diff, p.edit = nil, nil, nil
+		p.versions, p.diff = nil, nil
 		p.openDetail(pr)
 		p.reselect(pr.Name)
 		text = fmt.Sprintf("created %s v%d", pr.Name, pr.Version)
 	case writeDelete:
 		if p.detail != nil && p.detail.Name == msg.name {
-			p.detail, p.edit = nil, nil
+			p.detail = nil
 		}
 		if p.versions != nil && p.versions.name == msg.name {
 			p.versions, p.diff = nil, nil
@@ -114,102 +99,36 @@ func (p *programsPage) applyWritten(e *env, msg programWrittenMsg) tea.Cmd {
 		// The history grew: reload it (the diff, if open, stays as it was).
 		cmds = append(cmds, p.reloadVersions(e))
 	}
-	// The notice goes last: a message chained before another command is
-	// delivered to the pages only, and the notice is the root's.
-	cmds = append(cmds, p.loadSummaries(e), notice(text))
+	cmds = append(cmds, p.loadSummaries(e), page.Notice(text))
 	var out tea.Cmd
 	for i := len(cmds) - 1; i >= 0; i-- {
-		out = progSequence(cmds[i], out)
+		out = page.Then(cmds[i], out)
 	}
 	return out
 }
 
 // reloadVersions reloads the open history, keeping the view.
-func (p *programsPage) reloadVersions(e *env) tea.Cmd {
+func (p *programsPage) reloadVersions(e *page.Env) tea.Cmd {
 	p.seq++
 	p.versions.seq = p.seq
-	repo, ctx, seq, name := e.deps.Programs, e.ctx, p.seq, p.versions.name
-	return func() tea.Msg {
-		vs, err := repo.ProgramVersions(ctx, name)
-		return programVersionsMsg{seq: seq, name: name, versions: vs, err: err}
-	}
-}
-
-// dialogKey handles a key while a dialog is open.
-func (p *programsPage) dialogKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	switch d := p.dialog.(type) {
-	case *deleteDialog:
-		switch msg.String() {
-		case "y", "Y":
-			p.dialog = nil
-			name := d.program.Name
-			return p.writeCmd(e, writeDelete, name, func(ctx context.Context, r Programs) (*model.Program, error) {
-				return nil, r.DeleteProgram(ctx, name)
-			})
-		case "n", "N", "esc", "q":
-			p.dialog = nil
-		}
-	case *statusDialog:
-		switch {
-		case msg.String() == "esc":
-			p.dialog = nil
-		case key.Matches(msg, e.keys.Down):
-			d.cursor = min(d.cursor+1, len(programStatuses)-1)
-		case key.Matches(msg, e.keys.Up):
-			d.cursor = max(d.cursor-1, 0)
-		case msg.String() == "enter":
-			p.dialog = nil
-			st := programStatuses[d.cursor]
-			if st == d.program.Status {
-				return notice(fmt.Sprintf("%s is already %s", d.program.Name, st))
-			}
-			name := d.program.Name
-			return p.writeCmd(e, writeStatus, name, func(ctx context.Context, r Programs) (*model.Program, error) {
-				return r.SetProgramStatus(ctx, name, st, "")
-			})
-		}
-	case *templateDialog:
-		return p.templateKey(e, d, msg)
-	}
-	return nil
-}
-
-// deleteDialog asks before a program and its history are deleted.
-type deleteDialog struct{ program *model.Program }
-
-func (d *deleteDialog) bindings(keys.Map) []key.Binding {
-	return []key.Binding{
-		key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "delete")),
-		key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "keep it")),
-	}
-}
-
-func (d *deleteDialog) render(s *themes.Styles, w int) string {
-	versions := "its version"
-	if d.program.Version > 1 {
-		versions = fmt.Sprintf("all %d versions", d.program.Version)
-	}
-	body := []string{
-		s.Error.Render("Delete program " + d.program.Name + "?"),
-		"",
-		fmt.Sprintf("This deletes %s and %s.", d.program.Name, versions),
-		"Its executions stay, as history.",
-		"",
-		s.HelpKey.Render("y") + s.HelpDesc.Render(" delete · ") + s.HelpKey.Render("n/esc") + s.HelpDesc.Render(" keep it"),
-	}
-	return layout.BoxLines(body, s, w)
+	return p.loadVersions(e, p.versions.name)
 }
 
 var programStatuses = []model.ProgramStatus{model.Draft, model.Testing, model.Production}
 
-// statusDialog picks a program's status.
+// statusDialog picks a program's status; its result is a setStatusMsg.
 type statusDialog struct {
+	page.Defaults
+	styles  *themes.Styles
+	keys    keys.Map
 	program *model.Program
 	cursor  int
+
+	width, height int
 }
 
-func newStatusDialog(pr *model.Program) *statusDialog {
-	d := &statusDialog{program: pr}
+func newStatusDialog(s *themes.Styles, km keys.Map, pr *model.Program) *statusDialog {
+	d := &statusDialog{styles: s, keys: km, program: pr}
 	for i, st := range programStatuses {
 		if st == pr.Status {
 			d.cursor = i
@@ -218,10 +137,32 @@ func newStatusDialog(pr *model.Program) *statusDialog {
 	return d
 }
 
-func (d *statusDialog) bindings(km keys.Map) []key.Binding {
-	return []key.Binding{km.Up, km.Down,
+func (d *statusDialog) Typing() bool     { return true }
+func (d *statusDialog) SetSize(w, h int) { d.width, d.height = w, h }
+
+func (d *statusDialog) Bindings() []key.Binding {
+	return []key.Binding{d.keys.Up, d.keys.Down,
 		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "set status")),
 		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))}
+}
+
+func (d *statusDialog) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case msg.String() == "esc":
+		e.Close(nil)
+	case key.Matches(msg, d.keys.Down):
+		d.cursor = min(d.cursor+1, len(programStatuses)-1)
+	case key.Matches(msg, d.keys.Up):
+		d.cursor = max(d.cursor-1, 0)
+	case msg.String() == "enter":
+		st := programStatuses[d.cursor]
+		if st == d.program.Status {
+			e.Close(nil)
+			return page.Notice(fmt.Sprintf("%s is already %s", d.program.Name, st))
+		}
+		e.Close(setStatusMsg{name: d.program.Name, status: st})
+	}
+	return nil
 }
 
 var statusHelp = map[model.ProgramStatus]string{
@@ -230,7 +171,8 @@ var statusHelp = map[model.ProgramStatus]string{
 	model.Production: "in use",
 }
 
-func (d *statusDialog) render(s *themes.Styles, w int) string {
+func (d *statusDialog) Render(below func() string) string {
+	s := d.styles
 	body := []string{s.Title.Render("Status of " + d.program.Name), ""}
 	for i, st := range programStatuses {
 		line := fmt.Sprintf("%-11s %s", st, s.Muted.Render(statusHelp[st]))
@@ -246,7 +188,7 @@ func (d *statusDialog) render(s *themes.Styles, w int) string {
 	}
 	body = append(body, "", s.Muted.Render("A change is recorded as a new version."),
 		s.HelpKey.Render("enter")+s.HelpDesc.Render(" set · ")+s.HelpKey.Render("esc")+s.HelpDesc.Render(" cancel"))
-	return layout.BoxLines(body, s, w)
+	return layout.Overlay(below(), layout.BoxLines(body, s, min(d.width-4, 72)), d.width, d.height)
 }
 
 // programTemplate is a starting point for a new program.
@@ -293,7 +235,11 @@ type programTemplatesMsg struct {
 }
 
 // templateDialog creates a program from a template: pick one, type a name.
+// It creates it itself and ends with the write's answer, which the page
+// applies (the new program's detail opens).
 type templateDialog struct {
+	styles    *themes.Styles
+	repo      Programs
 	templates []programTemplate
 	cursor    int
 	name      string
@@ -301,32 +247,56 @@ type templateDialog struct {
 	creating  bool
 	loading   bool
 	existing  map[string]bool
+
+	width, height int
 }
 
-func (p *programsPage) openTemplates(e *env) tea.Cmd {
-	d := &templateDialog{templates: progBuiltinTemplates(), loading: true, existing: map[string]bool{}}
-	for _, pr := range p.programs {
+func newTemplateDialog(s *themes.Styles, repo Programs, programs []*model.Program) *templateDialog {
+	d := &templateDialog{styles: s, repo: repo, templates: progBuiltinTemplates(), loading: true, existing: map[string]bool{}}
+	for _, pr := range programs {
 		d.existing[pr.Name] = true
 	}
-	p.dialog = d
-	repo, ctx := e.deps.Programs, e.ctx
-	return func() tea.Msg {
+	return d
+}
+
+// Enter loads the repository's templates.
+func (d *templateDialog) Enter(e *page.Env) tea.Cmd {
+	if !d.loading {
+		return nil
+	}
+	repo, ctx := d.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
 		ts, err := repo.ProgramTemplates(ctx)
 		return programTemplatesMsg{templates: ts, err: err}
-	}
+	})
 }
 
-func (d *templateDialog) addTemplates(msg programTemplatesMsg) {
-	if !d.loading {
-		return
+func (d *templateDialog) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case programTemplatesMsg:
+		if !d.loading {
+			return nil
+		}
+		d.loading = false
+		for _, t := range msg.templates {
+			d.templates = append(d.templates, programTemplate{title: "Example · " + t.Name, program: t})
+		}
+	case programWrittenMsg:
+		d.creating = false
+		if msg.err != nil {
+			d.err = msg.err.Error()
+			return nil
+		}
+		e.Close(msg)
 	}
-	d.loading = false
-	for _, t := range msg.templates {
-		d.templates = append(d.templates, programTemplate{title: "Example · " + t.Name, program: t})
-	}
+	return nil
 }
 
-func (d *templateDialog) bindings(keys.Map) []key.Binding {
+func (d *templateDialog) Mouse(*page.Env, tea.MouseMsg, int, int) tea.Cmd { return nil }
+func (d *templateDialog) Typing() bool                                    { return true }
+func (d *templateDialog) SetSize(w, h int)                                { d.width, d.height = w, h }
+
+func (d *templateDialog) Bindings() []key.Binding {
 	return []key.Binding{
 		key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose template")),
 		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "create")),
@@ -348,13 +318,13 @@ func (d *templateDialog) nameError() string {
 	return ""
 }
 
-func (p *programsPage) templateKey(e *env, d *templateDialog, msg tea.KeyPressMsg) tea.Cmd {
+func (d *templateDialog) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	if d.creating {
 		return nil
 	}
 	switch {
 	case msg.Code == tea.KeyEscape:
-		p.dialog = nil
+		e.Close(nil)
 	case msg.Code == tea.KeyUp || msg.String() == "ctrl+p" || msg.String() == "ctrl+k":
 		d.cursor = max(d.cursor-1, 0)
 	case msg.Code == tea.KeyDown || msg.String() == "ctrl+n" || msg.String() == "ctrl+j":
@@ -371,7 +341,7 @@ func (p *programsPage) templateKey(e *env, d *templateDialog, msg tea.KeyPressMs
 			return nil
 		}
 		d.creating = true
-		return p.writeCmd(e, writeCreate, q.Name, func(ctx context.Context, r Programs) (*model.Program, error) {
+		return writeProgram(e, d.repo, writeCreate, q.Name, func(ctx context.Context, r Programs) (*model.Program, error) {
 			return r.CreateProgram(ctx, &q)
 		})
 	case msg.Code == tea.KeyBackspace:
@@ -387,7 +357,9 @@ func (p *programsPage) templateKey(e *env, d *templateDialog, msg tea.KeyPressMs
 	return nil
 }
 
-func (d *templateDialog) render(s *themes.Styles, w int) string {
+func (d *templateDialog) Render(below func() string) string {
+	s := d.styles
+	w := min(d.width-4, 72)
 	inner := max(w-4, 16)
 	body := []string{s.Title.Render("New program from a template"), ""}
 	for i, t := range d.templates {
@@ -421,5 +393,6 @@ func (d *templateDialog) render(s *themes.Styles, w int) string {
 	for len(body) < 3 {
 		body = append(body, "")
 	}
-	return layout.Box(strings.Join(body, "\n"), min(w, inner+4), len(body)+2, s)
+	box := layout.Box(strings.Join(body, "\n"), min(w, inner+4), len(body)+2, s)
+	return layout.Overlay(below(), box, d.width, d.height)
 }

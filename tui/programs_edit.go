@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,15 +15,22 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
-// moduleEdit edits one module's signature and instructions in place: two
+// moduleEdit edits one module's signature and instructions: two
 // textareas, tab between them, the signature checked as it is typed with
-// the error shown under its column, ctrl+s saving a new version.
+// the error shown under its column, ctrl+s saving a new version. It saves
+// itself, and ends with the save's answer (a programWrittenMsg) for the
+// page; esc with changes asks first.
 type moduleEdit struct {
+	page.Defaults
 	styles  *themes.Styles
+	keys    keys.Map
+	repo    Programs
 	program *model.Program // the version being edited
 	index   int            // of the module in program.Modules
 	base    model.Module   // the module the two fields are applied to
@@ -35,39 +43,39 @@ type moduleEdit struct {
 	// from the version.
 	preDirty bool
 
-	sigErr  *model.SignatureError // the signature as typed does not parse
-	err     string                // another validation error, or the save's
-	confirm bool                  // "discard your changes?" is asked
-	saving  bool
-	seq     int // of the save in flight
+	sigErr *model.SignatureError // the signature as typed does not parse
+	err    string                // another validation error, or the save's
+	saving bool
 
 	width, height int
 }
 
+// discardEditMsg is the answer "discard your changes".
+type discardEditMsg struct{}
+
 const editPrompt = "│ "
 
-func newModuleEdit(s *themes.Styles, pr *model.Program, index, w, h int) *moduleEdit {
+func newModuleEdit(s *themes.Styles, km keys.Map, repo Programs, pr *model.Program, index int) *moduleEdit {
 	m := pr.Modules[index]
-	return newModuleEditWith(s, pr, index, m, m.Signature, m.Instructions, w, h)
+	return newModuleEditWith(s, km, repo, pr, index, m, m.Signature, m.Instructions)
 }
 
 // newModuleEditWith opens the editor on module index of pr with base as the
 // module and the given texts in the two fields.
-func newModuleEditWith(s *themes.Styles, pr *model.Program, index int, base model.Module, sig, instr string, w, h int) *moduleEdit {
+func newModuleEditWith(s *themes.Styles, km keys.Map, repo Programs, pr *model.Program, index int, base model.Module, sig, instr string) *moduleEdit {
 	orig := pr.Modules[index]
-	e := &moduleEdit{styles: s, program: pr, index: index, base: base,
+	ed := &moduleEdit{styles: s, keys: km, repo: repo, program: pr, index: index, base: base,
 		origSig: orig.Signature, origInstr: orig.Instructions}
-	e.sig = progEditArea(s, "question, context: list[str] -> answer")
-	e.sig.KeyMap.InsertNewline.SetEnabled(false) // a signature is one line
-	e.instr = progEditArea(s, "What the module should do, for the LM.")
-	e.sig.SetValue(sig)
-	e.instr.SetValue(instr)
-	e.sig.MoveToEnd()
-	e.instr.MoveToBegin()
-	e.preDirty = !progSameModule(base, orig)
-	e.setSize(w, h)
-	e.check()
-	return e
+	ed.sig = progEditArea(s, "question, context: list[str] -> answer")
+	ed.sig.KeyMap.InsertNewline.SetEnabled(false) // a signature is one line
+	ed.instr = progEditArea(s, "What the module should do, for the LM.")
+	ed.sig.SetValue(sig)
+	ed.instr.SetValue(instr)
+	ed.sig.MoveToEnd()
+	ed.instr.MoveToBegin()
+	ed.preDirty = !progSameModule(base, orig)
+	ed.check()
+	return ed
 }
 
 func progEditArea(s *themes.Styles, placeholder string) textarea.Model {
@@ -81,10 +89,10 @@ func progEditArea(s *themes.Styles, placeholder string) textarea.Model {
 	return t
 }
 
-func (e *moduleEdit) restyle(s *themes.Styles) {
-	e.styles = s
-	e.sig.SetStyles(components.TextAreaStyles(s))
-	e.instr.SetStyles(components.TextAreaStyles(s))
+// Restyle picks up a theme switched in place.
+func (ed *moduleEdit) Restyle() {
+	ed.sig.SetStyles(components.TextAreaStyles(ed.styles))
+	ed.instr.SetStyles(components.TextAreaStyles(ed.styles))
 }
 
 func progSameModule(a, b model.Module) bool {
@@ -92,54 +100,57 @@ func progSameModule(a, b model.Module) bool {
 		a.Signature == b.Signature
 }
 
+func (ed *moduleEdit) Enter(e *page.Env) tea.Cmd { return e.Wrap(ed.focusCmd()) }
+func (ed *moduleEdit) Typing() bool              { return true }
+
 // focusCmd focuses the field that has the keyboard.
-func (e *moduleEdit) focusCmd() tea.Cmd {
-	if e.focus == 0 {
-		e.instr.Blur()
-		return e.sig.Focus()
+func (ed *moduleEdit) focusCmd() tea.Cmd {
+	if ed.focus == 0 {
+		ed.instr.Blur()
+		return ed.sig.Focus()
 	}
-	e.sig.Blur()
-	return e.instr.Focus()
+	ed.sig.Blur()
+	return ed.instr.Focus()
 }
 
 // Layout: title, blank, signature label, signature (sigLines), caret line,
 // message line, instructions label, instructions, footer.
 const editFixedLines = 7
 
-func (e *moduleEdit) sigLines() int {
-	w := max(e.width-ansi.StringWidth(editPrompt)-1, 1)
-	return min(max((ansi.StringWidth(e.sig.Value())+w)/w, 1), 3)
+func (ed *moduleEdit) sigLines() int {
+	w := max(ed.width-ansi.StringWidth(editPrompt)-1, 1)
+	return min(max((ansi.StringWidth(ed.sig.Value())+w)/w, 1), 3)
 }
 
-func (e *moduleEdit) setSize(w, h int) {
-	e.width, e.height = w, h
-	e.sig.SetWidth(w)
-	e.instr.SetWidth(w)
-	e.sig.SetHeight(e.sigLines())
-	e.instr.SetHeight(max(h-editFixedLines-e.sigLines(), 1))
+func (ed *moduleEdit) SetSize(w, h int) {
+	ed.width, ed.height = w, h
+	ed.sig.SetWidth(w)
+	ed.instr.SetWidth(w)
+	ed.sig.SetHeight(ed.sigLines())
+	ed.instr.SetHeight(max(h-editFixedLines-ed.sigLines(), 1))
 }
 
-func (e *moduleEdit) dirty() bool {
-	return e.preDirty || e.sig.Value() != e.origSig || e.instr.Value() != e.origInstr
+func (ed *moduleEdit) dirty() bool {
+	return ed.preDirty || ed.sig.Value() != ed.origSig || ed.instr.Value() != ed.origInstr
 }
 
 // check parses the signature as typed; the error (with its column) is drawn
 // under it.
-func (e *moduleEdit) check() {
-	e.sigErr = nil
-	if _, err := model.ParseSignature(e.sig.Value()); err != nil {
+func (ed *moduleEdit) check() {
+	ed.sigErr = nil
+	if _, err := model.ParseSignature(ed.sig.Value()); err != nil {
 		var se *model.SignatureError
 		if errors.As(err, &se) {
-			e.sigErr = se
+			ed.sigErr = se
 		} else {
-			e.sigErr = &model.SignatureError{Col: 1, Msg: err.Error()}
+			ed.sigErr = &model.SignatureError{Col: 1, Msg: err.Error()}
 		}
 	}
 }
 
 // build is the program with the edited module, validated.
-func (e *moduleEdit) build() (*model.Program, error) {
-	return progApplyModule(e.program, e.index, e.base, e.sig.Value(), e.instr.Value())
+func (ed *moduleEdit) build() (*model.Program, error) {
+	return progApplyModule(ed.program, ed.index, ed.base, ed.sig.Value(), ed.instr.Value())
 }
 
 // progApplyModule is pr with module index replaced by m with the given
@@ -171,13 +182,8 @@ func progApplyModule(pr *model.Program, index int, m model.Module, sig, instr st
 	return &q, nil
 }
 
-func (e *moduleEdit) bindings(km keys.Map) []key.Binding {
-	if e.confirm {
-		return []key.Binding{
-			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "discard changes")),
-			key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "keep editing")),
-		}
-	}
+func (ed *moduleEdit) Bindings() []key.Binding {
+	km := ed.keys
 	return []key.Binding{
 		km.Save,
 		key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
@@ -185,115 +191,126 @@ func (e *moduleEdit) bindings(km keys.Map) []key.Binding {
 	}
 }
 
-// updateOther hands the focused field what is not a key (paste, cursor).
-func (e *moduleEdit) updateOther(msg tea.Msg) tea.Cmd {
-	var cmd tea.Cmd
-	if e.focus == 0 {
-		e.sig, cmd = e.sig.Update(msg)
-		e.check()
-		e.setSize(e.width, e.height)
-	} else {
-		e.instr, cmd = e.instr.Update(msg)
-	}
-	return cmd
-}
-
-// editKey handles a key while the module editor is open.
-func (p *programsPage) editKey(ev *env, msg tea.KeyPressMsg) tea.Cmd {
-	e := p.edit
-	km := ev.keys
-	if e.confirm {
-		switch msg.String() {
-		case "y", "Y":
-			p.edit = nil
-		case "n", "N", "esc":
-			e.confirm = false
+// Update takes the save's answer, the discard confirmation's, and what is
+// not a key (a paste) for the focused field.
+func (ed *moduleEdit) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case programWrittenMsg:
+		ed.saving = false
+		if msg.err != nil {
+			ed.err = "not saved: " + msg.err.Error()
+			return nil
 		}
+		e.Close(msg)
+		return nil
+	case discardEditMsg:
+		e.Close(nil)
 		return nil
 	}
-	if e.saving {
+	var cmd tea.Cmd
+	if ed.focus == 0 {
+		ed.sig, cmd = ed.sig.Update(msg)
+		ed.check()
+		ed.SetSize(ed.width, ed.height)
+	} else {
+		ed.instr, cmd = ed.instr.Update(msg)
+	}
+	return e.Wrap(cmd)
+}
+
+// Key edits; esc with changes asks before they are discarded.
+func (ed *moduleEdit) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := ed.keys
+	if ed.saving {
 		return nil // the answer closes the editor or shows why not
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		if e.dirty() {
-			e.confirm = true
+		if ed.dirty() {
+			e.Push(discardDialog(ed.styles))
 			return nil
 		}
-		p.edit = nil
+		e.Close(nil)
 		return nil
 	case key.Matches(msg, km.Save):
-		return p.saveEdit(ev)
+		return ed.save(e)
 	case msg.Code == tea.KeyTab && (msg.Mod == 0 || msg.Mod == tea.ModShift):
-		e.focus = 1 - e.focus
-		return e.focusCmd()
+		ed.focus = 1 - ed.focus
+		return e.Wrap(ed.focusCmd())
 	}
-	e.err = ""
+	ed.err = ""
 	var cmd tea.Cmd
-	if e.focus == 0 {
-		before := e.sig.Value()
-		e.sig, cmd = e.sig.Update(msg)
-		if e.sig.Value() != before {
-			e.check()
-			e.setSize(e.width, e.height)
+	if ed.focus == 0 {
+		before := ed.sig.Value()
+		ed.sig, cmd = ed.sig.Update(msg)
+		if ed.sig.Value() != before {
+			ed.check()
+			ed.SetSize(ed.width, ed.height)
 		}
 	} else {
-		e.instr, cmd = e.instr.Update(msg)
+		ed.instr, cmd = ed.instr.Update(msg)
 	}
-	return cmd
+	return e.Wrap(cmd)
 }
 
-// saveEdit validates the edit and, if it is good, saves it as a new version.
-func (p *programsPage) saveEdit(ev *env) tea.Cmd {
-	e := p.edit
-	e.check()
-	if e.sigErr != nil {
-		e.focus = 0
-		e.err = "fix the signature first"
-		return e.focusCmd()
+// discardDialog asks before an edit is thrown away; it is drawn over the
+// editor's last line.
+func discardDialog(s *themes.Styles) *dialog.Confirm {
+	yes := dialog.Choice{Keys: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "discard changes")), Result: discardEditMsg{}}
+	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n/esc", "keep editing"))}
+	line := s.Warning.Render("Discard your changes? ") + s.HelpKey.Render("y") + s.HelpDesc.Render(" discard · ") +
+		s.HelpKey.Render("n") + s.HelpDesc.Render(" keep editing")
+	return dialog.NewConfirm(s, dialog.BottomLine, []string{line}, yes, no)
+}
+
+// save validates the edit and, if it is good, saves it as a new version.
+func (ed *moduleEdit) save(e *page.Env) tea.Cmd {
+	ed.check()
+	if ed.sigErr != nil {
+		ed.focus = 0
+		ed.err = "fix the signature first"
+		return e.Wrap(ed.focusCmd())
 	}
-	if !e.dirty() {
-		p.edit = nil
-		return notice(fmt.Sprintf("no changes: %s stays at v%d", e.program.Name, e.program.Version))
+	if !ed.dirty() {
+		e.Close(nil)
+		return page.Notice(fmt.Sprintf("no changes: %s stays at v%d", ed.program.Name, ed.program.Version))
 	}
-	q, err := e.build()
+	q, err := ed.build()
 	if err != nil {
-		e.err = err.Error()
+		ed.err = err.Error()
 		return nil
 	}
-	p.seq++
-	e.seq, e.saving, e.err = p.seq, true, ""
-	return p.saveCmd(ev, q, e.seq, "")
+	ed.saving, ed.err = true, ""
+	return saveProgram(e, ed.repo, q, "")
 }
 
-// saveCmd saves q as a new version and reloads the list, in one command.
-// path, if set, is an $EDITOR file to remove once saved.
-func (p *programsPage) saveCmd(ev *env, q *model.Program, seq int, path string) tea.Cmd {
-	repo, ctx := ev.deps.Programs, ev.ctx
-	return func() tea.Msg {
-		saved, err := repo.SaveProgram(ctx, q)
+// saveProgram saves q as a new version and reloads the list, in one
+// command. path, if set, is an $EDITOR file to remove once saved (and to
+// name in the error if not).
+func saveProgram(e *page.Env, repo Programs, q *model.Program, path string) tea.Cmd {
+	return writeProgram(e, repo, writeSave, q.Name, func(ctx context.Context, r Programs) (*model.Program, error) {
+		saved, err := r.SaveProgram(ctx, q)
 		if err != nil {
 			if path != "" {
 				err = fmt.Errorf("%w (your edit is kept in %s)", err, path)
 			}
-			return programWrittenMsg{kind: writeSave, seq: seq, name: q.Name, err: err}
+			return nil, err
 		}
 		if path != "" {
 			progRemoveFile(path)
 		}
-		ps, lerr := repo.ListPrograms(ctx)
-		return programWrittenMsg{kind: writeSave, seq: seq, name: q.Name, program: saved, programs: ps, listErr: lerr}
-	}
+		return saved, nil
+	})
 }
 
-// render draws the editor in exactly its size.
-func (e *moduleEdit) render() string {
-	s := e.styles
-	w := e.width
-	mod := e.program.Modules[e.index]
-	title := s.Title.Render("Edit "+e.program.Name) +
-		s.Muted.Render(fmt.Sprintf("  module %s (%s) · from v%d", mod.Name, mod.Type, e.program.Version))
-	if e.dirty() {
+// Render draws the editor over the whole body.
+func (ed *moduleEdit) Render(func() string) string {
+	s := ed.styles
+	w := ed.width
+	mod := ed.program.Modules[ed.index]
+	title := s.Title.Render("Edit "+ed.program.Name) +
+		s.Muted.Render(fmt.Sprintf("  module %s (%s) · from v%d", mod.Name, mod.Type, ed.program.Version))
+	if ed.dirty() {
 		title += s.Warning.Render(" · modified")
 	}
 	label := func(name, hint string, focused bool) string {
@@ -304,20 +321,17 @@ func (e *moduleEdit) render() string {
 		return st.Render(name) + s.Muted.Render("  "+hint)
 	}
 	caret, msgLine := "", ""
-	if se := e.sigErr; se != nil {
-		caret, msgLine = e.caret(se)
-	} else if e.sig.Value() != "" {
+	if se := ed.sigErr; se != nil {
+		caret, msgLine = ed.caret(se)
+	} else if ed.sig.Value() != "" {
 		msgLine = s.Success.Render("✓ ") + s.Muted.Render("signature parses")
 	}
 	var foot string
 	switch {
-	case e.confirm:
-		foot = s.Warning.Render("Discard your changes? ") + s.HelpKey.Render("y") + s.HelpDesc.Render(" discard · ") +
-			s.HelpKey.Render("n") + s.HelpDesc.Render(" keep editing")
-	case e.saving:
+	case ed.saving:
 		foot = s.Muted.Render("saving…")
-	case e.err != "":
-		foot = s.Error.Render(e.err)
+	case ed.err != "":
+		foot = s.Error.Render(ed.err)
 	default:
 		foot = s.HelpKey.Render("ctrl+s") + s.HelpDesc.Render(" save new version · ") + s.HelpKey.Render("tab") +
 			s.HelpDesc.Render(" next field · ") + s.HelpKey.Render("esc") + s.HelpDesc.Render(" cancel")
@@ -325,33 +339,33 @@ func (e *moduleEdit) render() string {
 	parts := []string{
 		layout.Fit(title, w, 1),
 		"",
-		layout.Fit(label("Signature", "inputs -> outputs", e.focus == 0), w, 1),
-		layout.Fit(e.sig.View(), w, e.sigLines()),
+		layout.Fit(label("Signature", "inputs -> outputs", ed.focus == 0), w, 1),
+		layout.Fit(ed.sig.View(), w, ed.sigLines()),
 		layout.Fit(caret, w, 1),
 		layout.Fit(msgLine, w, 1),
-		layout.Fit(label("Instructions", "what the module should do", e.focus == 1), w, 1),
-		layout.Fit(e.instr.View(), w, max(e.height-editFixedLines-e.sigLines(), 1)),
+		layout.Fit(label("Instructions", "what the module should do", ed.focus == 1), w, 1),
+		layout.Fit(ed.instr.View(), w, max(ed.height-editFixedLines-ed.sigLines(), 1)),
 		layout.Fit(foot, w, 1),
 	}
-	return layout.Fit(strings.Join(parts, "\n"), w, e.height)
+	return layout.Fit(strings.Join(parts, "\n"), w, ed.height)
 }
 
 // caret draws a ^ under the column of a signature error and the message.
 // When the signature is one line that fits, the caret sits right under the
 // textarea's text; otherwise the offending line is quoted above it.
-func (e *moduleEdit) caret(se *model.SignatureError) (caretLine, msgLine string) {
-	s := e.styles
-	sig := e.sig.Value()
+func (ed *moduleEdit) caret(se *model.SignatureError) (caretLine, msgLine string) {
+	s := ed.styles
+	sig := ed.sig.Value()
 	pre, line := progCaretPrefix(sig, se.Col)
 	msg := s.Error.Render(fmt.Sprintf("column %d: %s", se.Col, se.Msg))
 	pw := ansi.StringWidth(editPrompt)
-	if !strings.Contains(sig, "\n") && ansi.StringWidth(sig) < e.width-pw-1 {
+	if !strings.Contains(sig, "\n") && ansi.StringWidth(sig) < ed.width-pw-1 {
 		return strings.Repeat(" ", pw+ansi.StringWidth(pre)) + s.Error.Render("^"), msg
 	}
 	// A wrapped signature: quote the line, caret under it, message after.
 	x := ansi.StringWidth(pre)
-	start := max(x-(e.width-pw-20), 0)
-	excerpt := ansi.Cut(line, start, start+e.width-pw-1)
+	start := max(x-(ed.width-pw-20), 0)
+	excerpt := ansi.Cut(line, start, start+ed.width-pw-1)
 	return s.Muted.Render(editPrompt) + excerpt, strings.Repeat(" ", pw+x-start) + s.Error.Render("^ ") + msg
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // Editing a module in $EDITOR (key e): the module is written to a
@@ -51,45 +52,47 @@ type editorParsedMsg struct {
 }
 
 // startEditor writes module index of pr to a temporary file, in a command.
-func (p *programsPage) startEditor(pr *model.Program, index int) tea.Cmd {
+func (p *programsPage) startEditor(e *page.Env, pr *model.Program, index int) tea.Cmd {
 	p.seq++
 	seq := p.seq
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		path, err := progWriteModuleFile(pr, index)
 		return editorFileMsg{seq: seq, program: pr, index: index, path: path, err: err}
-	}
+	})
 }
 
-func (p *programsPage) applyEditorFile(msg editorFileMsg) tea.Cmd {
+func (p *programsPage) applyEditorFile(e *page.Env, msg editorFileMsg) tea.Cmd {
 	if msg.seq != p.seq {
 		progRemoveFile(msg.path)
 		return nil
 	}
 	if msg.err != nil {
-		return noticeErr(msg.err)
+		return page.NoticeErr(msg.err)
 	}
+	// The callback's message is addressed here: the runtime must see
+	// ExecProcess's own message, so the command itself is not wrapped.
 	return tea.ExecProcess(progEditorCommand(msg.path), func(err error) tea.Msg {
-		return editorDoneMsg{seq: msg.seq, program: msg.program, index: msg.index, path: msg.path, err: err}
+		return e.Addressed(editorDoneMsg{seq: msg.seq, program: msg.program, index: msg.index, path: msg.path, err: err})
 	})
 }
 
-func (p *programsPage) applyEditorDone(e *env, msg editorDoneMsg) tea.Cmd {
+func (p *programsPage) applyEditorDone(e *page.Env, msg editorDoneMsg) tea.Cmd {
 	if msg.err != nil {
-		return noticeErr(fmt.Errorf("editor: %w (the module is in %s)", msg.err, msg.path))
+		return page.NoticeErr(fmt.Errorf("editor: %w (the module is in %s)", msg.err, msg.path))
 	}
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		m, unchanged, err := progReadModuleFile(msg.program, msg.index, msg.path)
 		return editorParsedMsg{seq: msg.seq, program: msg.program, index: msg.index, path: msg.path, module: m, unchanged: unchanged, err: err}
-	}
+	})
 }
 
-func (p *programsPage) applyEditorParsed(e *env, msg editorParsedMsg) tea.Cmd {
+func (p *programsPage) applyEditorParsed(e *page.Env, msg editorParsedMsg) tea.Cmd {
 	pr := msg.program
 	switch {
 	case msg.err != nil:
-		return noticeErr(fmt.Errorf("%w (your edit is kept in %s)", msg.err, msg.path))
+		return page.NoticeErr(fmt.Errorf("%w (your edit is kept in %s)", msg.err, msg.path))
 	case msg.unchanged:
-		return notice(fmt.Sprintf("no changes: %s stays at v%d", pr.Name, pr.Version))
+		return page.Notice(fmt.Sprintf("no changes: %s stays at v%d", pr.Name, pr.Version))
 	}
 	q, err := progApplyModule(pr, msg.index, msg.module, msg.module.Signature, msg.module.Instructions)
 	var se *model.SignatureError
@@ -99,14 +102,14 @@ func (p *programsPage) applyEditorParsed(e *env, msg editorParsedMsg) tea.Cmd {
 		if p.detail == nil || p.detail.Name != pr.Name {
 			p.openDetail(pr)
 		}
-		p.edit = newModuleEditWith(p.styles, pr, msg.index, msg.module, msg.module.Signature, msg.module.Instructions, p.width, p.height)
-		p.edit.err = "fix the signature and press ctrl+s (your edit is also in " + msg.path + ")"
-		return p.edit.focusCmd()
+		ed := newModuleEditWith(p.styles, p.keys, p.repo, pr, msg.index, msg.module, msg.module.Signature, msg.module.Instructions)
+		ed.err = "fix the signature and press ctrl+s (your edit is also in " + msg.path + ")"
+		e.Push(ed)
+		return nil
 	case err != nil:
-		return noticeErr(fmt.Errorf("%w (your edit is kept in %s)", err, msg.path))
+		return page.NoticeErr(fmt.Errorf("%w (your edit is kept in %s)", err, msg.path))
 	}
-	p.seq++
-	return p.saveCmd(e, q, p.seq, msg.path)
+	return saveProgram(e, p.repo, q, msg.path)
 }
 
 // progEditorCommand is the command that edits path: $VISUAL, else $EDITOR,

@@ -18,6 +18,8 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // The shell's tests build the model over fakePrograms, a read-only list;
@@ -226,10 +228,10 @@ func repoModel(t *testing.T, repo Programs, w, h int) Model {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock := page.Clock{Now: func() time.Time { return fixedNow }, Location: time.UTC}
 	m := New(Deps{Programs: repo, Datasets: sampleDatasets()}, Options{
-		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p),
+		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p), Clock: &clock,
 	})
-	m.programs.now = func() time.Time { return fixedNow }
 	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	return run(t, m, m.Init())
 }
@@ -316,7 +318,7 @@ func TestProgramsDetailSelectsModules(t *testing.T) {
 	}
 	m = send(t, m, keyText("j")) // stays on the last
 	m = send(t, m, keyText("i"))
-	if m.programs.edit == nil || m.programs.edit.index != 2 || m.programs.edit.sig.Value() != "reply, passages: list[str] -> grounded: bool" {
+	if ed, ok := top(m).(*moduleEdit); !ok || ed.index != 2 || ed.sig.Value() != "reply, passages: list[str] -> grounded: bool" {
 		t.Fatal("i did not edit the selected module")
 	}
 }
@@ -325,7 +327,7 @@ func TestProgramsEditInPlaceSaves(t *testing.T) {
 	repo := sampleRepo()
 	m := openProgram(t, repoModel(t, repo, 80, 24), "summarize")
 	m = send(t, m, keyText("i"))
-	if !m.programs.typing() {
+	if !typingNow(m) || !isTop[*moduleEdit](m) {
 		t.Fatal("the editor does not have the keyboard")
 	}
 	// tab to the instructions; the cursor starts at their beginning.
@@ -335,15 +337,15 @@ func TestProgramsEditInPlaceSaves(t *testing.T) {
 		t.Fatalf("typed text not in the editor:\n%s", s)
 	}
 	m = send(t, m, ctrl('s'))
-	if m.programs.edit != nil {
+	if top(m) != nil {
 		t.Fatalf("the editor is still open after saving:\n%s", screen(m))
 	}
 	vs, _ := repo.ProgramVersions(context.Background(), "summarize")
 	if len(vs) != 2 || vs[1].Modules[0].Instructions != "Plain words. Three bullets, each under fifteen words." {
 		t.Fatalf("versions after save: %d, last %+v", len(vs), vs[len(vs)-1].Modules)
 	}
-	if m.notice.text != "saved summarize v2" {
-		t.Errorf("notice %q, want %q", m.notice.text, "saved summarize v2")
+	if m.notice.Text != "saved summarize v2" {
+		t.Errorf("notice %q, want %q", m.notice.Text, "saved summarize v2")
 	}
 	if m.programs.detail.Version != 2 || !strings.Contains(screen(m), "summarize  v2") {
 		t.Errorf("the detail does not show v2:\n%s", screen(m))
@@ -360,7 +362,7 @@ func TestProgramsEditSignatureErrorAtColumn(t *testing.T) {
 	for range len("answer") {
 		m = send(t, m, keyCode(tea.KeyBackspace, 0))
 	}
-	e := m.programs.edit
+	e := topAs[*moduleEdit](t, m)
 	if got := e.sig.Value(); got != "question -> " {
 		t.Fatalf("signature %q", got)
 	}
@@ -394,12 +396,12 @@ func TestProgramsEditSignatureErrorAtColumn(t *testing.T) {
 	}
 	// ctrl+s refuses to save.
 	m = send(t, m, ctrl('s'))
-	if m.programs.edit == nil || repo.saves != 0 {
+	if !isTop[*moduleEdit](m) || repo.saves != 0 {
 		t.Fatalf("a bad signature was saved (saves %d)", repo.saves)
 	}
 	// Fixing it clears the error.
 	m = typeText(t, m, "reply")
-	if m.programs.edit.sigErr != nil || !strings.Contains(screen(m), "signature parses") {
+	if e.sigErr != nil || !strings.Contains(screen(m), "signature parses") {
 		t.Errorf("the error stayed after the fix:\n%s", screen(m))
 	}
 }
@@ -409,21 +411,22 @@ func TestProgramsEditEscAsksBeforeDiscarding(t *testing.T) {
 	m := openProgram(t, repoModel(t, repo, 80, 24), "qa")
 	// Unchanged: esc closes at once.
 	m = send(t, send(t, m, keyText("i")), esc())
-	if m.programs.edit != nil {
+	if top(m) != nil {
 		t.Fatal("esc on an unchanged edit did not close it")
 	}
 	m = typeText(t, send(t, m, keyText("i")), "x")
+	ed := topAs[*moduleEdit](t, m)
 	m = send(t, m, esc())
-	if m.programs.edit == nil || !m.programs.edit.confirm || !strings.Contains(screen(m), "Discard your changes?") {
+	if !isTop[*dialog.Confirm](m) || m.stack.Len() != 2 || !strings.Contains(screen(m), "Discard your changes?") {
 		t.Fatalf("esc with changes did not ask:\n%s", screen(m))
 	}
 	m = send(t, m, keyText("n"))
-	if m.programs.edit == nil || m.programs.edit.confirm || m.programs.edit.sig.Value() != "question -> answerx" {
+	if top(m) != ed || ed.sig.Value() != "question -> answerx" || strings.Contains(screen(m), "Discard your changes?") {
 		t.Fatal("n did not go back to the edit as it was")
 	}
 	m = send(t, send(t, m, esc()), keyText("y"))
-	if m.programs.edit != nil || repo.saves != 0 {
-		t.Fatalf("y did not discard (edit open %v, saves %d)", m.programs.edit != nil, repo.saves)
+	if top(m) != nil || repo.saves != 0 {
+		t.Fatalf("y did not discard (dialog %T, saves %d)", top(m), repo.saves)
 	}
 }
 
@@ -471,8 +474,8 @@ func TestProgramsVersionsAndDiff(t *testing.T) {
 	}
 	// D on the first version says there is nothing before it.
 	m = send(t, send(t, m, esc()), keyText("D"))
-	if m.programs.diff != nil || !strings.Contains(m.notice.text, "first version") {
-		t.Errorf("D on v1: diff %v, notice %q", m.programs.diff != nil, m.notice.text)
+	if m.programs.diff != nil || !strings.Contains(m.notice.Text, "first version") {
+		t.Errorf("D on v1: diff %v, notice %q", m.programs.diff != nil, m.notice.Text)
 	}
 }
 
@@ -495,14 +498,14 @@ func TestProgramsDeleteAsksFirst(t *testing.T) {
 	m := repoModel(t, repo, 80, 24)
 	name := selectedName(m)
 	m = send(t, m, keyText("d"))
-	if _, ok := m.programs.dialog.(*deleteDialog); !ok || !strings.Contains(screen(m), "Delete program "+name+"?") {
+	if !isTop[*dialog.Confirm](m) || !strings.Contains(screen(m), "Delete program "+name+"?") {
 		t.Fatalf("d did not ask:\n%s", screen(m))
 	}
 	if repo.head(name) == nil {
 		t.Fatal("deleted before the answer")
 	}
 	m = send(t, m, keyText("n"))
-	if m.programs.dialog != nil || repo.head(name) == nil {
+	if top(m) != nil || repo.head(name) == nil {
 		t.Fatal("n did not cancel")
 	}
 	// From the detail too; y deletes and closes it.
@@ -510,8 +513,8 @@ func TestProgramsDeleteAsksFirst(t *testing.T) {
 	if repo.head(name) != nil {
 		t.Fatal("y did not delete")
 	}
-	if m.programs.detail != nil || m.notice.text != "deleted "+name || m.programs.list.Total() != 3 || selectedName(m) == name {
-		t.Errorf("after delete: detail %v, notice %q\n%s", m.programs.detail != nil, m.notice.text, screen(m))
+	if m.programs.detail != nil || m.notice.Text != "deleted "+name || m.programs.list.Total() != 3 || selectedName(m) == name {
+		t.Errorf("after delete: detail %v, notice %q\n%s", m.programs.detail != nil, m.notice.Text, screen(m))
 	}
 }
 
@@ -526,8 +529,8 @@ func TestProgramsStatusChooser(t *testing.T) {
 	if h := repo.head("summarize"); h.Status != model.Testing || h.Version != 2 {
 		t.Fatalf("head after status: %s v%d", h.Status, h.Version)
 	}
-	if m.notice.text != "summarize is now testing (v2)" || m.programs.detail.Status != model.Testing {
-		t.Errorf("notice %q, detail status %s", m.notice.text, m.programs.detail.Status)
+	if m.notice.Text != "summarize is now testing (v2)" || m.programs.detail.Status != model.Testing {
+		t.Errorf("notice %q, detail status %s", m.notice.Text, m.programs.detail.Status)
 	}
 }
 
@@ -535,8 +538,7 @@ func TestProgramsCreateFromTemplate(t *testing.T) {
 	repo := sampleRepo()
 	m := repoModel(t, repo, 80, 24)
 	m = send(t, m, keyText("n"))
-	d, ok := m.programs.dialog.(*templateDialog)
-	if !ok {
+	if !isTop[*templateDialog](m) {
 		t.Fatal("n did not open the template chooser")
 	}
 	if s := screen(m); !strings.Contains(s, "ChainOfThought") || !strings.Contains(s, "Example · facts") {
@@ -548,7 +550,7 @@ func TestProgramsCreateFromTemplate(t *testing.T) {
 		t.Errorf("an existing name is not flagged:\n%s", screen(m))
 	}
 	m = send(t, m, enter())
-	if repo.head("qa").Version != 2 || m.programs.dialog == nil {
+	if repo.head("qa").Version != 2 || !isTop[*templateDialog](m) {
 		t.Fatal("enter with an existing name went ahead")
 	}
 	m = send(t, send(t, m, keyCode(tea.KeyBackspace, 0)), keyCode(tea.KeyBackspace, 0))
@@ -565,17 +567,16 @@ func TestProgramsCreateFromTemplate(t *testing.T) {
 	if h == nil || h.Version != 1 || h.Modules[0].Type != model.ChainOfThought {
 		t.Fatalf("created: %+v", h)
 	}
-	if m.programs.dialog != nil || m.programs.detail == nil || m.programs.detail.Name != "bad-cot" || m.notice.text != "created bad-cot v1" {
-		t.Errorf("after create: dialog %v, detail %v, notice %q", m.programs.dialog != nil, m.programs.detail, m.notice.text)
+	if top(m) != nil || m.programs.detail == nil || m.programs.detail.Name != "bad-cot" || m.notice.Text != "created bad-cot v1" {
+		t.Errorf("after create: dialog %T, detail %v, notice %q", top(m), m.programs.detail, m.notice.Text)
 	}
-	_ = d
 }
 
 func TestProgramsBindingsPerView(t *testing.T) {
 	m := repoModel(t, sampleRepo(), 80, 24)
 	keysOf := func() []string {
 		var ks []string
-		for _, b := range m.programs.bindings() {
+		for _, b := range bindingsNow(m) {
 			ks = append(ks, b.Help().Key)
 		}
 		return ks
@@ -601,7 +602,7 @@ func TestProgramsBindingsPerView(t *testing.T) {
 	// The palette offers the view's own keys.
 	m = send(t, send(t, m, esc()), keyText(":"))
 	found := false
-	for _, a := range m.palette.actions {
+	for _, a := range topAs[*palette](t, m).actions {
 		found = found || strings.Contains(a.title, "edit module in $EDITOR")
 	}
 	if !found {
@@ -648,15 +649,16 @@ func editWithScript(t *testing.T, m Model, name string, script string) Model {
 	t.Setenv("EDITOR", writeScript(t, script))
 	nm, cmd := m.Update(keyText("e"))
 	m = nm.(Model)
-	msg, ok := cmd().(editorFileMsg)
-	if !ok || msg.err != nil {
-		t.Fatalf("e: %#v", msg)
+	r, _ := cmd().(page.Routed)
+	msg, ok := r.Msg.(editorFileMsg)
+	if !ok || msg.err != nil || r.To != PagePrograms.addr() {
+		t.Fatalf("e: %#v", r)
 	}
 	data, err := os.ReadFile(msg.path)
 	if err != nil || !strings.Contains(string(data), "signature: question -> answer") || !strings.Contains(string(data), "# Module \"answer\" of program \""+name+"\"") {
 		t.Fatalf("edit file: %v\n%s", err, data)
 	}
-	nm, cmd = m.Update(msg)
+	nm, cmd = m.Update(r)
 	m = nm.(Model)
 	if cmd == nil {
 		t.Fatal("no exec command for the editor")
@@ -664,9 +666,7 @@ func editWithScript(t *testing.T, m Model, name string, script string) Model {
 	if err := progEditorCommand(msg.path).Run(); err != nil {
 		t.Fatal(err)
 	}
-	return run(t, m, func() tea.Msg {
-		return editorDoneMsg{seq: msg.seq, program: msg.program, index: msg.index, path: msg.path}
-	})
+	return toPage(t, m, PagePrograms, editorDoneMsg{seq: msg.seq, program: msg.program, index: msg.index, path: msg.path})
 }
 
 func TestProgramsEditorSaves(t *testing.T) {
@@ -680,16 +680,16 @@ func TestProgramsEditorSaves(t *testing.T) {
 	if len(h.Modules[0].Demos) != 1 || h.Modules[0].Fields["question"] == "" {
 		t.Error("fields or demos lost on the way through the file")
 	}
-	if m.notice.text != "saved qa v3" || m.programs.detail.Version != 3 {
-		t.Errorf("notice %q, detail v%d", m.notice.text, m.programs.detail.Version)
+	if m.notice.Text != "saved qa v3" || m.programs.detail.Version != 3 {
+		t.Errorf("notice %q, detail v%d", m.notice.Text, m.programs.detail.Version)
 	}
 }
 
 func TestProgramsEditorUnchanged(t *testing.T) {
 	repo := sampleRepo()
 	m := editWithScript(t, repoModel(t, repo, 80, 24), "qa", "true\n")
-	if repo.saves != 0 || !strings.HasPrefix(m.notice.text, "no changes") {
-		t.Errorf("saves %d, notice %q", repo.saves, m.notice.text)
+	if repo.saves != 0 || !strings.HasPrefix(m.notice.Text, "no changes") {
+		t.Errorf("saves %d, notice %q", repo.saves, m.notice.Text)
 	}
 }
 
@@ -697,7 +697,7 @@ func TestProgramsEditorBadSignatureOpensEditor(t *testing.T) {
 	repo := sampleRepo()
 	m := editWithScript(t, repoModel(t, repo, 80, 24), "qa",
 		`sed -i 's/^signature: .*/signature: "question -> "/; s/^instructions: .*/instructions: Kept text./' "$1"`+"\n")
-	e := m.programs.edit
+	e, _ := top(m).(*moduleEdit)
 	if repo.saves != 0 || e == nil {
 		t.Fatalf("saves %d, editor open %v", repo.saves, e != nil)
 	}
@@ -718,7 +718,7 @@ func TestProgramsEditorBadSignatureOpensEditor(t *testing.T) {
 func TestProgramsEditorBadYAMLKeepsFile(t *testing.T) {
 	repo := sampleRepo()
 	m := editWithScript(t, repoModel(t, repo, 80, 24), "qa", `echo "instruction: typo" >> "$1"`+"\n")
-	if repo.saves != 0 || !m.notice.err || !strings.Contains(m.notice.text, "instruction") || !strings.Contains(m.notice.text, "kept in") {
+	if repo.saves != 0 || !m.notice.Err || !strings.Contains(m.notice.Text, "instruction") || !strings.Contains(m.notice.Text, "kept in") {
 		t.Errorf("saves %d, notice %+v", repo.saves, m.notice)
 	}
 }

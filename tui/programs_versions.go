@@ -14,6 +14,7 @@ import (
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // versionsView is a program's version history, newest first. Two versions
@@ -60,16 +61,21 @@ type programVersionsMsg struct {
 func (p *programsPage) versionsListHeight() int { return max(p.height-1, 1) }
 
 // openVersions opens the history of program name and loads it.
-func (p *programsPage) openVersions(e *env, name string) tea.Cmd {
+func (p *programsPage) openVersions(e *page.Env, name string) tea.Cmd {
 	p.seq++
 	p.versions = &versionsView{name: name, seq: p.seq, list: components.NewList(versionColumns, 1, components.ThemeStyles(p.styles))}
 	p.versions.list.SetHeight(p.versionsListHeight())
 	p.diff = nil
-	repo, ctx, seq := e.deps.Programs, e.ctx, p.seq
-	return func() tea.Msg {
+	return p.loadVersions(e, name)
+}
+
+// loadVersions reads program name's history, for the history opened at p.seq.
+func (p *programsPage) loadVersions(e *page.Env, name string) tea.Cmd {
+	repo, ctx, seq := p.repo, e.Ctx, p.seq
+	return e.Cmd(func() tea.Msg {
 		vs, err := repo.ProgramVersions(ctx, name)
 		return programVersionsMsg{seq: seq, name: name, versions: vs, err: err}
-	}
+	})
 }
 
 func (p *programsPage) applyVersions(msg programVersionsMsg) {
@@ -126,8 +132,8 @@ func (v *versionsView) byNumber(n int) *model.Program {
 }
 
 // versionsKey handles a key in the history.
-func (p *programsPage) versionsKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	v, km := p.versions, e.keys
+func (p *programsPage) versionsKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	v, km := p.versions, p.keys
 	switch {
 	case key.Matches(msg, km.Back):
 		p.versions = nil
@@ -158,7 +164,7 @@ func (p *programsPage) versionsKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		if i+1 >= len(v.versions) {
-			return notice(fmt.Sprintf("v%d is the first version: nothing to diff against", pr.Version))
+			return page.Notice(fmt.Sprintf("v%d is the first version: nothing to diff against", pr.Version))
 		}
 		p.openDiff(v.versions[i+1], pr)
 	default:
@@ -177,8 +183,8 @@ func (p *programsPage) openDiff(from, to *model.Program) {
 func (p *programsPage) diffBodyHeight() int { return max(p.height-3, 1) }
 
 // diffKey handles a key in the diff.
-func (p *programsPage) diffKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	d, km, h := p.diff, e.keys, p.diffBodyHeight()
+func (p *programsPage) diffKey(msg tea.KeyPressMsg) tea.Cmd {
+	d, km, h := p.diff, p.keys, p.diffBodyHeight()
 	switch {
 	case key.Matches(msg, km.Back):
 		p.diff = nil

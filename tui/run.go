@@ -1,15 +1,14 @@
 package tui
 
-// Live runs from the TUI (issue 7): the Runner the screens use, the screen
-// notion the root opens over the pages, the session's running cost and the
-// run form generated from a program's input fields.
+// Live runs from the TUI (issue 7): the Runner the screens use, what opens
+// them (screens), the session's running cost, the run form generated from
+// a program's input fields and its dataset example picker.
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -20,6 +19,7 @@ import (
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // RunRequest asks for one execution: a stored program version, or an
@@ -70,43 +70,30 @@ type Runner interface {
 	Cost(ctx context.Context, program string) (*CostSummary, error)
 }
 
-// runProgramMsg opens the run form of a program (the Programs page sends it
-// on `r`).
-type runProgramMsg struct{ program *model.Program }
-
-func runProgram(p *model.Program) tea.Cmd {
-	if p == nil {
-		return nil
-	}
-	return func() tea.Msg { return runProgramMsg{program: p} }
+// screens opens the views over the pages that runs and evaluations lead
+// to: a program's run form, an execution's trace, a program's evaluations.
+// It holds what they need; every screen opened from another shares it.
+type screens struct {
+	runner   Runner
+	examples exampleSource
+	evals    Evaluations
+	session  *runSession
+	styles   *themes.Styles
 }
 
-// screen is a full-screen view opened over the pages: a run form, a trace,
-// an iteration, a preview. While the root has one it takes the body, the
-// keys and the mouse. key and update return the screen to show next: the
-// same one, another one (which keeps a way back), or nil to close back to
-// the page.
-type overlay interface {
-	// enter is called each time the screen comes (back) on screen.
-	enter(e *env) tea.Cmd
-	update(e *env, msg tea.Msg) (overlay, tea.Cmd)
-	key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd)
-	mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd
-	typing() bool
-	bindings() []key.Binding
-	setSize(w, h int)
-	render() string
+// exampleSource is where the run form's example picker finds examples
+// (the Datasets page's repository).
+type exampleSource interface {
+	ListDatasets(ctx context.Context) ([]*model.Dataset, error)
+	ListExamples(ctx context.Context, dataset string, split model.Split, cursor string, limit int) ([]*model.Example, string, error)
 }
 
-// screenGen numbers screens, so that results for a screen since closed are
-// recognised and dropped.
-var screenGen atomic.Uint64
+func (s *screens) RunForm(p *model.Program) page.Dialog     { return newRunForm(s, p) }
+func (s *screens) Trace(id model.ID) page.Dialog            { return newTraceScreen(s, id) }
+func (s *screens) Evaluations(p *model.Program) page.Dialog { return newEvalScreen(s, p) }
 
 // pollEvery is how often a live execution's spans and state are read.
 const pollEvery = 150 * time.Millisecond
-
-// pollTick schedules a poll; tests replace it to deliver ticks by hand.
-var pollTick = tea.Tick
 
 // runSession sums the executions started in this TUI, for the cost pane.
 // It is shared by pointer by every screen.
@@ -147,10 +134,11 @@ func (s *runSession) totals() (runs int, tokens int, cost float64) {
 
 // --- the run form -------------------------------------------------------------------------------
 
+// runForm asks for a program's inputs and runs it; the trace of the run
+// takes its place.
 type runForm struct {
-	styles  *themes.Styles
-	session *runSession
-	gen     uint64
+	page.Defaults
+	scr     *screens
 	program *model.Program
 	fields  []model.Field
 	inputs  []textinput.Model
@@ -159,29 +147,25 @@ type runForm struct {
 	err     error
 	busy    string // "submitting…" while a request is out
 
-	// The dataset example chooser (ctrl+e).
-	choosing bool
-	examples []*model.Example
-	exCursor int
-	exErr    error
-
 	width, height int
 }
 
-type runSubmittedMsg struct {
-	gen  uint64
-	exec *model.Execution
-	err  error
-}
+// Messages of the run form and its example picker.
+type (
+	runSubmittedMsg struct {
+		exec *model.Execution
+		err  error
+	}
+	runExamplesMsg struct {
+		examples []*model.Example
+		err      error
+	}
+	// examplePickedMsg is the example picker's result.
+	examplePickedMsg struct{ ex *model.Example }
+)
 
-type runExamplesMsg struct {
-	gen      uint64
-	examples []*model.Example
-	err      error
-}
-
-func newRunForm(s *themes.Styles, session *runSession, p *model.Program) *runForm {
-	f := &runForm{styles: s, session: session, gen: screenGen.Add(1), program: p, fields: p.Inputs(), editing: true}
+func newRunForm(scr *screens, p *model.Program) *runForm {
+	f := &runForm{scr: scr, program: p, fields: p.Inputs(), editing: true}
 	for i, fd := range f.fields {
 		ti := textinput.New()
 		ti.Prompt = ""
@@ -207,17 +191,16 @@ func fieldType(f model.Field) string {
 	return f.Type
 }
 
-func (f *runForm) enter(e *env) tea.Cmd { return nil }
-func (f *runForm) typing() bool         { return f.editing && !f.choosing }
+func (f *runForm) Typing() bool { return f.editing }
 
-func (f *runForm) setSize(w, h int) {
+func (f *runForm) SetSize(w, h int) {
 	f.width, f.height = w, h
 	for i := range f.inputs {
 		f.inputs[i].SetWidth(max(w-22, 10))
 	}
 }
 
-func (f *runForm) bindings() []key.Binding {
+func (f *runForm) Bindings() []key.Binding {
 	k := keys.Hint
 	return []key.Binding{k("enter", "next field / run"), k("tab", "next field"), k("ctrl+e", "dataset example"),
 		k("esc", "leave field / close"), k("r", "run"), k("i", "iterate on a module"), k("w", "render preview")}
@@ -245,88 +228,46 @@ func parseFieldValue(fd model.Field, text string) any {
 	return text
 }
 
-func (f *runForm) submit(e *env) tea.Cmd {
-	r, ctx, gen := e.deps.Runner, e.ctx, f.gen
+func (f *runForm) submit(e *page.Env) tea.Cmd {
+	r, ctx := f.scr.runner, e.Ctx
 	req := RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}
 	f.busy, f.err = "submitting…", nil
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		if r == nil {
-			return runSubmittedMsg{gen: gen, err: fmt.Errorf("no runner configured")}
+			return runSubmittedMsg{err: fmt.Errorf("no runner configured")}
 		}
 		x, err := r.Submit(ctx, req)
-		return runSubmittedMsg{gen: gen, exec: x, err: err}
-	}
+		return runSubmittedMsg{exec: x, err: err}
+	})
 }
 
-func (f *runForm) loadExamples(e *env) tea.Cmd {
-	ds, ctx, gen := e.deps.Datasets, e.ctx, f.gen
-	want := f.fields
-	return func() tea.Msg {
-		if ds == nil {
-			return runExamplesMsg{gen: gen, err: fmt.Errorf("no dataset repository configured")}
-		}
-		sets, err := ds.ListDatasets(ctx)
-		if err != nil {
-			return runExamplesMsg{gen: gen, err: err}
-		}
-		var out []*model.Example
-		for _, d := range sets {
-			exs, _, err := ds.ListExamples(ctx, d.Name, "", "", 50)
-			if err != nil {
-				return runExamplesMsg{gen: gen, err: err}
-			}
-			for _, x := range exs {
-				ok := true
-				for _, fd := range want {
-					if _, has := x.Data[fd.Name]; !has {
-						ok = false
-						break
-					}
-				}
-				if ok {
-					if x.Dataset == "" {
-						x.Dataset = d.Name
-					}
-					out = append(out, x)
-				}
-			}
-			if len(out) >= 200 {
-				break
-			}
-		}
-		return runExamplesMsg{gen: gen, examples: out}
-	}
-}
-
-func (f *runForm) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
+func (f *runForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case runSubmittedMsg:
-		if msg.gen != f.gen {
-			return f, nil
-		}
 		f.busy = ""
 		if msg.err != nil {
 			f.err = msg.err
-			return f, nil
+			return nil
 		}
-		f.session.track(msg.exec)
-		t := newTraceScreen(f.styles, f.session, msg.exec.ID, nil) // esc: back to the page
+		f.scr.session.track(msg.exec)
+		t := newTraceScreen(f.scr, msg.exec.ID)
 		t.exec = msg.exec
 		t.startedHere, t.showCost = true, true
-		return t, nil
-	case runExamplesMsg:
-		if msg.gen != f.gen {
-			return f, nil
+		e.Close(nil) // the trace takes the form's place: esc goes back to the page
+		e.Push(t)
+		return nil
+	case examplePickedMsg:
+		for i, fd := range f.fields {
+			f.inputs[i].SetValue(model.ValueText(msg.ex.Data[fd.Name]))
 		}
-		f.examples, f.exErr, f.exCursor = msg.examples, msg.err, 0
-		return f, nil
+		return nil
 	}
-	if f.typing() && len(f.inputs) > 0 {
+	if f.Typing() && len(f.inputs) > 0 { // a paste
 		var cmd tea.Cmd
 		f.inputs[f.focus], cmd = f.inputs[f.focus].Update(msg)
-		return f, cmd
+		return e.Wrap(cmd)
 	}
-	return f, nil
+	return nil
 }
 
 func (f *runForm) setFocus(i int) tea.Cmd {
@@ -341,114 +282,63 @@ func (f *runForm) setFocus(i int) tea.Cmd {
 	return nil
 }
 
-func (f *runForm) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
-	km := e.keys
-	if f.choosing {
-		return f, f.chooserKey(msg)
-	}
+func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.Keys
 	if msg.String() == "ctrl+e" {
-		f.choosing, f.examples, f.exErr = true, nil, nil
-		return f, f.loadExamples(e)
+		e.Push(newExamplePicker(f.scr, f.title(), f.fields))
+		return nil
 	}
 	if f.editing {
 		switch msg.String() {
 		case "esc":
 			f.editing = false
 			f.inputs[f.focus].Blur()
-			return f, nil
+			return nil
 		case "tab", "down":
-			return f, f.setFocus(f.focus + 1)
+			return e.Wrap(f.setFocus(f.focus + 1))
 		case "shift+tab", "up":
-			return f, f.setFocus(f.focus - 1)
+			return e.Wrap(f.setFocus(f.focus - 1))
 		case "enter":
 			if f.focus < len(f.inputs)-1 {
-				return f, f.setFocus(f.focus + 1)
+				return e.Wrap(f.setFocus(f.focus + 1))
 			}
-			return f, f.submit(e)
+			return f.submit(e)
 		}
 		var cmd tea.Cmd
 		f.inputs[f.focus], cmd = f.inputs[f.focus].Update(msg)
-		return f, cmd
+		return e.Wrap(cmd)
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		return nil, nil
+		e.Close(nil)
 	case key.Matches(msg, km.Open), key.Matches(msg, km.Run):
 		if f.busy == "" {
-			return f, f.submit(e)
+			return f.submit(e)
 		}
 	case msg.String() == "tab" && len(f.inputs) > 0:
 		f.editing = true
-		return f, f.setFocus(f.focus)
+		return e.Wrap(f.setFocus(f.focus))
 	case key.Matches(msg, km.Down):
-		return f, f.setFocus(f.focus + 1)
+		return e.Wrap(f.setFocus(f.focus + 1))
 	case key.Matches(msg, km.Up):
-		return f, f.setFocus(f.focus - 1)
+		return e.Wrap(f.setFocus(f.focus - 1))
 	case key.Matches(msg, km.Edit):
-		it := newIterateScreen(f.styles, f.session, f.program, 0, f.values(), nil, nil, f)
-		return it, nil
+		e.Push(newIterateScreen(f.scr, f.program, 0, f.values(), nil, nil))
 	case key.Matches(msg, km.Preview):
-		pv := newPreviewScreen(f.styles, RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}, "", f)
-		return pv, nil
-	}
-	return f, nil
-}
-
-func (f *runForm) chooserKey(msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "esc":
-		f.choosing = false
-	case "j", "down":
-		f.exCursor = min(f.exCursor+1, max(len(f.examples)-1, 0))
-	case "k", "up":
-		f.exCursor = max(f.exCursor-1, 0)
-	case "enter":
-		if f.exCursor < len(f.examples) {
-			x := f.examples[f.exCursor]
-			for i, fd := range f.fields {
-				f.inputs[i].SetValue(model.ValueText(x.Data[fd.Name]))
-			}
-		}
-		f.choosing = false
+		e.Push(newPreviewScreen(f.scr, RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}, ""))
 	}
 	return nil
 }
 
-func (f *runForm) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd { return nil }
+func (f *runForm) title() string {
+	s := f.scr.styles
+	return s.Title.Render("Run "+f.program.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %d input fields · esc back", f.program.Version, len(f.fields)))
+}
 
-func (f *runForm) render() string {
-	s := f.styles
-	title := s.Title.Render("Run "+f.program.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %d input fields · esc back", f.program.Version, len(f.fields)))
+func (f *runForm) Render(func() string) string {
+	s := f.scr.styles
 	var b strings.Builder
-	b.WriteString(title + "\n\n")
-	if f.choosing {
-		b.WriteString(s.Subtitle.Render("Pick a dataset example") + s.Muted.Render("  j/k · enter · esc") + "\n")
-		switch {
-		case f.exErr != nil:
-			b.WriteString(s.Error.Render(f.exErr.Error()))
-		case f.examples == nil:
-			b.WriteString(s.Muted.Render("Loading examples…"))
-		case len(f.examples) == 0:
-			b.WriteString(s.Muted.Render("No dataset example has every input field of this program."))
-		}
-		h := max(f.height-4, 1)
-		off := max(f.exCursor-h+1, 0)
-		for i := off; i < len(f.examples) && i < off+h; i++ {
-			x := f.examples[i]
-			var parts []string
-			for _, fd := range f.fields {
-				parts = append(parts, fd.Name+"="+model.ValueText(x.Data[fd.Name]))
-			}
-			line := fmt.Sprintf("%s %s  %s", x.Dataset, x.Split, strings.Join(parts, " "))
-			if i == f.exCursor {
-				line = s.RowSelected.Render("▌" + line)
-			} else {
-				line = " " + line
-			}
-			b.WriteString(line + "\n")
-		}
-		return layout.Fit(b.String(), f.width, f.height)
-	}
+	b.WriteString(f.title() + "\n\n")
 	if len(f.fields) == 0 {
 		b.WriteString(s.Muted.Render("This program takes no inputs.") + "\n")
 	}
@@ -478,81 +368,131 @@ func (f *runForm) render() string {
 	return layout.Fit(b.String(), f.width, f.height)
 }
 
-// --- the root's screen handling (wired in tui.go) -----------------------------------------------
+// examplePicker picks a dataset example that has every input field of a
+// program; its result fills the run form.
+type examplePicker struct {
+	page.Defaults
+	scr      *screens
+	title    string // the run form's
+	fields   []model.Field
+	examples []*model.Example
+	loaded   bool
+	err      error
+	cursor   int
 
-// openScreen opens the run form of a program, the trace of an execution or
-// a program's evaluations over the page.
-func (m Model) openScreen(msg tea.Msg) (tea.Model, tea.Cmd) {
-	if m.runs == nil {
-		m.runs = &runSession{}
-	}
-	m.showHelp = false
-	switch msg := msg.(type) {
-	case runProgramMsg:
-		return m, m.setScreen(newRunForm(m.env.styles, m.runs, msg.program))
-	case openTraceMsg:
-		return m, m.setScreen(newTraceScreen(m.env.styles, m.runs, msg.id, nil))
-	case evaluateProgramMsg:
-		return m, m.setScreen(newEvalScreen(m.env.styles, m.runs, msg.program))
-	}
-	return m, nil
+	width, height int
 }
 
-// setScreen shows s (nil: back to the page), sizing and entering it when it
-// is another screen than the one shown.
-func (m *Model) setScreen(s overlay) tea.Cmd {
-	if s == m.screen {
+func newExamplePicker(scr *screens, title string, fields []model.Field) *examplePicker {
+	return &examplePicker{scr: scr, title: title, fields: fields}
+}
+
+// Enter loads the examples, the first time.
+func (x *examplePicker) Enter(e *page.Env) tea.Cmd {
+	if x.loaded {
 		return nil
 	}
-	m.screen = s
-	if s == nil {
-		return nil
-	}
-	s.setSize(m.width, m.bodyHeight())
-	return s.enter(&m.env)
+	ds, ctx, want := x.scr.examples, e.Ctx, x.fields
+	return e.Cmd(func() tea.Msg {
+		if ds == nil {
+			return runExamplesMsg{err: fmt.Errorf("no dataset repository configured")}
+		}
+		sets, err := ds.ListDatasets(ctx)
+		if err != nil {
+			return runExamplesMsg{err: err}
+		}
+		var out []*model.Example
+		for _, d := range sets {
+			exs, _, err := ds.ListExamples(ctx, d.Name, "", "", 50)
+			if err != nil {
+				return runExamplesMsg{err: err}
+			}
+			for _, ex := range exs {
+				if hasFields(ex, want) {
+					if ex.Dataset == "" {
+						ex.Dataset = d.Name
+					}
+					out = append(out, ex)
+				}
+			}
+			if len(out) >= 200 {
+				break
+			}
+		}
+		return runExamplesMsg{examples: out}
+	})
 }
 
-func (m *Model) screenUpdate(msg tea.Msg) tea.Cmd {
-	next, cmd := m.screen.update(&m.env, msg)
-	return tea.Batch(cmd, m.setScreen(next))
-}
-
-// screenKey gives a key to the open screen; while it is not typing, `?`
-// toggles the help and q quits as on the pages.
-func (m Model) screenKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	km := m.env.keys
-	if !m.screen.typing() {
-		switch {
-		case key.Matches(msg, km.Help):
-			m.showHelp = !m.showHelp
-			return m, nil
-		case m.showHelp && key.Matches(msg, km.Back):
-			m.showHelp = false
-			return m, nil
-		case m.showHelp:
-			return m, nil
-		case key.Matches(msg, km.Quit):
-			return m, tea.Quit
+func hasFields(ex *model.Example, fields []model.Field) bool {
+	for _, fd := range fields {
+		if _, ok := ex.Data[fd.Name]; !ok {
+			return false
 		}
 	}
-	next, cmd := m.screen.key(&m.env, msg)
-	return m, tea.Batch(cmd, m.setScreen(next))
+	return true
 }
 
-// screenMouse gives the body's mouse events to the open screen, with y
-// relative to the body.
-func (m *Model) screenMouse(msg tea.MouseMsg) tea.Cmd {
-	mo := msg.Mouse()
-	if mo.Y < 1 || mo.Y > m.bodyHeight() {
-		return nil
+func (x *examplePicker) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(runExamplesMsg); ok {
+		x.examples, x.err, x.cursor, x.loaded = m.examples, m.err, 0, true
 	}
-	return m.screen.mouse(&m.env, msg, mo.X, mo.Y-1)
+	return nil
 }
 
-// bodyBindings are the keys of what the body shows, for the help.
-func (m Model) bodyBindings() []key.Binding {
-	if m.screen != nil {
-		return m.screen.bindings()
+func (x *examplePicker) Typing() bool     { return false }
+func (x *examplePicker) SetSize(w, h int) { x.width, x.height = w, h }
+
+func (x *examplePicker) Bindings() []key.Binding {
+	k := keys.Hint
+	return []key.Binding{k("j/k", "move"), k("enter", "use the example"), k("esc", "back to the form")}
+}
+
+func (x *examplePicker) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	switch msg.String() {
+	case "esc":
+		e.Close(nil)
+	case "j", "down":
+		x.cursor = min(x.cursor+1, max(len(x.examples)-1, 0))
+	case "k", "up":
+		x.cursor = max(x.cursor-1, 0)
+	case "enter":
+		if x.cursor < len(x.examples) {
+			e.Close(examplePickedMsg{ex: x.examples[x.cursor]})
+		} else {
+			e.Close(nil)
+		}
 	}
-	return m.pageAt(m.page).bindings()
+	return nil
+}
+
+func (x *examplePicker) Render(func() string) string {
+	s := x.scr.styles
+	var b strings.Builder
+	b.WriteString(x.title + "\n\n")
+	b.WriteString(s.Subtitle.Render("Pick a dataset example") + s.Muted.Render("  j/k · enter · esc") + "\n")
+	switch {
+	case x.err != nil:
+		b.WriteString(s.Error.Render(x.err.Error()))
+	case !x.loaded:
+		b.WriteString(s.Muted.Render("Loading examples…"))
+	case len(x.examples) == 0:
+		b.WriteString(s.Muted.Render("No dataset example has every input field of this program."))
+	}
+	h := max(x.height-4, 1)
+	off := max(x.cursor-h+1, 0)
+	for i := off; i < len(x.examples) && i < off+h; i++ {
+		ex := x.examples[i]
+		var parts []string
+		for _, fd := range x.fields {
+			parts = append(parts, fd.Name+"="+model.ValueText(ex.Data[fd.Name]))
+		}
+		line := fmt.Sprintf("%s %s  %s", ex.Dataset, ex.Split, strings.Join(parts, " "))
+		if i == x.cursor {
+			line = s.RowSelected.Render("▌" + line)
+		} else {
+			line = " " + line
+		}
+		b.WriteString(line + "\n")
+	}
+	return layout.Fit(b.String(), x.width, x.height)
 }

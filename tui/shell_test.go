@@ -11,31 +11,33 @@ import (
 
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 func TestPaletteRunsActionByFuzzyName(t *testing.T) {
 	m := newTestModel(t, 100, 30)
 	m = send(t, m, keyText(":"))
-	if !m.palette.open {
+	p, ok := top(m).(*palette)
+	if !ok {
 		t.Fatal(": did not open the palette")
 	}
 	// Keys are text while the palette is open: "q" must not quit, "2" not
 	// switch pages.
 	m = typeText(t, m, "q2")
-	if m.page != PagePrograms || m.palette.pattern != "q2" {
-		t.Fatalf("typing in the palette: page %v, pattern %q", m.page, m.palette.pattern)
+	if m.page != PagePrograms || p.pattern != "q2" {
+		t.Fatalf("typing in the palette: page %v, pattern %q", m.page, p.pattern)
 	}
 	m = send(t, send(t, m, keyCode(tea.KeyBackspace, 0)), keyCode(tea.KeyBackspace, 0))
 	m = typeText(t, m, "godat")
 	if m.page != PagePrograms {
 		t.Fatalf("typing in the palette switched to %v", m.page)
 	}
-	if m.palette.list.Len() != 1 {
-		t.Fatalf("pattern %q matches %d actions, want 1 (Go to Datasets)", m.palette.pattern, m.palette.list.Len())
+	if p.list.Len() != 1 {
+		t.Fatalf("pattern %q matches %d actions, want 1 (Go to Datasets)", p.pattern, p.list.Len())
 	}
 	m = send(t, m, keyCode(tea.KeyEnter, 0))
-	if m.palette.open || m.page != PageDatasets {
-		t.Fatalf("after enter: palette open %v, page %v", m.palette.open, m.page)
+	if top(m) != nil || m.page != PageDatasets {
+		t.Fatalf("after enter: %T on top, page %v", top(m), m.page)
 	}
 	if !m.datasets.loaded {
 		t.Error("going to Datasets through the palette did not load them")
@@ -45,14 +47,14 @@ func TestPaletteRunsActionByFuzzyName(t *testing.T) {
 func TestPaletteCtrlPAndEscape(t *testing.T) {
 	m := newTestModel(t, 80, 24)
 	m = send(t, m, keyCode('p', tea.ModCtrl))
-	if !m.palette.open {
+	if !isTop[*palette](m) {
 		t.Fatal("ctrl+p did not open the palette")
 	}
 	if !strings.Contains(screen(m), "Commands") {
 		t.Errorf("palette not drawn:\n%s", screen(m))
 	}
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if m.palette.open {
+	if top(m) != nil {
 		t.Fatal("esc did not close the palette")
 	}
 	// q quits again once the palette is closed.
@@ -64,14 +66,9 @@ func TestPaletteCtrlPAndEscape(t *testing.T) {
 func TestPaletteQuitAction(t *testing.T) {
 	m := newTestModel(t, 80, 24)
 	m = typeText(t, send(t, m, keyText(":")), "quit")
-	nm, cmd := m.Update(keyCode(tea.KeyEnter, 0))
+	_, cmd := m.Update(keyCode(tea.KeyEnter, 0))
 	if cmd == nil {
 		t.Fatal("enter on Quit returned no command")
-	}
-	msg := cmd()
-	_, cmd = nm.(Model).Update(msg)
-	if cmd == nil {
-		t.Fatal("the Quit action did not quit")
 	}
 	if _, ok := cmd().(tea.QuitMsg); !ok {
 		t.Fatalf("Quit action returned %T", cmd())
@@ -80,7 +77,7 @@ func TestPaletteQuitAction(t *testing.T) {
 
 func TestThemeSwitchFromPalette(t *testing.T) {
 	m := newTestModel(t, 80, 24)
-	before := m.env.styles.Palette
+	before := m.env.Styles.Palette
 	orig := m.opts.Styles.Palette
 	m = typeText(t, send(t, m, keyText(":")), "theme light")
 	m = send(t, m, keyCode(tea.KeyEnter, 0))
@@ -88,8 +85,8 @@ func TestThemeSwitchFromPalette(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.env.styles.Palette != light || m.env.styles.Palette == before {
-		t.Fatalf("theme not switched: %+v", m.env.styles.Palette)
+	if m.env.Styles.Palette != light || m.env.Styles.Palette == before {
+		t.Fatalf("theme not switched: %+v", m.env.Styles.Palette)
 	}
 	if m.opts.Styles.Palette != orig {
 		t.Error("switching themes changed the caller's styles")
@@ -164,7 +161,7 @@ func TestMouseWheelScrollsList(t *testing.T) {
 
 func TestNoticeShownUntilNextKey(t *testing.T) {
 	m := newTestModel(t, 80, 24)
-	m = run(t, m, noticeErr(errors.New("could not save qa: version conflict")))
+	m = run(t, m, page.NoticeErr(errors.New("could not save qa: version conflict")))
 	if !strings.Contains(screen(m), "could not save qa") {
 		t.Fatalf("notice not shown:\n%s", screen(m))
 	}

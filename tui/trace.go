@@ -24,6 +24,7 @@ import (
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // openTraceMsg (tui/executions.go) opens the trace of an execution.
@@ -41,10 +42,9 @@ type traceNode struct {
 }
 
 type traceScreen struct {
-	styles  *themes.Styles
-	session *runSession
-	gen     uint64
-	back    overlay // where esc goes; nil = the page
+	page.Defaults
+	scr    *screens
+	styles *themes.Styles
 
 	id          model.ID
 	exec        *model.Execution
@@ -61,8 +61,8 @@ type traceScreen struct {
 	complete bool // every stored span is loaded
 	loading  bool // a span request is out
 	spanErr  error
-	started  bool // enter has loaded once
-	tickGen  uint64
+	started  bool   // enter has loaded once
+	tickGen  uint64 // the poll tick expected; older ones are dropped
 	frame    int
 
 	cursor, offset int
@@ -76,35 +76,26 @@ type traceScreen struct {
 	width, height int
 }
 
-// Messages of the trace screen; each carries the screen's gen.
+// Messages of the trace screen.
 type (
 	traceSpansMsg struct {
-		gen   uint64
 		spans []model.Span
 		next  uint64
 		live  bool // a poll of a running execution, not a page
 		err   error
 	}
 	traceExecMsg struct {
-		gen  uint64
 		exec *model.Execution
 		err  error
 	}
-	traceTickMsg struct{ gen, tick uint64 }
+	traceTickMsg struct{ tick uint64 }
 	traceCostMsg struct {
-		gen  uint64
 		cost *CostSummary
-		err  error
-	}
-	traceNoticeMsg struct {
-		gen  uint64
-		text string
 		err  error
 	}
 	// traceProgramMsg brings the program of the trace's execution, for a
 	// replay or an iteration started from it.
 	traceProgramMsg struct {
-		gen     uint64
 		program *model.Program
 		action  string // "replay" or "iterate"
 		node    int32
@@ -112,21 +103,20 @@ type (
 	}
 )
 
-func newTraceScreen(s *themes.Styles, session *runSession, id model.ID, back overlay) *traceScreen {
-	return &traceScreen{styles: s, session: session, gen: screenGen.Add(1), back: back, id: id,
-		byID: map[string]int32{}, bySeq: map[uint64]int32{}}
+func newTraceScreen(scr *screens, id model.ID) *traceScreen {
+	return &traceScreen{scr: scr, styles: scr.styles, id: id, byID: map[string]int32{}, bySeq: map[uint64]int32{}}
 }
 
-func (t *traceScreen) typing() bool { return false }
+func (t *traceScreen) Typing() bool { return false }
 
-func (t *traceScreen) setSize(w, h int) { t.width, t.height = w, h }
+func (t *traceScreen) SetSize(w, h int) { t.width, t.height = w, h }
 
 // live says whether the execution runs (its state is known and not final).
 func (t *traceScreen) live() bool { return t.exec != nil && !t.exec.State.Terminal() }
 
 // enter loads the first page, the execution and the cost, and (re)starts
 // the poll of a live execution.
-func (t *traceScreen) enter(e *env) tea.Cmd {
+func (t *traceScreen) Enter(e *page.Env) tea.Cmd {
 	var cmds []tea.Cmd
 	if !t.started {
 		t.started = true
@@ -136,55 +126,55 @@ func (t *traceScreen) enter(e *env) tea.Cmd {
 		}
 	}
 	if t.live() {
-		cmds = append(cmds, t.tick())
+		cmds = append(cmds, t.tick(e))
 	}
 	return tea.Batch(cmds...)
 }
 
-func (t *traceScreen) tick() tea.Cmd {
+func (t *traceScreen) tick(e *page.Env) tea.Cmd {
 	t.tickGen++
-	gen, tk := t.gen, t.tickGen
-	return pollTick(pollEvery, func(time.Time) tea.Msg { return traceTickMsg{gen: gen, tick: tk} })
+	tk := t.tickGen
+	return e.After(pollEvery, func(time.Time) tea.Msg { return traceTickMsg{tick: tk} })
 }
 
-func (t *traceScreen) loadSpans(e *env, after uint64, live bool) tea.Cmd {
+func (t *traceScreen) loadSpans(e *page.Env, after uint64, live bool) tea.Cmd {
 	if t.loading {
 		return nil
 	}
 	t.loading = true
-	r, ctx, gen, id := e.deps.Runner, e.ctx, t.gen, t.id
-	return func() tea.Msg {
+	r, ctx, id := t.scr.runner, e.Ctx, t.id
+	return e.Cmd(func() tea.Msg {
 		if r == nil {
-			return traceSpansMsg{gen: gen, err: fmt.Errorf("no runner configured"), live: live}
+			return traceSpansMsg{err: fmt.Errorf("no runner configured"), live: live}
 		}
 		spans, next, err := r.Spans(ctx, id, after, tracePage)
-		return traceSpansMsg{gen: gen, spans: spans, next: next, live: live, err: err}
-	}
+		return traceSpansMsg{spans: spans, next: next, live: live, err: err}
+	})
 }
 
-func (t *traceScreen) loadExec(e *env) tea.Cmd {
-	r, ctx, gen, id := e.deps.Runner, e.ctx, t.gen, t.id
-	return func() tea.Msg {
+func (t *traceScreen) loadExec(e *page.Env) tea.Cmd {
+	r, ctx, id := t.scr.runner, e.Ctx, t.id
+	return e.Cmd(func() tea.Msg {
 		if r == nil {
-			return traceExecMsg{gen: gen, err: fmt.Errorf("no runner configured")}
+			return traceExecMsg{err: fmt.Errorf("no runner configured")}
 		}
 		x, err := r.Execution(ctx, id)
-		return traceExecMsg{gen: gen, exec: x, err: err}
-	}
+		return traceExecMsg{exec: x, err: err}
+	})
 }
 
-func (t *traceScreen) loadCost(e *env) tea.Cmd {
+func (t *traceScreen) loadCost(e *page.Env) tea.Cmd {
 	if t.exec == nil {
 		return nil
 	}
-	r, ctx, gen, prog := e.deps.Runner, e.ctx, t.gen, t.exec.Program
-	return func() tea.Msg {
+	r, ctx, prog := t.scr.runner, e.Ctx, t.exec.Program
+	return e.Cmd(func() tea.Msg {
 		if r == nil {
-			return traceCostMsg{gen: gen, err: fmt.Errorf("no runner configured")}
+			return traceCostMsg{err: fmt.Errorf("no runner configured")}
 		}
 		c, err := r.Cost(ctx, prog)
-		return traceCostMsg{gen: gen, cost: c, err: err}
-	}
+		return traceCostMsg{cost: c, err: err}
+	})
 }
 
 // pollAfter is where a poll of a live execution reads from: just before the
@@ -313,7 +303,7 @@ func (t *traceScreen) moduleNode(n int32) int32 {
 
 // maybePage asks for the next page when the cursor is within a screenful
 // of the end of what is loaded.
-func (t *traceScreen) maybePage(e *env) tea.Cmd {
+func (t *traceScreen) maybePage(e *page.Env) tea.Cmd {
 	if t.complete || t.loading || t.live() || t.spanErr != nil {
 		return nil
 	}
@@ -323,16 +313,13 @@ func (t *traceScreen) maybePage(e *env) tea.Cmd {
 	return t.loadSpans(e, t.lastSeq(), false)
 }
 
-func (t *traceScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
+func (t *traceScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case traceSpansMsg:
-		if msg.gen != t.gen {
-			return t, nil
-		}
 		t.loading = false
 		if msg.err != nil {
 			t.spanErr = msg.err
-			return t, nil
+			return nil
 		}
 		t.spanErr = nil
 		t.merge(msg.spans)
@@ -341,97 +328,79 @@ func (t *traceScreen) update(e *env, msg tea.Msg) (overlay, tea.Cmd) {
 			t.complete = msg.next == 0
 		}
 		if msg.next != 0 && (msg.live || t.live()) {
-			return t, t.loadSpans(e, msg.next, true) // more are waiting: read on
+			return t.loadSpans(e, msg.next, true) // more are waiting: read on
 		}
-		return t, t.maybePage(e)
+		return t.maybePage(e)
 	case traceExecMsg:
-		if msg.gen != t.gen {
-			return t, nil
-		}
 		if msg.err != nil {
 			t.execErr = msg.err
-			return t, nil
+			return nil
 		}
-		return t, t.applyExec(e, msg.exec)
+		return t.applyExec(e, msg.exec)
 	case traceTickMsg:
-		if msg.gen != t.gen || msg.tick != t.tickGen || !t.live() {
-			return t, nil
+		if msg.tick != t.tickGen || !t.live() {
+			return nil
 		}
 		t.frame++
-		return t, tea.Batch(t.tick(), t.loadSpans(e, t.pollAfter(false), true), t.loadExec(e))
+		return tea.Batch(t.tick(e), t.loadSpans(e, t.pollAfter(false), true), t.loadExec(e))
 	case traceCostMsg:
-		if msg.gen == t.gen {
-			t.cost, t.costErr = msg.cost, msg.err
-		}
-		return t, nil
-	case traceNoticeMsg:
-		if msg.gen != t.gen {
-			return t, nil
-		}
-		if msg.err != nil {
-			return t, noticeErr(msg.err)
-		}
-		return t, notice(msg.text)
+		t.cost, t.costErr = msg.cost, msg.err
 	case traceProgramMsg:
-		if msg.gen != t.gen {
-			return t, nil
-		}
 		if msg.err != nil {
-			return t, noticeErr(msg.err)
+			return page.NoticeErr(msg.err)
 		}
 		return t.withProgram(e, msg)
-	case live.Msg:
-		// The owner's event stream (tui/live.go), when it runs: spans and
-		// state changes are applied at once; the stream may drop spans, so
-		// the poll still reads what was missed.
-		for _, sp := range msg.Spans {
-			// A span whose parent has not been read yet is left to the
-			// poll, which reads spans in start order, parents first.
-			_, known := t.byID[sp.Parent]
-			_, loaded := t.bySeq[sp.Seq]
-			if sp.Execution == t.id && t.live() && (loaded || sp.Parent == "" || known) {
-				t.merge([]model.Span{sp})
-			}
-		}
-		var cmds []tea.Cmd
-		for _, x := range msg.Execs {
-			if x.ID == t.id {
-				cmds = append(cmds, t.applyExec(e, x))
-			}
-		}
-		return t, tea.Batch(cmds...)
 	case replayStartedMsg:
-		if msg.gen != t.gen {
-			return t, nil
-		}
 		if msg.err != nil {
-			return t, noticeErr(msg.err)
+			return page.NoticeErr(msg.err)
 		}
-		t.session.track(msg.exec)
-		r := newTraceScreen(t.styles, t.session, msg.exec.ID, t)
+		t.scr.session.track(msg.exec)
+		r := newTraceScreen(t.scr, msg.exec.ID)
 		r.exec, r.startedHere, r.showCost = msg.exec, true, t.showCost
-		return r, nil
+		e.Push(r) // esc from the replay comes back here
 	}
-	return t, nil
+	return nil
+}
+
+// Live applies the owner's event stream, when it runs: spans and state
+// changes are applied at once; the stream may drop spans, so the poll
+// still reads what was missed.
+func (t *traceScreen) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	for _, sp := range msg.Spans {
+		// A span whose parent has not been read yet is left to the
+		// poll, which reads spans in start order, parents first.
+		_, known := t.byID[sp.Parent]
+		_, loaded := t.bySeq[sp.Seq]
+		if sp.Execution == t.id && t.live() && (loaded || sp.Parent == "" || known) {
+			t.merge([]model.Span{sp})
+		}
+	}
+	var cmds []tea.Cmd
+	for _, x := range msg.Execs {
+		if x.ID == t.id {
+			cmds = append(cmds, t.applyExec(e, x))
+		}
+	}
+	return tea.Batch(cmds...)
 }
 
 // applyExec takes a new state of the execution; at its end it reads every
 // span that may have changed since the last poll (root included) and the
 // program's cost again.
-func (t *traceScreen) applyExec(e *env, x *model.Execution) tea.Cmd {
+func (t *traceScreen) applyExec(e *page.Env, x *model.Execution) tea.Cmd {
 	if x == nil {
 		return nil
 	}
 	was := t.live()
 	hadExec := t.exec != nil
 	t.exec, t.execErr = x, nil
-	t.session.update(x)
+	t.scr.session.update(x)
 	var cmds []tea.Cmd
 	if !hadExec && t.showCost {
 		cmds = append(cmds, t.loadCost(e))
 	}
 	if !was && t.live() {
-		cmds = append(cmds, t.tick()) // first seen running: poll it
+		cmds = append(cmds, t.tick(e)) // first seen running: poll it
 	}
 	if was && !t.live() {
 		t.loading = false
@@ -460,25 +429,24 @@ func (t *traceScreen) spanModule(n int32) string {
 
 // withProgram carries out a replay or an iteration once the program of the
 // execution is known.
-func (t *traceScreen) withProgram(e *env, msg traceProgramMsg) (overlay, tea.Cmd) {
+func (t *traceScreen) withProgram(e *page.Env, msg traceProgramMsg) tea.Cmd {
 	if msg.node < 0 || int(msg.node) >= len(t.nodes) {
-		return t, nil
+		return nil
 	}
 	mod := t.spanModule(msg.node)
 	idx := moduleIndex(msg.program, mod)
 	if idx < 0 {
-		return t, noticeErr(fmt.Errorf("program %s has no module %q", msg.program.Name, mod))
+		return page.NoticeErr(fmt.Errorf("program %s has no module %q", msg.program.Name, mod))
 	}
 	switch msg.action {
 	case "replay":
-		return t, t.replay(e, msg.program, idx, &t.nodes[msg.node].span)
+		return t.replay(e, msg.program, idx, &t.nodes[msg.node].span)
 	case "iterate":
 		var inputs map[string]any
 		if t.exec != nil {
 			inputs = t.exec.Inputs
 		}
-		it := newIterateScreen(t.styles, t.session, msg.program, idx, inputs, t.exec, t.moduleMessages(mod), t)
-		return it, nil
+		e.Push(newIterateScreen(t.scr, msg.program, idx, inputs, t.exec, t.moduleMessages(mod)))
 	case "preview":
 		// The module alone, with the inputs recorded on its span: exactly
 		// the prompt it sent, rendered again without calling the LM.
@@ -487,9 +455,9 @@ func (t *traceScreen) withProgram(e *env, msg traceProgramMsg) (overlay, tea.Cmd
 		if t.exec != nil {
 			req.LM = t.exec.LM
 		}
-		return newPreviewScreen(t.styles, req, mod, t), nil
+		e.Push(newPreviewScreen(t.scr, req, mod))
 	}
-	return t, nil
+	return nil
 }
 
 func moduleIndex(p *model.Program, name string) int {
@@ -523,9 +491,9 @@ func replayProgram(p *model.Program, idx int, spanID string) *model.Program {
 
 // replay re-runs one module with its recorded inputs; its trace opens over
 // this one.
-func (t *traceScreen) replay(e *env, p *model.Program, idx int, sp *model.Span) tea.Cmd {
+func (t *traceScreen) replay(e *page.Env, p *model.Program, idx int, sp *model.Span) tea.Cmd {
 	inputs := sp.Inputs
-	r, ctx, gen := e.deps.Runner, e.ctx, t.gen
+	r, ctx := t.scr.runner, e.Ctx
 	v := replayProgram(p, idx, sp.ID)
 	in := moduleInputs(p.Modules[idx], inputs)
 	lm := ""
@@ -533,10 +501,10 @@ func (t *traceScreen) replay(e *env, p *model.Program, idx int, sp *model.Span) 
 		lm = t.exec.LM
 	}
 	req := RunRequest{Program: p.Name, Version: p.Version, Variant: v, Inputs: in, LM: lm}
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		x, err := r.Submit(ctx, req)
-		return replayStartedMsg{gen: gen, exec: x, err: err}
-	}
+		return replayStartedMsg{exec: x, err: err}
+	})
 }
 
 // moduleInputs keeps the recorded inputs a module's signature reads (all
@@ -556,42 +524,42 @@ func moduleInputs(mod model.Module, inputs map[string]any) map[string]any {
 }
 
 type replayStartedMsg struct {
-	gen  uint64
 	exec *model.Execution
 	err  error
 }
 
-func (t *traceScreen) program(e *env, action string, node int32) tea.Cmd {
-	r, ctx, gen := e.deps.Runner, e.ctx, t.gen
+func (t *traceScreen) program(e *page.Env, action string, node int32) tea.Cmd {
+	r, ctx := t.scr.runner, e.Ctx
 	x := t.exec
 	if x == nil || r == nil {
 		return nil
 	}
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		if x.Variant != nil {
-			return traceProgramMsg{gen: gen, program: x.Variant, action: action, node: node}
+			return traceProgramMsg{program: x.Variant, action: action, node: node}
 		}
 		p, err := r.Program(ctx, x.Program, x.Version)
-		return traceProgramMsg{gen: gen, program: p, action: action, node: node, err: err}
-	}
+		return traceProgramMsg{program: p, action: action, node: node, err: err}
+	})
 }
 
-func (t *traceScreen) bindings() []key.Binding {
+func (t *traceScreen) Bindings() []key.Binding {
 	k := keys.Hint
 	return []key.Binding{k("j/k", "move"), k("space", "expand/collapse"), k("n/p", "next/previous LM call"),
 		k("tab", "tree/detail focus"), k("x", "cancel run"), k("i", "iterate on the module"),
 		k("P", "replay the module"), k("w", "render preview"), k("S", "cost pane"), k("esc", "back")}
 }
 
-func (t *traceScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
-	km := e.keys
+func (t *traceScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.Keys
 	t.ensureRows()
 	if key.Matches(msg, km.Back) {
-		return t.back, nil
+		e.Close(nil)
+		return nil
 	}
 	if msg.String() == "tab" {
 		t.focusDetail = !t.focusDetail
-		return t, nil
+		return nil
 	}
 	if t.focusDetail {
 		switch {
@@ -608,7 +576,7 @@ func (t *traceScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 		}
 		t.detailOff = max(t.detailOff, 0)
 		if !key.Matches(msg, km.NextCall) && !key.Matches(msg, km.PrevCall) {
-			return t, t.actionKey(e, msg)
+			return t.actionKey(e, msg)
 		}
 	}
 	prev := t.cursor
@@ -638,29 +606,29 @@ func (t *traceScreen) key(e *env, msg tea.KeyPressMsg) (overlay, tea.Cmd) {
 			t.ensureRows()
 		}
 	default:
-		return t, t.actionKey(e, msg)
+		return t.actionKey(e, msg)
 	}
 	t.clamp()
 	if t.cursor != prev {
 		t.detailOff = 0
 	}
-	return t, t.maybePage(e)
+	return t.maybePage(e)
 }
 
 // actionKey handles the keys that act on the selected span.
-func (t *traceScreen) actionKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
-	km := e.keys
+func (t *traceScreen) actionKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.Keys
 	switch {
 	case key.Matches(msg, km.Cancel):
 		if !t.live() || t.exec == nil {
-			return notice("the execution has ended")
+			return page.Notice("the execution has ended")
 		}
-		r, ctx, gen, id := e.deps.Runner, e.ctx, t.gen, t.id
-		return func() tea.Msg {
+		r, ctx, id := t.scr.runner, e.Ctx, t.id
+		return func() tea.Msg { // a notice, for the shell
 			if err := r.Cancel(ctx, id); err != nil {
-				return traceNoticeMsg{gen: gen, err: err}
+				return page.NoticeMsg{Text: err.Error(), Err: true}
 			}
-			return traceNoticeMsg{gen: gen, text: "cancelled " + id.String()}
+			return page.NoticeMsg{Text: "cancelled " + id.String()}
 		}
 	case key.Matches(msg, km.Stats):
 		t.showCost = !t.showCost
@@ -674,7 +642,7 @@ func (t *traceScreen) actionKey(e *env, msg tea.KeyPressMsg) tea.Cmd {
 			mn = t.moduleNode(n)
 		}
 		if mn < 0 {
-			return notice("select a span inside a program module")
+			return page.Notice("select a span inside a program module")
 		}
 		switch {
 		case key.Matches(msg, km.Replay):
@@ -699,7 +667,7 @@ func (t *traceScreen) jumpCall(dir int) {
 	}
 }
 
-func (t *traceScreen) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (t *traceScreen) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	t.ensureRows()
 	switch msg := msg.(type) {
 	case tea.MouseWheelMsg:
@@ -734,6 +702,8 @@ func (t *traceScreen) treeWidth() int {
 	}
 	return max(t.width*9/20, 20)
 }
+
+func (t *traceScreen) Render(func() string) string { return t.render() }
 
 func (t *traceScreen) render() string {
 	t.ensureRows()
@@ -1018,7 +988,7 @@ func (t *traceScreen) renderCost(w, h int) string {
 	if x := t.exec; x != nil {
 		row("this run", fmt.Sprintf("%s tok  %s", format.Thousands(x.TotalUsage().Total()), format.USD(x.Cost)))
 	}
-	runs, tok, cost := t.session.totals()
+	runs, tok, cost := t.scr.session.totals()
 	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", format.Thousands(tok), format.USD(cost), runs))
 	switch c := t.cost; {
 	case t.costErr != nil:

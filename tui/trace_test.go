@@ -13,7 +13,9 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // fakeRunner is an in-memory Runner: executions, their spans (generated
@@ -177,29 +179,28 @@ func qaTrace(id model.ID) (*model.Execution, []model.Span) {
 	return x, spans
 }
 
-// noTicks makes the polls of live screens wait for a tick the test sends.
-func noTicks(t testing.TB) {
-	old := pollTick
-	pollTick = func(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return nil }
-	t.Cleanup(func() { pollTick = old })
-}
-
+// runnerModel is the workbench over f; its clock sets no timers, so the
+// polls of live screens wait for a tick the test sends.
 func runnerModel(t testing.TB, f *fakeRunner, w, h int) Model {
 	t.Helper()
-	noTicks(t)
-	m := newTestModel(t, w, h)
-	m.env.deps.Runner = f
-	return m
+	p, err := themes.Get(themes.Dark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}, Datasets: sampleDatasets(), Runner: f}, Options{
+		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p),
+		Clock: &page.Clock{Now: time.Now, Location: time.UTC},
+	})
+	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+	return run(t, m, m.Init())
 }
 
+// openTrace opens the trace of id over the page, as enter on the
+// Executions page does.
 func openTrace(t testing.TB, m Model, f *fakeRunner, id model.ID) (Model, *traceScreen) {
 	t.Helper()
-	m = run(t, m, func() tea.Msg { return openTraceMsg{id: id} })
-	ts, ok := m.screen.(*traceScreen)
-	if !ok {
-		t.Fatalf("screen is %T, want a trace", m.screen)
-	}
-	return m, ts
+	m = open(t, m, m.screens.Trace(id))
+	return m, topAs[*traceScreen](t, m)
 }
 
 func withQATrace(f *fakeRunner, n byte) model.ID {
@@ -247,7 +248,7 @@ func TestTraceNextPrevCall(t *testing.T) {
 		t.Fatalf("n after collapse: on span %d, want 7", got)
 	}
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if m.screen != nil {
+	if top(m) != nil {
 		t.Fatal("esc does not close the trace")
 	}
 }
@@ -292,19 +293,19 @@ func TestTracePaging100k(t *testing.T) {
 func TestTraceLiveRun(t *testing.T) {
 	f := newFakeRunner()
 	m := runnerModel(t, f, 100, 30)
-	m = run(t, m, runProgram(qaProgram()))
-	form, ok := m.screen.(*runForm)
-	if !ok || !form.typing() {
-		t.Fatalf("screen %T, typing %v: want the run form with the first field focused", m.screen, ok && form.typing())
+	m = open(t, m, m.screens.RunForm(qaProgram()))
+	form, ok := top(m).(*runForm)
+	if !ok || !form.Typing() {
+		t.Fatalf("%T on top, typing %v: want the run form with the first field focused", top(m), ok && form.Typing())
 	}
 	m = typeText(t, m, "What is the capital of France?")
 	m = send(t, m, keyCode(tea.KeyEnter, 0))
 	if len(f.submits) != 1 || f.submits[0].Inputs["question"] != "What is the capital of France?" || f.submits[0].Program != "qa" {
 		t.Fatalf("submits: %+v", f.submits)
 	}
-	ts, ok := m.screen.(*traceScreen)
-	if !ok {
-		t.Fatalf("after submit the screen is %T, want the trace", m.screen)
+	ts, ok := top(m).(*traceScreen)
+	if !ok || m.stack.Len() != 1 {
+		t.Fatalf("after submit %T is on top (of %d dialogs), want the trace in the form's place", top(m), m.stack.Len())
 	}
 	id := ts.id
 	// The run makes progress: two spans open, then all of them ended.
@@ -315,7 +316,7 @@ func TestTraceLiveRun(t *testing.T) {
 	open[0].End, open[1].End = time.Time{}, time.Time{}
 	f.spans[id] = open
 	f.mu.Unlock()
-	tick := func() { m = run(t, m, func() tea.Msg { return traceTickMsg{gen: ts.gen, tick: ts.tickGen} }) }
+	tick := func() { m = toTop(t, m, traceTickMsg{tick: ts.tickGen}) }
 	tick()
 	if len(ts.nodes) != 2 || !ts.live() {
 		t.Fatalf("after a poll: %d spans, live %v", len(ts.nodes), ts.live())
@@ -394,7 +395,7 @@ func TestWordDiff(t *testing.T) {
 		t.Fatalf("del %v add %v", del, add)
 	}
 	m := newTestModel(t, 80, 24)
-	s := m.env.styles
+	s := m.env.Styles
 	ops = wordDiff("answer: France", "answer: FRANCE")
 	right := renderDiff(s, ops, diffAdd, 40)
 	left := renderDiff(s, ops, diffDel, 40)
@@ -435,15 +436,10 @@ func iterateFake() *fakeRunner {
 func openIteration(t *testing.T, f *fakeRunner, w, h int) (Model, *iterateScreen) {
 	t.Helper()
 	id := withQATrace(f, 1)
-	m, ts := openTrace(t, runnerModel(t, f, w, h), f, id)
+	m, _ := openTrace(t, runnerModel(t, f, w, h), f, id)
 	m = send(t, m, keyText("n")) // an LM call inside module answer
 	m = send(t, m, keyText("i"))
-	it, ok := m.screen.(*iterateScreen)
-	if !ok {
-		t.Fatalf("i on a module's span opens %T, want the iteration screen", m.screen)
-	}
-	_ = ts
-	return m, it
+	return m, topAs[*iterateScreen](t, m)
 }
 
 func TestIterationList(t *testing.T) {
@@ -457,14 +453,14 @@ func TestIterationList(t *testing.T) {
 		t.Fatalf("the original run's outputs and prompt are not shown:\n%s", out)
 	}
 	m = send(t, m, keyText("i"))
-	if !it.typing() {
+	if !it.Typing() {
 		t.Fatal("i does not start editing")
 	}
 	it.area.SetValue("")
 	m = typeText(t, m, "Answer in uppercase.")
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if it.typing() || it.draft.Modules[0].Instructions != "Answer in uppercase." {
-		t.Fatalf("after esc: typing %v, instructions %q", it.typing(), it.draft.Modules[0].Instructions)
+	if it.Typing() || it.draft.Modules[0].Instructions != "Answer in uppercase." {
+		t.Fatalf("after esc: typing %v, instructions %q", it.Typing(), it.draft.Modules[0].Instructions)
 	}
 	m = send(t, m, keyText("r"))
 	if len(f.submits) != 1 || f.submits[0].Variant == nil || f.submits[0].Variant.Modules[0].Instructions != "Answer in uppercase." {
@@ -493,12 +489,12 @@ func TestIterationList(t *testing.T) {
 	if len(f.saved) != 1 || f.saved[0].Modules[0].Instructions != "Answer in uppercase." || f.saved[0].Version != 0 {
 		t.Fatalf("saved %+v", f.saved)
 	}
-	if !strings.Contains(m.notice.text, "saved qa v2") {
-		t.Errorf("notice %q", m.notice.text)
+	if !strings.Contains(m.notice.Text, "saved qa v2") {
+		t.Errorf("notice %q", m.notice.Text)
 	}
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if _, ok := m.screen.(*traceScreen); !ok {
-		t.Fatalf("esc from the iteration goes to %T, want the trace", m.screen)
+	if !isTop[*traceScreen](m) {
+		t.Fatalf("esc from the iteration goes to %T, want the trace", top(m))
 	}
 }
 
@@ -523,7 +519,7 @@ func TestIterationEditsAPredictor(t *testing.T) {
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
 	mod := it.draft.Modules[0]
 	st := mod.Predictor("self")
-	if it.typing() || st == nil || st.Instructions != "Stored." || len(st.Demos) != 1 || mod.Instructions != "Answer the question." {
+	if it.Typing() || st == nil || st.Instructions != "Stored." || len(st.Demos) != 1 || mod.Instructions != "Answer the question." {
 		t.Fatalf("draft module after editing predictor self: %+v", mod)
 	}
 	if got := describeChange(&it.base.Modules[0], &mod); got != "self instructions, self demos edited" {
@@ -553,15 +549,14 @@ func TestReplayModule(t *testing.T) {
 		strings.Contains(req.Variant.Note, "(span )") {
 		t.Fatalf("replay request %+v", req)
 	}
-	rt, ok := m.screen.(*traceScreen)
-	if !ok || rt.back == nil {
-		t.Fatalf("replay opens %T (back %v)", m.screen, ok && rt.back != nil)
+	if rt, ok := top(m).(*traceScreen); !ok || rt.id == id || m.stack.Len() != 2 {
+		t.Fatalf("replay opens %T over %d dialogs", top(m), m.stack.Len()-1)
 	}
 	if out := screen(m); !strings.Contains(out, "REPLAY") {
 		t.Errorf("the replay's trace does not say it is a replay:\n%s", out)
 	}
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if ts, ok := m.screen.(*traceScreen); !ok || ts.id != id {
+	if ts, ok := top(m).(*traceScreen); !ok || ts.id != id {
 		t.Fatal("esc from the replay does not go back to the original trace")
 	}
 }
@@ -572,8 +567,8 @@ func TestRenderPreview(t *testing.T) {
 	m, _ := openTrace(t, runnerModel(t, f, 100, 30), f, id)
 	m = send(t, m, keyText("n"))
 	m = send(t, m, keyText("w"))
-	if _, ok := m.screen.(*previewScreen); !ok {
-		t.Fatalf("w opens %T", m.screen)
+	if !isTop[*previewScreen](m) {
+		t.Fatalf("w opens %T", top(m))
 	}
 	out := screen(m)
 	if !strings.Contains(out, "no LM called") || !strings.Contains(out, "What is the capital of France?") || !strings.Contains(out, "[system]") {
@@ -588,7 +583,7 @@ func TestTraceGolden(t *testing.T) {
 			id := withQATrace(f, 1)
 			m, ts := openTrace(t, runnerModel(t, f, sz[0], sz[1]), f, id)
 			ts.showCost = true
-			m = run(t, m, ts.loadCost(&m.env))
+			m = onTop(t, m, ts.loadCost)
 			golden.RequireEqual(t, []byte(screen(m)))
 			t.Run("detail", func(t *testing.T) {
 				d := send(t, m, keyText("n"))
@@ -604,7 +599,7 @@ func TestTraceGolden(t *testing.T) {
 				d = send(t, d, keyText("g"))
 				d = send(t, d, keyText("n"))
 				d = send(t, d, keyText("i"))
-				it := d.screen.(*iterateScreen)
+				it := topAs[*iterateScreen](t, d)
 				d = send(t, d, keyText("i"))
 				it.area.SetValue("Answer in uppercase.")
 				d = send(t, d, keyCode(tea.KeyEscape, 0))
@@ -696,9 +691,7 @@ func BenchmarkTrace100kOpen(b *testing.B) {
 }
 
 func BenchmarkTrace100kScroll(b *testing.B) {
-	m, ts := bigTrace(b)
-	km := m.env.keys
-	_ = km
+	_, ts := bigTrace(b)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		ts.cursor = (ts.cursor + ts.treeHeight()) % len(ts.rows)
@@ -713,8 +706,8 @@ func bigTrace(b *testing.B) (Model, *traceScreen) {
 	m := New(Deps{}, Options{})
 	m = func() Model { nm, _ := m.Update(tea.WindowSizeMsg{Width: 160, Height: 48}); return nm.(Model) }()
 	id := traceID(7)
-	ts := newTraceScreen(m.env.styles, &runSession{}, id, nil)
-	ts.setSize(160, 45)
+	ts := newTraceScreen(m.screens, id)
+	ts.SetSize(160, 45)
 	ts.exec = &model.Execution{ID: id, Program: "big", Version: 1, State: model.Completed}
 	ts.complete, ts.started = true, true
 	spans := make([]model.Span, 0, 100_000)
@@ -737,8 +730,8 @@ func BenchmarkTrace100kFirstFrame(b *testing.B) {
 		page = append(page, genSpan(id, seq))
 	}
 	for b.Loop() {
-		ts := newTraceScreen(m.env.styles, &runSession{}, id, nil)
-		ts.setSize(160, 45)
+		ts := newTraceScreen(m.screens, id)
+		ts.SetSize(160, 45)
 		ts.exec = &model.Execution{ID: id, Program: "big", Version: 1, State: model.Completed}
 		ts.merge(page)
 		_ = ts.render()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
@@ -15,6 +16,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 type fakePrograms struct {
@@ -134,6 +136,87 @@ func typeText(t *testing.T, m Model, s string) Model {
 
 func screen(m Model) string { return ansi.Strip(m.View().Content) }
 
+// top is the dialog on top of the stack, nil when the page has the keyboard.
+func top(m Model) page.Dialog {
+	if e, ok := m.stack.Top(); ok {
+		return e.Dialog
+	}
+	return nil
+}
+
+// topAs is the top dialog as a T, failing the test when it is something else.
+func topAs[T page.Dialog](t testing.TB, m Model) T {
+	t.Helper()
+	d, ok := top(m).(T)
+	if !ok {
+		var want T
+		t.Fatalf("the top dialog is %T, want %T", top(m), want)
+	}
+	return d
+}
+
+// isTop reports whether the top dialog is a T.
+func isTop[T page.Dialog](m Model) bool {
+	_, ok := top(m).(T)
+	return ok
+}
+
+// typingNow reports whether keys are text now: the top dialog's or the page's.
+func typingNow(m Model) bool {
+	if d := top(m); d != nil {
+		return d.Typing()
+	}
+	return m.pageAt(m.page).Typing()
+}
+
+// bindingsNow are the keys the help shows now.
+func bindingsNow(m Model) []key.Binding {
+	if d := top(m); d != nil {
+		return d.Bindings()
+	}
+	return m.pageAt(m.page).Bindings()
+}
+
+// toTop delivers msg to the top dialog, as the answer to one of its
+// commands, and runs what follows.
+func toTop(t testing.TB, m Model, msg tea.Msg) Model {
+	t.Helper()
+	e, ok := m.stack.Top()
+	if !ok {
+		t.Fatal("no dialog to deliver to")
+	}
+	return run(t, m, func() tea.Msg { return page.Routed{To: e.Addr(), Msg: msg} })
+}
+
+// toPage delivers msg to page p, as the answer to one of its commands.
+func toPage(t testing.TB, m Model, p Page, msg tea.Msg) Model {
+	t.Helper()
+	return run(t, m, func() tea.Msg { return page.Routed{To: p.addr(), Msg: msg} })
+}
+
+// open pushes d over the page on screen, as the page would, and runs what
+// follows.
+func open(t testing.TB, m Model, d page.Dialog) Model {
+	t.Helper()
+	cmd := m.push(d, m.page.addr())
+	return run(t, m, cmd)
+}
+
+// onTop calls f with the top dialog and an Env addressed to it, and runs
+// what follows.
+func onTop(t testing.TB, m Model, f func(e *page.Env) tea.Cmd) Model {
+	t.Helper()
+	e, ok := m.stack.Top()
+	if !ok {
+		t.Fatal("no dialog on top")
+	}
+	cmd := m.call(e.Addr(), f)
+	return run(t, m, cmd)
+}
+
+// helpOpen reports whether the full help is on screen.
+func helpOpen(m Model) bool { return isTop[*helpView](m) }
+
 func selectedName(m Model) string {
 	if p := m.programs.selected(); p != nil {
 		return p.Name
@@ -191,7 +274,7 @@ func TestNavigation(t *testing.T) {
 func TestFilterTyping(t *testing.T) {
 	m := newTestModel(t, 80, 24)
 	m = send(t, m, keyText("/"))
-	if !m.programs.typing() {
+	if !m.programs.Typing() {
 		t.Fatal("/ did not open the filter prompt")
 	}
 	// A keystroke returns a filter command; nothing changes until its
@@ -205,9 +288,10 @@ func TestFilterTyping(t *testing.T) {
 		t.Fatal("the filter ran inside Update")
 	}
 	msg := cmd()
-	res, ok := msg.(programsFilterMsg)
-	if !ok {
-		t.Fatalf("filter command returned %T", msg)
+	r, _ := msg.(page.Routed)
+	res, ok := r.Msg.(programsFilterMsg)
+	if !ok || r.To != PagePrograms.addr() {
+		t.Fatalf("filter command returned %#v, want a filter result for the Programs page", msg)
 	}
 	if res.res.Pattern != "s" {
 		t.Fatalf("filter pattern %q", res.res.Pattern)
@@ -225,8 +309,8 @@ func TestFilterTyping(t *testing.T) {
 	m = send(t, m, keyCode(tea.KeyBackspace, 0))
 	// enter leaves the prompt and keeps the filter.
 	m = send(t, m, keyCode(tea.KeyEnter, 0))
-	if m.programs.typing() || m.programs.list.Pattern() != "sum" {
-		t.Fatalf("after enter: typing=%v pattern=%q", m.programs.typing(), m.programs.list.Pattern())
+	if m.programs.Typing() || m.programs.list.Pattern() != "sum" {
+		t.Fatalf("after enter: typing=%v pattern=%q", m.programs.Typing(), m.programs.list.Pattern())
 	}
 	if !strings.Contains(screen(m), " 1/4 ") {
 		t.Errorf("status bar does not count the matches:\n%s", screen(m))
@@ -258,17 +342,22 @@ func TestStaleFilterResultDiscarded(t *testing.T) {
 func TestHelpToggle(t *testing.T) {
 	m := newTestModel(t, 80, 24)
 	m = send(t, m, keyText("?"))
-	if !m.showHelp || !strings.Contains(screen(m), "go to page") {
+	if !helpOpen(m) || !strings.Contains(screen(m), "go to page") {
 		t.Fatalf("? did not show the full help:\n%s", screen(m))
 	}
 	m = send(t, m, keyText("?"))
-	if m.showHelp {
+	if helpOpen(m) {
 		t.Fatal("? did not close the help")
 	}
 	m = send(t, m, keyText("?"))
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if m.showHelp {
+	if helpOpen(m) {
 		t.Fatal("esc did not close the help")
+	}
+	// A page's number switches to it, closing the help.
+	m = send(t, send(t, m, keyText("?")), keyText("2"))
+	if helpOpen(m) || m.Page() != PageDatasets {
+		t.Fatalf("2 with the help open: help %v, page %v", helpOpen(m), m.Page())
 	}
 }
 
@@ -433,8 +522,8 @@ func TestFilterHighlightsMatches(t *testing.T) {
 	raw := m.View().Content
 	// The cursor row is the only match, so its matched characters are drawn
 	// with the theme's MatchSelected style.
-	want := m.env.styles.MatchSelected.Inline(true).Render("c")
-	if want == m.env.styles.RowSelected.Inline(true).Render("c") {
+	want := m.env.Styles.MatchSelected.Inline(true).Render("c")
+	if want == m.env.Styles.RowSelected.Inline(true).Render("c") {
 		t.Fatal("theme draws matches like the row: the check would pass vacuously")
 	}
 	if !strings.Contains(raw, want) {
@@ -465,7 +554,7 @@ func TestKeyOverrides(t *testing.T) {
 		t.Error("x does not quit")
 	}
 	m = send(t, m, keyText("h"))
-	if !m.showHelp {
+	if !helpOpen(m) {
 		t.Fatal("h does not open help")
 	}
 	if s := screen(m); !strings.Contains(s, "h help") || !strings.Contains(s, "x quit") {

@@ -13,9 +13,11 @@ import (
 
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
 )
 
 // Pool controls the owner's worker pool (the API, in cmd). It is only ever
@@ -58,6 +60,13 @@ type poolActionMsg struct {
 	err error
 }
 
+// poolAskMsg is the confirmation's answer: do op on worker id (0: every
+// worker).
+type poolAskMsg struct {
+	op poolOp
+	id int
+}
+
 var workerColumns = []components.Column{
 	{Title: "ID", Width: 3, Align: components.AlignRight},
 	{Title: "STATE", Width: stateCol},
@@ -79,18 +88,16 @@ var workerBadge = map[string]string{
 type workersPage struct {
 	styles *themes.Styles
 	keys   keys.Map
+	clock  page.Clock
+	ctl    Pool
 	live   bool // an event stream is configured
 
 	list    components.List
 	pool    *live.PoolStatus
 	conn    *live.Conn
-	confirm poolOp // restart or recycle waiting for y/a/esc; 0 = none
 	running string // the action under way, for the header; "" = none
 
-	now func() time.Time
-	// tick is how often uptimes are redrawn (0: only when events come, as
-	// in tests); ticking says the tick runs.
-	tick    time.Duration
+	// ticking says the timer that redraws the uptimes runs.
 	ticking bool
 	width   int
 	// height is the page's; the list gets what the header and the action
@@ -98,12 +105,15 @@ type workersPage struct {
 	height int
 }
 
-func newWorkersPage(s *themes.Styles, km keys.Map, live bool) workersPage {
-	return workersPage{styles: s, keys: km, live: live, now: time.Now, tick: time.Second,
-		list: components.NewList(workerColumns, 1, components.ThemeStyles(s))}
+// workersTick is how often the uptimes are redrawn.
+const workersTick = time.Second
+
+func newWorkersPage(e *page.Env, ctl Pool, live bool) workersPage {
+	return workersPage{styles: e.Styles, keys: e.Keys, clock: e.Clock, ctl: ctl, live: live,
+		list: components.NewList(workerColumns, 1, components.ThemeStyles(e.Styles))}
 }
 
-func (p *workersPage) setSize(w, h int) {
+func (p *workersPage) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
 }
@@ -111,44 +121,46 @@ func (p *workersPage) setSize(w, h int) {
 // listHeight is the page minus the header and the action line.
 func (p *workersPage) listHeight() int { return max(p.height-2, 1) }
 
-func (p *workersPage) typing() bool { return p.confirm != 0 }
+func (p *workersPage) Typing() bool { return false }
 
-func (p *workersPage) enter(e *env) tea.Cmd { return nil }
+func (p *workersPage) Enter(e *page.Env) tea.Cmd { return nil }
 
-func (p *workersPage) idle() bool {
-	return p.pool != nil && (p.pool.Idle())
+// Live follows the pool.
+func (p *workersPage) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	if msg.Conn != nil {
+		p.conn = msg.Conn
+	}
+	if msg.Pool != nil {
+		p.setPool(msg.Pool)
+	} else if p.pool != nil {
+		p.setPool(p.pool) // uptimes move on
+	}
+	// The owner reports the pool when it changes, not as uptimes grow.
+	if p.pool != nil && !p.ticking {
+		p.ticking = true
+		return p.nextTick(e)
+	}
+	return nil
 }
 
-func (p *workersPage) update(e *env, msg tea.Msg) tea.Cmd {
+func (p *workersPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case live.Msg:
-		if msg.Conn != nil {
-			p.conn = msg.Conn
-		}
-		if msg.Pool != nil {
-			p.setPool(msg.Pool)
-		} else if p.pool != nil {
-			p.setPool(p.pool) // uptimes move on
-		}
-		// The owner reports the pool when it changes, not as uptimes grow.
-		if p.pool != nil && !p.ticking && p.tick > 0 {
-			p.ticking = true
-			return p.nextTick()
-		}
 	case workersTickMsg:
 		if p.pool != nil {
 			p.setPool(p.pool)
 		}
-		return p.nextTick()
+		return p.nextTick(e)
+	case poolAskMsg:
+		return p.act(e, msg.op, msg.id)
 	case poolActionMsg:
 		p.running = ""
 		if msg.err != nil {
-			return noticeErr(fmt.Errorf("%s %s: %w", msg.op.verb(), workerName(msg.id), msg.err))
+			return page.NoticeErr(fmt.Errorf("%s %s: %w", msg.op.verb(), workerName(msg.id), msg.err))
 		}
 		if msg.op == opStart {
-			return notice("worker pool started")
+			return page.Notice("worker pool started")
 		}
-		return notice(fmt.Sprintf("%s: %sed", workerName(msg.id), strings.TrimSuffix(msg.op.verb(), "e")))
+		return page.Notice(fmt.Sprintf("%s: %sed", workerName(msg.id), strings.TrimSuffix(msg.op.verb(), "e")))
 	}
 	return nil
 }
@@ -156,8 +168,8 @@ func (p *workersPage) update(e *env, msg tea.Msg) tea.Cmd {
 // workersTickMsg redraws the uptimes.
 type workersTickMsg struct{}
 
-func (p *workersPage) nextTick() tea.Cmd {
-	return tea.Tick(p.tick, func(time.Time) tea.Msg { return workersTickMsg{} })
+func (p *workersPage) nextTick(e *page.Env) tea.Cmd {
+	return e.After(workersTick, func(time.Time) tea.Msg { return workersTickMsg{} })
 }
 
 func workerName(id int) string {
@@ -189,7 +201,7 @@ func (p *workersPage) row(w live.Worker) components.Row {
 	pid, up := "-", "-"
 	if w.PID > 0 {
 		pid = strconv.Itoa(w.PID)
-		up = fmtUptime(w.Uptime + p.now().Sub(p.pool.At))
+		up = fmtUptime(w.Uptime + p.clock.Now().Sub(p.pool.At))
 	}
 	cur := w.Current
 	if cur == "" && w.Inflight > 0 {
@@ -226,38 +238,23 @@ func (p *workersPage) selectedID() int {
 	return 0
 }
 
-func (p *workersPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *workersPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
-	if p.confirm != 0 {
-		op := p.confirm
-		switch {
-		case msg.Text == "y":
-			p.confirm = 0
-			if id := p.selectedID(); id > 0 {
-				return p.act(e, op, id)
-			}
-		case msg.Text == "a":
-			p.confirm = 0
-			return p.act(e, op, 0)
-		case msg.Code == tea.KeyEscape || msg.Text == "n":
-			p.confirm = 0
-		}
-		return nil
-	}
 	switch {
 	case key.Matches(msg, km.Restart), key.Matches(msg, km.Recycle):
 		if p.running != "" {
-			return notice("wait: " + p.running)
+			return page.Notice("wait: " + p.running)
 		}
-		if p.pool == nil || p.idle() {
-			return notice("the worker pool is not started")
+		if p.pool == nil || p.pool.Idle() {
+			return page.Notice("the worker pool is not started")
 		}
-		p.confirm = opRestart
+		op := opRestart
 		if key.Matches(msg, km.Recycle) {
-			p.confirm = opRecycle
+			op = opRecycle
 		}
+		e.Push(p.askDialog(op))
 	case key.Matches(msg, km.Run):
-		if p.pool != nil && p.idle() && p.running == "" {
+		if p.pool != nil && p.pool.Idle() && p.running == "" {
 			return p.act(e, opStart, 0)
 		}
 	default:
@@ -266,18 +263,39 @@ func (p *workersPage) key(e *env, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// askDialog asks before op, on the page's last line: this worker (y),
+// every worker (a), or neither.
+func (p *workersPage) askDialog(op poolOp) *dialog.Confirm {
+	s := p.styles
+	id := p.selectedID()
+	what := "Restart"
+	note := "its running requests fail and are retried"
+	if op == opRecycle {
+		what, note = "Recycle", "it finishes what it runs, then a fresh process replaces it"
+	}
+	this := dialog.Choice{Keys: key.NewBinding(key.WithKeys("y"), key.WithHelp("y", op.verb()+" this worker"))}
+	if id > 0 {
+		this.Result = poolAskMsg{op: op, id: id}
+	}
+	every := dialog.Choice{Keys: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", op.verb()+" every worker")), Result: poolAskMsg{op: op}}
+	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys(append([]string{"n"}, p.keys.Back.Keys()...)...), key.WithHelp(p.keys.Back.Help().Key, "cancel"))}
+	line := s.Warning.Render(fmt.Sprintf("%s worker %d? (%s)", what, id, note)) +
+		s.Muted.Render("  y this worker · a every worker · esc cancel")
+	return dialog.NewConfirm(s, dialog.BottomLine, []string{line}, this, every, no)
+}
+
 // act runs a pool action in a command.
-func (p *workersPage) act(e *env, op poolOp, id int) tea.Cmd {
-	pool, ctx := e.deps.Pool, e.ctx
+func (p *workersPage) act(e *page.Env, op poolOp, id int) tea.Cmd {
+	pool, ctx := p.ctl, e.Ctx
 	if pool == nil {
-		return noticeErr(fmt.Errorf("no pool control configured"))
+		return page.NoticeErr(fmt.Errorf("no pool control configured"))
 	}
 	if op == opStart {
 		p.running = "starting the worker pool…"
 	} else {
 		p.running = fmt.Sprintf("%s %s…", strings.TrimSuffix(op.verb(), "e")+"ing", workerName(id))
 	}
-	return func() tea.Msg {
+	return e.Cmd(func() tea.Msg {
 		var err error
 		switch op {
 		case opRestart:
@@ -288,26 +306,18 @@ func (p *workersPage) act(e *env, op poolOp, id int) tea.Cmd {
 			err = pool.StartPool(ctx)
 		}
 		return poolActionMsg{op: op, id: id, err: err}
-	}
+	})
 }
 
-func (p *workersPage) mouse(e *env, msg tea.MouseMsg, x, y int) tea.Cmd {
-	if p.confirm == 0 {
-		p.list.Mouse(msg, y-1) // below the header line
-	}
+func (p *workersPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	p.list.Mouse(msg, y-1) // below the header line
 	return nil
 }
 
-func (p *workersPage) bindings() []key.Binding {
+func (p *workersPage) Bindings() []key.Binding {
 	km := p.keys
 	switch {
-	case p.confirm != 0:
-		return []key.Binding{
-			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", p.confirm.verb()+" this worker")),
-			key.NewBinding(key.WithKeys("a"), key.WithHelp("a", p.confirm.verb()+" every worker")),
-			keys.As(km.Back, "cancel"),
-		}
-	case p.pool != nil && p.idle():
+	case p.pool != nil && p.pool.Idle():
 		return []key.Binding{keys.As(km.Run, "start the worker pool")}
 	case p.pool != nil:
 		return []key.Binding{keys.As(km.Restart, "restart worker(s)"), keys.As(km.Recycle, "recycle worker(s)"), km.Up, km.Down}
@@ -315,7 +325,7 @@ func (p *workersPage) bindings() []key.Binding {
 	return nil
 }
 
-func (p *workersPage) render() string {
+func (p *workersPage) Render() string {
 	s := p.styles
 	head := layout.Fit(p.header(), p.width, 1) + "\n"
 	body := p.height - 1
@@ -324,15 +334,15 @@ func (p *workersPage) render() string {
 		return head + layout.Fit(s.Muted.Render("No connection to the workspace's owner: the worker table follows its event stream."), p.width, body)
 	case p.pool == nil:
 		return head + layout.Fit(s.Muted.Render("Waiting for the owner's pool status…"), p.width, body)
-	case p.idle():
+	case p.pool.Idle():
 		text := s.Muted.Render("The worker pool is not started:\nthe owner starts it when something needs the workers.")
 		if p.running == "" {
 			text += "\n\n" + s.Accent.Render("Press "+p.keys.Run.Help().Key+" to start it now.")
 		}
 		return head + layout.Fit(text, p.width, body)
 	}
-	out := p.renderList()
-	return head + out + "\n" + layout.Fit(p.actionLine(), p.width, 1)
+	// The last line is for a confirmation's question (askDialog).
+	return head + p.renderList() + "\n" + layout.Fit("", p.width, 1)
 }
 
 func (p *workersPage) header() string {
@@ -351,21 +361,6 @@ func (p *workersPage) header() string {
 		info += " · " + s.Accent.Render(p.running)
 	}
 	return s.Title.Render("Workers") + s.Muted.Render(info)
-}
-
-func (p *workersPage) actionLine() string {
-	s := p.styles
-	if p.confirm == 0 {
-		return ""
-	}
-	id := p.selectedID()
-	what := "Restart"
-	note := "its running requests fail and are retried"
-	if p.confirm == opRecycle {
-		what, note = "Recycle", "it finishes what it runs, then a fresh process replaces it"
-	}
-	return s.Warning.Render(fmt.Sprintf("%s worker %d? (%s)", what, id, note)) +
-		s.Muted.Render("  y this worker · a every worker · esc cancel")
 }
 
 func (p *workersPage) renderList() string {
@@ -394,5 +389,5 @@ func (p *workersPage) renderList() string {
 	return strings.Join(lines, "\n")
 }
 
-// restyle picks up a theme switched in place.
-func (p *workersPage) restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+// Restyle picks up a theme switched in place.
+func (p *workersPage) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }

@@ -11,7 +11,8 @@ import (
 )
 
 func TestWorkersTableFollowsPoolEvents(t *testing.T) {
-	m := newLiveModel(t, 120, 30, &fakeExecutions{}, &fakePool{})
+	clk := &testClock{now: testNow}
+	m := newLiveModelAt(t, 120, 30, &fakeExecutions{}, &fakePool{}, clk)
 	m = send(t, m, keyText("5"))
 	if s := screen(m); !strings.Contains(s, "Waiting for the owner's pool status") {
 		t.Fatalf("before the first pool event:\n%s", s)
@@ -42,7 +43,7 @@ func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 		t.Errorf("table not updated:\n%s", s)
 	}
 	// Uptimes move on with the clock.
-	m.workers.now = func() time.Time { return testNow.Add(time.Minute) }
+	clk.now = testNow.Add(time.Minute)
 	m = run(t, m, func() tea.Msg { return live.Msg{} })
 	if s := screen(m); !strings.Contains(s, "1m00s") {
 		t.Errorf("the new worker's uptime did not advance:\n%s", s)
@@ -58,12 +59,14 @@ func TestWorkersRestartRecycle(t *testing.T) {
 
 	// R asks first; esc gives up.
 	m = send(t, m, keyText("R"))
-	if !m.workers.typing() || !strings.Contains(screen(m), "Restart worker 2?") {
+	if !typingNow(m) || !strings.Contains(screen(m), "Restart worker 2?") {
 		t.Fatalf("R does not ask:\n%s", screen(m))
 	}
-	m = send(t, m, keyText("q")) // not a quit while asking
+	if _, cmd := m.Update(keyText("q")); cmd != nil { // not a quit while asking
+		t.Fatal("q while asking returned a command")
+	}
 	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if len(fp.calls) != 0 || m.workers.typing() {
+	if len(fp.calls) != 0 || typingNow(m) {
 		t.Fatalf("esc: calls %v", fp.calls)
 	}
 	m = send(t, send(t, m, keyText("R")), keyText("y"))
@@ -96,7 +99,7 @@ func TestWorkersIdleStartsPool(t *testing.T) {
 		t.Fatalf("idle pool:\n%s", s)
 	}
 	m = send(t, m, keyText("R"))
-	if len(fp.calls) != 0 || m.workers.typing() {
+	if len(fp.calls) != 0 || typingNow(m) {
 		t.Errorf("R on an idle pool asked or called: %v", fp.calls)
 	}
 	m = send(t, m, keyText("r"))
@@ -105,25 +108,5 @@ func TestWorkersIdleStartsPool(t *testing.T) {
 	}
 	if s := lastLines(screen(m), 2); !strings.Contains(s, "worker pool started") {
 		t.Errorf("no notice:\n%s", lastLines(s, 2))
-	}
-}
-
-func TestPoolSummary(t *testing.T) {
-	for _, tc := range []struct {
-		states []string
-		want   string
-	}{
-		{[]string{"ready", "busy", "ready", "ready"}, "4/4 ready"},
-		{[]string{"ready", "restarting", "busy", "ready"}, "3/4 · 1 restarting"},
-		{[]string{"failed", "restarting", "failed", "starting"}, "0/4 · 2 failed · 1 restarting · 1 starting"},
-		{nil, "idle"},
-	} {
-		ps := &live.PoolStatus{Engine: "running"}
-		for i, s := range tc.states {
-			ps.Workers = append(ps.Workers, live.Worker{ID: i + 1, State: s})
-		}
-		if got := ps.Summary(); got != tc.want {
-			t.Errorf("%v: %q, want %q", tc.states, got, tc.want)
-		}
 	}
 }
