@@ -25,21 +25,13 @@ import (
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/spantree"
 )
 
 // openTraceMsg (tui/executions.go) opens the trace of an execution.
 
 // tracePage is how many spans one request reads (the API's maximum).
 const tracePage = 1000
-
-// traceNode is one span in the tree.
-type traceNode struct {
-	span      model.Span
-	parent    int32 // index of the parent node, -1 for a root
-	children  []int32
-	depth     int32
-	collapsed bool
-}
 
 type traceScreen struct {
 	page.Defaults
@@ -51,12 +43,7 @@ type traceScreen struct {
 	execErr     error
 	startedHere bool
 
-	nodes []traceNode
-	byID  map[string]int32
-	bySeq map[uint64]int32
-	roots []int32
-	rows  []int32 // visible nodes in tree order
-	dirty bool
+	tree *spantree.Tree
 
 	complete bool // every stored span is loaded
 	loading  bool // a span request is out
@@ -65,9 +52,8 @@ type traceScreen struct {
 	tickGen  uint64 // the poll tick expected; older ones are dropped
 	frame    int
 
-	cursor, offset int
-	focusDetail    bool
-	detailOff      int
+	focusDetail bool
+	detailOff   int
 
 	showCost bool
 	cost     *CostSummary
@@ -104,12 +90,15 @@ type (
 )
 
 func newTraceScreen(scr *screens, id model.ID) *traceScreen {
-	return &traceScreen{scr: scr, styles: scr.styles, id: id, byID: map[string]int32{}, bySeq: map[uint64]int32{}}
+	return &traceScreen{scr: scr, styles: scr.styles, id: id, tree: spantree.New()}
 }
 
 func (t *traceScreen) Typing() bool { return false }
 
-func (t *traceScreen) SetSize(w, h int) { t.width, t.height = w, h }
+func (t *traceScreen) SetSize(w, h int) {
+	t.width, t.height = w, h
+	t.tree.SetHeight(t.treeHeight())
+}
 
 // live says whether the execution runs (its state is known and not final).
 func (t *traceScreen) live() bool { return t.exec != nil && !t.exec.State.Terminal() }
@@ -177,129 +166,7 @@ func (t *traceScreen) loadCost(e *page.Env) tea.Cmd {
 	})
 }
 
-// pollAfter is where a poll of a live execution reads from: just before the
-// first span still open (its end replaces it under the same seq), the
-// program's root span aside (it closes with the execution), else after the
-// last span loaded.
-func (t *traceScreen) pollAfter(includeRoot bool) uint64 {
-	after := t.lastSeq()
-	for i := range t.nodes {
-		n := &t.nodes[i]
-		if n.span.End.IsZero() && (includeRoot || n.parent >= 0) && n.span.Seq-1 < after {
-			after = n.span.Seq - 1
-		}
-	}
-	return after
-}
-
-func (t *traceScreen) lastSeq() uint64 {
-	if len(t.nodes) == 0 {
-		return 0
-	}
-	return t.nodes[len(t.nodes)-1].span.Seq
-}
-
-// merge adds spans or replaces the ones already loaded (same seq).
-func (t *traceScreen) merge(spans []model.Span) {
-	for _, sp := range spans {
-		if i, ok := t.bySeq[sp.Seq]; ok {
-			t.nodes[i].span = sp
-			continue
-		}
-		idx := int32(len(t.nodes))
-		n := traceNode{span: sp, parent: -1}
-		if p, ok := t.byID[sp.Parent]; ok && sp.Parent != "" {
-			n.parent, n.depth = p, t.nodes[p].depth+1
-			t.nodes[p].children = append(t.nodes[p].children, idx)
-		} else {
-			t.roots = append(t.roots, idx)
-		}
-		t.nodes = append(t.nodes, n)
-		if sp.ID != "" {
-			t.byID[sp.ID] = idx
-		}
-		t.bySeq[sp.Seq] = idx
-		t.dirty = true
-	}
-}
-
-// ensureRows lays the visible rows out again after a change of the tree,
-// keeping the cursor on the same span.
-func (t *traceScreen) ensureRows() {
-	if !t.dirty {
-		return
-	}
-	t.dirty = false
-	sel := int32(-1)
-	if t.cursor < len(t.rows) {
-		sel = t.rows[t.cursor]
-	}
-	rows := t.rows[:0]
-	stack := make([]int32, 0, 64)
-	for i := len(t.roots) - 1; i >= 0; i-- {
-		stack = append(stack, t.roots[i])
-	}
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		rows = append(rows, n)
-		if nd := &t.nodes[n]; !nd.collapsed {
-			for i := len(nd.children) - 1; i >= 0; i-- {
-				stack = append(stack, nd.children[i])
-			}
-		}
-	}
-	t.rows = rows
-	if sel >= 0 && (t.cursor >= len(rows) || rows[t.cursor] != sel) {
-		for i, r := range rows {
-			if r == sel {
-				t.cursor = i
-				break
-			}
-		}
-	}
-	t.clamp()
-}
-
 func (t *traceScreen) treeHeight() int { return max(t.height-2, 1) } // title line and header
-
-func (t *traceScreen) clamp() {
-	n := len(t.rows)
-	t.cursor = min(max(t.cursor, 0), max(n-1, 0))
-	h := t.treeHeight()
-	if t.cursor < t.offset {
-		t.offset = t.cursor
-	}
-	if t.cursor >= t.offset+h {
-		t.offset = t.cursor - h + 1
-	}
-	t.offset = min(max(t.offset, 0), max(n-h, 0))
-}
-
-// selected is the node under the cursor, or -1.
-func (t *traceScreen) selected() int32 {
-	t.ensureRows()
-	if t.cursor < len(t.rows) {
-		return t.rows[t.cursor]
-	}
-	return -1
-}
-
-// moduleNode is the program-module span the node belongs to: the ancestor
-// just under the root (or the node itself), or -1 for the root.
-func (t *traceScreen) moduleNode(n int32) int32 {
-	for n >= 0 {
-		p := t.nodes[n].parent
-		if p < 0 {
-			return -1
-		}
-		if t.nodes[p].parent < 0 && t.nodes[n].span.Kind == model.SpanModule {
-			return n
-		}
-		n = p
-	}
-	return -1
-}
 
 // maybePage asks for the next page when the cursor is within a screenful
 // of the end of what is loaded.
@@ -307,10 +174,10 @@ func (t *traceScreen) maybePage(e *page.Env) tea.Cmd {
 	if t.complete || t.loading || t.live() || t.spanErr != nil {
 		return nil
 	}
-	if t.cursor+2*t.treeHeight() < len(t.rows) {
+	if t.tree.Cursor()+2*t.treeHeight() < t.tree.Rows() {
 		return nil
 	}
-	return t.loadSpans(e, t.lastSeq(), false)
+	return t.loadSpans(e, t.tree.LastSeq(), false)
 }
 
 func (t *traceScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
@@ -322,8 +189,7 @@ func (t *traceScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		t.spanErr = nil
-		t.merge(msg.spans)
-		t.ensureRows()
+		t.tree.Merge(msg.spans)
 		if !msg.live {
 			t.complete = msg.next == 0
 		}
@@ -342,7 +208,7 @@ func (t *traceScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		t.frame++
-		return tea.Batch(t.tick(e), t.loadSpans(e, t.pollAfter(false), true), t.loadExec(e))
+		return tea.Batch(t.tick(e), t.loadSpans(e, t.tree.PollAfter(false), true), t.loadExec(e))
 	case traceCostMsg:
 		t.cost, t.costErr = msg.cost, msg.err
 	case traceProgramMsg:
@@ -369,10 +235,8 @@ func (t *traceScreen) Live(e *page.Env, msg live.Msg) tea.Cmd {
 	for _, sp := range msg.Spans {
 		// A span whose parent has not been read yet is left to the
 		// poll, which reads spans in start order, parents first.
-		_, known := t.byID[sp.Parent]
-		_, loaded := t.bySeq[sp.Seq]
-		if sp.Execution == t.id && t.live() && (loaded || sp.Parent == "" || known) {
-			t.merge([]model.Span{sp})
+		if sp.Execution == t.id && t.live() && (t.tree.Has(sp.Seq) || sp.Parent == "" || t.tree.Knows(sp.Parent)) {
+			t.tree.Merge([]model.Span{sp})
 		}
 	}
 	var cmds []tea.Cmd
@@ -405,7 +269,7 @@ func (t *traceScreen) applyExec(e *page.Env, x *model.Execution) tea.Cmd {
 	if was && !t.live() {
 		t.loading = false
 		t.complete = false
-		cmds = append(cmds, t.loadSpans(e, t.pollAfter(true), true))
+		cmds = append(cmds, t.loadSpans(e, t.tree.PollAfter(true), true))
 		if t.showCost {
 			cmds = append(cmds, t.loadCost(e))
 		}
@@ -413,45 +277,31 @@ func (t *traceScreen) applyExec(e *page.Env, x *model.Execution) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-// spanModule is the program module a node belongs to: its own module
-// field, else the first descendant's.
-func (t *traceScreen) spanModule(n int32) string {
-	if m := t.nodes[n].span.Module; m != "" {
-		return m
-	}
-	for _, c := range t.nodes[n].children {
-		if m := t.spanModule(c); m != "" {
-			return m
-		}
-	}
-	return ""
-}
-
 // withProgram carries out a replay or an iteration once the program of the
 // execution is known.
 func (t *traceScreen) withProgram(e *page.Env, msg traceProgramMsg) tea.Cmd {
-	if msg.node < 0 || int(msg.node) >= len(t.nodes) {
+	if msg.node < 0 || int(msg.node) >= t.tree.Len() {
 		return nil
 	}
-	mod := t.spanModule(msg.node)
+	mod := t.tree.SpanModule(msg.node)
 	idx := moduleIndex(msg.program, mod)
 	if idx < 0 {
 		return page.NoticeErr(fmt.Errorf("program %s has no module %q", msg.program.Name, mod))
 	}
 	switch msg.action {
 	case "replay":
-		return t.replay(e, msg.program, idx, &t.nodes[msg.node].span)
+		return t.replay(e, msg.program, idx, &t.tree.Node(msg.node).Span)
 	case "iterate":
 		var inputs map[string]any
 		if t.exec != nil {
 			inputs = t.exec.Inputs
 		}
-		e.Push(newIterateScreen(t.scr, msg.program, idx, inputs, t.exec, t.moduleMessages(mod)))
+		e.Push(newIterateScreen(t.scr, msg.program, idx, inputs, t.exec, t.tree.ModuleMessages(mod)))
 	case "preview":
 		// The module alone, with the inputs recorded on its span: exactly
 		// the prompt it sent, rendered again without calling the LM.
 		req := RunRequest{Program: msg.program.Name, Version: msg.program.Version,
-			Variant: replayProgram(msg.program, idx, t.nodes[msg.node].span.ID), Inputs: moduleInputs(msg.program.Modules[idx], t.nodes[msg.node].span.Inputs)}
+			Variant: replayProgram(msg.program, idx, t.tree.Node(msg.node).Span.ID), Inputs: moduleInputs(msg.program.Modules[idx], t.tree.Node(msg.node).Span.Inputs)}
 		if t.exec != nil {
 			req.LM = t.exec.LM
 		}
@@ -467,17 +317,6 @@ func moduleIndex(p *model.Program, name string) int {
 		}
 	}
 	return -1
-}
-
-// moduleMessages are the prompt messages of a module's first LM call in the
-// loaded spans.
-func (t *traceScreen) moduleMessages(mod string) []model.Message {
-	for i := range t.nodes {
-		if sp := &t.nodes[i].span; sp.Kind == model.SpanLM && sp.Module == mod {
-			return sp.Messages
-		}
-	}
-	return nil
 }
 
 // replayProgram is the one-module program a module replay runs: the module
@@ -552,7 +391,6 @@ func (t *traceScreen) Bindings() []key.Binding {
 
 func (t *traceScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := e.Keys
-	t.ensureRows()
 	if key.Matches(msg, km.Back) {
 		e.Close(nil)
 		return nil
@@ -579,37 +417,31 @@ func (t *traceScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 			return t.actionKey(e, msg)
 		}
 	}
-	prev := t.cursor
+	tr := t.tree
+	prev := tr.Cursor()
 	switch {
 	case key.Matches(msg, km.Down):
-		t.cursor++
+		tr.Move(1)
 	case key.Matches(msg, km.Up):
-		t.cursor--
+		tr.Move(-1)
 	case key.Matches(msg, km.PageDown):
-		t.cursor += t.treeHeight()
-		t.offset += t.treeHeight()
+		tr.Page(1)
 	case key.Matches(msg, km.PageUp):
-		t.cursor -= t.treeHeight()
-		t.offset -= t.treeHeight()
+		tr.Page(-1)
 	case key.Matches(msg, km.Top):
-		t.cursor = 0
+		tr.Top()
 	case key.Matches(msg, km.Bottom):
-		t.cursor = len(t.rows) - 1
+		tr.Bottom()
 	case key.Matches(msg, km.NextCall):
-		t.jumpCall(1)
+		tr.NextCall(1)
 	case key.Matches(msg, km.PrevCall):
-		t.jumpCall(-1)
+		tr.NextCall(-1)
 	case key.Matches(msg, km.Expand), key.Matches(msg, km.Open):
-		if n := t.selected(); n >= 0 && len(t.nodes[n].children) > 0 {
-			t.nodes[n].collapsed = !t.nodes[n].collapsed
-			t.dirty = true
-			t.ensureRows()
-		}
+		tr.Toggle()
 	default:
 		return t.actionKey(e, msg)
 	}
-	t.clamp()
-	if t.cursor != prev {
+	if tr.Cursor() != prev {
 		t.detailOff = 0
 	}
 	return t.maybePage(e)
@@ -636,10 +468,10 @@ func (t *traceScreen) actionKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 			return t.loadCost(e)
 		}
 	case key.Matches(msg, km.Replay), key.Matches(msg, km.Edit), key.Matches(msg, km.Preview):
-		n := t.selected()
+		n := t.tree.Selected()
 		mn := int32(-1)
 		if n >= 0 {
-			mn = t.moduleNode(n)
+			mn = t.tree.ModuleNode(n)
 		}
 		if mn < 0 {
 			return page.Notice("select a span inside a program module")
@@ -656,19 +488,7 @@ func (t *traceScreen) actionKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// jumpCall moves the cursor to the next (dir 1) or previous (dir -1) LM
-// call among the visible rows.
-func (t *traceScreen) jumpCall(dir int) {
-	for i := t.cursor + dir; i >= 0 && i < len(t.rows); i += dir {
-		if t.nodes[t.rows[i]].span.Kind == model.SpanLM {
-			t.cursor = i
-			return
-		}
-	}
-}
-
 func (t *traceScreen) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
-	t.ensureRows()
 	switch msg := msg.(type) {
 	case tea.MouseWheelMsg:
 		d := components.WheelLines
@@ -679,14 +499,11 @@ func (t *traceScreen) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 			t.detailOff = max(t.detailOff+d, 0)
 			return nil
 		}
-		h := t.treeHeight()
-		t.offset = min(max(t.offset+d, 0), max(len(t.rows)-h, 0))
-		t.cursor = min(max(t.cursor, t.offset), t.offset+h-1)
-		t.clamp()
+		t.tree.Scroll(d)
 	case tea.MouseClickMsg:
 		if x < t.treeWidth() && y >= 2 {
-			if pos := t.offset + y - 2; pos < len(t.rows) {
-				t.cursor = pos
+			if pos := t.tree.Offset() + y - 2; pos < t.tree.Rows() {
+				t.tree.SetCursor(pos)
 				t.detailOff = 0
 			}
 		}
@@ -706,7 +523,6 @@ func (t *traceScreen) treeWidth() int {
 func (t *traceScreen) Render(func() string) string { return t.render() }
 
 func (t *traceScreen) render() string {
-	t.ensureRows()
 	s := t.styles
 	tw := t.treeWidth()
 	rw := max(t.width-tw-1, 10)
@@ -763,7 +579,7 @@ func (t *traceScreen) titleLine() string {
 		st = s.Accent
 	}
 	line := s.Title.Render("Trace "+name) + " " + st.Render(state) + s.Muted.Render(" · "+t.id.String())
-	n := fmt.Sprintf(" · %d spans", len(t.nodes))
+	n := fmt.Sprintf(" · %d spans", t.tree.Len())
 	if !t.complete && !t.live() {
 		n += "+"
 	}
@@ -789,7 +605,9 @@ func (t *traceScreen) renderTree(w, h int) string {
 	}
 	b.WriteString(s.Header.Render(layout.Fit(head, w, 1)))
 	body := max(h-1, 0)
-	if len(t.rows) == 0 {
+	tr := t.tree
+	rows, off, cur := tr.Rows(), tr.Offset(), tr.Cursor()
+	if rows == 0 {
 		msg := "Loading spans…"
 		switch {
 		case t.spanErr != nil:
@@ -806,16 +624,16 @@ func (t *traceScreen) renderTree(w, h int) string {
 	}
 	for k := range body {
 		b.WriteByte('\n')
-		pos := t.offset + k
-		if pos >= len(t.rows) {
-			if pos == len(t.rows) && !t.complete && !t.live() {
+		pos := off + k
+		if pos >= rows {
+			if pos == rows && !t.complete && !t.live() {
 				b.WriteString(layout.Fit(s.Muted.Render(" loading more…"), w, 1))
 			} else {
 				b.WriteString(strings.Repeat(" ", w))
 			}
 			continue
 		}
-		b.WriteString(t.treeRow(t.rows[pos], pos == t.cursor, w))
+		b.WriteString(t.treeRow(tr.Row(pos), pos == cur, w))
 	}
 	return b.String()
 }
@@ -824,16 +642,16 @@ func (t *traceScreen) renderTree(w, h int) string {
 // right the latency and tokens, or a spinner while the span runs.
 func (t *traceScreen) treeRow(n int32, sel bool, w int) string {
 	s := t.styles
-	nd := &t.nodes[n]
-	sp := &nd.span
+	nd := t.tree.Node(n)
+	sp := &nd.Span
 	exp := "  "
-	if len(nd.children) > 0 {
+	if len(nd.Children) > 0 {
 		exp = "▾ "
-		if nd.collapsed {
+		if nd.Collapsed {
 			exp = "▸ "
 		}
 	}
-	ind := strings.Repeat("  ", int(min(nd.depth, 12)))
+	ind := strings.Repeat("  ", int(min(nd.Depth, 12)))
 	var right string
 	switch {
 	case sp.End.IsZero() && t.live():
@@ -890,12 +708,12 @@ func kindTag(k model.SpanKind) string {
 }
 
 func (t *traceScreen) renderDetail(w, h int) string {
-	n := t.selected()
+	n := t.tree.Selected()
 	var lines []string
 	if n < 0 {
 		lines = []string{t.styles.Muted.Render("No span selected.")}
 	} else {
-		lines = spanDetail(t.styles, &t.nodes[n].span, max(w-2, 8))
+		lines = spanDetail(t.styles, &t.tree.Node(n).Span, max(w-2, 8))
 	}
 	off := min(t.detailOff, max(len(lines)-h, 0))
 	t.detailOff = off

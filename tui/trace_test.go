@@ -212,19 +212,19 @@ func withQATrace(f *fakeRunner, n byte) model.ID {
 
 func selectedSpan(t *testing.T, ts *traceScreen) *model.Span {
 	t.Helper()
-	n := ts.selected()
+	n := ts.tree.Selected()
 	if n < 0 {
 		t.Fatal("no span selected")
 	}
-	return &ts.nodes[n].span
+	return &ts.tree.Node(n).Span
 }
 
 func TestTraceNextPrevCall(t *testing.T) {
 	f := newFakeRunner()
 	id := withQATrace(f, 1)
 	m, ts := openTrace(t, runnerModel(t, f, 100, 30), f, id)
-	if len(ts.nodes) != 7 || len(ts.rows) != 7 {
-		t.Fatalf("loaded %d spans, %d rows; want 7, 7", len(ts.nodes), len(ts.rows))
+	if ts.tree.Len() != 7 || ts.tree.Rows() != 7 {
+		t.Fatalf("loaded %d spans, %d rows; want 7, 7", ts.tree.Len(), ts.tree.Rows())
 	}
 	want := []struct {
 		key string
@@ -240,8 +240,8 @@ func TestTraceNextPrevCall(t *testing.T) {
 	m = send(t, m, keyText("g"))
 	m = send(t, m, keyText("j"))
 	m = send(t, m, keyCode(tea.KeySpace, 0))
-	if len(ts.rows) != 4 {
-		t.Fatalf("after collapsing m1: %d rows, want 4", len(ts.rows))
+	if ts.tree.Rows() != 4 {
+		t.Fatalf("after collapsing m1: %d rows, want 4", ts.tree.Rows())
 	}
 	m = send(t, m, keyText("n"))
 	if got := selectedSpan(t, ts).Seq; got != 7 {
@@ -259,28 +259,28 @@ func TestTracePaging100k(t *testing.T) {
 	f.execs[id] = &model.Execution{ID: id, Program: "big", Version: 1, State: model.Completed, CreatedAt: traceT0}
 	f.gen[id] = 100_000
 	m, ts := openTrace(t, runnerModel(t, f, 120, 40), f, id)
-	if len(ts.nodes) != tracePage {
-		t.Fatalf("opened with %d spans loaded, want the first page (%d)", len(ts.nodes), tracePage)
+	if ts.tree.Len() != tracePage {
+		t.Fatalf("opened with %d spans loaded, want the first page (%d)", ts.tree.Len(), tracePage)
 	}
 	if !strings.Contains(screen(m), "1000 spans+") {
 		t.Errorf("title does not say more spans are to come:\n%s", screen(m))
 	}
 	// Paging down the whole trace loads it page by page, never all at once.
-	for i := 0; i < 100_000/ts.treeHeight()+10 && ts.cursor < 99_999; i++ {
+	for i := 0; i < 100_000/ts.treeHeight()+10 && ts.tree.Cursor() < 99_999; i++ {
 		before := f.pages
 		m = send(t, m, keyCode(tea.KeyPgDown, 0))
 		if f.pages-before > 1 {
 			t.Fatalf("one key read %d pages", f.pages-before)
 		}
 	}
-	if len(ts.nodes) != 100_000 || !ts.complete {
-		t.Fatalf("after paging to the end: %d spans, complete %v", len(ts.nodes), ts.complete)
+	if ts.tree.Len() != 100_000 || !ts.complete {
+		t.Fatalf("after paging to the end: %d spans, complete %v", ts.tree.Len(), ts.complete)
 	}
 	if f.pages != 100 && f.pages != 101 {
 		t.Errorf("read %d pages of spans, want 100 (+1 empty)", f.pages)
 	}
-	if ts.cursor != 99_999 {
-		t.Errorf("cursor at %d, want the last row", ts.cursor)
+	if c := ts.tree.Cursor(); c != 99_999 {
+		t.Errorf("cursor at %d, want the last row", c)
 	}
 	out := screen(m)
 	if !strings.Contains(out, "100000 spans") || strings.Contains(out, "spans+") {
@@ -318,8 +318,8 @@ func TestTraceLiveRun(t *testing.T) {
 	f.mu.Unlock()
 	tick := func() { m = toTop(t, m, traceTickMsg{tick: ts.tickGen}) }
 	tick()
-	if len(ts.nodes) != 2 || !ts.live() {
-		t.Fatalf("after a poll: %d spans, live %v", len(ts.nodes), ts.live())
+	if ts.tree.Len() != 2 || !ts.live() {
+		t.Fatalf("after a poll: %d spans, live %v", ts.tree.Len(), ts.live())
 	}
 	if !strings.Contains(screen(m), "running") {
 		t.Errorf("no running state on screen:\n%s", screen(m))
@@ -329,10 +329,10 @@ func TestTraceLiveRun(t *testing.T) {
 	f.execs[id] = x
 	f.mu.Unlock()
 	tick()
-	if ts.live() || len(ts.nodes) != 7 {
-		t.Fatalf("after the end: live %v, %d spans", ts.live(), len(ts.nodes))
+	if ts.live() || ts.tree.Len() != 7 {
+		t.Fatalf("after the end: live %v, %d spans", ts.live(), ts.tree.Len())
 	}
-	if ts.nodes[0].span.End.IsZero() || ts.nodes[1].span.End.IsZero() {
+	if ts.tree.Node(0).Span.End.IsZero() || ts.tree.Node(1).Span.End.IsZero() {
 		t.Error("spans that ended after they were read are still open: the final read missed them")
 	}
 	if runs, _, cost := m.runs.totals(); runs != 1 || cost != x.Cost {
@@ -359,8 +359,8 @@ func TestTraceLiveEvents(t *testing.T) {
 	for _, sp := range spans {
 		m = update(t, m, live.Msg{Spans: []model.Span{sp}})
 	}
-	if len(ts.nodes) != len(spans) {
-		t.Fatalf("%d spans from events, want %d", len(ts.nodes), len(spans))
+	if ts.tree.Len() != len(spans) {
+		t.Fatalf("%d spans from events, want %d", ts.tree.Len(), len(spans))
 	}
 	done := *f.execs[id]
 	done.State = model.Completed
@@ -645,8 +645,8 @@ func TestTraceEventsAtRate(t *testing.T) {
 	if ts.live() || ts.exec.State != model.Completed {
 		t.Fatal("the terminal execution event was not applied")
 	}
-	if len(ts.nodes) != distinct {
-		t.Fatalf("%d spans in the tree, want %d", len(ts.nodes), distinct)
+	if ts.tree.Len() != distinct {
+		t.Fatalf("%d spans in the tree, want %d", ts.tree.Len(), distinct)
 	}
 	runtime.GC()
 	var after runtime.MemStats
@@ -694,8 +694,7 @@ func BenchmarkTrace100kScroll(b *testing.B) {
 	_, ts := bigTrace(b)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		ts.cursor = (ts.cursor + ts.treeHeight()) % len(ts.rows)
-		ts.clamp()
+		ts.tree.SetCursor((ts.tree.Cursor() + ts.treeHeight()) % ts.tree.Rows())
 		_ = ts.render()
 	}
 }
@@ -714,8 +713,8 @@ func bigTrace(b *testing.B) (Model, *traceScreen) {
 	for seq := uint64(1); seq <= 100_000; seq++ {
 		spans = append(spans, genSpan(id, seq))
 	}
-	ts.merge(spans)
-	ts.ensureRows()
+	ts.tree.Merge(spans)
+	ts.tree.Rows() // laid out, as the first frame does
 	return m, ts
 }
 
@@ -733,7 +732,7 @@ func BenchmarkTrace100kFirstFrame(b *testing.B) {
 		ts := newTraceScreen(m.screens, id)
 		ts.SetSize(160, 45)
 		ts.exec = &model.Execution{ID: id, Program: "big", Version: 1, State: model.Completed}
-		ts.merge(page)
+		ts.tree.Merge(page)
 		_ = ts.render()
 	}
 }
