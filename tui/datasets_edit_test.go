@@ -1,4 +1,4 @@
-package tui
+package tui_test
 
 import (
 	"encoding/json"
@@ -16,193 +16,169 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// drain runs cmd and everything it leads to, batches included, feeding
-// each message back into Update (run does not take batches apart).
-func drain(t *testing.T, m Model, cmd tea.Cmd) Model {
-	t.Helper()
-	return run(t, m, cmd)
-}
-
-// press delivers a key and drains what follows.
-func press(t *testing.T, m Model, k tea.KeyPressMsg) Model {
-	t.Helper()
-	nm, cmd := m.Update(k)
-	return drain(t, nm.(Model), cmd)
-}
-
-func typeIn(t *testing.T, m Model, s string) Model {
-	t.Helper()
-	for _, r := range s {
-		if r == ' ' {
-			m = press(t, m, tea.KeyPressMsg{Code: tea.KeySpace, Text: " "})
-			continue
-		}
-		m = press(t, m, keyText(string(r)))
-	}
-	return m
-}
-
 var (
-	keyEnter = keyCode(tea.KeyEnter, 0)
-	keyEsc   = keyCode(tea.KeyEscape, 0)
-	keyTab   = keyCode(tea.KeyTab, 0)
-	ctrlS    = keyCode('s', tea.ModCtrl)
+	keyEnter = tuitest.Code(tea.KeyEnter, 0)
+	keyEsc   = tuitest.Code(tea.KeyEscape, 0)
+	keyTab   = tuitest.Code(tea.KeyTab, 0)
+	ctrlS    = tuitest.Code('s', tea.ModCtrl)
 	keyS     = tea.KeyPressMsg{Code: 'S', Mod: tea.ModShift, Text: "S"}
 	keyI     = tea.KeyPressMsg{Code: 'I', Mod: tea.ModShift, Text: "I"}
 )
 
 // clearField empties the focused text area or input (end of text, then
 // delete to the start of each line).
-func clearField(t *testing.T, m Model) Model {
+func clearField(t *testing.T, m tui.Model) tui.Model {
 	t.Helper()
-	m = press(t, m, keyCode('e', tea.ModCtrl))
+	m = tuitest.Send(t, m, tuitest.Code('e', tea.ModCtrl))
 	for range 20 {
-		m = press(t, m, keyCode(tea.KeyBackspace, 0))
+		m = tuitest.Send(t, m, tuitest.Code(tea.KeyBackspace, 0))
 	}
 	return m
 }
 
 // datasetsModel is newTestModel over the datasets fake, the import's file
 // picker starting in importDir.
-func datasetsModel(t *testing.T, fake *fakeDatasets, w, h int, importDir string) Model {
+func datasetsModel(t *testing.T, fake *tuitest.Datasets, w, h int, importDir string) tui.Model {
 	t.Helper()
 	p, err := themes.Get(themes.Dark)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := New(Deps{Programs: fakePrograms{programs: samplePrograms()}, Datasets: fake}, Options{
+	m := tui.New(tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: fake}, tui.Options{
 		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p), ImportDir: importDir,
 		Clock: &page.Clock{Now: time.Now, Location: time.UTC}, // no timers: nothing waits
 	})
-	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
-	return run(t, m, m.Init())
+	m = tuitest.Update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+	return tuitest.Run(t, m, m.Init())
 }
 
 // openQA opens the qa dataset's examples.
-func openQA(t *testing.T, fake *fakeDatasets, w, h int) Model {
+func openQA(t *testing.T, fake *tuitest.Datasets, w, h int) tui.Model {
 	t.Helper()
 	m := datasetsModel(t, fake, w, h, "")
-	m = press(t, m, keyText("2"))
-	m = press(t, m, keyText("j"))
-	return press(t, m, keyEnter)
+	m = tuitest.Send(t, m, tuitest.Key("2"))
+	m = tuitest.Send(t, m, tuitest.Key("j"))
+	return tuitest.Send(t, m, keyEnter)
 }
 
 func TestExampleViewEditSave(t *testing.T) {
-	fake := sampleDatasets()
+	fake := tuitest.SampleDatasets()
 	m := openQA(t, fake, 80, 24)
-	m = press(t, m, keyEnter) // view the first example
-	if m.datasets.exView == nil {
+	m = tuitest.Send(t, m, keyEnter) // view the first example
+	if !dsets(m).ExampleOpen() {
 		t.Fatal("enter on a row did not open the example")
 	}
-	s := screen(m)
+	s := tuitest.Screen(m)
 	for _, want := range []string{"qa", "question (input)", "What is the capital of France?", "answer", "Paris", "train"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("example view lacks %q:\n%s", want, s)
 		}
 	}
-	m = press(t, m, keyText("i"))
-	if !isTop[*exampleForm](m) || !typingNow(m) {
+	m = tuitest.Send(t, m, tuitest.Key("i"))
+	if !tuitest.IsTop[*tui.ExampleForm](m) || !tuitest.Typing(m) {
 		t.Fatal("i did not open the edit form with the keyboard")
 	}
-	if !strings.Contains(screen(m), "edit example") {
-		t.Errorf("no form title:\n%s", screen(m))
+	if !strings.Contains(tuitest.Screen(m), "edit example") {
+		t.Errorf("no form title:\n%s", tuitest.Screen(m))
 	}
-	m = press(t, m, keyTab) // to answer
+	m = tuitest.Send(t, m, keyTab) // to answer
 	m = clearField(t, m)
-	m = typeIn(t, m, "Paris, France")
-	m = press(t, m, ctrlS)
-	if f, ok := top(m).(*exampleForm); ok {
-		t.Fatalf("form still open after ctrl+s: %q", f.err)
+	m = tuitest.Type(t, m, "Paris, France")
+	m = tuitest.Send(t, m, ctrlS)
+	if f, ok := tuitest.Top(m).(*tui.ExampleForm); ok {
+		t.Fatalf("form still open after ctrl+s: %q", f.Err())
 	}
-	if got := fake.mem["qa"][0].Data["answer"]; got != "Paris, France" {
+	if got := fake.Mem["qa"][0].Data["answer"]; got != "Paris, France" {
 		t.Errorf("stored answer %q", got)
 	}
-	if got := fake.mem["qa"][0].Data["question"]; got != "What is the capital of France?" {
+	if got := fake.Mem["qa"][0].Data["question"]; got != "What is the capital of France?" {
 		t.Errorf("untouched field changed: %q", got)
 	}
-	s = screen(m)
-	if m.datasets.exView == nil || !strings.Contains(s, "Paris, France") || !strings.Contains(s, "saved example") {
+	s = tuitest.Screen(m)
+	if !dsets(m).ExampleOpen() || !strings.Contains(s, "Paris, France") || !strings.Contains(s, "saved example") {
 		t.Errorf("saved value not shown back in the example pane:\n%s", s)
 	}
-	m = press(t, m, keyEsc)
-	if s := screen(m); !strings.Contains(s, "Paris, France") {
+	m = tuitest.Send(t, m, keyEsc)
+	if s := tuitest.Screen(m); !strings.Contains(s, "Paris, France") {
 		t.Errorf("table row not updated:\n%s", s)
 	}
 	// Esc in the form discards.
-	m = press(t, m, keyText("i"))
-	m = typeIn(t, m, "zzz")
-	m = press(t, m, keyEsc)
-	if top(m) != nil || strings.Contains(fake.mem["qa"][0].Data["question"].(string), "zzz") {
+	m = tuitest.Send(t, m, tuitest.Key("i"))
+	m = tuitest.Type(t, m, "zzz")
+	m = tuitest.Send(t, m, keyEsc)
+	if tuitest.Top(m) != nil || strings.Contains(fake.Mem["qa"][0].Data["question"].(string), "zzz") {
 		t.Error("esc did not cancel the edit")
 	}
 }
 
 func TestExampleEditMovesSplitAndKeepsCounts(t *testing.T) {
-	fake := sampleDatasets()
+	fake := tuitest.SampleDatasets()
 	m := openQA(t, fake, 80, 24)
-	m = press(t, m, keyText("i"))
-	m = press(t, m, keyTab)
-	m = press(t, m, keyTab) // split
+	m = tuitest.Send(t, m, tuitest.Key("i"))
+	m = tuitest.Send(t, m, keyTab)
+	m = tuitest.Send(t, m, keyTab) // split
 	m = clearField(t, m)
-	m = typeIn(t, m, "bogus")
-	m = press(t, m, ctrlS)
-	if f, ok := top(m).(*exampleForm); !ok || !strings.Contains(f.err, "unknown split") {
+	m = tuitest.Type(t, m, "bogus")
+	m = tuitest.Send(t, m, ctrlS)
+	if f, ok := tuitest.Top(m).(*tui.ExampleForm); !ok || !strings.Contains(f.Err(), "unknown split") {
 		t.Fatalf("a bad split was not refused inline")
 	}
-	if !strings.Contains(screen(m), "unknown split") {
-		t.Errorf("split error not shown:\n%s", screen(m))
+	if !strings.Contains(tuitest.Screen(m), "unknown split") {
+		t.Errorf("split error not shown:\n%s", tuitest.Screen(m))
 	}
 	m = clearField(t, m)
-	m = typeIn(t, m, "test")
-	m = press(t, m, ctrlS)
-	d := m.datasets.ex.ds
-	if d.Counts[model.Train] != 2 || d.Counts[model.Test] != 2 || fake.mem["qa"][0].Split != model.Test {
-		t.Errorf("counts after moving to test: %v (stored split %s)", d.Counts, fake.mem["qa"][0].Split)
+	m = tuitest.Type(t, m, "test")
+	m = tuitest.Send(t, m, ctrlS)
+	d := tableDS(m)
+	if d.Counts[model.Train] != 2 || d.Counts[model.Test] != 2 || fake.Mem["qa"][0].Split != model.Test {
+		t.Errorf("counts after moving to test: %v (stored split %s)", d.Counts, fake.Mem["qa"][0].Split)
 	}
-	if s := screen(m); !strings.Contains(s, "train 2") || !strings.Contains(s, "test 2") {
+	if s := tuitest.Screen(m); !strings.Contains(s, "train 2") || !strings.Contains(s, "test 2") {
 		t.Errorf("header counts not updated:\n%s", s)
 	}
 }
 
 func TestExampleKeepsValueTypes(t *testing.T) {
-	fake := sampleDatasets()
-	fake.datasets = append(fake.datasets, &model.Dataset{Name: "typed", Fields: []string{"q", "n", "tags", "ok"},
+	fake := tuitest.SampleDatasets()
+	fake.List = append(fake.List, &model.Dataset{Name: "typed", Fields: []string{"q", "n", "tags", "ok"},
 		Counts: map[model.Split]int{model.Train: 1}})
-	fake.mem["typed"] = []*model.Example{{Dataset: "typed", ID: fakeID('t', 0), Split: model.Train,
+	fake.Mem["typed"] = []*model.Example{{Dataset: "typed", ID: tuitest.ExampleID('t', 0), Split: model.Train,
 		Data: map[string]any{"q": "42", "n": 3.0, "tags": []any{"a"}, "ok": true}}}
 	m := datasetsModel(t, fake, 80, 24, "")
-	m = press(t, m, keyText("2"))
-	m = press(t, m, tea.KeyPressMsg{Code: 'G', Mod: tea.ModShift, Text: "G"})
-	m = press(t, m, keyEnter)
-	if m.datasets.ex.ds == nil || m.datasets.ex.ds.Name != "typed" {
+	m = tuitest.Send(t, m, tuitest.Key("2"))
+	m = tuitest.Send(t, m, tea.KeyPressMsg{Code: 'G', Mod: tea.ModShift, Text: "G"})
+	m = tuitest.Send(t, m, keyEnter)
+	if tableDS(m) == nil || tableDS(m).Name != "typed" {
 		t.Fatal("typed not opened")
 	}
-	m = press(t, m, keyText("i"))
-	f := topAs[*exampleForm](t, m)
-	if f.fields[1].input == nil || f.fields[3].input == nil || f.fields[0].area == nil || f.fields[2].area == nil {
+	m = tuitest.Send(t, m, tuitest.Key("i"))
+	f := tuitest.TopAs[*tui.ExampleForm](t, m)
+	if !f.OneLine(1) || !f.OneLine(3) || f.OneLine(0) || f.OneLine(2) {
 		t.Fatal("numbers and booleans should get a text input, text and lists a text area")
 	}
-	m = press(t, m, keyTab) // n
+	m = tuitest.Send(t, m, keyTab) // n
 	m = clearField(t, m)
-	m = typeIn(t, m, "four")
-	m = press(t, m, ctrlS)
-	if f.errField != 1 || !strings.Contains(f.err, "want a number") || top(m) != f {
+	m = tuitest.Type(t, m, "four")
+	m = tuitest.Send(t, m, ctrlS)
+	if f.ErrField() != 1 || !strings.Contains(f.Err(), "want a number") || tuitest.Top(m) != f {
 		t.Fatalf("a non-number for a number field was not refused: %+v", f)
 	}
 	m = clearField(t, m)
-	m = typeIn(t, m, "4")
-	m = press(t, m, keyTab) // tags
+	m = tuitest.Type(t, m, "4")
+	m = tuitest.Send(t, m, keyTab) // tags
 	m = clearField(t, m)
-	m = typeIn(t, m, `["a","b"]`)
-	m = press(t, m, ctrlS)
-	if top(m) == f {
-		t.Fatalf("not saved: %s", f.err)
+	m = tuitest.Type(t, m, `["a","b"]`)
+	m = tuitest.Send(t, m, ctrlS)
+	if tuitest.Top(m) == f {
+		t.Fatalf("not saved: %s", f.Err())
 	}
-	got := fake.mem["typed"][0].Data
+	got := fake.Mem["typed"][0].Data
 	want := map[string]any{"q": "42", "n": json.Number("4"), "tags": []any{"a", "b"}, "ok": true}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("saved %#v, want %#v", got, want)
@@ -234,108 +210,108 @@ func TestParseValue(t *testing.T) {
 		{"Paris", nil, false, "Paris", false, false},
 		{"  ", nil, false, nil, true, false},
 	} {
-		v, drop, err := parseValue(c.text, c.orig, c.had)
+		v, drop, err := tui.ParseValue(c.text, c.orig, c.had)
 		if (err != nil) != c.err || drop != c.drop || (!c.err && !reflect.DeepEqual(v, c.want)) {
-			t.Errorf("parseValue(%q, %#v, %v) = %#v, %v, %v; want %#v, %v, err %v", c.text, c.orig, c.had, v, drop, err, c.want, c.drop, c.err)
+			t.Errorf("tui.ParseValue(%q, %#v, %v) = %#v, %v, %v; want %#v, %v, err %v", c.text, c.orig, c.had, v, drop, err, c.want, c.drop, c.err)
 		}
 	}
 }
 
 func TestExampleAdd(t *testing.T) {
-	fake := sampleDatasets()
+	fake := tuitest.SampleDatasets()
 	m := openQA(t, fake, 80, 24)
-	m = press(t, m, keyText("n"))
-	f, ok := top(m).(*exampleForm)
-	if !ok || f.orig != nil || f.split.Value() != "train" {
+	m = tuitest.Send(t, m, tuitest.Key("n"))
+	f, ok := tuitest.Top(m).(*tui.ExampleForm)
+	if !ok || !f.IsNew() || f.Split() != "train" {
 		t.Fatal("n did not open an empty form for a train example")
 	}
-	m = typeIn(t, m, "Who painted the Mona Lisa?")
-	m = press(t, m, keyTab)
-	m = typeIn(t, m, "Leonardo")
-	m = press(t, m, ctrlS)
-	if top(m) != nil {
-		t.Fatalf("not saved: %s", f.err)
+	m = tuitest.Type(t, m, "Who painted the Mona Lisa?")
+	m = tuitest.Send(t, m, keyTab)
+	m = tuitest.Type(t, m, "Leonardo")
+	m = tuitest.Send(t, m, ctrlS)
+	if tuitest.Top(m) != nil {
+		t.Fatalf("not saved: %s", f.Err())
 	}
-	if n := len(fake.mem["qa"]); n != 6 {
+	if n := len(fake.Mem["qa"]); n != 6 {
 		t.Fatalf("%d examples stored, want 6", n)
 	}
-	added := fake.mem["qa"][5]
+	added := fake.Mem["qa"][5]
 	if added.Data["question"] != "Who painted the Mona Lisa?" || added.Data["answer"] != "Leonardo" || added.Split != model.Train {
 		t.Errorf("added %+v", added)
 	}
-	if d := m.datasets.ex.ds; d.Counts[model.Train] != 4 || len(m.datasets.ex.rows) != 6 {
-		t.Errorf("table after add: counts %v, %d rows", d.Counts, len(m.datasets.ex.rows))
+	if d := tableDS(m); d.Counts[model.Train] != 4 || tableRows(m) != 6 {
+		t.Errorf("table after add: counts %v, %d rows", d.Counts, tableRows(m))
 	}
-	if s := screen(m); !strings.Contains(s, "Leonardo") || !strings.Contains(s, "added example") {
+	if s := tuitest.Screen(m); !strings.Contains(s, "Leonardo") || !strings.Contains(s, "added example") {
 		t.Errorf("the new example is not shown:\n%s", s)
 	}
 	// The list's counts were refreshed from the repository.
-	m = press(t, m, keyEsc)
-	m = press(t, m, keyEsc)
-	if s := screen(m); !strings.Contains(s, "qa") || m.datasets.datasets[1].Counts[model.Train] != 4 {
-		t.Errorf("dataset list not refreshed: %v", m.datasets.datasets[1].Counts)
+	m = tuitest.Send(t, m, keyEsc)
+	m = tuitest.Send(t, m, keyEsc)
+	if s := tuitest.Screen(m); !strings.Contains(s, "qa") || dsets(m).Datasets()[1].Counts[model.Train] != 4 {
+		t.Errorf("dataset list not refreshed: %v", dsets(m).Datasets()[1].Counts)
 	}
 }
 
 func TestExampleDelete(t *testing.T) {
-	fake := sampleDatasets()
+	fake := tuitest.SampleDatasets()
 	m := openQA(t, fake, 80, 24)
-	m = press(t, m, keyText("j"))
-	m = press(t, m, keyText("d"))
-	if !isTop[*dialog.Confirm](m) || !strings.Contains(screen(m), "Delete example") {
-		t.Fatalf("d did not ask:\n%s", screen(m))
+	m = tuitest.Send(t, m, tuitest.Key("j"))
+	m = tuitest.Send(t, m, tuitest.Key("d"))
+	if !tuitest.IsTop[*dialog.Confirm](m) || !strings.Contains(tuitest.Screen(m), "Delete example") {
+		t.Fatalf("d did not ask:\n%s", tuitest.Screen(m))
 	}
-	m = press(t, m, keyText("n"))
-	if top(m) != nil || len(fake.mem["qa"]) != 5 {
+	m = tuitest.Send(t, m, tuitest.Key("n"))
+	if tuitest.Top(m) != nil || len(fake.Mem["qa"]) != 5 {
 		t.Fatal("n did not keep the example")
 	}
-	m = press(t, m, keyText("d"))
-	m = press(t, m, keyText("y"))
-	if len(fake.mem["qa"]) != 4 || fake.mem["qa"][1].Data["answer"] != "Eight" {
-		t.Fatalf("the wrong example or none was deleted: %d left", len(fake.mem["qa"]))
+	m = tuitest.Send(t, m, tuitest.Key("d"))
+	m = tuitest.Send(t, m, tuitest.Key("y"))
+	if len(fake.Mem["qa"]) != 4 || fake.Mem["qa"][1].Data["answer"] != "Eight" {
+		t.Fatalf("the wrong example or none was deleted: %d left", len(fake.Mem["qa"]))
 	}
-	s := screen(m)
+	s := tuitest.Screen(m)
 	if strings.Contains(s, "Shakespeare") || !strings.Contains(s, "4 examples") || !strings.Contains(s, "train 2") {
 		t.Errorf("table after delete:\n%s", s)
 	}
 	// From the example pane, too; a failed delete is reported.
-	fake.writeErr = fmt.Errorf("disk full")
-	m = press(t, m, keyEnter)
-	m = press(t, m, keyText("d"))
-	m = press(t, m, keyText("y"))
-	if s := screen(m); !strings.Contains(s, "disk full") || len(fake.mem["qa"]) != 4 {
+	fake.WriteErr = fmt.Errorf("disk full")
+	m = tuitest.Send(t, m, keyEnter)
+	m = tuitest.Send(t, m, tuitest.Key("d"))
+	m = tuitest.Send(t, m, tuitest.Key("y"))
+	if s := tuitest.Screen(m); !strings.Contains(s, "disk full") || len(fake.Mem["qa"]) != 4 {
 		t.Errorf("failed delete not reported:\n%s", s)
 	}
 }
 
 // openImport opens the picker on testdata/import and returns the model.
-func openImport(t *testing.T, fake *fakeDatasets, w, h int) Model {
+func openImport(t *testing.T, fake *tuitest.Datasets, w, h int) tui.Model {
 	t.Helper()
 	m := datasetsModel(t, fake, w, h, filepath.Join("testdata", "import"))
-	m = press(t, m, keyText("2"))
-	return press(t, m, keyI)
+	m = tuitest.Send(t, m, tuitest.Key("2"))
+	return tuitest.Send(t, m, keyI)
 }
 
 // pick moves the picker to the file name and chooses it.
-func pick(t *testing.T, m Model, name string) Model {
+func pick(t *testing.T, m tui.Model, name string) tui.Model {
 	t.Helper()
 	for range 10 {
-		if filepath.Base(topAs[*filePicker](t, m).picker.HighlightedPath()) == name {
-			return press(t, m, keyEnter)
+		if filepath.Base(tuitest.TopAs[*tui.FilePicker](t, m).Highlighted()) == name {
+			return tuitest.Send(t, m, keyEnter)
 		}
-		m = press(t, m, keyText("j"))
+		m = tuitest.Send(t, m, tuitest.Key("j"))
 	}
-	t.Fatalf("%s not in the picker:\n%s", name, screen(m))
+	t.Fatalf("%s not in the picker:\n%s", name, tuitest.Screen(m))
 	return m
 }
 
 func TestImportFlow(t *testing.T) {
-	fake := sampleDatasets()
+	fake := tuitest.SampleDatasets()
 	m := openImport(t, fake, 80, 24)
-	if !isTop[*filePicker](m) || typingNow(m) {
+	if !tuitest.IsTop[*tui.FilePicker](m) || tuitest.Typing(m) {
 		t.Fatal("I did not open the picker")
 	}
-	s := screen(m)
+	s := tuitest.Screen(m)
 	for _, want := range []string{"Import a dataset file", "capitals.jsonl", "reviews.csv", "notes.txt", "data"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("picker lacks %q:\n%s", want, s)
@@ -343,43 +319,43 @@ func TestImportFlow(t *testing.T) {
 	}
 	// A file of another type is refused.
 	m = pick(t, m, "notes.txt")
-	if !isTop[*filePicker](m) || !strings.Contains(screen(m), "notes.txt is not a .jsonl") {
-		t.Fatalf("notes.txt was accepted:\n%s", screen(m))
+	if !tuitest.IsTop[*tui.FilePicker](m) || !strings.Contains(tuitest.Screen(m), "notes.txt is not a .jsonl") {
+		t.Fatalf("notes.txt was accepted:\n%s", tuitest.Screen(m))
 	}
-	m = press(t, m, keyText("g"))
+	m = tuitest.Send(t, m, tuitest.Key("g"))
 	m = pick(t, m, "capitals.jsonl")
-	imp, ok := top(m).(*importForm)
-	if !ok || !typingNow(m) {
+	imp, ok := tuitest.Top(m).(*tui.ImportForm)
+	if !ok || !tuitest.Typing(m) {
 		t.Fatal("choosing capitals.jsonl did not open the form")
 	}
-	if got := imp.inputs[0].Value(); got != "capitals" {
+	if got := imp.Input(0); got != "capitals" {
 		t.Errorf("default name %q", got)
 	}
-	if got := imp.inputs[1].Value(); got != "question" {
-		t.Errorf("default inputs %q (fields %v)", got, imp.fields)
+	if got := imp.Input(1); got != "question" {
+		t.Errorf("default inputs %q (fields %v)", got, imp.Fields())
 	}
-	if s := screen(m); !strings.Contains(s, "fields: question, answer") {
+	if s := tuitest.Screen(m); !strings.Contains(s, "fields: question, answer") {
 		t.Errorf("fields not shown:\n%s", s)
 	}
-	m = press(t, m, keyTab)
-	m = press(t, m, keyTab) // split
-	m = typeIn(t, m, "val")
-	m = press(t, m, keyTab) // field types
-	m = typeIn(t, m, "answer=Optional[str]")
-	m = press(t, m, ctrlS)
-	if top(m) != nil {
-		t.Fatalf("import did not finish: %v\n%s", imp.err, screen(m))
+	m = tuitest.Send(t, m, keyTab)
+	m = tuitest.Send(t, m, keyTab) // split
+	m = tuitest.Type(t, m, "val")
+	m = tuitest.Send(t, m, keyTab) // field types
+	m = tuitest.Type(t, m, "answer=Optional[str]")
+	m = tuitest.Send(t, m, ctrlS)
+	if tuitest.Top(m) != nil {
+		t.Fatalf("import did not finish: %v\n%s", imp.Err(), tuitest.Screen(m))
 	}
-	if len(fake.imports) != 1 {
-		t.Fatalf("%d imports", len(fake.imports))
+	if len(fake.Imports) != 1 {
+		t.Fatalf("%d imports", len(fake.Imports))
 	}
-	req := fake.imports[0]
+	req := fake.Imports[0]
 	abs, _ := filepath.Abs(filepath.Join("testdata", "import", "capitals.jsonl"))
 	if req.Name != "capitals" || req.Inputs != "question" || req.Split != model.Validation || req.Types != "answer=Optional[str]" ||
 		(req.Path != abs && !strings.HasSuffix(req.Path, "capitals.jsonl")) {
 		t.Errorf("import request %+v", req)
 	}
-	s = screen(m)
+	s = tuitest.Screen(m)
 	if !strings.Contains(s, "imported capitals.jsonl into dataset capitals (3 examples)") {
 		t.Errorf("no notice:\n%s", s)
 	}
@@ -389,43 +365,43 @@ func TestImportFlow(t *testing.T) {
 }
 
 func TestImportBadFileShowsLine(t *testing.T) {
-	fake := sampleDatasets()
+	fake := tuitest.SampleDatasets()
 	m := openImport(t, fake, 80, 24)
 	m = pick(t, m, "bad.jsonl")
-	m = press(t, m, ctrlS)
-	imp, ok := top(m).(*importForm)
-	if !ok || imp.err == nil {
+	m = tuitest.Send(t, m, ctrlS)
+	imp, ok := tuitest.Top(m).(*tui.ImportForm)
+	if !ok || imp.Err() == nil {
 		t.Fatal("a bad file imported")
 	}
-	if !strings.Contains(imp.err.Error(), "bad.jsonl:3") {
-		t.Errorf("error lacks file:line: %v", imp.err)
+	if !strings.Contains(imp.Err().Error(), "bad.jsonl:3") {
+		t.Errorf("error lacks file:line: %v", imp.Err())
 	}
-	s := screen(m)
+	s := tuitest.Screen(m)
 	if !strings.Contains(s, "Import failed") || !strings.Contains(s, "bad.jsonl:3") {
 		t.Errorf("error not shown:\n%s", s)
 	}
-	if len(fake.imports) != 0 {
+	if len(fake.Imports) != 0 {
 		t.Error("a failed import was recorded")
 	}
 	// esc goes back to the files, esc again closes.
-	m = press(t, m, keyEsc)
-	if !isTop[*filePicker](m) {
+	m = tuitest.Send(t, m, keyEsc)
+	if !tuitest.IsTop[*tui.FilePicker](m) {
 		t.Fatal("esc did not go back to the picker")
 	}
-	m = press(t, m, keyEsc)
-	if top(m) != nil {
+	m = tuitest.Send(t, m, keyEsc)
+	if tuitest.Top(m) != nil {
 		t.Fatal("esc did not close the picker")
 	}
 }
 
 func TestImportInvalidName(t *testing.T) {
-	m := openImport(t, sampleDatasets(), 80, 24)
+	m := openImport(t, tuitest.SampleDatasets(), 80, 24)
 	m = pick(t, m, "capitals.jsonl")
 	m = clearField(t, m)
-	m = typeIn(t, m, "bad name!")
-	m = press(t, m, ctrlS)
-	if imp, ok := top(m).(*importForm); !ok || imp.running || imp.err == nil || !strings.Contains(screen(m), "Import failed") {
-		t.Fatalf("a bad dataset name was not refused:\n%s", screen(m))
+	m = tuitest.Type(t, m, "bad name!")
+	m = tuitest.Send(t, m, ctrlS)
+	if imp, ok := tuitest.Top(m).(*tui.ImportForm); !ok || imp.Running() || imp.Err() == nil || !strings.Contains(tuitest.Screen(m), "Import failed") {
+		t.Fatalf("a bad dataset name was not refused:\n%s", tuitest.Screen(m))
 	}
 }
 
@@ -441,23 +417,23 @@ func TestGuessInputs(t *testing.T) {
 		{[]string{"a", "b", "c"}, nil},
 		{[]string{"text"}, nil},
 	} {
-		if got := guessInputs(c.fields); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("guessInputs(%v) = %v, want %v", c.fields, got, c.want)
+		if got := tui.GuessInputs(c.fields); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("tui.GuessInputs(%v) = %v, want %v", c.fields, got, c.want)
 		}
 	}
 }
 
 func TestStats(t *testing.T) {
-	fake := sampleDatasets()
+	fake := tuitest.SampleDatasets()
 	m := datasetsModel(t, fake, 80, 24, "")
-	m = press(t, m, keyText("2"))
-	m = press(t, m, keyText("j"))
-	m = press(t, m, keyS)
-	v, ok := top(m).(*statsView)
-	if !ok || !v.done {
+	m = tuitest.Send(t, m, tuitest.Key("2"))
+	m = tuitest.Send(t, m, tuitest.Key("j"))
+	m = tuitest.Send(t, m, keyS)
+	v, ok := tuitest.Top(m).(*tui.StatsView)
+	if !ok || !v.Done() {
 		t.Fatal("S did not compute statistics")
 	}
-	st := v.stats
+	st := v.Stats()
 	if st.Examples != 5 || st.Splits[model.Train] != 3 || st.Splits[model.Validation] != 1 || st.Splits[model.Test] != 1 {
 		t.Errorf("counts %+v", st)
 	}
@@ -469,64 +445,64 @@ func TestStats(t *testing.T) {
 	if !reflect.DeepEqual(st.Fields, want) {
 		t.Errorf("fields %+v, want %+v", st.Fields, want)
 	}
-	s := screen(m)
+	s := tuitest.Screen(m)
 	for _, want := range []string{"qa", "statistics", "5 examples", "train 3", "validation 1", "test 1", "question", "yes", "100.0%", "33.6", "7.8"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("stats view lacks %q:\n%s", want, s)
 		}
 	}
-	m = press(t, m, keyEsc)
-	if top(m) != nil {
+	m = tuitest.Send(t, m, keyEsc)
+	if tuitest.Top(m) != nil {
 		t.Fatal("esc did not close the statistics")
 	}
 }
 
 func TestStatsStreamsAndCancels(t *testing.T) {
-	fake := sampleDatasets()
+	fake := tuitest.SampleDatasets()
 	m := datasetsModel(t, fake, 80, 24, "")
-	m = press(t, m, keyText("2"))
+	m = tuitest.Send(t, m, tuitest.Key("2"))
 	nm, cmd := m.Update(keyS) // big: 100k examples, 100 pages
-	m = nm.(Model)
-	v, ok := top(m).(*statsView)
+	m = nm.(tui.Model)
+	v, ok := tuitest.Top(m).(*tui.StatsView)
 	if !ok || cmd == nil {
 		t.Fatal("no statistics command")
 	}
 	// Two steps, one page each.
 	for range 2 {
 		nm, cmd = m.Update(cmd())
-		m = nm.(Model)
+		m = nm.(tui.Model)
 		if cmd == nil {
 			t.Fatal("the computation stopped early")
 		}
 	}
-	if v.done || v.stats.Examples != 2*statsPageSize {
-		t.Fatalf("after two steps: %d examples, done %v", v.stats.Examples, v.done)
+	if v.Done() || v.Stats().Examples != 2*tui.StatsPageSize {
+		t.Fatalf("after two steps: %d examples, done %v", v.Stats().Examples, v.Done())
 	}
-	if s := screen(m); !strings.Contains(s, "counting… 2,000 of 100,000") {
+	if s := tuitest.Screen(m); !strings.Contains(s, "counting… 2,000 of 100,000") {
 		t.Errorf("no progress:\n%s", s)
 	}
-	m = press(t, m, keyEsc)
-	if top(m) != nil {
+	m = tuitest.Send(t, m, keyEsc)
+	if tuitest.Top(m) != nil {
 		t.Fatal("esc did not cancel")
 	}
 	// The step in flight lands after the cancel and goes nowhere.
 	nm, next := m.Update(cmd())
-	if next != nil || top(nm.(Model)) != nil {
+	if next != nil || tuitest.Top(nm.(tui.Model)) != nil {
 		t.Error("a cancelled computation went on")
 	}
 }
 
 func TestDatasetsBindings(t *testing.T) {
-	fake := sampleDatasets()
-	has := func(m Model, keys ...string) {
+	fake := tuitest.SampleDatasets()
+	has := func(m tui.Model, keys ...string) {
 		t.Helper()
 		var got []string
-		for _, b := range bindingsNow(m) {
+		for _, b := range tuitest.Bindings(m) {
 			got = append(got, b.Help().Key)
 		}
 		for _, k := range keys {
 			found := false
-			for _, b := range bindingsNow(m) {
+			for _, b := range tuitest.Bindings(m) {
 				if key.Matches(tea.KeyPressMsg(keyFor(k)), b) {
 					found = true
 				}
@@ -537,17 +513,17 @@ func TestDatasetsBindings(t *testing.T) {
 		}
 	}
 	m := datasetsModel(t, fake, 80, 24, "")
-	m = press(t, m, keyText("2"))
+	m = tuitest.Send(t, m, tuitest.Key("2"))
 	has(m, "enter", "/", "I", "S")
-	m = press(t, m, keyText("j"))
-	m = press(t, m, keyEnter)
+	m = tuitest.Send(t, m, tuitest.Key("j"))
+	m = tuitest.Send(t, m, keyEnter)
 	has(m, "enter", "i", "n", "d", "S", "esc")
-	m = press(t, m, keyEnter)
+	m = tuitest.Send(t, m, keyEnter)
 	has(m, "i", "d", "j", "k", "esc")
-	m = press(t, m, keyText("d"))
+	m = tuitest.Send(t, m, tuitest.Key("d"))
 	has(m, "y", "n")
-	m = press(t, m, keyEsc)
-	m = press(t, m, keyText("i"))
+	m = tuitest.Send(t, m, keyEsc)
+	m = tuitest.Send(t, m, tuitest.Key("i"))
 	has(m, "ctrl+s", "tab", "shift+tab", "esc")
 }
 
@@ -561,7 +537,7 @@ func keyFor(k string) tea.KeyPressMsg {
 	case "tab":
 		return keyTab
 	case "shift+tab":
-		return keyCode(tea.KeyTab, tea.ModShift)
+		return tuitest.Code(tea.KeyTab, tea.ModShift)
 	case "ctrl+s":
 		return ctrlS
 	}
@@ -569,7 +545,7 @@ func keyFor(k string) tea.KeyPressMsg {
 	if r >= 'A' && r <= 'Z' {
 		return tea.KeyPressMsg{Code: r, Mod: tea.ModShift, Text: k}
 	}
-	return keyText(k)
+	return tuitest.Key(k)
 }
 
 // TestDatasetsGolden snapshots the views of the Datasets page's features.
@@ -583,22 +559,22 @@ func TestDatasetsGolden(t *testing.T) {
 			w, h := sz[0], sz[1]
 			// Each from scratch: the views hold pointers, so models that
 			// share a history share them.
-			table := func() Model { return openQA(t, sampleDatasets(), w, h) }
-			picker := func() Model { return openImport(t, sampleDatasets(), w, h) }
-			stats := press(t, press(t, press(t, datasetsModel(t, sampleDatasets(), w, h, ""), keyText("2")), keyText("j")), keyS)
-			screens := map[string]Model{
-				"example":     press(t, table(), keyEnter),
-				"edit":        press(t, table(), keyText("i")),
-				"new":         press(t, table(), keyText("n")),
-				"delete":      press(t, table(), keyText("d")),
+			table := func() tui.Model { return openQA(t, tuitest.SampleDatasets(), w, h) }
+			picker := func() tui.Model { return openImport(t, tuitest.SampleDatasets(), w, h) }
+			stats := tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, datasetsModel(t, tuitest.SampleDatasets(), w, h, ""), tuitest.Key("2")), tuitest.Key("j")), keyS)
+			screens := map[string]tui.Model{
+				"example":     tuitest.Send(t, table(), keyEnter),
+				"edit":        tuitest.Send(t, table(), tuitest.Key("i")),
+				"new":         tuitest.Send(t, table(), tuitest.Key("n")),
+				"delete":      tuitest.Send(t, table(), tuitest.Key("d")),
 				"picker":      picker(),
 				"import-form": pick(t, picker(), "capitals.jsonl"),
-				"import-bad":  press(t, pick(t, picker(), "bad.jsonl"), ctrlS),
+				"import-bad":  tuitest.Send(t, pick(t, picker(), "bad.jsonl"), ctrlS),
 				"stats":       stats,
 			}
 			for _, name := range []string{"example", "edit", "new", "delete", "picker", "import-form", "import-bad", "stats"} {
 				t.Run(name, func(t *testing.T) {
-					s := screen(screens[name])
+					s := tuitest.Screen(screens[name])
 					if lines := strings.Split(s, "\n"); len(lines) != h {
 						t.Errorf("%d lines, want %d", len(lines), h)
 					}

@@ -1,4 +1,4 @@
-package tui
+package tui_test
 
 import (
 	"context"
@@ -8,267 +8,50 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/dialog"
-	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// The shell's tests build the model over fakePrograms, a read-only list;
-// these give it the rest of the Programs interface: summaries for the
-// list's columns, and writes that fail plainly.
-
-var errReadOnlyFake = errors.New("fakePrograms is read-only")
-
-func (f fakePrograms) ProgramSummaries(_ context.Context, names []string) (map[string]ProgramSummary, error) {
-	out := map[string]ProgramSummary{}
-	for i, n := range names {
-		if i%2 == 0 {
-			out[n] = ProgramSummary{LastRun: time.Now().Add(-time.Duration(i+3) * time.Hour), MonthRuns: 10 * (i + 1), MonthCost: 0.0042 * float64(i+1)}
-		}
-	}
-	return out, f.err
-}
-
-func (f fakePrograms) ProgramVersions(_ context.Context, name string) ([]*model.Program, error) {
-	for _, p := range f.programs {
-		if p.Name == name {
-			return []*model.Program{p}, nil
-		}
-	}
-	return nil, fmt.Errorf("program %q: not found", name)
-}
-
-func (f fakePrograms) SaveProgram(context.Context, *model.Program) (*model.Program, error) {
-	return nil, errReadOnlyFake
-}
-
-func (f fakePrograms) CreateProgram(context.Context, *model.Program) (*model.Program, error) {
-	return nil, errReadOnlyFake
-}
-
-func (f fakePrograms) SetProgramStatus(context.Context, string, model.ProgramStatus, string) (*model.Program, error) {
-	return nil, errReadOnlyFake
-}
-
-func (f fakePrograms) DeleteProgram(context.Context, string) error { return errReadOnlyFake }
-
-func (f fakePrograms) ProgramTemplates(context.Context) ([]*model.Program, error) { return nil, nil }
-
-// fakeRepo is a program repository with versions, as the store keeps them.
-type fakeRepo struct {
-	mu        sync.Mutex
-	versions  map[string][]*model.Program // oldest first
-	clock     time.Time
-	summaries map[string]ProgramSummary
-	templates []*model.Program
-	saves     int
-}
-
-var fakeEpoch = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
-
-func newFakeRepo(ps ...*model.Program) *fakeRepo {
-	r := &fakeRepo{versions: map[string][]*model.Program{}, clock: fakeEpoch, summaries: map[string]ProgramSummary{}}
-	for _, p := range ps {
-		c := *p
-		c.Version = 1
-		if c.Status == "" {
-			c.Status = model.Draft
-		}
-		c.CreatedAt = r.tick()
-		r.versions[p.Name] = []*model.Program{&c}
-	}
-	return r
-}
-
-func (r *fakeRepo) tick() time.Time {
-	r.clock = r.clock.Add(time.Hour)
-	return r.clock
-}
-
-func (r *fakeRepo) head(name string) *model.Program {
-	vs := r.versions[name]
-	if len(vs) == 0 {
-		return nil
-	}
-	return vs[len(vs)-1]
-}
-
-// add stores p as the next version (the store's SaveProgram, status kept
-// from p here so tests can script histories).
-func (r *fakeRepo) add(p *model.Program) *model.Program {
-	c := *p
-	c.Version = len(r.versions[p.Name]) + 1
-	c.CreatedAt = r.tick()
-	r.versions[p.Name] = append(r.versions[p.Name], &c)
-	return &c
-}
-
-func (r *fakeRepo) ListPrograms(context.Context) ([]*model.Program, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*model.Program
-	for name := range r.versions {
-		out = append(out, r.head(name))
-	}
-	slices.SortFunc(out, func(a, b *model.Program) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-func (r *fakeRepo) ProgramSummaries(_ context.Context, names []string) (map[string]ProgramSummary, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]ProgramSummary{}
-	for _, n := range names {
-		if s, ok := r.summaries[n]; ok {
-			out[n] = s
-		}
-	}
-	return out, nil
-}
-
-func (r *fakeRepo) ProgramVersions(_ context.Context, name string) ([]*model.Program, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.versions[name] == nil {
-		return nil, fmt.Errorf("program %q: not found", name)
-	}
-	return slices.Clone(r.versions[name]), nil
-}
-
-func (r *fakeRepo) SaveProgram(_ context.Context, p *model.Program) (*model.Program, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	h := r.head(p.Name)
-	if h == nil {
-		return nil, fmt.Errorf("program %q: not found", p.Name)
-	}
-	c := *p
-	c.Status = h.Status
-	r.saves++
-	return r.add(&c), nil
-}
-
-func (r *fakeRepo) CreateProgram(_ context.Context, p *model.Program) (*model.Program, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	if r.head(p.Name) != nil {
-		return nil, fmt.Errorf("program %q: exists", p.Name)
-	}
-	c := *p
-	c.Status = model.Draft
-	return r.add(&c), nil
-}
-
-func (r *fakeRepo) SetProgramStatus(_ context.Context, name string, st model.ProgramStatus, note string) (*model.Program, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	h := r.head(name)
-	if h == nil {
-		return nil, fmt.Errorf("program %q: not found", name)
-	}
-	c := *h
-	c.Status, c.Note = st, note
-	return r.add(&c), nil
-}
-
-func (r *fakeRepo) DeleteProgram(_ context.Context, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.versions[name] == nil {
-		return fmt.Errorf("program %q: not found", name)
-	}
-	delete(r.versions, name)
-	return nil
-}
-
-func (r *fakeRepo) ProgramTemplates(context.Context) ([]*model.Program, error) {
-	return r.templates, nil
-}
-
-// fixedNow is "now" for the list's "last run" column in these tests.
-var fixedNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-
-// sampleRepo is the shell's sample programs with a history for qa (v1 →
-// v2 changed the instruction), runs and costs.
-func sampleRepo() *fakeRepo {
-	r := newFakeRepo(samplePrograms()...)
-	qa := *r.head("qa")
-	qa.Modules = slices.Clone(qa.Modules)
-	qa.Modules[0].Instructions = "Answer in one word."
-	qa.Modules[0].Fields = map[string]string{"question": "a short factual question"}
-	qa.Modules[0].Demos = []map[string]any{{"question": "Capital of France?", "answer": "Paris"}}
-	qa.Note = "shorter answers"
-	r.add(&qa)
-	r.summaries["qa"] = ProgramSummary{LastRun: fixedNow.Add(-3 * time.Hour), LastState: model.Completed, MonthRuns: 12, MonthCost: 0.042}
-	r.summaries["rag-support"] = ProgramSummary{LastRun: fixedNow.Add(-5 * 24 * time.Hour), MonthRuns: 300, MonthCost: 1.5}
-	r.templates = []*model.Program{{Name: "facts", Description: "Recall facts, then answer.",
-		Modules: []model.Module{{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}}
-	return r
-}
-
 // repoModel is the workbench over repo at w x h, programs loaded.
-func repoModel(t *testing.T, repo Programs, w, h int) Model {
+func repoModel(t *testing.T, repo tui.Programs, w, h int) tui.Model {
 	t.Helper()
-	p, err := themes.Get(themes.Dark)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := page.Clock{Now: func() time.Time { return fixedNow }, Location: time.UTC}
-	m := New(Deps{Programs: repo, Datasets: sampleDatasets()}, Options{
-		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p), Clock: &clock,
-	})
-	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
-	return run(t, m, m.Init())
-}
-
-func enter() tea.KeyPressMsg { return keyCode(tea.KeyEnter, 0) }
-func esc() tea.KeyPressMsg   { return keyCode(tea.KeyEscape, 0) }
-func tab() tea.KeyPressMsg   { return keyCode(tea.KeyTab, 0) }
-func ctrl(r rune) tea.KeyPressMsg {
-	return keyCode(r, tea.ModCtrl)
+	return tuitest.New(t, tui.Deps{Programs: repo, Datasets: tuitest.SampleDatasets()}, w, h)
 }
 
 // openProgram selects the program called name in the list and opens it.
-func openProgram(t *testing.T, m Model, name string) Model {
+func openProgram(t *testing.T, m tui.Model, name string) tui.Model {
 	t.Helper()
-	m = send(t, m, keyText("g"))
+	m = tuitest.Send(t, m, tuitest.Key("g"))
 	for i := 0; selectedName(m) != name; i++ {
-		if i > len(m.programs.programs) {
+		if i > len(progs(m).Programs()) {
 			t.Fatalf("no program %q in the list", name)
 		}
-		m = send(t, m, keyText("j"))
+		m = tuitest.Send(t, m, tuitest.Key("j"))
 	}
-	m = send(t, m, enter())
-	if m.programs.detail == nil || m.programs.detail.Name != name {
+	m = tuitest.Send(t, m, tuitest.Enter())
+	if progs(m).Detail() == nil || progs(m).Detail().Name != name {
 		t.Fatalf("enter did not open %s", name)
 	}
 	return m
 }
 
 func TestProgramsListColumns(t *testing.T) {
-	m := repoModel(t, sampleRepo(), 120, 24)
-	s := screen(m)
+	m := repoModel(t, tuitest.SampleRepo(), 120, 24)
+	s := tuitest.Screen(m)
 	for _, want := range []string{"LAST RUN", "MONTH COST", "3h ago", "$0.0420", "5d ago", "$1.50", "never"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("list lacks %q:\n%s", want, s)
 		}
 	}
-	line := lineWith(s, "qa ")
+	line := tuitest.LineWith(s, "qa ")
 	for _, want := range []string{"production", "v2", "3h ago", "$0.0420"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("qa's row %q lacks %q", line, want)
@@ -276,19 +59,9 @@ func TestProgramsListColumns(t *testing.T) {
 	}
 }
 
-// lineWith is the first line of s containing sub.
-func lineWith(s, sub string) string {
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			return l
-		}
-	}
-	return ""
-}
-
 func TestProgramsDetailShowsModules(t *testing.T) {
-	m := openProgram(t, repoModel(t, sampleRepo(), 100, 40), "rag-support")
-	s := screen(m)
+	m := openProgram(t, repoModel(t, tuitest.SampleRepo(), 100, 40), "rag-support")
+	s := tuitest.Screen(m)
 	for _, want := range []string{
 		"pipeline", "retrieve (retrieve) → draft (chain_of_thought) → check (predict)",
 		"inputs    question", "passages, reply, grounded",
@@ -298,8 +71,8 @@ func TestProgramsDetailShowsModules(t *testing.T) {
 			t.Errorf("detail lacks %q:\n%s", want, s)
 		}
 	}
-	m = openProgram(t, send(t, m, esc()), "qa")
-	s = screen(m)
+	m = openProgram(t, tuitest.Send(t, m, tuitest.Esc()), "qa")
+	s = tuitest.Screen(m)
 	for _, want := range []string{"question  a short factual question", "demos (1)", `answer: "Paris"  question: "Capital of France?"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("qa's detail lacks %q:\n%s", want, s)
@@ -308,62 +81,62 @@ func TestProgramsDetailShowsModules(t *testing.T) {
 }
 
 func TestProgramsDetailSelectsModules(t *testing.T) {
-	m := openProgram(t, repoModel(t, sampleRepo(), 100, 40), "rag-support")
-	if m.programs.module != 0 || !strings.Contains(screen(m), "▸ 1. retrieve") {
-		t.Fatalf("the first module is not selected:\n%s", screen(m))
+	m := openProgram(t, repoModel(t, tuitest.SampleRepo(), 100, 40), "rag-support")
+	if progs(m).Module() != 0 || !strings.Contains(tuitest.Screen(m), "▸ 1. retrieve") {
+		t.Fatalf("the first module is not selected:\n%s", tuitest.Screen(m))
 	}
-	m = send(t, send(t, m, keyText("j")), keyText("j"))
-	if m.programs.module != 2 || !strings.Contains(screen(m), "▸ 3. check") {
-		t.Fatalf("j j: module %d\n%s", m.programs.module, screen(m))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("j")), tuitest.Key("j"))
+	if progs(m).Module() != 2 || !strings.Contains(tuitest.Screen(m), "▸ 3. check") {
+		t.Fatalf("j j: module %d\n%s", progs(m).Module(), tuitest.Screen(m))
 	}
-	m = send(t, m, keyText("j")) // stays on the last
-	m = send(t, m, keyText("i"))
-	if ed, ok := top(m).(*moduleEdit); !ok || ed.index != 2 || ed.sig.Value() != "reply, passages: list[str] -> grounded: bool" {
+	m = tuitest.Send(t, m, tuitest.Key("j")) // stays on the last
+	m = tuitest.Send(t, m, tuitest.Key("i"))
+	if ed, ok := tuitest.Top(m).(*tui.ModuleEdit); !ok || ed.Index() != 2 || ed.Sig() != "reply, passages: list[str] -> grounded: bool" {
 		t.Fatal("i did not edit the selected module")
 	}
 }
 
 func TestProgramsEditInPlaceSaves(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := openProgram(t, repoModel(t, repo, 80, 24), "summarize")
-	m = send(t, m, keyText("i"))
-	if !typingNow(m) || !isTop[*moduleEdit](m) {
+	m = tuitest.Send(t, m, tuitest.Key("i"))
+	if !tuitest.Typing(m) || !tuitest.IsTop[*tui.ModuleEdit](m) {
 		t.Fatal("the editor does not have the keyboard")
 	}
 	// tab to the instructions; the cursor starts at their beginning.
-	m = send(t, m, tab())
-	m = typeText(t, m, "Plain words. ")
-	if s := screen(m); !strings.Contains(s, "Plain words. Three bullets") || !strings.Contains(s, "modified") {
+	m = tuitest.Send(t, m, tuitest.Tab())
+	m = tuitest.Type(t, m, "Plain words. ")
+	if s := tuitest.Screen(m); !strings.Contains(s, "Plain words. Three bullets") || !strings.Contains(s, "modified") {
 		t.Fatalf("typed text not in the editor:\n%s", s)
 	}
-	m = send(t, m, ctrl('s'))
-	if top(m) != nil {
-		t.Fatalf("the editor is still open after saving:\n%s", screen(m))
+	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+	if tuitest.Top(m) != nil {
+		t.Fatalf("the editor is still open after saving:\n%s", tuitest.Screen(m))
 	}
 	vs, _ := repo.ProgramVersions(context.Background(), "summarize")
 	if len(vs) != 2 || vs[1].Modules[0].Instructions != "Plain words. Three bullets, each under fifteen words." {
 		t.Fatalf("versions after save: %d, last %+v", len(vs), vs[len(vs)-1].Modules)
 	}
-	if m.notice.Text != "saved summarize v2" {
-		t.Errorf("notice %q, want %q", m.notice.Text, "saved summarize v2")
+	if m.Notice().Text != "saved summarize v2" {
+		t.Errorf("notice %q, want %q", m.Notice().Text, "saved summarize v2")
 	}
-	if m.programs.detail.Version != 2 || !strings.Contains(screen(m), "summarize  v2") {
-		t.Errorf("the detail does not show v2:\n%s", screen(m))
+	if progs(m).Detail().Version != 2 || !strings.Contains(tuitest.Screen(m), "summarize  v2") {
+		t.Errorf("the detail does not show v2:\n%s", tuitest.Screen(m))
 	}
-	if row := lineWith(screen(send(t, m, esc())), "summarize "); !strings.Contains(row, "v2") {
+	if row := tuitest.LineWith(tuitest.Screen(tuitest.Send(t, m, tuitest.Esc())), "summarize "); !strings.Contains(row, "v2") {
 		t.Errorf("the list row does not show v2: %q", row)
 	}
 }
 
 func TestProgramsEditSignatureErrorAtColumn(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := openProgram(t, repoModel(t, repo, 80, 24), "qa")
-	m = send(t, m, keyText("i"))
+	m = tuitest.Send(t, m, tuitest.Key("i"))
 	for range len("answer") {
-		m = send(t, m, keyCode(tea.KeyBackspace, 0))
+		m = tuitest.Send(t, m, tuitest.Code(tea.KeyBackspace, 0))
 	}
-	e := topAs[*moduleEdit](t, m)
-	if got := e.sig.Value(); got != "question -> " {
+	e := tuitest.TopAs[*tui.ModuleEdit](t, m)
+	if got := e.Sig(); got != "question -> " {
 		t.Fatalf("signature %q", got)
 	}
 	_, perr := model.ParseSignature("question -> ")
@@ -371,10 +144,10 @@ func TestProgramsEditSignatureErrorAtColumn(t *testing.T) {
 	if !errors.As(perr, &want) {
 		t.Fatalf("ParseSignature(%q) = %v, want a SignatureError", "question -> ", perr)
 	}
-	if e.sigErr == nil || e.sigErr.Col != want.Col {
-		t.Fatalf("sigErr = %+v, want column %d", e.sigErr, want.Col)
+	if e.SigErr() == nil || e.SigErr().Col != want.Col {
+		t.Fatalf("sigErr = %+v, want column %d", e.SigErr(), want.Col)
 	}
-	s := screen(m)
+	s := tuitest.Screen(m)
 	lines := strings.Split(s, "\n")
 	sigRow := -1
 	for i, l := range lines {
@@ -395,64 +168,63 @@ func TestProgramsEditSignatureErrorAtColumn(t *testing.T) {
 		t.Errorf("message line %q lacks the error", lines[sigRow+2])
 	}
 	// ctrl+s refuses to save.
-	m = send(t, m, ctrl('s'))
-	if !isTop[*moduleEdit](m) || repo.saves != 0 {
-		t.Fatalf("a bad signature was saved (saves %d)", repo.saves)
+	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+	if !tuitest.IsTop[*tui.ModuleEdit](m) || repo.Saves != 0 {
+		t.Fatalf("a bad signature was saved (saves %d)", repo.Saves)
 	}
 	// Fixing it clears the error.
-	m = typeText(t, m, "reply")
-	if e.sigErr != nil || !strings.Contains(screen(m), "signature parses") {
-		t.Errorf("the error stayed after the fix:\n%s", screen(m))
+	m = tuitest.Type(t, m, "reply")
+	if e.SigErr() != nil || !strings.Contains(tuitest.Screen(m), "signature parses") {
+		t.Errorf("the error stayed after the fix:\n%s", tuitest.Screen(m))
 	}
 }
 
 func TestProgramsEditEscAsksBeforeDiscarding(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := openProgram(t, repoModel(t, repo, 80, 24), "qa")
 	// Unchanged: esc closes at once.
-	m = send(t, send(t, m, keyText("i")), esc())
-	if top(m) != nil {
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("i")), tuitest.Esc())
+	if tuitest.Top(m) != nil {
 		t.Fatal("esc on an unchanged edit did not close it")
 	}
-	m = typeText(t, send(t, m, keyText("i")), "x")
-	ed := topAs[*moduleEdit](t, m)
-	m = send(t, m, esc())
-	if !isTop[*dialog.Confirm](m) || m.stack.Len() != 2 || !strings.Contains(screen(m), "Discard your changes?") {
-		t.Fatalf("esc with changes did not ask:\n%s", screen(m))
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "x")
+	ed := tuitest.TopAs[*tui.ModuleEdit](t, m)
+	m = tuitest.Send(t, m, tuitest.Esc())
+	if !tuitest.IsTop[*dialog.Confirm](m) || len(m.Dialogs()) != 2 || !strings.Contains(tuitest.Screen(m), "Discard your changes?") {
+		t.Fatalf("esc with changes did not ask:\n%s", tuitest.Screen(m))
 	}
-	m = send(t, m, keyText("n"))
-	if top(m) != ed || ed.sig.Value() != "question -> answerx" || strings.Contains(screen(m), "Discard your changes?") {
+	m = tuitest.Send(t, m, tuitest.Key("n"))
+	if tuitest.Top(m) != ed || ed.Sig() != "question -> answerx" || strings.Contains(tuitest.Screen(m), "Discard your changes?") {
 		t.Fatal("n did not go back to the edit as it was")
 	}
-	m = send(t, send(t, m, esc()), keyText("y"))
-	if top(m) != nil || repo.saves != 0 {
-		t.Fatalf("y did not discard (dialog %T, saves %d)", top(m), repo.saves)
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("y"))
+	if tuitest.Top(m) != nil || repo.Saves != 0 {
+		t.Fatalf("y did not discard (dialog %T, saves %d)", tuitest.Top(m), repo.Saves)
 	}
 }
 
 func TestProgramsVersionsAndDiff(t *testing.T) {
-	m := repoModel(t, sampleRepo(), 100, 30)
-	m = send(t, m, keyText("g")) // classify_intent
+	m := repoModel(t, tuitest.SampleRepo(), 100, 30)
+	m = tuitest.Send(t, m, tuitest.Key("g")) // classify_intent
 	for selectedName(m) != "qa" {
-		m = send(t, m, keyText("j"))
+		m = tuitest.Send(t, m, tuitest.Key("j"))
 	}
-	m = send(t, m, keyText("v"))
-	v := m.programs.versions
-	if v == nil || !v.loaded || len(v.versions) != 2 || v.versions[0].Version != 2 {
-		t.Fatalf("history: %+v", v)
+	m = tuitest.Send(t, m, tuitest.Key("v"))
+	if _, vs, loaded, open := progs(m).History(); !open || !loaded || len(vs) != 2 || vs[0].Version != 2 {
+		t.Fatalf("history: open %v, loaded %v, %d versions", open, loaded, len(vs))
 	}
-	s := screen(m)
+	s := tuitest.Screen(m)
 	for _, want := range []string{"VERSION", "CREATED", "COMPILED FROM", "NOTE", "shorter answers", "2026-11-20 "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("history lacks %q:\n%s", want, s)
 		}
 	}
 	// D: the selected version (v2, newest first) against v1.
-	m = send(t, m, keyText("D"))
-	if m.programs.diff == nil || m.programs.diff.from.Version != 1 || m.programs.diff.to.Version != 2 {
+	m = tuitest.Send(t, m, tuitest.Key("D"))
+	if from, to, open := progs(m).DiffVersions(); !open || from != 1 || to != 2 {
 		t.Fatal("D did not diff v2 against v1")
 	}
-	s = screen(m)
+	s = tuitest.Screen(m)
 	for _, want := range []string{"v1 → v2", "modules.answer.instructions", "- Answer the question in one short sentence.", "+ Answer in one word.",
 		"modules.answer.fields.question", "modules.answer.demos"} {
 		if !strings.Contains(s, want) {
@@ -460,123 +232,124 @@ func TestProgramsVersionsAndDiff(t *testing.T) {
 		}
 	}
 	// esc back to the history; mark two with space and enter.
-	m = send(t, m, esc())
-	if m.programs.diff != nil || m.programs.versions == nil {
+	m = tuitest.Send(t, m, tuitest.Esc())
+	_, _, diffOpen := progs(m).DiffVersions()
+	if _, _, _, open := progs(m).History(); diffOpen || !open {
 		t.Fatal("esc did not go back to the history")
 	}
-	m = send(t, m, keyText(" "))
-	if !strings.Contains(screen(m), "v2 marked") {
-		t.Errorf("space did not mark v2:\n%s", screen(m))
+	m = tuitest.Send(t, m, tuitest.Key(" "))
+	if !strings.Contains(tuitest.Screen(m), "v2 marked") {
+		t.Errorf("space did not mark v2:\n%s", tuitest.Screen(m))
 	}
-	m = send(t, send(t, m, keyText("j")), enter())
-	if d := m.programs.diff; d == nil || d.from.Version != 1 || d.to.Version != 2 {
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("j")), tuitest.Enter())
+	if from, to, open := progs(m).DiffVersions(); !open || from != 1 || to != 2 {
 		t.Fatal("marking v2 and v1 did not open their diff, older first")
 	}
 	// D on the first version says there is nothing before it.
-	m = send(t, send(t, m, esc()), keyText("D"))
-	if m.programs.diff != nil || !strings.Contains(m.notice.Text, "first version") {
-		t.Errorf("D on v1: diff %v, notice %q", m.programs.diff != nil, m.notice.Text)
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("D"))
+	if _, _, open := progs(m).DiffVersions(); open || !strings.Contains(m.Notice().Text, "first version") {
+		t.Errorf("D on v1: diff %v, notice %q", open, m.Notice().Text)
 	}
 }
 
 func TestProgramsStaleVersionsDropped(t *testing.T) {
-	m := repoModel(t, sampleRepo(), 100, 30)
-	nm, cmd := m.Update(keyText("v")) // history of the selected program, not yet loaded
-	m = nm.(Model)
+	m := repoModel(t, tuitest.SampleRepo(), 100, 30)
+	nm, cmd := m.Update(tuitest.Key("v")) // history of the selected program, not yet loaded
+	m = nm.(tui.Model)
 	first := cmd()
-	m = send(t, m, esc())
-	m = send(t, send(t, m, keyText("j")), keyText("v")) // another program's history
-	want := m.programs.versions.name
-	m = update(t, m, first)
-	if m.programs.versions.name != want || len(m.programs.versions.versions) == 0 || m.programs.versions.versions[0].Name != want {
+	m = tuitest.Send(t, m, tuitest.Esc())
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("j")), tuitest.Key("v")) // another program's history
+	want, _, _, _ := progs(m).History()
+	m = tuitest.Update(t, m, first)
+	if name, vs, _, _ := progs(m).History(); name != want || len(vs) == 0 || vs[0].Name != want {
 		t.Fatalf("a stale history answer replaced the open one")
 	}
 }
 
 func TestProgramsDeleteAsksFirst(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := repoModel(t, repo, 80, 24)
 	name := selectedName(m)
-	m = send(t, m, keyText("d"))
-	if !isTop[*dialog.Confirm](m) || !strings.Contains(screen(m), "Delete program "+name+"?") {
-		t.Fatalf("d did not ask:\n%s", screen(m))
+	m = tuitest.Send(t, m, tuitest.Key("d"))
+	if !tuitest.IsTop[*dialog.Confirm](m) || !strings.Contains(tuitest.Screen(m), "Delete program "+name+"?") {
+		t.Fatalf("d did not ask:\n%s", tuitest.Screen(m))
 	}
-	if repo.head(name) == nil {
+	if repo.Head(name) == nil {
 		t.Fatal("deleted before the answer")
 	}
-	m = send(t, m, keyText("n"))
-	if top(m) != nil || repo.head(name) == nil {
+	m = tuitest.Send(t, m, tuitest.Key("n"))
+	if tuitest.Top(m) != nil || repo.Head(name) == nil {
 		t.Fatal("n did not cancel")
 	}
 	// From the detail too; y deletes and closes it.
-	m = send(t, send(t, send(t, m, enter()), keyText("d")), keyText("y"))
-	if repo.head(name) != nil {
+	m = tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, m, tuitest.Enter()), tuitest.Key("d")), tuitest.Key("y"))
+	if repo.Head(name) != nil {
 		t.Fatal("y did not delete")
 	}
-	if m.programs.detail != nil || m.notice.Text != "deleted "+name || m.programs.list.Total() != 3 || selectedName(m) == name {
-		t.Errorf("after delete: detail %v, notice %q\n%s", m.programs.detail != nil, m.notice.Text, screen(m))
+	if progs(m).Detail() != nil || m.Notice().Text != "deleted "+name || progs(m).List().Total() != 3 || selectedName(m) == name {
+		t.Errorf("after delete: detail %v, notice %q\n%s", progs(m).Detail() != nil, m.Notice().Text, tuitest.Screen(m))
 	}
 }
 
 func TestProgramsStatusChooser(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := openProgram(t, repoModel(t, repo, 80, 24), "summarize") // draft
-	m = send(t, m, keyText("s"))
-	if !strings.Contains(screen(m), "Status of summarize") {
-		t.Fatalf("s did not open the chooser:\n%s", screen(m))
+	m = tuitest.Send(t, m, tuitest.Key("s"))
+	if !strings.Contains(tuitest.Screen(m), "Status of summarize") {
+		t.Fatalf("s did not open the chooser:\n%s", tuitest.Screen(m))
 	}
-	m = send(t, send(t, m, keyText("j")), enter())
-	if h := repo.head("summarize"); h.Status != model.Testing || h.Version != 2 {
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("j")), tuitest.Enter())
+	if h := repo.Head("summarize"); h.Status != model.Testing || h.Version != 2 {
 		t.Fatalf("head after status: %s v%d", h.Status, h.Version)
 	}
-	if m.notice.Text != "summarize is now testing (v2)" || m.programs.detail.Status != model.Testing {
-		t.Errorf("notice %q, detail status %s", m.notice.Text, m.programs.detail.Status)
+	if m.Notice().Text != "summarize is now testing (v2)" || progs(m).Detail().Status != model.Testing {
+		t.Errorf("notice %q, detail status %s", m.Notice().Text, progs(m).Detail().Status)
 	}
 }
 
 func TestProgramsCreateFromTemplate(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := repoModel(t, repo, 80, 24)
-	m = send(t, m, keyText("n"))
-	if !isTop[*templateDialog](m) {
+	m = tuitest.Send(t, m, tuitest.Key("n"))
+	if !tuitest.IsTop[*tui.TemplateDialog](m) {
 		t.Fatal("n did not open the template chooser")
 	}
-	if s := screen(m); !strings.Contains(s, "ChainOfThought") || !strings.Contains(s, "Example · facts") {
+	if s := tuitest.Screen(m); !strings.Contains(s, "ChainOfThought") || !strings.Contains(s, "Example · facts") {
 		t.Fatalf("chooser lacks the templates:\n%s", s)
 	}
-	m = send(t, m, keyCode(tea.KeyDown, 0)) // ChainOfThought
-	m = typeText(t, m, "qa")
-	if !strings.Contains(screen(m), "a program named qa exists") {
-		t.Errorf("an existing name is not flagged:\n%s", screen(m))
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyDown, 0)) // ChainOfThought
+	m = tuitest.Type(t, m, "qa")
+	if !strings.Contains(tuitest.Screen(m), "a program named qa exists") {
+		t.Errorf("an existing name is not flagged:\n%s", tuitest.Screen(m))
 	}
-	m = send(t, m, enter())
-	if repo.head("qa").Version != 2 || !isTop[*templateDialog](m) {
+	m = tuitest.Send(t, m, tuitest.Enter())
+	if repo.Head("qa").Version != 2 || !tuitest.IsTop[*tui.TemplateDialog](m) {
 		t.Fatal("enter with an existing name went ahead")
 	}
-	m = send(t, send(t, m, keyCode(tea.KeyBackspace, 0)), keyCode(tea.KeyBackspace, 0))
-	m = typeText(t, m, "bad name")
-	if !strings.Contains(screen(m), "not a valid name") {
-		t.Errorf("an invalid name is not flagged:\n%s", screen(m))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Code(tea.KeyBackspace, 0)), tuitest.Code(tea.KeyBackspace, 0))
+	m = tuitest.Type(t, m, "bad name")
+	if !strings.Contains(tuitest.Screen(m), "not a valid name") {
+		t.Errorf("an invalid name is not flagged:\n%s", tuitest.Screen(m))
 	}
 	for range len(" name") {
-		m = send(t, m, keyCode(tea.KeyBackspace, 0))
+		m = tuitest.Send(t, m, tuitest.Code(tea.KeyBackspace, 0))
 	}
-	m = typeText(t, m, "-cot")
-	m = send(t, m, enter())
-	h := repo.head("bad-cot")
+	m = tuitest.Type(t, m, "-cot")
+	m = tuitest.Send(t, m, tuitest.Enter())
+	h := repo.Head("bad-cot")
 	if h == nil || h.Version != 1 || h.Modules[0].Type != model.ChainOfThought {
 		t.Fatalf("created: %+v", h)
 	}
-	if top(m) != nil || m.programs.detail == nil || m.programs.detail.Name != "bad-cot" || m.notice.Text != "created bad-cot v1" {
-		t.Errorf("after create: dialog %T, detail %v, notice %q", top(m), m.programs.detail, m.notice.Text)
+	if tuitest.Top(m) != nil || progs(m).Detail() == nil || progs(m).Detail().Name != "bad-cot" || m.Notice().Text != "created bad-cot v1" {
+		t.Errorf("after create: dialog %T, detail %v, notice %q", tuitest.Top(m), progs(m).Detail(), m.Notice().Text)
 	}
 }
 
 func TestProgramsBindingsPerView(t *testing.T) {
-	m := repoModel(t, sampleRepo(), 80, 24)
+	m := repoModel(t, tuitest.SampleRepo(), 80, 24)
 	keysOf := func() []string {
 		var ks []string
-		for _, b := range bindingsNow(m) {
+		for _, b := range tuitest.Bindings(m) {
 			ks = append(ks, b.Help().Key)
 		}
 		return ks
@@ -591,19 +364,19 @@ func TestProgramsBindingsPerView(t *testing.T) {
 		}
 	}
 	check("list", "enter", "n", "v", "s", "d", "/")
-	m = send(t, m, enter())
+	m = tuitest.Send(t, m, tuitest.Enter())
 	check("detail", "i", "e", "v", "s", "d", "esc")
-	m = send(t, m, keyText("i"))
+	m = tuitest.Send(t, m, tuitest.Key("i"))
 	check("edit", "ctrl+s", "tab", "esc")
-	m = send(t, send(t, m, esc()), keyText("v"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("v"))
 	check("versions", "space", "D", "esc")
-	m = send(t, send(t, m, esc()), keyText("d"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("d"))
 	check("delete", "y", "n/esc")
 	// The palette offers the view's own keys.
-	m = send(t, send(t, m, esc()), keyText(":"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key(":"))
 	found := false
-	for _, a := range topAs[*palette](t, m).actions {
-		found = found || strings.Contains(a.title, "edit module in $EDITOR")
+	for _, title := range tuitest.TopAs[*tui.Palette](t, m).Titles() {
+		found = found || strings.Contains(title, "edit module in $EDITOR")
 	}
 	if !found {
 		t.Error("the palette lacks the detail view's $EDITOR action")
@@ -623,17 +396,17 @@ func writeScript(t *testing.T, body string) string {
 func TestProgramsEditorCommand(t *testing.T) {
 	t.Setenv("VISUAL", "")
 	t.Setenv("EDITOR", "my-editor --wait")
-	c := progEditorCommand("/tmp/it's here.yaml")
+	c := tui.EditorCommand("/tmp/it's here.yaml")
 	if want := []string{"sh", "-c", `my-editor --wait "$1"`, "editor", "/tmp/it's here.yaml"}; !slices.Equal(c.Args, want) {
 		t.Errorf("args %q, want %q", c.Args, want)
 	}
 	t.Setenv("VISUAL", "vis")
-	if c := progEditorCommand("f"); c.Args[2] != `vis "$1"` {
+	if c := tui.EditorCommand("f"); c.Args[2] != `vis "$1"` {
 		t.Errorf("VISUAL is not preferred: %q", c.Args)
 	}
 	t.Setenv("VISUAL", "")
 	t.Setenv("EDITOR", "")
-	if c := progEditorCommand("f"); c.Args[2] != `vi "$1"` {
+	if c := tui.EditorCommand("f"); c.Args[2] != `vi "$1"` {
 		t.Errorf("no editor set: %q", c.Args)
 	}
 }
@@ -642,104 +415,104 @@ func TestProgramsEditorCommand(t *testing.T) {
 // name with EDITOR set to script: the file is written and the editor run
 // as the page would (tea.ExecProcess cannot run inside a test), then the
 // editor's exit goes through Update.
-func editWithScript(t *testing.T, m Model, name string, script string) Model {
+func editWithScript(t *testing.T, m tui.Model, name string, script string) tui.Model {
 	t.Helper()
 	m = openProgram(t, m, name)
 	t.Setenv("VISUAL", "")
 	t.Setenv("EDITOR", writeScript(t, script))
-	nm, cmd := m.Update(keyText("e"))
-	m = nm.(Model)
-	r, _ := cmd().(page.Routed)
-	msg, ok := r.Msg.(editorFileMsg)
-	if !ok || msg.err != nil || r.To != PagePrograms.addr() {
-		t.Fatalf("e: %#v", r)
+	nm, cmd := m.Update(tuitest.Key("e"))
+	m = nm.(tui.Model)
+	written := cmd()
+	path, done, ok := tui.EditorFile(written)
+	if !ok {
+		t.Fatalf("e: %#v", written)
 	}
-	data, err := os.ReadFile(msg.path)
+	data, err := os.ReadFile(path)
 	if err != nil || !strings.Contains(string(data), "signature: question -> answer") || !strings.Contains(string(data), "# Module \"answer\" of program \""+name+"\"") {
 		t.Fatalf("edit file: %v\n%s", err, data)
 	}
-	nm, cmd = m.Update(r)
-	m = nm.(Model)
+	nm, cmd = m.Update(written)
+	m = nm.(tui.Model)
 	if cmd == nil {
 		t.Fatal("no exec command for the editor")
 	}
-	if err := progEditorCommand(msg.path).Run(); err != nil {
+	if err := tui.EditorCommand(path).Run(); err != nil {
 		t.Fatal(err)
 	}
-	return toPage(t, m, PagePrograms, editorDoneMsg{seq: msg.seq, program: msg.program, index: msg.index, path: msg.path})
+	return tuitest.Run(t, m, func() tea.Msg { return done })
 }
 
 func TestProgramsEditorSaves(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := repoModel(t, repo, 80, 24)
 	m = editWithScript(t, m, "qa", `sed -i 's/^instructions: .*/instructions: Reply with one word only./' "$1"`+"\n")
-	h := repo.head("qa")
+	h := repo.Head("qa")
 	if h.Version != 3 || h.Modules[0].Instructions != "Reply with one word only." {
 		t.Fatalf("head v%d %q", h.Version, h.Modules[0].Instructions)
 	}
 	if len(h.Modules[0].Demos) != 1 || h.Modules[0].Fields["question"] == "" {
 		t.Error("fields or demos lost on the way through the file")
 	}
-	if m.notice.Text != "saved qa v3" || m.programs.detail.Version != 3 {
-		t.Errorf("notice %q, detail v%d", m.notice.Text, m.programs.detail.Version)
+	if m.Notice().Text != "saved qa v3" || progs(m).Detail().Version != 3 {
+		t.Errorf("notice %q, detail v%d", m.Notice().Text, progs(m).Detail().Version)
 	}
 }
 
 func TestProgramsEditorUnchanged(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := editWithScript(t, repoModel(t, repo, 80, 24), "qa", "true\n")
-	if repo.saves != 0 || !strings.HasPrefix(m.notice.Text, "no changes") {
-		t.Errorf("saves %d, notice %q", repo.saves, m.notice.Text)
+	if repo.Saves != 0 || !strings.HasPrefix(m.Notice().Text, "no changes") {
+		t.Errorf("saves %d, notice %q", repo.Saves, m.Notice().Text)
 	}
 }
 
 func TestProgramsEditorBadSignatureOpensEditor(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := editWithScript(t, repoModel(t, repo, 80, 24), "qa",
 		`sed -i 's/^signature: .*/signature: "question -> "/; s/^instructions: .*/instructions: Kept text./' "$1"`+"\n")
-	e, _ := top(m).(*moduleEdit)
-	if repo.saves != 0 || e == nil {
-		t.Fatalf("saves %d, editor open %v", repo.saves, e != nil)
+	e, _ := tuitest.Top(m).(*tui.ModuleEdit)
+	if repo.Saves != 0 || e == nil {
+		t.Fatalf("saves %d, editor open %v", repo.Saves, e != nil)
 	}
-	if e.sigErr == nil || e.sig.Value() != "question -> " || e.instr.Value() != "Kept text." {
-		t.Fatalf("editor: sigErr %v, sig %q, instr %q", e.sigErr, e.sig.Value(), e.instr.Value())
+	if e.SigErr() == nil || e.Sig() != "question -> " || e.Instr() != "Kept text." {
+		t.Fatalf("editor: sigErr %v, sig %q, instr %q", e.SigErr(), e.Sig(), e.Instr())
 	}
-	if !strings.Contains(screen(m), "^") || !strings.Contains(screen(m), "your edit is also in") {
-		t.Errorf("no caret or note:\n%s", screen(m))
+	if !strings.Contains(tuitest.Screen(m), "^") || !strings.Contains(tuitest.Screen(m), "your edit is also in") {
+		t.Errorf("no caret or note:\n%s", tuitest.Screen(m))
 	}
 	// Fix in place and save: the file's other edits go with it.
-	m = typeText(t, m, "answer")
-	m = send(t, m, ctrl('s'))
-	if h := repo.head("qa"); h.Version != 3 || h.Modules[0].Instructions != "Kept text." {
+	m = tuitest.Type(t, m, "answer")
+	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+	if h := repo.Head("qa"); h.Version != 3 || h.Modules[0].Instructions != "Kept text." {
 		t.Fatalf("after the fix: v%d %q", h.Version, h.Modules[0].Instructions)
 	}
 }
 
 func TestProgramsEditorBadYAMLKeepsFile(t *testing.T) {
-	repo := sampleRepo()
+	repo := tuitest.SampleRepo()
 	m := editWithScript(t, repoModel(t, repo, 80, 24), "qa", `echo "instruction: typo" >> "$1"`+"\n")
-	if repo.saves != 0 || !m.notice.Err || !strings.Contains(m.notice.Text, "instruction") || !strings.Contains(m.notice.Text, "kept in") {
-		t.Errorf("saves %d, notice %+v", repo.saves, m.notice)
+	if repo.Saves != 0 || !m.Notice().Err || !strings.Contains(m.Notice().Text, "instruction") || !strings.Contains(m.Notice().Text, "kept in") {
+		t.Errorf("saves %d, notice %+v", repo.Saves, m.Notice())
 	}
 }
 
 func TestProgramsApplyModule(t *testing.T) {
-	pr := samplePrograms()[1] // rag-support
+	pr := tuitest.SamplePrograms()[1] // rag-support
 	m := pr.Modules[1]
-	q, err := progApplyModule(pr, 1, m, "question, passages: list[str] -> reply, tone", "New.")
+	q, err := tui.ApplyModule(pr, 1, m, "question, passages: list[str] -> reply, tone", "New.")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if q.Modules[1].Instructions != "New." || pr.Modules[1].Instructions == "New." {
 		t.Error("the edit went into the original program, or not into the copy")
 	}
-	_, err = progApplyModule(pr, 1, m, "question, passages: list[str] -> ", "")
+	_, err = tui.ApplyModule(pr, 1, m, "question, passages: list[str] -> ", "")
 	var se *model.SignatureError
 	if !errors.As(err, &se) {
 		t.Errorf("bad signature: %v", err)
 	}
 	m.Fields = map[string]string{"gone": "x"}
-	_, err = progApplyModule(pr, 1, m, m.Signature, "")
+	_, err = tui.ApplyModule(pr, 1, m, m.Signature, "")
 	var fe *model.FieldError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Field, "fields.gone") {
 		t.Errorf("a description of a missing field: %v", err)
@@ -749,28 +522,28 @@ func TestProgramsApplyModule(t *testing.T) {
 func TestProgramsGolden(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			base := repoModel(t, sampleRepo(), sz[0], sz[1])
-			qa := func() Model { return openProgram(t, base, "qa") }
-			edit := send(t, qa(), keyText("i"))
+			base := repoModel(t, tuitest.SampleRepo(), sz[0], sz[1])
+			qa := func() tui.Model { return openProgram(t, base, "qa") }
+			edit := tuitest.Send(t, qa(), tuitest.Key("i"))
 			for range len("answer") {
-				edit = send(t, edit, keyCode(tea.KeyBackspace, 0))
+				edit = tuitest.Send(t, edit, tuitest.Code(tea.KeyBackspace, 0))
 			}
 			screens := []struct {
 				name string
-				m    Model
+				m    tui.Model
 			}{
 				{"list", base},
 				{"detail", openProgram(t, base, "rag-support")},
 				{"edit_error", edit},
-				{"versions", send(t, qa(), keyText("v"))},
-				{"diff", send(t, send(t, qa(), keyText("v")), keyText("D"))},
-				{"templates", typeText(t, send(t, base, keyText("n")), "my-qa")},
-				{"delete", send(t, qa(), keyText("d"))},
-				{"status", send(t, qa(), keyText("s"))},
+				{"versions", tuitest.Send(t, qa(), tuitest.Key("v"))},
+				{"diff", tuitest.Send(t, tuitest.Send(t, qa(), tuitest.Key("v")), tuitest.Key("D"))},
+				{"templates", tuitest.Type(t, tuitest.Send(t, base, tuitest.Key("n")), "my-qa")},
+				{"delete", tuitest.Send(t, qa(), tuitest.Key("d"))},
+				{"status", tuitest.Send(t, qa(), tuitest.Key("s"))},
 			}
 			for _, sc := range screens {
 				t.Run(sc.name, func(t *testing.T) {
-					golden.RequireEqual(t, []byte(screen(sc.m)))
+					golden.RequireEqual(t, []byte(tuitest.Screen(sc.m)))
 				})
 			}
 		})
@@ -791,8 +564,8 @@ func TestProgramsPredictorGolden(t *testing.T) {
 		}}}}
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			m := openProgram(t, repoModel(t, newFakeRepo(hop), sz[0], sz[1]), "hop")
-			out := screen(m)
+			m := openProgram(t, repoModel(t, tuitest.NewRepo(hop), sz[0], sz[1]), "hop")
+			out := tuitest.Screen(m)
 			for _, want := range []string{"first_hop.predict", "second_hop.predict", "⟳ query: \"Paris\"", "Final Answer: one word"} {
 				if !strings.Contains(out, want) && sz[0] == 160 {
 					t.Errorf("%q not shown:\n%s", want, out)

@@ -215,6 +215,32 @@ func (m Model) Init() tea.Cmd {
 // Page is the page on screen.
 func (m Model) Page() Page { return m.page }
 
+// Focus is what has the keyboard: the top dialog, or else the page on
+// screen. It, Dialogs, PageView and Notice are for tests and tools that
+// drive the workbench and look at what it shows.
+func (m Model) Focus() page.View {
+	if top, ok := m.stack.Top(); ok {
+		return top.Dialog
+	}
+	return m.pageAt(m.page)
+}
+
+// Dialogs are the dialogs over the pages, bottom first: the last one has
+// the keyboard.
+func (m Model) Dialogs() []page.Dialog {
+	out := make([]page.Dialog, m.stack.Len())
+	for i, e := range m.stack.Entries() {
+		out[i] = e.Dialog
+	}
+	return out
+}
+
+// PageView is page p as it is in m.
+func (m Model) PageView(p Page) page.Page { return m.pageAt(p) }
+
+// Notice is the status bar's notice, until the next key.
+func (m Model) Notice() page.NoticeMsg { return m.notice }
+
 // Update handles a message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)

@@ -1,4 +1,4 @@
-package tui
+package tui_test
 
 import (
 	"strings"
@@ -8,17 +8,18 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
 func TestWorkersTableFollowsPoolEvents(t *testing.T) {
-	clk := &testClock{now: testNow}
-	m := newLiveModelAt(t, 120, 30, &fakeExecutions{}, &fakePool{}, clk)
-	m = send(t, m, keyText("5"))
-	if s := screen(m); !strings.Contains(s, "Waiting for the owner's pool status") {
+	clk := tuitest.NewClock()
+	m := newLiveModel(t, 120, 30, &tuitest.Executions{}, &tuitest.Pool{}, tuitest.WithClock(clk))
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	if s := tuitest.Screen(m); !strings.Contains(s, "Waiting for the owner's pool status") {
 		t.Fatalf("before the first pool event:\n%s", s)
 	}
-	m = run(t, m, func() tea.Msg { return live.Msg{Pool: samplePool(), Conn: connected()} })
-	s := screen(m)
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	s := tuitest.Screen(m)
 	for _, want := range []string{"41201", "busy", "execute #1893 (+1)", "restarting", "worker died: signal: killed", "3h12m", "52s", "recycled: 512 MiB"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("worker table lacks %q:\n%s", want, s)
@@ -28,85 +29,85 @@ func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 		t.Errorf("a last error's second line shows")
 	}
 	// The selection stays on the same worker when the pool changes.
-	m = send(t, send(t, m, keyText("j")), keyText("j"))
-	if id := m.workers.selectedID(); id != 3 {
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("j")), tuitest.Key("j"))
+	if id := wkrs(m).SelectedID(); id != 3 {
 		t.Fatalf("selected worker %d", id)
 	}
-	next := samplePool()
+	next := tuitest.SamplePool()
 	next.Workers[2].State, next.Workers[2].PID, next.Workers[2].Uptime = "ready", 42001, 0
-	next.At = testNow
-	m = run(t, m, func() tea.Msg { return live.Msg{Pool: next} })
-	if id := m.workers.selectedID(); id != 3 {
+	next.At = tuitest.Now
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: next} })
+	if id := wkrs(m).SelectedID(); id != 3 {
 		t.Errorf("selection moved to worker %d", id)
 	}
-	if s := screen(m); !strings.Contains(s, "42001") || strings.Contains(s, "worker died") == false {
+	if s := tuitest.Screen(m); !strings.Contains(s, "42001") || strings.Contains(s, "worker died") == false {
 		t.Errorf("table not updated:\n%s", s)
 	}
 	// Uptimes move on with the clock.
-	clk.now = testNow.Add(time.Minute)
-	m = run(t, m, func() tea.Msg { return live.Msg{} })
-	if s := screen(m); !strings.Contains(s, "1m00s") {
+	clk.Set(tuitest.Now.Add(time.Minute))
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{} })
+	if s := tuitest.Screen(m); !strings.Contains(s, "1m00s") {
 		t.Errorf("the new worker's uptime did not advance:\n%s", s)
 	}
 }
 
 func TestWorkersRestartRecycle(t *testing.T) {
-	fp := &fakePool{}
-	m := newLiveModel(t, 120, 30, &fakeExecutions{}, fp)
-	m = send(t, m, keyText("5"))
-	m = run(t, m, func() tea.Msg { return live.Msg{Pool: samplePool(), Conn: connected()} })
-	m = send(t, m, keyText("j")) // worker 2
+	fp := &tuitest.Pool{}
+	m := newLiveModel(t, 120, 30, &tuitest.Executions{}, fp)
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	m = tuitest.Send(t, m, tuitest.Key("j")) // worker 2
 
 	// R asks first; esc gives up.
-	m = send(t, m, keyText("R"))
-	if !typingNow(m) || !strings.Contains(screen(m), "Restart worker 2?") {
-		t.Fatalf("R does not ask:\n%s", screen(m))
+	m = tuitest.Send(t, m, tuitest.Key("R"))
+	if !tuitest.Typing(m) || !strings.Contains(tuitest.Screen(m), "Restart worker 2?") {
+		t.Fatalf("R does not ask:\n%s", tuitest.Screen(m))
 	}
-	if _, cmd := m.Update(keyText("q")); cmd != nil { // not a quit while asking
+	if _, cmd := m.Update(tuitest.Key("q")); cmd != nil { // not a quit while asking
 		t.Fatal("q while asking returned a command")
 	}
-	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if len(fp.calls) != 0 || typingNow(m) {
-		t.Fatalf("esc: calls %v", fp.calls)
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEscape, 0))
+	if len(fp.Calls) != 0 || tuitest.Typing(m) {
+		t.Fatalf("esc: calls %v", fp.Calls)
 	}
-	m = send(t, send(t, m, keyText("R")), keyText("y"))
-	m = send(t, send(t, m, keyText("c")), keyText("y"))
-	m = send(t, send(t, m, keyText("c")), keyText("a"))
-	m = send(t, send(t, m, keyText("R")), keyText("a"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("R")), tuitest.Key("y"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("c")), tuitest.Key("y"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("c")), tuitest.Key("a"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("R")), tuitest.Key("a"))
 	want := []string{"restart 2", "recycle 2", "recycle 0", "restart 0"}
-	if strings.Join(fp.calls, ",") != strings.Join(want, ",") {
-		t.Errorf("pool calls %v, want %v", fp.calls, want)
+	if strings.Join(fp.Calls, ",") != strings.Join(want, ",") {
+		t.Errorf("pool calls %v, want %v", fp.Calls, want)
 	}
-	if s := lastLines(screen(m), 2); !strings.Contains(s, "every worker: restarted") {
-		t.Errorf("no notice of the restart:\n%s", lastLines(s, 2))
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "every worker: restarted") {
+		t.Errorf("no notice of the restart:\n%s", tuitest.LastLines(s, 2))
 	}
 	// r starts nothing while the pool runs.
-	m = send(t, m, keyText("r"))
-	if len(fp.calls) != 4 {
-		t.Errorf("r with a running pool called %v", fp.calls[4:])
+	m = tuitest.Send(t, m, tuitest.Key("r"))
+	if len(fp.Calls) != 4 {
+		t.Errorf("r with a running pool called %v", fp.Calls[4:])
 	}
 }
 
 func TestWorkersIdleStartsPool(t *testing.T) {
-	fp := &fakePool{}
-	m := newLiveModel(t, 100, 24, &fakeExecutions{}, fp)
-	m = send(t, m, keyText("5"))
-	m = run(t, m, func() tea.Msg {
-		return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: testNow}, Conn: connected()}
+	fp := &tuitest.Pool{}
+	m := newLiveModel(t, 100, 24, &tuitest.Executions{}, fp)
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	m = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: tuitest.Now}, Conn: tuitest.Connected()}
 	})
-	s := screen(m)
+	s := tuitest.Screen(m)
 	if !strings.Contains(s, "The worker pool is not started") || !strings.Contains(s, "Press r to start it now") {
 		t.Fatalf("idle pool:\n%s", s)
 	}
-	m = send(t, m, keyText("R"))
-	if len(fp.calls) != 0 || typingNow(m) {
-		t.Errorf("R on an idle pool asked or called: %v", fp.calls)
+	m = tuitest.Send(t, m, tuitest.Key("R"))
+	if len(fp.Calls) != 0 || tuitest.Typing(m) {
+		t.Errorf("R on an idle pool asked or called: %v", fp.Calls)
 	}
-	m = send(t, m, keyText("r"))
-	if len(fp.calls) != 1 || fp.calls[0] != "start" {
-		t.Fatalf("r: calls %v", fp.calls)
+	m = tuitest.Send(t, m, tuitest.Key("r"))
+	if len(fp.Calls) != 1 || fp.Calls[0] != "start" {
+		t.Fatalf("r: calls %v", fp.Calls)
 	}
-	if s := lastLines(screen(m), 2); !strings.Contains(s, "worker pool started") {
-		t.Errorf("no notice:\n%s", lastLines(s, 2))
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "worker pool started") {
+		t.Errorf("no notice:\n%s", tuitest.LastLines(s, 2))
 	}
 }

@@ -1,0 +1,301 @@
+package tui
+
+// What the external tests (package tui_test) read of the workbench's
+// insides: the types of its pages and dialogs, and accessors for the
+// state the tests check.
+
+import (
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/spantree"
+)
+
+type (
+	ProgramsPage      = programsPage
+	DatasetsPage      = datasetsPage
+	ExecutionsPage    = executionsPage
+	OptimizationsPage = optimizationsPage
+	WorkersPage       = workersPage
+	ModuleEdit        = moduleEdit
+	TemplateDialog    = templateDialog
+	StatusDialog      = statusDialog
+	ExampleForm       = exampleForm
+	FilePicker        = filePicker
+	ImportForm        = importForm
+	StatsView         = statsView
+	OptRunForm        = optRunForm
+	CompareView       = compareView
+	TraceScreen       = traceScreen
+	IterateScreen     = iterateScreen
+	PreviewScreen     = previewScreen
+	RunForm           = runForm
+	EvalScreen        = evalScreen
+	EvalForm          = evalForm
+	Palette           = palette
+	HelpView          = helpView
+)
+
+// The shell.
+
+func (m Model) Styles() *themes.Styles                          { return m.env.Styles }
+func (m Model) Options() Options                                { return m.opts }
+func (m Model) RunForm(p *model.Program) page.Dialog            { return m.screens.RunForm(p) }
+func (m Model) Trace(id model.ID) page.Dialog                   { return m.screens.Trace(id) }
+func (m Model) SessionTotals() (runs, tokens int, cost float64) { return m.runs.totals() }
+
+// Open pushes d over the page on screen, as the page would.
+func (m Model) Open(d page.Dialog) (Model, tea.Cmd) {
+	cmd := m.push(d, m.page.addr())
+	return m, cmd
+}
+
+// ToTop is msg addressed to the top dialog, as the answer to one of its
+// commands.
+func (m Model) ToTop(msg tea.Msg) tea.Msg {
+	e, _ := m.stack.Top()
+	return page.Routed{To: e.Addr(), Msg: msg}
+}
+
+// ToPage is msg addressed to page p.
+func ToPage(p Page, msg tea.Msg) tea.Msg { return page.Routed{To: p.addr(), Msg: msg} }
+
+// CallTop calls f on the top dialog with an Env addressed to it.
+func (m Model) CallTop(f func(*page.Env) tea.Cmd) (Model, tea.Cmd) {
+	e, _ := m.stack.Top()
+	cmd := m.call(e.Addr(), f)
+	return m, cmd
+}
+
+func KeyPress(name string) tea.KeyPressMsg { return keyPress(name) }
+
+// ProgramsFilter is the pattern of a filter result for the Programs page.
+func ProgramsFilter(msg tea.Msg) (pattern string, ok bool) {
+	r, _ := msg.(page.Routed)
+	f, ok := r.Msg.(programsFilterMsg)
+	if !ok || r.To != PagePrograms.addr() {
+		return "", false
+	}
+	return f.res.Pattern, true
+}
+
+func (p *palette) Pattern() string { return p.pattern }
+func (p *palette) Len() int        { return p.list.Len() }
+func (p *palette) Titles() []string {
+	out := make([]string, len(p.actions))
+	for i, a := range p.actions {
+		out[i] = a.title
+	}
+	return out
+}
+
+// Programs.
+
+func (p *programsPage) Detail() *model.Program     { return p.detail }
+func (p *programsPage) Module() int                { return p.module }
+func (p *programsPage) DetailOffset() int          { return p.detailOffset }
+func (p *programsPage) DetailLines() int           { return len(p.detailLines(p.width)) }
+func (p *programsPage) DetailBodyHeight() int      { return p.detailBodyHeight() }
+func (p *programsPage) List() *components.List     { return &p.list }
+func (p *programsPage) Selected() *model.Program   { return p.selected() }
+func (p *programsPage) Programs() []*model.Program { return p.programs }
+
+// History is the open version history: its program, its versions (newest
+// first) and whether they have loaded.
+func (p *programsPage) History() (name string, versions []*model.Program, loaded, open bool) {
+	if p.versions == nil {
+		return "", nil, false, false
+	}
+	return p.versions.name, p.versions.versions, p.versions.loaded, true
+}
+
+// DiffVersions are the versions the open diff compares.
+func (p *programsPage) DiffVersions() (from, to int, open bool) {
+	if p.diff == nil {
+		return 0, 0, false
+	}
+	return p.diff.from.Version, p.diff.to.Version, true
+}
+
+func (ed *moduleEdit) Index() int                    { return ed.index }
+func (ed *moduleEdit) Sig() string                   { return ed.sig.Value() }
+func (ed *moduleEdit) Instr() string                 { return ed.instr.Value() }
+func (ed *moduleEdit) SigErr() *model.SignatureError { return ed.sigErr }
+
+var (
+	EditorCommand = progEditorCommand
+	ApplyModule   = progApplyModule
+)
+
+// EditorFile is the path and the $EDITOR round trip's next message when msg
+// says the module's file is written.
+func EditorFile(msg tea.Msg) (path string, done tea.Msg, ok bool) {
+	r, _ := msg.(page.Routed)
+	f, ok := r.Msg.(editorFileMsg)
+	if !ok || f.err != nil || r.To != PagePrograms.addr() {
+		return "", nil, false
+	}
+	return f.path, ToPage(PagePrograms, editorDoneMsg{seq: f.seq, program: f.program, index: f.index, path: f.path}), true
+}
+
+// Datasets.
+
+func (p *datasetsPage) Selected() *model.Dataset   { return p.selected() }
+func (p *datasetsPage) List() *components.List     { return &p.list }
+func (p *datasetsPage) Loaded() bool               { return p.loaded }
+func (p *datasetsPage) Datasets() []*model.Dataset { return p.datasets }
+func (p *datasetsPage) ExampleOpen() bool          { return p.exView != nil }
+
+// Table is the open examples table: its dataset (nil when none is open),
+// the rows loaded, and whether every page has loaded or one is loading.
+func (p *datasetsPage) Table() (ds *model.Dataset, rows int, done, loading bool) {
+	return p.ex.ds, len(p.ex.rows), p.ex.done, p.ex.loading
+}
+func (p *datasetsPage) TableList() *components.List { return &p.ex.list }
+
+func (f *exampleForm) Err() string        { return f.err }
+func (f *exampleForm) ErrField() int      { return f.errField }
+func (f *exampleForm) IsNew() bool        { return f.orig == nil }
+func (f *exampleForm) Split() string      { return f.split.Value() }
+func (f *exampleForm) OneLine(i int) bool { return f.fields[i].input != nil }
+
+func (f *filePicker) Highlighted() string { return f.picker.HighlightedPath() }
+
+func (m *importForm) Err() error         { return m.err }
+func (m *importForm) Running() bool      { return m.running }
+func (m *importForm) Input(i int) string { return m.inputs[i].Value() }
+func (m *importForm) Fields() []string   { return m.fields }
+
+func (v *statsView) Done() bool                 { return v.done }
+func (v *statsView) Stats() *model.DatasetStats { return v.stats }
+
+var (
+	ParseValue  = parseValue
+	GuessInputs = guessInputs
+	Cell        = cell
+)
+
+const (
+	ExamplesPageSize = examplesPageSize
+	ExamplesPrefetch = examplesPrefetch
+	StatsPageSize    = statsPageSize
+)
+
+// Executions and workers.
+
+func (p *executionsPage) Execs() []*model.Execution  { return p.execs }
+func (p *executionsPage) List() *components.List     { return &p.list }
+func (p *executionsPage) State() model.RunState      { return p.state }
+func (p *executionsPage) RowAt(pos int) int          { return p.rowAt(pos) }
+func (p *executionsPage) Selected() *model.Execution { return p.selected() }
+func (p *workersPage) SelectedID() int               { return p.selectedID() }
+
+const ExecPrefetch = execPrefetch
+
+var ExecStates = execStates
+
+func ExecShortID(id model.ID) string { return execShortID(id) }
+
+// Optimizations.
+
+func (p *optimizationsPage) Runs() []*model.Optimization { return p.runs }
+func (p *optimizationsPage) Loaded() bool                { return p.loaded }
+func (p *optimizationsPage) Polling() bool               { return p.polling }
+func (p *optimizationsPage) Marked() int                 { return len(p.marked) }
+func (c *compareView) Comparison() *model.Comparison     { return c.cmp }
+
+// OptTick is the Optimizations page's poll tick.
+func OptTick() tea.Msg { return ToPage(PageOptimizations, optTickMsg{}) }
+
+// Runs.
+
+const TracePage = tracePage
+
+func (t *traceScreen) Tree() *spantree.Tree   { return t.tree }
+func (t *traceScreen) ID() model.ID           { return t.id }
+func (t *traceScreen) Complete() bool         { return t.complete }
+func (t *traceScreen) IsLive() bool           { return t.live() }
+func (t *traceScreen) Exec() *model.Execution { return t.exec }
+func (t *traceScreen) TreeHeight() int        { return t.treeHeight() }
+func (t *traceScreen) FocusDetail() bool      { return t.focusDetail }
+func (t *traceScreen) ShowCost() func(*page.Env) tea.Cmd {
+	return func(e *page.Env) tea.Cmd { t.showCost = true; return t.loadCost(e) }
+}
+
+// Tick is the trace's next poll tick.
+func (t *traceScreen) Tick() tea.Msg { return traceTickMsg{tick: t.tickGen} }
+
+// NewTrace is a trace screen of a completed execution id at w x h, for
+// benchmarks; complete says every span has been read.
+func NewTrace(m Model, id model.ID, w, h int, complete bool) *traceScreen {
+	t := newTraceScreen(m.screens, id)
+	t.SetSize(w, h)
+	t.exec = &model.Execution{ID: id, Program: "big", Version: 1, State: model.Completed}
+	t.complete, t.started = complete, complete
+	return t
+}
+
+func (t *traceScreen) Draw() string { return t.render() }
+
+// Iteration is one iteration as the tests see it.
+type Iteration struct {
+	Change  string
+	Prompt  int // messages of its prompt
+	Done    bool
+	Outputs map[string]any
+}
+
+func (it *iterateScreen) Iterations() []Iteration {
+	out := make([]Iteration, len(it.iters))
+	for i, x := range it.iters {
+		out[i] = Iteration{Change: x.change, Prompt: len(x.prompt), Done: x.done}
+		if x.exec != nil {
+			out[i].Outputs = x.exec.Outputs
+		}
+	}
+	return out
+}
+func (it *iterateScreen) Selected() int         { return it.sel }
+func (it *iterateScreen) SetText(s string)      { it.area.SetValue(s) }
+func (it *iterateScreen) Draft() *model.Program { return it.draft }
+func (it *iterateScreen) Base() *model.Program  { return it.base }
+
+// Editing is the part being edited: its predictor ("" for the module's
+// own) and whether it is instructions.
+func (it *iterateScreen) Editing() (predictor string, instructions bool) {
+	p := it.parts()[it.part]
+	return p.predictor, p.what == editInstructions
+}
+
+var (
+	DescribeChange = describeChange
+	WordDiff       = wordDiff
+	RenderDiff     = renderDiff
+)
+
+const (
+	DiffSame = diffSame
+	DiffDel  = diffDel
+	DiffAdd  = diffAdd
+)
+
+// DiffOp is one op of a word diff, for the tests: its kind and its text.
+func DiffOp(op diffOp) (kind int, text string) { return op.kind, op.text }
+
+// Evaluations.
+
+func (es *evalScreen) Results() int                    { return len(es.results) }
+func (es *evalScreen) Evals() []*model.Evaluation      { return es.evals }
+func (es *evalScreen) SelectedEval() *model.Evaluation { return es.selected() }
+func (es *evalScreen) InList() bool                    { return es.view == evalList }
+func (es *evalScreen) InResults() bool                 { return es.view == evalResults }
+func (es *evalScreen) Active() bool                    { return es.active() }
+func (es *evalScreen) ProgramName() string             { return es.program.Name }
+func (es *evalScreen) Tick() tea.Msg                   { return evalTickMsg{tick: es.tickGen} }
+
+func (f *evalForm) Value(label string) string { return f.fields.Value(label) }
+func (f *evalForm) SetValue(i int, v string)  { f.fields.Fields[i].Value = v }
+func (f *evalForm) Err() string               { return f.fields.Err }
