@@ -9,16 +9,16 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/runs"
 )
 
 // tuiRunner is the TUI's Runner (tui/run.go) over the owner's API: runs,
 // their spans, render previews, program versions and the month's cost.
 type tuiRunner struct{ cl *api.Client }
 
-var _ tui.Runner = tuiRunner{}
+var _ runs.Runner = tuiRunner{}
 
-func (r tuiRunner) Submit(ctx context.Context, req tui.RunRequest) (*model.Execution, error) {
+func (r tuiRunner) Submit(ctx context.Context, req runs.RunRequest) (*model.Execution, error) {
 	return r.cl.Submit(ctx, api.SubmitRequest{Program: req.Program, Version: req.Version, Inputs: req.Inputs,
 		LM: req.LM, Variant: req.Variant})
 }
@@ -40,15 +40,15 @@ func (r tuiRunner) Spans(ctx context.Context, id model.ID, after uint64, limit i
 	return page.Spans, page.Next, nil
 }
 
-func (r tuiRunner) Render(ctx context.Context, req tui.RunRequest, module string) ([]tui.RenderedPrompt, error) {
+func (r tuiRunner) Render(ctx context.Context, req runs.RunRequest, module string) ([]runs.RenderedPrompt, error) {
 	res, err := r.cl.Render(ctx, api.RenderRequest{Program: req.Program, Version: req.Version, Variant: req.Variant,
 		Inputs: req.Inputs, LM: req.LM, Module: module})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]tui.RenderedPrompt, len(res.Modules))
+	out := make([]runs.RenderedPrompt, len(res.Modules))
 	for i, m := range res.Modules {
-		out[i] = tui.RenderedPrompt{Module: m.Module, Predictor: m.Predictor, Messages: m.Messages, Placeholders: m.Placeholders, Note: m.Note}
+		out[i] = runs.RenderedPrompt{Module: m.Module, Predictor: m.Predictor, Messages: m.Messages, Placeholders: m.Placeholders, Note: m.Note}
 	}
 	return out, nil
 }
@@ -71,14 +71,14 @@ const (
 // Cost is the program's month to date (GET /v1/cost) with its budget, and
 // its cost per day this month summed from its executions, newest first,
 // at most costDayPages pages.
-func (r tuiRunner) Cost(ctx context.Context, program string) (*tui.CostSummary, error) {
+func (r tuiRunner) Cost(ctx context.Context, program string) (*runs.CostSummary, error) {
 	c, err := r.cl.CostOf(ctx, program, "")
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
 	start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	out := &tui.CostSummary{Program: program, Month: c.Month, Days: make([]float64, now.Day())}
+	out := &runs.CostSummary{Program: program, Month: c.Month, Days: make([]float64, now.Day())}
 	for _, row := range c.Programs {
 		if row.Program == program {
 			out.Cost += row.Cost

@@ -20,12 +20,14 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/choices"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/runs"
 )
 
 // Evaluations runs and reads evaluations (the owner's API, in cmd). It is
@@ -49,6 +51,9 @@ type EvaluationRequest struct {
 	Labels  string // a,b; "" = the program's outputs the dataset has
 	LM      string
 }
+
+// evalPollEvery is how often the screen reloads while an evaluation runs.
+const evalPollEvery = time.Second
 
 // Messages of the evaluations screen and its form.
 type (
@@ -85,7 +90,8 @@ const (
 // last evaluation).
 type evalScreen struct {
 	page.Defaults
-	scr      *screens
+	runs     *runs.Screens
+	svc      Evaluations
 	styles   *themes.Styles
 	program  *model.Program
 	view     evalView
@@ -128,9 +134,9 @@ var resultColumns = []components.Column{
 	{Title: "EXECUTION", Width: 9},
 }
 
-func newEvalScreen(scr *screens, p *model.Program) *evalScreen {
-	s := scr.styles
-	return &evalScreen{scr: scr, styles: s, program: p, view: evalList,
+func newEvalScreen(screens *runs.Screens, svc Evaluations, p *model.Program) *evalScreen {
+	s := screens.Styles()
+	return &evalScreen{runs: screens, svc: svc, styles: s, program: p, view: evalList,
 		list: components.NewList(evalColumns, 2, components.ThemeStyles(s)), resultList: components.NewList(resultColumns, 4, components.ThemeStyles(s))}
 }
 
@@ -162,7 +168,7 @@ func (es *evalScreen) Enter(e *page.Env) tea.Cmd {
 }
 
 func (es *evalScreen) load(e *page.Env) tea.Cmd {
-	svc, ctx, name := es.scr.evals, e.Ctx, es.program.Name
+	svc, ctx, name := es.svc, e.Ctx, es.program.Name
 	return e.Cmd(func() tea.Msg {
 		if svc == nil {
 			return evalsLoadedMsg{err: fmt.Errorf("no evaluation service configured")}
@@ -173,7 +179,7 @@ func (es *evalScreen) load(e *page.Env) tea.Cmd {
 }
 
 func (es *evalScreen) loadDetail(e *page.Env, id model.ID) tea.Cmd {
-	svc, ctx := es.scr.evals, e.Ctx
+	svc, ctx := es.svc, e.Ctx
 	return e.Cmd(func() tea.Msg {
 		v, rs, err := svc.Evaluation(ctx, id)
 		return evalDetailMsg{v: v, results: rs, err: err}
@@ -196,7 +202,7 @@ func (es *evalScreen) poll(e *page.Env) tea.Cmd {
 	es.polling = true
 	es.tickGen++
 	tick := es.tickGen
-	return e.After(optPollEvery, func(time.Time) tea.Msg { return evalTickMsg{tick: tick} })
+	return e.After(evalPollEvery, func(time.Time) tea.Msg { return evalTickMsg{tick: tick} })
 }
 
 func (es *evalScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
@@ -213,7 +219,7 @@ func (es *evalScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			if len(es.evals) > 0 {
 				last = es.evals[0]
 			}
-			e.Push(newEvalForm(es.scr, es.program, last))
+			e.Push(newEvalForm(es.styles, es.svc, es.program, last))
 		}
 		return es.poll(e)
 	case evalDetailMsg:
@@ -331,7 +337,7 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 			return es.load(e)
 		case key.Matches(msg, km.Open):
 			if r := es.selectedResult(); r != nil && !r.Execution.IsZero() {
-				e.Push(newTraceScreen(es.scr, r.Execution)) // esc comes back here
+				e.Push(es.runs.Trace(r.Execution)) // esc comes back here
 			}
 		default:
 			es.resultList.Navigate(msg, km)
@@ -342,7 +348,7 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Back):
 		e.Close(nil)
 	case key.Matches(msg, km.New):
-		e.Push(newEvalForm(es.scr, es.program, es.selected()))
+		e.Push(newEvalForm(es.styles, es.svc, es.program, es.selected()))
 	case key.Matches(msg, km.Open):
 		if v := es.selected(); v != nil {
 			es.view, es.detail, es.results, es.detailErr = evalResults, v, nil, nil
@@ -352,7 +358,7 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, km.Cancel):
 		if v := es.selected(); v != nil && !v.State.Terminal() {
-			svc, ctx, id := es.scr.evals, e.Ctx, v.ID
+			svc, ctx, id := es.svc, e.Ctx, v.ID
 			return e.Cmd(func() tea.Msg { return evalCancelledMsg{id: id, err: svc.CancelEvaluation(ctx, id)} })
 		}
 	default:
@@ -365,7 +371,8 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 // has started one, and shows the service's refusal otherwise.
 type evalForm struct {
 	page.Defaults
-	scr     *screens
+	styles  *themes.Styles
+	svc     Evaluations
 	program *model.Program
 	fields  dialog.Fields
 
@@ -374,17 +381,17 @@ type evalForm struct {
 
 // newEvalForm starts from the last evaluation of the program, if any: the
 // usual next step is the same data and metric on a new version.
-func newEvalForm(scr *screens, p *model.Program, last *model.Evaluation) *evalForm {
-	data, metric, labels, lm := "", metricChoices[0], "", ""
+func newEvalForm(s *themes.Styles, svc Evaluations, p *model.Program, last *model.Evaluation) *evalForm {
+	data, metric, labels, lm := "", choices.Metrics[0], "", ""
 	if last != nil {
 		data, metric, lm = last.Data.String(), last.Metric.Spelling(), last.LM
 		if !last.Labels.Guessed {
 			labels = strings.Join(last.Labels.Labels, ",")
 		}
 	}
-	return &evalForm{scr: scr, program: p, fields: dialog.Fields{Title: fmt.Sprintf("Evaluate %s v%d", p.Name, p.Version), Fields: []dialog.Field{
+	return &evalForm{styles: s, svc: svc, program: p, fields: dialog.Fields{Title: fmt.Sprintf("Evaluate %s v%d", p.Name, p.Version), Fields: []dialog.Field{
 		{Label: "dataset", Value: data, Help: "DATASET or DATASET:SPLIT"},
-		{Label: "metric", Value: metric, Choices: metricChoices, Help: "←/→ for built-ins, or type file.py:function or judge:SIGNATURE"},
+		{Label: "metric", Value: metric, Choices: choices.Metrics, Help: "←/→ for built-ins, or type file.py:function or judge:SIGNATURE"},
 		{Label: "labels", Value: labels, Help: "optional: a,b (default: the program's outputs the dataset has)"},
 		{Label: "lm", Value: lm, Help: "LM profile, optional"},
 	}, Note: "Every example runs as an execution (see Executions); a failed one scores 0 and counts, as in dspy.Evaluate."}}
@@ -399,7 +406,7 @@ func (f *evalForm) Bindings() []key.Binding {
 }
 
 func (f *evalForm) Render(func() string) string {
-	return f.fields.Render(f.scr.styles, f.width, f.height)
+	return f.fields.Render(f.styles, f.width, f.height)
 }
 
 func (f *evalForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -425,7 +432,7 @@ func (f *evalForm) submit(e *page.Env) tea.Cmd {
 		return nil
 	}
 	f.fields.Err = ""
-	svc, ctx := f.scr.evals, e.Ctx
+	svc, ctx := f.svc, e.Ctx
 	return e.Cmd(func() tea.Msg {
 		if svc == nil {
 			return evalStartedMsg{err: fmt.Errorf("no evaluation service configured")}

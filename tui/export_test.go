@@ -11,7 +11,6 @@ import (
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/page"
-	"github.com/signet-dspy/signet/tui/spantree"
 )
 
 type (
@@ -29,10 +28,6 @@ type (
 	StatsView         = statsView
 	OptRunForm        = optRunForm
 	CompareView       = compareView
-	TraceScreen       = traceScreen
-	IterateScreen     = iterateScreen
-	PreviewScreen     = previewScreen
-	RunForm           = runForm
 	EvalScreen        = evalScreen
 	EvalForm          = evalForm
 	Palette           = palette
@@ -41,17 +36,8 @@ type (
 
 // The shell.
 
-func (m Model) Styles() *themes.Styles                          { return m.env.Styles }
-func (m Model) Options() Options                                { return m.opts }
-func (m Model) RunForm(p *model.Program) page.Dialog            { return m.screens.RunForm(p) }
-func (m Model) Trace(id model.ID) page.Dialog                   { return m.screens.Trace(id) }
-func (m Model) SessionTotals() (runs, tokens int, cost float64) { return m.runs.totals() }
-
-// Open pushes d over the page on screen, as the page would.
-func (m Model) Open(d page.Dialog) (Model, tea.Cmd) {
-	cmd := m.push(d, m.page.addr())
-	return m, cmd
-}
+func (m Model) Styles() *themes.Styles { return m.env.Styles }
+func (m Model) Options() Options       { return m.opts }
 
 // ToTop is msg addressed to the top dialog, as the answer to one of its
 // commands.
@@ -209,81 +195,6 @@ func (c *compareView) Comparison() *model.Comparison     { return c.cmp }
 
 // OptTick is the Optimizations page's poll tick.
 func OptTick() tea.Msg { return ToPage(PageOptimizations, optTickMsg{}) }
-
-// Runs.
-
-const TracePage = tracePage
-
-func (t *traceScreen) Tree() *spantree.Tree   { return t.tree }
-func (t *traceScreen) ID() model.ID           { return t.id }
-func (t *traceScreen) Complete() bool         { return t.complete }
-func (t *traceScreen) IsLive() bool           { return t.live() }
-func (t *traceScreen) Exec() *model.Execution { return t.exec }
-func (t *traceScreen) TreeHeight() int        { return t.treeHeight() }
-func (t *traceScreen) FocusDetail() bool      { return t.focusDetail }
-func (t *traceScreen) ShowCost() func(*page.Env) tea.Cmd {
-	return func(e *page.Env) tea.Cmd { t.showCost = true; return t.loadCost(e) }
-}
-
-// Tick is the trace's next poll tick.
-func (t *traceScreen) Tick() tea.Msg { return traceTickMsg{tick: t.tickGen} }
-
-// NewTrace is a trace screen of a completed execution id at w x h, for
-// benchmarks; complete says every span has been read.
-func NewTrace(m Model, id model.ID, w, h int, complete bool) *traceScreen {
-	t := newTraceScreen(m.screens, id)
-	t.SetSize(w, h)
-	t.exec = &model.Execution{ID: id, Program: "big", Version: 1, State: model.Completed}
-	t.complete, t.started = complete, complete
-	return t
-}
-
-func (t *traceScreen) Draw() string { return t.render() }
-
-// Iteration is one iteration as the tests see it.
-type Iteration struct {
-	Change  string
-	Prompt  int // messages of its prompt
-	Done    bool
-	Outputs map[string]any
-}
-
-func (it *iterateScreen) Iterations() []Iteration {
-	out := make([]Iteration, len(it.iters))
-	for i, x := range it.iters {
-		out[i] = Iteration{Change: x.change, Prompt: len(x.prompt), Done: x.done}
-		if x.exec != nil {
-			out[i].Outputs = x.exec.Outputs
-		}
-	}
-	return out
-}
-func (it *iterateScreen) Selected() int         { return it.sel }
-func (it *iterateScreen) SetText(s string)      { it.area.SetValue(s) }
-func (it *iterateScreen) Draft() *model.Program { return it.draft }
-func (it *iterateScreen) Base() *model.Program  { return it.base }
-
-// Editing is the part being edited: its predictor ("" for the module's
-// own) and whether it is instructions.
-func (it *iterateScreen) Editing() (predictor string, instructions bool) {
-	p := it.parts()[it.part]
-	return p.predictor, p.what == editInstructions
-}
-
-var (
-	DescribeChange = describeChange
-	WordDiff       = wordDiff
-	RenderDiff     = renderDiff
-)
-
-const (
-	DiffSame = diffSame
-	DiffDel  = diffDel
-	DiffAdd  = diffAdd
-)
-
-// DiffOp is one op of a word diff, for the tests: its kind and its text.
-func DiffOp(op diffOp) (kind int, text string) { return op.kind, op.text }
 
 // Evaluations.
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/choices"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
@@ -55,13 +56,6 @@ type OptimizationRequest struct {
 	// them: "max_bootstrapped_demos=2 num_trials=10".
 	Settings []string
 }
-
-// Optimizer and metric choices of the form, in the CLI's spelling.
-var (
-	optimizerChoices = []string{"bootstrap", "labeled", "random_search", "mipro", "copro", "simba", "gepa"}
-	autoChoices      = []string{"light", "medium", "heavy"}
-	metricChoices    = []string{"exact_match", "answer_exact_match", "f1", "passage_match", "semantic_f1"}
-)
 
 // optPollEvery is how often the page reloads while a run is in progress.
 const optPollEvery = time.Second
@@ -806,11 +800,11 @@ func newOptRunForm(s *themes.Styles, km keys.Map, repo Optimizations, sel *model
 	}
 	return &optRunForm{styles: s, keys: km, repo: repo, fields: dialog.Fields{Title: "New optimization run", Fields: []dialog.Field{
 		{Label: "program", Value: prog, Help: "NAME"},
-		{Label: "optimizer", Value: optimizerChoices[0], Choices: optimizerChoices},
-		{Label: "auto", Value: autoChoices[0], Choices: autoChoices, Help: "MIPROv2 only"},
+		{Label: "optimizer", Value: choices.Optimizers[0], Choices: choices.Optimizers},
+		{Label: "auto", Value: choices.AutoLevels[0], Choices: choices.AutoLevels, Help: "MIPROv2 only"},
 		{Label: "train", Value: train, Help: "DATASET or DATASET:SPLIT"},
 		{Label: "val", Value: val, Help: "optional; DATASET or DATASET:SPLIT"},
-		{Label: "metric", Value: metricChoices[0], Choices: metricChoices, Help: "←/→ for built-ins, or type file.py:function"},
+		{Label: "metric", Value: choices.Metrics[0], Choices: choices.Metrics, Help: "←/→ for built-ins, or type file.py:function"},
 		{Label: "settings", Value: "", Help: "optional: key=value … (max_bootstrapped_demos=2 num_trials=10)"},
 		{Label: "budget", Value: "", Help: "USD, optional hard stop"},
 		{Label: "lm", Value: lm, Help: "LM profile, optional"},

@@ -21,11 +21,13 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/runs"
 )
 
 // Deps are the services the TUI uses, gathered from the pages that declare
@@ -42,7 +44,7 @@ type Deps struct {
 	Pool       Pool
 	// Runner starts and follows runs: the run form, the trace view and
 	// prompt iteration.
-	Runner Runner
+	Runner runs.Runner
 	// Evaluations starts and reads evaluations.
 	Evaluations Evaluations
 }
@@ -111,11 +113,9 @@ type Model struct {
 	feed *live.Feed // nil without one
 	pool *live.PoolStatus
 	conn *live.Conn
-	// runs sums the runs started in this TUI, for the status bar and the
-	// trace's cost pane.
-	runs *runSession
-	// screens opens the views over the pages that runs lead to.
-	screens *screens
+	// screens opens the views over the pages that runs lead to; its
+	// session sums the runs started in this TUI, for the status bar.
+	screens *runs.Screens
 
 	programs      programsPage
 	datasets      datasetsPage
@@ -126,7 +126,7 @@ type Model struct {
 
 // New builds the root model. Call Init (tea.Program does) to load programs.
 func New(deps Deps, opts Options) Model {
-	m := Model{opts: opts, runs: &runSession{}}
+	m := Model{opts: opts}
 	m.env.Ctx = opts.Context
 	if m.env.Ctx == nil {
 		m.env.Ctx = context.Background()
@@ -158,11 +158,14 @@ func New(deps Deps, opts Options) Model {
 		m.feed = live.NewFeed(m.env.Ctx, deps.Events)
 	}
 	e := &m.env
-	scr := &screens{runner: deps.Runner, examples: deps.Datasets, evals: deps.Evaluations, session: m.runs, styles: e.Styles}
-	m.screens = scr
-	m.programs = newProgramsPage(e, deps.Programs, scr)
+	var examples runs.Examples
+	if deps.Datasets != nil {
+		examples = deps.Datasets
+	}
+	m.screens = runs.NewScreens(e.Styles, deps.Runner, examples)
+	m.programs = newProgramsPage(e, deps.Programs, screens{runs: m.screens, evals: deps.Evaluations})
 	m.datasets = newDatasetsPage(e, deps.Datasets, opts.ImportDir, opts.Workspace)
-	m.executions = newExecutionsPage(e, deps.Executions, deps.Events != nil, scr)
+	m.executions = newExecutionsPage(e, deps.Executions, deps.Events != nil, m.screens)
 	m.optimizations = newOptimizationsPage(e, deps.Optimizations)
 	m.workers = newWorkersPage(e, deps.Pool, deps.Events != nil)
 	// A size until the terminal reports one, so a View before the first
@@ -203,6 +206,18 @@ func (m *Model) pageAt(p Page) page.Page {
 
 func (p Page) addr() page.Addr { return page.Addr{Page: int(p)} }
 
+// screens opens what a program's actions lead to: its run form and its
+// evaluations.
+type screens struct {
+	runs  *runs.Screens
+	evals Evaluations
+}
+
+func (s screens) RunForm(p *model.Program) page.Dialog { return s.runs.RunForm(p) }
+func (s screens) Evaluations(p *model.Program) page.Dialog {
+	return newEvalScreen(s.runs, s.evals, p)
+}
+
 // Init loads the programs, the first page, the month's cost and starts the
 // event stream.
 func (m Model) Init() tea.Cmd {
@@ -240,6 +255,17 @@ func (m Model) PageView(p Page) page.Page { return m.pageAt(p) }
 
 // Notice is the status bar's notice, until the next key.
 func (m Model) Notice() page.NoticeMsg { return m.notice }
+
+// Runs opens the views runs lead to (a run form, a trace), as the pages
+// do: with Open, a tool or a test starts on one.
+func (m Model) Runs() *runs.Screens { return m.screens }
+
+// Open shows d over the page on screen, its result for that page, as the
+// page would open it.
+func (m Model) Open(d page.Dialog) (Model, tea.Cmd) {
+	cmd := m.push(d, m.page.addr())
+	return m, cmd
+}
 
 // Update handles a message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {

@@ -74,7 +74,7 @@ func (m Model) renderStatus() string {
 		segs = append(segs, segment{seg("month", format.USD(usd)), 1})
 	}
 	// What the runs started in this TUI cost so far (the cost pane has the detail).
-	if n, tokens, cost := m.runs.totals(); n > 0 {
+	if n, tokens, cost := m.screens.Session().Totals(); n > 0 {
 		segs = append(segs, segment{seg("session", fmt.Sprintf("%s · %s tok", format.USD(cost), format.Thousands(tokens))), 2})
 	}
 	notice := ""

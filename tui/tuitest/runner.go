@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/runs"
 )
 
 // Runner is an in-memory Runner: executions, their spans (generated
@@ -18,12 +18,12 @@ type Runner struct {
 	Execs     map[model.ID]*model.Execution
 	Traces    map[model.ID][]model.Span
 	Generated map[model.ID]int // a generated flat trace of that many spans
-	Submits   []tui.RunRequest
+	Submits   []runs.RunRequest
 	Saved     []*model.Program
 	Cancels   []model.ID
 	Pages     int // Spans calls
 	// onSubmit builds the execution of a submit (default: pending).
-	OnSubmit func(req tui.RunRequest) (*model.Execution, []model.Span)
+	OnSubmit func(req runs.RunRequest) (*model.Execution, []model.Span)
 }
 
 func NewRunner() *Runner {
@@ -34,7 +34,7 @@ var TraceT0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 func TraceID(n byte) model.ID { return model.ID{0x01, 0x93, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n} }
 
-func (f *Runner) Submit(ctx context.Context, req tui.RunRequest) (*model.Execution, error) {
+func (f *Runner) Submit(ctx context.Context, req runs.RunRequest) (*model.Execution, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Submits = append(f.Submits, req)
@@ -113,8 +113,8 @@ func GenSpan(id model.ID, seq uint64) model.Span {
 	return s
 }
 
-func (f *Runner) Render(ctx context.Context, req tui.RunRequest, module string) ([]tui.RenderedPrompt, error) {
-	return []tui.RenderedPrompt{{Module: "answer", Messages: []model.Message{{Role: "system", Content: "Your input fields are: question."}, {Role: "user", Content: fmt.Sprint(req.Inputs["question"])}}}}, nil
+func (f *Runner) Render(ctx context.Context, req runs.RunRequest, module string) ([]runs.RenderedPrompt, error) {
+	return []runs.RenderedPrompt{{Module: "answer", Messages: []model.Message{{Role: "system", Content: "Your input fields are: question."}, {Role: "user", Content: fmt.Sprint(req.Inputs["question"])}}}}, nil
 }
 
 func (f *Runner) Program(ctx context.Context, name string, version int) (*model.Program, error) {
@@ -130,8 +130,8 @@ func (f *Runner) SaveProgram(ctx context.Context, p *model.Program) (*model.Prog
 	return &c, nil
 }
 
-func (f *Runner) Cost(ctx context.Context, program string) (*tui.CostSummary, error) {
-	return &tui.CostSummary{Program: program, Month: "2026-11", Cost: 0.0123, Tokens: 4567, Budget: 1, HasBudget: true,
+func (f *Runner) Cost(ctx context.Context, program string) (*runs.CostSummary, error) {
+	return &runs.CostSummary{Program: program, Month: "2026-11", Cost: 0.0123, Tokens: 4567, Budget: 1, HasBudget: true,
 		Days: []float64{0, 0.001, 0.002, 0, 0.004, 0.003, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0023}}, nil
 }
 
@@ -183,7 +183,7 @@ func (f *Runner) WithQATrace(n byte) model.ID {
 // the e2e test uses: "uppercase" in the instructions uppercases the answer.
 func IterateRunner() *Runner {
 	f := NewRunner()
-	f.OnSubmit = func(req tui.RunRequest) (*model.Execution, []model.Span) {
+	f.OnSubmit = func(req runs.RunRequest) (*model.Execution, []model.Span) {
 		p := QAProgram()
 		if req.Variant != nil {
 			p = req.Variant

@@ -1,4 +1,4 @@
-package tui
+package runs
 
 // The trace view (issue 7): the span tree of one execution, live while it
 // runs, with a detail pane for the selected span and the token-cost pane.
@@ -35,7 +35,7 @@ const tracePage = 1000
 
 type traceScreen struct {
 	page.Defaults
-	scr    *screens
+	scr    *Screens
 	styles *themes.Styles
 
 	id          model.ID
@@ -89,7 +89,7 @@ type (
 	}
 )
 
-func newTraceScreen(scr *screens, id model.ID) *traceScreen {
+func newTraceScreen(scr *Screens, id model.ID) *traceScreen {
 	return &traceScreen{scr: scr, styles: scr.styles, id: id, tree: spantree.New()}
 }
 
@@ -806,7 +806,7 @@ func (t *traceScreen) renderCost(w, h int) string {
 	if x := t.exec; x != nil {
 		row("this run", fmt.Sprintf("%s tok  %s", format.Thousands(x.TotalUsage().Total()), format.USD(x.Cost)))
 	}
-	runs, tok, cost := t.scr.session.totals()
+	runs, tok, cost := t.scr.session.Totals()
 	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", format.Thousands(tok), format.USD(cost), runs))
 	switch c := t.cost; {
 	case t.costErr != nil:

@@ -1,8 +1,12 @@
-package tui
+package runs
 
-// Live runs from the TUI (issue 7): the Runner the screens use, what opens
-// them (screens), the session's running cost, the run form generated from
-// a program's input fields and its dataset example picker.
+// Package runs is what running a program from the workbench opens over the
+// pages (issue 7): the run form generated from a program's input fields
+// and its dataset example picker, the trace of an execution (live while it
+// runs, its span tree in package spantree), prompt iteration on a module
+// with its side-by-side diff, and the render preview. Screens opens them;
+// Runner is the service they use (the owner's API, in cmd), and Session
+// sums what the runs started in this TUI cost.
 
 import (
 	"context"
@@ -70,38 +74,50 @@ type Runner interface {
 	Cost(ctx context.Context, program string) (*CostSummary, error)
 }
 
-// screens opens the views over the pages that runs and evaluations lead
-// to: a program's run form, an execution's trace, a program's evaluations.
-// It holds what they need; every screen opened from another shares it.
-type screens struct {
+// Screens opens the views that runs lead to: a program's run form, an
+// execution's trace. It holds what they need; every view opened from
+// another shares it.
+type Screens struct {
 	runner   Runner
-	examples exampleSource
-	evals    Evaluations
-	session  *runSession
+	examples Examples
+	session  *Session
 	styles   *themes.Styles
 }
 
-// exampleSource is where the run form's example picker finds examples
-// (the Datasets page's repository).
-type exampleSource interface {
+// Examples is where the run form's example picker finds examples (the
+// Datasets page's repository).
+type Examples interface {
 	ListDatasets(ctx context.Context) ([]*model.Dataset, error)
 	ListExamples(ctx context.Context, dataset string, split model.Split, cursor string, limit int) ([]*model.Example, string, error)
 }
 
-func (s *screens) RunForm(p *model.Program) page.Dialog     { return newRunForm(s, p) }
-func (s *screens) Trace(id model.ID) page.Dialog            { return newTraceScreen(s, id) }
-func (s *screens) Evaluations(p *model.Program) page.Dialog { return newEvalScreen(s, p) }
+// NewScreens opens views over runner, the example picker reading examples.
+func NewScreens(s *themes.Styles, runner Runner, examples Examples) *Screens {
+	return &Screens{runner: runner, examples: examples, session: &Session{}, styles: s}
+}
+
+// Session sums the runs started from these views.
+func (s *Screens) Session() *Session { return s.session }
+
+// Styles are the styles the views draw with.
+func (s *Screens) Styles() *themes.Styles { return s.styles }
+
+// RunForm is the run form of p.
+func (s *Screens) RunForm(p *model.Program) page.Dialog { return newRunForm(s, p) }
+
+// Trace is the trace of execution id.
+func (s *Screens) Trace(id model.ID) page.Dialog { return newTraceScreen(s, id) }
 
 // pollEvery is how often a live execution's spans and state are read.
 const pollEvery = 150 * time.Millisecond
 
-// runSession sums the executions started in this TUI, for the cost pane.
+// Session sums the executions started in this TUI, for the cost pane.
 // It is shared by pointer by every screen.
-type runSession struct {
+type Session struct {
 	runs map[model.ID]*model.Execution
 }
 
-func (s *runSession) track(x *model.Execution) {
+func (s *Session) track(x *model.Execution) {
 	if s == nil || x == nil {
 		return
 	}
@@ -112,7 +128,7 @@ func (s *runSession) track(x *model.Execution) {
 }
 
 // update replaces a tracked execution's snapshot; others are ignored.
-func (s *runSession) update(x *model.Execution) {
+func (s *Session) update(x *model.Execution) {
 	if s == nil || x == nil {
 		return
 	}
@@ -121,7 +137,8 @@ func (s *runSession) update(x *model.Execution) {
 	}
 }
 
-func (s *runSession) totals() (runs int, tokens int, cost float64) {
+// Totals are the runs tracked, their tokens and their cost.
+func (s *Session) Totals() (runs int, tokens int, cost float64) {
 	if s == nil {
 		return 0, 0, 0
 	}
@@ -138,7 +155,7 @@ func (s *runSession) totals() (runs int, tokens int, cost float64) {
 // takes its place.
 type runForm struct {
 	page.Defaults
-	scr     *screens
+	scr     *Screens
 	program *model.Program
 	fields  []model.Field
 	inputs  []textinput.Model
@@ -164,7 +181,7 @@ type (
 	examplePickedMsg struct{ ex *model.Example }
 )
 
-func newRunForm(scr *screens, p *model.Program) *runForm {
+func newRunForm(scr *Screens, p *model.Program) *runForm {
 	f := &runForm{scr: scr, program: p, fields: p.Inputs(), editing: true}
 	for i, fd := range f.fields {
 		ti := textinput.New()
@@ -372,7 +389,7 @@ func (f *runForm) Render(func() string) string {
 // program; its result fills the run form.
 type examplePicker struct {
 	page.Defaults
-	scr      *screens
+	scr      *Screens
 	title    string // the run form's
 	fields   []model.Field
 	examples []*model.Example
@@ -383,7 +400,7 @@ type examplePicker struct {
 	width, height int
 }
 
-func newExamplePicker(scr *screens, title string, fields []model.Field) *examplePicker {
+func newExamplePicker(scr *Screens, title string, fields []model.Field) *examplePicker {
 	return &examplePicker{scr: scr, title: title, fields: fields}
 }
 

@@ -1,4 +1,4 @@
-package tui_test
+package runs_test
 
 import (
 	"fmt"
@@ -15,34 +15,45 @@ import (
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/runs"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// runnerModel is the workbench over f; its clock sets no timers, so the
-// polls of live screens wait for a tick the test sends.
-func runnerModel(t testing.TB, f *tuitest.Runner, w, h int) tui.Model {
+// runnerModel is the workbench with f behind its run views (scr). Its
+// clock sets no timers, so the polls of live views wait for a tick the
+// test sends.
+func runnerModel(t testing.TB, f *tuitest.Runner, w, h int) (tui.Model, *runs.Screens) {
+	t.Helper()
+	m := tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets(), Runner: f}, w, h)
+	return m, m.Runs()
+}
+
+func darkStyles(t testing.TB) *themes.Styles {
 	t.Helper()
 	p, err := themes.Get(themes.Dark)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := tui.New(tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets(), Runner: f}, tui.Options{
-		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p),
-		Clock: &page.Clock{Now: time.Now, Location: time.UTC},
-	})
-	m = tuitest.Update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
-	return tuitest.Run(t, m, m.Init())
+	return themes.New(p)
+}
+
+// open shows d over the page, as the page that opens it would.
+func open(t testing.TB, m tui.Model, d page.Dialog) tui.Model {
+	t.Helper()
+	m, cmd := m.Open(d)
+	return tuitest.Run(t, m, cmd)
 }
 
 // openTrace opens the trace of id over the page, as enter on the
 // Executions page does.
-func openTrace(t testing.TB, m tui.Model, f *tuitest.Runner, id model.ID) (tui.Model, *tui.TraceScreen) {
+func openTrace(t testing.TB, f *tuitest.Runner, id model.ID, w, h int) (tui.Model, *runs.TraceScreen) {
 	t.Helper()
-	m = openDialog(t, m, m.Trace(id))
-	return m, tuitest.TopAs[*tui.TraceScreen](t, m)
+	m, scr := runnerModel(t, f, w, h)
+	m = open(t, m, scr.Trace(id))
+	return m, tuitest.TopAs[*runs.TraceScreen](t, m)
 }
 
-func selectedSpan(t *testing.T, ts *tui.TraceScreen) *model.Span {
+func selectedSpan(t *testing.T, ts *runs.TraceScreen) *model.Span {
 	t.Helper()
 	n := ts.Tree().Selected()
 	if n < 0 {
@@ -54,7 +65,7 @@ func selectedSpan(t *testing.T, ts *tui.TraceScreen) *model.Span {
 func TestTraceNextPrevCall(t *testing.T) {
 	f := tuitest.NewRunner()
 	id := f.WithQATrace(1)
-	m, ts := openTrace(t, runnerModel(t, f, 100, 30), f, id)
+	m, ts := openTrace(t, f, id, 100, 30)
 	if ts.Tree().Len() != 7 || ts.Tree().Rows() != 7 {
 		t.Fatalf("loaded %d spans, %d rows; want 7, 7", ts.Tree().Len(), ts.Tree().Rows())
 	}
@@ -90,9 +101,9 @@ func TestTracePaging100k(t *testing.T) {
 	id := tuitest.TraceID(9)
 	f.Execs[id] = &model.Execution{ID: id, Program: "big", Version: 1, State: model.Completed, CreatedAt: tuitest.TraceT0}
 	f.Generated[id] = 100_000
-	m, ts := openTrace(t, runnerModel(t, f, 120, 40), f, id)
-	if ts.Tree().Len() != tui.TracePage {
-		t.Fatalf("opened with %d spans loaded, want the first page (%d)", ts.Tree().Len(), tui.TracePage)
+	m, ts := openTrace(t, f, id, 120, 40)
+	if ts.Tree().Len() != runs.TracePage {
+		t.Fatalf("opened with %d spans loaded, want the first page (%d)", ts.Tree().Len(), runs.TracePage)
 	}
 	if !strings.Contains(tuitest.Screen(m), "1000 spans+") {
 		t.Errorf("title does not say more spans are to come:\n%s", tuitest.Screen(m))
@@ -124,9 +135,9 @@ func TestTracePaging100k(t *testing.T) {
 // through polls, then cancels another run.
 func TestTraceLiveRun(t *testing.T) {
 	f := tuitest.NewRunner()
-	m := runnerModel(t, f, 100, 30)
-	m = openDialog(t, m, m.RunForm(tuitest.QAProgram()))
-	form, ok := tuitest.Top(m).(*tui.RunForm)
+	m, scr := runnerModel(t, f, 100, 30)
+	m = open(t, m, scr.RunForm(tuitest.QAProgram()))
+	form, ok := tuitest.Top(m).(*runs.RunForm)
 	if !ok || !form.Typing() {
 		t.Fatalf("%T on top, typing %v: want the run form with the first field focused", tuitest.Top(m), ok && form.Typing())
 	}
@@ -135,7 +146,7 @@ func TestTraceLiveRun(t *testing.T) {
 	if len(f.Submits) != 1 || f.Submits[0].Inputs["question"] != "What is the capital of France?" || f.Submits[0].Program != "qa" {
 		t.Fatalf("submits: %+v", f.Submits)
 	}
-	ts, ok := tuitest.Top(m).(*tui.TraceScreen)
+	ts, ok := tuitest.Top(m).(*runs.TraceScreen)
 	if !ok || len(m.Dialogs()) != 1 {
 		t.Fatalf("after submit %T is on top (of %d dialogs), want the trace in the form's place", tuitest.Top(m), len(m.Dialogs()))
 	}
@@ -148,7 +159,8 @@ func TestTraceLiveRun(t *testing.T) {
 	open[0].End, open[1].End = time.Time{}, time.Time{}
 	f.Traces[id] = open
 	f.Mu.Unlock()
-	tick := func() { m = toTop(t, m, ts.Tick()) }
+	// The tick comes to whoever has the keyboard: the trace.
+	tick := func() { m = tuitest.Run(t, m, func() tea.Msg { return ts.Tick() }) }
 	tick()
 	if ts.Tree().Len() != 2 || !ts.IsLive() {
 		t.Fatalf("after a poll: %d spans, live %v", ts.Tree().Len(), ts.IsLive())
@@ -167,8 +179,8 @@ func TestTraceLiveRun(t *testing.T) {
 	if ts.Tree().Node(0).Span.End.IsZero() || ts.Tree().Node(1).Span.End.IsZero() {
 		t.Error("spans that ended after they were read are still open: the final read missed them")
 	}
-	if runs, _, cost := m.SessionTotals(); runs != 1 || cost != x.Cost {
-		t.Errorf("session: %d runs, cost %v; want 1, %v", runs, cost, x.Cost)
+	if n, _, cost := scr.Session().Totals(); n != 1 || cost != x.Cost {
+		t.Errorf("session: %d runs, cost %v; want 1, %v", n, cost, x.Cost)
 	}
 	// x cancels a running execution.
 	f.Mu.Lock()
@@ -186,7 +198,7 @@ func TestTraceLiveEvents(t *testing.T) {
 	f := tuitest.NewRunner()
 	id := tuitest.TraceID(3)
 	f.Execs[id] = &model.Execution{ID: id, Program: "qa", Version: 1, State: model.Running, CreatedAt: tuitest.TraceT0}
-	m, ts := openTrace(t, runnerModel(t, f, 100, 30), f, id)
+	m, ts := openTrace(t, f, id, 100, 30)
 	_, spans := tuitest.QATrace(id)
 	for _, sp := range spans {
 		m = tuitest.Update(t, m, live.Msg{Spans: []model.Span{sp}})
@@ -202,13 +214,13 @@ func TestTraceLiveEvents(t *testing.T) {
 	}
 }
 
-func openIteration(t *testing.T, f *tuitest.Runner, w, h int) (tui.Model, *tui.IterateScreen) {
+func openIteration(t *testing.T, f *tuitest.Runner, w, h int) (tui.Model, *runs.IterateScreen) {
 	t.Helper()
 	id := f.WithQATrace(1)
-	m, _ := openTrace(t, runnerModel(t, f, w, h), f, id)
+	m, _ := openTrace(t, f, id, w, h)
 	m = tuitest.Send(t, m, tuitest.Key("n")) // an LM call inside module answer
 	m = tuitest.Send(t, m, tuitest.Key("i"))
-	return m, tuitest.TopAs[*tui.IterateScreen](t, m)
+	return m, tuitest.TopAs[*runs.IterateScreen](t, m)
 }
 
 func TestIterationList(t *testing.T) {
@@ -262,7 +274,7 @@ func TestIterationList(t *testing.T) {
 		t.Errorf("notice %q", m.Notice().Text)
 	}
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEscape, 0))
-	if !tuitest.IsTop[*tui.TraceScreen](m) {
+	if !tuitest.IsTop[*runs.TraceScreen](m) {
 		t.Fatalf("esc from the iteration goes to %T, want the trace", tuitest.Top(m))
 	}
 }
@@ -291,7 +303,7 @@ func TestIterationEditsAPredictor(t *testing.T) {
 	if it.Typing() || st == nil || st.Instructions != "Stored." || len(st.Demos) != 1 || mod.Instructions != "Answer the question." {
 		t.Fatalf("draft module after editing predictor self: %+v", mod)
 	}
-	if got := tui.DescribeChange(&it.Base().Modules[0], &mod); got != "self instructions, self demos edited" {
+	if got := runs.DescribeChange(&it.Base().Modules[0], &mod); got != "self instructions, self demos edited" {
 		t.Errorf("change described as %q", got)
 	}
 	// New module instructions drop the predictor's stored ones: the constructor derives them again.
@@ -306,7 +318,7 @@ func TestIterationEditsAPredictor(t *testing.T) {
 func TestReplayModule(t *testing.T) {
 	f := tuitest.NewRunner()
 	id := f.WithQATrace(1)
-	m, _ := openTrace(t, runnerModel(t, f, 100, 30), f, id)
+	m, _ := openTrace(t, f, id, 100, 30)
 	m = tuitest.Send(t, m, tuitest.Key("j")) // module answer's span
 	m = tuitest.Send(t, m, tuitest.Key("P"))
 	if len(f.Submits) != 1 {
@@ -318,14 +330,14 @@ func TestReplayModule(t *testing.T) {
 		strings.Contains(req.Variant.Note, "(span )") {
 		t.Fatalf("replay request %+v", req)
 	}
-	if rt, ok := tuitest.Top(m).(*tui.TraceScreen); !ok || rt.ID() == id || len(m.Dialogs()) != 2 {
+	if rt, ok := tuitest.Top(m).(*runs.TraceScreen); !ok || rt.ID() == id || len(m.Dialogs()) != 2 {
 		t.Fatalf("replay opens %T over %d dialogs", tuitest.Top(m), len(m.Dialogs())-1)
 	}
 	if out := tuitest.Screen(m); !strings.Contains(out, "REPLAY") {
 		t.Errorf("the replay's trace does not say it is a replay:\n%s", out)
 	}
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEscape, 0))
-	if ts, ok := tuitest.Top(m).(*tui.TraceScreen); !ok || ts.ID() != id {
+	if ts, ok := tuitest.Top(m).(*runs.TraceScreen); !ok || ts.ID() != id {
 		t.Fatal("esc from the replay does not go back to the original trace")
 	}
 }
@@ -333,10 +345,10 @@ func TestReplayModule(t *testing.T) {
 func TestRenderPreview(t *testing.T) {
 	f := tuitest.NewRunner()
 	id := f.WithQATrace(1)
-	m, _ := openTrace(t, runnerModel(t, f, 100, 30), f, id)
+	m, _ := openTrace(t, f, id, 100, 30)
 	m = tuitest.Send(t, m, tuitest.Key("n"))
 	m = tuitest.Send(t, m, tuitest.Key("w"))
-	if !tuitest.IsTop[*tui.PreviewScreen](m) {
+	if !tuitest.IsTop[*runs.PreviewScreen](m) {
 		t.Fatalf("w opens %T", tuitest.Top(m))
 	}
 	out := tuitest.Screen(m)
@@ -350,8 +362,8 @@ func TestTraceGolden(t *testing.T) {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
 			f := tuitest.IterateRunner()
 			id := f.WithQATrace(1)
-			m, ts := openTrace(t, runnerModel(t, f, sz[0], sz[1]), f, id)
-			m = onTop(t, m, ts.ShowCost())
+			m, ts := openTrace(t, f, id, sz[0], sz[1])
+			m = tuitest.Send(t, m, tuitest.Key("S")) // the cost pane
 			golden.RequireEqual(t, []byte(tuitest.Screen(m)))
 			t.Run("detail", func(t *testing.T) {
 				d := tuitest.Send(t, m, tuitest.Key("n"))
@@ -367,7 +379,7 @@ func TestTraceGolden(t *testing.T) {
 				d = tuitest.Send(t, d, tuitest.Key("g"))
 				d = tuitest.Send(t, d, tuitest.Key("n"))
 				d = tuitest.Send(t, d, tuitest.Key("i"))
-				it := tuitest.TopAs[*tui.IterateScreen](t, d)
+				it := tuitest.TopAs[*runs.IterateScreen](t, d)
 				d = tuitest.Send(t, d, tuitest.Key("i"))
 				it.SetText("Answer in uppercase.")
 				d = tuitest.Send(t, d, tuitest.Code(tea.KeyEscape, 0))
@@ -388,7 +400,7 @@ func TestTraceEventsAtRate(t *testing.T) {
 	f := tuitest.NewRunner()
 	id := tuitest.TraceID(4)
 	f.Execs[id] = &model.Execution{ID: id, Program: "qa", Version: 1, State: model.Running, CreatedAt: tuitest.TraceT0}
-	m, ts := openTrace(t, runnerModel(t, f, 120, 40), f, id)
+	m, ts := openTrace(t, f, id, 120, 40)
 	const spans, distinct = 10_000, 500 // each span starts and ends: the same seqs come back
 	runtime.GC()
 	var before runtime.MemStats
@@ -433,7 +445,7 @@ func BenchmarkTraceLiveEvent(b *testing.B) {
 	f := tuitest.NewRunner()
 	id := tuitest.TraceID(4)
 	f.Execs[id] = &model.Execution{ID: id, Program: "qa", Version: 1, State: model.Running, CreatedAt: tuitest.TraceT0}
-	m, _ := openTrace(b, runnerModel(b, f, 120, 40), f, id)
+	m, _ := openTrace(b, f, id, 120, 40)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -452,14 +464,12 @@ func BenchmarkTraceLiveEvent(b *testing.B) {
 
 func BenchmarkTrace100kOpen(b *testing.B) {
 	for b.Loop() {
-		m, ts := bigTrace(b)
-		ts.Draw()
-		_ = m
+		bigTrace(b).Draw()
 	}
 }
 
 func BenchmarkTrace100kScroll(b *testing.B) {
-	_, ts := bigTrace(b)
+	ts := bigTrace(b)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		ts.Tree().SetCursor((ts.Tree().Cursor() + ts.TreeHeight()) % ts.Tree().Rows())
@@ -468,33 +478,31 @@ func BenchmarkTrace100kScroll(b *testing.B) {
 }
 
 // bigTrace is a trace screen holding 100k spans.
-func bigTrace(b *testing.B) (tui.Model, *tui.TraceScreen) {
+func bigTrace(b *testing.B) *runs.TraceScreen {
 	b.Helper()
-	m := tui.New(tui.Deps{}, tui.Options{})
-	m = func() tui.Model { nm, _ := m.Update(tea.WindowSizeMsg{Width: 160, Height: 48}); return nm.(tui.Model) }()
 	id := tuitest.TraceID(7)
-	ts := tui.NewTrace(m, id, 160, 45, true)
+	ts := runs.NewTrace(runs.NewScreens(darkStyles(b), nil, nil), id, 160, 45, true)
 	spans := make([]model.Span, 0, 100_000)
 	for seq := uint64(1); seq <= 100_000; seq++ {
 		spans = append(spans, tuitest.GenSpan(id, seq))
 	}
 	ts.Tree().Merge(spans)
 	ts.Tree().Rows() // laid out, as the first frame does
-	return m, ts
+	return ts
 }
 
 // BenchmarkTrace100kFirstFrame is what opening a 100k-span trace costs
-// before its first frame: the first page (tui.TracePage spans) merged and drawn;
+// before its first frame: the first page (runs.TracePage spans) merged and drawn;
 // the rest is paged in as the cursor nears the end.
 func BenchmarkTrace100kFirstFrame(b *testing.B) {
-	m := tui.New(tui.Deps{}, tui.Options{})
+	scr := runs.NewScreens(darkStyles(b), nil, nil)
 	id := tuitest.TraceID(8)
-	page := make([]model.Span, 0, tui.TracePage)
-	for seq := uint64(1); seq <= tui.TracePage; seq++ {
+	page := make([]model.Span, 0, runs.TracePage)
+	for seq := uint64(1); seq <= runs.TracePage; seq++ {
 		page = append(page, tuitest.GenSpan(id, seq))
 	}
 	for b.Loop() {
-		ts := tui.NewTrace(m, id, 160, 45, false)
+		ts := runs.NewTrace(scr, id, 160, 45, false)
 		ts.Tree().Merge(page)
 		_ = ts.Draw()
 	}

@@ -1,10 +1,10 @@
-package tui
+package runs
 
 // Prompt iteration (issue 7): edit a module's instructions, signature or
 // demos, re-run the same inputs as an unsaved variant, and compare old and
 // new outputs, prompts and costs side by side with the changed words
 // highlighted; every run is kept in a list to go back to, and a good one is
-// saved as the program's next version. Also the render preview screen.
+// saved as the program's next version.
 
 import (
 	"encoding/json"
@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textarea"
@@ -85,7 +84,7 @@ func (it *iterateScreen) parts() []editPart {
 
 type iterateScreen struct {
 	page.Defaults
-	scr    *screens
+	scr    *Screens
 	styles *themes.Styles
 
 	base   *model.Program // the stored version the variants derive from
@@ -147,7 +146,7 @@ func cloneProgram(p *model.Program) *model.Program {
 // newIterateScreen iterates on module mod of program p with these inputs.
 // base is the execution to compare with (its prompt in baseMsgs); without
 // one, the original is run first.
-func newIterateScreen(scr *screens, p *model.Program, mod int, inputs map[string]any, base *model.Execution, baseMsgs []model.Message) *iterateScreen {
+func newIterateScreen(scr *Screens, p *model.Program, mod int, inputs map[string]any, base *model.Execution, baseMsgs []model.Message) *iterateScreen {
 	it := &iterateScreen{scr: scr, styles: scr.styles, base: p, mod: mod, inputs: inputs, draft: cloneProgram(p)}
 	it.area = textarea.New()
 	it.area.ShowLineNumbers = false
@@ -649,292 +648,4 @@ func promptText(ms []model.Message) string {
 		parts = append(parts, "["+m.Role+demo[i]+"]\n"+m.Content)
 	}
 	return strings.Join(parts, "\n")
-}
-
-// --- word diff ----------------------------------------------------------------------------------
-
-// Kinds of diffOp.
-const (
-	diffSame = iota
-	diffDel
-	diffAdd
-)
-
-// diffOp is one token of a word diff: a word or a run of whitespace, kept,
-// removed (only in the old text) or added (only in the new).
-type diffOp struct {
-	kind int
-	text string
-}
-
-// diffCells bounds the LCS table; larger middles are shown as replaced
-// whole.
-const diffCells = 4 << 20
-
-// tokens splits text into words and runs of whitespace; joined they are
-// the text again.
-func tokens(text string) []string {
-	var out []string
-	start := 0
-	var inSpace bool
-	for i, r := range text {
-		sp := unicode.IsSpace(r)
-		if i > start && sp != inSpace {
-			out = append(out, text[start:i])
-			start = i
-		}
-		inSpace = sp
-	}
-	if start < len(text) {
-		out = append(out, text[start:])
-	}
-	return out
-}
-
-// wordDiff is a word-level diff of a and b (longest common subsequence of
-// their tokens, after the common prefix and suffix are taken off).
-func wordDiff(a, b string) []diffOp {
-	ta, tb := tokens(a), tokens(b)
-	pre := 0
-	for pre < len(ta) && pre < len(tb) && ta[pre] == tb[pre] {
-		pre++
-	}
-	suf := 0
-	for suf < len(ta)-pre && suf < len(tb)-pre && ta[len(ta)-1-suf] == tb[len(tb)-1-suf] {
-		suf++
-	}
-	var ops []diffOp
-	for _, t := range ta[:pre] {
-		ops = append(ops, diffOp{diffSame, t})
-	}
-	ma, mb := ta[pre:len(ta)-suf], tb[pre:len(tb)-suf]
-	ops = append(ops, lcsOps(ma, mb)...)
-	for _, t := range ta[len(ta)-suf:] {
-		ops = append(ops, diffOp{diffSame, t})
-	}
-	return ops
-}
-
-func lcsOps(a, b []string) []diffOp {
-	var ops []diffOp
-	if len(a) == 0 || len(b) == 0 || (len(a)+1)*(len(b)+1) > diffCells {
-		for _, t := range a {
-			ops = append(ops, diffOp{diffDel, t})
-		}
-		for _, t := range b {
-			ops = append(ops, diffOp{diffAdd, t})
-		}
-		return ops
-	}
-	n, m := len(a), len(b)
-	// l[i][j] is the LCS length of a[i:] and b[j:].
-	l := make([]int32, (n+1)*(m+1))
-	at := func(i, j int) int32 { return l[i*(m+1)+j] }
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				l[i*(m+1)+j] = at(i+1, j+1) + 1
-			} else {
-				l[i*(m+1)+j] = max(at(i+1, j), at(i, j+1))
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < n && j < m {
-		switch {
-		case a[i] == b[j]:
-			ops = append(ops, diffOp{diffSame, a[i]})
-			i++
-			j++
-		case at(i+1, j) >= at(i, j+1):
-			ops = append(ops, diffOp{diffDel, a[i]})
-			i++
-		default:
-			ops = append(ops, diffOp{diffAdd, b[j]})
-			j++
-		}
-	}
-	for ; i < n; i++ {
-		ops = append(ops, diffOp{diffDel, a[i]})
-	}
-	for ; j < m; j++ {
-		ops = append(ops, diffOp{diffAdd, b[j]})
-	}
-	return ops
-}
-
-// renderDiff draws one side of a diff, wrapped to w: the tokens that are
-// the same and those of kind side (diffDel for the old text, diffAdd for the
-// new, diffSame for text alone), the changed words highlighted.
-func renderDiff(s *themes.Styles, ops []diffOp, side, w int) string {
-	var b strings.Builder
-	for _, op := range ops {
-		switch {
-		case op.kind == diffSame:
-			b.WriteString(op.text)
-		case op.kind != side:
-			continue
-		case strings.TrimSpace(op.text) == "":
-			b.WriteString(op.text) // whitespace is never styled: it may hold a newline
-		case side == diffDel:
-			b.WriteString(s.DiffDel.Render(op.text))
-		default:
-			b.WriteString(s.DiffAdd.Render(op.text))
-		}
-	}
-	var out []string
-	for _, l := range strings.Split(b.String(), "\n") {
-		out = append(out, ansi.Wrap(sanitizeTabs(l), max(w, 4), " -"))
-	}
-	return strings.Join(out, "\n")
-}
-
-// --- render preview -----------------------------------------------------------------------------
-
-type previewScreen struct {
-	page.Defaults
-	scr    *screens
-	styles *themes.Styles
-	req    RunRequest
-	module string
-	res    []RenderedPrompt
-	err    error
-	loaded bool
-	off    int
-
-	width, height int
-}
-
-type previewMsg struct {
-	res []RenderedPrompt
-	err error
-}
-
-func newPreviewScreen(scr *screens, req RunRequest, module string) *previewScreen {
-	return &previewScreen{scr: scr, styles: scr.styles, req: req, module: module}
-}
-
-func (p *previewScreen) Enter(e *page.Env) tea.Cmd {
-	if p.loaded {
-		return nil
-	}
-	r, ctx, req, mod := p.scr.runner, e.Ctx, p.req, p.module
-	return e.Cmd(func() tea.Msg {
-		if r == nil {
-			return previewMsg{err: fmt.Errorf("no runner configured")}
-		}
-		res, err := r.Render(ctx, req, mod)
-		return previewMsg{res: res, err: err}
-	})
-}
-
-func (p *previewScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
-	if m, ok := msg.(previewMsg); ok {
-		p.res, p.err, p.loaded = m.res, m.err, true
-	}
-	return nil
-}
-
-func (p *previewScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
-	km := e.Keys
-	switch {
-	case key.Matches(msg, km.Back):
-		e.Close(nil)
-	case key.Matches(msg, km.Down):
-		p.off++
-	case key.Matches(msg, km.Up):
-		p.off = max(p.off-1, 0)
-	case key.Matches(msg, km.PageDown):
-		p.off += max(p.height-2, 1)
-	case key.Matches(msg, km.PageUp):
-		p.off = max(p.off-max(p.height-2, 1), 0)
-	case key.Matches(msg, km.Top):
-		p.off = 0
-	}
-	return nil
-}
-
-func (p *previewScreen) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
-	if w, ok := msg.(tea.MouseWheelMsg); ok {
-		if w.Button == tea.MouseWheelUp {
-			p.off = max(p.off-components.WheelLines, 0)
-		} else if w.Button == tea.MouseWheelDown {
-			p.off += components.WheelLines
-		}
-	}
-	return nil
-}
-
-func (p *previewScreen) Typing() bool { return false }
-
-func (p *previewScreen) Bindings() []key.Binding {
-	return []key.Binding{keys.Hint("j/k", "scroll"), keys.Hint("esc", "back")}
-}
-
-func (p *previewScreen) SetSize(w, h int) { p.width, p.height = w, h }
-
-func (p *previewScreen) lines() []string {
-	s := p.styles
-	w := max(p.width-2, 8)
-	var lines []string
-	add := func(str string) { lines = append(lines, strings.Split(str, "\n")...) }
-	switch {
-	case p.err != nil:
-		add(s.Error.Render("Could not render: ") + p.err.Error())
-		return lines
-	case !p.loaded:
-		add(s.Muted.Render("Rendering…"))
-		return lines
-	case len(p.res) == 0:
-		add(s.Muted.Render("Nothing to render."))
-	}
-	for _, m := range p.res {
-		head := "── module " + m.Module
-		if m.Predictor != "" && m.Predictor != "self" {
-			head += " · " + m.Predictor
-		}
-		add(s.Subtitle.Render(head + " " + strings.Repeat("─", max(w-ansi.StringWidth(head)-1, 0))))
-		if len(m.Placeholders) > 0 {
-			add(s.Warning.Render(placeholderNote(m.Placeholders)))
-		}
-		if m.Note != "" {
-			add(s.Muted.Render(ansi.Wrap(m.Note, w, " ")))
-		}
-		demo := model.DemoLabels(m.Messages)
-		for i, msg := range m.Messages {
-			add(s.Accent.Render("[" + msg.Role + demo[i] + "]"))
-			for _, para := range strings.Split(msg.Content, "\n") {
-				add(ansi.Wrap(sanitizeTabs(para), w, " -"))
-			}
-		}
-	}
-	return lines
-}
-
-// placeholderNote says which {fields} of a rendered prompt are known only
-// during a run.
-func placeholderNote(names []string) string {
-	marked := make([]string, len(names))
-	for i, n := range names {
-		marked[i] = "{" + n + "}"
-	}
-	return strings.Join(marked, ", ") + ": known only during the run (an earlier module's output or the module's own work)"
-}
-
-func (p *previewScreen) Render(func() string) string {
-	s := p.styles
-	what := p.req.Program
-	if p.module != "" {
-		what += " · module " + p.module
-	}
-	title := s.Title.Render("Render preview "+what) + s.Muted.Render(" · the exact messages, no LM called · esc back")
-	ls := p.lines()
-	h := max(p.height-1, 1)
-	off := min(p.off, max(len(ls)-h, 0))
-	p.off = off
-	body := ls[off:min(off+h, len(ls))]
-	for i := range body {
-		body[i] = " " + body[i]
-	}
-	return layout.Fit(title+"\n"+strings.Join(body, "\n"), p.width, p.height)
 }
