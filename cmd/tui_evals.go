@@ -9,7 +9,7 @@ import (
 	"github.com/signet-dspy/signet/evaluate"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/optimize"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/evaluations"
 )
 
 // tuiEvaluations serves the TUI's evaluations screen through the owner's
@@ -39,7 +39,7 @@ func (e tuiEvaluations) Evaluation(ctx context.Context, id model.ID) (*model.Eva
 // StartEvaluation reads the form's fields as `signet eval` reads its
 // flags, so both accept and refuse the same things; a custom metric's
 // relative path is this process's, as on the command line.
-func (e tuiEvaluations) StartEvaluation(ctx context.Context, r tui.EvaluationRequest) (*model.Evaluation, error) {
+func (e tuiEvaluations) StartEvaluation(ctx context.Context, r evaluations.EvaluationRequest) (*model.Evaluation, error) {
 	req := evaluate.Request{Program: r.Program, Version: r.Version, LM: r.LM, Labels: model.ParseLabels(r.Labels)}
 	var err error
 	if req.Data, err = optimize.ParseDataRef(r.Data); err != nil {

@@ -28,8 +28,6 @@ type (
 	StatsView         = statsView
 	OptRunForm        = optRunForm
 	CompareView       = compareView
-	EvalScreen        = evalScreen
-	EvalForm          = evalForm
 	Palette           = palette
 	HelpView          = helpView
 )
@@ -195,18 +193,3 @@ func (c *compareView) Comparison() *model.Comparison     { return c.cmp }
 
 // OptTick is the Optimizations page's poll tick.
 func OptTick() tea.Msg { return ToPage(PageOptimizations, optTickMsg{}) }
-
-// Evaluations.
-
-func (es *evalScreen) Results() int                    { return len(es.results) }
-func (es *evalScreen) Evals() []*model.Evaluation      { return es.evals }
-func (es *evalScreen) SelectedEval() *model.Evaluation { return es.selected() }
-func (es *evalScreen) InList() bool                    { return es.view == evalList }
-func (es *evalScreen) InResults() bool                 { return es.view == evalResults }
-func (es *evalScreen) Active() bool                    { return es.active() }
-func (es *evalScreen) ProgramName() string             { return es.program.Name }
-func (es *evalScreen) Tick() tea.Msg                   { return evalTickMsg{tick: es.tickGen} }
-
-func (f *evalForm) Value(label string) string { return f.fields.Value(label) }
-func (f *evalForm) SetValue(i int, v string)  { f.fields.Fields[i].Value = v }
-func (f *evalForm) Err() string               { return f.fields.Err }

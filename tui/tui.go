@@ -27,6 +27,7 @@ import (
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/pages/evaluations"
 	"github.com/signet-dspy/signet/tui/runs"
 )
 
@@ -46,7 +47,7 @@ type Deps struct {
 	// prompt iteration.
 	Runner runs.Runner
 	// Evaluations starts and reads evaluations.
-	Evaluations Evaluations
+	Evaluations evaluations.Evaluations
 }
 
 // Options configure the TUI's look and what the status bar shows.
@@ -210,12 +211,12 @@ func (p Page) addr() page.Addr { return page.Addr{Page: int(p)} }
 // evaluations.
 type screens struct {
 	runs  *runs.Screens
-	evals Evaluations
+	evals evaluations.Evaluations
 }
 
 func (s screens) RunForm(p *model.Program) page.Dialog { return s.runs.RunForm(p) }
 func (s screens) Evaluations(p *model.Program) page.Dialog {
-	return newEvalScreen(s.runs, s.evals, p)
+	return evaluations.New(s.runs, s.evals, p)
 }
 
 // Init loads the programs, the first page, the month's cost and starts the

@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/evaluations"
 )
 
 type Evaluations struct {
 	Mu        sync.Mutex
 	List      []*model.Evaluation
 	Results   map[model.ID][]*model.EvalResult
-	Started   []tui.EvaluationRequest
+	Started   []evaluations.EvaluationRequest
 	Cancelled []model.ID
 }
 
@@ -43,7 +43,7 @@ func (f *Evaluations) Evaluation(_ context.Context, id model.ID) (*model.Evaluat
 	return nil, nil, fmt.Errorf("evaluation %s: not found", id)
 }
 
-func (f *Evaluations) StartEvaluation(_ context.Context, req tui.EvaluationRequest) (*model.Evaluation, error) {
+func (f *Evaluations) StartEvaluation(_ context.Context, req evaluations.EvaluationRequest) (*model.Evaluation, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	if req.Data == "nope" {

@@ -1,9 +1,11 @@
-package tui
-
-// Evaluations from the Programs page (issue 14): `E` on a program opens a
-// screen of the program's evaluations, live while they run, with the form
-// that starts one over it; enter shows one's examples, and enter on an
-// example opens its execution's trace.
+// Package evaluations is the view of a program's evaluations (issue 14),
+// opened from the Programs page (E) over it: the list of its evaluations,
+// live while they run, the form that starts one, and one evaluation's
+// examples, each opening its execution's trace. It is a package of its own
+// rather than part of programs: it has its own service (Evaluations) and
+// nothing in it is the Programs page's, so a page of its own can later
+// show it as it is.
+package evaluations
 
 import (
 	"context"
@@ -132,6 +134,11 @@ var resultColumns = []components.Column{
 	{Title: "COST", Width: 8, Align: components.AlignRight},
 	{Title: "OUTPUT (EXPECTED)", Flex: 3, MinWidth: 16},
 	{Title: "EXECUTION", Width: 9},
+}
+
+// New is the view of p's evaluations, its traces opened from screens.
+func New(screens *runs.Screens, svc Evaluations, p *model.Program) page.Dialog {
+	return newEvalScreen(screens, svc, p)
 }
 
 func newEvalScreen(screens *runs.Screens, svc Evaluations, p *model.Program) *evalScreen {

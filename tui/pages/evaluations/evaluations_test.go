@@ -1,18 +1,16 @@
-package tui_test
+package evaluations_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
-	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/pages/evaluations"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
@@ -20,22 +18,15 @@ import (
 // tests deliver the poll's ticks.
 func newEvalModel(t *testing.T, w, h int, f *tuitest.Evaluations) tui.Model {
 	t.Helper()
-	p, err := themes.Get(themes.Dark)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := tui.New(tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets(), Evaluations: f},
-		tui.Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p),
-			Clock: &page.Clock{Now: time.Now, Location: time.UTC}})
-	m = tuitest.Update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
-	return tuitest.Run(t, m, m.Init())
+	return tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets(), Evaluations: f},
+		w, h, tuitest.WithLM("local"))
 }
 
 // evalScreenOf is the evaluations screen on the stack.
-func evalScreenOf(t *testing.T, m tui.Model) *tui.EvalScreen {
+func evalScreenOf(t *testing.T, m tui.Model) *evaluations.Screen {
 	t.Helper()
 	for _, d := range m.Dialogs() {
-		if es, ok := d.(*tui.EvalScreen); ok {
+		if es, ok := d.(*evaluations.Screen); ok {
 			return es
 		}
 	}
@@ -49,7 +40,7 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	f := tuitest.SampleEvaluations()
 	m := tuitest.Send(t, newEvalModel(t, 120, 40, f), tuitest.Key("E"))
 	es := evalScreenOf(t, m)
-	form, ok := tuitest.Top(m).(*tui.EvalForm)
+	form, ok := tuitest.Top(m).(*evaluations.Form)
 	if !ok || es.ProgramName() != "qa" || !tuitest.Typing(m) {
 		t.Fatalf("E opened %T over the evaluations of %s", tuitest.Top(m), es.ProgramName())
 	}
@@ -67,7 +58,7 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	if len(f.Started) != 1 {
 		t.Fatalf("started %v", f.Started)
 	}
-	want := tui.EvaluationRequest{Program: "qa", Version: 3, Data: "caps:validation", Metric: "exact_match", Labels: "answer,q"}
+	want := evaluations.EvaluationRequest{Program: "qa", Version: 3, Data: "caps:validation", Metric: "exact_match", Labels: "answer,q"}
 	if f.Started[0] != want {
 		t.Errorf("request %+v, want %+v", f.Started[0], want)
 	}
@@ -79,7 +70,7 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	}
 	// A refused request keeps the form, with the service's error.
 	m = tuitest.Send(t, m, tuitest.Key("n"))
-	form = tuitest.TopAs[*tui.EvalForm](t, m)
+	form = tuitest.TopAs[*evaluations.Form](t, m)
 	form.SetValue(0, "nope")
 	m = tuitest.Send(t, m, tuitest.Code('s', tea.ModCtrl))
 	if tuitest.Top(m) != form || !strings.Contains(form.Err(), "dataset nope") {
@@ -149,7 +140,7 @@ func TestEvaluationCancelAndPalette(t *testing.T) {
 	f.List[0].N, f.List[0].State = 40, model.Completed
 	f.Mu.Unlock()
 	es := evalScreenOf(t, m)
-	m = toTop(t, m, es.Tick())
+	m = tuitest.Run(t, m, func() tea.Msg { return es.Tick() }) // to whoever has the keyboard: the list
 	if es := evalScreenOf(t, m); es.Evals()[0].State != model.Completed || es.Active() {
 		t.Errorf("after the tick: %+v, active %v", es.Evals()[0], es.Active())
 	}
