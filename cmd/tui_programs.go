@@ -7,14 +7,14 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/examples"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/programs"
 )
 
 // tuiPrograms is the workbench's program repository: the owner's API, also
 // when this process is the owner (it serves the same socket).
 type tuiPrograms struct{ cl *api.Client }
 
-var _ tui.Programs = tuiPrograms{}
+var _ programs.Programs = tuiPrograms{}
 
 func (r tuiPrograms) ListPrograms(ctx context.Context) ([]*model.Program, error) {
 	var ps []*model.Program
@@ -30,12 +30,12 @@ const summaryWorkers = 4
 // ProgramSummaries reads this month's cost of every program in one request
 // and each program's newest execution (one small request each, a few at a
 // time).
-func (r tuiPrograms) ProgramSummaries(ctx context.Context, names []string) (map[string]tui.ProgramSummary, error) {
+func (r tuiPrograms) ProgramSummaries(ctx context.Context, names []string) (map[string]programs.Summary, error) {
 	var cost api.Cost
 	if err := r.cl.Get(ctx, "/v1/cost", &cost); err != nil {
 		return nil, err
 	}
-	out := make(map[string]tui.ProgramSummary, len(names))
+	out := make(map[string]programs.Summary, len(names))
 	for _, row := range cost.Programs {
 		s := out[row.Program]
 		s.MonthRuns += row.Executions

@@ -14,14 +14,10 @@ import (
 )
 
 type (
-	ProgramsPage      = programsPage
 	DatasetsPage      = datasetsPage
 	ExecutionsPage    = executionsPage
 	OptimizationsPage = optimizationsPage
 	WorkersPage       = workersPage
-	ModuleEdit        = moduleEdit
-	TemplateDialog    = templateDialog
-	StatusDialog      = statusDialog
 	ExampleForm       = exampleForm
 	FilePicker        = filePicker
 	ImportForm        = importForm
@@ -56,16 +52,6 @@ func (m Model) CallTop(f func(*page.Env) tea.Cmd) (Model, tea.Cmd) {
 
 func KeyPress(name string) tea.KeyPressMsg { return keyPress(name) }
 
-// ProgramsFilter is the pattern of a filter result for the Programs page.
-func ProgramsFilter(msg tea.Msg) (pattern string, ok bool) {
-	r, _ := msg.(page.Routed)
-	f, ok := r.Msg.(programsFilterMsg)
-	if !ok || r.To != PagePrograms.addr() {
-		return "", false
-	}
-	return f.res.Pattern, true
-}
-
 func (p *palette) Pattern() string { return p.pattern }
 func (p *palette) Len() int        { return p.list.Len() }
 func (p *palette) Titles() []string {
@@ -74,55 +60,6 @@ func (p *palette) Titles() []string {
 		out[i] = a.title
 	}
 	return out
-}
-
-// Programs.
-
-func (p *programsPage) Detail() *model.Program     { return p.detail }
-func (p *programsPage) Module() int                { return p.module }
-func (p *programsPage) DetailOffset() int          { return p.detailOffset }
-func (p *programsPage) DetailLines() int           { return len(p.detailLines(p.width)) }
-func (p *programsPage) DetailBodyHeight() int      { return p.detailBodyHeight() }
-func (p *programsPage) List() *components.List     { return &p.list }
-func (p *programsPage) Selected() *model.Program   { return p.selected() }
-func (p *programsPage) Programs() []*model.Program { return p.programs }
-
-// History is the open version history: its program, its versions (newest
-// first) and whether they have loaded.
-func (p *programsPage) History() (name string, versions []*model.Program, loaded, open bool) {
-	if p.versions == nil {
-		return "", nil, false, false
-	}
-	return p.versions.name, p.versions.versions, p.versions.loaded, true
-}
-
-// DiffVersions are the versions the open diff compares.
-func (p *programsPage) DiffVersions() (from, to int, open bool) {
-	if p.diff == nil {
-		return 0, 0, false
-	}
-	return p.diff.from.Version, p.diff.to.Version, true
-}
-
-func (ed *moduleEdit) Index() int                    { return ed.index }
-func (ed *moduleEdit) Sig() string                   { return ed.sig.Value() }
-func (ed *moduleEdit) Instr() string                 { return ed.instr.Value() }
-func (ed *moduleEdit) SigErr() *model.SignatureError { return ed.sigErr }
-
-var (
-	EditorCommand = progEditorCommand
-	ApplyModule   = progApplyModule
-)
-
-// EditorFile is the path and the $EDITOR round trip's next message when msg
-// says the module's file is written.
-func EditorFile(msg tea.Msg) (path string, done tea.Msg, ok bool) {
-	r, _ := msg.(page.Routed)
-	f, ok := r.Msg.(editorFileMsg)
-	if !ok || f.err != nil || r.To != PagePrograms.addr() {
-		return "", nil, false
-	}
-	return f.path, ToPage(PagePrograms, editorDoneMsg{seq: f.seq, program: f.program, index: f.index, path: f.path}), true
 }
 
 // Datasets.

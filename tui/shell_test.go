@@ -117,32 +117,6 @@ func TestKeyPressFromBindingNames(t *testing.T) {
 	}
 }
 
-func TestMouseClickTabAndRow(t *testing.T) {
-	m := newTestModel(t, 100, 30)
-	// Find the Datasets tab's column from the drawn tab bar.
-	bar := strings.Split(tuitest.Screen(m), "\n")[0]
-	x := strings.Index(bar, "2 Datasets")
-	if x < 0 {
-		t.Fatalf("no Datasets tab in %q", bar)
-	}
-	m = tuitest.Deliver(t, m, (tea.MouseClickMsg{X: x + 2, Y: 0, Button: tea.MouseLeft}))
-	if m.Page() != tui.PageDatasets {
-		t.Fatalf("click on the Datasets tab: page %v", m.Page())
-	}
-	m = tuitest.Send(t, m, tuitest.Key("1"))
-	// Row 3 of the list is body line 3 (line 0 of the body is the header),
-	// screen line 4 (the tab bar is line 0).
-	m = tuitest.Deliver(t, m, (tea.MouseClickMsg{X: 5, Y: 4, Button: tea.MouseLeft}))
-	if got := selectedName(m); got != tuitest.SamplePrograms()[2].Name {
-		t.Fatalf("click on row 3 selected %q", got)
-	}
-	// A second click on the same row opens it.
-	m = tuitest.Deliver(t, m, (tea.MouseClickMsg{X: 5, Y: 4, Button: tea.MouseLeft}))
-	if progs(m).Detail() == nil || progs(m).Detail().Name != tuitest.SamplePrograms()[2].Name {
-		t.Fatal("second click did not open the program")
-	}
-}
-
 func TestMouseWheelScrollsList(t *testing.T) {
 	m := newTestModel(t, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("2"))

@@ -28,13 +28,14 @@ import (
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
 	"github.com/signet-dspy/signet/tui/pages/evaluations"
+	"github.com/signet-dspy/signet/tui/pages/programs"
 	"github.com/signet-dspy/signet/tui/runs"
 )
 
 // Deps are the services the TUI uses, gathered from the pages that declare
 // them; cmd provides the concrete values.
 type Deps struct {
-	Programs Programs
+	Programs programs.Programs
 	Datasets Datasets
 	// Optimizations runs and compares optimizations.
 	Optimizations Optimizations
@@ -118,7 +119,7 @@ type Model struct {
 	// session sums the runs started in this TUI, for the status bar.
 	screens *runs.Screens
 
-	programs      programsPage
+	programs      programs.Page
 	datasets      datasetsPage
 	executions    executionsPage
 	optimizations optimizationsPage
@@ -164,7 +165,7 @@ func New(deps Deps, opts Options) Model {
 		examples = deps.Datasets
 	}
 	m.screens = runs.NewScreens(e.Styles, deps.Runner, examples)
-	m.programs = newProgramsPage(e, deps.Programs, screens{runs: m.screens, evals: deps.Evaluations})
+	m.programs = programs.New(e, deps.Programs, screens{runs: m.screens, evals: deps.Evaluations})
 	m.datasets = newDatasetsPage(e, deps.Datasets, opts.ImportDir, opts.Workspace)
 	m.executions = newExecutionsPage(e, deps.Executions, deps.Events != nil, m.screens)
 	m.optimizations = newOptimizationsPage(e, deps.Optimizations)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/programs"
 )
 
 var errReadOnly = errors.New("tuitest.Programs is read-only")
@@ -59,11 +59,11 @@ func SamplePrograms() []*model.Program {
 	}
 }
 
-func (f Programs) ProgramSummaries(_ context.Context, names []string) (map[string]tui.ProgramSummary, error) {
-	out := map[string]tui.ProgramSummary{}
+func (f Programs) ProgramSummaries(_ context.Context, names []string) (map[string]programs.Summary, error) {
+	out := map[string]programs.Summary{}
 	for i, n := range names {
 		if i%2 == 0 {
-			out[n] = tui.ProgramSummary{LastRun: Now.Add(-time.Duration(i+3) * time.Hour), MonthRuns: 10 * (i + 1), MonthCost: 0.0042 * float64(i+1)}
+			out[n] = programs.Summary{LastRun: Now.Add(-time.Duration(i+3) * time.Hour), MonthRuns: 10 * (i + 1), MonthCost: 0.0042 * float64(i+1)}
 		}
 	}
 	return out, f.Err
@@ -99,7 +99,7 @@ type Repo struct {
 	mu        sync.Mutex
 	versions  map[string][]*model.Program // oldest first
 	clock     time.Time
-	Summaries map[string]tui.ProgramSummary
+	Summaries map[string]programs.Summary
 	Templates []*model.Program
 	Saves     int
 }
@@ -107,7 +107,7 @@ type Repo struct {
 var Epoch = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 
 func NewRepo(ps ...*model.Program) *Repo {
-	r := &Repo{versions: map[string][]*model.Program{}, clock: Epoch, Summaries: map[string]tui.ProgramSummary{}}
+	r := &Repo{versions: map[string][]*model.Program{}, clock: Epoch, Summaries: map[string]programs.Summary{}}
 	for _, p := range ps {
 		c := *p
 		c.Version = 1
@@ -154,10 +154,10 @@ func (r *Repo) ListPrograms(context.Context) ([]*model.Program, error) {
 	return out, nil
 }
 
-func (r *Repo) ProgramSummaries(_ context.Context, names []string) (map[string]tui.ProgramSummary, error) {
+func (r *Repo) ProgramSummaries(_ context.Context, names []string) (map[string]programs.Summary, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[string]tui.ProgramSummary{}
+	out := map[string]programs.Summary{}
 	for _, n := range names {
 		if s, ok := r.Summaries[n]; ok {
 			out[n] = s
@@ -242,8 +242,8 @@ func SampleRepo() *Repo {
 	qa.Modules[0].Demos = []map[string]any{{"question": "Capital of France?", "answer": "Paris"}}
 	qa.Note = "shorter answers"
 	r.Add(&qa)
-	r.Summaries["qa"] = tui.ProgramSummary{LastRun: Now.Add(-3 * time.Hour), LastState: model.Completed, MonthRuns: 12, MonthCost: 0.042}
-	r.Summaries["rag-support"] = tui.ProgramSummary{LastRun: Now.Add(-5 * 24 * time.Hour), MonthRuns: 300, MonthCost: 1.5}
+	r.Summaries["qa"] = programs.Summary{LastRun: Now.Add(-3 * time.Hour), LastState: model.Completed, MonthRuns: 12, MonthCost: 0.042}
+	r.Summaries["rag-support"] = programs.Summary{LastRun: Now.Add(-5 * 24 * time.Hour), MonthRuns: 300, MonthCost: 1.5}
 	r.Templates = []*model.Program{{Name: "facts", Description: "Recall facts, then answer.",
 		Modules: []model.Module{{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}}
 	return r

@@ -1,4 +1,9 @@
-package tui
+// Package programs is the Programs page: the programs listed with their
+// last run and month's cost, a program's detail (its modules), its version
+// history and the diff of two versions, and what it opens over itself: the
+// module editor (in place, or in $EDITOR), new program from a template,
+// status, delete, and a program's run form and evaluations (Screens).
+package programs
 
 import (
 	"context"
@@ -27,7 +32,7 @@ type Programs interface {
 	ListPrograms(ctx context.Context) ([]*model.Program, error)
 	// ProgramSummaries gives the last run and this month's cost of the
 	// named programs; a program without runs may be missing from the map.
-	ProgramSummaries(ctx context.Context, names []string) (map[string]ProgramSummary, error)
+	ProgramSummaries(ctx context.Context, names []string) (map[string]Summary, error)
 	// ProgramVersions is every version of a program, oldest first.
 	ProgramVersions(ctx context.Context, name string) ([]*model.Program, error)
 	// SaveProgram stores p as the next version of an existing program.
@@ -42,36 +47,33 @@ type Programs interface {
 	ProgramTemplates(ctx context.Context) ([]*model.Program, error)
 }
 
-// ProgramSummary is what the Programs list shows of a program's runs.
-type ProgramSummary struct {
+// Summary is what the Programs list shows of a program's runs.
+type Summary struct {
 	LastRun   time.Time // when its newest execution was created; zero: never run
 	LastState model.RunState
 	MonthRuns int
 	MonthCost float64
 }
 
-// programScreens opens what a program's actions lead to, over the page:
-// its run form (r) and its evaluations (E).
-type programScreens interface {
+// Screens opens what a program's actions lead to, over the page: its run
+// form (r) and its evaluations (E).
+type Screens interface {
 	RunForm(p *model.Program) page.Dialog
 	Evaluations(p *model.Program) page.Dialog
 }
 
-// programsPage is the Programs page: a filterable list of programs, a
-// detail view of one program's modules, the version history with its diff,
-// and the dialogs it pushes (new from a template, status, delete, the
-// module editor). Views stack: list → detail, and list or detail →
-// versions → diff; esc goes back one.
-type programsPage struct {
+// Page is the Programs page. Views stack: list → detail, and list or
+// detail → versions → diff; esc goes back one.
+type Page struct {
 	styles  *themes.Styles
 	keys    keys.Map
 	clock   page.Clock
 	repo    Programs
-	screens programScreens
+	screens Screens
 	list    components.List
 
 	programs  []*model.Program
-	summaries map[string]ProgramSummary
+	summaries map[string]Summary
 	loaded    bool
 	err       error
 
@@ -102,12 +104,13 @@ var programColumns = []components.Column{
 	{Title: "DESCRIPTION", Flex: 3, MinWidth: 10},
 }
 
-func newProgramsPage(e *page.Env, repo Programs, screens programScreens) programsPage {
-	return programsPage{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, screens: screens,
+// New is the page over repo; screens opens a program's run form and evaluations.
+func New(e *page.Env, repo Programs, screens Screens) Page {
+	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, screens: screens,
 		list: components.NewList(programColumns, 0, components.ThemeStyles(e.Styles))}
 }
 
-func (p *programsPage) SetSize(w, h int) {
+func (p *Page) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
 	if p.versions != nil {
@@ -115,7 +118,7 @@ func (p *programsPage) SetSize(w, h int) {
 	}
 }
 
-func (p *programsPage) listHeight() int {
+func (p *Page) listHeight() int {
 	if p.ShowFilterLine() {
 		return max(p.height-1, 1)
 	}
@@ -123,7 +126,7 @@ func (p *programsPage) listHeight() int {
 }
 
 // Typing reports whether the filter prompt has the keyboard.
-func (p *programsPage) Typing() bool {
+func (p *Page) Typing() bool {
 	if p.detail != nil || p.versions != nil {
 		return false
 	}
@@ -132,7 +135,7 @@ func (p *programsPage) Typing() bool {
 
 // Count is the programs listed, for the status bar: "4", "1/4" while a
 // filter is applied, "…" while loading.
-func (p *programsPage) Count() string {
+func (p *Page) Count() string {
 	switch {
 	case p.err != nil:
 		return "error"
@@ -151,13 +154,13 @@ func progStatusText(st model.ProgramStatus) string {
 	return string(st)
 }
 
-func (p *programsPage) setPrograms(ps []*model.Program) {
+func (p *Page) setPrograms(ps []*model.Program) {
 	p.programs = ps
 	p.refreshRows()
 }
 
 // refreshRows rebuilds the list's rows (programs or summaries changed).
-func (p *programsPage) refreshRows() {
+func (p *Page) refreshRows() {
 	sel := ""
 	if pr := p.selected(); pr != nil {
 		sel = pr.Name
@@ -220,7 +223,7 @@ type (
 	}
 	// programSummariesMsg carries the runs and costs of the listed programs.
 	programSummariesMsg struct {
-		summaries map[string]ProgramSummary
+		summaries map[string]Summary
 		err       error
 	}
 	// programsFilterMsg carries a filter result for the programs list.
@@ -235,7 +238,7 @@ type (
 )
 
 // Load lists the programs: what Init runs for this page.
-func (p *programsPage) Load(e *page.Env) tea.Cmd {
+func (p *Page) Load(e *page.Env) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	return e.Cmd(func() tea.Msg {
 		if repo == nil {
@@ -248,7 +251,7 @@ func (p *programsPage) Load(e *page.Env) tea.Cmd {
 
 // loadSummaries reads the runs and costs of the programs listed; it
 // follows each load, so a slow cost query never holds the list back.
-func (p *programsPage) loadSummaries(e *page.Env) tea.Cmd {
+func (p *Page) loadSummaries(e *page.Env) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	if repo == nil || len(p.programs) == 0 {
 		return nil
@@ -265,27 +268,27 @@ func (p *programsPage) loadSummaries(e *page.Env) tea.Cmd {
 
 // Enter refreshes the list each time the page comes back on screen (Init
 // loads it the first time).
-func (p *programsPage) Enter(e *page.Env) tea.Cmd {
+func (p *Page) Enter(e *page.Env) tea.Cmd {
 	if !p.loaded {
 		return nil
 	}
 	return p.Load(e)
 }
 
-func (p *programsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case programsLoadedMsg:
 		return p.applyLoaded(e, msg)
 	case programSummariesMsg:
 		if msg.err != nil {
 			// The list stays useful without them; say why the columns are empty.
-			p.summaries = map[string]ProgramSummary{}
+			p.summaries = map[string]Summary{}
 			p.refreshRows()
 			return page.NoticeErr(fmt.Errorf("program runs and costs: %w", msg.err))
 		}
 		p.summaries = msg.summaries
 		if p.summaries == nil {
-			p.summaries = map[string]ProgramSummary{}
+			p.summaries = map[string]Summary{}
 		}
 		p.refreshRows()
 		if p.Pattern != "" {
@@ -316,7 +319,7 @@ func (p *programsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (p *programsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	switch {
 	case p.diff != nil:
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
@@ -344,7 +347,7 @@ func (p *programsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 }
 
 // Bindings are the keys of the view on screen, for the help and the palette.
-func (p *programsPage) Bindings() []key.Binding {
+func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	back := km.Back
 	switch {
@@ -373,7 +376,7 @@ func (p *programsPage) Bindings() []key.Binding {
 // applyLoaded applies the result of loading programs: it keeps the open
 // views on the fresh versions, re-runs the filter when a pattern is set and
 // then loads the summaries.
-func (p *programsPage) applyLoaded(e *page.Env, msg programsLoadedMsg) tea.Cmd {
+func (p *Page) applyLoaded(e *page.Env, msg programsLoadedMsg) tea.Cmd {
 	p.loaded, p.err = true, msg.err
 	if msg.err != nil {
 		return nil
@@ -386,7 +389,7 @@ func (p *programsPage) applyLoaded(e *page.Env, msg programsLoadedMsg) tea.Cmd {
 }
 
 // reselect puts the cursor back on the program called name, if listed.
-func (p *programsPage) reselect(name string) {
+func (p *Page) reselect(name string) {
 	if name == "" {
 		return
 	}
@@ -400,14 +403,14 @@ func (p *programsPage) reselect(name string) {
 
 // filterCmd issues a filter request for the current pattern and returns the
 // command that runs it off the Update loop.
-func (p *programsPage) filterCmd(e *page.Env) tea.Cmd {
+func (p *Page) filterCmd(e *page.Env) tea.Cmd {
 	req := p.list.FilterRequest(p.Pattern)
 	ctx := e.Ctx
 	return e.Cmd(func() tea.Msg { return programsFilterMsg{res: components.Filter(ctx, req)} })
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *programsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
+func (p *Page) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
 	if ev.Relayout() {
 		p.list.SetHeight(p.listHeight())
 	}
@@ -418,7 +421,7 @@ func (p *programsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.Cm
 }
 
 // Key handles a key on the page.
-func (p *programsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
 	switch {
 	case p.diff != nil:
@@ -464,7 +467,7 @@ func (p *programsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // current is the program the keys act on: the one open, else the selected one.
-func (p *programsPage) current() *model.Program {
+func (p *Page) current() *model.Program {
 	if p.detail != nil {
 		return p.detail
 	}
@@ -472,20 +475,20 @@ func (p *programsPage) current() *model.Program {
 }
 
 // open pushes the view of pr that screen makes.
-func (p *programsPage) open(e *page.Env, pr *model.Program, screen func(*model.Program) page.Dialog) tea.Cmd {
+func (p *Page) open(e *page.Env, pr *model.Program, screen func(*model.Program) page.Dialog) tea.Cmd {
 	if pr != nil && p.screens != nil {
 		e.Push(screen(pr))
 	}
 	return nil
 }
 
-func (p *programsPage) openDetail(pr *model.Program) {
+func (p *Page) openDetail(pr *model.Program) {
 	p.detail, p.detailOffset, p.module = pr, 0, 0
 }
 
 // detailKey handles a key in the detail view: j/k select a module (and
 // scroll to it), the page keys scroll.
-func (p *programsPage) detailKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) detailKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
 	switch {
 	case key.Matches(msg, km.Back):
@@ -524,7 +527,7 @@ func (p *programsPage) detailKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 
 // selectModule selects module i of the detail and scrolls so that its
 // heading is on screen.
-func (p *programsPage) selectModule(i int) {
+func (p *Page) selectModule(i int) {
 	if p.detail == nil || len(p.detail.Modules) == 0 {
 		return
 	}
@@ -550,13 +553,13 @@ func (p *programsPage) selectModule(i int) {
 	p.scrollDetail(0)
 }
 
-func (p *programsPage) scrollDetail(delta int) {
+func (p *Page) scrollDetail(delta int) {
 	maxOff := max(len(p.detailLines(p.width))-p.detailBodyHeight(), 0)
 	p.detailOffset = min(max(p.detailOffset+delta, 0), maxOff)
 }
 
 // selected is the program under the cursor.
-func (p *programsPage) selected() *model.Program {
+func (p *Page) selected() *model.Program {
 	if row, ok := p.list.Selected(); ok && row < len(p.programs) {
 		return p.programs[row]
 	}
@@ -564,7 +567,7 @@ func (p *programsPage) selected() *model.Program {
 }
 
 // Render draws the page in exactly p.width x p.height.
-func (p *programsPage) Render() string {
+func (p *Page) Render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
@@ -588,7 +591,7 @@ func (p *programsPage) Render() string {
 }
 
 // Restyle picks up a theme switched in place.
-func (p *programsPage) Restyle() {
+func (p *Page) Restyle() {
 	p.list.SetStyles(components.ThemeStyles(p.styles))
 	if p.versions != nil {
 		p.versions.list.SetStyles(components.ThemeStyles(p.styles))

@@ -1,4 +1,4 @@
-package tui_test
+package programs_test
 
 import (
 	"context"
@@ -17,11 +17,12 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/pages/programs"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
 // repoModel is the workbench over repo at w x h, programs loaded.
-func repoModel(t *testing.T, repo tui.Programs, w, h int) tui.Model {
+func repoModel(t *testing.T, repo programs.Programs, w, h int) tui.Model {
 	t.Helper()
 	return tuitest.New(t, tui.Deps{Programs: repo, Datasets: tuitest.SampleDatasets()}, w, h)
 }
@@ -91,7 +92,7 @@ func TestProgramsDetailSelectsModules(t *testing.T) {
 	}
 	m = tuitest.Send(t, m, tuitest.Key("j")) // stays on the last
 	m = tuitest.Send(t, m, tuitest.Key("i"))
-	if ed, ok := tuitest.Top(m).(*tui.ModuleEdit); !ok || ed.Index() != 2 || ed.Sig() != "reply, passages: list[str] -> grounded: bool" {
+	if ed, ok := tuitest.Top(m).(*programs.ModuleEdit); !ok || ed.Index() != 2 || ed.Sig() != "reply, passages: list[str] -> grounded: bool" {
 		t.Fatal("i did not edit the selected module")
 	}
 }
@@ -100,7 +101,7 @@ func TestProgramsEditInPlaceSaves(t *testing.T) {
 	repo := tuitest.SampleRepo()
 	m := openProgram(t, repoModel(t, repo, 80, 24), "summarize")
 	m = tuitest.Send(t, m, tuitest.Key("i"))
-	if !tuitest.Typing(m) || !tuitest.IsTop[*tui.ModuleEdit](m) {
+	if !tuitest.Typing(m) || !tuitest.IsTop[*programs.ModuleEdit](m) {
 		t.Fatal("the editor does not have the keyboard")
 	}
 	// tab to the instructions; the cursor starts at their beginning.
@@ -135,7 +136,7 @@ func TestProgramsEditSignatureErrorAtColumn(t *testing.T) {
 	for range len("answer") {
 		m = tuitest.Send(t, m, tuitest.Code(tea.KeyBackspace, 0))
 	}
-	e := tuitest.TopAs[*tui.ModuleEdit](t, m)
+	e := tuitest.TopAs[*programs.ModuleEdit](t, m)
 	if got := e.Sig(); got != "question -> " {
 		t.Fatalf("signature %q", got)
 	}
@@ -169,7 +170,7 @@ func TestProgramsEditSignatureErrorAtColumn(t *testing.T) {
 	}
 	// ctrl+s refuses to save.
 	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
-	if !tuitest.IsTop[*tui.ModuleEdit](m) || repo.Saves != 0 {
+	if !tuitest.IsTop[*programs.ModuleEdit](m) || repo.Saves != 0 {
 		t.Fatalf("a bad signature was saved (saves %d)", repo.Saves)
 	}
 	// Fixing it clears the error.
@@ -188,7 +189,7 @@ func TestProgramsEditEscAsksBeforeDiscarding(t *testing.T) {
 		t.Fatal("esc on an unchanged edit did not close it")
 	}
 	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "x")
-	ed := tuitest.TopAs[*tui.ModuleEdit](t, m)
+	ed := tuitest.TopAs[*programs.ModuleEdit](t, m)
 	m = tuitest.Send(t, m, tuitest.Esc())
 	if !tuitest.IsTop[*dialog.Confirm](m) || len(m.Dialogs()) != 2 || !strings.Contains(tuitest.Screen(m), "Discard your changes?") {
 		t.Fatalf("esc with changes did not ask:\n%s", tuitest.Screen(m))
@@ -311,7 +312,7 @@ func TestProgramsCreateFromTemplate(t *testing.T) {
 	repo := tuitest.SampleRepo()
 	m := repoModel(t, repo, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("n"))
-	if !tuitest.IsTop[*tui.TemplateDialog](m) {
+	if !tuitest.IsTop[*programs.TemplateDialog](m) {
 		t.Fatal("n did not open the template chooser")
 	}
 	if s := tuitest.Screen(m); !strings.Contains(s, "ChainOfThought") || !strings.Contains(s, "Example · facts") {
@@ -323,7 +324,7 @@ func TestProgramsCreateFromTemplate(t *testing.T) {
 		t.Errorf("an existing name is not flagged:\n%s", tuitest.Screen(m))
 	}
 	m = tuitest.Send(t, m, tuitest.Enter())
-	if repo.Head("qa").Version != 2 || !tuitest.IsTop[*tui.TemplateDialog](m) {
+	if repo.Head("qa").Version != 2 || !tuitest.IsTop[*programs.TemplateDialog](m) {
 		t.Fatal("enter with an existing name went ahead")
 	}
 	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Code(tea.KeyBackspace, 0)), tuitest.Code(tea.KeyBackspace, 0))
@@ -374,12 +375,8 @@ func TestProgramsBindingsPerView(t *testing.T) {
 	check("delete", "y", "n/esc")
 	// The palette offers the view's own keys.
 	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key(":"))
-	found := false
-	for _, title := range tuitest.TopAs[*tui.Palette](t, m).Titles() {
-		found = found || strings.Contains(title, "edit module in $EDITOR")
-	}
-	if !found {
-		t.Error("the palette lacks the detail view's $EDITOR action")
+	if !strings.Contains(tuitest.Screen(m), "Programs: edit module in $EDITOR") {
+		t.Errorf("the palette lacks the detail view's $EDITOR action:\n%s", tuitest.Screen(m))
 	}
 }
 
@@ -396,17 +393,17 @@ func writeScript(t *testing.T, body string) string {
 func TestProgramsEditorCommand(t *testing.T) {
 	t.Setenv("VISUAL", "")
 	t.Setenv("EDITOR", "my-editor --wait")
-	c := tui.EditorCommand("/tmp/it's here.yaml")
+	c := programs.EditorCommand("/tmp/it's here.yaml")
 	if want := []string{"sh", "-c", `my-editor --wait "$1"`, "editor", "/tmp/it's here.yaml"}; !slices.Equal(c.Args, want) {
 		t.Errorf("args %q, want %q", c.Args, want)
 	}
 	t.Setenv("VISUAL", "vis")
-	if c := tui.EditorCommand("f"); c.Args[2] != `vis "$1"` {
+	if c := programs.EditorCommand("f"); c.Args[2] != `vis "$1"` {
 		t.Errorf("VISUAL is not preferred: %q", c.Args)
 	}
 	t.Setenv("VISUAL", "")
 	t.Setenv("EDITOR", "")
-	if c := tui.EditorCommand("f"); c.Args[2] != `vi "$1"` {
+	if c := programs.EditorCommand("f"); c.Args[2] != `vi "$1"` {
 		t.Errorf("no editor set: %q", c.Args)
 	}
 }
@@ -423,7 +420,7 @@ func editWithScript(t *testing.T, m tui.Model, name string, script string) tui.M
 	nm, cmd := m.Update(tuitest.Key("e"))
 	m = nm.(tui.Model)
 	written := cmd()
-	path, done, ok := tui.EditorFile(written)
+	path, done, ok := programs.EditorFile(written)
 	if !ok {
 		t.Fatalf("e: %#v", written)
 	}
@@ -436,7 +433,7 @@ func editWithScript(t *testing.T, m tui.Model, name string, script string) tui.M
 	if cmd == nil {
 		t.Fatal("no exec command for the editor")
 	}
-	if err := tui.EditorCommand(path).Run(); err != nil {
+	if err := programs.EditorCommand(path).Run(); err != nil {
 		t.Fatal(err)
 	}
 	return tuitest.Run(t, m, func() tea.Msg { return done })
@@ -470,7 +467,7 @@ func TestProgramsEditorBadSignatureOpensEditor(t *testing.T) {
 	repo := tuitest.SampleRepo()
 	m := editWithScript(t, repoModel(t, repo, 80, 24), "qa",
 		`sed -i 's/^signature: .*/signature: "question -> "/; s/^instructions: .*/instructions: Kept text./' "$1"`+"\n")
-	e, _ := tuitest.Top(m).(*tui.ModuleEdit)
+	e, _ := tuitest.Top(m).(*programs.ModuleEdit)
 	if repo.Saves != 0 || e == nil {
 		t.Fatalf("saves %d, editor open %v", repo.Saves, e != nil)
 	}
@@ -499,20 +496,20 @@ func TestProgramsEditorBadYAMLKeepsFile(t *testing.T) {
 func TestProgramsApplyModule(t *testing.T) {
 	pr := tuitest.SamplePrograms()[1] // rag-support
 	m := pr.Modules[1]
-	q, err := tui.ApplyModule(pr, 1, m, "question, passages: list[str] -> reply, tone", "New.")
+	q, err := programs.ApplyModule(pr, 1, m, "question, passages: list[str] -> reply, tone", "New.")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if q.Modules[1].Instructions != "New." || pr.Modules[1].Instructions == "New." {
 		t.Error("the edit went into the original program, or not into the copy")
 	}
-	_, err = tui.ApplyModule(pr, 1, m, "question, passages: list[str] -> ", "")
+	_, err = programs.ApplyModule(pr, 1, m, "question, passages: list[str] -> ", "")
 	var se *model.SignatureError
 	if !errors.As(err, &se) {
 		t.Errorf("bad signature: %v", err)
 	}
 	m.Fields = map[string]string{"gone": "x"}
-	_, err = tui.ApplyModule(pr, 1, m, m.Signature, "")
+	_, err = programs.ApplyModule(pr, 1, m, m.Signature, "")
 	var fe *model.FieldError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Field, "fields.gone") {
 		t.Errorf("a description of a missing field: %v", err)

@@ -1,4 +1,4 @@
-package tui
+package programs
 
 import (
 	"context"
@@ -53,13 +53,13 @@ func writeProgram(e *page.Env, repo Programs, kind writeKind, name string, write
 	})
 }
 
-func (p *programsPage) write(e *page.Env, kind writeKind, name string, write func(context.Context, Programs) (*model.Program, error)) tea.Cmd {
+func (p *Page) write(e *page.Env, kind writeKind, name string, write func(context.Context, Programs) (*model.Program, error)) tea.Cmd {
 	return writeProgram(e, p.repo, kind, name, write)
 }
 
 // applyWritten applies a write: the fresh list, the views moved onto the
 // new version (or closed, for a delete), and a notice.
-func (p *programsPage) applyWritten(e *page.Env, msg programWrittenMsg) tea.Cmd {
+func (p *Page) applyWritten(e *page.Env, msg programWrittenMsg) tea.Cmd {
 	if msg.err != nil {
 		return page.NoticeErr(msg.err)
 	}
@@ -108,7 +108,7 @@ func (p *programsPage) applyWritten(e *page.Env, msg programWrittenMsg) tea.Cmd 
 }
 
 // reloadVersions reloads the open history, keeping the view.
-func (p *programsPage) reloadVersions(e *page.Env) tea.Cmd {
+func (p *Page) reloadVersions(e *page.Env) tea.Cmd {
 	p.seq++
 	p.versions.seq = p.seq
 	return p.loadVersions(e, p.versions.name)

@@ -1,4 +1,4 @@
-package tui
+package programs
 
 import (
 	"bytes"
@@ -52,7 +52,7 @@ type editorParsedMsg struct {
 }
 
 // startEditor writes module index of pr to a temporary file, in a command.
-func (p *programsPage) startEditor(e *page.Env, pr *model.Program, index int) tea.Cmd {
+func (p *Page) startEditor(e *page.Env, pr *model.Program, index int) tea.Cmd {
 	p.seq++
 	seq := p.seq
 	return e.Cmd(func() tea.Msg {
@@ -61,7 +61,7 @@ func (p *programsPage) startEditor(e *page.Env, pr *model.Program, index int) te
 	})
 }
 
-func (p *programsPage) applyEditorFile(e *page.Env, msg editorFileMsg) tea.Cmd {
+func (p *Page) applyEditorFile(e *page.Env, msg editorFileMsg) tea.Cmd {
 	if msg.seq != p.seq {
 		progRemoveFile(msg.path)
 		return nil
@@ -76,7 +76,7 @@ func (p *programsPage) applyEditorFile(e *page.Env, msg editorFileMsg) tea.Cmd {
 	})
 }
 
-func (p *programsPage) applyEditorDone(e *page.Env, msg editorDoneMsg) tea.Cmd {
+func (p *Page) applyEditorDone(e *page.Env, msg editorDoneMsg) tea.Cmd {
 	if msg.err != nil {
 		return page.NoticeErr(fmt.Errorf("editor: %w (the module is in %s)", msg.err, msg.path))
 	}
@@ -86,7 +86,7 @@ func (p *programsPage) applyEditorDone(e *page.Env, msg editorDoneMsg) tea.Cmd {
 	})
 }
 
-func (p *programsPage) applyEditorParsed(e *page.Env, msg editorParsedMsg) tea.Cmd {
+func (p *Page) applyEditorParsed(e *page.Env, msg editorParsedMsg) tea.Cmd {
 	pr := msg.program
 	switch {
 	case msg.err != nil:

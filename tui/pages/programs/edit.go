@@ -1,4 +1,4 @@
-package tui
+package programs
 
 import (
 	"context"

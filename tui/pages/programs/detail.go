@@ -1,4 +1,4 @@
-package tui
+package programs
 
 import (
 	"fmt"
@@ -14,10 +14,10 @@ import (
 
 // detailBodyHeight is the number of content lines the detail pane shows
 // (the page minus its title line and border).
-func (p *programsPage) detailBodyHeight() int { return max(p.height-3, 1) }
+func (p *Page) detailBodyHeight() int { return max(p.height-3, 1) }
 
 // detailLines lays out the open program for a page width.
-func (p *programsPage) detailLines(width int) []string {
+func (p *Page) detailLines(width int) []string {
 	lines, _ := p.detailLayout(width)
 	return lines
 }
@@ -25,7 +25,7 @@ func (p *programsPage) detailLines(width int) []string {
 // detailLayout lays out the open program: its description, the module
 // pipeline, then each module (signature, instructions, field descriptions,
 // demos). starts[i] is the line of module i's heading.
-func (p *programsPage) detailLayout(width int) (lines []string, starts []int) {
+func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 	s := p.styles
 	pr := p.detail
 	inner := max(width-4, 10) // border and one space of padding each side
@@ -141,7 +141,7 @@ func (p *programsPage) detailLayout(width int) (lines []string, starts []int) {
 
 // detailFields lists a module's fields in signature order with their
 // descriptions.
-func (p *programsPage) detailFields(mod model.Module, labelled func(string, string, func(...string) string)) {
+func (p *Page) detailFields(mod model.Module, labelled func(string, string, func(...string) string)) {
 	s := p.styles
 	var names []string
 	if sig, err := model.ParseSignature(mod.Signature); err == nil {
@@ -233,7 +233,7 @@ func progWrapJoin(prefix string, items []string, sep string, width int) string {
 	return b.String()
 }
 
-func (p *programsPage) renderDetail() string {
+func (p *Page) renderDetail() string {
 	s := p.styles
 	pr := p.detail
 	mods := fmt.Sprintf("%d modules", len(pr.Modules))

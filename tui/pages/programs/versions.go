@@ -1,4 +1,4 @@
-package tui
+package programs
 
 import (
 	"fmt"
@@ -58,10 +58,10 @@ type programVersionsMsg struct {
 	err      error
 }
 
-func (p *programsPage) versionsListHeight() int { return max(p.height-1, 1) }
+func (p *Page) versionsListHeight() int { return max(p.height-1, 1) }
 
 // openVersions opens the history of program name and loads it.
-func (p *programsPage) openVersions(e *page.Env, name string) tea.Cmd {
+func (p *Page) openVersions(e *page.Env, name string) tea.Cmd {
 	p.seq++
 	p.versions = &versionsView{name: name, seq: p.seq, list: components.NewList(versionColumns, 1, components.ThemeStyles(p.styles))}
 	p.versions.list.SetHeight(p.versionsListHeight())
@@ -70,7 +70,7 @@ func (p *programsPage) openVersions(e *page.Env, name string) tea.Cmd {
 }
 
 // loadVersions reads program name's history, for the history opened at p.seq.
-func (p *programsPage) loadVersions(e *page.Env, name string) tea.Cmd {
+func (p *Page) loadVersions(e *page.Env, name string) tea.Cmd {
 	repo, ctx, seq := p.repo, e.Ctx, p.seq
 	return e.Cmd(func() tea.Msg {
 		vs, err := repo.ProgramVersions(ctx, name)
@@ -78,7 +78,7 @@ func (p *programsPage) loadVersions(e *page.Env, name string) tea.Cmd {
 	})
 }
 
-func (p *programsPage) applyVersions(msg programVersionsMsg) {
+func (p *Page) applyVersions(msg programVersionsMsg) {
 	v := p.versions
 	if v == nil || v.seq != msg.seq {
 		return // the history was closed or reopened since
@@ -132,7 +132,7 @@ func (v *versionsView) byNumber(n int) *model.Program {
 }
 
 // versionsKey handles a key in the history.
-func (p *programsPage) versionsKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) versionsKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	v, km := p.versions, p.keys
 	switch {
 	case key.Matches(msg, km.Back):
@@ -173,17 +173,17 @@ func (p *programsPage) versionsKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (p *programsPage) openDiff(from, to *model.Program) {
+func (p *Page) openDiff(from, to *model.Program) {
 	if from == nil || to == nil {
 		return
 	}
 	p.diff = &diffView{name: from.Name, from: from, to: to, changes: model.DiffPrograms(from, to)}
 }
 
-func (p *programsPage) diffBodyHeight() int { return max(p.height-3, 1) }
+func (p *Page) diffBodyHeight() int { return max(p.height-3, 1) }
 
 // diffKey handles a key in the diff.
-func (p *programsPage) diffKey(msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) diffKey(msg tea.KeyPressMsg) tea.Cmd {
 	d, km, h := p.diff, p.keys, p.diffBodyHeight()
 	switch {
 	case key.Matches(msg, km.Back):
@@ -210,7 +210,7 @@ func (d *diffView) scroll(delta, h int) {
 
 // layout lays the changes out for an inner width: the field's path, then
 // the old value (-) and the new one (+), each wrapped.
-func (p *programsPage) diffLines(width int) []string {
+func (p *Page) diffLines(width int) []string {
 	d, s := p.diff, p.styles
 	if d.lines != nil && d.width == width {
 		return d.lines
@@ -244,7 +244,7 @@ func (p *programsPage) diffLines(width int) []string {
 	return lines
 }
 
-func (p *programsPage) renderDiff() string {
+func (p *Page) renderDiff() string {
 	d, s := p.diff, p.styles
 	lines := p.diffLines(p.width)
 	n := len(d.changes)
@@ -262,7 +262,7 @@ func (p *programsPage) renderDiff() string {
 	return layout.Fit(title, p.width, 1) + "\n" + layout.Box(strings.Join(lines[d.offset:end], "\n"), p.width, h+2, s)
 }
 
-func (p *programsPage) renderVersions() string {
+func (p *Page) renderVersions() string {
 	v, s := p.versions, p.styles
 	title := s.Title.Render(v.name) + s.Muted.Render("  history")
 	switch {
