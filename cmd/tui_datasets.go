@@ -14,7 +14,7 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
 )
 
 // The example writes and the file import of the TUI's Datasets page, for
@@ -46,7 +46,7 @@ func (s storeDatasets) DeleteExample(ctx context.Context, dataset string, id mod
 
 // ImportFile is `signet dataset import` run in this process: the same
 // checks, all or nothing, errors naming file:line.
-func (s storeDatasets) ImportFile(ctx context.Context, req tui.ImportRequest) (*model.Dataset, error) {
+func (s storeDatasets) ImportFile(ctx context.Context, req datasets.ImportRequest) (*model.Dataset, error) {
 	split, err := importSplit(req.Split)
 	if err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (r remotePrograms) DeleteExample(ctx context.Context, dataset string, id mo
 // ImportFile forwards `signet dataset import` to the owner (POST /v1/cli),
 // which runs it exactly as if typed in a client; its error output becomes
 // the error.
-func (r remotePrograms) ImportFile(ctx context.Context, req tui.ImportRequest) (*model.Dataset, error) {
+func (r remotePrograms) ImportFile(ctx context.Context, req datasets.ImportRequest) (*model.Dataset, error) {
 	st, err := r.cl.Status(ctx)
 	if err != nil {
 		return nil, err

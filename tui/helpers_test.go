@@ -16,7 +16,6 @@ func newTestModel(t testing.TB, w, h int) tui.Model {
 	return tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets()}, w, h)
 }
 
-func dsets(m tui.Model) *tui.DatasetsPage { return m.PageView(tui.PageDatasets).(*tui.DatasetsPage) }
 func execs(m tui.Model) *tui.ExecutionsPage {
 	return m.PageView(tui.PageExecutions).(*tui.ExecutionsPage)
 }

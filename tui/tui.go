@@ -27,6 +27,7 @@ import (
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
 	"github.com/signet-dspy/signet/tui/pages/evaluations"
 	"github.com/signet-dspy/signet/tui/pages/programs"
 	"github.com/signet-dspy/signet/tui/runs"
@@ -36,7 +37,7 @@ import (
 // them; cmd provides the concrete values.
 type Deps struct {
 	Programs programs.Programs
-	Datasets Datasets
+	Datasets datasets.Datasets
 	// Optimizations runs and compares optimizations.
 	Optimizations Optimizations
 	// Executions, Events and Pool feed the Executions and Workers pages and
@@ -120,7 +121,7 @@ type Model struct {
 	screens *runs.Screens
 
 	programs      programs.Page
-	datasets      datasetsPage
+	datasets      datasets.Page
 	executions    executionsPage
 	optimizations optimizationsPage
 	workers       workersPage
@@ -166,7 +167,7 @@ func New(deps Deps, opts Options) Model {
 	}
 	m.screens = runs.NewScreens(e.Styles, deps.Runner, examples)
 	m.programs = programs.New(e, deps.Programs, screens{runs: m.screens, evals: deps.Evaluations})
-	m.datasets = newDatasetsPage(e, deps.Datasets, opts.ImportDir, opts.Workspace)
+	m.datasets = datasets.New(e, deps.Datasets, opts.ImportDir, opts.Workspace)
 	m.executions = newExecutionsPage(e, deps.Executions, deps.Events != nil, m.screens)
 	m.optimizations = newOptimizationsPage(e, deps.Optimizations)
 	m.workers = newWorkersPage(e, deps.Pool, deps.Events != nil)

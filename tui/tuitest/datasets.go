@@ -14,7 +14,7 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
 )
 
 // Datasets serves datasets whose examples are either generated on
@@ -31,7 +31,7 @@ type Datasets struct {
 	mu      sync.Mutex
 	calls   []string // "name@cursor" of each ListExamples
 	nextID  uint64
-	Imports []tui.ImportRequest
+	Imports []datasets.ImportRequest
 }
 
 // ExampleID is a deterministic example ID.
@@ -158,7 +158,7 @@ func (f *Datasets) DeleteExample(_ context.Context, dataset string, id model.ID)
 
 // ImportFile reads the file with model/datafile, as the real import does,
 // so a bad file fails with its file:line.
-func (f *Datasets) ImportFile(ctx context.Context, req tui.ImportRequest) (*model.Dataset, error) {
+func (f *Datasets) ImportFile(ctx context.Context, req datasets.ImportRequest) (*model.Dataset, error) {
 	format, err := datafile.DetectFormat(req.Path)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package tui_test
+package datasets_test
 
 import (
 	"encoding/json"
@@ -8,17 +8,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/dialog"
-	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
@@ -46,16 +44,8 @@ func clearField(t *testing.T, m tui.Model) tui.Model {
 // picker starting in importDir.
 func datasetsModel(t *testing.T, fake *tuitest.Datasets, w, h int, importDir string) tui.Model {
 	t.Helper()
-	p, err := themes.Get(themes.Dark)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := tui.New(tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: fake}, tui.Options{
-		Workspace: "/home/ada/signet-workspace", LMProfile: "local-smollm2", Styles: themes.New(p), ImportDir: importDir,
-		Clock: &page.Clock{Now: time.Now, Location: time.UTC}, // no timers: nothing waits
-	})
-	m = tuitest.Update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
-	return tuitest.Run(t, m, m.Init())
+	return tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: fake}, w, h,
+		tuitest.WithImportDir(importDir))
 }
 
 // openQA opens the qa dataset's examples.
@@ -81,7 +71,7 @@ func TestExampleViewEditSave(t *testing.T) {
 		}
 	}
 	m = tuitest.Send(t, m, tuitest.Key("i"))
-	if !tuitest.IsTop[*tui.ExampleForm](m) || !tuitest.Typing(m) {
+	if !tuitest.IsTop[*datasets.ExampleForm](m) || !tuitest.Typing(m) {
 		t.Fatal("i did not open the edit form with the keyboard")
 	}
 	if !strings.Contains(tuitest.Screen(m), "edit example") {
@@ -91,7 +81,7 @@ func TestExampleViewEditSave(t *testing.T) {
 	m = clearField(t, m)
 	m = tuitest.Type(t, m, "Paris, France")
 	m = tuitest.Send(t, m, ctrlS)
-	if f, ok := tuitest.Top(m).(*tui.ExampleForm); ok {
+	if f, ok := tuitest.Top(m).(*datasets.ExampleForm); ok {
 		t.Fatalf("form still open after ctrl+s: %q", f.Err())
 	}
 	if got := fake.Mem["qa"][0].Data["answer"]; got != "Paris, France" {
@@ -126,7 +116,7 @@ func TestExampleEditMovesSplitAndKeepsCounts(t *testing.T) {
 	m = clearField(t, m)
 	m = tuitest.Type(t, m, "bogus")
 	m = tuitest.Send(t, m, ctrlS)
-	if f, ok := tuitest.Top(m).(*tui.ExampleForm); !ok || !strings.Contains(f.Err(), "unknown split") {
+	if f, ok := tuitest.Top(m).(*datasets.ExampleForm); !ok || !strings.Contains(f.Err(), "unknown split") {
 		t.Fatalf("a bad split was not refused inline")
 	}
 	if !strings.Contains(tuitest.Screen(m), "unknown split") {
@@ -158,7 +148,7 @@ func TestExampleKeepsValueTypes(t *testing.T) {
 		t.Fatal("typed not opened")
 	}
 	m = tuitest.Send(t, m, tuitest.Key("i"))
-	f := tuitest.TopAs[*tui.ExampleForm](t, m)
+	f := tuitest.TopAs[*datasets.ExampleForm](t, m)
 	if !f.OneLine(1) || !f.OneLine(3) || f.OneLine(0) || f.OneLine(2) {
 		t.Fatal("numbers and booleans should get a text input, text and lists a text area")
 	}
@@ -210,9 +200,9 @@ func TestParseValue(t *testing.T) {
 		{"Paris", nil, false, "Paris", false, false},
 		{"  ", nil, false, nil, true, false},
 	} {
-		v, drop, err := tui.ParseValue(c.text, c.orig, c.had)
+		v, drop, err := datasets.ParseValue(c.text, c.orig, c.had)
 		if (err != nil) != c.err || drop != c.drop || (!c.err && !reflect.DeepEqual(v, c.want)) {
-			t.Errorf("tui.ParseValue(%q, %#v, %v) = %#v, %v, %v; want %#v, %v, err %v", c.text, c.orig, c.had, v, drop, err, c.want, c.drop, c.err)
+			t.Errorf("datasets.ParseValue(%q, %#v, %v) = %#v, %v, %v; want %#v, %v, err %v", c.text, c.orig, c.had, v, drop, err, c.want, c.drop, c.err)
 		}
 	}
 }
@@ -221,7 +211,7 @@ func TestExampleAdd(t *testing.T) {
 	fake := tuitest.SampleDatasets()
 	m := openQA(t, fake, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("n"))
-	f, ok := tuitest.Top(m).(*tui.ExampleForm)
+	f, ok := tuitest.Top(m).(*datasets.ExampleForm)
 	if !ok || !f.IsNew() || f.Split() != "train" {
 		t.Fatal("n did not open an empty form for a train example")
 	}
@@ -296,7 +286,7 @@ func openImport(t *testing.T, fake *tuitest.Datasets, w, h int) tui.Model {
 func pick(t *testing.T, m tui.Model, name string) tui.Model {
 	t.Helper()
 	for range 10 {
-		if filepath.Base(tuitest.TopAs[*tui.FilePicker](t, m).Highlighted()) == name {
+		if filepath.Base(tuitest.TopAs[*datasets.FilePicker](t, m).Highlighted()) == name {
 			return tuitest.Send(t, m, keyEnter)
 		}
 		m = tuitest.Send(t, m, tuitest.Key("j"))
@@ -308,7 +298,7 @@ func pick(t *testing.T, m tui.Model, name string) tui.Model {
 func TestImportFlow(t *testing.T) {
 	fake := tuitest.SampleDatasets()
 	m := openImport(t, fake, 80, 24)
-	if !tuitest.IsTop[*tui.FilePicker](m) || tuitest.Typing(m) {
+	if !tuitest.IsTop[*datasets.FilePicker](m) || tuitest.Typing(m) {
 		t.Fatal("I did not open the picker")
 	}
 	s := tuitest.Screen(m)
@@ -319,12 +309,12 @@ func TestImportFlow(t *testing.T) {
 	}
 	// A file of another type is refused.
 	m = pick(t, m, "notes.txt")
-	if !tuitest.IsTop[*tui.FilePicker](m) || !strings.Contains(tuitest.Screen(m), "notes.txt is not a .jsonl") {
+	if !tuitest.IsTop[*datasets.FilePicker](m) || !strings.Contains(tuitest.Screen(m), "notes.txt is not a .jsonl") {
 		t.Fatalf("notes.txt was accepted:\n%s", tuitest.Screen(m))
 	}
 	m = tuitest.Send(t, m, tuitest.Key("g"))
 	m = pick(t, m, "capitals.jsonl")
-	imp, ok := tuitest.Top(m).(*tui.ImportForm)
+	imp, ok := tuitest.Top(m).(*datasets.ImportForm)
 	if !ok || !tuitest.Typing(m) {
 		t.Fatal("choosing capitals.jsonl did not open the form")
 	}
@@ -369,7 +359,7 @@ func TestImportBadFileShowsLine(t *testing.T) {
 	m := openImport(t, fake, 80, 24)
 	m = pick(t, m, "bad.jsonl")
 	m = tuitest.Send(t, m, ctrlS)
-	imp, ok := tuitest.Top(m).(*tui.ImportForm)
+	imp, ok := tuitest.Top(m).(*datasets.ImportForm)
 	if !ok || imp.Err() == nil {
 		t.Fatal("a bad file imported")
 	}
@@ -385,7 +375,7 @@ func TestImportBadFileShowsLine(t *testing.T) {
 	}
 	// esc goes back to the files, esc again closes.
 	m = tuitest.Send(t, m, keyEsc)
-	if !tuitest.IsTop[*tui.FilePicker](m) {
+	if !tuitest.IsTop[*datasets.FilePicker](m) {
 		t.Fatal("esc did not go back to the picker")
 	}
 	m = tuitest.Send(t, m, keyEsc)
@@ -400,7 +390,7 @@ func TestImportInvalidName(t *testing.T) {
 	m = clearField(t, m)
 	m = tuitest.Type(t, m, "bad name!")
 	m = tuitest.Send(t, m, ctrlS)
-	if imp, ok := tuitest.Top(m).(*tui.ImportForm); !ok || imp.Running() || imp.Err() == nil || !strings.Contains(tuitest.Screen(m), "Import failed") {
+	if imp, ok := tuitest.Top(m).(*datasets.ImportForm); !ok || imp.Running() || imp.Err() == nil || !strings.Contains(tuitest.Screen(m), "Import failed") {
 		t.Fatalf("a bad dataset name was not refused:\n%s", tuitest.Screen(m))
 	}
 }
@@ -417,8 +407,8 @@ func TestGuessInputs(t *testing.T) {
 		{[]string{"a", "b", "c"}, nil},
 		{[]string{"text"}, nil},
 	} {
-		if got := tui.GuessInputs(c.fields); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("tui.GuessInputs(%v) = %v, want %v", c.fields, got, c.want)
+		if got := datasets.GuessInputs(c.fields); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("datasets.GuessInputs(%v) = %v, want %v", c.fields, got, c.want)
 		}
 	}
 }
@@ -429,7 +419,7 @@ func TestStats(t *testing.T) {
 	m = tuitest.Send(t, m, tuitest.Key("2"))
 	m = tuitest.Send(t, m, tuitest.Key("j"))
 	m = tuitest.Send(t, m, keyS)
-	v, ok := tuitest.Top(m).(*tui.StatsView)
+	v, ok := tuitest.Top(m).(*datasets.StatsView)
 	if !ok || !v.Done() {
 		t.Fatal("S did not compute statistics")
 	}
@@ -463,7 +453,7 @@ func TestStatsStreamsAndCancels(t *testing.T) {
 	m = tuitest.Send(t, m, tuitest.Key("2"))
 	nm, cmd := m.Update(keyS) // big: 100k examples, 100 pages
 	m = nm.(tui.Model)
-	v, ok := tuitest.Top(m).(*tui.StatsView)
+	v, ok := tuitest.Top(m).(*datasets.StatsView)
 	if !ok || cmd == nil {
 		t.Fatal("no statistics command")
 	}
@@ -475,7 +465,7 @@ func TestStatsStreamsAndCancels(t *testing.T) {
 			t.Fatal("the computation stopped early")
 		}
 	}
-	if v.Done() || v.Stats().Examples != 2*tui.StatsPageSize {
+	if v.Done() || v.Stats().Examples != 2*datasets.StatsPageSize {
 		t.Fatalf("after two steps: %d examples, done %v", v.Stats().Examples, v.Done())
 	}
 	if s := tuitest.Screen(m); !strings.Contains(s, "counting… 2,000 of 100,000") {

@@ -1,4 +1,4 @@
-package tui
+package datasets
 
 import (
 	"context"
@@ -62,7 +62,7 @@ type (
 
 // importStartDir is where the picker opens: the directory set, else the
 // working directory, else the workspace's parent.
-func (p *datasetsPage) importStartDir() string {
+func (p *Page) importStartDir() string {
 	if p.importDir != "" {
 		return p.importDir
 	}

@@ -1,4 +1,4 @@
-package tui_test
+package datasets_test
 
 import (
 	"fmt"
@@ -9,8 +9,18 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
+
+// newTestModel is the workbench over the sample programs and datasets.
+func newTestModel(t testing.TB, w, h int) tui.Model {
+	t.Helper()
+	return tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets()}, w, h)
+}
+
+func dsets(m tui.Model) *datasets.Page { return m.PageView(tui.PageDatasets).(*datasets.Page) }
 
 // The open examples table: its dataset, its rows loaded, whether every
 // page or one is loading.
@@ -131,12 +141,12 @@ func TestExamplesPaging(t *testing.T) {
 	m = tuitest.Update(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
 	m = tuitest.Send(t, m, tuitest.Key("2"))
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnter, 0)) // big
-	if got := tableRows(m); got != tui.ExamplesPageSize {
-		t.Fatalf("first page: %d rows, want %d", got, tui.ExamplesPageSize)
+	if got := tableRows(m); got != datasets.ExamplesPageSize {
+		t.Fatalf("first page: %d rows, want %d", got, datasets.ExamplesPageSize)
 	}
 	calls := fake.CallCount()
 	// Moving within the page does not fetch.
-	for i := 0; i < tui.ExamplesPageSize-tui.ExamplesPrefetch-1; i++ {
+	for i := 0; i < datasets.ExamplesPageSize-datasets.ExamplesPrefetch-1; i++ {
 		nm, cmd := m.Update(tuitest.Key("j"))
 		m = nm.(tui.Model)
 		if cmd != nil {
@@ -157,7 +167,7 @@ func TestExamplesPaging(t *testing.T) {
 		t.Error("a second fetch while one is in flight")
 	}
 	m = tuitest.Run(t, m, cmd)
-	if got := tableRows(m); got != 2*tui.ExamplesPageSize {
+	if got := tableRows(m); got != 2*datasets.ExamplesPageSize {
 		t.Fatalf("after paging: %d rows", got)
 	}
 	if fake.CallCount() != calls+1 {
@@ -172,7 +182,7 @@ func TestExamplesPaging(t *testing.T) {
 	for range 3 {
 		before := tableRows(m)
 		m = tuitest.Send(t, m, G)
-		if tableRows(m) != before+tui.ExamplesPageSize {
+		if tableRows(m) != before+datasets.ExamplesPageSize {
 			t.Fatalf("G loaded %d rows, want one page", tableRows(m)-before)
 		}
 	}
@@ -229,8 +239,8 @@ func TestExamplesCell(t *testing.T) {
 		{true, "true"},
 		{[]any{"x", 1.5}, `["x",1.5]`},
 	} {
-		if got := tui.Cell(c.in); got != c.want {
-			t.Errorf("tui.Cell(%#v) = %q, want %q", c.in, got, c.want)
+		if got := datasets.Cell(c.in); got != c.want {
+			t.Errorf("datasets.Cell(%#v) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -244,7 +254,7 @@ func TestExamplesPageThrough100k(t *testing.T) {
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnter, 0))
 	G := tea.KeyPressMsg{Code: 'G', Mod: tea.ModShift, Text: "G"}
 	for i := 0; !tableDone(m); i++ {
-		if i > 100000/tui.ExamplesPageSize {
+		if i > 100000/datasets.ExamplesPageSize {
 			t.Fatal("too many fetches")
 		}
 		m = tuitest.Send(t, m, G)
@@ -252,11 +262,29 @@ func TestExamplesPageThrough100k(t *testing.T) {
 	if got := tableRows(m); got != 100000 {
 		t.Fatalf("%d rows", got)
 	}
-	if got := fake.CallCount(); got != 100000/tui.ExamplesPageSize {
-		t.Fatalf("%d fetches, want %d", got, 100000/tui.ExamplesPageSize)
+	if got := fake.CallCount(); got != 100000/datasets.ExamplesPageSize {
+		t.Fatalf("%d fetches, want %d", got, 100000/datasets.ExamplesPageSize)
 	}
 	m = tuitest.Send(t, m, G)
 	if s := tuitest.Screen(m); !strings.Contains(s, "example 99999") {
 		t.Errorf("last example not shown:\n%s", s)
+	}
+}
+
+func TestMouseWheelScrollsList(t *testing.T) {
+	m := newTestModel(t, 80, 24)
+	m = tuitest.Send(t, m, tuitest.Key("2"))
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnter, 0)) // the first dataset's examples
+	if tableDS(m) == nil {
+		t.Fatal("examples not open")
+	}
+	off := dsets(m).TableList().Offset()
+	m = tuitest.Deliver(t, m, (tea.MouseWheelMsg{X: 3, Y: 5, Button: tea.MouseWheelDown}))
+	if got := dsets(m).TableList().Offset(); got != off+components.WheelLines {
+		t.Fatalf("wheel down: offset %d -> %d, want +%d", off, got, components.WheelLines)
+	}
+	m = tuitest.Deliver(t, m, (tea.MouseWheelMsg{X: 3, Y: 5, Button: tea.MouseWheelUp}))
+	if got := dsets(m).TableList().Offset(); got != off {
+		t.Fatalf("wheel up: offset %d, want %d", got, off)
 	}
 }

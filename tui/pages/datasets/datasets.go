@@ -1,4 +1,9 @@
-package tui
+// Package datasets is the Datasets page: the datasets listed with their
+// split sizes, a paged table of one dataset's examples and one example's
+// fields, and what it opens over itself: the example form (edit, add), the
+// delete confirmation, the import of a file (file picker, then its form),
+// and the statistics.
+package datasets
 
 import (
 	"context"
@@ -78,11 +83,8 @@ type examplesPageMsg struct {
 	err      error
 }
 
-// datasetsPage is the Datasets page: a filterable list of datasets, a
-// paged table of the selected dataset's examples and one example's fields;
-// it pushes the example form, the delete confirmation, the import (file
-// picker, then its form) and the statistics.
-type datasetsPage struct {
+// Page is the Datasets page.
+type Page struct {
 	styles *themes.Styles
 	keys   keys.Map
 	clock  page.Clock
@@ -130,12 +132,14 @@ var datasetColumns = []components.Column{
 	{Title: "FIELDS", Flex: 3, MinWidth: 8},
 }
 
-func newDatasetsPage(e *page.Env, repo Datasets, importDir, workspace string) datasetsPage {
-	return datasetsPage{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, importDir: importDir, workspace: workspace,
+// New is the page over repo. The import's file picker starts in
+// importDir, else the working directory, else workspace's parent.
+func New(e *page.Env, repo Datasets, importDir, workspace string) Page {
+	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, importDir: importDir, workspace: workspace,
 		list: components.NewList(datasetColumns, 0, components.ThemeStyles(e.Styles))}
 }
 
-func (p *datasetsPage) SetSize(w, h int) {
+func (p *Page) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
 	if p.ex.ds != nil {
@@ -143,7 +147,7 @@ func (p *datasetsPage) SetSize(w, h int) {
 	}
 }
 
-func (p *datasetsPage) listHeight() int {
+func (p *Page) listHeight() int {
 	if p.ShowFilterLine() {
 		return max(p.height-1, 1)
 	}
@@ -151,18 +155,18 @@ func (p *datasetsPage) listHeight() int {
 }
 
 // tableHeight is the examples table's height: the page minus its header line.
-func (p *datasetsPage) tableHeight() int { return max(p.height-1, 1) }
+func (p *Page) tableHeight() int { return max(p.height-1, 1) }
 
 // Typing reports whether the filter prompt has the keyboard.
-func (p *datasetsPage) Typing() bool {
+func (p *Page) Typing() bool {
 	return p.Filtering && p.ex.ds == nil && p.exView == nil
 }
 
 // refresh reloads the dataset list (after a write changed its counts).
-func (p *datasetsPage) refresh(e *page.Env) tea.Cmd { return p.refreshSelect(e, "") }
+func (p *Page) refresh(e *page.Env) tea.Cmd { return p.refreshSelect(e, "") }
 
 // refreshSelect reloads the dataset list and selects name.
-func (p *datasetsPage) refreshSelect(e *page.Env, name string) tea.Cmd {
+func (p *Page) refreshSelect(e *page.Env, name string) tea.Cmd {
 	if p.repo == nil {
 		return nil
 	}
@@ -175,7 +179,7 @@ func (p *datasetsPage) refreshSelect(e *page.Env, name string) tea.Cmd {
 }
 
 // Enter lists the datasets the first time the page comes on screen.
-func (p *datasetsPage) Enter(e *page.Env) tea.Cmd {
+func (p *Page) Enter(e *page.Env) tea.Cmd {
 	if p.loading || p.loaded {
 		return nil
 	}
@@ -190,7 +194,7 @@ func (p *datasetsPage) Enter(e *page.Env) tea.Cmd {
 	})
 }
 
-func (p *datasetsPage) applyLoaded(e *page.Env, msg datasetsLoadedMsg) tea.Cmd {
+func (p *Page) applyLoaded(e *page.Env, msg datasetsLoadedMsg) tea.Cmd {
 	p.loading, p.loaded, p.err = false, true, msg.err
 	if msg.err != nil {
 		return nil
@@ -227,14 +231,14 @@ func (p *datasetsPage) applyLoaded(e *page.Env, msg datasetsLoadedMsg) tea.Cmd {
 	return nil
 }
 
-func (p *datasetsPage) filterCmd(e *page.Env) tea.Cmd {
+func (p *Page) filterCmd(e *page.Env) tea.Cmd {
 	req := p.list.FilterRequest(p.Pattern)
 	ctx := e.Ctx
 	return e.Cmd(func() tea.Msg { return datasetsFilterMsg{res: components.Filter(ctx, req)} })
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *datasetsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
+func (p *Page) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
 	if ev.Relayout() {
 		p.list.SetHeight(p.listHeight())
 	}
@@ -244,14 +248,14 @@ func (p *datasetsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.Cm
 	return nil
 }
 
-func (p *datasetsPage) selected() *model.Dataset {
+func (p *Page) selected() *model.Dataset {
 	if row, ok := p.list.Selected(); ok && row < len(p.datasets) {
 		return p.datasets[row]
 	}
 	return nil
 }
 
-func (p *datasetsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case datasetsLoadedMsg:
 		return p.applyLoaded(e, msg)
@@ -273,7 +277,7 @@ func (p *datasetsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (p *datasetsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if p.exView != nil {
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
 			// clamped when drawn
@@ -295,7 +299,7 @@ func (p *datasetsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 }
 
 // Bindings are the keys of the view on screen.
-func (p *datasetsPage) Bindings() []key.Binding {
+func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	switch {
 	case p.exView != nil:
@@ -307,7 +311,7 @@ func (p *datasetsPage) Bindings() []key.Binding {
 	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats}
 }
 
-func (p *datasetsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
 	switch {
 	case p.exView != nil:
@@ -368,7 +372,7 @@ func (p *datasetsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // open shows d's examples table and fetches its first page.
-func (p *datasetsPage) open(e *page.Env, d *model.Dataset) tea.Cmd {
+func (p *Page) open(e *page.Env, d *model.Dataset) tea.Cmd {
 	p.gen++
 	cols := []components.Column{{Title: "SPLIT", Width: 10}}
 	for _, f := range d.Fields {
@@ -381,7 +385,7 @@ func (p *datasetsPage) open(e *page.Env, d *model.Dataset) tea.Cmd {
 
 // maybeFetch fetches the next page when the cursor is near the end of the
 // loaded rows.
-func (p *datasetsPage) maybeFetch(e *page.Env) tea.Cmd {
+func (p *Page) maybeFetch(e *page.Env) tea.Cmd {
 	t := &p.ex
 	if t.ds == nil || t.done || t.loading || t.err != nil {
 		return nil
@@ -392,7 +396,7 @@ func (p *datasetsPage) maybeFetch(e *page.Env) tea.Cmd {
 	return p.fetch(e)
 }
 
-func (p *datasetsPage) fetch(e *page.Env) tea.Cmd {
+func (p *Page) fetch(e *page.Env) tea.Cmd {
 	t := &p.ex
 	t.loading = true
 	repo, ctx, gen, name, cursor := p.repo, e.Ctx, t.gen, t.ds.Name, t.next
@@ -408,7 +412,7 @@ func (p *datasetsPage) fetch(e *page.Env) tea.Cmd {
 // applyPage adds a page to the open table; pages for another table are
 // dropped. It may fetch the next page at once if the cursor is already near
 // the end (e.g. after G).
-func (p *datasetsPage) applyPage(e *page.Env, msg examplesPageMsg) tea.Cmd {
+func (p *Page) applyPage(e *page.Env, msg examplesPageMsg) tea.Cmd {
 	t := &p.ex
 	if t.ds == nil || msg.gen != t.gen {
 		return nil
@@ -435,7 +439,7 @@ func (p *datasetsPage) applyPage(e *page.Env, msg examplesPageMsg) tea.Cmd {
 }
 
 // exampleRow is e's row in the open table.
-func (p *datasetsPage) exampleRow(e *model.Example) components.Row {
+func (p *Page) exampleRow(e *model.Example) components.Row {
 	row := components.Row{string(e.Split)}
 	for _, f := range p.ex.ds.Fields {
 		row = append(row, cell(e.Data[f]))
@@ -468,7 +472,7 @@ func cell(v any) string {
 	return string(b)
 }
 
-func (p *datasetsPage) Render() string {
+func (p *Page) Render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
@@ -493,7 +497,7 @@ func (p *datasetsPage) Render() string {
 	return b.String()
 }
 
-func (p *datasetsPage) renderExamples() string {
+func (p *Page) renderExamples() string {
 	s := p.styles
 	t := &p.ex
 	d := t.ds
@@ -523,7 +527,7 @@ func (p *datasetsPage) renderExamples() string {
 }
 
 // Restyle picks up a theme switched in place.
-func (p *datasetsPage) Restyle() {
+func (p *Page) Restyle() {
 	p.list.SetStyles(components.ThemeStyles(p.styles))
 	if p.ex.ds != nil {
 		p.ex.list.SetStyles(components.ThemeStyles(p.styles))

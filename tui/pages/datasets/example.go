@@ -1,4 +1,4 @@
-package tui
+package datasets
 
 import (
 	"bytes"
@@ -136,9 +136,9 @@ func exampleValueText(v any, pretty bool) string {
 	return string(b)
 }
 
-func (p *datasetsPage) viewHeight() int { return max(p.height-2, 1) } // header and footer lines
+func (p *Page) viewHeight() int { return max(p.height-2, 1) } // header and footer lines
 
-func (p *datasetsPage) renderExampleView() string {
+func (p *Page) renderExampleView() string {
 	s := p.styles
 	v := p.exView
 	d := p.ex.ds
@@ -157,7 +157,7 @@ func (p *datasetsPage) renderExampleView() string {
 
 func dsClamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
-func (p *datasetsPage) exampleViewKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) exampleViewKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
 	v := p.exView
 	n := len(exampleLines(p.styles, p.ex.ds, v.ex, p.width))
@@ -189,7 +189,7 @@ func (p *datasetsPage) exampleViewKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd 
 }
 
 // selectedExample is the example under the table's cursor.
-func (p *datasetsPage) selectedExample() *model.Example {
+func (p *Page) selectedExample() *model.Example {
 	if row, ok := p.ex.list.Selected(); ok && row < len(p.ex.exs) {
 		return p.ex.exs[row]
 	}
@@ -200,21 +200,21 @@ func (p *datasetsPage) selectedExample() *model.Example {
 
 // deleteDialog asks before ex is deleted, on the line where (the table's
 // header, the pane's footer).
-func (p *datasetsPage) deleteDialog(ex *model.Example, where dialog.Placement) *dialog.Confirm {
+func (p *Page) deleteDialog(ex *model.Example, where dialog.Placement) *dialog.Confirm {
 	yes := dialog.Choice{Keys: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "delete")), Result: deleteExampleMsg{ex: ex}}
 	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys(append([]string{"n", "N"}, p.keys.Back.Keys()...)...), key.WithHelp("n/esc", "keep"))}
 	line := p.styles.Warning.Render(fmt.Sprintf("Delete example %s? (y/n)", ex.ID))
 	return dialog.NewConfirm(p.styles, where, []string{line}, yes, no)
 }
 
-func (p *datasetsPage) deleteExample(e *page.Env, ex *model.Example) tea.Cmd {
+func (p *Page) deleteExample(e *page.Env, ex *model.Example) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	return e.Cmd(func() tea.Msg {
 		return exampleDeletedMsg{dataset: ex.Dataset, id: ex.ID, err: repo.DeleteExample(ctx, ex.Dataset, ex.ID)}
 	})
 }
 
-func (p *datasetsPage) applyDeleted(e *page.Env, msg exampleDeletedMsg) tea.Cmd {
+func (p *Page) applyDeleted(e *page.Env, msg exampleDeletedMsg) tea.Cmd {
 	if msg.err != nil {
 		return page.NoticeErr(fmt.Errorf("delete example: %w", msg.err))
 	}
@@ -340,7 +340,7 @@ func newInput(s *themes.Styles, value, placeholder string) *textinput.Model {
 
 // newForm is the form on ex of the open dataset, or on a new example when
 // ex is nil.
-func (p *datasetsPage) newForm(ex *model.Example, fromView bool) *exampleForm {
+func (p *Page) newForm(ex *model.Example, fromView bool) *exampleForm {
 	f := &exampleForm{styles: p.styles, keys: p.keys, repo: p.repo, ds: p.ex.ds, orig: ex, fromView: fromView, errField: -1}
 	for _, name := range exampleFields(p.ex.ds, ex) {
 		ff := formField{name: name}
@@ -563,7 +563,7 @@ func (f *exampleForm) save(e *page.Env) tea.Cmd {
 }
 
 // applySaved shows a saved example in the table, and in the pane.
-func (p *datasetsPage) applySaved(e *page.Env, msg exampleSavedMsg) tea.Cmd {
+func (p *Page) applySaved(e *page.Env, msg exampleSavedMsg) tea.Cmd {
 	ex := msg.ex
 	t := &p.ex
 	if msg.isNew {
