@@ -62,7 +62,7 @@ func (r remotePrograms) ListExamples(ctx context.Context, dataset string, split 
 	return page.Examples, page.Next, nil
 }
 
-// storeDatasets adapts the store to tui.Datasets.
+// storeDatasets adapts the store to datasets.Datasets (tui/pages/datasets).
 type storeDatasets struct{ st *store.Store }
 
 func (s storeDatasets) ListDatasets(ctx context.Context) ([]*model.Dataset, error) {

@@ -48,7 +48,7 @@ func tuiPool(engine string, ws []api.Worker) *live.PoolStatus {
 	return ps
 }
 
-// tuiExecutions is tui.Executions over the API.
+// tuiExecutions is executions.Executions (tui/pages/executions) over the API.
 type tuiExecutions struct{ cl *api.Client }
 
 func (x tuiExecutions) ListExecutions(ctx context.Context, state model.RunState, cursor string, limit int) ([]*model.Execution, string, error) {
@@ -71,7 +71,7 @@ func (x tuiExecutions) MonthCost(ctx context.Context) (float64, error) {
 	return c.Total, nil
 }
 
-// tuiPoolControl is tui.Pool over the API.
+// tuiPoolControl is workers.Pool (tui/pages/workers) over the API.
 type tuiPoolControl struct{ cl *api.Client }
 
 func (p tuiPoolControl) RestartWorker(ctx context.Context, id int) error {

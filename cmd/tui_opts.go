@@ -7,7 +7,7 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/optimize"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/optimizations"
 )
 
 // tuiOptimizations serves the TUI's Optimizations page through the owner's
@@ -32,7 +32,7 @@ func (o tuiOptimizations) OptimizationTrials(ctx context.Context, id model.ID) (
 
 // StartOptimization reads the form's fields as `signet opt run` reads its
 // flags, so both accept and refuse the same things.
-func (o tuiOptimizations) StartOptimization(ctx context.Context, r tui.OptimizationRequest) (*model.Optimization, error) {
+func (o tuiOptimizations) StartOptimization(ctx context.Context, r optimizations.OptimizationRequest) (*model.Optimization, error) {
 	opt, err := optimize.ParseOptimizer(r.Optimizer)
 	if err != nil {
 		return nil, err

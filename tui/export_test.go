@@ -7,20 +7,13 @@ package tui
 import (
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
-	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/page"
 )
 
 type (
-	ExecutionsPage    = executionsPage
-	OptimizationsPage = optimizationsPage
-	WorkersPage       = workersPage
-	OptRunForm        = optRunForm
-	CompareView       = compareView
-	Palette           = palette
-	HelpView          = helpView
+	Palette  = palette
+	HelpView = helpView
 )
 
 // The shell.
@@ -56,29 +49,3 @@ func (p *palette) Titles() []string {
 	}
 	return out
 }
-
-// Executions and workers.
-
-func (p *executionsPage) Execs() []*model.Execution  { return p.execs }
-func (p *executionsPage) List() *components.List     { return &p.list }
-func (p *executionsPage) State() model.RunState      { return p.state }
-func (p *executionsPage) RowAt(pos int) int          { return p.rowAt(pos) }
-func (p *executionsPage) Selected() *model.Execution { return p.selected() }
-func (p *workersPage) SelectedID() int               { return p.selectedID() }
-
-const ExecPrefetch = execPrefetch
-
-var ExecStates = execStates
-
-func ExecShortID(id model.ID) string { return execShortID(id) }
-
-// Optimizations.
-
-func (p *optimizationsPage) Runs() []*model.Optimization { return p.runs }
-func (p *optimizationsPage) Loaded() bool                { return p.loaded }
-func (p *optimizationsPage) Polling() bool               { return p.polling }
-func (p *optimizationsPage) Marked() int                 { return len(p.marked) }
-func (c *compareView) Comparison() *model.Comparison     { return c.cmp }
-
-// OptTick is the Optimizations page's poll tick.
-func OptTick() tea.Msg { return ToPage(PageOptimizations, optTickMsg{}) }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
@@ -140,5 +143,68 @@ func TestGoldenShell(t *testing.T) {
 				golden.RequireEqual(t, []byte(tuitest.Screen(tuitest.Type(t, tuitest.Send(t, base, tuitest.Key(":")), "theme"))))
 			})
 		})
+	}
+}
+
+func TestStatusBarPoolAndCost(t *testing.T) {
+	fx := &tuitest.Executions{Cost: 12.3456}
+	m := tuitest.NewLive(t, 160, 30, fx, &tuitest.Pool{})
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool …") || !strings.Contains(s, "month $12.35") {
+		t.Errorf("before any pool event the bar should say pool … and the cost:\n%s", tuitest.LastLines(s, 2))
+	}
+	pool := tuitest.SamplePool()
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: pool, Conn: tuitest.Connected()} })
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool 3/4 · 1 restarting") {
+		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
+	}
+	ready := *pool
+	ready.Workers = append([]live.Worker(nil), pool.Workers...)
+	ready.Workers[2].State, ready.Workers[2].PID = "ready", 42000
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &ready} })
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool 4/4 ready") {
+		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
+	}
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle"}} })
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool idle") {
+		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
+	}
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Err: errors.New("EOF"), Retry: time.Second}} })
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool owner unreachable") {
+		t.Errorf("status bar after the owner went away:\n%s", tuitest.LastLines(s, 2))
+	}
+	// Back: the cost is fetched again (runs may have ended meanwhile).
+	calls := fx.CostCalls
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Up: true, Session: 2}, Pool: &ready} })
+	if fx.CostCalls != calls+1 {
+		t.Errorf("reconnecting did not refresh the cost")
+	}
+}
+
+// TestStatusBarFits80 checks the bar at 80 columns: it fits, and segments
+// drop by priority (the workspace path, then the programs count, before
+// the pool and the cost).
+func TestStatusBarFits80(t *testing.T) {
+	fx := &tuitest.Executions{Cost: 1234.5}
+	m := tuitest.NewLive(t, 80, 24, fx, &tuitest.Pool{})
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	lines := strings.Split(tuitest.Screen(m), "\n")
+	if w := ansi.StringWidth(lines[len(lines)-2]); w != 80 {
+		t.Fatalf("bar is %d wide", w)
+	}
+	bar := tuitest.LastLines(tuitest.Screen(m), 2)
+	for _, want := range []string{"pool 3/4 · 1 restarting", "month $1234.50", "lm local-smollm2"} {
+		if !strings.Contains(bar, want) {
+			t.Errorf("bar lacks %q: %q", want, bar)
+		}
+	}
+	if strings.Contains(bar, "workspace") || !strings.Contains(bar, "programs 4") {
+		t.Errorf("the workspace path should be the first to go at 80 columns: %q", bar)
+	}
+	// A long notice pushes out more, never the pool.
+	m = tuitest.Update(t, m, page.NoticeMsg{Text: "a fairly long notice about something that happened"})
+	lines = strings.Split(tuitest.Screen(m), "\n")
+	bar = tuitest.LastLines(tuitest.Screen(m), 2)
+	if !strings.Contains(bar, "pool 3/4") || ansi.StringWidth(lines[len(lines)-2]) != 80 {
+		t.Errorf("with a notice: %q", bar)
 	}
 }

@@ -29,7 +29,10 @@ import (
 	"github.com/signet-dspy/signet/tui/page"
 	"github.com/signet-dspy/signet/tui/pages/datasets"
 	"github.com/signet-dspy/signet/tui/pages/evaluations"
+	"github.com/signet-dspy/signet/tui/pages/executions"
+	"github.com/signet-dspy/signet/tui/pages/optimizations"
 	"github.com/signet-dspy/signet/tui/pages/programs"
+	"github.com/signet-dspy/signet/tui/pages/workers"
 	"github.com/signet-dspy/signet/tui/runs"
 )
 
@@ -39,12 +42,12 @@ type Deps struct {
 	Programs programs.Programs
 	Datasets datasets.Datasets
 	// Optimizations runs and compares optimizations.
-	Optimizations Optimizations
+	Optimizations optimizations.Optimizations
 	// Executions, Events and Pool feed the Executions and Workers pages and
 	// the status bar.
-	Executions Executions
+	Executions executions.Executions
 	Events     live.Events
-	Pool       Pool
+	Pool       workers.Pool
 	// Runner starts and follows runs: the run form, the trace view and
 	// prompt iteration.
 	Runner runs.Runner
@@ -122,9 +125,9 @@ type Model struct {
 
 	programs      programs.Page
 	datasets      datasets.Page
-	executions    executionsPage
-	optimizations optimizationsPage
-	workers       workersPage
+	executions    executions.Page
+	optimizations optimizations.Page
+	workers       workers.Page
 }
 
 // New builds the root model. Call Init (tea.Program does) to load programs.
@@ -168,9 +171,9 @@ func New(deps Deps, opts Options) Model {
 	m.screens = runs.NewScreens(e.Styles, deps.Runner, examples)
 	m.programs = programs.New(e, deps.Programs, screens{runs: m.screens, evals: deps.Evaluations})
 	m.datasets = datasets.New(e, deps.Datasets, opts.ImportDir, opts.Workspace)
-	m.executions = newExecutionsPage(e, deps.Executions, deps.Events != nil, m.screens)
-	m.optimizations = newOptimizationsPage(e, deps.Optimizations)
-	m.workers = newWorkersPage(e, deps.Pool, deps.Events != nil)
+	m.executions = executions.New(e, deps.Executions, deps.Events != nil, m.screens)
+	m.optimizations = optimizations.New(e, deps.Optimizations)
+	m.workers = workers.New(e, deps.Pool, deps.Events != nil)
 	// A size until the terminal reports one, so a View before the first
 	// WindowSizeMsg is sane.
 	m.setSize(80, 24)

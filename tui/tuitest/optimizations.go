@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/optimizations"
 )
 
 type Optimizations struct {
@@ -15,7 +15,7 @@ type Optimizations struct {
 	Runs      []*model.Optimization
 	Trials    map[model.ID][]*model.Trial
 	Programs  map[string]*model.Program // "name@version"
-	Started   []tui.OptimizationRequest
+	Started   []optimizations.OptimizationRequest
 	Cancelled []model.ID
 	Promoted  []model.ID
 	Forced    []bool
@@ -40,7 +40,7 @@ func (f *Optimizations) OptimizationTrials(_ context.Context, id model.ID) ([]*m
 	return f.Trials[id], nil
 }
 
-func (f *Optimizations) StartOptimization(_ context.Context, req tui.OptimizationRequest) (*model.Optimization, error) {
+func (f *Optimizations) StartOptimization(_ context.Context, req optimizations.OptimizationRequest) (*model.Optimization, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	if req.Program == "missing" {

@@ -218,3 +218,12 @@ func Typing(m tui.Model) bool { return m.Focus().Typing() }
 // Bindings are the keys of the view that has the keyboard, as the help
 // shows them.
 func Bindings(m tui.Model) []key.Binding { return m.Focus().Bindings() }
+
+// NewLive is New with the live services faked too: the history fx, the
+// pool control fp, and an event stream whose messages the test sends
+// itself (NoStream).
+func NewLive(t testing.TB, w, h int, fx *Executions, fp *Pool, opts ...Option) tui.Model {
+	t.Helper()
+	return New(t, tui.Deps{Programs: Programs{List: SamplePrograms()}, Datasets: SampleDatasets(),
+		Executions: fx, Pool: fp, Events: NoStream{}}, w, h, opts...)
+}

@@ -1,4 +1,8 @@
-package tui
+// Package optimizations is the Optimizations page: the optimization runs
+// with the selected one's live progress and score per trial, and what it
+// opens over itself: the form that starts a run, the comparison of runs,
+// and the confirmation before a result that regressed is promoted.
+package optimizations
 
 import (
 	"context"
@@ -93,9 +97,9 @@ type (
 	promoteMsg struct{ run *model.Optimization }
 )
 
-// optimizationsPage lists optimization runs with the selected run's live
+// Page lists optimization runs with the selected run's live
 // progress and score per trial, starts new runs and compares runs.
-type optimizationsPage struct {
+type Page struct {
 	styles *themes.Styles
 	keys   keys.Map
 	repo   Optimizations
@@ -125,36 +129,37 @@ var optColumns = []components.Column{
 	{Title: "STARTED", Width: 12},
 }
 
-func newOptimizationsPage(e *page.Env, repo Optimizations) optimizationsPage {
-	return optimizationsPage{
+// New is the page over repo.
+func New(e *page.Env, repo Optimizations) Page {
+	return Page{
 		styles: e.Styles, keys: e.Keys, repo: repo, list: components.NewList(optColumns, 1, components.ThemeStyles(e.Styles)),
 		marked: map[model.ID]bool{}, trials: map[model.ID][]*model.Trial{},
 	}
 }
 
 // Restyle picks up a theme switched in place.
-func (p *optimizationsPage) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+func (p *Page) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
 
 // progressHeight is the height of the pane under the list.
-func (p *optimizationsPage) progressHeight() int {
+func (p *Page) progressHeight() int {
 	if p.height < 16 {
 		return min(6, max(p.height-6, 0))
 	}
 	return min(10, p.height/3)
 }
 
-func (p *optimizationsPage) listHeight() int { return max(p.height-p.progressHeight(), 3) }
+func (p *Page) listHeight() int { return max(p.height-p.progressHeight(), 3) }
 
-func (p *optimizationsPage) SetSize(w, h int) {
+func (p *Page) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
 }
 
-func (p *optimizationsPage) Typing() bool { return false }
+func (p *Page) Typing() bool { return false }
 
-func (p *optimizationsPage) Enter(e *page.Env) tea.Cmd { return p.load(e) }
+func (p *Page) Enter(e *page.Env) tea.Cmd { return p.load(e) }
 
-func (p *optimizationsPage) load(e *page.Env) tea.Cmd {
+func (p *Page) load(e *page.Env) tea.Cmd {
 	if p.loading {
 		return nil
 	}
@@ -169,7 +174,7 @@ func (p *optimizationsPage) load(e *page.Env) tea.Cmd {
 	})
 }
 
-func (p *optimizationsPage) loadTrials(e *page.Env, id model.ID) tea.Cmd {
+func (p *Page) loadTrials(e *page.Env, id model.ID) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	if repo == nil {
 		return nil
@@ -180,7 +185,7 @@ func (p *optimizationsPage) loadTrials(e *page.Env, id model.ID) tea.Cmd {
 	})
 }
 
-func (p *optimizationsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case optsLoadedMsg:
 		p.loading, p.loaded = false, true
@@ -227,11 +232,11 @@ func (p *optimizationsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 }
 
 // active reports whether some run is still in progress.
-func (p *optimizationsPage) active() bool {
+func (p *Page) active() bool {
 	return slices.ContainsFunc(p.runs, func(o *model.Optimization) bool { return !o.State.Terminal() })
 }
 
-func (p *optimizationsPage) setRuns(runs []*model.Optimization) {
+func (p *Page) setRuns(runs []*model.Optimization) {
 	var sel model.ID
 	if r := p.selected(); r != nil {
 		sel = r.ID
@@ -247,7 +252,7 @@ func (p *optimizationsPage) setRuns(runs []*model.Optimization) {
 	}
 }
 
-func (p *optimizationsPage) row(o *model.Optimization) components.Row {
+func (p *Page) row(o *model.Optimization) components.Row {
 	mark := " "
 	if p.marked[o.ID] {
 		mark = "✓"
@@ -287,7 +292,7 @@ func runDuration(o *model.Optimization) time.Duration {
 	return 0
 }
 
-func (p *optimizationsPage) selected() *model.Optimization {
+func (p *Page) selected() *model.Optimization {
 	if row, ok := p.list.Selected(); ok && row < len(p.runs) {
 		return p.runs[row]
 	}
@@ -295,14 +300,14 @@ func (p *optimizationsPage) selected() *model.Optimization {
 }
 
 // Bindings lists the keys of the page.
-func (p *optimizationsPage) Bindings() []key.Binding {
+func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	return []key.Binding{keys.As(km.New, "new run"), keys.As(km.Cancel, "cancel run"),
 		keys.As(km.Save, "promote its result"), keys.As(km.Expand, "mark for compare"),
 		keys.As(km.Compare, "compare marked"), km.Refresh}
 }
 
-func (p *optimizationsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
 	switch {
 	case key.Matches(msg, km.New):
@@ -347,7 +352,7 @@ func (p *optimizationsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // promote makes run r's result the program's newest version.
-func (p *optimizationsPage) promote(e *page.Env, r *model.Optimization, force bool) tea.Cmd {
+func (p *Page) promote(e *page.Env, r *model.Optimization, force bool) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	return e.Cmd(func() tea.Msg {
 		pr, err := repo.PromoteOptimization(ctx, r, force)
@@ -371,7 +376,7 @@ func promoteDialog(s *themes.Styles, r *model.Optimization) *dialog.Confirm {
 }
 
 // compare opens the comparison of the marked runs, in list order.
-func (p *optimizationsPage) compare(e *page.Env) tea.Cmd {
+func (p *Page) compare(e *page.Env) tea.Cmd {
 	var ids []model.ID
 	for _, o := range p.runs {
 		if p.marked[o.ID] {
@@ -385,7 +390,7 @@ func (p *optimizationsPage) compare(e *page.Env) tea.Cmd {
 	return nil
 }
 
-func (p *optimizationsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	before := p.selected()
 	p.list.Mouse(msg, y)
 	if r := p.selected(); r != nil && r != before {
@@ -395,7 +400,7 @@ func (p *optimizationsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.C
 }
 
 // Render draws the page.
-func (p *optimizationsPage) Render() string {
+func (p *Page) Render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
@@ -413,7 +418,7 @@ func (p *optimizationsPage) Render() string {
 // renderProgress is the selected run's pane: a progress bar with the
 // phase, trial, scores, LM calls, tokens, cost and times, and a chart of the
 // score per trial.
-func (p *optimizationsPage) renderProgress(w, h int) string {
+func (p *Page) renderProgress(w, h int) string {
 	s := p.styles
 	o := p.selected()
 	if o == nil || h < 3 {

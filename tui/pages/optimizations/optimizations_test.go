@@ -1,4 +1,4 @@
-package tui_test
+package optimizations_test
 
 import (
 	"fmt"
@@ -11,25 +11,21 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
-	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/pages/optimizations"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
+
+func opts(m tui.Model) *optimizations.Page {
+	return m.PageView(tui.PageOptimizations).(*optimizations.Page)
+}
 
 // newOptModel is the workbench on the Optimizations page over f; its
 // clock sets no timers: the tests deliver the poll's ticks.
 func newOptModel(t *testing.T, w, h int, f *tuitest.Optimizations) tui.Model {
 	t.Helper()
-	p, err := themes.Get(themes.Dark)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := tui.New(tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets(), Optimizations: f},
-		tui.Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p),
-			Clock: &page.Clock{Now: time.Now, Location: time.UTC}})
-	m = tuitest.Update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
-	m = tuitest.Run(t, m, m.Init())
+	m := tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets(), Optimizations: f},
+		w, h, tuitest.WithLM("local"))
 	return tuitest.Send(t, m, tuitest.Key("4"))
 }
 
@@ -53,7 +49,7 @@ func TestOptimizationsListAndProgress(t *testing.T) {
 	f.Runs[0].State, f.Runs[0].Progress, f.Runs[0].BaselineScore, f.Runs[0].BestScore, f.Runs[0].ResultVersion =
 		model.Completed, nil, 0.4, 0.7, 3
 	f.Mu.Unlock()
-	m = tuitest.Run(t, m, func() tea.Msg { return tui.OptTick() })
+	m = tuitest.Run(t, m, func() tea.Msg { return optimizations.Tick() }) // to whoever has the keyboard: the page
 	sc = tuitest.Screen(m)
 	if !strings.Contains(sc, "0.40→0.70") || !strings.Contains(sc, "saved v3") {
 		t.Errorf("finished run not shown:\n%s", sc)
@@ -68,7 +64,7 @@ func TestOptimizationsStartFromForm(t *testing.T) {
 	m := newOptModel(t, 100, 30, f)
 	m = tuitest.Send(t, m, tuitest.Key("j")) // qa's MIPROv2 run: the form starts from its program and datasets
 	m = tuitest.Send(t, m, tuitest.Key("n"))
-	if !tuitest.IsTop[*tui.OptRunForm](m) || !tuitest.Typing(m) {
+	if !tuitest.IsTop[*optimizations.RunForm](m) || !tuitest.Typing(m) {
 		t.Fatal("n did not open the form")
 	}
 	// q is text in the form, not quit.
@@ -109,7 +105,7 @@ func TestOptimizationsStartFromForm(t *testing.T) {
 	if len(f.Started) != 1 {
 		t.Fatalf("started %d runs", len(f.Started))
 	}
-	want := tui.OptimizationRequest{Program: "qa", Optimizer: "gepa", Train: "qa:train", Val: "qa:val", Metric: "answer_exact_match", Budget: 0.5,
+	want := optimizations.OptimizationRequest{Program: "qa", Optimizer: "gepa", Train: "qa:train", Val: "qa:val", Metric: "answer_exact_match", Budget: 0.5,
 		Settings: []string{"max_labeled_demos=2"}}
 	if !reflect.DeepEqual(f.Started[0], want) {
 		t.Fatalf("request %+v, want %+v", f.Started[0], want)
@@ -135,7 +131,7 @@ func TestOptimizationsFormErrorFromService(t *testing.T) {
 	if !strings.Contains(tuitest.Screen(m), `optimization not started: program "missing": not found`) {
 		t.Fatalf("service error not shown:\n%s", tuitest.Screen(m))
 	}
-	if !tuitest.IsTop[*tui.OptRunForm](m) {
+	if !tuitest.IsTop[*optimizations.RunForm](m) {
 		t.Error("the form closed on an error: what was typed is lost")
 	}
 }
@@ -168,7 +164,7 @@ func TestOptimizationsCompare(t *testing.T) {
 		t.Fatalf("marked %d", opts(m).Marked())
 	}
 	m = tuitest.Send(t, m, tuitest.Key("C"))
-	cv, ok := tuitest.Top(m).(*tui.CompareView)
+	cv, ok := tuitest.Top(m).(*optimizations.CompareView)
 	if !ok || cv.Comparison() == nil {
 		t.Fatal("C did not compare")
 	}

@@ -1,19 +1,25 @@
-package tui_test
+package workers_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/pages/workers"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
 func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 	clk := tuitest.NewClock()
-	m := newLiveModel(t, 120, 30, &tuitest.Executions{}, &tuitest.Pool{}, tuitest.WithClock(clk))
+	m := tuitest.NewLive(t, 120, 30, &tuitest.Executions{}, &tuitest.Pool{}, tuitest.WithClock(clk))
 	m = tuitest.Send(t, m, tuitest.Key("5"))
 	if s := tuitest.Screen(m); !strings.Contains(s, "Waiting for the owner's pool status") {
 		t.Fatalf("before the first pool event:\n%s", s)
@@ -53,7 +59,7 @@ func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 
 func TestWorkersRestartRecycle(t *testing.T) {
 	fp := &tuitest.Pool{}
-	m := newLiveModel(t, 120, 30, &tuitest.Executions{}, fp)
+	m := tuitest.NewLive(t, 120, 30, &tuitest.Executions{}, fp)
 	m = tuitest.Send(t, m, tuitest.Key("5"))
 	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
 	m = tuitest.Send(t, m, tuitest.Key("j")) // worker 2
@@ -90,7 +96,7 @@ func TestWorkersRestartRecycle(t *testing.T) {
 
 func TestWorkersIdleStartsPool(t *testing.T) {
 	fp := &tuitest.Pool{}
-	m := newLiveModel(t, 100, 24, &tuitest.Executions{}, fp)
+	m := tuitest.NewLive(t, 100, 24, &tuitest.Executions{}, fp)
 	m = tuitest.Send(t, m, tuitest.Key("5"))
 	m = tuitest.Run(t, m, func() tea.Msg {
 		return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: tuitest.Now}, Conn: tuitest.Connected()}
@@ -109,5 +115,31 @@ func TestWorkersIdleStartsPool(t *testing.T) {
 	}
 	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "worker pool started") {
 		t.Errorf("no notice:\n%s", tuitest.LastLines(s, 2))
+	}
+}
+
+func wkrs(m tui.Model) *workers.Page { return m.PageView(tui.PageWorkers).(*workers.Page) }
+
+func TestLiveGolden(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Cost: 3.1416}
+			base := tuitest.NewLive(t, sz[0], sz[1], fx, &tuitest.Pool{})
+			base = tuitest.Run(t, base, func() tea.Msg {
+				return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected(),
+					Spans: []model.Span{{Execution: fx.List[0].ID, Module: "retrieve", Name: "Retrieve.forward"}}}
+			})
+			idle := tuitest.Run(t, base, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: tuitest.Now}} })
+			screens := map[string]tui.Model{
+				"workers":         tuitest.Send(t, base, tuitest.Key("5")),
+				"workers-confirm": tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, base, tuitest.Key("5")), tuitest.Key("j")), tuitest.Key("R")),
+				"workers-idle":    tuitest.Send(t, idle, tuitest.Key("5")),
+			}
+			for name, m := range screens {
+				t.Run(name, func(t *testing.T) {
+					golden.RequireEqual(t, []byte(tuitest.Screen(m)))
+				})
+			}
+		})
 	}
 }

@@ -1,4 +1,6 @@
-package tui
+// Package workers is the Workers page: the worker pool as the owner's
+// event stream reports it, and its controls (restart, recycle, start).
+package workers
 
 import (
 	"context"
@@ -18,6 +20,7 @@ import (
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/pages/executions"
 )
 
 // Pool controls the owner's worker pool (the API, in cmd). It is only ever
@@ -69,7 +72,7 @@ type poolAskMsg struct {
 
 var workerColumns = []components.Column{
 	{Title: "ID", Width: 3, Align: components.AlignRight},
-	{Title: "STATE", Width: stateCol},
+	{Title: "STATE", Width: executions.StateColumn},
 	{Title: "PID", Width: 8, Align: components.AlignRight},
 	{Title: "UPTIME", Width: 8, Align: components.AlignRight},
 	{Title: "SERVED", Width: 7, Align: components.AlignRight},
@@ -84,8 +87,8 @@ var workerBadge = map[string]string{
 	"draining": "pending", "failed": "failed", "stopped": "cancelled",
 }
 
-// workersPage is the worker table, updated live from the pool events.
-type workersPage struct {
+// Page is the worker table, updated live from the pool events.
+type Page struct {
 	styles *themes.Styles
 	keys   keys.Map
 	clock  page.Clock
@@ -108,25 +111,26 @@ type workersPage struct {
 // workersTick is how often the uptimes are redrawn.
 const workersTick = time.Second
 
-func newWorkersPage(e *page.Env, ctl Pool, live bool) workersPage {
-	return workersPage{styles: e.Styles, keys: e.Keys, clock: e.Clock, ctl: ctl, live: live,
+// New is the page over the pool control ctl; live says an event stream is configured.
+func New(e *page.Env, ctl Pool, live bool) Page {
+	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, ctl: ctl, live: live,
 		list: components.NewList(workerColumns, 1, components.ThemeStyles(e.Styles))}
 }
 
-func (p *workersPage) SetSize(w, h int) {
+func (p *Page) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
 }
 
 // listHeight is the page minus the header and the action line.
-func (p *workersPage) listHeight() int { return max(p.height-2, 1) }
+func (p *Page) listHeight() int { return max(p.height-2, 1) }
 
-func (p *workersPage) Typing() bool { return false }
+func (p *Page) Typing() bool { return false }
 
-func (p *workersPage) Enter(e *page.Env) tea.Cmd { return nil }
+func (p *Page) Enter(e *page.Env) tea.Cmd { return nil }
 
 // Live follows the pool.
-func (p *workersPage) Live(e *page.Env, msg live.Msg) tea.Cmd {
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
 	if msg.Conn != nil {
 		p.conn = msg.Conn
 	}
@@ -143,7 +147,7 @@ func (p *workersPage) Live(e *page.Env, msg live.Msg) tea.Cmd {
 	return nil
 }
 
-func (p *workersPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case workersTickMsg:
 		if p.pool != nil {
@@ -168,7 +172,7 @@ func (p *workersPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 // workersTickMsg redraws the uptimes.
 type workersTickMsg struct{}
 
-func (p *workersPage) nextTick(e *page.Env) tea.Cmd {
+func (p *Page) nextTick(e *page.Env) tea.Cmd {
 	return e.After(workersTick, func(time.Time) tea.Msg { return workersTickMsg{} })
 }
 
@@ -179,7 +183,7 @@ func workerName(id int) string {
 	return "worker " + strconv.Itoa(id)
 }
 
-func (p *workersPage) setPool(ps *live.PoolStatus) {
+func (p *Page) setPool(ps *live.PoolStatus) {
 	sel := 0
 	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
 		sel = p.pool.Workers[row].ID
@@ -197,7 +201,7 @@ func (p *workersPage) setPool(ps *live.PoolStatus) {
 	}
 }
 
-func (p *workersPage) row(w live.Worker) components.Row {
+func (p *Page) row(w live.Worker) components.Row {
 	pid, up := "-", "-"
 	if w.PID > 0 {
 		pid = strconv.Itoa(w.PID)
@@ -231,14 +235,14 @@ func fmtUptime(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-func (p *workersPage) selectedID() int {
+func (p *Page) selectedID() int {
 	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
 		return p.pool.Workers[row].ID
 	}
 	return 0
 }
 
-func (p *workersPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
 	switch {
 	case key.Matches(msg, km.Restart), key.Matches(msg, km.Recycle):
@@ -265,7 +269,7 @@ func (p *workersPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 
 // askDialog asks before op, on the page's last line: this worker (y),
 // every worker (a), or neither.
-func (p *workersPage) askDialog(op poolOp) *dialog.Confirm {
+func (p *Page) askDialog(op poolOp) *dialog.Confirm {
 	s := p.styles
 	id := p.selectedID()
 	what := "Restart"
@@ -285,7 +289,7 @@ func (p *workersPage) askDialog(op poolOp) *dialog.Confirm {
 }
 
 // act runs a pool action in a command.
-func (p *workersPage) act(e *page.Env, op poolOp, id int) tea.Cmd {
+func (p *Page) act(e *page.Env, op poolOp, id int) tea.Cmd {
 	pool, ctx := p.ctl, e.Ctx
 	if pool == nil {
 		return page.NoticeErr(fmt.Errorf("no pool control configured"))
@@ -309,12 +313,12 @@ func (p *workersPage) act(e *page.Env, op poolOp, id int) tea.Cmd {
 	})
 }
 
-func (p *workersPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	p.list.Mouse(msg, y-1) // below the header line
 	return nil
 }
 
-func (p *workersPage) Bindings() []key.Binding {
+func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	switch {
 	case p.pool != nil && p.pool.Idle():
@@ -325,7 +329,7 @@ func (p *workersPage) Bindings() []key.Binding {
 	return nil
 }
 
-func (p *workersPage) Render() string {
+func (p *Page) Render() string {
 	s := p.styles
 	head := layout.Fit(p.header(), p.width, 1) + "\n"
 	body := p.height - 1
@@ -345,7 +349,7 @@ func (p *workersPage) Render() string {
 	return head + p.renderList() + "\n" + layout.Fit("", p.width, 1)
 }
 
-func (p *workersPage) header() string {
+func (p *Page) header() string {
 	s := p.styles
 	info := ""
 	if p.pool != nil {
@@ -363,12 +367,12 @@ func (p *workersPage) header() string {
 	return s.Title.Render("Workers") + s.Muted.Render(info)
 }
 
-func (p *workersPage) renderList() string {
+func (p *Page) renderList() string {
 	h := p.listHeight()
 	out := p.list.Render(p.width, h)
 	// The state column (after the 3-cell ID and a space) as a badge.
 	const at = 1 + 3 + 1
-	if p.width < at+stateCol || p.pool == nil {
+	if p.width < at+executions.StateColumn || p.pool == nil {
 		return out
 	}
 	lines := strings.Split(out, "\n")
@@ -380,14 +384,14 @@ func (p *workersPage) renderList() string {
 		}
 		st := p.pool.Workers[pos].State
 		badge := p.styles.StateBadge(workerBadge[st]).Render(st)
-		if w := ansi.StringWidth(badge); w < stateCol {
-			badge += strings.Repeat(" ", stateCol-w)
+		if w := ansi.StringWidth(badge); w < executions.StateColumn {
+			badge += strings.Repeat(" ", executions.StateColumn-w)
 		}
 		l := lines[k]
-		lines[k] = ansi.Cut(l, 0, at) + badge + ansi.Cut(l, at+stateCol, p.width)
+		lines[k] = ansi.Cut(l, 0, at) + badge + ansi.Cut(l, at+executions.StateColumn, p.width)
 	}
 	return strings.Join(lines, "\n")
 }
 
 // Restyle picks up a theme switched in place.
-func (p *workersPage) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+func (p *Page) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }

@@ -1,4 +1,4 @@
-package tui_test
+package executions_test
 
 import (
 	"errors"
@@ -8,23 +8,16 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/live"
-	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/pages/executions"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// newLiveModel is the workbench with the live services faked: a history,
-// a pool control and an event stream whose messages the test sends itself.
-func newLiveModel(t *testing.T, w, h int, fx *tuitest.Executions, fp *tuitest.Pool, opts ...tuitest.Option) tui.Model {
-	t.Helper()
-	return tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets(),
-		Executions: fx, Pool: fp, Events: tuitest.NoStream{}}, w, h, opts...)
-}
+func execs(m tui.Model) *executions.Page { return m.PageView(tui.PageExecutions).(*executions.Page) }
 
 func selectedExec(m tui.Model) *model.Execution { return execs(m).Selected() }
 
@@ -33,7 +26,7 @@ func TestExecutionsFirstPageOnly(t *testing.T) {
 	for i := range 1000 {
 		fx.List = append(fx.List, tuitest.Exec(i, "qa", model.Completed))
 	}
-	m := newLiveModel(t, 80, 24, fx, &tuitest.Pool{})
+	m := tuitest.NewLive(t, 80, 24, fx, &tuitest.Pool{})
 	if calls := fx.CallList(); len(calls) != 0 {
 		t.Fatalf("executions listed before the page was opened: %v", calls)
 	}
@@ -44,8 +37,8 @@ func TestExecutionsFirstPageOnly(t *testing.T) {
 	if execs(m).List().Total() != 100 || selectedExec(m).ID != fx.List[0].ID {
 		t.Fatalf("%d rows, newest first expected", execs(m).List().Total())
 	}
-	// Walking down to within tui.ExecPrefetch of the end fetches the next page.
-	for range 100 - tui.ExecPrefetch - 1 {
+	// Walking down to within executions.ExecPrefetch of the end fetches the next page.
+	for range 100 - executions.ExecPrefetch - 1 {
 		m = tuitest.Send(t, m, tuitest.Key("j"))
 	}
 	if n := len(fx.CallList()); n != 1 {
@@ -67,7 +60,7 @@ func TestExecutionsFirstPageOnly(t *testing.T) {
 
 func TestExecutionsLiveEvents(t *testing.T) {
 	fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Cost: 1.5}
-	m := newLiveModel(t, 120, 30, fx, &tuitest.Pool{})
+	m := tuitest.NewLive(t, 120, 30, fx, &tuitest.Pool{})
 	m = tuitest.Send(t, m, tuitest.Key("3"))
 	m = tuitest.Send(t, m, tuitest.Key("j")) // on the second row
 	onRow := selectedExec(m).ID
@@ -118,7 +111,7 @@ func TestExecutionsLiveEvents(t *testing.T) {
 
 func TestExecutionsEventsDuringLoad(t *testing.T) {
 	fx := &tuitest.Executions{List: tuitest.SampleExecutions()}
-	m := newLiveModel(t, 120, 30, fx, &tuitest.Pool{})
+	m := tuitest.NewLive(t, 120, 30, fx, &tuitest.Pool{})
 	// The page opens; before its first page arrives, the first (running)
 	// execution completes and a new one starts.
 	nm, cmd := m.Update(tuitest.Key("3"))
@@ -136,7 +129,7 @@ func TestExecutionsEventsDuringLoad(t *testing.T) {
 
 func TestExecutionsStateFilterRemovesRows(t *testing.T) {
 	fx := &tuitest.Executions{List: tuitest.SampleExecutions()}
-	m := newLiveModel(t, 120, 30, fx, &tuitest.Pool{})
+	m := tuitest.NewLive(t, 120, 30, fx, &tuitest.Pool{})
 	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("3")), tuitest.Key("s"))
 	if calls := fx.CallList(); calls[len(calls)-1] != "running@/100" {
 		t.Fatalf("s: last call %q, want the running ones", calls[len(calls)-1])
@@ -157,7 +150,7 @@ func TestExecutionsStateFilterRemovesRows(t *testing.T) {
 		t.Errorf("the header does not name the state filter")
 	}
 	// The cycle comes back to every state.
-	for range len(tui.ExecStates) - 1 {
+	for range len(executions.ExecStates) - 1 {
 		m = tuitest.Send(t, m, tuitest.Key("s"))
 	}
 	if execs(m).State() != "" || execs(m).List().Total() != len(fx.List) {
@@ -167,7 +160,7 @@ func TestExecutionsStateFilterRemovesRows(t *testing.T) {
 
 func TestExecutionsCancel(t *testing.T) {
 	fx := &tuitest.Executions{List: tuitest.SampleExecutions()}
-	m := newLiveModel(t, 120, 30, fx, &tuitest.Pool{})
+	m := tuitest.NewLive(t, 120, 30, fx, &tuitest.Pool{})
 	m = tuitest.Send(t, m, tuitest.Key("3"))
 	if selectedExec(m).State != model.Running {
 		t.Fatal("the first sample execution should be running")
@@ -180,7 +173,7 @@ func TestExecutionsCancel(t *testing.T) {
 	if selectedExec(m).State != model.Cancelled {
 		t.Errorf("the row shows %s after the cancel", selectedExec(m).State)
 	}
-	if !strings.Contains(tuitest.Screen(m), "cancelled "+tui.ExecShortID(id)) {
+	if !strings.Contains(tuitest.Screen(m), "cancelled "+executions.ExecShortID(id)) {
 		t.Errorf("no notice of the cancel:\n%s", tuitest.Screen(m))
 	}
 	// A finished one is not sent to the owner.
@@ -207,7 +200,7 @@ func TestExecutionsCancel(t *testing.T) {
 
 func TestExecutionsEnterOpensTrace(t *testing.T) {
 	fx := &tuitest.Executions{List: tuitest.SampleExecutions()}
-	m := newLiveModel(t, 80, 24, fx, &tuitest.Pool{})
+	m := tuitest.NewLive(t, 80, 24, fx, &tuitest.Pool{})
 	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("3")), tuitest.Key("j"))
 	nm, _ := m.Update(tuitest.Code(tea.KeyEnter, 0))
 	m = nm.(tui.Model)
@@ -218,7 +211,7 @@ func TestExecutionsEnterOpensTrace(t *testing.T) {
 
 func TestExecutionsFilter(t *testing.T) {
 	fx := &tuitest.Executions{List: tuitest.SampleExecutions()}
-	m := newLiveModel(t, 120, 30, fx, &tuitest.Pool{})
+	m := tuitest.NewLive(t, 120, 30, fx, &tuitest.Pool{})
 	m = tuitest.Type(t, tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("3")), tuitest.Key("/")), "summ")
 	if !execs(m).Typing() {
 		t.Fatal("/ does not take the keyboard")
@@ -252,87 +245,20 @@ func TestExecutionsFilter(t *testing.T) {
 	}
 }
 
-func TestStatusBarPoolAndCost(t *testing.T) {
-	fx := &tuitest.Executions{Cost: 12.3456}
-	m := newLiveModel(t, 160, 30, fx, &tuitest.Pool{})
-	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool …") || !strings.Contains(s, "month $12.35") {
-		t.Errorf("before any pool event the bar should say pool … and the cost:\n%s", tuitest.LastLines(s, 2))
-	}
-	pool := tuitest.SamplePool()
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: pool, Conn: tuitest.Connected()} })
-	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool 3/4 · 1 restarting") {
-		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
-	}
-	ready := *pool
-	ready.Workers = append([]live.Worker(nil), pool.Workers...)
-	ready.Workers[2].State, ready.Workers[2].PID = "ready", 42000
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &ready} })
-	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool 4/4 ready") {
-		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
-	}
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle"}} })
-	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool idle") {
-		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
-	}
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Err: errors.New("EOF"), Retry: time.Second}} })
-	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool owner unreachable") {
-		t.Errorf("status bar after the owner went away:\n%s", tuitest.LastLines(s, 2))
-	}
-	// Back: the cost is fetched again (runs may have ended meanwhile).
-	calls := fx.CostCalls
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Up: true, Session: 2}, Pool: &ready} })
-	if fx.CostCalls != calls+1 {
-		t.Errorf("reconnecting did not refresh the cost")
-	}
-}
-
-// TestStatusBarFits80 checks the bar at 80 columns: it fits, and segments
-// drop by priority (the workspace path, then the programs count, before
-// the pool and the cost).
-func TestStatusBarFits80(t *testing.T) {
-	fx := &tuitest.Executions{Cost: 1234.5}
-	m := newLiveModel(t, 80, 24, fx, &tuitest.Pool{})
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
-	lines := strings.Split(tuitest.Screen(m), "\n")
-	if w := ansi.StringWidth(lines[len(lines)-2]); w != 80 {
-		t.Fatalf("bar is %d wide", w)
-	}
-	bar := tuitest.LastLines(tuitest.Screen(m), 2)
-	for _, want := range []string{"pool 3/4 · 1 restarting", "month $1234.50", "lm local-smollm2"} {
-		if !strings.Contains(bar, want) {
-			t.Errorf("bar lacks %q: %q", want, bar)
-		}
-	}
-	if strings.Contains(bar, "workspace") || !strings.Contains(bar, "programs 4") {
-		t.Errorf("the workspace path should be the first to go at 80 columns: %q", bar)
-	}
-	// A long notice pushes out more, never the pool.
-	m = tuitest.Update(t, m, page.NoticeMsg{Text: "a fairly long notice about something that happened"})
-	lines = strings.Split(tuitest.Screen(m), "\n")
-	bar = tuitest.LastLines(tuitest.Screen(m), 2)
-	if !strings.Contains(bar, "pool 3/4") || ansi.StringWidth(lines[len(lines)-2]) != 80 {
-		t.Errorf("with a notice: %q", bar)
-	}
-}
-
 func TestLiveGolden(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
 			fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Cost: 3.1416}
-			base := newLiveModel(t, sz[0], sz[1], fx, &tuitest.Pool{})
+			base := tuitest.NewLive(t, sz[0], sz[1], fx, &tuitest.Pool{})
 			base = tuitest.Run(t, base, func() tea.Msg {
 				return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected(),
 					Spans: []model.Span{{Execution: fx.List[0].ID, Module: "retrieve", Name: "Retrieve.forward"}}}
 			})
 			execs := tuitest.Send(t, base, tuitest.Key("3"))
-			idle := tuitest.Run(t, base, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: tuitest.Now}} })
 			screens := map[string]tui.Model{
 				"executions":         execs,
 				"executions-failed":  tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, execs, tuitest.Key("s")), tuitest.Key("s")), tuitest.Key("s")), tuitest.Key("s")),
 				"executions-filter":  tuitest.Type(t, tuitest.Send(t, execs, tuitest.Key("/")), "rag"),
-				"workers":            tuitest.Send(t, base, tuitest.Key("5")),
-				"workers-confirm":    tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, base, tuitest.Key("5")), tuitest.Key("j")), tuitest.Key("R")),
-				"workers-idle":       tuitest.Send(t, idle, tuitest.Key("5")),
 				"executions-offline": tuitest.Run(t, execs, func() tea.Msg { return live.Msg{Conn: &live.Conn{Err: errors.New("EOF"), Retry: 2 * time.Second}} }),
 			}
 			for name, m := range screens {

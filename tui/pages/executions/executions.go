@@ -1,4 +1,7 @@
-package tui
+// Package executions is the Executions page: every execution, newest
+// first, paged in as the cursor nears the end, updated live from the
+// owner's event stream; enter opens one's trace, x cancels one.
+package executions
 
 import (
 	"bytes"
@@ -35,8 +38,8 @@ type Executions interface {
 	MonthCost(ctx context.Context) (float64, error)
 }
 
-// traceScreens opens an execution's trace over the page.
-type traceScreens interface {
+// Traces opens an execution's trace over the page.
+type Traces interface {
 	Trace(id model.ID) page.Dialog
 }
 
@@ -76,11 +79,11 @@ type costMsg struct {
 // execStates is the cycle of the state filter (`s`).
 var execStates = []model.RunState{"", model.Running, model.Pending, model.Completed, model.Failed, model.Cancelled}
 
-// stateCol is the width of the state column: the widest badge, " completed ".
-const stateCol = 11
+// StateColumn is the width of a state column: the widest badge, " completed ".
+const StateColumn = 11
 
 var executionColumns = []components.Column{
-	{Title: "STATE", Width: stateCol},
+	{Title: "STATE", Width: StateColumn},
 	{Title: "PROGRAM", Flex: 2, MinWidth: 10},
 	{Title: "VER", Width: 4, Align: components.AlignRight},
 	{Title: "STARTED", Width: 12},
@@ -90,13 +93,13 @@ var executionColumns = []components.Column{
 	{Title: "ERROR", Flex: 3, MinWidth: 8},
 }
 
-// executionsPage lists the executions, newest first, updated live.
-type executionsPage struct {
+// Page lists the executions, newest first, updated live.
+type Page struct {
 	styles  *themes.Styles
 	keys    keys.Map
 	clock   page.Clock
 	repo    Executions
-	screens traceScreens
+	screens Traces
 	live    bool // an event stream is configured
 
 	list  components.List
@@ -131,25 +134,26 @@ type executionsPage struct {
 	width, height int
 }
 
-func newExecutionsPage(e *page.Env, repo Executions, live bool, screens traceScreens) executionsPage {
-	return executionsPage{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, screens: screens, live: live,
+// New is the page over repo; live says an event stream is configured.
+func New(e *page.Env, repo Executions, live bool, screens Traces) Page {
+	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, screens: screens, live: live,
 		list:  components.NewList(executionColumns, 1, components.ThemeStyles(e.Styles)),
 		index: map[model.ID]int{}, activity: map[model.ID]string{}}
 }
 
 // Start is what Init runs for this page: the month's cost, for the status bar.
-func (p *executionsPage) Start(e *page.Env) tea.Cmd { return p.fetchCost(e) }
+func (p *Page) Start(e *page.Env) tea.Cmd { return p.fetchCost(e) }
 
 // MonthCost is what the workspace's executions cost this month, once known.
-func (p *executionsPage) MonthCost() (usd float64, known bool) { return p.cost.usd, p.cost.known }
+func (p *Page) MonthCost() (usd float64, known bool) { return p.cost.usd, p.cost.known }
 
-func (p *executionsPage) SetSize(w, h int) {
+func (p *Page) SetSize(w, h int) {
 	p.width, p.height = w, h
 	p.list.SetHeight(p.listHeight())
 }
 
 // listHeight is the page minus the header line and the filter line.
-func (p *executionsPage) listHeight() int {
+func (p *Page) listHeight() int {
 	h := p.height - 1
 	if p.ShowFilterLine() {
 		h--
@@ -157,9 +161,9 @@ func (p *executionsPage) listHeight() int {
 	return max(h, 1)
 }
 
-func (p *executionsPage) Typing() bool { return p.Filtering }
+func (p *Page) Typing() bool { return p.Filtering }
 
-func (p *executionsPage) Enter(e *page.Env) tea.Cmd {
+func (p *Page) Enter(e *page.Env) tea.Cmd {
 	if p.loaded || p.loading {
 		return nil
 	}
@@ -167,14 +171,14 @@ func (p *executionsPage) Enter(e *page.Env) tea.Cmd {
 }
 
 // reload drops what is loaded and fetches the first page.
-func (p *executionsPage) reload(e *page.Env) tea.Cmd {
+func (p *Page) reload(e *page.Env) tea.Cmd {
 	p.gen++
 	p.loading, p.err = true, nil
 	p.recent = map[model.ID]*model.Execution{}
 	return p.fetch(e, "", true)
 }
 
-func (p *executionsPage) fetch(e *page.Env, cursor string, first bool) tea.Cmd {
+func (p *Page) fetch(e *page.Env, cursor string, first bool) tea.Cmd {
 	repo, ctx, gen, state := p.repo, e.Ctx, p.gen, p.state
 	p.loading = true
 	return e.Cmd(func() tea.Msg {
@@ -187,7 +191,7 @@ func (p *executionsPage) fetch(e *page.Env, cursor string, first bool) tea.Cmd {
 }
 
 // maybeFetch fetches the next page when the cursor nears the end.
-func (p *executionsPage) maybeFetch(e *page.Env) tea.Cmd {
+func (p *Page) maybeFetch(e *page.Env) tea.Cmd {
 	if !p.loaded || p.done || p.loading || p.err != nil {
 		return nil
 	}
@@ -197,7 +201,7 @@ func (p *executionsPage) maybeFetch(e *page.Env) tea.Cmd {
 	return p.fetch(e, p.next, false)
 }
 
-func (p *executionsPage) fetchCost(e *page.Env) tea.Cmd {
+func (p *Page) fetchCost(e *page.Env) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	if repo == nil {
 		return nil
@@ -213,7 +217,7 @@ func (p *executionsPage) fetchCost(e *page.Env) tea.Cmd {
 	})
 }
 
-func (p *executionsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case execPageMsg:
 		return p.applyPage(e, msg)
@@ -245,7 +249,7 @@ func (p *executionsPage) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 }
 
 // Live applies what the stream brought.
-func (p *executionsPage) Live(e *page.Env, msg live.Msg) tea.Cmd {
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
 	var cmds []tea.Cmd
 	if msg.Conn != nil {
 		p.conn = msg.Conn
@@ -279,7 +283,7 @@ func (p *executionsPage) Live(e *page.Env, msg live.Msg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (p *executionsPage) applyPage(e *page.Env, msg execPageMsg) tea.Cmd {
+func (p *Page) applyPage(e *page.Env, msg execPageMsg) tea.Cmd {
 	if msg.gen != p.gen {
 		return nil
 	}
@@ -348,7 +352,7 @@ func newer(a, b *model.Execution) bool { return bytes.Compare(a.ID[:], b.ID[:]) 
 // there is updated (or removed when it leaves the state filter), a new
 // execution is inserted where it belongs by age — unless it is older than
 // every row loaded while older pages remain (paging will bring it).
-func (p *executionsPage) applyExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
+func (p *Page) applyExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
 	if p.recent != nil { // the first page is loading
 		for _, x := range xs {
 			if r, ok := p.recent[x.ID]; !ok || stateRank(x.State) >= stateRank(r.State) {
@@ -417,14 +421,14 @@ func (p *executionsPage) applyExecs(e *page.Env, xs []*model.Execution) tea.Cmd 
 }
 
 // setRow updates row i in place; the filter stays applied.
-func (p *executionsPage) setRow(i int, x *model.Execution) {
+func (p *Page) setRow(i int, x *model.Execution) {
 	p.execs[i] = x
 	p.list.SetRow(i, p.row(x))
 }
 
 // setExecs replaces the rows, keeping the cursor on the execution it was on
 // and re-applying the text filter.
-func (p *executionsPage) setExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
+func (p *Page) setExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
 	var sel model.ID
 	hadSel := false
 	if x := p.selected(); x != nil {
@@ -451,7 +455,7 @@ func (p *executionsPage) setExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
 }
 
 // refreshRunning updates the elapsed time of the running rows.
-func (p *executionsPage) refreshRunning() {
+func (p *Page) refreshRunning() {
 	for i, x := range p.execs {
 		if x.State == model.Running {
 			p.list.SetRow(i, p.row(x))
@@ -459,7 +463,7 @@ func (p *executionsPage) refreshRunning() {
 	}
 }
 
-func (p *executionsPage) setView(res components.FilterResult) {
+func (p *Page) setView(res components.FilterResult) {
 	if res.All {
 		p.view = nil
 		return
@@ -468,14 +472,14 @@ func (p *executionsPage) setView(res components.FilterResult) {
 }
 
 // rowAt is the row index at view position pos.
-func (p *executionsPage) rowAt(pos int) int {
+func (p *Page) rowAt(pos int) int {
 	if p.view == nil {
 		return pos
 	}
 	return p.view.Index(pos)
 }
 
-func (p *executionsPage) selected() *model.Execution {
+func (p *Page) selected() *model.Execution {
 	if row, ok := p.list.Selected(); ok && row < len(p.execs) {
 		return p.execs[row]
 	}
@@ -483,7 +487,7 @@ func (p *executionsPage) selected() *model.Execution {
 }
 
 // row is the cells of an execution.
-func (p *executionsPage) row(x *model.Execution) components.Row {
+func (p *Page) row(x *model.Execution) components.Row {
 	started := "-"
 	if at := x.StartedAt; !at.IsZero() {
 		started = p.clockTime(at)
@@ -529,7 +533,7 @@ func (p *executionsPage) row(x *model.Execution) components.Row {
 }
 
 // clockTime is a start time: the time of day today, else the date too.
-func (p *executionsPage) clockTime(t time.Time) string {
+func (p *Page) clockTime(t time.Time) string {
 	t, now := t.In(p.clock.Location), p.clock.Now().In(p.clock.Location)
 	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
 		return t.Format("15:04:05")
@@ -546,13 +550,13 @@ func execShortID(id model.ID) string {
 	return s
 }
 
-func (p *executionsPage) filterCmd(e *page.Env) tea.Cmd {
+func (p *Page) filterCmd(e *page.Env) tea.Cmd {
 	req := p.list.FilterRequest(p.Pattern)
 	ctx := e.Ctx
 	return e.Cmd(func() tea.Msg { return execFilterMsg{res: components.Filter(ctx, req)} })
 }
 
-func (p *executionsPage) filterKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) filterKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	if ev := p.FilterInput(msg, &p.list); ev != components.FilterNone {
 		return p.filterDone(e, ev)
 	}
@@ -560,7 +564,7 @@ func (p *executionsPage) filterKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
-func (p *executionsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
+func (p *Page) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
 	if ev.Relayout() {
 		p.list.SetHeight(p.listHeight())
 	}
@@ -570,7 +574,7 @@ func (p *executionsPage) filterDone(e *page.Env, ev components.FilterEvent) tea.
 	return nil
 }
 
-func (p *executionsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
 	if p.Filtering {
 		return p.filterKey(e, msg)
@@ -611,7 +615,7 @@ func (p *executionsPage) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (p *executionsPage) cancel(e *page.Env, id model.ID) tea.Cmd {
+func (p *Page) cancel(e *page.Env, id model.ID) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	if repo == nil {
 		return nil
@@ -622,7 +626,7 @@ func (p *executionsPage) cancel(e *page.Env, id model.ID) tea.Cmd {
 	})
 }
 
-func (p *executionsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
+func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	y-- // the header line
 	if p.ShowFilterLine() {
 		y--
@@ -633,7 +637,7 @@ func (p *executionsPage) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd 
 	return p.maybeFetch(e)
 }
 
-func (p *executionsPage) Bindings() []key.Binding {
+func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	if p.Filtering {
 		return []key.Binding{keys.As(km.Open, "accept filter"), keys.As(km.Back, "clear filter")}
@@ -648,7 +652,7 @@ func (p *executionsPage) Bindings() []key.Binding {
 	return bs
 }
 
-func (p *executionsPage) Render() string {
+func (p *Page) Render() string {
 	s := p.styles
 	var b strings.Builder
 	b.WriteString(layout.Fit(p.header(), p.width, 1))
@@ -677,7 +681,7 @@ func (p *executionsPage) Render() string {
 
 // header is the line above the list: the state filter, what is loaded and
 // the stream's state.
-func (p *executionsPage) header() string {
+func (p *Page) header() string {
 	s := p.styles
 	state := "all states"
 	if p.state != "" {
@@ -706,9 +710,9 @@ func (p *executionsPage) header() string {
 
 // renderList draws the list with the state cells as coloured badges, laid
 // over the plain state text the list drew.
-func (p *executionsPage) renderList(h int) string {
+func (p *Page) renderList(h int) string {
 	out := p.list.Render(p.width, h)
-	if p.width < stateCol+2 {
+	if p.width < StateColumn+2 {
 		return out
 	}
 	lines := strings.Split(out, "\n")
@@ -725,20 +729,20 @@ func (p *executionsPage) renderList(h int) string {
 		}
 		st := string(p.execs[row].State)
 		badge := p.styles.StateBadge(st).Render(st)
-		if w := ansi.StringWidth(badge); w < stateCol {
-			badge += strings.Repeat(" ", stateCol-w)
+		if w := ansi.StringWidth(badge); w < StateColumn {
+			badge += strings.Repeat(" ", StateColumn-w)
 		}
 		l := lines[k]
-		lines[k] = ansi.Cut(l, 0, 1) + badge + ansi.Cut(l, 1+stateCol, p.width)
+		lines[k] = ansi.Cut(l, 0, 1) + badge + ansi.Cut(l, 1+StateColumn, p.width)
 	}
 	return strings.Join(lines, "\n")
 }
 
 // Restyle picks up a theme switched in place.
-func (p *executionsPage) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+func (p *Page) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
 
 // reconnected refreshes what the stream may have missed while it was down.
-func (p *executionsPage) reconnected(e *page.Env) []tea.Cmd {
+func (p *Page) reconnected(e *page.Env) []tea.Cmd {
 	cmds := []tea.Cmd{p.fetchCost(e)}
 	if p.loaded || p.loading {
 		cmds = append(cmds, p.reload(e))
