@@ -1,8 +1,12 @@
 package components
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/keys"
@@ -73,4 +77,35 @@ func WheelDelta(w tea.MouseWheelMsg) int {
 		return WheelLines
 	}
 	return 0
+}
+
+// StateColumn is the width of a column of state badges: the widest badge,
+// " completed ".
+const StateColumn = 11
+
+// DrawBadges draws badges over the state column of out, the list as Render
+// drew it width cells wide, the column starting at cell x: badge(pos) is
+// the styled badge of the row at view position pos (ok false leaves the
+// row as drawn). The list draws the plain state text; this colours it.
+func (l *List) DrawBadges(out string, x, width int, badge func(pos int) (string, bool)) string {
+	if width < x+StateColumn {
+		return out
+	}
+	lines := strings.Split(out, "\n")
+	off, n := l.Offset(), l.Len()
+	for k := 1; k < len(lines)-1; k++ { // between the header and the footer
+		pos := off + k - 1
+		if pos >= n {
+			break
+		}
+		b, ok := badge(pos)
+		if !ok {
+			continue
+		}
+		if w := ansi.StringWidth(b); w < StateColumn {
+			b += strings.Repeat(" ", StateColumn-w)
+		}
+		lines[k] = ansi.Cut(lines[k], 0, x) + b + ansi.Cut(lines[k], x+StateColumn, width)
+	}
+	return strings.Join(lines, "\n")
 }

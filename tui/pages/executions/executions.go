@@ -13,7 +13,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
@@ -79,11 +78,8 @@ type costMsg struct {
 // execStates is the cycle of the state filter (`s`).
 var execStates = []model.RunState{"", model.Running, model.Pending, model.Completed, model.Failed, model.Cancelled}
 
-// StateColumn is the width of a state column: the widest badge, " completed ".
-const StateColumn = 11
-
 var executionColumns = []components.Column{
-	{Title: "STATE", Width: StateColumn},
+	{Title: "STATE", Width: components.StateColumn},
 	{Title: "PROGRAM", Flex: 2, MinWidth: 10},
 	{Title: "VER", Width: 4, Align: components.AlignRight},
 	{Title: "STARTED", Width: 12},
@@ -708,34 +704,16 @@ func (p *Page) header() string {
 	return s.Title.Render("Executions") + s.Muted.Render(info)
 }
 
-// renderList draws the list with the state cells as coloured badges, laid
-// over the plain state text the list drew.
+// renderList draws the list with the state cells as coloured badges.
 func (p *Page) renderList(h int) string {
-	out := p.list.Render(p.width, h)
-	if p.width < StateColumn+2 {
-		return out
-	}
-	lines := strings.Split(out, "\n")
-	off := p.list.Offset()
-	n := p.list.Len()
-	for k := 1; k < len(lines)-1; k++ {
-		pos := off + k - 1
-		if pos >= n {
-			break
-		}
+	return p.list.DrawBadges(p.list.Render(p.width, h), 1, p.width, func(pos int) (string, bool) {
 		row := p.rowAt(pos)
 		if row >= len(p.execs) {
-			continue
+			return "", false
 		}
 		st := string(p.execs[row].State)
-		badge := p.styles.StateBadge(st).Render(st)
-		if w := ansi.StringWidth(badge); w < StateColumn {
-			badge += strings.Repeat(" ", StateColumn-w)
-		}
-		l := lines[k]
-		lines[k] = ansi.Cut(l, 0, 1) + badge + ansi.Cut(l, 1+StateColumn, p.width)
-	}
-	return strings.Join(lines, "\n")
+		return p.styles.StateBadge(st).Render(st), true
+	})
 }
 
 // Restyle picks up a theme switched in place.

@@ -11,7 +11,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
@@ -20,7 +19,6 @@ import (
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
-	"github.com/signet-dspy/signet/tui/pages/executions"
 )
 
 // Pool controls the owner's worker pool (the API, in cmd). It is only ever
@@ -72,7 +70,7 @@ type poolAskMsg struct {
 
 var workerColumns = []components.Column{
 	{Title: "ID", Width: 3, Align: components.AlignRight},
-	{Title: "STATE", Width: executions.StateColumn},
+	{Title: "STATE", Width: components.StateColumn},
 	{Title: "PID", Width: 8, Align: components.AlignRight},
 	{Title: "UPTIME", Width: 8, Align: components.AlignRight},
 	{Title: "SERVED", Width: 7, Align: components.AlignRight},
@@ -367,30 +365,20 @@ func (p *Page) header() string {
 	return s.Title.Render("Workers") + s.Muted.Render(info)
 }
 
+// renderList draws the list with the state cells as coloured badges; the
+// state column comes after the 3-cell ID and a space.
 func (p *Page) renderList() string {
-	h := p.listHeight()
-	out := p.list.Render(p.width, h)
-	// The state column (after the 3-cell ID and a space) as a badge.
-	const at = 1 + 3 + 1
-	if p.width < at+executions.StateColumn || p.pool == nil {
+	out := p.list.Render(p.width, p.listHeight())
+	if p.pool == nil {
 		return out
 	}
-	lines := strings.Split(out, "\n")
-	off, n := p.list.Offset(), p.list.Len()
-	for k := 1; k < len(lines)-1; k++ {
-		pos := off + k - 1
-		if pos >= n || pos >= len(p.pool.Workers) {
-			break
+	return p.list.DrawBadges(out, 1+3+1, p.width, func(pos int) (string, bool) {
+		if pos >= len(p.pool.Workers) {
+			return "", false
 		}
 		st := p.pool.Workers[pos].State
-		badge := p.styles.StateBadge(workerBadge[st]).Render(st)
-		if w := ansi.StringWidth(badge); w < executions.StateColumn {
-			badge += strings.Repeat(" ", executions.StateColumn-w)
-		}
-		l := lines[k]
-		lines[k] = ansi.Cut(l, 0, at) + badge + ansi.Cut(l, at+executions.StateColumn, p.width)
-	}
-	return strings.Join(lines, "\n")
+		return p.styles.StateBadge(workerBadge[st]).Render(st), true
+	})
 }
 
 // Restyle picks up a theme switched in place.
