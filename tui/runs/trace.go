@@ -28,11 +28,11 @@ import (
 	"github.com/signet-dspy/signet/tui/spantree"
 )
 
-// openTraceMsg (tui/executions.go) opens the trace of an execution.
-
 // tracePage is how many spans one request reads (the API's maximum).
 const tracePage = 1000
 
+// traceScreen is the trace of one execution: its span tree (spantree) on
+// the left, the selected span's detail and the cost pane on the right.
 type traceScreen struct {
 	page.Defaults
 	scr    *Screens
