@@ -66,7 +66,7 @@ func (d *probe) SetSize(int, int)                                {}
 func (d *probe) Render(func() string) string                     { return d.name }
 
 func TestResultsGoToWhoAsked(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	first := &probe{name: "first"}
 	m, cmd := m.Open(first)
 	m = tuitest.Run(t, m, cmd)
@@ -104,7 +104,7 @@ func TestResultsGoToWhoAsked(t *testing.T) {
 // TestInputGoesToWhoHasTheKeyboard: a paste (an input that is not a key)
 // reaches the top dialog, and only it.
 func TestInputGoesToWhoHasTheKeyboard(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	d := &probe{name: "top"}
 	m, cmd := m.Open(d)
 	m = tuitest.Run(t, m, cmd)

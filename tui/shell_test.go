@@ -19,7 +19,7 @@ import (
 )
 
 func TestPaletteRunsActionByFuzzyName(t *testing.T) {
-	m := newTestModel(t, 100, 30)
+	m := tuitest.Sample(t, 100, 30)
 	m = tuitest.Send(t, m, tuitest.Key(":"))
 	p, ok := tuitest.Top(m).(*tui.Palette)
 	if !ok {
@@ -49,7 +49,7 @@ func TestPaletteRunsActionByFuzzyName(t *testing.T) {
 }
 
 func TestPaletteCtrlPAndEscape(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Code('p', tea.ModCtrl))
 	if !tuitest.IsTop[*tui.Palette](m) {
 		t.Fatal("ctrl+p did not open the palette")
@@ -68,7 +68,7 @@ func TestPaletteCtrlPAndEscape(t *testing.T) {
 }
 
 func TestPaletteQuitAction(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key(":")), "quit")
 	_, cmd := m.Update(tuitest.Code(tea.KeyEnter, 0))
 	if cmd == nil {
@@ -80,7 +80,7 @@ func TestPaletteQuitAction(t *testing.T) {
 }
 
 func TestThemeSwitchFromPalette(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	before := m.Styles().Palette
 	orig := m.Options().Styles.Palette
 	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key(":")), "theme light")
@@ -120,7 +120,7 @@ func TestKeyPressFromBindingNames(t *testing.T) {
 }
 
 func TestNoticeShownUntilNextKey(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Run(t, m, page.NoticeErr(errors.New("could not save qa: version conflict")))
 	if !strings.Contains(tuitest.Screen(m), "could not save qa") {
 		t.Fatalf("notice not shown:\n%s", tuitest.Screen(m))
@@ -135,7 +135,7 @@ func TestNoticeShownUntilNextKey(t *testing.T) {
 func TestGoldenShell(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			base := newTestModel(t, sz[0], sz[1])
+			base := tuitest.Sample(t, sz[0], sz[1])
 			t.Run("palette", func(t *testing.T) {
 				golden.RequireEqual(t, []byte(tuitest.Screen(tuitest.Send(t, base, tuitest.Key(":")))))
 			})

@@ -16,7 +16,7 @@ import (
 )
 
 func TestHelpToggle(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("?"))
 	if !tuitest.IsTop[*tui.HelpView](m) || !strings.Contains(tuitest.Screen(m), "go to page") {
 		t.Fatalf("? did not show the full help:\n%s", tuitest.Screen(m))
@@ -38,7 +38,7 @@ func TestHelpToggle(t *testing.T) {
 }
 
 func TestPageSwitching(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	steps := []struct {
 		key  tea.KeyPressMsg
 		want tui.Page
@@ -62,14 +62,14 @@ func TestPageSwitching(t *testing.T) {
 
 func TestQuit(t *testing.T) {
 	for _, k := range []tea.KeyPressMsg{tuitest.Key("q"), tuitest.Code('c', tea.ModCtrl)} {
-		m := newTestModel(t, 80, 24)
+		m := tuitest.Sample(t, 80, 24)
 		_, cmd := m.Update(k)
 		if cmd == nil || reflect.ValueOf(cmd).Pointer() != reflect.ValueOf(tea.Quit).Pointer() {
 			t.Errorf("%s did not return tea.Quit", k)
 		}
 	}
 	// q is text in the filter prompt; ctrl+c still quits.
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("/"))
 	_, cmd := m.Update(tuitest.Key("q"))
 	if cmd != nil && reflect.ValueOf(cmd).Pointer() == reflect.ValueOf(tea.Quit).Pointer() {
@@ -82,7 +82,7 @@ func TestQuit(t *testing.T) {
 }
 
 func TestViewFields(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	v := m.View()
 	if !v.AltScreen {
 		t.Error("not in the alt screen")
@@ -97,7 +97,7 @@ func TestViewFields(t *testing.T) {
 func TestViewSize(t *testing.T) {
 	// Below 80x24 the layout is not promised to be pretty, only to fit.
 	for _, sz := range [][2]int{{80, 24}, {100, 30}, {160, 48}, {200, 60}, {40, 10}, {12, 4}, {1, 1}} {
-		m := newTestModel(t, sz[0], sz[1])
+		m := tuitest.Sample(t, sz[0], sz[1])
 		check := func(what string, m tui.Model) {
 			lines := strings.Split(tuitest.Screen(m), "\n")
 			if len(lines) != sz[1] {
@@ -127,7 +127,7 @@ func TestViewSize(t *testing.T) {
 func TestGolden(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			base := newTestModel(t, sz[0], sz[1])
+			base := tuitest.Sample(t, sz[0], sz[1])
 			screens := map[string]tui.Model{
 				"programs": base,
 				"filter":   tuitest.Send(t, tuitest.Type(t, tuitest.Send(t, base, tuitest.Key("/")), "su"), tuitest.Code(tea.KeyEnter, 0)),
@@ -146,7 +146,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestFilterHighlightsMatches(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("/")), "clas"), tuitest.Code(tea.KeyEnter, 0))
 	raw := m.View().Content
 	// The cursor row is the only match, so its matched characters are drawn

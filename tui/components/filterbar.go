@@ -1,6 +1,7 @@
 package components
 
 import (
+	"context"
 	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
@@ -37,6 +38,25 @@ func (ev FilterEvent) Relayout() bool {
 
 // Refilter reports whether the event changes the pattern to filter by.
 func (ev FilterEvent) Refilter() bool { return ev == FilterChanged || ev == FilterCleared }
+
+// Refilter returns the work of filtering l by the prompt's pattern, for
+// the page to run off the Update loop; msg makes the page's message of the
+// result. FilterRequest records the request in l, so that older results
+// are recognised as stale.
+func (f *FilterBar) Refilter(ctx context.Context, l *List, msg func(FilterResult) tea.Msg) func() tea.Msg {
+	req := l.FilterRequest(f.Pattern)
+	return func() tea.Msg { return msg(Filter(ctx, req)) }
+}
+
+// Follow does what ev requires of a page whose list l sits under the
+// prompt: l gets height() lines when the prompt's line came or went. It
+// reports whether the pattern changed, so that the page filters anew.
+func (f *FilterBar) Follow(ev FilterEvent, l *List, height func() int) (refilter bool) {
+	if ev.Relayout() {
+		l.SetHeight(height())
+	}
+	return ev.Refilter()
+}
 
 // ShowFilterLine reports whether the prompt takes a line.
 func (f *FilterBar) ShowFilterLine() bool { return f.Filtering || f.Pattern != "" }

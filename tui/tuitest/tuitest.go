@@ -83,6 +83,12 @@ func New(t testing.TB, deps tui.Deps, w, h int, opts ...Option) tui.Model {
 	return Run(t, m, m.Init())
 }
 
+// Sample is the workbench over the sample programs and datasets at w x h.
+func Sample(t testing.TB, w, h int, opts ...Option) tui.Model {
+	t.Helper()
+	return New(t, tui.Deps{Programs: Programs{List: SamplePrograms()}, Datasets: SampleDatasets()}, w, h, opts...)
+}
+
 // Update sends one message and returns the new model, its commands not run.
 func Update(t testing.TB, m tui.Model, msg tea.Msg) tui.Model {
 	t.Helper()

@@ -14,12 +14,6 @@ import (
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// newTestModel is the workbench over the sample programs and datasets.
-func newTestModel(t testing.TB, w, h int) tui.Model {
-	t.Helper()
-	return tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets()}, w, h)
-}
-
 func dsets(m tui.Model) *datasets.Page { return m.PageView(tui.PageDatasets).(*datasets.Page) }
 
 // The open examples table: its dataset, its rows loaded, whether every
@@ -79,7 +73,7 @@ func TestDatasetsErrors(t *testing.T) {
 }
 
 func TestDatasetsNavigationAndFilter(t *testing.T) {
-	m := tuitest.Send(t, newTestModel(t, 80, 24), tuitest.Key("2"))
+	m := tuitest.Send(t, tuitest.Sample(t, 80, 24), tuitest.Key("2"))
 	for i, st := range []struct {
 		key  tea.KeyPressMsg
 		want string
@@ -111,7 +105,7 @@ func TestDatasetsNavigationAndFilter(t *testing.T) {
 }
 
 func TestExamplesOpenClose(t *testing.T) {
-	m := tuitest.Send(t, newTestModel(t, 80, 24), tuitest.Key("2"))
+	m := tuitest.Send(t, tuitest.Sample(t, 80, 24), tuitest.Key("2"))
 	m = tuitest.Send(t, m, tuitest.Key("j"))
 	nm, cmd := m.Update(tuitest.Code(tea.KeyEnter, 0))
 	m = nm.(tui.Model)
@@ -210,7 +204,7 @@ func TestExamplesPagingReachesEnd(t *testing.T) {
 }
 
 func TestExamplesStalePageDiscarded(t *testing.T) {
-	m := tuitest.Send(t, newTestModel(t, 80, 24), tuitest.Key("2"))
+	m := tuitest.Send(t, tuitest.Sample(t, 80, 24), tuitest.Key("2"))
 	// Open big, leave before its first page arrives, open qa.
 	nm, bigCmd := m.Update(tuitest.Code(tea.KeyEnter, 0))
 	m = nm.(tui.Model)
@@ -272,7 +266,7 @@ func TestExamplesPageThrough100k(t *testing.T) {
 }
 
 func TestMouseWheelScrollsList(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("2"))
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnter, 0)) // the first dataset's examples
 	if tableDS(m) == nil {

@@ -547,9 +547,7 @@ func execShortID(id model.ID) string {
 }
 
 func (p *Page) filterCmd(e *page.Env) tea.Cmd {
-	req := p.list.FilterRequest(p.Pattern)
-	ctx := e.Ctx
-	return e.Cmd(func() tea.Msg { return execFilterMsg{res: components.Filter(ctx, req)} })
+	return e.Cmd(p.Refilter(e.Ctx, &p.list, func(r components.FilterResult) tea.Msg { return execFilterMsg{res: r} }))
 }
 
 func (p *Page) filterKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -561,10 +559,7 @@ func (p *Page) filterKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 
 // filterDone lays the page out again and runs the filter, as ev requires.
 func (p *Page) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
-	if ev.Relayout() {
-		p.list.SetHeight(p.listHeight())
-	}
-	if ev.Refilter() {
+	if p.Follow(ev, &p.list, p.listHeight) {
 		return p.filterCmd(e)
 	}
 	return nil

@@ -16,12 +16,6 @@ import (
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// newTestModel is the workbench over the sample programs and datasets.
-func newTestModel(t testing.TB, w, h int) tui.Model {
-	t.Helper()
-	return tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets()}, w, h)
-}
-
 func progs(m tui.Model) *programs.Page { return m.PageView(tui.PagePrograms).(*programs.Page) }
 
 func selectedName(m tui.Model) string {
@@ -32,7 +26,7 @@ func selectedName(m tui.Model) string {
 }
 
 func TestInitLoadsPrograms(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	if got := progs(m).List().Total(); got != 4 {
 		t.Fatalf("Total = %d, want 4", got)
 	}
@@ -55,7 +49,7 @@ func TestLoadError(t *testing.T) {
 }
 
 func TestNavigation(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	steps := []struct {
 		key  tea.KeyPressMsg
 		want string
@@ -79,7 +73,7 @@ func TestNavigation(t *testing.T) {
 }
 
 func TestFilterTyping(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("/"))
 	if !progs(m).Typing() {
 		t.Fatal("/ did not open the filter prompt")
@@ -129,7 +123,7 @@ func TestFilterTyping(t *testing.T) {
 }
 
 func TestStaleFilterResultDiscarded(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("/"))
 	nm, oldCmd := m.Update(tuitest.Key("q"))
 	m = nm.(tui.Model)
@@ -146,7 +140,7 @@ func TestStaleFilterResultDiscarded(t *testing.T) {
 }
 
 func TestDetailOpenClose(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, m, tuitest.Key("j"))
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnter, 0))
 	if progs(m).Detail() == nil || progs(m).Detail().Name != "rag-support" {
@@ -170,7 +164,7 @@ func TestDetailOpenClose(t *testing.T) {
 }
 
 func TestDetailScroll(t *testing.T) {
-	m := newTestModel(t, 80, 10) // body too small for rag-support's detail
+	m := tuitest.Sample(t, 80, 10) // body too small for rag-support's detail
 	m = tuitest.Send(t, m, tuitest.Key("j"))
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnter, 0))
 	total := progs(m).DetailLines()
@@ -193,7 +187,7 @@ func TestDetailScroll(t *testing.T) {
 }
 
 func TestReloadReappliesFilter(t *testing.T) {
-	m := newTestModel(t, 80, 24)
+	m := tuitest.Sample(t, 80, 24)
 	m = tuitest.Send(t, tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("/")), "sum"), tuitest.Code(tea.KeyEnter, 0))
 	m = tuitest.Run(t, m, m.Init()) // programs reloaded
 	if progs(m).List().Pattern() != "sum" || progs(m).List().Len() != 1 {
@@ -202,7 +196,7 @@ func TestReloadReappliesFilter(t *testing.T) {
 }
 
 func TestMouseClickTabAndRow(t *testing.T) {
-	m := newTestModel(t, 100, 30)
+	m := tuitest.Sample(t, 100, 30)
 	// Find the Datasets tab's column from the drawn tab bar.
 	bar := strings.Split(tuitest.Screen(m), "\n")[0]
 	x := strings.Index(bar, "2 Datasets")

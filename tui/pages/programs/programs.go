@@ -404,17 +404,12 @@ func (p *Page) reselect(name string) {
 // filterCmd issues a filter request for the current pattern and returns the
 // command that runs it off the Update loop.
 func (p *Page) filterCmd(e *page.Env) tea.Cmd {
-	req := p.list.FilterRequest(p.Pattern)
-	ctx := e.Ctx
-	return e.Cmd(func() tea.Msg { return programsFilterMsg{res: components.Filter(ctx, req)} })
+	return e.Cmd(p.Refilter(e.Ctx, &p.list, func(r components.FilterResult) tea.Msg { return programsFilterMsg{res: r} }))
 }
 
 // filterDone lays the page out again and runs the filter, as ev requires.
 func (p *Page) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
-	if ev.Relayout() {
-		p.list.SetHeight(p.listHeight())
-	}
-	if ev.Refilter() {
+	if p.Follow(ev, &p.list, p.listHeight) {
 		return p.filterCmd(e)
 	}
 	return nil
