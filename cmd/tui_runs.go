@@ -12,7 +12,7 @@ import (
 	"github.com/signet-dspy/signet/tui/runs"
 )
 
-// tuiRunner is the TUI's Runner (tui/run.go) over the owner's API: runs,
+// tuiRunner is the TUI's Runner (tui/runs/run.go) over the owner's API: runs,
 // their spans, render previews, program versions and the month's cost.
 type tuiRunner struct{ cl *api.Client }
 
