@@ -108,7 +108,7 @@ func TestInputGoesToWhoHasTheKeyboard(t *testing.T) {
 	d := &probe{name: "top"}
 	m, cmd := m.Open(d)
 	m = tuitest.Run(t, m, cmd)
-	m = tuitest.Deliver(t, m, tea.PasteMsg{Content: "pasted"})
+	_ = tuitest.Deliver(t, m, tea.PasteMsg{Content: "pasted"})
 	if len(d.got) != 1 || d.got[0] != (tea.PasteMsg{Content: "pasted"}) {
 		t.Errorf("the top dialog got %v", d.got)
 	}

@@ -174,7 +174,7 @@ func TestStatusBarPoolAndCost(t *testing.T) {
 	}
 	// Back: the cost is fetched again (runs may have ended meanwhile).
 	calls := fx.CostCalls
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Up: true, Session: 2}, Pool: &ready} })
+	_ = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Up: true, Session: 2}, Pool: &ready} })
 	if fx.CostCalls != calls+1 {
 		t.Errorf("reconnecting did not refresh the cost")
 	}

@@ -208,7 +208,7 @@ func TestTraceLiveEvents(t *testing.T) {
 	}
 	done := *f.Execs[id]
 	done.State = model.Completed
-	m = tuitest.Update(t, m, live.Msg{Execs: []*model.Execution{&done}})
+	_ = tuitest.Update(t, m, live.Msg{Execs: []*model.Execution{&done}})
 	if ts.IsLive() {
 		t.Fatal("the execution's final state was not applied")
 	}
@@ -420,8 +420,7 @@ func TestTraceEventsAtRate(t *testing.T) {
 	elapsed := time.Since(start)
 	done := *f.Execs[id]
 	done.State = model.Completed
-	nm, _ := m.Update(live.Msg{Execs: []*model.Execution{&done}})
-	m = nm.(tui.Model)
+	m.Update(live.Msg{Execs: []*model.Execution{&done}}) // the screen is a pointer: ts sees it
 	if ts.IsLive() || ts.Exec().State != model.Completed {
 		t.Fatal("the terminal execution event was not applied")
 	}

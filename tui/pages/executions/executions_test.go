@@ -52,7 +52,7 @@ func TestExecutionsFirstPageOnly(t *testing.T) {
 		t.Fatalf("%d rows after the second page", execs(m).List().Total())
 	}
 	// Back on the page: nothing is fetched again.
-	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("1")), tuitest.Key("3"))
+	_ = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("1")), tuitest.Key("3"))
 	if n := len(fx.CallList()); n != 2 {
 		t.Errorf("coming back refetched: %d calls", n)
 	}

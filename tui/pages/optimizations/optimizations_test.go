@@ -144,7 +144,7 @@ func TestOptimizationsCancelRunning(t *testing.T) {
 		t.Fatalf("cancelled %v", f.Cancelled)
 	}
 	m = tuitest.Send(t, m, tuitest.Key("j"))
-	m = tuitest.Send(t, m, tuitest.Key("x")) // a finished run: nothing to cancel
+	_ = tuitest.Send(t, m, tuitest.Key("x")) // a finished run: nothing to cancel
 	if len(f.Cancelled) != 1 {
 		t.Fatalf("cancelled a finished run: %v", f.Cancelled)
 	}

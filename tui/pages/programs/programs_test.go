@@ -479,7 +479,7 @@ func TestProgramsEditorBadSignatureOpensEditor(t *testing.T) {
 	}
 	// Fix in place and save: the file's other edits go with it.
 	m = tuitest.Type(t, m, "answer")
-	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+	_ = tuitest.Send(t, m, tuitest.Ctrl('s'))
 	if h := repo.Head("qa"); h.Version != 3 || h.Modules[0].Instructions != "Kept text." {
 		t.Fatalf("after the fix: v%d %q", h.Version, h.Modules[0].Instructions)
 	}

@@ -88,7 +88,7 @@ func TestWorkersRestartRecycle(t *testing.T) {
 		t.Errorf("no notice of the restart:\n%s", tuitest.LastLines(s, 2))
 	}
 	// r starts nothing while the pool runs.
-	m = tuitest.Send(t, m, tuitest.Key("r"))
+	_ = tuitest.Send(t, m, tuitest.Key("r"))
 	if len(fp.Calls) != 4 {
 		t.Errorf("r with a running pool called %v", fp.Calls[4:])
 	}
