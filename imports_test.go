@@ -103,6 +103,9 @@ func TestImportRules(t *testing.T) {
 	for _, v := range violations(pkgs) {
 		t.Error(v, "— see DESIGN.md section 2")
 	}
+	for _, v := range tuiViolations(pkgs) {
+		t.Error(v, "— see the workbench's layers in imports_test.go")
+	}
 }
 
 func TestImportRulesCatchForbiddenEdges(t *testing.T) {
@@ -127,6 +130,94 @@ func TestImportRulesCatchForbiddenEdges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got := violations([]goPackage{tt.pkg}); len(got) != tt.want {
+			t.Errorf("%s with deps %v: %d violations %v, want %d", tt.pkg.ImportPath, tt.pkg.Deps, len(got), got, tt.want)
+		}
+	}
+}
+
+// The workbench's own layers (tui/...): the shell (package tui) gathers the
+// pages; a page (tui/pages/<name>) is reached only through it and knows no
+// other page; the packages the pages share (tui/page, tui/dialog,
+// tui/components, tui/runs, ...) know no page and not the shell; the run
+// views (tui/runs) are above the pieces they are made of; and tui/tuitest,
+// which drives the shell, is for tests only.
+
+// tuiShared are the packages under the pages that the run views may not
+// be under either.
+var tuiShared = []string{"tui/page", "tui/dialog", "tui/components", "tui/layout", "tui/format",
+	"tui/keys", "tui/live", "tui/spantree", "tui/choices"}
+
+// tuiViolations lists every dependency of a workbench package that breaks
+// its layers.
+func tuiViolations(pkgs []goPackage) []string {
+	var bad []string
+	for _, p := range pkgs {
+		from := relPath(p.ImportPath)
+		if top(p.ImportPath) != "tui" {
+			continue
+		}
+		for _, dep := range p.Deps {
+			if !strings.HasPrefix(dep, modulePath+"/") || top(dep) != "tui" {
+				continue
+			}
+			to := relPath(dep)
+			if why := tuiForbidden(from, to); why != "" {
+				bad = append(bad, fmt.Sprintf("%s depends on %s: %s", from, to, why))
+			}
+		}
+	}
+	return bad
+}
+
+// tuiForbidden says why package from may not depend on package to, or "".
+func tuiForbidden(from, to string) string {
+	page := func(p string) string { // the page a package belongs to, or ""
+		if rest, ok := strings.CutPrefix(p, "tui/pages/"); ok {
+			name, _, _ := strings.Cut(rest, "/")
+			return name
+		}
+		return ""
+	}
+	under := func(p string, list []string) bool {
+		return slices.ContainsFunc(list, func(l string) bool { return p == l || strings.HasPrefix(p, l+"/") })
+	}
+	switch {
+	case to == "tui/tuitest" && from != "tui/tuitest":
+		return "tuitest is for tests"
+	case from == "tui" || from == "tui/tuitest":
+		return ""
+	case to == "tui":
+		return "only the shell gathers the pages"
+	case page(to) != "" && page(from) != page(to):
+		return "a page is reached through the shell, not from another package"
+	case to == "tui/runs" && under(from, tuiShared):
+		return "the shared pieces are under the run views"
+	}
+	return ""
+}
+
+// relPath is the path under the module: ".../tui/pages/programs" → "tui/pages/programs".
+func relPath(importPath string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(importPath, modulePath), "/")
+}
+
+func TestTUILayersCatchForbiddenEdges(t *testing.T) {
+	m := modulePath + "/"
+	tests := []struct {
+		pkg  goPackage
+		want int
+	}{
+		{goPackage{m + "tui", []string{m + "tui/pages/programs", m + "tui/runs", m + "tui/page"}}, 0},
+		{goPackage{m + "tui/pages/evaluations", []string{m + "tui/runs", m + "tui/dialog", m + "model"}}, 0},
+		{goPackage{m + "tui/pages/workers", []string{m + "tui/pages/executions"}}, 1},
+		{goPackage{m + "tui/pages/programs", []string{m + "tui"}}, 1},
+		{goPackage{m + "tui/runs", []string{m + "tui/pages/programs", m + "tui/spantree"}}, 1},
+		{goPackage{m + "tui/dialog", []string{m + "tui/runs", m + "tui/page"}}, 1},
+		{goPackage{m + "tui/page", []string{m + "tui/tuitest"}}, 1},
+		{goPackage{m + "tui/tuitest", []string{m + "tui", m + "tui/pages/programs"}}, 0},
+	}
+	for _, tt := range tests {
+		if got := tuiViolations([]goPackage{tt.pkg}); len(got) != tt.want {
 			t.Errorf("%s with deps %v: %d violations %v, want %d", tt.pkg.ImportPath, tt.pkg.Deps, len(got), got, tt.want)
 		}
 	}

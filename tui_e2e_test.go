@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,12 +25,20 @@ import (
 var tmuxSeq atomic.Int64
 
 // tuiTerm is one tmux server (on its own socket, so the tests never touch
-// the user's tmux) running one session.
+// the user's tmux) running one session, and a session that keeps the
+// server up when that one ends. The server signals tuiExited when the
+// program of a pane exits: waitExit waits on it.
 type tuiTerm struct {
 	t       *testing.T
 	socket  string
 	session string
 }
+
+// tuiExited is the tmux wait-for channel signalled when the pane's program exits.
+const tuiExited = "signet-exited"
+
+// tmuxConf is the server's configuration: say when a pane's program exits.
+const tmuxConf = "set-hook -g pane-exited 'wait-for -S " + tuiExited + "'\n"
 
 // requireTmux skips without tmux, or fails when SIGNET_REQUIRE_TMUX is set.
 func requireTmux(t *testing.T) {
@@ -83,13 +94,17 @@ func startTUI(t *testing.T, env []string, shellCmd string) *tuiTerm {
 	for _, kv := range full {
 		prefix.WriteString(" " + shellQuote(kv))
 	}
+	conf := filepath.Join(sockDir, "tmux.conf")
+	if err := os.WriteFile(conf, []byte(tmuxConf), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		// Both are no-ops once the program has quit and the server exited.
-		_ = exec.Command("tmux", "-S", tt.socket, "kill-session", "-t", tt.session).Run()
 		_ = exec.Command("tmux", "-S", tt.socket, "kill-server").Run()
 		_ = os.RemoveAll(sockDir)
 	})
-	tt.tmux("-f", "/dev/null", "new-session", "-d", "-s", tt.session, "-x", "100", "-y", "30", prefix.String()+" "+shellCmd)
+	// cat waits on its terminal for good: the server outlives the session.
+	tt.tmux("-f", conf, "new-session", "-d", "-s", tt.session+"-keeper", "cat")
+	tt.tmux("new-session", "-d", "-s", tt.session, "-x", "100", "-y", "30", prefix.String()+" "+shellCmd)
 	return tt
 }
 
@@ -123,10 +138,11 @@ func (tt *tuiTerm) screen(flags ...string) string {
 const tuiDeadline = 15 * time.Second
 
 // waitFor polls the screen until ok accepts it, and fails with the last
-// screen at the deadline.
-func (tt *tuiTerm) waitFor(what string, ok func(screen string) bool) string {
+// screen after d. A terminal reports no event when its screen changes:
+// this poll, bounded by a deadline, is the one wait on it.
+func (tt *tuiTerm) waitFor(d time.Duration, what string, ok func(screen string) bool) string {
 	tt.t.Helper()
-	deadline := time.Now().Add(tuiDeadline)
+	deadline := time.Now().Add(d)
 	var s string
 	for {
 		s = tt.screen()
@@ -134,7 +150,7 @@ func (tt *tuiTerm) waitFor(what string, ok func(screen string) bool) string {
 			return s
 		}
 		if time.Now().After(deadline) {
-			tt.t.Fatalf("timed out after %s waiting for %s; screen:\n%s", tuiDeadline, what, s)
+			tt.t.Fatalf("timed out after %s waiting for %s; screen:\n%s", d, what, s)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -143,7 +159,14 @@ func (tt *tuiTerm) waitFor(what string, ok func(screen string) bool) string {
 // waitText waits until the screen contains every one of want.
 func (tt *tuiTerm) waitText(want ...string) string {
 	tt.t.Helper()
-	return tt.waitFor(fmt.Sprintf("%q", want), func(s string) bool {
+	return tt.waitTextWithin(tuiDeadline, want...)
+}
+
+// waitTextWithin is waitText with a deadline of d, for what starts the
+// worker pool (Python and DSPy import on first use).
+func (tt *tuiTerm) waitTextWithin(d time.Duration, want ...string) string {
+	tt.t.Helper()
+	return tt.waitFor(d, fmt.Sprintf("%q", want), func(s string) bool {
 		for _, w := range want {
 			if !strings.Contains(s, w) {
 				return false
@@ -153,15 +176,14 @@ func (tt *tuiTerm) waitText(want ...string) string {
 	})
 }
 
-// waitExit waits until the session has ended (the program quit).
+// waitExit waits until the program has exited: the server signals it
+// (tmuxConf's pane-exited hook).
 func (tt *tuiTerm) waitExit() {
 	tt.t.Helper()
-	deadline := time.Now().Add(tuiDeadline)
-	for exec.Command("tmux", "-S", tt.socket, "has-session", "-t", tt.session).Run() == nil {
-		if time.Now().After(deadline) {
-			tt.t.Fatalf("the tmux session is still there %s after quitting; screen:\n%s", tuiDeadline, tt.screen())
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), tuiDeadline)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "tmux", "-S", tt.socket, "wait-for", tuiExited).CombinedOutput(); err != nil {
+		tt.t.Fatalf("the program has not exited %s after quitting (%v %s); screen:\n%s", tuiDeadline, err, out, tt.screen())
 	}
 }
 
@@ -184,14 +206,14 @@ func TestTUIBinaryProgramsFlow(t *testing.T) {
 
 	// The first enter accepts the filter, the next opens the selected program.
 	term.keys("Enter")
-	term.waitFor("the filter to be accepted", func(s string) bool {
+	term.waitFor(tuiDeadline, "the filter to be accepted", func(s string) bool {
 		return strings.Contains(s, "/sen") && !strings.Contains(s, "/sen█")
 	})
 	term.keys("Enter")
 	term.waitText("sentiment  v1", "pipeline", "review -> sentiment: Literal[")
 
 	term.keys("Escape")
-	term.waitFor("the list after esc", func(s string) bool {
+	term.waitFor(tuiDeadline, "the list after esc", func(s string) bool {
 		return strings.Contains(s, "NAME") && strings.Contains(s, "sentiment") && !strings.Contains(s, "pipeline")
 	})
 
@@ -199,12 +221,9 @@ func TestTUIBinaryProgramsFlow(t *testing.T) {
 	term.keys("2")
 	term.waitText("NAME", "EXAMPLES", "INPUTS", "qa", "sentiment", "1–2 of 2")
 	term.keys("g", "Enter")
-	s = term.waitText("qa  ", "inputs question", "SPLIT", "QUESTION", "What is the capital of France?")
-	if strings.Contains(s, "not built") {
-		t.Errorf("the Datasets page says it is not built:\n%s", s)
-	}
+	term.waitText("qa  ", "inputs question", "SPLIT", "QUESTION", "What is the capital of France?")
 	term.keys("Escape")
-	term.waitFor("the dataset list after esc", func(s string) bool {
+	term.waitFor(tuiDeadline, "the dataset list after esc", func(s string) bool {
 		return strings.Contains(s, "sentiment") && !strings.Contains(s, "QUESTION")
 	})
 
@@ -253,8 +272,9 @@ func TestTUIBinaryBadLook(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			// The shell stays after signet exits, so the pane keeps its output.
-			term := startTUI(t, env, shellQuote("sh")+" -c "+shellQuote(shellQuote(signetBinary(t))+`; echo "EXIT=$?"; sleep 60`))
+			// The shell stays after signet exits, waiting on the terminal, so
+			// the pane keeps its output.
+			term := startTUI(t, env, shellQuote("sh")+" -c "+shellQuote(shellQuote(signetBinary(t))+`; echo "EXIT=$?"; read line`))
 			term.waitText("EXIT=")
 			// The error is longer than the pane is wide: join wrapped lines.
 			s := term.screen("-J")
@@ -288,7 +308,7 @@ func TestTUIBinaryAttachedDatasets(t *testing.T) {
 	term.waitText("sentiment  ", "inputs review", "REVIEW", "SENTIMENT")
 	// Escape on its own: followed at once by g, a terminal reads alt+g.
 	term.keys("Escape")
-	term.waitFor("the dataset list after esc", func(s string) bool {
+	term.waitFor(tuiDeadline, "the dataset list after esc", func(s string) bool {
 		return strings.Contains(s, "EXAMPLES") && !strings.Contains(s, "REVIEW")
 	})
 	term.keys("g", "Enter")
@@ -329,7 +349,7 @@ func TestTUIBinaryEditExample(t *testing.T) {
 	}
 	// Back in the table, the row shows the new answer.
 	term.keys("Escape")
-	term.waitFor("the table with the edited row", func(s string) bool {
+	term.waitFor(tuiDeadline, "the table with the edited row", func(s string) bool {
 		return strings.Contains(s, "QUESTION") && strings.Contains(s, "Paris, on the Seine")
 	})
 	term.keys("q")
@@ -365,7 +385,7 @@ func TestTUIBinaryEditProgram(t *testing.T) {
 	term.keys("-l", "qa")
 	term.waitText("/qa", "1–1 of 1 (3 total)")
 	term.keys("Enter")
-	term.waitFor("the filter to be accepted", func(s string) bool {
+	term.waitFor(tuiDeadline, "the filter to be accepted", func(s string) bool {
 		return strings.Contains(s, "/qa") && !strings.Contains(s, "/qa█")
 	})
 	term.keys("Enter")
@@ -389,7 +409,7 @@ func TestTUIBinaryEditProgram(t *testing.T) {
 		t.Errorf("the diff lacks the old instruction:\n%s", s)
 	}
 	term.keys("Escape")
-	term.waitFor("the history after esc", func(s string) bool {
+	term.waitFor(tuiDeadline, "the history after esc", func(s string) bool {
 		return strings.Contains(s, "2 versions") && !strings.Contains(s, "v1 → v2")
 	})
 	term.keys("Escape")
@@ -402,9 +422,16 @@ func TestTUIBinaryEditProgram(t *testing.T) {
 	term.keys("q")
 	term.waitExit()
 	// The versions are in the store: the CLI sees them.
-	out, errOut, code := run(t, env, "program", "versions", "qa")
-	if code != 0 || !strings.Contains(out, "3 ") {
-		t.Errorf("program versions qa: exit %d\n%s%s", code, out, errOut)
+	out, errOut, code := run(t, env, "program", "versions", "qa", "--json")
+	var versions []struct {
+		Version int `json:"version"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &versions) != nil || len(versions) != 3 || versions[2].Version != 3 {
+		t.Errorf("program versions qa: exit %d, want versions 1 to 3\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = run(t, env, "program", "show", "qa", "--json")
+	if code != 0 || !strings.Contains(out, "Edited in the editor.") {
+		t.Errorf("program show qa: exit %d, want the edit of v3\n%s%s", code, out, errOut)
 	}
 }
 
@@ -436,7 +463,7 @@ func TestTUIBinaryLiveExecutions(t *testing.T) {
 		}
 		ids = append(ids, id)
 		// The run has ended when it returns: the TUI shows it completed.
-		term.waitFor(fmt.Sprintf("%d completed executions", len(ids)), func(s string) bool {
+		term.waitFor(tuiDeadline, fmt.Sprintf("%d completed executions", len(ids)), func(s string) bool {
 			return strings.Count(s, "completed") == len(ids) && strings.Contains(s, fmt.Sprintf("1–%d of %d", len(ids), len(ids)))
 		})
 	}
@@ -468,28 +495,6 @@ func TestTUIBinaryLiveExecutions(t *testing.T) {
 	}
 }
 
-// waitLong is waitText with a longer deadline, for what starts the worker
-// pool (Python and DSPy import on first use).
-func (tt *tuiTerm) waitLong(d time.Duration, want ...string) string {
-	tt.t.Helper()
-	deadline := time.Now().Add(d)
-	var s string
-	for {
-		s = tt.screen()
-		ok := true
-		for _, w := range want {
-			ok = ok && strings.Contains(s, w)
-		}
-		if ok {
-			return s
-		}
-		if time.Now().After(deadline) {
-			tt.t.Fatalf("timed out after %s waiting for %q; screen:\n%s", d, want, s)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestTUIBinaryRunIterate (issue 7): run the demo qa program with the test
 // LM from the workbench, step through its LM calls, edit the module's
 // instruction to "Answer in uppercase.", re-run the same inputs, see the
@@ -507,14 +512,14 @@ func TestTUIBinaryRunIterate(t *testing.T) {
 	term.keys("-l", "qa")
 	term.waitText("/qa")
 	term.keys("Enter")
-	term.waitFor("the filter to be accepted", func(s string) bool { return !strings.Contains(s, "/qa█") })
+	term.waitFor(tuiDeadline, "the filter to be accepted", func(s string) bool { return !strings.Contains(s, "/qa█") })
 	term.keys("r")
 	term.waitText("Run qa", "question")
 	term.keys("-l", "What is the capital of France?")
 	term.keys("Enter")
 
 	// The trace: live, then completed with its LM call.
-	s := term.waitLong(90*time.Second, "Trace qa v1", "completed", "signet/test")
+	s := term.waitTextWithin(90*time.Second, "Trace qa v1", "completed", "signet/test")
 	if !strings.Contains(s, "Predict") {
 		t.Errorf("the trace has no module span:\n%s", s)
 	}
@@ -526,21 +531,25 @@ func TestTUIBinaryRunIterate(t *testing.T) {
 	// Iterate on the module: replace its instruction and re-run.
 	term.keys("i")
 	term.waitText("Iterate qa", "module answer", "#0")
-	term.waitLong(30*time.Second, "#0 ✓ original")
+	term.waitTextWithin(30*time.Second, "#0 ✓ original")
 	term.keys("i")
 	term.waitText("Editing instructions")
 	term.keys("C-u")
 	term.keys("-l", "Answer in uppercase.")
 	term.keys("Escape")
-	term.waitFor("the editor to close", func(s string) bool { return !strings.Contains(s, "Editing instructions") })
+	term.waitFor(tuiDeadline, "the editor to close", func(s string) bool { return !strings.Contains(s, "Editing instructions") })
 	term.keys("r")
-	s = term.waitLong(60*time.Second, "#1 vs #0", "#1 ✓", "FRANCE")
+	s = term.waitTextWithin(60*time.Second, "#1 vs #0", "#1 ✓", "FRANCE")
 	if !strings.Contains(s, "answer: France") {
 		t.Errorf("the old output is not beside the new one:\n%s", s)
 	}
+	// The changed words are drawn in the diff's colours: a style starts
+	// right before each of them.
 	colored := term.screen("-e")
-	if !strings.Contains(colored, "FRANCE") {
-		t.Errorf("no coloured side-by-side:\n%q", colored)
+	for _, changed := range []string{"FRANCE", "France"} {
+		if !regexp.MustCompile(`\x1b\[[0-9;]*m` + changed).MatchString(colored) {
+			t.Errorf("%s is not highlighted in the side-by-side:\n%q", changed, colored)
+		}
 	}
 
 	term.keys("C-s")
@@ -548,13 +557,13 @@ func TestTUIBinaryRunIterate(t *testing.T) {
 
 	// The render preview: the module's prompt for these inputs, no LM call.
 	term.keys("w")
-	term.waitLong(30*time.Second, "Render preview qa", "no LM called", "[system]", "What is the capital of France?")
+	term.waitTextWithin(30*time.Second, "Render preview qa", "no LM called", "[system]", "What is the capital of France?")
 	term.keys("Escape")
 	term.waitText("Iterate qa")
 	term.keys("Escape")
 	term.waitText("Trace qa v1")
 	term.keys("Escape")
-	term.waitFor("the Programs page", func(s string) bool { return strings.Contains(s, "NAME") && !strings.Contains(s, "Trace qa") })
+	term.waitFor(tuiDeadline, "the Programs page", func(s string) bool { return strings.Contains(s, "NAME") && !strings.Contains(s, "Trace qa") })
 	term.keys("q")
 	term.waitExit()
 

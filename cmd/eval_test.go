@@ -12,7 +12,7 @@ import (
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/evaluations"
 )
 
 // capsJSONL has an id column beside the question and its label; the test
@@ -150,12 +150,12 @@ func TestTUIEvaluationsAdapter(t *testing.T) {
 	cl := api.NewClient(api.SocketPath(ws))
 	e := tuiDeps{cl}
 	for _, c := range []struct {
-		req  tui.EvaluationRequest
+		req  evaluations.EvaluationRequest
 		want string
 	}{
-		{tui.EvaluationRequest{Program: "qa", Data: "caps:holdout", Metric: "exact_match"}, "dataset"},
-		{tui.EvaluationRequest{Program: "qa", Data: "caps", Metric: "bleu"}, "metric"},
-		{tui.EvaluationRequest{Program: "qa", Data: "caps", Metric: "exact_match", Labels: "gold"}, `"gold" is not a field`},
+		{evaluations.EvaluationRequest{Program: "qa", Data: "caps:holdout", Metric: "exact_match"}, "dataset"},
+		{evaluations.EvaluationRequest{Program: "qa", Data: "caps", Metric: "bleu"}, "metric"},
+		{evaluations.EvaluationRequest{Program: "qa", Data: "caps", Metric: "exact_match", Labels: "gold"}, `"gold" is not a field`},
 	} {
 		if _, err := e.StartEvaluation(ctx, c.req); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want one naming %q", c.req, err, c.want)
@@ -184,7 +184,7 @@ func TestTUIEvaluationsAdapter(t *testing.T) {
 		}
 	}()
 	<-subscribed
-	v, err := e.StartEvaluation(ctx, tui.EvaluationRequest{Program: "qa", Version: 1, Data: "caps:validation", Metric: "exact_match", LM: "test", Labels: "answer"})
+	v, err := e.StartEvaluation(ctx, evaluations.EvaluationRequest{Program: "qa", Version: 1, Data: "caps:validation", Metric: "exact_match", LM: "test", Labels: "answer"})
 	if err != nil {
 		t.Fatal(err)
 	}

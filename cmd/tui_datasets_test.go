@@ -9,7 +9,7 @@ import (
 
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
 )
 
 // TestTUIDatasetsAdapters runs the Datasets page's writes and import
@@ -32,7 +32,7 @@ func TestTUIDatasetsAdapters(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
 		name string
-		repo tui.Datasets
+		repo datasets.Datasets
 	}{
 		{"owner", tuiDeps{o}},
 		{"client", tuiDeps{api.NewClient(api.SocketPath(ws))}},
@@ -40,7 +40,7 @@ func TestTUIDatasetsAdapters(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			name := "caps_" + c.name
 			var progress float64
-			d, err := c.repo.ImportFile(ctx, tui.ImportRequest{Path: good, Name: name, Inputs: "question", Split: model.Validation,
+			d, err := c.repo.ImportFile(ctx, datasets.ImportRequest{Path: good, Name: name, Inputs: "question", Split: model.Validation,
 				Progress: func(f float64) { progress = f }})
 			if err != nil {
 				t.Fatal(err)
@@ -52,18 +52,18 @@ func TestTUIDatasetsAdapters(t *testing.T) {
 				t.Errorf("progress ended at %v", progress)
 			}
 			// A bad file imports nothing and names its line.
-			_, err = c.repo.ImportFile(ctx, tui.ImportRequest{Path: bad, Name: name + "_bad"})
+			_, err = c.repo.ImportFile(ctx, datasets.ImportRequest{Path: bad, Name: name + "_bad"})
 			if err == nil || !strings.Contains(err.Error(), "bad.jsonl:3") || !strings.Contains(err.Error(), "nothing was imported") {
 				t.Errorf("bad file: %v", err)
 			}
 			if ds, _ := c.repo.ListDatasets(ctx); len(ds) != 0 && ds[len(ds)-1].Name == name+"_bad" {
 				t.Error("a failed import left a dataset")
 			}
-			if _, err := c.repo.ImportFile(ctx, tui.ImportRequest{Path: good, Name: name, Inputs: "nope"}); err == nil || !strings.Contains(err.Error(), "nope") {
+			if _, err := c.repo.ImportFile(ctx, datasets.ImportRequest{Path: good, Name: name, Inputs: "nope"}); err == nil || !strings.Contains(err.Error(), "nope") {
 				t.Errorf("unknown input key: %v", err)
 			}
 			// Field types: cells parsed, a bad cell named by file:line:column and field.
-			if _, err := c.repo.ImportFile(ctx, tui.ImportRequest{Path: typedCSV, Name: name + "_typed", Types: "n=int,tags=list[str]"}); err != nil {
+			if _, err := c.repo.ImportFile(ctx, datasets.ImportRequest{Path: typedCSV, Name: name + "_typed", Types: "n=int,tags=list[str]"}); err != nil {
 				t.Fatalf("typed import: %v", err)
 			}
 			typedExs, _, err := c.repo.ListExamples(ctx, name+"_typed", "", "", 10)
@@ -77,7 +77,7 @@ func TestTUIDatasetsAdapters(t *testing.T) {
 			if n := byQ["q1"]["n"]; fmt.Sprint(n) != "1" || reflect.TypeOf(n).Kind() == reflect.String || !reflect.DeepEqual(byQ["q1"]["tags"], []any{"a"}) || byQ["q2"]["n"] != nil {
 				t.Errorf("typed values %#v", byQ)
 			}
-			_, err = c.repo.ImportFile(ctx, tui.ImportRequest{Path: badTyped, Name: name + "_badtyped", Types: "n=int"})
+			_, err = c.repo.ImportFile(ctx, datasets.ImportRequest{Path: badTyped, Name: name + "_badtyped", Types: "n=int"})
 			if err == nil || !strings.Contains(err.Error(), `badtyped.csv:3:4: field "n": type int: want an integer, found "two"`) {
 				t.Errorf("bad typed cell: %v", err)
 			}

@@ -12,6 +12,12 @@ import (
 	"github.com/signet-dspy/signet/examples"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
+	"github.com/signet-dspy/signet/tui/pages/evaluations"
+	"github.com/signet-dspy/signet/tui/pages/optimizations"
+	"github.com/signet-dspy/signet/tui/pages/programs"
+	"github.com/signet-dspy/signet/tui/runs"
 )
 
 // tuiDeps serves the workbench's interfaces with the workspace's service,
@@ -29,14 +35,14 @@ func (d tuiDeps) ListPrograms(ctx context.Context) ([]*model.Program, error) {
 	return d.svc.ListPrograms(ctx)
 }
 
-func (d tuiDeps) ProgramSummaries(ctx context.Context, names []string) (map[string]tui.ProgramSummary, error) {
+func (d tuiDeps) ProgramSummaries(ctx context.Context, names []string) (map[string]programs.Summary, error) {
 	in, err := d.svc.ProgramSummaries(ctx, names)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]tui.ProgramSummary, len(in))
+	out := make(map[string]programs.Summary, len(in))
 	for k, s := range in {
-		out[k] = tui.ProgramSummary{LastRun: s.LastRun, LastState: s.LastState, MonthRuns: s.MonthRuns, MonthCost: s.MonthCost}
+		out[k] = programs.Summary{LastRun: s.LastRun, LastState: s.LastState, MonthRuns: s.MonthRuns, MonthCost: s.MonthCost}
 	}
 	return out, nil
 }
@@ -105,7 +111,7 @@ func (d tuiDeps) DeleteExample(ctx context.Context, dataset string, id model.ID)
 }
 
 // ImportFile is `signet dataset import` of a file chosen in the workbench.
-func (d tuiDeps) ImportFile(ctx context.Context, req tui.ImportRequest) (*model.Dataset, error) {
+func (d tuiDeps) ImportFile(ctx context.Context, req datasets.ImportRequest) (*model.Dataset, error) {
 	types, err := parseTypesFlag(req.Types)
 	if err != nil {
 		return nil, err
@@ -166,7 +172,7 @@ func (d tuiDeps) MonthCost(ctx context.Context) (float64, error) {
 	return c.Total, nil
 }
 
-func (d tuiDeps) Submit(ctx context.Context, req tui.RunRequest) (*model.Execution, error) {
+func (d tuiDeps) Submit(ctx context.Context, req runs.RunRequest) (*model.Execution, error) {
 	return d.svc.Run(ctx, app.RunRequest{Program: req.Program, Version: req.Version, Variant: req.Variant, Inputs: req.Inputs, LM: req.LM})
 }
 
@@ -187,26 +193,26 @@ func (d tuiDeps) Spans(ctx context.Context, id model.ID, after uint64, limit int
 	return page.Spans, page.Next, nil
 }
 
-func (d tuiDeps) Render(ctx context.Context, req tui.RunRequest, module string) ([]tui.RenderedPrompt, error) {
+func (d tuiDeps) Render(ctx context.Context, req runs.RunRequest, module string) ([]runs.RenderedPrompt, error) {
 	res, err := d.svc.Render(ctx, app.RenderRequest{Program: req.Program, Version: req.Version, Variant: req.Variant,
 		Inputs: req.Inputs, LM: req.LM, Module: module})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]tui.RenderedPrompt, len(res.Modules))
+	out := make([]runs.RenderedPrompt, len(res.Modules))
 	for i, m := range res.Modules {
-		out[i] = tui.RenderedPrompt{Module: m.Module, Predictor: m.Predictor, Messages: m.Messages, Placeholders: m.Placeholders, Note: m.Note}
+		out[i] = runs.RenderedPrompt{Module: m.Module, Predictor: m.Predictor, Messages: m.Messages, Placeholders: m.Placeholders, Note: m.Note}
 	}
 	return out, nil
 }
 
 // Cost is the program's month to date with its budget and its cost per day.
-func (d tuiDeps) Cost(ctx context.Context, program string) (*tui.CostSummary, error) {
+func (d tuiDeps) Cost(ctx context.Context, program string) (*runs.CostSummary, error) {
 	c, err := d.svc.Cost(ctx, app.CostQuery{Program: program, Month: time.Now().UTC().Format("2006-01"), Days: true})
 	if err != nil {
 		return nil, err
 	}
-	out := &tui.CostSummary{Program: program, Month: c.Month, Days: c.Days}
+	out := &runs.CostSummary{Program: program, Month: c.Month, Days: c.Days}
 	for _, row := range c.Programs {
 		if row.Program == program {
 			out.Cost += row.Cost
@@ -223,7 +229,7 @@ func (d tuiDeps) Cost(ctx context.Context, program string) (*tui.CostSummary, er
 
 // Events and the pool.
 
-func (d tuiDeps) Subscribe(ctx context.Context, fn func(tui.Event)) error {
+func (d tuiDeps) Subscribe(ctx context.Context, fn func(live.Event)) error {
 	evs, err := d.svc.Subscribe(ctx)
 	if err != nil {
 		return err
@@ -231,20 +237,20 @@ func (d tuiDeps) Subscribe(ctx context.Context, fn func(tui.Event)) error {
 	for ev := range evs {
 		switch {
 		case ev.Kind == app.EventExecution && ev.Execution != nil:
-			fn(tui.Event{Kind: tui.EventExecution, Execution: ev.Execution})
+			fn(live.Event{Kind: live.EventExecution, Execution: ev.Execution})
 		case ev.Kind == app.EventSpan && ev.Span != nil:
-			fn(tui.Event{Kind: tui.EventSpan, Span: ev.Span})
+			fn(live.Event{Kind: live.EventSpan, Span: ev.Span})
 		case ev.Kind == app.EventPool && ev.Pool != nil:
-			fn(tui.Event{Kind: tui.EventPool, Pool: tuiPool(ev.Pool)})
+			fn(live.Event{Kind: live.EventPool, Pool: tuiPool(ev.Pool)})
 		}
 	}
 	return ctx.Err()
 }
 
-func tuiPool(p *app.PoolStatus) *tui.PoolStatus {
-	ps := &tui.PoolStatus{Engine: p.Engine, At: time.Now()}
+func tuiPool(p *app.PoolStatus) *live.PoolStatus {
+	ps := &live.PoolStatus{Engine: p.Engine, At: time.Now()}
 	for _, w := range p.Pool {
-		ps.Workers = append(ps.Workers, tui.Worker{
+		ps.Workers = append(ps.Workers, live.Worker{
 			ID: w.ID, State: w.State, PID: w.PID, Uptime: time.Duration(w.Uptime * float64(time.Second)),
 			Served: w.Served, Restarts: w.Restarts, Inflight: w.Inflight, Current: w.Current, LastError: w.LastError,
 		})
@@ -286,7 +292,7 @@ func (d tuiDeps) OptimizationTrials(ctx context.Context, id model.ID) ([]*model.
 
 // StartOptimization reads the form's fields as `signet opt run` reads its
 // flags, so both accept and refuse the same things.
-func (d tuiDeps) StartOptimization(ctx context.Context, r tui.OptimizationRequest) (*model.Optimization, error) {
+func (d tuiDeps) StartOptimization(ctx context.Context, r optimizations.OptimizationRequest) (*model.Optimization, error) {
 	cwd, _ := os.Getwd()
 	req := app.OptimizeRequest{Program: r.Program, Optimizer: r.Optimizer, LM: r.LM, Budget: r.Budget,
 		Metric: model.Metric{Name: r.Metric, Kind: app.MetricSpelled}, BaseDir: cwd}
@@ -352,7 +358,7 @@ func (d tuiDeps) Evaluation(ctx context.Context, id model.ID) (*model.Evaluation
 
 // StartEvaluation reads the form's fields as `signet eval` reads its
 // flags; a custom metric's relative path is this process's.
-func (d tuiDeps) StartEvaluation(ctx context.Context, r tui.EvaluationRequest) (*model.Evaluation, error) {
+func (d tuiDeps) StartEvaluation(ctx context.Context, r evaluations.EvaluationRequest) (*model.Evaluation, error) {
 	cwd, _ := os.Getwd()
 	req := app.EvaluateRequest{Program: r.Program, Version: r.Version, LM: r.LM, Labels: model.ParseLabels(r.Labels),
 		Metric: model.Metric{Name: r.Metric, Kind: app.MetricSpelled}, BaseDir: cwd}

@@ -9,7 +9,7 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/pages/optimizations"
 )
 
 // TestTUIOptimizationsAdapter drives the Optimizations page's service
@@ -27,12 +27,12 @@ func TestTUIOptimizationsAdapter(t *testing.T) {
 
 	// The form's mistakes come back as errors naming the field.
 	for _, c := range []struct {
-		req  tui.OptimizationRequest
+		req  optimizations.OptimizationRequest
 		want string
 	}{
-		{tui.OptimizationRequest{Program: "qa", Optimizer: "nope", Train: "qa", Metric: "exact_match"}, "unknown optimizer"},
-		{tui.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa:nope", Metric: "exact_match"}, "train"},
-		{tui.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa", Metric: "nope"}, "metric"},
+		{optimizations.OptimizationRequest{Program: "qa", Optimizer: "nope", Train: "qa", Metric: "exact_match"}, "unknown optimizer"},
+		{optimizations.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa:nope", Metric: "exact_match"}, "train"},
+		{optimizations.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa", Metric: "nope"}, "metric"},
 	} {
 		req, want := c.req, c.want
 		if _, err := o.StartOptimization(ctx, req); err == nil || !strings.Contains(err.Error(), want) {
@@ -40,14 +40,14 @@ func TestTUIOptimizationsAdapter(t *testing.T) {
 		}
 	}
 
-	if _, err := o.StartOptimization(ctx, tui.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa",
+	if _, err := o.StartOptimization(ctx, optimizations.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa",
 		Metric: "exact_match", Settings: []string{"nokey"}}); err == nil || !strings.Contains(err.Error(), "settings") {
 		t.Errorf("a setting without a value: %v", err)
 	}
 
 	var runs []*model.Optimization
 	for _, opt := range []string{"labeled", "bootstrap"} {
-		r, err := o.StartOptimization(ctx, tui.OptimizationRequest{Program: "qa", Optimizer: opt, Train: "qa", Metric: "exact_match", LM: "test",
+		r, err := o.StartOptimization(ctx, optimizations.OptimizationRequest{Program: "qa", Optimizer: opt, Train: "qa", Metric: "exact_match", LM: "test",
 			Settings: []string{"max_labeled_demos=2"}})
 		if err != nil {
 			t.Fatalf("%s: %v", opt, err)

@@ -1,38 +1,41 @@
-package tui
+package tui_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
 // benchModel is a workbench at 200x60 over 10k programs and the sample
 // datasets (one of 100k examples), as a user with a large workspace sees it.
-func benchModel(b *testing.B) Model {
+func benchModel(b *testing.B) tui.Model {
 	b.Helper()
 	p, err := themes.Get(themes.Dark)
 	if err != nil {
 		b.Fatal(err)
 	}
 	progs := make([]*model.Program, 10000)
-	base := samplePrograms()
+	base := tuitest.SamplePrograms()
 	for i := range progs {
 		pr := *base[i%len(base)]
 		pr.Name = fmt.Sprintf("%s-%05d", pr.Name, i)
 		progs[i] = &pr
 	}
-	m := New(Deps{Programs: fakePrograms{programs: progs}, Datasets: sampleDatasets()},
-		Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p)})
+	m := tui.New(tui.Deps{Programs: tuitest.Programs{List: progs}, Datasets: tuitest.SampleDatasets()},
+		tui.Options{Workspace: "/home/ada/signet-workspace", LMProfile: "local", Styles: themes.New(p)})
 	nm, _ := m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
-	m = nm.(Model)
+	m = nm.(tui.Model)
 	return benchRun(b, m, m.Init())
 }
 
-func benchRun(b *testing.B, m Model, cmd tea.Cmd) Model {
+func benchRun(b *testing.B, m tui.Model, cmd tea.Cmd) tui.Model {
 	b.Helper()
 	for cmd != nil {
 		msg := cmd()
@@ -44,20 +47,20 @@ func benchRun(b *testing.B, m Model, cmd tea.Cmd) Model {
 		}
 		var nm tea.Model
 		nm, cmd = m.Update(msg)
-		m = nm.(Model)
+		m = nm.(tui.Model)
 	}
 	return m
 }
 
-func benchKey(b *testing.B, m Model, k tea.KeyPressMsg) Model {
+func benchKey(b *testing.B, m tui.Model, k tea.KeyPressMsg) tui.Model {
 	b.Helper()
 	nm, cmd := m.Update(k)
-	return benchRun(b, nm.(Model), cmd)
+	return benchRun(b, nm.(tui.Model), cmd)
 }
 
 // benchFrames renders a frame per iteration, moving the cursor down a row
 // each time so every frame differs, as when a user holds j.
-func benchFrames(b *testing.B, m Model) {
+func benchFrames(b *testing.B, m tui.Model) {
 	b.Helper()
 	down := tea.KeyPressMsg{Code: 'j', Text: "j"}
 	b.ReportAllocs()
@@ -91,8 +94,8 @@ func BenchmarkRenderDatasets(b *testing.B) {
 func BenchmarkRenderExamples(b *testing.B) {
 	m := benchKey(b, benchModel(b), tea.KeyPressMsg{Code: '2', Text: "2"})
 	m = benchKey(b, m, tea.KeyPressMsg{Code: tea.KeyEnter}) // "big" is first
-	if m.datasets.ex.ds == nil || m.datasets.ex.ds.Name != "big" {
-		b.Fatal("the big dataset's examples did not open")
+	if s := tuitest.Screen(m); !strings.Contains(s, "big  100000 examples") {
+		b.Fatalf("the big dataset's examples did not open:\n%s", s)
 	}
 	benchFrames(b, m)
 }

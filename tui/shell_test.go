@@ -1,76 +1,78 @@
-package tui
+package tui_test
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
 func TestPaletteRunsActionByFuzzyName(t *testing.T) {
-	m := newTestModel(t, 100, 30)
-	m = send(t, m, keyText(":"))
-	if !m.palette.open {
+	m := tuitest.Sample(t, 100, 30)
+	m = tuitest.Send(t, m, tuitest.Key(":"))
+	p, ok := tuitest.Top(m).(*tui.Palette)
+	if !ok {
 		t.Fatal(": did not open the palette")
 	}
 	// Keys are text while the palette is open: "q" must not quit, "2" not
 	// switch pages.
-	m = typeText(t, m, "q2")
-	if m.page != PagePrograms || m.palette.pattern != "q2" {
-		t.Fatalf("typing in the palette: page %v, pattern %q", m.page, m.palette.pattern)
+	m = tuitest.Type(t, m, "q2")
+	if m.Page() != tui.PagePrograms || p.Pattern() != "q2" {
+		t.Fatalf("typing in the palette: page %v, pattern %q", m.Page(), p.Pattern())
 	}
-	m = send(t, send(t, m, keyCode(tea.KeyBackspace, 0)), keyCode(tea.KeyBackspace, 0))
-	m = typeText(t, m, "godat")
-	if m.page != PagePrograms {
-		t.Fatalf("typing in the palette switched to %v", m.page)
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Code(tea.KeyBackspace, 0)), tuitest.Code(tea.KeyBackspace, 0))
+	m = tuitest.Type(t, m, "godat")
+	if m.Page() != tui.PagePrograms {
+		t.Fatalf("typing in the palette switched to %v", m.Page())
 	}
-	if m.palette.list.Len() != 1 {
-		t.Fatalf("pattern %q matches %d actions, want 1 (Go to Datasets)", m.palette.pattern, m.palette.list.Len())
+	if p.Len() != 1 {
+		t.Fatalf("pattern %q matches %d actions, want 1 (Go to Datasets)", p.Pattern(), p.Len())
 	}
-	m = send(t, m, keyCode(tea.KeyEnter, 0))
-	if m.palette.open || m.page != PageDatasets {
-		t.Fatalf("after enter: palette open %v, page %v", m.palette.open, m.page)
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnter, 0))
+	if tuitest.Top(m) != nil || m.Page() != tui.PageDatasets {
+		t.Fatalf("after enter: %T on top, page %v", tuitest.Top(m), m.Page())
 	}
-	if !m.datasets.loaded {
-		t.Error("going to Datasets through the palette did not load them")
+	if s := tuitest.Screen(m); !strings.Contains(s, "EXAMPLES") || !strings.Contains(s, "sentiment") {
+		t.Errorf("going to Datasets through the palette did not load them:\n%s", s)
 	}
 }
 
 func TestPaletteCtrlPAndEscape(t *testing.T) {
-	m := newTestModel(t, 80, 24)
-	m = send(t, m, keyCode('p', tea.ModCtrl))
-	if !m.palette.open {
+	m := tuitest.Sample(t, 80, 24)
+	m = tuitest.Send(t, m, tuitest.Code('p', tea.ModCtrl))
+	if !tuitest.IsTop[*tui.Palette](m) {
 		t.Fatal("ctrl+p did not open the palette")
 	}
-	if !strings.Contains(screen(m), "Commands") {
-		t.Errorf("palette not drawn:\n%s", screen(m))
+	if !strings.Contains(tuitest.Screen(m), "Commands") {
+		t.Errorf("palette not drawn:\n%s", tuitest.Screen(m))
 	}
-	m = send(t, m, keyCode(tea.KeyEscape, 0))
-	if m.palette.open {
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEscape, 0))
+	if tuitest.Top(m) != nil {
 		t.Fatal("esc did not close the palette")
 	}
 	// q quits again once the palette is closed.
-	if _, cmd := m.Update(keyText("q")); cmd == nil {
+	if _, cmd := m.Update(tuitest.Key("q")); cmd == nil {
 		t.Error("q does nothing after the palette closed")
 	}
 }
 
 func TestPaletteQuitAction(t *testing.T) {
-	m := newTestModel(t, 80, 24)
-	m = typeText(t, send(t, m, keyText(":")), "quit")
-	nm, cmd := m.Update(keyCode(tea.KeyEnter, 0))
+	m := tuitest.Sample(t, 80, 24)
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key(":")), "quit")
+	_, cmd := m.Update(tuitest.Code(tea.KeyEnter, 0))
 	if cmd == nil {
 		t.Fatal("enter on Quit returned no command")
-	}
-	msg := cmd()
-	_, cmd = nm.(Model).Update(msg)
-	if cmd == nil {
-		t.Fatal("the Quit action did not quit")
 	}
 	if _, ok := cmd().(tea.QuitMsg); !ok {
 		t.Fatalf("Quit action returned %T", cmd())
@@ -78,19 +80,19 @@ func TestPaletteQuitAction(t *testing.T) {
 }
 
 func TestThemeSwitchFromPalette(t *testing.T) {
-	m := newTestModel(t, 80, 24)
-	before := m.env.styles.Palette
-	orig := m.opts.Styles.Palette
-	m = typeText(t, send(t, m, keyText(":")), "theme light")
-	m = send(t, m, keyCode(tea.KeyEnter, 0))
+	m := tuitest.Sample(t, 80, 24)
+	before := m.Styles().Palette
+	orig := m.Options().Styles.Palette
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key(":")), "theme light")
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnter, 0))
 	light, err := themes.Get(themes.Light)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.env.styles.Palette != light || m.env.styles.Palette == before {
-		t.Fatalf("theme not switched: %+v", m.env.styles.Palette)
+	if m.Styles().Palette != light || m.Styles().Palette == before {
+		t.Fatalf("theme not switched: %+v", m.Styles().Palette)
 	}
-	if m.opts.Styles.Palette != orig {
+	if m.Options().Styles.Palette != orig {
 		t.Error("switching themes changed the caller's styles")
 	}
 	// The page's list draws its selected row with the new theme's
@@ -102,7 +104,7 @@ func TestThemeSwitchFromPalette(t *testing.T) {
 	if sgr := fmt.Sprintf("48;2;%d;%d;%d", r, g, b); !strings.Contains(m.View().Content, sgr) {
 		t.Errorf("selected row not drawn with the light theme's selection %s", light.Selection)
 	}
-	if !strings.Contains(screen(m), "theme light") {
+	if !strings.Contains(tuitest.Screen(m), "theme light") {
 		t.Error("no notice after switching themes")
 	}
 }
@@ -111,64 +113,20 @@ func TestKeyPressFromBindingNames(t *testing.T) {
 	for name, want := range map[string]string{
 		"enter": "enter", "ctrl+s": "ctrl+s", "G": "G", "space": "space", "shift+tab": "shift+tab", ":": ":", "pgdown": "pgdown",
 	} {
-		if got := keyPress(name).String(); got != want {
-			t.Errorf("keyPress(%q).String() = %q", name, got)
+		if got := tui.KeyPress(name).String(); got != want {
+			t.Errorf("tui.KeyPress(%q).String() = %q", name, got)
 		}
 	}
 }
 
-func TestMouseClickTabAndRow(t *testing.T) {
-	m := newTestModel(t, 100, 30)
-	// Find the Datasets tab's column from the drawn tab bar.
-	bar := strings.Split(screen(m), "\n")[0]
-	x := strings.Index(bar, "2 Datasets")
-	if x < 0 {
-		t.Fatalf("no Datasets tab in %q", bar)
-	}
-	m = deliver(t, m, (tea.MouseClickMsg{X: x + 2, Y: 0, Button: tea.MouseLeft}))
-	if m.page != PageDatasets {
-		t.Fatalf("click on the Datasets tab: page %v", m.page)
-	}
-	m = send(t, m, keyText("1"))
-	// Row 3 of the list is body line 3 (line 0 of the body is the header),
-	// screen line 4 (the tab bar is line 0).
-	m = deliver(t, m, (tea.MouseClickMsg{X: 5, Y: 4, Button: tea.MouseLeft}))
-	if got := selectedName(m); got != samplePrograms()[2].Name {
-		t.Fatalf("click on row 3 selected %q", got)
-	}
-	// A second click on the same row opens it.
-	m = deliver(t, m, (tea.MouseClickMsg{X: 5, Y: 4, Button: tea.MouseLeft}))
-	if m.programs.detail == nil || m.programs.detail.Name != samplePrograms()[2].Name {
-		t.Fatal("second click did not open the program")
-	}
-}
-
-func TestMouseWheelScrollsList(t *testing.T) {
-	m := newTestModel(t, 80, 24)
-	m = send(t, m, keyText("2"))
-	m = send(t, m, keyCode(tea.KeyEnter, 0)) // the first dataset's examples
-	if m.datasets.ex.ds == nil {
-		t.Fatal("examples not open")
-	}
-	off := m.datasets.ex.list.Offset()
-	m = deliver(t, m, (tea.MouseWheelMsg{X: 3, Y: 5, Button: tea.MouseWheelDown}))
-	if got := m.datasets.ex.list.Offset(); got != off+wheelLines {
-		t.Fatalf("wheel down: offset %d -> %d, want +%d", off, got, wheelLines)
-	}
-	m = deliver(t, m, (tea.MouseWheelMsg{X: 3, Y: 5, Button: tea.MouseWheelUp}))
-	if got := m.datasets.ex.list.Offset(); got != off {
-		t.Fatalf("wheel up: offset %d, want %d", got, off)
-	}
-}
-
 func TestNoticeShownUntilNextKey(t *testing.T) {
-	m := newTestModel(t, 80, 24)
-	m = run(t, m, noticeErr(errors.New("could not save qa: version conflict")))
-	if !strings.Contains(screen(m), "could not save qa") {
-		t.Fatalf("notice not shown:\n%s", screen(m))
+	m := tuitest.Sample(t, 80, 24)
+	m = tuitest.Run(t, m, page.NoticeErr(errors.New("could not save qa: version conflict")))
+	if !strings.Contains(tuitest.Screen(m), "could not save qa") {
+		t.Fatalf("notice not shown:\n%s", tuitest.Screen(m))
 	}
-	m = send(t, m, keyText("j"))
-	if strings.Contains(screen(m), "could not save qa") {
+	m = tuitest.Send(t, m, tuitest.Key("j"))
+	if strings.Contains(tuitest.Screen(m), "could not save qa") {
 		t.Fatal("notice still shown after a key")
 	}
 }
@@ -177,20 +135,76 @@ func TestNoticeShownUntilNextKey(t *testing.T) {
 func TestGoldenShell(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			base := newTestModel(t, sz[0], sz[1])
+			base := tuitest.Sample(t, sz[0], sz[1])
 			t.Run("palette", func(t *testing.T) {
-				golden.RequireEqual(t, []byte(screen(send(t, base, keyText(":")))))
+				golden.RequireEqual(t, []byte(tuitest.Screen(tuitest.Send(t, base, tuitest.Key(":")))))
 			})
 			t.Run("palette-filtered", func(t *testing.T) {
-				golden.RequireEqual(t, []byte(screen(typeText(t, send(t, base, keyText(":")), "theme"))))
+				golden.RequireEqual(t, []byte(tuitest.Screen(tuitest.Type(t, tuitest.Send(t, base, tuitest.Key(":")), "theme"))))
 			})
 		})
 	}
 }
 
-// deliver sends one message and runs the commands that follow.
-func deliver(t *testing.T, m Model, msg tea.Msg) Model {
-	t.Helper()
-	nm, cmd := m.Update(msg)
-	return run(t, nm.(Model), cmd)
+func TestStatusBarPoolAndCost(t *testing.T) {
+	fx := &tuitest.Executions{Cost: 12.3456}
+	m := tuitest.NewLive(t, 160, 30, fx, &tuitest.Pool{})
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool …") || !strings.Contains(s, "month $12.35") {
+		t.Errorf("before any pool event the bar should say pool … and the cost:\n%s", tuitest.LastLines(s, 2))
+	}
+	pool := tuitest.SamplePool()
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: pool, Conn: tuitest.Connected()} })
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool 3/4 · 1 restarting") {
+		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
+	}
+	ready := *pool
+	ready.Workers = append([]live.Worker(nil), pool.Workers...)
+	ready.Workers[2].State, ready.Workers[2].PID = "ready", 42000
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &ready} })
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool 4/4 ready") {
+		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
+	}
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle"}} })
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool idle") {
+		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
+	}
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Err: errors.New("EOF"), Retry: time.Second}} })
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool owner unreachable") {
+		t.Errorf("status bar after the owner went away:\n%s", tuitest.LastLines(s, 2))
+	}
+	// Back: the cost is fetched again (runs may have ended meanwhile).
+	calls := fx.CostCalls
+	_ = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Up: true, Session: 2}, Pool: &ready} })
+	if fx.CostCalls != calls+1 {
+		t.Errorf("reconnecting did not refresh the cost")
+	}
+}
+
+// TestStatusBarFits80 checks the bar at 80 columns: it fits, and segments
+// drop by priority (the workspace path, then the programs count, before
+// the pool and the cost).
+func TestStatusBarFits80(t *testing.T) {
+	fx := &tuitest.Executions{Cost: 1234.5}
+	m := tuitest.NewLive(t, 80, 24, fx, &tuitest.Pool{})
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	lines := strings.Split(tuitest.Screen(m), "\n")
+	if w := ansi.StringWidth(lines[len(lines)-2]); w != 80 {
+		t.Fatalf("bar is %d wide", w)
+	}
+	bar := tuitest.LastLines(tuitest.Screen(m), 2)
+	for _, want := range []string{"pool 3/4 · 1 restarting", "month $1234.50", "lm local-smollm2"} {
+		if !strings.Contains(bar, want) {
+			t.Errorf("bar lacks %q: %q", want, bar)
+		}
+	}
+	if strings.Contains(bar, "workspace") || !strings.Contains(bar, "programs 4") {
+		t.Errorf("the workspace path should be the first to go at 80 columns: %q", bar)
+	}
+	// A long notice pushes out more, never the pool.
+	m = tuitest.Update(t, m, page.NoticeMsg{Text: "a fairly long notice about something that happened"})
+	lines = strings.Split(tuitest.Screen(m), "\n")
+	bar = tuitest.LastLines(tuitest.Screen(m), 2)
+	if !strings.Contains(bar, "pool 3/4") || ansi.StringWidth(lines[len(lines)-2]) != 80 {
+		t.Errorf("with a notice: %q", bar)
+	}
 }

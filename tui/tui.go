@@ -1,12 +1,15 @@
-// Package tui is Signet's terminal workbench (Bubble Tea v2): the root model,
-// its pages and the key map. It never imports store or bridge (DESIGN.md
-// section 2): it declares the small interfaces it needs (Programs,
-// Datasets) and cmd hands it concrete values through Deps.
+// Package tui is Signet's terminal workbench (Bubble Tea v2): the shell
+// around the pages. It owns the tabs, the status bar, the help and the
+// command palette, and routes: keys and the mouse to what is on top (the
+// top dialog, else the page on screen), every command's result to the page
+// or dialog that asked for it (page.Routed), and the owner's live events
+// to whoever follows them. It never imports store or bridge (DESIGN.md
+// section 2): each page declares the small interface it needs, and cmd
+// hands the concrete values over in Deps.
 //
-// Only the root model returns a tea.View; pages render strings at a given
-// size. Update does no I/O: loading programs, datasets and pages of
-// examples, and fuzzy filtering, run as tea.Cmds that come back as typed
-// messages.
+// Only the root model returns a tea.View; pages and dialogs render strings
+// at a given size. Update does no I/O: reads and writes run as tea.Cmds
+// whose results come back as typed messages.
 package tui
 
 import (
@@ -20,47 +23,36 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
+	"github.com/signet-dspy/signet/tui/pages/evaluations"
+	"github.com/signet-dspy/signet/tui/pages/executions"
+	"github.com/signet-dspy/signet/tui/pages/optimizations"
+	"github.com/signet-dspy/signet/tui/pages/programs"
+	"github.com/signet-dspy/signet/tui/pages/workers"
+	"github.com/signet-dspy/signet/tui/runs"
 )
 
-// Programs is the program repository the TUI reads from and writes to (the
-// owner's API, in cmd). It is only ever called from a tea.Cmd, never from
-// Update. ProgramSummary and the Programs page are in programs.go.
-type Programs interface {
-	ListPrograms(ctx context.Context) ([]*model.Program, error)
-	// ProgramSummaries gives the last run and this month's cost of the
-	// named programs; a program without runs may be missing from the map.
-	ProgramSummaries(ctx context.Context, names []string) (map[string]ProgramSummary, error)
-	// ProgramVersions is every version of a program, oldest first.
-	ProgramVersions(ctx context.Context, name string) ([]*model.Program, error)
-	// SaveProgram stores p as the next version of an existing program.
-	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
-	// CreateProgram stores version 1 of a new program.
-	CreateProgram(ctx context.Context, p *model.Program) (*model.Program, error)
-	// SetProgramStatus records a status change as a new version.
-	SetProgramStatus(ctx context.Context, name string, status model.ProgramStatus, note string) (*model.Program, error)
-	DeleteProgram(ctx context.Context, name string) error
-	// ProgramTemplates are extra templates for new programs (the examples
-	// `signet demo` loads), offered after the built-in ones.
-	ProgramTemplates(ctx context.Context) ([]*model.Program, error)
-}
-
-// Deps are the services the TUI uses; cmd provides the concrete values.
+// Deps are the services the TUI uses, gathered from the pages that declare
+// them; cmd provides the concrete values.
 type Deps struct {
-	Programs Programs
-	Datasets Datasets
-	// Optimizations runs and compares optimizations (tui/optimizations.go).
-	Optimizations Optimizations
+	Programs programs.Programs
+	Datasets datasets.Datasets
+	// Optimizations runs and compares optimizations.
+	Optimizations optimizations.Optimizations
 	// Executions, Events and Pool feed the Executions and Workers pages and
-	// the status bar (tui/executions.go, tui/live.go, tui/workers.go).
-	Executions Executions
-	Events     Events
-	Pool       Pool
+	// the status bar.
+	Executions executions.Executions
+	Events     live.Events
+	Pool       workers.Pool
 	// Runner starts and follows runs: the run form, the trace view and
-	// prompt iteration (tui/run.go, tui/trace.go, tui/iterate.go).
-	Runner Runner
-	// Evaluations starts and reads evaluations (tui/evaluations.go).
-	Evaluations Evaluations
+	// prompt iteration.
+	Runner runs.Runner
+	// Evaluations starts and reads evaluations.
+	Evaluations evaluations.Evaluations
 }
 
 // Options configure the TUI's look and what the status bar shows.
@@ -74,9 +66,15 @@ type Options struct {
 	// Keys is the key map (keys.New applies the config's overrides); the zero
 	// value uses keys.Default().
 	Keys *keys.Map
-	// Context bounds the commands the TUI runs (store reads, filters);
-	// nil is context.Background().
+	// Context bounds the commands the TUI runs (store reads, filters) and
+	// the event stream; nil is context.Background().
 	Context context.Context
+	// Clock is the time the pages show and the timers they set; nil is the
+	// system's.
+	Clock *page.Clock
+	// ImportDir is where the dataset import's file picker starts; "" is
+	// the working directory (else the workspace's parent).
+	ImportDir string
 }
 
 // Page identifies a top-level page.
@@ -100,66 +98,82 @@ func (p Page) String() string {
 	return pageNames[p]
 }
 
+// shell is the address of the shell itself: the palette and the help
+// answer to it.
+var shell = page.Addr{Page: page.Shell}
+
 // Model is the root model. It is a value: Update returns the new one.
-// Pages are fields (values too) reached through pageAt.
+// Pages are fields (values too) reached through pageAt; the dialogs are
+// on one stack over them.
 type Model struct {
 	opts Options
-	env  env
+	env  page.Env // the template of every call's Env
 	help help.Model
 
 	width, height int
 	page          Page
-	showHelp      bool
-	palette       palette
-	notice        noticeMsg
-	// screen, when set, is a full-screen view over the page (a run form, a
-	// trace, an iteration; tui/run.go): it takes the body, keys and mouse,
-	// and esc closes it back to the page. runs sums this session's runs.
-	screen overlay
-	runs   *runSession
+	stack         dialog.Stack
+	notice        page.NoticeMsg
 
-	programs      programsPage
-	datasets      datasetsPage
-	executions    executionsPage
-	optimizations optimizationsPage
-	workers       workersPage
+	// The event stream, and what the status bar shows of it.
+	feed *live.Feed // nil without one
+	pool *live.PoolStatus
+	conn *live.Conn
+	// screens opens the views over the pages that runs lead to; its
+	// session sums the runs started in this TUI, for the status bar.
+	screens *runs.Screens
+
+	programs      programs.Page
+	datasets      datasets.Page
+	executions    executions.Page
+	optimizations optimizations.Page
+	workers       workers.Page
 }
 
 // New builds the root model. Call Init (tea.Program does) to load programs.
 func New(deps Deps, opts Options) Model {
 	m := Model{opts: opts}
-	m.env.deps = deps
-	m.env.ctx = opts.Context
-	if m.env.ctx == nil {
-		m.env.ctx = context.Background()
+	m.env.Ctx = opts.Context
+	if m.env.Ctx == nil {
+		m.env.Ctx = context.Background()
 	}
-	m.env.styles = opts.Styles
-	if m.env.styles == nil {
+	m.env.Styles = opts.Styles
+	if m.env.Styles == nil {
 		p, err := themes.Get(themes.Dark)
 		if err != nil {
 			panic("tui: built-in dark theme: " + err.Error()) // a bug in themes
 		}
-		m.env.styles = themes.New(p)
+		m.env.Styles = themes.New(p)
 	} else {
 		// A private copy: switching themes from the palette rewrites it in
 		// place, and must not change the caller's.
 		st := *opts.Styles
-		m.env.styles = &st
+		m.env.Styles = &st
 	}
-	m.env.keys = keys.Default()
+	m.env.Keys = keys.Default()
 	if opts.Keys != nil {
-		m.env.keys = *opts.Keys
+		m.env.Keys = *opts.Keys
+	}
+	m.env.Clock = page.SystemClock()
+	if opts.Clock != nil {
+		m.env.Clock = *opts.Clock
 	}
 	m.help = help.New()
 	m.applyHelpStyles()
-	s := m.env.styles
-	m.programs = newProgramsPage(s)
-	m.datasets = newDatasetsPage(s)
-	m.datasets.workspace = opts.Workspace // the import picker starts near it
-	m.executions = newExecutionsPage(m.env.ctx, s, m.env.keys, deps.Events)
-	m.optimizations = newOptimizationsPage(s, m.env.keys)
-	m.workers = newWorkersPage(s, m.env.keys, deps.Events != nil)
-	m.palette = newPalette()
+	if deps.Events != nil {
+		m.feed = live.NewFeed(m.env.Ctx, deps.Events)
+	}
+	e := &m.env
+	var examples runs.Examples
+	if deps.Datasets != nil {
+		examples = deps.Datasets
+	}
+	m.screens = runs.NewScreens(e.Styles, deps.Runner, examples)
+	m.programs = programs.New(e, deps.Programs, screens{runs: m.screens, evals: deps.Evaluations})
+	m.datasets = datasets.New(e, deps.Datasets, opts.ImportDir, opts.Workspace)
+	m.executions = executions.New(e, deps.Executions, deps.Events != nil, m.screens)
+	m.optimizations = optimizations.New(e, deps.Optimizations)
+	m.workers = workers.New(e, deps.Pool, deps.Events != nil)
 	// A size until the terminal reports one, so a View before the first
 	// WindowSizeMsg is sane.
 	m.setSize(80, 24)
@@ -167,7 +181,7 @@ func New(deps Deps, opts Options) Model {
 }
 
 func (m *Model) applyHelpStyles() {
-	s := m.env.styles
+	s := m.env.Styles
 	m.help.Styles = help.Styles{
 		Ellipsis:       s.HelpSep,
 		ShortKey:       s.HelpKey,
@@ -180,7 +194,7 @@ func (m *Model) applyHelpStyles() {
 }
 
 // pageAt is the page p. A new page adds its field to Model and a case here.
-func (m *Model) pageAt(p Page) page {
+func (m *Model) pageAt(p Page) page.Page {
 	switch p {
 	case PagePrograms:
 		return &m.programs
@@ -196,106 +210,254 @@ func (m *Model) pageAt(p Page) page {
 	panic(fmt.Sprintf("tui: no page %d", p))
 }
 
-// Init loads the programs, the first page.
+func (p Page) addr() page.Addr { return page.Addr{Page: int(p)} }
+
+// screens opens what a program's actions lead to: its run form and its
+// evaluations.
+type screens struct {
+	runs  *runs.Screens
+	evals evaluations.Evaluations
+}
+
+func (s screens) RunForm(p *model.Program) page.Dialog { return s.runs.RunForm(p) }
+func (s screens) Evaluations(p *model.Program) page.Dialog {
+	return evaluations.New(s.runs, s.evals, p)
+}
+
+// Init loads the programs, the first page, the month's cost and starts the
+// event stream.
 func (m Model) Init() tea.Cmd {
-	// The executions page starts the live event feed and the month's cost.
-	return tea.Batch(m.programs.load(&m.env), m.executions.start(&m.env))
+	return tea.Batch(
+		m.call(PagePrograms.addr(), m.programs.Load),
+		m.call(PageExecutions.addr(), m.executions.Start),
+		m.feed.Listen())
 }
 
 // Page is the page on screen.
 func (m Model) Page() Page { return m.page }
 
+// Focus is what has the keyboard: the top dialog, or else the page on
+// screen. It, Dialogs, PageView and Notice are for tests and tools that
+// drive the workbench and look at what it shows.
+func (m Model) Focus() page.View {
+	if top, ok := m.stack.Top(); ok {
+		return top.Dialog
+	}
+	return m.pageAt(m.page)
+}
+
+// Dialogs are the dialogs over the pages, bottom first: the last one has
+// the keyboard.
+func (m Model) Dialogs() []page.Dialog {
+	out := make([]page.Dialog, m.stack.Len())
+	for i, e := range m.stack.Entries() {
+		out[i] = e.Dialog
+	}
+	return out
+}
+
+// PageView is page p as it is in m.
+func (m Model) PageView(p Page) page.Page { return m.pageAt(p) }
+
+// Notice is the status bar's notice, until the next key.
+func (m Model) Notice() page.NoticeMsg { return m.notice }
+
+// Runs opens the views runs lead to (a run form, a trace), as the pages
+// do: with Open, a tool or a test starts on one.
+func (m Model) Runs() *runs.Screens { return m.screens }
+
+// Open shows d over the page on screen, its result for that page, as the
+// page would open it.
+func (m Model) Open(d page.Dialog) (Model, tea.Cmd) {
+	cmd := m.push(d, m.page.addr())
+	return m, cmd
+}
+
 // Update handles a message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	return m, cmd
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case nil:
+		return nil
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
-		return m, nil
+		return nil
 	case tea.KeyPressMsg:
-		m.notice = noticeMsg{}
+		m.notice = page.NoticeMsg{}
 		return m.handleKey(msg)
 	case tea.MouseMsg:
 		return m.handleMouse(msg)
-	case gotoPageMsg:
-		return m.goTo(msg.page)
-	case noticeMsg:
+	case page.Routed: // an answer for the one who asked, and no one else
+		return m.deliver(msg.To, msg.Msg)
+	case page.Chain:
+		return tea.Batch(m.update(msg.Msg), msg.Next)
+	case page.NoticeMsg:
 		m.notice = msg
-		return m, nil
-	case themeMsg:
-		return m.setTheme(msg)
-	case paletteRunMsg:
-		return m.runAction(msg.action)
-	case paletteFilterMsg:
-		m.palette.list.SetFilterResult(msg.res)
-		return m, nil
-	case runProgramMsg, openTraceMsg, evaluateProgramMsg: // open a screen over the page (tui/run.go)
-		return m.openScreen(msg)
+		return nil
+	case live.Msg:
+		return m.applyLive(msg)
 	}
-	// Every page sees every other message; each takes its own.
-	var cmds []tea.Cmd
-	for p := range pageCount {
-		if c := m.pageAt(p).update(&m.env, msg); c != nil {
-			cmds = append(cmds, c)
-		}
+	// Any other input (a paste) is for whoever has the keyboard.
+	if top, ok := m.stack.Top(); ok {
+		return m.call(top.Addr(), func(e *page.Env) tea.Cmd { return top.Dialog.Update(e, msg) })
 	}
-	if m.screen != nil { // the open screen sees them too (tui/run.go)
-		cmds = append(cmds, m.screenUpdate(msg))
-	}
-	return m, tea.Batch(cmds...)
+	return m.call(m.page.addr(), func(e *page.Env) tea.Cmd { return m.pageAt(m.page).Update(e, msg) })
 }
 
-func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+// call runs a view's method with an Env addressed to it, then carries out
+// what the view asked of the shell: a dialog that ends leaves the stack
+// (with every dialog over it) and its result goes to whoever pushed it;
+// pushed dialogs go on top, sized and entered; a dialog that comes back on
+// top is entered again.
+func (m *Model) call(at page.Addr, f func(*page.Env) tea.Cmd) tea.Cmd {
+	e := m.env.For(at)
+	cmd := f(e)
+	fx := e.Effects()
+	cmds := []tea.Cmd{cmd}
+	owner := at
+	var uncovered uint64
+	if fx.Closed && at.Dialog != 0 {
+		ent, ok := m.stack.Remove(at.Dialog)
+		if !ok {
+			return cmd // it had ended already: nothing it asks for is done
+		}
+		owner = ent.Owner
+		if top, ok := m.stack.Top(); ok {
+			uncovered = top.ID
+		}
+		if fx.Result != nil {
+			cmds = append(cmds, m.deliver(owner, fx.Result))
+		}
+	}
+	for _, d := range fx.Pushed {
+		cmds = append(cmds, m.push(d, owner))
+	}
+	if top, ok := m.stack.Top(); ok && top.ID == uncovered && len(fx.Pushed) == 0 {
+		cmds = append(cmds, m.call(top.Addr(), top.Dialog.Enter))
+	}
+	return tea.Batch(cmds...)
+}
+
+// push puts d on the stack with its result for owner, sized and entered.
+func (m *Model) push(d page.Dialog, owner page.Addr) tea.Cmd {
+	ent := m.stack.Push(d, owner)
+	d.SetSize(m.width, m.bodyHeight())
+	return m.call(ent.Addr(), d.Enter)
+}
+
+// deliver hands msg to the view at to. An answer for a dialog no longer on
+// the stack is stale, and dropped.
+func (m *Model) deliver(to page.Addr, msg tea.Msg) tea.Cmd {
+	switch {
+	case to.Dialog != 0:
+		ent, ok := m.stack.Find(to.Dialog)
+		if !ok {
+			return nil
+		}
+		return m.call(ent.Addr(), func(e *page.Env) tea.Cmd { return ent.Dialog.Update(e, msg) })
+	case to.Page == page.Shell:
+		return m.shellResult(msg)
+	}
+	p := m.pageAt(Page(to.Page))
+	return m.call(to, func(e *page.Env) tea.Cmd { return p.Update(e, msg) })
+}
+
+// liveView is a view that follows the event stream.
+type liveView interface {
+	Live(e *page.Env, msg live.Msg) tea.Cmd
+}
+
+// applyLive hands what the stream brought to whoever follows it (the
+// status bar, the pages, the dialogs open) and listens for more.
+func (m *Model) applyLive(msg live.Msg) tea.Cmd {
+	if msg.Conn != nil {
+		m.conn = msg.Conn
+	}
+	if msg.Pool != nil {
+		m.pool = msg.Pool
+	}
+	cmds := []tea.Cmd{m.feed.Listen()}
+	for p := range pageCount {
+		if v, ok := m.pageAt(p).(liveView); ok {
+			cmds = append(cmds, m.call(p.addr(), func(e *page.Env) tea.Cmd { return v.Live(e, msg) }))
+		}
+	}
+	for _, ent := range m.stack.Entries() {
+		if v, ok := ent.Dialog.(liveView); ok {
+			cmds = append(cmds, m.call(ent.Addr(), func(e *page.Env) tea.Cmd { return v.Live(e, msg) }))
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" { // always a way out, even mid-pattern
-		return m, tea.Quit
+		return tea.Quit
 	}
-	if m.palette.open {
-		return m.paletteKey(msg)
-	}
-	if m.screen != nil { // an open screen takes the keys (tui/run.go)
-		return m.screenKey(msg)
+	km := m.env.Keys
+	if top, ok := m.stack.Top(); ok {
+		// A dialog has the keyboard; while it is not typing, ? and q work
+		// as on the pages.
+		if !top.Dialog.Typing() {
+			switch {
+			case key.Matches(msg, km.Help):
+				return m.openHelp()
+			case key.Matches(msg, km.Quit):
+				return tea.Quit
+			}
+		}
+		return m.call(top.Addr(), func(e *page.Env) tea.Cmd { return top.Dialog.Key(e, msg) })
 	}
 	cur := m.pageAt(m.page)
+	at := m.page.addr()
 	// While a page's text input has the keyboard, keys are text.
-	if cur.typing() {
-		return m, cur.key(&m.env, msg)
+	if cur.Typing() {
+		return m.call(at, func(e *page.Env) tea.Cmd { return cur.Key(e, msg) })
 	}
-	km := m.env.keys
 	switch {
 	case key.Matches(msg, km.Quit):
-		return m, tea.Quit
+		return tea.Quit
 	case key.Matches(msg, km.Help):
-		m.showHelp = !m.showHelp
-		return m, nil
-	case m.showHelp && key.Matches(msg, km.Back):
-		m.showHelp = false
-		return m, nil
+		return m.openHelp()
 	case key.Matches(msg, km.Palette):
 		return m.openPalette()
+	}
+	if p, ok := m.pageKey(msg); ok {
+		return m.goTo(p)
+	}
+	return m.call(at, func(e *page.Env) tea.Cmd { return cur.Key(e, msg) })
+}
+
+// pageKey is the page a key switches to: tab, shift+tab or a page's number.
+func (m *Model) pageKey(msg tea.KeyPressMsg) (Page, bool) {
+	km := m.env.Keys
+	switch {
 	case key.Matches(msg, km.NextPage):
-		return m.goTo((m.page + 1) % pageCount)
+		return (m.page + 1) % pageCount, true
 	case key.Matches(msg, km.PrevPage):
-		return m.goTo((m.page + pageCount - 1) % pageCount)
+		return (m.page + pageCount - 1) % pageCount, true
 	}
 	for i, b := range km.Pages {
 		if key.Matches(msg, b) {
-			return m.goTo(Page(i))
+			return Page(i), true
 		}
 	}
-	if m.showHelp {
-		return m, nil
-	}
-	return m, cur.key(&m.env, msg)
+	return 0, false
 }
 
 // handleMouse selects a tab on the tab bar and hands the body's events to
-// the page, with y relative to the body.
-func (m Model) handleMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
+// what is on top, with y relative to the body.
+func (m *Model) handleMouse(msg tea.MouseMsg) tea.Cmd {
 	mo := msg.Mouse()
-	if m.palette.open || m.showHelp {
-		return m, nil
-	}
-	if m.screen != nil { // an open screen takes the mouse (tui/run.go)
-		return m, m.screenMouse(msg)
+	if top, ok := m.stack.Top(); ok {
+		if mo.Y < 1 || mo.Y > m.bodyHeight() {
+			return nil
+		}
+		return m.call(top.Addr(), func(e *page.Env) tea.Cmd { return top.Dialog.Mouse(e, msg, mo.X, mo.Y-1) })
 	}
 	if mo.Y == 0 {
 		if _, ok := msg.(tea.MouseClickMsg); ok {
@@ -303,22 +465,22 @@ func (m Model) handleMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 				return m.goTo(p)
 			}
 		}
-		return m, nil
+		return nil
 	}
 	if mo.Y > m.bodyHeight() {
-		return m, nil
+		return nil
 	}
-	return m, m.pageAt(m.page).mouse(&m.env, msg, mo.X, mo.Y-1)
+	cur := m.pageAt(m.page)
+	return m.call(m.page.addr(), func(e *page.Env) tea.Cmd { return cur.Mouse(e, msg, mo.X, mo.Y-1) })
 }
 
 // goTo shows page p.
-func (m Model) goTo(p Page) (tea.Model, tea.Cmd) {
+func (m *Model) goTo(p Page) tea.Cmd {
 	if p < 0 || p >= pageCount {
-		return m, nil
+		return nil
 	}
 	m.page = p
-	m.showHelp = false
-	return m, m.pageAt(p).enter(&m.env)
+	return m.call(p.addr(), m.pageAt(p).Enter)
 }
 
 // chrome is the number of lines around the page body: tab bar, status bar
@@ -329,11 +491,9 @@ func (m *Model) setSize(w, h int) {
 	m.width, m.height = max(w, 1), max(h, 1)
 	m.help.SetWidth(m.width)
 	for p := range pageCount {
-		m.pageAt(p).setSize(m.width, m.bodyHeight())
+		m.pageAt(p).SetSize(m.width, m.bodyHeight())
 	}
-	if m.screen != nil {
-		m.screen.setSize(m.width, m.bodyHeight())
-	}
+	m.stack.SetSize(m.width, m.bodyHeight())
 }
 
 func (m Model) bodyHeight() int { return max(m.height-chrome, 1) }
@@ -344,10 +504,10 @@ func (m Model) View() tea.View {
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = m.title()
-	if c := m.env.styles.Palette.Background; c != "" {
+	if c := m.env.Styles.Palette.Background; c != "" {
 		v.BackgroundColor = lipgloss.Color(c)
 	}
-	if c := m.env.styles.Palette.Text; c != "" {
+	if c := m.env.Styles.Palette.Text; c != "" {
 		v.ForegroundColor = lipgloss.Color(c)
 	}
 	return v

@@ -2,28 +2,28 @@ package tui
 
 import (
 	"fmt"
-
 	"strings"
 
-	"charm.land/bubbles/v2/key"
-
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/layout"
 )
 
 // render draws the whole screen in exactly m.width x m.height cells.
 func (m Model) render() string {
 	w := m.width
 	parts := []string{
-		fit(m.renderTabs(), w, 1),
+		layout.Fit(m.renderTabs(), w, 1),
 		m.renderBody(),
-		fit(m.renderStatus(), w, 1),
-		fit(m.help.ShortHelpView(m.env.keys.ShortHelp()), w, 1),
+		layout.Fit(m.renderStatus(), w, 1),
+		layout.Fit(m.help.ShortHelpView(m.env.Keys.ShortHelp()), w, 1),
 	}
-	return fit(strings.Join(parts, "\n"), w, m.height)
+	return layout.Fit(strings.Join(parts, "\n"), w, m.height)
 }
 
 func (m Model) renderTabs() string {
-	s := m.env.styles
+	s := m.env.Styles
 	var b strings.Builder
 	b.WriteString(s.Title.Render(" signet "))
 	for i, name := range pageNames {
@@ -38,48 +38,13 @@ func (m Model) renderTabs() string {
 	return b.String()
 }
 
+// renderBody is the page on screen under the dialogs over it.
 func (m Model) renderBody() string {
-	w, h := m.width, m.bodyHeight()
-	s := m.env.styles
-	if m.showHelp {
-		cols := m.env.keys.FullHelp()
-		full := m.help.FullHelpView(cols)
-		if pb := m.bodyBindings(); len(pb) > 0 { // the page's, or the open screen's (tui/run.go)
-			// Beside the shell's keys when they fit, else below them in
-			// columns of their own, so nothing is cut at 80 columns.
-			if wide := m.help.FullHelpView(append(cols, pb)); ansi.StringWidth(lastLine(wide)) <= w && !strings.Contains(wide, "…") {
-				full = wide
-			} else {
-				var pcols [][]key.Binding
-				per := max((len(pb)+2)/3, 1)
-				for i := 0; i < len(pb); i += per {
-					pcols = append(pcols, pb[i:min(i+per, len(pb))])
-				}
-				full += "\n\n" + s.Subtitle.Render("On this page") + "\n" + m.help.FullHelpView(pcols)
-			}
-		}
-		return fit(s.Title.Render("Keys")+s.Muted.Render("  (? or esc to close)")+"\n\n"+full, w, h)
-	}
-	if m.palette.open {
-		return fit(m.renderPalette(), w, h)
-	}
-	if m.screen != nil { // a screen opened over the page (tui/run.go)
-		return m.screen.render()
-	}
-	return m.pageAt(m.page).render()
+	return m.stack.Render(func() string { return m.pageAt(m.page).Render() })
 }
 
 func (m Model) renderStatus() string {
-	s := m.env.styles
-	count := "…"
-	switch {
-	case m.programs.err != nil:
-		count = "error"
-	case m.programs.loaded && m.programs.list.Pattern() != "":
-		count = fmt.Sprintf("%d/%d", m.programs.list.Len(), m.programs.list.Total())
-	case m.programs.loaded:
-		count = fmt.Sprint(m.programs.list.Total())
-	}
+	s := m.env.Styles
 	lm := m.opts.LMProfile
 	if lm == "" {
 		lm = "-"
@@ -94,31 +59,31 @@ func (m Model) renderStatus() string {
 		drop int
 	}
 	const wsDrop, wsMin = 4, 16
-	segs := []segment{{seg("programs", count), 3}, {seg("lm", lm), 2}}
-	if m.executions.live != nil {
+	segs := []segment{{seg("programs", m.programs.Count()), 3}, {seg("lm", lm), 2}}
+	if m.feed != nil {
 		pool := "…"
-		switch c := m.executions.conn; {
-		case c != nil && !c.up:
+		switch c := m.conn; {
+		case c != nil && !c.Up:
 			pool = "owner unreachable"
-		case m.workers.pool != nil:
-			pool = poolSummary(m.workers.pool)
+		case m.pool != nil:
+			pool = m.pool.Summary()
 		}
 		segs = append(segs, segment{seg("pool", pool), 0})
 	}
-	if m.executions.cost.known {
-		segs = append(segs, segment{seg("month", usd(m.executions.cost.usd)), 1})
+	if usd, ok := m.executions.MonthCost(); ok {
+		segs = append(segs, segment{seg("month", format.USD(usd)), 1})
 	}
 	// What the runs started in this TUI cost so far (the cost pane has the detail).
-	if n, tokens, cost := m.runs.totals(); n > 0 {
-		segs = append(segs, segment{seg("session", fmt.Sprintf("%s · %s tok", usd(cost), thousands(tokens))), 2})
+	if n, tokens, cost := m.screens.Session().Totals(); n > 0 {
+		segs = append(segs, segment{seg("session", fmt.Sprintf("%s · %s tok", format.USD(cost), format.Thousands(tokens))), 2})
 	}
 	notice := ""
-	if m.notice.text != "" {
+	if m.notice.Text != "" {
 		st := s.Accent
-		if m.notice.err {
+		if m.notice.Err {
 			st = s.Error
 		}
-		notice = st.Render(" " + m.notice.text + " ")
+		notice = st.Render(" " + m.notice.Text + " ")
 	}
 	wsKey := seg("workspace", "")
 	avail := m.width - ansi.StringWidth(notice)
@@ -169,25 +134,3 @@ func (m Model) renderStatus() string {
 	}
 	return line
 }
-
-// fit makes s exactly w cells wide and h lines high: long lines are cut,
-// short ones padded with spaces, missing lines added and extra ones dropped.
-func fit(s string, w, h int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > h {
-		lines = lines[:h]
-	}
-	for len(lines) < h {
-		lines = append(lines, "")
-	}
-	for i, l := range lines {
-		if lw := ansi.StringWidth(l); lw > w {
-			lines[i] = ansi.Truncate(l, w, "…")
-		} else if lw < w {
-			lines[i] = l + strings.Repeat(" ", w-lw)
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-func lastLine(s string) string { return s[strings.LastIndexByte(s, '\n')+1:] }

@@ -216,3 +216,19 @@ func (m Map) PageActions() []key.Binding {
 		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
 		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate}
 }
+
+// As is b described as what it does where it is used ("open program");
+// the keys stay. An unbound b (disabled by an override) is returned as it
+// is, so it stays out of the help.
+func As(b key.Binding, desc string) key.Binding {
+	if b.Enabled() {
+		b.SetHelp(b.Help().Key, desc)
+	}
+	return b
+}
+
+// Hint is a help-only binding for a key a view reads itself rather than
+// through the map ("j/k", "move").
+func Hint(k, desc string) key.Binding {
+	return key.NewBinding(key.WithKeys(k), key.WithHelp(k, desc))
+}

@@ -1,0 +1,105 @@
+// Package format writes the numbers the pages show, so that a cost, a
+// count or a duration reads the same everywhere.
+package format
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// USD formats a cost in dollars: cents from a dollar up, more decimals
+// below, where local and test LMs' fractions of a cent would otherwise all
+// read $0.00.
+func USD(c float64) string {
+	a := math.Abs(c)
+	switch {
+	case c == 0:
+		return "$0.00"
+	case a >= 1:
+		return fmt.Sprintf("$%.2f", c)
+	case a >= 0.0001:
+		return fmt.Sprintf("$%.4f", c)
+	}
+	return fmt.Sprintf("$%.6f", c)
+}
+
+// USDMaybe is USD marked with "?" when some LM call had no known price.
+func USDMaybe(c float64, unknown bool) string {
+	if unknown {
+		return USD(c) + "?"
+	}
+	return USD(c)
+}
+
+// Thousands formats n with thousands separators: 100000 → "100,000".
+func Thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + Thousands(-n)
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Duration is a short duration: 850ms, 4.2s, 3m07s, 2h05m; "-" when
+// negative (unknown).
+func Duration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-"
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// Tokens is a token count in a few characters: 950, 12.5k, 1.2M; "-" for none.
+func Tokens(n int) string {
+	switch {
+	case n == 0:
+		return "-"
+	case n < 10_000:
+		return strconv.Itoa(n)
+	case n < 1_000_000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1fM", float64(n)/1e6)
+}
+
+// Examples is "1 example", "2,000 examples".
+func Examples(n int) string {
+	if n == 1 {
+		return "1 example"
+	}
+	return Thousands(n) + " examples"
+}
+
+// RunID is the short form of an optimization's or an evaluation's ID: its
+// last eight hex digits.
+func RunID(id model.ID) string {
+	s := id.String()
+	return s[max(len(s)-8, 0):]
+}
+
+// Dash is s, or "-" when it is empty.
+func Dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

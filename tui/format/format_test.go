@@ -1,0 +1,36 @@
+package format
+
+import (
+	"testing"
+	"time"
+)
+
+func TestNumbers(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{USD(0), "$0.00"},
+		{USD(12.345), "$12.35"},
+		{USD(0.0042), "$0.0042"},
+		{USD(0.0000042), "$0.000004"},
+		{USDMaybe(0.5, true), "$0.5000?"},
+		{Thousands(100000), "100,000"},
+		{Thousands(-1234), "-1,234"},
+		{Thousands(999), "999"},
+		{Duration(850 * time.Millisecond), "850ms"},
+		{Duration(4200 * time.Millisecond), "4.2s"},
+		{Duration(3*time.Minute + 7*time.Second), "3m07s"},
+		{Duration(2*time.Hour + 5*time.Minute), "2h05m"},
+		{Duration(-1), "-"},
+		{Tokens(0), "-"},
+		{Tokens(9999), "9999"},
+		{Tokens(12500), "12.5k"},
+		{Tokens(1_200_000), "1.2M"},
+		{Examples(1), "1 example"},
+		{Examples(2000), "2,000 examples"},
+		{Dash(""), "-"},
+		{Dash("x"), "x"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}

@@ -1,0 +1,289 @@
+// Package live follows the owner's event stream (DESIGN.md section 6): one
+// subscriber goroutine reads it and hands what it reads to the program
+// through a coalescing buffer; a Listen command waits for the buffer to
+// have something and returns it as one Msg, and the shell issues the next
+// Listen when it has handed one to its subscribers. Execution state changes
+// are never dropped (several changes of one execution collapse to its
+// latest state); spans, which come in floods, collapse to the latest per
+// execution and are dropped past MaxSpans executions; the pool keeps only
+// its latest state.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// Events is the owner's event stream (the API's GET /v1/events, in cmd).
+type Events interface {
+	// Subscribe calls fn for each event, in order, from the goroutine that
+	// called it, until ctx ends or the stream ends (the owner went away); the
+	// error says why it ended. The first event of a stream is the pool's
+	// state. Subscribe is called again, with backoff, after it returns,
+	// unless its error is errors.ErrUnsupported: a source with no stream
+	// at all, which is not retried.
+	Subscribe(ctx context.Context, fn func(Event)) error
+}
+
+// EventKind says what an Event carries.
+type EventKind int
+
+const (
+	EventExecution EventKind = iota + 1 // Execution changed state; never dropped
+	EventSpan                           // a span of a running execution started or ended
+	EventPool                           // the worker pool changed
+)
+
+// Event is one event of the owner's stream.
+type Event struct {
+	Kind      EventKind
+	Execution *model.Execution // EventExecution
+	Span      *model.Span      // EventSpan
+	Pool      *PoolStatus      // EventPool
+}
+
+// PoolStatus is the worker pool as the owner reported it.
+type PoolStatus struct {
+	Engine  string    // "running", or "idle" until something needs the workers
+	Workers []Worker  // empty while no pool runs
+	At      time.Time // when it was reported: uptimes are as of then
+}
+
+// Worker is one slot of the worker pool.
+type Worker struct {
+	ID        int
+	State     string // starting, ready, busy, draining, restarting, failed, stopped
+	PID       int
+	Uptime    time.Duration // as of PoolStatus.At
+	Served    int
+	Restarts  int
+	Inflight  int
+	Current   string // the running request, "" when idle
+	LastError string
+}
+
+// Idle reports whether no pool runs: the engine is idle or has no workers.
+func (ps *PoolStatus) Idle() bool { return ps.Engine != "running" || len(ps.Workers) == 0 }
+
+// Summary is the pool's state in a few words, for the status bar: "4/4
+// ready", "idle", "3/4 · 1 restarting".
+func (ps *PoolStatus) Summary() string {
+	if ps.Idle() {
+		return "idle"
+	}
+	up := 0
+	other := map[string]int{}
+	var order []string
+	for _, w := range ps.Workers {
+		switch w.State {
+		case "ready", "busy":
+			up++
+		default:
+			if other[w.State] == 0 {
+				order = append(order, w.State)
+			}
+			other[w.State]++
+		}
+	}
+	s := fmt.Sprintf("%d/%d", up, len(ps.Workers))
+	if len(order) == 0 {
+		return s + " ready"
+	}
+	for _, st := range order {
+		s += fmt.Sprintf(" · %d %s", other[st], st)
+	}
+	return s
+}
+
+// MaxSpans bounds the executions whose latest span one Msg carries; spans
+// of more executions than that are dropped (and counted).
+const MaxSpans = 64
+
+// Reconnection backoff after the stream ends.
+const (
+	backoffMin = 250 * time.Millisecond
+	backoffMax = 5 * time.Second
+)
+
+// Conn is the state of the connection to the owner's stream.
+type Conn struct {
+	Up bool
+	// Session counts the connections so far: up and down again between two
+	// Msgs still shows as a new session, so nothing missed goes unseen.
+	Session int
+	Err     error         // why it went down
+	Retry   time.Duration // when down: the wait before the next attempt
+}
+
+// Msg is everything that arrived since the previous one.
+type Msg struct {
+	Execs   []*model.Execution // latest state of each execution that changed, in order of first change
+	Spans   []model.Span       // latest span of each execution, at most MaxSpans
+	Dropped int                // spans dropped for lack of room
+	Pool    *PoolStatus        // nil: unchanged
+	Conn    *Conn              // nil: unchanged
+}
+
+// Feed is the buffer between the subscriber goroutine and the program. It
+// is shared by pointer between copies of the model.
+type Feed struct {
+	src  Events
+	ctx  context.Context
+	once sync.Once
+	wake chan struct{} // cap 1: something is waiting in the buffer
+	done chan struct{} // closed when the subscriber has stopped for good
+
+	mu        sync.Mutex
+	execs     []*model.Execution
+	execAt    map[model.ID]int
+	spans     map[model.ID]model.Span
+	spanOrder []model.ID
+	dropped   int
+	pool      *PoolStatus
+	conn      *Conn
+	sessions  int
+
+	// sleep waits between reconnection attempts; tests record it.
+	sleep func(ctx context.Context, d time.Duration)
+}
+
+// NewFeed follows src until ctx ends, from the first Listen on.
+func NewFeed(ctx context.Context, src Events) *Feed {
+	return &Feed{src: src, ctx: ctx, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		execAt: map[model.ID]int{}, spans: map[model.ID]model.Span{}, sleep: sleepCtx}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Listen returns the command that starts the subscriber (the first time)
+// and waits for the next Msg. Its message is nil once the context ends or
+// the source has no stream; a nil feed listens to nothing.
+func (f *Feed) Listen() tea.Cmd {
+	if f == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		f.once.Do(func() { go f.run() })
+		select {
+		case <-f.wake:
+		case <-f.ctx.Done():
+			return nil
+		case <-f.done:
+			select { // what came before the end is still delivered
+			case <-f.wake:
+			default:
+				return nil
+			}
+		}
+		return f.take()
+	}
+}
+
+// run follows the stream, reconnecting with backoff when it ends: the
+// owner stopped, crashed, or handed over to another process.
+func (f *Feed) run() {
+	defer close(f.done)
+	delay := backoffMin
+	for f.ctx.Err() == nil {
+		connected := false
+		err := f.src.Subscribe(f.ctx, func(ev Event) {
+			if !connected {
+				connected = true
+				f.mu.Lock()
+				f.sessions++
+				n := f.sessions
+				f.mu.Unlock()
+				f.setConn(Conn{Up: true, Session: n})
+			}
+			f.push(ev)
+		})
+		if f.ctx.Err() != nil || errors.Is(err, errors.ErrUnsupported) {
+			return
+		}
+		if connected {
+			delay = backoffMin
+		}
+		f.mu.Lock()
+		n := f.sessions
+		f.mu.Unlock()
+		f.setConn(Conn{Err: err, Retry: delay, Session: n})
+		f.sleep(f.ctx, delay)
+		delay = min(2*delay, backoffMax)
+	}
+}
+
+func (f *Feed) signal() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (f *Feed) setConn(c Conn) {
+	f.mu.Lock()
+	f.conn = &c
+	f.mu.Unlock()
+	f.signal()
+}
+
+// push adds an event to the buffer.
+func (f *Feed) push(ev Event) {
+	f.mu.Lock()
+	switch ev.Kind {
+	case EventExecution:
+		if ev.Execution == nil {
+			break
+		}
+		if i, ok := f.execAt[ev.Execution.ID]; ok {
+			f.execs[i] = ev.Execution
+		} else {
+			f.execAt[ev.Execution.ID] = len(f.execs)
+			f.execs = append(f.execs, ev.Execution)
+		}
+	case EventSpan:
+		if ev.Span == nil {
+			break
+		}
+		id := ev.Span.Execution
+		if _, ok := f.spans[id]; !ok {
+			if len(f.spanOrder) >= MaxSpans {
+				f.dropped++
+				break
+			}
+			f.spanOrder = append(f.spanOrder, id)
+		}
+		f.spans[id] = *ev.Span
+	case EventPool:
+		f.pool = ev.Pool
+	}
+	f.mu.Unlock()
+	f.signal()
+}
+
+// take empties the buffer into a Msg.
+func (f *Feed) take() Msg {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	msg := Msg{Execs: f.execs, Dropped: f.dropped, Pool: f.pool, Conn: f.conn}
+	for _, id := range f.spanOrder {
+		msg.Spans = append(msg.Spans, f.spans[id])
+	}
+	f.execs, f.execAt = nil, map[model.ID]int{}
+	f.spans, f.spanOrder = map[model.ID]model.Span{}, nil
+	f.dropped, f.pool, f.conn = 0, nil, nil
+	return msg
+}

@@ -1,0 +1,232 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+var t0 = time.Date(2026, 11, 25, 14, 30, 0, 0, time.UTC)
+
+// execution is one created i minutes before t0, in state.
+func execution(i int, state model.RunState) *model.Execution {
+	at := t0.Add(-time.Duration(i) * time.Minute)
+	x := &model.Execution{ID: model.NewIDAt(at), Program: "qa", Version: 1, State: model.Pending, CreatedAt: at}
+	if state != model.Pending {
+		x.Move(model.Running, at.Add(time.Second))
+	}
+	if state.Terminal() {
+		x.Move(state, at.Add(2*time.Second))
+	}
+	return x
+}
+
+// TestCoalescing: a flood of spans around an execution's state changes
+// collapses to one span per execution (at most MaxSpans), while every
+// execution's latest state is kept.
+func TestCoalescing(t *testing.T) {
+	f := NewFeed(context.Background(), nil)
+	x := execution(1, model.Running)
+	f.push(Event{Kind: EventExecution, Execution: x})
+	ids := make([]model.ID, 500)
+	for i := range ids {
+		ids[i] = model.NewIDAt(t0.Add(time.Duration(i) * time.Millisecond))
+	}
+	for i := range 10_000 {
+		f.push(Event{Kind: EventSpan, Span: &model.Span{Execution: ids[i%len(ids)], Seq: uint64(i)}})
+	}
+	done := *x
+	done.Move(model.Completed, t0)
+	f.push(Event{Kind: EventExecution, Execution: &done})
+	other := execution(2, model.Failed)
+	f.push(Event{Kind: EventExecution, Execution: other})
+	f.push(Event{Kind: EventPool, Pool: &PoolStatus{Engine: "running"}})
+	msg := f.take()
+	if len(msg.Execs) != 2 || msg.Execs[0].State != model.Completed || msg.Execs[1].ID != other.ID {
+		t.Fatalf("executions %v: want the completed one then the failed one", msg.Execs)
+	}
+	if len(msg.Spans) != MaxSpans {
+		t.Errorf("%d spans, want %d", len(msg.Spans), MaxSpans)
+	}
+	if msg.Dropped == 0 || msg.Pool == nil {
+		t.Errorf("dropped %d, pool %v", msg.Dropped, msg.Pool)
+	}
+	// The latest span of an execution wins.
+	if s := msg.Spans[0]; s.Execution != ids[0] || s.Seq != 9_500 {
+		t.Errorf("span seq %d is not the latest of its execution", s.Seq)
+	}
+	if again := f.take(); len(again.Execs)+len(again.Spans) != 0 || again.Pool != nil {
+		t.Errorf("take did not empty the buffer")
+	}
+}
+
+// floodEvents streams a flood of spans with execution changes in between,
+// then waits for the end of the context.
+type floodEvents struct {
+	execs []*model.Execution
+}
+
+func (f *floodEvents) Subscribe(ctx context.Context, fn func(Event)) error {
+	fn(Event{Kind: EventPool, Pool: &PoolStatus{Engine: "running"}})
+	for i, x := range f.execs {
+		for j := range 2000 {
+			fn(Event{Kind: EventSpan, Span: &model.Span{Execution: x.ID, Seq: uint64(i*2000 + j)}})
+		}
+		fn(Event{Kind: EventExecution, Execution: x})
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestListenDeliversEveryExecution runs the real goroutine and listen
+// loop: every execution event arrives however many spans surround it.
+func TestListenDeliversEveryExecution(t *testing.T) {
+	src := &floodEvents{}
+	for i := range 50 {
+		src.execs = append(src.execs, execution(i, model.Completed))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := NewFeed(ctx, src)
+	seen := map[model.ID]bool{}
+	deadline := time.After(10 * time.Second) // a bound on a failure, not a wait
+	msgs := 0
+	for len(seen) < len(src.execs) {
+		select {
+		case m := <-listenOnce(f):
+			msgs++
+			for _, x := range m.Execs {
+				seen[x.ID] = true
+			}
+			if len(m.Spans) > MaxSpans {
+				t.Fatalf("%d spans in one message", len(m.Spans))
+			}
+		case <-deadline:
+			t.Fatalf("only %d of %d executions arrived", len(seen), len(src.execs))
+		}
+	}
+	if msgs > len(src.execs)*2000/10 {
+		t.Errorf("%d messages for %d events: spans are not coalesced", msgs, len(src.execs)*2001)
+	}
+}
+
+// dropEvents fails its first subscriptions, then works.
+type dropEvents struct {
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (d *dropEvents) Subscribe(ctx context.Context, fn func(Event)) error {
+	d.mu.Lock()
+	d.calls++
+	fail := d.calls <= d.fails
+	d.mu.Unlock()
+	if fail {
+		return errors.New("no owner answers on the socket")
+	}
+	fn(Event{Kind: EventPool, Pool: &PoolStatus{Engine: "idle"}})
+	return nil // the owner went away again
+}
+
+func TestReconnectsWithBackoff(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := &dropEvents{fails: 3}
+	f := NewFeed(ctx, src)
+	var waits []time.Duration
+	fourth := make(chan []time.Duration, 1)
+	// The sleeps are the feed goroutine's own: they record their waits and
+	// hand the first four to the test, then hold the feed until the end.
+	f.sleep = func(ctx context.Context, d time.Duration) {
+		waits = append(waits, d)
+		if len(waits) == 4 {
+			fourth <- append([]time.Duration(nil), waits...)
+			<-ctx.Done()
+		}
+	}
+	// The connection comes up after the failures.
+	deadline := time.After(5 * time.Second) // a bound on a failure, not a wait
+	for up := false; !up; {
+		select {
+		case m := <-listenOnce(f):
+			switch {
+			case m.Conn == nil:
+			case m.Conn.Session > 0:
+				up = true // up, or up and down again since the last message
+			case m.Conn.Up || m.Conn.Err == nil || m.Conn.Retry <= 0:
+				t.Errorf("a failed connection without its reason or retry: %+v", m.Conn)
+			}
+		case <-deadline:
+			t.Fatal("never reconnected")
+		}
+	}
+	var got []time.Duration
+	select {
+	case got = <-fourth:
+	case <-deadline:
+		t.Fatal("fewer than four waits")
+	}
+	// Doubling while it fails, back to the minimum after a connection.
+	if got[0] != backoffMin || got[1] != 2*backoffMin || got[2] != 4*backoffMin || got[3] != backoffMin {
+		t.Errorf("backoff %v", got)
+	}
+}
+
+// noStream is a source without a stream at all.
+type noStream struct{ calls int }
+
+func (n *noStream) Subscribe(context.Context, func(Event)) error {
+	n.calls++
+	return errors.ErrUnsupported
+}
+
+// TestNoStreamEnds: a source that has no stream is not retried, and
+// listening to it ends at once.
+func TestNoStreamEnds(t *testing.T) {
+	src := &noStream{}
+	f := NewFeed(context.Background(), src)
+	f.sleep = func(context.Context, time.Duration) { t.Error("a source without a stream was retried") }
+	if msg := f.Listen()(); msg != nil {
+		t.Fatalf("listen gave %#v, want nothing", msg)
+	}
+	if msg := f.Listen()(); msg != nil || src.calls != 1 {
+		t.Fatalf("listen again gave %#v after %d subscriptions", msg, src.calls)
+	}
+}
+
+func TestPoolSummary(t *testing.T) {
+	for _, tc := range []struct {
+		states []string
+		want   string
+	}{
+		{[]string{"ready", "busy", "ready", "ready"}, "4/4 ready"},
+		{[]string{"ready", "restarting", "busy", "ready"}, "3/4 · 1 restarting"},
+		{[]string{"failed", "restarting", "failed", "starting"}, "0/4 · 2 failed · 1 restarting · 1 starting"},
+		{nil, "idle"},
+	} {
+		ps := &PoolStatus{Engine: "running"}
+		for i, s := range tc.states {
+			ps.Workers = append(ps.Workers, Worker{ID: i + 1, State: s})
+		}
+		if got := ps.Summary(); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.states, got, tc.want)
+		}
+	}
+}
+
+// listenOnce runs one listen command in a goroutine, as tea.Program would,
+// and delivers its message.
+func listenOnce(f *Feed) <-chan Msg {
+	got := make(chan Msg, 1)
+	go func() {
+		if m, ok := f.Listen()().(Msg); ok {
+			got <- m
+		}
+	}()
+	return got
+}

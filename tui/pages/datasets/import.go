@@ -1,0 +1,443 @@
+package datasets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"charm.land/bubbles/v2/filepicker"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/datafile"
+	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
+)
+
+// Importing a file (I): a file picker limited to the dataset formats, then
+// over it a small form (dataset name, input keys, split, field types), then
+// the import itself, run by a command through Datasets.ImportFile (the path
+// of `signet dataset import`), with progress, cancellable by esc. The form
+// ends with importedMsg, which the picker passes on to the page.
+
+var importExts = []string{".jsonl", ".json", ".csv"}
+
+const importTick = 100 * time.Millisecond
+
+// Messages of the import.
+type (
+	// importPreviewMsg carries the fields of the picked file's first record.
+	importPreviewMsg struct {
+		fields []string
+		err    error
+	}
+	// importDoneMsg is the end of an import.
+	importDoneMsg struct {
+		ds  *model.Dataset
+		err error
+	}
+	// importTickMsg animates a running import and samples its progress.
+	importTickMsg struct{ now time.Time }
+	// importedMsg is the import's result: the dataset path went into.
+	importedMsg struct {
+		path string
+		ds   *model.Dataset
+	}
+)
+
+// importStartDir is where the picker opens: the directory set, else the
+// working directory, else the workspace's parent.
+func (p *Page) importStartDir() string {
+	if p.importDir != "" {
+		return p.importDir
+	}
+	if wd, err := os.Getwd(); err == nil {
+		return wd
+	}
+	if p.workspace != "" {
+		return filepath.Dir(p.workspace)
+	}
+	return "."
+}
+
+func pickerStyles(s *themes.Styles) filepicker.Styles {
+	return filepicker.Styles{
+		DisabledCursor:   s.Muted,
+		Cursor:           s.Accent,
+		Symlink:          s.Info,
+		Directory:        s.Subtitle,
+		File:             lipgloss.NewStyle(),
+		DisabledFile:     s.Muted,
+		Permission:       s.Muted,
+		Selected:         s.Accent.Bold(true),
+		DisabledSelected: s.Muted,
+		FileSize:         s.Muted.Width(7).Align(lipgloss.Right),
+		EmptyDirectory:   s.Muted.PaddingLeft(2).SetString("No files here."),
+	}
+}
+
+// filePicker chooses the file to import; the form opens over it, and esc
+// in the form comes back here.
+type filePicker struct {
+	styles *themes.Styles
+	keys   keys.Map
+	clock  page.Clock
+	repo   Datasets
+	picker filepicker.Model
+	read   bool   // the directory has been read once
+	bad    string // a file of another type was chosen
+
+	width, height int
+}
+
+func newFilePicker(s *themes.Styles, km keys.Map, clock page.Clock, repo Datasets, dir string) *filePicker {
+	fp := filepicker.New()
+	fp.CurrentDirectory = dir
+	fp.AllowedTypes = importExts
+	fp.ShowPermissions = false
+	fp.ShowSize = false // a directory's size is the file system's business, not the user's
+	fp.AutoHeight = false
+	fp.Cursor = "›"
+	fp.KeyMap.Back = key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
+	fp.Styles = pickerStyles(s)
+	return &filePicker{styles: s, keys: km, clock: clock, repo: repo, picker: fp}
+}
+
+// Enter reads the directory, the first time.
+func (f *filePicker) Enter(e *page.Env) tea.Cmd {
+	if f.read {
+		return nil
+	}
+	f.read = true
+	return e.Wrap(f.picker.Init())
+}
+
+func (f *filePicker) Typing() bool { return false }
+
+func (f *filePicker) SetSize(w, h int) {
+	f.width, f.height = w, h
+	f.picker.SetHeight(max(h-3, 1))
+}
+
+func (f *filePicker) Restyle() { f.picker.Styles = pickerStyles(f.styles) }
+
+func (f *filePicker) Bindings() []key.Binding {
+	km := f.keys
+	parent := key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
+	return []key.Binding{keys.As(km.Open, "open/choose"), parent, km.Up, km.Down, keys.As(km.Back, "cancel")}
+}
+
+// Update takes the picker's directory listings, and the form's result.
+func (f *filePicker) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(importedMsg); ok {
+		e.Close(m)
+		return nil
+	}
+	var cmd tea.Cmd
+	f.picker, cmd = f.picker.Update(msg)
+	return e.Wrap(cmd)
+}
+
+func (f *filePicker) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(msg, f.keys.Back) {
+		e.Close(nil)
+		return nil
+	}
+	f.bad = ""
+	var cmd tea.Cmd
+	f.picker, cmd = f.picker.Update(msg)
+	if ok, path := f.picker.DidSelectFile(msg); ok {
+		e.Push(newImportForm(f.styles, f.keys, f.clock, f.repo, path))
+		return nil
+	}
+	if ok, path := f.picker.DidSelectDisabledFile(msg); ok {
+		f.bad = fmt.Sprintf("%s is not a .jsonl, .json or .csv file", filepath.Base(path))
+	}
+	return e.Wrap(cmd)
+}
+
+func (f *filePicker) Mouse(*page.Env, tea.MouseMsg, int, int) tea.Cmd { return nil }
+
+func (f *filePicker) Render(func() string) string {
+	s := f.styles
+	w, h := f.width, f.height
+	title := s.Title.Render("Import a dataset file") + s.Muted.Render("  "+strings.Join(importExts, " "))
+	dir := s.Muted.Render(f.picker.CurrentDirectory)
+	hint := s.Muted.Render("enter open/choose · h parent directory · j/k move · esc cancel")
+	if f.bad != "" {
+		hint = s.Warning.Render(f.bad)
+	}
+	return layout.Fit(title, w, 1) + "\n" + layout.Fit(dir, w, 1) + "\n" + layout.Fit(f.picker.View(), w, max(h-3, 1)) + "\n" + layout.Fit(hint, w, 1)
+}
+
+// importForm names the dataset a picked file goes into, and runs the import.
+type importForm struct {
+	styles *themes.Styles
+	keys   keys.Map
+	clock  page.Clock
+	repo   Datasets
+
+	path    string
+	inputs  []*textinput.Model // name, input keys, split, field types
+	focus   int
+	entered bool
+
+	fields     []string // the first record's fields
+	previewErr error
+	err        error // the last import's error
+
+	running  bool
+	started  time.Time
+	now      time.Time
+	progress *atomic.Uint64 // float64 bits of the share read, written by the import
+	shown    float64
+	frame    int
+	cancel   context.CancelFunc
+
+	width, height int
+}
+
+func newImportForm(s *themes.Styles, km keys.Map, clock page.Clock, repo Datasets, path string) *importForm {
+	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return &importForm{styles: s, keys: km, clock: clock, repo: repo, path: path, inputs: []*textinput.Model{
+		newInput(s, stem, "dataset name"),
+		newInput(s, "", "e.g. question (none: leave empty)"),
+		newInput(s, "", "train (default), validation or test"),
+		newInput(s, "", "e.g. score=float,tags=list[str] (none: CSV cells stay text)"),
+	}}
+}
+
+// Enter focuses the name and reads the file's first record's fields.
+func (m *importForm) Enter(e *page.Env) tea.Cmd {
+	if m.entered {
+		return nil
+	}
+	m.entered = true
+	path := m.path
+	return tea.Batch(e.Wrap(m.focusOn(0)), e.Cmd(func() tea.Msg {
+		fields, err := previewFields(path)
+		return importPreviewMsg{fields: fields, err: err}
+	}))
+}
+
+func (m *importForm) Typing() bool { return !m.running }
+
+func (m *importForm) SetSize(w, h int) {
+	m.width, m.height = w, h
+	for _, in := range m.inputs {
+		in.SetWidth(max(min(w-4, 60), 10))
+	}
+}
+
+func (m *importForm) Bindings() []key.Binding {
+	km := m.keys
+	if m.running {
+		return []key.Binding{keys.As(km.Back, "cancel import")}
+	}
+	return []key.Binding{keys.As(km.Save, "import"), keys.As(km.NextPage, "next field"), keys.As(km.PrevPage, "previous field"),
+		keys.As(km.Back, "back to files")}
+}
+
+// Update takes the preview, the ticks and the end of the import.
+func (m *importForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case importPreviewMsg:
+		m.fields, m.previewErr = msg.fields, msg.err
+		if v := m.inputs[1]; v.Value() == "" {
+			v.SetValue(strings.Join(guessInputs(msg.fields), ","))
+		}
+		return nil
+	case importTickMsg:
+		if !m.running {
+			return nil
+		}
+		m.frame++
+		m.now = msg.now
+		m.shown = math.Float64frombits(m.progress.Load())
+		return m.tick(e)
+	case importDoneMsg:
+		m.running = false
+		m.cancel()
+		if msg.err != nil {
+			if errors.Is(msg.err, context.Canceled) {
+				m.err = errors.New("import cancelled; nothing was imported")
+			} else {
+				m.err = msg.err
+			}
+			return nil
+		}
+		e.Close(importedMsg{path: m.path, ds: msg.ds})
+		return nil
+	}
+	if !m.running { // a paste
+		var cmd tea.Cmd
+		*m.inputs[m.focus], cmd = m.inputs[m.focus].Update(msg)
+		return e.Wrap(cmd)
+	}
+	return nil
+}
+
+func (m *importForm) tick(e *page.Env) tea.Cmd {
+	return e.After(importTick, func(t time.Time) tea.Msg { return importTickMsg{now: t} })
+}
+
+func (m *importForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := m.keys
+	if m.running {
+		if key.Matches(msg, km.Back) {
+			m.cancel() // the import ends with context.Canceled and imports nothing
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, km.Back):
+		e.Close(nil) // back to the files
+		return nil
+	case key.Matches(msg, km.Save):
+		return m.start(e)
+	case msg.Code == tea.KeyEnter && m.focus == len(m.inputs)-1:
+		return m.start(e)
+	case key.Matches(msg, km.NextPage), msg.Code == tea.KeyEnter:
+		return e.Wrap(m.focusOn((m.focus + 1) % len(m.inputs)))
+	case key.Matches(msg, km.PrevPage):
+		return e.Wrap(m.focusOn((m.focus + len(m.inputs) - 1) % len(m.inputs)))
+	}
+	var cmd tea.Cmd
+	*m.inputs[m.focus], cmd = m.inputs[m.focus].Update(msg)
+	return e.Wrap(cmd)
+}
+
+func (m *importForm) Mouse(*page.Env, tea.MouseMsg, int, int) tea.Cmd { return nil }
+
+func (m *importForm) focusOn(i int) tea.Cmd {
+	for _, in := range m.inputs {
+		in.Blur()
+	}
+	m.focus = i
+	return m.inputs[i].Focus()
+}
+
+// previewFields reads the fields of a file's first record.
+func previewFields(path string) ([]string, error) {
+	f, err := datafile.DetectFormat(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := datafile.Open(path, f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if _, err := r.Next(); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return r.Fields(), nil
+}
+
+// commonInputs are field names that are inputs whenever a file has them.
+var commonInputs = []string{"question", "query", "input", "inputs", "prompt", "text", "document", "context",
+	"passage", "passages", "review", "message", "sentence", "claim", "premise", "hypothesis", "code"}
+
+// guessInputs picks the input keys when it is obvious: the fields with a
+// usual input name, else the first of exactly two fields; none otherwise.
+func guessInputs(fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		if slices.Contains(commonInputs, strings.ToLower(f)) {
+			out = append(out, f)
+		}
+	}
+	if len(out) > 0 && len(out) < len(fields) {
+		return out
+	}
+	if len(fields) == 2 {
+		return fields[:1]
+	}
+	return nil
+}
+
+// start checks the form and runs the import as a command.
+func (m *importForm) start(e *page.Env) tea.Cmd {
+	name := strings.TrimSpace(m.inputs[0].Value())
+	if err := model.ValidName("dataset", name); err != nil {
+		m.err = err
+		return nil
+	}
+	var split model.Split
+	if v := strings.TrimSpace(m.inputs[2].Value()); v != "" {
+		sp, err := model.ParseSplit(v)
+		if err != nil {
+			m.err = err
+			return nil
+		}
+		split = sp
+	}
+	repo := m.repo
+	if repo == nil {
+		m.err = errors.New("no dataset repository configured")
+		return nil
+	}
+	ctx, cancel := context.WithCancel(e.Ctx)
+	m.cancel = cancel
+	m.running, m.err, m.shown, m.frame = true, nil, 0, 0
+	m.started = e.Now()
+	m.now = m.started
+	m.progress = new(atomic.Uint64)
+	prog := m.progress
+	req := ImportRequest{Path: m.path, Name: name, Inputs: strings.TrimSpace(m.inputs[1].Value()), Split: split,
+		Types:    strings.TrimSpace(m.inputs[3].Value()),
+		Progress: func(done float64) { prog.Store(math.Float64bits(done)) }}
+	return tea.Batch(m.tick(e), e.Cmd(func() tea.Msg {
+		ds, err := repo.ImportFile(ctx, req)
+		return importDoneMsg{ds: ds, err: err}
+	}))
+}
+
+func (m *importForm) Render(func() string) string {
+	s := m.styles
+	w, h := m.width, m.height
+	var b strings.Builder
+	b.WriteString(s.Title.Render("Import "+filepath.Base(m.path)) + "\n")
+	b.WriteString(s.Muted.Render(m.path) + "\n\n")
+	labels := []string{"Dataset name", "Input keys (comma separated)", "Split (optional)", "Field types (optional)"}
+	for i, in := range m.inputs {
+		b.WriteString(s.Subtitle.Render(labels[i]) + "\n")
+		b.WriteString(in.View() + "\n")
+		if i == 1 {
+			fields := s.Muted.Render("  fields: " + format.Dash(strings.Join(m.fields, ", ")))
+			if m.previewErr != nil {
+				fields = s.Warning.Render("  " + m.previewErr.Error())
+			}
+			b.WriteString(fields + "\n")
+		}
+	}
+	b.WriteString("\n")
+	inner := max(w-2, 10)
+	switch {
+	case m.running:
+		elapsed := m.now.Sub(m.started).Round(100 * time.Millisecond)
+		b.WriteString(s.Accent.Render(layout.Spinner(m.frame)) +
+			fmt.Sprintf(" importing… %.0f%% · %s · esc to cancel\n", 100*m.shown, elapsed))
+		b.WriteString(layout.Bar(s, m.shown, min(inner, 50)) + "\n")
+	case m.err != nil:
+		b.WriteString(s.Error.Render(ansi.Wrap("Import failed: "+m.err.Error(), inner, " /:")) + "\n")
+	}
+	body := layout.Fit(b.String(), w, max(h-1, 1))
+	hint := s.Muted.Render("ctrl+s import · tab next field · esc back to the files")
+	return body + "\n" + layout.Fit(hint, w, 1)
+}

@@ -1,0 +1,385 @@
+// Package workers is the Workers page: the worker pool as the owner's
+// event stream reports it, and its controls (restart, recycle, start).
+package workers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
+)
+
+// Pool controls the owner's worker pool (the API, in cmd). It is only ever
+// called from a tea.Cmd.
+type Pool interface {
+	// RestartWorker kills worker id (its running requests fail and are
+	// retried) and returns once its replacement is ready; id 0 restarts
+	// every worker, one after the other.
+	RestartWorker(ctx context.Context, id int) error
+	// RecycleWorker replaces worker id gracefully (it finishes what it runs
+	// first); id 0 recycles every worker, one after the other.
+	RecycleWorker(ctx context.Context, id int) error
+	// StartPool starts the worker pool (and the engine) if it does not run.
+	StartPool(ctx context.Context) error
+}
+
+// poolOp is a pool action: what it is called and what the Pool does.
+type poolOp int
+
+const (
+	opRestart poolOp = iota + 1
+	opRecycle
+	opStart
+)
+
+func (o poolOp) verb() string {
+	switch o {
+	case opRestart:
+		return "restart"
+	case opRecycle:
+		return "recycle"
+	}
+	return "start"
+}
+
+// poolActionMsg is the end of a pool action.
+type poolActionMsg struct {
+	op  poolOp
+	id  int
+	err error
+}
+
+// poolAskMsg is the confirmation's answer: do op on worker id (0: every
+// worker).
+type poolAskMsg struct {
+	op poolOp
+	id int
+}
+
+var workerColumns = []components.Column{
+	{Title: "ID", Width: 3, Align: components.AlignRight},
+	{Title: "STATE", Width: components.StateColumn},
+	{Title: "PID", Width: 8, Align: components.AlignRight},
+	{Title: "UPTIME", Width: 8, Align: components.AlignRight},
+	{Title: "SERVED", Width: 7, Align: components.AlignRight},
+	{Title: "RESTARTS", Width: 8, Align: components.AlignRight},
+	{Title: "CURRENT", Flex: 2, MinWidth: 8},
+	{Title: "LAST ERROR", Flex: 3, MinWidth: 10},
+}
+
+// workerBadge maps a worker state to the run state whose colour it shares.
+var workerBadge = map[string]string{
+	"ready": "completed", "busy": "running", "starting": "pending", "restarting": "pending",
+	"draining": "pending", "failed": "failed", "stopped": "cancelled",
+}
+
+// Page is the worker table, updated live from the pool events.
+type Page struct {
+	styles *themes.Styles
+	keys   keys.Map
+	clock  page.Clock
+	ctl    Pool
+	live   bool // an event stream is configured
+
+	list    components.List
+	pool    *live.PoolStatus
+	conn    *live.Conn
+	running string // the action under way, for the header; "" = none
+
+	// ticking says the timer that redraws the uptimes runs.
+	ticking bool
+	width   int
+	// height is the page's; the list gets what the header and the action
+	// line leave.
+	height int
+}
+
+// workersTick is how often the uptimes are redrawn.
+const workersTick = time.Second
+
+// New is the page over the pool control ctl; live says an event stream is configured.
+func New(e *page.Env, ctl Pool, live bool) Page {
+	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, ctl: ctl, live: live,
+		list: components.NewList(workerColumns, 1, components.ThemeStyles(e.Styles))}
+}
+
+func (p *Page) SetSize(w, h int) {
+	p.width, p.height = w, h
+	p.list.SetHeight(p.listHeight())
+}
+
+// listHeight is the page minus the header and the action line.
+func (p *Page) listHeight() int { return max(p.height-2, 1) }
+
+func (p *Page) Typing() bool { return false }
+
+func (p *Page) Enter(e *page.Env) tea.Cmd { return nil }
+
+// Live follows the pool.
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	if msg.Conn != nil {
+		p.conn = msg.Conn
+	}
+	if msg.Pool != nil {
+		p.setPool(msg.Pool)
+	} else if p.pool != nil {
+		p.setPool(p.pool) // uptimes move on
+	}
+	// The owner reports the pool when it changes, not as uptimes grow.
+	if p.pool != nil && !p.ticking {
+		p.ticking = true
+		return p.nextTick(e)
+	}
+	return nil
+}
+
+func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case workersTickMsg:
+		if p.pool != nil {
+			p.setPool(p.pool)
+		}
+		return p.nextTick(e)
+	case poolAskMsg:
+		return p.act(e, msg.op, msg.id)
+	case poolActionMsg:
+		p.running = ""
+		if msg.err != nil {
+			return page.NoticeErr(fmt.Errorf("%s %s: %w", msg.op.verb(), workerName(msg.id), msg.err))
+		}
+		if msg.op == opStart {
+			return page.Notice("worker pool started")
+		}
+		return page.Notice(fmt.Sprintf("%s: %sed", workerName(msg.id), strings.TrimSuffix(msg.op.verb(), "e")))
+	}
+	return nil
+}
+
+// workersTickMsg redraws the uptimes.
+type workersTickMsg struct{}
+
+func (p *Page) nextTick(e *page.Env) tea.Cmd {
+	return e.After(workersTick, func(time.Time) tea.Msg { return workersTickMsg{} })
+}
+
+func workerName(id int) string {
+	if id == 0 {
+		return "every worker"
+	}
+	return "worker " + strconv.Itoa(id)
+}
+
+func (p *Page) setPool(ps *live.PoolStatus) {
+	sel := 0
+	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
+		sel = p.pool.Workers[row].ID
+	}
+	p.pool = ps
+	rows := make([]components.Row, len(ps.Workers))
+	for i, w := range ps.Workers {
+		rows[i] = p.row(w)
+	}
+	p.list.SetRows(rows)
+	for i, w := range ps.Workers {
+		if w.ID == sel {
+			p.list.SetCursor(i)
+		}
+	}
+}
+
+func (p *Page) row(w live.Worker) components.Row {
+	pid, up := "-", "-"
+	if w.PID > 0 {
+		pid = strconv.Itoa(w.PID)
+		up = fmtUptime(w.Uptime + p.clock.Now().Sub(p.pool.At))
+	}
+	cur := w.Current
+	if cur == "" && w.Inflight > 0 {
+		cur = fmt.Sprintf("%d in flight", w.Inflight)
+	} else if w.Inflight > 1 {
+		cur += fmt.Sprintf(" (+%d)", w.Inflight-1)
+	}
+	return components.Row{strconv.Itoa(w.ID), w.State, pid, up, strconv.Itoa(w.Served), strconv.Itoa(w.Restarts), cur, oneLine(w.LastError)}
+}
+
+func oneLine(s string) string {
+	if line, _, ok := strings.Cut(s, "\n"); ok {
+		return line
+	}
+	return s
+}
+
+func fmtUptime(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+func (p *Page) selectedID() int {
+	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
+		return p.pool.Workers[row].ID
+	}
+	return 0
+}
+
+func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := p.keys
+	switch {
+	case key.Matches(msg, km.Restart), key.Matches(msg, km.Recycle):
+		if p.running != "" {
+			return page.Notice("wait: " + p.running)
+		}
+		if p.pool == nil || p.pool.Idle() {
+			return page.Notice("the worker pool is not started")
+		}
+		op := opRestart
+		if key.Matches(msg, km.Recycle) {
+			op = opRecycle
+		}
+		e.Push(p.askDialog(op))
+	case key.Matches(msg, km.Run):
+		if p.pool != nil && p.pool.Idle() && p.running == "" {
+			return p.act(e, opStart, 0)
+		}
+	default:
+		p.list.Navigate(msg, km)
+	}
+	return nil
+}
+
+// askDialog asks before op, on the page's last line: this worker (y),
+// every worker (a), or neither.
+func (p *Page) askDialog(op poolOp) *dialog.Confirm {
+	s := p.styles
+	id := p.selectedID()
+	what := "Restart"
+	note := "its running requests fail and are retried"
+	if op == opRecycle {
+		what, note = "Recycle", "it finishes what it runs, then a fresh process replaces it"
+	}
+	this := dialog.Choice{Keys: key.NewBinding(key.WithKeys("y"), key.WithHelp("y", op.verb()+" this worker"))}
+	if id > 0 {
+		this.Result = poolAskMsg{op: op, id: id}
+	}
+	every := dialog.Choice{Keys: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", op.verb()+" every worker")), Result: poolAskMsg{op: op}}
+	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys(append([]string{"n"}, p.keys.Back.Keys()...)...), key.WithHelp(p.keys.Back.Help().Key, "cancel"))}
+	line := s.Warning.Render(fmt.Sprintf("%s worker %d? (%s)", what, id, note)) +
+		s.Muted.Render("  y this worker · a every worker · esc cancel")
+	return dialog.NewConfirm(s, dialog.BottomLine, []string{line}, this, every, no)
+}
+
+// act runs a pool action in a command.
+func (p *Page) act(e *page.Env, op poolOp, id int) tea.Cmd {
+	pool, ctx := p.ctl, e.Ctx
+	if pool == nil {
+		return page.NoticeErr(fmt.Errorf("no pool control configured"))
+	}
+	if op == opStart {
+		p.running = "starting the worker pool…"
+	} else {
+		p.running = fmt.Sprintf("%s %s…", strings.TrimSuffix(op.verb(), "e")+"ing", workerName(id))
+	}
+	return e.Cmd(func() tea.Msg {
+		var err error
+		switch op {
+		case opRestart:
+			err = pool.RestartWorker(ctx, id)
+		case opRecycle:
+			err = pool.RecycleWorker(ctx, id)
+		default:
+			err = pool.StartPool(ctx)
+		}
+		return poolActionMsg{op: op, id: id, err: err}
+	})
+}
+
+func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
+	p.list.Mouse(msg, y-1) // below the header line
+	return nil
+}
+
+func (p *Page) Bindings() []key.Binding {
+	km := p.keys
+	switch {
+	case p.pool != nil && p.pool.Idle():
+		return []key.Binding{keys.As(km.Run, "start the worker pool")}
+	case p.pool != nil:
+		return []key.Binding{keys.As(km.Restart, "restart worker(s)"), keys.As(km.Recycle, "recycle worker(s)"), km.Up, km.Down}
+	}
+	return nil
+}
+
+func (p *Page) Render() string {
+	s := p.styles
+	head := layout.Fit(p.header(), p.width, 1) + "\n"
+	body := p.height - 1
+	switch {
+	case !p.live:
+		return head + layout.Fit(s.Muted.Render("No connection to the workspace's owner: the worker table follows its event stream."), p.width, body)
+	case p.pool == nil:
+		return head + layout.Fit(s.Muted.Render("Waiting for the owner's pool status…"), p.width, body)
+	case p.pool.Idle():
+		text := s.Muted.Render("The worker pool is not started:\nthe owner starts it when something needs the workers.")
+		if p.running == "" {
+			text += "\n\n" + s.Accent.Render("Press "+p.keys.Run.Help().Key+" to start it now.")
+		}
+		return head + layout.Fit(text, p.width, body)
+	}
+	// The last line is for a confirmation's question (askDialog).
+	return head + p.renderList() + "\n" + layout.Fit("", p.width, 1)
+}
+
+func (p *Page) header() string {
+	s := p.styles
+	info := ""
+	if p.pool != nil {
+		info = "  engine " + p.pool.Engine
+		if n := len(p.pool.Workers); n > 0 {
+			info += " · pool " + p.pool.Summary()
+		}
+	}
+	if p.conn != nil && !p.conn.Up {
+		info += " · " + s.Warning.Render("owner unreachable (last known state)")
+	}
+	if p.running != "" {
+		info += " · " + s.Accent.Render(p.running)
+	}
+	return s.Title.Render("Workers") + s.Muted.Render(info)
+}
+
+// renderList draws the list with the state cells as coloured badges; the
+// state column comes after the 3-cell ID and a space.
+func (p *Page) renderList() string {
+	out := p.list.Render(p.width, p.listHeight())
+	if p.pool == nil {
+		return out
+	}
+	return p.list.DrawBadges(out, 1+3+1, p.width, func(pos int) (string, bool) {
+		if pos >= len(p.pool.Workers) {
+			return "", false
+		}
+		st := p.pool.Workers[pos].State
+		return p.styles.StateBadge(workerBadge[st]).Render(st), true
+	})
+}
+
+// Restyle picks up a theme switched in place.
+func (p *Page) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }

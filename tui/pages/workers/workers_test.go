@@ -1,0 +1,145 @@
+package workers_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/pages/workers"
+	"github.com/signet-dspy/signet/tui/tuitest"
+)
+
+func TestWorkersTableFollowsPoolEvents(t *testing.T) {
+	clk := tuitest.NewClock()
+	m := tuitest.NewLive(t, 120, 30, &tuitest.Executions{}, &tuitest.Pool{}, tuitest.WithClock(clk))
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	if s := tuitest.Screen(m); !strings.Contains(s, "Waiting for the owner's pool status") {
+		t.Fatalf("before the first pool event:\n%s", s)
+	}
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	s := tuitest.Screen(m)
+	for _, want := range []string{"41201", "busy", "execute #1893 (+1)", "restarting", "worker died: signal: killed", "3h12m", "52s", "recycled: 512 MiB"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("worker table lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "(stderr tail)") {
+		t.Errorf("a last error's second line shows")
+	}
+	// The selection stays on the same worker when the pool changes.
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("j")), tuitest.Key("j"))
+	if id := wkrs(m).SelectedID(); id != 3 {
+		t.Fatalf("selected worker %d", id)
+	}
+	next := tuitest.SamplePool()
+	next.Workers[2].State, next.Workers[2].PID, next.Workers[2].Uptime = "ready", 42001, 0
+	next.At = tuitest.Now
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: next} })
+	if id := wkrs(m).SelectedID(); id != 3 {
+		t.Errorf("selection moved to worker %d", id)
+	}
+	if s := tuitest.Screen(m); !strings.Contains(s, "42001") || strings.Contains(s, "worker died") == false {
+		t.Errorf("table not updated:\n%s", s)
+	}
+	// Uptimes move on with the clock.
+	clk.Set(tuitest.Now.Add(time.Minute))
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{} })
+	if s := tuitest.Screen(m); !strings.Contains(s, "1m00s") {
+		t.Errorf("the new worker's uptime did not advance:\n%s", s)
+	}
+}
+
+func TestWorkersRestartRecycle(t *testing.T) {
+	fp := &tuitest.Pool{}
+	m := tuitest.NewLive(t, 120, 30, &tuitest.Executions{}, fp)
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	m = tuitest.Send(t, m, tuitest.Key("j")) // worker 2
+
+	// R asks first; esc gives up.
+	m = tuitest.Send(t, m, tuitest.Key("R"))
+	if !tuitest.Typing(m) || !strings.Contains(tuitest.Screen(m), "Restart worker 2?") {
+		t.Fatalf("R does not ask:\n%s", tuitest.Screen(m))
+	}
+	if _, cmd := m.Update(tuitest.Key("q")); cmd != nil { // not a quit while asking
+		t.Fatal("q while asking returned a command")
+	}
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEscape, 0))
+	if len(fp.Calls) != 0 || tuitest.Typing(m) {
+		t.Fatalf("esc: calls %v", fp.Calls)
+	}
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("R")), tuitest.Key("y"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("c")), tuitest.Key("y"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("c")), tuitest.Key("a"))
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("R")), tuitest.Key("a"))
+	want := []string{"restart 2", "recycle 2", "recycle 0", "restart 0"}
+	if strings.Join(fp.Calls, ",") != strings.Join(want, ",") {
+		t.Errorf("pool calls %v, want %v", fp.Calls, want)
+	}
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "every worker: restarted") {
+		t.Errorf("no notice of the restart:\n%s", tuitest.LastLines(s, 2))
+	}
+	// r starts nothing while the pool runs.
+	_ = tuitest.Send(t, m, tuitest.Key("r"))
+	if len(fp.Calls) != 4 {
+		t.Errorf("r with a running pool called %v", fp.Calls[4:])
+	}
+}
+
+func TestWorkersIdleStartsPool(t *testing.T) {
+	fp := &tuitest.Pool{}
+	m := tuitest.NewLive(t, 100, 24, &tuitest.Executions{}, fp)
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	m = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: tuitest.Now}, Conn: tuitest.Connected()}
+	})
+	s := tuitest.Screen(m)
+	if !strings.Contains(s, "The worker pool is not started") || !strings.Contains(s, "Press r to start it now") {
+		t.Fatalf("idle pool:\n%s", s)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("R"))
+	if len(fp.Calls) != 0 || tuitest.Typing(m) {
+		t.Errorf("R on an idle pool asked or called: %v", fp.Calls)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("r"))
+	if len(fp.Calls) != 1 || fp.Calls[0] != "start" {
+		t.Fatalf("r: calls %v", fp.Calls)
+	}
+	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "worker pool started") {
+		t.Errorf("no notice:\n%s", tuitest.LastLines(s, 2))
+	}
+}
+
+func wkrs(m tui.Model) *workers.Page { return m.PageView(tui.PageWorkers).(*workers.Page) }
+
+func TestLiveGolden(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Cost: 3.1416}
+			base := tuitest.NewLive(t, sz[0], sz[1], fx, &tuitest.Pool{})
+			base = tuitest.Run(t, base, func() tea.Msg {
+				return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected(),
+					Spans: []model.Span{{Execution: fx.List[0].ID, Module: "retrieve", Name: "Retrieve.forward"}}}
+			})
+			idle := tuitest.Run(t, base, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: tuitest.Now}} })
+			screens := map[string]tui.Model{
+				"workers":         tuitest.Send(t, base, tuitest.Key("5")),
+				"workers-confirm": tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, base, tuitest.Key("5")), tuitest.Key("j")), tuitest.Key("R")),
+				"workers-idle":    tuitest.Send(t, idle, tuitest.Key("5")),
+			}
+			for name, m := range screens {
+				t.Run(name, func(t *testing.T) {
+					golden.RequireEqual(t, []byte(tuitest.Screen(m)))
+				})
+			}
+		})
+	}
+}

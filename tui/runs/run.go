@@ -1,0 +1,515 @@
+package runs
+
+// Package runs is what running a program from the workbench opens over the
+// pages (issue 7): the run form generated from a program's input fields
+// and its dataset example picker, the trace of an execution (live while it
+// runs, its span tree in package spantree), prompt iteration on a module
+// with its side-by-side diff, and the render preview. Screens opens them;
+// Runner is the service they use (the owner's API, in cmd), and Session
+// sums what the runs started in this TUI cost.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/keys"
+	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/page"
+)
+
+// RunRequest asks for one execution: a stored program version, or an
+// unsaved Variant of it (a prompt iteration, a module replay).
+type RunRequest struct {
+	Program string
+	Version int            // 0 = latest
+	Variant *model.Program // run instead of the stored version; nil = the stored one
+	Inputs  map[string]any
+	LM      string // profile; "" = the program's or the default
+}
+
+// RenderedPrompt is one predictor's prompt as the render preview shows it;
+// Placeholders are the inputs known only during a run, shown as {name}.
+type RenderedPrompt struct {
+	Module       string
+	Predictor    string // "self", "predict", "extract.predict"; "" for a module without predictors
+	Messages     []model.Message
+	Placeholders []string
+	Note         string
+}
+
+// CostSummary is a program's cost this month, for the token-cost pane.
+type CostSummary struct {
+	Program   string
+	Month     string // "2006-01"
+	Cost      float64
+	Tokens    int
+	Budget    float64 // the program's cap (or the workspace's); meaningful when HasBudget
+	HasBudget bool
+	Days      []float64 // cost per day of the month so far; index 0 is day 1
+}
+
+// Runner starts and follows executions (the owner's API, in cmd). It is only
+// ever called from a tea.Cmd, never from Update.
+type Runner interface {
+	Submit(ctx context.Context, req RunRequest) (*model.Execution, error)
+	Cancel(ctx context.Context, id model.ID) error
+	Execution(ctx context.Context, id model.ID) (*model.Execution, error)
+	// Spans is a page of an execution's spans after seq after; next is the
+	// after of the following page, 0 when this was the last.
+	Spans(ctx context.Context, id model.ID, after uint64, limit int) (spans []model.Span, next uint64, err error)
+	// Render is the render preview: the messages each module (or only
+	// module) would send for the inputs, without calling the LM.
+	Render(ctx context.Context, req RunRequest, module string) ([]RenderedPrompt, error)
+	Program(ctx context.Context, name string, version int) (*model.Program, error)
+	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
+	Cost(ctx context.Context, program string) (*CostSummary, error)
+}
+
+// Screens opens the views that runs lead to: a program's run form, an
+// execution's trace. It holds what they need; every view opened from
+// another shares it.
+type Screens struct {
+	runner   Runner
+	examples Examples
+	session  *Session
+	styles   *themes.Styles
+}
+
+// Examples is where the run form's example picker finds examples (the
+// Datasets page's repository).
+type Examples interface {
+	ListDatasets(ctx context.Context) ([]*model.Dataset, error)
+	ListExamples(ctx context.Context, dataset string, split model.Split, cursor string, limit int) ([]*model.Example, string, error)
+}
+
+// NewScreens opens views over runner, the example picker reading examples.
+func NewScreens(s *themes.Styles, runner Runner, examples Examples) *Screens {
+	return &Screens{runner: runner, examples: examples, session: &Session{}, styles: s}
+}
+
+// Session sums the runs started from these views.
+func (s *Screens) Session() *Session { return s.session }
+
+// Styles are the styles the views draw with.
+func (s *Screens) Styles() *themes.Styles { return s.styles }
+
+// RunForm is the run form of p.
+func (s *Screens) RunForm(p *model.Program) page.Dialog { return newRunForm(s, p) }
+
+// Trace is the trace of execution id.
+func (s *Screens) Trace(id model.ID) page.Dialog { return newTraceScreen(s, id) }
+
+// pollEvery is how often a live execution's spans and state are read.
+const pollEvery = 150 * time.Millisecond
+
+// Session sums the executions started in this TUI, for the cost pane.
+// It is shared by pointer by every screen.
+type Session struct {
+	runs map[model.ID]*model.Execution
+}
+
+func (s *Session) track(x *model.Execution) {
+	if s == nil || x == nil {
+		return
+	}
+	if s.runs == nil {
+		s.runs = map[model.ID]*model.Execution{}
+	}
+	s.runs[x.ID] = x
+}
+
+// update replaces a tracked execution's snapshot; others are ignored.
+func (s *Session) update(x *model.Execution) {
+	if s == nil || x == nil {
+		return
+	}
+	if _, ok := s.runs[x.ID]; ok {
+		s.runs[x.ID] = x
+	}
+}
+
+// Totals are the runs tracked, their tokens and their cost.
+func (s *Session) Totals() (runs int, tokens int, cost float64) {
+	if s == nil {
+		return 0, 0, 0
+	}
+	for _, x := range s.runs {
+		tokens += x.TotalUsage().Total()
+		cost += x.Cost
+	}
+	return len(s.runs), tokens, cost
+}
+
+// --- the run form -------------------------------------------------------------------------------
+
+// runForm asks for a program's inputs and runs it; the trace of the run
+// takes its place.
+type runForm struct {
+	page.Defaults
+	scr     *Screens
+	program *model.Program
+	fields  []model.Field
+	inputs  []textinput.Model
+	focus   int  // field with the cursor
+	editing bool // the focused field has the keyboard
+	err     error
+	busy    string // "submitting…" while a request is out
+
+	width, height int
+}
+
+// Messages of the run form and its example picker.
+type (
+	runSubmittedMsg struct {
+		exec *model.Execution
+		err  error
+	}
+	runExamplesMsg struct {
+		examples []*model.Example
+		err      error
+	}
+	// examplePickedMsg is the example picker's result.
+	examplePickedMsg struct{ ex *model.Example }
+)
+
+func newRunForm(scr *Screens, p *model.Program) *runForm {
+	f := &runForm{scr: scr, program: p, fields: p.Inputs(), editing: true}
+	for i, fd := range f.fields {
+		ti := textinput.New()
+		ti.Prompt = ""
+		ti.Placeholder = fieldType(fd)
+		st := ti.Styles()
+		st.Cursor.Blink = false // a steady cursor: no tick messages
+		ti.SetStyles(st)
+		if i == 0 {
+			ti.Focus()
+		}
+		f.inputs = append(f.inputs, ti)
+	}
+	if len(f.fields) == 0 {
+		f.editing = false
+	}
+	return f
+}
+
+func fieldType(f model.Field) string {
+	if f.Type == "" {
+		return "str"
+	}
+	return f.Type
+}
+
+func (f *runForm) Typing() bool { return f.editing }
+
+func (f *runForm) SetSize(w, h int) {
+	f.width, f.height = w, h
+	for i := range f.inputs {
+		f.inputs[i].SetWidth(max(w-22, 10))
+	}
+}
+
+func (f *runForm) Bindings() []key.Binding {
+	k := keys.Hint
+	return []key.Binding{k("enter", "next field / run"), k("tab", "next field"), k("ctrl+e", "dataset example"),
+		k("esc", "leave field / close"), k("r", "run"), k("i", "iterate on a module"), k("w", "render preview")}
+}
+
+// values reads the form: a field whose type is not str, or whose text
+// looks like JSON (an object, list, number, true/false), is decoded as
+// JSON when it can be.
+func (f *runForm) values() map[string]any {
+	out := make(map[string]any, len(f.fields))
+	for i, fd := range f.fields {
+		out[fd.Name] = parseFieldValue(fd, f.inputs[i].Value())
+	}
+	return out
+}
+
+func parseFieldValue(fd model.Field, text string) any {
+	if fd.Type == "" || fd.Type == "str" {
+		return text
+	}
+	var v any
+	if err := json.Unmarshal([]byte(text), &v); err == nil {
+		return v
+	}
+	return text
+}
+
+func (f *runForm) submit(e *page.Env) tea.Cmd {
+	r, ctx := f.scr.runner, e.Ctx
+	req := RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}
+	f.busy, f.err = "submitting…", nil
+	return e.Cmd(func() tea.Msg {
+		if r == nil {
+			return runSubmittedMsg{err: fmt.Errorf("no runner configured")}
+		}
+		x, err := r.Submit(ctx, req)
+		return runSubmittedMsg{exec: x, err: err}
+	})
+}
+
+func (f *runForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case runSubmittedMsg:
+		f.busy = ""
+		if msg.err != nil {
+			f.err = msg.err
+			return nil
+		}
+		f.scr.session.track(msg.exec)
+		t := newTraceScreen(f.scr, msg.exec.ID)
+		t.exec = msg.exec
+		t.startedHere, t.showCost = true, true
+		e.Close(nil) // the trace takes the form's place: esc goes back to the page
+		e.Push(t)
+		return nil
+	case examplePickedMsg:
+		for i, fd := range f.fields {
+			f.inputs[i].SetValue(model.ValueText(msg.ex.Data[fd.Name]))
+		}
+		return nil
+	}
+	if f.Typing() && len(f.inputs) > 0 { // a paste
+		var cmd tea.Cmd
+		f.inputs[f.focus], cmd = f.inputs[f.focus].Update(msg)
+		return e.Wrap(cmd)
+	}
+	return nil
+}
+
+func (f *runForm) setFocus(i int) tea.Cmd {
+	if len(f.inputs) == 0 {
+		return nil
+	}
+	f.inputs[f.focus].Blur()
+	f.focus = (i + len(f.inputs)) % len(f.inputs)
+	if f.editing {
+		return f.inputs[f.focus].Focus()
+	}
+	return nil
+}
+
+func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	km := e.Keys
+	if msg.String() == "ctrl+e" {
+		e.Push(newExamplePicker(f.scr, f.title(), f.fields))
+		return nil
+	}
+	if f.editing {
+		switch msg.String() {
+		case "esc":
+			f.editing = false
+			f.inputs[f.focus].Blur()
+			return nil
+		case "tab", "down":
+			return e.Wrap(f.setFocus(f.focus + 1))
+		case "shift+tab", "up":
+			return e.Wrap(f.setFocus(f.focus - 1))
+		case "enter":
+			if f.focus < len(f.inputs)-1 {
+				return e.Wrap(f.setFocus(f.focus + 1))
+			}
+			return f.submit(e)
+		}
+		var cmd tea.Cmd
+		f.inputs[f.focus], cmd = f.inputs[f.focus].Update(msg)
+		return e.Wrap(cmd)
+	}
+	switch {
+	case key.Matches(msg, km.Back):
+		e.Close(nil)
+	case key.Matches(msg, km.Open), key.Matches(msg, km.Run):
+		if f.busy == "" {
+			return f.submit(e)
+		}
+	case msg.String() == "tab" && len(f.inputs) > 0:
+		f.editing = true
+		return e.Wrap(f.setFocus(f.focus))
+	case key.Matches(msg, km.Down):
+		return e.Wrap(f.setFocus(f.focus + 1))
+	case key.Matches(msg, km.Up):
+		return e.Wrap(f.setFocus(f.focus - 1))
+	case key.Matches(msg, km.Edit):
+		e.Push(newIterateScreen(f.scr, f.program, 0, f.values(), nil, nil))
+	case key.Matches(msg, km.Preview):
+		e.Push(newPreviewScreen(f.scr, RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}, ""))
+	}
+	return nil
+}
+
+func (f *runForm) title() string {
+	s := f.scr.styles
+	return s.Title.Render("Run "+f.program.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %d input fields · esc back", f.program.Version, len(f.fields)))
+}
+
+func (f *runForm) Render(func() string) string {
+	s := f.scr.styles
+	var b strings.Builder
+	b.WriteString(f.title() + "\n\n")
+	if len(f.fields) == 0 {
+		b.WriteString(s.Muted.Render("This program takes no inputs.") + "\n")
+	}
+	for i, fd := range f.fields {
+		lab := fmt.Sprintf("%-18s", layout.Truncate(fd.Name, 17))
+		mark := "  "
+		if i == f.focus {
+			mark = s.Accent.Render("▸ ")
+			lab = s.Accent.Render(lab)
+		} else {
+			lab = s.Subtitle.Render(lab)
+		}
+		b.WriteString(mark + lab + f.inputs[i].View() + "\n")
+		b.WriteString(s.Muted.Render(fmt.Sprintf("  %-18s%s", "", fieldType(fd))) + "\n")
+	}
+	b.WriteString("\n")
+	switch {
+	case f.busy != "":
+		b.WriteString(s.Muted.Render(f.busy))
+	case f.err != nil:
+		b.WriteString(s.Error.Render("Could not run: ") + f.err.Error())
+	case f.editing:
+		b.WriteString(s.Muted.Render("enter next field · enter on the last runs · ctrl+e pick a dataset example · esc leave the field"))
+	default:
+		b.WriteString(s.Muted.Render("r/enter run · tab edit fields · i iterate on a module · w render preview · ctrl+e example · esc close"))
+	}
+	return layout.Fit(b.String(), f.width, f.height)
+}
+
+// examplePicker picks a dataset example that has every input field of a
+// program; its result fills the run form.
+type examplePicker struct {
+	page.Defaults
+	scr      *Screens
+	title    string // the run form's
+	fields   []model.Field
+	examples []*model.Example
+	loaded   bool
+	err      error
+	cursor   int
+
+	width, height int
+}
+
+func newExamplePicker(scr *Screens, title string, fields []model.Field) *examplePicker {
+	return &examplePicker{scr: scr, title: title, fields: fields}
+}
+
+// Enter loads the examples, the first time.
+func (x *examplePicker) Enter(e *page.Env) tea.Cmd {
+	if x.loaded {
+		return nil
+	}
+	ds, ctx, want := x.scr.examples, e.Ctx, x.fields
+	return e.Cmd(func() tea.Msg {
+		if ds == nil {
+			return runExamplesMsg{err: fmt.Errorf("no dataset repository configured")}
+		}
+		sets, err := ds.ListDatasets(ctx)
+		if err != nil {
+			return runExamplesMsg{err: err}
+		}
+		var out []*model.Example
+		for _, d := range sets {
+			exs, _, err := ds.ListExamples(ctx, d.Name, "", "", 50)
+			if err != nil {
+				return runExamplesMsg{err: err}
+			}
+			for _, ex := range exs {
+				if hasFields(ex, want) {
+					if ex.Dataset == "" {
+						ex.Dataset = d.Name
+					}
+					out = append(out, ex)
+				}
+			}
+			if len(out) >= 200 {
+				break
+			}
+		}
+		return runExamplesMsg{examples: out}
+	})
+}
+
+func hasFields(ex *model.Example, fields []model.Field) bool {
+	for _, fd := range fields {
+		if _, ok := ex.Data[fd.Name]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (x *examplePicker) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(runExamplesMsg); ok {
+		x.examples, x.err, x.cursor, x.loaded = m.examples, m.err, 0, true
+	}
+	return nil
+}
+
+func (x *examplePicker) Typing() bool     { return false }
+func (x *examplePicker) SetSize(w, h int) { x.width, x.height = w, h }
+
+func (x *examplePicker) Bindings() []key.Binding {
+	k := keys.Hint
+	return []key.Binding{k("j/k", "move"), k("enter", "use the example"), k("esc", "back to the form")}
+}
+
+func (x *examplePicker) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	switch msg.String() {
+	case "esc":
+		e.Close(nil)
+	case "j", "down":
+		x.cursor = min(x.cursor+1, max(len(x.examples)-1, 0))
+	case "k", "up":
+		x.cursor = max(x.cursor-1, 0)
+	case "enter":
+		if x.cursor < len(x.examples) {
+			e.Close(examplePickedMsg{ex: x.examples[x.cursor]})
+		} else {
+			e.Close(nil)
+		}
+	}
+	return nil
+}
+
+func (x *examplePicker) Render(func() string) string {
+	s := x.scr.styles
+	var b strings.Builder
+	b.WriteString(x.title + "\n\n")
+	b.WriteString(s.Subtitle.Render("Pick a dataset example") + s.Muted.Render("  j/k · enter · esc") + "\n")
+	switch {
+	case x.err != nil:
+		b.WriteString(s.Error.Render(x.err.Error()))
+	case !x.loaded:
+		b.WriteString(s.Muted.Render("Loading examples…"))
+	case len(x.examples) == 0:
+		b.WriteString(s.Muted.Render("No dataset example has every input field of this program."))
+	}
+	h := max(x.height-4, 1)
+	off := max(x.cursor-h+1, 0)
+	for i := off; i < len(x.examples) && i < off+h; i++ {
+		ex := x.examples[i]
+		var parts []string
+		for _, fd := range x.fields {
+			parts = append(parts, fd.Name+"="+model.ValueText(ex.Data[fd.Name]))
+		}
+		line := fmt.Sprintf("%s %s  %s", ex.Dataset, ex.Split, strings.Join(parts, " "))
+		if i == x.cursor {
+			line = s.RowSelected.Render("▌" + line)
+		} else {
+			line = " " + line
+		}
+		b.WriteString(line + "\n")
+	}
+	return layout.Fit(b.String(), x.width, x.height)
+}

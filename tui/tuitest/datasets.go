@@ -1,0 +1,245 @@
+package tuitest
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/datafile"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
+)
+
+// Datasets serves datasets whose examples are either generated on
+// demand (gen), so a 100k-example dataset costs nothing until paged, or
+// kept in memory (mem), which the writes change. The cursor is the index of
+// the next example.
+type Datasets struct {
+	List     []*model.Dataset
+	Gen      map[string]func(i int) *model.Example
+	Mem      map[string][]*model.Example
+	Err      error
+	WriteErr error // returned by PutExample and DeleteExample when set
+
+	mu      sync.Mutex
+	calls   []string // "name@cursor" of each ListExamples
+	nextID  uint64
+	Imports []datasets.ImportRequest
+}
+
+// ExampleID is a deterministic example ID.
+func ExampleID(tag byte, i int) model.ID {
+	var id model.ID
+	id[0] = tag
+	binary.BigEndian.PutUint64(id[8:], uint64(i+1))
+	return id
+}
+
+func (f *Datasets) ListDatasets(context.Context) ([]*model.Dataset, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	// Copies, as a real repository returns: the TUI must not share them.
+	out := make([]*model.Dataset, len(f.List))
+	for i, d := range f.List {
+		c := *d
+		c.Counts = maps.Clone(d.Counts)
+		c.Fields, c.InputKeys = slices.Clone(d.Fields), slices.Clone(d.InputKeys)
+		out[i] = &c
+	}
+	return out, nil
+}
+
+func (f *Datasets) dataset(name string) *model.Dataset {
+	for _, x := range f.List {
+		if x.Name == name {
+			return x
+		}
+	}
+	return nil
+}
+
+func (f *Datasets) ListExamples(_ context.Context, name string, _ model.Split, cursor string, limit int) ([]*model.Example, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name+"@"+cursor)
+	d := f.dataset(name)
+	if d == nil {
+		return nil, "", fmt.Errorf("dataset %q not found", name)
+	}
+	start := 0
+	if cursor != "" {
+		start, _ = strconv.Atoi(cursor)
+	}
+	size := d.Size()
+	exs, inMem := f.Mem[name]
+	if inMem {
+		size = len(exs)
+	}
+	end := min(start+limit, size)
+	var out []*model.Example
+	for i := start; i < end; i++ {
+		if inMem {
+			c := *exs[i]
+			c.Data = maps.Clone(exs[i].Data)
+			out = append(out, &c)
+		} else {
+			out = append(out, f.Gen[name](i))
+		}
+	}
+	next := ""
+	if end < size {
+		next = strconv.Itoa(end)
+	}
+	return out, next, nil
+}
+
+func (f *Datasets) PutExample(_ context.Context, e *model.Example) (*model.Example, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.WriteErr != nil {
+		return nil, f.WriteErr
+	}
+	d := f.dataset(e.Dataset)
+	if d == nil {
+		return nil, fmt.Errorf("dataset %q not found", e.Dataset)
+	}
+	out := *e
+	out.Data = maps.Clone(e.Data)
+	exs := f.Mem[e.Dataset]
+	if out.ID.IsZero() {
+		f.nextID++
+		out.ID = ExampleID('n', int(f.nextID))
+		if out.Split == "" {
+			out.Split = model.Train
+		}
+		f.Mem[e.Dataset] = append(exs, &out)
+		d.Counts[out.Split]++
+	} else {
+		i := slices.IndexFunc(exs, func(x *model.Example) bool { return x.ID == out.ID })
+		if i < 0 {
+			return nil, fmt.Errorf("example %s: not found", out.ID)
+		}
+		if out.Split == "" {
+			out.Split = exs[i].Split
+		}
+		d.Counts[exs[i].Split]--
+		d.Counts[out.Split]++
+		exs[i] = &out
+	}
+	c := out
+	return &c, nil
+}
+
+func (f *Datasets) DeleteExample(_ context.Context, dataset string, id model.ID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.WriteErr != nil {
+		return f.WriteErr
+	}
+	exs := f.Mem[dataset]
+	i := slices.IndexFunc(exs, func(x *model.Example) bool { return x.ID == id })
+	if i < 0 {
+		return fmt.Errorf("example %s: not found", id)
+	}
+	f.dataset(dataset).Counts[exs[i].Split]--
+	f.Mem[dataset] = slices.Delete(exs, i, i+1)
+	return nil
+}
+
+// ImportFile reads the file with model/datafile, as the real import does,
+// so a bad file fails with its file:line.
+func (f *Datasets) ImportFile(ctx context.Context, req datasets.ImportRequest) (*model.Dataset, error) {
+	format, err := datafile.DetectFormat(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := datafile.Open(req.Path, format)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	split := req.Split
+	if split == "" {
+		split = model.Train
+	}
+	var exs []*model.Example
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("import of %s failed, nothing was imported: %w", req.Path, err)
+		}
+		exs = append(exs, &model.Example{Dataset: req.Name, ID: ExampleID('i', len(exs)), Split: split, Data: rec})
+	}
+	if req.Progress != nil {
+		req.Progress(1)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Imports = append(f.Imports, req)
+	var inputs []string
+	if req.Inputs != "" {
+		inputs = strings.Split(req.Inputs, ",")
+	}
+	d := &model.Dataset{Name: req.Name, Fields: r.Fields(), InputKeys: inputs, Counts: map[model.Split]int{split: len(exs)}}
+	f.List = append(f.List, d)
+	slices.SortFunc(f.List, func(a, b *model.Dataset) int { return strings.Compare(a.Name, b.Name) })
+	f.Mem[req.Name] = exs
+	c := *d
+	return &c, nil
+}
+
+func (f *Datasets) CallCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func SampleDatasets() *Datasets {
+	qa := []struct{ q, a string }{
+		{"What is the capital of France?", "Paris"},
+		{"Who wrote Hamlet?", "William Shakespeare"},
+		{"How many legs does a spider have?", "Eight"},
+		{"What is the boiling point of water at sea level?", "100 °C"},
+		{"Which planet is known as the red planet?", "Mars"},
+	}
+	splits := []model.Split{model.Train, model.Train, model.Train, model.Validation, model.Test}
+	var qaExs []*model.Example
+	for i, x := range qa {
+		qaExs = append(qaExs, &model.Example{Dataset: "qa", ID: ExampleID('q', i), Split: splits[i],
+			Data: map[string]any{"question": x.q, "answer": x.a}})
+	}
+	sentiment := []*model.Example{
+		{Dataset: "sentiment", ID: ExampleID('s', 0), Split: model.Train, Data: map[string]any{"review": "Loved it.", "sentiment": "positive"}},
+		{Dataset: "sentiment", ID: ExampleID('s', 1), Split: model.Train, Data: map[string]any{"review": "Dull.", "sentiment": "negative"}},
+	}
+	return &Datasets{
+		List: []*model.Dataset{
+			{Name: "big", Fields: []string{"text", "label"}, InputKeys: []string{"text"},
+				Counts: map[model.Split]int{model.Train: 80000, model.Validation: 10000, model.Test: 10000}},
+			{Name: "qa", Description: "Short factual questions.", Fields: []string{"question", "answer"},
+				InputKeys: []string{"question"}, Counts: map[model.Split]int{model.Train: 3, model.Validation: 1, model.Test: 1}},
+			{Name: "sentiment", Fields: []string{"review", "sentiment"}, InputKeys: []string{"review"},
+				Counts: map[model.Split]int{model.Train: 2}},
+		},
+		Gen: map[string]func(int) *model.Example{
+			"big": func(i int) *model.Example {
+				return &model.Example{Dataset: "big", ID: ExampleID('b', i), Split: model.Train,
+					Data: map[string]any{"text": fmt.Sprintf("example %d", i), "label": i % 2}}
+			},
+		},
+		Mem: map[string][]*model.Example{"qa": qaExs, "sentiment": sentiment},
+	}
+}

@@ -1,0 +1,149 @@
+package tuitest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/live"
+)
+
+// Executions serves a fixed history, newest first; the cursor is the
+// index of the next execution.
+type Executions struct {
+	Mu        sync.Mutex
+	List      []*model.Execution // newest first
+	calls     []string           // "state@cursor/limit" of each ListExecutions
+	Cancelled []model.ID
+	CostCalls int
+	Cost      float64
+	CancelErr error
+}
+
+func (f *Executions) ListExecutions(_ context.Context, state model.RunState, cursor string, limit int) ([]*model.Execution, string, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("%s@%s/%d", state, cursor, limit))
+	var match []*model.Execution
+	for _, x := range f.List {
+		if state == "" || x.State == state {
+			match = append(match, x)
+		}
+	}
+	from := 0
+	if cursor != "" {
+		from, _ = strconv.Atoi(cursor)
+	}
+	to := min(from+limit, len(match))
+	next := ""
+	if to < len(match) {
+		next = strconv.Itoa(to)
+	}
+	return match[from:to], next, nil
+}
+
+func (f *Executions) CancelExecution(_ context.Context, id model.ID) (*model.Execution, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.Cancelled = append(f.Cancelled, id)
+	if f.CancelErr != nil {
+		return nil, f.CancelErr
+	}
+	for _, x := range f.List {
+		if x.ID == id {
+			y := *x
+			y.Move(model.Cancelled, Now)
+			return &y, nil
+		}
+	}
+	return nil, errors.New("not found")
+}
+
+func (f *Executions) MonthCost(context.Context) (float64, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.CostCalls++
+	return f.Cost, nil
+}
+
+func (f *Executions) CallList() []string {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// Pool records the pool actions.
+type Pool struct {
+	Mu    sync.Mutex
+	Calls []string
+}
+
+func (f *Pool) record(s string) error {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.Calls = append(f.Calls, s)
+	return nil
+}
+
+func (f *Pool) RestartWorker(_ context.Context, id int) error {
+	return f.record(fmt.Sprint("restart ", id))
+}
+
+func (f *Pool) RecycleWorker(_ context.Context, id int) error {
+	return f.record(fmt.Sprint("recycle ", id))
+}
+
+func (f *Pool) StartPool(context.Context) error { return f.record("start") }
+
+// NoStream is an event source without a stream: the feed ends at once,
+// and the tests hand the live messages to Update themselves.
+type NoStream struct{}
+
+func (NoStream) Subscribe(context.Context, func(live.Event)) error { return errors.ErrUnsupported }
+
+// exec makes an execution created i minutes before Now.
+func Exec(i int, program string, state model.RunState) *model.Execution {
+	at := Now.Add(-time.Duration(i) * time.Minute)
+	x := &model.Execution{ID: model.NewIDAt(at), Program: program, Version: 1 + i%3, State: model.Pending, CreatedAt: at}
+	if state == model.Pending {
+		return x
+	}
+	x.Move(model.Running, at.Add(time.Second))
+	switch state {
+	case model.Completed:
+		x.Move(model.Completed, at.Add(2500*time.Millisecond))
+		x.Usage = map[string]model.Usage{"openai/gpt-4o-mini": {Calls: 1, PromptTokens: 120 + i, CompletionTokens: 14}}
+		x.Cost = 0.000042 * float64(1+i)
+	case model.Failed:
+		x.Move(model.Failed, at.Add(4*time.Second))
+		x.ErrorCode, x.Error = "lm_error", "rate limited by the provider\nretry later"
+	case model.Cancelled:
+		x.Move(model.Cancelled, at.Add(3*time.Second))
+	}
+	return x
+}
+
+func SampleExecutions() []*model.Execution {
+	progs := []string{"qa", "rag-support", "summarize", "classify_intent"}
+	states := []model.RunState{model.Running, model.Completed, model.Completed, model.Failed, model.Completed, model.Pending, model.Cancelled, model.Completed}
+	var xs []*model.Execution
+	for i := range 40 {
+		xs = append(xs, Exec(i*7+1, progs[i%len(progs)], states[i%len(states)]))
+	}
+	return xs
+}
+
+func SamplePool() *live.PoolStatus {
+	return &live.PoolStatus{Engine: "running", At: Now.Add(-5 * time.Second), Workers: []live.Worker{
+		{ID: 1, State: "ready", PID: 41201, Uptime: 3*time.Hour + 12*time.Minute, Served: 1834, Restarts: 0},
+		{ID: 2, State: "busy", PID: 41202, Uptime: 3*time.Hour + 12*time.Minute, Served: 1790, Inflight: 2, Current: "execute #1893"},
+		{ID: 3, State: "restarting", Restarts: 2, LastError: "worker died: signal: killed\n(stderr tail)"},
+		{ID: 4, State: "ready", PID: 41977, Uptime: 47 * time.Second, Served: 12, Restarts: 1, LastError: "recycled: 512 MiB resident"},
+	}}
+}
+
+func Connected() *live.Conn { return &live.Conn{Up: true, Session: 1} }

@@ -1,0 +1,203 @@
+package tuitest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/runs"
+)
+
+// Runner is an in-memory Runner: executions, their spans (generated
+// for the big traces) and the calls made.
+type Runner struct {
+	Mu        sync.Mutex
+	Execs     map[model.ID]*model.Execution
+	Traces    map[model.ID][]model.Span
+	Generated map[model.ID]int // a generated flat trace of that many spans
+	Submits   []runs.RunRequest
+	Saved     []*model.Program
+	Cancels   []model.ID
+	Pages     int // Spans calls
+	// onSubmit builds the execution of a submit (default: pending).
+	OnSubmit func(req runs.RunRequest) (*model.Execution, []model.Span)
+}
+
+func NewRunner() *Runner {
+	return &Runner{Execs: map[model.ID]*model.Execution{}, Traces: map[model.ID][]model.Span{}, Generated: map[model.ID]int{}}
+}
+
+var TraceT0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func TraceID(n byte) model.ID { return model.ID{0x01, 0x93, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n} }
+
+func (f *Runner) Submit(ctx context.Context, req runs.RunRequest) (*model.Execution, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.Submits = append(f.Submits, req)
+	x := &model.Execution{ID: TraceID(byte(100 + len(f.Submits))), Program: req.Program, Version: max(req.Version, 1),
+		State: model.Pending, Inputs: req.Inputs, Variant: req.Variant, CreatedAt: TraceT0}
+	var spans []model.Span
+	if f.OnSubmit != nil {
+		x, spans = f.OnSubmit(req)
+		x.ID = TraceID(byte(100 + len(f.Submits)))
+		for i := range spans {
+			spans[i].Execution = x.ID
+		}
+	}
+	f.Execs[x.ID] = x
+	f.Traces[x.ID] = spans
+	c := *x
+	return &c, nil
+}
+
+func (f *Runner) Cancel(ctx context.Context, id model.ID) error {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.Cancels = append(f.Cancels, id)
+	return nil
+}
+
+func (f *Runner) Execution(ctx context.Context, id model.ID) (*model.Execution, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	x, ok := f.Execs[id]
+	if !ok {
+		return nil, fmt.Errorf("no execution %s", id)
+	}
+	c := *x
+	return &c, nil
+}
+
+func (f *Runner) Spans(ctx context.Context, id model.ID, after uint64, limit int) ([]model.Span, uint64, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.Pages++
+	if n, ok := f.Generated[id]; ok {
+		var out []model.Span
+		for seq := after + 1; seq <= uint64(n) && len(out) < limit; seq++ {
+			out = append(out, GenSpan(id, seq))
+		}
+		var next uint64
+		if len(out) == limit {
+			next = out[len(out)-1].Seq
+		}
+		return out, next, nil
+	}
+	var out []model.Span
+	for _, s := range f.Traces[id] {
+		if s.Seq > after && len(out) < limit {
+			out = append(out, s)
+		}
+	}
+	var next uint64
+	if len(out) == limit {
+		next = out[len(out)-1].Seq
+	}
+	return out, next, nil
+}
+
+// GenSpan is span seq of a generated trace: a root, then LM calls under it.
+func GenSpan(id model.ID, seq uint64) model.Span {
+	s := model.Span{Execution: id, Seq: seq, ID: fmt.Sprint(seq), Kind: model.SpanLM, Name: "signet/test",
+		Module: "answer", Start: TraceT0, End: TraceT0.Add(time.Millisecond), Usage: model.Usage{Calls: 1, PromptTokens: 10, CompletionTokens: 2}}
+	if seq == 1 {
+		s.Kind, s.Name, s.Module = model.SpanModule, "big", ""
+		s.End = TraceT0.Add(time.Minute)
+	} else {
+		s.Parent = "1"
+	}
+	return s
+}
+
+func (f *Runner) Render(ctx context.Context, req runs.RunRequest, module string) ([]runs.RenderedPrompt, error) {
+	return []runs.RenderedPrompt{{Module: "answer", Messages: []model.Message{{Role: "system", Content: "Your input fields are: question."}, {Role: "user", Content: fmt.Sprint(req.Inputs["question"])}}}}, nil
+}
+
+func (f *Runner) Program(ctx context.Context, name string, version int) (*model.Program, error) {
+	return QAProgram(), nil
+}
+
+func (f *Runner) SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.Saved = append(f.Saved, p)
+	c := *p
+	c.Version = 1 + len(f.Saved)
+	return &c, nil
+}
+
+func (f *Runner) Cost(ctx context.Context, program string) (*runs.CostSummary, error) {
+	return &runs.CostSummary{Program: program, Month: "2026-11", Cost: 0.0123, Tokens: 4567, Budget: 1, HasBudget: true,
+		Days: []float64{0, 0.001, 0.002, 0, 0.004, 0.003, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0023}}, nil
+}
+
+func QAProgram() *model.Program {
+	return &model.Program{Name: "qa", Version: 1, LM: "test", Modules: []model.Module{
+		{Name: "answer", Type: model.Predict, Signature: "question -> answer", Instructions: "Answer the question."},
+	}}
+}
+
+// QATrace is a finished two-call trace: program → module → format, LM,
+// parse; then a second module call with its own LM call.
+func QATrace(id model.ID) (*model.Execution, []model.Span) {
+	x := &model.Execution{ID: id, Program: "qa", Version: 1, LM: "test", State: model.Completed,
+		Inputs:  map[string]any{"question": "What is the capital of France?"},
+		Outputs: map[string]any{"answer": "France"}, Cost: 0.00042, CreatedAt: TraceT0, Duration: 120 * time.Millisecond,
+		Usage: map[string]model.Usage{"signet/test": {Calls: 2, PromptTokens: 120, CompletionTokens: 6}}}
+	msgs := []model.Message{
+		{Role: "system", Content: "Your input fields are:\n1. `question` (str)\nYour output fields are:\n1. `answer` (str)\nIn adhering to this structure, your objective is: Answer the question."},
+		{Role: "user", Content: "[[ ## question ## ]]\nWho wrote Hamlet?"},
+		{Role: "assistant", Content: "[[ ## answer ## ]]\nShakespeare"},
+		{Role: "user", Content: "[[ ## question ## ]]\nWhat is the capital of France?"},
+	}
+	ms := func(n int) time.Time { return TraceT0.Add(time.Duration(n) * time.Millisecond) }
+	spans := []model.Span{
+		{Seq: 1, ID: "r", Kind: model.SpanModule, Name: "qa", Start: ms(0), End: ms(120), Inputs: x.Inputs, Outputs: x.Outputs},
+		{Seq: 2, ID: "m1", Parent: "r", Kind: model.SpanModule, Name: "Predict", Module: "answer", Start: ms(1), End: ms(60), Inputs: x.Inputs, Outputs: x.Outputs},
+		{Seq: 3, ID: "f1", Parent: "m1", Kind: model.SpanAdapter, Name: "ChatAdapter.format", Module: "answer", Start: ms(2), End: ms(3), Messages: msgs},
+		{Seq: 4, ID: "l1", Parent: "m1", Kind: model.SpanLM, Name: "signet/test", Model: "signet/test", Module: "answer", Start: ms(3), End: ms(50), Messages: msgs,
+			Completion: "[[ ## answer ## ]]\nFrance\n\n[[ ## completed ## ]]", Usage: model.Usage{Calls: 1, PromptTokens: 60, CompletionTokens: 3}, Cost: 0.00021},
+		{Seq: 5, ID: "p1", Parent: "m1", Kind: model.SpanAdapter, Name: "ChatAdapter.parse", Module: "answer", Start: ms(50), End: ms(51), Outputs: x.Outputs},
+		{Seq: 6, ID: "m2", Parent: "r", Kind: model.SpanModule, Name: "Predict", Module: "answer", Start: ms(61), End: ms(119), Inputs: x.Inputs, Outputs: x.Outputs},
+		{Seq: 7, ID: "l2", Parent: "m2", Kind: model.SpanLM, Name: "signet/test", Model: "signet/test", Module: "answer", Start: ms(62), End: ms(118), Messages: msgs,
+			Completion: "[[ ## answer ## ]]\nFrance", CacheHit: true},
+	}
+	for i := range spans {
+		spans[i].Execution = id
+	}
+	return x, spans
+}
+
+func (f *Runner) WithQATrace(n byte) model.ID {
+	id := TraceID(n)
+	x, spans := QATrace(id)
+	f.Execs[id], f.Traces[id] = x, spans
+	return id
+}
+
+// IterateRunner answers submits with the test LM's behaviour for the rule
+// the e2e test uses: "uppercase" in the instructions uppercases the answer.
+func IterateRunner() *Runner {
+	f := NewRunner()
+	f.OnSubmit = func(req runs.RunRequest) (*model.Execution, []model.Span) {
+		p := QAProgram()
+		if req.Variant != nil {
+			p = req.Variant
+		}
+		ans := "France"
+		if strings.Contains(strings.ToLower(p.Modules[0].Instructions), "uppercase") {
+			ans = "FRANCE"
+		}
+		x := &model.Execution{Program: "qa", Version: 1, LM: "test", State: model.Completed, Inputs: req.Inputs,
+			Outputs: map[string]any{"answer": ans}, Variant: req.Variant, CreatedAt: TraceT0, Duration: 80 * time.Millisecond,
+			Usage: map[string]model.Usage{"signet/test": {Calls: 1, PromptTokens: 50, CompletionTokens: 3}}}
+		sp := model.Span{Seq: 1, ID: "l", Kind: model.SpanLM, Name: "signet/test", Module: "answer", Start: TraceT0, End: TraceT0,
+			Messages: []model.Message{{Role: "system", Content: "Your objective is: " + p.Modules[0].Instructions}, {Role: "user", Content: "What is the capital of France?"}}}
+		return x, []model.Span{sp}
+	}
+	return f
+}
