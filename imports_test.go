@@ -207,14 +207,14 @@ func TestTUILayersCatchForbiddenEdges(t *testing.T) {
 		pkg  goPackage
 		want int
 	}{
-		{goPackage{m + "tui", []string{m + "tui/pages/programs", m + "tui/runs", m + "tui/page"}}, 0},
-		{goPackage{m + "tui/pages/evaluations", []string{m + "tui/runs", m + "tui/dialog", m + "model"}}, 0},
-		{goPackage{m + "tui/pages/workers", []string{m + "tui/pages/executions"}}, 1},
-		{goPackage{m + "tui/pages/programs", []string{m + "tui"}}, 1},
-		{goPackage{m + "tui/runs", []string{m + "tui/pages/programs", m + "tui/spantree"}}, 1},
-		{goPackage{m + "tui/dialog", []string{m + "tui/runs", m + "tui/page"}}, 1},
-		{goPackage{m + "tui/page", []string{m + "tui/tuitest"}}, 1},
-		{goPackage{m + "tui/tuitest", []string{m + "tui", m + "tui/pages/programs"}}, 0},
+		{goPackage{ImportPath: m + "tui", Deps: []string{m + "tui/pages/programs", m + "tui/runs", m + "tui/page"}}, 0},
+		{goPackage{ImportPath: m + "tui/pages/evaluations", Deps: []string{m + "tui/runs", m + "tui/dialog", m + "model"}}, 0},
+		{goPackage{ImportPath: m + "tui/pages/workers", Deps: []string{m + "tui/pages/executions"}}, 1},
+		{goPackage{ImportPath: m + "tui/pages/programs", Deps: []string{m + "tui"}}, 1},
+		{goPackage{ImportPath: m + "tui/runs", Deps: []string{m + "tui/pages/programs", m + "tui/spantree"}}, 1},
+		{goPackage{ImportPath: m + "tui/dialog", Deps: []string{m + "tui/runs", m + "tui/page"}}, 1},
+		{goPackage{ImportPath: m + "tui/page", Deps: []string{m + "tui/tuitest"}}, 1},
+		{goPackage{ImportPath: m + "tui/tuitest", Deps: []string{m + "tui", m + "tui/pages/programs"}}, 0},
 	}
 	for _, tt := range tests {
 		if got := tuiViolations([]goPackage{tt.pkg}); len(got) != tt.want {
