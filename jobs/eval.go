@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -117,7 +116,7 @@ func (k *Kernel) prepareEval(ctx context.Context, req EvalRequest) (*model.Evalu
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, name := range []string{cmp.Or(req.LM, p.LM, k.o.DefaultLM), req.Metric.LM} {
+	for _, name := range []string{p.LMProfile(req.LM, k.o.DefaultLM), req.Metric.LM} {
 		if name == "" {
 			continue
 		}

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -116,7 +115,7 @@ func (k *Kernel) PrepareOptimization(ctx context.Context, req OptRequest) (*mode
 			return nil, err
 		}
 	}
-	profile := cmp.Or(req.LM, p.LM, k.o.DefaultLM)
+	profile := p.LMProfile(req.LM, k.o.DefaultLM)
 	spec, err := k.o.LMs.Spec(ctx, profile)
 	if err != nil {
 		return nil, fmt.Errorf("LM profile %q: %w", profile, err)
@@ -476,7 +475,7 @@ func (k *Kernel) optRequest(ctx context.Context, o *model.Optimization) (bridge.
 	if err != nil {
 		return req, nil, err
 	}
-	lms, err := k.resolveLMs(ctx, p, cmp.Or(o.LM, p.LM, k.o.DefaultLM))
+	lms, err := k.resolveLMs(ctx, p, p.LMProfile(o.LM, k.o.DefaultLM))
 	if err != nil {
 		return req, nil, err
 	}

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -160,7 +159,7 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 	if err := checkInputs(prog, r.Inputs); err != nil {
 		return prepared{}, err
 	}
-	profile := cmp.Or(r.LM, prog.LM, k.o.DefaultLM)
+	profile := prog.LMProfile(r.LM, k.o.DefaultLM)
 	if profile == "" {
 		return prepared{}, fmt.Errorf("program %s v%d: no LM profile: name one in the request, the program or the default", prog.Name, prog.Version)
 	}

@@ -151,6 +151,19 @@ func (p *Program) Validate() error {
 	return nil
 }
 
+// LMProfile is the one rule for which LM profile a run of p uses: the one
+// asked for, else the program's, else def (the workspace's default). A
+// module naming its own profile still uses it for that module's calls.
+func (p *Program) LMProfile(asked, def string) string {
+	if asked != "" {
+		return asked
+	}
+	if p != nil && p.LM != "" {
+		return p.LM
+	}
+	return def
+}
+
 // Inputs are the fields a caller must supply: the input fields of every
 // module that no earlier module produces, in first-use order.
 func (p *Program) Inputs() []Field {

@@ -197,3 +197,23 @@ func TestSetInstructionsForgetsDerivedPredictorInstructions(t *testing.T) {
 		t.Fatalf("a predictor state added: %+v", c.Predictors)
 	}
 }
+
+func TestLMProfile(t *testing.T) {
+	withLM := &Program{LM: "prog"}
+	cases := []struct {
+		p          *Program
+		asked, def string
+		want       string
+	}{
+		{withLM, "asked", "def", "asked"},
+		{withLM, "", "def", "prog"},
+		{&Program{}, "", "def", "def"},
+		{nil, "", "def", "def"},
+		{nil, "asked", "def", "asked"},
+	}
+	for _, c := range cases {
+		if got := c.p.LMProfile(c.asked, c.def); got != c.want {
+			t.Errorf("LMProfile(%q, %q) on %+v = %q, want %q", c.asked, c.def, c.p, got, c.want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package owner
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -24,6 +23,11 @@ type Env struct {
 	LMs    *LMs
 	Pool   *bridge.Pool
 	Log    *os.File
+
+	// pythonErr is why there is no interpreter: it fails what needs one
+	// (the workers, the local LM) and nothing else, so a request's own
+	// mistakes (a missing key, an unknown profile) are still named first.
+	pythonErr error
 }
 
 // NewEnv loads the config, resolves the interpreter (python is --python)
@@ -34,21 +38,27 @@ func NewEnv(python, logDir string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	py, err := config.Python(python, cfg)
-	if err != nil {
-		return nil, err
-	}
-	e := &Env{Config: cfg, Python: py}
+	py, pyErr := config.Python(python, cfg)
+	e := &Env{Config: cfg, Python: py, pythonErr: pyErr}
 	if e.Log, err = os.OpenFile(filepath.Join(logDir, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
 		return nil, fmt.Errorf("opening log file: %w", err)
 	}
 	e.LMs = NewLMs(cfg, py.Path, e.Log)
+	e.LMs.pythonErr = pyErr
 	return e, nil
+}
+
+// Interpreter is the workers' Python, or why there is none.
+func (e *Env) Interpreter() (string, error) {
+	return e.Python.Path, e.pythonErr
 }
 
 // StartPool starts the workers: workers of them, else the config's number,
 // else def.
 func (e *Env) StartPool(ctx context.Context, workers, def int) error {
+	if e.pythonErr != nil {
+		return e.pythonErr
+	}
 	n := max(def, 1)
 	if workers > 0 {
 		n = workers
@@ -77,30 +87,19 @@ func (e *Env) Close() {
 // local model server the first time a profile asks for it. It holds the
 // one rule of which profile a run uses (Profile).
 type LMs struct {
-	cfg    *config.Config
-	python string // interpreter with llama-cpp-python, for the local server
-	log    io.Writer
+	cfg       *config.Config
+	python    string // interpreter with llama-cpp-python, for the local server
+	pythonErr error  // why there is no interpreter
+	log       io.Writer
 
 	mu    sync.Mutex // resolved from several goroutines
 	local *bridge.LocalLM
 }
 
-// Profile is the one rule for which LM profile runs: a module's own
-// profile when it names one (for module != ""), else the one asked for,
-// else the program's, else the workspace's default.
-func (r *LMs) Profile(asked string, p *model.Program, module string) string {
-	if p != nil && module != "" {
-		for _, m := range p.Modules {
-			if m.Name == module && m.LM != "" {
-				return m.LM
-			}
-		}
-	}
-	var prog string
-	if p != nil {
-		prog = p.LM
-	}
-	return cmp.Or(asked, prog, r.cfg.DefaultLM())
+// Profile is the profile a run of p uses (model.Program.LMProfile with
+// this workspace's default).
+func (r *LMs) Profile(asked string, p *model.Program) string {
+	return p.LMProfile(asked, r.cfg.DefaultLM())
 }
 
 // Check says whether a profile exists and has its key, starting nothing.
@@ -119,7 +118,7 @@ func (r *LMs) Check(name string) error {
 // the program's, else the default), each module's, and extra ones (a
 // judge's), before any worker starts.
 func (r *LMs) CheckProgram(p *model.Program, asked string, extra ...string) error {
-	profiles := append([]string{r.Profile(asked, p, "")}, extra...)
+	profiles := append([]string{r.Profile(asked, p)}, extra...)
 	for _, m := range p.Modules {
 		profiles = append(profiles, m.LM)
 	}
@@ -165,6 +164,9 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.local == nil {
+			if r.pythonErr != nil {
+				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", r.pythonErr)
+			}
 			var err error
 			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log})
 			if err != nil {
@@ -183,7 +185,7 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 // program's, else the default) and each module's own, by module name.
 func (r *LMs) Specs(ctx context.Context, p *model.Program, asked string) (bridge.LMSpec, map[string]bridge.LMSpec, error) {
 	var spec bridge.LMSpec
-	if name := r.Profile(asked, p, ""); name != "" {
+	if name := r.Profile(asked, p); name != "" {
 		s, err := r.Spec(ctx, name)
 		if err != nil {
 			return spec, nil, fmt.Errorf("LM profile %q: %w", name, err)

@@ -132,10 +132,14 @@ func (o *Owner) optimizer(ctx context.Context) (jobs.Optimizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := bridge.Start(ctx, bridge.Config{Python: e.Python.Path, Workers: 1, Threads: optWorkerThreads,
+	py, err := e.Interpreter()
+	if err != nil {
+		return nil, app.Wrap(app.CodeUnavailable, err)
+	}
+	pool, err := bridge.Start(ctx, bridge.Config{Python: py, Workers: 1, Threads: optWorkerThreads,
 		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log})
 	if err != nil {
-		return nil, app.Errorf(app.CodeUnavailable, "starting the optimization worker with %s: %w", e.Python.Path, err)
+		return nil, app.Errorf(app.CodeUnavailable, "starting the optimization worker with %s: %w", py, err)
 	}
 	o.optPool = pool
 	return pool, nil

@@ -217,6 +217,29 @@ func TestRunRefusesBeforeWorkers(t *testing.T) {
 	}
 }
 
+// TestRunWithoutPython: with no interpreter anywhere, a request's own
+// mistake is still named first (invalid), and a good run says how to get
+// one (unavailable) without starting anything.
+func TestRunWithoutPython(t *testing.T) {
+	ctx := context.Background()
+	t.Setenv("SIGNET_PYTHON", "")
+	t.Setenv("VIRTUAL_ENV", "")
+	t.Setenv("SIGNET_VENV", filepath.Join(t.TempDir(), "no-venv"))
+	o := openRunsOwner(t, "", runsConfig, false)
+	keyed := *runsQA
+	keyed.Name, keyed.LM = "keyed", "keyed"
+	createPrograms(t, o, runsQA, &keyed)
+	in := map[string]any{"question": "What is the capital of France?"}
+
+	_, err := o.Run(ctx, app.RunRequest{Program: "keyed", Inputs: in})
+	wantCode(t, err, app.CodeInvalid, "SIGNET_OWNER_TEST_UNSET_KEY")
+	_, err = o.Run(ctx, app.RunRequest{Program: "qa", Inputs: in})
+	wantCode(t, err, app.CodeUnavailable, "signet setup")
+	if o.pool.Load() != nil || o.kern.Load() != nil {
+		t.Fatal("a run without an interpreter started the workers")
+	}
+}
+
 func TestRun(t *testing.T) {
 	ctx := context.Background()
 	o := openRunsOwner(t, "", runsConfig, true)
