@@ -222,7 +222,9 @@ func (w *Writer) writeCSVRow(row []string, first bool) error {
 		quote := strings.ContainsAny(c, ",\"\r\n") ||
 			(c != "" && (c[0] == ' ' || c[0] == '\t')) ||
 			(len(row) == 1 && c == "") ||
-			(i == 0 && first && strings.HasPrefix(c, "\uFEFF"))
+			(i == 0 && first && strings.HasPrefix(c, "\uFEFF")) ||
+			// A file that starts with [ or { reads as JSON (see sniff).
+			(i == 0 && first && c != "" && (c[0] == '[' || c[0] == '{'))
 		if !quote {
 			w.bw.WriteString(c)
 			continue
