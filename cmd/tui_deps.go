@@ -297,7 +297,7 @@ func (d tuiDeps) StartOptimization(ctx context.Context, r optimizations.Optimiza
 	req := app.OptimizeRequest{Program: r.Program, Optimizer: r.Optimizer, LM: r.LM, Budget: r.Budget,
 		Metric: model.Metric{Name: r.Metric, Kind: app.MetricSpelled}, BaseDir: cwd}
 	var err error
-	if req.Settings, err = parseSettings(r.Settings); err != nil {
+	if req.Settings, err = model.ParseSettings(r.Settings); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
 	if r.Auto != "" {
