@@ -95,11 +95,7 @@ func parseTypesFlag(spec string) (map[string]string, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--types: %w", err)}
 	}
-	out := make(map[string]string, len(given))
-	for k, t := range given {
-		out[k] = t.String()
-	}
-	return out, nil
+	return given.Exprs(), nil
 }
 
 func sortedKeys(m map[string]any) []string {

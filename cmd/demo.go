@@ -53,11 +53,7 @@ func loadDemo(ctx context.Context, svc app.Service) ([]string, error) {
 		} else if err != nil {
 			return added, err
 		}
-		data, err := examples.FS.ReadFile(d.Program)
-		if err != nil {
-			return added, fmt.Errorf("demo program %s: %w", d.Program, err)
-		}
-		p, err := parseProgram("examples/"+d.Program, data)
+		p, err := demoProgram(d.Program)
 		if err != nil {
 			return added, err
 		}
@@ -71,6 +67,29 @@ func loadDemo(ctx context.Context, svc app.Service) ([]string, error) {
 		}
 	}
 	return added, nil
+}
+
+// demoProgram is the example program in file (of package examples).
+func demoProgram(file string) (*model.Program, error) {
+	data, err := examples.FS.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("demo program %s: %w", file, err)
+	}
+	return parseProgram("examples/"+file, data)
+}
+
+// demoPrograms are the example programs `signet demo` loads: the
+// workbench offers them as templates for a new program.
+func demoPrograms() ([]*model.Program, error) {
+	out := make([]*model.Program, len(examples.Demo))
+	for i, d := range examples.Demo {
+		p, err := demoProgram(d.Program)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 // loadDemoDataset imports an example file, its first two thirds as train

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,7 +13,8 @@ import (
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui/pages/evaluations"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
 // capsJSONL has an id column beside the question and its label; the test
@@ -137,74 +139,42 @@ func TestEvalCLI(t *testing.T) {
 	}
 }
 
-// TestTUIEvaluationsAdapter drives the evaluations screen's service
-// through a real owner's API, its engine and DSPy with the test LM: the
-// form's fields as typed, the evaluation's examples as the screen shows
-// them, and the form's mistakes as errors naming the field.
-func TestTUIEvaluationsAdapter(t *testing.T) {
+// TestTUIEvaluations drives the evaluations screen against a real owner
+// through its API, its job kernel and DSPy with the test LM: the form's
+// mistakes come back naming the field, in the form, what was typed kept;
+// the evaluation it starts ends, and the screen shows its examples.
+func TestTUIEvaluations(t *testing.T) {
 	testenv.Python(t)
 	ws := evalWorkspace(t)
 	own(t, ws)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cl := api.NewClient(api.SocketPath(ws))
-	e := tuiDeps{cl}
+	m := workbench(t, cl, 200, 40)
+	m = tuitest.Send(t, m, tuitest.Key("E")) // qa's evaluations, the form over them
+	// The form: dataset, metric, labels, lm.
 	for _, c := range []struct {
-		req  evaluations.EvaluationRequest
+		set  map[int]string
 		want string
 	}{
-		{evaluations.EvaluationRequest{Program: "qa", Data: "caps:holdout", Metric: "exact_match"}, "dataset"},
-		{evaluations.EvaluationRequest{Program: "qa", Data: "caps", Metric: "bleu"}, "metric"},
-		{evaluations.EvaluationRequest{Program: "qa", Data: "caps", Metric: "exact_match", Labels: "gold"}, `"gold" is not a field`},
+		{map[int]string{0: "caps:holdout", 3: "test"}, `dataset: caps:holdout: unknown split "holdout"`},
+		{map[int]string{0: "caps", 1: "bleu"}, `unknown metric "bleu"`},
+		{map[int]string{1: "exact_match", 2: "gold"}, `"gold" is not a field`},
 	} {
-		if _, err := e.StartEvaluation(ctx, c.req); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: error %v, want one naming %q", c.req, err, c.want)
-		}
+		m = fill(t, m, 4, c.set)
+		m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+		mustShow(t, m, fmt.Sprintf("the form with %v", c.set), "Evaluate qa v1", c.want)
 	}
 	// Its end arrives on the owner's event stream.
-	ended := make(chan model.ID, 1)
-	subscribed := make(chan struct{})
-	evs, err := cl.Subscribe(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for ev := range evs {
-			if ev.Kind == app.EventPool {
-				select {
-				case <-subscribed:
-				default:
-					close(subscribed)
-				}
-			}
-			if ev.Kind == app.EventEvaluation && ev.Evaluation.State.Terminal() {
-				ended <- ev.Evaluation.ID
-				return
-			}
-		}
-	}()
-	<-subscribed
-	v, err := e.StartEvaluation(ctx, evaluations.EvaluationRequest{Program: "qa", Version: 1, Data: "caps:validation", Metric: "exact_match", LM: "test", Labels: "answer"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case id := <-ended:
-		if id != v.ID {
-			t.Fatalf("evaluation %s ended, not %s", id, v.ID)
-		}
-	case <-ctx.Done():
-		t.Fatal("the evaluation did not end")
-	}
-	v, results, err := e.Evaluation(ctx, v.ID)
-	if err != nil || v.State != model.Completed || v.N != 3 || len(results) != 3 || results[1].Score != 0 || results[0].Score != 1 {
-		t.Fatalf("evaluation %+v, %d results, %v", v, len(results), err)
-	}
-	list, err := e.ListEvaluations(ctx, "qa")
-	if err != nil || len(list) != 1 || list[0].ID != v.ID {
-		t.Fatalf("list %v %v", list, err)
-	}
-	if err := e.CancelEvaluation(ctx, v.ID); err == nil || !strings.Contains(err.Error(), "finished") {
-		t.Errorf("cancel a finished evaluation: %v", err)
+	evs := subscribed(t, ctx, cl)
+	m = fill(t, m, 4, map[int]string{0: "caps:validation", 2: "answer"})
+	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+	mustShow(t, m, "the start", "evaluating qa v1 on caps:validation")
+	ended := endedOf(t, ctx, evs, app.EventEvaluation, 1)
+	m = tuitest.Send(t, m, tuitest.Enter()) // its examples, read afresh
+	mustShow(t, m, "the results", "Average Metric: 2 / 3 (66.7%)", format.RunID(ended[0]))
+	v, err := cl.Evaluation(ctx, ended[0])
+	if err != nil || v.State != model.Completed || v.N != 3 || len(v.Results) != 3 || v.Results[0].Score != 1 || v.Results[1].Score != 0 {
+		t.Fatalf("evaluation %+v, %v", v, err)
 	}
 }

@@ -41,25 +41,6 @@ func requestError(err error) error {
 	return err
 }
 
-// parseSettings reads key=value pairs; a value that is JSON (a number, a
-// bool, a list) is decoded, anything else is a string.
-func parseSettings(pairs []string) (map[string]any, error) {
-	out := map[string]any{}
-	for _, kv := range pairs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usagef("--set %q: want key=value", kv)
-		}
-		var decoded any
-		if err := json.Unmarshal([]byte(v), &decoded); err == nil {
-			out[k] = decoded
-		} else {
-			out[k] = v
-		}
-	}
-	return out, nil
-}
-
 func (a *cli) optRun() *cobra.Command {
 	var optimizer, auto, train, val, test, metric, metricLM, lmName, reflection, labels string
 	var sets []string
@@ -81,9 +62,9 @@ func (a *cli) optRun() *cobra.Command {
 		Args: exactArgs("PROGRAM"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			settings, err := parseSettings(sets)
+			settings, err := model.ParseSettings(sets)
 			if err != nil {
-				return err
+				return usagef("--set: %v", err)
 			}
 			if auto != "" {
 				settings["auto"] = auto

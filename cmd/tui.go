@@ -14,8 +14,8 @@ import (
 	"github.com/signet-dspy/signet/tui/keys"
 )
 
-// remotePrograms reads programs and datasets through the owner's API when another process
-// owns the workspace.
+// tuiCommand opens the workbench over the workspace's service: this
+// process as its owner, or a client of the process that owns it.
 func (a *cli) tuiCommand() *cobra.Command {
 	return withMode(&cobra.Command{
 		Use:   "tui",
@@ -43,9 +43,12 @@ func (a *cli) tuiCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			deps := tuiDeps{a.svc}.deps()
-			m := tui.New(deps, tui.Options{
-				Workspace: dir, LMProfile: cfg.DefaultLM(), Styles: styles, Keys: &km, Context: c.Context(),
+			templates, err := demoPrograms()
+			if err != nil {
+				return err
+			}
+			m := tui.New(tui.Services(a.svc), tui.Options{
+				Workspace: dir, LMProfile: cfg.DefaultLM(), Styles: styles, Keys: &km, Context: c.Context(), Templates: templates,
 			})
 			_, err = tea.NewProgram(m, tea.WithContext(c.Context()), tea.WithInput(a.stdin), tea.WithOutput(a.stdout)).Run()
 			return err

@@ -107,7 +107,7 @@ func BenchmarkTUIFirstFrame1M(b *testing.B) {
 func firstFrame(b *testing.B, sock string) time.Duration {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	deps := tuiDeps{api.NewClient(sock)}.deps()
+	deps := tui.Services(api.NewClient(sock))
 	start := time.Now()
 	m := tui.New(deps, tui.Options{Workspace: "bench", Context: ctx})
 	msgs := make(chan tea.Msg, 64)

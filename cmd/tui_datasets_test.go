@@ -2,119 +2,123 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui/pages/datasets"
+	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// TestTUIDatasetsAdapters runs the Datasets page's writes and import
-// through both adapters: the store (this process owns the workspace) and
-// the owner's API (another process does). They must behave the same.
-func TestTUIDatasetsAdapters(t *testing.T) {
+// TestTUIDatasets drives the Datasets page's imports and edits against a
+// real owner, whichever side of the socket the workbench is on: this
+// process owns the workspace, or another does. A file is imported as
+// `signet dataset import` imports it (types parsed, all or nothing, errors
+// naming file:line:column); an edit keeps the example's split.
+func TestTUIDatasets(t *testing.T) {
 	ws := t.TempDir()
 	mustSignet(t, ws, "init")
 	o := own(t, ws)
 	dir := t.TempDir()
-	good := writeFile(t, dir, "capitals.jsonl", `{"question": "Capital of Italy?", "answer": "Rome", "n": 1}
+	writeFile(t, dir, "capitals.jsonl", `{"question": "Capital of Italy?", "answer": "Rome", "n": 1}
 {"question": "Capital of Peru?", "answer": "Lima", "n": 2}
 `)
-	bad := writeFile(t, dir, "bad.jsonl", `{"question": "ok", "answer": "yes"}
+	writeFile(t, dir, "broken.jsonl", `{"question": "ok", "answer": "yes"}
 {"question": "ok", "answer": "yes"}
 {"question": "broken", "answer": }
 `)
-	typedCSV := writeFile(t, dir, "typed.csv", "question,n,tags\nq1,1,\"[\"\"a\"\"]\"\nq2,,[]\n")
-	badTyped := writeFile(t, dir, "badtyped.csv", "question,n\nq1,1\nq2,two\n")
+	writeFile(t, dir, "typed.csv", "question,n,tags\nq1,1,\"[\"\"a\"\"]\"\nq2,,[]\n")
+	writeFile(t, dir, "wrong.csv", "question,n\nq1,1\nq2,two\n")
 	ctx := context.Background()
-	for _, c := range []struct {
+	for _, side := range []struct {
 		name string
-		repo datasets.Datasets
+		svc  app.Service
 	}{
-		{"owner", tuiDeps{o}},
-		{"client", tuiDeps{api.NewClient(api.SocketPath(ws))}},
+		{"owner", o},
+		{"client", api.NewClient(api.SocketPath(ws))},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			name := "caps_" + c.name
-			var progress float64
-			d, err := c.repo.ImportFile(ctx, datasets.ImportRequest{Path: good, Name: name, Inputs: "question", Split: model.Validation,
-				Progress: func(f float64) { progress = f }})
-			if err != nil {
-				t.Fatal(err)
+		t.Run(side.name, func(t *testing.T) {
+			name := "caps_" + side.name
+			m := workbench(t, side.svc, 400, 40, tuitest.WithImportDir(dir)) // wide: an error is one line
+			m = tuitest.Send(t, m, tuitest.Key("2"))
+			// importFile imports file into dataset ds with the form's other
+			// fields (input keys, split, types) set as given.
+			importFile := func(file, ds string, set map[int]string) {
+				t.Helper()
+				m = tuitest.Send(t, m, tuitest.Key("I"))
+				m = pickFile(t, m, file)
+				set[0] = ds
+				m = fill(t, m, 4, set)
+				m = tuitest.Send(t, m, tuitest.Ctrl('s'))
 			}
-			if d.Name != name || d.Counts[model.Validation] != 2 || strings.Join(d.InputKeys, ",") != "question" {
-				t.Errorf("imported %+v", d)
+			importFile("capitals.jsonl", name, map[int]string{1: "question", 2: "val"})
+			mustShow(t, m, "import", fmt.Sprintf("imported capitals.jsonl into dataset %s (2 examples)", name))
+			d, err := side.svc.Dataset(ctx, name)
+			if err != nil || d.Counts[model.Validation] != 2 || !reflect.DeepEqual(d.InputKeys, []string{"question"}) {
+				t.Fatalf("imported %+v, %v", d, err)
 			}
-			if c.name == "store" && progress != 1 {
-				t.Errorf("progress ended at %v", progress)
+
+			// Edit the first example of the import (the dataset selected): its
+			// split is kept.
+			before, err := side.svc.ListExamples(ctx, app.ExampleQuery{Dataset: name})
+			if err != nil || len(before.Examples) != 2 {
+				t.Fatalf("examples %v %v", before, err)
 			}
+			m = tuitest.Send(t, m, tuitest.Enter()) // its examples
+			m = tuitest.Send(t, m, tuitest.Enter()) // the first
+			m = tuitest.Send(t, m, tuitest.Key("i"))
+			m = tuitest.Send(t, m, tuitest.Tab()) // answer
+			m = clearText(t, m)
+			m = tuitest.Type(t, m, "Roma")
+			m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+			mustShow(t, m, "an edit", "saved example")
+			got, err := side.svc.Example(ctx, name, before.Examples[0].ID)
+			if err != nil || got.Data["answer"] != "Roma" || got.Data["question"] != "Capital of Italy?" || got.Split != model.Validation {
+				t.Fatalf("stored %+v %v", got, err)
+			}
+			// Delete the other.
+			m = tuitest.Send(t, m, tuitest.Esc()) // the table
+			m = tuitest.Send(t, m, tuitest.Key("j"))
+			m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("d")), tuitest.Key("y"))
+			if _, err := side.svc.Example(ctx, name, before.Examples[1].ID); !errors.Is(err, app.ErrNotFound) {
+				t.Errorf("the deleted example: %v", err)
+			}
+			if d, err := side.svc.Dataset(ctx, name); err != nil || d.Size() != 1 {
+				t.Errorf("after the delete: %+v %v", d, err)
+			}
+			m = tuitest.Send(t, m, tuitest.Esc()) // the list
+
 			// A bad file imports nothing and names its line.
-			_, err = c.repo.ImportFile(ctx, datasets.ImportRequest{Path: bad, Name: name + "_bad"})
-			if err == nil || !strings.Contains(err.Error(), "bad.jsonl:3") || !strings.Contains(err.Error(), "nothing was imported") {
-				t.Errorf("bad file: %v", err)
+			importFile("broken.jsonl", name+"_bad", map[int]string{})
+			mustShow(t, m, "a broken file", "Import failed", "broken.jsonl:3", "nothing was imported")
+			if _, err := side.svc.Dataset(ctx, name+"_bad"); !errors.Is(err, app.ErrNotFound) {
+				t.Errorf("a failed import left a dataset: %v", err)
 			}
-			if ds, _ := c.repo.ListDatasets(ctx); len(ds) != 0 && ds[len(ds)-1].Name == name+"_bad" {
-				t.Error("a failed import left a dataset")
-			}
-			if _, err := c.repo.ImportFile(ctx, datasets.ImportRequest{Path: good, Name: name, Inputs: "nope"}); err == nil || !strings.Contains(err.Error(), "nope") {
-				t.Errorf("unknown input key: %v", err)
-			}
+			// An input key the file does not have is named.
+			m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Esc()) // the form, the picker
+			importFile("capitals.jsonl", name+"_in", map[int]string{1: "nope"})
+			mustShow(t, m, "an unknown input key", "Import failed", "nope")
+
 			// Field types: cells parsed, a bad cell named by file:line:column and field.
-			if _, err := c.repo.ImportFile(ctx, datasets.ImportRequest{Path: typedCSV, Name: name + "_typed", Types: "n=int,tags=list[str]"}); err != nil {
-				t.Fatalf("typed import: %v", err)
-			}
-			typedExs, _, err := c.repo.ListExamples(ctx, name+"_typed", "", "", 10)
-			if err != nil || len(typedExs) != 2 {
-				t.Fatalf("typed examples %v %v", typedExs, err)
+			m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Esc())
+			importFile("typed.csv", name+"_typed", map[int]string{3: "n=int,tags=list[str]"})
+			mustShow(t, m, "a typed import", "imported typed.csv into dataset "+name+"_typed (2 examples)")
+			pg, err := side.svc.ListExamples(ctx, app.ExampleQuery{Dataset: name + "_typed"})
+			if err != nil || len(pg.Examples) != 2 {
+				t.Fatalf("typed examples %v %v", pg, err)
 			}
 			byQ := map[string]map[string]any{}
-			for _, e := range typedExs {
+			for _, e := range pg.Examples {
 				byQ[e.Data["question"].(string)] = e.Data
 			}
 			if n := byQ["q1"]["n"]; fmt.Sprint(n) != "1" || reflect.TypeOf(n).Kind() == reflect.String || !reflect.DeepEqual(byQ["q1"]["tags"], []any{"a"}) || byQ["q2"]["n"] != nil {
 				t.Errorf("typed values %#v", byQ)
 			}
-			_, err = c.repo.ImportFile(ctx, datasets.ImportRequest{Path: badTyped, Name: name + "_badtyped", Types: "n=int"})
-			if err == nil || !strings.Contains(err.Error(), `badtyped.csv:3:4: field "n": type int: want an integer, found "two"`) {
-				t.Errorf("bad typed cell: %v", err)
-			}
-
-			exs, _, err := c.repo.ListExamples(ctx, name, "", "", 10)
-			if err != nil || len(exs) != 2 {
-				t.Fatalf("examples %v %v", exs, err)
-			}
-			// Edit: split kept when not given, values replaced.
-			ed := *exs[0]
-			ed.Split = ""
-			ed.Data = map[string]any{"question": "Capital of Italy?", "answer": "Roma", "n": 1}
-			saved, err := c.repo.PutExample(ctx, &ed)
-			if err != nil || saved.ID != exs[0].ID || saved.Split != model.Validation {
-				t.Fatalf("edit %+v %v", saved, err)
-			}
-			// Add.
-			added, err := c.repo.PutExample(ctx, &model.Example{Dataset: name, Split: model.Test, Data: map[string]any{"question": "Capital of Chile?", "answer": "Santiago"}})
-			if err != nil || added.ID.IsZero() {
-				t.Fatalf("add %+v %v", added, err)
-			}
-			// Delete, then editing the deleted one fails instead of re-creating it.
-			if err := c.repo.DeleteExample(ctx, name, exs[1].ID); err != nil {
-				t.Fatal(err)
-			}
-			gone := *exs[1]
-			if _, err := c.repo.PutExample(ctx, &gone); err == nil {
-				t.Error("an edit re-created a deleted example")
-			}
-			got, err := o.Example(ctx, name, exs[0].ID)
-			if err != nil || got.Data["answer"] != "Roma" {
-				t.Errorf("stored %+v %v", got, err)
-			}
-			d, err = o.Dataset(ctx, name)
-			if err != nil || d.Counts[model.Validation] != 1 || d.Counts[model.Test] != 1 || d.Size() != 2 {
-				t.Errorf("counts %+v %v", d, err)
-			}
+			importFile("wrong.csv", name+"_wrong", map[int]string{3: "n=int"})
+			mustShow(t, m, "a bad typed cell", `wrong.csv:3:4: field "n": type int: want an integer, found "two"`)
 		})
 	}
 }

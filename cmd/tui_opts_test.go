@@ -2,101 +2,99 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui/pages/optimizations"
+	"github.com/signet-dspy/signet/tui/format"
+	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// TestTUIOptimizationsAdapter drives the Optimizations page's service
-// through a real owner, its optimization worker and DSPy with the test LM:
-// the form's fields as typed, two runs, their comparison, and promoting
-// the first run's result.
-func TestTUIOptimizationsAdapter(t *testing.T) {
+// TestTUIOptimizations drives the Optimizations page against a real owner
+// through its API, its optimization worker and DSPy with the test LM: the
+// form's mistakes come back naming the field (the form kept), two runs
+// started from it end, their comparison, and promoting the first run's
+// result.
+func TestTUIOptimizations(t *testing.T) {
 	testenv.Python(t)
 	ws := t.TempDir()
 	mustSignet(t, ws, "demo")
 	own(t, ws)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	o := tuiDeps{api.NewClient(api.SocketPath(ws))}
-
-	// The form's mistakes come back as errors naming the field.
+	cl := api.NewClient(api.SocketPath(ws))
+	m := workbench(t, cl, 220, 90) // tall enough for the whole comparison
+	m = tuitest.Send(t, m, tuitest.Key("4"))
+	m = tuitest.Send(t, m, tuitest.Key("n"))
+	// The form: program, optimizer, auto, train, val, metric, settings, budget, lm.
+	const fields = 9
+	m = fill(t, m, fields, map[int]string{0: "qa", 1: "nope", 3: "qa", 8: "test"})
 	for _, c := range []struct {
-		req  optimizations.OptimizationRequest
+		set  map[int]string
 		want string
 	}{
-		{optimizations.OptimizationRequest{Program: "qa", Optimizer: "nope", Train: "qa", Metric: "exact_match"}, "unknown optimizer"},
-		{optimizations.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa:nope", Metric: "exact_match"}, "train"},
-		{optimizations.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa", Metric: "nope"}, "metric"},
+		{map[int]string{}, `optimization not started: unknown optimizer "nope"`},
+		{map[int]string{1: "labeled", 3: "qa:nope"}, `train: qa:nope: unknown split "nope"`},
+		{map[int]string{3: "qa", 5: "nope"}, `optimization not started: unknown metric "nope"`},
+		{map[int]string{5: "exact_match", 6: "nokey"}, `settings: "nokey" is not key=value`},
 	} {
-		req, want := c.req, c.want
-		if _, err := o.StartOptimization(ctx, req); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%+v: error %v, want one naming %q", req, err, want)
-		}
+		m = fill(t, m, fields, c.set)
+		m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+		mustShow(t, m, fmt.Sprintf("the form with %v", c.set), "New optimization run", c.want)
 	}
+	evs := subscribed(t, ctx, cl)
+	m = fill(t, m, fields, map[int]string{6: "max_labeled_demos=2"})
+	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+	mustShow(t, m, "the first start", "started labeled_fewshot on qa")
+	// The form starts from the selected run: the same program, data and LM.
+	m = tuitest.Send(t, m, tuitest.Key("n"))
+	m = fill(t, m, fields, map[int]string{1: "bootstrap", 6: "max_labeled_demos=2"})
+	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+	mustShow(t, m, "the second start", "started bootstrap_fewshot on qa")
 
-	if _, err := o.StartOptimization(ctx, optimizations.OptimizationRequest{Program: "qa", Optimizer: "labeled", Train: "qa",
-		Metric: "exact_match", Settings: []string{"nokey"}}); err == nil || !strings.Contains(err.Error(), "settings") {
-		t.Errorf("a setting without a value: %v", err)
-	}
-
-	var runs []*model.Optimization
-	for _, opt := range []string{"labeled", "bootstrap"} {
-		r, err := o.StartOptimization(ctx, optimizations.OptimizationRequest{Program: "qa", Optimizer: opt, Train: "qa", Metric: "exact_match", LM: "test",
-			Settings: []string{"max_labeled_demos=2"}})
+	ended := endedOf(t, ctx, evs, app.EventOptimization, 2)
+	runs := map[string]*model.Optimization{}
+	for _, id := range ended {
+		r, err := cl.Optimization(ctx, id)
 		if err != nil {
-			t.Fatalf("%s: %v", opt, err)
+			t.Fatal(err)
 		}
-		runs = append(runs, r)
-	}
-	done := func(id model.ID) *model.Optimization {
-		for {
-			list, err := o.ListOptimizations(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, x := range list {
-				if x.ID == id && x.State.Terminal() {
-					return x
-				}
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("run %s did not finish", id)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	first, second := done(runs[0].ID), done(runs[1].ID)
-	for _, r := range []*model.Optimization{first, second} {
 		if r.State != model.Completed || r.ResultVersion == 0 {
 			t.Fatalf("run %s: %s, result v%d, error %s", r.Optimizer, r.State, r.ResultVersion, r.Error)
 		}
+		runs[r.Optimizer] = r
+	}
+	first, second := runs["labeled_fewshot"], runs["bootstrap_fewshot"]
+	if first == nil || second == nil {
+		t.Fatalf("runs %v", runs)
 	}
 	if v, ok := first.Settings["max_labeled_demos"].(float64); !ok || v != 2 {
 		t.Errorf("settings of the run: %v", first.Settings)
 	}
-	trials, err := o.OptimizationTrials(ctx, second.ID)
-	if err != nil || len(trials) == 0 {
-		t.Fatalf("trials of the bootstrap run: %d, %v", len(trials), err)
-	}
 
-	c, err := o.CompareOptimizations(ctx, []model.ID{first.ID, second.ID})
+	// Reloaded, newest first: mark both from the top, compare.
+	m = tuitest.Send(t, m, tuitest.Ctrl('r'))
+	mark := tuitest.Code(tea.KeySpace, 0)
+	m = tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("g")), mark), mark)
+	m = tuitest.Send(t, m, tuitest.Key("C"))
+	mustShow(t, m, "the comparison", "Score versus cost", "every finished run of qa", format.RunID(first.ID), format.RunID(second.ID))
+	m = tuitest.Send(t, m, tuitest.Esc())
+
+	// Promote the first run's result (the older, second row).
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("g")), tuitest.Key("j"))
+	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
+	p, err := cl.Program(ctx, "qa", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Runs) != 2 || c.Runs[0].ID != first.ID || c.Runs[1].Optimizer != second.Optimizer || len(c.Predictors) == 0 {
-		t.Fatalf("comparison: %+v", c)
-	}
-
-	p, err := o.PromoteOptimization(ctx, first, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustShow(t, m, "the promote", fmt.Sprintf("qa v%d is now the result of labeled_fewshot run %s", p.Version, format.RunID(first.ID)))
 	if p.Version <= second.ResultVersion || p.CompiledFrom != first.ID.String() || !strings.Contains(p.Note, first.ID.String()) {
 		t.Fatalf("promoted: v%d compiled_from %q note %q (second run's result was v%d)", p.Version, p.CompiledFrom, p.Note, second.ResultVersion)
 	}

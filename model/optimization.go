@@ -1,6 +1,11 @@
 package model
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
 
 // DataRef points at a dataset, or one split of it.
 type DataRef struct {
@@ -14,6 +19,26 @@ func (r DataRef) String() string {
 		return r.Dataset
 	}
 	return r.Dataset + ":" + string(r.Split)
+}
+
+// ParseSettings reads an optimizer's settings as `opt run --set` takes
+// them, key=value each: a value that is JSON (a number, a bool, a list)
+// is decoded, anything else is a string.
+func ParseSettings(pairs []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, kv := range pairs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		var decoded any
+		if err := json.Unmarshal([]byte(v), &decoded); err == nil {
+			out[k] = decoded
+		} else {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 // MetricKind says how a metric is computed.

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/live"
@@ -147,24 +148,24 @@ func TestGoldenShell(t *testing.T) {
 }
 
 func TestStatusBarPoolAndCost(t *testing.T) {
-	fx := &tuitest.Executions{Cost: 12.3456}
+	fx := &tuitest.Executions{Month: 12.3456}
 	m := tuitest.NewLive(t, 160, 30, fx, &tuitest.Pool{})
 	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool …") || !strings.Contains(s, "month $12.35") {
 		t.Errorf("before any pool event the bar should say pool … and the cost:\n%s", tuitest.LastLines(s, 2))
 	}
 	pool := tuitest.SamplePool()
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: pool, Conn: tuitest.Connected()} })
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: pool, PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()} })
 	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool 3/4 · 1 restarting") {
 		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
 	}
 	ready := *pool
-	ready.Workers = append([]live.Worker(nil), pool.Workers...)
-	ready.Workers[2].State, ready.Workers[2].PID = "ready", 42000
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &ready} })
+	ready.Pool = append([]app.Worker(nil), pool.Pool...)
+	ready.Pool[2].State, ready.Pool[2].PID = "ready", 42000
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &ready, PoolAt: tuitest.Now} })
 	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool 4/4 ready") {
 		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
 	}
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle"}} })
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: &app.PoolStatus{Engine: "idle"}, PoolAt: tuitest.Now} })
 	if s := tuitest.LastLines(tuitest.Screen(m), 2); !strings.Contains(s, "pool idle") {
 		t.Errorf("status bar:\n%s", tuitest.LastLines(s, 2))
 	}
@@ -174,7 +175,9 @@ func TestStatusBarPoolAndCost(t *testing.T) {
 	}
 	// Back: the cost is fetched again (runs may have ended meanwhile).
 	calls := fx.CostCalls
-	_ = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Conn: &live.Conn{Up: true, Session: 2}, Pool: &ready} })
+	_ = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Conn: &live.Conn{Up: true, Session: 2}, Pool: &ready, PoolAt: tuitest.Now}
+	})
 	if fx.CostCalls != calls+1 {
 		t.Errorf("reconnecting did not refresh the cost")
 	}
@@ -184,9 +187,11 @@ func TestStatusBarPoolAndCost(t *testing.T) {
 // drop by priority (the workspace path, then the programs count, before
 // the pool and the cost).
 func TestStatusBarFits80(t *testing.T) {
-	fx := &tuitest.Executions{Cost: 1234.5}
+	fx := &tuitest.Executions{Month: 1234.5}
 	m := tuitest.NewLive(t, 80, 24, fx, &tuitest.Pool{})
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	m = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Pool: tuitest.SamplePool(), PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()}
+	})
 	lines := strings.Split(tuitest.Screen(m), "\n")
 	if w := ansi.StringWidth(lines[len(lines)-2]); w != 80 {
 		t.Fatalf("bar is %d wide", w)

@@ -3,9 +3,10 @@
 // command palette, and routes: keys and the mouse to what is on top (the
 // top dialog, else the page on screen), every command's result to the page
 // or dialog that asked for it (page.Routed), and the owner's live events
-// to whoever follows them. It never imports store or bridge (DESIGN.md
-// section 2): each page declares the small interface it needs, and cmd
-// hands the concrete values over in Deps.
+// to whoever follows them. It holds the workspace's app.Service and never
+// knows whether it is the owner or a client of it (DESIGN.md section 2):
+// each page declares the part of the service it needs, in the service's
+// own methods and types, and Services hands one app.Service to them all.
 //
 // Only the root model returns a tea.View; pages and dialogs render strings
 // at a given size. Update does no I/O: reads and writes run as tea.Cmds
@@ -21,6 +22,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/dialog"
@@ -36,8 +38,9 @@ import (
 	"github.com/signet-dspy/signet/tui/runs"
 )
 
-// Deps are the services the TUI uses, gathered from the pages that declare
-// them; cmd provides the concrete values.
+// Deps are the services the pages use, each the part of app.Service its
+// page declares (so an app.Service is every one of them: Services); tests
+// hand each page a small fake of its own part.
 type Deps struct {
 	Programs programs.Programs
 	Datasets datasets.Datasets
@@ -53,6 +56,12 @@ type Deps struct {
 	Runner runs.Runner
 	// Evaluations starts and reads evaluations.
 	Evaluations evaluations.Evaluations
+}
+
+// Services is every page's service served by svc.
+func Services(svc app.Service) Deps {
+	return Deps{Programs: svc, Datasets: svc, Optimizations: svc, Executions: svc, Events: svc, Pool: svc,
+		Runner: svc, Evaluations: svc}
 }
 
 // Options configure the TUI's look and what the status bar shows.
@@ -75,6 +84,9 @@ type Options struct {
 	// ImportDir is where the dataset import's file picker starts; "" is
 	// the working directory (else the workspace's parent).
 	ImportDir string
+	// Templates are offered for a new program after the built-in ones
+	// (cmd gives the examples `signet demo` loads).
+	Templates []*model.Program
 }
 
 // Page identifies a top-level page.
@@ -117,7 +129,7 @@ type Model struct {
 
 	// The event stream, and what the status bar shows of it.
 	feed *live.Feed // nil without one
-	pool *live.PoolStatus
+	pool *app.PoolStatus
 	conn *live.Conn
 	// screens opens the views over the pages that runs lead to; its
 	// session sums the runs started in this TUI, for the status bar.
@@ -161,7 +173,7 @@ func New(deps Deps, opts Options) Model {
 	m.help = help.New()
 	m.applyHelpStyles()
 	if deps.Events != nil {
-		m.feed = live.NewFeed(m.env.Ctx, deps.Events)
+		m.feed = live.NewFeed(m.env.Ctx, deps.Events, m.env.Clock.Now)
 	}
 	e := &m.env
 	var examples runs.Examples
@@ -169,7 +181,7 @@ func New(deps Deps, opts Options) Model {
 		examples = deps.Datasets
 	}
 	m.screens = runs.NewScreens(e.Styles, deps.Runner, examples)
-	m.programs = programs.New(e, deps.Programs, screens{runs: m.screens, evals: deps.Evaluations})
+	m.programs = programs.New(e, deps.Programs, screens{runs: m.screens, evals: deps.Evaluations}, opts.Templates)
 	m.datasets = datasets.New(e, deps.Datasets, opts.ImportDir, opts.Workspace)
 	m.executions = executions.New(e, deps.Executions, deps.Events != nil, m.screens)
 	m.optimizations = optimizations.New(e, deps.Optimizations)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 )
 
 // render draws the whole screen in exactly m.width x m.height cells.
@@ -66,7 +67,7 @@ func (m Model) renderStatus() string {
 		case c != nil && !c.Up:
 			pool = "owner unreachable"
 		case m.pool != nil:
-			pool = m.pool.Summary()
+			pool = live.PoolSummary(m.pool)
 		}
 		segs = append(segs, segment{seg("pool", pool), 0})
 	}

@@ -72,6 +72,16 @@ func TypesOf(types map[string]string) (Types, error) {
 	return out, nil
 }
 
+// Exprs are the types as type expressions by field: TypesOf's input, and
+// the form a service request carries them in.
+func (ts Types) Exprs() map[string]string {
+	out := make(map[string]string, len(ts))
+	for k, t := range ts {
+		out[k] = t.String()
+	}
+	return out
+}
+
 // String is the types as ParseTypes reads them, fields in sorted order.
 func (ts Types) String() string {
 	names := slices.Sorted(maps.Keys(ts))

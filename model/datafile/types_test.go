@@ -112,6 +112,11 @@ func TestParseTypes(t *testing.T) {
 	if got := ts.String(); got != "label=Literal['a, b', 'c'],n=dict[str, int],score=float,tags=list[str]" {
 		t.Errorf("types = %s", got)
 	}
+	// Exprs is what TypesOf reads back: the same types.
+	back, err := TypesOf(ts.Exprs())
+	if err != nil || back.String() != ts.String() || ts.Exprs()["label"] != "Literal['a, b', 'c']" {
+		t.Errorf("TypesOf(Exprs()) = %v, %v", back, err)
+	}
 	for _, tt := range []struct{ spec, msg string }{
 		{"score", "is not field=type"},
 		{"=int", "is not field=type"},

@@ -103,3 +103,7 @@ func Dash(s string) string {
 	}
 	return s
 }
+
+// Month is t's month as cost rollups are kept and asked for: "2006-01",
+// in UTC.
+func Month(t time.Time) string { return t.UTC().Format("2006-01") }

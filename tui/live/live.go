@@ -18,70 +18,35 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 )
 
-// Events is the owner's event stream (the API's GET /v1/events, in cmd).
+// Events is the owner's event stream: app.Service's Subscribe, which the
+// workbench holds as it is (a client's stream must not hold the owner:
+// the workbench is a plain client, not api.Client.Holding).
 type Events interface {
-	// Subscribe calls fn for each event, in order, from the goroutine that
-	// called it, until ctx ends or the stream ends (the owner went away); the
-	// error says why it ended. The first event of a stream is the pool's
-	// state. Subscribe is called again, with backoff, after it returns,
+	// Subscribe streams events until ctx ends or the owner goes (then the
+	// channel closes); the first is the pool's state. The feed subscribes
+	// again, with backoff, when the channel closes or Subscribe fails,
 	// unless its error is errors.ErrUnsupported: a source with no stream
 	// at all, which is not retried.
-	Subscribe(ctx context.Context, fn func(Event)) error
+	Subscribe(ctx context.Context) (<-chan app.Event, error)
 }
 
-// EventKind says what an Event carries.
-type EventKind int
+// PoolIdle reports whether no pool runs: the engine is idle or has no workers.
+func PoolIdle(ps *app.PoolStatus) bool { return ps.Engine != "running" || len(ps.Pool) == 0 }
 
-const (
-	EventExecution EventKind = iota + 1 // Execution changed state; never dropped
-	EventSpan                           // a span of a running execution started or ended
-	EventPool                           // the worker pool changed
-)
-
-// Event is one event of the owner's stream.
-type Event struct {
-	Kind      EventKind
-	Execution *model.Execution // EventExecution
-	Span      *model.Span      // EventSpan
-	Pool      *PoolStatus      // EventPool
-}
-
-// PoolStatus is the worker pool as the owner reported it.
-type PoolStatus struct {
-	Engine  string    // "running", or "idle" until something needs the workers
-	Workers []Worker  // empty while no pool runs
-	At      time.Time // when it was reported: uptimes are as of then
-}
-
-// Worker is one slot of the worker pool.
-type Worker struct {
-	ID        int
-	State     string // starting, ready, busy, draining, restarting, failed, stopped
-	PID       int
-	Uptime    time.Duration // as of PoolStatus.At
-	Served    int
-	Restarts  int
-	Inflight  int
-	Current   string // the running request, "" when idle
-	LastError string
-}
-
-// Idle reports whether no pool runs: the engine is idle or has no workers.
-func (ps *PoolStatus) Idle() bool { return ps.Engine != "running" || len(ps.Workers) == 0 }
-
-// Summary is the pool's state in a few words, for the status bar: "4/4
-// ready", "idle", "3/4 · 1 restarting".
-func (ps *PoolStatus) Summary() string {
-	if ps.Idle() {
+// PoolSummary is the pool's state in a few words, for the status bar:
+// "4/4 ready", "idle", "3/4 · 1 restarting".
+func PoolSummary(ps *app.PoolStatus) string {
+	if PoolIdle(ps) {
 		return "idle"
 	}
 	up := 0
 	other := map[string]int{}
 	var order []string
-	for _, w := range ps.Workers {
+	for _, w := range ps.Pool {
 		switch w.State {
 		case "ready", "busy":
 			up++
@@ -92,7 +57,7 @@ func (ps *PoolStatus) Summary() string {
 			other[w.State]++
 		}
 	}
-	s := fmt.Sprintf("%d/%d", up, len(ps.Workers))
+	s := fmt.Sprintf("%d/%d", up, len(ps.Pool))
 	if len(order) == 0 {
 		return s + " ready"
 	}
@@ -127,7 +92,8 @@ type Msg struct {
 	Execs   []*model.Execution // latest state of each execution that changed, in order of first change
 	Spans   []model.Span       // latest span of each execution, at most MaxSpans
 	Dropped int                // spans dropped for lack of room
-	Pool    *PoolStatus        // nil: unchanged
+	Pool    *app.PoolStatus    // nil: unchanged
+	PoolAt  time.Time          // when Pool arrived: its workers' uptimes are as of then
 	Conn    *Conn              // nil: unchanged
 }
 
@@ -136,6 +102,7 @@ type Msg struct {
 type Feed struct {
 	src  Events
 	ctx  context.Context
+	now  func() time.Time
 	once sync.Once
 	wake chan struct{} // cap 1: something is waiting in the buffer
 	done chan struct{} // closed when the subscriber has stopped for good
@@ -146,7 +113,8 @@ type Feed struct {
 	spans     map[model.ID]model.Span
 	spanOrder []model.ID
 	dropped   int
-	pool      *PoolStatus
+	pool      *app.PoolStatus
+	poolAt    time.Time
 	conn      *Conn
 	sessions  int
 
@@ -154,9 +122,10 @@ type Feed struct {
 	sleep func(ctx context.Context, d time.Duration)
 }
 
-// NewFeed follows src until ctx ends, from the first Listen on.
-func NewFeed(ctx context.Context, src Events) *Feed {
-	return &Feed{src: src, ctx: ctx, wake: make(chan struct{}, 1), done: make(chan struct{}),
+// NewFeed follows src until ctx ends, from the first Listen on; now
+// stamps the pool's reports.
+func NewFeed(ctx context.Context, src Events, now func() time.Time) *Feed {
+	return &Feed{src: src, ctx: ctx, now: now, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		execAt: map[model.ID]int{}, spans: map[model.ID]model.Span{}, sleep: sleepCtx}
 }
 
@@ -193,29 +162,32 @@ func (f *Feed) Listen() tea.Cmd {
 	}
 }
 
-// run follows the stream, reconnecting with backoff when it ends: the
-// owner stopped, crashed, or handed over to another process.
+// errStreamEnded is why a connection that was up went down: the owner
+// stopped, crashed, or handed over to another process.
+var errStreamEnded = errors.New("the owner's event stream ended")
+
+// run follows the stream, subscribing again with backoff when it ends.
 func (f *Feed) run() {
 	defer close(f.done)
 	delay := backoffMin
 	for f.ctx.Err() == nil {
-		connected := false
-		err := f.src.Subscribe(f.ctx, func(ev Event) {
-			if !connected {
-				connected = true
-				f.mu.Lock()
-				f.sessions++
-				n := f.sessions
-				f.mu.Unlock()
-				f.setConn(Conn{Up: true, Session: n})
-			}
-			f.push(ev)
-		})
-		if f.ctx.Err() != nil || errors.Is(err, errors.ErrUnsupported) {
+		evs, err := f.src.Subscribe(f.ctx)
+		if errors.Is(err, errors.ErrUnsupported) {
 			return
 		}
-		if connected {
-			delay = backoffMin
+		if err == nil {
+			f.mu.Lock()
+			f.sessions++
+			n := f.sessions
+			f.mu.Unlock()
+			f.setConn(Conn{Up: true, Session: n})
+			if !f.follow(evs) {
+				return
+			}
+			err, delay = errStreamEnded, backoffMin
+		}
+		if f.ctx.Err() != nil {
+			return
 		}
 		f.mu.Lock()
 		n := f.sessions
@@ -223,6 +195,22 @@ func (f *Feed) run() {
 		f.setConn(Conn{Err: err, Retry: delay, Session: n})
 		f.sleep(f.ctx, delay)
 		delay = min(2*delay, backoffMax)
+	}
+}
+
+// follow buffers what evs brings until it closes (true) or the context
+// ends (false).
+func (f *Feed) follow(evs <-chan app.Event) bool {
+	for {
+		select {
+		case ev, ok := <-evs:
+			if !ok {
+				return true
+			}
+			f.push(ev)
+		case <-f.ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -240,11 +228,12 @@ func (f *Feed) setConn(c Conn) {
 	f.signal()
 }
 
-// push adds an event to the buffer.
-func (f *Feed) push(ev Event) {
+// push adds an event to the buffer. Evaluations and optimizations are
+// not followed here: their views poll.
+func (f *Feed) push(ev app.Event) {
 	f.mu.Lock()
 	switch ev.Kind {
-	case EventExecution:
+	case app.EventExecution:
 		if ev.Execution == nil {
 			break
 		}
@@ -254,7 +243,7 @@ func (f *Feed) push(ev Event) {
 			f.execAt[ev.Execution.ID] = len(f.execs)
 			f.execs = append(f.execs, ev.Execution)
 		}
-	case EventSpan:
+	case app.EventSpan:
 		if ev.Span == nil {
 			break
 		}
@@ -267,8 +256,10 @@ func (f *Feed) push(ev Event) {
 			f.spanOrder = append(f.spanOrder, id)
 		}
 		f.spans[id] = *ev.Span
-	case EventPool:
-		f.pool = ev.Pool
+	case app.EventPool:
+		if ev.Pool != nil {
+			f.pool, f.poolAt = ev.Pool, f.now()
+		}
 	}
 	f.mu.Unlock()
 	f.signal()
@@ -278,7 +269,7 @@ func (f *Feed) push(ev Event) {
 func (f *Feed) take() Msg {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	msg := Msg{Execs: f.execs, Dropped: f.dropped, Pool: f.pool, Conn: f.conn}
+	msg := Msg{Execs: f.execs, Dropped: f.dropped, Pool: f.pool, PoolAt: f.poolAt, Conn: f.conn}
 	for _, id := range f.spanOrder {
 		msg.Spans = append(msg.Spans, f.spans[id])
 	}

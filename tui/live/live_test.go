@@ -7,10 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 )
 
 var t0 = time.Date(2026, 11, 25, 14, 30, 0, 0, time.UTC)
+
+// now is the feed's clock: the pool's reports are stamped with it.
+func now() time.Time { return t0 }
 
 // execution is one created i minutes before t0, in state.
 func execution(i int, state model.RunState) *model.Execution {
@@ -29,22 +33,22 @@ func execution(i int, state model.RunState) *model.Execution {
 // collapses to one span per execution (at most MaxSpans), while every
 // execution's latest state is kept.
 func TestCoalescing(t *testing.T) {
-	f := NewFeed(context.Background(), nil)
+	f := NewFeed(context.Background(), nil, now)
 	x := execution(1, model.Running)
-	f.push(Event{Kind: EventExecution, Execution: x})
+	f.push(app.Event{Kind: app.EventExecution, Execution: x})
 	ids := make([]model.ID, 500)
 	for i := range ids {
 		ids[i] = model.NewIDAt(t0.Add(time.Duration(i) * time.Millisecond))
 	}
 	for i := range 10_000 {
-		f.push(Event{Kind: EventSpan, Span: &model.Span{Execution: ids[i%len(ids)], Seq: uint64(i)}})
+		f.push(app.Event{Kind: app.EventSpan, Span: &model.Span{Execution: ids[i%len(ids)], Seq: uint64(i)}})
 	}
 	done := *x
 	done.Move(model.Completed, t0)
-	f.push(Event{Kind: EventExecution, Execution: &done})
+	f.push(app.Event{Kind: app.EventExecution, Execution: &done})
 	other := execution(2, model.Failed)
-	f.push(Event{Kind: EventExecution, Execution: other})
-	f.push(Event{Kind: EventPool, Pool: &PoolStatus{Engine: "running"}})
+	f.push(app.Event{Kind: app.EventExecution, Execution: other})
+	f.push(app.Event{Kind: app.EventPool, Pool: &app.PoolStatus{Engine: "running"}})
 	msg := f.take()
 	if len(msg.Execs) != 2 || msg.Execs[0].State != model.Completed || msg.Execs[1].ID != other.ID {
 		t.Fatalf("executions %v: want the completed one then the failed one", msg.Execs)
@@ -52,8 +56,8 @@ func TestCoalescing(t *testing.T) {
 	if len(msg.Spans) != MaxSpans {
 		t.Errorf("%d spans, want %d", len(msg.Spans), MaxSpans)
 	}
-	if msg.Dropped == 0 || msg.Pool == nil {
-		t.Errorf("dropped %d, pool %v", msg.Dropped, msg.Pool)
+	if msg.Dropped == 0 || msg.Pool == nil || !msg.PoolAt.Equal(t0) {
+		t.Errorf("dropped %d, pool %v at %v", msg.Dropped, msg.Pool, msg.PoolAt)
 	}
 	// The latest span of an execution wins.
 	if s := msg.Spans[0]; s.Execution != ids[0] || s.Seq != 9_500 {
@@ -70,16 +74,35 @@ type floodEvents struct {
 	execs []*model.Execution
 }
 
-func (f *floodEvents) Subscribe(ctx context.Context, fn func(Event)) error {
-	fn(Event{Kind: EventPool, Pool: &PoolStatus{Engine: "running"}})
-	for i, x := range f.execs {
-		for j := range 2000 {
-			fn(Event{Kind: EventSpan, Span: &model.Span{Execution: x.ID, Seq: uint64(i*2000 + j)}})
+func (f *floodEvents) Subscribe(ctx context.Context) (<-chan app.Event, error) {
+	ch := make(chan app.Event, 256) // as the API client's
+
+	go func() {
+		defer close(ch)
+		send := func(ev app.Event) bool {
+			select {
+			case ch <- ev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
 		}
-		fn(Event{Kind: EventExecution, Execution: x})
-	}
-	<-ctx.Done()
-	return ctx.Err()
+		if !send(app.Event{Kind: app.EventPool, Pool: &app.PoolStatus{Engine: "running"}}) {
+			return
+		}
+		for i, x := range f.execs {
+			for j := range 2000 {
+				if !send(app.Event{Kind: app.EventSpan, Span: &model.Span{Execution: x.ID, Seq: uint64(i*2000 + j)}}) {
+					return
+				}
+			}
+			if !send(app.Event{Kind: app.EventExecution, Execution: x}) {
+				return
+			}
+		}
+		<-ctx.Done()
+	}()
+	return ch, nil
 }
 
 // TestListenDeliversEveryExecution runs the real goroutine and listen
@@ -91,7 +114,7 @@ func TestListenDeliversEveryExecution(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f := NewFeed(ctx, src)
+	f := NewFeed(ctx, src, now)
 	seen := map[model.ID]bool{}
 	deadline := time.After(10 * time.Second) // a bound on a failure, not a wait
 	msgs := 0
@@ -121,23 +144,25 @@ type dropEvents struct {
 	calls int
 }
 
-func (d *dropEvents) Subscribe(ctx context.Context, fn func(Event)) error {
+func (d *dropEvents) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	d.mu.Lock()
 	d.calls++
 	fail := d.calls <= d.fails
 	d.mu.Unlock()
 	if fail {
-		return errors.New("no owner answers on the socket")
+		return nil, errors.New("no owner answers on the socket")
 	}
-	fn(Event{Kind: EventPool, Pool: &PoolStatus{Engine: "idle"}})
-	return nil // the owner went away again
+	ch := make(chan app.Event, 1)
+	ch <- app.Event{Kind: app.EventPool, Pool: &app.PoolStatus{Engine: "idle"}}
+	close(ch) // the owner went away again
+	return ch, nil
 }
 
 func TestReconnectsWithBackoff(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	src := &dropEvents{fails: 3}
-	f := NewFeed(ctx, src)
+	f := NewFeed(ctx, src, now)
 	var waits []time.Duration
 	fourth := make(chan []time.Duration, 1)
 	// The sleeps are the feed goroutine's own: they record their waits and
@@ -180,16 +205,16 @@ func TestReconnectsWithBackoff(t *testing.T) {
 // noStream is a source without a stream at all.
 type noStream struct{ calls int }
 
-func (n *noStream) Subscribe(context.Context, func(Event)) error {
+func (n *noStream) Subscribe(context.Context) (<-chan app.Event, error) {
 	n.calls++
-	return errors.ErrUnsupported
+	return nil, errors.ErrUnsupported
 }
 
 // TestNoStreamEnds: a source that has no stream is not retried, and
 // listening to it ends at once.
 func TestNoStreamEnds(t *testing.T) {
 	src := &noStream{}
-	f := NewFeed(context.Background(), src)
+	f := NewFeed(context.Background(), src, now)
 	f.sleep = func(context.Context, time.Duration) { t.Error("a source without a stream was retried") }
 	if msg := f.Listen()(); msg != nil {
 		t.Fatalf("listen gave %#v, want nothing", msg)
@@ -209,11 +234,11 @@ func TestPoolSummary(t *testing.T) {
 		{[]string{"failed", "restarting", "failed", "starting"}, "0/4 · 2 failed · 1 restarting · 1 starting"},
 		{nil, "idle"},
 	} {
-		ps := &PoolStatus{Engine: "running"}
+		ps := &app.PoolStatus{Engine: "running"}
 		for i, s := range tc.states {
-			ps.Workers = append(ps.Workers, Worker{ID: i + 1, State: s})
+			ps.Pool = append(ps.Pool, app.Worker{ID: i + 1, State: s})
 		}
-		if got := ps.Summary(); got != tc.want {
+		if got := PoolSummary(ps); got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.states, got, tc.want)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
@@ -195,7 +196,7 @@ func (it *iterateScreen) tick(e *page.Env) tea.Cmd {
 // run starts an iteration: the original program (first) or the draft.
 func (it *iterateScreen) run(e *page.Env, original bool) tea.Cmd {
 	n := len(it.iters)
-	req := RunRequest{Program: it.base.Name, Version: it.base.Version, Inputs: it.inputs, LM: it.lm}
+	req := app.RunRequest{Program: it.base.Name, Version: it.base.Version, Inputs: it.inputs, LM: it.lm}
 	itn := &iteration{n: n, program: it.base, change: "original"}
 	if !original {
 		v := cloneProgram(it.draft)
@@ -210,7 +211,7 @@ func (it *iterateScreen) run(e *page.Env, original bool) tea.Cmd {
 		if r == nil {
 			return iterStartedMsg{n: n, err: fmt.Errorf("no runner configured")}
 		}
-		x, err := r.Submit(ctx, req)
+		x, err := r.Run(ctx, req)
 		return iterStartedMsg{n: n, exec: x, err: err}
 	})
 }
@@ -253,8 +254,11 @@ func (it *iterateScreen) fetchExec(e *page.Env, n int) tea.Cmd {
 func (it *iterateScreen) fetchSpans(e *page.Env, n int) tea.Cmd {
 	r, ctx, id := it.scr.runner, e.Ctx, it.iters[n].exec.ID
 	return e.Cmd(func() tea.Msg {
-		spans, _, err := r.Spans(ctx, id, 0, tracePage)
-		return iterSpansMsg{n: n, spans: spans, err: err}
+		pg, err := r.Spans(ctx, id, 0, tracePage)
+		if err != nil {
+			return iterSpansMsg{n: n, err: err}
+		}
+		return iterSpansMsg{n: n, spans: pg.Spans}
 	})
 }
 
@@ -455,8 +459,8 @@ func (it *iterateScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Save):
 		return it.save(e)
 	case key.Matches(msg, km.Preview):
-		req := RunRequest{Program: it.base.Name, Version: it.base.Version, Variant: cloneProgram(it.draft), Inputs: it.inputs, LM: it.lm}
-		e.Push(newPreviewScreen(it.scr, req, it.base.Modules[it.mod].Name))
+		e.Push(newPreviewScreen(it.scr, app.RenderRequest{Program: it.base.Name, Version: it.base.Version, Variant: cloneProgram(it.draft),
+			Inputs: it.inputs, LM: it.lm, Module: it.base.Modules[it.mod].Name}))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
@@ -23,9 +24,8 @@ type previewScreen struct {
 	page.Defaults
 	scr    *Screens
 	styles *themes.Styles
-	req    RunRequest
-	module string
-	res    []RenderedPrompt
+	req    app.RenderRequest
+	res    []app.RenderedPrompt
 	err    error
 	loaded bool
 	off    int
@@ -34,25 +34,29 @@ type previewScreen struct {
 }
 
 type previewMsg struct {
-	res []RenderedPrompt
+	res []app.RenderedPrompt
 	err error
 }
 
-func newPreviewScreen(scr *Screens, req RunRequest, module string) *previewScreen {
-	return &previewScreen{scr: scr, styles: scr.styles, req: req, module: module}
+// newPreviewScreen renders req: every module, or req.Module.
+func newPreviewScreen(scr *Screens, req app.RenderRequest) *previewScreen {
+	return &previewScreen{scr: scr, styles: scr.styles, req: req}
 }
 
 func (p *previewScreen) Enter(e *page.Env) tea.Cmd {
 	if p.loaded {
 		return nil
 	}
-	r, ctx, req, mod := p.scr.runner, e.Ctx, p.req, p.module
+	r, ctx, req := p.scr.runner, e.Ctx, p.req
 	return e.Cmd(func() tea.Msg {
 		if r == nil {
 			return previewMsg{err: fmt.Errorf("no runner configured")}
 		}
-		res, err := r.Render(ctx, req, mod)
-		return previewMsg{res: res, err: err}
+		res, err := r.Render(ctx, req)
+		if err != nil {
+			return previewMsg{err: err}
+		}
+		return previewMsg{res: res.Modules}
 	})
 }
 
@@ -152,8 +156,8 @@ func placeholderNote(names []string) string {
 func (p *previewScreen) Render(func() string) string {
 	s := p.styles
 	what := p.req.Program
-	if p.module != "" {
-		what += " · module " + p.module
+	if p.req.Module != "" {
+		what += " · module " + p.req.Module
 	}
 	title := s.Title.Render("Render preview "+what) + s.Muted.Render(" · the exact messages, no LM called · esc back")
 	ls := p.lines()

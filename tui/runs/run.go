@@ -19,6 +19,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/keys"
@@ -26,52 +27,24 @@ import (
 	"github.com/signet-dspy/signet/tui/page"
 )
 
-// RunRequest asks for one execution: a stored program version, or an
-// unsaved Variant of it (a prompt iteration, a module replay).
-type RunRequest struct {
-	Program string
-	Version int            // 0 = latest
-	Variant *model.Program // run instead of the stored version; nil = the stored one
-	Inputs  map[string]any
-	LM      string // profile; "" = the program's or the default
-}
-
-// RenderedPrompt is one predictor's prompt as the render preview shows it;
-// Placeholders are the inputs known only during a run, shown as {name}.
-type RenderedPrompt struct {
-	Module       string
-	Predictor    string // "self", "predict", "extract.predict"; "" for a module without predictors
-	Messages     []model.Message
-	Placeholders []string
-	Note         string
-}
-
-// CostSummary is a program's cost this month, for the token-cost pane.
-type CostSummary struct {
-	Program   string
-	Month     string // "2006-01"
-	Cost      float64
-	Tokens    int
-	Budget    float64 // the program's cap (or the workspace's); meaningful when HasBudget
-	HasBudget bool
-	Days      []float64 // cost per day of the month so far; index 0 is day 1
-}
-
-// Runner starts and follows executions (the owner's API, in cmd). It is only
-// ever called from a tea.Cmd, never from Update.
+// Runner starts and follows executions: app.Service's methods, only ever
+// called from a tea.Cmd, never from Update.
 type Runner interface {
-	Submit(ctx context.Context, req RunRequest) (*model.Execution, error)
-	Cancel(ctx context.Context, id model.ID) error
+	// Run starts one execution of a stored version, or of an unsaved
+	// variant of it (a prompt iteration, a module replay).
+	Run(ctx context.Context, req app.RunRequest) (*model.Execution, error)
+	CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error)
 	Execution(ctx context.Context, id model.ID) (*model.Execution, error)
-	// Spans is a page of an execution's spans after seq after; next is the
+	// Spans is a page of an execution's spans after seq after; Next is the
 	// after of the following page, 0 when this was the last.
-	Spans(ctx context.Context, id model.ID, after uint64, limit int) (spans []model.Span, next uint64, err error)
+	Spans(ctx context.Context, id model.ID, after uint64, limit int) (*app.SpanPage, error)
 	// Render is the render preview: the messages each module (or only
-	// module) would send for the inputs, without calling the LM.
-	Render(ctx context.Context, req RunRequest, module string) ([]RenderedPrompt, error)
+	// req.Module) would send for the inputs, without calling the LM.
+	Render(ctx context.Context, req app.RenderRequest) (*app.RenderResult, error)
 	Program(ctx context.Context, name string, version int) (*model.Program, error)
 	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
-	Cost(ctx context.Context, program string) (*CostSummary, error)
+	// Cost is what LM calls cost: the cost pane shows a program's month.
+	Cost(ctx context.Context, q app.CostQuery) (*app.CostReport, error)
 }
 
 // Screens opens the views that runs lead to: a program's run form, an
@@ -88,7 +61,7 @@ type Screens struct {
 // Datasets page's repository).
 type Examples interface {
 	ListDatasets(ctx context.Context) ([]*model.Dataset, error)
-	ListExamples(ctx context.Context, dataset string, split model.Split, cursor string, limit int) ([]*model.Example, string, error)
+	ListExamples(ctx context.Context, q app.ExampleQuery) (*app.ExamplePage, error)
 }
 
 // NewScreens opens views over runner, the example picker reading examples.
@@ -247,13 +220,13 @@ func parseFieldValue(fd model.Field, text string) any {
 
 func (f *runForm) submit(e *page.Env) tea.Cmd {
 	r, ctx := f.scr.runner, e.Ctx
-	req := RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}
+	req := app.RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}
 	f.busy, f.err = "submitting…", nil
 	return e.Cmd(func() tea.Msg {
 		if r == nil {
 			return runSubmittedMsg{err: fmt.Errorf("no runner configured")}
 		}
-		x, err := r.Submit(ctx, req)
+		x, err := r.Run(ctx, req)
 		return runSubmittedMsg{exec: x, err: err}
 	})
 }
@@ -342,7 +315,7 @@ func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Edit):
 		e.Push(newIterateScreen(f.scr, f.program, 0, f.values(), nil, nil))
 	case key.Matches(msg, km.Preview):
-		e.Push(newPreviewScreen(f.scr, RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}, ""))
+		e.Push(newPreviewScreen(f.scr, app.RenderRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}))
 	}
 	return nil
 }
@@ -420,11 +393,11 @@ func (x *examplePicker) Enter(e *page.Env) tea.Cmd {
 		}
 		var out []*model.Example
 		for _, d := range sets {
-			exs, _, err := ds.ListExamples(ctx, d.Name, "", "", 50)
+			pg, err := ds.ListExamples(ctx, app.ExampleQuery{Dataset: d.Name, Limit: 50})
 			if err != nil {
 				return runExamplesMsg{err: err}
 			}
-			for _, ex := range exs {
+			for _, ex := range pg.Examples {
 				if hasFields(ex, want) {
 					if ex.Dataset == "" {
 						ex.Dataset = d.Name

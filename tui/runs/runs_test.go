@@ -2,6 +2,7 @@ package runs_test
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
@@ -354,6 +356,23 @@ func TestRenderPreview(t *testing.T) {
 	out := tuitest.Screen(m)
 	if !strings.Contains(out, "no LM called") || !strings.Contains(out, "What is the capital of France?") || !strings.Contains(out, "[system]") {
 		t.Errorf("preview:\n%s", out)
+	}
+}
+
+// The cost pane asks for the program's month by the clock, with its days,
+// and shows that program's rows of the report against its budget.
+func TestTraceCostPane(t *testing.T) {
+	f := tuitest.NewRunner()
+	id := f.WithQATrace(1)
+	m, _ := openTrace(t, f, id, 120, 30)
+	m = tuitest.Send(t, m, tuitest.Key("S"))
+	want := []app.CostQuery{{Program: "qa", Month: "2026-11", Days: true}}
+	if !reflect.DeepEqual(f.CostQueries, want) {
+		t.Fatalf("cost queries %+v, want %+v", f.CostQueries, want)
+	}
+	line := tuitest.LineWith(tuitest.Screen(m), "4,567 tok")
+	if !strings.Contains(line, "qa") || !strings.Contains(line, "$0.0123 of $1.00 · $0.9877 left") {
+		t.Errorf("the program's month: %q\n%s", line, tuitest.Screen(m))
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
@@ -56,7 +57,8 @@ type traceScreen struct {
 	detailOff   int
 
 	showCost bool
-	cost     *CostSummary
+	cost     *app.CostReport // the month of costProgram
+	costProg string
 	costErr  error
 
 	width, height int
@@ -76,8 +78,9 @@ type (
 	}
 	traceTickMsg struct{ tick uint64 }
 	traceCostMsg struct {
-		cost *CostSummary
-		err  error
+		cost    *app.CostReport
+		program string
+		err     error
 	}
 	// traceProgramMsg brings the program of the trace's execution, for a
 	// replay or an iteration started from it.
@@ -136,8 +139,11 @@ func (t *traceScreen) loadSpans(e *page.Env, after uint64, live bool) tea.Cmd {
 		if r == nil {
 			return traceSpansMsg{err: fmt.Errorf("no runner configured"), live: live}
 		}
-		spans, next, err := r.Spans(ctx, id, after, tracePage)
-		return traceSpansMsg{spans: spans, next: next, live: live, err: err}
+		pg, err := r.Spans(ctx, id, after, tracePage)
+		if err != nil {
+			return traceSpansMsg{live: live, err: err}
+		}
+		return traceSpansMsg{spans: pg.Spans, next: pg.Next, live: live}
 	})
 }
 
@@ -157,12 +163,13 @@ func (t *traceScreen) loadCost(e *page.Env) tea.Cmd {
 		return nil
 	}
 	r, ctx, prog := t.scr.runner, e.Ctx, t.exec.Program
+	q := app.CostQuery{Program: prog, Month: format.Month(e.Now()), Days: true}
 	return e.Cmd(func() tea.Msg {
 		if r == nil {
-			return traceCostMsg{err: fmt.Errorf("no runner configured")}
+			return traceCostMsg{program: prog, err: fmt.Errorf("no runner configured")}
 		}
-		c, err := r.Cost(ctx, prog)
-		return traceCostMsg{cost: c, err: err}
+		c, err := r.Cost(ctx, q)
+		return traceCostMsg{cost: c, program: prog, err: err}
 	})
 }
 
@@ -210,7 +217,7 @@ func (t *traceScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		t.frame++
 		return tea.Batch(t.tick(e), t.loadSpans(e, t.tree.PollAfter(false), true), t.loadExec(e))
 	case traceCostMsg:
-		t.cost, t.costErr = msg.cost, msg.err
+		t.cost, t.costProg, t.costErr = msg.cost, msg.program, msg.err
 	case traceProgramMsg:
 		if msg.err != nil {
 			return page.NoticeErr(msg.err)
@@ -300,12 +307,13 @@ func (t *traceScreen) withProgram(e *page.Env, msg traceProgramMsg) tea.Cmd {
 	case "preview":
 		// The module alone, with the inputs recorded on its span: exactly
 		// the prompt it sent, rendered again without calling the LM.
-		req := RunRequest{Program: msg.program.Name, Version: msg.program.Version,
-			Variant: replayProgram(msg.program, idx, t.tree.Node(msg.node).Span.ID), Inputs: moduleInputs(msg.program.Modules[idx], t.tree.Node(msg.node).Span.Inputs)}
+		req := app.RenderRequest{Program: msg.program.Name, Version: msg.program.Version,
+			Variant: replayProgram(msg.program, idx, t.tree.Node(msg.node).Span.ID), Inputs: moduleInputs(msg.program.Modules[idx], t.tree.Node(msg.node).Span.Inputs),
+			Module: mod}
 		if t.exec != nil {
 			req.LM = t.exec.LM
 		}
-		e.Push(newPreviewScreen(t.scr, req, mod))
+		e.Push(newPreviewScreen(t.scr, req))
 	}
 	return nil
 }
@@ -339,9 +347,9 @@ func (t *traceScreen) replay(e *page.Env, p *model.Program, idx int, sp *model.S
 	if t.exec != nil {
 		lm = t.exec.LM
 	}
-	req := RunRequest{Program: p.Name, Version: p.Version, Variant: v, Inputs: in, LM: lm}
+	req := app.RunRequest{Program: p.Name, Version: p.Version, Variant: v, Inputs: in, LM: lm}
 	return e.Cmd(func() tea.Msg {
-		x, err := r.Submit(ctx, req)
+		x, err := r.Run(ctx, req)
 		return replayStartedMsg{exec: x, err: err}
 	})
 }
@@ -457,7 +465,7 @@ func (t *traceScreen) actionKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 		r, ctx, id := t.scr.runner, e.Ctx, t.id
 		return func() tea.Msg { // a notice, for the shell
-			if err := r.Cancel(ctx, id); err != nil {
+			if _, err := r.CancelExecution(ctx, id); err != nil {
 				return page.NoticeMsg{Text: err.Error(), Err: true}
 			}
 			return page.NoticeMsg{Text: "cancelled " + id.String()}
@@ -814,19 +822,42 @@ func (t *traceScreen) renderCost(w, h int) string {
 	case c == nil:
 		row("month", s.Muted.Render("…"))
 	default:
-		v := fmt.Sprintf("%s tok  %s", format.Thousands(c.Tokens), format.USD(c.Cost))
-		if c.HasBudget {
-			v += fmt.Sprintf(" of %s · %s left", format.USD(c.Budget), format.USD(math.Max(c.Budget-c.Cost, 0)))
+		cost, tokens := programMonth(c, t.costProg)
+		v := fmt.Sprintf("%s tok  %s", format.Thousands(tokens), format.USD(cost))
+		if budget, ok := programBudget(c, t.costProg); ok {
+			v += fmt.Sprintf(" of %s · %s left", format.USD(budget), format.USD(math.Max(budget-cost, 0)))
 		} else {
 			v += " · no budget"
 		}
-		row(layout.Truncate(c.Program, 10), v)
+		row(layout.Truncate(t.costProg, 10), v)
 		lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", "per day"))+s.Accent.Render(sparkBars(c.Days, max(w-13, 4))))
 		if len(c.Days) > 0 {
 			lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s1%s%d", c.Month, strings.Repeat(" ", max(min(len(c.Days), w-13)-1-len(fmt.Sprint(len(c.Days))), 0)), len(c.Days))))
 		}
 	}
 	return layout.Fit(strings.Join(lines, "\n"), w, h)
+}
+
+// programMonth is what program's LM calls cost in the report's month, and
+// their tokens.
+func programMonth(c *app.CostReport, program string) (cost float64, tokens int) {
+	for _, row := range c.Programs {
+		if row.Program == program {
+			cost += row.Cost
+			tokens += row.Usage.Total()
+		}
+	}
+	return cost, tokens
+}
+
+// programBudget is the monthly cap program runs under: its own, else the
+// workspace's.
+func programBudget(c *app.CostReport, program string) (float64, bool) {
+	if b, ok := c.Budgets[program]; ok {
+		return b, true
+	}
+	b, ok := c.Budgets[""]
+	return b, ok
 }
 
 // sparkBars draws values as a bar chart of at most w cells (one per value,

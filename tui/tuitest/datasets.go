@@ -12,9 +12,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
-	"github.com/signet-dspy/signet/tui/pages/datasets"
 )
 
 // Datasets serves datasets whose examples are either generated on
@@ -31,7 +31,7 @@ type Datasets struct {
 	mu      sync.Mutex
 	calls   []string // "name@cursor" of each ListExamples
 	nextID  uint64
-	Imports []datasets.ImportRequest
+	Imports []app.ImportDatasetRequest // as asked, without the file's bytes (Data)
 }
 
 // ExampleID is a deterministic example ID.
@@ -68,13 +68,14 @@ func (f *Datasets) dataset(name string) *model.Dataset {
 	return nil
 }
 
-func (f *Datasets) ListExamples(_ context.Context, name string, _ model.Split, cursor string, limit int) ([]*model.Example, string, error) {
+func (f *Datasets) ListExamples(_ context.Context, q app.ExampleQuery) (*app.ExamplePage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	name, cursor, limit := q.Dataset, q.Cursor, q.Limit
 	f.calls = append(f.calls, name+"@"+cursor)
 	d := f.dataset(name)
 	if d == nil {
-		return nil, "", fmt.Errorf("dataset %q not found", name)
+		return nil, fmt.Errorf("dataset %q not found", name)
 	}
 	start := 0
 	if cursor != "" {
@@ -100,7 +101,7 @@ func (f *Datasets) ListExamples(_ context.Context, name string, _ model.Split, c
 	if end < size {
 		next = strconv.Itoa(end)
 	}
-	return out, next, nil
+	return &app.ExamplePage{Examples: out, Next: next}, nil
 }
 
 func (f *Datasets) PutExample(_ context.Context, e *model.Example) (*model.Example, error) {
@@ -156,17 +157,14 @@ func (f *Datasets) DeleteExample(_ context.Context, dataset string, id model.ID)
 	return nil
 }
 
-// ImportFile reads the file with model/datafile, as the real import does,
-// so a bad file fails with its file:line.
-func (f *Datasets) ImportFile(ctx context.Context, req datasets.ImportRequest) (*model.Dataset, error) {
-	format, err := datafile.DetectFormat(req.Path)
+// ImportDataset reads the file's bytes with model/datafile, as the real
+// import does, so a bad file fails with its file:line.
+func (f *Datasets) ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error) {
+	format, err := datafile.DetectFormat(req.File)
 	if err != nil {
 		return nil, err
 	}
-	r, err := datafile.Open(req.Path, format)
-	if err != nil {
-		return nil, err
-	}
+	r := datafile.NewReader(req.Data, req.File, format)
 	defer r.Close()
 	split := req.Split
 	if split == "" {
@@ -179,26 +177,21 @@ func (f *Datasets) ImportFile(ctx context.Context, req datasets.ImportRequest) (
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("import of %s failed, nothing was imported: %w", req.Path, err)
+			return nil, fmt.Errorf("import of %s failed, nothing was imported: %w", req.File, err)
 		}
 		exs = append(exs, &model.Example{Dataset: req.Name, ID: ExampleID('i', len(exs)), Split: split, Data: rec})
 	}
-	if req.Progress != nil {
-		req.Progress(1)
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.Imports = append(f.Imports, req)
-	var inputs []string
-	if req.Inputs != "" {
-		inputs = strings.Split(req.Inputs, ",")
-	}
-	d := &model.Dataset{Name: req.Name, Fields: r.Fields(), InputKeys: inputs, Counts: map[model.Split]int{split: len(exs)}}
+	asked := req
+	asked.Data = nil
+	f.Imports = append(f.Imports, asked)
+	d := &model.Dataset{Name: req.Name, Fields: r.Fields(), InputKeys: req.Inputs, Counts: map[model.Split]int{split: len(exs)}}
 	f.List = append(f.List, d)
 	slices.SortFunc(f.List, func(a, b *model.Dataset) int { return strings.Compare(a.Name, b.Name) })
 	f.Mem[req.Name] = exs
 	c := *d
-	return &c, nil
+	return &app.ImportDatasetResult{Dataset: &c, Imported: len(exs)}, nil
 }
 
 func (f *Datasets) CallCount() int {

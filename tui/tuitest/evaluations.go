@@ -6,61 +6,67 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui/pages/evaluations"
 )
 
 type Evaluations struct {
 	Mu        sync.Mutex
 	List      []*model.Evaluation
 	Results   map[model.ID][]*model.EvalResult
-	Started   []evaluations.EvaluationRequest
+	Started   []app.EvaluateRequest
 	Cancelled []model.ID
 }
 
-func (f *Evaluations) ListEvaluations(_ context.Context, program string) ([]*model.Evaluation, error) {
+func (f *Evaluations) ListEvaluations(_ context.Context, q app.JobQuery) (*app.EvaluationPage, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
-	var out []*model.Evaluation
+	out := &app.EvaluationPage{}
 	for _, v := range f.List {
-		if v.Program == program {
+		if q.Program == "" || v.Program == q.Program {
 			c := *v
-			out = append(out, &c)
+			out.Evaluations = append(out.Evaluations, &c)
 		}
 	}
 	return out, nil
 }
 
-func (f *Evaluations) Evaluation(_ context.Context, id model.ID) (*model.Evaluation, []*model.EvalResult, error) {
+func (f *Evaluations) Evaluation(_ context.Context, id model.ID) (*app.EvaluationDetail, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	for _, v := range f.List {
 		if v.ID == id {
 			c := *v
-			return &c, f.Results[id], nil
+			return &app.EvaluationDetail{Evaluation: &c, Results: f.Results[id]}, nil
 		}
 	}
-	return nil, nil, fmt.Errorf("evaluation %s: not found", id)
+	return nil, fmt.Errorf("evaluation %s: not found", id)
 }
 
-func (f *Evaluations) StartEvaluation(_ context.Context, req evaluations.EvaluationRequest) (*model.Evaluation, error) {
+func (f *Evaluations) Evaluate(_ context.Context, req app.EvaluateRequest) (*model.Evaluation, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
-	if req.Data == "nope" {
+	if req.Data.Dataset == "nope" {
 		return nil, fmt.Errorf(`dataset nope: not found`)
 	}
 	f.Started = append(f.Started, req)
 	v := &model.Evaluation{ID: FixedID(900 + len(f.Started)), Program: req.Program, Version: req.Version,
-		Data: model.DataRef{Dataset: req.Data}, Metric: model.Metric{Name: req.Metric, Kind: model.MetricBuiltin}, State: model.Pending, Total: 4}
+		Data: req.Data, Metric: model.Metric{Name: req.Metric.Name, Kind: model.MetricBuiltin}, State: model.Pending, Total: 4}
 	f.List = append([]*model.Evaluation{v}, f.List...)
 	return v, nil
 }
 
-func (f *Evaluations) CancelEvaluation(_ context.Context, id model.ID) error {
+func (f *Evaluations) CancelEvaluation(_ context.Context, id model.ID) (*model.Evaluation, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Cancelled = append(f.Cancelled, id)
-	return nil
+	for _, v := range f.List {
+		if v.ID == id {
+			c := *v
+			return &c, nil
+		}
+	}
+	return nil, fmt.Errorf("evaluation %s: not found", id)
 }
 
 func SampleEvaluations() *Evaluations {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui/live"
 )
@@ -20,13 +21,14 @@ type Executions struct {
 	calls     []string           // "state@cursor/limit" of each ListExecutions
 	Cancelled []model.ID
 	CostCalls int
-	Cost      float64
+	Month     float64 // the month's cost, at Now
 	CancelErr error
 }
 
-func (f *Executions) ListExecutions(_ context.Context, state model.RunState, cursor string, limit int) ([]*model.Execution, string, error) {
+func (f *Executions) ListExecutions(_ context.Context, q app.ExecutionQuery) (*app.ExecutionPage, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
+	state, cursor, limit := q.State, q.Cursor, q.Limit
 	f.calls = append(f.calls, fmt.Sprintf("%s@%s/%d", state, cursor, limit))
 	var match []*model.Execution
 	for _, x := range f.List {
@@ -43,7 +45,7 @@ func (f *Executions) ListExecutions(_ context.Context, state model.RunState, cur
 	if to < len(match) {
 		next = strconv.Itoa(to)
 	}
-	return match[from:to], next, nil
+	return &app.ExecutionPage{Executions: match[from:to], Next: next}, nil
 }
 
 func (f *Executions) CancelExecution(_ context.Context, id model.ID) (*model.Execution, error) {
@@ -63,11 +65,16 @@ func (f *Executions) CancelExecution(_ context.Context, id model.ID) (*model.Exe
 	return nil, errors.New("not found")
 }
 
-func (f *Executions) MonthCost(context.Context) (float64, error) {
+// Cost is the workspace's month, what the status bar shows: Month's
+// total when q asks for it, nothing of any other month.
+func (f *Executions) Cost(_ context.Context, q app.CostQuery) (*app.CostReport, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.CostCalls++
-	return f.Cost, nil
+	if q.Month != Now.Format("2006-01") {
+		return &app.CostReport{Month: q.Month}, nil
+	}
+	return &app.CostReport{Month: q.Month, Total: f.Month}, nil
 }
 
 func (f *Executions) CallList() []string {
@@ -82,28 +89,30 @@ type Pool struct {
 	Calls []string
 }
 
-func (f *Pool) record(s string) error {
+func (f *Pool) record(s string) (*app.PoolStatus, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Calls = append(f.Calls, s)
-	return nil
+	return SamplePool(), nil
 }
 
-func (f *Pool) RestartWorker(_ context.Context, id int) error {
+func (f *Pool) RestartWorker(_ context.Context, id int) (*app.PoolStatus, error) {
 	return f.record(fmt.Sprint("restart ", id))
 }
 
-func (f *Pool) RecycleWorker(_ context.Context, id int) error {
+func (f *Pool) RecycleWorker(_ context.Context, id int) (*app.PoolStatus, error) {
 	return f.record(fmt.Sprint("recycle ", id))
 }
 
-func (f *Pool) StartPool(context.Context) error { return f.record("start") }
+func (f *Pool) StartPool(context.Context) (*app.PoolStatus, error) { return f.record("start") }
 
 // NoStream is an event source without a stream: the feed ends at once,
 // and the tests hand the live messages to Update themselves.
 type NoStream struct{}
 
-func (NoStream) Subscribe(context.Context, func(live.Event)) error { return errors.ErrUnsupported }
+func (NoStream) Subscribe(context.Context) (<-chan app.Event, error) {
+	return nil, errors.ErrUnsupported
+}
 
 // exec makes an execution created i minutes before Now.
 func Exec(i int, program string, state model.RunState) *model.Execution {
@@ -137,13 +146,17 @@ func SampleExecutions() []*model.Execution {
 	return xs
 }
 
-func SamplePool() *live.PoolStatus {
-	return &live.PoolStatus{Engine: "running", At: Now.Add(-5 * time.Second), Workers: []live.Worker{
-		{ID: 1, State: "ready", PID: 41201, Uptime: 3*time.Hour + 12*time.Minute, Served: 1834, Restarts: 0},
-		{ID: 2, State: "busy", PID: 41202, Uptime: 3*time.Hour + 12*time.Minute, Served: 1790, Inflight: 2, Current: "execute #1893"},
+// SamplePool is a pool of four workers as reported at PoolAt.
+func SamplePool() *app.PoolStatus {
+	return &app.PoolStatus{Engine: "running", Pool: []app.Worker{
+		{ID: 1, State: "ready", PID: 41201, Uptime: (3*time.Hour + 12*time.Minute).Seconds(), Served: 1834, Restarts: 0},
+		{ID: 2, State: "busy", PID: 41202, Uptime: (3*time.Hour + 12*time.Minute).Seconds(), Served: 1790, Inflight: 2, Current: "execute #1893"},
 		{ID: 3, State: "restarting", Restarts: 2, LastError: "worker died: signal: killed\n(stderr tail)"},
-		{ID: 4, State: "ready", PID: 41977, Uptime: 47 * time.Second, Served: 12, Restarts: 1, LastError: "recycled: 512 MiB resident"},
+		{ID: 4, State: "ready", PID: 41977, Uptime: 47, Served: 12, Restarts: 1, LastError: "recycled: 512 MiB resident"},
 	}}
 }
+
+// PoolAt is when SamplePool was reported.
+var PoolAt = Now.Add(-5 * time.Second)
 
 func Connected() *live.Conn { return &live.Conn{Up: true, Session: 1} }

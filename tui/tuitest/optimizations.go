@@ -6,41 +6,43 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui/pages/optimizations"
 )
 
 type Optimizations struct {
 	Mu        sync.Mutex
 	Runs      []*model.Optimization
-	Trials    map[model.ID][]*model.Trial
+	TrialsOf  map[model.ID][]*model.Trial
 	Programs  map[string]*model.Program // "name@version"
-	Started   []optimizations.OptimizationRequest
+	Started   []app.OptimizeRequest
 	Cancelled []model.ID
 	Promoted  []model.ID
 	Forced    []bool
 	Lists     int
 }
 
-func (f *Optimizations) ListOptimizations(context.Context, string) ([]*model.Optimization, error) {
+func (f *Optimizations) ListOptimizations(_ context.Context, q app.JobQuery) (*app.OptimizationPage, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Lists++
-	out := make([]*model.Optimization, len(f.Runs))
-	for i, o := range f.Runs {
-		c := *o
-		out[i] = &c
+	out := &app.OptimizationPage{}
+	for _, o := range f.Runs {
+		if q.Program == "" || o.Program == q.Program {
+			c := *o
+			out.Optimizations = append(out.Optimizations, &c)
+		}
 	}
 	return out, nil
 }
 
-func (f *Optimizations) OptimizationTrials(_ context.Context, id model.ID) ([]*model.Trial, error) {
+func (f *Optimizations) Trials(_ context.Context, id model.ID) ([]*model.Trial, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
-	return f.Trials[id], nil
+	return f.TrialsOf[id], nil
 }
 
-func (f *Optimizations) StartOptimization(_ context.Context, req optimizations.OptimizationRequest) (*model.Optimization, error) {
+func (f *Optimizations) Optimize(_ context.Context, req app.OptimizeRequest) (*model.Optimization, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	if req.Program == "missing" {
@@ -52,16 +54,34 @@ func (f *Optimizations) StartOptimization(_ context.Context, req optimizations.O
 	return o, nil
 }
 
-func (f *Optimizations) CancelOptimization(_ context.Context, id model.ID) error {
+func (f *Optimizations) CancelOptimization(_ context.Context, id model.ID) (*model.Optimization, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Cancelled = append(f.Cancelled, id)
+	if o := f.run(id); o != nil {
+		c := *o
+		return &c, nil
+	}
+	return nil, fmt.Errorf("optimization %s: not found", id)
+}
+
+// run is the run id, nil when there is none; f.Mu is held.
+func (f *Optimizations) run(id model.ID) *model.Optimization {
+	for _, o := range f.Runs {
+		if o.ID == id {
+			return o
+		}
+	}
 	return nil
 }
 
-func (f *Optimizations) PromoteOptimization(_ context.Context, run *model.Optimization, force bool) (*model.Program, error) {
+func (f *Optimizations) PromoteOptimization(_ context.Context, id model.ID, force bool) (*app.Promoted, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
+	run := f.run(id)
+	if run == nil {
+		return nil, fmt.Errorf("optimization %s: not found", id)
+	}
 	if run.Regressed && !force {
 		return nil, fmt.Errorf("optimization %s: its result scored below the baseline", run.ID)
 	}
@@ -76,23 +96,32 @@ func (f *Optimizations) PromoteOptimization(_ context.Context, run *model.Optimi
 	f.Forced = append(f.Forced, force)
 	p := *res
 	p.Version = 4
-	return &p, nil
+	c := *run
+	return &app.Promoted{Program: &p, Optimization: &c}, nil
 }
 
-func (f *Optimizations) CompareOptimizations(_ context.Context, ids []model.ID) (*model.Comparison, error) {
+// CompareOptimizations compares the runs as the owner does, with the
+// score against cost of every finished run of their programs.
+func (f *Optimizations) CompareOptimizations(_ context.Context, ids []model.ID) (*app.Comparison, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	var runs []model.RunForCompare
+	progs := map[string]bool{}
 	for _, id := range ids {
-		for _, o := range f.Runs {
-			if o.ID == id {
-				runs = append(runs, model.RunForCompare{Run: o, Trials: f.Trials[id],
-					Base:   f.Programs[fmt.Sprintf("%s@%d", o.Program, o.BaseVersion)],
-					Result: f.Programs[fmt.Sprintf("%s@%d", o.Program, o.ResultVersion)]})
-			}
+		if o := f.run(id); o != nil {
+			progs[o.Program] = true
+			runs = append(runs, model.RunForCompare{Run: o, Trials: f.TrialsOf[id],
+				Base:   f.Programs[fmt.Sprintf("%s@%d", o.Program, o.BaseVersion)],
+				Result: f.Programs[fmt.Sprintf("%s@%d", o.Program, o.ResultVersion)]})
 		}
 	}
-	return model.CompareRuns(runs), nil
+	var all []*model.Optimization
+	for _, o := range f.Runs {
+		if progs[o.Program] {
+			all = append(all, o)
+		}
+	}
+	return &app.Comparison{Comparison: *model.CompareRuns(runs), Points: model.ScoreVsCost(all)}, nil
 }
 
 // FixedID makes IDs whose short form (the last 8 hex digits) is readable
@@ -130,7 +159,7 @@ func SampleOptimizations() *Optimizations {
 		Estimate: &model.OptEstimate{LMCalls: 240, Cost: ptr(0.03), Train: 20, Val: 10}}
 	return &Optimizations{
 		Runs: []*model.Optimization{running, mipro, boot},
-		Trials: map[model.ID][]*model.Trial{
+		TrialsOf: map[model.ID][]*model.Trial{
 			boot.ID: {
 				{N: 0, Score: 0.25, Results: res(true, false, false, false)},
 				{N: 1, Score: 0.5, Results: res(true, true, false, false)},

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui/pages/programs"
 )
 
 var errReadOnly = errors.New("tuitest.Programs is read-only")
@@ -59,11 +59,11 @@ func SamplePrograms() []*model.Program {
 	}
 }
 
-func (f Programs) ProgramSummaries(_ context.Context, names []string) (map[string]programs.Summary, error) {
-	out := map[string]programs.Summary{}
+func (f Programs) ProgramSummaries(_ context.Context, names []string) (map[string]app.ProgramSummary, error) {
+	out := map[string]app.ProgramSummary{}
 	for i, n := range names {
 		if i%2 == 0 {
-			out[n] = programs.Summary{LastRun: Now.Add(-time.Duration(i+3) * time.Hour), MonthRuns: 10 * (i + 1), MonthCost: 0.0042 * float64(i+1)}
+			out[n] = app.ProgramSummary{LastRun: Now.Add(-time.Duration(i+3) * time.Hour), MonthRuns: 10 * (i + 1), MonthCost: 0.0042 * float64(i+1)}
 		}
 	}
 	return out, f.Err
@@ -92,22 +92,19 @@ func (f Programs) SetProgramStatus(context.Context, string, model.ProgramStatus,
 
 func (f Programs) DeleteProgram(context.Context, string) error { return errReadOnly }
 
-func (f Programs) ProgramTemplates(context.Context) ([]*model.Program, error) { return nil, nil }
-
 // Repo is a program repository with versions, as the store keeps them.
 type Repo struct {
 	mu        sync.Mutex
 	versions  map[string][]*model.Program // oldest first
 	clock     time.Time
-	Summaries map[string]programs.Summary
-	Templates []*model.Program
+	Summaries map[string]app.ProgramSummary
 	Saves     int
 }
 
 var Epoch = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 
 func NewRepo(ps ...*model.Program) *Repo {
-	r := &Repo{versions: map[string][]*model.Program{}, clock: Epoch, Summaries: map[string]programs.Summary{}}
+	r := &Repo{versions: map[string][]*model.Program{}, clock: Epoch, Summaries: map[string]app.ProgramSummary{}}
 	for _, p := range ps {
 		c := *p
 		c.Version = 1
@@ -154,10 +151,10 @@ func (r *Repo) ListPrograms(context.Context) ([]*model.Program, error) {
 	return out, nil
 }
 
-func (r *Repo) ProgramSummaries(_ context.Context, names []string) (map[string]programs.Summary, error) {
+func (r *Repo) ProgramSummaries(_ context.Context, names []string) (map[string]app.ProgramSummary, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[string]programs.Summary{}
+	out := map[string]app.ProgramSummary{}
 	for _, n := range names {
 		if s, ok := r.Summaries[n]; ok {
 			out[n] = s
@@ -227,10 +224,6 @@ func (r *Repo) DeleteProgram(_ context.Context, name string) error {
 	return nil
 }
 
-func (r *Repo) ProgramTemplates(context.Context) ([]*model.Program, error) {
-	return r.Templates, nil
-}
-
 // SampleRepo is the shell's sample programs with a history for qa (v1 →
 // v2 changed the instruction), runs and costs.
 func SampleRepo() *Repo {
@@ -242,9 +235,14 @@ func SampleRepo() *Repo {
 	qa.Modules[0].Demos = []map[string]any{{"question": "Capital of France?", "answer": "Paris"}}
 	qa.Note = "shorter answers"
 	r.Add(&qa)
-	r.Summaries["qa"] = programs.Summary{LastRun: Now.Add(-3 * time.Hour), LastState: model.Completed, MonthRuns: 12, MonthCost: 0.042}
-	r.Summaries["rag-support"] = programs.Summary{LastRun: Now.Add(-5 * 24 * time.Hour), MonthRuns: 300, MonthCost: 1.5}
-	r.Templates = []*model.Program{{Name: "facts", Description: "Recall facts, then answer.",
-		Modules: []model.Module{{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}}
+	r.Summaries["qa"] = app.ProgramSummary{LastRun: Now.Add(-3 * time.Hour), LastState: model.Completed, MonthRuns: 12, MonthCost: 0.042}
+	r.Summaries["rag-support"] = app.ProgramSummary{LastRun: Now.Add(-5 * 24 * time.Hour), MonthRuns: 300, MonthCost: 1.5}
 	return r
+}
+
+// SampleTemplates are extra templates for a new program, as cmd gives the
+// demo's examples (WithTemplates).
+func SampleTemplates() []*model.Program {
+	return []*model.Program{{Name: "facts", Description: "Recall facts, then answer.",
+		Modules: []model.Module{{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}}
 }

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
-	"github.com/signet-dspy/signet/tui/runs"
 )
 
 // Runner is an in-memory Runner: executions, their spans (generated
@@ -18,12 +18,14 @@ type Runner struct {
 	Execs     map[model.ID]*model.Execution
 	Traces    map[model.ID][]model.Span
 	Generated map[model.ID]int // a generated flat trace of that many spans
-	Submits   []runs.RunRequest
+	Submits   []app.RunRequest
 	Saved     []*model.Program
 	Cancels   []model.ID
 	Pages     int // Spans calls
+	// CostQueries are what the cost pane asked for.
+	CostQueries []app.CostQuery
 	// onSubmit builds the execution of a submit (default: pending).
-	OnSubmit func(req runs.RunRequest) (*model.Execution, []model.Span)
+	OnSubmit func(req app.RunRequest) (*model.Execution, []model.Span)
 }
 
 func NewRunner() *Runner {
@@ -34,7 +36,7 @@ var TraceT0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 func TraceID(n byte) model.ID { return model.ID{0x01, 0x93, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n} }
 
-func (f *Runner) Submit(ctx context.Context, req runs.RunRequest) (*model.Execution, error) {
+func (f *Runner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Submits = append(f.Submits, req)
@@ -54,11 +56,16 @@ func (f *Runner) Submit(ctx context.Context, req runs.RunRequest) (*model.Execut
 	return &c, nil
 }
 
-func (f *Runner) Cancel(ctx context.Context, id model.ID) error {
+func (f *Runner) CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Cancels = append(f.Cancels, id)
-	return nil
+	x, ok := f.Execs[id]
+	if !ok {
+		return nil, fmt.Errorf("no execution %s", id)
+	}
+	c := *x
+	return &c, nil
 }
 
 func (f *Runner) Execution(ctx context.Context, id model.ID) (*model.Execution, error) {
@@ -72,32 +79,27 @@ func (f *Runner) Execution(ctx context.Context, id model.ID) (*model.Execution, 
 	return &c, nil
 }
 
-func (f *Runner) Spans(ctx context.Context, id model.ID, after uint64, limit int) ([]model.Span, uint64, error) {
+func (f *Runner) Spans(ctx context.Context, id model.ID, after uint64, limit int) (*app.SpanPage, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Pages++
+	var out []model.Span
 	if n, ok := f.Generated[id]; ok {
-		var out []model.Span
 		for seq := after + 1; seq <= uint64(n) && len(out) < limit; seq++ {
 			out = append(out, GenSpan(id, seq))
 		}
-		var next uint64
-		if len(out) == limit {
-			next = out[len(out)-1].Seq
-		}
-		return out, next, nil
-	}
-	var out []model.Span
-	for _, s := range f.Traces[id] {
-		if s.Seq > after && len(out) < limit {
-			out = append(out, s)
+	} else {
+		for _, s := range f.Traces[id] {
+			if s.Seq > after && len(out) < limit {
+				out = append(out, s)
+			}
 		}
 	}
-	var next uint64
+	pg := &app.SpanPage{Spans: out}
 	if len(out) == limit {
-		next = out[len(out)-1].Seq
+		pg.Next = out[len(out)-1].Seq
 	}
-	return out, next, nil
+	return pg, nil
 }
 
 // GenSpan is span seq of a generated trace: a root, then LM calls under it.
@@ -113,8 +115,9 @@ func GenSpan(id model.ID, seq uint64) model.Span {
 	return s
 }
 
-func (f *Runner) Render(ctx context.Context, req runs.RunRequest, module string) ([]runs.RenderedPrompt, error) {
-	return []runs.RenderedPrompt{{Module: "answer", Messages: []model.Message{{Role: "system", Content: "Your input fields are: question."}, {Role: "user", Content: fmt.Sprint(req.Inputs["question"])}}}}, nil
+func (f *Runner) Render(ctx context.Context, req app.RenderRequest) (*app.RenderResult, error) {
+	return &app.RenderResult{Modules: []app.RenderedPrompt{{Module: "answer", Messages: []model.Message{{Role: "system", Content: "Your input fields are: question."},
+		{Role: "user", Content: fmt.Sprint(req.Inputs["question"])}}}}}, nil
 }
 
 func (f *Runner) Program(ctx context.Context, name string, version int) (*model.Program, error) {
@@ -130,9 +133,20 @@ func (f *Runner) SaveProgram(ctx context.Context, p *model.Program) (*model.Prog
 	return &c, nil
 }
 
-func (f *Runner) Cost(ctx context.Context, program string) (*runs.CostSummary, error) {
-	return &runs.CostSummary{Program: program, Month: "2026-11", Cost: 0.0123, Tokens: 4567, Budget: 1, HasBudget: true,
-		Days: []float64{0, 0.001, 0.002, 0, 0.004, 0.003, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0023}}, nil
+// Cost is November 2026 as the owner reports it: the program asked for
+// (two rows, as a report may have), another program, and the budgets.
+func (f *Runner) Cost(ctx context.Context, q app.CostQuery) (*app.CostReport, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.CostQueries = append(f.CostQueries, q)
+	return &app.CostReport{Month: "2026-11", Total: 0.0123 + 0.5,
+		Programs: []app.CostRow{
+			{Program: q.Program, Month: "2026-11", Cost: 0.01, Usage: model.Usage{PromptTokens: 4000, CompletionTokens: 67}},
+			{Program: q.Program, Month: "2026-11", Cost: 0.0023, Usage: model.Usage{PromptTokens: 400, CompletionTokens: 100}},
+			{Program: "other", Month: "2026-11", Cost: 0.5, Usage: model.Usage{PromptTokens: 90000}},
+		},
+		Budgets: map[string]float64{q.Program: 1, "": 20},
+		Days:    []float64{0, 0.001, 0.002, 0, 0.004, 0.003, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0023}}, nil
 }
 
 func QAProgram() *model.Program {
@@ -183,7 +197,7 @@ func (f *Runner) WithQATrace(n byte) model.ID {
 // the e2e test uses: "uppercase" in the instructions uppercases the answer.
 func IterateRunner() *Runner {
 	f := NewRunner()
-	f.OnSubmit = func(req runs.RunRequest) (*model.Execution, []model.Span) {
+	f.OnSubmit = func(req app.RunRequest) (*model.Execution, []model.Span) {
 		p := QAProgram()
 		if req.Variant != nil {
 			p = req.Variant

@@ -4,6 +4,12 @@
 // each command and feeds its message back into Update, and reads the
 // screen. The fakes keep what they were asked (Submits, Saves, Calls...)
 // for the tests to check.
+//
+// There is a small fake per page rather than one fake app.Service: each
+// implements only its page's part of the service (a handful of its
+// methods, not all forty), a test gives a page only what it exercises, and
+// a part left out is the page's "not configured" case. tui.Services hands
+// a real app.Service to every page at once (cmd's tests drive that).
 package tuitest
 
 import (
@@ -16,6 +22,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/page"
@@ -61,6 +68,9 @@ func WithClock(c *Clock) Option { return func(o *tui.Options) { o.Clock = c.Page
 
 // WithImportDir starts the dataset import's file picker in dir.
 func WithImportDir(dir string) Option { return func(o *tui.Options) { o.ImportDir = dir } }
+
+// WithTemplates offers ts for a new program after the built-in templates.
+func WithTemplates(ts []*model.Program) Option { return func(o *tui.Options) { o.Templates = ts } }
 
 // WithLM shows profile as the LM profile in the status bar.
 func WithLM(profile string) Option { return func(o *tui.Options) { o.LMProfile = profile } }

@@ -16,6 +16,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
@@ -26,33 +27,20 @@ import (
 	"github.com/signet-dspy/signet/tui/page"
 )
 
-// Datasets is the dataset repository the TUI reads from (the store, or the
-// owner's API, in cmd). It is only ever called from a tea.Cmd.
+// Datasets is the dataset repository the page reads and writes:
+// app.Service's methods, only ever called from a tea.Cmd.
 type Datasets interface {
 	ListDatasets(ctx context.Context) ([]*model.Dataset, error)
-	// ListExamples returns a page of at most limit examples of dataset
-	// (split "" is every split) after cursor, and the next page's cursor,
-	// "" after the last.
-	ListExamples(ctx context.Context, dataset string, split model.Split, cursor string, limit int) ([]*model.Example, string, error)
+	// ListExamples is a page of a dataset's examples (split "" is every
+	// split); Next continues it, "" after the last.
+	ListExamples(ctx context.Context, q app.ExampleQuery) (*app.ExamplePage, error)
 	// PutExample saves an edited example (its ID set; its split kept when
 	// Split is "") or adds a new one (zero ID) and returns it as stored.
 	PutExample(ctx context.Context, e *model.Example) (*model.Example, error)
 	DeleteExample(ctx context.Context, dataset string, id model.ID) error
-	// ImportFile imports a JSONL, JSON or CSV file as `signet dataset
+	// ImportDataset reads a JSONL, JSON or CSV file as `signet dataset
 	// import` does: all or nothing, errors naming file:line.
-	ImportFile(ctx context.Context, req ImportRequest) (*model.Dataset, error)
-}
-
-// ImportRequest is one file import.
-type ImportRequest struct {
-	Path   string      // absolute
-	Name   string      // the dataset, created if needed
-	Inputs string      // input keys, comma separated ("" = none)
-	Types  string      // field types, as `dataset import --types` takes them ("" = none)
-	Split  model.Split // "" = train
-	// Progress, if not nil, is called (from the importing goroutine) with
-	// the share of the file read so far, 0..1.
-	Progress func(done float64)
+	ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error)
 }
 
 // examplesPageSize is how many examples one fetch asks for; the next page
@@ -399,8 +387,11 @@ func (p *Page) fetch(e *page.Env) tea.Cmd {
 		if repo == nil {
 			return examplesPageMsg{gen: gen, err: fmt.Errorf("no dataset repository configured")}
 		}
-		exs, next, err := repo.ListExamples(ctx, name, "", cursor, examplesPageSize)
-		return examplesPageMsg{gen: gen, examples: exs, next: next, err: err}
+		pg, err := repo.ListExamples(ctx, app.ExampleQuery{Dataset: name, Cursor: cursor, Limit: examplesPageSize})
+		if err != nil {
+			return examplesPageMsg{gen: gen, err: err}
+		}
+		return examplesPageMsg{gen: gen, examples: pg.Examples, next: pg.Next}
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/dialog"
@@ -341,9 +342,17 @@ func TestImportFlow(t *testing.T) {
 	}
 	req := fake.Imports[0]
 	abs, _ := filepath.Abs(filepath.Join("testdata", "import", "capitals.jsonl"))
-	if req.Name != "capitals" || req.Inputs != "question" || req.Split != model.Validation || req.Types != "answer=Optional[str]" ||
-		(req.Path != abs && !strings.HasSuffix(req.Path, "capitals.jsonl")) {
-		t.Errorf("import request %+v", req)
+	if got, _ := filepath.Abs(req.File); got != abs {
+		t.Errorf("imported %s, want %s", req.File, abs)
+	}
+	want := app.ImportDatasetRequest{Name: "capitals", File: req.File, Split: model.Validation, Inputs: []string{"question"},
+		Types: map[string]string{"answer": "Optional[str]"}}
+	if !reflect.DeepEqual(req, want) {
+		t.Errorf("import request %+v, want %+v", req, want)
+	}
+	// The service read the file through the form's count: all of it.
+	if p := imp.Progress(); p != 1 {
+		t.Errorf("progress ended at %v", p)
 	}
 	s = tuitest.Screen(m)
 	if !strings.Contains(s, "imported capitals.jsonl into dataset capitals (3 examples)") {
@@ -381,6 +390,26 @@ func TestImportBadFileShowsLine(t *testing.T) {
 	m = tuitest.Send(t, m, keyEsc)
 	if tuitest.Top(m) != nil {
 		t.Fatal("esc did not close the picker")
+	}
+}
+
+// Field types are read as `dataset import --types` reads them: a bad one
+// is refused in the form, naming what does not parse, before any import.
+func TestImportBadTypes(t *testing.T) {
+	fake := tuitest.SampleDatasets()
+	m := openImport(t, fake, 80, 24)
+	m = pick(t, m, "capitals.jsonl")
+	for range 3 {
+		m = tuitest.Send(t, m, keyTab)
+	}
+	m = tuitest.Type(t, m, "answer=strng")
+	m = tuitest.Send(t, m, ctrlS)
+	imp, ok := tuitest.Top(m).(*datasets.ImportForm)
+	if !ok || imp.Running() || imp.Err() == nil || len(fake.Imports) != 0 {
+		t.Fatalf("bad types were not refused (%d imports):\n%s", len(fake.Imports), tuitest.Screen(m))
+	}
+	if got := imp.Err().Error(); !strings.HasPrefix(got, `field types: field "answer": type "strng"`) {
+		t.Errorf("error %q", got)
 	}
 }
 

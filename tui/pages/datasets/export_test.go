@@ -3,6 +3,8 @@ package datasets
 // What the external tests (package datasets_test) read of the page.
 
 import (
+	"math"
+
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui/components"
 )
@@ -39,6 +41,9 @@ func (m *importForm) Err() error         { return m.err }
 func (m *importForm) Running() bool      { return m.running }
 func (m *importForm) Input(i int) string { return m.inputs[i].Value() }
 func (m *importForm) Fields() []string   { return m.fields }
+
+// Progress is the share of the file the last import read.
+func (m *importForm) Progress() float64 { return math.Float64frombits(m.progress.Load()) }
 
 func (v *statsView) Done() bool                 { return v.done }
 func (v *statsView) Stats() *model.DatasetStats { return v.stats }

@@ -20,6 +20,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
 	"github.com/signet-dspy/signet/themes"
@@ -31,8 +32,9 @@ import (
 
 // Importing a file (I): a file picker limited to the dataset formats, then
 // over it a small form (dataset name, input keys, split, field types), then
-// the import itself, run by a command through Datasets.ImportFile (the path
-// of `signet dataset import`), with progress, cancellable by esc. The form
+// the import itself, run by a command through Datasets.ImportDataset (the
+// path of `signet dataset import`) with the file opened there, its progress
+// counted as the service reads it, cancellable by esc. The form
 // ends with importedMsg, which the picker passes on to the page.
 
 var importExts = []string{".jsonl", ".json", ".csv"}
@@ -387,6 +389,15 @@ func (m *importForm) start(e *page.Env) tea.Cmd {
 		}
 		split = sp
 	}
+	var types map[string]string
+	if v := strings.TrimSpace(m.inputs[3].Value()); v != "" {
+		ts, err := datafile.ParseTypes(v) // as `dataset import --types` reads them
+		if err != nil {
+			m.err = fmt.Errorf("field types: %w", err)
+			return nil
+		}
+		types = ts.Exprs()
+	}
 	repo := m.repo
 	if repo == nil {
 		m.err = errors.New("no dataset repository configured")
@@ -399,13 +410,45 @@ func (m *importForm) start(e *page.Env) tea.Cmd {
 	m.now = m.started
 	m.progress = new(atomic.Uint64)
 	prog := m.progress
-	req := ImportRequest{Path: m.path, Name: name, Inputs: strings.TrimSpace(m.inputs[1].Value()), Split: split,
-		Types:    strings.TrimSpace(m.inputs[3].Value()),
-		Progress: func(done float64) { prog.Store(math.Float64bits(done)) }}
+	req := app.ImportDatasetRequest{Name: name, File: m.path, Split: split,
+		Inputs: model.ParseLabels(m.inputs[1].Value()), Types: types}
 	return tea.Batch(m.tick(e), e.Cmd(func() tea.Msg {
-		ds, err := repo.ImportFile(ctx, req)
+		ds, err := importFile(ctx, repo, req, prog)
 		return importDoneMsg{ds: ds, err: err}
 	}))
+}
+
+// importFile imports the file req names, the share of it read so far
+// kept in progress (float64 bits).
+func importFile(ctx context.Context, repo Datasets, req app.ImportDatasetRequest, progress *atomic.Uint64) (*model.Dataset, error) {
+	f, err := os.Open(req.File)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	req.Data = f
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		req.Data = &countingReader{r: f, total: fi.Size(), progress: progress}
+	}
+	res, err := repo.ImportDataset(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.Dataset, nil
+}
+
+// countingReader stores the share of the file read so far.
+type countingReader struct {
+	r        io.Reader
+	n, total int64
+	progress *atomic.Uint64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	c.progress.Store(math.Float64bits(min(float64(c.n)/float64(c.total), 1)))
+	return n, err
 }
 
 func (m *importForm) Render(func() string) string {

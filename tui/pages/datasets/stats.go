@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/format"
@@ -74,10 +75,11 @@ func statsStep(ctx context.Context, cmd func(func() tea.Msg) tea.Cmd, repo Datas
 		if repo == nil {
 			return statsPageMsg{err: fmt.Errorf("no dataset repository configured")}
 		}
-		exs, next, err := repo.ListExamples(ctx, d.Name, "", cursor, statsPageSize)
+		pg, err := repo.ListExamples(ctx, app.ExampleQuery{Dataset: d.Name, Cursor: cursor, Limit: statsPageSize})
 		if err != nil {
 			return statsPageMsg{err: err}
 		}
+		exs, next := pg.Examples, pg.Next
 		for _, e := range exs {
 			counter.Add(e)
 		}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/choices"
@@ -32,27 +34,19 @@ import (
 	"github.com/signet-dspy/signet/tui/runs"
 )
 
-// Evaluations runs and reads evaluations (the owner's API, in cmd). It is
-// only ever called from a tea.Cmd.
+// Evaluations runs and reads evaluations: app.Service's methods, only
+// ever called from a tea.Cmd.
 type Evaluations interface {
-	// ListEvaluations lists a program's evaluations, newest first.
-	ListEvaluations(ctx context.Context, program string) ([]*model.Evaluation, error)
+	// ListEvaluations lists evaluations, newest first.
+	ListEvaluations(ctx context.Context, q app.JobQuery) (*app.EvaluationPage, error)
 	// Evaluation is one evaluation with the results of its examples that ended.
-	Evaluation(ctx context.Context, id model.ID) (*model.Evaluation, []*model.EvalResult, error)
-	StartEvaluation(ctx context.Context, req EvaluationRequest) (*model.Evaluation, error)
-	CancelEvaluation(ctx context.Context, id model.ID) error
+	Evaluation(ctx context.Context, id model.ID) (*app.EvaluationDetail, error)
+	Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.Evaluation, error)
+	CancelEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error)
 }
 
-// EvaluationRequest is what the form asks for, in `signet eval`'s
-// spelling.
-type EvaluationRequest struct {
-	Program string
-	Version int
-	Data    string // DATASET or DATASET:SPLIT
-	Metric  string // a built-in name, file.py:function or judge:SIGNATURE
-	Labels  string // a,b; "" = the program's outputs the dataset has
-	LM      string
-}
+// evalListLimit bounds the evaluations the screen lists: the newest matter.
+const evalListLimit = 200
 
 // evalPollEvery is how often the screen reloads while an evaluation runs.
 const evalPollEvery = time.Second
@@ -180,16 +174,22 @@ func (es *evalScreen) load(e *page.Env) tea.Cmd {
 		if svc == nil {
 			return evalsLoadedMsg{err: fmt.Errorf("no evaluation service configured")}
 		}
-		vs, err := svc.ListEvaluations(ctx, name)
-		return evalsLoadedMsg{evals: vs, err: err}
+		pg, err := svc.ListEvaluations(ctx, app.JobQuery{Program: name, Limit: evalListLimit})
+		if err != nil {
+			return evalsLoadedMsg{err: err}
+		}
+		return evalsLoadedMsg{evals: pg.Evaluations}
 	})
 }
 
 func (es *evalScreen) loadDetail(e *page.Env, id model.ID) tea.Cmd {
 	svc, ctx := es.svc, e.Ctx
 	return e.Cmd(func() tea.Msg {
-		v, rs, err := svc.Evaluation(ctx, id)
-		return evalDetailMsg{v: v, results: rs, err: err}
+		d, err := svc.Evaluation(ctx, id)
+		if err != nil {
+			return evalDetailMsg{err: err}
+		}
+		return evalDetailMsg{v: d.Evaluation, results: d.Results}
 	})
 }
 
@@ -366,7 +366,10 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Cancel):
 		if v := es.selected(); v != nil && !v.State.Terminal() {
 			svc, ctx, id := es.svc, e.Ctx, v.ID
-			return e.Cmd(func() tea.Msg { return evalCancelledMsg{id: id, err: svc.CancelEvaluation(ctx, id)} })
+			return e.Cmd(func() tea.Msg {
+				_, err := svc.CancelEvaluation(ctx, id)
+				return evalCancelledMsg{id: id, err: err}
+			})
 		}
 	default:
 		es.list.Navigate(msg, km)
@@ -426,16 +429,29 @@ func (f *evalForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (f *evalForm) submit(e *page.Env) tea.Cmd {
+// request reads the form as `signet eval` reads its flags, so both
+// accept and refuse the same things; the service checks the rest.
+func (f *evalForm) request() (app.EvaluateRequest, error) {
 	v := f.fields.Value
-	req := EvaluationRequest{Program: f.program.Name, Version: f.program.Version, Data: v("dataset"),
-		Metric: v("metric"), Labels: v("labels"), LM: v("lm")}
+	req := app.EvaluateRequest{Program: f.program.Name, Version: f.program.Version, LM: v("lm"),
+		Labels: model.ParseLabels(v("labels")), Metric: model.Metric{Name: v("metric"), Kind: app.MetricSpelled}}
 	switch {
-	case req.Data == "":
-		f.fields.Err = "dataset: a dataset is needed (NAME or NAME:SPLIT)"
-		return nil
-	case req.Metric == "":
-		f.fields.Err = "metric: a metric is needed"
+	case v("dataset") == "":
+		return req, fmt.Errorf("dataset: a dataset is needed (NAME or NAME:SPLIT)")
+	case req.Metric.Name == "":
+		return req, fmt.Errorf("metric: a metric is needed")
+	}
+	var err error
+	if req.Data, err = model.ParseDataRef(v("dataset")); err != nil {
+		return req, fmt.Errorf("dataset: %w", err)
+	}
+	return req, nil
+}
+
+func (f *evalForm) submit(e *page.Env) tea.Cmd {
+	req, err := f.request()
+	if err != nil {
+		f.fields.Err = err.Error()
 		return nil
 	}
 	f.fields.Err = ""
@@ -444,7 +460,9 @@ func (f *evalForm) submit(e *page.Env) tea.Cmd {
 		if svc == nil {
 			return evalStartedMsg{err: fmt.Errorf("no evaluation service configured")}
 		}
-		v, err := svc.StartEvaluation(ctx, req)
+		// A custom metric's relative file is this process's, as for `signet eval`.
+		req.BaseDir, _ = os.Getwd()
+		v, err := svc.Evaluate(ctx, req)
 		return evalStartedMsg{v: v, err: err}
 	})
 }

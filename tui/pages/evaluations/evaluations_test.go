@@ -2,12 +2,15 @@ package evaluations_test
 
 import (
 	"fmt"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/pages/evaluations"
@@ -58,8 +61,12 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	if len(f.Started) != 1 {
 		t.Fatalf("started %v", f.Started)
 	}
-	want := evaluations.EvaluationRequest{Program: "qa", Version: 3, Data: "caps:validation", Metric: "exact_match", Labels: "answer,q"}
-	if f.Started[0] != want {
+	// The request as `signet eval` makes it: the metric as spelled, a
+	// custom metric's file relative to this process's directory.
+	cwd, _ := os.Getwd()
+	want := app.EvaluateRequest{Program: "qa", Version: 3, Data: model.DataRef{Dataset: "caps", Split: model.Validation},
+		Metric: model.Metric{Name: "exact_match", Kind: app.MetricSpelled}, Labels: []string{"answer", "q"}, BaseDir: cwd}
+	if !reflect.DeepEqual(f.Started[0], want) {
 		t.Errorf("request %+v, want %+v", f.Started[0], want)
 	}
 	if tuitest.Top(m) != es || !es.InList() || len(es.Evals()) != 3 || es.SelectedEval().ID != tuitest.FixedID(901) {
@@ -68,9 +75,15 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	if !strings.Contains(tuitest.Screen(m), "evaluating qa v3 on caps:validation") {
 		t.Errorf("no notice:\n%s", tuitest.Screen(m))
 	}
-	// A refused request keeps the form, with the service's error.
+	// A dataset that does not parse is refused in the form, naming the field.
 	m = tuitest.Send(t, m, tuitest.Key("n"))
 	form = tuitest.TopAs[*evaluations.Form](t, m)
+	form.SetValue(0, "caps:holdout")
+	m = tuitest.Send(t, m, tuitest.Code('s', tea.ModCtrl))
+	if tuitest.Top(m) != form || len(f.Started) != 1 || !strings.HasPrefix(form.Err(), "dataset: caps:holdout: ") {
+		t.Errorf("a bad split: %T on top, %d started, error %q", tuitest.Top(m), len(f.Started), form.Err())
+	}
+	// A refused request keeps the form, with the service's error.
 	form.SetValue(0, "nope")
 	m = tuitest.Send(t, m, tuitest.Code('s', tea.ModCtrl))
 	if tuitest.Top(m) != form || !strings.Contains(form.Err(), "dataset nope") {

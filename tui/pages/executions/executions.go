@@ -14,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
@@ -24,17 +25,15 @@ import (
 	"github.com/signet-dspy/signet/tui/page"
 )
 
-// Executions is the execution history the TUI reads and acts on (the
-// owner's API, in cmd). It is only ever called from a tea.Cmd.
+// Executions is the execution history the page reads and acts on:
+// app.Service's methods, only ever called from a tea.Cmd.
 type Executions interface {
-	// ListExecutions returns a page of at most limit executions, newest
-	// first, in state ("" = every state) after cursor, and the next page's
-	// cursor, "" after the last.
-	ListExecutions(ctx context.Context, state model.RunState, cursor string, limit int) ([]*model.Execution, string, error)
+	// ListExecutions is a page of executions, newest first.
+	ListExecutions(ctx context.Context, q app.ExecutionQuery) (*app.ExecutionPage, error)
 	// CancelExecution cancels a pending or running execution and returns it.
 	CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error)
-	// MonthCost is what the workspace's executions cost this month, in USD.
-	MonthCost(ctx context.Context) (float64, error)
+	// Cost is what LM calls cost: the page shows the workspace's month.
+	Cost(ctx context.Context, q app.CostQuery) (*app.CostReport, error)
 }
 
 // Traces opens an execution's trace over the page.
@@ -181,8 +180,11 @@ func (p *Page) fetch(e *page.Env, cursor string, first bool) tea.Cmd {
 		if repo == nil {
 			return execPageMsg{gen: gen, first: first, err: fmt.Errorf("no execution history configured")}
 		}
-		xs, next, err := repo.ListExecutions(ctx, state, cursor, execPageSize)
-		return execPageMsg{gen: gen, first: first, execs: xs, next: next, err: err}
+		pg, err := repo.ListExecutions(ctx, app.ExecutionQuery{State: state, Cursor: cursor, Limit: execPageSize})
+		if err != nil {
+			return execPageMsg{gen: gen, first: first, err: err}
+		}
+		return execPageMsg{gen: gen, first: first, execs: pg.Executions, next: pg.Next}
 	})
 }
 
@@ -207,9 +209,13 @@ func (p *Page) fetchCost(e *page.Env) tea.Cmd {
 		return nil
 	}
 	p.cost.loading = true
+	q := app.CostQuery{Month: format.Month(e.Now())}
 	return e.Cmd(func() tea.Msg {
-		usd, err := repo.MonthCost(ctx)
-		return costMsg{usd: usd, err: err}
+		c, err := repo.Cost(ctx, q)
+		if err != nil {
+			return costMsg{err: err}
+		}
+		return costMsg{usd: c.Total}
 	})
 }
 

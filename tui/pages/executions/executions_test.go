@@ -59,7 +59,7 @@ func TestExecutionsFirstPageOnly(t *testing.T) {
 }
 
 func TestExecutionsLiveEvents(t *testing.T) {
-	fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Cost: 1.5}
+	fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Month: 1.5}
 	m := tuitest.NewLive(t, 120, 30, fx, &tuitest.Pool{})
 	m = tuitest.Send(t, m, tuitest.Key("3"))
 	m = tuitest.Send(t, m, tuitest.Key("j")) // on the second row
@@ -89,7 +89,7 @@ func TestExecutionsLiveEvents(t *testing.T) {
 		t.Fatalf("state %s, want running", execs(m).Execs()[0].State)
 	}
 	fx.Mu.Lock()
-	fx.Cost = 2.25
+	fx.Month = 2.25
 	fx.Mu.Unlock()
 	z := y
 	z.Move(model.Completed, tuitest.Now.Add(1200*time.Millisecond))
@@ -248,10 +248,10 @@ func TestExecutionsFilter(t *testing.T) {
 func TestLiveGolden(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Cost: 3.1416}
+			fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Month: 3.1416}
 			base := tuitest.NewLive(t, sz[0], sz[1], fx, &tuitest.Pool{})
 			base = tuitest.Run(t, base, func() tea.Msg {
-				return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected(),
+				return live.Msg{Pool: tuitest.SamplePool(), PoolAt: tuitest.PoolAt, Conn: tuitest.Connected(),
 					Spans: []model.Span{{Execution: fx.List[0].ID, Module: "retrieve", Name: "Retrieve.forward"}}}
 			})
 			execs := tuitest.Send(t, base, tuitest.Key("3"))

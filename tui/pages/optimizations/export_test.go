@@ -5,6 +5,7 @@ package optimizations
 import (
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -13,11 +14,11 @@ type (
 	CompareView = compareView
 )
 
-func (p *Page) Runs() []*model.Optimization          { return p.runs }
-func (p *Page) Loaded() bool                         { return p.loaded }
-func (p *Page) Polling() bool                        { return p.polling }
-func (p *Page) Marked() int                          { return len(p.marked) }
-func (c *compareView) Comparison() *model.Comparison { return c.cmp }
+func (p *Page) Runs() []*model.Optimization        { return p.runs }
+func (p *Page) Loaded() bool                       { return p.loaded }
+func (p *Page) Polling() bool                      { return p.polling }
+func (p *Page) Marked() int                        { return len(p.marked) }
+func (c *compareView) Comparison() *app.Comparison { return c.cmp }
 
 // Tick is the page's poll tick.
 func Tick() tea.Msg { return optTickMsg{} }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/choices"
@@ -29,37 +31,23 @@ import (
 	"github.com/signet-dspy/signet/tui/page"
 )
 
-// Optimizations is the optimization service the Optimizations page uses
-// (the owner's API, in cmd). It is only ever called from a tea.Cmd.
+// Optimizations is the optimization service the Optimizations page uses:
+// app.Service's methods, only ever called from a tea.Cmd.
 type Optimizations interface {
-	// ListOptimizations lists runs, newest first; program "" is every program.
-	ListOptimizations(ctx context.Context, program string) ([]*model.Optimization, error)
-	OptimizationTrials(ctx context.Context, id model.ID) ([]*model.Trial, error)
-	StartOptimization(ctx context.Context, req OptimizationRequest) (*model.Optimization, error)
-	CancelOptimization(ctx context.Context, id model.ID) error
-	CompareOptimizations(ctx context.Context, ids []model.ID) (*model.Comparison, error)
+	// ListOptimizations lists runs, newest first.
+	ListOptimizations(ctx context.Context, q app.JobQuery) (*app.OptimizationPage, error)
+	Trials(ctx context.Context, id model.ID) ([]*model.Trial, error)
+	Optimize(ctx context.Context, req app.OptimizeRequest) (*model.Optimization, error)
+	CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error)
+	CompareOptimizations(ctx context.Context, ids []model.ID) (*app.Comparison, error)
 	// PromoteOptimization saves the run's result as the program's newest
-	// version, so that runs use it; it returns that version. A result that
-	// scored below its baseline is refused unless force is set.
-	PromoteOptimization(ctx context.Context, run *model.Optimization, force bool) (*model.Program, error)
+	// version, so that runs use it. A result that scored below its
+	// baseline is refused unless force is set.
+	PromoteOptimization(ctx context.Context, id model.ID, force bool) (*app.Promoted, error)
 }
 
-// OptimizationRequest is what the new-run form asks for, in the spelling
-// of `signet opt run` (datasets as NAME or NAME:SPLIT, metric as a built-in
-// name or file.py:function).
-type OptimizationRequest struct {
-	Program   string
-	Optimizer string
-	Auto      string // MIPROv2's light, medium or heavy; "" otherwise
-	Train     string
-	Val       string
-	Metric    string
-	Budget    float64
-	LM        string
-	// Settings are the optimizer's own, as `signet opt run --set` takes
-	// them: "max_bootstrapped_demos=2 num_trials=10".
-	Settings []string
-}
+// optListLimit bounds the runs the page lists: the newest ones matter.
+const optListLimit = 500
 
 // optPollEvery is how often the page reloads while a run is in progress.
 const optPollEvery = time.Second
@@ -84,7 +72,7 @@ type (
 		err error
 	}
 	optCompareMsg struct {
-		cmp *model.Comparison
+		cmp *app.Comparison
 		err error
 	}
 	optPromotedMsg struct {
@@ -169,8 +157,11 @@ func (p *Page) load(e *page.Env) tea.Cmd {
 		if repo == nil {
 			return optsLoadedMsg{err: fmt.Errorf("no optimization service configured")}
 		}
-		runs, err := repo.ListOptimizations(ctx, "")
-		return optsLoadedMsg{runs: runs, err: err}
+		pg, err := repo.ListOptimizations(ctx, app.JobQuery{Limit: optListLimit})
+		if err != nil {
+			return optsLoadedMsg{err: err}
+		}
+		return optsLoadedMsg{runs: pg.Optimizations}
 	})
 }
 
@@ -180,7 +171,7 @@ func (p *Page) loadTrials(e *page.Env, id model.ID) tea.Cmd {
 		return nil
 	}
 	return e.Cmd(func() tea.Msg {
-		ts, err := repo.OptimizationTrials(ctx, id)
+		ts, err := repo.Trials(ctx, id)
 		return optTrialsMsg{id: id, trials: ts, err: err}
 	})
 }
@@ -315,7 +306,10 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Cancel):
 		if r := p.selected(); r != nil && !r.State.Terminal() {
 			repo, ctx, id := p.repo, e.Ctx, r.ID
-			return e.Cmd(func() tea.Msg { return optCancelledMsg{id: id, err: repo.CancelOptimization(ctx, id)} })
+			return e.Cmd(func() tea.Msg {
+				_, err := repo.CancelOptimization(ctx, id)
+				return optCancelledMsg{id: id, err: err}
+			})
 		}
 	case key.Matches(msg, km.Save):
 		r := p.selected()
@@ -355,8 +349,11 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 func (p *Page) promote(e *page.Env, r *model.Optimization, force bool) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	return e.Cmd(func() tea.Msg {
-		pr, err := repo.PromoteOptimization(ctx, r, force)
-		return optPromotedMsg{run: r, p: pr, err: err}
+		pr, err := repo.PromoteOptimization(ctx, r.ID, force)
+		if err != nil {
+			return optPromotedMsg{run: r, err: err}
+		}
+		return optPromotedMsg{run: r, p: pr.Program}
 	})
 }
 
@@ -386,7 +383,7 @@ func (p *Page) compare(e *page.Env) tea.Cmd {
 	if len(ids) < 2 {
 		return page.Notice("mark two or more runs with space, then C to compare")
 	}
-	e.Push(&compareView{styles: p.styles, keys: p.keys, repo: p.repo, ids: ids, runs: slices.Clone(p.runs)})
+	e.Push(&compareView{styles: p.styles, keys: p.keys, repo: p.repo, ids: ids})
 	return nil
 }
 
@@ -537,9 +534,8 @@ type compareView struct {
 	keys   keys.Map
 	repo   Optimizations
 	ids    []model.ID
-	runs   []*model.Optimization // every run listed, for score versus cost
 
-	cmp    *model.Comparison
+	cmp    *app.Comparison
 	err    error
 	lines  []string
 	offset int
@@ -749,15 +745,9 @@ func (cv *compareView) compareLines() []string {
 		progs[r.Program] = true
 		compared[r.ID] = true
 	}
-	var all []*model.Optimization
-	for _, o := range cv.runs {
-		if progs[o.Program] {
-			all = append(all, o)
-		}
-	}
 	add("", s.Subtitle.Render("Score versus cost")+s.Muted.Render(" · every finished run of "+strings.Join(slices.Sorted(maps.Keys(progs)), ", ")+"; ▶ compared"))
 	barW := max(min(w-44, 40), 10)
-	for _, pt := range model.ScoreVsCost(all) {
+	for _, pt := range cv.cmp.Points {
 		mark := "  "
 		if compared[pt.ID] {
 			mark = s.Accent.Render("▶ ")
@@ -827,36 +817,41 @@ func (f *optRunForm) Render(func() string) string {
 	return f.fields.Render(f.styles, f.width, f.height)
 }
 
-// request validates the form.
-func (f *optRunForm) request() (OptimizationRequest, error) {
+// request reads the form as `signet opt run` reads its flags, so both
+// accept and refuse the same things; the service checks the rest.
+func (f *optRunForm) request() (app.OptimizeRequest, error) {
 	v := f.fields.Value
-	req := OptimizationRequest{
-		Program: v("program"), Optimizer: v("optimizer"), Train: v("train"),
-		Val: v("val"), Metric: v("metric"), LM: v("lm"),
+	req := app.OptimizeRequest{Program: v("program"), Optimizer: v("optimizer"), LM: v("lm"),
+		Metric: model.Metric{Name: v("metric"), Kind: app.MetricSpelled}}
+	var err error
+	if req.Settings, err = model.ParseSettings(strings.Fields(v("settings"))); err != nil {
+		return req, fmt.Errorf("settings: %w", err)
 	}
 	if req.Optimizer == "mipro" {
-		req.Auto = v("auto")
-	}
-	for _, kv := range strings.Fields(v("settings")) {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return req, fmt.Errorf("settings: %q is not key=value", kv)
-		}
-		req.Settings = append(req.Settings, kv)
+		req.Settings["auto"] = v("auto")
 	}
 	switch {
 	case req.Program == "":
 		return req, fmt.Errorf("program: a program name is needed")
-	case req.Train == "":
+	case v("train") == "":
 		return req, fmt.Errorf("train: a dataset is needed (NAME or NAME:SPLIT)")
-	case req.Metric == "":
+	case req.Metric.Name == "":
 		return req, fmt.Errorf("metric: a metric is needed")
 	}
+	if req.Train, err = model.ParseDataRef(v("train")); err != nil {
+		return req, fmt.Errorf("train: %w", err)
+	}
+	if val := v("val"); val != "" {
+		if req.Val, err = model.ParseDataRef(val); err != nil {
+			return req, fmt.Errorf("val: %w", err)
+		}
+	}
 	if b := v("budget"); b != "" {
-		val, err := strconv.ParseFloat(strings.TrimPrefix(b, "$"), 64)
-		if err != nil || val < 0 {
+		usd, err := strconv.ParseFloat(strings.TrimPrefix(b, "$"), 64)
+		if err != nil || usd < 0 || math.IsNaN(usd) || math.IsInf(usd, 0) {
 			return req, fmt.Errorf("budget: %q is not an amount in USD", b)
 		}
-		req.Budget = val
+		req.Budget = usd
 	}
 	return req, nil
 }
@@ -874,7 +869,9 @@ func (f *optRunForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		f.fields.Err = ""
 		repo, ctx := f.repo, e.Ctx
 		return e.Cmd(func() tea.Msg {
-			run, err := repo.StartOptimization(ctx, req)
+			// A custom metric's relative file is this process's, as for `signet opt run`.
+			req.BaseDir, _ = os.Getwd()
+			run, err := repo.Optimize(ctx, req)
 			return optStartedMsg{run: run, err: err}
 		})
 	}

@@ -2,6 +2,7 @@ package optimizations_test
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/pages/optimizations"
@@ -105,13 +107,33 @@ func TestOptimizationsStartFromForm(t *testing.T) {
 	if len(f.Started) != 1 {
 		t.Fatalf("started %d runs", len(f.Started))
 	}
-	want := optimizations.OptimizationRequest{Program: "qa", Optimizer: "gepa", Train: "qa:train", Val: "qa:val", Metric: "answer_exact_match", Budget: 0.5,
-		Settings: []string{"max_labeled_demos=2"}}
+	// The request as `signet opt run` makes it: settings decoded as --set
+	// decodes them, the metric as spelled, a custom metric's file relative
+	// to this process's directory.
+	cwd, _ := os.Getwd()
+	want := app.OptimizeRequest{Program: "qa", Optimizer: "gepa", Train: model.DataRef{Dataset: "qa", Split: model.Train},
+		Val: model.DataRef{Dataset: "qa", Split: model.Validation}, Metric: model.Metric{Name: "answer_exact_match", Kind: app.MetricSpelled},
+		Budget: 0.5, Settings: map[string]any{"max_labeled_demos": 2.0}, BaseDir: cwd}
 	if !reflect.DeepEqual(f.Started[0], want) {
 		t.Fatalf("request %+v, want %+v", f.Started[0], want)
 	}
 	if tuitest.Top(m) != nil || len(opts(m).Runs()) != 4 || !strings.Contains(tuitest.Screen(m), "started gepa on qa") {
 		t.Fatalf("after start: %T on top, %d runs\n%s", tuitest.Top(m), len(opts(m).Runs()), tuitest.Screen(m))
+	}
+}
+
+// A dataset that does not parse is refused in the form, naming the field.
+func TestOptimizationsFormBadDataset(t *testing.T) {
+	f := tuitest.SampleOptimizations()
+	m := newOptModel(t, 100, 30, f)
+	m = tuitest.Send(t, m, tuitest.Key("n"))
+	for range 3 { // optimizer, auto, train
+		m = tuitest.Send(t, m, tuitest.Code(tea.KeyTab, 0))
+	}
+	m = tuitest.Type(t, m, "qa:holdout")
+	m = tuitest.Send(t, m, tuitest.Code('s', tea.ModCtrl))
+	if len(f.Started) != 0 || !tuitest.IsTop[*optimizations.RunForm](m) || !strings.Contains(tuitest.Screen(m), "train: qa:holdout: ") {
+		t.Fatalf("a bad train split was not refused inline (%d started):\n%s", len(f.Started), tuitest.Screen(m))
 	}
 }
 

@@ -228,12 +228,6 @@ func progBuiltinTemplates() []programTemplate {
 	}
 }
 
-// programTemplatesMsg carries the repository's extra templates.
-type programTemplatesMsg struct {
-	templates []*model.Program
-	err       error
-}
-
 // templateDialog creates a program from a template: pick one, type a name.
 // It creates it itself and ends with the write's answer, which the page
 // applies (the new program's detail opens).
@@ -245,42 +239,27 @@ type templateDialog struct {
 	name      string
 	err       string
 	creating  bool
-	loading   bool
 	existing  map[string]bool
 
 	width, height int
 }
 
-func newTemplateDialog(s *themes.Styles, repo Programs, programs []*model.Program) *templateDialog {
-	d := &templateDialog{styles: s, repo: repo, templates: progBuiltinTemplates(), loading: true, existing: map[string]bool{}}
+// newTemplateDialog offers the built-in templates, then extra.
+func newTemplateDialog(s *themes.Styles, repo Programs, programs, extra []*model.Program) *templateDialog {
+	d := &templateDialog{styles: s, repo: repo, templates: progBuiltinTemplates(), existing: map[string]bool{}}
+	for _, t := range extra {
+		d.templates = append(d.templates, programTemplate{title: "Example · " + t.Name, program: t})
+	}
 	for _, pr := range programs {
 		d.existing[pr.Name] = true
 	}
 	return d
 }
 
-// Enter loads the repository's templates.
-func (d *templateDialog) Enter(e *page.Env) tea.Cmd {
-	if !d.loading {
-		return nil
-	}
-	repo, ctx := d.repo, e.Ctx
-	return e.Cmd(func() tea.Msg {
-		ts, err := repo.ProgramTemplates(ctx)
-		return programTemplatesMsg{templates: ts, err: err}
-	})
-}
+func (d *templateDialog) Enter(*page.Env) tea.Cmd { return nil }
 
 func (d *templateDialog) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case programTemplatesMsg:
-		if !d.loading {
-			return nil
-		}
-		d.loading = false
-		for _, t := range msg.templates {
-			d.templates = append(d.templates, programTemplate{title: "Example · " + t.Name, program: t})
-		}
 	case programWrittenMsg:
 		d.creating = false
 		if msg.err != nil {
@@ -373,9 +352,6 @@ func (d *templateDialog) Render(below func() string) string {
 		} else {
 			body = append(body, "  "+line)
 		}
-	}
-	if d.loading {
-		body = append(body, s.Muted.Render("  loading the examples…"))
 	}
 	body = append(body, "", s.Subtitle.Render("Name ")+d.name+s.Accent.Render("█"))
 	switch {

@@ -15,6 +15,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
@@ -26,13 +27,13 @@ import (
 )
 
 // Programs is the program repository the Programs page reads from and
-// writes to (the owner's API, in cmd). It is only ever called from a
-// tea.Cmd, never from Update.
+// writes to: app.Service's methods, only ever called from a tea.Cmd, never
+// from Update.
 type Programs interface {
 	ListPrograms(ctx context.Context) ([]*model.Program, error)
 	// ProgramSummaries gives the last run and this month's cost of the
 	// named programs; a program without runs may be missing from the map.
-	ProgramSummaries(ctx context.Context, names []string) (map[string]Summary, error)
+	ProgramSummaries(ctx context.Context, names []string) (map[string]app.ProgramSummary, error)
 	// ProgramVersions is every version of a program, oldest first.
 	ProgramVersions(ctx context.Context, name string) ([]*model.Program, error)
 	// SaveProgram stores p as the next version of an existing program.
@@ -42,17 +43,6 @@ type Programs interface {
 	// SetProgramStatus records a status change as a new version.
 	SetProgramStatus(ctx context.Context, name string, status model.ProgramStatus, note string) (*model.Program, error)
 	DeleteProgram(ctx context.Context, name string) error
-	// ProgramTemplates are extra templates for new programs (the examples
-	// `signet demo` loads), offered after the built-in ones.
-	ProgramTemplates(ctx context.Context) ([]*model.Program, error)
-}
-
-// Summary is what the Programs list shows of a program's runs.
-type Summary struct {
-	LastRun   time.Time // when its newest execution was created; zero: never run
-	LastState model.RunState
-	MonthRuns int
-	MonthCost float64
 }
 
 // Screens opens what a program's actions lead to, over the page: its run
@@ -70,10 +60,12 @@ type Page struct {
 	clock   page.Clock
 	repo    Programs
 	screens Screens
-	list    components.List
+	// templates are offered for a new program after the built-in ones.
+	templates []*model.Program
+	list      components.List
 
 	programs  []*model.Program
-	summaries map[string]Summary
+	summaries map[string]app.ProgramSummary
 	loaded    bool
 	err       error
 
@@ -104,9 +96,11 @@ var programColumns = []components.Column{
 	{Title: "DESCRIPTION", Flex: 3, MinWidth: 10},
 }
 
-// New is the page over repo; screens opens a program's run form and evaluations.
-func New(e *page.Env, repo Programs, screens Screens) Page {
-	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, screens: screens,
+// New is the page over repo; screens opens a program's run form and
+// evaluations; templates are offered for a new program after the built-in
+// ones (the examples `signet demo` loads).
+func New(e *page.Env, repo Programs, screens Screens, templates []*model.Program) Page {
+	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, screens: screens, templates: templates,
 		list: components.NewList(programColumns, 0, components.ThemeStyles(e.Styles))}
 }
 
@@ -223,7 +217,7 @@ type (
 	}
 	// programSummariesMsg carries the runs and costs of the listed programs.
 	programSummariesMsg struct {
-		summaries map[string]Summary
+		summaries map[string]app.ProgramSummary
 		err       error
 	}
 	// programsFilterMsg carries a filter result for the programs list.
@@ -282,13 +276,13 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	case programSummariesMsg:
 		if msg.err != nil {
 			// The list stays useful without them; say why the columns are empty.
-			p.summaries = map[string]Summary{}
+			p.summaries = map[string]app.ProgramSummary{}
 			p.refreshRows()
 			return page.NoticeErr(fmt.Errorf("program runs and costs: %w", msg.err))
 		}
 		p.summaries = msg.summaries
 		if p.summaries == nil {
-			p.summaries = map[string]Summary{}
+			p.summaries = map[string]app.ProgramSummary{}
 		}
 		p.refreshRows()
 		if p.Pattern != "" {
@@ -442,7 +436,7 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 			p.openDetail(pr)
 		}
 	case key.Matches(msg, km.New):
-		e.Push(newTemplateDialog(p.styles, p.repo, p.programs))
+		e.Push(newTemplateDialog(p.styles, p.repo, p.programs, p.templates))
 	case key.Matches(msg, km.Versions):
 		if pr := p.selected(); pr != nil {
 			return p.openVersions(e, pr.Name)

@@ -21,10 +21,11 @@ import (
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
-// repoModel is the workbench over repo at w x h, programs loaded.
+// repoModel is the workbench over repo at w x h, programs loaded, the
+// sample templates offered for a new program.
 func repoModel(t *testing.T, repo programs.Programs, w, h int) tui.Model {
 	t.Helper()
-	return tuitest.New(t, tui.Deps{Programs: repo, Datasets: tuitest.SampleDatasets()}, w, h)
+	return tuitest.New(t, tui.Deps{Programs: repo, Datasets: tuitest.SampleDatasets()}, w, h, tuitest.WithTemplates(tuitest.SampleTemplates()))
 }
 
 // openProgram selects the program called name in the list and opens it.

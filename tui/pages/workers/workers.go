@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
@@ -21,18 +22,19 @@ import (
 	"github.com/signet-dspy/signet/tui/page"
 )
 
-// Pool controls the owner's worker pool (the API, in cmd). It is only ever
-// called from a tea.Cmd.
+// Pool controls the owner's worker pool: app.Service's methods, only ever
+// called from a tea.Cmd. The pool they answer with is not applied: the
+// event stream brings it, with whatever else changed.
 type Pool interface {
 	// RestartWorker kills worker id (its running requests fail and are
 	// retried) and returns once its replacement is ready; id 0 restarts
 	// every worker, one after the other.
-	RestartWorker(ctx context.Context, id int) error
+	RestartWorker(ctx context.Context, id int) (*app.PoolStatus, error)
 	// RecycleWorker replaces worker id gracefully (it finishes what it runs
 	// first); id 0 recycles every worker, one after the other.
-	RecycleWorker(ctx context.Context, id int) error
+	RecycleWorker(ctx context.Context, id int) (*app.PoolStatus, error)
 	// StartPool starts the worker pool (and the engine) if it does not run.
-	StartPool(ctx context.Context) error
+	StartPool(ctx context.Context) (*app.PoolStatus, error)
 }
 
 // poolOp is a pool action: what it is called and what the Pool does.
@@ -94,7 +96,8 @@ type Page struct {
 	live   bool // an event stream is configured
 
 	list    components.List
-	pool    *live.PoolStatus
+	pool    *app.PoolStatus
+	poolAt  time.Time // when pool arrived: its uptimes are as of then
 	conn    *live.Conn
 	running string // the action under way, for the header; "" = none
 
@@ -133,6 +136,7 @@ func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
 		p.conn = msg.Conn
 	}
 	if msg.Pool != nil {
+		p.poolAt = msg.PoolAt
 		p.setPool(msg.Pool)
 	} else if p.pool != nil {
 		p.setPool(p.pool) // uptimes move on
@@ -181,29 +185,29 @@ func workerName(id int) string {
 	return "worker " + strconv.Itoa(id)
 }
 
-func (p *Page) setPool(ps *live.PoolStatus) {
+func (p *Page) setPool(ps *app.PoolStatus) {
 	sel := 0
-	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
-		sel = p.pool.Workers[row].ID
+	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Pool) {
+		sel = p.pool.Pool[row].ID
 	}
 	p.pool = ps
-	rows := make([]components.Row, len(ps.Workers))
-	for i, w := range ps.Workers {
+	rows := make([]components.Row, len(ps.Pool))
+	for i, w := range ps.Pool {
 		rows[i] = p.row(w)
 	}
 	p.list.SetRows(rows)
-	for i, w := range ps.Workers {
+	for i, w := range ps.Pool {
 		if w.ID == sel {
 			p.list.SetCursor(i)
 		}
 	}
 }
 
-func (p *Page) row(w live.Worker) components.Row {
+func (p *Page) row(w app.Worker) components.Row {
 	pid, up := "-", "-"
 	if w.PID > 0 {
 		pid = strconv.Itoa(w.PID)
-		up = fmtUptime(w.Uptime + p.clock.Now().Sub(p.pool.At))
+		up = fmtUptime(time.Duration(w.Uptime*float64(time.Second)) + p.clock.Now().Sub(p.poolAt))
 	}
 	cur := w.Current
 	if cur == "" && w.Inflight > 0 {
@@ -234,8 +238,8 @@ func fmtUptime(d time.Duration) string {
 }
 
 func (p *Page) selectedID() int {
-	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Workers) {
-		return p.pool.Workers[row].ID
+	if row, ok := p.list.Selected(); ok && p.pool != nil && row < len(p.pool.Pool) {
+		return p.pool.Pool[row].ID
 	}
 	return 0
 }
@@ -247,7 +251,7 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		if p.running != "" {
 			return page.Notice("wait: " + p.running)
 		}
-		if p.pool == nil || p.pool.Idle() {
+		if p.pool == nil || live.PoolIdle(p.pool) {
 			return page.Notice("the worker pool is not started")
 		}
 		op := opRestart
@@ -256,7 +260,7 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 		e.Push(p.askDialog(op))
 	case key.Matches(msg, km.Run):
-		if p.pool != nil && p.pool.Idle() && p.running == "" {
+		if p.pool != nil && live.PoolIdle(p.pool) && p.running == "" {
 			return p.act(e, opStart, 0)
 		}
 	default:
@@ -301,11 +305,11 @@ func (p *Page) act(e *page.Env, op poolOp, id int) tea.Cmd {
 		var err error
 		switch op {
 		case opRestart:
-			err = pool.RestartWorker(ctx, id)
+			_, err = pool.RestartWorker(ctx, id)
 		case opRecycle:
-			err = pool.RecycleWorker(ctx, id)
+			_, err = pool.RecycleWorker(ctx, id)
 		default:
-			err = pool.StartPool(ctx)
+			_, err = pool.StartPool(ctx)
 		}
 		return poolActionMsg{op: op, id: id, err: err}
 	})
@@ -319,7 +323,7 @@ func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	switch {
-	case p.pool != nil && p.pool.Idle():
+	case p.pool != nil && live.PoolIdle(p.pool):
 		return []key.Binding{keys.As(km.Run, "start the worker pool")}
 	case p.pool != nil:
 		return []key.Binding{keys.As(km.Restart, "restart worker(s)"), keys.As(km.Recycle, "recycle worker(s)"), km.Up, km.Down}
@@ -336,7 +340,7 @@ func (p *Page) Render() string {
 		return head + layout.Fit(s.Muted.Render("No connection to the workspace's owner: the worker table follows its event stream."), p.width, body)
 	case p.pool == nil:
 		return head + layout.Fit(s.Muted.Render("Waiting for the owner's pool status…"), p.width, body)
-	case p.pool.Idle():
+	case live.PoolIdle(p.pool):
 		text := s.Muted.Render("The worker pool is not started:\nthe owner starts it when something needs the workers.")
 		if p.running == "" {
 			text += "\n\n" + s.Accent.Render("Press "+p.keys.Run.Help().Key+" to start it now.")
@@ -352,8 +356,8 @@ func (p *Page) header() string {
 	info := ""
 	if p.pool != nil {
 		info = "  engine " + p.pool.Engine
-		if n := len(p.pool.Workers); n > 0 {
-			info += " · pool " + p.pool.Summary()
+		if n := len(p.pool.Pool); n > 0 {
+			info += " · pool " + live.PoolSummary(p.pool)
 		}
 	}
 	if p.conn != nil && !p.conn.Up {
@@ -373,10 +377,10 @@ func (p *Page) renderList() string {
 		return out
 	}
 	return p.list.DrawBadges(out, 1+3+1, p.width, func(pos int) (string, bool) {
-		if pos >= len(p.pool.Workers) {
+		if pos >= len(p.pool.Pool) {
 			return "", false
 		}
-		st := p.pool.Workers[pos].State
+		st := p.pool.Pool[pos].State
 		return p.styles.StateBadge(workerBadge[st]).Render(st), true
 	})
 }

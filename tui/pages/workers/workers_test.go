@@ -10,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/live"
@@ -24,7 +25,9 @@ func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 	if s := tuitest.Screen(m); !strings.Contains(s, "Waiting for the owner's pool status") {
 		t.Fatalf("before the first pool event:\n%s", s)
 	}
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	m = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Pool: tuitest.SamplePool(), PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()}
+	})
 	s := tuitest.Screen(m)
 	for _, want := range []string{"41201", "busy", "execute #1893 (+1)", "restarting", "worker died: signal: killed", "3h12m", "52s", "recycled: 512 MiB"} {
 		if !strings.Contains(s, want) {
@@ -40,9 +43,8 @@ func TestWorkersTableFollowsPoolEvents(t *testing.T) {
 		t.Fatalf("selected worker %d", id)
 	}
 	next := tuitest.SamplePool()
-	next.Workers[2].State, next.Workers[2].PID, next.Workers[2].Uptime = "ready", 42001, 0
-	next.At = tuitest.Now
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: next} })
+	next.Pool[2].State, next.Pool[2].PID, next.Pool[2].Uptime = "ready", 42001, 0
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: next, PoolAt: tuitest.Now} })
 	if id := wkrs(m).SelectedID(); id != 3 {
 		t.Errorf("selection moved to worker %d", id)
 	}
@@ -61,7 +63,9 @@ func TestWorkersRestartRecycle(t *testing.T) {
 	fp := &tuitest.Pool{}
 	m := tuitest.NewLive(t, 120, 30, &tuitest.Executions{}, fp)
 	m = tuitest.Send(t, m, tuitest.Key("5"))
-	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected()} })
+	m = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Pool: tuitest.SamplePool(), PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()}
+	})
 	m = tuitest.Send(t, m, tuitest.Key("j")) // worker 2
 
 	// R asks first; esc gives up.
@@ -99,7 +103,7 @@ func TestWorkersIdleStartsPool(t *testing.T) {
 	m := tuitest.NewLive(t, 100, 24, &tuitest.Executions{}, fp)
 	m = tuitest.Send(t, m, tuitest.Key("5"))
 	m = tuitest.Run(t, m, func() tea.Msg {
-		return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: tuitest.Now}, Conn: tuitest.Connected()}
+		return live.Msg{Pool: &app.PoolStatus{Engine: "idle"}, PoolAt: tuitest.Now, Conn: tuitest.Connected()}
 	})
 	s := tuitest.Screen(m)
 	if !strings.Contains(s, "The worker pool is not started") || !strings.Contains(s, "Press r to start it now") {
@@ -123,13 +127,13 @@ func wkrs(m tui.Model) *workers.Page { return m.PageView(tui.PageWorkers).(*work
 func TestLiveGolden(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Cost: 3.1416}
+			fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Month: 3.1416}
 			base := tuitest.NewLive(t, sz[0], sz[1], fx, &tuitest.Pool{})
 			base = tuitest.Run(t, base, func() tea.Msg {
-				return live.Msg{Pool: tuitest.SamplePool(), Conn: tuitest.Connected(),
+				return live.Msg{Pool: tuitest.SamplePool(), PoolAt: tuitest.PoolAt, Conn: tuitest.Connected(),
 					Spans: []model.Span{{Execution: fx.List[0].ID, Module: "retrieve", Name: "Retrieve.forward"}}}
 			})
-			idle := tuitest.Run(t, base, func() tea.Msg { return live.Msg{Pool: &live.PoolStatus{Engine: "idle", At: tuitest.Now}} })
+			idle := tuitest.Run(t, base, func() tea.Msg { return live.Msg{Pool: &app.PoolStatus{Engine: "idle"}, PoolAt: tuitest.Now} })
 			screens := map[string]tui.Model{
 				"workers":         tuitest.Send(t, base, tuitest.Key("5")),
 				"workers-confirm": tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, base, tuitest.Key("5")), tuitest.Key("j")), tuitest.Key("R")),
