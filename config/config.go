@@ -40,6 +40,12 @@ type Config struct {
 	// Keys overrides the workbench's key bindings: action name (quit, help,
 	// filter, back, open, page_1 ...) → the keys that replace its defaults.
 	Keys map[string][]string `yaml:"keys,omitempty"`
+	// ExecutionTimeout bounds one execution ("5m" by default); a
+	// program's timeout: or `run --timeout` overrides it.
+	ExecutionTimeout string `yaml:"execution_timeout,omitempty"`
+	// Limit bounds files, inputs, spans, workers' memory and the queue
+	// (see Limits; read it through Config.Limits for the defaults).
+	Limit Limits `yaml:"limits,omitempty"`
 
 	path string
 }
@@ -131,6 +137,9 @@ func Load(path string) (*Config, error) {
 		if d, err := time.ParseDuration(c.Cache); err != nil || d <= 0 {
 			return nil, fmt.Errorf("%s: cache: %q is not a duration such as 10m, or off", path, c.Cache)
 		}
+	}
+	if err := c.checkLimits(path); err != nil {
+		return nil, err
 	}
 	if c.Theme != "" && !slices.Contains(themeNames, c.Theme) {
 		file := c.ThemeFile()

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoad(t *testing.T) {
@@ -164,5 +165,60 @@ func TestConfigThemeFileAbsoluteAndHome(t *testing.T) {
 	c = &Config{Theme: "~/t.yaml", path: cfg}
 	if got := c.ThemeFile(); got != filepath.Join(home, "t.yaml") {
 		t.Errorf("~/ theme: ThemeFile = %q", got)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	dir := t.TempDir()
+	load := func(body string) (*Config, error) {
+		p := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(p)
+	}
+	c, err := load("execution_timeout: 30s\nlimits:\n  import_line: 1MiB\n  span_payload: 4096\n  queue: 7\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits()
+	if l.ImportLine != 1<<20 || l.SpanPayload != 4096 || l.Queue != 7 || l.Input != DefaultInput || l.WorkerMemory != DefaultWorkerMemory {
+		t.Errorf("limits %+v", l)
+	}
+	if c.ExecutionTimeoutOr() != 30*time.Second {
+		t.Errorf("timeout %v", c.ExecutionTimeoutOr())
+	}
+	if d := (&Config{}).ExecutionTimeoutOr(); d != DefaultExecutionTimeout {
+		t.Errorf("default timeout %v", d)
+	}
+	for body, want := range map[string]string{
+		"execution_timeout: soon\n":           `execution_timeout: "soon" is not a positive duration`,
+		"execution_timeout: -1s\n":            `execution_timeout: "-1s"`,
+		"limits:\n  import_line: 3 parsecs\n": `"3 parsecs" is not a size`,
+		"limits:\n  input: 0\n":               `"0" is not a size`,
+		"limits:\n  queue: -1\n":              "limits: queue: -1 is negative",
+		"workers: 10000\n":                    "workers: 10000 is out of range",
+		"threads: -2\n":                       "threads: -2 is out of range",
+		"limits:\n  nope: 1\n":                "nope",
+	} {
+		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one containing %q", body, err, want)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"16MiB": 16 << 20, "2GB": 2 << 30, "512k": 512 << 10, "1048576": 1 << 20, " 3 KiB ": 3 << 10} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1", "1TiB", "1.5MiB", "99999999999999999999"} {
+		if got, err := ParseByteSize(in); err == nil {
+			t.Errorf("%q: %v, want an error", in, got)
+		}
+	}
+	if s := (16 << 20 * ByteSize(1)).String(); s != "16MiB" {
+		t.Errorf("String %q", s)
 	}
 }
