@@ -86,7 +86,7 @@ type execJSON struct {
 	Created  string `json:"created_at"`
 }
 
-func listAll(t *testing.T, env []string) []execJSON {
+func listAll(t testing.TB, env []string) []execJSON {
 	t.Helper()
 	out, errOut, code := run(t, env, "exec", "list", "--all", "--json")
 	if code != 0 {
