@@ -78,6 +78,7 @@ func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
 // changed after New).
 type Redactor struct {
 	values []string // every form of every value, longest first
+	vars   []string // the variables FromEnv read them from
 }
 
 // New is a redactor of these values (empty and short ones are ignored)
@@ -98,13 +99,24 @@ func New(values ...string) *Redactor {
 // FromEnv is a redactor of the values of the variables named (each
 // profile's api_key_env), read with getenv (os.Getenv).
 func FromEnv(getenv func(string) string, names ...string) *Redactor {
-	values := make([]string, 0, len(names))
+	var values, vars []string
 	for _, n := range names {
 		if n != "" {
-			values = append(values, getenv(n))
+			values, vars = append(values, getenv(n)), append(vars, n)
 		}
 	}
-	return New(values...)
+	r := New(values...)
+	r.vars = vars
+	return r
+}
+
+// Vars are the variables the values were read from (FromEnv): a worker
+// process reads them itself (signet_worker/redact.py).
+func (r *Redactor) Vars() []string {
+	if r == nil {
+		return nil
+	}
+	return r.vars
 }
 
 // jsonForm is v as it appears inside a JSON string that Go writes.
