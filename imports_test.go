@@ -123,6 +123,10 @@ func TestImportRulesCatchForbiddenEdges(t *testing.T) {
 		{goPackage{ImportPath: m + "model", Deps: []string{m + "store"}}, 1},
 		{goPackage{ImportPath: m + "store", Deps: []string{m + "model", m + "bridge"}}, 1},
 		{goPackage{ImportPath: m + "bridge", Deps: []string{m + "model", m + "bridge/wire"}}, 0},
+		// The redactor is model's: every layer may use it, it uses none.
+		{goPackage{ImportPath: m + "bridge", Deps: []string{m + "model/redact"}}, 0},
+		{goPackage{ImportPath: m + "config", Deps: []string{m + "model/redact"}}, 0},
+		{goPackage{ImportPath: m + "model/redact", Deps: []string{m + "config"}}, 1},
 		{goPackage{ImportPath: m + "themes", Deps: []string{m + "model"}}, 1},
 		{goPackage{ImportPath: m + "app", Deps: []string{m + "model", m + "store"}}, 1},
 		{goPackage{ImportPath: m + "app/owner", Deps: []string{m + "app", m + "store", m + "jobs"}}, 0},

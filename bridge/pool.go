@@ -118,6 +118,9 @@ func workerEnv(cfg Config, dir string) []string {
 	if cfg.Workspace != "" {
 		env = append(env, "SIGNET_DSPY_CACHEDIR="+filepath.Join(cfg.Workspace, "dspy-cache"))
 	}
+	if vars := cfg.Redact.Vars(); len(vars) > 0 {
+		env = append(env, "SIGNET_SECRET_ENVS="+strings.Join(vars, ","))
+	}
 	env = append(env, cfg.Env...)
 	pp := dir
 	for i := len(env) - 1; i >= 0; i-- {

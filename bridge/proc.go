@@ -125,6 +125,7 @@ func (p *Pool) spawn(ctx context.Context, slot int) (*proc, error) {
 			p.logf(slot, pr.pid, "stderr: %s", s)
 			return true
 		},
+		redact: p.cfg.Redact,
 		logf:   func(format string, args ...any) { p.logf(slot, pr.pid, format, args...) },
 		exited: pr.die,
 	})
@@ -204,7 +205,9 @@ func (pr *proc) readLoop(stdout io.Reader) {
 			}
 			return
 		}
-		f, err := wire.Decode(line)
+		// Everything a worker says passes here: what the worker did not
+		// know to redact (a key it never read, a key shape) goes now.
+		f, err := wire.Decode(pr.pool.cfg.Redact.Bytes(line))
 		if !greeted {
 			// The handshake judges the first line, whatever it is.
 			greeted = true

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/signet-dspy/signet/model/redact"
 )
 
 // A supervised process of the bridge (a pool worker, the local LM server)
@@ -91,9 +93,13 @@ type childSpec struct {
 	stdin bool
 	// stdout reads the child's fd 1 until it ends; nil joins fd 1 to stderr.
 	stdout func(io.Reader)
-	// line is called with each stderr line (a line longer than 16 KiB comes
-	// in pieces) and says whether the tail keeps it; it logs the line.
+	// line is called with each stderr line, secrets redacted (a line
+	// longer than maxStderrLine comes in pieces), and says whether the tail
+	// keeps it; it logs the line.
 	line func(string) bool
+	// redact removes secrets from stderr before line sees it: user code
+	// writes to fd 2 directly, past anything the child redacts itself.
+	redact *redact.Redactor
 	// logf logs a line about the child.
 	logf func(format string, args ...any)
 	// exited runs once the child is reaped and its output read, before
@@ -195,19 +201,35 @@ func closeFiles(files []*os.File) {
 	}
 }
 
-// drain hands stderr to spec.line line by line, keeping a tail.
+// maxStderrLine bounds the stderr line redacted whole; a longer one is
+// cut in pieces of this size (a secret across a cut is not seen).
+const maxStderrLine = 256 << 10
+
+// drain hands stderr to spec.line line by line, secrets redacted, keeping
+// a tail.
 func (c *child) drain(s stream) {
 	defer close(s.done)
 	br := bufio.NewReaderSize(s.file, 16<<10)
+	var long []byte // a line longer than the reader's buffer, so far
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			text := string(bytes.TrimRight(line, "\r\n"))
+		piece, err := br.ReadSlice('\n')
+		full := errors.Is(err, bufio.ErrBufferFull)
+		line := piece
+		if full || long != nil {
+			long = append(long, piece...)
+			line = long
+		}
+		if len(line) > 0 && (!full || len(long) >= maxStderrLine) {
+			text := string(c.spec.redact.Bytes(bytes.TrimRight(line, "\r\n")))
 			if c.spec.line(text) {
 				c.tail.add(text)
 			}
+			long = long[:0:0]
+			if !full {
+				long = nil
+			}
 		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		if err != nil && !full {
 			return
 		}
 	}

@@ -246,6 +246,19 @@ func (c *Config) ProfileNames() []string {
 	return names
 }
 
+// KeyEnvs is every variable a profile names as its api_key_env, sorted:
+// their values are the secrets Signet never writes (model/redact).
+func (c *Config) KeyEnvs() []string {
+	var names []string
+	for _, n := range c.ProfileNames() {
+		if p, _ := c.Profile(n); p.APIKeyEnv != "" && !slices.Contains(names, p.APIKeyEnv) {
+			names = append(names, p.APIKeyEnv)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 // DefaultLM is the profile used when a program names none.
 func (c *Config) DefaultLM() string {
 	if c.LM != "" {

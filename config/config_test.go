@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,16 @@ func TestLoad(t *testing.T) {
 		wantErr string
 		check   func(t *testing.T, c *Config)
 	}{
+		{name: "every profile's key variable, once", body: "profiles:\n  a:\n    model: openai/x\n    api_key_env: KEY_B\n  b:\n    model: anthropic/y\n    api_key_env: KEY_A\n  c:\n    model: openai/z\n    api_key_env: KEY_B\n  d:\n    model: signet/test\n",
+			check: func(t *testing.T, c *Config) {
+				if got := c.KeyEnvs(); !slices.Equal(got, []string{"KEY_A", "KEY_B"}) {
+					t.Errorf("KeyEnvs = %v, want [KEY_A KEY_B]", got)
+				}
+			}},
 		{name: "missing file is the empty config", check: func(t *testing.T, c *Config) {
+			if c.KeyEnvs() != nil {
+				t.Errorf("KeyEnvs of no config = %v", c.KeyEnvs())
+			}
 			if c.DefaultLM() != LocalProfile || c.Python != "" {
 				t.Errorf("defaults: %+v", c)
 			}
@@ -25,6 +35,9 @@ func TestLoad(t *testing.T) {
 				p, err := c.Profile("gpt")
 				if err != nil || p.Model != "openai/gpt-4o-mini" || p.APIKeyEnv != "OPENAI_API_KEY" || p.PriceOut != 0.6 {
 					t.Errorf("profile gpt = %+v, %v", p, err)
+				}
+				if got := c.KeyEnvs(); !slices.Equal(got, []string{"OPENAI_API_KEY"}) {
+					t.Errorf("KeyEnvs = %v", got)
 				}
 				if c.DefaultLM() != "gpt" || c.Workers != 3 || c.Python != "/opt/py/bin/python" {
 					t.Errorf("config %+v", c)

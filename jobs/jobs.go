@@ -52,6 +52,7 @@ import (
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/redact"
 	"github.com/signet-dspy/signet/store"
 )
 
@@ -100,7 +101,11 @@ type Options struct {
 	// "": such runs start over as a new attempt instead.
 	Dir string
 	Log io.Writer // kernel events (recovery, retries, store errors); nil = discard
-	Now func() time.Time
+	// Redact removes secrets from what requests bring in (inputs) before
+	// it is stored; what workers send is redacted by the pool. nil: key
+	// shapes only.
+	Redact *redact.Redactor
+	Now    func() time.Time
 }
 
 // Defaults of Options.

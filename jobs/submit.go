@@ -170,7 +170,7 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 		return prepared{}, fmt.Errorf("program %s v%d: %w", prog.Name, prog.Version, err)
 	}
 	x := &model.Execution{ID: model.NewID(), Program: prog.Name, Version: prog.Version, LM: profile,
-		State: model.Pending, Inputs: maps.Clone(r.Inputs), Batch: r.Batch, CreatedAt: k.now()}
+		State: model.Pending, Inputs: maps.Clone(k.o.Redact.Map(r.Inputs)), Batch: r.Batch, CreatedAt: k.now()}
 	if x.Inputs == nil {
 		x.Inputs = map[string]any{}
 	}

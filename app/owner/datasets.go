@@ -12,6 +12,7 @@ import (
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
+	"github.com/signet-dspy/signet/model/redact"
 	"github.com/signet-dspy/signet/store"
 )
 
@@ -66,6 +67,7 @@ func (o *Owner) PutExample(ctx context.Context, e *model.Example) (*model.Exampl
 		return nil, invalid("example", "put example: no example given")
 	}
 	out := *e
+	out.Data = o.redact.Map(out.Data)
 	if out.Split != "" {
 		sp, err := model.ParseSplit(string(out.Split))
 		if err != nil {
@@ -135,7 +137,7 @@ func (o *Owner) ExportDataset(ctx context.Context, req app.ExportDatasetRequest,
 	}
 	dw, err := datafile.NewWriter(w, f, d.Fields)
 	if err == nil {
-		err = o.eachExample(ctx, d.Name, sp, func(e *model.Example) error { return dw.Write(e.Data) })
+		err = o.eachExample(ctx, d.Name, sp, func(e *model.Example) error { return dw.Write(o.redact.Map(e.Data)) })
 	}
 	if err == nil {
 		err = dw.Close()
@@ -223,12 +225,13 @@ type importOptions struct {
 	inputs string         // the input keys, comma separated, as given
 	types  datafile.Types // field types; nil: CSV cells stay strings
 	named  []string       // the fields req.Types names, which the file must have
+	redact *redact.Redactor
 }
 
 // importOptions reads the request: the field types are those the
 // signatures of req.TypesFrom declare, then req.Types over them.
 func (o *Owner) importOptions(ctx context.Context, req app.ImportDatasetRequest) (importOptions, error) {
-	opts := importOptions{inputs: strings.Join(req.Inputs, ",")}
+	opts := importOptions{inputs: strings.Join(req.Inputs, ","), redact: o.redact}
 	types := datafile.Types{}
 	if req.TypesFrom != "" {
 		p, err := o.programRef(ctx, req.TypesFrom)
@@ -314,7 +317,7 @@ func importFrom(ctx context.Context, st *store.Store, path string, file io.Reade
 				return nil, &datafile.Error{File: path, Line: r.Line(), Msg: fmt.Sprintf("input field %q is missing (this row has: %s)", k, strings.Join(have, ", "))}
 			}
 		}
-		return &model.Example{Split: split, Data: rec}, nil
+		return &model.Example{Split: split, Data: opts.redact.Map(rec)}, nil
 	}
 	out, err := st.ImportExamples(ctx, d, next)
 	if err != nil {

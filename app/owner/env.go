@@ -11,6 +11,7 @@ import (
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/config"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/redact"
 )
 
 // Env is what running DSPy needs, with or without a workspace: the config,
@@ -22,7 +23,12 @@ type Env struct {
 	Python config.PythonChoice
 	LMs    *LMs
 	Pool   *bridge.Pool
-	Log    *os.File
+	// Redact removes the values of every profile's key variable, and key
+	// shapes, from all that Signet writes (model/redact).
+	Redact *redact.Redactor
+	Log    io.Writer // the log file, through Redact
+	dir    string    // where the log file is: the workspace, for an owner
+	file   *os.File
 
 	// pythonErr is why there is no interpreter: it fails what needs one
 	// (the workers, the local LM) and nothing else, so a request's own
@@ -39,13 +45,24 @@ func NewEnv(python, logDir string) (*Env, error) {
 		return nil, err
 	}
 	py, pyErr := config.Python(python, cfg)
-	e := &Env{Config: cfg, Python: py, pythonErr: pyErr}
-	if e.Log, err = os.OpenFile(filepath.Join(logDir, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+	e := &Env{Config: cfg, Python: py, pythonErr: pyErr, Redact: Secrets(cfg), dir: logDir}
+	if e.file, err = os.OpenFile(filepath.Join(logDir, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
 		return nil, fmt.Errorf("opening log file: %w", err)
 	}
+	e.Log = e.Redact.Writer(e.file)
 	e.LMs = NewLMs(cfg, py.Path, e.Log)
+	e.LMs.redact = e.Redact
 	e.LMs.pythonErr = pyErr
 	return e, nil
+}
+
+// Secrets is the redactor of cfg's key variables (nil cfg: key shapes
+// only), read from this process's environment, which the workers inherit.
+func Secrets(cfg *config.Config) *redact.Redactor {
+	if cfg == nil {
+		return nil
+	}
+	return redact.FromEnv(os.Getenv, cfg.KeyEnvs()...)
 }
 
 // Interpreter is the workers' Python, or why there is none.
@@ -66,12 +83,17 @@ func (e *Env) StartPool(ctx context.Context, workers, def int) error {
 		n = e.Config.Workers
 	}
 	var err error
-	e.Pool, err = bridge.Start(ctx, bridge.Config{Python: e.Python.Path, Workers: n, Threads: e.Config.Threads,
-		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log})
+	e.Pool, err = bridge.Start(ctx, e.poolConfig(e.Python.Path, n, e.Config.Threads))
 	if err != nil {
 		return fmt.Errorf("starting Python workers with %s (from %s): %w", e.Python.Path, e.Python.Source, err)
 	}
 	return nil
+}
+
+// poolConfig is how this Env's pools run: DSPy's cache in the workspace,
+// output to the log, secrets redacted.
+func (e *Env) poolConfig(python string, workers, threads int) bridge.Config {
+	return bridge.Config{Python: python, Workers: workers, Threads: threads, Workspace: e.dir, Log: e.Log, Redact: e.Redact}
 }
 
 // Close stops the pool and the local LM server this Env started.
@@ -80,7 +102,7 @@ func (e *Env) Close() {
 		e.Pool.Close(context.Background())
 	}
 	e.LMs.Close()
-	e.Log.Close()
+	e.file.Close()
 }
 
 // LMs turns profile names into the LM specs workers need, starting the
@@ -91,6 +113,7 @@ type LMs struct {
 	python    string // interpreter with llama-cpp-python, for the local server
 	pythonErr error  // why there is no interpreter
 	log       io.Writer
+	redact    *redact.Redactor // the local server's output
 
 	mu    sync.Mutex // resolved from several goroutines
 	local *bridge.LocalLM
@@ -168,7 +191,7 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", r.pythonErr)
 			}
 			var err error
-			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log})
+			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log, Redact: r.redact})
 			if err != nil {
 				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", err)
 			}

@@ -23,8 +23,10 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/config"
 	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/redact"
 	"github.com/signet-dspy/signet/store"
 )
 
@@ -59,11 +61,15 @@ type Options struct {
 // Owner holds a workspace and implements app.Service over it. Its pool and
 // job kernel start with the first request that needs them.
 type Owner struct {
-	opts   Options
-	dir    string
-	info   api.Owner
-	st     *store.Store
-	log    *os.File // the workspace log file
+	opts Options
+	dir  string
+	info api.Owner
+	st   *store.Store
+	log  *os.File  // the workspace log file
+	logw io.Writer // log, through redact
+	// redact removes the config's key values and key shapes from what the
+	// owner writes itself (its log, datasets); the rest goes through Env's.
+	redact *redact.Redactor
 	srv    *api.Server
 	served chan struct{} // closed when the API server has stopped
 
@@ -107,7 +113,11 @@ func Open(ctx context.Context, opts Options) (*Owner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening log file: %w", err)
 	}
-	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, DBDir), Log: logf})
+	// A config that does not load is the first request's error to report;
+	// key shapes are redacted meanwhile.
+	cfg, _ := config.Load("")
+	secrets := Secrets(cfg)
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, DBDir), Log: secrets.Writer(logf)})
 	if err != nil {
 		logf.Close()
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -116,7 +126,7 @@ func Open(ctx context.Context, opts Options) (*Owner, error) {
 		return nil, fmt.Errorf("opening workspace %s: %w", dir, err)
 	}
 	sock := api.SocketPath(dir)
-	o := &Owner{opts: opts, dir: dir, st: st, log: logf, served: make(chan struct{}), subs: map[chan kernelSub]int{},
+	o := &Owner{opts: opts, dir: dir, st: st, log: logf, logw: secrets.Writer(logf), redact: secrets, served: make(chan struct{}), subs: map[chan kernelSub]int{},
 		info: api.Owner{PID: os.Getpid(), Started: time.Now().UTC(), Workspace: dir, Version: opts.Version, Command: opts.Command, Socket: sock}}
 	ln, err := api.Listen(sock)
 	if err != nil {
@@ -212,7 +222,7 @@ func (o *Owner) closeStore() {
 // logf notes what went wrong while serving in the workspace log; nobody
 // is waiting for those errors on a terminal.
 func (o *Owner) logf(format string, args ...any) {
-	fmt.Fprintf(o.log, "%s owner: %s\n", time.Now().Format("2006-01-02T15:04:05.000Z07:00"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(o.logw, "%s owner: %s\n", time.Now().Format("2006-01-02T15:04:05.000Z07:00"), fmt.Sprintf(format, args...))
 }
 
 // Store is the workspace's store, for the commands that work on it below

@@ -3,7 +3,6 @@ package owner
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
@@ -81,7 +80,7 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 	}
 	k := jobs.New(jobs.Options{
 		Store: o.st, Pool: e.Pool, OptPool: o.optimizer, LMs: e.LMs, DefaultLM: e.Config.DefaultLM(),
-		Concurrency: concurrency, CacheTTL: e.Config.CacheTTL(), Dir: o.dir, Log: e.Log,
+		Concurrency: concurrency, CacheTTL: e.Config.CacheTTL(), Dir: o.dir, Log: e.Log, Redact: e.Redact,
 	})
 	o.subMu.Lock()
 	o.events = k
@@ -136,8 +135,7 @@ func (o *Owner) optimizer(ctx context.Context) (jobs.Optimizer, error) {
 	if err != nil {
 		return nil, app.Wrap(app.CodeUnavailable, err)
 	}
-	pool, err := bridge.Start(ctx, bridge.Config{Python: py, Workers: 1, Threads: optWorkerThreads,
-		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log})
+	pool, err := bridge.Start(ctx, e.poolConfig(py, 1, optWorkerThreads))
 	if err != nil {
 		return nil, app.Errorf(app.CodeUnavailable, "starting the optimization worker with %s: %w", py, err)
 	}

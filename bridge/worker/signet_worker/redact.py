@@ -1,19 +1,56 @@
-"""Secrets the worker has read (API keys) and their removal from anything it writes.
+"""Secrets (API keys) and their removal from anything the worker writes.
 
-A key is registered the moment `lms.py` reads it from the environment. Every
-protocol frame and every line written through Python's stderr passes through
-`redact`, so a key that some library puts into an exception message, a log
-record or a repr never leaves the process.
+The values of every variable the config names as a profile's api_key_env
+(SIGNET_SECRET_ENVS, registered at start by `register_env`) and any key a
+profile reads (`lms.py`) are registered; anything shaped like a common key
+(sk-..., Bearer <token>, AWS, GitHub, Google) goes too. Every protocol frame
+and every line written through Python's stderr passes through `redact`, so a
+key that some library puts into an exception message, a log record or a repr
+never leaves the process. (What user code writes to fd 2 directly, Go redacts
+as it reads the stream.) The shapes are Go's model/redact ones: keep the two
+in step.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
-from typing import TextIO
+from typing import Callable, TextIO
 
 REPLACEMENT = "[redacted]"
-_MIN_LEN = 4  # shorter values would redact ordinary text and protect nothing
+_MIN_LEN = 8  # shorter values would redact ordinary text and protect nothing
+SECRET_ENVS = "SIGNET_SECRET_ENVS"
+
+
+def _key_like(s: str) -> bool:
+    """A generated token: a digit, and a run of 16 letters and digits (dashed words have neither)."""
+    longest = max((len(run) for run in re.findall(r"[A-Za-z0-9]+", s)), default=0)
+    return longest >= 16 and any(c.isdigit() for c in s)
+
+
+# (markers, expression, vet): a match contains a marker; group 1, when there is one, is what goes.
+_SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str], Callable[[str], bool] | None], ...] = (
+    (("sk-",), re.compile(r"\bsk-[A-Za-z0-9_-]{20,}", re.ASCII), _key_like),
+    (("earer",), re.compile(r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)", re.ASCII), _key_like),
+    (("AKIA", "ASIA"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", re.ASCII), None),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", re.ASCII), None),
+    (("github_pat_",), re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}", re.ASCII), None),
+    (("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}", re.ASCII), None),
+)
+
+
+def _replace_shape(pattern: re.Pattern[str], vet: Callable[[str], bool] | None, text: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        group = 1 if pattern.groups else 0
+        if vet is not None and not vet(m.group(group)):
+            return m.group(0)
+        start, end = m.start(group) - m.start(0), m.end(group) - m.start(0)
+        whole = m.group(0)
+        return whole[:start] + REPLACEMENT + whole[end:]
+
+    return pattern.sub(sub, text)
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
@@ -31,13 +68,20 @@ def register(value: str | None) -> None:
         _secrets = tuple(sorted(merged, key=len, reverse=True))
 
 
+def register_env() -> None:
+    """Register the values of the variables SIGNET_SECRET_ENVS names (comma separated)."""
+    for name in os.environ.get(SECRET_ENVS, "").split(","):
+        if name.strip():
+            register(os.environ.get(name.strip()))
+
+
 def redact(text: str) -> str:
-    secrets = _secrets
-    if not secrets:
-        return text
-    for secret in secrets:
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REPLACEMENT)
+    for markers, pattern, vet in _SHAPES:
+        if any(m in text for m in markers):
+            text = _replace_shape(pattern, vet, text)
     return text
 
 

@@ -34,7 +34,9 @@ completion tokens the words of the reply. No cost is reported.
 Profile `kwargs`: `sleep_ms` (sleep per call), `crash_on` (if the substring is
 in the prompt the process exits with status 3, simulating a worker crash),
 `fail_on` (if the substring is in the prompt the call fails with a provider
-server error, which the worker reports as `lm_unavailable`). When any of them
+server error, which the worker reports as `lm_unavailable`), `echo_env` (the
+reply's last field ends with the value of that environment variable: a provider
+that echoes a key back, for the redaction tests). When any of the first three
 is set the LM does not use DSPy's cache, so each call really happens.
 """
 
@@ -523,15 +525,27 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
+_COMPLETED = "\n\n[[ ## completed ## ]]"
+
+
+def _echo(text: str, value: str) -> str:
+    """The reply with value at the end of its last field (ChatAdapter's format), else appended."""
+    if _COMPLETED in text:
+        return text.replace(_COMPLETED, f" {value}{_COMPLETED}", 1)
+    return f"{text}\n{value}"
+
+
 class TestEngine:
     """A DSPy engine (`complete(Request) -> Response`) answering by the rules above."""
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, sleep_ms: float = 0, crash_on: str | None = None, fail_on: str | None = None):
+    def __init__(self, sleep_ms: float = 0, crash_on: str | None = None, fail_on: str | None = None,
+                 echo_env: str | None = None):
         self.sleep_ms = float(sleep_ms or 0)
         self.crash_on = crash_on or None
         self.fail_on = fail_on or None
+        self.echo_env = echo_env or None
 
     def complete(self, request):
         from dspy.lm15 import Message, Response, ServerError, TextPart, Usage
@@ -548,6 +562,8 @@ class TestEngine:
             raise ServerError(f"signet/test: fail_on {self.fail_on!r} matched (simulated provider outage)",
                               provider="signet", status=503)
         text = reply(messages)
+        if self.echo_env:
+            text = _echo(text, os.environ.get(self.echo_env, ""))
         prompt_tokens = sum(count_words(m["content"]) for m in messages)
         completion_tokens = count_words(text)
         return Response(
@@ -568,7 +584,8 @@ class TestEngine:
         pass
 
     def dump_state(self) -> dict[str, Any]:
-        return {"sleep_ms": self.sleep_ms, "crash_on": self.crash_on, "fail_on": self.fail_on}
+        return {"sleep_ms": self.sleep_ms, "crash_on": self.crash_on, "fail_on": self.fail_on,
+                "echo_env": self.echo_env}
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> "TestEngine":
@@ -581,7 +598,7 @@ def make_lm(profile=None, **overrides):
 
     kwargs = dict(getattr(profile, "kwargs", None) or {})
     kwargs.update(overrides)
-    engine = TestEngine(kwargs.get("sleep_ms", 0), kwargs.get("crash_on"), kwargs.get("fail_on"))
+    engine = TestEngine(kwargs.get("sleep_ms", 0), kwargs.get("crash_on"), kwargs.get("fail_on"), kwargs.get("echo_env"))
     special = engine.sleep_ms > 0 or engine.crash_on or engine.fail_on
     cache = bool(getattr(profile, "cache", False)) and not special
     return dspy.LM(
