@@ -404,6 +404,14 @@ func (p *Pool) procDied(pr *proc) {
 // worker that has not ended the request CancelGrace later is killed and
 // replaced.
 func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func(wire.Event)) (json.RawMessage, error) {
+	return p.call(ctx, method, params, 0, onEvent)
+}
+
+// call is Call with a time limit on the request once a worker has it
+// (0: none): past it the request is cancelled as by ctx, with the
+// worker replaced if it does not let go, and fails with CodeTimeout, not
+// retryable. Time spent waiting for a free worker does not count.
+func (p *Pool) call(ctx context.Context, method string, params any, limit time.Duration, onEvent func(wire.Event)) (json.RawMessage, error) {
 	if method == wire.MethodCancel || method == wire.MethodShutdown {
 		return nil, fmt.Errorf("bridge: %s is the pool's own to send", method)
 	}
@@ -420,7 +428,7 @@ func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func
 	if err != nil {
 		return nil, err
 	}
-	return p.await(ctx, pr, c)
+	return p.await(ctx, pr, c, limit)
 }
 
 // dispatch sends one encoded request to the least busy worker.
@@ -443,9 +451,27 @@ func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent fun
 	}
 }
 
-func (p *Pool) await(ctx context.Context, pr *proc, c *call) (json.RawMessage, error) {
+func (p *Pool) await(ctx context.Context, pr *proc, c *call, limit time.Duration) (json.RawMessage, error) {
+	var expired <-chan time.Time
+	if limit > 0 {
+		expired = p.cfg.clock.After(limit)
+	}
 	for {
 		select {
+		case <-expired:
+			select {
+			case <-c.done: // it ended anyway: the result is worth more than the limit
+				if c.onEvent != nil {
+					c.deliver()
+				}
+				return c.result, c.err
+			default:
+			}
+			c.abandon()
+			p.cancelRequest(pr, c)
+			p.logf(pr.slot, pr.pid, "%s #%d timed out after %s: cancelled", c.method, c.id, limit)
+			return nil, &Error{Code: CodeTimeout, Message: "timed out after " + limit.String(), Worker: pr.slot, PID: pr.pid,
+				Method: c.method, Request: c.id, Err: context.DeadlineExceeded}
 		case <-c.notify:
 			c.deliver()
 		case <-c.done:

@@ -95,6 +95,12 @@ type Options struct {
 	StopGrace      time.Duration // how long a cancelled optimization may take to stop (default bridge.DefaultStopGrace)
 	CacheTTL       time.Duration // execution cache; default 10 min; negative = off
 	Backoff        time.Duration // first retry delay (default 500ms, doubling, with jitter)
+	// ExecutionTimeout bounds one attempt of an execution whose request and
+	// program name no timeout (default DefaultExecutionTimeout). Past it the
+	// execution fails "timed out"; the pool stops the worker call (and
+	// replaces the worker if it does not let go: a Python thread cannot be
+	// interrupted).
+	ExecutionTimeout time.Duration
 	// Dir is the workspace directory: an optimizer that can resume from its
 	// own saved state (GEPA) keeps it under Dir/optimizations/<run id>.
 	// "": such runs start over as a new attempt instead.
@@ -109,7 +115,9 @@ const (
 	DefaultThreads     = 16
 	DefaultCacheTTL    = 10 * time.Minute
 	DefaultBackoff     = 500 * time.Millisecond
-	maxBackoff         = 30 * time.Second
+	// DefaultExecutionTimeout is config's default too.
+	DefaultExecutionTimeout = 5 * time.Minute
+	maxBackoff              = 30 * time.Second
 )
 
 // Error codes the kernel sets on jobs; the others come from the worker
@@ -124,6 +132,7 @@ const (
 	CodeSubmit      = "submit"      // an evaluation's executions were refused (a profile)
 	CodeUnavailable = "unavailable" // the optimization worker could not start
 	CodeInternal    = "internal"    // an error that is not the worker's
+	CodeTimeout     = "timeout"     // the execution ran past its timeout
 )
 
 // Kind is what a job runs.
@@ -265,6 +274,9 @@ func New(o Options) *Kernel {
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = DefaultBackoff
+	}
+	if o.ExecutionTimeout <= 0 {
+		o.ExecutionTimeout = DefaultExecutionTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
@@ -33,6 +34,9 @@ type Request struct {
 	// request, and the completed execution carries the score in its Eval.
 	// It is never answered from the cache (the metric must run).
 	Eval *model.ExecEval
+	// Timeout bounds this run (model.Execution.Timeout); 0: the program's
+	// timeout, else Options.ExecutionTimeout.
+	Timeout time.Duration
 }
 
 // Submit validates a request and creates its execution. A request over a
@@ -159,6 +163,9 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 	if err := checkInputs(prog, r.Inputs); err != nil {
 		return prepared{}, err
 	}
+	if r.Timeout < 0 || r.Timeout > model.MaxTimeout {
+		return prepared{}, &model.FieldError{Field: "timeout", Msg: fmt.Sprintf("%s is not a positive duration of at most %s", r.Timeout, model.MaxTimeout)}
+	}
 	profile := prog.LMProfile(r.LM, k.o.DefaultLM)
 	if profile == "" {
 		return prepared{}, fmt.Errorf("program %s v%d: no LM profile: name one in the request, the program or the default", prog.Name, prog.Version)
@@ -170,7 +177,7 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 		return prepared{}, fmt.Errorf("program %s v%d: %w", prog.Name, prog.Version, err)
 	}
 	x := &model.Execution{ID: model.NewID(), Program: prog.Name, Version: prog.Version, LM: profile,
-		State: model.Pending, Inputs: maps.Clone(r.Inputs), Batch: r.Batch, CreatedAt: k.now()}
+		State: model.Pending, Inputs: maps.Clone(r.Inputs), Batch: r.Batch, Timeout: r.Timeout, CreatedAt: k.now()}
 	if x.Inputs == nil {
 		x.Inputs = map[string]any{}
 	}
