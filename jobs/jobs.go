@@ -101,6 +101,10 @@ type Options struct {
 	// replaces the worker if it does not let go: a Python thread cannot be
 	// interrupted).
 	ExecutionTimeout time.Duration
+	// Queue is how many executions may wait for a slot; a submission that
+	// would make more wait is refused with a *QueueFullError (default
+	// DefaultQueue).
+	Queue int
 	// Dir is the workspace directory: an optimizer that can resume from its
 	// own saved state (GEPA) keeps it under Dir/optimizations/<run id>.
 	// "": such runs start over as a new attempt instead.
@@ -117,6 +121,7 @@ const (
 	DefaultBackoff     = 500 * time.Millisecond
 	// DefaultExecutionTimeout is config's default too.
 	DefaultExecutionTimeout = 5 * time.Minute
+	DefaultQueue            = 10000
 	maxBackoff              = 30 * time.Second
 )
 
@@ -245,10 +250,13 @@ type Kernel struct {
 	closed   bool
 	closedCh chan struct{}
 	jobs     map[model.ID]*job
-	main     *resource     // the main pool's slots: executions
-	optRes   *resource     // the optimization worker's slots
-	changed  chan struct{} // closed and replaced whenever a job leaves
-	runners  sync.WaitGroup
+	main     *resource // the main pool's slots: executions
+	optRes   *resource // the optimization worker's slots
+	// admitting counts the executions being submitted, admitted to the
+	// queue but not in it yet.
+	admitting int
+	changed   chan struct{} // closed and replaced whenever a job leaves
+	runners   sync.WaitGroup
 
 	optMu   sync.Mutex
 	optPool Optimizer // once OptPool gave it
@@ -274,6 +282,9 @@ func New(o Options) *Kernel {
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = DefaultBackoff
+	}
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueue
 	}
 	if o.ExecutionTimeout <= 0 {
 		o.ExecutionTimeout = DefaultExecutionTimeout

@@ -112,6 +112,15 @@ func (k *Kernel) submit(ctx context.Context, rs []Request, parent *evalRun) ([]*
 			return nil, err
 		}
 	}
+	if parent == nil {
+		// An evaluation's window bounds its own executions; everything else
+		// is held to the queue's length.
+		release, err := k.admit(ps)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	xs := make([]*model.Execution, len(ps))
 	for i := range ps {
 		xs[i] = ps[i].x
@@ -139,6 +148,42 @@ func (k *Kernel) submit(ctx context.Context, rs []Request, parent *evalRun) ([]*
 		k.pushLocked(j)
 	}
 	return out, nil
+}
+
+// QueueFullError refuses executions that would make more than the
+// queue's length wait for a slot (Options.Queue).
+type QueueFullError struct {
+	Waiting, Asked, Limit int
+}
+
+func (e *QueueFullError) Error() string {
+	return fmt.Sprintf("the queue is full: %d executions wait for a slot and this request adds %d, over the limit of %d (limits: queue: in the config); try again once some have run",
+		e.Waiting, e.Asked, e.Limit)
+}
+
+// admit holds places in the queue for the runs of ps that are not cache
+// hits, or refuses them all; release gives back the hold once they are
+// queued (or refused later).
+func (k *Kernel) admit(ps []prepared) (release func(), err error) {
+	n := 0
+	for _, p := range ps {
+		if !p.hit {
+			n++
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	// Retries waiting for their backoff were admitted once: not counted.
+	waiting := k.main.waiting + k.admitting
+	if n > 0 && waiting+n > k.o.Queue {
+		return nil, &QueueFullError{Waiting: waiting, Asked: n, Limit: k.o.Queue}
+	}
+	k.admitting += n
+	return func() {
+		k.mu.Lock()
+		k.admitting -= n
+		k.mu.Unlock()
+	}, nil
 }
 
 // prepare validates one request and builds its execution: pending, or
