@@ -212,3 +212,21 @@ func TestHungImportBlocksOnlyItsOwnFile(t *testing.T) {
 		t.Errorf("stuck run: state %s, error %q\n%s", stuck.State, stuck.Error, errOut)
 	}
 }
+
+// TestWorkersFlagIsBounded: --workers beyond what the machine can hold is
+// a usage error naming the flag and the range, before anything starts.
+func TestWorkersFlagIsBounded(t *testing.T) {
+	env := []string{"SIGNET_HOME=" + filepath.Join(t.TempDir(), "ws"), "SIGNET_CONFIG=" + filepath.Join(t.TempDir(), "none.yaml")}
+	mustRun(t, env, "init")
+	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
+	for _, args := range [][]string{
+		{"run", "qa", "-i", "question=x", "--workers", "10000"},
+		{"run", "qa", "-i", "question=x", "--workers", "-1"},
+		{"serve", "--workers", "10000"},
+	} {
+		out, errOut, code := run(t, env, args...)
+		if code != 2 || !strings.Contains(errOut, "--workers: ") || !strings.Contains(errOut, "out of range (1 to ") {
+			t.Errorf("signet %v: exit %d, %q %q; want exit 2 naming --workers and its range", args, code, out, errOut)
+		}
+	}
+}

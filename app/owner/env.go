@@ -65,6 +65,9 @@ func (e *Env) StartPool(ctx context.Context, workers, def int) error {
 	} else if e.Config.Workers > 0 {
 		n = e.Config.Workers
 	}
+	if n > config.MaxWorkers() {
+		return fmt.Errorf("workers: %d is out of range (1 to %d on this machine)", n, config.MaxWorkers())
+	}
 	var err error
 	e.Pool, err = bridge.Start(ctx, bridge.Config{Python: e.Python.Path, Workers: n, Threads: e.Config.Threads,
 		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log})
