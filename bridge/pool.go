@@ -186,6 +186,12 @@ func (p *Pool) freedLocked() {
 func (p *Pool) monitor(s *slot, pr *proc) (failed bool) {
 	ticker := time.NewTicker(p.cfg.PingInterval)
 	defer ticker.Stop()
+	var sample <-chan time.Time
+	if p.cfg.MaxRSS > 0 {
+		t := time.NewTicker(p.cfg.MemoryInterval)
+		defer t.Stop()
+		sample = t.C
+	}
 	var (
 		pingDone    <-chan struct{}
 		pingTimeout <-chan time.Time
@@ -252,13 +258,15 @@ func (p *Pool) monitor(s *slot, pr *proc) (failed bool) {
 					pingTimeout = time.After(p.cfg.PingTimeout)
 				}
 			}
-			if p.cfg.MaxRSS > 0 && !draining {
-				if n, err := rss(pr.pid); err == nil && n > p.cfg.MaxRSS {
-					p.logf(s.id, pr.pid, "resident size %d MiB above the limit of %d MiB", n>>20, p.cfg.MaxRSS>>20)
-					draining = true
-					recycle = nil
-					s.set(StateDraining)
-				}
+		case <-sample:
+			// Killed, not drained: what it runs is what grows it.
+			if n, err := rss(pr.pid); err == nil && n > p.cfg.MaxRSS {
+				sample = nil
+				p.mu.Lock()
+				inflight := pr.inflight
+				p.mu.Unlock()
+				pr.overMemory(fmt.Sprintf("its resident memory (%d MiB) went over the worker_memory cap of %d MiB",
+					n>>20, p.cfg.MaxRSS>>20), inflight)
 			}
 		case <-pingDone:
 			pingDone, pingTimeout = nil, nil

@@ -140,7 +140,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 		k.letGo(j, next, rest)
 	case retry:
 		must(next.Move(model.Pending, now))
-		k.retryExecution(j, next, rest, code == bridge.CodeWorkerDied)
+		k.retryExecution(j, next, rest, code == bridge.CodeWorkerDied || code == bridge.CodeWorkerMemory)
 	default:
 		must(next.Move(model.Failed, now))
 		k.finishExecution(j, next, rest, nil)

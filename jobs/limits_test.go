@@ -3,12 +3,15 @@ package jobs
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -100,5 +103,69 @@ func TestTimeoutOfARun(t *testing.T) {
 	}
 	if _, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(1), Timeout: -time.Second}); err == nil || !strings.Contains(err.Error(), "timeout") {
 		t.Errorf("a negative timeout: %v", err)
+	}
+}
+
+// A worker over the memory cap is killed and replaced; its execution is
+// retried once on a fresh worker, and one that goes over again (alone on
+// its worker: one thread each here) fails naming the cap. Other runs
+// complete.
+func TestWorkerOverMemoryCap(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "hog.py")
+	// forward() holds 600 MiB (written, so resident) until its worker is
+	// killed; with a marker path as the question, only the first time.
+	os.WriteFile(src, []byte(`import os, threading
+import dspy
+
+class Hog(dspy.Module):
+    def forward(self, question):
+        if question.startswith("/"):
+            if os.path.exists(question):
+                return dspy.Prediction(answer="fresh worker")
+            open(question, "w").close()
+        blob = b"x" * (600 << 20)
+        threading.Event().wait()
+        return dspy.Prediction(answer=str(len(blob)))
+`), 0o600)
+	hog := &model.Program{Name: "hog", Modules: []model.Module{{Name: "hog", Type: model.Custom, Source: src + ":Hog", Signature: "question -> answer"}}}
+	st := openStore(t, "", qa, hog)
+	log := &testenv.Buffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pool, err := bridge.Start(ctx, bridge.Config{Python: testenv.Python(t), Workers: 2, Threads: 1, Workspace: t.TempDir(), Log: log,
+		MaxRSS: 400 << 20, MemoryInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("starting workers: %v\n%s", err, log)
+	}
+	t.Cleanup(func() {
+		pool.Close(context.Background())
+		if t.Failed() {
+			t.Logf("pool log:\n%s", log)
+		}
+	})
+	k, _ := startKernel(t, Options{Store: st, Pool: pool, LMs: testLM(nil), Backoff: time.Millisecond, CacheTTL: -1})
+	always, err := k.Submit(ctx, Request{Program: "hog", LM: "test", Inputs: map[string]any{"question": "always"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, err := k.Submit(ctx, Request{Program: "hog", LM: "test", Inputs: map[string]any{"question": filepath.Join(dir, "once")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitAll(t, k, []*model.Execution{always, once, plain})
+	if x := got[0]; x.State != model.Failed || x.ErrorCode != bridge.CodeWorkerMemory || x.Attempts != 2 ||
+		!strings.Contains(x.Error, "worker_memory cap of 400 MiB") || !strings.Contains(x.Error, "again") {
+		t.Errorf("a run over the cap every time: %s after %d attempts: %s %q", x.State, x.Attempts, x.ErrorCode, x.Error)
+	}
+	if x := got[1]; x.State != model.Completed || x.Outputs["answer"] != "fresh worker" {
+		t.Errorf("a run over the cap once: %s after %d attempts: %q", x.State, x.Attempts, x.Error)
+	}
+	if x := got[2]; x.State != model.Completed {
+		t.Errorf("a run beside them: %s after %d attempts: %q", x.State, x.Attempts, x.Error)
 	}
 }

@@ -309,6 +309,16 @@ func (k *Kernel) judge(j *job, err error, attempts int) (verdict, string, string
 		return cutShort, CodeInterrupted, fmt.Sprintf("attempt %d cut short: Signet was stopping", attempts)
 	}
 	code, msg, retryable := classify(err)
+	if be := (*bridge.Error)(nil); errors.As(err, &be) && be.Code == bridge.CodeWorkerMemory && be.Sole && j.kind == KindExecution {
+		k.mu.Lock()
+		again := j.exec.ErrorCode == bridge.CodeWorkerMemory
+		k.mu.Unlock()
+		if again {
+			// Retried once on a fresh worker and over the cap again, alone
+			// on it: it is this run that grows the worker.
+			return failed, code, fmt.Sprintf("attempt %d went over the worker memory cap again, alone on its worker: %s", attempts, msg)
+		}
+	}
 	switch {
 	case retryable && attempts < model.MaxAttempts:
 		return retry, code, fmt.Sprintf("attempt %d of %d failed: %s", attempts, model.MaxAttempts, msg)
