@@ -172,8 +172,9 @@ func TestTimeoutFailsAHungRunAndOthersGoOn(t *testing.T) {
 		t.Errorf("custom_qa during the hung run: %+v %s", during, errOut)
 	}
 	hung, errOut := wait()
-	if hung.State != "failed" || hung.ErrorCode != "timeout" || !strings.Contains(hung.Error, "timed out after 2s") {
-		t.Errorf("hung run: state %s, error %s %q; want failed, timeout, \"timed out after 2s\"\n%s", hung.State, hung.ErrorCode, hung.Error, errOut)
+	if hung.State != "failed" || hung.ErrorCode != "timeout" || !strings.Contains(hung.Error, "timed out after 2s") || hung.Attempts != 1 {
+		t.Errorf("hung run: state %s after %d attempts, error %s %q; want failed at once, timeout, \"timed out after 2s\"\n%s",
+			hung.State, hung.Attempts, hung.ErrorCode, hung.Error, errOut)
 	}
 	if hung.Usage["signet/test"].Calls < 1 {
 		t.Errorf("hung run's LM call is not charged: usage %+v", hung.Usage)
