@@ -96,14 +96,14 @@ type Options struct {
 	CacheTTL       time.Duration // execution cache; default 10 min; negative = off
 	Backoff        time.Duration // first retry delay (default 500ms, doubling, with jitter)
 	// ExecutionTimeout bounds one attempt of an execution whose request and
-	// program name no timeout (default DefaultExecutionTimeout). Past it the
-	// execution fails "timed out"; the pool stops the worker call (and
-	// replaces the worker if it does not let go: a Python thread cannot be
-	// interrupted).
+	// program name no timeout (the owner gives the config's; 0: none). Past
+	// it the execution fails "timed out"; the pool stops the worker call
+	// (and replaces the worker if it does not let go: a Python thread
+	// cannot be interrupted).
 	ExecutionTimeout time.Duration
-	// Queue is how many executions may wait for a slot; a submission that
-	// would make more wait is refused with a *QueueFullError (default
-	// DefaultQueue).
+	// Queue is how many executions may wait for a slot (the owner gives the
+	// config's limit; 0: no limit); a submission that would make more wait
+	// is refused with a *QueueFullError.
 	Queue int
 	// Dir is the workspace directory: an optimizer that can resume from its
 	// own saved state (GEPA) keeps it under Dir/optimizations/<run id>.
@@ -119,10 +119,7 @@ const (
 	DefaultThreads     = 16
 	DefaultCacheTTL    = 10 * time.Minute
 	DefaultBackoff     = 500 * time.Millisecond
-	// DefaultExecutionTimeout is config's default too.
-	DefaultExecutionTimeout = 5 * time.Minute
-	DefaultQueue            = 10000
-	maxBackoff              = 30 * time.Second
+	maxBackoff         = 30 * time.Second
 )
 
 // Error codes the kernel sets on jobs; the others come from the worker
@@ -137,7 +134,6 @@ const (
 	CodeSubmit      = "submit"      // an evaluation's executions were refused (a profile)
 	CodeUnavailable = "unavailable" // the optimization worker could not start
 	CodeInternal    = "internal"    // an error that is not the worker's
-	CodeTimeout     = "timeout"     // the execution ran past its timeout
 )
 
 // Kind is what a job runs.
@@ -282,12 +278,6 @@ func New(o Options) *Kernel {
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = DefaultBackoff
-	}
-	if o.Queue <= 0 {
-		o.Queue = DefaultQueue
-	}
-	if o.ExecutionTimeout <= 0 {
-		o.ExecutionTimeout = DefaultExecutionTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now

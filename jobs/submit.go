@@ -175,7 +175,7 @@ func (k *Kernel) admit(ps []prepared) (release func(), err error) {
 	defer k.mu.Unlock()
 	// Retries waiting for their backoff were admitted once: not counted.
 	waiting := k.main.waiting + k.admitting
-	if n > 0 && waiting+n > k.o.Queue {
+	if n > 0 && k.o.Queue > 0 && waiting+n > k.o.Queue {
 		return nil, &QueueFullError{Waiting: waiting, Asked: n, Limit: k.o.Queue}
 	}
 	k.admitting += n
