@@ -318,6 +318,9 @@ type RunRequest struct {
 	LM      string         `json:"lm,omitempty"` // profile; "" = the program's or the default
 	NoCache bool           `json:"no_cache,omitempty"`
 	Wait    bool           `json:"wait,omitempty"` // answer once the execution has ended
+	// Timeout bounds the run (0: the program's timeout, else the config's
+	// execution_timeout); past it the execution fails "timed out".
+	Timeout time.Duration `json:"timeout_ns,omitempty"`
 }
 
 // BatchRequest runs a program on every example of a dataset (or a split).

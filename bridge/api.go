@@ -94,6 +94,9 @@ type ExecuteRequest struct {
 	// (docs/protocol.md, execute, "metric").
 	Metric *MetricSpec
 	Labels map[string]any
+	// Timeout bounds the run once a worker has it (0: none); past it the
+	// call fails with CodeTimeout, not retryable (see Pool.call).
+	Timeout time.Duration
 }
 
 // ExecuteResult is what an execution produced.
@@ -150,7 +153,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 			onSpan(s)
 		}
 	}
-	raw, err := p.Call(ctx, wire.MethodExecute, params, onEvent)
+	raw, err := p.call(ctx, wire.MethodExecute, params, req.Timeout, onEvent)
 	if spanErr != nil {
 		// A worker bug, not the program's: log it, keep the result.
 		p.logf(0, 0, "execute %s: %v", req.Program.Name, spanErr)

@@ -26,9 +26,12 @@ type Config struct {
 	PingInterval time.Duration // health pings, default 10s
 	PingTimeout  time.Duration // a ping unanswered this long kills the worker, default 5s
 	MaxRequests  int           // recycle a worker after this many requests (0 = never)
-	MaxRSS       int64         // recycle a worker above this resident size in bytes (0 = never)
-	CancelGrace  time.Duration // after sending cancel, wait this long before killing the process group (default 3s)
-	WorkerDir    string        // PYTHONPATH dir holding signet_worker (default: the embedded copy, see WorkerDir)
+	MaxRSS       int64         // kill a worker above this resident size in bytes (0 = never); its requests fail CodeWorkerMemory
+	// MemoryInterval is how often each worker's resident size is sampled
+	// against MaxRSS (default 1s).
+	MemoryInterval time.Duration
+	CancelGrace    time.Duration // after sending cancel, wait this long before killing the process group (default 3s)
+	WorkerDir      string        // PYTHONPATH dir holding signet_worker (default: the embedded copy, see WorkerDir)
 	// Redact removes secrets from every frame a worker sends and every line
 	// of its stderr, before anything reads them; its variables go to the
 	// workers (SIGNET_SECRET_ENVS), which redact what they write too. nil:
@@ -46,6 +49,9 @@ const (
 	DefaultPingInterval = 10 * time.Second
 	DefaultPingTimeout  = 5 * time.Second
 	DefaultCancelGrace  = 3 * time.Second
+	// DefaultMemoryInterval: a worker allocating fast can grow by a few
+	// hundred MiB within one sample, so the cap holds to about that.
+	DefaultMemoryInterval = time.Second
 	// shutdownGrace bounds how long a worker may take to exit after a
 	// shutdown frame when recycling, or when Close's context has no deadline.
 	shutdownGrace = 10 * time.Second
@@ -76,6 +82,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.backoff <= 0 {
 		c.backoff = backoffBase
 	}
+	if c.MemoryInterval <= 0 {
+		c.MemoryInterval = DefaultMemoryInterval
+	}
 	if c.CancelGrace <= 0 {
 		c.CancelGrace = DefaultCancelGrace
 	}
@@ -91,7 +100,10 @@ const (
 	CodeWorkerDied = "worker_died" // the worker exited mid-request (retryable)
 	CodeProtocol   = "protocol"    // handshake or framing failure (retryable)
 	CodeCancelled  = "cancelled"   // the caller's context was cancelled
-	CodeTimeout    = "timeout"     // the caller's context deadline passed (retryable)
+	CodeTimeout    = "timeout"     // the caller's context deadline passed (retryable), or the request's limit (not)
+	// CodeWorkerMemory: the worker went over MaxRSS and was killed with
+	// its requests (retryable: which of them grew it is unknown).
+	CodeWorkerMemory = "worker_memory"
 )
 
 // ErrClosed is returned by calls on a closed pool.
@@ -108,6 +120,9 @@ type Error struct {
 	Method    string // the request's method, when the error is about one request
 	Request   uint64 // the request's id on that worker
 	Err       error  // the cause, such as context.DeadlineExceeded or a *wire.DecodeError
+	// Sole, with CodeWorkerMemory: the request was the only one its worker
+	// ran, so it is what grew the worker.
+	Sole bool
 }
 
 func (e *Error) Error() string {

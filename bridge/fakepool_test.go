@@ -263,15 +263,15 @@ exec `+testenv.Python(t)+` "$@"`)
 
 func TestRecycleByMemory(t *testing.T) {
 	cfg := fakeConfig(t)
-	cfg.PingInterval = 100 * time.Millisecond
+	cfg.MemoryInterval = 100 * time.Millisecond
 	cfg.MaxRSS = 1 // any process is above it
 	p, log := startPool(t, cfg)
 	pid := p.Status()[0].PID
 	st := slotReady(t, p, 1, pid)
-	if st.Restarts < 1 || st.LastError != "" {
+	if st.Restarts < 1 || !strings.Contains(st.LastError, "worker_memory cap of 0 MiB") {
 		t.Fatalf("after recycling: %+v", st)
 	}
-	contains(t, log.String(), "above the limit")
+	contains(t, log.String(), "went over the worker_memory cap")
 }
 
 func TestRestartAndRecycle(t *testing.T) {

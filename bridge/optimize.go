@@ -352,5 +352,5 @@ func (p *Pool) callStoppable(ctx context.Context, method string, params any, onE
 		case <-actx.Done():
 		}
 	}()
-	return p.await(actx, pr, c)
+	return p.await(actx, pr, c, 0)
 }

@@ -189,6 +189,12 @@ func (p *Pool) freedLocked() {
 func (p *Pool) monitor(s *slot, pr *proc) (failed bool) {
 	ticker := time.NewTicker(p.cfg.PingInterval)
 	defer ticker.Stop()
+	var sample <-chan time.Time
+	if p.cfg.MaxRSS > 0 {
+		t := time.NewTicker(p.cfg.MemoryInterval)
+		defer t.Stop()
+		sample = t.C
+	}
 	var (
 		pingDone    <-chan struct{}
 		pingTimeout <-chan time.Time
@@ -255,13 +261,15 @@ func (p *Pool) monitor(s *slot, pr *proc) (failed bool) {
 					pingTimeout = time.After(p.cfg.PingTimeout)
 				}
 			}
-			if p.cfg.MaxRSS > 0 && !draining {
-				if n, err := rss(pr.pid); err == nil && n > p.cfg.MaxRSS {
-					p.logf(s.id, pr.pid, "resident size %d MiB above the limit of %d MiB", n>>20, p.cfg.MaxRSS>>20)
-					draining = true
-					recycle = nil
-					s.set(StateDraining)
-				}
+		case <-sample:
+			// Killed, not drained: what it runs is what grows it.
+			if n, err := rss(pr.pid); err == nil && n > p.cfg.MaxRSS {
+				sample = nil
+				p.mu.Lock()
+				inflight := pr.inflight
+				p.mu.Unlock()
+				pr.overMemory(fmt.Sprintf("its resident memory (%d MiB) went over the worker_memory cap of %d MiB",
+					n>>20, p.cfg.MaxRSS>>20), inflight)
 			}
 		case <-pingDone:
 			pingDone, pingTimeout = nil, nil
@@ -407,6 +415,14 @@ func (p *Pool) procDied(pr *proc) {
 // worker that has not ended the request CancelGrace later is killed and
 // replaced.
 func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func(wire.Event)) (json.RawMessage, error) {
+	return p.call(ctx, method, params, 0, onEvent)
+}
+
+// call is Call with a time limit on the request once a worker has it
+// (0: none): past it the request is cancelled as by ctx, with the
+// worker replaced if it does not let go, and fails with CodeTimeout, not
+// retryable. Time spent waiting for a free worker does not count.
+func (p *Pool) call(ctx context.Context, method string, params any, limit time.Duration, onEvent func(wire.Event)) (json.RawMessage, error) {
 	if method == wire.MethodCancel || method == wire.MethodShutdown {
 		return nil, fmt.Errorf("bridge: %s is the pool's own to send", method)
 	}
@@ -423,7 +439,7 @@ func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func
 	if err != nil {
 		return nil, err
 	}
-	return p.await(ctx, pr, c)
+	return p.await(ctx, pr, c, limit)
 }
 
 // dispatch sends one encoded request to the least busy worker.
@@ -446,9 +462,27 @@ func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent fun
 	}
 }
 
-func (p *Pool) await(ctx context.Context, pr *proc, c *call) (json.RawMessage, error) {
+func (p *Pool) await(ctx context.Context, pr *proc, c *call, limit time.Duration) (json.RawMessage, error) {
+	var expired <-chan time.Time
+	if limit > 0 {
+		expired = p.cfg.clock.After(limit)
+	}
 	for {
 		select {
+		case <-expired:
+			select {
+			case <-c.done: // it ended anyway: the result is worth more than the limit
+				if c.onEvent != nil {
+					c.deliver()
+				}
+				return c.result, c.err
+			default:
+			}
+			c.abandon()
+			p.cancelRequest(pr, c)
+			p.logf(pr.slot, pr.pid, "%s #%d timed out after %s: cancelled", c.method, c.id, limit)
+			return nil, &Error{Code: CodeTimeout, Message: "timed out after " + limit.String(), Worker: pr.slot, PID: pr.pid,
+				Method: c.method, Request: c.id, Err: context.DeadlineExceeded}
 		case <-c.notify:
 			c.deliver()
 		case <-c.done:

@@ -34,8 +34,10 @@ type proc struct {
 
 	mu       sync.Mutex
 	pending  map[uint64]*call
-	dead     bool  // pending is closed: the process has been reaped
-	protoErr error // the framing failure that ended it
+	dead     bool   // pending is closed: the process has been reaped
+	protoErr error  // the framing failure that ended it
+	memErr   string // why it was killed for its memory
+	memSole  bool   // it then ran one request
 	deathErr *Error
 
 	// Guarded by Pool.mu.
@@ -269,6 +271,9 @@ func (pr *proc) die(werr error) {
 	if pr.protoErr != nil {
 		e.Code, e.Err = CodeProtocol, pr.protoErr
 		e.Message = "broke the protocol: " + pr.protoErr.Error()
+	} else if pr.memErr != "" {
+		e.Code, e.Message = CodeWorkerMemory, "killed: "+pr.memErr
+		e.Sole = pr.memSole
 	} else {
 		e.Message = pr.endText()
 	}
@@ -287,6 +292,23 @@ func (pr *proc) die(werr error) {
 		ce := *e
 		ce.Method, ce.Request = c.method, c.id
 		c.finish(nil, &ce)
+	}
+}
+
+// overMemory kills a worker over the memory cap; its requests fail with
+// CodeWorkerMemory.
+func (pr *proc) overMemory(why string, inflight int) {
+	pr.mu.Lock()
+	pr.memErr, pr.memSole = why, inflight == 1 // before the kill: its death reads them
+	pr.mu.Unlock()
+	// Over the cap with nothing to run, the cap is below what a worker
+	// needs: that counts against the slot, so that the restarts back off
+	// and end.
+	failure := inflight == 0
+	if !pr.kill(why, failure) {
+		pr.mu.Lock()
+		pr.memErr = "" // killed for another reason first
+		pr.mu.Unlock()
 	}
 }
 

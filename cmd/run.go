@@ -42,7 +42,7 @@ func (a *cli) logDir() (string, error) {
 
 func (a *cli) runCommand() *cobra.Command {
 	var inputs []string
-	var example, dataset, split, lmName, labels string
+	var example, dataset, split, lmName, labels, timeout string
 	var version, limit int
 	var asJSON, noCache, wait bool
 	var pf poolFlags
@@ -69,6 +69,15 @@ func (a *cli) runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var bound time.Duration
+			if timeout != "" {
+				if dataset != "" {
+					return usagef("--timeout bounds a single run; a batch's executions take the program's timeout or the config's execution_timeout")
+				}
+				if bound, err = model.ParseTimeout(timeout); err != nil {
+					return usagef("--timeout: %v", err)
+				}
+			}
 			if dataset != "" {
 				return a.runDataset(ctx, app.BatchRequest{Program: args[0], Version: version, LM: lmName,
 					Labels: model.ParseLabels(labels), NoCache: noCache, Limit: limit}, dataset, split, asJSON)
@@ -78,7 +87,8 @@ func (a *cli) runCommand() *cobra.Command {
 					return err
 				}
 			}
-			e, err := a.svc.Run(ctx, app.RunRequest{Program: args[0], Version: version, Inputs: in, LM: lmName, NoCache: noCache, Wait: true})
+			e, err := a.svc.Run(ctx, app.RunRequest{Program: args[0], Version: version, Inputs: in, LM: lmName, NoCache: noCache, Wait: true,
+				Timeout: bound})
 			if f := appField(err); app.CodeOf(err) == app.CodeInvalid && strings.HasPrefix(f, "inputs.") {
 				name := strings.TrimPrefix(f, "inputs.")
 				return usagef("%v: pass --input %s=... (or --example DATASET:N)", err, name)
@@ -136,6 +146,7 @@ func (a *cli) runCommand() *cobra.Command {
 	c.Flags().StringVar(&labels, "labels", "", "with --dataset: the fields to compare with the outputs, a,b (default: the program's outputs the dataset has)")
 	c.Flags().StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
 	c.Flags().IntVar(&version, "version", 0, "run a specific version (default: latest)")
+	c.Flags().StringVar(&timeout, "timeout", "", "fail the run past this long, such as 30s or 2m (default: the program's timeout, else the config's execution_timeout, 5m)")
 	c.Flags().Int("concurrency", 0, "executions at once, when this process starts the queue (default: config, else 8)")
 	c.Flags().BoolVar(&noCache, "no-cache", false, "do not answer from the execution cache")
 	c.Flags().BoolVar(&wait, "wait", true, "wait for the execution to end (it always does)")

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,7 +140,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 		k.letGo(j, next, rest)
 	case retry:
 		must(next.Move(model.Pending, now))
-		k.retryExecution(j, next, rest, code == bridge.CodeWorkerDied)
+		k.retryExecution(j, next, rest, code == bridge.CodeWorkerDied || code == bridge.CodeWorkerMemory)
 	default:
 		must(next.Move(model.Failed, now))
 		k.finishExecution(j, next, rest, nil)
@@ -156,7 +157,8 @@ func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, onSpa
 	if k.o.CacheTTL > 0 && x.Variant == nil {
 		key, _ = cacheKey(pl.prog, x.Inputs, pl.lms) // the inputs encoded at submit: it does not fail here
 	}
-	req := bridge.ExecuteRequest{Program: pl.prog, Inputs: x.Inputs, LM: pl.lms.main.spec, ModuleLMs: pl.lms.moduleSpecs(), Trace: true}
+	req := bridge.ExecuteRequest{Program: pl.prog, Inputs: x.Inputs, LM: pl.lms.main.spec, ModuleLMs: pl.lms.moduleSpecs(),
+		Trace: true, Timeout: k.timeout(x, pl.prog)}
 	if x.Eval != nil {
 		// One example of an evaluation: the worker scores it in this request.
 		var judge *bridge.LMSpec
@@ -175,6 +177,12 @@ func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, onSpa
 		return nil, nil, err
 	}
 	return res, key, nil
+}
+
+// timeout is what bounds an attempt of x: the run's own timeout, else its
+// program's, else the workspace's.
+func (k *Kernel) timeout(x *model.Execution, prog *model.Program) time.Duration {
+	return cmp.Or(x.Timeout, prog.ExecTimeout(), k.o.ExecutionTimeout)
 }
 
 // retryExecution writes next (back to pending) and hands it back for a

@@ -96,6 +96,16 @@ type Options struct {
 	StopGrace      time.Duration // how long a cancelled optimization may take to stop (default bridge.DefaultStopGrace)
 	CacheTTL       time.Duration // execution cache; default 10 min; negative = off
 	Backoff        time.Duration // first retry delay (default 500ms, doubling, with jitter)
+	// ExecutionTimeout bounds one attempt of an execution whose request and
+	// program name no timeout (the owner gives the config's; 0: none). Past
+	// it the execution fails "timed out"; the pool stops the worker call
+	// (and replaces the worker if it does not let go: a Python thread
+	// cannot be interrupted).
+	ExecutionTimeout time.Duration
+	// Queue is how many executions may wait for a slot (the owner gives the
+	// config's limit; 0: no limit); a submission that would make more wait
+	// is refused with a *QueueFullError.
+	Queue int
 	// Dir is the workspace directory: an optimizer that can resume from its
 	// own saved state (GEPA) keeps it under Dir/optimizations/<run id>.
 	// "": such runs start over as a new attempt instead.
@@ -241,10 +251,13 @@ type Kernel struct {
 	closed   bool
 	closedCh chan struct{}
 	jobs     map[model.ID]*job
-	main     *resource     // the main pool's slots: executions
-	optRes   *resource     // the optimization worker's slots
-	changed  chan struct{} // closed and replaced whenever a job leaves
-	runners  sync.WaitGroup
+	main     *resource // the main pool's slots: executions
+	optRes   *resource // the optimization worker's slots
+	// admitting counts the executions being submitted, admitted to the
+	// queue but not in it yet.
+	admitting int
+	changed   chan struct{} // closed and replaced whenever a job leaves
+	runners   sync.WaitGroup
 
 	optMu   sync.Mutex
 	optPool Optimizer // once OptPool gave it

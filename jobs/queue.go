@@ -31,6 +31,8 @@ type resource struct {
 	next int
 	// suspectOn: a retry after a worker died is running (see pick).
 	suspectOn bool
+	// waiting counts the jobs in the lanes (Options.Queue bounds it).
+	waiting int
 }
 
 func newResource(name string, limit int) *resource {
@@ -81,6 +83,7 @@ func (r *resource) push(j *job) {
 	} else {
 		heap.Push(&l.ready, j)
 	}
+	r.waiting++
 }
 
 // remove takes a queued j out of its lane.
@@ -95,6 +98,7 @@ func (r *resource) remove(j *job) {
 	}
 	if j.index >= 0 && j.index < h.Len() && (*h)[j.index] == j {
 		heap.Remove(h, j.index)
+		r.waiting--
 	}
 	if l.empty() {
 		r.drop(l)
@@ -124,6 +128,14 @@ func (r *resource) drop(l *lane) {
 // with it, never the same retried ones again, and the innocent ones succeed
 // on their next attempt instead of running out of attempts beside it.
 func (r *resource) pick() *job {
+	j := r.take()
+	if j != nil {
+		r.waiting--
+	}
+	return j
+}
+
+func (r *resource) take() *job {
 	if l := r.lanes[interactive]; l != nil {
 		if j := l.take(r.suspectOn); j != nil {
 			if l.empty() {
@@ -150,7 +162,7 @@ func (r *resource) pick() *job {
 
 // clear forgets every queued job (Close).
 func (r *resource) clear() {
-	r.lanes, r.ring, r.next = map[string]*lane{}, nil, 0
+	r.lanes, r.ring, r.next, r.waiting = map[string]*lane{}, nil, 0, 0
 }
 
 // jobHeap orders queued jobs by ID, which is creation order (IDs are
@@ -297,6 +309,16 @@ func (k *Kernel) judge(j *job, err error, attempts int) (verdict, string, string
 		return cutShort, CodeInterrupted, fmt.Sprintf("attempt %d cut short: Signet was stopping", attempts)
 	}
 	code, msg, retryable := classify(err)
+	if be := (*bridge.Error)(nil); errors.As(err, &be) && be.Code == bridge.CodeWorkerMemory && be.Sole && j.kind == KindExecution {
+		k.mu.Lock()
+		again := j.exec.ErrorCode == bridge.CodeWorkerMemory
+		k.mu.Unlock()
+		if again {
+			// Retried once on a fresh worker and over the cap again, alone
+			// on it: it is this run that grows the worker.
+			return failed, code, fmt.Sprintf("attempt %d went over the worker memory cap again, alone on its worker: %s", attempts, msg)
+		}
+	}
 	switch {
 	case retryable && attempts < model.MaxAttempts:
 		return retry, code, fmt.Sprintf("attempt %d of %d failed: %s", attempts, model.MaxAttempts, msg)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
@@ -33,6 +34,9 @@ type Request struct {
 	// request, and the completed execution carries the score in its Eval.
 	// It is never answered from the cache (the metric must run).
 	Eval *model.ExecEval
+	// Timeout bounds this run (model.Execution.Timeout); 0: the program's
+	// timeout, else Options.ExecutionTimeout.
+	Timeout time.Duration
 }
 
 // Submit validates a request and creates its execution. A request over a
@@ -108,6 +112,15 @@ func (k *Kernel) submit(ctx context.Context, rs []Request, parent *evalRun) ([]*
 			return nil, err
 		}
 	}
+	if parent == nil {
+		// An evaluation's window bounds its own executions; everything else
+		// is held to the queue's length.
+		release, err := k.admit(ps)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	xs := make([]*model.Execution, len(ps))
 	for i := range ps {
 		xs[i] = ps[i].x
@@ -137,6 +150,42 @@ func (k *Kernel) submit(ctx context.Context, rs []Request, parent *evalRun) ([]*
 	return out, nil
 }
 
+// QueueFullError refuses executions that would make more than the
+// queue's length wait for a slot (Options.Queue).
+type QueueFullError struct {
+	Waiting, Asked, Limit int
+}
+
+func (e *QueueFullError) Error() string {
+	return fmt.Sprintf("the queue is full: %d executions wait for a slot and this request adds %d, over the limit of %d (limits: queue: in the config); try again once some have run",
+		e.Waiting, e.Asked, e.Limit)
+}
+
+// admit holds places in the queue for the runs of ps that are not cache
+// hits, or refuses them all; release gives back the hold once they are
+// queued (or refused later).
+func (k *Kernel) admit(ps []prepared) (release func(), err error) {
+	n := 0
+	for _, p := range ps {
+		if !p.hit {
+			n++
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	// Retries waiting for their backoff were admitted once: not counted.
+	waiting := k.main.waiting + k.admitting
+	if n > 0 && k.o.Queue > 0 && waiting+n > k.o.Queue {
+		return nil, &QueueFullError{Waiting: waiting, Asked: n, Limit: k.o.Queue}
+	}
+	k.admitting += n
+	return func() {
+		k.mu.Lock()
+		k.admitting -= n
+		k.mu.Unlock()
+	}, nil
+}
+
 // prepare validates one request and builds its execution: pending, or
 // completed from the cache.
 func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model.Program) (prepared, error) {
@@ -159,6 +208,9 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 	if err := checkInputs(prog, r.Inputs); err != nil {
 		return prepared{}, err
 	}
+	if r.Timeout < 0 || r.Timeout > model.MaxTimeout {
+		return prepared{}, &model.FieldError{Field: "timeout", Msg: fmt.Sprintf("%s is not a positive duration of at most %s", r.Timeout, model.MaxTimeout)}
+	}
 	profile := prog.LMProfile(r.LM, k.o.DefaultLM)
 	if profile == "" {
 		return prepared{}, fmt.Errorf("program %s v%d: no LM profile: name one in the request, the program or the default", prog.Name, prog.Version)
@@ -170,7 +222,7 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 		return prepared{}, fmt.Errorf("program %s v%d: %w", prog.Name, prog.Version, err)
 	}
 	x := &model.Execution{ID: model.NewID(), Program: prog.Name, Version: prog.Version, LM: profile,
-		State: model.Pending, Inputs: maps.Clone(k.o.Redact.Map(r.Inputs)), Batch: r.Batch, CreatedAt: k.now()}
+		State: model.Pending, Inputs: maps.Clone(k.o.Redact.Map(r.Inputs)), Batch: r.Batch, Timeout: r.Timeout, CreatedAt: k.now()}
 	if x.Inputs == nil {
 		x.Inputs = map[string]any{}
 	}

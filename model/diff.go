@@ -36,6 +36,7 @@ func DiffPrograms(a, b *Program) []Change {
 	d.str("description", a.Description, b.Description)
 	d.str("status", string(a.Status), string(b.Status))
 	d.str("lm", a.LM, b.LM)
+	d.str("timeout", a.Timeout, b.Timeout)
 	d.str("compiled_from", a.CompiledFrom, b.CompiledFrom)
 	d.str("base_dir", a.BaseDir, b.BaseDir)
 

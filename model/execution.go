@@ -42,11 +42,14 @@ type Execution struct {
 	// Variant is the unsaved program this execution ran instead of the stored
 	// version Program/Version (which it was derived from): a prompt iteration
 	// or a one-module replay from the TUI. Nil for ordinary runs.
-	Variant    *Program  `json:"variant,omitempty"`
-	Eval       *ExecEval `json:"eval,omitempty"` // one example of an evaluation, which the worker scores
-	CreatedAt  time.Time `json:"created_at"`
-	StartedAt  time.Time `json:"started_at,omitzero"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Variant *Program  `json:"variant,omitempty"`
+	Eval    *ExecEval `json:"eval,omitempty"` // one example of an evaluation, which the worker scores
+	// Timeout is the run's own bound (signet run --timeout); 0 leaves it to
+	// the program's timeout, else the workspace's execution_timeout.
+	Timeout    time.Duration `json:"timeout_ns,omitempty"`
+	CreatedAt  time.Time     `json:"created_at"`
+	StartedAt  time.Time     `json:"started_at,omitzero"`
+	FinishedAt time.Time     `json:"finished_at,omitzero"`
 }
 
 // Move applies a state transition, stamping times and counting attempts.

@@ -50,7 +50,10 @@ type Program struct {
 	Version     int           `json:"version,omitempty" yaml:"version,omitempty"`
 	// LM names an LM profile; keys live only in the environment variable the
 	// profile names, never here.
-	LM      string   `json:"lm,omitempty" yaml:"lm,omitempty"`
+	LM string `json:"lm,omitempty" yaml:"lm,omitempty"`
+	// Timeout bounds one execution of the program ("30s", "2m"); "" leaves
+	// it to the run's --timeout or the config's execution_timeout.
+	Timeout string   `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	Modules []Module `json:"modules" yaml:"modules"`
 	// CompiledFrom is the optimization run this version came out of.
 	CompiledFrom string    `json:"compiled_from,omitempty" yaml:"compiled_from,omitempty"`
@@ -105,6 +108,11 @@ func (p *Program) Validate() error {
 	if p.Status != "" {
 		if _, err := ParseProgramStatus(string(p.Status)); err != nil {
 			return &FieldError{Field: "status", Msg: err.Error()}
+		}
+	}
+	if p.Timeout != "" {
+		if _, err := ParseTimeout(p.Timeout); err != nil {
+			return &FieldError{Field: "timeout", Msg: err.Error()}
 		}
 	}
 	if len(p.Modules) == 0 {
@@ -162,6 +170,29 @@ func (p *Program) LMProfile(asked, def string) string {
 		return p.LM
 	}
 	return def
+}
+
+// MaxTimeout is the longest execution timeout accepted anywhere.
+const MaxTimeout = 24 * time.Hour
+
+// ParseTimeout reads an execution timeout such as "30s" or "5m": positive,
+// at most MaxTimeout.
+func ParseTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 || d > MaxTimeout {
+		return 0, fmt.Errorf("%q is not a positive duration of at most 24h, such as 30s or 5m", s)
+	}
+	return d, nil
+}
+
+// ExecTimeout is the program's own execution timeout, 0 when it has none
+// (or an invalid one, which Validate refuses).
+func (p *Program) ExecTimeout() time.Duration {
+	if p == nil || p.Timeout == "" {
+		return 0
+	}
+	d, _ := ParseTimeout(p.Timeout)
+	return d
 }
 
 // Inputs are the fields a caller must supply: the input fields of every

@@ -82,8 +82,13 @@ func (e *Env) StartPool(ctx context.Context, workers, def int) error {
 	} else if e.Config.Workers > 0 {
 		n = e.Config.Workers
 	}
+	if n > config.MaxWorkers() {
+		return fmt.Errorf("workers: %d is out of range (1 to %d on this machine)", n, config.MaxWorkers())
+	}
 	var err error
-	e.Pool, err = bridge.Start(ctx, e.poolConfig(e.Python.Path, n, e.Config.Threads))
+	cfg := e.poolConfig(e.Python.Path, n, e.Config.Threads)
+	cfg.MaxRSS = int64(e.Config.Limits().WorkerMemory)
+	e.Pool, err = bridge.Start(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("starting Python workers with %s (from %s): %w", e.Python.Path, e.Python.Source, err)
 	}

@@ -26,6 +26,7 @@ func fail(err error) error {
 		se *model.SignatureError
 		te *model.TransitionError
 		eb *jobs.BudgetError
+		qf *jobs.QueueFullError
 		be *bridge.Error
 		ke *KeyError
 		de *datafile.Error
@@ -43,7 +44,7 @@ func fail(err error) error {
 		return app.Wrap(app.CodeBudget, err)
 	case errors.Is(err, optimize.ErrRegressed):
 		return app.Wrap(app.CodeRegressed, err)
-	case errors.Is(err, jobs.ErrClosed), errors.Is(err, bridge.ErrClosed):
+	case errors.Is(err, jobs.ErrClosed), errors.Is(err, bridge.ErrClosed), errors.As(err, &qf):
 		return app.Wrap(app.CodeUnavailable, err)
 	case errors.As(err, &fe):
 		// The field survives the socket, so a caller can tell which flag

@@ -26,7 +26,7 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 	// The version read above, not "the newest" again: a save in between
 	// does not change what was checked.
 	x, err := k.Submit(ctx, jobs.Request{Program: p.Name, Version: p.Version, Inputs: req.Inputs, LM: req.LM,
-		NoCache: req.NoCache, Variant: req.Variant})
+		NoCache: req.NoCache, Variant: req.Variant, Timeout: req.Timeout})
 	if err != nil {
 		return nil, fail(err)
 	}

@@ -18,8 +18,13 @@ from typing import Any
 
 from .errors import BadProgram, UserCodeError, register_user_file
 
+# _lock guards the tables below and is never held across user code: a file
+# whose import hangs must not stop other files from loading on other threads.
 _lock = threading.Lock()
 _modules: dict[tuple[str, int, int], ModuleType] = {}
+# One lock per file, held across its import, so concurrent loads of one file
+# import it once; loads of other files do not wait for it.
+_file_locks: dict[str, threading.Lock] = {}
 
 
 @dataclass(frozen=True)
@@ -55,30 +60,44 @@ def _load_module(path: str, *, module: str, field: str) -> ModuleType:
         cached = _modules.get(key)
         if cached is not None:
             return cached
-        digest = hashlib.sha256(f"{path}|{st.st_mtime_ns}|{st.st_size}".encode()).hexdigest()[:16]
-        mod_name = f"signet_user_{digest}"
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        if spec is None or spec.loader is None:
-            raise BadProgram(f"module {module}: {field}: {path} is not a Python file", module=module, field=field,
-                             path=path)
-        mod = importlib.util.module_from_spec(spec)
-        register_user_file(path)
-        register_user_file(os.path.abspath(path))
-        directory = os.path.dirname(path)
+        file_lock = _file_locks.setdefault(path, threading.Lock())
+    with file_lock:
+        with _lock:
+            cached = _modules.get(key)
+        if cached is not None:
+            return cached  # another thread imported it meanwhile
+        mod = _import(path, key, module=module, field=field)
+        with _lock:
+            # Forget older versions of the same file.
+            for old in [k for k in _modules if k[0] == path]:
+                del _modules[old]
+            _modules[key] = mod
+        return mod
+
+
+def _import(path: str, key: tuple[str, int, int], *, module: str, field: str) -> ModuleType:
+    """Runs the file's top level: user code, so no shared lock is held here."""
+    digest = hashlib.sha256(f"{path}|{key[1]}|{key[2]}".encode()).hexdigest()[:16]
+    mod_name = f"signet_user_{digest}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise BadProgram(f"module {module}: {field}: {path} is not a Python file", module=module, field=field,
+                         path=path)
+    mod = importlib.util.module_from_spec(spec)
+    register_user_file(path)
+    register_user_file(os.path.abspath(path))
+    directory = os.path.dirname(path)
+    with _lock:
         if directory not in sys.path:
             sys.path.append(directory)
-        sys.modules[mod_name] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except BaseException as exc:
-            sys.modules.pop(mod_name, None)
-            raise UserCodeError(f"module {module}: importing {path} failed: {type(exc).__name__}: {exc}",
-                                module=module, field=field, traceback=_format(exc)) from exc
-        # Forget older versions of the same file.
-        for old in [k for k in _modules if k[0] == path]:
-            del _modules[old]
-        _modules[key] = mod
-        return mod
+    sys.modules[mod_name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException as exc:
+        sys.modules.pop(mod_name, None)
+        raise UserCodeError(f"module {module}: importing {path} failed: {type(exc).__name__}: {exc}",
+                            module=module, field=field, traceback=_format(exc)) from exc
+    return mod
 
 
 def _format(exc: BaseException) -> str:
