@@ -94,6 +94,10 @@ type ExecuteRequest struct {
 	// (docs/protocol.md, execute, "metric").
 	Metric *MetricSpec
 	Labels map[string]any
+	// Gate, when set, admits each LM call of the run before it starts; a
+	// refusal fails the request with the code "budget" and the gate's
+	// message.
+	Gate Gate
 }
 
 // ExecuteResult is what an execution produced.
@@ -116,6 +120,7 @@ type executeParams struct {
 	BaseDir   string            `json:"base_dir,omitempty"`
 	Metric    *MetricSpec       `json:"metric,omitempty"`
 	Labels    map[string]any    `json:"labels,omitempty"`
+	Reserve   bool              `json:"reserve,omitempty"`
 }
 
 // Execute runs a program through DSPy on one worker. Spans stream to onSpan
@@ -126,7 +131,8 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		return nil, fmt.Errorf("bridge: execute: no program")
 	}
 	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
-		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program), Metric: req.Metric, Labels: req.Labels}
+		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program), Metric: req.Metric, Labels: req.Labels,
+		Reserve: req.Gate != nil}
 	if params.Metric != nil && params.Labels == nil {
 		params.Labels = map[string]any{}
 	}
@@ -150,7 +156,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 			onSpan(s)
 		}
 	}
-	raw, err := p.Call(ctx, wire.MethodExecute, params, onEvent)
+	raw, err := p.call(ctx, wire.MethodExecute, params, onEvent, req.Gate)
 	if spanErr != nil {
 		// A worker bug, not the program's: log it, keep the result.
 		p.logf(0, 0, "execute %s: %v", req.Program.Name, spanErr)

@@ -404,6 +404,11 @@ func (p *Pool) procDied(pr *proc) {
 // worker that has not ended the request CancelGrace later is killed and
 // replaced.
 func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func(wire.Event)) (json.RawMessage, error) {
+	return p.call(ctx, method, params, onEvent, nil)
+}
+
+// call is Call with a budget gate for the request's LM calls (nil: none).
+func (p *Pool) call(ctx context.Context, method string, params any, onEvent func(wire.Event), g Gate) (json.RawMessage, error) {
 	if method == wire.MethodCancel || method == wire.MethodShutdown {
 		return nil, fmt.Errorf("bridge: %s is the pool's own to send", method)
 	}
@@ -416,15 +421,21 @@ func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func
 		}
 		raw = json.RawMessage(b)
 	}
-	pr, c, err := p.dispatch(ctx, method, raw, onEvent)
+	pr, c, err := p.dispatch(ctx, method, raw, onEvent, g)
 	if err != nil {
 		return nil, err
 	}
 	return p.await(ctx, pr, c)
 }
 
-// dispatch sends one encoded request to the least busy worker.
-func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent func(wire.Event)) (*proc, *call, error) {
+// dispatch sends one encoded request to the least busy worker; with a gate,
+// its reserve and settle events go there.
+func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent func(wire.Event), g Gate) (*proc, *call, error) {
+	var to *proc
+	var sent *call
+	if g != nil {
+		onEvent = p.gated(ctx, g, onEvent, &to, &sent)
+	}
 	for {
 		pr, err := p.acquire(ctx)
 		if err != nil {
@@ -439,6 +450,7 @@ func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent fun
 			p.release(pr)
 			return nil, nil, fmt.Errorf("bridge: worker %d (pid %d): %w", pr.slot, pr.pid, err)
 		}
+		to, sent = pr, c
 		return pr, c, nil
 	}
 }
