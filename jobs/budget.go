@@ -40,28 +40,46 @@ type gate struct {
 
 	mu   sync.Mutex // serialises admissions: a check and its reservation are one step
 	held map[*reservation]struct{}
+	seq  uint64               // reservations made: their order, oldest first
 	hist map[string][]float64 // recent costs of one run, by program and LM profile
 }
 
 // reservation is what one job in flight holds against the caps: at least
-// its floor, and at least what its calls hold.
+// its floor, and at least what its calls hold and, once some have ended,
+// what the calls it has still to make will cost at their rate.
 type reservation struct {
 	program string
+	seq     uint64             // its place in dispatch order: a call yields to older jobs
 	floor   float64            // the job's estimate (an optimization's: what is left of it)
 	calls   map[string]float64 // the LM calls in flight, by call id: their estimates
 	settled float64            // what the job's ended calls cost
 	written float64            // the part of settled the rollups already count (an optimization's progress)
 	perCall float64            // when > 0, what each call reserves (from the program's history) instead of the worker's estimate
+	perRun  int                // the LM calls a run makes, when known (an execution's; 0: an optimization's)
+	made    int                // calls settled
 }
 
-// amount is what r holds, with extra more for its calls.
-func (r *reservation) amount(extra float64) float64 {
-	calls := extra
+// amount is what r holds, with one more call of extra when adding.
+func (r *reservation) amount(extra float64, adding bool) float64 {
+	calls, n := 0.0, len(r.calls)
+	if adding {
+		calls, n = extra, n+1
+	}
 	for _, c := range r.calls {
 		calls += c
 	}
-	return max(r.floor, r.settled-r.written+calls, 0)
+	need := r.settled - r.written + calls
+	if r.made > 0 && r.perRun > r.made+n {
+		// The rest of the run at the rate of its ended calls: a run that
+		// costs more than its estimate holds what it will need, so that a
+		// younger run, not this one, is refused midway.
+		need += float64(r.perRun-r.made-n) * r.settled / float64(r.made)
+	}
+	return max(r.floor, need, 0)
 }
+
+// sunk is what r's ended calls cost and the rollups do not count yet.
+func (r *reservation) sunk() float64 { return max(r.settled-r.written, 0) }
 
 // BudgetError refuses a job or an LM call because a monthly cap is
 // reached, or would be by its estimate with what is in flight.
@@ -114,7 +132,8 @@ func (g *gate) reserve(ctx context.Context, job, program string, est float64) (*
 	if _, err := g.checkLocked(ctx, job, program, nil, est, est); err != nil {
 		return nil, err
 	}
-	r := &reservation{program: program, floor: est, calls: map[string]float64{}}
+	g.seq++
+	r := &reservation{program: program, seq: g.seq, floor: est, calls: map[string]float64{}}
 	if g.held == nil {
 		g.held = map[*reservation]struct{}{}
 	}
@@ -131,7 +150,7 @@ func (g *gate) reserveCall(ctx context.Context, r *reservation, call string, est
 	est = max(est, 0)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, err := g.checkLocked(ctx, jobCall, r.program, r, est, r.amount(est)); err != nil {
+	if _, err := g.checkLocked(ctx, jobCall, r.program, r, est, r.amount(est, true)); err != nil {
 		return err
 	}
 	r.calls[call] += est
@@ -152,6 +171,7 @@ func (g *gate) settleCall(r *reservation, call string, cost float64, known bool)
 		cost = est
 	}
 	r.settled += max(cost, 0)
+	r.made++
 }
 
 // check says whether reserve would admit such a job now, holding nothing
@@ -199,8 +219,12 @@ func (g *gate) capped(ctx context.Context, program string) (bool, error) {
 // checkLocked weighs a job or call on program that would make mine (nil: a
 // new job) hold want, est of it new, against every cap over program: it is
 // refused when a cap is reached by what is spent and held, or would be
-// passed by want. It returns what the tightest cap leaves once what is
-// spent and what the other jobs hold are taken off (nil: no cap).
+// passed by want. A call of mine yields to older jobs: of the younger ones
+// only what their ended calls cost counts (so the oldest runs finish and
+// the youngest are refused; what their calls in flight may cost is the
+// overshoot, one call per slot). It returns what the tightest cap leaves
+// once what is spent and what the other jobs hold are taken off (nil: no
+// cap).
 func (g *gate) checkLocked(ctx context.Context, job, program string, mine *reservation, est, want float64) (*float64, error) {
 	caps, err := g.st.Budgets(ctx)
 	if err != nil || len(caps) == 0 {
@@ -220,13 +244,17 @@ func (g *gate) checkLocked(ctx context.Context, job, program string, mine *reser
 		}
 		var held float64
 		for r := range g.held {
-			if r != mine && (scope == "" || r.program == scope) {
-				held += r.amount(0)
+			switch {
+			case r == mine || (scope != "" && r.program != scope):
+			case job == jobCall && r.seq > mine.seq:
+				held += r.sunk()
+			default:
+				held += r.amount(0, false)
 			}
 		}
 		var cur float64
 		if mine != nil {
-			cur = mine.amount(0)
+			cur = mine.amount(0, false)
 		}
 		if l := c - spent - held; tightest == nil || l < *tightest {
 			tightest = &l
@@ -284,18 +312,21 @@ func (c callGate) Reserve(ctx context.Context, call string, estimate float64) er
 	return c.g.reserveCall(ctx, c.r, call, estimate)
 }
 
-func (c callGate) Settle(call string, cost float64, known bool) { c.g.settleCall(c.r, call, cost, known) }
+func (c callGate) Settle(call string, cost float64, known bool) {
+	c.g.settleCall(c.r, call, cost, known)
+}
 
 // callGate is the gate a job's worker request reserves its LM calls with,
-// each at perCall when it is > 0, else at the worker's estimate: nil when
-// no cap applies to the job's program (no call then waits for an answer).
-func (g *gate) callGate(ctx context.Context, r *reservation, perCall float64) (bridge.Gate, error) {
+// each at perCall when it is > 0, else at the worker's estimate, the job
+// making perRun calls (0: unknown): nil when no cap applies to the job's
+// program (no call then waits for an answer).
+func (g *gate) callGate(ctx context.Context, r *reservation, perCall float64, perRun int) (bridge.Gate, error) {
 	capped, err := g.capped(ctx, r.program)
 	if err != nil || !capped {
 		return nil, err
 	}
 	g.mu.Lock()
-	r.perCall = perCall
+	r.perCall, r.perRun = perCall, perRun
 	g.mu.Unlock()
 	return callGate{g, r}, nil
 }

@@ -176,27 +176,27 @@ func TestCallReservations(t *testing.T) {
 		t.Fatalf("a call over the cap with 0.6 in flight: %v", err)
 	}
 	g.settleCall(a, "a1", 0.3, true)
-	if got := a.amount(0); got != 0.3 {
+	if got := a.amount(0, false); got != 0.3 {
 		t.Fatalf("a settled call holds its cost until the record carries it: %v", got)
 	}
 	if err := g.reserveCall(ctx, b, "b1", 0.5); err != nil {
 		t.Fatalf("0.3 spent in flight, 0.5 asked of 1: %v", err)
 	}
 	g.settleCall(b, "b1", 0, false)
-	if got := b.amount(0); got != 0.5 {
+	if got := b.amount(0, false); got != 0.5 {
 		t.Fatalf("a call of unknown cost keeps its estimate: %v", got)
 	}
 	g.settleCall(b, "b1", 0.1, true) // settled once only
-	if got := b.amount(0); got != 0.5 {
+	if got := b.amount(0, false); got != 0.5 {
 		t.Fatalf("a second settle moved it: %v", got)
 	}
 	// An optimization's progress stored: the rollup counts 0.2 of a's calls, and it holds at least its floor.
 	g.hold(a, 0.05, 0.2)
-	if got := a.amount(0); got < 0.0999 || got > 0.1001 {
+	if got := a.amount(0, false); got < 0.0999 || got > 0.1001 {
 		t.Fatalf("held after 0.2 of 0.3 written: %v", got)
 	}
 	g.hold(a, 0.4, 0.2)
-	if got := a.amount(0); got != 0.4 {
+	if got := a.amount(0, false); got != 0.4 {
 		t.Fatalf("held with a floor of 0.4: %v", got)
 	}
 	err = g.reserveCall(ctx, b, "b2", 0.2)

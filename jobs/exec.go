@@ -155,7 +155,7 @@ func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, r *re
 		return nil, nil, pl.err
 	}
 	// Each LM call of the run reserves its estimate with the run's reservation.
-	gate, err := k.gate.callGate(storeCtx, r, pl.call)
+	gate, err := k.gate.callGate(storeCtx, r, pl.call, callsPerRun(pl.prog))
 	if err != nil {
 		return nil, nil, &attemptError{code: CodeInternal, retryable: true, err: fmt.Errorf("budget check: %w", err)}
 	}

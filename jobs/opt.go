@@ -336,7 +336,7 @@ func (a *optAttempt) run(ctx context.Context) (*bridge.OptimizeResult, *model.Pr
 	}
 	req.Stop = a.j.stop
 	req.StopGrace = k.o.StopGrace
-	if req.Gate, err = k.gate.callGate(storeCtx, a.r, 0); err != nil {
+	if req.Gate, err = k.gate.callGate(storeCtx, a.r, 0, 0); err != nil {
 		return nil, nil, &attemptError{code: CodeInternal, retryable: true, err: fmt.Errorf("budget check: %w", err)}
 	}
 	pool, err := k.optimizer(ctx)
