@@ -97,6 +97,10 @@ type ExecuteRequest struct {
 	// Timeout bounds the run once a worker has it (0: none); past it the
 	// call fails with CodeTimeout, not retryable (see Pool.call).
 	Timeout time.Duration
+	// Gate, when set, admits each LM call of the run before it starts; a
+	// refusal fails the request with the code "budget" and the gate's
+	// message.
+	Gate Gate
 }
 
 // ExecuteResult is what an execution produced.
@@ -119,6 +123,7 @@ type executeParams struct {
 	BaseDir   string            `json:"base_dir,omitempty"`
 	Metric    *MetricSpec       `json:"metric,omitempty"`
 	Labels    map[string]any    `json:"labels,omitempty"`
+	Reserve   bool              `json:"reserve,omitempty"`
 }
 
 // Execute runs a program through DSPy on one worker. Spans stream to onSpan
@@ -129,7 +134,8 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		return nil, fmt.Errorf("bridge: execute: no program")
 	}
 	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
-		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program), Metric: req.Metric, Labels: req.Labels}
+		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program), Metric: req.Metric, Labels: req.Labels,
+		Reserve: req.Gate != nil}
 	if params.Metric != nil && params.Labels == nil {
 		params.Labels = map[string]any{}
 	}
@@ -153,7 +159,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 			onSpan(s)
 		}
 	}
-	raw, err := p.call(ctx, wire.MethodExecute, params, req.Timeout, onEvent)
+	raw, err := p.call(ctx, wire.MethodExecute, params, req.Timeout, onEvent, req.Gate)
 	if spanErr != nil {
 		// A worker bug, not the program's: log it, keep the result.
 		p.logf(0, 0, "execute %s: %v", req.Program.Name, spanErr)

@@ -29,7 +29,7 @@ func TestCallLimitReplacesAWorkerThatHoldsOn(t *testing.T) {
 		<-running
 		clk.fireAfter(t) // the limit
 	}()
-	_, err := p.call(ctx, "sleep", map[string]any{"ms": 30000, "ignore_cancel": true}, 1, onEvent)
+	_, err := p.call(ctx, "sleep", map[string]any{"ms": 30000, "ignore_cancel": true}, 1, onEvent, nil)
 	if e := asError(t, err); e.Code != CodeTimeout || e.Retryable || e.Message != "timed out after 1ns" || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %#v", e)
 	}

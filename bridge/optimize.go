@@ -64,6 +64,9 @@ type OptimizeRequest struct {
 	// run before the call is abandoned as if ctx had been cancelled
 	// (default DefaultStopGrace): an LM call in flight is not interrupted.
 	StopGrace time.Duration
+	// Gate, when set, admits each LM call of the run before it starts: a
+	// refusal stops the run with its best so far (Stopped = "budget").
+	Gate Gate
 }
 
 // DefaultStopGrace is OptimizeRequest.StopGrace's default.
@@ -87,6 +90,7 @@ type optimizeParams struct {
 	Budget       float64           `json:"budget"`
 	Threads      int               `json:"threads,omitempty"`
 	Seed         int               `json:"seed"`
+	Reserve      bool              `json:"reserve,omitempty"`
 }
 
 // ModuleState is the state of every predictor inside one program module,
@@ -180,7 +184,8 @@ func (p *Pool) Optimize(ctx context.Context, req OptimizeRequest, onEvent func(O
 	}
 	params := optimizeParams{Program: req.Program, LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, BaseDir: baseDir(req.BaseDir, req.Program),
 		Optimizer: req.Optimizer, Settings: req.Settings, Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric,
-		ReflectionLM: req.ReflectionLM, PromptLM: req.PromptLM, Budget: req.Budget, Threads: req.Threads, Seed: req.Seed}
+		ReflectionLM: req.ReflectionLM, PromptLM: req.PromptLM, Budget: req.Budget, Threads: req.Threads, Seed: req.Seed,
+		Reserve: req.Gate != nil}
 	if params.Settings == nil {
 		params.Settings = map[string]any{}
 	}
@@ -218,7 +223,7 @@ func (p *Pool) Optimize(ctx context.Context, req OptimizeRequest, onEvent func(O
 	if grace <= 0 {
 		grace = DefaultStopGrace
 	}
-	raw, err := p.callStoppable(ctx, wire.MethodOptimize, params, handle, req.Stop, grace)
+	raw, err := p.callStoppable(ctx, wire.MethodOptimize, params, handle, req.Gate, req.Stop, grace)
 	if evErr != nil {
 		p.logf(0, 0, "optimize %s: %v", req.Program.Name, evErr)
 	}
@@ -319,15 +324,15 @@ func (p *Pool) ImportState(ctx context.Context, req ImportRequest) (*ImportResul
 // the worker a cancel frame and keeps waiting for the request's end, since
 // a request such as optimize answers a cancel with a result. If it has not
 // ended grace later, the call is abandoned as on ctx's end.
-func (p *Pool) callStoppable(ctx context.Context, method string, params any, onEvent func(wire.Event), stop <-chan struct{}, grace time.Duration) (json.RawMessage, error) {
+func (p *Pool) callStoppable(ctx context.Context, method string, params any, onEvent func(wire.Event), g Gate, stop <-chan struct{}, grace time.Duration) (json.RawMessage, error) {
 	if stop == nil {
-		return p.Call(ctx, method, params, onEvent)
+		return p.call(ctx, method, params, 0, onEvent, g)
 	}
 	b, err := json.Marshal(params)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: encoding params of %s: %w", method, err)
 	}
-	pr, c, err := p.dispatch(ctx, method, json.RawMessage(b), onEvent)
+	pr, c, err := p.dispatch(ctx, method, json.RawMessage(b), onEvent, g)
 	if err != nil {
 		return nil, err
 	}

@@ -415,14 +415,15 @@ func (p *Pool) procDied(pr *proc) {
 // worker that has not ended the request CancelGrace later is killed and
 // replaced.
 func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func(wire.Event)) (json.RawMessage, error) {
-	return p.call(ctx, method, params, 0, onEvent)
+	return p.call(ctx, method, params, 0, onEvent, nil)
 }
 
 // call is Call with a time limit on the request once a worker has it
-// (0: none): past it the request is cancelled as by ctx, with the
-// worker replaced if it does not let go, and fails with CodeTimeout, not
-// retryable. Time spent waiting for a free worker does not count.
-func (p *Pool) call(ctx context.Context, method string, params any, limit time.Duration, onEvent func(wire.Event)) (json.RawMessage, error) {
+// (0: none) and a budget gate for its LM calls (nil: none). Past the limit
+// the request is cancelled as by ctx, with the worker replaced if it does
+// not let go, and fails with CodeTimeout, not retryable. Time spent waiting
+// for a free worker does not count.
+func (p *Pool) call(ctx context.Context, method string, params any, limit time.Duration, onEvent func(wire.Event), g Gate) (json.RawMessage, error) {
 	if method == wire.MethodCancel || method == wire.MethodShutdown {
 		return nil, fmt.Errorf("bridge: %s is the pool's own to send", method)
 	}
@@ -435,15 +436,21 @@ func (p *Pool) call(ctx context.Context, method string, params any, limit time.D
 		}
 		raw = json.RawMessage(b)
 	}
-	pr, c, err := p.dispatch(ctx, method, raw, onEvent)
+	pr, c, err := p.dispatch(ctx, method, raw, onEvent, g)
 	if err != nil {
 		return nil, err
 	}
 	return p.await(ctx, pr, c, limit)
 }
 
-// dispatch sends one encoded request to the least busy worker.
-func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent func(wire.Event)) (*proc, *call, error) {
+// dispatch sends one encoded request to the least busy worker; with a gate,
+// its reserve and settle events go there.
+func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent func(wire.Event), g Gate) (*proc, *call, error) {
+	var to *proc
+	var sent *call
+	if g != nil {
+		onEvent = p.gated(ctx, g, onEvent, &to, &sent)
+	}
 	for {
 		pr, err := p.acquire(ctx)
 		if err != nil {
@@ -458,6 +465,7 @@ func (p *Pool) dispatch(ctx context.Context, method string, raw any, onEvent fun
 			p.release(pr)
 			return nil, nil, fmt.Errorf("bridge: worker %d (pid %d): %w", pr.slot, pr.pid, err)
 		}
+		to, sent = pr, c
 		return pr, c, nil
 	}
 }

@@ -375,6 +375,10 @@ func budgetCell(spent, cap float64) string {
 	if cap == 0 {
 		return "-"
 	}
+	if over := spent - cap; over >= 0.005 {
+		// The gate admits each LM call within the cap; the calls already in flight when it was reached end anyway.
+		return fmt.Sprintf("$%.2f (%.0f%% used: spent $%.2f of $%.2f, $%.2f over, from calls already in flight)", cap, 100*spent/cap, spent, cap, over)
+	}
 	return fmt.Sprintf("$%.2f (%.0f%% used)", cap, 100*spent/cap)
 }
 

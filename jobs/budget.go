@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -12,47 +13,84 @@ import (
 	"github.com/signet-dspy/signet/store"
 )
 
-// gate is the one budget gate. Before a job's worker call it reserves the
-// call's estimate against the monthly caps of the workspace and of the
-// job's program: the call is admitted only while what the month has spent
-// (the stored rollups) plus what the calls in flight hold plus this estimate
-// stays within each cap. After the call the job's real cost is written with
-// its record (the rollup moves in the same transaction), and only then is
-// the reservation released, so a cost is always counted at least once.
+// gate is the one budget gate. A job reserves its estimate against the
+// monthly caps of the workspace and of its program when it is dispatched,
+// and then each of its LM calls reserves that call's estimate before it
+// starts (the worker asks, docs/protocol.md "Budgets"): a job or a call is
+// admitted only while what the month has spent (the stored rollups) plus
+// what the jobs in flight hold plus what it would hold stays within each
+// cap. A call's reservation is settled by its real cost when it ends; that
+// cost stays held until the job's record, and with it the rollup, carries
+// it, and only then is the job's reservation released, so a cost is always
+// counted at least once. Since every call is admitted against what every
+// other call in flight holds, the month ends above a cap by at most what
+// the calls in flight cost beyond their estimates: one call per slot.
 //
 // Reservations live in memory, and are rebuilt at recovery rather than
-// stored: one exists only while a call is in flight in this process, so
-// after a crash there is none to keep (the calls died with the owner), and
-// what the interrupted calls did spend is recovered into the rollups from
-// what they stored (an execution's LM spans, an optimization's last
-// progress). The jobs recovery queues again reserve anew when they are
-// dispatched. Storing them would add a write to every dispatch and leave
-// stale reservations to clear after a crash.
+// stored: one exists only while a job runs in this process, so after a
+// crash there is none to keep (the calls died with the owner), and what
+// the interrupted calls did spend is recovered into the rollups from what
+// they stored (an execution's LM spans, an optimization's last progress).
+// The jobs recovery queues again reserve anew when they are dispatched.
+// Storing them would add a write to every call and leave stale
+// reservations to clear after a crash.
 type gate struct {
 	st  *store.Store
 	now func() time.Time
 
 	mu   sync.Mutex // serialises admissions: a check and its reservation are one step
 	held map[*reservation]struct{}
+	seq  uint64               // reservations made: their order, oldest first
 	hist map[string][]float64 // recent costs of one run, by program and LM profile
 }
 
-// reservation is what one call in flight holds against the caps.
+// reservation is what one job in flight holds against the caps: at least
+// its floor, and at least what its calls hold and, once some have ended,
+// what the calls it has still to make will cost at their rate.
 type reservation struct {
 	program string
-	amount  float64
+	seq     uint64             // its place in dispatch order: a call yields to older jobs
+	floor   float64            // the job's estimate (an optimization's: what is left of it)
+	calls   map[string]float64 // the LM calls in flight, by call id: their estimates
+	settled float64            // what the job's ended calls cost
+	written float64            // the part of settled the rollups already count (an optimization's progress)
+	perCall float64            // when > 0, what each call reserves (from the program's history) instead of the worker's estimate
+	perRun  int                // the LM calls a run makes, when known (an execution's; 0: an optimization's)
+	made    int                // calls settled
 }
 
-// BudgetError refuses a job because a monthly cap is reached, or would be
-// by this job's estimate with what is in flight.
+// amount is what r holds, with one more call of extra when adding.
+func (r *reservation) amount(extra float64, adding bool) float64 {
+	calls, n := 0.0, len(r.calls)
+	if adding {
+		calls, n = extra, n+1
+	}
+	for _, c := range r.calls {
+		calls += c
+	}
+	need := r.settled - r.written + calls
+	if r.made > 0 && r.perRun > r.made+n {
+		// The rest of the run at the rate of its ended calls: a run that
+		// costs more than its estimate holds what it will need, so that a
+		// younger run, not this one, is refused midway.
+		need += float64(r.perRun-r.made-n) * r.settled / float64(r.made)
+	}
+	return max(r.floor, need, 0)
+}
+
+// sunk is what r's ended calls cost and the rollups do not count yet.
+func (r *reservation) sunk() float64 { return max(r.settled-r.written, 0) }
+
+// BudgetError refuses a job or an LM call because a monthly cap is
+// reached, or would be by its estimate with what is in flight.
 type BudgetError struct {
 	Scope    string  // "workspace" or "program"
 	Program  string  // the program, when Scope is "program"
 	Cap      float64 // USD per month
 	Spent    float64 // USD spent this month
-	Reserved float64 // USD held by the calls in flight
-	Estimate float64 // USD this job is expected to cost
-	Job      string  // what was refused: "run" or "optimization"
+	Reserved float64 // USD held by the jobs in flight
+	Estimate float64 // USD this job or call is expected to cost
+	Job      string  // what was refused: "run", "optimization" or "LM call"
 	Month    string  // "2026-11", UTC
 }
 
@@ -62,12 +100,18 @@ const (
 	ScopeProgram   = "program"
 )
 
+// jobCall is BudgetError.Job for one LM call of a job.
+const jobCall = "LM call"
+
 func (e *BudgetError) Error() string {
 	who := "the workspace has"
 	if e.Scope == ScopeProgram {
 		who = "program " + e.Program + " has"
 	}
 	s := fmt.Sprintf("budget: %s spent $%.4f of its $%.2f monthly cap for %s", who, e.Spent, e.Cap, e.Month)
+	if over := e.Spent - e.Cap; over > 0 {
+		s += fmt.Sprintf(": $%.4f over, from LM calls already in flight when it was reached", over)
+	}
 	if e.Reserved > 0 {
 		s += fmt.Sprintf(", and $%.4f is reserved by the jobs in flight", e.Reserved)
 	}
@@ -80,15 +124,16 @@ func (e *BudgetError) Error() string {
 	return s + " (raise the cap with `signet cost --set-budget`)"
 }
 
-// reserve admits a call of job (for the error's words) on program estimated
-// at est, and holds est until settle; a refusal is a *BudgetError.
+// reserve admits a job (for the error's words) on program estimated at
+// est, and holds est until settle; a refusal is a *BudgetError.
 func (g *gate) reserve(ctx context.Context, job, program string, est float64) (*reservation, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, err := g.checkLocked(ctx, job, program, est, nil); err != nil {
+	if _, err := g.checkLocked(ctx, job, program, nil, est, est); err != nil {
 		return nil, err
 	}
-	r := &reservation{program: program, amount: est}
+	g.seq++
+	r := &reservation{program: program, seq: g.seq, floor: est, calls: map[string]float64{}}
 	if g.held == nil {
 		g.held = map[*reservation]struct{}{}
 	}
@@ -96,13 +141,46 @@ func (g *gate) reserve(ctx context.Context, job, program string, est float64) (*
 	return r, nil
 }
 
-// check says whether reserve would admit such a call now, holding nothing
+// reserveCall admits one LM call of the job holding r, estimated at est,
+// and holds est with r until settleCall; a refusal is a *BudgetError.
+func (g *gate) reserveCall(ctx context.Context, r *reservation, call string, est float64) error {
+	if r.perCall > 0 {
+		est = r.perCall
+	}
+	est = max(est, 0)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := g.checkLocked(ctx, jobCall, r.program, r, est, r.amount(est, true)); err != nil {
+		return err
+	}
+	r.calls[call] += est
+	return nil
+}
+
+// settleCall replaces an admitted call's estimate with what it cost (known
+// false: nothing priced it, and its estimate stays held as its cost).
+func (g *gate) settleCall(r *reservation, call string, cost float64, known bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	est, ok := r.calls[call]
+	if !ok {
+		return
+	}
+	delete(r.calls, call)
+	if !known {
+		cost = est
+	}
+	r.settled += max(cost, 0)
+	r.made++
+}
+
+// check says whether reserve would admit such a job now, holding nothing
 // (a submission, refused before anything is stored). It also returns what
 // the tightest cap leaves for it (ok false: no cap applies).
 func (g *gate) check(ctx context.Context, job, program string, est float64) (left float64, ok bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	l, err := g.checkLocked(ctx, job, program, est, nil)
+	l, err := g.checkLocked(ctx, job, program, nil, est, est)
 	if err != nil || l == nil {
 		return 0, false, err
 	}
@@ -110,27 +188,51 @@ func (g *gate) check(ctx context.Context, job, program string, est float64) (lef
 }
 
 // left is what the tightest cap over program leaves once what is spent and
-// what the other calls in flight hold are taken off (mine is not counted);
+// what the other jobs in flight hold are taken off (mine is not counted);
 // ok false: no cap applies.
 func (g *gate) left(ctx context.Context, program string, mine *reservation) (float64, bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	l, err := g.checkLocked(ctx, "", program, 0, mine)
+	l, err := g.checkLocked(ctx, "", program, mine, 0, 0)
+	var be *BudgetError
+	if errors.As(err, &be) {
+		err = nil // only what is left is asked for
+	}
 	if err != nil || l == nil {
 		return 0, false, err
 	}
 	return *l, true, nil
 }
 
-// checkLocked refuses est on program when a cap would be passed; it returns
-// what the tightest cap leaves for this job (nil: no cap).
-func (g *gate) checkLocked(ctx context.Context, job, program string, est float64, mine *reservation) (*float64, error) {
+// capped says whether a monthly cap applies to program: only then do its
+// jobs' LM calls reserve one by one.
+func (g *gate) capped(ctx context.Context, program string) (bool, error) {
+	caps, err := g.st.Budgets(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, ws := caps[""]
+	_, own := caps[program]
+	return ws || own, nil
+}
+
+// checkLocked weighs a job or call on program that would make mine (nil: a
+// new job) hold want, est of it new, against every cap over program: it is
+// refused when a cap is reached by what is spent and held, or would be
+// passed by want. A call of mine yields to older jobs: of the younger ones
+// only what their ended calls cost counts (so the oldest runs finish and
+// the youngest are refused; what their calls in flight may cost is the
+// overshoot, one call per slot). It returns what the tightest cap leaves
+// once what is spent and what the other jobs hold are taken off (nil: no
+// cap).
+func (g *gate) checkLocked(ctx context.Context, job, program string, mine *reservation, est, want float64) (*float64, error) {
 	caps, err := g.st.Budgets(ctx)
 	if err != nil || len(caps) == 0 {
 		return nil, err
 	}
 	month := g.now().Format("2006-01")
 	var tightest *float64
+	var refused error
 	for _, scope := range []string{"", program} {
 		c, ok := caps[scope]
 		if !ok {
@@ -142,22 +244,30 @@ func (g *gate) checkLocked(ctx context.Context, job, program string, est float64
 		}
 		var held float64
 		for r := range g.held {
-			if r != mine && (scope == "" || r.program == scope) {
-				held += r.amount
+			switch {
+			case r == mine || (scope != "" && r.program != scope):
+			case job == jobCall && r.seq > mine.seq:
+				held += r.sunk()
+			default:
+				held += r.amount(0, false)
 			}
 		}
-		if mine == nil && (spent+held >= c || spent+held+est > c) {
-			e := &BudgetError{Scope: ScopeWorkspace, Cap: c, Spent: spent, Reserved: held, Estimate: est, Job: job, Month: month}
-			if scope != "" {
-				e.Scope, e.Program = ScopeProgram, scope
-			}
-			return nil, e
+		var cur float64
+		if mine != nil {
+			cur = mine.amount(0, false)
 		}
 		if l := c - spent - held; tightest == nil || l < *tightest {
 			tightest = &l
 		}
+		if refused == nil && (spent+held+cur >= c || spent+held+want > c) {
+			e := &BudgetError{Scope: ScopeWorkspace, Cap: c, Spent: spent, Reserved: held + cur, Estimate: est, Job: job, Month: month}
+			if scope != "" {
+				e.Scope, e.Program = ScopeProgram, scope
+			}
+			refused = e
+		}
 	}
-	return tightest, nil
+	return tightest, refused
 }
 
 // spentIn is what executions and optimization runs of program ("" = all)
@@ -172,7 +282,7 @@ func spentIn(ctx context.Context, st *store.Store, program, month string) (float
 	return sum, err
 }
 
-// settle releases a reservation once the real cost is written.
+// settle releases a job's reservation once its real cost is written.
 func (g *gate) settle(r *reservation) {
 	if r == nil {
 		return
@@ -182,12 +292,43 @@ func (g *gate) settle(r *reservation) {
 	g.mu.Unlock()
 }
 
-// hold changes what a reservation holds: what is left of an optimization's
-// estimate once part of its cost is stored.
-func (g *gate) hold(r *reservation, amount float64) {
+// hold changes what a reservation holds once part of a job's cost is
+// stored: floor, what is left of an optimization's estimate, and written,
+// what of its calls' cost the rollups now count.
+func (g *gate) hold(r *reservation, floor, written float64) {
 	g.mu.Lock()
-	r.amount = max(amount, 0)
+	r.floor, r.written = max(floor, 0), max(written, 0)
 	g.mu.Unlock()
+}
+
+// callGate is the bridge.Gate of one job's worker request: its LM calls
+// reserve with the job's reservation.
+type callGate struct {
+	g *gate
+	r *reservation
+}
+
+func (c callGate) Reserve(ctx context.Context, call string, estimate float64) error {
+	return c.g.reserveCall(ctx, c.r, call, estimate)
+}
+
+func (c callGate) Settle(call string, cost float64, known bool) {
+	c.g.settleCall(c.r, call, cost, known)
+}
+
+// callGate is the gate a job's worker request reserves its LM calls with,
+// each at perCall when it is > 0, else at the worker's estimate, the job
+// making perRun calls (0: unknown): nil when no cap applies to the job's
+// program (no call then waits for an answer).
+func (g *gate) callGate(ctx context.Context, r *reservation, perCall float64, perRun int) (bridge.Gate, error) {
+	capped, err := g.capped(ctx, r.program)
+	if err != nil || !capped {
+		return nil, err
+	}
+	g.mu.Lock()
+	r.perCall, r.perRun = perCall, perRun
+	g.mu.Unlock()
+	return callGate{g, r}, nil
 }
 
 // recentRuns is how many of a program's latest runs make its estimate.
@@ -201,12 +342,33 @@ const recentRuns = 20
 // free profile or one without prices, whose calls the caps cannot foresee
 // (they then hold on what is spent only).
 func (g *gate) runEstimate(ctx context.Context, p *model.Program, profile string, spec bridge.LMSpec) float64 {
-	key := p.Name + "\x00" + profile
+	if mean, ok := g.meanRun(ctx, p.Name, profile); ok {
+		return mean
+	}
+	if spec.Free {
+		return 0
+	}
+	calls := float64(callsPerRun(p))
+	return calls * (callTokensIn*spec.PriceIn + callTokensOut*spec.PriceOut) / 1e6
+}
+
+// callEstimate is what one LM call of a run of p on profile is expected to
+// cost from the program's latest runs (their mean over the calls a run
+// makes); ok false without runs, when the worker's estimate from the
+// call's own prompt and its profile's prices stands.
+func (g *gate) callEstimate(ctx context.Context, p *model.Program, profile string) (float64, bool) {
+	mean, ok := g.meanRun(ctx, p.Name, profile)
+	return mean / float64(callsPerRun(p)), ok
+}
+
+// meanRun is the mean cost of a program's latest runs on profile.
+func (g *gate) meanRun(ctx context.Context, program, profile string) (float64, bool) {
+	key := program + "\x00" + profile
 	g.mu.Lock()
 	costs, seeded := g.hist[key]
 	g.mu.Unlock()
 	if !seeded {
-		costs = g.seed(ctx, p.Name, profile)
+		costs = g.seed(ctx, program, profile)
 		g.mu.Lock()
 		if _, ok := g.hist[key]; !ok {
 			g.hist[key] = costs
@@ -214,18 +376,14 @@ func (g *gate) runEstimate(ctx context.Context, p *model.Program, profile string
 		costs = g.hist[key]
 		g.mu.Unlock()
 	}
-	if len(costs) > 0 {
-		var sum float64
-		for _, c := range costs {
-			sum += c
-		}
-		return sum / float64(len(costs))
+	if len(costs) == 0 {
+		return 0, false
 	}
-	if spec.Free {
-		return 0
+	var sum float64
+	for _, c := range costs {
+		sum += c
 	}
-	calls := float64(callsPerRun(p))
-	return calls * (callTokensIn*spec.PriceIn + callTokensOut*spec.PriceOut) / 1e6
+	return sum / float64(len(costs)), true
 }
 
 // seed reads the costs of a program's latest runs on a profile.

@@ -2,7 +2,9 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,5 +145,190 @@ func TestRunEstimate(t *testing.T) {
 	fresh := &gate{st: st, now: time.Now, hist: map[string][]float64{}}
 	if got := fresh.runEstimate(ctx, facts, "p", spec); got != 0.02 {
 		t.Fatalf("estimate from the stored runs: %v", got)
+	}
+}
+
+// TestCallReservations: each LM call of a job holds its estimate with the
+// job's reservation until it settles at its real cost; the cost stays held
+// until the job's record carries it; an unknown cost keeps the estimate; a
+// job holds at least its floor; a refused call names itself.
+func TestCallReservations(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "", qa)
+	g := &gate{st: st, now: time.Now, hist: map[string][]float64{}}
+	if err := st.SetBudget(ctx, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	a, err := g.reserve(ctx, "run", "qa", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := g.reserve(ctx, "run", "qa", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.reserveCall(ctx, a, "a1", 0.6); err != nil {
+		t.Fatal(err)
+	}
+	err = g.reserveCall(ctx, b, "b1", 0.5)
+	if be, ok := isBudget(err); !ok || be.Job != jobCall || be.Reserved != 0.6 || be.Estimate != 0.5 ||
+		!strings.Contains(err.Error(), "this LM call is estimated at $0.5000") {
+		t.Fatalf("a call over the cap with 0.6 in flight: %v", err)
+	}
+	g.settleCall(a, "a1", 0.3, true)
+	if got := a.amount(0, false); got != 0.3 {
+		t.Fatalf("a settled call holds its cost until the record carries it: %v", got)
+	}
+	if err := g.reserveCall(ctx, b, "b1", 0.5); err != nil {
+		t.Fatalf("0.3 spent in flight, 0.5 asked of 1: %v", err)
+	}
+	g.settleCall(b, "b1", 0, false)
+	if got := b.amount(0, false); got != 0.5 {
+		t.Fatalf("a call of unknown cost keeps its estimate: %v", got)
+	}
+	g.settleCall(b, "b1", 0.1, true) // settled once only
+	if got := b.amount(0, false); got != 0.5 {
+		t.Fatalf("a second settle moved it: %v", got)
+	}
+	// An optimization's progress stored: the rollup counts 0.2 of a's calls, and it holds at least its floor.
+	g.hold(a, 0.05, 0.2)
+	if got := a.amount(0, false); got < 0.0999 || got > 0.1001 {
+		t.Fatalf("held after 0.2 of 0.3 written: %v", got)
+	}
+	g.hold(a, 0.4, 0.2)
+	if got := a.amount(0, false); got != 0.4 {
+		t.Fatalf("held with a floor of 0.4: %v", got)
+	}
+	err = g.reserveCall(ctx, b, "b2", 0.2)
+	if _, ok := isBudget(err); !ok {
+		t.Fatalf("0.4 + 0.5 held, 0.2 asked of 1: %v", err)
+	}
+	g.settle(a)
+	g.settle(b)
+	if len(g.held) != 0 {
+		t.Fatalf("held after settling: %v", g.held)
+	}
+}
+
+// TestCallsHoldTheCapUnderConcurrency: 32 jobs in flight at once, each
+// making its LM calls in lockstep with the others (every call admitted
+// while all the others are in flight), each call costing twice its
+// estimate. The month ends at most one call's cost per slot above the cap,
+// and the refusals once it is passed report the overshoot.
+func TestCallsHoldTheCapUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "", qa)
+	g := &gate{st: st, now: time.Now, hist: map[string][]float64{}}
+	const (
+		capUSD = 5.0
+		slots  = 32
+		est    = 0.05
+		cost   = 2 * est // what a call really costs: its estimate was low
+		calls  = 3       // LM calls per job
+	)
+	if err := st.SetBudget(ctx, "", capUSD); err != nil {
+		t.Fatal(err)
+	}
+	type slot struct {
+		r       *reservation
+		made    int
+		spent   float64
+		stopped bool
+		called  bool
+	}
+	ss := make([]*slot, slots)
+	for i := range ss {
+		ss[i] = &slot{}
+	}
+	var refusals []string
+	var mu sync.Mutex
+	round := func(step func(i int, s *slot)) {
+		var wg sync.WaitGroup
+		for i, s := range ss {
+			if !s.stopped {
+				wg.Go(func() { step(i, s) })
+			}
+		}
+		wg.Wait()
+	}
+	admitted := 0
+	for n := 0; ; n++ {
+		// Every slot reserves its next call at once (a new job first when needed).
+		round(func(i int, s *slot) {
+			s.called = false
+			if s.r == nil {
+				r, err := g.reserve(ctx, "run", "qa", 0)
+				if err != nil {
+					s.stopped = true
+					return
+				}
+				s.r = r
+			}
+			err := g.reserveCall(ctx, s.r, fmt.Sprintf("%d-%d", i, n), est)
+			if err != nil {
+				mu.Lock()
+				refusals = append(refusals, err.Error())
+				mu.Unlock()
+				s.stopped = true
+			}
+			s.called = err == nil
+		})
+		// ... then every admitted call ends, and a job with all its calls made writes its record.
+		live := 0
+		round(func(i int, s *slot) {
+			if !s.called {
+				return
+			}
+			mu.Lock()
+			admitted++
+			mu.Unlock()
+			g.settleCall(s.r, fmt.Sprintf("%d-%d", i, n), cost, true)
+			s.made++
+			s.spent += cost
+		})
+		for _, s := range ss {
+			if s.r != nil && (s.made == calls || s.stopped) {
+				// A refused job's record carries the calls it made, as a failed execution's does.
+				x := &model.Execution{Program: "qa", Version: 1, LM: "test", State: model.Completed, Attempts: 1,
+					Cost: s.spent, CreatedAt: time.Now()}
+				if s.stopped {
+					x.State = model.Failed
+				}
+				if err := st.PutExecution(ctx, x); err != nil {
+					t.Fatal(err)
+				}
+				g.settle(s.r)
+				s.r, s.made, s.spent = nil, 0, 0
+			}
+			if !s.stopped {
+				live++
+			}
+		}
+		if live == 0 {
+			break
+		}
+	}
+	spent, err := spentIn(ctx, st, "", time.Now().UTC().Format("2006-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cap $%.2f, %d slots, calls estimated at $%.2f cost $%.2f: %d admitted, spent $%.2f", capUSD, slots, est, cost, admitted, spent)
+	if spent > capUSD+slots*cost+1e-9 {
+		t.Fatalf("spent $%.2f: more than one call per slot over the $%.2f cap", spent, capUSD)
+	}
+	if spent < capUSD-cost {
+		t.Fatalf("spent $%.2f: the gate refused calls the cap had room for", spent)
+	}
+	if len(g.held) != 0 {
+		t.Fatalf("held after every job ended: %d", len(g.held))
+	}
+	// Past the cap, a refusal says by how much and why.
+	_, err = g.reserve(ctx, "run", "qa", 0)
+	be, ok := isBudget(err)
+	if !ok || be.Spent <= capUSD || !strings.Contains(err.Error(), "over, from LM calls already in flight") {
+		t.Fatalf("a refusal past the cap: %v", err)
+	}
+	if len(refusals) != slots {
+		t.Fatalf("%d refusals, one per slot expected", len(refusals))
 	}
 }

@@ -31,6 +31,7 @@ type plan struct {
 	lms  lmSet
 	err  error
 	est  float64
+	call float64 // what one LM call costs, from the program's latest runs; 0 when it has none
 }
 
 // plan resolves the program version (or the recorded variant) and the LM
@@ -47,7 +48,8 @@ func (k *Kernel) plan(ctx context.Context, x *model.Execution) plan {
 	if err != nil {
 		return plan{prog: prog, err: err}
 	}
-	return plan{prog: prog, lms: lms, est: k.gate.runEstimate(ctx, prog, x.LM, lms.main.spec)}
+	call, _ := k.gate.callEstimate(ctx, prog, x.LM)
+	return plan{prog: prog, lms: lms, est: k.gate.runEstimate(ctx, prog, x.LM, lms.main.spec), call: call}
 }
 
 // runExecution is one attempt of one execution. It owns j until it hands
@@ -93,7 +95,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 	k.publishExec(cur)
 
 	sw := k.newSpanWriter(cur.ID, j.nextSeq)
-	res, key, err := k.execute(ctx, cur, pl, sw.add)
+	res, key, err := k.execute(ctx, cur, pl, r, sw.add)
 	open := ""
 	if err != nil {
 		open = fmt.Sprintf("attempt %d ended before this span did: %v", cur.Attempts, err)
@@ -149,16 +151,21 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 
 // execute calls the pool with what pl resolved. It also returns the cache
 // key of this run, or nil when the cache is off.
-func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, onSpan func(model.Span)) (*bridge.ExecuteResult, []byte, error) {
+func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, r *reservation, onSpan func(model.Span)) (*bridge.ExecuteResult, []byte, error) {
 	if pl.err != nil {
 		return nil, nil, pl.err
+	}
+	// Each LM call of the run reserves its estimate with the run's reservation.
+	gate, err := k.gate.callGate(storeCtx, r, pl.call, callsPerRun(pl.prog))
+	if err != nil {
+		return nil, nil, &attemptError{code: CodeInternal, retryable: true, err: fmt.Errorf("budget check: %w", err)}
 	}
 	var key []byte
 	if k.o.CacheTTL > 0 && x.Variant == nil {
 		key, _ = cacheKey(pl.prog, x.Inputs, pl.lms) // the inputs encoded at submit: it does not fail here
 	}
 	req := bridge.ExecuteRequest{Program: pl.prog, Inputs: x.Inputs, LM: pl.lms.main.spec, ModuleLMs: pl.lms.moduleSpecs(),
-		Trace: true, Timeout: k.timeout(x, pl.prog)}
+		Trace: true, Timeout: k.timeout(x, pl.prog), Gate: gate}
 	if x.Eval != nil {
 		// One example of an evaluation: the worker scores it in this request.
 		var judge *bridge.LMSpec

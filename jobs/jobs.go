@@ -34,9 +34,11 @@
 // (failed "interrupted" when it was the last). An optimization resumes where
 // its optimizer allows (opt.go).
 //
-// Budgets (budget.go): before a call the gate reserves its estimate against
-// the monthly caps, after it the reservation is settled by the real cost
-// written with the job, so jobs in flight cannot together overspend a cap.
+// Budgets (budget.go): a job reserves its estimate against the monthly caps
+// when it is dispatched and each of its LM calls reserves its own before it
+// starts; a call's reservation is settled by its real cost, held until it
+// is written with the job, so jobs in flight pass a cap by at most one call
+// each.
 //
 // One process owns a workspace (DESIGN.md section 8), so one Kernel owns its
 // jobs: no other writer moves them while it runs.
@@ -131,7 +133,7 @@ const (
 // (bridge.Error.Code).
 const (
 	CodeInterrupted = "interrupted" // Signet stopped while the job ran
-	CodeBudget      = "budget"      // refused at dispatch: a monthly cap was reached
+	CodeBudget      = "budget"      // refused at dispatch or at an LM call: a monthly cap was reached
 	CodeCancelled   = "cancelled"   // cancelled on request
 	CodeNotFound    = "not_found"   // the program version is gone
 	CodeLMProfile   = "lm_profile"  // the LM profile could not be resolved

@@ -336,6 +336,9 @@ func (a *optAttempt) run(ctx context.Context) (*bridge.OptimizeResult, *model.Pr
 	}
 	req.Stop = a.j.stop
 	req.StopGrace = k.o.StopGrace
+	if req.Gate, err = k.gate.callGate(storeCtx, a.r, 0, 0); err != nil {
+		return nil, nil, &attemptError{code: CodeInternal, retryable: true, err: fmt.Errorf("budget check: %w", err)}
+	}
 	pool, err := k.optimizer(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -401,7 +404,7 @@ func (a *optAttempt) event(ev bridge.OptimizeEvent) {
 			if err := k.st.PutOptimization(ctx, cur); err != nil {
 				k.log.printf("optimization %s: progress: %v", a.j.id, err)
 			} else {
-				k.gate.hold(a.r, estimateCost(cur)-cur.Cost)
+				k.gate.hold(a.r, estimateCost(cur)-cur.Cost, cur.Cost-a.prior.cost)
 			}
 			cancel()
 		}

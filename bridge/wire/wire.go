@@ -30,6 +30,7 @@ const (
 	MethodImport   = "import_state"
 	MethodCancel   = "cancel"
 	MethodShutdown = "shutdown"
+	MethodAdmit    = "admit" // Go's answer to a reserve event
 )
 
 // EventHello is the event of a worker's first frame, the only frame with id 0.
@@ -44,6 +45,35 @@ const (
 	EventProgress = "progress"
 	EventTrial    = "trial"
 )
+
+// EventReserve asks, before an LM call of a request starts, whether the
+// budget admits its estimate; the call waits for an admit request.
+// EventSettle says what a reserved call cost once it ended.
+const (
+	EventReserve = "reserve"
+	EventSettle  = "settle"
+)
+
+// Reserve is the data of a reserve event.
+type Reserve struct {
+	Call     string  `json:"call"`     // the LM call's id (its span's id)
+	Estimate float64 `json:"estimate"` // USD
+}
+
+// Settle is the data of a settle event.
+type Settle struct {
+	Call string   `json:"call"`
+	Cost *float64 `json:"cost"` // USD; nil when nothing priced the call
+}
+
+// Admit is the params of an admit request: the answer to request Target's
+// reservation of Call.
+type Admit struct {
+	Target  uint64 `json:"target"`
+	Call    string `json:"call"`
+	Admit   bool   `json:"admit"`
+	Message string `json:"message,omitempty"` // why it was refused
+}
 
 // Request is a frame Go sends to a worker.
 type Request struct {

@@ -27,6 +27,7 @@ CODES: dict[str, bool] = {
     "bad_input": False,
     "user_code": False,
     "cancelled": False,
+    "budget": False,
     "internal": False,
 }
 
@@ -40,6 +41,18 @@ class Cancelled(BaseException):
     raised by callbacks (it logs them), and DSPy modules such as ReAct catch
     `Exception` around tools. Cancellation must get through all of them.
     """
+
+
+class BudgetRefused(BaseException):
+    """The owner's budget gate refused an LM call (budget.py): a monthly cap would be passed.
+
+    A BaseException for the reason `Cancelled` is one: it is raised from the LM start hook, and
+    DSPy's `with_callbacks` swallows `Exception`s raised there.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 class WorkerError(Exception):
@@ -217,6 +230,8 @@ def to_error(exc: BaseException) -> dict[str, Any]:
 def _body(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, Cancelled):
         return {"code": "cancelled", "message": "the request was cancelled", "retryable": False}
+    if isinstance(exc, BudgetRefused):
+        return {"code": "budget", "message": redact.redact(exc.message), "retryable": False}
     if isinstance(exc, WorkerError):
         body: dict[str, Any] = {"code": exc.code, "message": redact.redact(exc.message), "retryable": exc.retryable}
         if exc.detail:
@@ -224,7 +239,7 @@ def _body(exc: BaseException) -> dict[str, Any]:
         return body
     chain = _chain(exc)
     for i, e in enumerate(chain):
-        if isinstance(e, (Cancelled, WorkerError)):
+        if isinstance(e, (Cancelled, BudgetRefused, WorkerError)):
             return _body(e)
         found = _dspy_code(e, chain[i + 1:])
         if found is None:

@@ -418,7 +418,7 @@ def _lm_for(raw: Any, where: str, lm_cache: lms.LMCache, profiles: dict[int, Any
 
 
 def optimize(params: dict, *, emit: Callable[[str, dict[str, Any]], None] | None, cancel: threading.Event | None,
-             lm_cache: lms.LMCache) -> dict[str, Any]:
+             lm_cache: lms.LMCache, gate: Any = None) -> dict[str, Any]:
     started = time.monotonic()
     base_dir = runner._base_dir(params)
     program = builder.build_program(params.get("program"), base_dir)
@@ -462,7 +462,7 @@ def optimize(params: dict, *, emit: Callable[[str, dict[str, Any]], None] | None
 
     control = RunControl(cancel, float(budget) if budget else None)
     progress = Progress((lambda data: emit("progress", data)) if emit is not None else None)
-    tracer = OptTracer(control=control, profiles=profiles, on_lm=progress.tick)
+    tracer = OptTracer(control=control, profiles=profiles, on_lm=progress.tick, gate=gate)
     progress.tracer = tracer
     control.on_metric = progress.tick
 

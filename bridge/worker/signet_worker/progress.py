@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from .errors import Cancelled
+from .errors import BudgetRefused, Cancelled
 from .tracing import Tracer
 
 # At most one progress event per this many seconds, except phase changes and trials (always sent).
@@ -92,11 +92,20 @@ class RunControl:
 class OptTracer(Tracer):
     """The execute Tracer without span events: usage, cost, LM-call count, the budget stop."""
 
-    def __init__(self, *, control: RunControl, profiles: dict[int, Any], on_lm: Callable[[], None] | None = None):
-        super().__init__(emit=None, cancel=control.signal, program=None, modules={}, profiles=profiles)
+    def __init__(self, *, control: RunControl, profiles: dict[int, Any], on_lm: Callable[[], None] | None = None,
+                 gate: Any = None):
+        super().__init__(emit=None, cancel=control.signal, program=None, modules={}, profiles=profiles, gate=gate)
         self._control = control
         self._on_lm = on_lm
         self.lm_calls = 0
+
+    def _reserve(self, call_id: str, lm: Any, inputs: dict[str, Any]) -> None:
+        """A call the monthly caps refuse stops the run as its own budget does: with its best so far."""
+        try:
+            super()._reserve(call_id, lm, inputs)
+        except BudgetRefused:
+            self._control.stop("budget")
+            raise Cancelled() from None
 
     def _account(self, span: Any, outputs: Any) -> dict[str, Any]:
         fields = super()._account(span, outputs)

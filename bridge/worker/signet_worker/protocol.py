@@ -114,7 +114,10 @@ FLUSH_EVERY = 0.002
 def _lm_span(frame: dict) -> bool:
     """An LM call's span events are sent at once, not coalesced: its end carries what the call cost and
     its start says a call is in flight, so a worker killed right after either (kill -9, a crash in the
-    next call) has still reported every charge, and every call whose cost nobody will know."""
+    next call) has still reported every charge, and every call whose cost nobody will know. A `reserve`
+    too: the call waits for Go's answer."""
+    if frame.get("event") == "reserve":
+        return True
     data = frame.get("data")
     return frame.get("event") == "span" and isinstance(data, dict) and data.get("kind") == "lm"
 

@@ -65,7 +65,7 @@ def _module_profiles(params: dict, program: builder.SignetProgram) -> dict[str, 
 
 
 def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: threading.Event | None,
-            lm_cache: lms.LMCache) -> dict[str, Any]:
+            lm_cache: lms.LMCache, gate: Any = None) -> dict[str, Any]:
     started = time.monotonic()
     program = builder.build_program(params.get("program"), _base_dir(params))
     if params.get("lm") is None:
@@ -87,7 +87,7 @@ def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: thread
 
     trace = params.get("trace", True) is not False
     tracer = Tracer(emit=emit if trace else None, cancel=cancel, program=program,
-                    modules=builder.module_map(program), profiles=profiles)
+                    modules=builder.module_map(program), profiles=profiles, gate=gate)
     score: float | None = None
     try:
         with dspy.context(lm=lm, adapter=lms.make_adapter(profile), callbacks=[tracer], trace=[],

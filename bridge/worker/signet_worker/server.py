@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import dspy
 
-from . import PROTOCOL_VERSION, errors, export, importer, lms, optimize, runner
+from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, runner
 from .errors import BadInput, Cancelled
 from .protocol import FrameWriter
 
@@ -36,6 +36,7 @@ class Server:
         self.threads = threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="signet-req")
         self.lm_cache = lms.LMCache()
+        self.reservations = budget.Reservations()
         self._lock = threading.Lock()
         self._inflight: dict[int, threading.Event] = {}
         self._served = 0
@@ -116,7 +117,10 @@ class Server:
                 event = self._inflight.get(target) if isinstance(target, int) else None
             if event is not None:
                 event.set()
+                self.reservations.cancel(target)
             self.writer.result(req_id, {"cancelled": event is not None})
+        elif method == "admit":
+            self.writer.result(req_id, {"waiting": self._admit(params)})
         elif method == "shutdown":
             self._begin_shutdown(req_id)
         elif method in POOL_METHODS:
@@ -137,6 +141,21 @@ class Server:
         else:
             raise BadInput(f"unknown method {method!r}", field="method")
 
+    def _admit(self, params: dict[str, Any]) -> bool:
+        """Go's answer to a `reserve` event (budget.py); answered on the reader thread, like cancel."""
+        target, call, admit = params.get("target"), params.get("call"), params.get("admit")
+        if isinstance(target, bool) or not isinstance(target, int) or not isinstance(call, str) or not isinstance(admit, bool):
+            raise BadInput("admit needs target (a request id), call (a string) and admit (true or false)", field="params")
+        message = params.get("message")
+        return self.reservations.answer(target, call, admit, message if isinstance(message, str) else "")
+
+    def _gate(self, req_id: int, params: dict, cancel: threading.Event) -> budget.CallGate | None:
+        """The request's budget gate when Go asks for reservations (`"reserve": true`)."""
+        if params.get("reserve") is not True:
+            return None
+        return budget.CallGate(self.reservations, req_id, lambda name, data: self.writer.event(req_id, name, data),
+                               cancel)
+
     # -- running --------------------------------------------------------------------------------------
 
     def _run(self, req_id: int, method: str, params: dict, cancel: threading.Event) -> None:
@@ -152,12 +171,12 @@ class Server:
             if method == "execute":
                 result = runner.execute(
                     params, emit=lambda data: self.writer.event(req_id, "span", data), cancel=cancel,
-                    lm_cache=self.lm_cache,
+                    lm_cache=self.lm_cache, gate=self._gate(req_id, params, cancel),
                 )
             elif method == "optimize":
                 result = optimize.optimize(
                     params, emit=lambda name, data: self.writer.event(req_id, name, data), cancel=cancel,
-                    lm_cache=self.lm_cache,
+                    lm_cache=self.lm_cache, gate=self._gate(req_id, params, cancel),
                 )
             elif method == "export":
                 result = export.export(params)

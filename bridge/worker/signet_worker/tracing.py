@@ -104,8 +104,10 @@ class Tracer(BaseCallback):
         program: Any = None,
         modules: dict[int, tuple[str, str]] | None = None,
         profiles: dict[int, Any] | None = None,
+        gate: Any = None,
     ):
         self._emit = emit
+        self._gate = gate  # a budget.CallGate: each LM call reserved before it starts, settled after
         self._cancel = cancel
         self._program = program
         self._modules = modules or {}
@@ -113,6 +115,7 @@ class Tracer(BaseCallback):
         self._lock = threading.Lock()
         self._open: dict[str, _Span] = {}
         self._module_of: dict[str, str] = {}
+        self._reserved: dict[str, Any] = {}  # LM call id -> its profile, for the calls the gate admitted
         self.root_id: str | None = None
         self.usage: dict[str, Usage] = {}
         self.cost = 0.0
@@ -250,6 +253,7 @@ class Tracer(BaseCallback):
     # -- LMs -----------------------------------------------------------------------------------------
 
     def on_lm_start(self, call_id, instance, inputs):
+        self._reserve(call_id, instance, inputs)
         model = str(getattr(instance, "model", type(instance).__name__))
         messages = inputs.get("messages")
         prompt = inputs.get("prompt")
@@ -265,7 +269,32 @@ class Tracer(BaseCallback):
         fields: dict[str, Any] = {}
         if span is not None and exception is None:
             fields = self._account(span, outputs)
+        self._settle(call_id, exception, fields)
         self._end(call_id, exception, **fields)
+
+    def _reserve(self, call_id: str, lm: Any, inputs: dict[str, Any]) -> None:
+        """Ask the gate before an LM call starts (no span yet: a refused call never began)."""
+        if self._gate is None:
+            return
+        profile = self.profile_of(lm)
+        if profile is not None and getattr(profile, "free", False):
+            return  # costs exactly nothing: nothing to reserve
+        self._gate.reserve(call_id, profile, lm, inputs)
+        with self._lock:
+            self._reserved[call_id] = profile
+
+    def _settle(self, call_id: str, exception: BaseException | None, fields: dict[str, Any]) -> None:
+        """Tell the gate what a reserved call cost: a call that raised was not billed."""
+        with self._lock:
+            if call_id not in self._reserved:
+                return
+            profile = self._reserved.pop(call_id)
+        if exception is not None:
+            self._gate.settle(call_id, profile, 0.0, billed=False)
+        elif fields.get("cost_unknown"):
+            self._gate.settle(call_id, profile, None, billed=True)
+        else:
+            self._gate.settle(call_id, profile, float(fields.get("cost") or 0.0), billed=not fields.get("cache_hit"))
 
     def _account(self, span: _Span, outputs: Any) -> dict[str, Any]:
         lm = span.instance
