@@ -405,7 +405,7 @@ func (s *Store) ListDatasets(ctx context.Context) ([]*model.Dataset, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var rec datasetRecord
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
+			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
 				return fmt.Errorf("dataset at key %x: %w", it.Item().Key(), err)
 			}
 			out = append(out, rec.public())
@@ -546,7 +546,7 @@ func decodeExample(item *badger.Item) (*model.Example, error) {
 		return nil, err
 	}
 	var e model.Example
-	if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+	if err := value(item, func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
 		return nil, fmt.Errorf("example %s: %w", model.ID(id), err)
 	}
 	// The key is the truth for where the example lives.
