@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -134,4 +136,51 @@ func TestHardeningStoreBackupRestore(t *testing.T) {
 			t.Errorf("signet %v differs after restore:\n%s\n---\n%s", args, a, b)
 		}
 	}
+}
+
+// A full disk used to kill the process with SIGBUS (Badger writes through
+// mapped files) and leave a value log cut mid-entry. Now the write fails
+// while room is left, naming the workspace, and what was committed stays.
+func TestHardeningStoreDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=200m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	ws := filepath.Join(mnt, "ws")
+	env := []string{"SIGNET_HOME=" + ws}
+	mustRun(t, env, "init")
+	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
+
+	// Leave 150 MiB free, and import more than that.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*st.Bsize-150<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "big.jsonl")
+	f, _ := os.Create(data)
+	line := strings.Repeat("x", 2000)
+	for i := range 90_000 { // about 180 MB
+		fmt.Fprintf(f, "{\"question\": \"%d %s\", \"answer\": \"a\"}\n", i, line)
+	}
+	f.Close()
+	out, errOut, code := run(t, env, "dataset", "import", data, "--name", "big", "--inputs", "question")
+	if code != 1 || strings.Contains(errOut, "SIGBUS") || !strings.Contains(errOut, "disk is nearly full") || !strings.Contains(errOut, ws) {
+		t.Fatalf("import onto a full disk: exit %d\n%s\n%.2000s", code, out, errOut)
+	}
+	mustRun(t, env, "program", "show", "qa")
+	if out := mustRun(t, env, "dataset", "list"); strings.Contains(out, "big") {
+		t.Errorf("a failed import left a dataset: %s", out)
+	}
+	os.Remove(filler)
+	small := filepath.Join(t.TempDir(), "small.jsonl")
+	os.WriteFile(small, []byte("{\"question\": \"q\", \"answer\": \"a\"}\n"), 0o600)
+	mustRun(t, env, "dataset", "import", small, "--name", "small", "--inputs", "question")
 }

@@ -44,6 +44,7 @@ type Options struct {
 	InMemory   bool          // tests
 	Log        io.Writer     // Badger's logger and ours go here, never the terminal; nil = discard
 	GCInterval time.Duration // value-log GC ticker; 0 = 5 min; <0 = off
+	MinFree    int64         // bytes kept free on the disk: writes fail with ErrDiskFull below; 0 = 128 MiB; <0 = off
 }
 
 // Store is the repository. It is safe for concurrent use.
@@ -244,6 +245,9 @@ func (s *Store) gcLoop(ctx context.Context, every time.Duration) {
 func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.roomToWrite(); err != nil {
 			return err
 		}
 		err := s.db.Update(fn)
