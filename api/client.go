@@ -193,6 +193,28 @@ func (c *Client) ExportDataset(ctx context.Context, req app.ExportDatasetRequest
 	return err
 }
 
+func (c *Client) Backup(ctx context.Context, w io.Writer) error {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/backup", nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return decodeError(resp)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("backup from the owner: %w", err)
+	}
+	if msg := resp.Trailer.Get(backupErrorTrailer); msg != "" {
+		return app.Errorf(app.CodeInternal, "%s", msg)
+	}
+	return nil
+}
+
+func (c *Client) CheckStore(ctx context.Context) (*app.StoreCheck, error) {
+	return call[app.StoreCheck](c, ctx, http.MethodGet, "/v1/store/check", nil)
+}
+
 func (c *Client) DatasetStats(ctx context.Context, name string) (*model.DatasetStats, error) {
 	return call[model.DatasetStats](c, ctx, http.MethodGet, "/v1/datasets/"+url.PathEscape(name)+"/stats", nil)
 }

@@ -163,6 +163,23 @@ func (s *Server) routes() {
 		w.Write(buf.Bytes())
 	})
 
+	// The store as a whole. A backup is streamed as it is written (it can be
+	// as big as the store); an error after the first byte comes in the
+	// Signet-Error trailer.
+	s.mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
+		defer s.hold()()
+		w.Header().Set("Trailer", backupErrorTrailer)
+		sw := &startedWriter{w: w}
+		if err := svc.Backup(r.Context(), sw); err != nil {
+			if !sw.started {
+				writeError(w, err)
+				return
+			}
+			w.Header().Set(backupErrorTrailer, err.Error())
+		}
+	})
+	h("GET /v1/store/check", func(r *http.Request) (any, error) { return svc.CheckStore(r.Context()) })
+
 	// Executions.
 	h("POST /v1/executions", func(r *http.Request) (any, error) {
 		req, err := decode[app.RunRequest](r)
@@ -389,4 +406,22 @@ func strictJSON(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// backupErrorTrailer carries an error that ended a backup already streaming.
+const backupErrorTrailer = "Signet-Error"
+
+// startedWriter sends the 200 and its content type with the first byte.
+type startedWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (s *startedWriter) Write(p []byte) (int, error) {
+	if !s.started {
+		s.started = true
+		s.w.Header().Set("Content-Type", "application/octet-stream")
+		s.w.WriteHeader(http.StatusOK)
+	}
+	return s.w.Write(p)
 }

@@ -28,6 +28,7 @@ type Service interface {
 	Costs
 	Workers
 	Events
+	Store
 	// Status is the owner's state: process, pool, queue.
 	Status(ctx context.Context) (*Status, error)
 }
@@ -147,6 +148,28 @@ type Events interface {
 	// channel closes). Job state changes are never dropped; span and
 	// progress events may be when the subscriber falls far behind.
 	Subscribe(ctx context.Context) (<-chan Event, error)
+}
+
+// Store is the workspace's database as a whole.
+type Store interface {
+	// Backup writes a full backup of the store to w (Badger's backup
+	// stream, which `signet restore` loads) from one consistent snapshot;
+	// work goes on meanwhile.
+	Backup(ctx context.Context, w io.Writer) error
+	// CheckStore reads every record and checks the indexes against them.
+	CheckStore(ctx context.Context) (*StoreCheck, error)
+}
+
+// StoreCheck is what CheckStore found: no problems is a sound store.
+type StoreCheck struct {
+	Records  int            `json:"records"`
+	Problems []StoreProblem `json:"problems"`
+}
+
+// StoreProblem is one damaged record or broken index entry.
+type StoreProblem struct {
+	Record  string `json:"record"` // what the record is, and its key in hex
+	Problem string `json:"problem"`
 }
 
 // Status is the owner's state.

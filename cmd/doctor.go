@@ -2,15 +2,18 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/app/owner"
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/bridge/wire"
@@ -32,10 +35,10 @@ func (a *cli) doctorCommand() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check the Python environment, DSPy, a worker handshake and the LM, with the fix for each failure",
+		Short: "Check the Python environment, DSPy, a worker handshake, the LM and the workspace's store, with the fix for each failure",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			checks := a.doctor(c.Context(), pf, lmName)
+			checks := append(a.doctor(c.Context(), pf, lmName), a.storeCheck(c))
 			failed := 0
 			for _, ch := range checks {
 				if !ch.OK {
@@ -131,6 +134,41 @@ func (a *cli) doctor(ctx context.Context, pf poolFlags, lmName string) []check {
 		return append(out, check{"lm " + lmName, false, err.Error() + "\n" + wlog.tail(10), "check the profile's model, api_base and key variable (`signet lm list`); for local, `signet setup`"})
 	}
 	return append(out, check{"lm " + lmName, true, fmt.Sprintf("%s answered %q in %s (%d tokens)", r.Model, strings.TrimSpace(r.Answer), r.Latency.Round(time.Millisecond), r.Usage.Total()), ""})
+}
+
+// storeCheck reads the whole store of the workspace through its service
+// (its owner's, when one runs): every record readable, indexes consistent.
+// A workspace not created yet has nothing to check.
+func (a *cli) storeCheck(c *cobra.Command) check {
+	const fix = "restore a backup into a new directory (`signet restore FILE --workspace NEW_DIR`)"
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return check{"store", false, err.Error(), "set --workspace or SIGNET_HOME"}
+	}
+	if _, err := os.Stat(filepath.Join(dir, owner.DBDir)); errors.Is(err, os.ErrNotExist) {
+		return check{"store", true, fmt.Sprintf("no workspace at %s yet", dir), ""}
+	}
+	var rep *app.StoreCheck
+	err = a.inWorkspace(c, "", func() error {
+		rep, err = a.svc.CheckStore(c.Context())
+		return err
+	})
+	if err != nil {
+		return check{"store", false, err.Error(), fix}
+	}
+	if len(rep.Problems) == 0 {
+		return check{"store", true, fmt.Sprintf("%s: %d records readable, indexes consistent", dir, rep.Records), ""}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d of %d records damaged or inconsistent:", dir, len(rep.Problems), rep.Records)
+	const shown = 20
+	for _, p := range rep.Problems[:min(shown, len(rep.Problems))] {
+		fmt.Fprintf(&b, "\n    %s: %s", p.Record, p.Problem)
+	}
+	if len(rep.Problems) > shown {
+		fmt.Fprintf(&b, "\n    ... and %d more", len(rep.Problems)-shown)
+	}
+	return check{"store", false, b.String(), fix}
 }
 
 // syncBuffer collects worker log lines written from several goroutines.

@@ -97,6 +97,8 @@ func (a *cli) rootCommand() *cobra.Command {
 		withMode(a.demoCommand(), wsCreate),
 		withMode(a.setupCommand(), wsNone),
 		withMode(a.doctorCommand(), wsNone),
+		a.backupCommand(),
+		withMode(a.restoreCommand(), wsNone),
 		a.runCommand(),
 		a.renderCommand(),
 		withMode(a.lmCommand(), wsNone),

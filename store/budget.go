@@ -74,7 +74,7 @@ func (s *Store) Budgets(ctx context.Context) (map[string]float64, error) {
 				return err
 			}
 			var rec budgetRecord
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
+			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
 				return fmt.Errorf("budget of %s: %w", budgetScope(prog), err)
 			}
 			out[prog] = rec.MonthlyUSD

@@ -61,7 +61,7 @@ func (s *Store) GetCacheEntry(ctx context.Context, key []byte) (model.ID, bool, 
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error {
+		return value(item, func(v []byte) error {
 			if len(v) != keys.IDLen+8 {
 				return fmt.Errorf("cache entry has %d bytes, want %d", len(v), keys.IDLen+8)
 			}

@@ -189,15 +189,27 @@ func (s *Store) ImportExamples(ctx context.Context, d *model.Dataset, next func(
 // splits them over as many transactions as needed.
 func (s *Store) stageExamples(ctx context.Context, name string, part model.ID, next func() (*model.Example, error)) (map[model.Split]int, []string, error) {
 	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
+	defer func() { wb.Cancel() }()
 	counts := map[model.Split]int{}
 	seen := map[string]bool{}
 	var fields []string
+	// Badger sizes a batch's transactions by their keys and value pointers,
+	// not by what they write to the value log: one transaction could hold a
+	// whole big import. So the batch is flushed every few MiB of values, and
+	// the free space looked at before the next.
+	var unflushed int
 	for n := 1; ; n++ {
-		if n%1024 == 0 {
+		if n%1024 == 0 || unflushed > 4<<20 {
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
 			}
+			if err := wb.Flush(); err != nil {
+				return nil, nil, err
+			}
+			if err := s.roomToWrite(); err != nil {
+				return nil, nil, err
+			}
+			wb, unflushed = s.db.NewWriteBatch(), 0
 		}
 		e, err := next()
 		if errors.Is(err, io.EOF) {
@@ -222,6 +234,7 @@ func (s *Store) stageExamples(ctx context.Context, name string, part model.ID, n
 		if err := wb.Set(exampleKey(name, part, code, e.ID), b); err != nil {
 			return nil, nil, fmt.Errorf("example %d: %w", n, err)
 		}
+		unflushed += len(b)
 		counts[e.Split]++
 		for _, k := range sortedDataKeys(e.Data) {
 			if !seen[k] {
@@ -405,7 +418,7 @@ func (s *Store) ListDatasets(ctx context.Context) ([]*model.Dataset, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var rec datasetRecord
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
+			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
 				return fmt.Errorf("dataset at key %x: %w", it.Item().Key(), err)
 			}
 			out = append(out, rec.public())
@@ -546,7 +559,7 @@ func decodeExample(item *badger.Item) (*model.Example, error) {
 		return nil, err
 	}
 	var e model.Example
-	if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+	if err := value(item, func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
 		return nil, fmt.Errorf("example %s: %w", model.ID(id), err)
 	}
 	// The key is the truth for where the example lives.

@@ -199,7 +199,7 @@ func (s *Store) EvalResults(ctx context.Context, eval model.ID, from, limit int)
 				}
 			}
 			var r model.EvalResult
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &r) }); err != nil {
+			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &r) }); err != nil {
 				return fmt.Errorf("result at key %x: %w", it.Item().Key(), err)
 			}
 			out = append(out, &r)

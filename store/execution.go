@@ -159,7 +159,7 @@ func putExecution(txn *badger.Txn, e *model.Execution, rec []byte) error {
 	switch item, err := txn.Get(execKey(e.ID)); {
 	case err == nil:
 		old = new(model.Execution)
-		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, old) }); err != nil {
+		if err := value(item, func(b []byte) error { return json.Unmarshal(b, old) }); err != nil {
 			return fmt.Errorf("old record: %w", err)
 		}
 	case !errors.Is(err, badger.ErrKeyNotFound):
@@ -407,7 +407,7 @@ func (s *Store) Spans(ctx context.Context, exec model.ID, afterSeq uint64, limit
 		defer it.Close()
 		for it.Seek(spanKey(exec, afterSeq+1)); it.Valid() && len(out) < limit; it.Next() {
 			var sp model.Span
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &sp) }); err != nil {
+			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &sp) }); err != nil {
 				return fmt.Errorf("span at key %x: %w", it.Item().Key(), err)
 			}
 			out = append(out, sp)
@@ -449,7 +449,7 @@ func (s *Store) CostRollups(ctx context.Context, program string, month string) (
 				continue
 			}
 			var rec rollupRecord
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
+			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
 				return fmt.Errorf("rollup %s %s: %w", prog, mon, err)
 			}
 			out = append(out, Rollup{Program: prog, Month: mon, Executions: rec.Executions, Cost: float64(rec.CostNanos) / 1e9, Usage: rec.Usage})

@@ -142,7 +142,7 @@ func (s *Store) Trials(ctx context.Context, opt model.ID) ([]*model.Trial, error
 				return err
 			}
 			var t model.Trial
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &t) }); err != nil {
+			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &t) }); err != nil {
 				return fmt.Errorf("trial at key %x: %w", it.Item().Key(), err)
 			}
 			out = append(out, &t)

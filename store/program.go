@@ -34,7 +34,7 @@ func readHead(txn *badger.Txn, name string) (int, error) {
 		return 0, notFound(err)
 	}
 	var v int
-	err = item.Value(func(b []byte) error {
+	err = value(item, func(b []byte) error {
 		if len(b) != 4 {
 			return fmt.Errorf("head record has %d bytes, want 4", len(b))
 		}
@@ -226,7 +226,7 @@ func (s *Store) ProgramVersions(ctx context.Context, name string) ([]*model.Prog
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var p model.Program
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &p) }); err != nil {
+			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &p) }); err != nil {
 				return err
 			}
 			out = append(out, &p)

@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store/keys"
@@ -32,6 +34,8 @@ var (
 	ErrExists        = errors.New("already exists")
 	ErrNewerSchema   = errors.New("store was written by a newer version of Signet")
 	ErrInvalidCursor = keys.ErrBadCursor
+	// ErrLocked is the database held by another process (Badger's lock).
+	ErrLocked = errors.New("another process holds the store")
 )
 
 // Options configure Open.
@@ -40,6 +44,7 @@ type Options struct {
 	InMemory   bool          // tests
 	Log        io.Writer     // Badger's logger and ours go here, never the terminal; nil = discard
 	GCInterval time.Duration // value-log GC ticker; 0 = 5 min; <0 = off
+	MinFree    int64         // bytes kept free on the disk: writes fail with ErrDiskFull below; 0 = 128 MiB; <0 = off
 }
 
 // Store is the repository. It is safe for concurrent use.
@@ -80,7 +85,14 @@ func badgerOptions(o Options, l *logger) badger.Options {
 		// Values above 1 KiB (span prompts and completions, big records) go to
 		// the value log, so the LSM tree stays small: fewer compactions while
 		// writing traces, a faster open, and value-log GC has something to do.
-		WithValueThreshold(1 << 10)
+		WithValueThreshold(1 << 10).
+		// Checksums on: a value read from the value log and a table block
+		// read are verified (tables as a whole by preflight at open).
+		// Badger's Item still hands a failed value log read back as an
+		// empty value without an error: decode turns that into
+		// ErrCorrupt.
+		WithVerifyValueChecksum(true).
+		WithChecksumVerificationMode(options.OnBlockRead)
 }
 
 // Open opens (or creates) the database. It reads only the schema key and
@@ -94,9 +106,17 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if !o.InMemory && o.Dir == "" {
 		return nil, errors.New("store: no directory given")
 	}
+	if !o.InMemory {
+		if err := checkDir(o.Dir); err != nil {
+			return nil, err
+		}
+	}
 	l := newLogger(o.Log)
 	db, err := badger.Open(badgerOptions(o, l))
 	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			err = fmt.Errorf("%w (%v)", ErrLocked, err)
+		}
 		return nil, fmt.Errorf("store: open %s: %w", where(o), err)
 	}
 	s := &Store{db: db, log: l, opts: o, now: time.Now, swept: make(chan struct{})}
@@ -128,6 +148,20 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}()
 	}
 	return s, nil
+}
+
+// checkDir runs preflight on an existing database directory under
+// Badger's lock, released before Badger takes it.
+func checkDir(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	defer unlock()
+	return preflight(dir)
 }
 
 func where(o Options) string {
@@ -213,6 +247,9 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if err := s.roomToWrite(); err != nil {
+			return err
+		}
 		err := s.db.Update(fn)
 		if !errors.Is(err, badger.ErrConflict) || attempt == conflictRetries {
 			return err
@@ -237,7 +274,7 @@ func getJSON(txn *badger.Txn, key []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+	return value(item, func(b []byte) error { return json.Unmarshal(b, v) })
 }
 
 func setJSON(txn *badger.Txn, key []byte, v any) error {

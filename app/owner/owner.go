@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,7 +119,7 @@ func Open(ctx context.Context, opts Options) (*Owner, error) {
 	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, DBDir), Log: secrets.Writer(logf)})
 	if err != nil {
 		logf.Close()
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		if errors.Is(err, store.ErrLocked) {
 			return nil, fmt.Errorf("workspace %s: %w", dir, ErrLocked)
 		}
 		return nil, fmt.Errorf("opening workspace %s: %w", dir, err)
