@@ -108,9 +108,9 @@ func (a *cli) programImport() *cobra.Command {
 			case pickled:
 				req.Pickle = file
 			default:
-				raw, err := os.ReadFile(file)
+				raw, err := readProgramPath(args[1], file)
 				if err != nil {
-					return fmt.Errorf("reading %s: %w", args[1], err)
+					return err
 				}
 				if err := checkJSONObject(raw); err != nil {
 					return fmt.Errorf("%s: %w", args[1], err)

@@ -222,6 +222,7 @@ func importFormat(req app.ImportDatasetRequest) (datafile.Format, error) {
 type importOptions struct {
 	inputs string         // the input keys, comma separated, as given
 	types  datafile.Types // field types; nil: CSV cells stay strings
+	limit  int64          // the longest line or record (limits: import_line)
 	named  []string       // the fields req.Types names, which the file must have
 }
 
@@ -229,6 +230,11 @@ type importOptions struct {
 // signatures of req.TypesFrom declare, then req.Types over them.
 func (o *Owner) importOptions(ctx context.Context, req app.ImportDatasetRequest) (importOptions, error) {
 	opts := importOptions{inputs: strings.Join(req.Inputs, ",")}
+	lim, err := o.limits()
+	if err != nil {
+		return opts, err
+	}
+	opts.limit = int64(lim.ImportLine)
 	types := datafile.Types{}
 	if req.TypesFrom != "" {
 		p, err := o.programRef(ctx, req.TypesFrom)
@@ -258,6 +264,7 @@ func (o *Owner) importOptions(ctx context.Context, req app.ImportDatasetRequest)
 func importFrom(ctx context.Context, st *store.Store, path string, file io.Reader, f datafile.Format, d *model.Dataset, split model.Split, opts importOptions) (*model.Dataset, int, error) {
 	r := datafile.NewReader(file, path, f)
 	r.SetTypes(opts.types)
+	r.SetMaxRecord(opts.limit)
 	// A CSV header is read up front (as datafile.Open does), so that a bad
 	// one fails before any row and --inputs can be checked against it.
 	var first map[string]any
