@@ -25,6 +25,7 @@ type Config struct {
 	PingTimeout  time.Duration // a ping unanswered this long kills the worker, default 5s
 	MaxRequests  int           // recycle a worker after this many requests (0 = never)
 	MaxRSS       int64         // recycle a worker above this resident size in bytes (0 = never)
+	SpanPayload  int64         // longest payload field a span keeps, in bytes (SIGNET_SPAN_PAYLOAD); 0: the worker's default
 	CancelGrace  time.Duration // after sending cancel, wait this long before killing the process group (default 3s)
 	WorkerDir    string        // PYTHONPATH dir holding signet_worker (default: the embedded copy, see WorkerDir)
 

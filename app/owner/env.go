@@ -67,7 +67,7 @@ func (e *Env) StartPool(ctx context.Context, workers, def int) error {
 	}
 	var err error
 	e.Pool, err = bridge.Start(ctx, bridge.Config{Python: e.Python.Path, Workers: n, Threads: e.Config.Threads,
-		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log})
+		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log, SpanPayload: int64(e.Config.Limits().SpanPayload)})
 	if err != nil {
 		return fmt.Errorf("starting Python workers with %s (from %s): %w", e.Python.Path, e.Python.Source, err)
 	}

@@ -147,7 +147,7 @@ func (o *Owner) optimizer(ctx context.Context) (jobs.Optimizer, error) {
 		return nil, app.Wrap(app.CodeUnavailable, err)
 	}
 	pool, err := bridge.Start(ctx, bridge.Config{Python: py, Workers: 1, Threads: optWorkerThreads,
-		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log})
+		Workspace: filepath.Dir(e.Log.Name()), Log: e.Log, SpanPayload: int64(e.Config.Limits().SpanPayload)})
 	if err != nil {
 		return nil, app.Errorf(app.CodeUnavailable, "starting the optimization worker with %s: %w", py, err)
 	}
