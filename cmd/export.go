@@ -51,7 +51,7 @@ func (a *cli) programExport() *cobra.Command {
 				body = []byte(res.Python)
 			}
 			if out == "" || out == "-" {
-				_, err := a.stdout.Write(body)
+				_, err := a.dataOut().Write(body)
 				return err
 			}
 			if err := os.WriteFile(a.abs(out), body, 0o644); err != nil {

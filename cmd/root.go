@@ -51,7 +51,7 @@ type cli struct {
 // 0 success, 1 failure, 2 bad usage.
 func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cwd, _ := os.Getwd()
-	a := &cli{stdin: stdin, stdout: stdout, stderr: stderr, args: args, cwd: cwd}
+	a := &cli{stdin: stdin, stdout: safeWriter{stdout}, stderr: safeWriter{stderr}, args: args, cwd: cwd}
 	return a.execute(ctx)
 }
 

@@ -34,7 +34,7 @@ func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 	// labelled writes text under a label column, wrapped, the label on the
 	// first line only.
 	labelled := func(label, text string, style func(...string) string) {
-		for j, l := range strings.Split(ansi.Wrap(text, max(inner-labelW-3, 4), " ,-"), "\n") {
+		for j, l := range strings.Split(ansi.Wrap(format.Text(text), max(inner-labelW-3, 4), " ,-"), "\n") {
 			lab := label
 			if j > 0 {
 				lab = ""
@@ -46,7 +46,7 @@ func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 		}
 	}
 	if pr.Description != "" {
-		add(ansi.Wrap(strings.Join(strings.Fields(pr.Description), " "), inner, " -"))
+		add(ansi.Wrap(format.Line(strings.Join(strings.Fields(pr.Description), " ")), inner, " -"))
 	}
 	if len(pr.Modules) == 0 {
 		add(s.Muted.Render("This program has no modules."))
