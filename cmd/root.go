@@ -87,6 +87,7 @@ func (a *cli) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&a.workspace, "workspace", "", "workspace directory (default $SIGNET_HOME, else $XDG_DATA_HOME/signet)")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return checkFlagRanges(c) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w", c.CommandPath(), err)}
 	})

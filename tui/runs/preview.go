@@ -136,7 +136,7 @@ func (p *previewScreen) lines() []string {
 		demo := model.DemoLabels(m.Messages)
 		for i, msg := range m.Messages {
 			add(s.Accent.Render("[" + msg.Role + demo[i] + "]"))
-			for _, para := range strings.Split(msg.Content, "\n") {
+			for _, para := range strings.Split(format.Text(msg.Content), "\n") {
 				add(ansi.Wrap(sanitizeTabs(para), w, " -"))
 			}
 		}

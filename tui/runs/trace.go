@@ -779,30 +779,30 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 		section("prompt")
 		demo := model.DemoLabels(sp.Messages)
 		for i, m := range sp.Messages {
-			add(s.Accent.Render("[" + m.Role + demo[i] + "]"))
-			wrap(m.Content)
+			add(s.Accent.Render("[" + format.Line(m.Role) + demo[i] + "]"))
+			wrap(format.Text(m.Content))
 		}
 	}
 	if sp.Completion != "" {
 		section("completion")
-		wrap(sp.Completion)
+		wrap(format.Text(sp.Completion))
 	}
 	if len(sp.Outputs) > 0 {
 		section("outputs")
 		for _, k := range slices.Sorted(maps.Keys(sp.Outputs)) {
-			wrap(s.Subtitle.Render(k+": ") + model.ValueText(sp.Outputs[k]))
+			wrap(s.Subtitle.Render(format.Line(k)+": ") + format.Text(model.ValueText(sp.Outputs[k])))
 		}
 	}
 	if len(sp.Inputs) > 0 {
 		section("inputs")
 		for _, k := range slices.Sorted(maps.Keys(sp.Inputs)) {
-			wrap(s.Subtitle.Render(k+": ") + model.ValueText(sp.Inputs[k]))
+			wrap(s.Subtitle.Render(format.Line(k)+": ") + format.Text(model.ValueText(sp.Inputs[k])))
 		}
 	}
 	return lines
 }
 
-func sanitizeTabs(s string) string { return strings.ReplaceAll(format.Text(s), "\t", "    ") }
+func sanitizeTabs(s string) string { return strings.ReplaceAll(s, "\t", "    ") }
 
 // renderCost draws the token-cost pane: this run, this session, the
 // program month to date against its budget, and cost per day this month.
