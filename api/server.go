@@ -13,7 +13,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,22 +122,106 @@ func (s *Server) handle(pattern string, fn func(r *http.Request) (any, error)) {
 	})
 }
 
-// maxBody bounds a JSON request body (a program, an example, a request).
+// maxBody bounds a JSON request body (a program, an example, a request):
+// above the config's default input and program file limits together.
 const maxBody = 32 << 20
 
-// decode reads a request's JSON body into a new T; unknown fields and
-// trailing data are errors naming what is wrong.
+// decode reads a request's JSON body into a new T; unknown fields, trailing
+// data, a body over maxBody and numbers out of range (checkRanges) are
+// errors naming what is wrong.
 func decode[T any](r *http.Request) (*T, error) {
+	v, err := decodeBody[T](r.Body)
+	if err != nil {
+		e := app.Errorf(app.CodeInvalid, "%s %s: %v", r.Method, r.URL.Path, err)
+		var ae *app.Error
+		if errors.As(err, &ae) {
+			e.Field = ae.Field
+		}
+		return nil, e
+	}
+	return v, nil
+}
+
+// decodeBody is decode's reading and checking of the body, as the fuzz
+// target drives it.
+func decodeBody[T any](body io.Reader) (*T, error) {
 	var v T
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, io.NopCloser(body), maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
-		return nil, app.Errorf(app.CodeInvalid, "%s %s: request body: %v", r.Method, r.URL.Path, err)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("request body: larger than the limit of %s", model.FormatSize(maxBody))
+		}
+		return nil, fmt.Errorf("request body: %v", err)
 	}
 	if dec.More() {
-		return nil, app.Errorf(app.CodeInvalid, "%s %s: request body: data after the JSON value", r.Method, r.URL.Path)
+		return nil, errors.New("request body: data after the JSON value")
+	}
+	if err := checkRanges(&v); err != nil {
+		return nil, err
 	}
 	return &v, nil
+}
+
+// numRange is the range of a number a request may carry, by its JSON name
+// (the same in a body and in a query).
+type numRange struct {
+	lo, hi float64 // hi 0: no upper bound
+	note   string
+}
+
+var numRanges = map[string]numRange{
+	"version": {note: "0 = newest"},
+	"limit":   {note: "0 = the default"},
+	"threads": {hi: 64, note: "0 = the default"},
+	"after":   {},
+	"n":       {},
+	"worker":  {},
+	"seed":    {hi: 1<<32 - 1},
+	"budget":  {note: "USD; 0 = none"},
+	"usd":     {note: "USD; 0 removes the cap"},
+}
+
+// inRange checks the number v of the field named name against numRanges.
+func inRange(name string, v float64) error {
+	rg, ok := numRanges[name]
+	if !ok || (v >= rg.lo && (rg.hi == 0 || v <= rg.hi)) {
+		return nil
+	}
+	want := fmt.Sprintf("at least %g", rg.lo)
+	if rg.hi != 0 {
+		want = fmt.Sprintf("%g to %g", rg.lo, rg.hi)
+	}
+	if rg.note != "" {
+		want += "; " + rg.note
+	}
+	return &app.Error{Code: app.CodeInvalid, Field: name, Message: fmt.Sprintf("%s: %v is out of range (%s)", name, v, want)}
+}
+
+// checkRanges checks the numbers among the top-level fields of the struct v
+// points to.
+func checkRanges(v any) error {
+	rv := reflect.ValueOf(v).Elem()
+	if rv.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range rv.NumField() {
+		name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+		var n float64
+		switch f := rv.Field(i); f.Kind() {
+		case reflect.Int, reflect.Int64, reflect.Int32:
+			n = float64(f.Int())
+		case reflect.Float64, reflect.Float32:
+			n = f.Float()
+		default:
+			continue
+		}
+		if err := inRange(name, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func intParam(r *http.Request, name string) (int, error) {
@@ -144,8 +230,11 @@ func intParam(r *http.Request, name string) (int, error) {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, app.Errorf(app.CodeInvalid, "%s %q: want a number ≥ 0", name, v)
+	if err != nil {
+		return 0, &app.Error{Code: app.CodeInvalid, Field: name, Message: fmt.Sprintf("%s: %q is not a whole number", name, v)}
+	}
+	if err := inRange(name, float64(n)); err != nil {
+		return 0, err
 	}
 	return n, nil
 }

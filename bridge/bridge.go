@@ -30,6 +30,7 @@ type Config struct {
 	// MemoryInterval is how often each worker's resident size is sampled
 	// against MaxRSS (default 1s).
 	MemoryInterval time.Duration
+	SpanPayload    int64         // longest payload field a span keeps, in bytes (SIGNET_SPAN_PAYLOAD); 0: the worker's default
 	CancelGrace    time.Duration // after sending cancel, wait this long before killing the process group (default 3s)
 	WorkerDir      string        // PYTHONPATH dir holding signet_worker (default: the embedded copy, see WorkerDir)
 	// Redact removes secrets from every frame a worker sends and every line

@@ -115,6 +115,9 @@ func workerEnv(cfg Config, dir string) []string {
 		"LITELLM_LOCAL_MODEL_COST_MAP=True", // no network fetch of the price table at import
 		"SIGNET_WORKER_THREADS="+strconv.Itoa(cfg.Threads),
 	)
+	if cfg.SpanPayload > 0 {
+		env = append(env, "SIGNET_SPAN_PAYLOAD="+strconv.FormatInt(cfg.SpanPayload, 10))
+	}
 	if cfg.Workspace != "" {
 		env = append(env, "SIGNET_DSPY_CACHEDIR="+filepath.Join(cfg.Workspace, "dspy-cache"))
 	}

@@ -233,7 +233,7 @@ func (a *cli) datasetExport() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := a.stdout
+			w := a.dataOut()
 			var file *os.File
 			target := a.abs(out)
 			if out != "" {

@@ -393,7 +393,8 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, tty bool, total int) *progress {
-	return &progress{w: w, tty: tty, total: total, start: time.Now()}
+	// The bar redraws itself with \r: raw, and it shows numbers only.
+	return &progress{w: raw(w), tty: tty, total: total, start: time.Now()}
 }
 
 func (p *progress) update(done, failed int, cost float64, final bool) {

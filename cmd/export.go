@@ -51,7 +51,7 @@ func (a *cli) programExport() *cobra.Command {
 				body = []byte(res.Python)
 			}
 			if out == "" || out == "-" {
-				_, err := a.stdout.Write(body)
+				_, err := a.dataOut().Write(body)
 				return err
 			}
 			if err := os.WriteFile(a.abs(out), body, 0o644); err != nil {
@@ -108,9 +108,9 @@ func (a *cli) programImport() *cobra.Command {
 			case pickled:
 				req.Pickle = file
 			default:
-				raw, err := os.ReadFile(file)
+				raw, err := readProgramPath(args[1], file)
 				if err != nil {
-					return fmt.Errorf("reading %s: %w", args[1], err)
+					return err
 				}
 				if err := checkJSONObject(raw); err != nil {
 					return fmt.Errorf("%s: %w", args[1], err)

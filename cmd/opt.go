@@ -14,6 +14,7 @@ import (
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/format"
 )
 
 // optStopWait bounds how long a cancelled run is waited for on the command
@@ -182,7 +183,9 @@ func printEstimate(w io.Writer, o *model.Optimization) {
 // followOptimization draws the run's progress until it ends. ctrl-c
 // cancels it, and waits for it to stop with its best program so far.
 func (a *cli) followOptimization(ctx context.Context, o *model.Optimization) (*model.Optimization, error) {
-	bar := &optBar{w: a.stderr, tty: isTTY(a.stderr), start: time.Now()}
+	// The bar redraws itself with \r and \x1b[K: raw; p.Phase is the
+	// worker's own word, escaped below.
+	bar := &optBar{w: raw(a.stderr), tty: isTTY(a.stderr), start: time.Now()}
 	defer bar.clear()
 	final, _, err := followJob(a, ctx, job[model.Optimization]{
 		id: o.ID,
@@ -233,7 +236,7 @@ func (b *optBar) draw(p *model.OptProgress, trials int) {
 		eta = fmt.Sprintf("  eta %s", (time.Duration(p.ETA * float64(time.Second))).Round(time.Second))
 	}
 	fmt.Fprintf(b.w, "\r\x1b[K[%s%s] %-9s trial %d/%d  score %.3f  best %.3f  %d calls  %d tok  $%.4f  %s%s",
-		strings.Repeat("█", fill), strings.Repeat("·", width-fill), p.Phase, p.Trial, p.Trials, p.Score, p.BestScore,
+		strings.Repeat("█", fill), strings.Repeat("·", width-fill), format.Line(p.Phase), p.Trial, p.Trials, p.Score, p.BestScore,
 		p.LMCalls, p.TokensIn+p.TokensOut, p.Cost, time.Since(b.start).Round(100*time.Millisecond), eta)
 	b.drawn = true
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/format"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -74,8 +75,39 @@ func clip(s string, n int) string {
 
 // isTTY says whether w is a terminal (progress bars are drawn only there).
 func isTTY(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := raw(w).(*os.File)
 	return ok && isTerminal(f)
+}
+
+// safeWriter escapes the control characters of everything a command prints
+// (format.Text), so that data (an output, a dataset value, an error quoting
+// a file) cannot drive the terminal: set its title, clear it, move the
+// cursor. The only raw writers are the workbench, the progress bars and a
+// file's bytes written to anything but a terminal (see raw, dataOut).
+type safeWriter struct{ w io.Writer }
+
+func (s safeWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(s.w, format.Text(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// raw is the writer under a safeWriter.
+func raw(w io.Writer) io.Writer {
+	if s, ok := w.(safeWriter); ok {
+		return s.w
+	}
+	return w
+}
+
+// dataOut is where a file's bytes go when written to stdout: unchanged
+// into a pipe or a file, escaped on a terminal.
+func (a *cli) dataOut() io.Writer {
+	if isTTY(a.stdout) {
+		return a.stdout
+	}
+	return raw(a.stdout)
 }
 
 // splitFlag reads --split: "" is every split.

@@ -46,9 +46,9 @@ func (a *cli) programCreate() *cobra.Command {
 			var p *model.Program
 			var err error
 			if file == "-" {
-				data, rerr := io.ReadAll(a.stdin)
+				data, rerr := readProgramData(a.stdin, "<stdin>")
 				if rerr != nil {
-					return fmt.Errorf("reading stdin: %w", rerr)
+					return rerr
 				}
 				p, err = parseProgram("<stdin>", data)
 				if p != nil {
@@ -200,9 +200,9 @@ func (a *cli) programEdit() *cobra.Command {
 			if err := runEditor(c, path); err != nil {
 				return fmt.Errorf("%w (your text is kept in %s)", err, path)
 			}
-			after, err := os.ReadFile(path)
+			after, err := readProgramPath(path, path)
 			if err != nil {
-				return fmt.Errorf("reading edit file: %w", err)
+				return fmt.Errorf("%w (your text is kept in %s)", err, path)
 			}
 			if bytes.Equal(before, after) {
 				os.Remove(path)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/signet-dspy/signet/config"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -28,9 +30,9 @@ import (
 // program's BaseDir, against which runs resolve them (the worker's
 // base_dir), so a program file and its code can move together.
 func readProgramFile(name, abs string) (*model.Program, error) {
-	data, err := os.ReadFile(abs)
+	data, err := readProgramPath(name, abs)
 	if err != nil {
-		return nil, fmt.Errorf("reading program file: %w", asTyped(err, name))
+		return nil, err
 	}
 	p, err := parseProgram(name, data)
 	if err != nil {
@@ -38,6 +40,37 @@ func readProgramFile(name, abs string) (*model.Program, error) {
 	}
 	p.BaseDir = filepath.Dir(abs)
 	return p, nil
+}
+
+// readProgramPath reads the program file at abs (name as the user typed it)
+// within the program file limit.
+func readProgramPath(name, abs string) ([]byte, error) {
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("reading program file: %w", asTyped(err, name))
+	}
+	defer f.Close()
+	return readProgramData(f, name)
+}
+
+// readProgramData reads a program file (or a DSPy save() file, or stdin)
+// named name, up to the config's program_file limit: a larger one is
+// refused after reading one byte past the limit, never read whole.
+func readProgramData(r io.Reader, name string) ([]byte, error) {
+	cfg, err := config.Load("")
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(cfg.Limits().ProgramFile)
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: the file is larger than the limit of %s for a program file (limits: program_file in config.yaml)",
+			name, model.FormatSize(limit))
+	}
+	return data, nil
 }
 
 // userCode calls fn on every path of user code in p (a module's source,

@@ -51,7 +51,7 @@ type cli struct {
 // 0 success, 1 failure, 2 bad usage.
 func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cwd, _ := os.Getwd()
-	a := &cli{stdin: stdin, stdout: stdout, stderr: stderr, args: args, cwd: cwd}
+	a := &cli{stdin: stdin, stdout: safeWriter{stdout}, stderr: safeWriter{stderr}, args: args, cwd: cwd}
 	return a.execute(ctx)
 }
 
@@ -87,6 +87,7 @@ func (a *cli) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&a.workspace, "workspace", "", "workspace directory (default $SIGNET_HOME, else $XDG_DATA_HOME/signet)")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return checkFlagRanges(c) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w", c.CommandPath(), err)}
 	})

@@ -22,7 +22,7 @@ func (a *cli) tuiCommand() *cobra.Command {
 		Short: "Open the workbench (also what `signet` with no arguments does)",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			f, ok := a.stdout.(*os.File)
+			f, ok := raw(a.stdout).(*os.File)
 			if !ok || !isTerminal(f) {
 				return usagef("the workbench needs a terminal; use the subcommands (`signet --help`) in scripts")
 			}
@@ -50,7 +50,7 @@ func (a *cli) tuiCommand() *cobra.Command {
 			m := tui.New(tui.Services(a.svc), tui.Options{
 				Workspace: dir, LMProfile: cfg.DefaultLM(), Styles: styles, Keys: &km, Context: c.Context(), Templates: templates,
 			})
-			_, err = tea.NewProgram(m, tea.WithContext(c.Context()), tea.WithInput(a.stdin), tea.WithOutput(a.stdout)).Run()
+			_, err = tea.NewProgram(m, tea.WithContext(c.Context()), tea.WithInput(a.stdin), tea.WithOutput(raw(a.stdout))).Run()
 			return err
 		},
 	}, "")

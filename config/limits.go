@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/datafile"
 )
 
 // Limits bound what one file, request or process may take, so that no input
@@ -31,7 +34,7 @@ type Limits struct {
 
 // Default limits.
 const (
-	DefaultImportLine   ByteSize = 16 << 20
+	DefaultImportLine   ByteSize = datafile.DefaultMaxRecord
 	DefaultProgramFile  ByteSize = 4 << 20
 	DefaultInput        ByteSize = 8 << 20
 	DefaultSpanPayload  ByteSize = 256 << 10
@@ -132,14 +135,4 @@ func (b *ByteSize) UnmarshalText(text []byte) error {
 // MarshalText writes the size with the largest unit that divides it.
 func (b ByteSize) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
 
-func (b ByteSize) String() string {
-	for _, u := range []struct {
-		n    ByteSize
-		name string
-	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
-		if b >= u.n && b%u.n == 0 {
-			return strconv.FormatInt(int64(b/u.n), 10) + u.name
-		}
-	}
-	return strconv.FormatInt(int64(b), 10) + "B"
-}
+func (b ByteSize) String() string { return model.FormatSize(int64(b)) }

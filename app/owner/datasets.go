@@ -224,6 +224,7 @@ func importFormat(req app.ImportDatasetRequest) (datafile.Format, error) {
 type importOptions struct {
 	inputs string         // the input keys, comma separated, as given
 	types  datafile.Types // field types; nil: CSV cells stay strings
+	limit  int64          // the longest line or record (limits: import_line)
 	named  []string       // the fields req.Types names, which the file must have
 	redact *redact.Redactor
 }
@@ -232,6 +233,11 @@ type importOptions struct {
 // signatures of req.TypesFrom declare, then req.Types over them.
 func (o *Owner) importOptions(ctx context.Context, req app.ImportDatasetRequest) (importOptions, error) {
 	opts := importOptions{inputs: strings.Join(req.Inputs, ","), redact: o.redact}
+	lim, err := o.limits()
+	if err != nil {
+		return opts, err
+	}
+	opts.limit = int64(lim.ImportLine)
 	types := datafile.Types{}
 	if req.TypesFrom != "" {
 		p, err := o.programRef(ctx, req.TypesFrom)
@@ -261,6 +267,7 @@ func (o *Owner) importOptions(ctx context.Context, req app.ImportDatasetRequest)
 func importFrom(ctx context.Context, st *store.Store, path string, file io.Reader, f datafile.Format, d *model.Dataset, split model.Split, opts importOptions) (*model.Dataset, int, error) {
 	r := datafile.NewReader(file, path, f)
 	r.SetTypes(opts.types)
+	r.SetMaxRecord(opts.limit)
 	// A CSV header is read up front (as datafile.Open does), so that a bad
 	// one fails before any row and --inputs can be checked against it.
 	var first map[string]any

@@ -98,7 +98,8 @@ func (e *Env) StartPool(ctx context.Context, workers, def int) error {
 // poolConfig is how this Env's pools run: DSPy's cache in the workspace,
 // output to the log, secrets redacted.
 func (e *Env) poolConfig(python string, workers, threads int) bridge.Config {
-	return bridge.Config{Python: python, Workers: workers, Threads: threads, Workspace: e.dir, Log: e.Log, Redact: e.Redact}
+	return bridge.Config{Python: python, Workers: workers, Threads: threads, Workspace: e.dir, Log: e.Log, Redact: e.Redact,
+		SpanPayload: int64(e.Config.Limits().SpanPayload)}
 }
 
 // Close stops the pool and the local LM server this Env started.

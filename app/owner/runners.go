@@ -6,6 +6,7 @@ import (
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/config"
 	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 )
@@ -32,6 +33,15 @@ func (o *Owner) environmentLocked() (*Env, error) {
 		o.env = e
 	}
 	return o.env, nil
+}
+
+// limits are the config's limits (loading the config the first time).
+func (o *Owner) limits() (config.Limits, error) {
+	e, err := o.environment()
+	if err != nil {
+		return config.Limits{}, err
+	}
+	return e.Config.Limits(), nil
 }
 
 // LMs is the owner's LM profiles (loading the config the first time).

@@ -3,6 +3,7 @@ package owner
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/signet-dspy/signet/app"
@@ -15,6 +16,9 @@ import (
 // the variant, every LM profile and its key), then submits it to the
 // job kernel, which checks the inputs; with Wait it answers once it has ended.
 func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, error) {
+	if err := o.checkInputSize(req.Inputs); err != nil {
+		return nil, err
+	}
 	p, err := o.runnable(ctx, req.Program, req.Version, req.Variant, req.LM)
 	if err != nil {
 		return nil, err
@@ -36,6 +40,33 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 		}
 	}
 	return x, nil
+}
+
+// checkInputSize refuses inputs larger, JSON-encoded, than the config's
+// input limit, naming the largest input: it would otherwise travel whole to
+// the store, a worker and every trace.
+func (o *Owner) checkInputSize(inputs map[string]any) error {
+	lim, err := o.limits()
+	if err != nil {
+		return err
+	}
+	limit := int64(lim.Input)
+	all, err := json.Marshal(inputs)
+	if err != nil {
+		return invalid("inputs", "inputs: %v", err)
+	}
+	if int64(len(all)) <= limit {
+		return nil
+	}
+	var big string
+	var bigSize int
+	for k, v := range inputs {
+		if b, _ := json.Marshal(v); len(b) > bigSize {
+			big, bigSize = k, len(b)
+		}
+	}
+	return invalid("inputs", "inputs: %d bytes JSON-encoded (input %q: %d bytes) is larger than the limit of %s (limits: input in config.yaml)",
+		len(all), big, bigSize, model.FormatSize(limit))
 }
 
 // runnable is the program a run executes: the stored version, or the

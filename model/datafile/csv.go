@@ -21,6 +21,10 @@ func (r *Reader) readHeader() {
 		return
 	}
 	line, _ := r.cr.FieldPos(0)
+	if r.recordRead(rec) {
+		r.fail(r.tooLong(line, "header"))
+		return
+	}
 	header := make([]string, len(rec))
 	at := make(map[string]int, len(rec))
 	for i, name := range rec {
@@ -57,6 +61,9 @@ func (r *Reader) nextCSV() (map[string]any, error) {
 		return r.fail(r.csvError(err))
 	}
 	line, _ := r.cr.FieldPos(0)
+	if r.recordRead(rec) {
+		return r.fail(r.tooLong(line, "record"))
+	}
 	if len(rec) != len(r.header) {
 		return r.bad(&Error{File: r.name, Line: line, Msg: fmt.Sprintf("row has %d columns, header has %d (%s)", len(rec), len(r.header), strings.Join(r.header, ","))})
 	}
@@ -84,6 +91,9 @@ func (r *Reader) nextCSV() (map[string]any, error) {
 }
 
 func (r *Reader) csvError(err error) *Error {
+	if errors.Is(err, errTooLong) {
+		return r.tooLong(max(r.nextLine, 1), "record")
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		msg := "invalid CSV: " + pe.Err.Error()
@@ -93,4 +103,19 @@ func (r *Reader) csvError(err error) *Error {
 		return &Error{File: r.name, Line: pe.Line, Col: pe.Column, Msg: msg, Err: err}
 	}
 	return &Error{File: r.name, Line: max(r.line, 1), Msg: "read error: " + err.Error(), Err: err}
+}
+
+// recordRead starts the count of the next record's bytes and notes the line
+// it starts on: the line after the end of rec, whose last value holds the
+// newlines of its quoted lines (a record too long has no position of its
+// own). It tells whether rec, without its newline, is over the limit.
+func (r *Reader) recordRead(rec []string) (tooLong bool) {
+	r.bound.n = 0
+	last := len(rec) - 1
+	line, _ := r.cr.FieldPos(last)
+	r.nextLine = line + strings.Count(rec[last], "\n") + 1
+	end := r.cr.InputOffset()
+	size := end - r.recEnd
+	r.recEnd = end
+	return size > r.max+1 // +1: its newline
 }

@@ -29,7 +29,9 @@
 // JSON array element that is not an object, a CSV row with the wrong number
 // of columns, a value that does not fit its field's type): after those, Next
 // may be called again and goes on with the following record, so a caller
-// can report several at once. After any other error (a syntax error in a
+// can report several at once. A line (JSONL), record (CSV) or array element
+// (JSON) longer than the reader's limit (SetMaxRecord) stops the read at
+// once, so memory stays near the limit whatever the file. After any other error (a syntax error in a
 // JSON array or in CSV quoting, a read error) Next keeps returning the same
 // error.
 package datafile
@@ -46,6 +48,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/signet-dspy/signet/model"
 )
 
 // Format is the kind of a dataset file.
@@ -150,6 +154,7 @@ type Reader struct {
 	seen   map[string]int // field name -> index in fields
 	err    error          // sticky error
 	types  Types          // see SetTypes
+	max    int64          // see SetMaxRecord
 	// typeNames are the typed fields in sorted order, so a record with two
 	// bad values always reports the same one.
 	typeNames []string
@@ -171,12 +176,62 @@ type Reader struct {
 	jsonNamed bool
 
 	// CSV
-	cr      *csv.Reader
-	header  []string
-	started bool // CSV header read
+	bound    *boundReader // counts the bytes of the record being read
+	nextLine int          // the line the next record starts on, as far as known
+	recEnd   int64        // input offset of the end of the last record
+	cr       *csv.Reader
+	header   []string
+	started  bool // CSV header read
 }
 
 const readBufSize = 64 << 10
+
+// DefaultMaxRecord is the longest line, record or element a Reader takes
+// unless SetMaxRecord says otherwise.
+const DefaultMaxRecord = 16 << 20
+
+// SetMaxRecord sets the longest JSONL line, CSV record or JSON array element
+// read, in bytes (n ≤ 0: DefaultMaxRecord). Call it before Next.
+func (r *Reader) SetMaxRecord(n int64) {
+	if n <= 0 {
+		n = DefaultMaxRecord
+	}
+	r.max = n
+	if r.bound != nil {
+		r.bound.max = n + readBufSize
+	}
+	if r.pos != nil {
+		r.pos.max = n + readBufSize
+	}
+}
+
+// tooLong is the error for a record over the limit that starts on line.
+func (r *Reader) tooLong(line int, what string) *Error {
+	return &Error{File: r.name, Line: line, Err: errTooLong,
+		Msg: fmt.Sprintf("%s is longer than the limit of %s (limits: import_line in config.yaml)", what, model.FormatSize(r.max))}
+}
+
+var errTooLong = errors.New("record longer than the limit")
+
+// boundReader fails once more than max bytes were read since the last
+// reset: encoding/csv would otherwise grow one record without end.
+type boundReader struct {
+	r      io.Reader
+	n, max int64
+}
+
+func (b *boundReader) Read(p []byte) (int, error) {
+	left := b.max - b.n
+	if left <= 0 {
+		return 0, errTooLong
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
+}
 
 // Open opens the file at path for reading in format f. For CSV it reads the
 // header at once, so a bad header is reported here.
@@ -204,7 +259,7 @@ func Open(path string, f Format) (*Reader, error) {
 // problem, including an unknown format or a bad CSV header, is reported by
 // the first call to Next. Close does not close rd.
 func NewReader(rd io.Reader, name string, f Format) *Reader {
-	r := &Reader{name: name, format: f, seen: map[string]int{}}
+	r := &Reader{name: name, format: f, seen: map[string]int{}, max: DefaultMaxRecord}
 	if !f.valid() {
 		r.err = &Error{File: name, Line: 1, Msg: fmt.Sprintf("unknown dataset format %q (want jsonl, json or csv)", f)}
 		return r
@@ -220,10 +275,13 @@ func NewReader(rd io.Reader, name string, f Format) *Reader {
 	switch r.format {
 	case JSON:
 		r.pos = newPosReader(r.br)
+		r.pos.max = r.max + readBufSize
 		r.dec = json.NewDecoder(r.pos)
 		r.dec.UseNumber()
 	case CSV:
-		r.cr = csv.NewReader(r.br)
+		// The bound allows the limit plus what csv's buffer reads ahead.
+		r.bound = &boundReader{r: r.br, max: r.max + readBufSize}
+		r.cr = csv.NewReader(r.bound)
 		r.cr.FieldsPerRecord = -1 // checked here, for a better message
 		r.cr.ReuseRecord = true
 	}

@@ -22,6 +22,7 @@ func fuzzRead(t *testing.T, data []byte, f Format) {
 	}
 	r := NewReader(bytes.NewReader(data), "fuzz."+string(f), f)
 	res := readAll(t, r) // checks the errors
+	fuzzLimit(t, data, f, res)
 	for i := 1; i < len(res.lines); i++ {
 		if res.lines[i] < res.lines[i-1] || (f != JSON && res.lines[i] == res.lines[i-1]) {
 			t.Fatalf("record lines go back: %v", res.lines)
@@ -73,6 +74,36 @@ func fuzzRead(t *testing.T, data []byte, f Format) {
 	}
 }
 
+// fuzzLimit reads data again with a small record limit: what comes before
+// the limit's error is what the unlimited read gave, the limit's error ends
+// the read, and a read that never meets the limit gives the same as one
+// without it.
+func fuzzLimit(t *testing.T, data []byte, f Format, whole result) {
+	const limit = 24
+	r := NewReader(bytes.NewReader(data), "fuzz."+string(f), f)
+	r.SetMaxRecord(limit)
+	res := readAll(t, r)
+	n := len(res.errv)
+	if n == 0 || !errors.Is(res.errv[n-1], errTooLong) {
+		if len(res.recs) != len(whole.recs) || len(res.errs) != len(whole.errs) ||
+			(len(res.recs) > 0 && !reflect.DeepEqual(res.recs, whole.recs)) || (len(res.errs) > 0 && !reflect.DeepEqual(res.errs, whole.errs)) {
+			t.Fatalf("a limit never met changed the read:\n got %q %q\nwant %q %q", res.recs, res.errs, whole.recs, whole.errs)
+		}
+		return
+	}
+	if len(res.recs) > len(whole.recs) || (len(res.recs) > 0 && !reflect.DeepEqual(res.recs, whole.recs[:len(res.recs)])) {
+		t.Fatalf("records before the limit's error differ from the unlimited read:\n got %q\nwant a prefix of %q", res.recs, whole.recs)
+	}
+	for i, l := range res.lines {
+		if l != whole.lines[i] {
+			t.Fatalf("record lines %v, unlimited %v", res.lines, whole.lines)
+		}
+	}
+	if e := res.errv[n-1]; !strings.Contains(e.Msg, "longer than the limit of 24B") {
+		t.Fatalf("limit error %q", e)
+	}
+}
+
 var crlf = strings.NewReplacer("\r\n", "\n")
 
 // crlfToLF: encoding/csv reads "\r\n" inside a quoted value (or header
@@ -100,6 +131,7 @@ func FuzzJSONL(f *testing.F) {
 		"{\"n\":1e400,\"m\":-0.0e-0,\"big\":123456789012345678901234567890}",
 		"{\"a\":1,\"a\":2}",
 		"{\"\":\"\\u0000\"}\n{\"x\":\"\xff\xfe\"}",
+		"{\"a\":1}\n{\"long\":\"over the fuzz targets' limit of 24 bytes\"}\n{\"a\":2}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -120,6 +152,7 @@ func FuzzJSON(f *testing.F) {
 		"[{1:2}]",
 		"[{\"a\":1,}]",
 		"[{\"n\":1e400,\"a\":1,\"a\":\"\xff\"}]",
+		"[{\"a\":1},\n{\"long\":\"over the fuzz targets' limit of 24 bytes\"},\n{\"a\":2}]",
 	} {
 		f.Add([]byte(s))
 	}
@@ -172,6 +205,8 @@ func FuzzCSV(f *testing.F) {
 		"only\n\n\"\"\nx\n",
 		"\"\uFEFFa\",b\n1,2\n",
 		"a\n\"\r\r\n\"\n",
+		"a,b\n1,2\n\"over the fuzz targets'\nlimit\",of 24 bytes\n3,4\n",
+		"a,b\n1,2\n\"over the fuzz targets'\nlimit\",of 24 bytes\n3,4\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -83,6 +83,7 @@ func (r *Reader) nextJSON() (map[string]any, error) {
 		r.setMark("[{}")
 		return r.bad(&Error{File: r.name, Line: line, Col: col, Msg: fmt.Sprintf("element [%d] of the array is %s, want an object", i, tokenKind(t))})
 	}
+	start := r.dec.InputOffset() - 1
 	m := map[string]any{}
 	keys := r.keys[:0]
 	for r.dec.More() {
@@ -103,6 +104,9 @@ func (r *Reader) nextJSON() (map[string]any, error) {
 	}
 	if _, err := r.dec.Token(); err != nil { // the closing '}'
 		return r.fail(r.jsonSyntax(err))
+	}
+	if r.dec.InputOffset()-start > r.max {
+		return r.fail(r.tooLong(line, fmt.Sprintf("element [%d] of the array", i)))
 	}
 	for _, k := range keys {
 		r.addField(k)
@@ -183,6 +187,9 @@ func (r *Reader) jsonSyntax(err error) *Error {
 		e := r.errAt(off, "invalid JSON: "+se.Error())
 		e.Err = err
 		return e
+	case errors.Is(err, errTooLong):
+		line, _ := r.pos.position(r.pos.mark)
+		return r.tooLong(line, fmt.Sprintf("element [%d] of the array", max(r.index-1, 0)))
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		// Point just after the last thing in the file.
 		e := r.errAt(r.pos.lastNonSpace+1, "invalid JSON: unexpected end of input")
@@ -207,6 +214,7 @@ type posReader struct {
 	lastNonSpace int64   // offset of the last byte read that is not whitespace, -1 if none
 	mark         int64   // offset of keep[0]
 	keep         []byte  // the bytes read from mark on
+	max          int64   // most bytes read past the mark: one element and what the decoder reads ahead
 }
 
 // setMark forgets the bytes before off.
@@ -221,10 +229,17 @@ func (p *posReader) setMark(off int64) {
 func (p *posReader) sinceMark() []byte { return p.keep }
 
 func newPosReader(r io.Reader) *posReader {
-	return &posReader{r: r, lastNL: -1, lastNonSpace: -1}
+	return &posReader{r: r, lastNL: -1, lastNonSpace: -1, max: DefaultMaxRecord + readBufSize}
 }
 
 func (p *posReader) Read(b []byte) (int, error) {
+	left := p.max - (p.n - p.mark)
+	if left <= 0 {
+		return 0, errTooLong
+	}
+	if int64(len(b)) > left {
+		b = b[:left]
+	}
 	n, err := p.r.Read(b)
 	chunk := b[:n]
 	p.keep = append(p.keep, chunk...)

@@ -9,12 +9,16 @@ import (
 	"io"
 )
 
-// readLine returns the next physical line without its newline, however long
-// it is. The slice is valid until the next call.
+// readLine returns the next physical line without its newline, up to the
+// reader's limit (errTooLong past it). The slice is valid until the next
+// call.
 func (r *Reader) readLine() ([]byte, error) {
 	r.long = r.long[:0]
 	for {
 		chunk, err := r.br.ReadSlice('\n')
+		if int64(len(r.long)+len(chunk)) > r.max+1 { // +1: the newline
+			return nil, errTooLong
+		}
 		if err == bufio.ErrBufferFull {
 			r.long = append(r.long, chunk...)
 			continue
@@ -42,6 +46,9 @@ func (r *Reader) nextJSONL() (map[string]any, error) {
 		line, err := r.readLine()
 		if err == io.EOF {
 			return nil, io.EOF
+		}
+		if err == errTooLong {
+			return r.fail(r.tooLong(r.phys+1, "line"))
 		}
 		if err != nil {
 			return r.fail(&Error{File: r.name, Line: r.phys + 1, Msg: "read error: " + err.Error(), Err: err})

@@ -8,6 +8,8 @@ import (
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/signet-dspy/signet/tui/format"
 )
 
 // Align is the horizontal alignment of a column's cells and title.
@@ -474,7 +476,7 @@ func (l *List) renderRow(sb *strings.Builder, buf []byte, pos int, widths []int,
 		first = false
 		var text string
 		if i < len(cells) {
-			text = sanitize(cells[i])
+			text = format.Line(cells[i])
 		}
 		var hl []int
 		if i == l.filterCol {
@@ -555,7 +557,7 @@ func alignPad(extra int, a Align) (left, right int) {
 
 // appendFitted appends text fitted and aligned to exactly cw cells.
 func appendFitted(dst []byte, text string, cw int, a Align) []byte {
-	shown, tail, tw := fit(sanitize(text), cw)
+	shown, tail, tw := fit(format.Line(text), cw)
 	left, right := alignPad(cw-tw, a)
 	dst = append(dst, spaces(left)...)
 	dst = append(dst, shown...)
@@ -581,23 +583,6 @@ func spaces(n int) string {
 		return blanks[:n]
 	}
 	return strings.Repeat(" ", n)
-}
-
-// sanitize replaces ASCII control characters with spaces, byte for byte, so
-// matched offsets stay valid and a stray newline cannot break the layout.
-func sanitize(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] < 0x20 || b[j] == 0x7f {
-					b[j] = ' '
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // columnWidths lays the columns out in width cells: a one-cell gutter, one

@@ -391,3 +391,20 @@ func TestSetRowKeepsViewAndCopiesNames(t *testing.T) {
 		t.Fatalf("names: request saw %q, list has %q", names[0], l.Names()[0])
 	}
 }
+
+// TestCellsEscapeControls: a cell holding terminal controls shows them
+// escaped.
+func TestCellsEscapeControls(t *testing.T) {
+	l := NewList(testCols, 0, ListStyles{})
+	l.SetRows([]Row{{"a\x1b]0;pwned\x07", "\x1b[2J", "x"}})
+	l.SetHeight(5)
+	out := l.Render(120, 5)
+	if strings.Contains(out, "\x1b]0;") || strings.Contains(out, "\x1b[2J") {
+		t.Fatalf("raw controls in the list: %q", out)
+	}
+	for _, want := range []string{`a\x1b]0;pwned\x07`, `\x1b[2J`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in the list, got %q", want, out)
+		}
+	}
+}

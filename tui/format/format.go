@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/signet-dspy/signet/model"
 )
@@ -107,3 +108,57 @@ func Dash(s string) string {
 // Month is t's month as cost rollups are kept and asked for: "2006-01",
 // in UTC.
 func Month(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// Text makes data safe to show on a terminal, keeping its lines: every
+// control character but newline and tab (C0, DEL, the C1 controls such as
+// U+009B, the 8-bit CSI, and a lone byte of that range) is written as an
+// escape (\x1b, \r, \u009b), so a value cannot set the window title, move
+// the cursor or clear the screen. The CLI's output and the workbench's
+// details and cells all go through it.
+func Text(s string) string { return escape(s, false) }
+
+// Line is Text on one line: newlines, tabs and carriage returns become
+// spaces, for table cells and labels.
+func Line(s string) string { return escape(s, true) }
+
+func escape(s string, oneLine bool) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == 0xc2 || (c >= 0x80 && c <= 0x9f) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s // the common case: no copy
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			if c := s[i]; c >= 0x80 && c <= 0x9f {
+				fmt.Fprintf(&b, `\x%02x`, c) // an 8-bit C1 control on its own
+			} else {
+				b.WriteByte(c)
+			}
+		case r == '\n' || r == '\t' || (oneLine && r == '\r'):
+			if oneLine {
+				b.WriteByte(' ')
+			} else {
+				b.WriteRune(r)
+			}
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x7f && r <= 0x9f: // \u, which JSON output reads as the same character
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}

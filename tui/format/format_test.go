@@ -34,3 +34,24 @@ func TestNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestEscape: what a terminal would obey in data is shown, not obeyed.
+func TestEscape(t *testing.T) {
+	for _, c := range []struct{ in, text, line string }{
+		{"\x1b]0;pwned\x07", `\x1b]0;pwned\x07`, `\x1b]0;pwned\x07`},
+		{"\x1b[2J", `\x1b[2J`, `\x1b[2J`},
+		{"a\nb\tc\r\n", "a\nb\tc\\r\n", "a b c  "},
+		{"csi \u009b2J", `csi \u009b2J`, `csi \u009b2J`},
+		{"8-bit \x9b2J", `8-bit \x9b2J`, `8-bit \x9b2J`},
+		{"del \x7f nul \x00", `del \u007f nul \x00`, `del \u007f nul \x00`},
+		{"plain é ě 日本 😀", "plain é ě 日本 😀", "plain é ě 日本 😀"},
+		{"\xc2", "\xc2", "\xc2"}, // a cut UTF-8 sequence that is no control
+	} {
+		if got := Text(c.in); got != c.text {
+			t.Errorf("Text(%q) = %q, want %q", c.in, got, c.text)
+		}
+		if got := Line(c.in); got != c.line {
+			t.Errorf("Line(%q) = %q, want %q", c.in, got, c.line)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/format"
 )
 
 // Fit makes s exactly w cells wide and h lines high: long lines are cut,
@@ -119,7 +120,7 @@ func WrapLines(text string, w int) []string {
 		return []string{"(none)"}
 	}
 	var out []string
-	for _, para := range strings.Split(text, "\n") {
+	for _, para := range strings.Split(format.Text(text), "\n") {
 		out = append(out, strings.Split(ansi.Wrap(para, max(w, 10), " -"), "\n")...)
 	}
 	return out
@@ -136,13 +137,3 @@ var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "
 
 // Spinner is frame i of the spinner that marks work under way.
 func Spinner(i int) string { return spinner[(i%len(spinner)+len(spinner))%len(spinner)] }
-
-// OneLine keeps a label on one line: control characters become spaces.
-func OneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}

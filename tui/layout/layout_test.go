@@ -55,8 +55,8 @@ func TestTextHelpers(t *testing.T) {
 	if got := WrapLines("  ", 20); len(got) != 1 || got[0] != "(none)" {
 		t.Errorf("WrapLines of nothing = %q", got)
 	}
-	if got := OneLine("a\tb\nc"); got != "a b c" {
-		t.Errorf("OneLine = %q", got)
+	if got := WrapLines("a\x1b[2Jb\nc", 20); len(got) != 2 || got[0] != `a\x1b[2Jb` {
+		t.Errorf("WrapLines of a line with an escape sequence = %q", got)
 	}
 	if Spinner(0) == Spinner(1) || Spinner(10) != Spinner(0) || Spinner(-1) != Spinner(9) {
 		t.Error("the spinner does not cycle through its frames")

@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/format"
 )
 
 // The word diff of the iteration screen's side-by-side view.
@@ -127,6 +128,7 @@ func lcsOps(a, b []string) []diffOp {
 func renderDiff(s *themes.Styles, ops []diffOp, side, w int) string {
 	var b strings.Builder
 	for _, op := range ops {
+		op.text = format.Text(op.text) // before styling adds escapes of its own
 		switch {
 		case op.kind == diffSame:
 			b.WriteString(op.text)
@@ -142,7 +144,7 @@ func renderDiff(s *themes.Styles, ops []diffOp, side, w int) string {
 	}
 	var out []string
 	for _, l := range strings.Split(b.String(), "\n") {
-		out = append(out, ansi.Wrap(sanitizeTabs(l), max(w, 4), " -"))
+		out = append(out, ansi.Wrap(strings.ReplaceAll(l, "\t", "    "), max(w, 4), " -"))
 	}
 	return strings.Join(out, "\n")
 }

@@ -509,7 +509,7 @@ func (it *iterateScreen) Render(func() string) string {
 		b.WriteString(layout.Fit(title, it.width, 1) + "\n")
 		b.WriteString(layout.Fit(s.Subtitle.Render("Editing "+it.parts()[it.part].name())+s.Muted.Render("  tab: next part · esc: done"), it.width, 1) + "\n")
 		if it.editErr != nil {
-			b.WriteString(layout.Fit(s.Error.Render(it.editErr.Error()), it.width, 1))
+			b.WriteString(layout.Fit(s.Error.Render(format.Line(it.editErr.Error())), it.width, 1))
 		}
 		b.WriteString("\n" + it.area.View())
 		return layout.Fit(b.String(), it.width, it.height)
@@ -602,7 +602,7 @@ func sideBySide(s *themes.Styles, a, b *iteration, w int) (left, right []string)
 		add(s.Subtitle.Render(fmt.Sprintf("#%d %s", x.n, x.change)))
 		switch {
 		case x.err != nil:
-			add(s.Error.Render(ansi.Wrap(x.err.Error(), w, " ")))
+			add(s.Error.Render(ansi.Wrap(format.Text(x.err.Error()), w, " ")))
 			return lines
 		case x.exec == nil:
 			add(s.Muted.Render("submitting…"))
@@ -612,7 +612,7 @@ func sideBySide(s *themes.Styles, a, b *iteration, w int) (left, right []string)
 		facts := fmt.Sprintf("%s · %s tok · %s · %s", ex.State, format.Thousands(ex.TotalUsage().Total()), format.USD(ex.Cost), format.Duration(ex.Duration))
 		add(s.Muted.Render(ansi.Wrap(facts, w, " ")))
 		if ex.Error != "" {
-			add(s.Error.Render(ansi.Wrap(layout.OneLine(ex.Error), w, " ")))
+			add(s.Error.Render(ansi.Wrap(format.Line(ex.Error), w, " ")))
 		}
 		add(s.Subtitle.Render("── outputs"))
 		add(renderDiff(s, outs, keep, w))

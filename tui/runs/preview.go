@@ -12,6 +12,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/page"
@@ -112,7 +113,7 @@ func (p *previewScreen) lines() []string {
 	add := func(str string) { lines = append(lines, strings.Split(str, "\n")...) }
 	switch {
 	case p.err != nil:
-		add(s.Error.Render("Could not render: ") + p.err.Error())
+		add(s.Error.Render("Could not render: ") + format.Line(p.err.Error()))
 		return lines
 	case !p.loaded:
 		add(s.Muted.Render("Rendering…"))
@@ -135,7 +136,7 @@ func (p *previewScreen) lines() []string {
 		demo := model.DemoLabels(m.Messages)
 		for i, msg := range m.Messages {
 			add(s.Accent.Render("[" + msg.Role + demo[i] + "]"))
-			for _, para := range strings.Split(msg.Content, "\n") {
+			for _, para := range strings.Split(format.Text(msg.Content), "\n") {
 				add(ansi.Wrap(sanitizeTabs(para), w, " -"))
 			}
 		}

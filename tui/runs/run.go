@@ -22,6 +22,7 @@ import (
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/page"
@@ -349,7 +350,7 @@ func (f *runForm) Render(func() string) string {
 	case f.busy != "":
 		b.WriteString(s.Muted.Render(f.busy))
 	case f.err != nil:
-		b.WriteString(s.Error.Render("Could not run: ") + f.err.Error())
+		b.WriteString(s.Error.Render("Could not run: ") + format.Line(f.err.Error()))
 	case f.editing:
 		b.WriteString(s.Muted.Render("enter next field · enter on the last runs · ctrl+e pick a dataset example · esc leave the field"))
 	default:
@@ -462,7 +463,7 @@ func (x *examplePicker) Render(func() string) string {
 	b.WriteString(s.Subtitle.Render("Pick a dataset example") + s.Muted.Render("  j/k · enter · esc") + "\n")
 	switch {
 	case x.err != nil:
-		b.WriteString(s.Error.Render(x.err.Error()))
+		b.WriteString(s.Error.Render(format.Line(x.err.Error())))
 	case !x.loaded:
 		b.WriteString(s.Muted.Render("Loading examples…"))
 	case len(x.examples) == 0:

@@ -599,7 +599,7 @@ func (t *traceScreen) titleLine() string {
 		line += "  " + e
 	}
 	if t.execErr != nil {
-		line += "  " + s.Error.Render(t.execErr.Error())
+		line += "  " + s.Error.Render(format.Line(t.execErr.Error()))
 	}
 	return line
 }
@@ -680,7 +680,7 @@ func (t *traceScreen) treeRow(n int32, sel bool, w int) string {
 		right = "✗ " + right
 	}
 	kind := kindTag(sp.Kind)
-	left := " " + ind + exp + kind + " " + layout.OneLine(sp.Name)
+	left := " " + ind + exp + kind + " " + format.Line(sp.Name)
 	lw := w - ansi.StringWidth(right) - 2
 	if lw < 4 {
 		right, lw = "", w-1
@@ -750,7 +750,7 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	section := func(name string) {
 		add(s.Subtitle.Render("── " + name + " " + strings.Repeat("─", max(w-len(name)-4, 0))))
 	}
-	add(s.Title.Render(kindTag(sp.Kind)+" "+string(sp.Kind)) + " " + layout.OneLine(sp.Name))
+	add(s.Title.Render(kindTag(sp.Kind)+" "+string(sp.Kind)) + " " + format.Line(sp.Name))
 	var facts []string
 	if sp.Module != "" {
 		facts = append(facts, "module "+sp.Module)
@@ -773,30 +773,30 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	}
 	wrap(s.Muted.Render(strings.Join(facts, " · ")))
 	if sp.Error != "" {
-		add(s.Error.Render("error: ") + layout.OneLine(sp.Error))
+		add(s.Error.Render("error: ") + format.Line(sp.Error))
 	}
 	if len(sp.Messages) > 0 {
 		section("prompt")
 		demo := model.DemoLabels(sp.Messages)
 		for i, m := range sp.Messages {
-			add(s.Accent.Render("[" + m.Role + demo[i] + "]"))
-			wrap(m.Content)
+			add(s.Accent.Render("[" + format.Line(m.Role) + demo[i] + "]"))
+			wrap(format.Text(m.Content))
 		}
 	}
 	if sp.Completion != "" {
 		section("completion")
-		wrap(sp.Completion)
+		wrap(format.Text(sp.Completion))
 	}
 	if len(sp.Outputs) > 0 {
 		section("outputs")
 		for _, k := range slices.Sorted(maps.Keys(sp.Outputs)) {
-			wrap(s.Subtitle.Render(k+": ") + model.ValueText(sp.Outputs[k]))
+			wrap(s.Subtitle.Render(format.Line(k)+": ") + format.Text(model.ValueText(sp.Outputs[k])))
 		}
 	}
 	if len(sp.Inputs) > 0 {
 		section("inputs")
 		for _, k := range slices.Sorted(maps.Keys(sp.Inputs)) {
-			wrap(s.Subtitle.Render(k+": ") + model.ValueText(sp.Inputs[k]))
+			wrap(s.Subtitle.Render(format.Line(k)+": ") + format.Text(model.ValueText(sp.Inputs[k])))
 		}
 	}
 	return lines
@@ -818,7 +818,7 @@ func (t *traceScreen) renderCost(w, h int) string {
 	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", format.Thousands(tok), format.USD(cost), runs))
 	switch c := t.cost; {
 	case t.costErr != nil:
-		row("month", s.Error.Render(t.costErr.Error()))
+		row("month", s.Error.Render(format.Line(t.costErr.Error())))
 	case c == nil:
 		row("month", s.Muted.Render("…"))
 	default:

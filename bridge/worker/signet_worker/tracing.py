@@ -24,6 +24,7 @@ from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
 from .errors import Cancelled
 from .protocol import format_ns, jsonable
+from .truncate import cut_span, span_payload_limit
 
 HISTORY_SCAN = 64
 # Attribute an LM may carry naming its LM profile: optimizers call the request's LMs through copies
@@ -112,6 +113,7 @@ class Tracer(BaseCallback):
         self._program = program
         self._modules = modules or {}
         self._profiles = profiles or {}
+        self._payload_limit = span_payload_limit()
         self._lock = threading.Lock()
         self._open: dict[str, _Span] = {}
         self._module_of: dict[str, str] = {}
@@ -192,7 +194,7 @@ class Tracer(BaseCallback):
 
     def _send(self, data: dict[str, Any]) -> None:
         if self._emit is not None:
-            self._emit(dict(data))
+            self._emit(cut_span(dict(data), self._payload_limit))
 
     # -- modules -------------------------------------------------------------------------------------
 

@@ -462,7 +462,7 @@ func (p *Page) Render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
-		return layout.Fit(s.Error.Render("Could not load datasets: ")+p.err.Error(), p.width, p.height)
+		return layout.Fit(s.Error.Render("Could not load datasets: ")+format.Line(p.err.Error()), p.width, p.height)
 	case p.exView != nil:
 		return p.renderExampleView()
 	case p.ex.ds != nil:
@@ -498,7 +498,7 @@ func (p *Page) renderExamples() string {
 	state := ""
 	switch {
 	case t.err != nil:
-		state = " · " + s.Error.Render("error: ") + t.err.Error()
+		state = " · " + s.Error.Render("error: ") + format.Line(t.err.Error())
 	case t.loading:
 		state = " · loading…"
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/page"
@@ -71,7 +72,7 @@ func exampleLines(s *themes.Styles, d *model.Dataset, ex *model.Example, w int) 
 		}
 		lines = append(lines, label)
 		if ok {
-			for _, l := range strings.Split(ansi.Wrap(exampleValueText(v, true), inner, " -"), "\n") {
+			for _, l := range strings.Split(ansi.Wrap(format.Text(exampleValueText(v, true)), inner, " -"), "\n") {
 				lines = append(lines, "  "+l)
 			}
 		}
@@ -660,7 +661,7 @@ func (f *exampleForm) Render(func() string) string {
 	case f.saving:
 		hint = s.Muted.Render("saving…")
 	case f.err != "":
-		hint = s.Error.Render(f.err)
+		hint = s.Error.Render(format.Line(f.err))
 	default:
 		hint = s.Muted.Render("ctrl+s save · tab/shift+tab next/previous field · esc cancel")
 	}

@@ -464,7 +464,7 @@ func (m *importForm) Render(func() string) string {
 		if i == 1 {
 			fields := s.Muted.Render("  fields: " + format.Dash(strings.Join(m.fields, ", ")))
 			if m.previewErr != nil {
-				fields = s.Warning.Render("  " + m.previewErr.Error())
+				fields = s.Warning.Render("  " + format.Line(m.previewErr.Error()))
 			}
 			b.WriteString(fields + "\n")
 		}
@@ -478,7 +478,7 @@ func (m *importForm) Render(func() string) string {
 			fmt.Sprintf(" importing… %.0f%% · %s · esc to cancel\n", 100*m.shown, elapsed))
 		b.WriteString(layout.Bar(s, m.shown, min(inner, 50)) + "\n")
 	case m.err != nil:
-		b.WriteString(s.Error.Render(ansi.Wrap("Import failed: "+m.err.Error(), inner, " /:")) + "\n")
+		b.WriteString(s.Error.Render(ansi.Wrap("Import failed: "+format.Text(m.err.Error()), inner, " /:")) + "\n")
 	}
 	body := layout.Fit(b.String(), w, max(h-1, 1))
 	hint := s.Muted.Render("ctrl+s import · tab next field · esc back to the files")

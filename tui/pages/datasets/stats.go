@@ -141,7 +141,7 @@ func (v *statsView) Render(func() string) string {
 	state := ""
 	switch {
 	case v.err != nil:
-		state = "  " + s.Error.Render("error: ") + v.err.Error()
+		state = "  " + s.Error.Render("error: ") + format.Line(v.err.Error())
 	case !v.done:
 		state = s.Muted.Render(fmt.Sprintf("  counting… %s of %s examples · esc to cancel", format.Thousands(st.Examples), format.Thousands(v.total)))
 	}

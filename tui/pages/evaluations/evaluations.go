@@ -493,7 +493,7 @@ func (es *evalScreen) Render(func() string) string {
 	s := es.styles
 	switch {
 	case es.err != nil:
-		return layout.Fit(s.Error.Render("Could not load evaluations: ")+es.err.Error(), es.width, es.height)
+		return layout.Fit(s.Error.Render("Could not load evaluations: ")+format.Line(es.err.Error()), es.width, es.height)
 	case es.view == evalResults:
 		return es.renderResults()
 	}
@@ -560,7 +560,7 @@ func (es *evalScreen) renderResults() string {
 	b.WriteString(layout.Fit(title, es.width, 1) + "\n")
 	switch {
 	case es.detailErr != nil:
-		b.WriteString(s.Error.Render("Could not load the examples: ") + es.detailErr.Error())
+		b.WriteString(s.Error.Render("Could not load the examples: ") + format.Line(es.detailErr.Error()))
 		return layout.Fit(b.String(), es.width, es.height)
 	case es.results == nil:
 		b.WriteString(s.Muted.Render("Loading examples…"))

@@ -661,7 +661,7 @@ func (p *Page) Render() string {
 	h := p.listHeight()
 	switch {
 	case p.err != nil && len(p.execs) == 0:
-		b.WriteString(layout.Fit(s.Error.Render("Could not load executions: ")+p.err.Error(), p.width, h))
+		b.WriteString(layout.Fit(s.Error.Render("Could not load executions: ")+format.Line(p.err.Error()), p.width, h))
 	case !p.loaded:
 		b.WriteString(layout.Fit(s.Muted.Render("Loading executions…"), p.width, h))
 	case p.list.Total() == 0:
@@ -689,7 +689,7 @@ func (p *Page) header() string {
 	case p.loading && p.loaded:
 		info += " · loading more…"
 	case p.err != nil && len(p.execs) > 0:
-		info += " · " + s.Error.Render("error: ") + p.err.Error()
+		info += " · " + s.Error.Render("error: ") + format.Line(p.err.Error())
 	case p.loaded && !p.done:
 		info += " · newest " + strconv.Itoa(len(p.execs)) + ", more below"
 	}

@@ -401,7 +401,7 @@ func (p *Page) Render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
-		return layout.Fit(s.Error.Render("Could not load optimizations: ")+p.err.Error(), p.width, p.height)
+		return layout.Fit(s.Error.Render("Could not load optimizations: ")+format.Line(p.err.Error()), p.width, p.height)
 	case !p.loaded:
 		return layout.Fit(s.Muted.Render("Loading optimizations…"), p.width, p.height)
 	}
@@ -616,7 +616,7 @@ func (c *compareView) Render(func() string) string {
 	title := s.Title.Render("Compare runs") + s.Muted.Render(" · esc back")
 	switch {
 	case c.err != nil:
-		return layout.Fit(title+"\n"+s.Error.Render("Could not compare: ")+c.err.Error(), c.width, c.height)
+		return layout.Fit(title+"\n"+s.Error.Render("Could not compare: ")+format.Line(c.err.Error()), c.width, c.height)
 	case c.cmp == nil:
 		return layout.Fit(title+"\n"+s.Muted.Render("Comparing…"), c.width, c.height)
 	}

@@ -46,7 +46,7 @@ func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 		}
 	}
 	if pr.Description != "" {
-		add(ansi.Wrap(strings.Join(strings.Fields(pr.Description), " "), inner, " -"))
+		add(ansi.Wrap(format.Line(strings.Join(strings.Fields(pr.Description), " ")), inner, " -"))
 	}
 	if len(pr.Modules) == 0 {
 		add(s.Muted.Render("This program has no modules."))
@@ -80,7 +80,7 @@ func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 			head = "  " + s.Subtitle.Render(head)
 		}
 		add(head + "  " + s.Muted.Render(string(mod.Type)))
-		labelled("signature", progNone(mod.Signature), nil)
+		labelled("signature", format.Text(progNone(mod.Signature)), nil)
 		instructions := func(label, text string) {
 			if text = strings.TrimSpace(text); text == "" {
 				labelled(label, "(none)", s.Muted.Render)
@@ -90,7 +90,7 @@ func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 				if j > 0 {
 					label = ""
 				}
-				labelled(label, para, nil)
+				labelled(label, format.Text(para), nil)
 			}
 		}
 		demos := func(label string, ds []map[string]any) {
@@ -104,7 +104,7 @@ func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 				if j == 0 {
 					lab = fmt.Sprintf("%s (%d)", label, len(ds))
 				}
-				add(s.Muted.Render(fmt.Sprintf("   %-*s", labelW-3, lab)) + ansi.Truncate(progDemoText(d), max(inner-labelW, 4), "…"))
+				add(s.Muted.Render(fmt.Sprintf("   %-*s", labelW-3, lab)) + ansi.Truncate(format.Line(progDemoText(d)), max(inner-labelW, 4), "…"))
 			}
 		}
 		instructions("instructions", mod.Instructions)
@@ -114,13 +114,13 @@ func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 		}
 		// What an optimizer or an import stored, per predictor, as DSPy holds it.
 		for _, pr := range mod.Predictors {
-			labelled("predictor", pr.Name, s.Accent.Render)
+			labelled("predictor", format.Line(pr.Name), s.Accent.Render)
 			if pr.Instructions != "" {
 				instructions(" instructions", pr.Instructions)
 			}
 			for _, f := range pr.Fields {
 				if f.Description != "" && f.Description != "${"+f.Name+"}" {
-					labelled(" "+f.Name, strings.TrimSpace(f.Prefix+" "+f.Description), nil)
+					labelled(" "+format.Line(f.Name), format.Text(strings.TrimSpace(f.Prefix+" "+f.Description)), nil)
 				}
 			}
 			if len(pr.Demos) > 0 {
@@ -130,10 +130,10 @@ func (p *Page) detailLayout(width int) (lines []string, starts []int) {
 			}
 		}
 		if mod.LM != "" {
-			labelled("lm", mod.LM, nil)
+			labelled("lm", format.Line(mod.LM), nil)
 		}
 		if mod.Source != "" {
-			labelled("source", mod.Source, nil)
+			labelled("source", format.Line(mod.Source), nil)
 		}
 	}
 	return lines, starts
@@ -170,11 +170,11 @@ func (p *Page) detailFields(mod model.Module, labelled func(string, string, func
 		if j == 0 {
 			lab = "fields"
 		}
-		desc := mod.Fields[n]
+		desc := format.Text(mod.Fields[n])
 		if desc == "" {
 			desc = s.Muted.Render("—")
 		}
-		labelled(lab, fmt.Sprintf("%-*s  %s", w, n, desc), nil)
+		labelled(lab, fmt.Sprintf("%-*s  %s", w, format.Line(n), desc), nil)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/page"
@@ -331,7 +332,7 @@ func (ed *moduleEdit) Render(func() string) string {
 	case ed.saving:
 		foot = s.Muted.Render("saving…")
 	case ed.err != "":
-		foot = s.Error.Render(ed.err)
+		foot = s.Error.Render(format.Line(ed.err))
 	default:
 		foot = s.HelpKey.Render("ctrl+s") + s.HelpDesc.Render(" save new version · ") + s.HelpKey.Render("tab") +
 			s.HelpDesc.Render(" next field · ") + s.HelpKey.Render("esc") + s.HelpDesc.Render(" cancel")

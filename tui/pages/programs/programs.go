@@ -560,7 +560,7 @@ func (p *Page) Render() string {
 	s := p.styles
 	switch {
 	case p.err != nil:
-		return layout.Fit(s.Error.Render("Could not load programs: ")+p.err.Error(), p.width, p.height)
+		return layout.Fit(s.Error.Render("Could not load programs: ")+format.Line(p.err.Error()), p.width, p.height)
 	case !p.loaded:
 		return layout.Fit(s.Muted.Render("Loading programs…"), p.width, p.height)
 	case p.diff != nil:

@@ -225,7 +225,7 @@ func (p *Page) diffLines(width int) []string {
 			lines = append(lines, st(sign+" (none)"))
 			return
 		}
-		for _, para := range strings.Split(v, "\n") {
+		for _, para := range strings.Split(format.Text(v), "\n") {
 			for _, l := range strings.Split(ansi.Wrap(para, max(inner-4, 4), " -,"), "\n") {
 				lines = append(lines, st(sign+" "+l))
 				sign = strings.Repeat(" ", len(sign))
@@ -267,7 +267,7 @@ func (p *Page) renderVersions() string {
 	title := s.Title.Render(v.name) + s.Muted.Render("  history")
 	switch {
 	case v.err != nil:
-		return layout.Fit(title+"\n"+s.Error.Render("Could not load the versions: ")+v.err.Error(), p.width, p.height)
+		return layout.Fit(title+"\n"+s.Error.Render("Could not load the versions: ")+format.Line(v.err.Error()), p.width, p.height)
 	case !v.loaded:
 		return layout.Fit(title+"\n"+s.Muted.Render("Loading versions…"), p.width, p.height)
 	}
