@@ -139,7 +139,7 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 		}
 	}
 	if !s.opts.InMemory {
-		if err := s.db.VerifyChecksum(); err != nil {
+		if err := verifyTables(s.db); err != nil {
 			rep.Problems = append(rep.Problems, Problem{Key: "tables", Problem: err.Error()})
 		}
 	}
@@ -331,4 +331,15 @@ func tableName(t byte) string {
 		return "evaluation"
 	}
 	return string(t)
+}
+
+// verifyTables is Badger's VerifyChecksum, which panics on some damaged
+// blocks (a nil block after a failed read) instead of returning an error.
+func verifyTables(db *badger.DB) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("a table is unreadable (%v)", p)
+		}
+	}()
+	return db.VerifyChecksum()
 }

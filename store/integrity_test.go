@@ -295,3 +295,37 @@ func slices_containsPrefix(list []string, prefix string) bool {
 	}
 	return false
 }
+
+// A table verified in full at one open is not read whole again at the
+// next (its index is, and its blocks as they are read); damage that comes
+// later is found by Verify (doctor), and a lost or garbled record of what
+// was verified means every table is verified again.
+func TestOpenVerifiesTablesOnce(t *testing.T) {
+	dir, _ := filled(t, 300) // a table of several blocks: Badger reads the last at open
+	ssts := files(t, dir, ".sst")
+	if len(ssts) == 0 {
+		t.Fatal("no table written")
+	}
+	s, err := Open(context.Background(), Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if len(readVerified(dir)) == 0 {
+		t.Fatal("the open recorded no verified table")
+	}
+	flip(t, ssts[0], "qa", 0)
+	s, err = Open(context.Background(), Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		t.Fatalf("a table verified before is verified in full again: %v", err)
+	}
+	rep, err := s.Verify(context.Background())
+	s.Close()
+	if err != nil || len(rep.Problems) == 0 {
+		t.Fatalf("Verify missed a damaged table: %+v %v", rep, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, verifiedName), []byte("{garbled"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openRefused(t, dir, filepath.Base(ssts[0]), "checksum")
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -71,7 +72,8 @@ func preflight(dir string) error {
 		}
 		return nil
 	}
-	if err := checkTables(dir); err != nil {
+	verified, err := checkTables(dir)
+	if err != nil {
 		return err
 	}
 	for _, m := range mems {
@@ -87,6 +89,7 @@ func preflight(dir string) error {
 			return damaged(dir, "%v", err)
 		}
 	}
+	writeVerified(dir, verified) // only once nothing is refused: a refused open changes nothing
 	return nil
 }
 
@@ -99,42 +102,86 @@ func logID(name string) uint64 {
 }
 
 // checkTables replays MANIFEST and verifies the checksums of every table
-// it lists, as Badger does with OnTableRead, without Badger's side effects
+// it lists (every block of a table not verified at an earlier open, the
+// index of the others), returning what it verified, as Badger does with OnTableRead, without Badger's side effects
 // (it would truncate MANIFEST, create a memtable and delete tables first).
-func checkTables(dir string) error {
+func checkTables(dir string) (map[uint64]int64, error) {
 	f, err := os.Open(filepath.Join(dir, manifestName))
 	if err != nil {
-		return fmt.Errorf("store: %s: %w", dir, err)
+		return nil, fmt.Errorf("store: %s: %w", dir, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("store: %s: %w", dir, err)
+		return nil, fmt.Errorf("store: %s: %w", dir, err)
 	}
 	m, good, err := badger.ReplayManifestFile(f, 0, badger.DefaultOptions(dir).WithLogger(nil))
 	if err != nil {
-		return damaged(dir, "MANIFEST is unreadable (%v)", err)
+		return nil, damaged(dir, "MANIFEST is unreadable (%v)", err)
 	}
 	if good < st.Size() {
-		return damaged(dir, "MANIFEST has %d unreadable bytes at offset %d", st.Size()-good, good)
+		return nil, damaged(dir, "MANIFEST has %d unreadable bytes at offset %d", st.Size()-good, good)
 	}
 	ids := make([]uint64, 0, len(m.Tables))
 	for id := range m.Tables {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	before := readVerified(dir)
+	now := map[uint64]int64{}
 	for _, id := range ids {
-		if err := checkTable(table.NewFilename(id, dir), m.Tables[id].Compression); err != nil {
-			return damaged(dir, "%v", err)
+		path := table.NewFilename(id, dir)
+		size := fileSize(path)
+		// A table is immutable: one whose every block was verified at an
+		// earlier open has its index checked (its own checksum) and its
+		// blocks checked as they are read (OnBlockRead); doctor verifies all.
+		full := before[id] == 0 || before[id] != size
+		if err := checkTable(path, m.Tables[id].Compression, full); err != nil {
+			return nil, damaged(dir, "%v", err)
 		}
+		now[id] = size
 	}
-	return nil
+	return now, nil
 }
 
-// checkTable opens one table read-only with checksum verification. The
-// table is never released through its reference count, which would delete
-// the file: only its mapping is closed.
-func checkTable(path string, c options.CompressionType) (err error) {
+// verifiedName records the tables whose every block a preflight verified
+// (table id → size), so that an open verifies only the tables written since.
+const verifiedName = "SIGNET-VERIFIED"
+
+func readVerified(dir string) map[uint64]int64 {
+	m := map[uint64]int64{}
+	b, err := os.ReadFile(filepath.Join(dir, verifiedName))
+	if err != nil {
+		return m
+	}
+	if json.Unmarshal(b, &m) != nil {
+		return map[uint64]int64{} // unreadable: verify everything again
+	}
+	return m
+}
+
+// writeVerified replaces the record; failing to write it only means the
+// next open verifies more.
+func writeVerified(dir string, m map[uint64]int64) {
+	b, _ := json.Marshal(m)
+	tmp := filepath.Join(dir, "."+verifiedName)
+	if os.WriteFile(tmp, b, 0o600) == nil && os.Rename(tmp, filepath.Join(dir, verifiedName)) != nil {
+		os.Remove(tmp)
+	}
+}
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return -1
+	}
+	return st.Size()
+}
+
+// checkTable opens one table read-only, its index verified and, when full,
+// every block. The table is never released through its reference count,
+// which would delete the file: only its mapping is closed.
+func checkTable(path string, c options.CompressionType, full bool) (err error) {
 	name := filepath.Base(path)
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("table %s listed in MANIFEST: %w", name, err)
@@ -150,7 +197,11 @@ func checkTable(path string, c options.CompressionType) (err error) {
 		}
 		mf.Close(-1)
 	}()
-	if _, err := table.OpenTable(mf, table.Options{ChkMode: options.OnTableRead, Compression: c, BlockSize: 4 << 10}); err != nil {
+	mode := options.NoVerification
+	if full {
+		mode = options.OnTableRead
+	}
+	if _, err := table.OpenTable(mf, table.Options{ChkMode: mode, Compression: c, BlockSize: 4 << 10}); err != nil {
 		return fmt.Errorf("table %s fails its checksum (%v)", name, err)
 	}
 	return nil
