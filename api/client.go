@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/signet-dspy/signet/app"
@@ -24,6 +25,7 @@ import (
 type Client struct {
 	sock string
 	hc   *http.Client
+	d    *dialer
 	// Hold makes the event streams this client opens hold the owner: it
 	// waits for them before it stops (a command following its own jobs).
 	Hold bool
@@ -34,16 +36,49 @@ var _ app.Service = (*Client)(nil)
 // NewClient makes a client of the owner listening on sock; it does not
 // connect until the first request.
 func NewClient(sock string) *Client {
+	d := &dialer{sock: sock}
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.dial(ctx) },
 		// One connection per request: a connection kept from an owner that
 		// has since stopped would fail a request that could not be retried.
 		DisableKeepAlives: true,
 	}
-	return &Client{sock: sock, hc: &http.Client{Transport: tr}}
+	return &Client{sock: sock, hc: &http.Client{Transport: tr}, d: d}
+}
+
+// dialer connects a client's requests to the owner (dialOwner: only one
+// of this user's).
+type dialer struct {
+	sock string
+	// reconnect, when set, is called when no owner listens; once it
+	// returns nil, an owner is expected on the socket again.
+	reconnect atomic.Pointer[func(context.Context) error]
+}
+
+func (d *dialer) dial(ctx context.Context) (net.Conn, error) {
+	c, err := dialOwner(ctx, d.sock)
+	re := d.reconnect.Load()
+	// The owner found may stop before the next try connects, and so may
+	// the next one: owners that live for one command come and go quickly.
+	for try := 0; err != nil && notConnected(err) && re != nil && try < maxReconnects; try++ {
+		if rerr := (*re)(ctx); rerr != nil {
+			return nil, rerr
+		}
+		c, err = dialOwner(ctx, d.sock)
+	}
+	return c, err
+}
+
+// maxReconnects bounds the owners a request tries to reach.
+const maxReconnects = 20
+
+// OnNoOwner makes the client call reconnect before any request of its
+// (and of its copies) that finds no owner on the socket, then try once
+// more: the owner it was talking to has stopped, and reconnect finds or
+// becomes the next one. Nothing of the request was sent, so the retry is
+// safe.
+func (c *Client) OnNoOwner(reconnect func(ctx context.Context) error) {
+	c.d.reconnect.Store(&reconnect)
 }
 
 // Holding is a copy of c whose event streams hold the owner.
@@ -445,6 +480,14 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var refused *AccessError
+		if errors.As(err, &refused) {
+			return nil, app.Wrap(app.CodeUnavailable, refused)
+		}
+		var ae *app.Error
+		if errors.As(err, &ae) {
+			return nil, ae // reconnecting failed: it says why
+		}
 		if notConnected(err) {
 			return nil, fmt.Errorf("%w: %w", ErrNoOwner, err)
 		}
@@ -454,14 +497,6 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 		return nil, app.Errorf(app.CodeUnavailable, "lost the owner of the workspace (%s): %w", c.sock, err)
 	}
 	return resp, nil
-}
-
-// notConnected says whether a failed request never reached an owner: no
-// socket file, a file nobody listens on (an owner killed with -9), or any
-// other failure to connect. Then nothing ran, and trying again is safe.
-func notConnected(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func decodeError(resp *http.Response) error {

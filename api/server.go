@@ -42,14 +42,40 @@ type Server struct {
 
 	clients atomic.Int64
 	idle    chan struct{} // poked whenever a held request ends
+
+	// Connections accepted whose first request has not reached a handler
+	// yet: http.Server.Shutdown would drop that request unanswered.
+	newMu    sync.Mutex
+	newConns map[net.Conn]struct{}
+	started  chan struct{} // poked whenever one leaves newConns
 }
+
+type connKey struct{}
 
 // NewServer builds the routes of docs/api.md over svc.
 func NewServer(svc app.Service) *Server {
-	s := &Server{svc: svc, mux: http.NewServeMux(), closing: make(chan struct{}), idle: make(chan struct{}, 1)}
+	s := &Server{svc: svc, mux: http.NewServeMux(), closing: make(chan struct{}), idle: make(chan struct{}, 1),
+		newConns: map[net.Conn]struct{}{}, started: make(chan struct{}, 1)}
 	s.base, s.cancel = context.WithCancel(context.Background())
-	s.hs = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return s.base }}
+	s.hs = &http.Server{ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return s.base },
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
+		ConnState: func(c net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				s.newMu.Lock()
+				s.newConns[c] = struct{}{}
+				s.newMu.Unlock()
+			case http.StateClosed, http.StateHijacked:
+				s.startedConn(c)
+			}
+		},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+				s.startedConn(c)
+			}
+			s.mux.ServeHTTP(w, r)
+		})}
 	s.routes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, app.Errorf(app.CodeNotFound, "no route %s %s (see docs/api.md)", r.Method, r.URL.Path))
@@ -88,9 +114,44 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 // Interrupt cancels the context of every request in flight.
 func (s *Server) Interrupt() { s.cancel() }
 
+// startedConn notes that connection c has no first request waiting any more.
+func (s *Server) startedConn(c net.Conn) {
+	s.newMu.Lock()
+	_, ok := s.newConns[c]
+	delete(s.newConns, c)
+	s.newMu.Unlock()
+	if ok {
+		select {
+		case s.started <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitStarted returns once every connection accepted has had its first
+// request reach a handler (or closed), or when ctx ends.
+func (s *Server) waitStarted(ctx context.Context) error {
+	for {
+		s.newMu.Lock()
+		n := len(s.newConns)
+		s.newMu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-s.started:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Shutdown stops accepting, ends the event streams, and waits (bounded by
-// ctx) for running requests to end.
+// ctx) for running requests to end. A request on a connection accepted
+// before is served first: the caller stops new connections from reaching
+// the listener (Listener.Unlink) before it calls Shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.waitStarted(ctx)
 	s.once.Do(func() { close(s.closing) })
 	err := s.hs.Shutdown(ctx)
 	s.cancel()

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +28,12 @@ func (a *cli) demoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			unlock, err := lockDemo(dir)
+			if err != nil {
+				return err
+			}
 			added, err := loadDemo(c.Context(), a.svc)
+			unlock()
 			if err != nil {
 				return err
 			}
@@ -37,6 +45,23 @@ func (a *cli) demoCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// lockDemo makes demos of a workspace run one at a time, whichever
+// processes they run in, so that what one finds missing is not being
+// loaded by another (two demos at once would both import a dataset). The
+// kernel releases the lock with the process that holds it.
+func lockDemo(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, "demo.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("demo: locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // loadDemo adds each demo program and dataset that is not there yet. Two
@@ -58,7 +83,9 @@ func loadDemo(ctx context.Context, svc app.Service) ([]string, error) {
 			return added, err
 		}
 		if _, err := svc.Program(ctx, p.Name, 0); errors.Is(err, app.ErrNotFound) {
-			if _, err := svc.CreateProgram(ctx, p); err != nil {
+			if _, err := svc.CreateProgram(ctx, p); errors.Is(err, app.ErrExists) {
+				continue // created meanwhile, by `signet program create`
+			} else if err != nil {
 				return added, fmt.Errorf("demo program %s: %w", p.Name, err)
 			}
 			added = append(added, "program "+p.Name)

@@ -110,7 +110,7 @@ func TestClientGetsTheOwnersOutput(t *testing.T) {
 func TestStaleSocketIsTakenOver(t *testing.T) {
 	ws := t.TempDir()
 	mustSignet(t, ws, "init")
-	ln, err := api.Listen(api.SocketPath(ws))
+	ln, err := api.Listen(api.SocketPath(ws), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/signet-dspy/signet/api"
@@ -21,13 +22,25 @@ type Session struct {
 	app.Service
 	Owner  *Owner
 	Client *api.Client
+
+	opts Options
+	mu   sync.Mutex
+	took *Owner // under mu: the owner this client became when its owner stopped
 }
 
 // Close ends the session: an owner stops (waiting for other processes'
-// requests in flight unless forced); a client has nothing to close.
+// requests in flight unless forced); a client stops the owner it became,
+// if it took over.
 func (s *Session) Close(ctx context.Context, force bool) {
 	if s.Owner != nil {
 		s.Owner.Close(ctx, force)
+	}
+	s.mu.Lock()
+	took := s.took
+	s.took = nil
+	s.mu.Unlock()
+	if took != nil {
+		took.Close(ctx, force)
 	}
 }
 
@@ -35,23 +48,59 @@ func (s *Session) Close(ctx context.Context, force bool) {
 // makes this process the owner. Badger's lock decides who owns: a socket
 // nobody answers on is stale only if the lock can be taken, so two
 // processes racing end with exactly one owner; the other becomes a client
-// once the winner listens.
+// once the winner listens. A client whose owner stops finds the next one,
+// or becomes it, before its next request (takeOver).
 func Acquire(ctx context.Context, opts Options) (*Session, error) {
+	cl := api.NewClient(api.SocketPath(opts.Dir))
+	o, err := acquire(ctx, opts, cl)
+	if err != nil {
+		return nil, err
+	}
+	if o != nil {
+		return &Session{Service: o, Owner: o, opts: opts}, nil
+	}
+	s := &Session{Service: cl, Client: cl, opts: opts}
+	cl.OnNoOwner(s.takeOver)
+	return s, nil
+}
+
+// takeOver is called when the client's owner has gone: once it returns,
+// an owner (another process, or this one) listens on the socket.
+func (s *Session) takeOver(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.took != nil {
+		return nil // this process owns the workspace already
+	}
+	o, err := acquire(ctx, s.opts, api.NewClient(s.Client.Socket()))
+	if err != nil {
+		return app.Wrap(app.CodeUnavailable, err)
+	}
+	s.took = o
+	return nil
+}
+
+// acquire returns nil once an owner answers on cl's socket, or this
+// process as the owner.
+func acquire(ctx context.Context, opts Options, cl *api.Client) (*Owner, error) {
 	dir := opts.Dir
-	cl := api.NewClient(api.SocketPath(dir))
 	deadline := time.Now().Add(ownerWait)
 	delay := 10 * time.Millisecond
 	for {
 		_, err := cl.Status(ctx)
 		if err == nil {
-			return &Session{Service: cl, Client: cl}, nil
+			return nil, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		var refused *api.AccessError
+		if errors.As(err, &refused) {
+			return nil, err
+		}
 		o, oerr := Open(ctx, opts)
 		if oerr == nil {
-			return &Session{Service: o, Owner: o}, nil
+			return o, nil
 		}
 		if !errors.Is(oerr, ErrLocked) {
 			return nil, oerr

@@ -63,3 +63,34 @@ func TestRaceForOwnership(t *testing.T) {
 		t.Errorf("after release: %v", err)
 	}
 }
+
+// TestClientTakesOverWhenItsOwnerStops: a client whose owner stops between
+// two requests finds no owner, becomes it, and serves the second request
+// itself; closing the session stops that owner.
+func TestClientTakesOverWhenItsOwnerStops(t *testing.T) {
+	ctx := context.Background()
+	ws := t.TempDir()
+	o, err := Open(ctx, Options{Dir: ws, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Acquire(ctx, Options{Dir: ws, Command: "client"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Owner != nil {
+		t.Fatal("the second process became the owner while the first runs")
+	}
+	o.Close(ctx, false)
+	if _, err := s.ListPrograms(ctx); err != nil {
+		t.Fatalf("a request after the owner stopped: %v", err)
+	}
+	st, err := s.Status(ctx)
+	if err != nil || st.Command != "client" {
+		t.Errorf("the owner now: %+v %v, want the client's session", st, err)
+	}
+	s.Close(ctx, false)
+	if _, err := api.NewClient(api.SocketPath(ws)).Status(ctx); !errors.Is(err, api.ErrNoOwner) {
+		t.Errorf("after the session closed: %v", err)
+	}
+}

@@ -14,9 +14,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/signet-dspy/signet/api"
@@ -70,6 +72,7 @@ type Owner struct {
 	// owner writes itself (its log, datasets); the rest goes through Env's.
 	redact *redact.Redactor
 	srv    *api.Server
+	ln     *api.Listener
 	served chan struct{} // closed when the API server has stopped
 
 	startMu sync.Mutex // serialises the lazy start of env, pools and kernel
@@ -127,7 +130,7 @@ func Open(ctx context.Context, opts Options) (*Owner, error) {
 	sock := api.SocketPath(dir)
 	o := &Owner{opts: opts, dir: dir, st: st, log: logf, logw: secrets.Writer(logf), redact: secrets, served: make(chan struct{}), subs: map[chan kernelSub]int{},
 		info: api.Owner{PID: os.Getpid(), Started: time.Now().UTC(), Workspace: dir, Version: opts.Version, Command: opts.Command, Socket: sock}}
-	ln, err := api.Listen(sock)
+	ln, err := api.Listen(sock, func(err error) { o.logf("api: turned a connection away: %v", err) })
 	if err != nil {
 		o.closeStore()
 		return nil, fmt.Errorf("serving workspace %s: %w", dir, err)
@@ -138,7 +141,9 @@ func Open(ctx context.Context, opts Options) (*Owner, error) {
 		o.closeStore()
 		return nil, err
 	}
+	o.ln = ln
 	o.srv = api.NewServer(o)
+	ignoreHangups()
 	go func() {
 		defer close(o.served)
 		if err := o.srv.Serve(ln); err != nil {
@@ -184,7 +189,14 @@ func (o *Owner) Close(ctx context.Context, force bool) {
 		}
 		force = err != nil
 	}
-	os.Remove(o.info.Socket)
+	// New clients find no owner from here on (and look for the next); the
+	// ones that connected already are all served.
+	uctx, ucancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := o.ln.Unlink(uctx); err != nil {
+		o.logf("api: %v", err)
+		os.Remove(o.info.Socket)
+	}
+	ucancel()
 	os.Remove(filepath.Join(o.dir, api.OwnerName))
 	if force {
 		o.srv.Interrupt()
@@ -227,3 +239,21 @@ func (o *Owner) logf(format string, args ...any) {
 // Store is the workspace's store, for the commands that work on it below
 // the service (backup, the workbench's benchmarks).
 func (o *Owner) Store() *store.Store { return o.st }
+
+var hangupsOnce sync.Once
+
+// ignoreHangups keeps an owner serving when its terminal hangs up (SIGHUP)
+// or whoever read its stdout or stderr went away (SIGPIPE: the write fails
+// with EPIPE instead of killing the process and leaving its socket). The
+// signals are handled, not ignored, so the workers it starts get the
+// default dispositions back.
+func ignoreHangups() {
+	hangupsOnce.Do(func() {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGHUP, syscall.SIGPIPE)
+		go func() {
+			for range c {
+			}
+		}()
+	})
+}
