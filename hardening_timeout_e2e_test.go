@@ -226,7 +226,7 @@ func TestWorkersFlagIsBounded(t *testing.T) {
 		{"serve", "--workers", "10000"},
 	} {
 		out, errOut, code := run(t, env, args...)
-		if code != 2 || !strings.Contains(errOut, "--workers: ") || !strings.Contains(errOut, "out of range (1 to ") {
+		if code != 2 || !strings.Contains(errOut, "--workers "+args[len(args)-1]+" is out of range (1 to ") {
 			t.Errorf("signet %v: exit %d, %q %q; want exit 2 naming --workers and its range", args, code, out, errOut)
 		}
 	}

@@ -27,9 +27,6 @@ func (a *cli) serveCommand() *cobra.Command {
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
-			if err := checkWorkers(pf.workers); err != nil {
-				return err
-			}
 			dir, err := a.workspaceDir()
 			if err != nil {
 				return err

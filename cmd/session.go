@@ -11,7 +11,6 @@ import (
 
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app/owner"
-	"github.com/signet-dspy/signet/config"
 )
 
 // How a command relates to the workspace, as the annotation wsMode says.
@@ -70,9 +69,6 @@ func (a *cli) inWorkspace(c *cobra.Command, mode string, run func() error) error
 	opts := owner.Options{Dir: dir, Create: mode == wsCreate, Command: commandName(c), Version: Version,
 		DefaultWorkers: 1, Notify: a.stderr}
 	python, workers := poolFlagsOf(c)
-	if err := checkWorkers(workers); err != nil {
-		return err
-	}
 	opts.Python, opts.Workers = python, workers
 	s, err := owner.Acquire(ctx, opts)
 	if err != nil {
@@ -98,15 +94,6 @@ func poolFlagsOf(c *cobra.Command) (python string, workers int) {
 		fmt.Sscan(f.Value.String(), &workers)
 	}
 	return python, workers
-}
-
-// checkWorkers checks --workers (0: not given) against what the machine
-// can hold.
-func checkWorkers(n int) error {
-	if n < 0 || n > config.MaxWorkers() {
-		return usagef("--workers: %d is out of range (1 to %d on this machine)", n, config.MaxWorkers())
-	}
-	return nil
 }
 
 // poolFlags are the flags of the commands that may start Python workers
