@@ -478,41 +478,38 @@ func (p *Pool) await(ctx context.Context, pr *proc, c *call, limit time.Duration
 	if limit > 0 {
 		expired = p.cfg.clock.After(limit)
 	}
+	ended := func() (json.RawMessage, error) {
+		if c.onEvent != nil {
+			c.deliver()
+		}
+		return c.result, c.err
+	}
+	// stop ends the wait on a limit or a cancel, unless the request ended
+	// anyway: its result is worth more than either.
+	stop := func(why func() error) (json.RawMessage, error) {
+		select {
+		case <-c.done:
+			return ended()
+		default:
+		}
+		c.abandon()
+		p.cancelRequest(pr, c)
+		return nil, why()
+	}
 	for {
 		select {
 		case <-expired:
-			select {
-			case <-c.done: // it ended anyway: the result is worth more than the limit
-				if c.onEvent != nil {
-					c.deliver()
-				}
-				return c.result, c.err
-			default:
-			}
-			c.abandon()
-			p.cancelRequest(pr, c)
-			p.logf(pr.slot, pr.pid, "%s #%d timed out after %s: cancelled", c.method, c.id, limit)
-			return nil, &Error{Code: CodeTimeout, Message: "timed out after " + limit.String(), Worker: pr.slot, PID: pr.pid,
-				Method: c.method, Request: c.id, Err: context.DeadlineExceeded}
+			return stop(func() error {
+				p.logf(pr.slot, pr.pid, "%s #%d timed out after %s: cancelled", c.method, c.id, limit)
+				return &Error{Code: CodeTimeout, Message: "timed out after " + limit.String(), Worker: pr.slot, PID: pr.pid,
+					Method: c.method, Request: c.id, Err: context.DeadlineExceeded}
+			})
 		case <-c.notify:
 			c.deliver()
 		case <-c.done:
-			if c.onEvent != nil {
-				c.deliver()
-			}
-			return c.result, c.err
+			return ended()
 		case <-ctx.Done():
-			select {
-			case <-c.done: // it ended anyway: the result is worth more than the cancel
-				if c.onEvent != nil {
-					c.deliver()
-				}
-				return c.result, c.err
-			default:
-			}
-			c.abandon()
-			p.cancelRequest(pr, c)
-			return nil, ctxError(ctx.Err(), pr, c)
+			return stop(func() error { return ctxError(ctx.Err(), pr, c) })
 		}
 	}
 }
