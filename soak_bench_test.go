@@ -83,7 +83,7 @@ profiles:
 			if err != nil {
 				b.Fatal(err)
 			}
-			first := rssKiB(owner.Process.Pid)
+			samples := []string{strconv.Itoa(rssKiB(owner.Process.Pid) / 1024)}
 			for ev := range evs {
 				if ev.Kind != app.EventExecution || !ev.Execution.State.Terminal() {
 					continue
@@ -95,6 +95,7 @@ profiles:
 				completed[id] = completed[id] || ev.Execution.State == model.Completed
 				ended++
 				if ended%killEvery == 0 {
+					samples = append(samples, strconv.Itoa(rssKiB(owner.Process.Pid)/1024))
 					if pids := workerPIDs(owner.Process.Pid); len(pids) > 0 {
 						syscall.Kill(pids[0], syscall.SIGKILL)
 						workerKills++
@@ -104,7 +105,7 @@ profiles:
 					break
 				}
 			}
-			rss = append(rss, fmt.Sprintf("%d→%d", first/1024, rssKiB(owner.Process.Pid)/1024))
+			rss = append(rss, strings.Join(samples, " "))
 			return ended
 		}
 		t0 := time.Now()
@@ -152,8 +153,8 @@ profiles:
 		b.ReportMetric((spent-limit)/perExec, "overshoot-executions")
 		b.ReportMetric(float64(workerKills), "worker-kills")
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "exec/s")
-		b.Logf("states %v; owners' RSS MiB (start→end of following) %v; spent $%.4f of $%.4f (%.4f per execution)",
-			states, rss, spent, limit, perExec)
+		b.Logf("states %v; owners' RSS MiB (at the start, then every %d ends) %q; spent $%.6f of $%.6f ($%.6f per execution)",
+			states, killEvery, rss, spent, limit, perExec)
 		if lost > 0 || duplicated > 0 {
 			b.Errorf("lost %d, duplicated %d\nfirst owner:\n%s", lost, duplicated, tail(out1.String(), 2000))
 		}
