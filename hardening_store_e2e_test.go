@@ -161,7 +161,7 @@ func TestHardeningStoreDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	filler := filepath.Join(mnt, "filler")
-	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*st.Bsize-150<<20), 0o600); err != nil {
+	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*int64(st.Bsize)-150<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	data := filepath.Join(t.TempDir(), "big.jsonl")
