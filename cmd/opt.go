@@ -624,7 +624,7 @@ func printComparison(w io.Writer, c *app.Comparison) {
 			if !ch.InstructionsChanged {
 				fmt.Fprintf(w, "  %s instructions: unchanged\n", label(i))
 			} else {
-				fmt.Fprintf(w, "  %s instructions: %s\n", label(i), model.WordDiff(ch.OldInstructions, ch.NewInstructions))
+				fmt.Fprintf(w, "  %s instructions: %s\n", label(i), model.WordDiffMarked(ch.OldInstructions, ch.NewInstructions, cliDel, cliAdd))
 			}
 			fmt.Fprintf(w, "  %s demos: %d → %d (+%d -%d)\n", label(i), ch.DemosBefore, ch.DemosAfter, len(ch.DemosAdded), len(ch.DemosRemoved))
 			for _, d := range ch.DemosAdded {
@@ -678,3 +678,7 @@ func printComparison(w io.Writer, c *app.Comparison) {
 		t.flush()
 	}
 }
+
+// cliDel and cliAdd mark a word diff's removed and added words in plain text.
+func cliDel(s string) string { return "[-" + s + "-]" }
+func cliAdd(s string) string { return "{+" + s + "+}" }

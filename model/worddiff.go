@@ -1,6 +1,9 @@
 package model
 
-import "unicode"
+import (
+	"strings"
+	"unicode"
+)
 
 // WordOpKind says whether a token of a word diff is kept, removed or added.
 type WordOpKind int
@@ -47,7 +50,42 @@ func wordTokens(text string) []string {
 // workbench's side-by-side views and the comparison's Markdown both show
 // changed words with it.
 func WordDiff(a, b string) []WordOp {
-	ta, tb := wordTokens(a), wordTokens(b)
+	return diffTokens(wordTokens(a), wordTokens(b))
+}
+
+// WordDiffMarked is a word diff as one line of text, whitespace
+// collapsed: each run of removed words wrapped by del, each run of added
+// ones by add (the CLI's "[-old-] {+new+}", Markdown's ~~old~~ **new**).
+func WordDiffMarked(a, b string, del, add func(string) string) string {
+	var out, dels, adds []string
+	flush := func() {
+		if len(dels) > 0 {
+			out = append(out, del(strings.Join(dels, " ")))
+			dels = nil
+		}
+		if len(adds) > 0 {
+			out = append(out, add(strings.Join(adds, " ")))
+			adds = nil
+		}
+	}
+	for _, op := range diffTokens(strings.Fields(a), strings.Fields(b)) {
+		switch op.Kind {
+		case WordDel:
+			dels = append(dels, op.Text)
+		case WordAdd:
+			adds = append(adds, op.Text)
+		default:
+			flush()
+			out = append(out, op.Text)
+		}
+	}
+	flush()
+	return strings.Join(out, " ")
+}
+
+// diffTokens diffs two token lists: the common prefix and suffix, then
+// the longest common subsequence of the middles.
+func diffTokens(ta, tb []string) []WordOp {
 	pre := 0
 	for pre < len(ta) && pre < len(tb) && ta[pre] == tb[pre] {
 		pre++

@@ -31,3 +31,19 @@ func TestWordDiff(t *testing.T) {
 		t.Fatalf("del %v add %v", del, add)
 	}
 }
+
+func TestWordDiffMarked(t *testing.T) {
+	del := func(s string) string { return "[-" + s + "-]" }
+	add := func(s string) string { return "{+" + s + "+}" }
+	for _, tt := range []struct{ a, b, want string }{
+		{"", "Answer briefly.", "{+Answer briefly.+}"},
+		{"Answer the question.", "Answer the question in one word.", "Answer the [-question.-] {+question in one word.+}"},
+		{"a b c", "a c", "a [-b-] c"},
+		{"same", "same", "same"},
+		{"a  b\n c", "a b c", "a b c"},
+	} {
+		if got := WordDiffMarked(tt.a, tt.b, del, add); got != tt.want {
+			t.Errorf("WordDiffMarked(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
