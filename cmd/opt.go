@@ -561,7 +561,7 @@ func (a *cli) optPromote() *cobra.Command {
 }
 
 func (a *cli) optCompare() *cobra.Command {
-	var asJSON bool
+	var asJSON, asMarkdown bool
 	c := &cobra.Command{
 		Use:   "compare A B [C...]",
 		Short: "Compare optimization runs: scores, cost, what each changed, and the examples that flip",
@@ -585,14 +585,20 @@ func (a *cli) optCompare() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			switch {
+			case asJSON:
 				return writeJSON(a.stdout, cmpn)
+			case asMarkdown:
+				_, err := io.WriteString(a.stdout, cmpn.Markdown(cmpn.Points))
+				return err
 			}
 			printComparison(a.stdout, cmpn)
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&asMarkdown, "markdown", false, "print the comparison as Markdown (as the workbench's e exports it)")
+	c.MarkFlagsMutuallyExclusive("json", "markdown")
 	return c
 }
 
