@@ -111,6 +111,10 @@ type Page struct {
 
 	trials map[model.ID][]*model.Trial
 
+	// Evaluations opens the list of every program's evaluations (E); nil
+	// without an evaluation service.
+	Evaluations func() page.Dialog
+
 	width, height int
 }
 
@@ -304,7 +308,7 @@ func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	return []key.Binding{keys.As(km.New, "new run"), keys.As(km.Cancel, "cancel run"),
 		keys.As(km.Save, "promote its result"), keys.As(km.Expand, "mark for compare"),
-		keys.As(km.Compare, "compare marked"), km.Refresh}
+		keys.As(km.Compare, "compare marked"), keys.As(km.Evaluate, "every evaluation"), km.Refresh}
 }
 
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -342,6 +346,11 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, km.Compare):
 		return p.compare(e)
+	case key.Matches(msg, km.Evaluate):
+		if p.Evaluations == nil {
+			return page.Notice("no evaluation service configured")
+		}
+		e.Push(p.Evaluations())
 	case key.Matches(msg, km.Refresh):
 		return p.load(e)
 	default:
