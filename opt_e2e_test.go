@@ -96,6 +96,13 @@ func TestBinaryOptimize(t *testing.T) {
 			t.Errorf("compare lacks %q:\n%s", want, text)
 		}
 	}
+	md := mustRun("opt", "compare", labeled.ID, boot.ID, "--markdown")
+	for _, want := range []string{"# Comparison of optimization runs", "| optimizer | labeled_fewshot | bootstrap_fewshot |",
+		"## Predictor `answer`", fmt.Sprintf("%d flip between runs", flips), "## Score versus cost", "`" + boot.ID + "`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("compare --markdown lacks %q:\n%s", want, md)
+		}
+	}
 
 	// Export the optimized version, import it back as a new version.
 	file := filepath.Join(t.TempDir(), "qa.json")

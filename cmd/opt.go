@@ -561,7 +561,7 @@ func (a *cli) optPromote() *cobra.Command {
 }
 
 func (a *cli) optCompare() *cobra.Command {
-	var asJSON bool
+	var asJSON, asMarkdown bool
 	c := &cobra.Command{
 		Use:   "compare A B [C...]",
 		Short: "Compare optimization runs: scores, cost, what each changed, and the examples that flip",
@@ -585,14 +585,20 @@ func (a *cli) optCompare() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			switch {
+			case asJSON:
 				return writeJSON(a.stdout, cmpn)
+			case asMarkdown:
+				_, err := io.WriteString(a.stdout, cmpn.Markdown(cmpn.Points))
+				return err
 			}
 			printComparison(a.stdout, cmpn)
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&asMarkdown, "markdown", false, "print the comparison as Markdown (as the workbench's e exports it)")
+	c.MarkFlagsMutuallyExclusive("json", "markdown")
 	return c
 }
 
@@ -624,7 +630,7 @@ func printComparison(w io.Writer, c *app.Comparison) {
 			if !ch.InstructionsChanged {
 				fmt.Fprintf(w, "  %s instructions: unchanged\n", label(i))
 			} else {
-				fmt.Fprintf(w, "  %s instructions: %s\n", label(i), model.WordDiff(ch.OldInstructions, ch.NewInstructions))
+				fmt.Fprintf(w, "  %s instructions: %s\n", label(i), model.WordDiffMarked(ch.OldInstructions, ch.NewInstructions, cliDel, cliAdd))
 			}
 			fmt.Fprintf(w, "  %s demos: %d → %d (+%d -%d)\n", label(i), ch.DemosBefore, ch.DemosAfter, len(ch.DemosAdded), len(ch.DemosRemoved))
 			for _, d := range ch.DemosAdded {
@@ -678,3 +684,7 @@ func printComparison(w io.Writer, c *app.Comparison) {
 		t.flush()
 	}
 }
+
+// cliDel and cliAdd mark a word diff's removed and added words in plain text.
+func cliDel(s string) string { return "[-" + s + "-]" }
+func cliAdd(s string) string { return "{+" + s + "+}" }

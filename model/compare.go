@@ -81,6 +81,10 @@ type PredictorChange struct {
 type ExampleRow struct {
 	Example ID      `json:"example"`
 	Pass    []*bool `json:"pass"`
+	// Executions[i] is the execution that ran the example for side i, where
+	// one was recorded (an evaluation's); nil when no side has one (an
+	// optimizer runs its trials inside DSPy, without executions).
+	Executions []ID `json:"executions,omitempty"`
 	// Flip is true when two runs that evaluated the example disagree.
 	Flip bool `json:"flip"`
 }
@@ -274,47 +278,15 @@ func canonical(d map[string]any) string {
 
 // passMatrix builds the example rows from each run's best trial (the one
 // whose program became the result; else the best scored trial that has
-// results; else the baseline), in the order examples first appear.
+// results; else the baseline).
 func passMatrix(runs []RunForCompare) ([]ExampleRow, int) {
-	var order []ID
-	rows := map[ID]*ExampleRow{}
+	sides := make([]FlipSide, len(runs))
 	for i, r := range runs {
-		t := bestTrial(r)
-		if t == nil {
-			continue
-		}
-		for _, res := range t.Results {
-			row := rows[res.Example]
-			if row == nil {
-				row = &ExampleRow{Example: res.Example, Pass: make([]*bool, len(runs))}
-				rows[res.Example] = row
-				order = append(order, res.Example)
-			}
-			pass := res.Pass
-			row.Pass[i] = &pass
+		if t := bestTrial(r); t != nil {
+			sides[i] = FlipSide{Results: t.Results}
 		}
 	}
-	out := make([]ExampleRow, 0, len(order))
-	flips := 0
-	for _, id := range order {
-		row := rows[id]
-		var first *bool
-		for _, p := range row.Pass {
-			if p == nil {
-				continue
-			}
-			if first == nil {
-				first = p
-			} else if *p != *first {
-				row.Flip = true
-			}
-		}
-		if row.Flip {
-			flips++
-		}
-		out = append(out, *row)
-	}
-	return out, flips
+	return FlipMatrix(sides)
 }
 
 func bestTrial(r RunForCompare) *Trial {

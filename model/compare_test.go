@@ -7,17 +7,19 @@ import (
 	"time"
 )
 
-func TestCompareRuns(t *testing.T) {
-	ex := []ID{NewID(), NewID(), NewID(), NewID()}
+// twoRuns is two runs of qa on four validation examples: A (bootstrap)
+// adds a demo, B (MIPROv2) rewrites the instructions; example 0 flips.
+func twoRuns() (c *Comparison, ex []ID, runA, runB *Optimization) {
+	ex = []ID{NewID(), NewID(), NewID(), NewID()}
 	base := &Program{Name: "qa", Version: 1, Modules: []Module{{Name: "answer", Instructions: "Answer."}}}
 	demo := map[string]any{"question": "Capital of France?", "answer": "Paris"}
 	resA := &Program{Name: "qa", Version: 2, Modules: []Module{{Name: "answer", Instructions: "Answer.", Demos: []map[string]any{demo}}}}
 	resB := &Program{Name: "qa", Version: 3, Modules: []Module{{Name: "answer", Instructions: "Answer in one word."}}}
 	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	runA := &Optimization{ID: NewID(), Program: "qa", BaseVersion: 1, ResultVersion: 2, Optimizer: "bootstrap_fewshot",
+	runA = &Optimization{ID: NewID(), Program: "qa", BaseVersion: 1, ResultVersion: 2, Optimizer: "bootstrap_fewshot",
 		State: Completed, Trials: 2, BaselineScore: 0.25, BestScore: 0.75, BestTrial: 2, Cost: 0.5, LMCalls: 40,
 		Metric: Metric{Name: "exact_match"}, StartedAt: start, FinishedAt: start.Add(90 * time.Second)}
-	runB := &Optimization{ID: NewID(), Program: "qa", BaseVersion: 1, ResultVersion: 3, Optimizer: "mipro_v2",
+	runB = &Optimization{ID: NewID(), Program: "qa", BaseVersion: 1, ResultVersion: 3, Optimizer: "mipro_v2",
 		State: Completed, Trials: 1, BaselineScore: 0.25, BestScore: 0.5, BestTrial: 1, Cost: 1.5, LMCalls: 90,
 		Metric: Metric{Name: "exact_match"}, Duration: time.Minute}
 	res := func(pass ...bool) []ExampleResult {
@@ -30,7 +32,7 @@ func TestCompareRuns(t *testing.T) {
 		}
 		return out
 	}
-	c := CompareRuns([]RunForCompare{
+	c = CompareRuns([]RunForCompare{
 		{Run: runA, Base: base, Result: resA, Trials: []*Trial{
 			{N: 0, Score: 0.25, Results: res(true, false, false, false)},
 			{N: 1, Score: 0.5, Results: res(true, true, false, false)},
@@ -41,6 +43,11 @@ func TestCompareRuns(t *testing.T) {
 			{N: 1, Score: 0.5, Results: res(false, true, true, false)},
 		}},
 	})
+	return c, ex, runA, runB
+}
+
+func TestCompareRuns(t *testing.T) {
+	c, ex, _, _ := twoRuns()
 	if len(c.Runs) != 2 || c.Runs[0].Duration != 90*time.Second || c.Runs[1].Duration != time.Minute {
 		t.Fatalf("runs: %+v", c.Runs)
 	}

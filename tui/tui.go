@@ -185,6 +185,9 @@ func New(deps Deps, opts Options) Model {
 	m.datasets = datasets.New(e, deps.Datasets, opts.ImportDir, opts.Workspace)
 	m.executions = executions.New(e, deps.Executions, deps.Events != nil, m.screens)
 	m.optimizations = optimizations.New(e, deps.Optimizations)
+	if deps.Evaluations != nil { // E on the Optimizations page: every program's evaluations
+		m.optimizations.Evaluations = func() page.Dialog { return evaluations.New(m.screens, deps.Evaluations, nil) }
+	}
 	m.workers = workers.New(e, deps.Pool, deps.Events != nil)
 	// A size until the terminal reports one, so a View before the first
 	// WindowSizeMsg is sane.

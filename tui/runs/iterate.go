@@ -596,7 +596,7 @@ func (it *iterateScreen) renderList(w, h int) string {
 // sideBySide lays out two iterations as columns of w cells, the words that
 // differ highlighted: removed ones in a (the older), added ones in b.
 func sideBySide(s *themes.Styles, a, b *iteration, w int) (left, right []string) {
-	col := func(x *iteration, outs, prompt []diffOp, keep int) []string {
+	col := func(x *iteration, outs, prompt []model.WordOp, keep model.WordOpKind) []string {
 		var lines []string
 		add := func(str string) { lines = append(lines, strings.Split(str, "\n")...) }
 		add(s.Subtitle.Render(fmt.Sprintf("#%d %s", x.n, x.change)))
@@ -615,23 +615,23 @@ func sideBySide(s *themes.Styles, a, b *iteration, w int) (left, right []string)
 			add(s.Error.Render(ansi.Wrap(format.Line(ex.Error), w, " ")))
 		}
 		add(s.Subtitle.Render("── outputs"))
-		add(renderDiff(s, outs, keep, w))
+		add(RenderWordDiff(s, outs, keep, w))
 		add(s.Subtitle.Render("── prompt"))
 		if !x.done {
 			add(s.Muted.Render("running…"))
 		} else {
-			add(renderDiff(s, prompt, keep, w))
+			add(RenderWordDiff(s, prompt, keep, w))
 		}
 		return lines
 	}
 	if a == nil { // one column: everything is unchanged text
-		ops := wordDiff(outputsText(b), outputsText(b))
-		pops := wordDiff(promptText(b.prompt), promptText(b.prompt))
-		return nil, col(b, ops, pops, diffSame)
+		ops := model.WordDiff(outputsText(b), outputsText(b))
+		pops := model.WordDiff(promptText(b.prompt), promptText(b.prompt))
+		return nil, col(b, ops, pops, model.WordSame)
 	}
-	outs := wordDiff(outputsText(a), outputsText(b))
-	prompt := wordDiff(promptText(a.prompt), promptText(b.prompt))
-	return col(a, outs, prompt, diffDel), col(b, outs, prompt, diffAdd)
+	outs := model.WordDiff(outputsText(a), outputsText(b))
+	prompt := model.WordDiff(promptText(a.prompt), promptText(b.prompt))
+	return col(a, outs, prompt, model.WordDel), col(b, outs, prompt, model.WordAdd)
 }
 
 func outputsText(x *iteration) string {

@@ -27,6 +27,7 @@ import (
 	"github.com/signet-dspy/signet/tui/choices"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/flips"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
@@ -72,6 +73,11 @@ type (
 		err error
 	}
 	evalTickMsg struct{ tick uint64 }
+	// evalFlipsMsg brings the results of the marked evaluations.
+	evalFlipsMsg struct {
+		details []*app.EvaluationDetail
+		err     error
+	}
 )
 
 type evalView int
@@ -99,6 +105,7 @@ type evalScreen struct {
 	err     error
 	tickGen uint64
 	polling bool
+	marked  map[model.ID]bool // evaluations chosen for the flip view
 
 	// The results view of one evaluation.
 	detail     *model.Evaluation
@@ -130,14 +137,15 @@ var resultColumns = []components.Column{
 	{Title: "EXECUTION", Width: 9},
 }
 
-// New is the view of p's evaluations, its traces opened from screens.
+// New is the view of p's evaluations (every program's when p is nil),
+// its traces opened from screens.
 func New(screens *runs.Screens, svc Evaluations, p *model.Program) page.Dialog {
 	return newEvalScreen(screens, svc, p)
 }
 
 func newEvalScreen(screens *runs.Screens, svc Evaluations, p *model.Program) *evalScreen {
 	s := screens.Styles()
-	return &evalScreen{runs: screens, svc: svc, styles: s, program: p, view: evalList,
+	return &evalScreen{runs: screens, svc: svc, styles: s, program: p, view: evalList, marked: map[model.ID]bool{},
 		list: components.NewList(evalColumns, 2, components.ThemeStyles(s)), resultList: components.NewList(resultColumns, 4, components.ThemeStyles(s))}
 }
 
@@ -169,7 +177,11 @@ func (es *evalScreen) Enter(e *page.Env) tea.Cmd {
 }
 
 func (es *evalScreen) load(e *page.Env) tea.Cmd {
-	svc, ctx, name := es.svc, e.Ctx, es.program.Name
+	svc, ctx := es.svc, e.Ctx
+	name := "" // every program's
+	if es.program != nil {
+		name = es.program.Name
+	}
 	return e.Cmd(func() tea.Msg {
 		if svc == nil {
 			return evalsLoadedMsg{err: fmt.Errorf("no evaluation service configured")}
@@ -219,7 +231,7 @@ func (es *evalScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		if msg.err == nil {
 			es.setEvals(msg.evals)
 		}
-		if !es.formOnce {
+		if !es.formOnce && es.program != nil {
 			// The form opens over the list, from the last evaluation.
 			es.formOnce = true
 			var last *model.Evaluation
@@ -252,6 +264,16 @@ func (es *evalScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		es.setEvals(append([]*model.Evaluation{msg.v}, es.evals...))
 		es.list.Top()
 		return tea.Batch(page.Notice(fmt.Sprintf("evaluating %s v%d on %s (%s)", msg.v.Program, msg.v.Version, msg.v.Data, format.RunID(msg.v.ID))), es.load(e))
+	case evalFlipsMsg:
+		if msg.err != nil {
+			return page.NoticeErr(fmt.Errorf("flips: %w", msg.err))
+		}
+		sides := make([]flips.Side, len(msg.details))
+		for i, d := range msg.details {
+			sides[i] = flips.Side{Label: fmt.Sprintf("%s %s v%d on %s", format.RunID(d.ID), d.Program, d.Version, d.Data), Side: model.EvalFlipSide(d.Results)}
+		}
+		e.Push(flips.New(es.styles, es.runs.Trace, "Examples of the marked evaluations", sides))
+		return nil
 	case evalCancelledMsg:
 		if msg.err != nil {
 			return page.NoticeErr(fmt.Errorf("cancel evaluation %s: %w", format.RunID(msg.id), msg.err))
@@ -269,7 +291,15 @@ func (es *evalScreen) setEvals(vs []*model.Evaluation) {
 	es.evals = vs
 	rows := make([]components.Row, len(vs))
 	for i, v := range vs {
-		rows[i] = components.Row{format.RunID(v.ID), "v" + strconv.Itoa(v.Version), v.Data.String(), v.Metric.Spelling(), string(v.State),
+		id := format.RunID(v.ID)
+		if es.marked[v.ID] {
+			id = "✓" + id[1:]
+		}
+		data := v.Data.String()
+		if es.program == nil { // every program's: say whose
+			data = v.Program + " on " + data
+		}
+		rows[i] = components.Row{id, "v" + strconv.Itoa(v.Version), data, v.Metric.Spelling(), string(v.State),
 			pct(v.Score), fmt.Sprintf("%d/%d", v.N, v.Total), strconv.Itoa(v.Failures), format.USDMaybe(v.Cost, v.CostUnknown)}
 	}
 	es.list.SetRows(rows)
@@ -331,7 +361,7 @@ func (es *evalScreen) Bindings() []key.Binding {
 	case evalResults:
 		return []key.Binding{k("enter", "open the example's trace"), k("j/k", "move"), k("esc", "back to the evaluations")}
 	}
-	return []key.Binding{k("n", "new evaluation"), k("enter", "the examples"), k("x", "cancel evaluation"), k("esc", "back")}
+	return []key.Binding{k("n", "new evaluation"), k("enter", "the examples"), k("space", "mark"), k("C", "flips of the marked"), k("x", "cancel evaluation"), k("esc", "back")}
 }
 
 func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -355,7 +385,22 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Back):
 		e.Close(nil)
 	case key.Matches(msg, km.New):
+		if es.program == nil {
+			return page.Notice("start an evaluation from the Programs page (E on a program) or `signet eval`")
+		}
 		e.Push(newEvalForm(es.styles, es.svc, es.program, es.selected()))
+	case key.Matches(msg, km.Expand):
+		if v := es.selected(); v != nil {
+			if es.marked[v.ID] {
+				delete(es.marked, v.ID)
+			} else {
+				es.marked[v.ID] = true
+			}
+			es.setEvals(es.evals)
+			es.list.Down()
+		}
+	case key.Matches(msg, km.Compare):
+		return es.compare(e)
 	case key.Matches(msg, km.Open):
 		if v := es.selected(); v != nil {
 			es.view, es.detail, es.results, es.detailErr = evalResults, v, nil, nil
@@ -375,6 +420,32 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		es.list.Navigate(msg, km)
 	}
 	return nil
+}
+
+// compare opens the flip view of the marked evaluations, in list order,
+// once their results are loaded.
+func (es *evalScreen) compare(e *page.Env) tea.Cmd {
+	var ids []model.ID
+	for _, v := range es.evals {
+		if es.marked[v.ID] {
+			ids = append(ids, v.ID)
+		}
+	}
+	if len(ids) < 2 {
+		return page.Notice("mark two or more evaluations with space, then C for their flips")
+	}
+	svc, ctx := es.svc, e.Ctx
+	return e.Cmd(func() tea.Msg {
+		out := make([]*app.EvaluationDetail, len(ids))
+		for i, id := range ids {
+			d, err := svc.Evaluation(ctx, id)
+			if err != nil {
+				return evalFlipsMsg{err: fmt.Errorf("evaluation %s: %w", format.RunID(id), err)}
+			}
+			out[i] = d
+		}
+		return evalFlipsMsg{details: out}
+	})
 }
 
 // evalForm starts an evaluation of a program; it ends when the service
@@ -497,12 +568,19 @@ func (es *evalScreen) Render(func() string) string {
 	case es.view == evalResults:
 		return es.renderResults()
 	}
-	title := s.Title.Render("Evaluations of "+es.program.Name) + s.Muted.Render(" · n new · enter examples · x cancel · esc back")
+	title := s.Title.Render("Evaluations of every program") + s.Muted.Render(" · enter examples · space mark · C flips of the marked · x cancel · esc back")
+	if es.program != nil {
+		title = s.Title.Render("Evaluations of "+es.program.Name) + s.Muted.Render(" · n new · enter examples · space mark · C flips · x cancel · esc back")
+	}
 	if !es.loaded {
 		return layout.Fit(title+"\n"+s.Muted.Render("Loading evaluations…"), es.width, es.height)
 	}
 	if len(es.evals) == 0 {
-		return layout.Fit(title+"\n"+s.Muted.Render("No evaluations of this program yet. Press n to start one (or `signet eval "+es.program.Name+" --dataset DATASET --metric exact_match`)."), es.width, es.height)
+		text := "No evaluations yet. Start one from the Programs page (E on a program) or with `signet eval PROGRAM --dataset DATASET --metric exact_match`."
+		if es.program != nil {
+			text = "No evaluations of this program yet. Press n to start one (or `signet eval " + es.program.Name + " --dataset DATASET --metric exact_match`)."
+		}
+		return layout.Fit(title+"\n"+s.Muted.Render(text), es.width, es.height)
 	}
 	return layout.Fit(title, es.width, 1) + "\n" + es.list.Render(es.width, es.listHeight()) + "\n" + es.renderPane(es.selected(), es.width, es.paneHeight())
 }

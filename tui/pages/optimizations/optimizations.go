@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/app"
@@ -25,10 +27,12 @@ import (
 	"github.com/signet-dspy/signet/tui/choices"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/flips"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/page"
+	"github.com/signet-dspy/signet/tui/runs"
 )
 
 // Optimizations is the optimization service the Optimizations page uses:
@@ -81,6 +85,11 @@ type (
 		err error
 	}
 	optTickMsg struct{}
+	// optExportedMsg says where the comparison's Markdown was written.
+	optExportedMsg struct {
+		path string
+		err  error
+	}
 	// promoteMsg is the "promote anyway?" confirmation's yes.
 	promoteMsg struct{ run *model.Optimization }
 )
@@ -101,6 +110,10 @@ type Page struct {
 	polling bool              // a poll tick is scheduled
 
 	trials map[model.ID][]*model.Trial
+
+	// Evaluations opens the list of every program's evaluations (E); nil
+	// without an evaluation service.
+	Evaluations func() page.Dialog
 
 	width, height int
 }
@@ -295,7 +308,7 @@ func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	return []key.Binding{keys.As(km.New, "new run"), keys.As(km.Cancel, "cancel run"),
 		keys.As(km.Save, "promote its result"), keys.As(km.Expand, "mark for compare"),
-		keys.As(km.Compare, "compare marked"), km.Refresh}
+		keys.As(km.Compare, "compare marked"), keys.As(km.Evaluate, "every evaluation"), km.Refresh}
 }
 
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -333,6 +346,11 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, km.Compare):
 		return p.compare(e)
+	case key.Matches(msg, km.Evaluate):
+		if p.Evaluations == nil {
+			return page.Notice("no evaluation service configured")
+		}
+		e.Push(p.Evaluations())
 	case key.Matches(msg, km.Refresh):
 		return p.load(e)
 	default:
@@ -556,13 +574,50 @@ func (c *compareView) Enter(e *page.Env) tea.Cmd {
 }
 
 func (c *compareView) Update(e *page.Env, msg tea.Msg) tea.Cmd {
-	if m, ok := msg.(optCompareMsg); ok {
+	switch m := msg.(type) {
+	case optCompareMsg:
 		c.cmp, c.err = m.cmp, m.err
 		if m.cmp != nil {
 			c.lines = c.compareLines()
 		}
+	case optExportedMsg:
+		if m.err != nil {
+			return page.NoticeErr(fmt.Errorf("export the comparison: %w", m.err))
+		}
+		return page.Notice("comparison exported to " + m.path)
 	}
 	return nil
+}
+
+// export writes the comparison's Markdown (model.Comparison.Markdown, as
+// `signet opt compare --markdown` prints it) to a file in the working
+// directory.
+func (c *compareView) export(e *page.Env) tea.Cmd {
+	cmp := c.cmp
+	return e.Cmd(func() tea.Msg {
+		dir, err := os.Getwd()
+		if err != nil {
+			return optExportedMsg{err: err}
+		}
+		ids := make([]string, len(cmp.Runs))
+		for i, r := range cmp.Runs {
+			ids[i] = format.RunID(r.ID)
+		}
+		path := filepath.Join(dir, "compare-"+strings.Join(ids, "-")+".md")
+		if err := os.WriteFile(path, []byte(cmp.Markdown(cmp.Points)), 0o644); err != nil {
+			return optExportedMsg{err: err}
+		}
+		return optExportedMsg{path: path}
+	})
+}
+
+// flipView opens the runs' validation examples in the flip view.
+func (c *compareView) flipView(e *page.Env) {
+	labels := make([]string, len(c.cmp.Runs))
+	for i, r := range c.cmp.Runs {
+		labels[i] = fmt.Sprintf("%s %s", format.RunID(r.ID), r.Optimizer)
+	}
+	e.Push(flips.FromRows(c.styles, nil, "Validation examples of the compared runs", labels, c.cmp.Examples, c.cmp.Flips))
 }
 
 func (c *compareView) Typing() bool { return false }
@@ -576,7 +631,7 @@ func (c *compareView) SetSize(w, h int) {
 
 func (c *compareView) Bindings() []key.Binding {
 	km := c.keys
-	return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, km.Back}
+	return []key.Binding{keys.Hint("f", "flip view"), keys.As(km.External, "export Markdown"), km.Up, km.Down, km.PageUp, km.PageDown, km.Back}
 }
 
 func (c *compareView) maxOffset() int { return max(len(c.lines)-(c.height-1), 0) }
@@ -586,6 +641,10 @@ func (c *compareView) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, km.Back):
 		e.Close(nil)
+	case c.cmp != nil && msg.String() == "f":
+		c.flipView(e)
+	case c.cmp != nil && key.Matches(msg, km.External):
+		return c.export(e)
 	case key.Matches(msg, km.Down):
 		c.offset++
 	case key.Matches(msg, km.Up):
@@ -613,7 +672,7 @@ func (c *compareView) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 // Render draws the comparison, scrolled.
 func (c *compareView) Render(func() string) string {
 	s := c.styles
-	title := s.Title.Render("Compare runs") + s.Muted.Render(" · esc back")
+	title := s.Title.Render("Compare runs") + s.Muted.Render(" · f flips · e export Markdown · esc back")
 	switch {
 	case c.err != nil:
 		return layout.Fit(title+"\n"+s.Error.Render("Could not compare: ")+format.Line(c.err.Error()), c.width, c.height)
@@ -649,7 +708,7 @@ func (cv *compareView) compareLines() []string {
 		add(b.String())
 	}
 	add(s.Subtitle.Render("Runs"))
-	row("run", func(_ int, r model.RunSummary) string { return format.RunID(r.ID) })
+	row("run", func(i int, r model.RunSummary) string { return runLetter(i) + " " + format.RunID(r.ID) })
 	row("program", func(_ int, r model.RunSummary) string { return fmt.Sprintf("%s v%d", r.Program, r.BaseVersion) })
 	row("optimizer", func(_ int, r model.RunSummary) string { return r.Optimizer })
 	row("settings", func(_ int, r model.RunSummary) string { return settingsString(r.Settings) })
@@ -684,16 +743,18 @@ func (cv *compareView) compareLines() []string {
 	for _, pc := range c.Predictors {
 		add("", s.Subtitle.Render("Predictor "+pc.Name))
 		for i, ch := range pc.Runs {
-			who := s.Muted.Render(fmt.Sprintf("  %s %s: ", format.RunID(c.Runs[i].ID), c.Runs[i].Optimizer))
+			who := s.Muted.Render(fmt.Sprintf("  %s %s %s: ", runLetter(i), format.RunID(c.Runs[i].ID), c.Runs[i].Optimizer))
 			if !ch.InstructionsChanged {
 				add(who + s.Muted.Render("instructions unchanged"))
 			} else {
+				// The changed words highlighted, the old text over the new.
+				ops := model.WordDiff(ch.OldInstructions, ch.NewInstructions)
 				add(who + "instructions")
-				for _, l := range layout.WrapLines(ch.OldInstructions, w-6) {
-					add("    " + s.DiffDel.Render("- "+l))
+				for _, l := range strings.Split(runs.RenderWordDiff(s, ops, model.WordDel, w-10), "\n") {
+					add("    " + s.DiffDel.Render("- ") + l)
 				}
-				for _, l := range layout.WrapLines(ch.NewInstructions, w-6) {
-					add("    " + s.DiffAdd.Render("+ "+l))
+				for _, l := range strings.Split(runs.RenderWordDiff(s, ops, model.WordAdd, w-10), "\n") {
+					add("    " + s.DiffAdd.Render("+ ") + l)
 				}
 			}
 			add(s.Muted.Render(fmt.Sprintf("    demos %d → %d", ch.DemosBefore, ch.DemosAfter)))
@@ -706,14 +767,15 @@ func (cv *compareView) compareLines() []string {
 		}
 	}
 
-	add("", s.Subtitle.Render(fmt.Sprintf("Validation examples · %d flip between runs", c.Flips)))
+	add("", s.Subtitle.Render(fmt.Sprintf("Validation examples · %d flip between runs", c.Flips))+s.Muted.Render(" · f opens the flip view"))
 	if len(c.Examples) == 0 {
 		add(s.Muted.Render("  no per-example results recorded"))
 	} else {
+		colW := 10
 		var hdr strings.Builder
-		hdr.WriteString(s.Muted.Render(layout.PadRight("  example", 14)))
-		for _, r := range c.Runs {
-			hdr.WriteString(s.Muted.Render(layout.PadRight(format.RunID(r.ID), 10)))
+		hdr.WriteString(s.Muted.Render(layout.PadRight("  example", 12)))
+		for i := range c.Runs {
+			hdr.WriteString(s.Header.Render(layout.PadRight(runLetter(i), colW)))
 		}
 		add(hdr.String())
 		for _, ex := range c.Examples {
@@ -722,38 +784,97 @@ func (cv *compareView) compareLines() []string {
 			if ex.Flip {
 				mark = s.Warning.Render("▶ ")
 			}
-			b.WriteString(mark + layout.PadRight(format.RunID(ex.Example), 12))
+			b.WriteString(mark + layout.PadRight(format.RunID(ex.Example), 10))
 			for _, pass := range ex.Pass {
-				switch {
-				case pass == nil:
-					b.WriteString(s.Muted.Render(layout.PadRight("·", 10)))
-				case *pass:
-					b.WriteString(s.Success.Render(layout.PadRight("pass", 10)))
-				default:
-					b.WriteString(s.Error.Render(layout.PadRight("fail", 10)))
-				}
+				b.WriteString(flips.Cell(s, pass, false, colW))
 			}
 			add(b.String())
 		}
 	}
 
-	// Every finished run of the compared programs, cheapest first, the
-	// compared ones marked: is the better score worth what it cost?
+	// Every finished run of the compared programs: is the better score
+	// worth what it cost?
 	progs := map[string]bool{}
-	compared := map[model.ID]bool{}
 	for _, r := range c.Runs {
 		progs[r.Program] = true
-		compared[r.ID] = true
 	}
-	add("", s.Subtitle.Render("Score versus cost")+s.Muted.Render(" · every finished run of "+strings.Join(slices.Sorted(maps.Keys(progs)), ", ")+"; ▶ compared"))
-	barW := max(min(w-44, 40), 10)
-	for _, pt := range cv.cmp.Points {
-		mark := "  "
-		if compared[pt.ID] {
-			mark = s.Accent.Render("▶ ")
+	add("", s.Subtitle.Render("Score versus cost")+s.Muted.Render(" · every finished run of "+strings.Join(slices.Sorted(maps.Keys(progs)), ", ")+"; letters are the compared runs"))
+	add(scoreCostChart(s, c, w, 10)...)
+	return out
+}
+
+// runLetter names the compared run i in the tables and the chart.
+func runLetter(i int) string { return string(rune('A' + i%26)) }
+
+// scoreCostChart plots every finished run's score (up) against its cost
+// (right), h rows high: the compared runs by their letter, the others as
+// dots, then the runs listed cheapest first.
+func scoreCostChart(s *themes.Styles, c *app.Comparison, w, h int) []string {
+	if len(c.Points) == 0 {
+		return []string{s.Muted.Render("  no finished runs")}
+	}
+	plotW := max(w-12, 10)
+	lo, hi := c.Points[0].Cost, c.Points[0].Cost
+	for _, pt := range c.Points {
+		lo, hi = math.Min(lo, pt.Cost), math.Max(hi, pt.Cost)
+	}
+	type mark struct {
+		text     string
+		st       lipgloss.Style
+		compared bool
+	}
+	grid := make([][]*mark, h)
+	for r := range grid {
+		grid[r] = make([]*mark, plotW)
+	}
+	letter := map[model.ID]int{}
+	for i, r := range c.Runs {
+		letter[r.ID] = i
+	}
+	for _, pt := range c.Points {
+		x := 0
+		if hi > lo {
+			x = int(math.Round((pt.Cost - lo) / (hi - lo) * float64(plotW-1)))
 		}
-		add(fmt.Sprintf("  %s%s %s %s %s", mark, layout.PadRight(format.RunID(pt.ID), 9), layout.PadRight(pt.Optimizer, 18),
-			layout.Bar(s, pt.Score, barW), s.Muted.Render(fmt.Sprintf("%.3f at %s", pt.Score, format.USD(pt.Cost)))))
+		y := h - 1 - int(math.Round(min(max(pt.Score, 0), 1)*float64(h-1)))
+		m := &mark{text: "•", st: s.Muted}
+		if i, ok := letter[pt.ID]; ok {
+			m = &mark{text: runLetter(i), st: s.Accent, compared: true}
+		}
+		if old := grid[y][x]; old == nil || !old.compared { // a compared run is never hidden by another
+			grid[y][x] = m
+		}
+	}
+	var out []string
+	for r := range h {
+		var b strings.Builder
+		switch r {
+		case 0:
+			b.WriteString(s.Muted.Render(" 1.00 ┤"))
+		case h - 1:
+			b.WriteString(s.Muted.Render(" 0.00 ┤"))
+		default:
+			b.WriteString(s.Muted.Render("      │"))
+		}
+		for _, m := range grid[r] {
+			if m == nil {
+				b.WriteString(" ")
+				continue
+			}
+			b.WriteString(m.st.Render(m.text))
+		}
+		out = append(out, b.String())
+	}
+	out = append(out, s.Muted.Render("      └"+strings.Repeat("─", plotW)))
+	left, right := format.USD(lo), format.USD(hi)
+	out = append(out, s.Muted.Render("       "+left+strings.Repeat(" ", max(plotW-len(left)-len(right), 1))+right+" cost"))
+	for _, pt := range c.Points {
+		tag := s.Muted.Render("•")
+		if i, ok := letter[pt.ID]; ok {
+			tag = s.Accent.Render(runLetter(i))
+		}
+		out = append(out, fmt.Sprintf("  %s %s %s %s", tag, layout.PadRight(format.RunID(pt.ID), 9), layout.PadRight(pt.Optimizer, 24),
+			s.Muted.Render(fmt.Sprintf("%.3f at %s", pt.Score, format.USD(pt.Cost)))))
 	}
 	return out
 }
