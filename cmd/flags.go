@@ -22,14 +22,18 @@ type flagRange struct {
 // means the same and takes the same values wherever it appears
 // (TestEveryNumericFlagHasARange keeps the table whole).
 var flagRanges = map[string]func() flagRange{
-	"version":     func() flagRange { return flagRange{lo: 1, note: "versions start at 1; leave --version out for the newest"} },
+	"version": func() flagRange {
+		return flagRange{lo: 1, note: "versions start at 1; leave --version out for the newest"}
+	},
 	"limit":       func() flagRange { return flagRange{lo: 0, note: "0 = all"} },
 	"threads":     func() flagRange { return flagRange{lo: 1, hi: 64} },
 	"concurrency": func() flagRange { return flagRange{lo: 1, hi: 1024} },
-	"workers":     func() flagRange { return flagRange{lo: 1, hi: float64(config.MaxWorkers()), note: "at most 4 per core on this machine"} },
-	"budget":      func() flagRange { return flagRange{lo: 0, note: "USD; 0 = none"} },
-	"set-budget":  func() flagRange { return flagRange{lo: 0, note: "USD; 0 removes the cap"} },
-	"seed":        func() flagRange { return flagRange{lo: 0, hi: 1<<32 - 1} },
+	"workers": func() flagRange {
+		return flagRange{lo: 1, hi: float64(config.MaxWorkers()), note: "at most 4 per core on this machine"}
+	},
+	"budget":     func() flagRange { return flagRange{lo: 0, note: "USD; 0 = none"} },
+	"set-budget": func() flagRange { return flagRange{lo: 0, note: "USD; 0 removes the cap"} },
+	"seed":       func() flagRange { return flagRange{lo: 0, hi: 1<<32 - 1} },
 }
 
 // numericFlag says whether f holds a number.
