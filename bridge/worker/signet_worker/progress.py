@@ -21,6 +21,8 @@ from .tracing import Tracer
 # At most one progress event per this many seconds, except phase changes and trials (always sent).
 PROGRESS_EVERY = 0.1
 PHASES = ("baseline", "bootstrap", "propose", "trials", "evaluate", "test", "done")
+# The attribute a top-level call's result gets: what its LM calls cost (an example's cost in a trial).
+COST_ATTR = "_signet_cost"
 
 
 class StopSignal(threading.Event):
@@ -98,6 +100,32 @@ class OptTracer(Tracer):
         self._control = control
         self._on_lm = on_lm
         self.lm_calls = 0
+        # Per thread: the depth of module calls and the cost of its LM calls. DSPy's Evaluate runs an
+        # example's program call wholly in one thread, so a top-level call's cost is its thread's delta.
+        self._local = threading.local()
+
+    def _thread(self) -> threading.local:
+        local = self._local
+        if not hasattr(local, "depth"):
+            local.depth, local.cost, local.starts = 0, 0.0, []
+        return local
+
+    def on_module_start(self, call_id, instance, inputs):
+        super().on_module_start(call_id, instance, inputs)  # a cancel raises here: no call to count
+        local = self._thread()
+        local.depth += 1
+        local.starts.append(local.cost)
+
+    def on_module_end(self, call_id, outputs, exception=None):
+        local = self._thread()
+        start = local.starts.pop() if local.starts else local.cost
+        local.depth = max(local.depth - 1, 0)
+        if local.depth == 0 and outputs is not None and exception is None:
+            try:
+                setattr(outputs, COST_ATTR, local.cost - start)
+            except (AttributeError, TypeError):
+                pass  # a result that takes no attributes: its cost stays unknown
+        super().on_module_end(call_id, outputs, exception)
 
     def _reserve(self, call_id: str, lm: Any, inputs: dict[str, Any]) -> None:
         """A call the monthly caps refuse stops the run as its own budget does: with its best so far."""
@@ -109,6 +137,8 @@ class OptTracer(Tracer):
 
     def _account(self, span: Any, outputs: Any) -> dict[str, Any]:
         fields = super()._account(span, outputs)
+        local = self._thread()
+        local.cost += float(fields.get("cost") or 0.0)
         with self._lock:
             self.lm_calls += 1
             cost = self.cost
