@@ -468,8 +468,8 @@ type OptimizationPage struct {
 // deleted is left out).
 type OptimizationDetail struct {
 	Optimization *model.Optimization `json:"optimization"`
-	Trials       []*model.Trial       `json:"trials"`
-	Examples     []*model.Example     `json:"examples"`
+	Trials       []*model.Trial      `json:"trials"`
+	Examples     []*model.Example    `json:"examples"`
 }
 
 // Comparison sets runs side by side, with the score against cost of every

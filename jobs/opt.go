@@ -359,7 +359,7 @@ func (a *optAttempt) event(ev bridge.OptimizeEvent) {
 		if !resumed { // a resumed run's baseline is the one stored first
 			t := &model.Trial{Optimization: a.j.id, N: n, Score: ev.Trial.Score, Instructions: ev.Trial.Instructions,
 				Demos: ev.Trial.Demos, Results: ev.Trial.Results, Cost: ev.Trial.Cost,
-				Duration: time.Duration(ev.Trial.DurationS * float64(time.Second)),
+				Duration:   time.Duration(ev.Trial.DurationS * float64(time.Second)),
 				Reflection: ev.Trial.Reflection, Proposals: ev.Trial.Proposals, At: k.now()}
 			for _, p := range ev.Trial.Parents {
 				t.Parents = append(t.Parents, a.n(p))
