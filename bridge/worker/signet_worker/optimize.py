@@ -659,7 +659,14 @@ def _compile(run: Run, name: str, cls: type, settings: dict[str, Any]) -> dspy.M
         return go(build(), trainset=train)
     if name == "bootstrap_fewshot":
         progress.set_phase("bootstrap", trials=1)
-        return go(build(metric=run.metric), trainset=train)
+        # Its one candidate takes a pass over the training set, one metric call per example tried (it stops
+        # early once it has its demos): that pass is its progress, and so its time left.
+        control, start = run.control, run.control.metric_calls
+        progress.follow(lambda: control.metric_calls - start, len(train))
+        try:
+            return go(build(metric=run.metric), trainset=train)
+        finally:
+            progress.follow(None)
     if name == "bootstrap_random_search":
         optimizer = build(metric=run.metric, num_threads=threads)
         progress.set_phase("trials", trials=optimizer.num_candidate_sets + 3)

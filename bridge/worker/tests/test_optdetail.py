@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from signet_worker import progress
+
 from test_optimize import LM, PRICED_LM, VAL, check_consistent, params, run
 
 
@@ -56,3 +58,43 @@ def test_mipro_sends_its_proposed_instructions_once():
     for t in trials[with_proposals[0]["n"]:]:
         for path, text in t["instructions"].items():
             assert text in proposals[path]
+
+
+def test_an_example_whose_lm_has_no_price_has_no_cost():
+    result, events = run(params("labeled_fewshot", {"max_labeled_demos": 2}, test=[]))
+    assert result["cost_unknown"] is True  # the test LM reports no cost
+    for r in events.of("trial")[0]["results"]:
+        assert "cost" not in r and r["output"]["answer"] in ("north", "south")
+
+
+def test_bootstrap_fewshot_reports_its_time_left(monkeypatch):
+    monkeypatch.setattr(progress, "PROGRESS_EVERY", 0.0)  # every tick is sent: the test LM is faster than the throttle
+    result, events = run(params("bootstrap_fewshot", {"max_bootstrapped_demos": 4, "max_labeled_demos": 0}, test=[]))
+    check_consistent(result, events)
+    boot = [p for p in events.of("progress") if p["phase"] == "bootstrap"]
+    assert boot and all(p["trials"] == 1 for p in boot)
+    # Each example it tries moves it on: the time left is known, and the elapsed share only grows.
+    timed = [p for p in boot if p["eta_s"] is not None]
+    assert timed, boot
+    # The share of time elapsed is the share of the 10 training examples tried, and only grows (the times
+    # are rounded to the millisecond, so the share is near a whole number of examples).
+    tried = [10 * p["elapsed_s"] / (p["elapsed_s"] + p["eta_s"]) for p in timed if p["elapsed_s"] + p["eta_s"] > 0]
+    assert tried and all(0.5 <= t <= 10.5 for t in tried), tried
+    assert all(b >= a - 0.5 for a, b in zip(tried, tried[1:])), tried
+    assert max(tried) >= 3  # it tried examples until it had its 4 demos or none were left
+
+
+def test_progress_follows_work_counted_elsewhere():
+    sent: list[dict] = []
+    p = progress.Progress(sent.append, interval=0.0)
+    p.set_phase("bootstrap", trials=1)
+    assert sent[-1]["eta_s"] is None  # nothing known yet
+    done = [0]
+    p.follow(lambda: done[0], 10)
+    done[0] = 5
+    p.tick()
+    half = sent[-1]
+    assert half["eta_s"] == pytest.approx(half["elapsed_s"], abs=1e-3)  # half done: as long again
+    p.follow(None)
+    p.tick()
+    assert sent[-1]["eta_s"] is None
