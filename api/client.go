@@ -339,6 +339,10 @@ func (c *Client) Trials(ctx context.Context, id model.ID) ([]*model.Trial, error
 	return list[*model.Trial](c, ctx, "/v1/optimizations/"+id.String()+"/trials")
 }
 
+func (c *Client) OptimizationDetail(ctx context.Context, id model.ID) (*app.OptimizationDetail, error) {
+	return call[app.OptimizationDetail](c, ctx, http.MethodGet, "/v1/optimizations/"+id.String()+"/detail", nil)
+}
+
 func (c *Client) CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
 	return call[model.Optimization](c, ctx, http.MethodPost, "/v1/optimizations/"+id.String()+"/cancel", nil)
 }

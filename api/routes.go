@@ -312,6 +312,13 @@ func (s *Server) routes() {
 		}
 		return nonNil(svc.Trials(r.Context(), id))
 	})
+	h("GET /v1/optimizations/{id}/detail", func(r *http.Request) (any, error) {
+		id, err := idParam(r, "id")
+		if err != nil {
+			return nil, err
+		}
+		return svc.OptimizationDetail(r.Context(), id)
+	})
 	h("POST /v1/optimizations/{id}/cancel", func(r *http.Request) (any, error) {
 		id, err := idParam(r, "id")
 		if err != nil {

@@ -121,6 +121,10 @@ type Optimizations interface {
 	// PromoteOptimization makes a run's result the program's newest
 	// version; a result that scored below its baseline needs force.
 	PromoteOptimization(ctx context.Context, id model.ID, force bool) (*Promoted, error)
+	// OptimizationDetail is a run (live while it runs) with its trials and
+	// the examples their per-example results name: what the workbench's
+	// detail of a run shows.
+	OptimizationDetail(ctx context.Context, id model.ID) (*OptimizationDetail, error)
 }
 
 // Costs are what LM calls cost, per program per month, against the budgets.
@@ -457,6 +461,15 @@ type OptimizeRequest struct {
 type OptimizationPage struct {
 	Optimizations []*model.Optimization `json:"optimizations"`
 	Next          string                `json:"next_cursor,omitempty"`
+}
+
+// OptimizationDetail is a run, its trials by N, and the examples of its
+// scoring set that the trials' per-example results name (an example since
+// deleted is left out).
+type OptimizationDetail struct {
+	Optimization *model.Optimization `json:"optimization"`
+	Trials       []*model.Trial      `json:"trials"`
+	Examples     []*model.Example    `json:"examples"`
 }
 
 // Comparison sets runs side by side, with the score against cost of every

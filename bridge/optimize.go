@@ -108,6 +108,11 @@ type TrialEvent struct {
 	Demos        map[string][]map[string]any `json:"demos"`
 	Results      []model.ExampleResult       `json:"results"`
 	Modules      map[string]ModuleState      `json:"modules"`
+	Cost         float64                     `json:"cost"`
+	DurationS    float64                     `json:"duration_s"`
+	Parents      []int                       `json:"parents"`
+	Reflection   []string                    `json:"reflection"`
+	Proposals    map[string][]string         `json:"proposals"`
 }
 
 // OptimizeEvent is a progress report or a trial; exactly one is set.

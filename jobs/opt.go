@@ -358,7 +358,12 @@ func (a *optAttempt) event(ev bridge.OptimizeEvent) {
 		a.mu.Unlock()
 		if !resumed { // a resumed run's baseline is the one stored first
 			t := &model.Trial{Optimization: a.j.id, N: n, Score: ev.Trial.Score, Instructions: ev.Trial.Instructions,
-				Demos: ev.Trial.Demos, Results: ev.Trial.Results, At: k.now()}
+				Demos: ev.Trial.Demos, Results: ev.Trial.Results, Cost: ev.Trial.Cost,
+				Duration:   time.Duration(ev.Trial.DurationS * float64(time.Second)),
+				Reflection: ev.Trial.Reflection, Proposals: ev.Trial.Proposals, At: k.now()}
+			for _, p := range ev.Trial.Parents {
+				t.Parents = append(t.Parents, a.n(p))
+			}
 			fillFromModules(t, ev.Trial.Modules)
 			if err := k.st.PutTrial(storeCtx, t); err != nil {
 				k.log.printf("optimization %s: trial %d: %v", a.j.id, t.N, err)

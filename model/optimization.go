@@ -149,11 +149,15 @@ func (o *Optimization) Move(to RunState, now time.Time) error {
 	return nil
 }
 
-// ExampleResult is one validation example's outcome in a trial.
+// ExampleResult is one validation example's outcome in a trial: its
+// metric score, and the program's output and what its LM calls cost when
+// the optimizer handed them over (nil: not known).
 type ExampleResult struct {
-	Example ID      `json:"example"`
-	Score   float64 `json:"score"`
-	Pass    bool    `json:"pass"`
+	Example ID             `json:"example"`
+	Score   float64        `json:"score"`
+	Pass    bool           `json:"pass"`
+	Output  map[string]any `json:"output,omitempty"`
+	Cost    *float64       `json:"cost,omitempty"`
 }
 
 // Trial is one candidate program an optimizer evaluated.
@@ -164,7 +168,19 @@ type Trial struct {
 	Instructions map[string]string           `json:"instructions,omitempty"` // by predictor
 	Demos        map[string][]map[string]any `json:"demos,omitempty"`        // by predictor
 	Results      []ExampleResult             `json:"results,omitempty"`
-	At           time.Time                   `json:"at"`
+	// Cost and Duration are what the run spent since the trial before it
+	// (the run's start for the baseline): the trial's share of the run.
+	Cost     float64       `json:"cost,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	// Parents are the trials this one was derived from (GEPA's lineage:
+	// a reflection's parent, a merge's two), Reflection the predictors
+	// whose instructions reflection rewrote for it.
+	Parents    []int    `json:"parents,omitempty"`
+	Reflection []string `json:"reflection,omitempty"`
+	// Proposals are the instructions MIPROv2 proposed per predictor, on
+	// the first trial after it proposed them (see MiproProposals).
+	Proposals map[string][]string `json:"proposals,omitempty"`
+	At        time.Time           `json:"at"`
 }
 
 // OptEstimate is the expected size of an optimization run, computed before

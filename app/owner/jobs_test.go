@@ -491,6 +491,28 @@ func TestOptimizeThroughWorkers(t *testing.T) {
 	if err != nil || len(trials) < 2 || trials[0].N != 0 {
 		t.Errorf("trials %+v %v", trials, err)
 	}
+	// The detail, through the socket: the trials with each example's
+	// output, and the validation examples their results name.
+	d, err := cl.OptimizationDetail(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Optimization.ID != first.ID || len(d.Trials) != len(trials) || len(d.Trials[0].Results) == 0 {
+		t.Fatalf("detail %+v", d)
+	}
+	byID := map[model.ID]*model.Example{}
+	for _, e := range d.Examples {
+		byID[e.ID] = e
+	}
+	for _, r := range d.Trials[0].Results {
+		e := byID[r.Example]
+		if e == nil || e.Dataset != geoVal.Dataset {
+			t.Fatalf("result %+v names no example of %s in %+v", r, geoVal, d.Examples)
+		}
+		if _, ok := r.Output["answer"]; !ok {
+			t.Errorf("result %+v carries no output", r)
+		}
+	}
 	// Submitted within a millisecond, the two have no order of their own.
 	page, err := cl.ListOptimizations(ctx, app.JobQuery{Program: "qa"})
 	if err != nil || len(page.Optimizations) != 2 {

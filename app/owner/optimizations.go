@@ -2,11 +2,13 @@ package owner
 
 import (
 	"context"
+	"errors"
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/optimize"
+	"github.com/signet-dspy/signet/store"
 )
 
 // optimizeRequest checks an optimization request (the optimizer, the
@@ -92,6 +94,42 @@ func (o *Owner) currentOptimization(ctx context.Context, id model.ID) (*model.Op
 		return k.Optimization(ctx, id)
 	}
 	return o.st.GetOptimization(ctx, id)
+}
+
+// OptimizationDetail is a run, live, with its trials and the examples of
+// its scoring set (validation, else training) their results name.
+func (o *Owner) OptimizationDetail(ctx context.Context, id model.ID) (*app.OptimizationDetail, error) {
+	run, err := o.currentOptimization(ctx, id)
+	if err != nil {
+		return nil, fail(err)
+	}
+	ts, err := o.Trials(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	dataset := run.Val.Dataset
+	if dataset == "" {
+		dataset = run.Train.Dataset
+	}
+	d := &app.OptimizationDetail{Optimization: run, Trials: ts, Examples: []*model.Example{}}
+	seen := map[model.ID]bool{}
+	for _, t := range ts {
+		for _, r := range t.Results {
+			if seen[r.Example] {
+				continue
+			}
+			seen[r.Example] = true
+			e, err := o.st.GetExample(ctx, dataset, r.Example)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				continue // deleted since: its results stay, without inputs
+			case err != nil:
+				return nil, fail(err)
+			}
+			d.Examples = append(d.Examples, e)
+		}
+	}
+	return d, nil
 }
 
 // Trials are a run's trials, by N (0 is the base program).

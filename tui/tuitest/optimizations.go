@@ -3,6 +3,7 @@ package tuitest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ type Optimizations struct {
 	Runs      []*model.Optimization
 	TrialsOf  map[model.ID][]*model.Trial
 	Programs  map[string]*model.Program // "name@version"
+	Examples  []*model.Example          // what OptimizationDetail's results name
 	Started   []app.OptimizeRequest
 	Cancelled []model.ID
 	Promoted  []model.ID
@@ -40,6 +42,28 @@ func (f *Optimizations) Trials(_ context.Context, id model.ID) ([]*model.Trial, 
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	return f.TrialsOf[id], nil
+}
+
+// OptimizationDetail is the run with its trials and the examples of
+// Examples their results name, as the owner gives it.
+func (f *Optimizations) OptimizationDetail(_ context.Context, id model.ID) (*app.OptimizationDetail, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	o := f.run(id)
+	if o == nil {
+		return nil, fmt.Errorf("optimization %s: not found", id)
+	}
+	c := *o
+	d := &app.OptimizationDetail{Optimization: &c, Trials: f.TrialsOf[id]}
+	for _, e := range f.Examples {
+		for _, t := range d.Trials {
+			if slices.ContainsFunc(t.Results, func(r model.ExampleResult) bool { return r.Example == e.ID }) {
+				d.Examples = append(d.Examples, e)
+				break
+			}
+		}
+	}
+	return d, nil
 }
 
 func (f *Optimizations) Optimize(_ context.Context, req app.OptimizeRequest) (*model.Optimization, error) {

@@ -35,8 +35,10 @@ from . import builder, lms, runner, typed
 from .errors import BadInput, Cancelled, WorkerError, with_spent
 from .export import by_path, clean_state, module_states
 from .metrics import Metric, build_metric, example_of, passed, program_fields, score_of
-from .progress import OptTracer, Progress, RunControl
+from .progress import COST_ATTR, OptTracer, Progress, RunControl
+from .protocol import jsonable
 from .tracing import PROFILE_ATTR
+from .truncate import cut_span
 
 OPTIMIZERS: dict[str, str] = {
     "labeled_fewshot": "LabeledFewShot",
@@ -59,6 +61,8 @@ RESERVED: dict[str, str] = {
 DEFAULT_THREADS = 8
 # A MIPROv2 minibatch larger than the validation set is an error in DSPy; smaller sets run without one.
 MIPRO_MINIBATCH = 35
+# An example's output, as a trial stores it, is cut to about this many bytes of text (with a marker).
+OUTPUT_LIMIT = 4096
 
 
 # --- examples -----------------------------------------------------------------------------------
@@ -101,6 +105,42 @@ def _fingerprint(program: dspy.Module) -> str:
     return json.dumps(clean_state(program.dump_state()), sort_keys=True, default=str)
 
 
+def example_result(eid: str, prediction: Any, value: Any) -> dict[str, Any]:
+    """One example's outcome in a trial: its score, and the program's output and what it cost when known."""
+    out: dict[str, Any] = {"example": eid, "score": score_of(value), "pass": passed(value)}
+    if prediction is not None:
+        output = jsonable(prediction)
+        out["output"] = cut_span({"outputs": output if isinstance(output, dict) else {"output": output}},
+                                 OUTPUT_LIMIT)["outputs"]
+        cost = getattr(prediction, COST_ATTR, None)
+        if isinstance(cost, (int, float)):
+            out["cost"] = round(float(cost), 12)
+    return out
+
+
+class Proposals:
+    """MIPROv2's proposed instructions, by predictor path: sent once, with the first trial after them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[str]] | None = None
+
+    def put(self, program: dspy.Module, candidates: Any) -> None:
+        """candidates is what MIPROv2's _propose_instructions returns: {predictor index: [instructions]}."""
+        if not isinstance(candidates, dict):
+            return
+        names = [name for name, _ in program.named_predictors()]
+        out = {names[i]: [str(c) for c in cands] for i, cands in candidates.items()
+               if isinstance(i, int) and 0 <= i < len(names) and isinstance(cands, list)}
+        with self._lock:
+            self._pending = out or None
+
+    def take(self) -> dict[str, list[str]] | None:
+        with self._lock:
+            out, self._pending = self._pending, None
+        return out
+
+
 @dataclass
 class Best:
     n: int
@@ -122,27 +162,39 @@ class Recorder:
     count: int = -1  # the baseline is trial 0
     best: Best | None = None
     full: dict[str, tuple[int, float, list[dict[str, Any]]]] = field(default_factory=dict)  # state -> trial
+    last_cost: float = 0.0
+    last_at: float | None = None
 
-    def results(self, pairs: list[tuple[dspy.Example, Any]]) -> tuple[list[dict[str, Any]], bool]:
-        """Per-example results in scoring-set order, and whether they cover the whole scoring set."""
+    def results(self, rows: list[tuple[dspy.Example, Any, Any]]) -> tuple[list[dict[str, Any]], bool]:
+        """Per-example results in scoring-set order, and whether they cover the whole scoring set.
+
+        rows are (example, prediction, metric value); a prediction is None where the optimizer gave none.
+        """
         index = self.scoring.id_of()
         by_id: dict[str, dict[str, Any]] = {}
-        for example, value in pairs:
+        for example, prediction, value in rows:
             eid = index.get(id(example))
             if eid is None:
                 return [], False
-            by_id[eid] = {"example": eid, "score": score_of(value), "pass": passed(value)}
+            by_id[eid] = example_result(eid, prediction, value)
         if not self.scoring.ids or set(by_id) != set(self.scoring.ids):
             return [], False
         return [by_id[eid] for eid in self.scoring.ids], True
 
-    def record(self, program: dspy.Module, score: float, results: list[dict[str, Any]], full: bool) -> int:
+    def record(self, program: dspy.Module, score: float, results: list[dict[str, Any]], full: bool,
+               **extra: Any) -> int:
+        """Number a trial and send it; extra are the optimizer's own fields of it (lineage, proposals)."""
         state = clean_state(program.dump_state())
         modules = module_states(program) if isinstance(program, builder.SignetProgram) else {}
         key = json.dumps(state, sort_keys=True, default=str)
+        now = time.monotonic()
+        cost = self.progress.tracer.totals()[3] if self.progress.tracer is not None else 0.0
         with self.lock:
             self.count += 1
             n = self.count
+            # What the trial took: the time and cost since the trial before it (the run's start for the first).
+            spent, took = cost - self.last_cost, now - (self.last_at or self.progress.started)
+            self.last_cost, self.last_at = cost, now
             if full:
                 self.full[key] = (n, score, results)  # the latest: a re-evaluation of the base is a trial
                 if self.best is None or score > self.best.score:
@@ -155,6 +207,9 @@ class Recorder:
                 "demos": by_path(modules, "demos"),
                 "results": results if full else [],
                 "modules": modules,
+                "cost": round(max(spent, 0.0), 12),
+                "duration_s": round(took, 3),
+                **{k: v for k, v in extra.items() if v is not None},
             })
         self.progress.on_trial(n, score, best_score)
         self.control.check()  # a trial boundary is a cancel point
@@ -172,6 +227,7 @@ class EvaluateWatch(BaseCallback):
         self.recorder = recorder
         self.enabled = True
         self.own: set[int] = set()
+        self.proposals = Proposals()
         self._calls: dict[str, tuple[Any, list[Any]]] = {}
         self._lock = threading.Lock()
 
@@ -190,13 +246,12 @@ class EvaluateWatch(BaseCallback):
         if call is None or exception is not None or outputs is None:
             return
         program, _ = call
-        rows = getattr(outputs, "results", None) or []
-        pairs = [(example, value) for example, _, value in rows]
-        if not pairs or not isinstance(program, dspy.Module):
+        rows = list(getattr(outputs, "results", None) or [])
+        if not rows or not isinstance(program, dspy.Module):
             return
-        score = sum(score_of(v) for _, v in pairs) / len(pairs)
-        results, full = self.recorder.results(pairs)
-        self.recorder.record(program, score, results, full)
+        score = sum(score_of(v) for _, _, v in rows) / len(rows)
+        results, full = self.recorder.results(rows)
+        self.recorder.record(program, score, results, full, proposals=self.proposals.take())
 
 
 # --- SIMBA: no Evaluate, no callbacks -----------------------------------------------------------
@@ -211,7 +266,7 @@ class SimbaWatch:
         self.bsize = bsize
         self.step = 0
         self._lock = threading.Lock()
-        self._groups: dict[int, tuple[dspy.Module, list[tuple[dspy.Example, Any]]]] = {}
+        self._groups: dict[int, tuple[dspy.Module, list[tuple[dspy.Example, Any, Any]]]] = {}
         self._wraps: dict[int, int] = {}
 
     def step_start(self) -> None:
@@ -228,7 +283,7 @@ class SimbaWatch:
         def scored(example: dspy.Example, prediction: Any, *args: Any, **kwargs: Any) -> Any:
             value = metric(example, prediction, *args, **kwargs)
             with self._lock:
-                self._groups[id(program)][1].append((example, value))
+                self._groups[id(program)][1].append((example, prediction, value))
             return value
 
         return scored
@@ -240,9 +295,9 @@ class SimbaWatch:
                       if pairs and (self._wraps.get(key, 0) > 1 or self.bsize == 1)]
             self._groups.clear()
             self._wraps.clear()
-        for program, pairs in groups:
-            score = sum(score_of(v) for _, v in pairs) / len(pairs)
-            results, full = self.recorder.results(pairs)
+        for program, rows in groups:
+            score = sum(score_of(v) for _, _, v in rows) / len(rows)
+            results, full = self.recorder.results(rows)
             self.recorder.record(program, score, results, full)
 
 
@@ -295,6 +350,8 @@ class GepaWatch:
         self.control = control
         self.base = base
         self.optimizer = optimizer
+        self.trial_of: dict[int, int] = {}  # GEPA's candidate index -> trial number
+        self.pending: list[str] = []  # the predictors the last proposal rewrote
 
     def __call__(self, gepa_state: Any) -> bool:  # StopperProtocol
         return self.control.should_stop()
@@ -308,11 +365,32 @@ class GepaWatch:
 
     def on_valset_evaluated(self, event: dict[str, Any]) -> None:
         scores = event.get("scores_by_val_id") or {}
+        outputs = event.get("outputs_by_val_id") or {}
         examples = self.recorder.scoring.examples
-        pairs = [(examples[i], s) for i, s in scores.items() if isinstance(i, int) and 0 <= i < len(examples)]
+        rows = [(examples[i], outputs.get(i), s) for i, s in scores.items()
+                if isinstance(i, int) and 0 <= i < len(examples)]
         score = float(event.get("average_score") or 0.0)
-        results, full = self.recorder.results(pairs) if len(pairs) == len(scores) else ([], False)
-        self.recorder.record(self.candidate_program(event.get("candidate") or {}), score, results, full)
+        results, full = self.recorder.results(rows) if len(rows) == len(scores) else ([], False)
+        # GEPA numbers its candidates itself: the lineage is kept in its numbers and mapped to trials here.
+        idx = event.get("candidate_idx")
+        parents = [self.trial_of[p] for p in (event.get("parent_ids") or [])
+                   if isinstance(p, int) and p in self.trial_of]
+        # A child evaluated on the validation set was accepted from the last proposal (a merge proposes none).
+        reflection, self.pending = (sorted(self.pending) if parents else None), []
+        n = self.recorder.record(self.candidate_program(event.get("candidate") or {}), score, results, full,
+                                 parents=parents or None, reflection=reflection or None)
+        if isinstance(idx, int):
+            self.trial_of[idx] = n
+
+    def on_proposal_end(self, event: dict[str, Any]) -> None:
+        """The predictors reflection rewrote: the next candidate accepted is made of them."""
+        self.pending = [str(k) for k in (event.get("new_instructions") or {})]
+
+    def on_candidate_rejected(self, event: dict[str, Any]) -> None:
+        self.pending = []
+
+    def on_merge_attempted(self, event: dict[str, Any]) -> None:
+        self.pending = []
 
     def on_budget_updated(self, event: dict[str, Any]) -> None:
         total = getattr(self.optimizer, "max_metric_calls", None)
@@ -380,7 +458,7 @@ class Run:
     task_lm: Any
     reflection_lm: Any
 
-    def evaluate(self, program: dspy.Module, data: Dataset) -> tuple[float, list[tuple[dspy.Example, Any]]]:
+    def evaluate(self, program: dspy.Module, data: Dataset) -> tuple[float, list[tuple[dspy.Example, Any, Any]]]:
         """The worker's own scoring of a program (not a trial of the optimizer's)."""
         errors: list[BaseException] = []
 
@@ -399,12 +477,12 @@ class Run:
             result = evaluator(call)
         finally:
             self.watch.own.discard(id(evaluator))
-        pairs = [(example, value) for example, _, value in result.results]
+        rows = list(result.results)
         if errors and len(errors) >= len(data.examples):
             # Every example failed: a broken configuration (a refused key, an unknown model), not a score.
             raise errors[0]
-        score = sum(score_of(v) for _, v in pairs) / len(pairs) if pairs else 0.0
-        return score, pairs
+        score = sum(score_of(v) for _, _, v in rows) / len(rows) if rows else 0.0
+        return score, rows
 
 
 def _lm_for(raw: Any, where: str, lm_cache: lms.LMCache, profiles: dict[int, Any]) -> Any:
@@ -581,7 +659,14 @@ def _compile(run: Run, name: str, cls: type, settings: dict[str, Any]) -> dspy.M
         return go(build(), trainset=train)
     if name == "bootstrap_fewshot":
         progress.set_phase("bootstrap", trials=1)
-        return go(build(metric=run.metric), trainset=train)
+        # Its one candidate takes a pass over the training set, one metric call per example tried (it stops
+        # early once it has its demos): that pass is its progress, and so its time left.
+        control, start = run.control, run.control.metric_calls
+        progress.follow(lambda: control.metric_calls - start, len(train))
+        try:
+            return go(build(metric=run.metric), trainset=train)
+        finally:
+            progress.follow(None)
     if name == "bootstrap_random_search":
         optimizer = build(metric=run.metric, num_threads=threads)
         progress.set_phase("trials", trials=optimizer.num_candidate_sets + 3)
@@ -652,12 +737,16 @@ def _mipro(run: Run, build: Callable[..., Any], go: Callable[..., dspy.Module], 
         size = len(val) if val else max(1, int(len(train) * 0.8))
         kwargs["minibatch"] = size > settings.get("minibatch_size", MIPRO_MINIBATCH)
 
-    def phase(attr: str, name: str, trials: Callable[..., int | None] | None = None) -> None:
+    def phase(attr: str, name: str, trials: Callable[..., int | None] | None = None,
+              then: Callable[..., None] | None = None) -> None:
         original = getattr(optimizer, attr)
 
         def hooked(*args: Any, **kw: Any) -> Any:
             progress.set_phase(name, trials=trials(*args, **kw) if trials is not None else None)
-            return original(*args, **kw)
+            out = original(*args, **kw)
+            if then is not None:
+                then(out, *args)
+            return out
 
         setattr(optimizer, attr, hooked)
 
@@ -671,6 +760,7 @@ def _mipro(run: Run, build: Callable[..., Any], go: Callable[..., dspy.Module], 
         return num_trials + num_trials // full_eval_steps + 1 + extra_end
 
     phase("_bootstrap_fewshot_examples", "bootstrap")
-    phase("_propose_instructions", "propose")
+    phase("_propose_instructions", "propose",
+          then=lambda candidates, program, *rest: run.watch.proposals.put(program, candidates))
     phase("_optimize_prompt_parameters", "trials", trial_count)
     return go(optimizer, **kwargs)

@@ -21,6 +21,8 @@ from .tracing import Tracer
 # At most one progress event per this many seconds, except phase changes and trials (always sent).
 PROGRESS_EVERY = 0.1
 PHASES = ("baseline", "bootstrap", "propose", "trials", "evaluate", "test", "done")
+# The attribute a top-level call's result gets: what its LM calls cost (an example's cost in a trial).
+COST_ATTR = "_signet_cost"
 
 
 class StopSignal(threading.Event):
@@ -98,6 +100,33 @@ class OptTracer(Tracer):
         self._control = control
         self._on_lm = on_lm
         self.lm_calls = 0
+        # Per thread: the depth of module calls and the cost of its LM calls. DSPy's Evaluate runs an
+        # example's program call wholly in one thread, so a top-level call's cost is its thread's delta.
+        self._local = threading.local()
+
+    def _thread(self) -> threading.local:
+        local = self._local
+        if not hasattr(local, "depth"):
+            local.depth, local.cost, local.unknown, local.starts = 0, 0.0, 0, []
+        return local
+
+    def on_module_start(self, call_id, instance, inputs):
+        super().on_module_start(call_id, instance, inputs)  # a cancel raises here: no call to count
+        local = self._thread()
+        local.depth += 1
+        local.starts.append((local.cost, local.unknown))
+
+    def on_module_end(self, call_id, outputs, exception=None):
+        local = self._thread()
+        start, unknown = local.starts.pop() if local.starts else (local.cost, local.unknown)
+        local.depth = max(local.depth - 1, 0)
+        # A call with an LM call of unknown cost has no cost of its own: it stays unknown, not 0.
+        if local.depth == 0 and outputs is not None and exception is None and local.unknown == unknown:
+            try:
+                setattr(outputs, COST_ATTR, local.cost - start)
+            except (AttributeError, TypeError):
+                pass  # a result that takes no attributes: its cost stays unknown
+        super().on_module_end(call_id, outputs, exception)
 
     def _reserve(self, call_id: str, lm: Any, inputs: dict[str, Any]) -> None:
         """A call the monthly caps refuse stops the run as its own budget does: with its best so far."""
@@ -109,6 +138,10 @@ class OptTracer(Tracer):
 
     def _account(self, span: Any, outputs: Any) -> dict[str, Any]:
         fields = super()._account(span, outputs)
+        local = self._thread()
+        local.cost += float(fields.get("cost") or 0.0)
+        if fields.get("cost_unknown"):
+            local.unknown += 1
         with self._lock:
             self.lm_calls += 1
             cost = self.cost
@@ -143,10 +176,10 @@ class Progress:
     """Builds and throttles `progress` events."""
 
     def __init__(self, emit: Callable[[dict[str, Any]], None] | None, tracer: OptTracer | None = None,
-                 interval: float = PROGRESS_EVERY):
+                 interval: float | None = None):
         self._emit = emit
         self.tracer = tracer
-        self._interval = interval
+        self._interval = PROGRESS_EVERY if interval is None else interval
         self._lock = threading.Lock()
         self._last = 0.0
         self.started = time.monotonic()
@@ -157,6 +190,14 @@ class Progress:
         self.best_score: float | None = None
         # Fraction of the optimizer's work done, when the optimizer says (GEPA's metric-call budget).
         self.fraction: float | None = None
+        # Or work counted elsewhere, done of total (BootstrapFewShot's training examples tried).
+        self._done: Callable[[], int] | None = None
+        self._total = 0
+
+    def follow(self, done: Callable[[], int] | None, total: int = 0) -> None:
+        """Measure the phase's progress as done() of total, until followed with None."""
+        with self._lock:
+            self._done, self._total = done, total
 
     def set_phase(self, phase: str, trials: int | None = None) -> None:
         with self._lock:
@@ -186,6 +227,8 @@ class Progress:
         elapsed = time.monotonic() - self.started
         with self._lock:
             fraction = self.fraction
+            if fraction is None and self._done is not None and self._total > 0:
+                fraction = min(1.0, self._done() / self._total)
             if fraction is None and self.trials and self.phase == "trials":
                 fraction = min(1.0, self.trial / self.trials)
             eta = elapsed * (1 - fraction) / fraction if fraction and fraction > 0 else None

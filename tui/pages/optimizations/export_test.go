@@ -22,3 +22,10 @@ func (c *compareView) Comparison() *app.Comparison { return c.cmp }
 
 // Tick is the page's poll tick.
 func Tick() tea.Msg { return optTickMsg{} }
+
+type DetailView = detailView
+
+// DetailTick is the detail's reload tick.
+func DetailTick() tea.Msg { return detailTickMsg{} }
+
+func (v *detailView) Polling() bool { return v.polling }

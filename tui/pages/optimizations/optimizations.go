@@ -48,6 +48,7 @@ type Optimizations interface {
 	// version, so that runs use it. A result that scored below its
 	// baseline is refused unless force is set.
 	PromoteOptimization(ctx context.Context, id model.ID, force bool) (*app.Promoted, error)
+	Details
 }
 
 // optListLimit bounds the runs the page lists: the newest ones matter.
@@ -308,7 +309,7 @@ func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	return []key.Binding{keys.As(km.New, "new run"), keys.As(km.Cancel, "cancel run"),
 		keys.As(km.Save, "promote its result"), keys.As(km.Expand, "mark for compare"),
-		keys.As(km.Compare, "compare marked"), keys.As(km.Evaluate, "every evaluation"), km.Refresh}
+		keys.As(km.Compare, "compare marked"), keys.As(km.Evaluate, "every evaluation"), keys.As(km.Open, "the run's detail"), km.Refresh}
 }
 
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -351,6 +352,10 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 			return page.Notice("no evaluation service configured")
 		}
 		e.Push(p.Evaluations())
+	case key.Matches(msg, km.Open):
+		if r := p.selected(); r != nil {
+			e.Push(newDetail(p.styles, p.keys, p.repo, r.ID))
+		}
 	case key.Matches(msg, km.Refresh):
 		return p.load(e)
 	default:
