@@ -181,6 +181,13 @@ func (p *palette) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case msg.Code == tea.KeyEscape:
 		e.Close(nil)
 	case msg.Code == tea.KeyEnter:
+		// enter acts on what was typed, not on the last filter result that
+		// came back: when one is still on its way (typing fast), filter
+		// now. The palette's few dozen actions filter in microseconds; the
+		// late result is then stale (its request is older) and dropped.
+		if p.pattern != p.list.Pattern() {
+			p.list.SetFilterResult(components.Filter(e.Ctx, p.list.FilterRequest(p.pattern)))
+		}
 		if row, ok := p.list.Selected(); ok && row < len(p.actions) {
 			e.Close(paletteRunMsg{action: p.actions[row]})
 		} else {
