@@ -99,12 +99,36 @@ func TestExampleViewEditSave(t *testing.T) {
 	if s := tuitest.Screen(m); !strings.Contains(s, "Paris, France") {
 		t.Errorf("table row not updated:\n%s", s)
 	}
-	// Esc in the form discards.
-	m = tuitest.Send(t, m, tuitest.Key("i"))
-	m = tuitest.Type(t, m, "zzz")
+	// Esc on an unchanged form closes it at once.
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("i")), keyEsc)
+	if tuitest.Top(m) != nil {
+		t.Fatal("esc on an unchanged form did not close it")
+	}
+}
+
+// Esc with changes asks: keep editing (the text intact), discard (nothing
+// stored), save (stored).
+func TestExampleFormEscAsksBeforeDiscarding(t *testing.T) {
+	fake := tuitest.SampleDatasets()
+	m := openQA(t, fake, 80, 24)
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "zzz")
+	f := tuitest.TopAs[*datasets.ExampleForm](t, m)
 	m = tuitest.Send(t, m, keyEsc)
+	if !tuitest.IsTop[*dialog.Confirm](m) || !strings.Contains(tuitest.Screen(m), "Unsaved changes in example") {
+		t.Fatalf("esc with changes did not ask:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, keyEsc) // keep editing
+	if tuitest.Top(m) != f || !strings.Contains(tuitest.Screen(m), "zzzWhat is the capital") {
+		t.Fatalf("keep editing lost the text:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, tuitest.Send(t, m, keyEsc), tuitest.Key("d")) // discard
 	if tuitest.Top(m) != nil || strings.Contains(fake.Mem["qa"][0].Data["question"].(string), "zzz") {
-		t.Error("esc did not cancel the edit")
+		t.Fatal("discard did not drop the edit")
+	}
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "zzz")
+	m = tuitest.Send(t, tuitest.Send(t, m, keyEsc), tuitest.Key("s")) // save
+	if tuitest.Top(m) != nil || fake.Mem["qa"][0].Data["question"] != "zzzWhat is the capital of France?" {
+		t.Fatalf("save did not store the edit: %v (top %T)", fake.Mem["qa"][0].Data["question"], tuitest.Top(m))
 	}
 }
 

@@ -256,18 +256,19 @@ func countsWith(counts map[model.Split]int, sp model.Split, delta int) map[model
 // the answer.
 type exampleForm struct {
 	page.Defaults
-	styles   *themes.Styles
-	keys     keys.Map
-	repo     Datasets
-	ds       *model.Dataset
-	orig     *model.Example // nil when adding
-	fromView bool           // opened from the example pane: go back there
-	fields   []formField
-	split    textinput.Model
-	focus    int // index into fields; len(fields) is the split
-	err      string
-	errField int // the field the error is about, -1 for none
-	saving   bool
+	styles    *themes.Styles
+	keys      keys.Map
+	repo      Datasets
+	ds        *model.Dataset
+	orig      *model.Example // nil when adding
+	fromView  bool           // opened from the example pane: go back there
+	fields    []formField
+	split     textinput.Model
+	origSplit string
+	focus     int // index into fields; len(fields) is the split
+	err       string
+	errField  int // the field the error is about, -1 for none
+	saving    bool
 
 	width, height int
 }
@@ -277,7 +278,8 @@ type exampleForm struct {
 type formField struct {
 	name   string
 	orig   any
-	had    bool // the example had the field
+	text   string // the text the field opened with: it is changed when it differs
+	had    bool   // the example had the field
 	area   *textarea.Model
 	input  *textinput.Model
 	height int
@@ -354,6 +356,7 @@ func (p *Page) newForm(ex *model.Example, fromView bool) *exampleForm {
 		default:
 			ff.area = newArea(p.styles, exampleValueText(ff.orig, true))
 		}
+		ff.text = ff.value()
 		f.fields = append(f.fields, ff)
 	}
 	split := string(model.Train)
@@ -362,6 +365,7 @@ func (p *Page) newForm(ex *model.Example, fromView bool) *exampleForm {
 	}
 	si := newInput(p.styles, split, "train, validation or test")
 	f.split = *si
+	f.origSplit = f.split.Value()
 	return f
 }
 
@@ -431,7 +435,7 @@ func (f *exampleForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		e.Close(nil)
+		dialog.Leave(e, f.styles, f)
 		return nil
 	case key.Matches(msg, km.Save):
 		return f.save(e)
@@ -465,9 +469,32 @@ func (f *exampleForm) edit(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-// Update takes the save's answer, and what is not a key (a paste) for the
-// focused field.
+// Dirty, Editing and Save make the form a page.Saver: esc, and the shell
+// before it quits, ask before its changes are lost.
+func (f *exampleForm) Dirty() bool {
+	for _, ff := range f.fields {
+		if ff.value() != ff.text {
+			return true
+		}
+	}
+	return f.split.Value() != f.origSplit
+}
+
+func (f *exampleForm) Editing() string {
+	if f.orig == nil {
+		return "a new example of " + f.ds.Name
+	}
+	return fmt.Sprintf("example %s of %s", f.orig.ID, f.ds.Name)
+}
+
+func (f *exampleForm) Save(e *page.Env) tea.Cmd { return f.save(e) }
+
+// Update takes the save's answer, the answer to the unsaved-changes
+// question, and what is not a key (a paste) for the focused field.
 func (f *exampleForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if cmd, ok := dialog.Answer(e, f, msg); ok {
+		return cmd
+	}
 	m, ok := msg.(exampleSavedMsg)
 	if !ok {
 		return e.Wrap(f.edit(msg))

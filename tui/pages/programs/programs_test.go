@@ -192,16 +192,32 @@ func TestProgramsEditEscAsksBeforeDiscarding(t *testing.T) {
 	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "x")
 	ed := tuitest.TopAs[*programs.ModuleEdit](t, m)
 	m = tuitest.Send(t, m, tuitest.Esc())
-	if !tuitest.IsTop[*dialog.Confirm](m) || len(m.Dialogs()) != 2 || !strings.Contains(tuitest.Screen(m), "Discard your changes?") {
+	if !tuitest.IsTop[*dialog.Confirm](m) || len(m.Dialogs()) != 2 || !strings.Contains(tuitest.Screen(m), "Unsaved changes in qa") {
 		t.Fatalf("esc with changes did not ask:\n%s", tuitest.Screen(m))
 	}
-	m = tuitest.Send(t, m, tuitest.Key("n"))
-	if tuitest.Top(m) != ed || ed.Sig() != "question -> answerx" || strings.Contains(tuitest.Screen(m), "Discard your changes?") {
-		t.Fatal("n did not go back to the edit as it was")
+	for _, want := range []string{"s save", "d discard", "esc keep editing"} {
+		if !strings.Contains(tuitest.Screen(m), want) {
+			t.Errorf("the question lacks %q:\n%s", want, tuitest.Screen(m))
+		}
 	}
-	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("y"))
+	// keep editing
+	m = tuitest.Send(t, m, tuitest.Esc())
+	if tuitest.Top(m) != ed || ed.Sig() != "question -> answerx" || strings.Contains(tuitest.Screen(m), "Unsaved changes") {
+		t.Fatal("esc on the question did not go back to the edit as it was")
+	}
+	// discard
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("d"))
 	if tuitest.Top(m) != nil || repo.Saves != 0 {
-		t.Fatalf("y did not discard (dialog %T, saves %d)", tuitest.Top(m), repo.Saves)
+		t.Fatalf("d did not discard (dialog %T, saves %d)", tuitest.Top(m), repo.Saves)
+	}
+	// save
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "x")
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("s"))
+	if tuitest.Top(m) != nil || repo.Saves != 1 {
+		t.Fatalf("s did not save and close (dialog %T, saves %d)", tuitest.Top(m), repo.Saves)
+	}
+	if got := progs(m).Detail(); got == nil || got.Modules[0].Signature != "question -> answerx" {
+		t.Fatalf("the page does not show the saved version: %+v", got)
 	}
 }
 
