@@ -627,3 +627,31 @@ func TestDatasetsGolden(t *testing.T) {
 		})
 	}
 }
+
+// Esc in the import form with a field changed asks; keep editing keeps it;
+// discard goes back to the files. Unchanged (the guessed inputs are the
+// form's own), esc goes back at once.
+func TestImportFormEscAsksBeforeDiscarding(t *testing.T) {
+	m := pick(t, openImport(t, tuitest.SampleDatasets(), 80, 24), "capitals.jsonl")
+	form := tuitest.TopAs[*datasets.ImportForm](t, m)
+	if m = tuitest.Send(t, m, keyEsc); !tuitest.IsTop[*datasets.FilePicker](m) {
+		t.Fatalf("esc on an unchanged import form: %T on top", tuitest.Top(m))
+	}
+	m = tuitest.Type(t, pick(t, m, "capitals.jsonl"), "2")
+	form = tuitest.TopAs[*datasets.ImportForm](t, m)
+	m = tuitest.Send(t, m, keyEsc)
+	if !strings.Contains(tuitest.Screen(m), "Unsaved changes in the import of capitals.jsonl") {
+		t.Fatalf("esc did not ask:\n%s", tuitest.Screen(m))
+	}
+	if strings.Contains(tuitest.Screen(m), "s save") {
+		t.Errorf("the import form offers to save without importing:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, keyEsc)
+	if tuitest.Top(m) != form || !strings.Contains(tuitest.Screen(m), "2capitals") {
+		t.Fatalf("keep editing lost the name:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, tuitest.Send(t, m, keyEsc), tuitest.Key("d"))
+	if !tuitest.IsTop[*datasets.FilePicker](m) {
+		t.Fatalf("discard: %T on top", tuitest.Top(m))
+	}
+}
