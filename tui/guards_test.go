@@ -75,40 +75,12 @@ func TestCtrlCWithAnEditorOpenAsksFirst(t *testing.T) {
 	}
 }
 
-// runToQuit runs cmd and what follows, as tuitest.Run does, and reports
-// whether a quit came out of it (which ends the run there).
-func runToQuit(t *testing.T, m tui.Model, cmd tea.Cmd) (tui.Model, bool) {
-	t.Helper()
-	queue := []tea.Cmd{cmd}
-	for i := 0; len(queue) > 0; i++ {
-		if i > 200 {
-			t.Fatal("command chain does not end")
-		}
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		switch msg := c().(type) {
-		case tea.QuitMsg:
-			return m, true
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
-		default:
-			nm, next := m.Update(msg)
-			m = nm.(tui.Model)
-			queue = append(queue, next)
-		}
-	}
-	return m, false
-}
-
 // save: the example is stored, then the workbench quits.
 func TestQuitSavesFirstWhenAsked(t *testing.T) {
 	m, fake := editingExample(t)
 	m = tuitest.Send(t, m, tuitest.Ctrl('c'))
 	m, cmd := sendHeld(m, tuitest.Key("s"))
-	if m, quit := runToQuit(t, m, cmd); !quit {
+	if m, quit := tuitest.RunToQuit(t, m, cmd); !quit {
 		t.Fatalf("save did not go on to quit:\n%s", tuitest.Screen(m))
 	}
 	if got := fake.Mem["qa"][0].Data["question"]; got != "zzzWhat is the capital of France?" {
@@ -122,7 +94,7 @@ func TestQuitStaysWhenTheSaveFails(t *testing.T) {
 	fake.WriteErr = errors.New("disk full")
 	m = tuitest.Send(t, m, tuitest.Ctrl('c'))
 	m, cmd := sendHeld(m, tuitest.Key("s"))
-	m, quit := runToQuit(t, m, cmd)
+	m, quit := tuitest.RunToQuit(t, m, cmd)
 	if quit {
 		t.Fatal("quit after a failed save")
 	}
