@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -653,5 +654,34 @@ func TestImportFormEscAsksBeforeDiscarding(t *testing.T) {
 	m = tuitest.Send(t, tuitest.Send(t, m, keyEsc), tuitest.Key("d"))
 	if !tuitest.IsTop[*datasets.FilePicker](m) {
 		t.Fatalf("discard: %T on top", tuitest.Top(m))
+	}
+}
+
+// u puts the example deleted last back, with its ID, split and data; with
+// nothing deleted it says so; a second u has nothing left to undo.
+func TestUndoDeleteExample(t *testing.T) {
+	fake := tuitest.SampleDatasets()
+	m := openQA(t, fake, 80, 24)
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if !strings.Contains(m.Notice().Text, "nothing to undo") {
+		t.Fatalf("u with nothing deleted: notice %q", m.Notice().Text)
+	}
+	gone := *fake.Mem["qa"][0]
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("d")), tuitest.Key("y"))
+	if len(fake.Mem["qa"]) != 4 || !strings.Contains(m.Notice().Text, "u undo") {
+		t.Fatalf("delete: %d left, notice %q", len(fake.Mem["qa"]), m.Notice().Text)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	i := slices.IndexFunc(fake.Mem["qa"], func(x *model.Example) bool { return x.ID == gone.ID })
+	if len(fake.Mem["qa"]) != 5 || i < 0 || fake.Mem["qa"][i].Split != gone.Split || fake.Mem["qa"][i].Data["question"] != gone.Data["question"] {
+		t.Fatalf("undo did not restore example %s as it was: %+v", gone.ID, fake.Mem["qa"])
+	}
+	s := tuitest.Screen(m)
+	if !strings.Contains(s, "restored example") || !strings.Contains(s, "5 examples") || !strings.Contains(s, gone.Data["question"].(string)[:20]) {
+		t.Errorf("the table does not show the restored example:\n%s", s)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if !strings.Contains(m.Notice().Text, "nothing to undo") || len(fake.Mem["qa"]) != 5 {
+		t.Errorf("a second u: notice %q, %d examples", m.Notice().Text, len(fake.Mem["qa"]))
 	}
 }

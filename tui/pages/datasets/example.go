@@ -42,7 +42,14 @@ type deleteExampleMsg struct{ ex *model.Example }
 type exampleDeletedMsg struct {
 	dataset string
 	id      model.ID
+	ex      *model.Example // as it was, for the undo
 	err     error
+}
+
+// exampleRestoredMsg is the result of Datasets.RestoreExample.
+type exampleRestoredMsg struct {
+	ex  *model.Example
+	err error
 }
 
 // exampleView is the pane showing every field of one example, wrapped and
@@ -211,7 +218,7 @@ func (p *Page) deleteDialog(ex *model.Example, where dialog.Placement) *dialog.C
 func (p *Page) deleteExample(e *page.Env, ex *model.Example) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	return e.Cmd(func() tea.Msg {
-		return exampleDeletedMsg{dataset: ex.Dataset, id: ex.ID, err: repo.DeleteExample(ctx, ex.Dataset, ex.ID)}
+		return exampleDeletedMsg{dataset: ex.Dataset, id: ex.ID, ex: ex, err: repo.DeleteExample(ctx, ex.Dataset, ex.ID)}
 	})
 }
 
@@ -231,8 +238,61 @@ func (p *Page) applyDeleted(e *page.Env, msg exampleDeletedMsg) tea.Cmd {
 			p.exView = nil
 		}
 	}
+	p.undo = msg.ex
 	// The counts on the list changed.
-	return tea.Batch(page.Notice(fmt.Sprintf("deleted example %s from %s", msg.id, msg.dataset)), p.refresh(e))
+	return tea.Batch(page.Notice(fmt.Sprintf("deleted example %s from %s · %s undo", msg.id, msg.dataset, p.keys.Undo.Help().Key)), p.refresh(e))
+}
+
+// ---- undo -------------------------------------------------------------
+
+// undoBinding is u as the help shows it: what it would undo, if anything.
+func (p *Page) undoBinding() key.Binding {
+	b := p.keys.Undo
+	if p.undo == nil {
+		return keys.As(b, "undo (nothing deleted)")
+	}
+	return keys.As(b, fmt.Sprintf("undo: restore example %s", p.undo.ID))
+}
+
+// undoDelete puts the example deleted last back, with its ID and split.
+func (p *Page) undoDelete(e *page.Env) tea.Cmd {
+	ex := p.undo
+	if ex == nil {
+		return page.Notice("nothing to undo: no example deleted here this session")
+	}
+	repo, ctx := p.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
+		back, err := repo.RestoreExample(ctx, ex)
+		return exampleRestoredMsg{ex: back, err: err}
+	})
+}
+
+func (p *Page) applyRestored(e *page.Env, msg exampleRestoredMsg) tea.Cmd {
+	if msg.err != nil {
+		return page.NoticeErr(fmt.Errorf("undo: %w", msg.err))
+	}
+	p.undo = nil
+	ex := msg.ex
+	if t := &p.ex; t.ds != nil && t.ds.Name == ex.Dataset && t.indexOf(ex.ID) < 0 {
+		p.insertExample(ex)
+	}
+	return tea.Batch(page.Notice(fmt.Sprintf("restored example %s in %s", ex.ID, ex.Dataset)), p.refresh(e))
+}
+
+// insertExample shows ex, new to the table, under the cursor.
+func (p *Page) insertExample(ex *model.Example) {
+	t := &p.ex
+	pos := 0
+	if row, ok := t.list.Selected(); ok {
+		pos = row + 1
+	}
+	pos = min(pos, len(t.exs))
+	t.exs = slices.Insert(slices.Clone(t.exs), pos, ex)
+	t.rows = slices.Insert(slices.Clone(t.rows), pos, p.exampleRow(ex))
+	t.seen[ex.ID] = true
+	t.list.SetRows(t.rows)
+	t.list.SetCursor(pos)
+	t.ds.Counts = countsWith(t.ds.Counts, ex.Split, +1)
 }
 
 // countsWith is counts with delta added to sp, as a new map (the old one
@@ -595,17 +655,7 @@ func (p *Page) applySaved(e *page.Env, msg exampleSavedMsg) tea.Cmd {
 	ex := msg.ex
 	t := &p.ex
 	if msg.isNew {
-		pos := 0
-		if row, ok := t.list.Selected(); ok {
-			pos = row + 1
-		}
-		pos = min(pos, len(t.exs))
-		t.exs = slices.Insert(slices.Clone(t.exs), pos, ex)
-		t.rows = slices.Insert(slices.Clone(t.rows), pos, p.exampleRow(ex))
-		t.seen[ex.ID] = true
-		t.list.SetRows(t.rows)
-		t.list.SetCursor(pos)
-		t.ds.Counts = countsWith(t.ds.Counts, ex.Split, +1)
+		p.insertExample(ex)
 	} else if i := t.indexOf(ex.ID); i >= 0 {
 		if old := t.exs[i].Split; old != ex.Split {
 			t.ds.Counts = countsWith(countsWith(t.ds.Counts, old, -1), ex.Split, +1)
