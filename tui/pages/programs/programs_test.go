@@ -589,3 +589,38 @@ func TestProgramsPredictorGolden(t *testing.T) {
 		})
 	}
 }
+
+// u sets a status change back (a new version, as any status change); a
+// second u has nothing left; a delete cannot be undone, and u says so.
+func TestProgramsUndo(t *testing.T) {
+	repo := tuitest.SampleRepo()
+	m := openProgram(t, repoModel(t, repo, 80, 24), "summarize") // draft
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if !strings.Contains(m.Notice().Text, "nothing to undo") {
+		t.Fatalf("u with nothing done: notice %q", m.Notice().Text)
+	}
+	m = tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("s")), tuitest.Key("j")), tuitest.Enter())
+	if h := repo.Head("summarize"); h.Status != model.Testing {
+		t.Fatalf("status not changed: %s", h.Status)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if h := repo.Head("summarize"); h.Status != model.Draft || h.Version != 3 || h.Note != "undo of a status change" {
+		t.Fatalf("after u: %s v%d (%q), want draft v3", h.Status, h.Version, h.Note)
+	}
+	if progs(m).Detail().Status != model.Draft || !strings.Contains(m.Notice().Text, "summarize is now draft") {
+		t.Errorf("the page does not show the undo: detail %s, notice %q", progs(m).Detail().Status, m.Notice().Text)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if h := repo.Head("summarize"); h.Version != 3 || !strings.Contains(m.Notice().Text, "nothing to undo") {
+		t.Fatalf("a second u: v%d, notice %q", h.Version, m.Notice().Text)
+	}
+	// A delete: u says it cannot be undone, and nothing comes back.
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("d")), tuitest.Key("y"))
+	if repo.Head("summarize") != nil {
+		t.Fatal("not deleted")
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if n := m.Notice(); !n.Err || !strings.Contains(n.Text, "the delete of summarize cannot be undone") || repo.Head("summarize") != nil {
+		t.Fatalf("u after a delete: notice %+v", n)
+	}
+}
