@@ -114,3 +114,19 @@ func TestQuitWithNothingUnsaved(t *testing.T) {
 		t.Fatal("ctrl+c did not quit")
 	}
 }
+
+// With an editor open the tabs do not switch pages (a click on one is
+// not the editor's), and the editor keeps its text.
+func TestTabClickWithAnEditorOpenKeepsIt(t *testing.T) {
+	m, _ := editingExample(t)
+	form := tuitest.Top(m)
+	m = tuitest.Deliver(t, m, tea.MouseClickMsg{X: 12, Y: 0, Button: tea.MouseLeft}) // "1 Programs"
+	if m.Page() != tui.PageDatasets || tuitest.Top(m) != form || !strings.Contains(tuitest.Screen(m), "zzzWhat is the capital") {
+		t.Fatalf("a click on a tab over the editor: page %v, top %T\n%s", m.Page(), tuitest.Top(m), tuitest.Screen(m))
+	}
+	// Without one, the same click switches.
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("d"))
+	if m = tuitest.Deliver(t, m, tea.MouseClickMsg{X: 12, Y: 0, Button: tea.MouseLeft}); m.Page() != tui.PagePrograms {
+		t.Fatalf("a click on the Programs tab went to %v", m.Page())
+	}
+}
