@@ -684,4 +684,13 @@ func TestUndoDeleteExample(t *testing.T) {
 	if !strings.Contains(m.Notice().Text, "nothing to undo") || len(fake.Mem["qa"]) != 5 {
 		t.Errorf("a second u: notice %q, %d examples", m.Notice().Text, len(fake.Mem["qa"]))
 	}
+	// From the example pane too.
+	m = tuitest.Send(t, m, keyEnter)
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("d")), tuitest.Key("y"))
+	if len(fake.Mem["qa"]) != 4 {
+		t.Fatalf("delete from the pane: %d left", len(fake.Mem["qa"]))
+	}
+	if m = tuitest.Send(t, m, tuitest.Key("u")); len(fake.Mem["qa"]) != 5 {
+		t.Errorf("u after a delete from the pane: %d examples, notice %q", len(fake.Mem["qa"]), m.Notice().Text)
+	}
 }

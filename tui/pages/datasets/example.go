@@ -179,6 +179,8 @@ func (p *Page) exampleViewKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Delete):
 		e.Push(p.deleteDialog(v.ex, dialog.BottomLine))
 		return nil
+	case key.Matches(msg, km.Undo):
+		return p.undoDelete(e)
 	case key.Matches(msg, km.Down):
 		v.scroll++
 	case key.Matches(msg, km.Up):
