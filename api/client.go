@@ -194,6 +194,10 @@ func (c *Client) PutExample(ctx context.Context, e *model.Example) (*model.Examp
 	return call[model.Example](c, ctx, http.MethodPut, "/v1/datasets/"+url.PathEscape(e.Dataset)+"/examples", e)
 }
 
+func (c *Client) RestoreExample(ctx context.Context, e *model.Example) (*model.Example, error) {
+	return call[model.Example](c, ctx, http.MethodPost, "/v1/datasets/"+url.PathEscape(e.Dataset)+"/examples/restore", e)
+}
+
 func (c *Client) DeleteExample(ctx context.Context, dataset string, id model.ID) error {
 	_, err := call[struct{}](c, ctx, http.MethodDelete, "/v1/datasets/"+url.PathEscape(dataset)+"/examples/"+id.String(), nil)
 	return err

@@ -132,6 +132,16 @@ func (s *Server) routes() {
 		}
 		return svc.PutExample(r.Context(), e)
 	})
+	h("POST /v1/datasets/{name}/examples/restore", func(r *http.Request) (any, error) {
+		e, err := decode[model.Example](r)
+		if err != nil {
+			return nil, err
+		}
+		if e.Dataset != r.PathValue("name") {
+			return nil, badRoute(r, "the body's example belongs to dataset %q", e.Dataset)
+		}
+		return svc.RestoreExample(r.Context(), e)
+	})
 	h("DELETE /v1/datasets/{name}/examples/{id}", func(r *http.Request) (any, error) {
 		id, err := idParam(r, "id")
 		if err != nil {

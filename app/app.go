@@ -78,6 +78,9 @@ type Datasets interface {
 	ExportDataset(ctx context.Context, req ExportDatasetRequest, w io.Writer) error
 	DatasetStats(ctx context.Context, name string) (*model.DatasetStats, error)
 	DeleteDataset(ctx context.Context, name string) error
+	// RestoreExample puts a deleted example back with its ID, split and
+	// data (the undo of DeleteExample); exists if the ID is there.
+	RestoreExample(ctx context.Context, e *model.Example) (*model.Example, error)
 }
 
 // Executions are runs of a program on one input: jobs of the kernel.

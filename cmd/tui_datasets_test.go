@@ -97,13 +97,21 @@ func TestTUIDatasets(t *testing.T) {
 			if _, err := side.svc.Dataset(ctx, name+"_bad"); !errors.Is(err, app.ErrNotFound) {
 				t.Errorf("a failed import left a dataset: %v", err)
 			}
+			// leaveImport leaves the form with what was typed in it: esc
+			// asks first, d discards it, esc leaves the picker.
+			leaveImport := func(file string) {
+				t.Helper()
+				m = tuitest.Send(t, m, tuitest.Esc())
+				mustShow(t, m, "the question before what was typed is lost", "Unsaved changes in the import of "+file)
+				m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("d")), tuitest.Esc())
+			}
 			// An input key the file does not have is named.
-			m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Esc()) // the form, the picker
+			leaveImport("broken.jsonl")
 			importFile("capitals.jsonl", name+"_in", map[int]string{1: "nope"})
 			mustShow(t, m, "an unknown input key", "Import failed", "nope")
 
 			// Field types: cells parsed, a bad cell named by file:line:column and field.
-			m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Esc())
+			leaveImport("capitals.jsonl")
 			importFile("typed.csv", name+"_typed", map[int]string{3: "n=int,tags=list[str]"})
 			mustShow(t, m, "a typed import", "imported typed.csv into dataset "+name+"_typed (2 examples)")
 			pg, err := side.svc.ListExamples(ctx, app.ExampleQuery{Dataset: name + "_typed"})

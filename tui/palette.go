@@ -48,6 +48,10 @@ func (m *Model) shellResult(msg tea.Msg) tea.Cmd {
 		return m.runAction(msg.action)
 	case helpKeyMsg:
 		return m.handleKey(msg.key)
+	case leaveAnswer:
+		return m.answerLeave(msg)
+	case leaveRetry:
+		return m.retryLeave(msg)
 	}
 	return nil
 }
@@ -56,9 +60,9 @@ func (m *Model) shellResult(msg tea.Msg) tea.Cmd {
 func (m *Model) runAction(a action) tea.Cmd {
 	switch msg := a.msg.(type) {
 	case tea.QuitMsg:
-		return tea.Quit
+		return m.leave(leaving{quit: true})
 	case gotoPageMsg:
-		return m.goTo(msg.page)
+		return m.leave(leaving{to: msg.page})
 	case themeMsg:
 		return m.setTheme(msg)
 	case tea.KeyPressMsg:
@@ -181,6 +185,13 @@ func (p *palette) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case msg.Code == tea.KeyEscape:
 		e.Close(nil)
 	case msg.Code == tea.KeyEnter:
+		// enter acts on what was typed, not on the last filter result that
+		// came back: when one is still on its way (typing fast), filter
+		// now. The palette's few dozen actions filter in microseconds; the
+		// late result is then stale (its request is older) and dropped.
+		if p.pattern != p.list.Pattern() {
+			p.list.SetFilterResult(components.Filter(e.Ctx, p.list.FilterRequest(p.pattern)))
+		}
 		if row, ok := p.list.Selected(); ok && row < len(p.actions) {
 			e.Close(paletteRunMsg{action: p.actions[row]})
 		} else {
@@ -265,7 +276,8 @@ func (h *helpView) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Help), key.Matches(msg, km.Back):
 		e.Close(nil)
 	case key.Matches(msg, km.Quit):
-		return tea.Quit
+		// The shell quits, asking first about what is unsaved under the help.
+		e.Close(paletteRunMsg{action: action{msg: tea.QuitMsg{}}})
 	case !h.overPage:
 	case key.Matches(msg, km.Palette), key.Matches(msg, km.NextPage), key.Matches(msg, km.PrevPage):
 		e.Close(helpKeyMsg{key: msg})

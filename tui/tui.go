@@ -134,6 +134,9 @@ type Model struct {
 	// screens opens the views over the pages that runs lead to; its
 	// session sums the runs started in this TUI, for the status bar.
 	screens *runs.Screens
+	// asking is the ID of the shell's question about unsaved changes
+	// while it is open (0: none): ctrl+c over it quits without asking.
+	asking uint64
 
 	programs      programs.Page
 	datasets      datasets.Page
@@ -411,7 +414,10 @@ func (m *Model) applyLive(msg live.Msg) tea.Cmd {
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" { // always a way out, even mid-pattern
-		return tea.Quit
+		if top, ok := m.stack.Top(); ok && top.ID == m.asking {
+			return tea.Quit // asked about unsaved changes, and pressed again
+		}
+		return m.leave(leaving{quit: true})
 	}
 	km := m.env.Keys
 	if top, ok := m.stack.Top(); ok {
@@ -422,7 +428,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			case key.Matches(msg, km.Help):
 				return m.openHelp()
 			case key.Matches(msg, km.Quit):
-				return tea.Quit
+				return m.leave(leaving{quit: true})
 			}
 		}
 		return m.call(top.Addr(), func(e *page.Env) tea.Cmd { return top.Dialog.Key(e, msg) })
@@ -435,14 +441,14 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, km.Quit):
-		return tea.Quit
+		return m.leave(leaving{quit: true})
 	case key.Matches(msg, km.Help):
 		return m.openHelp()
 	case key.Matches(msg, km.Palette):
 		return m.openPalette()
 	}
 	if p, ok := m.pageKey(msg); ok {
-		return m.goTo(p)
+		return m.leave(leaving{to: p})
 	}
 	return m.call(at, func(e *page.Env) tea.Cmd { return cur.Key(e, msg) })
 }
@@ -477,7 +483,7 @@ func (m *Model) handleMouse(msg tea.MouseMsg) tea.Cmd {
 	if mo.Y == 0 {
 		if _, ok := msg.(tea.MouseClickMsg); ok {
 			if p, ok := m.tabAt(mo.X); ok {
-				return m.goTo(p)
+				return m.leave(leaving{to: p})
 			}
 		}
 		return nil

@@ -90,6 +90,31 @@ func (o *Owner) PutExample(ctx context.Context, e *model.Example) (*model.Exampl
 	return &out, nil
 }
 
+// RestoreExample re-puts a deleted example as it was: PutExample never
+// re-creates one (an edit of an example gone is not_found), so the undo
+// of a delete is its own, explicit request.
+func (o *Owner) RestoreExample(ctx context.Context, e *model.Example) (*model.Example, error) {
+	if e == nil || e.ID.IsZero() {
+		return nil, invalid("id", "restore example: the deleted example's id is needed")
+	}
+	out := *e
+	sp, err := model.ParseSplit(string(out.Split))
+	if err != nil {
+		return nil, invalid("split", "dataset %q: restore example %s: %w", out.Dataset, out.ID, err)
+	}
+	out.Split, out.Data = sp, o.redact.Map(out.Data)
+	switch _, err := o.st.GetExample(ctx, out.Dataset, out.ID); {
+	case err == nil:
+		return nil, app.Errorf(app.CodeExists, "dataset %q: example %s exists: only a deleted example is restored", out.Dataset, out.ID)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fail(err)
+	}
+	if err := o.st.PutExample(ctx, &out); err != nil {
+		return nil, fail(err)
+	}
+	return &out, nil
+}
+
 func (o *Owner) DeleteExample(ctx context.Context, dataset string, id model.ID) error {
 	return fail(o.st.DeleteExample(ctx, dataset, id))
 }

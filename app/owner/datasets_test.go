@@ -518,3 +518,39 @@ func TestDatasetsOverTheSocket(t *testing.T) {
 	_, err = o.Dataset(ctx, "d")
 	wantCode(t, err, app.CodeNotFound, "")
 }
+
+// RestoreExample puts a deleted example back with its ID, split and data,
+// in process and over the socket; an ID still there is refused, and so is
+// a restore without an ID.
+func TestRestoreExample(t *testing.T) {
+	o := openDatasetsOwner(t)
+	ctx := t.Context()
+	mustImport(t, o, app.ImportDatasetRequest{Name: "d", File: "d.jsonl"}, `{"q": "a"}`+"\n"+`{"q": "b"}`+"\n")
+	for _, svc := range []app.Service{o, api.NewClient(api.SocketPath(o.Dir()))} {
+		ex, err := svc.PutExample(ctx, &model.Example{Dataset: "d", Split: "test", Data: map[string]any{"q": "gone", "n": 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.RestoreExample(ctx, ex)
+		wantCode(t, err, app.CodeExists, "", "exists")
+		if err := svc.DeleteExample(ctx, "d", ex.ID); err != nil {
+			t.Fatal(err)
+		}
+		back, err := svc.RestoreExample(ctx, ex)
+		if err != nil || back.ID != ex.ID || back.Split != model.Test {
+			t.Fatalf("restored %+v, %v", back, err)
+		}
+		stored, err := svc.Example(ctx, "d", ex.ID)
+		if err != nil || stored.Split != model.Test || stored.Data["q"] != "gone" {
+			t.Fatalf("stored after the restore: %+v, %v", stored, err)
+		}
+		if d, _ := svc.Dataset(ctx, "d"); d.Counts[model.Test] != 1 || d.Counts[model.Train] != 2 {
+			t.Errorf("counts after the restore: %v", d.Counts)
+		}
+		if err := svc.DeleteExample(ctx, "d", ex.ID); err != nil { // for the next round
+			t.Fatal(err)
+		}
+	}
+	_, err := o.RestoreExample(ctx, &model.Example{Dataset: "d", Split: "train"})
+	wantCode(t, err, app.CodeInvalid, "id")
+}

@@ -141,3 +141,72 @@ func TestFieldsKeys(t *testing.T) {
 		t.Errorf("esc: %v", ev)
 	}
 }
+
+// editor is a page.Unsaved view; savingEditor a page.Saver.
+type editor struct {
+	full
+	dirty bool
+	saved int
+}
+
+func (ed *editor) Dirty() bool     { return ed.dirty }
+func (ed *editor) Editing() string { return "the test text" }
+
+type savingEditor struct{ editor }
+
+func (ed *savingEditor) Save(*page.Env) tea.Cmd { ed.saved++; return nil }
+
+// Leave ends a clean view at once and asks about a dirty one, offering
+// save only to a Saver; Answer acts on the answers.
+func TestLeaveAndAnswer(t *testing.T) {
+	s := styles(t)
+	var root page.Env
+	e := root.For(page.Addr{Dialog: 1})
+	clean := &editor{}
+	Leave(e, s, clean)
+	if fx := e.Effects(); !fx.Closed || len(fx.Pushed) != 0 {
+		t.Fatalf("a clean view: %+v, want it closed without a question", fx)
+	}
+
+	e = root.For(page.Addr{Dialog: 1})
+	Leave(e, s, &editor{dirty: true})
+	fx := e.Effects()
+	if fx.Closed || len(fx.Pushed) != 1 {
+		t.Fatalf("a dirty view: %+v, want a question", fx)
+	}
+	q := fx.Pushed[0].(*Confirm)
+	q.SetSize(80, 10)
+	if out := ansi.Strip(q.Render(func() string { return strings.Repeat("\n", 9) })); !strings.Contains(out, "Unsaved changes in the test text") ||
+		!strings.Contains(out, "d discard") || !strings.Contains(out, "esc keep editing") || strings.Contains(out, "s save") {
+		t.Errorf("the question for a view that cannot save:\n%s", out)
+	}
+
+	ed := &savingEditor{editor{dirty: true}}
+	e = root.For(page.Addr{Dialog: 1})
+	Leave(e, s, ed)
+	q = e.Effects().Pushed[0].(*Confirm)
+	for k, want := range map[string]tea.Msg{"s": SaveChosen{}, "d": DiscardChosen{}, "esc": nil} {
+		qe := root.For(page.Addr{Dialog: 2})
+		q.Key(qe, keyPress(k))
+		if fx := qe.Effects(); !fx.Closed || fx.Result != want {
+			t.Errorf("%s on the question: %+v, want closed with %#v", k, fx, want)
+		}
+	}
+	e = root.For(page.Addr{Dialog: 1})
+	if _, ok := Answer(e, ed, SaveChosen{}); !ok || ed.saved != 1 || e.Effects().Closed {
+		t.Errorf("save: handled %v, saved %d, closed %v", ok, ed.saved, e.Effects().Closed)
+	}
+	if _, ok := Answer(e, ed, DiscardChosen{}); !ok || !e.Effects().Closed {
+		t.Errorf("discard did not close the view")
+	}
+	if _, ok := Answer(e, ed, "other"); ok {
+		t.Error("another message taken for an answer")
+	}
+}
+
+func keyPress(k string) tea.KeyPressMsg {
+	if k == "esc" {
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	}
+	return tea.KeyPressMsg{Code: rune(k[0]), Text: k}
+}

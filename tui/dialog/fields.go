@@ -23,6 +23,21 @@ type Fields struct {
 	Focus  int
 	Err    string // shown under the fields
 	Note   string // a line under the fields
+
+	start []string // the values before the first key: what Dirty compares with
+}
+
+// Dirty reports whether a key has changed a value (for page.Unsaved).
+func (f *Fields) Dirty() bool {
+	if f.start == nil {
+		return false
+	}
+	for i, fl := range f.Fields {
+		if fl.Value != f.start[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // Field is one field of a form.
@@ -54,6 +69,11 @@ func (f *Fields) Value(label string) string {
 
 // Key edits the form; it reports a submit or a cancel for the caller to act on.
 func (f *Fields) Key(km keys.Map, msg tea.KeyPressMsg) FieldsEvent {
+	if f.start == nil {
+		for _, fl := range f.Fields {
+			f.start = append(f.start, fl.Value)
+		}
+	}
 	fl := &f.Fields[f.Focus]
 	switch {
 	case msg.Code == tea.KeyEscape:

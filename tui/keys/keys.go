@@ -57,6 +57,7 @@ type Map struct {
 	Preview  key.Binding
 	Refresh  key.Binding
 	Evaluate key.Binding
+	Undo     key.Binding // the last delete or status change, where it can be restored
 }
 
 // action describes one overridable action: its name in the config, its
@@ -110,6 +111,7 @@ var actions = []action{
 	{"preview", []string{"w"}, "render preview", func(m *Map) *key.Binding { return &m.Preview }},
 	{"refresh", []string{"ctrl+r"}, "refresh", func(m *Map) *key.Binding { return &m.Refresh }},
 	{"evaluate", []string{"E"}, "evaluate", func(m *Map) *key.Binding { return &m.Evaluate }},
+	{"undo", []string{"u"}, "undo", func(m *Map) *key.Binding { return &m.Undo }},
 }
 
 // Actions lists the names that New accepts as override keys, in help order.
@@ -214,7 +216,7 @@ func (m Map) FullHelp() [][]key.Binding {
 func (m Map) PageActions() []key.Binding {
 	return []key.Binding{m.Edit, m.External, m.Save, m.New, m.Delete, m.Versions, m.Diff, m.Status,
 		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
-		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate}
+		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Undo}
 }
 
 // As is b described as what it does where it is used ("open program");

@@ -65,3 +65,22 @@ type Defaults struct{}
 func (Defaults) Enter(*Env) tea.Cmd                         { return nil }
 func (Defaults) Update(*Env, tea.Msg) tea.Cmd               { return nil }
 func (Defaults) Mouse(*Env, tea.MouseMsg, int, int) tea.Cmd { return nil }
+
+// Unsaved is a view holding changes that ending it would lose: an editor,
+// a form. It asks before esc throws them away (dialog.Leave), and the shell
+// asks the same before it quits or switches pages with it open.
+type Unsaved interface {
+	// Dirty reports changes not saved.
+	Dirty() bool
+	// Editing names what is edited, for the question: "example 3 of qa".
+	Editing() string
+}
+
+// Saver is an Unsaved view that can save what it holds: the question then
+// offers "save" too. Save starts saving (one command, whose answer comes
+// back to the view: it ends when saved, else stays open saying why); it
+// is called with the view's own Env.
+type Saver interface {
+	Unsaved
+	Save(e *Env) tea.Cmd
+}

@@ -64,9 +64,9 @@ func (it *iterateScreen) SetText(s string)      { it.area.SetValue(s) }
 func (it *iterateScreen) Draft() *model.Program { return it.draft }
 func (it *iterateScreen) Base() *model.Program  { return it.base }
 
-// Editing is the part being edited: its predictor ("" for the module's
+// EditingPart is the part being edited: its predictor ("" for the module's
 // own) and whether it is instructions.
-func (it *iterateScreen) Editing() (predictor string, instructions bool) {
+func (it *iterateScreen) EditingPart() (predictor string, instructions bool) {
 	p := it.parts()[it.part]
 	return p.predictor, p.what == editInstructions
 }

@@ -465,15 +465,46 @@ func (it *iterateScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// Dirty, Editing and Save make the screen a page.Saver. Esc keeps it for
+// the session (Screens.iterate), so only the shell asks, before it quits:
+// the draft differs from the stored version.
+func (it *iterateScreen) Dirty() bool {
+	if it.editing && it.area.Value() != it.partText(it.parts()[it.part]) {
+		return true
+	}
+	return len(model.DiffPrograms(it.base, it.draft)) > 0
+}
+
+func (it *iterateScreen) Editing() string {
+	return fmt.Sprintf("the iteration on %s, module %s", it.base.Name, it.base.Modules[it.mod].Name)
+}
+
+// Save stores the draft, with the text being edited, as the next version.
+func (it *iterateScreen) Save(e *page.Env) tea.Cmd {
+	if it.editing {
+		if err := it.commit(); err != nil {
+			it.editErr = err
+			return nil
+		}
+		it.editing = false
+		it.area.Blur()
+	}
+	return it.saveProgram(e, it.draft)
+}
+
 // save stores the selected iteration's program (the draft when the
 // original is selected) as the program's next version.
 func (it *iterateScreen) save(e *page.Env) tea.Cmd {
-	if it.saving {
-		return nil
-	}
 	p := it.draft
 	if it.sel > 0 && it.sel < len(it.iters) {
 		p = it.iters[it.sel].program
+	}
+	return it.saveProgram(e, p)
+}
+
+func (it *iterateScreen) saveProgram(e *page.Env, p *model.Program) tea.Cmd {
+	if it.saving {
+		return nil
 	}
 	v := cloneProgram(p)
 	v.Version, v.Note = 0, fmt.Sprintf("saved from a TUI iteration on module %s", v.Modules[it.mod].Name)

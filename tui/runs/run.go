@@ -56,6 +56,37 @@ type Screens struct {
 	examples Examples
 	session  *Session
 	styles   *themes.Styles
+
+	// What the run forms and iterations of each program held, for the
+	// session: leaving one and coming back shows it again.
+	inputs     map[string]map[string]string // program → input field → text
+	iterations map[iterKey]*iterateScreen
+}
+
+// iterKey is what an iteration screen iterates on: a program's module,
+// from its run form (exec zero) or from the trace of an execution.
+type iterKey struct {
+	program string
+	module  int
+	exec    model.ID
+}
+
+// iterate is the iteration screen on module mod of p, the one kept from
+// earlier in the session when there is one (its iterations, its draft).
+func (s *Screens) iterate(p *model.Program, mod int, inputs map[string]any, base *model.Execution, baseMsgs []model.Message) *iterateScreen {
+	k := iterKey{program: p.Name, module: mod}
+	if base != nil {
+		k.exec = base.ID
+	}
+	if it, ok := s.iterations[k]; ok {
+		return it
+	}
+	it := newIterateScreen(s, p, mod, inputs, base, baseMsgs)
+	if s.iterations == nil {
+		s.iterations = map[iterKey]*iterateScreen{}
+	}
+	s.iterations[k] = it
+	return it
 }
 
 // Examples is where the run form's example picker finds examples (the
@@ -167,12 +198,26 @@ func newRunForm(scr *Screens, p *model.Program) *runForm {
 		if i == 0 {
 			ti.Focus()
 		}
+		ti.SetValue(scr.inputs[p.Name][fd.Name]) // as it was left this session
 		f.inputs = append(f.inputs, ti)
 	}
 	if len(f.fields) == 0 {
 		f.editing = false
 	}
 	return f
+}
+
+// keep remembers the inputs as typed, for the next run form of the
+// program this session.
+func (f *runForm) keep() {
+	kept := make(map[string]string, len(f.fields))
+	for i, fd := range f.fields {
+		kept[fd.Name] = f.inputs[i].Value()
+	}
+	if f.scr.inputs == nil {
+		f.scr.inputs = map[string]map[string]string{}
+	}
+	f.scr.inputs[f.program.Name] = kept
 }
 
 func fieldType(f model.Field) string {
@@ -233,6 +278,7 @@ func (f *runForm) submit(e *page.Env) tea.Cmd {
 }
 
 func (f *runForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	defer f.keep()
 	switch msg := msg.(type) {
 	case runSubmittedMsg:
 		f.busy = ""
@@ -274,6 +320,7 @@ func (f *runForm) setFocus(i int) tea.Cmd {
 }
 
 func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	defer f.keep()
 	km := e.Keys
 	if msg.String() == "ctrl+e" {
 		e.Push(newExamplePicker(f.scr, f.title(), f.fields))
@@ -314,7 +361,7 @@ func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Up):
 		return e.Wrap(f.setFocus(f.focus - 1))
 	case key.Matches(msg, km.Edit):
-		e.Push(newIterateScreen(f.scr, f.program, 0, f.values(), nil, nil))
+		e.Push(f.scr.iterate(f.program, 0, f.values(), nil, nil))
 	case key.Matches(msg, km.Preview):
 		e.Push(newPreviewScreen(f.scr, app.RenderRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}))
 	}

@@ -290,7 +290,7 @@ func TestIterationEditsAPredictor(t *testing.T) {
 	for range 3 { // module instructions, signature, demos, then predictor self's instructions
 		m = tuitest.Send(t, m, tuitest.Code(tea.KeyTab, 0))
 	}
-	if pred, instr := it.Editing(); pred != "self" || !instr {
+	if pred, instr := it.EditingPart(); pred != "self" || !instr {
 		t.Fatalf("after three tabs editing %q (instructions %v)", pred, instr)
 	}
 	if !strings.Contains(tuitest.Screen(m), "Editing predictor self instructions") {

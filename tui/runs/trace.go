@@ -303,7 +303,7 @@ func (t *traceScreen) withProgram(e *page.Env, msg traceProgramMsg) tea.Cmd {
 		if t.exec != nil {
 			inputs = t.exec.Inputs
 		}
-		e.Push(newIterateScreen(t.scr, msg.program, idx, inputs, t.exec, t.tree.ModuleMessages(mod)))
+		e.Push(t.scr.iterate(msg.program, idx, inputs, t.exec, t.tree.ModuleMessages(mod)))
 	case "preview":
 		// The module alone, with the inputs recorded on its span: exactly
 		// the prompt it sent, rendered again without calling the LM.

@@ -157,6 +157,22 @@ func (f *Datasets) DeleteExample(_ context.Context, dataset string, id model.ID)
 	return nil
 }
 
+// RestoreExample puts a deleted example back, as the owner does.
+func (f *Datasets) RestoreExample(_ context.Context, e *model.Example) (*model.Example, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.WriteErr != nil {
+		return nil, f.WriteErr
+	}
+	if slices.ContainsFunc(f.Mem[e.Dataset], func(x *model.Example) bool { return x.ID == e.ID }) {
+		return nil, fmt.Errorf("example %s exists", e.ID)
+	}
+	c := *e
+	f.Mem[e.Dataset] = append(f.Mem[e.Dataset], &c)
+	f.dataset(e.Dataset).Counts[e.Split]++
+	return &c, nil
+}
+
 // ImportDataset reads the file's bytes with model/datafile, as the real
 // import does, so a bad file fails with its file:line.
 func (f *Datasets) ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error) {

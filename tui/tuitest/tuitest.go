@@ -133,6 +133,34 @@ func Run(t testing.TB, m tui.Model, cmd tea.Cmd) tui.Model {
 	return m
 }
 
+// RunToQuit is Run that stops at a quit: it reports whether cmd, or a
+// command that followed, quit the workbench.
+func RunToQuit(t testing.TB, m tui.Model, cmd tea.Cmd) (tui.Model, bool) {
+	t.Helper()
+	queue := []tea.Cmd{cmd}
+	for i := 0; len(queue) > 0; i++ {
+		if i > 200 {
+			t.Fatal("command chain does not end")
+		}
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		switch msg := c().(type) {
+		case tea.QuitMsg:
+			return m, true
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		default:
+			nm, next := m.Update(msg)
+			m = nm.(tui.Model)
+			queue = append(queue, next)
+		}
+	}
+	return m, false
+}
+
 // Deliver sends one message and runs the commands that follow.
 func Deliver(t testing.TB, m tui.Model, msg tea.Msg) tui.Model {
 	t.Helper()

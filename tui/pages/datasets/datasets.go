@@ -38,6 +38,8 @@ type Datasets interface {
 	// Split is "") or adds a new one (zero ID) and returns it as stored.
 	PutExample(ctx context.Context, e *model.Example) (*model.Example, error)
 	DeleteExample(ctx context.Context, dataset string, id model.ID) error
+	// RestoreExample puts a deleted example back as it was (u, the undo).
+	RestoreExample(ctx context.Context, e *model.Example) (*model.Example, error)
 	// ImportDataset reads a JSONL, JSON or CSV file as `signet dataset
 	// import` does: all or nothing, errors naming file:line.
 	ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error)
@@ -86,9 +88,10 @@ type Page struct {
 
 	components.FilterBar
 
-	ex     examplesTable // ex.ds is non-nil while a dataset's examples are open
-	gen    uint64        // bumped on each open, to discard stale pages
-	exView *exampleView  // an example's fields (over the table)
+	ex     examplesTable  // ex.ds is non-nil while a dataset's examples are open
+	gen    uint64         // bumped on each open, to discard stale pages
+	exView *exampleView   // an example's fields (over the table)
+	undo   *model.Example // the example deleted last, which u puts back
 
 	workspace string // the workspace, whose parent the picker starts in without a cwd
 	importDir string // where the picker starts, if set; else the cwd
@@ -252,6 +255,8 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		return p.deleteExample(e, msg.ex)
 	case exampleDeletedMsg:
 		return p.applyDeleted(e, msg)
+	case exampleRestoredMsg:
+		return p.applyRestored(e, msg)
 	case importedMsg: // the import's result
 		return tea.Batch(
 			page.Notice(fmt.Sprintf("imported %s into dataset %s (%s)", filepath.Base(msg.path), msg.ds.Name, format.Examples(msg.ds.Size()))),
@@ -286,12 +291,12 @@ func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	switch {
 	case p.exView != nil:
-		return []key.Binding{km.Edit, km.Delete, keys.As(km.Down, "scroll down"), keys.As(km.Up, "scroll up"), km.Back}
+		return []key.Binding{km.Edit, km.Delete, p.undoBinding(), keys.As(km.Down, "scroll down"), keys.As(km.Up, "scroll up"), km.Back}
 	case p.ex.ds != nil:
 		return []key.Binding{keys.As(km.Open, "view example"), keys.As(km.Edit, "edit example"), keys.As(km.New, "new example"),
-			keys.As(km.Delete, "delete example"), km.Stats, km.Back}
+			keys.As(km.Delete, "delete example"), p.undoBinding(), km.Stats, km.Back}
 	}
-	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats}
+	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats, p.undoBinding()}
 }
 
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -301,6 +306,8 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		return p.exampleViewKey(e, msg)
 	case p.Typing():
 		return p.filterDone(e, p.FilterInput(msg, &p.list))
+	case key.Matches(msg, km.Undo):
+		return p.undoDelete(e)
 	}
 	if p.ex.ds != nil {
 		switch {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,12 +100,36 @@ func TestExampleViewEditSave(t *testing.T) {
 	if s := tuitest.Screen(m); !strings.Contains(s, "Paris, France") {
 		t.Errorf("table row not updated:\n%s", s)
 	}
-	// Esc in the form discards.
-	m = tuitest.Send(t, m, tuitest.Key("i"))
-	m = tuitest.Type(t, m, "zzz")
+	// Esc on an unchanged form closes it at once.
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("i")), keyEsc)
+	if tuitest.Top(m) != nil {
+		t.Fatal("esc on an unchanged form did not close it")
+	}
+}
+
+// Esc with changes asks: keep editing (the text intact), discard (nothing
+// stored), save (stored).
+func TestExampleFormEscAsksBeforeDiscarding(t *testing.T) {
+	fake := tuitest.SampleDatasets()
+	m := openQA(t, fake, 80, 24)
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "zzz")
+	f := tuitest.TopAs[*datasets.ExampleForm](t, m)
 	m = tuitest.Send(t, m, keyEsc)
+	if !tuitest.IsTop[*dialog.Confirm](m) || !strings.Contains(tuitest.Screen(m), "Unsaved changes in example") {
+		t.Fatalf("esc with changes did not ask:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, keyEsc) // keep editing
+	if tuitest.Top(m) != f || !strings.Contains(tuitest.Screen(m), "zzzWhat is the capital") {
+		t.Fatalf("keep editing lost the text:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, tuitest.Send(t, m, keyEsc), tuitest.Key("d")) // discard
 	if tuitest.Top(m) != nil || strings.Contains(fake.Mem["qa"][0].Data["question"].(string), "zzz") {
-		t.Error("esc did not cancel the edit")
+		t.Fatal("discard did not drop the edit")
+	}
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "zzz")
+	m = tuitest.Send(t, tuitest.Send(t, m, keyEsc), tuitest.Key("s")) // save
+	if tuitest.Top(m) != nil || fake.Mem["qa"][0].Data["question"] != "zzzWhat is the capital of France?" {
+		t.Fatalf("save did not store the edit: %v (top %T)", fake.Mem["qa"][0].Data["question"], tuitest.Top(m))
 	}
 }
 
@@ -601,5 +626,71 @@ func TestDatasetsGolden(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// Esc in the import form with a field changed asks; keep editing keeps it;
+// discard goes back to the files. Unchanged (the guessed inputs are the
+// form's own), esc goes back at once.
+func TestImportFormEscAsksBeforeDiscarding(t *testing.T) {
+	m := pick(t, openImport(t, tuitest.SampleDatasets(), 80, 24), "capitals.jsonl")
+	form := tuitest.TopAs[*datasets.ImportForm](t, m)
+	if m = tuitest.Send(t, m, keyEsc); !tuitest.IsTop[*datasets.FilePicker](m) {
+		t.Fatalf("esc on an unchanged import form: %T on top", tuitest.Top(m))
+	}
+	m = tuitest.Type(t, pick(t, m, "capitals.jsonl"), "2")
+	form = tuitest.TopAs[*datasets.ImportForm](t, m)
+	m = tuitest.Send(t, m, keyEsc)
+	if !strings.Contains(tuitest.Screen(m), "Unsaved changes in the import of capitals.jsonl") {
+		t.Fatalf("esc did not ask:\n%s", tuitest.Screen(m))
+	}
+	if strings.Contains(tuitest.Screen(m), "s save") {
+		t.Errorf("the import form offers to save without importing:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, keyEsc)
+	if tuitest.Top(m) != form || !strings.Contains(tuitest.Screen(m), "2capitals") {
+		t.Fatalf("keep editing lost the name:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, tuitest.Send(t, m, keyEsc), tuitest.Key("d"))
+	if !tuitest.IsTop[*datasets.FilePicker](m) {
+		t.Fatalf("discard: %T on top", tuitest.Top(m))
+	}
+}
+
+// u puts the example deleted last back, with its ID, split and data; with
+// nothing deleted it says so; a second u has nothing left to undo.
+func TestUndoDeleteExample(t *testing.T) {
+	fake := tuitest.SampleDatasets()
+	m := openQA(t, fake, 80, 24)
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if !strings.Contains(m.Notice().Text, "nothing to undo") {
+		t.Fatalf("u with nothing deleted: notice %q", m.Notice().Text)
+	}
+	gone := *fake.Mem["qa"][0]
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("d")), tuitest.Key("y"))
+	if len(fake.Mem["qa"]) != 4 || !strings.Contains(m.Notice().Text, "u undo") {
+		t.Fatalf("delete: %d left, notice %q", len(fake.Mem["qa"]), m.Notice().Text)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	i := slices.IndexFunc(fake.Mem["qa"], func(x *model.Example) bool { return x.ID == gone.ID })
+	if len(fake.Mem["qa"]) != 5 || i < 0 || fake.Mem["qa"][i].Split != gone.Split || fake.Mem["qa"][i].Data["question"] != gone.Data["question"] {
+		t.Fatalf("undo did not restore example %s as it was: %+v", gone.ID, fake.Mem["qa"])
+	}
+	s := tuitest.Screen(m)
+	if !strings.Contains(s, "restored example") || !strings.Contains(s, "5 examples") || !strings.Contains(s, gone.Data["question"].(string)[:20]) {
+		t.Errorf("the table does not show the restored example:\n%s", s)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if !strings.Contains(m.Notice().Text, "nothing to undo") || len(fake.Mem["qa"]) != 5 {
+		t.Errorf("a second u: notice %q, %d examples", m.Notice().Text, len(fake.Mem["qa"]))
+	}
+	// From the example pane too.
+	m = tuitest.Send(t, m, keyEnter)
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("d")), tuitest.Key("y"))
+	if len(fake.Mem["qa"]) != 4 {
+		t.Fatalf("delete from the pane: %d left", len(fake.Mem["qa"]))
+	}
+	if m = tuitest.Send(t, m, tuitest.Key("u")); len(fake.Mem["qa"]) != 5 {
+		t.Errorf("u after a delete from the pane: %d examples, notice %q", len(fake.Mem["qa"]), m.Notice().Text)
 	}
 }

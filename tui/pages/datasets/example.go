@@ -42,7 +42,14 @@ type deleteExampleMsg struct{ ex *model.Example }
 type exampleDeletedMsg struct {
 	dataset string
 	id      model.ID
+	ex      *model.Example // as it was, for the undo
 	err     error
+}
+
+// exampleRestoredMsg is the result of Datasets.RestoreExample.
+type exampleRestoredMsg struct {
+	ex  *model.Example
+	err error
 }
 
 // exampleView is the pane showing every field of one example, wrapped and
@@ -172,6 +179,8 @@ func (p *Page) exampleViewKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Delete):
 		e.Push(p.deleteDialog(v.ex, dialog.BottomLine))
 		return nil
+	case key.Matches(msg, km.Undo):
+		return p.undoDelete(e)
 	case key.Matches(msg, km.Down):
 		v.scroll++
 	case key.Matches(msg, km.Up):
@@ -211,7 +220,7 @@ func (p *Page) deleteDialog(ex *model.Example, where dialog.Placement) *dialog.C
 func (p *Page) deleteExample(e *page.Env, ex *model.Example) tea.Cmd {
 	repo, ctx := p.repo, e.Ctx
 	return e.Cmd(func() tea.Msg {
-		return exampleDeletedMsg{dataset: ex.Dataset, id: ex.ID, err: repo.DeleteExample(ctx, ex.Dataset, ex.ID)}
+		return exampleDeletedMsg{dataset: ex.Dataset, id: ex.ID, ex: ex, err: repo.DeleteExample(ctx, ex.Dataset, ex.ID)}
 	})
 }
 
@@ -231,8 +240,61 @@ func (p *Page) applyDeleted(e *page.Env, msg exampleDeletedMsg) tea.Cmd {
 			p.exView = nil
 		}
 	}
+	p.undo = msg.ex
 	// The counts on the list changed.
-	return tea.Batch(page.Notice(fmt.Sprintf("deleted example %s from %s", msg.id, msg.dataset)), p.refresh(e))
+	return tea.Batch(page.Notice(fmt.Sprintf("deleted example %s from %s · %s undo", msg.id, msg.dataset, p.keys.Undo.Help().Key)), p.refresh(e))
+}
+
+// ---- undo -------------------------------------------------------------
+
+// undoBinding is u as the help shows it: what it would undo, if anything.
+func (p *Page) undoBinding() key.Binding {
+	b := p.keys.Undo
+	if p.undo == nil {
+		return keys.As(b, "undo (nothing deleted)")
+	}
+	return keys.As(b, fmt.Sprintf("undo: restore example %s", p.undo.ID))
+}
+
+// undoDelete puts the example deleted last back, with its ID and split.
+func (p *Page) undoDelete(e *page.Env) tea.Cmd {
+	ex := p.undo
+	if ex == nil {
+		return page.Notice("nothing to undo: no example deleted here this session")
+	}
+	repo, ctx := p.repo, e.Ctx
+	return e.Cmd(func() tea.Msg {
+		back, err := repo.RestoreExample(ctx, ex)
+		return exampleRestoredMsg{ex: back, err: err}
+	})
+}
+
+func (p *Page) applyRestored(e *page.Env, msg exampleRestoredMsg) tea.Cmd {
+	if msg.err != nil {
+		return page.NoticeErr(fmt.Errorf("undo: %w", msg.err))
+	}
+	p.undo = nil
+	ex := msg.ex
+	if t := &p.ex; t.ds != nil && t.ds.Name == ex.Dataset && t.indexOf(ex.ID) < 0 {
+		p.insertExample(ex)
+	}
+	return tea.Batch(page.Notice(fmt.Sprintf("restored example %s in %s", ex.ID, ex.Dataset)), p.refresh(e))
+}
+
+// insertExample shows ex, new to the table, under the cursor.
+func (p *Page) insertExample(ex *model.Example) {
+	t := &p.ex
+	pos := 0
+	if row, ok := t.list.Selected(); ok {
+		pos = row + 1
+	}
+	pos = min(pos, len(t.exs))
+	t.exs = slices.Insert(slices.Clone(t.exs), pos, ex)
+	t.rows = slices.Insert(slices.Clone(t.rows), pos, p.exampleRow(ex))
+	t.seen[ex.ID] = true
+	t.list.SetRows(t.rows)
+	t.list.SetCursor(pos)
+	t.ds.Counts = countsWith(t.ds.Counts, ex.Split, +1)
 }
 
 // countsWith is counts with delta added to sp, as a new map (the old one
@@ -256,18 +318,19 @@ func countsWith(counts map[model.Split]int, sp model.Split, delta int) map[model
 // the answer.
 type exampleForm struct {
 	page.Defaults
-	styles   *themes.Styles
-	keys     keys.Map
-	repo     Datasets
-	ds       *model.Dataset
-	orig     *model.Example // nil when adding
-	fromView bool           // opened from the example pane: go back there
-	fields   []formField
-	split    textinput.Model
-	focus    int // index into fields; len(fields) is the split
-	err      string
-	errField int // the field the error is about, -1 for none
-	saving   bool
+	styles    *themes.Styles
+	keys      keys.Map
+	repo      Datasets
+	ds        *model.Dataset
+	orig      *model.Example // nil when adding
+	fromView  bool           // opened from the example pane: go back there
+	fields    []formField
+	split     textinput.Model
+	origSplit string
+	focus     int // index into fields; len(fields) is the split
+	err       string
+	errField  int // the field the error is about, -1 for none
+	saving    bool
 
 	width, height int
 }
@@ -277,7 +340,8 @@ type exampleForm struct {
 type formField struct {
 	name   string
 	orig   any
-	had    bool // the example had the field
+	text   string // the text the field opened with: it is changed when it differs
+	had    bool   // the example had the field
 	area   *textarea.Model
 	input  *textinput.Model
 	height int
@@ -354,6 +418,7 @@ func (p *Page) newForm(ex *model.Example, fromView bool) *exampleForm {
 		default:
 			ff.area = newArea(p.styles, exampleValueText(ff.orig, true))
 		}
+		ff.text = ff.value()
 		f.fields = append(f.fields, ff)
 	}
 	split := string(model.Train)
@@ -362,6 +427,7 @@ func (p *Page) newForm(ex *model.Example, fromView bool) *exampleForm {
 	}
 	si := newInput(p.styles, split, "train, validation or test")
 	f.split = *si
+	f.origSplit = f.split.Value()
 	return f
 }
 
@@ -431,7 +497,7 @@ func (f *exampleForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		e.Close(nil)
+		dialog.Leave(e, f.styles, f)
 		return nil
 	case key.Matches(msg, km.Save):
 		return f.save(e)
@@ -465,9 +531,32 @@ func (f *exampleForm) edit(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-// Update takes the save's answer, and what is not a key (a paste) for the
-// focused field.
+// Dirty, Editing and Save make the form a page.Saver: esc, and the shell
+// before it quits, ask before its changes are lost.
+func (f *exampleForm) Dirty() bool {
+	for _, ff := range f.fields {
+		if ff.value() != ff.text {
+			return true
+		}
+	}
+	return f.split.Value() != f.origSplit
+}
+
+func (f *exampleForm) Editing() string {
+	if f.orig == nil {
+		return "a new example of " + f.ds.Name
+	}
+	return fmt.Sprintf("example %s of %s", f.orig.ID, f.ds.Name)
+}
+
+func (f *exampleForm) Save(e *page.Env) tea.Cmd { return f.save(e) }
+
+// Update takes the save's answer, the answer to the unsaved-changes
+// question, and what is not a key (a paste) for the focused field.
 func (f *exampleForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if cmd, ok := dialog.Answer(e, f, msg); ok {
+		return cmd
+	}
 	m, ok := msg.(exampleSavedMsg)
 	if !ok {
 		return e.Wrap(f.edit(msg))
@@ -568,17 +657,7 @@ func (p *Page) applySaved(e *page.Env, msg exampleSavedMsg) tea.Cmd {
 	ex := msg.ex
 	t := &p.ex
 	if msg.isNew {
-		pos := 0
-		if row, ok := t.list.Selected(); ok {
-			pos = row + 1
-		}
-		pos = min(pos, len(t.exs))
-		t.exs = slices.Insert(slices.Clone(t.exs), pos, ex)
-		t.rows = slices.Insert(slices.Clone(t.rows), pos, p.exampleRow(ex))
-		t.seen[ex.ID] = true
-		t.list.SetRows(t.rows)
-		t.list.SetCursor(pos)
-		t.ds.Counts = countsWith(t.ds.Counts, ex.Split, +1)
+		p.insertExample(ex)
 	} else if i := t.indexOf(ex.ID); i >= 0 {
 		if old := t.exs[i].Split; old != ex.Split {
 			t.ds.Counts = countsWith(countsWith(t.ds.Counts, old, -1), ex.Split, +1)

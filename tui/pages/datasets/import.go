@@ -24,6 +24,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/datafile"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
@@ -196,6 +197,7 @@ type importForm struct {
 
 	path    string
 	inputs  []*textinput.Model // name, input keys, split, field types
+	orig    []string           // the inputs' values as the form filled them
 	focus   int
 	entered bool
 
@@ -221,8 +223,25 @@ func newImportForm(s *themes.Styles, km keys.Map, clock page.Clock, repo Dataset
 		newInput(s, "", "e.g. question (none: leave empty)"),
 		newInput(s, "", "train (default), validation or test"),
 		newInput(s, "", "e.g. score=float,tags=list[str] (none: CSV cells stay text)"),
-	}}
+	}, orig: []string{stem, "", "", ""}}
 }
+
+// Dirty and Editing make the form a page.Unsaved: esc, and the shell
+// before it quits, ask before what was typed is lost. (It cannot be saved
+// without importing: the question offers discard or keep editing.)
+func (m *importForm) Dirty() bool {
+	if m.running {
+		return false
+	}
+	for i, in := range m.inputs {
+		if in.Value() != m.orig[i] {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *importForm) Editing() string { return "the import of " + filepath.Base(m.path) }
 
 // Enter focuses the name and reads the file's first record's fields.
 func (m *importForm) Enter(e *page.Env) tea.Cmd {
@@ -255,13 +274,18 @@ func (m *importForm) Bindings() []key.Binding {
 		keys.As(km.Back, "back to files")}
 }
 
-// Update takes the preview, the ticks and the end of the import.
+// Update takes the preview, the ticks, the end of the import and the
+// answer to the unsaved-changes question.
 func (m *importForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if cmd, ok := dialog.Answer(e, m, msg); ok {
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case importPreviewMsg:
 		m.fields, m.previewErr = msg.fields, msg.err
 		if v := m.inputs[1]; v.Value() == "" {
 			v.SetValue(strings.Join(guessInputs(msg.fields), ","))
+			m.orig[1] = v.Value()
 		}
 		return nil
 	case importTickMsg:
@@ -308,7 +332,7 @@ func (m *importForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		e.Close(nil) // back to the files
+		dialog.Leave(e, m.styles, m) // back to the files
 		return nil
 	case key.Matches(msg, km.Save):
 		return m.start(e)

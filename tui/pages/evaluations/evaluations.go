@@ -493,7 +493,7 @@ func (f *evalForm) Render(func() string) string {
 func (f *evalForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	switch f.fields.Key(e.Keys, msg) {
 	case dialog.FieldsCancel:
-		e.Close(nil)
+		dialog.Leave(e, f.styles, f)
 	case dialog.FieldsSubmit:
 		return f.submit(e)
 	}
@@ -538,8 +538,17 @@ func (f *evalForm) submit(e *page.Env) tea.Cmd {
 	})
 }
 
-// Update takes the service's answer.
+// Dirty and Editing: esc, and the shell before it quits, ask before what
+// was typed is lost (starting is not saving: discard or keep editing).
+func (f *evalForm) Dirty() bool     { return f.fields.Dirty() }
+func (f *evalForm) Editing() string { return "the evaluation of " + f.program.Name }
+
+// Update takes the service's answer, and the answer to the
+// unsaved-changes question.
 func (f *evalForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if cmd, ok := dialog.Answer(e, f, msg); ok {
+		return cmd
+	}
 	if m, ok := msg.(evalStartedMsg); ok {
 		if m.err != nil {
 			f.fields.Err = m.err.Error()

@@ -89,8 +89,13 @@ func TestEvaluateFromPrograms(t *testing.T) {
 	if tuitest.Top(m) != form || !strings.Contains(form.Err(), "dataset nope") {
 		t.Errorf("a refused start: %T on top, error %q", tuitest.Top(m), form.Err())
 	}
-	// esc: the list; esc again: the Programs page.
+	// esc on what was typed: asked first; d discards it: the list; esc
+	// again: the Programs page.
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEscape, 0))
+	if !strings.Contains(tuitest.Screen(m), "Unsaved changes in the evaluation of qa") {
+		t.Fatalf("esc on a changed form did not ask:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, tuitest.Key("d"))
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEscape, 0))
 	if tuitest.Top(m) != nil || m.Page() != tui.PagePrograms {
 		t.Errorf("esc twice left %T on page %v", tuitest.Top(m), m.Page())

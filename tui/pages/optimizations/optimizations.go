@@ -985,7 +985,7 @@ func (f *optRunForm) request() (app.OptimizeRequest, error) {
 func (f *optRunForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	switch f.fields.Key(f.keys, msg) {
 	case dialog.FieldsCancel:
-		e.Close(nil)
+		dialog.Leave(e, f.styles, f)
 	case dialog.FieldsSubmit:
 		req, err := f.request()
 		if err != nil {
@@ -1004,8 +1004,17 @@ func (f *optRunForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// Update takes the service's answer: started, or why not.
+// Dirty and Editing: esc, and the shell before it quits, ask before what
+// was typed is lost (starting is not saving: discard or keep editing).
+func (f *optRunForm) Dirty() bool     { return f.fields.Dirty() }
+func (f *optRunForm) Editing() string { return "the new optimization run" }
+
+// Update takes the service's answer: started, or why not; and the answer
+// to the unsaved-changes question.
 func (f *optRunForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	if cmd, ok := dialog.Answer(e, f, msg); ok {
+		return cmd
+	}
 	m, ok := msg.(optStartedMsg)
 	if !ok {
 		return nil

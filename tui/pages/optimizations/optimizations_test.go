@@ -274,3 +274,28 @@ func TestOptimizationsPromoteRegressedAsksFirst(t *testing.T) {
 		t.Fatalf("no notice:\n%s", tuitest.Screen(m))
 	}
 }
+
+// Esc in the new-run form with something typed asks; keep editing keeps
+// it; discard closes the form.
+func TestOptRunFormEscAsksBeforeDiscarding(t *testing.T) {
+	m := newOptModel(t, 120, 40, tuitest.SampleOptimizations())
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("n")), "x")
+	form := tuitest.TopAs[*optimizations.RunForm](t, m)
+	m = tuitest.Send(t, m, tuitest.Esc())
+	if !strings.Contains(tuitest.Screen(m), "Unsaved changes in the new optimization run") {
+		t.Fatalf("esc did not ask:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, tuitest.Esc())
+	if tuitest.Top(m) != form || !form.Dirty() {
+		t.Fatalf("keep editing: %T on top", tuitest.Top(m))
+	}
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("d"))
+	if tuitest.Top(m) != nil {
+		t.Fatalf("discard: %T on top", tuitest.Top(m))
+	}
+	// Unchanged: esc closes at once.
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("n")), tuitest.Esc())
+	if tuitest.Top(m) != nil {
+		t.Fatalf("esc on an unchanged form: %T on top", tuitest.Top(m))
+	}
+}

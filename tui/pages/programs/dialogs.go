@@ -61,8 +61,12 @@ func (p *Page) write(e *page.Env, kind writeKind, name string, write func(contex
 // new version (or closed, for a delete), and a notice.
 func (p *Page) applyWritten(e *page.Env, msg programWrittenMsg) tea.Cmd {
 	if msg.err != nil {
+		if msg.kind == writeStatus {
+			p.undoing = false // u may be pressed again
+		}
 		return page.NoticeErr(msg.err)
 	}
+	p.recordUndo(msg)
 	var cmds []tea.Cmd
 	if msg.listErr == nil && msg.programs != nil {
 		p.setPrograms(msg.programs)
@@ -371,4 +375,59 @@ func (d *templateDialog) Render(below func() string) string {
 	}
 	box := layout.Box(strings.Join(body, "\n"), min(w, inner+4), len(body)+2, s)
 	return layout.Overlay(below(), box, d.width, d.height)
+}
+
+// recordUndo keeps what u can undo of a write, from the list as it was
+// before it (the status the program had, the versions it had).
+func (p *Page) recordUndo(msg programWrittenMsg) {
+	if msg.kind == writeStatus && p.undoing {
+		p.undo, p.undoing = nil, false
+		return
+	}
+	var before *model.Program
+	for _, pr := range p.programs {
+		if pr.Name == msg.name {
+			before = pr
+		}
+	}
+	if before == nil {
+		return
+	}
+	switch msg.kind {
+	case writeStatus:
+		p.undo = &programUndo{name: msg.name, status: before.Status}
+	case writeDelete:
+		p.undo = &programUndo{name: msg.name, deleted: true, versions: before.Version}
+	}
+}
+
+// undoBinding is u as the help shows it: what it would undo.
+func (p *Page) undoBinding() key.Binding {
+	u := p.undo
+	switch {
+	case u == nil:
+		return keys.As(p.keys.Undo, "undo (nothing to undo)")
+	case u.deleted:
+		return keys.As(p.keys.Undo, "undo (the delete of "+u.name+" cannot be undone)")
+	}
+	return keys.As(p.keys.Undo, fmt.Sprintf("undo: %s back to %s", u.name, u.status))
+}
+
+// undoLast undoes the last status change by setting the status back (a
+// new version, as every status change is); a delete it cannot undo, and
+// says so.
+func (p *Page) undoLast(e *page.Env) tea.Cmd {
+	u := p.undo
+	switch {
+	case u == nil:
+		return page.Notice("nothing to undo: no status change or delete here this session")
+	case u.deleted:
+		return page.NoticeErr(fmt.Errorf("the delete of %s cannot be undone: its %d version(s) are gone from the store (its executions stay)",
+			u.name, u.versions))
+	}
+	p.undoing = true
+	note := "undo of a status change"
+	return p.write(e, writeStatus, u.name, func(ctx context.Context, r Programs) (*model.Program, error) {
+		return r.SetProgramStatus(ctx, u.name, u.status, note)
+	})
 }

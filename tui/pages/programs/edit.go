@@ -51,9 +51,6 @@ type moduleEdit struct {
 	width, height int
 }
 
-// discardEditMsg is the answer "discard your changes".
-type discardEditMsg struct{}
-
 const editPrompt = "│ "
 
 func newModuleEdit(s *themes.Styles, km keys.Map, repo Programs, pr *model.Program, index int) *moduleEdit {
@@ -131,9 +128,17 @@ func (ed *moduleEdit) SetSize(w, h int) {
 	ed.instr.SetHeight(max(h-editFixedLines-ed.sigLines(), 1))
 }
 
-func (ed *moduleEdit) dirty() bool {
+// Dirty, Editing and Save make the editor a page.Saver: esc, and the
+// shell before it quits, ask before its changes are lost.
+func (ed *moduleEdit) Dirty() bool {
 	return ed.preDirty || ed.sig.Value() != ed.origSig || ed.instr.Value() != ed.origInstr
 }
+
+func (ed *moduleEdit) Editing() string {
+	return fmt.Sprintf("%s, module %s", ed.program.Name, ed.program.Modules[ed.index].Name)
+}
+
+func (ed *moduleEdit) Save(e *page.Env) tea.Cmd { return ed.save(e) }
 
 // check parses the signature as typed; the error (with its column) is drawn
 // under it.
@@ -204,9 +209,9 @@ func (ed *moduleEdit) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		}
 		e.Close(msg)
 		return nil
-	case discardEditMsg:
-		e.Close(nil)
-		return nil
+	}
+	if cmd, ok := dialog.Answer(e, ed, msg); ok {
+		return cmd
 	}
 	var cmd tea.Cmd
 	if ed.focus == 0 {
@@ -227,11 +232,7 @@ func (ed *moduleEdit) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, km.Back):
-		if ed.dirty() {
-			e.Push(discardDialog(ed.styles))
-			return nil
-		}
-		e.Close(nil)
+		dialog.Leave(e, ed.styles, ed)
 		return nil
 	case key.Matches(msg, km.Save):
 		return ed.save(e)
@@ -254,16 +255,6 @@ func (ed *moduleEdit) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	return e.Wrap(cmd)
 }
 
-// discardDialog asks before an edit is thrown away; it is drawn over the
-// editor's last line.
-func discardDialog(s *themes.Styles) *dialog.Confirm {
-	yes := dialog.Choice{Keys: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "discard changes")), Result: discardEditMsg{}}
-	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n/esc", "keep editing"))}
-	line := s.Warning.Render("Discard your changes? ") + s.HelpKey.Render("y") + s.HelpDesc.Render(" discard · ") +
-		s.HelpKey.Render("n") + s.HelpDesc.Render(" keep editing")
-	return dialog.NewConfirm(s, dialog.BottomLine, []string{line}, yes, no)
-}
-
 // save validates the edit and, if it is good, saves it as a new version.
 func (ed *moduleEdit) save(e *page.Env) tea.Cmd {
 	ed.check()
@@ -272,7 +263,7 @@ func (ed *moduleEdit) save(e *page.Env) tea.Cmd {
 		ed.err = "fix the signature first"
 		return e.Wrap(ed.focusCmd())
 	}
-	if !ed.dirty() {
+	if !ed.Dirty() {
 		e.Close(nil)
 		return page.Notice(fmt.Sprintf("no changes: %s stays at v%d", ed.program.Name, ed.program.Version))
 	}
@@ -311,7 +302,7 @@ func (ed *moduleEdit) Render(func() string) string {
 	mod := ed.program.Modules[ed.index]
 	title := s.Title.Render("Edit "+ed.program.Name) +
 		s.Muted.Render(fmt.Sprintf("  module %s (%s) · from v%d", mod.Name, mod.Type, ed.program.Version))
-	if ed.dirty() {
+	if ed.Dirty() {
 		title += s.Warning.Render(" · modified")
 	}
 	label := func(name, hint string, focused bool) string {

@@ -83,7 +83,21 @@ type Page struct {
 	// since closed or replaced, and is dropped.
 	seq int
 
-	width, height int
+	// undo is the last destructive action here, for u.
+	undo    *programUndo
+	undoing bool // the status write under way is u's: it is not recorded again
+	width   int
+	height  int
+}
+
+// programUndo is what u can undo: a status change (set the status back,
+// as a new version), or a delete (which cannot be undone: the store keeps
+// no deleted versions, and u says so).
+type programUndo struct {
+	name     string
+	status   model.ProgramStatus // the status before the change
+	deleted  bool
+	versions int // of the deleted program
 }
 
 var programColumns = []components.Column{
@@ -357,13 +371,13 @@ func (p *Page) Bindings() []key.Binding {
 			keys.As(km.Down, "next module"), keys.As(km.Up, "previous module"),
 			keys.As(km.Edit, "edit module"), keys.As(km.External, "edit module in $EDITOR"),
 			km.Versions, km.Status, keys.As(km.Delete, "delete program"), keys.As(km.Run, "run program"),
-			keys.As(km.Evaluate, "evaluate program"), keys.As(back, "back to the list"),
+			keys.As(km.Evaluate, "evaluate program"), p.undoBinding(), keys.As(back, "back to the list"),
 		}
 	}
 	return []key.Binding{
 		keys.As(km.Open, "open program"), keys.As(km.New, "new program from a template"),
 		km.Versions, km.Status, keys.As(km.Delete, "delete program"), keys.As(km.Run, "run program"),
-		keys.As(km.Evaluate, "evaluate program"), km.Filter,
+		keys.As(km.Evaluate, "evaluate program"), p.undoBinding(), km.Filter,
 	}
 }
 
@@ -417,6 +431,8 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		return p.diffKey(msg)
 	case p.versions != nil:
 		return p.versionsKey(e, msg)
+	case key.Matches(msg, km.Undo) && !p.Filtering:
+		return p.undoLast(e)
 	case key.Matches(msg, km.Run) && !p.Filtering: // run it: the run form (issue 7)
 		return p.open(e, p.current(), p.screens.RunForm)
 	case key.Matches(msg, km.Evaluate) && !p.Filtering: // its evaluations (issue 14)
@@ -599,7 +615,7 @@ func deleteDialog(s *themes.Styles, pr *model.Program) *dialog.Confirm {
 		s.Error.Render("Delete program " + pr.Name + "?"),
 		"",
 		fmt.Sprintf("This deletes %s and %s.", pr.Name, versions),
-		"Its executions stay, as history.",
+		"Its executions stay, as history; the delete cannot be undone.",
 		"",
 		dialog.Hint(s, yes, no),
 	}, yes, no)

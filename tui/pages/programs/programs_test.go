@@ -192,16 +192,32 @@ func TestProgramsEditEscAsksBeforeDiscarding(t *testing.T) {
 	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "x")
 	ed := tuitest.TopAs[*programs.ModuleEdit](t, m)
 	m = tuitest.Send(t, m, tuitest.Esc())
-	if !tuitest.IsTop[*dialog.Confirm](m) || len(m.Dialogs()) != 2 || !strings.Contains(tuitest.Screen(m), "Discard your changes?") {
+	if !tuitest.IsTop[*dialog.Confirm](m) || len(m.Dialogs()) != 2 || !strings.Contains(tuitest.Screen(m), "Unsaved changes in qa") {
 		t.Fatalf("esc with changes did not ask:\n%s", tuitest.Screen(m))
 	}
-	m = tuitest.Send(t, m, tuitest.Key("n"))
-	if tuitest.Top(m) != ed || ed.Sig() != "question -> answerx" || strings.Contains(tuitest.Screen(m), "Discard your changes?") {
-		t.Fatal("n did not go back to the edit as it was")
+	for _, want := range []string{"s save", "d discard", "esc keep editing"} {
+		if !strings.Contains(tuitest.Screen(m), want) {
+			t.Errorf("the question lacks %q:\n%s", want, tuitest.Screen(m))
+		}
 	}
-	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("y"))
+	// keep editing
+	m = tuitest.Send(t, m, tuitest.Esc())
+	if tuitest.Top(m) != ed || ed.Sig() != "question -> answerx" || strings.Contains(tuitest.Screen(m), "Unsaved changes") {
+		t.Fatal("esc on the question did not go back to the edit as it was")
+	}
+	// discard
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("d"))
 	if tuitest.Top(m) != nil || repo.Saves != 0 {
-		t.Fatalf("y did not discard (dialog %T, saves %d)", tuitest.Top(m), repo.Saves)
+		t.Fatalf("d did not discard (dialog %T, saves %d)", tuitest.Top(m), repo.Saves)
+	}
+	// save
+	m = tuitest.Type(t, tuitest.Send(t, m, tuitest.Key("i")), "x")
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("s"))
+	if tuitest.Top(m) != nil || repo.Saves != 1 {
+		t.Fatalf("s did not save and close (dialog %T, saves %d)", tuitest.Top(m), repo.Saves)
+	}
+	if got := progs(m).Detail(); got == nil || got.Modules[0].Signature != "question -> answerx" {
+		t.Fatalf("the page does not show the saved version: %+v", got)
 	}
 }
 
@@ -571,5 +587,40 @@ func TestProgramsPredictorGolden(t *testing.T) {
 			}
 			golden.RequireEqual(t, []byte(out))
 		})
+	}
+}
+
+// u sets a status change back (a new version, as any status change); a
+// second u has nothing left; a delete cannot be undone, and u says so.
+func TestProgramsUndo(t *testing.T) {
+	repo := tuitest.SampleRepo()
+	m := openProgram(t, repoModel(t, repo, 80, 24), "summarize") // draft
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if !strings.Contains(m.Notice().Text, "nothing to undo") {
+		t.Fatalf("u with nothing done: notice %q", m.Notice().Text)
+	}
+	m = tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("s")), tuitest.Key("j")), tuitest.Enter())
+	if h := repo.Head("summarize"); h.Status != model.Testing {
+		t.Fatalf("status not changed: %s", h.Status)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if h := repo.Head("summarize"); h.Status != model.Draft || h.Version != 3 || h.Note != "undo of a status change" {
+		t.Fatalf("after u: %s v%d (%q), want draft v3", h.Status, h.Version, h.Note)
+	}
+	if progs(m).Detail().Status != model.Draft || !strings.Contains(m.Notice().Text, "summarize is now draft") {
+		t.Errorf("the page does not show the undo: detail %s, notice %q", progs(m).Detail().Status, m.Notice().Text)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if h := repo.Head("summarize"); h.Version != 3 || !strings.Contains(m.Notice().Text, "nothing to undo") {
+		t.Fatalf("a second u: v%d, notice %q", h.Version, m.Notice().Text)
+	}
+	// A delete: u says it cannot be undone, and nothing comes back.
+	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("d")), tuitest.Key("y"))
+	if repo.Head("summarize") != nil {
+		t.Fatal("not deleted")
+	}
+	m = tuitest.Send(t, m, tuitest.Key("u"))
+	if n := m.Notice(); !n.Err || !strings.Contains(n.Text, "the delete of summarize cannot be undone") || repo.Head("summarize") != nil {
+		t.Fatalf("u after a delete: notice %+v", n)
 	}
 }
