@@ -204,7 +204,7 @@ func (v *View) Render(func() string) string {
 	if v.onlyFlips {
 		which = "only flips"
 	}
-	title := s.Title.Render(v.title) + s.Muted.Render(fmt.Sprintf(" · %d examples · %d flip · %s · f toggles · enter traces · esc back", len(v.rows), v.flips, which))
+	title := s.Title.Render(v.title) + s.Muted.Render(fmt.Sprintf(" · %s · %s · %s · f toggles · enter traces · esc back", format.Count(len(v.rows), "example"), format.Count(v.flips, "flip"), which))
 	lines := []string{layout.Fit(title, w, 1)}
 	colW := v.colWidth()
 	var hdr strings.Builder

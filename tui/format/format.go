@@ -162,3 +162,11 @@ func escape(s string, oneLine bool) string {
 	}
 	return b.String()
 }
+
+// Count is n and its noun, plural unless n is 1: "1 flip", "3 flips".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

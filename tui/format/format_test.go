@@ -55,3 +55,11 @@ func TestEscape(t *testing.T) {
 		}
 	}
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 flips", 1: "1 flip", 3: "3 flips"} {
+		if got := Count(n, "flip"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -16,6 +16,25 @@ type Evaluations struct {
 	Results   map[model.ID][]*model.EvalResult
 	Started   []app.EvaluateRequest
 	Cancelled []model.ID
+	// Runs are the optimization runs evaluations can be set against; nil:
+	// none.
+	Runs *Optimizations
+}
+
+// ListOptimizations lists Runs' runs.
+func (f *Evaluations) ListOptimizations(ctx context.Context, q app.JobQuery) (*app.OptimizationPage, error) {
+	if f.Runs == nil {
+		return &app.OptimizationPage{}, nil
+	}
+	return f.Runs.ListOptimizations(ctx, q)
+}
+
+// Trials are the trials of one of Runs' runs.
+func (f *Evaluations) Trials(ctx context.Context, id model.ID) ([]*model.Trial, error) {
+	if f.Runs == nil {
+		return nil, fmt.Errorf("optimization %s: not found", id)
+	}
+	return f.Runs.Trials(ctx, id)
 }
 
 func (f *Evaluations) ListEvaluations(_ context.Context, q app.JobQuery) (*app.EvaluationPage, error) {

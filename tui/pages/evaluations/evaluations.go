@@ -44,6 +44,10 @@ type Evaluations interface {
 	Evaluation(ctx context.Context, id model.ID) (*app.EvaluationDetail, error)
 	Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.Evaluation, error)
 	CancelEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error)
+	// ListOptimizations and Trials give the optimization runs an
+	// evaluation's flips can be set against (their validation results).
+	ListOptimizations(ctx context.Context, q app.JobQuery) (*app.OptimizationPage, error)
+	Trials(ctx context.Context, id model.ID) ([]*model.Trial, error)
 }
 
 // evalListLimit bounds the evaluations the screen lists: the newest matter.
@@ -76,9 +80,31 @@ type (
 	// evalFlipsMsg brings the results of the marked evaluations.
 	evalFlipsMsg struct {
 		details []*app.EvaluationDetail
+		run     *model.Optimization // with its trials: one more side, the run's validation results
+		trials  []*model.Trial
 		err     error
 	}
+	// evalRunsMsg brings the finished optimization runs of a program, to
+	// choose one to set the evaluations against.
+	evalRunsMsg struct {
+		evals []model.ID
+		runs  []*model.Optimization
+		err   error
+	}
+	// evalRunChosenMsg is the choice among them.
+	evalRunChosenMsg struct {
+		evals []model.ID
+		run   *model.Optimization
+	}
 )
+
+// maxRunChoices bounds the runs offered to set evaluations against: the
+// newest matter, and each is chosen by a digit.
+const maxRunChoices = 9
+
+// againstKey sets the marked (else the selected) evaluations against an
+// optimization run's validation results.
+var againstKey = key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "flips against an optimization"))
 
 type evalView int
 
@@ -272,8 +298,25 @@ func (es *evalScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		for i, d := range msg.details {
 			sides[i] = flips.Side{Label: fmt.Sprintf("%s %s v%d on %s", format.RunID(d.ID), d.Program, d.Version, d.Data), Side: model.EvalFlipSide(d.Results)}
 		}
-		e.Push(flips.New(es.styles, es.runs.Trace, "Examples of the marked evaluations", sides))
+		title := "Examples of the marked evaluations"
+		if r := msg.run; r != nil {
+			sides = append(sides, flips.Side{Label: fmt.Sprintf("%s %s on %s (validation)", format.RunID(r.ID), r.Optimizer, r.Program),
+				Side: model.OptFlipSide(r, msg.trials)})
+			title = "Examples of the evaluations and optimization run " + format.RunID(r.ID)
+		}
+		e.Push(flips.New(es.styles, es.runs.Trace, title, sides))
 		return nil
+	case evalRunsMsg:
+		if msg.err != nil {
+			return page.NoticeErr(fmt.Errorf("optimization runs: %w", msg.err))
+		}
+		if len(msg.runs) == 0 {
+			return page.Notice("no finished optimization run of this program to set the evaluations against")
+		}
+		e.Push(es.runChoice(msg.evals, msg.runs))
+		return nil
+	case evalRunChosenMsg:
+		return es.flipsOf(e, msg.evals, msg.run)
 	case evalCancelledMsg:
 		if msg.err != nil {
 			return page.NoticeErr(fmt.Errorf("cancel evaluation %s: %w", format.RunID(msg.id), msg.err))
@@ -361,7 +404,7 @@ func (es *evalScreen) Bindings() []key.Binding {
 	case evalResults:
 		return []key.Binding{k("enter", "open the example's trace"), k("j/k", "move"), k("esc", "back to the evaluations")}
 	}
-	return []key.Binding{k("n", "new evaluation"), k("enter", "the examples"), k("space", "mark"), k("C", "flips of the marked"), k("x", "cancel evaluation"), k("esc", "back")}
+	return []key.Binding{k("n", "new evaluation"), k("enter", "the examples"), k("space", "mark"), k("C", "flips of the marked"), againstKey, k("x", "cancel evaluation"), k("esc", "back")}
 }
 
 func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -401,6 +444,8 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, km.Compare):
 		return es.compare(e)
+	case key.Matches(msg, againstKey):
+		return es.against(e)
 	case key.Matches(msg, km.Open):
 		if v := es.selected(); v != nil {
 			es.view, es.detail, es.results, es.detailErr = evalResults, v, nil, nil
@@ -425,15 +470,77 @@ func (es *evalScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 // compare opens the flip view of the marked evaluations, in list order,
 // once their results are loaded.
 func (es *evalScreen) compare(e *page.Env) tea.Cmd {
+	ids := es.markedIDs()
+	if len(ids) < 2 {
+		return page.Notice("mark two or more evaluations with space, then C for their flips")
+	}
+	return es.flipsOf(e, ids, nil)
+}
+
+// markedIDs are the marked evaluations, in list order.
+func (es *evalScreen) markedIDs() []model.ID {
 	var ids []model.ID
 	for _, v := range es.evals {
 		if es.marked[v.ID] {
 			ids = append(ids, v.ID)
 		}
 	}
-	if len(ids) < 2 {
-		return page.Notice("mark two or more evaluations with space, then C for their flips")
+	return ids
+}
+
+// against offers the finished optimization runs of the evaluations'
+// program, to set the marked evaluations (else the selected one) against
+// a run's validation results.
+func (es *evalScreen) against(e *page.Env) tea.Cmd {
+	ids := es.markedIDs()
+	v := es.selected()
+	if len(ids) == 0 && v != nil {
+		ids = []model.ID{v.ID}
 	}
+	if len(ids) == 0 {
+		return nil
+	}
+	program := v.Program
+	for _, x := range es.evals {
+		if x.ID == ids[0] {
+			program = x.Program
+		}
+	}
+	svc, ctx := es.svc, e.Ctx
+	return e.Cmd(func() tea.Msg {
+		page, err := svc.ListOptimizations(ctx, app.JobQuery{Program: program, Limit: 50})
+		if err != nil {
+			return evalRunsMsg{err: err}
+		}
+		var runs []*model.Optimization
+		for _, r := range page.Optimizations {
+			if r.State == model.Completed && len(runs) < maxRunChoices {
+				runs = append(runs, r)
+			}
+		}
+		return evalRunsMsg{evals: ids, runs: runs}
+	})
+}
+
+// runChoice asks which run to set evals against: a digit per run.
+func (es *evalScreen) runChoice(evals []model.ID, runs []*model.Optimization) *dialog.Confirm {
+	s := es.styles
+	prompt := []string{s.Title.Render("Set the evaluations against which optimization run?"), ""}
+	var choices []dialog.Choice
+	for i, r := range runs {
+		n := fmt.Sprint(i + 1)
+		prompt = append(prompt, fmt.Sprintf("%s  %s %s on %s, %.3f → %.3f", s.HelpKey.Render(n), format.RunID(r.ID), r.Optimizer, r.Program, r.BaselineScore, r.BestScore))
+		choices = append(choices, dialog.Choice{Keys: key.NewBinding(key.WithKeys(n), key.WithHelp(n, format.RunID(r.ID))),
+			Result: evalRunChosenMsg{evals: evals, run: r}})
+	}
+	no := dialog.Choice{Keys: key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "none"))}
+	prompt = append(prompt, "", dialog.Hint(s, dialog.Choice{Keys: key.NewBinding(key.WithHelp(fmt.Sprintf("1-%d", len(runs)), "that run"))}, no))
+	return dialog.NewConfirm(s, dialog.Centre, prompt, append(choices, no)...)
+}
+
+// flipsOf loads the evaluations ids (and run's trials, when one is given)
+// for the flip view.
+func (es *evalScreen) flipsOf(e *page.Env, ids []model.ID, run *model.Optimization) tea.Cmd {
 	svc, ctx := es.svc, e.Ctx
 	return e.Cmd(func() tea.Msg {
 		out := make([]*app.EvaluationDetail, len(ids))
@@ -444,7 +551,15 @@ func (es *evalScreen) compare(e *page.Env) tea.Cmd {
 			}
 			out[i] = d
 		}
-		return evalFlipsMsg{details: out}
+		msg := evalFlipsMsg{details: out, run: run}
+		if run != nil {
+			trials, err := svc.Trials(ctx, run.ID)
+			if err != nil {
+				return evalFlipsMsg{err: fmt.Errorf("optimization %s: %w", format.RunID(run.ID), err)}
+			}
+			msg.trials = trials
+		}
+		return msg
 	})
 }
 

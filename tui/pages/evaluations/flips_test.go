@@ -121,3 +121,49 @@ func TestGoldenEvaluationFlips(t *testing.T) {
 		})
 	}
 }
+
+// O sets the selected evaluation against an optimization run of its
+// program, chosen by a digit: the run's validation results (those of the
+// trial that became its result) are one more side of the flip view.
+func TestEvaluationAgainstAnOptimizationRun(t *testing.T) {
+	f := tuitest.SampleEvaluations()
+	done := f.List[1] // qa v2: examples 200..203, 1 and 2 fail
+	run := &model.Optimization{ID: tuitest.FixedID(900), Program: "qa", Optimizer: "bootstrap_fewshot", State: model.Completed,
+		BaselineScore: 0.25, BestScore: 0.75, ResultVersion: 3}
+	unfinished := &model.Optimization{ID: tuitest.FixedID(901), Program: "qa", Optimizer: "gepa", State: model.Running}
+	var results []model.ExampleResult
+	for i := range 4 {
+		results = append(results, model.ExampleResult{Example: tuitest.FixedID(200 + i), Score: 1, Pass: i != 3})
+	}
+	f.Runs = &tuitest.Optimizations{Runs: []*model.Optimization{unfinished, run}, TrialsOf: map[model.ID][]*model.Trial{
+		run.ID: {{Optimization: run.ID, N: 1, Score: 0.75, Results: results}}}}
+	m := tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Runner: tuitest.NewRunner(),
+		Optimizations: tuitest.SampleOptimizations(), Evaluations: f}, 120, 40, tuitest.WithLM("local"))
+	m = tuitest.Send(t, m, tuitest.Key("4"))
+	m = tuitest.Send(t, m, tuitest.Key("E"))
+	m = tuitest.Send(t, m, tuitest.Key("j")) // v2, the finished one
+	if v := evalScreenOf(t, m).SelectedEval(); v == nil || v.ID != done.ID {
+		t.Fatalf("selected %+v", v)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("O"))
+	sc := tuitest.Screen(m)
+	if !strings.Contains(sc, "against which optimization run") || !strings.Contains(sc, "00000900 bootstrap_fewshot on qa, 0.250 → 0.750") ||
+		strings.Contains(sc, "gepa") {
+		t.Fatalf("the choice of runs (finished ones only):\n%s", sc)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("1"))
+	v, ok := tuitest.Top(m).(*flips.View)
+	if !ok {
+		t.Fatalf("choosing a run opened %T:\n%s", tuitest.Top(m), tuitest.Screen(m))
+	}
+	sc = tuitest.Screen(m)
+	// v2 fails 201 and 202, the run fails 203: three flips.
+	for _, want := range []string{"optimization run 00000900", "4 examples · 3 flips", "B 00000900 bootstrap_fewshot on qa (validation)"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("the flip view lacks %q:\n%s", want, sc)
+		}
+	}
+	if row, _ := v.Selected(); row.Example != tuitest.FixedID(200) || row.Flip {
+		t.Errorf("first row %+v", row)
+	}
+}
