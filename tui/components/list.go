@@ -240,6 +240,24 @@ func (l *List) Selected() (row int, ok bool) {
 	return l.view.Index(l.cursor), true
 }
 
+// SelectedCells are the columns' titles and the cells of the row under the
+// cursor, whole as they were given (however narrow their column); ok is
+// false when the view is empty.
+func (l *List) SelectedCells() (titles, cells []string, ok bool) {
+	row, ok := l.Selected()
+	if !ok {
+		return nil, nil, false
+	}
+	for i, c := range l.cols {
+		cell := ""
+		if i < len(l.rows[row]) {
+			cell = l.rows[row][i]
+		}
+		titles, cells = append(titles, c.Title), append(cells, cell)
+	}
+	return titles, cells, true
+}
+
 // SelectRow puts the cursor on row index row if it is in the view (O(view)).
 func (l *List) SelectRow(row int) bool {
 	for p := range l.view.Len() {

@@ -57,6 +57,8 @@ type Map struct {
 	Preview  key.Binding
 	Refresh  key.Binding
 	Evaluate key.Binding
+	Copy     key.Binding // copy what is shown to the clipboard (OSC 52)
+	Whole    key.Binding // open the selected row, every cell whole
 }
 
 // action describes one overridable action: its name in the config, its
@@ -110,6 +112,8 @@ var actions = []action{
 	{"preview", []string{"w"}, "render preview", func(m *Map) *key.Binding { return &m.Preview }},
 	{"refresh", []string{"ctrl+r"}, "refresh", func(m *Map) *key.Binding { return &m.Refresh }},
 	{"evaluate", []string{"E"}, "evaluate", func(m *Map) *key.Binding { return &m.Evaluate }},
+	{"copy", []string{"y"}, "copy", func(m *Map) *key.Binding { return &m.Copy }},
+	{"whole", []string{"o"}, "open the row whole", func(m *Map) *key.Binding { return &m.Whole }},
 }
 
 // Actions lists the names that New accepts as override keys, in help order.
@@ -203,7 +207,7 @@ func (m Map) ShortHelp() []key.Binding {
 func (m Map) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{m.Up, m.Down, m.Top, m.Bottom, m.PageUp, m.PageDown},
-		{m.Open, m.Back, m.Filter, m.Help, m.Palette, m.Quit},
+		{m.Open, m.Whole, m.Back, m.Filter, m.Help, m.Palette, m.Quit},
 		{m.NextPage, m.PrevPage, m.pagesBinding()},
 	}
 }
@@ -214,7 +218,7 @@ func (m Map) FullHelp() [][]key.Binding {
 func (m Map) PageActions() []key.Binding {
 	return []key.Binding{m.Edit, m.External, m.Save, m.New, m.Delete, m.Versions, m.Diff, m.Status,
 		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
-		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate}
+		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Copy}
 }
 
 // As is b described as what it does where it is used ("open program");

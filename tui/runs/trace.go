@@ -21,6 +21,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
@@ -55,6 +56,8 @@ type traceScreen struct {
 
 	focusDetail bool
 	detailOff   int
+	errorShown  bool     // the failed run's error has been opened once
+	keys        keys.Map // as the user bound them, for the help
 
 	showCost bool
 	cost     *app.CostReport // the month of costProgram
@@ -109,6 +112,7 @@ func (t *traceScreen) live() bool { return t.exec != nil && !t.exec.State.Termin
 // enter loads the first page, the execution and the cost, and (re)starts
 // the poll of a live execution.
 func (t *traceScreen) Enter(e *page.Env) tea.Cmd {
+	t.keys = e.Keys
 	var cmds []tea.Cmd
 	if !t.started {
 		t.started = true
@@ -223,6 +227,8 @@ func (t *traceScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			return page.NoticeErr(msg.err)
 		}
 		return t.withProgram(e, msg)
+	case traceCopyMsg:
+		return t.copy(msg.what)
 	case replayStartedMsg:
 		if msg.err != nil {
 			return page.NoticeErr(msg.err)
@@ -267,6 +273,12 @@ func (t *traceScreen) applyExec(e *page.Env, x *model.Execution) tea.Cmd {
 	t.exec, t.execErr = x, nil
 	t.scr.session.update(x)
 	var cmds []tea.Cmd
+	if x.State == model.Failed && !t.errorShown {
+		// A failed run opens on its error: what went wrong comes first.
+		t.errorShown = true
+		title, secs, _ := t.Whole()
+		e.Push(dialog.NewText(t.styles, title, secs...))
+	}
 	if !hadExec && t.showCost {
 		cmds = append(cmds, t.loadCost(e))
 	}
@@ -394,7 +406,8 @@ func (t *traceScreen) Bindings() []key.Binding {
 	k := keys.Hint
 	return []key.Binding{k("j/k", "move"), k("space", "expand/collapse"), k("n/p", "next/previous LM call"),
 		k("tab", "tree/detail focus"), k("x", "cancel run"), k("i", "iterate on the module"),
-		k("P", "replay the module"), k("w", "render preview"), k("S", "cost pane"), k("esc", "back")}
+		k("P", "replay the module"), k("w", "render preview"), k("S", "cost pane"),
+		keys.As(t.keys.Whole, t.wholeHelp()), keys.As(t.keys.Copy, "copy prompt/completion/outputs/error"), k("esc", "back")}
 }
 
 func (t *traceScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -470,6 +483,8 @@ func (t *traceScreen) actionKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 			}
 			return page.NoticeMsg{Text: "cancelled " + id.String()}
 		}
+	case key.Matches(msg, km.Copy):
+		e.Push(t.copyChoice(km))
 	case key.Matches(msg, km.Stats):
 		t.showCost = !t.showCost
 		if t.showCost {

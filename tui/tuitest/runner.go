@@ -215,3 +215,24 @@ func IterateRunner() *Runner {
 	}
 	return f
 }
+
+// FailedTraceback is the traceback of WithFailedTrace's run.
+const FailedTraceback = `Traceback (most recent call last):
+  File "/work/qa/tools.py", line 12, in forward
+    return self.lookup(question)
+  File "/work/qa/tools.py", line 31, in lookup
+    raise KeyError(f"no entry for {question!r} in the capital table (it has 194 countries, none named like this)")
+KeyError: "no entry for 'What is the capital of Atlantis?' in the capital table (it has 194 countries, none named like this)"`
+
+// WithFailedTrace is the QA trace of a run that failed in the user's code:
+// a long error and its Python traceback.
+func (f *Runner) WithFailedTrace(n byte) model.ID {
+	id := TraceID(n)
+	x, spans := QATrace(id)
+	x.State, x.Outputs, x.ErrorCode = model.Failed, nil, "user_code"
+	x.Error = "KeyError: \"no entry for 'What is the capital of Atlantis?' in the capital table (it has 194 countries, none named like this)\""
+	x.Traceback = FailedTraceback
+	spans[0].Error, spans[0].Outputs = x.Error, nil
+	f.Execs[id], f.Traces[id] = x, spans
+	return id
+}

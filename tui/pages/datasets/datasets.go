@@ -519,3 +519,16 @@ func (p *Page) Restyle() {
 		p.ex.list.SetStyles(components.ThemeStyles(p.styles))
 	}
 }
+
+// Whole is the selected dataset's or example's row with every cell whole.
+func (p *Page) Whole() (string, []page.Section, bool) {
+	switch {
+	case p.exView != nil:
+		return "", nil, false
+	case p.ex.ds != nil:
+		t, c, ok := p.ex.list.SelectedCells()
+		return "Example of " + p.ex.ds.Name, page.Cells(t, c), ok
+	}
+	t, c, ok := p.list.SelectedCells()
+	return "Dataset", page.Cells(t, c), ok
+}

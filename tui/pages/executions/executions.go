@@ -728,3 +728,9 @@ func (p *Page) reconnected(e *page.Env) []tea.Cmd {
 	}
 	return cmds
 }
+
+// Whole is the selected execution's row with every cell whole.
+func (p *Page) Whole() (string, []page.Section, bool) {
+	t, c, ok := p.list.SelectedCells()
+	return "Execution", page.Cells(t, c), ok
+}

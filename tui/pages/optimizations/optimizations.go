@@ -898,3 +898,9 @@ func optDuration(d time.Duration) string {
 	}
 	return format.Duration(d)
 }
+
+// Whole is the selected run's row with every cell whole.
+func (p *Page) Whole() (string, []page.Section, bool) {
+	t, c, ok := p.list.SelectedCells()
+	return "Optimization", page.Cells(t, c), ok
+}

@@ -604,3 +604,12 @@ func deleteDialog(s *themes.Styles, pr *model.Program) *dialog.Confirm {
 		dialog.Hint(s, yes, no),
 	}, yes, no)
 }
+
+// Whole is the selected program's row with every cell whole (the list only).
+func (p *Page) Whole() (string, []page.Section, bool) {
+	if p.diff != nil || p.versions != nil || p.detail != nil {
+		return "", nil, false
+	}
+	t, c, ok := p.list.SelectedCells()
+	return "Program", page.Cells(t, c), ok
+}

@@ -1,0 +1,79 @@
+package runs_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/runs"
+	"github.com/signet-dspy/signet/tui/tuitest"
+)
+
+// TestFailedTraceOpensOnError: the trace of a failed run opens on its whole
+// error and Python traceback, scrollable; y copies both; esc leaves it for
+// the trace, o opens it again.
+func TestFailedTraceOpensOnError(t *testing.T) {
+	f := tuitest.NewRunner()
+	id := f.WithFailedTrace(2)
+	m, scr := runnerModel(t, f, 80, 24)
+	m = open(t, m, scr.Trace(id))
+	tuitest.TopAs[*dialog.Text](t, m)
+	x := f.Execs[id]
+	// The error is longer than a line: it is wrapped, whole.
+	if scr := strings.Join(strings.Fields(tuitest.Screen(m)), " "); !strings.Contains(scr, "none named like this)\"") ||
+		!strings.Contains(scr, "Python traceback") {
+		t.Fatalf("the error view does not show the whole error:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, tuitest.Key("G"))
+	if !strings.Contains(tuitest.Screen(m), `raise KeyError(f"no entry`) {
+		t.Fatalf("scrolled to the end, the traceback's last lines are not shown:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, tuitest.Key("y"))
+	if got := m.Copied(); !strings.Contains(got, x.Error) || !strings.Contains(got, tuitest.FailedTraceback) {
+		t.Fatalf("y copied %q", got)
+	}
+	m = tuitest.Send(t, m, tuitest.Esc())
+	tuitest.TopAs[*runs.TraceScreen](t, m)
+	m = tuitest.Send(t, m, tuitest.Key("o"))
+	tuitest.TopAs[*dialog.Text](t, m)
+}
+
+// TestTraceCopiesSpanParts: y on a span asks what to copy, and copies the
+// selected LM call's completion, prompt or outputs whole.
+func TestTraceCopiesSpanParts(t *testing.T) {
+	f := tuitest.NewRunner()
+	id := f.WithQATrace(1)
+	m, ts := openTrace(t, f, id, 100, 30)
+	m = tuitest.Send(t, m, tuitest.Key("n")) // the first LM call
+	sp := selectedSpan(t, ts)
+	m = tuitest.Send(t, m, tuitest.Key("y"))
+	tuitest.TopAs[*dialog.Confirm](t, m)
+	m = tuitest.Send(t, m, tuitest.Key("c"))
+	if m.Copied() != sp.Completion {
+		t.Fatalf("copied %q, want the completion %q", m.Copied(), sp.Completion)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("y"))
+	m = tuitest.Send(t, m, tuitest.Key("p"))
+	if got := m.Copied(); !strings.HasPrefix(got, "[system]\n") || !strings.Contains(got, sp.Messages[3].Content) {
+		t.Fatalf("copied %q, want the prompt", got)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("o")) // the span whole
+	if scr := tuitest.Screen(m); !strings.Contains(scr, "completion") || !strings.Contains(scr, "Who wrote Hamlet?") {
+		t.Fatalf("o does not open the span whole:\n%s", scr)
+	}
+}
+
+func TestFailedTraceGolden(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			f := tuitest.NewRunner()
+			id := f.WithFailedTrace(2)
+			m, scr := runnerModel(t, f, sz[0], sz[1])
+			m = open(t, m, scr.Trace(id))
+			golden.RequireEqual(t, []byte(tuitest.ColorScreen(m)))
+		})
+	}
+}
