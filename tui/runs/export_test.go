@@ -72,3 +72,5 @@ func (it *iterateScreen) Editing() (predictor string, instructions bool) {
 }
 
 var DescribeChange = describeChange
+
+var DayAxis = dayAxis

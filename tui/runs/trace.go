@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -602,7 +603,7 @@ func (t *traceScreen) titleLine() string {
 		st = s.Accent
 	}
 	line := s.Title.Render("Trace "+name) + " " + st.Render(state) + s.Muted.Render(" · "+t.id.String())
-	n := fmt.Sprintf(" · %d spans", t.tree.Len())
+	n := " · " + format.Count(t.tree.Len(), "span")
 	if !t.complete && !t.live() {
 		n += "+"
 	}
@@ -847,7 +848,7 @@ func (t *traceScreen) renderCost(w, h int) string {
 		row(layout.Truncate(t.costProg, 10), v)
 		lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", "per day"))+s.Accent.Render(sparkBars(c.Days, max(w-13, 4))))
 		if len(c.Days) > 0 {
-			lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s1%s%d", c.Month, strings.Repeat(" ", max(min(len(c.Days), w-13)-1-len(fmt.Sprint(len(c.Days))), 0)), len(c.Days))))
+			lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", c.Month)+dayAxis(len(c.Days), max(w-13, 4))))
 		}
 	}
 	return layout.Fit(strings.Join(lines, "\n"), w, h)
@@ -873,6 +874,30 @@ func programBudget(c *app.CostReport, program string) (float64, bool) {
 	}
 	b, ok := c.Budgets[""]
 	return b, ok
+}
+
+// dayAxis labels the days under a sparkBars chart of n days in at most w
+// cells: each week's first day (1, 8, 15, 22, 29) under its bar, and the
+// last day, where they fit without touching.
+func dayAxis(n, w int) string {
+	cells := min(n, w)
+	if cells <= 0 {
+		return ""
+	}
+	line := []byte(strings.Repeat(" ", cells))
+	last := strconv.Itoa(n)
+	end := cells - len(last) // the last day ends under the last bar
+	copy(line[max(end, 0):], last)
+	free := 0 // the first cell a week's label may use
+	for d := 1; d < n; d += 7 {
+		lab := strconv.Itoa(d)
+		at := (d - 1) * cells / n
+		if at >= free && at+len(lab) < end {
+			copy(line[at:], lab)
+			free = at + len(lab) + 1
+		}
+	}
+	return string(line)
 }
 
 // sparkBars draws values as a bar chart of at most w cells (one per value,

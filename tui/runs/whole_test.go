@@ -77,3 +77,21 @@ func TestFailedTraceGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestDayAxis: the cost chart's days are labelled each week and on the
+// last day, under their bars, also when the days are bucketed.
+func TestDayAxis(t *testing.T) {
+	for _, c := range []struct {
+		n, w int
+		want string
+	}{
+		{25, 60, "1      8      15       25"},
+		{30, 60, "1      8      15     22     30"},
+		{3, 60, "1 3"},
+		{30, 15, "1  8   15 22 30"},
+	} {
+		if got := runs.DayAxis(c.n, c.w); got != c.want {
+			t.Errorf("DayAxis(%d, %d) = %q, want %q", c.n, c.w, got, c.want)
+		}
+	}
+}
