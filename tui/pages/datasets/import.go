@@ -194,8 +194,12 @@ type importForm struct {
 	clock  page.Clock
 	repo   Datasets
 
-	path    string
-	inputs  []*textinput.Model // name, input keys, split, field types
+	path   string
+	inputs []*textinput.Model // name, input keys, split, field types
+	// guess marks a field whose value the form filled in and the user has
+	// not touched: the first character typed replaces it (backspace clears
+	// it) rather than being appended to it.
+	guess   []bool
 	focus   int
 	entered bool
 
@@ -221,7 +225,21 @@ func newImportForm(s *themes.Styles, km keys.Map, clock page.Clock, repo Dataset
 		newInput(s, "", "e.g. question (none: leave empty)"),
 		newInput(s, "", "train (default), validation or test"),
 		newInput(s, "", "e.g. score=float,tags=list[str] (none: CSV cells stay text)"),
-	}}
+	}, guess: []bool{true, false, false, false}}
+}
+
+// edit is about to change field i by a key that types (or pastes) text,
+// or by backspace: a guess there goes first. Any other key keeps the guess
+// for the user to edit it.
+func (m *importForm) edit(i int, typing, backspace bool) (swallow bool) {
+	if !m.guess[i] {
+		return false
+	}
+	m.guess[i] = false
+	if typing || backspace {
+		m.inputs[i].SetValue("")
+	}
+	return backspace
 }
 
 // Enter focuses the name and reads the file's first record's fields.
@@ -262,6 +280,7 @@ func (m *importForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		m.fields, m.previewErr = msg.fields, msg.err
 		if v := m.inputs[1]; v.Value() == "" {
 			v.SetValue(strings.Join(guessInputs(msg.fields), ","))
+			m.guess[1] = v.Value() != ""
 		}
 		return nil
 	case importTickMsg:
@@ -287,6 +306,9 @@ func (m *importForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	if !m.running { // a paste
+		if _, ok := msg.(tea.PasteMsg); ok {
+			m.edit(m.focus, true, false)
+		}
 		var cmd tea.Cmd
 		*m.inputs[m.focus], cmd = m.inputs[m.focus].Update(msg)
 		return e.Wrap(cmd)
@@ -318,6 +340,9 @@ func (m *importForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		return e.Wrap(m.focusOn((m.focus + 1) % len(m.inputs)))
 	case key.Matches(msg, km.PrevPage):
 		return e.Wrap(m.focusOn((m.focus + len(m.inputs) - 1) % len(m.inputs)))
+	}
+	if m.edit(m.focus, msg.Text != "", msg.Code == tea.KeyBackspace) {
+		return nil
 	}
 	var cmd tea.Cmd
 	*m.inputs[m.focus], cmd = m.inputs[m.focus].Update(msg)

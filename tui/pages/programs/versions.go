@@ -272,6 +272,6 @@ func (p *Page) renderVersions() string {
 	if len(v.marked) == 1 {
 		hint = fmt.Sprintf(" · v%d marked: mark another to diff · esc back", v.marked[0])
 	}
-	title += s.Muted.Render(" · "+format.Count(len(v.versions), "version") + hint)
+	title += s.Muted.Render(" · " + format.Count(len(v.versions), "version") + hint)
 	return layout.Fit(title, p.width, 1) + "\n" + v.list.Render(p.width, p.versionsListHeight())
 }
