@@ -38,3 +38,14 @@ func TestWholeRowOpensCutCells(t *testing.T) {
 		t.Fatalf("esc left %T open", tuitest.Top(m))
 	}
 }
+
+// TestPaletteBoxFits8024: the palette's box is drawn whole at 80x24, its
+// bottom border included.
+func TestPaletteBoxFits8024(t *testing.T) {
+	m := tuitest.Sample(t, 80, 24)
+	m = tuitest.Send(t, m, tuitest.Key(":"))
+	scr := tuitest.Screen(m)
+	if strings.Count(scr, "╭") != 1 || strings.Count(scr, "╰") != 1 {
+		t.Fatalf("the palette's box is cut:\n%s", scr)
+	}
+}
