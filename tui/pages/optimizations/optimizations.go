@@ -107,14 +107,14 @@ type Page struct {
 
 var optColumns = []components.Column{
 	{Title: " ", Width: 1},
-	{Title: "PROGRAM", Flex: 2, MinWidth: 10},
-	{Title: "OPTIMIZER", Width: 13},
-	{Title: "STATE", Width: 9},
-	{Title: "TRIALS", Width: 6, Align: components.AlignRight},
-	{Title: "SCORE", Width: 11, Align: components.AlignRight},
-	{Title: "COST", Width: 8, Align: components.AlignRight},
-	{Title: "TIME", Width: 7, Align: components.AlignRight},
-	{Title: "STARTED", Width: 12},
+	{Title: "PROGRAM", Flex: 2, Fit: true, MaxWidth: 40},
+	{Title: "OPTIMIZER", Fit: true},
+	{Title: "STATE", Fit: true},
+	{Title: "TRIALS", Fit: true, Align: components.AlignRight},
+	{Title: "SCORE", Fit: true, Align: components.AlignRight},
+	{Title: "COST", Fit: true, Align: components.AlignRight},
+	{Title: "TIME", Fit: true, Align: components.AlignRight},
+	{Title: "STARTED", Fit: true},
 }
 
 // New is the page over repo.
