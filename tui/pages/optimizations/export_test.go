@@ -22,3 +22,6 @@ func (c *compareView) Comparison() *app.Comparison { return c.cmp }
 
 // Tick is the page's poll tick.
 func Tick() tea.Msg { return optTickMsg{} }
+
+// Selected is the run under the cursor, nil with none.
+func (p *Page) Selected() *model.Optimization { return p.selected() }

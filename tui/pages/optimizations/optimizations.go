@@ -101,6 +101,8 @@ type Page struct {
 	polling bool              // a poll tick is scheduled
 
 	trials map[model.ID][]*model.Trial
+	// selectNew is a run started here: it is selected until the list shows it.
+	selectNew model.ID
 
 	width, height int
 }
@@ -185,6 +187,7 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.setRuns(msg.runs)
+		p.selectNew = model.ID{} // the stored list has it now
 		var cmds []tea.Cmd
 		if r := p.selected(); r != nil {
 			cmds = append(cmds, p.loadTrials(e, r.ID))
@@ -204,7 +207,11 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		if msg.err == nil {
 			p.trials[msg.id] = msg.trials
 		}
-	case optStartedMsg: // the form's result: it started
+	case optStartedMsg: // the form's result: it started, and is selected
+		p.selectNew = msg.run.ID
+		if !slices.ContainsFunc(p.runs, func(o *model.Optimization) bool { return o.ID == msg.run.ID }) {
+			p.setRuns(append([]*model.Optimization{msg.run}, p.runs...))
+		}
 		return tea.Batch(page.Notice(fmt.Sprintf("started %s on %s (%s)", msg.run.Optimizer, msg.run.Program, format.RunID(msg.run.ID))), p.load(e))
 	case promoteMsg:
 		return p.promote(e, msg.run, true)
@@ -231,6 +238,9 @@ func (p *Page) setRuns(runs []*model.Optimization) {
 	var sel model.ID
 	if r := p.selected(); r != nil {
 		sel = r.ID
+	}
+	if !p.selectNew.IsZero() {
+		sel = p.selectNew
 	}
 	p.runs = runs
 	rows := make([]components.Row, len(runs))
