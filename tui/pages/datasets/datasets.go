@@ -7,6 +7,7 @@ package datasets
 
 import (
 	"context"
+	"io"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -41,6 +42,9 @@ type Datasets interface {
 	// ImportDataset reads a JSONL, JSON or CSV file as `signet dataset
 	// import` does: all or nothing, errors naming file:line.
 	ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error)
+	DeleteDataset(ctx context.Context, name string) error
+	// ExportDataset writes a dataset (or a split) as JSONL or CSV to w.
+	ExportDataset(ctx context.Context, req app.ExportDatasetRequest, w io.Writer) error
 }
 
 // examplesPageSize is how many examples one fetch asks for; the next page
@@ -252,6 +256,15 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		return p.deleteExample(e, msg.ex)
 	case exampleDeletedMsg:
 		return p.applyDeleted(e, msg)
+	case deleteDatasetMsg: // the delete confirmation's yes
+		return p.deleteDataset(e, msg.name)
+	case datasetDeletedMsg:
+		if msg.err != nil {
+			return page.NoticeErr(fmt.Errorf("delete dataset %s: %w", msg.name, msg.err))
+		}
+		return tea.Batch(page.Notice("deleted dataset "+msg.name), p.refreshSelect(e, ""))
+	case exportedMsg: // the export form's result
+		return page.Notice(fmt.Sprintf("exported dataset %s to %s", msg.name, msg.path))
 	case importedMsg: // the import's result
 		return tea.Batch(
 			page.Notice(fmt.Sprintf("imported %s into dataset %s (%s)", filepath.Base(msg.path), msg.ds.Name, format.Examples(msg.ds.Size()))),
@@ -291,7 +304,8 @@ func (p *Page) Bindings() []key.Binding {
 		return []key.Binding{keys.As(km.Open, "view example"), keys.As(km.Edit, "edit example"), keys.As(km.New, "new example"),
 			keys.As(km.Delete, "delete example"), km.Stats, km.Back}
 	}
-	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats}
+	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats,
+		keys.As(km.Delete, "delete dataset"), keys.As(km.Export, "export to a file")}
 }
 
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -347,6 +361,14 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Stats):
 		if d := p.selected(); d != nil {
 			e.Push(newStatsView(p.styles, p.keys, p.repo, d))
+		}
+	case key.Matches(msg, km.Delete):
+		if d := p.selected(); d != nil {
+			e.Push(p.deleteDatasetDialog(d))
+		}
+	case key.Matches(msg, km.Export):
+		if d := p.selected(); d != nil {
+			e.Push(newExportForm(p.styles, p.keys, p.repo, d, p.importStartDir()))
 		}
 	default:
 		p.list.Navigate(msg, km)
