@@ -299,6 +299,10 @@ func (c *Client) ResumeExecutions(ctx context.Context) (*app.Recovered, error) {
 	return call[app.Recovered](c, ctx, http.MethodPost, "/v1/executions/resume", nil)
 }
 
+func (c *Client) LMProfiles(ctx context.Context) ([]app.LMProfile, error) {
+	return list[app.LMProfile](c, ctx, "/v1/lm-profiles")
+}
+
 // Evaluations.
 
 func (c *Client) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.Evaluation, error) {

@@ -205,6 +205,7 @@ func (s *Server) routes() {
 			Cursor: q.Get("cursor"), Limit: limit})
 	})
 	h("POST /v1/executions/resume", func(r *http.Request) (any, error) { return svc.ResumeExecutions(r.Context()) })
+	h("GET /v1/lm-profiles", func(r *http.Request) (any, error) { return nonNil(svc.LMProfiles(r.Context())) })
 	h("GET /v1/executions/{id}", func(r *http.Request) (any, error) {
 		id, err := idParam(r, "id")
 		if err != nil {

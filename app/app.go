@@ -96,6 +96,19 @@ type Executions interface {
 	// again, with what it recovered (the executions' events say when they
 	// end).
 	ResumeExecutions(ctx context.Context) (*Recovered, error)
+	// LMProfiles are the LM profiles a run may name (the config's and the
+	// built-in ones), in name order.
+	LMProfiles(ctx context.Context) ([]LMProfile, error)
+}
+
+// LMProfile is an LM profile as a run form offers it; no key value.
+type LMProfile struct {
+	Name    string `json:"name"`
+	Model   string `json:"model"`
+	Default bool   `json:"default,omitempty"` // what a run without one uses
+	// KeyUnset is the key variable the profile reads when it is not set:
+	// a run with it fails until it is.
+	KeyUnset string `json:"key_unset,omitempty"`
 }
 
 // Evaluations score a program version on a dataset with a metric, as

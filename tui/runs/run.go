@@ -46,6 +46,8 @@ type Runner interface {
 	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
 	// Cost is what LM calls cost: the cost pane shows a program's month.
 	Cost(ctx context.Context, q app.CostQuery) (*app.CostReport, error)
+	// LMProfiles are the profiles the run form offers.
+	LMProfiles(ctx context.Context) ([]app.LMProfile, error)
 }
 
 // Screens opens the views that runs lead to: a program's run form, an
@@ -137,6 +139,7 @@ type runForm struct {
 	editing bool // the focused field has the keyboard
 	err     error
 	busy    string // "submitting…" while a request is out
+	lm      lmChoice
 
 	width, height int
 }
@@ -194,7 +197,7 @@ func (f *runForm) SetSize(w, h int) {
 func (f *runForm) Bindings() []key.Binding {
 	k := keys.Hint
 	return []key.Binding{k("enter", "next field / run"), k("tab", "next field"), k("ctrl+e", "dataset example"),
-		k("esc", "leave field / close"), k("r", "run"), k("i", "iterate on a module"), k("w", "render preview")}
+		k("esc", "leave field / close"), k(lmKey, "next LM profile"), k("r", "run"), k("i", "iterate on a module"), k("w", "render preview")}
 }
 
 // values reads the form: a field whose type is not str, or whose text
@@ -221,7 +224,7 @@ func parseFieldValue(fd model.Field, text string) any {
 
 func (f *runForm) submit(e *page.Env) tea.Cmd {
 	r, ctx := f.scr.runner, e.Ctx
-	req := app.RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}
+	req := app.RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values(), LM: f.lm.chosen()}
 	f.busy, f.err = "submitting…", nil
 	return e.Cmd(func() tea.Msg {
 		if r == nil {
@@ -246,6 +249,9 @@ func (f *runForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		t.startedHere, t.showCost = true, true
 		e.Close(nil) // the trace takes the form's place: esc goes back to the page
 		e.Push(t)
+		return nil
+	case runProfilesMsg:
+		f.lm.set(msg)
 		return nil
 	case examplePickedMsg:
 		for i, fd := range f.fields {
@@ -277,6 +283,10 @@ func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := e.Keys
 	if msg.String() == "ctrl+e" {
 		e.Push(newExamplePicker(f.scr, f.title(), f.fields))
+		return nil
+	}
+	if msg.String() == lmKey {
+		f.lm.next()
 		return nil
 	}
 	if f.editing {
@@ -323,7 +333,7 @@ func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 
 func (f *runForm) title() string {
 	s := f.scr.styles
-	return s.Title.Render("Run "+f.program.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %d input fields · esc back", f.program.Version, len(f.fields)))
+	return s.Title.Render("Run "+f.program.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %s · esc back", f.program.Version, format.Count(len(f.fields), "input field")))
 }
 
 func (f *runForm) Render(func() string) string {
@@ -345,6 +355,7 @@ func (f *runForm) Render(func() string) string {
 		b.WriteString(mark + lab + f.inputs[i].View() + "\n")
 		b.WriteString(s.Muted.Render(fmt.Sprintf("  %-18s%s", "", fieldType(fd))) + "\n")
 	}
+	b.WriteString("  " + s.Subtitle.Render(fmt.Sprintf("%-18s", "LM profile")) + f.lm.render(s) + "\n")
 	b.WriteString("\n")
 	switch {
 	case f.busy != "":

@@ -95,3 +95,39 @@ func TestDayAxis(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFormLMProfile: the run form shows the program's LM profile, ctrl+l
+// goes through the service's profiles (one whose key is not set says so)
+// and back, and the run asks for the one chosen.
+func TestRunFormLMProfile(t *testing.T) {
+	f := tuitest.NewRunner()
+	m, scr := runnerModel(t, f, 100, 30)
+	m = open(t, m, scr.RunForm(tuitest.QAProgram()))
+	line := func() string { return tuitest.LineWith(tuitest.Screen(m), "LM profile") }
+	if !strings.Contains(line(), "‹ test (the program's) ›") || !strings.Contains(line(), "signet/test") {
+		t.Fatalf("the form's LM line: %q", line())
+	}
+	m = tuitest.Send(t, m, tuitest.Ctrl('l'))
+	m = tuitest.Send(t, m, tuitest.Ctrl('l'))
+	if !strings.Contains(line(), "‹ openai ›") || !strings.Contains(line(), "OPENAI_API_KEY is not set") {
+		t.Fatalf("after two ctrl+l: %q", line())
+	}
+	m = tuitest.Type(t, m, "Who wrote Hamlet?")
+	m = tuitest.Send(t, m, tuitest.Enter())
+	if len(f.Submits) != 1 || f.Submits[0].LM != "openai" {
+		t.Fatalf("submitted %+v, want LM openai", f.Submits)
+	}
+}
+
+func TestRunFormGolden(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			f := tuitest.NewRunner()
+			m, scr := runnerModel(t, f, sz[0], sz[1])
+			m = open(t, m, scr.RunForm(tuitest.QAProgram()))
+			m = tuitest.Send(t, m, tuitest.Ctrl('l'))
+			m = tuitest.Send(t, m, tuitest.Ctrl('l'))
+			golden.RequireEqual(t, []byte(tuitest.ColorScreen(m)))
+		})
+	}
+}

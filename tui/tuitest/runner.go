@@ -3,6 +3,7 @@ package tuitest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,10 +27,26 @@ type Runner struct {
 	CostQueries []app.CostQuery
 	// onSubmit builds the execution of a submit (default: pending).
 	OnSubmit func(req app.RunRequest) (*model.Execution, []model.Span)
+	// Profiles are the LM profiles listed (SampleProfiles by default).
+	Profiles []app.LMProfile
+}
+
+// SampleProfiles are the goldens' LM profiles: the local default, the
+// test LM, and one whose key is not set.
+func SampleProfiles() []app.LMProfile {
+	return []app.LMProfile{{Name: "local-smollm2", Model: "local/smollm2-360m", Default: true},
+		{Name: "openai", Model: "openai/gpt-4o-mini", KeyUnset: "OPENAI_API_KEY"}, {Name: "test", Model: "signet/test"}}
+}
+
+func (f *Runner) LMProfiles(context.Context) ([]app.LMProfile, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return slices.Clone(f.Profiles), nil
 }
 
 func NewRunner() *Runner {
-	return &Runner{Execs: map[model.ID]*model.Execution{}, Traces: map[model.ID][]model.Span{}, Generated: map[model.ID]int{}}
+	return &Runner{Execs: map[model.ID]*model.Execution{}, Traces: map[model.ID][]model.Span{}, Generated: map[model.ID]int{},
+		Profiles: SampleProfiles()}
 }
 
 var TraceT0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
