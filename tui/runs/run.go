@@ -22,6 +22,7 @@ import (
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
@@ -371,22 +372,33 @@ func (f *runForm) Render(func() string) string {
 }
 
 // examplePicker picks a dataset example that has every input field of a
-// program; its result fills the run form.
+// program; its result fills the run form. `/` filters it.
 type examplePicker struct {
 	page.Defaults
+	components.FilterBar
 	scr      *Screens
 	title    string // the run form's
 	fields   []model.Field
 	examples []*model.Example
+	list     components.List
 	loaded   bool
 	err      error
-	cursor   int
 
 	width, height int
 }
 
+// Messages of the example picker.
+type examplesFilterMsg struct{ res components.FilterResult }
+
+var examplePickerColumns = []components.Column{
+	{Title: "DATASET", Fit: true, MaxWidth: 24},
+	{Title: "SPLIT", Fit: true},
+	{Title: "INPUTS", Flex: 1, MinWidth: 10},
+}
+
 func newExamplePicker(scr *Screens, title string, fields []model.Field) *examplePicker {
-	return &examplePicker{scr: scr, title: title, fields: fields}
+	return &examplePicker{scr: scr, title: title, fields: fields,
+		list: components.NewList(examplePickerColumns, 2, components.ThemeStyles(scr.styles))}
 }
 
 // Enter loads the examples, the first time.
@@ -435,34 +447,78 @@ func hasFields(ex *model.Example, fields []model.Field) bool {
 }
 
 func (x *examplePicker) Update(e *page.Env, msg tea.Msg) tea.Cmd {
-	if m, ok := msg.(runExamplesMsg); ok {
-		x.examples, x.err, x.cursor, x.loaded = m.examples, m.err, 0, true
+	switch m := msg.(type) {
+	case runExamplesMsg:
+		x.examples, x.err, x.loaded = m.examples, m.err, true
+		rows := make([]components.Row, len(m.examples))
+		for i, ex := range m.examples {
+			var parts []string
+			for _, fd := range x.fields {
+				parts = append(parts, fd.Name+"="+model.ValueText(ex.Data[fd.Name]))
+			}
+			rows[i] = components.Row{ex.Dataset, string(ex.Split), strings.Join(parts, " ")}
+		}
+		x.list.SetRows(rows)
+		if x.Pattern != "" {
+			return x.refilter(e)
+		}
+	case examplesFilterMsg:
+		x.list.SetFilterResult(m.res)
 	}
 	return nil
 }
 
-func (x *examplePicker) Typing() bool     { return false }
-func (x *examplePicker) SetSize(w, h int) { x.width, x.height = w, h }
+func (x *examplePicker) refilter(e *page.Env) tea.Cmd {
+	return e.Cmd(x.Refilter(e.Ctx, &x.list, func(r components.FilterResult) tea.Msg { return examplesFilterMsg{res: r} }))
+}
+
+func (x *examplePicker) Typing() bool { return x.Filtering }
+
+func (x *examplePicker) SetSize(w, h int) {
+	x.width, x.height = w, h
+	x.list.SetHeight(x.listHeight())
+}
+
+// listHeight is what the title, the heading and the filter line leave.
+func (x *examplePicker) listHeight() int {
+	h := x.height - 3
+	if x.ShowFilterLine() {
+		h--
+	}
+	return max(h, 3)
+}
 
 func (x *examplePicker) Bindings() []key.Binding {
 	k := keys.Hint
-	return []key.Binding{k("j/k", "move"), k("enter", "use the example"), k("esc", "back to the form")}
+	return []key.Binding{k("j/k", "move"), k("/", "filter"), k("enter", "use the example"), k("esc", "back to the form")}
 }
 
 func (x *examplePicker) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "esc":
+	km := e.Keys
+	if x.Filtering {
+		return x.filtered(e, x.FilterInput(msg, &x.list))
+	}
+	if ev, ok := x.FilterListKey(msg, km); ok {
+		return x.filtered(e, ev)
+	}
+	switch {
+	case key.Matches(msg, km.Back):
 		e.Close(nil)
-	case "j", "down":
-		x.cursor = min(x.cursor+1, max(len(x.examples)-1, 0))
-	case "k", "up":
-		x.cursor = max(x.cursor-1, 0)
-	case "enter":
-		if x.cursor < len(x.examples) {
-			e.Close(examplePickedMsg{ex: x.examples[x.cursor]})
+	case key.Matches(msg, km.Open):
+		if row, ok := x.list.Selected(); ok && row < len(x.examples) {
+			e.Close(examplePickedMsg{ex: x.examples[row]})
 		} else {
 			e.Close(nil)
 		}
+	default:
+		x.list.Navigate(msg, km)
+	}
+	return nil
+}
+
+func (x *examplePicker) filtered(e *page.Env, ev components.FilterEvent) tea.Cmd {
+	if x.Follow(ev, &x.list, x.listHeight) {
+		return x.refilter(e)
 	}
 	return nil
 }
@@ -471,7 +527,10 @@ func (x *examplePicker) Render(func() string) string {
 	s := x.scr.styles
 	var b strings.Builder
 	b.WriteString(x.title + "\n\n")
-	b.WriteString(s.Subtitle.Render("Pick a dataset example") + s.Muted.Render("  j/k · enter · esc") + "\n")
+	b.WriteString(s.Subtitle.Render("Pick a dataset example") + "\n")
+	if x.ShowFilterLine() {
+		b.WriteString(x.FilterLine(s, x.list.Pattern(), x.width) + "\n")
+	}
 	switch {
 	case x.err != nil:
 		b.WriteString(s.Error.Render(format.Line(x.err.Error())))
@@ -479,22 +538,8 @@ func (x *examplePicker) Render(func() string) string {
 		b.WriteString(s.Muted.Render("Loading examples…"))
 	case len(x.examples) == 0:
 		b.WriteString(s.Muted.Render("No dataset example has every input field of this program."))
-	}
-	h := max(x.height-4, 1)
-	off := max(x.cursor-h+1, 0)
-	for i := off; i < len(x.examples) && i < off+h; i++ {
-		ex := x.examples[i]
-		var parts []string
-		for _, fd := range x.fields {
-			parts = append(parts, fd.Name+"="+model.ValueText(ex.Data[fd.Name]))
-		}
-		line := fmt.Sprintf("%s %s  %s", ex.Dataset, ex.Split, strings.Join(parts, " "))
-		if i == x.cursor {
-			line = s.RowSelected.Render("▌" + line)
-		} else {
-			line = " " + line
-		}
-		b.WriteString(line + "\n")
+	default:
+		b.WriteString(x.list.Render(x.width, x.listHeight()))
 	}
 	return layout.Fit(b.String(), x.width, x.height)
 }

@@ -131,3 +131,27 @@ func TestRunFormGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestExamplePickerFilter: / filters the example picker by what is typed
+// (a burst of keys, then enter), and enter picks the match into the form.
+func TestExamplePickerFilter(t *testing.T) {
+	f := tuitest.NewRunner()
+	m, scr := runnerModel(t, f, 100, 30)
+	m = open(t, m, scr.RunForm(tuitest.QAProgram()))
+	form := tuitest.TopAs[*runs.RunForm](t, m)
+	m = tuitest.Send(t, m, tuitest.Ctrl('e'))
+	tuitest.TopAs[*runs.ExamplePicker](t, m)
+	if !strings.Contains(tuitest.Screen(m), "capital of France") {
+		t.Fatalf("the picker:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, tuitest.Key("/"))
+	m = tuitest.Type(t, m, "hamlet")
+	if scr := tuitest.Screen(m); strings.Contains(scr, "capital of France") || !strings.Contains(scr, "Who wrote Hamlet?") {
+		t.Fatalf("filtered by hamlet:\n%s", scr)
+	}
+	m = tuitest.Send(t, m, tuitest.Enter()) // closes the prompt, keeps the filter
+	m = tuitest.Send(t, m, tuitest.Enter()) // picks
+	if got := form.Input(0); got != "Who wrote Hamlet?" {
+		t.Fatalf("the form's question is %q", got)
+	}
+}
