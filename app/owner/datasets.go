@@ -87,15 +87,24 @@ func (o *Owner) PutExample(ctx context.Context, e *model.Example) (*model.Exampl
 	if err := o.st.PutExample(ctx, &out); err != nil {
 		return nil, fail(err)
 	}
+	o.datasetChanged(out.Dataset)
 	return &out, nil
 }
 
 func (o *Owner) DeleteExample(ctx context.Context, dataset string, id model.ID) error {
-	return fail(o.st.DeleteExample(ctx, dataset, id))
+	if err := o.st.DeleteExample(ctx, dataset, id); err != nil {
+		return fail(err)
+	}
+	o.datasetChanged(dataset)
+	return nil
 }
 
 func (o *Owner) DeleteDataset(ctx context.Context, name string) error {
-	return fail(o.st.DeleteDataset(ctx, name))
+	if err := o.st.DeleteDataset(ctx, name); err != nil {
+		return fail(err)
+	}
+	o.datasetChanged(name)
+	return nil
 }
 
 // DatasetStats pages through every example, so a dataset of any size is
@@ -200,6 +209,7 @@ func (o *Owner) ImportDataset(ctx context.Context, req app.ImportDatasetRequest)
 	if err != nil {
 		return nil, fail(err)
 	}
+	o.datasetChanged(out.Name)
 	return &app.ImportDatasetResult{Dataset: out, Imported: n}, nil
 }
 

@@ -118,9 +118,11 @@ const subscriberBuffer = 1024
 func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	out := make(chan app.Event, subscriberBuffer)
 	subc, cancel := o.subscribeKernel(subscriberBuffer)
+	changes, stopChanges := o.changes.subscribe()
 	go func() {
 		defer close(out)
 		defer cancel()
+		defer stopChanges()
 		send := func(ev app.Event) bool {
 			select {
 			case out <- ev:
@@ -161,6 +163,10 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 					return // the kernel closed: the owner is stopping
 				}
 				if !send(eventOf(ev)) {
+					return
+				}
+			case ev := <-changes:
+				if !send(ev) {
 					return
 				}
 			case <-tick.C:
