@@ -7,9 +7,9 @@ package datasets
 
 import (
 	"context"
-	"io"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +25,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
 )
 
@@ -553,4 +554,14 @@ func (p *Page) Whole() (string, []page.Section, bool) {
 	}
 	t, c, ok := p.list.SelectedCells()
 	return "Dataset", page.Cells(t, c), ok
+}
+
+// Live reads the datasets again when one was written elsewhere, keeping
+// the selection. (An open examples table stays as it is: this workbench's
+// own edits come back as changes too, and must not move its cursor.)
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	if len(msg.Datasets) == 0 || !p.loaded || p.loading {
+		return nil
+	}
+	return p.refreshSelect(e, "")
 }

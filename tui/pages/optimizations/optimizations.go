@@ -28,6 +28,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
 )
 
@@ -913,4 +914,13 @@ func optDuration(d time.Duration) string {
 func (p *Page) Whole() (string, []page.Section, bool) {
 	t, c, ok := p.list.SelectedCells()
 	return "Optimization", page.Cells(t, c), ok
+}
+
+// Live reads the runs again when one changed state elsewhere (started
+// from the CLI, say); the selection stays.
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	if !msg.Optimizations || !p.loaded {
+		return nil
+	}
+	return p.load(e)
 }

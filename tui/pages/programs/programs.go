@@ -23,6 +23,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
 )
 
@@ -612,4 +613,13 @@ func (p *Page) Whole() (string, []page.Section, bool) {
 	}
 	t, c, ok := p.list.SelectedCells()
 	return "Program", page.Cells(t, c), ok
+}
+
+// Live reads the programs again when one was written elsewhere (another
+// terminal, the CLI, an optimization's result): the selection stays.
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	if len(msg.Programs) == 0 || !p.loaded {
+		return nil
+	}
+	return p.Load(e)
 }
