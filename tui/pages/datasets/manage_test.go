@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/pages/datasets"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
@@ -72,5 +73,34 @@ func TestExportDataset(t *testing.T) {
 	m = tuitest.Send(t, m, tuitest.Ctrl('s'))
 	if scr := strings.Join(strings.Fields(tuitest.Screen(m)), " "); tuitest.Top(m) == nil || !strings.Contains(scr, "no such file or directory") {
 		t.Fatalf("a failed export:\n%s", tuitest.Screen(m))
+	}
+}
+
+// TestFilePickerFilter: / in the import's file picker filters the files by
+// what is typed, and enter chooses the match: the form opens on it; h
+// goes up a directory, enter on one goes in.
+func TestFilePickerFilter(t *testing.T) {
+	m := openImport(t, tuitest.SampleDatasets(), 80, 24)
+	m = tuitest.Send(t, m, tuitest.Key("/"))
+	m = tuitest.Type(t, m, "revcsv")
+	if scr := tuitest.Screen(m); strings.Contains(scr, "capitals.jsonl") || !strings.Contains(scr, "reviews.csv") {
+		t.Fatalf("filtered by revcsv:\n%s", scr)
+	}
+	m = tuitest.Send(t, m, tuitest.Enter())
+	imp := tuitest.TopAs[*datasets.ImportForm](t, m)
+	if imp.Input(0) != "reviews" {
+		t.Fatalf("the form opened on %q", imp.Input(0))
+	}
+	m = tuitest.Send(t, m, tuitest.Esc()) // back to the files: the filter is still there
+	tuitest.TopAs[*datasets.FilePicker](t, m)
+	m = tuitest.Send(t, m, tuitest.Esc()) // clears it
+	m = tuitest.Send(t, m, tuitest.Key("g"))
+	m = tuitest.Send(t, m, tuitest.Enter()) // data/
+	if !strings.Contains(tuitest.Screen(m), filepath.Join("testdata", "import", "data")) || strings.Contains(tuitest.Screen(m), "capitals.jsonl") {
+		t.Fatalf("enter on data/ did not go in:\n%s", tuitest.Screen(m))
+	}
+	m = tuitest.Send(t, m, tuitest.Key("h"))
+	if !strings.Contains(tuitest.Screen(m), "capitals.jsonl") {
+		t.Fatalf("h did not go back up:\n%s", tuitest.Screen(m))
 	}
 }
