@@ -85,6 +85,13 @@ func (s *Screens) RunForm(p *model.Program) page.Dialog { return newRunForm(s, p
 // Trace is the trace of execution id.
 func (s *Screens) Trace(id model.ID) page.Dialog { return newTraceScreen(s, id) }
 
+// StartedHere says whether execution id was started from these views (a
+// list shows it selected when it comes).
+func (s *Screens) StartedHere(id model.ID) bool {
+	_, ok := s.session.runs[id]
+	return ok
+}
+
 // pollEvery is how often a live execution's spans and state are read.
 const pollEvery = 150 * time.Millisecond
 
