@@ -259,6 +259,10 @@ func (c *Client) DeleteDataset(ctx context.Context, name string) error {
 	return err
 }
 
+func (c *Client) RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error) {
+	return call[model.Dataset](c, ctx, http.MethodPost, "/v1/datasets/"+url.PathEscape(name)+"/rename", map[string]string{"to": to})
+}
+
 // Executions.
 
 func (c *Client) Run(ctx context.Context, req app.RunRequest) (*model.Execution, error) {

@@ -96,6 +96,13 @@ func (s *Server) routes() {
 	h("DELETE /v1/datasets/{name}", func(r *http.Request) (any, error) {
 		return struct{}{}, svc.DeleteDataset(r.Context(), r.PathValue("name"))
 	})
+	h("POST /v1/datasets/{name}/rename", func(r *http.Request) (any, error) {
+		b, err := decode[renameBody](r)
+		if err != nil {
+			return nil, err
+		}
+		return svc.RenameDataset(r.Context(), r.PathValue("name"), b.To)
+	})
 	h("GET /v1/datasets/{name}/stats", func(r *http.Request) (any, error) {
 		return svc.DatasetStats(r.Context(), r.PathValue("name"))
 	})
@@ -425,4 +432,9 @@ func (s *startedWriter) Write(p []byte) (int, error) {
 		s.w.WriteHeader(http.StatusOK)
 	}
 	return s.w.Write(p)
+}
+
+// renameBody is the body of a dataset's rename.
+type renameBody struct {
+	To string `json:"to"`
 }

@@ -78,6 +78,9 @@ type Datasets interface {
 	ExportDataset(ctx context.Context, req ExportDatasetRequest, w io.Writer) error
 	DatasetStats(ctx context.Context, name string) (*model.DatasetStats, error)
 	DeleteDataset(ctx context.Context, name string) error
+	// RenameDataset gives a dataset a new name (its examples new IDs): a
+	// copy under the new name, then the old one deleted.
+	RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error)
 }
 
 // Executions are runs of a program on one input: jobs of the kernel.

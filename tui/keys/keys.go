@@ -58,6 +58,7 @@ type Map struct {
 	Refresh  key.Binding
 	Evaluate key.Binding
 	Export   key.Binding
+	Rename   key.Binding
 	Copy     key.Binding // copy what is shown to the clipboard (OSC 52)
 	Whole    key.Binding // open the selected row, every cell whole
 }
@@ -114,6 +115,7 @@ var actions = []action{
 	{"refresh", []string{"ctrl+r"}, "refresh", func(m *Map) *key.Binding { return &m.Refresh }},
 	{"evaluate", []string{"E"}, "evaluate", func(m *Map) *key.Binding { return &m.Evaluate }},
 	{"export", []string{"X"}, "export", func(m *Map) *key.Binding { return &m.Export }},
+	{"rename", []string{"m"}, "rename", func(m *Map) *key.Binding { return &m.Rename }},
 	{"copy", []string{"y"}, "copy", func(m *Map) *key.Binding { return &m.Copy }},
 	{"whole", []string{"o"}, "open the row whole", func(m *Map) *key.Binding { return &m.Whole }},
 }
@@ -220,7 +222,7 @@ func (m Map) FullHelp() [][]key.Binding {
 func (m Map) PageActions() []key.Binding {
 	return []key.Binding{m.Edit, m.External, m.Save, m.New, m.Delete, m.Versions, m.Diff, m.Status,
 		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
-		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Export, m.Copy}
+		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Export, m.Rename, m.Copy}
 }
 
 // As is b described as what it does where it is used ("open program");

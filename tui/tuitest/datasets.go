@@ -283,3 +283,31 @@ func (f *Datasets) ExportDataset(_ context.Context, req app.ExportDatasetRequest
 	}
 	return dw.Close()
 }
+
+// RenameDataset moves a dataset and its examples to a new name.
+func (f *Datasets) RenameDataset(_ context.Context, name, to string) (*model.Dataset, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.WriteErr != nil {
+		return nil, f.WriteErr
+	}
+	if f.dataset(to) != nil {
+		return nil, fmt.Errorf("rename dataset %s: dataset %q exists", name, to)
+	}
+	d := f.dataset(name)
+	if d == nil {
+		return nil, fmt.Errorf("dataset %q: not found", name)
+	}
+	d.Name = to
+	if exs, ok := f.Mem[name]; ok {
+		f.Mem[to] = exs
+		delete(f.Mem, name)
+	}
+	if gen, ok := f.Gen[name]; ok {
+		f.Gen[to] = gen
+		delete(f.Gen, name)
+	}
+	slices.SortFunc(f.List, func(a, b *model.Dataset) int { return strings.Compare(a.Name, b.Name) })
+	c := *d
+	return &c, nil
+}

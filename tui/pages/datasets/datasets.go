@@ -44,6 +44,7 @@ type Datasets interface {
 	// import` does: all or nothing, errors naming file:line.
 	ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error)
 	DeleteDataset(ctx context.Context, name string) error
+	RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error)
 	// ExportDataset writes a dataset (or a split) as JSONL or CSV to w.
 	ExportDataset(ctx context.Context, req app.ExportDatasetRequest, w io.Writer) error
 }
@@ -264,6 +265,8 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			return page.NoticeErr(fmt.Errorf("delete dataset %s: %w", msg.name, msg.err))
 		}
 		return tea.Batch(page.Notice("deleted dataset "+msg.name), p.refreshSelect(e, ""))
+	case renamedMsg: // the rename form's result
+		return tea.Batch(page.Notice(fmt.Sprintf("renamed dataset %s to %s", msg.from, msg.ds.Name)), p.refreshSelect(e, msg.ds.Name))
 	case exportedMsg: // the export form's result
 		return page.Notice(fmt.Sprintf("exported dataset %s to %s", msg.name, msg.path))
 	case importedMsg: // the import's result
@@ -306,7 +309,7 @@ func (p *Page) Bindings() []key.Binding {
 			keys.As(km.Delete, "delete example"), km.Stats, km.Back}
 	}
 	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats,
-		keys.As(km.Delete, "delete dataset"), keys.As(km.Export, "export to a file")}
+		keys.As(km.Delete, "delete dataset"), keys.As(km.Rename, "rename dataset"), keys.As(km.Export, "export to a file")}
 }
 
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -366,6 +369,10 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Delete):
 		if d := p.selected(); d != nil {
 			e.Push(p.deleteDatasetDialog(d))
+		}
+	case key.Matches(msg, km.Rename):
+		if d := p.selected(); d != nil {
+			e.Push(newRenameForm(p.styles, p.keys, p.repo, d))
 		}
 	case key.Matches(msg, km.Export):
 		if d := p.selected(); d != nil {

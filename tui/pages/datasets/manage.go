@@ -169,3 +169,78 @@ func (f *exportForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	e.Close(m)
 	return nil
 }
+
+// renamedMsg is the rename form's result, and its command's answer.
+type renamedMsg struct {
+	from string
+	ds   *model.Dataset
+	err  error
+}
+
+// renameForm asks for a dataset's new name and renames it.
+type renameForm struct {
+	page.Defaults
+	styles  *themes.Styles
+	keys    keys.Map
+	repo    Datasets
+	from    string
+	fields  dialog.Fields
+	running bool
+
+	width, height int
+}
+
+func newRenameForm(s *themes.Styles, km keys.Map, repo Datasets, d *model.Dataset) *renameForm {
+	return &renameForm{styles: s, keys: km, repo: repo, from: d.Name, fields: dialog.Fields{
+		Title:  "Rename dataset " + d.Name,
+		Fields: []dialog.Field{{Label: "new name", Value: d.Name}},
+		Note:   fmt.Sprintf("Its %s are copied under the new name (with new IDs), then the old name is deleted.", format.Examples(d.Size())),
+	}}
+}
+
+func (f *renameForm) Typing() bool     { return true }
+func (f *renameForm) SetSize(w, h int) { f.width, f.height = w, h }
+func (f *renameForm) Render(func() string) string {
+	return f.fields.Render(f.styles, f.width, f.height)
+}
+
+func (f *renameForm) Bindings() []key.Binding {
+	return []key.Binding{keys.As(f.keys.Save, "rename"), keys.As(f.keys.Back, "cancel")}
+}
+
+func (f *renameForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
+	if f.running {
+		return nil
+	}
+	switch f.fields.Key(f.keys, msg) {
+	case dialog.FieldsCancel:
+		e.Close(nil)
+	case dialog.FieldsSubmit:
+		to := f.fields.Value("new name")
+		if to == f.from {
+			e.Close(nil)
+			return nil
+		}
+		f.running, f.fields.Err = true, ""
+		repo, ctx, from := f.repo, e.Ctx, f.from
+		return e.Cmd(func() tea.Msg {
+			d, err := repo.RenameDataset(ctx, from, to)
+			return renamedMsg{from: from, ds: d, err: err}
+		})
+	}
+	return nil
+}
+
+func (f *renameForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
+	m, ok := msg.(renamedMsg)
+	if !ok {
+		return nil
+	}
+	f.running = false
+	if m.err != nil {
+		f.fields.Err = m.err.Error()
+		return nil
+	}
+	e.Close(m)
+	return nil
+}

@@ -104,3 +104,30 @@ func TestFilePickerFilter(t *testing.T) {
 		t.Fatalf("h did not go back up:\n%s", tuitest.Screen(m))
 	}
 }
+
+// TestRenameDataset: m renames the selected dataset; a taken name is
+// refused in the form, whole, and nothing changes.
+func TestRenameDataset(t *testing.T) {
+	fake := tuitest.SampleDatasets()
+	m := datasetsModel(t, fake, 100, 24, t.TempDir())
+	m = tuitest.Send(t, m, tuitest.Key("2"))
+	m = tuitest.Send(t, m, tuitest.Key("j")) // qa
+	m = tuitest.Send(t, m, tuitest.Key("m"))
+	for range 2 {
+		m = tuitest.Send(t, m, tuitest.Backspace())
+	}
+	m = tuitest.Type(t, m, "sentiment")
+	m = tuitest.Send(t, m, tuitest.Enter())
+	if tuitest.Top(m) == nil || !strings.Contains(tuitest.Screen(m), `dataset "sentiment" exists`) {
+		t.Fatalf("a taken name:\n%s", tuitest.Screen(m))
+	}
+	for range 9 {
+		m = tuitest.Send(t, m, tuitest.Backspace())
+	}
+	m = tuitest.Type(t, m, "trivia")
+	m = tuitest.Send(t, m, tuitest.Enter())
+	s := tuitest.Screen(m)
+	if tuitest.Top(m) != nil || !strings.Contains(s, "renamed dataset qa to trivia") || selectedDataset(m) != "trivia" {
+		t.Fatalf("after the rename (selected %q):\n%s", selectedDataset(m), s)
+	}
+}
