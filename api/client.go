@@ -263,6 +263,10 @@ func (c *Client) DeleteDataset(ctx context.Context, name string) error {
 	return err
 }
 
+func (c *Client) RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error) {
+	return call[model.Dataset](c, ctx, http.MethodPost, "/v1/datasets/"+url.PathEscape(name)+"/rename", map[string]string{"to": to})
+}
+
 // Executions.
 
 func (c *Client) Run(ctx context.Context, req app.RunRequest) (*model.Execution, error) {
@@ -301,6 +305,10 @@ func (c *Client) CancelExecution(ctx context.Context, id model.ID) (*model.Execu
 
 func (c *Client) ResumeExecutions(ctx context.Context) (*app.Recovered, error) {
 	return call[app.Recovered](c, ctx, http.MethodPost, "/v1/executions/resume", nil)
+}
+
+func (c *Client) LMProfiles(ctx context.Context) ([]app.LMProfile, error) {
+	return list[app.LMProfile](c, ctx, "/v1/lm-profiles")
 }
 
 // Evaluations.

@@ -96,6 +96,13 @@ func (s *Server) routes() {
 	h("DELETE /v1/datasets/{name}", func(r *http.Request) (any, error) {
 		return struct{}{}, svc.DeleteDataset(r.Context(), r.PathValue("name"))
 	})
+	h("POST /v1/datasets/{name}/rename", func(r *http.Request) (any, error) {
+		b, err := decode[renameBody](r)
+		if err != nil {
+			return nil, err
+		}
+		return svc.RenameDataset(r.Context(), r.PathValue("name"), b.To)
+	})
 	h("GET /v1/datasets/{name}/stats", func(r *http.Request) (any, error) {
 		return svc.DatasetStats(r.Context(), r.PathValue("name"))
 	})
@@ -215,6 +222,7 @@ func (s *Server) routes() {
 			Cursor: q.Get("cursor"), Limit: limit})
 	})
 	h("POST /v1/executions/resume", func(r *http.Request) (any, error) { return svc.ResumeExecutions(r.Context()) })
+	h("GET /v1/lm-profiles", func(r *http.Request) (any, error) { return nonNil(svc.LMProfiles(r.Context())) })
 	h("GET /v1/executions/{id}", func(r *http.Request) (any, error) {
 		id, err := idParam(r, "id")
 		if err != nil {
@@ -441,4 +449,9 @@ func (s *startedWriter) Write(p []byte) (int, error) {
 		s.w.WriteHeader(http.StatusOK)
 	}
 	return s.w.Write(p)
+}
+
+// renameBody is the body of a dataset's rename.
+type renameBody struct {
+	To string `json:"to"`
 }

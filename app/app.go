@@ -81,6 +81,9 @@ type Datasets interface {
 	// RestoreExample puts a deleted example back with its ID, split and
 	// data (the undo of DeleteExample); exists if the ID is there.
 	RestoreExample(ctx context.Context, e *model.Example) (*model.Example, error)
+	// RenameDataset gives a dataset a new name (its examples new IDs): a
+	// copy under the new name, then the old one deleted.
+	RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error)
 }
 
 // Executions are runs of a program on one input: jobs of the kernel.
@@ -99,6 +102,19 @@ type Executions interface {
 	// again, with what it recovered (the executions' events say when they
 	// end).
 	ResumeExecutions(ctx context.Context) (*Recovered, error)
+	// LMProfiles are the LM profiles a run may name (the config's and the
+	// built-in ones), in name order.
+	LMProfiles(ctx context.Context) ([]LMProfile, error)
+}
+
+// LMProfile is an LM profile as a run form offers it; no key value.
+type LMProfile struct {
+	Name    string `json:"name"`
+	Model   string `json:"model"`
+	Default bool   `json:"default,omitempty"` // what a run without one uses
+	// KeyUnset is the key variable the profile reads when it is not set:
+	// a run with it fails until it is.
+	KeyUnset string `json:"key_unset,omitempty"`
 }
 
 // Evaluations score a program version on a dataset with a metric, as

@@ -11,6 +11,8 @@ const (
 	EventPool         EventKind = "pool"         // the pool changed (sent first on a subscription)
 	EventOptimization EventKind = "optimization" // an optimization changed or progressed
 	EventEvaluation   EventKind = "evaluation"   // an evaluation changed or progressed
+	EventProgram      EventKind = "program"      // a program was created, saved, given a status or deleted
+	EventDataset      EventKind = "dataset"      // a dataset or one of its examples was imported, edited or deleted
 )
 
 // Event is one change in the workspace; the field its Kind names is set.
@@ -22,4 +24,6 @@ type Event struct {
 	Optimization *model.Optimization `json:"optimization,omitempty"`
 	Progress     *model.OptProgress  `json:"progress,omitempty"` // with EventOptimization, when it is progress
 	Evaluation   *model.Evaluation   `json:"evaluation,omitempty"`
+	Program      string              `json:"program,omitempty"` // with EventProgram: its name
+	Dataset      string              `json:"dataset,omitempty"` // with EventDataset: its name
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
@@ -38,7 +39,7 @@ func workbench(t *testing.T, svc app.Service, w, h int, opts ...tuitest.Option) 
 func pickFile(t *testing.T, m tui.Model, name string) tui.Model {
 	t.Helper()
 	for range 20 {
-		if slices.Contains(strings.Fields(tuitest.LineWith(tuitest.Screen(m), "›")), name) {
+		if slices.Contains(strings.Fields(strings.ReplaceAll(tuitest.LineWith(tuitest.Screen(m), components.CursorMark), components.CursorMark, " ")), name) {
 			return tuitest.Send(t, m, tuitest.Enter())
 		}
 		m = tuitest.Send(t, m, tuitest.Key("j"))

@@ -121,7 +121,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 	if err == nil {
 		must(next.Move(model.Completed, now))
 		next.Outputs = res.Outputs
-		next.ErrorCode, next.Error = "", ""
+		next.ErrorCode, next.Error, next.Traceback = "", "", ""
 		if next.Eval != nil {
 			ev := *next.Eval
 			ev.Score = res.Score
@@ -131,7 +131,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 		return
 	}
 	v, code, msg := k.judge(j, err, cur.Attempts)
-	next.ErrorCode, next.Error = code, msg
+	next.ErrorCode, next.Error, next.Traceback = code, msg, traceback(err)
 	switch v {
 	case cancelled:
 		must(next.Move(model.Cancelled, now))

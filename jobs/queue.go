@@ -342,6 +342,17 @@ func classify(err error) (code, msg string, retryable bool) {
 	return CodeInternal, err.Error(), false
 }
 
+// traceback is the Python traceback a worker sent with err, if any.
+func traceback(err error) string {
+	var be *bridge.Error
+	if errors.As(err, &be) {
+		if tb, ok := be.Detail["traceback"].(string); ok {
+			return tb
+		}
+	}
+	return ""
+}
+
 // attemptError is a failure before the worker call: resolving the program,
 // the LM profiles, the data.
 type attemptError struct {

@@ -36,9 +36,12 @@ type Execution struct {
 	Duration    time.Duration    `json:"duration_ns,omitempty"`
 	ErrorCode   string           `json:"error_code,omitempty"`
 	Error       string           `json:"error,omitempty"`
-	CacheHit    bool             `json:"cache_hit,omitempty"`
-	CacheOf     ID               `json:"cache_of,omitzero"` // a cache hit: the execution whose outputs it returned
-	Batch       string           `json:"batch,omitempty"`   // groups the executions of one dataset run
+	// Traceback is the Python traceback of the failure, when the worker
+	// sent one (redacted like every frame a worker sends).
+	Traceback string `json:"traceback,omitempty"`
+	CacheHit  bool   `json:"cache_hit,omitempty"`
+	CacheOf   ID     `json:"cache_of,omitzero"` // a cache hit: the execution whose outputs it returned
+	Batch     string `json:"batch,omitempty"`   // groups the executions of one dataset run
 	// Variant is the unsaved program this execution ran instead of the stored
 	// version Program/Version (which it was derived from): a prompt iteration
 	// or a one-module replay from the TUI. Nil for ordinary runs.

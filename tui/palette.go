@@ -171,7 +171,8 @@ func (p *palette) SetSize(w, h int) {
 	p.list.SetHeight(p.listHeight())
 }
 
-func (p *palette) listHeight() int { return max(min(len(p.actions)+2, p.height-3), 3) }
+// listHeight leaves room for the title line, the pattern and the box.
+func (p *palette) listHeight() int { return max(min(len(p.actions)+2, p.height-4), 3) }
 
 func (p *palette) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 	if m, ok := msg.(paletteFilterMsg); ok {

@@ -16,6 +16,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -126,6 +127,7 @@ type Model struct {
 	page          Page
 	stack         dialog.Stack
 	notice        page.NoticeMsg
+	copied        string // the last text copied to the clipboard
 
 	// The event stream, and what the status bar shows of it.
 	feed *live.Feed // nil without one
@@ -277,6 +279,9 @@ func (m Model) Dialogs() []page.Dialog {
 // PageView is page p as it is in m.
 func (m Model) PageView(p Page) page.Page { return m.pageAt(p) }
 
+// Copied is the last text copied to the clipboard.
+func (m Model) Copied() string { return m.copied }
+
 // Notice is the status bar's notice, until the next key.
 func (m Model) Notice() page.NoticeMsg { return m.notice }
 
@@ -318,6 +323,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case live.Msg:
 		return m.applyLive(msg)
+	case page.CopyMsg:
+		m.copied = msg.Text
+		m.notice = page.NoticeMsg{Text: fmt.Sprintf("copied %s (%d lines)", msg.What, strings.Count(msg.Text, "\n")+1)}
+		return tea.SetClipboard(msg.Text)
 	}
 	// Any other input (a paste) is for whoever has the keyboard.
 	if top, ok := m.stack.Top(); ok {
@@ -420,6 +429,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.leave(leaving{quit: true})
 	}
 	km := m.env.Keys
+	if w, ok := m.Focus().(page.Whole); ok && !m.Focus().Typing() && key.Matches(msg, km.Whole) {
+		return m.openWhole(w)
+	}
 	if top, ok := m.stack.Top(); ok {
 		// A dialog has the keyboard; while it is not typing, ? and q work
 		// as on the pages.
@@ -451,6 +463,20 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.leave(leaving{to: p})
 	}
 	return m.call(at, func(e *page.Env) tea.Cmd { return cur.Key(e, msg) })
+}
+
+// openWhole shows the row selected in w with every cell whole, over what
+// has the keyboard.
+func (m *Model) openWhole(w page.Whole) tea.Cmd {
+	title, secs, ok := w.Whole()
+	if !ok {
+		return page.Notice("nothing selected to open")
+	}
+	owner := m.page.addr()
+	if top, ok := m.stack.Top(); ok {
+		owner = top.Addr()
+	}
+	return m.push(dialog.NewText(m.env.Styles, title, secs...), owner)
 }
 
 // pageKey is the page a key switches to: tab, shift+tab or a page's number.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/tui/format"
@@ -18,9 +19,20 @@ func (m Model) render() string {
 		layout.Fit(m.renderTabs(), w, 1),
 		m.renderBody(),
 		layout.Fit(m.renderStatus(), w, 1),
-		layout.Fit(m.help.ShortHelpView(m.env.Keys.ShortHelp()), w, 1),
+		layout.Fit(m.help.ShortHelpView(m.footerKeys()), w, 1),
 	}
 	return layout.Fit(strings.Join(parts, "\n"), w, m.height)
+}
+
+// footerKeys are the help key, then the keys of what has the keyboard
+// (the top dialog, else the page on screen, as it is now): the line shows
+// what the keys do here, and ? shows every key.
+func (m Model) footerKeys() []key.Binding {
+	var out []key.Binding
+	if !m.Focus().Typing() {
+		out = append(out, m.env.Keys.Help)
+	}
+	return append(out, m.Focus().Bindings()...)
 }
 
 func (m Model) renderTabs() string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -87,6 +88,7 @@ func (o *Owner) PutExample(ctx context.Context, e *model.Example) (*model.Exampl
 	if err := o.st.PutExample(ctx, &out); err != nil {
 		return nil, fail(err)
 	}
+	o.datasetChanged(out.Dataset)
 	return &out, nil
 }
 
@@ -116,12 +118,75 @@ func (o *Owner) RestoreExample(ctx context.Context, e *model.Example) (*model.Ex
 }
 
 func (o *Owner) DeleteExample(ctx context.Context, dataset string, id model.ID) error {
-	return fail(o.st.DeleteExample(ctx, dataset, id))
+	if err := o.st.DeleteExample(ctx, dataset, id); err != nil {
+		return fail(err)
+	}
+	o.datasetChanged(dataset)
+	return nil
 }
 
 func (o *Owner) DeleteDataset(ctx context.Context, name string) error {
-	return fail(o.st.DeleteDataset(ctx, name))
+	if err := o.st.DeleteDataset(ctx, name); err != nil {
+		return fail(err)
+	}
+	o.datasetChanged(name)
+	return nil
 }
+
+// RenameDataset copies the dataset under its new name, page by page (its
+// examples get new IDs), and only then deletes the old one: an interruption
+// leaves both, never neither.
+func (o *Owner) RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error) {
+	if err := model.ValidName("dataset", to); err != nil {
+		return nil, invalid("to", "%w", err)
+	}
+	d, err := o.st.GetDataset(ctx, name)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if _, err := o.st.GetDataset(ctx, to); err == nil {
+		return nil, app.Errorf(app.CodeExists, "rename dataset %s: dataset %q exists", name, to)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, fail(err)
+	}
+	next, stop := iter.Pull2(func(yield func(*model.Example, error) bool) {
+		err := o.eachExample(ctx, name, "", func(e *model.Example) error {
+			if !yield(e, nil) {
+				return errStopped
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopped) {
+			yield(nil, err)
+		}
+	})
+	defer stop()
+	copied := &model.Dataset{Name: to, Description: d.Description, InputKeys: d.InputKeys, Fields: d.Fields}
+	out, err := o.st.ImportExamples(ctx, copied, func() (*model.Example, error) {
+		e, err, ok := next()
+		switch {
+		case !ok:
+			return nil, io.EOF
+		case err != nil:
+			return nil, err
+		}
+		c := *e
+		c.Dataset, c.ID = to, model.ID{}
+		return &c, nil
+	})
+	if err != nil {
+		return nil, fail(fmt.Errorf("rename dataset %s to %s: %w", name, to, err))
+	}
+	if err := o.st.DeleteDataset(ctx, name); err != nil {
+		return nil, fail(fmt.Errorf("rename dataset %s to %s: copied, but the old one stays: %w", name, to, err))
+	}
+	o.datasetChanged(name)
+	o.datasetChanged(to)
+	return out, nil
+}
+
+// errStopped ends a walk whose reader stopped reading.
+var errStopped = errors.New("stopped")
 
 // DatasetStats pages through every example, so a dataset of any size is
 // never held whole.
@@ -225,6 +290,7 @@ func (o *Owner) ImportDataset(ctx context.Context, req app.ImportDatasetRequest)
 	if err != nil {
 		return nil, fail(err)
 	}
+	o.datasetChanged(out.Name)
 	return &app.ImportDatasetResult{Dataset: out, Imported: n}, nil
 }
 

@@ -174,5 +174,6 @@ func (o *Owner) PromoteOptimization(ctx context.Context, id model.ID, force bool
 	if err != nil {
 		return nil, fail(err)
 	}
+	o.programChanged(p.Name)
 	return &app.Promoted{Program: p, Optimization: run}, nil
 }

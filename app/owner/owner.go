@@ -84,9 +84,10 @@ type Owner struct {
 
 	// The kernel's event stream exists from the kernel's creation; a
 	// subscription made before waits in subs and is joined to it then.
-	subMu  sync.Mutex
-	events *jobs.Kernel // under subMu
-	subs   map[chan kernelSub]int
+	changes changeFeed // programs and datasets changed
+	subMu   sync.Mutex
+	events  *jobs.Kernel // under subMu
+	subs    map[chan kernelSub]int
 
 	leftPending int // executions pending when the store closed, for serve's last words
 }

@@ -71,11 +71,17 @@ func (o *Owner) ProgramVersions(ctx context.Context, name string) ([]*model.Prog
 
 func (o *Owner) CreateProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
 	saved, err := o.st.CreateProgram(ctx, p)
+	if err == nil {
+		o.programChanged(saved.Name)
+	}
 	return saved, fail(err)
 }
 
 func (o *Owner) SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
 	saved, err := o.st.SaveProgram(ctx, p)
+	if err == nil {
+		o.programChanged(saved.Name)
+	}
 	return saved, fail(err)
 }
 
@@ -84,11 +90,18 @@ func (o *Owner) SetProgramStatus(ctx context.Context, name string, status model.
 		return nil, app.Wrap(app.CodeInvalid, err)
 	}
 	p, err := o.st.SetProgramStatus(ctx, name, status, note)
+	if err == nil {
+		o.programChanged(name)
+	}
 	return p, fail(err)
 }
 
 func (o *Owner) DeleteProgram(ctx context.Context, name string) error {
-	return fail(o.st.DeleteProgram(ctx, name))
+	if err := o.st.DeleteProgram(ctx, name); err != nil {
+		return fail(err)
+	}
+	o.programChanged(name)
+	return nil
 }
 
 func (o *Owner) Flow(ctx context.Context, name string, version int) (model.Flow, error) {
@@ -225,6 +238,7 @@ func (o *Owner) ImportProgram(ctx context.Context, req app.ImportProgramRequest)
 	if err != nil {
 		return nil, fail(fmt.Errorf("importing %s: %w", req.File, err))
 	}
+	o.programChanged(out.Program.Name)
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package owner
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/signet-dspy/signet/api"
@@ -117,9 +118,11 @@ const subscriberBuffer = 1024
 func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	out := make(chan app.Event, subscriberBuffer)
 	subc, cancel := o.subscribeKernel(subscriberBuffer)
+	changes, stopChanges := o.changes.subscribe()
 	go func() {
 		defer close(out)
 		defer cancel()
+		defer stopChanges()
 		send := func(ev app.Event) bool {
 			select {
 			case out <- ev:
@@ -160,6 +163,10 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 					return // the kernel closed: the owner is stopping
 				}
 				if !send(eventOf(ev)) {
+					return
+				}
+			case ev := <-changes:
+				if !send(ev) {
 					return
 				}
 			case <-tick.C:
@@ -211,4 +218,26 @@ func poolKey(ps *app.PoolStatus) string {
 		k += fmt.Sprintf("|%d %s %d %d %d %s", w.ID, w.State, w.PID, w.Restarts, w.Inflight, w.LastError)
 	}
 	return k
+}
+
+// LMProfiles are the profiles of the owner's config, the default marked.
+func (o *Owner) LMProfiles(ctx context.Context) ([]app.LMProfile, error) {
+	e, err := o.environment()
+	if err != nil {
+		return nil, fail(err)
+	}
+	cfg := e.Config
+	var out []app.LMProfile
+	for _, n := range cfg.ProfileNames() {
+		p, err := cfg.Profile(n)
+		if err != nil {
+			return nil, fail(err)
+		}
+		lp := app.LMProfile{Name: n, Model: p.Model, Default: n == cfg.DefaultLM()}
+		if p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) == "" {
+			lp.KeyUnset = p.APIKeyEnv
+		}
+		out = append(out, lp)
+	}
+	return out, nil
 }

@@ -32,6 +32,12 @@ type Column struct {
 	// MinWidth is the least a flexible column gets before columns are dropped.
 	MinWidth int
 	Align    Align
+	// Fit sizes the column to its widest cell (and its title), at most
+	// MaxWidth when that is set: it is that wide, or at least that wide
+	// when it has a Flex share of the width left. When the table is too narrow, a fitted column is
+	// dropped whole rather than cut.
+	Fit      bool
+	MaxWidth int
 }
 
 // Row is one item of a List: one plain-text cell per column (missing cells
@@ -101,6 +107,7 @@ type List struct {
 	filterCol int
 	rows      []Row
 	names     []string
+	fitW      []int // the widest cell of each fitted column
 	styles    preparedStyles
 
 	view    FilterResult // applied filter result (All when unfiltered)
@@ -142,6 +149,10 @@ func (l *List) SetRows(rows []Row) {
 		}
 	}
 	l.names = names
+	l.fitW = make([]int, len(l.cols))
+	for _, r := range rows {
+		l.fitRow(r)
+	}
 	l.seq++
 	l.pending = ""
 	l.view = FilterResult{Seq: l.seq, All: true, Total: len(rows)}
@@ -157,6 +168,7 @@ func (l *List) SetRow(i int, r Row) {
 		return
 	}
 	l.rows[i] = r
+	l.fitRow(r) // widths only grow until the next SetRows
 	name := ""
 	if l.filterCol < len(r) {
 		name = r[l.filterCol]
@@ -165,6 +177,44 @@ func (l *List) SetRow(i int, r Row) {
 		l.names = slices.Clone(l.names)
 		l.names[i] = name
 	}
+}
+
+// fitRow widens the fitted columns to r's cells.
+func (l *List) fitRow(r Row) {
+	for i, c := range l.cols {
+		if c.Fit && i < len(r) {
+			l.fitW[i] = max(l.fitW[i], textWidth(r[i]))
+		}
+	}
+}
+
+// laidOut are the columns with each fitted one sized to its content.
+func (l *List) laidOut() []Column {
+	var cols []Column
+	for i, c := range l.cols {
+		if !c.Fit {
+			continue
+		}
+		if cols == nil {
+			cols = slices.Clone(l.cols)
+		}
+		w := textWidth(c.Title)
+		if i < len(l.fitW) {
+			w = max(w, l.fitW[i])
+		}
+		if c.MaxWidth > 0 {
+			w = min(w, c.MaxWidth)
+		}
+		if c.Flex > 0 {
+			cols[i].MinWidth = max(c.MinWidth, w)
+		} else {
+			cols[i].Width = w
+		}
+	}
+	if cols == nil {
+		return l.cols
+	}
+	return cols
 }
 
 // Names returns the filter column of every row (do not modify).
@@ -238,6 +288,24 @@ func (l *List) Selected() (row int, ok bool) {
 		return 0, false
 	}
 	return l.view.Index(l.cursor), true
+}
+
+// SelectedCells are the columns' titles and the cells of the row under the
+// cursor, whole as they were given (however narrow their column); ok is
+// false when the view is empty.
+func (l *List) SelectedCells() (titles, cells []string, ok bool) {
+	row, ok := l.Selected()
+	if !ok {
+		return nil, nil, false
+	}
+	for i, c := range l.cols {
+		cell := ""
+		if i < len(l.rows[row]) {
+			cell = l.rows[row][i]
+		}
+		titles, cells = append(titles, c.Title), append(cells, cell)
+	}
+	return titles, cells, true
 }
 
 // SelectRow puts the cursor on row index row if it is in the view (O(view)).
@@ -348,7 +416,7 @@ func (l *List) Render(width, height int) string {
 	if width <= 0 || height <= 0 {
 		return ""
 	}
-	widths := columnWidths(l.cols, width)
+	widths := columnWidths(l.laidOut(), width)
 	b := bodyLines(height)
 	n := l.view.Len()
 	off := visibleOffset(l.offset, clampInt(l.cursor, 0, max(n-1, 0)), b, n)
@@ -635,7 +703,7 @@ func columnWidths(cols []Column, width int) []int {
 	}
 	for i := len(ws) - 1; i >= 0 && total() > width; i-- {
 		over := total() - width
-		if ws[i] > over && ws[i]-over >= 3 {
+		if ws[i] > over && ws[i]-over >= 3 && !cols[i].Fit {
 			ws[i] -= over
 		} else {
 			ws[i] = 0

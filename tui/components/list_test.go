@@ -408,3 +408,31 @@ func TestCellsEscapeControls(t *testing.T) {
 		}
 	}
 }
+
+// TestFitColumns: fitted columns are as wide as their widest cell (a
+// flexible one at least that), grow with a row set in place, and are
+// dropped whole, never cut, when the width runs out.
+func TestFitColumns(t *testing.T) {
+	cols := []Column{
+		{Title: "NAME", Flex: 1, Fit: true},
+		{Title: "KIND", Fit: true},
+		{Title: "WHEN", Fit: true},
+	}
+	l := NewList(cols, 0, ListStyles{})
+	l.SetRows([]Row{{"sentiment v2", "bootstrap_fewshot", "Nov 24 11:30"}, {"qa v1", "gepa", "Nov 24"}})
+	lines := func(w int) []string { return strings.Split(ansi.Strip(l.Render(w, 4)), "\n") }
+	wide := lines(60)
+	for _, want := range []string{"sentiment v2", "bootstrap_fewshot", "Nov 24 11:30"} {
+		if !strings.Contains(wide[1], want) {
+			t.Fatalf("at 60 cells a cell is cut (want %q):\n%s", want, strings.Join(wide, "\n"))
+		}
+	}
+	narrow := lines(40) // 1 + 12 + 17 + 12 + 2 = 44: WHEN goes, whole
+	if strings.Contains(narrow[0], "WHEN") || strings.Contains(narrow[1], "Nov") || !strings.Contains(narrow[1], "bootstrap_fewshot") {
+		t.Fatalf("at 40 cells:\n%s", strings.Join(narrow, "\n"))
+	}
+	l.SetRow(1, Row{"qa v1", "a_much_longer_optimizer", "Nov 24"})
+	if got := lines(80); !strings.Contains(got[2], "a_much_longer_optimizer") {
+		t.Fatalf("a row set in place does not widen its column:\n%s", strings.Join(got, "\n"))
+	}
+}

@@ -128,7 +128,10 @@ func (f *Fields) Render(s *themes.Styles, w, h int) string {
 		lines = append(lines, line)
 	}
 	if f.Err != "" {
-		lines = append(lines, "", s.Error.Render(f.Err))
+		lines = append(lines, "") // the whole error, wrapped: it names what to fix
+		for _, l := range strings.Split(ansi.Wrap(f.Err, max(w-2, 10), " /"), "\n") {
+			lines = append(lines, s.Error.Render(l))
+		}
 	}
 	if f.Note != "" {
 		lines = append(lines, "", s.Muted.Render(ansi.Wrap(f.Note, max(w-2, 10), " ")))

@@ -83,11 +83,15 @@ func Tokens(n int) string {
 }
 
 // Examples is "1 example", "2,000 examples".
-func Examples(n int) string {
+func Examples(n int) string { return Count(n, "example") }
+
+// Count is n of noun, in the plural unless n is 1: "1 version", "2,000
+// spans" (nouns whose plural adds an s).
+func Count(n int, noun string) string {
 	if n == 1 {
-		return "1 example"
+		return "1 " + noun
 	}
-	return Thousands(n) + " examples"
+	return Thousands(n) + " " + noun + "s"
 }
 
 // RunID is the short form of an optimization's or an evaluation's ID: its
@@ -161,12 +165,4 @@ func escape(s string, oneLine bool) string {
 		i += size
 	}
 	return b.String()
-}
-
-// Count is n and its noun, plural unless n is 1: "1 flip", "3 flips".
-func Count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -26,6 +26,8 @@ func TestNumbers(t *testing.T) {
 		{Tokens(1_200_000), "1.2M"},
 		{Examples(1), "1 example"},
 		{Examples(2000), "2,000 examples"},
+		{Count(1, "version"), "1 version"},
+		{Count(0, "version"), "0 versions"},
 		{Dash(""), "-"},
 		{Dash("x"), "x"},
 	} {

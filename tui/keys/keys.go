@@ -58,6 +58,10 @@ type Map struct {
 	Refresh  key.Binding
 	Evaluate key.Binding
 	Undo     key.Binding // the last delete or status change, where it can be restored
+	Export   key.Binding
+	Rename   key.Binding
+	Copy     key.Binding // copy what is shown to the clipboard (OSC 52)
+	Whole    key.Binding // open the selected row, every cell whole
 }
 
 // action describes one overridable action: its name in the config, its
@@ -112,6 +116,10 @@ var actions = []action{
 	{"refresh", []string{"ctrl+r"}, "refresh", func(m *Map) *key.Binding { return &m.Refresh }},
 	{"evaluate", []string{"E"}, "evaluate", func(m *Map) *key.Binding { return &m.Evaluate }},
 	{"undo", []string{"u"}, "undo", func(m *Map) *key.Binding { return &m.Undo }},
+	{"export", []string{"X"}, "export", func(m *Map) *key.Binding { return &m.Export }},
+	{"rename", []string{"m"}, "rename", func(m *Map) *key.Binding { return &m.Rename }},
+	{"copy", []string{"y"}, "copy", func(m *Map) *key.Binding { return &m.Copy }},
+	{"whole", []string{"o"}, "open the row whole", func(m *Map) *key.Binding { return &m.Whole }},
 }
 
 // Actions lists the names that New accepts as override keys, in help order.
@@ -205,7 +213,7 @@ func (m Map) ShortHelp() []key.Binding {
 func (m Map) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{m.Up, m.Down, m.Top, m.Bottom, m.PageUp, m.PageDown},
-		{m.Open, m.Back, m.Filter, m.Help, m.Palette, m.Quit},
+		{m.Open, m.Whole, m.Back, m.Filter, m.Help, m.Palette, m.Quit},
 		{m.NextPage, m.PrevPage, m.pagesBinding()},
 	}
 }
@@ -216,7 +224,7 @@ func (m Map) FullHelp() [][]key.Binding {
 func (m Map) PageActions() []key.Binding {
 	return []key.Binding{m.Edit, m.External, m.Save, m.New, m.Delete, m.Versions, m.Diff, m.Status,
 		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
-		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Undo}
+		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Undo, m.Export, m.Rename, m.Copy}
 }
 
 // As is b described as what it does where it is used ("open program");

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,6 +96,14 @@ type Msg struct {
 	Pool    *app.PoolStatus    // nil: unchanged
 	PoolAt  time.Time          // when Pool arrived: its workers' uptimes are as of then
 	Conn    *Conn              // nil: unchanged
+	// Programs and Datasets are the names of those changed (written by
+	// anyone), each once: a view that shows one reads it again. A program
+	// an optimization saved its result into is among them.
+	Programs []string
+	Datasets []string
+	// Optimizations says some optimization changed state (its progress
+	// reports are not followed: the views that show it poll).
+	Optimizations bool
 }
 
 // Feed is the buffer between the subscriber goroutine and the program. It
@@ -117,6 +126,9 @@ type Feed struct {
 	poolAt    time.Time
 	conn      *Conn
 	sessions  int
+	programs  []string
+	datasets  []string
+	opts      bool
 
 	// sleep waits between reconnection attempts; tests record it.
 	sleep func(ctx context.Context, d time.Duration)
@@ -228,8 +240,8 @@ func (f *Feed) setConn(c Conn) {
 	f.signal()
 }
 
-// push adds an event to the buffer. Evaluations and optimizations are
-// not followed here: their views poll.
+// push adds an event to the buffer. Evaluations and optimizations'
+// progress are not followed here: their views poll.
 func (f *Feed) push(ev app.Event) {
 	f.mu.Lock()
 	switch ev.Kind {
@@ -260,6 +272,17 @@ func (f *Feed) push(ev app.Event) {
 		if ev.Pool != nil {
 			f.pool, f.poolAt = ev.Pool, f.now()
 		}
+	case app.EventProgram:
+		f.programs = addName(f.programs, ev.Program)
+	case app.EventDataset:
+		f.datasets = addName(f.datasets, ev.Dataset)
+	case app.EventOptimization:
+		if o := ev.Optimization; o != nil && ev.Progress == nil {
+			f.opts = true
+			if o.State.Terminal() && o.ResultVersion > 0 {
+				f.programs = addName(f.programs, o.Program)
+			}
+		}
 	}
 	f.mu.Unlock()
 	f.signal()
@@ -269,7 +292,9 @@ func (f *Feed) push(ev app.Event) {
 func (f *Feed) take() Msg {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	msg := Msg{Execs: f.execs, Dropped: f.dropped, Pool: f.pool, PoolAt: f.poolAt, Conn: f.conn}
+	msg := Msg{Execs: f.execs, Dropped: f.dropped, Pool: f.pool, PoolAt: f.poolAt, Conn: f.conn,
+		Programs: f.programs, Datasets: f.datasets, Optimizations: f.opts}
+	f.programs, f.datasets, f.opts = nil, nil, false
 	for _, id := range f.spanOrder {
 		msg.Spans = append(msg.Spans, f.spans[id])
 	}
@@ -277,4 +302,12 @@ func (f *Feed) take() Msg {
 	f.spans, f.spanOrder = map[model.ID]model.Span{}, nil
 	f.dropped, f.pool, f.conn = 0, nil, nil
 	return msg
+}
+
+// addName adds name to names once.
+func addName(names []string, name string) []string {
+	if name == "" || slices.Contains(names, name) {
+		return names
+	}
+	return append(names, name)
 }

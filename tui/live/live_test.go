@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -254,4 +255,28 @@ func listenOnce(f *Feed) <-chan Msg {
 		}
 	}()
 	return got
+}
+
+// TestChangesByName: programs and datasets changed come once each by
+// name; an optimization's state change (not its progress) is flagged, and
+// one that saved a result version changes its program.
+func TestChangesByName(t *testing.T) {
+	f := NewFeed(context.Background(), nil, now)
+	for _, n := range []string{"qa", "sentiment", "qa"} {
+		f.push(app.Event{Kind: app.EventProgram, Program: n})
+	}
+	f.push(app.Event{Kind: app.EventDataset, Dataset: "caps"})
+	f.push(app.Event{Kind: app.EventOptimization, Optimization: &model.Optimization{Program: "geo", State: model.Running},
+		Progress: &model.OptProgress{}})
+	if msg := f.take(); !slices.Equal(msg.Programs, []string{"qa", "sentiment"}) || !slices.Equal(msg.Datasets, []string{"caps"}) ||
+		msg.Optimizations {
+		t.Fatalf("programs %v, datasets %v, optimizations %v", msg.Programs, msg.Datasets, msg.Optimizations)
+	}
+	f.push(app.Event{Kind: app.EventOptimization, Optimization: &model.Optimization{Program: "geo", State: model.Completed, ResultVersion: 3}})
+	if msg := f.take(); !msg.Optimizations || !slices.Equal(msg.Programs, []string{"geo"}) {
+		t.Fatalf("a completed run: programs %v, optimizations %v", msg.Programs, msg.Optimizations)
+	}
+	if msg := f.take(); msg.Programs != nil || msg.Optimizations {
+		t.Fatal("take did not empty the changes")
+	}
 }

@@ -177,3 +177,15 @@ func Then(a, b tea.Cmd) tea.Cmd {
 	}
 	return func() tea.Msg { return Chain{Msg: a(), Next: b} }
 }
+
+// CopyMsg asks the shell to put Text on the terminal's clipboard (OSC 52)
+// and say so in the status bar.
+type CopyMsg struct {
+	Text string
+	What string // what was copied, for the notice: "the error"
+}
+
+// Copy copies text to the clipboard; what names it in the notice.
+func Copy(what, text string) tea.Cmd {
+	return func() tea.Msg { return CopyMsg{Text: text, What: what} }
+}

@@ -84,3 +84,26 @@ type Saver interface {
 	Unsaved
 	Save(e *Env) tea.Cmd
 }
+
+// Whole is a view whose selection can be opened whole (the key map's
+// Whole): every cell a column cut short, an error with its traceback, read
+// in full. ok is false when nothing is selected.
+type Whole interface {
+	Whole() (title string, secs []Section, ok bool)
+}
+
+// Section is one part of a text shown whole: a heading and its text.
+type Section struct {
+	Heading string
+	Body    string
+	Error   bool // drawn in the error style
+}
+
+// Cells are a row's cells as sections headed by their columns' titles.
+func Cells(titles, cells []string) []Section {
+	out := make([]Section, len(cells))
+	for i, c := range cells {
+		out[i] = Section{Heading: titles[i], Body: c}
+	}
+	return out
+}

@@ -72,3 +72,10 @@ func (it *iterateScreen) EditingPart() (predictor string, instructions bool) {
 }
 
 var DescribeChange = describeChange
+
+var DayAxis = dayAxis
+
+type ExamplePicker = examplePicker
+
+// Input is the text of the form's input field i.
+func (f *runForm) Input(i int) string { return f.inputs[i].Value() }

@@ -22,6 +22,7 @@ import (
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
@@ -46,6 +47,8 @@ type Runner interface {
 	SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error)
 	// Cost is what LM calls cost: the cost pane shows a program's month.
 	Cost(ctx context.Context, q app.CostQuery) (*app.CostReport, error)
+	// LMProfiles are the profiles the run form offers.
+	LMProfiles(ctx context.Context) ([]app.LMProfile, error)
 }
 
 // Screens opens the views that runs lead to: a program's run form, an
@@ -113,6 +116,13 @@ func (s *Screens) RunForm(p *model.Program) page.Dialog { return newRunForm(s, p
 // Trace is the trace of execution id.
 func (s *Screens) Trace(id model.ID) page.Dialog { return newTraceScreen(s, id) }
 
+// StartedHere says whether execution id was started from these views (a
+// list shows it selected when it comes).
+func (s *Screens) StartedHere(id model.ID) bool {
+	_, ok := s.session.runs[id]
+	return ok
+}
+
 // pollEvery is how often a live execution's spans and state are read.
 const pollEvery = 150 * time.Millisecond
 
@@ -168,6 +178,7 @@ type runForm struct {
 	editing bool // the focused field has the keyboard
 	err     error
 	busy    string // "submitting…" while a request is out
+	lm      lmChoice
 
 	width, height int
 }
@@ -239,7 +250,7 @@ func (f *runForm) SetSize(w, h int) {
 func (f *runForm) Bindings() []key.Binding {
 	k := keys.Hint
 	return []key.Binding{k("enter", "next field / run"), k("tab", "next field"), k("ctrl+e", "dataset example"),
-		k("esc", "leave field / close"), k("r", "run"), k("i", "iterate on a module"), k("w", "render preview")}
+		k("esc", "leave field / close"), k(lmKey, "next LM profile"), k("r", "run"), k("i", "iterate on a module"), k("w", "render preview")}
 }
 
 // values reads the form: a field whose type is not str, or whose text
@@ -266,7 +277,7 @@ func parseFieldValue(fd model.Field, text string) any {
 
 func (f *runForm) submit(e *page.Env) tea.Cmd {
 	r, ctx := f.scr.runner, e.Ctx
-	req := app.RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values()}
+	req := app.RunRequest{Program: f.program.Name, Version: f.program.Version, Inputs: f.values(), LM: f.lm.chosen()}
 	f.busy, f.err = "submitting…", nil
 	return e.Cmd(func() tea.Msg {
 		if r == nil {
@@ -292,6 +303,9 @@ func (f *runForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		t.startedHere, t.showCost = true, true
 		e.Close(nil) // the trace takes the form's place: esc goes back to the page
 		e.Push(t)
+		return nil
+	case runProfilesMsg:
+		f.lm.set(msg)
 		return nil
 	case examplePickedMsg:
 		for i, fd := range f.fields {
@@ -324,6 +338,10 @@ func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := e.Keys
 	if msg.String() == "ctrl+e" {
 		e.Push(newExamplePicker(f.scr, f.title(), f.fields))
+		return nil
+	}
+	if msg.String() == lmKey {
+		f.lm.next()
 		return nil
 	}
 	if f.editing {
@@ -370,7 +388,7 @@ func (f *runForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 
 func (f *runForm) title() string {
 	s := f.scr.styles
-	return s.Title.Render("Run "+f.program.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %d input fields · esc back", f.program.Version, len(f.fields)))
+	return s.Title.Render("Run "+f.program.Name) + s.Muted.Render(fmt.Sprintf("  v%d · %s · esc back", f.program.Version, format.Count(len(f.fields), "input field")))
 }
 
 func (f *runForm) Render(func() string) string {
@@ -392,6 +410,7 @@ func (f *runForm) Render(func() string) string {
 		b.WriteString(mark + lab + f.inputs[i].View() + "\n")
 		b.WriteString(s.Muted.Render(fmt.Sprintf("  %-18s%s", "", fieldType(fd))) + "\n")
 	}
+	b.WriteString("  " + s.Subtitle.Render(fmt.Sprintf("%-18s", "LM profile")) + f.lm.render(s) + "\n")
 	b.WriteString("\n")
 	switch {
 	case f.busy != "":
@@ -407,22 +426,33 @@ func (f *runForm) Render(func() string) string {
 }
 
 // examplePicker picks a dataset example that has every input field of a
-// program; its result fills the run form.
+// program; its result fills the run form. `/` filters it.
 type examplePicker struct {
 	page.Defaults
+	components.FilterBar
 	scr      *Screens
 	title    string // the run form's
 	fields   []model.Field
 	examples []*model.Example
+	list     components.List
 	loaded   bool
 	err      error
-	cursor   int
 
 	width, height int
 }
 
+// Messages of the example picker.
+type examplesFilterMsg struct{ res components.FilterResult }
+
+var examplePickerColumns = []components.Column{
+	{Title: "DATASET", Fit: true, MaxWidth: 24},
+	{Title: "SPLIT", Fit: true},
+	{Title: "INPUTS", Flex: 1, MinWidth: 10},
+}
+
 func newExamplePicker(scr *Screens, title string, fields []model.Field) *examplePicker {
-	return &examplePicker{scr: scr, title: title, fields: fields}
+	return &examplePicker{scr: scr, title: title, fields: fields,
+		list: components.NewList(examplePickerColumns, 2, components.ThemeStyles(scr.styles))}
 }
 
 // Enter loads the examples, the first time.
@@ -471,34 +501,78 @@ func hasFields(ex *model.Example, fields []model.Field) bool {
 }
 
 func (x *examplePicker) Update(e *page.Env, msg tea.Msg) tea.Cmd {
-	if m, ok := msg.(runExamplesMsg); ok {
-		x.examples, x.err, x.cursor, x.loaded = m.examples, m.err, 0, true
+	switch m := msg.(type) {
+	case runExamplesMsg:
+		x.examples, x.err, x.loaded = m.examples, m.err, true
+		rows := make([]components.Row, len(m.examples))
+		for i, ex := range m.examples {
+			var parts []string
+			for _, fd := range x.fields {
+				parts = append(parts, fd.Name+"="+model.ValueText(ex.Data[fd.Name]))
+			}
+			rows[i] = components.Row{ex.Dataset, string(ex.Split), strings.Join(parts, " ")}
+		}
+		x.list.SetRows(rows)
+		if x.Pattern != "" {
+			return x.refilter(e)
+		}
+	case examplesFilterMsg:
+		x.list.SetFilterResult(m.res)
 	}
 	return nil
 }
 
-func (x *examplePicker) Typing() bool     { return false }
-func (x *examplePicker) SetSize(w, h int) { x.width, x.height = w, h }
+func (x *examplePicker) refilter(e *page.Env) tea.Cmd {
+	return e.Cmd(x.Refilter(e.Ctx, &x.list, func(r components.FilterResult) tea.Msg { return examplesFilterMsg{res: r} }))
+}
+
+func (x *examplePicker) Typing() bool { return x.Filtering }
+
+func (x *examplePicker) SetSize(w, h int) {
+	x.width, x.height = w, h
+	x.list.SetHeight(x.listHeight())
+}
+
+// listHeight is what the title, the heading and the filter line leave.
+func (x *examplePicker) listHeight() int {
+	h := x.height - 3
+	if x.ShowFilterLine() {
+		h--
+	}
+	return max(h, 3)
+}
 
 func (x *examplePicker) Bindings() []key.Binding {
 	k := keys.Hint
-	return []key.Binding{k("j/k", "move"), k("enter", "use the example"), k("esc", "back to the form")}
+	return []key.Binding{k("j/k", "move"), k("/", "filter"), k("enter", "use the example"), k("esc", "back to the form")}
 }
 
 func (x *examplePicker) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "esc":
+	km := e.Keys
+	if x.Filtering {
+		return x.filtered(e, x.FilterInput(msg, &x.list))
+	}
+	if ev, ok := x.FilterListKey(msg, km); ok {
+		return x.filtered(e, ev)
+	}
+	switch {
+	case key.Matches(msg, km.Back):
 		e.Close(nil)
-	case "j", "down":
-		x.cursor = min(x.cursor+1, max(len(x.examples)-1, 0))
-	case "k", "up":
-		x.cursor = max(x.cursor-1, 0)
-	case "enter":
-		if x.cursor < len(x.examples) {
-			e.Close(examplePickedMsg{ex: x.examples[x.cursor]})
+	case key.Matches(msg, km.Open):
+		if row, ok := x.list.Selected(); ok && row < len(x.examples) {
+			e.Close(examplePickedMsg{ex: x.examples[row]})
 		} else {
 			e.Close(nil)
 		}
+	default:
+		x.list.Navigate(msg, km)
+	}
+	return nil
+}
+
+func (x *examplePicker) filtered(e *page.Env, ev components.FilterEvent) tea.Cmd {
+	if x.Follow(ev, &x.list, x.listHeight) {
+		return x.refilter(e)
 	}
 	return nil
 }
@@ -507,7 +581,10 @@ func (x *examplePicker) Render(func() string) string {
 	s := x.scr.styles
 	var b strings.Builder
 	b.WriteString(x.title + "\n\n")
-	b.WriteString(s.Subtitle.Render("Pick a dataset example") + s.Muted.Render("  j/k · enter · esc") + "\n")
+	b.WriteString(s.Subtitle.Render("Pick a dataset example") + "\n")
+	if x.ShowFilterLine() {
+		b.WriteString(x.FilterLine(s, x.list.Pattern(), x.width) + "\n")
+	}
 	switch {
 	case x.err != nil:
 		b.WriteString(s.Error.Render(format.Line(x.err.Error())))
@@ -515,22 +592,8 @@ func (x *examplePicker) Render(func() string) string {
 		b.WriteString(s.Muted.Render("Loading examples…"))
 	case len(x.examples) == 0:
 		b.WriteString(s.Muted.Render("No dataset example has every input field of this program."))
-	}
-	h := max(x.height-4, 1)
-	off := max(x.cursor-h+1, 0)
-	for i := off; i < len(x.examples) && i < off+h; i++ {
-		ex := x.examples[i]
-		var parts []string
-		for _, fd := range x.fields {
-			parts = append(parts, fd.Name+"="+model.ValueText(ex.Data[fd.Name]))
-		}
-		line := fmt.Sprintf("%s %s  %s", ex.Dataset, ex.Split, strings.Join(parts, " "))
-		if i == x.cursor {
-			line = s.RowSelected.Render("▌" + line)
-		} else {
-			line = " " + line
-		}
-		b.WriteString(line + "\n")
+	default:
+		b.WriteString(x.list.Render(x.width, x.listHeight()))
 	}
 	return layout.Fit(b.String(), x.width, x.height)
 }

@@ -107,7 +107,7 @@ func TestTracePaging100k(t *testing.T) {
 	if ts.Tree().Len() != runs.TracePage {
 		t.Fatalf("opened with %d spans loaded, want the first page (%d)", ts.Tree().Len(), runs.TracePage)
 	}
-	if !strings.Contains(tuitest.Screen(m), "1000 spans+") {
+	if !strings.Contains(tuitest.Screen(m), "1,000 spans+") {
 		t.Errorf("title does not say more spans are to come:\n%s", tuitest.Screen(m))
 	}
 	// Paging down the whole trace loads it page by page, never all at once.
@@ -128,7 +128,7 @@ func TestTracePaging100k(t *testing.T) {
 		t.Errorf("cursor at %d, want the last row", c)
 	}
 	out := tuitest.Screen(m)
-	if !strings.Contains(out, "100000 spans") || strings.Contains(out, "spans+") {
+	if !strings.Contains(out, "100,000 spans") || strings.Contains(out, "spans+") {
 		t.Errorf("title after the last page:\n%s", out)
 	}
 }

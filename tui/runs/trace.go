@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
+	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
@@ -55,6 +57,8 @@ type traceScreen struct {
 
 	focusDetail bool
 	detailOff   int
+	errorShown  bool     // the failed run's error has been opened once
+	keys        keys.Map // as the user bound them, for the help
 
 	showCost bool
 	cost     *app.CostReport // the month of costProgram
@@ -109,6 +113,7 @@ func (t *traceScreen) live() bool { return t.exec != nil && !t.exec.State.Termin
 // enter loads the first page, the execution and the cost, and (re)starts
 // the poll of a live execution.
 func (t *traceScreen) Enter(e *page.Env) tea.Cmd {
+	t.keys = e.Keys
 	var cmds []tea.Cmd
 	if !t.started {
 		t.started = true
@@ -223,6 +228,8 @@ func (t *traceScreen) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			return page.NoticeErr(msg.err)
 		}
 		return t.withProgram(e, msg)
+	case traceCopyMsg:
+		return t.copy(msg.what)
 	case replayStartedMsg:
 		if msg.err != nil {
 			return page.NoticeErr(msg.err)
@@ -267,6 +274,12 @@ func (t *traceScreen) applyExec(e *page.Env, x *model.Execution) tea.Cmd {
 	t.exec, t.execErr = x, nil
 	t.scr.session.update(x)
 	var cmds []tea.Cmd
+	if x.State == model.Failed && !t.errorShown {
+		// A failed run opens on its error: what went wrong comes first.
+		t.errorShown = true
+		title, secs, _ := t.Whole()
+		e.Push(dialog.NewText(t.styles, title, secs...))
+	}
 	if !hadExec && t.showCost {
 		cmds = append(cmds, t.loadCost(e))
 	}
@@ -394,7 +407,8 @@ func (t *traceScreen) Bindings() []key.Binding {
 	k := keys.Hint
 	return []key.Binding{k("j/k", "move"), k("space", "expand/collapse"), k("n/p", "next/previous LM call"),
 		k("tab", "tree/detail focus"), k("x", "cancel run"), k("i", "iterate on the module"),
-		k("P", "replay the module"), k("w", "render preview"), k("S", "cost pane"), k("esc", "back")}
+		k("P", "replay the module"), k("w", "render preview"), k("S", "cost pane"),
+		keys.As(t.keys.Whole, t.wholeHelp()), keys.As(t.keys.Copy, "copy prompt/completion/outputs/error"), k("esc", "back")}
 }
 
 func (t *traceScreen) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -470,6 +484,8 @@ func (t *traceScreen) actionKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 			}
 			return page.NoticeMsg{Text: "cancelled " + id.String()}
 		}
+	case key.Matches(msg, km.Copy):
+		e.Push(t.copyChoice(km))
 	case key.Matches(msg, km.Stats):
 		t.showCost = !t.showCost
 		if t.showCost {
@@ -587,7 +603,7 @@ func (t *traceScreen) titleLine() string {
 		st = s.Accent
 	}
 	line := s.Title.Render("Trace "+name) + " " + st.Render(state) + s.Muted.Render(" · "+t.id.String())
-	n := fmt.Sprintf(" · %d spans", t.tree.Len())
+	n := " · " + format.Count(t.tree.Len(), "span")
 	if !t.complete && !t.live() {
 		n += "+"
 	}
@@ -832,7 +848,7 @@ func (t *traceScreen) renderCost(w, h int) string {
 		row(layout.Truncate(t.costProg, 10), v)
 		lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", "per day"))+s.Accent.Render(sparkBars(c.Days, max(w-13, 4))))
 		if len(c.Days) > 0 {
-			lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s1%s%d", c.Month, strings.Repeat(" ", max(min(len(c.Days), w-13)-1-len(fmt.Sprint(len(c.Days))), 0)), len(c.Days))))
+			lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", c.Month)+dayAxis(len(c.Days), max(w-13, 4))))
 		}
 	}
 	return layout.Fit(strings.Join(lines, "\n"), w, h)
@@ -858,6 +874,30 @@ func programBudget(c *app.CostReport, program string) (float64, bool) {
 	}
 	b, ok := c.Budgets[""]
 	return b, ok
+}
+
+// dayAxis labels the days under a sparkBars chart of n days in at most w
+// cells: each week's first day (1, 8, 15, 22, 29) under its bar, and the
+// last day, where they fit without touching.
+func dayAxis(n, w int) string {
+	cells := min(n, w)
+	if cells <= 0 {
+		return ""
+	}
+	line := []byte(strings.Repeat(" ", cells))
+	last := strconv.Itoa(n)
+	end := cells - len(last) // the last day ends under the last bar
+	copy(line[max(end, 0):], last)
+	free := 0 // the first cell a week's label may use
+	for d := 1; d < n; d += 7 {
+		lab := strconv.Itoa(d)
+		at := (d - 1) * cells / n
+		if at >= free && at+len(lab) < end {
+			copy(line[at:], lab)
+			free = at + len(lab) + 1
+		}
+	}
+	return string(line)
 }
 
 // sparkBars draws values as a bar chart of at most w cells (one per value,

@@ -252,3 +252,78 @@ func SampleDatasets() *Datasets {
 		Mem: map[string][]*model.Example{"qa": qaExs, "sentiment": sentiment},
 	}
 }
+
+// DeleteDataset drops a dataset and its examples.
+func (f *Datasets) DeleteDataset(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.WriteErr != nil {
+		return f.WriteErr
+	}
+	i := slices.IndexFunc(f.List, func(d *model.Dataset) bool { return d.Name == name })
+	if i < 0 {
+		return fmt.Errorf("dataset %q: not found", name)
+	}
+	f.List = slices.Delete(f.List, i, i+1)
+	delete(f.Mem, name)
+	delete(f.Gen, name)
+	return nil
+}
+
+// ExportDataset writes a kept-in-memory dataset's examples with
+// model/datafile, as the owner does.
+func (f *Datasets) ExportDataset(_ context.Context, req app.ExportDatasetRequest, w io.Writer) error {
+	format := datafile.JSONL
+	if req.Format != "" {
+		var err error
+		if format, err = datafile.ParseFormat(req.Format); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := f.dataset(req.Dataset)
+	if d == nil {
+		return fmt.Errorf("dataset %q: not found", req.Dataset)
+	}
+	dw, err := datafile.NewWriter(w, format, d.Fields)
+	if err != nil {
+		return err
+	}
+	for _, e := range f.Mem[req.Dataset] {
+		if req.Split == "" || e.Split == req.Split {
+			if err := dw.Write(e.Data); err != nil {
+				return err
+			}
+		}
+	}
+	return dw.Close()
+}
+
+// RenameDataset moves a dataset and its examples to a new name.
+func (f *Datasets) RenameDataset(_ context.Context, name, to string) (*model.Dataset, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.WriteErr != nil {
+		return nil, f.WriteErr
+	}
+	if f.dataset(to) != nil {
+		return nil, fmt.Errorf("rename dataset %s: dataset %q exists", name, to)
+	}
+	d := f.dataset(name)
+	if d == nil {
+		return nil, fmt.Errorf("dataset %q: not found", name)
+	}
+	d.Name = to
+	if exs, ok := f.Mem[name]; ok {
+		f.Mem[to] = exs
+		delete(f.Mem, name)
+	}
+	if gen, ok := f.Gen[name]; ok {
+		f.Gen[to] = gen
+		delete(f.Gen, name)
+	}
+	slices.SortFunc(f.List, func(a, b *model.Dataset) int { return strings.Compare(a.Name, b.Name) })
+	c := *d
+	return &c, nil
+}

@@ -3,6 +3,7 @@ package tuitest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,10 +27,26 @@ type Runner struct {
 	CostQueries []app.CostQuery
 	// onSubmit builds the execution of a submit (default: pending).
 	OnSubmit func(req app.RunRequest) (*model.Execution, []model.Span)
+	// Profiles are the LM profiles listed (SampleProfiles by default).
+	Profiles []app.LMProfile
+}
+
+// SampleProfiles are the goldens' LM profiles: the local default, the
+// test LM, and one whose key is not set.
+func SampleProfiles() []app.LMProfile {
+	return []app.LMProfile{{Name: "local-smollm2", Model: "local/smollm2-360m", Default: true},
+		{Name: "openai", Model: "openai/gpt-4o-mini", KeyUnset: "OPENAI_API_KEY"}, {Name: "test", Model: "signet/test"}}
+}
+
+func (f *Runner) LMProfiles(context.Context) ([]app.LMProfile, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return slices.Clone(f.Profiles), nil
 }
 
 func NewRunner() *Runner {
-	return &Runner{Execs: map[model.ID]*model.Execution{}, Traces: map[model.ID][]model.Span{}, Generated: map[model.ID]int{}}
+	return &Runner{Execs: map[model.ID]*model.Execution{}, Traces: map[model.ID][]model.Span{}, Generated: map[model.ID]int{},
+		Profiles: SampleProfiles()}
 }
 
 var TraceT0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -214,4 +231,25 @@ func IterateRunner() *Runner {
 		return x, []model.Span{sp}
 	}
 	return f
+}
+
+// FailedTraceback is the traceback of WithFailedTrace's run.
+const FailedTraceback = `Traceback (most recent call last):
+  File "/work/qa/tools.py", line 12, in forward
+    return self.lookup(question)
+  File "/work/qa/tools.py", line 31, in lookup
+    raise KeyError(f"no entry for {question!r} in the capital table (it has 194 countries, none named like this)")
+KeyError: "no entry for 'What is the capital of Atlantis?' in the capital table (it has 194 countries, none named like this)"`
+
+// WithFailedTrace is the QA trace of a run that failed in the user's code:
+// a long error and its Python traceback.
+func (f *Runner) WithFailedTrace(n byte) model.ID {
+	id := TraceID(n)
+	x, spans := QATrace(id)
+	x.State, x.Outputs, x.ErrorCode = model.Failed, nil, "user_code"
+	x.Error = "KeyError: \"no entry for 'What is the capital of Atlantis?' in the capital table (it has 194 countries, none named like this)\""
+	x.Traceback = FailedTraceback
+	spans[0].Error, spans[0].Outputs = x.Error, nil
+	f.Execs[id], f.Traces[id] = x, spans
+	return id
 }

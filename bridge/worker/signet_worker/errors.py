@@ -251,6 +251,7 @@ def _body(exc: BaseException) -> dict[str, Any]:
             body = {"code": code, "message": _message(e), "retryable": retryable}
             detail = _lm_detail(e)
             detail["type"] = type(e).__name__
+            detail["traceback"] = _traceback(exc)
             body["detail"] = detail
             return body
     if _in_user_code(exc) or any(_in_user_code(e) for e in chain):

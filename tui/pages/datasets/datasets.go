@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
 )
 
@@ -43,6 +45,10 @@ type Datasets interface {
 	// ImportDataset reads a JSONL, JSON or CSV file as `signet dataset
 	// import` does: all or nothing, errors naming file:line.
 	ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error)
+	DeleteDataset(ctx context.Context, name string) error
+	RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error)
+	// ExportDataset writes a dataset (or a split) as JSONL or CSV to w.
+	ExportDataset(ctx context.Context, req app.ExportDatasetRequest, w io.Writer) error
 }
 
 // examplesPageSize is how many examples one fetch asks for; the next page
@@ -257,6 +263,17 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		return p.applyDeleted(e, msg)
 	case exampleRestoredMsg:
 		return p.applyRestored(e, msg)
+	case deleteDatasetMsg: // the delete confirmation's yes
+		return p.deleteDataset(e, msg.name)
+	case datasetDeletedMsg:
+		if msg.err != nil {
+			return page.NoticeErr(fmt.Errorf("delete dataset %s: %w", msg.name, msg.err))
+		}
+		return tea.Batch(page.Notice("deleted dataset "+msg.name), p.refreshSelect(e, ""))
+	case renamedMsg: // the rename form's result
+		return tea.Batch(page.Notice(fmt.Sprintf("renamed dataset %s to %s", msg.from, msg.ds.Name)), p.refreshSelect(e, msg.ds.Name))
+	case exportedMsg: // the export form's result
+		return page.Notice(fmt.Sprintf("exported dataset %s to %s", msg.name, msg.path))
 	case importedMsg: // the import's result
 		return tea.Batch(
 			page.Notice(fmt.Sprintf("imported %s into dataset %s (%s)", filepath.Base(msg.path), msg.ds.Name, format.Examples(msg.ds.Size()))),
@@ -296,7 +313,8 @@ func (p *Page) Bindings() []key.Binding {
 		return []key.Binding{keys.As(km.Open, "view example"), keys.As(km.Edit, "edit example"), keys.As(km.New, "new example"),
 			keys.As(km.Delete, "delete example"), p.undoBinding(), km.Stats, km.Back}
 	}
-	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats, p.undoBinding()}
+	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats, p.undoBinding(),
+		keys.As(km.Delete, "delete dataset"), keys.As(km.Rename, "rename dataset"), keys.As(km.Export, "export to a file")}
 }
 
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -354,6 +372,18 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Stats):
 		if d := p.selected(); d != nil {
 			e.Push(newStatsView(p.styles, p.keys, p.repo, d))
+		}
+	case key.Matches(msg, km.Delete):
+		if d := p.selected(); d != nil {
+			e.Push(p.deleteDatasetDialog(d))
+		}
+	case key.Matches(msg, km.Rename):
+		if d := p.selected(); d != nil {
+			e.Push(newRenameForm(p.styles, p.keys, p.repo, d))
+		}
+	case key.Matches(msg, km.Export):
+		if d := p.selected(); d != nil {
+			e.Push(newExportForm(p.styles, p.keys, p.repo, d, p.importStartDir()))
 		}
 	default:
 		p.list.Navigate(msg, km)
@@ -525,4 +555,27 @@ func (p *Page) Restyle() {
 	if p.ex.ds != nil {
 		p.ex.list.SetStyles(components.ThemeStyles(p.styles))
 	}
+}
+
+// Whole is the selected dataset's or example's row with every cell whole.
+func (p *Page) Whole() (string, []page.Section, bool) {
+	switch {
+	case p.exView != nil:
+		return "", nil, false
+	case p.ex.ds != nil:
+		t, c, ok := p.ex.list.SelectedCells()
+		return "Example of " + p.ex.ds.Name, page.Cells(t, c), ok
+	}
+	t, c, ok := p.list.SelectedCells()
+	return "Dataset", page.Cells(t, c), ok
+}
+
+// Live reads the datasets again when one was written elsewhere, keeping
+// the selection. (An open examples table stays as it is: this workbench's
+// own edits come back as changes too, and must not move its cursor.)
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	if len(msg.Datasets) == 0 || !p.loaded || p.loading {
+		return nil
+	}
+	return p.refreshSelect(e, "")
 }

@@ -638,7 +638,8 @@ func TestImportFormEscAsksBeforeDiscarding(t *testing.T) {
 	if m = tuitest.Send(t, m, keyEsc); !tuitest.IsTop[*datasets.FilePicker](m) {
 		t.Fatalf("esc on an unchanged import form: %T on top", tuitest.Top(m))
 	}
-	m = tuitest.Type(t, pick(t, m, "capitals.jsonl"), "2")
+	// An arrow key keeps the guessed name to edit it: the 2 goes after it.
+	m = tuitest.Type(t, tuitest.Send(t, pick(t, m, "capitals.jsonl"), tuitest.Code(tea.KeyEnd, 0)), "2")
 	form = tuitest.TopAs[*datasets.ImportForm](t, m)
 	m = tuitest.Send(t, m, keyEsc)
 	if !strings.Contains(tuitest.Screen(m), "Unsaved changes in the import of capitals.jsonl") {
@@ -648,7 +649,7 @@ func TestImportFormEscAsksBeforeDiscarding(t *testing.T) {
 		t.Errorf("the import form offers to save without importing:\n%s", tuitest.Screen(m))
 	}
 	m = tuitest.Send(t, m, keyEsc)
-	if tuitest.Top(m) != form || !strings.Contains(tuitest.Screen(m), "2capitals") {
+	if tuitest.Top(m) != form || !strings.Contains(tuitest.Screen(m), "capitals2") {
 		t.Fatalf("keep editing lost the name:\n%s", tuitest.Screen(m))
 	}
 	m = tuitest.Send(t, tuitest.Send(t, m, keyEsc), tuitest.Key("d"))
@@ -692,5 +693,42 @@ func TestUndoDeleteExample(t *testing.T) {
 	}
 	if m = tuitest.Send(t, m, tuitest.Key("u")); len(fake.Mem["qa"]) != 5 {
 		t.Errorf("u after a delete from the pane: %d examples, notice %q", len(fake.Mem["qa"]), m.Notice().Text)
+	}
+}
+
+// TestImportGuessReplacedByTyping: the input keys the form guessed (and
+// the name it took from the file) are replaced by what is typed, not
+// appended to; an arrow key keeps the guess to edit it.
+func TestImportGuessReplacedByTyping(t *testing.T) {
+	m := openImport(t, tuitest.SampleDatasets(), 80, 24)
+	m = pick(t, m, "capitals.jsonl")
+	imp := tuitest.TopAs[*datasets.ImportForm](t, m)
+	m = tuitest.Type(t, m, "cities")
+	m = tuitest.Send(t, m, keyTab)
+	if imp.Input(1) != "question" {
+		t.Fatalf("the guess is %q", imp.Input(1))
+	}
+	m = tuitest.Type(t, m, "answer")
+	if imp.Input(0) != "cities" || imp.Input(1) != "answer" {
+		t.Fatalf("typing over the guesses gave name %q, inputs %q", imp.Input(0), imp.Input(1))
+	}
+	// Back on the name, now the user's: typing appends.
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyTab, tea.ModShift))
+	m = tuitest.Type(t, m, "2")
+	if imp.Input(0) != "cities2" {
+		t.Fatalf("the user's own text was replaced: %q", imp.Input(0))
+	}
+	m = openImport(t, tuitest.SampleDatasets(), 80, 24)
+	m = pick(t, m, "capitals.jsonl")
+	imp = tuitest.TopAs[*datasets.ImportForm](t, m)
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyEnd, 0))
+	m = tuitest.Type(t, m, "-v2")
+	if imp.Input(0) != "capitals-v2" {
+		t.Fatalf("end then typing gave %q, want the guess edited", imp.Input(0))
+	}
+	m = tuitest.Send(t, m, keyTab)
+	tuitest.Send(t, m, tuitest.Backspace())
+	if imp.Input(1) != "" {
+		t.Fatalf("backspace on the guess left %q", imp.Input(1))
 	}
 }

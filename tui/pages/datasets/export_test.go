@@ -35,8 +35,6 @@ func (f *exampleForm) IsNew() bool        { return f.orig == nil }
 func (f *exampleForm) Split() string      { return f.split.Value() }
 func (f *exampleForm) OneLine(i int) bool { return f.fields[i].input != nil }
 
-func (f *filePicker) Highlighted() string { return f.picker.HighlightedPath() }
-
 func (m *importForm) Err() error         { return m.err }
 func (m *importForm) Running() bool      { return m.running }
 func (m *importForm) Input(i int) string { return m.inputs[i].Value() }

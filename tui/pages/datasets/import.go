@@ -13,11 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"charm.land/bubbles/v2/filepicker"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/signet-dspy/signet/app"
@@ -78,116 +76,6 @@ func (p *Page) importStartDir() string {
 	return "."
 }
 
-func pickerStyles(s *themes.Styles) filepicker.Styles {
-	return filepicker.Styles{
-		DisabledCursor:   s.Muted,
-		Cursor:           s.Accent,
-		Symlink:          s.Info,
-		Directory:        s.Subtitle,
-		File:             lipgloss.NewStyle(),
-		DisabledFile:     s.Muted,
-		Permission:       s.Muted,
-		Selected:         s.Accent.Bold(true),
-		DisabledSelected: s.Muted,
-		FileSize:         s.Muted.Width(7).Align(lipgloss.Right),
-		EmptyDirectory:   s.Muted.PaddingLeft(2).SetString("No files here."),
-	}
-}
-
-// filePicker chooses the file to import; the form opens over it, and esc
-// in the form comes back here.
-type filePicker struct {
-	styles *themes.Styles
-	keys   keys.Map
-	clock  page.Clock
-	repo   Datasets
-	picker filepicker.Model
-	read   bool   // the directory has been read once
-	bad    string // a file of another type was chosen
-
-	width, height int
-}
-
-func newFilePicker(s *themes.Styles, km keys.Map, clock page.Clock, repo Datasets, dir string) *filePicker {
-	fp := filepicker.New()
-	fp.CurrentDirectory = dir
-	fp.AllowedTypes = importExts
-	fp.ShowPermissions = false
-	fp.ShowSize = false // a directory's size is the file system's business, not the user's
-	fp.AutoHeight = false
-	fp.Cursor = "›"
-	fp.KeyMap.Back = key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
-	fp.Styles = pickerStyles(s)
-	return &filePicker{styles: s, keys: km, clock: clock, repo: repo, picker: fp}
-}
-
-// Enter reads the directory, the first time.
-func (f *filePicker) Enter(e *page.Env) tea.Cmd {
-	if f.read {
-		return nil
-	}
-	f.read = true
-	return e.Wrap(f.picker.Init())
-}
-
-func (f *filePicker) Typing() bool { return false }
-
-func (f *filePicker) SetSize(w, h int) {
-	f.width, f.height = w, h
-	f.picker.SetHeight(max(h-3, 1))
-}
-
-func (f *filePicker) Restyle() { f.picker.Styles = pickerStyles(f.styles) }
-
-func (f *filePicker) Bindings() []key.Binding {
-	km := f.keys
-	parent := key.NewBinding(key.WithKeys("h", "backspace", "left"), key.WithHelp("h", "parent directory"))
-	return []key.Binding{keys.As(km.Open, "open/choose"), parent, km.Up, km.Down, keys.As(km.Back, "cancel")}
-}
-
-// Update takes the picker's directory listings, and the form's result.
-func (f *filePicker) Update(e *page.Env, msg tea.Msg) tea.Cmd {
-	if m, ok := msg.(importedMsg); ok {
-		e.Close(m)
-		return nil
-	}
-	var cmd tea.Cmd
-	f.picker, cmd = f.picker.Update(msg)
-	return e.Wrap(cmd)
-}
-
-func (f *filePicker) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
-	if key.Matches(msg, f.keys.Back) {
-		e.Close(nil)
-		return nil
-	}
-	f.bad = ""
-	var cmd tea.Cmd
-	f.picker, cmd = f.picker.Update(msg)
-	if ok, path := f.picker.DidSelectFile(msg); ok {
-		e.Push(newImportForm(f.styles, f.keys, f.clock, f.repo, path))
-		return nil
-	}
-	if ok, path := f.picker.DidSelectDisabledFile(msg); ok {
-		f.bad = fmt.Sprintf("%s is not a .jsonl, .json or .csv file", filepath.Base(path))
-	}
-	return e.Wrap(cmd)
-}
-
-func (f *filePicker) Mouse(*page.Env, tea.MouseMsg, int, int) tea.Cmd { return nil }
-
-func (f *filePicker) Render(func() string) string {
-	s := f.styles
-	w, h := f.width, f.height
-	title := s.Title.Render("Import a dataset file") + s.Muted.Render("  "+strings.Join(importExts, " "))
-	dir := s.Muted.Render(f.picker.CurrentDirectory)
-	hint := s.Muted.Render("enter open/choose · h parent directory · j/k move · esc cancel")
-	if f.bad != "" {
-		hint = s.Warning.Render(f.bad)
-	}
-	return layout.Fit(title, w, 1) + "\n" + layout.Fit(dir, w, 1) + "\n" + layout.Fit(f.picker.View(), w, max(h-3, 1)) + "\n" + layout.Fit(hint, w, 1)
-}
-
 // importForm names the dataset a picked file goes into, and runs the import.
 type importForm struct {
 	styles *themes.Styles
@@ -195,9 +83,13 @@ type importForm struct {
 	clock  page.Clock
 	repo   Datasets
 
-	path    string
-	inputs  []*textinput.Model // name, input keys, split, field types
-	orig    []string           // the inputs' values as the form filled them
+	path   string
+	inputs []*textinput.Model // name, input keys, split, field types
+	orig   []string           // the inputs' values as the form filled them
+	// guess marks a field whose value the form filled in and the user has
+	// not touched: the first character typed replaces it (backspace clears
+	// it) rather than being appended to it.
+	guess   []bool
 	focus   int
 	entered bool
 
@@ -223,7 +115,21 @@ func newImportForm(s *themes.Styles, km keys.Map, clock page.Clock, repo Dataset
 		newInput(s, "", "e.g. question (none: leave empty)"),
 		newInput(s, "", "train (default), validation or test"),
 		newInput(s, "", "e.g. score=float,tags=list[str] (none: CSV cells stay text)"),
-	}, orig: []string{stem, "", "", ""}}
+	}, orig: []string{stem, "", "", ""}, guess: []bool{true, false, false, false}}
+}
+
+// edit is about to change field i by a key that types (or pastes) text,
+// or by backspace: a guess there goes first. Any other key keeps the guess
+// for the user to edit it.
+func (m *importForm) edit(i int, typing, backspace bool) (swallow bool) {
+	if !m.guess[i] {
+		return false
+	}
+	m.guess[i] = false
+	if typing || backspace {
+		m.inputs[i].SetValue("")
+	}
+	return backspace
 }
 
 // Dirty and Editing make the form a page.Unsaved: esc, and the shell
@@ -286,6 +192,7 @@ func (m *importForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		if v := m.inputs[1]; v.Value() == "" {
 			v.SetValue(strings.Join(guessInputs(msg.fields), ","))
 			m.orig[1] = v.Value()
+			m.guess[1] = v.Value() != ""
 		}
 		return nil
 	case importTickMsg:
@@ -311,6 +218,9 @@ func (m *importForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	if !m.running { // a paste
+		if _, ok := msg.(tea.PasteMsg); ok {
+			m.edit(m.focus, true, false)
+		}
 		var cmd tea.Cmd
 		*m.inputs[m.focus], cmd = m.inputs[m.focus].Update(msg)
 		return e.Wrap(cmd)
@@ -342,6 +252,9 @@ func (m *importForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		return e.Wrap(m.focusOn((m.focus + 1) % len(m.inputs)))
 	case key.Matches(msg, km.PrevPage):
 		return e.Wrap(m.focusOn((m.focus + len(m.inputs) - 1) % len(m.inputs)))
+	}
+	if m.edit(m.focus, msg.Text != "", msg.Code == tea.KeyBackspace) {
+		return nil
 	}
 	var cmd tea.Cmd
 	*m.inputs[m.focus], cmd = m.inputs[m.focus].Update(msg)

@@ -39,6 +39,9 @@ type Executions interface {
 // Traces opens an execution's trace over the page.
 type Traces interface {
 	Trace(id model.ID) page.Dialog
+	// StartedHere says whether this workbench started execution id: it is
+	// selected when it comes into the list.
+	StartedHere(id model.ID) bool
 }
 
 // Paging: the first page is fetched when the page opens; the next when the
@@ -368,6 +371,7 @@ func (p *Page) applyExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
 	}
 	changed := false
 	out := p.execs
+	var started model.ID // a new execution this workbench started: selected
 	for _, x := range xs {
 		if x.State.Terminal() {
 			delete(p.activity, x.ID)
@@ -415,11 +419,18 @@ func (p *Page) applyExecs(e *page.Env, xs []*model.Execution) tea.Cmd {
 		out = append(out, nil)
 		copy(out[pos+1:], out[pos:])
 		out[pos] = x
+		if p.screens != nil && p.screens.StartedHere(x.ID) {
+			started = x.ID
+		}
 	}
 	if !changed {
 		return nil
 	}
-	return p.setExecs(e, out)
+	cmd := p.setExecs(e, out)
+	if i, ok := p.index[started]; ok && !started.IsZero() {
+		p.list.SelectRow(i)
+	}
+	return cmd
 }
 
 // setRow updates row i in place; the filter stays applied.
@@ -727,4 +738,10 @@ func (p *Page) reconnected(e *page.Env) []tea.Cmd {
 		cmds = append(cmds, p.reload(e))
 	}
 	return cmds
+}
+
+// Whole is the selected execution's row with every cell whole.
+func (p *Page) Whole() (string, []page.Section, bool) {
+	t, c, ok := p.list.SelectedCells()
+	return "Execution", page.Cells(t, c), ok
 }

@@ -269,3 +269,36 @@ func TestLiveGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestExecutionsSelectsRunStartedHere: a run started from this
+// workbench's run form is selected when it comes into the list; one
+// started elsewhere leaves the cursor where it was.
+func TestExecutionsSelectsRunStartedHere(t *testing.T) {
+	fx := &tuitest.Executions{List: tuitest.SampleExecutions(), Month: 1.5}
+	f := tuitest.NewRunner()
+	m := tuitest.New(t, tui.Deps{Programs: tuitest.Programs{List: tuitest.SamplePrograms()}, Datasets: tuitest.SampleDatasets(),
+		Executions: fx, Pool: &tuitest.Pool{}, Events: tuitest.NoStream{}, Runner: f}, 120, 30)
+	m = tuitest.Send(t, m, tuitest.Key("3"))
+	m = tuitest.Send(t, m, tuitest.Key("j"))
+	onRow := selectedExec(m).ID
+	other := tuitest.Exec(0, "sentiment", model.Pending)
+	other.ID = model.NewIDAt(tuitest.Now.Add(time.Second))
+	m = tuitest.Deliver(t, m, live.Msg{Execs: []*model.Execution{other}, Conn: tuitest.Connected()})
+	if selectedExec(m).ID != onRow {
+		t.Fatal("a run started elsewhere moved the cursor")
+	}
+	nm, cmd := m.Open(m.Runs().RunForm(tuitest.QAProgram()))
+	m = tuitest.Run(t, nm, cmd)
+	m = tuitest.Type(t, m, "Who wrote Hamlet?")
+	m = tuitest.Send(t, m, tuitest.Enter()) // runs; the trace opens
+	m = tuitest.Send(t, m, tuitest.Esc())
+	if len(f.Submits) != 1 {
+		t.Fatalf("%d runs submitted", len(f.Submits))
+	}
+	mine := *f.Execs[tuitest.TraceID(101)]
+	mine.CreatedAt = tuitest.Now.Add(2 * time.Second)
+	m = tuitest.Deliver(t, m, live.Msg{Execs: []*model.Execution{&mine}})
+	if got := selectedExec(m); got == nil || got.ID != mine.ID {
+		t.Fatalf("selected %v, want the run started here %s", got, mine.ID)
+	}
+}

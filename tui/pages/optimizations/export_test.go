@@ -29,3 +29,6 @@ type DetailView = detailView
 func DetailTick() tea.Msg { return detailTickMsg{} }
 
 func (v *detailView) Polling() bool { return v.polling }
+
+// Selected is the run under the cursor, nil with none.
+func (p *Page) Selected() *model.Optimization { return p.selected() }

@@ -31,6 +31,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
 	"github.com/signet-dspy/signet/tui/runs"
 )
@@ -111,6 +112,8 @@ type Page struct {
 	polling bool              // a poll tick is scheduled
 
 	trials map[model.ID][]*model.Trial
+	// selectNew is a run started here: it is selected until the list shows it.
+	selectNew model.ID
 
 	// Evaluations opens the list of every program's evaluations (E); nil
 	// without an evaluation service.
@@ -121,14 +124,14 @@ type Page struct {
 
 var optColumns = []components.Column{
 	{Title: " ", Width: 1},
-	{Title: "PROGRAM", Flex: 2, MinWidth: 10},
-	{Title: "OPTIMIZER", Width: 13},
-	{Title: "STATE", Width: 9},
-	{Title: "TRIALS", Width: 6, Align: components.AlignRight},
-	{Title: "SCORE", Width: 11, Align: components.AlignRight},
-	{Title: "COST", Width: 8, Align: components.AlignRight},
-	{Title: "TIME", Width: 7, Align: components.AlignRight},
-	{Title: "STARTED", Width: 12},
+	{Title: "PROGRAM", Flex: 2, Fit: true, MaxWidth: 40},
+	{Title: "OPTIMIZER", Fit: true},
+	{Title: "STATE", Fit: true},
+	{Title: "TRIALS", Fit: true, Align: components.AlignRight},
+	{Title: "SCORE", Fit: true, Align: components.AlignRight},
+	{Title: "COST", Fit: true, Align: components.AlignRight},
+	{Title: "TIME", Fit: true, Align: components.AlignRight},
+	{Title: "STARTED", Fit: true},
 }
 
 // New is the page over repo.
@@ -199,6 +202,7 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.setRuns(msg.runs)
+		p.selectNew = model.ID{} // the stored list has it now
 		var cmds []tea.Cmd
 		if r := p.selected(); r != nil {
 			cmds = append(cmds, p.loadTrials(e, r.ID))
@@ -218,7 +222,11 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		if msg.err == nil {
 			p.trials[msg.id] = msg.trials
 		}
-	case optStartedMsg: // the form's result: it started
+	case optStartedMsg: // the form's result: it started, and is selected
+		p.selectNew = msg.run.ID
+		if !slices.ContainsFunc(p.runs, func(o *model.Optimization) bool { return o.ID == msg.run.ID }) {
+			p.setRuns(append([]*model.Optimization{msg.run}, p.runs...))
+		}
 		return tea.Batch(page.Notice(fmt.Sprintf("started %s on %s (%s)", msg.run.Optimizer, msg.run.Program, format.RunID(msg.run.ID))), p.load(e))
 	case promoteMsg:
 		return p.promote(e, msg.run, true)
@@ -245,6 +253,9 @@ func (p *Page) setRuns(runs []*model.Optimization) {
 	var sel model.ID
 	if r := p.selected(); r != nil {
 		sel = r.ID
+	}
+	if !p.selectNew.IsZero() {
+		sel = p.selectNew
 	}
 	p.runs = runs
 	rows := make([]components.Row, len(runs))
@@ -1032,4 +1043,19 @@ func optDuration(d time.Duration) string {
 		return "-"
 	}
 	return format.Duration(d)
+}
+
+// Whole is the selected run's row with every cell whole.
+func (p *Page) Whole() (string, []page.Section, bool) {
+	t, c, ok := p.list.SelectedCells()
+	return "Optimization", page.Cells(t, c), ok
+}
+
+// Live reads the runs again when one changed state elsewhere (started
+// from the CLI, say); the selection stays.
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	if !msg.Optimizations || !p.loaded {
+		return nil
+	}
+	return p.load(e)
 }

@@ -120,6 +120,10 @@ func TestOptimizationsStartFromForm(t *testing.T) {
 	if tuitest.Top(m) != nil || len(opts(m).Runs()) != 4 || !strings.Contains(tuitest.Screen(m), "started gepa on qa") {
 		t.Fatalf("after start: %T on top, %d runs\n%s", tuitest.Top(m), len(opts(m).Runs()), tuitest.Screen(m))
 	}
+	// The new run is selected (the cursor was on the second row).
+	if sel := opts(m).Selected(); sel == nil || sel.ID != f.Runs[0].ID {
+		t.Fatalf("selected %+v after the start, want the new run %s", sel, f.Runs[0].ID)
+	}
 }
 
 // A dataset that does not parse is refused in the form, naming the field.

@@ -236,7 +236,7 @@ func progWrapJoin(prefix string, items []string, sep string, width int) string {
 func (p *Page) renderDetail() string {
 	s := p.styles
 	pr := p.detail
-	mods := fmt.Sprintf("%d modules", len(pr.Modules))
+	mods := format.Count(len(pr.Modules), "module")
 	if len(pr.Modules) == 1 {
 		mods = "1 module"
 	}

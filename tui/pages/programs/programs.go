@@ -23,6 +23,7 @@ import (
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
+	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/page"
 )
 
@@ -619,4 +620,22 @@ func deleteDialog(s *themes.Styles, pr *model.Program) *dialog.Confirm {
 		"",
 		dialog.Hint(s, yes, no),
 	}, yes, no)
+}
+
+// Whole is the selected program's row with every cell whole (the list only).
+func (p *Page) Whole() (string, []page.Section, bool) {
+	if p.diff != nil || p.versions != nil || p.detail != nil {
+		return "", nil, false
+	}
+	t, c, ok := p.list.SelectedCells()
+	return "Program", page.Cells(t, c), ok
+}
+
+// Live reads the programs again when one was written elsewhere (another
+// terminal, the CLI, an optimization's result): the selection stays.
+func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	if len(msg.Programs) == 0 || !p.loaded {
+		return nil
+	}
+	return p.Load(e)
 }

@@ -248,10 +248,7 @@ func (p *Page) renderDiff() string {
 	d, s := p.diff, p.styles
 	lines := p.diffLines(p.width)
 	n := len(d.changes)
-	what := fmt.Sprintf("%d changes", n)
-	if n == 1 {
-		what = "1 change"
-	}
+	what := format.Count(n, "change")
 	title := s.Title.Render(d.name) + s.Muted.Render(fmt.Sprintf("  v%d → v%d · %s · esc back", d.from.Version, d.to.Version, what))
 	h := p.diffBodyHeight()
 	d.scroll(0, h)
@@ -275,6 +272,6 @@ func (p *Page) renderVersions() string {
 	if len(v.marked) == 1 {
 		hint = fmt.Sprintf(" · v%d marked: mark another to diff · esc back", v.marked[0])
 	}
-	title += s.Muted.Render(fmt.Sprintf(" · %d versions", len(v.versions)) + hint)
+	title += s.Muted.Render(" · " + format.Count(len(v.versions), "version") + hint)
 	return layout.Fit(title, p.width, 1) + "\n" + v.list.Render(p.width, p.versionsListHeight())
 }

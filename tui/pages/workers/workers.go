@@ -387,3 +387,9 @@ func (p *Page) renderList() string {
 
 // Restyle picks up a theme switched in place.
 func (p *Page) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+
+// Whole is the selected worker's row with every cell whole.
+func (p *Page) Whole() (string, []page.Section, bool) {
+	t, c, ok := p.list.SelectedCells()
+	return "Worker", page.Cells(t, c), ok
+}
