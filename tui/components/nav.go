@@ -28,6 +28,28 @@ func ThemeStyles(s *themes.Styles) ListStyles {
 	}
 }
 
+// Move is at moved by the movement keys every list shares (one, a page,
+// the top, the bottom), kept within 0..last; ok is false for any other key.
+func Move(msg tea.KeyPressMsg, km keys.Map, at, page, last int) (to int, ok bool) {
+	switch {
+	case key.Matches(msg, km.Down):
+		at++
+	case key.Matches(msg, km.Up):
+		at--
+	case key.Matches(msg, km.PageDown):
+		at += page
+	case key.Matches(msg, km.PageUp):
+		at -= page
+	case key.Matches(msg, km.Top):
+		at = 0
+	case key.Matches(msg, km.Bottom):
+		at = last
+	default:
+		return at, false
+	}
+	return min(max(at, 0), max(last, 0)), true
+}
+
 // Navigate moves the cursor for the movement keys every list shares.
 func (l *List) Navigate(msg tea.KeyPressMsg, km keys.Map) {
 	switch {

@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/page"
@@ -94,18 +95,8 @@ func (t *Text) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		e.Close(nil)
 	case key.Matches(msg, km.Copy):
 		return page.Copy(t.title, t.Plain())
-	case key.Matches(msg, km.Down):
-		t.off++
-	case key.Matches(msg, km.Up):
-		t.off--
-	case key.Matches(msg, km.PageDown):
-		t.off += t.body()
-	case key.Matches(msg, km.PageUp):
-		t.off -= t.body()
-	case key.Matches(msg, km.Top):
-		t.off = 0
-	case key.Matches(msg, km.Bottom):
-		t.off = t.maxOff()
+	default:
+		t.off, _ = components.Move(msg, km, t.off, t.body(), t.maxOff())
 	}
 	t.off = max(min(t.off, t.maxOff()), 0)
 	return nil

@@ -110,18 +110,8 @@ func (v *View) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		v.filter()
 	case key.Matches(msg, km.Open):
 		return v.open(e)
-	case key.Matches(msg, km.Down):
-		v.cursor++
-	case key.Matches(msg, km.Up):
-		v.cursor--
-	case key.Matches(msg, km.PageDown):
-		v.cursor += v.listHeight()
-	case key.Matches(msg, km.PageUp):
-		v.cursor -= v.listHeight()
-	case key.Matches(msg, km.Top):
-		v.cursor = 0
-	case key.Matches(msg, km.Bottom):
-		v.cursor = len(v.shown) - 1
+	default:
+		v.cursor, _ = components.Move(msg, km, v.cursor, v.listHeight(), len(v.shown)-1)
 	}
 	v.cursor = min(max(v.cursor, 0), max(len(v.shown)-1, 0))
 	return nil
