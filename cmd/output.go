@@ -31,7 +31,9 @@ func newTable(w io.Writer, header ...string) *table {
 func (t *table) row(cells ...any) {
 	parts := make([]string, len(cells))
 	for i, c := range cells {
-		parts[i] = fmt.Sprint(c)
+		// Escaped here, before the table measures it (the output's own
+		// escaping would come after, and shift the columns).
+		parts[i] = format.Line(fmt.Sprint(c))
 	}
 	fmt.Fprintln(t.tw, strings.Join(parts, "\t"))
 }
