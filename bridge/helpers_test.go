@@ -260,14 +260,10 @@ func noOrphans(t *testing.T, usePdeathsig bool, start func(t *testing.T) []int, 
 	})
 	cmd.Process.Kill()
 	cmd.Wait()
-	// An orphan's death is no event of ours: look until it is gone.
-	deadline := time.Now().Add(patience)
+	// An orphan is not our child: wait for its exit through the kernel.
 	for _, pid := range pids {
-		for !exited(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("pid %d outlived its parent by %s", pid, patience)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if err := awaitExit(pid, patience); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
