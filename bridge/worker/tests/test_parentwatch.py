@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import select
 import textwrap
-import time
 
 from conftest import WORKER_DIR
 
@@ -16,12 +16,12 @@ PATIENCE = 60.0  # seconds; bounds a wait, never paces one
 
 # Watches the pipe named in SIGNET_PARENT_FD, starts a grandchild in its own process group, says both pids.
 WATCHER = textwrap.dedent("""
-    import subprocess, sys, time
+    import signal, subprocess, sys
     from signet_worker import parentwatch
     assert parentwatch.watch_parent()
-    grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    grandchild = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
     print(f"{__import__('os').getpid()} {grandchild.pid}", flush=True)
-    time.sleep(3600)
+    signal.pause()  # until killed
 """)
 
 
@@ -40,11 +40,33 @@ def _gone(pid: int) -> bool:
 
 
 def _await_gone(pid: int) -> None:
-    # A grandchild's death is no event of ours: look until it is gone.
-    deadline = time.monotonic() + PATIENCE
-    while not _gone(pid):
-        assert time.monotonic() < deadline, f"pid {pid} outlived the pipe's writer by {PATIENCE}s"
-        time.sleep(0.01)
+    """Wait until pid, not our child, has exited: its pidfd (Linux) or a kqueue NOTE_EXIT (macOS) says so."""
+    if _gone(pid):
+        return
+    if hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            ready, _, _ = select.select([fd], [], [], PATIENCE)
+        finally:
+            os.close(fd)
+        assert ready, f"pid {pid} outlived the pipe's writer by {PATIENCE}s"
+        return
+    kq = select.kqueue()
+    try:
+        ev = select.kevent(pid, filter=select.KQ_FILTER_PROC, flags=select.KQ_EV_ADD | select.KQ_EV_ONESHOT,
+                           fflags=select.KQ_NOTE_EXIT)
+        try:
+            kq.control([ev], 0)
+        except ProcessLookupError:
+            return
+        if _gone(pid):
+            return
+        assert kq.control(None, 1, PATIENCE), f"pid {pid} outlived the pipe's writer by {PATIENCE}s"
+    finally:
+        kq.close()
 
 
 def _spawn(code: str, read_fd: int, **kwargs) -> subprocess.Popen:
@@ -78,8 +100,8 @@ def test_a_watcher_that_leads_no_group_kills_only_itself() -> None:
     outer_code = textwrap.dedent(f"""
         import os, subprocess, sys
         inner = subprocess.Popen([sys.executable, "-c", "from signet_worker import parentwatch; "
-                                  "import time; parentwatch.watch_parent(); print('watching', flush=True); "
-                                  "time.sleep(3600)"], pass_fds=({r},), stdout=subprocess.PIPE, text=True)
+                                  "import signal; parentwatch.watch_parent(); print('watching', flush=True); "
+                                  "signal.pause()"], pass_fds=({r},), stdout=subprocess.PIPE, text=True)
         assert inner.stdout.readline() == "watching\\n"
         os.close({r})
         print("ready", flush=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 import threading
+import types
 from pathlib import Path
 
 from signet_worker import userload
@@ -57,23 +59,30 @@ def test_a_hanging_import_does_not_block_another_file(tmp_path):
     assert loaded["hang"] == "hang"
 
 
-def test_the_same_file_is_imported_once_by_concurrent_loads(tmp_path):
-    counter = tmp_path / "count.txt"
-    counter.write_text("")
-    path = _write(tmp_path / "once.py", f"""\
-        import time
-        with open({str(counter)!r}, "a") as f:
-            f.write("x")
-        time.sleep(0.2)  # widens the window in which a second import could start
+def test_the_same_file_is_imported_once_by_concurrent_loads(tmp_path, monkeypatch):
+    # The file's import holds until the test releases it, so the other loads
+    # start while it runs; an import that begins a second time says so.
+    gate = types.SimpleNamespace(started=threading.Event(), again=threading.Event(), release=threading.Event())
+    monkeypatch.setitem(sys.modules, "_signet_test_gate", gate)
+    path = _write(tmp_path / "once.py", """\
+        import _signet_test_gate as gate
+        (gate.again if gate.started.is_set() else gate.started).set()
+        gate.release.wait(30)
         VALUE = 1
         """)
     ref = userload.parse_ref(f"{path}:VALUE", None, module="m", field="source")
     results: list[object] = []
     threads = [threading.Thread(target=lambda: results.append(userload.load(ref, module="m", field="source")))
                for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    try:
+        for t in threads:
+            t.start()
+        assert gate.started.wait(30), "the file was never imported"
+        # Bounded wait for what must not happen: a second import while the first holds.
+        assert not gate.again.wait(0.5), "the file was imported again while its first import ran"
+    finally:
+        gate.release.set()
+        for t in threads:
+            t.join(30)
     assert results == [1, 1, 1, 1]
-    assert counter.read_text() == "x"
+    assert not gate.again.is_set()
