@@ -111,30 +111,12 @@ func Update(t testing.TB, m tui.Model, msg tea.Msg) tui.Model {
 // batch's commands run in order.
 func Run(t testing.TB, m tui.Model, cmd tea.Cmd) tui.Model {
 	t.Helper()
-	queue := []tea.Cmd{cmd}
-	for i := 0; len(queue) > 0; i++ {
-		if i > 200 {
-			t.Fatal("command chain does not end")
-		}
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		msg := c()
-		if b, ok := msg.(tea.BatchMsg); ok {
-			queue = append(queue, b...)
-			continue
-		}
-		nm, next := m.Update(msg)
-		m = nm.(tui.Model)
-		queue = append(queue, next)
-	}
+	m, _ = RunToQuit(t, m, cmd) // after a quit nothing runs, as in the real program
 	return m
 }
 
-// RunToQuit is Run that stops at a quit: it reports whether cmd, or a
-// command that followed, quit the workbench.
+// RunToQuit is Run reporting whether cmd, or a command that followed,
+// quit the workbench (it stops there).
 func RunToQuit(t testing.TB, m tui.Model, cmd tea.Cmd) (tui.Model, bool) {
 	t.Helper()
 	queue := []tea.Cmd{cmd}
