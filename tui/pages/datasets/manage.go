@@ -157,16 +157,9 @@ func writeExport(path string, write func(*os.File) error) error {
 }
 
 func (f *exportForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
-	m, ok := msg.(exportedMsg)
-	if !ok {
-		return nil
+	if m, ok := msg.(exportedMsg); ok {
+		formEnded(e, &f.running, &f.fields, m.err, m)
 	}
-	f.running = false
-	if m.err != nil {
-		f.fields.Err = m.err.Error()
-		return nil
-	}
-	e.Close(m)
 	return nil
 }
 
@@ -232,15 +225,19 @@ func (f *renameForm) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (f *renameForm) Update(e *page.Env, msg tea.Msg) tea.Cmd {
-	m, ok := msg.(renamedMsg)
-	if !ok {
-		return nil
+	if m, ok := msg.(renamedMsg); ok {
+		formEnded(e, &f.running, &f.fields, m.err, m)
 	}
-	f.running = false
-	if m.err != nil {
-		f.fields.Err = m.err.Error()
-		return nil
-	}
-	e.Close(m)
 	return nil
+}
+
+// formEnded ends a form whose work answered: closed with the answer, or
+// kept open showing the error.
+func formEnded(e *page.Env, running *bool, fields *dialog.Fields, err error, answer tea.Msg) {
+	*running = false
+	if err != nil {
+		fields.Err = err.Error()
+		return
+	}
+	e.Close(answer)
 }
