@@ -16,6 +16,7 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/themes"
+	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
 	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
@@ -181,20 +182,9 @@ func (p *Page) exampleViewKey(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, km.Undo):
 		return p.undoDelete(e)
-	case key.Matches(msg, km.Down):
-		v.scroll++
-	case key.Matches(msg, km.Up):
-		v.scroll--
-	case key.Matches(msg, km.PageDown):
-		v.scroll += h
-	case key.Matches(msg, km.PageUp):
-		v.scroll -= h
-	case key.Matches(msg, km.Top):
-		v.scroll = 0
-	case key.Matches(msg, km.Bottom):
-		v.scroll = n
+	default:
+		v.scroll, _ = components.Move(msg, km, v.scroll, h, max(n-h, 0))
 	}
-	v.scroll = dsClamp(v.scroll, 0, max(n-h, 0))
 	return nil
 }
 

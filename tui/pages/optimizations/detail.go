@@ -374,22 +374,7 @@ func (v *detailView) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 
 // scroll moves the line sections.
 func (v *detailView) scroll(msg tea.KeyPressMsg) {
-	km, page := v.keys, v.bodyHeight()-1
-	switch {
-	case key.Matches(msg, km.Down):
-		v.offset++
-	case key.Matches(msg, km.Up):
-		v.offset--
-	case key.Matches(msg, km.PageDown):
-		v.offset += page
-	case key.Matches(msg, km.PageUp):
-		v.offset -= page
-	case key.Matches(msg, km.Top):
-		v.offset = 0
-	case key.Matches(msg, km.Bottom):
-		v.offset = len(v.sectionLines())
-	}
-	v.offset = min(max(v.offset, 0), max(len(v.sectionLines())-v.bodyHeight(), 0))
+	v.offset, _ = components.Move(msg, v.keys, v.offset, v.bodyHeight()-1, max(len(v.sectionLines())-v.bodyHeight(), 0))
 }
 
 func (v *detailView) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
