@@ -22,6 +22,7 @@ import (
 type Service interface {
 	Programs
 	Datasets
+	Indexes
 	Executions
 	Evaluations
 	Optimizations
@@ -58,6 +59,17 @@ type Programs interface {
 	// ImportProgram takes what DSPy's save() wrote, into a new program or a
 	// new version of one.
 	ImportProgram(ctx context.Context, req ImportProgramRequest) (*ImportProgramResult, error)
+}
+
+// Indexes are retrieval indexes over a dataset's field (model.Index), that
+// retrieve modules search by name.
+type Indexes interface {
+	// BuildIndex builds (or finds up to date) the index req names; its
+	// progress is published as EventIndex events.
+	BuildIndex(ctx context.Context, req IndexRequest) (*IndexResult, error)
+	ListIndexes(ctx context.Context) ([]*model.Index, error)
+	Index(ctx context.Context, name string) (*model.Index, error)
+	DeleteIndex(ctx context.Context, name string) error
 }
 
 // Datasets are named sets of examples, split into train, validation and test.
@@ -339,6 +351,24 @@ type ImportDatasetRequest struct {
 	Types     map[string]string `json:"types,omitempty"`
 	TypesFrom string            `json:"types_from,omitempty"`
 	Data      io.Reader         `json:"-"` // the file's bytes
+}
+
+// IndexRequest asks for an index over a dataset's field.
+type IndexRequest struct {
+	Dataset   string `json:"dataset"`
+	Field     string `json:"field"`
+	IDField   string `json:"id_field,omitempty"`
+	Retriever string `json:"retriever,omitempty"` // bm25 (default), embeddings or hybrid
+	Embedder  string `json:"embedder,omitempty"`  // model.DefaultEmbedder unless set
+	Name      string `json:"name,omitempty"`      // the dataset's name unless set
+	Force     bool   `json:"force,omitempty"`     // rebuild even when up to date
+}
+
+// IndexResult is the index after a build; Rebuilt is false when it was
+// already up to date.
+type IndexResult struct {
+	Index   *model.Index `json:"index"`
+	Rebuilt bool         `json:"rebuilt"`
 }
 
 // ImportDatasetResult is the dataset after the import.

@@ -13,6 +13,7 @@ const (
 	EventEvaluation   EventKind = "evaluation"   // an evaluation changed or progressed
 	EventProgram      EventKind = "program"      // a program was created, saved, given a status or deleted
 	EventDataset      EventKind = "dataset"      // a dataset or one of its examples was imported, edited or deleted
+	EventIndex        EventKind = "index"        // an index was built, progressed or deleted
 )
 
 // Event is one change in the workspace; the field its Kind names is set.
@@ -26,4 +27,15 @@ type Event struct {
 	Evaluation   *model.Evaluation   `json:"evaluation,omitempty"`
 	Program      string              `json:"program,omitempty"` // with EventProgram: its name
 	Dataset      string              `json:"dataset,omitempty"` // with EventDataset: its name
+	// With EventIndex: the index's name, and its build's progress while it
+	// builds (IndexProgress) or the index once built (nil when deleted).
+	IndexName     string         `json:"index_name,omitempty"`
+	IndexProgress *IndexProgress `json:"index_progress,omitempty"`
+	Index         *model.Index   `json:"index,omitempty"`
+}
+
+// IndexProgress is how far an index build is: Done of Total passages.
+type IndexProgress struct {
+	Done  int `json:"done"`
+	Total int `json:"total"`
 }

@@ -84,8 +84,11 @@ type Module struct {
 	// Source is the user's own DSPy code for custom modules, ReAct tools and
 	// retrievers: "path/to/file.py:ClassOrFactory", relative to the
 	// program's BaseDir unless absolute.
-	Source string         `json:"source,omitempty" yaml:"source,omitempty"`
-	Config map[string]any `json:"config,omitempty" yaml:"config,omitempty"`
+	Source string `json:"source,omitempty" yaml:"source,omitempty"`
+	// Retriever makes a retrieve module search an index Signet built
+	// (`signet index`) instead of calling the user's Source.
+	Retriever *Retriever     `json:"retriever,omitempty" yaml:"retriever,omitempty"`
+	Config    map[string]any `json:"config,omitempty" yaml:"config,omitempty"`
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)

@@ -13,6 +13,10 @@ const (
 	SpanAdapter SpanKind = "adapter"
 	SpanLM      SpanKind = "lm"
 	SpanTool    SpanKind = "tool"
+	// SpanRetrieval is a retrieve module's search of an index; its
+	// Retrieval says what it found. A hosted embedder's call is counted on
+	// it like an LM call (Model, Usage, Cost).
+	SpanRetrieval SpanKind = "retrieval"
 )
 
 // Message is one chat message of a rendered prompt.
@@ -72,6 +76,8 @@ type Span struct {
 	CostUnknown bool   `json:"cost_unknown,omitempty"`
 	CacheHit    bool   `json:"cache_hit,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// Retrieval is set on retrieval spans.
+	Retrieval *Retrieval `json:"retrieval,omitempty"`
 }
 
 // Latency is End − Start, or zero for a span still open.
