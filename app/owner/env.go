@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/signet-dspy/signet/bridge"
@@ -236,6 +238,23 @@ func (r *LMs) Specs(ctx context.Context, p *model.Program, asked string) (bridge
 		mods[m.Name] = s
 	}
 	return spec, mods, nil
+}
+
+// Embedder resolves an index's embedder: a built-in one by name, else an
+// LM profile of a hosted embedding model, resolved like execution LMs.
+func (r *LMs) Embedder(ctx context.Context, name string) (*bridge.Embedder, error) {
+	if slices.Contains(model.BuiltinEmbedders, name) {
+		return &bridge.Embedder{Name: name}, nil
+	}
+	if _, err := r.cfg.Profile(name); err != nil {
+		return nil, fmt.Errorf("unknown embedder %q: not a built-in one (%s) nor an LM profile (%s)",
+			name, strings.Join(model.BuiltinEmbedders, ", "), strings.Join(r.cfg.ProfileNames(), ", "))
+	}
+	spec, err := r.Spec(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("embedder %q: %w", name, err)
+	}
+	return &bridge.Embedder{Name: name, LM: &spec}, nil
 }
 
 // Default is the workspace's default LM profile.
