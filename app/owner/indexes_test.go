@@ -2,12 +2,14 @@ package owner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 )
@@ -28,8 +30,8 @@ func importPassages(t testing.TB, o *Owner, name string, n int) {
 
 func wantInvalid(t *testing.T, err error, field, part string) {
 	t.Helper()
-	ae, ok := err.(*app.Error)
-	if !ok || ae.Code != app.CodeInvalid || ae.Field != field || !strings.Contains(ae.Message, part) {
+	var ae *app.Error
+	if !errors.As(err, &ae) || ae.Code != app.CodeInvalid || ae.Field != field || !strings.Contains(ae.Message, part) {
 		t.Errorf("got %#v, want invalid %s saying %q", err, field, part)
 	}
 }
@@ -142,9 +144,20 @@ func TestBuildIndexWithWorker(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the old directory is still there: %v", err)
 	}
-	if got, err := o.Index(ctx, "docs"); err != nil || got.Key != third.Index.Key {
+	// The same answers through the socket.
+	c := api.NewClient(api.SocketPath(o.Dir()))
+	if got, err := c.Index(ctx, "docs"); err != nil || got.Key != third.Index.Key {
 		t.Errorf("Index: %+v %v", got, err)
 	}
+	if list, err := c.ListIndexes(ctx); err != nil || len(list) != 1 || list[0].Passages != 30 {
+		t.Errorf("ListIndexes: %+v %v", list, err)
+	}
+	up, err := c.BuildIndex(ctx, app.IndexRequest{Dataset: "docs", Field: "text", IDField: "doc"})
+	if err != nil || up.Rebuilt {
+		t.Errorf("BuildIndex through the client: %+v %v", up, err)
+	}
+	_, err = c.BuildIndex(ctx, app.IndexRequest{Dataset: "docs", Field: "body"})
+	wantInvalid(t, err, "field", `no field "body"`)
 
 	// Delete: record and files.
 	if err := o.DeleteIndex(ctx, "docs"); err != nil {
