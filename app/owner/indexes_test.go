@@ -73,28 +73,28 @@ func TestBuildIndexRefusesBadRequests(t *testing.T) {
 	}
 }
 
-// subscribeIndexes collects the EventIndex events of o until stop.
+// subscribeIndexes collects the EventIndex events of o; got waits for the
+// deletion of an index (the last event a test causes) and returns them all.
 func subscribeIndexes(t *testing.T, o *Owner) (got func() []app.Event) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	ch, err := o.Subscribe(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evs []app.Event
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return func() []app.Event {
+		defer cancel()
+		var evs []app.Event
 		for ev := range ch {
-			if ev.Kind == app.EventIndex {
-				evs = append(evs, ev)
+			if ev.Kind != app.EventIndex {
+				continue
+			}
+			evs = append(evs, ev)
+			if ev.Index == nil && ev.IndexProgress == nil {
+				return evs
 			}
 		}
-	}()
-	t.Cleanup(cancel)
-	return func() []app.Event {
-		cancel()
-		<-done
 		return evs
 	}
 }
