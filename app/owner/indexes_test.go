@@ -185,3 +185,34 @@ func TestBuildIndexWithWorker(t *testing.T) {
 		t.Errorf("events: %d built, %d deleted, %d progress", built, deleted, progress)
 	}
 }
+
+// An embeddings index is built by the default offline embedder, the
+// workers embed through the workspace's cache file, and a second index of
+// the same content shares the first one's directory.
+func TestBuildEmbeddingsIndexUsesTheWorkspaceCache(t *testing.T) {
+	o := openRunsOwner(t, "", runsConfig+"retrieval: {cache_entries: 1000, cache_ttl: 1h}\n", true)
+	ctx := context.Background()
+	importPassages(t, o, "docs", 12)
+	res, err := o.BuildIndex(ctx, app.IndexRequest{Dataset: "docs", Field: "text", Retriever: model.RetrieverEmbeddings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix := res.Index; ix.Embedder != model.DefaultEmbedder || ix.Dim != 384 || ix.Passages != 12 {
+		t.Fatalf("embeddings index: %+v", ix)
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir(), filepath.FromSlash(EmbedCacheFile))); err != nil {
+		t.Fatalf("the workers' embedding cache is not in the workspace: %v", err)
+	}
+	// The same content under another name shares the directory: no build.
+	other, err := o.BuildIndex(ctx, app.IndexRequest{Dataset: "docs", Field: "text", Retriever: model.RetrieverEmbeddings, Name: "again"})
+	if err != nil || other.Index.Key != res.Index.Key || other.Index.Dim != 384 || other.Index.Passages != 12 {
+		t.Fatalf("shared content: %+v %v", other, err)
+	}
+	// Deleting one keeps the files the other uses.
+	if err := o.DeleteIndex(ctx, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir(), IndexesDir, res.Index.Key, "index.json")); err != nil {
+		t.Fatalf("the files of index docs went with index again: %v", err)
+	}
+}
