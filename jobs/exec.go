@@ -165,7 +165,7 @@ func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, r *re
 		key, _ = cacheKey(pl.prog, x.Inputs, pl.lms) // the inputs encoded at submit: it does not fail here
 	}
 	req := bridge.ExecuteRequest{Program: pl.prog, Inputs: x.Inputs, LM: pl.lms.main.spec, ModuleLMs: pl.lms.moduleSpecs(),
-		Trace: true, Timeout: k.timeout(x, pl.prog), Gate: gate}
+		Trace: true, Timeout: k.timeout(x, pl.prog), Gate: gate, Indexes: pl.lms.indexes}
 	if x.Eval != nil {
 		// One example of an evaluation: the worker scores it in this request.
 		var judge *bridge.LMSpec
