@@ -112,6 +112,7 @@ type ExecuteResult struct {
 	CostUnknown bool
 	Duration    time.Duration // as the worker measured it
 	Score       *float64      // the metric's value; nil without a metric
+	EmbedCache  model.EmbedCache
 }
 
 type executeParams struct {
@@ -176,6 +177,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		CostUnknown bool                   `json:"cost_unknown"`
 		DurationMS  float64                `json:"duration_ms"`
 		Score       *float64               `json:"score"`
+		EmbedCache  model.EmbedCache       `json:"embed_cache"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: " + err.Error(), Err: err}
@@ -184,7 +186,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: no score for the metric"}
 	}
 	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
-		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score}, nil
+		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score, EmbedCache: r.EmbedCache}, nil
 }
 
 // RenderRequest asks for the messages each module would send. Only the

@@ -120,7 +120,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 	now := k.now()
 	if err == nil {
 		must(next.Move(model.Completed, now))
-		next.Outputs = res.Outputs
+		next.Outputs, next.EmbedCache = res.Outputs, res.EmbedCache
 		next.ErrorCode, next.Error, next.Traceback = "", "", ""
 		if next.Eval != nil {
 			ev := *next.Eval
@@ -403,7 +403,7 @@ func (k *Kernel) chargeTrace(ctx context.Context, x *model.Execution) error {
 		}
 		for i := range page {
 			if page[i].End.IsZero() {
-				bill.unknown = bill.unknown || page[i].Kind == model.SpanLM
+				bill.unknown = bill.unknown || billable(&page[i])
 				continue
 			}
 			bill.add(&page[i])
