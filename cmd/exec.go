@@ -428,14 +428,28 @@ func (p *progress) updateNote(done, failed int, cost float64, note string, final
 	if !p.tty || (!final && time.Since(p.last) < 100*time.Millisecond) {
 		return
 	}
-	p.last = time.Now()
-	const width = 30
-	fill := width * done / max(p.total, 1)
 	if note != "" {
 		note = "  " + note
 	}
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d%s  failed %d  $%.6f  %s ", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
-		done, p.total, note, failed, cost, time.Since(p.start).Round(100*time.Millisecond))
+	p.draw(done, fmt.Sprintf("%s  failed %d  $%.6f", note, failed, cost), final)
+}
+
+// count is the bar of work with no failures or cost (an index build).
+func (p *progress) count(done, total int, final bool) {
+	if !p.tty || (!final && time.Since(p.last) < 100*time.Millisecond) {
+		return
+	}
+	p.total = total
+	p.draw(done, "", final)
+}
+
+// draw redraws the bar: done of total, what follows the count, elapsed.
+func (p *progress) draw(done int, after string, final bool) {
+	p.last = time.Now()
+	const width = 30
+	fill := width * min(done, p.total) / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d%s  %s ", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
+		done, p.total, after, time.Since(p.start).Round(100*time.Millisecond))
 	if final {
 		fmt.Fprintln(p.w)
 	}

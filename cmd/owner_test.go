@@ -191,6 +191,11 @@ func TestEveryCommandAloneAndAsClient(t *testing.T) {
 		func(string) []string { return []string{"dataset", "stats", "qa"} },
 		func(string) []string { return []string{"dataset", "export", "qa", "--format", "csv"} },
 		func(string) []string { return []string{"dataset", "import", "nope.jsonl"} },
+		func(string) []string { return []string{"index", "qa", "--field", "question"} },
+		func(string) []string { return []string{"index", "qa", "--field", "question"} },
+		func(string) []string { return []string{"index", "qa", "--field", "nope"} },
+		func(string) []string { return []string{"index", "nope", "--field", "question"} },
+		func(string) []string { return []string{"indexes"} },
 		func(string) []string {
 			return []string{"run", "qa", "--lm", "test", "--input", "question=Where is Paris?"}
 		},
@@ -213,6 +218,8 @@ func TestEveryCommandAloneAndAsClient(t *testing.T) {
 		func(string) []string { return []string{"opt", "list"} },
 		func(string) []string { return []string{"opt", "run", "qa", "--optimizer", "sgd", "--train", "qa"} },
 		func(string) []string { return []string{"program", "delete", "qa", "--yes"} },
+		func(string) []string { return []string{"indexes", "delete", "qa", "--yes"} },
+		func(string) []string { return []string{"indexes", "--json"} },
 	}
 	mask := func(s, ws string) string {
 		s = strings.ReplaceAll(s, ws, "<ws>")
@@ -241,5 +248,6 @@ var maskers = []struct {
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "<time>"},
 	{regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|ms|s|m)\b`), "<dur>"},
 	{regexp.MustCompile(`\b\d+[smhd] ago\b|just now`), "<ago>"},
+	{regexp.MustCompile(`\b\d+ passages/s\b`), "<rate>"},
 	{regexp.MustCompile(`"(duration_ns|elapsed_ns|latency_ns|duration_ms|created_at|started_at|finished_at|ended_at|start|end)": ?[^,}\n]+`), `"$1": <t>`},
 }

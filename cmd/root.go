@@ -95,6 +95,8 @@ func (a *cli) rootCommand() *cobra.Command {
 		withMode(a.initCommand(), wsCreate),
 		a.programCommand(),
 		a.datasetCommand(),
+		a.indexCommand(),
+		a.indexesCommand(),
 		withMode(a.demoCommand(), wsCreate),
 		withMode(a.setupCommand(), wsNone),
 		withMode(a.doctorCommand(), wsNone),
