@@ -19,28 +19,13 @@ from ..tracing import Tracer
 from . import cache as cache_mod
 from . import embedders
 from . import index as index_mod
+from .passage import Passage
 
 RRF_K = 60
 DEFAULT_K = 5
 SEARCHES = ("bm25", "embeddings", "hybrid")
 # What each search needs the index to hold.
 _NEEDS = {"bm25": ("bm25", "hybrid"), "embeddings": ("embeddings", "hybrid"), "hybrid": ("hybrid",)}
-
-
-class Passage(str):
-    """A retrieved passage: the text, with its id and score for metrics (JSON: the plain text)."""
-
-    id: str
-    score: float
-
-    def __new__(cls, text: str, id: str, score: float) -> "Passage":  # noqa: A002 - the contract's name
-        self = super().__new__(cls, text)
-        self.id = id
-        self.score = score
-        return self
-
-    def __reduce__(self) -> Any:
-        return (Passage, (str(self), self.id, self.score))
 
 
 @dataclass(frozen=True)
