@@ -411,3 +411,12 @@ def test_export_runs_in_plain_dspy_with_the_same_passages(tmp_path, retriever, e
     ours = [[str(p) for p in retrieve(out, retriever, retriever, q, k=3, embedder=embedder or "minilm")]
             for q in queries]
     assert exported == ours and all(ours[1:])
+
+
+def test_render_says_what_an_index_retrieve_does(tmp_path):
+    indexes = {"corpus": {"dir": str(tmp_path), "retriever": "hybrid", "embedder": {"name": "minilm"},
+                          "passages": 3}}
+    rendered = runner.render({"program": RAG, "indexes": indexes, "inputs": {"question": "q"}})
+    find = next(m for m in rendered["modules"] if m["module"] == "find")
+    assert find["note"] == "a retrieve module searching index corpus (hybrid, k=3), not an LM"
+    assert runner.validate({"program": RAG, "indexes": indexes})["inputs"] == ["question"]
