@@ -172,7 +172,7 @@ class Clock:
 class Counting:
     """A real embedder (MiniLM) that counts the texts it embeds."""
 
-    name = "minilm"
+    name = cache_key = "minilm"
     model = None
 
     def __init__(self) -> None:
@@ -360,6 +360,23 @@ def test_hosted_embedder_counts_cost_and_never_shows_its_key(tmp_path, fake_open
                                    "retriever": "embeddings", "embedder": embedder}, timeout=60)
     assert final["error"]["code"] == "lm_auth", final
     assert not any(key.encode() in line for line in w.raw_lines)
+
+
+def test_index_build_progress_is_throttled_and_cancellable(tmp_path, monkeypatch):
+    from signet_worker.errors import Cancelled
+
+    clock = Clock()  # stands still: only the first progress event and the last get through
+    events: list = []
+    params = {"dir": str(tmp_path / "o"), "passages": write_passages(tmp_path / "p.jsonl"),
+              "retriever": "embeddings", "embedder": {"name": "minilm"}}
+    monkeypatch.setattr(index, "EMBED_BATCH", 5)
+    index.build(params, emit=lambda n, d: events.append(d), cancel=None, clock=clock)
+    assert events == [{"done": 5, "total": len(PASSAGES)}, {"done": len(PASSAGES), "total": len(PASSAGES)}]
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        index.build(dict(params, dir=str(tmp_path / "c")), emit=None, cancel=cancel)
+    assert not (tmp_path / "c" / "index.json").exists()
 
 
 def test_hosted_embedder_without_its_key_is_lm_auth(tmp_path, monkeypatch):
