@@ -437,3 +437,23 @@ def test_render_says_what_an_index_retrieve_does(tmp_path):
     find = next(m for m in rendered["modules"] if m["module"] == "find")
     assert find["note"] == "a retrieve module searching index corpus (hybrid, k=3), not an LM"
     assert runner.validate({"program": RAG, "indexes": indexes})["inputs"] == ["question"]
+
+
+def test_loaded_indexes_are_kept_by_dir_least_recently_used_dropped(tmp_path, monkeypatch):
+    monkeypatch.setattr(index, "_loaded", type(index._loaded)())
+    dirs = []
+    for i in range(index.LOADED + 1):
+        out = tmp_path / f"i{i}"
+        index.build({"dir": str(out), "passages": write_passages(tmp_path / "p.jsonl", PASSAGES[i:]),
+                     "retriever": "bm25"}, emit=None, cancel=None)
+        dirs.append(str(out))
+    first = index.load(dirs[0])
+    assert index.load(dirs[0]) is first and first.ids[0] == PASSAGES[0][0]
+    for d in dirs[1:]:
+        index.load(d)
+    assert index.load(dirs[-1]) is index.load(dirs[-1])
+    again = index.load(dirs[0])  # dropped when the fifth came in: read afresh
+    assert again is not first and again.ids == first.ids
+    with pytest.raises(BadInput) as info:
+        index.load(str(tmp_path / "absent"))
+    assert "rebuild it with signet index" in info.value.message
