@@ -457,3 +457,19 @@ def test_loaded_indexes_are_kept_by_dir_least_recently_used_dropped(tmp_path, mo
     with pytest.raises(BadInput) as info:
         index.load(str(tmp_path / "absent"))
     assert "rebuild it with signet index" in info.value.message
+
+
+def test_optimize_scores_recall_over_an_index(tmp_path):
+    from signet_worker import optimize
+
+    out = build(tmp_path, "bm25", None)
+    indexes = {"corpus": {"dir": out, "retriever": "bm25", "embedder": None, "passages": len(PASSAGES)}}
+    asked = [("Where is the Eiffel Tower?", "eiffel"), ("What do bees make from nectar?", "honey"),
+             ("Which desert covers North Africa?", "sahara"), ("What does the pancreas make?", "insulin")]
+    examples = [{"id": f"e{i}", "inputs": {"question": q}, "outputs": {"gold": g, "answer": "x"}}
+                for i, (q, g) in enumerate(asked)]
+    result = optimize.optimize({"program": RAG, "lm": TEST_LM, "indexes": indexes, "optimizer": "labeled_fewshot",
+                                "settings": {"k": 2}, "train": examples, "val": examples, "test": [],
+                                "metric": {"name": "recall@1", "kind": "builtin"}, "threads": 2, "seed": 0},
+                               emit=lambda name, data: None, cancel=None, lm_cache=lms.LMCache())
+    assert result["baseline_score"] == 1.0, result
