@@ -15,6 +15,7 @@ import (
 
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/app/owner"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store"
 )
@@ -214,4 +215,46 @@ func BenchmarkEventsStream(b *testing.B) {
 	}
 	cancel()
 	stopServe(b, serve, serveOut, ws)
+}
+
+// BenchmarkIndexBuild measures index builds through the owner (passages
+// file, worker, rename, record) over 300 passages with each retriever;
+// every build is forced, so each one indexes anew (the embeddings builds
+// embed through the workspace's cache, warm after the first build).
+func BenchmarkIndexBuild(b *testing.B) {
+	py := strings.TrimPrefix(pythonEnv(b)[0], "SIGNET_PYTHON=")
+	b.Setenv("SIGNET_CONFIG", filepath.Join(b.TempDir(), "none.yaml"))
+	ctx := context.Background()
+	o, err := owner.Open(ctx, owner.Options{Dir: b.TempDir(), Create: true, Python: py, Workers: 1, Command: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close(ctx, true)
+	var data strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&data, `{"text": "passage %d: the river town number %d keeps a market on day %d and a ferry to island %d"}`+"\n", i, i, i%7, i%13)
+	}
+	if _, err := o.ImportDataset(ctx, app.ImportDatasetRequest{Name: "corpus", File: "corpus.jsonl", Data: strings.NewReader(data.String())}); err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range []string{model.RetrieverBM25, model.RetrieverEmbeddings} {
+		b.Run(r, func(b *testing.B) {
+			// Warm: the pool started and the embedder loaded, as in a session.
+			if _, err := o.BuildIndex(ctx, app.IndexRequest{Dataset: "corpus", Field: "text", Retriever: r, Name: r}); err != nil {
+				b.Fatal(err)
+			}
+			var passages int
+			var worker float64
+			for b.Loop() {
+				res, err := o.BuildIndex(ctx, app.IndexRequest{Dataset: "corpus", Field: "text", Retriever: r, Name: r, Force: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				passages += res.Index.Passages
+				worker += res.Index.BuildSeconds
+			}
+			b.ReportMetric(float64(passages)/b.Elapsed().Seconds(), "passages/s")
+			b.ReportMetric(float64(passages)/worker, "worker-passages/s")
+		})
+	}
 }
