@@ -118,6 +118,49 @@ print(json.dumps(list(p(question="what is near topic7").passages)))`, pyFile)
 		t.Fatalf("plain Python: %v, %q\n%s", err, plain, b)
 	}
 
+	// An evaluation with two metrics: the answer's (the score) and the
+	// retrieval's recall@2 against the gold passage id, reported beside it.
+	writeFiles(t, map[string]string{
+		filepath.Join(dir, "rag.yaml"): `name: rag
+modules:
+  - name: search
+    type: retrieve
+    signature: "question -> passages: list[str]"
+    retriever: {index: corpus, k: 2}
+  - name: answer
+    type: predict
+    signature: "question, passages: list[str] -> answer"
+`,
+		filepath.Join(dir, "qs.jsonl"): `{"question": "Which passage is about topic3, Paris?", "answer": "Paris", "gold": "p3"}
+{"question": "What is near topic11, Lima?", "answer": "Lima", "gold": "p11"}
+{"question": "Tell me of the harbour, Rome?", "answer": "Rome", "gold": "p19"}
+{"question": "Who wrote about topic5, Oslo?", "answer": "Bergen", "gold": "p5"}
+`})
+	mustRun("program", "create", "-f", filepath.Join(dir, "rag.yaml"))
+	mustRun("dataset", "import", filepath.Join(dir, "qs.jsonl"), "--name", "qs", "--inputs", "question")
+	var ev struct {
+		Score  float64
+		Extra  []struct{ Name string }
+		Scores map[string]float64
+	}
+	out = mustRun("eval", "rag", "--dataset", "qs", "--lm", "test", "--labels", "answer,gold",
+		"--metric", "answer_exact_match", "--metric", "recall@2", "--json")
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("eval --json: %v\n%s", err, out)
+	}
+	// The test LM answers the question's last capitalised word: 3 of 4;
+	// BM25 finds the topic's passage in 3 of 4 (the harbour is in every one).
+	if ev.Score != 0.75 || len(ev.Extra) != 1 || ev.Scores["recall@2"] != 0.75 {
+		t.Errorf("eval: %s", out)
+	}
+	text := mustRun("eval", "rag", "--dataset", "qs", "--lm", "test", "--labels", "answer,gold",
+		"--metric", "answer_exact_match", "--metric", "recall@2")
+	for _, want := range []string{"score       0.7500 (75.00%)", "recall@2    0.7500 (75.00%)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("eval lacks %q:\n%s", want, text)
+		}
+	}
+
 	// Editing one example (the dataset imported again with it changed)
 	// makes the next index a rebuild, searched at once.
 	mustRun("dataset", "delete", "corpus", "--yes")

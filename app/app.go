@@ -462,10 +462,12 @@ type EvaluateRequest struct {
 	Version int           `json:"version,omitempty"`
 	Data    model.DataRef `json:"data"`
 	Metric  model.Metric  `json:"metric"` // see MetricSpelled
-	Labels  []string      `json:"labels,omitempty"`
-	LM      string        `json:"lm,omitempty"`
-	Threads int           `json:"threads,omitempty"`
-	BaseDir string        `json:"base_dir,omitempty"` // what a custom metric's relative file is relative to
+	// Extra metrics are reported beside Metric (each spelled like it).
+	Extra   []model.Metric `json:"extra,omitempty"`
+	Labels  []string       `json:"labels,omitempty"`
+	LM      string         `json:"lm,omitempty"`
+	Threads int            `json:"threads,omitempty"`
+	BaseDir string         `json:"base_dir,omitempty"` // what a custom metric's relative file is relative to
 }
 
 // MetricSpelled is the kind of a request's metric that is the metric as

@@ -95,6 +95,8 @@ type ExecuteRequest struct {
 	// (docs/protocol.md, execute, "metric").
 	Metric *MetricSpec
 	Labels map[string]any
+	// Metrics are extra metrics scored beside Metric (its result's Scores).
+	Metrics []MetricSpec
 	// Timeout bounds the run once a worker has it (0: none); past it the
 	// call fails with CodeTimeout, not retryable (see Pool.call).
 	Timeout time.Duration
@@ -113,6 +115,7 @@ type ExecuteResult struct {
 	Duration    time.Duration // as the worker measured it
 	Score       *float64      // the metric's value; nil without a metric
 	EmbedCache  model.EmbedCache
+	Scores      map[string]float64 // each extra metric's value, by name
 }
 
 type executeParams struct {
@@ -127,6 +130,7 @@ type executeParams struct {
 	Labels    map[string]any       `json:"labels,omitempty"`
 	Reserve   bool                 `json:"reserve,omitempty"`
 	Indexes   map[string]IndexSpec `json:"indexes,omitempty"`
+	Metrics   []MetricSpec         `json:"metrics,omitempty"`
 }
 
 // Execute runs a program through DSPy on one worker. Spans stream to onSpan
@@ -138,7 +142,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	}
 	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
 		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program), Metric: req.Metric, Labels: req.Labels,
-		Reserve: req.Gate != nil, Indexes: req.Indexes}
+		Reserve: req.Gate != nil, Indexes: req.Indexes, Metrics: req.Metrics}
 	if params.Metric != nil && params.Labels == nil {
 		params.Labels = map[string]any{}
 	}
@@ -178,6 +182,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		DurationMS  float64                `json:"duration_ms"`
 		Score       *float64               `json:"score"`
 		EmbedCache  model.EmbedCache       `json:"embed_cache"`
+		Scores      map[string]float64     `json:"scores"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: " + err.Error(), Err: err}
@@ -186,7 +191,8 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: no score for the metric"}
 	}
 	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
-		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score, EmbedCache: r.EmbedCache}, nil
+		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score, EmbedCache: r.EmbedCache,
+		Scores: r.Scores}, nil
 }
 
 // RenderRequest asks for the messages each module would send. Only the

@@ -21,7 +21,8 @@ import (
 const evalStopWait = 60 * time.Second
 
 func (a *cli) evalCommand() *cobra.Command {
-	var dataset, metric, metricLM, labels, lmName string
+	var dataset, metricLM, labels, lmName string
+	var metrics []string
 	var version, threads int
 	var asJSON bool
 	var pf poolFlags
@@ -49,7 +50,11 @@ func (a *cli) evalCommand() *cobra.Command {
 			if req.Data, err = model.ParseDataRef(dataset); err != nil {
 				return usagef("--dataset: %v", err)
 			}
-			req.Metric, req.BaseDir = model.Metric{Name: metric, Kind: app.MetricSpelled, LM: metricLM}, a.cwd
+			// The first metric is the score; the others are reported beside it.
+			req.Metric, req.BaseDir = model.Metric{Name: metrics[0], Kind: app.MetricSpelled, LM: metricLM}, a.cwd
+			for _, m := range metrics[1:] {
+				req.Extra = append(req.Extra, model.Metric{Name: m, Kind: app.MetricSpelled})
+			}
 			if threads < 0 {
 				return usagef("--threads %d: want a number ≥ 0", threads)
 			}
@@ -82,8 +87,8 @@ func (a *cli) evalCommand() *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&dataset, "dataset", "", "the examples: DATASET or DATASET:SPLIT (required)")
-	f.StringVar(&metric, "metric", "", "a built-in name (exact_match, answer_exact_match, f1, passage_match, semantic_f1), file.py:function or judge:SIGNATURE (required)")
-	f.StringVar(&metricLM, "metric-lm", "", "LM profile of an LM-judge metric (semantic_f1, judge:...)")
+	f.StringArrayVar(&metrics, "metric", nil, "a built-in name (exact_match, answer_exact_match, f1, passage_match, recall@K, semantic_f1), file.py:function or judge:SIGNATURE (required); repeat it to report more metrics beside the first, which is the score")
+	f.StringVar(&metricLM, "metric-lm", "", "LM profile of the first metric when it is an LM judge (semantic_f1, judge:...)")
 	f.StringVar(&labels, "labels", "", "the fields the metric compares, a,b (default: the program's outputs the dataset has)")
 	f.IntVar(&version, "version", 0, "evaluate a specific version (default: latest; also PROGRAM@VERSION)")
 	f.StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
@@ -165,6 +170,10 @@ func printEvaluation(w io.Writer, v *model.Evaluation) {
 	fmt.Fprintln(w, dspyAverage(v))
 	fmt.Fprintf(w, "evaluation  %s\nprogram     %s v%d\ndata        %s\nmetric      %s\nstate       %s\n", v.ID, v.Program, v.Version, v.Data, v.Metric.Spelling(), v.State)
 	fmt.Fprintf(w, "score       %.4f (%.2f%%) over %d of %d examples, %d failed (scored 0)\n", v.Score, 100*v.Score, v.N, v.Total, v.Failures)
+	for _, m := range v.Extra {
+		s := v.Scores[m.Name]
+		fmt.Fprintf(w, "%-11s %.4f (%.2f%%), the mean over the same examples\n", m.Spelling(), s, 100*s)
+	}
 	printLabeling(w, v.Labels, "%-12s")
 	u := v.TotalUsage()
 	fmt.Fprintf(w, "tokens      %d in, %d out (%d LM calls)\ncost        %s\n", u.PromptTokens, u.CompletionTokens, u.Calls, costText(v.Cost, v.CostUnknown))

@@ -29,13 +29,14 @@ import (
 
 // EvalRequest asks for one evaluation, in the CLI's terms.
 type EvalRequest struct {
-	Program string        `json:"program"`
-	Version int           `json:"version,omitempty"` // 0 = latest
-	Data    model.DataRef `json:"data"`
-	Metric  model.Metric  `json:"metric"`
-	Labels  []string      `json:"labels,omitempty"` // explicit labels (model.Labels)
-	LM      string        `json:"lm,omitempty"`
-	Threads int           `json:"threads,omitempty"` // examples in flight at once; 0 = all (the slots bound them)
+	Program string         `json:"program"`
+	Version int            `json:"version,omitempty"` // 0 = latest
+	Data    model.DataRef  `json:"data"`
+	Metric  model.Metric   `json:"metric"`
+	Extra   []model.Metric `json:"extra,omitempty"`  // reported beside Metric
+	Labels  []string       `json:"labels,omitempty"` // explicit labels (model.Labels)
+	LM      string         `json:"lm,omitempty"`
+	Threads int            `json:"threads,omitempty"` // examples in flight at once; 0 = all (the slots bound them)
 }
 
 // evalRun is the coordinator of one evaluation: the examples still to
@@ -106,6 +107,16 @@ func (k *Kernel) prepareEval(ctx context.Context, req EvalRequest) (*model.Evalu
 	if err := model.CheckMetric(req.Metric); err != nil {
 		return nil, nil, &model.FieldError{Field: "metric", Msg: err.Error()}
 	}
+	names := map[string]bool{req.Metric.Name: true}
+	for _, m := range req.Extra {
+		if err := model.CheckMetric(m); err != nil {
+			return nil, nil, &model.FieldError{Field: "metric", Msg: err.Error()}
+		}
+		if names[m.Name] {
+			return nil, nil, &model.FieldError{Field: "metric", Msg: fmt.Sprintf("metric %s is given twice", m.Name)}
+		}
+		names[m.Name] = true
+	}
 	if req.Data.Dataset == "" {
 		return nil, nil, &model.FieldError{Field: "data", Msg: "a dataset is required (DATASET or DATASET:SPLIT)"}
 	}
@@ -116,7 +127,11 @@ func (k *Kernel) prepareEval(ctx context.Context, req EvalRequest) (*model.Evalu
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, name := range []string{p.LMProfile(req.LM, k.o.DefaultLM), req.Metric.LM} {
+	profiles := []string{p.LMProfile(req.LM, k.o.DefaultLM), req.Metric.LM}
+	for _, m := range req.Extra {
+		profiles = append(profiles, m.LM)
+	}
+	for _, name := range profiles {
 		if name == "" {
 			continue
 		}
@@ -136,7 +151,7 @@ func (k *Kernel) prepareEval(ctx context.Context, req EvalRequest) (*model.Evalu
 			"metric %s compares outputs with labels, and dataset %s has none of the outputs of program %s: give --labels (its fields: %v)",
 			req.Metric.Name, req.Data.Dataset, p.Name, lab.Ignored)}
 	}
-	v := &model.Evaluation{Program: p.Name, Version: p.Version, Data: req.Data, Metric: req.Metric, Labels: lab,
+	v := &model.Evaluation{Program: p.Name, Version: p.Version, Data: req.Data, Metric: req.Metric, Extra: req.Extra, Labels: lab,
 		LM: req.LM, Threads: req.Threads, State: model.Pending, Total: len(examples), CreatedAt: k.now()}
 	v.ID = model.NewIDAt(v.CreatedAt)
 	return v, examples, nil
@@ -360,7 +375,7 @@ func (f *evalRun) submit(ctx context.Context) error {
 		e := f.byIndex[i]
 		in, labels := f.v.Labels.Split(e.Data)
 		reqs[k] = Request{Program: f.v.Program, Version: f.v.Version, Inputs: in, LM: f.v.LM, Batch: f.v.ID.String(),
-			Eval: &model.ExecEval{Evaluation: f.v.ID, Example: e.ID, Index: i, Metric: f.v.Metric, Labels: labels}}
+			Eval: &model.ExecEval{Evaluation: f.v.ID, Example: e.ID, Index: i, Metric: f.v.Metric, Extra: f.v.Extra, Labels: labels}}
 	}
 	xs, err := f.k.submit(ctx, reqs, f)
 	if err != nil {
@@ -409,7 +424,7 @@ func resultOf(eval model.ID, index int, x *model.Execution) *model.EvalResult {
 	if x.Eval != nil {
 		r.Example, r.Expected = x.Eval.Example, x.Eval.Labels
 		if x.State == model.Completed && x.Eval.Score != nil {
-			r.Score = *x.Eval.Score
+			r.Score, r.Scores = *x.Eval.Score, x.Eval.Scores
 		}
 	}
 	if x.State == model.Completed && (x.Eval == nil || x.Eval.Score == nil) {
@@ -505,5 +520,6 @@ func (f *evalRun) save(next *model.Evaluation, write bool) {
 func cloneEval(v *model.Evaluation) *model.Evaluation {
 	c := *v
 	c.Usage = maps.Clone(v.Usage)
+	c.ExtraSums, c.Scores = maps.Clone(v.ExtraSums), maps.Clone(v.Scores)
 	return &c
 }

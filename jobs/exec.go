@@ -124,7 +124,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 		next.ErrorCode, next.Error, next.Traceback = "", "", ""
 		if next.Eval != nil {
 			ev := *next.Eval
-			ev.Score = res.Score
+			ev.Score, ev.Scores = res.Score, res.Scores
 			next.Eval = &ev
 		}
 		k.finishExecution(j, next, rest, key)
@@ -178,6 +178,17 @@ func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, r *re
 		}
 		m := bridge.MetricOf(x.Eval.Metric, judge)
 		req.Metric, req.Labels = &m, x.Eval.Labels
+		for _, e := range x.Eval.Extra {
+			var judge *bridge.LMSpec
+			if e.LM != "" {
+				s, err := k.lmSpec(ctx, e.LM, "metric "+e.Name+": ")
+				if err != nil {
+					return nil, nil, err
+				}
+				judge = &s
+			}
+			req.Metrics = append(req.Metrics, bridge.MetricOf(e, judge))
+		}
 	}
 	res, err := k.o.Pool.Execute(ctx, req, onSpan)
 	if err != nil {

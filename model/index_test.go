@@ -56,3 +56,20 @@ func TestProgramIndexes(t *testing.T) {
 		t.Errorf("Indexes() = %v", got)
 	}
 }
+
+func TestRecallMetricIsBuiltin(t *testing.T) {
+	for _, name := range []string{"recall@1", "recall@25"} {
+		m, err := ParseMetric(name, "")
+		if err != nil || m.Kind != MetricBuiltin || m.Name != name || CheckMetric(m) != nil {
+			t.Errorf("%s: %+v %v", name, m, err)
+		}
+	}
+	for _, name := range []string{"recall@", "recall@0", "recall@-1", "recall@03", "recall@k"} {
+		if m, err := ParseMetric(name, ""); err == nil {
+			t.Errorf("%s parsed: %+v", name, m)
+		}
+		if CheckMetric(Metric{Name: name, Kind: MetricBuiltin}) == nil {
+			t.Errorf("%s checked", name)
+		}
+	}
+}

@@ -40,7 +40,7 @@ var BuiltinMetrics = []string{"exact_match", "answer_exact_match", "f1", "passag
 // path/to/file.py:function (custom), or judge:SIGNATURE (an LM judge).
 func ParseMetric(s, lm string) (Metric, error) {
 	switch {
-	case slices.Contains(BuiltinMetrics, s):
+	case builtinMetric(s):
 		return Metric{Name: s, Kind: MetricBuiltin, LM: lm}, nil
 	case strings.HasPrefix(s, "judge:"):
 		sig := strings.TrimSpace(strings.TrimPrefix(s, "judge:"))
@@ -53,7 +53,21 @@ func ParseMetric(s, lm string) (Metric, error) {
 	if ok && strings.HasSuffix(file, ".py") && fn != "" {
 		return Metric{Name: fn, Kind: MetricCustom, Source: s, LM: lm}, nil
 	}
-	return Metric{}, fmt.Errorf("unknown metric %q (want %s, path/to/file.py:function or judge:SIGNATURE)", s, strings.Join(BuiltinMetrics, ", "))
+	return Metric{}, fmt.Errorf("unknown metric %q (want %s, recall@K, path/to/file.py:function or judge:SIGNATURE)", s, strings.Join(BuiltinMetrics, ", "))
+}
+
+// RecallMetric is the prefix of the built-in recall@K metrics: the share
+// of an example's gold passages among the first K retrieved.
+const RecallMetric = "recall@"
+
+// builtinMetric says whether name is a built-in metric: one of
+// BuiltinMetrics or recall@K with K a positive integer.
+func builtinMetric(name string) bool {
+	if k, ok := strings.CutPrefix(name, RecallMetric); ok {
+		n, err := strconv.Atoi(k)
+		return err == nil && n > 0 && strconv.Itoa(n) == k
+	}
+	return slices.Contains(BuiltinMetrics, name)
 }
 
 // CheckMetric checks a metric as the worker will build it; evaluations
@@ -61,8 +75,8 @@ func ParseMetric(s, lm string) (Metric, error) {
 func CheckMetric(m Metric) error {
 	switch m.Kind {
 	case MetricBuiltin:
-		if !slices.Contains(BuiltinMetrics, m.Name) {
-			return fmt.Errorf("metric: unknown built-in %q (want one of %s)", m.Name, strings.Join(BuiltinMetrics, ", "))
+		if !builtinMetric(m.Name) {
+			return fmt.Errorf("metric: unknown built-in %q (want one of %s, recall@K)", m.Name, strings.Join(BuiltinMetrics, ", "))
 		}
 	case MetricCustom:
 		if !strings.Contains(m.Source, ".py:") {

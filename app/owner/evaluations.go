@@ -17,7 +17,15 @@ func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.E
 	if err != nil {
 		return nil, err
 	}
-	p, err := o.jobProgram(ctx, req.Program, req.Version, req.LM, metric.LM)
+	judges := []string{metric.LM}
+	extra := make([]model.Metric, len(req.Extra))
+	for i, m := range req.Extra {
+		if extra[i], err = metricOf(m, req.BaseDir); err != nil {
+			return nil, err
+		}
+		judges = append(judges, extra[i].LM)
+	}
+	p, err := o.jobProgram(ctx, req.Program, req.Version, req.LM, judges...)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +34,7 @@ func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.E
 		return nil, err
 	}
 	v, err := k.Evaluate(ctx, jobs.EvalRequest{Program: p.Name, Version: p.Version, Data: req.Data, Metric: metric,
-		Labels: req.Labels, LM: req.LM, Threads: req.Threads})
+		Extra: extra, Labels: req.Labels, LM: req.LM, Threads: req.Threads})
 	return v, fail(err)
 }
 
