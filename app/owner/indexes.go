@@ -168,13 +168,13 @@ func (o *Owner) writePassages(ctx context.Context, req app.IndexRequest, w *os.F
 	enc.SetEscapeHTML(false)
 	n := 0
 	err := o.eachExample(ctx, req.Dataset, "", func(e *model.Example) error {
-		text, err := passageText(e, req.Field)
+		text, err := passageText(e, req.Field, "field")
 		if err != nil {
 			return err
 		}
 		id := e.ID.String()
 		if req.IDField != "" {
-			if id, err = passageText(e, req.IDField); err != nil {
+			if id, err = passageText(e, req.IDField, "id_field"); err != nil {
 				return err
 			}
 		}
@@ -205,8 +205,9 @@ func writeKeyPart(h hash.Hash, s string) {
 }
 
 // passageText is an example's field as a passage's text or id: a string,
-// or a number written as JSON writes it.
-func passageText(e *model.Example, field string) (string, error) {
+// or a number written as JSON writes it. flag names the request's field
+// (field, id_field) in the error.
+func passageText(e *model.Example, field, flag string) (string, error) {
 	v, ok := e.Data[field]
 	switch v := v.(type) {
 	case string:
@@ -217,13 +218,13 @@ func passageText(e *model.Example, field string) (string, error) {
 		return fmt.Sprint(v), nil
 	case nil:
 	default:
-		return "", &model.FieldError{Field: field, Msg: fmt.Sprintf("example %s: %s is a %T, not text", e.ID, field, v)}
+		return "", &model.FieldError{Field: flag, Msg: fmt.Sprintf("example %s (%s split): %s is a %T, not text", e.ID, e.Split, field, v)}
 	}
 	what := "empty"
 	if !ok || v == nil {
 		what = "missing"
 	}
-	return "", &model.FieldError{Field: field, Msg: fmt.Sprintf("example %s: %s is %s", e.ID, field, what)}
+	return "", &model.FieldError{Field: flag, Msg: fmt.Sprintf("example %s (%s split): %s is %s", e.ID, e.Split, field, what)}
 }
 
 // runIndexBuild has a worker build ix into a fresh directory, publishing

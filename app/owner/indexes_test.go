@@ -62,6 +62,13 @@ func TestBuildIndexRefusesBadRequests(t *testing.T) {
 		_, err := o.BuildIndex(ctx, tc.req)
 		wantInvalid(t, err, tc.field, tc.want)
 	}
+	// An example without the text is named, and nothing is built.
+	_, err = o.ImportDataset(ctx, app.ImportDatasetRequest{Name: "docs", File: "more.jsonl", Data: strings.NewReader(`{"doc": "x", "text": ""}`+"\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = o.BuildIndex(ctx, app.IndexRequest{Dataset: "docs", Field: "text"})
+	wantInvalid(t, err, "field", "(train split): text is empty")
 	// A profile whose key is missing is named, variable and all.
 	_, err = o.BuildIndex(ctx, app.IndexRequest{Dataset: "docs", Field: "text", Retriever: "embeddings", Embedder: "keyed"})
 	wantInvalid(t, err, "embedder", "SIGNET_OWNER_TEST_UNSET_KEY")
