@@ -160,6 +160,14 @@ modules:
 			t.Errorf("eval lacks %q:\n%s", want, text)
 		}
 	}
+	var evID struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &evID); err != nil {
+		t.Fatal(err)
+	}
+	show := mustRun("eval", "show", evID.ID)
+	if !strings.Contains(show, "RECALL@2") || !strings.Contains(show, "recall@2    0.7500") {
+		t.Errorf("eval show lacks the recall@2 column or mean:\n%s", show)
+	}
 
 	// Editing one example (the dataset imported again with it changed)
 	// makes the next index a rebuild, searched at once.

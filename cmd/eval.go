@@ -259,10 +259,18 @@ func (a *cli) evalShow() *cobra.Command {
 			}
 			printEvaluation(a.stdout, v)
 			fmt.Fprintln(a.stdout)
-			t := newTable(a.stdout, "example", "score", "state", "cost", "execution", "output")
+			// Each extra metric has its column after the score.
+			cols := []string{"example", "score"}
+			for _, m := range v.Extra {
+				cols = append(cols, m.Spelling())
+			}
+			t := newTable(a.stdout, append(cols, "state", "cost", "execution", "output")...)
 			for _, r := range results {
-				t.row(fmt.Sprintf("%d %s", r.Index, shortID(r.Example)), fmt.Sprintf("%.3f", r.Score), r.State,
-					costText(r.Cost, r.CostUnknown), r.Execution, clip(outputText(r), 40))
+				cells := []any{fmt.Sprintf("%d %s", r.Index, shortID(r.Example)), fmt.Sprintf("%.3f", r.Score)}
+				for _, m := range v.Extra {
+					cells = append(cells, fmt.Sprintf("%.3f", r.Scores[m.Name]))
+				}
+				t.row(append(cells, r.State, costText(r.Cost, r.CostUnknown), r.Execution, clip(outputText(r), 40))...)
 			}
 			if err := t.flush(); err != nil {
 				return err
