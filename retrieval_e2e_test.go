@@ -118,6 +118,28 @@ print(json.dumps(list(p(question="what is near topic7").passages)))`, pyFile)
 		t.Fatalf("plain Python: %v, %q\n%s", err, plain, b)
 	}
 
+	// A program whose flow a worker must read (a custom module without a
+	// signature) reads it with the index: a batch over a dataset.
+	writeFiles(t, map[string]string{
+		filepath.Join(dir, "first.py"): "import dspy\n\nclass First(dspy.Module):\n    def forward(self, question, passages):\n        return dspy.Prediction(answer=passages[0])\n",
+		filepath.Join(dir, "mixed.yaml"): `name: mixed
+modules:
+  - name: search
+    type: retrieve
+    signature: "question -> passages: list[str]"
+    retriever: {index: corpus, k: 2}
+  - name: first
+    type: custom
+    source: first.py:First
+`,
+		filepath.Join(dir, "q.jsonl"): `{"question": "topic4"}` + "\n",
+	})
+	mustRun("program", "create", "-f", filepath.Join(dir, "mixed.yaml"))
+	mustRun("dataset", "import", filepath.Join(dir, "q.jsonl"), "--name", "q", "--inputs", "question")
+	if batch := mustRun("run", "mixed", "--lm", "test", "--dataset", "q"); !strings.Contains(batch, "completed  1") {
+		t.Errorf("batch of a program with a custom module and an index:\n%s", batch)
+	}
+
 	// An evaluation with two metrics: the answer's (the score) and the
 	// retrieval's recall@2 against the gold passage id, reported beside it.
 	writeFiles(t, map[string]string{

@@ -271,12 +271,16 @@ type ValidatedModule struct {
 
 // Validate builds the program in DSPy without running it; a program that
 // does not build is the *Error bad_program, with Detail["module"].
-func (p *Pool) Validate(ctx context.Context, prog *model.Program, dir string) (*ValidateResult, error) {
+func (p *Pool) Validate(ctx context.Context, prog *model.Program, dir string, indexes map[string]IndexSpec) (*ValidateResult, error) {
 	if prog == nil {
 		return nil, fmt.Errorf("bridge: validate: no program")
 	}
+	params := map[string]any{"program": prog, "base_dir": baseDir(dir, prog)}
+	if len(indexes) > 0 {
+		params["indexes"] = indexes
+	}
 	var r ValidateResult
-	if err := p.callInto(ctx, wire.MethodValidate, map[string]any{"program": prog, "base_dir": baseDir(dir, prog)}, &r); err != nil {
+	if err := p.callInto(ctx, wire.MethodValidate, params, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -285,11 +289,11 @@ func (p *Pool) Validate(ctx context.Context, prog *model.Program, dir string) (*
 // Flow is a program's data flow: from its signatures when they say it all,
 // else as a worker builds the program (a custom module without a signature
 // reads its forward()'s parameters and produces its predictors' outputs).
-func (p *Pool) Flow(ctx context.Context, prog *model.Program, dir string) (model.Flow, error) {
+func (p *Pool) Flow(ctx context.Context, prog *model.Program, dir string, indexes map[string]IndexSpec) (model.Flow, error) {
 	if f := prog.StaticFlow(); len(f.Opaque) == 0 {
 		return f, nil
 	}
-	v, err := p.Validate(ctx, prog, dir)
+	v, err := p.Validate(ctx, prog, dir, indexes)
 	if err != nil {
 		return model.Flow{}, err
 	}

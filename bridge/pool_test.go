@@ -125,7 +125,7 @@ func TestExecuteEndToEnd(t *testing.T) {
 func TestValidateRenderPing(t *testing.T) {
 	p, _ := startPool(t, realConfig(t, 2))
 	ctx := context.Background()
-	v, err := p.Validate(ctx, threeModules, "")
+	v, err := p.Validate(ctx, threeModules, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestValidateRenderPing(t *testing.T) {
 		t.Fatalf("validate: %+v", v)
 	}
 	bad := &model.Program{Name: "bad", Modules: []model.Module{{Name: "x", Type: model.Predict, Signature: "question -> "}}}
-	_, err = p.Validate(ctx, bad, "")
+	_, err = p.Validate(ctx, bad, "", nil)
 	if e := asError(t, err); e.Code != "bad_program" || e.Retryable || e.Detail["module"] != "x" || e.Worker == 0 {
 		t.Fatalf("validate of a bad program: %#v", e)
 	}

@@ -15,7 +15,11 @@ func (k *Kernel) Flow(ctx context.Context, p *model.Program) (model.Flow, error)
 	if f := p.StaticFlow(); len(f.Opaque) == 0 {
 		return f, nil
 	}
-	return k.o.Pool.Flow(ctx, p, "")
+	indexes, err := k.indexes(ctx, p)
+	if err != nil {
+		return model.Flow{}, err
+	}
+	return k.o.Pool.Flow(ctx, p, "", indexes)
 }
 
 // refSize is the number of examples a reference selects.

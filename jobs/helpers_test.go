@@ -192,7 +192,7 @@ func (f *fakePool) Execute(ctx context.Context, req bridge.ExecuteRequest, onSpa
 	return echo(req), nil
 }
 
-func (f *fakePool) Flow(_ context.Context, p *model.Program, _ string) (model.Flow, error) {
+func (f *fakePool) Flow(_ context.Context, p *model.Program, _ string, _ map[string]bridge.IndexSpec) (model.Flow, error) {
 	return p.StaticFlow(), nil
 }
 

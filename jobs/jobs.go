@@ -63,7 +63,7 @@ import (
 type Executor interface {
 	Execute(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error)
 	// Flow is a program's data flow (a worker reads a custom module's fields).
-	Flow(ctx context.Context, prog *model.Program, baseDir string) (model.Flow, error)
+	Flow(ctx context.Context, prog *model.Program, baseDir string, indexes map[string]bridge.IndexSpec) (model.Flow, error)
 }
 
 // Optimizer is what the kernel needs of the optimization worker.

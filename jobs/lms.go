@@ -73,15 +73,25 @@ func (k *Kernel) resolveLMs(ctx context.Context, prog *model.Program, profile st
 		}
 		set.modules[m.Name] = lmChoice{m.LM, s}
 	}
-	if ix := prog.Indexes(); len(ix) > 0 {
-		if k.o.Indexes == nil {
-			return set, &attemptError{code: CodeBadInput, err: fmt.Errorf("no index resolves here (%s)", strings.Join(ix, ", "))}
-		}
-		if set.indexes, err = k.o.Indexes(ctx, prog); err != nil {
-			return set, &attemptError{code: CodeBadInput, err: err}
-		}
+	set.indexes, err = k.indexes(ctx, prog)
+	return set, err
+}
+
+// indexes resolves the indexes prog's retrieve modules search (none: nil);
+// an error is an attemptError "bad_input", not retryable.
+func (k *Kernel) indexes(ctx context.Context, prog *model.Program) (map[string]bridge.IndexSpec, error) {
+	names := prog.Indexes()
+	if len(names) == 0 {
+		return nil, nil
 	}
-	return set, nil
+	if k.o.Indexes == nil {
+		return nil, &attemptError{code: CodeBadInput, err: fmt.Errorf("no index resolves here (%s)", strings.Join(names, ", "))}
+	}
+	ix, err := k.o.Indexes(ctx, prog)
+	if err != nil {
+		return nil, &attemptError{code: CodeBadInput, err: err}
+	}
+	return ix, nil
 }
 
 // lmSpec resolves one profile; where prefixes the error ("module m: ").
