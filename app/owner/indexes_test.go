@@ -63,7 +63,7 @@ func TestBuildIndexRefusesBadRequests(t *testing.T) {
 		wantInvalid(t, err, tc.field, tc.want)
 	}
 	// An example without the text is named, and nothing is built.
-	_, err = o.ImportDataset(ctx, app.ImportDatasetRequest{Name: "docs", File: "more.jsonl", Data: strings.NewReader(`{"doc": "x", "text": ""}`+"\n")})
+	_, err = o.ImportDataset(ctx, app.ImportDatasetRequest{Name: "docs", File: "more.jsonl", Data: strings.NewReader(`{"doc": "x", "text": ""}` + "\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
