@@ -43,7 +43,7 @@ type (
 		err error
 	}
 	// deleteIndexMsg is the delete confirmation's yes.
-	deleteIndexMsg struct{ name string }
+	deleteIndexMsg  struct{ name string }
 	indexDeletedMsg struct {
 		name string
 		err  error

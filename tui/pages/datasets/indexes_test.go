@@ -234,4 +234,3 @@ func TestIndexesGolden(t *testing.T) {
 		})
 	}
 }
-
