@@ -160,8 +160,8 @@ func TestBuildIndexForm(t *testing.T) {
 	}
 }
 
-// TestBuildIndexFormBM25NoEmbedder: a BM25 index asks for no embedder, and
-// a failed build says why and leaves no row behind.
+// TestBuildIndexFails: a BM25 build asks for no embedder; a failed build
+// says why and leaves no row behind.
 func TestBuildIndexFails(t *testing.T) {
 	f := withIndexes()
 	f.BuildErr = errors.New(`dataset qa: passage 3 has no text in field "question"`)
