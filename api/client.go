@@ -267,6 +267,25 @@ func (c *Client) RenameDataset(ctx context.Context, name, to string) (*model.Dat
 	return call[model.Dataset](c, ctx, http.MethodPost, "/v1/datasets/"+url.PathEscape(name)+"/rename", map[string]string{"to": to})
 }
 
+// Indexes.
+
+func (c *Client) BuildIndex(ctx context.Context, req app.IndexRequest) (*app.IndexResult, error) {
+	return call[app.IndexResult](c, ctx, http.MethodPost, "/v1/indexes", req)
+}
+
+func (c *Client) ListIndexes(ctx context.Context) ([]*model.Index, error) {
+	return list[*model.Index](c, ctx, "/v1/indexes")
+}
+
+func (c *Client) Index(ctx context.Context, name string) (*model.Index, error) {
+	return call[model.Index](c, ctx, http.MethodGet, "/v1/indexes/"+url.PathEscape(name), nil)
+}
+
+func (c *Client) DeleteIndex(ctx context.Context, name string) error {
+	_, err := call[struct{}](c, ctx, http.MethodDelete, "/v1/indexes/"+url.PathEscape(name), nil)
+	return err
+}
+
 // Executions.
 
 func (c *Client) Run(ctx context.Context, req app.RunRequest) (*model.Execution, error) {

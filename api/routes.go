@@ -90,6 +90,20 @@ func (s *Server) routes() {
 		return svc.Render(r.Context(), *req)
 	})
 
+	// Indexes.
+	h("GET /v1/indexes", func(r *http.Request) (any, error) { return nonNil(svc.ListIndexes(r.Context())) })
+	h("POST /v1/indexes", func(r *http.Request) (any, error) {
+		req, err := decode[app.IndexRequest](r)
+		if err != nil {
+			return nil, err
+		}
+		return svc.BuildIndex(r.Context(), *req)
+	})
+	h("GET /v1/indexes/{name}", func(r *http.Request) (any, error) { return svc.Index(r.Context(), r.PathValue("name")) })
+	h("DELETE /v1/indexes/{name}", func(r *http.Request) (any, error) {
+		return struct{}{}, svc.DeleteIndex(r.Context(), r.PathValue("name"))
+	})
+
 	// Datasets.
 	h("GET /v1/datasets", func(r *http.Request) (any, error) { return nonNil(svc.ListDatasets(r.Context())) })
 	h("GET /v1/datasets/{name}", func(r *http.Request) (any, error) { return svc.Dataset(r.Context(), r.PathValue("name")) })

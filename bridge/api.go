@@ -313,3 +313,70 @@ func (p *Pool) callInto(ctx context.Context, method string, params, out any) err
 	}
 	return nil
 }
+
+// Embedder names the embedder of an index: a built-in one by Name alone,
+// or a hosted one (an LM profile) with its resolved LM.
+type Embedder struct {
+	Name string  `json:"name"`
+	LM   *LMSpec `json:"lm,omitempty"`
+}
+
+// IndexSpec is an index a program's retrieve module searches, as every
+// request carrying a program sends it (docs/protocol.md, "indexes").
+type IndexSpec struct {
+	Dir       string    `json:"dir"`
+	Retriever string    `json:"retriever"`
+	Embedder  *Embedder `json:"embedder"`
+	Passages  int       `json:"passages"`
+}
+
+// IndexRequest builds an index in Dir from the passages file the caller
+// wrote (one {"id", "text"} per line).
+type IndexRequest struct {
+	Dir       string    `json:"dir"`
+	Passages  string    `json:"passages"`
+	Retriever string    `json:"retriever"`
+	Embedder  *Embedder `json:"embedder"`
+}
+
+// IndexResult is what a build wrote and what it cost.
+type IndexResult struct {
+	Passages    int              `json:"passages"`
+	Dim         *int             `json:"dim"`
+	Seconds     float64          `json:"seconds"`
+	Bytes       int64            `json:"bytes"`
+	Usage       json.RawMessage  `json:"usage,omitempty"`
+	Cost        float64          `json:"cost"`
+	CostUnknown bool             `json:"cost_unknown"`
+	Cache       model.EmbedCache `json:"cache"`
+}
+
+// Index builds a retrieval index on one worker, handing its progress (done
+// of total passages) to onProgress when not nil, on the caller's goroutine.
+func (p *Pool) Index(ctx context.Context, req IndexRequest, onProgress func(done, total int)) (*IndexResult, error) {
+	if req.Dir == "" || req.Passages == "" {
+		return nil, fmt.Errorf("bridge: index: no directory or passages file")
+	}
+	var handle func(wire.Event)
+	if onProgress != nil {
+		handle = func(e wire.Event) {
+			var pr struct {
+				Done  int `json:"done"`
+				Total int `json:"total"`
+			}
+			if e.Event != wire.EventProgress || json.Unmarshal(e.Data, &pr) != nil {
+				return // a newer worker's event, or a bad one: progress is advisory
+			}
+			onProgress(pr.Done, pr.Total)
+		}
+	}
+	raw, err := p.Call(ctx, wire.MethodIndex, req, handle)
+	if err != nil {
+		return nil, err
+	}
+	var r IndexResult
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodIndex, Message: "bad index result: " + err.Error(), Err: err}
+	}
+	return &r, nil
+}

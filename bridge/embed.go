@@ -15,8 +15,11 @@ import (
 // The worker package, sources only: explicit patterns keep tests,
 // __pycache__ and editor droppings out of the binary. A sub-package needs
 // its own pattern here (TestEmbedHasEveryWorkerSource catches a missing one).
+// The retrieval package ships data: MiniLM's tokenizer and its licence.
 //
-//go:embed worker/signet_worker/*.py
+//go:embed worker/signet_worker/*.py worker/signet_worker/retrieval/*.py
+//go:embed worker/signet_worker/retrieval/data/*.json worker/signet_worker/retrieval/data/*.md
+//go:embed worker/signet_worker/retrieval/data/*.txt
 var workerFS embed.FS
 
 const workerRoot = "worker/signet_worker"

@@ -23,7 +23,7 @@ func TestEmbedHasEveryWorkerSource(t *testing.T) {
 		if d.IsDir() && (d.Name() == "__pycache__" || d.Name() == "tests") {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && strings.HasSuffix(path, ".py") {
+		if !d.IsDir() && (strings.HasSuffix(path, ".py") || strings.Contains(filepath.ToSlash(path), "/data/")) {
 			onDisk = append(onDisk, filepath.ToSlash(path))
 		}
 		return nil
@@ -39,7 +39,8 @@ func TestEmbedHasEveryWorkerSource(t *testing.T) {
 	if !slices.Equal(onDisk, embedded) {
 		t.Fatalf("worker sources on disk %v, embedded %v: adjust the go:embed patterns in embed.go", onDisk, embedded)
 	}
-	for _, name := range []string{"__init__.py", "__main__.py"} {
+	for _, name := range []string{"__init__.py", "__main__.py", "retrieval/index.py", "retrieval/data/minilm-tokenizer.json",
+		"retrieval/data/NOTICE.md", "retrieval/data/LICENSE-Apache-2.0.txt"} {
 		if !slices.Contains(embedded, workerRoot+"/"+name) {
 			t.Fatalf("%s is not embedded", name)
 		}
@@ -79,7 +80,8 @@ func TestWriteWorker(t *testing.T) {
 	files, _ := workerFiles()
 	for _, name := range files {
 		want, _ := workerFS.ReadFile(name)
-		got, err := os.ReadFile(filepath.Join(dirs[0], "signet_worker", filepath.Base(name)))
+		rel := strings.TrimPrefix(name, workerRoot+"/") // sub-packages and data keep their directories
+		got, err := os.ReadFile(filepath.Join(dirs[0], "signet_worker", filepath.FromSlash(rel)))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s in the cache differs from the embedded one (%v)", name, err)
 		}

@@ -154,10 +154,11 @@ func parseProgram(name string, data []byte) (*model.Program, error) {
 	return &p, nil
 }
 
-var modulePath = regexp.MustCompile(`^modules\[(\d+)\](?: \([^)]*\))?(?:\.(\w+))?`)
+var modulePath = regexp.MustCompile(`^modules\[(\d+)\](?: \([^)]*\))?(?:\.(\w+))?(?:\.(\w+))?`)
 
 // fieldLine finds the line of the YAML node a validation error names, such
-// as "modules[1] (answer).signature" or "status".
+// as "modules[1] (answer).signature", "modules[0] (search).retriever.k" or
+// "status".
 func fieldLine(doc *yaml.Node, field string) int {
 	if m := modulePath.FindStringSubmatch(field); m != nil {
 		mods := mapValue(doc, "modules")
@@ -171,6 +172,9 @@ func fieldLine(doc *yaml.Node, field string) int {
 		mod := mods.Content[i]
 		if m[2] != "" {
 			if v := mapValue(mod, m[2]); v != nil {
+				if w := mapValue(v, m[3]); m[3] != "" && w != nil {
+					return w.Line
+				}
 				return v.Line
 			}
 		}

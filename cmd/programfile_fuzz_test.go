@@ -19,6 +19,8 @@ func FuzzParseProgram(f *testing.F) {
 	f.Add([]byte("name: x\nmodules:\n  - {name: a, type: predict, signature: q -> a, bogus: 1}\n"))
 	f.Add([]byte("{\"name\": \"x\", \"modules\": [{\"name\": \"a\", \"type\": \"predict\", \"signature\": \"q -> a\"}]}"))
 	f.Add([]byte("name: &a [*a]\n"))
+	f.Add([]byte("name: rag\nmodules:\n  - name: search\n    type: retrieve\n    signature: \"question -> passages: list[str]\"\n    retriever: {index: corpus, k: 3, search: hybrid}\n"))
+	f.Add([]byte("name: rag\nmodules:\n  - name: search\n    type: retrieve\n    retriever:\n      index: corpus\n      k: 0\n      depth: 2\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := parseProgram("fuzz.yaml", data)
 		if err != nil {

@@ -46,6 +46,8 @@ type Config struct {
 	// Limit bounds files, inputs, spans, workers' memory and the queue
 	// (see Limits; read it through Config.Limits for the defaults).
 	Limit Limits `yaml:"limits,omitempty"`
+	// Retrieval sizes the workers' embedding cache (see EmbedCache).
+	Retrieval Retrieval `yaml:"retrieval,omitempty"`
 
 	path string
 }
@@ -137,6 +139,9 @@ func Load(path string) (*Config, error) {
 		if d, err := time.ParseDuration(c.Cache); err != nil || d <= 0 {
 			return nil, fmt.Errorf("%s: cache: %q is not a duration such as 10m, or off", path, c.Cache)
 		}
+	}
+	if err := c.checkRetrieval(path); err != nil {
+		return nil, err
 	}
 	if err := c.checkLimits(path); err != nil {
 		return nil, err

@@ -235,3 +235,35 @@ func TestByteSize(t *testing.T) {
 		t.Errorf("String %q", s)
 	}
 }
+
+func TestRetrievalSection(t *testing.T) {
+	dir := t.TempDir()
+	load := func(body string) (*Config, error) {
+		p := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(p)
+	}
+	c, err := load("retrieval:\n  cache_entries: 500\n  cache_ttl: 90m\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ttl := c.EmbedCache(); n != 500 || ttl != 90*time.Minute {
+		t.Errorf("EmbedCache %d %v", n, ttl)
+	}
+	if n, ttl := (&Config{}).EmbedCache(); n != DefaultCacheEntries || ttl != DefaultCacheTTL {
+		t.Errorf("defaults %d %v", n, ttl)
+	}
+	for body, want := range map[string]string{
+		"retrieval:\n  cache_entries: -1\n":       "retrieval: cache_entries: -1 is out of range",
+		"retrieval:\n  cache_entries: 99999999\n": "cache_entries: 99999999 is out of range",
+		"retrieval:\n  cache_ttl: forever\n":      `retrieval: cache_ttl: "forever" is not a duration`,
+		"retrieval:\n  cache_ttl: 0s\n":           `cache_ttl: "0s"`,
+		"retrieval:\n  cache_size: 3\n":           "cache_size",
+	} {
+		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one containing %q", body, err, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -91,4 +92,49 @@ type Passage struct {
 type EmbedCache struct {
 	Hits   int `json:"hits,omitempty"`
 	Misses int `json:"misses,omitempty"`
+}
+
+// MaxRetrieveK bounds a retriever's k: more passages than this are a
+// prompt no LM takes.
+const MaxRetrieveK = 1000
+
+// validateRetriever checks a module's retriever: only on retrieve modules,
+// exclusive with source, k in range and a known search; a retrieve module
+// needs one of source and retriever. where names the module.
+func validateRetriever(where string, m *Module) error {
+	r := m.Retriever
+	switch {
+	case r != nil && m.Type != Retrieve:
+		return &FieldError{Field: where + ".retriever", Msg: fmt.Sprintf("only a retrieve module has a retriever (this one is %s)", m.Type)}
+	case r != nil && m.Source != "":
+		return &FieldError{Field: where + ".retriever", Msg: "a retrieve module has either source: (your function) or retriever: (an index), not both"}
+	case m.Type == Retrieve && r == nil && m.Source == "":
+		return &FieldError{Field: where + ".retriever", Msg: "a retrieve module needs retriever: {index: NAME} (an index built by signet index) or source: path/to/file.py:function"}
+	case r == nil:
+		return nil
+	}
+	if err := ValidName("index", r.Index); err != nil {
+		return &FieldError{Field: where + ".retriever.index", Msg: err.Error(), Err: err}
+	}
+	if r.K < 0 || r.K > MaxRetrieveK {
+		return &FieldError{Field: where + ".retriever.k", Msg: fmt.Sprintf("k: %d is out of range (1 to %d)", r.K, MaxRetrieveK)}
+	}
+	if r.Search != "" {
+		if err := ValidRetriever(r.Search); err != nil {
+			return &FieldError{Field: where + ".retriever.search", Msg: "search: " + err.Error(), Err: err}
+		}
+	}
+	return nil
+}
+
+// Indexes lists the indexes p's retrieve modules search, in module order,
+// each once.
+func (p *Program) Indexes() []string {
+	var out []string
+	for _, m := range p.Modules {
+		if m.Retriever != nil && !slices.Contains(out, m.Retriever.Index) {
+			out = append(out, m.Retriever.Index)
+		}
+	}
+	return out
 }

@@ -141,6 +141,9 @@ func (p *Program) Validate() error {
 		if err := validatePredictors(where, m); err != nil {
 			return err
 		}
+		if err := validateRetriever(where, m); err != nil {
+			return err
+		}
 		if m.Type == Custom {
 			if m.Source == "" {
 				return &FieldError{Field: where + ".source", Msg: "a custom module needs source: path/to/file.py:Name"}

@@ -12,7 +12,7 @@ func validProgram() *Program {
 		Name:   "qa",
 		Status: Draft,
 		Modules: []Module{
-			{Name: "retrieve", Type: Retrieve, Signature: "question -> passages: list[str]"},
+			{Name: "retrieve", Type: Retrieve, Signature: "question -> passages: list[str]", Source: "retriever.py:search"},
 			{Name: "answer", Type: ChainOfThought, Signature: "question, passages: list[str] -> answer",
 				Fields: map[string]string{"question": "the question", "answer": "a few words"}},
 		},

@@ -69,6 +69,8 @@ func describeKey(k []byte) string {
 		s = fmt.Sprintf("program %s version %d", name, r.U32())
 	case keys.Dataset:
 		s = "dataset " + r.Str()
+	case keys.Index:
+		s = "index " + r.Str()
 	case keys.Example:
 		ds := r.Str()
 		r.ID()
@@ -130,7 +132,8 @@ const maxProblems = 1000
 // indexes against the records (DESIGN.md section 3): each execution,
 // optimization and evaluation has its index entries and each entry its
 // record; each span, trial, result and example has its parent; each
-// program head its version; each dataset's counts its examples.
+// program head its version; each dataset's counts its examples; each
+// index record decodes under its own name.
 func (s *Store) Verify(ctx context.Context) (*Report, error) {
 	rep := &Report{}
 	add := func(k []byte, format string, args ...any) {
@@ -233,6 +236,10 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 					continue
 				}
 				datasets[r.Str()] = &d
+			case keys.Index:
+				if err := verifyIndex(r.Str(), raw); err != nil {
+					add(k, "%v", err)
+				}
 			case keys.StagedPart:
 				staged[r.ID()] = true
 			case keys.Example:

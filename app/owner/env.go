@@ -6,7 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/config"
@@ -99,7 +103,24 @@ func (e *Env) StartPool(ctx context.Context, workers, def int) error {
 // output to the log, secrets redacted.
 func (e *Env) poolConfig(python string, workers, threads int) bridge.Config {
 	return bridge.Config{Python: python, Workers: workers, Threads: threads, Workspace: e.dir, Log: e.Log, Redact: e.Redact,
-		SpanPayload: int64(e.Config.Limits().SpanPayload)}
+		SpanPayload: int64(e.Config.Limits().SpanPayload), Env: e.embedCacheEnv()}
+}
+
+// EmbedCacheFile is the workers' shared embedding cache in a workspace.
+const EmbedCacheFile = "cache/embeddings.sqlite"
+
+// embedCacheEnv points the workers at the workspace's embedding cache with
+// the configured size and TTL (docs/protocol.md, "Worker environment").
+func (e *Env) embedCacheEnv() []string {
+	if e.dir == "" {
+		return nil
+	}
+	entries, ttl := e.Config.EmbedCache()
+	return []string{
+		"SIGNET_EMBED_CACHE=" + filepath.Join(e.dir, filepath.FromSlash(EmbedCacheFile)),
+		"SIGNET_EMBED_CACHE_ENTRIES=" + strconv.Itoa(entries),
+		"SIGNET_EMBED_CACHE_TTL=" + strconv.FormatInt(int64(ttl/time.Second), 10),
+	}
 }
 
 // Close stops the pool and the local LM server this Env started.
@@ -236,6 +257,23 @@ func (r *LMs) Specs(ctx context.Context, p *model.Program, asked string) (bridge
 		mods[m.Name] = s
 	}
 	return spec, mods, nil
+}
+
+// Embedder resolves an index's embedder: a built-in one by name, else an
+// LM profile of a hosted embedding model, resolved like execution LMs.
+func (r *LMs) Embedder(ctx context.Context, name string) (*bridge.Embedder, error) {
+	if slices.Contains(model.BuiltinEmbedders, name) {
+		return &bridge.Embedder{Name: name}, nil
+	}
+	if _, err := r.cfg.Profile(name); err != nil {
+		return nil, fmt.Errorf("unknown embedder %q: not a built-in one (%s) nor an LM profile (%s)",
+			name, strings.Join(model.BuiltinEmbedders, ", "), strings.Join(r.cfg.ProfileNames(), ", "))
+	}
+	spec, err := r.Spec(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("embedder %q: %w", name, err)
+	}
+	return &bridge.Embedder{Name: name, LM: &spec}, nil
 }
 
 // Default is the workspace's default LM profile.

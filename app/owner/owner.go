@@ -89,6 +89,8 @@ type Owner struct {
 	events  *jobs.Kernel // under subMu
 	subs    map[chan kernelSub]int
 
+	indexMu sync.Mutex // one index build or delete at a time: they share indexes/
+
 	leftPending int // executions pending when the store closed, for serve's last words
 }
 

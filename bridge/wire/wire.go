@@ -28,6 +28,7 @@ const (
 	MethodOptimize = "optimize"
 	MethodExport   = "export"
 	MethodImport   = "import_state"
+	MethodIndex    = "index"
 	MethodCancel   = "cancel"
 	MethodShutdown = "shutdown"
 	MethodAdmit    = "admit" // Go's answer to a reserve event

@@ -41,6 +41,7 @@ const (
 	Evaluation      byte = 'v' // v id(eval)                                    → evaluation JSON
 	EvalByProgram   byte = 'u' // u str(program) id(eval)                       → nil
 	EvalResult      byte = 'g' // g id(eval) u32(index)                         → example result JSON
+	Index           byte = 'i' // i str(index)                                  → index JSON (model.Index)
 )
 
 // MaxString is the longest string a key can hold.

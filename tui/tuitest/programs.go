@@ -39,7 +39,7 @@ func SamplePrograms() []*model.Program {
 			Name: "rag-support", Status: model.Testing, Version: 7,
 			Description: "Retrieves help-centre passages and drafts a support reply.",
 			Modules: []model.Module{
-				{Name: "retrieve", Type: model.Retrieve, Signature: "question -> passages: list[str]"},
+				{Name: "retrieve", Type: model.Retrieve, Signature: "question -> passages: list[str]", Source: "retriever.py:search"},
 				{Name: "draft", Type: model.ChainOfThought, Signature: "question, passages: list[str] -> reply",
 					Instructions: "Write a friendly reply that cites the passages it uses.\nKeep it under 120 words."},
 				{Name: "check", Type: model.Predict, Signature: "reply, passages: list[str] -> grounded: bool"},

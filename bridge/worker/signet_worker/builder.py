@@ -294,7 +294,24 @@ def _tb(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def build_module(spec: dict, index: int, base_dir: str | None) -> tuple[dspy.Module, Step]:
+def _build_index_retrieve(spec: dict, name: str, source: Any, indexes: dict[str, Any] | None
+                          ) -> tuple[dspy.Module, Step]:
+    """A retrieve module over an index Signet built (`retriever: {index, k, search}`)."""
+    from .retrieval import search
+
+    if source:
+        raise BadProgram(f"module {name}: source and retriever are exclusive: a retrieve module searches your "
+                         "function or an index, not both", module=name, field="retriever")
+    sig = make_signature(spec, name, default=DEFAULT_RETRIEVE_SIGNATURE)
+    if not sig.input_fields:
+        raise BadProgram(f"module {name}: a retrieve signature needs a query input", module=name, field="signature")
+    index, how, k = search.check_retriever(spec.get("retriever"), name, search.parse_indexes(indexes))
+    mod = search.IndexRetrieve(index, how, k, next(iter(sig.input_fields)), next(iter(sig.output_fields)))
+    return mod, Step(name, "retrieve", list(sig.input_fields), list(sig.output_fields), sig)
+
+
+def build_module(spec: dict, index: int, base_dir: str | None,
+                 indexes: dict[str, Any] | None = None) -> tuple[dspy.Module, Step]:
     if not isinstance(spec, dict):
         raise BadProgram(f"modules[{index}] must be an object", field=f"modules[{index}]")
     name = _check_name(spec.get("name"), index)
@@ -307,6 +324,8 @@ def build_module(spec: dict, index: int, base_dir: str | None) -> tuple[dspy.Mod
     config = _config(spec, name)
     if kind == "retrieve":
         source = spec.get("source")
+        if spec.get("retriever") is not None:
+            return _build_index_retrieve(spec, name, source, indexes)
         if not source:
             raise BadProgram(
                 f"module {name}: a retrieve module needs source: path/to/file.py:function naming your retriever "
@@ -343,8 +362,12 @@ def build_module(spec: dict, index: int, base_dir: str | None) -> tuple[dspy.Mod
     return mod, Step(name, kind, list(sig.input_fields), list(sig.output_fields), sig)
 
 
-def build_program(spec: Any, base_dir: str | None = None) -> SignetProgram:
-    """A SignetProgram from a program spec; `bad_program` errors name the module and field."""
+def build_program(spec: Any, base_dir: str | None = None, indexes: Any = None) -> SignetProgram:
+    """A SignetProgram from a program spec; `bad_program` errors name the module and field.
+
+    `indexes` is the request's `indexes` (index name -> {dir, retriever, embedder, passages}), read by
+    retrieve modules with a `retriever`.
+    """
     if not isinstance(spec, dict):
         raise BadProgram("program must be an object with name and modules", field="program")
     modules = spec.get("modules")
@@ -352,7 +375,7 @@ def build_program(spec: Any, base_dir: str | None = None) -> SignetProgram:
         raise BadProgram("a program needs at least one module", field="modules")
     built, steps, seen = [], [], set()
     for i, module_spec in enumerate(modules):
-        mod, step = build_module(module_spec, i, base_dir)
+        mod, step = build_module(module_spec, i, base_dir, indexes)
         if step.name in seen:
             raise BadProgram(f"duplicate module name {step.name!r}", module=step.name, field="name")
         seen.add(step.name)

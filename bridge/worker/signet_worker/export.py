@@ -64,7 +64,7 @@ def saved_state(program: dspy.Module) -> dict[str, Any]:
 def export(params: dict) -> dict[str, Any]:
     """What `save(path)` writes: for a one-module program, that module's own save (so
     `dspy.ChainOfThought(sig).load(path)` or the user's own class loads it), else the program's."""
-    program = builder.build_program(params.get("program"), _base_dir(params))
+    program = builder.build_program(params.get("program"), _base_dir(params), params.get("indexes"))
     # Optional: a state to apply first (an optimization's result), exported without a program version.
     builder.load_state(program, params.get("state"))
     target = getattr(program, program.steps[0].name) if len(program.steps) == 1 else program

@@ -55,7 +55,7 @@ def import_state(params: dict) -> dict[str, Any]:
         spec = _infer_program(params, entries, obj, warnings)
     elif not isinstance(spec, dict):
         raise BadInput("program must be an object", field="program")
-    program = builder.build_program(spec, base_dir)
+    program = builder.build_program(spec, base_dir, params.get("indexes"))
     per_module, relative = _match(program, entries)
 
     spec = json.loads(json.dumps(spec))  # a copy the caller's object does not share
@@ -68,7 +68,7 @@ def import_state(params: dict) -> dict[str, Any]:
         module["predictors"] = [state.from_dspy(name, named[name], value, where=predictor_path(module["name"], name))
                                 for name, value in predictors]
         module.pop("demos", None)  # the predictors' own demos replace the module's
-    _check_lossless(spec, base_dir, entries, relative)
+    _check_lossless(spec, base_dir, entries, relative, params.get("indexes"))
     return {"program": spec, "warnings": warnings}
 
 
@@ -149,8 +149,9 @@ def _match(program: builder.SignetProgram,
     return out, relative
 
 
-def _check_lossless(spec: dict[str, Any], base_dir: str | None, entries: dict[str, Any], relative: bool) -> None:
-    program = builder.build_program(spec, base_dir)
+def _check_lossless(spec: dict[str, Any], base_dir: str | None, entries: dict[str, Any], relative: bool,
+                    indexes: Any = None) -> None:
+    program = builder.build_program(spec, base_dir, indexes)
     target: dspy.Module = getattr(program, program.steps[0].name) if relative else program
     got = target.dump_state()
     if isinstance(target, dspy.Predict):

@@ -499,7 +499,7 @@ def optimize(params: dict, *, emit: Callable[[str, dict[str, Any]], None] | None
              lm_cache: lms.LMCache, gate: Any = None) -> dict[str, Any]:
     started = time.monotonic()
     base_dir = runner._base_dir(params)
-    program = builder.build_program(params.get("program"), base_dir)
+    program = builder.build_program(params.get("program"), base_dir, params.get("indexes"))
     if params.get("lm") is None:
         raise BadInput("optimize needs an LM profile (lm)", field="lm")
     optimizer_name = params.get("optimizer")

@@ -67,7 +67,7 @@ def _module_profiles(params: dict, program: builder.SignetProgram) -> dict[str, 
 def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: threading.Event | None,
             lm_cache: lms.LMCache, gate: Any = None) -> dict[str, Any]:
     started = time.monotonic()
-    program = builder.build_program(params.get("program"), _base_dir(params))
+    program = builder.build_program(params.get("program"), _base_dir(params), params.get("indexes"))
     if params.get("lm") is None:
         raise BadInput("execute needs an LM profile (lm)", field="lm")
     profile = lms.parse_profile(params.get("lm"))
@@ -107,11 +107,14 @@ def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: thread
     }
     if metric is not None:
         result["score"] = score
+    embed_cache = tracer.embed_cache()
+    if embed_cache is not None:
+        result["embed_cache"] = embed_cache
     return result
 
 
 def render(params: dict) -> dict[str, Any]:
-    program = builder.build_program(params.get("program"), _base_dir(params))
+    program = builder.build_program(params.get("program"), _base_dir(params), params.get("indexes"))
     raw_lm = params.get("lm")
     if isinstance(raw_lm, dict) and not raw_lm.get("model"):
         # Only the adapter matters here; a caller without an LM profile may send an empty one.
@@ -131,5 +134,5 @@ def render(params: dict) -> dict[str, Any]:
 
 
 def validate(params: dict) -> dict[str, Any]:
-    program = builder.build_program(params.get("program"), _base_dir(params))
+    program = builder.build_program(params.get("program"), _base_dir(params), params.get("indexes"))
     return {"modules": builder.describe(program), "inputs": program.program_inputs()}

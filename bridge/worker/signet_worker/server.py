@@ -27,7 +27,7 @@ from .protocol import FrameWriter
 
 log = logging.getLogger("signet.worker")
 
-POOL_METHODS = ("execute", "render", "validate", "optimize", "export", "import_state")
+POOL_METHODS = ("execute", "render", "validate", "optimize", "export", "import_state", "index")
 
 
 class Server:
@@ -180,6 +180,11 @@ class Server:
                 )
             elif method == "export":
                 result = export.export(params)
+            elif method == "index":
+                from .retrieval import index as retrieval_index  # bm25s, onnxruntime: only when indexing
+
+                result = retrieval_index.build(
+                    params, emit=lambda name, data: self.writer.event(req_id, name, data), cancel=cancel)
             elif method == "import_state":
                 result = importer.import_state(params)
             elif method == "render":

@@ -123,6 +123,8 @@ class Tracer(BaseCallback):
         self.cost = 0.0
         self.cost_unknown = False
         self.spans = 0
+        self.embed_hits = 0
+        self.embed_misses = 0
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -191,6 +193,56 @@ class Tracer(BaseCallback):
         finally:
             ACTIVE_CALL_ID.reset(token)
             self._end(call_id, failure, outputs=jsonable(outputs) if failure is None else None)
+
+    @contextlib.contextmanager
+    def retrieval(self, name: str, inputs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """A `retrieval` span (a retrieve module's search) under the module span that runs it.
+
+        The caller fills the dict it yields: `retrieval` (model.Retrieval's JSON) and, for a hosted
+        embedder, `model` and `tally` (an embedders.Tally), charged here like an LM call's usage.
+        """
+        call_id = uuid.uuid4().hex
+        self._start(call_id, "retrieval", name, None, inputs=jsonable(inputs))
+        filled: dict[str, Any] = {}
+        failure: BaseException | None = None
+        try:
+            yield filled
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            self._end(call_id, failure, **self._account_retrieval(filled))
+
+    def _account_retrieval(self, filled: dict[str, Any]) -> dict[str, Any]:
+        fields: dict[str, Any] = {"retrieval": filled.get("retrieval")}
+        tally = filled.get("tally")
+        if tally is None:
+            return fields
+        with self._lock:
+            self.embed_hits += tally.hits
+            self.embed_misses += tally.misses
+            model = filled.get("model")
+            if model and tally.calls:
+                u = self.usage.setdefault(model, Usage())
+                u.calls += tally.calls
+                u.prompt_tokens += tally.prompt_tokens
+                self.cost += tally.cost
+                self.cost_unknown = self.cost_unknown or tally.cost_unknown
+        if filled.get("model") and tally.calls:
+            fields.update(model=filled["model"], usage={"calls": tally.calls, "prompt_tokens": tally.prompt_tokens,
+                                                        "completion_tokens": 0})
+            if tally.cost_unknown:
+                fields["cost_unknown"] = True
+            elif tally.cost:
+                fields["cost"] = tally.cost
+        return fields
+
+    def embed_cache(self) -> dict[str, int] | None:
+        """The request's embedding cache hits and misses (model.EmbedCache), None when both are 0."""
+        with self._lock:
+            if not self.embed_hits and not self.embed_misses:
+                return None
+            return {"hits": self.embed_hits, "misses": self.embed_misses}
 
     def _send(self, data: dict[str, Any]) -> None:
         if self._emit is not None:
