@@ -27,8 +27,10 @@ from . import userload
 from .builder import SignetProgram
 from .errors import BadInput, BadProgram, Cancelled, UserCodeError, WorkerError, to_error
 from .progress import RunControl
+from .retrieval.passage import retrieved_lists
 
-BUILTINS = ("exact_match", "answer_exact_match", "f1", "passage_match", "semantic_f1")
+BUILTINS = ("exact_match", "answer_exact_match", "f1", "passage_match", "semantic_f1", "recall@K")
+RECALL = "recall@"
 KINDS = ("builtin", "custom", "judge")
 # A float score at or above this counts as a pass in per-example results (bool metrics pass when True).
 PASS_THRESHOLD = 0.5
@@ -172,6 +174,50 @@ def _semantic_f1(lm: Any, inputs: list[str], outputs: list[str]) -> Callable[[ds
     return semantic_f1
 
 
+def recall_k(value: str) -> int | None:
+    """K of a `recall@K` metric name, None for any other name."""
+    if not value.startswith(RECALL):
+        return None
+    digits = value[len(RECALL):]
+    if not digits.isdigit() or int(digits) < 1:
+        raise BadInput(f"metric {value!r}: K in recall@K must be a positive integer (e.g. recall@3)",
+                       field="metric.name")
+    return int(digits)
+
+
+def _recall(k: int, outputs: list[str]) -> Callable[[dspy.Example, Any, Any], float]:
+    """Share of the gold passages (labels that are not program outputs: ids or texts) among the first k
+    passages of each retrieve output."""
+
+    def recall(example: dspy.Example, pred: Any, trace: Any = None) -> float:
+        golds: list[str] = []
+        for key in _label_keys(example):
+            if key in outputs:
+                continue
+            value = example[key]
+            golds += [_text(v) for v in value] if isinstance(value, (list, tuple)) else [_text(value)]
+        if not golds:
+            return 0.0
+        found = [p for passages in retrieved_lists(pred) for p in passages[:k]]
+        ids = {p.id for p in found}
+        texts = {dspy_metrics.normalize_text(str(p)) for p in found}
+        matched = sum(1 for g in golds if g in ids or dspy_metrics.normalize_text(g) in texts)
+        return matched / len(golds)
+
+    return recall
+
+
+def _passage_match(example: dspy.Example, pred: Any, trace: Any = None) -> bool:
+    """DSPy's answer_passage_match over the retrieve outputs (else over an output named context)."""
+    lists = retrieved_lists(pred)
+    if lists:
+        pred = dspy.Prediction(context=[str(p) for passages in lists for p in passages])
+    elif _pred_value(pred, "context") is None:
+        raise BadInput("passage_match needs a retrieve module's passages or an output field named context",
+                       field="metric.name")
+    return dspy.evaluate.answer_passage_match(example, pred, trace)
+
+
 def _judge(signature_text: str, lm: Any, outputs: list[str]) -> Callable[[dspy.Example, Any, Any], Any]:
     try:
         signature = dspy.Signature(signature_text)
@@ -221,7 +267,7 @@ def _custom(source: Any, base_dir: str | None) -> Callable[[dspy.Example, Any, A
 
 
 def build_metric(spec: Any, control: RunControl, *, inputs: list[str], outputs: list[str],
-                 base_dir: str | None, judge_lm: Any) -> Metric:
+                 base_dir: str | None, judge_lm: Any, retrieves: bool = False) -> Metric:
     """The run's Metric; `judge_lm` is the LM for semantic_f1 and judge (metric.lm, else the task LM)."""
     if not isinstance(spec, dict):
         raise BadInput("metric must be an object with name and kind", field="metric")
@@ -240,6 +286,9 @@ def build_metric(spec: Any, control: RunControl, *, inputs: list[str], outputs: 
             raise BadInput("a judge metric needs signature: \"question, answer, prediction -> correct: bool\"",
                            field="metric.signature")
         return Metric(name or "judge", _judge(text, judge_lm, outputs), control)
+    k = recall_k(name)
+    if k is not None:
+        return Metric(name, _recall(k, outputs), control)
     if name not in BUILTINS:
         raise BadInput(f"unknown builtin metric {name!r} (want {', '.join(BUILTINS)})", field="metric.name")
     if name == "exact_match":
@@ -249,14 +298,20 @@ def build_metric(spec: Any, control: RunControl, *, inputs: list[str], outputs: 
             raise BadInput("answer_exact_match needs an output field named answer", field="metric.name")
         fn = dspy.evaluate.answer_exact_match
     elif name == "passage_match":
-        if "context" not in outputs:
-            raise BadInput("passage_match needs an output field named context (the passages)", field="metric.name")
-        fn = dspy.evaluate.answer_passage_match
+        if "context" not in outputs and not retrieves:
+            raise BadInput("passage_match needs a retrieve module or an output field named context (the passages)",
+                           field="metric.name")
+        fn = _passage_match
     elif name == "f1":
         fn = _first_output(outputs)
     else:
         fn = _semantic_f1(judge_lm, inputs, outputs)
     return Metric(name, fn, control)
+
+
+def retrieves(program: SignetProgram) -> bool:
+    """Whether the program has a retrieve module (whose passages passage_match and recall@K read)."""
+    return any(step.type == "retrieve" for step in program.steps)
 
 
 def program_fields(program: SignetProgram) -> tuple[list[str], list[str]]:

@@ -34,7 +34,7 @@ from dspy.utils.callback import BaseCallback
 from . import builder, lms, runner, typed
 from .errors import BadInput, Cancelled, WorkerError, with_spent
 from .export import by_path, clean_state, module_states
-from .metrics import Metric, build_metric, example_of, passed, program_fields, score_of
+from .metrics import Metric, build_metric, example_of, passed, program_fields, retrieves, score_of
 from .progress import COST_ATTR, OptTracer, Progress, RunControl
 from .protocol import jsonable
 from .tracing import PROFILE_ATTR
@@ -548,7 +548,7 @@ def optimize(params: dict, *, emit: Callable[[str, dict[str, Any]], None] | None
     metric_lm = _lm_for(metric_spec.get("lm"), "metric.lm", lm_cache, profiles) if isinstance(metric_spec, dict) else None
     inputs, outputs = program_fields(program)
     metric = build_metric(metric_spec, control, inputs=inputs, outputs=outputs, base_dir=base_dir,
-                          judge_lm=metric_lm or lm)
+                          judge_lm=metric_lm or lm, retrieves=retrieves(program))
     recorder = Recorder((lambda data: emit("trial", data)) if emit is not None else None, progress, control, scoring)
     watch = EvaluateWatch(recorder)
     run = Run(params, program, metric, train, val, test, scoring, control, tracer, progress, recorder, watch,

@@ -35,8 +35,10 @@ def _format(adapter: dspy.Adapter, predictor: dspy.Predict, inputs: dict[str, An
 
 def render_step(step: Step, module: dspy.Module, adapter: dspy.Adapter, inputs: dict[str, Any]) -> list[dict[str, Any]]:
     if step.type == "retrieve":
-        return [{"module": step.name, "predictor": "", "messages": [], "placeholders": [],
-                 "note": "a retrieve module calls your retriever, not an LM"}]
+        index = getattr(module, "index_spec", None)  # an IndexRetrieve (retriever: in the program file)
+        note = (f"a retrieve module searching index {index.name} ({module.search}, k={module.k}), not an LM"
+                if index is not None else "a retrieve module calls your retriever, not an LM")
+        return [{"module": step.name, "predictor": "", "messages": [], "placeholders": [], "note": note}]
     entries = []
     for name, predictor in module.named_predictors():
         given = dict(inputs)

@@ -89,12 +89,14 @@ def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: thread
     tracer = Tracer(emit=emit if trace else None, cancel=cancel, program=program,
                     modules=builder.module_map(program), profiles=profiles, gate=gate)
     score: float | None = None
+    scores: dict[str, float] = {}
     try:
         with dspy.context(lm=lm, adapter=lms.make_adapter(profile), callbacks=[tracer], trace=[],
                           max_history_size=MAX_HISTORY_SIZE, track_usage=False):
             prediction = program(**inputs)
             if metric is not None:
                 score = metric.score(inputs, prediction, tracer)
+                scores = metric.scores(inputs, prediction, tracer)
     finally:
         trim_global_history()
     outputs = jsonable(dict(prediction.items()))
@@ -107,6 +109,8 @@ def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: thread
     }
     if metric is not None:
         result["score"] = score
+        if scores:
+            result["scores"] = scores
     embed_cache = tracer.embed_cache()
     if embed_cache is not None:
         result["embed_cache"] = embed_cache

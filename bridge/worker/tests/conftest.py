@@ -182,7 +182,9 @@ class FakeOpenAI:
                 if mode == "hang":
                     fake.release.wait(10)
                     return
-                if mode == 200:
+                if mode == 200 and self.path.endswith("/embeddings"):
+                    body = fake.embeddings(fake.bodies[-1].get("input") or [])
+                elif mode == 200:
                     body = {"id": "cmpl-1", "object": "chat.completion", "created": 1, "model": "x",
                             "choices": [{"index": 0, "finish_reason": "stop",
                                          "message": {"role": "assistant", "content": fake.reply}}],
@@ -204,6 +206,21 @@ class FakeOpenAI:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+
+    @staticmethod
+    def embeddings(texts: list[str]) -> dict:
+        """/v1/embeddings: a bag of words hashed into 16 dimensions; one prompt token per word."""
+        import zlib
+
+        data, tokens = [], 0
+        for i, text in enumerate(texts):
+            vector = [0.0] * 16
+            for word in text.lower().split():
+                vector[zlib.crc32(word.strip(".,?!").encode()) % 16] += 1.0
+                tokens += 1
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        return {"object": "list", "model": "x", "data": data,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
     @property
     def api_base(self) -> str:

