@@ -557,4 +557,7 @@ type CostRow struct {
 	Executions int         `json:"executions"`
 	Usage      model.Usage `json:"usage"`
 	Cost       float64     `json:"cost"`
+	// EmbedCache sums the embedding cache's hits and misses of the
+	// month's retrievals.
+	EmbedCache model.EmbedCache `json:"embed_cache,omitzero"`
 }

@@ -85,10 +85,11 @@ type ExecuteRequest struct {
 	Program   *model.Program
 	Inputs    map[string]any
 	LM        LMSpec
-	ModuleLMs map[string]LMSpec // per-module overrides, by module name
-	State     json.RawMessage   // DSPy dump_state() of the program, or nil
-	Trace     bool              // stream spans
-	BaseDir   string            // resolves relative user-code paths; "" = Program.BaseDir (else the worker's working directory)
+	ModuleLMs map[string]LMSpec    // per-module overrides, by module name
+	State     json.RawMessage      // DSPy dump_state() of the program, or nil
+	Trace     bool                 // stream spans
+	BaseDir   string               // resolves relative user-code paths; "" = Program.BaseDir (else the worker's working directory)
+	Indexes   map[string]IndexSpec // the indexes its retrieve modules search, by name
 	// Metric, when set, makes the run one example of an evaluation: the
 	// worker scores the prediction against Labels in the same request
 	// (docs/protocol.md, execute, "metric").
@@ -111,19 +112,21 @@ type ExecuteResult struct {
 	CostUnknown bool
 	Duration    time.Duration // as the worker measured it
 	Score       *float64      // the metric's value; nil without a metric
+	EmbedCache  model.EmbedCache
 }
 
 type executeParams struct {
-	Program   *model.Program    `json:"program"`
-	Inputs    map[string]any    `json:"inputs"`
-	LM        LMSpec            `json:"lm"`
-	ModuleLMs map[string]LMSpec `json:"module_lms,omitempty"`
-	State     json.RawMessage   `json:"state"`
-	Trace     bool              `json:"trace"`
-	BaseDir   string            `json:"base_dir,omitempty"`
-	Metric    *MetricSpec       `json:"metric,omitempty"`
-	Labels    map[string]any    `json:"labels,omitempty"`
-	Reserve   bool              `json:"reserve,omitempty"`
+	Program   *model.Program       `json:"program"`
+	Inputs    map[string]any       `json:"inputs"`
+	LM        LMSpec               `json:"lm"`
+	ModuleLMs map[string]LMSpec    `json:"module_lms,omitempty"`
+	State     json.RawMessage      `json:"state"`
+	Trace     bool                 `json:"trace"`
+	BaseDir   string               `json:"base_dir,omitempty"`
+	Metric    *MetricSpec          `json:"metric,omitempty"`
+	Labels    map[string]any       `json:"labels,omitempty"`
+	Reserve   bool                 `json:"reserve,omitempty"`
+	Indexes   map[string]IndexSpec `json:"indexes,omitempty"`
 }
 
 // Execute runs a program through DSPy on one worker. Spans stream to onSpan
@@ -135,7 +138,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	}
 	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
 		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program), Metric: req.Metric, Labels: req.Labels,
-		Reserve: req.Gate != nil}
+		Reserve: req.Gate != nil, Indexes: req.Indexes}
 	if params.Metric != nil && params.Labels == nil {
 		params.Labels = map[string]any{}
 	}
@@ -174,6 +177,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		CostUnknown bool                   `json:"cost_unknown"`
 		DurationMS  float64                `json:"duration_ms"`
 		Score       *float64               `json:"score"`
+		EmbedCache  model.EmbedCache       `json:"embed_cache"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: " + err.Error(), Err: err}
@@ -182,7 +186,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: no score for the metric"}
 	}
 	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
-		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score}, nil
+		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score, EmbedCache: r.EmbedCache}, nil
 }
 
 // RenderRequest asks for the messages each module would send. Only the
@@ -195,6 +199,7 @@ type RenderRequest struct {
 	State     json.RawMessage // render the prompts of an optimized state
 	Module    string          // one module, or "" for all
 	BaseDir   string          // as in ExecuteRequest
+	Indexes   map[string]IndexSpec
 }
 
 // RenderResult holds the rendered prompt of each module.
@@ -222,14 +227,15 @@ func (p *Pool) Render(ctx context.Context, req RenderRequest) (*RenderResult, er
 		return nil, fmt.Errorf("bridge: render: no program")
 	}
 	params := struct {
-		Program   *model.Program    `json:"program"`
-		Inputs    map[string]any    `json:"inputs"`
-		LM        LMSpec            `json:"lm"`
-		ModuleLMs map[string]LMSpec `json:"module_lms,omitempty"`
-		State     json.RawMessage   `json:"state,omitempty"`
-		Module    *string           `json:"module"`
-		BaseDir   string            `json:"base_dir,omitempty"`
-	}{req.Program, req.Inputs, req.LM, req.ModuleLMs, req.State, nonEmpty(req.Module), baseDir(req.BaseDir, req.Program)}
+		Program   *model.Program       `json:"program"`
+		Inputs    map[string]any       `json:"inputs"`
+		LM        LMSpec               `json:"lm"`
+		ModuleLMs map[string]LMSpec    `json:"module_lms,omitempty"`
+		State     json.RawMessage      `json:"state,omitempty"`
+		Module    *string              `json:"module"`
+		BaseDir   string               `json:"base_dir,omitempty"`
+		Indexes   map[string]IndexSpec `json:"indexes,omitempty"`
+	}{req.Program, req.Inputs, req.LM, req.ModuleLMs, req.State, nonEmpty(req.Module), baseDir(req.BaseDir, req.Program), req.Indexes}
 	if params.Inputs == nil {
 		params.Inputs = map[string]any{}
 	}

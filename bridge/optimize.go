@@ -41,9 +41,10 @@ type OptimizeRequest struct {
 	Program      *model.Program
 	LM           LMSpec
 	ModuleLMs    map[string]LMSpec
-	State        json.RawMessage // the base program's DSPy state, or nil
-	BaseDir      string          // as in ExecuteRequest
-	Optimizer    string          // labeled_fewshot, bootstrap_fewshot, bootstrap_random_search, mipro_v2, copro, simba, gepa
+	State        json.RawMessage      // the base program's DSPy state, or nil
+	BaseDir      string               // as in ExecuteRequest
+	Indexes      map[string]IndexSpec // as in ExecuteRequest
+	Optimizer    string               // labeled_fewshot, bootstrap_fewshot, bootstrap_random_search, mipro_v2, copro, simba, gepa
 	Settings     map[string]any
 	Train        []Example
 	Val          []Example // empty: the optimizer's default
@@ -73,24 +74,25 @@ type OptimizeRequest struct {
 const DefaultStopGrace = 60 * time.Second
 
 type optimizeParams struct {
-	Program      *model.Program    `json:"program"`
-	LM           LMSpec            `json:"lm"`
-	ModuleLMs    map[string]LMSpec `json:"module_lms,omitempty"`
-	State        json.RawMessage   `json:"state"`
-	BaseDir      string            `json:"base_dir,omitempty"`
-	Optimizer    string            `json:"optimizer"`
-	Settings     map[string]any    `json:"settings"`
-	Train        []Example         `json:"train"`
-	Val          []Example         `json:"val"`
-	Test         []Example         `json:"test"`
-	Metric       MetricSpec        `json:"metric"`
-	ReflectionLM *LMSpec           `json:"reflection_lm"`
-	PromptLM     *LMSpec           `json:"prompt_lm"`
-	TaskLM       *LMSpec           `json:"task_lm"`
-	Budget       float64           `json:"budget"`
-	Threads      int               `json:"threads,omitempty"`
-	Seed         int               `json:"seed"`
-	Reserve      bool              `json:"reserve,omitempty"`
+	Program      *model.Program       `json:"program"`
+	LM           LMSpec               `json:"lm"`
+	ModuleLMs    map[string]LMSpec    `json:"module_lms,omitempty"`
+	State        json.RawMessage      `json:"state"`
+	BaseDir      string               `json:"base_dir,omitempty"`
+	Optimizer    string               `json:"optimizer"`
+	Settings     map[string]any       `json:"settings"`
+	Train        []Example            `json:"train"`
+	Val          []Example            `json:"val"`
+	Test         []Example            `json:"test"`
+	Metric       MetricSpec           `json:"metric"`
+	ReflectionLM *LMSpec              `json:"reflection_lm"`
+	PromptLM     *LMSpec              `json:"prompt_lm"`
+	TaskLM       *LMSpec              `json:"task_lm"`
+	Budget       float64              `json:"budget"`
+	Threads      int                  `json:"threads,omitempty"`
+	Seed         int                  `json:"seed"`
+	Reserve      bool                 `json:"reserve,omitempty"`
+	Indexes      map[string]IndexSpec `json:"indexes,omitempty"`
 }
 
 // ModuleState is the state of every predictor inside one program module,
@@ -190,7 +192,7 @@ func (p *Pool) Optimize(ctx context.Context, req OptimizeRequest, onEvent func(O
 	params := optimizeParams{Program: req.Program, LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, BaseDir: baseDir(req.BaseDir, req.Program),
 		Optimizer: req.Optimizer, Settings: req.Settings, Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric,
 		ReflectionLM: req.ReflectionLM, PromptLM: req.PromptLM, Budget: req.Budget, Threads: req.Threads, Seed: req.Seed,
-		Reserve: req.Gate != nil}
+		Reserve: req.Gate != nil, Indexes: req.Indexes}
 	if params.Settings == nil {
 		params.Settings = map[string]any{}
 	}
@@ -248,6 +250,7 @@ type ExportRequest struct {
 	State   json.RawMessage // a whole-program state to apply first (an optimization's candidate), or nil
 	BaseDir string
 	Python  bool // also a standalone Python file that rebuilds the program in plain DSPy
+	Indexes map[string]IndexSpec
 }
 
 // ExportResult is the saved JSON (for a one-module program, that module's
@@ -263,6 +266,9 @@ func (p *Pool) Export(ctx context.Context, req ExportRequest) (*ExportResult, er
 		return nil, errors.New("bridge: export: no program")
 	}
 	params := map[string]any{"program": req.Program, "base_dir": baseDir(req.BaseDir, req.Program), "python": req.Python}
+	if len(req.Indexes) > 0 {
+		params["indexes"] = req.Indexes
+	}
 	if len(req.State) > 0 {
 		params["state"] = req.State
 	}

@@ -297,6 +297,9 @@ type costRow struct {
 	Tokens     int     `json:"tokens"`
 	Cost       float64 `json:"cost"`
 	Budget     float64 `json:"budget,omitempty"`
+	// The embedding cache's answers to the month's retrievals.
+	CacheHits   int `json:"embed_cache_hits"`
+	CacheMisses int `json:"embed_cache_misses"`
 }
 
 func (a *cli) costCommand() *cobra.Command {
@@ -340,10 +343,13 @@ func (a *cli) costCommand() *cobra.Command {
 			rows := []costRow{}
 			var total costRow
 			for _, r := range rep.Programs {
-				rows = append(rows, costRow{r.Program, r.Month, r.Executions, r.Usage.Total(), r.Cost, budgets[r.Program]})
+				rows = append(rows, costRow{r.Program, r.Month, r.Executions, r.Usage.Total(), r.Cost, budgets[r.Program],
+					r.EmbedCache.Hits, r.EmbedCache.Misses})
 				total.Executions += r.Executions
 				total.Tokens += r.Usage.Total()
 				total.Cost += r.Cost
+				total.CacheHits += r.EmbedCache.Hits
+				total.CacheMisses += r.EmbedCache.Misses
 			}
 			if asJSON {
 				return writeJSON(a.stdout, struct {
@@ -352,14 +358,29 @@ func (a *cli) costCommand() *cobra.Command {
 					Total           float64            `json:"total"`
 					WorkspaceBudget float64            `json:"workspace_budget,omitempty"`
 					Budgets         map[string]float64 `json:"budgets,omitempty"`
-				}{month, rows, total.Cost, budgets[""], budgets})
+					CacheHits       int                `json:"embed_cache_hits"`
+					CacheMisses     int                `json:"embed_cache_misses"`
+				}{month, rows, total.Cost, budgets[""], budgets, total.CacheHits, total.CacheMisses})
 			}
-			t := newTable(a.stdout, "program", "month", "executions", "tokens", "cost", "budget")
+			// The embedding cache's column appears once a retrieval used it.
+			cache := total.CacheHits+total.CacheMisses > 0
+			cols := []string{"program", "month", "executions", "tokens", "cost", "budget"}
+			if cache {
+				cols = append(cols, "embed cache")
+			}
+			t := newTable(a.stdout, cols...)
+			row := func(name, month string, r costRow, budget float64) {
+				cells := []any{name, month, r.Executions, r.Tokens, fmt.Sprintf("$%.6f", r.Cost), budgetCell(r.Cost, budget)}
+				if cache {
+					cells = append(cells, fmt.Sprintf("%d hits, %d misses", r.CacheHits, r.CacheMisses))
+				}
+				t.row(cells...)
+			}
 			for _, r := range rows {
-				t.row(r.Program, r.Month, r.Executions, r.Tokens, fmt.Sprintf("$%.6f", r.Cost), budgetCell(r.Cost, r.Budget))
+				row(r.Program, r.Month, r, r.Budget)
 			}
 			if program == "" {
-				t.row("(workspace)", orDash(month), total.Executions, total.Tokens, fmt.Sprintf("$%.6f", total.Cost), budgetCell(total.Cost, budgets[""]))
+				row("(workspace)", orDash(month), total, budgets[""])
 			}
 			return t.flush()
 		},

@@ -120,7 +120,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 	now := k.now()
 	if err == nil {
 		must(next.Move(model.Completed, now))
-		next.Outputs = res.Outputs
+		next.Outputs, next.EmbedCache = res.Outputs, res.EmbedCache
 		next.ErrorCode, next.Error, next.Traceback = "", "", ""
 		if next.Eval != nil {
 			ev := *next.Eval
@@ -165,7 +165,7 @@ func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, r *re
 		key, _ = cacheKey(pl.prog, x.Inputs, pl.lms) // the inputs encoded at submit: it does not fail here
 	}
 	req := bridge.ExecuteRequest{Program: pl.prog, Inputs: x.Inputs, LM: pl.lms.main.spec, ModuleLMs: pl.lms.moduleSpecs(),
-		Trace: true, Timeout: k.timeout(x, pl.prog), Gate: gate}
+		Trace: true, Timeout: k.timeout(x, pl.prog), Gate: gate, Indexes: pl.lms.indexes}
 	if x.Eval != nil {
 		// One example of an evaluation: the worker scores it in this request.
 		var judge *bridge.LMSpec
@@ -403,7 +403,7 @@ func (k *Kernel) chargeTrace(ctx context.Context, x *model.Execution) error {
 		}
 		for i := range page {
 			if page[i].End.IsZero() {
-				bill.unknown = bill.unknown || page[i].Kind == model.SpanLM
+				bill.unknown = bill.unknown || billable(&page[i])
 				continue
 			}
 			bill.add(&page[i])

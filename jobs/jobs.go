@@ -89,8 +89,12 @@ type Options struct {
 	// OptPool gives the optimization worker; the kernel calls it when the
 	// first optimization starts (so that no process starts for nothing) and
 	// keeps what it returns. nil: optimizations fail with code unavailable.
-	OptPool        func(ctx context.Context) (Optimizer, error)
-	LMs            LMs
+	OptPool func(ctx context.Context) (Optimizer, error)
+	LMs     LMs
+	// Indexes resolves the indexes a program's retrieve modules search
+	// (the owner's records); an error fails the job before any worker
+	// call. nil: no index resolves.
+	Indexes        func(ctx context.Context, p *model.Program) (map[string]bridge.IndexSpec, error)
 	DefaultLM      string        // profile when neither the request nor the program names one
 	Concurrency    int           // executions in flight at once (default 8)
 	OptConcurrency int           // optimizations at once (default 1: one dedicated worker)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
@@ -17,10 +18,13 @@ type lmChoice struct {
 	spec    bridge.LMSpec
 }
 
-// lmSet is the LM of a run: the program's and the per-module overrides.
+// lmSet is the LM of a run: the program's and the per-module overrides,
+// with the indexes its retrieve modules search (resolved with them: they
+// decide the outputs too, so they are part of the cache key).
 type lmSet struct {
 	main    lmChoice
 	modules map[string]lmChoice // by module name
+	indexes map[string]bridge.IndexSpec
 }
 
 func (s lmSet) moduleSpecs() map[string]bridge.LMSpec {
@@ -34,7 +38,8 @@ func (s lmSet) moduleSpecs() map[string]bridge.LMSpec {
 	return out
 }
 
-// resolveLMs resolves the run's profile and every module override. An
+// resolveLMs resolves the run's profile, every module override and the
+// program's indexes (a missing one is an attemptError "bad_input"). An
 // error that is not a *bridge.Error is an attemptError "lm_profile", not
 // retryable; a *bridge.Error keeps its own code and retryability.
 func (k *Kernel) resolveLMs(ctx context.Context, prog *model.Program, profile string) (lmSet, error) {
@@ -67,6 +72,14 @@ func (k *Kernel) resolveLMs(ctx context.Context, prog *model.Program, profile st
 			set.modules = map[string]lmChoice{}
 		}
 		set.modules[m.Name] = lmChoice{m.LM, s}
+	}
+	if ix := prog.Indexes(); len(ix) > 0 {
+		if k.o.Indexes == nil {
+			return set, &attemptError{code: CodeBadInput, err: fmt.Errorf("no index resolves here (%s)", strings.Join(ix, ", "))}
+		}
+		if set.indexes, err = k.o.Indexes(ctx, prog); err != nil {
+			return set, &attemptError{code: CodeBadInput, err: err}
+		}
 	}
 	return set, nil
 }
@@ -117,10 +130,22 @@ func cacheKey(prog *model.Program, inputs map[string]any, lms lmSet) ([]byte, er
 		Inputs  map[string]any     `json:"inputs"`
 		LM      cacheLM            `json:"lm"`
 		Modules map[string]cacheLM `json:"modules,omitempty"`
-	}{"signet-exec-cache/1", prog.Name, prog.Version, inputs, toCacheLM(lms.main), mods})
+		Indexes map[string]string  `json:"indexes,omitempty"` // name → directory: content-addressed
+	}{"signet-exec-cache/1", prog.Name, prog.Version, inputs, toCacheLM(lms.main), mods, indexDirs(lms.indexes)})
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(b)
 	return sum[:], nil
+}
+
+func indexDirs(ix map[string]bridge.IndexSpec) map[string]string {
+	if len(ix) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(ix))
+	for name, s := range ix {
+		out[name] = s.Dir
+	}
+	return out
 }

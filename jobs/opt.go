@@ -487,7 +487,7 @@ func (k *Kernel) optRequest(ctx context.Context, o *model.Optimization) (bridge.
 	if err != nil {
 		return req, nil, err
 	}
-	req.LM, req.ModuleLMs = lms.main.spec, lms.moduleSpecs()
+	req.LM, req.ModuleLMs, req.Indexes = lms.main.spec, lms.moduleSpecs(), lms.indexes
 	if o.ReflectionLM != "" {
 		s, err := k.lmSpec(ctx, o.ReflectionLM, "reflection: ")
 		if err != nil {

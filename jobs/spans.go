@@ -134,7 +134,7 @@ func (w *spanWriter) finish(openErr string, now time.Time) ([]model.Span, charge
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, s := range w.open {
-		if s.Kind == model.SpanLM {
+		if billable(&s) {
 			// Begun and never ended (the worker died, or the call was
 			// abandoned): the provider may have billed it, for an amount
 			// nobody will report.
@@ -169,9 +169,17 @@ type charge struct {
 	unknown bool
 }
 
-// add counts one ended span; spans of other kinds cost nothing.
+// billable says whether a span may carry a provider's bill: an LM call,
+// or a retrieval that embeds its query with a hosted embedder (Model set).
+func billable(s *model.Span) bool {
+	return s.Kind == model.SpanLM || s.Kind == model.SpanRetrieval && s.Model != ""
+}
+
+// add counts one ended span; spans of other kinds cost nothing. Retrieval
+// spans are charged like LM spans: a hosted embedder's call carries its
+// usage and cost the same way.
 func (c *charge) add(s *model.Span) {
-	if s.Kind != model.SpanLM {
+	if s.Kind != model.SpanLM && s.Kind != model.SpanRetrieval {
 		return
 	}
 	c.cost += s.Cost

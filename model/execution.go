@@ -34,8 +34,11 @@ type Execution struct {
 	Cost        float64          `json:"cost"`
 	CostUnknown bool             `json:"cost_unknown,omitempty"`
 	Duration    time.Duration    `json:"duration_ns,omitempty"`
-	ErrorCode   string           `json:"error_code,omitempty"`
-	Error       string           `json:"error,omitempty"`
+	// EmbedCache is what the embedding cache answered for the run's
+	// retrieval queries (the worker's count; summed in the cost rollups).
+	EmbedCache EmbedCache `json:"embed_cache,omitzero"`
+	ErrorCode  string     `json:"error_code,omitempty"`
+	Error      string     `json:"error,omitempty"`
 	// Traceback is the Python traceback of the failure, when the worker
 	// sent one (redacted like every frame a worker sends).
 	Traceback string `json:"traceback,omitempty"`

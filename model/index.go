@@ -94,6 +94,11 @@ type EmbedCache struct {
 	Misses int `json:"misses,omitempty"`
 }
 
+// Add sums two counts (a negative one takes away).
+func (c EmbedCache) Add(d EmbedCache) EmbedCache {
+	return EmbedCache{Hits: c.Hits + d.Hits, Misses: c.Misses + d.Misses}
+}
+
 // MaxRetrieveK bounds a retriever's k: more passages than this are a
 // prompt no LM takes.
 const MaxRetrieveK = 1000

@@ -51,6 +51,7 @@ func (s *Store) CreateExecutions(ctx context.Context, es []*model.Execution) err
 		d.Executions++
 		d.CostNanos += costNanos(e.Cost)
 		d.Usage = d.Usage.Add(e.TotalUsage())
+		d.Cache = d.Cache.Add(e.EmbedCache)
 		deltas[k] = d
 	}
 	err := s.update(ctx, func(txn *badger.Txn) error {

@@ -72,15 +72,17 @@ type Rollup struct {
 	Executions int
 	Cost       float64
 	Usage      model.Usage
+	EmbedCache model.EmbedCache
 }
 
 // rollupRecord is the stored rollup. Cost is kept in integer nano-units so
 // that applying and reverting deltas is exact: after any number of updates
 // of an execution the rollup holds its final cost, with no float drift.
 type rollupRecord struct {
-	Executions int         `json:"executions"`
-	CostNanos  int64       `json:"cost_nanos"`
-	Usage      model.Usage `json:"usage"`
+	Executions int              `json:"executions"`
+	CostNanos  int64            `json:"cost_nanos"`
+	Usage      model.Usage      `json:"usage"`
+	Cache      model.EmbedCache `json:"embed_cache,omitzero"`
 }
 
 func costNanos(c float64) int64 { return int64(math.Round(c * 1e9)) }
@@ -192,14 +194,15 @@ func putExecution(txn *badger.Txn, e *model.Execution, rec []byte) error {
 // applyRollups moves the rollups from old's contribution to e's.
 func applyRollups(txn *badger.Txn, old, e *model.Execution) error {
 	newKey := rollupKey(e.Program, monthOf(e.CreatedAt))
-	add := rollupRecord{Executions: 1, CostNanos: costNanos(e.Cost), Usage: e.TotalUsage()}
+	add := rollupRecord{Executions: 1, CostNanos: costNanos(e.Cost), Usage: e.TotalUsage(), Cache: e.EmbedCache}
 	if old == nil {
 		return addRollup(txn, newKey, add)
 	}
-	sub := rollupRecord{Executions: -1, CostNanos: -costNanos(old.Cost), Usage: negate(old.TotalUsage())}
+	sub := rollupRecord{Executions: -1, CostNanos: -costNanos(old.Cost), Usage: negate(old.TotalUsage()),
+		Cache: model.EmbedCache{Hits: -old.EmbedCache.Hits, Misses: -old.EmbedCache.Misses}}
 	oldKey := rollupKey(old.Program, monthOf(old.CreatedAt))
 	if bytes.Equal(oldKey, newKey) {
-		d := rollupRecord{CostNanos: add.CostNanos + sub.CostNanos, Usage: add.Usage.Add(sub.Usage)}
+		d := rollupRecord{CostNanos: add.CostNanos + sub.CostNanos, Usage: add.Usage.Add(sub.Usage), Cache: add.Cache.Add(sub.Cache)}
 		if d == (rollupRecord{}) {
 			return nil // a state change that cost nothing: leave the hot key alone
 		}
@@ -223,6 +226,7 @@ func addRollup(txn *badger.Txn, key []byte, d rollupRecord) error {
 	r.Executions += d.Executions
 	r.CostNanos += d.CostNanos
 	r.Usage = r.Usage.Add(d.Usage)
+	r.Cache = r.Cache.Add(d.Cache)
 	if r == (rollupRecord{}) {
 		return txn.Delete(key)
 	}
@@ -452,7 +456,8 @@ func (s *Store) CostRollups(ctx context.Context, program string, month string) (
 			if err := value(it.Item(), func(b []byte) error { return json.Unmarshal(b, &rec) }); err != nil {
 				return fmt.Errorf("rollup %s %s: %w", prog, mon, err)
 			}
-			out = append(out, Rollup{Program: prog, Month: mon, Executions: rec.Executions, Cost: float64(rec.CostNanos) / 1e9, Usage: rec.Usage})
+			out = append(out, Rollup{Program: prog, Month: mon, Executions: rec.Executions, Cost: float64(rec.CostNanos) / 1e9, Usage: rec.Usage,
+				EmbedCache: rec.Cache})
 		}
 		return nil
 	})

@@ -107,3 +107,31 @@ func TestVerifyChecksIndexRecords(t *testing.T) {
 		}
 	}
 }
+
+// The embedding cache's hits and misses of executions sum in their cost
+// rollup, and move with an execution's updates like its cost.
+func TestRollupsSumEmbedCache(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore(t)
+	at := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	a := newExec("rag", model.Running, at)
+	a.EmbedCache = model.EmbedCache{Hits: 3, Misses: 1}
+	b := newExec("rag", model.Completed, at.Add(time.Second))
+	b.EmbedCache = model.EmbedCache{Hits: 1}
+	for _, e := range []*model.Execution{a, b} {
+		if err := s.PutExecution(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.State, a.EmbedCache = model.Completed, model.EmbedCache{Hits: 5, Misses: 2}
+	if err := s.PutExecution(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.CostRollups(ctx, "rag", "2026-11")
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("rollups %+v %v", rs, err)
+	}
+	if got := rs[0].EmbedCache; got != (model.EmbedCache{Hits: 6, Misses: 2}) || rs[0].Executions != 2 {
+		t.Errorf("rollup %+v", rs[0])
+	}
+}

@@ -38,7 +38,8 @@ func (o *Owner) Cost(ctx context.Context, q app.CostQuery) (*app.CostReport, err
 	}
 	out := &app.CostReport{Month: q.Month, Programs: make([]app.CostRow, 0, len(rs)), Budgets: budgets}
 	for _, r := range rs {
-		out.Programs = append(out.Programs, app.CostRow{Program: r.Program, Month: r.Month, Executions: r.Executions, Usage: r.Usage, Cost: r.Cost})
+		out.Programs = append(out.Programs, app.CostRow{Program: r.Program, Month: r.Month, Executions: r.Executions, Usage: r.Usage, Cost: r.Cost,
+			EmbedCache: r.EmbedCache})
 		out.Total += r.Cost
 	}
 	if q.Days {

@@ -378,3 +378,50 @@ func (o *Owner) DeleteIndex(ctx context.Context, name string) error {
 	o.indexChanged(name, nil, nil)
 	return nil
 }
+
+// indexSpecs resolves the indexes p's retrieve modules search into what a
+// worker loads, from their current records: a name with no index, or an
+// index whose files are gone, is the request's error, before any worker
+// call.
+func (o *Owner) indexSpecs(ctx context.Context, p *model.Program) (map[string]bridge.IndexSpec, error) {
+	names := p.Indexes()
+	if len(names) == 0 {
+		return nil, nil
+	}
+	var lms *LMs
+	out := make(map[string]bridge.IndexSpec, len(names))
+	for _, m := range p.Modules {
+		if m.Retriever == nil {
+			continue
+		}
+		name := m.Retriever.Index
+		if _, done := out[name]; done {
+			continue
+		}
+		ix, err := o.st.GetIndex(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, invalid("retriever", "module %s: no index %q: build it with signet index DATASET --name %s", m.Name, name, name)
+		}
+		if err != nil {
+			return nil, fail(err)
+		}
+		dir := o.indexDir(ix.Key)
+		if !complete(dir) {
+			return nil, invalid("retriever", "module %s: the files of index %q are gone from %s: rebuild it with signet index %s --field %s --name %s --force",
+				m.Name, name, dir, ix.Dataset, ix.Field, name)
+		}
+		spec := bridge.IndexSpec{Dir: dir, Retriever: ix.Retriever, Passages: ix.Passages}
+		if ix.Embedder != "" {
+			if lms == nil {
+				if lms, err = o.LMs(); err != nil {
+					return nil, err
+				}
+			}
+			if spec.Embedder, err = lms.Embedder(ctx, ix.Embedder); err != nil {
+				return nil, invalid("retriever", "module %s: index %s: %v", m.Name, name, err)
+			}
+		}
+		out[name] = spec
+	}
+	return out, nil
+}

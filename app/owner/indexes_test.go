@@ -15,12 +15,12 @@ import (
 )
 
 // importPassages imports n passages {"doc": "dN", "text": ...} as dataset
-// name (all in train), a few words each so BM25 has something to rank.
+// name (all in train): passage dN alone holds the word 1000+N.
 func importPassages(t testing.TB, o *Owner, name string, n int) {
 	t.Helper()
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, `{"doc": "d%d", "text": "passage %d tells of the city number %d and its river %d"}`+"\n", i, i, i, i)
+		fmt.Fprintf(&b, `{"doc": "d%d", "text": "passage %d tells of the city number %d and its river"}`+"\n", i, i, 1000+i)
 	}
 	_, err := o.ImportDataset(context.Background(), app.ImportDatasetRequest{Name: name, File: name + ".jsonl", Data: strings.NewReader(b.String())})
 	if err != nil {
@@ -214,5 +214,82 @@ func TestBuildEmbeddingsIndexUsesTheWorkspaceCache(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(o.Dir(), IndexesDir, res.Index.Key, "index.json")); err != nil {
 		t.Fatalf("the files of index docs went with index again: %v", err)
+	}
+}
+
+// searchProgram is one retrieve module over the index named index.
+func searchProgram(index string, k int) *model.Program {
+	return &model.Program{Name: "search", Modules: []model.Module{{Name: "search", Type: model.Retrieve,
+		Signature: "question -> passages: list[str]", Retriever: &model.Retriever{Index: index, K: k}}}}
+}
+
+// A program's retrieve module searches the index its retriever names; a
+// name with no index is refused before any worker call, for a run, an
+// evaluation, a render and an export alike; a rebuilt index is not
+// answered from the execution cache of the old one.
+func TestRunSearchesAnIndex(t *testing.T) {
+	o := openRunsOwner(t, "", runsConfig, true)
+	ctx := context.Background()
+	importPassages(t, o, "docs", 20)
+	createPrograms(t, o, searchProgram("docs", 2), &model.Program{Name: "lost", Modules: searchProgram("nowhere", 2).Modules})
+
+	const refused = `module search: no index "nowhere": build it with signet index DATASET --name nowhere`
+	_, err := o.Run(ctx, app.RunRequest{Program: "lost", Inputs: map[string]any{"question": "x"}})
+	wantInvalid(t, err, "retriever", refused)
+	_, err = o.Evaluate(ctx, app.EvaluateRequest{Program: "lost", Data: model.DataRef{Dataset: "docs"}, Metric: model.Metric{Name: "exact_match"}})
+	wantInvalid(t, err, "retriever", refused)
+	_, err = o.ExportProgram(ctx, app.ExportRequest{Program: "lost", Python: true})
+	wantInvalid(t, err, "retriever", refused)
+	_, err = o.Run(ctx, app.RunRequest{Program: "search", Inputs: map[string]any{"question": "x"}})
+	wantInvalid(t, err, "retriever", `no index "docs"`)
+	if _, err := o.BuildIndex(ctx, app.IndexRequest{Dataset: "docs", Field: "text", IDField: "doc"}); err != nil {
+		t.Fatal(err)
+	}
+
+	q := map[string]any{"question": "which city is number 1007?"}
+	x, err := o.Run(ctx, app.RunRequest{Program: "search", Inputs: q, Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	passages, _ := x.Outputs["passages"].([]any)
+	if x.State != model.Completed || len(passages) != 2 || !strings.Contains(fmt.Sprint(passages[0]), "number 1007 ") {
+		t.Fatalf("run: %+v", x)
+	}
+	spans, err := o.Spans(ctx, x.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *model.Retrieval
+	for _, s := range spans.Spans {
+		if s.Retrieval != nil {
+			found = s.Retrieval
+		}
+	}
+	if found == nil || found.Index != "docs" || len(found.Passages) != 2 || found.Passages[0].ID != "d7" {
+		t.Fatalf("retrieval span: %+v", found)
+	}
+
+	// An edit rebuilds the index; the same question is asked of the new one.
+	page, err := o.ListExamples(ctx, app.ExampleQuery{Dataset: "docs", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page.Examples {
+		if e.Data["doc"] == "d7" {
+			e.Data["text"] = "a lighthouse stands on the cliff"
+			if _, err := o.PutExample(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := o.BuildIndex(ctx, app.IndexRequest{Dataset: "docs", Field: "text", IDField: "doc"}); err != nil {
+		t.Fatal(err)
+	}
+	y, err := o.Run(ctx, app.RunRequest{Program: "search", Inputs: q, Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.CacheHit || fmt.Sprint(y.Outputs["passages"]) == fmt.Sprint(x.Outputs["passages"]) {
+		t.Fatalf("after a rebuild: cache hit %v, passages %v", y.CacheHit, y.Outputs["passages"])
 	}
 }

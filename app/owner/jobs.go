@@ -21,8 +21,9 @@ import (
 
 // jobProgram is the program version a job runs, and checks every LM profile
 // it uses (the run's, each module's, and extra ones: a judge's, GEPA's
-// reflection LM), so that a missing profile or key fails here, naming it,
-// without starting Python.
+// reflection LM), and every index its retrieve modules search, so that a
+// missing profile, key or index fails here, naming it, without starting
+// Python.
 func (o *Owner) jobProgram(ctx context.Context, name string, version int, lm string, extra ...string) (*model.Program, error) {
 	p, err := o.program(ctx, name, version)
 	if err != nil {
@@ -36,6 +37,9 @@ func (o *Owner) jobProgram(ctx context.Context, name string, version int, lm str
 		// An unknown profile or a missing key: the request's or the
 		// config's to fix.
 		return nil, app.Wrap(app.CodeInvalid, err)
+	}
+	if _, err := o.indexSpecs(ctx, p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

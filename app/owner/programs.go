@@ -137,7 +137,11 @@ func (o *Owner) Render(ctx context.Context, req app.RenderRequest) (*app.RenderR
 	if err != nil {
 		return nil, fail(err)
 	}
-	res, err := pool.Render(ctx, bridge.RenderRequest{Program: prog, Inputs: req.Inputs, LM: spec, ModuleLMs: mods, Module: req.Module})
+	indexes, err := o.indexSpecs(ctx, prog)
+	if err != nil {
+		return nil, err
+	}
+	res, err := pool.Render(ctx, bridge.RenderRequest{Program: prog, Inputs: req.Inputs, LM: spec, ModuleLMs: mods, Module: req.Module, Indexes: indexes})
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -168,11 +172,15 @@ func (o *Owner) ExportProgram(ctx context.Context, req app.ExportRequest) (*app.
 	if err != nil {
 		return nil, fail(err)
 	}
+	indexes, err := o.indexSpecs(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := o.workers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res, err := pool.Export(ctx, bridge.ExportRequest{Program: p, Python: req.Python})
+	res, err := pool.Export(ctx, bridge.ExportRequest{Program: p, Python: req.Python, Indexes: indexes})
 	if err != nil {
 		return nil, fail(fmt.Errorf("exporting %s v%d: %w", p.Name, p.Version, err))
 	}

@@ -89,7 +89,7 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 		concurrency = o.opts.Concurrency
 	}
 	k := jobs.New(jobs.Options{
-		Store: o.st, Pool: e.Pool, OptPool: o.optimizer, LMs: e.LMs, DefaultLM: e.Config.DefaultLM(),
+		Store: o.st, Pool: e.Pool, OptPool: o.optimizer, LMs: e.LMs, Indexes: o.indexSpecs, DefaultLM: e.Config.DefaultLM(),
 		Concurrency: concurrency, CacheTTL: e.Config.CacheTTL(), Dir: o.dir, Log: e.Log, Redact: e.Redact,
 		ExecutionTimeout: e.Config.ExecutionTimeoutOr(), Queue: e.Config.Limits().Queue,
 	})

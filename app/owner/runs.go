@@ -95,6 +95,9 @@ func (o *Owner) runnable(ctx context.Context, name string, version int, variant 
 		// An unknown profile or a missing key is the request's fault.
 		return nil, app.Wrap(app.CodeInvalid, err)
 	}
+	if _, err := o.indexSpecs(ctx, run); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
