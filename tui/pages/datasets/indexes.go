@@ -56,7 +56,7 @@ type indexState struct {
 	err      error
 	loaded   bool
 	progress map[string]app.IndexProgress // builds running, by index name
-	started  map[string]string            // builds started here not yet answered: index name → dataset
+	started  map[string]app.IndexRequest  // builds started here not yet answered, by index name
 	list     components.List              // the selected dataset's indexes
 	shown    []*model.Index               // the list's rows ("" Key: a build not yet done)
 	forDS    string                       // the dataset the list shows
@@ -75,7 +75,7 @@ var indexColumns = []components.Column{
 func newIndexState(s *themes.Styles) indexState {
 	// The datasets list above has the keyboard: this one only shows.
 	x := indexState{list: components.NewList(indexColumns, 0, components.ThemeStyles(s)),
-		progress: map[string]app.IndexProgress{}, started: map[string]string{}}
+		progress: map[string]app.IndexProgress{}, started: map[string]app.IndexRequest{}}
 	x.list.HideCursor()
 	return x
 }
@@ -124,9 +124,11 @@ func (p *Page) layoutIndexes() {
 			x.shown = append(x.shown, ix)
 		}
 	}
-	for name, ds := range x.started {
-		if ds == x.forDS && !slices.ContainsFunc(x.shown, func(ix *model.Index) bool { return ix.Name == name }) {
-			x.shown = append(x.shown, &model.Index{Name: name, Dataset: ds})
+	for name, req := range x.started {
+		if req.Dataset == x.forDS && !slices.ContainsFunc(x.shown, func(ix *model.Index) bool { return ix.Name == name }) {
+			// Not recorded until built: a row of what was asked.
+			x.shown = append(x.shown, &model.Index{Name: name, Dataset: req.Dataset, Field: req.Field,
+				Retriever: req.Retriever, Embedder: req.Embedder})
 		}
 	}
 	slices.SortFunc(x.shown, func(a, b *model.Index) int { return strings.Compare(a.Name, b.Name) })
@@ -221,7 +223,7 @@ func (p *Page) startBuild(e *page.Env, req app.IndexRequest) tea.Cmd {
 	if name == "" {
 		name = req.Dataset
 	}
-	p.idx.started[name] = req.Dataset
+	p.idx.started[name] = req
 	p.layoutIndexes()
 	repo, ctx := p.repo, e.Ctx
 	return tea.Batch(page.Notice(fmt.Sprintf("building index %s over %s.%s", name, req.Dataset, req.Field)),

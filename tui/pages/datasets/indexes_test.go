@@ -234,3 +234,25 @@ func TestIndexesGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildInFlight: while a build started here runs, its index has a row
+// (before the owner has a record of it), which its progress fills in.
+func TestBuildInFlight(t *testing.T) {
+	f := withIndexes()
+	m := onDataset(t, f, 2, 120, 30) // sentiment
+	m = tuitest.Send(t, m, tuitest.Key("b"))
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyDown, 0))
+	m = tuitest.Send(t, m, tuitest.Code(tea.KeyRight, 0)) // embeddings
+	m = tuitest.Update(t, m, tuitest.Ctrl('s'))          // the build's command not run: it is under way
+	sc := tuitest.Screen(m)
+	if row := indexRow(sc, "sentiment"); row != "sentiment review embeddings minilm - - building…" {
+		t.Fatalf("the build's row: %q\n%s", row, sc)
+	}
+	m = tuitest.Deliver(t, m, live.Msg{IndexProgress: map[string]app.IndexProgress{"sentiment": {Done: 1, Total: 2}}})
+	if row := indexRow(tuitest.Screen(m), "sentiment"); row != "sentiment review embeddings minilm - - building 1/2" {
+		t.Fatalf("the build's row with its progress: %q", row)
+	}
+	if len(f.Builds) != 0 {
+		t.Fatalf("the build ran inside Update: %+v", f.Builds)
+	}
+}
