@@ -50,6 +50,23 @@ func TestTraceRetrievalSpan(t *testing.T) {
 	}
 }
 
+// TestTraceCostPaneEmbedCache: the cost pane counts the run's embedding
+// cache hits and misses.
+func TestTraceCostPaneEmbedCache(t *testing.T) {
+	f := tuitest.NewRunner()
+	id := f.WithRAGTrace(1)
+	m, _ := openTrace(t, f, id, 120, 30)
+	m = tuitest.Send(t, m, tuitest.Key("S"))
+	if line := tuitest.LineWith(tuitest.Screen(m), "embeddings"); !strings.Contains(line, "embeddings cache 0 hits / 1 miss") {
+		t.Errorf("the cost pane: %q\n%s", line, tuitest.Screen(m))
+	}
+	f2 := tuitest.NewRunner()
+	m, _ = openTrace(t, f2, f2.WithQATrace(1), 120, 30)
+	if sc := tuitest.Screen(tuitest.Send(t, m, tuitest.Key("S"))); strings.Contains(sc, "embeddings cache") {
+		t.Errorf("a run without retrieval counts its embedding cache:\n%s", sc)
+	}
+}
+
 // detailText is the trace's detail pane (right of the tree) as one line:
 // its wrapped lines joined by a space, as they were before wrapping.
 func detailText(screen string) string {

@@ -855,13 +855,18 @@ func retrievalFacts(r *model.Retrieval) []string {
 		facts = append(facts, "embedder "+format.Line(r.Embedder))
 	}
 	if r.Embedder != "" || r.CacheHits+r.CacheMisses > 0 {
-		misses := format.Thousands(r.CacheMisses) + " misses"
-		if r.CacheMisses == 1 {
-			misses = "1 miss"
-		}
-		facts = append(facts, "embedding cache "+format.Count(r.CacheHits, "hit")+" / "+misses)
+		facts = append(facts, "embedding cache "+cacheCounts(model.EmbedCache{Hits: r.CacheHits, Misses: r.CacheMisses}))
 	}
 	return facts
+}
+
+// cacheCounts is "3 hits / 1 miss".
+func cacheCounts(c model.EmbedCache) string {
+	misses := format.Thousands(c.Misses) + " misses"
+	if c.Misses == 1 {
+		misses = "1 miss"
+	}
+	return format.Count(c.Hits, "hit") + " / " + misses
 }
 
 func sanitizeTabs(s string) string { return strings.ReplaceAll(s, "\t", "    ") }
@@ -875,6 +880,9 @@ func (t *traceScreen) renderCost(w, h int) string {
 	row := func(label, val string) { lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", label))+val) }
 	if x := t.exec; x != nil {
 		row("this run", fmt.Sprintf("%s tok  %s", format.Thousands(x.TotalUsage().Total()), format.USD(x.Cost)))
+		if c := x.EmbedCache; c.Hits+c.Misses > 0 {
+			row("embeddings", "cache "+cacheCounts(c))
+		}
 	}
 	runs, tok, cost := t.scr.session.Totals()
 	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", format.Thousands(tok), format.USD(cost), runs))

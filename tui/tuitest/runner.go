@@ -261,7 +261,7 @@ func RAGTrace(id model.ID) (*model.Execution, []model.Span) {
 	q := "Who painted the ceiling of the Sistine Chapel?"
 	x := &model.Execution{ID: id, Program: "rag", Version: 1, LM: "test", State: model.Completed,
 		Inputs: map[string]any{"question": q}, Outputs: map[string]any{"answer": "Michelangelo"}, Cost: 0.0001,
-		CreatedAt: TraceT0, Duration: 90 * time.Millisecond,
+		CreatedAt: TraceT0, Duration: 90 * time.Millisecond, EmbedCache: model.EmbedCache{Misses: 1},
 		Usage: map[string]model.Usage{"signet/test": {Calls: 1, PromptTokens: 80, CompletionTokens: 4}}}
 	passages := []model.Passage{
 		{ID: "p-017", Text: "Michelangelo painted the Sistine Chapel ceiling between 1508 and 1512.", Score: 0.0325},

@@ -243,7 +243,7 @@ func TestBuildInFlight(t *testing.T) {
 	m = tuitest.Send(t, m, tuitest.Key("b"))
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyDown, 0))
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyRight, 0)) // embeddings
-	m = tuitest.Update(t, m, tuitest.Ctrl('s'))          // the build's command not run: it is under way
+	m = tuitest.Update(t, m, tuitest.Ctrl('s'))           // the build's command not run: it is under way
 	sc := tuitest.Screen(m)
 	if row := indexRow(sc, "sentiment"); row != "sentiment review embeddings minilm - - building…" {
 		t.Fatalf("the build's row: %q\n%s", row, sc)
