@@ -116,6 +116,7 @@ type List struct {
 	offset  int          // pos of the first visible row
 	height  int          // lines available, for paging (see SetHeight)
 	pending string       // pattern of the last issued request
+	noCur   bool         // the cursor is not drawn (a list shown, not browsed)
 }
 
 // NewList returns an empty list. filterCol is the column that Filter matches
@@ -126,6 +127,10 @@ func NewList(cols []Column, filterCol int, styles ListStyles) List {
 	l.view = FilterResult{All: true}
 	return l
 }
+
+// HideCursor draws no cursor: for a list shown beside the one that has
+// the keyboard.
+func (l *List) HideCursor() { l.noCur = true }
 
 // SetStyles replaces the styles (e.g. when the theme changes).
 func (l *List) SetStyles(s ListStyles) {
@@ -525,7 +530,7 @@ func (l *List) renderRow(sb *strings.Builder, buf []byte, pos int, widths []int,
 	}
 	w := rowWriter{sb: sb, base: l.styles.row, hi: l.styles.match, pending: buf[:0]}
 	gutter := " "
-	if pos == l.cursor {
+	if pos == l.cursor && !l.noCur {
 		w.base, w.hi = l.styles.selected, l.styles.selectedMatch
 		gutter = CursorMark
 	}

@@ -62,6 +62,10 @@ type Map struct {
 	Rename   key.Binding
 	Copy     key.Binding // copy what is shown to the clipboard (OSC 52)
 	Whole    key.Binding // open the selected row, every cell whole
+	// BuildIndex and DeleteIndex build a retrieval index over the selected
+	// dataset and delete one of its indexes (asked first).
+	BuildIndex  key.Binding
+	DeleteIndex key.Binding
 }
 
 // action describes one overridable action: its name in the config, its
@@ -120,6 +124,8 @@ var actions = []action{
 	{"rename", []string{"m"}, "rename", func(m *Map) *key.Binding { return &m.Rename }},
 	{"copy", []string{"y"}, "copy", func(m *Map) *key.Binding { return &m.Copy }},
 	{"whole", []string{"o"}, "open the row whole", func(m *Map) *key.Binding { return &m.Whole }},
+	{"build_index", []string{"b"}, "build an index", func(m *Map) *key.Binding { return &m.BuildIndex }},
+	{"delete_index", []string{"B"}, "delete an index", func(m *Map) *key.Binding { return &m.DeleteIndex }},
 }
 
 // Actions lists the names that New accepts as override keys, in help order.
@@ -224,7 +230,8 @@ func (m Map) FullHelp() [][]key.Binding {
 func (m Map) PageActions() []key.Binding {
 	return []key.Binding{m.Edit, m.External, m.Save, m.New, m.Delete, m.Versions, m.Diff, m.Status,
 		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
-		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Undo, m.Export, m.Rename, m.Copy}
+		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Undo, m.Export, m.Rename, m.Copy,
+		m.BuildIndex, m.DeleteIndex}
 }
 
 // As is b described as what it does where it is used ("open program");

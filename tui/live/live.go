@@ -104,6 +104,11 @@ type Msg struct {
 	// Optimizations says some optimization changed state (its progress
 	// reports are not followed: the views that show it poll).
 	Optimizations bool
+	// Indexes are the names of the indexes built or deleted, each once;
+	// IndexProgress is the latest progress of each build still running
+	// (reported after its name's last build or delete in Indexes).
+	Indexes       []string
+	IndexProgress map[string]app.IndexProgress
 }
 
 // Feed is the buffer between the subscriber goroutine and the program. It
@@ -129,6 +134,8 @@ type Feed struct {
 	programs  []string
 	datasets  []string
 	opts      bool
+	indexes   []string
+	indexProg map[string]app.IndexProgress
 
 	// sleep waits between reconnection attempts; tests record it.
 	sleep func(ctx context.Context, d time.Duration)
@@ -276,6 +283,20 @@ func (f *Feed) push(ev app.Event) {
 		f.programs = addName(f.programs, ev.Program)
 	case app.EventDataset:
 		f.datasets = addName(f.datasets, ev.Dataset)
+	case app.EventIndex:
+		if ev.IndexName == "" {
+			break
+		}
+		if p := ev.IndexProgress; p != nil {
+			if f.indexProg == nil {
+				f.indexProg = map[string]app.IndexProgress{}
+			}
+			f.indexProg[ev.IndexName] = *p
+			break
+		}
+		// Built or deleted: a progress reported before it is over.
+		delete(f.indexProg, ev.IndexName)
+		f.indexes = addName(f.indexes, ev.IndexName)
 	case app.EventOptimization:
 		if o := ev.Optimization; o != nil && ev.Progress == nil {
 			f.opts = true
@@ -293,8 +314,9 @@ func (f *Feed) take() Msg {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	msg := Msg{Execs: f.execs, Dropped: f.dropped, Pool: f.pool, PoolAt: f.poolAt, Conn: f.conn,
-		Programs: f.programs, Datasets: f.datasets, Optimizations: f.opts}
+		Programs: f.programs, Datasets: f.datasets, Optimizations: f.opts, Indexes: f.indexes, IndexProgress: f.indexProg}
 	f.programs, f.datasets, f.opts = nil, nil, false
+	f.indexes, f.indexProg = nil, nil
 	for _, id := range f.spanOrder {
 		msg.Spans = append(msg.Spans, f.spans[id])
 	}

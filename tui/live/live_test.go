@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -278,5 +279,32 @@ func TestChangesByName(t *testing.T) {
 	}
 	if msg := f.take(); msg.Programs != nil || msg.Optimizations {
 		t.Fatal("take did not empty the changes")
+	}
+}
+
+// TestIndexEvents: a build's progress keeps its latest report; a build
+// that ends (or a delete) names the index and drops the progress reported
+// before it, not one reported after (the next build's).
+func TestIndexEvents(t *testing.T) {
+	f := NewFeed(context.Background(), nil, now)
+	f.push(app.Event{Kind: app.EventIndex, IndexName: "corpus", IndexProgress: &app.IndexProgress{Done: 10, Total: 300}})
+	f.push(app.Event{Kind: app.EventIndex, IndexName: "corpus", IndexProgress: &app.IndexProgress{Done: 120, Total: 300}})
+	f.push(app.Event{Kind: app.EventIndex, IndexName: "faq", IndexProgress: &app.IndexProgress{Done: 1, Total: 9}})
+	msg := f.take()
+	want := map[string]app.IndexProgress{"corpus": {Done: 120, Total: 300}, "faq": {Done: 1, Total: 9}}
+	if msg.Indexes != nil || !maps.Equal(msg.IndexProgress, want) {
+		t.Fatalf("progress: indexes %v, progress %v", msg.Indexes, msg.IndexProgress)
+	}
+	f.push(app.Event{Kind: app.EventIndex, IndexName: "corpus", IndexProgress: &app.IndexProgress{Done: 300, Total: 300}})
+	f.push(app.Event{Kind: app.EventIndex, IndexName: "corpus", Index: &model.Index{Name: "corpus"}})
+	f.push(app.Event{Kind: app.EventIndex, IndexName: "faq"}) // deleted
+	f.push(app.Event{Kind: app.EventIndex, IndexName: "faq", IndexProgress: &app.IndexProgress{Done: 2, Total: 9}})
+	msg = f.take()
+	want = map[string]app.IndexProgress{"faq": {Done: 2, Total: 9}}
+	if !slices.Equal(msg.Indexes, []string{"corpus", "faq"}) || !maps.Equal(msg.IndexProgress, want) {
+		t.Fatalf("ends: indexes %v, progress %v", msg.Indexes, msg.IndexProgress)
+	}
+	if msg := f.take(); msg.Indexes != nil || msg.IndexProgress != nil {
+		t.Fatal("take did not empty the index changes")
 	}
 }

@@ -684,6 +684,10 @@ func (t *traceScreen) treeRow(n int32, sel bool, w int) string {
 		right = "open"
 	default:
 		right = format.Duration(sp.Latency())
+		if r := sp.Retrieval; r != nil {
+			// What was searched, how: the index is the span's name.
+			right = fmt.Sprintf("%s k%d %s", r.Search, r.K, right)
+		}
 		if sp.Kind == model.SpanLM {
 			if sp.CacheHit {
 				right = "cache " + right
@@ -713,6 +717,8 @@ func (t *traceScreen) treeRow(n int32, sel bool, w int) string {
 		return s.Accent.Render(line)
 	case sp.Kind == model.SpanAdapter:
 		return s.Muted.Render(line)
+	case sp.Kind == model.SpanRetrieval:
+		return s.Info.Render(line)
 	}
 	return s.Row.Render(line)
 }
@@ -727,6 +733,8 @@ func kindTag(k model.SpanKind) string {
 		return "λ"
 	case model.SpanTool:
 		return "⚒"
+	case model.SpanRetrieval:
+		return "⌕"
 	}
 	return "?"
 }
@@ -779,8 +787,15 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	} else {
 		facts = append(facts, "latency "+format.Duration(sp.Latency()))
 	}
+	r := sp.Retrieval
+	if r != nil {
+		facts = append(facts, retrievalFacts(r)...)
+	}
+	// A retrieval's hosted embedder is a paid call, counted like an LM's.
+	if sp.Kind == model.SpanLM || (r != nil && (sp.Model != "" || sp.Usage.Calls > 0)) {
+		facts = append(facts, fmt.Sprintf("tokens %d in / %d out", sp.Usage.PromptTokens, sp.Usage.CompletionTokens), "cost "+format.USDMaybe(sp.Cost, sp.CostUnknown))
+	}
 	if sp.Kind == model.SpanLM {
-		facts = append(facts, fmt.Sprintf("tokens %d in / %d out", sp.Usage.PromptTokens, sp.Usage.CompletionTokens), "cost "+format.USD(sp.Cost))
 		if sp.CacheHit {
 			facts = append(facts, "cache hit")
 		} else {
@@ -790,6 +805,20 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	wrap(s.Muted.Render(strings.Join(facts, " · ")))
 	if sp.Error != "" {
 		add(s.Error.Render("error: ") + format.Line(sp.Error))
+	}
+	if r != nil {
+		section("query")
+		wrap(format.Text(r.Query))
+		section(fmt.Sprintf("passages (%d)", len(r.Passages)))
+		for i, p := range r.Passages {
+			add(s.Accent.Render(fmt.Sprintf("#%d", i+1)) + " " + s.Subtitle.Render(format.Line(p.ID)) + s.Muted.Render(fmt.Sprintf("  score %.3f", p.Score)))
+			wrap(format.Text(p.Text))
+		}
+		if len(r.Passages) == 0 {
+			add(s.Muted.Render("no passage found"))
+		}
+		// The query and k are the span's inputs: shown above already.
+		return lines
 	}
 	if len(sp.Messages) > 0 {
 		section("prompt")
@@ -818,6 +847,28 @@ func spanDetail(s *themes.Styles, sp *model.Span, w int) []string {
 	return lines
 }
 
+// retrievalFacts are a retrieval's settings and its embedding cache's
+// counts, for the detail pane's facts line.
+func retrievalFacts(r *model.Retrieval) []string {
+	facts := []string{"index " + format.Line(r.Index), "search " + format.Line(r.Search), fmt.Sprintf("k %d", r.K)}
+	if r.Embedder != "" {
+		facts = append(facts, "embedder "+format.Line(r.Embedder))
+	}
+	if r.Embedder != "" || r.CacheHits+r.CacheMisses > 0 {
+		facts = append(facts, "embedding cache "+cacheCounts(model.EmbedCache{Hits: r.CacheHits, Misses: r.CacheMisses}))
+	}
+	return facts
+}
+
+// cacheCounts is "3 hits / 1 miss".
+func cacheCounts(c model.EmbedCache) string {
+	misses := format.Thousands(c.Misses) + " misses"
+	if c.Misses == 1 {
+		misses = "1 miss"
+	}
+	return format.Count(c.Hits, "hit") + " / " + misses
+}
+
 func sanitizeTabs(s string) string { return strings.ReplaceAll(s, "\t", "    ") }
 
 // renderCost draws the token-cost pane: this run, this session, the
@@ -829,6 +880,9 @@ func (t *traceScreen) renderCost(w, h int) string {
 	row := func(label, val string) { lines = append(lines, " "+s.Muted.Render(fmt.Sprintf("%-11s", label))+val) }
 	if x := t.exec; x != nil {
 		row("this run", fmt.Sprintf("%s tok  %s", format.Thousands(x.TotalUsage().Total()), format.USD(x.Cost)))
+		if c := x.EmbedCache; c.Hits+c.Misses > 0 {
+			row("embeddings", "cache "+cacheCounts(c))
+		}
 	}
 	runs, tok, cost := t.scr.session.Totals()
 	row("session", fmt.Sprintf("%s tok  %s  (%d runs)", format.Thousands(tok), format.USD(cost), runs))

@@ -4,6 +4,7 @@ package runs
 // Python traceback, or the selected span's prompt, completion and outputs.
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -37,7 +38,7 @@ func (t *traceScreen) Whole() (string, []page.Section, bool) {
 	}
 	sp := &t.tree.Node(n).Span
 	var secs []page.Section
-	for _, what := range []string{"error", "prompt", "completion", "outputs"} {
+	for _, what := range []string{"error", "prompt", "completion", "outputs", "passages"} {
 		if body := spanPart(sp, what); body != "" {
 			secs = append(secs, page.Section{Heading: what, Body: body, Error: what == "error"})
 		}
@@ -78,6 +79,17 @@ func spanPart(sp *model.Span, what string) string {
 			b.WriteString(k + ": " + model.ValueText(sp.Outputs[k]) + "\n")
 		}
 		return strings.TrimSuffix(b.String(), "\n")
+	case "passages":
+		r := sp.Retrieval
+		if r == nil {
+			return ""
+		}
+		var b strings.Builder
+		b.WriteString("query: " + r.Query)
+		for i, p := range r.Passages {
+			fmt.Fprintf(&b, "\n\n#%d %s (score %.3f)\n%s", i+1, p.ID, p.Score, p.Text)
+		}
+		return b.String()
 	}
 	return ""
 }

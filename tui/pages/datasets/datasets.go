@@ -49,6 +49,12 @@ type Datasets interface {
 	RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error)
 	// ExportDataset writes a dataset (or a split) as JSONL or CSV to w.
 	ExportDataset(ctx context.Context, req app.ExportDatasetRequest, w io.Writer) error
+	// ListIndexes lists the retrieval indexes; the page shows the selected
+	// dataset's. BuildIndex builds one (its progress comes as EventIndex
+	// events); DeleteIndex removes one and its files.
+	ListIndexes(ctx context.Context) ([]*model.Index, error)
+	BuildIndex(ctx context.Context, req app.IndexRequest) (*app.IndexResult, error)
+	DeleteIndex(ctx context.Context, name string) error
 }
 
 // examplesPageSize is how many examples one fetch asks for; the next page
@@ -94,6 +100,8 @@ type Page struct {
 
 	components.FilterBar
 
+	idx indexState // the indexes over the selected dataset, under the list
+
 	ex     examplesTable  // ex.ds is non-nil while a dataset's examples are open
 	gen    uint64         // bumped on each open, to discard stale pages
 	exView *exampleView   // an example's fields (over the table)
@@ -133,7 +141,7 @@ var datasetColumns = []components.Column{
 // importDir, else the working directory, else workspace's parent.
 func New(e *page.Env, repo Datasets, importDir, workspace string) Page {
 	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, repo: repo, importDir: importDir, workspace: workspace,
-		list: components.NewList(datasetColumns, 0, components.ThemeStyles(e.Styles))}
+		list: components.NewList(datasetColumns, 0, components.ThemeStyles(e.Styles)), idx: newIndexState(e.Styles)}
 }
 
 func (p *Page) SetSize(w, h int) {
@@ -145,10 +153,11 @@ func (p *Page) SetSize(w, h int) {
 }
 
 func (p *Page) listHeight() int {
+	h := p.height - p.indexesHeight()
 	if p.ShowFilterLine() {
-		return max(p.height-1, 1)
+		h--
 	}
-	return p.height
+	return max(h, 1)
 }
 
 // tableHeight is the examples table's height: the page minus its header line.
@@ -182,13 +191,13 @@ func (p *Page) Enter(e *page.Env) tea.Cmd {
 	}
 	p.loading = true
 	repo, ctx := p.repo, e.Ctx
-	return e.Cmd(func() tea.Msg {
+	return tea.Batch(e.Cmd(func() tea.Msg {
 		if repo == nil {
 			return datasetsLoadedMsg{err: fmt.Errorf("no dataset repository configured")}
 		}
 		ds, err := repo.ListDatasets(ctx)
 		return datasetsLoadedMsg{datasets: ds, err: err}
-	})
+	}), p.loadIndexes(e))
 }
 
 func (p *Page) applyLoaded(e *page.Env, msg datasetsLoadedMsg) tea.Cmd {
@@ -222,6 +231,7 @@ func (p *Page) applyLoaded(e *page.Env, msg datasetsLoadedMsg) tea.Cmd {
 			p.list.SelectRow(i)
 		}
 	}
+	p.syncIndexes()
 	if p.Pattern != "" {
 		return p.filterCmd(e)
 	}
@@ -253,6 +263,20 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		return p.applyLoaded(e, msg)
 	case datasetsFilterMsg:
 		p.list.SetFilterResult(msg.res)
+		p.syncIndexes()
+	case indexesLoadedMsg:
+		p.applyIndexes(msg)
+	case buildIndexMsg: // the build form's result
+		return p.startBuild(e, msg.req)
+	case indexBuiltMsg:
+		return p.applyBuilt(e, msg)
+	case deleteIndexMsg: // the delete confirmation's answer
+		return p.deleteIndex(e, msg.name)
+	case indexDeletedMsg:
+		if msg.err != nil {
+			return page.NoticeErr(fmt.Errorf("delete index %s: %w", msg.name, msg.err))
+		}
+		return tea.Batch(page.Notice("deleted index "+msg.name), p.loadIndexes(e))
 	case examplesPageMsg:
 		return p.applyPage(e, msg)
 	case exampleSavedMsg: // the example form's result
@@ -297,7 +321,9 @@ func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	if p.ShowFilterLine() {
 		y--
 	}
-	if p.list.Mouse(msg, y) {
+	again := p.list.Mouse(msg, y)
+	p.syncIndexes()
+	if again {
 		return p.Key(e, tea.KeyPressMsg{Code: tea.KeyEnter})
 	}
 	return nil
@@ -314,7 +340,8 @@ func (p *Page) Bindings() []key.Binding {
 			keys.As(km.Delete, "delete example"), p.undoBinding(), km.Stats, km.Back}
 	}
 	return []key.Binding{keys.As(km.Open, "open dataset"), km.Filter, keys.As(km.Import, "import a file"), km.Stats, p.undoBinding(),
-		keys.As(km.Delete, "delete dataset"), keys.As(km.Rename, "rename dataset"), keys.As(km.Export, "export to a file")}
+		keys.As(km.Delete, "delete dataset"), keys.As(km.Rename, "rename dataset"), keys.As(km.Export, "export to a file"),
+		keys.As(km.BuildIndex, "build an index"), keys.As(km.DeleteIndex, "delete an index")}
 }
 
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
@@ -359,8 +386,13 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		return p.maybeFetch(e)
 	}
 	if ev, ok := p.FilterListKey(msg, km); ok {
+		defer p.syncIndexes()
 		return p.filterDone(e, ev)
 	}
+	if cmd, ok := p.indexKey(e, msg); ok {
+		return cmd
+	}
+	defer p.syncIndexes() // the selection may move
 	switch {
 	case key.Matches(msg, km.Back):
 	case key.Matches(msg, km.Open):
@@ -517,6 +549,9 @@ func (p *Page) Render() string {
 		return b.String()
 	}
 	b.WriteString(p.list.Render(p.width, p.listHeight()))
+	if h := p.indexesHeight(); h > 0 {
+		b.WriteString("\n" + p.renderIndexes(p.width, h))
+	}
 	return b.String()
 }
 
@@ -552,6 +587,7 @@ func (p *Page) renderExamples() string {
 // Restyle picks up a theme switched in place.
 func (p *Page) Restyle() {
 	p.list.SetStyles(components.ThemeStyles(p.styles))
+	p.idx.list.SetStyles(components.ThemeStyles(p.styles))
 	if p.ex.ds != nil {
 		p.ex.list.SetStyles(components.ThemeStyles(p.styles))
 	}
@@ -574,8 +610,9 @@ func (p *Page) Whole() (string, []page.Section, bool) {
 // the selection. (An open examples table stays as it is: this workbench's
 // own edits come back as changes too, and must not move its cursor.)
 func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
+	idx := p.liveIndexes(e, msg.Indexes, msg.IndexProgress)
 	if len(msg.Datasets) == 0 || !p.loaded || p.loading {
-		return nil
+		return idx
 	}
-	return p.refreshSelect(e, "")
+	return tea.Batch(idx, p.refreshSelect(e, ""))
 }

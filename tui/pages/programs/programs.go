@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -180,7 +179,7 @@ func (p *Page) refreshRows() {
 		last, cost := "…", "…"
 		if p.summaries != nil {
 			sum := p.summaries[pr.Name]
-			last, cost = progAge(p.clock.Now(), sum.LastRun), progMoney(sum.MonthCost, sum.MonthRuns)
+			last, cost = format.Ago(p.clock.Now(), sum.LastRun), progMoney(sum.MonthCost, sum.MonthRuns)
 		}
 		rows[i] = components.Row{
 			pr.Name,
@@ -193,25 +192,6 @@ func (p *Page) refreshRows() {
 		}
 	}
 	p.list.SetRows(rows)
-}
-
-// progAge is a short "how long ago": 45s, 12m, 3h, 5d, 2026-01-04.
-func progAge(now, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", max(int(d.Seconds()), 0))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	case d < 60*24*time.Hour:
-		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
-	}
-	return t.UTC().Format("2006-01-02")
 }
 
 // progMoney is a month's cost: "-" without runs, cents above a dollar,
