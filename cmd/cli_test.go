@@ -238,8 +238,10 @@ func TestDatasetExportImportRoundTrip(t *testing.T) {
 func TestDemoIsIdempotent(t *testing.T) {
 	ws := t.TempDir()
 	first := mustSignet(t, ws, "demo")
-	if !strings.Contains(first, "program qa") || !strings.Contains(first, "dataset sentiment") {
-		t.Errorf("demo output %q", first)
+	for _, want := range []string{"program qa", "dataset sentiment", "dataset corpus", "dataset rag-questions", "program rag"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("demo output %q lacks %q", first, want)
+		}
 	}
 	before := state(t, ws)
 	if second := mustSignet(t, ws, "demo"); !strings.Contains(second, "nothing new") {
@@ -251,9 +253,36 @@ func TestDemoIsIdempotent(t *testing.T) {
 	var ds []datasetRow
 	json.Unmarshal([]byte(mustSignet(t, ws, "dataset", "list", "--json")), &ds)
 	for _, d := range ds {
+		if d.Name == "corpus" {
+			// A retrieval corpus is searched whole: one split.
+			if d.Train != d.Examples || d.Examples < 200 {
+				t.Errorf("demo corpus: %+v, want a few hundred passages, all in train", d)
+			}
+			continue
+		}
 		if d.Train == 0 || d.Val == 0 {
 			t.Errorf("demo dataset %s has no train/validation split: %+v", d.Name, d)
 		}
+	}
+}
+
+// TestDemoProgramsValidate: every program the demo ships parses strictly
+// and validates, and the rag program reads the corpus's index.
+func TestDemoProgramsValidate(t *testing.T) {
+	ps, err := demoPrograms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]*model.Program{}
+	for _, p := range ps {
+		names[p.Name] = p
+	}
+	rag := names["rag"]
+	if len(ps) != 4 || rag == nil {
+		t.Fatalf("demo programs %v", names)
+	}
+	if r := rag.Modules[0].Retriever; r == nil || r.Index != "corpus" || r.K != 3 {
+		t.Errorf("rag's retrieve module: %+v", rag.Modules[0])
 	}
 }
 
