@@ -210,7 +210,7 @@ func TestTUIBinaryProgramsFlow(t *testing.T) {
 		return strings.Contains(s, "/sen") && !strings.Contains(s, "/sen█")
 	})
 	term.keys("Enter")
-	term.waitText("sentiment  v1", "pipeline", "review -> sentiment: Literal[")
+	term.waitText("sentiment  v1", "pipeline", "review -> sentiment")
 
 	term.keys("Escape")
 	term.waitFor(tuiDeadline, "the list after esc", func(s string) bool {
