@@ -384,7 +384,7 @@ func TestTUIBinaryEditProgram(t *testing.T) {
 
 	term.keys("/")
 	term.keys("-l", "qa")
-	term.waitText("/qa", "1–1 of 1 (3 total)")
+	term.waitText("/qa", "1–1 of 1 (4 total)")
 	term.keys("Enter")
 	term.waitFor(tuiDeadline, "the filter to be accepted", func(s string) bool {
 		return strings.Contains(s, "/qa") && !strings.Contains(s, "/qa█")
@@ -558,7 +558,16 @@ func TestTUIBinaryRunIterate(t *testing.T) {
 
 	// The render preview: the module's prompt for these inputs, no LM call.
 	term.keys("w")
-	term.waitTextWithin(30*time.Second, "Render preview qa", "no LM called", "[system]", "What is the capital of France?")
+	// The demo qa's demos come first: page down to the question itself.
+	term.waitTextWithin(30*time.Second, "Render preview qa", "no LM called", "[system]", "demo 1")
+	for i := 0; !strings.Contains(term.screen(), "What is the capital of France?"); i++ {
+		if i == 6 {
+			t.Fatalf("the render preview never shows the question:\n%s", term.screen())
+		}
+		before := term.screen()
+		term.keys("NPage")
+		term.waitFor(tuiDeadline, "the preview to scroll", func(s string) bool { return s != before })
+	}
 	term.keys("Escape")
 	term.waitText("Iterate qa")
 	term.keys("Escape")
