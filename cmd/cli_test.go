@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -283,6 +284,41 @@ func TestDemoProgramsValidate(t *testing.T) {
 	}
 	if r := rag.Modules[0].Retriever; r == nil || r.Index != "corpus" || r.K != 3 {
 		t.Errorf("rag's retrieve module: %+v", rag.Modules[0])
+	}
+}
+
+// TestDemoProgramsRenderInDSPy: DSPy itself builds every demo program a
+// worker can build without an index (rag's searches one that `signet
+// index` makes), with its demos in the messages it would send.
+func TestDemoProgramsRenderInDSPy(t *testing.T) {
+	testenv.Python(t)
+	ws := t.TempDir()
+	mustSignet(t, ws, "demo")
+	ps, err := demoPrograms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := 0
+	for _, p := range ps {
+		if p.Modules[0].Retriever != nil {
+			continue
+		}
+		args := []string{"render", p.Name, "--lm", "test", "--json"}
+		for _, f := range p.Inputs() {
+			args = append(args, "--input", f.Name+"=It arrived on Tuesday.")
+		}
+		out := mustSignet(t, ws, args...)
+		demos := 0
+		for _, m := range p.Modules {
+			demos += len(m.Demos)
+		}
+		if n := strings.Count(out, `"role": "assistant"`) + strings.Count(out, `"role":"assistant"`); n != demos {
+			t.Errorf("%s renders %d demo answers, want its %d demos:\n%s", p.Name, n, demos, out)
+		}
+		rendered++
+	}
+	if rendered != 3 {
+		t.Errorf("rendered %d demo programs, want qa, sentiment and facts", rendered)
 	}
 }
 
