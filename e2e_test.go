@@ -211,9 +211,9 @@ func TestBinaryLocalLM(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("run --json: %v\n%s", err, out)
 	}
-	label, _ := res.Outputs["sentiment"].(string)
-	if label != "positive" && label != "negative" && label != "neutral" {
-		t.Errorf("sentiment %q is not one of the Literal labels (outputs %v)", label, res.Outputs)
+	// The review is one of the program's demos: the model repeats its label.
+	if label, _ := res.Outputs["sentiment"].(string); label != "positive" {
+		t.Errorf("sentiment %q, want the demo's positive (outputs %v)", label, res.Outputs)
 	}
 	if res.LM != "local" || len(res.Usage) != 1 || res.CostUnknown || res.Cost != 0 {
 		t.Errorf("lm %q, usage %+v, cost %v unknown %v", res.LM, res.Usage, res.Cost, res.CostUnknown)

@@ -18,7 +18,7 @@ func openExampleEditor(t *testing.T) (*tuiTerm, []string) {
 	term.waitText("1 Programs", "2 Datasets")
 	term.keys("2")
 	term.waitText("EXAMPLES", "qa", "sentiment")
-	term.keys("g", "Enter")
+	term.keys("g", "j", "Enter") // the second: qa, after corpus
 	term.waitText("QUESTION", "What is the capital of France?")
 	term.keys("Enter")
 	term.waitText("question (input)", "What is the capital of France?")

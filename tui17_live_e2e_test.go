@@ -51,8 +51,8 @@ func TestTUIBinaryClientTakesOver(t *testing.T) {
 	second.waitText("Programs", "qa", "sentiment")
 	second.keys("2")
 	second.waitText("NAME", "EXAMPLES", "qa")
-	second.keys("j")
-	selected := second.waitFor(tuiDeadline, "the second dataset selected", func(s string) bool {
+	second.keys("G")
+	selected := second.waitFor(tuiDeadline, "the last dataset selected", func(s string) bool {
 		return strings.HasPrefix(strings.TrimSpace(lineWith(s, "▌")), "▌sentiment")
 	})
 	selLine := strings.Join(strings.Fields(lineWith(selected, "▌")), " ")

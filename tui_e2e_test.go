@@ -195,11 +195,11 @@ func TestTUIBinaryProgramsFlow(t *testing.T) {
 	env, _ := tuiWorkspace(t, "")
 	term := startTUI(t, env, shellQuote(signetBinary(t)))
 
-	term.waitText("Programs", "facts", "qa", "sentiment", "1–3 of 3")
+	term.waitText("Programs", "facts", "qa", "rag", "sentiment", "1–4 of 4")
 
 	term.keys("/")
 	term.keys("-l", "sen")
-	s := term.waitText("/sen", "sentiment", "1–1 of 1 (3 total)")
+	s := term.waitText("/sen", "sentiment", "1–1 of 1 (4 total)")
 	if strings.Contains(s, "facts") {
 		t.Errorf("the filter /sen still lists facts:\n%s", s)
 	}
@@ -210,17 +210,18 @@ func TestTUIBinaryProgramsFlow(t *testing.T) {
 		return strings.Contains(s, "/sen") && !strings.Contains(s, "/sen█")
 	})
 	term.keys("Enter")
-	term.waitText("sentiment  v1", "pipeline", "review -> sentiment: Literal[")
+	term.waitText("sentiment  v1", "pipeline", "review -> sentiment")
 
 	term.keys("Escape")
 	term.waitFor(tuiDeadline, "the list after esc", func(s string) bool {
 		return strings.Contains(s, "NAME") && strings.Contains(s, "sentiment") && !strings.Contains(s, "pipeline")
 	})
 
-	// The Datasets page lists the demo datasets; enter opens qa's examples.
+	// The Datasets page lists the demo datasets (by name: corpus, qa,
+	// rag-questions, sentiment); enter on the second opens qa's examples.
 	term.keys("2")
-	term.waitText("NAME", "EXAMPLES", "INPUTS", "qa", "sentiment", "1–2 of 2")
-	term.keys("g", "Enter")
+	term.waitText("NAME", "EXAMPLES", "INPUTS", "corpus", "qa", "rag-questions", "sentiment", "1–4 of 4")
+	term.keys("g", "j", "Enter")
 	term.waitText("qa  ", "inputs question", "SPLIT", "QUESTION", "What is the capital of France?")
 	term.keys("Escape")
 	term.waitFor(tuiDeadline, "the dataset list after esc", func(s string) bool {
@@ -303,15 +304,15 @@ func TestTUIBinaryAttachedDatasets(t *testing.T) {
 	term := startTUI(t, env, shellQuote(signetBinary(t)))
 	term.waitText("Programs", "qa", "sentiment")
 	term.keys("2")
-	term.waitText("EXAMPLES", "qa", "sentiment", "1–2 of 2")
-	term.keys("j", "Enter")
+	term.waitText("EXAMPLES", "qa", "sentiment", "1–4 of 4")
+	term.keys("G", "Enter") // the last: sentiment
 	term.waitText("sentiment  ", "inputs review", "REVIEW", "SENTIMENT")
 	// Escape on its own: followed at once by g, a terminal reads alt+g.
 	term.keys("Escape")
 	term.waitFor(tuiDeadline, "the dataset list after esc", func(s string) bool {
 		return strings.Contains(s, "EXAMPLES") && !strings.Contains(s, "REVIEW")
 	})
-	term.keys("g", "Enter")
+	term.keys("g", "j", "Enter") // the second: qa, after corpus
 	term.waitText("qa  ", "What is the capital of France?", "Paris")
 	term.keys("q")
 	term.waitExit()
@@ -328,8 +329,8 @@ func TestTUIBinaryEditExample(t *testing.T) {
 	term.waitText("1 Programs", "2 Datasets")
 
 	term.keys("2")
-	term.waitText("EXAMPLES", "qa", "sentiment", "1–2 of 2")
-	term.keys("g", "Enter")
+	term.waitText("EXAMPLES", "qa", "sentiment", "1–4 of 4")
+	term.keys("g", "j", "Enter") // the second: qa, after corpus
 	term.waitText("qa  ", "QUESTION", "What is the capital of France?")
 	term.keys("Enter")
 	term.waitText("question (input)", "What is the capital of France?", "answer")
@@ -383,7 +384,7 @@ func TestTUIBinaryEditProgram(t *testing.T) {
 
 	term.keys("/")
 	term.keys("-l", "qa")
-	term.waitText("/qa", "1–1 of 1 (3 total)")
+	term.waitText("/qa", "1–1 of 1 (4 total)")
 	term.keys("Enter")
 	term.waitFor(tuiDeadline, "the filter to be accepted", func(s string) bool {
 		return strings.Contains(s, "/qa") && !strings.Contains(s, "/qa█")
@@ -557,7 +558,16 @@ func TestTUIBinaryRunIterate(t *testing.T) {
 
 	// The render preview: the module's prompt for these inputs, no LM call.
 	term.keys("w")
-	term.waitTextWithin(30*time.Second, "Render preview qa", "no LM called", "[system]", "What is the capital of France?")
+	// The demo qa's demos come first: page down to the question itself.
+	term.waitTextWithin(30*time.Second, "Render preview qa", "no LM called", "[system]", "demo 1")
+	for i := 0; !strings.Contains(term.screen(), "What is the capital of France?"); i++ {
+		if i == 6 {
+			t.Fatalf("the render preview never shows the question:\n%s", term.screen())
+		}
+		before := term.screen()
+		term.keys("NPage")
+		term.waitFor(tuiDeadline, "the preview to scroll", func(s string) bool { return s != before })
+	}
 	term.keys("Escape")
 	term.waitText("Iterate qa")
 	term.keys("Escape")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -238,8 +239,10 @@ func TestDatasetExportImportRoundTrip(t *testing.T) {
 func TestDemoIsIdempotent(t *testing.T) {
 	ws := t.TempDir()
 	first := mustSignet(t, ws, "demo")
-	if !strings.Contains(first, "program qa") || !strings.Contains(first, "dataset sentiment") {
-		t.Errorf("demo output %q", first)
+	for _, want := range []string{"program qa", "dataset sentiment", "dataset corpus", "dataset rag-questions", "program rag"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("demo output %q lacks %q", first, want)
+		}
 	}
 	before := state(t, ws)
 	if second := mustSignet(t, ws, "demo"); !strings.Contains(second, "nothing new") {
@@ -251,9 +254,71 @@ func TestDemoIsIdempotent(t *testing.T) {
 	var ds []datasetRow
 	json.Unmarshal([]byte(mustSignet(t, ws, "dataset", "list", "--json")), &ds)
 	for _, d := range ds {
+		if d.Name == "corpus" {
+			// A retrieval corpus is searched whole: one split.
+			if d.Train != d.Examples || d.Examples < 200 {
+				t.Errorf("demo corpus: %+v, want a few hundred passages, all in train", d)
+			}
+			continue
+		}
 		if d.Train == 0 || d.Val == 0 {
 			t.Errorf("demo dataset %s has no train/validation split: %+v", d.Name, d)
 		}
+	}
+}
+
+// TestDemoProgramsValidate: every program the demo ships parses strictly
+// and validates, and the rag program reads the corpus's index.
+func TestDemoProgramsValidate(t *testing.T) {
+	ps, err := demoPrograms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]*model.Program{}
+	for _, p := range ps {
+		names[p.Name] = p
+	}
+	rag := names["rag"]
+	if len(ps) != 4 || rag == nil {
+		t.Fatalf("demo programs %v", names)
+	}
+	if r := rag.Modules[0].Retriever; r == nil || r.Index != "corpus" || r.K != 3 {
+		t.Errorf("rag's retrieve module: %+v", rag.Modules[0])
+	}
+}
+
+// TestDemoProgramsRenderInDSPy: DSPy itself builds every demo program a
+// worker can build without an index (rag's searches one that `signet
+// index` makes), with its demos in the messages it would send.
+func TestDemoProgramsRenderInDSPy(t *testing.T) {
+	testenv.Python(t)
+	ws := t.TempDir()
+	mustSignet(t, ws, "demo")
+	ps, err := demoPrograms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := 0
+	for _, p := range ps {
+		if p.Modules[0].Retriever != nil {
+			continue
+		}
+		args := []string{"render", p.Name, "--lm", "test", "--json"}
+		for _, f := range p.Inputs() {
+			args = append(args, "--input", f.Name+"=It arrived on Tuesday.")
+		}
+		out := mustSignet(t, ws, args...)
+		demos := 0
+		for _, m := range p.Modules {
+			demos += len(m.Demos)
+		}
+		if n := strings.Count(out, `"role": "assistant"`) + strings.Count(out, `"role":"assistant"`); n != demos {
+			t.Errorf("%s renders %d demo answers, want its %d demos:\n%s", p.Name, n, demos, out)
+		}
+		rendered++
+	}
+	if rendered != 3 {
+		t.Errorf("rendered %d demo programs, want qa, sentiment and facts", rendered)
 	}
 }
 

@@ -66,17 +66,21 @@ func lockDemo(dir string) (unlock func(), err error) {
 
 // loadDemo adds each demo program and dataset that is not there yet. Two
 // thirds of each dataset go to train and the rest to validation, so the
-// optimizers have a held-out split from the start.
+// optimizers have a held-out split from the start; a corpus (Whole) stays
+// whole in train.
 func loadDemo(ctx context.Context, svc app.Service) ([]string, error) {
 	var added []string
 	for _, d := range examples.Demo {
 		if _, err := svc.Dataset(ctx, d.Dataset); errors.Is(err, app.ErrNotFound) {
-			if err := loadDemoDataset(ctx, svc, d.Dataset, d.DatasetFile, d.Inputs); err != nil {
+			if err := loadDemoDataset(ctx, svc, d.Dataset, d.DatasetFile, d.Inputs, d.Whole); err != nil {
 				return added, err
 			}
 			added = append(added, "dataset "+d.Dataset)
 		} else if err != nil {
 			return added, err
+		}
+		if d.Program == "" {
+			continue
 		}
 		p, err := demoProgram(d.Program)
 		if err != nil {
@@ -108,20 +112,24 @@ func demoProgram(file string) (*model.Program, error) {
 // demoPrograms are the example programs `signet demo` loads: the
 // workbench offers them as templates for a new program.
 func demoPrograms() ([]*model.Program, error) {
-	out := make([]*model.Program, len(examples.Demo))
-	for i, d := range examples.Demo {
+	var out []*model.Program
+	for _, d := range examples.Demo {
+		if d.Program == "" {
+			continue
+		}
 		p, err := demoProgram(d.Program)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = p
+		out = append(out, p)
 	}
 	return out, nil
 }
 
 // loadDemoDataset imports an example file, its first two thirds as train
-// and the rest as validation (two imports into the same dataset).
-func loadDemoDataset(ctx context.Context, svc app.Service, name, file, inputs string) error {
+// and the rest as validation (two imports into the same dataset), or all of
+// it as train when whole.
+func loadDemoDataset(ctx context.Context, svc app.Service, name, file, inputs string, whole bool) error {
 	data, err := examples.FS.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("demo dataset %s: %w", file, err)
@@ -130,9 +138,11 @@ func loadDemoDataset(ctx context.Context, svc app.Service, name, file, inputs st
 	if err != nil {
 		return err
 	}
-	train, val, err := splitTwoThirds(data, format)
-	if err != nil {
-		return fmt.Errorf("demo dataset %s: %w", file, err)
+	train, val := data, []byte(nil)
+	if !whole {
+		if train, val, err = splitTwoThirds(data, format); err != nil {
+			return fmt.Errorf("demo dataset %s: %w", file, err)
+		}
 	}
 	for _, part := range []struct {
 		split model.Split
