@@ -8,6 +8,7 @@ import (
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/format"
 )
 
 // indexCommand builds (or finds up to date) a retrieval index over a
@@ -96,14 +97,14 @@ func indexLine(res *app.IndexResult) string {
 	}
 	if !res.Rebuilt {
 		return fmt.Sprintf("index %s is up to date: %d passages of %s.%s (%s), %s, built %s",
-			ix.Name, ix.Passages, ix.Dataset, ix.Field, what, model.FormatSize(ix.Bytes), ago(ix.BuiltAt))
+			ix.Name, ix.Passages, ix.Dataset, ix.Field, what, format.Bytes(ix.Bytes), ago(ix.BuiltAt))
 	}
 	cost := ""
 	if ix.Cost > 0 {
 		cost = fmt.Sprintf(", $%.6f", ix.Cost)
 	}
 	return fmt.Sprintf("index %s: %d passages of %s.%s (%s) in %.2fs, %.0f passages/s, %s%s",
-		ix.Name, ix.Passages, ix.Dataset, ix.Field, what, ix.BuildSeconds, ix.PerSecond, model.FormatSize(ix.Bytes), cost)
+		ix.Name, ix.Passages, ix.Dataset, ix.Field, what, ix.BuildSeconds, ix.PerSecond, format.Bytes(ix.Bytes), cost)
 }
 
 // indexesCommand lists the indexes, and deletes one.
@@ -127,7 +128,7 @@ func (a *cli) indexesCommand() *cobra.Command {
 			}
 			t := newTable(a.stdout, "name", "dataset", "field", "retriever", "embedder", "passages", "size", "built")
 			for _, ix := range list {
-				t.row(ix.Name, ix.Dataset, ix.Field, ix.Retriever, orDash(ix.Embedder), ix.Passages, model.FormatSize(ix.Bytes), ago(ix.BuiltAt))
+				t.row(ix.Name, ix.Dataset, ix.Field, ix.Retriever, orDash(ix.Embedder), ix.Passages, format.Bytes(ix.Bytes), ago(ix.BuiltAt))
 			}
 			return t.flush()
 		},

@@ -17,6 +17,7 @@ import (
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/app/owner"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/format"
 )
 
 // logDir is where a command that needs no workspace logs: the workspace
@@ -417,6 +418,11 @@ func (t *traceTree) print(w io.Writer) {
 	var walk func(s model.Span, depth int)
 	walk = func(s model.Span, depth int) {
 		fmt.Fprintf(w, "%s%s\n", strings.Repeat("  ", depth), spanLine(s))
+		if s.Retrieval != nil {
+			for i, p := range s.Retrieval.Passages {
+				fmt.Fprintf(w, "%s#%d %s  %.3f  %s\n", strings.Repeat("  ", depth+1), i+1, format.Line(p.ID), p.Score, clip(format.Line(p.Text), 72))
+			}
+		}
 		for _, k := range children[s.ID] {
 			walk(k, depth+1)
 		}
@@ -434,6 +440,12 @@ func spanLine(s model.Span) string {
 	}
 	if s.Model != "" && s.Model != s.Name {
 		fmt.Fprintf(&b, "  %s", s.Model)
+	}
+	if r := s.Retrieval; r != nil {
+		fmt.Fprintf(&b, "  %s k%d  %d passages", r.Search, r.K, len(r.Passages))
+		if r.CacheHits+r.CacheMisses > 0 {
+			fmt.Fprintf(&b, "  embedding cache %d hit, %d miss", r.CacheHits, r.CacheMisses)
+		}
 	}
 	if s.Usage.Total() > 0 {
 		fmt.Fprintf(&b, "  %d→%d tok", s.Usage.PromptTokens, s.Usage.CompletionTokens)
