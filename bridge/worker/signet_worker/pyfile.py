@@ -60,6 +60,12 @@ class IndexRetrieve(dspy.Module):
             with open(os.path.join(path, "bm25", "corpus.jsonl"), encoding="utf-8") as f:
                 self.texts = [json.loads(line)["text"] for line in f if line.strip()]
 
+    def __deepcopy__(self, memo: dict) -> "IndexRetrieve":
+        # The index is read-only: DSPy's copies (load_state's trial run, optimizers) share it.
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        return clone
+
     def _bm25(self, query: str, n: int) -> list[tuple[int, float]]:
         tokens = bm25s.tokenize([query], stopwords="en", return_ids=False, show_progress=False)[0]
         known = [t for t in tokens if t in self.bm25.vocab_dict]
@@ -219,7 +225,7 @@ def render(spec: dict[str, Any], program: SignetProgram, saved: dict[str, Any], 
         '"""',
         "",
         *(["import importlib.util"] if "load" in needs else []),
-        *(["import json"] if "index" in needs else []),
+        *(["import copy", "import json"] if "index" in needs else []),
         "import os",
         "import sys",
         "from typing import Any",

@@ -424,6 +424,8 @@ def test_export_runs_in_plain_dspy_with_the_same_passages(tmp_path, retriever, e
     run = subprocess.run([sys.executable, "-c", EXPORT_RUN, str(path), json.dumps(queries)], capture_output=True,
                          text=True, env=env, cwd=str(tmp_path), timeout=300)
     assert run.returncode == 0, run.stderr
+    # load_state's trial run deep-copies the program: the index must survive it (no "Exception ignored").
+    assert "Exception" not in run.stderr, run.stderr
     exported = json.loads(run.stdout.strip().splitlines()[-1])
     ours = [[str(p) for p in retrieve(out, retriever, retriever, q, k=3, embedder=embedder or "minilm")]
             for q in queries]
