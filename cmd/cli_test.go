@@ -485,3 +485,12 @@ func TestFollowExecutionsDedupes(t *testing.T) {
 		t.Fatalf("followed %d, %v", len(final), err)
 	}
 }
+
+// A positional argument a command does not take is named, with the usage
+// that says where it goes.
+func TestExtraArgumentNamesUsage(t *testing.T) {
+	_, errOut, code := signet(t, t.TempDir(), "program", "create", "rag.yaml")
+	if code == 0 || !strings.Contains(errOut, `takes no arguments, got ["rag.yaml"]`) || !strings.Contains(errOut, "-f FILE") {
+		t.Fatalf("exit %d, stderr %q: want the argument named and the usage", code, errOut)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -133,8 +134,12 @@ func (a *cli) rootCommand() *cobra.Command {
 // exactArgs is cobra.ExactArgs with a usage error that names the arguments.
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
-		if len(args) != len(names) {
-			return usagef("%s: want %d argument(s) (%v), got %d", c.CommandPath(), len(names), names, len(args))
+		switch {
+		case len(args) == len(names):
+		case len(names) == 0:
+			return usagef("%s takes no arguments, got %q; usage: %s", c.CommandPath(), args, c.UseLine())
+		default:
+			return usagef("%s wants %d argument(s) (%s), got %d; usage: %s", c.CommandPath(), len(names), strings.Join(names, " "), len(args), c.UseLine())
 		}
 		return nil
 	}
