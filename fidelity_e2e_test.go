@@ -21,11 +21,7 @@ func TestBinaryFidelity(t *testing.T) {
 	dir := t.TempDir()
 	mustRun := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := run(t, env, args...)
-		if code != 0 {
-			t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-		return out
+		return mustRun(t, env, args...)
 	}
 	module, err := filepath.Abs("examples/custom/qa_module.py")
 	if err != nil {

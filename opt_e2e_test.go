@@ -163,11 +163,7 @@ func TestBinaryOptimizeHeldOut(t *testing.T) {
 	dir := t.TempDir()
 	mustRun := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := run(t, env, args...)
-		if code != 0 {
-			t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-		return out
+		return mustRun(t, env, args...)
 	}
 	prog := filepath.Join(dir, "hemi.yaml")
 	os.WriteFile(prog, []byte("name: hemi\nmodules:\n  - name: answer\n    type: predict\n"+

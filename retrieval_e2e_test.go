@@ -21,11 +21,7 @@ func TestBinaryRetrieval(t *testing.T) {
 	env := append(pythonEnv(t), "SIGNET_HOME="+filepath.Join(dir, "ws"), "SIGNET_CONFIG="+filepath.Join(dir, "none.yaml"))
 	mustRun := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := run(t, env, args...)
-		if code != 0 {
-			t.Fatalf("signet %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-		return out
+		return mustRun(t, env, args...)
 	}
 	var corpus strings.Builder
 	for i := range 20 {
