@@ -475,3 +475,44 @@ def test_optimize_scores_recall_over_an_index(tmp_path):
                                 "metric": {"name": "recall@1", "kind": "builtin"}, "threads": 2, "seed": 0},
                                emit=lambda name, data: None, cancel=None, lm_cache=lms.LMCache())
     assert result["baseline_score"] == 1.0, result
+
+
+class _HashWords:
+    """A fast stand-in embedder (64-dim bag of hashed words) for corpora too big to embed here."""
+
+    name = "minilm"
+    model = None
+    cache_key = "hash-words-64"
+
+    def embed(self, texts: list[str], kind: str, tally: embedders.Tally) -> np.ndarray:
+        import zlib
+
+        rows = np.zeros((len(texts), 64), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.split():
+                rows[i, zlib.crc32(word.encode()) % 64] += 1.0
+        tally.misses += len(texts)
+        return rows
+
+
+def test_faiss_index_above_dspys_threshold(tmp_path, monkeypatch):
+    """At or above the brute-force threshold DSPy's Embeddings trains a faiss index: the build saves it,
+    the search loads it and still ranks the passage asked for first (faiss candidates, exact rerank)."""
+    import random
+
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(5000)]
+    texts = [" ".join(rng.sample(vocab, 12)) for _ in range(600)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"id": f"p{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    monkeypatch.setattr(index, "FAISS_THRESHOLD", 500)
+    monkeypatch.setitem(embedders._builtin, "minilm", _HashWords())
+    out = tmp_path / "big"
+    index.build({"dir": str(out), "passages": str(path), "retriever": "embeddings", "embedder": {"name": "minilm"}},
+                emit=None, cancel=None)
+    assert (out / "embeddings" / "faiss_index.bin").exists()
+    assert index.load(str(out)).embeddings.index is not None
+    spec = search.IndexSpec("big", str(out), "embeddings", {"name": "minilm"}, len(texts))
+    for i in (3, 250, 599):
+        found = search.IndexRetrieve(spec, "embeddings", 3, "question", "passages")(question=texts[i]).passages
+        assert found[0].id == f"p{i}", (i, [p.id for p in found])
