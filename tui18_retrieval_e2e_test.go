@@ -25,8 +25,8 @@ func TestTUIBinaryIndexBuildAndDelete(t *testing.T) {
 	for _, term := range []*tuiTerm{owner, client} {
 		term.keys("2")
 		term.waitText("NAME", "EXAMPLES", "qa")
+		term.keys("g", "j") // qa, the second dataset, after the demo's corpus
 	}
-	// qa is the first dataset: the cursor is on it.
 	owner.keys("b")
 	owner.waitText("Build an index over qa", "‹ question", "‹ bm25")
 	owner.keys("C-s")
@@ -91,7 +91,7 @@ func TestTUIBinaryRetrievalTrace(t *testing.T) {
 	term.waitText("Programs", "lookup")
 	term.keys("2")
 	term.waitText("NAME", "EXAMPLES", "qa")
-	term.keys("b")
+	term.keys("g", "j", "b") // qa, after the demo's corpus
 	term.waitText("Build an index over qa")
 	term.keys("C-s")
 	term.waitTextWithin(4*tuiDeadline, "Indexes over qa (1)", "built index qa:")
