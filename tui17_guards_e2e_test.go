@@ -83,7 +83,11 @@ func TestTUIBinaryPaletteThemeTypedFast(t *testing.T) {
 	term.waitText("Programs", "facts", "sentiment")
 	// One send-keys: the keys reach the workbench as one write.
 	term.keys(":", "t", "h", "e", "m", "e", "Space", "l", "i", "g", "h", "t", "Enter")
-	term.waitText("theme light")
+	// "theme light" is also the palette's query: wait for the palette to
+	// close on the notice, or a slow machine is read before enter lands.
+	term.waitFor(tuiDeadline, "the palette closed on the theme's notice", func(s string) bool {
+		return strings.Contains(s, "theme light") && !strings.Contains(s, "Commands")
+	})
 	// The selected row's background is the light theme's selection colour
 	// (#d4dcf0; 189 in 256 colours), as TestTUIBinaryLightTheme reads it.
 	colored := term.screen("-e")
