@@ -9,7 +9,7 @@ from typing import Any, Callable
 import dspy
 from dspy.clients import base_lm
 
-from . import builder, lms, render as render_mod, scoring, typed
+from . import builder, lms, programs, render as render_mod, scoring, typed
 from .errors import BadInput
 from .protocol import jsonable
 from .tracing import Tracer
@@ -65,14 +65,22 @@ def _module_profiles(params: dict, program: builder.SignetProgram) -> dict[str, 
 
 
 def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: threading.Event | None,
-            lm_cache: lms.LMCache, gate: Any = None) -> dict[str, Any]:
+            lm_cache: lms.LMCache, gate: Any = None, cache: programs.ProgramCache = programs.SHARED) -> dict[str, Any]:
     started = time.monotonic()
-    program = builder.build_program(params.get("program"), _base_dir(params), params.get("indexes"))
+    base_dir = _base_dir(params)
+    with cache.checkout(params.get("program"), base_dir, params.get("indexes"), params.get("state")) as built:
+        return _execute(params, built, started, emit=emit, cancel=cancel, lm_cache=lm_cache, gate=gate,
+                        base_dir=base_dir)
+
+
+def _execute(params: dict, built: programs.Built, started: float, *, emit: Callable[[dict], None] | None,
+             cancel: threading.Event | None, lm_cache: lms.LMCache, gate: Any, base_dir: str | None
+             ) -> dict[str, Any]:
+    program = built.program
     if params.get("lm") is None:
         raise BadInput("execute needs an LM profile (lm)", field="lm")
     profile = lms.parse_profile(params.get("lm"))
     module_profiles = _module_profiles(params, program)
-    builder.load_state(program, params.get("state"))
     inputs = builder.check_inputs(program, params.get("inputs"))
 
     lm = lm_cache.for_request(profile)
@@ -83,11 +91,11 @@ def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: thread
         program.set_module_context(name, module_lm, lms.make_adapter(module_profile))
 
     metric = scoring.build(params, program, task_lm=lm, lm_cache=lm_cache, profiles=profiles, cancel=cancel,
-                           base_dir=_base_dir(params))
+                           base_dir=base_dir)
 
     trace = params.get("trace", True) is not False
     tracer = Tracer(emit=emit if trace else None, cancel=cancel, program=program,
-                    modules=builder.module_map(program), profiles=profiles, gate=gate)
+                    modules=built.module_map, profiles=profiles, gate=gate)
     score: float | None = None
     scores: dict[str, float] = {}
     try:
@@ -117,15 +125,18 @@ def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: thread
     return result
 
 
-def render(params: dict) -> dict[str, Any]:
-    program = builder.build_program(params.get("program"), _base_dir(params), params.get("indexes"))
+def render(params: dict, cache: programs.ProgramCache = programs.SHARED) -> dict[str, Any]:
+    with cache.checkout(params.get("program"), _base_dir(params), params.get("indexes"), params.get("state")) as built:
+        return _render(params, built.program)
+
+
+def _render(params: dict, program: builder.SignetProgram) -> dict[str, Any]:
     raw_lm = params.get("lm")
     if isinstance(raw_lm, dict) and not raw_lm.get("model"):
         # Only the adapter matters here; a caller without an LM profile may send an empty one.
         raw_lm = {"model": "-", "adapter": raw_lm.get("adapter") or "chat"}
     profile = lms.parse_profile(raw_lm) if raw_lm is not None else None
     module_profiles = _module_profiles(params, program)
-    builder.load_state(program, params.get("state"))
     module = params.get("module")
     if module is not None and not isinstance(module, str):
         raise BadInput("module must be a module name or null", field="module")
@@ -137,6 +148,6 @@ def render(params: dict) -> dict[str, Any]:
     return render_mod.render(program, inputs, adapter_for, module)
 
 
-def validate(params: dict) -> dict[str, Any]:
-    program = builder.build_program(params.get("program"), _base_dir(params), params.get("indexes"))
-    return {"modules": builder.describe(program), "inputs": program.program_inputs()}
+def validate(params: dict, cache: programs.ProgramCache = programs.SHARED) -> dict[str, Any]:
+    with cache.checkout(params.get("program"), _base_dir(params), params.get("indexes"), None) as built:
+        return {"modules": builder.describe(built.program), "inputs": built.program.program_inputs()}

@@ -1,0 +1,155 @@
+"""Built programs kept between requests, so the hot path does not rebuild them.
+
+Building a program (every `dspy.Signature` is a pydantic model made on the fly) and applying its
+state (DSPy's `load_state`, which deep-copies the program for a trial run) cost several times a
+traced execution on the test LM. The cache keys a built program by everything that shapes it: the
+program JSON, `base_dir`, the request's `indexes`, the applied `state`, and the (mtime, size) of the
+user files its modules load. A key holds idle instances; a request checks one out (building one
+when none is idle), so two concurrent requests never share an instance. What a request sets on it
+(per-module LMs and adapters) and what a run leaves on it (module histories, anything a module
+assigned to itself) is undone at check-in by restoring every module's attributes as they were after
+the build, so a cached program never carries one request's state into another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import dspy
+
+from . import builder
+
+DEFAULT_MAX_PROGRAMS = 64  # distinct keys kept
+DEFAULT_MAX_IDLE = 8  # idle instances per key: the worker's default thread count
+
+
+@dataclass
+class Built:
+    """One built program, its module map (for the tracer) and its attributes as built."""
+
+    program: builder.SignetProgram
+    module_map: dict[int, tuple[str, str]]
+    _modules: list[dspy.Module] = field(default_factory=list)
+    _pristine: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def make(cls, program: builder.SignetProgram) -> "Built":
+        modules = [m for _, m in program.named_sub_modules()]
+        return cls(program, builder.module_map(program), modules, [_shallow(m.__dict__) for m in modules])
+
+    def reset(self) -> None:
+        """Every module's attributes as they were after the build (containers copied one level)."""
+        for module, pristine in zip(self._modules, self._pristine):
+            module.__dict__.clear()
+            module.__dict__.update(_shallow(pristine))
+
+
+def _shallow(attrs: dict[str, Any]) -> dict[str, Any]:
+    # Lists, dicts and sets are copied so in-place changes (demos.append, history) never reach the snapshot.
+    return {k: (type(v)(v) if type(v) in (list, dict, set) else v) for k, v in attrs.items()}
+
+
+def user_files(spec: Any, base_dir: str | None) -> list[tuple[str, int, int]]:
+    """(path, mtime_ns, size) of each file the program's modules load (source, config.tools); an edited
+    file changes the key. Files that do not exist count as (path, -1, -1): the build reports them."""
+    out: list[tuple[str, int, int]] = []
+    modules = spec.get("modules") if isinstance(spec, dict) else None
+    for module in modules if isinstance(modules, list) else []:
+        if not isinstance(module, dict):
+            continue
+        refs = [module.get("source")]
+        config = module.get("config")
+        tools = config.get("tools") if isinstance(config, dict) else None
+        refs += tools if isinstance(tools, list) else [tools]
+        for ref in refs:
+            if not isinstance(ref, str) or ":" not in ref:
+                continue
+            path = os.path.expanduser(ref.rpartition(":")[0].strip())
+            if not os.path.isabs(path):
+                path = os.path.join(base_dir or os.getcwd(), path)
+            path = os.path.realpath(path)
+            try:
+                st = os.stat(path)
+                out.append((path, st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append((path, -1, -1))
+    return out
+
+
+def key_of(spec: Any, base_dir: str | None, indexes: Any, state: Any) -> str:
+    """A digest of everything build_program and load_state read."""
+    doc = [spec, base_dir, indexes, state, user_files(spec, base_dir)]
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ProgramCache:
+    """A bounded LRU of built programs (with their state applied), checked out one request at a time."""
+
+    def __init__(self, max_programs: int = DEFAULT_MAX_PROGRAMS, max_idle: int = DEFAULT_MAX_IDLE):
+        if max_programs < 1 or max_idle < 1:
+            raise ValueError("max_programs and max_idle must be at least 1")
+        self.max_programs = max_programs
+        self.max_idle = max_idle
+        self._lock = threading.Lock()
+        self._idle: OrderedDict[str, list[Built]] = OrderedDict()
+        self.builds = 0  # programs built, for tests and the benchmark
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._idle.clear()
+
+    @contextlib.contextmanager
+    def checkout(self, spec: Any, base_dir: str | None, indexes: Any, state: Any) -> Iterator[Built]:
+        """A built program with `state` applied, for this request alone; returned to the cache after."""
+        key = key_of(spec, base_dir, indexes, state)
+        built = self._take(key)
+        if built is None:
+            built = self._build(spec, base_dir, indexes, state)
+        try:
+            yield built
+        finally:
+            built.reset()
+            self._give(key, built)
+
+    def _take(self, key: str) -> Built | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle is None:
+                return None
+            self._idle.move_to_end(key)
+            return idle.pop() if idle else None
+
+    def _give(self, key: str, built: Built) -> None:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle is None:
+                self._idle[key] = idle = []
+                while len(self._idle) > self.max_programs:
+                    self._idle.popitem(last=False)
+            else:
+                self._idle.move_to_end(key)
+            if len(idle) < self.max_idle:
+                idle.append(built)
+
+    def _build(self, spec: Any, base_dir: str | None, indexes: Any, state: Any) -> Built:
+        # Outside the lock: two threads missing on one key both build, and both instances are kept.
+        program = builder.build_program(spec, base_dir, indexes)
+        builder.load_state(program, state)
+        with self._lock:
+            self.builds += 1
+        return Built.make(program)
+
+
+SHARED = ProgramCache()
