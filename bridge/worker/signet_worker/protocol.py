@@ -56,9 +56,17 @@ def now_rfc3339() -> str:
     return format_ns(time.time_ns())
 
 
+# The last whole second formatted: spans start and end many times a second (one tuple, replaced whole).
+_last_second: tuple[int, str] = (-1, "")
+
+
 def format_ns(ns: int) -> str:
+    global _last_second
     seconds, frac = divmod(ns, 1_000_000_000)
-    stamp = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    cached_seconds, stamp = _last_second
+    if cached_seconds != seconds:
+        stamp = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_second = (seconds, stamp)
     return f"{stamp}.{frac:09d}Z"
 
 

@@ -108,6 +108,8 @@ class Tracer(BaseCallback):
         gate: Any = None,
     ):
         self._emit = emit
+        # With no one to send spans to, their payloads (inputs, messages, outputs) are not built at all.
+        self._tracing = emit is not None
         self._gate = gate  # a budget.CallGate: each LM call reserved before it starts, settled after
         self._cancel = cancel
         self._program = program
@@ -151,6 +153,7 @@ class Tracer(BaseCallback):
         if module:
             data["module"] = module
         data.update({k: v for k, v in fields.items() if v is not None})
+        cut_span(data, self._payload_limit)  # once: the end event resends these fields as they are
         with self._lock:
             self._open[call_id] = _Span(data, instance, call_inputs or {})
             if module:
@@ -164,10 +167,11 @@ class Tracer(BaseCallback):
         if span is None:
             return None
         data = span.data
-        data["end"] = format_ns(time.time_ns())
-        data.update({k: v for k, v in fields.items() if v is not None})
+        new = {k: v for k, v in fields.items() if v is not None}
         if exception is not None:
-            data["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
+            new["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
+        data["end"] = format_ns(time.time_ns())
+        data.update(cut_span(new, self._payload_limit))
         self._send(data)
         if exception is None or not isinstance(exception, Cancelled):
             self._check_cancel()
@@ -246,7 +250,7 @@ class Tracer(BaseCallback):
 
     def _send(self, data: dict[str, Any]) -> None:
         if self._emit is not None:
-            self._emit(cut_span(dict(data), self._payload_limit))
+            self._emit(dict(data))  # a copy: the writer may hold it while the span goes on
 
     # -- modules -------------------------------------------------------------------------------------
 
@@ -261,10 +265,11 @@ class Tracer(BaseCallback):
             name = f"{type(instance).__name__}({rel})" if rel else type(instance).__name__
         else:
             name, module = type(instance).__name__, None
-        self._start(call_id, "module", name, module, instance, inputs=_flat_inputs(inputs))
+        self._start(call_id, "module", name, module, instance,
+                    inputs=_flat_inputs(inputs) if self._tracing else None)
 
     def on_module_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None else None)
+        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None and self._tracing else None)
 
     @staticmethod
     def _outputs(outputs: Any) -> dict[str, Any] | None:
@@ -276,6 +281,9 @@ class Tracer(BaseCallback):
     # -- adapters ------------------------------------------------------------------------------------
 
     def on_adapter_format_start(self, call_id, instance, inputs):
+        if not self._tracing:
+            self._start(call_id, "adapter", "format", None, instance)
+            return
         signature = inputs.get("signature")
         sig_text = getattr(signature, "signature", None) if signature is not None else None
         demos = inputs.get("demos") or []
@@ -284,25 +292,26 @@ class Tracer(BaseCallback):
         self._start(call_id, "adapter", f"{type(instance).__name__}.format", None, instance, inputs=data)
 
     def on_adapter_format_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, messages=messages_of(outputs) if outputs is not None else None)
+        self._end(call_id, exception, messages=messages_of(outputs) if outputs is not None and self._tracing else None)
 
     def on_adapter_parse_start(self, call_id, instance, inputs):
         completion = inputs.get("completion")
         self._start(call_id, "adapter", f"{type(instance).__name__}.parse", None, instance,
-                    completion=completion if isinstance(completion, str) else None)
+                    completion=completion if isinstance(completion, str) and self._tracing else None)
 
     def on_adapter_parse_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None else None)
+        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None and self._tracing else None)
 
     # -- tools ---------------------------------------------------------------------------------------
 
     def on_tool_start(self, call_id, instance, inputs):
         module = self._modules.get(id(instance), (None, ""))[0]
         self._start(call_id, "tool", str(getattr(instance, "name", None) or type(instance).__name__), module,
-                    instance, inputs=_flat_inputs(inputs))
+                    instance, inputs=_flat_inputs(inputs) if self._tracing else None)
 
     def on_tool_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, outputs={"result": jsonable(outputs)} if exception is None else None)
+        self._end(call_id, exception,
+                  outputs={"result": jsonable(outputs)} if exception is None and self._tracing else None)
 
     # -- LMs -----------------------------------------------------------------------------------------
 
@@ -311,6 +320,9 @@ class Tracer(BaseCallback):
         model = str(getattr(instance, "model", type(instance).__name__))
         messages = inputs.get("messages")
         prompt = inputs.get("prompt")
+        if not self._tracing:
+            self._start(call_id, "lm", model, None, instance, call_inputs={"messages": messages, "prompt": prompt})
+            return
         shown = messages if messages is not None else ([{"role": "user", "content": prompt}] if isinstance(prompt, str) else None)
         kwargs = {k: v for k, v in (inputs.get("kwargs") or {}).items() if not str(k).startswith("api_")}
         self._start(call_id, "lm", model, None, instance, call_inputs={"messages": messages, "prompt": prompt},
@@ -355,7 +367,7 @@ class Tracer(BaseCallback):
         model = str(getattr(lm, "model", "unknown"))
         entry = _history_entry(lm, span.call_inputs.get("messages"), span.call_inputs.get("prompt"))
         fields: dict[str, Any] = {}
-        if isinstance(outputs, list) and outputs:
+        if isinstance(outputs, list) and outputs and self._tracing:
             fields["completion"] = _completion_text(outputs[0])
             if len(outputs) > 1:
                 fields["outputs"] = {"completions": [_completion_text(o) for o in outputs]}

@@ -71,7 +71,9 @@ def _cut(value: Any, budget: int) -> tuple[Any, int]:
             items.append(cut)
             used += n
         return items, used
-    n = _size(value)
+    if value is None or isinstance(value, bool):
+        return value, 5  # null, true, false: never cut
+    n = len(str(value)) if type(value) is int else _size(value)  # an int's JSON is its str()
     if n > max(budget, SMALL):
         return marker(n), 0
     return value, n

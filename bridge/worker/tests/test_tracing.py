@@ -181,3 +181,22 @@ def test_cancel_at_the_next_hook():
     assert root["error"] == "cancelled"
     # Every span that started also ended.
     assert {s["id"] for s in spans if "end" not in s} == set(ends)
+
+
+def test_trace_off_charges_what_trace_on_charges():
+    # Off builds no span payloads at all; what it counts must not change.
+    on, spans = execute(THREE, {"question": "What is the capital of Peru?"}, trace=True)
+    off, none = execute(THREE, {"question": "What is the capital of Peru?"}, trace=False)
+    assert spans and none == []
+    assert {k: v for k, v in off.items() if k != "duration_ms"} == {k: v for k, v in on.items() if k != "duration_ms"}
+    assert off["usage"]["signet/test"]["calls"] == 3
+
+
+def test_timestamps_reuse_a_formatted_second_only_within_it():
+    from signet_worker.protocol import format_ns
+
+    first = 1_700_000_000_123_456_789
+    assert format_ns(first) == "2023-11-14T22:13:20.123456789Z"
+    assert format_ns(first + 1) == "2023-11-14T22:13:20.123456790Z"
+    assert format_ns(first + 1_000_000_000) == "2023-11-14T22:13:21.123456789Z"
+    assert format_ns(first) == "2023-11-14T22:13:20.123456789Z"

@@ -8,7 +8,7 @@ import pytest
 from conftest import FACTS, lm_profile
 
 from signet_worker import lms, runner
-from signet_worker.truncate import cut_span
+from signet_worker.truncate import _cut, cut_span, marker
 
 
 def test_cut_string_with_marker():
@@ -51,3 +51,10 @@ def test_run_spans_cut_at_limit(monkeypatch: pytest.MonkeyPatch):
     for s in spans:
         for m in s.get("messages", []):
             assert len(m["content"].encode()) <= 300 + len("…[truncated 1234567 bytes]".encode())
+
+
+def test_leaves_are_kept_or_cut_by_their_json_size():
+    big = 10 ** 100  # 101 digits: over SMALL and a 50-byte budget
+    out, _ = _cut({"n": 7, "flag": True, "none": None, "big": big}, 50)
+    assert out["n"] == 7 and out["flag"] is True and out["none"] is None
+    assert out["big"] == marker(101)
