@@ -40,6 +40,9 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str], Callable[[str], bool] | N
     (("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}", re.ASCII), None),
 )
 
+# Any shape's marker: one scan of a frame, which usually has none, instead of one per marker.
+_ANY_MARKER = re.compile("|".join(re.escape(m) for markers, _, _ in _SHAPES for m in markers))
+
 
 def _replace_shape(pattern: re.Pattern[str], vet: Callable[[str], bool] | None, text: str) -> str:
     def sub(m: re.Match[str]) -> str:
@@ -79,6 +82,8 @@ def redact(text: str) -> str:
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REPLACEMENT)
+    if _ANY_MARKER.search(text) is None:
+        return text
     for markers, pattern, vet in _SHAPES:
         if any(m in text for m in markers):
             text = _replace_shape(pattern, vet, text)

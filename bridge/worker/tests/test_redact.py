@@ -16,6 +16,11 @@ SHAPED = [
     ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abc", "Authorization: Bearer [redacted]"),
     ("id AKIAIOSFODNN7EXAMPLE.", "id [redacted]."),
     ("ghp_" + "a1B2" * 9, "[redacted]"),
+    # Every marker of the one-scan check: each shape still found after it.
+    ("tok gho_" + "a1B2" * 9, "tok [redacted]"),
+    ("id ASIAIOSFODNN7EXAMPLE.", "id [redacted]."),
+    ("github_pat_" + "A1b2C3d4E5" * 3, "[redacted]"),
+    ("key=AIza" + "S" * 35, "key=[redacted]"),
 ]
 
 ORDINARY = [
