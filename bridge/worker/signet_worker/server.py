@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import dspy
 
-from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, runner
+from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, programs, runner
 from .errors import BadInput, Cancelled
 from .protocol import FrameWriter
 
@@ -36,6 +36,8 @@ class Server:
         self.threads = threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="signet-req")
         self.lm_cache = lms.LMCache()
+        # Each thread may hold a build of the same program at once: keep that many idle per key.
+        programs.SHARED.max_idle = max(threads, 1)
         self.reservations = budget.Reservations()
         self._lock = threading.Lock()
         self._inflight: dict[int, threading.Event] = {}
