@@ -18,13 +18,13 @@ from typing import Any
 
 import dspy
 
-from . import redact, structured, testlm
+from . import openai_lm, redact, structured, testlm
 from .errors import BadInput, LMAuthMissing, LMRequest
 
 DEFAULT_NUM_RETRIES = 1  # Go retries whole executions; DSPy retries single calls once
-# The key sent to an `api_base` when the profile names no key variable (a local server such as
-# llama.cpp's): DSPy's OpenAI-compatible routes refuse to call without some key, and an ambient
-# OPENAI_API_KEY must never go to a server the profile did not give it to.
+# The key sent to an `api_base` that dspy.LM serves (a profile openai_lm does not take) when the
+# profile names no key variable: DSPy's OpenAI-compatible routes refuse to call without some key,
+# and an ambient OPENAI_API_KEY must never go to a server the profile did not give it to.
 NO_KEY = "signet-no-key"
 # chat: DSPy's ChatAdapter (with its JSONAdapter fallback); json: DSPy's JSONAdapter; json_schema:
 # JSONAdapter with the signature's JSON schema sent as response_format for the server to enforce.
@@ -158,6 +158,13 @@ def build_lm(profile: LMProfile) -> dspy.BaseLM:
         return testlm.make_lm(profile)
     kwargs = dict(profile.kwargs)
     num_retries = kwargs.pop("num_retries", DEFAULT_NUM_RETRIES)
+    if openai_lm.handles(profile.model, profile.api_base, kwargs):
+        # An OpenAI-compatible server (the local model, vLLM, Ollama): no LiteLLM, no placeholder key.
+        given = kwargs.pop("api_key", None)
+        return openai_lm.OpenAICompatLM(
+            profile.model, api_base=profile.api_base, api_key=key if key is not None else given,
+            temperature=profile.temperature, max_tokens=profile.max_tokens, cache=profile.cache,
+            num_retries=num_retries, **kwargs)
     engine = profile.engine()
     if engine is not None:
         kwargs["engine"] = engine
