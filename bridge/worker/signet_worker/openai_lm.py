@@ -100,6 +100,11 @@ class OpenAICompatLM(dspy.BaseLM):
             dspy.cache.put(key, response)
         return response
 
+    async def aforward(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> dict[str, Any]:
+        import asyncio  # the worker itself calls synchronously; a user's async module still works
+
+        return await asyncio.to_thread(self.forward, prompt, messages, **kwargs)
+
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         data = json.dumps(body)
         for attempt in range(self.num_retries + 1):

@@ -136,3 +136,11 @@ def test_local_profile_execute_does_not_import_litellm(fake_openai):
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["outputs"] == {"answer": "Paris"}
     assert seen["litellm"] == []
+
+
+def test_async_call(fake_openai):
+    import asyncio
+
+    lm = openai_lm.OpenAICompatLM("openai/x", api_base=fake_openai.api_base, num_retries=0, cache=False)
+    assert asyncio.run(lm.acall("hi")) == ["[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"]
+    assert fake_openai.requests == 1
