@@ -62,7 +62,8 @@ class LMProfile:
         `json_schema` sends llama.cpp's `{"type": "json_object", "schema": ...}`, which DSPy's
         native (lm15) route cannot carry: its LM goes through DSPy's LiteLLM compatibility engine,
         which hands `response_format` to the server unchanged (and sends `max_tokens`, the name
-        llama.cpp's servers read). A profile's own `kwargs.engine` wins.
+        llama.cpp's servers read). A profile's own `kwargs.engine` wins. Only for profiles that
+        openai_lm does not serve: an `openai/` model at an `api_base` never reaches dspy.LM.
         """
         if "engine" in self.kwargs or self.model == testlm.MODEL:
             return None
