@@ -165,7 +165,7 @@ def build_lm(profile: LMProfile) -> dspy.BaseLM:
         return openai_lm.OpenAICompatLM(
             profile.model, api_base=profile.api_base, api_key=key if key is not None else given,
             temperature=profile.temperature, max_tokens=profile.max_tokens, cache=profile.cache,
-            num_retries=num_retries, **kwargs)
+            num_retries=num_retries, estimate_cost=not profile.priced, **kwargs)
     engine = profile.engine()
     if engine is not None:
         kwargs["engine"] = engine

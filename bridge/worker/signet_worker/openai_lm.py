@@ -11,7 +11,8 @@ adapters, history and the tracing `lm` span read it exactly as they read DSPy's 
   returns the stored response with empty usage, which is how DSPy marks a hit (nothing billed);
 - retries: `num_retries` more attempts on 429, 5xx, timeouts and refused connections;
 - errors: DSPy's own `LM*Error` classes with the HTTP status, which errors.py maps to protocol codes;
-- cost: none from here (the profile's `free`/prices decide, else it is unknown).
+- cost: the profile's `free`/prices decide (tracing.py); else DSPy's own estimate for a model whose
+  public prices it knows (as its native route does), else it is unknown.
 
 No key is sent when the profile names none: an `Authorization` header exists only with a key.
 """
@@ -52,12 +53,13 @@ class OpenAICompatLM(dspy.BaseLM):
 
     def __init__(self, model: str, *, api_base: str, api_key: str | None = None, temperature: float | None = None,
                  max_tokens: int | None = None, cache: bool = True, num_retries: int = 1,
-                 timeout: float | None = None, **kwargs: Any):
+                 timeout: float | None = None, estimate_cost: bool = True, **kwargs: Any):
         super().__init__(model, model_type="chat", temperature=temperature, max_tokens=max_tokens, cache=cache,
                          num_retries=num_retries, **kwargs)
         self.api_base = api_base.rstrip("/")
         self._api_key = api_key
         self._timeout = float(timeout) if timeout is not None else DEFAULT_TIMEOUT
+        self._estimate = estimate_cost  # off when the profile prices calls itself: DSPy's price table is not loaded
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()  # copies share the client; the first call makes it
 
@@ -98,7 +100,7 @@ class OpenAICompatLM(dspy.BaseLM):
         response = self._post(body)
         if key is not None:
             dspy.cache.put(key, response)
-        return response
+        return _Reply(response, cost=_estimate(response, body["model"]) if self._estimate else None)
 
     async def aforward(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> dict[str, Any]:
         import asyncio  # the worker itself calls synchronously; a user's async module still works
@@ -124,6 +126,27 @@ class OpenAICompatLM(dspy.BaseLM):
                 raise exc
             time.sleep(_delay(exc, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Reply(dict):
+    """The OpenAI-shaped reply, with the cost DSPy's history entry reads from `_hidden_params`."""
+
+    def __init__(self, data: dict[str, Any], *, cost: float | None):
+        super().__init__(data)
+        self._hidden_params = {"response_cost": cost}
+
+
+def _estimate(response: dict[str, Any], wire_model: str) -> float | None:
+    """DSPy's own estimate for the model's public per-token prices, as its native route makes it; None if unknown."""
+    try:
+        from dspy._vendor.lm15.providers.openai_chat import response_from_openai_chat
+        from dspy.clients.costs import estimate_cost
+
+        cost, _ = estimate_cost(response_from_openai_chat(response, model=wire_model), provider="openai-chat",
+                                requested_model=wire_model)
+        return cost
+    except Exception:  # noqa: BLE001 - advisory: never fail a completed call over pricing
+        return None
 
 
 def _delay(exc: dx.LMError, attempt: int) -> float:

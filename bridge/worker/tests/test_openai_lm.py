@@ -144,3 +144,13 @@ def test_async_call(fake_openai):
     lm = openai_lm.OpenAICompatLM("openai/x", api_base=fake_openai.api_base, num_retries=0, cache=False)
     assert asyncio.run(lm.acall("hi")) == ["[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"]
     assert fake_openai.requests == 1
+
+
+def test_known_model_is_priced_as_dspy_prices_it(fake_openai):
+    result, _ = execute(profile(fake_openai, model="openai/gpt-4o-mini"))
+    native = dspy.LM("openai/gpt-4o-mini", api_base=fake_openai.api_base, api_key="k", cache=False, num_retries=0)
+    native("hi")
+    assert native.history[-1]["cost"] > 0
+    assert result["cost_unknown"] is False and result["cost"] == pytest.approx(native.history[-1]["cost"])
+    unknown, _ = execute(profile(fake_openai))
+    assert unknown["cost_unknown"] is True
