@@ -18,13 +18,13 @@ from typing import Any
 
 import dspy
 
-from . import redact, structured, testlm
+from . import openai_lm, redact, structured, testlm
 from .errors import BadInput, LMAuthMissing, LMRequest
 
 DEFAULT_NUM_RETRIES = 1  # Go retries whole executions; DSPy retries single calls once
-# The key sent to an `api_base` when the profile names no key variable (a local server such as
-# llama.cpp's): DSPy's OpenAI-compatible routes refuse to call without some key, and an ambient
-# OPENAI_API_KEY must never go to a server the profile did not give it to.
+# The key sent to an `api_base` that dspy.LM serves (a profile openai_lm does not take) when the
+# profile names no key variable: DSPy's OpenAI-compatible routes refuse to call without some key,
+# and an ambient OPENAI_API_KEY must never go to a server the profile did not give it to.
 NO_KEY = "signet-no-key"
 # chat: DSPy's ChatAdapter (with its JSONAdapter fallback); json: DSPy's JSONAdapter; json_schema:
 # JSONAdapter with the signature's JSON schema sent as response_format for the server to enforce.
@@ -62,7 +62,8 @@ class LMProfile:
         `json_schema` sends llama.cpp's `{"type": "json_object", "schema": ...}`, which DSPy's
         native (lm15) route cannot carry: its LM goes through DSPy's LiteLLM compatibility engine,
         which hands `response_format` to the server unchanged (and sends `max_tokens`, the name
-        llama.cpp's servers read). A profile's own `kwargs.engine` wins.
+        llama.cpp's servers read). A profile's own `kwargs.engine` wins. Only for profiles that
+        openai_lm does not serve: an `openai/` model at an `api_base` never reaches dspy.LM.
         """
         if "engine" in self.kwargs or self.model == testlm.MODEL:
             return None
@@ -158,6 +159,13 @@ def build_lm(profile: LMProfile) -> dspy.BaseLM:
         return testlm.make_lm(profile)
     kwargs = dict(profile.kwargs)
     num_retries = kwargs.pop("num_retries", DEFAULT_NUM_RETRIES)
+    if openai_lm.handles(profile.model, profile.api_base, kwargs):
+        # An OpenAI-compatible server (the local model, vLLM, Ollama): no LiteLLM, no placeholder key.
+        given = kwargs.pop("api_key", None)
+        return openai_lm.OpenAICompatLM(
+            profile.model, api_base=profile.api_base, api_key=key if key is not None else given,
+            temperature=profile.temperature, max_tokens=profile.max_tokens, cache=profile.cache,
+            num_retries=num_retries, estimate_cost=not profile.priced, **kwargs)
     engine = profile.engine()
     if engine is not None:
         kwargs["engine"] = engine

@@ -11,8 +11,9 @@ with `Literal` values from their enum and lists as arrays.
 Everything else is DSPy's JSONAdapter: the same prompt, the same `parse` (so a reply that does not
 fit the signature is still an `AdapterParseError`, reported as `lm_output`), the same callbacks.
 
-Wire shape: for an LM that DSPy reaches over HTTP the format is llama.cpp's `json_object` +
-`schema`. DSPy's native (lm15) request has no slot for that key, so DSPy sends the call through
+Wire shape: for an LM reached over HTTP the format is llama.cpp's `json_object` + `schema`. The
+worker's own OpenAI-compatible LM (openai_lm.py: `openai/` models at an `api_base`) sends it
+as it is; for a `dspy.LM`: DSPy's native (lm15) request has no slot for that key, so DSPy sends the call through
 its LiteLLM compatibility engine, which hands `response_format` to the server as it is (DSPy 3.4:
 "an input the native route cannot carry selects LiteLLM before any I/O"). A custom engine
 (`signet/test`) only takes canonical requests, so it gets the OpenAI `json_schema` shape, which
