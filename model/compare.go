@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -332,4 +333,31 @@ func ScoreVsCost(runs []*Optimization) []ScorePoint {
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Cost < out[b].Cost })
 	return out
+}
+
+// StateText is the run's state, with why it stopped when it did.
+func (r RunSummary) StateText() string {
+	if r.Stopped != "" {
+		return string(r.State) + " (" + r.Stopped + ")"
+	}
+	return string(r.State)
+}
+
+// HeldOutText is the held-out score before → after, or "-" without one.
+func (r RunSummary) HeldOutText() string {
+	if r.TestBefore == nil || r.TestAfter == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f → %.3f", *r.TestBefore, *r.TestAfter)
+}
+
+// ResultText is what became of the run's program: its version, or why none.
+func (r RunSummary) ResultText() string {
+	switch {
+	case r.ResultVersion > 0:
+		return fmt.Sprintf("v%d", r.ResultVersion)
+	case r.Regressed:
+		return "regressed: not saved"
+	}
+	return "-"
 }

@@ -46,28 +46,10 @@ func (c *Comparison) Markdown(points []ScorePoint) string {
 		return "`" + string(j) + "`"
 	})
 	row("metric", func(r RunSummary) string { return r.Metric })
-	row("state", func(r RunSummary) string {
-		if r.Stopped != "" {
-			return string(r.State) + " (" + r.Stopped + ")"
-		}
-		return string(r.State)
-	})
+	row("state", func(r RunSummary) string { return r.StateText() })
 	row("validation score", func(r RunSummary) string { return fmt.Sprintf("%.3f → %.3f", r.Before, r.After) })
-	row("held-out score", func(r RunSummary) string {
-		if r.TestBefore == nil || r.TestAfter == nil {
-			return "-"
-		}
-		return fmt.Sprintf("%.3f → %.3f", *r.TestBefore, *r.TestAfter)
-	})
-	row("result", func(r RunSummary) string {
-		switch {
-		case r.ResultVersion > 0:
-			return fmt.Sprintf("v%d", r.ResultVersion)
-		case r.Regressed:
-			return "regressed: not saved"
-		}
-		return "-"
-	})
+	row("held-out score", func(r RunSummary) string { return r.HeldOutText() })
+	row("result", func(r RunSummary) string { return r.ResultText() })
 	row("cost", func(r RunSummary) string { return mdUSD(r.Cost, r.CostUnknown) })
 	row("LM calls", func(r RunSummary) string { return strconv.Itoa(r.LMCalls) })
 	row("duration", func(r RunSummary) string { return r.Duration.Round(time.Millisecond).String() })

@@ -729,28 +729,10 @@ func (cv *compareView) compareLines() []string {
 	row("optimizer", func(_ int, r model.RunSummary) string { return r.Optimizer })
 	row("settings", func(_ int, r model.RunSummary) string { return settingsString(r.Settings) })
 	row("metric", func(_ int, r model.RunSummary) string { return r.Metric })
-	row("state", func(_ int, r model.RunSummary) string {
-		if r.Stopped != "" {
-			return string(r.State) + " (" + r.Stopped + ")"
-		}
-		return string(r.State)
-	})
+	row("state", func(_ int, r model.RunSummary) string { return r.StateText() })
 	row("score", func(_ int, r model.RunSummary) string { return fmt.Sprintf("%.3f → %.3f", r.Before, r.After) })
-	row("held-out", func(_ int, r model.RunSummary) string {
-		if r.TestBefore == nil || r.TestAfter == nil {
-			return "-"
-		}
-		return fmt.Sprintf("%.3f → %.3f", *r.TestBefore, *r.TestAfter)
-	})
-	row("result", func(_ int, r model.RunSummary) string {
-		switch {
-		case r.ResultVersion > 0:
-			return fmt.Sprintf("v%d", r.ResultVersion)
-		case r.Regressed:
-			return "regressed: not saved"
-		}
-		return "-"
-	})
+	row("held-out", func(_ int, r model.RunSummary) string { return r.HeldOutText() })
+	row("result", func(_ int, r model.RunSummary) string { return r.ResultText() })
 	row("cost", func(_ int, r model.RunSummary) string { return format.USDMaybe(r.Cost, r.CostUnknown) })
 	row("LM calls", func(_ int, r model.RunSummary) string { return strconv.Itoa(r.LMCalls) })
 	row("duration", func(_ int, r model.RunSummary) string { return optDuration(r.Duration) })
