@@ -22,7 +22,7 @@ import (
 // background owners on (testEnv turns them off for every other test). Its
 // cleanup stops whatever owner is left and kills it if that fails, so no
 // test leaves a process behind.
-func daemonEnv(t *testing.T, configExtra string) (env []string, ws string) {
+func daemonEnv(t testing.TB, configExtra string) (env []string, ws string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
