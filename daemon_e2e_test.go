@@ -32,6 +32,15 @@ func daemonEnv(t testing.TB, configExtra string) (env []string, ws string) {
 	}
 	ws = filepath.Join(dir, "ws")
 	env = append(pythonEnv(t), "SIGNET_HOME="+ws, "SIGNET_CONFIG="+cfg, "SIGNET_NO_DAEMON=0")
+	stopOwnerAtCleanup(t, env, ws)
+	mustRun(t, env, "init")
+	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
+	return env, ws
+}
+
+// stopOwnerAtCleanup stops the workspace's owner when the test ends, and
+// kills it if that fails.
+func stopOwnerAtCleanup(t testing.TB, env []string, ws string) {
 	t.Cleanup(func() {
 		info, err := api.ReadOwner(ws)
 		if err != nil {
@@ -42,9 +51,36 @@ func daemonEnv(t testing.TB, configExtra string) (env []string, ws string) {
 			syscall.Kill(info.PID, syscall.SIGKILL)
 		}
 	})
-	mustRun(t, env, "init")
-	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
-	return env, ws
+}
+
+// TestDaemonInterruptCancelsBatch: ctrl-c on a batch whose owner runs in
+// the background cancels the executions that have not ended (the owner
+// would otherwise go on spending on them) and keeps those that did.
+func TestDaemonInterruptCancelsBatch(t *testing.T) {
+	env, ws := reliabilityEnv(t, 40)
+	env = append(env, "SIGNET_NO_DAEMON=0")
+	stopOwnerAtCleanup(t, env, ws)
+	cmd, out := start(t, env, "run", "qa", "--dataset", "items", "--lm", "slow")
+	waitCompleted(t, ws, 2)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("an interrupted batch exited 0:\n%s", out)
+	}
+	if !strings.Contains(out.String(), "interrupted: cancelled") {
+		t.Errorf("the command does not say what it cancelled:\n%s", out)
+	}
+	if st := ownerNow(t, env); !st.Running || !st.Background {
+		t.Fatalf("the batch did not run in a background owner: %+v", st)
+	}
+	states := map[string]int{}
+	for _, r := range listAll(t, env) {
+		states[r.State]++
+	}
+	if states["pending"]+states["running"] > 0 || states["cancelled"] == 0 || states["completed"] < 2 {
+		t.Errorf("after ctrl-c the batch's executions are %v: want none pending or running, some cancelled, the completed kept", states)
+	}
 }
 
 // ownerNow is `signet status --json`.

@@ -67,7 +67,11 @@ func (a *cli) followExecutions(ctx context.Context, ids []model.ID, ended func(*
 				end(ev.Execution)
 			}
 		case <-ctx.Done():
-			return final, fmt.Errorf("interrupted with %d of %d executions left; they stay pending: `signet exec resume` finishes them", len(want)-len(final), len(want))
+			left := len(want) - len(final)
+			if a.owned() == nil { // the owner is another process: they go on there
+				return final, fmt.Errorf("interrupted with %d of %d executions not ended; they go on in the workspace's owner (`signet exec cancel ID` or `signet stop` ends them)", left, len(want))
+			}
+			return final, fmt.Errorf("interrupted with %d of %d executions left; they stay pending: `signet exec resume` finishes them", left, len(want))
 		}
 	}
 	return final, nil

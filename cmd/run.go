@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -188,6 +189,28 @@ func loadTrace(ctx context.Context, svc app.Executions, id model.ID) (*traceTree
 	}
 }
 
+// batchStopWait bounds how long an interrupted batch's cancellations may take.
+const batchStopWait = 30 * time.Second
+
+// cancelBatch cancels the executions of an interrupted batch that have not
+// ended: ctrl-c stops a batch wherever its owner runs (a background owner
+// would otherwise go on spending on it), and keeps what ended.
+func (a *cli) cancelBatch(b *app.Batch, ended map[model.ID]*model.Execution) error {
+	ctx, cancel := context.WithTimeout(context.Background(), batchStopWait)
+	defer cancel()
+	n := 0
+	for _, id := range b.Executions {
+		if ended[id] != nil {
+			continue
+		}
+		if _, err := a.svc.CancelExecution(ctx, id); err != nil && !errors.Is(err, app.ErrFinished) {
+			return fmt.Errorf("interrupted: cancelling execution %s of batch %s: %w", id, b.ID, err)
+		}
+		n++
+	}
+	return fmt.Errorf("interrupted: cancelled %d executions of batch %s; the %d that ended are kept (signet exec list)", n, b.ID, len(ended))
+}
+
 // exampleInputs are the inputs of example N of a dataset (--example
 // DATASET:N) for a program version: its fields split by the one labels rule.
 func (a *cli) exampleInputs(ctx context.Context, program string, version int, ref, split string) (map[string]any, error) {
@@ -259,6 +282,9 @@ func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, spl
 		bar.update(done, failed, cost, false)
 	})
 	bar.update(done, failed, cost, true)
+	if err != nil && ctx.Err() != nil {
+		return a.cancelBatch(b, finals)
+	}
 	if err != nil {
 		return err
 	}
