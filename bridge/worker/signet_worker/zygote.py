@@ -1,7 +1,7 @@
 """The zygote: import the worker once, then fork each pool worker from it (docs/protocol.md, "The zygote").
 
-`python -m signet_worker.zygote [--litellm]`, started by the bridge with fd 3 the parent-death pipe and
-fd 4 one end of a SOCK_SEQPACKET unix socketpair. Each message is one JSON object, with descriptors
+`python -m signet_worker.zygote [--litellm]`, started by the bridge with fd 3 the parent-death pipe
+(SIGNET_PARENT_FD) and fd 4 (SIGNET_ZYGOTE_FD, default 4) one end of a SOCK_SEQPACKET unix socketpair. Each message is one JSON object, with descriptors
 attached by SCM_RIGHTS:
 
 - zygote -> bridge, once imported: {"ready": true, "pid": P}.
@@ -36,7 +36,7 @@ from typing import Any
 
 from signet_worker import parentwatch
 
-SOCK_FD = 4
+SOCK_FD_ENV = "SIGNET_ZYGOTE_FD"
 MAX_MESSAGE = 1 << 20  # an environment fits many times over
 
 
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     if "cache" in vars(sys.modules["dspy"]):
         raise RuntimeError("DSPy's cache was opened before the fork: children would share its files")
     death_fd = int(os.environ.get(parentwatch.PARENT_FD_ENV, "3"))
-    sock = socket.socket(fileno=SOCK_FD)
+    sock = socket.socket(fileno=int(os.environ.pop(SOCK_FD_ENV, "4")))
     # What the imports allocated stays in shared pages: no collection in a child touches it.
     gc.collect()
     gc.freeze()
