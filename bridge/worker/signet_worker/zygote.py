@@ -48,6 +48,9 @@ def main(argv: list[str]) -> int:
 
     from signet_worker import server  # noqa: F401  (everything a worker imports at start)
 
+    import cachetools  # noqa: F401  (what DSPy's cache imports when the worker configures it)
+    import diskcache  # noqa: F401
+
     if "--litellm" in argv:
         import litellm  # noqa: F401  (a profile of the pool needs it: import it once too)
     if "cache" in vars(sys.modules["dspy"]):
