@@ -37,11 +37,12 @@ type zygote struct {
 
 // zygoteReply is any message of the zygote.
 type zygoteReply struct {
-	Ready  bool   `json:"ready"`
-	PID    int    `json:"pid"`
-	Code   *int   `json:"code"`
-	Signal *int   `json:"signal"`
-	Error  string `json:"error"`
+	Ready   bool   `json:"ready"`
+	LiteLLM bool   `json:"litellm"` // with ready: LiteLLM is loaded
+	PID     int    `json:"pid"`
+	Code    *int   `json:"code"`
+	Signal  *int   `json:"signal"`
+	Error   string `json:"error"`
 }
 
 // useZygote says whether the pool's workers fork from a zygote: on Linux,
@@ -107,7 +108,11 @@ func (p *Pool) startZygote(ctx context.Context) (*zygote, error) {
 		}
 		return nil, errors.New(msg)
 	}
-	p.log.printf("zygote", z.pid, "ready in %s", time.Since(begin).Round(time.Millisecond))
+	preloaded := ""
+	if m.LiteLLM {
+		preloaded = " (LiteLLM preloaded)"
+	}
+	p.log.printf("zygote", z.pid, "ready in %s%s", time.Since(begin).Round(time.Millisecond), preloaded)
 	return z, nil
 }
 

@@ -176,3 +176,21 @@ class Draw(dspy.Module):
 		t.Fatalf("both workers drew %s first", draws[0])
 	}
 }
+
+// TestZygotePreloadsLiteLLM: with PreloadLiteLLM the zygote imports
+// LiteLLM before forking (it says so in its ready message); without, not.
+func TestZygotePreloadsLiteLLM(t *testing.T) {
+	cfg := realConfig(t, 1)
+	cfg.PreloadLiteLLM = true
+	p, log := startPool(t, cfg)
+	z := awaitZygote(t, p, 0)
+	contains(t, log.String(), "zygote pid "+strconv.Itoa(z.pid)+": ready in ")
+	contains(t, log.String(), "(LiteLLM preloaded)")
+	if _, err := p.Execute(context.Background(), ExecuteRequest{Program: qaProgram, Inputs: question(1), LM: testLM(nil)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, plainLog := startPool(t, realConfig(t, 1))
+	if strings.Contains(plainLog.String(), "LiteLLM preloaded") {
+		t.Fatalf("LiteLLM preloaded unasked:\n%s", plainLog)
+	}
+}

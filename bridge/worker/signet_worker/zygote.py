@@ -4,7 +4,7 @@
 (SIGNET_PARENT_FD) and fd 4 (SIGNET_ZYGOTE_FD, default 4) one end of a SOCK_SEQPACKET unix socketpair. Each message is one JSON object, with descriptors
 attached by SCM_RIGHTS:
 
-- zygote -> bridge, once imported: {"ready": true, "pid": P}.
+- zygote -> bridge, once imported: {"ready": true, "pid": P, "litellm": true|false (LiteLLM is loaded)}.
 - {"op": "fork", "env": {...}} with 4 descriptors (the child's stdin, stdout, stderr and parent-death
   pipe) -> {"pid": P} with one descriptor, a pidfd of the child; or {"error": "..."}.
 - {"op": "reap", "pid": P} -> {"code": N} or {"signal": N}; or {"error": "..."}.
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     # What the imports allocated stays in shared pages: no collection in a child touches it.
     gc.collect()
     gc.freeze()
-    _send(sock, {"ready": True, "pid": os.getpid()})
+    _send(sock, {"ready": True, "pid": os.getpid(), "litellm": "litellm" in sys.modules})
     return serve(sock, death_fd)
 
 

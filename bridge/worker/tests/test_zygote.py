@@ -47,7 +47,7 @@ def zygote(tmp_path):
                             pass_fds=(death_r, theirs.fileno()), stdin=subprocess.DEVNULL)
     theirs.close()
     ready, _ = _recv(ours)
-    assert ready == {"ready": True, "pid": proc.pid}
+    assert ready == {"ready": True, "pid": proc.pid, "litellm": False}  # not imported unless asked
     yield proc, ours, env, death_r
     ours.close()
     assert proc.wait(timeout=60) == 0  # its socket closed: it exits
