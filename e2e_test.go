@@ -38,11 +38,18 @@ func signetBinary(t testing.TB) string {
 	return binPath
 }
 
+// testEnv is the minimal environment the binary runs with in tests: no
+// background owners (a test about them passes SIGNET_NO_DAEMON=0 in its
+// env, which comes later and wins), so that no test leaves a process behind.
+func testEnv(home string) []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "SIGNET_NO_DAEMON=1"}
+}
+
 // run runs the binary with env added to a minimal environment.
 func run(t testing.TB, env []string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(signetBinary(t), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.Env = append(testEnv(t.TempDir()), env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -203,7 +203,7 @@ func TestHardenOwnerSurvivesHangupAndClosedPipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve := exec.Command(signetBinary(t), "serve", "--workers", "1")
-	serve.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	serve.Env = append(testEnv(t.TempDir()), env...)
 	serve.Stdout, serve.Stderr = w, w
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)

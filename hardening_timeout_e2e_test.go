@@ -118,7 +118,7 @@ func runBounded(t *testing.T, env []string, args ...string) (runJSON, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, signetBinary(t), append(append([]string{"run"}, args...), "--json")...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.Env = append(testEnv(t.TempDir()), env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -24,7 +23,7 @@ import (
 func timedRun(b *testing.B, env []string, home string, args ...string) (string, time.Duration) {
 	b.Helper()
 	cmd := exec.Command(signetBinary(b), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}, env...)
+	cmd.Env = append(testEnv(home), env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	t0 := time.Now()

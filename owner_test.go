@@ -75,7 +75,7 @@ func runAsync(bin string, env []string, args ...string) result {
 	cmd := exec.Command(bin, args...)
 	home, _ := os.MkdirTemp("", "signet-home")
 	defer os.RemoveAll(home)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}, env...)
+	cmd.Env = append(testEnv(home), env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -88,7 +88,7 @@ func startTUI(t *testing.T, env []string, shellCmd string) *tuiTerm {
 		socket:  filepath.Join(sockDir, "s"),
 		session: fmt.Sprintf("signet-e2e-%d-%d", os.Getpid(), tmuxSeq.Add(1)),
 	}
-	full := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm-256color"}, env...)
+	full := append(append(testEnv(t.TempDir()), "TERM=xterm-256color"), env...)
 	var prefix strings.Builder
 	prefix.WriteString("env")
 	for _, kv := range full {

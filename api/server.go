@@ -43,6 +43,11 @@ type Server struct {
 	clients atomic.Int64
 	idle    chan struct{} // poked whenever a held request ends
 
+	// Every request but a status question (event streams too): what a
+	// background owner's idle exit waits on (Activity).
+	active  atomic.Int64
+	lastEnd atomic.Int64 // unix nanoseconds when one last ended
+
 	// Connections accepted whose first request has not reached a handler
 	// yet: http.Server.Shutdown would drop that request unanswered.
 	newMu    sync.Mutex
@@ -74,6 +79,13 @@ func NewServer(svc app.Service) *Server {
 			if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 				s.startedConn(c)
 			}
+			if r.URL.Path != "/"+Version+"/status" {
+				s.active.Add(1)
+				defer func() {
+					s.lastEnd.Store(time.Now().UnixNano())
+					s.active.Add(-1)
+				}()
+			}
 			s.mux.ServeHTTP(w, r)
 		})}
 	s.routes()
@@ -98,6 +110,17 @@ func (s *Server) Serve(ln net.Listener) error {
 // Clients is the number of held requests now: every request but an event
 // stream that did not ask to hold the owner (see hold).
 func (s *Server) Clients() int { return int(s.clients.Load()) }
+
+// Activity is the number of requests in flight, event streams included,
+// and when the last one ended (zero if none has); a status question is
+// neither, so that asking whether an owner is idle does not keep it busy.
+func (s *Server) Activity() (inFlight int, lastEnd time.Time) {
+	n := int(s.active.Load())
+	if ns := s.lastEnd.Load(); ns != 0 {
+		lastEnd = time.Unix(0, ns)
+	}
+	return n, lastEnd
+}
 
 // WaitIdle returns once no held request is in flight, or when ctx ends.
 func (s *Server) WaitIdle(ctx context.Context) error {

@@ -190,11 +190,12 @@ func ReadOwner(dir string) (*Owner, error) {
 	return &o, nil
 }
 
-// Alive says whether a process with that pid exists (signal 0).
+// Alive says whether a process with that pid exists (signal 0) and has
+// not exited (a zombie has).
 func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && !zombie(pid)
 }

@@ -221,6 +221,12 @@ type Status struct {
 	Queue     Queue     `json:"queue"`
 	Clients   int       `json:"clients"` // requests of other processes being served now
 	LM        string    `json:"lm"`      // the default LM profile
+	// Background is an owner a command started in the background: it exits
+	// after IdleExit seconds without work, at IdleAt if nothing comes (absent
+	// while it has work: requests, event streams, jobs).
+	Background bool       `json:"background"`
+	IdleExit   float64    `json:"idle_exit_s,omitempty"`
+	IdleAt     *time.Time `json:"idle_at,omitempty"`
 }
 
 // Queue counts the kernel's jobs that have not ended.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,19 @@ func pss(pid int) (int64, error) {
 	return 0, fmt.Errorf("no Pss in /proc/%d/smaps_rollup", pid)
 }
 
+// poolPSS is the sum of the PSS of p's processes (its zygote included).
+func poolPSS(b *testing.B, p *Pool) int64 {
+	var sum int64
+	for _, pid := range poolPIDs(p) {
+		n, err := pss(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum += n
+	}
+	return sum
+}
+
 func median[T int64 | time.Duration](s []T) T {
 	s = slices.Clone(s)
 	slices.Sort(s)
@@ -40,7 +54,8 @@ func median[T int64 | time.Duration](s []T) T {
 // BenchmarkZygoteReady: a pool of 4 ready (every worker said hello) forked
 // from a zygote, against the plain spawn (4 workers each importing DSPy)
 // and one `python -c "import dspy"`, alternating in each round; and the
-// pool's memory (the PSS of its workers, and of the zygote) at ready.
+// pool's memory (the PSS of its workers, and of the zygote) at ready and
+// after 16 executions.
 // Medians over -rounds (default 7) per iteration.
 func BenchmarkZygoteReady(b *testing.B) {
 	if !zygoteSupported {
@@ -54,7 +69,7 @@ func BenchmarkZygoteReady(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SIGNET_BENCH_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	pool := func(noZygote bool) (time.Duration, int64) {
+	pool := func(noZygote bool) (time.Duration, [2]int64) {
 		t0 := time.Now()
 		p, err := Start(context.Background(), Config{Python: py, Workers: 4, Workspace: b.TempDir(), NoZygote: noZygote})
 		if err != nil {
@@ -64,26 +79,34 @@ func BenchmarkZygoteReady(b *testing.B) {
 		if !noZygote && p.zygote() == nil {
 			b.Fatal("no zygote")
 		}
-		var mem int64
-		for _, pid := range poolPIDs(p) {
-			n, err := pss(pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			mem += n
+		mem := poolPSS(b, p)
+		// Then each worker at work: 16 executions, 8 at a time, so that every
+		// worker builds a program and calls the LM (and collects garbage).
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for i := range 16 {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if _, err := p.Execute(context.Background(), ExecuteRequest{Program: qaProgram, Inputs: question(i), LM: testLM(nil)}, nil); err != nil {
+					b.Error(err)
+				}
+			})
 		}
+		wg.Wait()
+		used := poolPSS(b, p)
 		p.Close(context.Background())
-		return ready, mem
+		return ready, [2]int64{mem, used}
 	}
 	var zr, pr, ir []time.Duration
-	var zm, pm []int64
+	var zm, pm, zu, pu []int64
 	b.ResetTimer()
 	for range b.N {
 		for range rounds {
 			d, m := pool(false)
-			zr, zm = append(zr, d), append(zm, m)
+			zr, zm, zu = append(zr, d), append(zm, m[0]), append(zu, m[1])
 			d, m = pool(true)
-			pr, pm = append(pr, d), append(pm, m)
+			pr, pm, pu = append(pr, d), append(pm, m[0]), append(pu, m[1])
 			t0 := time.Now()
 			if out, err := exec.Command(py, "-c", "import dspy").CombinedOutput(); err != nil {
 				b.Fatalf("import dspy: %v\n%s", err, out)
@@ -103,4 +126,7 @@ func BenchmarkZygoteReady(b *testing.B) {
 	b.ReportMetric(mib(median(zm)), "zygote-pss-MiB")
 	b.ReportMetric(mib(median(pm)), "plain-pss-MiB")
 	b.ReportMetric(float64(median(zm))/float64(median(pm)), "pss-ratio")
+	b.ReportMetric(mib(median(zu)), "zygote-used-pss-MiB")
+	b.ReportMetric(mib(median(pu)), "plain-used-pss-MiB")
+	b.ReportMetric(float64(median(zu))/float64(median(pu)), "used-pss-ratio")
 }

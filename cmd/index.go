@@ -16,6 +16,7 @@ import (
 func (a *cli) indexCommand() *cobra.Command {
 	var req app.IndexRequest
 	var asJSON bool
+	var pf poolFlags
 	c := &cobra.Command{
 		Use:   "index DATASET",
 		Short: "Build a retrieval index over a field of a dataset (rebuilt only when the data changes)",
@@ -51,6 +52,7 @@ func (a *cli) indexCommand() *cobra.Command {
 	f.BoolVar(&req.Force, "force", false, "rebuild even when the index is up to date")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = c.MarkFlagRequired("field")
+	pf.register(c) // the workers build the index
 	return c
 }
 

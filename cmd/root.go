@@ -39,6 +39,7 @@ type cli struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	workspace string
+	noDaemon  bool // --no-daemon: never start a background owner
 	args      []string
 	cwd       string // relative paths resolve here
 
@@ -88,6 +89,7 @@ func (a *cli) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&a.workspace, "workspace", "", "workspace directory (default $SIGNET_HOME, else $XDG_DATA_HOME/signet)")
+	root.PersistentFlags().BoolVar(&a.noDaemon, "no-daemon", false, "do not start a background owner: a command that finds none owns the workspace itself while it runs (also "+noDaemonEnv+"=1, or owner: {background: false} in the config)")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return checkFlagRanges(c) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w", c.CommandPath(), err)}
@@ -113,6 +115,7 @@ func (a *cli) rootCommand() *cobra.Command {
 		a.costCommand(),
 		withMode(a.serveCommand(), wsNone),
 		withMode(a.statusCommand(), wsNone),
+		withMode(a.stopCommand(), wsNone),
 	)
 	tuiCmd := a.tuiCommand()
 	root.AddCommand(tuiCmd)

@@ -1,10 +1,12 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,20 +14,25 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/app/owner"
+	"github.com/signet-dspy/signet/config"
 )
 
 func (a *cli) serveCommand() *cobra.Command {
 	var pf poolFlags
 	var concurrency int
+	var bg background
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Own the workspace with no TUI: run its workers and queue, serve its API to other Signet processes",
-		Long: "Own the workspace until SIGINT or SIGTERM: start the workers and the execution engine (which\n" +
-			"first recovers what an earlier owner left), and serve the local API on the workspace's socket\n" +
-			"(docs/api.md). Every other Signet command on the workspace then runs through this process.\n" +
+		Long: "Own the workspace until SIGINT or SIGTERM (`signet stop`): start the workers and the execution\n" +
+			"engine (which first recovers what an earlier owner left), and serve the local API on the workspace's\n" +
+			"socket (docs/api.md). Every other Signet command on the workspace then runs through this process.\n" +
 			"On SIGINT/SIGTERM, running executions go back to pending for the next owner.",
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if bg.on {
+				return a.serveBackground(c.Context(), pf, concurrency, bg)
+			}
 			ctx := c.Context()
 			dir, err := a.workspaceDir()
 			if err != nil {
@@ -58,7 +65,83 @@ func (a *cli) serveCommand() *cobra.Command {
 	c.Flags().IntVar(&concurrency, "concurrency", 0, "executions at once (default: config, else 8)")
 	pf.register(c)
 	c.Flags().Lookup("workers").Usage = "worker processes (default: config, else the number of cores, at least 2)"
+	bg.register(c)
 	return c
+}
+
+// background are serve's hidden flags for the owner a command starts in
+// the background (daemon.go).
+type background struct {
+	on       bool
+	idleExit time.Duration
+	readyFD  int
+}
+
+func (b *background) register(c *cobra.Command) {
+	f := c.Flags()
+	f.BoolVar(&b.on, "background", false, "serve as a background owner: exit after the idle time")
+	f.DurationVar(&b.idleExit, "idle-exit", 0, "the background owner's idle time (default: config owner: idle_exit, else 10m)")
+	f.IntVar(&b.readyFD, "ready-fd", 0, "a pipe to close once serving, after writing \"ready\"")
+	for _, n := range []string{"background", "idle-exit", "ready-fd"} {
+		f.MarkHidden(n)
+	}
+}
+
+// serveBackground is `serve --background`: the owner a command started.
+// Its stdout and stderr are its log (redacted like the workspace's); it
+// says "ready" on the ready pipe once it serves, and leaves quietly when
+// another process owns the workspace already. The pool starts with the
+// first request that needs it, with the workers the starting command would
+// have had (1 unless --workers or the config say otherwise).
+func (a *cli) serveBackground(ctx context.Context, pf poolFlags, concurrency int, bg background) error {
+	cfg, err := config.Load("")
+	if err != nil {
+		cfg = nil // the first request reports it; keys are redacted by shape meanwhile
+	}
+	a.stdout, a.stderr = owner.Secrets(cfg).Writer(a.stdout), owner.Secrets(cfg).Writer(a.stderr)
+	idle := bg.idleExit
+	if idle != 0 && (idle < config.MinIdleExit || idle > config.MaxIdleExit) {
+		return usagef("serve: --idle-exit %s is out of range (%s to %s)", idle, config.MinIdleExit, config.MaxIdleExit)
+	}
+	if idle == 0 {
+		idle = config.DefaultIdleExit
+		if cfg != nil {
+			idle = cfg.IdleExitOr()
+		}
+	}
+	var ready *os.File
+	if bg.readyFD > 0 {
+		ready = os.NewFile(uintptr(bg.readyFD), "ready")
+		defer ready.Close()
+	}
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return err
+	}
+	stamp := func(format string, args ...any) {
+		fmt.Fprintf(a.stdout, "%s %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	}
+	s, err := owner.Acquire(ctx, owner.Options{Dir: dir, Command: "serve", Version: Version, Python: pf.python,
+		Workers: pf.workers, DefaultWorkers: 1, Concurrency: concurrency, Notify: a.stdout})
+	if err != nil {
+		return err
+	}
+	if s.Owner == nil {
+		stamp("pid %d: another process owns workspace %s; leaving", os.Getpid(), dir)
+		return nil
+	}
+	stamp("pid %d: serving workspace %s in the background on %s; exits after %s without work", os.Getpid(), dir, s.Owner.Info().Socket, idle)
+	if ready != nil {
+		fmt.Fprintln(ready, "ready")
+		ready.Close()
+	}
+	why := "idle for " + idle.String()
+	if err := s.Owner.IdleExit(ctx, idle); err != nil {
+		why = "stopped by a signal"
+	}
+	s.Close(ctx, ctx.Err() != nil)
+	stamp("pid %d: %s; exited, %d executions pending for the next owner", os.Getpid(), why, s.Owner.LeftPending())
+	return nil
 }
 
 // statusJSON is `signet status --json`.
@@ -104,6 +187,14 @@ func (a *cli) statusCommand() *cobra.Command {
 func printStatus(w io.Writer, st *app.Status) {
 	up := (time.Duration(st.Uptime * float64(time.Second))).Round(time.Second)
 	fmt.Fprintf(w, "owner      pid %d (signet %s), up %s, version %s, API %s\n", st.PID, st.Command, up, st.Version, st.API)
+	if st.Background {
+		idle := time.Duration(st.IdleExit * float64(time.Second))
+		if st.IdleAt != nil {
+			fmt.Fprintf(w, "           background: exits at %s if nothing comes (after %s without work)\n", st.IdleAt.Local().Format("15:04:05"), idle)
+		} else {
+			fmt.Fprintf(w, "           background: busy; exits %s after its work ends\n", idle)
+		}
+	}
 	fmt.Fprintf(w, "workspace  %s\n", st.Workspace)
 	fmt.Fprintf(w, "queue      %d (%d pending, %d running)\n", st.Queue.Depth, st.Queue.Pending, st.Queue.Running)
 	fmt.Fprintf(w, "clients    %d request(s) of other processes in flight\n", st.Clients)
@@ -118,4 +209,66 @@ func printStatus(w io.Writer, st *app.Status) {
 			wk.Served, wk.Restarts, orDash(wk.Current), orDash(clip(wk.LastError, 40)))
 	}
 	t.flush()
+}
+
+// stopWait bounds how long stop waits for the owner to end: it puts what
+// runs back to pending and closes its workers and store first.
+const stopWait = 2 * time.Minute
+
+func (a *cli) stopCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stop",
+		Short: "Stop the workspace's owner (a background one, `signet serve`, or any other) gracefully",
+		Long: "Send the workspace's owner SIGTERM and wait for it to end: as on ctrl-c, running executions go back\n" +
+			"to pending for the next owner. Without an owner it says so (exit 0).",
+		Args: exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctx := c.Context()
+			dir, err := a.workspaceDir()
+			if err != nil {
+				return err
+			}
+			st, err := api.NewClient(api.SocketPath(dir)).Status(ctx)
+			if errors.Is(err, api.ErrNoOwner) {
+				fmt.Fprintf(a.stdout, "no owner running for workspace %s\n", dir)
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("the owner of %s does not answer: %w", dir, err)
+			}
+			// The pid is the owner's own answer on this user's socket.
+			if err := syscall.Kill(st.PID, syscall.SIGTERM); err != nil {
+				return fmt.Errorf("stopping the owner of %s (pid %d): %w", dir, st.PID, err)
+			}
+			if err := waitGone(ctx, st.PID, stopWait); err != nil {
+				return fmt.Errorf("the owner of %s (pid %d): %w", dir, st.PID, err)
+			}
+			kind := "signet " + st.Command
+			if st.Background {
+				kind += ", background"
+			}
+			fmt.Fprintf(a.stdout, "stopped the owner of workspace %s: pid %d (%s), up %s\n", dir, st.PID, kind,
+				(time.Duration(st.Uptime * float64(time.Second))).Round(time.Second))
+			return nil
+		},
+	}
+}
+
+// waitGone waits, bounded, until process pid has ended. It is not this
+// process's child, so there is nothing to wait on but its existence.
+func waitGone(ctx context.Context, pid int, bound time.Duration) error {
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for api.Alive(pid) {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return fmt.Errorf("still running %s after SIGTERM", bound)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -55,8 +56,10 @@ func serveWorkers() int { return max(2, runtime.NumCPU()) }
 
 // inWorkspace runs a command with the workspace's service in a.svc: a
 // client of the owner that runs, or this process as the owner for the
-// command's lifetime (serving other processes meanwhile). The command runs
-// here either way, so its output and exit code are the same.
+// command's lifetime (serving other processes meanwhile). A command that
+// starts workers (startsWorkers) and finds no owner starts one in the
+// background first and is its client (daemon.go). The command runs here
+// either way, so its output and exit code are the same.
 func (a *cli) inWorkspace(c *cobra.Command, mode string, run func() error) error {
 	if a.svc != nil {
 		return run()
@@ -70,11 +73,15 @@ func (a *cli) inWorkspace(c *cobra.Command, mode string, run func() error) error
 		DefaultWorkers: 1, Notify: a.stderr}
 	python, workers := poolFlagsOf(c)
 	opts.Python, opts.Workers = python, workers
+	var spawned atomic.Bool
+	if startsWorkers(c, mode) && a.backgroundOff(dir) == "" {
+		opts.Spawn = spawnOwner(dir, python, workers, &spawned)
+	}
 	s, err := owner.Acquire(ctx, opts)
 	if err != nil {
 		return err
 	}
-	if s.Client != nil && (python != "" || workers > 0) {
+	if s.Client != nil && (python != "" || workers > 0) && !spawned.Load() {
 		fmt.Fprintf(a.stderr, "signet: note: this workspace's owner (see `signet status`) runs with its own Python and workers; --python and --workers apply to the process that starts them\n")
 	}
 	a.svc, a.sess = s, s

@@ -48,6 +48,8 @@ type Config struct {
 	Limit Limits `yaml:"limits,omitempty"`
 	// Retrieval sizes the workers' embedding cache (see EmbedCache).
 	Retrieval Retrieval `yaml:"retrieval,omitempty"`
+	// Owner says whether commands start a background owner (see OwnerSettings).
+	Owner OwnerSettings `yaml:"owner,omitempty"`
 
 	path string
 }
@@ -158,6 +160,9 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.checkLimits(path); err != nil {
+		return nil, err
+	}
+	if err := c.checkOwner(path); err != nil {
 		return nil, err
 	}
 	if c.Theme != "" && !slices.Contains(themeNames, c.Theme) {

@@ -268,6 +268,38 @@ func TestRetrievalSection(t *testing.T) {
 	}
 }
 
+func TestOwnerSection(t *testing.T) {
+	dir := t.TempDir()
+	load := func(body string) (*Config, error) {
+		p := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(p)
+	}
+	c, err := load("owner:\n  background: false\n  idle_exit: 90s\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BackgroundOwner() || c.IdleExitOr() != 90*time.Second {
+		t.Errorf("background %v, idle exit %v", c.BackgroundOwner(), c.IdleExitOr())
+	}
+	if d := (&Config{}); !d.BackgroundOwner() || d.IdleExitOr() != DefaultIdleExit {
+		t.Errorf("defaults: background %v, idle exit %v", d.BackgroundOwner(), d.IdleExitOr())
+	}
+	for body, want := range map[string]string{
+		"owner:\n  idle_exit: soon\n":   `owner: idle_exit: "soon" is not a duration from 1s to 168h`,
+		"owner:\n  idle_exit: 10ms\n":   `idle_exit: "10ms"`,
+		"owner:\n  idle_exit: 200h\n":   `idle_exit: "200h"`,
+		"owner:\n  background: maybe\n": "maybe",
+		"owner:\n  idle_timeout: 10m\n": "idle_timeout",
+	} {
+		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one containing %q", body, err, want)
+		}
+	}
+}
+
 func TestProfileUsesLiteLLM(t *testing.T) {
 	c := &Config{Profiles: map[string]Profile{
 		"vllm":   {Model: "openai/qwen", APIBase: "http://localhost:8000/v1"},

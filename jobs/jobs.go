@@ -354,6 +354,14 @@ func (k *Kernel) Start(ctx context.Context) (Recovered, error) {
 	return rec, nil
 }
 
+// Held is the number of jobs the kernel holds: queued, running or backing
+// off (a background owner is not idle while there are any).
+func (k *Kernel) Held() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.jobs) + k.admitting
+}
+
 // Drain waits until the kernel holds no pending or running job.
 func (k *Kernel) Drain(ctx context.Context) error {
 	for {

@@ -80,12 +80,32 @@ func (s *Session) takeOver(ctx context.Context) error {
 	return nil
 }
 
+// awaitSpawn starts a background owner and waits, bounded, until it
+// listens or gives up.
+func awaitSpawn(ctx context.Context, spawn func(context.Context) (<-chan error, error)) error {
+	ready, err := spawn(ctx)
+	if err != nil {
+		return err
+	}
+	t := time.NewTimer(ownerWait)
+	defer t.Stop()
+	select {
+	case err := <-ready:
+		return err
+	case <-t.C:
+		return fmt.Errorf("the background owner did not answer within %s", ownerWait)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // acquire returns nil once an owner answers on cl's socket, or this
 // process as the owner.
 func acquire(ctx context.Context, opts Options, cl *api.Client) (*Owner, error) {
 	dir := opts.Dir
 	deadline := time.Now().Add(ownerWait)
 	delay := 10 * time.Millisecond
+	spawn := opts.Spawn
 	for {
 		_, err := cl.Status(ctx)
 		if err == nil {
@@ -97,6 +117,21 @@ func acquire(ctx context.Context, opts Options, cl *api.Client) (*Owner, error) 
 		var refused *api.AccessError
 		if errors.As(err, &refused) {
 			return nil, err
+		}
+		if spawn != nil {
+			// Once: whatever comes of it, the loop goes on as without it
+			// (a background owner that lost the race to another leaves).
+			if serr := awaitSpawn(ctx, spawn); serr != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				if opts.Notify != nil {
+					fmt.Fprintf(opts.Notify, "signet: note: no background owner (%v); this command owns the workspace itself\n", serr)
+				}
+			}
+			spawn = nil
+			deadline = time.Now().Add(ownerWait)
+			continue
 		}
 		o, oerr := Open(ctx, opts)
 		if oerr == nil {

@@ -57,6 +57,12 @@ type Options struct {
 	// Notify, when set, hears what the owner does on its own: recovery of
 	// an earlier owner's jobs, waiting for clients before stopping.
 	Notify io.Writer
+	// Spawn, when set, starts an owner in the background for a process
+	// that finds none, before it would become the owner itself: the
+	// channel yields nil once that owner listens (or it found another one
+	// and left), else why it did not start; then this process owns the
+	// workspace itself after all, and says why on Notify.
+	Spawn func(ctx context.Context) (<-chan error, error)
 }
 
 // Owner holds a workspace and implements app.Service over it. Its pool and
@@ -92,6 +98,8 @@ type Owner struct {
 	indexMu sync.Mutex // one index build or delete at a time: they share indexes/
 
 	leftPending int // executions pending when the store closed, for serve's last words
+
+	idle atomic.Pointer[idleState] // set by IdleExit: a background owner
 }
 
 type kernelSub struct {

@@ -30,6 +30,7 @@ func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
 		return nil, fail(err)
 	}
 	st.Queue.Depth = st.Queue.Pending + st.Queue.Running
+	o.idleStatus(st)
 	return st, nil
 }
 

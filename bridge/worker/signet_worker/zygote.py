@@ -140,7 +140,8 @@ def _child(fds: list[int], env: dict[str, str], sock: socket.socket, death_fd: i
         os.environ.update(env)
         os.environ[parentwatch.PARENT_FD_ENV] = "3"
         reseed()
-        gc.unfreeze()  # its own objects from here on are its own to collect
+        # The zygote's objects stay frozen (gc.freeze): a collection here would write to their pages and
+        # unshare them. What the child allocates from now on is collected as usual.
         from signet_worker.__main__ import run
 
         status = run()

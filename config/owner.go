@@ -1,0 +1,49 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// OwnerSettings say how a command that finds no owner of its workspace
+// gets one: by starting it in the background (the default), which then
+// exits after IdleExit without work, or by owning the workspace itself for
+// its own lifetime (background: false).
+type OwnerSettings struct {
+	Background *bool  `yaml:"background,omitempty"`
+	IdleExit   string `yaml:"idle_exit,omitempty"` // a duration: 10m, 1h
+}
+
+// Background owner defaults and bounds.
+const (
+	DefaultIdleExit = 10 * time.Minute
+	MinIdleExit     = time.Second
+	MaxIdleExit     = 7 * 24 * time.Hour
+)
+
+// BackgroundOwner says whether a command that finds no owner starts one in
+// the background (owner: background, default true).
+func (c *Config) BackgroundOwner() bool {
+	return c.Owner.Background == nil || *c.Owner.Background
+}
+
+// IdleExitOr is how long a background owner waits without work before it
+// exits: owner: idle_exit, or DefaultIdleExit.
+func (c *Config) IdleExitOr() time.Duration {
+	if c.Owner.IdleExit == "" {
+		return DefaultIdleExit
+	}
+	d, _ := time.ParseDuration(c.Owner.IdleExit) // checked by Load
+	return d
+}
+
+// checkOwner validates the owner section read from path.
+func (c *Config) checkOwner(path string) error {
+	if s := c.Owner.IdleExit; s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < MinIdleExit || d > MaxIdleExit {
+			return fmt.Errorf("%s: owner: idle_exit: %q is not a duration from 1s to 168h, such as 10m or 1h", path, s)
+		}
+	}
+	return nil
+}
