@@ -112,9 +112,25 @@ func start(t testing.TB, env []string, args ...string) (*exec.Cmd, *strings.Buil
 	return cmd, &out
 }
 
-// workerPIDs lists the Python workers the process pid started.
+// workerPIDs lists the Python workers the process pid started: its
+// children running signet_worker, or, on Linux, the children of its zygote
+// (which fork leaves with the zygote's command line).
 func workerPIDs(pid int) []int {
-	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(pid), "-f", "signet_worker").Output()
+	var pids []int
+	for _, child := range pgrepChildren(pid, "signet_worker") {
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(child) + "/cmdline")
+		if strings.Contains(string(cmdline), "signet_worker.zygote") {
+			pids = append(pids, pgrepChildren(child, "signet_worker")...)
+		} else {
+			pids = append(pids, child)
+		}
+	}
+	return pids
+}
+
+// pgrepChildren lists pid's children whose command line matches pattern.
+func pgrepChildren(pid int, pattern string) []int {
+	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(pid), "-f", pattern).Output()
 	var pids []int
 	for _, f := range strings.Fields(string(out)) {
 		if p, err := strconv.Atoi(f); err == nil {

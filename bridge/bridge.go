@@ -38,6 +38,13 @@ type Config struct {
 	// workers (SIGNET_SECRET_ENVS), which redact what they write too. nil:
 	// key shapes only.
 	Redact *redact.Redactor
+	// NoZygote starts each worker as its own `python -m signet_worker`
+	// rather than forking it from a zygote that has imported DSPy once
+	// (SIGNET_ZYGOTE=0 says the same; macOS always does).
+	NoZygote bool
+	// PreloadLiteLLM has the zygote import LiteLLM too, for pools whose LM
+	// profiles go through it: each worker's first call then skips the import.
+	PreloadLiteLLM bool
 
 	backoff time.Duration // first restart delay; tests shorten it
 	clock   clock         // tests hold or fire the supervision's timers; nil: the real clock

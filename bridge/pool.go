@@ -30,7 +30,14 @@ type Pool struct {
 	wg     sync.WaitGroup
 	forker *forker
 
+	// The zygote workers fork from, when useZygote: its own supervisor,
+	// closed (zclosing) only once no worker runs, since it reaps them.
+	zsup     supervisor
+	zclosing chan struct{}
+	zdone    chan struct{}
+
 	mu      sync.Mutex
+	zyg     *zygote // the ready zygote; nil: spawn workers the plain way
 	slots   []*slot
 	changed chan struct{}   // closed and replaced when a state or a count changed
 	waiters []chan struct{} // calls waiting for a free worker, first come first served
@@ -65,6 +72,12 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	p.env = workerEnv(cfg, dir)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.forker = newForker()
+	p.zclosing, p.zdone = make(chan struct{}), make(chan struct{})
+	if cfg.NoZygote || !useZygote(dir) {
+		close(p.zdone)
+	} else {
+		p.superviseZygote(ctx)
+	}
 	for i := range cfg.Workers {
 		s := &slot{id: i + 1, recycle: make(chan struct{}, 1), restart: make(chan struct{}, 1)}
 		s.supervisor = supervisor{lock: &p.mu, changed: p.broadcastLocked, closing: p.closing, revive: s.restart,
@@ -87,6 +100,8 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 			}
 		}
 		p.cancel()
+		close(p.zclosing)
+		<-p.zdone
 		p.forker.close()
 		return nil, fmt.Errorf("bridge: starting %d workers: %w", cfg.Workers, err)
 	}
@@ -97,6 +112,8 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	go func() {
 		p.wg.Wait()
+		close(p.zclosing) // no worker is left for the zygote to reap
+		<-p.zdone
 		p.forker.close() // no supervisor is left to spawn, no worker runs
 		close(p.done)
 	}()

@@ -131,10 +131,21 @@ func (p *Pool) spawn(ctx context.Context, slot int) (*proc, error) {
 		logf:   func(format string, args ...any) { p.logf(slot, pr.pid, format, args...) },
 		exited: pr.die,
 	})
-	if err := pr.start(p.forker); err != nil {
-		return nil, fmt.Errorf("worker %d: %w", slot, err)
+	how := "started " + p.cfg.Python + " -m signet_worker"
+	err := errNoZygote
+	if z := p.zygote(); z != nil {
+		if err = pr.start(z); err != nil {
+			p.logf(slot, 0, "%v; starting it the plain way", err)
+		} else {
+			how = fmt.Sprintf("forked from the zygote (pid %d)", z.pid)
+		}
 	}
-	p.logf(slot, pr.pid, "started %s -m signet_worker", p.cfg.Python)
+	if err != nil {
+		if err := pr.start(p.forker); err != nil {
+			return nil, fmt.Errorf("worker %d: %w", slot, err)
+		}
+	}
+	p.logf(slot, pr.pid, "%s", how)
 
 	timer := time.NewTimer(p.cfg.StartTimeout)
 	defer timer.Stop()

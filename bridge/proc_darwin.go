@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -28,3 +30,13 @@ func rss(pid int) (int64, error) {
 	}
 	return kb << 10, nil
 }
+
+// zygoteSupported: macOS keeps the plain spawn (fork without exec is unsafe
+// there once system frameworks are loaded, and it has no pidfds).
+const zygoteSupported = false
+
+func zygoteSocketpair() (ours, theirs *os.File, err error) {
+	return nil, nil, errors.New("no zygote on macOS")
+}
+
+func waitPidfd(int) error { return errors.New("no pidfds on macOS") }

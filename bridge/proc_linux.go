@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // parentDeathSignal is what Linux sends a child when the thread that forked
@@ -36,4 +38,33 @@ func rss(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS in /proc/" + strconv.Itoa(pid) + "/status")
+}
+
+// zygoteSupported: workers may be forked from a zygote (pidfds, SOCK_SEQPACKET).
+const zygoteSupported = true
+
+// zygoteSocketpair is the zygote's channel: ours and the end for its fd 4.
+// SOCK_SEQPACKET keeps each message whole, with its descriptors.
+func zygoteSocketpair() (ours, theirs *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the zygote's socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "zygote"), os.NewFile(uintptr(fds[1]), "zygote-child"), nil
+}
+
+// waitPidfd blocks until the process of pidfd has ended (the fd reads ready).
+func waitPidfd(pidfd int) error {
+	for {
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("polling a pidfd: %w", err)
+		}
+		if fds[0].Revents != 0 {
+			return nil
+		}
+	}
 }

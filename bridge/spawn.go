@@ -78,6 +78,59 @@ func (f *forker) start(cmd *exec.Cmd) error {
 	return <-errc
 }
 
+// launcher starts a child's process with stdin (nil: /dev/null), stdout,
+// stderr and death (the parent-death pipe) as its fds 0 to 3, and
+// spec.extra from fd 4: the forker by exec, a zygote by fork.
+type launcher interface {
+	launch(spec *childSpec, stdin, stdout, stderr, death *os.File) (running, error)
+}
+
+// running is a started process as its launcher waits for it.
+type running interface {
+	pid() int
+	// wait blocks until the process has ended and runs dead before its
+	// pid can be reused (dead stops every signal to it); it returns the end
+	// as exec.Cmd.Wait does (nil for exit status 0).
+	wait(dead func()) error
+	// exitText is the exit status as os/exec words it.
+	exitText() string
+}
+
+func (f *forker) launch(spec *childSpec, stdin, stdout, stderr, death *os.File) (running, error) {
+	cmd := exec.Command(spec.path, spec.args...)
+	cmd.Env = append(spec.env[:len(spec.env):len(spec.env)], parentFDEnv+"=3")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	cmd.ExtraFiles = append([]*os.File{death}, spec.extra...) // fd 3, 4...
+	cmd.SysProcAttr = sysProcAttr()
+	if err := f.start(cmd); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", spec.path, err)
+	}
+	return execRun{cmd}, nil
+}
+
+// execRun is a process the forker started: our child, which we reap.
+type execRun struct{ cmd *exec.Cmd }
+
+func (r execRun) pid() int { return r.cmd.Process.Pid }
+
+// wait runs dead once the pid is reaped: signalling the group in between
+// is safe only while another member holds the group's id.
+func (r execRun) wait(dead func()) error {
+	err := r.cmd.Wait()
+	dead()
+	return err
+}
+
+func (r execRun) exitText() string {
+	if r.cmd.ProcessState == nil {
+		return "still running"
+	}
+	return r.cmd.ProcessState.String()
+}
+
 // close ends the thread once no child started from it runs any more.
 func (f *forker) close() {
 	close(f.reqs)
@@ -105,13 +158,15 @@ type childSpec struct {
 	// exited runs once the child is reaped and its output read, before
 	// child.exited is closed.
 	exited func(werr error)
+	// extra are more descriptors for the child, from fd 4 (exec only).
+	extra []*os.File
 }
 
 // child is one process. Its fields are set by start, before its goroutines
 // run.
 type child struct {
 	spec   childSpec
-	cmd    *exec.Cmd
+	run    running
 	pid    int
 	stdin  *os.File      // our write end, when spec.stdin
 	tail   lineTail      // its last stderr lines
@@ -133,9 +188,9 @@ type stream struct {
 	done chan struct{}
 }
 
-// start starts the process from f's thread and the goroutines that serve
-// it. On error nothing runs.
-func (c *child) start(f *forker) error {
+// start starts the process through l and the goroutines that serve it.
+// On error nothing runs.
+func (c *child) start(l launcher) error {
 	deathR, err := parentPipe()
 	if err != nil {
 		return err
@@ -164,21 +219,14 @@ func (c *child) start(f *forker) error {
 		closeFiles(files)
 		return fmt.Errorf("creating pipes: %w", err)
 	}
-	cmd := exec.Command(c.spec.path, c.spec.args...)
-	cmd.Env = append(c.spec.env[:len(c.spec.env):len(c.spec.env)], parentFDEnv+"=3")
-	cmd.Stdout, cmd.Stderr = outW, errW
-	if inR != nil {
-		cmd.Stdin = inR
-	}
-	cmd.ExtraFiles = []*os.File{deathR} // fd 3
-	cmd.SysProcAttr = sysProcAttr()
-	if err := f.start(cmd); err != nil {
+	run, err := l.launch(&c.spec, inR, outW, errW, deathR)
+	if err != nil {
 		closeFiles(files)
-		return fmt.Errorf("starting %s: %w", c.spec.path, err)
+		return err
 	}
 	// The child has its ends now; ours would keep its pipes open.
 	closeFiles([]*os.File{inR, outW, errW})
-	c.cmd, c.pid = cmd, cmd.Process.Pid
+	c.run, c.pid = run, run.pid()
 	streams := []stream{{errR, make(chan struct{})}}
 	go c.drain(streams[0])
 	if outR != nil {
@@ -237,13 +285,14 @@ func (c *child) drain(s stream) {
 
 // wait reaps the process, cleans its group up and lets its readers finish.
 func (c *child) wait(streams []stream) {
-	werr := c.cmd.Wait()
-	// Whatever it started shares the group and must not outlive it (nor
-	// hold its pipes open).
-	signalGroup(c.pid, syscall.SIGKILL)
-	c.mu.Lock()
-	c.reaped = true
-	c.mu.Unlock()
+	werr := c.run.wait(func() {
+		// Whatever it started shares the group and must not outlive it (nor
+		// hold its pipes open).
+		signalGroup(c.pid, syscall.SIGKILL)
+		c.mu.Lock()
+		c.reaped = true
+		c.mu.Unlock()
+	})
 	// Let the readers take what it wrote before it ended; a process that
 	// escaped the group could hold a pipe open, so not forever.
 	for _, s := range streams {
@@ -316,10 +365,7 @@ func (c *child) endText() string {
 
 // exitText is the process's exit status as os/exec words it.
 func (c *child) exitText() string {
-	if c.cmd.ProcessState == nil {
-		return "still running"
-	}
-	return c.cmd.ProcessState.String()
+	return c.run.exitText()
 }
 
 // lineLog writes a bridge log (Config.Log, LocalLMConfig.Log) one whole

@@ -75,6 +75,20 @@ type Profile struct {
 // that Signet starts itself.
 func (p Profile) IsLocal() bool { return p.Model == LocalModel }
 
+// UsesLiteLLM says whether the worker reaches the profile's model through
+// LiteLLM: not the test LM, the local model or another OpenAI-compatible
+// server (an openai/ model at an api_base), which the worker serves
+// without it. A hint for preloading LiteLLM: signet_worker/lms.py decides.
+func (p Profile) UsesLiteLLM() bool {
+	switch {
+	case p.IsLocal(), p.Model == builtin[TestProfile].Model:
+		return false
+	case strings.HasPrefix(p.Model, "openai/") && p.APIBase != "":
+		return false
+	}
+	return true
+}
+
 // TestProfile is the deterministic rule-based LM shipped with the worker:
 // no key, no network, answers that follow the prompt.
 const TestProfile = "test"

@@ -299,3 +299,20 @@ func TestOwnerSection(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileUsesLiteLLM(t *testing.T) {
+	c := &Config{Profiles: map[string]Profile{
+		"vllm":   {Model: "openai/qwen", APIBase: "http://localhost:8000/v1"},
+		"openai": {Model: "openai/gpt-4o-mini", APIKeyEnv: "OPENAI_API_KEY"},
+		"claude": {Model: "anthropic/claude-3-5-haiku", APIKeyEnv: "ANTHROPIC_API_KEY"},
+	}}
+	for name, want := range map[string]bool{LocalProfile: false, TestProfile: false, "vllm": false, "openai": true, "claude": true} {
+		p, err := c.Profile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.UsesLiteLLM(); got != want {
+			t.Errorf("profile %s (%s): UsesLiteLLM %v, want %v", name, p.Model, got, want)
+		}
+	}
+}

@@ -102,8 +102,11 @@ func (e *Env) StartPool(ctx context.Context, workers, def int) error {
 // poolConfig is how this Env's pools run: DSPy's cache in the workspace,
 // output to the log, secrets redacted.
 func (e *Env) poolConfig(python string, workers, threads int) bridge.Config {
+	// The default profile is what most requests use: when it goes through
+	// LiteLLM, the zygote imports it once for every worker.
+	usual, _ := e.Config.Profile(e.Config.DefaultLM())
 	return bridge.Config{Python: python, Workers: workers, Threads: threads, Workspace: e.dir, Log: e.Log, Redact: e.Redact,
-		SpanPayload: int64(e.Config.Limits().SpanPayload), Env: e.embedCacheEnv()}
+		SpanPayload: int64(e.Config.Limits().SpanPayload), Env: e.embedCacheEnv(), PreloadLiteLLM: usual.Model != "" && usual.UsesLiteLLM()}
 }
 
 // EmbedCacheFile is the workers' shared embedding cache in a workspace.

@@ -16,6 +16,15 @@ def run() -> int:
     redact.register_env()  # before anything can print a key
     out_fd = protocol.isolate_stdout()
     in_fd = protocol.isolate_stdin()
+    prepare()
+
+    from signet_worker import server  # imports DSPy (the zygote's children have it already)
+
+    return server.main(in_fd, out_fd)
+
+
+def prepare() -> None:
+    """Set what must be set before DSPy is imported (the zygote does it too, before its imports)."""
     # DSPy's disk cache holds raw prompts and completions, and user code may
     # write files: nothing the worker creates is readable by others.
     os.umask(0o077)
@@ -26,10 +35,6 @@ def run() -> int:
         os.chmod(cache_dir, 0o700)  # one an older Signet made 0755: closed to others with all it holds
         os.environ["DSPY_CACHEDIR"] = cache_dir
     os.environ.setdefault("TQDM_DISABLE", "1")
-
-    from signet_worker import server  # imports DSPy
-
-    return server.main(in_fd, out_fd)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ import time
 from typing import Any, Callable
 
 import dspy
+from dspy import clients as dspy_clients
 from dspy.clients import base_lm
 
 from . import builder, lms, programs, render as render_mod, scoring, typed
 from .errors import BadInput
+from .lazydisk import LazyDiskCache
 from .protocol import jsonable
 from .tracing import Tracer
 
@@ -27,10 +29,14 @@ DEFAULT_DISK_CACHE_LIMIT = 1 << 30
 
 def configure_dspy(cache_dir: str | None, memory_cache_entries: int, disk_limit: int = DEFAULT_DISK_CACHE_LIMIT) -> None:
     """Process-wide DSPy settings for a long-lived worker (called once, from the main thread)."""
-    kwargs: dict[str, Any] = {"memory_max_entries": memory_cache_entries, "disk_size_limit_bytes": disk_limit}
-    if cache_dir:
-        kwargs["disk_cache_dir"] = cache_dir
-    dspy.configure_cache(**kwargs)
+    directory = cache_dir or dspy_clients.DISK_CACHE_DIR
+    # DSPy's cache with its memory tier; the disk tier is opened at its first use (lazydisk.py), with the
+    # arguments DSPy's Cache would give FanoutCache.
+    dspy.configure_cache(enable_disk_cache=False, memory_max_entries=memory_cache_entries, disk_cache_dir=directory,
+                         disk_size_limit_bytes=disk_limit)
+    cache = dspy.cache
+    cache.disk_cache = LazyDiskCache(directory=directory, shards=16, timeout=10, size_limit=disk_limit)
+    cache.enable_disk_cache = True
     # DSPy bounds its global history at MAX_HISTORY_SIZE (10 000 by default) on each append.
     base_lm.MAX_HISTORY_SIZE = GLOBAL_HISTORY_KEEP
 
