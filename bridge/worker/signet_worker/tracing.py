@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
+from . import dispatch
 from .errors import Cancelled
 from .protocol import format_ns, jsonable
 from .truncate import cut_span, span_payload_limit
@@ -466,3 +467,7 @@ def _history_entry(lm: Any, messages: Any, prompt: Any) -> dict | None:
         if messages is None and prompt is not None and entry.get("prompt") is prompt:
             return entry
     return None
+
+
+# DSPy finds the Tracer's hooks through a memo (see dispatch.py): once per process, before any run.
+dispatch.install(Tracer)
