@@ -109,9 +109,13 @@ def jsonable(value: Any, _depth: int = 0) -> Any:
         return f"<{type(value).__name__}>"
 
 
+# One encoder for every frame: json.dumps with options builds a new JSONEncoder on each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
 def encode(frame: dict) -> bytes:
     """One frame as a line. ASCII-only JSON (always valid UTF-8), no NaN, secrets redacted."""
-    text = json.dumps(frame, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    text = _ENCODER.encode(frame)
     return (redact.redact(text) + "\n").encode("ascii")
 
 
@@ -131,9 +135,9 @@ def _urgent(frame: dict) -> bool:
 
 def _dumps(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        return _ENCODER.encode(value)
     except (TypeError, ValueError):
-        return json.dumps(jsonable(value), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        return _ENCODER.encode(jsonable(value))
 
 
 def _skeleton(data: dict, message: str) -> dict:
