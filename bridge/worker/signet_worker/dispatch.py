@@ -13,8 +13,8 @@ instances. Instead this module replaces the two functions DSPy's wrapper looks t
 (`_get_on_start_handler`, `_get_on_end_handler`, module globals read at each call) and the
 `inspect.getcallargs` it binds the arguments with:
 
-- handlers: for a Tracer, the handler's name is memoized by (class of the instance, method name,
-  `supports_decision_requests`): DSPy's chain tests the class, except the CodeInterpreter Protocol,
+- handlers: for a Tracer (or a subclass: the optimizer's), the handler's name is memoized by (class
+  of the instance, method name, `supports_decision_requests`): DSPy's chain tests the class, except the CodeInterpreter Protocol,
   which an object could in principle meet through instance attributes alone; such an object would
   at worst get a span of the wrong kind. Any other callback gets DSPy's own lookup.
 - arguments: the same mapping from a cached `inspect.Signature` (bind, then defaults), which is
@@ -42,7 +42,7 @@ _tracer_type: type | None = None
 
 def _handler(start: bool, callback: Any, instance: Any, fn: Callable) -> Callable:
     lookup = _ORIGINAL[0] if start else _ORIGINAL[1]
-    if type(callback) is not _tracer_type:
+    if _tracer_type is None or not isinstance(callback, _tracer_type):
         return lookup(callback, instance, fn)
     key = (type(instance), fn.__name__, getattr(instance, "supports_decision_requests", False) is True, start)
     name = _names.get(key)
