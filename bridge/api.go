@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -152,18 +153,14 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	var onEvent func(wire.Event)
 	var spanErr error
 	if onSpan != nil {
+		spans := spanAssembler{open: map[string]model.Span{}}
 		onEvent = func(e wire.Event) {
-			if e.Event != wire.EventSpan {
+			if e.Event != wire.EventSpans {
 				return
 			}
-			var s model.Span
-			if err := json.Unmarshal(e.Data, &s); err != nil {
-				if spanErr == nil {
-					spanErr = fmt.Errorf("span event of request %d: %w", e.ID, err)
-				}
-				return
+			if err := spans.add(e.Data, onSpan); err != nil && spanErr == nil {
+				spanErr = fmt.Errorf("span event of request %d: %w", e.ID, err)
 			}
-			onSpan(s)
 		}
 	}
 	raw, err := p.call(ctx, wire.MethodExecute, params, req.Timeout, onEvent, req.Gate)
@@ -193,6 +190,75 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
 		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score, EmbedCache: r.EmbedCache,
 		Scores: r.Scores}, nil
+}
+
+// spanAssembler turns an execution's span events into spans: a start is
+// the span so far; an end carries only what is new since its start (its end
+// time, outputs, completion, usage, cost, error...), merged here over the
+// start, so onSpan sees each span whole at its end as before.
+type spanAssembler struct {
+	open map[string]model.Span // started, not yet ended, by ID
+}
+
+// add hands each span of a spans event's data to onSpan in order; a bad
+// span is skipped and reported.
+func (a *spanAssembler) add(data json.RawMessage, onSpan func(model.Span)) error {
+	var batch struct {
+		Spans []json.RawMessage `json:"spans"`
+	}
+	if err := json.Unmarshal(data, &batch); err != nil {
+		return err
+	}
+	var first error
+	for _, raw := range batch.Spans {
+		var s model.Span
+		if err := json.Unmarshal(raw, &s); err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		if s.End.IsZero() {
+			a.open[s.ID] = s
+		} else if start, ok := a.open[s.ID]; ok {
+			delete(a.open, s.ID)
+			s = mergeSpan(start, s)
+		}
+		onSpan(s)
+	}
+	return first
+}
+
+// mergeSpan is start with the fields end sets (an end event's delta) laid
+// over it.
+func mergeSpan(start, end model.Span) model.Span {
+	s := start
+	s.End = end.End
+	s.Parent = cmp.Or(end.Parent, s.Parent)
+	s.Kind = cmp.Or(end.Kind, s.Kind)
+	s.Name = cmp.Or(end.Name, s.Name)
+	s.Module = cmp.Or(end.Module, s.Module)
+	s.Completion = cmp.Or(end.Completion, s.Completion)
+	s.Model = cmp.Or(end.Model, s.Model)
+	s.Error = cmp.Or(end.Error, s.Error)
+	s.Usage = cmp.Or(end.Usage, s.Usage)
+	s.Cost = cmp.Or(end.Cost, s.Cost)
+	s.CostUnknown = s.CostUnknown || end.CostUnknown
+	s.CacheHit = s.CacheHit || end.CacheHit
+	if end.Inputs != nil {
+		s.Inputs = end.Inputs
+	}
+	if end.Outputs != nil {
+		s.Outputs = end.Outputs
+	}
+	if end.Messages != nil {
+		s.Messages = end.Messages
+	}
+	if end.Retrieval != nil {
+		s.Retrieval = end.Retrieval
+	}
+	if !end.Start.IsZero() {
+		s.Start = end.Start
+	}
+	return s
 }
 
 // RenderRequest asks for the messages each module would send. Only the

@@ -316,3 +316,55 @@ func BenchmarkPoolReady(b *testing.B) {
 	b.ReportMetric(ms(imp), "import-dspy-ms")
 	b.ReportMetric(float64(ready)/float64(imp), "ratio")
 }
+
+// BenchmarkExecuteTraced: the 3-module program through a pool of one
+// worker, tracing on (every span handed to onSpan, as the job kernel gets
+// them) against tracing off, alternating in rounds; medians per execution.
+func BenchmarkExecuteTraced(b *testing.B) {
+	py := testenv.Python(b)
+	const rounds, runs = 5, 40
+	p, _ := startPool(b, Config{Python: py, Workers: 1})
+	ctx := context.Background()
+	spans := 0
+	exec1 := func(i int, trace bool) (time.Duration, error) {
+		var onSpan func(model.Span)
+		if trace {
+			onSpan = func(model.Span) { spans++ }
+		}
+		t0 := time.Now()
+		_, err := p.Execute(ctx, ExecuteRequest{Program: benchProgram, Inputs: question(i), LM: testLM(nil), Trace: trace}, onSpan)
+		return time.Since(t0), err
+	}
+	for i := range 20 {
+		if _, err := exec1(-1-i, i%2 == 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	spans = 0
+	var on, off []time.Duration
+	b.ResetTimer()
+	for n := range b.N {
+		for r := range rounds {
+			for _, trace := range []bool{true, false} {
+				for i := range runs {
+					d, err := exec1(((n*rounds+r)*2)*runs+i, trace)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if trace {
+						on = append(on, d)
+					} else {
+						off = append(off, d)
+					}
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(ms(percentile(on, 0.5)), "traced-ms")
+	b.ReportMetric(ms(percentile(off, 0.5)), "untraced-ms")
+	b.ReportMetric(float64(percentile(on, 0.5))/float64(percentile(off, 0.5)), "traced/untraced")
+	b.ReportMetric(float64(spans)/float64(len(on)), "spans/exec")
+}

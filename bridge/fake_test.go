@@ -3,7 +3,11 @@ package bridge
 import (
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/signet-dspy/signet/bridge/wire"
 )
 
 // fakeWorker is a stand-in signet_worker speaking the protocol without
@@ -22,7 +26,7 @@ def send(obj):
     line = (json.dumps(obj) + "\n").encode()
     with lock:
         out.write(line)
-send({"id": 0, "event": "hello", "data": {"protocol": int(os.environ.get("FAKE_PROTOCOL", "1")),
+send({"id": 0, "event": "hello", "data": {"protocol": int(os.environ.get("FAKE_PROTOCOL", "{{PROTOCOL}}")),
       "dspy": "fake", "python": sys.version.split()[0], "pid": os.getpid(),
       "threads": int(os.environ.get("SIGNET_WORKER_THREADS", "8"))}})
 print("fake worker up", file=sys.stderr, flush=True)
@@ -84,7 +88,7 @@ func fakeWorkerDir(t testing.TB) string {
 	if err := os.MkdirAll(pkg, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string]string{"__init__.py": "", "__main__.py": fakeWorker} {
+	for name, src := range map[string]string{"__init__.py": "", "__main__.py": strings.Replace(fakeWorker, "{{PROTOCOL}}", strconv.Itoa(wire.Protocol), 1)} {
 		if err := os.WriteFile(filepath.Join(pkg, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,7 @@ exec sleep 60`)
 		t.Fatalf("got %#v, want a non-retryable protocol error", e)
 	}
 	contains(t, err.Error(), "worker speaks protocol 999")
-	contains(t, err.Error(), "signet speaks protocol 1")
+	contains(t, err.Error(), fmt.Sprintf("signet speaks protocol %d", wire.Protocol))
 	if alive(e.PID) {
 		t.Fatalf("the refused worker (pid %d) is still alive", e.PID)
 	}

@@ -14,7 +14,7 @@ import (
 
 // Protocol is the protocol version this package speaks; a worker whose hello
 // states another version is refused.
-const Protocol = 1
+const Protocol = 2
 
 // MaxFrame is the largest frame in bytes, newline included.
 const MaxFrame = 64 << 20
@@ -37,8 +37,9 @@ const (
 // EventHello is the event of a worker's first frame, the only frame with id 0.
 const EventHello = "hello"
 
-// EventSpan is the event that streams a trace span of an execution.
-const EventSpan = "span"
+// EventSpans streams a batch of span events of an execution: each a span's
+// start (the span so far) or its end (only what is new since its start).
+const EventSpans = "spans"
 
 // EventProgress and EventTrial stream the progress and the candidates of
 // an optimize request.

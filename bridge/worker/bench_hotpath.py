@@ -5,9 +5,11 @@ deterministic `signet/test` LM, in rounds that alternate these modes, and prints
 medians per execution with the ratio to plain DSPy:
 
 - `rebuild`: runner.execute building the program for every request (the path before the
-  program cache: a fresh cache per request), tracing on, spans encoded as protocol frames;
+  program cache: a fresh cache per request), tracing on, spans written as the worker writes them
+  (protocol.SpanStream into a FrameWriter, here onto /dev/null);
 - `cached`: runner.execute through the worker's program cache, tracing on;
 - `cached, no trace`: the same with `trace: false`;
+- `cached, DSPy dispatch`: `cached` with DSPy's own callback dispatch (dispatch.py uninstalled);
 - `plain DSPy`: the same modules built once and called directly under dspy.context(lm=...).
 
     python bench_hotpath.py [-n 100] [--rounds 5]
@@ -32,7 +34,8 @@ os.environ.setdefault("DSPY_CACHEDIR", tempfile.mkdtemp(prefix="signet-bench-cac
 
 import dspy  # noqa: E402
 
-from signet_worker import lms, programs, protocol, runner  # noqa: E402
+from signet_worker import dispatch, lms, programs, protocol, runner  # noqa: E402
+from signet_worker.tracing import Tracer  # noqa: E402
 
 MODULES = [
     ("recall", "predict", "question -> facts: list[str]",
@@ -63,8 +66,7 @@ class Plain(dspy.Module):
 
 
 def modes(lm_cache: lms.LMCache) -> dict[str, Callable[[str], Any]]:
-    def emit(span: dict) -> None:
-        protocol.encode({"id": 1, "event": "span", "data": span})
+    emit = protocol.SpanStream(protocol.FrameWriter(open(os.devnull, "wb")), 1)  # noqa: SIM115
 
     def via_runner(cache: Callable[[], programs.ProgramCache], trace: bool) -> Callable[[str], Any]:
         def run(question: str) -> Any:
@@ -80,10 +82,20 @@ def modes(lm_cache: lms.LMCache) -> dict[str, Callable[[str], Any]]:
         with dspy.context(lm=plain_lm, adapter=dspy.ChatAdapter(), max_history_size=runner.MAX_HISTORY_SIZE):
             return plain(question=question)
 
+    traced = via_runner(lambda: shared, True)
+
+    def dspy_dispatch(question: str) -> Any:
+        dispatch.uninstall()
+        try:
+            return traced(question)
+        finally:
+            dispatch.install(Tracer)
+
     return {
         "rebuild (before)": via_runner(programs.ProgramCache, True),
-        "cached": via_runner(lambda: shared, True),
+        "cached": traced,
         "cached, no trace": via_runner(lambda: shared, False),
+        "cached, DSPy dispatch": dspy_dispatch,
         "plain DSPy": run_plain,
     }
 
@@ -96,6 +108,7 @@ def main() -> None:
     runner.configure_dspy(os.environ["DSPY_CACHEDIR"], 2000)
     runs = modes(lms.LMCache())
     times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     for name, run in runs.items():  # warm-up: imports, the test LM, the cache
         for i in range(5):
             run(f"What is the capital of Warmup{i}?")
@@ -103,15 +116,23 @@ def main() -> None:
         for name, run in runs.items():
             for i in range(args.n):
                 question = f"What is the capital of Country{r}x{i}?"
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 run(question)
                 times[name].append((time.perf_counter() - started) * 1000)
+                cpu[name].append((time.process_time() - started_cpu) * 1000)
     base = statistics.median(times["plain DSPy"])
-    print(f"{args.rounds} rounds x {args.n} executions per mode, alternating; medians per execution")
-    print(f"{'mode':<20} {'median ms':>10} {'mean ms':>10} {'x plain':>8}")
+    base_cpu = statistics.median(cpu["plain DSPy"])
+    print(f"{args.rounds} rounds x {args.n} executions per mode, alternating; medians per execution; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print("(wall: time.perf_counter; CPU: time.process_time, the process's CPU, steadier on a loaded machine)")
+    print(f"{'mode':<22} {'median ms':>10} {'mean ms':>10} {'x plain':>8} {'CPU ms':>8} {'x plain':>8}")
     for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:<20} {med:>10.3f} {statistics.fmean(ts):>10.3f} {med / base:>8.2f}")
+        med, med_cpu = statistics.median(ts), statistics.median(cpu[name])
+        print(f"{name:<22} {med:>10.3f} {statistics.fmean(ts):>10.3f} {med / base:>8.2f} "
+              f"{med_cpu:>8.3f} {med_cpu / base_cpu:>8.2f}")
+    ratio = statistics.median(times["cached"]) / statistics.median(times["cached, no trace"])
+    ratio_cpu = statistics.median(cpu["cached"]) / statistics.median(cpu["cached, no trace"])
+    print(f"tracing on / off: {ratio:.3f} wall, {ratio_cpu:.3f} CPU")
 
 
 if __name__ == "__main__":

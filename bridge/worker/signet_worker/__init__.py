@@ -5,6 +5,6 @@ the way (see `protocol.isolate_stdout`) and only then imports the modules that
 pull DSPy in.
 """
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 __all__ = ["PROTOCOL_VERSION"]

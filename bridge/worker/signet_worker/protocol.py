@@ -109,29 +109,54 @@ def jsonable(value: Any, _depth: int = 0) -> Any:
         return f"<{type(value).__name__}>"
 
 
+# One encoder for every frame: json.dumps with options builds a new JSONEncoder on each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
 def encode(frame: dict) -> bytes:
     """One frame as a line. ASCII-only JSON (always valid UTF-8), no NaN, secrets redacted."""
-    text = json.dumps(frame, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    text = _ENCODER.encode(frame)
     return (redact.redact(text) + "\n").encode("ascii")
 
 
-# How long a span event may wait in the buffer before it is sent.
+# How long span events may wait in the writer before they are sent.
 FLUSH_EVERY = 0.002
+# A batch of span events goes out at once past this many bytes or spans.
+BATCH_BYTES = 1 << 20
+BATCH_SPANS = 64
+# A span event larger than this is replaced by its skeleton and an error (a batch of one stays a frame).
+MAX_SPAN = MAX_FRAME - (64 << 10)
 
 
-def _lm_span(frame: dict) -> bool:
-    """An LM call's span events are sent at once, not coalesced: its end carries what the call cost and
-    its start says a call is in flight, so a worker killed right after either (kill -9, a crash in the
-    next call) has still reported every charge, and every call whose cost nobody will know. A `reserve`
-    too: the call waits for Go's answer."""
-    if frame.get("event") == "reserve":
-        return True
-    data = frame.get("data")
-    return frame.get("event") == "span" and isinstance(data, dict) and data.get("kind") == "lm"
+def _urgent(frame: dict) -> bool:
+    """A `reserve` is sent at once: the LM call waits for Go's answer."""
+    return frame.get("event") == "reserve"
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError):
+        return _ENCODER.encode(jsonable(value))
+
+
+def _skeleton(data: dict, message: str) -> dict:
+    small = {k: data[k] for k in ("id", "parent", "kind", "name", "module", "start", "end") if k in data}
+    small["error"] = message
+    return small
 
 
 class FrameWriter:
-    """Writes frames to the private protocol fd, one whole line at a time."""
+    """Writes frames to the private protocol fd, one whole line at a time.
+
+    Span events are batched: `span` encodes one span as JSON once and adds it to its request's batch;
+    a batch goes out as one `spans` frame (one redaction pass, one write) when the flusher wakes
+    (within FLUSH_EVERY), when it passes BATCH_BYTES or BATCH_SPANS, before any other frame (so a
+    request's spans precede its result, and a `reserve` the span of its call), and at once for an LM
+    call's events: its end carries what the call cost and its start says a call is in flight, so a
+    worker killed right after either (kill -9, a crash in the next call) has still reported every
+    charge, and every call whose cost nobody will know.
+    """
 
     def __init__(self, fd_or_file: int | BinaryIO):
         if isinstance(fd_or_file, int):
@@ -140,9 +165,11 @@ class FrameWriter:
             self._out = fd_or_file
         self._lock = threading.Lock()
         self.broken = False
-        # Span events are coalesced: flushing each one costs a syscall and a
-        # wake-up of Go's reader, a third of a traced execution's time. A
-        # daemon flushes them within FLUSH_EVERY; results flush at once.
+        self._batches: dict[int, list[str]] = {}
+        self._batch_bytes = 0
+        self._batch_spans = 0
+        # Flushing each frame costs a syscall and a wake-up of Go's reader: a daemon flushes buffered
+        # events within FLUSH_EVERY; results flush at once.
         self._dirty = False
         self._wake = threading.Event()
         threading.Thread(target=self._flusher, name="signet-flush", daemon=True).start()
@@ -158,8 +185,9 @@ class FrameWriter:
             if self.broken:
                 return
             try:
+                self._drain()
                 self._out.write(line)
-                if "event" in frame and not _lm_span(frame):
+                if "event" in frame and not _urgent(frame):
                     self._dirty = True
                     self._wake.set()
                 else:
@@ -170,6 +198,41 @@ class FrameWriter:
                 # signal or EOF on stdin ends the process.
                 self.broken = True
 
+    def span(self, req_id: int, data: dict, urgent: bool) -> None:
+        """One span event (a start, or an end's delta) of request req_id, into its batch."""
+        text = _dumps(data)
+        if len(text) > MAX_SPAN:
+            text = _dumps(_skeleton(data, f"span event of {len(text)} bytes exceeds the 64 MiB frame limit"))
+        with self._lock:
+            if self.broken:
+                return
+            try:
+                if self._batch_bytes + len(text) > BATCH_BYTES:
+                    self._drain()
+                self._batches.setdefault(req_id, []).append(text)
+                self._batch_bytes += len(text)
+                self._batch_spans += 1
+                if urgent or self._batch_spans >= BATCH_SPANS:
+                    self._drain()
+                    self._out.flush()
+                    self._dirty = False
+                else:
+                    self._dirty = True
+                    self._wake.set()
+            except (BrokenPipeError, OSError):
+                self.broken = True
+
+    def _drain(self) -> None:
+        """Write every batch as a `spans` frame (the lock held)."""
+        if not self._batches:
+            return
+        for req_id, parts in self._batches.items():
+            text = '{"id":%d,"event":"spans","data":{"spans":[%s]}}' % (req_id, ",".join(parts))
+            self._out.write((redact.redact(text) + "\n").encode("ascii"))
+        self._batches.clear()
+        self._batch_bytes = self._batch_spans = 0
+        self._dirty = True
+
     def _flusher(self) -> None:
         while not self.broken:
             self._wake.wait()  # idle workers do not wake up
@@ -179,6 +242,7 @@ class FrameWriter:
                 continue
             with self._lock:
                 try:
+                    self._drain()
                     self._out.flush()
                     self._dirty = False
                 except (BrokenPipeError, OSError, ValueError):
@@ -199,8 +263,19 @@ def _too_large(frame: dict, size: int) -> dict:
     req_id = frame.get("id", 0)
     message = f"frame of {size} bytes exceeds the 64 MiB limit"
     if "event" in frame:
-        data = frame.get("data") or {}
-        small = {k: data[k] for k in ("id", "parent", "kind", "name", "module", "start", "end") if k in data}
-        small["error"] = message
-        return {"id": req_id, "event": frame["event"], "data": small}
+        return {"id": req_id, "event": frame["event"], "data": _skeleton(frame.get("data") or {}, message)}
     return {"id": req_id, "error": {"code": "internal", "message": message, "retryable": False}}
+
+
+class SpanStream:
+    """A request's tracing.SpanSink: its span events batched by the writer, an end as its delta alone."""
+
+    def __init__(self, writer: FrameWriter, req_id: int):
+        self._writer = writer
+        self._req_id = req_id
+
+    def start(self, span: dict) -> None:
+        self._writer.span(self._req_id, span, span.get("kind") == "lm")
+
+    def end(self, span: dict, delta: dict) -> None:
+        self._writer.span(self._req_id, delta, span.get("kind") == "lm")

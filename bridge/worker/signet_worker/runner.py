@@ -14,7 +14,7 @@ from . import builder, lms, programs, render as render_mod, scoring, typed
 from .errors import BadInput
 from .lazydisk import LazyDiskCache
 from .protocol import jsonable
-from .tracing import Tracer
+from .tracing import SpanSink, Tracer
 
 # Per-LM and per-module DSPy histories are kept this short: the tracer reads an
 # entry right after the call that appended it.
@@ -70,7 +70,7 @@ def _module_profiles(params: dict, program: builder.SignetProgram) -> dict[str, 
     return out
 
 
-def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: threading.Event | None,
+def execute(params: dict, *, emit: SpanSink | Callable[[dict], None] | None, cancel: threading.Event | None,
             lm_cache: lms.LMCache, gate: Any = None, cache: programs.ProgramCache = programs.SHARED) -> dict[str, Any]:
     started = time.monotonic()
     base_dir = _base_dir(params)
@@ -79,7 +79,7 @@ def execute(params: dict, *, emit: Callable[[dict], None] | None, cancel: thread
                         base_dir=base_dir)
 
 
-def _execute(params: dict, built: programs.Built, started: float, *, emit: Callable[[dict], None] | None,
+def _execute(params: dict, built: programs.Built, started: float, *, emit: SpanSink | Callable[[dict], None] | None,
              cancel: threading.Event | None, lm_cache: lms.LMCache, gate: Any, base_dir: str | None
              ) -> dict[str, Any]:
     program = built.program

@@ -23,7 +23,7 @@ import dspy
 
 from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, programs, runner
 from .errors import BadInput, Cancelled
-from .protocol import FrameWriter
+from .protocol import FrameWriter, SpanStream
 
 log = logging.getLogger("signet.worker")
 
@@ -172,7 +172,7 @@ class Server:
                 raise Cancelled()
             if method == "execute":
                 result = runner.execute(
-                    params, emit=lambda data: self.writer.event(req_id, "span", data), cancel=cancel,
+                    params, emit=SpanStream(self.writer, req_id), cancel=cancel,
                     lm_cache=self.lm_cache, gate=self._gate(req_id, params, cancel),
                 )
             elif method == "optimize":

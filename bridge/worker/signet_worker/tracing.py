@@ -18,10 +18,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
+from . import dispatch
 from .errors import Cancelled
 from .protocol import format_ns, jsonable
 from .truncate import cut_span, span_payload_limit
@@ -94,20 +95,46 @@ def _flat_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     return {str(k): jsonable(v) for k, v in out.items()}
 
 
+class SpanSink(Protocol):
+    """Where a tracer's spans go. `start` gets a span as it opens; `end` gets it whole as it closes and
+    `delta`, what is new since its start (`id`, `end`, outputs, usage, cost, error...): the protocol
+    sends only the delta (docs/protocol.md, "Spans"). Neither may keep `span` past the call: the
+    tracer goes on filling it."""
+
+    def start(self, span: dict[str, Any]) -> None: ...
+
+    def end(self, span: dict[str, Any], delta: dict[str, Any]) -> None: ...
+
+
+class _WholeSpans:
+    """A SpanSink over a callable that takes each span whole, at its start and at its end (tests, tools)."""
+
+    def __init__(self, emit: Callable[[dict[str, Any]], None]):
+        self._emit = emit
+
+    def start(self, span: dict[str, Any]) -> None:
+        self._emit(dict(span))  # a copy: the end fills the tracer's dict
+
+    def end(self, span: dict[str, Any], delta: dict[str, Any]) -> None:
+        self._emit(span)  # closed: the tracer no longer touches it
+
+
 class Tracer(BaseCallback):
     """Turns DSPy hooks into span events; accumulates usage and cost; raises Cancelled."""
 
     def __init__(
         self,
         *,
-        emit: Callable[[dict[str, Any]], None] | None,
+        emit: SpanSink | Callable[[dict[str, Any]], None] | None,
         cancel: threading.Event | None = None,
         program: Any = None,
         modules: dict[int, tuple[str, str]] | None = None,
         profiles: dict[int, Any] | None = None,
         gate: Any = None,
     ):
-        self._emit = emit
+        if emit is not None and not hasattr(emit, "end"):
+            emit = _WholeSpans(emit)
+        self._sink: SpanSink | None = emit
         # With no one to send spans to, their payloads (inputs, messages, outputs) are not built at all.
         self._tracing = emit is not None
         self._gate = gate  # a budget.CallGate: each LM call reserved before it starts, settled after
@@ -124,7 +151,6 @@ class Tracer(BaseCallback):
         self.usage: dict[str, Usage] = {}
         self.cost = 0.0
         self.cost_unknown = False
-        self.spans = 0
         self.embed_hits = 0
         self.embed_misses = 0
 
@@ -144,6 +170,8 @@ class Tracer(BaseCallback):
     def _start(self, call_id: str, kind: str, name: str, module: str | None, instance: Any = None,
                call_inputs: dict | None = None, **fields: Any) -> None:
         self._check_cancel()
+        if not self._tracing and kind != "lm":
+            return  # untraced: only LM calls are kept (their usage and cost); the rest is a cancel point
         parent = self._parent(call_id)
         if module is None and parent is not None:
             module = self._module_of.get(parent)
@@ -153,26 +181,30 @@ class Tracer(BaseCallback):
         if module:
             data["module"] = module
         data.update({k: v for k, v in fields.items() if v is not None})
-        cut_span(data, self._payload_limit)  # once: the end event resends these fields as they are
+        cut_span(data, self._payload_limit)
         with self._lock:
             self._open[call_id] = _Span(data, instance, call_inputs or {})
             if module:
                 self._module_of[call_id] = module
-            self.spans += 1
-        self._send(data)
+        if self._sink is not None:
+            self._sink.start(data)
 
     def _end(self, call_id: str, exception: BaseException | None, **fields: Any) -> _Span | None:
         with self._lock:
             span = self._open.pop(call_id, None)
         if span is None:
+            if not self._tracing and not isinstance(exception, Cancelled):
+                self._check_cancel()
             return None
         data = span.data
-        new = {k: v for k, v in fields.items() if v is not None}
+        delta = {"id": call_id, "end": format_ns(time.time_ns())}
+        delta.update((k, v) for k, v in fields.items() if v is not None)
         if exception is not None:
-            new["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
-        data["end"] = format_ns(time.time_ns())
-        data.update(cut_span(new, self._payload_limit))
-        self._send(data)
+            delta["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
+        cut_span(delta, self._payload_limit)
+        data.update(delta)
+        if self._sink is not None:
+            self._sink.end(data, delta)
         if exception is None or not isinstance(exception, Cancelled):
             self._check_cancel()
         return span
@@ -247,10 +279,6 @@ class Tracer(BaseCallback):
             if not self.embed_hits and not self.embed_misses:
                 return None
             return {"hits": self.embed_hits, "misses": self.embed_misses}
-
-    def _send(self, data: dict[str, Any]) -> None:
-        if self._emit is not None:
-            self._emit(dict(data))  # a copy: the writer may hold it while the span goes on
 
     # -- modules -------------------------------------------------------------------------------------
 
@@ -439,3 +467,7 @@ def _history_entry(lm: Any, messages: Any, prompt: Any) -> dict | None:
         if messages is None and prompt is not None and entry.get("prompt") is prompt:
             return entry
     return None
+
+
+# DSPy finds the Tracer's hooks through a memo (see dispatch.py): once per process, before any run.
+dispatch.install(Tracer)

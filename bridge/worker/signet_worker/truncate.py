@@ -35,9 +35,34 @@ def marker(dropped: int) -> str:
 def cut_span(data: dict[str, Any], limit: int) -> dict[str, Any]:
     """data with each payload field cut to about limit bytes of text; the shape (dicts, lists, messages) is kept."""
     for key in PAYLOAD_FIELDS:
-        if key in data:
+        if key in data and not _fits(data[key], limit):
             data[key], _ = _cut(data[key], limit)
     return data
+
+
+def _fits(value: Any, budget: int) -> bool:
+    """Whether `_cut(value, budget)` would keep value as it is: the bytes it counts, summed without
+    copying anything, stay under budget (most payloads; _cut rebuilds every dict and list it walks)."""
+    total = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            total += len(v) if v.isascii() else len(v.encode())
+        elif isinstance(v, dict):
+            total += sum(len(str(k)) for k in v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif v is None or isinstance(v, bool):
+            total += 5
+        elif type(v) is int or type(v) is float:
+            total += _size(v)
+        else:
+            return False  # anything else: let _cut decide
+        if total >= budget:
+            return False
+    return True
 
 
 def _size(value: Any) -> int:

@@ -62,7 +62,7 @@ def main() -> None:
     spans = [0]
 
     def emit(span: dict) -> None:
-        protocol.encode({"id": 1, "event": "span", "data": span})
+        protocol.encode({"id": 1, "event": "spans", "data": {"spans": [span]}})
         spans[0] += 1
 
     def one(i: int) -> float:

@@ -41,6 +41,23 @@ THREE = {
 TEST_LM = {"model": "signet/test", "cache": False}
 
 
+def span_events(frames: list[dict], whole: bool = True) -> list[dict]:
+    """The span events of a worker's `spans` frames, in order; with `whole`, each end merged over its
+    start (its delta carries only what is new), as Go assembles them."""
+    starts: dict[str, dict] = {}
+    out = []
+    for frame in frames:
+        if frame.get("event") != "spans":
+            continue
+        for span in frame["data"]["spans"]:
+            if "end" not in span:
+                starts[span["id"]] = span
+            elif whole and span["id"] in starts:
+                span = {**starts.pop(span["id"]), **span}
+            out.append(span)
+    return out
+
+
 def lm_profile(**kwargs) -> dict:
     lm = dict(TEST_LM)
     if kwargs:

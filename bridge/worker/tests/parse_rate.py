@@ -89,7 +89,7 @@ def run_one(program: dict, inputs: dict, lm: dict, lm_cache: lms.LMCache) -> dic
     spans: list[dict] = []
 
     def emit(span: dict) -> None:
-        protocol.encode({"id": 1, "event": "span", "data": span})  # the same encoding work as a worker
+        protocol.encode({"id": 1, "event": "spans", "data": {"spans": [span]}})  # the same encoding work as a worker
         if "end" in span:
             spans.append(span)
 

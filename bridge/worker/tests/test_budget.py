@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import THREE
+from conftest import THREE, span_events
 
 from signet_worker import budget, lms
 
@@ -40,8 +40,7 @@ def until_reserve(worker, req_id: int, seen: list[dict]) -> dict | None:
 
 
 def lm_spans(frames: list[dict], ended: bool) -> list[dict]:
-    return [f["data"] for f in frames if f.get("event") == "span" and f["data"]["kind"] == "lm"
-            and ("end" in f["data"]) == ended]
+    return [s for s in span_events(frames) if s["kind"] == "lm" and ("end" in s) == ended]
 
 
 def test_every_call_waits_for_its_admission_and_settles_its_cost(worker):
@@ -103,13 +102,13 @@ def test_a_cancel_wakes_a_call_waiting_for_its_admission(worker):
 def test_without_reserve_nothing_is_asked(worker):
     final, events = worker.call(1, "execute", execute(reserve=False))
     assert "result" in final
-    assert {e["event"] for e in events} == {"span"}
+    assert {e["event"] for e in events} == {"spans"}
 
 
 def test_a_free_profile_reserves_nothing(worker):
     final, events = worker.call(1, "execute", execute(lm={"model": "signet/test", "cache": False, "free": True}))
     assert "result" in final and final["result"]["cost"] == 0
-    assert {e["event"] for e in events} == {"span"}
+    assert {e["event"] for e in events} == {"spans"}
 
 
 def test_a_bad_admit_is_bad_input(worker):

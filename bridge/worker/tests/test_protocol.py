@@ -6,7 +6,7 @@ import json
 import textwrap
 import time
 
-from conftest import FACTS, THREE, lm_profile
+from conftest import FACTS, THREE, lm_profile, span_events
 
 from signet_worker import PROTOCOL_VERSION
 
@@ -52,9 +52,19 @@ def test_execute_streams_spans_then_result(worker):
     final, events = worker.call(7, "execute", {"program": FACTS, "inputs": {"question": "What is the capital of France?"},
                                                "lm": lm_profile()})
     assert final["result"]["outputs"]["answer"] == "France"
-    assert events and all(e["event"] == "span" for e in events)
-    ids = [e["data"]["id"] for e in events]
+    assert events and all(e["event"] == "spans" for e in events)
+    spans = span_events(events, whole=False)
+    ids = [s["id"] for s in spans]
     assert len(ids) == 2 * len(set(ids))  # each span once started, once ended
+    assert len(events) < len(spans), "span events go out in batches"
+    starts = {s["id"]: s for s in spans if "end" not in s}
+    for end in (s for s in spans if "end" in s):
+        start = starts[end["id"]]
+        # An end carries only what is new since its start: the start's payload is not sent twice.
+        assert not (set(end) - {"id"}) & set(start), (start, end)
+        assert "kind" in start and "kind" not in end
+    lm_end = next(s for s in spans if "end" in s and starts[s["id"]]["kind"] == "lm")
+    assert lm_end["usage"]["calls"] == 1 and "completion" in lm_end and "messages" in starts[lm_end["id"]]
     assert worker.close() == 0
     assert_all_frames(worker)
 
@@ -93,7 +103,7 @@ def test_cancel(worker):
     assert final["result"] == {"cancelled": True}
     final, events = worker.until_done(1)
     assert final["error"]["code"] == "cancelled" and final["error"]["retryable"] is False
-    lm_ends = [e for e in events if e["data"]["kind"] == "lm" and "end" in e["data"]]
+    lm_ends = [s for s in span_events(events) if s["kind"] == "lm" and "end" in s]
     assert len(lm_ends) < 3
     final, _ = worker.call(3, "cancel", {"target": 1})
     assert final["result"] == {"cancelled": False}
@@ -167,8 +177,8 @@ def test_a_crash_keeps_what_lm_calls_reported(worker):
     frames = []
     while (frame := worker.next(timeout=10)) is not None:
         frames.append(frame)
-    lm_events = [f["data"] for f in frames if f.get("event") == "span" and f["data"]["kind"] == "lm"]
-    assert [("end" in d, d.get("module")) for d in lm_events] == [(False, "first"), (True, "first"), (False, "second")]
+    lm_events = [s for s in span_events(frames) if s["kind"] == "lm"]
+    assert [("end" in d, d["module"]) for d in lm_events] == [(False, "first"), (True, "first"), (False, "second")]
     assert lm_events[1]["cost"] > 0 and lm_events[1]["usage"]["calls"] == 1
 
 

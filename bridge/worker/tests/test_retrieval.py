@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TEST_LM
+from conftest import TEST_LM, span_events
 
 from signet_worker import lms, runner
 from signet_worker.errors import BadInput, BadProgram, to_error
@@ -344,7 +344,7 @@ def test_hosted_embedder_counts_cost_and_never_shows_its_key(tmp_path, fake_open
     final, events = w.call(2, "execute", {"program": {"name": "r", "modules": [RAG["modules"][0]]}, "lm": TEST_LM,
                                           "indexes": indexes, "inputs": {"question": "the blue whale animal"}})
     result = final["result"]
-    span = next(e["data"] for e in events if e["data"]["kind"] == "retrieval" and "end" in e["data"])
+    span = next(s for s in span_events(events) if s["kind"] == "retrieval" and "end" in s)
     assert span["retrieval"]["passages"][0]["id"] == "whale"
     assert span["model"] == "openai/text-embedding-3-small"
     assert span["usage"] == {"calls": 1, "prompt_tokens": 4, "completion_tokens": 0}

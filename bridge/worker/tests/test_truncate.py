@@ -8,7 +8,7 @@ import pytest
 from conftest import FACTS, lm_profile
 
 from signet_worker import lms, runner
-from signet_worker.truncate import _cut, cut_span, marker
+from signet_worker.truncate import _cut, _fits, cut_span, marker
 
 
 def test_cut_string_with_marker():
@@ -58,3 +58,14 @@ def test_leaves_are_kept_or_cut_by_their_json_size():
     out, _ = _cut({"n": 7, "flag": True, "none": None, "big": big}, 50)
     assert out["n"] == 7 and out["flag"] is True and out["none"] is None
     assert out["big"] == marker(101)
+
+
+def test_a_payload_that_fits_is_kept_without_walking_it_twice():
+    values = ["x" * 50, "é" * 40, {"a": "x" * 30, "b": [1, 2.5, None, True, "y" * 20]},
+             [{"role": "system", "content": "z" * 60}, {"role": "user", "content": "ü" * 10}], 12345678901]
+    for value in values:
+        for budget in range(1, 200, 7):
+            if _fits(value, budget):
+                assert _cut(value, budget)[0] == value, (value, budget)
+        assert _fits(value, 1000) and not _fits(value, 5)
+    assert not _fits(object(), 1000), "a value _cut would str() is left to _cut"

@@ -1,0 +1,74 @@
+package bridge
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// An end event carries only what is new since its start; every field of
+// model.Span must survive the merge, whichever of the two events set it.
+// A field added to model.Span and not to mergeSpan fails here.
+func TestMergeSpanKeepsEveryField(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 14, 0, 0, 1, time.UTC)
+	start := model.Span{ID: "c1", Parent: "c0", Kind: model.SpanLM, Name: "signet/test", Module: "recall", Start: t0,
+		Inputs: map[string]any{"temperature": 0.0}, Messages: []model.Message{{Role: "user", Content: "hi"}},
+		Model: "signet/test"}
+	end := model.Span{ID: "c1", End: t0.Add(time.Millisecond), Outputs: map[string]any{"completions": []any{"a", "b"}},
+		Completion: "a", Usage: model.Usage{Calls: 1, PromptTokens: 3, CompletionTokens: 1}, Cost: 0.5,
+		CostUnknown: true, CacheHit: true, Error: "ValueError: x",
+		Retrieval: &model.Retrieval{K: 3}}
+	got := mergeSpan(start, end)
+	gv, sv, ev := reflect.ValueOf(got), reflect.ValueOf(start), reflect.ValueOf(end)
+	for i := range gv.NumField() {
+		name := gv.Type().Field(i).Name
+		if name == "Execution" || name == "Seq" {
+			continue // the caller's
+		}
+		want := sv.Field(i)
+		if !ev.Field(i).IsZero() && name != "ID" {
+			want = ev.Field(i)
+		}
+		if want.IsZero() {
+			t.Errorf("the test sets no %s: give it a value in start or end", name)
+			continue
+		}
+		if !reflect.DeepEqual(gv.Field(i).Interface(), want.Interface()) {
+			t.Errorf("merged %s = %v, want %v", name, gv.Field(i).Interface(), want.Interface())
+		}
+	}
+}
+
+// A spans event: each start handed on as it is, each end merged over its
+// start; an end whose start was never seen is handed on as it is.
+func TestSpanAssembler(t *testing.T) {
+	data := json.RawMessage(`{"spans":[
+		{"id":"a","kind":"module","name":"facts","start":"2026-12-03T14:00:00.000000001Z","inputs":{"q":"x"}},
+		{"id":"b","parent":"a","kind":"lm","name":"m","start":"2026-12-03T14:00:00.000000002Z","messages":[{"role":"user","content":"x"}]},
+		{"id":"b","end":"2026-12-03T14:00:00.000000003Z","completion":"y","usage":{"calls":1,"prompt_tokens":1,"completion_tokens":1}},
+		{"id":"z","end":"2026-12-03T14:00:00.000000004Z","error":"cancelled"}]}`)
+	a := spanAssembler{open: map[string]model.Span{}}
+	var got []model.Span
+	if err := a.add(data, func(s model.Span) { got = append(got, s) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("got %d spans, want 4", len(got))
+	}
+	b := got[2]
+	if b.Kind != model.SpanLM || b.Parent != "a" || len(b.Messages) != 1 || b.Completion != "y" || b.Usage.Calls != 1 || b.End.IsZero() {
+		t.Fatalf("merged end %+v", b)
+	}
+	if _, open := a.open["b"]; open || len(a.open) != 1 {
+		t.Fatalf("open spans after the batch: %v", a.open)
+	}
+	if got[3].ID != "z" || got[3].Error != "cancelled" {
+		t.Fatalf("lone end %+v", got[3])
+	}
+	if err := a.add(json.RawMessage(`{"spans":[{"id":1}]}`), func(model.Span) {}); err == nil {
+		t.Fatal("a span that is not a span: no error")
+	}
+}

@@ -1,0 +1,90 @@
+"""dispatch.py: DSPy finds the same hooks and binds the same arguments, and traces do not change."""
+
+from __future__ import annotations
+
+import inspect
+
+import dspy
+import pytest
+from conftest import THREE, lm_profile
+from dspy.utils import callback as dspy_callback
+from dspy.utils.callback import BaseCallback
+
+from signet_worker import dispatch, lms, runner
+from signet_worker.tracing import Tracer
+
+
+def _f(a, b=2, *rest, c, d=4, **more):
+    return a
+
+
+@pytest.mark.parametrize("args,kwargs", [((1,), {"c": 3}), ((1, 5, 6, 7), {"c": 3, "d": 9, "z": 0}),
+                                         ((), {"a": 1, "c": 3, "y": 8})])
+def test_getcallargs_is_inspects(args, kwargs):
+    assert dispatch.getcallargs(_f, *args, **kwargs) == inspect.getcallargs(_f, *args, **kwargs)
+
+
+def test_getcallargs_of_dspys_hooked_methods():
+    lm = dspy.LM("openai/x", cache=False)
+    adapter = dspy.ChatAdapter()
+    predict = dspy.Predict("question -> answer")
+    sig = predict.signature
+    cases = [
+        (dspy.BaseLM.__call__, (lm,), {"messages": [{"role": "user", "content": "hi"}], "temperature": 0.0}),
+        (dspy.BaseLM.__call__, (lm, "a prompt"), {}),
+        (dspy.Module.__call__, (predict,), {"question": "q"}),
+        (dspy.ChatAdapter.format, (adapter, sig, [], {"question": "q"}), {}),
+        (dspy.ChatAdapter.parse, (adapter, sig), {"completion": "[[ ## answer ## ]]\nx"}),
+    ]
+    for fn, args, kwargs in cases:
+        fn = getattr(fn, "__wrapped__", fn)  # with_callbacks hands DSPy's own function to getcallargs
+        assert dispatch.getcallargs(fn, *args, **kwargs) == inspect.getcallargs(fn, *args, **kwargs), fn
+
+
+def test_a_tracer_gets_the_handlers_dspy_would_pick():
+    tracer = Tracer(emit=None)
+    lm = dspy.LM("openai/x", cache=False)
+    adapter = dspy.ChatAdapter()
+    predict = dspy.Predict("question -> answer")
+    tool = dspy.Tool(lambda x: x, name="echo")
+    for instance, fn in [(lm, dspy.BaseLM.__call__), (adapter, dspy.ChatAdapter.format),
+                         (adapter, dspy.ChatAdapter.parse), (predict, dspy.Module.__call__),
+                         (tool, dspy.Tool.__call__)]:
+        for ours, theirs in [(dispatch._on_start, dispatch._ORIGINAL[0]), (dispatch._on_end, dispatch._ORIGINAL[1])]:
+            for _ in range(2):  # the second from the memo
+                assert ours(tracer, instance, fn) == theirs(tracer, instance, fn), (instance, fn)
+
+
+def test_other_callbacks_use_dspys_own_lookup(monkeypatch):
+    seen = []
+    monkeypatch.setattr(dispatch, "_ORIGINAL", (lambda *a: seen.append(a) or (lambda **kw: None),) * 2
+                        + dispatch._ORIGINAL[2:])
+    other = BaseCallback()
+    dispatch._on_start(other, dspy.ChatAdapter(), dspy.ChatAdapter.format)
+    assert len(seen) == 1 and seen[0][0] is other
+
+
+def _shape(spans):
+    """Spans without what differs from run to run (ids, times)."""
+    ids = {s["id"]: i for i, s in enumerate(s for s in spans if "end" not in s)}
+    return [{k: (ids.get(v) if k in ("id", "parent") else v) for k, v in s.items() if k not in ("start", "end")}
+            for s in spans]
+
+
+def test_traces_are_the_same_with_dspys_own_dispatch():
+    def run():
+        spans = []
+        params = {"program": THREE, "inputs": {"question": "What is the capital of France?"}, "lm": lm_profile()}
+        result = runner.execute(params, emit=spans.append, cancel=None, lm_cache=lms.LMCache())
+        result.pop("duration_ms")
+        return result, _shape(spans)
+
+    assert dspy_callback._get_on_start_handler is dispatch._on_start, "installed on import of tracing"
+    ours = run()
+    dispatch.uninstall()
+    try:
+        theirs = run()
+    finally:
+        dispatch.install(Tracer)
+    assert ours == theirs
+    assert len(ours[1]) > 20

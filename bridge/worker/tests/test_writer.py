@@ -1,0 +1,87 @@
+"""FrameWriter's span batches: one frame per batch, in order, bounded, drained before any other frame."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from signet_worker import protocol
+
+
+class Out(io.BytesIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def frames(self) -> list[dict]:
+        return [json.loads(line) for line in self.getvalue().splitlines()]
+
+
+@pytest.fixture
+def writer(monkeypatch):
+    # The flusher sleeps an hour: what is written below is what the triggers under test wrote.
+    monkeypatch.setattr(protocol, "FLUSH_EVERY", 3600)
+    out = Out()
+    return protocol.FrameWriter(out), out
+
+
+def span(i: int, kind: str = "module") -> dict:
+    return {"id": f"s{i}", "kind": kind, "name": "Predict", "start": "2026-12-03T14:00:00.000000000Z"}
+
+
+def test_spans_wait_in_their_batch_and_go_out_before_the_result(writer):
+    w, out = writer
+    for i in range(3):
+        w.span(7, span(i), urgent=False)
+    w.span(8, span(9), urgent=False)
+    assert out.getvalue() == b"", "no frame yet: the batch waits for a trigger"
+    w.result(7, {"outputs": {}})
+    frames = out.frames()
+    assert [f.get("event") or "result" for f in frames] == ["spans", "spans", "result"]
+    assert frames[0] == {"id": 7, "event": "spans", "data": {"spans": [span(0), span(1), span(2)]}}
+    assert frames[1] == {"id": 8, "event": "spans", "data": {"spans": [span(9)]}}
+    assert out.flushes == 1
+
+
+def test_an_lm_span_goes_out_at_once_with_the_batch_before_it(writer):
+    w, out = writer
+    w.span(7, span(0), urgent=False)
+    w.span(7, span(1, "lm"), urgent=True)
+    assert out.frames() == [{"id": 7, "event": "spans", "data": {"spans": [span(0), span(1, "lm")]}}]
+    assert out.flushes == 1
+
+
+def test_a_batch_goes_out_at_its_bound(writer):
+    w, out = writer
+    for i in range(protocol.BATCH_SPANS):
+        w.span(7, span(i), urgent=False)
+    (frame,) = out.frames()
+    assert [s["id"] for s in frame["data"]["spans"]] == [f"s{i}" for i in range(protocol.BATCH_SPANS)]
+
+
+def test_a_span_over_the_frame_limit_keeps_its_skeleton(writer, monkeypatch):
+    monkeypatch.setattr(protocol, "MAX_SPAN", 1000)
+    w, out = writer
+    big = dict(span(0), inputs={"text": "x" * 5000})
+    w.span(7, big, urgent=True)
+    (frame,) = out.frames()
+    (sent,) = frame["data"]["spans"]
+    assert sent["id"] == "s0" and sent["kind"] == "module" and "inputs" not in sent
+    assert "exceeds the 64 MiB frame limit" in sent["error"]
+
+
+def test_span_stream_sends_an_end_as_its_delta(writer):
+    w, out = writer
+    stream = protocol.SpanStream(w, 7)
+    whole = dict(span(0, "lm"), messages=[{"role": "user", "content": "hi"}])
+    stream.start(whole)
+    stream.end(dict(whole, end="2026-12-03T14:00:01.000000000Z", completion="yo"),
+               {"id": "s0", "end": "2026-12-03T14:00:01.000000000Z", "completion": "yo"})
+    sent = [s for f in out.frames() for s in f["data"]["spans"]]
+    assert sent == [whole, {"id": "s0", "end": "2026-12-03T14:00:01.000000000Z", "completion": "yo"}]
+    assert out.flushes == 2, "an LM span's start and end each go out at once"
