@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -59,6 +60,9 @@ type Store struct {
 	wg     sync.WaitGroup // background goroutines: part sweep, GC ticker
 	swept  chan struct{}  // closed when the sweep of parts left by a crash is done
 	closed sync.Once
+
+	// programs counts the committed writes of programs (ProgramsChanged).
+	programs atomic.Uint64
 }
 
 const (
