@@ -12,10 +12,11 @@ import (
 
 // events subscribes to the workspace's events for a command that follows
 // its own jobs: as a client, the stream holds the owner, which then waits
-// for this command before it stops.
+// for this command before it stops, and leaves out span events, which no
+// command reads (a batch's would be most of what the owner sends).
 func (a *cli) events(ctx context.Context) (<-chan app.Event, error) {
 	if a.sess != nil && a.sess.Client != nil {
-		return a.sess.Client.Holding().Subscribe(ctx)
+		return a.sess.Client.Holding().WithoutSpans().Subscribe(ctx)
 	}
 	return a.svc.Subscribe(ctx)
 }
