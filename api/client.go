@@ -29,6 +29,9 @@ type Client struct {
 	// Hold makes the event streams this client opens hold the owner: it
 	// waits for them before it stops (a command following its own jobs).
 	Hold bool
+	// NoSpans leaves span events out of the event streams this client
+	// opens: a follower of state changes is not sent every span's payload.
+	NoSpans bool
 }
 
 var _ app.Service = (*Client)(nil)
@@ -85,6 +88,13 @@ func (c *Client) OnNoOwner(reconnect func(ctx context.Context) error) {
 func (c *Client) Holding() *Client {
 	d := *c
 	d.Hold = true
+	return &d
+}
+
+// WithoutSpans is a copy of c whose event streams leave out span events.
+func (c *Client) WithoutSpans() *Client {
+	d := *c
+	d.NoSpans = true
 	return &d
 }
 
@@ -434,9 +444,16 @@ func (c *Client) RecycleWorker(ctx context.Context, id int) (*app.PoolStatus, er
 // Subscribe follows GET /v1/events; the channel closes when ctx ends or
 // the owner ends the stream (it stopped, or the connection broke).
 func (c *Client) Subscribe(ctx context.Context) (<-chan app.Event, error) {
-	path := "/v1/events"
+	q := url.Values{}
 	if c.Hold {
-		path += "?hold=1"
+		q.Set("hold", "1")
+	}
+	if c.NoSpans {
+		q.Set("spans", "false")
+	}
+	path := "/v1/events"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	resp, err := c.send(ctx, http.MethodGet, path, nil, nil)
 	if err != nil {

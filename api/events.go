@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+
+	"github.com/signet-dspy/signet/app"
 )
 
 // events streams the service's events as JSON lines until the client goes
@@ -16,6 +18,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	spans := true
+	if r.URL.Query().Has("spans") {
+		if spans, err = boolParam(r, "spans"); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	if hold {
 		defer s.hold()()
@@ -43,7 +52,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				flush()
 				return
 			}
-			if enc.Encode(ev) != nil {
+			if (spans || ev.Kind != app.EventSpan) && enc.Encode(ev) != nil {
 				return
 			}
 			// Flush when caught up: under load, many events per write.

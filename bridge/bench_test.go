@@ -3,21 +3,16 @@ package bridge
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/signet-dspy/signet/model"
-
 	"github.com/signet-dspy/signet/internal/testenv"
+	"github.com/signet-dspy/signet/model"
 )
 
 // Each benchmark measures fixed-size samples per iteration, so the figures
@@ -176,12 +171,7 @@ func BenchmarkPing(b *testing.B) {
 	b.ReportMetric(float64(concurrent*b.N)/rawTime.Seconds(), "raw-pings/s")
 }
 
-// benchDirect is the worker author's baseline: the same 3-module program
-// run in one Python process through the worker's own runner (spans encoded
-// as frames, then dropped); it prints JSON with mean_ms per execution.
-var benchDirect = filepath.Join("worker", "tests", "bench_direct.py")
-
-// benchProgram is bench_direct.py's PROGRAM: predict → chain_of_thought →
+// benchProgram is a 3-module program: predict → chain_of_thought →
 // predict over the record.
 var benchProgram = &model.Program{Name: "facts3", Modules: []model.Module{
 	{Name: "recall", Type: model.Predict, Signature: "question -> facts: list[str]",
@@ -191,131 +181,6 @@ var benchProgram = &model.Program{Name: "facts3", Modules: []model.Module{
 	{Name: "polish", Type: model.Predict, Signature: "question, answer -> final_answer",
 		Instructions: "Restate the answer as a short sentence."},
 }}
-
-// BenchmarkExecute3Modules: the 3-module program with the test LM and
-// tracing on, through a pool of 2 workers, against the same program run
-// directly in one Python process: one at a time (latency), and many at
-// once (throughput: 16 callers on the pool, 8 threads in the one process).
-func BenchmarkExecute3Modules(b *testing.B) {
-	py := testenv.Python(b)
-	const runs, concurrent, callers, directThreads = 200, 400, 16, 8
-	p, _ := startPool(b, Config{Python: py, Workers: 2})
-	ctx := context.Background()
-	spans := 0
-	exec1 := func(i int, onSpan func(model.Span)) error {
-		_, err := p.Execute(ctx, ExecuteRequest{Program: benchProgram, Inputs: question(i), LM: testLM(nil), Trace: true}, onSpan)
-		return err
-	}
-	for i := range 20 {
-		if err := exec1(-1-i, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var seq, par time.Duration
-	b.ResetTimer()
-	for n := range b.N {
-		t0 := time.Now()
-		for i := range runs {
-			if err := exec1(n*runs+i, func(model.Span) { spans++ }); err != nil {
-				b.Fatal(err)
-			}
-		}
-		seq += time.Since(t0)
-
-		t0 = time.Now()
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for range callers {
-			wg.Go(func() {
-				for i := range next {
-					if err := exec1(i, func(model.Span) {}); err != nil {
-						b.Error(err)
-					}
-				}
-			})
-		}
-		for i := range concurrent {
-			next <- 1_000_000 + n*concurrent + i
-		}
-		close(next)
-		wg.Wait()
-		par += time.Since(t0)
-	}
-	b.StopTimer()
-	poolMS := float64(seq) / float64(time.Millisecond) / float64(runs*b.N)
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(poolMS, "pool-ms/exec")
-	b.ReportMetric(float64(concurrent*b.N)/par.Seconds(), "pool-execs/s")
-	b.ReportMetric(float64(spans)/float64(runs*b.N), "span-events/exec")
-
-	// The baseline runs while the pool idles (its pings are all it does).
-	directMS, err := runBenchDirect(py, runs, 1)
-	if err != nil {
-		b.Fatalf("direct baseline: %v", err)
-	}
-	directParMS, err := runBenchDirect(py, concurrent, directThreads)
-	if err != nil {
-		b.Fatalf("direct baseline: %v", err)
-	}
-	b.ReportMetric(directMS, "direct-ms/exec")
-	b.ReportMetric(1000/directParMS, "direct-execs/s")
-	b.ReportMetric(poolMS/directMS, "pool/direct-latency")
-}
-
-// runBenchDirect runs bench_direct.py and returns its mean_ms.
-func runBenchDirect(py string, n, threads int) (float64, error) {
-	cmd := exec.Command(py, benchDirect, "-n", strconv.Itoa(n), "--threads", strconv.Itoa(threads))
-	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "TOKENIZERS_PARALLELISM=false")
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		return 0, fmt.Errorf("%s: %w\n%s", benchDirect, err, stderr)
-	}
-	var r struct {
-		MeanMS *float64 `json:"mean_ms"`
-	}
-	if err := json.Unmarshal(out, &r); err != nil || r.MeanMS == nil {
-		return 0, fmt.Errorf("%s printed %q, want JSON with mean_ms (%v)", benchDirect, out, err)
-	}
-	return *r.MeanMS, nil
-}
-
-// BenchmarkPoolReady: Start of 4 workers until every one said hello,
-// against one `python -c "import dspy"`.
-func BenchmarkPoolReady(b *testing.B) {
-	py := testenv.Python(b)
-	if _, err := WorkerDir(); err != nil { // the one-time copy is not what is measured
-		b.Fatal(err)
-	}
-	var ready, imp time.Duration
-	b.ResetTimer()
-	for range b.N {
-		t0 := time.Now()
-		p, err := Start(context.Background(), Config{Python: py, Workers: 4, Workspace: b.TempDir()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ready += time.Since(t0)
-		b.StopTimer()
-		p.Close(context.Background())
-		b.StartTimer()
-
-		t0 = time.Now()
-		if out, err := exec.Command(py, "-c", "import dspy").CombinedOutput(); err != nil {
-			b.Fatalf("import dspy: %v\n%s", err, out)
-		}
-		imp += time.Since(t0)
-	}
-	b.StopTimer()
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(ms(ready), "pool4-ready-ms")
-	b.ReportMetric(ms(imp), "import-dspy-ms")
-	b.ReportMetric(float64(ready)/float64(imp), "ratio")
-}
 
 // BenchmarkExecuteTraced: the 3-module program through a pool of one
 // worker, tracing on (every span handed to onSpan, as the job kernel gets

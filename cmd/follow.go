@@ -12,10 +12,11 @@ import (
 
 // events subscribes to the workspace's events for a command that follows
 // its own jobs: as a client, the stream holds the owner, which then waits
-// for this command before it stops.
+// for this command before it stops, and leaves out span events, which no
+// command reads (a batch's would be most of what the owner sends).
 func (a *cli) events(ctx context.Context) (<-chan app.Event, error) {
 	if a.sess != nil && a.sess.Client != nil {
-		return a.sess.Client.Holding().Subscribe(ctx)
+		return a.sess.Client.Holding().WithoutSpans().Subscribe(ctx)
 	}
 	return a.svc.Subscribe(ctx)
 }
@@ -31,6 +32,13 @@ func (a *cli) followExecutions(ctx context.Context, ids []model.ID, ended func(*
 	if err != nil {
 		return nil, err
 	}
+	return a.follow(ctx, evs, ids, ended, true)
+}
+
+// follow is followExecutions on a stream already open: when it was opened
+// before the executions were submitted (read false), every change of theirs
+// is on it and none needs reading.
+func (a *cli) follow(ctx context.Context, evs <-chan app.Event, ids []model.ID, ended func(*model.Execution), read bool) (map[model.ID]*model.Execution, error) {
 	want := make(map[model.ID]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
@@ -46,6 +54,9 @@ func (a *cli) followExecutions(ctx context.Context, ids []model.ID, ended func(*
 		}
 	}
 	for _, id := range ids {
+		if !read {
+			break
+		}
 		x, err := a.svc.Execution(ctx, id)
 		if err != nil {
 			return final, err

@@ -263,6 +263,14 @@ func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, spl
 	}
 	req.Data = model.DataRef{Dataset: dataset, Split: sp}
 	start := time.Now()
+	// Subscribed before the batch exists, the stream has every change of its
+	// executions: none is read one by one (a request each).
+	sub, stop := context.WithCancel(ctx)
+	defer stop()
+	evs, err := a.events(sub)
+	if err != nil {
+		return err
+	}
 	b, err := a.svc.RunBatch(ctx, req)
 	if err != nil {
 		if app.CodeOf(err) == app.CodeInvalid {
@@ -273,14 +281,14 @@ func (a *cli) runDataset(ctx context.Context, req app.BatchRequest, dataset, spl
 	lab := b.Labeling
 	bar := newProgress(a.stderr, isTTY(a.stderr), len(b.Executions))
 	done, failed, cost := 0, 0, 0.0
-	finals, err := a.followExecutions(ctx, b.Executions, func(x *model.Execution) {
+	finals, err := a.follow(ctx, evs, b.Executions, func(x *model.Execution) {
 		done++
 		cost += x.Cost
 		if x.State != model.Completed {
 			failed++
 		}
 		bar.update(done, failed, cost, false)
-	})
+	}, false)
 	bar.update(done, failed, cost, true)
 	if err != nil && ctx.Err() != nil {
 		return a.cancelBatch(b, finals)

@@ -40,7 +40,7 @@ func (k *Kernel) plan(ctx context.Context, x *model.Execution) plan {
 	prog := x.Variant // an unsaved variant runs as recorded, outside the cache
 	if prog == nil {
 		var err error
-		if prog, err = k.st.GetProgramVersion(ctx, x.Program, x.Version); err != nil {
+		if prog, err = k.progs.get(ctx, k.st, x.Program, x.Version); err != nil {
 			return plan{err: &attemptError{code: CodeNotFound, err: err}}
 		}
 	}

@@ -271,6 +271,8 @@ type Kernel struct {
 	subMu     sync.Mutex
 	subs      map[*subscriber]struct{}
 	subsEnded bool
+
+	progs programCache
 }
 
 // New makes a kernel; Start recovers and starts dispatching.

@@ -54,7 +54,7 @@ func (s *Store) CreateExecutions(ctx context.Context, es []*model.Execution) err
 		d.Cache = d.Cache.Add(e.EmbedCache)
 		deltas[k] = d
 	}
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.updateRollups(ctx, func(txn *badger.Txn) error {
 		for i, e := range es {
 			switch _, err := txn.Get(execKey(e.ID)); {
 			case err == nil:

@@ -139,7 +139,7 @@ func (s *Store) PutExecutionWithSpans(ctx context.Context, e *model.Execution, s
 	if err != nil {
 		return fmt.Errorf("execution %s: %w", e.ID, err)
 	}
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.updateRollups(ctx, func(txn *badger.Txn) error {
 		if err := putExecution(txn, e, rec); err != nil {
 			return err
 		}

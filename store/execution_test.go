@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -377,5 +379,52 @@ func TestPutExecutionWithSpans(t *testing.T) {
 	rs, _ := s.CostRollups(ctx, "p", "")
 	if len(rs) != 1 || rs[0].Cost != 0.5 {
 		t.Fatalf("rollup: %+v", rs)
+	}
+}
+
+// Executions that end at once all move their program's rollup for the
+// month: their writes take turns instead of losing races to each other
+// (each lost race re-ran the whole transaction), and the rollup is exact.
+func TestConcurrentFinishesDoNotConflict(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore(t)
+	const writers, each = 8, 40
+	now := time.Now().UTC()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				at := now.Add(time.Duration(w*each+i) * time.Microsecond)
+				x := &model.Execution{ID: model.NewIDAt(at), Program: "qa", Version: 1, State: model.Running, CreatedAt: at,
+					Inputs: map[string]any{"question": "q"}}
+				if err := s.PutExecution(ctx, x); err != nil {
+					errs <- err
+					return
+				}
+				done := *x
+				done.State, done.Cost = model.Completed, 0.001
+				done.Usage = map[string]model.Usage{"test": {Calls: 1, PromptTokens: 10, CompletionTokens: 2}}
+				if err := s.PutExecutionWithSpans(ctx, &done, []model.Span{{Seq: 1, ID: "root", Name: "qa", Start: at, End: at}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := s.conflicts.Load(); n != 0 {
+		t.Errorf("%d transactions lost a race and ran again", n)
+	}
+	rs, err := s.CostRollups(ctx, "qa", monthOf(now))
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("rollups: %v %+v", err, rs)
+	}
+	if r := rs[0]; r.Executions != writers*each || r.Usage.Calls != writers*each || math.Abs(r.Cost-0.001*writers*each) > 1e-9 {
+		t.Fatalf("rollup %+v, want %d executions, calls and $%.3f", r, writers*each, 0.001*writers*each)
 	}
 }

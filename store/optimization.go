@@ -45,7 +45,7 @@ func (s *Store) PutOptimization(ctx context.Context, o *model.Optimization) erro
 	if err != nil {
 		return fmt.Errorf("optimization %s: %w", o.ID, err)
 	}
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.updateRollups(ctx, func(txn *badger.Txn) error {
 		var old model.Optimization
 		switch err := getJSON(txn, optKey(o.ID), &old); {
 		case err == nil:

@@ -101,6 +101,7 @@ func (s *Store) CreateProgram(ctx context.Context, p *model.Program) (*model.Pro
 		out, err = writeVersion(txn, &v)
 		return err
 	})
+	s.programs.Add(1)
 	if err != nil {
 		return nil, fmt.Errorf("create program %q: %w", p.Name, err)
 	}
@@ -134,6 +135,7 @@ func (s *Store) SaveProgram(ctx context.Context, p *model.Program) (*model.Progr
 		out, err = writeVersion(txn, &v)
 		return err
 	})
+	s.programs.Add(1)
 	if err != nil {
 		return nil, fmt.Errorf("save program %q: %w", p.Name, err)
 	}
@@ -159,6 +161,14 @@ func (s *Store) GetProgram(ctx context.Context, name string) (*model.Program, er
 	}
 	return out, nil
 }
+
+// ProgramsChanged counts the writes of programs this store has made (a
+// version added, a program deleted), counted once each returns, whatever it
+// returned. A reader that noted the count before reading a version may keep
+// it for as long as the count stays the same: versions are immutable, but a
+// program deleted and created again reuses its version numbers. Only this
+// process writes the store (Badger's lock), so the count sees every change.
+func (s *Store) ProgramsChanged() uint64 { return s.programs.Load() }
 
 // GetProgramVersion returns one version of a program.
 func (s *Store) GetProgramVersion(ctx context.Context, name string, version int) (*model.Program, error) {
@@ -272,6 +282,7 @@ func (s *Store) SetProgramStatus(ctx context.Context, name string, st model.Prog
 		out, err = writeVersion(txn, cur)
 		return err
 	})
+	s.programs.Add(1)
 	if err != nil {
 		return nil, fmt.Errorf("set status of program %q: %w", name, err)
 	}
@@ -300,6 +311,7 @@ func (s *Store) DeleteProgram(ctx context.Context, name string) error {
 		}
 		return nil
 	})
+	s.programs.Add(1)
 	if err != nil {
 		return fmt.Errorf("delete program %q: %w", name, err)
 	}

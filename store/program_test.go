@@ -220,3 +220,27 @@ func TestProgramListAndDelete(t *testing.T) {
 		t.Fatalf("GetProgram of an invalid name: err = %v, want ErrNotFound", err)
 	}
 }
+
+// ProgramsChanged moves with every write of a program and never with a
+// read, so a reader can keep decoded versions while it holds.
+func TestProgramsChangedCountsWrites(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore(t)
+	changed := func(what string, want bool, do func() error) {
+		t.Helper()
+		before := s.ProgramsChanged()
+		if err := do(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := s.ProgramsChanged() != before; got != want {
+			t.Fatalf("%s: ProgramsChanged moved %v, want %v", what, got, want)
+		}
+	}
+	changed("create", true, func() error { _, err := s.CreateProgram(ctx, qa("p")); return err })
+	changed("read a version", false, func() error { _, err := s.GetProgramVersion(ctx, "p", 1); return err })
+	changed("list", false, func() error { _, err := s.ListPrograms(ctx); return err })
+	changed("save", true, func() error { _, err := s.SaveProgram(ctx, qa("p")); return err })
+	changed("set status", true, func() error { _, err := s.SetProgramStatus(ctx, "p", model.Production, "ship"); return err })
+	changed("delete", true, func() error { return s.DeleteProgram(ctx, "p") })
+	changed("create again", true, func() error { _, err := s.CreateProgram(ctx, qa("p")); return err })
+}

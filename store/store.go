@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -59,6 +60,13 @@ type Store struct {
 	wg     sync.WaitGroup // background goroutines: part sweep, GC ticker
 	swept  chan struct{}  // closed when the sweep of parts left by a crash is done
 	closed sync.Once
+
+	// programs counts the committed writes of programs (ProgramsChanged).
+	programs atomic.Uint64
+	// rollups serialises the transactions that read-modify-write a cost
+	// rollup (updateRollups); conflicts counts the transactions update re-ran.
+	rollups   sync.Mutex
+	conflicts atomic.Int64
 }
 
 const (
@@ -254,10 +262,23 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 		if !errors.Is(err, badger.ErrConflict) || attempt == conflictRetries {
 			return err
 		}
+		s.conflicts.Add(1)
 		// Back off a random little while so that the writers that collided
 		// do not collide again in lockstep.
 		time.Sleep(time.Duration(rand.Int64N(int64(attempt+1) * int64(100*time.Microsecond))))
 	}
+}
+
+// updateRollups is update for a transaction that moves a cost rollup. Every
+// execution that ends moves its program's rollup for the month, so the
+// kernel's concurrent finishes all read-modify-write one key: run at once,
+// a quarter of them lost the race and ran again (decoding, encoding and a
+// back-off each time). One at a time, none does; Badger commits one
+// transaction at a time anyway.
+func (s *Store) updateRollups(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	s.rollups.Lock()
+	defer s.rollups.Unlock()
+	return s.update(ctx, fn)
 }
 
 func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {

@@ -1,6 +1,7 @@
 """First call on an OpenAI-compatible profile in a fresh process: import + first call, A/B alternating.
 
 Usage: python tests/bench_first_call.py WORKER_DIR_A WORKER_DIR_B [rounds]
+       python tests/bench_first_call.py --vs-import WORKER_DIR [rounds]   (JSON; perf_bench_test.go)
 Each round starts one fresh interpreter per tree (alternating which goes first) that imports the
 worker, runs one execute of a 1-module program with the `local` profile's shape (json_schema
 adapter, openai/ model at an api_base) against the loopback fake server, and reports wall time
@@ -45,7 +46,39 @@ def one(tree: str, api_base: str) -> dict:
     return {"s": seconds, **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
+def import_dspy() -> float:
+    """A fresh `python -c "import dspy"`: the baseline of the first call in the end-to-end benchmark."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import dspy"], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def vs_import(tree: str, rounds: int) -> None:
+    """The first call from one tree against `import dspy`, alternating; medians as one JSON object."""
+    fake = FakeOpenAI()
+    fake.reply = '{"answer": "Paris"}'
+    calls: list[dict] = []
+    imports: list[float] = []
+    try:
+        for r in range(rounds):
+            if r % 2 == 0:
+                calls.append(one(tree, fake.api_base))
+                imports.append(import_dspy())
+            else:
+                imports.append(import_dspy())
+                calls.append(one(tree, fake.api_base))
+    finally:
+        fake.close()
+    print(json.dumps({"first_call_s": statistics.median(x["s"] for x in calls),
+                      "call_after_imports_s": statistics.median(x["call_s"] for x in calls),
+                      "rss_mib": statistics.median(x["rss_mib"] for x in calls),
+                      "import_dspy_s": statistics.median(imports), "rounds": rounds}))
+
+
 def main() -> None:
+    if sys.argv[1] == "--vs-import":
+        vs_import(os.path.abspath(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 5)
+        return
     trees = sys.argv[1:3]
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     fake = FakeOpenAI()

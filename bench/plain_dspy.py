@@ -1,0 +1,77 @@
+"""Plain DSPy baselines for the end-to-end benchmark (perf_bench_test.go): examples/qa.yaml's program
+written directly in DSPy 3.4, on the same deterministic `signet/test` LM, without Signet.
+
+    python bench/plain_dspy.py evaluate DATA.jsonl [--threads 8]   # dspy.Evaluate over every example
+    python bench/plain_dspy.py single QUESTION [-n 200]            # one process, module built once, n calls
+    python bench/plain_dspy.py script QUESTION                     # a one-off script: import, build, one call
+
+Prints one JSON object: `seconds` is the timed part (evaluate: Evaluate's call; single: per call, median;
+script: the answer, as the caller times the whole process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bridge" / "worker"))  # only for the test LM, signet_worker/testlm.py
+os.environ.setdefault("DSPY_CACHEDIR", tempfile.mkdtemp(prefix="signet-plain-cache-"))
+
+import dspy  # noqa: E402
+
+from signet_worker import testlm  # noqa: E402
+
+
+def qa_program() -> dspy.Module:
+    """examples/qa.yaml: one Predict with its instructions, field descriptions and four demos."""
+    sig = dspy.Signature(
+        {"question": dspy.InputField(desc="a short factual question"),
+         "answer": dspy.OutputField(desc="often a single word or number")},
+        "Answer the question with a short factual answer, a few words at most.")
+    program = dspy.Predict(sig)
+    program.demos = [dspy.Example(question=q, answer=a) for q, a in [
+        ("What is the capital of Germany?", "Berlin"), ("How many days are in a week?", "7"),
+        ("What color is grass?", "green"), ("Which planet is known as the Red Planet?", "Mars")]]
+    return program
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["evaluate", "single", "script"])
+    parser.add_argument("arg", help="evaluate: a JSONL file of {question, answer}; else a question")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("-n", type=int, default=200)
+    args = parser.parse_args()
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    dspy.configure(lm=testlm.make_lm(), adapter=dspy.ChatAdapter())
+    program = qa_program()
+    if args.mode == "evaluate":
+        with open(args.arg) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        devset = [dspy.Example(question=r["question"], answer=r["answer"]).with_inputs("question") for r in rows]
+        evaluate = dspy.Evaluate(devset=devset, metric=lambda ex, pred, trace=None: ex.answer == pred.answer,
+                                 num_threads=args.threads, display_progress=False, provide_traceback=True)
+        started = time.perf_counter()
+        result = evaluate(program)
+        print(json.dumps({"seconds": time.perf_counter() - started, "n": len(devset), "score": result.score}))
+    elif args.mode == "single":
+        program(question=args.arg)  # warm-up, as a built-once module
+        times = []
+        for _ in range(args.n):
+            started = time.perf_counter()
+            program(question=args.arg)
+            times.append(time.perf_counter() - started)
+        print(json.dumps({"seconds": statistics.median(times), "n": args.n}))
+    else:
+        print(json.dumps({"answer": program(question=args.arg).answer}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,453 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/model"
+)
+
+// The end-to-end benchmarks against plain DSPy (issue 19): each figure and
+// its baseline alternate within one run, rounds times (SIGNET_BENCH_ROUNDS,
+// default 5), and are reported as medians with their ratio. The baselines
+// are bench/plain_dspy.py: examples/qa.yaml written directly in DSPy, on
+// the same signet/test LM.
+//
+//	SIGNET_PYTHON=$(bin/signet setup -q --print-python) go test -run '^$' -bench VsPlainDSPy -benchtime 1x .
+
+const perfExamples = 1000
+
+type perfWS struct {
+	env  []string
+	ws   string
+	data string // the dataset's JSONL, for plain DSPy
+	py   string
+}
+
+// perfEnv is a workspace with qa, a dataset of perfExamples questions the
+// test LM answers right, and the "fast" test-LM profile (no sleep, no cache).
+func perfEnv(b *testing.B) perfWS {
+	b.Helper()
+	env := pythonEnv(b)
+	dir := b.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("cache: \"off\"\nprofiles:\n  fast:\n    model: signet/test\n    cache: false\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var data strings.Builder
+	for i := range perfExamples {
+		fmt.Fprintf(&data, "{\"question\": \"What is the capital of Country%d?\", \"answer\": \"Country%d\"}\n", i, i)
+	}
+	w := perfWS{ws: filepath.Join(dir, "ws"), data: filepath.Join(dir, "items.jsonl"), py: os.Getenv("SIGNET_PYTHON")}
+	if err := os.WriteFile(w.data, []byte(data.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	w.env = append(env, "SIGNET_HOME="+w.ws, "SIGNET_CONFIG="+cfg)
+	mustRun(b, w.env, "init")
+	mustRun(b, w.env, "program", "create", "-f", "examples/qa.yaml")
+	mustRun(b, w.env, "dataset", "import", w.data, "--inputs", "question", "--name", "items")
+	return w
+}
+
+func perfRounds() int {
+	if n, err := strconv.Atoi(os.Getenv("SIGNET_BENCH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 5
+}
+
+// served is a running `signet serve`.
+type served struct {
+	cmd     *exec.Cmd
+	out     *strings.Builder
+	cl      *api.Client
+	stopped bool
+}
+
+// serve starts `signet serve` and returns once workers workers are ready
+// (polled every 5 ms: the resolution of the pool-ready figure).
+func serve(b *testing.B, w perfWS, workers int, args ...string) *served {
+	b.Helper()
+	cmd, out := start(b, w.env, append([]string{"serve"}, args...)...)
+	s := &served{cmd: cmd, out: out, cl: api.NewClient(api.SocketPath(w.ws))}
+	b.Cleanup(func() { // after a failure, no owner outlives its benchmark
+		if !s.stopped {
+			s.cmd.Process.Kill()
+			s.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if st, err := s.cl.Status(context.Background()); err == nil && readyWorkers(st) == workers {
+			return s
+		}
+		if time.Now().After(deadline) {
+			s.stop(b)
+			b.Fatalf("serve: %d workers not ready within 2 minutes\n%s", workers, out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func readyWorkers(st *app.Status) int {
+	n := 0
+	for _, wk := range st.Pool {
+		if wk.State == "ready" {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *served) stop(b *testing.B) {
+	b.Helper()
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Wait(); err != nil {
+		b.Fatalf("serve after SIGTERM: %v\n%s", err, s.out)
+	}
+}
+
+// plain runs bench/plain_dspy.py and decodes its JSON line into v; it
+// returns the process's wall time.
+func plain(b *testing.B, w perfWS, v any, args ...string) time.Duration {
+	b.Helper()
+	cmd := exec.Command(w.py, append([]string{"bench/plain_dspy.py"}, args...)...)
+	cmd.Env = append(os.Environ(), "TQDM_DISABLE=1")
+	t0 := time.Now()
+	out, err := cmd.Output()
+	d := time.Since(t0)
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		b.Fatalf("plain_dspy.py %v: %v\n%s", args, err, stderr)
+	}
+	if v != nil {
+		if err := json.Unmarshal(out, v); err != nil {
+			b.Fatalf("plain_dspy.py %v printed %q: %v", args, out, err)
+		}
+	}
+	return d
+}
+
+type seconds struct {
+	Seconds float64 `json:"seconds"`
+}
+
+func (s seconds) d() time.Duration { return time.Duration(s.Seconds * float64(time.Second)) }
+
+// cpuTicks is the user+system CPU time of the processes, in clock ticks
+// (100 a second on Linux).
+func cpuTicks(pids ...int) int {
+	n := 0
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+		u, _ := strconv.Atoi(f[11])
+		s, _ := strconv.Atoi(f[12])
+		n += u + s
+	}
+	return n
+}
+
+func workerPIDsOf(b *testing.B, cl *api.Client) []int {
+	st, err := cl.Status(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pids []int
+	for _, wk := range st.Pool {
+		pids = append(pids, wk.PID)
+	}
+	return pids
+}
+
+func report(b *testing.B, name string, signet, base time.Duration, unit string) {
+	b.Logf("%s: signet %v, plain DSPy %v, ratio %.2f", name, signet, base, float64(signet)/float64(base))
+	b.ReportMetric(float64(signet)/float64(unit2d(unit)), "signet-"+unit)
+	b.ReportMetric(float64(base)/float64(unit2d(unit)), "plain-"+unit)
+	b.ReportMetric(float64(signet)/float64(base), "ratio")
+}
+
+func unit2d(unit string) time.Duration {
+	if unit == "s" {
+		return time.Second
+	}
+	return time.Millisecond
+}
+
+func BenchmarkVsPlainDSPy(b *testing.B) {
+	w := perfEnv(b)
+	rounds := perfRounds()
+	b.Logf("load average: %s", loadAvg())
+
+	// (a) 1,000 executions through a running owner against dspy.Evaluate
+	// with 8 threads, on the same examples, program and LM.
+	b.Run("batch1000", func(b *testing.B) {
+		s := serve(b, w, max(2, runtime.NumCPU())) // serve's default pool
+		defer s.stop(b)
+		pids := append([]int{s.cmd.Process.Pid}, workerPIDsOf(b, s.cl)...)
+		var sig, base []time.Duration
+		var ownerCPU, workerCPU int
+		var clientCPU time.Duration
+		for r := range rounds * b.N {
+			runSignet := func() {
+				before := []int{cpuTicks(pids[0]), cpuTicks(pids[1:]...)}
+				cmd := exec.Command(signetBinary(b), "run", "qa", "--dataset", "items", "--lm", "fast", "--no-cache")
+				cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir()}, w.env...)
+				t0 := time.Now()
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("signet run --dataset: %v\n%s", err, out)
+				}
+				sig = append(sig, time.Since(t0))
+				ownerCPU += cpuTicks(pids[0]) - before[0]
+				workerCPU += cpuTicks(pids[1:]...) - before[1]
+				clientCPU += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			}
+			runPlain := func() {
+				var v seconds
+				plain(b, w, &v, "evaluate", w.data, "--threads", "8")
+				base = append(base, v.d())
+			}
+			if r%2 == 0 {
+				runSignet()
+				runPlain()
+			} else {
+				runPlain()
+				runSignet()
+			}
+		}
+		report(b, "batch of 1,000", median(sig), median(base), "s")
+		execs := float64(perfExamples * len(sig))
+		b.ReportMetric(float64(ownerCPU)*10/execs, "owner-cpu-ms/exec")
+		b.ReportMetric(float64(workerCPU)*10/execs, "workers-cpu-ms/exec")
+		clientMS := float64(clientCPU) / float64(time.Millisecond) / execs
+		b.ReportMetric(clientMS, "client-cpu-ms/exec")
+		b.Logf("workers %d; CPU per execution: owner %.2f ms, workers %.2f ms, the CLI client %.3f ms", len(pids)-1,
+			float64(ownerCPU)*10/execs, float64(workerCPU)*10/execs, clientMS)
+	})
+
+	// (b) One traced execution through a running owner (a `signet run`
+	// client process, and an API call) against plain DSPy in one process
+	// with the module built once.
+	b.Run("traced", func(b *testing.B) {
+		const cli, calls = 10, 50
+		s := serve(b, w, 2, "--workers", "2")
+		defer s.stop(b)
+		ctx := context.Background()
+		var viaCLI, viaAPI, base []time.Duration
+		q := func(i int) string { return fmt.Sprintf("What is the capital of Town%d?", i) }
+		for r := range rounds * b.N {
+			for i := range cli {
+				_, d := timedRun(b, w.env, b.TempDir(), "run", "qa", "--input", "question="+q(r*cli+i), "--lm", "fast", "--no-cache")
+				viaCLI = append(viaCLI, d)
+			}
+			for i := range calls {
+				t0 := time.Now()
+				x, err := s.cl.Run(ctx, app.RunRequest{Program: "qa", Inputs: map[string]any{"question": q(r*calls + i)}, LM: "fast", NoCache: true, Wait: true})
+				if err != nil || x.State != model.Completed {
+					b.Fatalf("run through the API: %v %+v", err, x)
+				}
+				viaAPI = append(viaAPI, time.Since(t0))
+			}
+			var v seconds
+			plain(b, w, &v, "single", q(r), "-n", strconv.Itoa(calls))
+			base = append(base, v.d())
+		}
+		report(b, "traced execution, API", median(viaAPI), median(base), "ms")
+		b.ReportMetric(float64(median(viaCLI))/float64(time.Millisecond), "signet-cli-ms")
+		b.Logf("traced execution, `signet run` client: %v (%.1fx plain)", median(viaCLI), float64(median(viaCLI))/float64(median(base)))
+	})
+
+	// (c) and (f): `signet serve --workers 4` until all 4 are ready against
+	// one `import dspy`; then the PSS of the ready pool against 4
+	// independent `python -m signet_worker`.
+	b.Run("pool4", func(b *testing.B) {
+		var ready, imp []time.Duration
+		var poolPSS, soloPSS []int
+		for r := range rounds * b.N {
+			runPool := func() {
+				t0 := time.Now()
+				s := serve(b, w, 4, "--workers", "4")
+				ready = append(ready, time.Since(t0))
+				poolPSS = append(poolPSS, pssKiB(b, workerTree(s.cmd.Process.Pid)))
+				s.stop(b)
+			}
+			runImport := func() {
+				t0 := time.Now()
+				if out, err := exec.Command(w.py, "-c", "import dspy").CombinedOutput(); err != nil {
+					b.Fatalf("import dspy: %v\n%s", err, out)
+				}
+				imp = append(imp, time.Since(t0))
+			}
+			if r%2 == 0 {
+				runPool()
+				runImport()
+			} else {
+				runImport()
+				runPool()
+			}
+			soloPSS = append(soloPSS, soloWorkersPSS(b, w, 4))
+		}
+		report(b, "4 workers ready", median(ready), median(imp), "ms")
+		p, s := medianInt(poolPSS), medianInt(soloPSS)
+		b.ReportMetric(float64(p)/1024, "pool-pss-MiB")
+		b.ReportMetric(float64(s)/1024, "solo4-pss-MiB")
+		b.ReportMetric(float64(p)/float64(s), "pss-ratio")
+		b.Logf("memory: pool of 4 %d MiB PSS, 4 independent workers %d MiB, ratio %.2f", p/1024, s/1024, float64(p)/float64(s))
+	})
+
+	// (d) The first call on the `local` profile's shape (OpenAI-compatible
+	// loopback server) in a fresh worker process, against `import dspy`.
+	b.Run("firstcall", func(b *testing.B) {
+		cmd := exec.Command(w.py, "bridge/worker/tests/bench_first_call.py", "--vs-import", "bridge/worker", strconv.Itoa(rounds*b.N))
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("bench_first_call.py: %v", err)
+		}
+		var v struct {
+			First  float64 `json:"first_call_s"`
+			Import float64 `json:"import_dspy_s"`
+			RSS    float64 `json:"rss_mib"`
+		}
+		if err := json.Unmarshal(out, &v); err != nil {
+			b.Fatalf("bench_first_call.py printed %q: %v", out, err)
+		}
+		sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+		report(b, "first call on local", sec(v.First), sec(v.Import), "ms")
+		b.ReportMetric(v.RSS, "rss-MiB")
+	})
+
+	// (e) A one-off `signet run` (the second of a series: whatever owner the
+	// first left behind answers it) against a plain DSPy script.
+	b.Run("oneoff", func(b *testing.B) {
+		defer run(b, w.env, "stop") // a background owner, where one exists
+		q := "What is the capital of France?"
+		mustRun(b, w.env, "run", "qa", "--input", "question="+q, "--lm", "fast")
+		var sig, base []time.Duration
+		for r := range rounds * b.N {
+			runSignet := func() {
+				_, d := timedRun(b, w.env, b.TempDir(), "run", "qa", "--input", "question="+q, "--lm", "fast", "--no-cache")
+				sig = append(sig, d)
+			}
+			runPlain := func() { base = append(base, plain(b, w, nil, "script", q)) }
+			if r%2 == 0 {
+				runSignet()
+				runPlain()
+			} else {
+				runPlain()
+				runSignet()
+			}
+		}
+		report(b, "one-off run", median(sig), median(base), "ms")
+	})
+}
+
+func medianInt(xs []int) int {
+	ds := make([]time.Duration, len(xs))
+	for i, x := range xs {
+		ds[i] = time.Duration(x)
+	}
+	return int(median(ds))
+}
+
+func loadAvg() string {
+	raw, _ := os.ReadFile("/proc/loadavg")
+	return strings.Join(strings.Fields(string(raw))[:3], " ")
+}
+
+// workerTree is every descendant of pid running signet_worker (the workers,
+// and a zygote they fork from, where there is one).
+func workerTree(pid int) []int {
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		// A child belongs to the thread that started it: read every thread's list.
+		lists, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p))
+		var raw []byte
+		for _, l := range lists {
+			b, _ := os.ReadFile(l)
+			raw = append(append(raw, b...), ' ')
+		}
+		for _, f := range strings.Fields(string(raw)) {
+			c, _ := strconv.Atoi(f)
+			if cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c)); strings.Contains(string(cl), "signet_worker") {
+				out = append(out, c)
+			}
+			walk(c)
+		}
+	}
+	walk(pid)
+	return out
+}
+
+// pssKiB sums the proportional set sizes of the processes.
+func pssKiB(b *testing.B, pids []int) int {
+	b.Helper()
+	if len(pids) == 0 {
+		b.Fatal("no worker processes to measure")
+	}
+	total := 0
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		if err != nil {
+			b.Fatalf("reading the memory of worker %d: %v", pid, err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Pss:" {
+				kb, _ := strconv.Atoi(f[1])
+				total += kb
+			}
+		}
+	}
+	return total
+}
+
+// soloWorkersPSS starts n independent `python -m signet_worker` processes,
+// waits for each one's hello, and returns their summed PSS.
+func soloWorkersPSS(b *testing.B, w perfWS, n int) int {
+	b.Helper()
+	dir, err := bridge.WorkerDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pids []int
+	for range n {
+		cmd := exec.Command(w.py, "-m", "signet_worker")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PYTHONPATH="+dir, "SIGNET_DSPY_CACHEDIR="+filepath.Join(b.TempDir(), "cache"))
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { in.Close(); cmd.Wait() }()
+		if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, "hello") {
+			b.Fatalf("a standalone worker did not say hello: %q %v", line, err)
+		}
+		pids = append(pids, cmd.Process.Pid)
+	}
+	return pssKiB(b, pids)
+}
