@@ -68,3 +68,33 @@ func TestSubscribeWithoutSpans(t *testing.T) {
 		t.Fatalf("%d subscribers want spans after the only one stopped", n)
 	}
 }
+
+// BenchmarkPublishSpan: what a span costs the owner's event fan-out while
+// its one subscriber (a batch's client) wants no spans, against the same
+// subscriber taking every span and dropping it (as the API's stream did
+// for `?spans=false` before the kernel knew).
+func BenchmarkPublishSpan(b *testing.B) {
+	st := openStore(b, "", qa)
+	s := span("s", "", time.Now(), true)
+	for _, wants := range []bool{false, true} {
+		name := map[bool]string{false: "without-spans", true: "with-spans-dropped"}[wants]
+		b.Run(name, func(b *testing.B) {
+			k := newKernel(b, Options{Store: st, Pool: &fakePool{}, LMs: testLM(nil)})
+			events, stop := k.SubscribeWithoutSpans(1024)
+			if wants {
+				events, stop = k.Subscribe(1024)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for range events { // the consumer drops what it gets
+				}
+			}()
+			for b.Loop() {
+				k.publishSpan(&s)
+			}
+			stop()
+			<-done
+		})
+	}
+}
