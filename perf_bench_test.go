@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -206,7 +207,12 @@ func BenchmarkVsPlainDSPy(b *testing.B) {
 	// (a) 1,000 executions through a running owner against dspy.Evaluate
 	// with 8 threads, on the same examples, program and LM.
 	b.Run("batch1000", func(b *testing.B) {
-		s := serve(b, w, max(2, runtime.NumCPU())) // serve's default pool
+		sw := w
+		if prof := os.Getenv("SIGNET_BENCH_OWNER_CPUPROFILE"); prof != "" {
+			// The owner's Go CPU profile over the whole batch, written when it stops.
+			sw.env = append(slices.Clip(w.env), "SIGNET_CPUPROFILE="+prof)
+		}
+		s := serve(b, sw, max(2, runtime.NumCPU())) // serve's default pool
 		defer s.stop(b)
 		pids := append([]int{s.cmd.Process.Pid}, workerPIDsOf(b, s.cl)...)
 		var sig, base []time.Duration

@@ -29,9 +29,6 @@ type Client struct {
 	// Hold makes the event streams this client opens hold the owner: it
 	// waits for them before it stops (a command following its own jobs).
 	Hold bool
-	// NoSpans leaves span events out of the event streams this client
-	// opens: a follower of state changes is not sent every span's payload.
-	NoSpans bool
 }
 
 var _ app.Service = (*Client)(nil)
@@ -88,13 +85,6 @@ func (c *Client) OnNoOwner(reconnect func(ctx context.Context) error) {
 func (c *Client) Holding() *Client {
 	d := *c
 	d.Hold = true
-	return &d
-}
-
-// WithoutSpans is a copy of c whose event streams leave out span events.
-func (c *Client) WithoutSpans() *Client {
-	d := *c
-	d.NoSpans = true
 	return &d
 }
 
@@ -442,13 +432,15 @@ func (c *Client) RecycleWorker(ctx context.Context, id int) (*app.PoolStatus, er
 // Events.
 
 // Subscribe follows GET /v1/events; the channel closes when ctx ends or
-// the owner ends the stream (it stopped, or the connection broke).
+// the owner ends the stream (it stopped, or the connection broke). A ctx
+// from app.WithoutSpans asks for no span events: a follower of state
+// changes is not sent every span's payload.
 func (c *Client) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	q := url.Values{}
 	if c.Hold {
 		q.Set("hold", "1")
 	}
-	if c.NoSpans {
+	if !app.WantsSpans(ctx) {
 		q.Set("spans", "false")
 	}
 	path := "/v1/events"

@@ -31,6 +31,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	if !spans {
+		ctx = app.WithoutSpans(ctx) // the owner publishes none to this stream
+	}
 	ch, err := s.svc.Subscribe(ctx)
 	if err != nil {
 		writeError(w, err)

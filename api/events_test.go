@@ -14,9 +14,11 @@ import (
 type eventSource struct {
 	app.Service
 	events []app.Event
+	wants  chan bool // what each Subscribe's ctx asked: spans or not
 }
 
 func (s eventSource) Subscribe(ctx context.Context) (<-chan app.Event, error) {
+	s.wants <- app.WantsSpans(ctx)
 	ch := make(chan app.Event, len(s.events))
 	for _, ev := range s.events {
 		ch <- ev
@@ -25,8 +27,9 @@ func (s eventSource) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	return ch, nil
 }
 
-// A client WithoutSpans is sent every event but the spans, in order; a
-// plain client every event.
+// A stream asked for WithoutSpans is sent every event but the spans, in
+// order, and the service is told (so the owner publishes none to it); a
+// plain stream every event.
 func TestEventsWithoutSpans(t *testing.T) {
 	x := &model.Execution{ID: model.NewID(), Program: "qa", State: model.Completed}
 	src := eventSource{events: []app.Event{
@@ -35,7 +38,7 @@ func TestEventsWithoutSpans(t *testing.T) {
 		{Kind: app.EventSpan, Span: &model.Span{ID: "s1", Name: "answer"}},
 		{Kind: app.EventExecution, Execution: x},
 		{Kind: app.EventSpan, Span: &model.Span{ID: "s2", Name: "late"}},
-	}}
+	}, wants: make(chan bool, 2)}
 	sock := filepath.Join(t.TempDir(), SocketName)
 	ln, err := Listen(sock, nil)
 	if err != nil {
@@ -45,9 +48,9 @@ func TestEventsWithoutSpans(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 
-	kinds := func(cl *Client) []app.EventKind {
+	kinds := func(ctx context.Context, cl *Client) []app.EventKind {
 		t.Helper()
-		ch, err := cl.Subscribe(context.Background())
+		ch, err := cl.Subscribe(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,11 +61,17 @@ func TestEventsWithoutSpans(t *testing.T) {
 		return got
 	}
 	cl := NewClient(sock)
-	if got := kinds(cl); len(got) != 5 || got[1] != app.EventSpan {
+	if got := kinds(context.Background(), cl); len(got) != 5 || got[1] != app.EventSpan {
 		t.Fatalf("a plain stream: %v, want all 5 events", got)
 	}
-	got := kinds(cl.WithoutSpans().Holding())
+	if !<-src.wants {
+		t.Fatal("a plain stream told the service it wants no spans")
+	}
+	got := kinds(app.WithoutSpans(context.Background()), cl.Holding())
 	if len(got) != 2 || got[0] != app.EventExecution || got[1] != app.EventExecution {
 		t.Fatalf("a stream without spans: %v, want the 2 execution events", got)
+	}
+	if <-src.wants {
+		t.Fatal("a stream without spans: the service was not told")
 	}
 }

@@ -185,6 +185,21 @@ type Events interface {
 	Subscribe(ctx context.Context) (<-chan Event, error)
 }
 
+type noSpansKey struct{}
+
+// WithoutSpans marks ctx as a Subscribe that wants no span events: the
+// owner then does not publish spans to it at all (what a batch's client
+// asks for; the spans stay in the store).
+func WithoutSpans(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noSpansKey{}, true)
+}
+
+// WantsSpans says whether a Subscribe with ctx wants span events.
+func WantsSpans(ctx context.Context) bool {
+	no, _ := ctx.Value(noSpansKey{}).(bool)
+	return !no
+}
+
 // Store is the workspace's database as a whole.
 type Store interface {
 	// Backup writes a full backup of the store to w (Badger's backup

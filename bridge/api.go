@@ -203,6 +203,24 @@ type spanAssembler struct {
 // add hands each span of a spans event's data to onSpan in order; a bad
 // span is skipped and reported.
 func (a *spanAssembler) add(data json.RawMessage, onSpan func(model.Span)) error {
+	// One pass over the batch, straight into spans: the owner decodes every
+	// span event of every traced execution. Only a batch with a bad span
+	// (which encoding/json would half-fill and go on) takes the slow path,
+	// one span at a time, to skip just that one.
+	var batch struct {
+		Spans []model.Span `json:"spans"`
+	}
+	if err := json.Unmarshal(data, &batch); err != nil {
+		return a.addEach(data, onSpan)
+	}
+	for _, s := range batch.Spans {
+		a.put(s, onSpan)
+	}
+	return nil
+}
+
+// addEach is add decoding span by span, skipping and reporting bad ones.
+func (a *spanAssembler) addEach(data json.RawMessage, onSpan func(model.Span)) error {
 	var batch struct {
 		Spans []json.RawMessage `json:"spans"`
 	}
@@ -216,15 +234,21 @@ func (a *spanAssembler) add(data json.RawMessage, onSpan func(model.Span)) error
 			first = cmp.Or(first, err)
 			continue
 		}
-		if s.End.IsZero() {
-			a.open[s.ID] = s
-		} else if start, ok := a.open[s.ID]; ok {
-			delete(a.open, s.ID)
-			s = mergeSpan(start, s)
-		}
-		onSpan(s)
+		a.put(s, onSpan)
 	}
 	return first
+}
+
+// put hands on one span event: a start as it is, an end merged over its
+// start.
+func (a *spanAssembler) put(s model.Span, onSpan func(model.Span)) {
+	if s.End.IsZero() {
+		a.open[s.ID] = s
+	} else if start, ok := a.open[s.ID]; ok {
+		delete(a.open, s.ID)
+		s = mergeSpan(start, s)
+	}
+	onSpan(s)
 }
 
 // mergeSpan is start with the fields end sets (an end event's delta) laid

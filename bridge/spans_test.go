@@ -71,4 +71,20 @@ func TestSpanAssembler(t *testing.T) {
 	if err := a.add(json.RawMessage(`{"spans":[{"id":1}]}`), func(model.Span) {}); err == nil {
 		t.Fatal("a span that is not a span: no error")
 	}
+	// A bad span among good ones: only it is skipped, the others arrive
+	// whole and in order (the batch decoded in one pass would half-fill it).
+	got = nil
+	err := a.add(json.RawMessage(`{"spans":[
+		{"id":"c","kind":"module","name":"c","start":"2026-12-03T14:00:00.000000005Z"},
+		{"id":"d","kind":"module","name":"d","start":"not a time"},
+		{"id":"c","end":"2026-12-03T14:00:00.000000006Z","outputs":{"a":"1"}}]}`), func(s model.Span) { got = append(got, s) })
+	if err == nil {
+		t.Fatal("a batch with a bad span: no error")
+	}
+	if len(got) != 2 || got[0].ID != "c" || got[1].ID != "c" || got[1].Name != "c" || got[1].Outputs["a"] != "1" {
+		t.Fatalf("a batch with a bad span handed on %+v, want c's start and c whole", got)
+	}
+	if _, open := a.open["d"]; open {
+		t.Fatal("the bad span was kept open")
+	}
 }

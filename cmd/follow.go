@@ -15,8 +15,9 @@ import (
 // for this command before it stops, and leaves out span events, which no
 // command reads (a batch's would be most of what the owner sends).
 func (a *cli) events(ctx context.Context) (<-chan app.Event, error) {
+	ctx = app.WithoutSpans(ctx)
 	if a.sess != nil && a.sess.Client != nil {
-		return a.sess.Client.Holding().WithoutSpans().Subscribe(ctx)
+		return a.sess.Client.Holding().Subscribe(ctx)
 	}
 	return a.svc.Subscribe(ctx)
 }

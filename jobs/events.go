@@ -39,8 +39,9 @@ const defaultEventBuffer = 64
 // dropped once max of them are waiting, since they are a live view of what
 // the store keeps anyway.
 type subscriber struct {
-	out chan Event
-	max int
+	out   chan Event
+	max   int
+	spans bool // wants span events
 
 	mu      sync.Mutex
 	q       []Event
@@ -60,10 +61,21 @@ type subscriber struct {
 // channel is closed by the end function, or after Close once every queued
 // event has been received.
 func (k *Kernel) Subscribe(buffer int) (<-chan Event, func()) {
+	return k.subscribe(buffer, true)
+}
+
+// SubscribeWithoutSpans is Subscribe for a consumer that wants no span
+// events (a batch's client): while no subscriber wants them, the spans of
+// every execution cost nothing to publish.
+func (k *Kernel) SubscribeWithoutSpans(buffer int) (<-chan Event, func()) {
+	return k.subscribe(buffer, false)
+}
+
+func (k *Kernel) subscribe(buffer int, spans bool) (<-chan Event, func()) {
 	if buffer <= 0 {
 		buffer = defaultEventBuffer
 	}
-	s := &subscriber{out: make(chan Event, buffer), max: buffer, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	s := &subscriber{out: make(chan Event, buffer), max: buffer, spans: spans, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	k.subMu.Lock()
 	if k.subsEnded {
 		k.subMu.Unlock()
@@ -71,13 +83,27 @@ func (k *Kernel) Subscribe(buffer int) (<-chan Event, func()) {
 		return s.out, func() {}
 	}
 	k.subs[s] = struct{}{}
+	if spans {
+		k.spanSubs.Add(1)
+	}
 	k.subMu.Unlock()
 	go s.forward()
 	return s.out, func() {
 		k.subMu.Lock()
-		delete(k.subs, s)
+		k.dropLocked(s)
 		k.subMu.Unlock()
 		s.quitOnce.Do(func() { close(s.quit) })
+	}
+}
+
+// dropLocked removes a subscriber, once.
+func (k *Kernel) dropLocked(s *subscriber) {
+	if _, ok := k.subs[s]; !ok {
+		return
+	}
+	delete(k.subs, s)
+	if s.spans {
+		k.spanSubs.Add(-1)
 	}
 }
 
@@ -114,6 +140,9 @@ func (s *subscriber) forward() {
 }
 
 func (s *subscriber) push(ev Event) {
+	if ev.Kind == EventSpan && !s.spans {
+		return
+	}
 	s.mu.Lock()
 	switch {
 	case s.ending:
@@ -162,8 +191,14 @@ func (k *Kernel) publishExec(x *model.Execution) {
 	k.publish(Event{Kind: EventExecution, Execution: x})
 }
 
+// publishSpan announces a span; s is copied first, only when some
+// subscriber wants spans.
 func (k *Kernel) publishSpan(s *model.Span) {
-	k.publish(Event{Kind: EventSpan, Span: s})
+	if k.spanSubs.Load() == 0 {
+		return
+	}
+	c := *s
+	k.publish(Event{Kind: EventSpan, Span: &c})
 }
 
 // publishOpt announces an optimization's change (p nil) or progress; o is

@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/signet-dspy/signet/bridge"
@@ -271,6 +272,9 @@ type Kernel struct {
 	subMu     sync.Mutex
 	subs      map[*subscriber]struct{}
 	subsEnded bool
+	// spanSubs counts the subscribers that want span events (changed under
+	// subMu): with none, a span is not published at all.
+	spanSubs atomic.Int32
 
 	progs programCache
 }
@@ -433,7 +437,7 @@ func (k *Kernel) Close(ctx context.Context) error {
 	k.subsEnded = true
 	for s := range k.subs {
 		s.end()
-		delete(k.subs, s)
+		k.dropLocked(s)
 	}
 	k.subMu.Unlock()
 	return err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -42,6 +44,7 @@ func (s *Store) SetBudget(ctx context.Context, program string, monthlyUSD float6
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		return setJSON(txn, budgetKey(program), budgetRecord{MonthlyUSD: monthlyUSD})
 	})
+	s.budgets.changed()
 	if err != nil {
 		return fmt.Errorf("set budget of %s: %w", budgetScope(program), err)
 	}
@@ -55,6 +58,7 @@ func (s *Store) ClearBudget(ctx context.Context, program string) error {
 		return fmt.Errorf("clear budget: %w", err)
 	}
 	err := s.update(ctx, func(txn *badger.Txn) error { return txn.Delete(budgetKey(program)) })
+	s.budgets.changed()
 	if err != nil {
 		return fmt.Errorf("clear budget of %s: %w", budgetScope(program), err)
 	}
@@ -63,6 +67,10 @@ func (s *Store) ClearBudget(ctx context.Context, program string) error {
 
 // Budgets returns every cap, by program; the workspace's is under "".
 func (s *Store) Budgets(ctx context.Context) (map[string]float64, error) {
+	if m, ok := s.budgets.get(); ok {
+		return m, nil
+	}
+	gen := s.budgets.generation()
 	out := map[string]float64{}
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		it := txn.NewIterator(withValues([]byte{budgetTable}, 0))
@@ -84,7 +92,47 @@ func (s *Store) Budgets(ctx context.Context) (map[string]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("budgets: %w", err)
 	}
-	return out, nil
+	s.budgets.put(gen, out)
+	return maps.Clone(out), nil
+}
+
+// budgetCache holds the caps as last read, until a write changes them.
+type budgetCache struct {
+	mu   sync.Mutex
+	gen  uint64             // writes so far
+	caps map[string]float64 // nil: not read since the last write
+}
+
+// get returns a copy of the cached caps (callers may change theirs).
+func (c *budgetCache) get() (map[string]float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.caps), c.caps != nil
+}
+
+func (c *budgetCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches caps read when the generation was gen, unless a write has
+// committed since (then they may be stale).
+func (c *budgetCache) put(gen uint64, caps map[string]float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.caps = caps
+	}
+}
+
+// changed drops the cache; it runs after every budget write, committed or
+// not.
+func (c *budgetCache) changed() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.caps = nil
 }
 
 func budgetScope(program string) string {

@@ -27,6 +27,12 @@ func TestBudgets(t *testing.T) {
 	if b, err := s.Budgets(ctx); err != nil || !maps.Equal(b, want) {
 		t.Fatalf("budgets %v %v, want %v", b, err, want)
 	}
+	if b, _ := s.Budgets(ctx); b != nil {
+		b["qa"] = 99 // a caller's copy: the next reader still sees the store's caps
+	}
+	if b, _ := s.Budgets(ctx); !maps.Equal(b, want) {
+		t.Fatalf("budgets after a caller changed its copy %v, want %v", b, want)
+	}
 	must(s.ClearBudget(ctx, "qa"))
 	must(s.ClearBudget(ctx, "never-set"))
 	delete(want, "qa")

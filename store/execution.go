@@ -160,10 +160,11 @@ func putExecution(txn *badger.Txn, e *model.Execution, rec []byte) error {
 	var old *model.Execution
 	switch item, err := txn.Get(execKey(e.ID)); {
 	case err == nil:
-		old = new(model.Execution)
-		if err := value(item, func(b []byte) error { return json.Unmarshal(b, old) }); err != nil {
+		var h execHead
+		if err := value(item, func(b []byte) error { return json.Unmarshal(b, &h) }); err != nil {
 			return fmt.Errorf("old record: %w", err)
 		}
+		old = h.execution(e.ID)
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return err
 	}
@@ -189,6 +190,24 @@ func putExecution(txn *badger.Txn, e *model.Execution, rec []byte) error {
 		}
 	}
 	return applyRollups(txn, old, e)
+}
+
+// execHead is what putExecution needs of the record it replaces: its index
+// keys and its part of the rollups. Decoding only these skips the inputs,
+// outputs and program variant an execution record carries, twice per
+// execution (running, then finished).
+type execHead struct {
+	Program    string                 `json:"program"`
+	State      model.RunState         `json:"state"`
+	Usage      map[string]model.Usage `json:"usage"`
+	Cost       float64                `json:"cost"`
+	EmbedCache model.EmbedCache       `json:"embed_cache"`
+	CreatedAt  time.Time              `json:"created_at"`
+}
+
+func (h *execHead) execution(id model.ID) *model.Execution {
+	return &model.Execution{ID: id, Program: h.Program, State: h.State, Usage: h.Usage, Cost: h.Cost,
+		EmbedCache: h.EmbedCache, CreatedAt: h.CreatedAt}
 }
 
 // applyRollups moves the rollups from old's contribution to e's.

@@ -67,6 +67,9 @@ type Store struct {
 	// rollup (updateRollups); conflicts counts the transactions update re-ran.
 	rollups   sync.Mutex
 	conflicts atomic.Int64
+	// budgets caches Budgets: the budget gate asks for every execution, and
+	// only this process writes them (SetBudget, ClearBudget).
+	budgets budgetCache
 }
 
 const (

@@ -93,13 +93,27 @@ type Owner struct {
 	changes changeFeed // programs and datasets changed
 	subMu   sync.Mutex
 	events  *jobs.Kernel // under subMu
-	subs    map[chan kernelSub]int
+	subs    map[chan kernelSub]subWants
 
 	indexMu sync.Mutex // one index build or delete at a time: they share indexes/
 
 	leftPending int // executions pending when the store closed, for serve's last words
 
 	idle atomic.Pointer[idleState] // set by IdleExit: a background owner
+}
+
+// subWants is what a subscription waiting for the kernel asks of it.
+type subWants struct {
+	buffer int
+	spans  bool
+}
+
+// subscribe subscribes to k as w asks.
+func (w subWants) subscribe(k *jobs.Kernel) (<-chan jobs.Event, func()) {
+	if w.spans {
+		return k.Subscribe(w.buffer)
+	}
+	return k.SubscribeWithoutSpans(w.buffer)
 }
 
 type kernelSub struct {
@@ -139,7 +153,7 @@ func Open(ctx context.Context, opts Options) (*Owner, error) {
 		return nil, fmt.Errorf("opening workspace %s: %w", dir, err)
 	}
 	sock := api.SocketPath(dir)
-	o := &Owner{opts: opts, dir: dir, st: st, log: logf, logw: secrets.Writer(logf), redact: secrets, served: make(chan struct{}), subs: map[chan kernelSub]int{},
+	o := &Owner{opts: opts, dir: dir, st: st, log: logf, logw: secrets.Writer(logf), redact: secrets, served: make(chan struct{}), subs: map[chan kernelSub]subWants{},
 		info: api.Owner{PID: os.Getpid(), Started: time.Now().UTC(), Workspace: dir, Version: opts.Version, Command: opts.Command, Socket: sock}}
 	ln, err := api.Listen(sock, func(err error) { o.logf("api: turned a connection away: %v", err) })
 	if err != nil {

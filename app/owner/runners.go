@@ -95,8 +95,8 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 	})
 	o.subMu.Lock()
 	o.events = k
-	for c, buffer := range o.subs {
-		ch, stop := k.Subscribe(buffer)
+	for c, wants := range o.subs {
+		ch, stop := wants.subscribe(k)
 		c <- kernelSub{ch, stop}
 		delete(o.subs, c)
 	}

@@ -118,7 +118,7 @@ const subscriberBuffer = 1024
 // missed.
 func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	out := make(chan app.Event, subscriberBuffer)
-	subc, cancel := o.subscribeKernel(subscriberBuffer)
+	subc, cancel := o.subscribeKernel(subWants{buffer: subscriberBuffer, spans: app.WantsSpans(ctx)})
 	changes, stopChanges := o.changes.subscribe()
 	go func() {
 		defer close(out)
@@ -185,16 +185,16 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 // subscribeKernel subscribes to the kernel's events: at once if there is
 // a kernel, else when one is created, before it starts. cancel gives up
 // (and ends a subscription that arrived but was not taken).
-func (o *Owner) subscribeKernel(buffer int) (<-chan kernelSub, func()) {
+func (o *Owner) subscribeKernel(wants subWants) (<-chan kernelSub, func()) {
 	c := make(chan kernelSub, 1)
 	o.subMu.Lock()
 	defer o.subMu.Unlock()
 	if o.events != nil {
-		ch, stop := o.events.Subscribe(buffer)
+		ch, stop := wants.subscribe(o.events)
 		c <- kernelSub{ch, stop}
 		return c, func() {}
 	}
-	o.subs[c] = buffer
+	o.subs[c] = wants
 	return c, func() {
 		o.subMu.Lock()
 		delete(o.subs, c)

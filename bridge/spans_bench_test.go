@@ -1,0 +1,66 @@
+package bridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// qaSpans is a spans event's data shaped like one traced execution of
+// examples/qa.yaml (a Predict with instructions and four demos): the
+// program, its module, the adapter's format and parse, and the LM call,
+// each a start and an end delta; the prompt travels in the format's end
+// and the LM's start.
+func qaSpans() json.RawMessage {
+	t0 := time.Date(2026, 12, 3, 14, 0, 0, 123456789, time.UTC)
+	at := func(us int) time.Time { return t0.Add(time.Duration(us) * time.Microsecond) }
+	msgs := []model.Message{{Role: "system", Content: strings.Repeat("Your input fields are: question. Answer it. ", 20)}}
+	for i := range 4 {
+		msgs = append(msgs, model.Message{Role: "user", Content: fmt.Sprintf("[[ ## question ## ]]\nWhat is the capital of Country%d?", i)},
+			model.Message{Role: "assistant", Content: fmt.Sprintf("[[ ## answer ## ]]\nCountry%d\n\n[[ ## completed ## ]]", i)})
+	}
+	msgs = append(msgs, model.Message{Role: "user", Content: "[[ ## question ## ]]\nWhat is the capital of Country7?"})
+	in := map[string]any{"question": "What is the capital of Country7?"}
+	out := map[string]any{"answer": "Country7"}
+	u := model.Usage{Calls: 1, PromptTokens: 310, CompletionTokens: 12}
+	spans := []model.Span{
+		{ID: "p", Kind: model.SpanModule, Name: "qa", Start: at(0), Inputs: in},
+		{ID: "m", Parent: "p", Kind: model.SpanModule, Name: "Predict", Module: "answer", Start: at(10), Inputs: in},
+		{ID: "f", Parent: "m", Kind: model.SpanAdapter, Name: "ChatAdapter.format", Module: "answer", Start: at(20),
+			Inputs: map[string]any{"signature": "question -> answer", "demos": 4, "inputs": in}},
+		{ID: "f", End: at(90), Messages: msgs},
+		{ID: "l", Parent: "m", Kind: model.SpanLM, Name: "signet/test", Module: "answer", Model: "signet/test", Start: at(100),
+			Messages: msgs, Inputs: map[string]any{"temperature": 0.0, "max_tokens": 4000}},
+		{ID: "l", End: at(400), Completion: "[[ ## answer ## ]]\nCountry7\n\n[[ ## completed ## ]]", Usage: u, CostUnknown: true,
+			Outputs: map[string]any{"completions": []any{"[[ ## answer ## ]]\nCountry7\n\n[[ ## completed ## ]]"}}},
+		{ID: "r", Parent: "m", Kind: model.SpanAdapter, Name: "ChatAdapter.parse", Module: "answer", Start: at(410),
+			Completion: "[[ ## answer ## ]]\nCountry7\n\n[[ ## completed ## ]]"},
+		{ID: "r", End: at(450), Outputs: out},
+		{ID: "m", End: at(460), Outputs: out},
+		{ID: "p", End: at(470), Outputs: out},
+	}
+	raw, err := json.Marshal(map[string]any{"spans": spans})
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
+
+// The owner decodes every span event of every traced execution: a batch's
+// cost on the Go side.
+func BenchmarkSpanAssembler(b *testing.B) {
+	data := qaSpans()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		a := spanAssembler{open: map[string]model.Span{}}
+		if err := a.add(data, func(model.Span) { n++ }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
