@@ -19,6 +19,7 @@ import (
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -417,16 +418,11 @@ func pssKiB(b *testing.B, pids []int) int {
 	}
 	total := 0
 	for _, pid := range pids {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		n, err := testenv.PSS(pid)
 		if err != nil {
 			b.Fatalf("reading the memory of worker %d: %v", pid, err)
 		}
-		for _, line := range strings.Split(string(raw), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Pss:" {
-				kb, _ := strconv.Atoi(f[1])
-				total += kb
-			}
-		}
+		total += int(n >> 10)
 	}
 	return total
 }

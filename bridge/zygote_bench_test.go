@@ -2,12 +2,10 @@ package bridge
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,28 +13,11 @@ import (
 	"github.com/signet-dspy/signet/internal/testenv"
 )
 
-// pss is pid's proportional set size from /proc/<pid>/smaps_rollup: pages
-// shared with other processes count for a share each, so the sum over a
-// pool is the memory it really takes.
-func pss(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
-	if err != nil {
-		return 0, err
-	}
-	for l := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(l, "Pss:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no Pss in /proc/%d/smaps_rollup", pid)
-}
-
 // poolPSS is the sum of the PSS of p's processes (its zygote included).
 func poolPSS(b *testing.B, p *Pool) int64 {
 	var sum int64
 	for _, pid := range poolPIDs(p) {
-		n, err := pss(pid)
+		n, err := testenv.PSS(pid)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,7 +5,9 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -57,4 +59,25 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// PSS is pid's proportional set size in bytes, from /proc/<pid>/smaps_rollup
+// (Linux): pages shared with other processes count for a share each, so the
+// sum over a pool of processes is the memory it really takes.
+func PSS(pid int) (int64, error) {
+	path := "/proc/" + strconv.Itoa(pid) + "/smaps_rollup"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for l := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(l, "Pss:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: Pss: %w", path, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no Pss in %s", path)
 }
