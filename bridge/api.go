@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/signet-dspy/signet/bridge/wire"
@@ -198,6 +199,35 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 // start, so onSpan sees each span whole at its end as before.
 type spanAssembler struct {
 	open map[string]model.Span // started, not yet ended, by ID
+	// rendered holds an ended format span's messages until the LM span that
+	// names it in messages_of starts.
+	rendered map[string][]model.Message
+}
+
+// spanEvent is a span event as the worker sends it: an LM span's start may
+// name the format span whose messages it was sent instead of repeating them.
+type spanEvent struct {
+	model.Span
+	MessagesOf string `json:"messages_of,omitempty"`
+}
+
+// take hands over the messages of format span id to the LM span that names
+// it in messages_of (its own copy: the format span keeps its slice).
+func (a *spanAssembler) take(id string) []model.Message {
+	m := slices.Clone(a.rendered[id])
+	delete(a.rendered, id)
+	return m
+}
+
+// keep holds an ended format span's messages for the LM span that may name it.
+func (a *spanAssembler) keep(s model.Span) {
+	if s.Kind != model.SpanAdapter || s.End.IsZero() || s.Messages == nil {
+		return
+	}
+	if a.rendered == nil {
+		a.rendered = map[string][]model.Message{}
+	}
+	a.rendered[s.ID] = s.Messages
 }
 
 // add hands each span of a spans event's data to onSpan in order; a bad
@@ -211,10 +241,14 @@ func (a *spanAssembler) add(data json.RawMessage, onSpan func(model.Span)) error
 	}
 	var first error
 	for _, raw := range batch.Spans {
-		var s model.Span
-		if err := json.Unmarshal(raw, &s); err != nil {
+		var e spanEvent
+		if err := json.Unmarshal(raw, &e); err != nil {
 			first = cmp.Or(first, err)
 			continue
+		}
+		s := e.Span
+		if e.MessagesOf != "" {
+			s.Messages = a.take(e.MessagesOf)
 		}
 		if s.End.IsZero() {
 			a.open[s.ID] = s
@@ -222,6 +256,7 @@ func (a *spanAssembler) add(data json.RawMessage, onSpan func(model.Span)) error
 			delete(a.open, s.ID)
 			s = mergeSpan(start, s)
 		}
+		a.keep(s)
 		onSpan(s)
 	}
 	return first

@@ -72,3 +72,39 @@ func TestSpanAssembler(t *testing.T) {
 		t.Fatal("a span that is not a span: no error")
 	}
 }
+
+// An LM span's start that names its format span in messages_of gets that
+// span's messages before onSpan sees it, whichever batch the format's end
+// came in; the messages are the LM span's own copy.
+func TestSpanAssemblerMessagesOf(t *testing.T) {
+	a := spanAssembler{open: map[string]model.Span{}}
+	var got []model.Span
+	collect := func(s model.Span) { got = append(got, s) }
+	first := json.RawMessage(`{"spans":[
+		{"id":"f","kind":"adapter","name":"ChatAdapter.format","start":"2026-12-03T14:00:00.000000001Z","inputs":{"demos":0}},
+		{"id":"f","end":"2026-12-03T14:00:00.000000002Z","messages":[{"role":"system","content":"s"},{"role":"user","content":"u"}]}]}`)
+	second := json.RawMessage(`{"spans":[
+		{"id":"l","kind":"lm","name":"m","start":"2026-12-03T14:00:00.000000003Z","model":"m","messages_of":"f"},
+		{"id":"l","end":"2026-12-03T14:00:00.000000004Z","completion":"y"}]}`)
+	for _, batch := range []json.RawMessage{first, second} {
+		if err := a.add(batch, collect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("got %d spans, want 4", len(got))
+	}
+	want := []model.Message{{Role: "system", Content: "s"}, {Role: "user", Content: "u"}}
+	for _, i := range []int{1, 2, 3} {
+		if !reflect.DeepEqual(got[i].Messages, want) {
+			t.Errorf("span %d (%s %s) messages %v, want %v", i, got[i].ID, got[i].Kind, got[i].Messages, want)
+		}
+	}
+	got[2].Messages[0].Content = "changed"
+	if got[1].Messages[0].Content != "s" {
+		t.Fatal("the LM span shares its messages with the format span")
+	}
+	if len(a.rendered) != 0 {
+		t.Fatalf("messages kept after their LM span started: %v", a.rendered)
+	}
+}

@@ -18,6 +18,7 @@ import time
 from typing import Any, BinaryIO
 
 from . import redact
+from .truncate import cut_span, span_payload_limit
 
 MAX_FRAME = 64 << 20  # bytes, newline included (docs/protocol.md)
 
@@ -198,9 +199,14 @@ class FrameWriter:
                 # signal or EOF on stdin ends the process.
                 self.broken = True
 
-    def span(self, req_id: int, data: dict, urgent: bool) -> None:
-        """One span event (a start, or an end's delta) of request req_id, into its batch."""
+    def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0) -> None:
+        """One span event (a start, or an end's delta) of request req_id, into its batch; with a
+        limit, its payload fields cut to it (truncate.cut_span)."""
         text = _dumps(data)
+        if 0 < limit < len(text):
+            # Only a span encoded longer than the limit can hold a field over it (a field's count of
+            # bytes never exceeds its JSON): most are sent without walking their payloads.
+            text = _dumps(cut_span(dict(data), limit))
         if len(text) > MAX_SPAN:
             text = _dumps(_skeleton(data, f"span event of {len(text)} bytes exceeds the 64 MiB frame limit"))
         with self._lock:
@@ -268,14 +274,31 @@ def _too_large(frame: dict, size: int) -> dict:
 
 
 class SpanStream:
-    """A request's tracing.SpanSink: its span events batched by the writer, an end as its delta alone."""
+    """A request's tracing.SpanSink: its span events batched by the writer, an end as its delta alone,
+    payloads cut to the span payload limit.
 
-    def __init__(self, writer: FrameWriter, req_id: int):
+    An LM span whose `messages` is the very list a format span's end sent starts with `messages_of`,
+    that span's id, instead (Go puts the messages back before anything sees the span): a rendered
+    prompt is encoded and sent once.
+    """
+
+    def __init__(self, writer: FrameWriter, req_id: int, limit: int | None = None):
         self._writer = writer
         self._req_id = req_id
+        self._limit = span_payload_limit() if limit is None else limit
+        self._sent: dict[int, tuple[Any, str]] = {}  # id(messages list) -> (the list, its format span's id)
 
     def start(self, span: dict) -> None:
-        self._writer.span(self._req_id, span, span.get("kind") == "lm")
+        lm = span.get("kind") == "lm"
+        if lm and "messages" in span:
+            sent = self._sent.pop(id(span["messages"]), None)
+            if sent is not None and sent[0] is span["messages"]:
+                span = {k: v for k, v in span.items() if k != "messages"}
+                span["messages_of"] = sent[1]
+        self._writer.span(self._req_id, span, lm, self._limit)
 
     def end(self, span: dict, delta: dict) -> None:
-        self._writer.span(self._req_id, delta, span.get("kind") == "lm")
+        messages = delta.get("messages")
+        if messages is not None and span.get("kind") == "adapter":
+            self._sent[id(messages)] = (messages, delta["id"])
+        self._writer.span(self._req_id, delta, span.get("kind") == "lm", self._limit)

@@ -42,18 +42,26 @@ TEST_LM = {"model": "signet/test", "cache": False}
 
 
 def span_events(frames: list[dict], whole: bool = True) -> list[dict]:
-    """The span events of a worker's `spans` frames, in order; with `whole`, each end merged over its
-    start (its delta carries only what is new), as Go assembles them."""
+    """The span events of a worker's `spans` frames, in order, an LM span's `messages_of` replaced by
+    the messages of the format span it names; with `whole`, each end merged over its start (its delta
+    carries only what is new), as Go assembles them (bridge/api.go, spanAssembler)."""
     starts: dict[str, dict] = {}
+    rendered: dict[str, list] = {}  # format span id -> its messages
     out = []
     for frame in frames:
         if frame.get("event") != "spans":
             continue
         for span in frame["data"]["spans"]:
+            ref = span.get("messages_of")
+            if ref is not None:
+                span = {k: v for k, v in span.items() if k != "messages_of"}
+                span["messages"] = rendered.pop(ref)  # a name of no ended format span is a bug: KeyError
             if "end" not in span:
                 starts[span["id"]] = span
             elif whole and span["id"] in starts:
                 span = {**starts.pop(span["id"]), **span}
+            if "end" in span and "messages" in span:
+                rendered[span["id"]] = span["messages"]
             out.append(span)
     return out
 
