@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
@@ -221,7 +220,7 @@ class Tracer(BaseCallback):
         It hangs on the program's root span; the DSPy calls made inside it (a judge's) nest under it.
         The caller fills the dict it yields with the span's outputs.
         """
-        call_id = uuid.uuid4().hex
+        call_id = dispatch.call_id()
         self._start(call_id, "module", name, None, inputs=jsonable(inputs) if inputs else None)
         token = ACTIVE_CALL_ID.set(call_id)
         outputs: dict[str, Any] = {}
@@ -242,7 +241,7 @@ class Tracer(BaseCallback):
         The caller fills the dict it yields: `retrieval` (model.Retrieval's JSON) and, for a hosted
         embedder, `model` and `tally` (an embedders.Tally), charged here like an LM call's usage.
         """
-        call_id = uuid.uuid4().hex
+        call_id = dispatch.call_id()
         self._start(call_id, "retrieval", name, None, inputs=jsonable(inputs))
         filled: dict[str, Any] = {}
         failure: BaseException | None = None
