@@ -224,7 +224,8 @@ class FrameWriter:
                     self._dirty = False
                 else:
                     self._dirty = True
-                    self._wake.set()
+                    if not self._wake.is_set():  # set() takes a lock and notifies: once per wake-up
+                        self._wake.set()
             except (BrokenPipeError, OSError):
                 self.broken = True
 
