@@ -199,35 +199,55 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 // start, so onSpan sees each span whole at its end as before.
 type spanAssembler struct {
 	open map[string]model.Span // started, not yet ended, by ID
-	// rendered holds an ended format span's messages until the LM span that
-	// names it in messages_of starts.
-	rendered map[string][]model.Message
+	// sent holds what an ended span carried that a later start may name
+	// instead of repeating it, until that start comes.
+	sent map[string]sentPayload
+}
+
+// sentPayload is a format span's messages (named by its LM span's
+// messages_of) or an LM span's completion (named by its parse span's
+// completion_of).
+type sentPayload struct {
+	messages   []model.Message
+	completion string
 }
 
 // spanEvent is a span event as the worker sends it: an LM span's start may
-// name the format span whose messages it was sent instead of repeating them.
+// name the format span whose messages it was sent, a parse span's start the
+// LM span whose completion it parses, instead of repeating them.
 type spanEvent struct {
 	model.Span
-	MessagesOf string `json:"messages_of,omitempty"`
+	MessagesOf   string `json:"messages_of,omitempty"`
+	CompletionOf string `json:"completion_of,omitempty"`
 }
 
-// take hands over the messages of format span id to the LM span that names
-// it in messages_of (its own copy: the format span keeps its slice).
-func (a *spanAssembler) take(id string) []model.Message {
-	m := slices.Clone(a.rendered[id])
-	delete(a.rendered, id)
-	return m
+// take hands over what span id sent to the start that names it (messages:
+// its own copy, the format span keeps its slice).
+func (a *spanAssembler) take(id string) sentPayload {
+	p := a.sent[id]
+	delete(a.sent, id)
+	p.messages = slices.Clone(p.messages)
+	return p
 }
 
-// keep holds an ended format span's messages for the LM span that may name it.
+// keep holds an ended format span's messages, or an LM span's completion,
+// for the start that may name it.
 func (a *spanAssembler) keep(s model.Span) {
-	if s.Kind != model.SpanAdapter || s.End.IsZero() || s.Messages == nil {
+	var p sentPayload
+	switch {
+	case s.End.IsZero():
+		return
+	case s.Kind == model.SpanAdapter && s.Messages != nil:
+		p.messages = s.Messages
+	case s.Kind == model.SpanLM && s.Completion != "":
+		p.completion = s.Completion
+	default:
 		return
 	}
-	if a.rendered == nil {
-		a.rendered = map[string][]model.Message{}
+	if a.sent == nil {
+		a.sent = map[string]sentPayload{}
 	}
-	a.rendered[s.ID] = s.Messages
+	a.sent[s.ID] = p
 }
 
 // add hands each span of a spans event's data to onSpan in order; a bad
@@ -248,7 +268,10 @@ func (a *spanAssembler) add(data json.RawMessage, onSpan func(model.Span)) error
 		}
 		s := e.Span
 		if e.MessagesOf != "" {
-			s.Messages = a.take(e.MessagesOf)
+			s.Messages = a.take(e.MessagesOf).messages
+		}
+		if e.CompletionOf != "" {
+			s.Completion = a.take(e.CompletionOf).completion
 		}
 		if s.End.IsZero() {
 			a.open[s.ID] = s

@@ -75,8 +75,9 @@ func TestSpanAssembler(t *testing.T) {
 
 // An LM span's start that names its format span in messages_of gets that
 // span's messages before onSpan sees it, whichever batch the format's end
-// came in; the messages are the LM span's own copy.
-func TestSpanAssemblerMessagesOf(t *testing.T) {
+// came in; the messages are the LM span's own copy. Likewise a parse span's
+// completion_of.
+func TestSpanAssemblerPayloadsOf(t *testing.T) {
 	a := spanAssembler{open: map[string]model.Span{}}
 	var got []model.Span
 	collect := func(s model.Span) { got = append(got, s) }
@@ -104,7 +105,20 @@ func TestSpanAssemblerMessagesOf(t *testing.T) {
 	if got[1].Messages[0].Content != "s" {
 		t.Fatal("the LM span shares its messages with the format span")
 	}
-	if len(a.rendered) != 0 {
-		t.Fatalf("messages kept after their LM span started: %v", a.rendered)
+	if len(a.sent) != 1 {
+		t.Fatalf("kept after their LM span started: %v", a.sent)
+	}
+	// The parse span names the LM span whose completion it parses.
+	got = nil
+	third := json.RawMessage(`{"spans":[
+		{"id":"p","kind":"adapter","name":"ChatAdapter.parse","start":"2026-12-03T14:00:00.000000005Z","completion_of":"l"}]}`)
+	if err := a.add(third, collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Completion != "y" {
+		t.Fatalf("parse span %+v, want the LM span's completion", got)
+	}
+	if len(a.sent) != 0 {
+		t.Fatalf("kept after their parse span started: %v", a.sent)
 	}
 }

@@ -278,28 +278,38 @@ class SpanStream:
     """A request's tracing.SpanSink: its span events batched by the writer, an end as its delta alone,
     payloads cut to the span payload limit.
 
-    An LM span whose `messages` is the very list a format span's end sent starts with `messages_of`,
-    that span's id, instead (Go puts the messages back before anything sees the span): a rendered
-    prompt is encoded and sent once.
+    A payload an ended span sent is not sent again by the start that carries the very same object:
+    an LM span whose `messages` is the list its format span's end sent starts with `messages_of`, that
+    span's id, instead; a parse span whose `completion` is the string an LM span's end sent, with
+    `completion_of`. Go puts them back before anything sees the span (docs/protocol.md, "Spans").
     """
+
+    # (kind of the ended span, field it sent) -> (kind of the start that may repeat it, field naming it)
+    _REFS = {("adapter", "messages"): ("lm", "messages_of"), ("lm", "completion"): ("adapter", "completion_of")}
 
     def __init__(self, writer: FrameWriter, req_id: int, limit: int | None = None):
         self._writer = writer
         self._req_id = req_id
         self._limit = span_payload_limit() if limit is None else limit
-        self._sent: dict[int, tuple[Any, str]] = {}  # id(messages list) -> (the list, its format span's id)
+        # id(payload) -> (the payload, kept alive; the id of the span that sent it)
+        self._sent: dict[tuple[str, int], tuple[Any, str]] = {}
 
     def start(self, span: dict) -> None:
-        lm = span.get("kind") == "lm"
-        if lm and "messages" in span:
-            sent = self._sent.pop(id(span["messages"]), None)
-            if sent is not None and sent[0] is span["messages"]:
-                span = {k: v for k, v in span.items() if k != "messages"}
-                span["messages_of"] = sent[1]
-        self._writer.span(self._req_id, span, lm, self._limit)
+        kind = span.get("kind")
+        for (_, field), (start_kind, ref) in self._REFS.items():
+            value = span.get(field) if kind == start_kind else None
+            if value is None:
+                continue
+            sent = self._sent.pop((field, id(value)), None)
+            if sent is not None and sent[0] is value:
+                span = {k: v for k, v in span.items() if k != field}
+                span[ref] = sent[1]
+        self._writer.span(self._req_id, span, kind == "lm", self._limit)
 
     def end(self, span: dict, delta: dict) -> None:
-        messages = delta.get("messages")
-        if messages is not None and span.get("kind") == "adapter":
-            self._sent[id(messages)] = (messages, delta["id"])
-        self._writer.span(self._req_id, delta, span.get("kind") == "lm", self._limit)
+        kind = span.get("kind")
+        for (end_kind, field) in self._REFS:
+            value = delta.get(field) if kind == end_kind else None
+            if value is not None:
+                self._sent[(field, id(value))] = (value, delta["id"])
+        self._writer.span(self._req_id, delta, kind == "lm", self._limit)

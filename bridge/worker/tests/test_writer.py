@@ -87,8 +87,9 @@ def test_span_stream_sends_an_end_as_its_delta(writer):
     assert out.flushes == 2, "an LM span's start and end each go out at once"
 
 
-def test_span_stream_sends_a_rendered_prompt_once(writer):
-    """A real run: each LM span's start names its format span instead of repeating its messages."""
+def test_span_stream_sends_a_prompt_and_a_completion_once(writer):
+    """A real run: each LM span's start names its format span instead of repeating its messages, each
+    parse span's start the LM span whose completion it parses."""
     from conftest import THREE, lm_profile, span_events
 
     from signet_worker import lms, runner
@@ -105,11 +106,18 @@ def test_span_stream_sends_a_rendered_prompt_once(writer):
     assert len(lm_starts) == 3 and len(format_ends) == 3
     for start in lm_starts:
         assert "messages" not in start and start["messages_of"] in format_ends
-    # Resolved as Go resolves them, the spans carry the messages a run without the stream gives them.
-    assembled = [s for s in span_events(out.frames()) if s["kind"] == "lm" and "end" in s]
-    expected = [s for s in whole if s["kind"] == "lm" and "end" in s]
-    assert [s["messages"] for s in assembled] == [s["messages"] for s in expected]
-    assert all(s["messages"] for s in assembled)
+    lm_ends = {s["id"]: s for s in sent if "end" in s and "completion" in s}
+    parse_starts = [s for s in sent if s.get("name") == "ChatAdapter.parse"]
+    assert len(parse_starts) == 3
+    for start in parse_starts:
+        assert "completion" not in start and start["completion_of"] in lm_ends
+    # Resolved as Go resolves them, the spans carry what a run without the stream gives them.
+    assembled = [s for s in span_events(out.frames()) if s["kind"] in ("lm", "adapter") and "end" in s]
+    expected = [s for s in whole if s["kind"] in ("lm", "adapter") and "end" in s]
+    assert [(s["name"], s.get("messages"), s.get("completion")) for s in assembled] == \
+        [(s["name"], s.get("messages"), s.get("completion")) for s in expected]
+    assert all(s.get("messages") for s in assembled if s["kind"] == "lm")
+    assert all(s.get("completion") for s in assembled if s["name"] == "ChatAdapter.parse")
 
 
 def test_span_stream_cuts_payloads_over_its_limit(writer):
