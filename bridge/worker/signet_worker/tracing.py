@@ -101,7 +101,7 @@ class SpanSink(Protocol):
     the call: the tracer goes on filling it. Payloads come whole: the sink cuts them to the limit
     (truncate.cut_span) as it encodes them, most need no cut and that is cheaper to tell from their
     encoding. An LM span's `messages` is the very list its format span's end delta carried, when
-    the format rendered what the LM was called with."""
+    the format rendered what the LM was called with (protocol.SpanStream sends it once)."""
 
     def start(self, span: dict[str, Any]) -> None: ...
 
@@ -120,7 +120,7 @@ class _WholeSpans:
         self._emit(cut_span(dict(span), self._limit))  # a copy: the end fills the tracer's dict
 
     def end(self, span: dict[str, Any], delta: dict[str, Any]) -> None:
-        self._emit(cut_span(span, self._limit))  # closed: the tracer no longer touches it
+        self._emit(cut_span(dict(span), self._limit))  # a copy, as the sink leaves the tracer's dict be
 
 
 class Tracer(BaseCallback):
