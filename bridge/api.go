@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/signet-dspy/signet/bridge/wire"
@@ -198,6 +199,55 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 // start, so onSpan sees each span whole at its end as before.
 type spanAssembler struct {
 	open map[string]model.Span // started, not yet ended, by ID
+	// sent holds what an ended span carried that a later start may name
+	// instead of repeating it, until that start comes.
+	sent map[string]sentPayload
+}
+
+// sentPayload is a format span's messages (named by its LM span's
+// messages_of) or an LM span's completion (named by its parse span's
+// completion_of).
+type sentPayload struct {
+	messages   []model.Message
+	completion string
+}
+
+// spanEvent is a span event as the worker sends it: an LM span's start may
+// name the format span whose messages it was sent, a parse span's start the
+// LM span whose completion it parses, instead of repeating them.
+type spanEvent struct {
+	model.Span
+	MessagesOf   string `json:"messages_of,omitempty"`
+	CompletionOf string `json:"completion_of,omitempty"`
+}
+
+// take hands over what span id sent to the start that names it (messages:
+// its own copy, the format span keeps its slice).
+func (a *spanAssembler) take(id string) sentPayload {
+	p := a.sent[id]
+	delete(a.sent, id)
+	p.messages = slices.Clone(p.messages)
+	return p
+}
+
+// keep holds an ended format span's messages, or an LM span's completion,
+// for the start that may name it.
+func (a *spanAssembler) keep(s model.Span) {
+	var p sentPayload
+	switch {
+	case s.End.IsZero():
+		return
+	case s.Kind == model.SpanAdapter && s.Messages != nil:
+		p.messages = s.Messages
+	case s.Kind == model.SpanLM && s.Completion != "":
+		p.completion = s.Completion
+	default:
+		return
+	}
+	if a.sent == nil {
+		a.sent = map[string]sentPayload{}
+	}
+	a.sent[s.ID] = p
 }
 
 // add hands each span of a spans event's data to onSpan in order; a bad
@@ -208,13 +258,13 @@ func (a *spanAssembler) add(data json.RawMessage, onSpan func(model.Span)) error
 	// (which encoding/json would half-fill and go on) takes the slow path,
 	// one span at a time, to skip just that one.
 	var batch struct {
-		Spans []model.Span `json:"spans"`
+		Spans []spanEvent `json:"spans"`
 	}
 	if err := json.Unmarshal(data, &batch); err != nil {
 		return a.addEach(data, onSpan)
 	}
-	for _, s := range batch.Spans {
-		a.put(s, onSpan)
+	for _, e := range batch.Spans {
+		a.put(e, onSpan)
 	}
 	return nil
 }
@@ -229,25 +279,33 @@ func (a *spanAssembler) addEach(data json.RawMessage, onSpan func(model.Span)) e
 	}
 	var first error
 	for _, raw := range batch.Spans {
-		var s model.Span
-		if err := json.Unmarshal(raw, &s); err != nil {
+		var e spanEvent
+		if err := json.Unmarshal(raw, &e); err != nil {
 			first = cmp.Or(first, err)
 			continue
 		}
-		a.put(s, onSpan)
+		a.put(e, onSpan)
 	}
 	return first
 }
 
-// put hands on one span event: a start as it is, an end merged over its
-// start.
-func (a *spanAssembler) put(s model.Span, onSpan func(model.Span)) {
+// put hands on one span event: a start as it is (with the payloads it
+// names put back), an end merged over its start.
+func (a *spanAssembler) put(e spanEvent, onSpan func(model.Span)) {
+	s := e.Span
+	if e.MessagesOf != "" {
+		s.Messages = a.take(e.MessagesOf).messages
+	}
+	if e.CompletionOf != "" {
+		s.Completion = a.take(e.CompletionOf).completion
+	}
 	if s.End.IsZero() {
 		a.open[s.ID] = s
 	} else if start, ok := a.open[s.ID]; ok {
 		delete(a.open, s.ID)
 		s = mergeSpan(start, s)
 	}
+	a.keep(s)
 	onSpan(s)
 }
 

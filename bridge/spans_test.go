@@ -88,3 +88,53 @@ func TestSpanAssembler(t *testing.T) {
 		t.Fatal("the bad span was kept open")
 	}
 }
+
+// An LM span's start that names its format span in messages_of gets that
+// span's messages before onSpan sees it, whichever batch the format's end
+// came in; the messages are the LM span's own copy. Likewise a parse span's
+// completion_of.
+func TestSpanAssemblerPayloadsOf(t *testing.T) {
+	a := spanAssembler{open: map[string]model.Span{}}
+	var got []model.Span
+	collect := func(s model.Span) { got = append(got, s) }
+	first := json.RawMessage(`{"spans":[
+		{"id":"f","kind":"adapter","name":"ChatAdapter.format","start":"2026-12-03T14:00:00.000000001Z","inputs":{"demos":0}},
+		{"id":"f","end":"2026-12-03T14:00:00.000000002Z","messages":[{"role":"system","content":"s"},{"role":"user","content":"u"}]}]}`)
+	second := json.RawMessage(`{"spans":[
+		{"id":"l","kind":"lm","name":"m","start":"2026-12-03T14:00:00.000000003Z","model":"m","messages_of":"f"},
+		{"id":"l","end":"2026-12-03T14:00:00.000000004Z","completion":"y"}]}`)
+	for _, batch := range []json.RawMessage{first, second} {
+		if err := a.add(batch, collect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("got %d spans, want 4", len(got))
+	}
+	want := []model.Message{{Role: "system", Content: "s"}, {Role: "user", Content: "u"}}
+	for _, i := range []int{1, 2, 3} {
+		if !reflect.DeepEqual(got[i].Messages, want) {
+			t.Errorf("span %d (%s %s) messages %v, want %v", i, got[i].ID, got[i].Kind, got[i].Messages, want)
+		}
+	}
+	got[2].Messages[0].Content = "changed"
+	if got[1].Messages[0].Content != "s" {
+		t.Fatal("the LM span shares its messages with the format span")
+	}
+	if len(a.sent) != 1 {
+		t.Fatalf("kept after their LM span started: %v", a.sent)
+	}
+	// The parse span names the LM span whose completion it parses.
+	got = nil
+	third := json.RawMessage(`{"spans":[
+		{"id":"p","kind":"adapter","name":"ChatAdapter.parse","start":"2026-12-03T14:00:00.000000005Z","completion_of":"l"}]}`)
+	if err := a.add(third, collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Completion != "y" {
+		t.Fatalf("parse span %+v, want the LM span's completion", got)
+	}
+	if len(a.sent) != 0 {
+		t.Fatalf("kept after their parse span started: %v", a.sent)
+	}
+}

@@ -12,7 +12,7 @@ medians per execution with the ratio to plain DSPy:
 - `cached, DSPy dispatch`: `cached` with DSPy's own callback dispatch (dispatch.py uninstalled);
 - `plain DSPy`: the same modules built once and called directly under dspy.context(lm=...).
 
-    python bench_hotpath.py [-n 100] [--rounds 5]
+    python bench_hotpath.py [-n 100] [--rounds 5] [--quick]
 
 Not a test: timings depend on the machine; compare rows of one run only.
 """
@@ -104,9 +104,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=100, help="executions per mode per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true",
+                        help="only the modes the ratios need: cached, cached, no trace, plain DSPy")
     args = parser.parse_args()
     runner.configure_dspy(os.environ["DSPY_CACHEDIR"], 2000)
     runs = modes(lms.LMCache())
+    if args.quick:
+        runs = {name: run for name, run in runs.items() if name in ("cached", "cached, no trace", "plain DSPy")}
     times: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     for name, run in runs.items():  # warm-up: imports, the test LM, the cache

@@ -17,8 +17,10 @@ instances. Instead this module replaces the two functions DSPy's wrapper looks t
   of the instance, method name, `supports_decision_requests`): DSPy's chain tests the class, except the CodeInterpreter Protocol,
   which an object could in principle meet through instance attributes alone; such an object would
   at worst get a span of the wrong kind. Any other callback gets DSPy's own lookup.
-- arguments: the same mapping from a cached `inspect.Signature` (bind, then defaults), which is
-  what getcallargs computes, without rebuilding the signature on every call.
+- arguments: the mapping `Signature.bind` then `apply_defaults` give, from the function's parameters
+  read once (a bad call still goes through `bind`, for its TypeError);
+- call ids: DSPy's module global `uuid` is the real module but for `uuid4`, whose `.hex` is a per-process
+  random prefix and a counter (unique as uuid4 ids are, without a syscall per hooked call).
 
 Nothing DSPy runs changes: the same forward, adapter calls, LM calls and history; only how it finds
 what to tell the tracer. `install` is idempotent; `uninstall` restores DSPy's functions (tests).
@@ -27,8 +29,11 @@ what to tell the tracer. `install` is idempotent; `uninstall` restores DSPy's fu
 from __future__ import annotations
 
 import inspect
+import itertools
+import os
 import threading
 import types
+import uuid
 from typing import Any, Callable
 
 from dspy.utils import callback as _dspy_callback
@@ -36,7 +41,6 @@ from dspy.utils import callback as _dspy_callback
 _ORIGINAL = (_dspy_callback._get_on_start_handler, _dspy_callback._get_on_end_handler, _dspy_callback.inspect)
 _lock = threading.Lock()
 _names: dict[tuple[type, str, bool, bool], str] = {}  # (class, fn name, decision requests, start) -> handler
-_signatures: dict[Callable, inspect.Signature] = {}
 _tracer_type: type | None = None
 
 
@@ -61,17 +65,109 @@ def _on_end(callback: Any, instance: Any, fn: Callable) -> Callable:
     return _handler(False, callback, instance, fn)
 
 
-def getcallargs(func: Callable, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """inspect.getcallargs(func, *args, **kwargs) with func's signature computed once."""
-    sig = _signatures.get(func)
-    if sig is None:
-        sig = inspect.signature(func, follow_wrapped=False)  # as getcallargs: func itself
-        with _lock:
-            _signatures[func] = sig
-    bound = sig.bind(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
+_P = inspect.Parameter
+_EMPTY = inspect.Parameter.empty
 
+
+class _Binder:
+    """`sig.bind(*args, **kwargs)` then `apply_defaults()`, for the calls that bind without an error,
+    from the parameters read once; None for anything else (the caller falls back to `sig.bind`,
+    which raises what getcallargs would)."""
+
+    __slots__ = ("names", "positional", "kinds", "defaults", "varargs", "varkw")
+
+    def __init__(self, sig: inspect.Signature):
+        params = list(sig.parameters.values())
+        self.names = [p.name for p in params]
+        self.positional = [p.name for p in params if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)]
+        self.kinds = {p.name: p.kind for p in params}
+        self.defaults = {p.name: p.default for p in params if p.default is not _EMPTY}
+        self.varargs = next((p.name for p in params if p.kind is _P.VAR_POSITIONAL), None)
+        self.varkw = next((p.name for p in params if p.kind is _P.VAR_KEYWORD), None)
+
+    def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        given: dict[str, Any] = dict(zip(self.positional, args))
+        if len(args) > len(self.positional):
+            if self.varargs is None:
+                return None
+            given[self.varargs] = args[len(self.positional):]
+        extra: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            kind = self.kinds.get(key)
+            if kind is _P.POSITIONAL_OR_KEYWORD or kind is _P.KEYWORD_ONLY:
+                if key in given:
+                    return None  # given twice
+                given[key] = value
+            elif self.varkw is not None:
+                extra[key] = value
+            else:
+                return None
+        out: dict[str, Any] = {}
+        for name in self.names:
+            if name in given:
+                out[name] = given[name]
+            elif name == self.varargs:
+                out[name] = ()
+            elif name == self.varkw:
+                out[name] = extra
+            elif name in self.defaults:
+                out[name] = self.defaults[name]
+            else:
+                return None  # missing
+        return out
+
+
+_binders: dict[Callable, _Binder] = {}
+
+
+def getcallargs(func: Callable, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """inspect.getcallargs(func, *args, **kwargs) with func's parameters read once (Signature.bind
+    alone cost more than DSPy's own work in a hooked call)."""
+    binder = _binders.get(func)
+    if binder is None:
+        binder = _Binder(inspect.signature(func, follow_wrapped=False))  # as getcallargs: func itself
+        with _lock:
+            _binders[func] = binder
+    bound = binder.bind(args, kwargs)
+    if bound is None:
+        sig = inspect.signature(func, follow_wrapped=False)
+        b = sig.bind(*args, **kwargs)  # raises the TypeError a bad call gets
+        b.apply_defaults()
+        bound = dict(b.arguments)
+    return bound
+
+
+# Call ids: DSPy draws a uuid4 (a getrandom syscall) for each hooked call. Ids need only be unique
+# (spans of every worker meet in one store): a random 64-bit prefix per process, drawn again in a forked
+# child, and a counter; 32 hex digits as uuid4().hex.
+_prefix = os.urandom(8).hex()
+_counter = itertools.count()
+
+
+def _reseed() -> None:
+    global _prefix, _counter
+    _prefix, _counter = os.urandom(8).hex(), itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed)
+
+
+def call_id() -> str:
+    """A new call id, unique across processes as uuid4().hex, without a syscall."""
+    return f"{_prefix}{next(_counter):016x}"
+
+
+class _CallId:
+    __slots__ = ("hex",)
+
+    def __init__(self) -> None:
+        self.hex = call_id()
+
+
+# What DSPy's callback module sees as `uuid`: the real module but for uuid4, whose `.hex` it reads.
+_ORIGINAL_UUID = _dspy_callback.uuid
+_uuid = types.SimpleNamespace(**{k: getattr(uuid, k) for k in dir(uuid) if not k.startswith("__")})
+_uuid.uuid4 = _CallId
 
 # What DSPy's callback module sees as `inspect`: the real module but for getcallargs.
 _inspect = types.SimpleNamespace(**{k: getattr(inspect, k) for k in dir(inspect) if not k.startswith("__")})
@@ -85,7 +181,9 @@ def install(tracer_type: type) -> None:
     _dspy_callback._get_on_start_handler = _on_start
     _dspy_callback._get_on_end_handler = _on_end
     _dspy_callback.inspect = _inspect
+    _dspy_callback.uuid = _uuid
 
 
 def uninstall() -> None:
     _dspy_callback._get_on_start_handler, _dspy_callback._get_on_end_handler, _dspy_callback.inspect = _ORIGINAL
+    _dspy_callback.uuid = _ORIGINAL_UUID

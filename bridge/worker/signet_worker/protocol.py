@@ -18,6 +18,7 @@ import time
 from typing import Any, BinaryIO
 
 from . import redact
+from .truncate import cut_span, span_payload_limit
 
 MAX_FRAME = 64 << 20  # bytes, newline included (docs/protocol.md)
 
@@ -198,9 +199,14 @@ class FrameWriter:
                 # signal or EOF on stdin ends the process.
                 self.broken = True
 
-    def span(self, req_id: int, data: dict, urgent: bool) -> None:
-        """One span event (a start, or an end's delta) of request req_id, into its batch."""
+    def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0) -> None:
+        """One span event (a start, or an end's delta) of request req_id, into its batch; with a
+        limit, its payload fields cut to it (truncate.cut_span)."""
         text = _dumps(data)
+        if 0 < limit < len(text):
+            # Only a span encoded longer than the limit can hold a field over it (a field's count of
+            # bytes never exceeds its JSON): most are sent without walking their payloads.
+            text = _dumps(cut_span(dict(data), limit))
         if len(text) > MAX_SPAN:
             text = _dumps(_skeleton(data, f"span event of {len(text)} bytes exceeds the 64 MiB frame limit"))
         with self._lock:
@@ -218,7 +224,8 @@ class FrameWriter:
                     self._dirty = False
                 else:
                     self._dirty = True
-                    self._wake.set()
+                    if not self._wake.is_set():  # set() takes a lock and notifies: once per wake-up
+                        self._wake.set()
             except (BrokenPipeError, OSError):
                 self.broken = True
 
@@ -268,14 +275,41 @@ def _too_large(frame: dict, size: int) -> dict:
 
 
 class SpanStream:
-    """A request's tracing.SpanSink: its span events batched by the writer, an end as its delta alone."""
+    """A request's tracing.SpanSink: its span events batched by the writer, an end as its delta alone,
+    payloads cut to the span payload limit.
 
-    def __init__(self, writer: FrameWriter, req_id: int):
+    A payload an ended span sent is not sent again by the start that carries the very same object:
+    an LM span whose `messages` is the list its format span's end sent starts with `messages_of`, that
+    span's id, instead; a parse span whose `completion` is the string an LM span's end sent, with
+    `completion_of`. Go puts them back before anything sees the span (docs/protocol.md, "Spans").
+    """
+
+    # (kind of the ended span, field it sent) -> (kind of the start that may repeat it, field naming it)
+    _REFS = {("adapter", "messages"): ("lm", "messages_of"), ("lm", "completion"): ("adapter", "completion_of")}
+
+    def __init__(self, writer: FrameWriter, req_id: int, limit: int | None = None):
         self._writer = writer
         self._req_id = req_id
+        self._limit = span_payload_limit() if limit is None else limit
+        # id(payload) -> (the payload, kept alive; the id of the span that sent it)
+        self._sent: dict[tuple[str, int], tuple[Any, str]] = {}
 
     def start(self, span: dict) -> None:
-        self._writer.span(self._req_id, span, span.get("kind") == "lm")
+        kind = span.get("kind")
+        for (_, field), (start_kind, ref) in self._REFS.items():
+            value = span.get(field) if kind == start_kind else None
+            if value is None:
+                continue
+            sent = self._sent.pop((field, id(value)), None)
+            if sent is not None and sent[0] is value:
+                span = {k: v for k, v in span.items() if k != field}
+                span[ref] = sent[1]
+        self._writer.span(self._req_id, span, kind == "lm", self._limit)
 
     def end(self, span: dict, delta: dict) -> None:
-        self._writer.span(self._req_id, delta, span.get("kind") == "lm")
+        kind = span.get("kind")
+        for (end_kind, field) in self._REFS:
+            value = delta.get(field) if kind == end_kind else None
+            if value is not None:
+                self._sent[(field, id(value))] = (value, delta["id"])
+        self._writer.span(self._req_id, delta, kind == "lm", self._limit)

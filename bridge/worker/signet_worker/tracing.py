@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
@@ -98,8 +97,11 @@ def _flat_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
 class SpanSink(Protocol):
     """Where a tracer's spans go. `start` gets a span as it opens; `end` gets it whole as it closes and
     `delta`, what is new since its start (`id`, `end`, outputs, usage, cost, error...): the protocol
-    sends only the delta (docs/protocol.md, "Spans"). Neither may keep `span` past the call: the
-    tracer goes on filling it."""
+    sends only the delta (docs/protocol.md, "Spans"). Neither may change `span`, nor keep it past
+    the call: the tracer goes on filling it. Payloads come whole: the sink cuts them to the limit
+    (truncate.cut_span) as it encodes them, most need no cut and that is cheaper to tell from their
+    encoding. An LM span's `messages` is the very list its format span's end delta carried, when
+    the format rendered what the LM was called with (protocol.SpanStream sends it once)."""
 
     def start(self, span: dict[str, Any]) -> None: ...
 
@@ -107,16 +109,18 @@ class SpanSink(Protocol):
 
 
 class _WholeSpans:
-    """A SpanSink over a callable that takes each span whole, at its start and at its end (tests, tools)."""
+    """A SpanSink over a callable that takes each span whole, at its start and at its end (tests, tools),
+    its payload fields cut to the limit as the protocol's writer cuts them."""
 
     def __init__(self, emit: Callable[[dict[str, Any]], None]):
         self._emit = emit
+        self._limit = span_payload_limit()
 
     def start(self, span: dict[str, Any]) -> None:
-        self._emit(dict(span))  # a copy: the end fills the tracer's dict
+        self._emit(cut_span(dict(span), self._limit))  # a copy: the end fills the tracer's dict
 
     def end(self, span: dict[str, Any], delta: dict[str, Any]) -> None:
-        self._emit(span)  # closed: the tracer no longer touches it
+        self._emit(cut_span(dict(span), self._limit))  # a copy, as the sink leaves the tracer's dict be
 
 
 class Tracer(BaseCallback):
@@ -142,7 +146,9 @@ class Tracer(BaseCallback):
         self._program = program
         self._modules = modules or {}
         self._profiles = profiles or {}
-        self._payload_limit = span_payload_limit()
+        # A format span's output list (by id, kept alive) -> the messages its end carried: the LM call
+        # DSPy makes next gets that very list, the same messages (see on_lm_start).
+        self._rendered: dict[int, tuple[Any, list[dict[str, str]]]] = {}
         self._lock = threading.Lock()
         self._open: dict[str, _Span] = {}
         self._module_of: dict[str, str] = {}
@@ -181,7 +187,6 @@ class Tracer(BaseCallback):
         if module:
             data["module"] = module
         data.update({k: v for k, v in fields.items() if v is not None})
-        cut_span(data, self._payload_limit)
         with self._lock:
             self._open[call_id] = _Span(data, instance, call_inputs or {})
             if module:
@@ -201,7 +206,6 @@ class Tracer(BaseCallback):
         delta.update((k, v) for k, v in fields.items() if v is not None)
         if exception is not None:
             delta["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
-        cut_span(delta, self._payload_limit)
         data.update(delta)
         if self._sink is not None:
             self._sink.end(data, delta)
@@ -216,7 +220,7 @@ class Tracer(BaseCallback):
         It hangs on the program's root span; the DSPy calls made inside it (a judge's) nest under it.
         The caller fills the dict it yields with the span's outputs.
         """
-        call_id = uuid.uuid4().hex
+        call_id = dispatch.call_id()
         self._start(call_id, "module", name, None, inputs=jsonable(inputs) if inputs else None)
         token = ACTIVE_CALL_ID.set(call_id)
         outputs: dict[str, Any] = {}
@@ -237,7 +241,7 @@ class Tracer(BaseCallback):
         The caller fills the dict it yields: `retrieval` (model.Retrieval's JSON) and, for a hosted
         embedder, `model` and `tally` (an embedders.Tally), charged here like an LM call's usage.
         """
-        call_id = uuid.uuid4().hex
+        call_id = dispatch.call_id()
         self._start(call_id, "retrieval", name, None, inputs=jsonable(inputs))
         filled: dict[str, Any] = {}
         failure: BaseException | None = None
@@ -320,7 +324,13 @@ class Tracer(BaseCallback):
         self._start(call_id, "adapter", f"{type(instance).__name__}.format", None, instance, inputs=data)
 
     def on_adapter_format_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, messages=messages_of(outputs) if outputs is not None and self._tracing else None)
+        if outputs is None or not self._tracing or exception is not None:
+            self._end(call_id, exception)
+            return
+        messages = messages_of(outputs)
+        with self._lock:
+            self._rendered[id(outputs)] = (outputs, messages)
+        self._end(call_id, exception, messages=messages)
 
     def on_adapter_parse_start(self, call_id, instance, inputs):
         completion = inputs.get("completion")
@@ -354,8 +364,18 @@ class Tracer(BaseCallback):
         shown = messages if messages is not None else ([{"role": "user", "content": prompt}] if isinstance(prompt, str) else None)
         kwargs = {k: v for k, v in (inputs.get("kwargs") or {}).items() if not str(k).startswith("api_")}
         self._start(call_id, "lm", model, None, instance, call_inputs={"messages": messages, "prompt": prompt},
-                    model=model, messages=messages_of(shown) if shown is not None else None,
+                    model=model, messages=self._rendered_messages(messages, shown),
                     inputs=jsonable(kwargs) if kwargs else None)
+
+    def _rendered_messages(self, messages: Any, shown: Any) -> list[dict[str, str]] | None:
+        """The messages an LM call is sent: its format span's own list when a format rendered them
+        (the sink may then send that list once), else converted here."""
+        if messages is not None:
+            with self._lock:
+                rendered = self._rendered.pop(id(messages), None)
+            if rendered is not None and rendered[0] is messages:
+                return rendered[1]
+        return messages_of(shown) if shown is not None else None
 
     def on_lm_end(self, call_id, outputs, exception=None):
         with self._lock:

@@ -12,6 +12,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 WORKER_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(WORKER_DIR))
@@ -42,18 +43,30 @@ TEST_LM = {"model": "signet/test", "cache": False}
 
 
 def span_events(frames: list[dict], whole: bool = True) -> list[dict]:
-    """The span events of a worker's `spans` frames, in order; with `whole`, each end merged over its
-    start (its delta carries only what is new), as Go assembles them."""
+    """The span events of a worker's `spans` frames, in order, an LM span's `messages_of` replaced by
+    the messages of the format span it names and a parse span's `completion_of` by the completion of
+    the LM span it names; with `whole`, each end merged over its start (its delta carries only what
+    is new), as Go assembles them (bridge/api.go, spanAssembler)."""
     starts: dict[str, dict] = {}
+    sent: dict[tuple[str, str], Any] = {}  # (field, id of the ended span that sent it) -> its value
     out = []
     for frame in frames:
         if frame.get("event") != "spans":
             continue
         for span in frame["data"]["spans"]:
+            for ref, field in (("messages_of", "messages"), ("completion_of", "completion")):
+                if ref in span:
+                    named = span[ref]
+                    span = {k: v for k, v in span.items() if k != ref}
+                    span[field] = sent.pop((field, named))  # naming no ended span's payload is a bug: KeyError
             if "end" not in span:
                 starts[span["id"]] = span
             elif whole and span["id"] in starts:
                 span = {**starts.pop(span["id"]), **span}
+            if "end" in span:
+                for field in ("messages", "completion"):
+                    if field in span:
+                        sent[(field, span["id"])] = span[field]
             out.append(span)
     return out
 

@@ -24,6 +24,40 @@ def test_getcallargs_is_inspects(args, kwargs):
     assert dispatch.getcallargs(_f, *args, **kwargs) == inspect.getcallargs(_f, *args, **kwargs)
 
 
+def _g(a, /, b, *, c=3, **more):
+    return a
+
+
+def _h(a, b=2):
+    return a
+
+
+def _signature_bind(fn, *args, **kwargs):
+    bound = inspect.signature(fn, follow_wrapped=False).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+@pytest.mark.parametrize("fn,args,kwargs", [
+    (_g, (1, 2), {}), (_g, (1,), {"b": 2, "a": 9, "c": 4}), (_f, (1,), {"c": 3, "rest": 5}), (_f, (1, 2, 3), {"c": 0}),
+    (_h, (1,), {}), (_h, (), {"a": 1, "b": 5})])
+def test_getcallargs_binds_as_signature_bind(fn, args, kwargs):
+    """The binder read once gives what Signature.bind and apply_defaults give, in their order."""
+    want = _signature_bind(fn, *args, **kwargs)
+    got = dispatch.getcallargs(fn, *args, **kwargs)
+    assert got == want and list(got) == list(want)
+
+
+@pytest.mark.parametrize("fn,args,kwargs", [
+    (_h, (), {}), (_h, (1, 2, 3), {}), (_h, (1,), {"a": 2}), (_h, (1,), {"z": 2}), (_g, (), {"a": 1, "b": 2}),
+    (_f, (1,), {})])
+def test_getcallargs_refuses_a_bad_call(fn, args, kwargs):
+    with pytest.raises(TypeError):
+        _signature_bind(fn, *args, **kwargs)
+    with pytest.raises(TypeError):
+        dispatch.getcallargs(fn, *args, **kwargs)
+
+
 def test_getcallargs_of_dspys_hooked_methods():
     lm = dspy.LM("openai/x", cache=False)
     adapter = dspy.ChatAdapter()
@@ -88,3 +122,29 @@ def test_traces_are_the_same_with_dspys_own_dispatch():
         dispatch.install(Tracer)
     assert ours == theirs
     assert len(ours[1]) > 20
+
+
+def test_call_ids_are_unique_and_drawn_again_in_a_forked_child():
+    import os
+
+    ids = {dispatch.call_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first id, to the parent
+        os.write(write, dispatch.call_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child not in ids and child[:16] != next(iter(ids))[:16], "a forked child draws its own prefix"
+
+
+def test_dspy_draws_its_call_ids_from_dispatch(monkeypatch):
+    seen: list[str] = []
+    monkeypatch.setattr(dispatch, "call_id", lambda: seen.append("x") or f"{len(seen):032x}")
+    spans: list[dict] = []
+    runner.execute({"program": THREE, "inputs": {"question": "What is the capital of France?"}, "lm": lm_profile()},
+                   emit=spans.append, cancel=None, lm_cache=lms.LMCache())
+    assert seen and {s["id"] for s in spans} <= {f"{i:032x}" for i in range(1, len(seen) + 1)}

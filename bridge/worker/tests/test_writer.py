@@ -85,3 +85,50 @@ def test_span_stream_sends_an_end_as_its_delta(writer):
     sent = [s for f in out.frames() for s in f["data"]["spans"]]
     assert sent == [whole, {"id": "s0", "end": "2026-12-03T14:00:01.000000000Z", "completion": "yo"}]
     assert out.flushes == 2, "an LM span's start and end each go out at once"
+
+
+def test_span_stream_sends_a_prompt_and_a_completion_once(writer):
+    """A real run: each LM span's start names its format span instead of repeating its messages, each
+    parse span's start the LM span whose completion it parses."""
+    from conftest import THREE, lm_profile, span_events
+
+    from signet_worker import lms, runner
+
+    w, out = writer
+    whole: list[dict] = []
+    for emit in (protocol.SpanStream(w, 7), whole.append):
+        runner.execute({"program": THREE, "inputs": {"question": "What is the capital of France?"},
+                        "lm": lm_profile()}, emit=emit, cancel=None, lm_cache=lms.LMCache())
+    w.result(7, {})
+    sent = [s for f in out.frames() if f.get("event") == "spans" for s in f["data"]["spans"]]
+    lm_starts = [s for s in sent if s.get("kind") == "lm"]
+    format_ends = {s["id"]: s for s in sent if "end" in s and "messages" in s}
+    assert len(lm_starts) == 3 and len(format_ends) == 3
+    for start in lm_starts:
+        assert "messages" not in start and start["messages_of"] in format_ends
+    lm_ends = {s["id"]: s for s in sent if "end" in s and "completion" in s}
+    parse_starts = [s for s in sent if s.get("name") == "ChatAdapter.parse"]
+    assert len(parse_starts) == 3
+    for start in parse_starts:
+        assert "completion" not in start and start["completion_of"] in lm_ends
+    # Resolved as Go resolves them, the spans carry what a run without the stream gives them.
+    assembled = [s for s in span_events(out.frames()) if s["kind"] in ("lm", "adapter") and "end" in s]
+    expected = [s for s in whole if s["kind"] in ("lm", "adapter") and "end" in s]
+    assert [(s["name"], s.get("messages"), s.get("completion")) for s in assembled] == \
+        [(s["name"], s.get("messages"), s.get("completion")) for s in expected]
+    assert all(s.get("messages") for s in assembled if s["kind"] == "lm")
+    assert all(s.get("completion") for s in assembled if s["name"] == "ChatAdapter.parse")
+
+
+def test_span_stream_cuts_payloads_over_its_limit(writer):
+    w, out = writer
+    stream = protocol.SpanStream(w, 7, limit=100)
+    small = dict(span(0), inputs={"q": "x" * 20})
+    big = dict(span(1), inputs={"q": "y" * 500, "k": 3})
+    stream.start(small)
+    stream.start(big)
+    w.result(7, {})
+    sent = out.frames()[0]["data"]["spans"]
+    assert sent[0] == small
+    assert sent[1]["inputs"]["k"] == 3 and sent[1]["inputs"]["q"].endswith("…[truncated 400 bytes]")
+    assert big["inputs"]["q"] == "y" * 500, "the tracer's span is not changed"
