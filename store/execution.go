@@ -139,6 +139,15 @@ func (s *Store) PutExecutionWithSpans(ctx context.Context, e *model.Execution, s
 	if err != nil {
 		return fmt.Errorf("execution %s: %w", e.ID, err)
 	}
+	// More spans than fit beside the record go first, in as many
+	// transactions as they need: the trace is in the store before the
+	// record says the run ended, as with the spans written while it ran.
+	if cut := withRecordFrom(sv); cut > 0 {
+		if err := s.appendEncoded(ctx, e.ID, spans[:cut], sv[:cut]); err != nil {
+			return err
+		}
+		spans, sv = spans[cut:], sv[cut:]
+	}
 	err = s.updateRollups(ctx, func(txn *badger.Txn) error {
 		if err := putExecution(txn, e, rec); err != nil {
 			return err
@@ -385,6 +394,30 @@ func (s *Store) AppendSpans(ctx context.Context, exec model.ID, spans []model.Sp
 	if err != nil {
 		return fmt.Errorf("execution %s: %w", exec, err)
 	}
+	return s.appendEncoded(ctx, exec, spans, vals)
+}
+
+// At most spansWithRecord spans of a finished run, of at most
+// spanBytesWithRecord in all, go in the transaction of its record (Badger
+// bounds a transaction's entries and bytes); the others are written before.
+const (
+	spansWithRecord     = 1024
+	spanBytesWithRecord = 1 << 20
+)
+
+// withRecordFrom is the index of the first span value that goes with the
+// record: the longest tail within both bounds.
+func withRecordFrom(vals [][]byte) int {
+	i, size := len(vals), 0
+	for i > 0 && len(vals)-i < spansWithRecord && size+len(vals[i-1]) <= spanBytesWithRecord {
+		i--
+		size += len(vals[i])
+	}
+	return i
+}
+
+// appendEncoded is AppendSpans with the spans' values already encoded.
+func (s *Store) appendEncoded(ctx context.Context, exec model.ID, spans []model.Span, vals [][]byte) error {
 	txn := s.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
 	for i := range spans {

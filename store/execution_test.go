@@ -382,6 +382,34 @@ func TestPutExecutionWithSpans(t *testing.T) {
 	}
 }
 
+// A finished run whose spans did not stream out while it ran (a burst the
+// background writes could not keep up with) still gets its record and its
+// whole trace: more spans than one transaction holds are written first, in
+// as many as they need, then the record with the last of them.
+func TestPutExecutionWithMoreSpansThanATxn(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("writes ~110k spans")
+	}
+	ctx := context.Background()
+	s := newMemStore(t)
+	e := newExec("p", model.Completed, time.Now())
+	n := int(s.db.MaxBatchCount()) + 1000
+	spans := make([]model.Span, n)
+	for i := range spans {
+		spans[i] = model.Span{Seq: uint64(i + 1), Kind: model.SpanModule}
+	}
+	if err := s.PutExecutionWithSpans(ctx, e, spans); err != nil {
+		t.Fatal(err)
+	}
+	if k := countKeys(t, s, spanPrefix(e.ID)); k != len(spans) {
+		t.Fatalf("%d span keys, want %d", k, len(spans))
+	}
+	if got, err := s.GetExecution(ctx, e.ID); err != nil || got.State != model.Completed {
+		t.Fatalf("the record: %+v, %v", got, err)
+	}
+}
+
 // Executions that end at once all move their program's rollup for the
 // month: their writes take turns instead of losing races to each other
 // (each lost race re-ran the whole transaction), and the rollup is exact.
