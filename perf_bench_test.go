@@ -347,16 +347,17 @@ func BenchmarkVsPlainDSPy(b *testing.B) {
 		b.ReportMetric(v.RSS, "rss-MiB")
 	})
 
-	// (e) A one-off `signet run` (the second of a series: whatever owner the
-	// first left behind answers it) against a plain DSPy script.
+	// (e) A one-off `signet run` (the second of a series: the background
+	// owner the first left answers it) against a plain DSPy script.
 	b.Run("oneoff", func(b *testing.B) {
-		defer run(b, w.env, "stop") // a background owner, where one exists
+		env := append(slices.Clip(w.env), "SIGNET_NO_DAEMON=0") // background owners on (testEnv turns them off)
+		defer run(b, env, "stop")
 		q := "What is the capital of France?"
-		mustRun(b, w.env, "run", "qa", "--input", "question="+q, "--lm", "fast")
+		mustRun(b, env, "run", "qa", "--input", "question="+q, "--lm", "fast") // leaves the background owner
 		var sig, base []time.Duration
 		for r := range rounds * b.N {
 			runSignet := func() {
-				_, d := timedRun(b, w.env, b.TempDir(), "run", "qa", "--input", "question="+q, "--lm", "fast", "--no-cache")
+				_, d := timedRun(b, env, b.TempDir(), "run", "qa", "--input", "question="+q, "--lm", "fast", "--no-cache")
 				sig = append(sig, d)
 			}
 			runPlain := func() { base = append(base, plain(b, w, nil, "script", q)) }
