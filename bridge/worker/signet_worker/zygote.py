@@ -111,6 +111,13 @@ def handle(req: dict[str, Any], fds: list[int], sock: socket.socket, death_fd: i
         pid = os.fork()
         if pid == 0:
             _child(fds, env, sock, death_fd)  # never returns
+        # The child makes its own group too, but the bridge may kill the group
+        # as soon as it has the pid, before the child has run: make it here,
+        # before the reply (the classic setpgid race; both calls agree).
+        try:
+            os.setpgid(pid, pid)
+        except (PermissionError, ProcessLookupError):
+            pass  # the child did it first, or is gone already: its pidfd says so
         return {"pid": pid}, [os.pidfd_open(pid)]
     if op == "reap":
         pid = int(req["pid"])

@@ -82,3 +82,22 @@ def test_a_bad_request_is_answered_not_fatal(zygote):
     _, sock, _, _ = zygote
     assert "4 descriptors" in _send(sock, {"op": "fork", "env": {}})["error"]
     assert "unknown op" in _send(sock, {"op": "spawn"})["error"]
+
+
+def test_a_forked_worker_has_its_group_when_its_pid_is_reported(zygote):
+    # The bridge may kill the group as soon as it has the pid (a start
+    # abandoned, a pool closing): the group must exist by then, not only once
+    # the child has run far enough to make it, or the kill misses the child.
+    _, sock, env, death_r = zygote
+    for _ in range(5):
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        reply = _send(sock, {"op": "fork", "env": env}, [in_r, out_w, 2, death_r])
+        for fd in (in_r, out_w):
+            os.close(fd)
+        pid, (pidfd,) = reply["pid"], reply["_fds"]
+        os.killpg(pid, signal.SIGKILL)  # raises ProcessLookupError when no such group exists yet
+        select.select([pidfd], [], [])
+        assert _send(sock, {"op": "reap", "pid": pid}) == {"signal": signal.SIGKILL, "_fds": []}
+        for fd in (in_w, out_r, pidfd):
+            os.close(fd)
