@@ -98,13 +98,21 @@ func startTUI(t *testing.T, env []string, shellCmd string) *tuiTerm {
 	if err := os.WriteFile(conf, []byte(tmuxConf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	pane := 0
 	t.Cleanup(func() {
 		_ = exec.Command("tmux", "-S", tt.socket, "kill-server").Run()
 		_ = os.RemoveAll(sockDir)
+		// The hangup ends the workbench; wait for it before the test's
+		// directories go (a workspace removed under a closing store hangs it).
+		if pane != 0 {
+			waitExit(t, pane)
+		}
 	})
 	// cat waits on its terminal for good: the server outlives the session.
 	tt.tmux("-f", conf, "new-session", "-d", "-s", tt.session+"-keeper", "cat")
 	tt.tmux("new-session", "-d", "-s", tt.session, "-x", "100", "-y", "30", prefix.String()+" "+shellCmd)
+	// The pane's process: env, which becomes the command it runs.
+	pane, _ = strconv.Atoi(strings.TrimSpace(tt.tmux("display-message", "-p", "-t", tt.session, "#{pane_pid}")))
 	return tt
 }
 

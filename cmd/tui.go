@@ -3,6 +3,8 @@ package cmd
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -47,10 +49,15 @@ func (a *cli) tuiCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A hangup (its terminal closed) ends the workbench: the owner it
+			// may be ignores hangups to go on serving, so without this it
+			// would go on with no terminal, holding the workspace.
+			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGHUP)
+			defer stop()
 			m := tui.New(tui.Services(a.svc), tui.Options{
-				Workspace: dir, LMProfile: cfg.DefaultLM(), Styles: styles, Keys: &km, Context: c.Context(), Templates: templates,
+				Workspace: dir, LMProfile: cfg.DefaultLM(), Styles: styles, Keys: &km, Context: ctx, Templates: templates,
 			})
-			_, err = tea.NewProgram(m, tea.WithContext(c.Context()), tea.WithInput(a.stdin), tea.WithOutput(raw(a.stdout))).Run()
+			_, err = tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(a.stdin), tea.WithOutput(raw(a.stdout))).Run()
 			return err
 		},
 	}, "")
