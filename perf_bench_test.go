@@ -80,8 +80,11 @@ type served struct {
 	stopped bool
 }
 
-// serve starts `signet serve` and returns once workers workers are ready
-// (polled every 5 ms: the resolution of the pool-ready figure).
+// serve starts `signet serve` and returns once workers workers are ready,
+// sampling its status every 5 ms: that is the resolution of the pool-ready
+// figure this measures. The owner's event stream would do without the
+// sampling, but it publishes pool changes on a one-second ticker, too
+// coarse for that figure.
 func serve(b *testing.B, w perfWS, workers int, args ...string) *served {
 	b.Helper()
 	cmd, out := start(b, w.env, append([]string{"serve"}, args...)...)
