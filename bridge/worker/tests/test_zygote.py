@@ -35,6 +35,17 @@ def _ppid(pid: int) -> int:
     return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
+def _fork(sock: socket.socket, env: dict[str, str], death_r: int) -> tuple[int, int, int, int]:
+    """Ask the zygote for a worker on fresh pipes: its pid, pidfd, stdin's write end and stdout's read end."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    reply = _send(sock, {"op": "fork", "env": env}, [in_r, out_w, 2, death_r])
+    for fd in (in_r, out_w):
+        os.close(fd)
+    (pidfd,) = reply["_fds"]
+    return reply["pid"], pidfd, in_w, out_r
+
+
 @pytest.fixture
 def zygote(tmp_path):
     if not sys.platform.startswith("linux"):
@@ -57,12 +68,7 @@ def zygote(tmp_path):
 
 def test_fork_runs_a_worker_and_reaps_it_only_when_asked(zygote):
     proc, sock, env, death_r = zygote
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    reply = _send(sock, {"op": "fork", "env": env}, [in_r, out_w, 2, death_r])
-    for fd in (in_r, out_w):
-        os.close(fd)
-    pid, (pidfd,) = reply["pid"], reply["_fds"]
+    pid, pidfd, in_w, out_r = _fork(sock, env, death_r)
     with os.fdopen(out_r, "rb") as out:
         hello = json.loads(out.readline())
         assert hello["event"] == "hello" and hello["data"]["pid"] == pid
@@ -90,12 +96,7 @@ def test_a_forked_worker_has_its_group_when_its_pid_is_reported(zygote):
     # the child has run far enough to make it, or the kill misses the child.
     _, sock, env, death_r = zygote
     for _ in range(5):
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        reply = _send(sock, {"op": "fork", "env": env}, [in_r, out_w, 2, death_r])
-        for fd in (in_r, out_w):
-            os.close(fd)
-        pid, (pidfd,) = reply["pid"], reply["_fds"]
+        pid, pidfd, in_w, out_r = _fork(sock, env, death_r)
         os.killpg(pid, signal.SIGKILL)  # raises ProcessLookupError when no such group exists yet
         select.select([pidfd], [], [])
         assert _send(sock, {"op": "reap", "pid": pid}) == {"signal": signal.SIGKILL, "_fds": []}
