@@ -292,6 +292,14 @@ func (g *gate) settle(r *reservation) {
 	g.mu.Unlock()
 }
 
+// holding makes r the reservation j's attempt holds, released as j leaves
+// the kernel (releaseLocked).
+func (k *Kernel) holding(j *job, r *reservation) {
+	k.mu.Lock()
+	j.hold = r
+	k.mu.Unlock()
+}
+
 // hold changes what a reservation holds once part of a job's cost is
 // stored: floor, what is left of an optimization's estimate, and written,
 // what of its calls' cost the rollups now count.

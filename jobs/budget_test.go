@@ -72,6 +72,57 @@ func TestCapHoldsWithManyInFlight(t *testing.T) {
 	}
 }
 
+// TestEndedRunHoldsNothing: a run that has left the kernel holds nothing
+// against the caps, so a submission made as soon as Wait has its outcome is
+// weighed against what was spent only. The reservation used to be released
+// after the job left, and a submission made in between was refused for a
+// run that had ended (TestCapHoldsWithManyInFlight failed in CI on it). A
+// watcher checks, under the kernel's lock, that no reservation is held
+// while the kernel holds no job.
+func TestEndedRunHoldsNothing(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "", qa)
+	if err := st.SetBudget(ctx, "qa", 100); err != nil {
+		t.Fatal(err)
+	}
+	lms := testLMs{"test": {Model: "signet/test", PriceIn: 3, PriceOut: 15}}
+	k, _ := startKernel(t, Options{Store: st, Pool: startPool(t, 1, 1), LMs: lms, CacheTTL: -1})
+	stop := make(chan struct{})
+	seen := make(chan int, 1)
+	go func() {
+		defer close(seen)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k.mu.Lock()
+			k.gate.mu.Lock()
+			jobs, held := len(k.jobs), len(k.gate.held)
+			k.gate.mu.Unlock()
+			k.mu.Unlock()
+			if jobs == 0 && held > 0 {
+				seen <- held
+				return
+			}
+		}
+	}()
+	for i := range 20 {
+		x, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := waitAll(t, k, []*model.Execution{x})[0]; got.State != model.Completed {
+			t.Fatalf("run %d: %+v", i, got)
+		}
+	}
+	close(stop)
+	if held, ok := <-seen; ok {
+		t.Fatalf("the kernel held no job while %d reservation(s) were held", held)
+	}
+}
+
 // TestGateReservesAndSettles: a reservation counts against the caps while
 // it is held, with what the month spent; settling it frees it. A cap is
 // reached by what is held as by what is spent; the workspace's cap counts

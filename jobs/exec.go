@@ -70,7 +70,9 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 		k.handBack(j, k.backoff(1))
 		return
 	}
-	// Released once the outcome, and so the real cost, is written.
+	// Released once the outcome, and so the real cost, is written: as the
+	// job leaves the kernel, or when this attempt hands it back.
+	k.holding(j, r)
 	defer k.gate.settle(r)
 	if !j.seqKnown {
 		last, err := k.lastSeq(storeCtx, x.ID)

@@ -212,6 +212,9 @@ type job struct {
 	done      chan struct{} // closed when the job leaves the kernel
 	err       error         // why the outcome could not be written, if so
 	finishing bool          // a terminal state is being written: guards against a second
+	// hold is the running attempt's budget reservation: released when the
+	// job leaves the kernel, before anyone waiting hears it ended.
+	hold *reservation
 
 	exec     *model.Execution // KindExecution
 	nextSeq  uint64           // last span seq used by earlier attempts
@@ -487,6 +490,8 @@ func (k *Kernel) releaseLocked(j *job, err error) {
 	}
 	j.phase = phaseDone
 	j.err = err
+	k.gate.settle(j.hold)
+	j.hold = nil
 	delete(k.jobs, j.id)
 	close(j.done)
 	k.changedLocked()

@@ -218,6 +218,7 @@ func (k *Kernel) runOptimization(ctx context.Context, j *job) {
 		k.endOptimization(j, o)
 		return
 	}
+	k.holding(j, r)
 	defer k.gate.settle(r)
 	pr, err := k.prior(storeCtx, o)
 	if err != nil {
