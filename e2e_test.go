@@ -40,9 +40,11 @@ func signetBinary(t testing.TB) string {
 
 // testEnv is the minimal environment the binary runs with in tests: no
 // background owners (a test about them passes SIGNET_NO_DAEMON=0 in its
-// env, which comes later and wins), so that no test leaves a process behind.
+// env, which comes later and wins), so that no test leaves a process behind,
+// and no local LM server started ahead of a call (SIGNET_NO_WARM=0 for the
+// test of that), which most tests never make.
 func testEnv(home string) []string {
-	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "SIGNET_NO_DAEMON=1"}
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "SIGNET_NO_DAEMON=1", "SIGNET_NO_WARM=1"}
 }
 
 // run runs the binary with env added to a minimal environment.

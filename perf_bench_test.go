@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -350,6 +352,47 @@ func BenchmarkVsPlainDSPy(b *testing.B) {
 		b.ReportMetric(v.RSS, "rss-MiB")
 	})
 
+	// (d') The first call on `local` itself, as a serving owner answers it
+	// (`signet run qa --lm local` through it, the model's server started
+	// with the workers), against plain DSPy's first call after its import
+	// on the same server. Before each, an unrelated prompt empties the
+	// server's prompt cache, so that neither reuses the other's prefix. The
+	// model's own part is the LM span's latency: what is left is Signet's.
+	b.Run("firstlocal", func(b *testing.B) {
+		wl := w
+		wl.env = append(slices.Clip(w.env), "SIGNET_NO_WARM=0")
+		var sig, base, model []time.Duration
+		for r := range rounds * b.N {
+			s := serve(b, wl, 1, "--workers", "1")
+			lm := localReady(b, s.cl)
+			q := fmt.Sprintf("What is the capital of Country%d?", 7000+r)
+			runSignet := func() {
+				evictPromptCache(b, lm.URL)
+				out, d := timedRun(b, wl.env, b.TempDir(), "run", "qa", "--lm", "local", "--json", "--input", "question="+q)
+				sig = append(sig, d)
+				model = append(model, lmSpanLatency(b, wl.env, out))
+			}
+			runPlain := func() {
+				evictPromptCache(b, lm.URL)
+				var v seconds
+				plain(b, w, &v, "firstcall", q, "--api-base", lm.URL, "--model", lm.Model)
+				base = append(base, v.d())
+			}
+			if r%2 == 0 {
+				runSignet()
+				runPlain()
+			} else {
+				runPlain()
+				runSignet()
+			}
+			s.stop(b)
+		}
+		report(b, "first call on local, served", median(sig), median(base), "ms")
+		b.ReportMetric(float64(median(model))/float64(time.Millisecond), "model-ms")
+		b.Logf("first call on local through a serving owner: %v, of which the model %v; plain DSPy's first call %v",
+			median(sig), median(model), median(base))
+	})
+
 	// (e) A one-off `signet run` (the second of a series: the background
 	// owner the first left answers it) against a plain DSPy script.
 	b.Run("oneoff", func(b *testing.B) {
@@ -456,4 +499,57 @@ func soloWorkersPSS(b *testing.B, w perfWS, n int) int {
 		pids = append(pids, cmd.Process.Pid)
 	}
 	return pssKiB(b, pids)
+}
+
+// localReady waits until the owner's local LM server is ready.
+func localReady(b *testing.B, cl *api.Client) *app.LocalLM {
+	b.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st, err := cl.Status(context.Background())
+		if err == nil && st.LocalLM != nil && st.LocalLM.State == "ready" {
+			return st.LocalLM
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("no local LM ready within 2 minutes: %+v %v", st, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// evictPromptCache sends the server an unrelated prompt, which replaces the
+// prompt it keeps for reuse.
+func evictPromptCache(b *testing.B, baseURL string) {
+	b.Helper()
+	body := `{"model":"x","max_tokens":1,"messages":[{"role":"user","content":"` + strconv.FormatInt(time.Now().UnixNano(), 36) + ` zebra"}]}`
+	resp, err := http.Post(baseURL+"/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("evicting the prompt cache: %s", resp.Status)
+	}
+}
+
+// lmSpanLatency is the latency of the one LM call of the execution that
+// `signet run --json` printed.
+func lmSpanLatency(b *testing.B, env []string, runJSON string) time.Duration {
+	b.Helper()
+	var x struct{ ID string }
+	if err := json.Unmarshal([]byte(runJSON), &x); err != nil {
+		b.Fatalf("run --json printed %q: %v", runJSON, err)
+	}
+	var spans []model.Span
+	if err := json.Unmarshal([]byte(mustRun(b, env, "trace", x.ID, "--json")), &spans); err != nil {
+		b.Fatal(err)
+	}
+	for _, sp := range spans {
+		if sp.Kind == model.SpanLM {
+			return sp.Latency()
+		}
+	}
+	b.Fatalf("execution %s has no LM span", x.ID)
+	return 0
 }

@@ -242,6 +242,21 @@ type Status struct {
 	Background bool       `json:"background"`
 	IdleExit   float64    `json:"idle_exit_s,omitempty"`
 	IdleAt     *time.Time `json:"idle_at,omitempty"`
+	// LocalLM is the local model's server, once one is started (a serving
+	// owner starts it ahead of the first call when the default profile is
+	// the local model).
+	LocalLM *LocalLM `json:"local_lm,omitempty"`
+}
+
+// LocalLM is the state of the local model's llama.cpp server.
+type LocalLM struct {
+	State     string  `json:"state"` // starting, ready, restarting, failed, stopped
+	PID       int     `json:"pid,omitempty"`
+	URL       string  `json:"url,omitempty"` // its OpenAI-compatible base URL, on loopback
+	Model     string  `json:"model,omitempty"`
+	Uptime    float64 `json:"uptime_s,omitempty"`
+	Restarts  int     `json:"restarts,omitempty"`
+	LastError string  `json:"last_error,omitempty"`
 }
 
 // Queue counts the kernel's jobs that have not ended.

@@ -4,9 +4,11 @@ written directly in DSPy 3.4, on the same deterministic `signet/test` LM, withou
     python bench/plain_dspy.py evaluate DATA.jsonl [--threads 8]   # dspy.Evaluate over every example
     python bench/plain_dspy.py single QUESTION [-n 200]            # one process, module built once, n calls
     python bench/plain_dspy.py script QUESTION                     # a one-off script: import, build, one call
+    python bench/plain_dspy.py firstcall QUESTION --api-base URL --model NAME   # first call on a served model
 
 Prints one JSON object: `seconds` is the timed part (evaluate: Evaluate's call; single: per call, median;
-script: the answer, as the caller times the whole process).
+script: the answer, as the caller times the whole process; firstcall: the program's first call after the
+import, on `openai/NAME` at URL with DSPy's JSONAdapter, as the `local` profile is shaped).
 """
 
 from __future__ import annotations
@@ -44,12 +46,23 @@ def qa_program() -> dspy.Module:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["evaluate", "single", "script"])
+    parser.add_argument("mode", choices=["evaluate", "single", "script", "firstcall"])
     parser.add_argument("arg", help="evaluate: a JSONL file of {question, answer}; else a question")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("-n", type=int, default=200)
+    parser.add_argument("--api-base", help="firstcall: the OpenAI-compatible server")
+    parser.add_argument("--model", help="firstcall: the model it serves")
     args = parser.parse_args()
     dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    if args.mode == "firstcall":
+        lm = dspy.LM(f"openai/{args.model}", api_base=args.api_base, api_key="signet-no-key", temperature=0.0,
+                     max_tokens=256, cache=False)
+        dspy.configure(lm=lm, adapter=dspy.JSONAdapter())
+        program = qa_program()
+        started = time.perf_counter()
+        answer = program(question=args.arg).answer
+        print(json.dumps({"seconds": time.perf_counter() - started, "answer": answer}))
+        return
     dspy.configure(lm=testlm.make_lm(), adapter=dspy.ChatAdapter())
     program = qa_program()
     if args.mode == "evaluate":

@@ -38,7 +38,7 @@ func (a *cli) serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := owner.Acquire(ctx, owner.Options{Dir: dir, Command: "serve", Version: Version, Python: pf.python,
+			s, err := owner.Acquire(ctx, owner.Options{Dir: dir, Command: "serve", Version: Version, Python: pf.python, WarmLocal: true,
 				Workers: pf.workers, DefaultWorkers: serveWorkers(), Concurrency: concurrency, Notify: a.stderr})
 			if err != nil {
 				return err
@@ -121,7 +121,7 @@ func (a *cli) serveBackground(ctx context.Context, pf poolFlags, concurrency int
 	stamp := func(format string, args ...any) {
 		fmt.Fprintf(a.stdout, "%s %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 	}
-	s, err := owner.Acquire(ctx, owner.Options{Dir: dir, Command: "serve", Version: Version, Python: pf.python,
+	s, err := owner.Acquire(ctx, owner.Options{Dir: dir, Command: "serve", Version: Version, Python: pf.python, WarmLocal: true,
 		Workers: pf.workers, DefaultWorkers: 1, Concurrency: concurrency, Notify: a.stdout})
 	if err != nil {
 		return err
@@ -198,6 +198,16 @@ func printStatus(w io.Writer, st *app.Status) {
 	fmt.Fprintf(w, "workspace  %s\n", st.Workspace)
 	fmt.Fprintf(w, "queue      %d (%d pending, %d running)\n", st.Queue.Depth, st.Queue.Pending, st.Queue.Running)
 	fmt.Fprintf(w, "clients    %d request(s) of other processes in flight\n", st.Clients)
+	if l := st.LocalLM; l != nil {
+		fmt.Fprintf(w, "local LM   %s", l.State)
+		if l.PID != 0 {
+			fmt.Fprintf(w, ", pid %d, %s at %s", l.PID, l.Model, l.URL)
+		}
+		if l.LastError != "" {
+			fmt.Fprintf(w, " (last error: %s)", clip(l.LastError, 60))
+		}
+		fmt.Fprintln(w)
+	}
 	if len(st.Pool) == 0 {
 		fmt.Fprintf(w, "engine     %s (workers start when something runs)\n", st.Engine)
 		return

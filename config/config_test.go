@@ -277,15 +277,21 @@ func TestOwnerSection(t *testing.T) {
 		}
 		return Load(p)
 	}
-	c, err := load("owner:\n  background: false\n  idle_exit: 90s\n")
+	t.Setenv("SIGNET_NO_WARM", "")
+	c, err := load("owner:\n  background: false\n  idle_exit: 90s\n  warm_local: false\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BackgroundOwner() || c.IdleExitOr() != 90*time.Second {
-		t.Errorf("background %v, idle exit %v", c.BackgroundOwner(), c.IdleExitOr())
+	if c.BackgroundOwner() || c.IdleExitOr() != 90*time.Second || c.WarmLocal() {
+		t.Errorf("background %v, idle exit %v, warm local %v", c.BackgroundOwner(), c.IdleExitOr(), c.WarmLocal())
 	}
-	if d := (&Config{}); !d.BackgroundOwner() || d.IdleExitOr() != DefaultIdleExit {
-		t.Errorf("defaults: background %v, idle exit %v", d.BackgroundOwner(), d.IdleExitOr())
+	d := &Config{}
+	if !d.BackgroundOwner() || d.IdleExitOr() != DefaultIdleExit || !d.WarmLocal() {
+		t.Errorf("defaults: background %v, idle exit %v, warm local %v", d.BackgroundOwner(), d.IdleExitOr(), d.WarmLocal())
+	}
+	t.Setenv("SIGNET_NO_WARM", "1")
+	if d.WarmLocal() {
+		t.Error("SIGNET_NO_WARM=1 did not turn warming off")
 	}
 	for body, want := range map[string]string{
 		"owner:\n  idle_exit: soon\n":   `owner: idle_exit: "soon" is not a duration from 1s to 168h`,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -12,6 +13,10 @@ import (
 type OwnerSettings struct {
 	Background *bool  `yaml:"background,omitempty"`
 	IdleExit   string `yaml:"idle_exit,omitempty"` // a duration: 10m, 1h
+	// WarmLocal: a serving owner starts the local LM server with its
+	// workers when the default profile is the local model (default true),
+	// so the first call does not wait for the model to load.
+	WarmLocal *bool `yaml:"warm_local,omitempty"`
 }
 
 // Background owner defaults and bounds.
@@ -25,6 +30,16 @@ const (
 // the background (owner: background, default true).
 func (c *Config) BackgroundOwner() bool {
 	return c.Owner.Background == nil || *c.Owner.Background
+}
+
+// WarmLocal says whether a serving owner starts the local LM server ahead
+// of the first call (owner: warm_local, default true; SIGNET_NO_WARM=1 turns
+// it off too, as the test suite does).
+func (c *Config) WarmLocal() bool {
+	if os.Getenv("SIGNET_NO_WARM") == "1" {
+		return false
+	}
+	return c.Owner.WarmLocal == nil || *c.Owner.WarmLocal
 }
 
 // IdleExitOr is how long a background owner waits without work before it

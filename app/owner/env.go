@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/signet-dspy/signet/bridge"
@@ -147,6 +148,13 @@ type LMs struct {
 
 	mu    sync.Mutex // resolved from several goroutines
 	local *bridge.LocalLM
+	// shown is local for Status, which must not wait on mu while the
+	// server starts; starting says a start is under way.
+	shown    atomic.Pointer[bridge.LocalLM]
+	starting atomic.Bool
+	// warm is the start Warm began, cancelled and awaited by Close.
+	warmStop context.CancelFunc
+	warmed   sync.WaitGroup
 }
 
 // Profile is the profile a run of p uses (model.Program.LMProfile with
@@ -221,10 +229,13 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", r.pythonErr)
 			}
 			var err error
+			r.starting.Store(true)
 			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log, Redact: r.redact})
+			r.starting.Store(false)
 			if err != nil {
 				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", err)
 			}
+			r.shown.Store(r.local)
 		}
 		// The same OpenAI-compatible path a user's Ollama or vLLM takes.
 		spec.Model = "openai/" + r.local.ModelName()
@@ -288,8 +299,53 @@ func NewLMs(cfg *config.Config, python string, log io.Writer) *LMs {
 	return &LMs{cfg: cfg, python: python, log: log}
 }
 
-// Close stops the local server if these LMs started it.
+// Warm starts the local LM server in the background when the default
+// profile is the local model, so the first call on it does not wait for the
+// server to load (a long-lived owner does this; a one-off command starts it
+// when a run needs it). A failure is logged; the run that needs the server
+// then tries again and reports it.
+func (r *LMs) Warm() {
+	p, err := r.cfg.Profile(r.cfg.DefaultLM())
+	if err != nil || !p.IsLocal() || r.pythonErr != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.mu.Lock()
+	r.warmStop = cancel
+	r.warmed.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.warmed.Done()
+		defer cancel()
+		if _, err := r.Spec(ctx, r.cfg.DefaultLM()); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(r.log, "local LM: starting it ahead of the first call: %v\n", err)
+		}
+	}()
+}
+
+// Local is the local LM server's state: nil when none was started; a
+// starting one has State "starting" and nothing else.
+func (r *LMs) Local() *bridge.LocalLMStatus {
+	if l := r.shown.Load(); l != nil {
+		st := l.Status()
+		return &st
+	}
+	if r.starting.Load() {
+		return &bridge.LocalLMStatus{State: bridge.StateStarting}
+	}
+	return nil
+}
+
+// Close stops the local server if these LMs started it, after ending a
+// start Warm began.
 func (r *LMs) Close() {
+	r.mu.Lock()
+	stop := r.warmStop
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+		r.warmed.Wait()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.local != nil {

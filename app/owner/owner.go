@@ -54,6 +54,10 @@ type Options struct {
 	Workers        int
 	DefaultWorkers int
 	Concurrency    int // executions at once; 0: the config's
+	// WarmLocal starts the local LM server with the pool when the default
+	// profile is the local model (a serving owner; see config's
+	// owner: warm_local).
+	WarmLocal bool
 	// Notify, when set, hears what the owner does on its own: recovery of
 	// an earlier owner's jobs, waiting for clients before stopping.
 	Notify io.Writer

@@ -83,6 +83,9 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 			return nil, rec, app.Wrap(app.CodeUnavailable, err)
 		}
 		o.pool.Store(e.Pool)
+		if o.opts.WarmLocal && e.Config.WarmLocal() {
+			e.LMs.Warm()
+		}
 	}
 	concurrency := e.Config.Concurrency
 	if o.opts.Concurrency > 0 {

@@ -21,6 +21,15 @@ func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
 	st.Engine, st.Pool = ps.Engine, ps.Pool
 	if e, err := o.environment(); err == nil {
 		st.LM = e.Config.DefaultLM()
+		if l := e.LMs.Local(); l != nil {
+			st.LocalLM = &app.LocalLM{State: string(l.State), PID: l.PID, Model: l.Model, Restarts: l.Restarts, LastError: l.LastError}
+			if l.PID != 0 {
+				st.LocalLM.URL = l.BaseURL
+			}
+			if !l.Started.IsZero() {
+				st.LocalLM.Uptime = time.Since(l.Started).Seconds()
+			}
+		}
 	}
 	var err error
 	if st.Queue.Pending, err = o.st.CountExecutions(ctx, store.ExecQuery{State: model.Pending}); err != nil {
