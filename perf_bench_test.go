@@ -82,11 +82,9 @@ type served struct {
 	stopped bool
 }
 
-// serve starts `signet serve` and returns once workers workers are ready,
-// sampling its status every 5 ms: that is the resolution of the pool-ready
-// figure this measures. The owner's event stream would do without the
-// sampling, but it publishes pool changes on a one-second ticker, too
-// coarse for that figure.
+// serve starts `signet serve` and returns once workers workers are ready:
+// as soon as its socket answers, it waits on the owner's event stream,
+// which says when a worker's state changes.
 func serve(b *testing.B, w perfWS, workers int, args ...string) *served {
 	b.Helper()
 	cmd, out := start(b, w.env, append([]string{"serve"}, args...)...)
@@ -97,22 +95,32 @@ func serve(b *testing.B, w perfWS, workers int, args ...string) *served {
 			s.cmd.Wait()
 		}
 	})
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if st, err := s.cl.Status(context.Background()); err == nil && readyWorkers(st) == workers {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var evs <-chan app.Event
+	for evs == nil {
+		var err error
+		if evs, err = s.cl.Subscribe(ctx); err != nil {
+			if ctx.Err() != nil {
+				s.stop(b)
+				b.Fatalf("serve: no owner answered within 2 minutes: %v\n%s", err, out)
+			}
+			time.Sleep(time.Millisecond) // the socket is not there yet
+		}
+	}
+	for ev := range evs {
+		if ev.Kind == app.EventPool && readyWorkers(ev.Pool.Pool) == workers {
 			return s
 		}
-		if time.Now().After(deadline) {
-			s.stop(b)
-			b.Fatalf("serve: %d workers not ready within 2 minutes\n%s", workers, out)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
+	s.stop(b)
+	b.Fatalf("serve: %d workers not ready within 2 minutes\n%s", workers, out)
+	return nil
 }
 
-func readyWorkers(st *app.Status) int {
+func readyWorkers(pool []app.Worker) int {
 	n := 0
-	for _, wk := range st.Pool {
+	for _, wk := range pool {
 		if wk.State == "ready" {
 			n++
 		}

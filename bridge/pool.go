@@ -40,6 +40,7 @@ type Pool struct {
 	zyg     *zygote // the ready zygote; nil: spawn workers the plain way
 	slots   []*slot
 	changed chan struct{}   // closed and replaced when a state or a count changed
+	states  chan struct{}   // closed and replaced when a state changed
 	waiters []chan struct{} // calls waiting for a free worker, first come first served
 	closed  bool
 	rr      int // where the next dispatch starts looking, to spread ties
@@ -68,7 +69,7 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 			return nil, fmt.Errorf("bridge: %w", err)
 		}
 	}
-	p := &Pool{cfg: cfg, dir: dir, log: &lineLog{w: cfg.Log}, closer: newCloser(), changed: make(chan struct{})}
+	p := &Pool{cfg: cfg, dir: dir, log: &lineLog{w: cfg.Log}, closer: newCloser(), changed: make(chan struct{}), states: make(chan struct{})}
 	p.env = workerEnv(cfg, dir)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.forker = newForker()
@@ -181,11 +182,22 @@ func (p *Pool) life(s *slot) life[*proc] {
 	}
 }
 
+// StateChanged is closed at the next change of a worker's state (not of
+// its load, which changes with every request). Take it again after it
+// fires.
+func (p *Pool) StateChanged() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.states
+}
+
 // broadcastLocked tells everyone that something changed: every waiting
 // call looks again.
 func (p *Pool) broadcastLocked() {
 	close(p.changed)
 	p.changed = make(chan struct{})
+	close(p.states)
+	p.states = make(chan struct{})
 	for _, w := range p.waiters {
 		w <- struct{}{}
 	}
@@ -579,7 +591,13 @@ func (p *Pool) Status() []WorkerStatus {
 	out := make([]WorkerStatus, 0, len(p.slots))
 	for _, s := range p.slots {
 		ws := WorkerStatus{ID: s.id, State: s.state, Restarts: s.restarts, LastError: s.lastErr}
-		if pr := s.proc; pr != nil && !pr.gone {
+		if pr := s.proc; pr == nil || pr.gone {
+			if ws.State == StateReady || ws.State == StateDraining {
+				// Its process has died and the supervisor has not yet
+				// said so: it is being restarted, not ready.
+				ws.State = StateRestarting
+			}
+		} else {
 			ws.PID, ws.Started, ws.Served, ws.Inflight = pr.pid, pr.started, pr.served, pr.inflight
 			ws.DSPy, ws.Python = pr.hello.DSPy, pr.hello.Python
 			ws.Current = pr.current()

@@ -71,3 +71,50 @@ func TestProgramAndDatasetChangesAreEvents(t *testing.T) {
 		t.Fatalf("delete: %+v", ev)
 	}
 }
+
+// TestWorkerStatesArePushed: a subscriber hears of a worker's new state
+// as it changes, not at the next sample of the pool's load (made an hour
+// here, so that only the push can deliver it): the pool's workers becoming
+// ready, and a restarted worker's new process.
+func TestWorkerStatesArePushed(t *testing.T) {
+	o := openRunsOwner(t, "", runsConfig, true)
+	o.poolEvery = time.Hour
+	ctx := t.Context()
+	evs, err := o.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// waitPool returns the first pool event whose worker 1 is ready and,
+	// when notPID is set, runs another process.
+	waitPool := func(notPID int) app.Worker {
+		t.Helper()
+		deadline := time.After(60 * time.Second) // a failure's bound, not a synchronisation
+		for {
+			select {
+			case ev := <-evs:
+				if ev.Kind != app.EventPool || len(ev.Pool.Pool) == 0 {
+					continue
+				}
+				w := ev.Pool.Pool[0]
+				if w.State == "ready" && w.PID == 0 {
+					t.Fatalf("worker 1 ready without a process: %+v", w)
+				}
+				if w.State == "ready" && w.PID != notPID {
+					return w
+				}
+			case <-deadline:
+				t.Fatalf("no pool event with worker 1 ready (other than pid %d)", notPID)
+			}
+		}
+	}
+	if _, err := o.StartPool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := waitPool(0)
+	if _, err := o.RestartWorker(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if again := waitPool(first.PID); again.Restarts != first.Restarts+1 {
+		t.Fatalf("restarted worker: %+v (before: %+v)", again, first)
+	}
+}

@@ -73,11 +73,14 @@ type Options struct {
 // job kernel start with the first request that needs them.
 type Owner struct {
 	opts Options
-	dir  string
-	info api.Owner
-	st   *store.Store
-	log  *os.File  // the workspace log file
-	logw io.Writer // log, through redact
+	// poolEvery is how often subscribers hear of the workers' load (their
+	// states go out as they change); 0 is a second.
+	poolEvery time.Duration
+	dir       string
+	info      api.Owner
+	st        *store.Store
+	log       *os.File  // the workspace log file
+	logw      io.Writer // log, through redact
 	// redact removes the config's key values and key shapes from what the
 	// owner writes itself (its log, datasets); the rest goes through Env's.
 	redact *redact.Redactor

@@ -1,6 +1,7 @@
 package owner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -141,15 +142,24 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 				return false
 			}
 		}
-		last := ""
-		pool := func(force bool) bool {
+		// A worker's state (starting, ready, restarting, failed, its pid)
+		// goes out as it changes; its load (requests in flight), which
+		// changes with every request, at most once per poolEvery.
+		lastState, lastLoad := "", ""
+		pool := func(force, load bool) bool {
 			ps := o.poolStatus()
-			key := poolKey(ps)
-			if !force && key == last {
+			st, ld := poolKey(ps, false), poolKey(ps, true)
+			if !force && st == lastState && (!load || ld == lastLoad) {
 				return true
 			}
-			last = key
+			lastState, lastLoad = st, ld
 			return send(app.Event{Kind: app.EventPool, Pool: ps})
+		}
+		var poolChanged <-chan struct{}
+		watch := func() {
+			if p := o.pool.Load(); p != nil {
+				poolChanged = p.StateChanged()
+			}
 		}
 		var ch <-chan jobs.Event
 		select {
@@ -158,16 +168,26 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 			defer sub.stop()
 		default:
 		}
-		if !pool(true) {
+		watch()
+		if !pool(true, true) {
 			return
 		}
-		tick := time.NewTicker(time.Second)
+		tick := time.NewTicker(cmp.Or(o.poolEvery, time.Second))
 		defer tick.Stop()
 		for {
 			select {
 			case sub := <-subc:
 				ch = sub.c
 				defer sub.stop()
+				watch() // the pool starts before the kernel
+				if !pool(false, false) {
+					return
+				}
+			case <-poolChanged:
+				watch()
+				if !pool(false, false) {
+					return
+				}
 			case ev, ok := <-ch:
 				if !ok {
 					return // the kernel closed: the owner is stopping
@@ -180,7 +200,10 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 					return
 				}
 			case <-tick.C:
-				if !pool(false) {
+				if poolChanged == nil {
+					watch()
+				}
+				if !pool(false, true) {
 					return
 				}
 			case <-ctx.Done():
@@ -222,10 +245,15 @@ func eventOf(ev jobs.Event) app.Event {
 }
 
 // poolKey is what of the pool is worth an event: not uptimes or counters.
-func poolKey(ps *app.PoolStatus) string {
+// poolKey is what a pool event would say: the workers' states, and with
+// load their requests in flight.
+func poolKey(ps *app.PoolStatus, load bool) string {
 	k := ps.Engine
 	for _, w := range ps.Pool {
-		k += fmt.Sprintf("|%d %s %d %d %d %s", w.ID, w.State, w.PID, w.Restarts, w.Inflight, w.LastError)
+		k += fmt.Sprintf("|%d %s %d %d %s", w.ID, w.State, w.PID, w.Restarts, w.LastError)
+		if load {
+			k += fmt.Sprintf(" %d", w.Inflight)
+		}
 	}
 	return k
 }
