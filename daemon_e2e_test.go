@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/model"
 )
 
 // daemonEnv is a workspace with the qa program, the test LM as "fast", and
@@ -81,6 +84,52 @@ func TestDaemonInterruptCancelsBatch(t *testing.T) {
 	if states["pending"]+states["running"] > 0 || states["cancelled"] == 0 || states["completed"] < 2 {
 		t.Errorf("after ctrl-c the batch's executions are %v: want none pending or running, some cancelled, the completed kept", states)
 	}
+}
+
+// TestDaemonInterruptCancelsRun: ctrl-c on a one-off `signet run` whose
+// owner runs in the background cancels that run: the owner would otherwise
+// go on with it (and pay its LM calls) for a caller that has left.
+func TestDaemonInterruptCancelsRun(t *testing.T) {
+	env, ws := daemonEnv(t, "  stuck:\n    model: signet/test\n    cache: false\n    kwargs: {sleep_ms: 600000}\n")
+	runQA(t, env, "What is the capital of France?") // leaves the background owner
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	evs, err := api.NewClient(api.SocketPath(ws)).Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, out := start(t, env, "run", "qa", "--lm", "stuck", "--input", "question=Will it ever end?")
+	var id model.ID
+	for ev := range evs {
+		if ev.Kind == app.EventExecution && ev.Execution.State == model.Running && ev.Execution.LM == "stuck" {
+			id = ev.Execution.ID
+			break
+		}
+	}
+	if id.IsZero() {
+		t.Fatalf("the run never started: %v\n%s", ctx.Err(), out)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("an interrupted run exited 0:\n%s", out)
+	}
+	if !strings.Contains(out.String(), "interrupted: the run is cancelled") {
+		t.Errorf("the command does not say it cancelled the run:\n%s", out)
+	}
+	for ev := range evs {
+		if ev.Kind == app.EventExecution && ev.Execution.ID == id && ev.Execution.State.Terminal() {
+			if ev.Execution.State != model.Cancelled {
+				t.Fatalf("the interrupted run ended %s, want cancelled", ev.Execution.State)
+			}
+			if st := ownerNow(t, env); !st.Running || !st.Background {
+				t.Fatalf("the run was not served by a background owner: %+v", st)
+			}
+			return
+		}
+	}
+	t.Fatalf("the interrupted run %s did not end: %v", id, ctx.Err())
 }
 
 // ownerNow is `signet status --json`.

@@ -95,6 +95,10 @@ func (a *cli) runCommand() *cobra.Command {
 				name := strings.TrimPrefix(f, "inputs.")
 				return usagef("%v: pass --input %s=... (or --example DATASET:N)", err, name)
 			}
+			if err != nil && ctx.Err() != nil {
+				// The owner cancels a run whose caller stops waiting.
+				return errors.New("interrupted: the run is cancelled")
+			}
 			if err != nil {
 				return err
 			}

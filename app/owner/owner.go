@@ -90,10 +90,13 @@ type Owner struct {
 
 	startMu sync.Mutex // serialises the lazy start of env, pools and kernel
 	closing bool       // under startMu: nothing starts any more
-	env     *Env       // under startMu
-	kern    atomic.Pointer[jobs.Kernel]
-	pool    atomic.Pointer[bridge.Pool]
-	optPool *bridge.Pool // under startMu: the optimization worker, started by the first run
+	// stopping is set as Close begins: a wait it interrupts is not a
+	// caller leaving its run.
+	stopping atomic.Bool
+	env      *Env // under startMu
+	kern     atomic.Pointer[jobs.Kernel]
+	pool     atomic.Pointer[bridge.Pool]
+	optPool  *bridge.Pool // under startMu: the optimization worker, started by the first run
 
 	// The kernel's event stream exists from the kernel's creation; a
 	// subscription made before waits in subs and is joined to it then.
@@ -208,6 +211,7 @@ func (o *Owner) LeftPending() int { return o.leftPending }
 // the lock once it is free; the API stops; the kernel puts what runs back to
 // pending; the pools and the store close.
 func (o *Owner) Close(ctx context.Context, force bool) {
+	o.stopping.Store(true)
 	if !force && o.srv.Clients() > 0 {
 		// Said only when the wait is noticeable.
 		brief, cancel := context.WithTimeout(ctx, 300*time.Millisecond)

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/jobs"
@@ -35,11 +37,30 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 		return nil, fail(err)
 	}
 	if req.Wait && !x.State.Terminal() {
-		if x, err = k.Wait(ctx, x.ID); err != nil {
+		id := x.ID
+		if x, err = k.Wait(ctx, id); err != nil {
+			if ctx.Err() != nil && !o.stopping.Load() {
+				o.abandoned(k, id)
+			}
 			return nil, fail(err)
 		}
 	}
 	return x, nil
+}
+
+// abandonedWait bounds the cancellation of a run whose caller left.
+const abandonedWait = 30 * time.Second
+
+// abandoned cancels a run whose caller stopped waiting for it (ctrl-c on
+// `signet run`, a dropped connection): it was the caller's alone, and would
+// otherwise go on spending on nobody's behalf. A run the owner's own stop
+// interrupts is not abandoned: it resumes at the next start.
+func (o *Owner) abandoned(k *jobs.Kernel, id model.ID) {
+	ctx, cancel := context.WithTimeout(context.Background(), abandonedWait)
+	defer cancel()
+	if err := k.Cancel(ctx, id); err != nil && !errors.Is(err, jobs.ErrFinished) {
+		o.logf("execution %s: its caller left; cancelling it: %v", id, err)
+	}
 }
 
 // checkInputSize refuses inputs larger, JSON-encoded, than the config's

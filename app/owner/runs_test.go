@@ -560,6 +560,50 @@ func TestCancelExecution(t *testing.T) {
 	wantCode(t, err, app.CodeNotFound)
 }
 
+// TestAbandonedWaitCancels: a client waiting for its run (signet run) that
+// goes away (ctrl-c, a dropped connection) cancels the run, rather than
+// leaving a background owner spending on nobody's behalf.
+func TestAbandonedWaitCancels(t *testing.T) {
+	o := openRunsOwner(t, "", runsConfig, true)
+	createPrograms(t, o, runsQA)
+	events, err := o.Subscribe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := api.NewClient(api.SocketPath(o.Dir()))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := cl.Run(ctx, app.RunRequest{Program: "qa", LM: "slow", Inputs: map[string]any{"question": "Is it late?"}, Wait: true})
+		done <- err
+	}()
+	var id model.ID
+	for id.IsZero() {
+		if ev := <-events; ev.Kind == app.EventExecution && ev.Execution.State == model.Running {
+			id = ev.Execution.ID
+		}
+	}
+	waitRunning(t, events, id)
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("an abandoned wait returned no error")
+	}
+	k, err := o.kernel(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A failure's bound, not a synchronisation: the slow LM sleeps ten minutes.
+	wctx, wcancel := context.WithTimeout(t.Context(), time.Minute)
+	defer wcancel()
+	x, err := k.Wait(wctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.State != model.Cancelled {
+		t.Fatalf("the run its client abandoned: %s, want cancelled", x.State)
+	}
+}
+
 // TestResumeExecutions: an owner stopped with one run inside its LM call
 // and one waiting; the next owner of the workspace recovers both and runs
 // them to their end.
