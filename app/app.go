@@ -233,6 +233,7 @@ type Status struct {
 	Command   string    `json:"command"` // what the owner was started as: "serve", "run", ...
 	Engine    string    `json:"engine"`  // "running", or "idle" until something needs the workers
 	Pool      []Worker  `json:"pool"`
+	Zygote    *Zygote   `json:"zygote,omitempty"`
 	Queue     Queue     `json:"queue"`
 	Clients   int       `json:"clients"` // requests of other processes being served now
 	LM        string    `json:"lm"`      // the default LM profile
@@ -270,6 +271,17 @@ type Queue struct {
 type PoolStatus struct {
 	Engine string   `json:"engine"`
 	Pool   []Worker `json:"pool"`
+	// Zygote is the process the workers fork from (absent where they start
+	// the plain way: SIGNET_ZYGOTE=0, macOS).
+	Zygote *Zygote `json:"zygote,omitempty"`
+}
+
+// Zygote is the process that imports DSPy once and forks each worker.
+type Zygote struct {
+	State     string `json:"state"`
+	PID       int    `json:"pid,omitempty"`
+	Restarts  int    `json:"restarts,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Worker is one Python worker of the pool.

@@ -297,6 +297,29 @@ func (z *zygote) stop(grace time.Duration) {
 // errNoZygote: no zygote is ready to fork a worker.
 var errNoZygote = errors.New("no zygote")
 
+// ZygoteStatus is the state of the process a pool's workers fork from.
+type ZygoteStatus struct {
+	State     State
+	PID       int // 0 while none is ready
+	Restarts  int
+	LastError string
+}
+
+// ZygoteStatus is the zygote's state; ok false when the workers start the
+// plain way (SIGNET_ZYGOTE=0, macOS).
+func (p *Pool) ZygoteStatus() (st ZygoteStatus, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.zsup.lock == nil {
+		return st, false
+	}
+	st = ZygoteStatus{State: p.zsup.state, Restarts: p.zsup.restarts, LastError: p.zsup.lastErr}
+	if p.zyg != nil {
+		st.PID = p.zyg.pid
+	}
+	return st, true
+}
+
 // zygote is the ready zygote, or nil.
 func (p *Pool) zygote() *zygote {
 	p.mu.Lock()

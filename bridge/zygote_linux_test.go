@@ -59,6 +59,9 @@ func TestZygoteForksThePool(t *testing.T) {
 		t.Fatalf("the zygote's parent is %d, not us", ppid(t, z.pid))
 	}
 	contains(t, log.String(), "forked from the zygote (pid "+strconv.Itoa(z.pid)+")")
+	if st, ok := p.ZygoteStatus(); !ok || st.State != StateReady || st.PID != z.pid {
+		t.Fatalf("zygote status %+v (%v), want ready with pid %d", st, ok, z.pid)
+	}
 	for i := range 4 {
 		res, err := p.Execute(context.Background(), ExecuteRequest{Program: qaProgram, Inputs: question(i), LM: testLM(nil)}, nil)
 		if err != nil {
@@ -105,6 +108,9 @@ func TestZygoteDeath(t *testing.T) {
 	z := awaitZygote(t, p, 0)
 	syscall.Kill(z.pid, syscall.SIGKILL)
 	z2 := awaitZygote(t, p, z.pid)
+	if st, _ := p.ZygoteStatus(); st.PID != z2.pid || st.Restarts != 1 || !strings.Contains(st.LastError, "killed") {
+		t.Fatalf("zygote status after its death: %+v (the new one: pid %d)", st, z2.pid)
+	}
 	for i := range 4 {
 		if _, err := p.Execute(context.Background(), ExecuteRequest{Program: qaProgram, Inputs: question(i), LM: testLM(nil)}, nil); err != nil {
 			t.Fatalf("%v\nlog:\n%s", err, log)
@@ -125,6 +131,9 @@ func TestZygoteOff(t *testing.T) {
 	p, log := startPool(t, realConfig(t, 2))
 	if p.zygote() != nil {
 		t.Fatal("a zygote runs with SIGNET_ZYGOTE=0")
+	}
+	if st, ok := p.ZygoteStatus(); ok {
+		t.Fatalf("a zygote status with SIGNET_ZYGOTE=0: %+v", st)
 	}
 	for _, st := range p.Status() {
 		if got := ppid(t, st.PID); got != os.Getpid() {

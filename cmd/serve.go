@@ -212,7 +212,18 @@ func printStatus(w io.Writer, st *app.Status) {
 		fmt.Fprintf(w, "engine     %s (workers start when something runs)\n", st.Engine)
 		return
 	}
-	fmt.Fprintf(w, "engine     %s, %d worker(s)\n\n", st.Engine, len(st.Pool))
+	fmt.Fprintf(w, "engine     %s, %d worker(s)", st.Engine, len(st.Pool))
+	if z := st.Zygote; z != nil {
+		fmt.Fprintf(w, ", forked from a zygote (%s", z.State)
+		if z.PID != 0 {
+			fmt.Fprintf(w, ", pid %d", z.PID)
+		}
+		if z.Restarts > 0 {
+			fmt.Fprintf(w, ", %d restarts", z.Restarts)
+		}
+		fmt.Fprint(w, ")")
+	}
+	fmt.Fprint(w, "\n\n")
 	t := newTable(w, "worker", "state", "pid", "uptime", "served", "restarts", "current", "last error")
 	for _, wk := range st.Pool {
 		t.row(wk.ID, wk.State, wk.PID, (time.Duration(wk.Uptime * float64(time.Second))).Round(time.Second),

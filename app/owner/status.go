@@ -19,7 +19,7 @@ func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
 	st := &app.Status{API: api.Version, PID: o.info.PID, Started: o.info.Started, Uptime: time.Since(o.info.Started).Seconds(),
 		Workspace: o.dir, Version: o.info.Version, Command: o.info.Command, Clients: o.srv.Clients()}
 	ps := o.poolStatus()
-	st.Engine, st.Pool = ps.Engine, ps.Pool
+	st.Engine, st.Pool, st.Zygote = ps.Engine, ps.Pool, ps.Zygote
 	if e, err := o.environment(); err == nil {
 		st.LM = e.Config.DefaultLM()
 		if l := e.LMs.Local(); l != nil {
@@ -52,6 +52,9 @@ func (o *Owner) poolStatus() *app.PoolStatus {
 	}
 	if p := o.pool.Load(); p != nil {
 		ps.Pool = workersOf(p.Status())
+		if z, ok := p.ZygoteStatus(); ok {
+			ps.Zygote = &app.Zygote{State: string(z.State), PID: z.PID, Restarts: z.Restarts, LastError: z.LastError}
+		}
 	}
 	return ps
 }
@@ -249,6 +252,9 @@ func eventOf(ev jobs.Event) app.Event {
 // load their requests in flight.
 func poolKey(ps *app.PoolStatus, load bool) string {
 	k := ps.Engine
+	if z := ps.Zygote; z != nil {
+		k += fmt.Sprintf("|zygote %s %d %d %s", z.State, z.PID, z.Restarts, z.LastError)
+	}
 	for _, w := range ps.Pool {
 		k += fmt.Sprintf("|%d %s %d %d %s", w.ID, w.State, w.PID, w.Restarts, w.LastError)
 		if load {
