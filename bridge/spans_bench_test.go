@@ -3,9 +3,11 @@ package bridge
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/signet-dspy/signet/model"
 )
@@ -63,4 +65,53 @@ func BenchmarkSpanAssembler(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzSpanBatch: the fast decoder of spans events gives what encoding/json
+// gives for every valid JSON document (the wire decoder lets no other
+// through) whose keys are in lower case, as the worker writes them, or an
+// error (then add falls back to encoding/json). encoding/json also matches a
+// field's key in another case (ID for id); that decoder does not always.
+func FuzzSpanBatch(f *testing.F) {
+	f.Add([]byte(qaSpans()))
+	f.Add([]byte(`{"spans":[{"id":"a","kind":"lm","start":"2026-12-03T14:00:00Z","usage":{"prompt_tokens":1e2}}]}`))
+	f.Add([]byte(`{"spans":[{"id":"a","kind":"module","inputs":{"x":[1,"2",null,{"y":true}]},"messages":[{"role":"user","content":"\u00e9\ud83d\ude00"}]}]}`))
+	f.Add([]byte(`{"spans":[{"id":"a","id":"b","end":"2026-12-03T14:00:00.5+02:00","cost":1.5e-7,"messages_of":"f"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var doc any // the wire decoder lets only valid UTF-8 and valid JSON through
+		if !utf8.Valid(data) || json.Unmarshal(data, &doc) != nil || !lowerKeys(doc) {
+			return
+		}
+		var fast, std spanBatch
+		errFast := decodeBatch(data, &fast)
+		errStd := json.Unmarshal(data, &std)
+		if errFast != nil || errStd != nil {
+			if errStd == nil {
+				t.Logf("only the fast decoder refused %q: %v (add falls back)", data, errFast)
+			}
+			return
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q:\nfast %+v\nstd  %+v", data, fast, std)
+		}
+	})
+}
+
+// lowerKeys says whether every object key in v is in lower case.
+func lowerKeys(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if strings.ToLower(k) != k || !lowerKeys(x) {
+				return false
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if !lowerKeys(x) {
+				return false
+			}
+		}
+	}
+	return true
 }
