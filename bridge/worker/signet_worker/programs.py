@@ -30,30 +30,40 @@ DEFAULT_MAX_PROGRAMS = 64  # distinct keys kept
 DEFAULT_MAX_IDLE = 8  # idle instances per key: the worker's default thread count
 
 
+_CONTAINERS = (list, dict, set)
+
+
 @dataclass
 class Built:
     """One built program, its module map (for the tracer) and its attributes as built."""
 
     program: builder.SignetProgram
     module_map: dict[int, tuple[str, str]]
-    _modules: list[dspy.Module] = field(default_factory=list)
-    _pristine: list[dict[str, Any]] = field(default_factory=list)
+    # Per module: (module, attributes as built, names of the attributes that are lists, dicts or sets).
+    _pristine: list[tuple[dspy.Module, dict[str, Any], tuple[str, ...]]] = field(default_factory=list)
 
     @classmethod
     def make(cls, program: builder.SignetProgram) -> "Built":
-        modules = [m for _, m in program.named_sub_modules()]
-        return cls(program, builder.module_map(program), modules, [_shallow(m.__dict__) for m in modules])
+        pristine = []
+        for _, module in program.named_sub_modules():
+            attrs = _shallow(module.__dict__)
+            pristine.append((module, attrs, tuple(k for k, v in attrs.items() if type(v) in _CONTAINERS)))
+        return cls(program, builder.module_map(program), pristine)
 
     def reset(self) -> None:
         """Every module's attributes as they were after the build (containers copied one level)."""
-        for module, pristine in zip(self._modules, self._pristine):
-            module.__dict__.clear()
-            module.__dict__.update(_shallow(pristine))
+        for module, attrs, containers in self._pristine:
+            current = module.__dict__
+            current.clear()
+            current.update(attrs)
+            # Lists, dicts and sets are copied so in-place changes (demos.append, history) never reach the snapshot.
+            for name in containers:
+                value = attrs[name]
+                current[name] = type(value)(value)
 
 
 def _shallow(attrs: dict[str, Any]) -> dict[str, Any]:
-    # Lists, dicts and sets are copied so in-place changes (demos.append, history) never reach the snapshot.
-    return {k: (type(v)(v) if type(v) in (list, dict, set) else v) for k, v in attrs.items()}
+    return {k: (type(v)(v) if type(v) in _CONTAINERS else v) for k, v in attrs.items()}
 
 
 def user_files(spec: Any, base_dir: str | None) -> list[tuple[str, int, int]]:
@@ -83,11 +93,14 @@ def user_files(spec: Any, base_dir: str | None) -> list[tuple[str, int, int]]:
     return out
 
 
+# One encoder for every key: json.dumps with options builds a new JSONEncoder on each call.
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
+
+
 def key_of(spec: Any, base_dir: str | None, indexes: Any, state: Any) -> str:
     """A digest of everything build_program and load_state read."""
     doc = [spec, base_dir, indexes, state, user_files(spec, base_dir)]
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_KEY_ENCODER.encode(doc).encode()).hexdigest()
 
 
 class ProgramCache:
