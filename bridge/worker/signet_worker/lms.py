@@ -76,7 +76,13 @@ class LMProfile:
             "temperature": self.temperature, "max_tokens": self.max_tokens, "cache": self.cache,
             "kwargs": self.kwargs, "engine": self.engine(),
         }
-        return json.dumps(data, sort_keys=True, default=str)
+        return _KEY_ENCODER.encode(data)
+
+
+# One encoder for every key (json.dumps with options builds a new JSONEncoder on each call).
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+# The digest of "no key": most profiles (the test LM, a local model) name no key variable.
+_NO_SECRET = hashlib.sha256(b"").hexdigest()
 
 
 def _number(raw: dict, name: str, where: str, kind=float):
@@ -199,7 +205,7 @@ class LMCache:
     def for_request(self, profile: LMProfile) -> dspy.BaseLM:
         """A per-request copy of the base LM of this profile (own history and kwargs)."""
         secret = os.environ.get(profile.api_key_env, "") if profile.api_key_env else ""
-        key = profile.key() + "|" + hashlib.sha256(secret.encode()).hexdigest()
+        key = profile.key() + "|" + (hashlib.sha256(secret.encode()).hexdigest() if secret else _NO_SECRET)
         with self._lock:
             base = self._bases.get(key)
             if base is not None:
