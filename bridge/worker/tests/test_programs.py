@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
@@ -192,3 +193,43 @@ def test_a_failed_build_caches_nothing() -> None:
         else:
             raise AssertionError("a signature without outputs must fail")
     assert len(cache) == 0 and cache.builds == 0
+
+
+PROBE = """
+    import json
+    import dspy
+
+    class Probe(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.predict = dspy.Predict("question -> answer")
+
+        def forward(self, question):
+            lm = dspy.settings.lm
+            seen = {"lm": id(lm), "history": len(lm.history), "kwargs": sorted(lm.kwargs),
+                    "callbacks": len(lm.callbacks), "marker": getattr(lm, "marker", None)}
+            out = self.predict(question=question)
+            # What a request may leave on its LM: none of it may reach the next request.
+            lm.kwargs["left_by_a_request"] = True
+            lm.callbacks.append(object())
+            lm.marker = "left by a request"
+            return dspy.Prediction(answer=out.answer, seen=json.dumps(seen))
+"""
+
+
+def test_nothing_of_a_request_s_lm_reaches_the_next(tmp_path: Path) -> None:
+    # The worker reuses a request's LM for a later request of the same profile (LMCache.lease): it
+    # must come back with DSPy's fresh copy's history, callbacks and kwargs, and nothing else.
+    write(tmp_path, "probe.py", PROBE)
+    program = {"name": "p", "modules": [{"name": "probe", "type": "custom", "source": "probe.py:Probe",
+                                         "signature": "question -> answer, seen"}]}
+    cache, lm_cache = programs.ProgramCache(), lms.LMCache()
+    seen = []
+    for _ in range(3):
+        result = runner.execute({"program": program, "inputs": QUESTION, "lm": lm_profile(), "base_dir": str(tmp_path)},
+                                emit=None, cancel=None, lm_cache=lm_cache, cache=cache)
+        assert result["usage"]["signet/test"]["prompt_tokens"] > 0
+        seen.append(json.loads(result["outputs"]["seen"]))
+    fresh = {"history": 0, "kwargs": sorted(lm_cache.bases()[0].kwargs), "callbacks": 0, "marker": None}
+    assert [{k: v for k, v in s.items() if k != "lm"} for s in seen] == [fresh] * 3
+    assert seen[0]["lm"] == seen[1]["lm"] == seen[2]["lm"]  # one LM, reused: the path above is the lease's
