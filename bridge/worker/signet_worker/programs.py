@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, Iterator
 import dspy
 
 from . import builder
+from .errors import BadInput
 
 DEFAULT_MAX_PROGRAMS = 64  # distinct keys kept
 DEFAULT_MAX_IDLE = 8  # idle instances per key: the worker's default thread count
@@ -97,10 +99,30 @@ def user_files(spec: Any, base_dir: str | None) -> list[tuple[str, int, int]]:
 _KEY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
 
 
-def key_of(spec: Any, base_dir: str | None, indexes: Any, state: Any) -> str:
-    """A digest of everything build_program and load_state read."""
-    doc = [spec, base_dir, indexes, state, user_files(spec, base_dir)]
+def key_of(spec: Any, base_dir: str | None, indexes: Any, state: Any, sent: str | None = None) -> str:
+    """A digest of everything build_program and load_state read.
+
+    `sent` is the request's `program_key`: Go's digest of the `program` and `state` it sent, which
+    then stand for those two (encoding a large state here again costs more than the rest of the key).
+    """
+    if sent is not None:
+        doc: list[Any] = ["program_key", sent, base_dir, indexes, user_files(spec, base_dir)]
+    else:
+        doc = [spec, base_dir, indexes, state, user_files(spec, base_dir)]
     return hashlib.sha256(_KEY_ENCODER.encode(doc).encode()).hexdigest()
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_sent_key(raw: Any) -> str | None:
+    """A request's `program_key` (64 hex digits), or None without one."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or _HEX64.fullmatch(raw) is None:
+        raise BadInput("program_key must be 64 lowercase hex digits (the SHA-256 of program and state)",
+                       field="program_key")
+    return raw
 
 
 class ProgramCache:
@@ -124,9 +146,11 @@ class ProgramCache:
             self._idle.clear()
 
     @contextlib.contextmanager
-    def checkout(self, spec: Any, base_dir: str | None, indexes: Any, state: Any) -> Iterator[Built]:
-        """A built program with `state` applied, for this request alone; returned to the cache after."""
-        key = key_of(spec, base_dir, indexes, state)
+    def checkout(self, spec: Any, base_dir: str | None, indexes: Any, state: Any,
+                 sent_key: str | None = None) -> Iterator[Built]:
+        """A built program with `state` applied, for this request alone; returned to the cache after.
+        `sent_key` is the request's `program_key` (key_of)."""
+        key = key_of(spec, base_dir, indexes, state, check_sent_key(sent_key))
         built = self._take(key)
         if built is None:
             built = self._build(spec, base_dir, indexes, state)

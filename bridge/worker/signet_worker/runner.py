@@ -74,7 +74,8 @@ def execute(params: dict, *, emit: SpanSink | Callable[[dict], None] | None, can
             lm_cache: lms.LMCache, gate: Any = None, cache: programs.ProgramCache = programs.SHARED) -> dict[str, Any]:
     started = time.monotonic()
     base_dir = _base_dir(params)
-    with cache.checkout(params.get("program"), base_dir, params.get("indexes"), params.get("state")) as built:
+    with cache.checkout(params.get("program"), base_dir, params.get("indexes"), params.get("state"),
+                        params.get("program_key")) as built:
         return _execute(params, built, started, emit=emit, cancel=cancel, lm_cache=lm_cache, gate=gate,
                         base_dir=base_dir)
 
