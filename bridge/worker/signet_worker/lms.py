@@ -228,14 +228,17 @@ class LMLease:
     def release(self) -> None:
         """Back to its profile's idle LMs, every attribute as the copy had it: this request's history,
         callbacks and kwargs (what DSPy's copy() isolates) and anything else set on it go."""
-        lm, as_copied = self.lm, self._as_copied
-        attrs = lm.__dict__
-        attrs.clear()
-        attrs.update(as_copied)
-        _isolate(attrs)
+        _restore(self.lm, self._as_copied)
         idle = self._base.idle
         if len(idle) < _MAX_IDLE:
-            idle.append((lm, as_copied))  # list.append/pop are atomic: no lock needed
+            idle.append((self.lm, self._as_copied))  # list.append/pop are atomic: no lock needed
+
+
+def _restore(lm: dspy.BaseLM, as_copied: dict[str, Any]) -> None:
+    attrs = lm.__dict__
+    attrs.clear()
+    attrs.update(as_copied)
+    _isolate(attrs)
 
 
 class LMCache:
@@ -275,6 +278,8 @@ class LMCache:
         base = self._base(profile)
         try:
             lm, as_copied = base.idle.pop()
+            # Again: a thread the last request left running (user code) may have used it since.
+            _restore(lm, as_copied)
         except IndexError:
             lm = base.lm.copy()
             lm.history = []

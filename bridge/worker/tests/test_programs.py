@@ -237,6 +237,21 @@ def test_nothing_of_a_request_s_lm_reaches_the_next(tmp_path: Path) -> None:
     assert seen[0]["lm"] == seen[1]["lm"] == seen[2]["lm"]  # one LM, reused: the path above is the lease's
 
 
+def test_a_leased_lm_written_after_its_release_comes_back_fresh() -> None:
+    # A thread a request left running (user code) may still use its LM after the request has ended.
+    cache = lms.LMCache()
+    profile = lms.parse_profile(lm_profile())
+    lease = cache.lease(profile)
+    lm = lease.lm
+    lease.release()
+    lm.history.append({"stray": True})
+    lm.kwargs["stray"] = 1
+    again = cache.lease(profile)
+    assert again.lm is lm
+    assert again.lm.history == [] and "stray" not in again.lm.kwargs
+    again.release()
+
+
 def sent_key(program: dict, state: Any = None) -> str:
     """What Go sends as program_key: the SHA-256 of the program's JSON, a NUL, and the state's (bridge/api.go)."""
     import hashlib
