@@ -3,6 +3,8 @@ package bridge
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 
 	"fmt"
@@ -124,18 +126,21 @@ type ExecuteResult struct {
 }
 
 type executeParams struct {
-	Program   *model.Program       `json:"program"`
-	Inputs    map[string]any       `json:"inputs"`
-	LM        LMSpec               `json:"lm"`
-	ModuleLMs map[string]LMSpec    `json:"module_lms,omitempty"`
-	State     json.RawMessage      `json:"state"`
-	Trace     bool                 `json:"trace"`
-	BaseDir   string               `json:"base_dir,omitempty"`
-	Metric    *MetricSpec          `json:"metric,omitempty"`
-	Labels    map[string]any       `json:"labels,omitempty"`
-	Reserve   bool                 `json:"reserve,omitempty"`
-	Indexes   map[string]IndexSpec `json:"indexes,omitempty"`
-	Metrics   []MetricSpec         `json:"metrics,omitempty"`
+	Program json.RawMessage `json:"program"`
+	// ProgramKey digests Program and State (programKey): the worker keys
+	// its built programs by it instead of encoding both again per request.
+	ProgramKey string               `json:"program_key"`
+	Inputs     map[string]any       `json:"inputs"`
+	LM         LMSpec               `json:"lm"`
+	ModuleLMs  map[string]LMSpec    `json:"module_lms,omitempty"`
+	State      json.RawMessage      `json:"state"`
+	Trace      bool                 `json:"trace"`
+	BaseDir    string               `json:"base_dir,omitempty"`
+	Metric     *MetricSpec          `json:"metric,omitempty"`
+	Labels     map[string]any       `json:"labels,omitempty"`
+	Reserve    bool                 `json:"reserve,omitempty"`
+	Indexes    map[string]IndexSpec `json:"indexes,omitempty"`
+	Metrics    []MetricSpec         `json:"metrics,omitempty"`
 }
 
 // Execute runs a program through DSPy on one worker. Spans stream to onSpan
@@ -145,9 +150,13 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	if req.Program == nil {
 		return nil, fmt.Errorf("bridge: execute: no program")
 	}
-	params := executeParams{Program: req.Program, Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs,
-		State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program), Metric: req.Metric, Labels: req.Labels,
-		Reserve: req.Gate != nil, Indexes: req.Indexes, Metrics: req.Metrics}
+	program, err := json.Marshal(req.Program)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: execute %s: encoding the program: %w", req.Program.Name, err)
+	}
+	params := executeParams{Program: program, ProgramKey: programKey(program, req.State), Inputs: req.Inputs,
+		LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program),
+		Metric: req.Metric, Labels: req.Labels, Reserve: req.Gate != nil, Indexes: req.Indexes, Metrics: req.Metrics}
 	if params.Metric != nil && params.Labels == nil {
 		params.Labels = map[string]any{}
 	}
@@ -194,6 +203,18 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
 		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score, EmbedCache: r.EmbedCache,
 		Scores: r.Scores}, nil
+}
+
+// programKey is the SHA-256 of a program's JSON, a NUL and its state's
+// bytes, as the worker reads them from an execute request (`program_key`,
+// docs/protocol.md): equal bytes build the same program; bytes that differ
+// only in form cost the worker one more build, never a wrong one.
+func programKey(program, state []byte) string {
+	h := sha256.New()
+	h.Write(program)
+	h.Write([]byte{0})
+	h.Write(state)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // spanAssembler turns an execution's span events into spans: a start is

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -380,4 +381,54 @@ func TestParentDeathPipe(t *testing.T) {
 		receive(t, "the LM call to start", inLM)
 		return poolPIDs(p)
 	})
+}
+
+// The worker keeps built programs keyed by the program_key Execute sends:
+// a request whose state or program differs must not run an earlier build.
+func TestExecuteBuildsForEachProgramAndState(t *testing.T) {
+	p, _ := startPool(t, realConfig(t, 1))
+	withDemo := json.RawMessage(`{"answer": {"traces": [], "train": [], "demos": [{"question": "What is the capital of France?", "answer": "Paris"}], "signature": {"instructions": "Given the fields ` + "`question`" + `, produce the fields ` + "`answer`" + `.", "fields": [{"prefix": "Question:", "description": "${question}"}, {"prefix": "Answer:", "description": "${answer}"}]}, "lm": null}}`)
+	upper := &model.Program{Name: "qa", Modules: []model.Module{
+		{Name: "answer", Type: model.Predict, Signature: "question -> answer", Instructions: "Answer in uppercase."},
+	}}
+	france := map[string]any{"question": "What is the capital of France?"}
+	for i, step := range []struct {
+		program *model.Program
+		state   json.RawMessage
+		want    string
+	}{
+		{qaProgram, nil, "France"},
+		{qaProgram, withDemo, "Paris"},
+		{qaProgram, nil, "France"},
+		{upper, nil, "FRANCE"},
+		{qaProgram, withDemo, "Paris"},
+	} {
+		res, err := p.Execute(context.Background(), ExecuteRequest{Program: step.program, State: step.state,
+			Inputs: france, LM: testLM(nil)}, nil)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if res.Outputs["answer"] != step.want {
+			t.Fatalf("step %d: answer %v, want %s", i, res.Outputs["answer"], step.want)
+		}
+	}
+}
+
+func TestProgramKey(t *testing.T) {
+	base := programKey([]byte(`{"name":"qa"}`), nil)
+	if len(base) != 64 || strings.ToLower(base) != base {
+		t.Fatalf("key %q is not 64 lowercase hex digits", base)
+	}
+	if programKey([]byte(`{"name":"qa"}`), nil) != base {
+		t.Fatal("equal bytes gave different keys")
+	}
+	for _, other := range []string{
+		programKey([]byte(`{"name":"qb"}`), nil),
+		programKey([]byte(`{"name":"qa"}`), []byte(`{}`)),
+		programKey([]byte(`{"name":"q`), []byte(`a"}`)), // the NUL keeps program and state apart
+	} {
+		if other == base {
+			t.Fatalf("different program or state gave the key %s", base)
+		}
+	}
 }

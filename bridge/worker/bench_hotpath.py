@@ -20,6 +20,8 @@ Not a test: timings depend on the machine; compare rows of one run only.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import statistics
 import sys
@@ -47,6 +49,8 @@ MODULES = [
 PROGRAM = {"name": "hot3", "modules": [{"name": n, "type": t, "signature": s, "instructions": i}
                                        for n, t, s, i in MODULES]}
 LM = {"model": "signet/test", "cache": False}
+# What Go's Pool.Execute sends beside the program (bridge/api.go, programKey): SHA-256 of its JSON, NUL, state.
+PROGRAM_KEY = hashlib.sha256(json.dumps(PROGRAM).encode() + b"\0").hexdigest()
 
 
 class Plain(dspy.Module):
@@ -70,7 +74,8 @@ def modes(lm_cache: lms.LMCache) -> dict[str, Callable[[str], Any]]:
 
     def via_runner(cache: Callable[[], programs.ProgramCache], trace: bool) -> Callable[[str], Any]:
         def run(question: str) -> Any:
-            return runner.execute({"program": PROGRAM, "inputs": {"question": question}, "lm": LM, "trace": trace},
+            return runner.execute({"program": PROGRAM, "program_key": PROGRAM_KEY, "inputs": {"question": question},
+                                   "lm": LM, "trace": trace},
                                   emit=emit, cancel=None, lm_cache=lm_cache, cache=cache())
         return run
 

@@ -47,6 +47,8 @@ class SignetProgram(dspy.Module):
         self._signet_overrides: dict[str, tuple[Any, Any]] = {}
         for step, module in zip(steps, modules):
             setattr(self, step.name, module)
+        # The steps never change after the build: what a caller must give is worked out once.
+        self._signet_inputs = tuple(_program_inputs(steps))
 
     @property
     def signet_name(self) -> str:
@@ -62,14 +64,7 @@ class SignetProgram(dspy.Module):
 
     def program_inputs(self) -> list[str]:
         """Fields a caller must give: module inputs no earlier module produces, in first-use order."""
-        produced: set[str] = set()
-        out: list[str] = []
-        for step in self._signet_steps:
-            for name in step.inputs:
-                if name not in produced and name not in out:
-                    out.append(name)
-            produced.update(step.outputs)
-        return out
+        return list(self._signet_inputs)
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
         record = dict(inputs)
@@ -80,15 +75,29 @@ class SignetProgram(dspy.Module):
             else:
                 kwargs = {name: record[name] for name in (*step.inputs, *step.optional) if name in record}
             module = getattr(self, step.name)
-            lm, adapter = self._signet_overrides.get(step.name, (None, None))
-            settings = {k: v for k, v in (("lm", lm), ("adapter", adapter)) if v is not None}
-            scope = dspy.context(**settings) if settings else contextlib.nullcontext()
-            with scope:
+            override = self._signet_overrides.get(step.name)
+            if override is None:
                 result = module(**kwargs)
+            else:
+                lm, adapter = override
+                settings = {k: v for k, v in (("lm", lm), ("adapter", adapter)) if v is not None}
+                with dspy.context(**settings) if settings else contextlib.nullcontext():
+                    result = module(**kwargs)
             values = _values(result, step)
             record.update(values)
             produced.update(values)
         return dspy.Prediction(**produced)
+
+
+def _program_inputs(steps: list[Step]) -> list[str]:
+    produced: set[str] = set()
+    out: list[str] = []
+    for step in steps:
+        for name in step.inputs:
+            if name not in produced and name not in out:
+                out.append(name)
+        produced.update(step.outputs)
+    return out
 
 
 def _values(result: Any, step: Step) -> dict[str, Any]:
@@ -408,10 +417,10 @@ def check_inputs(program: SignetProgram, inputs: Any) -> dict[str, Any]:
         inputs = {}
     if not isinstance(inputs, dict):
         raise BadInput("inputs must be an object mapping field names to values", field="inputs")
-    for name in program.program_inputs():
+    needed = program.program_inputs()
+    for name in needed:
         if name not in inputs:
-            raise BadInput(f"missing input {name!r} (the program needs {', '.join(program.program_inputs())})",
-                           field=name)
+            raise BadInput(f"missing input {name!r} (the program needs {', '.join(needed)})", field=name)
     return typed.convert_inputs(program, inputs)
 
 

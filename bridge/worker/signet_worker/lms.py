@@ -3,7 +3,8 @@
 A base `dspy.LM` is built once per distinct profile and kept (its engine's
 connection pools are reused); every request gets `base.copy()`, whose history,
 callbacks and kwargs DSPy isolates, so LM history is per request and is dropped
-with the request.
+with the request. An execute leases its copies (`LMCache.lease`): once it has
+ended, a copy goes back with every attribute as copied, for a later request.
 """
 
 from __future__ import annotations
@@ -76,7 +77,13 @@ class LMProfile:
             "temperature": self.temperature, "max_tokens": self.max_tokens, "cache": self.cache,
             "kwargs": self.kwargs, "engine": self.engine(),
         }
-        return json.dumps(data, sort_keys=True, default=str)
+        return _KEY_ENCODER.encode(data)
+
+
+# One encoder for every key (json.dumps with options builds a new JSONEncoder on each call).
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+# The digest of "no key": most profiles (the test LM, a local model) name no key variable.
+_NO_SECRET = hashlib.sha256(b"").hexdigest()
 
 
 def _number(raw: dict, name: str, where: str, kind=float):
@@ -188,32 +195,97 @@ def build_lm(profile: LMProfile) -> dspy.BaseLM:
         raise LMRequest(f"DSPy refused the LM profile for {profile.model}: {exc}", field="lm.model") from exc
 
 
+# Idle request LMs kept per profile (LMCache.lease): one per request thread is enough.
+_MAX_IDLE = 8
+
+
+@dataclass
+class _Base:
+    lm: dspy.BaseLM
+    idle: list[tuple[dspy.BaseLM, dict[str, Any]]] = field(default_factory=list)
+
+
+# What DSPy's BaseLM.copy() gives each copy of its own.
+_ISOLATED = ("history", "callbacks", "kwargs")
+
+
+def _isolate(attrs: dict[str, Any]) -> dict[str, Any]:
+    for name in _ISOLATED:
+        value = attrs.get(name)
+        if isinstance(value, (list, dict)):
+            attrs[name] = type(value)(value)
+    return attrs
+
+
+class LMLease:
+    """A request's LM from LMCache.lease; `release()` when the request has ended."""
+
+    def __init__(self, lm: dspy.BaseLM, base: _Base, as_copied: dict[str, Any]):
+        self.lm = lm
+        self._base = base
+        self._as_copied = as_copied
+
+    def release(self) -> None:
+        """Back to its profile's idle LMs, every attribute as the copy had it: this request's history,
+        callbacks and kwargs (what DSPy's copy() isolates) and anything else set on it go."""
+        _restore(self.lm, self._as_copied)
+        idle = self._base.idle
+        if len(idle) < _MAX_IDLE:
+            idle.append((self.lm, self._as_copied))  # list.append/pop are atomic: no lock needed
+
+
+def _restore(lm: dspy.BaseLM, as_copied: dict[str, Any]) -> None:
+    attrs = lm.__dict__
+    attrs.clear()
+    attrs.update(as_copied)
+    _isolate(attrs)
+
+
 class LMCache:
     """Base LMs by profile, least recently used dropped beyond a bound."""
 
     def __init__(self, size: int = _MAX_BASES):
         self._size = size
         self._lock = threading.Lock()
-        self._bases: collections.OrderedDict[str, dspy.BaseLM] = collections.OrderedDict()
+        self._bases: collections.OrderedDict[str, _Base] = collections.OrderedDict()
 
-    def for_request(self, profile: LMProfile) -> dspy.BaseLM:
-        """A per-request copy of the base LM of this profile (own history and kwargs)."""
+    def _base(self, profile: LMProfile) -> _Base:
         secret = os.environ.get(profile.api_key_env, "") if profile.api_key_env else ""
-        key = profile.key() + "|" + hashlib.sha256(secret.encode()).hexdigest()
+        key = profile.key() + "|" + (hashlib.sha256(secret.encode()).hexdigest() if secret else _NO_SECRET)
         with self._lock:
             base = self._bases.get(key)
             if base is not None:
                 self._bases.move_to_end(key)
-        if base is None:
-            base = build_lm(profile)
-            with self._lock:
-                self._bases[key] = base
-                while len(self._bases) > self._size:
-                    self._bases.popitem(last=False)
-        copy = base.copy()
+                return base
+        base = _Base(build_lm(profile))
+        with self._lock:
+            self._bases[key] = base
+            while len(self._bases) > self._size:
+                self._bases.popitem(last=False)
+        return base
+
+    def for_request(self, profile: LMProfile) -> dspy.BaseLM:
+        """A per-request copy of the base LM of this profile (own history and kwargs)."""
+        copy = self._base(profile).lm.copy()
         copy.history = []
         return copy
 
+    def lease(self, profile: LMProfile) -> LMLease:
+        """for_request's LM, reused: an idle one of an ended request when there is one.
+
+        DSPy's copy() costs more than putting a used copy's attributes back as they were copied.
+        """
+        base = self._base(profile)
+        try:
+            lm, as_copied = base.idle.pop()
+            # Again: a thread the last request left running (user code) may have used it since.
+            _restore(lm, as_copied)
+        except IndexError:
+            lm = base.lm.copy()
+            lm.history = []
+            as_copied = _isolate(dict(lm.__dict__))
+        return LMLease(lm, base, as_copied)
+
     def bases(self) -> list[dspy.BaseLM]:
         with self._lock:
-            return list(self._bases.values())
+            return [base.lm for base in self._bases.values()]

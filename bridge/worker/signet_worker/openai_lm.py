@@ -60,8 +60,9 @@ class OpenAICompatLM(dspy.BaseLM):
         self._api_key = api_key
         self._timeout = float(timeout) if timeout is not None else DEFAULT_TIMEOUT
         self._estimate = estimate_cost  # off when the profile prices calls itself: DSPy's price table is not loaded
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()  # copies share the client; the first call makes it
+        # Every copy (a request's LM is a copy of the cached base) shares one client and its
+        # connections: DSPy's copy() is shallow, so this holder goes along; the first call makes the client.
+        self._shared = _SharedClient()
 
     @property
     def supported_params(self) -> set[str]:
@@ -73,11 +74,12 @@ class OpenAICompatLM(dspy.BaseLM):
         return state
 
     def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
+        shared = self._shared
+        with shared.lock:
+            if shared.client is None:
                 headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-                self._client = httpx.Client(base_url=self.api_base, headers=headers, timeout=self._timeout)
-            return self._client
+                shared.client = httpx.Client(base_url=self.api_base, headers=headers, timeout=self._timeout)
+            return shared.client
 
     def body(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> dict[str, Any]:
         """The JSON body of a call: the model, the messages and every set parameter."""
@@ -126,6 +128,14 @@ class OpenAICompatLM(dspy.BaseLM):
                 raise exc
             time.sleep(_delay(exc, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _SharedClient:
+    """The httpx client of an LM and its copies, made at the first call."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.client: httpx.Client | None = None
 
 
 class _Reply(dict):

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,9 +26,13 @@ from typing import Any, Iterator
 import dspy
 
 from . import builder
+from .errors import BadInput
 
 DEFAULT_MAX_PROGRAMS = 64  # distinct keys kept
 DEFAULT_MAX_IDLE = 8  # idle instances per key: the worker's default thread count
+
+
+_CONTAINERS = (list, dict, set)
 
 
 @dataclass
@@ -36,24 +41,31 @@ class Built:
 
     program: builder.SignetProgram
     module_map: dict[int, tuple[str, str]]
-    _modules: list[dspy.Module] = field(default_factory=list)
-    _pristine: list[dict[str, Any]] = field(default_factory=list)
+    # Per module: (module, attributes as built, names of the attributes that are lists, dicts or sets).
+    _pristine: list[tuple[dspy.Module, dict[str, Any], tuple[str, ...]]] = field(default_factory=list)
 
     @classmethod
     def make(cls, program: builder.SignetProgram) -> "Built":
-        modules = [m for _, m in program.named_sub_modules()]
-        return cls(program, builder.module_map(program), modules, [_shallow(m.__dict__) for m in modules])
+        pristine = []
+        for _, module in program.named_sub_modules():
+            attrs = _shallow(module.__dict__)
+            pristine.append((module, attrs, tuple(k for k, v in attrs.items() if type(v) in _CONTAINERS)))
+        return cls(program, builder.module_map(program), pristine)
 
     def reset(self) -> None:
         """Every module's attributes as they were after the build (containers copied one level)."""
-        for module, pristine in zip(self._modules, self._pristine):
-            module.__dict__.clear()
-            module.__dict__.update(_shallow(pristine))
+        for module, attrs, containers in self._pristine:
+            current = module.__dict__
+            current.clear()
+            current.update(attrs)
+            # Lists, dicts and sets are copied so in-place changes (demos.append, history) never reach the snapshot.
+            for name in containers:
+                value = attrs[name]
+                current[name] = type(value)(value)
 
 
 def _shallow(attrs: dict[str, Any]) -> dict[str, Any]:
-    # Lists, dicts and sets are copied so in-place changes (demos.append, history) never reach the snapshot.
-    return {k: (type(v)(v) if type(v) in (list, dict, set) else v) for k, v in attrs.items()}
+    return {k: (type(v)(v) if type(v) in _CONTAINERS else v) for k, v in attrs.items()}
 
 
 def user_files(spec: Any, base_dir: str | None) -> list[tuple[str, int, int]]:
@@ -83,11 +95,34 @@ def user_files(spec: Any, base_dir: str | None) -> list[tuple[str, int, int]]:
     return out
 
 
-def key_of(spec: Any, base_dir: str | None, indexes: Any, state: Any) -> str:
-    """A digest of everything build_program and load_state read."""
-    doc = [spec, base_dir, indexes, state, user_files(spec, base_dir)]
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()
+# One encoder for every key: json.dumps with options builds a new JSONEncoder on each call.
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
+
+
+def key_of(spec: Any, base_dir: str | None, indexes: Any, state: Any, sent: str | None = None) -> str:
+    """A digest of everything build_program and load_state read.
+
+    `sent` is the request's `program_key`: Go's digest of the `program` and `state` it sent, which
+    then stand for those two (encoding a large state here again costs more than the rest of the key).
+    """
+    if sent is not None:
+        doc: list[Any] = ["program_key", sent, base_dir, indexes, user_files(spec, base_dir)]
+    else:
+        doc = [spec, base_dir, indexes, state, user_files(spec, base_dir)]
+    return hashlib.sha256(_KEY_ENCODER.encode(doc).encode()).hexdigest()
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_sent_key(raw: Any) -> str | None:
+    """A request's `program_key` (64 hex digits), or None without one."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or _HEX64.fullmatch(raw) is None:
+        raise BadInput("program_key must be 64 lowercase hex digits (the SHA-256 of program and state)",
+                       field="program_key")
+    return raw
 
 
 class ProgramCache:
@@ -111,9 +146,11 @@ class ProgramCache:
             self._idle.clear()
 
     @contextlib.contextmanager
-    def checkout(self, spec: Any, base_dir: str | None, indexes: Any, state: Any) -> Iterator[Built]:
-        """A built program with `state` applied, for this request alone; returned to the cache after."""
-        key = key_of(spec, base_dir, indexes, state)
+    def checkout(self, spec: Any, base_dir: str | None, indexes: Any, state: Any,
+                 sent_key: str | None = None) -> Iterator[Built]:
+        """A built program with `state` applied, for this request alone; returned to the cache after.
+        `sent_key` is the request's `program_key` (key_of)."""
+        key = key_of(spec, base_dir, indexes, state, check_sent_key(sent_key))
         built = self._take(key)
         if built is None:
             built = self._build(spec, base_dir, indexes, state)

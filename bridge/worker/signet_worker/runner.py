@@ -74,7 +74,8 @@ def execute(params: dict, *, emit: SpanSink | Callable[[dict], None] | None, can
             lm_cache: lms.LMCache, gate: Any = None, cache: programs.ProgramCache = programs.SHARED) -> dict[str, Any]:
     started = time.monotonic()
     base_dir = _base_dir(params)
-    with cache.checkout(params.get("program"), base_dir, params.get("indexes"), params.get("state")) as built:
+    with cache.checkout(params.get("program"), base_dir, params.get("indexes"), params.get("state"),
+                        params.get("program_key")) as built:
         return _execute(params, built, started, emit=emit, cancel=cancel, lm_cache=lm_cache, gate=gate,
                         base_dir=base_dir)
 
@@ -89,13 +90,26 @@ def _execute(params: dict, built: programs.Built, started: float, *, emit: SpanS
     module_profiles = _module_profiles(params, program)
     inputs = builder.check_inputs(program, params.get("inputs"))
 
-    lm = lm_cache.for_request(profile)
-    profiles: dict[int, lms.LMProfile] = {id(lm): profile}
-    for name, module_profile in module_profiles.items():
-        module_lm = lm_cache.for_request(module_profile)
-        profiles[id(module_lm)] = module_profile
-        program.set_module_context(name, module_lm, lms.make_adapter(module_profile))
+    leases = [lm_cache.lease(profile)]
+    try:
+        lm = leases[0].lm
+        profiles: dict[int, lms.LMProfile] = {id(lm): profile}
+        for name, module_profile in module_profiles.items():
+            leases.append(lm_cache.lease(module_profile))
+            module_lm = leases[-1].lm
+            profiles[id(module_lm)] = module_profile
+            program.set_module_context(name, module_lm, lms.make_adapter(module_profile))
+        return _run(params, built, started, inputs, lm, profile, profiles, emit=emit, cancel=cancel,
+                    lm_cache=lm_cache, gate=gate, base_dir=base_dir)
+    finally:
+        for lease in leases:
+            lease.release()
 
+
+def _run(params: dict, built: programs.Built, started: float, inputs: dict[str, Any], lm: Any,
+         profile: lms.LMProfile, profiles: dict[int, lms.LMProfile], *, emit: SpanSink | Callable[[dict], None] | None,
+         cancel: threading.Event | None, lm_cache: lms.LMCache, gate: Any, base_dir: str | None) -> dict[str, Any]:
+    program = built.program
     metric = scoring.build(params, program, task_lm=lm, lm_cache=lm_cache, profiles=profiles, cancel=cancel,
                            base_dir=base_dir)
 

@@ -26,6 +26,7 @@ import mimetypes
 import os
 import types
 import typing
+import weakref
 from typing import Any
 
 import dspy
@@ -61,7 +62,24 @@ def convert_inputs(program: Any, inputs: Any, *, where: str = "") -> dict[str, A
 
 
 def input_types(program: Any) -> dict[str, tuple[str, Any]]:
-    """field -> (module, annotation) for every field some module reads with a declared type."""
+    """field -> (module, annotation) for every field some module reads with a declared type.
+
+    Kept per program instance: its steps and its modules' classes do not change after the build,
+    and a cached program serves many requests (a changed spec is a new instance)."""
+    try:
+        return _types_by_program[program]
+    except KeyError:
+        pass
+    except TypeError:  # not weakly referenceable
+        return _input_types(program)
+    out = _types_by_program[program] = _input_types(program)
+    return out
+
+
+_types_by_program: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _input_types(program: Any) -> dict[str, tuple[str, Any]]:
     out: dict[str, tuple[str, Any]] = {}
     for step in program.steps:
         for name, annotation in _step_types(program, step).items():

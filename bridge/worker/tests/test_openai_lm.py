@@ -110,6 +110,18 @@ def test_direct_call_returns_dspy_outputs_and_history(fake_openai):
     assert fake_openai.bodies[0]["messages"] == [{"role": "user", "content": "hi"}]
 
 
+def test_request_lms_of_one_profile_share_one_http_client(fake_openai):
+    # Each request gets a copy of the cached LM; a client (and its connections) per copy would cost a
+    # new connection per request.
+    cache = lms.LMCache()
+    p = lms.parse_profile(profile(fake_openai))
+    first, second = cache.for_request(p), cache.for_request(p)
+    assert first is not second
+    assert first("hi") == second("hi") == ["[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"]
+    assert first._http() is second._http()
+    assert len(first.history) == len(second.history) == 1
+
+
 def test_unreadable_reply_is_lm_unavailable():
     for reply in (httpx.Response(200, json={"error": "x"}), httpx.Response(200, text="<html>")):
         with pytest.raises(dspy.utils.exceptions.LMServerError) as info:

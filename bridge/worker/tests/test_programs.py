@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import FACTS, THREE, lm_profile
 
 from signet_worker import builder, lms, programs, runner
+from signet_worker.errors import BadInput, to_error
 
 QUESTION = {"question": "What is the capital of France?"}
 
@@ -192,3 +195,106 @@ def test_a_failed_build_caches_nothing() -> None:
         else:
             raise AssertionError("a signature without outputs must fail")
     assert len(cache) == 0 and cache.builds == 0
+
+
+PROBE = """
+    import json
+    import dspy
+
+    class Probe(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.predict = dspy.Predict("question -> answer")
+
+        def forward(self, question):
+            lm = dspy.settings.lm
+            seen = {"lm": id(lm), "history": len(lm.history), "kwargs": sorted(lm.kwargs),
+                    "callbacks": len(lm.callbacks), "marker": getattr(lm, "marker", None)}
+            out = self.predict(question=question)
+            # What a request may leave on its LM: none of it may reach the next request.
+            lm.kwargs["left_by_a_request"] = True
+            lm.callbacks.append(object())
+            lm.marker = "left by a request"
+            return dspy.Prediction(answer=out.answer, seen=json.dumps(seen))
+"""
+
+
+def test_nothing_of_a_request_s_lm_reaches_the_next(tmp_path: Path) -> None:
+    # The worker reuses a request's LM for a later request of the same profile (LMCache.lease): it
+    # must come back with DSPy's fresh copy's history, callbacks and kwargs, and nothing else.
+    write(tmp_path, "probe.py", PROBE)
+    program = {"name": "p", "modules": [{"name": "probe", "type": "custom", "source": "probe.py:Probe",
+                                         "signature": "question -> answer, seen"}]}
+    cache, lm_cache = programs.ProgramCache(), lms.LMCache()
+    seen = []
+    for _ in range(3):
+        result = runner.execute({"program": program, "inputs": QUESTION, "lm": lm_profile(), "base_dir": str(tmp_path)},
+                                emit=None, cancel=None, lm_cache=lm_cache, cache=cache)
+        assert result["usage"]["signet/test"]["prompt_tokens"] > 0
+        seen.append(json.loads(result["outputs"]["seen"]))
+    fresh = {"history": 0, "kwargs": sorted(lm_cache.bases()[0].kwargs), "callbacks": 0, "marker": None}
+    assert [{k: v for k, v in s.items() if k != "lm"} for s in seen] == [fresh] * 3
+    assert seen[0]["lm"] == seen[1]["lm"] == seen[2]["lm"]  # one LM, reused: the path above is the lease's
+
+
+def test_a_leased_lm_written_after_its_release_comes_back_fresh() -> None:
+    # A thread a request left running (user code) may still use its LM after the request has ended.
+    cache = lms.LMCache()
+    profile = lms.parse_profile(lm_profile())
+    lease = cache.lease(profile)
+    lm = lease.lm
+    lease.release()
+    lm.history.append({"stray": True})
+    lm.kwargs["stray"] = 1
+    again = cache.lease(profile)
+    assert again.lm is lm
+    assert again.lm.history == [] and "stray" not in again.lm.kwargs
+    again.release()
+
+
+def sent_key(program: dict, state: Any = None) -> str:
+    """What Go sends as program_key: the SHA-256 of the program's JSON, a NUL, and the state's (bridge/api.go)."""
+    import hashlib
+
+    text = json.dumps(program).encode() + b"\0" + (json.dumps(state).encode() if state is not None else b"")
+    return hashlib.sha256(text).hexdigest()
+
+
+def test_a_sent_program_key_stands_for_program_and_state(tmp_path: Path) -> None:
+    cache = programs.ProgramCache()
+    path = write(tmp_path, "answer.py", """
+        import dspy
+
+        class Fixed(dspy.Module):
+            def forward(self, question):
+                return dspy.Prediction(answer="one")
+    """)
+    program = {"name": "f", "modules": [{"name": "fixed", "type": "custom", "source": "answer.py:Fixed",
+                                         "signature": "question -> answer"}]}
+
+    def run(program: dict, key: str) -> str:
+        return execute(cache, program, QUESTION, base_dir=str(tmp_path), program_key=key)["outputs"]["answer"]
+
+    key = sent_key(program)
+    assert run(program, key) == "one" and run(program, key) == "one"
+    assert cache.builds == 1
+    # An edited user file still builds anew: the worker adds what it reads from disk to the sent key.
+    path.write_text(path.read_text().replace('"one"', '"two"'))
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert run(program, key) == "two"
+    assert cache.builds == 2
+    # A changed program comes with its own key and builds anew.
+    changed = {**program, "modules": [{**program["modules"][0], "source": "answer.py:Other"}]}
+    path.write_text(path.read_text() + "\nclass Other(dspy.Module):\n    def forward(self, question):\n"
+                    "        return dspy.Prediction(answer='other')\n")
+    assert run(changed, sent_key(changed)) == "other"
+    # A sent key and a digest the worker makes itself never name one build.
+    assert programs.key_of(program, None, None, None, key) != programs.key_of(program, None, None, None)
+
+
+def test_a_malformed_program_key_is_bad_input() -> None:
+    for bad in ("abc", 7, "G" * 64, "A" * 64):
+        with pytest.raises(BadInput, match="program_key") as info:
+            execute(programs.ProgramCache(), THREE, QUESTION, program_key=bad)
+        assert to_error(info.value)["detail"]["field"] == "program_key"

@@ -62,6 +62,27 @@ def test_judge_calls_are_charged_to_the_execution():
     assert len([s for s in ends if s["kind"] == "lm"]) == 2  # the program's LM call and the judge's
 
 
+def test_each_judge_prompts_with_its_own_signature():
+    # Judge signatures are made once per text and kept: each request's judge still asks with its own.
+    def judge_messages(signature: str) -> str:
+        _, spans = execute({"name": "judge", "kind": "judge", "signature": signature}, {"answer": "Paris"})
+        lm_spans = [s for s in spans if "end" in s and s["kind"] == "lm"]
+        return lm_spans[-1]["messages"][-1]["content"]  # the judge's call comes after the program's
+
+    for _ in range(2):
+        with_question = judge_messages("question, answer, prediction -> correct: bool")
+        without = judge_messages("answer, prediction -> verdict: bool")
+        assert "[[ ## question ## ]]" in with_question and "[[ ## correct ## ]]" in with_question
+        assert "[[ ## question ## ]]" not in without and "[[ ## verdict ## ]]" in without
+
+
+def test_semantic_f1_scores_alike_request_after_request():
+    # Each request's SemanticF1 is a copy of one never called: none of a judge's state reaches the next.
+    results = [execute({"name": "semantic_f1", "kind": "builtin"}, {"answer": "France"})[0] for _ in range(3)]
+    assert all(r["usage"]["signet/test"]["calls"] == 2 for r in results)
+    assert len({r["score"] for r in results}) == 1
+
+
 def test_metric_lm_profile_is_priced_apart():
     judge_lm = {**lm_profile(), "price_in": 1000, "price_out": 1000}
     free, _ = execute({"name": "judge", "kind": "judge", "signature": "answer, prediction -> correct: bool"},

@@ -310,3 +310,18 @@ def test_pydantic_and_dict_outputs_come_back_as_json():
                             "inputs": {"question": "Tell me about Rome 3.", "history": []}},
                            emit=None, cancel=None, lm_cache=lms.LMCache())
     assert fresh["outputs"]["place"] == {"city": "3", "population": 3, "tags": ["about", "Rome"]}
+
+
+def test_the_input_types_follow_a_changed_program() -> None:
+    # The types are kept per built program: a cached build reuses them, a changed spec gets its own.
+    from signet_worker import programs
+
+    def spec(signature: str) -> dict:
+        return {"name": "t", "modules": [{"name": "m", "type": "predict", "signature": signature}]}
+
+    cache = programs.ProgramCache()
+    for signature, given, want in (("n: int -> answer", "3", 3), ("n: list[int] -> answer", "[3]", [3]),
+                                   ("n: int -> answer", "4", 4), ("n: list[int] -> answer", "[4]", [4])):
+        with cache.checkout(spec(signature), None, None, None) as built:
+            assert builder.check_inputs(built.program, {"n": given}) == {"n": want}
+    assert cache.builds == 2
