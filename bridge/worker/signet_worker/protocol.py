@@ -122,7 +122,7 @@ def encode(frame: dict) -> bytes:
 
 # How long span events may wait in the writer before they are sent.
 FLUSH_EVERY = 0.002
-# A batch of span events goes out at once past this many bytes or spans.
+# A batch of span events goes out at once at this many spans; its frames hold about this many bytes.
 BATCH_BYTES = 1 << 20
 BATCH_SPANS = 64
 # A span event larger than this is replaced by its skeleton and an error (a batch of one stays a frame).
@@ -141,6 +141,18 @@ def _dumps(value: Any) -> str:
         return _ENCODER.encode(jsonable(value))
 
 
+def _encode_span(data: dict, limit: int) -> str:
+    """One span event as JSON; with a limit, its payload fields cut to it; over MAX_SPAN, its skeleton."""
+    text = _dumps(data)
+    if 0 < limit < len(text):
+        # Only a span encoded longer than the limit can hold a field over it (a field's count of
+        # bytes never exceeds its JSON): most are sent without walking their payloads.
+        text = _dumps(cut_span(dict(data), limit))
+    if len(text) > MAX_SPAN:
+        text = _dumps(_skeleton(data, f"span event of {len(text)} bytes exceeds the 64 MiB frame limit"))
+    return text
+
+
 def _skeleton(data: dict, message: str) -> dict:
     small = {k: data[k] for k in ("id", "parent", "kind", "name", "module", "start", "end") if k in data}
     small["error"] = message
@@ -150,9 +162,9 @@ def _skeleton(data: dict, message: str) -> dict:
 class FrameWriter:
     """Writes frames to the private protocol fd, one whole line at a time.
 
-    Span events are batched: `span` encodes one span as JSON once and adds it to its request's batch;
-    a batch goes out as one `spans` frame (one redaction pass, one write) when the flusher wakes
-    (within FLUSH_EVERY), when it passes BATCH_BYTES or BATCH_SPANS, before any other frame (so a
+    Span events are batched: `span` adds one to its request's batch; a batch goes out encoded in one
+    go as one `spans` frame (one encoding, one redaction pass, one write) when the flusher wakes
+    (within FLUSH_EVERY), when it holds BATCH_SPANS events, before any other frame (so a
     request's spans precede its result, and a `reserve` the span of its call), and at once for an LM
     call's events: its end carries what the call cost and its start says a call is in flight, so a
     worker killed right after either (kill -9, a crash in the next call) has still reported every
@@ -166,8 +178,8 @@ class FrameWriter:
             self._out = fd_or_file
         self._lock = threading.Lock()
         self.broken = False
-        self._batches: dict[int, list[str]] = {}
-        self._batch_bytes = 0
+        # Request id -> its span events waiting (shallow copies) and the payload limit of each.
+        self._batches: dict[int, tuple[list[dict], list[int]]] = {}
         self._batch_spans = 0
         # Flushing each frame costs a syscall and a wake-up of Go's reader: a daemon flushes buffered
         # events within FLUSH_EVERY; results flush at once.
@@ -201,44 +213,62 @@ class FrameWriter:
 
     def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0) -> None:
         """One span event (a start, or an end's delta) of request req_id, into its batch; with a
-        limit, its payload fields cut to it (truncate.cut_span)."""
-        text = _dumps(data)
-        if 0 < limit < len(text):
-            # Only a span encoded longer than the limit can hold a field over it (a field's count of
-            # bytes never exceeds its JSON): most are sent without walking their payloads.
-            text = _dumps(cut_span(dict(data), limit))
-        if len(text) > MAX_SPAN:
-            text = _dumps(_skeleton(data, f"span event of {len(text)} bytes exceeds the 64 MiB frame limit"))
+        limit, its payload fields cut to it (truncate.cut_span). The batch keeps a shallow copy of
+        data, encoded when the batch goes out: the values in it must not change after the call."""
         with self._lock:
             if self.broken:
                 return
-            try:
-                if self._batch_bytes + len(text) > BATCH_BYTES:
-                    self._drain()
-                self._batches.setdefault(req_id, []).append(text)
-                self._batch_bytes += len(text)
-                self._batch_spans += 1
-                if urgent or self._batch_spans >= BATCH_SPANS:
+            batch = self._batches.get(req_id)
+            if batch is None:
+                batch = self._batches[req_id] = ([], [])
+            batch[0].append(dict(data))
+            batch[1].append(limit)
+            self._batch_spans += 1
+            if urgent or self._batch_spans >= BATCH_SPANS:
+                try:
                     self._drain()
                     self._out.flush()
                     self._dirty = False
-                else:
-                    self._dirty = True
-                    if not self._wake.is_set():  # set() takes a lock and notifies: once per wake-up
-                        self._wake.set()
-            except (BrokenPipeError, OSError):
-                self.broken = True
+                except (BrokenPipeError, OSError):
+                    self.broken = True
+            else:
+                self._dirty = True
+                if not self._wake.is_set():  # set() takes a lock and notifies: once per wake-up
+                    self._wake.set()
 
     def _drain(self) -> None:
-        """Write every batch as a `spans` frame (the lock held)."""
+        """Write every batch as `spans` frames (the lock held): a batch's events encoded in one go, each
+        alone (cut to its limit, bounded, in frames of about BATCH_BYTES) only when the whole is longer
+        than the smallest limit of its events or than BATCH_BYTES: no field of a shorter encoding can be
+        over its limit."""
         if not self._batches:
             return
-        for req_id, parts in self._batches.items():
-            text = '{"id":%d,"event":"spans","data":{"spans":[%s]}}' % (req_id, ",".join(parts))
-            self._out.write((redact.redact(text) + "\n").encode("ascii"))
+        for req_id, (spans, limits) in self._batches.items():
+            try:
+                text = _ENCODER.encode(spans)
+            except (TypeError, ValueError):
+                text = ""
+            bound = min((n for n in limits if n > 0), default=BATCH_BYTES)
+            if text and len(text) <= min(bound, BATCH_BYTES, MAX_SPAN):
+                self._write_spans(req_id, text)
+                continue
+            parts: list[str] = []
+            size = 0
+            for data, limit in zip(spans, limits):
+                part = _encode_span(data, limit)
+                if parts and size + len(part) > BATCH_BYTES:
+                    self._write_spans(req_id, "[" + ",".join(parts) + "]")
+                    parts, size = [], 0
+                parts.append(part)
+                size += len(part)
+            self._write_spans(req_id, "[" + ",".join(parts) + "]")
         self._batches.clear()
-        self._batch_bytes = self._batch_spans = 0
+        self._batch_spans = 0
         self._dirty = True
+
+    def _write_spans(self, req_id: int, array: str) -> None:
+        text = '{"id":%d,"event":"spans","data":{"spans":%s}}' % (req_id, array)
+        self._out.write((redact.redact(text) + "\n").encode("ascii"))
 
     def _flusher(self) -> None:
         while not self.broken:

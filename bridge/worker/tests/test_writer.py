@@ -132,3 +132,44 @@ def test_span_stream_cuts_payloads_over_its_limit(writer):
     assert sent[0] == small
     assert sent[1]["inputs"]["k"] == 3 and sent[1]["inputs"]["q"].endswith("…[truncated 400 bytes]")
     assert big["inputs"]["q"] == "y" * 500, "the tracer's span is not changed"
+
+
+def test_a_batch_is_encoded_as_it_goes_out_from_a_copy_of_each_event(writer):
+    """The tracer fills a started span's dict at its end: the start waiting in the batch is sent as it was."""
+    w, out = writer
+    started = span(0)
+    w.span(7, started, urgent=False)
+    started["end"] = "2026-12-03T14:00:01.000000000Z"
+    w.result(7, {})
+    assert out.frames()[0]["data"]["spans"] == [span(0)]
+
+
+def test_a_batch_longer_than_the_limit_cuts_only_the_event_over_it(writer):
+    w, out = writer
+    small = [dict(span(i), inputs={"text": "s" * 60}) for i in range(3)]
+    big = dict(span(3), inputs={"text": "b" * 500})
+    for s in small + [big]:
+        w.span(7, s, urgent=False, limit=300)
+    w.result(7, {})
+    sent = out.frames()[0]["data"]["spans"]
+    assert sent[:3] == small, "each small event is whole, though the batch is over the limit"
+    assert sent[3]["inputs"]["text"].startswith("b" * 100) and "truncated" in sent[3]["inputs"]["text"]
+
+
+def test_a_batch_over_its_bytes_goes_out_as_several_frames_in_order(writer, monkeypatch):
+    monkeypatch.setattr(protocol, "BATCH_BYTES", 2000)
+    w, out = writer
+    events = [dict(span(i), inputs={"text": "x" * 400}) for i in range(10)]
+    for s in events:
+        w.span(7, s, urgent=False)
+    w.result(7, {})
+    frames = [f for f in out.frames() if f.get("event") == "spans"]
+    assert len(frames) > 1 and all(len(json.dumps(f)) < 2000 + 600 for f in frames)
+    assert [s for f in frames for s in f["data"]["spans"]] == events
+
+
+def test_a_value_that_is_not_json_is_sent_as_the_worker_sends_any(writer):
+    w, out = writer
+    w.span(7, dict(span(0), outputs={"when": object, "ratio": float("nan")}), urgent=True)
+    (sent,) = out.frames()[0]["data"]["spans"]
+    assert sent["outputs"] == {"when": str(object), "ratio": None}
