@@ -18,7 +18,7 @@ def assert_all_frames(worker):
     assert worker.raw_lines, "no output"
     for raw in worker.raw_lines:
         assert raw.endswith(b"\n")
-        raw.decode("ascii")  # ASCII JSON: always valid UTF-8
+        raw.decode("utf-8")  # strict: valid UTF-8, as Go reads it
         frame = json.loads(raw)
         assert set(frame) in FRAME_KEYS, frame
         assert isinstance(frame["id"], int) and frame["id"] >= 0
