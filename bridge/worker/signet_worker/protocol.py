@@ -259,6 +259,9 @@ class FrameWriter:
             batch[0].append(dict(data))
             batch[1].append(limit)
             self._batch_spans += 1
+            if not urgent and self._batch_spans < BATCH_SPANS and self._oldest is not None \
+                    and _clock() - self._oldest < FLUSH_EVERY and self._dirty:
+                return  # waits with the others (the flusher was woken for the oldest)
             try:
                 self._buffered(urgent or self._batch_spans >= BATCH_SPANS)
             except (BrokenPipeError, OSError):
@@ -355,8 +358,10 @@ class SpanStream:
     `completion_of`. Go puts them back before anything sees the span (docs/protocol.md, "Spans").
     """
 
-    # (kind of the ended span, field it sent) -> (kind of the start that may repeat it, field naming it)
-    _REFS = {("adapter", "messages"): ("lm", "messages_of"), ("lm", "completion"): ("adapter", "completion_of")}
+    # kind of a span -> (field its start may repeat, field naming the span that sent it), and
+    # kind of a span -> the field its end sends that a start may repeat.
+    _REPEATS = {"lm": ("messages", "messages_of"), "adapter": ("completion", "completion_of")}
+    _SENDS = {"adapter": "messages", "lm": "completion"}
 
     def __init__(self, writer: FrameWriter, req_id: int, limit: int | None = None):
         self._writer = writer
@@ -367,20 +372,22 @@ class SpanStream:
 
     def start(self, span: dict) -> None:
         kind = span.get("kind")
-        for (_, field), (start_kind, ref) in self._REFS.items():
-            value = span.get(field) if kind == start_kind else None
-            if value is None:
-                continue
-            sent = self._sent.pop((field, id(value)), None)
-            if sent is not None and sent[0] is value:
-                span = {k: v for k, v in span.items() if k != field}
-                span[ref] = sent[1]
+        repeats = self._REPEATS.get(kind)
+        if repeats is not None:
+            field, ref = repeats
+            value = span.get(field)
+            if value is not None:
+                sent = self._sent.pop((field, id(value)), None)
+                if sent is not None and sent[0] is value:
+                    span = {k: v for k, v in span.items() if k != field}
+                    span[ref] = sent[1]
         self._writer.span(self._req_id, span, kind == "lm", self._limit)
 
     def end(self, span: dict, delta: dict) -> None:
         kind = span.get("kind")
-        for (end_kind, field) in self._REFS:
-            value = delta.get(field) if kind == end_kind else None
+        field = self._SENDS.get(kind)
+        if field is not None:
+            value = delta.get(field)
             if value is not None:
                 self._sent[(field, id(value))] = (value, delta["id"])
         self._writer.span(self._req_id, delta, kind == "lm", self._limit)
