@@ -198,6 +198,11 @@ class Tracer(BaseCallback):
         if self._sink is not None:
             self._sink.start(data)
 
+    def _untraced_end(self, exception: BaseException | None) -> None:
+        """What _end does for a span an untraced request never opened (all but LM calls): a cancel point."""
+        if not isinstance(exception, Cancelled):
+            self._check_cancel()
+
     def _end(self, call_id: str, exception: BaseException | None, **fields: Any) -> _Span | None:
         with self._lock:
             span = self._open.pop(call_id, None)
@@ -293,6 +298,9 @@ class Tracer(BaseCallback):
     # -- modules -------------------------------------------------------------------------------------
 
     def on_module_start(self, call_id, instance, inputs):
+        if not self._tracing:
+            self._check_cancel()  # untraced: a cancel point, no span (see _start)
+            return
         if self._program is not None and instance is self._program:
             if self.root_id is None:
                 self.root_id = call_id
@@ -303,11 +311,13 @@ class Tracer(BaseCallback):
             name = f"{type(instance).__name__}({rel})" if rel else type(instance).__name__
         else:
             name, module = type(instance).__name__, None
-        self._start(call_id, "module", name, module, instance,
-                    inputs=_flat_inputs(inputs) if self._tracing else None)
+        self._start(call_id, "module", name, module, instance, inputs=_flat_inputs(inputs))
 
     def on_module_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None and self._tracing else None)
+        if not self._tracing:
+            self._untraced_end(exception)
+            return
+        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None else None)
 
     @staticmethod
     def _outputs(outputs: Any) -> dict[str, Any] | None:
@@ -328,7 +338,7 @@ class Tracer(BaseCallback):
 
     def on_adapter_format_start(self, call_id, instance, inputs):
         if not self._tracing:
-            self._start(call_id, "adapter", "format", None, instance)
+            self._check_cancel()
             return
         demos = inputs.get("demos") or []
         data = {"signature": _signature_text(inputs.get("signature")), "demos": len(demos),
@@ -336,7 +346,10 @@ class Tracer(BaseCallback):
         self._start(call_id, "adapter", f"{type(instance).__name__}.format", None, instance, inputs=data)
 
     def on_adapter_format_end(self, call_id, outputs, exception=None):
-        if outputs is None or not self._tracing or exception is not None:
+        if not self._tracing:
+            self._untraced_end(exception)
+            return
+        if outputs is None or exception is not None:
             self._end(call_id, exception)
             return
         messages = messages_of(outputs)
@@ -345,12 +358,18 @@ class Tracer(BaseCallback):
         self._end(call_id, exception, messages=messages)
 
     def on_adapter_parse_start(self, call_id, instance, inputs):
+        if not self._tracing:
+            self._check_cancel()
+            return
         completion = inputs.get("completion")
         self._start(call_id, "adapter", f"{type(instance).__name__}.parse", None, instance,
-                    completion=completion if isinstance(completion, str) and self._tracing else None)
+                    completion=completion if isinstance(completion, str) else None)
 
     def on_adapter_parse_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None and self._tracing else None)
+        if not self._tracing:
+            self._untraced_end(exception)
+            return
+        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None else None)
 
     # -- tools ---------------------------------------------------------------------------------------
 

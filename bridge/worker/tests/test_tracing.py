@@ -226,3 +226,29 @@ def test_module_outputs_are_what_jsonable_makes_of_the_prediction():
              dspy.Prediction.from_completions([{"answer": "a"}, {"answer": "b"}])]
     for pred in cases:
         assert tracing.Tracer._outputs(pred) == jsonable(pred)
+
+
+def test_an_untraced_request_stops_at_every_hook_once_cancelled():
+    """Untraced, no span is built for modules and adapters, yet each of their hooks is a cancel point
+    (an end that carries the Cancelled itself does not raise it again)."""
+    from signet_worker.tracing import Tracer
+
+    cancel = threading.Event()
+    tracer = Tracer(emit=None, cancel=cancel)
+    predict, adapter = dspy.Predict("question -> answer"), dspy.ChatAdapter()
+    hooks = [(tracer.on_module_start, (predict, {})), (tracer.on_adapter_format_start, (adapter, {})),
+             (tracer.on_adapter_parse_start, (adapter, {"completion": "x"}))]
+    ends = [tracer.on_module_end, tracer.on_adapter_format_end, tracer.on_adapter_parse_end]
+    for start, (instance, inputs) in hooks:
+        start(call_id="c", instance=instance, inputs=inputs)
+    for end in ends:
+        end(call_id="c", outputs=None)
+    cancel.set()
+    for start, (instance, inputs) in hooks:
+        with pytest.raises(Cancelled):
+            start(call_id="c", instance=instance, inputs=inputs)
+    for end in ends:
+        with pytest.raises(Cancelled):
+            end(call_id="c", outputs=None)
+        end(call_id="c", outputs=None, exception=Cancelled())
+    assert tracer._open == {}
