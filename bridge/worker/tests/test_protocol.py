@@ -69,6 +69,18 @@ def test_execute_streams_spans_then_result(worker):
     assert_all_frames(worker)
 
 
+def test_non_ascii_text_goes_out_as_itself_in_valid_utf8(worker):
+    question = "Où est Zürich — 東京? 🙂"
+    final, events = worker.call(7, "execute", {"program": FACTS, "inputs": {"question": question},
+                                               "lm": lm_profile()})
+    assert "result" in final
+    spans = span_events(events, whole=False)
+    assert any(s.get("inputs", {}).get("question") == question for s in spans)
+    assert any(question.encode() in raw for raw in worker.raw_lines), "UTF-8, not \\u escapes"
+    assert worker.close() == 0
+    assert_all_frames(worker)
+
+
 def test_concurrent_requests_interleave_and_ping_answers_at_once(worker):
     slow = lm_profile(sleep_ms=300)
     for i in range(1, 5):
