@@ -432,3 +432,30 @@ func TestProgramKey(t *testing.T) {
 		}
 	}
 }
+
+// The worker writes non-ASCII text as itself (UTF-8 frames, docs/protocol.md): it reaches the spans whole.
+func TestNonASCIITextReachesTheSpans(t *testing.T) {
+	p, _ := startPool(t, realConfig(t, 1))
+	q := "Où est Zürich — 東京? 🙂"
+	var spans []model.Span
+	_, err := p.Execute(context.Background(), ExecuteRequest{Program: qaProgram,
+		Inputs: map[string]any{"question": q}, LM: testLM(nil), Trace: true},
+		func(s model.Span) { spans = append(spans, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root, prompt bool
+	for _, s := range spans {
+		if s.Parent == "" && s.Inputs["question"] == q {
+			root = true
+		}
+		for _, m := range s.Messages {
+			if s.Kind == model.SpanLM && strings.Contains(m.Content, q) {
+				prompt = true
+			}
+		}
+	}
+	if !root || !prompt {
+		t.Fatalf("question %q in the root's inputs: %v, in an LM span's messages: %v", q, root, prompt)
+	}
+}

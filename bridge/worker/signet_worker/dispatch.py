@@ -36,19 +36,46 @@ import types
 import uuid
 from typing import Any, Callable
 
+from dspy.primitives.module import Module as _Module
 from dspy.utils import callback as _dspy_callback
 
 _ORIGINAL = (_dspy_callback._get_on_start_handler, _dspy_callback._get_on_end_handler, _dspy_callback.inspect)
 _lock = threading.Lock()
+_PLAIN_GETATTRIBUTE = (object.__getattribute__, _Module.__getattribute__)
 _names: dict[tuple[type, str, bool, bool], str] = {}  # (class, fn name, decision requests, start) -> handler
 _tracer_type: type | None = None
+
+
+_DECIDES = "supports_decision_requests"
+# Classes whose instances can get `_DECIDES` from their own __dict__ only: no class in the MRO defines
+# it, no __getattr__, and an __getattribute__ that adds nothing (object's; dspy.Module's only warns
+# about `forward`). For those, the flag is read from the __dict__ without the AttributeError that
+# getattr raised and caught on every hooked call of a module (0.9 us, twice a call).
+_own_flag: dict[type, bool] = {}
+
+
+def _decides(instance: Any) -> bool:
+    """getattr(instance, "supports_decision_requests", False) is True, as DSPy's lookup tests it."""
+    cls = type(instance)
+    own = _own_flag.get(cls)
+    if own is None:
+        own = (cls.__getattribute__ in _PLAIN_GETATTRIBUTE and not hasattr(cls, "__getattr__")
+               and not any(_DECIDES in vars(c) for c in cls.__mro__))
+        with _lock:
+            _own_flag[cls] = own
+    if own:
+        try:
+            return object.__getattribute__(instance, "__dict__").get(_DECIDES, False) is True
+        except AttributeError:  # no __dict__ (slots): nothing else can hold it
+            return False
+    return getattr(instance, _DECIDES, False) is True
 
 
 def _handler(start: bool, callback: Any, instance: Any, fn: Callable) -> Callable:
     lookup = _ORIGINAL[0] if start else _ORIGINAL[1]
     if _tracer_type is None or not isinstance(callback, _tracer_type):
         return lookup(callback, instance, fn)
-    key = (type(instance), fn.__name__, getattr(instance, "supports_decision_requests", False) is True, start)
+    key = (type(instance), fn.__name__, _decides(instance), start)
     name = _names.get(key)
     if name is None:
         name = lookup(callback, instance, fn).__name__

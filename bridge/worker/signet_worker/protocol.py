@@ -17,6 +17,11 @@ import threading
 import time
 from typing import Any, BinaryIO
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - DSPy requires it; json alone still writes every frame
+    orjson = None  # type: ignore[assignment]
+
 from . import redact
 from .truncate import cut_span, span_payload_limit
 
@@ -73,6 +78,17 @@ def format_ns(ns: int) -> str:
 
 def jsonable(value: Any, _depth: int = 0) -> Any:
     """A JSON-safe copy of value: pydantic models dumped, DSPy examples as dicts, else str()."""
+    # Exact str, dict and list first, their values too: most of what spans carry (module inputs and
+    # outputs), each walked without the chain of isinstance tests below; the result is the same.
+    kind = type(value)
+    if kind is str:
+        return value
+    if _depth < 40:
+        if kind is dict:
+            return {k if type(k) is str else str(k): v if type(v) is str else jsonable(v, _depth + 1)
+                    for k, v in value.items()}
+        if kind is list:
+            return [v if type(v) is str else jsonable(v, _depth + 1) for v in value]
     if _depth > 40:
         return str(value)
     if value is None or isinstance(value, (bool, int, str)):
@@ -110,19 +126,49 @@ def jsonable(value: Any, _depth: int = 0) -> Any:
         return f"<{type(value).__name__}>"
 
 
-# One encoder for every frame: json.dumps with options builds a new JSONEncoder on each call.
+# Frames are encoded with orjson (a dependency of DSPy's), 8x faster than json on a spans frame.
+# What it would write differently from json or not at all (dataclasses, datetimes, str and int
+# subclasses; lone surrogates, ints over 64 bits, ...) raises, and goes through json as before.
+_ORJSON_OPTIONS = (orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+                   | orjson.OPT_PASSTHROUGH_SUBCLASS) if orjson is not None else 0
+# One encoder for the rest: json.dumps with options builds a new JSONEncoder on each call. ASCII: it
+# escapes what is not valid Unicode (a lone surrogate) rather than fail.
 _ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
+def _dumps(value: Any) -> bytes:
+    """value as compact UTF-8 JSON: non-ASCII characters as themselves, NaN and infinities as null,
+    what is not JSON as `jsonable` makes it. Bytes: the limits count bytes."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=_ORJSON_OPTIONS)
+        except TypeError:
+            pass
+    try:
+        return _ENCODER.encode(value).encode()
+    except (TypeError, ValueError):
+        return _ENCODER.encode(jsonable(value)).encode()
+
+
+def _redacted(raw: bytes) -> bytes:
+    text = raw.decode()
+    clean = redact.redact(text)
+    return raw if clean is text else clean.encode()
+
+
 def encode(frame: dict) -> bytes:
-    """One frame as a line. ASCII-only JSON (always valid UTF-8), no NaN, secrets redacted."""
-    text = _ENCODER.encode(frame)
-    return (redact.redact(text) + "\n").encode("ascii")
+    """One frame as a line: UTF-8 JSON, no NaN, secrets redacted."""
+    return _redacted(_dumps(frame)) + b"\n"
 
 
-# How long span events may wait in the writer before they are sent.
+# How long span events (and other events) may wait in the writer before they are sent: FLUSH_EVERY
+# while the request's thread writes more (it sends them itself), FLUSH_IDLE when it writes none (the
+# flusher thread sends them). Each wake-up of the flusher cost its process a dozen context switches
+# as the two threads passed the GIL back and forth: at 2 ms, 7 a traced execution of the benchmark.
 FLUSH_EVERY = 0.002
-# A batch of span events goes out at once past this many bytes or spans.
+FLUSH_IDLE = 0.05
+_clock = time.monotonic
+# A batch of span events goes out at once at this many spans; its frames hold about this many bytes.
 BATCH_BYTES = 1 << 20
 BATCH_SPANS = 64
 # A span event larger than this is replaced by its skeleton and an error (a batch of one stays a frame).
@@ -134,11 +180,16 @@ def _urgent(frame: dict) -> bool:
     return frame.get("event") == "reserve"
 
 
-def _dumps(value: Any) -> str:
-    try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError):
-        return _ENCODER.encode(jsonable(value))
+def _encode_span(data: dict, limit: int) -> bytes:
+    """One span event as JSON; with a limit, its payload fields cut to it; over MAX_SPAN, its skeleton."""
+    text = _dumps(data)
+    if 0 < limit < len(text):
+        # Only a span encoded longer than the limit can hold a field over it (a field's count of
+        # bytes never exceeds its JSON): most are sent without walking their payloads.
+        text = _dumps(cut_span(dict(data), limit))
+    if len(text) > MAX_SPAN:
+        text = _dumps(_skeleton(data, f"span event of {len(text)} bytes exceeds the 64 MiB frame limit"))
+    return text
 
 
 def _skeleton(data: dict, message: str) -> dict:
@@ -150,9 +201,9 @@ def _skeleton(data: dict, message: str) -> dict:
 class FrameWriter:
     """Writes frames to the private protocol fd, one whole line at a time.
 
-    Span events are batched: `span` encodes one span as JSON once and adds it to its request's batch;
-    a batch goes out as one `spans` frame (one redaction pass, one write) when the flusher wakes
-    (within FLUSH_EVERY), when it passes BATCH_BYTES or BATCH_SPANS, before any other frame (so a
+    Span events are batched: `span` adds one to its request's batch; a batch goes out encoded in one
+    go as one `spans` frame (one encoding, one redaction pass, one write) when the flusher wakes
+    (see FLUSH_EVERY), when it holds BATCH_SPANS events, before any other frame (so a
     request's spans precede its result, and a `reserve` the span of its call), and at once for an LM
     call's events: its end carries what the call cost and its start says a call is in flight, so a
     worker killed right after either (kill -9, a crash in the next call) has still reported every
@@ -166,12 +217,13 @@ class FrameWriter:
             self._out = fd_or_file
         self._lock = threading.Lock()
         self.broken = False
-        self._batches: dict[int, list[str]] = {}
-        self._batch_bytes = 0
+        # Request id -> its span events waiting (shallow copies) and the payload limit of each.
+        self._batches: dict[int, tuple[list[dict], list[int]]] = {}
         self._batch_spans = 0
-        # Flushing each frame costs a syscall and a wake-up of Go's reader: a daemon flushes buffered
-        # events within FLUSH_EVERY; results flush at once.
+        # Flushing each frame costs a syscall and a wake-up of Go's reader: buffered events go out
+        # after FLUSH_EVERY with the next one, or FLUSH_IDLE by a daemon; results flush at once.
         self._dirty = False
+        self._oldest: float | None = None  # when the oldest event not yet flushed was buffered
         self._wake = threading.Event()
         threading.Thread(target=self._flusher, name="signet-flush", daemon=True).start()
 
@@ -188,12 +240,7 @@ class FrameWriter:
             try:
                 self._drain()
                 self._out.write(line)
-                if "event" in frame and not _urgent(frame):
-                    self._dirty = True
-                    self._wake.set()
-                else:
-                    self._out.flush()
-                    self._dirty = False
+                self._buffered("event" not in frame or _urgent(frame))
             except (BrokenPipeError, OSError):
                 # Go is gone; nobody reads frames any more. The parent-death
                 # signal or EOF on stdin ends the process.
@@ -201,50 +248,76 @@ class FrameWriter:
 
     def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0) -> None:
         """One span event (a start, or an end's delta) of request req_id, into its batch; with a
-        limit, its payload fields cut to it (truncate.cut_span)."""
-        text = _dumps(data)
-        if 0 < limit < len(text):
-            # Only a span encoded longer than the limit can hold a field over it (a field's count of
-            # bytes never exceeds its JSON): most are sent without walking their payloads.
-            text = _dumps(cut_span(dict(data), limit))
-        if len(text) > MAX_SPAN:
-            text = _dumps(_skeleton(data, f"span event of {len(text)} bytes exceeds the 64 MiB frame limit"))
+        limit, its payload fields cut to it (truncate.cut_span). The batch keeps a shallow copy of
+        data, encoded when the batch goes out: the values in it must not change after the call."""
         with self._lock:
             if self.broken:
                 return
+            batch = self._batches.get(req_id)
+            if batch is None:
+                batch = self._batches[req_id] = ([], [])
+            batch[0].append(dict(data))
+            batch[1].append(limit)
+            self._batch_spans += 1
+            if not urgent and self._batch_spans < BATCH_SPANS and self._oldest is not None \
+                    and _clock() - self._oldest < FLUSH_EVERY and self._dirty:
+                return  # waits with the others (the flusher was woken for the oldest)
             try:
-                if self._batch_bytes + len(text) > BATCH_BYTES:
-                    self._drain()
-                self._batches.setdefault(req_id, []).append(text)
-                self._batch_bytes += len(text)
-                self._batch_spans += 1
-                if urgent or self._batch_spans >= BATCH_SPANS:
-                    self._drain()
-                    self._out.flush()
-                    self._dirty = False
-                else:
-                    self._dirty = True
-                    if not self._wake.is_set():  # set() takes a lock and notifies: once per wake-up
-                        self._wake.set()
+                self._buffered(urgent or self._batch_spans >= BATCH_SPANS)
             except (BrokenPipeError, OSError):
                 self.broken = True
 
+    def _buffered(self, urgent: bool) -> None:
+        """After an event or frame is buffered (the lock held): everything goes out now if urgent or
+        the oldest of it has waited FLUSH_EVERY, else the flusher is woken to send it in FLUSH_IDLE."""
+        now = _clock()
+        if self._oldest is None:
+            self._oldest = now
+        if urgent or now - self._oldest >= FLUSH_EVERY:
+            self._drain()
+            self._out.flush()
+            self._dirty = False
+            self._oldest = None
+        else:
+            self._dirty = True
+            if not self._wake.is_set():  # set() takes a lock and notifies: once per wake-up
+                self._wake.set()
+
     def _drain(self) -> None:
-        """Write every batch as a `spans` frame (the lock held)."""
+        """Write every batch as `spans` frames (the lock held): a batch's events encoded in one go, each
+        alone (cut to its limit, bounded, in frames of about BATCH_BYTES) only when the whole is longer
+        than the smallest limit of its events or than BATCH_BYTES: no field of a shorter encoding can be
+        over its limit."""
         if not self._batches:
             return
-        for req_id, parts in self._batches.items():
-            text = '{"id":%d,"event":"spans","data":{"spans":[%s]}}' % (req_id, ",".join(parts))
-            self._out.write((redact.redact(text) + "\n").encode("ascii"))
+        for req_id, (spans, limits) in self._batches.items():
+            text = _dumps(spans)
+            bound = min((n for n in limits if n > 0), default=BATCH_BYTES)
+            if len(text) <= min(bound, BATCH_BYTES, MAX_SPAN):
+                self._write_spans(req_id, text)
+                continue
+            parts: list[bytes] = []
+            size = 0
+            for data, limit in zip(spans, limits):
+                part = _encode_span(data, limit)
+                if parts and size + len(part) > BATCH_BYTES:
+                    self._write_spans(req_id, b"[" + b",".join(parts) + b"]")
+                    parts, size = [], 0
+                parts.append(part)
+                size += len(part)
+            self._write_spans(req_id, b"[" + b",".join(parts) + b"]")
         self._batches.clear()
-        self._batch_bytes = self._batch_spans = 0
+        self._batch_spans = 0
         self._dirty = True
+
+    def _write_spans(self, req_id: int, array: bytes) -> None:
+        self._out.write(_redacted(b'{"id":%d,"event":"spans","data":{"spans":%s}}' % (req_id, array)) + b"\n")
 
     def _flusher(self) -> None:
         while not self.broken:
             self._wake.wait()  # idle workers do not wake up
             self._wake.clear()
-            time.sleep(FLUSH_EVERY)
+            time.sleep(FLUSH_IDLE)
             if not self._dirty:
                 continue
             with self._lock:
@@ -252,6 +325,7 @@ class FrameWriter:
                     self._drain()
                     self._out.flush()
                     self._dirty = False
+                    self._oldest = None
                 except (BrokenPipeError, OSError, ValueError):
                     self.broken = True
 
@@ -284,8 +358,10 @@ class SpanStream:
     `completion_of`. Go puts them back before anything sees the span (docs/protocol.md, "Spans").
     """
 
-    # (kind of the ended span, field it sent) -> (kind of the start that may repeat it, field naming it)
-    _REFS = {("adapter", "messages"): ("lm", "messages_of"), ("lm", "completion"): ("adapter", "completion_of")}
+    # kind of a span -> (field its start may repeat, field naming the span that sent it), and
+    # kind of a span -> the field its end sends that a start may repeat.
+    _REPEATS = {"lm": ("messages", "messages_of"), "adapter": ("completion", "completion_of")}
+    _SENDS = {"adapter": "messages", "lm": "completion"}
 
     def __init__(self, writer: FrameWriter, req_id: int, limit: int | None = None):
         self._writer = writer
@@ -296,20 +372,22 @@ class SpanStream:
 
     def start(self, span: dict) -> None:
         kind = span.get("kind")
-        for (_, field), (start_kind, ref) in self._REFS.items():
-            value = span.get(field) if kind == start_kind else None
-            if value is None:
-                continue
-            sent = self._sent.pop((field, id(value)), None)
-            if sent is not None and sent[0] is value:
-                span = {k: v for k, v in span.items() if k != field}
-                span[ref] = sent[1]
+        repeats = self._REPEATS.get(kind)
+        if repeats is not None:
+            field, ref = repeats
+            value = span.get(field)
+            if value is not None:
+                sent = self._sent.pop((field, id(value)), None)
+                if sent is not None and sent[0] is value:
+                    span = {k: v for k, v in span.items() if k != field}
+                    span[ref] = sent[1]
         self._writer.span(self._req_id, span, kind == "lm", self._limit)
 
     def end(self, span: dict, delta: dict) -> None:
         kind = span.get("kind")
-        for (end_kind, field) in self._REFS:
-            value = delta.get(field) if kind == end_kind else None
+        field = self._SENDS.get(kind)
+        if field is not None:
+            value = delta.get(field)
             if value is not None:
                 self._sent[(field, id(value))] = (value, delta["id"])
         self._writer.span(self._req_id, delta, kind == "lm", self._limit)

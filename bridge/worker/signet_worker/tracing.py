@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
+from dspy.primitives.prediction import Prediction
 from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
 from . import dispatch
@@ -32,11 +34,13 @@ HISTORY_SCAN = 64
 PROFILE_ATTR = "_signet_profile"
 
 
-@dataclass
 class _Span:
-    data: dict[str, Any]
-    instance: Any = None
-    call_inputs: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("data", "instance", "call_inputs")
+
+    def __init__(self, data: dict[str, Any], instance: Any, call_inputs: dict[str, Any] | None):
+        self.data = data
+        self.instance = instance
+        self.call_inputs = call_inputs or {}
 
 
 @dataclass
@@ -91,7 +95,7 @@ def _flat_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
             continue
         else:
             out[key] = value
-    return {str(k): jsonable(v) for k, v in out.items()}
+    return {k if type(k) is str else str(k): v if type(v) is str else jsonable(v) for k, v in out.items()}
 
 
 class SpanSink(Protocol):
@@ -166,19 +170,17 @@ class Tracer(BaseCallback):
         if self._cancel is not None and self._cancel.is_set():
             raise Cancelled()
 
-    def _parent(self, call_id: str) -> str | None:
+    def _start(self, call_id: str, kind: str, name: str, module: str | None, instance: Any = None,
+               call_inputs: dict | None = None, **fields: Any) -> None:
+        cancel = self._cancel
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        if not self._tracing and kind != "lm":
+            return  # untraced: only LM calls are kept (their usage and cost); the rest is a cancel point
         parent = ACTIVE_CALL_ID.get()
         if parent is None and self.root_id is not None and call_id != self.root_id:
             # A thread DSPy started without copying the context (e.g. user threads): hang it on the root.
             parent = self.root_id
-        return parent
-
-    def _start(self, call_id: str, kind: str, name: str, module: str | None, instance: Any = None,
-               call_inputs: dict | None = None, **fields: Any) -> None:
-        self._check_cancel()
-        if not self._tracing and kind != "lm":
-            return  # untraced: only LM calls are kept (their usage and cost); the rest is a cancel point
-        parent = self._parent(call_id)
         if module is None and parent is not None:
             module = self._module_of.get(parent)
         data: dict[str, Any] = {"id": call_id, "kind": kind, "name": name, "start": format_ns(time.time_ns())}
@@ -186,13 +188,20 @@ class Tracer(BaseCallback):
             data["parent"] = parent
         if module:
             data["module"] = module
-        data.update({k: v for k, v in fields.items() if v is not None})
+        for key, value in fields.items():
+            if value is not None:
+                data[key] = value
         with self._lock:
-            self._open[call_id] = _Span(data, instance, call_inputs or {})
+            self._open[call_id] = _Span(data, instance, call_inputs)
             if module:
                 self._module_of[call_id] = module
         if self._sink is not None:
             self._sink.start(data)
+
+    def _untraced_end(self, exception: BaseException | None) -> None:
+        """What _end does for a span an untraced request never opened (all but LM calls): a cancel point."""
+        if not isinstance(exception, Cancelled):
+            self._check_cancel()
 
     def _end(self, call_id: str, exception: BaseException | None, **fields: Any) -> _Span | None:
         with self._lock:
@@ -203,7 +212,9 @@ class Tracer(BaseCallback):
             return None
         data = span.data
         delta = {"id": call_id, "end": format_ns(time.time_ns())}
-        delta.update((k, v) for k, v in fields.items() if v is not None)
+        for key, value in fields.items():
+            if value is not None:
+                delta[key] = value
         if exception is not None:
             delta["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
         data.update(delta)
@@ -287,6 +298,9 @@ class Tracer(BaseCallback):
     # -- modules -------------------------------------------------------------------------------------
 
     def on_module_start(self, call_id, instance, inputs):
+        if not self._tracing:
+            self._check_cancel()  # untraced: a cancel point, no span (see _start)
+            return
         if self._program is not None and instance is self._program:
             if self.root_id is None:
                 self.root_id = call_id
@@ -297,34 +311,45 @@ class Tracer(BaseCallback):
             name = f"{type(instance).__name__}({rel})" if rel else type(instance).__name__
         else:
             name, module = type(instance).__name__, None
-        self._start(call_id, "module", name, module, instance,
-                    inputs=_flat_inputs(inputs) if self._tracing else None)
+        self._start(call_id, "module", name, module, instance, inputs=_flat_inputs(inputs))
 
     def on_module_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None and self._tracing else None)
+        if not self._tracing:
+            self._untraced_end(exception)
+            return
+        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None else None)
 
     @staticmethod
     def _outputs(outputs: Any) -> dict[str, Any] | None:
         if outputs is None:
             return None
-        value = jsonable(outputs)
+        if type(outputs) is Prediction and "model_dump" not in outputs._store:
+            # What jsonable does with a Prediction (no model_dump: toDict), without the AttributeError
+            # Example.__getattr__ raises for model_dump first.
+            try:
+                value = jsonable(outputs.toDict(), 1)
+            except Exception:
+                value = jsonable(outputs)
+        else:
+            value = jsonable(outputs)
         return value if isinstance(value, dict) else {"output": value}
 
     # -- adapters ------------------------------------------------------------------------------------
 
     def on_adapter_format_start(self, call_id, instance, inputs):
         if not self._tracing:
-            self._start(call_id, "adapter", "format", None, instance)
+            self._check_cancel()
             return
-        signature = inputs.get("signature")
-        sig_text = getattr(signature, "signature", None) if signature is not None else None
         demos = inputs.get("demos") or []
-        data = {"signature": sig_text or str(signature), "demos": len(demos),
+        data = {"signature": _signature_text(inputs.get("signature")), "demos": len(demos),
                 "inputs": jsonable(inputs.get("inputs") or {})}
         self._start(call_id, "adapter", f"{type(instance).__name__}.format", None, instance, inputs=data)
 
     def on_adapter_format_end(self, call_id, outputs, exception=None):
-        if outputs is None or not self._tracing or exception is not None:
+        if not self._tracing:
+            self._untraced_end(exception)
+            return
+        if outputs is None or exception is not None:
             self._end(call_id, exception)
             return
         messages = messages_of(outputs)
@@ -333,12 +358,18 @@ class Tracer(BaseCallback):
         self._end(call_id, exception, messages=messages)
 
     def on_adapter_parse_start(self, call_id, instance, inputs):
+        if not self._tracing:
+            self._check_cancel()
+            return
         completion = inputs.get("completion")
         self._start(call_id, "adapter", f"{type(instance).__name__}.parse", None, instance,
-                    completion=completion if isinstance(completion, str) and self._tracing else None)
+                    completion=completion if isinstance(completion, str) else None)
 
     def on_adapter_parse_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None and self._tracing else None)
+        if not self._tracing:
+            self._untraced_end(exception)
+            return
+        self._end(call_id, exception, outputs=self._outputs(outputs) if exception is None else None)
 
     # -- tools ---------------------------------------------------------------------------------------
 
@@ -466,6 +497,26 @@ class Tracer(BaseCallback):
     def usage_dict(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {model: u.as_dict() for model, u in self.usage.items()}
+
+
+# A signature class -> (its model_fields, its `signature` text): DSPy builds that text from the fields
+# on each read (3.5 us, each adapter format span). A class whose fields were replaced is read again.
+_signature_texts: weakref.WeakKeyDictionary[type, tuple[Any, str]] = weakref.WeakKeyDictionary()
+
+
+def _signature_text(signature: Any) -> str:
+    """`signature.signature` ("question -> answer"), else str(signature), as a format span shows it."""
+    if not isinstance(signature, type):
+        text = getattr(signature, "signature", None) if signature is not None else None
+        return text or str(signature)
+    fields = getattr(signature, "model_fields", None)
+    cached = _signature_texts.get(signature)
+    if cached is not None and cached[0] is fields:
+        return cached[1]
+    text = getattr(signature, "signature", None) or str(signature)
+    if fields is not None:
+        _signature_texts[signature] = (fields, text)
+    return text
 
 
 def _int(value: Any) -> int:

@@ -89,6 +89,56 @@ def test_a_tracer_gets_the_handlers_dspy_would_pick():
                 assert ours(tracer, instance, fn) == theirs(tracer, instance, fn), (instance, fn)
 
 
+class _Decider(dspy.Module):
+    def forward(self):
+        return None
+
+
+class _ClassDecider(dspy.Module):
+    supports_decision_requests = True
+
+
+class _PropertyDecider(dspy.Module):
+    @property
+    def supports_decision_requests(self):
+        return True
+
+
+class _GetattrDecider:
+    def __getattr__(self, name):
+        return True
+
+
+class _Slotted:
+    __slots__ = ("x",)
+
+
+class _PickyGetattribute(dspy.Module):
+    def __getattribute__(self, name):
+        return True if name == "supports_decision_requests" else super().__getattribute__(name)
+
+
+def test_the_decision_flag_is_read_as_getattr_reads_it():
+    """DSPy's lookup sends any instance whose `supports_decision_requests` is True to the LM hooks: however
+    an object carries the flag (its __dict__, set late, its class, a property, __getattr__,
+    __getattribute__), the memo tells it as getattr does, and the handler is DSPy's."""
+    tracer = Tracer(emit=None)
+    late = _Decider()
+    cases = [_Decider(), late, _ClassDecider(), _PropertyDecider(), _GetattrDecider(), _Slotted(),
+             _PickyGetattribute()]
+    for instance in cases:
+        for step in range(2):
+            if instance is late and step == 1:
+                late.supports_decision_requests = True
+            want = getattr(instance, "supports_decision_requests", False) is True
+            assert dispatch._decides(instance) is want, (type(instance), step)
+            fn = type(instance).__call__
+            for ours, theirs in [(dispatch._on_start, dispatch._ORIGINAL[0]),
+                                 (dispatch._on_end, dispatch._ORIGINAL[1])]:
+                assert ours(tracer, instance, fn).__name__ == theirs(tracer, instance, fn).__name__
+    assert [dispatch._decides(i) for i in cases] == [False, True, True, True, True, False, True]
+
+
 def test_other_callbacks_use_dspys_own_lookup(monkeypatch):
     seen = []
     monkeypatch.setattr(dispatch, "_ORIGINAL", (lambda *a: seen.append(a) or (lambda **kw: None),) * 2

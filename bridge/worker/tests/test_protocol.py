@@ -18,7 +18,7 @@ def assert_all_frames(worker):
     assert worker.raw_lines, "no output"
     for raw in worker.raw_lines:
         assert raw.endswith(b"\n")
-        raw.decode("ascii")  # ASCII JSON: always valid UTF-8
+        raw.decode("utf-8")  # strict: valid UTF-8, as Go reads it
         frame = json.loads(raw)
         assert set(frame) in FRAME_KEYS, frame
         assert isinstance(frame["id"], int) and frame["id"] >= 0
@@ -65,6 +65,18 @@ def test_execute_streams_spans_then_result(worker):
         assert "kind" in start and "kind" not in end
     lm_end = next(s for s in spans if "end" in s and starts[s["id"]]["kind"] == "lm")
     assert lm_end["usage"]["calls"] == 1 and "completion" in lm_end and "messages" in starts[lm_end["id"]]
+    assert worker.close() == 0
+    assert_all_frames(worker)
+
+
+def test_non_ascii_text_goes_out_as_itself_in_valid_utf8(worker):
+    question = "Où est Zürich — 東京? 🙂"
+    final, events = worker.call(7, "execute", {"program": FACTS, "inputs": {"question": question},
+                                               "lm": lm_profile()})
+    assert "result" in final
+    spans = span_events(events, whole=False)
+    assert any(s.get("inputs", {}).get("question") == question for s in spans)
+    assert any(question.encode() in raw for raw in worker.raw_lines), "UTF-8, not \\u escapes"
     assert worker.close() == 0
     assert_all_frames(worker)
 

@@ -43,6 +43,15 @@ def test_ordinary_text_is_kept(text: str) -> None:
     assert redact.redact(text) == text
 
 
+@pytest.mark.parametrize("marker", [m for markers, _, _ in redact._SHAPES for m in markers])
+def test_the_quick_check_finds_every_marker(marker: str) -> None:
+    """redact skips the shapes of a text its quick check finds no marker in: each shape's every marker,
+    alone or amid a frame, must be found (a shape added to _SHAPES with a new marker fails here)."""
+    assert redact._any_marker(marker)
+    assert redact._any_marker('{"id":1,"event":"spans","data":{"text":"x ' + marker + ' y"}}')
+    assert not redact._any_marker(marker[:-1] + " " + marker[-1])
+
+
 def test_register_env_reads_every_named_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(redact, "_secrets", ())
     monkeypatch.setenv("SIGNET_T_ONE", "first-secret-value")

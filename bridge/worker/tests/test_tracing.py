@@ -200,3 +200,55 @@ def test_timestamps_reuse_a_formatted_second_only_within_it():
     assert format_ns(first + 1) == "2023-11-14T22:13:20.123456790Z"
     assert format_ns(first + 1_000_000_000) == "2023-11-14T22:13:21.123456789Z"
     assert format_ns(first) == "2023-11-14T22:13:20.123456789Z"
+
+
+def test_a_format_span_shows_each_signature_as_dspy_writes_it():
+    """The signature text is kept per class; a class whose fields are replaced shows its new fields."""
+    from signet_worker import tracing
+
+    one = dspy.Signature("question -> answer")
+    two = one.append("context", dspy.InputField(), type_=str)
+    for _ in range(2):
+        assert tracing._signature_text(one) == one.signature == "question -> answer"
+        assert tracing._signature_text(two) == two.signature
+    assert two.signature != one.signature
+    one.model_fields = dict(two.model_fields)  # fields replaced on the very class
+    assert one.signature == "question, context -> answer" == tracing._signature_text(one)
+    assert tracing._signature_text("q -> a") == "q -> a" and tracing._signature_text(None) == "None"
+
+
+def test_module_outputs_are_what_jsonable_makes_of_the_prediction():
+    from signet_worker import tracing
+    from signet_worker.protocol import jsonable
+
+    cases = [dspy.Prediction(answer="Paris", facts=["a", 1], nested=dspy.Prediction(x=1.5)),
+             dspy.Prediction(model_dump="a field that shadows pydantic's name"),
+             dspy.Prediction.from_completions([{"answer": "a"}, {"answer": "b"}])]
+    for pred in cases:
+        assert tracing.Tracer._outputs(pred) == jsonable(pred)
+
+
+def test_an_untraced_request_stops_at_every_hook_once_cancelled():
+    """Untraced, no span is built for modules and adapters, yet each of their hooks is a cancel point
+    (an end that carries the Cancelled itself does not raise it again)."""
+    from signet_worker.tracing import Tracer
+
+    cancel = threading.Event()
+    tracer = Tracer(emit=None, cancel=cancel)
+    predict, adapter = dspy.Predict("question -> answer"), dspy.ChatAdapter()
+    hooks = [(tracer.on_module_start, (predict, {})), (tracer.on_adapter_format_start, (adapter, {})),
+             (tracer.on_adapter_parse_start, (adapter, {"completion": "x"}))]
+    ends = [tracer.on_module_end, tracer.on_adapter_format_end, tracer.on_adapter_parse_end]
+    for start, (instance, inputs) in hooks:
+        start(call_id="c", instance=instance, inputs=inputs)
+    for end in ends:
+        end(call_id="c", outputs=None)
+    cancel.set()
+    for start, (instance, inputs) in hooks:
+        with pytest.raises(Cancelled):
+            start(call_id="c", instance=instance, inputs=inputs)
+    for end in ends:
+        with pytest.raises(Cancelled):
+            end(call_id="c", outputs=None)
+        end(call_id="c", outputs=None, exception=Cancelled())
+    assert tracer._open == {}

@@ -24,8 +24,10 @@ class Out(io.BytesIO):
 
 @pytest.fixture
 def writer(monkeypatch):
-    # The flusher sleeps an hour: what is written below is what the triggers under test wrote.
+    # Events wait an hour, the flusher sleeps an hour: what is written below is what the triggers
+    # under test wrote.
     monkeypatch.setattr(protocol, "FLUSH_EVERY", 3600)
+    monkeypatch.setattr(protocol, "FLUSH_IDLE", 3600)
     out = Out()
     return protocol.FrameWriter(out), out
 
@@ -132,3 +134,90 @@ def test_span_stream_cuts_payloads_over_its_limit(writer):
     assert sent[0] == small
     assert sent[1]["inputs"]["k"] == 3 and sent[1]["inputs"]["q"].endswith("…[truncated 400 bytes]")
     assert big["inputs"]["q"] == "y" * 500, "the tracer's span is not changed"
+
+
+def test_a_batch_is_encoded_as_it_goes_out_from_a_copy_of_each_event(writer):
+    """The tracer fills a started span's dict at its end: the start waiting in the batch is sent as it was."""
+    w, out = writer
+    started = span(0)
+    w.span(7, started, urgent=False)
+    started["end"] = "2026-12-03T14:00:01.000000000Z"
+    w.result(7, {})
+    assert out.frames()[0]["data"]["spans"] == [span(0)]
+
+
+def test_a_batch_longer_than_the_limit_cuts_only_the_event_over_it(writer):
+    w, out = writer
+    small = [dict(span(i), inputs={"text": "s" * 60}) for i in range(3)]
+    big = dict(span(3), inputs={"text": "b" * 500})
+    for s in small + [big]:
+        w.span(7, s, urgent=False, limit=300)
+    w.result(7, {})
+    sent = out.frames()[0]["data"]["spans"]
+    assert sent[:3] == small, "each small event is whole, though the batch is over the limit"
+    assert sent[3]["inputs"]["text"].startswith("b" * 100) and "truncated" in sent[3]["inputs"]["text"]
+
+
+def test_a_batch_over_its_bytes_goes_out_as_several_frames_in_order(writer, monkeypatch):
+    monkeypatch.setattr(protocol, "BATCH_BYTES", 2000)
+    w, out = writer
+    events = [dict(span(i), inputs={"text": "x" * 400}) for i in range(10)]
+    for s in events:
+        w.span(7, s, urgent=False)
+    w.result(7, {})
+    frames = [f for f in out.frames() if f.get("event") == "spans"]
+    assert len(frames) > 1 and all(len(json.dumps(f)) < 2000 + 600 for f in frames)
+    assert [s for f in frames for s in f["data"]["spans"]] == events
+
+
+def test_a_value_that_is_not_json_is_sent_as_the_worker_sends_any(writer):
+    w, out = writer
+    w.span(7, dict(span(0), outputs={"when": object, "ratio": float("nan")}), urgent=True)
+    (sent,) = out.frames()[0]["data"]["spans"]
+    assert sent["outputs"] == {"when": str(object), "ratio": None}
+
+
+def test_frames_are_utf8_and_limits_count_bytes(writer):
+    """Non-ASCII text goes as itself; a field of 200 characters but 400 bytes is over a 300-byte limit."""
+    w, out = writer
+    w.span(7, dict(span(0), inputs={"text": "é" * 200}), urgent=True, limit=300)
+    raw = out.getvalue()
+    assert "é".encode() in raw and b"\\u00e9" not in raw
+    (sent,) = out.frames()[0]["data"]["spans"]
+    assert "truncated" in sent["inputs"]["text"] and len(sent["inputs"]["text"].encode()) < 400
+
+
+def test_a_secret_in_a_span_is_redacted_in_every_form(writer, monkeypatch):
+    """A registered key in a span event's payload, ASCII or not, with JSON-escaped characters, never
+    reaches the stream: a spans frame goes through redact like any other frame."""
+    from signet_worker import redact
+
+    monkeypatch.setattr(redact, "_secrets", ())
+    secrets = ["plain-secret-value-123", 'quoted"secret\\value-ü-456']
+    for s in secrets:
+        redact.register(s)
+    w, out = writer
+    w.span(7, dict(span(0), inputs={"a": f"key {secrets[0]}!", "b": f"key {secrets[1]}!"}), urgent=True)
+    w.result(7, {"outputs": {"echo": secrets[1]}})
+    raw = out.getvalue().decode()
+    assert all(s not in raw for s in secrets) and all(s not in json.dumps(out.frames()) for s in secrets)
+    assert out.frames()[0]["data"]["spans"][0]["inputs"] == {"a": "key [redacted]!", "b": "key [redacted]!"}
+    assert out.frames()[1]["result"] == {"outputs": {"echo": "[redacted]"}}
+
+
+def test_events_go_out_with_the_next_one_once_the_oldest_waited_flush_every(writer, monkeypatch):
+    """The request's own thread sends what waited FLUSH_EVERY (the flusher thread is not woken for it)."""
+    now = [100.0]
+    monkeypatch.setattr(protocol, "_clock", lambda: now[0])
+    monkeypatch.setattr(protocol, "FLUSH_EVERY", 0.002)
+    w, out = writer
+    w.span(7, span(0), urgent=False)
+    now[0] += 0.001
+    w.span(7, span(1), urgent=False)
+    w.event(7, "progress", {"done": 1})
+    assert out.flushes == 0, "nothing waited FLUSH_EVERY yet"
+    now[0] += 0.001
+    w.span(7, span(2), urgent=False)
+    assert [f.get("event") for f in out.frames()] == ["spans", "progress", "spans"] and out.flushes == 1
+    w.span(7, span(3), urgent=False)
+    assert out.flushes == 1, "a new wait starts with the next event"
