@@ -176,8 +176,9 @@ MAX_SPAN = MAX_FRAME - (64 << 10)
 
 
 def _urgent(frame: dict) -> bool:
-    """A `reserve` is sent at once: the LM call waits for Go's answer."""
-    return frame.get("event") == "reserve"
+    """Go waits for a `reserve` (the LM call waits for its answer) and for the `hello` (a worker is
+    ready once Go has it): both are sent at once."""
+    return frame.get("event") in ("reserve", "hello")
 
 
 def _encode_span(data: dict, limit: int) -> bytes:

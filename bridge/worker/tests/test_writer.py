@@ -221,3 +221,13 @@ def test_events_go_out_with_the_next_one_once_the_oldest_waited_flush_every(writ
     assert [f.get("event") for f in out.frames()] == ["spans", "progress", "spans"] and out.flushes == 1
     w.span(7, span(3), urgent=False)
     assert out.flushes == 1, "a new wait starts with the next event"
+
+
+def test_the_hello_and_a_reserve_go_out_at_once(writer):
+    """Go waits for both: the pool counts a worker ready at its hello (it waited for the flusher, up
+    to FLUSH_IDLE, 50 ms of every worker's start), and an LM call for its reserve's answer."""
+    w, out = writer
+    w.event(0, "hello", {"protocol": 2})
+    assert out.frames() == [{"id": 0, "event": "hello", "data": {"protocol": 2}}] and out.flushes == 1
+    w.event(7, "reserve", {"call": "c1"})
+    assert out.frames()[-1]["event"] == "reserve" and out.flushes == 2
