@@ -251,13 +251,7 @@ func BenchmarkVsPlainDSPy(b *testing.B) {
 				plain(b, w, &v, "evaluate", w.data, "--threads", "8")
 				base = append(base, v.d())
 			}
-			if r%2 == 0 {
-				runSignet()
-				runPlain()
-			} else {
-				runPlain()
-				runSignet()
-			}
+			alternate(r, runSignet, runPlain)
 		}
 		report(b, "batch of 1,000", median(sig), median(base), "s")
 		execs := float64(perfExamples * len(sig))
@@ -322,13 +316,7 @@ func BenchmarkVsPlainDSPy(b *testing.B) {
 				}
 				imp = append(imp, time.Since(t0))
 			}
-			if r%2 == 0 {
-				runPool()
-				runImport()
-			} else {
-				runImport()
-				runPool()
-			}
+			alternate(r, runPool, runImport)
 			soloPSS = append(soloPSS, soloWorkersPSS(b, w, 4))
 		}
 		report(b, "4 workers ready", median(ready), median(imp), "ms")
@@ -386,13 +374,7 @@ func BenchmarkVsPlainDSPy(b *testing.B) {
 				plain(b, w, &v, "firstcall", q, "--api-base", lm.URL, "--model", lm.Model)
 				base = append(base, v.d())
 			}
-			if r%2 == 0 {
-				runSignet()
-				runPlain()
-			} else {
-				runPlain()
-				runSignet()
-			}
+			alternate(r, runSignet, runPlain)
 			s.stop(b)
 		}
 		report(b, "first call on local, served", median(sig), median(base), "ms")
@@ -415,13 +397,7 @@ func BenchmarkVsPlainDSPy(b *testing.B) {
 				sig = append(sig, d)
 			}
 			runPlain := func() { base = append(base, plain(b, w, nil, "script", q)) }
-			if r%2 == 0 {
-				runSignet()
-				runPlain()
-			} else {
-				runPlain()
-				runSignet()
-			}
+			alternate(r, runSignet, runPlain)
 		}
 		report(b, "one-off run", median(sig), median(base), "ms")
 	})
@@ -560,4 +536,16 @@ func lmSpanLatency(b *testing.B, env []string, runJSON string) time.Duration {
 	}
 	b.Fatalf("execution %s has no LM span", x.ID)
 	return 0
+}
+
+// alternate runs a then b in even rounds, b then a in odd ones, so that
+// neither side always runs on what the other left warm.
+func alternate(r int, a, b func()) {
+	if r%2 == 0 {
+		a()
+		b()
+		return
+	}
+	b()
+	a()
 }

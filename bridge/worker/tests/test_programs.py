@@ -36,6 +36,19 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+def fixed_module(tmp_path: Path) -> tuple[Path, dict]:
+    """A user file with a custom module answering "one", and a program of it."""
+    path = write(tmp_path, "answer.py", """
+        import dspy
+
+        class Fixed(dspy.Module):
+            def forward(self, question):
+                return dspy.Prediction(answer="one")
+    """)
+    return path, {"name": "f", "modules": [{"name": "fixed", "type": "custom", "source": "answer.py:Fixed",
+                                            "signature": "question -> answer"}]}
+
+
 def test_a_second_execute_reuses_the_build() -> None:
     cache = programs.ProgramCache()
     first = execute(cache, THREE, QUESTION)
@@ -155,15 +168,7 @@ def test_a_changed_program_or_user_file_rebuilds(tmp_path: Path) -> None:
     assert execute(cache, changed, QUESTION)["outputs"]["answer"] == "FRANCE"
     assert cache.builds == 2
 
-    path = write(tmp_path, "answer.py", """
-        import dspy
-
-        class Fixed(dspy.Module):
-            def forward(self, question):
-                return dspy.Prediction(answer="one")
-    """)
-    program = {"name": "f", "modules": [{"name": "fixed", "type": "custom", "source": "answer.py:Fixed",
-                                         "signature": "question -> answer"}]}
+    path, program = fixed_module(tmp_path)
     assert execute(cache, program, QUESTION, base_dir=str(tmp_path))["outputs"]["answer"] == "one"
     path.write_text(path.read_text().replace('"one"', '"two"'))
     st = os.stat(path)
@@ -262,15 +267,7 @@ def sent_key(program: dict, state: Any = None) -> str:
 
 def test_a_sent_program_key_stands_for_program_and_state(tmp_path: Path) -> None:
     cache = programs.ProgramCache()
-    path = write(tmp_path, "answer.py", """
-        import dspy
-
-        class Fixed(dspy.Module):
-            def forward(self, question):
-                return dspy.Prediction(answer="one")
-    """)
-    program = {"name": "f", "modules": [{"name": "fixed", "type": "custom", "source": "answer.py:Fixed",
-                                         "signature": "question -> answer"}]}
+    path, program = fixed_module(tmp_path)
 
     def run(program: dict, key: str) -> str:
         return execute(cache, program, QUESTION, base_dir=str(tmp_path), program_key=key)["outputs"]["answer"]
