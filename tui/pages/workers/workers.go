@@ -359,6 +359,12 @@ func (p *Page) header() string {
 		if n := len(p.pool.Pool); n > 0 {
 			info += " · pool " + live.PoolSummary(p.pool)
 		}
+		if z := p.pool.Zygote; z != nil {
+			info += " · zygote " + z.State
+			if z.PID != 0 {
+				info += fmt.Sprintf(" (pid %d)", z.PID)
+			}
+		}
 	}
 	if p.conn != nil && !p.conn.Up {
 		info += " · " + s.Warning.Render("owner unreachable (last known state)")

@@ -147,3 +147,22 @@ func TestLiveGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkersShowTheZygote: the header names the process the workers fork
+// from and its state, as pool events bring it.
+func TestWorkersShowTheZygote(t *testing.T) {
+	m := tuitest.NewLive(t, 120, 24, &tuitest.Executions{}, &tuitest.Pool{})
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	pool := tuitest.SamplePool()
+	pool.Zygote = &app.Zygote{State: "ready", PID: 4242}
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: pool, PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()} })
+	if s := tuitest.Screen(m); !strings.Contains(s, "zygote ready (pid 4242)") {
+		t.Fatalf("no zygote in the header:\n%s", s)
+	}
+	down := tuitest.SamplePool()
+	down.Zygote = &app.Zygote{State: "restarting"}
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: down, PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()} })
+	if s := tuitest.Screen(m); !strings.Contains(s, "zygote restarting") || strings.Contains(s, "pid 4242") {
+		t.Fatalf("a restarting zygote:\n%s", s)
+	}
+}
