@@ -10,7 +10,12 @@ medians per execution with the ratio to plain DSPy:
 - `cached`: runner.execute through the worker's program cache, tracing on;
 - `cached, no trace`: the same with `trace: false`;
 - `cached, DSPy dispatch`: `cached` with DSPy's own callback dispatch (dispatch.py uninstalled);
-- `plain DSPy`: the same modules built once and called directly under dspy.context(lm=...).
+- `cached, DSPy TypeAdapters`: `cached` with DSPy building a pydantic TypeAdapter per value
+  (typeadapters.py uninstalled);
+- `plain DSPy`: the same modules built once and called directly under dspy.context(lm=...), DSPy as
+  shipped (typeadapters.py uninstalled while it runs);
+- `plain DSPy, TypeAdapters kept`: the same with the worker's TypeAdapter memo, to see what tracing and
+  the runner cost over DSPy sped up alike.
 
     python bench_hotpath.py [-n 100] [--rounds 5] [--quick]
 
@@ -36,7 +41,7 @@ os.environ.setdefault("DSPY_CACHEDIR", tempfile.mkdtemp(prefix="signet-bench-cac
 
 import dspy  # noqa: E402
 
-from signet_worker import dispatch, lms, programs, protocol, runner  # noqa: E402
+from signet_worker import dispatch, lms, programs, protocol, runner, typeadapters  # noqa: E402
 from signet_worker.tracing import Tracer  # noqa: E402
 
 MODULES = [
@@ -83,9 +88,12 @@ def modes(lm_cache: lms.LMCache) -> dict[str, Callable[[str], Any]]:
     plain = Plain()
     plain_lm = lm_cache.for_request(lms.parse_profile(LM))
 
-    def run_plain(question: str) -> Any:
+    def run_plain_memo(question: str) -> Any:
         with dspy.context(lm=plain_lm, adapter=dspy.ChatAdapter(), max_history_size=runner.MAX_HISTORY_SIZE):
             return plain(question=question)
+
+    def run_plain(question: str) -> Any:
+        return without_memo(run_plain_memo, question)
 
     traced = via_runner(lambda: shared, True)
 
@@ -101,8 +109,18 @@ def modes(lm_cache: lms.LMCache) -> dict[str, Callable[[str], Any]]:
         "cached": traced,
         "cached, no trace": via_runner(lambda: shared, False),
         "cached, DSPy dispatch": dspy_dispatch,
+        "cached, DSPy TypeAdapters": lambda question: without_memo(traced, question),
         "plain DSPy": run_plain,
+        "plain DSPy, TypeAdapters kept": run_plain_memo,
     }
+
+
+def without_memo(run: Callable[[str], Any], question: str) -> Any:
+    typeadapters.uninstall()
+    try:
+        return run(question)
+    finally:
+        typeadapters.install()
 
 
 def main() -> None:
@@ -115,7 +133,8 @@ def main() -> None:
     runner.configure_dspy(os.environ["DSPY_CACHEDIR"], 2000)
     runs = modes(lms.LMCache())
     if args.quick:
-        runs = {name: run for name, run in runs.items() if name in ("cached", "cached, no trace", "plain DSPy")}
+        runs = {name: run for name, run in runs.items()
+                if name in ("cached", "cached, no trace", "plain DSPy", "plain DSPy, TypeAdapters kept")}
     times: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     for name, run in runs.items():  # warm-up: imports, the test LM, the cache
@@ -142,6 +161,9 @@ def main() -> None:
     ratio = statistics.median(times["cached"]) / statistics.median(times["cached, no trace"])
     ratio_cpu = statistics.median(cpu["cached"]) / statistics.median(cpu["cached, no trace"])
     print(f"tracing on / off: {ratio:.3f} wall, {ratio_cpu:.3f} CPU")
+    kept = statistics.median(cpu["plain DSPy, TypeAdapters kept"])
+    print(f"cached (traced) over plain DSPy with the same TypeAdapter memo: "
+          f"{statistics.median(cpu['cached']) / kept:.3f} CPU")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,14 @@ import dspy
 from dspy import clients as dspy_clients
 from dspy.clients import base_lm
 
-from . import builder, lms, programs, render as render_mod, scoring, typed
+from . import builder, lms, programs, render as render_mod, scoring, typeadapters, typed
 from .errors import BadInput
 from .lazydisk import LazyDiskCache
 from .protocol import jsonable
 from .tracing import SpanSink, Tracer
+
+# DSPy's adapters build a pydantic TypeAdapter per value; the worker keeps one per type (typeadapters.py).
+typeadapters.install()
 
 # Per-LM and per-module DSPy histories are kept this short: the tracer reads an
 # entry right after the call that appended it.
