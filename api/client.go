@@ -443,6 +443,9 @@ func (c *Client) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	if !app.WantsSpans(ctx) {
 		q.Set("spans", "false")
 	}
+	if app.WantsEndedOnly(ctx) {
+		q.Set("ended", "1")
+	}
 	path := "/v1/events"
 	if len(q) > 0 {
 		path += "?" + q.Encode()

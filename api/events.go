@@ -26,6 +26,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	ended, err := boolParam(r, "ended")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	if hold {
 		defer s.hold()()
 	}
@@ -33,6 +38,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if !spans {
 		ctx = app.WithoutSpans(ctx) // the owner publishes none to this stream
+	}
+	if ended {
+		ctx = app.EndedOnly(ctx)
 	}
 	ch, err := s.svc.Subscribe(ctx)
 	if err != nil {

@@ -15,10 +15,14 @@ type eventSource struct {
 	app.Service
 	events []app.Event
 	wants  chan bool // what each Subscribe's ctx asked: spans or not
+	ended  chan bool // and ended executions only or not
 }
 
 func (s eventSource) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	s.wants <- app.WantsSpans(ctx)
+	if s.ended != nil {
+		s.ended <- app.WantsEndedOnly(ctx)
+	}
 	ch := make(chan app.Event, len(s.events))
 	for _, ev := range s.events {
 		ch <- ev
@@ -73,5 +77,36 @@ func TestEventsWithoutSpans(t *testing.T) {
 	}
 	if <-src.wants {
 		t.Fatal("a stream without spans: the service was not told")
+	}
+}
+
+// A stream asked for EndedOnly tells the service so, which then sends an
+// execution's event only once it has ended.
+func TestEventsEndedOnlyIsAsked(t *testing.T) {
+	src := eventSource{events: []app.Event{{Kind: app.EventPool, Pool: &app.PoolStatus{Engine: "idle"}}},
+		wants: make(chan bool, 2), ended: make(chan bool, 2)}
+	sock := filepath.Join(t.TempDir(), SocketName)
+	ln, err := Listen(sock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(src)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	for _, want := range []bool{false, true} {
+		ctx := context.Background()
+		if want {
+			ctx = app.EndedOnly(ctx)
+		}
+		ch, err := NewClient(sock).Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range ch {
+		}
+		<-src.wants
+		if got := <-src.ended; got != want {
+			t.Fatalf("EndedOnly %v reached the service as %v", want, got)
+		}
 	}
 }

@@ -200,6 +200,22 @@ func WantsSpans(ctx context.Context) bool {
 	return !no
 }
 
+type endedOnlyKey struct{}
+
+// EndedOnly marks ctx as a Subscribe that wants an execution's event only
+// once it has ended (not as it is queued and starts): what a client that
+// follows executions to their ends needs, two events fewer per execution.
+func EndedOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, endedOnlyKey{}, true)
+}
+
+// WantsEndedOnly says whether a Subscribe with ctx wants only ended
+// executions' events.
+func WantsEndedOnly(ctx context.Context) bool {
+	only, _ := ctx.Value(endedOnlyKey{}).(bool)
+	return only
+}
+
 // Store is the workspace's database as a whole.
 type Store interface {
 	// Backup writes a full backup of the store to w (Badger's backup

@@ -15,7 +15,9 @@ import (
 // for this command before it stops, and leaves out span events, which no
 // command reads (a batch's would be most of what the owner sends).
 func (a *cli) events(ctx context.Context) (<-chan app.Event, error) {
-	ctx = app.WithoutSpans(ctx)
+	// Commands follow jobs to their ends: no spans, and an execution's
+	// event only once it has ended.
+	ctx = app.EndedOnly(app.WithoutSpans(ctx))
 	if a.sess != nil && a.sess.Client != nil {
 		return a.sess.Client.Holding().Subscribe(ctx)
 	}

@@ -39,9 +39,9 @@ const defaultEventBuffer = 64
 // dropped once max of them are waiting, since they are a live view of what
 // the store keeps anyway.
 type subscriber struct {
-	out   chan Event
-	max   int
-	spans bool // wants span events
+	out    chan Event
+	max    int
+	filter Filter
 
 	mu      sync.Mutex
 	q       []Event
@@ -54,6 +54,27 @@ type subscriber struct {
 	quitOnce sync.Once
 }
 
+// Filter leaves events a subscriber does not want out of its stream.
+type Filter struct {
+	// NoSpans: no span events (a batch's client). While no subscriber wants
+	// them, the spans of every execution cost nothing to publish.
+	NoSpans bool
+	// EndedOnly: an execution's event only once it has ended (a client
+	// that follows executions to their ends: not two more per execution).
+	EndedOnly bool
+}
+
+// wants says whether ev passes f.
+func (f Filter) wants(ev Event) bool {
+	switch ev.Kind {
+	case EventSpan:
+		return !f.NoSpans
+	case EventExecution:
+		return !f.EndedOnly || ev.Execution.State.Terminal()
+	}
+	return true
+}
+
 // Subscribe returns a channel of events and a function that ends the
 // subscription (call it; it closes the channel). Every state change of every
 // job is delivered, in order per job; span and progress events may be
@@ -61,21 +82,16 @@ type subscriber struct {
 // channel is closed by the end function, or after Close once every queued
 // event has been received.
 func (k *Kernel) Subscribe(buffer int) (<-chan Event, func()) {
-	return k.subscribe(buffer, true)
+	return k.SubscribeWith(buffer, Filter{})
 }
 
-// SubscribeWithoutSpans is Subscribe for a consumer that wants no span
-// events (a batch's client): while no subscriber wants them, the spans of
-// every execution cost nothing to publish.
-func (k *Kernel) SubscribeWithoutSpans(buffer int) (<-chan Event, func()) {
-	return k.subscribe(buffer, false)
-}
-
-func (k *Kernel) subscribe(buffer int, spans bool) (<-chan Event, func()) {
+// SubscribeWith is Subscribe with the events f leaves out.
+func (k *Kernel) SubscribeWith(buffer int, f Filter) (<-chan Event, func()) {
 	if buffer <= 0 {
 		buffer = defaultEventBuffer
 	}
-	s := &subscriber{out: make(chan Event, buffer), max: buffer, spans: spans, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	spans := !f.NoSpans
+	s := &subscriber{out: make(chan Event, buffer), max: buffer, filter: f, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	k.subMu.Lock()
 	if k.subsEnded {
 		k.subMu.Unlock()
@@ -102,7 +118,7 @@ func (k *Kernel) dropLocked(s *subscriber) {
 		return
 	}
 	delete(k.subs, s)
-	if s.spans {
+	if !s.filter.NoSpans {
 		k.spanSubs.Add(-1)
 	}
 }
@@ -140,7 +156,7 @@ func (s *subscriber) forward() {
 }
 
 func (s *subscriber) push(ev Event) {
-	if ev.Kind == EventSpan && !s.spans {
+	if !s.filter.wants(ev) {
 		return
 	}
 	s.mu.Lock()

@@ -12,7 +12,7 @@ import (
 // A subscriber without spans gets every state change and no span; one
 // with spans beside it gets them; with no subscriber wanting spans none is
 // published, and the store keeps the trace all the same.
-func TestSubscribeWithoutSpans(t *testing.T) {
+func TestSubscribeWithNoSpans(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, "", qa)
 	fp := &fakePool{fn: func(_ context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
@@ -22,7 +22,7 @@ func TestSubscribeWithoutSpans(t *testing.T) {
 		return echo(req), nil
 	}}
 	k, _ := startKernel(t, Options{Store: st, Pool: fp, LMs: testLM(nil), CacheTTL: -1, Concurrency: 1})
-	quiet, stopQuiet := k.SubscribeWithoutSpans(64)
+	quiet, stopQuiet := k.SubscribeWith(64, Filter{NoSpans: true})
 	defer stopQuiet()
 
 	// until reads ev until id completes and returns the span events seen.
@@ -80,7 +80,7 @@ func BenchmarkPublishSpan(b *testing.B) {
 		name := map[bool]string{false: "without-spans", true: "with-spans-dropped"}[wants]
 		b.Run(name, func(b *testing.B) {
 			k := newKernel(b, Options{Store: st, Pool: &fakePool{}, LMs: testLM(nil)})
-			events, stop := k.SubscribeWithoutSpans(1024)
+			events, stop := k.SubscribeWith(1024, Filter{NoSpans: true})
 			if wants {
 				events, stop = k.Subscribe(1024)
 			}
@@ -96,5 +96,53 @@ func BenchmarkPublishSpan(b *testing.B) {
 			stop()
 			<-done
 		})
+	}
+}
+
+// A subscriber asking for ended executions only hears of each execution
+// once, as it ends; one beside it hears every state change.
+func TestSubscribeEndedOnly(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "", qa)
+	fp := &fakePool{fn: func(_ context.Context, req bridge.ExecuteRequest, _ func(model.Span)) (*bridge.ExecuteResult, error) {
+		return echo(req), nil
+	}}
+	k, _ := startKernel(t, Options{Store: st, Pool: fp, LMs: testLM(nil), CacheTTL: -1, Concurrency: 2})
+	ended, stopEnded := k.SubscribeWith(64, Filter{NoSpans: true, EndedOnly: true})
+	defer stopEnded()
+	all, stopAll := k.Subscribe(64)
+	defer stopAll()
+	var reqs []Request
+	for i := range 3 {
+		reqs = append(reqs, Request{Program: "qa", Inputs: question(i)})
+	}
+	xs, err := k.SubmitBatch(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := func(events <-chan Event) map[model.ID][]model.RunState {
+		t.Helper()
+		seen := map[model.ID][]model.RunState{}
+		done := 0
+		next(t, events, "3 executions ended", func(ev Event) bool {
+			if ev.Kind == EventExecution {
+				seen[ev.Execution.ID] = append(seen[ev.Execution.ID], ev.Execution.State)
+				if ev.Execution.State.Terminal() {
+					done++
+				}
+			}
+			return done == len(xs)
+		})
+		return seen
+	}
+	for id, got := range states(ended) {
+		if len(got) != 1 || got[0] != model.Completed {
+			t.Errorf("execution %s: an ended-only subscriber got %v, want [completed]", id, got)
+		}
+	}
+	for id, got := range states(all) {
+		if len(got) < 2 || got[len(got)-1] != model.Completed {
+			t.Errorf("execution %s: a plain subscriber got %v, want running then completed", id, got)
+		}
 	}
 }

@@ -115,15 +115,12 @@ type Owner struct {
 // subWants is what a subscription waiting for the kernel asks of it.
 type subWants struct {
 	buffer int
-	spans  bool
+	filter jobs.Filter
 }
 
 // subscribe subscribes to k as w asks.
 func (w subWants) subscribe(k *jobs.Kernel) (<-chan jobs.Event, func()) {
-	if w.spans {
-		return k.Subscribe(w.buffer)
-	}
-	return k.SubscribeWithoutSpans(w.buffer)
+	return k.SubscribeWith(w.buffer, w.filter)
 }
 
 type kernelSub struct {

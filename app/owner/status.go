@@ -131,7 +131,8 @@ const subscriberBuffer = 1024
 // missed.
 func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	out := make(chan app.Event, subscriberBuffer)
-	subc, cancel := o.subscribeKernel(subWants{buffer: subscriberBuffer, spans: app.WantsSpans(ctx)})
+	subc, cancel := o.subscribeKernel(subWants{buffer: subscriberBuffer,
+		filter: jobs.Filter{NoSpans: !app.WantsSpans(ctx), EndedOnly: app.WantsEndedOnly(ctx)}})
 	changes, stopChanges := o.changes.subscribe()
 	go func() {
 		defer close(out)
