@@ -31,10 +31,7 @@ const noDaemonEnv = "SIGNET_NO_DAEMON"
 // Where a background owner writes what it prints, in the workspace.
 const (
 	ownerLogDir = "logs"
-	ownerLog    = "owner.log"
-	// ownerLogCap is the size past which the log is moved to owner.log.1
-	// (replacing the one before) when the next background owner starts.
-	ownerLogCap = 8 << 20
+	ownerLog    = "owner.log" // capped as the workspace's log is (owner.OpenLog)
 )
 
 // startsWorkers says whether a command may start Python workers (it has
@@ -130,17 +127,13 @@ func spawnOwner(dir, python string, workers int, spawned *atomic.Bool) func(cont
 }
 
 // openOwnerLog opens <dir>/logs/owner.log for appending, moving a log past
-// ownerLogCap aside first.
+// owner.LogCap aside first.
 func openOwnerLog(dir string) (*os.File, error) {
 	logDir := filepath.Join(dir, ownerLogDir)
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return nil, fmt.Errorf("the background owner's log: %w", err)
 	}
-	p := filepath.Join(logDir, ownerLog)
-	if st, err := os.Stat(p); err == nil && st.Size() > ownerLogCap {
-		os.Rename(p, p+".1")
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := owner.OpenLog(filepath.Join(logDir, ownerLog))
 	if err != nil {
 		return nil, fmt.Errorf("the background owner's log: %w", err)
 	}

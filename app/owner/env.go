@@ -51,7 +51,7 @@ func NewEnv(python, logDir string) (*Env, error) {
 	}
 	py, pyErr := config.Python(python, cfg)
 	e := &Env{Config: cfg, Python: py, pythonErr: pyErr, Redact: Secrets(cfg), dir: logDir}
-	if e.file, err = os.OpenFile(filepath.Join(logDir, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+	if e.file, err = OpenLog(filepath.Join(logDir, LogFile)); err != nil {
 		return nil, fmt.Errorf("opening log file: %w", err)
 	}
 	e.Log = e.Redact.Writer(e.file)

@@ -143,7 +143,7 @@ func Open(ctx context.Context, opts Options) (*Owner, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating workspace %s: %w", dir, err)
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logf, err := OpenLog(filepath.Join(dir, LogFile))
 	if err != nil {
 		return nil, fmt.Errorf("opening log file: %w", err)
 	}
