@@ -43,14 +43,7 @@ func TestEventsWithoutSpans(t *testing.T) {
 		{Kind: app.EventExecution, Execution: x},
 		{Kind: app.EventSpan, Span: &model.Span{ID: "s2", Name: "late"}},
 	}, wants: make(chan bool, 2)}
-	sock := filepath.Join(t.TempDir(), SocketName)
-	ln, err := Listen(sock, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(src)
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	sock := serveEvents(t, src)
 
 	kinds := func(ctx context.Context, cl *Client) []app.EventKind {
 		t.Helper()
@@ -85,14 +78,7 @@ func TestEventsWithoutSpans(t *testing.T) {
 func TestEventsEndedOnlyIsAsked(t *testing.T) {
 	src := eventSource{events: []app.Event{{Kind: app.EventPool, Pool: &app.PoolStatus{Engine: "idle"}}},
 		wants: make(chan bool, 2), ended: make(chan bool, 2)}
-	sock := filepath.Join(t.TempDir(), SocketName)
-	ln, err := Listen(sock, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(src)
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	sock := serveEvents(t, src)
 	for _, want := range []bool{false, true} {
 		ctx := context.Background()
 		if want {
@@ -109,4 +95,18 @@ func TestEventsEndedOnlyIsAsked(t *testing.T) {
 			t.Fatalf("EndedOnly %v reached the service as %v", want, got)
 		}
 	}
+}
+
+// serveEvents serves src on a socket until the test ends.
+func serveEvents(t *testing.T, src eventSource) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), SocketName)
+	ln, err := Listen(sock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(src)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return sock
 }
