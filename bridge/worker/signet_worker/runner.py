@@ -10,7 +10,7 @@ import dspy
 from dspy import clients as dspy_clients
 from dspy.clients import base_lm
 
-from . import builder, lms, programs, render as render_mod, scoring, typeadapters, typed
+from . import builder, lms, programs, render as render_mod, runlock, scoring, typeadapters, typed
 from .errors import BadInput
 from .lazydisk import LazyDiskCache
 from .protocol import jsonable
@@ -77,8 +77,9 @@ def execute(params: dict, *, emit: SpanSink | Callable[[dict], None] | None, can
             lm_cache: lms.LMCache, gate: Any = None, cache: programs.ProgramCache = programs.SHARED) -> dict[str, Any]:
     started = time.monotonic()
     base_dir = _base_dir(params)
-    with cache.checkout(params.get("program"), base_dir, params.get("indexes"), params.get("state"),
-                        params.get("program_key")) as built:
+    # One execution's Python at a time in this worker; its LM and tool calls let the others run (runlock.py).
+    with runlock.running(), cache.checkout(params.get("program"), base_dir, params.get("indexes"),
+                                           params.get("state"), params.get("program_key")) as built:
         return _execute(params, built, started, emit=emit, cancel=cancel, lm_cache=lm_cache, gate=gate,
                         base_dir=base_dir)
 

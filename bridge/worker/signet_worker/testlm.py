@@ -52,6 +52,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import runlock
+
 MODEL = "signet/test"
 
 _HEADER = re.compile(r"^\[\[ ## (\w+) ## \]\]\s*$")
@@ -539,6 +541,9 @@ class TestEngine:
     """A DSPy engine (`complete(Request) -> Response`) answering by the rules above."""
 
     __test__ = False  # not a pytest test class
+    # Its answer is computed in this process, not waited for: a call keeps the worker's run lock
+    # (runlock.py), and lets it go only while it sleeps.
+    computes_here = True
 
     def __init__(self, sleep_ms: float = 0, crash_on: str | None = None, fail_on: str | None = None,
                  echo_env: str | None = None):
@@ -557,7 +562,11 @@ class TestEngine:
             sys.stderr.flush()
             os._exit(3)
         if self.sleep_ms > 0:
-            time.sleep(self.sleep_ms / 1000.0)
+            runlock.pause()
+            try:
+                time.sleep(self.sleep_ms / 1000.0)
+            finally:
+                runlock.resume()
         if self.fail_on and self.fail_on in prompt:
             raise ServerError(f"signet/test: fail_on {self.fail_on!r} matched (simulated provider outage)",
                               provider="signet", status=503)

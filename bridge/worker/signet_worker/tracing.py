@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Protocol
 from dspy.primitives.prediction import Prediction
 from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
-from . import dispatch
+from . import dispatch, runlock
 from .errors import Cancelled
 from .protocol import format_ns, jsonable
 from .truncate import cut_span, span_payload_limit
@@ -157,6 +157,7 @@ class Tracer(BaseCallback):
         self._open: dict[str, _Span] = {}
         self._module_of: dict[str, str] = {}
         self._reserved: dict[str, Any] = {}  # LM call id -> its profile, for the calls the gate admitted
+        self._waiting: set[str] = set()  # calls that let the run lock go (runlock.py) until they end
         self.root_id: str | None = None
         self.usage: dict[str, Usage] = {}
         self.cost = 0.0
@@ -374,17 +375,23 @@ class Tracer(BaseCallback):
     # -- tools ---------------------------------------------------------------------------------------
 
     def on_tool_start(self, call_id, instance, inputs):
+        self._wait(call_id)
         module = self._modules.get(id(instance), (None, ""))[0]
         self._start(call_id, "tool", str(getattr(instance, "name", None) or type(instance).__name__), module,
                     instance, inputs=_flat_inputs(inputs) if self._tracing else None)
 
     def on_tool_end(self, call_id, outputs, exception=None):
-        self._end(call_id, exception,
-                  outputs={"result": jsonable(outputs)} if exception is None and self._tracing else None)
+        try:
+            self._end(call_id, exception,
+                      outputs={"result": jsonable(outputs)} if exception is None and self._tracing else None)
+        finally:
+            self._waited(call_id)
 
     # -- LMs -----------------------------------------------------------------------------------------
 
     def on_lm_start(self, call_id, instance, inputs):
+        if not getattr(getattr(instance, "_engine_spec", None), "computes_here", False):
+            self._wait(call_id)  # an LM in this process (the test LM) keeps the run lock
         self._reserve(call_id, instance, inputs)
         model = str(getattr(instance, "model", type(instance).__name__))
         messages = inputs.get("messages")
@@ -409,13 +416,29 @@ class Tracer(BaseCallback):
         return messages_of(shown) if shown is not None else None
 
     def on_lm_end(self, call_id, outputs, exception=None):
+        try:
+            with self._lock:
+                span = self._open.get(call_id)
+            fields: dict[str, Any] = {}
+            if span is not None and exception is None:
+                fields = self._account(span, outputs)
+            self._settle(call_id, exception, fields)
+            self._end(call_id, exception, **fields)
+        finally:
+            self._waited(call_id)
+
+    def _wait(self, call_id: str) -> None:
+        """A call that waits (an LM's, a tool's) lets the worker's run lock go until it ends (runlock.py)."""
+        runlock.pause()
         with self._lock:
-            span = self._open.get(call_id)
-        fields: dict[str, Any] = {}
-        if span is not None and exception is None:
-            fields = self._account(span, outputs)
-        self._settle(call_id, exception, fields)
-        self._end(call_id, exception, **fields)
+            self._waiting.add(call_id)
+
+    def _waited(self, call_id: str) -> None:
+        with self._lock:
+            if call_id not in self._waiting:
+                return
+            self._waiting.discard(call_id)
+        runlock.resume()
 
     def _reserve(self, call_id: str, lm: Any, inputs: dict[str, Any]) -> None:
         """Ask the gate before an LM call starts (no span yet: a refused call never began)."""
