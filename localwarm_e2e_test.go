@@ -49,22 +49,33 @@ func TestServeWarmsLocalLM(t *testing.T) {
 	}
 }
 
-// waitLocalLM polls the owner's status until its local LM server is ready.
+// waitLocalLM waits on the owner's event stream until its local LM server
+// is ready (a pool event carries its state as it changes).
 func waitLocalLM(t *testing.T, ws string, out interface{ String() string }) *app.Status {
 	t.Helper()
+	waitOwner(t, ws, false)
 	cl := api.NewClient(api.SocketPath(ws))
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		st, err := cl.Status(context.Background())
-		if err == nil && st.LocalLM != nil && st.LocalLM.State == "ready" {
-			return st
-		}
-		if err == nil && st.LocalLM != nil && st.LocalLM.State == "failed" {
-			t.Fatalf("the local LM failed to start: %+v\n%s", st.LocalLM, out)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no local LM ready within 2 minutes (last status %+v, %v)\n%s", st, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a failure's bound
+	defer cancel()
+	evs, err := cl.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	for ev := range evs {
+		if ev.Kind != app.EventPool || ev.Pool.LocalLM == nil {
+			continue
+		}
+		switch ev.Pool.LocalLM.State {
+		case "ready":
+			st, err := cl.Status(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		case "failed":
+			t.Fatalf("the local LM failed to start: %+v\n%s", ev.Pool.LocalLM, out)
+		}
+	}
+	t.Fatalf("no local LM ready within 2 minutes (%v)\n%s", ctx.Err(), out)
+	return nil
 }

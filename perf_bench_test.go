@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -77,17 +78,50 @@ func perfRounds() int {
 // served is a running `signet serve`.
 type served struct {
 	cmd     *exec.Cmd
-	out     *strings.Builder
+	out     *serveLog
 	cl      *api.Client
 	stopped bool
 }
 
+// serveLog is serve's output; listening is closed once it says it serves.
+type serveLog struct {
+	mu        sync.Mutex
+	b         strings.Builder
+	listening chan struct{}
+}
+
+func (l *serveLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Write(p)
+	if strings.Contains(l.b.String(), "serving workspace") {
+		select {
+		case <-l.listening:
+		default:
+			close(l.listening)
+		}
+	}
+	return len(p), nil
+}
+
+func (l *serveLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // serve starts `signet serve` and returns once workers workers are ready:
-// as soon as its socket answers, it waits on the owner's event stream,
-// which says when a worker's state changes.
+// once it says it serves, it waits on the owner's event stream, which says
+// when a worker's state changes.
 func serve(b *testing.B, w perfWS, workers int, args ...string) *served {
 	b.Helper()
-	cmd, out := start(b, w.env, append([]string{"serve"}, args...)...)
+	out := &serveLog{listening: make(chan struct{})}
+	cmd := exec.Command(signetBinary(b), append([]string{"serve"}, args...)...)
+	cmd.Env = append(testEnv(b.TempDir()), w.env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
 	s := &served{cmd: cmd, out: out, cl: api.NewClient(api.SocketPath(w.ws))}
 	b.Cleanup(func() { // after a failure, no owner outlives its benchmark
 		if !s.stopped {
@@ -97,16 +131,15 @@ func serve(b *testing.B, w perfWS, workers int, args ...string) *served {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var evs <-chan app.Event
-	for evs == nil {
-		var err error
-		if evs, err = s.cl.Subscribe(ctx); err != nil {
-			if ctx.Err() != nil {
-				s.stop(b)
-				b.Fatalf("serve: no owner answered within 2 minutes: %v\n%s", err, out)
-			}
-			time.Sleep(time.Millisecond) // the socket is not there yet
-		}
+	select {
+	case <-out.listening:
+	case <-ctx.Done(): // a failure's bound
+		b.Fatalf("serve: not serving within 2 minutes\n%s", out)
+	}
+	evs, err := s.cl.Subscribe(ctx)
+	if err != nil {
+		s.stop(b)
+		b.Fatalf("serve: subscribing: %v\n%s", err, out)
 	}
 	for ev := range evs {
 		if ev.Kind == app.EventPool && readyWorkers(ev.Pool.Pool) == workers {
@@ -485,20 +518,23 @@ func soloWorkersPSS(b *testing.B, w perfWS, n int) int {
 	return pssKiB(b, pids)
 }
 
-// localReady waits until the owner's local LM server is ready.
+// localReady waits on the owner's event stream until its local LM server
+// is ready.
 func localReady(b *testing.B, cl *api.Client) *app.LocalLM {
 	b.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		st, err := cl.Status(context.Background())
-		if err == nil && st.LocalLM != nil && st.LocalLM.State == "ready" {
-			return st.LocalLM
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("no local LM ready within 2 minutes: %+v %v", st, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a failure's bound
+	defer cancel()
+	evs, err := cl.Subscribe(ctx)
+	if err != nil {
+		b.Fatal(err)
 	}
+	for ev := range evs {
+		if ev.Kind == app.EventPool && ev.Pool.LocalLM != nil && ev.Pool.LocalLM.State == "ready" {
+			return ev.Pool.LocalLM
+		}
+	}
+	b.Fatalf("no local LM ready within 2 minutes: %v", ctx.Err())
+	return nil
 }
 
 // evictPromptCache sends the server an unrelated prompt, which replaces the

@@ -290,6 +290,8 @@ type PoolStatus struct {
 	// Zygote is the process the workers fork from (absent where they start
 	// the plain way: SIGNET_ZYGOTE=0, macOS).
 	Zygote *Zygote `json:"zygote,omitempty"`
+	// LocalLM is the local model's server, once one is started.
+	LocalLM *LocalLM `json:"local_lm,omitempty"`
 }
 
 // Zygote is the process that imports DSPy once and forks each worker.

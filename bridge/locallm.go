@@ -349,6 +349,14 @@ func (l *LocalLM) life() life[*llmProc] {
 	}
 }
 
+// Changed is closed at the server's next change of status. Take it again
+// after it fires.
+func (l *LocalLM) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
 // broadcastLocked tells whoever waits on l.changed that the status changed.
 func (l *LocalLM) broadcastLocked() {
 	close(l.changed)

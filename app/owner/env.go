@@ -149,9 +149,12 @@ type LMs struct {
 	mu    sync.Mutex // resolved from several goroutines
 	local *bridge.LocalLM
 	// shown is local for Status, which must not wait on mu while the
-	// server starts; starting says a start is under way.
+	// server starts; starting says a start is under way; both are told on
+	// changed (noted).
 	shown    atomic.Pointer[bridge.LocalLM]
 	starting atomic.Bool
+	noteMu   sync.Mutex
+	changed  chan struct{}
 	// warm is the start Warm began, cancelled and awaited by Close.
 	warmStop context.CancelFunc
 	warmed   sync.WaitGroup
@@ -230,12 +233,15 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 			}
 			var err error
 			r.starting.Store(true)
+			r.noted()
 			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log, Redact: r.redact})
 			r.starting.Store(false)
 			if err != nil {
+				r.noted()
 				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", err)
 			}
 			r.shown.Store(r.local)
+			r.noted()
 		}
 		// The same OpenAI-compatible path a user's Ollama or vLLM takes.
 		spec.Model = "openai/" + r.local.ModelName()
@@ -334,6 +340,32 @@ func (r *LMs) Local() *bridge.LocalLMStatus {
 		return &bridge.LocalLMStatus{State: bridge.StateStarting}
 	}
 	return nil
+}
+
+// LocalChanged is closed when the local LM's server starts, becomes ready
+// or fails to start; server, once there is one, when its status changes.
+// Take them again after either fires.
+func (r *LMs) LocalChanged() (starts, server <-chan struct{}) {
+	r.noteMu.Lock()
+	if r.changed == nil {
+		r.changed = make(chan struct{})
+	}
+	starts = r.changed
+	r.noteMu.Unlock()
+	if l := r.shown.Load(); l != nil {
+		server = l.Changed()
+	}
+	return starts, server
+}
+
+// noted tells LocalChanged's callers the server's start moved on.
+func (r *LMs) noted() {
+	r.noteMu.Lock()
+	defer r.noteMu.Unlock()
+	if r.changed != nil {
+		close(r.changed)
+	}
+	r.changed = make(chan struct{})
 }
 
 // Close stops the local server if these LMs started it, after ending a

@@ -31,6 +31,7 @@ func (o *Owner) environmentLocked() (*Env, error) {
 			return nil, app.Wrap(app.CodeUnavailable, err)
 		}
 		o.env = e
+		o.lms.Store(e.LMs)
 	}
 	return o.env, nil
 }

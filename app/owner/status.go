@@ -19,18 +19,9 @@ func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
 	st := &app.Status{API: api.Version, PID: o.info.PID, Started: o.info.Started, Uptime: time.Since(o.info.Started).Seconds(),
 		Workspace: o.dir, Version: o.info.Version, Command: o.info.Command, Clients: o.srv.Clients()}
 	ps := o.poolStatus()
-	st.Engine, st.Pool, st.Zygote = ps.Engine, ps.Pool, ps.Zygote
+	st.Engine, st.Pool, st.Zygote, st.LocalLM = ps.Engine, ps.Pool, ps.Zygote, ps.LocalLM
 	if e, err := o.environment(); err == nil {
 		st.LM = e.Config.DefaultLM()
-		if l := e.LMs.Local(); l != nil {
-			st.LocalLM = &app.LocalLM{State: string(l.State), PID: l.PID, Model: l.Model, Restarts: l.Restarts, LastError: l.LastError}
-			if l.PID != 0 {
-				st.LocalLM.URL = l.BaseURL
-			}
-			if !l.Started.IsZero() {
-				st.LocalLM.Uptime = time.Since(l.Started).Seconds()
-			}
-		}
 	}
 	var err error
 	if st.Queue.Pending, err = o.st.CountExecutions(ctx, store.ExecQuery{State: model.Pending}); err != nil {
@@ -56,7 +47,25 @@ func (o *Owner) poolStatus() *app.PoolStatus {
 			ps.Zygote = &app.Zygote{State: string(z.State), PID: z.PID, Restarts: z.Restarts, LastError: z.LastError}
 		}
 	}
+	if r := o.lms.Load(); r != nil {
+		ps.LocalLM = localLMOf(r.Local())
+	}
 	return ps
+}
+
+// localLMOf is the local LM server as the API shows it (nil: none started).
+func localLMOf(l *bridge.LocalLMStatus) *app.LocalLM {
+	if l == nil {
+		return nil
+	}
+	out := &app.LocalLM{State: string(l.State), PID: l.PID, Model: l.Model, Restarts: l.Restarts, LastError: l.LastError}
+	if l.PID != 0 {
+		out.URL = l.BaseURL
+	}
+	if !l.Started.IsZero() {
+		out.Uptime = time.Since(l.Started).Seconds()
+	}
+	return out
 }
 
 func workersOf(ws []bridge.WorkerStatus) []app.Worker {
@@ -159,10 +168,13 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 			lastState, lastLoad = st, ld
 			return send(app.Event{Kind: app.EventPool, Pool: ps})
 		}
-		var poolChanged <-chan struct{}
+		var poolChanged, localStarts, localServer <-chan struct{}
 		watch := func() {
 			if p := o.pool.Load(); p != nil {
 				poolChanged = p.StateChanged()
+			}
+			if r := o.lms.Load(); r != nil {
+				localStarts, localServer = r.LocalChanged()
 			}
 		}
 		var ch <-chan jobs.Event
@@ -192,6 +204,16 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 				if !pool(false, false) {
 					return
 				}
+			case <-localStarts:
+				watch()
+				if !pool(false, false) {
+					return
+				}
+			case <-localServer:
+				watch()
+				if !pool(false, false) {
+					return
+				}
 			case ev, ok := <-ch:
 				if !ok {
 					return // the kernel closed: the owner is stopping
@@ -204,7 +226,7 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 					return
 				}
 			case <-tick.C:
-				if poolChanged == nil {
+				if poolChanged == nil || localStarts == nil {
 					watch()
 				}
 				if !pool(false, true) {
@@ -255,6 +277,9 @@ func poolKey(ps *app.PoolStatus, load bool) string {
 	k := ps.Engine
 	if z := ps.Zygote; z != nil {
 		k += fmt.Sprintf("|zygote %s %d %d %s", z.State, z.PID, z.Restarts, z.LastError)
+	}
+	if l := ps.LocalLM; l != nil {
+		k += fmt.Sprintf("|local %s %d %d %s", l.State, l.PID, l.Restarts, l.LastError)
 	}
 	for _, w := range ps.Pool {
 		k += fmt.Sprintf("|%d %s %d %d %s", w.ID, w.State, w.PID, w.Restarts, w.LastError)
