@@ -97,7 +97,7 @@ type Owner struct {
 	kern     atomic.Pointer[jobs.Kernel]
 	pool     atomic.Pointer[bridge.Pool]
 	lms      atomic.Pointer[LMs] // the environment's, once it exists: status reads its local LM without startMu
-	optPool  *bridge.Pool // under startMu: the optimization worker, started by the first run
+	optPool  *bridge.Pool        // under startMu: the optimization worker, started by the first run
 
 	// The kernel's event stream exists from the kernel's creation; a
 	// subscription made before waits in subs and is joined to it then.
