@@ -32,6 +32,7 @@ type Pool struct {
 
 	// The zygote workers fork from, when useZygote: its own supervisor,
 	// closed (zclosing) only once no worker runs, since it reaps them.
+	forks    bool // workers fork from a zygote (useZygote at Start)
 	zsup     supervisor
 	zclosing chan struct{}
 	zdone    chan struct{}
@@ -77,6 +78,7 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	if cfg.NoZygote || !useZygote(dir) {
 		close(p.zdone)
 	} else {
+		p.forks = true
 		p.superviseZygote(ctx)
 	}
 	for i := range cfg.Workers {

@@ -310,7 +310,7 @@ type ZygoteStatus struct {
 func (p *Pool) ZygoteStatus() (st ZygoteStatus, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.zsup.lock == nil {
+	if !p.forks {
 		return st, false
 	}
 	st = ZygoteStatus{State: p.zsup.state, Restarts: p.zsup.restarts, LastError: p.zsup.lastErr}

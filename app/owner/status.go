@@ -177,6 +177,11 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 				localStarts, localServer = r.LocalChanged()
 			}
 		}
+		// moved: a state may have changed; watch again and say so if it did.
+		moved := func() bool {
+			watch()
+			return pool(false, false)
+		}
 		var ch <-chan jobs.Event
 		select {
 		case sub := <-subc:
@@ -195,23 +200,19 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 			case sub := <-subc:
 				ch = sub.c
 				defer sub.stop()
-				watch() // the pool starts before the kernel
-				if !pool(false, false) {
+				if !moved() { // the pool starts before the kernel
 					return
 				}
 			case <-poolChanged:
-				watch()
-				if !pool(false, false) {
+				if !moved() {
 					return
 				}
 			case <-localStarts:
-				watch()
-				if !pool(false, false) {
+				if !moved() {
 					return
 				}
 			case <-localServer:
-				watch()
-				if !pool(false, false) {
+				if !moved() {
 					return
 				}
 			case ev, ok := <-ch:
@@ -270,8 +271,8 @@ func eventOf(ev jobs.Event) app.Event {
 		Progress: ev.Progress, Evaluation: ev.Evaluation}
 }
 
-// poolKey is what of the pool is worth an event: not uptimes or counters.
-// poolKey is what a pool event would say: the workers' states, and with
+// poolKey is what of the pool is worth an event (not uptimes or counters):
+// what a pool event would say: the workers' states, and with
 // load their requests in flight.
 func poolKey(ps *app.PoolStatus, load bool) string {
 	k := ps.Engine
