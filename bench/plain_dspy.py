@@ -1,10 +1,13 @@
 """Plain DSPy baselines for the end-to-end benchmark (perf_bench_test.go): examples/qa.yaml's program
 written directly in DSPy 3.4, on the same deterministic `signet/test` LM, without Signet.
 
-    python bench/plain_dspy.py evaluate DATA.jsonl [--threads 8]   # dspy.Evaluate over every example
+    python bench/plain_dspy.py evaluate DATA.jsonl [--threads 8] [--program cot]   # dspy.Evaluate over every example
     python bench/plain_dspy.py single QUESTION [-n 200]            # one process, module built once, n calls
     python bench/plain_dspy.py script QUESTION                     # a one-off script: import, build, one call
     python bench/plain_dspy.py firstcall QUESTION --api-base URL --model NAME   # first call on a served model
+
+`--program qa` (the default) is examples/qa.yaml; `--program cot` is DSPy's first tutorial program, a bare
+`dspy.ChainOfThought("question -> answer")`, whose small prompt shows Signet's fixed cost per execution most.
 
 Prints one JSON object: `seconds` is the timed part (evaluate: Evaluate's call; single: per call, median;
 script: the answer, as the caller times the whole process; firstcall: the program's first call after the
@@ -44,6 +47,9 @@ def qa_program() -> dspy.Module:
     return program
 
 
+PROGRAMS = {"qa": qa_program, "cot": lambda: dspy.ChainOfThought("question -> answer")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["evaluate", "single", "script", "firstcall"])
@@ -52,6 +58,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--api-base", help="firstcall: the OpenAI-compatible server")
     parser.add_argument("--model", help="firstcall: the model it serves")
+    parser.add_argument("--program", choices=sorted(PROGRAMS), default="qa")
     args = parser.parse_args()
     dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
     if args.mode == "firstcall":
@@ -64,7 +71,7 @@ def main() -> None:
         print(json.dumps({"seconds": time.perf_counter() - started, "answer": answer}))
         return
     dspy.configure(lm=testlm.make_lm(), adapter=dspy.ChatAdapter())
-    program = qa_program()
+    program = PROGRAMS[args.program]()
     if args.mode == "evaluate":
         with open(args.arg) as f:
             rows = [json.loads(line) for line in f if line.strip()]
