@@ -354,36 +354,71 @@ func BenchmarkVsPlainDSPy(b *testing.B) {
 	// (d') The first call on `local` itself, as a serving owner answers it
 	// (`signet run qa --lm local` through it, the model's server started
 	// with the workers), against plain DSPy's first call after its import
-	// on the same server. Before each, an unrelated prompt empties the
-	// server's prompt cache, so that neither reuses the other's prefix. The
-	// model's own part is the LM span's latency: what is left is Signet's.
+	// on the same server. Each round serves twice, the order flipped each
+	// round: primed (owner: prime_local, the default: the owner sends the
+	// server qa's prompt before any run, and the benchmark waits for that
+	// as it waits for the server to be ready; the run follows as it comes)
+	// and not primed (SIGNET_NO_PRIME=1), where Signet's run and plain
+	// DSPy's call alternate, each after an unrelated prompt that empties
+	// the server's prompt cache, so that neither reuses the other's prefix.
+	// The model's own part is the LM span's latency, and the server's CPU
+	// time during the call (load-independent): what is left is Signet's.
 	b.Run("firstlocal", func(b *testing.B) {
+		primedEnv := append(slices.Clip(w.env), "SIGNET_NO_WARM=0")
+		coldEnv := append(slices.Clip(primedEnv), "SIGNET_NO_PRIME=1")
+		var sig, primed, base, model, primedModel []time.Duration
+		var sigCPU, primedCPU, baseCPU []int
 		wl := w
-		wl.env = append(slices.Clip(w.env), "SIGNET_NO_WARM=0")
-		var sig, base, model []time.Duration
 		for r := range rounds * b.N {
-			s := serve(b, wl, 1, "--workers", "1")
-			lm := localReady(b, s.cl)
+			// A question of its own for each call: no cache answers it.
 			q := fmt.Sprintf("What is the capital of Country%d?", 7000+r)
-			runSignet := func() {
-				evictPromptCache(b, lm.URL)
-				out, d := timedRun(b, wl.env, b.TempDir(), "run", "qa", "--lm", "local", "--json", "--input", "question="+q)
-				sig = append(sig, d)
-				model = append(model, lmSpanLatency(b, wl.env, out))
+			qPrimed := fmt.Sprintf("What is the capital of Country%d?", 8000+r)
+			signetRun := func(env []string, lm *app.LocalLM, q string, d, m *[]time.Duration, cpu *[]int) {
+				ticks := cpuTicks(lm.PID)
+				out, took := timedRun(b, env, b.TempDir(), "run", "qa", "--lm", "local", "--json", "--input", "question="+q)
+				*cpu = append(*cpu, cpuTicks(lm.PID)-ticks)
+				*d = append(*d, took)
+				*m = append(*m, lmSpanLatency(b, env, out))
 			}
-			runPlain := func() {
-				evictPromptCache(b, lm.URL)
-				var v seconds
-				plain(b, w, &v, "firstcall", q, "--api-base", lm.URL, "--model", lm.Model)
-				base = append(base, v.d())
+			runPrimed := func() {
+				wl.env = primedEnv
+				s := serve(b, wl, 1, "--workers", "1")
+				lm := localReady(b, s.cl)
+				if lm.Primed == "" {
+					b.Fatalf("the local LM is ready but not primed: %+v\n%s", lm, s.out)
+				}
+				signetRun(primedEnv, lm, qPrimed, &primed, &primedModel, &primedCPU)
+				s.stop(b)
 			}
-			alternate(r, runSignet, runPlain)
-			s.stop(b)
+			runCold := func() {
+				wl.env = coldEnv
+				s := serve(b, wl, 1, "--workers", "1")
+				lm := localReady(b, s.cl)
+				runSignet := func() {
+					evictPromptCache(b, lm.URL)
+					signetRun(coldEnv, lm, q, &sig, &model, &sigCPU)
+				}
+				runPlain := func() {
+					evictPromptCache(b, lm.URL)
+					var v seconds
+					ticks := cpuTicks(lm.PID)
+					plain(b, w, &v, "firstcall", q, "--api-base", lm.URL, "--model", lm.Model)
+					baseCPU = append(baseCPU, cpuTicks(lm.PID)-ticks)
+					base = append(base, v.d())
+				}
+				alternate(r, runSignet, runPlain)
+				s.stop(b)
+			}
+			alternate(r, runPrimed, runCold)
 		}
-		report(b, "first call on local, served", median(sig), median(base), "ms")
-		b.ReportMetric(float64(median(model))/float64(time.Millisecond), "model-ms")
-		b.Logf("first call on local through a serving owner: %v, of which the model %v; plain DSPy's first call %v",
-			median(sig), median(model), median(base))
+		report(b, "first call on local, served, primed", median(primed), median(base), "ms")
+		b.ReportMetric(float64(median(sig))/float64(time.Millisecond), "unprimed-ms")
+		b.ReportMetric(float64(median(primedModel))/float64(time.Millisecond), "model-ms")
+		b.ReportMetric(float64(median(model))/float64(time.Millisecond), "unprimed-model-ms")
+		b.Logf("first call on local through a serving owner: primed %v, of which the model %v (server CPU %d ms); "+
+			"not primed %v, of which the model %v (server CPU %d ms); plain DSPy's first call %v (server CPU %d ms)",
+			median(primed), median(primedModel), 10*medianInt(primedCPU), median(sig), median(model), 10*medianInt(sigCPU),
+			median(base), 10*medianInt(baseCPU))
 	})
 
 	// (e) A one-off `signet run` (the second of a series: the background
@@ -489,7 +524,7 @@ func soloWorkersPSS(b *testing.B, w perfWS, n int) int {
 }
 
 // localReady waits on the owner's event stream until its local LM server
-// is ready.
+// is ready; one the owner primes is ready once primed.
 func localReady(b *testing.B, cl *api.Client) *app.LocalLM {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a failure's bound

@@ -267,13 +267,17 @@ type Status struct {
 
 // LocalLM is the state of the local model's llama.cpp server.
 type LocalLM struct {
-	State     string  `json:"state"` // starting, ready, restarting, failed, stopped
+	State     string  `json:"state"` // starting, priming, ready, restarting, failed, stopped
 	PID       int     `json:"pid,omitempty"`
 	URL       string  `json:"url,omitempty"` // its OpenAI-compatible base URL, on loopback
 	Model     string  `json:"model,omitempty"`
 	Uptime    float64 `json:"uptime_s,omitempty"`
 	Restarts  int     `json:"restarts,omitempty"`
 	LastError string  `json:"last_error,omitempty"`
+	// Primed is the program whose first prompt the server was primed with
+	// (owner: prime_local), or, while State is "priming", is being primed
+	// with: "qa v1".
+	Primed string `json:"primed,omitempty"`
 }
 
 // Queue counts the kernel's jobs that have not ended.

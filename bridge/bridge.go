@@ -163,6 +163,7 @@ const (
 	StateRestarting State = "restarting" // between a process and its replacement (backoff, handshake)
 	StateFailed     State = "failed"     // too many quick failures: given up until Restart
 	StateStopped    State = "stopped"    // the pool is closed
+	StatePriming    State = "priming"    // the local LM only: ready, and being sent the prompt most likely to come first
 )
 
 // WorkerStatus is one worker slot as Status sees it.

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/model/redact"
 )
 
@@ -37,6 +38,10 @@ type LocalLMConfig struct {
 	Log          io.Writer        // server output lines and supervision events, prefixed; never the terminal
 	StartTimeout time.Duration    // until /v1/models answers, default 60s
 	Redact       *redact.Redactor // removes secrets from the server's output lines; nil: key shapes only
+	// Prime, when set, gives the prompt each new server process is primed
+	// with once it serves (see LocalLM.prime); nil messages: nothing to
+	// prime.
+	Prime Primer
 
 	// Tests shorten these; zero means the default.
 	healthEvery   time.Duration // default 10s
@@ -45,6 +50,11 @@ type LocalLMConfig struct {
 	backoff       time.Duration // first restart delay, default backoffBase
 	clock         clock         // the restart backoff's; default the real clock
 }
+
+// Primer says what to prime the server with: a label for the status and
+// the log (the program), and the messages of the call that most likely
+// comes first.
+type Primer func(ctx context.Context) (label string, messages []model.Message, err error)
 
 // Defaults of LocalLMConfig.
 const (
@@ -75,6 +85,9 @@ type LocalLMStatus struct {
 	Started   time.Time // when the current process became ready; zero when none is
 	Restarts  int       // processes after the first
 	LastError string    // why the last process ended unexpectedly or failed to start
+	// Primed is what the current process was primed with (LocalLMConfig.
+	// Prime's label); while State is StatePriming, what it is priming.
+	Primed string
 }
 
 // Uptime is how long the current process has been ready, 0 when none is.
@@ -108,6 +121,8 @@ type LocalLM struct {
 	name    string
 	proc    *llmProc
 	started time.Time
+	priming bool   // the current process is being primed
+	primed  string // with what (LocalLMStatus.Primed)
 }
 
 // llmProc is one server process.
@@ -212,6 +227,32 @@ if _cpu_has_amx():
     print("signet: the CPU has AMX: llama.cpp's extra buffer types are off (its AMX matmul faults, llama.cpp#20824)", file=sys.stderr)
 `
 
+// promptReport makes the server say, once per completion, how much of its
+// prompt it reused from the previous one (llama.cpp keeps the longest
+// common token prefix) and how many tokens the model evaluated: the reply's
+// usage has no such count, and llama-cpp-python prints its own
+// "prefix-match hit" line only with --verbose, which also prints ~2,300
+// lines per load. The first eval of a generate() is the prompt's suffix;
+// n_tokens is then what was kept. Priming (LocalLM.prime) is checked on it.
+const promptReport = `
+import llama_cpp.llama as _ll
+
+def _report_prompts():
+    cls = _ll.Llama
+    generate, evaluate = cls.generate, cls.eval
+    def _generate(self, *args, **kwargs):
+        self._signet_prompt = True
+        return generate(self, *args, **kwargs)
+    def _eval(self, tokens):
+        if getattr(self, "_signet_prompt", False):
+            self._signet_prompt = False
+            print(f"signet: prompt: {self.n_tokens} tokens reused, {len(tokens)} evaluated", file=sys.stderr, flush=True)
+        return evaluate(self, tokens)
+    cls.generate, cls.eval = _generate, _eval
+
+_report_prompts()
+`
+
 // serverLauncher runs llama_cpp.server's own main after the worker's
 // parent watch (signet_worker/parentwatch.py: the server exits when we are
 // gone) and llamaAMXFix.
@@ -220,7 +261,7 @@ var serverLauncher = sync.OnceValue(func() string {
 	if err != nil {
 		panic("bridge: parentwatch.py is not embedded: " + err.Error()) // go:embed takes every .py
 	}
-	return string(watch) + "\nwatch_parent()\n" + llamaAMXFix + `
+	return string(watch) + "\nwatch_parent()\n" + llamaAMXFix + promptReport + `
 sys.argv[0] = "llama_cpp.server"
 from llama_cpp.server.__main__ import main
 main()
@@ -344,7 +385,16 @@ func (l *LocalLM) life() life[*llmProc] {
 			}
 			return false, ""
 		},
-		attach: func(p *llmProc) { l.proc, l.name, l.started = p, p.name, time.Now() },
+		attach: func(p *llmProc) {
+			l.proc, l.name, l.started = p, p.name, time.Now()
+			l.priming, l.primed = l.cfg.Prime != nil, ""
+			if l.priming {
+				// Set before the ready state is told, so that whoever waits
+				// for "ready" waits for the priming too.
+				l.probes.Add(1)
+				go l.prime(p)
+			}
+		},
 		detach: func() { l.proc, l.started = nil, time.Time{} },
 	}
 }
@@ -409,7 +459,10 @@ func (l *LocalLM) Status() LocalLMStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := LocalLMStatus{State: l.sup.state, Port: l.port, BaseURL: baseURL(l.port), Model: l.name,
-		Restarts: l.sup.restarts, LastError: l.sup.lastErr}
+		Restarts: l.sup.restarts, LastError: l.sup.lastErr, Primed: l.primed}
+	if l.priming && s.State == StateReady {
+		s.State = StatePriming
+	}
 	if l.proc != nil {
 		s.PID, s.Started = l.proc.pid, l.started
 	}
@@ -663,4 +716,84 @@ func (p *llmProc) endText() string {
 
 func (l *LocalLM) logf(pid int, format string, args ...any) {
 	l.log.printf("locallm", pid, format, args...)
+}
+
+// primeTimeout bounds one priming call: the model processes one prompt
+// (seconds on a small CPU) and generates one token.
+const primeTimeout = 2 * time.Minute
+
+// prime sends p, once it serves, the prompt cfg.Prime gives, with
+// max_tokens 1: llama.cpp keeps the prompt's tokens in its cache, and the
+// next call that starts the same way (the same system message, demos and
+// first field header) evaluates only what follows. It is no execution of
+// ours: nothing is stored, charged or traced; it is one line of the log.
+// Its failure is logged and leaves the server ready, unprimed.
+func (l *LocalLM) prime(p *llmProc) {
+	defer l.probes.Done()
+	ctx, cancel := context.WithTimeout(l.ctx, primeTimeout)
+	defer cancel()
+	begin := time.Now()
+	label, msgs, err := l.cfg.Prime(ctx)
+	var tokens int
+	if err == nil && len(msgs) > 0 {
+		l.mu.Lock()
+		if l.proc == p {
+			l.primed = label
+			l.broadcastLocked()
+		}
+		l.mu.Unlock()
+		tokens, err = l.complete(ctx, p.port, p.name, msgs)
+	}
+	// Logged before the state moves on: who sees it ready finds the line.
+	switch {
+	case err != nil && l.ctx.Err() == nil:
+		l.logf(p.pid, "priming: %v", err)
+	case err != nil:
+	case len(msgs) == 0:
+		l.logf(p.pid, "priming: nothing to prime with")
+	default:
+		l.logf(p.pid, "primed with the first prompt of %s (%d prompt tokens) in %s", label, tokens,
+			time.Since(begin).Round(time.Millisecond))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.proc == p {
+		l.priming = false
+		if err != nil || len(msgs) == 0 {
+			l.primed = ""
+		}
+		l.broadcastLocked()
+	}
+}
+
+// complete asks the server for a one-token chat completion of msgs and
+// returns the prompt's length in tokens.
+func (l *LocalLM) complete(ctx context.Context, port int, name string, msgs []model.Message) (int, error) {
+	body, err := json.Marshal(map[string]any{"model": name, "messages": msgs, "max_tokens": 1, "temperature": 0})
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL(port)+"/chat/completions", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("POST /v1/chat/completions: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return 0, fmt.Errorf("POST /v1/chat/completions: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	var out struct {
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"usage"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, fmt.Errorf("POST /v1/chat/completions: %w", err)
+	}
+	return out.Usage.PromptTokens, nil
 }

@@ -203,6 +203,9 @@ func printStatus(w io.Writer, st *app.Status) {
 		if l.PID != 0 {
 			fmt.Fprintf(w, ", pid %d, %s at %s", l.PID, l.Model, l.URL)
 		}
+		if l.Primed != "" {
+			fmt.Fprintf(w, ", %s with %s", map[bool]string{true: "priming", false: "primed"}[l.State == "priming"], l.Primed)
+		}
 		if l.LastError != "" {
 			fmt.Fprintf(w, " (last error: %s)", clip(l.LastError, 60))
 		}

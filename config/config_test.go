@@ -278,20 +278,25 @@ func TestOwnerSection(t *testing.T) {
 		return Load(p)
 	}
 	t.Setenv("SIGNET_NO_WARM", "")
-	c, err := load("owner:\n  background: false\n  idle_exit: 90s\n  warm_local: false\n")
+	t.Setenv("SIGNET_NO_PRIME", "")
+	c, err := load("owner:\n  background: false\n  idle_exit: 90s\n  warm_local: false\n  prime_local: false\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BackgroundOwner() || c.IdleExitOr() != 90*time.Second || c.WarmLocal() {
-		t.Errorf("background %v, idle exit %v, warm local %v", c.BackgroundOwner(), c.IdleExitOr(), c.WarmLocal())
+	if c.BackgroundOwner() || c.IdleExitOr() != 90*time.Second || c.WarmLocal() || c.PrimeLocal() {
+		t.Errorf("background %v, idle exit %v, warm local %v, prime local %v", c.BackgroundOwner(), c.IdleExitOr(), c.WarmLocal(), c.PrimeLocal())
 	}
 	d := &Config{}
-	if !d.BackgroundOwner() || d.IdleExitOr() != DefaultIdleExit || !d.WarmLocal() {
-		t.Errorf("defaults: background %v, idle exit %v, warm local %v", d.BackgroundOwner(), d.IdleExitOr(), d.WarmLocal())
+	if !d.BackgroundOwner() || d.IdleExitOr() != DefaultIdleExit || !d.WarmLocal() || !d.PrimeLocal() {
+		t.Errorf("defaults: background %v, idle exit %v, warm local %v, prime local %v", d.BackgroundOwner(), d.IdleExitOr(), d.WarmLocal(), d.PrimeLocal())
 	}
 	t.Setenv("SIGNET_NO_WARM", "1")
 	if d.WarmLocal() {
 		t.Error("SIGNET_NO_WARM=1 did not turn warming off")
+	}
+	t.Setenv("SIGNET_NO_PRIME", "1")
+	if d.PrimeLocal() {
+		t.Error("SIGNET_NO_PRIME=1 did not turn priming off")
 	}
 	for body, want := range map[string]string{
 		"owner:\n  idle_exit: soon\n":   `owner: idle_exit: "soon" is not a duration from 1s to 168h`,

@@ -17,6 +17,10 @@ type OwnerSettings struct {
 	// workers when the default profile is the local model (default true),
 	// so the first call does not wait for the model to load.
 	WarmLocal *bool `yaml:"warm_local,omitempty"`
+	// PrimeLocal: the warmed server is then sent the first prompt of the
+	// program most likely to run next (default true), so that the first
+	// call's prompt is mostly in llama.cpp's prefix cache already.
+	PrimeLocal *bool `yaml:"prime_local,omitempty"`
 }
 
 // Background owner defaults and bounds.
@@ -40,6 +44,16 @@ func (c *Config) WarmLocal() bool {
 		return false
 	}
 	return c.Owner.WarmLocal == nil || *c.Owner.WarmLocal
+}
+
+// PrimeLocal says whether a serving owner that warms the local LM server
+// primes it with the prompt most likely to come first (owner: prime_local,
+// default true; SIGNET_NO_PRIME=1 turns it off too).
+func (c *Config) PrimeLocal() bool {
+	if os.Getenv("SIGNET_NO_PRIME") == "1" {
+		return false
+	}
+	return c.Owner.PrimeLocal == nil || *c.Owner.PrimeLocal
 }
 
 // IdleExitOr is how long a background owner waits without work before it

@@ -155,6 +155,8 @@ type LMs struct {
 	starting atomic.Bool
 	noteMu   sync.Mutex
 	changed  chan struct{}
+	// primer primes each local server process once it serves (Warm's).
+	primer bridge.Primer
 	// warm is the start Warm began, cancelled and awaited by Close.
 	warmStop context.CancelFunc
 	warmed   sync.WaitGroup
@@ -234,7 +236,7 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 			var err error
 			r.starting.Store(true)
 			r.noted()
-			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log, Redact: r.redact})
+			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log, Redact: r.redact, Prime: r.primer})
 			r.starting.Store(false)
 			if err != nil {
 				r.noted()
@@ -279,6 +281,19 @@ func (r *LMs) Specs(ctx context.Context, p *model.Program, asked string) (bridge
 	return spec, mods, nil
 }
 
+// adapterSpec is a profile as the `render` request needs it: its adapter
+// alone (no key read, no server started).
+func (r *LMs) adapterSpec(name string) bridge.LMSpec {
+	p, _ := r.cfg.Profile(name) // an unknown profile renders with DSPy's default adapter; the run names it
+	return bridge.LMSpec{Adapter: p.Adapter}
+}
+
+// isLocal says whether a profile is the local model's.
+func (r *LMs) isLocal(name string) bool {
+	p, err := r.cfg.Profile(name)
+	return err == nil && p.IsLocal()
+}
+
 // Embedder resolves an index's embedder: a built-in one by name, else an
 // LM profile of a hosted embedding model, resolved like execution LMs.
 func (r *LMs) Embedder(ctx context.Context, name string) (*bridge.Embedder, error) {
@@ -309,15 +324,16 @@ func NewLMs(cfg *config.Config, python string, log io.Writer) *LMs {
 // profile is the local model, so the first call on it does not wait for the
 // server to load (a long-lived owner does this; a one-off command starts it
 // when a run needs it). A failure is logged; the run that needs the server
-// then tries again and reports it.
-func (r *LMs) Warm() {
+// then tries again and reports it. prime, when not nil, primes each server
+// process once it serves (bridge.LocalLMConfig.Prime).
+func (r *LMs) Warm(prime bridge.Primer) {
 	p, err := r.cfg.Profile(r.cfg.DefaultLM())
 	if err != nil || !p.IsLocal() || r.pythonErr != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.mu.Lock()
-	r.warmStop = cancel
+	r.warmStop, r.primer = cancel, prime
 	r.warmed.Add(1)
 	r.mu.Unlock()
 	go func() {

@@ -85,7 +85,11 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 		}
 		o.pool.Store(e.Pool)
 		if o.opts.WarmLocal && e.Config.WarmLocal() {
-			e.LMs.Warm()
+			var prime bridge.Primer
+			if e.Config.PrimeLocal() {
+				prime = o.primer(e)
+			}
+			e.LMs.Warm(prime)
 		}
 	}
 	concurrency := e.Config.Concurrency

@@ -58,7 +58,7 @@ func localLMOf(l *bridge.LocalLMStatus) *app.LocalLM {
 	if l == nil {
 		return nil
 	}
-	out := &app.LocalLM{State: string(l.State), PID: l.PID, Model: l.Model, Restarts: l.Restarts, LastError: l.LastError}
+	out := &app.LocalLM{State: string(l.State), PID: l.PID, Model: l.Model, Restarts: l.Restarts, LastError: l.LastError, Primed: l.Primed}
 	if l.PID != 0 {
 		out.URL = l.BaseURL
 	}
@@ -280,7 +280,7 @@ func poolKey(ps *app.PoolStatus, load bool) string {
 		k += fmt.Sprintf("|zygote %s %d %d %s", z.State, z.PID, z.Restarts, z.LastError)
 	}
 	if l := ps.LocalLM; l != nil {
-		k += fmt.Sprintf("|local %s %d %d %s", l.State, l.PID, l.Restarts, l.LastError)
+		k += fmt.Sprintf("|local %s %d %d %s %s", l.State, l.PID, l.Restarts, l.LastError, l.Primed)
 	}
 	for _, w := range ps.Pool {
 		k += fmt.Sprintf("|%d %s %d %d %s", w.ID, w.State, w.PID, w.Restarts, w.LastError)
