@@ -111,6 +111,33 @@ type ExecuteRequest struct {
 	// refusal fails the request with the code "budget" and the gate's
 	// message.
 	Gate Gate
+	// Encoded, when set, is Program as EncodeProgram wrote it: a caller
+	// that runs one program many times (the kernel, per version) encodes
+	// it once instead of once per request.
+	Encoded *EncodedProgram
+}
+
+// EncodedProgram is a program as an execute request carries it.
+type EncodedProgram struct {
+	json []byte
+	key  string // programKey of json with no state
+}
+
+// EncodeProgram encodes p for ExecuteRequest.Encoded.
+func EncodeProgram(p *model.Program) (*EncodedProgram, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: encoding program %s: %w", p.Name, err)
+	}
+	return &EncodedProgram{json: b, key: programKey(b, nil)}, nil
+}
+
+// keyWith is the program key of e with state.
+func (e *EncodedProgram) keyWith(state []byte) string {
+	if len(state) == 0 {
+		return e.key
+	}
+	return programKey(e.json, state)
 }
 
 // ExecuteResult is what an execution produced.
@@ -150,11 +177,14 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	if req.Program == nil {
 		return nil, fmt.Errorf("bridge: execute: no program")
 	}
-	program, err := json.Marshal(req.Program)
-	if err != nil {
-		return nil, fmt.Errorf("bridge: execute %s: encoding the program: %w", req.Program.Name, err)
+	enc := req.Encoded
+	if enc == nil {
+		var err error
+		if enc, err = EncodeProgram(req.Program); err != nil {
+			return nil, fmt.Errorf("bridge: execute %s: %w", req.Program.Name, err)
+		}
 	}
-	params := executeParams{Program: program, ProgramKey: programKey(program, req.State), Inputs: req.Inputs,
+	params := executeParams{Program: enc.json, ProgramKey: enc.keyWith(req.State), Inputs: req.Inputs,
 		LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program),
 		Metric: req.Metric, Labels: req.Labels, Reserve: req.Gate != nil, Indexes: req.Indexes, Metrics: req.Metrics}
 	if params.Metric != nil && params.Labels == nil {

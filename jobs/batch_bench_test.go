@@ -65,3 +65,38 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkKernelBatchPoolCPU is BenchmarkKernelBatchCPU on real workers
+// (2 workers of 4 threads, the test LM, no cache, concurrency 8, as
+// `signet serve` runs a batch): the CPU of this process, the owner's side
+// of an execution with the worker's frames decoded, per execution. The
+// workers' own CPU is theirs (other processes) and not counted.
+func BenchmarkKernelBatchPoolCPU(b *testing.B) {
+	const n = 1000
+	ctx := context.Background()
+	st := openStore(b, "", qa)
+	pool := startPool(b, 2, 4)
+	k, _ := startKernel(b, Options{Store: st, Pool: pool, LMs: testLM(nil), Concurrency: 8, CacheTTL: -1})
+	batchRun(b, k, 100, "Warm") // DSPy's first calls build its caches
+	var cpu time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		reqs := make([]Request, n)
+		for j := range reqs {
+			reqs[j] = Request{Program: "qa", Batch: "b", Inputs: map[string]any{"question": fmt.Sprintf("What is the capital of Country%d_%d?", i, j)}}
+		}
+		c0 := cpuTime()
+		xs, err := k.SubmitBatch(ctx, reqs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, x := range waitAll(b, k, xs) {
+			if x.State != model.Completed {
+				b.Fatalf("%+v", x)
+			}
+		}
+		cpu += cpuTime() - c0
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(n*b.N), "cpu-us/exec")
+}

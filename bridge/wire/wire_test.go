@@ -169,6 +169,22 @@ func TestEncodeRequest(t *testing.T) {
 			t.Errorf("raw params %q accepted", bad)
 		}
 	}
+	// What json.Marshal wrote is framed as it is, and reads back whole.
+	params := map[string]any{"q": "line\none \xff <b>", "n": []any{1.5, nil}}
+	m, err := json.Marshal(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = EncodeRequest(10, MethodExecute, Marshalled(m))
+	if err != nil || string(b) != `{"id":10,"method":"execute","params":`+string(m)+"}\n" || bytes.Count(b, []byte("\n")) != 1 {
+		t.Fatalf("marshalled params: %q, %v", b, err)
+	}
+	var back struct {
+		Params map[string]any `json:"params"`
+	}
+	if err := json.Unmarshal(b, &back); err != nil || back.Params["q"] != "line\none \ufffd <b>" {
+		t.Fatalf("marshalled params read back: %+v %v", back, err)
+	}
 	if _, err := EncodeRequest(0, MethodPing, nil); err == nil {
 		t.Error("id 0 accepted")
 	}
