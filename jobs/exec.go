@@ -89,17 +89,15 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 
 	cur := clone(x)
 	must(cur.Move(model.Running, k.now())) // the kernel only runs pending executions
-	if err := k.st.PutExecution(storeCtx, cur); err != nil {
-		k.log.printf("execution %s: writing running: %v; retrying later", x.ID, err)
-		k.handBack(j, k.backoff(1))
-		return
-	}
 	k.mu.Lock()
 	j.exec = cur
 	k.mu.Unlock()
 	k.publishExec(cur)
 
-	sw := k.newSpanWriter(cur.ID, j.nextSeq)
+	// The running record goes to the store with the attempt's first spans,
+	// or at the span writer's first tick when none came by then; an attempt
+	// that ends before either is written once, ended (spans.go).
+	sw := k.newSpanWriter(cur, j.nextSeq)
 	res, key, err := k.execute(ctx, cur, pl, r, sw.add)
 	open := ""
 	if err != nil {
