@@ -97,66 +97,9 @@ func (s *scanner) space() {
 func (s *scanner) value(depth int) bool {
 	switch c := s.peek(); {
 	case c == '{':
-		if depth+1 > maxDepth {
-			return false
-		}
-		s.i++
-		s.space()
-		if s.peek() == '}' {
-			s.i++
-			return true
-		}
-		for {
-			s.space()
-			if _, ok := s.str(); !ok {
-				return false
-			}
-			s.space()
-			if s.peek() != ':' {
-				return false
-			}
-			s.i++
-			s.space()
-			if !s.value(depth + 1) {
-				return false
-			}
-			s.space()
-			switch s.peek() {
-			case ',':
-				s.i++
-			case '}':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return s.items(depth, '}')
 	case c == '[':
-		if depth+1 > maxDepth {
-			return false
-		}
-		s.i++
-		s.space()
-		if s.peek() == ']' {
-			s.i++
-			return true
-		}
-		for {
-			s.space()
-			if !s.value(depth + 1) {
-				return false
-			}
-			s.space()
-			switch s.peek() {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return s.items(depth, ']')
 	case c == '"':
 		_, ok := s.str()
 		return ok
@@ -170,6 +113,52 @@ func (s *scanner) value(depth int) bool {
 		return s.literal("null")
 	}
 	return false
+}
+
+// items scans an object (end '}') or an array (end ']') at s.b[s.i].
+func (s *scanner) items(depth int, end byte) bool {
+	if depth+1 > maxDepth {
+		return false
+	}
+	s.i++
+	s.space()
+	if s.peek() == end {
+		s.i++
+		return true
+	}
+	for {
+		s.space()
+		if end == '}' && !s.key() {
+			return false
+		}
+		if !s.value(depth + 1) {
+			return false
+		}
+		s.space()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case end:
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// key scans a member's key and its colon, and the space after.
+func (s *scanner) key() bool {
+	if _, ok := s.str(); !ok {
+		return false
+	}
+	s.space()
+	if s.peek() != ':' {
+		return false
+	}
+	s.i++
+	s.space()
+	return true
 }
 
 func (s *scanner) literal(word string) bool {
