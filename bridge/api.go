@@ -111,6 +111,33 @@ type ExecuteRequest struct {
 	// refusal fails the request with the code "budget" and the gate's
 	// message.
 	Gate Gate
+	// Encoded, when set, is Program as EncodeProgram wrote it: a caller
+	// that runs one program many times (the kernel, per version) encodes
+	// it once instead of once per request.
+	Encoded *EncodedProgram
+}
+
+// EncodedProgram is a program as an execute request carries it.
+type EncodedProgram struct {
+	json []byte
+	key  string // programKey of json with no state
+}
+
+// EncodeProgram encodes p for ExecuteRequest.Encoded.
+func EncodeProgram(p *model.Program) (*EncodedProgram, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: encoding program %s: %w", p.Name, err)
+	}
+	return &EncodedProgram{json: b, key: programKey(b, nil)}, nil
+}
+
+// keyWith is the program key of e with state.
+func (e *EncodedProgram) keyWith(state []byte) string {
+	if len(state) == 0 {
+		return e.key
+	}
+	return programKey(e.json, state)
 }
 
 // ExecuteResult is what an execution produced.
@@ -150,11 +177,14 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	if req.Program == nil {
 		return nil, fmt.Errorf("bridge: execute: no program")
 	}
-	program, err := json.Marshal(req.Program)
-	if err != nil {
-		return nil, fmt.Errorf("bridge: execute %s: encoding the program: %w", req.Program.Name, err)
+	enc := req.Encoded
+	if enc == nil {
+		var err error
+		if enc, err = EncodeProgram(req.Program); err != nil {
+			return nil, fmt.Errorf("bridge: execute %s: %w", req.Program.Name, err)
+		}
 	}
-	params := executeParams{Program: program, ProgramKey: programKey(program, req.State), Inputs: req.Inputs,
+	params := executeParams{Program: enc.json, ProgramKey: enc.keyWith(req.State), Inputs: req.Inputs,
 		LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State, Trace: req.Trace, BaseDir: baseDir(req.BaseDir, req.Program),
 		Metric: req.Metric, Labels: req.Labels, Reserve: req.Gate != nil, Indexes: req.Indexes, Metrics: req.Metrics}
 	if params.Metric != nil && params.Labels == nil {
@@ -184,17 +214,8 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	if err != nil {
 		return nil, err
 	}
-	var r struct {
-		Outputs     map[string]any         `json:"outputs"`
-		Usage       map[string]model.Usage `json:"usage"`
-		Cost        float64                `json:"cost"`
-		CostUnknown bool                   `json:"cost_unknown"`
-		DurationMS  float64                `json:"duration_ms"`
-		Score       *float64               `json:"score"`
-		EmbedCache  model.EmbedCache       `json:"embed_cache"`
-		Scores      map[string]float64     `json:"scores"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var r executeResult
+	if err := decodeResult(raw, &r); err != nil {
 		return nil, &Error{Code: CodeProtocol, Retryable: true, Method: wire.MethodExecute, Message: "bad execute result: " + err.Error(), Err: err}
 	}
 	if req.Metric != nil && r.Score == nil {
@@ -215,6 +236,29 @@ func programKey(program, state []byte) string {
 	h.Write([]byte{0})
 	h.Write(state)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// executeResult is an execute request's result.
+type executeResult struct {
+	Outputs     map[string]any         `json:"outputs"`
+	Usage       map[string]model.Usage `json:"usage"`
+	Cost        float64                `json:"cost"`
+	CostUnknown bool                   `json:"cost_unknown"`
+	DurationMS  float64                `json:"duration_ms"`
+	Score       *float64               `json:"score"`
+	EmbedCache  model.EmbedCache       `json:"embed_cache"`
+	Scores      map[string]float64     `json:"scores"`
+}
+
+// decodeResult decodes every execution's result: with goccy/go-json
+// (FuzzExecuteResult holds it to encoding/json), and with encoding/json,
+// whose error is the one reported, when that refuses it.
+func decodeResult(raw []byte, r *executeResult) error {
+	if fastDecode(raw, r) == nil {
+		return nil
+	}
+	*r = executeResult{}
+	return json.Unmarshal(raw, r)
 }
 
 // spanAssembler turns an execution's span events into spans: a start is
@@ -301,13 +345,17 @@ type spanBatch struct {
 // span event of every traced execution; FuzzSpanBatch holds it to
 // encoding/json's result). An error, or a panic of that library, sends the
 // batch to encoding/json, span by span.
-func decodeBatch(data []byte, batch *spanBatch) (err error) {
+func decodeBatch(data []byte, batch *spanBatch) error { return fastDecode(data, batch) }
+
+// fastDecode is goccy/go-json's Unmarshal with its panics turned into
+// errors: the caller decodes again with encoding/json on an error.
+func fastDecode(data []byte, v any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("decoding a spans event: %v", r)
+			err = fmt.Errorf("decoding %T: %v", v, r)
 		}
 	}()
-	return gojson.Unmarshal(data, batch)
+	return gojson.Unmarshal(data, v)
 }
 
 // addEach is add decoding span by span, skipping and reporting bad ones.

@@ -343,7 +343,7 @@ func (p *Pool) callStoppable(ctx context.Context, method string, params any, onE
 	if err != nil {
 		return nil, fmt.Errorf("bridge: encoding params of %s: %w", method, err)
 	}
-	pr, c, err := p.dispatch(ctx, method, json.RawMessage(b), onEvent, g)
+	pr, c, err := p.dispatch(ctx, method, wire.Marshalled(b), onEvent, g)
 	if err != nil {
 		return nil, err
 	}

@@ -468,7 +468,7 @@ func (p *Pool) call(ctx context.Context, method string, params any, limit time.D
 		if err != nil {
 			return nil, fmt.Errorf("bridge: encoding params of %s: %w", method, err)
 		}
-		raw = json.RawMessage(b)
+		raw = wire.Marshalled(b)
 	}
 	pr, c, err := p.dispatch(ctx, method, raw, onEvent, g)
 	if err != nil {

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -430,6 +431,33 @@ func TestProgramKey(t *testing.T) {
 		if other == base {
 			t.Fatalf("different program or state gave the key %s", base)
 		}
+	}
+}
+
+// A program encoded once (the kernel's, per version) goes out as Execute
+// encodes one itself: the same bytes, the same key, with and without state.
+func TestEncodeProgramIsWhatExecuteSends(t *testing.T) {
+	prog := &model.Program{Name: "qa", Modules: []model.Module{{Name: "answer", Type: model.Predict,
+		Signature: "question -> answer", Instructions: "Say <it> & \"quote\" it."}}}
+	enc, err := EncodeProgram(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(enc.json, want) {
+		t.Fatalf("encoded %s, want %s", enc.json, want)
+	}
+	state := []byte(`{"answer":{"demos":[]}}`)
+	for _, st := range [][]byte{nil, {}, state} {
+		if got := enc.keyWith(st); got != programKey(want, st) {
+			t.Errorf("state %q: key %s, want %s", st, got, programKey(want, st))
+		}
+	}
+	if enc.keyWith(state) == enc.keyWith(nil) {
+		t.Error("state left out of the key")
 	}
 }
 

@@ -97,6 +97,58 @@ func FuzzSpanBatch(f *testing.F) {
 	})
 }
 
+// The fast decoder of execute results gives what encoding/json gives.
+func FuzzExecuteResult(f *testing.F) {
+	f.Add([]byte(`{"outputs":{"answer":"Paris","n":[1,2.5e3,null,{"Deep":true}]},"usage":{"signet/test":{"calls":1,"prompt_tokens":204,"completion_tokens":11}},"cost":0.0000228,"cost_unknown":true,"duration_ms":1.25,"embed_cache":{"hits":1,"misses":2}}`))
+	f.Add([]byte(`{"outputs":{},"score":0.5,"scores":{"f1":1,"em":0}}`))
+	f.Add([]byte(`{"outputs":{"a":"\u00e9\ud83d\ude00"},"score":null,"cost":1e-7}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var doc any
+		if !utf8.Valid(data) || json.Unmarshal(data, &doc) != nil || !resultKeysLower(doc) {
+			return
+		}
+		var fast, std executeResult
+		errFast := decodeResult(data, &fast)
+		errStd := json.Unmarshal(data, &std)
+		if (errFast == nil) != (errStd == nil) {
+			t.Fatalf("%q: fast %v, std %v", data, errFast, errStd)
+		}
+		if errStd == nil && !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q:\nfast %+v\nstd  %+v", data, fast, std)
+		}
+	})
+}
+
+// resultKeysLower is lowerKeys for the keys that name struct fields of a
+// result (the two decoders fold case differently there); the keys of
+// outputs and scores are a map's and may be anything.
+func resultKeysLower(doc any) bool {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return true
+	}
+	for k, v := range m {
+		if strings.ToLower(k) != k {
+			return false
+		}
+		switch k {
+		case "usage":
+			if u, ok := v.(map[string]any); ok {
+				for _, x := range u {
+					if !lowerKeys(x) {
+						return false
+					}
+				}
+			}
+		case "embed_cache":
+			if !lowerKeys(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // lowerKeys says whether every object key in v is in lower case.
 func lowerKeys(v any) bool {
 	switch v := v.(type) {

@@ -19,7 +19,6 @@ import (
 // besides decoding the worker's frames.
 func BenchmarkKernelBatchCPU(b *testing.B) {
 	const n = 1000
-	ctx := context.Background()
 	st := openStore(b, "", qa)
 	fp := &fakePool{fn: func(_ context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
 		now := time.Now()
@@ -37,15 +36,21 @@ func BenchmarkKernelBatchCPU(b *testing.B) {
 		return echo(req), nil
 	}}
 	k, _ := startKernel(b, Options{Store: st, Pool: fp, LMs: testLM(nil), Concurrency: 8})
+	batchCPU(b, k, n, "")
+}
+
+// batchCPU runs b.N batches of n executions and reports this process's CPU
+// per execution, from submit to the last one's end.
+func batchCPU(b *testing.B, k *Kernel, n int, batch string) {
 	var cpu time.Duration
 	b.ResetTimer()
 	for i := range b.N {
 		reqs := make([]Request, n)
 		for j := range reqs {
-			reqs[j] = Request{Program: "qa", Inputs: map[string]any{"question": fmt.Sprintf("What is item %d-%d?", i, j)}}
+			reqs[j] = Request{Program: "qa", Batch: batch, Inputs: map[string]any{"question": fmt.Sprintf("What is the capital of Country%d_%d?", i, j)}}
 		}
 		c0 := cpuTime()
-		xs, err := k.SubmitBatch(ctx, reqs)
+		xs, err := k.SubmitBatch(context.Background(), reqs)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,4 +69,18 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkKernelBatchPoolCPU is BenchmarkKernelBatchCPU on real workers
+// (2 workers of 4 threads, the test LM, no cache, concurrency 8, as
+// `signet serve` runs a batch): the CPU of this process, the owner's side
+// of an execution with the worker's frames decoded, per execution. The
+// workers' own CPU is theirs (other processes) and not counted.
+func BenchmarkKernelBatchPoolCPU(b *testing.B) {
+	const n = 1000
+	st := openStore(b, "", qa)
+	pool := startPool(b, 2, 4)
+	k, _ := startKernel(b, Options{Store: st, Pool: pool, LMs: testLM(nil), Concurrency: 8, CacheTTL: -1})
+	batchRun(b, k, 100, "Warm") // DSPy's first calls build its caches
+	batchCPU(b, k, n, "b")
 }

@@ -28,6 +28,7 @@ func (k *Kernel) execJob(x *model.Execution) *job {
 // why it cannot run, and what the run is expected to cost.
 type plan struct {
 	prog *model.Program
+	enc  *bridge.EncodedProgram // prog encoded, when the program cache has it
 	lms  lmSet
 	err  error
 	est  float64
@@ -38,18 +39,20 @@ type plan struct {
 // profiles of x.
 func (k *Kernel) plan(ctx context.Context, x *model.Execution) plan {
 	prog := x.Variant // an unsaved variant runs as recorded, outside the cache
+	var enc *bridge.EncodedProgram
 	if prog == nil {
-		var err error
-		if prog, err = k.progs.get(ctx, k.st, x.Program, x.Version); err != nil {
+		cp, err := k.progs.get(ctx, k.st, x.Program, x.Version)
+		if err != nil {
 			return plan{err: &attemptError{code: CodeNotFound, err: err}}
 		}
+		prog, enc = cp.prog, cp.enc
 	}
 	lms, err := k.resolveLMs(ctx, prog, x.LM)
 	if err != nil {
 		return plan{prog: prog, err: err}
 	}
 	call, _ := k.gate.callEstimate(ctx, prog, x.LM)
-	return plan{prog: prog, lms: lms, est: k.gate.runEstimate(ctx, prog, x.LM, lms.main.spec), call: call}
+	return plan{prog: prog, enc: enc, lms: lms, est: k.gate.runEstimate(ctx, prog, x.LM, lms.main.spec), call: call}
 }
 
 // runExecution is one attempt of one execution. It owns j until it hands
@@ -86,17 +89,15 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 
 	cur := clone(x)
 	must(cur.Move(model.Running, k.now())) // the kernel only runs pending executions
-	if err := k.st.PutExecution(storeCtx, cur); err != nil {
-		k.log.printf("execution %s: writing running: %v; retrying later", x.ID, err)
-		k.handBack(j, k.backoff(1))
-		return
-	}
 	k.mu.Lock()
 	j.exec = cur
 	k.mu.Unlock()
 	k.publishExec(cur)
 
-	sw := k.newSpanWriter(cur.ID, j.nextSeq)
+	// The running record goes to the store with the attempt's first spans,
+	// or at the span writer's first tick when none came by then; an attempt
+	// that ends before either is written once, ended (spans.go).
+	sw := k.newSpanWriter(cur, j.nextSeq)
 	res, key, err := k.execute(ctx, cur, pl, r, sw.add)
 	open := ""
 	if err != nil {
@@ -166,7 +167,7 @@ func (k *Kernel) execute(ctx context.Context, x *model.Execution, pl plan, r *re
 	if k.o.CacheTTL > 0 && x.Variant == nil {
 		key, _ = cacheKey(pl.prog, x.Inputs, pl.lms) // the inputs encoded at submit: it does not fail here
 	}
-	req := bridge.ExecuteRequest{Program: pl.prog, Inputs: x.Inputs, LM: pl.lms.main.spec, ModuleLMs: pl.lms.moduleSpecs(),
+	req := bridge.ExecuteRequest{Program: pl.prog, Encoded: pl.enc, Inputs: x.Inputs, LM: pl.lms.main.spec, ModuleLMs: pl.lms.moduleSpecs(),
 		Trace: true, Timeout: k.timeout(x, pl.prog), Gate: gate, Indexes: pl.lms.indexes}
 	if x.Eval != nil {
 		// One example of an evaluation: the worker scores it in this request.

@@ -308,3 +308,60 @@ func TestRetriesAfterWorkerDeathRunAlone(t *testing.T) {
 		t.Fatalf("peak in flight %d, peak of retries in flight %d (want 1)", fp.peak, peakRetrying)
 	}
 }
+
+// An attempt's running record reaches the store no later than its first
+// spans: while spans stream in, a stored span means a stored running
+// record, attempt counted; a crash at any point leaves either that (and
+// recovery counts the attempt and charges its LM spans) or a pending
+// record with no trace of the attempt.
+func TestRunningRecordGoesWithTheFirstSpans(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "", qa)
+	flushed := make(chan model.ID, 64)
+	release := make(chan struct{})
+	const streamed = spanFlushCount + 6 // enough to make the writer flush
+	fp := &fakePool{fn: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
+		now := time.Now()
+		for i := range streamed {
+			onSpan(span(fmt.Sprintf("s%d", i), "", now, true))
+		}
+		<-release
+		return echo(req), nil
+	}}
+	k := newKernel(t, Options{Store: st, Pool: fp, LMs: testLM(nil)})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(let) // before the kernel's close, which waits for the call
+	k.flushed = func(id model.ID) { flushed <- id }
+	if _, err := k.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range flushed {
+		if id != x.ID {
+			continue
+		}
+		got, err := st.GetExecution(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(allSpans(t, st, x.ID))
+		if n > 0 && (got.State != model.Running || got.Attempts != 1) {
+			t.Fatalf("%d spans stored beside a record %s after %d attempts, want running after 1", n, got.State, got.Attempts)
+		}
+		if n >= spanFlushCount {
+			break
+		}
+	}
+	let()
+	got := waitAll(t, k, []*model.Execution{x})[0]
+	if got.State != model.Completed || got.Attempts != 1 {
+		t.Fatalf("%+v", got)
+	}
+	if n := len(allSpans(t, st, x.ID)); n != streamed {
+		t.Fatalf("%d spans stored, want %d", n, streamed)
+	}
+}

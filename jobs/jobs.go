@@ -247,6 +247,9 @@ type Kernel struct {
 	st   *store.Store
 	log  logger
 	gate *gate
+	// flushed, when set (tests), is called after each write of a running
+	// attempt's span writer.
+	flushed func(exec model.ID)
 
 	ctx  context.Context // cancelled by Close: stops every worker call
 	stop context.CancelFunc

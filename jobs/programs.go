@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/store"
 )
@@ -13,10 +14,17 @@ import (
 // Entries hold while the store's count of program writes is the one noted
 // before they were read (store.ProgramsChanged); any write empties the
 // cache. The programs it returns are shared: the kernel only reads them.
+// Each is kept with its encoding for the workers, made once per version
+// rather than once per execution.
 type programCache struct {
 	mu   sync.Mutex
 	gen  uint64
-	byNV map[programKey]*model.Program
+	byNV map[programKey]cachedProgram
+}
+
+type cachedProgram struct {
+	prog *model.Program
+	enc  *bridge.EncodedProgram // nil if it did not encode: Execute says why
 }
 
 type programKey struct {
@@ -27,7 +35,7 @@ type programKey struct {
 // programCacheMax bounds the versions kept; past it the cache starts over.
 const programCacheMax = 64
 
-func (c *programCache) get(ctx context.Context, st *store.Store, name string, version int) (*model.Program, error) {
+func (c *programCache) get(ctx context.Context, st *store.Store, name string, version int) (cachedProgram, error) {
 	gen := st.ProgramsChanged() // before the read: a write after it discards what the read returns
 	key := programKey{name, version}
 	c.mu.Lock()
@@ -40,13 +48,15 @@ func (c *programCache) get(ctx context.Context, st *store.Store, name string, ve
 	c.mu.Unlock()
 	p, err := st.GetProgramVersion(ctx, name, version)
 	if err != nil {
-		return nil, err
+		return cachedProgram{}, err
 	}
+	cp := cachedProgram{prog: p}
+	cp.enc, _ = bridge.EncodeProgram(p)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen || c.byNV == nil || len(c.byNV) >= programCacheMax {
-		c.gen, c.byNV = gen, map[programKey]*model.Program{}
+		c.gen, c.byNV = gen, map[programKey]cachedProgram{}
 	}
-	c.byNV[key] = p
-	return p, nil
+	c.byNV[key] = cp
+	return cp, nil
 }

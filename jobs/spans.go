@@ -26,9 +26,18 @@ const (
 // their children), and a reader needs no merging. A later attempt of the
 // same execution continues the numbering: its spans follow the earlier
 // attempts' under their own root.
+//
+// It also writes the attempt's running record, with the first spans it
+// writes or at its first tick, whichever comes first: never after a span of
+// the attempt, so a crash leaves either a running record (and recovery
+// counts the attempt and charges its stored LM spans) or a pending one with
+// no trace of the attempt. An attempt that ends within the first tick (a
+// batch's executions on a fast LM: most of them) writes its record once,
+// ended, instead of twice.
 type spanWriter struct {
 	k    *Kernel
 	exec model.ID
+	run  *model.Execution // the running record, until it is written; the loop's own
 
 	mu   sync.Mutex
 	seqs map[string]uint64     // span ID → seq
@@ -43,8 +52,8 @@ type spanWriter struct {
 	done chan struct{}
 }
 
-func (k *Kernel) newSpanWriter(exec model.ID, last uint64) *spanWriter {
-	w := &spanWriter{k: k, exec: exec, seqs: map[string]uint64{}, open: map[string]model.Span{},
+func (k *Kernel) newSpanWriter(run *model.Execution, last uint64) *spanWriter {
+	w := &spanWriter{k: k, exec: run.ID, run: run, seqs: map[string]uint64{}, open: map[string]model.Span{},
 		at: map[uint64]int{}, next: last, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -104,12 +113,45 @@ func (w *spanWriter) loop() {
 		case <-t.C:
 		case <-w.kick:
 		}
-		if b := w.take(); len(b) > 0 {
-			if err := w.k.st.AppendSpans(storeCtx, w.exec, b); err != nil {
-				// The end of the run writes what is left; what was lost here
-				// is only part of a trace, never the execution.
-				w.k.log.printf("execution %s: writing %d spans: %v", w.exec, len(b), err)
-			}
+		w.flush()
+		if w.k.flushed != nil {
+			w.k.flushed(w.exec)
+		}
+	}
+}
+
+// flush writes the spans waiting, after the running record or with it.
+func (w *spanWriter) flush() {
+	b := w.take()
+	if w.run != nil {
+		if err := w.k.st.PutExecutionWithSpans(storeCtx, w.run, b); err != nil {
+			// The spans wait for the record: the next tick tries again, and
+			// the end of the run writes both whatever happens here.
+			w.k.log.printf("execution %s: writing running: %v", w.exec, err)
+			w.putBack(b)
+			return
+		}
+		w.run = nil
+		return
+	}
+	if len(b) > 0 {
+		if err := w.k.st.AppendSpans(storeCtx, w.exec, b); err != nil {
+			// The end of the run writes what is left; what was lost here
+			// is only part of a trace, never the execution.
+			w.k.log.printf("execution %s: writing %d spans: %v", w.exec, len(b), err)
+		}
+	}
+}
+
+// putBack returns spans that were not written to the buffer, unless a
+// later version of the same span came in meanwhile.
+func (w *spanWriter) putBack(b []model.Span) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range b {
+		if _, newer := w.at[s.Seq]; !newer {
+			w.at[s.Seq] = len(w.buf)
+			w.buf = append(w.buf, s)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -123,6 +124,28 @@ func TestValidName(t *testing.T) {
 		var fe *FieldError
 		if err != nil && (!errors.As(err, &fe) || fe.Field != "dataset.name") {
 			t.Errorf("ValidName(%q) = %#v, want a FieldError on dataset.name", name, err)
+		}
+	}
+}
+
+// simpleName is the name pattern written out: it agrees with the pattern
+// on every name of up to 3 bytes over a mixed alphabet, and on long ones.
+func TestSimpleNameIsThePattern(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+	alphabet := []string{"a", "Z", "0", "9", "_", ".", "-", " ", "/", "ü", "\x00", "\n", "@", "[", "`", "{", ":"}
+	names := []string{"", strings.Repeat("a", 127), strings.Repeat("a", 128), strings.Repeat("a", 129), "a" + strings.Repeat("-", 127)}
+	for _, a := range alphabet {
+		names = append(names, a)
+		for _, b := range alphabet {
+			names = append(names, a+b)
+			for _, c := range alphabet {
+				names = append(names, a+b+c)
+			}
+		}
+	}
+	for _, n := range names {
+		if got, want := simpleName(n), pattern.MatchString(n); got != want {
+			t.Errorf("simpleName(%q) = %v, the pattern says %v", n, got, want)
 		}
 	}
 }

@@ -29,8 +29,7 @@ func (s *Store) CreateExecutions(ctx context.Context, es []*model.Execution) err
 		return fmt.Errorf("create executions: %d in one batch, at most %d", len(es), MaxExecutionBatch)
 	}
 	recs := make([][]byte, len(es))
-	deltas := map[string]rollupRecord{}
-	var order []string // rollup keys in first-use order, so retries write the same way
+	var deltas rollupDeltas
 	for i, e := range es {
 		if e == nil {
 			return fmt.Errorf("create executions: #%d is nil", i)
@@ -43,16 +42,8 @@ func (s *Store) CreateExecutions(ctx context.Context, es []*model.Execution) err
 			return fmt.Errorf("create executions: execution %s: %w", e.ID, err)
 		}
 		recs[i] = b
-		k := string(rollupKey(e.Program, monthOf(e.CreatedAt)))
-		d, seen := deltas[k]
-		if !seen {
-			order = append(order, k)
-		}
-		d.Executions++
-		d.CostNanos += costNanos(e.Cost)
-		d.Usage = d.Usage.Add(e.TotalUsage())
-		d.Cache = d.Cache.Add(e.EmbedCache)
-		deltas[k] = d
+		deltas.add(rollupKey(e.Program, monthOf(e.CreatedAt)),
+			rollupRecord{Executions: 1, CostNanos: costNanos(e.Cost), Usage: e.TotalUsage(), Cache: e.EmbedCache})
 	}
 	err := s.updateRollups(ctx, func(txn *badger.Txn) error {
 		for i, e := range es {
@@ -71,12 +62,7 @@ func (s *Store) CreateExecutions(ctx context.Context, es []*model.Execution) err
 				}
 			}
 		}
-		for _, k := range order {
-			if err := addRollup(txn, []byte(k), deltas[k]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deltas.write(txn)
 	})
 	if err != nil {
 		return fmt.Errorf("create %d executions: %w", len(es), err)

@@ -148,24 +148,19 @@ func (s *Store) PutExecutionWithSpans(ctx context.Context, e *model.Execution, s
 		}
 		spans, sv = spans[cut:], sv[cut:]
 	}
-	err = s.updateRollups(ctx, func(txn *badger.Txn) error {
-		if err := putExecution(txn, e, rec); err != nil {
-			return err
-		}
-		for i := range spans {
-			if err := txn.Set(spanKey(e.ID, spans[i].Seq), sv[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	size := len(rec)
+	for _, v := range sv {
+		size += len(v)
+	}
+	if err := s.commitPut(ctx, &putReq{e: e, rec: rec, spans: spans, sv: sv, size: size}); err != nil {
 		return fmt.Errorf("put execution %s: %w", e.ID, err)
 	}
 	return nil
 }
 
-func putExecution(txn *badger.Txn, e *model.Execution, rec []byte) error {
+// putExecution writes e's record and index keys in txn and adds the rollup
+// changes it makes to d.
+func putExecution(txn *badger.Txn, e *model.Execution, rec []byte, d *rollupDeltas) error {
 	var old *model.Execution
 	switch item, err := txn.Get(execKey(e.ID)); {
 	case err == nil:
@@ -198,7 +193,8 @@ func putExecution(txn *badger.Txn, e *model.Execution, rec []byte) error {
 			return err
 		}
 	}
-	return applyRollups(txn, old, e)
+	applyRollups(d, old, e)
+	return nil
 }
 
 // execHead is what putExecution needs of the record it replaces: its index
@@ -220,26 +216,13 @@ func (h *execHead) execution(id model.ID) *model.Execution {
 }
 
 // applyRollups moves the rollups from old's contribution to e's.
-func applyRollups(txn *badger.Txn, old, e *model.Execution) error {
+func applyRollups(d *rollupDeltas, old, e *model.Execution) {
 	newKey := rollupKey(e.Program, monthOf(e.CreatedAt))
-	add := rollupRecord{Executions: 1, CostNanos: costNanos(e.Cost), Usage: e.TotalUsage(), Cache: e.EmbedCache}
-	if old == nil {
-		return addRollup(txn, newKey, add)
+	d.add(newKey, rollupRecord{Executions: 1, CostNanos: costNanos(e.Cost), Usage: e.TotalUsage(), Cache: e.EmbedCache})
+	if old != nil {
+		d.add(rollupKey(old.Program, monthOf(old.CreatedAt)), rollupRecord{Executions: -1, CostNanos: -costNanos(old.Cost),
+			Usage: negate(old.TotalUsage()), Cache: model.EmbedCache{Hits: -old.EmbedCache.Hits, Misses: -old.EmbedCache.Misses}})
 	}
-	sub := rollupRecord{Executions: -1, CostNanos: -costNanos(old.Cost), Usage: negate(old.TotalUsage()),
-		Cache: model.EmbedCache{Hits: -old.EmbedCache.Hits, Misses: -old.EmbedCache.Misses}}
-	oldKey := rollupKey(old.Program, monthOf(old.CreatedAt))
-	if bytes.Equal(oldKey, newKey) {
-		d := rollupRecord{CostNanos: add.CostNanos + sub.CostNanos, Usage: add.Usage.Add(sub.Usage), Cache: add.Cache.Add(sub.Cache)}
-		if d == (rollupRecord{}) {
-			return nil // a state change that cost nothing: leave the hot key alone
-		}
-		return addRollup(txn, newKey, d)
-	}
-	if err := addRollup(txn, oldKey, sub); err != nil {
-		return err
-	}
-	return addRollup(txn, newKey, add)
 }
 
 func negate(u model.Usage) model.Usage {

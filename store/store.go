@@ -67,6 +67,8 @@ type Store struct {
 	// rollup (updateRollups); conflicts counts the transactions update re-ran.
 	rollups   sync.Mutex
 	conflicts atomic.Int64
+	// group queues the execution writes committed together (group.go).
+	group committer
 	// budgets caches Budgets: the budget gate asks for every execution, and
 	// only this process writes them (SetBudget, ClearBudget).
 	budgets budgetCache

@@ -11,9 +11,16 @@ import (
 	"unicode/utf8"
 )
 
+// Marshalled is params as json.Marshal wrote them: valid UTF-8, compact,
+// no raw newline, so EncodeRequest frames them as they are instead of
+// checking and compacting them again (a request's program is most of its
+// bytes, and each one is sent once per execution).
+type Marshalled []byte
+
 // EncodeRequest is the line (newline included) of a request; nil params
 // become {}. Params are marshalled and compacted, so a pretty-printed
-// json.RawMessage cannot break the framing.
+// json.RawMessage cannot break the framing; Marshalled params are taken as
+// they are.
 func EncodeRequest(id uint64, method string, params any) ([]byte, error) {
 	if id == 0 {
 		return nil, errors.New("request id 0 is reserved for the hello")
@@ -25,6 +32,11 @@ func EncodeRequest(id uint64, method string, params any) ([]byte, error) {
 	switch p := params.(type) {
 	case nil:
 		raw = []byte("{}")
+	case Marshalled:
+		raw = p
+		if len(p) == 0 {
+			raw = []byte("{}")
+		}
 	case json.RawMessage:
 		if len(p) == 0 {
 			raw = []byte("{}")

@@ -191,13 +191,16 @@ func Decode(line []byte) (Frame, error) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return Frame{}, decodeErr(line, nil, "empty line")
 	}
-	if !utf8.Valid(line) {
-		// encoding/json would silently replace the bad bytes.
-		return Frame{}, decodeErr(line, nil, "not valid UTF-8")
-	}
-	fields, err := topLevel(line)
-	if err != nil {
-		return Frame{}, err
+	fields, ok := split(line) // one pass, for the lines that are fine
+	var err error
+	if !ok {
+		if !utf8.Valid(line) {
+			// encoding/json would silently replace the bad bytes.
+			return Frame{}, decodeErr(line, nil, "not valid UTF-8")
+		}
+		if fields, err = topLevel(line); err != nil {
+			return Frame{}, err
+		}
 	}
 	var f Frame
 	rawID, ok := fields["id"]

@@ -169,6 +169,22 @@ func TestEncodeRequest(t *testing.T) {
 			t.Errorf("raw params %q accepted", bad)
 		}
 	}
+	// What json.Marshal wrote is framed as it is, and reads back whole.
+	params := map[string]any{"q": "line\none \xff <b>", "n": []any{1.5, nil}}
+	m, err := json.Marshal(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = EncodeRequest(10, MethodExecute, Marshalled(m))
+	if err != nil || string(b) != `{"id":10,"method":"execute","params":`+string(m)+"}\n" || bytes.Count(b, []byte("\n")) != 1 {
+		t.Fatalf("marshalled params: %q, %v", b, err)
+	}
+	var back struct {
+		Params map[string]any `json:"params"`
+	}
+	if err := json.Unmarshal(b, &back); err != nil || back.Params["q"] != "line\none \ufffd <b>" {
+		t.Fatalf("marshalled params read back: %+v %v", back, err)
+	}
 	if _, err := EncodeRequest(0, MethodPing, nil); err == nil {
 		t.Error("id 0 accepted")
 	}
@@ -266,10 +282,29 @@ func FuzzDecode(f *testing.F) {
 		`{"id":7,"result":{}} trailing`,
 		"\xff",
 		``,
+		`{"id":7,"event":"spans","data":{"spans":[{"a":[1,-0.5e+3,true,false,null,"\u00e9\n"]}],"k\u0065y":{}}}`,
+		`{"id":7,"result":{"x":"é 東京 🙂","y":[[[[]]]],"z":01}}`,
+		"{\"id\":7,\"result\":{\"x\":\"\xed\xa0\x80\"}}",
+		"{\"id\":7,\"result\":{\"x\":\"tab\there\"}}",
+		` {"id" : 7 , "result" : { } } `,
+		`{"id":7,"result":{"n":-},"e":1.}`,
+		"[" + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + "]",
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
+		if got, want := valid(line), json.Valid(line) && utf8.Valid(line); got != want {
+			t.Fatalf("valid(%q) = %v, json.Valid && utf8.Valid = %v", line, got, want)
+		}
+		if got, ok := split(line); ok {
+			want, err := refTopLevel(line)
+			if err != nil || !maps.EqualFunc(got, want, func(a, b json.RawMessage) bool { return bytes.Equal(a, b) }) {
+				t.Fatalf("split(%q) = %q, reference %q (%v)", line, got, want, err)
+			}
+		} else if obj, err := refTopLevel(line); err == nil && utf8.Valid(line) && !escapedKey(obj, line) {
+			t.Fatalf("split(%q) refused an object the reference splits", line)
+		}
 		fr, err := Decode(line)
 		if utf8.Valid(line) {
 			got, gerr := topLevel(line)
@@ -358,4 +393,26 @@ func refTopLevel(line []byte) (map[string]json.RawMessage, error) {
 		return nil, errors.New("data after the object")
 	}
 	return fields, nil
+}
+
+// valid is the scanner on a whole value: json.Valid(b) && utf8.Valid(b).
+func valid(b []byte) bool {
+	s := scanner{b: b}
+	s.space()
+	if !s.value(0) {
+		return false
+	}
+	s.space()
+	return s.i == len(s.b)
+}
+
+// escapedKey says whether a key of the object line is written with an
+// escape (split leaves those to the slow path).
+func escapedKey(obj map[string]json.RawMessage, line []byte) bool {
+	for k := range obj {
+		if !bytes.Contains(line, []byte(`"`+k+`"`)) {
+			return true
+		}
+	}
+	return bytes.Contains(line, []byte(`\\`)) // a conservative guess: any escape may be in a key
 }
