@@ -293,8 +293,11 @@ class FrameWriter:
             return
         for req_id, (spans, limits) in self._batches.items():
             text = _dumps(spans)
-            bound = min((n for n in limits if n > 0), default=BATCH_BYTES)
-            if len(text) <= min(bound, BATCH_BYTES, MAX_SPAN):
+            bound = min(limits)  # the limits are all set (> 0) but in tests
+            if bound <= 0:
+                bound = min((n for n in limits if n > 0), default=BATCH_BYTES)
+            size = len(text)
+            if size <= bound and size <= BATCH_BYTES and size <= MAX_SPAN:
                 self._write_spans(req_id, text)
                 continue
             parts: list[bytes] = []
