@@ -315,7 +315,12 @@ class FrameWriter:
         self._dirty = True
 
     def _write_spans(self, req_id: int, array: bytes) -> None:
-        self._out.write(_redacted(b'{"id":%d,"event":"spans","data":{"spans":%s}}' % (req_id, array)) + b"\n")
+        # The frame in three writes into the buffer, not joined first: only the array can hold a secret
+        # (the rest is ours, and no key or shape runs across its brackets).
+        out = self._out
+        out.write(b'{"id":%d,"event":"spans","data":{"spans":' % req_id)
+        out.write(_redacted(array))
+        out.write(b"}}\n")
 
     def _flusher(self) -> None:
         while not self.broken:
