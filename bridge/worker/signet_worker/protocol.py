@@ -247,17 +247,18 @@ class FrameWriter:
                 # signal or EOF on stdin ends the process.
                 self.broken = True
 
-    def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0) -> None:
+    def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0, copy: bool = True) -> None:
         """One span event (a start, or an end's delta) of request req_id, into its batch; with a
         limit, its payload fields cut to it (truncate.cut_span). The batch keeps a shallow copy of
-        data, encoded when the batch goes out: the values in it must not change after the call."""
+        data (data itself with copy=False: a SpanStream's events, dicts the tracer never changes
+        again), encoded when the batch goes out: the values in it must not change after the call."""
         with self._lock:
             if self.broken:
                 return
             batch = self._batches.get(req_id)
             if batch is None:
                 batch = self._batches[req_id] = ([], [])
-            batch[0].append(dict(data))
+            batch[0].append(dict(data) if copy else data)
             batch[1].append(limit)
             self._batch_spans += 1
             if not urgent and self._batch_spans < BATCH_SPANS and self._oldest is not None \
@@ -390,7 +391,7 @@ class SpanStream:
                 if sent is not None and sent[0] is value:
                     span = {k: v for k, v in span.items() if k != field}
                     span[ref] = sent[1]
-        self._writer.span(self._req_id, span, kind == "lm", self._limit)
+        self._writer.span(self._req_id, span, kind == "lm", self._limit, copy=False)
 
     def end(self, span: dict, delta: dict) -> None:
         kind = span.get("kind")
@@ -399,4 +400,4 @@ class SpanStream:
             value = delta.get(field)
             if value is not None:
                 self._sent[(field, id(value))] = (value, delta["id"])
-        self._writer.span(self._req_id, delta, kind == "lm", self._limit)
+        self._writer.span(self._req_id, delta, kind == "lm", self._limit, copy=False)

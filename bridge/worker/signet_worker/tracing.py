@@ -105,8 +105,9 @@ class SpanSink(Protocol):
     """Where a tracer's spans go. `start` gets a span as it opens; `end` gets it as it started and
     `delta`, what is new since its start (`id`, `end`, outputs, usage, cost, error...): the protocol
     sends only the delta (docs/protocol.md, "Spans"); the whole span is the start with the delta
-    over it. Neither may change `span` or `delta`. Payloads come whole: the sink cuts them to the limit
-    (truncate.cut_span) as it encodes them, most need no cut and that is cheaper to tell from their
+    over it. Neither may change `span` or `delta`, nor does the tracer once it handed them on (a
+    sink may keep them: protocol.SpanStream batches them as they are). Payloads come whole: the
+    sink cuts them to the limit (truncate.cut_span) as it encodes them, most need no cut and that is cheaper to tell from their
     encoding. An LM span's `messages` is the very list its format span's end delta carried, when
     the format rendered what the LM was called with (protocol.SpanStream sends it once)."""
 
@@ -558,7 +559,7 @@ def _history_entry(lm: Any, messages: Any, prompt: Any) -> dict | None:
     history = getattr(lm, "history", None)
     if not history:
         return None
-    for entry in reversed(list(history[-HISTORY_SCAN:])):
+    for entry in reversed(history[-HISTORY_SCAN:]):  # a slice: a copy another thread's append leaves be
         if not isinstance(entry, dict):
             continue
         if messages is not None and entry.get("messages") is messages:
