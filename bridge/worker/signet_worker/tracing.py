@@ -108,8 +108,9 @@ class SpanSink(Protocol):
     over it. Neither may change `span` or `delta`, nor does the tracer once it handed them on (a
     sink may keep them: protocol.SpanStream batches them as they are). Payloads come whole: the
     sink cuts them to the limit (truncate.cut_span) as it encodes them, most need no cut and that
-    is cheaper to tell from their encoding. An LM span's `messages` is the very list its format span's end delta carried, when
-    the format rendered what the LM was called with (protocol.SpanStream sends it once)."""
+    is cheaper to tell from their encoding. An LM span's `messages` is the very list its format
+    span's end delta carried, when the format rendered what the LM was called with
+    (protocol.SpanStream sends it once)."""
 
     def start(self, span: dict[str, Any]) -> None: ...
 
