@@ -177,7 +177,8 @@ class Tracer(BaseCallback):
             raise Cancelled()
 
     def _start(self, call_id: str, kind: str, name: str, module: str | None, instance: Any = None,
-               call_inputs: dict | None = None, **fields: Any) -> None:
+               call_inputs: dict | None = None, *, model: str | None = None, messages: Any = None,
+               inputs: Any = None, completion: str | None = None) -> None:
         cancel = self._cancel
         if cancel is not None and cancel.is_set():
             raise Cancelled()
@@ -194,9 +195,15 @@ class Tracer(BaseCallback):
             data["parent"] = parent
         if module:
             data["module"] = module
-        for key, value in fields.items():
-            if value is not None:
-                data[key] = value
+        # The payload fields named, not **fields: no dict built and walked per span.
+        if model is not None:
+            data["model"] = model
+        if messages is not None:
+            data["messages"] = messages
+        if inputs is not None:
+            data["inputs"] = inputs
+        if completion is not None:
+            data["completion"] = completion
         # One dict operation each, atomic as it is (the GIL): hooks of other threads may run meanwhile.
         self._open[call_id] = _Span(data, instance, call_inputs)
         if module:
