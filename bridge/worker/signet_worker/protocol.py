@@ -247,17 +247,18 @@ class FrameWriter:
                 # signal or EOF on stdin ends the process.
                 self.broken = True
 
-    def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0) -> None:
+    def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0, copy: bool = True) -> None:
         """One span event (a start, or an end's delta) of request req_id, into its batch; with a
         limit, its payload fields cut to it (truncate.cut_span). The batch keeps a shallow copy of
-        data, encoded when the batch goes out: the values in it must not change after the call."""
+        data (data itself with copy=False: a SpanStream's events, dicts the tracer never changes
+        again), encoded when the batch goes out: the values in it must not change after the call."""
         with self._lock:
             if self.broken:
                 return
             batch = self._batches.get(req_id)
             if batch is None:
                 batch = self._batches[req_id] = ([], [])
-            batch[0].append(dict(data))
+            batch[0].append(dict(data) if copy else data)
             batch[1].append(limit)
             self._batch_spans += 1
             if not urgent and self._batch_spans < BATCH_SPANS and self._oldest is not None \
@@ -293,8 +294,11 @@ class FrameWriter:
             return
         for req_id, (spans, limits) in self._batches.items():
             text = _dumps(spans)
-            bound = min((n for n in limits if n > 0), default=BATCH_BYTES)
-            if len(text) <= min(bound, BATCH_BYTES, MAX_SPAN):
+            bound = min(limits)  # the limits are all set (> 0) but in tests
+            if bound <= 0:
+                bound = min((n for n in limits if n > 0), default=BATCH_BYTES)
+            size = len(text)
+            if size <= bound and size <= BATCH_BYTES and size <= MAX_SPAN:
                 self._write_spans(req_id, text)
                 continue
             parts: list[bytes] = []
@@ -312,7 +316,12 @@ class FrameWriter:
         self._dirty = True
 
     def _write_spans(self, req_id: int, array: bytes) -> None:
-        self._out.write(_redacted(b'{"id":%d,"event":"spans","data":{"spans":%s}}' % (req_id, array)) + b"\n")
+        # The frame in three writes into the buffer, not joined first: only the array can hold a secret
+        # (the rest is ours, and no key or shape runs across its brackets).
+        out = self._out
+        out.write(b'{"id":%d,"event":"spans","data":{"spans":' % req_id)
+        out.write(_redacted(array))
+        out.write(b"}}\n")
 
     def _flusher(self) -> None:
         while not self.broken:
@@ -382,7 +391,7 @@ class SpanStream:
                 if sent is not None and sent[0] is value:
                     span = {k: v for k, v in span.items() if k != field}
                     span[ref] = sent[1]
-        self._writer.span(self._req_id, span, kind == "lm", self._limit)
+        self._writer.span(self._req_id, span, kind == "lm", self._limit, copy=False)
 
     def end(self, span: dict, delta: dict) -> None:
         kind = span.get("kind")
@@ -391,4 +400,4 @@ class SpanStream:
             value = delta.get(field)
             if value is not None:
                 self._sent[(field, id(value))] = (value, delta["id"])
-        self._writer.span(self._req_id, delta, kind == "lm", self._limit)
+        self._writer.span(self._req_id, delta, kind == "lm", self._limit, copy=False)

@@ -86,8 +86,8 @@ def _completion_text(output: Any) -> str:
 
 
 def _flat_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
-    """Module/tool call arguments: `kwargs` spread out, positional `args` kept if any."""
-    out: dict[str, Any] = {}
+    """Module/tool call arguments: `kwargs` spread out, positional `args` kept if any; JSON-safe."""
+    out: dict[Any, Any] = {}
     for key, value in inputs.items():
         if key == "kwargs" and isinstance(value, dict):
             out.update(value)
@@ -95,17 +95,22 @@ def _flat_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
             continue
         else:
             out[key] = value
-    return {k if type(k) is str else str(k): v if type(v) is str else jsonable(v) for k, v in out.items()}
+    for k, v in out.items():
+        if type(k) is not str or type(v) is not str:  # most calls pass str keyword arguments only
+            return {k if type(k) is str else str(k): v if type(v) is str else jsonable(v) for k, v in out.items()}
+    return out
 
 
 class SpanSink(Protocol):
-    """Where a tracer's spans go. `start` gets a span as it opens; `end` gets it whole as it closes and
+    """Where a tracer's spans go. `start` gets a span as it opens; `end` gets it as it started and
     `delta`, what is new since its start (`id`, `end`, outputs, usage, cost, error...): the protocol
-    sends only the delta (docs/protocol.md, "Spans"). Neither may change `span`, nor keep it past
-    the call: the tracer goes on filling it. Payloads come whole: the sink cuts them to the limit
-    (truncate.cut_span) as it encodes them, most need no cut and that is cheaper to tell from their
-    encoding. An LM span's `messages` is the very list its format span's end delta carried, when
-    the format rendered what the LM was called with (protocol.SpanStream sends it once)."""
+    sends only the delta (docs/protocol.md, "Spans"); the whole span is the start with the delta
+    over it. Neither may change `span` or `delta`, nor does the tracer once it handed them on (a
+    sink may keep them: protocol.SpanStream batches them as they are). Payloads come whole: the
+    sink cuts them to the limit (truncate.cut_span) as it encodes them, most need no cut and that
+    is cheaper to tell from their encoding. An LM span's `messages` is the very list its format
+    span's end delta carried, when the format rendered what the LM was called with
+    (protocol.SpanStream sends it once)."""
 
     def start(self, span: dict[str, Any]) -> None: ...
 
@@ -121,10 +126,10 @@ class _WholeSpans:
         self._limit = span_payload_limit()
 
     def start(self, span: dict[str, Any]) -> None:
-        self._emit(cut_span(dict(span), self._limit))  # a copy: the end fills the tracer's dict
+        self._emit(cut_span(dict(span), self._limit))  # a copy: cut_span cuts in place
 
     def end(self, span: dict[str, Any], delta: dict[str, Any]) -> None:
-        self._emit(cut_span(dict(span), self._limit))  # a copy, as the sink leaves the tracer's dict be
+        self._emit(cut_span({**span, **delta}, self._limit))
 
 
 class Tracer(BaseCallback):
@@ -172,7 +177,8 @@ class Tracer(BaseCallback):
             raise Cancelled()
 
     def _start(self, call_id: str, kind: str, name: str, module: str | None, instance: Any = None,
-               call_inputs: dict | None = None, **fields: Any) -> None:
+               call_inputs: dict | None = None, *, model: str | None = None, messages: Any = None,
+               inputs: Any = None, completion: str | None = None) -> None:
         cancel = self._cancel
         if cancel is not None and cancel.is_set():
             raise Cancelled()
@@ -189,13 +195,19 @@ class Tracer(BaseCallback):
             data["parent"] = parent
         if module:
             data["module"] = module
-        for key, value in fields.items():
-            if value is not None:
-                data[key] = value
-        with self._lock:
-            self._open[call_id] = _Span(data, instance, call_inputs)
-            if module:
-                self._module_of[call_id] = module
+        # The payload fields named, not **fields: no dict built and walked per span.
+        if model is not None:
+            data["model"] = model
+        if messages is not None:
+            data["messages"] = messages
+        if inputs is not None:
+            data["inputs"] = inputs
+        if completion is not None:
+            data["completion"] = completion
+        # One dict operation each, atomic as it is (the GIL): hooks of other threads may run meanwhile.
+        self._open[call_id] = _Span(data, instance, call_inputs)
+        if module:
+            self._module_of[call_id] = module
         if self._sink is not None:
             self._sink.start(data)
 
@@ -205,22 +217,19 @@ class Tracer(BaseCallback):
             self._check_cancel()
 
     def _end(self, call_id: str, exception: BaseException | None, **fields: Any) -> _Span | None:
-        with self._lock:
-            span = self._open.pop(call_id, None)
+        span = self._open.pop(call_id, None)
         if span is None:
             if not self._tracing and not isinstance(exception, Cancelled):
                 self._check_cancel()
             return None
-        data = span.data
         delta = {"id": call_id, "end": format_ns(time.time_ns())}
         for key, value in fields.items():
             if value is not None:
                 delta[key] = value
         if exception is not None:
             delta["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
-        data.update(delta)
         if self._sink is not None:
-            self._sink.end(data, delta)
+            self._sink.end(span.data, delta)
         if exception is None or not isinstance(exception, Cancelled):
             self._check_cancel()
         return span
@@ -326,7 +335,11 @@ class Tracer(BaseCallback):
             return None
         if type(outputs) is Prediction and "model_dump" not in outputs._store:
             # What jsonable does with a Prediction (no model_dump: toDict), without the AttributeError
-            # Example.__getattr__ raises for model_dump first.
+            # Example.__getattr__ raises for model_dump first; fields all str (most), a copy is all it is.
+            store = outputs._store
+            if all(type(k) is str and (type(v) is str or type(v) is list and all(type(i) is str for i in v))
+                   for k, v in store.items()):
+                return {k: v if type(v) is str else list(v) for k, v in store.items()}
             try:
                 value = jsonable(outputs.toDict(), 1)
             except Exception:
@@ -354,8 +367,7 @@ class Tracer(BaseCallback):
             self._end(call_id, exception)
             return
         messages = messages_of(outputs)
-        with self._lock:
-            self._rendered[id(outputs)] = (outputs, messages)
+        self._rendered[id(outputs)] = (outputs, messages)
         self._end(call_id, exception, messages=messages)
 
     def on_adapter_parse_start(self, call_id, instance, inputs):
@@ -409,16 +421,14 @@ class Tracer(BaseCallback):
         """The messages an LM call is sent: its format span's own list when a format rendered them
         (the sink may then send that list once), else converted here."""
         if messages is not None:
-            with self._lock:
-                rendered = self._rendered.pop(id(messages), None)
+            rendered = self._rendered.pop(id(messages), None)
             if rendered is not None and rendered[0] is messages:
                 return rendered[1]
         return messages_of(shown) if shown is not None else None
 
     def on_lm_end(self, call_id, outputs, exception=None):
         try:
-            with self._lock:
-                span = self._open.get(call_id)
+            span = self._open.get(call_id)
             fields: dict[str, Any] = {}
             if span is not None and exception is None:
                 fields = self._account(span, outputs)
@@ -434,6 +444,8 @@ class Tracer(BaseCallback):
             self._waiting.add(call_id)
 
     def _waited(self, call_id: str) -> None:
+        if call_id not in self._waiting:
+            return  # most calls (an LM computing here) never waited: no lock to take
         with self._lock:
             if call_id not in self._waiting:
                 return
@@ -453,6 +465,8 @@ class Tracer(BaseCallback):
 
     def _settle(self, call_id: str, exception: BaseException | None, fields: dict[str, Any]) -> None:
         """Tell the gate what a reserved call cost: a call that raised was not billed."""
+        if call_id not in self._reserved:
+            return  # not reserved (no gate, a free LM): no lock to take
         with self._lock:
             if call_id not in self._reserved:
                 return
@@ -553,7 +567,7 @@ def _history_entry(lm: Any, messages: Any, prompt: Any) -> dict | None:
     history = getattr(lm, "history", None)
     if not history:
         return None
-    for entry in reversed(list(history[-HISTORY_SCAN:])):
+    for entry in reversed(history[-HISTORY_SCAN:]):  # a slice: a copy another thread's append leaves be
         if not isinstance(entry, dict):
             continue
         if messages is not None and entry.get("messages") is messages:

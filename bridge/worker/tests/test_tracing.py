@@ -252,3 +252,51 @@ def test_an_untraced_request_stops_at_every_hook_once_cancelled():
             end(call_id="c", outputs=None)
         end(call_id="c", outputs=None, exception=Cancelled())
     assert tracer._open == {}
+
+
+class _Point(dspy.Prediction):
+    """A Prediction subclass: not the exact type, so the general path."""
+
+
+@pytest.mark.parametrize("fields", [
+    {"answer": "Paris"},
+    {"facts": ["Paris is in France.", "It is the capital."], "answer": "Paris"},
+    {},
+    {"n": 3, "answer": "Paris"},
+    {"facts": ["a", 1, None], "ratio": 0.5},
+    {"inner": dspy.Prediction(answer="x"), "history": dspy.History(messages=[{"q": "a"}])},
+    {"answer": type("S", (str,), {})("sub")},
+])
+def test_module_outputs_are_what_jsonable_makes_of_the_prediction(fields):
+    """The tracer's shortcut for predictions of str and list[str] fields gives what the general path
+    (DSPy's toDict, then protocol.jsonable) gives, for those and for every other prediction."""
+    from signet_worker.protocol import jsonable
+    from signet_worker.tracing import Tracer
+
+    for prediction in (dspy.Prediction(**fields), _Point(**fields)):
+        expected = jsonable(prediction.toDict())
+        got = Tracer._outputs(prediction)
+        assert got == expected and type(got) is dict
+        assert json.dumps(got) == json.dumps(expected)
+        if prediction.get("facts") is not None:
+            assert got["facts"] is not prediction.facts, "a copy: the span does not hold the program's list"
+
+
+@pytest.mark.parametrize("inputs", [
+    {"args": (), "kwargs": {"question": "q", "context": "c"}},
+    {"args": (), "kwargs": {"question": "q", "k": 3, "facts": ["a"]}},
+    {"args": ("pos",), "kwargs": {"question": "q"}},
+    {"args": (), "kwargs": {1: "int key"}},
+    {"query": "direct", "n": 2},
+])
+def test_call_inputs_are_the_arguments_made_json_safe(inputs):
+    from signet_worker.protocol import jsonable
+    from signet_worker.tracing import _flat_inputs
+
+    spread = {}
+    for key, value in inputs.items():
+        if key == "kwargs":
+            spread.update(value)
+        elif key != "args" or value:
+            spread[key] = value
+    assert _flat_inputs(inputs) == {str(k): jsonable(v) for k, v in spread.items()}
