@@ -35,8 +35,9 @@ type Config struct {
 	WorkerDir      string        // PYTHONPATH dir holding signet_worker (default: the embedded copy, see WorkerDir)
 	// Redact removes secrets from every frame a worker sends and every line
 	// of its stderr, before anything reads them; its variables go to the
-	// workers (SIGNET_SECRET_ENVS), which redact what they write too. nil:
-	// key shapes only.
+	// workers (SIGNET_SECRET_ENVS), which redact their stderr and error
+	// messages with them; their frames are redacted here only. nil: key
+	// shapes only.
 	Redact *redact.Redactor
 	// NoZygote starts each worker as its own `python -m signet_worker`
 	// rather than forking it from a zygote that has imported DSPy once

@@ -218,8 +218,8 @@ func (pr *proc) readLoop(stdout io.Reader) {
 			}
 			return
 		}
-		// Everything a worker says passes here: what the worker did not
-		// know to redact (a key it never read, a key shape) goes now.
+		// Everything a worker says passes here, and is redacted here only:
+		// the worker leaves its frames to this one pass (docs/protocol.md).
 		f, err := wire.Decode(pr.pool.cfg.Redact.Bytes(line))
 		if !greeted {
 			// The handshake judges the first line, whatever it is.

@@ -150,15 +150,10 @@ def _dumps(value: Any) -> bytes:
         return _ENCODER.encode(jsonable(value)).encode()
 
 
-def _redacted(raw: bytes) -> bytes:
-    text = raw.decode()
-    clean = redact.redact(text)
-    return raw if clean is text else clean.encode()
-
-
 def encode(frame: dict) -> bytes:
-    """One frame as a line: UTF-8 JSON, no NaN, secrets redacted."""
-    return _redacted(_dumps(frame)) + b"\n"
+    """One frame as a line: UTF-8 JSON, no NaN. Not redacted here: Go redacts every line a worker
+    sends, with the same values and shapes, before it decodes it (docs/protocol.md)."""
+    return _dumps(frame) + b"\n"
 
 
 # How long span events (and other events) may wait in the writer before they are sent: FLUSH_EVERY
@@ -203,7 +198,7 @@ class FrameWriter:
     """Writes frames to the private protocol fd, one whole line at a time.
 
     Span events are batched: `span` adds one to its request's batch; a batch goes out encoded in one
-    go as one `spans` frame (one encoding, one redaction pass, one write) when the flusher wakes
+    go as one `spans` frame (one encoding, one write) when the flusher wakes
     (see FLUSH_EVERY), when it holds BATCH_SPANS events, before any other frame (so a
     request's spans precede its result, and a `reserve` the span of its call), and at once for an LM
     call's events: its end carries what the call cost and its start says a call is in flight, so a
@@ -316,11 +311,10 @@ class FrameWriter:
         self._dirty = True
 
     def _write_spans(self, req_id: int, array: bytes) -> None:
-        # The frame in three writes into the buffer, not joined first: only the array can hold a secret
-        # (the rest is ours, and no key or shape runs across its brackets).
+        # The frame in three writes into the buffer, not joined first.
         out = self._out
         out.write(b'{"id":%d,"event":"spans","data":{"spans":' % req_id)
-        out.write(_redacted(array))
+        out.write(array)
         out.write(b"}}\n")
 
     def _flusher(self) -> None:

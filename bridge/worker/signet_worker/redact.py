@@ -3,12 +3,14 @@
 The values of every variable the config names as a profile's api_key_env
 (SIGNET_SECRET_ENVS, registered at start by `register_env`) and any key a
 profile reads (`lms.py`) are registered; anything shaped like a common key
-(sk-..., Bearer <token>, AWS, GitHub, Google) goes too. Every protocol frame
-and every line written through Python's stderr passes through `redact`, so a
-key that some library puts into an exception message, a log record or a repr
-never leaves the process. (What user code writes to fd 2 directly, Go redacts
-as it reads the stream.) The shapes are Go's model/redact ones: keep the two
-in step.
+(sk-..., Bearer <token>, AWS, GitHub, Google) goes too. Every line written
+through Python's stderr (logging, print, warnings) and every error message
+passes through `redact`, so a key that some library puts into an exception
+message, a log record or a repr is gone before it is written. Protocol frames
+are not redacted here: Go redacts every line a worker sends (frames and fd 2
+alike) before it decodes it, with the same values (SIGNET_SECRET_ENVS is Go's
+list; a profile's key is one of them) and these shapes, so a second pass here
+only cost CPU. The shapes are Go's model/redact ones: keep the two in step.
 """
 
 from __future__ import annotations

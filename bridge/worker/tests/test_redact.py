@@ -82,7 +82,9 @@ class Leaky(dspy.Module):
 
 def test_configured_key_never_read_is_redacted(make_worker, tmp_path) -> None:
     """A key only named by the config (SIGNET_SECRET_ENVS), never read by the run's profile, is redacted
-    from frames and Python's stderr; the cache directory is private and new files too (umask 077)."""
+    from error messages and Python's stderr; the cache directory is private and new files too (umask 077).
+    The frames themselves (the input in the spans) Go redacts as it reads them: bridge's
+    TestFramesAreRedactedByGo."""
     secret = "zq7-other-profile-value-31c9"  # no key shape: only the config names it
     (tmp_path / "leaky.py").write_text(textwrap.dedent(LEAKY))
     cache = tmp_path / "cache"
@@ -97,8 +99,6 @@ def test_configured_key_never_read_is_redacted(make_worker, tmp_path) -> None:
                                            "base_dir": str(tmp_path), "lm": lm_profile()})
     assert failed["error"]["message"].endswith("failed with [redacted]"), failed
     assert worker.close() == 0
-    frames = b"".join(worker.raw_lines).decode()
-    assert secret not in frames and "Is [redacted] fine?" in frames  # the input, in the spans
     err = worker.stderr()
     assert secret not in err and "python stderr [redacted]" in err
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700

@@ -187,24 +187,6 @@ def test_frames_are_utf8_and_limits_count_bytes(writer):
     assert "truncated" in sent["inputs"]["text"] and len(sent["inputs"]["text"].encode()) < 400
 
 
-def test_a_secret_in_a_span_is_redacted_in_every_form(writer, monkeypatch):
-    """A registered key in a span event's payload, ASCII or not, with JSON-escaped characters, never
-    reaches the stream: a spans frame goes through redact like any other frame."""
-    from signet_worker import redact
-
-    monkeypatch.setattr(redact, "_secrets", ())
-    secrets = ["plain-secret-value-123", 'quoted"secret\\value-ü-456']
-    for s in secrets:
-        redact.register(s)
-    w, out = writer
-    w.span(7, dict(span(0), inputs={"a": f"key {secrets[0]}!", "b": f"key {secrets[1]}!"}), urgent=True)
-    w.result(7, {"outputs": {"echo": secrets[1]}})
-    raw = out.getvalue().decode()
-    assert all(s not in raw for s in secrets) and all(s not in json.dumps(out.frames()) for s in secrets)
-    assert out.frames()[0]["data"]["spans"][0]["inputs"] == {"a": "key [redacted]!", "b": "key [redacted]!"}
-    assert out.frames()[1]["result"] == {"outputs": {"echo": "[redacted]"}}
-
-
 def test_events_go_out_with_the_next_one_once_the_oldest_waited_flush_every(writer, monkeypatch):
     """The request's own thread sends what waited FLUSH_EVERY (the flusher thread is not woken for it)."""
     now = [100.0]
