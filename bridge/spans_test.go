@@ -68,6 +68,25 @@ func TestSpanAssembler(t *testing.T) {
 	if got[3].ID != "z" || got[3].Error != "cancelled" {
 		t.Fatalf("lone end %+v", got[3])
 	}
+	// A whole span (it ended before its start went out: one event with a
+	// start's fields and an end's) is handed on as it is, and a later start
+	// may name what it sent.
+	got = nil
+	whole := json.RawMessage(`{"spans":[
+		{"id":"p","parent":"a","kind":"adapter","name":"ChatAdapter.parse","start":"2026-12-03T14:00:00.000000005Z","completion_of":"b","end":"2026-12-03T14:00:00.000000006Z","outputs":{"answer":"y"}},
+		{"id":"f","parent":"a","kind":"adapter","name":"ChatAdapter.format","start":"2026-12-03T14:00:00.000000007Z","end":"2026-12-03T14:00:00.000000008Z","messages":[{"role":"user","content":"x2"}]},
+		{"id":"l","parent":"a","kind":"lm","name":"m","start":"2026-12-03T14:00:00.000000009Z","messages_of":"f"}]}`)
+	if err := a.add(whole, func(s model.Span) { got = append(got, s) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].ID != "p" || got[0].Kind != model.SpanAdapter || got[0].Completion != "y" || got[0].Outputs["answer"] != "y" ||
+		got[0].Start.IsZero() || got[0].End.IsZero() || got[1].ID != "f" || len(got[1].Messages) != 1 ||
+		len(got[2].Messages) != 1 || got[2].Messages[0].Content != "x2" || !got[2].End.IsZero() {
+		t.Fatalf("whole spans handed on as %+v", got)
+	}
+	if _, open := a.open["p"]; open || len(a.open) != 2 {
+		t.Fatalf("open spans after the whole ones: %v", a.open)
+	}
 	if err := a.add(json.RawMessage(`{"spans":[{"id":1}]}`), func(model.Span) {}); err == nil {
 		t.Fatal("a span that is not a span: no error")
 	}

@@ -198,7 +198,8 @@ class FrameWriter:
     """Writes frames to the private protocol fd, one whole line at a time.
 
     Span events are batched: `span` adds one to its request's batch; a batch goes out encoded in one
-    go as one `spans` frame (one encoding, one write) when the flusher wakes
+    go as one `spans` frame (one encoding, one write; a span whose start and end are both in it as one
+    whole event) when the flusher wakes
     (see FLUSH_EVERY), when it holds BATCH_SPANS events, before any other frame (so a
     request's spans precede its result, and a `reserve` the span of its call), and at once for an LM
     call's events: its end carries what the call cost and its start says a call is in flight, so a
@@ -288,6 +289,7 @@ class FrameWriter:
         if not self._batches:
             return
         for req_id, (spans, limits) in self._batches.items():
+            spans, limits = _whole_spans(spans, limits)
             text = _dumps(spans)
             bound = min(limits)  # the limits are all set (> 0) but in tests
             if bound <= 0:
@@ -341,6 +343,27 @@ class FrameWriter:
 
     def error(self, req_id: int, error: dict) -> None:
         self.write({"id": req_id, "error": error})
+
+
+def _whole_spans(spans: list[dict], limits: list[int]) -> tuple[list[dict], list[int]]:
+    """A batch with each span whose start is still in it merged with its end into one event, the whole
+    span (the start with the end's delta over it, as Go merges them) in the start's place: a span that
+    ended before its start went out (a format or parse span, a module answered from DSPy's cache) is
+    one event instead of two. An LM span's start never waits (it is urgent), so it is never merged."""
+    at: dict[Any, int] = {}  # span id -> its start's index in out
+    out: list[dict] = []
+    out_limits: list[int] = []
+    for data, limit in zip(spans, limits):
+        if "end" in data:
+            i = at.pop(data.get("id"), None)
+            if i is not None:
+                out[i] = {**out[i], **data}  # a new dict: the tracer's own are never changed
+                continue
+        else:
+            at[data.get("id")] = len(out)
+        out.append(data)
+        out_limits.append(limit)
+    return out, out_limits
 
 
 def _too_large(frame: dict, size: int) -> dict:

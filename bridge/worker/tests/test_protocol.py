@@ -54,17 +54,40 @@ def test_execute_streams_spans_then_result(worker):
     assert final["result"]["outputs"]["answer"] == "France"
     assert events and all(e["event"] == "spans" for e in events)
     spans = span_events(events, whole=False)
-    ids = [s["id"] for s in spans]
-    assert len(ids) == 2 * len(set(ids))  # each span once started, once ended
     assert len(events) < len(spans), "span events go out in batches"
-    starts = {s["id"]: s for s in spans if "end" not in s}
-    for end in (s for s in spans if "end" in s):
-        start = starts[end["id"]]
+    # Each span goes out either as a start and then an end, or, when it ended before its start went
+    # out, as one whole event (a start's fields and an end's).
+    seen: dict[str, list[dict]] = {}
+    for s in spans:
+        seen.setdefault(s["id"], []).append(s)
+    whole = {i: evs[0] for i, evs in seen.items() if len(evs) == 1}
+    pairs = {i: evs for i, evs in seen.items() if len(evs) == 2}
+    assert len(whole) + len(pairs) == len(seen), seen
+    for w in whole.values():
+        assert {"kind", "name", "start", "end"} <= set(w), w
+    for start, end in pairs.values():
         # An end carries only what is new since its start: the start's payload is not sent twice.
+        assert "end" not in start and "end" in end
         assert not (set(end) - {"id"}) & set(start), (start, end)
         assert "kind" in start and "kind" not in end
-    lm_end = next(s for s in spans if "end" in s and starts[s["id"]]["kind"] == "lm")
-    assert lm_end["usage"]["calls"] == 1 and "completion" in lm_end and "messages" in starts[lm_end["id"]]
+    assert whole and pairs
+    # The adapter's format span ends before anything flushes its start: one whole event, its inputs
+    # and the messages it rendered.
+    fmt = [w for w in whole.values() if w["name"].endswith(".format")]
+    assert fmt and all("inputs" in w and "messages" in w for w in fmt)
+    # An LM span's start and end each go out at once, in frames of their own: never one whole event.
+    frame_of = {}
+    for n, e in enumerate(events):
+        for s in e["data"]["spans"]:
+            frame_of.setdefault(s["id"], []).append(n)
+    lms = [evs for evs in pairs.values() if evs[0]["kind"] == "lm"]
+    assert lms and not any(w["kind"] == "lm" for w in whole.values())
+    for start, end in lms:
+        first, second = frame_of[start["id"]]
+        assert first < second
+        # Nothing follows either in its frame: each was flushed as it came.
+        assert events[first]["data"]["spans"][-1]["id"] == start["id"] == events[second]["data"]["spans"][-1]["id"]
+        assert end["usage"]["calls"] == 1 and "completion" in end and "messages" in start
     assert worker.close() == 0
     assert_all_frames(worker)
 
