@@ -187,6 +187,36 @@ def test_frames_are_utf8_and_limits_count_bytes(writer):
     assert "truncated" in sent["inputs"]["text"] and len(sent["inputs"]["text"].encode()) < 400
 
 
+def test_a_span_that_ended_right_after_its_start_is_one_whole_event(writer):
+    """An end whose start is the last event waiting goes out as one event, the start with the end's
+    delta over it, in the start's place; a start already sent, or with other events after it, keeps
+    its end a delta. The dicts the tracer handed over are not changed."""
+    w, out = writer
+    parent, child = span(0), dict(span(1, "adapter"), parent="s0", inputs={"q": "x"})
+    child_end = {"id": "s1", "end": "2026-12-03T14:00:00.000000002Z", "messages": [{"role": "user", "content": "x"}]}
+    module = dict(span(3), parent="s0")
+    module_end = {"id": "s3", "end": "2026-12-03T14:00:00.000000003Z", "outputs": {"a": "z"}}
+    kept = [dict(parent), dict(child), dict(child_end), dict(module), dict(module_end)]
+    for data in (parent, child, child_end, module, dict(span(4), parent="s3")):
+        w.span(7, data, urgent=False, copy=False)
+    w.span(7, {"id": "s4", "end": "2026-12-03T14:00:00.000000003Z"}, urgent=False, copy=False)
+    w.span(7, module_end, urgent=False, copy=False)  # its child's events came between: a delta
+    w.span(7, dict(span(2, "lm"), parent="s0"), urgent=True)  # an LM start: everything goes out at once
+    lm_end = {"id": "s2", "end": "2026-12-03T14:00:00.000000004Z", "completion": "y"}
+    parent_end = {"id": "s0", "end": "2026-12-03T14:00:00.000000005Z", "outputs": {"a": "y"}}
+    w.span(7, lm_end, urgent=True)
+    w.span(7, parent_end, urgent=False)
+    w.result(7, {"outputs": {}})
+    frames = out.frames()
+    assert [f["data"]["spans"] for f in frames[:-1]] == [
+        [parent, {**child, **child_end}, module, dict(span(4), parent="s3", end="2026-12-03T14:00:00.000000003Z"),
+         module_end, dict(span(2, "lm"), parent="s0")],
+        [lm_end],
+        [parent_end],
+    ]
+    assert [parent, child, child_end, module, module_end] == kept
+
+
 def test_events_go_out_with_the_next_one_once_the_oldest_waited_flush_every(writer, monkeypatch):
     """The request's own thread sends what waited FLUSH_EVERY (the flusher thread is not woken for it)."""
     now = [100.0]
