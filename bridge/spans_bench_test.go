@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,11 @@ import (
 // program, its module, the adapter's format and parse, and the LM call,
 // each a start and an end delta; the prompt travels in the format's end
 // and the LM's start.
-func qaSpans() json.RawMessage {
+func qaSpans() json.RawMessage { return qaSpansAs(false) }
+
+// qaSpansAs is qaSpans, with whole the format and parse spans each one
+// whole event, as the worker sends a span that ends right after its start.
+func qaSpansAs(whole bool) json.RawMessage {
 	t0 := time.Date(2026, 12, 3, 14, 0, 0, 123456789, time.UTC)
 	at := func(us int) time.Time { return t0.Add(time.Duration(us) * time.Microsecond) }
 	msgs := []model.Message{{Role: "system", Content: strings.Repeat("Your input fields are: question. Answer it. ", 20)}}
@@ -45,6 +50,14 @@ func qaSpans() json.RawMessage {
 		{ID: "m", End: at(460), Outputs: out},
 		{ID: "p", End: at(470), Outputs: out},
 	}
+	if whole {
+		for i := 0; i+1 < len(spans); i++ {
+			if spans[i].Kind == model.SpanAdapter && spans[i+1].ID == spans[i].ID {
+				spans[i] = mergeSpan(spans[i], spans[i+1])
+				spans = slices.Delete(spans, i+1, i+2)
+			}
+		}
+	}
 	raw, err := json.Marshal(map[string]any{"spans": spans})
 	if err != nil {
 		panic(err)
@@ -54,16 +67,22 @@ func qaSpans() json.RawMessage {
 
 // The owner decodes every span event of every traced execution: a batch's
 // cost on the Go side.
+// "pairs": every span a start and an end; "whole": the format and parse
+// spans whole, as the worker sends them.
 func BenchmarkSpanAssembler(b *testing.B) {
-	data := qaSpans()
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		a := spanAssembler{open: map[string]model.Span{}}
-		if err := a.add(data, func(model.Span) { n++ }); err != nil {
-			b.Fatal(err)
-		}
+	for _, whole := range []bool{false, true} {
+		b.Run(map[bool]string{false: "pairs", true: "whole"}[whole], func(b *testing.B) {
+			data := qaSpansAs(whole)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				a := spanAssembler{open: map[string]model.Span{}}
+				if err := a.add(data, func(model.Span) { n++ }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
