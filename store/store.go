@@ -72,6 +72,8 @@ type Store struct {
 	// budgets caches Budgets: the budget gate asks for every execution, and
 	// only this process writes them (SetBudget, ClearBudget).
 	budgets budgetCache
+	// space is the last reading of the disk's free space (space.go).
+	space spaceCache
 }
 
 const (
@@ -260,7 +262,7 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.roomToWrite(); err != nil {
+		if err := s.roomToWrite(0); err != nil {
 			return err
 		}
 		err := s.db.Update(fn)
