@@ -23,6 +23,7 @@ import (
 // putReq is one PutExecutionWithSpans waiting for its group's commit.
 type putReq struct {
 	e     *model.Execution
+	old   *model.Execution // the record e replaces, when the caller knows it
 	rec   []byte
 	spans []model.Span
 	sv    [][]byte
@@ -147,7 +148,7 @@ func putGroup(txn *badger.Txn, batch []*putReq) error {
 	for _, r := range batch {
 		// Errors name no execution: a group that fails is committed
 		// again one request at a time, and each caller names its own.
-		if err := putExecution(txn, r.e, r.rec, &d); err != nil {
+		if err := putExecution(txn, r.e, r.old, r.rec, &d); err != nil {
 			return err
 		}
 		for i := range r.spans {
