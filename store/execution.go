@@ -244,15 +244,23 @@ func negate(u model.Usage) model.Usage {
 	return model.Usage{Calls: -u.Calls, PromptTokens: -u.PromptTokens, CompletionTokens: -u.CompletionTokens}
 }
 
-func addRollup(txn *badger.Txn, key []byte, d rollupRecord) error {
-	var r rollupRecord
-	if err := getJSON(txn, key, &r); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
-		return fmt.Errorf("rollup: %w", err)
+// addRollup moves the rollup at key by d in txn. It runs inside
+// updateRollups only, which keeps the rollups it has seen committed.
+func (s *Store) addRollup(txn *badger.Txn, key []byte, d rollupRecord) error {
+	r, ok := s.rollupPend[string(key)]
+	if !ok {
+		r, ok = s.rollupVals[string(key)]
+	}
+	if !ok {
+		if err := getJSON(txn, key, &r); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("rollup: %w", err)
+		}
 	}
 	r.Executions += d.Executions
 	r.CostNanos += d.CostNanos
 	r.Usage = r.Usage.Add(d.Usage)
 	r.Cache = r.Cache.Add(d.Cache)
+	s.rollupPend[string(key)] = r
 	if r == (rollupRecord{}) {
 		return txn.Delete(key)
 	}
