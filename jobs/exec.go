@@ -97,14 +97,14 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 	// The running record goes to the store with the attempt's first spans,
 	// or at the span writer's first tick when none came by then; an attempt
 	// that ends before either is written once, ended (spans.go).
-	sw := k.newSpanWriter(cur, j.nextSeq)
+	sw := k.newSpanWriter(cur, j.stored, j.nextSeq)
 	res, key, err := k.execute(ctx, cur, pl, r, sw.add)
 	open := ""
 	if err != nil {
 		open = fmt.Sprintf("attempt %d ended before this span did: %v", cur.Attempts, err)
 	}
 	rest, bill := sw.finish(open, k.now())
-	j.nextSeq = sw.last()
+	j.nextSeq, j.stored = sw.last(), sw.stored
 
 	next := clone(cur)
 	// Every LM call an attempt made is charged to the execution, whatever
@@ -209,7 +209,7 @@ func (k *Kernel) timeout(x *model.Execution, prog *model.Program) time.Duration 
 // retryExecution writes next (back to pending) and hands it back for a
 // retry.
 func (k *Kernel) retryExecution(j *job, next *model.Execution, rest []model.Span, suspect bool) {
-	if err := k.st.PutExecutionWithSpans(storeCtx, next, rest); err != nil {
+	if err := k.put(j, next, rest); err != nil {
 		// It stays running in the store; recovery will count the attempt.
 		k.log.printf("execution %s: writing the retry: %v", next.ID, err)
 		k.mu.Lock()
@@ -226,6 +226,16 @@ func (k *Kernel) retryExecution(j *job, next *model.Execution, rest []model.Span
 	k.handBack(j, d)
 }
 
+// put writes next over the record j last wrote, with rest of its spans.
+// A write that failed may leave either record stored: the next reads it.
+func (k *Kernel) put(j *job, next *model.Execution, rest []model.Span) error {
+	err := k.st.ReplaceExecution(storeCtx, j.stored, next, rest)
+	if j.stored = next; err != nil {
+		j.stored = nil
+	}
+	return err
+}
+
 // finishExecution writes a terminal state with the last spans in one
 // transaction, caches a completion, then tells everyone, the evaluation it
 // belongs to last. It is the only place a terminal state is written, and it
@@ -235,7 +245,7 @@ func (k *Kernel) finishExecution(j *job, next *model.Execution, rest []model.Spa
 	k.ending(j)
 	var err error
 	for try := 0; ; try++ {
-		if err = k.st.PutExecutionWithSpans(storeCtx, next, rest); err == nil || try == 4 {
+		if err = k.put(j, next, rest); err == nil || try == 4 {
 			break
 		}
 		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
@@ -271,7 +281,7 @@ func (k *Kernel) finishExecution(j *job, next *model.Execution, rest []model.Spa
 
 // letGo writes next (pending again, for the next start) and drops j.
 func (k *Kernel) letGo(j *job, next *model.Execution, rest []model.Span) {
-	if err := k.st.PutExecutionWithSpans(storeCtx, next, rest); err != nil {
+	if err := k.put(j, next, rest); err != nil {
 		k.log.printf("execution %s: writing it back to pending: %v (recovery will retry it)", next.ID, err)
 	} else {
 		k.mu.Lock()
@@ -383,7 +393,7 @@ func (k *Kernel) recoverExecution(ctx context.Context, id model.ID, rec *Counts)
 		rec.Requeued++
 	}
 	if next.State != x.State {
-		if err := k.st.PutExecution(ctx, next); err != nil {
+		if err := k.st.ReplaceExecution(ctx, x, next, nil); err != nil {
 			return fmt.Errorf("execution %s: %w", id, err)
 		}
 		k.publishExec(next)
@@ -392,7 +402,7 @@ func (k *Kernel) recoverExecution(ctx context.Context, id model.ID, rec *Counts)
 		return nil
 	}
 	j := k.execJob(next)
-	j.seqKnown = next.Attempts == 0
+	j.seqKnown, j.stored = next.Attempts == 0, next
 	k.mu.Lock()
 	k.jobs[id] = j
 	k.pushLocked(j)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -364,4 +365,109 @@ func TestRunningRecordGoesWithTheFirstSpans(t *testing.T) {
 	if n := len(allSpans(t, st, x.ID)); n != streamed {
 		t.Fatalf("%d spans stored, want %d", n, streamed)
 	}
+}
+
+// The kernel hands each write of an execution the record it last wrote
+// instead of letting the store read it back: over every path a record takes
+// (submitted or recovered; run and written once ended, or written running
+// with its first spans; retried; failed; cancelled before it ran), the index
+// entries still match the records and the cost rollup sums them.
+func TestKernelWritesKeepIndexesAndRollupsWhole(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "", qa)
+	var tries sync.Map // question → attempts so far
+	fp := &fakePool{fn: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
+		q, _ := req.Inputs["question"].(string)
+		n, _ := tries.LoadOrStore(q, new(atomic.Int32))
+		attempt := n.(*atomic.Int32).Add(1)
+		var i int
+		fmt.Sscanf(q[strings.Index(q, "Country")+len("Country"):], "%d?", &i)
+		now := time.Now()
+		lm := span(fmt.Sprint("lm", attempt), "", now, false)
+		lm.Kind = model.SpanLM
+		onSpan(lm)
+		lm.End, lm.Cost, lm.Usage = now, 0.001*float64(i+1), model.Usage{Calls: 1, PromptTokens: 10 + i, CompletionTokens: 2}
+		onSpan(lm)
+		switch i % 4 {
+		case 1: // written running with its first spans
+			for s := range spanFlushCount {
+				onSpan(span(fmt.Sprint("s", attempt, s), "", now, true))
+			}
+		case 2:
+			if attempt == 1 {
+				return nil, &bridge.Error{Code: "lm_rate_limit", Message: "slow down", Retryable: true}
+			}
+		case 3:
+			return nil, &bridge.Error{Code: "lm_error", Message: "no"}
+		}
+		res := echo(req)
+		res.Cost, res.Usage = lm.Cost, map[string]model.Usage{"": lm.Usage}
+		return res, nil
+	}}
+	// Left by an earlier owner: one running (its attempt is counted), one pending.
+	var left []*model.Execution
+	for i, s := range []model.RunState{model.Running, model.Pending} {
+		x := &model.Execution{Program: "qa", Version: 1, LM: "test", State: s, Inputs: question(100 + 4*i)}
+		if s == model.Running {
+			x.Attempts = 1
+		}
+		if err := st.PutExecution(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, x)
+	}
+	k := newKernel(t, Options{Store: st, Pool: fp, LMs: testLM(nil), Backoff: time.Millisecond, Concurrency: 4})
+	cancelled, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(200)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Cancel(ctx, cancelled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reqs := make([]Request, 24)
+	for i := range reqs {
+		reqs[i] = Request{Program: "qa", Batch: "b", Inputs: question(i)}
+	}
+	xs, err := k.SubmitBatch(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := waitAll(t, k, append(append(xs, left...), cancelled))
+	want := recordSums{}
+	states := map[model.RunState]int{}
+	for _, x := range all {
+		want.Executions++
+		want.Cost += x.Cost
+		want.Usage = want.Usage.Add(x.TotalUsage())
+		states[x.State]++
+	}
+	if states[model.Completed] != 20 || states[model.Failed] != 6 || states[model.Cancelled] != 1 {
+		t.Fatalf("states %v", states)
+	}
+	rep, err := st.Verify(ctx)
+	if err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("verify: %v %+v", err, rep.Problems)
+	}
+	for s, n := range states {
+		if got, err := st.CountExecutions(ctx, store.ExecQuery{Program: "qa", State: s}); err != nil || got != n {
+			t.Errorf("%s: %d listed, %v; want %d", s, got, err, n)
+		}
+	}
+	rs, err := st.CostRollups(ctx, "qa", time.Now().UTC().Format("2006-01"))
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("rollups %+v %v", rs, err)
+	}
+	if got := rs[0]; got.Executions != want.Executions || math.Abs(got.Cost-want.Cost) > 1e-9 || got.Usage != want.Usage {
+		t.Fatalf("rollup %+v, the records sum to %+v", got, want)
+	}
+}
+
+// recordSums is what the records of a program sum to.
+type recordSums struct {
+	Executions int
+	Cost       float64
+	Usage      model.Usage
 }

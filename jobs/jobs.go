@@ -216,10 +216,15 @@ type job struct {
 	// job leaves the kernel, before anyone waiting hears it ended.
 	hold *reservation
 
-	exec     *model.Execution // KindExecution
-	nextSeq  uint64           // last span seq used by earlier attempts
-	seqKnown bool             // false for a recovered execution until its trace is read
-	parent   *evalRun         // the evaluation an execution is an example of
+	exec *model.Execution // KindExecution
+	// stored is exec's record as the store last committed it, when the
+	// kernel knows it (nil: the store reads it): it is handed to each write
+	// of the execution, which then need not read and decode the stored
+	// record. Only the job's owner touches it.
+	stored   *model.Execution
+	nextSeq  uint64   // last span seq used by earlier attempts
+	seqKnown bool     // false for a recovered execution until its trace is read
+	parent   *evalRun // the evaluation an execution is an example of
 
 	opt      *model.Optimization // KindOptimization
 	stop     chan struct{}       // closed by Cancel: stop at the next hook, keeping what was found

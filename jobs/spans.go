@@ -38,6 +38,10 @@ type spanWriter struct {
 	k    *Kernel
 	exec model.ID
 	run  *model.Execution // the running record, until it is written; the loop's own
+	// stored is the record the store holds, when known (nil: unknown):
+	// the one the attempt began over, then the running one once written.
+	// The loop's own until finish returns.
+	stored *model.Execution
 
 	mu   sync.Mutex
 	seqs map[string]uint64     // span ID → seq
@@ -52,8 +56,8 @@ type spanWriter struct {
 	done chan struct{}
 }
 
-func (k *Kernel) newSpanWriter(run *model.Execution, last uint64) *spanWriter {
-	w := &spanWriter{k: k, exec: run.ID, run: run, seqs: map[string]uint64{}, open: map[string]model.Span{},
+func (k *Kernel) newSpanWriter(run, stored *model.Execution, last uint64) *spanWriter {
+	w := &spanWriter{k: k, exec: run.ID, run: run, stored: stored, seqs: map[string]uint64{}, open: map[string]model.Span{},
 		at: map[uint64]int{}, next: last, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -124,14 +128,15 @@ func (w *spanWriter) loop() {
 func (w *spanWriter) flush() {
 	b := w.take()
 	if w.run != nil {
-		if err := w.k.st.PutExecutionWithSpans(storeCtx, w.run, b); err != nil {
+		if err := w.k.st.ReplaceExecution(storeCtx, w.stored, w.run, b); err != nil {
 			// The spans wait for the record: the next tick tries again, and
 			// the end of the run writes both whatever happens here.
 			w.k.log.printf("execution %s: writing running: %v", w.exec, err)
 			w.putBack(b)
+			w.stored = nil // which record is stored is no longer sure
 			return
 		}
-		w.run = nil
+		w.run, w.stored = nil, w.run
 		return
 	}
 	if len(b) > 0 {

@@ -143,7 +143,7 @@ func (k *Kernel) submit(ctx context.Context, rs []Request, parent *evalRun) ([]*
 			continue
 		}
 		j := k.execJob(p.x)
-		j.seqKnown, j.parent = true, parent
+		j.seqKnown, j.parent, j.stored = true, parent, p.x
 		k.jobs[p.x.ID] = j
 		k.pushLocked(j)
 	}

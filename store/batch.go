@@ -62,7 +62,7 @@ func (s *Store) CreateExecutions(ctx context.Context, es []*model.Execution) err
 				}
 			}
 		}
-		return deltas.write(txn)
+		return s.writeRollups(txn, &deltas)
 	})
 	if err != nil {
 		return fmt.Errorf("create %d executions: %w", len(es), err)

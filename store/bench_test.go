@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -281,4 +283,55 @@ func BenchmarkOpen1M(b *testing.B) {
 	b.ReportMetric(float64(open.Microseconds())/1000/float64(b.N), "ms/open")
 	b.ReportMetric(float64(closing.Microseconds())/1000/float64(b.N), "ms/close")
 	b.ReportMetric(500, "target-ms/open")
+}
+
+// BenchmarkReplaceExecution is the kernel's write of an ended execution over
+// its pending record (no spans): "read" lets the store read and decode the
+// old record (PutExecution), "given" hands it over (ReplaceExecution, as the
+// kernel does). It reports this process's CPU per write.
+func BenchmarkReplaceExecution(b *testing.B) {
+	for _, given := range []bool{false, true} {
+		b.Run(map[bool]string{false: "read", true: "given"}[given], func(b *testing.B) {
+			ctx := context.Background()
+			s, err := Open(ctx, Options{Dir: b.TempDir(), GCInterval: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			base := time.Now()
+			olds := make([]*model.Execution, b.N)
+			for i := range olds {
+				x := benchExecution(9, base.Add(time.Duration(i)*time.Microsecond)) // pending
+				x.Usage, x.Cost = nil, 0
+				olds[i] = x
+			}
+			for c := range slices.Chunk(olds, MaxExecutionBatch) {
+				if err := s.CreateExecutions(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			c0 := cpuTime()
+			for i, old := range olds {
+				next := benchExecution(0, old.CreatedAt) // completed
+				next.ID, next.Program = old.ID, old.Program
+				if given {
+					err = s.ReplaceExecution(ctx, old, next, nil)
+				} else {
+					err = s.PutExecution(ctx, next)
+				}
+				if err != nil {
+					b.Fatal(i, err)
+				}
+			}
+			cpu := cpuTime() - c0
+			b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(b.N), "cpu-us/write")
+		})
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

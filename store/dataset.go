@@ -206,7 +206,7 @@ func (s *Store) stageExamples(ctx context.Context, name string, part model.ID, n
 			if err := wb.Flush(); err != nil {
 				return nil, nil, err
 			}
-			if err := s.roomToWrite(); err != nil {
+			if err := s.roomToWrite(int64(unflushed)); err != nil {
 				return nil, nil, err
 			}
 			wb, unflushed = s.db.NewWriteBatch(), 0

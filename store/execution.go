@@ -122,6 +122,16 @@ func (s *Store) PutExecution(ctx context.Context, e *model.Execution) error {
 // PutExecutionWithSpans is PutExecution plus spans written in the same
 // transaction: one commit for a finished run and its trace.
 func (s *Store) PutExecutionWithSpans(ctx context.Context, e *model.Execution, spans []model.Span) error {
+	return s.ReplaceExecution(ctx, nil, e, spans)
+}
+
+// ReplaceExecution is PutExecutionWithSpans for the one writer of a running
+// execution (the job kernel), which knows the record it replaces: old is
+// that record as this store last committed it, or nil when the caller does
+// not know (the store reads it). Given, it spares reading and decoding the
+// stored record on every write; an old that is not what the store holds
+// would leave stale index keys and skew the cost rollups.
+func (s *Store) ReplaceExecution(ctx context.Context, old, e *model.Execution, spans []model.Span) error {
 	if e == nil {
 		return errors.New("put execution: nil execution")
 	}
@@ -130,6 +140,9 @@ func (s *Store) PutExecutionWithSpans(ctx context.Context, e *model.Execution, s
 			return fmt.Errorf("new execution of %q: %w", e.Program, err)
 		}
 		return fmt.Errorf("execution %s: %w", e.ID, err)
+	}
+	if old != nil && old.ID != e.ID {
+		return fmt.Errorf("execution %s: the record it replaces is execution %s's", e.ID, old.ID)
 	}
 	rec, err := json.Marshal(e)
 	if err != nil {
@@ -152,25 +165,27 @@ func (s *Store) PutExecutionWithSpans(ctx context.Context, e *model.Execution, s
 	for _, v := range sv {
 		size += len(v)
 	}
-	if err := s.commitPut(ctx, &putReq{e: e, rec: rec, spans: spans, sv: sv, size: size}); err != nil {
+	if err := s.commitPut(ctx, &putReq{e: e, old: old, rec: rec, spans: spans, sv: sv, size: size}); err != nil {
 		return fmt.Errorf("put execution %s: %w", e.ID, err)
 	}
 	return nil
 }
 
 // putExecution writes e's record and index keys in txn and adds the rollup
-// changes it makes to d.
-func putExecution(txn *badger.Txn, e *model.Execution, rec []byte, d *rollupDeltas) error {
-	var old *model.Execution
-	switch item, err := txn.Get(execKey(e.ID)); {
-	case err == nil:
-		var h execHead
-		if err := value(item, func(b []byte) error { return json.Unmarshal(b, &h) }); err != nil {
-			return fmt.Errorf("old record: %w", err)
+// changes it makes to d. old is the record e replaces, when the caller
+// knows it; else it is read from txn.
+func putExecution(txn *badger.Txn, e, old *model.Execution, rec []byte, d *rollupDeltas) error {
+	if old == nil {
+		switch item, err := txn.Get(execKey(e.ID)); {
+		case err == nil:
+			var h execHead
+			if err := value(item, func(b []byte) error { return json.Unmarshal(b, &h) }); err != nil {
+				return fmt.Errorf("old record: %w", err)
+			}
+			old = h.execution(e.ID)
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
 		}
-		old = h.execution(e.ID)
-	case !errors.Is(err, badger.ErrKeyNotFound):
-		return err
 	}
 	if err := txn.Set(execKey(e.ID), rec); err != nil {
 		return err
@@ -229,15 +244,23 @@ func negate(u model.Usage) model.Usage {
 	return model.Usage{Calls: -u.Calls, PromptTokens: -u.PromptTokens, CompletionTokens: -u.CompletionTokens}
 }
 
-func addRollup(txn *badger.Txn, key []byte, d rollupRecord) error {
-	var r rollupRecord
-	if err := getJSON(txn, key, &r); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
-		return fmt.Errorf("rollup: %w", err)
+// addRollup moves the rollup at key by d in txn. It runs inside
+// updateRollups only, which keeps the rollups it has seen committed.
+func (s *Store) addRollup(txn *badger.Txn, key []byte, d rollupRecord) error {
+	r, ok := s.rollupPend[string(key)]
+	if !ok {
+		r, ok = s.rollupVals[string(key)]
+	}
+	if !ok {
+		if err := getJSON(txn, key, &r); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("rollup: %w", err)
+		}
 	}
 	r.Executions += d.Executions
 	r.CostNanos += d.CostNanos
 	r.Usage = r.Usage.Add(d.Usage)
 	r.Cache = r.Cache.Add(d.Cache)
+	s.rollupPend[string(key)] = r
 	if r == (rollupRecord{}) {
 		return txn.Delete(key)
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -454,5 +456,68 @@ func TestConcurrentFinishesDoNotConflict(t *testing.T) {
 	}
 	if r := rs[0]; r.Executions != writers*each || r.Usage.Calls != writers*each || math.Abs(r.Cost-0.001*writers*each) > 1e-9 {
 		t.Fatalf("rollup %+v, want %d executions, calls and $%.3f", r, writers*each, 0.001*writers*each)
+	}
+}
+
+// The kernel hands ReplaceExecution the record it last wrote: the store then
+// writes exactly what reading that record would have written (record, index
+// keys, rollups moved across programs' months and states), and refuses an
+// old of another execution.
+func TestReplaceExecutionGivenOldWritesWhatReadingWould(t *testing.T) {
+	ctx := context.Background()
+	read, given := newMemStore(t), newMemStore(t)
+	base := time.Date(2026, 10, 31, 23, 59, 0, 0, time.UTC)
+	var olds []*model.Execution
+	for i := range 6 {
+		x := newExec([]string{"a", "b"}[i%2], model.Pending, base.Add(time.Duration(i)*time.Minute)) // across a month's end
+		for _, s := range []*Store{read, given} {
+			if err := s.CreateExecutions(ctx, []*model.Execution{cloneExec(x)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		olds = append(olds, x)
+	}
+	steps := []func(x *model.Execution, i int){
+		func(x *model.Execution, i int) { noErr(t, x.Move(model.Running, base.Add(time.Hour))) },
+		func(x *model.Execution, i int) {
+			to := []model.RunState{model.Completed, model.Failed, model.Pending}[i%3]
+			noErr(t, x.Move(to, base.Add(2*time.Hour)))
+			x.Cost, x.Usage = 0.001*float64(i+1), map[string]model.Usage{"test": {Calls: i + 1, PromptTokens: 10 * i}}
+			x.EmbedCache = model.EmbedCache{Hits: i, Misses: 1}
+		},
+	}
+	for n, step := range steps {
+		for i, old := range olds {
+			next := cloneExec(old)
+			step(next, i)
+			span := []model.Span{{Seq: uint64(n + 1), ID: fmt.Sprint("s", n), Name: "qa", Start: base, End: base}}
+			if err := read.PutExecutionWithSpans(ctx, cloneExec(next), span); err != nil {
+				t.Fatal(err)
+			}
+			if err := given.ReplaceExecution(ctx, old, cloneExec(next), span); err != nil {
+				t.Fatal(err)
+			}
+			olds[i] = next
+		}
+	}
+	a, b := dump(t, read), dump(t, given)
+	if !maps.Equal(a, b) {
+		t.Fatalf("given the old record, the store holds %d keys; reading it, %d (or values differ)", len(b), len(a))
+	}
+	if rep, err := given.Verify(ctx); err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	err := given.ReplaceExecution(ctx, olds[1], cloneExec(olds[0]), nil)
+	if err == nil || !strings.Contains(err.Error(), olds[1].ID.String()) {
+		t.Fatalf("an old of another execution: %v", err)
+	}
+}
+
+func cloneExec(x *model.Execution) *model.Execution { c := *x; return &c }
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 // putReq is one PutExecutionWithSpans waiting for its group's commit.
 type putReq struct {
 	e     *model.Execution
+	old   *model.Execution // the record e replaces, when the caller knows it
 	rec   []byte
 	spans []model.Span
 	sv    [][]byte
@@ -124,7 +125,7 @@ func take(q *[]*putReq) []*putReq {
 // request's error is its own and the others are written.
 func (s *Store) commitGroup(ctx context.Context, batch []*putReq) []error {
 	errs := make([]error, len(batch))
-	err := s.updateRollups(ctx, func(txn *badger.Txn) error { return putGroup(txn, batch) })
+	err := s.updateRollups(ctx, func(txn *badger.Txn) error { return s.putGroup(txn, batch) })
 	if err == nil {
 		s.group.groups.Add(1)
 	}
@@ -135,19 +136,19 @@ func (s *Store) commitGroup(ctx context.Context, batch []*putReq) []error {
 		return errs
 	}
 	for i, r := range batch {
-		errs[i] = s.updateRollups(ctx, func(txn *badger.Txn) error { return putGroup(txn, []*putReq{r}) })
+		errs[i] = s.updateRollups(ctx, func(txn *badger.Txn) error { return s.putGroup(txn, []*putReq{r}) })
 	}
 	return errs
 }
 
 // putGroup writes the records and spans of batch, and the rollups they
 // move once per key.
-func putGroup(txn *badger.Txn, batch []*putReq) error {
+func (s *Store) putGroup(txn *badger.Txn, batch []*putReq) error {
 	var d rollupDeltas
 	for _, r := range batch {
 		// Errors name no execution: a group that fails is committed
 		// again one request at a time, and each caller names its own.
-		if err := putExecution(txn, r.e, r.rec, &d); err != nil {
+		if err := putExecution(txn, r.e, r.old, r.rec, &d); err != nil {
 			return err
 		}
 		for i := range r.spans {
@@ -156,7 +157,7 @@ func putGroup(txn *badger.Txn, batch []*putReq) error {
 			}
 		}
 	}
-	return d.write(txn)
+	return s.writeRollups(txn, &d)
 }
 
 // rollupDeltas sums the changes of the rollups a transaction moves, by key,
@@ -179,12 +180,12 @@ func (d *rollupDeltas) add(key []byte, r rollupRecord) {
 		Usage: cur.Usage.Add(r.Usage), Cache: cur.Cache.Add(r.Cache)}
 }
 
-// write applies the summed changes; a change that sums to nothing leaves
-// its key alone.
-func (d *rollupDeltas) write(txn *badger.Txn) error {
+// writeRollups applies the summed changes of d; a change that sums to
+// nothing leaves its key alone.
+func (s *Store) writeRollups(txn *badger.Txn, d *rollupDeltas) error {
 	for _, k := range d.order {
 		if r := d.by[k]; r != (rollupRecord{}) {
-			if err := addRollup(txn, []byte(k), r); err != nil {
+			if err := s.addRollup(txn, []byte(k), r); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,38 @@ func TestGroupWithABadRecordCommitsTheOthers(t *testing.T) {
 	}
 	if n, err := s.CountExecutions(ctx, ExecQuery{State: model.Pending}); err != nil || n != 4 {
 		t.Fatalf("%d pending (%v), want 4", n, err)
+	}
+}
+
+// The store keeps the rollups it committed, to skip reading them back: what
+// a transaction moved counts only once it commits, and a failed one's moves
+// are forgotten, in the store and in what it keeps.
+func TestRollupMovesOfAFailedTransactionDoNotStick(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore(t)
+	at := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	put := func(i int) {
+		t.Helper()
+		x := newExec("qa", model.Completed, at.Add(time.Duration(i)*time.Second))
+		x.Cost = 0.002
+		if err := s.PutExecution(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(0)
+	boom := errors.New("boom")
+	err := s.updateRollups(ctx, func(txn *badger.Txn) error {
+		if err := s.addRollup(txn, rollupKey("qa", monthOf(at)), rollupRecord{Executions: 5, CostNanos: 7}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	put(1)
+	rs, err := s.CostRollups(ctx, "qa", monthOf(at))
+	if err != nil || len(rs) != 1 || rs[0].Executions != 2 || math.Abs(rs[0].Cost-0.004) > 1e-12 {
+		t.Fatalf("rollups after a failed transaction: %+v %v", rs, err)
 	}
 }

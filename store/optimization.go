@@ -56,7 +56,7 @@ func (s *Store) PutOptimization(ctx context.Context, o *model.Optimization) erro
 			}
 			// Undo the old record's cost, so the rollup holds the final one.
 			if c := costNanos(old.Cost); c != 0 {
-				if err := addRollup(txn, rollupKey(old.Program, monthOf(old.CreatedAt)), rollupRecord{CostNanos: -c}); err != nil {
+				if err := s.addRollup(txn, rollupKey(old.Program, monthOf(old.CreatedAt)), rollupRecord{CostNanos: -c}); err != nil {
 					return err
 				}
 			}
@@ -66,7 +66,7 @@ func (s *Store) PutOptimization(ctx context.Context, o *model.Optimization) erro
 		// An optimization's LM calls are spend like an execution's: they
 		// count in the program's month (signet cost, budgets, the status bar).
 		if c := costNanos(o.Cost); c != 0 {
-			if err := addRollup(txn, rollupKey(o.Program, monthOf(o.CreatedAt)), rollupRecord{CostNanos: c}); err != nil {
+			if err := s.addRollup(txn, rollupKey(o.Program, monthOf(o.CreatedAt)), rollupRecord{CostNanos: c}); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -67,11 +68,18 @@ type Store struct {
 	// rollup (updateRollups); conflicts counts the transactions update re-ran.
 	rollups   sync.Mutex
 	conflicts atomic.Int64
+	// rollupVals holds the rollups as committed, by key, and rollupPend
+	// what the running transaction moves them to (addRollup), both under
+	// rollups: every write of a rollup goes through updateRollups, so each
+	// is decoded once per process rather than once per transaction.
+	rollupVals, rollupPend map[string]rollupRecord
 	// group queues the execution writes committed together (group.go).
 	group committer
 	// budgets caches Budgets: the budget gate asks for every execution, and
 	// only this process writes them (SetBudget, ClearBudget).
 	budgets budgetCache
+	// space is the last reading of the disk's free space (space.go).
+	space spaceCache
 }
 
 const (
@@ -260,7 +268,7 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.roomToWrite(); err != nil {
+		if err := s.roomToWrite(0); err != nil {
 			return err
 		}
 		err := s.db.Update(fn)
@@ -283,7 +291,22 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 func (s *Store) updateRollups(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	s.rollups.Lock()
 	defer s.rollups.Unlock()
-	return s.update(ctx, fn)
+	if s.rollupVals == nil {
+		s.rollupVals, s.rollupPend = map[string]rollupRecord{}, map[string]rollupRecord{}
+	}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		clear(s.rollupPend) // a transaction re-run starts over
+		return fn(txn)
+	})
+	if err != nil {
+		// Whether a failed commit left anything is not the store's to
+		// guess: the next transaction reads the rollups again.
+		clear(s.rollupVals)
+	} else {
+		maps.Copy(s.rollupVals, s.rollupPend)
+	}
+	clear(s.rollupPend)
+	return err
 }
 
 func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
