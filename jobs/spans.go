@@ -18,8 +18,9 @@ const (
 
 // spanWriter persists the spans of one attempt as they stream in.
 //
-// Each span arrives twice, open at its start and closed at its end, with the
-// same ID. The first arrival takes the next seq and is written as soon as a
+// A span arrives twice, open at its start and closed at its end, with the
+// same ID, or once, whole, when it ended before the worker sent its start
+// (docs/protocol.md, "Spans"). The first arrival takes the next seq and is written as soon as a
 // batch goes out, so a crash mid-run keeps the spans open at that moment;
 // the second arrival is written under the same seq and replaces it. So a
 // stored trace has one record per span, in start order (parents before
