@@ -138,6 +138,13 @@ func TestBinarySecretsNeverWritten(t *testing.T) {
 	}
 	cli(true, "run", "qa", "--lm", "cached", "--input", "question=Where is Rome?")
 	cli(true, "eval", "qa", "--dataset", "keys", "--metric", "exact_match", "--lm", "echo")
+	// doctor runs its own worker, whose answer echoes the key: Go redacts
+	// its frames as an owner's pool does (the worker leaves them to Go).
+	out, errOut, _ := run(t, env, "doctor", "--lm", "echo")
+	said.WriteString(out + errOut)
+	if !strings.Contains(out+errOut, "[redacted]") {
+		t.Errorf("doctor's LM check does not show the echoed key, redacted:\n%s%s", out, errOut)
+	}
 	for _, args := range [][]string{
 		{"exec", "list", "--all", "--json"}, {"exec", "show", x.ID, "--json"}, {"trace", x.ID, "--json"},
 		{"trace", x.ID}, {"eval", "list", "--json"}, {"dataset", "export", "keys"},

@@ -109,7 +109,8 @@ func (a *cli) doctor(ctx context.Context, pf poolFlags, lmName string) []check {
 	}
 	defer os.RemoveAll(scratch)
 	start := time.Now()
-	pool, err := bridge.Start(ctx, bridge.Config{Python: py.Path, Workers: 1, Workspace: scratch, Log: &wlog})
+	// The same redaction as an owner's pool: the worker leaves its frames to Go's.
+	pool, err := bridge.Start(ctx, bridge.Config{Python: py.Path, Workers: 1, Workspace: scratch, Log: &wlog, Redact: owner.Secrets(cfg)})
 	if err != nil {
 		return append(out, check{"worker handshake", false, err.Error() + "\n" + wlog.tail(20), "`signet setup` rebuilds the managed environment"})
 	}
