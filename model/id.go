@@ -70,16 +70,20 @@ func (id ID) IsZero() bool { return id == ID{} }
 // String is the canonical 8-4-4-4-12 form.
 func (id ID) String() string {
 	var b [36]byte
-	hex.Encode(b[0:8], id[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], id[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], id[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], id[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], id[10:16])
-	return string(b[:])
+	return string(id.AppendTo(b[:0]))
+}
+
+// AppendTo appends the canonical form to b (String without its allocation).
+func (id ID) AppendTo(b []byte) []byte {
+	b = hex.AppendEncode(b, id[0:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[4:6])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[6:8])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[8:10])
+	b = append(b, '-')
+	return hex.AppendEncode(b, id[10:16])
 }
 
 // ParseID reads the canonical form, or the 32 hex digits without dashes.

@@ -267,19 +267,30 @@ func (s *Store) addRollup(txn *badger.Txn, key []byte, d rollupRecord) error {
 	return setJSON(txn, key, r)
 }
 
+// encodeSpans encodes spans as json.Marshal does (spanjson.go), into one
+// buffer that the values share.
 func encodeSpans(exec model.ID, spans []model.Span) ([][]byte, error) {
 	out := make([][]byte, len(spans))
+	ends := make([]int, len(spans))
+	buf := make([]byte, 0, spansSize(spans))
 	for i := range spans {
 		sp := &spans[i]
 		if sp.Seq == 0 {
 			return nil, fmt.Errorf("span %d (%s): seq must be at least 1", i, sp.Name)
 		}
 		sp.Execution = exec
-		b, err := json.Marshal(sp)
-		if err != nil {
+		var err error
+		if buf, err = marshalSpan(buf, sp); err != nil {
 			return nil, fmt.Errorf("span %d (%s): %w", sp.Seq, sp.Name, err)
 		}
-		out[i] = b
+		ends[i] = len(buf)
+	}
+	// Sliced once buf no longer grows; full slice expressions, so that no
+	// value can be appended to over the next.
+	start := 0
+	for i, end := range ends {
+		out[i] = buf[start:end:end]
+		start = end
 	}
 	return out, nil
 }
