@@ -612,6 +612,10 @@ func batchVsEvaluate(b *testing.B, w perfWS, rounds int, program string) {
 			before := []int{cpuTicks(pids[0]), cpuTicks(pids[1:]...)}
 			cmd := exec.Command(signetBinary(b), "run", program, "--dataset", "items", "--lm", "fast", "--no-cache")
 			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir()}, w.env...)
+			if prof := os.Getenv("SIGNET_BENCH_CLIENT_CPUPROFILE"); prof != "" {
+				// The CLI client's Go CPU profile, of its last round.
+				cmd.Env = append(cmd.Env, "SIGNET_CPUPROFILE="+prof)
+			}
 			t0 := time.Now()
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("signet run %s --dataset: %v\n%s", program, err, out)

@@ -1,0 +1,213 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/model"
+)
+
+// fill sets every field v reaches to a value that is not zero, so that an
+// event so filled exercises every field a decoder must read.
+func fill(v reflect.Value, depth int) {
+	switch v.Type() {
+	case reflect.TypeFor[time.Time]():
+		v.Set(reflect.ValueOf(time.Date(2026, 12, 3, 22, 30, 0, 123456789, time.FixedZone("", 3600))))
+		return
+	case reflect.TypeFor[model.ID]():
+		v.Set(reflect.ValueOf(model.NewID()))
+		return
+	case reflect.TypeFor[any]():
+		v.Set(reflect.ValueOf(map[string]any{"s": "é <b> \u2028", "n": 1.5e-7, "l": []any{true, nil, 3.0, map[string]any{}}}))
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("a \"<é>\" \n" + v.Type().Name())
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(int64(7 + depth))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(uint64(9 + depth))
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(0.1 + float64(depth))
+	case reflect.Pointer:
+		if depth > 6 {
+			return
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), depth+1)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i), depth)
+			}
+		}
+	case reflect.Slice:
+		if depth > 6 {
+			return
+		}
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		for i := range 2 {
+			fill(v.Index(i), depth+1)
+		}
+	case reflect.Map:
+		if depth > 6 {
+			return
+		}
+		v.Set(reflect.MakeMap(v.Type()))
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k, depth+1)
+		fill(e, depth+1)
+		v.SetMapIndex(k, e)
+	}
+}
+
+// sameAsStd fails unless decodeEvent gives what encoding/json gives.
+func sameAsStd(t *testing.T, line []byte) {
+	t.Helper()
+	var fast, std app.Event
+	errFast := decodeEvent(line, &fast)
+	errStd := json.Unmarshal(line, &std)
+	if (errFast == nil) != (errStd == nil) || errFast != nil && errFast.Error() != errStd.Error() {
+		t.Fatalf("%s: error %v, encoding/json's %v", line, errFast, errStd)
+	}
+	if !reflect.DeepEqual(fast, std) {
+		t.Fatalf("%s:\ndecoded %+v\nencoding/json %+v", line, fast, std)
+	}
+}
+
+// filledEvents is one event of each kind, every field set.
+func filledEvents(t *testing.T) [][]byte {
+	kinds := []app.EventKind{app.EventExecution, app.EventSpan, app.EventPool, app.EventOptimization, app.EventEvaluation,
+		app.EventProgram, app.EventDataset, app.EventIndex}
+	var lines [][]byte
+	for _, k := range kinds {
+		var ev app.Event
+		fill(reflect.ValueOf(&ev).Elem(), 0)
+		ev.Kind = k
+		line, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// The client decodes the owner's events as encoding/json does, every
+// field of every kind; what that library refuses, it refuses with
+// encoding/json's error.
+func TestEventDecode(t *testing.T) {
+	for _, line := range filledEvents(t) {
+		sameAsStd(t, line)
+	}
+	for _, line := range []string{
+		`{"kind":"execution","execution":{"id":"","state":"completed","inputs":null,"outputs":{}}}`,
+		`{"kind":"span","span":{"id":"s","start":"2026-12-03T14:00:00.5+02:00","inputs":{"x":[1,"2",null,{"y":true}]}}}`,
+		`{"kind":"execution","execution":{"id":"not an id"}}`,
+		`{"kind":"execution","execution":{"cost":"1"}}`,
+		`{"kind":"execution"`,
+	} {
+		sameAsStd(t, []byte(line))
+	}
+}
+
+// The stream is read line by line, a line longer than the reader's buffer
+// included, and blank lines are skipped.
+func TestReadLine(t *testing.T) {
+	long := app.Event{Kind: app.EventSpan, Span: &model.Span{ID: "big", Completion: strings.Repeat("é long completion ", 20000)}}
+	var stream bytes.Buffer
+	lines := filledEvents(t)
+	var want []app.Event
+	lines = slices.Insert(lines, 3, append(must(json.Marshal(long)), "\n  \n"...)) // and a blank line
+	for _, line := range lines {
+		var ev app.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev)
+		stream.Write(line)
+		stream.WriteByte('\n')
+	}
+	rd := bufio.NewReaderSize(&stream, 16)
+	var buf []byte
+	var got []app.Event
+	for {
+		line, err := readLine(rd, &buf)
+		if err != nil {
+			break
+		}
+		var ev app.Event
+		if err := decodeEvent(line, &ev); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		got = append(got, ev)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("read %d events, want %d: %+v", len(got), len(want), got)
+	}
+}
+
+// FuzzEventDecode: the client's decoder gives what encoding/json gives
+// for every valid JSON document with the field names as the owner writes
+// them (encoding/json also matches a key in another case; goccy/go-json not
+// always, and the owner never writes one).
+func FuzzEventDecode(f *testing.F) {
+	f.Add([]byte(`{"kind":"execution","execution":{"id":"0190f2a4-5b6c-7d8e-9f00-112233445566","program":"qa","version":2,"state":"completed","attempts":1,"inputs":{"q":"é"},"outputs":{"a":[1,2.5e3,null,{"d":true}]},"usage":{"m":{"calls":1,"prompt_tokens":4,"completion_tokens":2}},"cost":1e-7,"created_at":"2026-12-03T14:00:00Z"}}`))
+	f.Add([]byte(`{"kind":"pool","pool":{"engine":"ready","pool":[{"id":1}]}}`))
+	f.Add([]byte(`{"kind":"index","index_name":"docs","index_progress":{"done":1,"total":2}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var doc any
+		if !utf8.Valid(data) || json.Unmarshal(data, &doc) != nil || !lowerKeys(doc) {
+			return
+		}
+		var fast, std app.Event
+		errFast := decodeEvent(data, &fast)
+		errStd := json.Unmarshal(data, &std)
+		if errStd != nil {
+			return // the stream ends on either error
+		}
+		if errFast != nil {
+			t.Fatalf("%q: %v, encoding/json none", data, errFast)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q:\nfast %+v\nstd  %+v", data, fast, std)
+		}
+	})
+}
+
+// lowerKeys says whether every object key in doc is in lower case.
+func lowerKeys(doc any) bool {
+	switch d := doc.(type) {
+	case map[string]any:
+		for k, v := range d {
+			if k != strings.ToLower(k) || !lowerKeys(v) {
+				return false
+			}
+		}
+	case []any:
+		for _, v := range d {
+			if !lowerKeys(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
