@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 
 	"github.com/signet-dspy/signet/app"
@@ -50,7 +51,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
+	ew := eventWriter{w: bw, enc: json.NewEncoder(bw)}
 	rc := http.NewResponseController(w)
 	flush := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
 	if !flush() {
@@ -63,7 +64,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				flush()
 				return
 			}
-			if (spans || ev.Kind != app.EventSpan) && enc.Encode(ev) != nil {
+			if (spans || ev.Kind != app.EventSpan) && ew.write(ev) != nil {
 				return
 			}
 			// Flush when caught up: under load, many events per write.
@@ -75,4 +76,32 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// eventWriter writes events as a json.Encoder does, one per line; an
+// execution's or a span's, most of a stream, with the record's own
+// encoder (model's AppendJSON: the same bytes, without reflection).
+type eventWriter struct {
+	w   io.Writer
+	enc *json.Encoder
+	buf []byte
+}
+
+func (e *eventWriter) write(ev app.Event) error {
+	var err error
+	b := e.buf[:0]
+	switch {
+	case ev == app.Event{Kind: app.EventExecution, Execution: ev.Execution} && ev.Execution != nil:
+		b, err = ev.Execution.AppendJSON(append(b, `{"kind":"execution","execution":`...))
+	case ev == app.Event{Kind: app.EventSpan, Span: ev.Span} && ev.Span != nil:
+		b, err = ev.Span.AppendJSON(append(b, `{"kind":"span","span":`...))
+	default:
+		return e.enc.Encode(ev)
+	}
+	if err != nil {
+		return e.enc.Encode(ev) // for its error
+	}
+	e.buf = append(b, '}', '\n')
+	_, err = e.w.Write(e.buf)
+	return err
 }

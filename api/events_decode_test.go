@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -210,4 +211,31 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// The owner writes each event as a json.Encoder does.
+func TestEventWriter(t *testing.T) {
+	var evs []app.Event
+	for _, line := range filledEvents(t) {
+		var ev app.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev, app.Event{Kind: ev.Kind, Execution: ev.Execution}, app.Event{Kind: ev.Kind, Span: ev.Span})
+	}
+	evs = append(evs, app.Event{Kind: app.EventExecution}, app.Event{Kind: app.EventSpan},
+		app.Event{Kind: app.EventExecution, Execution: &model.Execution{Cost: math.NaN()}},
+		app.Event{Kind: app.EventSpan, Span: &model.Span{ID: "a", Inputs: map[string]any{"<": "\u2028"}}})
+	var got, want bytes.Buffer
+	ew := eventWriter{w: &got, enc: json.NewEncoder(&got)}
+	enc := json.NewEncoder(&want)
+	for _, ev := range evs {
+		errGot, errWant := ew.write(ev), enc.Encode(ev)
+		if (errGot == nil) != (errWant == nil) {
+			t.Fatalf("%+v: error %v, json.Encoder's %v", ev, errGot, errWant)
+		}
+		if got.String() != want.String() {
+			t.Fatalf("%+v written as\n%s\njson.Encoder:\n%s", ev, got.String(), want.String())
+		}
+	}
 }

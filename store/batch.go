@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -37,7 +36,7 @@ func (s *Store) CreateExecutions(ctx context.Context, es []*model.Execution) err
 		if err := s.prepareExecution(e); err != nil {
 			return fmt.Errorf("create executions: #%d (%s): %w", i, e.Program, err)
 		}
-		b, err := json.Marshal(e)
+		b, err := e.AppendJSON(make([]byte, 0, recordSize))
 		if err != nil {
 			return fmt.Errorf("create executions: execution %s: %w", e.ID, err)
 		}

@@ -335,3 +335,27 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkEncodeSpans encodes one run's 20 spans for the store, as the
+// store did (encoding/json) and does.
+func BenchmarkEncodeSpans(b *testing.B) {
+	spans := benchSpans(time.Now())
+	id := model.NewID()
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			for i := range spans {
+				spans[i].Execution = id
+				if _, err := json.Marshal(&spans[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("store", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := encodeSpans(id, spans); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

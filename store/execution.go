@@ -144,7 +144,7 @@ func (s *Store) ReplaceExecution(ctx context.Context, old, e *model.Execution, s
 	if old != nil && old.ID != e.ID {
 		return fmt.Errorf("execution %s: the record it replaces is execution %s's", e.ID, old.ID)
 	}
-	rec, err := json.Marshal(e)
+	rec, err := e.AppendJSON(make([]byte, 0, recordSize))
 	if err != nil {
 		return fmt.Errorf("execution %s: %w", e.ID, err)
 	}
@@ -267,12 +267,16 @@ func (s *Store) addRollup(txn *badger.Txn, key []byte, d rollupRecord) error {
 	return setJSON(txn, key, r)
 }
 
-// encodeSpans encodes spans as json.Marshal does (spanjson.go), into one
+// recordSize is room for an execution's record, most of them, in one
+// allocation.
+const recordSize = 1 << 10
+
+// encodeSpans encodes spans as json.Marshal does (model/json.go), into one
 // buffer that the values share.
 func encodeSpans(exec model.ID, spans []model.Span) ([][]byte, error) {
 	out := make([][]byte, len(spans))
 	ends := make([]int, len(spans))
-	buf := make([]byte, 0, spansSize(spans))
+	buf := make([]byte, 0, model.SpansSize(spans))
 	for i := range spans {
 		sp := &spans[i]
 		if sp.Seq == 0 {
@@ -280,7 +284,7 @@ func encodeSpans(exec model.ID, spans []model.Span) ([][]byte, error) {
 		}
 		sp.Execution = exec
 		var err error
-		if buf, err = marshalSpan(buf, sp); err != nil {
+		if buf, err = sp.AppendJSON(buf); err != nil {
 			return nil, fmt.Errorf("span %d (%s): %w", sp.Seq, sp.Name, err)
 		}
 		ends[i] = len(buf)

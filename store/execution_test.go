@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -519,5 +520,25 @@ func noErr(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Spans are stored as encoding/json wrote them, each value its own bytes
+// though they share one buffer.
+func TestEncodeSpansIsEncodingJSONs(t *testing.T) {
+	spans := benchSpans(time.Now())
+	id := model.NewID()
+	vals, err := encodeSpans(id, spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		want, err := json.Marshal(&spans[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(v) != string(want) || cap(v) != len(v) {
+			t.Fatalf("span %d stored as (cap %d)\n%s\nencoding/json:\n%s", i, cap(v), v, want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package model
 
 import (
 	"encoding/json"
@@ -8,40 +8,48 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/signet-dspy/signet/model"
 )
 
-// A stored span is the bytes encoding/json writes for model.Span. Spans are
-// most of what a batch writes and encoding/json's reflection was a tenth of
-// the owner's CPU in one (BENCHMARKS.md), so the store writes those same
-// bytes by hand: appendSpan must stay byte for byte what json.Marshal
-// gives (spanjson_test.go compares them), so that readers, the API and old
-// records see no difference. A value it does not know (a field's type that
-// is not what the worker's JSON decodes to, a retrieval) is handed to
-// encoding/json, and a span it cannot encode is encoded by json.Marshal
-// again, for the same error.
+// Spans and executions are most of what the owner encodes in a batch (for
+// the store, and the executions again for the API's event streams), and
+// encoding/json's reflection was a tenth of its CPU there (BENCHMARKS.md),
+// so AppendJSON writes their bytes by hand. It must stay byte for byte what
+// json.Marshal gives (json_test.go compares them on every field), so that
+// readers, clients and old records see no difference: a value it does not
+// know (an `any` that is not what JSON decodes to, a variant, a retrieval)
+// is handed to encoding/json, and one it cannot encode is encoded by
+// json.Marshal again, for the same error.
 
-// errSpanJSON says the fast path met what encoding/json reports as an error.
-var errSpanJSON = errors.New("span: not encodable by hand")
+// errByHand says the fast path met what encoding/json reports as an error.
+var errByHand = errors.New("not encodable by hand")
 
-// marshalSpan encodes sp exactly as json.Marshal does, appended to b.
-func marshalSpan(b []byte, sp *model.Span) ([]byte, error) {
+// AppendJSON appends sp as json.Marshal encodes it.
+func (sp *Span) AppendJSON(b []byte) ([]byte, error) {
+	return orMarshal(b, sp, appendSpan)
+}
+
+// AppendJSON appends x as json.Marshal encodes it.
+func (x *Execution) AppendJSON(b []byte) ([]byte, error) {
+	return orMarshal(b, x, appendExecution)
+}
+
+// orMarshal is enc, or json.Marshal where enc fails.
+func orMarshal[T any](b []byte, v *T, enc func([]byte, *T) ([]byte, error)) ([]byte, error) {
 	n := len(b)
-	out, err := appendSpan(b, sp)
+	out, err := enc(b, v)
 	if err == nil {
 		return out, nil
 	}
-	enc, err := json.Marshal(sp)
+	j, err := json.Marshal(v)
 	if err != nil {
 		return b[:n], err
 	}
-	return append(b[:n], enc...), nil
+	return append(b[:n], j...), nil
 }
 
-// spansSize is about the bytes spans encode to, so that one buffer is
+// SpansSize is about the bytes spans encode to, so that one buffer is
 // allocated for them, not a doubling series.
-func spansSize(spans []model.Span) int {
+func SpansSize(spans []Span) int {
 	n := 0
 	for i := range spans {
 		sp := &spans[i]
@@ -67,13 +75,9 @@ func mapSize(m map[string]any) int {
 	return n
 }
 
-func appendSpan(b []byte, sp *model.Span) ([]byte, error) {
+func appendSpan(b []byte, sp *Span) ([]byte, error) {
 	b = append(b, `{"execution":`...)
-	if sp.Execution.IsZero() {
-		b = append(b, `""`...)
-	} else {
-		b = append(sp.Execution.AppendTo(append(b, '"')), '"') // hex and dashes: nothing to escape
-	}
+	b = appendID(b, sp.Execution)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, sp.Seq, 10)
 	b = appendField(b, `,"id":`, sp.ID)
@@ -122,15 +126,8 @@ func appendSpan(b []byte, sp *model.Span) ([]byte, error) {
 	if sp.Model != "" {
 		b = appendField(b, `,"model":`, sp.Model)
 	}
-	if u := sp.Usage; u != (model.Usage{}) {
-		b = append(b, `,"usage":{`...)
-		if u.Calls != 0 {
-			b = strconv.AppendInt(append(b, `"calls":`...), int64(u.Calls), 10)
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(append(b, `"prompt_tokens":`...), int64(u.PromptTokens), 10)
-		b = strconv.AppendInt(append(b, `,"completion_tokens":`...), int64(u.CompletionTokens), 10)
-		b = append(b, '}')
+	if sp.Usage != (Usage{}) {
+		b = appendUsage(append(b, `,"usage":`...), sp.Usage)
 	}
 	if sp.Cost != 0 {
 		if b, err = appendFloat(append(b, `,"cost":`...), sp.Cost); err != nil {
@@ -147,11 +144,9 @@ func appendSpan(b []byte, sp *model.Span) ([]byte, error) {
 		b = appendField(b, `,"error":`, sp.Error)
 	}
 	if sp.Retrieval != nil {
-		r, err := json.Marshal(sp.Retrieval)
-		if err != nil {
+		if b, err = appendMarshalled(append(b, `,"retrieval":`...), sp.Retrieval); err != nil {
 			return b, err
 		}
-		b = append(append(b, `,"retrieval":`...), r...)
 	}
 	return append(b, '}'), nil
 }
@@ -163,15 +158,154 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 	n := len(b) + 1
 	b = append(t.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
 	if b[n+len("9999")] != '-' {
-		return b, errSpanJSON
+		return b, errByHand
 	}
 	if z := b[len(b)-2]; z != 'Z' {
 		c := b[len(b)-1-len("Z07:00")]
 		if ('0' <= c && c <= '9') || 10*(b[len(b)-6]-'0')+(b[len(b)-5]-'0') >= 24 {
-			return b, errSpanJSON
+			return b, errByHand
 		}
 	}
 	return b, nil
+}
+
+func appendExecution(b []byte, x *Execution) ([]byte, error) {
+	var err error
+	b = appendID(append(b, `{"id":`...), x.ID)
+	b = appendField(b, `,"program":`, x.Program)
+	b = strconv.AppendInt(append(b, `,"version":`...), int64(x.Version), 10)
+	if x.LM != "" {
+		b = appendField(b, `,"lm":`, x.LM)
+	}
+	b = appendField(b, `,"state":`, string(x.State))
+	b = strconv.AppendInt(append(b, `,"attempts":`...), int64(x.Attempts), 10)
+	b = append(b, `,"inputs":`...)
+	if x.Inputs == nil {
+		b = append(b, "null"...)
+	} else if b, err = appendMap(b, x.Inputs); err != nil {
+		return b, err
+	}
+	if len(x.Outputs) > 0 {
+		if b, err = appendMap(append(b, `,"outputs":`...), x.Outputs); err != nil {
+			return b, err
+		}
+	}
+	if len(x.Usage) > 0 {
+		b = append(b, `,"usage":{`...)
+		for i, m := range sortedKeys(x.Usage) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendUsage(append(appendString(b, m), ':'), x.Usage[m])
+		}
+		b = append(b, '}')
+	}
+	if b, err = appendFloat(append(b, `,"cost":`...), x.Cost); err != nil {
+		return b, err
+	}
+	if x.CostUnknown {
+		b = append(b, `,"cost_unknown":true`...)
+	}
+	if x.Duration != 0 {
+		b = strconv.AppendInt(append(b, `,"duration_ns":`...), int64(x.Duration), 10)
+	}
+	if c := x.EmbedCache; c != (EmbedCache{}) {
+		b = append(b, `,"embed_cache":{`...)
+		if c.Hits != 0 {
+			b = strconv.AppendInt(append(b, `"hits":`...), int64(c.Hits), 10)
+		}
+		if c.Misses != 0 {
+			if c.Hits != 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(append(b, `"misses":`...), int64(c.Misses), 10)
+		}
+		b = append(b, '}')
+	}
+	if x.ErrorCode != "" {
+		b = appendField(b, `,"error_code":`, x.ErrorCode)
+	}
+	if x.Error != "" {
+		b = appendField(b, `,"error":`, x.Error)
+	}
+	if x.Traceback != "" {
+		b = appendField(b, `,"traceback":`, x.Traceback)
+	}
+	if x.CacheHit {
+		b = append(b, `,"cache_hit":true`...)
+	}
+	if !x.CacheOf.IsZero() {
+		b = appendID(append(b, `,"cache_of":`...), x.CacheOf)
+	}
+	if x.Batch != "" {
+		b = appendField(b, `,"batch":`, x.Batch)
+	}
+	if x.Variant != nil {
+		if b, err = appendMarshalled(append(b, `,"variant":`...), x.Variant); err != nil {
+			return b, err
+		}
+	}
+	if x.Eval != nil {
+		if b, err = appendMarshalled(append(b, `,"eval":`...), x.Eval); err != nil {
+			return b, err
+		}
+	}
+	if x.Timeout != 0 {
+		b = strconv.AppendInt(append(b, `,"timeout_ns":`...), int64(x.Timeout), 10)
+	}
+	if b, err = appendTime(append(b, `,"created_at":`...), x.CreatedAt); err != nil {
+		return b, err
+	}
+	if !x.StartedAt.IsZero() {
+		if b, err = appendTime(append(b, `,"started_at":`...), x.StartedAt); err != nil {
+			return b, err
+		}
+	}
+	if !x.FinishedAt.IsZero() {
+		if b, err = appendTime(append(b, `,"finished_at":`...), x.FinishedAt); err != nil {
+			return b, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendID is an ID's text: "" when zero, else hex and dashes (nothing to
+// escape).
+func appendID(b []byte, id ID) []byte {
+	if id.IsZero() {
+		return append(b, `""`...)
+	}
+	return append(id.AppendTo(append(b, '"')), '"')
+}
+
+func appendUsage(b []byte, u Usage) []byte {
+	b = append(b, '{')
+	if u.Calls != 0 {
+		b = strconv.AppendInt(append(b, `"calls":`...), int64(u.Calls), 10)
+		b = append(b, ',')
+	}
+	b = strconv.AppendInt(append(b, `"prompt_tokens":`...), int64(u.PromptTokens), 10)
+	b = strconv.AppendInt(append(b, `,"completion_tokens":`...), int64(u.CompletionTokens), 10)
+	return append(b, '}')
+}
+
+// appendMarshalled is encoding/json's encoding of v.
+func appendMarshalled(b []byte, v any) ([]byte, error) {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
+}
+
+// sortedKeys is m's keys in order, as encoding/json writes them.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func appendField(b []byte, name, s string) []byte {
@@ -211,11 +345,7 @@ func appendAny(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	}
-	enc, err := json.Marshal(v)
-	if err != nil {
-		return b, err
-	}
-	return append(b, enc...), nil
+	return appendMarshalled(b, v)
 }
 
 // appendMap writes m's keys in order, as encoding/json sorts them.
@@ -243,7 +373,7 @@ func appendMap(b []byte, m map[string]any) ([]byte, error) {
 // appendFloat is encoding/json's float64 encoding: ES6's number to string.
 func appendFloat(b []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return b, errSpanJSON
+		return b, errByHand
 	}
 	abs := math.Abs(f)
 	format := byte('f')
