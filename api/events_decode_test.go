@@ -212,3 +212,61 @@ func TestEventWriter(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEventStream writes and reads the ended executions of a batch as
+// the owner and its client did (json.Encoder, json.Decoder) and do.
+func BenchmarkEventStream(b *testing.B) {
+	now := time.Now()
+	var evs []app.Event
+	for i := range 1000 {
+		evs = append(evs, app.Event{Kind: app.EventExecution, Execution: &model.Execution{ID: model.NewID(), Program: "cot", Version: 1,
+			LM: "fast", State: model.Completed, Attempts: 1, Inputs: map[string]any{"question": "What is the capital of country " + strings.Repeat("x", i%7) + "?"},
+			Outputs: map[string]any{"reasoning": "The capital is where the government sits.", "answer": "Somewhere"},
+			Usage:   map[string]model.Usage{"openai/test": {Calls: 1, PromptTokens: 412, CompletionTokens: 48}},
+			Cost:    0.00009, Duration: time.Millisecond, Batch: "0190f2a4-5b6c-7d8e-9f00-112233445566", CreatedAt: now, StartedAt: now, FinishedAt: now}})
+	}
+	var stream bytes.Buffer
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			stream.Reset()
+			enc := json.NewEncoder(&stream)
+			for _, ev := range evs {
+				if err := enc.Encode(ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			dec := json.NewDecoder(bufio.NewReaderSize(&stream, 64<<10))
+			for range evs {
+				var ev app.Event
+				if err := dec.Decode(&ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+	})
+	b.Run("signet", func(b *testing.B) {
+		for b.Loop() {
+			stream.Reset()
+			ew := eventWriter{w: &stream, enc: json.NewEncoder(&stream)}
+			for _, ev := range evs {
+				if err := ew.write(ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rd := bufio.NewReaderSize(&stream, 64<<10)
+			var long []byte
+			for range evs {
+				line, err := readLine(rd, &long)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var ev app.Event
+				if err := decodeEvent(line, &ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+	})
+}

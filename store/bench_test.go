@@ -290,44 +290,52 @@ func BenchmarkOpen1M(b *testing.B) {
 // old record (PutExecution), "given" hands it over (ReplaceExecution, as the
 // kernel does). It reports this process's CPU per write.
 func BenchmarkReplaceExecution(b *testing.B) {
-	for _, given := range []bool{false, true} {
-		b.Run(map[bool]string{false: "read", true: "given"}[given], func(b *testing.B) {
-			ctx := context.Background()
-			s, err := Open(ctx, Options{Dir: b.TempDir(), GCInterval: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			base := time.Now()
-			olds := make([]*model.Execution, b.N)
-			for i := range olds {
-				x := benchExecution(9, base.Add(time.Duration(i)*time.Microsecond)) // pending
-				x.Usage, x.Cost = nil, 0
-				olds[i] = x
-			}
-			for c := range slices.Chunk(olds, MaxExecutionBatch) {
-				if err := s.CreateExecutions(ctx, c); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ResetTimer()
-			c0 := cpuTime()
-			for i, old := range olds {
-				next := benchExecution(0, old.CreatedAt) // completed
-				next.ID, next.Program = old.ID, old.Program
-				if given {
-					err = s.ReplaceExecution(ctx, old, next, nil)
-				} else {
-					err = s.PutExecution(ctx, next)
-				}
-				if err != nil {
-					b.Fatal(i, err)
-				}
-			}
-			cpu := cpuTime() - c0
-			b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(b.N), "cpu-us/write")
-		})
+	b.Run("read", func(b *testing.B) { benchReplace(b, false, false) })
+	b.Run("given", func(b *testing.B) { benchReplace(b, true, false) })
+	// given, with the trace of a ChainOfThought (module, format, LM call,
+	// parse), as a batch's execution ends
+	b.Run("given-trace", func(b *testing.B) { benchReplace(b, true, true) })
+}
+
+func benchReplace(b *testing.B, given, trace bool) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Dir: b.TempDir(), GCInterval: -1})
+	if err != nil {
+		b.Fatal(err)
 	}
+	defer s.Close()
+	base := time.Now()
+	olds := make([]*model.Execution, b.N)
+	for i := range olds {
+		x := benchExecution(9, base.Add(time.Duration(i)*time.Microsecond)) // pending
+		x.Usage, x.Cost = nil, 0
+		olds[i] = x
+	}
+	for c := range slices.Chunk(olds, MaxExecutionBatch) {
+		if err := s.CreateExecutions(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	c0 := cpuTime()
+	for i, old := range olds {
+		next := benchExecution(0, old.CreatedAt) // completed
+		next.ID, next.Program = old.ID, old.Program
+		var spans []model.Span
+		if trace {
+			spans = benchSpans(old.CreatedAt)[:4]
+		}
+		if given {
+			err = s.ReplaceExecution(ctx, old, next, spans)
+		} else {
+			err = s.PutExecution(ctx, next)
+		}
+		if err != nil {
+			b.Fatal(i, err)
+		}
+	}
+	cpu := cpuTime() - c0
+	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(b.N), "cpu-us/write")
 }
 
 func cpuTime() time.Duration {
