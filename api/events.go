@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/signet-dspy/signet/app"
 )
+
+// endedFlushEvery paces the writes of a stream of ended jobs.
+const endedFlushEvery = 10 * time.Millisecond
 
 // events streams the service's events as JSON lines until the client goes
 // or the owner stops. A stream with hold=1 (a command following its own
@@ -57,6 +61,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if !flush() {
 		return
 	}
+	// A stream of ended jobs (a command following a batch) is flushed at
+	// most every endedFlushEvery: a batch's executions end a few hundred
+	// microseconds apart, and each write wakes the client, whose CPU per
+	// execution was mostly these wake-ups. A lone event, after none for
+	// that long, goes at once.
+	var last time.Time // of the last flush with events
+	var later <-chan time.Time
 	for {
 		select {
 		case ev, ok := <-ch:
@@ -68,9 +79,23 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			// Flush when caught up: under load, many events per write.
-			if len(ch) == 0 && !flush() {
+			if len(ch) > 0 || later != nil {
+				continue
+			}
+			if wait := time.Until(last.Add(endedFlushEvery)); ended && wait > 0 {
+				later = time.After(wait)
+				continue
+			}
+			if !flush() {
 				return
 			}
+			last = time.Now()
+		case <-later:
+			later = nil
+			if !flush() {
+				return
+			}
+			last = time.Now()
 		case <-s.closing:
 			flush()
 			return

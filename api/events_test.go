@@ -14,14 +14,18 @@ import (
 type eventSource struct {
 	app.Service
 	events []app.Event
-	wants  chan bool // what each Subscribe's ctx asked: spans or not
-	ended  chan bool // and ended executions only or not
+	wants  chan bool      // what each Subscribe's ctx asked: spans or not
+	ended  chan bool      // and ended executions only or not
+	feed   chan app.Event // when set, the stream instead: what the test sends, as it sends it
 }
 
 func (s eventSource) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 	s.wants <- app.WantsSpans(ctx)
 	if s.ended != nil {
 		s.ended <- app.WantsEndedOnly(ctx)
+	}
+	if s.feed != nil {
+		return s.feed, nil
 	}
 	ch := make(chan app.Event, len(s.events))
 	for _, ev := range s.events {
@@ -94,6 +98,28 @@ func TestEventsEndedOnlyIsAsked(t *testing.T) {
 		if got := <-src.ended; got != want {
 			t.Fatalf("EndedOnly %v reached the service as %v", want, got)
 		}
+	}
+}
+
+// A stream of ended jobs, whose writes are paced, delivers an event that
+// came right after a write (it waits for the pace) as well as a lone one,
+// each before the next is sent.
+func TestEventsEndedPaced(t *testing.T) {
+	src := eventSource{feed: make(chan app.Event), wants: make(chan bool, 1), ended: make(chan bool, 1)}
+	ch, err := NewClient(serveEvents(t, src)).Subscribe(app.EndedOnly(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		x := &model.Execution{ID: model.NewID(), Program: "qa", State: model.Completed, Attempts: i}
+		src.feed <- app.Event{Kind: app.EventExecution, Execution: x}
+		if ev := <-ch; ev.Execution == nil || ev.Execution.ID != x.ID {
+			t.Fatalf("event %d: got %+v", i, ev)
+		}
+	}
+	close(src.feed)
+	if ev, ok := <-ch; ok {
+		t.Fatalf("after the stream's end: %+v", ev)
 	}
 }
 
