@@ -12,65 +12,9 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
 )
-
-// fill sets every field v reaches to a value that is not zero, so that an
-// event so filled exercises every field a decoder must read.
-func fill(v reflect.Value, depth int) {
-	switch v.Type() {
-	case reflect.TypeFor[time.Time]():
-		v.Set(reflect.ValueOf(time.Date(2026, 12, 3, 22, 30, 0, 123456789, time.FixedZone("", 3600))))
-		return
-	case reflect.TypeFor[model.ID]():
-		v.Set(reflect.ValueOf(model.NewID()))
-		return
-	case reflect.TypeFor[any]():
-		v.Set(reflect.ValueOf(map[string]any{"s": "é <b> \u2028", "n": 1.5e-7, "l": []any{true, nil, 3.0, map[string]any{}}}))
-		return
-	}
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString("a \"<é>\" \n" + v.Type().Name())
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		v.SetInt(int64(7 + depth))
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(uint64(9 + depth))
-	case reflect.Float32, reflect.Float64:
-		v.SetFloat(0.1 + float64(depth))
-	case reflect.Pointer:
-		if depth > 6 {
-			return
-		}
-		v.Set(reflect.New(v.Type().Elem()))
-		fill(v.Elem(), depth+1)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fill(v.Field(i), depth)
-			}
-		}
-	case reflect.Slice:
-		if depth > 6 {
-			return
-		}
-		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
-		for i := range 2 {
-			fill(v.Index(i), depth+1)
-		}
-	case reflect.Map:
-		if depth > 6 {
-			return
-		}
-		v.Set(reflect.MakeMap(v.Type()))
-		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-		fill(k, depth+1)
-		fill(e, depth+1)
-		v.SetMapIndex(k, e)
-	}
-}
 
 // sameAsStd fails unless decodeEvent gives what encoding/json gives.
 func sameAsStd(t *testing.T, line []byte) {
@@ -93,7 +37,7 @@ func filledEvents(t *testing.T) [][]byte {
 	var lines [][]byte
 	for _, k := range kinds {
 		var ev app.Event
-		fill(reflect.ValueOf(&ev).Elem(), 0)
+		testenv.Fill(&ev)
 		ev.Kind = k
 		line, err := json.Marshal(ev)
 		if err != nil {

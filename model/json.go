@@ -18,7 +18,8 @@ import (
 // readers, clients and old records see no difference: a value it does not
 // know (an `any` that is not what JSON decodes to, a variant, a retrieval)
 // is handed to encoding/json, and one it cannot encode is encoded by
-// json.Marshal again, for the same error.
+// json.Marshal again, for the same error. A field added to Span or
+// Execution goes here too: TestEncodingEveryField fails until it does.
 
 // errByHand says the fast path met what encoding/json reports as an error.
 var errByHand = errors.New("not encodable by hand")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signet-dspy/signet/internal/testenv"
 )
 
 // sameAsEncodingJSON fails unless AppendJSON writes what json.Marshal
@@ -27,6 +29,17 @@ func sameAsEncodingJSON(t *testing.T, v interface{ AppendJSON([]byte) ([]byte, e
 	if string(got) != "prefix"+string(want) {
 		t.Fatalf("encoded as\n%s\nencoding/json:\n%s", got, want)
 	}
+}
+
+// Every field of a span and an execution is encoded, fields added later
+// included: Fill sets them all.
+func TestEncodingEveryField(t *testing.T) {
+	var sp Span
+	testenv.Fill(&sp)
+	sameAsEncodingJSON(t, &sp)
+	var x Execution
+	testenv.Fill(&x)
+	sameAsEncodingJSON(t, &x)
 }
 
 func TestSpanEncodingIsEncodingJSONs(t *testing.T) {

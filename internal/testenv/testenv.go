@@ -1,7 +1,8 @@
 // Package testenv is what the tests of several packages share about their
 // environment: the worker venv's Python, and a TestMain that keeps the
 // embedded worker's copy out of the user's cache and fails a package that
-// leaks goroutines. Only tests import it.
+// leaks goroutines; and Fill, a value with every field set. Only tests
+// import it.
 package testenv
 
 import (
