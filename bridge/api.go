@@ -9,6 +9,7 @@ import (
 
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -285,8 +286,31 @@ type sentPayload struct {
 // LM span whose completion it parses, instead of repeating them.
 type spanEvent struct {
 	model.Span
+	// Start and End hide the Span's: the worker sends integer nanoseconds.
+	Start        stamp  `json:"start"`
+	End          stamp  `json:"end"`
 	MessagesOf   string `json:"messages_of,omitempty"`
 	CompletionOf string `json:"completion_of,omitempty"`
+}
+
+// stamp is a span event's start or end: integer Unix nanoseconds, as the
+// worker sends them (no formatting in Python, 28 an execution), or RFC 3339
+// text (older workers, tests, hand-written events), decoded as time.Time
+// decodes it. Nanoseconds decode to the very time.Time the same instant's
+// RFC 3339 text in UTC ("Z") decodes to: same value, UTC, same JSON.
+type stamp time.Time
+
+// UnmarshalJSON reads a number of nanoseconds or a JSON string.
+func (t *stamp) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] == '"' || string(b) == "null" {
+		return (*time.Time)(t).UnmarshalJSON(b)
+	}
+	ns, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("span time %s: not integer nanoseconds nor RFC 3339 text", b)
+	}
+	*t = stamp(time.Unix(0, ns).UTC())
+	return nil
 }
 
 // take hands over what span id sent to the start that names it (messages:
@@ -382,6 +406,7 @@ func (a *spanAssembler) addEach(data json.RawMessage, onSpan func(model.Span)) e
 // names put back), an end merged over its start.
 func (a *spanAssembler) put(e spanEvent, onSpan func(model.Span)) {
 	s := e.Span
+	s.Start, s.End = time.Time(e.Start), time.Time(e.End)
 	if e.MessagesOf != "" {
 		s.Messages = a.take(e.MessagesOf).messages
 	}

@@ -57,25 +57,6 @@ def isolate_stdin() -> int:
     return proto_fd
 
 
-def now_rfc3339() -> str:
-    """The current UTC time as RFC 3339 with nanoseconds (Go's time.RFC3339Nano)."""
-    return format_ns(time.time_ns())
-
-
-# The last whole second formatted: spans start and end many times a second (one tuple, replaced whole).
-_last_second: tuple[int, str] = (-1, "")
-
-
-def format_ns(ns: int) -> str:
-    global _last_second
-    seconds, frac = divmod(ns, 1_000_000_000)
-    cached_seconds, stamp = _last_second
-    if cached_seconds != seconds:
-        stamp = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        _last_second = (seconds, stamp)
-    return f"{stamp}.{frac:09d}Z"
-
-
 def jsonable(value: Any, _depth: int = 0) -> Any:
     """A JSON-safe copy of value: pydantic models dumped, DSPy examples as dicts, else str()."""
     # Exact str, dict and list first, their values too: most of what spans carry (module inputs and

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 import weakref
 from dataclasses import dataclass
+from time import time_ns
 from typing import Any, Callable, Iterator, Protocol
 
 from dspy.primitives.prediction import Prediction
@@ -25,7 +25,7 @@ from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
 from . import dispatch, runlock
 from .errors import Cancelled
-from .protocol import format_ns, jsonable
+from .protocol import jsonable
 from .truncate import cut_span, span_payload_limit
 
 HISTORY_SCAN = 64
@@ -190,7 +190,7 @@ class Tracer(BaseCallback):
             parent = self.root_id
         if module is None and parent is not None:
             module = self._module_of.get(parent)
-        data: dict[str, Any] = {"id": call_id, "kind": kind, "name": name, "start": format_ns(time.time_ns())}
+        data: dict[str, Any] = {"id": call_id, "kind": kind, "name": name, "start": time_ns()}
         if parent:
             data["parent"] = parent
         if module:
@@ -222,7 +222,7 @@ class Tracer(BaseCallback):
             if not self._tracing and not isinstance(exception, Cancelled):
                 self._check_cancel()
             return None
-        delta = {"id": call_id, "end": format_ns(time.time_ns())}
+        delta = {"id": call_id, "end": time_ns()}
         for key, value in fields.items():
             if value is not None:
                 delta[key] = value
