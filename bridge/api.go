@@ -8,8 +8,8 @@ import (
 	"encoding/json"
 
 	"fmt"
+	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -305,12 +305,38 @@ func (t *stamp) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || b[0] == '"' || string(b) == "null" {
 		return (*time.Time)(t).UnmarshalJSON(b)
 	}
-	ns, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
+	ns, ok := nanos(b)
+	if !ok {
 		return fmt.Errorf("span time %s: not integer nanoseconds nor RFC 3339 text", b)
 	}
 	*t = stamp(time.Unix(0, ns).UTC())
 	return nil
+}
+
+// nanos reads a JSON integer (an optional minus, decimal digits) that fits
+// an int64, without the string strconv would take (an allocation per time).
+func nanos(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64 // 19 digits fit
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
 }
 
 // take hands over what span id sent to the start that names it (messages:

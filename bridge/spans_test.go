@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -220,6 +221,22 @@ func TestSpanTimesAsNanosecondsOrText(t *testing.T) {
 		a := spanAssembler{open: map[string]model.Span{}}
 		if err := a.add(json.RawMessage(`{"spans":[{"id":"a","kind":"module","name":"a","start":`+bad+`}]}`), func(model.Span) {}); err == nil {
 			t.Errorf("start %s: no error", bad)
+		}
+	}
+}
+
+// nanos reads what strconv.ParseInt reads in base 10, minus a leading plus
+// (JSON has none), and refuses the rest.
+func TestNanos(t *testing.T) {
+	for _, in := range []string{"0", "1796306400000000001", "-5", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775807", "99999999999999999999", "", "-", "1e3", "1.5", "+1", "01", " 1", "12a"} {
+		got, ok := nanos([]byte(in))
+		want, err := strconv.ParseInt(in, 10, 64)
+		if in == "+1" {
+			err = strconv.ErrSyntax
+		}
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("nanos(%q) = %d, %v; strconv: %d, %v", in, got, ok, want, err)
 		}
 	}
 }
