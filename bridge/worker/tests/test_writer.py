@@ -278,3 +278,35 @@ def test_an_lm_calls_events_go_out_at_once_unless_its_profile_is_free(writer, lm
         return [tuple(s.get(k) for k in ("kind", "name", "messages", "completion", "usage", "cost", "cost_unknown"))
                 for s in spans if "end" in s]
     assert shown(span_events(out.frames())) == shown(whole)
+
+
+def test_a_reserve_follows_the_spans_before_it_and_goes_out_at_once(writer):
+    """Go answers a reserve before the LM call starts: the spans of its request that came first are
+    in frames before it, and the whole goes out at once."""
+    w, out = writer
+    s7 = stream(w)
+    s7.start(span(0), False)
+    s7.start(dict(span(1, "adapter"), parent="s0"), False)
+    w.event(7, "reserve", {"call": "c1"})
+    assert [f.get("event") for f in out.frames()] == ["spans", "reserve"] and out.flushes == 1
+    assert [s["id"] for s in out.frames()[0]["data"]["spans"]] == ["s0", "s1"]
+
+
+def test_the_flusher_sends_what_waits_when_nothing_follows(monkeypatch):
+    """A span event that no other event follows goes out within FLUSH_IDLE, by the flusher thread."""
+    import threading
+
+    monkeypatch.setattr(protocol, "FLUSH_EVERY", 3600)
+    monkeypatch.setattr(protocol, "FLUSH_IDLE", 0.001)
+    flushed = threading.Event()
+
+    class Flushed(Out):
+        def flush(self) -> None:
+            super().flush()
+            flushed.set()
+
+    out = Flushed()
+    w = protocol.FrameWriter(out)
+    stream(w).start(span(0), False)
+    assert flushed.wait(30), "the waiting event was never sent"
+    assert out.frames() == [{"id": 7, "event": "spans", "data": {"spans": [span(0)]}}]
