@@ -237,7 +237,8 @@ class FrameWriter:
             elif "end" in data and events[-1]["id"] == data["id"] and "end" not in events[-1]:
                 # An end whose start is the last event waiting (a span with no child: a format, a parse, a
                 # retrieval, a free LM's call): one whole event, the start with the delta over it, as Go
-                # merges them (a new dict: the tracer's own stay as they are).
+                # merges them (a new dict: the tracer's own stay as they are). Checked here rather than at
+                # the drain, where a walk of the batch cost 5 us an execution more.
                 events[-1] = {**events[-1], **data}
             else:
                 events.append(data)
