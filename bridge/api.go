@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -285,8 +286,57 @@ type sentPayload struct {
 // LM span whose completion it parses, instead of repeating them.
 type spanEvent struct {
 	model.Span
+	// Start and End hide the Span's: the worker sends integer nanoseconds.
+	Start        stamp  `json:"start"`
+	End          stamp  `json:"end"`
 	MessagesOf   string `json:"messages_of,omitempty"`
 	CompletionOf string `json:"completion_of,omitempty"`
+}
+
+// stamp is a span event's start or end: integer Unix nanoseconds, as the
+// worker sends them (no formatting in Python, 28 an execution), or RFC 3339
+// text (older workers, tests, hand-written events), decoded as time.Time
+// decodes it. Nanoseconds decode to the very time.Time the same instant's
+// RFC 3339 text in UTC ("Z") decodes to: same value, UTC, same JSON.
+type stamp time.Time
+
+// UnmarshalJSON reads a number of nanoseconds or a JSON string.
+func (t *stamp) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] == '"' || string(b) == "null" {
+		return (*time.Time)(t).UnmarshalJSON(b)
+	}
+	ns, ok := nanos(b)
+	if !ok {
+		return fmt.Errorf("span time %s: not integer nanoseconds nor RFC 3339 text", b)
+	}
+	*t = stamp(time.Unix(0, ns).UTC())
+	return nil
+}
+
+// nanos reads a JSON integer (an optional minus, decimal digits) that fits
+// an int64, without the string strconv would take (an allocation per time).
+func nanos(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64 // 19 digits fit
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
 }
 
 // take hands over what span id sent to the start that names it (messages:
@@ -382,6 +432,7 @@ func (a *spanAssembler) addEach(data json.RawMessage, onSpan func(model.Span)) e
 // names put back), an end merged over its start.
 func (a *spanAssembler) put(e spanEvent, onSpan func(model.Span)) {
 	s := e.Span
+	s.Start, s.End = time.Time(e.Start), time.Time(e.End)
 	if e.MessagesOf != "" {
 		s.Messages = a.take(e.MessagesOf).messages
 	}

@@ -58,7 +58,25 @@ func qaSpansAs(whole bool) json.RawMessage {
 			}
 		}
 	}
-	raw, err := json.Marshal(map[string]any{"spans": spans})
+	// As the worker sends them: start and end in integer nanoseconds.
+	events := make([]map[string]any, len(spans))
+	for i, s := range spans {
+		raw, err := json.Marshal(s)
+		if err != nil {
+			panic(err)
+		}
+		if err := json.Unmarshal(raw, &events[i]); err != nil {
+			panic(err)
+		}
+		delete(events[i], "execution")
+		delete(events[i], "seq")
+		for key, at := range map[string]time.Time{"start": s.Start, "end": s.End} {
+			if _, ok := events[i][key]; ok {
+				events[i][key] = at.UnixNano()
+			}
+		}
+	}
+	raw, err := json.Marshal(map[string]any{"spans": events})
 	if err != nil {
 		panic(err)
 	}
@@ -96,6 +114,7 @@ func FuzzSpanBatch(f *testing.F) {
 	f.Add([]byte(`{"spans":[{"id":"a","kind":"lm","start":"2026-12-03T14:00:00Z","usage":{"prompt_tokens":1e2}}]}`))
 	f.Add([]byte(`{"spans":[{"id":"a","kind":"module","inputs":{"x":[1,"2",null,{"y":true}]},"messages":[{"role":"user","content":"\u00e9\ud83d\ude00"}]}]}`))
 	f.Add([]byte(`{"spans":[{"id":"a","id":"b","end":"2026-12-03T14:00:00.5+02:00","cost":1.5e-7,"messages_of":"f"}]}`))
+	f.Add([]byte(`{"spans":[{"id":"a","start":1796306400000000001,"end":-5},{"id":"b","start":1e3,"end":null}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var doc any // the wire decoder lets only valid UTF-8 and valid JSON through
 		if !utf8.Valid(data) || json.Unmarshal(data, &doc) != nil || !lowerKeys(doc) {

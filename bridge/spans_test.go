@@ -3,6 +3,8 @@ package bridge
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,5 +157,86 @@ func TestSpanAssemblerPayloadsOf(t *testing.T) {
 	}
 	if len(a.sent) != 0 {
 		t.Fatalf("kept after their parse span started: %v", a.sent)
+	}
+}
+
+// The worker sends a span's start and end as integer Unix nanoseconds;
+// older workers, tests and hand-written events send RFC 3339 text. The same
+// instant either way assembles into the same span: the same time.Time
+// (UTC, nanoseconds), the same JSON once stored, through the one-pass
+// decoder and the span-by-span one (a batch with a bad span) alike.
+func TestSpanTimesAsNanosecondsOrText(t *testing.T) {
+	const (
+		startNS, endNS     = "1796306400000000001", "1796306400123456789"
+		startText, endText = `"2026-12-03T14:00:00.000000001Z"`, `"2026-12-03T14:00:00.123456789Z"`
+	)
+	batch := func(start, end string, bad bool) json.RawMessage {
+		extra := ""
+		if bad {
+			extra = `,{"id":"x","kind":"module","name":"x","start":"not a time"}`
+		}
+		return json.RawMessage(`{"spans":[{"id":"a","kind":"lm","name":"m","model":"m","start":` + start + `,` +
+			`"messages":[{"role":"user","content":"x"}]}` + extra + `,{"id":"a","end":` + end + `,"completion":"y","cost":0.5}]}`)
+	}
+	assemble := func(data json.RawMessage) []model.Span {
+		a := spanAssembler{open: map[string]model.Span{}}
+		var got []model.Span
+		err := a.add(data, func(s model.Span) { got = append(got, s) })
+		if err != nil && !strings.Contains(string(data), "not a time") {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("%s: got %d spans, want 2", data, len(got))
+		}
+		return got
+	}
+	want := time.Date(2026, 12, 3, 14, 0, 0, 1, time.UTC)
+	text := assemble(batch(startText, endText, false))
+	if text[1].Start != want || text[1].End != want.Add(123456788) || text[1].Start.Location() != time.UTC {
+		t.Fatalf("from text: start %v end %v", text[1].Start, text[1].End)
+	}
+	textJSON, _ := json.Marshal(text)
+	for _, c := range []struct {
+		name       string
+		start, end string
+		bad        bool
+	}{
+		{"nanoseconds", startNS, endNS, false},
+		{"nanoseconds, span by span", startNS, endNS, true},
+		{"text, span by span", startText, endText, true},
+		{"a text start, a nanosecond end", startText, endNS, false},
+	} {
+		got := assemble(batch(c.start, c.end, c.bad))
+		if !reflect.DeepEqual(got, text) {
+			t.Errorf("%s: %+v, want %+v", c.name, got, text)
+		}
+		if gotJSON, _ := json.Marshal(got); string(gotJSON) != string(textJSON) {
+			t.Errorf("%s: JSON %s, want %s", c.name, gotJSON, textJSON)
+		}
+		if got[1].Start.Location() != time.UTC || got[1].End.Location() != time.UTC {
+			t.Errorf("%s: zone %v, %v, want UTC", c.name, got[1].Start.Location(), got[1].End.Location())
+		}
+	}
+	for _, bad := range []string{`1.5e18`, `"12"`, `true`} {
+		a := spanAssembler{open: map[string]model.Span{}}
+		if err := a.add(json.RawMessage(`{"spans":[{"id":"a","kind":"module","name":"a","start":`+bad+`}]}`), func(model.Span) {}); err == nil {
+			t.Errorf("start %s: no error", bad)
+		}
+	}
+}
+
+// nanos reads what strconv.ParseInt reads in base 10, minus a leading plus
+// (JSON has none), and refuses the rest.
+func TestNanos(t *testing.T) {
+	for _, in := range []string{"0", "1796306400000000001", "-5", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775807", "99999999999999999999", "", "-", "1e3", "1.5", "+1", "01", " 1", "12a"} {
+		got, ok := nanos([]byte(in))
+		want, err := strconv.ParseInt(in, 10, 64)
+		if in == "+1" {
+			err = strconv.ErrSyntax
+		}
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("nanos(%q) = %d, %v; strconv: %d, %v", in, got, ok, want, err)
+		}
 	}
 }

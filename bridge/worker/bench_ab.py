@@ -6,7 +6,7 @@ into a FrameWriter on /dev/null, as bench_hotpath's `cached`) and untraced (`cac
 alternating the four per execution in one process. Prints CPU medians (time.process_time) and each
 side's tracing on/off ratio: per-execution alternation keeps a loaded machine's drift out of the ratios.
 
-    python bench_ab.py --base REV [-n 2000]
+    python bench_ab.py --base REV [-n 2000] [--free]
 
 Not a test: timings depend on the machine; compare rows of one run only.
 """
@@ -46,7 +46,7 @@ def load_base(rev: str) -> str:
     return str(into / BASE_PACKAGE)
 
 
-def side(package: str, trace: bool) -> Callable[[str], Any]:
+def side(package: str, trace: bool, lm: dict[str, Any]) -> Callable[[str], Any]:
     """runner.execute of one package, its own dispatch memo installed for each call (both patch DSPy)."""
     runner = importlib.import_module(f"{package}.runner")
     lms = importlib.import_module(f"{package}.lms")
@@ -60,7 +60,7 @@ def side(package: str, trace: bool) -> Callable[[str], Any]:
     def run(question: str) -> Any:
         dispatch.install(tracer)
         return runner.execute({"program": hot.PROGRAM, "program_key": hot.PROGRAM_KEY,
-                               "inputs": {"question": question}, "lm": hot.LM, "trace": trace},
+                               "inputs": {"question": question}, "lm": lm, "trace": trace},
                               emit=emit, cancel=None, lm_cache=lm_cache, cache=cache)
     return run
 
@@ -69,12 +69,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="the commit to compare with (git rev)")
     parser.add_argument("-n", type=int, default=2000, help="executions per mode")
+    parser.add_argument("--free", action="store_true", help="the test LM's profile `free` (as a local model's)")
     args = parser.parse_args()
+    lm = dict(hot.LM, free=True) if args.free else hot.LM
     load_base(args.base)
     from signet_worker import runner
     runner.configure_dspy(os.environ["DSPY_CACHEDIR"], 2000)
-    runs = {f"{args.base} traced": side(BASE_PACKAGE, True), f"{args.base} untraced": side(BASE_PACKAGE, False),
-            "tree traced": side("signet_worker", True), "tree untraced": side("signet_worker", False)}
+    runs = {f"{args.base} traced": side(BASE_PACKAGE, True, lm), f"{args.base} untraced": side(BASE_PACKAGE, False, lm),
+            "tree traced": side("signet_worker", True, lm), "tree untraced": side("signet_worker", False, lm)}
     for run in runs.values():  # warm-up: imports, the test LM, the caches
         for i in range(20):
             run(f"What is the capital of Warmup{i}?")
@@ -85,7 +87,7 @@ def main() -> None:
             run(f"What is the capital of Country{i}?")
             cpu[name].append((time.process_time() - started) * 1000)
     med = {name: statistics.median(ts) for name, ts in cpu.items()}
-    print(f"{args.n} executions per mode, alternating per execution; CPU medians; "
+    print(f"{args.n} executions per mode, {'free ' if args.free else ''}test LM, alternating per execution; CPU medians; "
           f"load average {os.getloadavg()[0]:.2f}")
     for name, m in med.items():
         print(f"{name:<28} {m:8.3f} ms")

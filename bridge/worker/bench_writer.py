@@ -1,7 +1,8 @@
-"""The frame writer alone, an older commit's against this tree's: one traced execution's span events,
-recorded from this tree's tracer (bench_hotpath's 3-module program on the test LM), replayed into each
-one's FrameWriter (onto /dev/null), alternating per execution. Prints the frames, span events and bytes
-each writes per execution (onto memory), and CPU medians (time.process_time).
+"""The span stream and frame writer alone, an older commit's against this tree's: one traced execution's
+span events, recorded from this tree's tracer (bench_hotpath's 3-module program on the test LM), replayed
+into each one's SpanStream and FrameWriter (onto /dev/null), alternating per execution. Prints the
+frames, span events and bytes each writes per execution (onto memory), and CPU medians
+(time.process_time).
 
     python bench_writer.py --base REV [-n 5000]
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import io
 import json
 import os
@@ -25,30 +27,42 @@ import bench_ab
 import bench_hotpath as hot  # sets up the path, the DSPy cache directory and the program
 
 
-def record() -> list[tuple[int, dict, bool, int]]:
-    """The span events one traced execution hands its writer, as (request id, event, urgent, limit)."""
-    from signet_worker import dispatch, lms, programs, protocol, runner, tracing
+def record() -> list[tuple[str, dict, dict | None, bool]]:
+    """The calls one traced execution makes on its span sink, as (start or end, span, delta, urgent)."""
+    from signet_worker import dispatch, lms, programs, runner, tracing
 
-    calls: list[tuple[int, dict, bool, int]] = []
+    calls: list[tuple[str, dict, dict | None, bool]] = []
 
-    class Recorder(protocol.FrameWriter):
-        def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0, copy: bool = True) -> None:
-            calls.append((req_id, dict(data), urgent, limit))
+    class Recorder:
+        def start(self, span: dict, urgent: bool) -> None:
+            calls.append(("start", span, None, urgent))
 
-    emit = protocol.SpanStream(Recorder(open(os.devnull, "wb")), 1)  # noqa: SIM115
+        def end(self, span: dict, delta: dict, urgent: bool) -> None:
+            calls.append(("end", span, delta, urgent))
+
     lm_cache, cache = lms.LMCache(), programs.ProgramCache()
     for i in range(5):  # the last of a few: caches warm, as in a serving worker
         calls.clear()
         dispatch.install(tracing.Tracer)
         runner.execute({"program": hot.PROGRAM, "program_key": hot.PROGRAM_KEY,
                         "inputs": {"question": f"What is the capital of Recorded{i}?"}, "lm": hot.LM, "trace": True},
-                       emit=emit, cancel=None, lm_cache=lm_cache, cache=cache)
+                       emit=Recorder(), cancel=None, lm_cache=lm_cache, cache=cache)
     return calls
 
 
-def replay(writer: Any, calls: list[tuple[int, dict, bool, int]]) -> None:
-    for req_id, data, urgent, limit in calls:
-        writer.span(req_id, data, urgent, limit, copy=False)
+def takes_urgent(mod: Any) -> bool:
+    """Whether mod's SpanStream is told which events are urgent (else it tells by the span's kind)."""
+    return "urgent" in inspect.signature(mod.SpanStream.start).parameters
+
+
+def replay(mod: Any, writer: Any, calls: list[tuple[str, dict, dict | None, bool]], urgent: bool) -> None:
+    """calls into a SpanStream of mod over writer, then the request's result."""
+    stream = mod.SpanStream(writer, 1)
+    for what, span, delta, flag in calls:
+        args = (span,) if delta is None else (span, delta)
+        if urgent:
+            args += (flag,)
+        (stream.start if what == "start" else stream.end)(*args)
     writer.result(1, {"outputs": {"answer": "x"}})
 
 
@@ -66,17 +80,18 @@ def main() -> None:
         mod.FLUSH_EVERY = 3600
     for name, mod in sides.items():
         out = io.BytesIO()
-        replay(mod.FrameWriter(out), calls)
+        replay(mod, mod.FrameWriter(out), calls, takes_urgent(mod))
         lines = out.getvalue().splitlines()
         events = sum(len(f["data"]["spans"]) for f in map(json.loads, lines) if f.get("event") == "spans")
         print(f"{name:<10} {len(lines)} frames, {events} span events, {len(out.getvalue())} bytes per execution")
     writers = {name: mod.FrameWriter(open(os.devnull, "wb", buffering=1 << 16))  # noqa: SIM115
                for name, mod in sides.items()}
+    urgent = {name: takes_urgent(mod) for name, mod in sides.items()}
     cpu: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(args.n):
         for name, writer in writers.items():
             started = time.process_time()
-            replay(writer, calls)
+            replay(sides[name], writer, calls, urgent[name])
             cpu[name].append((time.process_time() - started) * 1e6)
     print(f"writer CPU per execution, median of {args.n} alternating (load average {os.getloadavg()[0]:.2f}): "
           + ", ".join(f"{name} {statistics.median(ts):.1f} us" for name, ts in cpu.items()))

@@ -57,25 +57,6 @@ def isolate_stdin() -> int:
     return proto_fd
 
 
-def now_rfc3339() -> str:
-    """The current UTC time as RFC 3339 with nanoseconds (Go's time.RFC3339Nano)."""
-    return format_ns(time.time_ns())
-
-
-# The last whole second formatted: spans start and end many times a second (one tuple, replaced whole).
-_last_second: tuple[int, str] = (-1, "")
-
-
-def format_ns(ns: int) -> str:
-    global _last_second
-    seconds, frac = divmod(ns, 1_000_000_000)
-    cached_seconds, stamp = _last_second
-    if cached_seconds != seconds:
-        stamp = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        _last_second = (seconds, stamp)
-    return f"{stamp}.{frac:09d}Z"
-
-
 def jsonable(value: Any, _depth: int = 0) -> Any:
     """A JSON-safe copy of value: pydantic models dumped, DSPy examples as dicts, else str()."""
     # Exact str, dict and list first, their values too: most of what spans carry (module inputs and
@@ -197,14 +178,15 @@ def _skeleton(data: dict, message: str) -> dict:
 class FrameWriter:
     """Writes frames to the private protocol fd, one whole line at a time.
 
-    Span events are batched: `span` adds one to its request's batch; a batch goes out encoded in one
-    go as one `spans` frame (one encoding, one write; a span that ends right after its start, with
-    no event between, as one whole event) when the flusher wakes
-    (see FLUSH_EVERY), when it holds BATCH_SPANS events, before any other frame (so a
-    request's spans precede its result, and a `reserve` the span of its call), and at once for an LM
-    call's events: its end carries what the call cost and its start says a call is in flight, so a
-    worker killed right after either (kill -9, a crash in the next call) has still reported every
-    charge, and every call whose cost nobody will know.
+    Span events are batched: each request's SpanStream keeps its events waiting (`span`, under this
+    writer's lock); the waiting events go out encoded in one go as one `spans` frame per request (one
+    encoding, one write; a span that ends right after its start, with no event between, as one whole
+    event) when the flusher wakes (see FLUSH_EVERY), when a request has BATCH_SPANS waiting, before
+    any other frame (so a request's spans precede its result, and a `reserve` the span of its call),
+    and at once with an urgent event: an LM call's that may cost (the tracer says which), whose end
+    carries what the call cost and whose start says a call is in flight, so a worker killed right
+    after either (kill -9, a crash in the next call) has still reported every charge, and every call
+    whose cost nobody will know. A free LM's events (a local model) wait with the others.
     """
 
     def __init__(self, fd_or_file: int | BinaryIO):
@@ -214,9 +196,8 @@ class FrameWriter:
             self._out = fd_or_file
         self._lock = threading.Lock()
         self.broken = False
-        # Request id -> its span events waiting (shallow copies) and the payload limit of each.
-        self._batches: dict[int, tuple[list[dict], list[int]]] = {}
-        self._batch_spans = 0
+        # The streams with span events waiting, in the order their first one came.
+        self._waiting: list[SpanStream] = []
         # Flushing each frame costs a syscall and a wake-up of Go's reader: buffered events go out
         # after FLUSH_EVERY with the next one, or FLUSH_IDLE by a daemon; results flush at once.
         self._dirty = False
@@ -243,33 +224,29 @@ class FrameWriter:
                 # signal or EOF on stdin ends the process.
                 self.broken = True
 
-    def span(self, req_id: int, data: dict, urgent: bool, limit: int = 0, copy: bool = True) -> None:
-        """One span event (a start, or an end's delta) of request req_id, into its batch; with a
-        limit, its payload fields cut to it (truncate.cut_span). The batch keeps a shallow copy of
-        data (data itself with copy=False: a SpanStream's events, dicts the tracer never changes
-        again), encoded when the batch goes out: the values in it must not change after the call."""
+    def span(self, stream: SpanStream, data: dict, urgent: bool) -> None:
+        """One span event (a start, or an end's delta) of stream's request, into its waiting events,
+        kept as it is (the tracer never changes it again) and encoded when they go out."""
         with self._lock:
             if self.broken:
                 return
-            batch = self._batches.get(req_id)
-            if batch is None:
-                batch = self._batches[req_id] = ([], [])
-            spans = batch[0]
-            if spans and "end" in data and spans[-1]["id"] == data["id"] and "end" not in spans[-1]:
+            events = stream.events
+            if not events:
+                self._waiting.append(stream)
+                events.append(data)
+            elif "end" in data and events[-1]["id"] == data["id"] and "end" not in events[-1]:
                 # An end whose start is the last event waiting (a span with no child: a format, a parse, a
-                # retrieval): one whole event, the start with the delta over it, as Go merges them (a new
-                # dict: the tracer's own stay as they are). Checked here rather than at the drain, where a
-                # walk of the batch cost 5 us an execution more for the rare start with children waiting.
-                spans[-1] = {**spans[-1], **data}
+                # retrieval, a free LM's call): one whole event, the start with the delta over it, as Go
+                # merges them (a new dict: the tracer's own stay as they are). Checked here rather than at
+                # the drain, where a walk of the batch cost 5 us an execution more.
+                events[-1] = {**events[-1], **data}
             else:
-                spans.append(dict(data) if copy else data)
-                batch[1].append(limit)
-                self._batch_spans += 1
-            if not urgent and self._batch_spans < BATCH_SPANS and self._oldest is not None \
-                    and _clock() - self._oldest < FLUSH_EVERY and self._dirty:
+                events.append(data)
+            if not urgent and len(events) < BATCH_SPANS and self._dirty and self._oldest is not None \
+                    and _clock() - self._oldest < FLUSH_EVERY:
                 return  # waits with the others (the flusher was woken for the oldest)
             try:
-                self._buffered(urgent or self._batch_spans >= BATCH_SPANS)
+                self._buffered(urgent or len(events) >= BATCH_SPANS)
             except (BrokenPipeError, OSError):
                 self.broken = True
 
@@ -290,33 +267,31 @@ class FrameWriter:
                 self._wake.set()
 
     def _drain(self) -> None:
-        """Write every batch as `spans` frames (the lock held): a batch's events encoded in one go, each
-        alone (cut to its limit, bounded, in frames of about BATCH_BYTES) only when the whole is longer
-        than the smallest limit of its events or than BATCH_BYTES: no field of a shorter encoding can be
-        over its limit."""
-        if not self._batches:
+        """Write every stream's waiting events as `spans` frames (the lock held): a request's events
+        encoded in one go, each alone (cut to the limit, bounded, in frames of about BATCH_BYTES) only
+        when the whole is longer than the stream's payload limit or than BATCH_BYTES: no field of a
+        shorter encoding can be over the limit."""
+        if not self._waiting:
             return
-        for req_id, (spans, limits) in self._batches.items():
+        for stream in self._waiting:
+            spans, req_id, limit = stream.events, stream.req_id, stream.limit
             text = _dumps(spans)
-            bound = min(limits)  # the limits are all set (> 0) but in tests
-            if bound <= 0:
-                bound = min((n for n in limits if n > 0), default=BATCH_BYTES)
             size = len(text)
-            if size <= bound and size <= BATCH_BYTES and size <= MAX_SPAN:
+            if size <= (limit if limit > 0 else BATCH_BYTES) and size <= BATCH_BYTES and size <= MAX_SPAN:
                 self._write_spans(req_id, text)
-                continue
-            parts: list[bytes] = []
-            size = 0
-            for data, limit in zip(spans, limits):
-                part = _encode_span(data, limit)
-                if parts and size + len(part) > BATCH_BYTES:
-                    self._write_spans(req_id, b"[" + b",".join(parts) + b"]")
-                    parts, size = [], 0
-                parts.append(part)
-                size += len(part)
-            self._write_spans(req_id, b"[" + b",".join(parts) + b"]")
-        self._batches.clear()
-        self._batch_spans = 0
+            else:
+                parts: list[bytes] = []
+                size = 0
+                for data in spans:
+                    part = _encode_span(data, limit)
+                    if parts and size + len(part) > BATCH_BYTES:
+                        self._write_spans(req_id, b"[" + b",".join(parts) + b"]")
+                        parts, size = [], 0
+                    parts.append(part)
+                    size += len(part)
+                self._write_spans(req_id, b"[" + b",".join(parts) + b"]")
+            stream.events = []  # a new list: the drained one is not read again
+        self._waiting.clear()
         self._dirty = True
 
     def _write_spans(self, req_id: int, array: bytes) -> None:
@@ -362,8 +337,8 @@ def _too_large(frame: dict, size: int) -> dict:
 
 
 class SpanStream:
-    """A request's tracing.SpanSink: its span events batched by the writer, an end as its delta alone,
-    payloads cut to the span payload limit.
+    """A request's tracing.SpanSink: its span events kept waiting for its writer to send them, an end
+    as its delta alone, payloads cut to the span payload limit.
 
     A payload an ended span sent is not sent again by the start that carries the very same object:
     an LM span whose `messages` is the list its format span's end sent starts with `messages_of`, that
@@ -378,14 +353,15 @@ class SpanStream:
 
     def __init__(self, writer: FrameWriter, req_id: int, limit: int | None = None):
         self._writer = writer
-        self._req_id = req_id
-        self._limit = span_payload_limit() if limit is None else limit
+        self.req_id = req_id
+        self.limit = span_payload_limit() if limit is None else limit
+        # The events waiting for the writer (its lock guards the list; it replaces it as it sends them).
+        self.events: list[dict] = []
         # id(payload) -> (the payload, kept alive; the id of the span that sent it)
         self._sent: dict[tuple[str, int], tuple[Any, str]] = {}
 
-    def start(self, span: dict) -> None:
-        kind = span.get("kind")
-        repeats = self._REPEATS.get(kind)
+    def start(self, span: dict, urgent: bool) -> None:
+        repeats = self._REPEATS.get(span["kind"])
         if repeats is not None:
             field, ref = repeats
             value = span.get(field)
@@ -394,13 +370,12 @@ class SpanStream:
                 if sent is not None and sent[0] is value:
                     span = {k: v for k, v in span.items() if k != field}
                     span[ref] = sent[1]
-        self._writer.span(self._req_id, span, kind == "lm", self._limit, copy=False)
+        self._writer.span(self, span, urgent)
 
-    def end(self, span: dict, delta: dict) -> None:
-        kind = span.get("kind")
-        field = self._SENDS.get(kind)
+    def end(self, span: dict, delta: dict, urgent: bool) -> None:
+        field = self._SENDS.get(span["kind"])
         if field is not None:
             value = delta.get(field)
             if value is not None:
                 self._sent[(field, id(value))] = (value, delta["id"])
-        self._writer.span(self._req_id, delta, kind == "lm", self._limit, copy=False)
+        self._writer.span(self, delta, urgent)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 import weakref
 from dataclasses import dataclass
+from time import time_ns
 from typing import Any, Callable, Iterator, Protocol
 
 from dspy.primitives.prediction import Prediction
@@ -25,7 +25,7 @@ from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
 from . import dispatch, runlock
 from .errors import Cancelled
-from .protocol import format_ns, jsonable
+from .protocol import jsonable
 from .truncate import cut_span, span_payload_limit
 
 HISTORY_SCAN = 64
@@ -35,12 +35,13 @@ PROFILE_ATTR = "_signet_profile"
 
 
 class _Span:
-    __slots__ = ("data", "instance", "call_inputs")
+    __slots__ = ("data", "instance", "call_inputs", "urgent")
 
-    def __init__(self, data: dict[str, Any], instance: Any, call_inputs: dict[str, Any] | None):
+    def __init__(self, data: dict[str, Any], instance: Any, call_inputs: dict[str, Any] | None, urgent: bool):
         self.data = data
         self.instance = instance
         self.call_inputs = call_inputs or {}
+        self.urgent = urgent
 
 
 @dataclass
@@ -105,16 +106,18 @@ class SpanSink(Protocol):
     """Where a tracer's spans go. `start` gets a span as it opens; `end` gets it as it started and
     `delta`, what is new since its start (`id`, `end`, outputs, usage, cost, error...): the protocol
     sends only the delta (docs/protocol.md, "Spans"); the whole span is the start with the delta
-    over it. Neither may change `span` or `delta`, nor does the tracer once it handed them on (a
-    sink may keep them: protocol.SpanStream batches them as they are). Payloads come whole: the
+    over it. `urgent` marks the events of an LM call that may cost (its profile is not free): the
+    protocol sends them at once, so that a worker killed right after has reported the call. Neither
+    may change `span` or `delta`, nor does the tracer once it handed them on (a sink may keep them:
+    protocol.SpanStream batches them as they are). Payloads come whole: the
     sink cuts them to the limit (truncate.cut_span) as it encodes them, most need no cut and that
     is cheaper to tell from their encoding. An LM span's `messages` is the very list its format
     span's end delta carried, when the format rendered what the LM was called with
     (protocol.SpanStream sends it once)."""
 
-    def start(self, span: dict[str, Any]) -> None: ...
+    def start(self, span: dict[str, Any], urgent: bool) -> None: ...
 
-    def end(self, span: dict[str, Any], delta: dict[str, Any]) -> None: ...
+    def end(self, span: dict[str, Any], delta: dict[str, Any], urgent: bool) -> None: ...
 
 
 class _WholeSpans:
@@ -125,10 +128,10 @@ class _WholeSpans:
         self._emit = emit
         self._limit = span_payload_limit()
 
-    def start(self, span: dict[str, Any]) -> None:
+    def start(self, span: dict[str, Any], urgent: bool) -> None:
         self._emit(cut_span(dict(span), self._limit))  # a copy: cut_span cuts in place
 
-    def end(self, span: dict[str, Any], delta: dict[str, Any]) -> None:
+    def end(self, span: dict[str, Any], delta: dict[str, Any], urgent: bool) -> None:
         self._emit(cut_span({**span, **delta}, self._limit))
 
 
@@ -178,7 +181,7 @@ class Tracer(BaseCallback):
 
     def _start(self, call_id: str, kind: str, name: str, module: str | None, instance: Any = None,
                call_inputs: dict | None = None, *, model: str | None = None, messages: Any = None,
-               inputs: Any = None, completion: str | None = None) -> None:
+               inputs: Any = None, completion: str | None = None, urgent: bool = False) -> None:
         cancel = self._cancel
         if cancel is not None and cancel.is_set():
             raise Cancelled()
@@ -190,7 +193,7 @@ class Tracer(BaseCallback):
             parent = self.root_id
         if module is None and parent is not None:
             module = self._module_of.get(parent)
-        data: dict[str, Any] = {"id": call_id, "kind": kind, "name": name, "start": format_ns(time.time_ns())}
+        data: dict[str, Any] = {"id": call_id, "kind": kind, "name": name, "start": time_ns()}
         if parent:
             data["parent"] = parent
         if module:
@@ -205,11 +208,11 @@ class Tracer(BaseCallback):
         if completion is not None:
             data["completion"] = completion
         # One dict operation each, atomic as it is (the GIL): hooks of other threads may run meanwhile.
-        self._open[call_id] = _Span(data, instance, call_inputs)
+        self._open[call_id] = _Span(data, instance, call_inputs, urgent)
         if module:
             self._module_of[call_id] = module
         if self._sink is not None:
-            self._sink.start(data)
+            self._sink.start(data, urgent)
 
     def _untraced_end(self, exception: BaseException | None) -> None:
         """What _end does for a span an untraced request never opened (all but LM calls): a cancel point."""
@@ -222,14 +225,14 @@ class Tracer(BaseCallback):
             if not self._tracing and not isinstance(exception, Cancelled):
                 self._check_cancel()
             return None
-        delta = {"id": call_id, "end": format_ns(time.time_ns())}
+        delta = {"id": call_id, "end": time_ns()}
         for key, value in fields.items():
             if value is not None:
                 delta[key] = value
         if exception is not None:
             delta["error"] = "cancelled" if isinstance(exception, Cancelled) else f"{type(exception).__name__}: {exception}"
         if self._sink is not None:
-            self._sink.end(span.data, delta)
+            self._sink.end(span.data, delta, span.urgent)
         if exception is None or not isinstance(exception, Cancelled):
             self._check_cancel()
         return span
@@ -413,9 +416,12 @@ class Tracer(BaseCallback):
             return
         shown = messages if messages is not None else ([{"role": "user", "content": prompt}] if isinstance(prompt, str) else None)
         kwargs = {k: v for k, v in (inputs.get("kwargs") or {}).items() if not str(k).startswith("api_")}
+        profile = self.profile_of(instance)
+        # A call that may cost is sent at once, start and end (SpanSink); a free one has nothing to charge.
         self._start(call_id, "lm", model, None, instance, call_inputs={"messages": messages, "prompt": prompt},
                     model=model, messages=self._rendered_messages(messages, shown),
-                    inputs=jsonable(kwargs) if kwargs else None)
+                    inputs=jsonable(kwargs) if kwargs else None,
+                    urgent=profile is None or not getattr(profile, "free", False))
 
     def _rendered_messages(self, messages: Any, shown: Any) -> list[dict[str, str]] | None:
         """The messages an LM call is sent: its format span's own list when a format rendered them

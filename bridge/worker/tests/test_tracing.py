@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import dspy
@@ -14,8 +14,6 @@ from dspy.clients import base_lm
 
 from signet_worker import lms, runner
 from signet_worker.errors import Cancelled
-
-RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
 
 
 def execute(program, inputs, lm=None, cancel=None, lm_cache=None, **params):
@@ -39,8 +37,8 @@ def test_span_tree():
     assert len(roots) == 1 and roots[0]["name"] == "facts" and roots[0]["kind"] == "module"
     root = roots[0]
     for s in ends.values():
-        assert RFC3339_NANO.match(s["start"]) and RFC3339_NANO.match(s["end"])
-        assert s["start"] <= s["end"]
+        assert type(s["start"]) is int and type(s["end"]) is int, "Unix nanoseconds: Go decodes them"
+        assert abs(s["start"] - time.time_ns()) < 600 * 10**9 and s["start"] <= s["end"]
         if s is not root:
             assert s["parent"] in ends, "every parent is a span of the same execution"
     children = {}
@@ -190,16 +188,6 @@ def test_trace_off_charges_what_trace_on_charges():
     assert spans and none == []
     assert {k: v for k, v in off.items() if k != "duration_ms"} == {k: v for k, v in on.items() if k != "duration_ms"}
     assert off["usage"]["signet/test"]["calls"] == 3
-
-
-def test_timestamps_reuse_a_formatted_second_only_within_it():
-    from signet_worker.protocol import format_ns
-
-    first = 1_700_000_000_123_456_789
-    assert format_ns(first) == "2023-11-14T22:13:20.123456789Z"
-    assert format_ns(first + 1) == "2023-11-14T22:13:20.123456790Z"
-    assert format_ns(first + 1_000_000_000) == "2023-11-14T22:13:21.123456789Z"
-    assert format_ns(first) == "2023-11-14T22:13:20.123456789Z"
 
 
 def test_a_format_span_shows_each_signature_as_dspy_writes_it():

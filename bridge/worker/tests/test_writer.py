@@ -32,15 +32,22 @@ def writer(monkeypatch):
     return protocol.FrameWriter(out), out
 
 
+def stream(w: protocol.FrameWriter, req_id: int = 7, limit: int = 0) -> protocol.SpanStream:
+    """A request's stream over w; limit 0: no payload limit."""
+    return protocol.SpanStream(w, req_id, limit=limit)
+
+
 def span(i: int, kind: str = "module") -> dict:
     return {"id": f"s{i}", "kind": kind, "name": "Predict", "start": "2026-12-03T14:00:00.000000000Z"}
 
 
 def test_spans_wait_in_their_batch_and_go_out_before_the_result(writer):
     w, out = writer
+    s7 = stream(w)
+    s8 = stream(w, 8)
     for i in range(3):
-        w.span(7, span(i), urgent=False)
-    w.span(8, span(9), urgent=False)
+        w.span(s7, span(i), False)
+    w.span(s8, span(9), False)
     assert out.getvalue() == b"", "no frame yet: the batch waits for a trigger"
     w.result(7, {"outputs": {}})
     frames = out.frames()
@@ -52,16 +59,18 @@ def test_spans_wait_in_their_batch_and_go_out_before_the_result(writer):
 
 def test_an_lm_span_goes_out_at_once_with_the_batch_before_it(writer):
     w, out = writer
-    w.span(7, span(0), urgent=False)
-    w.span(7, span(1, "lm"), urgent=True)
+    s7 = stream(w)
+    w.span(s7, span(0), False)
+    w.span(s7, span(1, "lm"), True)
     assert out.frames() == [{"id": 7, "event": "spans", "data": {"spans": [span(0), span(1, "lm")]}}]
     assert out.flushes == 1
 
 
 def test_a_batch_goes_out_at_its_bound(writer):
     w, out = writer
+    s7 = stream(w)
     for i in range(protocol.BATCH_SPANS):
-        w.span(7, span(i), urgent=False)
+        w.span(s7, span(i), False)
     (frame,) = out.frames()
     assert [s["id"] for s in frame["data"]["spans"]] == [f"s{i}" for i in range(protocol.BATCH_SPANS)]
 
@@ -69,8 +78,9 @@ def test_a_batch_goes_out_at_its_bound(writer):
 def test_a_span_over_the_frame_limit_keeps_its_skeleton(writer, monkeypatch):
     monkeypatch.setattr(protocol, "MAX_SPAN", 1000)
     w, out = writer
+    s7 = stream(w)
     big = dict(span(0), inputs={"text": "x" * 5000})
-    w.span(7, big, urgent=True)
+    w.span(s7, big, True)
     (frame,) = out.frames()
     (sent,) = frame["data"]["spans"]
     assert sent["id"] == "s0" and sent["kind"] == "module" and "inputs" not in sent
@@ -81,9 +91,9 @@ def test_span_stream_sends_an_end_as_its_delta(writer):
     w, out = writer
     stream = protocol.SpanStream(w, 7)
     whole = dict(span(0, "lm"), messages=[{"role": "user", "content": "hi"}])
-    stream.start(whole)
+    stream.start(whole, True)
     stream.end(dict(whole, end="2026-12-03T14:00:01.000000000Z", completion="yo"),
-               {"id": "s0", "end": "2026-12-03T14:00:01.000000000Z", "completion": "yo"})
+               {"id": "s0", "end": "2026-12-03T14:00:01.000000000Z", "completion": "yo"}, True)
     sent = [s for f in out.frames() for s in f["data"]["spans"]]
     assert sent == [whole, {"id": "s0", "end": "2026-12-03T14:00:01.000000000Z", "completion": "yo"}]
     assert out.flushes == 2, "an LM span's start and end each go out at once"
@@ -127,8 +137,8 @@ def test_span_stream_cuts_payloads_over_its_limit(writer):
     stream = protocol.SpanStream(w, 7, limit=100)
     small = dict(span(0), inputs={"q": "x" * 20})
     big = dict(span(1), inputs={"q": "y" * 500, "k": 3})
-    stream.start(small)
-    stream.start(big)
+    stream.start(small, False)
+    stream.start(big, False)
     w.result(7, {})
     sent = out.frames()[0]["data"]["spans"]
     assert sent[0] == small
@@ -136,22 +146,13 @@ def test_span_stream_cuts_payloads_over_its_limit(writer):
     assert big["inputs"]["q"] == "y" * 500, "the tracer's span is not changed"
 
 
-def test_a_batch_is_encoded_as_it_goes_out_from_a_copy_of_each_event(writer):
-    """The tracer fills a started span's dict at its end: the start waiting in the batch is sent as it was."""
-    w, out = writer
-    started = span(0)
-    w.span(7, started, urgent=False)
-    started["end"] = "2026-12-03T14:00:01.000000000Z"
-    w.result(7, {})
-    assert out.frames()[0]["data"]["spans"] == [span(0)]
-
-
 def test_a_batch_longer_than_the_limit_cuts_only_the_event_over_it(writer):
     w, out = writer
+    s7_300 = stream(w, limit=300)
     small = [dict(span(i), inputs={"text": "s" * 60}) for i in range(3)]
     big = dict(span(3), inputs={"text": "b" * 500})
     for s in small + [big]:
-        w.span(7, s, urgent=False, limit=300)
+        w.span(s7_300, s, False)
     w.result(7, {})
     sent = out.frames()[0]["data"]["spans"]
     assert sent[:3] == small, "each small event is whole, though the batch is over the limit"
@@ -161,9 +162,10 @@ def test_a_batch_longer_than_the_limit_cuts_only_the_event_over_it(writer):
 def test_a_batch_over_its_bytes_goes_out_as_several_frames_in_order(writer, monkeypatch):
     monkeypatch.setattr(protocol, "BATCH_BYTES", 2000)
     w, out = writer
+    s7 = stream(w)
     events = [dict(span(i), inputs={"text": "x" * 400}) for i in range(10)]
     for s in events:
-        w.span(7, s, urgent=False)
+        w.span(s7, s, False)
     w.result(7, {})
     frames = [f for f in out.frames() if f.get("event") == "spans"]
     assert len(frames) > 1 and all(len(json.dumps(f)) < 2000 + 600 for f in frames)
@@ -172,7 +174,8 @@ def test_a_batch_over_its_bytes_goes_out_as_several_frames_in_order(writer, monk
 
 def test_a_value_that_is_not_json_is_sent_as_the_worker_sends_any(writer):
     w, out = writer
-    w.span(7, dict(span(0), outputs={"when": object, "ratio": float("nan")}), urgent=True)
+    s7 = stream(w)
+    w.span(s7, dict(span(0), outputs={"when": object, "ratio": float("nan")}), True)
     (sent,) = out.frames()[0]["data"]["spans"]
     assert sent["outputs"] == {"when": str(object), "ratio": None}
 
@@ -180,7 +183,8 @@ def test_a_value_that_is_not_json_is_sent_as_the_worker_sends_any(writer):
 def test_frames_are_utf8_and_limits_count_bytes(writer):
     """Non-ASCII text goes as itself; a field of 200 characters but 400 bytes is over a 300-byte limit."""
     w, out = writer
-    w.span(7, dict(span(0), inputs={"text": "é" * 200}), urgent=True, limit=300)
+    s7_300 = stream(w, limit=300)
+    w.span(s7_300, dict(span(0), inputs={"text": "é" * 200}), True)
     raw = out.getvalue()
     assert "é".encode() in raw and b"\\u00e9" not in raw
     (sent,) = out.frames()[0]["data"]["spans"]
@@ -192,20 +196,21 @@ def test_a_span_that_ended_right_after_its_start_is_one_whole_event(writer):
     delta over it, in the start's place; a start already sent, or with other events after it, keeps
     its end a delta. The dicts the tracer handed over are not changed."""
     w, out = writer
+    s7 = stream(w)
     parent, child = span(0), dict(span(1, "adapter"), parent="s0", inputs={"q": "x"})
     child_end = {"id": "s1", "end": "2026-12-03T14:00:00.000000002Z", "messages": [{"role": "user", "content": "x"}]}
     module = dict(span(3), parent="s0")
     module_end = {"id": "s3", "end": "2026-12-03T14:00:00.000000003Z", "outputs": {"a": "z"}}
     kept = [dict(parent), dict(child), dict(child_end), dict(module), dict(module_end)]
     for data in (parent, child, child_end, module, dict(span(4), parent="s3")):
-        w.span(7, data, urgent=False, copy=False)
-    w.span(7, {"id": "s4", "end": "2026-12-03T14:00:00.000000003Z"}, urgent=False, copy=False)
-    w.span(7, module_end, urgent=False, copy=False)  # its child's events came between: a delta
-    w.span(7, dict(span(2, "lm"), parent="s0"), urgent=True)  # an LM start: everything goes out at once
+        w.span(s7, data, False)
+    w.span(s7, {"id": "s4", "end": "2026-12-03T14:00:00.000000003Z"}, False)
+    w.span(s7, module_end, False)  # its child's events came between: a delta
+    w.span(s7, dict(span(2, "lm"), parent="s0"), True)  # an LM start: everything goes out at once
     lm_end = {"id": "s2", "end": "2026-12-03T14:00:00.000000004Z", "completion": "y"}
     parent_end = {"id": "s0", "end": "2026-12-03T14:00:00.000000005Z", "outputs": {"a": "y"}}
-    w.span(7, lm_end, urgent=True)
-    w.span(7, parent_end, urgent=False)
+    w.span(s7, lm_end, True)
+    w.span(s7, parent_end, False)
     w.result(7, {"outputs": {}})
     frames = out.frames()
     assert [f["data"]["spans"] for f in frames[:-1]] == [
@@ -223,15 +228,16 @@ def test_events_go_out_with_the_next_one_once_the_oldest_waited_flush_every(writ
     monkeypatch.setattr(protocol, "_clock", lambda: now[0])
     monkeypatch.setattr(protocol, "FLUSH_EVERY", 0.002)
     w, out = writer
-    w.span(7, span(0), urgent=False)
+    s7 = stream(w)
+    w.span(s7, span(0), False)
     now[0] += 0.001
-    w.span(7, span(1), urgent=False)
+    w.span(s7, span(1), False)
     w.event(7, "progress", {"done": 1})
     assert out.flushes == 0, "nothing waited FLUSH_EVERY yet"
     now[0] += 0.001
-    w.span(7, span(2), urgent=False)
+    w.span(s7, span(2), False)
     assert [f.get("event") for f in out.frames()] == ["spans", "progress", "spans"] and out.flushes == 1
-    w.span(7, span(3), urgent=False)
+    w.span(s7, span(3), False)
     assert out.flushes == 1, "a new wait starts with the next event"
 
 
@@ -243,3 +249,64 @@ def test_the_hello_and_a_reserve_go_out_at_once(writer):
     assert out.frames() == [{"id": 0, "event": "hello", "data": {"protocol": 2}}] and out.flushes == 1
     w.event(7, "reserve", {"call": "c1"})
     assert out.frames()[-1]["event"] == "reserve" and out.flushes == 2
+
+
+@pytest.mark.parametrize("lm, flushes", [
+    ({"free": True}, 0),  # a local model: nothing to charge, its events wait with the others
+    ({}, 6),  # no price known: the call's cost is unknown, still reported at once
+    ({"price_in": 1.0, "price_out": 2.0}, 6),
+])
+def test_an_lm_calls_events_go_out_at_once_unless_its_profile_is_free(writer, lm, flushes):
+    """A real run of three LM calls: a call that may cost has its start and its end each flushed as it
+    happens (a worker killed right after has reported it); a free LM's wait in the batch like the
+    other spans, until the result. Assembled as Go assembles them, the spans are the same either way."""
+    from conftest import THREE, lm_profile, span_events
+
+    from signet_worker import lms, runner
+
+    w, out = writer
+    params = {"program": THREE, "inputs": {"question": "What is the capital of France?"}, "lm": {**lm_profile(), **lm}}
+    whole: list[dict] = []
+    runner.execute(params, emit=whole.append, cancel=None, lm_cache=lms.LMCache())
+    runner.execute(params, emit=protocol.SpanStream(w, 7), cancel=None, lm_cache=lms.LMCache())
+    assert out.flushes == flushes
+    assert len(out.frames()) == flushes, "one frame per flush: a free LM's spans wait for the result"
+    w.result(7, {})
+    assert out.flushes == flushes + 1
+
+    def shown(spans: list[dict]) -> list[tuple]:
+        return [tuple(s.get(k) for k in ("kind", "name", "messages", "completion", "usage", "cost", "cost_unknown"))
+                for s in spans if "end" in s]
+    assert shown(span_events(out.frames())) == shown(whole)
+
+
+def test_a_reserve_follows_the_spans_before_it_and_goes_out_at_once(writer):
+    """Go answers a reserve before the LM call starts: the spans of its request that came first are
+    in frames before it, and the whole goes out at once."""
+    w, out = writer
+    s7 = stream(w)
+    s7.start(span(0), False)
+    s7.start(dict(span(1, "adapter"), parent="s0"), False)
+    w.event(7, "reserve", {"call": "c1"})
+    assert [f.get("event") for f in out.frames()] == ["spans", "reserve"] and out.flushes == 1
+    assert [s["id"] for s in out.frames()[0]["data"]["spans"]] == ["s0", "s1"]
+
+
+def test_the_flusher_sends_what_waits_when_nothing_follows(monkeypatch):
+    """A span event that no other event follows goes out within FLUSH_IDLE, by the flusher thread."""
+    import threading
+
+    monkeypatch.setattr(protocol, "FLUSH_EVERY", 3600)
+    monkeypatch.setattr(protocol, "FLUSH_IDLE", 0.001)
+    flushed = threading.Event()
+
+    class Flushed(Out):
+        def flush(self) -> None:
+            super().flush()
+            flushed.set()
+
+    out = Flushed()
+    w = protocol.FrameWriter(out)
+    stream(w).start(span(0), False)
+    assert flushed.wait(30), "the waiting event was never sent"
+    assert out.frames() == [{"id": 7, "event": "spans", "data": {"spans": [span(0)]}}]
