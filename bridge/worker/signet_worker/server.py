@@ -4,12 +4,14 @@ The reader thread (the main thread) reads request lines from stdin. `ping` and
 `cancel` are answered on it at once; `shutdown` stops intake and exits once the
 running requests have ended; every other method runs on the thread pool, each
 request in a fresh `contextvars.Context` so nothing DSPy keeps in context
-variables leaks from one request to the next.
+variables leaks from one request to the next. An `execute` goes through the run
+slot's queue (runlock.py): it may run on the thread of the execution before it.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import os
@@ -21,7 +23,7 @@ from typing import Any, BinaryIO
 
 import dspy
 
-from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, programs, runner
+from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, programs, runlock, runner
 from .errors import BadInput, Cancelled
 from .protocol import FrameWriter, SpanStream
 
@@ -76,8 +78,13 @@ class Server:
             shutdown_thread = self._shutdown_thread
         if shutdown_thread is not None:
             shutdown_thread.join()
-        self.pool.shutdown(wait=True)
+        self._finish_requests()
         return 0
+
+    def _finish_requests(self) -> None:
+        """Wait for every request taken (intake stopped): the queued executions reach the pool first."""
+        runlock.drain()
+        self.pool.shutdown(wait=True)
 
     def handle_line(self, raw: bytes) -> None:
         line = raw.strip()
@@ -133,8 +140,12 @@ class Server:
                     raise BadInput(f"request id {req_id} is already running", field="id")
                 cancel = threading.Event()
                 self._inflight[req_id] = cancel
+            job = functools.partial(self._run, req_id, method, params, cancel)
             try:
-                self.pool.submit(self._run, req_id, method, params, cancel)
+                if method == "execute":
+                    runlock.submit(job, self.pool.submit)
+                else:
+                    self.pool.submit(job)
             except RuntimeError as exc:  # the pool is shut down
                 with self._lock:
                     self._inflight.pop(req_id, None)
@@ -218,7 +229,7 @@ class Server:
                 return
 
             def finish() -> None:
-                self.pool.shutdown(wait=True)
+                self._finish_requests()
                 self.writer.result(req_id, {})
                 _exit(0)
 
