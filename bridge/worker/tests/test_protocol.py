@@ -289,3 +289,27 @@ def test_key_never_leaks(make_worker, fake_openai):
     # The worker's own output is clean; its frames (the spans' errors quote the provider too) Go redacts
     # as it reads them (bridge's TestFramesAreRedactedByGo, the binary's TestBinarySecretsNeverWritten).
     assert secret not in worker.stderr()
+
+
+def test_request_lines_read_as_json_reads_them():
+    """orjson reads a request line first; what it refuses and json reads still reads the same."""
+    import math
+
+    from signet_worker.server import _loads
+
+    lines = [
+        b'{"id":1,"method":"execute","params":{"inputs":{"q":"caf\\u00e9 \xe2\x9c\x93"},"trace":true,"n":null}}',
+        b'{"id":2,"params":{"x":1e400,"y":-0.0,"z":12345678901234567890123}}',  # past 64 bits: json
+        b'{"id":3,"params":{"s":"\\ud800 lone surrogate"}}',  # json keeps it as the str json gives
+        b'{"id":4,"params":{"a":1,"a":2}}',
+    ]
+    for line in lines:
+        assert _loads(line) == json.loads(line), line
+    nan = _loads(b'{"id":5,"params":{"x":NaN}}')["params"]["x"]
+    assert math.isnan(nan)
+    for bad in (b"this is not json", b"{\"id\": 1", b"\xff\xfe"):
+        try:
+            _loads(bad)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        raise AssertionError(f"{bad!r} read as JSON")

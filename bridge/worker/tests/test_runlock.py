@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import lm_profile
@@ -14,11 +16,11 @@ QA = {"name": "qa", "modules": [{"name": "answer", "type": "predict", "signature
 
 def other_thread_can_take_it() -> bool:
     got: list[bool] = []
-    t = threading.Thread(target=lambda: got.append(runlock._lock.acquire(timeout=0)))
+    t = threading.Thread(target=lambda: got.append(runlock.SLOT.take(0)))
     t.start()
     t.join()
     if got[0]:
-        runlock._lock.release()
+        runlock.SLOT.give()
     return got[0]
 
 
@@ -38,12 +40,12 @@ def test_an_execution_holds_it_and_a_pause_lets_it_go():
 def test_a_wait_for_it_is_bounded(monkeypatch):
     """A holder stuck in user code costs the others contention, never a hang."""
     monkeypatch.setattr(runlock, "WAIT", 0.01)
-    runlock._lock.acquire()
+    assert runlock.SLOT.take(0)
     try:
         with runlock.running():
             ran = True
     finally:
-        runlock._lock.release()
+        runlock.SLOT.give()
     assert ran
     assert other_thread_can_take_it()
 
@@ -106,3 +108,130 @@ def test_a_tool_lets_it_go_while_it_runs(exception):
             pass
         assert not other_thread_can_take_it(), "the tool's end did not take the lock back"
     assert seen == [True]
+
+
+# -- the queue of executions (Server.dispatch submits every execute through it) --------------------------
+
+
+@pytest.fixture
+def slot(monkeypatch):
+    fresh = runlock.Slot()
+    monkeypatch.setattr(runlock, "SLOT", fresh)
+    pool = ThreadPoolExecutor(max_workers=4)
+    yield fresh, pool.submit
+    runlock.drain()
+    pool.shutdown(wait=True)
+
+
+def execution(log: list, name: str, *, before=None, inside=None) -> runlock.Job:
+    """A job as the server's: runner.execute's own running() inside, then its result."""
+
+    def job() -> None:
+        if before is not None:
+            before.wait(5)
+        with runlock.running():
+            log.append((name, threading.get_ident(), "start"))
+            if inside is not None:
+                inside()
+        log.append((name, threading.get_ident(), "result"))
+
+    return job
+
+
+def test_a_queued_execution_runs_on_the_thread_of_the_one_before(slot):
+    s, start = slot
+    log: list = []
+    go, done = threading.Event(), threading.Event()
+    s.submit(execution(log, "a", before=go), start)
+    s.submit(execution(log, "b"), start)
+    s.submit(lambda: done.set(), start)
+    assert s.busy and len(s._queue) == 2, "a holds the slot: b waits in the queue, not on a thread"
+    go.set()
+    assert done.wait(5)
+    assert [(n, e) for n, _, e in log] == [("a", "start"), ("a", "result"), ("b", "start"), ("b", "result")]
+    assert len({t for _, t, _ in log}) == 1, "b ran on a's thread, after a's result"
+    runlock.drain()
+    assert not s.busy
+
+
+def test_a_pause_starts_the_next_queued_execution(slot):
+    s, start = slot
+    log: list = []
+    b_started = threading.Event()
+
+    def a_waits() -> None:  # an LM call: b starts while a waits
+        runlock.pause()
+        assert b_started.wait(5), "b did not start while a waited"
+        runlock.resume()
+
+    go = threading.Event()
+    s.submit(execution(log, "a", before=go, inside=a_waits), start)
+    s.submit(execution(log, "b", inside=b_started.set), start)
+    go.set()
+    runlock.drain()
+    deadline = time.monotonic() + 5
+    while len(log) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    threads = {n: t for n, t, e in log if e == "start"}
+    assert threads["a"] != threads["b"]
+    assert not s.busy
+
+
+def test_a_thread_resuming_gets_the_slot_before_a_queued_execution(slot):
+    s, start = slot
+    log: list = []
+    a_paused, a_may_resume = threading.Event(), threading.Event()
+    resumed = []
+
+    def a_waits() -> None:
+        runlock.pause()
+        a_paused.set()
+        a_may_resume.wait(5)
+        runlock.resume()
+        resumed.append(_local_held())
+
+    def b_computes() -> None:
+        a_may_resume.set()
+        deadline = time.monotonic() + 5
+        while s._waiting == 0 and time.monotonic() < deadline:  # a waits for the slot
+            time.sleep(0.001)
+        s.submit(execution(log, "c"), start)  # queued: b holds the slot
+
+    s.submit(execution(log, "a", inside=a_waits), start)
+    assert a_paused.wait(5)
+    s.submit(execution(log, "b", inside=b_computes), start)
+    runlock.drain()
+    deadline = time.monotonic() + 5
+    while len([e for e in log if e[2] == "result"]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    order = [(n, e) for n, _, e in log]
+    assert resumed == [True], "a waited past WAIT for its turn"
+    assert order.index(("a", "result")) < order.index(("c", "start")), order
+
+
+def test_an_execution_queued_too_long_starts_without_the_slot(slot, monkeypatch):
+    """A holder stuck in code that reaches no hook delays the queue by WAIT, never stops it."""
+    s, start = slot
+    monkeypatch.setattr(runlock, "WAIT", 0.02)
+    stuck, ran = threading.Event(), threading.Event()
+    s.submit(lambda: stuck.wait(5), start)
+    s.submit(ran.set, start)
+    assert ran.wait(5), "the queued execution never started"
+    stuck.set()
+
+
+def test_drain_waits_for_queued_executions(slot):
+    s, start = slot
+    go = threading.Event()
+    log: list = []
+    s.submit(execution(log, "a", before=go), start)
+    s.submit(execution(log, "b"), start)
+    drained = threading.Event()
+    threading.Thread(target=lambda: (runlock.drain(), drained.set())).start()
+    assert not drained.wait(0.05)
+    go.set()
+    assert drained.wait(5)
+
+
+def _local_held() -> bool:
+    return runlock._state().held
