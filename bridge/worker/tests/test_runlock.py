@@ -117,6 +117,9 @@ def test_a_tool_lets_it_go_while_it_runs(exception):
 def slot(monkeypatch):
     fresh = runlock.Slot()
     monkeypatch.setattr(runlock, "SLOT", fresh)
+    # Past WAIT the watchdog starts a queued execution without the slot: on a loaded machine a test's holder can
+    # take that long, and the queue would empty behind the test's back. Tests of the bound set it low themselves.
+    monkeypatch.setattr(runlock, "WAIT", 60.0)
     pool = ThreadPoolExecutor(max_workers=4)
     yield fresh, pool.submit
     runlock.drain()
