@@ -96,6 +96,14 @@ func describeKey(k []byte) string {
 	case keys.EvalResult:
 		e := id()
 		s = fmt.Sprintf("result %d of evaluation %s", r.U32(), e)
+	case keys.User:
+		s = "user " + r.Str()
+	case keys.Token:
+		s = "token " + id()
+	case keys.TokenByHash:
+		s = "token index entry"
+	case keys.Audit:
+		s = "audit record " + id()
 	case budgetTable:
 		s = "budget " + r.Str()
 	case keys.ExecByProgram, keys.ExecByState, keys.ExecByProgState:
