@@ -25,7 +25,13 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 	if err != nil {
 		return nil, err
 	}
-	who, err := o.authorizeRun(ctx, p)
+	res := p
+	if req.Variant != nil {
+		// An unsaved variant is no program in production, whatever the
+		// status of the version it derives from.
+		res = &model.Program{Name: p.Name + " (a variant)", Status: model.Draft}
+	}
+	who, err := o.authorizeRun(ctx, res)
 	if err != nil {
 		return nil, err
 	}

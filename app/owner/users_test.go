@@ -82,6 +82,11 @@ func TestPolicies(t *testing.T) {
 	if _, err := o.SetProgramStatus(context.Background(), "qa", model.Production, ""); err != nil {
 		t.Fatal(err)
 	}
+	variant := run
+	variant.Variant = &model.Program{Name: "qa", Modules: []model.Module{{Name: "answer", Type: model.Predict, Signature: "question -> answer, reason"}}}
+	if _, err := o.Run(user, variant); !errors.Is(err, app.ErrForbidden) {
+		t.Fatalf("ml_user runs a variant of a production program: %v, want forbidden", err)
+	}
 	if _, err := o.Run(broke, run); !errors.Is(err, app.ErrPaymentRequired) {
 		t.Fatalf("ml_user without credits runs: %v, want payment_required", err)
 	}
@@ -132,8 +137,8 @@ func TestPolicies(t *testing.T) {
 			}
 		}
 	}
-	if denied["ann"] != 6 || denied["eve"] != 4 || denied["bob"] != 1 {
-		t.Fatalf("refusals by actor %v, want ann 6, eve 4, bob 1", denied)
+	if denied["ann"] != 7 || denied["eve"] != 4 || denied["bob"] != 1 {
+		t.Fatalf("refusals by actor %v, want ann 7, eve 4, bob 1", denied)
 	}
 }
 
