@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -165,5 +166,31 @@ func TestExecutionDebitsCredits(t *testing.T) {
 	}
 	if clamped != n-10 {
 		t.Fatalf("%d clamped debits recorded, want %d", clamped, n-10)
+	}
+}
+
+// Verify finds a token whose lookup by hash is gone.
+func TestVerifyTokens(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore(t)
+	if err := s.CreateUser(ctx, &model.User{Name: "ann", Role: model.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	tok := &model.Token{User: "ann", Hash: model.HashToken("sgt_x")}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Verify(ctx); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(tokenHashKey(tok.Hash)) }); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].Problem, "lookup by hash is missing") || !strings.Contains(rep.Problems[0].Key, "token "+tok.ID.String()) {
+		t.Fatalf("verify: %+v", rep.Problems)
 	}
 }
