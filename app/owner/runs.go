@@ -231,14 +231,26 @@ func (o *Owner) ListExecutions(ctx context.Context, q app.ExecutionQuery) (*app.
 		}
 		sq.State = s
 	}
+	who, err := o.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	xs, next, err := o.st.ListExecutions(ctx, sq)
 	if err != nil {
 		return nil, fail(err)
 	}
-	if xs == nil {
-		xs = []*model.Execution{}
+	// A user sees its own executions only: the others are left out of
+	// the page (which may then hold fewer), not refused.
+	mine := xs[:0]
+	for _, x := range xs {
+		if app.Authorize(who, app.ActionRead, app.Resource{Kind: "execution", Name: x.ID.String(), Owner: x.User}) == nil {
+			mine = append(mine, x)
+		}
 	}
-	return &app.ExecutionPage{Executions: xs, Next: next}, nil
+	if mine == nil {
+		mine = []*model.Execution{}
+	}
+	return &app.ExecutionPage{Executions: mine, Next: next}, nil
 }
 
 func (o *Owner) Execution(ctx context.Context, id model.ID) (*model.Execution, error) {

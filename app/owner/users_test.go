@@ -227,7 +227,19 @@ func TestCreditsUnderConcurrency(t *testing.T) {
 	if len(after.Executions) != len(before.Executions) {
 		t.Fatalf("a refused run created an execution: %d → %d", len(before.Executions), len(after.Executions))
 	}
-	// ann reads her own execution, not the local user's.
+	// ann lists and reads her own executions, not the local user's.
+	page, err := o.ListExecutions(user, app.ExecutionQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Executions) != ran {
+		t.Fatalf("ann lists %d executions, want her %d", len(page.Executions), ran)
+	}
+	for _, x := range page.Executions {
+		if x.User != "ann" {
+			t.Fatalf("ann lists %+v", x)
+		}
+	}
 	var mine model.ID
 	for _, x := range xs {
 		if x != nil {
