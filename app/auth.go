@@ -71,11 +71,8 @@ type Principal struct {
 	Credits float64 `json:"credits"`
 }
 
-// LocalName is the local principal's name in the audit trail.
-const LocalName = "local"
-
 // Local is the workspace's own user.
-var Local = &Principal{Local: true, Name: LocalName}
+var Local = &Principal{Local: true, Name: model.LocalUser}
 
 // PrincipalOf is a user's principal.
 func PrincipalOf(u *model.User) *Principal {

@@ -33,6 +33,10 @@ func ParseRole(s string) (Role, error) {
 	return "", fmt.Errorf("unknown role %q (want admin, ml_engineer or ml_user)", s)
 }
 
+// LocalUser is the name the audit trail gives the workspace's own user
+// (every caller of its unix socket); no User may take it.
+const LocalUser = "local"
+
 // User is a person or service that reaches the workspace with a token.
 // The workspace's own local user is no User: it has every right.
 type User struct {
@@ -48,6 +52,9 @@ type User struct {
 func (u *User) Validate() error {
 	if err := ValidName("user", u.Name); err != nil {
 		return err
+	}
+	if u.Name == LocalUser {
+		return &FieldError{Field: "user.name", Msg: fmt.Sprintf("%q is the workspace's own user in the audit trail: choose another name", u.Name)}
 	}
 	if _, err := ParseRole(string(u.Role)); err != nil {
 		return &FieldError{Field: "role", Msg: err.Error()}

@@ -25,6 +25,9 @@ func TestUsersAndTokens(t *testing.T) {
 	if err := s.CreateUser(ctx, &model.User{Name: "bob", Role: "boss"}); err == nil {
 		t.Fatal("unknown role accepted")
 	}
+	if err := s.CreateUser(ctx, &model.User{Name: "local", Role: model.RoleAdmin}); err == nil {
+		t.Fatal("a user named local accepted")
+	}
 	if _, err := s.GetUser(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing user: %v", err)
 	}
