@@ -413,6 +413,40 @@ func (c *Client) SetBudget(ctx context.Context, program string, usd float64) err
 	return err
 }
 
+// Users.
+
+func (c *Client) AddUser(ctx context.Context, u model.User) (*model.User, error) {
+	return call[model.User](c, ctx, http.MethodPost, "/v1/users", u)
+}
+
+func (c *Client) ListUsers(ctx context.Context) ([]*model.User, error) {
+	return list[*model.User](c, ctx, "/v1/users")
+}
+
+func (c *Client) User(ctx context.Context, name string) (*app.UserDetail, error) {
+	return call[app.UserDetail](c, ctx, http.MethodGet, "/v1/users/"+url.PathEscape(name), nil)
+}
+
+func (c *Client) SetCredits(ctx context.Context, name, op string, usd float64) (*model.User, error) {
+	return call[model.User](c, ctx, http.MethodPost, "/v1/users/"+url.PathEscape(name)+"/credits", creditsBody{op, usd})
+}
+
+func (c *Client) CreateToken(ctx context.Context, user, label string) (*app.NewToken, error) {
+	return call[app.NewToken](c, ctx, http.MethodPost, "/v1/users/"+url.PathEscape(user)+"/tokens", tokenBody{label})
+}
+
+func (c *Client) RevokeToken(ctx context.Context, id model.ID) (*app.TokenInfo, error) {
+	return call[app.TokenInfo](c, ctx, http.MethodPost, "/v1/tokens/"+id.String()+"/revoke", nil)
+}
+
+func (c *Client) Audit(ctx context.Context, limit int) ([]*model.AuditRecord, error) {
+	return list[*model.AuditRecord](c, ctx, "/v1/audit?limit="+strconv.Itoa(limit))
+}
+
+func (c *Client) Authenticate(ctx context.Context, token string) (*app.Principal, error) {
+	return call[app.Principal](c, ctx, http.MethodPost, "/v1/authenticate", authBody{token})
+}
+
 // Workers.
 
 func (c *Client) Pool(ctx context.Context) (*app.PoolStatus, error) {

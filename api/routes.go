@@ -405,6 +405,52 @@ func (s *Server) routes() {
 		return svc.RecycleWorker(r.Context(), n)
 	})
 
+	// Users, tokens, the audit trail.
+	h("POST /v1/users", func(r *http.Request) (any, error) {
+		u, err := decode[model.User](r)
+		if err != nil {
+			return nil, err
+		}
+		return svc.AddUser(r.Context(), *u)
+	})
+	h("GET /v1/users", func(r *http.Request) (any, error) { return nonNil(svc.ListUsers(r.Context())) })
+	h("GET /v1/users/{name}", func(r *http.Request) (any, error) { return svc.User(r.Context(), r.PathValue("name")) })
+	h("POST /v1/users/{name}/credits", func(r *http.Request) (any, error) {
+		b, err := decode[creditsBody](r)
+		if err != nil {
+			return nil, err
+		}
+		return svc.SetCredits(r.Context(), r.PathValue("name"), b.Op, b.USD)
+	})
+	h("POST /v1/users/{name}/tokens", func(r *http.Request) (any, error) {
+		b, err := decode[tokenBody](r)
+		if err != nil {
+			return nil, err
+		}
+		return svc.CreateToken(r.Context(), r.PathValue("name"), b.Name)
+	})
+	h("POST /v1/tokens/{id}/revoke", func(r *http.Request) (any, error) {
+		id, err := idParam(r, "id")
+		if err != nil {
+			return nil, err
+		}
+		return svc.RevokeToken(r.Context(), id)
+	})
+	h("GET /v1/audit", func(r *http.Request) (any, error) {
+		n, err := intParam(r, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return nonNil(svc.Audit(r.Context(), n))
+	})
+	h("POST /v1/authenticate", func(r *http.Request) (any, error) {
+		b, err := decode[authBody](r)
+		if err != nil {
+			return nil, err
+		}
+		return svc.Authenticate(r.Context(), b.Token)
+	})
+
 	s.mux.HandleFunc("GET /v1/events", s.events)
 }
 
@@ -414,6 +460,19 @@ const requestHeader = "Signet-Request"
 type statusBody struct {
 	Status model.ProgramStatus `json:"status"`
 	Note   string              `json:"note,omitempty"`
+}
+
+type creditsBody struct {
+	Op  string  `json:"op"` // +, - or =
+	USD float64 `json:"usd"`
+}
+
+type tokenBody struct {
+	Name string `json:"name,omitempty"`
+}
+
+type authBody struct {
+	Token string `json:"token"`
 }
 
 type budgetBody struct {

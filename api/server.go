@@ -364,6 +364,10 @@ var statusOf = map[app.Code]int{
 	app.CodeRegressed:   http.StatusConflict,
 	app.CodeUnavailable: http.StatusServiceUnavailable,
 	app.CodeInternal:    http.StatusInternalServerError,
+
+	app.CodeUnauthenticated: http.StatusUnauthorized,
+	app.CodeForbidden:       http.StatusForbidden,
+	app.CodePaymentRequired: http.StatusPaymentRequired,
 }
 
 // writeError answers with the error's code, its status, and its whole text

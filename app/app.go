@@ -30,6 +30,7 @@ type Service interface {
 	Workers
 	Events
 	Store
+	Users
 	// Status is the owner's state: process, pool, queue.
 	Status(ctx context.Context) (*Status, error)
 }

@@ -18,6 +18,12 @@ const (
 	CodeRegressed   Code = "regressed"   // a promote without force of a result below its baseline
 	CodeUnavailable Code = "unavailable" // the owner is stopping, or the pool cannot start
 	CodeInternal    Code = "internal"    // a bug, or a failure nobody can act on
+	// A caller that is not the local user: no valid token (HTTP 401), a
+	// policy refusal naming its rule (403), an execution without credits
+	// left (402).
+	CodeUnauthenticated Code = "unauthenticated"
+	CodeForbidden       Code = "forbidden"
+	CodePaymentRequired Code = "payment_required"
 )
 
 // Error is how the service fails. Message is what the user reads, whole:
@@ -50,6 +56,10 @@ var (
 	ErrBudget      = &Error{Code: CodeBudget}
 	ErrRegressed   = &Error{Code: CodeRegressed}
 	ErrUnavailable = &Error{Code: CodeUnavailable}
+
+	ErrUnauthenticated = &Error{Code: CodeUnauthenticated}
+	ErrForbidden       = &Error{Code: CodeForbidden}
+	ErrPaymentRequired = &Error{Code: CodePaymentRequired}
 )
 
 // Errorf is an Error of code c with a formatted message; %w keeps a cause.

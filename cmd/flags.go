@@ -33,6 +33,7 @@ var flagRanges = map[string]func() flagRange{
 	},
 	"budget":     func() flagRange { return flagRange{lo: 0, note: "USD; 0 = none"} },
 	"set-budget": func() flagRange { return flagRange{lo: 0, note: "USD; 0 removes the cap"} },
+	"credits":    func() flagRange { return flagRange{lo: 0, hi: 1e12, note: "USD"} },
 	"seed":       func() flagRange { return flagRange{lo: 0, hi: 1<<32 - 1} },
 	"ready-fd": func() flagRange {
 		return flagRange{lo: 3, note: "a pipe the starting command passes, past stdin, stdout and stderr"}

@@ -37,6 +37,10 @@ type Request struct {
 	// Timeout bounds this run (model.Execution.Timeout); 0: the program's
 	// timeout, else Options.ExecutionTimeout.
 	Timeout time.Duration
+	// User is who asks (model.Execution.User): the user whose credits pay
+	// the run's cost when its final record is written; "" for the
+	// workspace's local user.
+	User string
 }
 
 // Submit validates a request and creates its execution. A request over a
@@ -222,7 +226,7 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 		return prepared{}, fmt.Errorf("program %s v%d: %w", prog.Name, prog.Version, err)
 	}
 	x := &model.Execution{ID: model.NewID(), Program: prog.Name, Version: prog.Version, LM: profile,
-		State: model.Pending, Inputs: maps.Clone(k.o.Redact.Map(r.Inputs)), Batch: r.Batch, Timeout: r.Timeout, CreatedAt: k.now()}
+		State: model.Pending, Inputs: maps.Clone(k.o.Redact.Map(r.Inputs)), Batch: r.Batch, Timeout: r.Timeout, User: r.User, CreatedAt: k.now()}
 	if x.Inputs == nil {
 		x.Inputs = map[string]any{}
 	}

@@ -45,6 +45,9 @@ type Execution struct {
 	CacheHit  bool   `json:"cache_hit,omitempty"`
 	CacheOf   ID     `json:"cache_of,omitzero"` // a cache hit: the execution whose outputs it returned
 	Batch     string `json:"batch,omitempty"`   // groups the executions of one dataset run
+	// User is the user who created the execution (a token's holder), whose
+	// credits pay its cost; empty for the workspace's own local user.
+	User string `json:"user,omitempty"`
 	// Variant is the unsaved program this execution ran instead of the stored
 	// version Program/Version (which it was derived from): a prompt iteration
 	// or a one-module replay from the TUI. Nil for ordinary runs.

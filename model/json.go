@@ -241,6 +241,9 @@ func appendExecution(b []byte, x *Execution) ([]byte, error) {
 	if x.Batch != "" {
 		b = appendField(b, `,"batch":`, x.Batch)
 	}
+	if x.User != "" {
+		b = appendField(b, `,"user":`, x.User)
+	}
 	if x.Variant != nil {
 		if b, err = appendMarshalled(append(b, `,"variant":`...), x.Variant); err != nil {
 			return b, err

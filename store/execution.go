@@ -173,8 +173,9 @@ func (s *Store) ReplaceExecution(ctx context.Context, old, e *model.Execution, s
 
 // putExecution writes e's record and index keys in txn and adds the rollup
 // changes it makes to d. old is the record e replaces, when the caller
-// knows it; else it is read from txn.
-func putExecution(txn *badger.Txn, e, old *model.Execution, rec []byte, d *rollupDeltas) error {
+// knows it; else it is read from txn. An execution with a user debits that
+// user's credits by what its cost grew, in the same transaction.
+func putExecution(txn *badger.Txn, e, old *model.Execution, rec []byte, d *rollupDeltas, now time.Time) error {
 	if old == nil {
 		switch item, err := txn.Get(execKey(e.ID)); {
 		case err == nil:
@@ -209,7 +210,17 @@ func putExecution(txn *badger.Txn, e, old *model.Execution, rec []byte, d *rollu
 		}
 	}
 	applyRollups(d, old, e)
-	return nil
+	if e.User == "" {
+		return nil
+	}
+	charge := costNanos(e.Cost)
+	if old != nil {
+		charge -= costNanos(old.Cost)
+	}
+	if charge == 0 {
+		return nil
+	}
+	return debitCredits(txn, e.User, charge, e.ID, now)
 }
 
 // execHead is what putExecution needs of the record it replaces: its index

@@ -145,10 +145,11 @@ func (s *Store) commitGroup(ctx context.Context, batch []*putReq) []error {
 // move once per key.
 func (s *Store) putGroup(txn *badger.Txn, batch []*putReq) error {
 	var d rollupDeltas
+	now := s.now().UTC()
 	for _, r := range batch {
 		// Errors name no execution: a group that fails is committed
 		// again one request at a time, and each caller names its own.
-		if err := putExecution(txn, r.e, r.old, r.rec, &d); err != nil {
+		if err := putExecution(txn, r.e, r.old, r.rec, &d, now); err != nil {
 			return err
 		}
 		for i := range r.spans {

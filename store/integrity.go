@@ -96,6 +96,14 @@ func describeKey(k []byte) string {
 	case keys.EvalResult:
 		e := id()
 		s = fmt.Sprintf("result %d of evaluation %s", r.U32(), e)
+	case keys.User:
+		s = "user " + r.Str()
+	case keys.Token:
+		s = "token " + id()
+	case keys.TokenByHash:
+		s = "token index entry"
+	case keys.Audit:
+		s = "audit record " + id()
 	case budgetTable:
 		s = "budget " + r.Str()
 	case keys.ExecByProgram, keys.ExecByState, keys.ExecByProgState:
@@ -133,7 +141,8 @@ const maxProblems = 1000
 // optimization and evaluation has its index entries and each entry its
 // record; each span, trial, result and example has its parent; each
 // program head its version; each dataset's counts its examples; each
-// index record decodes under its own name.
+// index record decodes under its own name; each token has its lookup by
+// hash, and its user.
 func (s *Store) Verify(ctx context.Context) (*Report, error) {
 	rep := &Report{}
 	add := func(k []byte, format string, args ...any) {
@@ -163,6 +172,10 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 	exampleCount := map[string]map[model.Split]int{} // visible examples by dataset
 	var examples [][]byte                            // checked against their dataset's parts
 	staged := map[model.ID]bool{}
+	users := map[string]bool{}
+	type tokenRef struct{ user, hash string }
+	tokens := map[model.ID]tokenRef{}
+	tokenHashes := map[string]model.ID{} // hash entries, checked against tokens
 
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
@@ -242,6 +255,21 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 				}
 			case keys.StagedPart:
 				staged[r.ID()] = true
+			case keys.User:
+				users[r.Str()] = true
+			case keys.Token:
+				var t model.Token
+				if err := json.Unmarshal(raw, &t); err != nil {
+					add(k, "does not decode: %v", err)
+					continue
+				}
+				tokens[r.ID()] = tokenRef{t.User, t.Hash}
+			case keys.TokenByHash:
+				if len(raw) != len(model.ID{}) {
+					add(k, "holds %d bytes, want a token's ID", len(raw))
+					continue
+				}
+				tokenHashes[r.Str()] = model.ID(raw)
 			case keys.Example:
 				if _, _, _, _, err := decodeExampleKey(k); err != nil {
 					add(k, "bad key: %v", err)
@@ -295,6 +323,19 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 		}
 		if !ok {
 			add(r.key, "its %s %s does not exist", tableName(r.parent), model.ID(r.id))
+		}
+	}
+	for hash, id := range tokenHashes {
+		if t, ok := tokens[id]; !ok || t.hash != hash {
+			add(tokenHashKey(hash), "points at token %s, which does not exist or has another hash", id)
+		}
+	}
+	for id, t := range tokens {
+		if tokenHashes[t.hash] != id {
+			add(tokenKey(id), "its lookup by hash is missing")
+		}
+		if !users[t.user] {
+			add(tokenKey(id), "its user %s does not exist", t.user)
 		}
 	}
 	for name, head := range heads {

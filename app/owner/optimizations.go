@@ -60,6 +60,9 @@ func (o *Owner) Optimize(ctx context.Context, req app.OptimizeRequest) (*model.O
 // to prepare or submit.
 func (o *Owner) submitOptimization(ctx context.Context, req app.OptimizeRequest,
 	do func(*jobs.Kernel, context.Context, jobs.OptRequest) (*model.Optimization, error)) (*model.Optimization, error) {
+	if _, err := o.authorize(ctx, app.ActionCompile, app.Resource{Kind: "program", Name: req.Program}); err != nil {
+		return nil, err
+	}
 	oreq, err := o.optimizeRequest(ctx, req)
 	if err != nil {
 		return nil, err

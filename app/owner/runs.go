@@ -25,6 +25,16 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 	if err != nil {
 		return nil, err
 	}
+	res := p
+	if req.Variant != nil {
+		// An unsaved variant is no program in production, whatever the
+		// status of the version it derives from.
+		res = &model.Program{Name: p.Name + " (a variant)", Status: model.Draft}
+	}
+	who, err := o.authorizeRun(ctx, res)
+	if err != nil {
+		return nil, err
+	}
 	k, err := o.kernel(ctx)
 	if err != nil {
 		return nil, err
@@ -32,7 +42,7 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 	// The version read above, not "the newest" again: a save in between
 	// does not change what was checked.
 	x, err := k.Submit(ctx, jobs.Request{Program: p.Name, Version: p.Version, Inputs: req.Inputs, LM: req.LM,
-		NoCache: req.NoCache, Variant: req.Variant, Timeout: req.Timeout})
+		NoCache: req.NoCache, Variant: req.Variant, Timeout: req.Timeout, User: userOf(who)})
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -46,6 +56,18 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 		}
 	}
 	return x, nil
+}
+
+// authorizeRun checks that ctx's caller may execute program p (an
+// ml_user's needs p in production and credits left: before any LM call).
+func (o *Owner) authorizeRun(ctx context.Context, p *model.Program) (*app.Principal, error) {
+	return o.authorize(ctx, app.ActionExecute, app.Resource{Kind: "program", Name: p.Name, Status: p.Status})
+}
+
+// authorizeRead checks that ctx's caller may see execution x.
+func (o *Owner) authorizeRead(ctx context.Context, x *model.Execution) error {
+	_, err := o.authorize(ctx, app.ActionRead, app.Resource{Kind: "execution", Name: x.ID.String(), Owner: x.User})
+	return err
 }
 
 // abandonedWait bounds the cancellation of a run whose caller left.
@@ -144,6 +166,10 @@ func (o *Owner) RunBatch(ctx context.Context, req app.BatchRequest) (*app.Batch,
 	if err != nil {
 		return nil, err
 	}
+	who, err := o.authorizeRun(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	d, err := o.st.GetDataset(ctx, req.Data.Dataset)
 	if err != nil {
 		return nil, fail(err)
@@ -170,7 +196,7 @@ func (o *Owner) RunBatch(ctx context.Context, req app.BatchRequest) (*app.Batch,
 			}
 			in, _ := lab.Split(e.Data)
 			reqs = append(reqs, jobs.Request{Program: p.Name, Version: p.Version, Inputs: in, LM: req.LM,
-				Batch: b.ID.String(), NoCache: req.NoCache})
+				Batch: b.ID.String(), NoCache: req.NoCache, User: userOf(who)})
 			b.Examples = append(b.Examples, e.ID)
 		}
 		if next == "" || full() {
@@ -205,19 +231,37 @@ func (o *Owner) ListExecutions(ctx context.Context, q app.ExecutionQuery) (*app.
 		}
 		sq.State = s
 	}
+	who, err := o.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	xs, next, err := o.st.ListExecutions(ctx, sq)
 	if err != nil {
 		return nil, fail(err)
 	}
-	if xs == nil {
-		xs = []*model.Execution{}
+	// A user sees its own executions only: the others are left out of
+	// the page (which may then hold fewer), not refused.
+	mine := xs[:0]
+	for _, x := range xs {
+		if app.Authorize(who, app.ActionRead, app.Resource{Kind: "execution", Name: x.ID.String(), Owner: x.User}) == nil {
+			mine = append(mine, x)
+		}
 	}
-	return &app.ExecutionPage{Executions: xs, Next: next}, nil
+	if mine == nil {
+		mine = []*model.Execution{}
+	}
+	return &app.ExecutionPage{Executions: mine, Next: next}, nil
 }
 
 func (o *Owner) Execution(ctx context.Context, id model.ID) (*model.Execution, error) {
 	x, err := o.st.GetExecution(ctx, id)
-	return x, fail(err)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if err := o.authorizeRead(ctx, x); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
 // maxSpanPage bounds a page of spans (and is the page when none is asked).
@@ -229,8 +273,12 @@ func (o *Owner) Spans(ctx context.Context, id model.ID, after uint64, limit int)
 	if limit <= 0 || limit > maxSpanPage {
 		limit = maxSpanPage
 	}
-	if _, err := o.st.GetExecution(ctx, id); err != nil {
+	x, err := o.st.GetExecution(ctx, id)
+	if err != nil {
 		return nil, fail(err)
+	}
+	if err := o.authorizeRead(ctx, x); err != nil {
+		return nil, err
 	}
 	spans, err := o.st.Spans(ctx, id, after, limit+1)
 	if err != nil {

@@ -42,6 +42,10 @@ const (
 	EvalByProgram   byte = 'u' // u str(program) id(eval)                       → nil
 	EvalResult      byte = 'g' // g id(eval) u32(index)                         → example result JSON
 	Index           byte = 'i' // i str(index)                                  → index JSON (model.Index)
+	User            byte = 'U' // U str(user)                                   → user JSON (model.User)
+	Token           byte = 'T' // T id(token)                                   → token JSON (model.Token: hash, never value)
+	TokenByHash     byte = 'H' // H str(hex sha256 of the value)                → id(token): authentication's lookup
+	Audit           byte = 'A' // A id(record)                                  → audit JSON (model.AuditRecord), time order
 )
 
 // MaxString is the longest string a key can hold.

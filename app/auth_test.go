@@ -1,0 +1,54 @@
+package app
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/signet-dspy/signet/model"
+)
+
+// Every rule of the policy, allow and deny.
+func TestAuthorize(t *testing.T) {
+	admin := &Principal{Name: "ada", Role: model.RoleAdmin}
+	eng := &Principal{Name: "eve", Role: model.RoleMLEngineer}
+	user := &Principal{Name: "ann", Role: model.RoleMLUser, Credits: 1}
+	broke := &Principal{Name: "bob", Role: model.RoleMLUser}
+	prod := Resource{Kind: "program", Name: "qa", Status: model.Production}
+	draft := Resource{Kind: "program", Name: "qa", Status: model.Draft}
+	annsRun := Resource{Kind: "execution", Name: "x", Owner: "ann"}
+	localRun := Resource{Kind: "execution", Name: "y"}
+	shared := Resource{Kind: "program", Name: "qa", Shared: true}
+	users := Resource{Kind: "user", Name: "ann"}
+	for _, tt := range []struct {
+		name   string
+		p      *Principal
+		action Action
+		res    Resource
+		want   error
+	}{
+		{"local does anything", Local, ActionManage, users, nil},
+		{"admin manages", admin, ActionManage, users, nil},
+		{"admin reads anyone's", admin, ActionRead, annsRun, nil},
+		{"admin runs a draft", admin, ActionExecute, draft, nil},
+		{"user reads own", user, ActionRead, annsRun, nil},
+		{"user reads a shared record", user, ActionRead, shared, nil},
+		{"user reads another's", user, ActionRead, localRun, ErrForbidden},
+		{"engineer reads another's", eng, ActionRead, annsRun, ErrForbidden},
+		{"user runs production", user, ActionExecute, prod, nil},
+		{"user runs a draft", user, ActionExecute, draft, ErrForbidden},
+		{"user without credits", broke, ActionExecute, prod, ErrPaymentRequired},
+		{"user without credits, a draft", broke, ActionExecute, draft, ErrForbidden},
+		{"engineer runs", eng, ActionExecute, prod, ErrForbidden},
+		{"engineer compiles", eng, ActionCompile, prod, nil},
+		{"admin compiles", admin, ActionCompile, prod, nil},
+		{"user compiles", user, ActionCompile, prod, ErrForbidden},
+		{"user manages", user, ActionManage, users, ErrForbidden},
+		{"engineer manages", eng, ActionManage, users, ErrForbidden},
+		{"engineer writes", eng, ActionWrite, prod, ErrForbidden},
+	} {
+		err := Authorize(tt.p, tt.action, tt.res)
+		if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
