@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -126,8 +125,8 @@ def slot(monkeypatch):
     pool.shutdown(wait=True)
 
 
-def execution(log: list, name: str, *, before=None, inside=None) -> runlock.Job:
-    """A job as the server's: runner.execute's own running() inside, then its result."""
+def execution(log: list, name: str, *, before=None, inside=None, ended=None) -> runlock.Job:
+    """A job as the server's: runner.execute's own running() inside, then its result (then `ended` is set)."""
 
     def job() -> None:
         if before is not None:
@@ -137,6 +136,8 @@ def execution(log: list, name: str, *, before=None, inside=None) -> runlock.Job:
             if inside is not None:
                 inside()
         log.append((name, threading.get_ident(), "result"))
+        if ended is not None:
+            ended.set()
 
     return job
 
@@ -167,17 +168,26 @@ def test_a_pause_starts_the_next_queued_execution(slot):
         assert b_started.wait(5), "b did not start while a waited"
         runlock.resume()
 
-    go = threading.Event()
-    s.submit(execution(log, "a", before=go, inside=a_waits), start)
-    s.submit(execution(log, "b", inside=b_started.set), start)
+    go, a_ended, b_ended = threading.Event(), threading.Event(), threading.Event()
+    s.submit(execution(log, "a", before=go, inside=a_waits, ended=a_ended), start)
+    s.submit(execution(log, "b", inside=b_started.set, ended=b_ended), start)
     go.set()
-    runlock.drain()
-    deadline = time.monotonic() + 5
-    while len(log) < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert a_ended.wait(5) and b_ended.wait(5)
     threads = {n: t for n, t, e in log if e == "start"}
     assert threads["a"] != threads["b"]
     assert not s.busy
+
+
+class _Signalling(threading.Condition):
+    """The slot's turn condition, telling when a thread starts waiting on it (its wait count already raised)."""
+
+    def __init__(self, lock: threading.Lock, waiting: threading.Event):
+        super().__init__(lock)
+        self._signal = waiting
+
+    def wait_for(self, predicate, timeout=None):  # type: ignore[override]
+        self._signal.set()
+        return super().wait_for(predicate, timeout)
 
 
 def test_a_thread_resuming_gets_the_slot_before_a_queued_execution(slot):
@@ -193,20 +203,19 @@ def test_a_thread_resuming_gets_the_slot_before_a_queued_execution(slot):
         runlock.resume()
         resumed.append(_local_held())
 
+    a_waiting = threading.Event()
+    s._turn = _Signalling(s._mu, a_waiting)  # set once a thread waits in take() for the slot
+
     def b_computes() -> None:
         a_may_resume.set()
-        deadline = time.monotonic() + 5
-        while s._waiting == 0 and time.monotonic() < deadline:  # a waits for the slot
-            time.sleep(0.001)
-        s.submit(execution(log, "c"), start)  # queued: b holds the slot
+        assert a_waiting.wait(5), "a never waited for the slot"
+        s.submit(execution(log, "c", ended=c_ended), start)  # queued: b holds the slot
 
-    s.submit(execution(log, "a", inside=a_waits), start)
+    a_ended, b_ended, c_ended = threading.Event(), threading.Event(), threading.Event()
+    s.submit(execution(log, "a", inside=a_waits, ended=a_ended), start)
     assert a_paused.wait(5)
-    s.submit(execution(log, "b", inside=b_computes), start)
-    runlock.drain()
-    deadline = time.monotonic() + 5
-    while len([e for e in log if e[2] == "result"]) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    s.submit(execution(log, "b", inside=b_computes, ended=b_ended), start)
+    assert a_ended.wait(5) and b_ended.wait(5) and c_ended.wait(5)
     order = [(n, e) for n, _, e in log]
     assert resumed == [True], "a waited past WAIT for its turn"
     assert order.index(("a", "result")) < order.index(("c", "start")), order
