@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	gojson "github.com/goccy/go-json"
-
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 )
@@ -548,20 +546,11 @@ func readLine(rd *bufio.Reader, long *[]byte) ([]byte, error) {
 // encoding/json's result), and with encoding/json, whose error is the one
 // reported, when that library refuses it or panics.
 func decodeEvent(line []byte, ev *app.Event) error {
-	if err := fastDecode(line, ev); err == nil {
+	if err := model.UnmarshalFast(line, ev); err == nil {
 		return nil
 	}
 	*ev = app.Event{}
 	return json.Unmarshal(line, ev)
-}
-
-func fastDecode(data []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("decoding %T: %v", v, r)
-		}
-	}()
-	return gojson.Unmarshal(data, v)
 }
 
 // The request plumbing.

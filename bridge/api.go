@@ -12,8 +12,6 @@ import (
 	"slices"
 	"time"
 
-	gojson "github.com/goccy/go-json"
-
 	"github.com/signet-dspy/signet/bridge/wire"
 	"github.com/signet-dspy/signet/model"
 )
@@ -255,7 +253,7 @@ type executeResult struct {
 // (FuzzExecuteResult holds it to encoding/json), and with encoding/json,
 // whose error is the one reported, when that refuses it.
 func decodeResult(raw []byte, r *executeResult) error {
-	if fastDecode(raw, r) == nil {
+	if model.UnmarshalFast(raw, r) == nil {
 		return nil
 	}
 	*r = executeResult{}
@@ -395,18 +393,7 @@ type spanBatch struct {
 // span event of every traced execution; FuzzSpanBatch holds it to
 // encoding/json's result). An error, or a panic of that library, sends the
 // batch to encoding/json, span by span.
-func decodeBatch(data []byte, batch *spanBatch) error { return fastDecode(data, batch) }
-
-// fastDecode is goccy/go-json's Unmarshal with its panics turned into
-// errors: the caller decodes again with encoding/json on an error.
-func fastDecode(data []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("decoding %T: %v", v, r)
-		}
-	}()
-	return gojson.Unmarshal(data, v)
-}
+func decodeBatch(data []byte, batch *spanBatch) error { return model.UnmarshalFast(data, batch) }
 
 // addEach is add decoding span by span, skipping and reporting bad ones.
 func (a *spanAssembler) addEach(data json.RawMessage, onSpan func(model.Span)) error {
