@@ -413,15 +413,22 @@ func (p *Page) Render() string {
 	return out + layout.Fit(p.renderAudit(u.Name, rest), p.width, rest+1)
 }
 
-// renderAudit is the newest audit records by or about the user.
+// renderAudit is the newest audit records by the user, about it or about
+// its tokens.
 func (p *Page) renderAudit(name string, n int) string {
 	s := p.styles
+	about := map[string]bool{"user:" + name: true}
+	if p.detail != nil {
+		for _, t := range p.detail.Tokens {
+			about["token:"+t.ID.String()] = true
+		}
+	}
 	lines := []string{s.Subtitle.Render("Audit trail of " + name)}
 	for _, r := range p.audit {
 		if len(lines) > n {
 			break
 		}
-		if r.Actor != name && r.Target != "user:"+name {
+		if r.Actor != name && !about[r.Target] {
 			continue
 		}
 		outcome := r.Outcome
