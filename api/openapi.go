@@ -32,9 +32,11 @@ type operation struct {
 	contentType string
 }
 
-// param is a query parameter.
+// param is a query parameter: a JSON type (string, integer, boolean), or
+// the schema of a Go type (of).
 type param struct {
-	name, typ, doc string // typ: string, integer, boolean or id
+	name, typ, doc string
+	of             reflect.Type
 	repeated       bool
 }
 
@@ -48,7 +50,7 @@ var (
 	qLimit   = param{name: "limit", typ: "integer", doc: "the page's size; 0 or absent = the default"}
 	qCursor  = param{name: "cursor", typ: "string", doc: "the next_cursor of the page before"}
 	qProgram = param{name: "program", typ: "string", doc: "only this program's"}
-	qSplit   = param{name: "split", typ: "string", doc: "train, val or test; absent = every split"}
+	qSplit   = param{name: "split", of: typ[model.Split](), doc: "absent = every split"}
 )
 
 // operations is every route of routes.go, in its order.
@@ -109,7 +111,7 @@ var operations = []operation{
 	{pattern: "POST /v1/batches", method: "RunBatch", summary: "Run a program on every example of a dataset",
 		body: typ[app.BatchRequest](), response: typ[*app.Batch]()},
 	{pattern: "GET /v1/executions", method: "ListExecutions", summary: "A page of executions, newest first",
-		query: []param{qProgram, {name: "state", typ: "string", doc: "only executions in this state"}, qCursor, qLimit}, response: typ[*app.ExecutionPage]()},
+		query: []param{qProgram, {name: "state", of: typ[model.RunState](), doc: "only executions in this state"}, qCursor, qLimit}, response: typ[*app.ExecutionPage]()},
 	{pattern: "POST /v1/executions/resume", method: "ResumeExecutions", summary: "Recover what an interrupted owner left and run it",
 		response: typ[*app.Recovered]()},
 	{pattern: "GET /v1/lm-profiles", method: "LMProfiles", summary: "The LM profiles a run may name", response: typ[[]app.LMProfile]()},
@@ -132,7 +134,7 @@ var operations = []operation{
 	{pattern: "GET /v1/optimizations", method: "ListOptimizations", summary: "A page of optimization runs, newest first",
 		query: []param{qProgram, qCursor, qLimit}, response: typ[*app.OptimizationPage]()},
 	{pattern: "GET /v1/optimizations/compare", method: "CompareOptimizations", summary: "Runs side by side, with score against cost",
-		query: []param{{name: "id", typ: "id", doc: "a run; repeated", repeated: true}}, response: typ[*app.Comparison]()},
+		query: []param{{name: "id", of: idType, doc: "a run; repeated", repeated: true}}, response: typ[*app.Comparison]()},
 	{pattern: "GET /v1/optimizations/{id}", method: "Optimization", summary: "One optimization run", response: typ[*model.Optimization]()},
 	{pattern: "GET /v1/optimizations/{id}/trials", method: "Trials", summary: "A run's trials", response: typ[[]*model.Trial]()},
 	{pattern: "GET /v1/optimizations/{id}/detail", method: "OptimizationDetail", summary: "A run with its trials and the examples they name",
@@ -219,11 +221,11 @@ func OpenAPIHandler() http.Handler {
 }
 
 func openAPI() schema {
-	roots := []reflect.Type{typ[ErrorBody]()}
+	answers, requests := []reflect.Type{typ[ErrorBody]()}, []reflect.Type{}
 	for _, op := range operations {
-		roots = append(roots, op.body, op.response)
+		answers, requests = append(answers, op.response), append(requests, op.body)
 	}
-	s := newSchemas(roots)
+	s := newSchemas(answers, requests)
 	errors := schema{}
 	for _, e := range errorStatuses {
 		errors[strconv.Itoa(e.status)] = schema{"description": e.what,
@@ -277,11 +279,16 @@ func (s *schemas) operation(op operation, path string) schema {
 		params = append(params, schema{"name": m[1], "in": "path", "required": true, "schema": sc})
 	}
 	for _, q := range op.query {
-		var sc schema
-		if q.typ == "id" {
-			sc = s.ref(idType, false)
-		} else {
-			sc = schema{"type": q.typ}
+		sc := schema{"type": q.typ}
+		if q.of != nil {
+			sc = s.ref(q.of, false)
+		}
+		// The ranges intParam holds numbers to.
+		if rg, ok := numRanges[q.name]; ok && q.typ == "integer" {
+			sc["minimum"] = rg.lo
+			if rg.hi != 0 {
+				sc["maximum"] = rg.hi
+			}
 		}
 		p := schema{"name": q.name, "in": "query", "description": q.doc, "schema": sc}
 		if q.repeated {
@@ -293,10 +300,10 @@ func (s *schemas) operation(op operation, path string) schema {
 	if op.body != nil && op.file {
 		params = append(params, schema{"name": requestHeader, "in": "header",
 			"description": "the request's fields, as JSON: the body is the file",
-			"content":     schema{"application/json": schema{"schema": s.ref(op.body, false)}}})
+			"content":     schema{"application/json": schema{"schema": s.inputs.ref(op.body, false)}}})
 		out["requestBody"] = schema{"required": true, "content": schema{"application/octet-stream": schema{}}}
 	} else if op.body != nil {
-		out["requestBody"] = schema{"required": true, "content": schema{"application/json": schema{"schema": s.ref(op.body, false)}}}
+		out["requestBody"] = schema{"required": true, "content": schema{"application/json": schema{"schema": s.inputs.ref(op.body, false)}}}
 	}
 	if params != nil {
 		out["parameters"] = params

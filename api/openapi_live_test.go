@@ -68,6 +68,12 @@ func (l *liveAPI) schema(pattern string, status int) *jsonschema.Schema {
 			l.t.Fatalf("%s does not document status %d", pattern, status)
 		}
 	}
+	return l.compile(loc)
+}
+
+// compile is the document's schema at the JSON pointer loc.
+func (l *liveAPI) compile(loc string) *jsonschema.Schema {
+	l.t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s, ok := l.sch[loc]; ok {
@@ -75,7 +81,7 @@ func (l *liveAPI) schema(pattern string, status int) *jsonschema.Schema {
 	}
 	s, err := l.c.Compile(api.OpenAPIURL + loc)
 	if err != nil {
-		l.t.Fatalf("%s %d: the document has no schema at %s: %v", pattern, status, loc, err)
+		l.t.Fatalf("the document has no schema at %s: %v", loc, err)
 	}
 	l.sch[loc] = s
 	return s
@@ -97,6 +103,13 @@ func (l *liveAPI) do(pattern, target string, body any, status int, header ...str
 			l.t.Fatal(err)
 		}
 		rd = bytes.NewReader(j)
+		// What is sent is what the document says the operation takes.
+		v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+		_, path, _ := strings.Cut(pattern, " ")
+		loc := "#/paths/" + pointer(path) + "/" + strings.ToLower(method) + "/requestBody/content/application~1json/schema"
+		if err := l.compile(loc).Validate(v); err != nil {
+			l.t.Fatalf("%s %s: the request body does not match the document:\n%v\n%s", method, target, err, j)
+		}
 	}
 	req, err := http.NewRequestWithContext(l.t.Context(), method, "http://signet"+target, rd)
 	if err != nil {

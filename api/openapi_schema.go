@@ -19,9 +19,18 @@ import (
 // component that others $ref; a field without omitempty/omitzero is
 // required; a pointer, slice or map that can be nil where it is not omitted
 // may be null.
+//
+// A request body is read by decode, which takes any of its fields and no
+// unknown one (the service refuses what it lacks, naming the field): its
+// schemas (input) require none. A struct that is in answers too has a
+// component of each kind, the input's named NAME + "Input".
 type schemas struct {
 	names map[reflect.Type]string // component names, decided before any is built
-	defs  map[string]any          // the components built
+	defs  map[string]any          // the components built, of both kinds
+	input bool
+	// inputs is the schemas of request bodies, sharing defs; of itself
+	// when input.
+	inputs *schemas
 }
 
 // enums are the named types whose values are a known set.
@@ -62,11 +71,53 @@ var (
 )
 
 // newSchemas names the components of every named type reachable from
-// roots: its Go name, or package and name where two packages share one
-// (app.Comparison and model.Comparison).
-func newSchemas(roots []reflect.Type) *schemas {
+// answers and from requests: its Go name, or package and name where two
+// packages share one (app.Comparison and model.Comparison).
+func newSchemas(answers, requests []reflect.Type) *schemas {
+	out, in := reachable(answers), reachable(requests)
+	count := map[string]int{}
+	for t := range unionKeys(out, in) {
+		count[exported(t.Name())]++
+	}
+	name := func(t reflect.Type) string {
+		n := exported(t.Name())
+		if count[n] > 1 {
+			pkg := t.PkgPath()
+			n = exported(pkg[strings.LastIndex(pkg, "/")+1:]) + n
+		}
+		return n
+	}
+	s := &schemas{names: map[reflect.Type]string{}, defs: map[string]any{}}
+	s.inputs = &schemas{names: map[reflect.Type]string{}, defs: s.defs, input: true}
+	s.inputs.inputs = s.inputs
+	for t := range out {
+		s.names[t] = name(t)
+	}
+	for t := range in {
+		n := name(t)
+		if out[t] && t.Kind() == reflect.Struct {
+			n += "Input"
+		}
+		s.inputs.names[t] = n
+	}
+	return s
+}
+
+func unionKeys(a, b map[reflect.Type]bool) map[reflect.Type]bool {
+	u := map[reflect.Type]bool{}
+	for t := range a {
+		u[t] = true
+	}
+	for t := range b {
+		u[t] = true
+	}
+	return u
+}
+
+// reachable is the named types of components reachable from roots.
+func reachable(roots []reflect.Type) map[reflect.Type]bool {
 	seen := map[reflect.Type]bool{}
-	var named []reflect.Type
+	named := map[reflect.Type]bool{}
 	var walk, walkFields func(t reflect.Type)
 	walk = func(t reflect.Type) {
 		if t == nil || seen[t] {
@@ -74,7 +125,7 @@ func newSchemas(roots []reflect.Type) *schemas {
 		}
 		seen[t] = true
 		if t.Name() != "" && componentKind(t) {
-			named = append(named, t)
+			named[t] = true
 		}
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Slice, reflect.Array:
@@ -108,20 +159,7 @@ func newSchemas(roots []reflect.Type) *schemas {
 	for _, t := range roots {
 		walk(t)
 	}
-	count := map[string]int{}
-	for _, t := range named {
-		count[exported(t.Name())]++
-	}
-	s := &schemas{names: map[reflect.Type]string{}, defs: map[string]any{}}
-	for _, t := range named {
-		name := exported(t.Name())
-		if count[name] > 1 {
-			pkg := t.PkgPath()
-			name = exported(pkg[strings.LastIndex(pkg, "/")+1:]) + name
-		}
-		s.names[t] = name
-	}
-	return s
+	return named
 }
 
 // componentKind says whether a named type gets a component of its own:
@@ -272,7 +310,7 @@ func (s *schemas) object(t reflect.Type) schema {
 				name = f.Name
 			}
 			omit := strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
-			nf := field{name: name, typ: ft, omit: omit, depth: depth, required: !omit}
+			nf := field{name: name, typ: ft, omit: omit, depth: depth, required: !omit && !s.input}
 			if j, ok := byName[name]; ok {
 				if fields[j].depth <= depth {
 					continue
