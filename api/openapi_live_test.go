@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ type liveAPI struct {
 }
 
 func newLiveAPI(t *testing.T, sock string) *liveAPI {
-	doc, err := api.OpenAPI()
+	doc, err := api.OpenAPIClosed()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,14 @@ func TestOpenAPIMatchesLiveAnswers(t *testing.T) {
 	l := newLiveAPI(t, api.SocketPath(o.Dir()))
 
 	l.do("GET /v1/status", "/v1/status", nil, 200)
-	l.do("GET /v1/openapi.json", "/v1/openapi.json", nil, 200)
+	served := l.do("GET /v1/openapi.json", "/v1/openapi.json", nil, 200)
+	var want any
+	if b, err := api.OpenAPI(); err != nil || json.Unmarshal(b, &want) != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(served, want) {
+		t.Fatal("GET /v1/openapi.json is not api.OpenAPI()")
+	}
 
 	// Programs.
 	qa := map[string]any{"name": "qa", "modules": []any{map[string]any{"name": "answer", "type": "predict", "signature": "question -> answer"}}}

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"reflect"
@@ -176,6 +177,10 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 		t.Fatalf("a status whose pid is a string: %v", err)
 	}
 }
+
+// OpenAPIClosed is the document with its answers' objects closed: a live
+// answer with a member the Go types do not have fails.
+func OpenAPIClosed() ([]byte, error) { return json.Marshal(openAPI(true)) }
 
 // OpenAPIURL is the document's name in a compiler of OpenAPICompiler.
 const OpenAPIURL = "https://signet.invalid/v1/openapi.json"
