@@ -53,7 +53,9 @@ var (
 	qSplit   = param{name: "split", of: typ[model.Split](), doc: "absent = every split"}
 )
 
-// operations is every route of routes.go, in its order.
+// operations is every route of routes.go, in its order. A route added
+// there needs its row here (TestOpenAPICoversEveryRoute says which), then
+// `go test ./api -run OpenAPI -update` rewrites docs/openapi.json.
 var operations = []operation{
 	{pattern: "GET /v1/status", method: "Status", summary: "The owner's state: process, pool, queue", response: typ[*app.Status]()},
 
