@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -218,6 +219,7 @@ func TestOpenAPIMatchesLiveAnswers(t *testing.T) {
 		t.Fatalf("an execution on a worker has no spans: %v", spans)
 	}
 	l.do("POST /v1/executions/{id}/cancel", "/v1/executions/"+id+"/cancel", nil, 409)
+	l.follow(t, map[string]any{"program": "qa", "inputs": map[string]any{"question": "Where is Oslo?"}})
 	l.do("GET /v1/program-summaries", "/v1/program-summaries?name=qa", nil, 200)
 
 	// Jobs, cost, workers.
@@ -245,4 +247,50 @@ func TestOpenAPIMatchesLiveAnswers(t *testing.T) {
 	l.do("POST /v1/programs", "/v1/programs", qa, 409)
 	l.do("POST /v1/authenticate", "/v1/authenticate", map[string]any{"token": "sgt_nosuch"}, 401)
 	l.do("", "/v1/nosuch", nil, 404)
+}
+
+// follow submits run without waiting and reads GET /v1/events (spans on)
+// until the execution has ended: every line, an execution's and its
+// spans' (which the stream writes with model's AppendJSON, not
+// encoding/json), must match the document's Event.
+func (l *liveAPI) follow(t *testing.T, run map[string]any) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://signet/v1/events?spans=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := l.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "application/x-ndjson" {
+		t.Fatalf("GET /v1/events: %d %q", resp.StatusCode, ct)
+	}
+	sc := l.compile("#/paths/~1v1~1events/get/responses/200/content/application~1x-ndjson/schema")
+	x := l.do("POST /v1/executions", "/v1/executions", run, 200)
+	id := field(x, "id").(string)
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(nil, 16<<20)
+	kinds := map[string]int{}
+	for lines.Scan() {
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(lines.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.Validate(v); err != nil {
+			t.Fatalf("an event does not match the document:\n%v\n%s", err, lines.Bytes())
+		}
+		kinds[field(v, "kind").(string)]++
+		if field(v, "execution", "id") == id {
+			if st := field(v, "execution", "state"); st == "completed" || st == "failed" || st == "cancelled" {
+				if kinds["span"] == 0 {
+					t.Fatalf("the execution ended with no span event before: %v", kinds)
+				}
+				return
+			}
+		}
+	}
+	t.Fatalf("the event stream ended before execution %s did (%v): %v", id, kinds, lines.Err())
 }
