@@ -36,14 +36,22 @@ type schemas struct {
 	inputs *schemas
 }
 
-// enums are the named types whose values are a known set.
+// enums are the named types whose values are a known set: the consts of
+// each type (TestOpenAPIEnumsAreTheConsts holds them to the source).
 var enums = map[reflect.Type][]string{
 	reflect.TypeFor[model.RunState]():      strs(model.RunStates),
 	reflect.TypeFor[model.Split]():         strs(model.Splits),
 	reflect.TypeFor[model.ModuleType]():    strs(model.ModuleTypes),
 	reflect.TypeFor[model.Role]():          strs(model.Roles),
 	reflect.TypeFor[model.ProgramStatus](): strs([]model.ProgramStatus{model.Draft, model.Testing, model.Production}),
-	reflect.TypeFor[app.Code]():            codes(),
+	reflect.TypeFor[model.SpanKind](): strs([]model.SpanKind{model.SpanModule, model.SpanAdapter, model.SpanLM, model.SpanTool,
+		model.SpanRetrieval}),
+	// A request's metric may be spelled (kind ""), which the service parses.
+	reflect.TypeFor[model.MetricKind](): strs([]model.MetricKind{model.MetricBuiltin, model.MetricCustom, model.MetricJudge,
+		app.MetricSpelled}),
+	reflect.TypeFor[app.EventKind](): strs([]app.EventKind{app.EventExecution, app.EventSpan, app.EventPool, app.EventOptimization,
+		app.EventEvaluation, app.EventProgram, app.EventDataset, app.EventIndex}),
+	reflect.TypeFor[app.Code](): codes(),
 }
 
 func strs[T ~string](xs []T) []string {

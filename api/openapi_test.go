@@ -5,6 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"strconv"
 	"os"
 	"reflect"
 	"slices"
@@ -201,4 +207,54 @@ func OpenAPICompiler(t testing.TB, doc []byte) *jsonschema.Compiler {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Each enum of the document is exactly the consts of its Go type, as the
+// source of its package declares them: a value added there fails here
+// until enums lists it.
+func TestOpenAPIEnumsAreTheConsts(t *testing.T) {
+	consts := map[string][]string{} // "model.RunState" → its values
+	for _, dir := range []string{"../model", "../app"} {
+		pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool {
+			return !strings.HasSuffix(fi.Name(), "_test.go")
+		}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, pkg := range pkgs {
+			for _, f := range pkg.Files {
+				for _, d := range f.Decls {
+					gd, ok := d.(*ast.GenDecl)
+					if !ok || gd.Tok != token.CONST {
+						continue
+					}
+					for _, spec := range gd.Specs {
+						vs := spec.(*ast.ValueSpec)
+						var typ string
+						switch ty := vs.Type.(type) {
+						case *ast.Ident: // Code
+							typ = name + "." + ty.Name
+						case *ast.SelectorExpr: // model.MetricKind, in app
+							typ = fmt.Sprint(ty.X) + "." + ty.Sel.Name
+						default:
+							continue
+						}
+						for _, v := range vs.Values {
+							if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+								s, _ := strconv.Unquote(lit.Value)
+								consts[typ] = append(consts[typ], s)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	for typ, vals := range enums {
+		name := typ.String()
+		got, want := slices.Sorted(slices.Values(vals)), slices.Sorted(slices.Values(consts[name]))
+		if !slices.Equal(got, want) {
+			t.Errorf("enum %s is %v; its consts are %v", name, got, want)
+		}
+	}
 }
