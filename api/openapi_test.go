@@ -10,10 +10,10 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"strconv"
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
