@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/signet-dspy/signet/app"
-	"github.com/signet-dspy/signet/bridge"
 )
 
 // Healthz answers 200 "ok" while the process serves at all: a liveness
@@ -53,7 +52,9 @@ func ready(svc app.Service) error {
 	if ps.Engine != "running" {
 		return fmt.Errorf("the pool has not started (engine %s)", ps.Engine)
 	}
-	serving := []string{string(bridge.StateReady), string(bridge.StateBusy)}
+	// bridge.StateReady and StateBusy, as app.Worker carries them (api
+	// does not import bridge: docs/architecture.md).
+	serving := []string{"ready", "busy"}
 	for _, w := range ps.Pool {
 		if slices.Contains(serving, w.State) {
 			return nil
