@@ -28,6 +28,7 @@ type Metrics struct {
 
 	executions *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+	latency    *prometheus.HistogramVec
 	tokens     *prometheus.CounterVec
 	cost       *prometheus.CounterVec
 	cacheHits  *prometheus.CounterVec
@@ -58,6 +59,10 @@ func New(ctx context.Context, svc app.Service) (*Metrics, error) {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_execution_duration_seconds",
 			Help: "Running time of ended executions that started (the execution's duration_ns), by program.", Buckets: durationBuckets},
 			[]string{"program"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_execution_latency_seconds",
+			Help:    "Time from creation to end of ended executions (queue and retries included: what a caller waits), by program.",
+			Buckets: durationBuckets},
+			[]string{"program"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_tokens_total",
 			Help: "LM tokens of ended executions, by program and kind (prompt, completion)."},
 			[]string{"program", "kind"}),
@@ -72,7 +77,7 @@ func New(ctx context.Context, svc app.Service) (*Metrics, error) {
 			[]string{"method", "code"}),
 		done: make(chan struct{}), tick: make(chan struct{}, 1),
 	}
-	m.reg.MustRegister(m.executions, m.duration, m.tokens, m.cost, m.cacheHits, m.requests, &gauges{svc: svc})
+	m.reg.MustRegister(m.executions, m.duration, m.latency, m.tokens, m.cost, m.cacheHits, m.requests, &gauges{svc: svc})
 	ctx, m.cancel = context.WithCancel(ctx)
 	ch, err := svc.Subscribe(app.EndedOnly(app.WithoutSpans(ctx)))
 	if err != nil {
@@ -104,6 +109,9 @@ func (m *Metrics) ended(x *model.Execution) {
 	m.executions.WithLabelValues(x.Program, string(x.State)).Inc()
 	if !x.StartedAt.IsZero() {
 		m.duration.WithLabelValues(x.Program).Observe(x.Duration.Seconds())
+	}
+	if !x.FinishedAt.IsZero() {
+		m.latency.WithLabelValues(x.Program).Observe(x.FinishedAt.Sub(x.CreatedAt).Seconds())
 	}
 	u := x.TotalUsage()
 	m.tokens.WithLabelValues(x.Program, "prompt").Add(float64(u.PromptTokens))

@@ -156,7 +156,7 @@ func TestMetricsCountExecutions(t *testing.T) {
 	type key struct{ program, state string }
 	ended := map[key]int{}
 	cost := map[string]float64{}
-	prompt, completion, started, hits := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	prompt, completion, started, finished, hits := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, req := range runs {
 		req.Wait = true
 		x, err := o.Run(ctx, req)
@@ -173,6 +173,9 @@ func TestMetricsCountExecutions(t *testing.T) {
 		completion[x.Program] += u.CompletionTokens
 		if !x.StartedAt.IsZero() {
 			started[x.Program]++
+		}
+		if !x.FinishedAt.IsZero() {
+			finished[x.Program]++
 		}
 		if x.CacheHit {
 			hits[x.Program]++
@@ -198,6 +201,9 @@ func TestMetricsCountExecutions(t *testing.T) {
 		want(t, fams, float64(prompt[p]), "signet_tokens_total", "program", p, "kind", "prompt")
 		want(t, fams, float64(completion[p]), "signet_tokens_total", "program", p, "kind", "completion")
 		want(t, fams, float64(started[p]), "signet_execution_duration_seconds", "program", p)
+	}
+	for p, n := range finished {
+		want(t, fams, float64(n), "signet_execution_latency_seconds", "program", p)
 	}
 	want(t, fams, 1, "signet_execution_cache_hits_total", "program", "qa2")
 	want(t, fams, 2.5, "signet_user_credits_usd", "user", "ann")
