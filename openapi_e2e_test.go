@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/signet-dspy/signet/api"
@@ -16,14 +14,13 @@ import (
 // TestBinaryServesOpenAPI: the real binary's owner serves, at
 // GET /v1/openapi.json, byte for byte the checked-in docs/openapi.json.
 func TestBinaryServesOpenAPI(t *testing.T) {
-	ws := filepath.Join(t.TempDir(), "ws")
-	env := []string{"SIGNET_HOME=" + ws, "SIGNET_CONFIG=" + filepath.Join(t.TempDir(), "none.yaml")}
+	ws := t.TempDir() + "/ws"
+	env := []string{"SIGNET_HOME=" + ws, "SIGNET_CONFIG=" + t.TempDir() + "/none.yaml"}
 	mustRun(t, env, "init")
 	serveForeground(t, append(env, pythonEnv(t)...))
 
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", api.SocketPath(ws))
+		return (&net.Dialer{}).DialContext(ctx, "unix", api.SocketPath(ws))
 	}}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Get("http://signet/v1/openapi.json")
@@ -39,7 +36,7 @@ func TestBinaryServesOpenAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
+	if string(got) != string(want) {
 		t.Fatal("the binary serves another document than docs/openapi.json (go test ./api -run OpenAPI -update rewrites it)")
 	}
 }
