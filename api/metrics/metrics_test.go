@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	pmodel "github.com/prometheus/common/model"
 
+	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/api/metrics"
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/app/owner"
@@ -228,4 +229,35 @@ func TestMetricsCountExecutions(t *testing.T) {
 	if code, _ := get(t, metrics.Readyz(o)); code != 503 {
 		t.Fatalf("/readyz of a closed owner: %d", code)
 	}
+}
+
+// Metrics holds any app.Service: over the owner's socket (api.Client, the
+// ended-only event stream of GET /v1/events) it counts and reads the same.
+func TestMetricsOverTheSocket(t *testing.T) {
+	o, _ := openOwner(t)
+	ctx := t.Context()
+	m, err := metrics.New(ctx, api.NewClient(api.SocketPath(o.Dir())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := o.CreateProgram(ctx, &model.Program{Name: "qa", Modules: []model.Module{
+		{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.AddUser(ctx, model.User{Name: "bo", Role: model.RoleAdmin, Credits: 7}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := o.Run(ctx, app.RunRequest{Program: "qa", LM: "priced", Wait: true, Inputs: map[string]any{"question": "Is Bergen wet?"}})
+	if err != nil || x.State != model.Completed || x.Cost <= 0 {
+		t.Fatalf("run: %+v, %v", x, err)
+	}
+	if err := m.WaitCounted(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	fams := scrape(t, m.Handler())
+	want(t, fams, 1, "signet_executions_total", "program", "qa", "state", "completed")
+	want(t, fams, x.Cost, "signet_cost_usd_total", "program", "qa")
+	want(t, fams, 7, "signet_user_credits_usd", "user", "bo")
+	want(t, fams, 1, "signet_workers", "state", "ready")
 }
