@@ -79,11 +79,11 @@ func (o *Owner) ExampleAt(ctx context.Context, dataset string, split model.Split
 // re-creates an example someone else deleted. A replacement keeps its split
 // unless e gives one. The dataset must exist.
 func (o *Owner) PutExample(ctx context.Context, e *model.Example) (*model.Example, error) {
-	if _, err := o.mayWrite(ctx, "dataset", e.Dataset); err != nil {
-		return nil, err
-	}
 	if e == nil {
 		return nil, invalid("example", "put example: no example given")
+	}
+	if _, err := o.mayWrite(ctx, "dataset", e.Dataset); err != nil {
+		return nil, err
 	}
 	out := *e
 	out.Data = o.redact.Map(out.Data)
@@ -114,11 +114,11 @@ func (o *Owner) PutExample(ctx context.Context, e *model.Example) (*model.Exampl
 // re-creates one (an edit of an example gone is not_found), so the undo
 // of a delete is its own, explicit request.
 func (o *Owner) RestoreExample(ctx context.Context, e *model.Example) (*model.Example, error) {
-	if _, err := o.mayWrite(ctx, "dataset", e.Dataset); err != nil {
-		return nil, err
-	}
 	if e == nil || e.ID.IsZero() {
 		return nil, invalid("id", "restore example: the deleted example's id is needed")
+	}
+	if _, err := o.mayWrite(ctx, "dataset", e.Dataset); err != nil {
+		return nil, err
 	}
 	out := *e
 	sp, err := model.ParseSplit(string(out.Split))

@@ -82,6 +82,9 @@ func (o *Owner) ProgramVersions(ctx context.Context, name string) ([]*model.Prog
 }
 
 func (o *Owner) CreateProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
+	if p == nil {
+		return nil, invalid("program", "no program given")
+	}
 	if _, err := o.mayWrite(ctx, "program", p.Name); err != nil {
 		return nil, err
 	}
@@ -93,6 +96,9 @@ func (o *Owner) CreateProgram(ctx context.Context, p *model.Program) (*model.Pro
 }
 
 func (o *Owner) SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
+	if p == nil {
+		return nil, invalid("program", "no program given")
+	}
 	if _, err := o.mayWrite(ctx, "program", p.Name); err != nil {
 		return nil, err
 	}
