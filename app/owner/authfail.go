@@ -21,6 +21,7 @@ const authFailEvery = time.Second
 type authFailures struct {
 	mu   sync.Mutex
 	last map[string]authFailWindow
+	now  func() time.Time // time.Now unless a test sets it
 }
 
 type authFailWindow struct {
@@ -36,8 +37,11 @@ const Anonymous = "anonymous"
 // authFailEvery ago.
 func (f *authFailures) note(ctx context.Context, o *Owner, why string) {
 	from := cmp.Or(app.Remote(ctx), "the local socket")
-	now := time.Now()
 	f.mu.Lock()
+	now := time.Now()
+	if f.now != nil {
+		now = f.now()
+	}
 	if f.last == nil {
 		f.last = map[string]authFailWindow{}
 	}
