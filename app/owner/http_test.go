@@ -1,6 +1,7 @@
 package owner
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -234,4 +235,68 @@ func TestHTTPCreditsUnderConcurrency(t *testing.T) {
 		"inputs": map[string]any{"question": "Is Oslo cold at last?"}}, nil); code != 402 {
 		t.Fatalf("a run at 0 credits: %d %s", code, body)
 	}
+}
+
+// GET /v1/events as server-sent events, following one execution: each
+// frame is `event: KIND` and `data: JSON` of that kind, and only that
+// execution's events come, not those of a run that ends meanwhile.
+func TestHTTPEventsFollowOne(t *testing.T) {
+	o := openRunsOwner(t, "", runsConfig, true)
+	bg := context.Background()
+	createPrograms(t, o, runsQA)
+	ada := addUser(t, o, "ada", model.RoleAdmin, 0)
+	base := serveHTTP(t, o)
+	slow, err := o.Run(bg, app.RunRequest{Program: "qa", LM: "slow", Inputs: map[string]any{"question": "Is it late?"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", base+"/v1/events?execution="+slow.ID.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ada)
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("events: %s, %s", resp.Status, ct)
+	}
+	// Another run starts and ends while the stream follows the slow one.
+	if x, err := o.Run(bg, app.RunRequest{Program: "qa", Inputs: map[string]any{"question": "Is Rome old?"}, Wait: true}); err != nil || x.State != model.Completed {
+		t.Fatalf("another run: %+v, %v", x, err)
+	}
+	if _, err := o.CancelExecution(bg, slow.ID); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(nil, 1<<20)
+	kind := ""
+	for lines.Scan() {
+		line := lines.Text()
+		if k, ok := strings.CutPrefix(line, "event: "); ok {
+			kind = k
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		var ev app.Event
+		if err := json.Unmarshal([]byte(data), &ev); err != nil || string(ev.Kind) != kind {
+			t.Fatalf("frame event %q, data %s (%v)", kind, data, err)
+		}
+		switch {
+		case ev.Kind == app.EventExecution && ev.Execution.ID == slow.ID:
+			if ev.Execution.State == model.Cancelled {
+				return
+			}
+		case ev.Kind == app.EventSpan && ev.Span.Execution == slow.ID:
+		default:
+			t.Fatalf("a stream following %s carries %s", slow.ID, data)
+		}
+	}
+	t.Fatalf("the stream ended before the cancel: %v", lines.Err())
 }
