@@ -158,12 +158,8 @@ func TestHTTPPolicies(t *testing.T) {
 // few: every answer is 200 or 402, and the credits end at what the 200s
 // leave, never below 0.
 func TestHTTPCreditsUnderConcurrency(t *testing.T) {
-	o := openRunsOwner(t, "", runsConfig, true)
+	o := openProductionQA(t)
 	bg := context.Background()
-	createPrograms(t, o, runsQA)
-	if _, err := o.SetProgramStatus(bg, "qa", model.Production, ""); err != nil {
-		t.Fatal(err)
-	}
 	probe, err := o.Run(bg, app.RunRequest{Program: "qa", LM: "priced", Inputs: map[string]any{"question": "Is Oslo cold?"}, Wait: true})
 	if err != nil || probe.Cost <= 0 {
 		t.Fatalf("probe: %+v, %v", probe, err)
@@ -299,4 +295,16 @@ func TestHTTPEventsFollowOne(t *testing.T) {
 		}
 	}
 	t.Fatalf("the stream ended before the cancel: %v", lines.Err())
+}
+
+// openProductionQA is a real owner with one worker and the program qa in
+// production, which an ml_user may run.
+func openProductionQA(t *testing.T) *Owner {
+	t.Helper()
+	o := openRunsOwner(t, "", runsConfig, true)
+	createPrograms(t, o, runsQA)
+	if _, err := o.SetProgramStatus(context.Background(), "qa", model.Production, ""); err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

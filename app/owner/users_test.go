@@ -147,12 +147,8 @@ func TestPolicies(t *testing.T) {
 // their final record; 32 at once on credits for fewer never take credits
 // below 0, and once they are 0 the next run is refused before any LM call.
 func TestCreditsUnderConcurrency(t *testing.T) {
-	o := openRunsOwner(t, "", runsConfig, true)
+	o := openProductionQA(t)
 	ctx := context.Background()
-	createPrograms(t, o, runsQA)
-	if _, err := o.SetProgramStatus(ctx, "qa", model.Production, ""); err != nil {
-		t.Fatal(err)
-	}
 	// What one run costs, run by the local user (who pays nothing).
 	probe, err := o.Run(ctx, app.RunRequest{Program: "qa", LM: "priced", Inputs: map[string]any{"question": "Is Oslo cold?"}, Wait: true})
 	if err != nil || probe.State != model.Completed || probe.Cost <= 0 || probe.User != "" {
@@ -303,12 +299,7 @@ func TestAuthFailuresAudited(t *testing.T) {
 // records' names, never another user's executions, their spans or the
 // pool.
 func TestSubscribeOwnEventsOnly(t *testing.T) {
-	o := openRunsOwner(t, "", runsConfig, true)
-	bg := context.Background()
-	createPrograms(t, o, runsQA)
-	if _, err := o.SetProgramStatus(bg, "qa", model.Production, ""); err != nil {
-		t.Fatal(err)
-	}
+	o := openProductionQA(t)
 	ann := as(t, o, addUser(t, o, "ann", model.RoleMLUser, 10))
 	bob := as(t, o, addUser(t, o, "bob", model.RoleMLUser, 10))
 	ctx, cancel := context.WithCancel(bob)
