@@ -16,10 +16,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -214,27 +212,12 @@ func TestBinaryServeHTTPS(t *testing.T) {
 // URL it says it serves HTTP on.
 func serveHTTP(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(signetBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env = append(testEnv(t.TempDir()), env...)
-	var errb strings.Builder
-	cmd.Stderr = &errb
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	})
-	r := bufio.NewReader(out)
+	r, stderr, wait := startServe(t, env, args...)
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
-			cmd.Wait()
-			t.Fatalf("signet serve %v ended before serving HTTP (%v); stderr %q", args, err, errb.String())
+			wait()
+			t.Fatalf("signet serve %v ended before serving HTTP (%v); stderr %q", args, err, stderr.String())
 		}
 		if rest, ok := strings.CutPrefix(line, "serving HTTP on "); ok {
 			go io.Copy(io.Discard, r)
