@@ -20,6 +20,9 @@ func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.E
 	if err != nil {
 		return nil, err
 	}
+	if err := o.mayRunMetrics(ctx, append([]model.Metric{req.Metric}, req.Extra...)...); err != nil {
+		return nil, err
+	}
 	metric, err := metricOf(req.Metric, req.BaseDir)
 	if err != nil {
 		return nil, err
@@ -32,6 +35,7 @@ func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.E
 		}
 		judges = append(judges, extra[i].LM)
 	}
+
 	p, err := o.jobProgram(ctx, req.Program, req.Version, req.LM, judges...)
 	if err != nil {
 		return nil, err

@@ -122,6 +122,10 @@ func TestHTTPPolicies(t *testing.T) {
 		{"compile: not ml_user", ann, "POST", "/v1/optimizations/estimate", estimate, 403, "compile: admin or ml_engineer"},
 		{"compile: evaluations too", ann, "POST", "/v1/evaluations", map[string]any{"program": "qa", "data": map[string]any{"dataset": "none"},
 			"metric": map[string]any{"name": "exact_match"}}, 403, "compile: admin or ml_engineer"},
+		{"write: code, an unsaved variant to render", eve, "POST", "/v1/render", map[string]any{"program": "qa", "inputs": map[string]any{},
+			"variant": map[string]any{"name": "qa", "modules": []any{map[string]any{"name": "m", "type": "custom", "source": "m.py:M"}}}}, 403, "write: admin"},
+		{"write: code, a metric from a file", eve, "POST", "/v1/evaluations", map[string]any{"program": "qa", "data": map[string]any{"dataset": "none"},
+			"metric": map[string]any{"name": "/etc/metric.py:score"}}, 403, "write: admin"},
 		{"cancel: own job", ann, "POST", x + "/cancel", nil, 409, ""}, // allowed; it has ended
 		{"cancel: not another's", eve, "POST", x + "/cancel", nil, 403, "cancel: admins, or the user who started the job"},
 		{"write: not ml_engineer", eve, "PUT", "/v1/programs/draft/status", map[string]any{"status": "testing"}, 403, "write: admin"},

@@ -19,6 +19,9 @@ func (o *Owner) optimizeRequest(ctx context.Context, req app.OptimizeRequest) (j
 	if err != nil {
 		return jobs.OptRequest{}, invalidField("optimizer", err)
 	}
+	if err := o.mayRunMetrics(ctx, req.Metric); err != nil {
+		return jobs.OptRequest{}, err
+	}
 	metric, err := metricOf(req.Metric, req.BaseDir)
 	if err != nil {
 		return jobs.OptRequest{}, err

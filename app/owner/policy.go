@@ -37,6 +37,31 @@ func (o *Owner) mayAdminister(ctx context.Context, what string) error {
 	return err
 }
 
+// mayRunCode guards what would run code the caller names on this
+// machine (an unsaved variant, whose custom modules and tools are Python
+// source; a metric from a Python file): the rule of writing programs,
+// which carry such code too.
+func (o *Owner) mayRunCode(ctx context.Context, what string) error {
+	_, err := o.authorize(ctx, app.ActionWrite, app.Resource{Kind: "code", Name: what})
+	return err
+}
+
+// mayRunMetrics is mayRunCode for the metrics of a request (as spelled
+// or parsed) read from files, before anything looks at those files.
+func (o *Owner) mayRunMetrics(ctx context.Context, ms ...model.Metric) error {
+	for _, m := range ms {
+		if m.Kind == app.MetricSpelled {
+			m, _ = model.ParseMetric(m.Name, m.LM) // a metric that does not parse is invalid later
+		}
+		if m.Kind == model.MetricCustom {
+			if err := o.mayRunCode(ctx, "metric "+m.Source); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // mayCancel guards stopping a job: the user who started it, or an admin.
 func (o *Owner) mayCancel(ctx context.Context, kind, name, owner string) error {
 	_, err := o.authorize(ctx, app.ActionCancel, app.Resource{Kind: kind, Name: name, Owner: owner})

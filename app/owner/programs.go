@@ -152,6 +152,11 @@ func (o *Owner) Render(ctx context.Context, req app.RenderRequest) (*app.RenderR
 	if err := o.mayRead(ctx, "program", req.Program); err != nil {
 		return nil, err
 	}
+	if req.Variant != nil {
+		if err := o.mayRunCode(ctx, "variant of "+req.Program); err != nil {
+			return nil, err
+		}
+	}
 	prog := req.Variant
 	if prog == nil {
 		var err error
