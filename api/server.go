@@ -35,6 +35,9 @@ type Server struct {
 	// patterns are the routes registered, in order: the OpenAPI document's
 	// operations must be exactly these (openapi_test.go).
 	patterns []string
+	// front is what serves a request: mux, or the HTTP face's
+	// authentication and extra handlers before it (HTTPServer).
+	front http.Handler
 
 	// base is cancelled to interrupt requests in flight; closing ends the
 	// event streams, which would otherwise hold Shutdown forever.
@@ -89,8 +92,9 @@ func NewServer(svc app.Service) *Server {
 					s.active.Add(-1)
 				}()
 			}
-			s.mux.ServeHTTP(w, r)
+			s.front.ServeHTTP(w, r)
 		})}
+	s.front = s.mux
 	s.routes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, app.Errorf(app.CodeNotFound, "no route %s %s (see docs/api.md)", r.Method, r.URL.Path))
