@@ -22,14 +22,22 @@ var (
 // strictly increasing, even within one millisecond or if the clock steps
 // back (the last ID's random tail is bumped).
 func NewID() ID {
-	id := NewIDAt(time.Now())
+	now := time.Now()
 	idMu.Lock()
 	defer idMu.Unlock()
-	if string(id[:]) <= string(idLast[:]) {
-		id = idLast
+	idLast = NewIDAfter(now, idLast)
+	return idLast
+}
+
+// NewIDAfter is NewIDAt(t), or prev's successor when that would not sort
+// after prev: how a writer that dates records by one clock keeps their IDs
+// in the order it made them, within a millisecond too.
+func NewIDAfter(t time.Time, prev ID) ID {
+	id := NewIDAt(t)
+	if string(id[:]) <= string(prev[:]) {
+		id = prev
 		id.increment()
 	}
-	idLast = id
 	return id
 }
 

@@ -98,15 +98,19 @@ func (s *Store) prepareExecution(e *model.Execution) error {
 	if !e.State.Valid() {
 		return fmt.Errorf("unknown state %q", e.State)
 	}
-	if e.CreatedAt.IsZero() {
-		if e.ID.IsZero() {
-			e.CreatedAt = s.now().UTC()
-		} else {
-			e.CreatedAt = e.ID.Time().UTC()
-		}
-	}
-	if e.ID.IsZero() {
+	switch {
+	case e.ID.IsZero() && e.CreatedAt.IsZero():
+		// Dated by the store's clock: IDs in the order of the puts, so
+		// that newest first holds within one millisecond too.
+		e.CreatedAt = s.now().UTC()
+		s.idMu.Lock()
+		s.lastID = model.NewIDAfter(e.CreatedAt, s.lastID)
+		e.ID = s.lastID
+		s.idMu.Unlock()
+	case e.ID.IsZero():
 		e.ID = model.NewIDAt(e.CreatedAt)
+	case e.CreatedAt.IsZero():
+		e.CreatedAt = e.ID.Time().UTC()
 	}
 	return nil
 }

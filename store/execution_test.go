@@ -542,3 +542,37 @@ func TestEncodeSpansIsEncodingJSONs(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutionsPutInOneMillisecondListInPutOrder: executions given no ID
+// and no time (imports, tests) get IDs in the order they were put, even
+// within one millisecond of the store's clock: newest first is the reverse
+// of that order, not a coin toss of the IDs' random tails.
+func TestExecutionsPutInOneMillisecondListInPutOrder(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	var ids []model.ID
+	for range 40 {
+		e := &model.Execution{Program: "p", Version: 1, State: model.Completed}
+		if err := s.PutExecution(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if !e.CreatedAt.Equal(now) {
+			t.Fatalf("created at %v, want the store's clock %v", e.CreatedAt, now)
+		}
+		ids = append(ids, e.ID)
+	}
+	slices.Reverse(ids)
+	page, _, err := s.ListExecutions(ctx, ExecQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]model.ID, len(page))
+	for i, e := range page {
+		got[i] = e.ID
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatal("executions put within one millisecond do not list newest first")
+	}
+}

@@ -56,6 +56,10 @@ type Store struct {
 	opts Options
 	now  func() time.Time
 
+	// lastID is the last ID the store gave an execution it dated itself.
+	idMu   sync.Mutex
+	lastID model.ID
+
 	stop   context.CancelFunc
 	bg     context.Context
 	wg     sync.WaitGroup // background goroutines: part sweep, GC ticker
