@@ -171,10 +171,12 @@ var operations = []operation{
 	{pattern: "POST /v1/authenticate", method: "Authenticate", summary: "Who a token's holder is",
 		body: typ[authBody](), response: typ[*app.Principal]()},
 
-	{pattern: "GET /v1/events", method: "Subscribe", summary: "The live stream of changes: one JSON event a line until the client goes",
+	{pattern: "GET /v1/events", method: "Subscribe", summary: "The live stream of changes: one JSON event a line until the client goes (server-sent events with Accept: text/event-stream, each event's data the same line)",
 		query: []param{{name: "hold", typ: "boolean", doc: "the owner waits for this stream before it stops"},
 			{name: "spans", typ: "boolean", doc: "false: no span events (default true)"},
-			{name: "ended", typ: "boolean", doc: "an execution's event only once it has ended"}},
+			{name: "ended", typ: "boolean", doc: "an execution's event only once it has ended"},
+			{name: "execution", typ: "string", doc: "follow this execution only (its events and spans)"},
+			{name: "optimization", typ: "string", doc: "follow this optimization only"}},
 		response: typ[app.Event](), contentType: "application/x-ndjson"},
 	{pattern: "GET /v1/openapi.json", summary: "This document", contentType: "application/json"},
 }
@@ -317,7 +319,8 @@ func (s *schemas) operation(op operation, path string) schema {
 	case op.contentType == "application/x-ndjson":
 		// One JSON value a line: the schema is each line's.
 		ok["description"] = op.summary + "; the schema is each line's"
-		ok["content"] = schema{op.contentType: schema{"schema": s.ref(op.response, false)}}
+		ok["content"] = schema{op.contentType: schema{"schema": s.ref(op.response, false)},
+			"text/event-stream": schema{"schema": schema{"type": "string", "description": "event: KIND, data: the same JSON line"}}}
 	case op.contentType == "application/octet-stream":
 		ok["content"] = schema{op.contentType: schema{}}
 	case op.contentType != "":
