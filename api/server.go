@@ -214,9 +214,16 @@ const maxBody = 32 << 20
 // data, a body over maxBody and numbers out of range (checkRanges) are
 // errors naming what is wrong.
 func decode[T any](r *http.Request) (*T, error) {
-	v, err := decodeBody[T](r.Body)
+	return Decode[T](r.Method+" "+r.URL.Path, r.Body)
+}
+
+// Decode is decode for another face of the service (the GraphQL API's JSON
+// inputs): body read into a new T, checked as a route's, the error invalid
+// and saying what (a route, an argument) it was for.
+func Decode[T any](what string, body io.Reader) (*T, error) {
+	v, err := decodeBody[T](body)
 	if err != nil {
-		e := app.Errorf(app.CodeInvalid, "%s %s: %v", r.Method, r.URL.Path, err)
+		e := app.Errorf(app.CodeInvalid, "%s: %v", what, err)
 		var ae *app.Error
 		if errors.As(err, &ae) {
 			e.Field = ae.Field
