@@ -31,6 +31,10 @@ const testConfig = "lm: test\n"
 type server struct {
 	o   *owner.Owner
 	url string
+	// subscribed hears each Subscribe the handler makes of the service:
+	// a subscription is live once it has, so a test starts what it waits
+	// for only then.
+	subscribed chan struct{}
 }
 
 func start(t *testing.T) *server {
@@ -47,9 +51,23 @@ func start(t *testing.T) *server {
 	}
 	closeOwner := sync.OnceFunc(func() { o.Close(context.Background(), true) })
 	t.Cleanup(closeOwner)
-	ts := httptest.NewServer(authenticate(o, graphql.NewHandler(o)))
+	s := &server{o: o, subscribed: make(chan struct{}, 16)}
+	ts := httptest.NewServer(authenticate(o, graphql.NewHandler(subscribeSignal{Service: o, s: s.subscribed})))
 	t.Cleanup(ts.Close) // before the owner closes: cleanups run last first
-	return &server{o: o, url: ts.URL}
+	s.url = ts.URL
+	return s
+}
+
+// subscribeSignal is the owner, saying when a Subscribe of it has been made.
+type subscribeSignal struct {
+	app.Service
+	s chan<- struct{}
+}
+
+func (w subscribeSignal) Subscribe(ctx context.Context) (<-chan app.Event, error) {
+	ch, err := w.Service.Subscribe(ctx)
+	w.s <- struct{}{}
+	return ch, err
 }
 
 // authenticate is what the HTTP server does before the GraphQL handler: a
