@@ -82,10 +82,10 @@ func TestQueriesAndMutations(t *testing.T) {
 			Outputs   map[string]any
 			Spans     struct {
 				Spans []struct {
-					Seq                        int
-					Kind, Name                 string
-					PromptTokens               int
-					Messages                   []struct{ Role, Content string }
+					Seq          int
+					Kind, Name   string
+					PromptTokens int
+					Messages     []struct{ Role, Content string }
 				}
 				Next *int
 			}
@@ -107,7 +107,12 @@ func TestQueriesAndMutations(t *testing.T) {
 		t.Errorf("execution %s: no LM span with the question in its messages: %+v", x.ID, one.Execution.Spans.Spans)
 	}
 	var paged struct {
-		Execution struct{ Spans struct{ Spans []struct{ Seq int }; Next *int } }
+		Execution struct {
+			Spans struct {
+				Spans []struct{ Seq int }
+				Next  *int
+			}
+		}
 	}
 	s.ok(t, "", `query($id: ID!) { execution(id: $id) { spans(first: 1) { spans { seq } next } } }`, map[string]any{"id": x.ID}, &paged)
 	if len(paged.Execution.Spans.Spans) != 1 || paged.Execution.Spans.Next == nil || *paged.Execution.Spans.Next != paged.Execution.Spans.Spans[0].Seq {

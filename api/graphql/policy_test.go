@@ -52,7 +52,9 @@ func TestPolicies(t *testing.T) {
 	if own.Execution.ID != x.ID {
 		t.Fatalf("ann reads her execution: %+v", own)
 	}
-	var list struct{ Executions struct{ Executions []struct{ ID, User string } } }
+	var list struct {
+		Executions struct{ Executions []struct{ ID, User string } }
+	}
 	s.ok(t, ann, `{ executions { executions { id user } } }`, nil, &list)
 	if len(list.Executions.Executions) != 1 || list.Executions.Executions[0].ID != x.ID {
 		t.Fatalf("ann lists executions: %+v, want her one (%s)", list, x.ID)

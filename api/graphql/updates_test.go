@@ -145,7 +145,9 @@ func TestExecutionUpdates(t *testing.T) {
 		if m.ID != "2" || m.Type != "next" {
 			t.Fatalf("subscription 2: %s %s %s", m.ID, m.Type, m.Payload)
 		}
-		var p struct{ Data struct{ ExecutionUpdates execution } }
+		var p struct {
+			Data struct{ ExecutionUpdates execution }
+		}
 		json.Unmarshal(m.Payload, &p)
 		last = p.Data.ExecutionUpdates
 		if last.ID != y.ID {
