@@ -181,19 +181,12 @@ func (s *server) refused(t *testing.T, token, query string, vars map[string]any,
 
 // execution is an Execution as the tests ask for it.
 type execution struct {
-	ID        string         `json:"id"`
-	Program   string         `json:"program"`
-	Version   int            `json:"version"`
-	State     string         `json:"state"`
-	Inputs    map[string]any `json:"inputs"`
-	Outputs   map[string]any `json:"outputs"`
-	Cost      float64        `json:"cost"`
-	Tokens    int            `json:"tokens"`
-	LatencyMs *float64       `json:"latencyMs"`
-	Error     string         `json:"error"`
-	User      string         `json:"user"`
-	Created   string         `json:"created"`
-	Ended     *string        `json:"ended"`
+	ID, Program, State, Error, User, Created string
+	Version, Tokens                          int
+	Inputs, Outputs                          map[string]any
+	Cost                                     float64
+	LatencyMs                                *float64
+	Ended                                    *string
 }
 
 const executionFields = `id program version state inputs outputs cost tokens latencyMs error user created ended`
