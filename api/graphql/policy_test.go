@@ -1,8 +1,11 @@
 package graphql_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/signet-dspy/signet/api/graphql"
@@ -43,6 +46,30 @@ func TestPolicies(t *testing.T) {
 	// eve may: the service goes on to the dataset, which does not exist.
 	s.refused(t, eve, compile, req, "not_found", "none")
 	s.refused(t, eve, compile, map[string]any{"in": map[string]any{"program": "qa", "budget": "lots"}}, "invalid", "compileProgram input")
+	if _, err := s.o.ImportDataset(context.Background(), app.ImportDatasetRequest{Name: "caps", File: "caps.jsonl", Split: model.Train,
+		Data: strings.NewReader(`{"question": "Where is Paris?", "answer": "Paris"}` + "\n" + `{"question": "Where is Rome?", "answer": "Rome"}` + "\n")}); err != nil {
+		t.Fatal(err)
+	}
+	req["in"].(map[string]any)["train"] = map[string]any{"dataset": "caps"}
+	var compiled struct {
+		CompileProgram struct {
+			ID, Program, Optimizer, State, Created string
+			BaseVersion                            int
+		}
+	}
+	s.ok(t, eve, `mutation($in: JSON!) { compileProgram(input: $in) { id program optimizer state baseVersion created } }`, req, &compiled)
+	run := compiled.CompileProgram
+	if run.ID == "" || run.Program != "qa" || run.Optimizer == "" || run.BaseVersion == 0 || run.Created == "" ||
+		(run.State != "PENDING" && run.State != "RUNNING") {
+		t.Fatalf("eve compiles qa: %+v", run)
+	}
+	id, err := model.ParseID(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.o.CancelOptimization(context.Background(), id); err != nil && !errors.Is(err, app.ErrFinished) {
+		t.Fatal(err) // it was only to be started: no need to spend the test's time on it
+	}
 
 	// read: one's own executions; the local user's are not ann's.
 	mine := s.execute(t, "", "qa", "Where is Lima?", true)
