@@ -1,3 +1,4 @@
 package graphql
 
-//go:generate go run github.com/99designs/gqlgen@v0.17.98 generate --config gqlgen.yml
+// gqlgen is a tool of the module (go.mod's tool line pins its version).
+//go:generate go tool gqlgen generate --config gqlgen.yml
