@@ -27,8 +27,10 @@ const (
 	// a page its size times what each item asks. A page of 50 executions
 	// with 20 fields fits; their spans do not (ask one execution's).
 	maxComplexity = 2000
-	// keepAlive is how often a websocket gets a ping, so that proxies
-	// keep a quiet subscription open.
+	// keepAlive is how often a websocket gets a ping (graphql-ws: a
+	// keep-alive), so that proxies keep a quiet subscription open; a
+	// graphql-transport-ws client that answers no ping with a pong for
+	// twice as long is gone, and its subscriptions end.
 	keepAlive = 15 * time.Second
 )
 
@@ -47,7 +49,7 @@ func NewHandler(svc app.Service) http.Handler {
 		return pageCost(first, defaultSpans, child)
 	}
 	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: keepAlive})
+	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: keepAlive, PingPongInterval: keepAlive})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

@@ -185,4 +185,13 @@ func TestExecutionUpdates(t *testing.T) {
 		t.Fatalf("subscription 5, invalid: %s %s %s, want an error message", m.ID, m.Type, m.Payload)
 	}
 	ws.conn.Close(websocket.StatusNormalClosure, "")
+
+	// A page of another site cannot open one (a browser sends its Origin).
+	_, resp, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(s.url, "http"), &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"},
+		HTTPHeader:   http.Header{"Authorization": {"Bearer " + ann}, "Origin": {"https://elsewhere.example"}},
+	})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a websocket from another origin: %v (%v), want 403", err, resp)
+	}
 }
