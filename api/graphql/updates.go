@@ -2,7 +2,6 @@ package graphql
 
 import (
 	"context"
-	"errors"
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
@@ -15,14 +14,12 @@ type updateFilter struct {
 	program string
 }
 
-// maxReadable bounds the executions a long subscription remembers it may
-// read; past it, it asks the service again.
-const maxReadable = 10_000
-
 // executionUpdates streams the service's execution events that pass f and
-// that the caller may read: the service decides that (svc.Execution, once
-// per execution), as it does for the query. With an id the execution as
-// it is now comes first, and the stream ends once it has ended.
+// that the caller may read. With an id, the service's Execution decides
+// that, and the execution as it is now comes first; the stream ends once it
+// has ended. Without one, each event is left out unless the policy lets the
+// subscriber read it (app.Authorize, as ListExecutions leaves out what the
+// caller may not read: other users' executions are not refusals to audit).
 func (r *Resolver) executionUpdates(ctx context.Context, f updateFilter) (<-chan *model.Execution, error) {
 	// Subscribe before reading the execution: no change in between is lost.
 	sub, cancel := context.WithCancel(app.WithoutSpans(ctx))
@@ -43,6 +40,7 @@ func (r *Resolver) executionUpdates(ctx context.Context, f updateFilter) (<-chan
 				Message: "executionUpdates: execution " + f.id.String() + " is of program " + now.Program + ", not " + f.program}
 		}
 	}
+	who := app.Caller(ctx)
 	out := make(chan *model.Execution, 1)
 	go func() {
 		defer close(out)
@@ -55,18 +53,17 @@ func (r *Resolver) executionUpdates(ctx context.Context, f updateFilter) (<-chan
 				return false
 			}
 		}
-		readable := map[model.ID]bool{}
 		var last model.RunState
 		if now != nil {
 			if !send(now) || now.State.Terminal() {
 				return
 			}
-			readable[now.ID], last = true, now.State
+			last = now.State
 		}
 		for ev := range events {
 			x := ev.Execution
-			if ev.Kind != app.EventExecution || x == nil || (f.id != nil && (x.ID != *f.id || x.State == last)) ||
-				(f.program != "" && x.Program != f.program) || !r.mayRead(ctx, readable, x.ID) {
+			if ev.Kind != app.EventExecution || x == nil || !f.passes(x, last) ||
+				app.Authorize(who, app.ActionRead, app.ExecutionOf(x)) != nil {
 				continue
 			}
 			if !send(x) {
@@ -81,19 +78,11 @@ func (r *Resolver) executionUpdates(ctx context.Context, f updateFilter) (<-chan
 	return out, nil
 }
 
-// mayRead says whether the service lets the caller read execution id,
-// remembering its answer (who created an execution never changes).
-func (r *Resolver) mayRead(ctx context.Context, readable map[model.ID]bool, id model.ID) bool {
-	if ok, seen := readable[id]; seen {
-		return ok
+// passes says whether x is one f asked for, and (one execution's) a state
+// not sent yet: last is the state sent last.
+func (f updateFilter) passes(x *model.Execution, last model.RunState) bool {
+	if f.id != nil {
+		return x.ID == *f.id && x.State != last
 	}
-	_, err := r.svc.Execution(ctx, id)
-	if err != nil && !errors.Is(err, app.ErrForbidden) && !errors.Is(err, app.ErrNotFound) {
-		return false // a failure to read, not an answer: ask again next time
-	}
-	if len(readable) >= maxReadable {
-		clear(readable)
-	}
-	readable[id] = err == nil
-	return err == nil
+	return f.program == "" || x.Program == f.program
 }

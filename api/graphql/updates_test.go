@@ -133,15 +133,17 @@ func TestExecutionUpdates(t *testing.T) {
 		t.Fatalf("states %v, want running then completed", states)
 	}
 	ws.write(message{ID: "1", Type: "complete"})
+	// gqlgen answers the client's complete with its own once the
+	// subscription has stopped: nothing of 1 comes after.
+	if m := ws.read(); m.ID != "1" || m.Type != "complete" {
+		t.Fatalf("after the client's complete of 1: %s %s %s, want complete", m.ID, m.Type, m.Payload)
+	}
 
 	// One execution: its state now first, then its changes, then complete.
 	y := s.execute(t, ann, "qa", "Is Quito high?", false)
 	ws.subscribe("2", updatesSubscription, map[string]any{"id": y.ID})
 	var last execution
 	for m := ws.read(); m.ID != "2" || m.Type != "complete"; m = ws.read() {
-		if m.ID == "1" && m.Type == "complete" {
-			continue // what gqlgen answers to the client's complete of 1
-		}
 		if m.ID != "2" || m.Type != "next" {
 			t.Fatalf("subscription 2: %s %s %s", m.ID, m.Type, m.Payload)
 		}
@@ -166,6 +168,12 @@ func TestExecutionUpdates(t *testing.T) {
 		t.Fatalf("subscription 3 after its one state: %s %s %s, want complete", m.ID, m.Type, m.Payload)
 	}
 
+	// Leaving the local user's executions out of ann's stream refused her
+	// nothing: the audit trail has no denial.
+	if denied := denials(t, s); len(denied) != 0 {
+		t.Fatalf("the audit trail after ann's subscriptions: denials %+v", denied)
+	}
+
 	// Another's execution: the service's refusal, as an execution result
 	// with errors (the protocol's error message is for invalid operations),
 	// then complete.
@@ -178,6 +186,9 @@ func TestExecutionUpdates(t *testing.T) {
 	}
 	if m := ws.read(); m.ID != "4" || m.Type != "complete" {
 		t.Fatalf("subscription 4 after its error: %s %s %s, want complete", m.ID, m.Type, m.Payload)
+	}
+	if denied := denials(t, s); len(denied) != 1 || denied[0].Actor != "ann" || denied[0].Target != "execution:"+local.ID {
+		t.Fatalf("the audit trail after ann's subscription to the local user's execution: denials %+v", denied)
 	}
 	// An invalid operation is the protocol's error message.
 	ws.subscribe("5", `subscription { executionUpdates(colour: "blue") { id } }`, nil)
@@ -194,4 +205,20 @@ func TestExecutionUpdates(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a websocket from another origin: %v (%v), want 403", err, resp)
 	}
+}
+
+// denials are the audit trail's refusals.
+func denials(t *testing.T, s *server) []*model.AuditRecord {
+	t.Helper()
+	recs, err := s.o.Audit(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*model.AuditRecord
+	for _, r := range recs {
+		if r.Outcome == model.OutcomeDenied {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -66,7 +66,7 @@ func (o *Owner) authorizeRun(ctx context.Context, p *model.Program) (*app.Princi
 
 // authorizeRead checks that ctx's caller may see execution x.
 func (o *Owner) authorizeRead(ctx context.Context, x *model.Execution) error {
-	_, err := o.authorize(ctx, app.ActionRead, app.Resource{Kind: "execution", Name: x.ID.String(), Owner: x.User})
+	_, err := o.authorize(ctx, app.ActionRead, app.ExecutionOf(x))
 	return err
 }
 
@@ -243,7 +243,7 @@ func (o *Owner) ListExecutions(ctx context.Context, q app.ExecutionQuery) (*app.
 	// the page (which may then hold fewer), not refused.
 	mine := xs[:0]
 	for _, x := range xs {
-		if app.Authorize(who, app.ActionRead, app.Resource{Kind: "execution", Name: x.ID.String(), Owner: x.User}) == nil {
+		if app.Authorize(who, app.ActionRead, app.ExecutionOf(x)) == nil {
 			mine = append(mine, x)
 		}
 	}
