@@ -65,15 +65,6 @@ func millis(d time.Duration) *float64 {
 	return &ms
 }
 
-// usage sums an execution's usage over its models.
-func usage(x *model.Execution) model.Usage {
-	var u model.Usage
-	for _, m := range x.Usage {
-		u = u.Add(m)
-	}
-	return u
-}
-
 // intOr is an optional Int argument, or def.
 func intOr(v *int, def int) int {
 	if v == nil {

@@ -25,17 +25,17 @@ func (r *executionResolver) State(ctx context.Context, obj *model.Execution) (Ex
 
 // Tokens is the resolver for the tokens field.
 func (r *executionResolver) Tokens(ctx context.Context, obj *model.Execution) (int, error) {
-	return usage(obj).Total(), nil
+	return obj.TotalUsage().Total(), nil
 }
 
 // PromptTokens is the resolver for the promptTokens field.
 func (r *executionResolver) PromptTokens(ctx context.Context, obj *model.Execution) (int, error) {
-	return usage(obj).PromptTokens, nil
+	return obj.TotalUsage().PromptTokens, nil
 }
 
 // CompletionTokens is the resolver for the completionTokens field.
 func (r *executionResolver) CompletionTokens(ctx context.Context, obj *model.Execution) (int, error) {
-	return usage(obj).CompletionTokens, nil
+	return obj.TotalUsage().CompletionTokens, nil
 }
 
 // LatencyMs is the resolver for the latencyMs field.
