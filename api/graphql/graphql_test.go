@@ -73,6 +73,8 @@ func TestQueriesAndMutations(t *testing.T) {
 		t.Fatalf("executeProgram: %+v", y)
 	}
 	s.refused(t, "", `{ execution(id: "nope") { id } }`, nil, "invalid", "id")
+	s.refused(t, "", `query($id: ID!) { execution(id: $id) { id } }`, map[string]any{"id": model.NewID().String()}, "not_found")
+	s.refused(t, "", executeMutation, map[string]any{"p": "nope", "in": map[string]any{"question": "Who?"}}, "not_found", "nope")
 	s.refused(t, "", `{ execution(id: $id) { id } }`, nil, "GRAPHQL_VALIDATION_FAILED")
 
 	// execution with its spans (svc.Spans).
@@ -140,6 +142,14 @@ func TestQueriesAndMutations(t *testing.T) {
 	s.ok(t, "", `{ executions(program: "other") { executions { id } nextCursor } }`, nil, &list)
 	if len(list.Executions.Executions) != 0 {
 		t.Fatalf("executions of another program: %+v", list)
+	}
+	s.ok(t, "", `{ executions(state: FAILED) { executions { id } nextCursor } }`, nil, &list)
+	if len(list.Executions.Executions) != 0 {
+		t.Fatalf("failed executions: %+v", list)
+	}
+	s.ok(t, "", `{ executions(state: COMPLETED, first: 10) { executions { id state } nextCursor } }`, nil, &list)
+	if n := len(list.Executions.Executions); n < 2 || list.Executions.Executions[n-1].ID != x.ID || list.Executions.Executions[n-1].State != "COMPLETED" {
+		t.Fatalf("completed executions: %+v, want the first run (%s) last", list, x.ID)
 	}
 
 	// GET serves queries (not mutations).
