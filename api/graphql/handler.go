@@ -19,8 +19,8 @@ import (
 
 const (
 	// defaultExecutions and defaultSpans are a page when first is not
-	// given (the REST list's and trace's defaults are larger: a GraphQL
-	// page is paid for in complexity).
+	// given: the REST list's 50, and a tenth of the REST trace's page (a
+	// GraphQL page is paid for in complexity).
 	defaultExecutions = 50
 	defaultSpans      = 100
 	// maxComplexity bounds what one operation may ask: a field costs 1,
