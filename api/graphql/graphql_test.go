@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/model"
 )
 
@@ -150,6 +151,13 @@ func TestQueriesAndMutations(t *testing.T) {
 	s.ok(t, "", `{ executions(state: COMPLETED, first: 10) { executions { id state } nextCursor } }`, nil, &list)
 	if n := len(list.Executions.Executions); n < 2 || list.Executions.Executions[n-1].ID != x.ID || list.Executions.Executions[n-1].State != "COMPLETED" {
 		t.Fatalf("completed executions: %+v, want the first run (%s) last", list, x.ID)
+	}
+
+	// A body over the REST routes' limit is refused before it is read whole.
+	huge := qaProgram("huge")
+	huge["description"] = strings.Repeat("x", api.MaxBody)
+	if a := s.post(t, "", createMutation, map[string]any{"in": huge}); len(a.Errors) != 1 || !strings.Contains(a.Errors[0].Message, "too large") {
+		t.Fatalf("a body over %d bytes: %+v", api.MaxBody, a.Errors)
 	}
 
 	// GET serves queries (not mutations).

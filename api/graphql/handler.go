@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
 )
 
@@ -57,7 +58,11 @@ func NewHandler(svc app.Service) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
 	srv.SetErrorPresenter(presentError)
-	return srv
+	// gqlgen reads a body whole: bound it as the REST routes bound theirs.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, api.MaxBody)
+		srv.ServeHTTP(w, r)
+	})
 }
 
 // pageCost is a page's complexity: the items the service will answer (its
