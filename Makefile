@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/signet-dspy/signet/cmd.Version=$(VERSION)
 WORKSPACE ?= $(CURDIR)/.signet-demo
 FUZZTIME ?= 5s
 
-.PHONY: build run test vet cross venv tools unit pytest fuzz bench clean
+.PHONY: build run test vet cross venv tools unit pytest fuzz bench clean generate-check
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -73,6 +73,12 @@ fuzz:
 
 bench: venv
 	SIGNET_PYTHON="$$($(BIN) setup --quiet --print-python)" $(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=60m ./...
+
+# The GraphQL API's generated code (api/graphql) is what gqlgen makes of its
+# schema: regenerate it and fail on any difference.
+generate-check:
+	$(GO) generate ./api/graphql
+	git diff --exit-code -- api/graphql
 
 clean:
 	rm -rf bin

@@ -33,7 +33,7 @@ var decodeCases = []struct {
 	{body: `{"program":"qa"} {}`, run: "data after the JSON value", eval: "data after the JSON value", opt: "data after the JSON value"},
 	{body: `{"program":"qa","variant":{"name":"qa","bogus":1}}`, run: `unknown field "bogus"`, eval: `unknown field "variant"`, opt: `unknown field "variant"`},
 	{body: `{"program":`, run: "unexpected EOF", eval: "unexpected EOF", opt: "unexpected EOF"},
-	{body: `{"program":"qa","inputs":{"q":"` + strings.Repeat("x", maxBody) + `"}}`,
+	{body: `{"program":"qa","inputs":{"q":"` + strings.Repeat("x", MaxBody) + `"}}`,
 		run: "request body: larger than the limit of 32MiB", eval: "larger than the limit of 32MiB", opt: "larger than the limit of 32MiB"},
 }
 

@@ -219,17 +219,25 @@ func (s *Server) handle(pattern string, fn func(r *http.Request) (any, error)) {
 	})
 }
 
-// maxBody bounds a JSON request body (a program, an example, a request):
-// above the config's default input and program file limits together.
-const maxBody = 32 << 20
+// MaxBody bounds a JSON request body (a program, an example, a request, a
+// GraphQL operation): above the config's default input and program file
+// limits together.
+const MaxBody = 32 << 20
 
 // decode reads a request's JSON body into a new T; unknown fields, trailing
-// data, a body over maxBody and numbers out of range (checkRanges) are
+// data, a body over MaxBody and numbers out of range (checkRanges) are
 // errors naming what is wrong.
 func decode[T any](r *http.Request) (*T, error) {
-	v, err := decodeBody[T](r.Body)
+	return Decode[T](r.Method+" "+r.URL.Path, r.Body)
+}
+
+// Decode is decode for another face of the service (the GraphQL API's JSON
+// inputs): body read into a new T, checked as a route's, the error invalid
+// and saying what (a route, an argument) it was for.
+func Decode[T any](what string, body io.Reader) (*T, error) {
+	v, err := decodeBody[T](body)
 	if err != nil {
-		e := app.Errorf(app.CodeInvalid, "%s %s: %v", r.Method, r.URL.Path, err)
+		e := app.Errorf(app.CodeInvalid, "%s: %v", what, err)
 		var ae *app.Error
 		if errors.As(err, &ae) {
 			e.Field = ae.Field
@@ -243,12 +251,12 @@ func decode[T any](r *http.Request) (*T, error) {
 // target drives it.
 func decodeBody[T any](body io.Reader) (*T, error) {
 	var v T
-	dec := json.NewDecoder(http.MaxBytesReader(nil, io.NopCloser(body), maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, io.NopCloser(body), MaxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("request body: larger than the limit of %s", model.FormatSize(maxBody))
+			return nil, fmt.Errorf("request body: larger than the limit of %s", model.FormatSize(MaxBody))
 		}
 		return nil, fmt.Errorf("request body: %v", err)
 	}

@@ -141,6 +141,12 @@ type Resource struct {
 // String names the resource as the audit trail does: "program:qa".
 func (r Resource) String() string { return r.Kind + ":" + r.Name }
 
+// ExecutionOf is execution x as a resource: the user who created it owns
+// it.
+func ExecutionOf(x *model.Execution) Resource {
+	return Resource{Kind: "execution", Name: x.ID.String(), Owner: x.User}
+}
+
 // Authorize is the one policy: whether p may do action on res. A refusal
 // is forbidden naming the rule (payment_required when an execution would
 // need credits the user has not got). The rules are the original design's:

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/api/graphql"
 	"github.com/signet-dspy/signet/api/metrics"
 	"github.com/signet-dspy/signet/app"
 )
@@ -40,11 +41,11 @@ func (f httpFlags) config(svc app.Service) (api.HTTPConfig, error) {
 }
 
 // withHandlers is cfg with the handlers the HTTP face serves beside the
-// API's routes: health and readiness without a token, the metrics after
-// the token's check, and every request counted.
+// API's routes: health and readiness without a token, the metrics and
+// GraphQL after the token's check, and every request counted.
 func withHandlers(cfg api.HTTPConfig, svc app.Service, m *metrics.Metrics) api.HTTPConfig {
 	cfg.Public = map[string]http.Handler{"/healthz": metrics.Healthz(), "/readyz": metrics.Readyz(svc)}
-	cfg.Authed = map[string]http.Handler{"/metrics": m.Handler()}
+	cfg.Authed = map[string]http.Handler{"/metrics": m.Handler(), "/v1/graphql": graphql.NewHandler(svc)}
 	cfg.Instrument = m.Instrument
 	return cfg
 }

@@ -66,7 +66,7 @@ func (o *Owner) authorizeRun(ctx context.Context, p *model.Program) (*app.Princi
 
 // authorizeRead checks that ctx's caller may see execution x.
 func (o *Owner) authorizeRead(ctx context.Context, x *model.Execution) error {
-	_, err := o.authorize(ctx, app.ActionRead, app.Resource{Kind: "execution", Name: x.ID.String(), Owner: x.User})
+	_, err := o.authorize(ctx, app.ActionRead, app.ExecutionOf(x))
 	return err
 }
 
