@@ -172,6 +172,42 @@ func TestBinaryServeHTTP(t *testing.T) {
 	if anon == 0 {
 		t.Fatalf("no failed authentication in the audit trail: %+v", recs)
 	}
+
+	// /metrics needs a token and counts ann's execution, its cost and her credits.
+	if code, _ := c.do("GET", "/metrics", "", nil, nil); code != 401 {
+		t.Fatalf("/metrics without a token: %d", code)
+	}
+	code, body = c.do("GET", "/metrics", admin, nil, nil)
+	for _, want := range []string{`signet_executions_total{program="qa",state="completed"} 1`,
+		`signet_user_credits_usd{user="ann"}`, `signet_cost_usd_total{program="qa"}`, "signet_http_requests_total"} {
+		if code != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("/metrics: %d, lacks %q:\n%s", code, want, body)
+		}
+	}
+
+	// GraphQL behind the same token: ann sees her execution, may not compile.
+	var gq struct {
+		Data struct {
+			Execution struct{ ID, State, User string }
+		}
+		Errors []struct {
+			Message    string
+			Extensions struct{ Code string }
+		}
+	}
+	q := map[string]any{"query": `query($id: ID!) { execution(id: $id) { id state user } }`, "variables": map[string]any{"id": x.ID}}
+	if code, body := c.do("POST", "/v1/graphql", ann, q, &gq); code != 200 || gq.Data.Execution.ID != x.ID || gq.Data.Execution.User != "ann" {
+		t.Fatalf("GraphQL execution: %d %s", code, body)
+	}
+	if code, _ := c.do("POST", "/v1/graphql", "", q, nil); code != 401 {
+		t.Fatalf("GraphQL without a token: %d", code)
+	}
+	gq.Errors = nil
+	m := map[string]any{"query": `mutation($in: JSON!) { compileProgram(input: $in) { id } }`, "variables": map[string]any{"in": map[string]any{
+		"program": "qa", "optimizer": "bootstrap", "train": map[string]any{"dataset": "qa"}, "metric": map[string]any{"name": "exact_match"}}}}
+	if code, body := c.do("POST", "/v1/graphql", ann, m, &gq); code != 200 || len(gq.Errors) == 0 || gq.Errors[0].Extensions.Code != "forbidden" {
+		t.Fatalf("GraphQL compile by ann: %d %s", code, body)
+	}
 }
 
 // TestBinaryServeHTTPS serves TLS with a certificate made here: a request
@@ -291,6 +327,9 @@ func (c *httpClient) doHeader(method, path string, h http.Header, in any) (int, 
 		c.t.Fatal(err)
 	}
 	req.Header = h
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
