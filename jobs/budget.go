@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -14,7 +15,8 @@ import (
 )
 
 // gate is the one budget gate. A job reserves its estimate against the
-// monthly caps of the workspace and of its program when it is dispatched,
+// monthly caps of the workspace and of its program, and against the credits
+// of the user it runs for, when it is dispatched,
 // and then each of its LM calls reserves that call's estimate before it
 // starts (the worker asks, docs/protocol.md "Budgets"): a job or a call is
 // admitted only while what the month has spent (the stored rollups) plus
@@ -49,6 +51,7 @@ type gate struct {
 // what the calls it has still to make will cost at their rate.
 type reservation struct {
 	program string
+	user    string             // whose credits pay ("": the workspace's own user, no credits)
 	seq     uint64             // its place in dispatch order: a call yields to older jobs
 	floor   float64            // the job's estimate (an optimization's: what is left of it)
 	calls   map[string]float64 // the LM calls in flight, by call id: their estimates
@@ -84,9 +87,10 @@ func (r *reservation) sunk() float64 { return max(r.settled-r.written, 0) }
 // BudgetError refuses a job or an LM call because a monthly cap is
 // reached, or would be by its estimate with what is in flight.
 type BudgetError struct {
-	Scope    string  // "workspace" or "program"
+	Scope    string  // "workspace", "program" or "user"
 	Program  string  // the program, when Scope is "program"
-	Cap      float64 // USD per month
+	User     string  // the user, when Scope is "user"
+	Cap      float64 // USD per month; a user's credits left
 	Spent    float64 // USD spent this month
 	Reserved float64 // USD held by the jobs in flight
 	Estimate float64 // USD this job or call is expected to cost
@@ -98,12 +102,16 @@ type BudgetError struct {
 const (
 	ScopeWorkspace = "workspace"
 	ScopeProgram   = "program"
+	ScopeUser      = "user" // a user's credits: executions in flight hold them too
 )
 
 // jobCall is BudgetError.Job for one LM call of a job.
 const jobCall = "LM call"
 
 func (e *BudgetError) Error() string {
+	if e.Scope == ScopeUser {
+		return e.creditsError()
+	}
 	who := "the workspace has"
 	if e.Scope == ScopeProgram {
 		who = "program " + e.Program + " has"
@@ -124,16 +132,30 @@ func (e *BudgetError) Error() string {
 	return s + " (raise the cap with `signet cost --set-budget`)"
 }
 
-// reserve admits a job (for the error's words) on program estimated at
-// est, and holds est until settle; a refusal is a *BudgetError.
-func (g *gate) reserve(ctx context.Context, job, program string, est float64) (*reservation, error) {
+// creditsError says that a user's credits, less what their jobs in flight
+// hold, do not cover this job or call.
+func (e *BudgetError) creditsError() string {
+	s := fmt.Sprintf("payment required: user %s has $%.4f of credits left", e.User, e.Cap)
+	if e.Reserved > 0 {
+		s += fmt.Sprintf(", and $%.4f of them is held by their executions in flight", e.Reserved)
+	}
+	if e.Estimate > 0 {
+		s += fmt.Sprintf("; this %s is estimated at $%.4f", e.Job, e.Estimate)
+	}
+	return s + fmt.Sprintf(" (an admin adds credits: `signet user credits %s +USD`)", e.User)
+}
+
+// reserve admits a job (for the error's words) on program for user ("":
+// the workspace's own) estimated at est, and holds est until settle; a
+// refusal is a *BudgetError.
+func (g *gate) reserve(ctx context.Context, job, program, user string, est float64) (*reservation, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, err := g.checkLocked(ctx, job, program, nil, est, est); err != nil {
+	if _, err := g.checkLocked(ctx, job, program, user, nil, est, est); err != nil {
 		return nil, err
 	}
 	g.seq++
-	r := &reservation{program: program, seq: g.seq, floor: est, calls: map[string]float64{}}
+	r := &reservation{program: program, user: user, seq: g.seq, floor: est, calls: map[string]float64{}}
 	if g.held == nil {
 		g.held = map[*reservation]struct{}{}
 	}
@@ -150,7 +172,7 @@ func (g *gate) reserveCall(ctx context.Context, r *reservation, call string, est
 	est = max(est, 0)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, err := g.checkLocked(ctx, jobCall, r.program, r, est, r.amount(est, true)); err != nil {
+	if _, err := g.checkLocked(ctx, jobCall, r.program, r.user, r, est, r.amount(est, true)); err != nil {
 		return err
 	}
 	r.calls[call] += est
@@ -177,10 +199,10 @@ func (g *gate) settleCall(r *reservation, call string, cost float64, known bool)
 // check says whether reserve would admit such a job now, holding nothing
 // (a submission, refused before anything is stored). It also returns what
 // the tightest cap leaves for it (ok false: no cap applies).
-func (g *gate) check(ctx context.Context, job, program string, est float64) (left float64, ok bool, err error) {
+func (g *gate) check(ctx context.Context, job, program, user string, est float64) (left float64, ok bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	l, err := g.checkLocked(ctx, job, program, nil, est, est)
+	l, err := g.checkLocked(ctx, job, program, user, nil, est, est)
 	if err != nil || l == nil {
 		return 0, false, err
 	}
@@ -193,7 +215,7 @@ func (g *gate) check(ctx context.Context, job, program string, est float64) (lef
 func (g *gate) left(ctx context.Context, program string, mine *reservation) (float64, bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	l, err := g.checkLocked(ctx, "", program, mine, 0, 0)
+	l, err := g.checkLocked(ctx, "", program, mine.user, mine, 0, 0)
 	var be *BudgetError
 	if errors.As(err, &be) {
 		err = nil // only what is left is asked for
@@ -204,9 +226,12 @@ func (g *gate) left(ctx context.Context, program string, mine *reservation) (flo
 	return *l, true, nil
 }
 
-// capped says whether a monthly cap applies to program: only then do its
-// jobs' LM calls reserve one by one.
-func (g *gate) capped(ctx context.Context, program string) (bool, error) {
+// capped says whether a monthly cap applies to program, or the job runs
+// for a user's credits: only then do its LM calls reserve one by one.
+func (g *gate) capped(ctx context.Context, program, user string) (bool, error) {
+	if user != "" {
+		return true, nil
+	}
 	caps, err := g.st.Budgets(ctx)
 	if err != nil {
 		return false, err
@@ -225,27 +250,51 @@ func (g *gate) capped(ctx context.Context, program string) (bool, error) {
 // overshoot, one call per slot). It returns what the tightest cap leaves
 // once what is spent and what the other jobs hold are taken off (nil: no
 // cap).
-func (g *gate) checkLocked(ctx context.Context, job, program string, mine *reservation, est, want float64) (*float64, error) {
+//
+// A user's credits are one more cap, with nothing spent (the credits left
+// are what the debits left): only that user's jobs hold them.
+func (g *gate) checkLocked(ctx context.Context, job, program, user string, mine *reservation, est, want float64) (*float64, error) {
 	caps, err := g.st.Budgets(ctx)
-	if err != nil || len(caps) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	if user != "" {
+		u, err := g.st.GetUser(ctx, user)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			caps = maps.Clone(caps)
+			caps[userScope] = 0
+		case err != nil:
+			return nil, err
+		case u.Role == model.RoleAdmin:
+			// An admin's executions are debited, but not held to credits
+			// (app.Authorize: admins may do everything).
+		default:
+			caps = maps.Clone(caps)
+			caps[userScope] = u.Credits
+		}
+	}
+	if len(caps) == 0 {
+		return nil, nil
 	}
 	month := g.now().Format("2006-01")
 	var tightest *float64
 	var refused error
-	for _, scope := range []string{"", program} {
+	for _, scope := range []string{"", program, userScope} {
 		c, ok := caps[scope]
 		if !ok {
 			continue
 		}
-		spent, err := spentIn(ctx, g.st, scope, month)
-		if err != nil {
-			return nil, err
+		var spent float64
+		if scope != userScope {
+			if spent, err = spentIn(ctx, g.st, scope, month); err != nil {
+				return nil, err
+			}
 		}
 		var held float64
 		for r := range g.held {
 			switch {
-			case r == mine || (scope != "" && r.program != scope):
+			case r == mine || (scope == userScope && r.user != user) || (scope != "" && scope != userScope && r.program != scope):
 			case job == jobCall && r.seq > mine.seq:
 				held += r.sunk()
 			default:
@@ -261,7 +310,11 @@ func (g *gate) checkLocked(ctx context.Context, job, program string, mine *reser
 		}
 		if refused == nil && (spent+held+cur >= c || spent+held+want > c) {
 			e := &BudgetError{Scope: ScopeWorkspace, Cap: c, Spent: spent, Reserved: held + cur, Estimate: est, Job: job, Month: month}
-			if scope != "" {
+			switch scope {
+			case "":
+			case userScope:
+				e.Scope, e.User = ScopeUser, user
+			default:
 				e.Scope, e.Program = ScopeProgram, scope
 			}
 			refused = e
@@ -269,6 +322,10 @@ func (g *gate) checkLocked(ctx context.Context, job, program string, mine *reser
 	}
 	return tightest, refused
 }
+
+// userScope keys a user's credits among the caps: no program's name (a
+// program's name is a valid name, and has no NUL).
+const userScope = "\x00user"
 
 // spentIn is what executions and optimization runs of program ("" = all)
 // cost in month: the rollups hold both (store.PutOptimization adds a run's
@@ -329,7 +386,7 @@ func (c callGate) Settle(call string, cost float64, known bool) {
 // making perRun calls (0: unknown): nil when no cap applies to the job's
 // program (no call then waits for an answer).
 func (g *gate) callGate(ctx context.Context, r *reservation, perCall float64, perRun int) (bridge.Gate, error) {
-	capped, err := g.capped(ctx, r.program)
+	capped, err := g.capped(ctx, r.program, r.user)
 	if err != nil || !capped {
 		return nil, err
 	}

@@ -72,6 +72,79 @@ func TestCapHoldsWithManyInFlight(t *testing.T) {
 	}
 }
 
+// TestCreditsHoldWithManyInFlight: 32 executions of one user at concurrency
+// 8, the user's credits covering about five. Credits are checked when a run
+// is admitted, and each run and each of its calls hold their estimate
+// against them while in flight, as against a cap: the user is charged at
+// most the credits plus one call's cost, the credits never go below 0, and
+// the runs refused fail with code budget, having made no call. Before, all
+// 32 ran and the debits were clamped at 0: spent far beyond the credits.
+func TestCreditsHoldWithManyInFlight(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "", qa)
+	lms := testLMs{"test": {Model: "signet/test", PriceIn: 3, PriceOut: 15, Kwargs: map[string]any{"sleep_ms": 50}}}
+	k, _ := startKernel(t, Options{Store: st, Pool: startPool(t, 2, 4), LMs: lms, Concurrency: 8, CacheTTL: -1})
+
+	first, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := waitAll(t, k, []*model.Execution{first})[0].Cost
+	if one <= 0 {
+		t.Fatalf("a priced run cost %v", one)
+	}
+	credits := one + 4.5*one
+	if err := st.CreateUser(ctx, &model.User{Name: "ann", Role: model.RoleMLUser, Credits: credits}); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []Request
+	for i := range 32 {
+		reqs = append(reqs, Request{Program: "qa", Inputs: question(100 + i), Batch: "many", User: "ann"})
+	}
+	xs, err := k.SubmitBatch(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed, refused, charged := 0, 0, 0.0
+	for _, x := range waitAll(t, k, xs) {
+		charged += x.Cost
+		switch {
+		case x.State == model.Completed:
+			completed++
+		case x.ErrorCode == CodeBudget && x.Cost == 0:
+			refused++
+			if !strings.Contains(x.Error, "payment required: user ann has $") {
+				t.Errorf("refusal says %q", x.Error)
+			}
+		default:
+			t.Fatalf("%+v", x)
+		}
+	}
+	u, err := st.GetUser(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("credits $%.6f, one run $%.6f: %d completed, %d refused, charged $%.6f, left $%.6f", credits, one, completed, refused, charged, u.Credits)
+	if charged > credits+one {
+		t.Fatalf("charged $%.6f on credits of $%.6f (one call: $%.6f)", charged, credits, one)
+	}
+	if u.Credits < 0 || u.Credits > credits-charged+1e-12 && u.Credits != 0 {
+		t.Fatalf("credits left $%v after $%v charged on $%v", u.Credits, charged, credits)
+	}
+	if completed == 0 || refused == 0 || completed+refused != 32 {
+		t.Fatalf("%d completed, %d refused", completed, refused)
+	}
+	// With nothing in flight and credits left short of a run's estimate,
+	// a submission is refused before anything is stored.
+	if u.Credits < one {
+		if _, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(999), User: "ann"}); err == nil {
+			t.Fatalf("a run estimated at $%v admitted on $%v of credits", one, u.Credits)
+		} else if be, ok := isBudget(err); !ok || be.Scope != ScopeUser {
+			t.Fatalf("submission on spent credits: %v", err)
+		}
+	}
+}
+
 // TestEndedRunHoldsNothing: a run that has left the kernel holds nothing
 // against the caps, so a submission made as soon as Wait has its outcome is
 // weighed against what was spent only. The reservation used to be released
@@ -137,20 +210,20 @@ func TestGateReservesAndSettles(t *testing.T) {
 	if err := st.SetBudget(ctx, "", 1.5); err != nil {
 		t.Fatal(err)
 	}
-	a, err := g.reserve(ctx, "run", "qa", 0.6)
+	a, err := g.reserve(ctx, "run", "qa", "", 0.6)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = g.reserve(ctx, "run", "qa", 0.6)
+	_, err = g.reserve(ctx, "run", "qa", "", 0.6)
 	be, ok := isBudget(err)
 	if !ok || be.Scope != ScopeProgram || be.Reserved != 0.6 || be.Estimate != 0.6 {
 		t.Fatalf("second reservation over qa's cap: %v", err)
 	}
-	b, err := g.reserve(ctx, "run", "facts", 0.8)
+	b, err := g.reserve(ctx, "run", "facts", "", 0.8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.reserve(ctx, "run", "facts", 0.2); err == nil {
+	if _, err := g.reserve(ctx, "run", "facts", "", 0.2); err == nil {
 		t.Fatal("the workspace's cap held with $1.4 reserved and $0.2 asked: 1.6 > 1.5")
 	} else if be, _ := isBudget(err); be == nil || be.Scope != ScopeWorkspace {
 		t.Fatalf("over the workspace's cap: %v", err)
@@ -160,7 +233,7 @@ func TestGateReservesAndSettles(t *testing.T) {
 	}
 	g.settle(a)
 	g.settle(b)
-	if _, err := g.reserve(ctx, "run", "qa", 0.9); err != nil {
+	if _, err := g.reserve(ctx, "run", "qa", "", 0.9); err != nil {
 		t.Fatalf("after settling: %v", err)
 	}
 }
@@ -210,11 +283,11 @@ func TestCallReservations(t *testing.T) {
 	if err := st.SetBudget(ctx, "", 1); err != nil {
 		t.Fatal(err)
 	}
-	a, err := g.reserve(ctx, "run", "qa", 0)
+	a, err := g.reserve(ctx, "run", "qa", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := g.reserve(ctx, "run", "qa", 0)
+	b, err := g.reserve(ctx, "run", "qa", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +381,7 @@ func TestCallsHoldTheCapUnderConcurrency(t *testing.T) {
 		round(func(i int, s *slot) {
 			s.called = false
 			if s.r == nil {
-				r, err := g.reserve(ctx, "run", "qa", 0)
+				r, err := g.reserve(ctx, "run", "qa", "", 0)
 				if err != nil {
 					s.stopped = true
 					return
@@ -374,7 +447,7 @@ func TestCallsHoldTheCapUnderConcurrency(t *testing.T) {
 		t.Fatalf("held after every job ended: %d", len(g.held))
 	}
 	// Past the cap, a refusal says by how much and why.
-	_, err = g.reserve(ctx, "run", "qa", 0)
+	_, err = g.reserve(ctx, "run", "qa", "", 0)
 	be, ok := isBudget(err)
 	if !ok || be.Spent <= capUSD || !strings.Contains(err.Error(), "over, from LM calls already in flight") {
 		t.Fatalf("a refusal past the cap: %v", err)

@@ -62,7 +62,7 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 	x := j.exec
 	k.mu.Unlock()
 	pl := k.plan(ctx, x)
-	r, err := k.gate.reserve(storeCtx, "run", x.Program, pl.est)
+	r, err := k.gate.reserve(storeCtx, "run", x.Program, x.User, pl.est)
 	if err != nil {
 		var be *BudgetError
 		if errors.As(err, &be) {

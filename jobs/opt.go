@@ -141,7 +141,7 @@ func (k *Kernel) PrepareOptimization(ctx context.Context, req OptRequest) (*mode
 		Budget: req.Budget, LM: req.LM, ReflectionLM: req.ReflectionLM, Threads: threads, Seed: req.Seed,
 		User: req.User, CreatedAt: k.now()}
 	o.Estimate = estimate(p, opt, settings, sz, spec)
-	left, capped, err := k.gate.check(ctx, "optimization", o.Program, estimateCost(o))
+	left, capped, err := k.gate.check(ctx, "optimization", o.Program, "", estimateCost(o))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (k *Kernel) runOptimization(ctx context.Context, j *job) {
 	k.mu.Unlock()
 	// What earlier attempts spent is stored (and so counted as spent): the
 	// gate holds what is left of the estimate.
-	r, err := k.gate.reserve(storeCtx, "optimization", o.Program, max(estimateCost(o)-o.Cost, 0))
+	r, err := k.gate.reserve(storeCtx, "optimization", o.Program, "", max(estimateCost(o)-o.Cost, 0))
 	if err != nil {
 		var be *BudgetError
 		if !errors.As(err, &be) {

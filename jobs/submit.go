@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,7 +94,8 @@ func (k *Kernel) submit(ctx context.Context, rs []Request, parent *evalRun) ([]*
 
 	progs := map[string]*model.Program{}
 	ps := make([]prepared, len(rs))
-	est := map[string]float64{} // the dearest run of each program, cache hits aside
+	type payer struct{ program, user string }
+	est := map[payer]float64{} // the dearest run of each program for each user, cache hits aside
 	for i, r := range rs {
 		p, err := k.prepare(ctx, r, progs)
 		if err != nil {
@@ -104,15 +106,19 @@ func (k *Kernel) submit(ctx context.Context, rs []Request, parent *evalRun) ([]*
 		}
 		ps[i] = p
 		if !p.hit {
-			est[p.x.Program] = max(est[p.x.Program], p.est)
+			key := payer{p.x.Program, p.x.User}
+			est[key] = max(est[key], p.est)
 		}
 	}
 	// A cache hit spends nothing, so only misses are held to the budgets.
 	// Each run is admitted (and reserved) when it is dispatched: here the
 	// gate only refuses what it would refuse now, so that a request over a
 	// cap creates nothing.
-	for _, program := range slices.Sorted(maps.Keys(est)) {
-		if _, _, err := k.gate.check(ctx, "run", program, est[program]); err != nil {
+	payers := slices.SortedFunc(maps.Keys(est), func(a, b payer) int {
+		return cmp.Or(cmp.Compare(a.program, b.program), cmp.Compare(a.user, b.user))
+	})
+	for _, py := range payers {
+		if _, _, err := k.gate.check(ctx, "run", py.program, py.user, est[py]); err != nil {
 			return nil, err
 		}
 	}

@@ -40,6 +40,8 @@ func fail(err error) error {
 		return app.Wrap(app.CodeExists, err)
 	case errors.Is(err, jobs.ErrFinished):
 		return app.Wrap(app.CodeFinished, err)
+	case errors.As(err, &eb) && eb.Scope == jobs.ScopeUser:
+		return app.Wrap(app.CodePaymentRequired, err) // a user's credits, not a cap
 	case errors.As(err, &eb):
 		return app.Wrap(app.CodeBudget, err)
 	case errors.Is(err, optimize.ErrRegressed):

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -187,48 +188,33 @@ func TestHTTPCreditsUnderConcurrency(t *testing.T) {
 	var ok, refused int
 	var charged float64
 	for i, c := range codes {
-		switch c {
-		case 200:
+		switch {
+		case c == 200 && xs[i].State == model.Completed:
 			ok++
 			charged += xs[i].Cost
-		case 402:
+		case c == 402, c == 200 && xs[i].ErrorCode == "budget" && xs[i].Cost == 0 && strings.Contains(xs[i].Error, "payment required"):
 			refused++
 		default:
-			t.Fatalf("run %d: status %d", i, c)
+			t.Fatalf("run %d: status %d, %+v", i, c, xs[i])
 		}
 	}
 	u, err := o.User(bg, "ann")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d ran, %d refused (402), charged $%v on $%v", ok, refused, charged, start)
-	if ok < 4 || u.Credits < 0 {
-		t.Fatalf("%d ran, %d refused, credits $%v of $%v", ok, refused, u.Credits, start)
+	t.Logf("%d ran, %d refused, charged $%v on $%v", ok, refused, charged, start)
+	// Each run admitted, and each of its LM calls, holds its estimate
+	// against the credits while in flight: the user is charged at most
+	// the credits and one call beyond, never below 0.
+	if ok == 0 || refused == 0 || u.Credits < 0 || charged > start+probe.Cost {
+		t.Fatalf("%d ran, %d refused, charged $%v on $%v, credits left $%v", ok, refused, charged, start, u.Credits)
 	}
-	// Credits are checked as a run is admitted and debited as it ends:
-	// runs admitted together may cost more than is left, and then the
-	// debit that does not fit is clamped to 0 (and audited), never below.
-	if charged <= start {
-		if u.Credits != start-charged {
-			t.Fatalf("credits $%v after %d runs charging $%v on $%v, want $%v", u.Credits, ok, charged, start, start-charged)
-		}
-		return
+	if want := max(start-charged, 0); math.Abs(u.Credits-want) > 1e-12 {
+		t.Fatalf("credits $%v after %d runs charging $%v on $%v, want $%v", u.Credits, ok, charged, start, want)
 	}
-	if u.Credits != 0 {
-		t.Fatalf("credits $%v after %d runs charging $%v on $%v, want 0", u.Credits, ok, charged, start)
-	}
-	recs, err := o.Audit(bg, 0)
-	if err != nil {
+	// Once what is left is short of a run, the next is refused before any LM call.
+	if _, err := o.SetCredits(bg, "ann", "=", 0); err != nil {
 		t.Fatal(err)
-	}
-	clamped := 0
-	for _, r := range recs {
-		if r.Actor == "ann" && r.Outcome == model.OutcomeClamped {
-			clamped++
-		}
-	}
-	if clamped == 0 {
-		t.Fatalf("runs charging $%v on $%v, and no clamped debit in the audit trail", charged, start)
 	}
 	// Once the credits are 0, the next run is refused before any LM call.
 	if code, body := call(t, base, tok, "POST", "/v1/executions", map[string]any{"program": "qa", "lm": "priced", "wait": true,
