@@ -40,7 +40,14 @@ func Main(m *testing.M, pkg string) {
 		panic(err)
 	}
 	os.Setenv("XDG_CACHE_HOME", cache)
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(cache) }))
+	// The cleanup exits with goleak's code: a leak fails the package.
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(cache)
+		os.Exit(code)
+	}),
+		// An owner's handler of SIGHUP and SIGPIPE lives as long as its
+		// process, by design (app/owner ignoreHangups).
+		goleak.IgnoreTopFunction("github.com/signet-dspy/signet/app/owner.ignoreHangups.func1.1"))
 }
 
 // Buffer is a log a test hands to code that writes from several
