@@ -106,6 +106,7 @@ const (
 	ActionExecute Action = "execute" // run a program
 	ActionCompile Action = "compile" // optimize a program
 	ActionManage  Action = "manage"  // users, tokens, credits, the audit trail
+	ActionRate    Action = "rate"    // give an execution feedback
 )
 
 // Resource is what an action is on. Owner is the user who created it
@@ -132,6 +133,7 @@ func (r Resource) String() string { return r.Kind + ":" + r.Name }
 //   - execute: ml_user, only on a program in production and while the
 //     user has credits;
 //   - compile: ml_engineer;
+//   - rate (feedback on an execution): the user who created it;
 //   - write and manage: nobody else.
 func Authorize(p *Principal, action Action, res Resource) error {
 	if p.Local || p.Role == model.RoleAdmin {
@@ -159,6 +161,11 @@ func Authorize(p *Principal, action Action, res Resource) error {
 			return nil
 		}
 		return forbidden(p, action, res, "compile: admin or ml_engineer")
+	case ActionRate:
+		if res.Owner != "" && res.Owner == p.Name {
+			return nil
+		}
+		return forbidden(p, action, res, "feedback: admins, or the user who created the execution")
 	case ActionManage:
 		return forbidden(p, action, res, "manage users and tokens: admin")
 	}

@@ -45,6 +45,11 @@ func TestAuthorize(t *testing.T) {
 		{"user manages", user, ActionManage, users, ErrForbidden},
 		{"engineer manages", eng, ActionManage, users, ErrForbidden},
 		{"engineer writes", eng, ActionWrite, prod, ErrForbidden},
+		{"user rates own run", user, ActionRate, annsRun, nil},
+		{"user rates another's run", user, ActionRate, localRun, ErrForbidden},
+		{"engineer rates another's run", eng, ActionRate, annsRun, ErrForbidden},
+		{"admin rates anyone's run", admin, ActionRate, annsRun, nil},
+		{"user sets a split", user, ActionWrite, prod, ErrForbidden},
 	} {
 		err := Authorize(tt.p, tt.action, tt.res)
 		if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {

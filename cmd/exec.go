@@ -32,7 +32,7 @@ func (a *cli) execCommand() *cobra.Command {
 		Aliases: []string{"execution", "executions"},
 		Short:   "List, inspect, cancel and resume executions",
 	}
-	c.AddCommand(a.execList(), a.execShow(), a.execCancel(), a.execResume())
+	c.AddCommand(a.execList(), a.execShow(), a.execCancel(), a.execResume(), a.execFeedback())
 	return c
 }
 
