@@ -102,7 +102,7 @@ func TestTrafficReport(t *testing.T) {
 	}
 	xs = append(xs,
 		&Execution{Program: "qa", Version: 3, Routed: true, State: Failed, CreatedAt: t0.Add(time.Hour)},
-		&Execution{Program: "qa", Version: 3, Routed: false, State: Completed, CreatedAt: t0.Add(time.Hour)},  // ran at a version
+		&Execution{Program: "qa", Version: 3, Routed: false, State: Completed, CreatedAt: t0.Add(time.Hour)}, // ran at a version
 		&Execution{Program: "qa", Version: 3, Routed: true, State: Running, CreatedAt: t0.Add(time.Hour)},    // not ended
 		&Execution{Program: "qa", Version: 5, Routed: true, State: Completed, CreatedAt: t0.Add(time.Hour)},  // a former arm
 		&Execution{Program: "qa", Version: 3, Routed: true, State: Completed, CreatedAt: t0.Add(-time.Hour)}, // before since

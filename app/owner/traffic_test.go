@@ -111,7 +111,9 @@ func TestTrafficRouting(t *testing.T) {
 	if _, err := o.SetTrafficSplit(admin, model.TrafficSplit{Program: "qa", Arms: arms(1, 50, 2, 50)}); err != nil {
 		t.Fatal(err)
 	}
-	question := func(i int) map[string]any { return map[string]any{"question": fmt.Sprintf("Case %d: where is Peru?", i)} }
+	question := func(i int) map[string]any {
+		return map[string]any{"question": fmt.Sprintf("Case %d: where is Peru?", i)}
+	}
 	want := map[int]string{1: "Peru", 2: "PERU"}
 
 	// One key, several runs with other inputs: one version, routed.
