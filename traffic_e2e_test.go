@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/model"
+)
+
+// TestBinaryTraffic is the issue's A/B check with the real binary serving
+// real workers on the test LM: `signet program traffic qa v1=90 v2=10`,
+// then 2,000 executions that name no version, each with its own key, at
+// concurrency 64 through the owner's socket: about 90% land on v1 (±3
+// points), each records the version that served it, a key keeps its
+// version; feedback through `signet exec feedback`; the report compares
+// the arms; --clear ends the split.
+func TestBinaryTraffic(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	// No execution cache: every run is the version's own LM call.
+	if err := os.WriteFile(cfg, []byte("lm: test\ncache: \"off\"\nworkers: 2\nthreads: 16\nconcurrency: 64\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(dir, "ws")
+	env := append(pythonEnv(t), "SIGNET_HOME="+ws, "SIGNET_CONFIG="+cfg)
+	mustRun(t, env, "init")
+	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
+	mustRun(t, env, "program", "status", "qa", "testing") // v2: the same program, another version
+
+	if out := mustRun(t, env, "program", "traffic", "qa"); !strings.Contains(out, "qa has no traffic split") {
+		t.Fatalf("traffic before a split: %q", out)
+	}
+	for _, bad := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"v1=90", "v3=10"}, 1, "v3: no such version (the newest is v2)"},
+		{[]string{"v1=90", "v2=20"}, 1, "the percentages sum to 110, not 100"},
+		{[]string{"v1=90", "v2"}, 2, `arm "v2": want VERSION=PERCENT`},
+		{[]string{"v1=100", "--clear"}, 2, "--clear takes no arms"},
+	} {
+		_, errOut, code := run(t, env, append([]string{"program", "traffic", "qa"}, bad.args...)...)
+		if code != bad.code || !strings.Contains(errOut, bad.want) {
+			t.Fatalf("traffic %v: exit %d, %q; want exit %d saying %q", bad.args, code, errOut, bad.code, bad.want)
+		}
+	}
+	if out := mustRun(t, env, "program", "traffic", "qa", "v1=90", "v2=10"); !strings.Contains(out, "qa: runs without a version now split v1=90 v2=10") {
+		t.Fatalf("traffic set: %q", out)
+	}
+	if out := mustRun(t, env, "program", "traffic", "qa"); !strings.Contains(out, "qa: v1=90 v2=10 (set just now by local)") {
+		t.Fatalf("traffic show: %q", out)
+	}
+	// One run through the CLI with a key says which version the split chose.
+	out := mustRun(t, env, "run", "qa", "--key", "customer-1", "--input", "question=What is the capital of France?")
+	if !strings.Contains(out, "was the traffic split's pick") {
+		t.Fatalf("run --key: %q", out)
+	}
+
+	serveForeground(t, env)
+	cl := api.NewClient(api.SocketPath(ws))
+	ctx := context.Background()
+	const n, concurrency = 2000, 64
+	xs := make([]*model.Execution, n)
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Go(func() {
+			for i := range next {
+				xs[i], errs[i] = cl.Run(ctx, app.RunRequest{Program: "qa", Key: fmt.Sprint("customer-", i),
+					Inputs: map[string]any{"question": fmt.Sprintf("Case %d: where is Peru?", i)}, Wait: true})
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	t.Logf("%d executions at concurrency %d in %s", n, concurrency, time.Since(start).Round(time.Millisecond))
+	served := map[int]int{}
+	for i, x := range xs {
+		if errs[i] != nil {
+			t.Fatalf("run %d: %v", i, errs[i])
+		}
+		if !x.Routed || x.State != model.Completed || x.CacheHit {
+			t.Fatalf("run %d: v%d routed=%v %s cache_hit=%v", i, x.Version, x.Routed, x.State, x.CacheHit)
+		}
+		stored, err := cl.Execution(ctx, x.ID)
+		if err != nil || stored.Version != x.Version || !stored.Routed {
+			t.Fatalf("run %d as stored: %+v, %v", i, stored, err)
+		}
+		served[x.Version]++
+	}
+	if share := 100 * float64(served[1]) / n; share < 87 || share > 93 || served[1]+served[2] != n {
+		t.Fatalf("v1 served %.1f%% of %d runs (%v), want 90 ± 3", share, n, served)
+	}
+	// A key keeps its version while the split stays the same.
+	for _, i := range []int{0, 1, 2, 3, 4, 1999} {
+		again, err := cl.Run(ctx, app.RunRequest{Program: "qa", Key: fmt.Sprint("customer-", i),
+			Inputs: map[string]any{"question": "Once more: where is Chile?"}, Wait: true})
+		if err != nil || again.Version != xs[i].Version {
+			t.Fatalf("key customer-%d ran v%d, then v%d (%v)", i, xs[i].Version, again.Version, err)
+		}
+	}
+
+	// Feedback through the CLI (a client of the serving owner).
+	out = mustRun(t, env, "exec", "feedback", xs[0].ID.String(), "0.75", "--note", "good")
+	if !strings.Contains(out, fmt.Sprintf("execution %s (qa v%d): feedback 0.75", xs[0].ID, xs[0].Version)) {
+		t.Fatalf("feedback: %q", out)
+	}
+	if _, errOut, code := run(t, env, "exec", "feedback", xs[0].ID.String(), "high"); code != 2 || !strings.Contains(errOut, `score "high": want a number`) {
+		t.Fatalf("feedback with a word: exit %d, %q", code, errOut)
+	}
+	for i, x := range xs[1:40] {
+		s := 0.5 + 0.01*float64(i%5)
+		if _, err := cl.Feedback(ctx, x.ID, app.FeedbackRequest{Score: &s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if trail := mustRun(t, env, "audit", "--limit", "50"); !strings.Contains(trail, "execution.feedback") || !strings.Contains(trail, "program.traffic") {
+		t.Fatalf("audit lacks the feedback or the split:\n%s", trail)
+	}
+
+	out = mustRun(t, env, "program", "traffic", "qa", "--report")
+	for _, want := range []string{"qa: split v1=90 v2=10", "ARM", "SCORE (95% CI)", "v1", "v2", "v2 vs v1 on score", "v2 vs v1 on latency"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("report lacks %q:\n%s", want, out)
+		}
+	}
+	var rep model.TrafficReport
+	if err := json.Unmarshal([]byte(mustRun(t, env, "program", "traffic", "qa", "--report", "--json", "--since", "1h")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	// The 2,000, the 6 of the kept keys and the CLI's run.
+	if len(rep.Arms) != 2 || rep.Arms[0].N+rep.Arms[1].N != n+7 || rep.Arms[0].Score.N+rep.Arms[1].Score.N != 40 || rep.Arms[0].Version != 1 {
+		t.Fatalf("report --json: %+v", rep.Arms)
+	}
+	if out := mustRun(t, env, "program", "traffic", "qa", "--clear"); !strings.Contains(out, "qa: traffic split cleared") {
+		t.Fatalf("clear: %q", out)
+	}
+	x, err := cl.Run(ctx, app.RunRequest{Program: "qa", Key: "customer-0", Inputs: map[string]any{"question": "Where is Chile?"}, Wait: true})
+	if err != nil || x.Routed || x.Version != 2 {
+		t.Fatalf("a run once cleared: %+v, %v", x, err)
+	}
+}
