@@ -139,7 +139,7 @@ func seconds(s float64, n int) string {
 	if n == 0 {
 		return "-"
 	}
-	return format.Duration(time.Duration(s * float64(time.Second)))
+	return format.Seconds(s)
 }
 
 func (a *cli) execFeedback() *cobra.Command {
