@@ -155,3 +155,47 @@ func TestBinaryTraffic(t *testing.T) {
 		t.Fatalf("a run once cleared: %+v, %v", x, err)
 	}
 }
+
+// TestTUIBinaryTraffic: with the workbench open (the workspace's owner),
+// the CLI splits qa's traffic and runs it; T on qa shows the split and the
+// report; a split changed from the CLI shows at once; the history shows
+// each version's share.
+func TestTUIBinaryTraffic(t *testing.T) {
+	requireTmux(t)
+	env, _ := tuiWorkspace(t, "")
+	env = append(pythonEnv(t), env...)
+	term := startTUI(t, env, shellQuote(signetBinary(t)))
+	term.waitText("Programs", "facts", "qa", "rag", "sentiment", "1–4 of 4")
+
+	mustRun(t, env, "program", "status", "qa", "production")
+	mustRun(t, env, "program", "status", "qa", "testing") // a version more, at least v2
+	mustRun(t, env, "program", "traffic", "qa", "v1=90", "v2=10")
+	for _, key := range []string{"ann", "bob"} {
+		out := mustRun(t, env, "run", "qa", "--lm", "test", "--key", key, "--input", "question=What is the capital of France?")
+		_, after, _ := strings.Cut(out, "(execution ")
+		id, _, ok := strings.Cut(after, ")")
+		if !ok || !strings.Contains(out, "was the traffic split's pick") {
+			t.Fatalf("run --key %s:\n%s", key, out)
+		}
+		mustRun(t, env, "exec", "feedback", id, "1")
+	}
+
+	term.keys("g", "j") // facts, then qa
+	term.keys("T")
+	s := term.waitText("qa  traffic", "Split", "by local", "90%", "10%", "Report", "ARM", "SCORE (95% CI)", "v2 vs v1 on score")
+	if !strings.Contains(s, "1.000") {
+		t.Errorf("the report lacks the feedback's mean score 1.000:\n%s", s)
+	}
+	mustRun(t, env, "program", "traffic", "qa", "v1=50", "v2=50")
+	term.waitFor(tuiDeadline, "the new split", func(s string) bool {
+		return strings.Count(s, "50%") >= 2 && !strings.Contains(s, "90%")
+	})
+	term.keys("Escape")
+	term.waitFor(tuiDeadline, "the list after esc", func(s string) bool {
+		return strings.Contains(s, "NAME") && !strings.Contains(s, "qa  traffic")
+	})
+	term.keys("v")
+	term.waitText("qa  history", "traffic v1=50 v2=50", "TRAFFIC")
+	term.keys("q")
+	term.waitExit()
+}

@@ -202,9 +202,12 @@ func test(base, version int, measure string, a, b Stat) ArmTest {
 // String is the test in one line: "v4 vs v3 on score: +0.050 (t=2.10,
 // df=38.2, p=0.042): significant".
 func (t ArmTest) String() string {
-	s := fmt.Sprintf("v%d vs v%d on %s: %+.3g", t.Version, t.Baseline, t.Measure, t.Diff)
-	if t.Measure == "latency" {
-		s += "s"
+	s := fmt.Sprintf("v%d vs v%d on %s", t.Version, t.Baseline, t.Measure)
+	if t.Diff != 0 || t.DF > 0 {
+		s += fmt.Sprintf(": %+.3g", t.Diff)
+		if t.Measure == "latency" {
+			s += "s"
+		}
 	}
 	if t.DF > 0 {
 		s += fmt.Sprintf(" (t=%.2f, df=%.1f, p=%.3g)", t.T, t.DF, t.P)
