@@ -19,16 +19,6 @@ func trafficRepo() *tuitest.Repo {
 	return r
 }
 
-func wantScreen(t *testing.T, m tui.Model, wants ...string) {
-	t.Helper()
-	s := tuitest.Screen(m)
-	for _, w := range wants {
-		if !strings.Contains(s, w) {
-			t.Errorf("screen lacks %q:\n%s", w, s)
-		}
-	}
-}
-
 // T opens the traffic view of the selected program (from the list or its
 // detail): the split with its shares and the report; ctrl+r reads it
 // again; esc goes back where it was.
@@ -40,7 +30,7 @@ func TestProgramsTrafficView(t *testing.T) {
 	if name, loaded, open := progs(m).Traffic(); !open || !loaded || name != "qa" {
 		t.Fatalf("T on the list: traffic view of %q, loaded %v, open %v", name, loaded, open)
 	}
-	wantScreen(t, m, "qa  traffic", "Split", "set 2h ago by ada", "v1    ██████████████████·· 90%", "v2    ██·················· 10%",
+	tuitest.WantScreen(t, m, "qa  traffic", "Split", "set 2h ago by ada", "v1    ██████████████████·· 90%", "v2    ██·················· 10%",
 		"ARM", "SCORE (95% CI)", "v2 vs v1 on score", ": significant", "v2 vs v1 on latency")
 	asked := repo.TrafficAsked
 	m = tuitest.Send(t, m, tuitest.Ctrl('r'))
@@ -63,7 +53,7 @@ func TestProgramsTrafficView(t *testing.T) {
 
 	// A program without a split says so, and how to set one.
 	m = tuitest.Send(t, openProgram(t, tuitest.Send(t, m, tuitest.Esc()), "summarize"), tuitest.Key("T"))
-	wantScreen(t, m, "No traffic split: runs without a version run the newest.", "signet program traffic summarize v1=90 v2=10", "No arms.")
+	tuitest.WantScreen(t, m, "No traffic split: runs without a version run the newest.", "signet program traffic summarize v1=90 v2=10", "No arms.")
 }
 
 // The history shows each version's share of the split.
