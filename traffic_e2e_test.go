@@ -120,6 +120,10 @@ func TestBinaryTraffic(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("execution %s (qa v%d): feedback 0.75", xs[0].ID, xs[0].Version)) {
 		t.Fatalf("feedback: %q", out)
 	}
+	if show := mustRun(t, env, "exec", "show", xs[0].ID.String()); !strings.Contains(show, "routed    by the program's traffic split") ||
+		!strings.Contains(show, "feedback  0.75 by local at ") || !strings.Contains(show, ": good") {
+		t.Fatalf("exec show lacks the routing or the feedback:\n%s", show)
+	}
 	if _, errOut, code := run(t, env, "exec", "feedback", xs[0].ID.String(), "high"); code != 2 || !strings.Contains(errOut, `score "high": want a number`) {
 		t.Fatalf("feedback with a word: exit %d, %q", code, errOut)
 	}
