@@ -120,13 +120,13 @@ func TestQuitWithNothingUnsaved(t *testing.T) {
 func TestTabClickWithAnEditorOpenKeepsIt(t *testing.T) {
 	m, _ := editingExample(t)
 	form := tuitest.Top(m)
-	m = tuitest.Deliver(t, m, tea.MouseClickMsg{X: 12, Y: 0, Button: tea.MouseLeft}) // "1 Programs"
+	m = tuitest.Deliver(t, m, tea.MouseClickMsg{X: 5, Y: 0, Button: tea.MouseLeft}) // "1 Programs", at 80 columns the first tab
 	if m.Page() != tui.PageDatasets || tuitest.Top(m) != form || !strings.Contains(tuitest.Screen(m), "zzzWhat is the capital") {
 		t.Fatalf("a click on a tab over the editor: page %v, top %T\n%s", m.Page(), tuitest.Top(m), tuitest.Screen(m))
 	}
 	// Without one, the same click switches.
 	m = tuitest.Send(t, tuitest.Send(t, m, tuitest.Esc()), tuitest.Key("d"))
-	if m = tuitest.Deliver(t, m, tea.MouseClickMsg{X: 12, Y: 0, Button: tea.MouseLeft}); m.Page() != tui.PagePrograms {
+	if m = tuitest.Deliver(t, m, tea.MouseClickMsg{X: 5, Y: 0, Button: tea.MouseLeft}); m.Page() != tui.PagePrograms {
 		t.Fatalf("a click on the Programs tab went to %v", m.Page())
 	}
 }

@@ -359,13 +359,11 @@ func keyPress(name string) tea.KeyPressMsg {
 
 // tabAt maps a column of the tab bar to the page whose tab is there.
 func (m Model) tabAt(x int) (Page, bool) {
-	col := ansi.StringWidth(" signet ")
-	for i, name := range pageNames {
-		w := 1 + ansi.StringWidth(fmt.Sprintf(" %d %s ", i+1, name))
-		if x >= col+1 && x < col+w {
+	_, tabs := tabBar(m.width)
+	for i, t := range tabs {
+		if x >= t.x && x < t.x+ansi.StringWidth(t.label) {
 			return Page(i), true
 		}
-		col += w
 	}
 	return 0, false
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/signet-dspy/signet/tui/pages/executions"
 	"github.com/signet-dspy/signet/tui/pages/optimizations"
 	"github.com/signet-dspy/signet/tui/pages/programs"
+	"github.com/signet-dspy/signet/tui/pages/users"
 	"github.com/signet-dspy/signet/tui/pages/workers"
 	"github.com/signet-dspy/signet/tui/runs"
 )
@@ -57,12 +58,15 @@ type Deps struct {
 	Runner runs.Runner
 	// Evaluations starts and reads evaluations.
 	Evaluations evaluations.Evaluations
+	// Users reads the users, their tokens and the audit trail, and changes
+	// credits and revokes tokens.
+	Users users.Users
 }
 
 // Services is every page's service served by svc.
 func Services(svc app.Service) Deps {
 	return Deps{Programs: svc, Datasets: svc, Optimizations: svc, Executions: svc, Events: svc, Pool: svc,
-		Runner: svc, Evaluations: svc}
+		Runner: svc, Evaluations: svc, Users: svc}
 }
 
 // Options configure the TUI's look and what the status bar shows.
@@ -99,10 +103,11 @@ const (
 	PageExecutions
 	PageOptimizations
 	PageWorkers
+	PageUsers
 	pageCount
 )
 
-var pageNames = [pageCount]string{"Programs", "Datasets", "Executions", "Optimizations", "Workers"}
+var pageNames = [pageCount]string{"Programs", "Datasets", "Executions", "Optimizations", "Workers", "Users"}
 
 func (p Page) String() string {
 	if p < 0 || p >= pageCount {
@@ -145,6 +150,7 @@ type Model struct {
 	executions    executions.Page
 	optimizations optimizations.Page
 	workers       workers.Page
+	users         users.Page
 }
 
 // New builds the root model. Call Init (tea.Program does) to load programs.
@@ -194,6 +200,7 @@ func New(deps Deps, opts Options) Model {
 		m.optimizations.Evaluations = func() page.Dialog { return evaluations.New(m.screens, deps.Evaluations, nil) }
 	}
 	m.workers = workers.New(e, deps.Pool, deps.Events != nil)
+	m.users = users.New(e, deps.Users)
 	// A size until the terminal reports one, so a View before the first
 	// WindowSizeMsg is sane.
 	m.setSize(80, 24)
@@ -226,6 +233,8 @@ func (m *Model) pageAt(p Page) page.Page {
 		return &m.optimizations
 	case PageWorkers:
 		return &m.workers
+	case PageUsers:
+		return &m.users
 	}
 	panic(fmt.Sprintf("tui: no page %d", p))
 }

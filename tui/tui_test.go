@@ -37,6 +37,29 @@ func TestHelpToggle(t *testing.T) {
 	}
 }
 
+// TestTabsFitNarrowScreens: at 80 columns the tabs drop the title and
+// their gaps so that all six show, and a click finds each where it is
+// drawn; wider, the title comes back.
+func TestTabsFitNarrowScreens(t *testing.T) {
+	for _, w := range []int{80, 120} {
+		m := tuitest.Sample(t, w, 24)
+		bar := strings.SplitN(tuitest.Screen(m), "\n", 2)[0]
+		if got := strings.Contains(bar, " signet "); got != (w > 80) {
+			t.Errorf("width %d: title shown %v: %q", w, got, bar)
+		}
+		for p := tui.PagePrograms; p <= tui.PageUsers; p++ {
+			label := fmt.Sprintf("%d %s", int(p)+1, p)
+			x := strings.Index(bar, label)
+			if x < 0 {
+				t.Fatalf("width %d: no tab %q in %q", w, label, bar)
+			}
+			if m = tuitest.Deliver(t, m, tea.MouseClickMsg{X: x, Y: 0, Button: tea.MouseLeft}); m.Page() != p {
+				t.Errorf("width %d: a click at %d on %q went to %v", w, x, label, m.Page())
+			}
+		}
+	}
+}
+
 func TestPageSwitching(t *testing.T) {
 	m := tuitest.Sample(t, 80, 24)
 	steps := []struct {
@@ -47,8 +70,9 @@ func TestPageSwitching(t *testing.T) {
 		{tuitest.Code(tea.KeyTab, 0), tui.PageExecutions},
 		{tuitest.Code(tea.KeyTab, tea.ModShift), tui.PageDatasets},
 		{tuitest.Key("5"), tui.PageWorkers},
+		{tuitest.Key("6"), tui.PageUsers},
 		{tuitest.Code(tea.KeyTab, 0), tui.PagePrograms}, // wraps
-		{tuitest.Code(tea.KeyTab, tea.ModShift), tui.PageWorkers},
+		{tuitest.Code(tea.KeyTab, tea.ModShift), tui.PageUsers},
 		{tuitest.Key("4"), tui.PageOptimizations},
 		{tuitest.Key("1"), tui.PagePrograms},
 	}

@@ -38,17 +38,51 @@ func (m Model) footerKeys() []key.Binding {
 func (m Model) renderTabs() string {
 	s := m.env.Styles
 	var b strings.Builder
-	b.WriteString(s.Title.Render(" signet "))
-	for i, name := range pageNames {
-		b.WriteString(" ")
-		label := fmt.Sprintf(" %d %s ", i+1, name)
+	title, tabs := tabBar(m.width)
+	end := 0 // the column after what is written
+	if title {
+		b.WriteString(s.Title.Render(tabTitle))
+		end = len(tabTitle)
+	}
+	for i, t := range tabs {
+		b.WriteString(strings.Repeat(" ", t.x-end))
+		end = t.x + ansi.StringWidth(t.label)
 		if Page(i) == m.page {
-			b.WriteString(s.Accent.Reverse(true).Render(label))
+			b.WriteString(s.Accent.Reverse(true).Render(t.label))
 		} else {
-			b.WriteString(s.TabIdle.Render(label))
+			b.WriteString(s.TabIdle.Render(t.label))
 		}
 	}
 	return b.String()
+}
+
+const tabTitle = " signet "
+
+// tab is one page's tab: its label and the column it starts at.
+type tab struct {
+	label string
+	x     int
+}
+
+// tabBar lays the tab bar out in width cells: the title and a space
+// between tabs, or, when that is too wide, neither, so every tab shows.
+// renderTabs draws it and tabAt reads it.
+func tabBar(width int) (title bool, tabs []tab) {
+	lay := func(x, gap int) int {
+		tabs = tabs[:0]
+		for i, name := range pageNames {
+			label := fmt.Sprintf(" %d %s ", i+1, name)
+			x += gap
+			tabs = append(tabs, tab{label: label, x: x})
+			x += ansi.StringWidth(label)
+		}
+		return x
+	}
+	if lay(len(tabTitle), 1) <= width {
+		return true, tabs
+	}
+	lay(0, 0)
+	return false, tabs
 }
 
 // renderBody is the page on screen under the dialogs over it.

@@ -248,10 +248,15 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 		// The same OpenAI-compatible path a user's Ollama or vLLM takes.
 		spec.Model = "openai/" + r.local.ModelName()
 		spec.APIBase = r.local.BaseURL()
-		spec.Free = true
+		spec.Free = localFree(p)
 	}
 	return spec, nil
 }
+
+// localFree says whether the local model's calls cost exactly 0: unless
+// the profile gives it a price, as a team that serves it to users with
+// credits (`signet serve --http`) may, so that their executions are debited.
+func localFree(p config.Profile) bool { return p.PriceIn == 0 && p.PriceOut == 0 }
 
 // Specs resolves the profiles a run of p uses: the run's (asked, else the
 // program's, else the default) and each module's own, by module name.

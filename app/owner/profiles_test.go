@@ -1,12 +1,15 @@
 package owner
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/config"
 )
 
 // TestLMProfilesBothSides: the owner lists its config's profiles and the
@@ -38,6 +41,29 @@ func TestLMProfilesBothSides(t *testing.T) {
 		}
 		if !slices.IsSortedFunc(ps, func(a, b app.LMProfile) int { return strings.Compare(a.Name, b.Name) }) {
 			t.Fatalf("%T: not in name order: %+v", svc, ps)
+		}
+	}
+}
+
+// TestLocalModelIsFreeUnlessPriced: the local model's calls cost 0, known,
+// unless a profile of it gives a price (then users' credits are debited).
+func TestLocalModelIsFreeUnlessPriced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	body := "profiles:\n  team-local:\n    model: signet/local\n    price_in: 0.5\n    price_out: 1.5\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, free := range map[string]bool{"local": true, "team-local": false} {
+		p, err := cfg.Profile(name)
+		if err != nil || !p.IsLocal() {
+			t.Fatalf("%s: %+v, %v", name, p, err)
+		}
+		if got := localFree(p); got != free {
+			t.Errorf("%s: free %v, want %v", name, got, free)
 		}
 	}
 }

@@ -132,6 +132,10 @@ func NewList(cols []Column, filterCol int, styles ListStyles) List {
 // the keyboard.
 func (l *List) HideCursor() { l.noCur = true }
 
+// ShowCursor draws the cursor again: of two lists on a page, the one the
+// keys move shows it.
+func (l *List) ShowCursor() { l.noCur = false }
+
 // SetStyles replaces the styles (e.g. when the theme changes).
 func (l *List) SetStyles(s ListStyles) {
 	l.styles = preparedStyles{

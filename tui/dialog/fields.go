@@ -23,6 +23,7 @@ type Fields struct {
 	Focus  int
 	Err    string // shown under the fields
 	Note   string // a line under the fields
+	Submit string // what ctrl+s does, for the title's hint; "" is "start"
 
 	start []string // the values before the first key: what Dirty compares with
 }
@@ -108,7 +109,11 @@ func (f *Fields) Key(km keys.Map, msg tea.KeyPressMsg) FieldsEvent {
 
 // Render draws the form in w x h.
 func (f *Fields) Render(s *themes.Styles, w, h int) string {
-	lines := []string{s.Title.Render(f.Title) + s.Muted.Render(" · tab/↑↓ move · ←/→ choose · ctrl+s start · esc cancel"), ""}
+	submit := f.Submit
+	if submit == "" {
+		submit = "start"
+	}
+	lines := []string{s.Title.Render(f.Title) + s.Muted.Render(" · tab/↑↓ move · ←/→ choose · ctrl+s "+submit+" · esc cancel"), ""}
 	for i, fl := range f.Fields {
 		label := layout.PadRight(fl.Label, 11)
 		val := fl.Value

@@ -21,8 +21,8 @@ type Map struct {
 	NextPage key.Binding
 	PrevPage key.Binding
 	// Pages[i] jumps to page i (Programs, Datasets, Executions,
-	// Optimizations, Workers).
-	Pages    [5]key.Binding
+	// Optimizations, Workers, Users).
+	Pages    [6]key.Binding
 	Up       key.Binding
 	Down     key.Binding
 	Top      key.Binding
@@ -58,6 +58,7 @@ type Map struct {
 	Refresh  key.Binding
 	Evaluate key.Binding
 	Undo     key.Binding // the last delete or status change, where it can be restored
+	Credits  key.Binding // change a user's credits
 	Export   key.Binding
 	Rename   key.Binding
 	Copy     key.Binding // copy what is shown to the clipboard (OSC 52)
@@ -92,6 +93,7 @@ var actions = []action{
 	{"page_3", []string{"3"}, "executions", func(m *Map) *key.Binding { return &m.Pages[2] }},
 	{"page_4", []string{"4"}, "optimizations", func(m *Map) *key.Binding { return &m.Pages[3] }},
 	{"page_5", []string{"5"}, "workers", func(m *Map) *key.Binding { return &m.Pages[4] }},
+	{"page_6", []string{"6"}, "users", func(m *Map) *key.Binding { return &m.Pages[5] }},
 	{"up", []string{"k", "up"}, "up", func(m *Map) *key.Binding { return &m.Up }},
 	{"down", []string{"j", "down"}, "down", func(m *Map) *key.Binding { return &m.Down }},
 	{"top", []string{"g", "home"}, "top", func(m *Map) *key.Binding { return &m.Top }},
@@ -123,6 +125,7 @@ var actions = []action{
 	{"refresh", []string{"ctrl+r"}, "refresh", func(m *Map) *key.Binding { return &m.Refresh }},
 	{"evaluate", []string{"E"}, "evaluate", func(m *Map) *key.Binding { return &m.Evaluate }},
 	{"undo", []string{"u"}, "undo", func(m *Map) *key.Binding { return &m.Undo }},
+	{"credits", []string{"c"}, "change credits", func(m *Map) *key.Binding { return &m.Credits }},
 	{"export", []string{"X"}, "export", func(m *Map) *key.Binding { return &m.Export }},
 	{"rename", []string{"m"}, "rename", func(m *Map) *key.Binding { return &m.Rename }},
 	{"copy", []string{"y"}, "copy", func(m *Map) *key.Binding { return &m.Copy }},
