@@ -67,6 +67,14 @@ func TestBinaryTraffic(t *testing.T) {
 	}
 
 	serveForeground(t, env)
+	// The same commands as a client of the serving owner: its answers and
+	// its errors, through the socket.
+	if out := mustRun(t, env, "program", "traffic", "qa"); !strings.Contains(out, "qa: v1=90 v2=10") {
+		t.Fatalf("traffic show through the owner: %q", out)
+	}
+	if _, errOut, code := run(t, env, "program", "traffic", "qa", "v1=90", "v2=20"); code != 1 || !strings.Contains(errOut, "the percentages sum to 110, not 100") {
+		t.Fatalf("a bad split through the owner: exit %d, %q", code, errOut)
+	}
 	cl := api.NewClient(api.SocketPath(ws))
 	ctx := context.Background()
 	const n, concurrency = 2000, 64
