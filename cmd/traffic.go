@@ -26,7 +26,12 @@ func (a *cli) programTraffic() *cobra.Command {
 			"the arms on the runs the split routed (since it was set, or the last --since): score from\n" +
 			"feedback (`signet exec feedback`) with a 95% interval, latency, cost and error rate, and each\n" +
 			"arm against the first by Welch's t-test.",
-		Args: cobra.MinimumNArgs(1),
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("%s wants the program's NAME; usage: %s", c.CommandPath(), c.UseLine())
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			name, arms := args[0], args[1:]
 			switch {
