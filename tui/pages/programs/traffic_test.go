@@ -9,6 +9,7 @@ import (
 
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
+	"github.com/signet-dspy/signet/tui/live"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
 
@@ -94,4 +95,22 @@ func TestProgramsTrafficGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A split changed elsewhere (the CLI, another terminal) reaches the open
+// traffic view: the program's change reads the report again.
+func TestProgramsTrafficFollowsChanges(t *testing.T) {
+	repo := trafficRepo()
+	repo.Traffic["qa"] = tuitest.SampleTrafficReport()
+	m := tuitest.Send(t, openProgram(t, repoModel(t, repo, 120, 30), "qa"), tuitest.Key("T"))
+	tuitest.WantScreen(t, m, "90%", "10%")
+	changed := *repo.Traffic["qa"]
+	changed.Split = &model.TrafficSplit{Program: "qa", Arms: []model.Arm{{Version: 1, Percent: 50}, {Version: 2, Percent: 50}}, SetAt: tuitest.Now}
+	repo.Traffic["qa"] = &changed
+	m = tuitest.Deliver(t, m, live.Msg{Programs: []string{"rag-support"}})
+	if strings.Contains(tuitest.Screen(m), "50%") {
+		t.Fatal("another program's change reloaded qa's split")
+	}
+	m = tuitest.Deliver(t, m, live.Msg{Programs: []string{"qa"}})
+	tuitest.WantScreen(t, m, "v1    ██████████·········· 50%", "v2    ██████████·········· 50%")
 }
