@@ -39,10 +39,23 @@ func TestBinaryUsers(t *testing.T) {
 // returns once the owner serves (it says so on its first line).
 func serveForeground(t *testing.T, env []string) {
 	t.Helper()
-	cmd := exec.Command(signetBinary(t), "serve")
+	out, stderr, wait := startServe(t, env)
+	line, err := out.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "serving workspace") {
+		wait()
+		t.Fatalf("signet serve said %q (%v), stderr %q", line, err, stderr.String())
+	}
+}
+
+// startServe starts `signet serve ARGS` on env's workspace, stopped with
+// SIGTERM when the test ends, and returns its stdout, its stderr so far
+// and a wait for its end.
+func startServe(t *testing.T, env []string, args ...string) (*bufio.Reader, *strings.Builder, func()) {
+	t.Helper()
+	cmd := exec.Command(signetBinary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = append(testEnv(t.TempDir()), env...)
-	var errb strings.Builder
-	cmd.Stderr = &errb
+	errb := new(strings.Builder)
+	cmd.Stderr = errb
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -54,11 +67,7 @@ func serveForeground(t *testing.T, env []string) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "serving workspace") {
-		cmd.Wait()
-		t.Fatalf("signet serve said %q (%v), stderr %q", line, err, errb.String())
-	}
+	return bufio.NewReader(out), errb, func() { cmd.Wait() }
 }
 
 func testUsers(t *testing.T, env []string, ws string) {

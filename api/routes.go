@@ -204,7 +204,7 @@ func (s *Server) routes() {
 		req.Name, req.Data = r.PathValue("name"), r.Body
 		return svc.ImportDataset(r.Context(), req)
 	})
-	s.mux.HandleFunc("GET /v1/datasets/{name}/export", func(w http.ResponseWriter, r *http.Request) {
+	s.route("GET /v1/datasets/{name}/export", func(w http.ResponseWriter, r *http.Request) {
 		defer s.hold()()
 		q := r.URL.Query()
 		// Written to a buffer first: an error must not come after a 200.
@@ -221,7 +221,7 @@ func (s *Server) routes() {
 	// The store as a whole. A backup is streamed as it is written (it can be
 	// as big as the store); an error after the first byte comes in the
 	// Signet-Error trailer.
-	s.mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
+	s.route("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		defer s.hold()()
 		w.Header().Set("Trailer", backupErrorTrailer)
 		sw := &startedWriter{w: w}
@@ -486,7 +486,8 @@ func (s *Server) routes() {
 		return svc.Authenticate(r.Context(), b.Token)
 	})
 
-	s.mux.HandleFunc("GET /v1/events", s.events)
+	s.route("GET /v1/events", s.events)
+	s.route("GET /v1/openapi.json", OpenAPIHandler().ServeHTTP)
 }
 
 // requestHeader carries a request's fields when the body is a file.

@@ -32,6 +32,12 @@ type Server struct {
 	svc app.Service
 	hs  *http.Server
 	mux *http.ServeMux
+	// patterns are the routes registered, in order: the OpenAPI document's
+	// operations must be exactly these (openapi_test.go).
+	patterns []string
+	// front is what serves a request: mux, or the HTTP face's
+	// authentication and extra handlers before it (HTTPServer).
+	front http.Handler
 
 	// base is cancelled to interrupt requests in flight; closing ends the
 	// event streams, which would otherwise hold Shutdown forever.
@@ -86,8 +92,9 @@ func NewServer(svc app.Service) *Server {
 					s.active.Add(-1)
 				}()
 			}
-			s.mux.ServeHTTP(w, r)
+			s.front.ServeHTTP(w, r)
 		})}
+	s.front = s.mux
 	s.routes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, app.Errorf(app.CodeNotFound, "no route %s %s (see docs/api.md)", r.Method, r.URL.Path))
@@ -193,9 +200,15 @@ func (s *Server) hold() func() {
 	}
 }
 
+// route registers a route of the API.
+func (s *Server) route(pattern string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.HandleFunc(pattern, h)
+}
+
 // handle registers a route whose answer is JSON.
 func (s *Server) handle(pattern string, fn func(r *http.Request) (any, error)) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.route(pattern, func(w http.ResponseWriter, r *http.Request) {
 		defer s.hold()()
 		out, err := fn(r)
 		if err != nil {

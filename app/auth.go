@@ -81,6 +81,21 @@ func PrincipalOf(u *model.User) *Principal {
 
 type principalKey struct{}
 
+type remoteKey struct{}
+
+// WithRemote marks ctx as a request from addr (a network face's client),
+// which the audit trail names when the request fails to authenticate.
+func WithRemote(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, remoteKey{}, addr)
+}
+
+// Remote is the client address WithRemote set ("" when none did: the
+// workspace's own socket).
+func Remote(ctx context.Context) string {
+	a, _ := ctx.Value(remoteKey{}).(string)
+	return a
+}
+
 // WithPrincipal marks ctx as a request of p: the service authorizes what
 // it does against p. A face that authenticates callers (the HTTP server)
 // sets it; without it a request is the local principal's.
@@ -106,7 +121,11 @@ const (
 	ActionExecute Action = "execute" // run a program
 	ActionCompile Action = "compile" // optimize a program
 	ActionManage  Action = "manage"  // users, tokens, credits, the audit trail
-	ActionRate    Action = "rate"    // give an execution feedback
+	ActionCancel  Action = "cancel"  // stop a job (execution, evaluation, optimization)
+	// ActionAdminister is control of the owner itself: its pool, status,
+	// backups, the store's check.
+	ActionAdminister Action = "administer"
+	ActionRate       Action = "rate" // give an execution feedback
 )
 
 // Resource is what an action is on. Owner is the user who created it
@@ -133,8 +152,9 @@ func (r Resource) String() string { return r.Kind + ":" + r.Name }
 //   - execute: ml_user, only on a program in production and while the
 //     user has credits;
 //   - compile: ml_engineer;
+//   - cancel: the user who started the job;
 //   - rate (feedback on an execution): the user who created it;
-//   - write and manage: nobody else.
+//   - write, manage and administer: nobody else.
 func Authorize(p *Principal, action Action, res Resource) error {
 	if p.Local || p.Role == model.RoleAdmin {
 		return nil
@@ -161,11 +181,14 @@ func Authorize(p *Principal, action Action, res Resource) error {
 			return nil
 		}
 		return forbidden(p, action, res, "compile: admin or ml_engineer")
-	case ActionRate:
+	case ActionCancel, ActionRate:
 		if res.Owner != "" && res.Owner == p.Name {
 			return nil
 		}
-		return forbidden(p, action, res, "feedback: admins, or the user who created the execution")
+		if action == ActionRate {
+			return forbidden(p, action, res, "feedback: admins, or the user who created the execution")
+		}
+		return forbidden(p, action, res, "cancel: admins, or the user who started the job")
 	case ActionManage:
 		return forbidden(p, action, res, "manage users and tokens: admin")
 	}

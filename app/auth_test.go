@@ -13,6 +13,7 @@ func TestAuthorize(t *testing.T) {
 	eng := &Principal{Name: "eve", Role: model.RoleMLEngineer}
 	user := &Principal{Name: "ann", Role: model.RoleMLUser, Credits: 1}
 	broke := &Principal{Name: "bob", Role: model.RoleMLUser}
+	roleless := &Principal{Name: "rex", Credits: 1}
 	prod := Resource{Kind: "program", Name: "qa", Status: model.Production}
 	draft := Resource{Kind: "program", Name: "qa", Status: model.Draft}
 	annsRun := Resource{Kind: "execution", Name: "x", Owner: "ann"}
@@ -50,6 +51,22 @@ func TestAuthorize(t *testing.T) {
 		{"engineer rates another's run", eng, ActionRate, annsRun, ErrForbidden},
 		{"admin rates anyone's run", admin, ActionRate, annsRun, nil},
 		{"user sets a split", user, ActionWrite, prod, ErrForbidden},
+		{"user cancels own", user, ActionCancel, annsRun, nil},
+		{"engineer cancels another's", eng, ActionCancel, annsRun, ErrForbidden},
+		{"user cancels the local user's", user, ActionCancel, localRun, ErrForbidden},
+		{"admin cancels anyone's", admin, ActionCancel, annsRun, nil},
+		{"engineer administers", eng, ActionAdminister, Resource{Kind: "pool", Name: "*"}, ErrForbidden},
+		{"admin administers", admin, ActionAdminister, Resource{Kind: "pool", Name: "*"}, nil},
+		// A principal without a role (none the store knows) reads shared
+		// records and nothing else.
+		{"role-less reads a shared record", roleless, ActionRead, shared, nil},
+		{"role-less reads another's", roleless, ActionRead, annsRun, ErrForbidden},
+		{"role-less runs", roleless, ActionExecute, prod, ErrForbidden},
+		{"role-less compiles", roleless, ActionCompile, prod, ErrForbidden},
+		{"role-less cancels", roleless, ActionCancel, annsRun, ErrForbidden},
+		{"role-less writes", roleless, ActionWrite, prod, ErrForbidden},
+		{"role-less manages", roleless, ActionManage, users, ErrForbidden},
+		{"role-less administers", roleless, ActionAdminister, Resource{Kind: "pool", Name: "*"}, ErrForbidden},
 	} {
 		err := Authorize(tt.p, tt.action, tt.res)
 		if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {

@@ -21,17 +21,26 @@ func (a *cli) serveCommand() *cobra.Command {
 	var pf poolFlags
 	var concurrency int
 	var bg background
+	var hf httpFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Own the workspace with no TUI: run its workers and queue, serve its API to other Signet processes",
 		Long: "Own the workspace until SIGINT or SIGTERM (`signet stop`): start the workers and the execution\n" +
 			"engine (which first recovers what an earlier owner left), and serve the local API on the workspace's\n" +
 			"socket (docs/api.md). Every other Signet command on the workspace then runs through this process.\n" +
-			"On SIGINT/SIGTERM, running executions go back to pending for the next owner.",
+			"On SIGINT/SIGTERM, running executions go back to pending for the next owner.\n\n" +
+			"With --http ADDR it also serves the same API over HTTP (HTTPS with --tls-cert and --tls-key), each\n" +
+			"request with a bearer token (`signet token create`), on loopback unless ADDR names a host.",
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if bg.on {
+				if hf.addr != "" {
+					return usagef("serve: --http is for `signet serve`, not a background owner")
+				}
 				return a.serveBackground(c.Context(), pf, concurrency, bg)
+			}
+			if _, err := hf.config(nil); err != nil {
+				return err
 			}
 			ctx := c.Context()
 			dir, err := a.workspaceDir()
@@ -56,7 +65,16 @@ func (a *cli) serveCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "serving workspace %s on %s (pid %d, API %s); ctrl-c stops\n", dir, s.Owner.Info().Socket, os.Getpid(), api.Version)
+			stopHTTP := func() {}
+			if hf.addr != "" {
+				cfg, _ := hf.config(s.Owner)
+				if stopHTTP, err = a.serveHTTP(ctx, cfg, s.Owner); err != nil {
+					s.Close(ctx, true)
+					return err
+				}
+			}
 			<-ctx.Done()
+			stopHTTP()
 			s.Close(ctx, true)
 			fmt.Fprintf(a.stdout, "stopped; %d executions pending for the next owner\n", s.Owner.LeftPending())
 			return nil
@@ -66,6 +84,7 @@ func (a *cli) serveCommand() *cobra.Command {
 	pf.register(c)
 	c.Flags().Lookup("workers").Usage = "worker processes (default: config, else the number of cores, at least 2)"
 	bg.register(c)
+	hf.register(c)
 	return c
 }
 

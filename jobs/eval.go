@@ -37,6 +37,7 @@ type EvalRequest struct {
 	Labels  []string       `json:"labels,omitempty"` // explicit labels (model.Labels)
 	LM      string         `json:"lm,omitempty"`
 	Threads int            `json:"threads,omitempty"` // examples in flight at once; 0 = all (the slots bound them)
+	User    string         `json:"user,omitempty"`    // who asks (model.Evaluation.User)
 }
 
 // evalRun is the coordinator of one evaluation: the examples still to
@@ -152,7 +153,7 @@ func (k *Kernel) prepareEval(ctx context.Context, req EvalRequest) (*model.Evalu
 			req.Metric.Name, req.Data.Dataset, p.Name, lab.Ignored)}
 	}
 	v := &model.Evaluation{Program: p.Name, Version: p.Version, Data: req.Data, Metric: req.Metric, Extra: req.Extra, Labels: lab,
-		LM: req.LM, Threads: req.Threads, State: model.Pending, Total: len(examples), CreatedAt: k.now()}
+		LM: req.LM, Threads: req.Threads, User: req.User, State: model.Pending, Total: len(examples), CreatedAt: k.now()}
 	v.ID = model.NewIDAt(v.CreatedAt)
 	return v, examples, nil
 }

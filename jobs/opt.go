@@ -48,6 +48,7 @@ type OptRequest struct {
 	Budget       float64        `json:"budget,omitempty"` // USD; the run's own hard stop
 	Threads      int            `json:"threads,omitempty"`
 	Seed         int            `json:"seed,omitempty"`
+	User         string         `json:"user,omitempty"` // who asks (model.Optimization.User)
 }
 
 // Optimize checks a request, estimates its LM calls and cost, refuses it if
@@ -138,7 +139,7 @@ func (k *Kernel) PrepareOptimization(ctx context.Context, req OptRequest) (*mode
 	o := &model.Optimization{Program: p.Name, BaseVersion: p.Version, Optimizer: opt, Settings: settings,
 		Train: req.Train, Val: req.Val, Test: req.Test, Metric: req.Metric, Labels: req.Labels, State: model.Pending,
 		Budget: req.Budget, LM: req.LM, ReflectionLM: req.ReflectionLM, Threads: threads, Seed: req.Seed,
-		CreatedAt: k.now()}
+		User: req.User, CreatedAt: k.now()}
 	o.Estimate = estimate(p, opt, settings, sz, spec)
 	left, capped, err := k.gate.check(ctx, "optimization", o.Program, estimateCost(o))
 	if err != nil {

@@ -21,8 +21,11 @@ type Evaluation struct {
 	Labels    Labeling           `json:"labels"`
 	LM        string             `json:"lm,omitempty"`      // profile asked for; "" = the program's
 	Threads   int                `json:"threads,omitempty"` // examples in flight at once; 0 = the engine's limit
-	State     RunState           `json:"state"`
-	Total     int                `json:"total"` // examples to evaluate
+	// User is the user who started it (a token's holder; "" for the
+	// workspace's own user): who may read and cancel it besides admins.
+	User  string   `json:"user,omitempty"`
+	State RunState `json:"state"`
+	Total int      `json:"total"` // examples to evaluate
 	// N is the examples that ended (completed or failed); Failures the
 	// failed ones among them, each scored 0. Sum is the metric's total.
 	N        int     `json:"n"`

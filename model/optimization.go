@@ -100,6 +100,9 @@ type Optimization struct {
 	ReflectionLM string `json:"reflection_lm,omitempty"`
 	Threads      int    `json:"threads,omitempty"`
 	Seed         int    `json:"seed,omitempty"`
+	// User is the user who started it (a token's holder; "" for the
+	// workspace's own user): who may read and cancel it besides admins.
+	User string `json:"user,omitempty"`
 	// BestTrial is the trial whose program became ResultVersion.
 	BestTrial int `json:"best_trial,omitempty"`
 	// Regressed is true when the best program scored below the baseline on

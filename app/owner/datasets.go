@@ -18,16 +18,25 @@ import (
 )
 
 func (o *Owner) ListDatasets(ctx context.Context) ([]*model.Dataset, error) {
+	if err := o.mayRead(ctx, "datasets", "*"); err != nil {
+		return nil, err
+	}
 	ds, err := o.st.ListDatasets(ctx)
 	return ds, fail(err)
 }
 
 func (o *Owner) Dataset(ctx context.Context, name string) (*model.Dataset, error) {
+	if err := o.mayRead(ctx, "dataset", name); err != nil {
+		return nil, err
+	}
 	d, err := o.st.GetDataset(ctx, name)
 	return d, fail(err)
 }
 
 func (o *Owner) ListExamples(ctx context.Context, q app.ExampleQuery) (*app.ExamplePage, error) {
+	if err := o.mayRead(ctx, "dataset", q.Dataset); err != nil {
+		return nil, err
+	}
 	sp, err := splitOrAll(q.Split)
 	if err != nil {
 		return nil, err
@@ -43,11 +52,17 @@ func (o *Owner) ListExamples(ctx context.Context, q app.ExampleQuery) (*app.Exam
 }
 
 func (o *Owner) Example(ctx context.Context, dataset string, id model.ID) (*model.Example, error) {
+	if err := o.mayRead(ctx, "dataset", dataset); err != nil {
+		return nil, err
+	}
 	e, err := o.st.GetExample(ctx, dataset, id)
 	return e, fail(err)
 }
 
 func (o *Owner) ExampleAt(ctx context.Context, dataset string, split model.Split, n int) (*model.Example, error) {
+	if err := o.mayRead(ctx, "dataset", dataset); err != nil {
+		return nil, err
+	}
 	sp, err := splitOrAll(split)
 	if err != nil {
 		return nil, err
@@ -66,6 +81,9 @@ func (o *Owner) ExampleAt(ctx context.Context, dataset string, split model.Split
 func (o *Owner) PutExample(ctx context.Context, e *model.Example) (*model.Example, error) {
 	if e == nil {
 		return nil, invalid("example", "put example: no example given")
+	}
+	if _, err := o.mayWrite(ctx, "dataset", e.Dataset); err != nil {
+		return nil, err
 	}
 	out := *e
 	out.Data = o.redact.Map(out.Data)
@@ -99,6 +117,9 @@ func (o *Owner) RestoreExample(ctx context.Context, e *model.Example) (*model.Ex
 	if e == nil || e.ID.IsZero() {
 		return nil, invalid("id", "restore example: the deleted example's id is needed")
 	}
+	if _, err := o.mayWrite(ctx, "dataset", e.Dataset); err != nil {
+		return nil, err
+	}
 	out := *e
 	sp, err := model.ParseSplit(string(out.Split))
 	if err != nil {
@@ -118,6 +139,9 @@ func (o *Owner) RestoreExample(ctx context.Context, e *model.Example) (*model.Ex
 }
 
 func (o *Owner) DeleteExample(ctx context.Context, dataset string, id model.ID) error {
+	if _, err := o.mayWrite(ctx, "dataset", dataset); err != nil {
+		return err
+	}
 	if err := o.st.DeleteExample(ctx, dataset, id); err != nil {
 		return fail(err)
 	}
@@ -126,6 +150,9 @@ func (o *Owner) DeleteExample(ctx context.Context, dataset string, id model.ID) 
 }
 
 func (o *Owner) DeleteDataset(ctx context.Context, name string) error {
+	if _, err := o.mayWrite(ctx, "dataset", name); err != nil {
+		return err
+	}
 	if err := o.st.DeleteDataset(ctx, name); err != nil {
 		return fail(err)
 	}
@@ -137,6 +164,9 @@ func (o *Owner) DeleteDataset(ctx context.Context, name string) error {
 // examples get new IDs), and only then deletes the old one: an interruption
 // leaves both, never neither.
 func (o *Owner) RenameDataset(ctx context.Context, name, to string) (*model.Dataset, error) {
+	if _, err := o.mayWrite(ctx, "dataset", name); err != nil {
+		return nil, err
+	}
 	if err := model.ValidName("dataset", to); err != nil {
 		return nil, invalid("to", "%w", err)
 	}
@@ -191,6 +221,9 @@ var errStopped = errors.New("stopped")
 // DatasetStats pages through every example, so a dataset of any size is
 // never held whole.
 func (o *Owner) DatasetStats(ctx context.Context, name string) (*model.DatasetStats, error) {
+	if err := o.mayRead(ctx, "dataset", name); err != nil {
+		return nil, err
+	}
 	d, err := o.st.GetDataset(ctx, name)
 	if err != nil {
 		return nil, fail(err)
@@ -210,6 +243,9 @@ func (o *Owner) DatasetStats(ctx context.Context, name string) (*model.DatasetSt
 // req.Format (jsonl when not given). Everything that can be refused is
 // checked before the first byte is written.
 func (o *Owner) ExportDataset(ctx context.Context, req app.ExportDatasetRequest, w io.Writer) error {
+	if _, err := o.mayWrite(ctx, "dataset", req.Dataset); err != nil {
+		return err
+	}
 	f := datafile.JSONL
 	if req.Format != "" {
 		var err error
@@ -264,6 +300,9 @@ func (o *Owner) eachExample(ctx context.Context, name string, sp model.Split, fn
 // visible. Every error about the file names it as file:line:column and the
 // field; a request that cannot be done as asked is app.CodeInvalid.
 func (o *Owner) ImportDataset(ctx context.Context, req app.ImportDatasetRequest) (*app.ImportDatasetResult, error) {
+	if _, err := o.mayWrite(ctx, "dataset", req.Name); err != nil {
+		return nil, err
+	}
 	if err := model.ValidName("dataset", req.Name); err != nil {
 		return nil, invalid("name", "%w", err)
 	}

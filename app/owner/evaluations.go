@@ -12,7 +12,17 @@ import (
 // LM profile the evaluation uses) before any worker starts, then submits
 // it to the job kernel. It answers with the pending record; its changes
 // follow on the event stream.
+//
+// Evaluating is development work, under the compile rule: its executions
+// are not charged to anyone's credits.
 func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.Evaluation, error) {
+	who, err := o.authorize(ctx, app.ActionCompile, app.Resource{Kind: "program", Name: req.Program})
+	if err != nil {
+		return nil, err
+	}
+	if err := o.mayRunMetrics(ctx, append([]model.Metric{req.Metric}, req.Extra...)...); err != nil {
+		return nil, err
+	}
 	metric, err := metricOf(req.Metric, req.BaseDir)
 	if err != nil {
 		return nil, err
@@ -25,6 +35,7 @@ func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.E
 		}
 		judges = append(judges, extra[i].LM)
 	}
+
 	p, err := o.jobProgram(ctx, req.Program, req.Version, req.LM, judges...)
 	if err != nil {
 		return nil, err
@@ -34,17 +45,22 @@ func (o *Owner) Evaluate(ctx context.Context, req app.EvaluateRequest) (*model.E
 		return nil, err
 	}
 	v, err := k.Evaluate(ctx, jobs.EvalRequest{Program: p.Name, Version: p.Version, Data: req.Data, Metric: metric,
-		Extra: extra, Labels: req.Labels, LM: req.LM, Threads: req.Threads})
+		Extra: extra, Labels: req.Labels, LM: req.LM, Threads: req.Threads, User: userOf(who)})
 	return v, fail(err)
 }
 
 // ListEvaluations is a page of evaluations, newest first, live while they
 // run.
 func (o *Owner) ListEvaluations(ctx context.Context, q app.JobQuery) (*app.EvaluationPage, error) {
+	who, err := o.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rows, next, err := o.st.ListEvaluations(ctx, q.Program, q.Cursor, q.Limit)
 	if err != nil {
 		return nil, fail(err)
 	}
+	rows = mine(who, "evaluation", rows, func(v *model.Evaluation) (model.ID, string) { return v.ID, v.User })
 	rows = live(ctx, rows, func(v *model.Evaluation) (model.ID, model.RunState) { return v.ID, v.State }, o.currentEvaluation)
 	return &app.EvaluationPage{Evaluations: rows, Next: next}, nil
 }
@@ -55,6 +71,9 @@ func (o *Owner) Evaluation(ctx context.Context, id model.ID) (*app.EvaluationDet
 	v, err := o.currentEvaluation(ctx, id)
 	if err != nil {
 		return nil, fail(err)
+	}
+	if err := o.mayReadOwn(ctx, "evaluation", id.String(), v.User); err != nil {
+		return nil, err
 	}
 	results, err := o.st.EvalResults(ctx, id, 0, 0)
 	if err != nil {
@@ -78,5 +97,6 @@ func (o *Owner) currentEvaluation(ctx context.Context, id model.ID) (*model.Eval
 // ended. It answers with the cancelled evaluation. An evaluation that has
 // ended is CodeFinished, without starting workers.
 func (o *Owner) CancelEvaluation(ctx context.Context, id model.ID) (*model.Evaluation, error) {
-	return cancelJob(o, ctx, "evaluation", id, o.currentEvaluation, func(v *model.Evaluation) model.RunState { return v.State })
+	return cancelJob(o, ctx, "evaluation", id, o.currentEvaluation,
+		func(v *model.Evaluation) (model.RunState, string) { return v.State, v.User })
 }

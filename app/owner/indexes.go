@@ -2,6 +2,7 @@ package owner
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -50,6 +51,9 @@ func (o *Owner) indexChanged(name string, p *app.IndexProgress, ix *model.Index)
 // content key of the dataset as it is now (and its files are complete).
 // Builds are one at a time: they share the indexes directory.
 func (o *Owner) BuildIndex(ctx context.Context, req app.IndexRequest) (*app.IndexResult, error) {
+	if _, err := o.mayWrite(ctx, "index", cmp.Or(req.Name, req.Dataset)); err != nil {
+		return nil, err
+	}
 	req, err := o.indexRequest(ctx, req)
 	if err != nil {
 		return nil, err
@@ -355,6 +359,9 @@ func dirSize(dir string) (int64, error) {
 }
 
 func (o *Owner) ListIndexes(ctx context.Context) ([]*model.Index, error) {
+	if err := o.mayRead(ctx, "indexes", "*"); err != nil {
+		return nil, err
+	}
 	list, err := o.st.ListIndexes(ctx)
 	if list == nil && err == nil {
 		list = []*model.Index{} // an empty list, not null, on the wire
@@ -363,12 +370,18 @@ func (o *Owner) ListIndexes(ctx context.Context) ([]*model.Index, error) {
 }
 
 func (o *Owner) Index(ctx context.Context, name string) (*model.Index, error) {
+	if err := o.mayRead(ctx, "index", name); err != nil {
+		return nil, err
+	}
 	ix, err := o.st.GetIndex(ctx, name)
 	return ix, fail(err)
 }
 
 // DeleteIndex removes an index's record, then its files.
 func (o *Owner) DeleteIndex(ctx context.Context, name string) error {
+	if _, err := o.mayWrite(ctx, "index", name); err != nil {
+		return err
+	}
 	o.indexMu.Lock()
 	defer o.indexMu.Unlock()
 	ix, err := o.st.DeleteIndex(ctx, name)

@@ -150,12 +150,16 @@ func live[T any](ctx context.Context, rows []*T, state func(*T) (model.ID, model
 // earlier owner left unfinished is its to take up and cancel), cancels it,
 // and the job is answered as it ended.
 func cancelJob[T any](o *Owner, ctx context.Context, what string, id model.ID, current func(context.Context, model.ID) (*T, error),
-	state func(*T) model.RunState) (*T, error) {
+	state func(*T) (model.RunState, string)) (*T, error) {
 	rec, err := current(ctx, id)
 	if err != nil {
 		return nil, fail(err)
 	}
-	if st := state(rec); st.Terminal() {
+	st, user := state(rec)
+	if err := o.mayCancel(ctx, what, id.String(), user); err != nil {
+		return nil, err
+	}
+	if st.Terminal() {
 		return nil, fail(fmt.Errorf("%s %s is %s: %w", what, id, st, jobs.ErrFinished))
 	}
 	k, err := o.kernel(ctx)

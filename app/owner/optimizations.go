@@ -19,6 +19,9 @@ func (o *Owner) optimizeRequest(ctx context.Context, req app.OptimizeRequest) (j
 	if err != nil {
 		return jobs.OptRequest{}, invalidField("optimizer", err)
 	}
+	if err := o.mayRunMetrics(ctx, req.Metric); err != nil {
+		return jobs.OptRequest{}, err
+	}
 	metric, err := metricOf(req.Metric, req.BaseDir)
 	if err != nil {
 		return jobs.OptRequest{}, err
@@ -60,13 +63,15 @@ func (o *Owner) Optimize(ctx context.Context, req app.OptimizeRequest) (*model.O
 // to prepare or submit.
 func (o *Owner) submitOptimization(ctx context.Context, req app.OptimizeRequest,
 	do func(*jobs.Kernel, context.Context, jobs.OptRequest) (*model.Optimization, error)) (*model.Optimization, error) {
-	if _, err := o.authorize(ctx, app.ActionCompile, app.Resource{Kind: "program", Name: req.Program}); err != nil {
+	who, err := o.authorize(ctx, app.ActionCompile, app.Resource{Kind: "program", Name: req.Program})
+	if err != nil {
 		return nil, err
 	}
 	oreq, err := o.optimizeRequest(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	oreq.User = userOf(who)
 	k, err := o.kernel(ctx)
 	if err != nil {
 		return nil, err
@@ -78,18 +83,34 @@ func (o *Owner) submitOptimization(ctx context.Context, req app.OptimizeRequest,
 // ListOptimizations is a page of runs, newest first, live (with their
 // progress) while they run.
 func (o *Owner) ListOptimizations(ctx context.Context, q app.JobQuery) (*app.OptimizationPage, error) {
+	who, err := o.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rows, next, err := o.st.ListOptimizations(ctx, q.Program, q.Cursor, q.Limit)
 	if err != nil {
 		return nil, fail(err)
 	}
+	rows = mine(who, "optimization", rows, func(x *model.Optimization) (model.ID, string) { return x.ID, x.User })
 	rows = live(ctx, rows, func(x *model.Optimization) (model.ID, model.RunState) { return x.ID, x.State }, o.currentOptimization)
 	return &app.OptimizationPage{Optimizations: rows, Next: next}, nil
 }
 
 // Optimization is a run, live (with its latest progress) while it runs.
 func (o *Owner) Optimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
+	return o.readOptimization(ctx, id)
+}
+
+// readOptimization is a run, live, if ctx's caller may read it.
+func (o *Owner) readOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
 	run, err := o.currentOptimization(ctx, id)
-	return run, fail(err)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if err := o.mayReadOwn(ctx, "optimization", id.String(), run.User); err != nil {
+		return nil, err
+	}
+	return run, nil
 }
 
 func (o *Owner) currentOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
@@ -102,9 +123,9 @@ func (o *Owner) currentOptimization(ctx context.Context, id model.ID) (*model.Op
 // OptimizationDetail is a run, live, with its trials and the examples of
 // its scoring set (validation, else training) their results name.
 func (o *Owner) OptimizationDetail(ctx context.Context, id model.ID) (*app.OptimizationDetail, error) {
-	run, err := o.currentOptimization(ctx, id)
+	run, err := o.readOptimization(ctx, id)
 	if err != nil {
-		return nil, fail(err)
+		return nil, err
 	}
 	ts, err := o.Trials(ctx, id)
 	if err != nil {
@@ -137,6 +158,9 @@ func (o *Owner) OptimizationDetail(ctx context.Context, id model.ID) (*app.Optim
 
 // Trials are a run's trials, by N (0 is the base program).
 func (o *Owner) Trials(ctx context.Context, id model.ID) ([]*model.Trial, error) {
+	if _, err := o.readOptimization(ctx, id); err != nil {
+		return nil, err
+	}
 	ts, err := o.st.Trials(ctx, id)
 	if err != nil {
 		return nil, fail(err)
@@ -152,7 +176,8 @@ func (o *Owner) Trials(ctx context.Context, id model.ID) ([]*model.Trial, error)
 // program found so far saved. It answers with the cancelled run. A run that
 // has ended is CodeFinished, without starting workers.
 func (o *Owner) CancelOptimization(ctx context.Context, id model.ID) (*model.Optimization, error) {
-	return cancelJob(o, ctx, "optimization", id, o.currentOptimization, func(run *model.Optimization) model.RunState { return run.State })
+	return cancelJob(o, ctx, "optimization", id, o.currentOptimization,
+		func(run *model.Optimization) (model.RunState, string) { return run.State, run.User })
 }
 
 // CompareOptimizations sets two or more runs side by side (model.CompareRuns)
@@ -160,6 +185,11 @@ func (o *Owner) CancelOptimization(ctx context.Context, id model.ID) (*model.Opt
 func (o *Owner) CompareOptimizations(ctx context.Context, ids []model.ID) (*app.Comparison, error) {
 	if len(ids) < 2 {
 		return nil, app.Errorf(app.CodeInvalid, "compare: want at least two optimization runs, got %d", len(ids))
+	}
+	for _, id := range ids {
+		if _, err := o.readOptimization(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	c, err := optimize.Compare(ctx, o.st, ids)
 	if err != nil {
@@ -173,6 +203,9 @@ func (o *Owner) CompareOptimizations(ctx context.Context, ids []model.ID) (*app.
 // without it, CodeRegressed, saying to pass --force; a run without a result
 // is CodeInvalid.
 func (o *Owner) PromoteOptimization(ctx context.Context, id model.ID, force bool) (*app.Promoted, error) {
+	if _, err := o.mayWrite(ctx, "optimization", id.String()); err != nil {
+		return nil, err
+	}
 	p, run, err := optimize.Promote(ctx, o.st, id, force)
 	if err != nil {
 		return nil, fail(err)

@@ -111,6 +111,8 @@ type Owner struct {
 	leftPending int // executions pending when the store closed, for serve's last words
 
 	idle atomic.Pointer[idleState] // set by IdleExit: a background owner
+
+	authFails authFailures // failed authentications not yet in the audit trail
 }
 
 // subWants is what a subscription waiting for the kernel asks of it.

@@ -15,6 +15,9 @@ import (
 )
 
 func (o *Owner) ListPrograms(ctx context.Context) ([]*model.Program, error) {
+	if err := o.mayRead(ctx, "programs", "*"); err != nil {
+		return nil, err
+	}
 	ps, err := o.st.ListPrograms(ctx)
 	return ps, fail(err)
 }
@@ -22,6 +25,9 @@ func (o *Owner) ListPrograms(ctx context.Context) ([]*model.Program, error) {
 // ProgramSummaries reads this month's cost of every program and each
 // named program's newest execution.
 func (o *Owner) ProgramSummaries(ctx context.Context, names []string) (map[string]app.ProgramSummary, error) {
+	if err := o.mayReadOwn(ctx, "cost", "programs", ""); err != nil {
+		return nil, err
+	}
 	month := o.now().Format("2006-01")
 	rows, err := o.st.CostRollups(ctx, "", month)
 	if err != nil {
@@ -49,6 +55,9 @@ func (o *Owner) ProgramSummaries(ctx context.Context, names []string) (map[strin
 }
 
 func (o *Owner) Program(ctx context.Context, name string, version int) (*model.Program, error) {
+	if err := o.mayRead(ctx, "program", name); err != nil {
+		return nil, err
+	}
 	p, err := o.program(ctx, name, version)
 	return p, fail(err)
 }
@@ -65,11 +74,20 @@ func (o *Owner) program(ctx context.Context, name string, version int) (*model.P
 }
 
 func (o *Owner) ProgramVersions(ctx context.Context, name string) ([]*model.Program, error) {
+	if err := o.mayRead(ctx, "program", name); err != nil {
+		return nil, err
+	}
 	ps, err := o.st.ProgramVersions(ctx, name)
 	return ps, fail(err)
 }
 
 func (o *Owner) CreateProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
+	if p == nil {
+		return nil, invalid("program", "no program given")
+	}
+	if _, err := o.mayWrite(ctx, "program", p.Name); err != nil {
+		return nil, err
+	}
 	saved, err := o.st.CreateProgram(ctx, p)
 	if err == nil {
 		o.programChanged(saved.Name)
@@ -78,6 +96,12 @@ func (o *Owner) CreateProgram(ctx context.Context, p *model.Program) (*model.Pro
 }
 
 func (o *Owner) SaveProgram(ctx context.Context, p *model.Program) (*model.Program, error) {
+	if p == nil {
+		return nil, invalid("program", "no program given")
+	}
+	if _, err := o.mayWrite(ctx, "program", p.Name); err != nil {
+		return nil, err
+	}
 	saved, err := o.st.SaveProgram(ctx, p)
 	if err == nil {
 		o.programChanged(saved.Name)
@@ -86,6 +110,9 @@ func (o *Owner) SaveProgram(ctx context.Context, p *model.Program) (*model.Progr
 }
 
 func (o *Owner) SetProgramStatus(ctx context.Context, name string, status model.ProgramStatus, note string) (*model.Program, error) {
+	if _, err := o.mayWrite(ctx, "program", name); err != nil {
+		return nil, err
+	}
 	if _, err := model.ParseProgramStatus(string(status)); err != nil {
 		return nil, app.Wrap(app.CodeInvalid, err)
 	}
@@ -97,6 +124,9 @@ func (o *Owner) SetProgramStatus(ctx context.Context, name string, status model.
 }
 
 func (o *Owner) DeleteProgram(ctx context.Context, name string) error {
+	if _, err := o.mayWrite(ctx, "program", name); err != nil {
+		return err
+	}
 	if err := o.st.DeleteProgram(ctx, name); err != nil {
 		return fail(err)
 	}
@@ -105,6 +135,9 @@ func (o *Owner) DeleteProgram(ctx context.Context, name string) error {
 }
 
 func (o *Owner) Flow(ctx context.Context, name string, version int) (model.Flow, error) {
+	if err := o.mayRead(ctx, "program", name); err != nil {
+		return model.Flow{}, err
+	}
 	p, err := o.program(ctx, name, version)
 	if err != nil {
 		return model.Flow{}, fail(err)
@@ -116,6 +149,14 @@ func (o *Owner) Flow(ctx context.Context, name string, version int) (model.Flow,
 // Render renders a version, or the variant, through the adapter of the LM
 // profile the run would use, in a worker of the pool.
 func (o *Owner) Render(ctx context.Context, req app.RenderRequest) (*app.RenderResult, error) {
+	if err := o.mayRead(ctx, "program", req.Program); err != nil {
+		return nil, err
+	}
+	if req.Variant != nil {
+		if err := o.mayRunCode(ctx, "variant of "+req.Program); err != nil {
+			return nil, err
+		}
+	}
 	prog := req.Variant
 	if prog == nil {
 		var err error
@@ -168,6 +209,9 @@ func (o *Owner) workers(ctx context.Context) (*bridge.Pool, error) {
 // ExportProgram is what DSPy's save() writes for a version, built by a
 // worker, or the standalone Python file.
 func (o *Owner) ExportProgram(ctx context.Context, req app.ExportRequest) (*app.ExportResult, error) {
+	if _, err := o.mayWrite(ctx, "program", req.Program); err != nil {
+		return nil, err
+	}
 	p, err := o.program(ctx, req.Program, req.Version)
 	if err != nil {
 		return nil, fail(err)
@@ -200,6 +244,9 @@ func (o *Owner) ExportProgram(ctx context.Context, req app.ExportRequest) (*app.
 // program, or a new program, through a worker (it builds the program and
 // checks the round trip).
 func (o *Owner) ImportProgram(ctx context.Context, req app.ImportProgramRequest) (*app.ImportProgramResult, error) {
+	if _, err := o.mayWrite(ctx, "program", req.Name); err != nil {
+		return nil, err
+	}
 	breq := bridge.ImportRequest{State: json.RawMessage(req.State), BaseDir: req.BaseDir}
 	if req.Pickle != "" {
 		breq.Pickle = absIn(req.BaseDir, req.Pickle)

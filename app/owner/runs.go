@@ -255,7 +255,7 @@ func (o *Owner) ListExecutions(ctx context.Context, q app.ExecutionQuery) (*app.
 	// the page (which may then hold fewer), not refused.
 	mine := xs[:0]
 	for _, x := range xs {
-		if app.Authorize(who, app.ActionRead, app.Resource{Kind: "execution", Name: x.ID.String(), Owner: x.User}) == nil {
+		if sees(who, "execution", x.ID.String(), x.User) {
 			mine = append(mine, x)
 		}
 	}
@@ -315,6 +315,9 @@ func (o *Owner) CancelExecution(ctx context.Context, id model.ID) (*model.Execut
 	if err != nil {
 		return nil, fail(err)
 	}
+	if err := o.mayCancel(ctx, "execution", id.String(), x.User); err != nil {
+		return nil, err
+	}
 	if x.State.Terminal() {
 		return nil, fail(fmt.Errorf("cancel execution %s: %w (%s)", id, jobs.ErrFinished, x.State))
 	}
@@ -334,6 +337,9 @@ func (o *Owner) CancelExecution(ctx context.Context, id model.ID) (*model.Execut
 // are the executions this call recovered (none when the kernel already ran:
 // it recovered then).
 func (o *Owner) ResumeExecutions(ctx context.Context) (*app.Recovered, error) {
+	if _, err := o.mayWrite(ctx, "executions", "*"); err != nil {
+		return nil, err
+	}
 	_, rec, err := o.startKernel(ctx)
 	if err != nil {
 		return nil, fail(err)

@@ -16,6 +16,9 @@ import (
 )
 
 func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
+	if err := o.mayAdminister(ctx, "status"); err != nil {
+		return nil, err
+	}
 	st := &app.Status{API: api.Version, PID: o.info.PID, Started: o.info.Started, Uptime: time.Since(o.info.Started).Seconds(),
 		Workspace: o.dir, Version: o.info.Version, Command: o.info.Command, Clients: o.srv.Clients()}
 	ps := o.poolStatus()
@@ -84,10 +87,18 @@ func workersOf(ws []bridge.WorkerStatus) []app.Worker {
 	return out
 }
 
-func (o *Owner) Pool(ctx context.Context) (*app.PoolStatus, error) { return o.poolStatus(), nil }
+func (o *Owner) Pool(ctx context.Context) (*app.PoolStatus, error) {
+	if err := o.mayAdminister(ctx, "pool"); err != nil {
+		return nil, err
+	}
+	return o.poolStatus(), nil
+}
 
 // StartPool starts the pool and the job kernel on it.
 func (o *Owner) StartPool(ctx context.Context) (*app.PoolStatus, error) {
+	if err := o.mayAdminister(ctx, "pool"); err != nil {
+		return nil, err
+	}
 	if _, err := o.kernel(ctx); err != nil {
 		return nil, err
 	}
@@ -97,11 +108,17 @@ func (o *Owner) StartPool(ctx context.Context) (*app.PoolStatus, error) {
 // RestartWorker kills a worker (0: every worker, one after the other so
 // the others keep serving) and answers once its replacement is ready.
 func (o *Owner) RestartWorker(ctx context.Context, id int) (*app.PoolStatus, error) {
+	if err := o.mayAdminister(ctx, "pool"); err != nil {
+		return nil, err
+	}
 	return o.replace(ctx, id, (*bridge.Pool).Restart)
 }
 
 // RecycleWorker replaces a worker (0: every worker) once it is idle.
 func (o *Owner) RecycleWorker(ctx context.Context, id int) (*app.PoolStatus, error) {
+	if err := o.mayAdminister(ctx, "pool"); err != nil {
+		return nil, err
+	}
 	return o.replace(ctx, id, (*bridge.Pool).Recycle)
 }
 
@@ -139,6 +156,11 @@ const subscriberBuffer = 1024
 // stream joins the kernel's the moment it is created, so no event of it is
 // missed.
 func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
+	who, err := o.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keep := o.eventsOf(ctx, who)
 	out := make(chan app.Event, subscriberBuffer)
 	subc, cancel := o.subscribeKernel(subWants{buffer: subscriberBuffer,
 		filter: jobs.Filter{NoSpans: !app.WantsSpans(ctx), EndedOnly: app.WantsEndedOnly(ctx)}})
@@ -148,6 +170,9 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 		defer cancel()
 		defer stopChanges()
 		send := func(ev app.Event) bool {
+			if keep != nil && !keep(ev) {
+				return true
+			}
 			select {
 			case out <- ev:
 				return true
@@ -293,6 +318,9 @@ func poolKey(ps *app.PoolStatus, load bool) string {
 
 // LMProfiles are the profiles of the owner's config, the default marked.
 func (o *Owner) LMProfiles(ctx context.Context) ([]app.LMProfile, error) {
+	if err := o.mayRead(ctx, "lm-profiles", "*"); err != nil {
+		return nil, err
+	}
 	e, err := o.environment()
 	if err != nil {
 		return nil, fail(err)

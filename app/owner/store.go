@@ -14,10 +14,16 @@ import (
 )
 
 func (o *Owner) Backup(ctx context.Context, w io.Writer) error {
+	if err := o.mayAdminister(ctx, "backup"); err != nil {
+		return err
+	}
 	return o.st.Backup(ctx, w)
 }
 
 func (o *Owner) CheckStore(ctx context.Context) (*app.StoreCheck, error) {
+	if err := o.mayAdminister(ctx, "store"); err != nil {
+		return nil, err
+	}
 	rep, err := o.st.Verify(ctx)
 	if err != nil {
 		return nil, err

@@ -11,15 +11,10 @@ import (
 	"github.com/signet-dspy/signet/store"
 )
 
-// programRes is a program as a resource every user may read.
-func programRes(name string) app.Resource {
-	return app.Resource{Kind: "program", Name: name, Shared: true}
-}
-
 // SetTrafficSplit is an admin's (a write of the program): it is audited
 // and published as a change of the program.
 func (o *Owner) SetTrafficSplit(ctx context.Context, sp model.TrafficSplit) (*model.TrafficSplit, error) {
-	p, err := o.authorize(ctx, app.ActionWrite, app.Resource{Kind: "program", Name: sp.Program})
+	p, err := o.mayWrite(ctx, "program", sp.Program)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +29,7 @@ func (o *Owner) SetTrafficSplit(ctx context.Context, sp model.TrafficSplit) (*mo
 }
 
 func (o *Owner) TrafficSplit(ctx context.Context, program string) (*model.TrafficSplit, error) {
-	if _, err := o.authorize(ctx, app.ActionRead, programRes(program)); err != nil {
+	if err := o.mayRead(ctx, "program", program); err != nil {
 		return nil, err
 	}
 	sp, err := o.st.TrafficSplit(ctx, program)
@@ -42,7 +37,7 @@ func (o *Owner) TrafficSplit(ctx context.Context, program string) (*model.Traffi
 }
 
 func (o *Owner) ClearTrafficSplit(ctx context.Context, program string) error {
-	p, err := o.authorize(ctx, app.ActionWrite, app.Resource{Kind: "program", Name: program})
+	p, err := o.mayWrite(ctx, "program", program)
 	if err != nil {
 		return err
 	}
@@ -89,7 +84,7 @@ func (o *Owner) TrafficReport(ctx context.Context, q app.TrafficQuery) (*model.T
 	if q.Since < 0 {
 		return nil, invalid("since", "since %s: want a duration ≥ 0", q.Since)
 	}
-	if _, err := o.authorize(ctx, app.ActionRead, programRes(q.Program)); err != nil {
+	if err := o.mayRead(ctx, "program", q.Program); err != nil {
 		return nil, err
 	}
 	if _, err := o.st.GetProgram(ctx, q.Program); err != nil {
@@ -137,9 +132,6 @@ func (o *Owner) TrafficReport(ctx context.Context, q app.TrafficQuery) (*model.T
 // Feedback is the execution's owner's or an admin's to give; each one is
 // audited, a replacement with the score it replaced.
 func (o *Owner) Feedback(ctx context.Context, id model.ID, f app.FeedbackRequest) (*model.Execution, error) {
-	if f.Score == nil {
-		return nil, invalid("score", "feedback on execution %s: give a score (a number; 0..1 is usual)", id)
-	}
 	x, err := o.st.GetExecution(ctx, id)
 	if err != nil {
 		return nil, fail(err)
@@ -147,6 +139,9 @@ func (o *Owner) Feedback(ctx context.Context, id model.ID, f app.FeedbackRequest
 	p, err := o.authorize(ctx, app.ActionRate, app.Resource{Kind: "execution", Name: id.String(), Owner: x.User})
 	if err != nil {
 		return nil, err
+	}
+	if f.Score == nil {
+		return nil, invalid("score", "feedback on execution %s: give a score (a number; 0..1 is usual)", id)
 	}
 	x, prior, err := o.st.SetFeedback(ctx, id, model.Feedback{Score: *f.Score, Note: f.Note, By: userOf(p)})
 	if errors.Is(err, store.ErrNotEnded) {

@@ -172,23 +172,31 @@ func (o *Owner) Audit(ctx context.Context, limit int) ([]*model.AuditRecord, err
 }
 
 // Authenticate looks a token up by its hash; its value is never stored.
+// A failure is written to the audit trail (never the token's value), at
+// most once a second per client address (authFailures).
 func (o *Owner) Authenticate(ctx context.Context, token string) (*app.Principal, error) {
-	unauth := app.Errorf(app.CodeUnauthenticated, "unauthenticated: the token is unknown or revoked")
+	refuse := func(why string) (*app.Principal, error) {
+		o.authFails.note(ctx, o, why)
+		return nil, app.Errorf(app.CodeUnauthenticated, "unauthenticated: %s", why)
+	}
+	if token == "" {
+		return refuse("no token (want the header Authorization: Bearer <token>)")
+	}
 	if !model.LooksLikeToken(token) {
-		return nil, unauth
+		return refuse("the token is unknown or revoked")
 	}
 	t, err := o.st.TokenByHash(ctx, model.HashToken(token))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, unauth
+		return refuse("the token is unknown or revoked")
 	case err != nil:
 		return nil, fail(err)
 	case t.Revoked():
-		return nil, unauth
+		return refuse("the token is unknown or revoked")
 	}
 	u, err := o.st.GetUser(ctx, t.User)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, unauth
+		return refuse("the token is unknown or revoked")
 	}
 	if err != nil {
 		return nil, fail(err)

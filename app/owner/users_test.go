@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
@@ -146,12 +147,8 @@ func TestPolicies(t *testing.T) {
 // their final record; 32 at once on credits for fewer never take credits
 // below 0, and once they are 0 the next run is refused before any LM call.
 func TestCreditsUnderConcurrency(t *testing.T) {
-	o := openRunsOwner(t, "", runsConfig, true)
+	o := openProductionQA(t)
 	ctx := context.Background()
-	createPrograms(t, o, runsQA)
-	if _, err := o.SetProgramStatus(ctx, "qa", model.Production, ""); err != nil {
-		t.Fatal(err)
-	}
 	// What one run costs, run by the local user (who pays nothing).
 	probe, err := o.Run(ctx, app.RunRequest{Program: "qa", LM: "priced", Inputs: map[string]any{"question": "Is Oslo cold?"}, Wait: true})
 	if err != nil || probe.State != model.Completed || probe.Cost <= 0 || probe.User != "" {
@@ -255,4 +252,83 @@ func TestCreditsUnderConcurrency(t *testing.T) {
 	if _, err := o.Spans(user, probe.ID, 0, 0); !errors.Is(err, app.ErrForbidden) {
 		t.Fatalf("ann reads the local user's trace: %v, want forbidden", err)
 	}
+}
+
+// Failed authentications reach the audit trail at most once a second per
+// client address, the next record counting those left out; never with
+// the token's value.
+func TestAuthFailuresAudited(t *testing.T) {
+	o := openRunsOwner(t, "", runsConfig, false)
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	o.authFails.now = func() time.Time { return clock }
+	from := func(addr string) context.Context { return app.WithRemote(context.Background(), addr) }
+	bad := model.TokenPrefix + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	for range 50 {
+		if _, err := o.Authenticate(from("10.0.0.1"), bad); !errors.Is(err, app.ErrUnauthenticated) {
+			t.Fatalf("bad token: %v", err)
+		}
+	}
+	o.Authenticate(from("10.0.0.2"), "")     // another client: its own record
+	clock = clock.Add(time.Second)           // the next second
+	o.Authenticate(from("10.0.0.1"), "nope") // one record, counting the 49 left out
+	recs, err := o.Audit(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		if r.Actor != Anonymous || r.Action != "authenticate" || r.Outcome != model.OutcomeDenied {
+			t.Errorf("record %+v", r)
+		}
+		if strings.Contains(r.Detail, bad) {
+			t.Errorf("the token's value is in the audit trail: %+v", r)
+		}
+		got = append(got, r.Detail)
+	}
+	want := []string{
+		"the token is unknown or revoked; from 10.0.0.1 (and 49 more failures from there since the last record)",
+		"no token (want the header Authorization: Bearer <token>); from 10.0.0.2",
+		"the token is unknown or revoked; from 10.0.0.1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit records, newest first:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A user's event stream carries its own executions and the shared
+// records' names, never another user's executions, their spans or the
+// pool.
+func TestSubscribeOwnEventsOnly(t *testing.T) {
+	o := openProductionQA(t)
+	ann := as(t, o, addUser(t, o, "ann", model.RoleMLUser, 10))
+	bob := as(t, o, addUser(t, o, "bob", model.RoleMLUser, 10))
+	ctx, cancel := context.WithCancel(bob)
+	defer cancel()
+	evs, err := o.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := o.Run(ann, app.RunRequest{Program: "qa", Inputs: map[string]any{"question": "Is Lima far?"}, Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := o.Run(bob, app.RunRequest{Program: "qa", Inputs: map[string]any{"question": "Is Quito high?"}, Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One kernel stream, in order: ann's run's events came before bob's
+	// run ended; the pool's line is the first a stream is sent.
+	for ev := range evs {
+		switch {
+		case ev.Kind == app.EventExecution && ev.Execution.ID == mine.ID:
+			if ev.Execution.State == model.Completed {
+				return
+			}
+		case ev.Kind == app.EventSpan && ev.Span.Execution == mine.ID:
+		case ev.Kind == app.EventProgram:
+		default:
+			t.Fatalf("bob's stream carries %s (of %s's execution %s?): %+v", ev.Kind, theirs.User, theirs.ID, ev)
+		}
+	}
+	t.Fatal("the stream ended")
 }
