@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,4 +211,86 @@ func TestTUIBinaryTraffic(t *testing.T) {
 	term.waitText("qa  history", "traffic v1=50 v2=50", "TRAFFIC")
 	term.keys("q")
 	term.waitExit()
+}
+
+// TestBinaryServeHTTPTraffic is the A/B check over HTTP with
+// bearer tokens: only an admin sets a split (403 naming the rule for an
+// ml_user, who may read it); an ml_user's runs of the production program
+// that name no version follow the split key by key (each lands on its
+// bucket's arm, both versions serve) and are charged; feedback is the
+// run's own user's; the report answers any user.
+func TestBinaryServeHTTPTraffic(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte(pricedConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(pythonEnv(t), "SIGNET_HOME="+t.TempDir(), "SIGNET_CONFIG="+cfg)
+	mustRun(t, env, "demo")
+	mustRun(t, env, "program", "status", "qa", "production") // v2; v1 stays a draft
+	mustRun(t, env, "user", "add", "ada", "--role", "admin")
+	mustRun(t, env, "user", "add", "ann", "--role", "ml_user", "--credits", "1")
+	admin, ann := tokenFor(t, env, "ada"), tokenFor(t, env, "ann")
+	c := &httpClient{t: t, base: serveHTTP(t, env, "--http", "127.0.0.1:0"), hc: http.DefaultClient}
+
+	split := map[string]any{"arms": []map[string]any{{"version": 1, "percent": 90}, {"version": 2, "percent": 10}}}
+	if code, body := c.do("PUT", "/v1/programs/qa/traffic", ann, split, nil); code != 403 || !strings.Contains(string(body), "write: admin") {
+		t.Fatalf("ann sets a split: %d %s", code, body)
+	}
+	if code, body := c.do("GET", "/v1/programs/qa/traffic", ann, nil, nil); code != 404 || errCode(body) != "not_found" {
+		t.Fatalf("ann reads the split before there is one: %d %s", code, body)
+	}
+	var sp model.TrafficSplit
+	if code, body := c.do("PUT", "/v1/programs/qa/traffic", admin, split, &sp); code != 200 || sp.SetBy != "ada" || sp.String() != "v1=90 v2=10" {
+		t.Fatalf("ada sets a split: %d %s", code, body)
+	}
+	if code, body := c.do("GET", "/v1/programs/qa/traffic", ann, nil, &sp); code != 200 || sp.String() != "v1=90 v2=10" {
+		t.Fatalf("ann reads the split: %d %s", code, body)
+	}
+
+	const n = 200
+	served := map[int]int{}
+	var xs []model.Execution
+	for i := range n {
+		key := fmt.Sprint("user-", i)
+		var x model.Execution
+		code, body := c.do("POST", "/v1/executions", ann, map[string]any{"program": "qa", "key": key, "wait": true,
+			"inputs": map[string]any{"question": fmt.Sprintf("Case %d: where is Peru?", i)}}, &x)
+		if code != 200 || x.State != model.Completed || !x.Routed || x.User != "ann" || x.Cost <= 0 {
+			t.Fatalf("ann's run %d: %d %s", i, code, body)
+		}
+		if want := sp.Route(model.Bucket("qa", key)).Version; x.Version != want {
+			t.Fatalf("key %s ran v%d, its bucket is v%d's", key, x.Version, want)
+		}
+		served[x.Version]++
+		xs = append(xs, x)
+	}
+	if served[1] == 0 || served[2] == 0 {
+		t.Fatalf("versions served: %v", served)
+	}
+
+	var ada model.Execution
+	if code, body := c.do("POST", "/v1/executions", admin, map[string]any{"program": "qa", "wait": true,
+		"inputs": map[string]any{"question": "Where is Chile?"}}, &ada); code != 200 || !ada.Routed {
+		t.Fatalf("ada runs: %d %s", code, body)
+	}
+	served[ada.Version]++ // the report counts every routed run, whoever ran it
+	if code, body := c.do("POST", "/v1/executions/"+ada.ID.String()+"/feedback", ann, map[string]any{"score": 1}, nil); code != 403 ||
+		!strings.Contains(string(body), "feedback: admins, or the user who created the execution") {
+		t.Fatalf("ann rates ada's run: %d %s", code, body)
+	}
+	for i, x := range xs[:20] {
+		var got model.Execution
+		if code, body := c.do("POST", "/v1/executions/"+x.ID.String()+"/feedback", ann, map[string]any{"score": 0.5 + 0.01*float64(i)}, &got); code != 200 ||
+			got.Feedback == nil || got.Feedback.By != "ann" {
+			t.Fatalf("ann rates her run: %d %s", code, body)
+		}
+	}
+	var rep model.TrafficReport
+	if code, body := c.do("GET", "/v1/programs/qa/traffic/report?since=1h", ann, nil, &rep); code != 200 || len(rep.Arms) != 2 ||
+		rep.Arms[0].N != served[1] || rep.Arms[1].N != served[2] || rep.Arms[0].Score.N+rep.Arms[1].Score.N != 20 {
+		t.Fatalf("ann reads the report: %d %s", code, body)
+	}
+	if code, body := c.do("GET", "/v1/programs/qa/traffic/report?since=soon", ann, nil, nil); code != 400 || errCode(body) != "invalid" {
+		t.Fatalf("a report since no duration: %d %s", code, body)
+	}
 }
