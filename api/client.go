@@ -137,6 +137,27 @@ func (c *Client) SetProgramStatus(ctx context.Context, name string, status model
 	return call[model.Program](c, ctx, http.MethodPut, "/v1/programs/"+url.PathEscape(name)+"/status", statusBody{status, note})
 }
 
+func (c *Client) SetTrafficSplit(ctx context.Context, sp model.TrafficSplit) (*model.TrafficSplit, error) {
+	return call[model.TrafficSplit](c, ctx, http.MethodPut, "/v1/programs/"+url.PathEscape(sp.Program)+"/traffic", sp)
+}
+
+func (c *Client) TrafficSplit(ctx context.Context, program string) (*model.TrafficSplit, error) {
+	return call[model.TrafficSplit](c, ctx, http.MethodGet, "/v1/programs/"+url.PathEscape(program)+"/traffic", nil)
+}
+
+func (c *Client) ClearTrafficSplit(ctx context.Context, program string) error {
+	_, err := call[struct{}](c, ctx, http.MethodDelete, "/v1/programs/"+url.PathEscape(program)+"/traffic", nil)
+	return err
+}
+
+func (c *Client) TrafficReport(ctx context.Context, q app.TrafficQuery) (*model.TrafficReport, error) {
+	v := url.Values{}
+	if q.Since > 0 {
+		v.Set("since", q.Since.String())
+	}
+	return call[model.TrafficReport](c, ctx, http.MethodGet, "/v1/programs/"+url.PathEscape(q.Program)+"/traffic/report"+encode(v), nil)
+}
+
 func (c *Client) DeleteProgram(ctx context.Context, name string) error {
 	_, err := call[struct{}](c, ctx, http.MethodDelete, "/v1/programs/"+url.PathEscape(name), nil)
 	return err
@@ -320,6 +341,10 @@ func (c *Client) Spans(ctx context.Context, id model.ID, after uint64, limit int
 
 func (c *Client) CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error) {
 	return call[model.Execution](c, ctx, http.MethodPost, "/v1/executions/"+id.String()+"/cancel", nil)
+}
+
+func (c *Client) Feedback(ctx context.Context, id model.ID, f app.FeedbackRequest) (*model.Execution, error) {
+	return call[model.Execution](c, ctx, http.MethodPost, "/v1/executions/"+id.String()+"/feedback", f)
 }
 
 func (c *Client) ResumeExecutions(ctx context.Context) (*app.Recovered, error) {

@@ -74,6 +74,13 @@ var operations = []operation{
 		body: typ[app.ExportRequest](), response: typ[*app.ExportResult]()},
 	{pattern: "POST /v1/programs/{name}/import", method: "ImportProgram", summary: "Import what DSPy's save() wrote, as a new program or version",
 		body: typ[app.ImportProgramRequest](), response: typ[*app.ImportProgramResult]()},
+	{pattern: "PUT /v1/programs/{name}/traffic", method: "SetTrafficSplit", summary: "Split the runs that name no version between versions (A/B)",
+		body: typ[model.TrafficSplit](), response: typ[*model.TrafficSplit]()},
+	{pattern: "GET /v1/programs/{name}/traffic", method: "TrafficSplit", summary: "A program's traffic split", response: typ[*model.TrafficSplit]()},
+	{pattern: "DELETE /v1/programs/{name}/traffic", method: "ClearTrafficSplit", summary: "Remove a program's traffic split", response: empty},
+	{pattern: "GET /v1/programs/{name}/traffic/report", method: "TrafficReport", summary: "Compare the arms of a traffic split (Welch's t-test)",
+		query:    []param{{name: "since", typ: "string", doc: "a Go duration (24h, 90m): the runs of the last DUR; absent = since the split was set"}},
+		response: typ[*model.TrafficReport]()},
 	{pattern: "POST /v1/render", method: "Render", summary: "The exact messages each predictor would send; no LM called",
 		body: typ[app.RenderRequest](), response: typ[*app.RenderResult]()},
 
@@ -120,6 +127,8 @@ var operations = []operation{
 	{pattern: "GET /v1/executions/{id}", method: "Execution", summary: "One execution", response: typ[*model.Execution]()},
 	{pattern: "GET /v1/executions/{id}/spans", method: "Spans", summary: "A page of an execution's trace",
 		query: []param{{name: "after", typ: "integer", doc: "the sequence number after which the page starts"}, qLimit}, response: typ[*app.SpanPage]()},
+	{pattern: "POST /v1/executions/{id}/feedback", method: "Feedback", summary: "Score an ended execution (one feedback per execution)",
+		body: typ[app.FeedbackRequest](), response: typ[*model.Execution]()},
 	{pattern: "POST /v1/executions/{id}/cancel", method: "CancelExecution", summary: "Cancel an execution", response: typ[*model.Execution]()},
 
 	{pattern: "POST /v1/evaluations", method: "Evaluate", summary: "Evaluate a program version on a dataset with a metric",

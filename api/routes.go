@@ -59,6 +59,30 @@ func (s *Server) routes() {
 		}
 		return svc.SetProgramStatus(r.Context(), r.PathValue("name"), b.Status, b.Note)
 	})
+	h("PUT /v1/programs/{name}/traffic", func(r *http.Request) (any, error) {
+		sp, err := decode[model.TrafficSplit](r)
+		if err != nil {
+			return nil, err
+		}
+		if sp.Program != "" && sp.Program != r.PathValue("name") {
+			return nil, badRoute(r, "the body names program %q", sp.Program)
+		}
+		sp.Program = r.PathValue("name")
+		return svc.SetTrafficSplit(r.Context(), *sp)
+	})
+	h("GET /v1/programs/{name}/traffic", func(r *http.Request) (any, error) {
+		return svc.TrafficSplit(r.Context(), r.PathValue("name"))
+	})
+	h("DELETE /v1/programs/{name}/traffic", func(r *http.Request) (any, error) {
+		return struct{}{}, svc.ClearTrafficSplit(r.Context(), r.PathValue("name"))
+	})
+	h("GET /v1/programs/{name}/traffic/report", func(r *http.Request) (any, error) {
+		since, err := durationParam(r, "since")
+		if err != nil {
+			return nil, err
+		}
+		return svc.TrafficReport(r.Context(), app.TrafficQuery{Program: r.PathValue("name"), Since: since})
+	})
 	h("GET /v1/programs/{name}/flow", func(r *http.Request) (any, error) {
 		v, err := intParam(r, "version")
 		if err != nil {
@@ -258,6 +282,17 @@ func (s *Server) routes() {
 			return nil, err
 		}
 		return svc.Spans(r.Context(), id, uint64(after), limit)
+	})
+	h("POST /v1/executions/{id}/feedback", func(r *http.Request) (any, error) {
+		id, err := idParam(r, "id")
+		if err != nil {
+			return nil, err
+		}
+		f, err := decode[app.FeedbackRequest](r)
+		if err != nil {
+			return nil, err
+		}
+		return svc.Feedback(r.Context(), id, *f)
 	})
 	h("POST /v1/executions/{id}/cancel", func(r *http.Request) (any, error) {
 		id, err := idParam(r, "id")

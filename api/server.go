@@ -344,6 +344,19 @@ func intParam(r *http.Request, name string) (int, error) {
 	return n, nil
 }
 
+// durationParam is a Go duration ("24h", "90m"); "" is 0.
+func durationParam(r *http.Request, name string) (time.Duration, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, &app.Error{Code: app.CodeInvalid, Field: name, Message: fmt.Sprintf("%s: %q is not a duration ≥ 0 (as in 24h or 90m)", name, v)}
+	}
+	return d, nil
+}
+
 func boolParam(r *http.Request, name string) (bool, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {

@@ -60,6 +60,15 @@ type Programs interface {
 	// ImportProgram takes what DSPy's save() wrote, into a new program or a
 	// new version of one.
 	ImportProgram(ctx context.Context, req ImportProgramRequest) (*ImportProgramResult, error)
+	// SetTrafficSplit divides the runs of a program that name no version
+	// among its versions (an A/B test; see RunRequest.Key), replacing any
+	// split before.
+	SetTrafficSplit(ctx context.Context, split model.TrafficSplit) (*model.TrafficSplit, error)
+	// TrafficSplit is a program's split: not_found when it has none.
+	TrafficSplit(ctx context.Context, program string) (*model.TrafficSplit, error)
+	ClearTrafficSplit(ctx context.Context, program string) error
+	// TrafficReport compares the arms on the runs the split routed.
+	TrafficReport(ctx context.Context, q TrafficQuery) (*model.TrafficReport, error)
 }
 
 // Indexes are retrieval indexes over a dataset's field (model.Index), that
@@ -110,6 +119,9 @@ type Executions interface {
 	// Spans is a page of an execution's trace after sequence number after.
 	Spans(ctx context.Context, id model.ID, after uint64, limit int) (*SpanPage, error)
 	CancelExecution(ctx context.Context, id model.ID) (*model.Execution, error)
+	// Feedback gives an ended execution a score (one per execution: a
+	// second replaces the first), which the traffic report compares.
+	Feedback(ctx context.Context, id model.ID, f FeedbackRequest) (*model.Execution, error)
 	// ResumeExecutions recovers what an interrupted owner left and runs
 	// every pending execution to its end; it answers once they are queued
 	// again, with what it recovered (the executions' events say when they
@@ -465,6 +477,11 @@ type RunRequest struct {
 	LM      string         `json:"lm,omitempty"` // profile; "" = the program's or the default
 	NoCache bool           `json:"no_cache,omitempty"`
 	Wait    bool           `json:"wait,omitempty"` // answer once the execution has ended
+	// Key routes a run that names no version on a program with a traffic
+	// split: the same key, the same version while the split stays the
+	// same (a user's or a session's ID). Without one the run lands at
+	// random.
+	Key string `json:"key,omitempty"`
 	// Timeout bounds the run (0: the program's timeout, else the config's
 	// execution_timeout); past it the execution fails "timed out".
 	Timeout time.Duration `json:"timeout_ns,omitempty"`

@@ -125,6 +125,7 @@ const (
 	// ActionAdminister is control of the owner itself: its pool, status,
 	// backups, the store's check.
 	ActionAdminister Action = "administer"
+	ActionRate       Action = "rate" // give an execution feedback
 )
 
 // Resource is what an action is on. Owner is the user who created it
@@ -158,6 +159,7 @@ func ExecutionOf(x *model.Execution) Resource {
 //     user has credits;
 //   - compile: ml_engineer;
 //   - cancel: the user who started the job;
+//   - rate (feedback on an execution): the user who created it;
 //   - write, manage and administer: nobody else.
 func Authorize(p *Principal, action Action, res Resource) error {
 	if p.Local || p.Role == model.RoleAdmin {
@@ -185,9 +187,12 @@ func Authorize(p *Principal, action Action, res Resource) error {
 			return nil
 		}
 		return forbidden(p, action, res, "compile: admin or ml_engineer")
-	case ActionCancel:
+	case ActionCancel, ActionRate:
 		if res.Owner != "" && res.Owner == p.Name {
 			return nil
+		}
+		if action == ActionRate {
+			return forbidden(p, action, res, "feedback: admins, or the user who created the execution")
 		}
 		return forbidden(p, action, res, "cancel: admins, or the user who started the job")
 	case ActionManage:

@@ -11,7 +11,7 @@ const (
 	EventPool         EventKind = "pool"         // the pool changed (sent first on a subscription)
 	EventOptimization EventKind = "optimization" // an optimization changed or progressed
 	EventEvaluation   EventKind = "evaluation"   // an evaluation changed or progressed
-	EventProgram      EventKind = "program"      // a program was created, saved, given a status or deleted
+	EventProgram      EventKind = "program"      // a program was created, saved, given a status or a traffic split, or deleted
 	EventDataset      EventKind = "dataset"      // a dataset or one of its examples was imported, edited or deleted
 	EventIndex        EventKind = "index"        // an index was built, progressed or deleted
 )

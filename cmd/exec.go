@@ -14,6 +14,7 @@ import (
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/tui/format"
 )
 
 // parseExampleRef reads DATASET:N (N counts from 0 within the split).
@@ -32,7 +33,7 @@ func (a *cli) execCommand() *cobra.Command {
 		Aliases: []string{"execution", "executions"},
 		Short:   "List, inspect, cancel and resume executions",
 	}
-	c.AddCommand(a.execList(), a.execShow(), a.execCancel(), a.execResume())
+	c.AddCommand(a.execList(), a.execShow(), a.execCancel(), a.execResume(), a.execFeedback())
 	return c
 }
 
@@ -158,12 +159,26 @@ func printExecution(w io.Writer, e *model.Execution) {
 	if e.CacheHit {
 		fmt.Fprintf(w, ", from the cache (execution %s)", e.CacheOf)
 	}
+	if e.Routed {
+		fmt.Fprint(w, "\nrouted    by the program's traffic split")
+	}
 	fmt.Fprintf(w, "\ncreated   %s\n", e.CreatedAt.UTC().Format(time.RFC3339))
 	if e.Duration > 0 {
 		fmt.Fprintf(w, "duration  %s\n", e.Duration.Round(time.Millisecond))
 	}
 	if e.ErrorCode != "" || e.Error != "" {
 		fmt.Fprintf(w, "error     %s: %s\n", e.ErrorCode, e.Error)
+	}
+	if f := e.Feedback; f != nil {
+		by := f.By
+		if by == "" {
+			by = model.LocalUser
+		}
+		fmt.Fprintf(w, "feedback  %g by %s at %s", f.Score, by, f.At.UTC().Format(time.RFC3339))
+		if f.Note != "" {
+			fmt.Fprintf(w, ": %s", format.Line(f.Note))
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "\ninputs:")
 	for _, k := range sortedKeys(e.Inputs) {

@@ -28,7 +28,7 @@ func (a *cli) programCommand() *cobra.Command {
 	c.AddCommand(
 		a.programCreate(), a.programList(), a.programShow(), a.programEdit(),
 		a.programVersions(), a.programDiff(), a.programStatus(), a.programDelete(),
-		a.programExport(), a.programImport(),
+		a.programExport(), a.programImport(), a.programTraffic(),
 	)
 	return c
 }

@@ -44,7 +44,7 @@ func (a *cli) logDir() (string, error) {
 
 func (a *cli) runCommand() *cobra.Command {
 	var inputs []string
-	var example, dataset, split, lmName, labels, timeout string
+	var example, dataset, split, lmName, labels, timeout, key string
 	var version, limit int
 	var asJSON, noCache, wait bool
 	var pf poolFlags
@@ -81,6 +81,9 @@ func (a *cli) runCommand() *cobra.Command {
 				}
 			}
 			if dataset != "" {
+				if key != "" {
+					return usagef("--key routes a single run; a batch runs one version (--version, else the newest), not the traffic split")
+				}
 				return a.runDataset(ctx, app.BatchRequest{Program: args[0], Version: version, LM: lmName,
 					Labels: model.ParseLabels(labels), NoCache: noCache, Limit: limit}, dataset, split, asJSON)
 			}
@@ -90,7 +93,7 @@ func (a *cli) runCommand() *cobra.Command {
 				}
 			}
 			e, err := a.svc.Run(ctx, app.RunRequest{Program: args[0], Version: version, Inputs: in, LM: lmName, NoCache: noCache, Wait: true,
-				Timeout: bound})
+				Timeout: bound, Key: key})
 			if f := appField(err); app.CodeOf(err) == app.CodeInvalid && strings.HasPrefix(f, "inputs.") {
 				name := strings.TrimPrefix(f, "inputs.")
 				return usagef("%v: pass --input %s=... (or --example DATASET:N)", err, name)
@@ -124,6 +127,9 @@ func (a *cli) runCommand() *cobra.Command {
 			}
 			lm := e.LM
 			fmt.Fprintf(a.stdout, "%s v%d on %s: %s in %s (execution %s)\n\n", e.Program, e.Version, orDash(lm), e.State, e.Duration.Round(time.Millisecond), e.ID)
+			if e.Routed {
+				fmt.Fprintf(a.stdout, "v%d was the traffic split's pick\n\n", e.Version)
+			}
 			if e.CacheHit {
 				fmt.Fprintf(a.stdout, "answered from the cache (execution %s), at no cost\n\n", e.CacheOf)
 			}
@@ -151,7 +157,8 @@ func (a *cli) runCommand() *cobra.Command {
 	c.Flags().IntVar(&limit, "limit", 0, "with --dataset: at most this many examples")
 	c.Flags().StringVar(&labels, "labels", "", "with --dataset: the fields to compare with the outputs, a,b (default: the program's outputs the dataset has)")
 	c.Flags().StringVar(&lmName, "lm", "", "LM profile (default: the program's, else the config's default)")
-	c.Flags().IntVar(&version, "version", 0, "run a specific version (default: latest)")
+	c.Flags().IntVar(&version, "version", 0, "run a specific version (default: the traffic split's pick, else the latest)")
+	c.Flags().StringVar(&key, "key", "", "route by this key on a program with a traffic split: the same key, the same version")
 	c.Flags().StringVar(&timeout, "timeout", "", "fail the run past this long, such as 30s or 2m (default: the program's timeout, else the config's execution_timeout, 5m)")
 	c.Flags().Int("concurrency", 0, "executions at once, when this process starts the queue (default: config, else 8)")
 	c.Flags().BoolVar(&noCache, "no-cache", false, "do not answer from the execution cache")

@@ -42,6 +42,9 @@ type Request struct {
 	// the run's cost when its final record is written; "" for the
 	// workspace's local user.
 	User string
+	// Routed says the program's traffic split chose Version
+	// (model.Execution.Routed).
+	Routed bool
 }
 
 // Submit validates a request and creates its execution. A request over a
@@ -232,7 +235,7 @@ func (k *Kernel) prepare(ctx context.Context, r Request, progs map[string]*model
 		return prepared{}, fmt.Errorf("program %s v%d: %w", prog.Name, prog.Version, err)
 	}
 	x := &model.Execution{ID: model.NewID(), Program: prog.Name, Version: prog.Version, LM: profile,
-		State: model.Pending, Inputs: maps.Clone(k.o.Redact.Map(r.Inputs)), Batch: r.Batch, Timeout: r.Timeout, User: r.User, CreatedAt: k.now()}
+		State: model.Pending, Inputs: maps.Clone(k.o.Redact.Map(r.Inputs)), Batch: r.Batch, Timeout: r.Timeout, User: r.User, Routed: r.Routed, CreatedAt: k.now()}
 	if x.Inputs == nil {
 		x.Inputs = map[string]any{}
 	}

@@ -48,6 +48,11 @@ type Execution struct {
 	// User is the user who created the execution (a token's holder), whose
 	// credits pay its cost; empty for the workspace's own local user.
 	User string `json:"user,omitempty"`
+	// Routed says the program's traffic split chose Version (the run named
+	// none): the executions the traffic report compares.
+	Routed bool `json:"routed,omitempty"`
+	// Feedback is the score a caller gave the execution once it ended.
+	Feedback *Feedback `json:"feedback,omitempty"`
 	// Variant is the unsaved program this execution ran instead of the stored
 	// version Program/Version (which it was derived from): a prompt iteration
 	// or a one-module replay from the TUI. Nil for ordinary runs.

@@ -261,6 +261,24 @@ func appendExecution(b []byte, x *Execution) ([]byte, error) {
 	if x.User != "" {
 		b = appendField(b, `,"user":`, x.User)
 	}
+	if x.Routed {
+		b = append(b, `,"routed":true`...)
+	}
+	if f := x.Feedback; f != nil {
+		if b, err = appendFloat(append(b, `,"feedback":{"score":`...), f.Score); err != nil {
+			return b, err
+		}
+		if f.Note != "" {
+			b = appendField(b, `,"note":`, f.Note)
+		}
+		if f.By != "" {
+			b = appendField(b, `,"by":`, f.By)
+		}
+		if b, err = appendTime(append(b, `,"at":`...), f.At); err != nil {
+			return b, err
+		}
+		b = append(b, '}')
+	}
 	if x.Variant != nil {
 		if b, err = appendMarshalled(append(b, `,"variant":`...), x.Variant); err != nil {
 			return b, err

@@ -89,7 +89,8 @@ func TestNewTablesDoNotCollide(t *testing.T) {
 	seen := map[byte]bool{}
 	for _, tb := range []byte{keys.Meta, keys.ProgramHead, keys.ProgramVersion, keys.Dataset, keys.Example, keys.StagedPart,
 		keys.Execution, keys.ExecByProgram, keys.ExecByState, keys.ExecByProgState, keys.Rollup, keys.Span,
-		keys.Optimization, keys.OptByProgram, keys.Trial, keys.Evaluation, keys.EvalByProgram, keys.EvalResult, keys.Index} {
+		keys.Optimization, keys.OptByProgram, keys.Trial, keys.Evaluation, keys.EvalByProgram, keys.EvalResult, keys.Index,
+		keys.User, keys.Token, keys.TokenByHash, keys.Audit, keys.Traffic} {
 		if tb == cacheTable || tb == budgetTable || seen[tb] {
 			t.Fatalf("table %q is used twice", tb)
 		}

@@ -104,6 +104,8 @@ func describeKey(k []byte) string {
 		s = "token index entry"
 	case keys.Audit:
 		s = "audit record " + id()
+	case keys.Traffic:
+		s = "traffic split of program " + r.Str()
 	case budgetTable:
 		s = "budget " + r.Str()
 	case keys.ExecByProgram, keys.ExecByState, keys.ExecByProgState:

@@ -289,8 +289,8 @@ func (s *Store) SetProgramStatus(ctx context.Context, name string, st model.Prog
 	return out, nil
 }
 
-// DeleteProgram removes the head and every version in one transaction, so a
-// program is either whole or gone. Its executions stay, as history.
+// DeleteProgram removes the head, every version and the traffic split in
+// one transaction, so a program is either whole or gone. Its executions stay, as history.
 func (s *Store) DeleteProgram(ctx context.Context, name string) error {
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		if err := existingName("program", name); err != nil {
@@ -300,6 +300,10 @@ func (s *Store) DeleteProgram(ctx context.Context, name string) error {
 			return err
 		}
 		if err := txn.Delete(programHeadKey(name)); err != nil {
+			return err
+		}
+		// A split names versions that go with the program.
+		if err := txn.Delete(trafficKey(name)); err != nil {
 			return err
 		}
 		it := txn.NewIterator(keyOnly(programVersionPrefix(name), false))

@@ -19,6 +19,7 @@ const (
 	ruleWrite   = "write: admin"
 	ruleAdmin   = "administer: admin"
 	ruleCancel  = "cancel: admins, or the user who started the job"
+	ruleRate    = "feedback: admins, or the user who created the execution"
 	ruleManage  = "manage users and tokens: admin"
 	ruleCompile = "compile: admin or ml_engineer"
 	ruleExecute = "execute: admin or ml_user"
@@ -42,6 +43,11 @@ var policy = map[string][2]string{
 	"DeleteProgram":    {ruleWrite, ruleWrite},
 	"ExportProgram":    {ruleWrite, ruleWrite},
 	"ImportProgram":    {ruleWrite, ruleWrite},
+	// A/B traffic: the split is a write, the report a shared read.
+	"SetTrafficSplit":   {ruleWrite, ruleWrite},
+	"TrafficSplit":      {"", ""},
+	"ClearTrafficSplit": {ruleWrite, ruleWrite},
+	"TrafficReport":     {"", ""},
 	// Indexes.
 	"ListIndexes": {"", ""},
 	"Index":       {"", ""},
@@ -68,6 +74,7 @@ var policy = map[string][2]string{
 	"Execution":            {ruleRead, ruleRead},
 	"Spans":                {ruleRead, ruleRead},
 	"CancelExecution":      {ruleCancel, ruleCancel},
+	"Feedback":             {ruleRate, ruleRate},
 	"ResumeExecutions":     {ruleWrite, ruleWrite},
 	"LMProfiles":           {"", ""},
 	"Evaluate":             {ruleCompile, ""},
@@ -130,7 +137,7 @@ func TestEveryMethodGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := map[string]model.ID{
-		"Execution": x.ID, "Spans": x.ID, "CancelExecution": x.ID,
+		"Execution": x.ID, "Spans": x.ID, "CancelExecution": x.ID, "Feedback": x.ID,
 		"Evaluation": v.ID, "CancelEvaluation": v.ID,
 		"Optimization": run.ID, "Trials": run.ID, "OptimizationDetail": run.ID, "CancelOptimization": run.ID, "PromoteOptimization": run.ID,
 	}

@@ -21,11 +21,23 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 	if err := o.checkInputSize(req.Inputs); err != nil {
 		return nil, err
 	}
+	routed, err := o.route(ctx, &req)
+	if err != nil {
+		return nil, err
+	}
 	p, err := o.runnable(ctx, req.Program, req.Version, req.Variant, req.LM)
 	if err != nil {
 		return nil, err
 	}
 	res := p
+	if routed {
+		// The split is an admin's choice of the versions that serve the
+		// program: a routed run is the program's, in its current status,
+		// whatever the status the version it landed on was saved with.
+		if res, err = o.st.GetProgram(ctx, p.Name); err != nil {
+			return nil, fail(err)
+		}
+	}
 	if req.Variant != nil {
 		// An unsaved variant is no program in production, whatever the
 		// status of the version it derives from.
@@ -42,7 +54,7 @@ func (o *Owner) Run(ctx context.Context, req app.RunRequest) (*model.Execution, 
 	// The version read above, not "the newest" again: a save in between
 	// does not change what was checked.
 	x, err := k.Submit(ctx, jobs.Request{Program: p.Name, Version: p.Version, Inputs: req.Inputs, LM: req.LM,
-		NoCache: req.NoCache, Variant: req.Variant, Timeout: req.Timeout, User: userOf(who)})
+		NoCache: req.NoCache, Variant: req.Variant, Timeout: req.Timeout, User: userOf(who), Routed: routed})
 	if err != nil {
 		return nil, fail(err)
 	}

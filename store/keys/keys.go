@@ -46,6 +46,7 @@ const (
 	Token           byte = 'T' // T id(token)                                   → token JSON (model.Token: hash, never value)
 	TokenByHash     byte = 'H' // H str(hex sha256 of the value)                → id(token): authentication's lookup
 	Audit           byte = 'A' // A id(record)                                  → audit JSON (model.AuditRecord), time order
+	Traffic         byte = 'S' // S str(program)                                → traffic split JSON (model.TrafficSplit)
 )
 
 // MaxString is the longest string a key can hold.

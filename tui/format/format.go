@@ -69,6 +69,9 @@ func Duration(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
+// Seconds is Duration of a number of seconds (a report's latencies).
+func Seconds(s float64) string { return Duration(time.Duration(s * float64(time.Second))) }
+
 // Tokens is a token count in a few characters: 950, 12.5k, 1.2M; "-" for none.
 func Tokens(n int) string {
 	switch {

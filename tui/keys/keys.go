@@ -67,6 +67,9 @@ type Map struct {
 	// dataset and delete one of its indexes (asked first).
 	BuildIndex  key.Binding
 	DeleteIndex key.Binding
+	// Traffic opens a program's traffic split and the report comparing
+	// its arms.
+	Traffic key.Binding
 }
 
 // action describes one overridable action: its name in the config, its
@@ -129,6 +132,7 @@ var actions = []action{
 	{"whole", []string{"o"}, "open the row whole", func(m *Map) *key.Binding { return &m.Whole }},
 	{"build_index", []string{"b"}, "build an index", func(m *Map) *key.Binding { return &m.BuildIndex }},
 	{"delete_index", []string{"B"}, "delete an index", func(m *Map) *key.Binding { return &m.DeleteIndex }},
+	{"traffic", []string{"T"}, "traffic split and report", func(m *Map) *key.Binding { return &m.Traffic }},
 }
 
 // Actions lists the names that New accepts as override keys, in help order.
@@ -234,7 +238,7 @@ func (m Map) PageActions() []key.Binding {
 	return []key.Binding{m.Edit, m.External, m.Save, m.New, m.Delete, m.Versions, m.Diff, m.Status,
 		m.Run, m.Cancel, m.Import, m.Stats, m.Restart, m.Recycle, m.NextCall, m.PrevCall, m.Expand,
 		m.Compare, m.Replay, m.Preview, m.Refresh, m.Evaluate, m.Undo, m.Export, m.Rename, m.Copy,
-		m.BuildIndex, m.DeleteIndex}
+		m.BuildIndex, m.DeleteIndex, m.Traffic}
 }
 
 // As is b described as what it does where it is used ("open program");

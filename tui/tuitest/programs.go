@@ -69,6 +69,16 @@ func (f Programs) ProgramSummaries(_ context.Context, names []string) (map[strin
 	return out, f.Err
 }
 
+// TrafficSplit: the read-only sample has none.
+func (f Programs) TrafficSplit(_ context.Context, program string) (*model.TrafficSplit, error) {
+	return nil, app.Errorf(app.CodeNotFound, "traffic split of program %q: not found", program)
+}
+
+// TrafficReport: the read-only sample's are empty.
+func (f Programs) TrafficReport(_ context.Context, q app.TrafficQuery) (*model.TrafficReport, error) {
+	return &model.TrafficReport{Program: q.Program, Arms: []model.ArmReport{}, Tests: []model.ArmTest{}}, f.Err
+}
+
 func (f Programs) ProgramVersions(_ context.Context, name string) ([]*model.Program, error) {
 	for _, p := range f.List {
 		if p.Name == name {
@@ -99,6 +109,10 @@ type Repo struct {
 	clock     time.Time
 	Summaries map[string]app.ProgramSummary
 	Saves     int
+	// Traffic are the programs' traffic reports (each with its split),
+	// by name; TrafficAsked counts the reports read.
+	Traffic      map[string]*model.TrafficReport
+	TrafficAsked int
 }
 
 var Epoch = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
@@ -222,6 +236,55 @@ func (r *Repo) DeleteProgram(_ context.Context, name string) error {
 	}
 	delete(r.versions, name)
 	return nil
+}
+
+// TrafficSplit is the split of the program's report in Traffic.
+func (r *Repo) TrafficSplit(_ context.Context, program string) (*model.TrafficSplit, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rep := r.Traffic[program]; rep != nil && rep.Split != nil {
+		return rep.Split, nil
+	}
+	return nil, app.Errorf(app.CodeNotFound, "traffic split of program %q: not found", program)
+}
+
+// TrafficReport is the program's report in Traffic, else one with no
+// split and no arms.
+func (r *Repo) TrafficReport(_ context.Context, q app.TrafficQuery) (*model.TrafficReport, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.TrafficAsked++
+	if r.versions[q.Program] == nil {
+		return nil, app.Errorf(app.CodeNotFound, "program %q: not found", q.Program)
+	}
+	if rep := r.Traffic[q.Program]; rep != nil {
+		return rep, nil
+	}
+	return &model.TrafficReport{Program: q.Program, Arms: []model.ArmReport{}, Tests: []model.ArmTest{}}, nil
+}
+
+// SampleTrafficReport is qa's 90/10 split of v1 and v2 with the report
+// over 200 routed runs: v2 scores higher, significantly.
+func SampleTrafficReport() *model.TrafficReport {
+	split := &model.TrafficSplit{Program: "qa", Arms: []model.Arm{{Version: 1, Percent: 90}, {Version: 2, Percent: 10}},
+		SetAt: Now.Add(-2 * time.Hour), SetBy: "ada"}
+	var xs []*model.Execution
+	for i := range 200 {
+		v, score := 1, 0.55+0.02*float64(i%10)
+		if i%10 == 0 {
+			v, score = 2, 0.8+0.02*float64(i%3)
+		}
+		x := &model.Execution{Program: "qa", Version: v, Routed: true, State: model.Completed, Cost: 0.0004 * float64(v),
+			Duration: time.Duration(800+5*(i%40)) * time.Millisecond, CreatedAt: Now.Add(-time.Hour)}
+		if i%13 == 0 {
+			x.State, x.Error = model.Failed, "timed out"
+		}
+		if i%2 == 0 {
+			x.Feedback = &model.Feedback{Score: score}
+		}
+		xs = append(xs, x)
+	}
+	return model.NewTrafficReport("qa", split, split.SetAt, xs)
 }
 
 // SampleRepo is the shell's sample programs with a history for qa (v1 →

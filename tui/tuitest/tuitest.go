@@ -192,6 +192,17 @@ func Backspace() tea.KeyPressMsg  { return Code(tea.KeyBackspace, 0) }
 // Screen is the screen as plain text: the layout, without the colours.
 func Screen(m tui.Model) string { return ansi.Strip(m.View().Content) }
 
+// WantScreen fails t, showing the screen, for each of want it lacks.
+func WantScreen(t testing.TB, m tui.Model, want ...string) {
+	t.Helper()
+	sc := Screen(m)
+	for _, w := range want {
+		if !strings.Contains(sc, w) {
+			t.Errorf("screen lacks %q:\n%s", w, sc)
+		}
+	}
+}
+
 // LastLines is the last n lines of a screen, each with its runs of spaces
 // collapsed (the status bar pads its keys and values).
 func LastLines(s string, n int) string {

@@ -30,24 +30,14 @@ func openDetail(t *testing.T, f *tuitest.Optimizations, w, h, row int) tui.Model
 	return m
 }
 
-func wantScreen(t *testing.T, m tui.Model, want ...string) {
-	t.Helper()
-	sc := tuitest.Screen(m)
-	for _, w := range want {
-		if !strings.Contains(sc, w) {
-			t.Errorf("screen lacks %q:\n%s", w, sc)
-		}
-	}
-}
-
 func TestDetailOpensOnTheTrials(t *testing.T) {
 	m := openDetail(t, tuitest.SampleOptimizationDetail(), 140, 40, 2)
-	wantScreen(t, m, "Optimization 00000011", "hemi v1 · gepa · completed", "baseline 0.500 → best 0.750 (trial #2)",
+	tuitest.WantScreen(t, m, "Optimization 00000011", "hemi v1 · gepa · completed", "baseline 0.500 → best 0.750 (trial #2)",
 		"Trials", "Lineage", "Pareto front", "★2", "0.750", "3/4", "from #1", "$0.0150", "52.0s")
 	// j/k choose a trial; the candidate view shows its predictors.
 	m = tuitest.Send(t, m, tuitest.Key("k"))
 	m = tuitest.Send(t, m, tuitest.Tab())
-	wantScreen(t, m, "Trial #1", "answer.predict", "instructions changed", "South", "demos (0)")
+	tuitest.WantScreen(t, m, "Trial #1", "answer.predict", "instructions changed", "South", "demos (0)")
 	m = tuitest.Send(t, m, tuitest.Esc())
 	if tuitest.Top(m) != nil {
 		t.Fatal("esc did not close the detail")
@@ -57,7 +47,7 @@ func TestDetailOpensOnTheTrials(t *testing.T) {
 func TestDetailExamplesFilterToFailures(t *testing.T) {
 	m := openDetail(t, tuitest.SampleOptimizationDetail(), 160, 40, 2)
 	m = tuitest.Send(t, m, tuitest.Enter()) // the best trial's examples
-	wantScreen(t, m, "Trial #2", "3/4 pass", "Which hemisphere holds Chile?", "Which hemisphere holds Egypt?", "FAIL", "$0.0016")
+	tuitest.WantScreen(t, m, "Trial #2", "3/4 pass", "Which hemisphere holds Chile?", "Which hemisphere holds Egypt?", "FAIL", "$0.0016")
 	if got := strings.Count(tuitest.Screen(m), "pass "); got < 3 {
 		t.Errorf("%d passing rows:\n%s", got, tuitest.Screen(m))
 	}
@@ -74,13 +64,13 @@ func TestDetailExamplesFilterToFailures(t *testing.T) {
 		}
 	}
 	m = tuitest.Send(t, m, tuitest.Key("f"))
-	wantScreen(t, m, "Chile", "f: failures only")
+	tuitest.WantScreen(t, m, "Chile", "f: failures only")
 }
 
 func TestDetailFollowsARunningRun(t *testing.T) {
 	f := tuitest.SampleOptimizationDetail()
 	m := openDetail(t, f, 140, 40, 0)
-	wantScreen(t, m, "bootstrap · trial 0/1", "~18.0s left", "baseline")
+	tuitest.WantScreen(t, m, "bootstrap · trial 0/1", "~18.0s left", "baseline")
 	v := tuitest.TopAs[*optimizations.DetailView](t, m)
 	if !v.Polling() {
 		t.Fatal("the detail of a running run does not reload")
@@ -91,13 +81,13 @@ func TestDetailFollowsARunningRun(t *testing.T) {
 		Duration: 14 * time.Second, Instructions: map[string]string{"answer.predict": "Say north or South."},
 		Results: []model.ExampleResult{{Example: tuitest.FixedID(201), Score: 1, Pass: true, Output: map[string]any{"answer": "south"}, Cost: &cost}}})
 	m = tuitest.Run(t, m, func() tea.Msg { return optimizations.DetailTick() })
-	wantScreen(t, m, "$0.0042", "14.0s", "bootstrap · trial 1/1")
+	tuitest.WantScreen(t, m, "$0.0042", "14.0s", "bootstrap · trial 1/1")
 	// It ends: the last reload shows the totals and stops.
 	f.Mu.Lock()
 	f.Runs[0].State, f.Runs[0].BestScore, f.Runs[0].BestTrial = model.Completed, 0.75, 1
 	f.Mu.Unlock()
 	m = tuitest.Run(t, m, func() tea.Msg { return optimizations.DetailTick() })
-	wantScreen(t, m, "baseline 0.500 → best 0.750 (trial #1)", "★1")
+	tuitest.WantScreen(t, m, "baseline 0.500 → best 0.750 (trial #1)", "★1")
 	if tuitest.TopAs[*optimizations.DetailView](t, m).Polling() {
 		t.Error("still reloading a finished run")
 	}
@@ -108,7 +98,7 @@ func TestDetailGepaLineageAndFront(t *testing.T) {
 	for range 3 {
 		m = tuitest.Send(t, m, tuitest.Tab())
 	}
-	wantScreen(t, m, "#0 → #1 · reflection · score 0.500 → 0.500", "#1 → #2", "answer.predict rewritten",
+	tuitest.WantScreen(t, m, "#0 → #1 · reflection · score 0.500 → 0.500", "#1 → #2", "answer.predict rewritten",
 		"- Say north or South.", "+ South", "+ Answer south unless the country is north of the equator.")
 	m = tuitest.Send(t, m, tuitest.Tab())
 	// Canada (north) is solved by the baseline and trial 2, Egypt only by the baseline.
@@ -124,7 +114,7 @@ func TestDetailGepaLineageAndFront(t *testing.T) {
 func TestDetailMiproProposals(t *testing.T) {
 	m := openDetail(t, tuitest.SampleOptimizationDetail(), 140, 40, 1)
 	m = tuitest.Send(t, m, tuitest.Code(tea.KeyTab, tea.ModShift)) // round to the last view
-	wantScreen(t, m, "Proposals", "0. Say north or South.", "used by trials #0 #1", "1. Name the hemisphere of the country.",
+	tuitest.WantScreen(t, m, "Proposals", "0. Say north or South.", "used by trials #0 #1", "1. Name the hemisphere of the country.",
 		"used by trials #2", "2. South", "not tried")
 }
 

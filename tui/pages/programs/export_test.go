@@ -73,3 +73,12 @@ func FilterResult(msg tea.Msg) (pattern string, to page.Addr, ok bool) {
 	}
 	return f.res.Pattern, r.To, true
 }
+
+// Traffic is the program whose traffic view is open, and whether it has
+// loaded.
+func (p *Page) Traffic() (name string, loaded, open bool) {
+	if p.traffic == nil {
+		return "", false, false
+	}
+	return p.traffic.name, p.traffic.loaded, true
+}

@@ -8,6 +8,7 @@ package programs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,6 +44,10 @@ type Programs interface {
 	// SetProgramStatus records a status change as a new version.
 	SetProgramStatus(ctx context.Context, name string, status model.ProgramStatus, note string) (*model.Program, error)
 	DeleteProgram(ctx context.Context, name string) error
+	// TrafficSplit is a program's split between its versions (not_found
+	// when it has none); TrafficReport compares its arms.
+	TrafficSplit(ctx context.Context, program string) (*model.TrafficSplit, error)
+	TrafficReport(ctx context.Context, q app.TrafficQuery) (*model.TrafficReport, error)
 }
 
 // Screens opens what a program's actions lead to, over the page: its run
@@ -77,6 +82,7 @@ type Page struct {
 
 	versions *versionsView // the version history, over the detail or the list
 	diff     *diffView     // a diff of two versions, over the history
+	traffic  *trafficView  // the traffic split and report, over the list or the detail
 
 	// seq numbers the requests whose answer belongs to a view (versions,
 	// the $EDITOR round trip); an answer with an older number is for a view
@@ -135,7 +141,7 @@ func (p *Page) listHeight() int {
 
 // Typing reports whether the filter prompt has the keyboard.
 func (p *Page) Typing() bool {
-	if p.detail != nil || p.versions != nil {
+	if p.detail != nil || p.versions != nil || p.traffic != nil {
 		return false
 	}
 	return p.Filtering
@@ -289,6 +295,8 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		return p.applyWritten(e, msg)
 	case programVersionsMsg:
 		p.applyVersions(msg)
+	case trafficMsg:
+		p.applyTraffic(msg)
 	case deleteProgramMsg:
 		name := msg.name
 		return p.write(e, writeDelete, name, func(ctx context.Context, r Programs) (*model.Program, error) {
@@ -310,6 +318,11 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 
 func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
 	switch {
+	case p.traffic != nil:
+		if w, ok := msg.(tea.MouseWheelMsg); ok && p.traffic.loaded && p.traffic.err == nil {
+			p.scrollTraffic(components.WheelDelta(w), p.trafficBodyHeight())
+		}
+		return nil
 	case p.diff != nil:
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
 			p.diff.scroll(components.WheelDelta(w), p.diffBodyHeight())
@@ -340,6 +353,8 @@ func (p *Page) Bindings() []key.Binding {
 	km := p.keys
 	back := km.Back
 	switch {
+	case p.traffic != nil:
+		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, keys.As(km.Refresh, "refresh the report"), keys.As(back, "back")}
 	case p.diff != nil:
 		return []key.Binding{km.Up, km.Down, km.PageUp, km.PageDown, keys.As(back, "back to the history")}
 	case p.versions != nil:
@@ -352,13 +367,13 @@ func (p *Page) Bindings() []key.Binding {
 			keys.As(km.Down, "next module"), keys.As(km.Up, "previous module"),
 			keys.As(km.Edit, "edit module"), keys.As(km.External, "edit module in $EDITOR"),
 			km.Versions, km.Status, keys.As(km.Delete, "delete program"), keys.As(km.Run, "run program"),
-			keys.As(km.Evaluate, "evaluate program"), p.undoBinding(), keys.As(back, "back to the list"),
+			keys.As(km.Evaluate, "evaluate program"), km.Traffic, p.undoBinding(), keys.As(back, "back to the list"),
 		}
 	}
 	return []key.Binding{
 		keys.As(km.Open, "open program"), keys.As(km.New, "new program from a template"),
 		km.Versions, km.Status, keys.As(km.Delete, "delete program"), keys.As(km.Run, "run program"),
-		keys.As(km.Evaluate, "evaluate program"), p.undoBinding(), km.Filter,
+		keys.As(km.Evaluate, "evaluate program"), km.Traffic, p.undoBinding(), km.Filter,
 	}
 }
 
@@ -408,6 +423,8 @@ func (p *Page) filterDone(e *page.Env, ev components.FilterEvent) tea.Cmd {
 func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 	km := p.keys
 	switch {
+	case p.traffic != nil:
+		return p.trafficKey(e, msg)
 	case p.diff != nil:
 		return p.diffKey(msg)
 	case p.versions != nil:
@@ -418,6 +435,8 @@ func (p *Page) Key(e *page.Env, msg tea.KeyPressMsg) tea.Cmd {
 		return p.open(e, p.current(), p.screens.RunForm)
 	case key.Matches(msg, km.Evaluate) && !p.Filtering: // its evaluations (issue 14)
 		return p.open(e, p.current(), p.screens.Evaluations)
+	case key.Matches(msg, km.Traffic) && !p.Filtering: // its A/B split and report (issue 20)
+		return p.openTraffic(e, p.current())
 	case p.detail != nil:
 		return p.detailKey(e, msg)
 	case p.Filtering:
@@ -560,6 +579,8 @@ func (p *Page) Render() string {
 		return layout.Fit(s.Error.Render("Could not load programs: ")+format.Line(p.err.Error()), p.width, p.height)
 	case !p.loaded:
 		return layout.Fit(s.Muted.Render("Loading programs…"), p.width, p.height)
+	case p.traffic != nil:
+		return p.renderTraffic()
 	case p.diff != nil:
 		return p.renderDiff()
 	case p.versions != nil:
@@ -604,7 +625,7 @@ func deleteDialog(s *themes.Styles, pr *model.Program) *dialog.Confirm {
 
 // Whole is the selected program's row with every cell whole (the list only).
 func (p *Page) Whole() (string, []page.Section, bool) {
-	if p.diff != nil || p.versions != nil || p.detail != nil {
+	if p.diff != nil || p.versions != nil || p.detail != nil || p.traffic != nil {
 		return "", nil, false
 	}
 	t, c, ok := p.list.SelectedCells()
@@ -616,6 +637,12 @@ func (p *Page) Whole() (string, []page.Section, bool) {
 func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
 	if len(msg.Programs) == 0 || !p.loaded {
 		return nil
+	}
+	if v := p.traffic; v != nil && slices.Contains(msg.Programs, v.name) {
+		// Its split changed (or a version): read the report again.
+		p.seq++
+		v.seq = p.seq
+		return page.Then(p.Load(e), p.loadTraffic(e))
 	}
 	return p.Load(e)
 }

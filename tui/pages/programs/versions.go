@@ -1,6 +1,7 @@
 package programs
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/format"
@@ -28,6 +30,9 @@ type versionsView struct {
 	versions []*model.Program // newest first
 	list     components.List
 	marked   []int // version numbers, in the order marked
+	// split is the program's traffic split, when it has one: the history
+	// then shows each version's share.
+	split *model.TrafficSplit
 }
 
 // diffView is the field-by-field diff of two versions.
@@ -50,11 +55,15 @@ var versionColumns = []components.Column{
 	{Title: "NOTE", Flex: 2, MinWidth: 10},
 }
 
-// programVersionsMsg carries a program's versions.
+// shareColumns are versionColumns with each version's traffic share.
+var shareColumns = slices.Insert(slices.Clone(versionColumns), 2, components.Column{Title: "TRAFFIC", Width: 7, Align: components.AlignRight})
+
+// programVersionsMsg carries a program's versions and its traffic split.
 type programVersionsMsg struct {
 	seq      int
 	name     string
 	versions []*model.Program
+	split    *model.TrafficSplit
 	err      error
 }
 
@@ -74,7 +83,14 @@ func (p *Page) loadVersions(e *page.Env, name string) tea.Cmd {
 	repo, ctx, seq := p.repo, e.Ctx, p.seq
 	return e.Cmd(func() tea.Msg {
 		vs, err := repo.ProgramVersions(ctx, name)
-		return programVersionsMsg{seq: seq, name: name, versions: vs, err: err}
+		if err != nil {
+			return programVersionsMsg{seq: seq, name: name, err: err}
+		}
+		sp, err := repo.TrafficSplit(ctx, name)
+		if errors.Is(err, app.ErrNotFound) {
+			err = nil
+		}
+		return programVersionsMsg{seq: seq, name: name, versions: vs, split: sp, err: err}
 	})
 }
 
@@ -90,6 +106,10 @@ func (p *Page) applyVersions(msg programVersionsMsg) {
 	vs := slices.Clone(msg.versions)
 	slices.SortFunc(vs, func(a, b *model.Program) int { return b.Version - a.Version })
 	v.versions = vs
+	if v.split = msg.split; v.split != nil {
+		v.list = components.NewList(shareColumns, 1, components.ThemeStyles(p.styles))
+		v.list.SetHeight(p.versionsListHeight())
+	}
 	v.refresh()
 }
 
@@ -108,10 +128,23 @@ func (v *versionsView) refresh() {
 			mark, "v" + strconv.Itoa(pr.Version), progStatusText(pr.Status), created,
 			format.Dash(pr.CompiledFrom), format.Dash(strings.Join(strings.Fields(pr.Note), " ")),
 		}
+		if v.split != nil {
+			rows[i] = slices.Insert(rows[i], 2, v.share(pr.Version))
+		}
 	}
 	cur := v.list.Cursor()
 	v.list.SetRows(rows)
 	v.list.SetCursor(cur)
+}
+
+// share is version n's share of the split: "90%", or "" when it has none.
+func (v *versionsView) share(n int) string {
+	for _, a := range v.split.Arms {
+		if a.Version == n {
+			return strconv.FormatFloat(a.Percent, 'f', -1, 64) + "%"
+		}
+	}
+	return ""
 }
 
 // selectedVersion is the version under the cursor and its index.
@@ -271,6 +304,9 @@ func (p *Page) renderVersions() string {
 	hint := " · space mark two to diff · D diff against previous · esc back"
 	if len(v.marked) == 1 {
 		hint = fmt.Sprintf(" · v%d marked: mark another to diff · esc back", v.marked[0])
+	}
+	if v.split != nil {
+		hint = " · traffic " + v.split.String() + hint
 	}
 	title += s.Muted.Render(" · " + format.Count(len(v.versions), "version") + hint)
 	return layout.Fit(title, p.width, 1) + "\n" + v.list.Render(p.width, p.versionsListHeight())
