@@ -46,7 +46,8 @@ func arms(vs ...float64) []model.Arm {
 // audited and published; a bad split is refused naming what is wrong.
 func TestTrafficSplitService(t *testing.T) {
 	o, user, eng, admin := trafficOwner(t, false)
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // the subscription's goroutine ends with it
 	events, err := o.Subscribe(ctx)
 	if err != nil {
 		t.Fatal(err)
