@@ -10,7 +10,27 @@ import (
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/store"
 )
+
+// pricedKernel is a kernel at concurrency 8 on real workers with a priced,
+// slowed test LM, and what one run of qa cost there: what the next are
+// expected to cost.
+func pricedKernel(t *testing.T) (*Kernel, *store.Store, float64) {
+	t.Helper()
+	st := openStore(t, "", qa)
+	lms := testLMs{"test": {Model: "signet/test", PriceIn: 3, PriceOut: 15, Kwargs: map[string]any{"sleep_ms": 50}}}
+	k, _ := startKernel(t, Options{Store: st, Pool: startPool(t, 2, 4), LMs: lms, Concurrency: 8, CacheTTL: -1})
+	first, err := k.Submit(context.Background(), Request{Program: "qa", Inputs: question(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := waitAll(t, k, []*model.Execution{first})[0].Cost
+	if one <= 0 {
+		t.Fatalf("a priced run cost %v", one)
+	}
+	return k, st, one
+}
 
 // TestCapHoldsWithManyInFlight: 32 executions at concurrency 8 against a
 // program's cap, on real workers with a priced test LM. Each call reserves
@@ -20,19 +40,7 @@ import (
 // budget, having made no call.
 func TestCapHoldsWithManyInFlight(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, "", qa)
-	lms := testLMs{"test": {Model: "signet/test", PriceIn: 3, PriceOut: 15, Kwargs: map[string]any{"sleep_ms": 50}}}
-	k, _ := startKernel(t, Options{Store: st, Pool: startPool(t, 2, 4), LMs: lms, Concurrency: 8, CacheTTL: -1})
-
-	// One run first: its cost is what the next are expected to cost.
-	first, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	one := waitAll(t, k, []*model.Execution{first})[0].Cost
-	if one <= 0 {
-		t.Fatalf("a priced run cost %v", one)
-	}
+	k, st, one := pricedKernel(t)
 	capUSD := one + 4.5*one
 	if err := st.SetBudget(ctx, "qa", capUSD); err != nil {
 		t.Fatal(err)
@@ -81,18 +89,7 @@ func TestCapHoldsWithManyInFlight(t *testing.T) {
 // 32 ran and the debits were clamped at 0: spent far beyond the credits.
 func TestCreditsHoldWithManyInFlight(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, "", qa)
-	lms := testLMs{"test": {Model: "signet/test", PriceIn: 3, PriceOut: 15, Kwargs: map[string]any{"sleep_ms": 50}}}
-	k, _ := startKernel(t, Options{Store: st, Pool: startPool(t, 2, 4), LMs: lms, Concurrency: 8, CacheTTL: -1})
-
-	first, err := k.Submit(ctx, Request{Program: "qa", Inputs: question(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	one := waitAll(t, k, []*model.Execution{first})[0].Cost
-	if one <= 0 {
-		t.Fatalf("a priced run cost %v", one)
-	}
+	k, st, one := pricedKernel(t)
 	credits := one + 4.5*one
 	if err := st.CreateUser(ctx, &model.User{Name: "ann", Role: model.RoleMLUser, Credits: credits}); err != nil {
 		t.Fatal(err)
