@@ -238,8 +238,9 @@ func importSpan(s *otelSpan) model.Span {
 				m.CostUnknown = true
 			}
 		}
-		m.Messages, m.Completion = chatContent(s)
 	}
+	// An adapter's format has the messages too, its parse the completion.
+	m.Messages, m.Completion = chatContent(s)
 	if s.span.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
 		m.Error = cmp.Or(s.span.GetStatus().GetMessage(), "error")
 	}
