@@ -48,7 +48,7 @@ func (o *Owner) ImportTraces(ctx context.Context, req app.ImportTracesRequest) (
 	for _, tr := range traces {
 		switch _, err := o.st.GetExecution(ctx, tr.Execution.ID); {
 		case err == nil:
-			return nil, app.Errorf(app.CodeExists, "%s: trace %s is execution %s, already in the workspace", req.File, tr.Execution.ID, tr.Execution.ID)
+			return nil, app.Errorf(app.CodeExists, "%s: execution %s (its trace) is already in the workspace", req.File, tr.Execution.ID)
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, fail(err)
 		}
