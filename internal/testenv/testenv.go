@@ -47,7 +47,7 @@ func Main(m *testing.M, pkg string) {
 	}),
 		// An owner's handler of SIGHUP and SIGPIPE lives as long as its
 		// process, by design (app/owner ignoreHangups).
-		goleak.IgnoreTopFunction("github.com/signet-dspy/signet/app/owner.ignoreHangups.func1.1"))
+		goleak.IgnoreTopFunction("github.com/signet-dspy/signet/app/owner.drainSignals"))
 }
 
 // Buffer is a log a test hands to code that writes from several
