@@ -34,8 +34,8 @@ func TestBinaryTraceOTLP(t *testing.T) {
 	mustRun(t, src, "demo")
 	mustRun(t, dst, "init")
 	var x struct {
-		ID    string  `json:"id"`
-		Cost  float64 `json:"cost"`
+		ID    string              `json:"id"`
+		Cost  float64             `json:"cost"`
 		Usage map[string]runUsage `json:"usage"`
 	}
 	out := mustRun(t, src, "run", "facts", "--lm", "priced", "--json", "--input", "question=What is the capital of France?")
@@ -70,8 +70,8 @@ func TestBinaryTraceOTLP(t *testing.T) {
 		t.Errorf("imported trace differs:\n got %s\nwant %s", got, want)
 	}
 	var y struct {
-		Cost  float64 `json:"cost"`
-		LM    string  `json:"lm"`
+		Cost  float64             `json:"cost"`
+		LM    string              `json:"lm"`
 		Usage map[string]runUsage `json:"usage"`
 	}
 	if err := json.Unmarshal([]byte(mustRun(t, dst, "exec", "show", x.ID, "--json")), &y); err != nil {
