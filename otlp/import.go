@@ -314,6 +314,13 @@ func chatContent(s *otelSpan) ([]model.Message, string) {
 	if msgs != nil || completion != "" {
 		return msgs, completion
 	}
+	// The latest conventions: the messages as JSON attributes.
+	if in, out := partsMessages(str(s.attrs, "gen_ai.input.messages")), partsMessages(str(s.attrs, "gen_ai.output.messages")); in != nil || out != nil {
+		if len(out) > 0 {
+			completion = out[0].Content
+		}
+		return in, completion
+	}
 	in, out := map[int]*model.Message{}, map[int]*model.Message{}
 	for k, v := range s.attrs {
 		g := indexed.FindStringSubmatch(k)
@@ -341,6 +348,36 @@ func chatContent(s *otelSpan) ([]model.Message, string) {
 		completion = m.Content
 	}
 	return msgs, completion
+}
+
+// partsMessages reads gen_ai.input.messages / gen_ai.output.messages:
+// [{"role", "parts": [{"type": "text", "content"}]}], the text parts of
+// each message joined.
+func partsMessages(v string) []model.Message {
+	if v == "" {
+		return nil
+	}
+	var ms []struct {
+		Role  string `json:"role"`
+		Parts []struct {
+			Type    string `json:"type"`
+			Content any    `json:"content"`
+		} `json:"parts"`
+	}
+	if json.Unmarshal([]byte(v), &ms) != nil {
+		return nil
+	}
+	out := make([]model.Message, 0, len(ms))
+	for _, m := range ms {
+		var text []string
+		for _, p := range m.Parts {
+			if c, ok := p.Content.(string); ok && p.Type == "text" {
+				text = append(text, c)
+			}
+		}
+		out = append(out, model.Message{Role: m.Role, Content: strings.Join(text, "\n")})
+	}
+	return out
 }
 
 // programName is the run's program as the trace names it: Signet's

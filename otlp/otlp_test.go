@@ -168,6 +168,27 @@ func TestForeignTraceImports(t *testing.T) {
 	}
 }
 
+// TestLatestGenAIMessages reads the messages of the latest conventions,
+// JSON attributes with parts, on a bare GenAI span.
+func TestLatestGenAIMessages(t *testing.T) {
+	in := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60d","spanId":"eee19b7ec3c1b174",
+		"name":"chat gpt-4o","startTimeUnixNano":"1764806400000000000","endTimeUnixNano":"1764806400500000000","attributes":[
+		{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+		{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},
+		{"key":"gen_ai.usage.input_tokens","value":{"intValue":"7"}},
+		{"key":"gen_ai.input.messages","value":{"stringValue":"[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"Weather in Paris?\"}]}]"}},
+		{"key":"gen_ai.output.messages","value":{"stringValue":"[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"Rainy.\"}],\"finish_reason\":\"stop\"}]"}}]}]}]}]}`
+	trs := load(t, []byte(in))
+	s := trs[0].Spans[0]
+	if s.Kind != model.SpanLM || s.Model != "gpt-4o" || s.Usage.PromptTokens != 7 || len(s.Messages) != 1 ||
+		s.Messages[0] != (model.Message{Role: "user", Content: "Weather in Paris?"}) || s.Completion != "Rainy." {
+		t.Errorf("span %+v", s)
+	}
+	if x := trs[0].Execution; x.Program != "imported" || x.LM != "otlp:gpt-4o" {
+		t.Errorf("execution %s lm %s, want imported, otlp:gpt-4o", x.Program, x.LM)
+	}
+}
+
 func TestBrokenInputIsRefused(t *testing.T) {
 	for name, in := range map[string]string{
 		"not json":      `{"resourceSpans": [`,

@@ -21,7 +21,7 @@ const otlpFlushWait = 5 * time.Second
 func (o *Owner) ExportTraces(ctx context.Context, endpoint string, content bool) (stop func(), err error) {
 	live, err := otlp.StartLive(ctx, otlp.LiveOptions{
 		Endpoint: endpoint,
-		Options:  otlp.Options{Content: content},
+		Options:  otlp.Options{Content: content, Redact: o.redact},
 		Load: func(ctx context.Context, id model.ID) (*model.Execution, []model.Span, error) {
 			x, err := o.st.GetExecution(ctx, id)
 			if err != nil {
