@@ -28,7 +28,7 @@ func TestExportTracesLive(t *testing.T) {
 	if err != nil || x.State != model.Completed {
 		t.Fatalf("run: %+v, %v", x, err)
 	}
-	spans := allSpans(t, o, x.ID)
+	spans := spansOf(t, o, x.ID)
 	req := <-recv.Requests
 
 	type got struct {

@@ -14,8 +14,8 @@ import (
 	"github.com/signet-dspy/signet/otlp"
 )
 
-// allSpans reads an execution's whole trace through the service.
-func allSpans(t *testing.T, svc app.Executions, id model.ID) []model.Span {
+// spansOf reads an execution's whole trace through the service.
+func spansOf(t *testing.T, svc app.Executions, id model.ID) []model.Span {
 	t.Helper()
 	var out []model.Span
 	for after := uint64(0); ; {
@@ -43,7 +43,7 @@ func TestImportTracesRoundTrip(t *testing.T) {
 	if err != nil || x.State != model.Completed || x.Cost <= 0 {
 		t.Fatalf("run: %+v, %v", x, err)
 	}
-	spans := allSpans(t, src, x.ID)
+	spans := spansOf(t, src, x.ID)
 	var file bytes.Buffer
 	if err := otlp.WriteJSON(&file, otlp.Stubs(x, spans, otlp.Options{Content: true})); err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestImportTracesRoundTrip(t *testing.T) {
 		!reflect.DeepEqual(got.Inputs, x.Inputs) || !reflect.DeepEqual(got.Outputs, x.Outputs) {
 		t.Errorf("imported execution %+v\nwant the numbers of %+v", got, x)
 	}
-	back := allSpans(t, dst, x.ID)
+	back := spansOf(t, dst, x.ID)
 	if len(back) != len(spans) || len(spans) < 3 {
 		t.Fatalf("%d spans back of %d", len(back), len(spans))
 	}
@@ -102,7 +102,7 @@ func TestImportForeignTrace(t *testing.T) {
 	if err != nil || len(page.Executions) != 1 || !strings.HasPrefix(page.Executions[0].LM, otlp.LMPrefix) {
 		t.Fatalf("listed %+v, %v", page, err)
 	}
-	if spans := allSpans(t, o, res.Executions[0].ID); spans[2].Model != "openai/gpt-4o-mini" || spans[2].Usage.PromptTokens != 182 {
+	if spans := spansOf(t, o, res.Executions[0].ID); spans[2].Model != "openai/gpt-4o-mini" || spans[2].Usage.PromptTokens != 182 {
 		t.Errorf("LM span %+v", spans[2])
 	}
 	if _, err := o.ImportTraces(ctx, app.ImportTracesRequest{File: "x.json", Data: strings.NewReader(`{"resourceSpans": 3}`)}); !errors.Is(err, app.ErrInvalid) {
