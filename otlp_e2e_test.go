@@ -46,6 +46,9 @@ func TestBinaryTraceOTLP(t *testing.T) {
 	bare, content := filepath.Join(dir, "bare.json"), filepath.Join(dir, "content.json")
 	mustRun(t, src, "trace", x.ID, "--format", "otlp-json", "-o", bare)
 	mustRun(t, src, "trace", "export", x.ID, "--content", "-o", content)
+	if _, errOut, code := run(t, src, "trace", x.ID, "-o", bare); code != 2 || !strings.Contains(errOut, "--format otlp-json") {
+		t.Errorf("-o without otlp-json: exit %d, %q", code, errOut)
+	}
 	b, err := os.ReadFile(bare)
 	if err != nil {
 		t.Fatal(err)

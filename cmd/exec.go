@@ -287,6 +287,9 @@ func (a *cli) traceCommand() *cobra.Command {
 			case "otlp-json":
 				return a.writeOTLP(e, tr.ordered(), ex)
 			case "", "text":
+				if ex.out != "" || ex.content {
+					return usagef("-o and --content are for --format otlp-json")
+				}
 			default:
 				return usagef("--format %q: want text or otlp-json", ex.format)
 			}
