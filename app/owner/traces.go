@@ -16,9 +16,10 @@ import (
 const maxTraceFile = 64 << 20
 
 // ImportTraces is a write of the workspace (admins): imported executions
-// count in the programs' cost like their own runs. All or nothing is not
-// promised across traces; each trace is one transaction, and a trace
-// already imported (the same execution id) stops the import there.
+// count in the programs' cost like their own runs. A file with a trace
+// already in the workspace (the same execution id) imports nothing; then
+// each trace is written in its own transaction, so a store failure midway
+// leaves the traces before it imported (the result lists them).
 func (o *Owner) ImportTraces(ctx context.Context, req app.ImportTracesRequest) (*app.ImportTracesResult, error) {
 	if _, err := o.mayWrite(ctx, "executions", "import"); err != nil {
 		return nil, err
