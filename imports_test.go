@@ -24,17 +24,19 @@ var allowedImports = map[string][]string{
 	"bridge": {"bridge", "model"},
 	"themes": {"themes"},
 	// The workbench holds the service (app), never its implementation.
-	"tui":       {"tui", "app", "model", "themes"},
-	"examples":  {"examples"},
-	"config":    {"config", "model"},
-	"jobs":      {"jobs", "model", "store", "bridge"},
-	"optimize":  {"optimize", "model", "store"},
+	"tui":      {"tui", "app", "model", "themes"},
+	"examples": {"examples"},
+	"config":   {"config", "model"},
+	"jobs":     {"jobs", "model", "store", "bridge"},
+	"optimize": {"optimize", "model", "store"},
+	// The OpenTelemetry mapping: model records to OTLP spans and back.
+	"otlp":      {"otlp", "model"},
 	"app":       {"app", "model"},
 	"api":       {"api", "app", "model"},
-	"app/owner": {"app", "model", "store", "bridge", "jobs", "optimize", "config", "api"},
+	"app/owner": {"app", "model", "store", "bridge", "jobs", "optimize", "config", "api", "otlp"},
 	// The faces hold the service: never the store or the job kernel. bridge
 	// only for `signet setup`'s pinned requirements.
-	"cmd": {"cmd", "app", "app/owner", "api", "model", "config", "themes", "tui", "examples", "bridge"},
+	"cmd": {"cmd", "app", "app/owner", "api", "model", "config", "themes", "tui", "examples", "bridge", "otlp"},
 }
 
 type goPackage struct {

@@ -347,6 +347,19 @@ func (c *Client) Feedback(ctx context.Context, id model.ID, f app.FeedbackReques
 	return call[model.Execution](c, ctx, http.MethodPost, "/v1/executions/"+id.String()+"/feedback", f)
 }
 
+func (c *Client) ImportTraces(ctx context.Context, req app.ImportTracesRequest) (*app.ImportTracesResult, error) {
+	head, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, http.MethodPost, "/v1/traces/import", req.Data,
+		http.Header{requestHeader: {string(head)}, "Content-Type": {"application/octet-stream"}})
+	if err != nil {
+		return nil, err
+	}
+	return decodeAnswer[app.ImportTracesResult](resp)
+}
+
 func (c *Client) ResumeExecutions(ctx context.Context) (*app.Recovered, error) {
 	return call[app.Recovered](c, ctx, http.MethodPost, "/v1/executions/resume", nil)
 }

@@ -121,6 +121,8 @@ var operations = []operation{
 		body: typ[app.BatchRequest](), response: typ[*app.Batch]()},
 	{pattern: "GET /v1/executions", method: "ListExecutions", summary: "A page of executions, newest first",
 		query: []param{qProgram, {name: "state", of: typ[model.RunState](), doc: "only executions in this state"}, qCursor, qLimit}, response: typ[*app.ExecutionPage]()},
+	{pattern: "POST /v1/traces/import", method: "ImportTraces", summary: "Import OpenTelemetry traces (the body: OTLP/JSON) as ended executions with their spans",
+		body: typ[app.ImportTracesRequest](), file: true, response: typ[*app.ImportTracesResult]()},
 	{pattern: "POST /v1/executions/resume", method: "ResumeExecutions", summary: "Recover what an interrupted owner left and run it",
 		response: typ[*app.Recovered]()},
 	{pattern: "GET /v1/lm-profiles", method: "LMProfiles", summary: "The LM profiles a run may name", response: typ[[]app.LMProfile]()},

@@ -260,6 +260,16 @@ func (s *Server) routes() {
 			Cursor: q.Get("cursor"), Limit: limit})
 	})
 	h("POST /v1/executions/resume", func(r *http.Request) (any, error) { return svc.ResumeExecutions(r.Context()) })
+	// The body is the OTLP/JSON file; its name is in the Signet-Request
+	// header, as for a dataset's import.
+	h("POST /v1/traces/import", func(r *http.Request) (any, error) {
+		var req app.ImportTracesRequest
+		if err := strictJSON([]byte(r.Header.Get(requestHeader)), &req); err != nil {
+			return nil, badRoute(r, "%s header: %v", requestHeader, err)
+		}
+		req.Data = r.Body
+		return svc.ImportTraces(r.Context(), req)
+	})
 	h("GET /v1/lm-profiles", func(r *http.Request) (any, error) { return nonNil(svc.LMProfiles(r.Context())) })
 	h("GET /v1/executions/{id}", func(r *http.Request) (any, error) {
 		id, err := idParam(r, "id")

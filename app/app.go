@@ -122,6 +122,10 @@ type Executions interface {
 	// Feedback gives an ended execution a score (one per execution: a
 	// second replaces the first), which the traffic report compares.
 	Feedback(ctx context.Context, id model.ID, f FeedbackRequest) (*model.Execution, error)
+	// ImportTraces reads OpenTelemetry traces (OTLP/JSON) into ended
+	// executions with their spans, one per trace, marked imported by an LM
+	// of "otlp:…": they ran elsewhere, nothing re-runs them.
+	ImportTraces(ctx context.Context, req ImportTracesRequest) (*ImportTracesResult, error)
 	// ResumeExecutions recovers what an interrupted owner left and runs
 	// every pending execution to its end; it answers once they are queued
 	// again, with what it recovered (the executions' events say when they
@@ -452,6 +456,26 @@ type IndexRequest struct {
 type IndexResult struct {
 	Index   *model.Index `json:"index"`
 	Rebuilt bool         `json:"rebuilt"`
+}
+
+// ImportTracesRequest is an OTLP/JSON file (an ExportTraceServiceRequest)
+// to import.
+type ImportTracesRequest struct {
+	File string    `json:"file"` // its name, for errors
+	Data io.Reader `json:"-"`    // the file's bytes
+}
+
+// ImportTracesResult is what an import made: one execution per trace.
+type ImportTracesResult struct {
+	Executions []ImportedTrace `json:"executions"`
+}
+
+// ImportedTrace is one imported trace's execution.
+type ImportedTrace struct {
+	ID      model.ID `json:"id"`
+	Program string   `json:"program"`
+	LM      string   `json:"lm"`
+	Spans   int      `json:"spans"`
 }
 
 // ImportDatasetResult is the dataset after the import.

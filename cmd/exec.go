@@ -271,22 +271,27 @@ func (a *cli) execResume() *cobra.Command {
 
 func (a *cli) traceCommand() *cobra.Command {
 	var asJSON bool
+	var ex traceExport
 	c := &cobra.Command{
 		Use:   "trace ID",
 		Short: "The span tree of an execution: every module, adapter and LM call with tokens, cost and latency",
-		Args:  exactArgs("ID"),
+		Long: "The span tree of an execution. --format otlp-json writes it as OpenTelemetry spans (OTLP/JSON, the\n" +
+			"GenAI conventions) for Jaeger, Tempo or a collector; `signet trace import` reads such files back.",
+		Args: exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			e, err := a.getExecution(c.Context(), args[0])
+			e, tr, err := a.traceOf(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			traced := e.ID
-			if e.CacheHit && !e.CacheOf.IsZero() {
-				traced = e.CacheOf
-			}
-			tr, err := loadTrace(c.Context(), a.svc, traced)
-			if err != nil {
-				return err
+			switch ex.format {
+			case "otlp-json":
+				return a.writeOTLP(e, tr.ordered(), ex)
+			case "", "text":
+				if ex.out != "" || ex.content {
+					return usagef("-o and --content are for --format otlp-json")
+				}
+			default:
+				return usagef("--format %q: want text or otlp-json", ex.format)
 			}
 			if asJSON {
 				return writeJSON(a.stdout, tr.ordered())
@@ -302,6 +307,8 @@ func (a *cli) traceCommand() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	ex.register(c, "text")
+	c.AddCommand(a.traceExport(), a.traceImport())
 	return c
 }
 

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 func (a *cli) serveCommand() *cobra.Command {
 	var pf poolFlags
 	var concurrency int
+	var otlpURL string
 	var bg background
 	var hf httpFlags
 	c := &cobra.Command{
@@ -34,8 +36,8 @@ func (a *cli) serveCommand() *cobra.Command {
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if bg.on {
-				if hf.addr != "" {
-					return usagef("serve: --http is for `signet serve`, not a background owner")
+				if hf.addr != "" || otlpURL != "" {
+					return usagef("serve: --http and --otlp are for `signet serve`, not a background owner")
 				}
 				return a.serveBackground(c.Context(), pf, concurrency, bg)
 			}
@@ -65,16 +67,23 @@ func (a *cli) serveCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "serving workspace %s on %s (pid %d, API %s); ctrl-c stops\n", dir, s.Owner.Info().Socket, os.Getpid(), api.Version)
+			stopOTLP, err := a.exportTraces(ctx, otlpURL, s.Owner)
+			if err != nil {
+				s.Close(ctx, true)
+				return err
+			}
 			stopHTTP := func() {}
 			if hf.addr != "" {
 				cfg, _ := hf.config(s.Owner)
 				if stopHTTP, err = a.serveHTTP(ctx, cfg, s.Owner); err != nil {
+					stopOTLP()
 					s.Close(ctx, true)
 					return err
 				}
 			}
 			<-ctx.Done()
 			stopHTTP()
+			stopOTLP()
 			s.Close(ctx, true)
 			fmt.Fprintf(a.stdout, "stopped; %d executions pending for the next owner\n", s.Owner.LeftPending())
 			return nil
@@ -85,7 +94,31 @@ func (a *cli) serveCommand() *cobra.Command {
 	c.Flags().Lookup("workers").Usage = "worker processes (default: config, else the number of cores, at least 2)"
 	bg.register(c)
 	hf.register(c)
+	c.Flags().StringVar(&otlpURL, "otlp", "", "export every ended execution's trace to this OTLP/HTTP `URL` (http://HOST:4318: Jaeger, Tempo, a collector; default: the config's otlp: endpoint)")
 	return c
+}
+
+// exportTraces starts the export of ended executions' traces to the OTLP
+// endpoint of --otlp, else of the config's otlp:, and says so; without
+// either it does nothing. The stop it returns flushes what is queued.
+func (a *cli) exportTraces(ctx context.Context, flag string, o *owner.Owner) (func(), error) {
+	endpoint, content := flag, false
+	if cfg, err := config.Load(""); err == nil {
+		endpoint, content = cmp.Or(flag, cfg.OTLP.Endpoint), cfg.OTLP.Content
+	}
+	if endpoint == "" {
+		return func() {}, nil
+	}
+	stop, err := o.ExportTraces(ctx, endpoint, content)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	what := "no content"
+	if content {
+		what = "with prompts and completions"
+	}
+	fmt.Fprintf(a.stdout, "exporting every ended execution's trace to %s (OTLP/HTTP, %s)\n", endpoint, what)
+	return stop, nil
 }
 
 // background are serve's hidden flags for the owner a command starts in
@@ -154,10 +187,16 @@ func (a *cli) serveBackground(ctx context.Context, pf poolFlags, concurrency int
 		fmt.Fprintln(ready, "ready")
 		ready.Close()
 	}
+	stopOTLP, err := a.exportTraces(ctx, "", s.Owner)
+	if err != nil { // the config's endpoint: said in the log, the owner serves on
+		stamp("otlp: %v", err)
+		stopOTLP = func() {}
+	}
 	why := "idle for " + idle.String()
 	if err := s.Owner.IdleExit(ctx, idle); err != nil {
 		why = "stopped by a signal"
 	}
+	stopOTLP()
 	s.Close(ctx, ctx.Err() != nil)
 	stamp("pid %d: %s; exited, %d executions pending for the next owner", os.Getpid(), why, s.Owner.LeftPending())
 	return nil

@@ -50,6 +50,8 @@ type Config struct {
 	Retrieval Retrieval `yaml:"retrieval,omitempty"`
 	// Owner says whether commands start a background owner (see OwnerSettings).
 	Owner OwnerSettings `yaml:"owner,omitempty"`
+	// OTLP exports ended executions' traces (see OTLPSettings).
+	OTLP OTLPSettings `yaml:"otlp,omitempty"`
 
 	path string
 }

@@ -76,6 +76,7 @@ var policy = map[string][2]string{
 	"CancelExecution":      {ruleCancel, ruleCancel},
 	"Feedback":             {ruleRate, ruleRate},
 	"ResumeExecutions":     {ruleWrite, ruleWrite},
+	"ImportTraces":         {ruleWrite, ruleWrite},
 	"LMProfiles":           {"", ""},
 	"Evaluate":             {ruleCompile, ""},
 	"ListEvaluations":      {"", ""}, // one's own only
