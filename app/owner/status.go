@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/signet-dspy/signet/api"
@@ -333,9 +332,7 @@ func (o *Owner) LMProfiles(ctx context.Context) ([]app.LMProfile, error) {
 			return nil, fail(err)
 		}
 		lp := app.LMProfile{Name: n, Model: p.Model, Default: n == cfg.DefaultLM()}
-		if p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) == "" {
-			lp.KeyUnset = p.APIKeyEnv
-		}
+		lp.KeyUnset = p.UnsetKey()
 		out = append(out, lp)
 	}
 	return out, nil
