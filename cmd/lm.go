@@ -20,7 +20,7 @@ func (a *cli) lmCommand() *cobra.Command {
 		Use:   "lm",
 		Short: "List and test LM profiles",
 	}
-	c.AddCommand(a.lmList(), a.lmTest())
+	c.AddCommand(a.lmList(), a.lmTest(), a.lmStatus())
 	return c
 }
 

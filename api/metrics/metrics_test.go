@@ -36,6 +36,12 @@ profiles:
 
 func openOwner(t *testing.T) (*owner.Owner, func()) {
 	t.Helper()
+	return openOwnerWith(t, config)
+}
+
+// openOwnerWith opens an owner with one worker on this config file's text.
+func openOwnerWith(t *testing.T, config string) (*owner.Owner, func()) {
+	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)

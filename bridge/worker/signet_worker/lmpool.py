@@ -63,7 +63,7 @@ def parse_endpoints(raw: Any, where: str) -> tuple[EndpointSpec, ...]:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise BadInput(f"{at}.{name} must be a positive number", field=f"{at}.{name}")
             numbers[name] = kind(value)
-        out.append(EndpointSpec(api_base=item["api_base"].rstrip("/"), api_key_env=key or None, **numbers))
+        out.append(EndpointSpec(api_base=item["api_base"], api_key_env=key or None, **numbers))
     return tuple(out)
 
 

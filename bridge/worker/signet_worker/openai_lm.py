@@ -190,10 +190,11 @@ class OpenAICompatLM(dspy.BaseLM):
             except BaseException:
                 pool.ended(endpoint)
                 raise
+            said = exc.message.removeprefix(f"{self.model}: ")  # what the endpoint said, for its report
             if isinstance(exc, dx.LMRateLimitError):
-                pool.failed(endpoint, str(exc), rate_limited=True, retry_after=exc.retry_after)
+                pool.failed(endpoint, said, rate_limited=True, retry_after=exc.retry_after)
             elif dx.is_retryable_lm_error(exc):
-                pool.failed(endpoint, str(exc))
+                pool.failed(endpoint, said)
             else:  # the request's own fault (bad request, auth): another server would say the same
                 pool.ended(endpoint)
                 raise exc

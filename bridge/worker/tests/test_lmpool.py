@@ -145,7 +145,7 @@ def test_retry_after_as_seconds_or_an_http_date():
 def test_profile_endpoints_are_checked():
     ok = lms.parse_profile({"model": "openai/q", "endpoints": [{"api_base": "http://a/v1/", "weight": 2},
                                                                 {"api_base": "http://b/v1", "rpm": 60}]})
-    assert [e.api_base for e in ok.endpoints] == ["http://a/v1", "http://b/v1"]
+    assert [e.api_base for e in ok.endpoints] == ["http://a/v1/", "http://b/v1"]  # as configured: reported so
     assert ok.endpoints[0].weight == 2 and ok.endpoints[1].rpm == 60 and ok.pool == "openai/q"
     for raw, field in (
         ({"model": "openai/q", "endpoints": []}, "lm.endpoints"),
