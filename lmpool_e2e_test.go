@@ -82,6 +82,25 @@ func TestLMEndpointPool(t *testing.T) {
 	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
 	mustRun(t, env, "dataset", "import", dataFile, "--name", "qs")
 
+	var profiles []struct {
+		Name      string
+		Endpoints []struct {
+			APIBase string `json:"api_base"`
+			Weight  float64
+		}
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, env, "lm", "list", "--json")), &profiles); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range profiles {
+		if p.Name == "team" && (len(p.Endpoints) != 2 || p.Endpoints[1].APIBase != goodSrv.URL+"/v1" || p.Endpoints[1].Weight != 2) {
+			t.Errorf("lm list: team's endpoints %+v", p.Endpoints)
+		}
+	}
+	if list := mustRun(t, env, "lm", "list"); !strings.Contains(list, "2 endpoints") {
+		t.Errorf("lm list does not say team has 2 endpoints:\n%s", list)
+	}
+
 	// Unused yet: listed from the config, nothing counted.
 	var st struct {
 		Running   bool
