@@ -1,24 +1,14 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/signet-dspy/signet/api"
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/config"
 )
-
-// lmStatusJSON is `signet lm status --json`: every endpoint of the
-// profiles that list several, with what the owner's workers saw of it.
-type lmStatusJSON struct {
-	Running   bool             `json:"running"` // an owner answered; without one nothing is counted
-	Workspace string           `json:"workspace"`
-	Endpoints []app.LMEndpoint `json:"endpoints"`
-}
 
 func (a *cli) lmStatus() *cobra.Command {
 	var asJSON bool
@@ -34,13 +24,9 @@ func (a *cli) lmStatus() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dir, err := a.workspaceDir()
+			dir, st, err := a.ownerStatus(c.Context())
 			if err != nil {
 				return err
-			}
-			st, err := api.NewClient(api.SocketPath(dir)).Status(c.Context())
-			if err != nil && !errors.Is(err, api.ErrNoOwner) {
-				return fmt.Errorf("the owner of %s does not answer: %w", dir, err)
 			}
 			out := lmStatusJSON{Running: st != nil, Workspace: dir, Endpoints: configuredEndpoints(cfg, st)}
 			if asJSON {
@@ -106,4 +92,12 @@ func configuredEndpoints(cfg *config.Config, st *app.Status) []app.LMEndpoint {
 		}
 	}
 	return out
+}
+
+// lmStatusJSON is `signet lm status --json`: every endpoint of the
+// profiles that list several, with what the owner's workers saw of it.
+type lmStatusJSON struct {
+	Running   bool             `json:"running"` // an owner answered; without one nothing is counted
+	Workspace string           `json:"workspace"`
+	Endpoints []app.LMEndpoint `json:"endpoints"`
 }

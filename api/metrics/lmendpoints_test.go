@@ -55,10 +55,7 @@ func TestMetricsLMEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if _, err := o.CreateProgram(ctx, &model.Program{Name: "qa", Modules: []model.Module{
-		{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}); err != nil {
-		t.Fatal(err)
-	}
+	createQA(t, o, "qa")
 	for _, q := range []string{"a?", "b?", "c?"} {
 		x, err := o.Run(ctx, app.RunRequest{Program: "qa", LM: "team", Wait: true, Inputs: map[string]any{"question": q}})
 		if err != nil || x.State != model.Completed {

@@ -57,6 +57,15 @@ func openOwnerWith(t *testing.T, config string) (*owner.Owner, func()) {
 	return o, closeOnce
 }
 
+// createQA stores a program of one Predict, question -> answer.
+func createQA(t *testing.T, o *owner.Owner, name string) {
+	t.Helper()
+	if _, err := o.CreateProgram(t.Context(), &model.Program{Name: name, Modules: []model.Module{
+		{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // scrape GETs h and parses the exposition.
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -143,12 +152,8 @@ func TestMetricsCountExecutions(t *testing.T) {
 		t.Fatalf("/readyz before the pool starts: %d %q", code, body)
 	}
 
-	for _, name := range []string{"qa", "qa2"} {
-		if _, err := o.CreateProgram(ctx, &model.Program{Name: name, Modules: []model.Module{
-			{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createQA(t, o, "qa")
+	createQA(t, o, "qa2")
 	if _, err := o.AddUser(ctx, model.User{Name: "ann", Role: model.RoleMLUser, Credits: 2.5}); err != nil {
 		t.Fatal(err)
 	}
@@ -247,10 +252,7 @@ func TestMetricsOverTheSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if _, err := o.CreateProgram(ctx, &model.Program{Name: "qa", Modules: []model.Module{
-		{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}); err != nil {
-		t.Fatal(err)
-	}
+	createQA(t, o, "qa")
 	if _, err := o.AddUser(ctx, model.User{Name: "bo", Role: model.RoleAdmin, Credits: 7}); err != nil {
 		t.Fatal(err)
 	}

@@ -137,23 +137,30 @@ class OpenAICompatLM(dspy.BaseLM):
             return self._post_pool(self.pool, body)
         data = json.dumps(body)
         for attempt in range(self.num_retries + 1):
-            try:
-                reply = self._http().post("/chat/completions", content=data,
-                                          headers={"content-type": "application/json"})
-                if reply.status_code < 400:
-                    return _checked(reply, self.model)
-                exc: dx.LMError = _status_error(reply, self.model)
-            except httpx.TimeoutException as e:
-                exc = dx.LMTimeoutError(f"{self.model}: no reply within {self._timeout:g}s", model=self.model)
-                exc.__cause__ = e
-            except httpx.TransportError as e:
-                exc = dx.LMTransportError(f"{self.model}: cannot reach {self.api_base}: {e}", model=self.model)
-                exc.__cause__ = e
+            sent = self._send(self._http(), data, self.api_base)
+            if not isinstance(sent, dx.LMError):
+                return sent
+            exc = sent
             if attempt >= self.num_retries or not dx.is_retryable_lm_error(exc):
                 raise exc
             time.sleep(_delay(exc, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _send(self, client: httpx.Client, data: str, base: str | None) -> dict[str, Any] | dx.LMError:
+        """One POST: the checked reply, or the DSPy error it came to (a reply that is not a completion raises)."""
+        try:
+            reply = client.post("/chat/completions", content=data, headers={"content-type": "application/json"})
+        except httpx.TimeoutException as e:
+            exc: dx.LMError = dx.LMTimeoutError(f"{self.model}: no reply within {self._timeout:g}s", model=self.model)
+            exc.__cause__ = e
+            return exc
+        except httpx.TransportError as e:
+            exc = dx.LMTransportError(f"{self.model}: cannot reach {base}: {e}", model=self.model)
+            exc.__cause__ = e
+            return exc
+        if reply.status_code < 400:
+            return _checked(reply, self.model)
+        return _status_error(reply, self.model)
 
     def _post_pool(self, pool: lmpool.Pool, body: dict[str, Any]) -> dict[str, Any]:
         """One call over a pool: a failing or rate-limited endpoint is left, and the call goes to another.
@@ -169,27 +176,18 @@ class OpenAICompatLM(dspy.BaseLM):
                 endpoint = pool.acquire(self._timeout)
             except lmpool.NoEndpoint as e:
                 raise dx.LMRateLimitError(f"{self.model}: {e}", model=self.model) from e
-            base = endpoint.spec.api_base
             t0 = time.monotonic()
             try:
-                reply = endpoint.client.post("/chat/completions", content=data,
-                                             headers={"content-type": "application/json"})
-                if reply.status_code < 400:
-                    response = _checked(reply, self.model)
-                    pool.release(endpoint, latency=time.monotonic() - t0, usage=response["usage"])
-                    return response
-                exc: dx.LMError = _status_error(reply, self.model)
+                sent = self._send(endpoint.client, data, endpoint.spec.api_base)
             except dx.LMServerError as e:  # a reply that is not a completion
-                exc = e
-            except httpx.TimeoutException as e:
-                exc = dx.LMTimeoutError(f"{self.model}: {base}: no reply within {self._timeout:g}s", model=self.model)
-                exc.__cause__ = e
-            except httpx.TransportError as e:
-                exc = dx.LMTransportError(f"{self.model}: cannot reach {base}: {e}", model=self.model)
-                exc.__cause__ = e
+                sent = e
             except BaseException:
                 pool.ended(endpoint)
                 raise
+            if not isinstance(sent, dx.LMError):
+                pool.release(endpoint, latency=time.monotonic() - t0, usage=sent["usage"])
+                return sent
+            exc = sent
             said = exc.message.removeprefix(f"{self.model}: ")  # what the endpoint said, for its report
             if isinstance(exc, dx.LMRateLimitError):
                 pool.failed(endpoint, said, rate_limited=True, retry_after=exc.retry_after)
