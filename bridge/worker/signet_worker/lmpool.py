@@ -102,7 +102,7 @@ class Endpoint:
         self.ejected_until = 0.0
         self.backoff_until = 0.0
         self.last_error = ""
-        self.started: collections.deque[float] = collections.deque()  # start times within the last minute
+        self.started: collections.deque[float] = collections.deque()  # start times within the last minute (rpm only)
 
     def state(self, now: float) -> str:
         if now < self.ejected_until:
@@ -170,7 +170,8 @@ class Pool:
             return None, wait
         best.inflight += 1
         best.picked += 1
-        best.started.append(now)
+        if best.spec.rpm:
+            best.started.append(now)
         return best, 0.0
 
     def acquire(self, timeout: float) -> Endpoint:
