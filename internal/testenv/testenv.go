@@ -46,8 +46,8 @@ func Main(m *testing.M, pkg string) {
 		os.Exit(code)
 	}),
 		// An owner's handler of SIGHUP and SIGPIPE lives as long as its
-		// process, by design (app/owner ignoreHangups).
-		goleak.IgnoreTopFunction("github.com/signet-dspy/signet/app/owner.ignoreHangups.func1.1"))
+		// process, by design (app/owner drainSignals).
+		goleak.IgnoreTopFunction("github.com/signet-dspy/signet/app/owner.drainSignals"))
 }
 
 // Buffer is a log a test hands to code that writes from several
