@@ -156,25 +156,26 @@ def make_adapter(profile: LMProfile | None) -> dspy.Adapter:
     return dspy.ChatAdapter()
 
 
-def read_key(profile: LMProfile, variable: str | None = None, what: str = "") -> str | None:
-    """The API key from the variable the profile (or `what`, one of its endpoints) names; `lm_auth` if unset."""
-    variable = variable if what else profile.api_key_env
+def read_key(profile: LMProfile) -> str | None:
+    """The API key from the variable the profile names; `lm_auth` if it is unset."""
+    return _read_variable(profile.api_key_env, f"the LM profile for {profile.model}")
+
+
+def _read_variable(variable: str | None, of: str) -> str | None:
+    """The value of a key variable (registered for redaction); `lm_auth` naming it and `of` if unset."""
     if not variable:
         return None
     value = os.environ.get(variable)
     if not value:
-        raise LMAuthMissing(
-            f"the environment variable {variable} (api_key_env of {what or 'the LM profile'} for "
-            f"{profile.model}) is not set",
-            variable=variable,
-        )
+        raise LMAuthMissing(f"the environment variable {variable} (api_key_env of {of}) is not set", variable=variable)
     redact.register(value)
     return value
 
 
 def _pool(profile: LMProfile, timeout: Any) -> lmpool.Pool:
     """The process's pool of the profile's endpoints, each with its own client and key."""
-    keys = [read_key(profile, e.api_key_env, f"endpoint {e.api_base}") for e in profile.endpoints]
+    keys = [_read_variable(e.api_key_env, f"endpoint {e.api_base} of the LM profile for {profile.model}")
+            for e in profile.endpoints]
     secrets = tuple(hashlib.sha256(k.encode()).hexdigest() if k else _NO_SECRET for k in keys)
     name = profile.pool or profile.model
 
