@@ -28,11 +28,11 @@ type LMEndpointReport struct {
 	LastError        string  `json:"last_error"`
 }
 
-// LMPools pings every running worker and returns the endpoint pools each
+// LMPools pings every ready worker and returns the endpoint pools each
 // reports (nothing from a worker that has used none). A worker that does
 // not answer is named in the error; the others' reports still come back.
 func (p *Pool) LMPools(ctx context.Context) ([]LMPool, error) {
-	results, err := p.pingAll(ctx)
+	results, err := p.pingAll(ctx, true)
 	if errors.Is(err, ErrClosed) {
 		return nil, err
 	}

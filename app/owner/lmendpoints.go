@@ -19,13 +19,27 @@ const lmPingTimeout = 2 * time.Second
 // that does not answer in time is left out: the status is still shown.
 func (o *Owner) lmEndpoints(ctx context.Context) []app.LMEndpoint {
 	p := o.pool.Load()
-	if p == nil {
-		return nil
+	if p == nil || !o.pooledLMs() {
+		return nil // nothing to ask the workers: status stays as quick as it was
 	}
 	ctx, cancel := context.WithTimeout(ctx, lmPingTimeout)
 	defer cancel()
 	pools, _ := p.LMPools(ctx) // a worker that did not answer shows in the pool's own status
 	return sumEndpoints(pools)
+}
+
+// pooledLMs says whether a profile of the owner's config lists endpoints.
+func (o *Owner) pooledLMs() bool {
+	e, err := o.environment()
+	if err != nil {
+		return false
+	}
+	for _, n := range e.Config.ProfileNames() {
+		if p, _ := e.Config.Profile(n); len(p.Endpoints) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 var stateRank = map[string]int{"healthy": 0, "backing_off": 1, "ejected": 2}
