@@ -280,6 +280,8 @@ type Status struct {
 	// owner starts it ahead of the first call when the default profile is
 	// the local model).
 	LocalLM *LocalLM `json:"local_lm,omitempty"`
+	// LMEndpoints: as PoolStatus has them.
+	LMEndpoints []LMEndpoint `json:"lm_endpoints,omitempty"`
 }
 
 // LocalLM is the state of the local model's llama.cpp server.
@@ -313,6 +315,30 @@ type PoolStatus struct {
 	Zygote *Zygote `json:"zygote,omitempty"`
 	// LocalLM is the local model's server, once one is started.
 	LocalLM *LocalLM `json:"local_lm,omitempty"`
+	// LMEndpoints are the endpoints of the LM profiles that list several
+	// (endpoint pools), as the workers have used them.
+	LMEndpoints []LMEndpoint `json:"lm_endpoints,omitempty"`
+}
+
+// LMEndpoint is one endpoint of an LM profile's pool, summed over the
+// workers: each worker balances its own share of the calls.
+type LMEndpoint struct {
+	Profile string `json:"profile"`
+	APIBase string `json:"api_base"`
+	// State is the worst any worker has it in: ejected (it failed lately),
+	// backing_off (a 429's Retry-After), else healthy.
+	State            string  `json:"state"`
+	Workers          int     `json:"workers"`               // workers that have used it
+	Ejected          int     `json:"ejected,omitempty"`     // workers that have it ejected now
+	BackingOff       int     `json:"backing_off,omitempty"` // workers that have it backing off now
+	Inflight         int     `json:"inflight"`
+	Calls            int     `json:"calls"` // ended with a reply
+	Errors           int     `json:"errors"`
+	RateLimited      int     `json:"rate_limited"` // 429s, among Errors
+	PromptTokens     int     `json:"prompt_tokens"`
+	CompletionTokens int     `json:"completion_tokens"`
+	Latency          float64 `json:"latency_s"` // mean of Calls
+	LastError        string  `json:"last_error,omitempty"`
 }
 
 // Zygote is the process that imports DSPy once and forks each worker.

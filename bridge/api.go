@@ -30,6 +30,18 @@ type LMSpec struct {
 	PriceOut    float64 // USD per million completion tokens; 0 sends null
 	Free        bool    // calls cost exactly 0 (the local model): cost known, not unknown
 	Kwargs      map[string]any
+	Pool        string       // the profile's name, when it has Endpoints: what the worker reports them under
+	Endpoints   []LMEndpoint // several servers of one openai/ model instead of APIBase (key names only)
+}
+
+// LMEndpoint is one server of a profile that lists several (config.Endpoint
+// on the wire: the protocol's `LM.endpoints`).
+type LMEndpoint struct {
+	APIBase        string  `json:"api_base"`
+	APIKeyEnv      string  `json:"api_key_env,omitempty"`
+	Weight         float64 `json:"weight,omitempty"`
+	MaxConcurrency int     `json:"max_concurrency,omitempty"`
+	RPM            int     `json:"rpm,omitempty"`
 }
 
 type lmJSON struct {
@@ -44,6 +56,8 @@ type lmJSON struct {
 	PriceOut    *float64       `json:"price_out"`
 	Free        bool           `json:"free,omitempty"`
 	Kwargs      map[string]any `json:"kwargs,omitempty"`
+	Pool        string         `json:"pool,omitempty"`
+	Endpoints   []LMEndpoint   `json:"endpoints,omitempty"`
 }
 
 func nonEmpty[T comparable](v T) *T {
@@ -58,7 +72,7 @@ func nonEmpty[T comparable](v T) *T {
 func (l LMSpec) MarshalJSON() ([]byte, error) {
 	return json.Marshal(lmJSON{Model: l.Model, APIBase: nonEmpty(l.APIBase), APIKeyEnv: nonEmpty(l.APIKeyEnv),
 		Temperature: l.Temperature, MaxTokens: nonEmpty(l.MaxTokens), Cache: l.Cache, Adapter: l.Adapter,
-		PriceIn: nonEmpty(l.PriceIn), PriceOut: nonEmpty(l.PriceOut), Free: l.Free, Kwargs: l.Kwargs})
+		PriceIn: nonEmpty(l.PriceIn), PriceOut: nonEmpty(l.PriceOut), Free: l.Free, Kwargs: l.Kwargs, Pool: l.Pool, Endpoints: l.Endpoints})
 }
 
 // UnmarshalJSON reads the protocol's LM object.
@@ -67,7 +81,7 @@ func (l *LMSpec) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*l = LMSpec{Model: j.Model, Temperature: j.Temperature, Cache: j.Cache, Adapter: j.Adapter, Free: j.Free, Kwargs: j.Kwargs}
+	*l = LMSpec{Model: j.Model, Temperature: j.Temperature, Cache: j.Cache, Adapter: j.Adapter, Free: j.Free, Kwargs: j.Kwargs, Pool: j.Pool, Endpoints: j.Endpoints}
 	if j.PriceIn != nil {
 		l.PriceIn = *j.PriceIn
 	}

@@ -20,6 +20,9 @@ func TestLMSpecJSON(t *testing.T) {
 		{LMSpec{Model: "openai/gpt-4o-mini", APIBase: "http://127.0.0.1:8080/v1", APIKeyEnv: "OPENAI_API_KEY", Temperature: &temp,
 			MaxTokens: 512, Cache: true, Adapter: "json", PriceIn: 0.15, PriceOut: 0.6, Kwargs: map[string]any{"sleep_ms": 5}},
 			`{"model":"openai/gpt-4o-mini","api_base":"http://127.0.0.1:8080/v1","api_key_env":"OPENAI_API_KEY","temperature":0,"max_tokens":512,"cache":true,"adapter":"json","price_in":0.15,"price_out":0.6,"kwargs":{"sleep_ms":5}}`},
+		{LMSpec{Model: "openai/q", Pool: "team", Endpoints: []LMEndpoint{
+			{APIBase: "http://gpu1:8000/v1", Weight: 2, MaxConcurrency: 8, RPM: 600}, {APIBase: "http://gpu2:8000/v1", APIKeyEnv: "GPU2_KEY"}}},
+			`{"model":"openai/q","api_base":null,"api_key_env":null,"temperature":null,"max_tokens":null,"cache":false,"price_in":null,"price_out":null,"pool":"team","endpoints":[{"api_base":"http://gpu1:8000/v1","weight":2,"max_concurrency":8,"rpm":600},{"api_base":"http://gpu2:8000/v1","api_key_env":"GPU2_KEY"}]}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.spec)

@@ -562,28 +562,52 @@ func (p *Pool) cancelRequest(pr *proc, c *call) {
 // Ping pings every worker at once; the error names each worker that did
 // not answer, or is not running.
 func (p *Pool) Ping(ctx context.Context) error {
+	_, err := p.pingAll(ctx, false)
+	return err
+}
+
+// pingAll pings every running worker at once: the results of those that
+// answered, and an error naming each that did not, or is not running.
+// readyOnly leaves out, without an error, a worker not ready (starting,
+// restarting, draining): one still starting would answer only once started.
+func (p *Pool) pingAll(ctx context.Context, readyOnly bool) ([]pingResult, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	var procs []*proc
 	var errs []error
 	for _, s := range p.slots {
-		if s.proc == nil || s.proc.gone {
+		switch {
+		case readyOnly && (s.state != StateReady || s.proc == nil || s.proc.gone):
+		case s.proc == nil || s.proc.gone:
 			errs = append(errs, fmt.Errorf("worker %d is %s", s.id, s.state))
-			continue
+		default:
+			procs = append(procs, s.proc)
 		}
-		procs = append(procs, s.proc)
 	}
 	p.mu.Unlock()
+	raws := make([]json.RawMessage, len(procs))
 	perr := make([]error, len(procs))
 	var wg sync.WaitGroup
 	for i, pr := range procs {
-		wg.Go(func() { _, perr[i] = pr.roundTrip(ctx, wire.MethodPing, nil) })
+		wg.Go(func() { raws[i], perr[i] = pr.roundTrip(ctx, wire.MethodPing, nil) })
 	}
 	wg.Wait()
-	return errors.Join(append(errs, perr...)...)
+	var out []pingResult
+	for i, raw := range raws {
+		if perr[i] == nil {
+			out = append(out, pingResult{slot: procs[i].slot, raw: raw})
+		}
+	}
+	return out, errors.Join(append(errs, perr...)...)
+}
+
+// pingResult is one worker's answer to a ping.
+type pingResult struct {
+	slot int
+	raw  json.RawMessage
 }
 
 // Status is a snapshot of every worker slot.

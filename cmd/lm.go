@@ -20,7 +20,7 @@ func (a *cli) lmCommand() *cobra.Command {
 		Use:   "lm",
 		Short: "List and test LM profiles",
 	}
-	c.AddCommand(a.lmList(), a.lmTest())
+	c.AddCommand(a.lmList(), a.lmTest(), a.lmStatus())
 	return c
 }
 
@@ -34,6 +34,8 @@ type profileRow struct {
 	Adapter   string  `json:"adapter,omitempty"`
 	PriceIn   float64 `json:"price_in,omitempty"`
 	PriceOut  float64 `json:"price_out,omitempty"`
+	// Endpoints, for a profile that lists several servers (`lm status` shows their state).
+	Endpoints []bridge.LMEndpoint `json:"endpoints,omitempty"`
 }
 
 func (a *cli) lmList() *cobra.Command {
@@ -50,8 +52,12 @@ func (a *cli) lmList() *cobra.Command {
 			var rows []profileRow
 			for _, n := range cfg.ProfileNames() {
 				p, _ := cfg.Profile(n)
-				rows = append(rows, profileRow{n, n == cfg.DefaultLM(), p.Model, p.APIBase, p.APIKeyEnv,
-					p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) != "", p.Adapter, p.PriceIn, p.PriceOut})
+				row := profileRow{n, n == cfg.DefaultLM(), p.Model, p.APIBase, p.APIKeyEnv,
+					p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) != "", p.Adapter, p.PriceIn, p.PriceOut, nil}
+				for _, e := range p.Endpoints {
+					row.Endpoints = append(row.Endpoints, bridge.LMEndpoint(e))
+				}
+				rows = append(rows, row)
 			}
 			if asJSON {
 				return writeJSON(a.stdout, rows)
@@ -69,7 +75,11 @@ func (a *cli) lmList() *cobra.Command {
 						key = r.APIKeyEnv + " (set)"
 					}
 				}
-				t.row(name, r.Model, orDash(r.APIBase), key, orDash(r.Adapter), price(r.PriceIn), price(r.PriceOut))
+				base := orDash(r.APIBase)
+				if len(r.Endpoints) > 0 {
+					base = fmt.Sprintf("%d endpoints (lm status)", len(r.Endpoints))
+				}
+				t.row(name, r.Model, base, key, orDash(r.Adapter), price(r.PriceIn), price(r.PriceOut))
 			}
 			if err := t.flush(); err != nil {
 				return err

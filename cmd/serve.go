@@ -216,13 +216,9 @@ func (a *cli) statusCommand() *cobra.Command {
 		Short: "The workspace's owner: pid, uptime, workers, queue depth (or that none runs)",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			dir, err := a.workspaceDir()
+			dir, st, err := a.ownerStatus(c.Context())
 			if err != nil {
 				return err
-			}
-			st, err := api.NewClient(api.SocketPath(dir)).Status(c.Context())
-			if err != nil && !errors.Is(err, api.ErrNoOwner) {
-				return fmt.Errorf("the owner of %s does not answer: %w", dir, err)
 			}
 			if asJSON {
 				return writeJSON(a.stdout, statusJSON{Running: st != nil, Workspace: dir, Status: st})
@@ -240,6 +236,19 @@ func (a *cli) statusCommand() *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// ownerStatus is the workspace and its owner's status, nil when no owner runs.
+func (a *cli) ownerStatus(ctx context.Context) (string, *app.Status, error) {
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := api.NewClient(api.SocketPath(dir)).Status(ctx)
+	if err != nil && !errors.Is(err, api.ErrNoOwner) {
+		return "", nil, fmt.Errorf("the owner of %s does not answer: %w", dir, err)
+	}
+	return dir, st, nil
 }
 
 func printStatus(w io.Writer, st *app.Status) {

@@ -71,6 +71,20 @@ type Profile struct {
 	// GGUF, for the local model (model: signet/local), serves another GGUF
 	// file instead of the SmolLM2 model that setup installs.
 	GGUF string `yaml:"gguf,omitempty"`
+	// Endpoints, instead of one api_base, lists several servers of the
+	// same openai/ model; the worker balances calls between them.
+	Endpoints []Endpoint `yaml:"endpoints,omitempty"`
+}
+
+// UnsetKey is the first key variable the profile (or one of its endpoints)
+// names that is not set in the environment, or "".
+func (p Profile) UnsetKey() string {
+	for _, env := range p.keyEnvs() {
+		if os.Getenv(env) == "" {
+			return env
+		}
+	}
+	return ""
 }
 
 // IsLocal reports whether the profile is the supervised llama.cpp server
@@ -85,7 +99,7 @@ func (p Profile) UsesLiteLLM() bool {
 	switch {
 	case p.IsLocal(), p.Model == builtin[TestProfile].Model:
 		return false
-	case strings.HasPrefix(p.Model, "openai/") && p.APIBase != "":
+	case strings.HasPrefix(p.Model, "openai/") && (p.APIBase != "" || len(p.Endpoints) > 0):
 		return false
 	}
 	return true
@@ -193,6 +207,9 @@ func Load(path string) (*Config, error) {
 		default:
 			return nil, fmt.Errorf("%s: profile %q: adapter %q: want chat, json or json_schema", path, name, p.Adapter)
 		}
+		if err := p.checkEndpoints(path, name); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -277,8 +294,11 @@ func (c *Config) ProfileNames() []string {
 func (c *Config) KeyEnvs() []string {
 	var names []string
 	for _, n := range c.ProfileNames() {
-		if p, _ := c.Profile(n); p.APIKeyEnv != "" && !slices.Contains(names, p.APIKeyEnv) {
-			names = append(names, p.APIKeyEnv)
+		p, _ := c.Profile(n)
+		for _, env := range p.keyEnvs() {
+			if !slices.Contains(names, env) {
+				names = append(names, env)
+			}
 		}
 	}
 	sort.Strings(names)

@@ -49,6 +49,20 @@ func TestLoad(t *testing.T) {
 		{name: "unknown key names its line", body: "python: x\nworkres: 2\n", wantErr: "line 2: field workres not found"},
 		{name: "profile without model", body: "profiles:\n  broken:\n    api_base: http://127.0.0.1:1\n", wantErr: `profile "broken": model is required`},
 		{name: "bad adapter", body: "profiles:\n  p:\n    model: openai/x\n    adapter: xml\n", wantErr: `adapter "xml"`},
+		{name: "endpoint pool", body: poolConfig, check: checkPool},
+		{name: "api_base beside endpoints", body: "profiles:\n  team:\n    model: openai/qwen\n    api_base: http://a/v1\n    endpoints:\n      - {api_base: http://b/v1}\n",
+			wantErr: `profile "team": endpoints: give api_base and api_key_env per endpoint`},
+		{name: "endpoints of a non-openai model", body: "profiles:\n  team:\n    model: anthropic/claude\n    endpoints:\n      - {api_base: http://b/v1}\n",
+			wantErr: `profile "team": endpoints: only an OpenAI-compatible model`},
+		{name: "endpoint without url", body: badEndpoint("{weight: 2}"), wantErr: `profile "team": endpoints[0]: api_base ""`},
+		{name: "endpoint not http", body: badEndpoint("{api_base: gpu1:8000}"), wantErr: `endpoints[0]: api_base "gpu1:8000": want an http(s) URL`},
+		{name: "endpoint weight", body: badEndpoint("{api_base: http://a/v1, weight: -1}"), wantErr: `endpoints[0]: weight -1`},
+		{name: "endpoint concurrency", body: badEndpoint("{api_base: http://a/v1, max_concurrency: -2}"), wantErr: `endpoints[0]: max_concurrency -2`},
+		{name: "endpoint rpm", body: badEndpoint("{api_base: http://a/v1, rpm: -5}"), wantErr: `endpoints[0]: rpm -5`},
+		{name: "endpoint key value", body: badEndpoint("{api_base: http://a/v1, api_key_env: sk-123 456}"), wantErr: `endpoints[0]: api_key_env "sk-123 456": want the name`},
+		{name: "endpoint twice", body: "profiles:\n  team:\n    model: openai/qwen\n    endpoints:\n      - {api_base: http://a/v1}\n      - {api_base: http://a/v1}\n",
+			wantErr: `endpoints[1]: api_base "http://a/v1" is listed twice`},
+		{name: "endpoint unknown field", body: badEndpoint("{api_base: http://a/v1, wieght: 2}"), wantErr: "field wieght not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

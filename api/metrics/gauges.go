@@ -33,7 +33,7 @@ var (
 type gauges struct{ svc app.Service }
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{queueDesc, depthDesc, workersDesc, creditsDesc, uptimeDesc} {
+	for _, d := range append([]*prometheus.Desc{queueDesc, depthDesc, workersDesc, creditsDesc, uptimeDesc}, lmDescs...) {
 		ch <- d
 	}
 }
@@ -59,6 +59,7 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		for state, n := range byState {
 			ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(n), state)
 		}
+		collectLMEndpoints(ch, st.LMEndpoints)
 	}
 	users, err := g.svc.ListUsers(ctx)
 	if err != nil {

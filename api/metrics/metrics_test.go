@@ -36,6 +36,12 @@ profiles:
 
 func openOwner(t *testing.T) (*owner.Owner, func()) {
 	t.Helper()
+	return openOwnerWith(t, config)
+}
+
+// openOwnerWith opens an owner with one worker on this config file's text.
+func openOwnerWith(t *testing.T, config string) (*owner.Owner, func()) {
+	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -49,6 +55,15 @@ func openOwner(t *testing.T) (*owner.Owner, func()) {
 	closeOnce := sync.OnceFunc(func() { o.Close(context.Background(), true) })
 	t.Cleanup(closeOnce)
 	return o, closeOnce
+}
+
+// createQA stores a program of one Predict, question -> answer.
+func createQA(t *testing.T, o *owner.Owner, name string) {
+	t.Helper()
+	if _, err := o.CreateProgram(t.Context(), &model.Program{Name: name, Modules: []model.Module{
+		{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // scrape GETs h and parses the exposition.
@@ -137,12 +152,8 @@ func TestMetricsCountExecutions(t *testing.T) {
 		t.Fatalf("/readyz before the pool starts: %d %q", code, body)
 	}
 
-	for _, name := range []string{"qa", "qa2"} {
-		if _, err := o.CreateProgram(ctx, &model.Program{Name: name, Modules: []model.Module{
-			{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createQA(t, o, "qa")
+	createQA(t, o, "qa2")
 	if _, err := o.AddUser(ctx, model.User{Name: "ann", Role: model.RoleMLUser, Credits: 2.5}); err != nil {
 		t.Fatal(err)
 	}
@@ -241,10 +252,7 @@ func TestMetricsOverTheSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if _, err := o.CreateProgram(ctx, &model.Program{Name: "qa", Modules: []model.Module{
-		{Name: "answer", Type: model.Predict, Signature: "question -> answer"}}}); err != nil {
-		t.Fatal(err)
-	}
+	createQA(t, o, "qa")
 	if _, err := o.AddUser(ctx, model.User{Name: "bo", Role: model.RoleAdmin, Credits: 7}); err != nil {
 		t.Fatal(err)
 	}

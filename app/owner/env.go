@@ -174,8 +174,8 @@ func (r *LMs) Check(name string) error {
 	if err != nil {
 		return err
 	}
-	if p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) == "" {
-		return &KeyError{Profile: name, Env: p.APIKeyEnv}
+	if env := p.UnsetKey(); env != "" {
+		return &KeyError{Profile: name, Env: env}
 	}
 	return nil
 }
@@ -225,6 +225,10 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 		PriceIn:     p.PriceIn,
 		PriceOut:    p.PriceOut,
 		Kwargs:      p.Kwargs,
+	}
+	for _, e := range p.Endpoints {
+		spec.Endpoints = append(spec.Endpoints, bridge.LMEndpoint(e))
+		spec.Pool = name
 	}
 	if p.IsLocal() {
 		r.mu.Lock()

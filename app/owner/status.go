@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/signet-dspy/signet/api"
@@ -23,6 +22,7 @@ func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
 		Workspace: o.dir, Version: o.info.Version, Command: o.info.Command, Clients: o.srv.Clients()}
 	ps := o.poolStatus()
 	st.Engine, st.Pool, st.Zygote, st.LocalLM = ps.Engine, ps.Pool, ps.Zygote, ps.LocalLM
+	st.LMEndpoints = o.lmEndpoints(ctx)
 	if e, err := o.environment(); err == nil {
 		st.LM = e.Config.DefaultLM()
 	}
@@ -91,7 +91,9 @@ func (o *Owner) Pool(ctx context.Context) (*app.PoolStatus, error) {
 	if err := o.mayAdminister(ctx, "pool"); err != nil {
 		return nil, err
 	}
-	return o.poolStatus(), nil
+	ps := o.poolStatus()
+	ps.LMEndpoints = o.lmEndpoints(ctx)
+	return ps, nil
 }
 
 // StartPool starts the pool and the job kernel on it.
@@ -333,9 +335,7 @@ func (o *Owner) LMProfiles(ctx context.Context) ([]app.LMProfile, error) {
 			return nil, fail(err)
 		}
 		lp := app.LMProfile{Name: n, Model: p.Model, Default: n == cfg.DefaultLM()}
-		if p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) == "" {
-			lp.KeyUnset = p.APIKeyEnv
-		}
+		lp.KeyUnset = p.UnsetKey()
 		out = append(out, lp)
 	}
 	return out, nil

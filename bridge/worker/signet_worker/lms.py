@@ -19,7 +19,7 @@ from typing import Any
 
 import dspy
 
-from . import openai_lm, redact, structured, testlm
+from . import lmpool, openai_lm, redact, structured, testlm
 from .errors import BadInput, LMAuthMissing, LMRequest
 
 DEFAULT_NUM_RETRIES = 1  # Go retries whole executions; DSPy retries single calls once
@@ -45,6 +45,8 @@ class LMProfile:
     price_in: float | None = None  # USD per million prompt tokens
     price_out: float | None = None  # USD per million completion tokens
     free: bool = False  # every call costs exactly 0 (a local model)
+    endpoints: tuple[lmpool.EndpointSpec, ...] = ()  # several servers instead of api_base (lmpool.py)
+    pool: str | None = None  # the profile's name, which its endpoints are reported under
     kwargs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -75,7 +77,7 @@ class LMProfile:
         data = {
             "model": self.model, "api_base": self.api_base, "api_key_env": self.api_key_env,
             "temperature": self.temperature, "max_tokens": self.max_tokens, "cache": self.cache,
-            "kwargs": self.kwargs, "engine": self.engine(),
+            "kwargs": self.kwargs, "engine": self.engine(), "endpoints": self.endpoints, "pool": self.pool,
         }
         return _KEY_ENCODER.encode(data)
 
@@ -102,7 +104,7 @@ def parse_profile(raw: Any, where: str = "lm") -> LMProfile:
     model = raw.get("model")
     if not isinstance(model, str) or not model.strip():
         raise BadInput(f"{where}.model must be a non-empty string", field=f"{where}.model")
-    for name in ("api_base", "api_key_env"):
+    for name in ("api_base", "api_key_env", "pool"):
         if raw.get(name) is not None and not isinstance(raw.get(name), str):
             raise BadInput(f"{where}.{name} must be a string", field=f"{where}.{name}")
     adapter = raw.get("adapter") or "chat"
@@ -119,6 +121,14 @@ def parse_profile(raw: Any, where: str = "lm") -> LMProfile:
         raise BadInput(f"{where}.kwargs must be an object", field=f"{where}.kwargs")
     cache = raw.get("cache", True)
     price_in, price_out = _number(raw, "price_in", where), _number(raw, "price_out", where)
+    endpoints = lmpool.parse_endpoints(raw.get("endpoints"), where)
+    if endpoints and (raw.get("api_base") or raw.get("api_key_env")):
+        raise BadInput(f"{where}: an LM with endpoints takes api_base and api_key_env per endpoint",
+                       field=f"{where}.endpoints")
+    if endpoints and not (model.strip().startswith(openai_lm.PREFIX) and not openai_lm.unsupported(kwargs)):
+        raise BadInput(f"{where}.endpoints: only an {openai_lm.PREFIX} model without the client options "
+                       f"{', '.join(openai_lm.unsupported(kwargs)) or '(engine, headers, ...)'} can list endpoints",
+                       field=f"{where}.endpoints")
     if free and (price_in or price_out):
         raise BadInput(f"{where}: a free LM profile cannot have a price (price_in/price_out)", field=f"{where}.free")
     return LMProfile(
@@ -132,6 +142,8 @@ def parse_profile(raw: Any, where: str = "lm") -> LMProfile:
         price_in=price_in,
         price_out=price_out,
         free=free,
+        endpoints=endpoints,
+        pool=(raw.get("pool") or model.strip()) if endpoints else None,
         kwargs=dict(kwargs),
     )
 
@@ -146,17 +158,32 @@ def make_adapter(profile: LMProfile | None) -> dspy.Adapter:
 
 def read_key(profile: LMProfile) -> str | None:
     """The API key from the variable the profile names; `lm_auth` if it is unset."""
-    if not profile.api_key_env:
+    return _read_variable(profile.api_key_env, f"the LM profile for {profile.model}")
+
+
+def _read_variable(variable: str | None, of: str) -> str | None:
+    """The value of a key variable (registered for redaction); `lm_auth` naming it and `of` if unset."""
+    if not variable:
         return None
-    value = os.environ.get(profile.api_key_env)
+    value = os.environ.get(variable)
     if not value:
-        raise LMAuthMissing(
-            f"the environment variable {profile.api_key_env} (api_key_env of the LM profile for "
-            f"{profile.model}) is not set",
-            variable=profile.api_key_env,
-        )
+        raise LMAuthMissing(f"the environment variable {variable} (api_key_env of {of}) is not set", variable=variable)
     redact.register(value)
     return value
+
+
+def _pool(profile: LMProfile, timeout: Any) -> lmpool.Pool:
+    """The process's pool of the profile's endpoints, each with its own client and key."""
+    keys = [_read_variable(e.api_key_env, f"endpoint {e.api_base} of the LM profile for {profile.model}")
+            for e in profile.endpoints]
+    secrets = tuple(hashlib.sha256(k.encode()).hexdigest() if k else _NO_SECRET for k in keys)
+    name = profile.pool or profile.model
+
+    def make() -> lmpool.Pool:
+        return lmpool.Pool(name, [lmpool.Endpoint(e, openai_lm.client(e.api_base, key, timeout))
+                                  for e, key in zip(profile.endpoints, keys)])
+
+    return lmpool.shared(name, profile.endpoints + secrets, make)
 
 
 def build_lm(profile: LMProfile) -> dspy.BaseLM:
@@ -166,6 +193,12 @@ def build_lm(profile: LMProfile) -> dspy.BaseLM:
         return testlm.make_lm(profile)
     kwargs = dict(profile.kwargs)
     num_retries = kwargs.pop("num_retries", DEFAULT_NUM_RETRIES)
+    if profile.endpoints:  # parse_profile made sure openai_lm serves it
+        kwargs.pop("api_key", None)
+        return openai_lm.OpenAICompatLM(
+            profile.model, pool=_pool(profile, kwargs.get("timeout")), temperature=profile.temperature,
+            max_tokens=profile.max_tokens, cache=profile.cache, num_retries=num_retries,
+            estimate_cost=not profile.priced, **kwargs)
     if openai_lm.handles(profile.model, profile.api_base, kwargs):
         # An OpenAI-compatible server (the local model, vLLM, Ollama): no LiteLLM, no placeholder key.
         given = kwargs.pop("api_key", None)

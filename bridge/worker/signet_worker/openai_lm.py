@@ -15,6 +15,9 @@ adapters, history and the tracing `lm` span read it exactly as they read DSPy's 
   public prices it knows (as its native route does), else it is unknown.
 
 No key is sent when the profile names none: an `Authorization` header exists only with a key.
+
+A profile with `endpoints` (lmpool.py) is one such LM over a pool: the same model string, body, cache
+and kwargs for every call; only the server (its address and key) differs from call to call.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from typing import Any
 import dspy
 import httpx
 from dspy.utils import exceptions as dx
+
+from . import lmpool
 
 PREFIX = "openai/"
 DEFAULT_TIMEOUT = 600.0  # seconds, LiteLLM's default for a call
@@ -45,18 +50,34 @@ _RETRYABLE_STATUS = (408, 409, 429)
 
 def handles(model: str, api_base: str | None, kwargs: dict[str, Any]) -> bool:
     """True for a profile this LM serves: an `openai/` model at an `api_base`, no engine or client option it lacks."""
-    return model.startswith(PREFIX) and bool(api_base) and not (set(kwargs) & _NOT_HERE)
+    return model.startswith(PREFIX) and bool(api_base) and not unsupported(kwargs)
+
+
+def unsupported(kwargs: dict[str, Any]) -> list[str]:
+    """The profile kwargs this LM does not take (they keep a profile on dspy.LM)."""
+    return sorted(set(kwargs) & _NOT_HERE)
+
+
+def client(api_base: str, api_key: str | None, timeout: float | None) -> httpx.Client:
+    """The httpx client of one server: its address, its key as a bearer token when there is one."""
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    return httpx.Client(base_url=api_base.rstrip("/"), headers=headers,
+                        timeout=float(timeout) if timeout is not None else DEFAULT_TIMEOUT)
 
 
 class OpenAICompatLM(dspy.BaseLM):
     """`dspy.BaseLM` over one OpenAI-compatible `/chat/completions` endpoint."""
 
-    def __init__(self, model: str, *, api_base: str, api_key: str | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None, cache: bool = True, num_retries: int = 1,
-                 timeout: float | None = None, estimate_cost: bool = True, **kwargs: Any):
+    def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
+                 temperature: float | None = None, max_tokens: int | None = None, cache: bool = True,
+                 num_retries: int = 1, timeout: float | None = None, estimate_cost: bool = True,
+                 pool: lmpool.Pool | None = None, **kwargs: Any):
         super().__init__(model, model_type="chat", temperature=temperature, max_tokens=max_tokens, cache=cache,
                          num_retries=num_retries, **kwargs)
-        self.api_base = api_base.rstrip("/")
+        if not api_base and pool is None:
+            raise ValueError("an OpenAI-compatible LM needs an api_base or a pool of endpoints")
+        self.api_base = api_base.rstrip("/") if api_base else None
+        self.pool = pool  # shared by every copy, like the client
         self._api_key = api_key
         self._timeout = float(timeout) if timeout is not None else DEFAULT_TIMEOUT
         self._estimate = estimate_cost  # off when the profile prices calls itself: DSPy's price table is not loaded
@@ -70,15 +91,17 @@ class OpenAICompatLM(dspy.BaseLM):
 
     def dump_state(self) -> dict[str, Any]:
         state = super().dump_state()
-        state["api_base"] = self.api_base
+        if self.pool is not None:
+            state["endpoints"] = [e.spec.api_base for e in self.pool.endpoints]
+        else:
+            state["api_base"] = self.api_base
         return state
 
     def _http(self) -> httpx.Client:
         shared = self._shared
         with shared.lock:
             if shared.client is None:
-                headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-                shared.client = httpx.Client(base_url=self.api_base, headers=headers, timeout=self._timeout)
+                shared.client = client(self.api_base or "", self._api_key, self._timeout)
             return shared.client
 
     def body(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> dict[str, Any]:
@@ -110,23 +133,74 @@ class OpenAICompatLM(dspy.BaseLM):
         return await asyncio.to_thread(self.forward, prompt, messages, **kwargs)
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.pool is not None:
+            return self._post_pool(self.pool, body)
         data = json.dumps(body)
         for attempt in range(self.num_retries + 1):
-            try:
-                reply = self._http().post("/chat/completions", content=data,
-                                          headers={"content-type": "application/json"})
-                if reply.status_code < 400:
-                    return _checked(reply, self.model)
-                exc: dx.LMError = _status_error(reply, self.model)
-            except httpx.TimeoutException as e:
-                exc = dx.LMTimeoutError(f"{self.model}: no reply within {self._timeout:g}s", model=self.model)
-                exc.__cause__ = e
-            except httpx.TransportError as e:
-                exc = dx.LMTransportError(f"{self.model}: cannot reach {self.api_base}: {e}", model=self.model)
-                exc.__cause__ = e
+            sent = self._send(self._http(), data, self.api_base)
+            if not isinstance(sent, dx.LMError):
+                return sent
+            exc = sent
             if attempt >= self.num_retries or not dx.is_retryable_lm_error(exc):
                 raise exc
             time.sleep(_delay(exc, attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, client: httpx.Client, data: str, base: str | None) -> dict[str, Any] | dx.LMError:
+        """One POST: the checked reply, or the DSPy error it came to (a reply that is not a completion raises)."""
+        try:
+            reply = client.post("/chat/completions", content=data, headers={"content-type": "application/json"})
+        except httpx.TimeoutException as e:
+            exc: dx.LMError = dx.LMTimeoutError(f"{self.model}: no reply within {self._timeout:g}s", model=self.model)
+            exc.__cause__ = e
+            return exc
+        except httpx.TransportError as e:
+            exc = dx.LMTransportError(f"{self.model}: cannot reach {base}: {e}", model=self.model)
+            exc.__cause__ = e
+            return exc
+        if reply.status_code < 400:
+            return _checked(reply, self.model)
+        return _status_error(reply, self.model)
+
+    def _post_pool(self, pool: lmpool.Pool, body: dict[str, Any]) -> dict[str, Any]:
+        """One call over a pool: a failing or rate-limited endpoint is left, and the call goes to another.
+
+        Each endpoint gets one try per call (failing over costs no delay), on top of `num_retries` more;
+        only once every endpoint has failed this call does a retry wait as a single endpoint's would.
+        """
+        data = json.dumps(body)
+        attempts = self.num_retries + len(pool.endpoints)
+        failed: set[int] = set()
+        for attempt in range(attempts):
+            try:
+                endpoint = pool.acquire(self._timeout)
+            except lmpool.NoEndpoint as e:
+                raise dx.LMRateLimitError(f"{self.model}: {e}", model=self.model) from e
+            t0 = time.monotonic()
+            try:
+                sent = self._send(endpoint.client, data, endpoint.spec.api_base)
+            except dx.LMServerError as e:  # a reply that is not a completion
+                sent = e
+            except BaseException:
+                pool.ended(endpoint)
+                raise
+            if not isinstance(sent, dx.LMError):
+                pool.release(endpoint, latency=time.monotonic() - t0, usage=sent["usage"])
+                return sent
+            exc = sent
+            said = exc.message.removeprefix(f"{self.model}: ")  # what the endpoint said, for its report
+            if isinstance(exc, dx.LMRateLimitError):
+                pool.failed(endpoint, said, rate_limited=True, retry_after=exc.retry_after)
+            elif dx.is_retryable_lm_error(exc):
+                pool.failed(endpoint, said)
+            else:  # the request's own fault (bad request, auth): another server would say the same
+                pool.ended(endpoint)
+                raise exc
+            failed.add(id(endpoint))
+            if attempt + 1 >= attempts:
+                raise exc
+            if len(failed) >= len(pool.endpoints) and not isinstance(exc, dx.LMRateLimitError):
+                time.sleep(_delay(exc, attempt))  # every endpoint failed: back off as one server's retry would
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -189,11 +263,7 @@ def _status_error(reply: httpx.Response, model: str) -> dx.LMError:
     except (ValueError, AttributeError):
         message = None
     message = f"{model}: HTTP {status}: {message or reply.text[:500] or reply.reason_phrase}"
-    retry_after = None
-    try:
-        retry_after = float(reply.headers.get("retry-after", ""))
-    except ValueError:
-        pass
+    retry_after = lmpool.parse_retry_after(reply.headers.get("retry-after"), time.time())
     meta: dict[str, Any] = {"model": model, "status": status, "retry_after": retry_after}
     if status in (401, 403):
         return dx.LMAuthError(message, **meta)

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 import dspy
 import orjson
 
-from . import PROTOCOL_VERSION, budget, errors, export, importer, lms, optimize, programs, runlock, runner
+from . import PROTOCOL_VERSION, budget, errors, export, importer, lmpool, lms, optimize, programs, runlock, runner
 from .errors import BadInput, Cancelled
 from .protocol import FrameWriter, SpanStream
 
@@ -120,6 +120,9 @@ class Server:
         if method == "ping":
             with self._lock:
                 result = {"pid": os.getpid(), "served": self._served, "inflight": len(self._inflight)}
+            pools = lmpool.report()
+            if pools:
+                result["lm_pools"] = pools
             self.writer.result(req_id, result)
         elif method == "cancel":
             target = params.get("target")

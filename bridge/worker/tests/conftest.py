@@ -192,6 +192,7 @@ class FakeOpenAI:
         self.mode: object = 200
         self.reply = "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
         self.error_message = "nope"
+        self.retry_after: str | None = None  # a Retry-After header on error replies
         self.requests = 0
         self.bodies: list[dict] = []  # every request's JSON body, in order
         self.headers: list[dict] = []  # and its headers (lower-case names)
@@ -224,6 +225,8 @@ class FakeOpenAI:
                 data = json.dumps(body).encode()
                 self.send_response(int(mode))
                 self.send_header("content-type", "application/json")
+                if mode != 200 and fake.retry_after is not None:
+                    self.send_header("retry-after", fake.retry_after)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
