@@ -227,10 +227,17 @@ func (g *gate) left(ctx context.Context, program string, mine *reservation) (flo
 }
 
 // capped says whether a monthly cap applies to program, or the job runs
-// for a user's credits: only then do its LM calls reserve one by one.
+// for a user's credits (an admin's are not held): only then do its LM
+// calls reserve one by one.
 func (g *gate) capped(ctx context.Context, program, user string) (bool, error) {
 	if user != "" {
-		return true, nil
+		u, err := g.st.GetUser(ctx, user)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return false, err
+		}
+		if u == nil || u.Role != model.RoleAdmin {
+			return true, nil
+		}
 	}
 	caps, err := g.st.Budgets(ctx)
 	if err != nil {

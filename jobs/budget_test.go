@@ -453,3 +453,28 @@ func TestCallsHoldTheCapUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d refusals, one per slot expected", len(refusals))
 	}
 }
+
+// TestCappedByCredits: a job for a user who is held to credits reserves
+// its LM calls one by one even without a cap; the local user's and an
+// admin's do not (admins are not held to credits), unless a cap applies.
+func TestCappedByCredits(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "", qa)
+	g := &gate{st: st, now: time.Now, hist: map[string][]float64{}}
+	for _, u := range []*model.User{{Name: "ann", Role: model.RoleMLUser, Credits: 1}, {Name: "ada", Role: model.RoleAdmin}} {
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for user, want := range map[string]bool{"": false, "ada": false, "ann": true, "gone": true} {
+		if got, err := g.capped(ctx, "qa", user); err != nil || got != want {
+			t.Errorf("capped for %q: %v, %v; want %v", user, got, err, want)
+		}
+	}
+	if err := st.SetBudget(ctx, "qa", 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := g.capped(ctx, "qa", "ada"); err != nil || !got {
+		t.Errorf("an admin's job under qa's cap: %v, %v", got, err)
+	}
+}
