@@ -55,6 +55,7 @@ class Slot:
         self._mu = threading.Lock()
         self._turn = threading.Condition(self._mu)  # threads waiting in take()
         self._empty = threading.Condition(self._mu)  # drain()
+        self._free = threading.Condition(self._mu)  # wait_free()
         self.busy = False
         self._waiting = 0  # threads in take()
         self._handed = 0  # turns handed to them, not yet taken
@@ -106,7 +107,14 @@ class Slot:
                 self._empty.notify_all()
             return job, start
         self.busy = False
+        self._free.notify_all()
         return None
+
+    def wait_free(self, timeout: float) -> bool:
+        """True once the slot is free (nothing holds it), False if it is still held after timeout: an
+        execution's result is out before its thread hands the slot on."""
+        with self._mu:
+            return self._free.wait_for(lambda: not self.busy, timeout)
 
     def submit(self, job: Job, start: Start) -> None:
         """Run job as an execution: now on a pool thread with the slot if it is free, else queued for it.

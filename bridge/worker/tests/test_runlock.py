@@ -155,7 +155,7 @@ def test_a_queued_execution_runs_on_the_thread_of_the_one_before(slot):
     assert [(n, e) for n, _, e in log] == [("a", "start"), ("a", "result"), ("b", "start"), ("b", "result")]
     assert len({t for _, t, _ in log}) == 1, "b ran on a's thread, after a's result"
     runlock.drain()
-    assert not s.busy
+    assert s.wait_free(5), "the slot is still held after every execution ended"
 
 
 def test_a_pause_starts_the_next_queued_execution(slot):
@@ -175,7 +175,7 @@ def test_a_pause_starts_the_next_queued_execution(slot):
     assert a_ended.wait(5) and b_ended.wait(5)
     threads = {n: t for n, t, e in log if e == "start"}
     assert threads["a"] != threads["b"]
-    assert not s.busy
+    assert s.wait_free(5), "the slot is still held after every execution ended"
 
 
 class _Signalling(threading.Condition):
