@@ -282,6 +282,9 @@ type Status struct {
 	LocalLM *LocalLM `json:"local_lm,omitempty"`
 	// LMEndpoints: as PoolStatus has them.
 	LMEndpoints []LMEndpoint `json:"lm_endpoints,omitempty"`
+	// NATS and Remote: as PoolStatus has them.
+	NATS   *NATS        `json:"nats,omitempty"`
+	Remote []RemotePool `json:"remote,omitempty"`
 }
 
 // LocalLM is the state of the local model's llama.cpp server.
@@ -318,6 +321,41 @@ type PoolStatus struct {
 	// LMEndpoints are the endpoints of the LM profiles that list several
 	// (endpoint pools), as the workers have used them.
 	LMEndpoints []LMEndpoint `json:"lm_endpoints,omitempty"`
+	// NATS is the job queue remote workers pull from, when the owner has
+	// one (signet serve --nats-listen or --nats).
+	NATS *NATS `json:"nats,omitempty"`
+	// Remote are the pools serving that queue (signet worker --join), the
+	// owner's own workers among them as "local" when it runs any; by name.
+	Remote []RemotePool `json:"remote,omitempty"`
+}
+
+// NATS is the owner's connection to the queue remote workers pull from.
+type NATS struct {
+	URL      string  `json:"url"`      // where workers join: nats://HOST:PORT
+	Embedded bool    `json:"embedded"` // a server this owner runs (--nats-listen), not a cluster it joined (--nats)
+	Stream   string  `json:"stream"`   // the JetStream work-queue stream of jobs
+	Waiting  int     `json:"waiting"`  // jobs in the stream no pool has taken yet
+	AckWait  float64 `json:"ack_wait_s"`
+	// Redelivered counts jobs handed to a second pool because the first did
+	// not finish them within the ack wait (it died, or lost the server).
+	Redelivered int `json:"redelivered"`
+}
+
+// RemotePool is one pool of workers serving the NATS queue: a `signet
+// worker --join` process (or the owner's own pool), as its heartbeats say.
+type RemotePool struct {
+	Name    string    `json:"name"`
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	// State is "ready", or "lost" when its heartbeats stopped (it is
+	// forgotten a while later; its jobs come back after the ack wait).
+	State    string   `json:"state"`
+	LastSeen float64  `json:"last_seen_s"` // seconds since its last heartbeat
+	Capacity int      `json:"capacity"`    // jobs it runs at once
+	Running  int      `json:"running"`
+	Served   int      `json:"served"` // jobs it has ended
+	Workers  []Worker `json:"workers"`
 }
 
 // LMEndpoint is one endpoint of an LM profile's pool, summed over the
