@@ -31,12 +31,13 @@ var allowedImports = map[string][]string{
 	"optimize": {"optimize", "model", "store"},
 	// The OpenTelemetry mapping: model records to OTLP spans and back.
 	"otlp":      {"otlp", "model"},
+	"remote":    {"remote", "bridge", "model"},
 	"app":       {"app", "model"},
 	"api":       {"api", "app", "model"},
-	"app/owner": {"app", "model", "store", "bridge", "jobs", "optimize", "config", "api", "otlp"},
+	"app/owner": {"app", "model", "store", "bridge", "jobs", "optimize", "config", "api", "otlp", "remote"},
 	// The faces hold the service: never the store or the job kernel. bridge
 	// only for `signet setup`'s pinned requirements.
-	"cmd": {"cmd", "app", "app/owner", "api", "model", "config", "themes", "tui", "examples", "bridge", "otlp"},
+	"cmd": {"cmd", "app", "app/owner", "api", "model", "config", "themes", "tui", "examples", "bridge", "otlp", "remote"},
 }
 
 type goPackage struct {

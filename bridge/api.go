@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 
 	"fmt"
 	"math"
@@ -145,6 +146,9 @@ func EncodeProgram(p *model.Program) (*EncodedProgram, error) {
 	return &EncodedProgram{json: b, key: programKey(b, nil)}, nil
 }
 
+// JSON is the encoded program (not to be modified).
+func (e *EncodedProgram) JSON() []byte { return e.json }
+
 // keyWith is the program key of e with state.
 func (e *EncodedProgram) keyWith(state []byte) string {
 	if len(state) == 0 {
@@ -163,6 +167,9 @@ type ExecuteResult struct {
 	Score       *float64      // the metric's value; nil without a metric
 	EmbedCache  model.EmbedCache
 	Scores      map[string]float64 // each extra metric's value, by name
+	// Worker is the pool and worker that ran it, "local/2" (Config.Name and
+	// the worker's slot): what the execution records.
+	Worker string
 }
 
 type executeParams struct {
@@ -219,12 +226,16 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 			}
 		}
 	}
-	raw, err := p.call(ctx, wire.MethodExecute, params, req.Timeout, onEvent, req.Gate)
+	raw, slot, err := p.callAt(ctx, wire.MethodExecute, params, req.Timeout, onEvent, req.Gate)
 	if spanErr != nil {
 		// A worker bug, not the program's: log it, keep the result.
 		p.logf(0, 0, "execute %s: %v", req.Program.Name, spanErr)
 	}
 	if err != nil {
+		var be *Error
+		if errors.As(err, &be) && be.Worker != 0 {
+			be.Pool = p.cfg.Name
+		}
 		return nil, err
 	}
 	var r executeResult
@@ -236,7 +247,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	}
 	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
 		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score, EmbedCache: r.EmbedCache,
-		Scores: r.Scores}, nil
+		Scores: r.Scores, Worker: p.workerName(slot)}, nil
 }
 
 // programKey is the SHA-256 of a program's JSON, a NUL and its state's

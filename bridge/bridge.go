@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/signet-dspy/signet/model/redact"
@@ -17,6 +18,7 @@ import (
 // Config says how to run the workers. Only Python is required.
 type Config struct {
 	Python       string        // interpreter path (required)
+	Name         string        // the pool's name in ExecuteResult.Worker, default "local"
 	Workers      int           // default max(2, runtime.NumCPU())
 	Threads      int           // concurrent requests per worker (SIGNET_WORKER_THREADS), default 8
 	Workspace    string        // DSPy's cache goes to <Workspace>/dspy-cache (SIGNET_DSPY_CACHEDIR)
@@ -73,6 +75,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Workers <= 0 {
 		c.Workers = max(2, runtime.NumCPU())
 	}
+	if c.Name == "" {
+		c.Name = "local"
+	}
 	if c.Threads <= 0 {
 		c.Threads = DefaultThreads
 	}
@@ -125,6 +130,7 @@ type Error struct {
 	Retryable bool
 	Detail    map[string]any
 	Worker    int    // the worker's id in the pool; 0 when no worker took the call
+	Pool      string // the pool's name (Config.Name), set by Execute with Worker
 	PID       int    // the worker's process id
 	Method    string // the request's method, when the error is about one request
 	Request   uint64 // the request's id on that worker
@@ -146,6 +152,15 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// WorkerName is "POOL/ID" of the worker that failed the call, as
+// ExecuteResult.Worker names one; "" when no worker of a named pool took it.
+func (e *Error) WorkerName() string {
+	if e.Worker == 0 || e.Pool == "" {
+		return ""
+	}
+	return e.Pool + "/" + strconv.Itoa(e.Worker)
+}
 
 // IsRetryable says whether err is an *Error that a retry may cure.
 func IsRetryable(err error) bool {

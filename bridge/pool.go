@@ -458,23 +458,31 @@ func (p *Pool) Call(ctx context.Context, method string, params any, onEvent func
 // not let go, and fails with CodeTimeout, not retryable. Time spent waiting
 // for a free worker does not count.
 func (p *Pool) call(ctx context.Context, method string, params any, limit time.Duration, onEvent func(wire.Event), g Gate) (json.RawMessage, error) {
+	raw, _, err := p.callAt(ctx, method, params, limit, onEvent, g)
+	return raw, err
+}
+
+// callAt is call, also saying which worker slot took the request (0 when
+// none did).
+func (p *Pool) callAt(ctx context.Context, method string, params any, limit time.Duration, onEvent func(wire.Event), g Gate) (json.RawMessage, int, error) {
 	if method == wire.MethodCancel || method == wire.MethodShutdown {
-		return nil, fmt.Errorf("bridge: %s is the pool's own to send", method)
+		return nil, 0, fmt.Errorf("bridge: %s is the pool's own to send", method)
 	}
 	// Encoded once, not once per dispatch attempt.
 	var raw any
 	if params != nil {
 		b, err := json.Marshal(params)
 		if err != nil {
-			return nil, fmt.Errorf("bridge: encoding params of %s: %w", method, err)
+			return nil, 0, fmt.Errorf("bridge: encoding params of %s: %w", method, err)
 		}
 		raw = wire.Marshalled(b)
 	}
 	pr, c, err := p.dispatch(ctx, method, raw, onEvent, g)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return p.await(ctx, pr, c, limit)
+	res, err := p.await(ctx, pr, c, limit)
+	return res, pr.slot, err
 }
 
 // dispatch sends one encoded request to the least busy worker; with a gate,
@@ -717,4 +725,12 @@ func (p *Pool) Close(ctx context.Context) error {
 
 func (p *Pool) logf(slot, pid int, format string, args ...any) {
 	p.log.printf("worker "+strconv.Itoa(slot), pid, format, args...)
+}
+
+// workerName is how an execution records the worker slot that ran it.
+func (p *Pool) workerName(slot int) string {
+	if slot == 0 {
+		return ""
+	}
+	return (&Error{Worker: slot, Pool: p.cfg.Name}).WorkerName()
 }

@@ -31,6 +31,7 @@ var flagRanges = map[string]func() flagRange{
 	"workers": func() flagRange {
 		return flagRange{lo: 1, hi: float64(config.MaxWorkers()), note: "at most 4 per core on this machine"}
 	},
+	"capacity":   func() flagRange { return flagRange{lo: 1, hi: 4096, note: "jobs a pool runs at once"} },
 	"budget":     func() flagRange { return flagRange{lo: 0, note: "USD; 0 = none"} },
 	"set-budget": func() flagRange { return flagRange{lo: 0, note: "USD; 0 removes the cap"} },
 	"credits":    func() flagRange { return flagRange{lo: 0, hi: 1e12, note: "USD"} },
@@ -59,6 +60,13 @@ func checkFlagRanges(c *cobra.Command) error {
 			return
 		}
 		rg, ok := flagRanges[f.Name]
+		if c.Name() == "serve" && f.Name == "workers" {
+			// serve --workers 0: no workers of its own, only pools that join
+			// its NATS queue (serve says so without one).
+			rg = func() flagRange {
+				return flagRange{lo: 0, hi: float64(config.MaxWorkers()), note: "0: none, for an owner whose NATS queue pools serve; at most 4 per core on this machine"}
+			}
+		}
 		if !ok {
 			err = usagef("--%s: no range is known for this flag (a bug: add it to flagRanges)", f.Name)
 			return

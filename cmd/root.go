@@ -119,6 +119,7 @@ func (a *cli) rootCommand() *cobra.Command {
 		withMode(a.serveCommand(), wsNone),
 		withMode(a.statusCommand(), wsNone),
 		withMode(a.stopCommand(), wsNone),
+		withMode(a.workerCommand(), wsNone),
 	)
 	tuiCmd := a.tuiCommand()
 	root.AddCommand(tuiCmd)

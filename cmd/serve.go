@@ -24,6 +24,7 @@ func (a *cli) serveCommand() *cobra.Command {
 	var otlpURL string
 	var bg background
 	var hf httpFlags
+	var nf natsFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Own the workspace with no TUI: run its workers and queue, serve its API to other Signet processes",
@@ -35,9 +36,20 @@ func (a *cli) serveCommand() *cobra.Command {
 			"request with a bearer token (`signet token create`), on loopback unless ADDR names a host.",
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
+			natsOpts, err := nf.options()
+			if err != nil {
+				return err
+			}
+			workers := pf.workers
+			if c.Flags().Changed("workers") && workers == 0 {
+				if natsOpts == nil {
+					return usagef("serve: --workers 0 runs no workers: only pools that join a NATS queue would serve it; give --nats-listen HOST:PORT or --nats URL")
+				}
+				workers = -1
+			}
 			if bg.on {
-				if hf.addr != "" || otlpURL != "" {
-					return usagef("serve: --http and --otlp are for `signet serve`, not a background owner")
+				if hf.addr != "" || otlpURL != "" || natsOpts != nil {
+					return usagef("serve: --http, --otlp and the NATS queue are for `signet serve`, not a background owner")
 				}
 				return a.serveBackground(c.Context(), pf, concurrency, bg)
 			}
@@ -50,7 +62,7 @@ func (a *cli) serveCommand() *cobra.Command {
 				return err
 			}
 			s, err := owner.Acquire(ctx, owner.Options{Dir: dir, Command: "serve", Version: Version, Python: pf.python, WarmLocal: true,
-				Workers: pf.workers, DefaultWorkers: serveWorkers(), Concurrency: concurrency, Notify: a.stderr})
+				Workers: workers, DefaultWorkers: serveWorkers(), Concurrency: concurrency, Notify: a.stderr, NATS: natsOpts})
 			if err != nil {
 				return err
 			}
@@ -67,6 +79,9 @@ func (a *cli) serveCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "serving workspace %s on %s (pid %d, API %s); ctrl-c stops\n", dir, s.Owner.Info().Socket, os.Getpid(), api.Version)
+			if q := s.Owner.DescribeQueue(); q != "" {
+				fmt.Fprintf(a.stdout, "job queue: %s\n", q)
+			}
 			stopOTLP, err := a.exportTraces(ctx, otlpURL, s.Owner)
 			if err != nil {
 				s.Close(ctx, true)
@@ -94,6 +109,7 @@ func (a *cli) serveCommand() *cobra.Command {
 	c.Flags().Lookup("workers").Usage = "worker processes (default: config, else the number of cores, at least 2)"
 	bg.register(c)
 	hf.register(c)
+	nf.register(c)
 	c.Flags().StringVar(&otlpURL, "otlp", "", "export every ended execution's trace to this OTLP/HTTP `URL` (http://HOST:4318: Jaeger, Tempo, a collector; default: the config's otlp: endpoint)")
 	return c
 }

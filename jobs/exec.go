@@ -116,6 +116,9 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 	// totals exist only when it lives to send them). A call begun and never
 	// ended makes the cost unknown: it may have been billed.
 	bill.to(next)
+	if w := workerOf(res, err); w != "" {
+		next.Worker = w
+	}
 	if err == nil && (math.Abs(res.Cost-bill.cost) > 1e-9 || res.CostUnknown != bill.unknown) {
 		k.log.printf("execution %s: its trace accounts $%.9f (unknown %v), the worker $%.9f (unknown %v): a span was lost",
 			cur.ID, bill.cost, bill.unknown, res.Cost, res.CostUnknown)
@@ -150,6 +153,18 @@ func (k *Kernel) runExecution(ctx context.Context, j *job) {
 		must(next.Move(model.Failed, now))
 		k.finishExecution(j, next, rest, nil)
 	}
+}
+
+// workerOf is the pool and worker that ran an attempt, when one did.
+func workerOf(res *bridge.ExecuteResult, err error) string {
+	if res != nil {
+		return res.Worker
+	}
+	var be *bridge.Error
+	if errors.As(err, &be) {
+		return be.WorkerName()
+	}
+	return ""
 }
 
 // execute calls the pool with what pl resolved. It also returns the cache

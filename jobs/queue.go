@@ -371,3 +371,13 @@ func must(err error) {
 		panic("jobs: " + err.Error())
 	}
 }
+
+// SetConcurrency changes how many executions run at once (at least 1):
+// the owner follows the capacity of the pools serving a shared queue as
+// they join and leave. Running ones above a lowered limit finish.
+func (k *Kernel) SetConcurrency(n int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.main.limit = max(n, 1)
+	k.pumpLocked()
+}

@@ -51,6 +51,10 @@ type Execution struct {
 	// Routed says the program's traffic split chose Version (the run named
 	// none): the executions the traffic report compares.
 	Routed bool `json:"routed,omitempty"`
+	// Worker is the pool and worker that ran the last attempt, "NAME/2":
+	// "local/…" for the owner's own workers, a remote pool's name for one
+	// that joined over NATS (signet worker --join).
+	Worker string `json:"worker,omitempty"`
 	// Feedback is the score a caller gave the execution once it ended.
 	Feedback *Feedback `json:"feedback,omitempty"`
 	// Variant is the unsaved program this execution ran instead of the stored

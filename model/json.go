@@ -264,6 +264,9 @@ func appendExecution(b []byte, x *Execution) ([]byte, error) {
 	if x.Routed {
 		b = append(b, `,"routed":true`...)
 	}
+	if x.Worker != "" {
+		b = appendField(b, `,"worker":`, x.Worker)
+	}
 	if f := x.Feedback; f != nil {
 		if b, err = appendFloat(append(b, `,"feedback":{"score":`...), f.Score); err != nil {
 			return b, err

@@ -84,7 +84,7 @@ func TestExecutionEncodingIsEncodingJSONs(t *testing.T) {
 		{ID: NewID(), Program: "qa", Version: 3, LM: odd, State: Completed, Attempts: 2, Inputs: map[string]any{},
 			Outputs: map[string]any{"answer": odd, "n": []any{1.0, 1e-9}}, Usage: map[string]Usage{"b": {PromptTokens: 1}, "a": {Calls: 1, CompletionTokens: 2}, odd: {}},
 			Cost: 1.25e-5, CostUnknown: true, Duration: 1500 * time.Microsecond, EmbedCache: EmbedCache{Misses: 2}, ErrorCode: odd, Error: odd,
-			Traceback: odd, CacheHit: true, CacheOf: NewID(), Batch: NewID().String(), User: "ann" + odd,
+			Traceback: odd, CacheHit: true, CacheOf: NewID(), Batch: NewID().String(), User: "ann" + odd, Worker: "gpu" + odd + "/2",
 			Variant: &Program{Name: "qa", Description: odd}, Eval: &ExecEval{Evaluation: NewID(), Index: 4, Metric: Metric{Name: "em", Kind: "exact_match"},
 				Labels: map[string]any{"answer": odd}, Score: &score, Scores: map[string]float64{"f1": 1}},
 			Timeout: time.Minute, CreatedAt: at, StartedAt: at.Add(time.Second), FinishedAt: at.Add(2 * time.Second)},
@@ -167,7 +167,7 @@ func TestEncodingRandom(t *testing.T) {
 
 		x := Execution{ID: sp.Execution, Program: str(), Version: r.IntN(3), LM: str(), State: RunState(str()), Attempts: r.IntN(3),
 			Cost: num(), CostUnknown: r.IntN(2) == 0, Duration: time.Duration(r.IntN(3)), EmbedCache: EmbedCache{Hits: r.IntN(2), Misses: r.IntN(2)},
-			ErrorCode: str(), Error: str(), Traceback: str(), CacheHit: r.IntN(2) == 0, Batch: str(), User: str(), Timeout: time.Duration(r.IntN(2)),
+			ErrorCode: str(), Error: str(), Traceback: str(), CacheHit: r.IntN(2) == 0, Batch: str(), User: str(), Worker: str(), Timeout: time.Duration(r.IntN(2)),
 			Inputs: sp.Inputs, Outputs: sp.Outputs, CreatedAt: sp.Start, FinishedAt: sp.End}
 		if r.IntN(2) == 0 {
 			x.CacheOf = NewID()

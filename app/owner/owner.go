@@ -49,7 +49,8 @@ type Options struct {
 	Version string // Signet's version, for status
 	// Python and Workers choose the pool's interpreter and size when this
 	// process starts it (the flags of the command that does); 0 workers is
-	// the config's, else DefaultWorkers.
+	// the config's, else DefaultWorkers; below 0, none (only with NATS:
+	// pools that join serve the queue).
 	Python         string
 	Workers        int
 	DefaultWorkers int
@@ -67,6 +68,9 @@ type Options struct {
 	// and left), else why it did not start; then this process owns the
 	// workspace itself after all, and says why on Notify.
 	Spawn func(ctx context.Context) (<-chan error, error)
+	// NATS, when set, puts executions on a NATS JetStream queue that pools
+	// on other machines serve too (queue.go).
+	NATS *NATSOptions
 }
 
 // Owner holds a workspace and implements app.Service over it. Its pool and
@@ -98,6 +102,7 @@ type Owner struct {
 	pool     atomic.Pointer[bridge.Pool]
 	lms      atomic.Pointer[LMs] // the environment's, once it exists: status reads its local LM without startMu
 	optPool  *bridge.Pool        // under startMu: the optimization worker, started by the first run
+	queue    *queue              // under startMu: the NATS queue, when Options.NATS
 
 	// The kernel's event stream exists from the kernel's creation; a
 	// subscription made before waits in subs and is joined to it then.

@@ -201,6 +201,9 @@ func (o *Owner) workers(ctx context.Context) (*bridge.Pool, error) {
 	}
 	pool := o.pool.Load()
 	if pool == nil {
+		if o.opts.Workers < 0 {
+			return nil, app.Errorf(app.CodeUnavailable, "this owner runs no workers of its own (serve --workers 0): rendering, exports and index builds need one")
+		}
 		return nil, app.Errorf(app.CodeUnavailable, "the worker pool is not running")
 	}
 	return pool, nil

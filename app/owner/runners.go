@@ -3,6 +3,7 @@ package owner
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
@@ -79,7 +80,10 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 	if err != nil {
 		return nil, rec, err
 	}
-	if e.Pool == nil {
+	if o.opts.Workers < 0 && o.opts.NATS == nil {
+		return nil, rec, app.Errorf(app.CodeUnavailable, "no workers: an owner without workers of its own needs a NATS queue that remote pools serve (serve --nats-listen or --nats)")
+	}
+	if e.Pool == nil && o.opts.Workers >= 0 {
 		if err := e.StartPool(ctx, o.opts.Workers, o.opts.DefaultWorkers); err != nil {
 			return nil, rec, app.Wrap(app.CodeUnavailable, err)
 		}
@@ -96,11 +100,27 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 	if o.opts.Concurrency > 0 {
 		concurrency = o.opts.Concurrency
 	}
+	var pool jobs.Executor = e.Pool
+	var kern atomic.Pointer[jobs.Kernel]
+	if o.opts.NATS != nil && o.queue == nil {
+		q, err := o.startQueue(ctx, e, concurrency, kern.Load)
+		if err != nil {
+			return nil, rec, app.Wrap(app.CodeUnavailable, fmt.Errorf("the NATS queue: %w", err))
+		}
+		o.queue = q
+		pool = q.d
+		// The pools' heartbeats set it from here on: none has said yet.
+		concurrency = max(q.d.Capacity(), 1)
+	}
 	k := jobs.New(jobs.Options{
-		Store: o.st, Pool: e.Pool, OptPool: o.optimizer, LMs: e.LMs, Indexes: o.indexSpecs, DefaultLM: e.Config.DefaultLM(),
+		Store: o.st, Pool: pool, OptPool: o.optimizer, LMs: e.LMs, Indexes: o.indexSpecs, DefaultLM: e.Config.DefaultLM(),
 		Concurrency: concurrency, CacheTTL: e.Config.CacheTTL(), Dir: o.dir, Log: e.Log, Redact: e.Redact,
 		ExecutionTimeout: e.Config.ExecutionTimeoutOr(), Queue: e.Config.Limits().Queue,
 	})
+	kern.Store(k)
+	if o.queue != nil {
+		k.SetConcurrency(max(o.queue.d.Capacity(), 1)) // a pool may have said meanwhile
+	}
 	o.subMu.Lock()
 	o.events = k
 	for c, wants := range o.subs {
@@ -172,8 +192,11 @@ func (o *Owner) closeRunners(ctx context.Context) {
 		}
 	}
 	o.startMu.Lock()
-	pool := o.optPool
+	pool, q := o.optPool, o.queue
 	o.startMu.Unlock()
+	if q != nil {
+		q.close()
+	}
 	if pool != nil {
 		pool.Close(ctx)
 	}

@@ -23,6 +23,7 @@ func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
 	ps := o.poolStatus()
 	st.Engine, st.Pool, st.Zygote, st.LocalLM = ps.Engine, ps.Pool, ps.Zygote, ps.LocalLM
 	st.LMEndpoints = o.lmEndpoints(ctx)
+	st.NATS, st.Remote = o.natsStatus(ctx)
 	if e, err := o.environment(); err == nil {
 		st.LM = e.Config.DefaultLM()
 	}
@@ -93,6 +94,7 @@ func (o *Owner) Pool(ctx context.Context) (*app.PoolStatus, error) {
 	}
 	ps := o.poolStatus()
 	ps.LMEndpoints = o.lmEndpoints(ctx)
+	ps.NATS, ps.Remote = o.natsStatus(ctx)
 	return ps, nil
 }
 

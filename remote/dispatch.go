@@ -1,0 +1,595 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/signet-dspy/signet/bridge"
+	"github.com/signet-dspy/signet/model"
+)
+
+// Local is what the dispatcher needs of the owner's own pool, when it has
+// one: runs that cannot leave the owner (retrieval over its indexes) and
+// data flows.
+type Local interface {
+	Execute(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error)
+	Flow(ctx context.Context, prog *model.Program, baseDir string, indexes map[string]bridge.IndexSpec) (model.Flow, error)
+}
+
+// DispatcherOptions configure NewDispatcher.
+type DispatcherOptions struct {
+	Conn    *nats.Conn
+	Local   Local // nil: the owner runs no workers of its own (serve --workers 0)
+	AckWait time.Duration
+	Code    CodeMode
+	// OnCapacity hears the capacity of the pools serving the queue each
+	// time it changes (the kernel's concurrency follows it).
+	OnCapacity func(int)
+	Log        io.Writer
+	Now        func() time.Time
+}
+
+// Dispatcher is the owner's side of the queue: the kernel's Executor.
+type Dispatcher struct {
+	o    DispatcherOptions
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	ship *shipper
+	subs []*nats.Subscription
+
+	mu       sync.Mutex
+	waiting  map[string]*waiter
+	pools    map[string]*poolSeen
+	capacity int
+	closed   bool
+
+	redelivered atomic.Int64
+	quit        chan struct{}
+	done        chan struct{}
+}
+
+type poolSeen struct {
+	hb   Heartbeat
+	seen time.Time
+}
+
+// NewDispatcher makes the stream and its consumer (emptying the stream:
+// whatever an earlier owner left there, the kernel queues again itself),
+// and starts listening for pools.
+func NewDispatcher(ctx context.Context, o DispatcherOptions) (*Dispatcher, error) {
+	if o.AckWait <= 0 {
+		o.AckWait = DefaultAckWait
+	}
+	if o.Code == "" {
+		o.Code = CodeShip
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	js, err := jetstream.New(o.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("nats: jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: Stream, Subjects: []string{jobsSubject},
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+		Description: "Signet's execution jobs: one message per attempt, taken by one pool"})
+	if err != nil {
+		return nil, fmt.Errorf("nats: creating stream %s: %w", Stream, err)
+	}
+	if err := st.Purge(ctx); err != nil {
+		return nil, fmt.Errorf("nats: emptying stream %s: %w", Stream, err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{Durable: Consumer, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: o.AckWait, MaxDeliver: -1, MaxAckPending: 100_000, MaxWaiting: 4096,
+		Description: "every pool of workers pulls from this one consumer"}); err != nil {
+		return nil, fmt.Errorf("nats: creating consumer %s: %w", Consumer, err)
+	}
+	d := &Dispatcher{o: o, nc: o.Conn, js: js, waiting: map[string]*waiter{}, pools: map[string]*poolSeen{},
+		quit: make(chan struct{}), done: make(chan struct{})}
+	if o.Code == CodeShip {
+		obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: CodeBucket, Storage: jetstream.FileStorage,
+			Description: "user code shipped with Signet's jobs, by SHA-256"})
+		if err != nil {
+			return nil, fmt.Errorf("nats: creating object store %s: %w", CodeBucket, err)
+		}
+		d.ship = &shipper{obs: obs, put: map[string]bool{}}
+	}
+	for subj, h := range map[string]nats.MsgHandler{startPrefix + "*": d.onStart, outPrefix + "*": d.onOut, poolsSubject: d.onHeartbeat} {
+		sub, err := o.Conn.Subscribe(subj, h)
+		if err != nil {
+			d.unsubscribe()
+			return nil, fmt.Errorf("nats: subscribing to %s: %w", subj, err)
+		}
+		sub.SetPendingLimits(-1, -1) // never drop: a lost span or result would hang a run
+		d.subs = append(d.subs, sub)
+	}
+	if err := o.Conn.FlushWithContext(ctx); err != nil {
+		d.unsubscribe()
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	go d.watch()
+	return d, nil
+}
+
+func (d *Dispatcher) unsubscribe() {
+	for _, s := range d.subs {
+		s.Unsubscribe()
+	}
+}
+
+// Close stops listening; runs still waiting fail as their pools died.
+func (d *Dispatcher) Close() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.closed = true
+	d.mu.Unlock()
+	close(d.quit)
+	<-d.done
+	d.unsubscribe()
+}
+
+// waiter is one Execute waiting for its job. Its messages are queued by
+// the subscription's goroutine and handled on Execute's, in order.
+type waiter struct {
+	key string
+	mu  sync.Mutex
+	// delivery is the one told to go (0: none yet); pool its pool.
+	delivery uint64
+	pool     string
+	box      []item
+	kick     chan struct{}
+	gone     bool // Execute returned: every later start is dropped
+}
+
+// item is an out message, or a new delivery taking over (switchTo).
+type item struct {
+	msg      *nats.Msg
+	out      out
+	switchTo uint64
+	from     string // the pool that lost it
+	lost     bool   // too many deliveries: give up this attempt
+}
+
+func (w *waiter) push(it item) {
+	w.mu.Lock()
+	w.box = append(w.box, it)
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (w *waiter) take() []item {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := w.box
+	w.box = nil
+	return b
+}
+
+// Execute runs req on whichever pool takes its job first (a run over the
+// owner's indexes on the owner's own workers).
+func (d *Dispatcher) Execute(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
+	if len(req.Indexes) > 0 {
+		if d.o.Local == nil {
+			return nil, &bridge.Error{Code: "unavailable", Message: "program " + req.Program.Name +
+				" searches the workspace's retrieval indexes, which only the owner's own workers can read, and this owner runs none (serve --workers 0)"}
+		}
+		return d.o.Local.Execute(ctx, req, onSpan)
+	}
+	j, err := d.job(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("remote: encoding a job of %s: %w", req.Program.Name, err)
+	}
+	w := &waiter{key: j.Key, kick: make(chan struct{}, 1)}
+	d.mu.Lock()
+	d.waiting[j.Key] = w
+	d.mu.Unlock()
+	defer d.forget(w)
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err = d.js.Publish(pctx, jobsSubject, body, jetstream.WithMsgID(j.Key))
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxError(ctx)
+		}
+		return nil, &bridge.Error{Code: bridge.CodeWorkerDied, Retryable: true, Message: "queueing the job on NATS: " + err.Error(), Err: err}
+	}
+	return d.await(ctx, w, req, onSpan)
+}
+
+// job is req as the stream carries it, its code shipped.
+func (d *Dispatcher) job(ctx context.Context, req bridge.ExecuteRequest) (*job, error) {
+	prog := req.Encoded
+	if prog == nil {
+		var err error
+		if prog, err = bridge.EncodeProgram(req.Program); err != nil {
+			return nil, err
+		}
+	}
+	j := &job{Key: nuid.Next(), Program: prog.JSON(), Inputs: req.Inputs, LM: req.LM, ModuleLMs: req.ModuleLMs, State: req.State,
+		Trace: req.Trace, Metric: req.Metric, Labels: req.Labels, Metrics: req.Metrics, TimeoutMS: req.Timeout.Milliseconds(),
+		Gate: req.Gate != nil, AckWaitMS: d.o.AckWait.Milliseconds()}
+	if d.ship != nil {
+		code, err := d.ship.ship(ctx, req.Program, metricsOf(j))
+		if err != nil {
+			return nil, &bridge.Error{Code: "bad_program", Message: err.Error(), Err: err}
+		}
+		j.Code = code
+	}
+	return j, nil
+}
+
+func metricsOf(j *job) []*bridge.MetricSpec {
+	out := []*bridge.MetricSpec{j.Metric}
+	for i := range j.Metrics {
+		out = append(out, &j.Metrics[i])
+	}
+	return out
+}
+
+func (d *Dispatcher) forget(w *waiter) {
+	d.mu.Lock()
+	delete(d.waiting, w.key)
+	d.mu.Unlock()
+	w.mu.Lock()
+	w.gone = true
+	w.mu.Unlock()
+}
+
+// await handles w's messages until its result comes or ctx ends.
+func (d *Dispatcher) await(ctx context.Context, w *waiter, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
+	var cur uint64
+	open := map[string]model.Span{} // spans of the current delivery begun and not ended
+	lostOpen := false               // a lost delivery left an LM call begun
+	for {
+		select {
+		case <-ctx.Done():
+			d.nc.Publish(cancelPrefix+w.key, nil) // the pool stops the run; a later delivery is dropped
+			return nil, ctxError(ctx)
+		case <-d.quit:
+			return nil, &bridge.Error{Code: bridge.CodeWorkerDied, Retryable: true, Message: "the owner stopped listening to its NATS queue"}
+		case <-w.kick:
+		}
+		for _, it := range w.take() {
+			switch {
+			case it.lost:
+				return nil, &bridge.Error{Code: bridge.CodeWorkerDied, Retryable: true, Pool: it.from,
+					Message: fmt.Sprintf("the job was lost by %d pools in turn (the last: %s): none finished it within the ack wait", maxDeliveries, it.from)}
+			case it.switchTo != 0:
+				// The delivery before was lost: end what it left open.
+				now := d.o.Now().UTC()
+				for _, s := range open {
+					s.End, s.Error = now, fmt.Sprintf("pool %s stopped answering; the job went to another pool", it.from)
+					if s.Kind == model.SpanLM {
+						s.CostUnknown, lostOpen = true, true // the provider may have billed it
+					}
+					if onSpan != nil {
+						onSpan(s)
+					}
+				}
+				clear(open)
+				cur = it.switchTo
+			case it.out.Delivery != cur:
+				if it.msg.Reply != "" { // a lost pool that still runs: it gets nothing more
+					answer(it.msg, admit{Message: "this delivery was given to another pool"})
+				}
+			default:
+				res, err, end := d.handle(ctx, it, req, onSpan, open)
+				if end {
+					if res != nil && lostOpen {
+						res.CostUnknown = true
+					}
+					return res, err
+				}
+			}
+		}
+	}
+}
+
+// handle is one message of the current delivery; end says the run ended
+// with res or err.
+func (d *Dispatcher) handle(ctx context.Context, it item, req bridge.ExecuteRequest, onSpan func(model.Span), open map[string]model.Span) (res *bridge.ExecuteResult, err error, end bool) {
+	o := it.out
+	switch o.T {
+	case outSpan:
+		if o.Span == nil {
+			return nil, nil, false
+		}
+		if o.Span.End.IsZero() {
+			open[o.Span.ID] = *o.Span
+		} else {
+			delete(open, o.Span.ID)
+		}
+		if onSpan != nil {
+			onSpan(*o.Span)
+		}
+	case outReserve:
+		a := admit{Admit: true}
+		if req.Gate == nil {
+			a = admit{Message: "no gate"}
+		} else if err := req.Gate.Reserve(ctx, o.Call, o.Estimate); err != nil {
+			a = admit{Message: err.Error()}
+		}
+		answer(it.msg, a)
+	case outSettle:
+		if req.Gate != nil {
+			req.Gate.Settle(o.Call, o.Cost, o.Known)
+		}
+	case outResult:
+		answer(it.msg, verdict{Go: true})
+		if o.Error != nil {
+			e := o.Error
+			return nil, &bridge.Error{Code: e.Code, Message: e.Message, Retryable: e.Retryable, Detail: e.Detail, Pool: e.Pool, Worker: e.Worker, PID: e.PID, Method: "execute"}, true
+		}
+		r := o.Result
+		if r == nil {
+			return nil, &bridge.Error{Code: bridge.CodeProtocol, Retryable: true, Message: "a result with neither outputs nor an error"}, true
+		}
+		return &bridge.ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
+			Duration: time.Duration(r.DurationNS), Score: r.Score, EmbedCache: r.EmbedCache, Scores: r.Scores, Worker: r.Worker}, nil, true
+	}
+	return nil, nil, false
+}
+
+func answer(m *nats.Msg, v any) {
+	if m == nil || m.Reply == "" {
+		return
+	}
+	b, _ := json.Marshal(v)
+	m.Respond(b)
+}
+
+func ctxError(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &bridge.Error{Code: bridge.CodeTimeout, Retryable: true, Message: "the call timed out", Err: ctx.Err()}
+	}
+	return &bridge.Error{Code: bridge.CodeCancelled, Message: "the call was cancelled", Err: ctx.Err()}
+}
+
+// onStart answers a pool that got a delivery: go to the one the owner
+// waits for, drop to anything else.
+func (d *Dispatcher) onStart(m *nats.Msg) {
+	key := strings.TrimPrefix(m.Subject, startPrefix)
+	var s start
+	if err := json.Unmarshal(m.Data, &s); err != nil || s.Delivery == 0 {
+		answer(m, verdict{})
+		return
+	}
+	d.mu.Lock()
+	w := d.waiting[key]
+	d.mu.Unlock()
+	if w == nil {
+		answer(m, verdict{})
+		return
+	}
+	w.mu.Lock()
+	switch {
+	case w.gone || s.Delivery < w.delivery:
+		w.mu.Unlock()
+		answer(m, verdict{})
+		return
+	case s.Delivery == w.delivery:
+		// The same delivery asks again (its answer was lost): same answer.
+		w.mu.Unlock()
+		answer(m, verdict{Go: true})
+		return
+	}
+	from := w.pool
+	if w.delivery != 0 {
+		d.redelivered.Add(1)
+		fmt.Fprintf(d.o.Log, "%s remote: job %s redelivered to pool %s (delivery %d): pool %s did not finish it within the ack wait\n",
+			d.o.Now().UTC().Format(time.RFC3339), key, s.Pool, s.Delivery, from)
+	}
+	lost := s.Delivery > maxDeliveries
+	if !lost {
+		w.delivery, w.pool = s.Delivery, s.Pool
+	}
+	w.mu.Unlock()
+	// Queued before the answer: the delivery's first messages, which the
+	// answer lets the pool send, must find it current.
+	if lost {
+		w.push(item{lost: true, from: from})
+		answer(m, verdict{})
+		return
+	}
+	w.push(item{switchTo: s.Delivery, from: from})
+	answer(m, verdict{Go: true})
+}
+
+// onOut queues a pool's message for its waiter.
+func (d *Dispatcher) onOut(m *nats.Msg) {
+	key := strings.TrimPrefix(m.Subject, outPrefix)
+	var o out
+	if err := json.Unmarshal(m.Data, &o); err != nil {
+		fmt.Fprintf(d.o.Log, "remote: a bad message for job %s: %v\n", key, err)
+		return
+	}
+	d.mu.Lock()
+	w := d.waiting[key]
+	d.mu.Unlock()
+	if w == nil {
+		// Nobody waits: a result is acknowledged (the pool acks its job and
+		// moves on), a reservation refused.
+		if o.T == outResult {
+			answer(m, verdict{})
+		} else {
+			answer(m, admit{Message: "the owner no longer waits for this job"})
+		}
+		return
+	}
+	w.push(item{msg: m, out: o})
+}
+
+// onHeartbeat notes a pool's heartbeat.
+func (d *Dispatcher) onHeartbeat(m *nats.Msg) {
+	var hb Heartbeat
+	if err := json.Unmarshal(m.Data, &hb); err != nil || hb.Name == "" {
+		return
+	}
+	d.mu.Lock()
+	if hb.Leaving {
+		delete(d.pools, hb.Name)
+	} else {
+		d.pools[hb.Name] = &poolSeen{hb: hb, seen: d.o.Now()}
+	}
+	d.recountLocked()
+	d.mu.Unlock()
+}
+
+// watch marks pools lost when their heartbeats stop.
+func (d *Dispatcher) watch() {
+	defer close(d.done)
+	t := time.NewTicker(DefaultHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.quit:
+			return
+		case <-t.C:
+			d.mu.Lock()
+			now := d.o.Now()
+			for name, p := range d.pools {
+				if now.Sub(p.seen) > forgetAfter*every(p.hb) {
+					delete(d.pools, name)
+				}
+			}
+			d.recountLocked()
+			d.mu.Unlock()
+		}
+	}
+}
+
+func every(hb Heartbeat) time.Duration {
+	if hb.EveryMS <= 0 {
+		return DefaultHeartbeat
+	}
+	return time.Duration(hb.EveryMS) * time.Millisecond
+}
+
+func (d *Dispatcher) lostLocked(p *poolSeen, now time.Time) bool {
+	return now.Sub(p.seen) > lostAfter*every(p.hb)
+}
+
+// recountLocked tells OnCapacity the capacity of the live pools when it
+// changed.
+func (d *Dispatcher) recountLocked() {
+	n, now := 0, d.o.Now()
+	for _, p := range d.pools {
+		if !d.lostLocked(p, now) {
+			n += p.hb.Capacity
+		}
+	}
+	if n != d.capacity {
+		d.capacity = n
+		if d.o.OnCapacity != nil {
+			d.o.OnCapacity(n)
+		}
+	}
+}
+
+// Capacity is the capacity of the live pools.
+func (d *Dispatcher) Capacity() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.capacity
+}
+
+// PoolState is one pool as the owner last heard of it.
+type PoolState struct {
+	Heartbeat
+	Lost     bool
+	LastSeen time.Duration
+}
+
+// Pools are the pools serving the queue, by name.
+func (d *Dispatcher) Pools() []PoolState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.o.Now()
+	out := make([]PoolState, 0, len(d.pools))
+	for _, p := range d.pools {
+		out = append(out, PoolState{Heartbeat: p.hb, Lost: d.lostLocked(p, now), LastSeen: now.Sub(p.seen)})
+	}
+	slices.SortFunc(out, func(a, b PoolState) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// QueueState is the stream as the owner sees it.
+type QueueState struct {
+	Waiting     int
+	Redelivered int
+	AckWait     time.Duration
+}
+
+// Queue says how many jobs wait in the stream.
+func (d *Dispatcher) Queue(ctx context.Context) QueueState {
+	q := QueueState{Redelivered: int(d.redelivered.Load()), AckWait: d.o.AckWait}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if c, err := d.js.Consumer(ctx, Stream, Consumer); err == nil {
+		if info, err := c.Info(ctx); err == nil {
+			q.Waiting = int(info.NumPending)
+		}
+	}
+	return q
+}
+
+// Flow is a program's data flow: the owner's own workers read it, else
+// any pool.
+func (d *Dispatcher) Flow(ctx context.Context, prog *model.Program, baseDir string, indexes map[string]bridge.IndexSpec) (model.Flow, error) {
+	if f := prog.StaticFlow(); len(f.Opaque) == 0 {
+		return f, nil
+	}
+	if d.o.Local != nil {
+		return d.o.Local.Flow(ctx, prog, baseDir, indexes)
+	}
+	enc, err := bridge.EncodeProgram(prog)
+	if err != nil {
+		return model.Flow{}, err
+	}
+	ask := flowAsk{Program: enc.JSON()}
+	if d.ship != nil {
+		if ask.Code, err = d.ship.ship(ctx, prog, nil); err != nil {
+			return model.Flow{}, err
+		}
+	}
+	body, _ := json.Marshal(ask)
+	m, err := d.nc.RequestWithContext(ctx, flowSubject, body)
+	if err != nil {
+		return model.Flow{}, fmt.Errorf("reading program %s's custom modules on a remote pool: %w", prog.Name, err)
+	}
+	var a flowAnswer
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		return model.Flow{}, fmt.Errorf("reading program %s's custom modules on a remote pool: %w", prog.Name, err)
+	}
+	if a.Error != "" || a.Flow == nil {
+		return model.Flow{}, fmt.Errorf("reading program %s's custom modules on a remote pool: %s", prog.Name, a.Error)
+	}
+	return *a.Flow, nil
+}
