@@ -47,6 +47,7 @@ type execRow struct {
 	Cost     float64        `json:"cost"`
 	Duration string         `json:"duration"`
 	CacheHit bool           `json:"cache_hit,omitempty"`
+	Worker   string         `json:"worker,omitempty"` // pool/worker that ran it
 	Error    string         `json:"error,omitempty"`
 	Created  time.Time      `json:"created_at"`
 }
@@ -57,7 +58,7 @@ func execRowOf(e *model.Execution) execRow {
 		msg = e.ErrorCode + ": " + e.Error
 	}
 	return execRow{e.ID.String(), e.Program, e.Version, e.State, e.Attempts, e.TotalUsage().Total(), e.Cost,
-		e.Duration.Round(time.Millisecond).String(), e.CacheHit, msg, e.CreatedAt}
+		e.Duration.Round(time.Millisecond).String(), e.CacheHit, e.Worker, msg, e.CreatedAt}
 }
 
 func (a *cli) execList() *cobra.Command {
@@ -104,13 +105,13 @@ func (a *cli) execList() *cobra.Command {
 				fmt.Fprintln(a.stdout, "no executions")
 				return nil
 			}
-			t := newTable(a.stdout, "id", "program", "v", "state", "try", "tokens", "cost", "duration", "created", "error")
+			t := newTable(a.stdout, "id", "program", "v", "state", "try", "tokens", "cost", "duration", "worker", "created", "error")
 			for _, r := range rows {
 				state := string(r.State)
 				if r.CacheHit {
 					state += " (cache)"
 				}
-				t.row(r.ID, r.Program, r.Version, state, r.Attempts, r.Tokens, fmt.Sprintf("$%.6f", r.Cost), r.Duration, ago(r.Created), clip(r.Error, 40))
+				t.row(r.ID, r.Program, r.Version, state, r.Attempts, r.Tokens, fmt.Sprintf("$%.6f", r.Cost), r.Duration, r.Worker, ago(r.Created), clip(r.Error, 40))
 			}
 			return a.flushPage(t, next, "signet exec list (or --all)")
 		},
@@ -165,6 +166,9 @@ func printExecution(w io.Writer, e *model.Execution) {
 	fmt.Fprintf(w, "\ncreated   %s\n", e.CreatedAt.UTC().Format(time.RFC3339))
 	if e.Duration > 0 {
 		fmt.Fprintf(w, "duration  %s\n", e.Duration.Round(time.Millisecond))
+	}
+	if e.Worker != "" {
+		fmt.Fprintf(w, "worker    %s\n", e.Worker)
 	}
 	if e.ErrorCode != "" || e.Error != "" {
 		fmt.Fprintf(w, "error     %s: %s\n", e.ErrorCode, e.Error)

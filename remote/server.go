@@ -53,6 +53,9 @@ func Serve(o ServerOptions) (*Server, error) {
 	if len(o.NKeys) == 0 && !loopback(host) {
 		return nil, fmt.Errorf("--nats-listen %s is reachable from other machines: give the workers' public keys with --nats-nkeys FILE (`signet worker nkey` makes a key pair), or listen on 127.0.0.1", o.Listen)
 	}
+	if port == 0 {
+		port = server.RANDOM_PORT // the server's 0 is its default port, 4222
+	}
 	opts := &server.Options{Host: host, Port: port, JetStream: true, StoreDir: o.Dir, NoSigs: true, NoLog: true,
 		ServerName: "signet-owner", MaxPayload: 8 << 20}
 	s := &Server{}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestRemoteWorkers is issue 21's check with the real binary: an owner
+// with an embedded NATS server and no workers of its own, two `signet
+// worker --join` pools; a 200-example batch runs on both; one pool is
+// killed with SIGKILL mid-batch: every execution completes once (none
+// lost, none run twice into the record), and each records the pool that
+// ran it.
+func TestRemoteWorkers(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	// 100 ms per LM call: the batch lasts long enough to kill a pool in it.
+	if err := os.WriteFile(cfg, []byte("cache: \"off\"\nlm: slow\nprofiles:\n  slow: {model: signet/test, cache: false, kwargs: {sleep_ms: 100}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(pythonEnv(t), "SIGNET_HOME="+filepath.Join(dir, "ws"), "SIGNET_CONFIG="+cfg)
+	mustRun(t, env, "init")
+	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
+	var ds strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&ds, `{"question": "What is the capital of Country%d?", "answer": "Country%d"}`+"\n", i, i)
+	}
+	data := filepath.Join(dir, "big.jsonl")
+	if err := os.WriteFile(data, []byte(ds.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env, "dataset", "import", data, "--name", "big")
+
+	if _, errOut, code := run(t, env, "serve", "--workers", "0"); code != 2 || !strings.Contains(errOut, "--nats-listen") {
+		t.Fatalf("serve --workers 0 without a queue: exit %d, %q", code, errOut)
+	}
+	out, stderr, wait := startServe(t, env, "--workers", "0", "--nats-listen", "127.0.0.1:0", "--nats-ack-wait", "2s")
+	url := ""
+	for url == "" {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			wait()
+			t.Fatalf("signet serve ended before its queue was up (%v); stderr %q", err, stderr.String())
+		}
+		if rest, ok := strings.CutPrefix(line, "job queue: embedded NATS server at "); ok {
+			url, _, _ = strings.Cut(rest, ": ")
+		}
+	}
+	go io.Copy(io.Discard, out)
+	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
+		t.Fatalf("the queue's URL: %q", url)
+	}
+
+	a := joinPool(t, env, url, "a")
+	joinPool(t, env, url, "b")
+
+	batch := exec.Command(signetBinary(t), "run", "qa", "--dataset", "big")
+	batch.Env = append(testEnv(t.TempDir()), env...)
+	var batchOut strings.Builder
+	batch.Stdout, batch.Stderr = &batchOut, &batchOut
+	if err := batch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill pool a once it has ended some of the batch: it is mid-batch,
+	// with jobs in hand (two at once).
+	for served := 0; served < 20; {
+		st := status(t, env)
+		for _, p := range st.Remote {
+			if p.Name == "a" {
+				served = p.Served
+			}
+		}
+	}
+	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.Wait()
+	if err := batch.Wait(); err != nil {
+		t.Fatalf("signet run --dataset: %v\n%s", err, batchOut.String())
+	}
+	if !strings.Contains(batchOut.String(), "completed  200") {
+		t.Fatalf("the batch did not complete 200:\n%s", batchOut.String())
+	}
+
+	var rows []struct {
+		ID, State, Worker string
+		Attempts          int
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, env, "exec", "list", "--all", "--limit", "500", "--json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	pools := map[string]int{}
+	for _, r := range rows {
+		if r.State != "completed" {
+			t.Errorf("execution %s: %s", r.ID, r.State)
+		}
+		pool, _, _ := strings.Cut(r.Worker, "/")
+		pools[pool]++
+	}
+	if len(rows) != 200 {
+		t.Fatalf("%d executions for 200 examples", len(rows))
+	}
+	if pools["a"] == 0 || pools["b"] == 0 || pools["a"]+pools["b"] != 200 {
+		t.Fatalf("executions by pool: %v; want both, 200 in all", pools)
+	}
+	st := status(t, env)
+	if st.NATS == nil || !st.NATS.Embedded || st.NATS.Waiting != 0 {
+		t.Fatalf("status: the queue: %+v", st.NATS)
+	}
+	states := map[string]string{}
+	for _, p := range st.Remote {
+		states[p.Name] = p.State
+	}
+	if states["b"] != "ready" || (states["a"] != "lost" && states["a"] != "") {
+		t.Fatalf("status: pools %v; want b ready, a lost (or forgotten)", states)
+	}
+	// Jobs a held when it died went to b after the ack wait; each ran once
+	// into the record: its one LM call counted once.
+	for _, r := range rows {
+		if r.Attempts != 1 {
+			t.Errorf("execution %s: %d attempts", r.ID, r.Attempts)
+		}
+	}
+	t.Logf("pools %v, %d job(s) redelivered after pool a died", pools, st.NATS.Redelivered)
+}
+
+type statusJSON struct {
+	NATS *struct {
+		Embedded    bool
+		Waiting     int
+		Redelivered int
+	}
+	Remote []struct {
+		Name, State string
+		Served      int
+	}
+}
+
+func status(t *testing.T, env []string) statusJSON {
+	t.Helper()
+	var st statusJSON
+	if err := json.Unmarshal([]byte(mustRun(t, env, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// joinPool starts `signet worker --join URL --name NAME` with one worker
+// and waits until it serves; it is stopped when the test ends.
+func joinPool(t *testing.T, env []string, url, name string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(signetBinary(t), "worker", "--join", url, "--name", name, "--workers", "1", "--capacity", "2")
+	cmd.Env = append(testEnv(t.TempDir()), env...)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "pool "+name+": ") {
+		t.Fatalf("signet worker --name %s said %q (%v); stderr %q", name, line, err, errb.String())
+	}
+	go io.Copy(io.Discard, out)
+	return cmd
+}
+
+// TestRemoteAndLocalShareTheQueue: an owner with workers of its own and a
+// NATS queue serves it with them as the pool "local", beside a pool that
+// joined: one batch runs on both.
+func TestRemoteAndLocalShareTheQueue(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("cache: \"off\"\nlm: slow\nconcurrency: 2\nprofiles:\n  slow: {model: signet/test, cache: false, kwargs: {sleep_ms: 50}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(pythonEnv(t), "SIGNET_HOME="+filepath.Join(dir, "ws"), "SIGNET_CONFIG="+cfg)
+	mustRun(t, env, "init")
+	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
+	var ds strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&ds, `{"question": "Where is Town%d?", "answer": "Town%d"}`+"\n", i, i)
+	}
+	data := filepath.Join(dir, "towns.jsonl")
+	if err := os.WriteFile(data, []byte(ds.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env, "dataset", "import", data, "--name", "towns")
+	out, stderr, wait := startServe(t, env, "--workers", "1", "--nats-listen", "127.0.0.1:0")
+	url := ""
+	for url == "" {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			wait()
+			t.Fatalf("signet serve ended before its queue was up (%v); stderr %q", err, stderr.String())
+		}
+		if rest, ok := strings.CutPrefix(line, "job queue: embedded NATS server at "); ok {
+			url, _, _ = strings.Cut(rest, ": ")
+		}
+	}
+	go io.Copy(io.Discard, out)
+	joinPool(t, env, url, "remote")
+	if o := mustRun(t, env, "run", "qa", "--dataset", "towns"); !strings.Contains(o, "completed  60") {
+		t.Fatalf("the batch:\n%s", o)
+	}
+	var rows []struct{ Worker string }
+	if err := json.Unmarshal([]byte(mustRun(t, env, "exec", "list", "--all", "--limit", "100", "--json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	pools := map[string]int{}
+	for _, r := range rows {
+		pool, _, _ := strings.Cut(r.Worker, "/")
+		pools[pool]++
+	}
+	if pools["local"] == 0 || pools["remote"] == 0 || len(rows) != 60 {
+		t.Fatalf("executions by pool: %v of %d; want both local and remote", pools, len(rows))
+	}
+	names := map[string]bool{}
+	for _, p := range status(t, env).Remote {
+		names[p.Name] = true
+	}
+	if !names["local"] || !names["remote"] {
+		t.Fatalf("status lists pools %v; want local and remote", names)
+	}
+}
