@@ -23,7 +23,7 @@ var poolName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 func (a *cli) workerCommand() *cobra.Command {
 	var jf struct {
 		join, creds, nkey, ca, name, codeDir string
-		capacity                           int
+		capacity                             int
 	}
 	var pf poolFlags
 	c := &cobra.Command{
