@@ -94,7 +94,7 @@ func (a *cli) workerCommand() *cobra.Command {
 			}()
 			err = remote.RunPool(ctx, bridge.Config{Python: py.Path, Workers: workers, Threads: cfg.Threads, Workspace: home, Log: log,
 				Redact: secrets, SpanPayload: int64(cfg.Limits().SpanPayload)},
-				remote.JoinOptions{Conn: nc, Name: name, Capacity: capacity, CacheDir: filepath.Join(home, "code"), CodeDir: codeDir, Log: log, Ready: ready})
+				remote.JoinOptions{Conn: nc, Name: name, Capacity: capacity, CacheDir: filepath.Join(home, "code"), CodeDir: codeDir, Log: log, Ready: ready, Redact: secrets})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/redact"
 )
 
 // Local is what the dispatcher needs of the owner's own pool, when it has
@@ -37,7 +38,10 @@ type DispatcherOptions struct {
 	// OnCapacity hears the capacity of the pools serving the queue each
 	// time it changes (the kernel's concurrency follows it).
 	OnCapacity func(int)
-	Log        io.Writer
+	// Redact removes the owner's secrets from what pools send, before it
+	// is read (pools redact their own first).
+	Redact *redact.Redactor
+	Log    io.Writer
 	Now        func() time.Time
 }
 
@@ -426,7 +430,7 @@ func (d *Dispatcher) onStart(m *nats.Msg) {
 func (d *Dispatcher) onOut(m *nats.Msg) {
 	key := strings.TrimPrefix(m.Subject, outPrefix)
 	var o out
-	if err := json.Unmarshal(m.Data, &o); err != nil {
+	if err := json.Unmarshal(d.o.Redact.Bytes(m.Data), &o); err != nil {
 		fmt.Fprintf(d.o.Log, "remote: a bad message for job %s: %v\n", key, err)
 		return
 	}
@@ -449,7 +453,7 @@ func (d *Dispatcher) onOut(m *nats.Msg) {
 // onHeartbeat notes a pool's heartbeat.
 func (d *Dispatcher) onHeartbeat(m *nats.Msg) {
 	var hb Heartbeat
-	if err := json.Unmarshal(m.Data, &hb); err != nil || hb.Name == "" {
+	if err := json.Unmarshal(d.o.Redact.Bytes(m.Data), &hb); err != nil || hb.Name == "" {
 		return
 	}
 	d.mu.Lock()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/model/redact"
 )
 
 // Runner is what a pool needs of its workers (*bridge.Pool).
@@ -40,6 +41,10 @@ type JoinOptions struct {
 	Log       io.Writer
 	// Ready, when set, is closed once the pool pulls from the queue.
 	Ready chan<- struct{}
+	// Redact removes the pool's own secrets (its config's keys, key shapes)
+	// from all it sends; each job's key variables, read from this machine's
+	// environment, are removed too.
+	Redact *redact.Redactor
 }
 
 // Join serves the queue with a pool of workers until ctx ends: it pulls
@@ -196,7 +201,7 @@ func (p *pool) beat(leaving bool) {
 	hb := Heartbeat{Name: p.o.Name, Host: p.host, PID: os.Getpid(), Started: p.started, EveryMS: p.o.Heartbeat.Milliseconds(),
 		Capacity: p.o.Capacity, Running: int(p.running.Load()), Served: int(p.served.Load()), Workers: p.o.Runner.Status(), Leaving: leaving}
 	b, _ := json.Marshal(hb)
-	p.o.Conn.Publish(poolsSubject, b)
+	p.o.Conn.Publish(poolsSubject, p.o.Redact.Bytes(b))
 }
 
 // run is one delivery of a job.
@@ -260,6 +265,7 @@ func (p *pool) run(ctx context.Context, m jetstream.Msg) {
 	}
 	o.T, o.Delivery = outResult, d
 	body, _ := json.Marshal(o)
+	body = p.o.Redact.Bytes(jobSecrets(&j).Bytes(body))
 	for try := 0; ; try++ {
 		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := p.o.Conn.RequestWithContext(rctx, outPrefix+j.Key, body)
@@ -296,10 +302,11 @@ func (p *pool) execute(ctx context.Context, j *job, d uint64) out {
 		}
 	}
 	subj := outPrefix + j.Key
+	keys := jobSecrets(j)
 	send := func(o out) {
 		o.Delivery = d
 		b, _ := json.Marshal(o)
-		p.o.Conn.Publish(subj, b)
+		p.o.Conn.Publish(subj, p.o.Redact.Bytes(keys.Bytes(b)))
 	}
 	if j.Gate {
 		req.Gate = &gate{nc: p.o.Conn, subj: subj, d: d}
@@ -319,6 +326,31 @@ func (p *pool) execute(ctx context.Context, j *job, d uint64) out {
 	}
 	return out{Result: &result{Outputs: res.Outputs, Usage: res.Usage, Cost: res.Cost, CostUnknown: res.CostUnknown,
 		DurationNS: int64(res.Duration), Score: res.Score, EmbedCache: res.EmbedCache, Scores: res.Scores, Worker: res.Worker}}
+}
+
+// jobSecrets redacts the values of the key variables a job's LMs name, as
+// this machine's environment has them: the pool's workers call with them.
+func jobSecrets(j *job) *redact.Redactor {
+	var names []string
+	add := func(l *bridge.LMSpec) {
+		if l == nil {
+			return
+		}
+		names = append(names, l.APIKeyEnv)
+		for _, e := range l.Endpoints {
+			names = append(names, e.APIKeyEnv)
+		}
+	}
+	add(&j.LM)
+	for _, l := range j.ModuleLMs {
+		add(&l)
+	}
+	for _, m := range metricsOf(j) {
+		if m != nil {
+			add(m.LM)
+		}
+	}
+	return redact.FromEnv(os.Getenv, names...)
 }
 
 // gate asks the owner to admit each LM call (its kernel's budget gate).

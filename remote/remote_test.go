@@ -39,8 +39,8 @@ func (f *fakeRunner) Execute(ctx context.Context, req bridge.ExecuteRequest, onS
 	return &bridge.ExecuteResult{Outputs: map[string]any{"answer": f.name}, Worker: f.name + "/1"}, nil
 }
 
-func (f *fakeRunner) Flow(context.Context, *model.Program, string, map[string]bridge.IndexSpec) (model.Flow, error) {
-	return model.Flow{}, nil
+func (f *fakeRunner) Flow(_ context.Context, p *model.Program, _ string, _ map[string]bridge.IndexSpec) (model.Flow, error) {
+	return model.Flow{Inputs: []string{"question"}, Outputs: []string{f.name + ":" + p.Modules[0].Source}}, nil
 }
 
 func (f *fakeRunner) Status() []bridge.WorkerStatus {
@@ -406,3 +406,43 @@ func TestServerAuth(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { testenv.Main(m, "remote") }
+
+// A key the pool's machine holds never leaves it: a span that echoes the
+// value of the variable the job's LM names arrives redacted.
+func TestPoolRedactsJobKeys(t *testing.T) {
+	const key = "sk-remote-0123456789abcdefXYZ"
+	t.Setenv("SIGNET_TEST_REMOTE_KEY", key)
+	r := newRig(t, 30*time.Second, CodeShip)
+	run := &fakeRunner{name: "p", run: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
+		onSpan(model.Span{ID: "s", Kind: model.SpanLM, Completion: "the key is " + key, Start: time.Unix(1, 0)})
+		return &bridge.ExecuteResult{Outputs: map[string]any{"answer": "echo " + key}}, nil
+	}}
+	r.join("p", run, 1)
+	r.waitCapacity(1)
+	var spans []model.Span
+	res, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: program(), Trace: true,
+		LM: bridge.LMSpec{Model: "openai/x", APIKeyEnv: "SIGNET_TEST_REMOTE_KEY"}}, func(s model.Span) { spans = append(spans, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spans) != 1 || strings.Contains(spans[0].Completion, key) || !strings.HasPrefix(spans[0].Completion, "the key is ") {
+		t.Fatalf("span: %+v", spans)
+	}
+	if a := res.Outputs["answer"].(string); strings.Contains(a, key) {
+		t.Fatalf("outputs hold the key: %q", a)
+	}
+}
+
+// An owner without workers of its own asks a pool for a custom module's
+// data flow.
+func TestFlowAskedOfAPool(t *testing.T) {
+	r := newRig(t, 30*time.Second, CodeRequire)
+	run := &fakeRunner{name: "p"}
+	r.join("p", run, 1)
+	r.waitCapacity(1)
+	prog := &model.Program{Name: "custom", Version: 1, Modules: []model.Module{{Name: "m", Type: model.Custom, Source: "mods.py:Thing"}}}
+	f, err := r.d.Flow(context.Background(), prog, "", nil)
+	if err != nil || len(f.Outputs) != 1 || f.Outputs[0] != "p:mods.py:Thing" {
+		t.Fatalf("flow from pool p: %+v, %v", f, err)
+	}
+}

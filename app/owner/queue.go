@@ -76,7 +76,7 @@ func (o *Owner) startQueue(ctx context.Context, e *Env, concurrency int, kernel 
 	if e.Pool != nil {
 		local = e.Pool
 	}
-	q.d, err = remote.NewDispatcher(ctx, remote.DispatcherOptions{Conn: q.nc, Local: local, AckWait: n.AckWait, Code: n.Code, Log: e.Log,
+	q.d, err = remote.NewDispatcher(ctx, remote.DispatcherOptions{Conn: q.nc, Local: local, AckWait: n.AckWait, Code: n.Code, Log: e.Log, Redact: e.Redact,
 		OnCapacity: func(c int) {
 			if k := kernel(); k != nil {
 				k.SetConcurrency(c)
@@ -93,7 +93,7 @@ func (o *Owner) startQueue(ctx context.Context, e *Env, concurrency int, kernel 
 		go func() {
 			defer close(q.poolDone)
 			err := remote.Join(pctx, remote.JoinOptions{Conn: q.nc, Name: "local", Runner: e.Pool, Capacity: concurrency,
-				CacheDir: filepath.Join(o.dir, "cache", "code"), Log: e.Log, Ready: ready})
+				CacheDir: filepath.Join(o.dir, "cache", "code"), Log: e.Log, Ready: ready, Redact: e.Redact})
 			if err != nil {
 				o.logf("nats: the owner's own pool stopped serving the queue: %v", err)
 			}
