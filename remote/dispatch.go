@@ -58,6 +58,7 @@ type Dispatcher struct {
 	pools    map[string]*poolSeen
 	capacity int
 	closed   bool
+	beat     chan struct{} // closed (and replaced) at each heartbeat
 
 	redelivered atomic.Int64
 	quit        chan struct{}
@@ -105,7 +106,7 @@ func NewDispatcher(ctx context.Context, o DispatcherOptions) (*Dispatcher, error
 		Description: "every pool of workers pulls from this one consumer"}); err != nil {
 		return nil, fmt.Errorf("nats: creating consumer %s: %w", Consumer, err)
 	}
-	d := &Dispatcher{o: o, nc: o.Conn, js: js, waiting: map[string]*waiter{}, pools: map[string]*poolSeen{},
+	d := &Dispatcher{o: o, nc: o.Conn, js: js, waiting: map[string]*waiter{}, pools: map[string]*poolSeen{}, beat: make(chan struct{}),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	if o.Code == CodeShip {
 		obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: CodeBucket, Storage: jetstream.FileStorage,
@@ -463,7 +464,27 @@ func (d *Dispatcher) onHeartbeat(m *nats.Msg) {
 		d.pools[hb.Name] = &poolSeen{hb: hb, seen: d.o.Now()}
 	}
 	d.recountLocked()
+	close(d.beat)
+	d.beat = make(chan struct{})
 	d.mu.Unlock()
+}
+
+// AwaitPool waits until the pool named has been heard from.
+func (d *Dispatcher) AwaitPool(ctx context.Context, name string) error {
+	for {
+		d.mu.Lock()
+		_, ok := d.pools[name]
+		beat := d.beat
+		d.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-beat:
+		}
+	}
 }
 
 // watch marks pools lost when their heartbeats stop.

@@ -33,7 +33,7 @@ var (
 type gauges struct{ svc app.Service }
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range append([]*prometheus.Desc{queueDesc, depthDesc, workersDesc, creditsDesc, uptimeDesc}, lmDescs...) {
+	for _, d := range append(append([]*prometheus.Desc{queueDesc, depthDesc, workersDesc, creditsDesc, uptimeDesc}, lmDescs...), remoteDescs...) {
 		ch <- d
 	}
 }
@@ -60,6 +60,7 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(n), state)
 		}
 		collectLMEndpoints(ch, st.LMEndpoints)
+		collectRemote(ch, st.NATS, st.Remote)
 	}
 	users, err := g.svc.ListUsers(ctx)
 	if err != nil {

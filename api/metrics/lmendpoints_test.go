@@ -1,16 +1,23 @@
 package metrics_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/signet-dspy/signet/api/metrics"
 	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/app/owner"
+	"github.com/signet-dspy/signet/internal/testenv"
 	"github.com/signet-dspy/signet/model"
+	"github.com/signet-dspy/signet/remote"
 )
 
 // chatServer is an OpenAI-compatible chat completions endpoint (the hosted
@@ -78,4 +85,36 @@ func TestMetricsLMEndpoints(t *testing.T) {
 	if v, _ := value(fams, "signet_lm_endpoint_latency_mean_seconds", "profile", "team", "endpoint", ok); v <= 0 {
 		t.Errorf("mean latency of the answering endpoint = %v", v)
 	}
+}
+
+// An owner with a NATS queue shows it and the pools serving it: its own
+// workers are the pool "local".
+func TestMetricsRemotePools(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("lm: test\nprofiles:\n  test: {model: signet/test, cache: false}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SIGNET_CONFIG", cfg)
+	o, err := owner.Open(t.Context(), owner.Options{Dir: t.TempDir(), Create: true, Command: "test", Workers: 1, Concurrency: 3,
+		Python: testenv.Python(t), NATS: &owner.NATSOptions{Listen: "127.0.0.1:0", AckWait: 5 * time.Second, Code: remote.CodeShip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close(context.Background(), true)
+	m, err := metrics.New(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	createQA(t, o, "qa")
+	x, err := o.Run(t.Context(), app.RunRequest{Program: "qa", Wait: true, Inputs: map[string]any{"question": "a?"}})
+	if err != nil || x.State != model.Completed || x.Worker != "local/1" {
+		t.Fatalf("run: %v %+v", err, x)
+	}
+	host, _ := os.Hostname()
+	fams := scrape(t, m.Handler())
+	want(t, fams, 1, "signet_pool_up", "pool", "local", "host", host)
+	want(t, fams, 3, "signet_pool_capacity", "pool", "local", "host", host)
+	want(t, fams, 0, "signet_nats_jobs_waiting")
+	want(t, fams, 0, "signet_nats_jobs_redelivered_total")
 }

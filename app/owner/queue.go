@@ -98,8 +98,10 @@ func (o *Owner) startQueue(ctx context.Context, e *Env, concurrency int, kernel 
 				o.logf("nats: the owner's own pool stopped serving the queue: %v", err)
 			}
 		}()
+		// The kernel starts with the pool's capacity known.
 		select {
 		case <-ready:
+			q.d.AwaitPool(ctx, "local")
 		case <-q.poolDone:
 		case <-ctx.Done():
 		}
