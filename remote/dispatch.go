@@ -42,7 +42,7 @@ type DispatcherOptions struct {
 	// is read (pools redact their own first).
 	Redact *redact.Redactor
 	Log    io.Writer
-	Now        func() time.Time
+	Now    func() time.Time
 }
 
 // Dispatcher is the owner's side of the queue: the kernel's Executor.
