@@ -2,8 +2,16 @@ package remote
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -445,4 +453,60 @@ func TestFlowAskedOfAPool(t *testing.T) {
 	if err != nil || len(f.Outputs) != 1 || f.Outputs[0] != "p:mods.py:Thing" {
 		t.Fatalf("flow from pool p: %+v, %v", f, err)
 	}
+}
+
+// With a certificate the embedded server speaks TLS: a pool that trusts
+// its root gets in, one that does not is refused; the owner's own
+// connection needs neither.
+func TestServerTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, ca := selfSigned(t, dir)
+	srv, err := Serve(ServerOptions{Listen: "127.0.0.1:0", Dir: t.TempDir(), TLSCert: cert, TLSKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if !strings.HasPrefix(srv.URL(), "tls://127.0.0.1:") {
+		t.Fatalf("URL %q: want tls://", srv.URL())
+	}
+	if nc, err := Dial(context.Background(), ClientOptions{URL: srv.URL()}); err == nil {
+		nc.Close()
+		t.Fatal("a pool that does not trust the server's root got in")
+	}
+	nc, err := Dial(context.Background(), ClientOptions{URL: srv.URL(), CA: ca})
+	if err != nil {
+		t.Fatalf("a pool with the root: %v", err)
+	}
+	nc.Close()
+	owner, err := srv.Connect()
+	if err != nil {
+		t.Fatalf("the owner's own connection: %v", err)
+	}
+	owner.Close()
+}
+
+// selfSigned writes a certificate for 127.0.0.1 signed by itself: its
+// file, its key's, and itself as the root to trust.
+func selfSigned(t *testing.T, dir string) (cert, key, ca string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "signet test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return cert, key, cert
 }

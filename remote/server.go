@@ -36,7 +36,6 @@ type ServerOptions struct {
 type Server struct {
 	ns    *server.Server
 	owner nkeys.KeyPair // the owner's own user, when NKeys are required
-	tls   bool
 }
 
 // Serve starts the embedded server and waits until it accepts
@@ -77,7 +76,6 @@ func Serve(o ServerOptions) (*Server, error) {
 		}
 		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		opts.TLS = true
-		s.tls = true
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -102,11 +100,8 @@ func loopback(host string) bool {
 
 // URL is where workers join: nats://HOST:PORT (tls:// with TLS).
 func (s *Server) URL() string {
-	u := s.ns.ClientURL()
-	if s.tls {
-		u = "tls://" + strings.TrimPrefix(u, "nats://")
-	}
-	return u
+	// The server says tls:// itself when it has a certificate.
+	return s.ns.ClientURL()
 }
 
 // Connect is the owner's own connection, in process.
