@@ -301,7 +301,11 @@ func (d *Dispatcher) await(ctx context.Context, w *waiter, req bridge.ExecuteReq
 				clear(open)
 				cur = it.switchTo
 			case it.out.Delivery != cur:
-				if it.msg.Reply != "" { // a lost pool that still runs: it gets nothing more
+				// A lost pool that still runs: it gets nothing more, and
+				// leaves the job to the delivery that has it now.
+				if it.out.T == outResult {
+					answer(it.msg, verdict{Superseded: true})
+				} else {
 					answer(it.msg, admit{Message: "this delivery was given to another pool"})
 				}
 			default:
@@ -395,9 +399,13 @@ func (d *Dispatcher) onStart(m *nats.Msg) {
 	}
 	w.mu.Lock()
 	switch {
-	case w.gone || s.Delivery < w.delivery:
+	case w.gone:
 		w.mu.Unlock()
 		answer(m, verdict{})
+		return
+	case s.Delivery < w.delivery:
+		w.mu.Unlock()
+		answer(m, verdict{Superseded: true})
 		return
 	case s.Delivery == w.delivery:
 		// The same delivery asks again (its answer was lost): same answer.

@@ -227,7 +227,9 @@ func (p *pool) run(ctx context.Context, m jetstream.Msg) {
 	}
 	var v verdict
 	if json.Unmarshal(reply.Data, &v) != nil || !v.Go {
-		m.Ack() // nobody waits for it any more
+		if !v.Superseded {
+			m.Ack() // nobody waits for it any more
+		}
 		return
 	}
 
@@ -268,9 +270,13 @@ func (p *pool) run(ctx context.Context, m jetstream.Msg) {
 	body = p.o.Redact.Bytes(jobSecrets(&j).Bytes(body))
 	for try := 0; ; try++ {
 		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := p.o.Conn.RequestWithContext(rctx, outPrefix+j.Key, body)
+		reply, err := p.o.Conn.RequestWithContext(rctx, outPrefix+j.Key, body)
 		rcancel()
 		if err == nil {
+			var v verdict
+			if json.Unmarshal(reply.Data, &v) == nil && v.Superseded {
+				return // another pool has the job now: its ack is the one
+			}
 			break
 		}
 		if try == 2 {

@@ -116,6 +116,9 @@ type start struct {
 
 type verdict struct {
 	Go bool `json:"go"`
+	// Superseded: a later delivery of the job runs now; the pool must not
+	// ack (that would take the job from under it), only let it go.
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 // Kinds of out message.

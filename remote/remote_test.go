@@ -284,8 +284,8 @@ func TestRedeliveryAppliesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v verdict
-	if json.Unmarshal(reply.Data, &v); v.Go {
-		t.Fatal("the owner took the lost delivery's result")
+	if json.Unmarshal(reply.Data, &v); v.Go || !v.Superseded {
+		t.Fatalf("the lost delivery's result: want it refused as superseded (not to be acked), got %+v", v)
 	}
 	close(release)
 
