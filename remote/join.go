@@ -136,7 +136,11 @@ func Join(ctx context.Context, o JoinOptions) error {
 			p.running.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { p.running.Add(-1); p.free <- struct{}{} }()
+				defer func() {
+					p.running.Add(-1)
+					p.free <- struct{}{}
+					p.beat(false) // the owner's view of the pool follows each job, not only the second
+				}()
 				p.run(ctx, m)
 			}()
 		}
