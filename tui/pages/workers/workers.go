@@ -100,6 +100,7 @@ type Page struct {
 	poolAt  time.Time // when pool arrived: its uptimes are as of then
 	conn    *live.Conn
 	running string // the action under way, for the header; "" = none
+	beyond  beyond // the LM endpoints, the NATS queue and the pools serving it
 
 	// ticking says the timer that redraws the uptimes runs.
 	ticking bool
@@ -114,8 +115,10 @@ const workersTick = time.Second
 
 // New is the page over the pool control ctl; live says an event stream is configured.
 func New(e *page.Env, ctl Pool, live bool) Page {
-	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, ctl: ctl, live: live,
+	p := Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, ctl: ctl, live: live,
 		list: components.NewList(workerColumns, 1, components.ThemeStyles(e.Styles))}
+	p.beyond = newBeyond(&p)
+	return p
 }
 
 func (p *Page) SetSize(w, h int) {
@@ -123,8 +126,16 @@ func (p *Page) SetSize(w, h int) {
 	p.list.SetHeight(p.listHeight())
 }
 
-// listHeight is the page minus the header and the action line.
-func (p *Page) listHeight() int { return max(p.height-2, 1) }
+// listHeight is the page minus the header and the action line, and what
+// is shown beyond the local pool.
+func (p *Page) listHeight() int {
+	avail := max(p.height-2, 1)
+	if !hasBeyond(p.pool) || live.PoolIdle(p.pool) {
+		return avail
+	}
+	h, _ := p.layoutBeyond(avail, len(p.pool.Pool)+2)
+	return max(h, 1)
+}
 
 func (p *Page) Typing() bool { return false }
 
@@ -196,6 +207,8 @@ func (p *Page) setPool(ps *app.PoolStatus) {
 		rows[i] = p.row(w)
 	}
 	p.list.SetRows(rows)
+	p.setBeyond(ps)
+	p.list.SetHeight(p.listHeight())
 	for i, w := range ps.Pool {
 		if w.ID == sel {
 			p.list.SetCursor(i)
@@ -316,7 +329,9 @@ func (p *Page) act(e *page.Env, op poolOp, id int) tea.Cmd {
 }
 
 func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
-	p.list.Mouse(msg, y-1) // below the header line
+	if y-1 < p.listHeight() { // below the header line, above what is beyond the pool
+		p.list.Mouse(msg, y-1)
+	}
 	return nil
 }
 
@@ -345,10 +360,22 @@ func (p *Page) Render() string {
 		if p.running == "" {
 			text += "\n\n" + s.Accent.Render("Press "+p.keys.Run.Help().Key+" to start it now.")
 		}
-		return head + layout.Fit(text, p.width, body)
+		// A blank line under the text, before what is beyond the pool.
+		top, below := p.layoutBeyond(body, strings.Count(text, "\n")+2)
+		return head + layout.Fit(layout.Fit(text, p.width, top)+joinBelow(below), p.width, body)
 	}
+	h := p.listHeight()
+	_, below := p.layoutBeyond(p.height-2, h)
 	// The last line is for a confirmation's question (askDialog).
-	return head + p.renderList() + "\n" + layout.Fit("", p.width, 1)
+	return head + layout.Fit(p.renderList(h)+joinBelow(below), p.width, max(p.height-2, 1)) + "\n" + layout.Fit("", p.width, 1)
+}
+
+// joinBelow is lines under what is above them.
+func joinBelow(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	return "\n" + strings.Join(lines, "\n")
 }
 
 func (p *Page) header() string {
@@ -377,8 +404,8 @@ func (p *Page) header() string {
 
 // renderList draws the list with the state cells as coloured badges; the
 // state column comes after the 3-cell ID and a space.
-func (p *Page) renderList() string {
-	out := p.list.Render(p.width, p.listHeight())
+func (p *Page) renderList(h int) string {
+	out := p.list.Render(p.width, h)
 	if p.pool == nil {
 		return out
 	}
@@ -392,7 +419,10 @@ func (p *Page) renderList() string {
 }
 
 // Restyle picks up a theme switched in place.
-func (p *Page) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+func (p *Page) Restyle() {
+	p.list.SetStyles(components.ThemeStyles(p.styles))
+	p.beyond.restyle(p)
+}
 
 // Whole is the selected worker's row with every cell whole.
 func (p *Page) Whole() (string, []page.Section, bool) {

@@ -134,10 +134,17 @@ func TestLiveGolden(t *testing.T) {
 					Spans: []model.Span{{Execution: fx.List[0].ID, Module: "retrieve", Name: "Retrieve.forward"}}}
 			})
 			idle := tuitest.Run(t, base, func() tea.Msg { return live.Msg{Pool: &app.PoolStatus{Engine: "idle"}, PoolAt: tuitest.Now} })
+			beyond := tuitest.Run(t, base, func() tea.Msg { return live.Msg{Pool: tuitest.SampleBeyond(), PoolAt: tuitest.PoolAt} })
+			// An owner whose own pool is not started, with pools serving its queue.
+			idleBeyond := tuitest.SampleBeyond()
+			idleBeyond.Engine, idleBeyond.Pool, idleBeyond.Remote = "idle", nil, idleBeyond.Remote[1:]
+			idleRemote := tuitest.Run(t, base, func() tea.Msg { return live.Msg{Pool: idleBeyond, PoolAt: tuitest.PoolAt} })
 			screens := map[string]tui.Model{
-				"workers":         tuitest.Send(t, base, tuitest.Key("5")),
-				"workers-confirm": tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, base, tuitest.Key("5")), tuitest.Key("j")), tuitest.Key("R")),
-				"workers-idle":    tuitest.Send(t, idle, tuitest.Key("5")),
+				"workers":             tuitest.Send(t, base, tuitest.Key("5")),
+				"workers-confirm":     tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, base, tuitest.Key("5")), tuitest.Key("j")), tuitest.Key("R")),
+				"workers-idle":        tuitest.Send(t, idle, tuitest.Key("5")),
+				"workers-beyond":      tuitest.Send(t, beyond, tuitest.Key("5")),
+				"workers-beyond-idle": tuitest.Send(t, idleRemote, tuitest.Key("5")),
 			}
 			for name, m := range screens {
 				t.Run(name, func(t *testing.T) {
@@ -164,5 +171,109 @@ func TestWorkersShowTheZygote(t *testing.T) {
 	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: down, PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()} })
 	if s := tuitest.Screen(m); !strings.Contains(s, "zygote restarting") || strings.Contains(s, "pid 4242") {
 		t.Fatalf("a restarting zygote:\n%s", s)
+	}
+}
+
+// TestWorkersBeyondTheLocalPool: the LM endpoints, the NATS queue and the
+// pools serving it show under the local workers, live; the cursor, restart
+// and recycle stay on the local workers.
+func TestWorkersBeyondTheLocalPool(t *testing.T) {
+	clk := tuitest.NewClock()
+	fp := &tuitest.Pool{}
+	m := tuitest.NewLive(t, 160, 30, &tuitest.Executions{}, fp, tuitest.WithClock(clk))
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	m = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Pool: tuitest.SampleBeyond(), PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()}
+	})
+	s := tuitest.Screen(m)
+	for _, want := range []string{
+		"LM endpoints (2)", "gpu-a.lan:8000/v1", "healthy", "1,520", "912.4k/48.2k", "412ms",
+		"gpu-b.lan:8000/v1", "ejected", "17/5", "APIConnectionError: connection",
+		"queue nats://10.0.0.2:4222 · 3 waiting · 1 redelivered · ack wait 30s · embedded · stream SIGNET_JOBS",
+		"pool local  ready  1/4 running · 3,636 served · seen 6s ago · ada-laptop pid 40001 · its workers are above",
+		"pool gpu-box  ready  1/2 running · 212 served · seen 7s ago · gpu-box.lan pid 7312 ",
+		"7320", "execute #1901", "pool old-mac  lost  0/1 running · 7 served · seen 1m ago", "execute #1899",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the page lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "(traceback)") || strings.Count(s, "41201") != 1 {
+		t.Errorf("an error's second line, or the local workers listed twice:\n%s", s)
+	}
+
+	// The cursor goes over the local workers only.
+	for range 10 {
+		m = tuitest.Send(t, m, tuitest.Key("j"))
+	}
+	if id := wkrs(m).SelectedID(); id != 4 {
+		t.Fatalf("selected worker %d after going down past the local pool, want 4", id)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("R"))
+	if s := tuitest.Screen(m); !strings.Contains(s, "Restart worker 4?") {
+		t.Fatalf("R does not ask about local worker 4:\n%s", s)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("a"))
+	if strings.Join(fp.Calls, ",") != "restart 0" {
+		t.Errorf("pool calls %v", fp.Calls)
+	}
+	// A click on a remote worker's row selects nothing.
+	rows := strings.Split(tuitest.Screen(m), "\n")
+	for y, line := range rows {
+		if strings.Contains(line, "7320") {
+			m = tuitest.Run(t, m, func() tea.Msg { return tea.MouseClickMsg{X: 10, Y: y, Button: tea.MouseLeft} })
+		}
+	}
+	if id := wkrs(m).SelectedID(); id != 4 {
+		t.Errorf("a click on a remote worker selected worker %d", id)
+	}
+
+	// Last seen moves on with the clock; the next status replaces the last.
+	clk.Set(tuitest.Now.Add(2 * time.Minute))
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{} })
+	if s := tuitest.Screen(m); !strings.Contains(s, "seen 2m ago · gpu-box.lan") {
+		t.Errorf("last seen did not move on:\n%s", s)
+	}
+	next := tuitest.SampleBeyond()
+	next.Remote = next.Remote[:2]
+	next.NATS, next.LMEndpoints = nil, nil
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: next, PoolAt: clk.Now()} })
+	s = tuitest.Screen(m)
+	if strings.Contains(s, "old-mac") || strings.Contains(s, "LM endpoints") || strings.Contains(s, "queue nats") || !strings.Contains(s, "gpu-box") {
+		t.Errorf("after the pool forgot old-mac and the queue:\n%s", s)
+	}
+	// Without anything beyond the local pool, the page is the local pool.
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: tuitest.SamplePool(), PoolAt: clk.Now()} })
+	if s := tuitest.Screen(m); strings.Contains(s, "── ") || !strings.Contains(s, "41977") {
+		t.Errorf("the local pool alone:\n%s", s)
+	}
+}
+
+// TestWorkersBeyondInAShortTerminal: when the sections do not fit, each
+// remote pool's workers are summed up on its line, the local list keeps
+// half the page (its cursor in sight), and what is still cut is said.
+func TestWorkersBeyondInAShortTerminal(t *testing.T) {
+	m := tuitest.NewLive(t, 100, 19, &tuitest.Executions{}, &tuitest.Pool{})
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	m = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Pool: tuitest.SampleBeyond(), PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()}
+	})
+	s := tuitest.Screen(m)
+	for _, want := range []string{"pool gpu-box  ready", "workers 2/2 ready", "pool old-mac  lost", "workers 1/1 ready", "LM endpoints (2)", "queue nats://"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the short page lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "7320") {
+		t.Errorf("a remote pool's workers listed in a short terminal:\n%s", s)
+	}
+	m = tuitest.Send(t, tuitest.Send(t, tuitest.Send(t, m, tuitest.Key("j")), tuitest.Key("j")), tuitest.Key("j"))
+	if s := tuitest.Screen(m); wkrs(m).SelectedID() != 4 || !strings.Contains(s, "41977") {
+		t.Errorf("the selected worker 4 is not in sight:\n%s", s)
+	}
+	// Shorter still: the sections are cut, and the page says so.
+	m = tuitest.Run(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 14} })
+	if s := tuitest.Screen(m); !strings.Contains(s, "more lines: signet status lists them all") {
+		t.Errorf("no marker of what is cut:\n%s", s)
 	}
 }
