@@ -168,7 +168,7 @@ func (p *Page) beyondLines(compact bool) []string {
 			redelivered = s.Warning.Render(fmt.Sprintf("%d redelivered", q.Redelivered))
 		}
 		ackWait := time.Duration(q.AckWait * float64(time.Second)).Round(time.Millisecond)
-		out = append(out, layout.Fit(s.Subtitle.Render("── queue ")+s.Muted.Render(fmt.Sprintf("%s · %d waiting · ", q.URL, q.Waiting))+
+		out = append(out, layout.Fit(s.Subtitle.Render("── queue ")+s.Muted.Render(fmt.Sprintf("%s · %d waiting · ", format.Line(q.URL), q.Waiting))+
 			redelivered+s.Muted.Render(fmt.Sprintf(" · ack wait %s · %s · stream %s", ackWait, how, format.Dash(q.Stream))), w, 1))
 	}
 	for i, rp := range ps.Remote {
@@ -198,11 +198,11 @@ func (p *Page) poolLine(rp app.RemotePool, compact bool) string {
 	case compact:
 		info += "workers " + live.PoolSummary(&app.PoolStatus{Engine: "running", Pool: rp.Workers}) + " · "
 	}
-	info += fmt.Sprintf("seen %s · %s pid %d", format.Ago(p.clock.Now(), seen), format.Dash(rp.Host), rp.PID)
+	info += fmt.Sprintf("seen %s · %s pid %d", format.Ago(p.clock.Now(), seen), format.Line(format.Dash(rp.Host)), rp.PID)
 	if rp.Name == localPool {
 		info += " · its workers are above"
 	}
-	return s.Subtitle.Render("── pool "+rp.Name+" ") + s.StateBadge(poolBadge[rp.State]).Render(rp.State) + s.Muted.Render(info)
+	return s.Subtitle.Render("── pool "+format.Line(rp.Name)+" ") + s.StateBadge(poolBadge[rp.State]).Render(rp.State) + s.Muted.Render(info)
 }
 
 // tableLines is l drawn whole, its state column (at cell x) as badges,
