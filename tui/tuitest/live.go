@@ -87,6 +87,10 @@ func (f *Executions) CallList() []string {
 type Pool struct {
 	Mu    sync.Mutex
 	Calls []string
+	// Status is what Pool answers, Err its error; Asked counts its calls.
+	Status *app.PoolStatus
+	Err    error
+	Asked  int
 }
 
 func (f *Pool) record(s string) (*app.PoolStatus, error) {
@@ -105,6 +109,15 @@ func (f *Pool) RecycleWorker(_ context.Context, id int) (*app.PoolStatus, error)
 }
 
 func (f *Pool) StartPool(context.Context) (*app.PoolStatus, error) { return f.record("start") }
+
+// Pool answers Status, or Err; with neither, nothing (the tests that do
+// not set them follow the pool by its events alone).
+func (f *Pool) Pool(context.Context) (*app.PoolStatus, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.Asked++
+	return f.Status, f.Err
+}
 
 // NoStream is an event source without a stream: the feed ends at once,
 // and the tests hand the live messages to Update themselves.

@@ -16,6 +16,7 @@ import (
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/live"
@@ -35,6 +36,10 @@ type Pool interface {
 	RecycleWorker(ctx context.Context, id int) (*app.PoolStatus, error)
 	// StartPool starts the worker pool (and the engine) if it does not run.
 	StartPool(ctx context.Context) (*app.PoolStatus, error)
+	// Pool is the pool with what the owner counts only when asked: the LM
+	// endpoints' calls, errors and tokens, which move with every call and
+	// which its pool events do not carry.
+	Pool(ctx context.Context) (*app.PoolStatus, error)
 }
 
 // poolOp is a pool action: what it is called and what the Pool does.
@@ -100,7 +105,12 @@ type Page struct {
 	poolAt  time.Time // when pool arrived: its uptimes are as of then
 	conn    *live.Conn
 	running string // the action under way, for the header; "" = none
-	beyond  beyond // the LM endpoints, the NATS queue and the pools serving it
+	// askGen is the generation of the asking for the pool (askPool): a
+	// step of an older one (the page was left since) ends it.
+	askGen int
+	askErr error           // the last asking's error, for the header
+	asked  *app.PoolStatus // the last asking's answer
+	beyond beyond          // the LM endpoints, the NATS queue and the pools serving it
 
 	// ticking says the timer that redraws the uptimes runs.
 	ticking bool
@@ -139,7 +149,59 @@ func (p *Page) listHeight() int {
 
 func (p *Page) Typing() bool { return false }
 
-func (p *Page) Enter(e *page.Env) tea.Cmd { return nil }
+// Enter asks for the pool now and every askEvery while the page is shown.
+func (p *Page) Enter(e *page.Env) tea.Cmd {
+	if p.ctl == nil || !p.live {
+		return nil
+	}
+	p.askGen++
+	return p.askPool(e, p.askGen)
+}
+
+// Leave stops asking for the pool.
+func (p *Page) Leave() { p.askGen++ }
+
+// askEvery is how often the page asks for the pool while shown.
+const askEvery = 2 * time.Second
+
+type (
+	// poolAskedMsg is the owner's answer to askPool.
+	poolAskedMsg struct {
+		gen  int
+		pool *app.PoolStatus
+		err  error
+	}
+	// askTickMsg asks again.
+	askTickMsg struct{ gen int }
+)
+
+func (p *Page) askPool(e *page.Env, gen int) tea.Cmd {
+	ctl, ctx := p.ctl, e.Ctx
+	return e.Cmd(func() tea.Msg {
+		ps, err := ctl.Pool(ctx)
+		return poolAskedMsg{gen: gen, pool: ps, err: err}
+	})
+}
+
+// carryOver is ps (a pool event's) with what the owner counts only when
+// asked taken from the last answer, asked, where ps lacks it: it stays
+// until the next answer.
+func carryOver(ps, asked *app.PoolStatus) *app.PoolStatus {
+	if !hasBeyond(asked) {
+		return ps
+	}
+	c := *ps
+	if c.LMEndpoints == nil {
+		c.LMEndpoints = asked.LMEndpoints
+	}
+	if c.NATS == nil {
+		c.NATS = asked.NATS
+	}
+	if c.Remote == nil {
+		c.Remote = asked.Remote
+	}
+	return &c
+}
 
 // Live follows the pool.
 func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
@@ -148,7 +210,7 @@ func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
 	}
 	if msg.Pool != nil {
 		p.poolAt = msg.PoolAt
-		p.setPool(msg.Pool)
+		p.setPool(carryOver(msg.Pool, p.asked))
 	} else if p.pool != nil {
 		p.setPool(p.pool) // uptimes move on
 	}
@@ -167,6 +229,21 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			p.setPool(p.pool)
 		}
 		return p.nextTick(e)
+	case poolAskedMsg:
+		if msg.gen != p.askGen {
+			return nil // left, or entered again, since
+		}
+		p.askErr = msg.err
+		if msg.err == nil && msg.pool != nil {
+			p.asked, p.poolAt = msg.pool, p.clock.Now()
+			p.setPool(msg.pool)
+		}
+		return e.After(askEvery, func(time.Time) tea.Msg { return askTickMsg{gen: msg.gen} })
+	case askTickMsg:
+		if msg.gen != p.askGen {
+			return nil
+		}
+		return p.askPool(e, msg.gen)
 	case poolAskMsg:
 		return p.act(e, msg.op, msg.id)
 	case poolActionMsg:
@@ -395,6 +472,8 @@ func (p *Page) header() string {
 	}
 	if p.conn != nil && !p.conn.Up {
 		info += " · " + s.Warning.Render("owner unreachable (last known state)")
+	} else if p.askErr != nil {
+		info += " · " + s.Warning.Render("LM endpoints not read: "+format.Line(p.askErr.Error()))
 	}
 	if p.running != "" {
 		info += " · " + s.Accent.Render(p.running)

@@ -1,6 +1,7 @@
 package workers_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/tui"
 	"github.com/signet-dspy/signet/tui/live"
+	"github.com/signet-dspy/signet/tui/page"
 	"github.com/signet-dspy/signet/tui/pages/workers"
 	"github.com/signet-dspy/signet/tui/tuitest"
 )
@@ -275,5 +277,53 @@ func TestWorkersBeyondInAShortTerminal(t *testing.T) {
 	m = tuitest.Run(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 14} })
 	if s := tuitest.Screen(m); !strings.Contains(s, "more lines: signet status lists them all") {
 		t.Errorf("no marker of what is cut:\n%s", s)
+	}
+}
+
+// TestWorkersAskForWhatEventsLack: pool events do not carry the LM
+// endpoints' counters (they move with every call), so the page asks the
+// owner for the pool when shown and again on each tick while shown; an
+// event in between keeps the last answer's endpoints; a tick after the
+// page was left asks nothing.
+func TestWorkersAskForWhatEventsLack(t *testing.T) {
+	fp := &tuitest.Pool{Status: tuitest.SampleBeyond()}
+	m := tuitest.NewLive(t, 160, 40, &tuitest.Executions{}, fp)
+	m = tuitest.Run(t, m, func() tea.Msg {
+		return live.Msg{Pool: tuitest.SamplePool(), PoolAt: tuitest.PoolAt, Conn: tuitest.Connected()}
+	})
+	if fp.Asked != 0 {
+		t.Fatalf("asked %d times before the page was shown", fp.Asked)
+	}
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	if s := tuitest.Screen(m); fp.Asked != 1 || !strings.Contains(s, "1,520") || !strings.Contains(s, "pool gpu-box") {
+		t.Fatalf("asked %d times; the page:\n%s", fp.Asked, s)
+	}
+	// An event: the workers change, the endpoints stay.
+	ev := tuitest.SamplePool()
+	ev.Pool[0].State = "busy"
+	m = tuitest.Run(t, m, func() tea.Msg { return live.Msg{Pool: ev, PoolAt: tuitest.Now} })
+	if s := tuitest.Screen(m); !strings.Contains(s, "1,520") || !strings.Contains(s, "queue nats://") {
+		t.Errorf("an event dropped the endpoints or the queue:\n%s", s)
+	}
+	// The tick asks again.
+	next := tuitest.SampleBeyond()
+	next.LMEndpoints[0].Calls = 1600
+	fp.Status = next
+	m = tuitest.Deliver(t, m, page.Routed{To: page.Addr{Page: int(tui.PageWorkers)}, Msg: wkrs(m).AskTick()})
+	if s := tuitest.Screen(m); fp.Asked != 2 || !strings.Contains(s, "1,600") {
+		t.Errorf("asked %d times after the tick:\n%s", fp.Asked, s)
+	}
+	// Left: the pending tick asks nothing.
+	tick := wkrs(m).AskTick()
+	m = tuitest.Send(t, m, tuitest.Key("1"))
+	m = tuitest.Deliver(t, m, page.Routed{To: page.Addr{Page: int(tui.PageWorkers)}, Msg: tick})
+	if fp.Asked != 2 {
+		t.Errorf("asked %d times after the page was left", fp.Asked)
+	}
+	// An answer that fails says so in the header.
+	fp.Status, fp.Err = nil, errors.New("permission denied: pool")
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	if s := tuitest.Screen(m); fp.Asked != 3 || !strings.Contains(s, "LM endpoints not read: permission denied: pool") || !strings.Contains(s, "1,600") {
+		t.Errorf("a failed asking:\n%s", s)
 	}
 }
