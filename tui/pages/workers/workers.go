@@ -4,6 +4,7 @@ package workers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -240,7 +241,9 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 		}
 		return e.After(askEvery, func(time.Time) tea.Msg { return askTickMsg{gen: msg.gen} })
 	case askTickMsg:
-		if msg.gen != p.askGen {
+		// Asking again after a refusal is refused again, and each refusal
+		// is audited: the page asks again when it is shown again.
+		if msg.gen != p.askGen || errors.Is(p.askErr, app.ErrForbidden) {
 			return nil
 		}
 		return p.askPool(e, msg.gen)

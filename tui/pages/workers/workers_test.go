@@ -326,4 +326,15 @@ func TestWorkersAskForWhatEventsLack(t *testing.T) {
 	if s := tuitest.Screen(m); fp.Asked != 3 || !strings.Contains(s, "LM endpoints not read: permission denied: pool") || !strings.Contains(s, "1,600") {
 		t.Errorf("a failed asking:\n%s", s)
 	}
+	m = tuitest.Deliver(t, m, page.Routed{To: page.Addr{Page: int(tui.PageWorkers)}, Msg: wkrs(m).AskTick()})
+	if fp.Asked != 4 {
+		t.Errorf("asked %d times after a failure and a tick, want 4", fp.Asked)
+	}
+	// Refused: the tick does not ask again (each refusal is audited).
+	fp.Err = fmt.Errorf("pool: %w", app.ErrForbidden)
+	m = tuitest.Send(t, m, tuitest.Key("5"))
+	m = tuitest.Deliver(t, m, page.Routed{To: page.Addr{Page: int(tui.PageWorkers)}, Msg: wkrs(m).AskTick()})
+	if fp.Asked != 5 {
+		t.Errorf("asked %d times after a refusal and a tick, want 5", fp.Asked)
+	}
 }
