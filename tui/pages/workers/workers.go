@@ -140,12 +140,18 @@ func (p *Page) SetSize(w, h int) {
 // listHeight is the page minus the header and the action line, and what
 // is shown beyond the local pool.
 func (p *Page) listHeight() int {
+	h, _ := p.layoutList()
+	return h
+}
+
+// layoutList is the list's height and the lines below it.
+func (p *Page) layoutList() (int, []string) {
 	avail := max(p.height-2, 1)
-	if !hasBeyond(p.pool) || live.PoolIdle(p.pool) {
-		return avail
+	if p.pool == nil || live.PoolIdle(p.pool) {
+		return avail, nil
 	}
-	h, _ := p.layoutBeyond(avail, len(p.pool.Pool)+2)
-	return max(h, 1)
+	h, below := p.layoutBeyond(avail, len(p.pool.Pool)+2) // its header, rows and footer
+	return max(h, 1), below
 }
 
 func (p *Page) Typing() bool { return false }
@@ -444,8 +450,7 @@ func (p *Page) Render() string {
 		top, below := p.layoutBeyond(body, strings.Count(text, "\n")+2)
 		return head + layout.Fit(layout.Fit(text, p.width, top)+joinBelow(below), p.width, body)
 	}
-	h := p.listHeight()
-	_, below := p.layoutBeyond(p.height-2, h)
+	h, below := p.layoutList()
 	// The last line is for a confirmation's question (askDialog).
 	return head + layout.Fit(p.renderList(h)+joinBelow(below), p.width, max(p.height-2, 1)) + "\n" + layout.Fit("", p.width, 1)
 }
