@@ -47,7 +47,8 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestLMEndpointPool runs a batch through a profile that lists two
 // endpoints, one of them failing: every run completes (the worker fails
 // over and ejects the failing one), and `signet lm status --json` shows
-// both endpoints with what the owner's workers counted.
+// both endpoints with what the owner's workers counted, as do `signet
+// status` and the workbench's Workers page.
 func TestLMEndpointPool(t *testing.T) {
 	env := pythonEnv(t)
 	good, bad := &fakeChat{status: http.StatusOK}, &fakeChat{status: http.StatusInternalServerError}
@@ -169,4 +170,23 @@ func TestLMEndpointPool(t *testing.T) {
 			t.Errorf("lm status lacks %q:\n%s", want, table)
 		}
 	}
+	// So does signet status, a line each.
+	status := mustRun(t, env, "status")
+	for _, want := range []string{
+		fmt.Sprintf("endpoint   team %s/v1: ejected, 0 in flight, 0 calls, %d errors", badSrv.URL, bad.calls.Load()),
+		fmt.Sprintf("endpoint   team %s/v1: healthy, 0 in flight, %d calls, 0 errors (0 429s), %d tokens in, %d out, mean ", goodSrv.URL, n, 20*n, 4*n),
+	} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+
+	// And the workbench's Workers page, a client of the serving owner.
+	t.Run("workbench", func(t *testing.T) {
+		term := startTUI(t, env, shellQuote(signetBinary(t)))
+		term.waitText("Programs", "qa")
+		term.keys("5")
+		host := func(u string) string { return strings.TrimPrefix(u, "http://") + "/v1" }
+		term.waitText("Workers", "LM endpoints (2)", host(badSrv.URL), "ejected", host(goodSrv.URL), "healthy", fmt.Sprint(n))
+	})
 }

@@ -296,6 +296,7 @@ func printStatus(w io.Writer, st *app.Status) {
 	}
 	if len(st.Pool) == 0 {
 		fmt.Fprintf(w, "engine     %s (workers start when something runs)\n", st.Engine)
+		printBeyondPool(w, st)
 		return
 	}
 	fmt.Fprintf(w, "engine     %s, %d worker(s)", st.Engine, len(st.Pool))
@@ -309,7 +310,9 @@ func printStatus(w io.Writer, st *app.Status) {
 		}
 		fmt.Fprint(w, ")")
 	}
-	fmt.Fprint(w, "\n\n")
+	fmt.Fprintln(w)
+	printBeyondPool(w, st)
+	fmt.Fprintln(w)
 	t := newTable(w, "worker", "state", "pid", "uptime", "served", "restarts", "current", "last error")
 	for _, wk := range st.Pool {
 		t.row(wk.ID, wk.State, wk.PID, (time.Duration(wk.Uptime * float64(time.Second))).Round(time.Second),

@@ -535,6 +535,9 @@ func (m *Model) goTo(p Page) tea.Cmd {
 	if p < 0 || p >= pageCount {
 		return nil
 	}
+	if l, ok := m.pageAt(m.page).(page.Leaver); ok && m.page != p {
+		l.Leave()
+	}
 	m.page = p
 	return m.call(p.addr(), m.pageAt(p).Enter)
 }

@@ -85,6 +85,12 @@ type Saver interface {
 	Save(e *Env) tea.Cmd
 }
 
+// Leaver is a page that asks for something only while it is on screen
+// (a poll): Leave is called when another page is chosen.
+type Leaver interface {
+	Leave()
+}
+
 // Whole is a view whose selection can be opened whole (the key map's
 // Whole): every cell a column cut short, an error with its traceback, read
 // in full. ok is false when nothing is selected.

@@ -87,6 +87,10 @@ func (f *Executions) CallList() []string {
 type Pool struct {
 	Mu    sync.Mutex
 	Calls []string
+	// Status is what Pool answers, Err its error; Asked counts its calls.
+	Status *app.PoolStatus
+	Err    error
+	Asked  int
 }
 
 func (f *Pool) record(s string) (*app.PoolStatus, error) {
@@ -105,6 +109,15 @@ func (f *Pool) RecycleWorker(_ context.Context, id int) (*app.PoolStatus, error)
 }
 
 func (f *Pool) StartPool(context.Context) (*app.PoolStatus, error) { return f.record("start") }
+
+// Pool answers Status, or Err; with neither, nothing (the tests that do
+// not set them follow the pool by its events alone).
+func (f *Pool) Pool(context.Context) (*app.PoolStatus, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.Asked++
+	return f.Status, f.Err
+}
 
 // NoStream is an event source without a stream: the feed ends at once,
 // and the tests hand the live messages to Update themselves.
@@ -154,6 +167,32 @@ func SamplePool() *app.PoolStatus {
 		{ID: 3, State: "restarting", Restarts: 2, LastError: "worker died: signal: killed\n(stderr tail)"},
 		{ID: 4, State: "ready", PID: 41977, Uptime: 47, Served: 12, Restarts: 1, LastError: "recycled: 512 MiB resident"},
 	}}
+}
+
+// SampleBeyond is SamplePool with what the owner reports beyond its own
+// pool: two endpoints of an LM profile's pool (one ejected), the NATS queue
+// it runs, and the pools serving it: its own, a ready remote one and a lost
+// one.
+func SampleBeyond() *app.PoolStatus {
+	ps := SamplePool()
+	ps.LMEndpoints = []app.LMEndpoint{
+		{Profile: "team", APIBase: "http://gpu-a.lan:8000/v1", State: "healthy", Workers: 4, Inflight: 2, Calls: 1520,
+			PromptTokens: 912_400, CompletionTokens: 48_210, Latency: 0.412},
+		{Profile: "team", APIBase: "http://gpu-b.lan:8000/v1", State: "ejected", Workers: 4, Ejected: 2, Calls: 301, Errors: 17,
+			RateLimited: 5, PromptTokens: 180_600, CompletionTokens: 9_030, Latency: 1.93, LastError: "APIConnectionError: connection refused\n(traceback)"},
+	}
+	ps.NATS = &app.NATS{URL: "nats://10.0.0.2:4222", Embedded: true, Stream: "SIGNET_JOBS", Waiting: 3, AckWait: 30, Redelivered: 1}
+	ps.Remote = []app.RemotePool{
+		{Name: "local", Host: "ada-laptop", PID: 40001, State: "ready", LastSeen: 1, Capacity: 4, Running: 1, Served: 3636, Workers: ps.Pool},
+		{Name: "gpu-box", Host: "gpu-box.lan", PID: 7312, State: "ready", LastSeen: 2, Capacity: 2, Running: 1, Served: 212, Workers: []app.Worker{
+			{ID: 1, State: "busy", PID: 7320, Uptime: 5400, Served: 120, Inflight: 1, Current: "execute #1901"},
+			{ID: 2, State: "ready", PID: 7321, Uptime: 5400, Served: 92},
+		}},
+		{Name: "old-mac", Host: "old-mac.lan", PID: 991, State: "lost", LastSeen: 95, Capacity: 1, Served: 7, Workers: []app.Worker{
+			{ID: 1, State: "busy", PID: 995, Uptime: 600, Served: 7, Inflight: 1, Current: "execute #1899"},
+		}},
+	}
+	return ps
 }
 
 // PoolAt is when SamplePool was reported.

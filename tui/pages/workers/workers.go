@@ -4,6 +4,7 @@ package workers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/signet-dspy/signet/themes"
 	"github.com/signet-dspy/signet/tui/components"
 	"github.com/signet-dspy/signet/tui/dialog"
+	"github.com/signet-dspy/signet/tui/format"
 	"github.com/signet-dspy/signet/tui/keys"
 	"github.com/signet-dspy/signet/tui/layout"
 	"github.com/signet-dspy/signet/tui/live"
@@ -35,6 +37,10 @@ type Pool interface {
 	RecycleWorker(ctx context.Context, id int) (*app.PoolStatus, error)
 	// StartPool starts the worker pool (and the engine) if it does not run.
 	StartPool(ctx context.Context) (*app.PoolStatus, error)
+	// Pool is the pool with what the owner counts only when asked: the LM
+	// endpoints' calls, errors and tokens, which move with every call and
+	// which its pool events do not carry.
+	Pool(ctx context.Context) (*app.PoolStatus, error)
 }
 
 // poolOp is a pool action: what it is called and what the Pool does.
@@ -100,6 +106,12 @@ type Page struct {
 	poolAt  time.Time // when pool arrived: its uptimes are as of then
 	conn    *live.Conn
 	running string // the action under way, for the header; "" = none
+	// askGen is the generation of the asking for the pool (askPool): a
+	// step of an older one (the page was left since) ends it.
+	askGen int
+	askErr error           // the last asking's error, for the header
+	asked  *app.PoolStatus // the last asking's answer
+	beyond beyond          // the LM endpoints, the NATS queue and the pools serving it
 
 	// ticking says the timer that redraws the uptimes runs.
 	ticking bool
@@ -114,8 +126,10 @@ const workersTick = time.Second
 
 // New is the page over the pool control ctl; live says an event stream is configured.
 func New(e *page.Env, ctl Pool, live bool) Page {
-	return Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, ctl: ctl, live: live,
+	p := Page{styles: e.Styles, keys: e.Keys, clock: e.Clock, ctl: ctl, live: live,
 		list: components.NewList(workerColumns, 1, components.ThemeStyles(e.Styles))}
+	p.beyond = newBeyond(&p)
+	return p
 }
 
 func (p *Page) SetSize(w, h int) {
@@ -123,12 +137,78 @@ func (p *Page) SetSize(w, h int) {
 	p.list.SetHeight(p.listHeight())
 }
 
-// listHeight is the page minus the header and the action line.
-func (p *Page) listHeight() int { return max(p.height-2, 1) }
+// listHeight is the page minus the header and the action line, and what
+// is shown beyond the local pool.
+func (p *Page) listHeight() int {
+	h, _ := p.layoutList()
+	return h
+}
+
+// layoutList is the list's height and the lines below it.
+func (p *Page) layoutList() (int, []string) {
+	avail := max(p.height-2, 1)
+	if p.pool == nil || live.PoolIdle(p.pool) {
+		return avail, nil
+	}
+	h, below := p.layoutBeyond(avail, len(p.pool.Pool)+2) // its header, rows and footer
+	return max(h, 1), below
+}
 
 func (p *Page) Typing() bool { return false }
 
-func (p *Page) Enter(e *page.Env) tea.Cmd { return nil }
+// Enter asks for the pool now and every askEvery while the page is shown.
+func (p *Page) Enter(e *page.Env) tea.Cmd {
+	if p.ctl == nil || !p.live {
+		return nil
+	}
+	p.askGen++
+	return p.askPool(e, p.askGen)
+}
+
+// Leave stops asking for the pool.
+func (p *Page) Leave() { p.askGen++ }
+
+// askEvery is how often the page asks for the pool while shown.
+const askEvery = 2 * time.Second
+
+type (
+	// poolAskedMsg is the owner's answer to askPool.
+	poolAskedMsg struct {
+		gen  int
+		pool *app.PoolStatus
+		err  error
+	}
+	// askTickMsg asks again.
+	askTickMsg struct{ gen int }
+)
+
+func (p *Page) askPool(e *page.Env, gen int) tea.Cmd {
+	ctl, ctx := p.ctl, e.Ctx
+	return e.Cmd(func() tea.Msg {
+		ps, err := ctl.Pool(ctx)
+		return poolAskedMsg{gen: gen, pool: ps, err: err}
+	})
+}
+
+// carryOver is ps (a pool event's) with what the owner counts only when
+// asked taken from the last answer, asked, where ps lacks it: it stays
+// until the next answer.
+func carryOver(ps, asked *app.PoolStatus) *app.PoolStatus {
+	if !hasBeyond(asked) {
+		return ps
+	}
+	c := *ps
+	if c.LMEndpoints == nil {
+		c.LMEndpoints = asked.LMEndpoints
+	}
+	if c.NATS == nil {
+		c.NATS = asked.NATS
+	}
+	if c.Remote == nil {
+		c.Remote = asked.Remote
+	}
+	return &c
+}
 
 // Live follows the pool.
 func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
@@ -137,7 +217,7 @@ func (p *Page) Live(e *page.Env, msg live.Msg) tea.Cmd {
 	}
 	if msg.Pool != nil {
 		p.poolAt = msg.PoolAt
-		p.setPool(msg.Pool)
+		p.setPool(carryOver(msg.Pool, p.asked))
 	} else if p.pool != nil {
 		p.setPool(p.pool) // uptimes move on
 	}
@@ -156,6 +236,23 @@ func (p *Page) Update(e *page.Env, msg tea.Msg) tea.Cmd {
 			p.setPool(p.pool)
 		}
 		return p.nextTick(e)
+	case poolAskedMsg:
+		if msg.gen != p.askGen {
+			return nil // left, or entered again, since
+		}
+		p.askErr = msg.err
+		if msg.err == nil && msg.pool != nil {
+			p.asked, p.poolAt = msg.pool, p.clock.Now()
+			p.setPool(msg.pool)
+		}
+		return e.After(askEvery, func(time.Time) tea.Msg { return askTickMsg{gen: msg.gen} })
+	case askTickMsg:
+		// Asking again after a refusal is refused again, and each refusal
+		// is audited: the page asks again when it is shown again.
+		if msg.gen != p.askGen || errors.Is(p.askErr, app.ErrForbidden) {
+			return nil
+		}
+		return p.askPool(e, msg.gen)
 	case poolAskMsg:
 		return p.act(e, msg.op, msg.id)
 	case poolActionMsg:
@@ -196,6 +293,8 @@ func (p *Page) setPool(ps *app.PoolStatus) {
 		rows[i] = p.row(w)
 	}
 	p.list.SetRows(rows)
+	p.setBeyond(ps)
+	p.list.SetHeight(p.listHeight())
 	for i, w := range ps.Pool {
 		if w.ID == sel {
 			p.list.SetCursor(i)
@@ -316,7 +415,9 @@ func (p *Page) act(e *page.Env, op poolOp, id int) tea.Cmd {
 }
 
 func (p *Page) Mouse(e *page.Env, msg tea.MouseMsg, x, y int) tea.Cmd {
-	p.list.Mouse(msg, y-1) // below the header line
+	if y-1 < p.listHeight() { // below the header line, above what is beyond the pool
+		p.list.Mouse(msg, y-1)
+	}
 	return nil
 }
 
@@ -345,10 +446,21 @@ func (p *Page) Render() string {
 		if p.running == "" {
 			text += "\n\n" + s.Accent.Render("Press "+p.keys.Run.Help().Key+" to start it now.")
 		}
-		return head + layout.Fit(text, p.width, body)
+		// A blank line under the text, before what is beyond the pool.
+		top, below := p.layoutBeyond(body, strings.Count(text, "\n")+2)
+		return head + layout.Fit(layout.Fit(text, p.width, top)+joinBelow(below), p.width, body)
 	}
+	h, below := p.layoutList()
 	// The last line is for a confirmation's question (askDialog).
-	return head + p.renderList() + "\n" + layout.Fit("", p.width, 1)
+	return head + layout.Fit(p.renderList(h)+joinBelow(below), p.width, max(p.height-2, 1)) + "\n" + layout.Fit("", p.width, 1)
+}
+
+// joinBelow is lines under what is above them.
+func joinBelow(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	return "\n" + strings.Join(lines, "\n")
 }
 
 func (p *Page) header() string {
@@ -368,6 +480,8 @@ func (p *Page) header() string {
 	}
 	if p.conn != nil && !p.conn.Up {
 		info += " · " + s.Warning.Render("owner unreachable (last known state)")
+	} else if p.askErr != nil {
+		info += " · " + s.Warning.Render("LM endpoints not read: "+format.Line(p.askErr.Error()))
 	}
 	if p.running != "" {
 		info += " · " + s.Accent.Render(p.running)
@@ -377,8 +491,8 @@ func (p *Page) header() string {
 
 // renderList draws the list with the state cells as coloured badges; the
 // state column comes after the 3-cell ID and a space.
-func (p *Page) renderList() string {
-	out := p.list.Render(p.width, p.listHeight())
+func (p *Page) renderList(h int) string {
+	out := p.list.Render(p.width, h)
 	if p.pool == nil {
 		return out
 	}
@@ -392,7 +506,10 @@ func (p *Page) renderList() string {
 }
 
 // Restyle picks up a theme switched in place.
-func (p *Page) Restyle() { p.list.SetStyles(components.ThemeStyles(p.styles)) }
+func (p *Page) Restyle() {
+	p.list.SetStyles(components.ThemeStyles(p.styles))
+	p.beyond.restyle(p)
+}
 
 // Whole is the selected worker's row with every cell whole.
 func (p *Page) Whole() (string, []page.Section, bool) {
