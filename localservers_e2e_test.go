@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -149,7 +150,7 @@ func TestLocalServersServeABatchWithOneKilled(t *testing.T) {
 
 // waitLocalLMsWhere waits on the owner's event stream until its local LM
 // servers' states satisfy ok.
-func waitLocalLMsWhere(t *testing.T, ws string, out interface{ String() string }, ok func([]app.LocalLM) bool) *app.Status {
+func waitLocalLMsWhere(t testing.TB, ws string, out interface{ String() string }, ok func([]app.LocalLM) bool) *app.Status {
 	t.Helper()
 	waitOwner(t, ws, false)
 	cl := api.NewClient(api.SocketPath(ws))
@@ -171,4 +172,54 @@ func waitLocalLMsWhere(t *testing.T, ws string, out interface{ String() string }
 	}
 	t.Fatalf("no local LMs as waited for within 2 minutes (%v)\n%s", ctx.Err(), out)
 	return nil
+}
+
+// BenchmarkLocalServers: a batch of distinct questions on the local model
+// through `signet serve --workers 2`, with its model on 1 llama.cpp server
+// (every core its thread) and on 2 (half the cores each); unprimed, warmed
+// before the clock starts. BENCHMARKS.md, "The local model on several servers".
+func BenchmarkLocalServers(b *testing.B) {
+	const n = 24
+	for _, servers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("servers=%d", servers), func(b *testing.B) {
+			ws, dir := b.TempDir(), b.TempDir()
+			cfg := filepath.Join(dir, "config.yaml")
+			body := fmt.Sprintf("local:\n  servers: %d\nowner:\n  prime_local: false\n", servers)
+			if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			env := append(pythonEnv(b), "SIGNET_HOME="+ws, "SIGNET_CONFIG="+cfg, "SIGNET_NO_WARM=0")
+			mustRun(b, env, "demo")
+			for i := range b.N { // distinct questions in every round: DSPy's cache answers none
+				var data strings.Builder
+				for j := range n {
+					fmt.Fprintf(&data, `{"question": "What is %d plus %d?"}`+"\n", i*n+j, 7)
+				}
+				file := filepath.Join(dir, fmt.Sprintf("round%d.jsonl", i))
+				if err := os.WriteFile(file, []byte(data.String()), 0o600); err != nil {
+					b.Fatal(err)
+				}
+				mustRun(b, env, "dataset", "import", file, "--name", fmt.Sprintf("round%d", i))
+			}
+			serve, out := start(b, env, "serve", "--workers", "2")
+			waitLocalLMsWhere(b, ws, out, func(ls []app.LocalLM) bool {
+				return len(ls) == servers && !slices.ContainsFunc(ls, func(l app.LocalLM) bool { return l.State != "ready" })
+			})
+			b.ResetTimer()
+			for i := range b.N {
+				res := mustRun(b, env, "run", "qa", "--dataset", fmt.Sprintf("round%d", i), "--lm", "local", "--json", "--no-cache")
+				var sum struct{ States map[string]int }
+				if err := json.Unmarshal([]byte(res), &sum); err != nil || sum.States["completed"] != n {
+					b.Fatalf("round %d: not every execution completed: %v\n%s", i, err, res)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "exec/s")
+			b.ReportMetric(0, "ns/op")
+			serve.Process.Signal(syscall.SIGTERM)
+			if err := serve.Wait(); err != nil {
+				b.Fatalf("serve: %v\n%s", err, out)
+			}
+		})
+	}
 }
