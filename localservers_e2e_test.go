@@ -148,32 +148,6 @@ func TestLocalServersServeABatchWithOneKilled(t *testing.T) {
 	}
 }
 
-// waitLocalLMsWhere waits on the owner's event stream until its local LM
-// servers' states satisfy ok.
-func waitLocalLMsWhere(t testing.TB, ws string, out interface{ String() string }, ok func([]app.LocalLM) bool) *app.Status {
-	t.Helper()
-	waitOwner(t, ws, false)
-	cl := api.NewClient(api.SocketPath(ws))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a failure's bound
-	defer cancel()
-	evs, err := cl.Subscribe(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ev := range evs {
-		if ev.Kind != app.EventPool || !ok(ev.Pool.LocalLMs) {
-			continue
-		}
-		st, err := cl.Status(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
-	t.Fatalf("no local LMs as waited for within 2 minutes (%v)\n%s", ctx.Err(), out)
-	return nil
-}
-
 // BenchmarkLocalServers: a batch of distinct questions on the local model
 // through `signet serve --workers 2`, with its model on 1 llama.cpp server
 // (every core its thread) and on 2 (half the cores each); unprimed, warmed
