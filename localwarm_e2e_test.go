@@ -145,9 +145,17 @@ func waitLocalLM(t *testing.T, ws string, out interface{ String() string }) *app
 	return waitLocalLMWhere(t, ws, out, func(l *app.LocalLM) bool { return l.State == "ready" })
 }
 
-// waitLocalLMWhere waits on the owner's event stream until its local LM
-// server's state satisfies ok.
+// waitLocalLMWhere waits on the owner's event stream until its (first)
+// local LM server's state satisfies ok.
 func waitLocalLMWhere(t *testing.T, ws string, out interface{ String() string }, ok func(*app.LocalLM) bool) *app.Status {
+	t.Helper()
+	return waitLocalLMsWhere(t, ws, out, func(ls []app.LocalLM) bool { return len(ls) > 0 && ok(&ls[0]) })
+}
+
+// waitLocalLMsWhere waits on the owner's event stream (a pool event
+// carries the local LM servers' states as they change) until they satisfy
+// ok; a server that failed to start fails the test.
+func waitLocalLMsWhere(t testing.TB, ws string, out interface{ String() string }, ok func([]app.LocalLM) bool) *app.Status {
 	t.Helper()
 	waitOwner(t, ws, false)
 	cl := api.NewClient(api.SocketPath(ws))
@@ -158,18 +166,20 @@ func waitLocalLMWhere(t *testing.T, ws string, out interface{ String() string },
 		t.Fatal(err)
 	}
 	for ev := range evs {
-		if ev.Kind != app.EventPool || ev.Pool.LocalLM == nil {
+		if ev.Kind != app.EventPool {
 			continue
 		}
-		switch {
-		case ok(ev.Pool.LocalLM):
+		if ok(ev.Pool.LocalLMs) {
 			st, err := cl.Status(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
 			return st
-		case ev.Pool.LocalLM.State == "failed":
-			t.Fatalf("the local LM failed to start: %+v\n%s", ev.Pool.LocalLM, out)
+		}
+		for i, l := range ev.Pool.LocalLMs {
+			if l.State == "failed" {
+				t.Fatalf("local LM server %d failed to start: %+v\n%s", i+1, l, out)
+			}
 		}
 	}
 	t.Fatalf("no local LM as waited for within 2 minutes (%v)\n%s", ctx.Err(), out)

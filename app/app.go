@@ -278,8 +278,10 @@ type Status struct {
 	IdleAt     *time.Time `json:"idle_at,omitempty"`
 	// LocalLM is the local model's server, once one is started (a serving
 	// owner starts it ahead of the first call when the default profile is
-	// the local model).
+	// the local model); the first of LocalLMs.
 	LocalLM *LocalLM `json:"local_lm,omitempty"`
+	// LocalLMs: as PoolStatus has them.
+	LocalLMs []LocalLM `json:"local_lms,omitempty"`
 	// LMEndpoints: as PoolStatus has them.
 	LMEndpoints []LMEndpoint `json:"lm_endpoints,omitempty"`
 	// NATS and Remote: as PoolStatus has them.
@@ -316,8 +318,13 @@ type PoolStatus struct {
 	// Zygote is the process the workers fork from (absent where they start
 	// the plain way: SIGNET_ZYGOTE=0, macOS).
 	Zygote *Zygote `json:"zygote,omitempty"`
-	// LocalLM is the local model's server, once one is started.
+	// LocalLM is the local model's server, once one is started: the first
+	// of LocalLMs, for readers of one.
 	LocalLM *LocalLM `json:"local_lm,omitempty"`
+	// LocalLMs are every server of the local model, once started (local:
+	// servers in the config; 1 by default), in the order of the endpoints
+	// the local profiles list them as.
+	LocalLMs []LocalLM `json:"local_lms,omitempty"`
 	// LMEndpoints are the endpoints of the LM profiles that list several
 	// (endpoint pools), as the workers have used them.
 	LMEndpoints []LMEndpoint `json:"lm_endpoints,omitempty"`

@@ -33,6 +33,9 @@ type LMSpec struct {
 	Kwargs      map[string]any
 	Pool        string       // the profile's name, when it has Endpoints: what the worker reports them under
 	Endpoints   []LMEndpoint // several servers of one openai/ model instead of APIBase (key names only)
+	// Cooldown is how long a worker leaves out an endpoint that failed; 0
+	// sends none (the worker's default, 30s). Only with Endpoints.
+	Cooldown time.Duration
 }
 
 // LMEndpoint is one server of a profile that lists several (config.Endpoint
@@ -59,6 +62,7 @@ type lmJSON struct {
 	Kwargs      map[string]any `json:"kwargs,omitempty"`
 	Pool        string         `json:"pool,omitempty"`
 	Endpoints   []LMEndpoint   `json:"endpoints,omitempty"`
+	Cooldown    float64        `json:"cooldown_s,omitempty"`
 }
 
 func nonEmpty[T comparable](v T) *T {
@@ -73,7 +77,8 @@ func nonEmpty[T comparable](v T) *T {
 func (l LMSpec) MarshalJSON() ([]byte, error) {
 	return json.Marshal(lmJSON{Model: l.Model, APIBase: nonEmpty(l.APIBase), APIKeyEnv: nonEmpty(l.APIKeyEnv),
 		Temperature: l.Temperature, MaxTokens: nonEmpty(l.MaxTokens), Cache: l.Cache, Adapter: l.Adapter,
-		PriceIn: nonEmpty(l.PriceIn), PriceOut: nonEmpty(l.PriceOut), Free: l.Free, Kwargs: l.Kwargs, Pool: l.Pool, Endpoints: l.Endpoints})
+		PriceIn: nonEmpty(l.PriceIn), PriceOut: nonEmpty(l.PriceOut), Free: l.Free, Kwargs: l.Kwargs, Pool: l.Pool, Endpoints: l.Endpoints,
+		Cooldown: l.Cooldown.Seconds()})
 }
 
 // UnmarshalJSON reads the protocol's LM object.
@@ -82,7 +87,8 @@ func (l *LMSpec) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*l = LMSpec{Model: j.Model, Temperature: j.Temperature, Cache: j.Cache, Adapter: j.Adapter, Free: j.Free, Kwargs: j.Kwargs, Pool: j.Pool, Endpoints: j.Endpoints}
+	*l = LMSpec{Model: j.Model, Temperature: j.Temperature, Cache: j.Cache, Adapter: j.Adapter, Free: j.Free, Kwargs: j.Kwargs, Pool: j.Pool, Endpoints: j.Endpoints,
+		Cooldown: time.Duration(j.Cooldown * float64(time.Second))}
 	if j.PriceIn != nil {
 		l.PriceIn = *j.PriceIn
 	}

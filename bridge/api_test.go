@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLMSpecJSON(t *testing.T) {
@@ -23,6 +24,9 @@ func TestLMSpecJSON(t *testing.T) {
 		{LMSpec{Model: "openai/q", Pool: "team", Endpoints: []LMEndpoint{
 			{APIBase: "http://gpu1:8000/v1", Weight: 2, MaxConcurrency: 8, RPM: 600}, {APIBase: "http://gpu2:8000/v1", APIKeyEnv: "GPU2_KEY"}}},
 			`{"model":"openai/q","api_base":null,"api_key_env":null,"temperature":null,"max_tokens":null,"cache":false,"price_in":null,"price_out":null,"pool":"team","endpoints":[{"api_base":"http://gpu1:8000/v1","weight":2,"max_concurrency":8,"rpm":600},{"api_base":"http://gpu2:8000/v1","api_key_env":"GPU2_KEY"}]}`},
+		{LMSpec{Model: "openai/q", Pool: "local", Endpoints: []LMEndpoint{{APIBase: "http://127.0.0.1:1/v1"}, {APIBase: "http://127.0.0.1:2/v1"}},
+			Cooldown: 2500 * time.Millisecond},
+			`{"model":"openai/q","api_base":null,"api_key_env":null,"temperature":null,"max_tokens":null,"cache":false,"price_in":null,"price_out":null,"pool":"local","endpoints":[{"api_base":"http://127.0.0.1:1/v1"},{"api_base":"http://127.0.0.1:2/v1"}],"cooldown_s":2.5}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.spec)

@@ -42,6 +42,10 @@ type LocalLMConfig struct {
 	// with once it serves (see LocalLM.prime); nil messages: nothing to
 	// prime.
 	Prime Primer
+	// OnChange, when set, is called at every change of status (as Changed
+	// fires), with the server's lock held: it must not call the LocalLM. It
+	// lets an owner running several servers watch them as one.
+	OnChange func()
 
 	// Tests shorten these; zero means the default.
 	healthEvery   time.Duration // default 10s
@@ -411,6 +415,9 @@ func (l *LocalLM) Changed() <-chan struct{} {
 func (l *LocalLM) broadcastLocked() {
 	close(l.changed)
 	l.changed = make(chan struct{})
+	if l.cfg.OnChange != nil {
+		l.cfg.OnChange()
+	}
 }
 
 // freePort asks the kernel for a free loopback port. Another process may

@@ -15,7 +15,8 @@ func (a *cli) lmStatus() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "The endpoints of pooled LM profiles: state, calls, errors, tokens, latency",
-		Long: "For every LM profile that lists endpoints, each endpoint as the workspace owner's workers have used it:\n" +
+		Long: "For every LM profile that lists endpoints (and every profile of the local model when it runs on several\n" +
+			"servers, local: servers), each endpoint as the workspace owner's workers have used it:\n" +
 			"healthy, ejected (it failed lately: left out for a cool-down) or backing_off (a 429's Retry-After),\n" +
 			"and its calls, errors, tokens and mean latency summed over the workers (each balances its own share).",
 		Args: exactArgs(),

@@ -281,8 +281,16 @@ func printStatus(w io.Writer, st *app.Status) {
 	fmt.Fprintf(w, "workspace  %s\n", st.Workspace)
 	fmt.Fprintf(w, "queue      %d (%d pending, %d running)\n", st.Queue.Depth, st.Queue.Pending, st.Queue.Running)
 	fmt.Fprintf(w, "clients    %d request(s) of other processes in flight\n", st.Clients)
-	if l := st.LocalLM; l != nil {
-		fmt.Fprintf(w, "local LM   %s", l.State)
+	locals := st.LocalLMs
+	if len(locals) == 0 && st.LocalLM != nil { // an owner of before local_lms
+		locals = []app.LocalLM{*st.LocalLM}
+	}
+	for i, l := range locals {
+		label := "local LM"
+		if len(locals) > 1 {
+			label = fmt.Sprintf("local LM %d", i+1)
+		}
+		fmt.Fprintf(w, "%-10s %s", label, l.State)
 		if l.PID != 0 {
 			fmt.Fprintf(w, ", pid %d, %s at %s", l.PID, l.Model, l.URL)
 		}

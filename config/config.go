@@ -52,6 +52,8 @@ type Config struct {
 	Owner OwnerSettings `yaml:"owner,omitempty"`
 	// OTLP exports ended executions' traces (see OTLPSettings).
 	OTLP OTLPSettings `yaml:"otlp,omitempty"`
+	// Local says how many servers run the local model (see LocalSettings).
+	Local LocalSettings `yaml:"local,omitempty"`
 
 	path string
 }
@@ -74,6 +76,10 @@ type Profile struct {
 	// Endpoints, instead of one api_base, lists several servers of the
 	// same openai/ model; the worker balances calls between them.
 	Endpoints []Endpoint `yaml:"endpoints,omitempty"`
+	// Cooldown is how long the workers leave out an endpoint that failed
+	// ("30s" when unset): a profile with endpoints, or the local model
+	// when it runs several servers (local: servers).
+	Cooldown string `yaml:"cooldown,omitempty"`
 }
 
 // UnsetKey is the first key variable the profile (or one of its endpoints)
@@ -181,6 +187,9 @@ func Load(path string) (*Config, error) {
 	if err := c.checkOwner(path); err != nil {
 		return nil, err
 	}
+	if err := c.checkLocal(path); err != nil {
+		return nil, err
+	}
 	if c.Theme != "" && !slices.Contains(themeNames, c.Theme) {
 		file := c.ThemeFile()
 		if st, err := os.Stat(file); err != nil || st.IsDir() {
@@ -208,6 +217,9 @@ func Load(path string) (*Config, error) {
 			return nil, fmt.Errorf("%s: profile %q: adapter %q: want chat, json or json_schema", path, name, p.Adapter)
 		}
 		if err := p.checkEndpoints(path, name); err != nil {
+			return nil, err
+		}
+		if err := p.checkCooldown(path, name); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,38 @@ func TestLoad(t *testing.T) {
 		{name: "endpoint twice", body: "profiles:\n  team:\n    model: openai/qwen\n    endpoints:\n      - {api_base: http://a/v1}\n      - {api_base: http://a/v1}\n",
 			wantErr: `endpoints[1]: api_base "http://a/v1" is listed twice`},
 		{name: "endpoint unknown field", body: badEndpoint("{api_base: http://a/v1, wieght: 2}"), wantErr: "field wieght not found"},
+		{name: "local servers default", check: func(t *testing.T, c *Config) {
+			if n := c.LocalServers(); n != 1 {
+				t.Errorf("LocalServers with no local: = %d, want 1", n)
+			}
+		}},
+		{name: "local servers", body: "local:\n  servers: 3\n", check: func(t *testing.T, c *Config) {
+			if n := c.LocalServers(); n != 3 {
+				t.Errorf("LocalServers = %d, want 3", n)
+			}
+		}},
+		{name: "local servers auto", body: "local:\n  servers: auto\n", check: func(t *testing.T, c *Config) {
+			if n, want := c.LocalServers(), autoLocalServers(runtime.NumCPU()); n != want || n < 1 || n > MaxLocalServers {
+				t.Errorf("LocalServers auto = %d, want %d", n, want)
+			}
+		}},
+		{name: "local servers zero", body: "local:\n  servers: 0\n", wantErr: `local: servers: "0": want a number from 1 to 8, or auto`},
+		{name: "local servers too many", body: "local:\n  servers: 9\n", wantErr: `local: servers: "9": want a number from 1 to 8`},
+		{name: "local servers word", body: "local:\n  servers: many\n", wantErr: `local: servers: "many"`},
+		{name: "local unknown field", body: "local:\n  server: 2\n", wantErr: "field server not found"},
+		{name: "cooldown of a pool and of the local model", body: "profiles:\n  team:\n    model: openai/q\n    cooldown: 2m\n    endpoints:\n      - {api_base: http://a/v1}\n" +
+			"  mine:\n    model: signet/local\n    cooldown: 5s\n", check: func(t *testing.T, c *Config) {
+			for name, want := range map[string]time.Duration{"team": 2 * time.Minute, "mine": 5 * time.Second, "local": 0} {
+				if p, _ := c.Profile(name); p.CooldownOr() != want {
+					t.Errorf("%s: CooldownOr = %s, want %s", name, p.CooldownOr(), want)
+				}
+			}
+		}},
+		{name: "cooldown not a duration", body: badEndpoint("{api_base: http://a/v1}") + "    cooldown: 30\n", wantErr: `profile "team": cooldown: "30" is not a duration from 1s to 1h`},
+		{name: "cooldown too long", body: badEndpoint("{api_base: http://a/v1}") + "    cooldown: 2h\n", wantErr: `profile "team": cooldown: "2h" is not a duration`},
+		{name: "cooldown too short", body: badEndpoint("{api_base: http://a/v1}") + "    cooldown: 10ms\n", wantErr: `profile "team": cooldown: "10ms"`},
+		{name: "cooldown without endpoints", body: "profiles:\n  one:\n    model: openai/q\n    api_base: http://a/v1\n    cooldown: 30s\n",
+			wantErr: `profile "one": cooldown: only a profile with endpoints`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,6 +371,15 @@ func TestProfileUsesLiteLLM(t *testing.T) {
 		}
 		if got := p.UsesLiteLLM(); got != want {
 			t.Errorf("profile %s (%s): UsesLiteLLM %v, want %v", name, p.Model, got, want)
+		}
+	}
+}
+
+// "auto" gives each server LocalCoresPerServer cores, within 1 and MaxLocalServers.
+func TestAutoLocalServers(t *testing.T) {
+	for cores, want := range map[int]int{1: 1, 2: 1, 4: 1, 7: 1, 8: 2, 16: 4, 32: 8, 128: 8} {
+		if got := autoLocalServers(cores); got != want {
+			t.Errorf("auto on %d cores = %d servers, want %d", cores, got, want)
 		}
 	}
 }

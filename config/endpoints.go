@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Endpoint is one OpenAI-compatible server of a profile that lists several
@@ -72,4 +73,33 @@ func (p Profile) keyEnvs() []string {
 		}
 	}
 	return out
+}
+
+// Bounds of a profile's cooldown.
+const (
+	MinCooldown = time.Second
+	MaxCooldown = time.Hour
+)
+
+// CooldownOr is the profile's cooldown, 0 when unset (the worker's default,
+// 30s, applies).
+func (p Profile) CooldownOr() time.Duration {
+	d, _ := time.ParseDuration(p.Cooldown) // checked by Load
+	return d
+}
+
+// checkCooldown validates a profile's cooldown, naming the file, profile
+// and field.
+func (p Profile) checkCooldown(path, name string) error {
+	if p.Cooldown == "" {
+		return nil
+	}
+	where := fmt.Sprintf("%s: profile %q: cooldown", path, name)
+	if len(p.Endpoints) == 0 && !p.IsLocal() {
+		return fmt.Errorf("%s: only a profile with endpoints (or the local model, model: %s, with local: servers above 1) ejects an endpoint for a cool-down", where, LocalModel)
+	}
+	if d, err := time.ParseDuration(p.Cooldown); err != nil || d < MinCooldown || d > MaxCooldown {
+		return fmt.Errorf("%s: %q is not a duration from 1s to 1h, such as 30s or 2m", where, p.Cooldown)
+	}
+	return nil
 }

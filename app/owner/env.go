@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,13 +147,15 @@ type LMs struct {
 	log       io.Writer
 	redact    *redact.Redactor // the local server's output
 
-	mu    sync.Mutex // resolved from several goroutines
-	local *bridge.LocalLM
-	// shown is local for Status, which must not wait on mu while the
-	// server starts; starting says a start is under way; both are told on
-	// changed (noted).
-	shown    atomic.Pointer[bridge.LocalLM]
-	starting atomic.Bool
+	mu sync.Mutex // resolved from several goroutines
+	// locals are the local model's servers once started: local: servers of
+	// them (config.LocalServers), each supervised on its own.
+	locals []*bridge.LocalLM
+	// shown is locals for Status, which must not wait on mu while the
+	// servers start; starting says a start of that many is under way; both
+	// are told on changed (noted), as is every change of a server's status.
+	shown    atomic.Pointer[[]*bridge.LocalLM]
+	starting atomic.Int32
 	noteMu   sync.Mutex
 	changed  chan struct{}
 	// primer primes each local server process once it serves (Warm's).
@@ -228,33 +231,76 @@ func (r *LMs) Spec(ctx context.Context, name string) (bridge.LMSpec, error) {
 	}
 	for _, e := range p.Endpoints {
 		spec.Endpoints = append(spec.Endpoints, bridge.LMEndpoint(e))
-		spec.Pool = name
 	}
 	if p.IsLocal() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.local == nil {
-			if r.pythonErr != nil {
-				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", r.pythonErr)
-			}
-			var err error
-			r.starting.Store(true)
-			r.noted()
-			r.local, err = bridge.StartLocalLM(ctx, bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log, Redact: r.redact, Prime: r.primer})
-			r.starting.Store(false)
-			if err != nil {
-				r.noted()
-				return bridge.LMSpec{}, fmt.Errorf("starting the local LM: %w", err)
-			}
-			r.shown.Store(r.local)
-			r.noted()
+		locals, err := r.startLocal(ctx, p)
+		if err != nil {
+			return bridge.LMSpec{}, err
 		}
-		// The same OpenAI-compatible path a user's Ollama or vLLM takes.
-		spec.Model = "openai/" + r.local.ModelName()
-		spec.APIBase = r.local.BaseURL()
+		// The same OpenAI-compatible path a user's Ollama or vLLM takes;
+		// several servers are an endpoint pool, as a team's vLLM boxes are.
+		spec.Model = "openai/" + locals[0].ModelName()
 		spec.Free = localFree(p)
+		if len(locals) == 1 {
+			spec.APIBase = locals[0].BaseURL()
+		} else {
+			for _, l := range locals {
+				spec.Endpoints = append(spec.Endpoints, bridge.LMEndpoint{APIBase: l.BaseURL()})
+			}
+		}
+	}
+	if len(spec.Endpoints) > 0 {
+		spec.Pool, spec.Cooldown = name, p.CooldownOr()
 	}
 	return spec, nil
+}
+
+// startLocal starts the local model's servers the first time a profile
+// asks for them (local: servers of them, at once, each with its share of
+// the cores as threads) and returns them. If one fails to start, none is
+// left running.
+func (r *LMs) startLocal(ctx context.Context, p config.Profile) ([]*bridge.LocalLM, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.locals != nil {
+		return r.locals, nil
+	}
+	if r.pythonErr != nil {
+		return nil, fmt.Errorf("starting the local LM: %w", r.pythonErr)
+	}
+	n := r.cfg.LocalServers()
+	cfg := bridge.LocalLMConfig{Python: r.python, Model: p.GGUF, Log: r.log, Redact: r.redact, Prime: r.primer, OnChange: r.noted}
+	if n > 1 {
+		cfg.Threads = max(1, runtime.NumCPU()/n) // one server keeps the default, every core
+	}
+	r.starting.Store(int32(n))
+	r.noted()
+	locals, errs := make([]*bridge.LocalLM, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { locals[i], errs[i] = bridge.StartLocalLM(ctx, cfg) })
+	}
+	wg.Wait()
+	r.starting.Store(0)
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, l := range locals {
+			if l != nil {
+				l.Close(context.Background())
+			}
+		}
+		r.noted()
+		if n > 1 {
+			return nil, fmt.Errorf("starting the local LM (server %d of %d, local: servers in %s): %w", i+1, n, r.cfg.Path(), err)
+		}
+		return nil, fmt.Errorf("starting the local LM: %w", err)
+	}
+	r.locals = locals
+	r.shown.Store(&locals)
+	r.noted()
+	return locals, nil
 }
 
 // localFree says whether the local model's calls cost exactly 0: unless
@@ -354,36 +400,40 @@ func (r *LMs) Warm(prime bridge.Primer) {
 	}()
 }
 
-// Local is the local LM server's state: nil when none was started; a
-// starting one has State "starting" and nothing else.
-func (r *LMs) Local() *bridge.LocalLMStatus {
-	if l := r.shown.Load(); l != nil {
-		st := l.Status()
-		return &st
+// Local is the local LM's servers' states: nil when none was started;
+// while they start, that many with State "starting" and nothing else.
+func (r *LMs) Local() []bridge.LocalLMStatus {
+	if ls := r.shown.Load(); ls != nil {
+		out := make([]bridge.LocalLMStatus, len(*ls))
+		for i, l := range *ls {
+			out[i] = l.Status()
+		}
+		return out
 	}
-	if r.starting.Load() {
-		return &bridge.LocalLMStatus{State: bridge.StateStarting}
+	if n := r.starting.Load(); n > 0 {
+		out := make([]bridge.LocalLMStatus, n)
+		for i := range out {
+			out[i].State = bridge.StateStarting
+		}
+		return out
 	}
 	return nil
 }
 
-// LocalChanged is closed when the local LM's server starts, becomes ready
-// or fails to start; server, once there is one, when its status changes.
-// Take them again after either fires.
-func (r *LMs) LocalChanged() (starts, server <-chan struct{}) {
+// LocalChanged is closed when the local LM's servers start, become ready
+// or fail to start, and at every later change of a server's status. Take
+// it again after it fires.
+func (r *LMs) LocalChanged() <-chan struct{} {
 	r.noteMu.Lock()
+	defer r.noteMu.Unlock()
 	if r.changed == nil {
 		r.changed = make(chan struct{})
 	}
-	starts = r.changed
-	r.noteMu.Unlock()
-	if l := r.shown.Load(); l != nil {
-		server = l.Changed()
-	}
-	return starts, server
+	return r.changed
 }
 
-// noted tells LocalChanged's callers the server's start moved on.
+// noted tells LocalChanged's callers the servers' status moved on. A
+// server calls it with its own lock held (LocalLMConfig.OnChange).
 func (r *LMs) noted() {
 	r.noteMu.Lock()
 	defer r.noteMu.Unlock()
@@ -393,7 +443,7 @@ func (r *LMs) noted() {
 	r.changed = make(chan struct{})
 }
 
-// Close stops the local server if these LMs started it, after ending a
+// Close stops the local servers if these LMs started them, after ending a
 // start Warm began.
 func (r *LMs) Close() {
 	r.mu.Lock()
@@ -405,7 +455,9 @@ func (r *LMs) Close() {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.local != nil {
-		r.local.Close(context.Background())
+	var wg sync.WaitGroup
+	for _, l := range r.locals {
+		wg.Go(func() { l.Close(context.Background()) }) // each waits for its own process to end
 	}
+	wg.Wait()
 }

@@ -28,14 +28,15 @@ func (o *Owner) lmEndpoints(ctx context.Context) []app.LMEndpoint {
 	return sumEndpoints(pools)
 }
 
-// pooledLMs says whether a profile of the owner's config lists endpoints.
+// pooledLMs says whether a profile of the owner's config lists endpoints,
+// or is the local model served by several servers (local: servers).
 func (o *Owner) pooledLMs() bool {
 	e, err := o.environment()
 	if err != nil {
 		return false
 	}
 	for _, n := range e.Config.ProfileNames() {
-		if p, _ := e.Config.Profile(n); len(p.Endpoints) > 0 {
+		if p, _ := e.Config.Profile(n); len(p.Endpoints) > 0 || p.IsLocal() && e.Config.LocalServers() > 1 {
 			return true
 		}
 	}

@@ -21,7 +21,7 @@ func (o *Owner) Status(ctx context.Context) (*app.Status, error) {
 	st := &app.Status{API: api.Version, PID: o.info.PID, Started: o.info.Started, Uptime: time.Since(o.info.Started).Seconds(),
 		Workspace: o.dir, Version: o.info.Version, Command: o.info.Command, Clients: o.srv.Clients()}
 	ps := o.poolStatus()
-	st.Engine, st.Pool, st.Zygote, st.LocalLM = ps.Engine, ps.Pool, ps.Zygote, ps.LocalLM
+	st.Engine, st.Pool, st.Zygote, st.LocalLM, st.LocalLMs = ps.Engine, ps.Pool, ps.Zygote, ps.LocalLM, ps.LocalLMs
 	st.LMEndpoints = o.lmEndpoints(ctx)
 	st.NATS, st.Remote = o.natsStatus(ctx)
 	if e, err := o.environment(); err == nil {
@@ -52,17 +52,19 @@ func (o *Owner) poolStatus() *app.PoolStatus {
 		}
 	}
 	if r := o.lms.Load(); r != nil {
-		ps.LocalLM = localLMOf(r.Local())
+		for _, l := range r.Local() {
+			ps.LocalLMs = append(ps.LocalLMs, localLMOf(l))
+		}
+		if len(ps.LocalLMs) > 0 {
+			ps.LocalLM = &ps.LocalLMs[0]
+		}
 	}
 	return ps
 }
 
-// localLMOf is the local LM server as the API shows it (nil: none started).
-func localLMOf(l *bridge.LocalLMStatus) *app.LocalLM {
-	if l == nil {
-		return nil
-	}
-	out := &app.LocalLM{State: string(l.State), PID: l.PID, Model: l.Model, Restarts: l.Restarts, LastError: l.LastError, Primed: l.Primed}
+// localLMOf is a local LM server as the API shows it.
+func localLMOf(l bridge.LocalLMStatus) app.LocalLM {
+	out := app.LocalLM{State: string(l.State), PID: l.PID, Model: l.Model, Restarts: l.Restarts, LastError: l.LastError, Primed: l.Primed}
 	if l.PID != 0 {
 		out.URL = l.BaseURL
 	}
@@ -197,13 +199,13 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 			lastState, lastLoad = st, ld
 			return send(app.Event{Kind: app.EventPool, Pool: ps})
 		}
-		var poolChanged, localStarts, localServer <-chan struct{}
+		var poolChanged, localChanged <-chan struct{}
 		watch := func() {
 			if p := o.pool.Load(); p != nil {
 				poolChanged = p.StateChanged()
 			}
 			if r := o.lms.Load(); r != nil {
-				localStarts, localServer = r.LocalChanged()
+				localChanged = r.LocalChanged()
 			}
 		}
 		// moved: a state may have changed; watch again and say so if it did.
@@ -236,11 +238,7 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 				if !moved() {
 					return
 				}
-			case <-localStarts:
-				if !moved() {
-					return
-				}
-			case <-localServer:
+			case <-localChanged:
 				if !moved() {
 					return
 				}
@@ -256,7 +254,7 @@ func (o *Owner) Subscribe(ctx context.Context) (<-chan app.Event, error) {
 					return
 				}
 			case <-tick.C:
-				if poolChanged == nil || localStarts == nil {
+				if poolChanged == nil || localChanged == nil {
 					watch()
 				}
 				if !pool(false, true) {
@@ -308,7 +306,7 @@ func poolKey(ps *app.PoolStatus, load bool) string {
 	if z := ps.Zygote; z != nil {
 		k += fmt.Sprintf("|zygote %s %d %d %s", z.State, z.PID, z.Restarts, z.LastError)
 	}
-	if l := ps.LocalLM; l != nil {
+	for _, l := range ps.LocalLMs {
 		k += fmt.Sprintf("|local %s %d %d %s %s", l.State, l.PID, l.Restarts, l.LastError, l.Primed)
 	}
 	for _, w := range ps.Pool {

@@ -3,8 +3,8 @@
 A call goes to the least-loaded available endpoint (calls in flight / weight; between equals, the one
 sent fewer calls per weight, so that idle endpoints take turns by weight), within each endpoint's
 `max_concurrency` and requests per minute (`rpm`). A failing endpoint (refused connection, timeout, 5xx)
-is ejected for `COOLDOWN` seconds, then tried again; a 429 backs it off for the provider's
-`Retry-After` (seconds or an HTTP date). While every endpoint is capped or backing off, a call waits for
+is ejected for the profile's `cooldown_s` (`COOLDOWN` by default), then tried again; a 429 backs it off
+for the provider's `Retry-After` (seconds or an HTTP date). While every endpoint is capped or backing off, a call waits for
 the first to free up; while every one is ejected, it probes the one whose cool-down ends first.
 
 State lives in the worker process: N workers each balance their own share of the calls, and each

@@ -47,6 +47,7 @@ class LMProfile:
     free: bool = False  # every call costs exactly 0 (a local model)
     endpoints: tuple[lmpool.EndpointSpec, ...] = ()  # several servers instead of api_base (lmpool.py)
     pool: str | None = None  # the profile's name, which its endpoints are reported under
+    cooldown: float | None = None  # seconds a failed endpoint is left out (None: lmpool.COOLDOWN)
     kwargs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -78,6 +79,7 @@ class LMProfile:
             "model": self.model, "api_base": self.api_base, "api_key_env": self.api_key_env,
             "temperature": self.temperature, "max_tokens": self.max_tokens, "cache": self.cache,
             "kwargs": self.kwargs, "engine": self.engine(), "endpoints": self.endpoints, "pool": self.pool,
+            "cooldown": self.cooldown,
         }
         return _KEY_ENCODER.encode(data)
 
@@ -129,6 +131,10 @@ def parse_profile(raw: Any, where: str = "lm") -> LMProfile:
         raise BadInput(f"{where}.endpoints: only an {openai_lm.PREFIX} model without the client options "
                        f"{', '.join(openai_lm.unsupported(kwargs)) or '(engine, headers, ...)'} can list endpoints",
                        field=f"{where}.endpoints")
+    cooldown = _number(raw, "cooldown_s", where)
+    if cooldown is not None and (cooldown <= 0 or not endpoints):
+        raise BadInput(f"{where}.cooldown_s must be a positive number of seconds, on an LM with endpoints",
+                       field=f"{where}.cooldown_s")
     if free and (price_in or price_out):
         raise BadInput(f"{where}: a free LM profile cannot have a price (price_in/price_out)", field=f"{where}.free")
     return LMProfile(
@@ -144,6 +150,7 @@ def parse_profile(raw: Any, where: str = "lm") -> LMProfile:
         free=free,
         endpoints=endpoints,
         pool=(raw.get("pool") or model.strip()) if endpoints else None,
+        cooldown=cooldown,
         kwargs=dict(kwargs),
     )
 
@@ -178,12 +185,13 @@ def _pool(profile: LMProfile, timeout: Any) -> lmpool.Pool:
             for e in profile.endpoints]
     secrets = tuple(hashlib.sha256(k.encode()).hexdigest() if k else _NO_SECRET for k in keys)
     name = profile.pool or profile.model
+    cooldown = lmpool.COOLDOWN if profile.cooldown is None else profile.cooldown
 
     def make() -> lmpool.Pool:
         return lmpool.Pool(name, [lmpool.Endpoint(e, openai_lm.client(e.api_base, key, timeout))
-                                  for e, key in zip(profile.endpoints, keys)])
+                                  for e, key in zip(profile.endpoints, keys)], cooldown=cooldown)
 
-    return lmpool.shared(name, profile.endpoints + secrets, make)
+    return lmpool.shared(name, profile.endpoints + secrets + (cooldown,), make)
 
 
 def build_lm(profile: LMProfile) -> dspy.BaseLM:

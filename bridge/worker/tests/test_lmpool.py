@@ -247,3 +247,45 @@ def test_endpoint_keys_are_read_from_their_variables(two_servers, monkeypatch):
         runner.execute({"program": QA, "inputs": {"question": "q"}, "lm": raw}, emit=lambda _: None,
                        cancel=None, lm_cache=lms.LMCache())
     assert to_error(err.value)["code"] == "lm_auth" and "SIGNET_POOL_KEY_B" in str(err.value)
+
+
+def test_cooldown_is_checked():
+    ok = lms.parse_profile({"model": "openai/q", "cooldown_s": 2.5, "endpoints": [{"api_base": "http://a/v1"}]})
+    assert ok.cooldown == 2.5
+    assert lms.parse_profile({"model": "openai/q", "endpoints": [{"api_base": "http://a/v1"}]}).cooldown is None
+    for raw in (
+        {"model": "openai/q", "cooldown_s": 0, "endpoints": [{"api_base": "http://a/v1"}]},
+        {"model": "openai/q", "cooldown_s": -1, "endpoints": [{"api_base": "http://a/v1"}]},
+        {"model": "openai/q", "cooldown_s": "30s", "endpoints": [{"api_base": "http://a/v1"}]},
+        {"model": "openai/q", "cooldown_s": True, "endpoints": [{"api_base": "http://a/v1"}]},
+        {"model": "openai/q", "api_base": "http://a/v1", "cooldown_s": 30},  # no endpoints: nothing to eject
+    ):
+        with pytest.raises(BadInput) as err:
+            lms.parse_profile(raw)
+        assert err.value.detail["field"] == "lm.cooldown_s", raw
+
+
+def built_pool(name: str) -> lmpool.Pool:
+    (pool,) = [p for p in lmpool._POOLS.values() if p.name == name]
+    return pool
+
+
+@pytest.mark.parametrize("cooldown", [None, 600.0])
+def test_the_profile_cooldown_is_how_long_a_failed_endpoint_is_left_out(two_servers, cooldown):
+    bad, good = two_servers
+    bad.mode = 500
+    raw = pool_profile([bad, good]) if cooldown is None else pool_profile([bad, good], cooldown_s=cooldown)
+    result = runner.execute({"program": QA, "inputs": {"question": "q"}, "lm": raw}, emit=lambda _: None,
+                            cancel=None, lm_cache=lms.LMCache())
+    assert result["outputs"] == {"answer": "Paris"} and bad.requests == 1
+    pool = built_pool(raw["pool"])
+    want = lmpool.COOLDOWN if cooldown is None else cooldown
+    failed = pool.endpoints[0]
+    assert failed.state(pool._clock()) == lmpool.EJECTED
+    # ejected_until is the failure's time plus the cool-down: the failure came before now, within this test.
+    left = failed.ejected_until - pool._clock()
+    assert want - 60 < left <= want
+    # A profile that differs only in its cool-down is another pool: the setting is never lost to a shared one.
+    other = lms.parse_profile(dict(raw, cooldown_s=want + 1))
+    lms.LMCache().lease(other).release()
+    assert {p._cooldown for p in lmpool._POOLS.values() if p.name == raw["pool"]} == {want, want + 1}
