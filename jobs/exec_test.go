@@ -100,9 +100,15 @@ func TestPoisonInputFailsAfterThreeAttempts(t *testing.T) {
 		!strings.Contains(p.Error, "after 3 attempts") {
 		t.Fatalf("poison: %s attempts %d code %q error %q", p.State, p.Attempts, p.ErrorCode, p.Error)
 	}
+	// Each records the worker its last attempt ran on, the one that died
+	// with the poison too.
+	workers := map[string]bool{"local/1": true, "local/2": true}
+	if !workers[p.Worker] {
+		t.Fatalf("poison: worker %q", p.Worker)
+	}
 	for i, x := range got[1:] {
-		if x.State != model.Completed || x.Outputs["answer"] != fmt.Sprintf("Country%d", i) {
-			t.Fatalf("#%d: %s after %d attempts (%s: %s), outputs %v", i, x.State, x.Attempts, x.ErrorCode, x.Error, x.Outputs)
+		if x.State != model.Completed || x.Outputs["answer"] != fmt.Sprintf("Country%d", i) || !workers[x.Worker] {
+			t.Fatalf("#%d: %s after %d attempts (%s: %s) on %q, outputs %v", i, x.State, x.Attempts, x.ErrorCode, x.Error, x.Worker, x.Outputs)
 		}
 	}
 	if n, _ := st.CountExecutions(ctx, store.ExecQuery{State: model.Running}); n != 0 {
