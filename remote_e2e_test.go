@@ -130,6 +130,15 @@ func TestRemoteWorkers(t *testing.T) {
 		}
 	}
 	t.Logf("pools %v, %d job(s) redelivered after pool a died", pools, st.NATS.Redelivered)
+
+	// A custom module's code is shipped with the job: pool b runs in a
+	// directory of its own, where no qa_module.py is.
+	mustRun(t, env, "program", "create", "-f", "examples/custom/program.yaml")
+	out2 := mustRun(t, env, "run", "custom_qa", "--input", "question=What is the capital of France?", "--json")
+	var x struct{ State, Worker string }
+	if err := json.Unmarshal([]byte(out2), &x); err != nil || x.State != "completed" || !strings.HasPrefix(x.Worker, "b/") {
+		t.Fatalf("custom_qa on pool b: %v %s", err, out2)
+	}
 }
 
 type statusJSON struct {
@@ -159,6 +168,7 @@ func joinPool(t *testing.T, env []string, url, name string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(signetBinary(t), "worker", "--join", url, "--name", name, "--workers", "1", "--capacity", "2")
 	cmd.Env = append(testEnv(t.TempDir()), env...)
+	cmd.Dir = t.TempDir() // none of the owner's files: user code comes with the jobs
 	var errb strings.Builder
 	cmd.Stderr = &errb
 	out, err := cmd.StdoutPipe()

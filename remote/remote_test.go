@@ -510,3 +510,32 @@ func selfSigned(t *testing.T, dir string) (cert, key, ca string) {
 	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return cert, key, cert
 }
+
+// Under CodeRequire nothing is shipped: the references resolve against the
+// pool's own code directory.
+func TestCodeRequired(t *testing.T) {
+	r := newRig(t, 30*time.Second, CodeRequire)
+	var got model.Program
+	run := &fakeRunner{name: "p", run: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
+		got = *req.Program
+		return &bridge.ExecuteResult{Outputs: map[string]any{}}, nil
+	}}
+	nc, err := Dial(context.Background(), ClientOptions{URL: r.srv.URL(), Name: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	codeDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Join(ctx, JoinOptions{Conn: nc, Name: "p", Runner: run, Capacity: 1, CodeDir: codeDir, CacheDir: t.TempDir()}) }()
+	defer func() { cancel(); <-done }()
+	r.waitCapacity(1)
+	prog := &model.Program{Name: "custom", Version: 1, BaseDir: "/owner/only", Modules: []model.Module{{Name: "m", Type: model.Custom, Source: "mods.py:Thing"}}}
+	if _, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: prog}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got.BaseDir != codeDir || got.Modules[0].Source != "mods.py:Thing" {
+		t.Fatalf("the pool ran %q from %q; want mods.py:Thing from its code dir %q", got.Modules[0].Source, got.BaseDir, codeDir)
+	}
+}
