@@ -528,7 +528,9 @@ func TestCodeRequired(t *testing.T) {
 	codeDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Join(ctx, JoinOptions{Conn: nc, Name: "p", Runner: run, Capacity: 1, CodeDir: codeDir, CacheDir: t.TempDir()}) }()
+	go func() {
+		done <- Join(ctx, JoinOptions{Conn: nc, Name: "p", Runner: run, Capacity: 1, CodeDir: codeDir, CacheDir: t.TempDir()})
+	}()
 	defer func() { cancel(); <-done }()
 	r.waitCapacity(1)
 	prog := &model.Program{Name: "custom", Version: 1, BaseDir: "/owner/only", Modules: []model.Module{{Name: "m", Type: model.Custom, Source: "mods.py:Thing"}}}
