@@ -247,4 +247,15 @@ func TestRemoteAndLocalShareTheQueue(t *testing.T) {
 	if !names["local"] || !names["remote"] {
 		t.Fatalf("status lists pools %v; want local and remote", names)
 	}
+	if text := mustRun(t, env, "status"); !strings.Contains(text, "pool       remote") || !strings.Contains(text, "pool       local") {
+		t.Errorf("signet status lacks the pools:\n%s", text)
+	}
+
+	// The workbench's Workers page lists the queue and both pools.
+	t.Run("workbench", func(t *testing.T) {
+		term := startTUI(t, env, shellQuote(signetBinary(t)))
+		term.waitText("Programs", "qa")
+		term.keys("5")
+		term.waitText("Workers", "queue "+url, "pool local", "pool remote", "ready")
+	})
 }
