@@ -20,43 +20,10 @@ import (
 // lost, none run twice into the record), and each records the pool that
 // ran it.
 func TestRemoteWorkers(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
 	// 100 ms per LM call: the batch lasts long enough to kill a pool in it.
-	if err := os.WriteFile(cfg, []byte("cache: \"off\"\nlm: slow\nprofiles:\n  slow: {model: signet/test, cache: false, kwargs: {sleep_ms: 100}}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(pythonEnv(t), "SIGNET_HOME="+filepath.Join(dir, "ws"), "SIGNET_CONFIG="+cfg)
-	mustRun(t, env, "init")
-	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
-	var ds strings.Builder
-	for i := range 200 {
-		fmt.Fprintf(&ds, `{"question": "What is the capital of Country%d?", "answer": "Country%d"}`+"\n", i, i)
-	}
-	data := filepath.Join(dir, "big.jsonl")
-	if err := os.WriteFile(data, []byte(ds.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mustRun(t, env, "dataset", "import", data, "--name", "big")
-
+	env, url := queueOwner(t, 200, 100, "", "--workers", "0", "--nats-ack-wait", "2s")
 	if _, errOut, code := run(t, env, "serve", "--workers", "0"); code != 2 || !strings.Contains(errOut, "--nats-listen") {
 		t.Fatalf("serve --workers 0 without a queue: exit %d, %q", code, errOut)
-	}
-	out, stderr, wait := startServe(t, env, "--workers", "0", "--nats-listen", "127.0.0.1:0", "--nats-ack-wait", "2s")
-	url := ""
-	for url == "" {
-		line, err := out.ReadString('\n')
-		if err != nil {
-			wait()
-			t.Fatalf("signet serve ended before its queue was up (%v); stderr %q", err, stderr.String())
-		}
-		if rest, ok := strings.CutPrefix(line, "job queue: embedded NATS server at "); ok {
-			url, _, _ = strings.Cut(rest, ": ")
-		}
-	}
-	go io.Copy(io.Discard, out)
-	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
-		t.Fatalf("the queue's URL: %q", url)
 	}
 
 	a := joinPool(t, env, url, "a")
@@ -141,6 +108,47 @@ func TestRemoteWorkers(t *testing.T) {
 	}
 }
 
+// queueOwner makes a workspace with the qa program and a dataset of n
+// questions on the test LM (config's profile "slow" of sleepMS per call
+// and extra), and serves it with a NATS queue: serve's args, the queue's URL.
+func queueOwner(t *testing.T, n, sleepMS int, extra string, serveArgs ...string) (env []string, url string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	body := fmt.Sprintf("cache: \"off\"\nlm: slow\n%sprofiles:\n  slow: {model: signet/test, cache: false, kwargs: {sleep_ms: %d}}\n", extra, sleepMS)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = append(pythonEnv(t), "SIGNET_HOME="+filepath.Join(dir, "ws"), "SIGNET_CONFIG="+cfg)
+	mustRun(t, env, "init")
+	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
+	var ds strings.Builder
+	for i := range n {
+		fmt.Fprintf(&ds, `{"question": "What is the capital of Country%d?", "answer": "Country%d"}`+"\n", i, i)
+	}
+	data := filepath.Join(dir, "big.jsonl")
+	if err := os.WriteFile(data, []byte(ds.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env, "dataset", "import", data, "--name", "big")
+	out, stderr, wait := startServe(t, env, append(serveArgs, "--nats-listen", "127.0.0.1:0")...)
+	for url == "" {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			wait()
+			t.Fatalf("signet serve ended before its queue was up (%v); stderr %q", err, stderr.String())
+		}
+		if rest, ok := strings.CutPrefix(line, "job queue: embedded NATS server at "); ok {
+			url, _, _ = strings.Cut(rest, ": ")
+		}
+	}
+	go io.Copy(io.Discard, out)
+	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
+		t.Fatalf("the queue's URL: %q", url)
+	}
+	return env, url
+}
+
 type statusJSON struct {
 	NATS *struct {
 		Embedded    bool
@@ -194,38 +202,9 @@ func joinPool(t *testing.T, env []string, url, name string) *exec.Cmd {
 // NATS queue serves it with them as the pool "local", beside a pool that
 // joined: one batch runs on both.
 func TestRemoteAndLocalShareTheQueue(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte("cache: \"off\"\nlm: slow\nconcurrency: 2\nprofiles:\n  slow: {model: signet/test, cache: false, kwargs: {sleep_ms: 50}}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(pythonEnv(t), "SIGNET_HOME="+filepath.Join(dir, "ws"), "SIGNET_CONFIG="+cfg)
-	mustRun(t, env, "init")
-	mustRun(t, env, "program", "create", "-f", "examples/qa.yaml")
-	var ds strings.Builder
-	for i := range 60 {
-		fmt.Fprintf(&ds, `{"question": "Where is Town%d?", "answer": "Town%d"}`+"\n", i, i)
-	}
-	data := filepath.Join(dir, "towns.jsonl")
-	if err := os.WriteFile(data, []byte(ds.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mustRun(t, env, "dataset", "import", data, "--name", "towns")
-	out, stderr, wait := startServe(t, env, "--workers", "1", "--nats-listen", "127.0.0.1:0")
-	url := ""
-	for url == "" {
-		line, err := out.ReadString('\n')
-		if err != nil {
-			wait()
-			t.Fatalf("signet serve ended before its queue was up (%v); stderr %q", err, stderr.String())
-		}
-		if rest, ok := strings.CutPrefix(line, "job queue: embedded NATS server at "); ok {
-			url, _, _ = strings.Cut(rest, ": ")
-		}
-	}
-	go io.Copy(io.Discard, out)
+	env, url := queueOwner(t, 60, 50, "concurrency: 2\n", "--workers", "1")
 	joinPool(t, env, url, "remote")
-	if o := mustRun(t, env, "run", "qa", "--dataset", "towns"); !strings.Contains(o, "completed  60") {
+	if o := mustRun(t, env, "run", "qa", "--dataset", "big"); !strings.Contains(o, "completed  60") {
 		t.Fatalf("the batch:\n%s", o)
 	}
 	var rows []struct{ Worker string }

@@ -21,8 +21,7 @@ import (
 
 // Runner is what a pool needs of its workers (*bridge.Pool).
 type Runner interface {
-	Execute(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error)
-	Flow(ctx context.Context, prog *model.Program, baseDir string, indexes map[string]bridge.IndexSpec) (model.Flow, error)
+	Local
 	Status() []bridge.WorkerStatus
 }
 
