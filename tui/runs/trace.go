@@ -610,6 +610,9 @@ func (t *traceScreen) titleLine() string {
 	line += s.Muted.Render(n)
 	if x := t.exec; x != nil {
 		line += s.Muted.Render(fmt.Sprintf(" · %s tok · %s", format.Thousands(x.TotalUsage().Total()), format.USD(x.Cost)))
+		if x.Worker != "" {
+			line += s.Muted.Render(" · on " + format.Line(x.Worker))
+		}
 	}
 	for _, e := range extra {
 		line += "  " + e

@@ -177,7 +177,7 @@ func QAProgram() *model.Program {
 func QATrace(id model.ID) (*model.Execution, []model.Span) {
 	x := &model.Execution{ID: id, Program: "qa", Version: 1, LM: "test", State: model.Completed,
 		Inputs:  map[string]any{"question": "What is the capital of France?"},
-		Outputs: map[string]any{"answer": "France"}, Cost: 0.00042, CreatedAt: TraceT0, Duration: 120 * time.Millisecond,
+		Outputs: map[string]any{"answer": "France"}, Cost: 0.00042, CreatedAt: TraceT0, Duration: 120 * time.Millisecond, Worker: "gpu1/2",
 		Usage: map[string]model.Usage{"signet/test": {Calls: 2, PromptTokens: 120, CompletionTokens: 6}}}
 	msgs := []model.Message{
 		{Role: "system", Content: "Your input fields are:\n1. `question` (str)\nYour output fields are:\n1. `answer` (str)\nIn adhering to this structure, your objective is: Answer the question."},
