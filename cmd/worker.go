@@ -79,7 +79,7 @@ func (a *cli) workerCommand() *cobra.Command {
 			}
 			secrets := owner.Secrets(cfg)
 			log := secrets.Writer(a.stderr)
-			nc, err := remote.Dial(ctx, remote.ClientOptions{URL: jf.join, Name: "signet pool " + name, Creds: jf.creds, NKey: jf.nkey, CA: jf.ca})
+			nc, err := remote.Dial(ctx, remote.ClientOptions{URL: jf.join, Name: "signet pool " + name, Creds: jf.creds, NKey: jf.nkey, CA: jf.ca, Wait: true})
 			if err != nil {
 				return err
 			}

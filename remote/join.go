@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,7 +84,7 @@ func Join(ctx context.Context, o JoinOptions) error {
 		stopHB()
 		<-hbDone
 		p.beat(true)
-		o.Conn.Flush()
+		o.Conn.FlushTimeout(time.Second) // not for long: the server may be gone
 	}()
 
 	cons, err := p.consumer(ctx)
@@ -152,6 +153,9 @@ func Join(ctx context.Context, o JoinOptions) error {
 // consumer finds the queue's consumer, waiting for an owner to make it.
 func (p *pool) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	said := false
+	if !p.o.Conn.IsConnected() {
+		fmt.Fprintf(p.o.Log, "%s pool %s: waiting for the NATS server at %s\n", stamp(), p.o.Name, strings.Join(p.o.Conn.Servers(), ", "))
+	}
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		c, err := p.js.Consumer(cctx, Stream, Consumer)

@@ -131,12 +131,15 @@ type ClientOptions struct {
 	Creds string // a NATS credentials file (JWT and seed)
 	NKey  string // a file holding a user nkey seed (`signet worker nkey`)
 	CA    string // PEM roots for a server with a private certificate
+	// Wait: a server that is not up yet is waited for (a pool started
+	// before its owner), not an error.
+	Wait bool
 }
 
 // Dial connects to a NATS server, reconnecting for as long as the
 // connection lives.
 func Dial(ctx context.Context, o ClientOptions) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
+	opts := []nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond), nats.RetryOnFailedConnect(o.Wait)}
 	if o.Creds != "" && o.NKey != "" {
 		return nil, errors.New("give --creds or --nkey, not both")
 	}
