@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -172,9 +173,28 @@ func status(t *testing.T, env []string) statusJSON {
 
 // joinPool starts `signet worker --join URL --name NAME` with one worker
 // and waits until it serves; it is stopped when the test ends.
-func joinPool(t *testing.T, env []string, url, name string) *exec.Cmd {
+func joinPool(t testing.TB, env []string, url, name string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(signetBinary(t), "worker", "--join", url, "--name", name, "--workers", "1", "--capacity", "2")
+	p := startPool(t, env, url, name, 2)
+	if err := <-p.ready; err != nil {
+		t.Fatal(err)
+	}
+	return p.cmd
+}
+
+// poolProc is a `signet worker --join` process; ready says once whether
+// it serves (nil) or why not.
+type poolProc struct {
+	cmd   *exec.Cmd
+	ready chan error
+}
+
+// startPool starts `signet worker --join URL --name NAME` with one worker
+// running capacity jobs at once, without waiting for it (several start at
+// once); it is stopped when the test ends.
+func startPool(t testing.TB, env []string, url, name string, capacity int) *poolProc {
+	t.Helper()
+	cmd := exec.Command(signetBinary(t), "worker", "--join", url, "--name", name, "--workers", "1", "--capacity", strconv.Itoa(capacity))
 	cmd.Env = append(testEnv(t.TempDir()), env...)
 	cmd.Dir = t.TempDir() // none of the owner's files: user code comes with the jobs
 	var errb strings.Builder
@@ -190,12 +210,18 @@ func joinPool(t *testing.T, env []string, url, name string) *exec.Cmd {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "pool "+name+": ") {
-		t.Fatalf("signet worker --name %s said %q (%v); stderr %q", name, line, err, errb.String())
-	}
-	go io.Copy(io.Discard, out)
-	return cmd
+	p := &poolProc{cmd: cmd, ready: make(chan error, 1)}
+	go func() {
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "pool "+name+": ") {
+			// stdout ended or said something else: the process is ending.
+			p.ready <- fmt.Errorf("signet worker --name %s said %q (%v); stderr %q", name, line, err, errb.String())
+			return
+		}
+		p.ready <- nil
+		io.Copy(io.Discard, out)
+	}()
+	return p
 }
 
 // TestRemoteAndLocalShareTheQueue: an owner with workers of its own and a

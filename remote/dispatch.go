@@ -92,8 +92,15 @@ func NewDispatcher(ctx context.Context, o DispatcherOptions) (*Dispatcher, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// Replicas are the operator's (nats stream edit --replicas 3 on a
+	// cluster): an update keeps what the stream has; a new one gets the
+	// server's default.
+	replicas := 0
+	if old, err := js.Stream(ctx, Stream); err == nil {
+		replicas = old.CachedInfo().Config.Replicas
+	}
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: Stream, Subjects: []string{jobsSubject},
-		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: replicas,
 		Description: "Signet's execution jobs: one message per attempt, taken by one pool"})
 	if err != nil {
 		return nil, fmt.Errorf("nats: creating stream %s: %w", Stream, err)
@@ -109,8 +116,14 @@ func NewDispatcher(ctx context.Context, o DispatcherOptions) (*Dispatcher, error
 	d := &Dispatcher{o: o, nc: o.Conn, js: js, waiting: map[string]*waiter{}, pools: map[string]*poolSeen{}, beat: make(chan struct{}),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	if o.Code == CodeShip {
+		replicas := 0 // the operator's, as for the stream
+		if old, err := js.ObjectStore(ctx, CodeBucket); err == nil {
+			if st, err := old.Status(ctx); err == nil {
+				replicas = st.Replicas()
+			}
+		}
 		obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: CodeBucket, Storage: jetstream.FileStorage,
-			Description: "user code shipped with Signet's jobs, by SHA-256"})
+			Replicas: replicas, Description: "user code shipped with Signet's jobs, by SHA-256"})
 		if err != nil {
 			return nil, fmt.Errorf("nats: creating object store %s: %w", CodeBucket, err)
 		}
