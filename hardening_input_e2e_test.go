@@ -159,7 +159,7 @@ func TestHardenFlagRanges(t *testing.T) {
 		{[]string{"run", "qa", "--version", "-1", "--input", "question=q"}, "--version -1 is out of range"},
 		{[]string{"exec", "list", "--limit", "-5"}, "--limit -5 is out of range (at least 0; 0 = all)"},
 		{[]string{"dataset", "show", "qa", "--limit", "-5"}, "--limit -5 is out of range"},
-		{[]string{"serve", "--workers", "10000"}, "--workers 10000 is out of range (1 to "},
+		{[]string{"serve", "--workers", "10000"}, "--workers 10000 is out of range (0 to "},
 		{[]string{"eval", "qa", "--threads", "0"}, "--threads 0 is out of range (1 to 64)"},
 		{[]string{"serve", "--concurrency", "0"}, "--concurrency 0 is out of range (1 to 1024)"},
 		{[]string{"opt", "run", "qa", "--budget", "-1"}, "--budget -1 is out of range (at least 0; USD; 0 = none)"},
