@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -216,6 +217,11 @@ func (d *Dispatcher) Execute(ctx context.Context, req bridge.ExecuteRequest, onS
 		}
 		return d.o.Local.Execute(ctx, req, onSpan)
 	}
+	if d.o.Local != nil && onLoopback(req) {
+		// Its LM listens on the owner's loopback (the local model's
+		// server): a pool on another machine cannot reach it.
+		return d.o.Local.Execute(ctx, req, onSpan)
+	}
 	j, err := d.job(ctx, req)
 	if err != nil {
 		return nil, err
@@ -261,6 +267,36 @@ func (d *Dispatcher) job(ctx context.Context, req bridge.ExecuteRequest) (*job, 
 		j.Code = code
 	}
 	return j, nil
+}
+
+// onLoopback says whether an LM of req is served on this machine's
+// loopback.
+func onLoopback(req bridge.ExecuteRequest) bool {
+	specs := []*bridge.LMSpec{&req.LM}
+	for _, l := range req.ModuleLMs {
+		specs = append(specs, &l)
+	}
+	if req.Metric != nil {
+		specs = append(specs, req.Metric.LM)
+	}
+	for i := range req.Metrics {
+		specs = append(specs, req.Metrics[i].LM)
+	}
+	for _, l := range specs {
+		if l == nil {
+			continue
+		}
+		bases := []string{l.APIBase}
+		for _, e := range l.Endpoints {
+			bases = append(bases, e.APIBase)
+		}
+		for _, b := range bases {
+			if u, err := url.Parse(b); err == nil && b != "" && loopback(u.Hostname()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func metricsOf(j *job) []*bridge.MetricSpec {

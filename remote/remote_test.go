@@ -541,3 +541,27 @@ func TestCodeRequired(t *testing.T) {
 		t.Fatalf("the pool ran %q from %q; want mods.py:Thing from its code dir %q", got.Modules[0].Source, got.BaseDir, codeDir)
 	}
 }
+
+// A run whose LM listens on the owner's loopback (the local model) stays
+// on the owner's own workers: no pool elsewhere could reach it.
+func TestLoopbackLMStaysOnTheOwner(t *testing.T) {
+	r := newRig(t, 30*time.Second, CodeShip)
+	local := &fakeRunner{name: "local"}
+	r.d.o.Local = local
+	remote := &fakeRunner{name: "far"}
+	r.join("far", remote, 1)
+	r.waitCapacity(1)
+	for _, lm := range []bridge.LMSpec{
+		{Model: "openai/local", APIBase: "http://127.0.0.1:8080/v1"},
+		{Model: "openai/m", Endpoints: []bridge.LMEndpoint{{APIBase: "http://gpu:8000/v1"}, {APIBase: "http://localhost:8001/v1"}}},
+	} {
+		res, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: program(), LM: lm}, nil)
+		if err != nil || res.Worker != "local/1" {
+			t.Fatalf("%+v: ran on %+v, %v; want the owner's own workers", lm, res, err)
+		}
+	}
+	res, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: program(), LM: bridge.LMSpec{Model: "openai/m", APIBase: "http://gpu:8000/v1"}}, nil)
+	if err != nil || res.Worker != "far/1" {
+		t.Fatalf("a reachable LM: ran on %+v, %v; want the queue", res, err)
+	}
+}
