@@ -194,22 +194,9 @@ type poolProc struct {
 // once); it is stopped when the test ends.
 func startPool(t testing.TB, env []string, url, name string, capacity int) *poolProc {
 	t.Helper()
-	cmd := exec.Command(signetBinary(t), "worker", "--join", url, "--name", name, "--workers", "1", "--capacity", strconv.Itoa(capacity))
-	cmd.Env = append(testEnv(t.TempDir()), env...)
-	cmd.Dir = t.TempDir() // none of the owner's files: user code comes with the jobs
-	var errb strings.Builder
-	cmd.Stderr = &errb
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	})
+	// In a directory of its own, with none of the owner's files: user code
+	// comes with the jobs.
+	cmd, out, errb := startSignet(t, env, t.TempDir(), "worker", "--join", url, "--name", name, "--workers", "1", "--capacity", strconv.Itoa(capacity))
 	p := &poolProc{cmd: cmd, ready: make(chan error, 1)}
 	go func() {
 		line, err := bufio.NewReader(out).ReadString('\n')

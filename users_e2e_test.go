@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,8 +53,17 @@ func serveForeground(t *testing.T, env []string) {
 // and a wait for its end.
 func startServe(t *testing.T, env []string, args ...string) (*bufio.Reader, *strings.Builder, func()) {
 	t.Helper()
-	cmd := exec.Command(signetBinary(t), append([]string{"serve"}, args...)...)
+	cmd, out, errb := startSignet(t, env, "", append([]string{"serve"}, args...)...)
+	return bufio.NewReader(out), errb, func() { cmd.Wait() }
+}
+
+// startSignet starts the binary with ARGS in dir ("": here), stopped with
+// SIGTERM when the test ends: the process, its stdout and its stderr.
+func startSignet(t testing.TB, env []string, dir string, args ...string) (*exec.Cmd, io.Reader, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(signetBinary(t), args...)
 	cmd.Env = append(testEnv(t.TempDir()), env...)
+	cmd.Dir = dir
 	errb := new(strings.Builder)
 	cmd.Stderr = errb
 	out, err := cmd.StdoutPipe()
@@ -67,7 +77,7 @@ func startServe(t *testing.T, env []string, args ...string) (*bufio.Reader, *str
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	})
-	return bufio.NewReader(out), errb, func() { cmd.Wait() }
+	return cmd, out, errb
 }
 
 func testUsers(t *testing.T, env []string, ws string) {
