@@ -9,6 +9,7 @@ import (
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/internal/testenv"
+	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/model"
 	"github.com/signet-dspy/signet/remote"
 )
@@ -55,6 +56,10 @@ func TestOwnerJoinsAnExistingNATS(t *testing.T) {
 	}
 	if st.NATS == nil || st.NATS.Embedded || st.NATS.URL != srv.URL() || len(st.Remote) != 1 || st.Remote[0].Name != "local" {
 		t.Fatalf("status: %+v %+v", st.NATS, st.Remote)
+	}
+	// No concurrency configured: the owner's pool takes the kernel's default.
+	if st.Remote[0].Capacity != jobs.DefaultConcurrency {
+		t.Fatalf("the owner's pool takes %d jobs at once; want the default %d", st.Remote[0].Capacity, jobs.DefaultConcurrency)
 	}
 	o.Close(context.Background(), true)
 	nc, err := remote.Dial(t.Context(), remote.ClientOptions{URL: srv.URL(), NKey: seedFile})

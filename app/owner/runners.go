@@ -1,6 +1,7 @@
 package owner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync/atomic"
@@ -96,10 +97,7 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 			e.LMs.Warm(prime)
 		}
 	}
-	concurrency := e.Config.Concurrency
-	if o.opts.Concurrency > 0 {
-		concurrency = o.opts.Concurrency
-	}
+	concurrency := cmp.Or(o.opts.Concurrency, e.Config.Concurrency, jobs.DefaultConcurrency)
 	var pool jobs.Executor = e.Pool
 	var kern atomic.Pointer[jobs.Kernel]
 	if o.opts.NATS != nil && o.queue == nil {
