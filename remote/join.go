@@ -130,7 +130,20 @@ func Join(ctx context.Context, o JoinOptions) error {
 			continue
 		}
 		got := 0
-		for m := range batch.Messages() {
+		msgs := batch.Messages()
+	batch:
+		for {
+			var m jetstream.Msg
+			select {
+			case <-ctx.Done():
+				// Leaving: a job this pull still brings is not taken; it
+				// goes to another pool after the ack wait.
+				return nil
+			case m = <-msgs:
+				if m == nil {
+					break batch
+				}
+			}
 			got++
 			wg.Add(1)
 			p.running.Add(1)
