@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -463,10 +464,12 @@ func (d *Dispatcher) onStart(m *nats.Msg) {
 		return
 	}
 	from := w.pool
-	if w.delivery != 0 {
+	if s.Delivery > 1 {
+		// An earlier delivery did not finish: its pool died (before or after
+		// asking), was stopped, or found no owner answering.
 		d.redelivered.Add(1)
-		fmt.Fprintf(d.o.Log, "%s remote: job %s redelivered to pool %s (delivery %d): pool %s did not finish it within the ack wait\n",
-			d.o.Now().UTC().Format(time.RFC3339), key, s.Pool, s.Delivery, from)
+		fmt.Fprintf(d.o.Log, "%s remote: job %s redelivered to pool %s (delivery %d); the pool before (%s) did not finish it\n",
+			d.o.Now().UTC().Format(time.RFC3339), key, s.Pool, s.Delivery, cmp.Or(from, "one that never started it"))
 	}
 	lost := s.Delivery > maxDeliveries
 	if !lost {

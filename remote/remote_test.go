@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signet-dspy/signet/bridge"
 	"github.com/signet-dspy/signet/internal/testenv"
@@ -563,5 +564,49 @@ func TestLoopbackLMStaysOnTheOwner(t *testing.T) {
 	res, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: program(), LM: bridge.LMSpec{Model: "openai/m", APIBase: "http://gpu:8000/v1"}}, nil)
 	if err != nil || res.Worker != "far/1" {
 		t.Fatalf("a reachable LM: ran on %+v, %v; want the queue", res, err)
+	}
+}
+
+// A pool that dies between its pull and its question to the owner loses
+// nothing either: the job comes back after the ack wait, and counts as
+// redelivered.
+func TestPulledNeverStartedIsRedelivered(t *testing.T) {
+	r := newRig(t, time.Second, CodeShip)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: program()}, nil)
+		done <- err
+	}()
+	// The dying pool: it pulls the job and is gone before asking.
+	nc, err := Dial(context.Background(), ClientOptions{URL: r.srv.URL(), Name: "dies"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(t.Context(), Stream, Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got := 0; got == 0; {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range batch.Messages() {
+			got++
+		}
+	}
+	nc.Close()
+
+	run := &fakeRunner{name: "b"}
+	r.join("b", run, 1)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if q := r.d.Queue(context.Background()); q.Redelivered != 1 || run.Calls() != 1 {
+		t.Fatalf("redelivered %d, runs on b %d; want 1 and 1", q.Redelivered, run.Calls())
 	}
 }
