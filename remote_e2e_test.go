@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/signet-dspy/signet/api"
+	"github.com/signet-dspy/signet/app"
+	"github.com/signet-dspy/signet/model"
 )
 
 // TestRemoteWorkers is issue 21's check with the real binary: an owner
@@ -250,4 +256,82 @@ func TestRemoteAndLocalShareTheQueue(t *testing.T) {
 		term.keys("5")
 		term.waitText("Workers", "queue "+url, "pool local", "pool remote", "ready")
 	})
+}
+
+// TestRemoteOwnerKilled: the owner is killed with SIGKILL mid-batch while a
+// pool serves its queue; a new owner on the same address takes up what the
+// first left (the stream emptied, the kernel's recovery queues it again) and
+// the pool, which reconnects by itself, runs it: every execution completes
+// once.
+func TestRemoteOwnerKilled(t *testing.T) {
+	env, url := queueOwner(t, 100, 100, "", "--workers", "0", "--nats-ack-wait", "2s")
+	var ws string
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "SIGNET_HOME="); ok {
+			ws = v
+		}
+	}
+	joinPool(t, env, url, "p")
+	batch := exec.Command(signetBinary(t), "run", "qa", "--dataset", "big")
+	batch.Env = append(testEnv(t.TempDir()), env...)
+	if err := batch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitCompleted(t, ws, 10)
+	var st struct{ PID int }
+	if err := json.Unmarshal([]byte(mustRun(t, env, "status", "--json")), &st); err != nil || st.PID == 0 {
+		t.Fatalf("status: %v %+v", err, st)
+	}
+	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	batch.Wait() // its owner is gone: it ends with an error
+
+	out, stderr, wait := startServe(t, env, "--workers", "0", "--nats-listen", strings.TrimPrefix(url, "nats://"))
+	for {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			wait()
+			t.Fatalf("the second owner ended before its queue was up (%v); stderr %q", err, stderr.String())
+		}
+		if strings.HasPrefix(line, "job queue: ") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, out)
+
+	// Every execution completed: those already, and those the stream brings.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	evs, err := api.NewClient(api.SocketPath(ws)).Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed := map[string]bool{}
+	for _, r := range listAll(t, env) {
+		if r.State == "completed" {
+			completed[r.ID] = true
+		}
+	}
+	for len(completed) < 100 {
+		ev, ok := <-evs
+		if !ok {
+			break
+		}
+		if ev.Kind == app.EventExecution && ev.Execution.State == model.Completed {
+			completed[ev.Execution.ID.String()] = true
+		}
+	}
+	if len(completed) != 100 {
+		t.Fatalf("%d of 100 executions completed (%v)", len(completed), ctx.Err())
+	}
+	rows := listAll(t, env)
+	if len(rows) != 100 {
+		t.Fatalf("%d executions for 100 examples", len(rows))
+	}
+	for _, r := range rows {
+		if r.State != "completed" || r.Attempts > 2 {
+			t.Errorf("execution %s: %s after %d attempts", r.ID, r.State, r.Attempts)
+		}
+	}
 }
