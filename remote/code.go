@@ -132,10 +132,16 @@ func (s *shipper) ship(ctx context.Context, p *model.Program, metrics []*bridge.
 	for _, path := range paths {
 		abs := path
 		if !filepath.IsAbs(abs) {
-			if p.BaseDir == "" {
-				return nil, fmt.Errorf("program %s: %s is a relative path and the program has no directory to resolve it against", p.Name, path)
+			// Without a directory of its own, the owner's: where the owner's
+			// own workers would resolve it.
+			base := p.BaseDir
+			if base == "" {
+				var err error
+				if base, err = os.Getwd(); err != nil {
+					return nil, fmt.Errorf("program %s: resolving its code %s: %w", p.Name, path, err)
+				}
 			}
-			abs = filepath.Join(p.BaseDir, path)
+			abs = filepath.Join(base, path)
 		}
 		b, err := os.ReadFile(abs)
 		if err != nil {

@@ -610,3 +610,28 @@ func TestPulledNeverStartedIsRedelivered(t *testing.T) {
 		t.Fatalf("redelivered %d, runs on b %d; want 1 and 1", q.Redelivered, run.Calls())
 	}
 }
+
+// A program with no directory of its own names its code relative to the
+// owner's working directory, as the owner's own workers would read it.
+func TestCodeShippedFromTheOwnersDirectory(t *testing.T) {
+	r := newRig(t, 30*time.Second, CodeShip)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "mods.py"), []byte("X = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var got model.Program
+	run := &fakeRunner{name: "p", run: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
+		got = *req.Program
+		return &bridge.ExecuteResult{Outputs: map[string]any{}}, nil
+	}}
+	r.join("p", run, 1)
+	r.waitCapacity(1)
+	prog := &model.Program{Name: "custom", Version: 1, Modules: []model.Module{{Name: "m", Type: model.Custom, Source: "mods.py:Thing"}}}
+	if _, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: prog}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if path, _, _ := cutRef(got.Modules[0].Source); filepath.Base(path) != "mods.py" || !filepath.IsAbs(path) {
+		t.Fatalf("source %q: want the shipped copy", got.Modules[0].Source)
+	}
+}
