@@ -37,9 +37,6 @@ type DispatcherOptions struct {
 	Local   Local // nil: the owner runs no workers of its own (serve --workers 0)
 	AckWait time.Duration
 	Code    CodeMode
-	// OnCapacity hears the capacity of the pools serving the queue each
-	// time it changes (the kernel's concurrency follows it).
-	OnCapacity func(int)
 	// Redact removes the owner's secrets from what pools send, before it
 	// is read (pools redact their own first).
 	Redact *redact.Redactor
@@ -59,6 +56,7 @@ type Dispatcher struct {
 	waiting  map[string]*waiter
 	pools    map[string]*poolSeen
 	capacity int
+	follow   func(int) // hears capacity's changes (Follow)
 	closed   bool
 	beat     chan struct{} // closed (and replaced) at each heartbeat
 
@@ -581,7 +579,7 @@ func (d *Dispatcher) lostLocked(p *poolSeen, now time.Time) bool {
 	return now.Sub(p.seen) > lostAfter*every(p.hb)
 }
 
-// recountLocked tells OnCapacity the capacity of the live pools when it
+// recountLocked tells the follower the capacity of the live pools when it
 // changed.
 func (d *Dispatcher) recountLocked() {
 	n, now := 0, d.o.Now()
@@ -592,17 +590,19 @@ func (d *Dispatcher) recountLocked() {
 	}
 	if n != d.capacity {
 		d.capacity = n
-		if d.o.OnCapacity != nil {
-			d.o.OnCapacity(n)
+		if d.follow != nil {
+			d.follow(n)
 		}
 	}
 }
 
-// Capacity is the capacity of the live pools.
-func (d *Dispatcher) Capacity() int {
+// Follow has f hear the capacity of the live pools now and each time it
+// changes (the kernel's concurrency follows it).
+func (d *Dispatcher) Follow(f func(int)) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.capacity
+	d.follow = f
+	f(d.capacity)
 }
 
 // PoolState is one pool as the owner last heard of it.

@@ -95,11 +95,11 @@ func newRig(t *testing.T, ackWait time.Duration, code CodeMode) *rig {
 	}
 	t.Cleanup(nc.Close)
 	r := &rig{t: t, srv: srv, caps: make(chan int, 64)}
-	r.d, err = NewDispatcher(context.Background(), DispatcherOptions{Conn: nc, AckWait: ackWait, Code: code,
-		OnCapacity: func(n int) { r.caps <- n }})
+	r.d, err = NewDispatcher(context.Background(), DispatcherOptions{Conn: nc, AckWait: ackWait, Code: code})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.d.Follow(func(n int) { r.caps <- n })
 	t.Cleanup(r.d.Close)
 	return r
 }

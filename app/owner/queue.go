@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/signet-dspy/signet/app"
-	"github.com/signet-dspy/signet/jobs"
 	"github.com/signet-dspy/signet/remote"
 )
 
@@ -46,9 +45,8 @@ const NATSDir = "nats"
 
 // startQueue starts (or joins) the NATS server, the dispatcher that is the
 // kernel's executor, and, when the owner runs workers, its own pool as one
-// more pool serving the queue ("local"). kernel is set once the kernel
-// exists: the capacity of the pools sets its concurrency.
-func (o *Owner) startQueue(ctx context.Context, e *Env, concurrency int, kernel func() *jobs.Kernel) (*queue, error) {
+// more pool serving the queue ("local"), taking concurrency jobs at once.
+func (o *Owner) startQueue(ctx context.Context, e *Env, concurrency int) (*queue, error) {
 	n := o.opts.NATS
 	q := &queue{}
 	var err error
@@ -76,12 +74,7 @@ func (o *Owner) startQueue(ctx context.Context, e *Env, concurrency int, kernel 
 	if e.Pool != nil {
 		local = e.Pool
 	}
-	q.d, err = remote.NewDispatcher(ctx, remote.DispatcherOptions{Conn: q.nc, Local: local, AckWait: n.AckWait, Code: n.Code, Log: e.Log, Redact: e.Redact,
-		OnCapacity: func(c int) {
-			if k := kernel(); k != nil {
-				k.SetConcurrency(c)
-			}
-		}})
+	q.d, err = remote.NewDispatcher(ctx, remote.DispatcherOptions{Conn: q.nc, Local: local, AckWait: n.AckWait, Code: n.Code, Log: e.Log, Redact: e.Redact})
 	if err != nil {
 		q.close()
 		return nil, err
@@ -154,7 +147,7 @@ func (o *Owner) natsStatus(ctx context.Context) (*app.NATS, []app.RemotePool) {
 	return st, pools
 }
 
-// describeQueue is serve's line about the queue.
+// DescribeQueue is serve's line about the queue ("" without one).
 func (o *Owner) DescribeQueue() string {
 	o.startMu.Lock()
 	q := o.queue

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/signet-dspy/signet/app"
 	"github.com/signet-dspy/signet/bridge"
@@ -99,25 +98,21 @@ func (o *Owner) startKernel(ctx context.Context) (*jobs.Kernel, jobs.Recovered, 
 	}
 	concurrency := cmp.Or(o.opts.Concurrency, e.Config.Concurrency, jobs.DefaultConcurrency)
 	var pool jobs.Executor = e.Pool
-	var kern atomic.Pointer[jobs.Kernel]
 	if o.opts.NATS != nil && o.queue == nil {
-		q, err := o.startQueue(ctx, e, concurrency, kern.Load)
+		q, err := o.startQueue(ctx, e, concurrency)
 		if err != nil {
 			return nil, rec, app.Wrap(app.CodeUnavailable, fmt.Errorf("the NATS queue: %w", err))
 		}
 		o.queue = q
 		pool = q.d
-		// The pools' heartbeats set it from here on: none has said yet.
-		concurrency = max(q.d.Capacity(), 1)
 	}
 	k := jobs.New(jobs.Options{
 		Store: o.st, Pool: pool, OptPool: o.optimizer, LMs: e.LMs, Indexes: o.indexSpecs, DefaultLM: e.Config.DefaultLM(),
 		Concurrency: concurrency, CacheTTL: e.Config.CacheTTL(), Dir: o.dir, Log: e.Log, Redact: e.Redact,
 		ExecutionTimeout: e.Config.ExecutionTimeoutOr(), Queue: e.Config.Limits().Queue,
 	})
-	kern.Store(k)
 	if o.queue != nil {
-		k.SetConcurrency(max(o.queue.d.Capacity(), 1)) // a pool may have said meanwhile
+		o.queue.d.Follow(k.SetConcurrency) // the pools' capacity, from now on
 	}
 	o.subMu.Lock()
 	o.events = k
