@@ -404,12 +404,10 @@ func (d *Dispatcher) handle(ctx context.Context, it item, req bridge.ExecuteRequ
 			e := o.Error
 			return nil, &bridge.Error{Code: e.Code, Message: e.Message, Retryable: e.Retryable, Detail: e.Detail, Pool: e.Pool, Worker: e.Worker, PID: e.PID, Method: "execute"}, true
 		}
-		r := o.Result
-		if r == nil {
+		if o.Result == nil {
 			return nil, &bridge.Error{Code: bridge.CodeProtocol, Retryable: true, Message: "a result with neither outputs nor an error"}, true
 		}
-		return &bridge.ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
-			Duration: time.Duration(r.DurationNS), Score: r.Score, EmbedCache: r.EmbedCache, Scores: r.Scores, Worker: r.Worker}, nil, true
+		return o.Result, nil, true
 	}
 	return nil, nil, false
 }

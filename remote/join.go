@@ -350,8 +350,7 @@ func (p *pool) execute(ctx context.Context, j *job, d uint64) out {
 		return out{Error: &wireError{Code: be.Code, Message: be.Message, Retryable: be.Retryable, Detail: be.Detail,
 			Pool: p.o.Name, Worker: be.Worker, PID: be.PID}}
 	}
-	return out{Result: &result{Outputs: res.Outputs, Usage: res.Usage, Cost: res.Cost, CostUnknown: res.CostUnknown,
-		DurationNS: int64(res.Duration), Score: res.Score, EmbedCache: res.EmbedCache, Scores: res.Scores, Worker: res.Worker}}
+	return out{Result: res}
 }
 
 // jobSecrets redacts the values of the key variables a job's LMs name, as

@@ -138,7 +138,9 @@ type out struct {
 	Estimate float64     `json:"estimate,omitempty"`
 	Cost     float64     `json:"cost,omitempty"`
 	Known    bool        `json:"known,omitempty"`
-	Result   *result     `json:"result,omitempty"`
+	// Result is the pool's own, as its workers gave it (Go field names on
+	// the wire: one type, so a field added to it travels too).
+	Result *bridge.ExecuteResult `json:"result,omitempty"`
 	Error    *wireError  `json:"error,omitempty"`
 }
 
@@ -146,19 +148,6 @@ type out struct {
 type admit struct {
 	Admit   bool   `json:"admit"`
 	Message string `json:"message,omitempty"`
-}
-
-// result is bridge.ExecuteResult on the wire.
-type result struct {
-	Outputs     map[string]any         `json:"outputs"`
-	Usage       map[string]model.Usage `json:"usage,omitempty"`
-	Cost        float64                `json:"cost"`
-	CostUnknown bool                   `json:"cost_unknown,omitempty"`
-	DurationNS  int64                  `json:"duration_ns"`
-	Score       *float64               `json:"score,omitempty"`
-	EmbedCache  model.EmbedCache       `json:"embed_cache,omitzero"`
-	Scores      map[string]float64     `json:"scores,omitempty"`
-	Worker      string                 `json:"worker"`
 }
 
 // wireError is a *bridge.Error on the wire.

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -279,7 +280,7 @@ func TestRedeliveryAppliesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zombie.Close()
-	body, _ := json.Marshal(out{T: outResult, Delivery: 1, Result: &result{Outputs: map[string]any{"answer": "zombie"}, Worker: "a/1"}})
+	body, _ := json.Marshal(out{T: outResult, Delivery: 1, Result: &bridge.ExecuteResult{Outputs: map[string]any{"answer": "zombie"}, Worker: "a/1"}})
 	reply, err := zombie.Request(outPrefix+key, body, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -633,5 +634,26 @@ func TestCodeShippedFromTheOwnersDirectory(t *testing.T) {
 	}
 	if path, _, _ := cutRef(got.Modules[0].Source); filepath.Base(path) != "mods.py" || !filepath.IsAbs(path) {
 		t.Fatalf("source %q: want the shipped copy", got.Modules[0].Source)
+	}
+}
+
+// A pool's result reaches the owner whole: every field of it, those added
+// later too.
+func TestResultTravelsWhole(t *testing.T) {
+	r := newRig(t, 30*time.Second, CodeShip)
+	var want bridge.ExecuteResult
+	testenv.Fill(&want)
+	run := &fakeRunner{name: "p", run: func(context.Context, bridge.ExecuteRequest, func(model.Span)) (*bridge.ExecuteResult, error) {
+		res := want
+		return &res, nil
+	}}
+	r.join("p", run, 1)
+	r.waitCapacity(1)
+	got, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: program()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("the owner got\n%+v\nthe pool sent\n%+v", *got, want)
 	}
 }
