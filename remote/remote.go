@@ -141,7 +141,7 @@ type out struct {
 	// Result is the pool's own, as its workers gave it (Go field names on
 	// the wire: one type, so a field added to it travels too).
 	Result *bridge.ExecuteResult `json:"result,omitempty"`
-	Error    *wireError  `json:"error,omitempty"`
+	Error  *wireError            `json:"error,omitempty"`
 }
 
 // admit answers a reserve.
