@@ -116,7 +116,16 @@ func rewriteCode(p *model.Program, metrics []*bridge.MetricSpec, to func(string)
 type shipper struct {
 	obs jetstream.ObjectStore
 	mu  sync.Mutex
-	put map[string]bool // digests in the bucket
+	// shipped are the digests of file versions in the bucket, by path, size
+	// and modification time (as the worker's userload keys its imports): a
+	// file is read and hashed once per version, not once per job.
+	shipped map[fileVersion]string
+}
+
+type fileVersion struct {
+	path  string
+	size  int64
+	mtime time.Time
 }
 
 // ship uploads the files the references of p and metrics name and says
@@ -143,30 +152,46 @@ func (s *shipper) ship(ctx context.Context, p *model.Program, metrics []*bridge.
 			}
 			abs = filepath.Join(base, path)
 		}
-		b, err := os.ReadFile(abs)
+		digest, err := s.put(ctx, abs)
 		if err != nil {
 			return nil, fmt.Errorf("program %s: shipping its code %s: %w", p.Name, path, err)
-		}
-		sum := sha256.Sum256(b)
-		digest := hex.EncodeToString(sum[:])
-		s.mu.Lock()
-		done := s.put[digest]
-		s.mu.Unlock()
-		if !done {
-			if _, err := s.obs.GetInfo(ctx, digest); errors.Is(err, jetstream.ErrObjectNotFound) {
-				if _, err := s.obs.PutBytes(ctx, digest, b); err != nil {
-					return nil, fmt.Errorf("program %s: shipping its code %s: %w", p.Name, path, err)
-				}
-			} else if err != nil {
-				return nil, fmt.Errorf("program %s: shipping its code %s: %w", p.Name, path, err)
-			}
-			s.mu.Lock()
-			s.put[digest] = true
-			s.mu.Unlock()
 		}
 		code[path] = digest
 	}
 	return code, nil
+}
+
+// put puts the file at abs into the bucket unless this version of it is
+// there, and says its digest.
+func (s *shipper) put(ctx context.Context, abs string) (string, error) {
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	v := fileVersion{abs, fi.Size(), fi.ModTime()}
+	s.mu.Lock()
+	digest, ok := s.shipped[v]
+	s.mu.Unlock()
+	if ok {
+		return digest, nil
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	digest = hex.EncodeToString(sum[:])
+	if _, err := s.obs.GetInfo(ctx, digest); errors.Is(err, jetstream.ErrObjectNotFound) {
+		if _, err := s.obs.PutBytes(ctx, digest, b); err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.shipped[v] = digest
+	s.mu.Unlock()
+	return digest, nil
 }
 
 // codeCache is a pool's copy of shipped code: dir/<digest>/<file name>, so

@@ -127,7 +127,7 @@ func NewDispatcher(ctx context.Context, o DispatcherOptions) (*Dispatcher, error
 		if err != nil {
 			return nil, fmt.Errorf("nats: creating object store %s: %w", CodeBucket, err)
 		}
-		d.ship = &shipper{obs: obs, put: map[string]bool{}}
+		d.ship = &shipper{obs: obs, shipped: map[fileVersion]string{}}
 	}
 	for subj, h := range map[string]nats.MsgHandler{startPrefix + "*": d.onStart, outPrefix + "*": d.onOut, poolsSubject: d.onHeartbeat} {
 		sub, err := o.Conn.Subscribe(subj, h)

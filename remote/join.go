@@ -278,7 +278,8 @@ func (p *pool) run(ctx context.Context, m jetstream.Msg) {
 			}
 		}
 	}()
-	o := p.execute(runCtx, &j, d)
+	keys := jobSecrets(&j)
+	o := p.execute(runCtx, &j, d, keys)
 	close(alive)
 	if ctx.Err() != nil && runCtx.Err() != nil && o.Error != nil {
 		// This pool is stopping: the job goes back to the queue at once.
@@ -287,7 +288,7 @@ func (p *pool) run(ctx context.Context, m jetstream.Msg) {
 	}
 	o.T, o.Delivery = outResult, d
 	body, _ := json.Marshal(o)
-	body = p.o.Redact.Bytes(jobSecrets(&j).Bytes(body))
+	body = p.o.Redact.Bytes(keys.Bytes(body))
 	for try := 0; ; try++ {
 		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		reply, err := p.o.Conn.RequestWithContext(rctx, outPrefix+j.Key, body)
@@ -311,7 +312,9 @@ func (p *pool) run(ctx context.Context, m jetstream.Msg) {
 }
 
 // execute runs a job on the pool's workers: its result or error as sent.
-func (p *pool) execute(ctx context.Context, j *job, d uint64) out {
+// What it sends meanwhile goes without keys (the pool's own, and the
+// values of the job's key variables here).
+func (p *pool) execute(ctx context.Context, j *job, d uint64, keys *redact.Redactor) out {
 	fail := func(code, msg string) out { return out{Error: &wireError{Code: code, Message: msg, Pool: p.o.Name}} }
 	var prog model.Program
 	if err := json.Unmarshal(j.Program, &prog); err != nil {
@@ -328,7 +331,6 @@ func (p *pool) execute(ctx context.Context, j *job, d uint64) out {
 		}
 	}
 	subj := outPrefix + j.Key
-	keys := jobSecrets(j)
 	send := func(o out) {
 		o.Delivery = d
 		b, _ := json.Marshal(o)

@@ -370,6 +370,19 @@ func TestCodeShipped(t *testing.T) {
 		t.Fatalf("tools: %v", tools)
 	}
 
+	// The file edited: the next job brings the new version.
+	edited := src + "# edited\n"
+	if err := os.WriteFile(filepath.Join(dir, "mods.py"), []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: prog}, nil); err != nil {
+		t.Fatal(err)
+	}
+	path2, _, _ := cutRef(got.Modules[0].Source)
+	if b, err := os.ReadFile(path2); err != nil || string(b) != edited || path2 == path {
+		t.Fatalf("after an edit the pool runs %s: %q, %v", path2, b, err)
+	}
+
 	// Without the file, the job fails before any pool sees it, naming it.
 	prog.Modules[0].Source = "gone.py:Thing"
 	_, err = r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: prog}, nil)
