@@ -399,12 +399,21 @@ func (pr *proc) roundTrip(ctx context.Context, method string, params any) (json.
 	}
 }
 
+// ContextError is a call ended by its caller's context (cause is ctx.Err()):
+// cancelled, or timed out (retryable), as a pool's or a queue's call says.
+func ContextError(cause error) *Error {
+	if errors.Is(cause, context.DeadlineExceeded) {
+		return &Error{Code: CodeTimeout, Retryable: true, Message: "the call timed out", Err: cause}
+	}
+	return &Error{Code: CodeCancelled, Message: "the call was cancelled", Err: cause}
+}
+
 // ctxError is the error of a call whose context ended first.
 func ctxError(cause error, pr *proc, c *call) *Error {
-	e := &Error{Code: CodeCancelled, Message: "the call was cancelled", Err: cause, Method: c.method, Request: c.id}
-	if errors.Is(cause, context.DeadlineExceeded) {
-		e.Code, e.Retryable = CodeTimeout, true
-		e.Message = "the call timed out after " + time.Since(c.start).Round(time.Millisecond).String()
+	e := ContextError(cause)
+	e.Method, e.Request = c.method, c.id
+	if e.Code == CodeTimeout {
+		e.Message += " after " + time.Since(c.start).Round(time.Millisecond).String()
 	}
 	if pr != nil {
 		e.Worker, e.PID = pr.slot, pr.pid

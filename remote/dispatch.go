@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -239,7 +238,7 @@ func (d *Dispatcher) Execute(ctx context.Context, req bridge.ExecuteRequest, onS
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctxError(ctx)
+			return nil, bridge.ContextError(ctx.Err())
 		}
 		return nil, &bridge.Error{Code: bridge.CodeWorkerDied, Retryable: true, Message: "queueing the job on NATS: " + err.Error(), Err: err}
 	}
@@ -324,7 +323,7 @@ func (d *Dispatcher) await(ctx context.Context, w *waiter, req bridge.ExecuteReq
 		select {
 		case <-ctx.Done():
 			d.nc.Publish(cancelPrefix+w.key, nil) // the pool stops the run; a later delivery is dropped
-			return nil, ctxError(ctx)
+			return nil, bridge.ContextError(ctx.Err())
 		case <-d.quit:
 			return nil, &bridge.Error{Code: bridge.CodeWorkerDied, Retryable: true, Message: "the owner stopped listening to its NATS queue"}
 		case <-w.kick:
@@ -418,13 +417,6 @@ func answer(m *nats.Msg, v any) {
 	}
 	b, _ := json.Marshal(v)
 	m.Respond(b)
-}
-
-func ctxError(ctx context.Context) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &bridge.Error{Code: bridge.CodeTimeout, Retryable: true, Message: "the call timed out", Err: ctx.Err()}
-	}
-	return &bridge.Error{Code: bridge.CodeCancelled, Message: "the call was cancelled", Err: ctx.Err()}
 }
 
 // onStart answers a pool that got a delivery: go to the one the owner
