@@ -336,6 +336,11 @@ type PoolStatus struct {
 	Remote []RemotePool `json:"remote,omitempty"`
 }
 
+// LocalPool is the name of the owner's own workers among the pools serving
+// its NATS queue (RemotePool.Name), and of the pool in an execution's
+// worker ("local/1").
+const LocalPool = "local"
+
 // NATS is the owner's connection to the queue remote workers pull from.
 type NATS struct {
 	URL      string  `json:"url"`      // where workers join: nats://HOST:PORT

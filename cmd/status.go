@@ -39,7 +39,7 @@ func printBeyondPool(w io.Writer, st *app.Status) {
 		fmt.Fprintf(w, "pool       %s on %s pid %d: %s, seen %s ago, %d/%d running, %s served, ", format.Line(p.Name), format.Line(orDash(p.Host)), p.PID,
 			p.State, roundSeconds(p.LastSeen, time.Second), p.Running, p.Capacity, format.Thousands(p.Served))
 		switch {
-		case p.Name == "local":
+		case p.Name == app.LocalPool:
 			fmt.Fprintln(w, "the workers below")
 		case len(p.Workers) == 0:
 			fmt.Fprintln(w, "no workers")

@@ -85,7 +85,7 @@ func (o *Owner) startQueue(ctx context.Context, e *Env, concurrency int) (*queue
 		q.stopPool, q.poolDone = cancel, make(chan struct{})
 		go func() {
 			defer close(q.poolDone)
-			err := remote.Join(pctx, remote.JoinOptions{Conn: q.nc, Name: "local", Runner: e.Pool, Capacity: concurrency,
+			err := remote.Join(pctx, remote.JoinOptions{Conn: q.nc, Name: app.LocalPool, Runner: e.Pool, Capacity: concurrency,
 				CacheDir: filepath.Join(o.dir, "cache", "code"), Log: e.Log, Ready: ready, Redact: e.Redact})
 			if err != nil {
 				o.logf("nats: the owner's own pool stopped serving the queue: %v", err)
@@ -94,7 +94,7 @@ func (o *Owner) startQueue(ctx context.Context, e *Env, concurrency int) (*queue
 		// The kernel starts with the pool's capacity known.
 		select {
 		case <-ready:
-			q.d.AwaitPool(ctx, "local")
+			q.d.AwaitPool(ctx, app.LocalPool)
 		case <-q.poolDone:
 		case <-ctx.Done():
 		}

@@ -19,10 +19,6 @@ import (
 	"github.com/signet-dspy/signet/tui/live"
 )
 
-// localPool is the name the owner gives its own workers among the pools
-// serving the queue: they are the table above, not listed again.
-const localPool = "local"
-
 var endpointColumns = []components.Column{
 	{Title: "STATE", Width: components.StateColumn},
 	{Title: "PROFILE", Flex: 1, MinWidth: 7},
@@ -173,7 +169,7 @@ func (p *Page) beyondLines(compact bool) []string {
 	}
 	for i, rp := range ps.Remote {
 		out = append(out, layout.Fit(p.poolLine(rp, compact), w, 1))
-		if compact || rp.Name == localPool || len(rp.Workers) == 0 {
+		if compact || rp.Name == app.LocalPool || len(rp.Workers) == 0 {
 			continue
 		}
 		out = append(out, tableLines(&p.beyond.pools[i], w, 1+3+1, func(pos int) (string, bool) {
@@ -192,14 +188,14 @@ func (p *Page) poolLine(rp app.RemotePool, compact bool) string {
 	// What is cut at 80 columns is the least telling: where it runs.
 	info := fmt.Sprintf(" %d/%d running · %s served · ", rp.Running, rp.Capacity, format.Thousands(rp.Served))
 	switch {
-	case rp.Name == localPool:
+	case rp.Name == app.LocalPool:
 	case len(rp.Workers) == 0:
 		info += "no workers · "
 	case compact:
 		info += "workers " + live.PoolSummary(&app.PoolStatus{Engine: "running", Pool: rp.Workers}) + " · "
 	}
 	info += fmt.Sprintf("seen %s · %s pid %d", format.Ago(p.clock.Now(), seen), format.Line(format.Dash(rp.Host)), rp.PID)
-	if rp.Name == localPool {
+	if rp.Name == app.LocalPool {
 		info += " · its workers are above"
 	}
 	return s.Subtitle.Render("── pool "+format.Line(rp.Name)+" ") + s.StateBadge(poolBadge[rp.State]).Render(rp.State) + s.Muted.Render(info)
