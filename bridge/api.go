@@ -253,7 +253,7 @@ func (p *Pool) Execute(ctx context.Context, req ExecuteRequest, onSpan func(mode
 	}
 	return &ExecuteResult{Outputs: r.Outputs, Usage: r.Usage, Cost: r.Cost, CostUnknown: r.CostUnknown,
 		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)), Score: r.Score, EmbedCache: r.EmbedCache,
-		Scores: r.Scores, Worker: p.workerName(slot)}, nil
+		Scores: r.Scores, Worker: workerName(p.cfg.Name, slot)}, nil
 }
 
 // programKey is the SHA-256 of a program's JSON, a NUL and its state's

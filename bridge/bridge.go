@@ -155,11 +155,14 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // WorkerName is "POOL/ID" of the worker that failed the call, as
 // ExecuteResult.Worker names one; "" when no worker of a named pool took it.
-func (e *Error) WorkerName() string {
-	if e.Worker == 0 || e.Pool == "" {
+func (e *Error) WorkerName() string { return workerName(e.Pool, e.Worker) }
+
+// workerName is "POOL/SLOT", or "" without both.
+func workerName(pool string, slot int) string {
+	if slot == 0 || pool == "" {
 		return ""
 	}
-	return e.Pool + "/" + strconv.Itoa(e.Worker)
+	return pool + "/" + strconv.Itoa(slot)
 }
 
 // IsRetryable says whether err is an *Error that a retry may cure.

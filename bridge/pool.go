@@ -726,11 +726,3 @@ func (p *Pool) Close(ctx context.Context) error {
 func (p *Pool) logf(slot, pid int, format string, args ...any) {
 	p.log.printf("worker "+strconv.Itoa(slot), pid, format, args...)
 }
-
-// workerName is how an execution records the worker slot that ran it.
-func (p *Pool) workerName(slot int) string {
-	if slot == 0 {
-		return ""
-	}
-	return (&Error{Worker: slot, Pool: p.cfg.Name}).WorkerName()
-}
