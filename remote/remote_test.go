@@ -63,6 +63,16 @@ func (f *fakeRunner) Calls() int {
 	return f.calls
 }
 
+// recorder is a pool's runner "p" that keeps the last program it ran, as
+// the pool handed it over, in *seen.
+func recorder() (run *fakeRunner, seen *model.Program) {
+	seen = &model.Program{}
+	return &fakeRunner{name: "p", run: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
+		*seen = *req.Program
+		return &bridge.ExecuteResult{Outputs: map[string]any{}}, nil
+	}}, seen
+}
+
 // lmSpan sends an LM span's start, and its end when ended.
 func lmSpan(onSpan func(model.Span), id string, ended bool) {
 	if onSpan == nil {
@@ -108,15 +118,22 @@ func newRig(t *testing.T, ackWait time.Duration, code CodeMode) *rig {
 // join starts a pool on its own connection; stop ends it (and waits).
 func (r *rig) join(name string, run *fakeRunner, capacity int) (nc *nats.Conn, stop func()) {
 	r.t.Helper()
+	return r.joinWith(JoinOptions{Name: name, Runner: run, Capacity: capacity})
+}
+
+// joinWith is join with o's options (its connection, cache dir and Ready
+// are the rig's).
+func (r *rig) joinWith(o JoinOptions) (nc *nats.Conn, stop func()) {
+	r.t.Helper()
+	name := o.Name
 	nc, err := Dial(context.Background(), ClientOptions{URL: r.srv.URL(), Name: name})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- Join(ctx, JoinOptions{Conn: nc, Name: name, Runner: run, Capacity: capacity, CacheDir: filepath.Join(r.t.TempDir(), "code"), Ready: ready})
-	}()
+	o.Conn, o.CacheDir, o.Ready = nc, filepath.Join(r.t.TempDir(), "code"), ready
+	go func() { done <- Join(ctx, o) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -348,11 +365,7 @@ func TestCodeShipped(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "mods.py"), []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var got model.Program
-	run := &fakeRunner{name: "p", run: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
-		got = *req.Program
-		return &bridge.ExecuteResult{Outputs: map[string]any{}}, nil
-	}}
+	run, seen := recorder()
 	r.join("p", run, 1)
 	r.waitCapacity(1)
 	prog := &model.Program{Name: "custom", Version: 1, BaseDir: dir, Modules: []model.Module{
@@ -361,12 +374,12 @@ func TestCodeShipped(t *testing.T) {
 	if _, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: prog}, nil); err != nil {
 		t.Fatal(err)
 	}
-	path, name, _ := cutRef(got.Modules[0].Source)
+	path, name, _ := cutRef(seen.Modules[0].Source)
 	b, err := os.ReadFile(path)
 	if err != nil || string(b) != src || name != ":Thing" || filepath.Base(path) != "mods.py" || filepath.Dir(path) == dir {
-		t.Fatalf("source %q: want a copy of mods.py in the pool's cache: %v", got.Modules[0].Source, err)
+		t.Fatalf("source %q: want a copy of mods.py in the pool's cache: %v", seen.Modules[0].Source, err)
 	}
-	if tools := got.Modules[1].Config["tools"].([]any); len(tools) != 1 || tools[0] != path+":search" {
+	if tools := seen.Modules[1].Config["tools"].([]any); len(tools) != 1 || tools[0] != path+":search" {
 		t.Fatalf("tools: %v", tools)
 	}
 
@@ -378,7 +391,7 @@ func TestCodeShipped(t *testing.T) {
 	if _, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: prog}, nil); err != nil {
 		t.Fatal(err)
 	}
-	path2, _, _ := cutRef(got.Modules[0].Source)
+	path2, _, _ := cutRef(seen.Modules[0].Source)
 	if b, err := os.ReadFile(path2); err != nil || string(b) != edited || path2 == path {
 		t.Fatalf("after an edit the pool runs %s: %q, %v", path2, b, err)
 	}
@@ -530,30 +543,16 @@ func selfSigned(t *testing.T, dir string) (cert, key, ca string) {
 // pool's own code directory.
 func TestCodeRequired(t *testing.T) {
 	r := newRig(t, 30*time.Second, CodeRequire)
-	var got model.Program
-	run := &fakeRunner{name: "p", run: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
-		got = *req.Program
-		return &bridge.ExecuteResult{Outputs: map[string]any{}}, nil
-	}}
-	nc, err := Dial(context.Background(), ClientOptions{URL: r.srv.URL(), Name: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	run, seen := recorder()
 	codeDir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Join(ctx, JoinOptions{Conn: nc, Name: "p", Runner: run, Capacity: 1, CodeDir: codeDir, CacheDir: t.TempDir()})
-	}()
-	defer func() { cancel(); <-done }()
+	r.joinWith(JoinOptions{Name: "p", Runner: run, Capacity: 1, CodeDir: codeDir})
 	r.waitCapacity(1)
 	prog := &model.Program{Name: "custom", Version: 1, BaseDir: "/owner/only", Modules: []model.Module{{Name: "m", Type: model.Custom, Source: "mods.py:Thing"}}}
 	if _, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: prog}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got.BaseDir != codeDir || got.Modules[0].Source != "mods.py:Thing" {
-		t.Fatalf("the pool ran %q from %q; want mods.py:Thing from its code dir %q", got.Modules[0].Source, got.BaseDir, codeDir)
+	if seen.BaseDir != codeDir || seen.Modules[0].Source != "mods.py:Thing" {
+		t.Fatalf("the pool ran %q from %q; want mods.py:Thing from its code dir %q", seen.Modules[0].Source, seen.BaseDir, codeDir)
 	}
 }
 
@@ -634,19 +633,15 @@ func TestCodeShippedFromTheOwnersDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	var got model.Program
-	run := &fakeRunner{name: "p", run: func(ctx context.Context, req bridge.ExecuteRequest, onSpan func(model.Span)) (*bridge.ExecuteResult, error) {
-		got = *req.Program
-		return &bridge.ExecuteResult{Outputs: map[string]any{}}, nil
-	}}
+	run, seen := recorder()
 	r.join("p", run, 1)
 	r.waitCapacity(1)
 	prog := &model.Program{Name: "custom", Version: 1, Modules: []model.Module{{Name: "m", Type: model.Custom, Source: "mods.py:Thing"}}}
 	if _, err := r.d.Execute(context.Background(), bridge.ExecuteRequest{Program: prog}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if path, _, _ := cutRef(got.Modules[0].Source); filepath.Base(path) != "mods.py" || !filepath.IsAbs(path) {
-		t.Fatalf("source %q: want the shipped copy", got.Modules[0].Source)
+	if path, _, _ := cutRef(seen.Modules[0].Source); filepath.Base(path) != "mods.py" || !filepath.IsAbs(path) {
+		t.Fatalf("source %q: want the shipped copy", seen.Modules[0].Source)
 	}
 }
 
